@@ -1,0 +1,5 @@
+//! Benchmark authres (divan): written with the crate it measures.
+
+fn main() {
+    divan::main();
+}

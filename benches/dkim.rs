@@ -1,0 +1,5 @@
+//! Benchmark dkim (divan): written with the crate it measures.
+
+fn main() {
+    divan::main();
+}

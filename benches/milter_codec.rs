@@ -1,0 +1,5 @@
+//! Benchmark milter_codec (divan): written with the crate it measures.
+
+fn main() {
+    divan::main();
+}

@@ -1,0 +1,3 @@
+//! Authentication-Results header model, builder and parser, RFC 8601.
+
+#![warn(missing_docs)]

@@ -1,0 +1,1 @@
+//! The production [`Resolver`](crate::Resolver) over hickory-resolver (being written; see issue 3).

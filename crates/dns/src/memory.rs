@@ -1,0 +1,522 @@
+//! An in-memory [`Resolver`] for tests, benchmarks and offline tools.
+//!
+//! Records are added with the `add_*` methods or loaded from a small zone text
+//! ([`MemoryResolver::from_zone`]). Failures are injected per name or per (name, type), every
+//! query is counted (to assert SPF's lookup limits, RFC 7208 §4.6.4), and an optional latency
+//! makes each answer wait, to exercise timeouts and overlap.
+//!
+//! Zone text, one record per line (`#` starts a comment, blank lines are ignored):
+//!
+//! ```text
+//! example.com.           TXT   "v=spf1 ip4:192.0.2.0/24 -all"
+//! sel._domainkey.example.com TXT "v=DKIM1; k=rsa; " "p=MIIB..."   ; several strings are joined
+//! example.com            A     192.0.2.1
+//! example.com            AAAA  2001:db8::1
+//! example.com            MX    10 mail.example.com
+//! 1.2.0.192.in-addr.arpa PTR   mail.example.com
+//! alias.example.com      CNAME example.com
+//! slow.example.com       TIMEOUT            # every query for the name times out
+//! broken.example.com     SERVFAIL
+//! half.example.com       TXT   TIMEOUT      # only TXT queries time out
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+use crate::{DnsError, LookupFuture, Mx, Resolver, normalize_name, reverse_name};
+
+/// A DNS record type the in-memory resolver can hold or be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordType {
+    /// TXT (RFC 1035 §3.3.14).
+    Txt,
+    /// A (RFC 1035 §3.4.1).
+    A,
+    /// AAAA (RFC 3596).
+    Aaaa,
+    /// MX (RFC 1035 §3.3.9).
+    Mx,
+    /// PTR (RFC 1035 §3.3.12).
+    Ptr,
+}
+
+/// A record set held by the in-memory resolver.
+#[derive(Debug, Clone, Default)]
+struct Node {
+    txt: Vec<Vec<u8>>,
+    a: Vec<Ipv4Addr>,
+    aaaa: Vec<Ipv6Addr>,
+    mx: Vec<Mx>,
+    ptr: Vec<String>,
+    cname: Option<String>,
+    /// An error for every query at this name.
+    error: Option<DnsError>,
+    /// An error for queries of one type at this name.
+    type_errors: HashMap<RecordType, DnsError>,
+}
+
+impl Node {
+    fn has_records(&self) -> bool {
+        !(self.txt.is_empty()
+            && self.a.is_empty()
+            && self.aaaa.is_empty()
+            && self.mx.is_empty()
+            && self.ptr.is_empty()
+            && self.cname.is_none())
+    }
+}
+
+/// Error from [`MemoryResolver::from_zone`]: the line number (1-based) and what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("zone line {line}: {message}")]
+pub struct ZoneError {
+    /// 1-based line number in the zone text.
+    pub line: usize,
+    /// What could not be parsed.
+    pub message: String,
+}
+
+/// DNS answers held in memory. Cheap to share behind an `Arc`; records can be added at any time.
+#[derive(Debug, Default)]
+pub struct MemoryResolver {
+    nodes: RwLock<HashMap<String, Node>>,
+    /// Every name that has a descendant with records (empty non-terminals, RFC 8020).
+    ancestors: RwLock<HashSet<String>>,
+    queries: AtomicUsize,
+    log: Mutex<Vec<(RecordType, String)>>,
+    latency: RwLock<Option<Duration>>,
+}
+
+impl MemoryResolver {
+    /// An empty resolver: every name is NXDOMAIN.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a resolver from zone text (format in the module docs).
+    pub fn from_zone(text: &str) -> Result<Self, ZoneError> {
+        let resolver = Self::new();
+        resolver.load_zone(text)?;
+        Ok(resolver)
+    }
+
+    /// Adds the records of `text` (format in the module docs).
+    pub fn load_zone(&self, text: &str) -> Result<(), ZoneError> {
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            let err = |message: &str| ZoneError {
+                line,
+                message: message.to_string(),
+            };
+            let content = strip_comment(raw);
+            let content = content.trim();
+            if content.is_empty() {
+                continue;
+            }
+            let (name, rest) = split_word(content);
+            let (rtype, value) = split_word(rest);
+            let value = value.trim();
+            match rtype.to_ascii_uppercase().as_str() {
+                "TIMEOUT" => self.fail(name, DnsError::Timeout),
+                "SERVFAIL" => self.fail(name, DnsError::ServFail),
+                "NXDOMAIN" => self.fail(name, DnsError::NxDomain),
+                "TXT" | "SPF" => {
+                    if let Some(e) = error_keyword(value) {
+                        self.fail_type(name, RecordType::Txt, e);
+                    } else {
+                        let strings = parse_character_strings(value).map_err(|m| err(&m))?;
+                        self.add_txt_strings(name, &strings);
+                    }
+                }
+                "A" => {
+                    if let Some(e) = error_keyword(value) {
+                        self.fail_type(name, RecordType::A, e);
+                    } else {
+                        let ip = value.parse().map_err(|_| err("bad IPv4 address"))?;
+                        self.add_a(name, ip);
+                    }
+                }
+                "AAAA" => {
+                    if let Some(e) = error_keyword(value) {
+                        self.fail_type(name, RecordType::Aaaa, e);
+                    } else {
+                        let ip = value.parse().map_err(|_| err("bad IPv6 address"))?;
+                        self.add_aaaa(name, ip);
+                    }
+                }
+                "MX" => {
+                    if let Some(e) = error_keyword(value) {
+                        self.fail_type(name, RecordType::Mx, e);
+                    } else {
+                        let (pref, exchange) = split_word(value);
+                        let pref = pref.parse().map_err(|_| err("bad MX preference"))?;
+                        let exchange = exchange.trim();
+                        if exchange.is_empty() {
+                            return Err(err("MX needs an exchange"));
+                        }
+                        self.add_mx(name, pref, exchange);
+                    }
+                }
+                "PTR" => {
+                    if let Some(e) = error_keyword(value) {
+                        self.fail_type(name, RecordType::Ptr, e);
+                    } else {
+                        self.add_ptr_name(name, value);
+                    }
+                }
+                "CNAME" => self.add_cname(name, value),
+                other => return Err(err(&format!("unknown record type {other:?}"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a TXT record with one character-string.
+    pub fn add_txt(&self, name: &str, value: impl AsRef<[u8]>) {
+        self.with_node(name, |n| n.txt.push(value.as_ref().to_vec()));
+    }
+
+    /// Adds a TXT record made of several character-strings (joined without separators).
+    pub fn add_txt_strings(&self, name: &str, strings: &[Vec<u8>]) {
+        let joined: Vec<u8> = strings.iter().flatten().copied().collect();
+        self.with_node(name, |n| n.txt.push(joined));
+    }
+
+    /// Adds an A record.
+    pub fn add_a(&self, name: &str, ip: Ipv4Addr) {
+        self.with_node(name, |n| n.a.push(ip));
+    }
+
+    /// Adds an AAAA record.
+    pub fn add_aaaa(&self, name: &str, ip: Ipv6Addr) {
+        self.with_node(name, |n| n.aaaa.push(ip));
+    }
+
+    /// Adds an A or AAAA record, whichever fits `ip`.
+    pub fn add_ip(&self, name: &str, ip: IpAddr) {
+        match ip {
+            IpAddr::V4(v4) => self.add_a(name, v4),
+            IpAddr::V6(v6) => self.add_aaaa(name, v6),
+        }
+    }
+
+    /// Adds an MX record.
+    pub fn add_mx(&self, name: &str, preference: u16, exchange: &str) {
+        let exchange = clean_target(exchange);
+        self.with_node(name, |n| {
+            n.mx.push(Mx {
+                preference,
+                exchange,
+            })
+        });
+    }
+
+    /// Adds a PTR record for `ip` (at its in-addr.arpa / ip6.arpa name).
+    pub fn add_ptr(&self, ip: IpAddr, target: &str) {
+        self.add_ptr_name(&reverse_name(ip), target);
+    }
+
+    /// Adds a PTR record at an explicit owner name.
+    pub fn add_ptr_name(&self, owner: &str, target: &str) {
+        let target = clean_target(target);
+        self.with_node(owner, |n| n.ptr.push(target));
+    }
+
+    /// Makes `name` an alias of `target`.
+    pub fn add_cname(&self, name: &str, target: &str) {
+        let target = clean_target(target);
+        self.with_node(name, |n| n.cname = Some(target));
+    }
+
+    /// Makes every query for `name` fail with `error`.
+    pub fn fail(&self, name: &str, error: DnsError) {
+        self.with_node(name, |n| n.error = Some(error));
+    }
+
+    /// Makes queries of type `rtype` for `name` fail with `error`.
+    pub fn fail_type(&self, name: &str, rtype: RecordType, error: DnsError) {
+        self.with_node(name, |n| {
+            n.type_errors.insert(rtype, error);
+        });
+    }
+
+    /// Makes every answer wait `latency` first (needs a tokio runtime with timers).
+    pub fn set_latency(&self, latency: Option<Duration>) {
+        if let Ok(mut l) = self.latency.write() {
+            *l = latency;
+        }
+    }
+
+    /// How many queries were asked since creation or the last [`reset_queries`](Self::reset_queries).
+    pub fn query_count(&self) -> usize {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    /// The queries asked, in order, as (type, normalised name).
+    pub fn queries(&self) -> Vec<(RecordType, String)> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Forgets the query count and log.
+    pub fn reset_queries(&self) {
+        self.queries.store(0, Ordering::Relaxed);
+        if let Ok(mut l) = self.log.lock() {
+            l.clear();
+        }
+    }
+
+    fn with_node(&self, name: &str, f: impl FnOnce(&mut Node)) {
+        let key = clean_target(name);
+        if let Ok(mut nodes) = self.nodes.write() {
+            f(nodes.entry(key.clone()).or_default());
+        }
+        if let Ok(mut anc) = self.ancestors.write() {
+            let mut rest = key.as_str();
+            while let Some((_, parent)) = rest.split_once('.') {
+                anc.insert(parent.to_string());
+                rest = parent;
+            }
+        }
+    }
+
+    /// Resolves `name` for `rtype`, following CNAMEs (at most 8), and extracts the answer.
+    fn answer<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&Node) -> Vec<T>,
+    ) -> Result<Vec<T>, DnsError> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let mut current = normalize_name(name)?;
+        if let Ok(mut log) = self.log.lock() {
+            log.push((rtype, current.clone()));
+        }
+        let nodes = self
+            .nodes
+            .read()
+            .map_err(|_| DnsError::Other("poisoned".into()))?;
+        for _ in 0..8 {
+            let Some(node) = nodes.get(&current) else {
+                let is_ent = self
+                    .ancestors
+                    .read()
+                    .map(|a| a.contains(&current))
+                    .unwrap_or(false);
+                return Err(if is_ent {
+                    DnsError::NoData
+                } else {
+                    DnsError::NxDomain
+                });
+            };
+            if let Some(e) = &node.error {
+                return Err(e.clone());
+            }
+            if let Some(e) = node.type_errors.get(&rtype) {
+                return Err(e.clone());
+            }
+            let found = pick(node);
+            if !found.is_empty() {
+                return Ok(found);
+            }
+            match &node.cname {
+                Some(target) => current = target.clone(),
+                None => {
+                    return Err(if node.has_records() {
+                        DnsError::NoData
+                    } else {
+                        // a node that only carries injected errors for other types
+                        DnsError::NoData
+                    });
+                }
+            }
+        }
+        Err(DnsError::ServFail)
+    }
+
+    fn delayed<'a, T: Send + 'a>(
+        &'a self,
+        result: Result<T, DnsError>,
+    ) -> LookupFuture<'a, T> {
+        let latency = self.latency.read().ok().and_then(|l| *l);
+        Box::pin(async move {
+            if let Some(d) = latency {
+                tokio::time::sleep(d).await;
+            }
+            result
+        })
+    }
+}
+
+impl Resolver for MemoryResolver {
+    fn txt<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Vec<u8>>> {
+        self.delayed(self.answer(name, RecordType::Txt, |n| n.txt.clone()))
+    }
+    fn a<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Ipv4Addr>> {
+        self.delayed(self.answer(name, RecordType::A, |n| n.a.clone()))
+    }
+    fn aaaa<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Ipv6Addr>> {
+        self.delayed(self.answer(name, RecordType::Aaaa, |n| n.aaaa.clone()))
+    }
+    fn mx<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Mx>> {
+        self.delayed(self.answer(name, RecordType::Mx, |n| n.mx.clone()))
+    }
+    fn ptr<'a>(&'a self, ip: IpAddr) -> LookupFuture<'a, Vec<String>> {
+        let name = reverse_name(ip);
+        self.delayed(self.answer(&name, RecordType::Ptr, |n| n.ptr.clone()))
+    }
+}
+
+fn clean_target(name: &str) -> String {
+    name.trim()
+        .strip_suffix('.')
+        .unwrap_or(name.trim())
+        .to_ascii_lowercase()
+}
+
+fn error_keyword(value: &str) -> Option<DnsError> {
+    match value.to_ascii_uppercase().as_str() {
+        "TIMEOUT" => Some(DnsError::Timeout),
+        "SERVFAIL" => Some(DnsError::ServFail),
+        "NXDOMAIN" => Some(DnsError::NxDomain),
+        _ => None,
+    }
+}
+
+fn split_word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    match s.find(char::is_whitespace) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, ""),
+    }
+}
+
+/// Strips a `#` or `;` comment that is not inside a quoted string.
+fn strip_comment(line: &str) -> &str {
+    let mut in_quotes = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_quotes => escaped = true,
+            '"' => in_quotes = !in_quotes,
+            '#' | ';' if !in_quotes => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+/// Parses TXT RDATA: one or more `"quoted"` strings (with `\"`, `\\` and `\DDD` escapes), or
+/// a single unquoted word.
+fn parse_character_strings(value: &str) -> Result<Vec<Vec<u8>>, String> {
+    let bytes = value.as_bytes();
+    if !value.starts_with('"') {
+        if value.is_empty() {
+            return Err("TXT needs a value".into());
+        }
+        return Ok(vec![bytes.to_vec()]);
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes.get(i) {
+            Some(b' ' | b'\t') => i += 1,
+            Some(b'"') => {
+                i += 1;
+                let mut s = Vec::new();
+                loop {
+                    match bytes.get(i) {
+                        None => return Err("unterminated quoted string".into()),
+                        Some(b'"') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(b'\\') => {
+                            let digits = bytes.get(i + 1..i + 4);
+                            if let Some(d) = digits.filter(|d| d.iter().all(u8::is_ascii_digit)) {
+                                let n = d
+                                    .iter()
+                                    .fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
+                                let byte = u8::try_from(n).map_err(|_| "escape over 255")?;
+                                s.push(byte);
+                                i += 4;
+                            } else if let Some(&c) = bytes.get(i + 1) {
+                                s.push(c);
+                                i += 2;
+                            } else {
+                                return Err("dangling backslash".into());
+                            }
+                        }
+                        Some(&c) => {
+                            s.push(c);
+                            i += 1;
+                        }
+                    }
+                }
+                out.push(s);
+            }
+            Some(_) => return Err("text outside quotes".into()),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn zone_text_round_trip() {
+        let r = MemoryResolver::from_zone(
+            r#"
+            example.com. TXT "v=spf1 " "-all"   # joined
+            example.com A 192.0.2.1
+            example.com MX 10 Mail.Example.com.
+            www.example.com CNAME example.com
+            1.2.0.192.in-addr.arpa PTR example.com
+            slow.example TIMEOUT
+            half.example TXT SERVFAIL
+            half.example A 192.0.2.2
+            esc.example TXT "a\"b\\c\059"
+            "#,
+        )
+        .unwrap();
+        block(async {
+            assert_eq!(r.txt("EXAMPLE.com").await.unwrap(), vec![b"v=spf1 -all".to_vec()]);
+            assert_eq!(r.txt("www.example.com").await.unwrap(), vec![b"v=spf1 -all".to_vec()]);
+            assert_eq!(r.mx("example.com").await.unwrap()[0].exchange, "mail.example.com");
+            assert_eq!(r.aaaa("example.com").await, Err(DnsError::NoData));
+            assert_eq!(r.a("nope.example.com").await, Err(DnsError::NxDomain));
+            assert_eq!(r.a("com").await, Err(DnsError::NoData));
+            assert_eq!(r.txt("slow.example").await, Err(DnsError::Timeout));
+            assert_eq!(r.txt("half.example").await, Err(DnsError::ServFail));
+            assert!(r.a("half.example").await.is_ok());
+            assert_eq!(r.txt("esc.example").await.unwrap(), vec![b"a\"b\\c;".to_vec()]);
+            assert_eq!(
+                r.ptr("192.0.2.1".parse().unwrap()).await.unwrap(),
+                vec!["example.com".to_string()]
+            );
+        });
+        assert_eq!(r.query_count(), 11);
+    }
+
+    #[test]
+    fn bad_zone_lines_name_the_line() {
+        let e = MemoryResolver::from_zone("a.example A 1.2.3\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        let e = MemoryResolver::from_zone("\n\nb.example BOGUS x\n").unwrap_err();
+        assert_eq!(e.line, 3);
+    }
+}

@@ -1,0 +1,3 @@
+//! iprev: forward-confirmed reverse DNS of the client address, RFC 8601 section 3.
+
+#![warn(missing_docs)]

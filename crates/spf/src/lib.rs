@@ -1,0 +1,3 @@
+//! Sender Policy Framework evaluation, RFC 7208.
+
+#![warn(missing_docs)]
