@@ -1,3 +1,82 @@
 //! DKIM signatures: streaming verification and signing, RFC 6376, RFC 8301, RFC 8463.
+//!
+//! Sans-IO except key lookups, which go through [`dns::Resolver`]. The milter drives
+//! verification in stages so that DNS overlaps the body transfer:
+//!
+//! ```no_run
+//! # async fn demo(resolver: &dns::memory::MemoryResolver, headers: Vec<dkim::HeaderField>, chunks: Vec<Vec<u8>>) {
+//! let verifier = dkim::Verifier::new(dkim::VerifyOptions::default());
+//! // end of headers: parse signatures, start key lookups
+//! let mut mv = verifier.begin(&headers, dkim::unix_now());
+//! let names = mv.key_queries(); // spawn resolver.txt(name) for each (or mv.lookup_keys later)
+//! // body chunks as they arrive
+//! for c in &chunks { mv.body(c); }
+//! // end of message: hand over the answers, then evaluate
+//! for n in &names { let a = dns::Resolver::txt(resolver, n).await; mv.set_key_answer(n, a); }
+//! for r in mv.finish() { println!("dkim={} header.d={} ({:?})", r.result, r.domain, r.reason); }
+//! # }
+//! ```
+//!
+//! Signing: [`Signer::start`] at end of headers (or any time before the body), feed
+//! [`SigningSession::body`], then [`SigningSession::finish`] with the header fields, and insert
+//! [`SignatureHeader::value`] (folded with `"\n"` for milters) under
+//! [`SignatureHeader::name`].
 
 #![warn(missing_docs)]
+
+pub mod canon;
+mod error;
+pub mod keys;
+pub mod message;
+pub mod record;
+mod result;
+pub mod sign;
+pub mod signature;
+pub mod tag;
+pub mod verify;
+
+pub use canon::{BodyHash, BodyHasher};
+pub use error::{DkimError, TagError};
+pub use keys::{DnsKeyRecord, GeneratedKey, KeyAlgorithm, TestKeyOutcome, generate_key, test_key};
+pub use message::{HeaderField, Message, normalize_line_endings, parse_message};
+pub use record::KeyRecord;
+pub use result::{DkimResult, Reason, SignatureResult};
+pub use sign::{SignatureHeader, SignedHeaders, Signer, SignerConfig, SigningSession};
+pub use signature::{Algorithm, Canonicalization, Signature};
+pub use verify::{
+    KeyAnswer, MessageVerification, RsaSha1Policy, Verifier, VerifyOptions, key_name,
+};
+
+use dns::Resolver;
+
+/// Seconds since the Unix epoch from the system clock (the default clock for `now`).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Verifies a whole raw message (LF or CRLF line endings; RFC 6376 §6), looking keys up through
+/// `resolver`. For `authmilter dkim verify FILE`; built on the streaming API.
+pub async fn verify_message<R: Resolver + ?Sized>(
+    verifier: &Verifier,
+    resolver: &R,
+    raw: &[u8],
+    now: u64,
+) -> Vec<SignatureResult> {
+    let msg = parse_message(raw);
+    let mut mv = verifier.begin(&msg.headers, now);
+    mv.lookup_keys(resolver).await;
+    mv.body(&msg.body);
+    mv.finish()
+}
+
+/// Signs a whole raw message (LF or CRLF line endings; RFC 6376 §5) and returns the header to
+/// prepend. For `authmilter dkim sign FILE`; built on the streaming API.
+pub fn sign_message(signer: &Signer, raw: &[u8], now: u64) -> Result<SignatureHeader, DkimError> {
+    let msg = parse_message(raw);
+    let mut session = signer.start();
+    session.body(&msg.body);
+    session.finish(&msg.headers, now)
+}

@@ -1,0 +1,183 @@
+//! DKIM key records in DNS (RFC 6376 §3.6.1, RFC 8463 §4).
+
+use crate::result::Reason;
+use crate::signature::{Algorithm, decode_b64};
+use crate::tag::{lossy, parse_tag_list, trim_fws};
+
+/// A parsed key record (RFC 6376 §3.6.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// `k=` (default rsa).
+    pub key_type: crypto::KeyType,
+    /// `p=` decoded; empty means revoked.
+    pub public_key: Vec<u8>,
+    /// `h=` acceptable hashes, lowercase; `None` means all.
+    pub hashes: Option<Vec<String>>,
+    /// `s=` service types, lowercase; `None` means all (`*`).
+    pub services: Option<Vec<String>>,
+    /// `t=y`: the domain is testing DKIM.
+    pub testing: bool,
+    /// `t=s`: `i=` must be in exactly `d=`, not a subdomain.
+    pub strict: bool,
+}
+
+impl KeyRecord {
+    /// Parses a key record (TXT strings already joined, RFC 6376 §3.6.2.2). Tolerant of
+    /// whitespace everywhere, and of surrounding double quotes left by copy-paste from zones.
+    pub fn parse(txt: &[u8]) -> Result<KeyRecord, Reason> {
+        let txt = unquote(trim_fws(txt));
+        let tags = parse_tag_list(txt).map_err(|e| Reason::KeySyntax(e.to_string()))?;
+        let get = |n: &str| tags.iter().find(|t| t.name == n).map(|t| t.value);
+        if let Some(v) = get("v")
+            && v != b"DKIM1"
+        {
+            return Err(Reason::KeySyntax(format!(
+                "unsupported version {:?}",
+                lossy(v)
+            )));
+        }
+        let key_type = match get("k") {
+            None => crypto::KeyType::Rsa,
+            Some(k) => match k.to_ascii_lowercase().as_slice() {
+                b"rsa" => crypto::KeyType::Rsa,
+                b"ed25519" => crypto::KeyType::Ed25519,
+                _ => {
+                    return Err(Reason::KeySyntax(format!(
+                        "unknown key type {:?}",
+                        lossy(k)
+                    )));
+                }
+            },
+        };
+        let p = get("p").ok_or_else(|| Reason::KeySyntax("missing p=".into()))?;
+        let public_key =
+            decode_b64(p).ok_or_else(|| Reason::KeySyntax("p= is not base64".into()))?;
+        let list = |v: &[u8]| -> Vec<String> {
+            v.split(|&c| c == b':')
+                .map(|x| String::from_utf8_lossy(trim_fws(x)).to_ascii_lowercase())
+                .filter(|x| !x.is_empty())
+                .collect()
+        };
+        let hashes = get("h").map(list);
+        let services = get("s").map(list);
+        let flags = get("t").map(list).unwrap_or_default();
+        Ok(KeyRecord {
+            key_type,
+            public_key,
+            hashes,
+            services,
+            testing: flags.iter().any(|f| f == "y"),
+            strict: flags.iter().any(|f| f == "s"),
+        })
+    }
+
+    /// `p=` is empty: the key was revoked (RFC 6376 §3.6.1).
+    pub fn is_revoked(&self) -> bool {
+        self.public_key.is_empty()
+    }
+
+    /// Checks that this key may verify a signature with `algorithm` and identity domain
+    /// `i_domain` against `d_domain` (RFC 6376 §6.1.2 steps 5–9).
+    pub fn check_usable(
+        &self,
+        algorithm: Algorithm,
+        i_domain: Option<&str>,
+        d_domain: &str,
+    ) -> Result<(), Reason> {
+        if self.is_revoked() {
+            return Err(Reason::KeyRevoked);
+        }
+        if self.key_type != algorithm.key_type() {
+            return Err(Reason::KeyTypeMismatch);
+        }
+        if let Some(h) = &self.hashes
+            && !h.iter().any(|x| x == algorithm.hash_name())
+        {
+            return Err(Reason::HashNotAllowed);
+        }
+        if let Some(s) = &self.services
+            && !s.iter().any(|x| x == "*" || x == "email")
+        {
+            return Err(Reason::ServiceNotEmail);
+        }
+        if self.strict
+            && let Some(i) = i_domain
+            && !i.eq_ignore_ascii_case(d_domain)
+        {
+            return Err(Reason::StrictIdentity);
+        }
+        Ok(())
+    }
+}
+
+/// Strips one pair of surrounding double quotes (a record pasted with its zone-file quoting).
+fn unquote(s: &[u8]) -> &[u8] {
+    match s {
+        [b'"', inner @ .., b'"'] => inner,
+        _ => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ed25519_record() {
+        let r =
+            KeyRecord::parse(b"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
+                .unwrap();
+        assert_eq!(r.key_type, crypto::KeyType::Ed25519);
+        assert_eq!(r.public_key.len(), 32);
+        assert!(!r.testing);
+    }
+
+    #[test]
+    fn flags_lists_and_revocation() {
+        let r = KeyRecord::parse(
+            b"v=DKIM1; s=email:web:fine; x1 = extra ; t = y:n:extra; h=md5:sha1; p=AAAA ; ",
+        )
+        .unwrap();
+        assert!(r.testing);
+        assert_eq!(
+            r.hashes.as_deref(),
+            Some(&["md5".to_string(), "sha1".to_string()][..])
+        );
+        assert_eq!(
+            r.check_usable(Algorithm::RsaSha256, None, "d"),
+            Err(Reason::HashNotAllowed)
+        );
+        let revoked = KeyRecord::parse(b"k=rsa; t=y; p=").unwrap();
+        assert!(revoked.is_revoked());
+        assert_eq!(
+            revoked.check_usable(Algorithm::RsaSha256, None, "d"),
+            Err(Reason::KeyRevoked)
+        );
+        let chat = KeyRecord::parse(b"v=DKIM1; s=chat; p=AAAA").unwrap();
+        assert_eq!(
+            chat.check_usable(Algorithm::RsaSha256, None, "d"),
+            Err(Reason::ServiceNotEmail)
+        );
+        let strict = KeyRecord::parse(b"t=s; p=AAAA").unwrap();
+        assert_eq!(
+            strict.check_usable(Algorithm::RsaSha256, Some("a.d"), "d"),
+            Err(Reason::StrictIdentity)
+        );
+        assert_eq!(
+            strict.check_usable(Algorithm::RsaSha256, Some("D"), "d"),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn syntax_errors() {
+        assert!(KeyRecord::parse(b"v=DKIM3; p=AAAA").is_err());
+        assert!(KeyRecord::parse(b"v=DKIM1: k=rsa; p=AAAA").is_err());
+        assert!(KeyRecord::parse(b"k=foobar; p=AAAA").is_err());
+        assert!(KeyRecord::parse(b"k=ed25519-sha256; p=AAAA").is_err());
+        assert!(KeyRecord::parse(b"k=rsa; t; p=AAAA").is_err());
+        assert!(KeyRecord::parse(b"v=DKIM1; k=rsa").is_err());
+        assert!(KeyRecord::parse(b"").is_err());
+        assert!(KeyRecord::parse(b"\"k=rsa; p=AA AA\"").is_ok());
+    }
+}

@@ -1,0 +1,453 @@
+//! Signing (RFC 6376 §5, RFC 8463): a [`Signer`] per key, a [`SigningSession`] per message
+//! that hashes the body as it streams, and the folded DKIM-Signature it produces.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use crypto::{KeyType, SigningKey};
+
+use crate::canon::{BodyHasher, canonicalize_header, select_headers};
+use crate::error::DkimError;
+use crate::message::HeaderField;
+use crate::signature::{Algorithm, Canonicalization, HEADER_NAME};
+
+/// Header fields signed by default when present (RFC 6376 §5.4.1 recommended set).
+pub const DEFAULT_SIGNED_HEADERS: &[&str] = &[
+    "From",
+    "Reply-To",
+    "Subject",
+    "Date",
+    "To",
+    "Cc",
+    "Resent-Date",
+    "Resent-From",
+    "Resent-Sender",
+    "Resent-To",
+    "Resent-Cc",
+    "In-Reply-To",
+    "References",
+    "List-Id",
+    "List-Help",
+    "List-Unsubscribe",
+    "List-Subscribe",
+    "List-Post",
+    "List-Owner",
+    "List-Archive",
+    "Message-ID",
+    "Sender",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+];
+
+/// Header fields listed once more than present by default, so none can be added without
+/// breaking the signature (RFC 6376 §8.15 "over-signing").
+pub const DEFAULT_OVERSIGNED_HEADERS: &[&str] = &[
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Reply-To",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+];
+
+/// Longest line we aim for when folding (RFC 5322 §2.1.1 SHOULD 78).
+const FOLD_WIDTH: usize = 78;
+
+/// Which header fields to sign (RFC 6376 §5.4).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SignedHeaders {
+    /// [`DEFAULT_SIGNED_HEADERS`] with [`DEFAULT_OVERSIGNED_HEADERS`] over-signed.
+    #[default]
+    Recommended,
+    /// Sign every instance of the `sign` names present; list each `oversign` name once more
+    /// than present. From is always signed.
+    Custom {
+        /// Names signed when present.
+        sign: Vec<String>,
+        /// Names listed once more than present (also signed when present).
+        oversign: Vec<String>,
+    },
+}
+
+/// Signer settings (RFC 6376 §3.5 tags the signer chooses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignerConfig {
+    /// `d=`.
+    pub domain: String,
+    /// `s=`.
+    pub selector: String,
+    /// `c=` header part (default relaxed).
+    pub header_canon: Canonicalization,
+    /// `c=` body part (default relaxed).
+    pub body_canon: Canonicalization,
+    /// `h=` selection.
+    pub headers: SignedHeaders,
+    /// `x=` = `t=` + this many seconds, if set.
+    pub expiry: Option<u64>,
+    /// `i=`, if set (must be in `d=` or a subdomain).
+    pub identity: Option<String>,
+    /// Add `l=` with the canonical body length (not recommended: RFC 6376 §8.2).
+    pub body_length: bool,
+}
+
+impl SignerConfig {
+    /// Defaults for `domain` and `selector`: relaxed/relaxed, recommended headers over-signed,
+    /// `t=` only.
+    pub fn new(domain: impl Into<String>, selector: impl Into<String>) -> Self {
+        SignerConfig {
+            domain: domain.into(),
+            selector: selector.into(),
+            header_canon: Canonicalization::Relaxed,
+            body_canon: Canonicalization::Relaxed,
+            headers: SignedHeaders::Recommended,
+            expiry: None,
+            identity: None,
+            body_length: false,
+        }
+    }
+}
+
+/// A DKIM signer: one key, one domain and selector (RFC 6376 §5). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    key: Arc<dyn SigningKey>,
+    config: Arc<SignerConfig>,
+}
+
+/// One message being signed: feed the body, then [`SigningSession::finish`].
+#[derive(Debug)]
+pub struct SigningSession {
+    signer: Signer,
+    body: BodyHasher,
+}
+
+/// A finished DKIM-Signature header field (RFC 6376 §3.5), kept as folding pieces so that the
+/// caller picks the line separator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureHeader {
+    /// Lines of the value; joined with a separator plus TAB.
+    lines: Vec<String>,
+}
+
+impl Signer {
+    /// A signer for `key` (loaded through [`crypto::CryptoProvider::signing_key`]).
+    pub fn new(key: Box<dyn SigningKey>, config: SignerConfig) -> Result<Self, DkimError> {
+        validate(&config)?;
+        Ok(Signer {
+            key: Arc::from(key),
+            config: Arc::new(config),
+        })
+    }
+
+    /// A signer from a PEM or DER private key (PKCS#1 or PKCS#8; RSA ≥ 2048 bits or Ed25519).
+    pub fn from_pem(pem_or_der: &[u8], config: SignerConfig) -> Result<Self, DkimError> {
+        let key = crypto::default_provider().signing_key(pem_or_der)?;
+        Self::new(key, config)
+    }
+
+    /// `rsa-sha256` or `ed25519-sha256`, from the key.
+    pub fn algorithm(&self) -> Algorithm {
+        match self.key.key_type() {
+            KeyType::Rsa => Algorithm::RsaSha256,
+            KeyType::Ed25519 => Algorithm::Ed25519Sha256,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SignerConfig {
+        &self.config
+    }
+
+    /// The key.
+    pub fn key(&self) -> &dyn SigningKey {
+        &*self.key
+    }
+
+    /// Starts a message: the body hasher begins (RFC 6376 §5.3–§5.4).
+    pub fn start(&self) -> SigningSession {
+        SigningSession {
+            signer: self.clone(),
+            body: BodyHasher::new(self.config.body_canon, crypto::HashAlg::Sha256, None),
+        }
+    }
+}
+
+impl SigningSession {
+    /// Feeds a chunk of the body (CRLF line endings), split anywhere.
+    pub fn body(&mut self, chunk: &[u8]) {
+        self.body.update(chunk);
+    }
+
+    /// Finishes: hashes the header fields `headers` (top to bottom) and signs at Unix time
+    /// `now` (RFC 6376 §5.4–§5.6). Fails if there is no From field.
+    pub fn finish(self, headers: &[HeaderField], now: u64) -> Result<SignatureHeader, DkimError> {
+        let signer = self.signer;
+        let cfg = &*signer.config;
+        if !headers.iter().any(|h| h.name_is("From")) {
+            return Err(DkimError::NoFromHeader);
+        }
+        let body = self.body.finish();
+        let names = header_list(headers, &cfg.headers);
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let c = format!("{}/{}", cfg.header_canon.as_str(), cfg.body_canon.as_str());
+        let mut tags: Vec<Piece> = vec![
+            Piece::whole("v=1;".into()),
+            Piece::whole(format!("a={};", signer.algorithm().as_str())),
+            Piece::whole(format!("c={c};")),
+            Piece::whole(format!("d={};", cfg.domain)),
+            Piece::whole(format!("s={};", cfg.selector)),
+        ];
+        if let Some(i) = &cfg.identity {
+            tags.push(Piece::whole(format!("i={i};")));
+        }
+        tags.push(Piece::whole(format!("t={now};")));
+        if let Some(x) = cfg.expiry {
+            tags.push(Piece::whole(format!("x={};", now.saturating_add(x))));
+        }
+        if cfg.body_length {
+            tags.push(Piece::whole(format!("l={};", body.canonical_length)));
+        }
+        tags.push(Piece::list("h=", &names));
+        tags.push(Piece::split(format!("bh={};", b64.encode(&body.digest))));
+        tags.push(Piece::whole("b=".into()));
+        let mut lines = fold(&tags, HEADER_NAME.len() + 2);
+
+        // RFC 6376 §3.7: hash the selected fields, then this field with b= empty, no CRLF.
+        let mut data = Vec::with_capacity(1024);
+        for h in select_headers(headers, &names, None) {
+            canonicalize_header(cfg.header_canon, &h.name, &h.value, &mut data);
+        }
+        let unsigned = format!(" {}", lines.join("\r\n\t"));
+        canonicalize_header(
+            cfg.header_canon,
+            HEADER_NAME.as_bytes(),
+            unsigned.as_bytes(),
+            &mut data,
+        );
+        data.truncate(data.len().saturating_sub(2));
+        let sig = match signer.key.key_type() {
+            KeyType::Ed25519 => signer.key.sign(&crypto::sha256(&data))?,
+            KeyType::Rsa => signer.key.sign(&data)?,
+        };
+        append_b(&mut lines, &b64.encode(sig));
+        Ok(SignatureHeader { lines })
+    }
+}
+
+impl SignatureHeader {
+    /// The header field name, `DKIM-Signature`.
+    pub fn name(&self) -> &'static str {
+        HEADER_NAME
+    }
+
+    /// The value, folded with `line_separator` + TAB (`"\n"` for milter SMFIR_INSHEADER,
+    /// `"\r\n"` for a file). It has no leading space: the full field is `name + ": " + value`
+    /// (the MTA adds the space after the colon for milters).
+    pub fn value(&self, line_separator: &str) -> String {
+        self.lines.join(&format!("{line_separator}\t"))
+    }
+
+    /// The whole field with CRLF folds and a final CRLF, ready to prepend to a message.
+    pub fn to_field(&self) -> String {
+        format!("{}: {}\r\n", HEADER_NAME, self.value("\r\n"))
+    }
+
+    /// As a [`HeaderField`] (value with leading space, CRLF folds).
+    pub fn to_header_field(&self) -> HeaderField {
+        HeaderField::new(HEADER_NAME, format!(" {}", self.value("\r\n")))
+    }
+}
+
+/// A tag for folding: a whole atom, a list that may break after `:`, or base64 that may
+/// break anywhere.
+struct Piece {
+    atoms: Vec<String>,
+    splittable: bool,
+}
+
+impl Piece {
+    fn whole(s: String) -> Self {
+        Piece {
+            atoms: vec![s],
+            splittable: false,
+        }
+    }
+    fn split(s: String) -> Self {
+        Piece {
+            atoms: vec![s],
+            splittable: true,
+        }
+    }
+    fn list(prefix: &str, names: &[String]) -> Self {
+        let mut atoms = Vec::with_capacity(names.len());
+        let count = names.len();
+        for (i, n) in names.iter().enumerate() {
+            let mut a = if i == 0 {
+                prefix.to_string()
+            } else {
+                String::new()
+            };
+            a.push_str(n);
+            a.push(if i + 1 == count { ';' } else { ':' });
+            atoms.push(a);
+        }
+        Piece {
+            atoms,
+            splittable: false,
+        }
+    }
+}
+
+/// Folds pieces into lines of at most [`FOLD_WIDTH`] columns where possible; the first line
+/// starts at column `first_col` (after `DKIM-Signature: `).
+fn fold(pieces: &[Piece], first_col: usize) -> Vec<String> {
+    let mut lines: Vec<String> = vec![String::new()];
+    let mut col = first_col;
+    for piece in pieces {
+        for (ai, atom) in piece.atoms.iter().enumerate() {
+            let Some(line) = lines.last_mut() else {
+                continue;
+            };
+            let sep = usize::from(!line.is_empty() && ai == 0);
+            if col + sep + atom.len() <= FOLD_WIDTH {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.push_str(atom);
+                col += sep + atom.len();
+            } else if piece.splittable {
+                let mut rest = atom.as_str();
+                if sep == 1 {
+                    line.push(' ');
+                    col += 1;
+                }
+                while !rest.is_empty() {
+                    let room = FOLD_WIDTH.saturating_sub(col).max(1);
+                    let cut = room.min(rest.len());
+                    let (head, tail) = rest.split_at_checked(cut).unwrap_or((rest, ""));
+                    if let Some(l) = lines.last_mut() {
+                        l.push_str(head);
+                    }
+                    col += head.len();
+                    rest = tail;
+                    if !rest.is_empty() {
+                        lines.push(String::new());
+                        col = 8;
+                    }
+                }
+            } else if line.is_empty() {
+                line.push_str(atom);
+                col += atom.len();
+            } else {
+                lines.push(atom.clone());
+                col = 8 + atom.len();
+            }
+        }
+    }
+    lines
+}
+
+/// Appends the base64 signature after the final `b=`, folding at [`FOLD_WIDTH`] (FWS inside
+/// base64 is allowed, RFC 6376 §3.5).
+fn append_b(lines: &mut Vec<String>, b64: &str) {
+    let mut rest = b64;
+    let mut col = match lines.len() {
+        1 => HEADER_NAME.len() + 2 + lines.first().map_or(0, String::len),
+        _ => 8 + lines.last().map_or(0, String::len),
+    };
+    while !rest.is_empty() {
+        let room = FOLD_WIDTH.saturating_sub(col);
+        if room < 8 {
+            lines.push(String::new());
+            col = 8;
+            continue;
+        }
+        let cut = room.min(rest.len());
+        let (head, tail) = rest.split_at_checked(cut).unwrap_or((rest, ""));
+        if let Some(l) = lines.last_mut() {
+            l.push_str(head);
+        }
+        col += head.len();
+        rest = tail;
+    }
+}
+
+/// The `h=` list: each wanted name once per instance present; over-signed names once more.
+fn header_list(headers: &[HeaderField], policy: &SignedHeaders) -> Vec<String> {
+    let (sign, over): (Vec<String>, Vec<String>) = match policy {
+        SignedHeaders::Recommended => (
+            DEFAULT_SIGNED_HEADERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            DEFAULT_OVERSIGNED_HEADERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        ),
+        SignedHeaders::Custom { sign, oversign } => (sign.clone(), oversign.clone()),
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    let from = "From".to_string();
+    for name in std::iter::once(&from).chain(sign.iter()).chain(over.iter()) {
+        let lower = name.to_ascii_lowercase();
+        if seen.contains(&lower) {
+            continue;
+        }
+        seen.push(lower.clone());
+        let present = headers.iter().filter(|h| h.name_is(name)).count();
+        let extra = usize::from(over.iter().any(|o| o.eq_ignore_ascii_case(name)));
+        for _ in 0..present + extra {
+            names.push(lower.clone());
+        }
+    }
+    names
+}
+
+fn validate(cfg: &SignerConfig) -> Result<(), DkimError> {
+    let label_ok = |s: &str| {
+        !s.is_empty()
+            && s.split('.').all(|l| {
+                !l.is_empty()
+                    && l.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            })
+    };
+    if !label_ok(&cfg.domain) {
+        return Err(DkimError::Config(format!("bad domain {:?}", cfg.domain)));
+    }
+    if !label_ok(&cfg.selector) {
+        return Err(DkimError::Config(format!(
+            "bad selector {:?}",
+            cfg.selector
+        )));
+    }
+    if let Some(i) = &cfg.identity {
+        let dom = i.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
+        let d = cfg.domain.to_ascii_lowercase();
+        let ok = dom.is_some_and(|x| x == d || x.ends_with(&format!(".{d}")));
+        if !ok || i.contains(|c: char| c.is_whitespace() || c == ';') {
+            return Err(DkimError::Config(format!("i= {i:?} is not within d=")));
+        }
+    }
+    if let SignedHeaders::Custom { sign, oversign } = &cfg.headers {
+        let bad = sign.iter().chain(oversign).find(|n| {
+            n.is_empty()
+                || !n
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b':' && b != b';')
+        });
+        if let Some(n) = bad {
+            return Err(DkimError::Config(format!("bad header name {n:?}")));
+        }
+    }
+    Ok(())
+}

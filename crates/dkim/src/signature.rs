@@ -1,0 +1,473 @@
+//! The DKIM-Signature header field (RFC 6376 §3.5) and its checks (RFC 6376 §6.1.1).
+
+use base64::Engine;
+
+use crate::result::Reason;
+use crate::tag::{Tag, lossy, parse_tag_list, strip_fws};
+
+/// The header field name (RFC 6376 §3.5).
+pub const HEADER_NAME: &str = "DKIM-Signature";
+
+/// A signing algorithm (RFC 6376 §3.3, RFC 8463 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// `rsa-sha256` (RFC 6376 §3.3.2).
+    RsaSha256,
+    /// `ed25519-sha256` (RFC 8463 §3).
+    Ed25519Sha256,
+    /// `rsa-sha1`: historic (RFC 8301 §3.1), verified only in legacy mode, never signed.
+    RsaSha1,
+}
+
+impl Algorithm {
+    /// The `a=` text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::RsaSha256 => "rsa-sha256",
+            Algorithm::Ed25519Sha256 => "ed25519-sha256",
+            Algorithm::RsaSha1 => "rsa-sha1",
+        }
+    }
+
+    /// Parses an `a=` value (case-insensitive).
+    pub fn parse(s: &[u8]) -> Option<Self> {
+        match s.to_ascii_lowercase().as_slice() {
+            b"rsa-sha256" => Some(Algorithm::RsaSha256),
+            b"ed25519-sha256" => Some(Algorithm::Ed25519Sha256),
+            b"rsa-sha1" => Some(Algorithm::RsaSha1),
+            _ => None,
+        }
+    }
+
+    /// The key type (`k=`) this algorithm needs (RFC 6376 §3.6.1).
+    pub fn key_type(self) -> crypto::KeyType {
+        match self {
+            Algorithm::RsaSha256 | Algorithm::RsaSha1 => crypto::KeyType::Rsa,
+            Algorithm::Ed25519Sha256 => crypto::KeyType::Ed25519,
+        }
+    }
+
+    /// The digest for the body and header hashes (RFC 6376 §3.7).
+    pub fn hash(self) -> crypto::HashAlg {
+        match self {
+            Algorithm::RsaSha1 => crypto::HashAlg::Sha1Legacy,
+            _ => crypto::HashAlg::Sha256,
+        }
+    }
+
+    /// The hash name as key records list it in `h=` (RFC 6376 §3.6.1).
+    pub fn hash_name(self) -> &'static str {
+        match self {
+            Algorithm::RsaSha1 => "sha1",
+            _ => "sha256",
+        }
+    }
+}
+
+/// A canonicalization algorithm (RFC 6376 §3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Canonicalization {
+    /// `simple` (RFC 6376 §3.4.1, §3.4.3).
+    Simple,
+    /// `relaxed` (RFC 6376 §3.4.2, §3.4.4).
+    #[default]
+    Relaxed,
+}
+
+impl Canonicalization {
+    /// The `c=` text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Canonicalization::Simple => "simple",
+            Canonicalization::Relaxed => "relaxed",
+        }
+    }
+
+    fn parse(s: &[u8]) -> Option<Self> {
+        match s.to_ascii_lowercase().as_slice() {
+            b"simple" => Some(Canonicalization::Simple),
+            b"relaxed" => Some(Canonicalization::Relaxed),
+            _ => None,
+        }
+    }
+}
+
+/// A parsed, checked DKIM-Signature (RFC 6376 §3.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// `a=`.
+    pub algorithm: Algorithm,
+    /// `b=` decoded.
+    pub signature: Vec<u8>,
+    /// `b=` as base64 text without whitespace (for `header.b`).
+    pub signature_b64: String,
+    /// `bh=` decoded.
+    pub body_hash: Vec<u8>,
+    /// `c=` header part (default simple).
+    pub header_canon: Canonicalization,
+    /// `c=` body part (default simple).
+    pub body_canon: Canonicalization,
+    /// `d=` as written.
+    pub domain: String,
+    /// `h=` names in order, as written (compare case-insensitively).
+    pub signed_headers: Vec<String>,
+    /// `i=` as written.
+    pub identity: Option<String>,
+    /// `l=`.
+    pub body_length: Option<u64>,
+    /// `s=` as written.
+    pub selector: String,
+    /// `t=`.
+    pub timestamp: Option<u64>,
+    /// `x=`.
+    pub expiration: Option<u64>,
+    /// `z=` copied header fields, raw (diagnostic only).
+    pub copied_headers: Option<Vec<u8>>,
+}
+
+/// What could be read from a signature that failed to parse, for reporting.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PartialSignature {
+    /// `d=` if present.
+    pub domain: String,
+    /// `s=` if present.
+    pub selector: String,
+    /// `a=` if it named a known algorithm.
+    pub algorithm: Option<Algorithm>,
+    /// `i=` if present.
+    pub identity: Option<String>,
+    /// `b=` without whitespace, if present.
+    pub signature_b64: String,
+}
+
+/// A signature that failed the RFC 6376 §6.1.1 checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureError {
+    /// Why it is unusable.
+    pub reason: Reason,
+    /// What could be read from it.
+    pub partial: Box<PartialSignature>,
+}
+
+impl Signature {
+    /// Parses and checks a DKIM-Signature value (RFC 6376 §3.5, §6.1.1). Time checks (`x=`,
+    /// future `t=`) are separate: [`Signature::check_time`].
+    pub fn parse(value: &[u8]) -> Result<Signature, SignatureError> {
+        let tags = match parse_tag_list(value) {
+            Ok(t) => t,
+            Err(e) => {
+                return Err(SignatureError {
+                    reason: Reason::SignatureSyntax(e.to_string()),
+                    partial: Box::default(),
+                });
+            }
+        };
+        let partial = Box::new(partial_from(&tags));
+        parse_tags(&tags).map_err(|reason| SignatureError { reason, partial })
+    }
+
+    /// The key record's DNS name `<s>._domainkey.<d>` (RFC 6376 §3.6.2.1), lowercase.
+    pub fn key_name(&self) -> String {
+        format!("{}._domainkey.{}", self.selector, self.domain).to_ascii_lowercase()
+    }
+
+    /// Checks `x=` against `now` and `t=` against `now + skew` (RFC 6376 §3.5).
+    pub fn check_time(&self, now: u64, future_skew: u64) -> Result<(), Reason> {
+        if let Some(x) = self.expiration
+            && x < now
+        {
+            return Err(Reason::Expired);
+        }
+        if let Some(t) = self.timestamp
+            && t > now.saturating_add(future_skew)
+        {
+            return Err(Reason::FutureTimestamp);
+        }
+        Ok(())
+    }
+}
+
+fn text(v: &[u8]) -> String {
+    String::from_utf8_lossy(v).into_owned()
+}
+
+fn partial_from(tags: &[Tag<'_>]) -> PartialSignature {
+    let get = |n: &str| tags.iter().find(|t| t.name == n).map(|t| t.value);
+    PartialSignature {
+        domain: get("d").map(text).unwrap_or_default(),
+        selector: get("s").map(text).unwrap_or_default(),
+        algorithm: get("a").and_then(Algorithm::parse),
+        identity: get("i").map(text),
+        signature_b64: get("b").map(|b| text(&strip_fws(b))).unwrap_or_default(),
+    }
+}
+
+fn parse_tags(tags: &[Tag<'_>]) -> Result<Signature, Reason> {
+    let get = |n: &str| tags.iter().find(|t| t.name == n).map(|t| t.value);
+    let require = |n: &'static str| {
+        get(n).ok_or_else(|| Reason::SignatureSyntax(format!("missing required tag {n}=")))
+    };
+    let version = require("v")?;
+    if version != b"1" {
+        return Err(Reason::UnsupportedVersion(lossy(version)));
+    }
+    let a = require("a")?;
+    let algorithm = Algorithm::parse(a).ok_or_else(|| Reason::UnsupportedAlgorithm(lossy(a)))?;
+    let b = require("b")?;
+    let signature_b64 = text(&strip_fws(b));
+    let signature =
+        decode_b64(b).ok_or_else(|| Reason::SignatureSyntax("b= is not base64".into()))?;
+    if signature.is_empty() {
+        return Err(Reason::SignatureSyntax("b= is empty".into()));
+    }
+    let bh = require("bh")?;
+    let body_hash =
+        decode_b64(bh).ok_or_else(|| Reason::SignatureSyntax("bh= is not base64".into()))?;
+    let (header_canon, body_canon) = match get("c") {
+        None => (Canonicalization::Simple, Canonicalization::Simple),
+        Some(c) => parse_canon(c)?,
+    };
+    let d = require("d")?;
+    let domain = parse_domain(d).ok_or_else(|| Reason::SignatureSyntax("bad d= domain".into()))?;
+    let h = require("h")?;
+    let signed_headers: Vec<String> = h
+        .split(|&c| c == b':')
+        .map(|n| text(crate::tag::trim_fws(n)))
+        .collect();
+    if signed_headers
+        .iter()
+        .any(|n| n.is_empty() || n.contains(char::is_whitespace))
+    {
+        return Err(Reason::SignatureSyntax("bad h= list".into()));
+    }
+    if !signed_headers
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case("from"))
+    {
+        return Err(Reason::FromNotSigned);
+    }
+    let identity = get("i").map(text);
+    if let Some(i) = &identity {
+        let at = i
+            .rfind('@')
+            .ok_or_else(|| Reason::SignatureSyntax("i= has no '@'".into()))?;
+        let idom = i.get(at + 1..).unwrap_or("").to_ascii_lowercase();
+        let dl = domain.to_ascii_lowercase();
+        if !(idom == dl || idom.ends_with(&format!(".{dl}"))) {
+            return Err(Reason::IdentityMismatch);
+        }
+    }
+    let body_length = get("l").map(|l| parse_number(l, "l")).transpose()?;
+    if let Some(q) = get("q") {
+        let ok = q
+            .split(|&c| c == b':')
+            .any(|m| crate::tag::trim_fws(m).eq_ignore_ascii_case(b"dns/txt"));
+        if !ok {
+            return Err(Reason::UnsupportedQueryMethod(lossy(q)));
+        }
+    }
+    let s = require("s")?;
+    let selector =
+        parse_domain(s).ok_or_else(|| Reason::SignatureSyntax("bad s= selector".into()))?;
+    let timestamp = get("t").map(|t| parse_number(t, "t")).transpose()?;
+    let expiration = get("x").map(|x| parse_number(x, "x")).transpose()?;
+    if let (Some(t), Some(x)) = (timestamp, expiration)
+        && x < t
+    {
+        return Err(Reason::ExpiryBeforeTimestamp);
+    }
+    Ok(Signature {
+        algorithm,
+        signature,
+        signature_b64,
+        body_hash,
+        header_canon,
+        body_canon,
+        domain,
+        signed_headers,
+        identity,
+        body_length,
+        selector,
+        timestamp,
+        expiration,
+        copied_headers: get("z").map(<[u8]>::to_vec),
+    })
+}
+
+fn parse_canon(c: &[u8]) -> Result<(Canonicalization, Canonicalization), Reason> {
+    let bad = || Reason::UnsupportedCanonicalization(lossy(c));
+    let mut parts = c.splitn(2, |&b| b == b'/');
+    let header = parts.next().map(crate::tag::trim_fws).unwrap_or(b"");
+    let header = Canonicalization::parse(header).ok_or_else(bad)?;
+    let body = match parts.next() {
+        None => Canonicalization::Simple,
+        Some(b) => Canonicalization::parse(crate::tag::trim_fws(b)).ok_or_else(bad)?,
+    };
+    Ok((header, body))
+}
+
+/// Decimal up to 12 digits for `t=`/`x=` (RFC 6376 §3.5), 76 bits for `l=`; we cap at u64.
+fn parse_number(v: &[u8], tag: &str) -> Result<u64, Reason> {
+    let bad = || Reason::SignatureSyntax(format!("bad {tag}= value"));
+    if v.is_empty() || v.len() > 20 || !v.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)
+}
+
+/// A domain name or selector: dot-separated labels of letters, digits, `-`, `_`
+/// (RFC 6376 §3.5 `d=`/`s=`); 8-bit is tolerated for U-labels. No empty labels.
+fn parse_domain(v: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(v).ok()?;
+    let s = s.strip_suffix('.').unwrap_or(s);
+    if s.is_empty() || s.len() > 253 {
+        return None;
+    }
+    let ok = s.split('.').all(|label| {
+        !label.is_empty()
+            && label
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+    });
+    ok.then(|| s.to_string())
+}
+
+/// Base64 with FWS anywhere (RFC 6376 §3.5 `b=`, `bh=`); `None` if invalid.
+pub(crate) fn decode_b64(v: &[u8]) -> Option<Vec<u8>> {
+    let clean = strip_fws(v);
+    base64::engine::general_purpose::STANDARD
+        .decode(&clean)
+        .ok()
+}
+
+/// Removes the value of the `b=` tag from a raw DKIM-Signature value, keeping everything else
+/// byte for byte (RFC 6376 §3.5 `b=`, §3.7).
+pub fn strip_b_value(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut rest = value;
+    let mut first = true;
+    while !rest.is_empty() || first {
+        first = false;
+        let end = rest.iter().position(|&c| c == b';').unwrap_or(rest.len());
+        let (spec, after) = rest.split_at(end);
+        let mut emitted = false;
+        if let Some(eq) = spec.iter().position(|&c| c == b'=')
+            && let Some(name) = spec.get(..eq)
+            && crate::tag::trim_fws(name) == b"b"
+        {
+            out.extend_from_slice(spec.get(..=eq).unwrap_or(spec));
+            emitted = true;
+        }
+        if !emitted {
+            out.extend_from_slice(spec);
+        }
+        out.extend_from_slice(after.get(..1).unwrap_or(&[]));
+        rest = after.get(1..).unwrap_or(&[]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RFC8463_ED: &[u8] = b" v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n d=football.example.com; i=@football.example.com;\r\n q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n subject : date : message-id : from : subject : date;\r\n bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r\n Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==";
+
+    #[test]
+    fn parses_rfc8463_signature() {
+        let s = Signature::parse(RFC8463_ED).unwrap();
+        assert_eq!(s.algorithm, Algorithm::Ed25519Sha256);
+        assert_eq!(s.header_canon, Canonicalization::Relaxed);
+        assert_eq!(s.domain, "football.example.com");
+        assert_eq!(s.selector, "brisbane");
+        assert_eq!(s.signed_headers.len(), 8);
+        assert_eq!(s.signature.len(), 64);
+        assert_eq!(s.key_name(), "brisbane._domainkey.football.example.com");
+        assert_eq!(s.timestamp, Some(1528637909));
+    }
+
+    fn reason(v: &str) -> Reason {
+        Signature::parse(v.as_bytes()).unwrap_err().reason
+    }
+
+    #[test]
+    fn strict_checks() {
+        let base = "v=1; a=rsa-sha256; d=example.com; s=s; h=from; bh=AAAA; b=AAAA";
+        assert!(Signature::parse(base.as_bytes()).is_ok());
+        assert!(matches!(
+            reason("v=2; a=rsa-sha256; d=e.com; s=s; h=from; bh=AA==; b=AA=="),
+            Reason::UnsupportedVersion(_)
+        ));
+        assert!(matches!(
+            reason("v=1; a=rsa-md5; d=e.com; s=s; h=from; bh=AA==; b=AA=="),
+            Reason::UnsupportedAlgorithm(_)
+        ));
+        assert!(matches!(
+            reason("v=1; a=rsa-sha256; c=fancy; d=e.com; s=s; h=from; bh=AA==; b=AA=="),
+            Reason::UnsupportedCanonicalization(_)
+        ));
+        assert_eq!(
+            reason("v=1; a=rsa-sha256; d=e.com; s=s; h=to; bh=AA==; b=AA=="),
+            Reason::FromNotSigned
+        );
+        assert_eq!(
+            reason("v=1; a=rsa-sha256; d=e.com; i=a@x.com; s=s; h=from; bh=AA==; b=AA=="),
+            Reason::IdentityMismatch
+        );
+        assert!(
+            Signature::parse(
+                b"v=1; a=rsa-sha256; d=e.com; i=a@sub.E.com; s=s; h=from; bh=AA==; b=AA=="
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            reason("v=1; a=rsa-sha256; d=e.com; s=s; h=from; bh=AA==; b=AA==; t=10; x=5"),
+            Reason::ExpiryBeforeTimestamp
+        );
+        assert!(matches!(
+            reason("v=1; a=rsa-sha256; d=e.com; s=s; h=from; bh=AA==; b=AA==; q=http"),
+            Reason::UnsupportedQueryMethod(_)
+        ));
+        assert!(matches!(
+            reason("v=1; v=1; a=rsa-sha256"),
+            Reason::SignatureSyntax(_)
+        ));
+        assert!(matches!(
+            reason("v=1; a=rsa-sha256; s=s; h=from; bh=AA==; b=AA=="),
+            Reason::SignatureSyntax(_)
+        ));
+        // Unknown tags are ignored.
+        assert!(
+            Signature::parse(b"v=1; a=rsa-sha256; d=e.com; s=s; h=from; bh=AA==; b=AA==; foo=bar")
+                .is_ok()
+        );
+        let e = Signature::parse(b"v=1; a=rsa-sha256; d=e.com; s=sel; h=to; bh=AA==; b=AAAABBBB")
+            .unwrap_err();
+        assert_eq!(e.partial.domain, "e.com");
+        assert_eq!(e.partial.selector, "sel");
+    }
+
+    #[test]
+    fn time_checks() {
+        let s = Signature::parse(
+            b"v=1; a=rsa-sha256; d=e.com; s=s; h=from; bh=AA==; b=AA==; t=100; x=200",
+        )
+        .unwrap();
+        assert_eq!(s.check_time(150, 0), Ok(()));
+        assert_eq!(s.check_time(201, 0), Err(Reason::Expired));
+        assert_eq!(s.check_time(50, 10), Err(Reason::FutureTimestamp));
+        assert_eq!(s.check_time(95, 10), Ok(()));
+    }
+
+    #[test]
+    fn strips_b() {
+        assert_eq!(
+            strip_b_value(b" a=x; b=abc\r\n def; bh=zz;b = q"),
+            b" a=x; b=; bh=zz;b ="
+        );
+        assert_eq!(strip_b_value(b"b=1;"), b"b=;");
+    }
+}

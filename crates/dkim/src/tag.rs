@@ -1,0 +1,127 @@
+//! The tag=value list shared by DKIM-Signature and key records (RFC 6376 §3.2).
+
+use crate::error::TagError;
+
+/// One `tag=value` pair; the value has surrounding folding whitespace removed (RFC 6376 §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tag<'a> {
+    /// The tag name (case-sensitive, RFC 6376 §3.2).
+    pub name: &'a str,
+    /// The value as it appears, without leading and trailing FWS; inner FWS kept.
+    pub value: &'a [u8],
+}
+
+/// Parses a tag-list (RFC 6376 §3.2). Tolerant of folding whitespace anywhere it is allowed and
+/// of an empty spec (`;;`, trailing `;`); strict on names and duplicates.
+pub fn parse_tag_list(input: &[u8]) -> Result<Vec<Tag<'_>>, TagError> {
+    let mut tags: Vec<Tag<'_>> = Vec::new();
+    for spec in input.split(|&b| b == b';') {
+        let spec = trim_fws(spec);
+        if spec.is_empty() {
+            continue;
+        }
+        let eq = spec
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or_else(|| TagError::MissingEquals(lossy(spec)))?;
+        let (raw_name, rest) = spec.split_at(eq);
+        let name_bytes = trim_fws(raw_name);
+        let value = trim_fws(rest.get(1..).unwrap_or(&[]));
+        if !is_tag_name(name_bytes) {
+            return Err(TagError::BadName(lossy(name_bytes)));
+        }
+        // is_tag_name guarantees ASCII.
+        let name =
+            std::str::from_utf8(name_bytes).map_err(|_| TagError::BadName(lossy(name_bytes)))?;
+        if tags.iter().any(|t| t.name == name) {
+            return Err(TagError::Duplicate(name.to_string()));
+        }
+        tags.push(Tag { name, value });
+    }
+    Ok(tags)
+}
+
+/// `tag-name = ALPHA *ALNUMPUNC` (RFC 6376 §3.2).
+fn is_tag_name(name: &[u8]) -> bool {
+    match name.split_first() {
+        Some((first, rest)) => {
+            first.is_ascii_alphabetic()
+                && rest.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        }
+        None => false,
+    }
+}
+
+/// Is `b` folding whitespace (SP, HTAB, CR, LF; RFC 5322 §3.2.2 FWS)?
+pub(crate) fn is_fws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Strips FWS at both ends.
+pub(crate) fn trim_fws(mut s: &[u8]) -> &[u8] {
+    while let Some((&f, rest)) = s.split_first() {
+        if !is_fws(f) {
+            break;
+        }
+        s = rest;
+    }
+    while let Some((&l, rest)) = s.split_last() {
+        if !is_fws(l) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// Removes all FWS (for base64 values, RFC 6376 §3.5 `b=`, `bh=`, §3.6.1 `p=`).
+pub(crate) fn strip_fws(s: &[u8]) -> Vec<u8> {
+    s.iter().copied().filter(|&b| !is_fws(b)).collect()
+}
+
+/// Lossy text for error messages, truncated to keep reasons short.
+pub(crate) fn lossy(s: &[u8]) -> String {
+    let cut = s.get(..64).unwrap_or(s);
+    String::from_utf8_lossy(cut).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_with_fws() {
+        let t = parse_tag_list(b" v = 1 ;a=rsa-sha256;\r\n\tb=ab\r\n cd ; ").unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[0].name, "v");
+        assert_eq!(t[0].value, b"1");
+        assert_eq!(t[2].value, b"ab\r\n cd");
+    }
+
+    #[test]
+    fn empty_value_and_empty_specs() {
+        let t = parse_tag_list(b"p=;;k=rsa;").unwrap();
+        assert_eq!(t[0].value, b"");
+        assert_eq!(t[1].name, "k");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            parse_tag_list(b"a=1; a=2"),
+            Err(TagError::Duplicate("a".into()))
+        );
+        assert!(matches!(
+            parse_tag_list(b"k=rsa; t; p=x"),
+            Err(TagError::MissingEquals(_))
+        ));
+        assert!(matches!(parse_tag_list(b"1a=x"), Err(TagError::BadName(_))));
+        assert!(matches!(parse_tag_list(b"=x"), Err(TagError::BadName(_))));
+    }
+
+    #[test]
+    fn case_sensitive_names() {
+        let t = parse_tag_list(b"a=1; A=2").unwrap();
+        assert_eq!(t.len(), 2);
+    }
+}

@@ -1,0 +1,539 @@
+//! Streaming verification (RFC 6376 §6, RFC 8301, RFC 8463).
+//!
+//! The flow follows the milter stages, so DNS overlaps the body transfer:
+//!
+//! 1. end of headers: [`Verifier::begin`] parses every DKIM-Signature and computes the header
+//!    data each one signs;
+//! 2. [`MessageVerification::key_queries`] lists the DNS names to look up now (or let
+//!    [`MessageVerification::lookup_keys`] do them all concurrently);
+//! 3. each body chunk goes to [`MessageVerification::body`] (one hasher per distinct
+//!    canonicalization, hash and `l=`);
+//! 4. at end of message, hand over the DNS answers ([`MessageVerification::set_key_answer`]) and
+//!    call [`MessageVerification::finish`] for one [`SignatureResult`] per signature.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+use crypto::{CryptoError, CryptoProvider, HashAlg, SigAlg};
+use dns::{DnsError, Resolver};
+
+use crate::canon::{BodyHash, BodyHasher, canonicalize_header, select_headers};
+use crate::message::HeaderField;
+use crate::record::KeyRecord;
+use crate::result::{DkimResult, Reason, SignatureResult};
+use crate::signature::{
+    Algorithm, Canonicalization, HEADER_NAME, PartialSignature, Signature, strip_b_value,
+};
+
+/// What to do with rsa-sha1 signatures (RFC 8301 §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RsaSha1Policy {
+    /// Result `policy`, reason "rsa-sha1 is not acceptable (RFC 8301)", no DNS, no crypto.
+    #[default]
+    Policy,
+    /// Result `fail` with the same reason.
+    Fail,
+    /// Legacy: verify rsa-sha1 like RFC 6376 did. Only for old corpora and explicit opt-in.
+    Verify,
+}
+
+/// Verifier settings.
+#[derive(Clone)]
+pub struct VerifyOptions {
+    /// rsa-sha1 handling (RFC 8301 §3.1); default [`RsaSha1Policy::Policy`].
+    pub rsa_sha1: RsaSha1Policy,
+    /// Most signatures evaluated per message (default 8); further ones get `permerror`
+    /// "too many signatures". Signatures that fail to parse do not count.
+    pub max_signatures: usize,
+    /// How far `t=` may lie in the future, in seconds (default 300; RFC 6376 §3.5 `t=`).
+    pub future_skew: u64,
+    /// The crypto backend.
+    pub crypto: &'static dyn CryptoProvider,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            rsa_sha1: RsaSha1Policy::Policy,
+            max_signatures: 8,
+            future_skew: 300,
+            crypto: crypto::default_provider(),
+        }
+    }
+}
+
+impl std::fmt::Debug for VerifyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyOptions")
+            .field("rsa_sha1", &self.rsa_sha1)
+            .field("max_signatures", &self.max_signatures)
+            .field("future_skew", &self.future_skew)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A DKIM verifier (RFC 6376 §6); cheap to share.
+#[derive(Debug, Clone, Default)]
+pub struct Verifier {
+    options: VerifyOptions,
+}
+
+/// The answer to one key lookup: TXT records (strings joined) or the DNS error.
+pub type KeyAnswer = Result<Vec<Vec<u8>>, DnsError>;
+
+/// One message being verified; see the module docs for the flow.
+pub struct MessageVerification {
+    options: VerifyOptions,
+    entries: Vec<Entry>,
+    hashers: Vec<HasherSlot>,
+    keys: Vec<(String, Option<KeyAnswer>)>,
+}
+
+struct HasherSlot {
+    canon: Canonicalization,
+    hash: HashAlg,
+    limit: Option<u64>,
+    hasher: Option<BodyHasher>,
+}
+
+struct Entry {
+    partial: PartialSignature,
+    body_length: Option<u64>,
+    state: EntryState,
+}
+
+enum EntryState {
+    Done(DkimResult, Reason),
+    Pending {
+        sig: Box<Signature>,
+        header_data: Vec<u8>,
+        hasher: usize,
+        key: usize,
+    },
+}
+
+impl Verifier {
+    /// A verifier with `options`.
+    pub fn new(options: VerifyOptions) -> Self {
+        Verifier { options }
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &VerifyOptions {
+        &self.options
+    }
+
+    /// Starts verifying a message whose header fields (top to bottom) are `headers`, at Unix
+    /// time `now` (injectable clock for `x=`/`t=`, RFC 6376 §3.5). Parses and checks every
+    /// DKIM-Signature (RFC 6376 §6.1.1) and prepares the header hash input (§3.7).
+    pub fn begin(&self, headers: &[HeaderField], now: u64) -> MessageVerification {
+        let mut mv = MessageVerification {
+            options: self.options.clone(),
+            entries: Vec::new(),
+            hashers: Vec::new(),
+            keys: Vec::new(),
+        };
+        let mut evaluated = 0usize;
+        for (index, field) in headers.iter().enumerate() {
+            if !field.name_is(HEADER_NAME) {
+                continue;
+            }
+            let sig = match Signature::parse(&field.value) {
+                Ok(s) => s,
+                Err(e) => {
+                    mv.entries.push(Entry {
+                        partial: *e.partial,
+                        body_length: None,
+                        state: EntryState::Done(DkimResult::PermError, e.reason),
+                    });
+                    continue;
+                }
+            };
+            let partial = PartialSignature {
+                domain: sig.domain.clone(),
+                selector: sig.selector.clone(),
+                algorithm: Some(sig.algorithm),
+                identity: sig.identity.clone(),
+                signature_b64: sig.signature_b64.clone(),
+            };
+            let body_length = sig.body_length;
+            let done = |result, reason| Entry {
+                partial: partial.clone(),
+                body_length,
+                state: EntryState::Done(result, reason),
+            };
+            if evaluated >= self.options.max_signatures {
+                mv.entries
+                    .push(done(DkimResult::PermError, Reason::TooManySignatures));
+                continue;
+            }
+            evaluated += 1;
+            if let Err(reason) = sig.check_time(now, self.options.future_skew) {
+                mv.entries.push(done(DkimResult::PermError, reason));
+                continue;
+            }
+            if sig.algorithm == Algorithm::RsaSha1 {
+                match self.options.rsa_sha1 {
+                    RsaSha1Policy::Policy => {
+                        mv.entries
+                            .push(done(DkimResult::Policy, Reason::RsaSha1NotAcceptable));
+                        continue;
+                    }
+                    RsaSha1Policy::Fail => {
+                        mv.entries
+                            .push(done(DkimResult::Fail, Reason::RsaSha1NotAcceptable));
+                        continue;
+                    }
+                    RsaSha1Policy::Verify => {}
+                }
+            }
+            let header_data = header_hash_input(headers, index, &sig);
+            let hasher = mv.hasher_for(sig.body_canon, sig.algorithm.hash(), sig.body_length);
+            let key = mv.key_slot(sig.key_name());
+            mv.entries.push(Entry {
+                partial,
+                body_length,
+                state: EntryState::Pending {
+                    sig: Box::new(sig),
+                    header_data,
+                    hasher,
+                    key,
+                },
+            });
+        }
+        mv
+    }
+}
+
+impl MessageVerification {
+    /// Number of DKIM-Signature header fields found.
+    pub fn signature_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The distinct key record names to look up, `<s>._domainkey.<d>` (RFC 6376 §3.6.2.1),
+    /// lowercase, in signature order. Start these at end of headers.
+    pub fn key_queries(&self) -> Vec<String> {
+        self.keys.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    /// Hands over the answer of the TXT lookup for `name` (one of [`Self::key_queries`]).
+    pub fn set_key_answer(&mut self, name: &str, answer: KeyAnswer) {
+        if let Some((_, slot)) = self
+            .keys
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            *slot = Some(answer);
+        }
+    }
+
+    /// Looks up every key through `resolver`, concurrently, and stores the answers.
+    pub async fn lookup_keys<R: Resolver + ?Sized>(&mut self, resolver: &R) {
+        let names = self.key_queries();
+        let answers = join_all(names.iter().map(|n| resolver.txt(n)).collect()).await;
+        for (name, answer) in names.iter().zip(answers) {
+            self.set_key_answer(name, answer);
+        }
+    }
+
+    /// Feeds a chunk of the body (CRLF line endings), split anywhere (RFC 6376 §3.4.3–§3.4.4).
+    pub fn body(&mut self, chunk: &[u8]) {
+        for slot in &mut self.hashers {
+            if let Some(h) = &mut slot.hasher {
+                h.update(chunk);
+            }
+        }
+    }
+
+    /// Ends the message and evaluates every signature (RFC 6376 §6.1.2–§6.1.3), in header order.
+    pub fn finish(mut self) -> Vec<SignatureResult> {
+        let hashes: Vec<Option<BodyHash>> = self
+            .hashers
+            .iter_mut()
+            .map(|s| s.hasher.take().map(BodyHasher::finish))
+            .collect();
+        let crypto = self.options.crypto;
+        let mut results: Vec<SignatureResult> = Vec::with_capacity(self.entries.len());
+        for (index, entry) in self.entries.into_iter().enumerate() {
+            let mut key_bits = None;
+            let mut testing = false;
+            let (result, reason) = match entry.state {
+                EntryState::Done(r, reason) => (r, Some(reason)),
+                EntryState::Pending {
+                    sig,
+                    header_data,
+                    hasher,
+                    key,
+                } => {
+                    let answer = self.keys.get(key).and_then(|(_, a)| a.as_ref());
+                    let body = hashes.get(hasher).and_then(Option::as_ref);
+                    let outcome = evaluate(crypto, &sig, &header_data, body, answer);
+                    key_bits = outcome.key_bits;
+                    testing = outcome.testing;
+                    (outcome.result, outcome.reason)
+                }
+            };
+            let p = entry.partial;
+            results.push(SignatureResult {
+                result,
+                reason,
+                domain: p.domain,
+                selector: p.selector,
+                algorithm: p.algorithm,
+                identity: p.identity,
+                header_b: p.signature_b64,
+                testing,
+                key_bits,
+                body_length: entry.body_length,
+                index,
+            });
+        }
+        shorten_header_b(&mut results);
+        results
+    }
+
+    fn hasher_for(&mut self, canon: Canonicalization, hash: HashAlg, limit: Option<u64>) -> usize {
+        if let Some(i) = self
+            .hashers
+            .iter()
+            .position(|s| s.canon == canon && s.hash == hash && s.limit == limit)
+        {
+            return i;
+        }
+        self.hashers.push(HasherSlot {
+            canon,
+            hash,
+            limit,
+            hasher: Some(BodyHasher::with_provider(
+                self.options.crypto,
+                canon,
+                hash,
+                limit,
+            )),
+        });
+        self.hashers.len() - 1
+    }
+
+    fn key_slot(&mut self, name: String) -> usize {
+        if let Some(i) = self.keys.iter().position(|(n, _)| *n == name) {
+            return i;
+        }
+        self.keys.push((name, None));
+        self.keys.len() - 1
+    }
+}
+
+impl std::fmt::Debug for MessageVerification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageVerification")
+            .field("signatures", &self.entries.len())
+            .field("hashers", &self.hashers.len())
+            .field("keys", &self.key_queries())
+            .finish()
+    }
+}
+
+/// The key record DNS name for a selector and domain (RFC 6376 §3.6.2.1), lowercase.
+pub fn key_name(selector: &str, domain: &str) -> String {
+    format!("{selector}._domainkey.{domain}").to_ascii_lowercase()
+}
+
+/// The data the header signature covers (RFC 6376 §3.7): the selected header fields
+/// canonicalized, then the signature field itself with `b=` emptied and no final CRLF.
+pub fn header_hash_input(headers: &[HeaderField], own: usize, sig: &Signature) -> Vec<u8> {
+    let mut data = Vec::with_capacity(1024);
+    for h in select_headers(headers, &sig.signed_headers, Some(own)) {
+        canonicalize_header(sig.header_canon, &h.name, &h.value, &mut data);
+    }
+    if let Some(field) = headers.get(own) {
+        canonicalize_header(
+            sig.header_canon,
+            &field.name,
+            &strip_b_value(&field.value),
+            &mut data,
+        );
+        data.truncate(data.len().saturating_sub(2));
+    }
+    data
+}
+
+struct Outcome {
+    result: DkimResult,
+    reason: Option<Reason>,
+    key_bits: Option<u32>,
+    testing: bool,
+}
+
+fn evaluate(
+    crypto: &dyn CryptoProvider,
+    sig: &Signature,
+    header_data: &[u8],
+    body: Option<&BodyHash>,
+    answer: Option<&KeyAnswer>,
+) -> Outcome {
+    let mut out = Outcome {
+        result: DkimResult::PermError,
+        reason: None,
+        key_bits: None,
+        testing: false,
+    };
+    let fail = |mut o: Outcome, r: DkimResult, reason: Reason| {
+        o.result = r;
+        o.reason = Some(reason);
+        o
+    };
+    // RFC 6376 §6.1.2: the key.
+    let records = match answer {
+        None => return fail(out, DkimResult::TempError, Reason::KeyNotFetched),
+        Some(Err(e)) => {
+            let (r, reason) = match e {
+                DnsError::NxDomain | DnsError::NoData => {
+                    (DkimResult::PermError, Reason::NoKeyRecord)
+                }
+                DnsError::InvalidName(_) => (DkimResult::PermError, Reason::NoKeyRecord),
+                DnsError::Timeout => (DkimResult::TempError, Reason::DnsTimeout),
+                other => (DkimResult::TempError, Reason::DnsFailure(other.to_string())),
+            };
+            return fail(out, r, reason);
+        }
+        Some(Ok(records)) => records,
+    };
+    let mut first_err = None;
+    let mut record = None;
+    for txt in records {
+        match KeyRecord::parse(txt) {
+            Ok(r) => {
+                record = Some(r);
+                break;
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    let Some(record) = record else {
+        let reason = first_err.unwrap_or(Reason::NoKeyRecord);
+        return fail(out, DkimResult::PermError, reason);
+    };
+    out.testing = record.testing;
+    let i_domain = sig
+        .identity
+        .as_deref()
+        .and_then(|i| i.rfind('@').and_then(|at| i.get(at + 1..)));
+    if let Err(reason) = record.check_usable(sig.algorithm, i_domain, &sig.domain) {
+        return fail(out, DkimResult::PermError, reason);
+    }
+    if sig.algorithm.key_type() == crypto::KeyType::Rsa {
+        let Some(bits) =
+            crypto::rsa_public_key_from_spki(&record.public_key).and_then(crypto::rsa_modulus_bits)
+        else {
+            return fail(out, DkimResult::PermError, Reason::InvalidPublicKey);
+        };
+        out.key_bits = Some(bits);
+        if bits < crypto::MIN_RSA_VERIFY_BITS {
+            return fail(out, DkimResult::Policy, Reason::KeyTooSmall { bits });
+        }
+        if bits > crypto::MAX_RSA_VERIFY_BITS {
+            return fail(out, DkimResult::PermError, Reason::KeyTooLarge { bits });
+        }
+    } else {
+        out.key_bits = Some(256);
+    }
+    // RFC 6376 §6.1.3: the body hash, then the header signature.
+    let Some(body) = body else {
+        return fail(out, DkimResult::TempError, Reason::BodyHashMismatch);
+    };
+    if let Some(l) = sig.body_length
+        && body.canonical_length < l
+    {
+        return fail(out, DkimResult::Fail, Reason::BodyTooShort);
+    }
+    if body.digest != sig.body_hash {
+        return fail(out, DkimResult::Fail, Reason::BodyHashMismatch);
+    }
+    let verified = match sig.algorithm {
+        Algorithm::Ed25519Sha256 => {
+            let digest = crypto::sha256(header_data);
+            crypto.verify(SigAlg::Ed25519, &record.public_key, &digest, &sig.signature)
+        }
+        Algorithm::RsaSha256 => crypto.verify(
+            SigAlg::RsaSha256,
+            &record.public_key,
+            header_data,
+            &sig.signature,
+        ),
+        Algorithm::RsaSha1 => crypto.verify(
+            SigAlg::RsaSha1Legacy,
+            &record.public_key,
+            header_data,
+            &sig.signature,
+        ),
+    };
+    match verified {
+        Ok(_) => {
+            out.result = DkimResult::Pass;
+            out
+        }
+        Err(CryptoError::BadSignature) => fail(out, DkimResult::Fail, Reason::SignatureMismatch),
+        Err(CryptoError::KeyTooSmall { bits }) => {
+            fail(out, DkimResult::Policy, Reason::KeyTooSmall { bits })
+        }
+        Err(CryptoError::KeyTooLarge { bits }) => {
+            fail(out, DkimResult::PermError, Reason::KeyTooLarge { bits })
+        }
+        Err(_) => fail(out, DkimResult::PermError, Reason::InvalidPublicKey),
+    }
+}
+
+/// Cuts each `header.b` to the shortest prefix of at least 8 characters that no other
+/// signature of the message shares (RFC 6008 §4).
+fn shorten_header_b(results: &mut [SignatureResult]) {
+    let full: Vec<String> = results.iter().map(|r| r.header_b.clone()).collect();
+    for (i, r) in results.iter_mut().enumerate() {
+        let mine = full.get(i).map(String::as_str).unwrap_or("");
+        let mut len = 8.min(mine.len());
+        while len < mine.len() {
+            let prefix = mine.get(..len).unwrap_or(mine);
+            let clash = full
+                .iter()
+                .enumerate()
+                .any(|(j, other)| j != i && other.starts_with(prefix));
+            if !clash {
+                break;
+            }
+            len += 1;
+        }
+        r.header_b = mine.get(..len).unwrap_or(mine).to_string();
+    }
+}
+
+type BoxedLookup<'a> = Pin<Box<dyn Future<Output = KeyAnswer> + Send + 'a>>;
+
+/// Polls all lookups concurrently (no runtime dependency) and returns answers in order.
+async fn join_all(mut futures: Vec<BoxedLookup<'_>>) -> Vec<KeyAnswer> {
+    let mut answers: Vec<Option<KeyAnswer>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (fut, slot) in futures.iter_mut().zip(answers.iter_mut()) {
+            if slot.is_some() {
+                continue;
+            }
+            match fut.as_mut().poll(cx) {
+                Poll::Ready(a) => *slot = Some(a),
+                Poll::Pending => pending = true,
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or(Err(DnsError::Other("lookup not completed".into()))))
+        .collect()
+}
