@@ -1,5 +1,9 @@
 #![no_main]
-// Fuzz target socketmap: written with the crate it exercises.
+// Fuzz target socketmap: the incremental netstring decoder (input fed in two chunks) and the
+// request -> reply handler. The harness lives in `srs::fuzzing` so that
+// `crates/srs/tests/fuzz_seeds.rs` replays fuzz/seeds/socketmap/ through the same code.
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|_data: &[u8]| {});
+fuzz_target!(|data: &[u8]| {
+    srs::fuzzing::socketmap(data);
+});

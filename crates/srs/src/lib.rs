@@ -21,6 +21,8 @@
 mod config;
 mod domains;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hash;
 pub mod milter;
 mod rewrite;

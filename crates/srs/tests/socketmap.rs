@@ -1,0 +1,182 @@
+//! The socketmap codec and request handler beyond postsrsd's own cases.
+
+use srs::socketmap::{Decoder, HandlerOptions, Reply, Request, encode, handle_request};
+use srs::{Clock, DomainSet, Srs, SrsConfig, SrsError, load_secrets};
+
+fn srs(always_rewrite: bool) -> Srs {
+    let mut c = SrsConfig::new(load_secrets("tops3cr3t").unwrap(), "example.com");
+    c.clock = Clock::fixed_unix(1_577_836_860);
+    c.always_rewrite = always_rewrite;
+    Srs::new(c).unwrap()
+}
+
+fn ask(srs: &Srs, request: &[u8]) -> String {
+    let domains: DomainSet = ["example.com", ".lists.example.org"].into_iter().collect();
+    let reply = handle_request(
+        srs,
+        &|d| domains.contains(d),
+        &HandlerOptions::default(),
+        request,
+    );
+    String::from_utf8_lossy(&reply.to_payload()).into_owned()
+}
+
+#[test]
+fn handler_edge_cases() {
+    let s = srs(false);
+    assert_eq!(ask(&s, b""), "PERM Invalid query.");
+    assert_eq!(ask(&s, b"   "), "PERM Invalid query.");
+    assert_eq!(ask(&s, b"forward"), "NOTFOUND No domain.");
+    assert_eq!(
+        ask(&s, b"  forward test@otherdomain.com"),
+        "OK SRS0=vmyz=2W=otherdomain.com=test@example.com"
+    );
+    assert_eq!(
+        ask(&s, b"FORWARD test@otherdomain.com"),
+        "PERM Invalid map."
+    );
+    assert_eq!(
+        ask(&s, b"forward x@a.lists.example.org"),
+        "NOTFOUND Need not rewrite local domain."
+    );
+    assert_eq!(
+        ask(&s, b"forward x@lists.example.org"),
+        "OK SRS0=gHg2=2W=lists.example.org=x@example.com"
+    );
+    assert_eq!(
+        ask(&s, b"forward x@EXAMPLE.COM"),
+        "NOTFOUND Need not rewrite local domain."
+    );
+    assert_eq!(ask(&s, b"reverse"), "NOTFOUND Not an SRS address.");
+    assert_eq!(
+        ask(&s, b"reverse SRS1=abcd@example.com"),
+        "NOTFOUND No host in SRS1 address."
+    );
+    assert_eq!(
+        ask(&s, b"forward SRS1=X@other.example"),
+        "NOTFOUND No host in SRS1 address."
+    );
+    // The C code stops at a NUL byte.
+    assert_eq!(
+        ask(&s, b"forward test@otherdomain.com\0junk"),
+        "OK SRS0=vmyz=2W=otherdomain.com=test@example.com"
+    );
+    // 8-bit keys pass through.
+    let out = ask(&s, b"forward caf\xe9@x.example");
+    assert!(
+        out.starts_with("OK SRS0=") && out.ends_with("=x.example=caf\u{fffd}@example.com"),
+        "{out}"
+    );
+}
+
+#[test]
+fn always_rewrite_skips_the_local_check() {
+    let s = srs(true);
+    let out = ask(&s, b"forward test@example.com");
+    assert!(
+        out.starts_with("OK SRS0=") && out.ends_with("=example.com=test@example.com"),
+        "{out}"
+    );
+}
+
+#[test]
+fn key_limit_is_configurable() {
+    let s = srs(false);
+    let key = format!("forward test@{}.net", "a".repeat(100));
+    let tight = HandlerOptions { max_key_len: 50 };
+    let reply = handle_request(&s, &|_| false, &tight, key.as_bytes());
+    assert_eq!(reply, Reply::Perm("Too big.".into()));
+    // The limit applies before the map name is looked at.
+    let reply = handle_request(
+        &s,
+        &|_| false,
+        &tight,
+        format!("nomap {}", "x".repeat(51)).as_bytes(),
+    );
+    assert_eq!(reply, Reply::Perm("Too big.".into()));
+    let loose = HandlerOptions { max_key_len: 200 };
+    assert!(matches!(
+        handle_request(&s, &|_| false, &loose, key.as_bytes()),
+        Reply::Ok(_)
+    ));
+}
+
+#[test]
+fn replies_round_trip() {
+    for reply in [
+        Reply::Ok(b"a@b".to_vec()),
+        Reply::Ok(Vec::new()),
+        Reply::NotFound(String::new()),
+        Reply::NotFound("Not an SRS address.".into()),
+        Reply::Temp("later".into()),
+        Reply::Timeout("slow".into()),
+        Reply::Perm("Invalid map.".into()),
+    ] {
+        let mut d = Decoder::new();
+        d.feed(&reply.encode());
+        let payload = d.decode().unwrap().unwrap();
+        assert_eq!(Reply::parse(&payload).unwrap(), reply);
+    }
+    assert_eq!(Reply::NotFound(String::new()).to_payload(), b"NOTFOUND ");
+    assert_eq!(
+        Reply::parse(b"NOTFOUND").unwrap(),
+        Reply::NotFound(String::new())
+    );
+    assert_eq!(Reply::parse(b"MAYBE x"), Err(SrsError::SocketmapReply));
+    assert_eq!(Reply::invalid_query().encode(), b"19:PERM Invalid query.,");
+}
+
+#[test]
+fn requests_round_trip() {
+    let req = Request {
+        name: b"reverse",
+        key: b"SRS0=x=y=z=w@example.com",
+    };
+    let mut d = Decoder::new();
+    d.feed(&req.encode());
+    let payload = d.decode().unwrap().unwrap();
+    assert_eq!(Request::parse(&payload).unwrap(), req);
+    assert_eq!(
+        Request::parse(b" a  b").unwrap(),
+        Request {
+            name: b"a",
+            key: b" b"
+        }
+    );
+    assert_eq!(Request::parse(b""), Err(SrsError::SocketmapRequest));
+}
+
+#[test]
+fn a_conversation_over_a_stream() {
+    // What a server loop does: feed whatever arrives, answer each complete request.
+    let s = srs(false);
+    let mut wire = Vec::new();
+    for q in [
+        "forward test@otherdomain.com",
+        "reverse SRS0=XjO9=2V=otherdomain.com=test@example.com",
+        "bogus x",
+    ] {
+        wire.extend(encode(q.as_bytes()));
+    }
+    let mut decoder = Decoder::new();
+    let mut answers = Vec::new();
+    for chunk in wire.chunks(7) {
+        decoder.feed(chunk);
+        while let Some(request) = decoder.decode().unwrap() {
+            answers.extend(
+                handle_request(
+                    &s,
+                    &|d| d == "example.com",
+                    &HandlerOptions::default(),
+                    &request,
+                )
+                .encode(),
+            );
+        }
+    }
+    assert_eq!(
+        String::from_utf8(answers).unwrap(),
+        "48:OK SRS0=vmyz=2W=otherdomain.com=test@example.com,23:OK test@otherdomain.com,17:PERM Invalid map.,"
+    );
+    assert_eq!(decoder.buffered(), 0);
+}
