@@ -73,11 +73,11 @@ fn socketmap_cases() {
     let cases = suite.stateless.iter().map(|c| ("stateless", c));
     let cases = cases.chain(suite.with_database.iter().map(|c| ("with_database", c)));
     for (group, case) in cases {
-        if group == "with_database" {
-            if let Some(why) = needs_database(&[&case.query, &case.reply]) {
-                skipped.push(format!("{group}: {}: {why}", case.comment));
-                continue;
-            }
+        if group == "with_database"
+            && let Some(why) = needs_database(&[&case.query, &case.reply])
+        {
+            skipped.push(format!("{group}: {}: {why}", case.comment));
+            continue;
         }
         run += 1;
         let reply = handle_request(
