@@ -440,6 +440,10 @@ fn evaluate(
         }
     } else {
         out.key_bits = Some(256);
+        if record.public_key.len() != 32 {
+            // RFC 8463 §4.2: the raw 32-byte public key, not SPKI.
+            return fail(out, DkimResult::PermError, Reason::InvalidPublicKey);
+        }
     }
     // RFC 6376 §6.1.3: the body hash, then the header signature.
     let Some(body) = body else {
