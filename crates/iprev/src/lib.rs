@@ -1,3 +1,250 @@
 //! iprev: forward-confirmed reverse DNS of the client address, RFC 8601 section 3.
+//!
+//! The client address is looked up as PTR; each returned name (at most
+//! [`Config::max_names`], RFC 8601 §3 "limited so as not to be unduly taxing") is looked up as
+//! A (IPv4 client) or AAAA (IPv6 client); the check passes when one of them maps back to the
+//! client address. IPv4-mapped IPv6 addresses are treated as IPv4.
+//!
+//! ```no_run
+//! # async fn demo(resolver: &dns::memory::MemoryResolver) {
+//! let outcome = iprev::check(resolver, "192.0.2.1".parse().unwrap(), &iprev::Config::default()).await;
+//! // Authentication-Results: ...; iprev=pass policy.iprev=192.0.2.1 (mail.example.com)
+//! println!("iprev={} policy.iprev={} ({:?})", outcome.result, outcome.ip, outcome.name);
+//! # }
+//! ```
 
 #![warn(missing_docs)]
+
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::Poll;
+
+use dns::{DnsError, Resolver};
+
+/// The iprev result (RFC 8601 §2.7.3), lowercase on display. There is no `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IprevResult {
+    /// A name from the PTR answer maps back to the client address.
+    Pass,
+    /// PTR names exist but none maps back (forward answers differ, NXDOMAIN or NODATA).
+    Fail,
+    /// A temporary DNS error kept the check from completing.
+    TempError,
+    /// No PTR data is published for the address (NXDOMAIN or NODATA on the reverse query).
+    PermError,
+}
+
+impl fmt::Display for IprevResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IprevResult::Pass => "pass",
+            IprevResult::Fail => "fail",
+            IprevResult::TempError => "temperror",
+            IprevResult::PermError => "permerror",
+        })
+    }
+}
+
+/// Settings for the check (RFC 8601 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// The most PTR names whose addresses are looked up (RFC 8601 §3; default 10, the
+    /// limit RFC 7208 §4.6.4 chose for the same algorithm).
+    pub max_names: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { max_names: 10 }
+    }
+}
+
+/// Why the check ended as it did (for logs and A-R comments).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The name maps back to the address.
+    Confirmed(String),
+    /// No PTR records (NXDOMAIN or NODATA).
+    NoPtr,
+    /// The PTR query failed temporarily.
+    PtrTempError,
+    /// None of the names maps back to the address.
+    NotConfirmed,
+    /// None confirmed, and the forward lookup of at least one name failed temporarily.
+    ForwardTempError(String),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Confirmed(n) => write!(f, "{n} confirmed"),
+            Reason::NoPtr => f.write_str("no PTR record"),
+            Reason::PtrTempError => f.write_str("PTR lookup failed temporarily"),
+            Reason::NotConfirmed => f.write_str("no PTR name maps back to the address"),
+            Reason::ForwardTempError(n) => write!(f, "lookup of {n} failed temporarily"),
+        }
+    }
+}
+
+/// The outcome of the check (RFC 8601 §3, §2.7.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IprevOutcome {
+    /// The result.
+    pub result: IprevResult,
+    /// The address checked (IPv4-mapped IPv6 converted to IPv4): `policy.iprev` /
+    /// `smtp.remote-ip`.
+    pub ip: IpAddr,
+    /// The confirmed name on `pass`.
+    pub name: Option<String>,
+    /// Every name of the PTR answer (lowercase, no trailing dot, duplicates removed).
+    pub ptr_names: Vec<String>,
+    /// How many of `ptr_names` were looked up (at most [`Config::max_names`]).
+    pub names_checked: usize,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// The crate's error type. The check itself never fails (it returns an [`IprevResult`]); this
+/// exists for API symmetry with the other checks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IprevError {
+    /// A DNS failure that was not turned into a result.
+    #[error("DNS error: {0}")]
+    Dns(#[from] DnsError),
+}
+
+/// Runs the iprev check for `ip` (RFC 8601 §3).
+pub async fn check<R: Resolver + ?Sized>(
+    resolver: &R,
+    ip: IpAddr,
+    config: &Config,
+) -> IprevOutcome {
+    let ip = canonical_ip(ip);
+    let mut outcome = IprevOutcome {
+        result: IprevResult::PermError,
+        ip,
+        name: None,
+        ptr_names: Vec::new(),
+        names_checked: 0,
+        reason: Reason::NoPtr,
+    };
+    let names = match resolver.ptr(ip).await {
+        Ok(n) => n,
+        Err(DnsError::NxDomain | DnsError::NoData | DnsError::InvalidName(_)) => return outcome,
+        Err(_) => {
+            outcome.result = IprevResult::TempError;
+            outcome.reason = Reason::PtrTempError;
+            return outcome;
+        }
+    };
+    for n in names {
+        let n = n.trim_end_matches('.').to_ascii_lowercase();
+        if !n.is_empty() && !outcome.ptr_names.contains(&n) {
+            outcome.ptr_names.push(n);
+        }
+    }
+    if outcome.ptr_names.is_empty() {
+        return outcome;
+    }
+    let checked: Vec<String> = outcome
+        .ptr_names
+        .iter()
+        .take(config.max_names)
+        .cloned()
+        .collect();
+    outcome.names_checked = checked.len();
+    let lookups: Vec<ForwardFuture<'_>> = checked
+        .iter()
+        .map(|name| forward(resolver, name, ip))
+        .collect();
+    let answers = join_all(lookups).await;
+    let mut temp: Option<String> = None;
+    for (name, answer) in checked.iter().zip(answers) {
+        match answer {
+            Ok(true) => {
+                outcome.result = IprevResult::Pass;
+                outcome.name = Some(name.clone());
+                outcome.reason = Reason::Confirmed(name.clone());
+                return outcome;
+            }
+            Ok(false) => {}
+            Err(()) => {
+                temp.get_or_insert_with(|| name.clone());
+            }
+        }
+    }
+    match temp {
+        Some(name) => {
+            outcome.result = IprevResult::TempError;
+            outcome.reason = Reason::ForwardTempError(name);
+        }
+        None => {
+            outcome.result = IprevResult::Fail;
+            outcome.reason = Reason::NotConfirmed;
+        }
+    }
+    outcome
+}
+
+/// IPv4-mapped IPv6 (`::ffff:a.b.c.d`) as IPv4; every other address unchanged.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// One forward lookup: `Ok(true)` when `name` maps to `ip`, `Ok(false)` when it does not
+/// (including NXDOMAIN / NODATA), `Err` on a temporary failure.
+type ForwardFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, ()>> + Send + 'a>>;
+
+fn forward<'a, R: Resolver + ?Sized>(
+    resolver: &'a R,
+    name: &'a str,
+    ip: IpAddr,
+) -> ForwardFuture<'a> {
+    Box::pin(async move {
+        let answer = match ip {
+            IpAddr::V4(v4) => resolver.a(name).await.map(|a| a.contains(&v4)),
+            IpAddr::V6(v6) => resolver.aaaa(name).await.map(|a| a.contains(&v6)),
+        };
+        match answer {
+            Ok(found) => Ok(found),
+            Err(e) if e.is_temporary() => Err(()),
+            Err(_) => Ok(false),
+        }
+    })
+}
+
+/// Polls the lookups concurrently; outputs in input order.
+async fn join_all<T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
+    let mut slots: Vec<_> = futures.into_iter().map(Some).collect();
+    let mut results: Vec<Option<T>> = slots.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        let mut pending = false;
+        for (slot, result) in slots.iter_mut().zip(results.iter_mut()) {
+            if let Some(fut) = slot {
+                match fut.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        *result = Some(v);
+                        *slot = None;
+                    }
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(results.iter_mut().filter_map(Option::take).collect())
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,326 @@
+//! The formatter: header field value with `; ` separators, one resinfo per folded line
+//! (RFC 8601 §2.2, RFC 5322 §2.2.3), values quoted when they are not RFC 2045 tokens.
+
+use crate::{AuthenticationResults, MethodResult};
+
+/// How [`AuthenticationResults::format`] lays out the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatOptions {
+    /// Line separator used when folding: `"\n"` for milter `SMFIR_INSHEADER` (the MTA adds
+    /// CR), `"\r\n"` for files and SMTP.
+    pub line_separator: String,
+    /// White space starting each continuation line (RFC 5322 §2.2.3 needs at least one WSP).
+    pub indent: String,
+    /// Columns already used on the first line, e.g. 24 for `Authentication-Results: `.
+    pub first_line_offset: usize,
+    /// Fold lines so they stay within this many columns (tab counted as 8), when possible.
+    pub max_width: usize,
+    /// Put each method result on its own line and fold long ones; false gives one line.
+    pub fold: bool,
+}
+
+impl FormatOptions {
+    /// For milters: bare `\n` + tab, 78 columns, after `Authentication-Results: `.
+    pub fn milter() -> Self {
+        FormatOptions {
+            line_separator: "\n".into(),
+            indent: "\t".into(),
+            first_line_offset: "Authentication-Results: ".len(),
+            max_width: 78,
+            fold: true,
+        }
+    }
+
+    /// For files and SMTP: CRLF + tab, 78 columns.
+    pub fn crlf() -> Self {
+        FormatOptions {
+            line_separator: "\r\n".into(),
+            ..Self::milter()
+        }
+    }
+
+    /// Everything on one line, `; ` between method results.
+    pub fn single_line() -> Self {
+        FormatOptions {
+            fold: false,
+            ..Self::milter()
+        }
+    }
+}
+
+impl Default for FormatOptions {
+    fn default() -> Self {
+        Self::milter()
+    }
+}
+
+/// Formats the value (see [`AuthenticationResults::format`]).
+pub(crate) fn format(ar: &AuthenticationResults, o: &FormatOptions) -> String {
+    let mut w = Writer {
+        out: String::new(),
+        col: o.first_line_offset,
+        o,
+    };
+    let mut head = value(&ar.authserv_id);
+    if let Some(v) = ar.version {
+        head.push_str(&format!(" {v}"));
+    }
+    w.raw(&head);
+    if ar.results.is_empty() {
+        w.raw("; none");
+        return w.out;
+    }
+    let last = ar.results.len() - 1;
+    for (i, r) in ar.results.iter().enumerate() {
+        w.raw(";");
+        if o.fold {
+            w.newline();
+        } else {
+            w.raw(" ");
+        }
+        let tokens = resinfo_tokens(r);
+        let n = tokens.len();
+        for (j, t) in tokens.iter().enumerate() {
+            // keep room for the ';' that follows the last token of all but the last resinfo
+            let tail = usize::from(j + 1 == n && i != last);
+            if j > 0 {
+                if o.fold && w.col + 1 + width(t) + tail > o.max_width {
+                    w.newline();
+                } else {
+                    w.raw(" ");
+                }
+            }
+            w.token(t, tail);
+        }
+    }
+    w.out
+}
+
+struct Writer<'a> {
+    out: String,
+    col: usize,
+    o: &'a FormatOptions,
+}
+
+impl Writer<'_> {
+    fn raw(&mut self, s: &str) {
+        self.out.push_str(s);
+        self.col += width(s);
+    }
+
+    fn newline(&mut self) {
+        self.out.push_str(&self.o.line_separator);
+        self.out.push_str(&self.o.indent);
+        self.col = width(&self.o.indent);
+    }
+
+    /// Writes a token; a token too long for the line is folded at its spaces (the space is
+    /// kept after the line break, so unfolding restores it).
+    fn token(&mut self, t: &str, tail: usize) {
+        if !self.o.fold || self.col + width(t) + tail <= self.o.max_width || !t.contains(' ') {
+            self.raw(t);
+            return;
+        }
+        let mut words = t.split(' ');
+        if let Some(first) = words.next() {
+            self.raw(first);
+        }
+        for word in words {
+            if !word.is_empty() && self.col + 1 + width(word) > self.o.max_width {
+                self.out.push_str(&self.o.line_separator);
+                self.col = 0;
+            }
+            self.raw(" ");
+            self.raw(word);
+        }
+    }
+}
+
+/// Display width: tab counts as 8 columns.
+fn width(s: &str) -> usize {
+    s.chars().map(|c| if c == '\t' { 8 } else { 1 }).sum()
+}
+
+fn resinfo_tokens(r: &MethodResult) -> Vec<String> {
+    let mut t = Vec::new();
+    let mut method = keyword(&r.method);
+    if let Some(v) = r.method_version {
+        method.push_str(&format!("/{v}"));
+    }
+    t.push(format!("{method}={}", keyword(&r.result)));
+    if let Some(c) = &r.result_comment {
+        t.push(comment(c));
+    }
+    if let Some(reason) = &r.reason {
+        t.push(format!("reason={}", value(reason)));
+    }
+    for p in &r.properties {
+        let v = pvalue(&p.value);
+        if p.ptype.is_empty() {
+            t.push(format!("{}={v}", keyword(&p.name)));
+        } else {
+            t.push(format!("{}.{}={v}", keyword(&p.ptype), keyword(&p.name)));
+        }
+        if let Some(c) = &p.comment {
+            t.push(comment(c));
+        }
+    }
+    t
+}
+
+/// Removes CR, LF and other controls, so no value can inject a header line.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// A keyword as given, with anything outside `[A-Za-z0-9._-]` replaced by `-`.
+fn keyword(s: &str) -> String {
+    let k: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if k.is_empty() { "-".into() } else { k }
+}
+
+/// RFC 2045 §5.1 tspecials.
+pub(crate) fn is_tspecial(b: u8) -> bool {
+    matches!(
+        b,
+        b'(' | b')'
+            | b'<'
+            | b'>'
+            | b'@'
+            | b','
+            | b';'
+            | b':'
+            | b'\\'
+            | b'"'
+            | b'/'
+            | b'['
+            | b']'
+            | b'?'
+            | b'='
+    )
+}
+
+/// RFC 2045 §5.1 token.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| (0x21..0x7f).contains(&b) && !is_tspecial(b))
+}
+
+/// `[local-part] "@" domain-name` with a dot-atom local-part (RFC 8601 §2.2 pvalue).
+fn is_mailbox_like(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    let atext = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b);
+    let local_ok = local.is_empty()
+        || local
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(atext));
+    let domain_ok = !domain.is_empty()
+        && domain.split('.').all(|l| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    local_ok && domain_ok
+}
+
+/// A `value` (RFC 2045 token or quoted-string).
+fn value(s: &str) -> String {
+    let s = clean(s);
+    if is_token(&s) { s } else { quote(&s) }
+}
+
+/// A `pvalue`: token, `local@domain`, or quoted-string.
+fn pvalue(s: &str) -> String {
+    let s = clean(s);
+    if is_token(&s) || is_mailbox_like(&s) {
+        s
+    } else {
+        quote(&s)
+    }
+}
+
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+fn comment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('(');
+    for c in clean(s).chars() {
+        if matches!(c, '(' | ')' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push(')');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Property;
+
+    #[test]
+    fn none_form() {
+        let ar = AuthenticationResults::new("mx.example.com");
+        assert_eq!(ar.format(&FormatOptions::milter()), "mx.example.com; none");
+        let mut v = ar.clone();
+        v.version = Some(1);
+        assert_eq!(v.to_string(), "mx.example.com 1; none");
+    }
+
+    #[test]
+    fn quoting_rules() {
+        assert_eq!(pvalue("user@example.com"), "user@example.com");
+        assert_eq!(pvalue("@example.com"), "@example.com");
+        assert_eq!(pvalue("a b"), "\"a b\"");
+        assert_eq!(pvalue("abc/def="), "\"abc/def=\"");
+        assert_eq!(value("say \"hi\" \\o/"), "\"say \\\"hi\\\" \\\\o/\"");
+        assert_eq!(comment("a (b) c"), "(a \\(b\\) c)");
+        assert_eq!(value("evil\r\nX-Injected: 1"), "\"evil  X-Injected: 1\"");
+    }
+
+    #[test]
+    fn folds_long_lines_under_78() {
+        let ar = AuthenticationResults::new("mx.example.com").with(
+            MethodResult::new("dkim", "pass")
+                .with_comment("2048-bit rsa key sha256, verified against the published key record")
+                .with_property("header", "d", "subdomain.of.a.long.example.com")
+                .with_property("header", "s", "selector2024-long-selector-name")
+                .with_property("header", "b", "AbCdEfGh")
+                .with(Property::new("header", "i", "@x.example").with_comment("c")),
+        );
+        let v = ar.format(&FormatOptions::crlf());
+        let mut first = true;
+        for line in v.split("\r\n") {
+            let w = width(line) + if first { 24 } else { 0 };
+            first = false;
+            assert!(w <= 78, "line too long ({w}): {line:?}");
+        }
+        assert_eq!(crate::parse(v.as_bytes()).unwrap(), ar);
+    }
+}
