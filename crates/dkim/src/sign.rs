@@ -215,7 +215,7 @@ impl SigningSession {
             tags.push(Piece::whole(format!("l={};", body.canonical_length)));
         }
         tags.push(Piece::list("h=", &names));
-        tags.push(Piece::split(format!("bh={};", b64.encode(&body.digest))));
+        tags.push(Piece::whole(format!("bh={};", b64.encode(&body.digest))));
         tags.push(Piece::whole("b=".into()));
         let mut lines = fold(&tags, HEADER_NAME.len() + 2);
 
@@ -265,25 +265,14 @@ impl SignatureHeader {
     }
 }
 
-/// A tag for folding: a whole atom, a list that may break after `:`, or base64 that may
-/// break anywhere.
+/// A tag for folding: one atom, or a list (`h=`) that may break after each `:`.
 struct Piece {
     atoms: Vec<String>,
-    splittable: bool,
 }
 
 impl Piece {
     fn whole(s: String) -> Self {
-        Piece {
-            atoms: vec![s],
-            splittable: false,
-        }
-    }
-    fn split(s: String) -> Self {
-        Piece {
-            atoms: vec![s],
-            splittable: true,
-        }
+        Piece { atoms: vec![s] }
     }
     fn list(prefix: &str, names: &[String]) -> Self {
         let mut atoms = Vec::with_capacity(names.len());
@@ -298,10 +287,7 @@ impl Piece {
             a.push(if i + 1 == count { ';' } else { ':' });
             atoms.push(a);
         }
-        Piece {
-            atoms,
-            splittable: false,
-        }
+        Piece { atoms }
     }
 }
 
@@ -322,26 +308,6 @@ fn fold(pieces: &[Piece], first_col: usize) -> Vec<String> {
                 }
                 line.push_str(atom);
                 col += sep + atom.len();
-            } else if piece.splittable {
-                let mut rest = atom.as_str();
-                if sep == 1 {
-                    line.push(' ');
-                    col += 1;
-                }
-                while !rest.is_empty() {
-                    let room = FOLD_WIDTH.saturating_sub(col).max(1);
-                    let cut = room.min(rest.len());
-                    let (head, tail) = rest.split_at_checked(cut).unwrap_or((rest, ""));
-                    if let Some(l) = lines.last_mut() {
-                        l.push_str(head);
-                    }
-                    col += head.len();
-                    rest = tail;
-                    if !rest.is_empty() {
-                        lines.push(String::new());
-                        col = 8;
-                    }
-                }
             } else if line.is_empty() {
                 line.push_str(atom);
                 col += atom.len();
