@@ -32,6 +32,7 @@ mod command;
 mod consts;
 mod error;
 mod frame;
+pub mod fuzzing;
 mod macros;
 mod message;
 mod negotiate;

@@ -1,0 +1,212 @@
+//! Property tests: encode → decode is the identity for commands and responses, and nothing
+//! panics on arbitrary bytes (design doc §1.2, §2, §3).
+
+use bytes::{Bytes, BytesMut};
+use milter_proto::{
+    Actions, Command, ConnectInfo, Envelope, Family, FrameDecoder, Header, MacroStage, Macros,
+    OptNeg, ProtocolFlags, Response, SmtpReply, SymList, SymStage,
+};
+use proptest::prelude::*;
+
+fn bytes_any(max: usize) -> impl Strategy<Value = Bytes> {
+    proptest::collection::vec(any::<u8>(), 0..max).prop_map(Bytes::from)
+}
+
+/// Bytes without NUL (C strings).
+fn cstr(max: usize) -> impl Strategy<Value = Bytes> {
+    proptest::collection::vec(1u8..=255, 0..max).prop_map(Bytes::from)
+}
+
+fn optneg() -> impl Strategy<Value = OptNeg> {
+    (any::<u32>(), any::<u32>(), any::<u32>()).prop_map(|(v, a, p)| OptNeg {
+        version: v,
+        actions: Actions::from_bits(a),
+        protocol: ProtocolFlags::from_bits(p),
+    })
+}
+
+fn command() -> impl Strategy<Value = Command> {
+    prop_oneof![
+        optneg().prop_map(Command::OptNeg),
+        (
+            any::<u8>(),
+            proptest::collection::vec((cstr(12), cstr(12)), 0..4)
+        )
+            .prop_map(|(s, pairs)| Command::Macro(Macros {
+                stage: MacroStage::from_u8(s),
+                pairs
+            })),
+        (
+            cstr(20),
+            prop_oneof![
+                Just(Family::Unknown),
+                Just(Family::Unix),
+                Just(Family::Inet),
+                Just(Family::Inet6)
+            ],
+            any::<u16>(),
+            cstr(20)
+        )
+            .prop_map(|(hostname, family, port, address)| {
+                let (port, address) = if family == Family::Unknown {
+                    (0, Bytes::new())
+                } else {
+                    (port, address)
+                };
+                Command::Connect(ConnectInfo {
+                    hostname,
+                    family,
+                    port,
+                    address,
+                })
+            }),
+        cstr(20).prop_map(Command::Helo),
+        (cstr(20), proptest::collection::vec(cstr(10), 0..3))
+            .prop_map(|(a, args)| Command::Mail(Envelope::new(a, args))),
+        (cstr(20), proptest::collection::vec(cstr(10), 0..3))
+            .prop_map(|(a, args)| Command::Rcpt(Envelope::new(a, args))),
+        Just(Command::Data),
+        (cstr(20), cstr(60)).prop_map(|(name, value)| Command::Header(Header { name, value })),
+        Just(Command::Eoh),
+        bytes_any(200).prop_map(Command::Body),
+        bytes_any(20).prop_map(Command::BodyEob),
+        Just(Command::Abort),
+        Just(Command::Quit),
+        Just(Command::QuitNc),
+        cstr(30).prop_map(Command::Unknown),
+    ]
+}
+
+fn header_name() -> impl Strategy<Value = Bytes> {
+    "[!-9;-~]{1,20}".prop_map(Bytes::from)
+}
+
+/// Folded header values: no NUL/CR, every LF followed by SP or HTAB, no trailing LF.
+fn header_value() -> impl Strategy<Value = Bytes> {
+    proptest::collection::vec(("[ -~]{0,20}", prop_oneof![Just(" "), Just("\t")]), 0..4).prop_map(
+        |lines| {
+            let mut v = String::new();
+            for (i, (text, wsp)) in lines.iter().enumerate() {
+                if i > 0 {
+                    v.push('\n');
+                    v.push_str(wsp);
+                }
+                v.push_str(text);
+            }
+            Bytes::from(v)
+        },
+    )
+}
+
+fn addr() -> impl Strategy<Value = Bytes> {
+    proptest::collection::vec(1u8..=255, 1..30).prop_map(Bytes::from)
+}
+
+fn smtp_reply() -> impl Strategy<Value = SmtpReply> {
+    (
+        400u16..=599,
+        proptest::option::of((0u16..1000, 0u16..1000)),
+        proptest::collection::vec("[A-Za-z%][ -~]{0,40}", 1..4),
+    )
+        .prop_map(|(code, enh, lines)| {
+            let enh = enh.map(|(s, d)| format!("{}.{s}.{d}", code / 100));
+            SmtpReply::multiline(code, enh.as_deref(), lines).unwrap()
+        })
+}
+
+fn response() -> impl Strategy<Value = Response> {
+    prop_oneof![
+        (
+            optneg(),
+            proptest::collection::vec((any::<u32>(), cstr(20)), 0..3)
+        )
+            .prop_map(|(options, lists)| Response::OptNeg {
+                options,
+                symlists: lists
+                    .into_iter()
+                    .map(|(s, macros)| SymList {
+                        stage: SymStage(s),
+                        macros
+                    })
+                    .collect()
+            }),
+        Just(Response::Continue),
+        Just(Response::Accept),
+        Just(Response::Reject),
+        Just(Response::Tempfail),
+        Just(Response::Discard),
+        Just(Response::Progress),
+        Just(Response::Skip),
+        smtp_reply().prop_map(Response::ReplyCode),
+        (header_name(), header_value())
+            .prop_map(|(name, value)| Response::AddHeader { name, value }),
+        (any::<u32>(), header_name(), header_value())
+            .prop_map(|(index, name, value)| Response::InsHeader { index, name, value }),
+        (any::<u32>(), header_name(), header_value())
+            .prop_map(|(index, name, value)| Response::ChgHeader { index, name, value }),
+        (addr(), proptest::option::of(cstr(20)))
+            .prop_map(|(from, args)| Response::ChgFrom { from, args }),
+        addr().prop_map(Response::AddRcpt),
+        (addr(), proptest::option::of(cstr(20)))
+            .prop_map(|(rcpt, args)| Response::AddRcptPar { rcpt, args }),
+        addr().prop_map(Response::DelRcpt),
+        bytes_any(300).prop_map(Response::ReplBody),
+        "[ -~]{1,40}".prop_map(|r| Response::Quarantine(Bytes::from(r))),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn command_round_trip(cmds in proptest::collection::vec(command(), 1..8)) {
+        let mut wire = BytesMut::new();
+        for c in &cmds {
+            c.encode(&mut wire).unwrap();
+        }
+        let mut dec = FrameDecoder::new();
+        let mut got = Vec::new();
+        while let Some(c) = dec.decode(&mut wire).unwrap() {
+            got.push(c);
+        }
+        prop_assert!(wire.is_empty());
+        prop_assert_eq!(got, cmds);
+    }
+
+    #[test]
+    fn response_round_trip(resps in proptest::collection::vec(response(), 1..8), leadspc in any::<bool>()) {
+        let mut wire = BytesMut::new();
+        for r in &resps {
+            r.encode(leadspc, &mut wire).unwrap();
+        }
+        let mut dec = FrameDecoder::new();
+        let mut got = Vec::new();
+        while let Some(r) = dec.decode_response(&mut wire, leadspc).unwrap() {
+            got.push(r);
+        }
+        prop_assert!(wire.is_empty());
+        prop_assert_eq!(got, resps);
+    }
+
+    #[test]
+    fn decoder_never_panics(data in proptest::collection::vec(any::<u8>(), 0..600), cap in 0usize..300) {
+        for leadspc in [false, true] {
+            let mut dec = FrameDecoder::with_max_payload(cap);
+            let mut buf = BytesMut::from(&data[..]);
+            while let Ok(Some(_)) = dec.decode_response(&mut buf, leadspc) {}
+        }
+        let mut dec = FrameDecoder::with_max_payload(cap);
+        let mut buf = BytesMut::from(&data[..]);
+        while let Ok(Some(_)) = dec.decode(&mut buf) {}
+        milter_proto::fuzzing::frames(&data);
+    }
+
+    #[test]
+    fn framed_arbitrary_payloads_never_panic(code in any::<u8>(), payload in proptest::collection::vec(any::<u8>(), 0..80)) {
+        let _ = Command::parse(code, Bytes::from(payload.clone()));
+        let _ = Response::parse(code, Bytes::from(payload), true);
+    }
+
+    #[test]
+    fn session_never_panics(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+        milter_proto::fuzzing::session(&data);
+    }
+}
