@@ -25,6 +25,8 @@
 #![warn(missing_docs)]
 
 pub mod canon;
+#[doc(hidden)]
+pub mod fuzz;
 mod error;
 pub mod keys;
 pub mod message;
