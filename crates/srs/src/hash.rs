@@ -49,7 +49,9 @@ fn time_value(c: u8) -> Result<u8, SrsError> {
 /// The full (27-character) hash of `fields` under `key`: base64 of
 /// HMAC-SHA1(key, lowercase(field1 ‖ field2 ‖ ...)), ASCII letters lower-cased only.
 fn full_hash(key: &[u8], fields: &[&[u8]], encoding: HashEncoding) -> String {
-    let len = fields.iter().map(|f| f.len()).sum();
+    let len = fields
+        .iter()
+        .fold(0usize, |acc, f| acc.saturating_add(f.len()));
     let mut data = Vec::with_capacity(len);
     for field in fields {
         data.extend(field.iter().map(u8::to_ascii_lowercase));

@@ -15,6 +15,75 @@
 //! on ASCII `=` and `@` and concatenates, so UTF-8 (SMTPUTF8) local parts and domains pass
 //! through unchanged; the hash lower-cases ASCII letters only, as postsrsd does in the C
 //! locale. The `*_bytes` methods accept any 8-bit input.
+//!
+//! # Forward and reverse
+//!
+//! ```
+//! use srs::{Clock, Forwarded, Srs, SrsConfig, SrsError, load_secrets};
+//!
+//! // The first secret signs, all verify.
+//! let secrets = load_secrets("# current\ntops3cr3t\n# previous\nold-secret\n")?;
+//! let mut config = SrsConfig::new(secrets, "example.com");
+//! config.clock = Clock::fixed_unix(1_577_836_860); // for this example; default: system clock
+//! let srs = Srs::new(config)?;
+//!
+//! let Forwarded::Rewritten(addr) = srs.forward("test@otherdomain.com", srs.srs_domain())? else {
+//!     unreachable!()
+//! };
+//! assert_eq!(addr, "SRS0=vmyz=2W=otherdomain.com=test@example.com"); // as postsrsd
+//! assert_eq!(srs.reverse(&addr)?, "test@otherdomain.com");
+//! assert_eq!(srs.reverse("SRS0=FAKE=2W=otherdomain.com=test@example.com"), Err(SrsError::BadHash));
+//! assert!(matches!(srs.forward("", "example.com")?, Forwarded::NotRewritten(_)));
+//! # Ok::<(), SrsError>(())
+//! ```
+//!
+//! # Socketmap
+//!
+//! ```
+//! use srs::socketmap::{Decoder, HandlerOptions, Reply, handle_request};
+//! # use srs::{Clock, Srs, SrsConfig, DomainSet, load_secrets};
+//! # let mut config = SrsConfig::new(load_secrets("tops3cr3t")?, "example.com");
+//! # config.clock = Clock::fixed_unix(1_577_836_860);
+//! # let srs = Srs::new(config)?;
+//! let local: DomainSet = ["example.com"].into_iter().collect();
+//! let mut decoder = Decoder::new(); // 100000-byte limit, as Postfix
+//! decoder.feed(b"28:forward test@otherdomain.com,"); // whatever the socket read returned
+//! let mut out = Vec::new();
+//! while let Some(request) = decoder.decode()? {
+//!     let reply = handle_request(&srs, &|d| local.contains(d), &HandlerOptions::default(), &request);
+//!     out.extend(reply.encode());
+//! }
+//! assert_eq!(out, b"48:OK SRS0=vmyz=2W=otherdomain.com=test@example.com,");
+//! // On a decoder error: write Reply::invalid_query().encode() and close the connection.
+//! # Ok::<(), srs::SrsError>(())
+//! ```
+//!
+//! # Milter decision
+//!
+//! ```
+//! use srs::milter::{MilterDecision, MilterOptions, RewriteMode, SrsMilter};
+//! # use srs::{Clock, Srs, SrsConfig, DomainSet, load_secrets};
+//! # let mut config = SrsConfig::new(load_secrets("tops3cr3t")?, "example.com");
+//! # config.clock = Clock::fixed_unix(1_577_836_860);
+//! # let srs = Srs::new(config)?;
+//! let local: DomainSet = ["example.com"].into_iter().collect();
+//! let excluded = DomainSet::new();
+//! let milter = SrsMilter {
+//!     srs: &srs,
+//!     is_local: &|d| local.contains(d),
+//!     is_excluded: &|d| excluded.contains(d),
+//!     options: MilterOptions { mode: RewriteMode::WhenSpfFails, ..MilterOptions::default() },
+//! };
+//! // At end of message; the last argument: does the sender's SPF pass for our address?
+//! match milter.decide("sender@otherdomain.com", &["friend@thirddomain.com"], Some(false)) {
+//!     MilterDecision::Accept(changes) => {
+//!         // SMFIR_CHGFROM (keep the ESMTP args); DELRCPT/ADDRCPT for changes.recipients
+//!         assert_eq!(changes.new_sender.as_deref(), Some("SRS0=9KJ-=2W=otherdomain.com=sender@example.com"));
+//!     }
+//!     MilterDecision::Reject(reply) => panic!("{reply}"), // e.g. "550 5.1.1 Invalid SRS address: ..."
+//! }
+//! # Ok::<(), srs::SrsError>(())
+//! ```
 
 #![warn(missing_docs)]
 

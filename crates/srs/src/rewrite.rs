@@ -156,7 +156,11 @@ impl Srs {
     fn compile_srs0(&self, host: &[u8], user: &[u8], alias: &[u8]) -> Vec<u8> {
         let stamp = hash::timestamp(self.today());
         let hash = self.create_hash(&[&stamp, host, user]);
-        let mut out = self.start(b"SRS0", &hash, host.len() + user.len() + alias.len() + 8);
+        let mut out = self.start(
+            b"SRS0",
+            &hash,
+            capacity(&[host.len(), user.len(), alias.len(), 8]),
+        );
         out.extend_from_slice(&stamp);
         for part in [host, user] {
             out.push(FIELD_SEP);
@@ -170,7 +174,11 @@ impl Srs {
     /// `SRS1<sep>HHHH=host=opaque@alias`, with `opaque` starting with the SRS0 separator.
     fn compile_srs1(&self, host: &[u8], opaque: &[u8], alias: &[u8]) -> Vec<u8> {
         let hash = self.create_hash(&[host, opaque]);
-        let mut out = self.start(b"SRS1", &hash, host.len() + opaque.len() + alias.len() + 2);
+        let mut out = self.start(
+            b"SRS1",
+            &hash,
+            capacity(&[host.len(), opaque.len(), alias.len(), 2]),
+        );
         out.extend_from_slice(host);
         out.push(FIELD_SEP);
         out.extend_from_slice(opaque);
@@ -196,7 +204,7 @@ impl Srs {
         let (host, user) = split_field(rest).ok_or(Malformed::NoSrs0User)?;
         hash::check_timestamp(stamp, self.today(), self.config.max_age_days)?;
         self.check_hash(hash, &[stamp, host, user])?;
-        let mut out = Vec::with_capacity(user.len() + host.len() + 1);
+        let mut out = Vec::with_capacity(capacity(&[user.len(), host.len(), 1]));
         out.extend_from_slice(user);
         out.push(b'@');
         out.extend_from_slice(host);
@@ -208,7 +216,7 @@ impl Srs {
     fn parse_srs1(&self, rest: &[u8]) -> Result<Vec<u8>, SrsError> {
         let (hash, host, opaque) = split_srs1(rest)?;
         self.check_hash(hash, &[host, opaque])?;
-        let mut out = Vec::with_capacity(opaque.len() + host.len() + 5);
+        let mut out = Vec::with_capacity(capacity(&[opaque.len(), host.len(), 5]));
         out.extend_from_slice(b"SRS0");
         out.extend_from_slice(opaque);
         out.push(b'@');
@@ -218,7 +226,7 @@ impl Srs {
 
     /// The beginning of a new address: tag, separator, hash, `=`.
     fn start(&self, tag: &[u8], hash: &str, more: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(tag.len() + hash.len() + 2 + more);
+        let mut out = Vec::with_capacity(capacity(&[tag.len(), hash.len(), 2, more]));
         out.extend_from_slice(tag);
         out.push(self.config.separator.as_byte());
         out.extend_from_slice(hash.as_bytes());
@@ -287,6 +295,11 @@ fn split_srs1(rest: &[u8]) -> Result<Srs1Fields<'_>, SrsError> {
     let (hash, rest) = split_field(rest).ok_or(Malformed::NoSrs1Host)?;
     let (host, opaque) = split_field(rest).ok_or(Malformed::NoSrs1User)?;
     Ok((hash, host, opaque))
+}
+
+/// A buffer size: the saturating sum of `parts`.
+fn capacity(parts: &[usize]) -> usize {
+    parts.iter().fold(0, |acc, &n| acc.saturating_add(n))
 }
 
 /// Splits at the first `=`: the field before it and everything after it.

@@ -58,7 +58,12 @@ impl<'a> Request<'a> {
 
     /// The request as a netstring, as Postfix sends it (for clients and tests).
     pub fn encode(&self) -> Vec<u8> {
-        let mut payload = Vec::with_capacity(self.name.len() + self.key.len() + 1);
+        let mut payload = Vec::with_capacity(
+            self.name
+                .len()
+                .saturating_add(self.key.len())
+                .saturating_add(1),
+        );
         payload.extend_from_slice(self.name);
         payload.push(b' ');
         payload.extend_from_slice(self.key);
@@ -96,7 +101,7 @@ impl Reply {
             Reply::Timeout(r) => ("TIMEOUT", r.as_bytes()),
             Reply::Perm(r) => ("PERM", r.as_bytes()),
         };
-        let mut out = Vec::with_capacity(word.len() + 1 + text.len());
+        let mut out = Vec::with_capacity(text.len().saturating_add(word.len() + 1));
         out.extend_from_slice(word.as_bytes());
         out.push(b' ');
         out.extend_from_slice(text);

@@ -10,7 +10,7 @@ const MAX_LENGTH_DIGITS: usize = 20;
 
 /// Encodes `payload` as one netstring.
 pub fn encode(payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 8);
+    let mut out = Vec::with_capacity(payload.len().saturating_add(8));
     encode_into(payload, &mut out);
     out
 }
