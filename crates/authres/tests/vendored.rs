@@ -200,10 +200,8 @@ fn real_world_samples() {
                 strict_ok += 1;
             }
             let ar = parse_lenient(value.as_bytes()).unwrap_or_else(|e| panic!("{file}: {e}"));
-            if i == 0 {
-                if let Some(id) = sample.get("authserv_id") {
-                    assert_eq!(ar.authserv_id, text(id), "{file}");
-                }
+            if let (0, Some(id)) = (i, sample.get("authserv_id")) {
+                assert_eq!(ar.authserv_id, text(id), "{file}");
             }
             assert_eq!(
                 authres::authserv_id(value.as_bytes()).as_deref(),
