@@ -1,1 +1,394 @@
-//! The production [`Resolver`](crate::Resolver) over hickory-resolver (being written; see issue 3).
+//! The production [`Resolver`](crate::Resolver) over hickory-resolver 0.26.
+//!
+//! - Nameservers come from `/etc/resolv.conf` or an explicit `IP:PORT` list (UDP, with TCP for
+//!   truncated answers: hickory retries over TCP when a UDP answer has the TC bit).
+//! - **Cache:** our own [`TtlCache`](crate::cache::TtlCache) in front of hickory (whose own
+//!   cache is switched off: its moka store enforces the size bound only eventually, and clamps
+//!   record TTLs in place). It is shared by every clone of a [`HickoryResolver`] (the server holds
+//!   one behind an `Arc<dyn Resolver>`) and holds at most [`HickoryConfig::cache_size`] answers,
+//!   keyed by (type, name). Positive answers live for the smallest TTL in the answer, negative
+//!   ones (NXDOMAIN and NODATA, RFC 2308 §5) for the SOA's negative TTL, each clamped to the
+//!   configured bounds; a negative answer without an SOA is kept for [`HickoryConfig::min_ttl`]
+//!   (default 0: not kept). Temporary failures (timeouts, SERVFAIL) are never cached.
+//! - Errors are classified once, here, into [`DnsError`].
+//! - Names are always sent fully qualified (no search domains) and `/etc/hosts` is not read.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
+use hickory_resolver::lookup::Lookup;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError as HDns, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+
+use crate::cache::TtlCache;
+use crate::{DnsError, LookupFuture, Mx, Resolver, normalize_name, reverse_name};
+
+/// Settings for [`HickoryResolver`]; the server builds it from milter.toml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HickoryConfig {
+    /// Nameservers as `IP:PORT`, queried over UDP and TCP. Empty: read `/etc/resolv.conf`.
+    pub nameservers: Vec<SocketAddr>,
+    /// Timeout of one query attempt.
+    pub timeout: Duration,
+    /// Attempts per query before giving up with [`DnsError::Timeout`].
+    pub attempts: usize,
+    /// Responses kept in the cache (positive and negative together).
+    pub cache_size: u64,
+    /// Lower bound for cached TTLs, positive and negative (also the TTL of a negative answer
+    /// that carries no SOA).
+    pub min_ttl: Duration,
+    /// Upper bound for TTLs of cached positive answers.
+    pub max_ttl: Duration,
+    /// Upper bound for TTLs of cached negative answers (RFC 2308 §5 suggests hours at most).
+    pub negative_max_ttl: Duration,
+}
+
+impl Default for HickoryConfig {
+    fn default() -> Self {
+        Self {
+            nameservers: Vec::new(),
+            timeout: Duration::from_secs(3),
+            attempts: 2,
+            cache_size: 8192,
+            min_ttl: Duration::ZERO,
+            max_ttl: Duration::from_secs(86_400),
+            negative_max_ttl: Duration::from_secs(3_600),
+        }
+    }
+}
+
+/// DNS over hickory-resolver with a shared, TTL-respecting, size-bounded cache.
+/// Clones share the cache and the connections.
+#[derive(Clone)]
+pub struct HickoryResolver {
+    inner: TokioResolver,
+    cache: Arc<TtlCache<(Kind, String), Result<Answer, DnsError>>>,
+    min_ttl: Duration,
+    max_ttl: Duration,
+    negative_max_ttl: Duration,
+}
+
+impl std::fmt::Debug for HickoryResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HickoryResolver").finish_non_exhaustive()
+    }
+}
+
+impl HickoryResolver {
+    /// Builds a resolver. With no nameservers configured, `/etc/resolv.conf` is read; a missing
+    /// or unreadable file is [`DnsError::Other`].
+    pub fn new(config: &HickoryConfig) -> Result<Self, DnsError> {
+        let other = |e: NetError| DnsError::Other(format!("resolver setup: {e}"));
+        let mut builder = if config.nameservers.is_empty() {
+            TokioResolver::builder_tokio().map_err(other)?
+        } else {
+            // One NameServerConfig per address, with a UDP and a TCP connection per port.
+            let mut by_ip: BTreeMap<IpAddr, Vec<u16>> = BTreeMap::new();
+            for addr in &config.nameservers {
+                by_ip.entry(addr.ip()).or_default().push(addr.port());
+            }
+            let servers = by_ip
+                .into_iter()
+                .map(|(ip, ports)| {
+                    let mut connections = Vec::new();
+                    for port in ports {
+                        let mut udp = ConnectionConfig::udp();
+                        udp.port = port;
+                        let mut tcp = ConnectionConfig::tcp();
+                        tcp.port = port;
+                        connections.push(udp);
+                        connections.push(tcp);
+                    }
+                    NameServerConfig::new(ip, true, connections)
+                })
+                .collect();
+            TokioResolver::builder_with_config(
+                ResolverConfig::from_parts(None, vec![], servers),
+                TokioRuntimeProvider::default(),
+            )
+        };
+        let opts: &mut ResolverOpts = builder.options_mut();
+        opts.timeout = config.timeout;
+        opts.attempts = config.attempts.max(1);
+        // Our own cache (below) does the caching: its bound is exact and it sees the TTLs.
+        opts.cache_size = 0;
+        opts.use_hosts_file = ResolveHosts::Never;
+        opts.ndots = 1;
+        let inner = builder.build().map_err(other)?;
+        Ok(Self {
+            inner,
+            cache: Arc::new(TtlCache::new(
+                usize::try_from(config.cache_size).unwrap_or(usize::MAX),
+            )),
+            min_ttl: config.min_ttl,
+            max_ttl: config.max_ttl.max(config.min_ttl),
+            negative_max_ttl: config.negative_max_ttl.max(config.min_ttl),
+        })
+    }
+
+    /// Empties the cache.
+    pub fn clear_cache(&self) {
+        self.cache.clear();
+        self.inner.clear_cache();
+    }
+
+    /// Entries in the cache now (for metrics and tests).
+    pub fn cache_len(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// One query through the cache: a fresh answer or NXDOMAIN/NODATA is kept for its TTL.
+    async fn query(&self, kind: Kind, name: &str) -> Result<Answer, DnsError> {
+        let normalized = normalize_name(name)?;
+        let key = (kind, normalized);
+        if let Some(hit) = self.cache.get(&key, Instant::now()) {
+            return hit;
+        }
+        let fqdn = Name::from_labels(key.1.split('.').map(str::as_bytes))
+            .map_err(|_| DnsError::InvalidName(name.to_string()))?;
+        let (result, ttl) = match self.inner.lookup(fqdn, kind.record_type()).await {
+            Ok(lookup) => {
+                let answer = Answer::extract(kind, &lookup);
+                let ttl = lookup.answers().iter().map(|r| r.ttl).min();
+                if answer.is_empty() {
+                    (Err(DnsError::NoData), Some(self.negative_ttl(None)))
+                } else {
+                    let ttl = ttl.map_or(self.min_ttl, |t| {
+                        Duration::from_secs(u64::from(t)).clamp(self.min_ttl, self.max_ttl)
+                    });
+                    (Ok(answer), Some(ttl))
+                }
+            }
+            Err(error) => {
+                let ttl = match &error {
+                    NetError::Dns(HDns::NoRecordsFound(nr)) => {
+                        Some(self.negative_ttl(nr.negative_ttl))
+                    }
+                    _ => None,
+                };
+                (Err(classify(error)), ttl)
+            }
+        };
+        if let Some(ttl) = ttl {
+            let now = Instant::now();
+            self.cache.insert(key, result.clone(), now + ttl, now);
+        }
+        result
+    }
+
+    /// The negative-caching TTL (RFC 2308 §5): the SOA's, clamped; `min_ttl` without an SOA.
+    fn negative_ttl(&self, soa_ttl: Option<u32>) -> Duration {
+        soa_ttl.map_or(self.min_ttl, |t| {
+            Duration::from_secs(u64::from(t)).clamp(self.min_ttl, self.negative_max_ttl)
+        })
+    }
+}
+
+/// The record types the checks ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Txt,
+    A,
+    Aaaa,
+    Mx,
+    Ptr,
+}
+
+impl Kind {
+    fn record_type(self) -> RecordType {
+        match self {
+            Kind::Txt => RecordType::TXT,
+            Kind::A => RecordType::A,
+            Kind::Aaaa => RecordType::AAAA,
+            Kind::Mx => RecordType::MX,
+            Kind::Ptr => RecordType::PTR,
+        }
+    }
+}
+
+/// A cached answer.
+#[derive(Debug, Clone)]
+enum Answer {
+    Txt(Vec<Vec<u8>>),
+    A(Vec<Ipv4Addr>),
+    Aaaa(Vec<Ipv6Addr>),
+    Mx(Vec<Mx>),
+    Ptr(Vec<String>),
+}
+
+impl Answer {
+    fn extract(kind: Kind, lookup: &Lookup) -> Self {
+        let data = lookup.answers().iter().map(|r| &r.data);
+        match kind {
+            // RFC 7208 §3.3, RFC 6376 §3.6.2.2: a record's strings are joined without separators.
+            Kind::Txt => Answer::Txt(
+                data.filter_map(|d| match d {
+                    RData::TXT(t) => {
+                        Some(t.txt_data.iter().flat_map(|s| s.iter().copied()).collect())
+                    }
+                    _ => None,
+                })
+                .collect(),
+            ),
+            Kind::A => Answer::A(
+                data.filter_map(|d| match d {
+                    RData::A(a) => Some(a.0),
+                    _ => None,
+                })
+                .collect(),
+            ),
+            Kind::Aaaa => Answer::Aaaa(
+                data.filter_map(|d| match d {
+                    RData::AAAA(a) => Some(a.0),
+                    _ => None,
+                })
+                .collect(),
+            ),
+            Kind::Mx => Answer::Mx(
+                data.filter_map(|d| match d {
+                    RData::MX(mx) => Some(Mx {
+                        preference: mx.preference,
+                        exchange: host_name(&mx.exchange),
+                    }),
+                    _ => None,
+                })
+                .collect(),
+            ),
+            Kind::Ptr => Answer::Ptr(
+                data.filter_map(|d| match d {
+                    RData::PTR(p) => Some(host_name(&p.0)),
+                    _ => None,
+                })
+                .collect(),
+            ),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Answer::Txt(v) => v.is_empty(),
+            Answer::A(v) => v.is_empty(),
+            Answer::Aaaa(v) => v.is_empty(),
+            Answer::Mx(v) => v.is_empty(),
+            Answer::Ptr(v) => v.is_empty(),
+        }
+    }
+}
+
+/// Maps hickory's errors onto [`DnsError`] (RFC 1035 §4.1.1 RCODEs, RFC 2308).
+fn classify(error: NetError) -> DnsError {
+    if error.is_nx_domain() {
+        return DnsError::NxDomain;
+    }
+    if error.is_no_records_found() {
+        return DnsError::NoData;
+    }
+    match &error {
+        NetError::Timeout => DnsError::Timeout,
+        NetError::Dns(HDns::ResponseCode(ResponseCode::ServFail | ResponseCode::Refused)) => {
+            DnsError::ServFail
+        }
+        _ => DnsError::Other(error.to_string()),
+    }
+}
+
+fn host_name(name: &Name) -> String {
+    name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The wrong variant cannot come back for a kind (the cache key includes the kind); treat it as
+/// "no data" rather than panic.
+fn mismatch<T>() -> Result<T, DnsError> {
+    Err(DnsError::NoData)
+}
+
+impl Resolver for HickoryResolver {
+    fn txt<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Vec<u8>>> {
+        Box::pin(async move {
+            match self.query(Kind::Txt, name).await? {
+                Answer::Txt(v) => Ok(v),
+                _ => mismatch(),
+            }
+        })
+    }
+
+    fn a<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Ipv4Addr>> {
+        Box::pin(async move {
+            match self.query(Kind::A, name).await? {
+                Answer::A(v) => Ok(v),
+                _ => mismatch(),
+            }
+        })
+    }
+
+    fn aaaa<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Ipv6Addr>> {
+        Box::pin(async move {
+            match self.query(Kind::Aaaa, name).await? {
+                Answer::Aaaa(v) => Ok(v),
+                _ => mismatch(),
+            }
+        })
+    }
+
+    fn mx<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Mx>> {
+        Box::pin(async move {
+            match self.query(Kind::Mx, name).await? {
+                Answer::Mx(v) => Ok(v),
+                _ => mismatch(),
+            }
+        })
+    }
+
+    fn ptr<'a>(&'a self, ip: IpAddr) -> LookupFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            match self.query(Kind::Ptr, &reverse_name(ip)).await? {
+                Answer::Ptr(v) => Ok(v),
+                _ => mismatch(),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn invalid_names_never_reach_the_network() {
+        let r = HickoryResolver::new(&HickoryConfig {
+            nameservers: vec!["127.0.0.1:9".parse().unwrap()],
+            timeout: Duration::from_millis(50),
+            attempts: 1,
+            ..HickoryConfig::default()
+        })
+        .unwrap();
+        assert!(matches!(r.txt("a..b").await, Err(DnsError::InvalidName(_))));
+        assert!(matches!(
+            r.a(&"x".repeat(64)).await,
+            Err(DnsError::InvalidName(_))
+        ));
+    }
+
+    #[test]
+    fn classifies_errors() {
+        assert_eq!(classify(NetError::Timeout), DnsError::Timeout);
+        assert!(matches!(
+            classify(NetError::Message("x")),
+            DnsError::Other(_)
+        ));
+        assert_eq!(
+            classify(NetError::Dns(
+                hickory_resolver::net::DnsError::ResponseCode(ResponseCode::ServFail)
+            )),
+            DnsError::ServFail
+        );
+    }
+}

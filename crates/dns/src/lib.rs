@@ -19,9 +19,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub mod cache;
 #[cfg(feature = "hickory")]
 pub mod hickory;
 pub mod memory;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 /// A boxed lookup future, so that `dyn Resolver` works (`Arc<dyn Resolver>` in the server).
 pub type LookupFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DnsError>> + Send + 'a>>;
@@ -59,7 +62,10 @@ impl DnsError {
     /// True for failures worth retrying later (timeout, SERVFAIL, other errors):
     /// the `temperror` of RFC 7208 §2.6.6 and RFC 7489 §6.6.3.
     pub fn is_temporary(&self) -> bool {
-        matches!(self, DnsError::Timeout | DnsError::ServFail | DnsError::Other(_))
+        matches!(
+            self,
+            DnsError::Timeout | DnsError::ServFail | DnsError::Other(_)
+        )
     }
 }
 

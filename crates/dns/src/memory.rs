@@ -336,10 +336,7 @@ impl MemoryResolver {
         Err(DnsError::ServFail)
     }
 
-    fn delayed<'a, T: Send + 'a>(
-        &'a self,
-        result: Result<T, DnsError>,
-    ) -> LookupFuture<'a, T> {
+    fn delayed<'a, T: Send + 'a>(&'a self, result: Result<T, DnsError>) -> LookupFuture<'a, T> {
         let latency = self.latency.read().ok().and_then(|l| *l);
         Box::pin(async move {
             if let Some(d) = latency {
@@ -437,9 +434,8 @@ fn parse_character_strings(value: &str) -> Result<Vec<Vec<u8>>, String> {
                         Some(b'\\') => {
                             let digits = bytes.get(i + 1..i + 4);
                             if let Some(d) = digits.filter(|d| d.iter().all(u8::is_ascii_digit)) {
-                                let n = d
-                                    .iter()
-                                    .fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
+                                let n =
+                                    d.iter().fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
                                 let byte = u8::try_from(n).map_err(|_| "escape over 255")?;
                                 s.push(byte);
                                 i += 4;
@@ -494,16 +490,28 @@ mod tests {
         )
         .unwrap();
         block(async {
-            assert_eq!(r.txt("EXAMPLE.com").await.unwrap(), vec![b"v=spf1 -all".to_vec()]);
-            assert_eq!(r.txt("www.example.com").await.unwrap(), vec![b"v=spf1 -all".to_vec()]);
-            assert_eq!(r.mx("example.com").await.unwrap()[0].exchange, "mail.example.com");
+            assert_eq!(
+                r.txt("EXAMPLE.com").await.unwrap(),
+                vec![b"v=spf1 -all".to_vec()]
+            );
+            assert_eq!(
+                r.txt("www.example.com").await.unwrap(),
+                vec![b"v=spf1 -all".to_vec()]
+            );
+            assert_eq!(
+                r.mx("example.com").await.unwrap()[0].exchange,
+                "mail.example.com"
+            );
             assert_eq!(r.aaaa("example.com").await, Err(DnsError::NoData));
             assert_eq!(r.a("nope.example.com").await, Err(DnsError::NxDomain));
             assert_eq!(r.a("com").await, Err(DnsError::NoData));
             assert_eq!(r.txt("slow.example").await, Err(DnsError::Timeout));
             assert_eq!(r.txt("half.example").await, Err(DnsError::ServFail));
             assert!(r.a("half.example").await.is_ok());
-            assert_eq!(r.txt("esc.example").await.unwrap(), vec![b"a\"b\\c;".to_vec()]);
+            assert_eq!(
+                r.txt("esc.example").await.unwrap(),
+                vec![b"a\"b\\c;".to_vec()]
+            );
             assert_eq!(
                 r.ptr("192.0.2.1".parse().unwrap()).await.unwrap(),
                 vec!["example.com".to_string()]

@@ -1,0 +1,155 @@
+//! A small TTL cache with a hard size bound, shared between threads.
+//!
+//! Entries expire at the instant given on insert (the record TTL, RFC 1035 §3.2.1, or the
+//! negative-caching TTL, RFC 2308 §5). When full, the oldest insertion goes first (FIFO), after
+//! expired entries. The bound is exact: the cache never holds more than `capacity` entries.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// A bounded map whose entries expire (see the module docs).
+#[derive(Debug)]
+pub struct TtlCache<K, V> {
+    capacity: usize,
+    inner: Mutex<Inner<K, V>>,
+}
+
+#[derive(Debug)]
+struct Inner<K, V> {
+    map: HashMap<K, Slot<V>>,
+    /// Insertion order; entries whose sequence number no longer matches the map are stale.
+    order: VecDeque<(K, u64)>,
+    next_seq: u64,
+}
+
+#[derive(Debug)]
+struct Slot<V> {
+    value: V,
+    expires: Instant,
+    seq: u64,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
+    /// A cache for at most `capacity` entries (0 disables caching).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            inner: Mutex::new(Inner {
+                map: HashMap::new(),
+                order: VecDeque::new(),
+                next_seq: 0,
+            }),
+        }
+    }
+
+    /// The value for `key` if present and not expired at `now`.
+    pub fn get(&self, key: &K, now: Instant) -> Option<V> {
+        let mut inner = self.inner.lock().ok()?;
+        match inner.map.get(key) {
+            Some(slot) if slot.expires > now => Some(slot.value.clone()),
+            Some(_) => {
+                inner.map.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Stores `value` until `expires`, evicting expired entries, then the oldest, to make room.
+    pub fn insert(&self, key: K, value: V, expires: Instant, now: Instant) {
+        if self.capacity == 0 || expires <= now {
+            return;
+        }
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if !inner.map.contains_key(&key) && inner.map.len() >= self.capacity {
+            inner.map.retain(|_, slot| slot.expires > now);
+            while inner.map.len() >= self.capacity {
+                let Some((old, seq)) = inner.order.pop_front() else {
+                    break;
+                };
+                if inner.map.get(&old).is_some_and(|s| s.seq == seq) {
+                    inner.map.remove(&old);
+                }
+            }
+        }
+        let seq = inner.next_seq;
+        inner.next_seq = seq.wrapping_add(1);
+        inner.order.push_back((key.clone(), seq));
+        inner.map.insert(
+            key,
+            Slot {
+                value,
+                expires,
+                seq,
+            },
+        );
+        // Drop stale order entries once they outnumber the live ones.
+        if inner.order.len() > self.capacity.saturating_mul(2).saturating_add(16) {
+            let Inner { map, order, .. } = &mut *inner;
+            order.retain(|(k, s)| map.get(k).is_some_and(|slot| slot.seq == *s));
+        }
+    }
+
+    /// Number of entries held (expired ones included until they are touched or evicted).
+    pub fn len(&self) -> usize {
+        self.inner.lock().map(|i| i.map.len()).unwrap_or(0)
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes everything.
+    pub fn clear(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.map.clear();
+            inner.order.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn expires_and_bounds() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(10);
+        let c = TtlCache::new(3);
+        c.insert("a", 1, later, now);
+        c.insert("b", 2, now + Duration::from_secs(1), now);
+        c.insert("c", 3, later, now);
+        assert_eq!(c.get(&"a", now), Some(1));
+        assert_eq!(c.get(&"b", now + Duration::from_secs(2)), None, "expired");
+        c.insert("d", 4, later, now);
+        c.insert("e", 5, later, now);
+        assert!(c.len() <= 3);
+        assert_eq!(c.get(&"a", now), None, "oldest evicted first");
+        assert_eq!(c.get(&"e", now), Some(5));
+        for i in 0..1000 {
+            c.insert("x", i, later, now);
+        }
+        assert_eq!(c.get(&"x", now), Some(999));
+        assert!(c.len() <= 3);
+        c.clear();
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn zero_capacity_and_zero_ttl_store_nothing() {
+        let now = Instant::now();
+        let c = TtlCache::new(0);
+        c.insert(1, 1, now + Duration::from_secs(5), now);
+        assert!(c.is_empty());
+        let c = TtlCache::new(5);
+        c.insert(1, 1, now, now);
+        assert!(c.is_empty());
+    }
+}
