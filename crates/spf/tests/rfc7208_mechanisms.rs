@@ -1,0 +1,266 @@
+//! RFC 7208 §2.3/§2.4 identities, §4.3 domain checks, §5 mechanisms (CIDR edges, IPv4-mapped
+//! clients), §6.2 explanations and §9.1 Received-SPF, end to end with `MemoryResolver`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use dns::memory::MemoryResolver;
+use spf::{Config, Evaluator, FixedClock, Identity, ReceivedSpf, SpfResult, authres_property};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn evaluator() -> Evaluator {
+    Evaluator::new(
+        Config::default()
+            .with_receiver("mx.receiver.example")
+            .with_clock(Arc::new(FixedClock(1_700_000_000))),
+    )
+}
+
+fn result(dns: &MemoryResolver, client: &str, sender: &str) -> SpfResult {
+    block(evaluator().check_mail_from(dns, ip(client), sender.as_bytes(), b"helo.example")).result
+}
+
+#[test]
+fn cidr_edges() {
+    let dns = MemoryResolver::new();
+    dns.add_txt("any4.example", "v=spf1 ip4:203.0.113.9/0 -all");
+    dns.add_txt("any6.example", "v=spf1 ip6:2001:db8::/0 -all");
+    dns.add_txt("one6.example", "v=spf1 ip6:2001:db8::1/128 -all");
+    dns.add_txt("one4.example", "v=spf1 ip4:192.0.2.1 -all");
+    dns.add_txt("bad4.example", "v=spf1 ip4:192.0.2.1/33 -all");
+    dns.add_txt("bad6.example", "v=spf1 ip6:2001:db8::/129 -all");
+    assert_eq!(
+        result(&dns, "198.51.100.1", "x@any4.example"),
+        SpfResult::Pass
+    );
+    assert_eq!(
+        result(&dns, "2001:db8::5", "x@any4.example"),
+        SpfResult::Fail,
+        "ip4 never matches IPv6"
+    );
+    assert_eq!(
+        result(&dns, "2001:db8::5", "x@any6.example"),
+        SpfResult::Pass
+    );
+    assert_eq!(
+        result(&dns, "192.0.2.1", "x@any6.example"),
+        SpfResult::Fail,
+        "ip6 never matches IPv4"
+    );
+    assert_eq!(
+        result(&dns, "2001:db8::1", "x@one6.example"),
+        SpfResult::Pass
+    );
+    assert_eq!(
+        result(&dns, "2001:db8::2", "x@one6.example"),
+        SpfResult::Fail
+    );
+    assert_eq!(
+        result(&dns, "192.0.2.1", "x@bad4.example"),
+        SpfResult::PermError
+    );
+    assert_eq!(
+        result(&dns, "2001:db8::1", "x@bad6.example"),
+        SpfResult::PermError
+    );
+    // IPv4-mapped IPv6 clients are evaluated as IPv4.
+    assert_eq!(
+        result(&dns, "::ffff:192.0.2.1", "x@one4.example"),
+        SpfResult::Pass
+    );
+    assert_eq!(
+        result(&dns, "::ffff:192.0.2.2", "x@one4.example"),
+        SpfResult::Fail
+    );
+    assert_eq!(
+        result(&dns, "::ffff:192.0.2.1", "x@any6.example"),
+        SpfResult::Fail
+    );
+}
+
+#[test]
+fn a_and_mx_dual_cidr() {
+    let dns = MemoryResolver::from_zone(
+        r#"
+        d.example TXT "v=spf1 a/24//64 mx:m.example/30 -all"
+        d.example A 192.0.2.10
+        d.example AAAA 2001:db8:1:2::1
+        m.example MX 10 mx1.m.example
+        m.example MX 0 .
+        mx1.m.example A 198.51.100.8
+        "#,
+    )
+    .unwrap();
+    assert_eq!(result(&dns, "192.0.2.200", "x@d.example"), SpfResult::Pass);
+    assert_eq!(
+        result(&dns, "2001:db8:1:2:ffff::1", "x@d.example"),
+        SpfResult::Pass
+    );
+    assert_eq!(
+        result(&dns, "2001:db8:1:3::1", "x@d.example"),
+        SpfResult::Fail
+    );
+    assert_eq!(
+        result(&dns, "198.51.100.11", "x@d.example"),
+        SpfResult::Pass
+    );
+    assert_eq!(
+        result(&dns, "198.51.100.12", "x@d.example"),
+        SpfResult::Fail
+    );
+}
+
+#[test]
+fn identities_and_domain_validity() {
+    let dns = MemoryResolver::new();
+    dns.add_txt("helo.example", "v=spf1 ip4:192.0.2.1 -all");
+    dns.add_txt("exp.example", "v=spf1 -all exp=e.exp.example");
+    dns.add_txt(
+        "e.exp.example",
+        "sender %{s} local %{l} domain %{o} helo %{h}",
+    );
+    let spf = evaluator();
+    // HELO identity: postmaster@<helo>.
+    let out = block(spf.check_helo(&dns, ip("192.0.2.1"), b"helo.example"));
+    assert_eq!(
+        (out.result, out.sender.as_str()),
+        (SpfResult::Pass, "postmaster@helo.example")
+    );
+    // Null reverse-path: the HELO identity as MAIL FROM (§2.4).
+    let out = block(spf.check_mail_from(&dns, ip("192.0.2.1"), b"<>", b"helo.example"));
+    assert_eq!(out.result, SpfResult::Pass);
+    // No local part: postmaster (§4.3).
+    let out = block(spf.check_mail_from(&dns, ip("192.0.2.1"), b"@exp.example", b"h.example"));
+    assert_eq!(
+        out.explanation.as_deref(),
+        Some("sender postmaster@exp.example local postmaster domain exp.example helo h.example")
+    );
+    // Malformed or single-label domains and address literals: none, without any DNS query.
+    dns.reset_queries();
+    for helo in [
+        &b"[192.0.2.1]"[..],
+        b"localhost",
+        b"a..example",
+        b"192.0.2.1",
+        b"",
+    ] {
+        let out = block(spf.check_helo(&dns, ip("192.0.2.1"), helo));
+        assert_eq!(
+            out.result,
+            SpfResult::None,
+            "{}",
+            String::from_utf8_lossy(helo)
+        );
+    }
+    let long = format!("x@{}.example", "a".repeat(64));
+    assert_eq!(result(&dns, "192.0.2.1", &long), SpfResult::None);
+    assert_eq!(dns.query_count(), 0);
+    // NXDOMAIN and no record: none.
+    assert_eq!(
+        result(&dns, "192.0.2.1", "x@missing.example"),
+        SpfResult::None
+    );
+}
+
+#[test]
+fn explanations() {
+    let dns = MemoryResolver::new();
+    dns.add_txt("e.example", "v=spf1 -all exp=%{d}.why.example");
+    dns.add_txt("e.example.why.example", "%{c} via %{r} at %{t} for %{L}");
+    dns.add_txt("noexp.example", "v=spf1 -all");
+    dns.add_txt("soft.example", "v=spf1 ~all exp=e.example.why.example");
+    let spf = evaluator();
+    let out = block(spf.check_mail_from(&dns, ip("2001:db8::7"), b"a b@e.example", b"h.example"));
+    assert_eq!(
+        out.explanation.as_deref(),
+        Some("2001:db8::7 via mx.receiver.example at 1700000000 for a%20b")
+    );
+    let out = block(spf.check_mail_from(&dns, ip("192.0.2.1"), b"a@noexp.example", b"h.example"));
+    assert_eq!(
+        out.explanation.as_deref(),
+        Some("noexp.example does not designate 192.0.2.1 as a permitted sender")
+    );
+    let out = block(spf.check_mail_from(&dns, ip("192.0.2.1"), b"a@soft.example", b"h.example"));
+    assert_eq!(
+        (out.result, out.explanation),
+        (SpfResult::SoftFail, None),
+        "only fail explains"
+    );
+    let quiet = Evaluator::new(Config::default().with_default_explanation(None));
+    let out = block(quiet.check_mail_from(&dns, ip("192.0.2.1"), b"a@noexp.example", b"h.example"));
+    assert_eq!(out.explanation, None);
+}
+
+#[test]
+fn received_spf_and_authres_from_an_evaluation() {
+    let dns = MemoryResolver::new();
+    dns.add_txt("example.com", "v=spf1 ip4:192.0.2.0/24 -all");
+    dns.add_txt(
+        "local.example",
+        "v=spf1 exists:%{l}.users.local.example -all",
+    );
+    dns.add_a("alice.users.local.example", "127.0.0.2".parse().unwrap());
+    let spf = evaluator();
+    let client = ip("192.0.2.1");
+    let out = block(spf.check_mail_from(&dns, client, b"myname@example.com", b"foo.example.com"));
+    let header = ReceivedSpf::new(&out, Identity::MailFrom, client)
+        .receiver("mybox.example.org")
+        .envelope_from(b"myname@example.com")
+        .helo(b"foo.example.com")
+        .to_string();
+    assert!(header.starts_with(
+        "pass (mybox.example.org: domain of myname@example.com designates 192.0.2.1 as permitted sender)"
+    ));
+    assert!(
+        header.contains("mechanism=\"ip4:192.0.2.0/24\""),
+        "{header}"
+    );
+    assert_eq!(
+        authres_property(&out, Identity::MailFrom).value,
+        "example.com"
+    );
+
+    let out = block(spf.check_mail_from(&dns, client, b"alice@local.example", b"h.example"));
+    assert_eq!(out.result, SpfResult::Pass);
+    assert!(out.used_local_part);
+    assert_eq!(
+        authres_property(&out, Identity::MailFrom).value,
+        "alice@local.example"
+    );
+
+    dns.add_txt("broken.example", "v=spf1 ip4:1.2.3.4/99");
+    let out = block(spf.check_mail_from(&dns, client, b"x@broken.example", b"h.example"));
+    let header = ReceivedSpf::new(&out, Identity::MailFrom, client).value();
+    assert!(header.starts_with("permerror ("), "{header}");
+    assert!(
+        header.contains("problem=\"syntax error in term"),
+        "{header}"
+    );
+}
+
+#[test]
+fn results_have_rfc_names() {
+    for (r, name) in [
+        (SpfResult::None, "none"),
+        (SpfResult::Neutral, "neutral"),
+        (SpfResult::Pass, "pass"),
+        (SpfResult::Fail, "fail"),
+        (SpfResult::SoftFail, "softfail"),
+        (SpfResult::TempError, "temperror"),
+        (SpfResult::PermError, "permerror"),
+    ] {
+        assert_eq!(r.to_string(), name);
+        assert_eq!(name.to_uppercase().parse::<SpfResult>().unwrap(), r);
+    }
+}
