@@ -1,0 +1,172 @@
+//! `milter.toml`: the configuration model, its defaults, loading and validation.
+//!
+//! Every key has a default, so an empty file is a valid configuration. Unknown keys and bad
+//! values are errors that name the key and the line (`deny_unknown_fields` plus typed values
+//! that parse during deserialization). The documented reference file is `milter.toml` at the
+//! repository root; a test keeps it in sync with these defaults.
+
+mod sections;
+pub mod values;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+pub use sections::*;
+pub use values::{FileMode, Network, SocketSpec, Span, canonical_ip};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Listeners, connection limits, timeouts.
+    pub server: ServerConfig,
+    /// Log level and format.
+    pub log: LogConfig,
+    /// DNS resolver settings.
+    pub dns: DnsConfig,
+    /// Which mail counts as our own (signed, not verified).
+    pub outbound: OutboundConfig,
+    /// The Authentication-Results header we write and the forged ones we remove.
+    pub authres: AuthresConfig,
+    /// SPF (RFC 7208).
+    pub spf: SpfConfig,
+    /// DKIM verification and signing (RFC 6376).
+    pub dkim: DkimConfig,
+    /// DMARC (RFC 9989 / RFC 7489).
+    pub dmarc: DmarcConfig,
+    /// iprev (RFC 8601 §3).
+    pub iprev: IprevConfig,
+    /// Actions on results and exceptions.
+    pub policy: PolicyConfig,
+    /// Sender Rewriting Scheme for forwarded mail.
+    pub srs: SrsConfig,
+}
+
+/// Where the configuration was read from, with the parsed value.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The file that was read.
+    pub path: PathBuf,
+    /// The parsed and validated configuration.
+    pub config: Config,
+}
+
+/// The default search order: `./milter.toml`, then `/etc/authmilter/milter.toml`.
+pub const DEFAULT_PATHS: [&str; 2] = ["milter.toml", "/etc/authmilter/milter.toml"];
+
+impl Config {
+    /// Parses TOML text. Errors name the key and line.
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        config.validate(text)?;
+        Ok(config)
+    }
+
+    /// Loads `path`, or the first of [`DEFAULT_PATHS`] that exists when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Loaded> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => DEFAULT_PATHS
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.exists())
+                .with_context(|| {
+                    format!(
+                        "no configuration file: looked for {} (pass -c PATH)",
+                        DEFAULT_PATHS.join(" and ")
+                    )
+                })?,
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let config = Config::parse(&text).with_context(|| format!("in {}", path.display()))?;
+        Ok(Loaded { path, config })
+    }
+
+    /// The effective configuration as TOML (what `authmilter config check` prints).
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+
+    /// Checks rules that span several keys. `text` is the source, used to find line numbers.
+    fn validate(&self, text: &str) -> anyhow::Result<()> {
+        let line_of = |needle: &str| -> String {
+            text.lines()
+                .position(|l| l.contains(needle))
+                .map(|i| format!(" (line {})", i + 1))
+                .unwrap_or_default()
+        };
+        if self.server.listen.is_empty() {
+            bail!("server.listen: at least one listener is required");
+        }
+        if self.server.max_connections == 0 {
+            bail!(
+                "server.max_connections{}: must be at least 1",
+                line_of("max_connections")
+            );
+        }
+        if self.server.max_packet_size < 65_536 + 5 {
+            bail!(
+                "server.max_packet_size{}: must be at least 65541 bytes (a full BODY chunk)",
+                line_of("max_packet_size")
+            );
+        }
+        for (i, key) in self.dkim.keys.iter().enumerate() {
+            if key.domain.trim().is_empty() || key.selector.trim().is_empty() {
+                bail!(
+                    "dkim.key[{i}]{}: domain and selector are required",
+                    line_of("[[dkim.key]]")
+                );
+            }
+        }
+        for (i, rule) in self.dkim.signing.iter().enumerate() {
+            for name in &rule.keys {
+                if !self.dkim.keys.iter().any(|k| k.id() == *name) {
+                    bail!(
+                        "dkim.signing[{i}].keys{}: no [[dkim.key]] named {name:?} (a key's name is its `name`, or \"selector._domainkey.domain\")",
+                        line_of(name)
+                    );
+                }
+            }
+            if rule.from.trim().is_empty() {
+                bail!("dkim.signing[{i}].from: must not be empty");
+            }
+        }
+        for (key, reply, class) in [
+            ("spf.reject_reply", &self.spf.reject_reply, '5'),
+            ("dmarc.reject_reply", &self.dmarc.reject_reply, '5'),
+            ("policy.tempfail_reply", &self.policy.tempfail_reply, '4'),
+        ] {
+            check_reply(reply, class).with_context(|| format!("{key}{}", line_of(key_leaf(key))))?;
+        }
+        if self.srs.enabled && self.srs.domain.trim().is_empty() {
+            bail!(
+                "srs.domain{}: required when srs.enabled = true",
+                line_of("[srs]")
+            );
+        }
+        Ok(())
+    }
+}
+
+fn key_leaf(key: &str) -> &str {
+    key.rsplit('.').next().unwrap_or(key)
+}
+
+/// Checks a configured SMTP reply template: `ddd x.y.z text` with the given class digit.
+fn check_reply(reply: &str, class: char) -> anyhow::Result<()> {
+    let mut chars = reply.chars();
+    let code: String = chars.by_ref().take(3).collect();
+    if code.len() != 3 || !code.chars().all(|c| c.is_ascii_digit()) || !code.starts_with(class) {
+        bail!("reply must start with a {class}xx code, e.g. \"{class}50 {class}.7.1 text\"");
+    }
+    if reply.contains(['\r', '\n', '\0']) {
+        bail!("reply must be one line");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,494 @@
+//! The sections of `milter.toml`, each with its defaults.
+
+use serde::{Deserialize, Serialize};
+
+use super::values::{FileMode, Network, SocketSpec, Span};
+
+/// `[server]`: listeners, limits and timeouts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The sockets to listen on, each with its role.
+    pub listen: Vec<Listener>,
+    /// Most milter connections served at once; more wait in the accept queue.
+    pub max_connections: usize,
+    /// Largest milter packet accepted from the MTA, in bytes.
+    pub max_packet_size: usize,
+    /// How long a connection may sit idle between commands (libmilter uses 7210 s).
+    pub idle_timeout: Span,
+    /// How long writing one reply may take.
+    pub write_timeout: Span,
+    /// Budget for answering end-of-message, DNS included; past it the fallback answer is sent.
+    pub eom_timeout: Span,
+    /// How long MAIL may wait for SPF when SPF failures are rejected at MAIL time.
+    pub envelope_timeout: Span,
+    /// How often to send PROGRESS while end-of-message work is pending.
+    pub progress_interval: Span,
+    /// On SIGTERM/SIGINT, how long in-flight connections get to finish.
+    pub shutdown_timeout: Span,
+    /// Permissions of Unix sockets we create (the MTA needs write access).
+    pub socket_mode: FileMode,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: vec![Listener::default()],
+            max_connections: 512,
+            max_packet_size: 1024 * 1024,
+            idle_timeout: Span::secs(7210),
+            write_timeout: Span::secs(30),
+            eom_timeout: Span::secs(240),
+            envelope_timeout: Span::secs(20),
+            progress_interval: Span::secs(5),
+            shutdown_timeout: Span::secs(30),
+            socket_mode: FileMode(0o660),
+        }
+    }
+}
+
+/// One `[[server.listen]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listener {
+    /// `inet:HOST:PORT`, `inet:PORT@HOST`, `inet6:PORT@HOST` or `unix:/path`.
+    pub socket: SocketSpec,
+    /// What the listener does with each message.
+    pub role: Role,
+}
+
+impl Default for Listener {
+    fn default() -> Self {
+        Listener {
+            socket: SocketSpec::Inet {
+                host: "127.0.0.1".into(),
+                port: 8891,
+            },
+            role: Role::Auto,
+        }
+    }
+}
+
+/// What a listener does with mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Sign mail from our own users (see `[outbound]`), verify everything else.
+    Auto,
+    /// Verify only: every message is inbound mail, nothing is signed.
+    Verify,
+    /// Sign only: every message is ours (submission), nothing is verified or rejected.
+    Sign,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace`, or a tracing filter; `RUST_LOG` overrides it.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[dns]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsConfig {
+    /// Nameservers as `IP:PORT`; empty means those in /etc/resolv.conf.
+    pub nameservers: Vec<String>,
+    /// Timeout of one query attempt.
+    pub timeout: Span,
+    /// Attempts per query before it is a temporary error.
+    pub attempts: usize,
+    /// Answers kept in the shared cache (positive and negative).
+    pub cache_size: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            nameservers: Vec::new(),
+            timeout: Span::secs(5),
+            attempts: 2,
+            cache_size: 8192,
+        }
+    }
+}
+
+/// `[outbound]`: which mail is from our own users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Clients in these networks are ours.
+    pub internal_networks: Vec<Network>,
+    /// Mail from clients that authenticated with SMTP AUTH (`{auth_authen}`) is ours.
+    pub authenticated: bool,
+    /// Values of the `{daemon_name}` macro that mark our submission service.
+    pub daemon_names: Vec<String>,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        OutboundConfig {
+            internal_networks: vec![
+                Network(ipnet::IpNet::V4(ipnet::Ipv4Net::new_assert(
+                    std::net::Ipv4Addr::new(127, 0, 0, 0),
+                    8,
+                ))),
+                Network(ipnet::IpNet::V6(ipnet::Ipv6Net::new_assert(
+                    std::net::Ipv6Addr::LOCALHOST,
+                    128,
+                ))),
+            ],
+            authenticated: true,
+            daemon_names: vec!["ORIGINATING".into()],
+        }
+    }
+}
+
+/// `[authres]`: the Authentication-Results header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthresConfig {
+    /// Our authserv-id (RFC 8601 §2.5); empty means this host's name.
+    pub authserv_id: String,
+    /// Remove incoming Authentication-Results headers that claim our authserv-id.
+    pub remove_forged: bool,
+    /// More authserv-ids whose incoming headers are removed (e.g. other hosts of ours).
+    pub remove_ids: Vec<String>,
+}
+
+impl Default for AuthresConfig {
+    fn default() -> Self {
+        AuthresConfig {
+            authserv_id: String::new(),
+            remove_forged: true,
+            remove_ids: Vec::new(),
+        }
+    }
+}
+
+/// `[spf]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpfConfig {
+    /// Evaluate SPF for inbound mail.
+    pub enabled: bool,
+    /// Also evaluate the HELO identity (RFC 7208 §2.3).
+    pub helo: bool,
+    /// Reject mail whose MAIL FROM gets `fail` (normally DMARC decides instead).
+    pub reject_fail: bool,
+    /// Reply used when `reject_fail` rejects; `{domain}` and `{explanation}` are filled in.
+    pub reject_reply: String,
+    /// Add a Received-SPF header (RFC 7208 §9.1).
+    pub received_spf_header: bool,
+    /// DNS-querying terms allowed per evaluation (RFC 7208 §4.6.4).
+    pub dns_lookup_limit: usize,
+    /// Lookups that return no records allowed per evaluation (RFC 7208 §4.6.4).
+    pub void_lookup_limit: usize,
+}
+
+impl Default for SpfConfig {
+    fn default() -> Self {
+        SpfConfig {
+            enabled: true,
+            helo: true,
+            reject_fail: false,
+            reject_reply: "550 5.7.23 SPF check failed for {domain}: {explanation}".into(),
+            received_spf_header: false,
+            dns_lookup_limit: 10,
+            void_lookup_limit: 2,
+        }
+    }
+}
+
+/// `[dkim]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DkimConfig {
+    /// Verify DKIM signatures on inbound mail.
+    pub verify: bool,
+    /// Most signatures verified per message; further ones are not evaluated.
+    pub max_signatures: usize,
+    /// rsa-sha1 signatures (RFC 8301 forbids them): `reject` gives `policy`; `verify` accepts them.
+    pub rsa_sha1: Sha1Policy,
+    /// Accept RSA keys below 1024 bits (RFC 8301 forbids it; for old test suites only).
+    pub allow_short_rsa_keys: bool,
+    /// Canonicalization for our signatures, `header/body`.
+    pub canonicalization: String,
+    /// Header fields we sign; empty means the RFC 6376 §5.4.1 recommended set.
+    pub sign_headers: Vec<String>,
+    /// Sign each header name once more than present, so none can be added later.
+    pub oversign: bool,
+    /// Signature lifetime (`x=`); `0s` means no expiry.
+    pub expiration: Span,
+    /// How often to check that DNS publishes each key's public half; `0s` disables.
+    pub key_check_interval: Span,
+    /// Signing keys.
+    #[serde(rename = "key")]
+    pub keys: Vec<DkimKey>,
+    /// Which keys sign which From domains; empty means each key signs its own domain.
+    pub signing: Vec<SigningRule>,
+}
+
+impl Default for DkimConfig {
+    fn default() -> Self {
+        DkimConfig {
+            verify: true,
+            max_signatures: 8,
+            rsa_sha1: Sha1Policy::Reject,
+            allow_short_rsa_keys: false,
+            canonicalization: "relaxed/relaxed".into(),
+            sign_headers: Vec::new(),
+            oversign: true,
+            expiration: Span::secs(0),
+            key_check_interval: Span::secs(3600),
+            keys: Vec::new(),
+            signing: Vec::new(),
+        }
+    }
+}
+
+/// What to do with rsa-sha1 signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sha1Policy {
+    /// Result `policy` without verifying (RFC 8301 §3.1).
+    Reject,
+    /// Verify them as before RFC 8301 (legacy interoperability).
+    Verify,
+}
+
+/// One `[[dkim.key]]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DkimKey {
+    /// A name for `[[dkim.signing]]` to refer to; default `selector._domainkey.domain`.
+    pub name: String,
+    /// The `d=` domain.
+    pub domain: String,
+    /// The `s=` selector.
+    pub selector: String,
+    /// PEM file with the private key (PKCS#8 or PKCS#1 RSA, PKCS#8 Ed25519).
+    pub path: std::path::PathBuf,
+}
+
+impl DkimKey {
+    /// The name signing rules use for this key.
+    pub fn id(&self) -> String {
+        if self.name.is_empty() {
+            format!("{}._domainkey.{}", self.selector, self.domain)
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+/// One `[[dkim.signing]]` rule.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SigningRule {
+    /// From domain pattern: `example.com`, `*.example.com` (subdomains) or `*`.
+    pub from: String,
+    /// Names of the keys that sign matching mail (one signature each).
+    pub keys: Vec<String>,
+}
+
+/// `[dmarc]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DmarcConfig {
+    /// Evaluate DMARC for inbound mail.
+    pub enabled: bool,
+    /// `rfc9989` (DNS tree walk) or `rfc7489` (public suffix list, `pct=`).
+    pub mode: DmarcMode,
+    /// Apply the domain's policy: reject `p=reject`, quarantine `p=quarantine`.
+    pub enforce: bool,
+    /// What quarantine means: `hold` (milter QUARANTINE: Postfix hold queue) or `header`.
+    pub quarantine: QuarantineAction,
+    /// Header added to quarantined mail when `quarantine = "header"`.
+    pub quarantine_header: String,
+    /// Reply for rejected mail; `{domain}` is the From domain.
+    pub reject_reply: String,
+    /// Messages with several From domains: `reject` them, or evaluate each and take the `strictest`.
+    pub multiple_from: MultipleFrom,
+}
+
+impl Default for DmarcConfig {
+    fn default() -> Self {
+        DmarcConfig {
+            enabled: true,
+            mode: DmarcMode::Rfc9989,
+            enforce: false,
+            quarantine: QuarantineAction::Hold,
+            quarantine_header: "X-Spam-Flag: YES".into(),
+            reject_reply: "550 5.7.1 Message rejected: DMARC policy of {domain} says reject"
+                .into(),
+            multiple_from: MultipleFrom::Strictest,
+        }
+    }
+}
+
+/// Which DMARC specification to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DmarcMode {
+    /// RFC 9989 (DMARCbis): DNS tree walk, `np`, `psd`, `t`.
+    Rfc9989,
+    /// RFC 7489: public suffix list, `pct`.
+    Rfc7489,
+}
+
+/// How DMARC quarantine is carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuarantineAction {
+    /// Milter QUARANTINE: Postfix puts the message on hold.
+    Hold,
+    /// Add `dmarc.quarantine_header` for the delivery agent to file as junk.
+    Header,
+}
+
+/// Handling of several From addresses or domains (RFC 7489 §6.6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MultipleFrom {
+    /// Reject such messages.
+    Reject,
+    /// Evaluate every domain and apply the strictest result.
+    Strictest,
+}
+
+/// `[iprev]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IprevConfig {
+    /// Check forward-confirmed reverse DNS of the client.
+    pub enabled: bool,
+    /// Most PTR names checked.
+    pub max_names: usize,
+}
+
+impl Default for IprevConfig {
+    fn default() -> Self {
+        IprevConfig {
+            enabled: true,
+            max_names: 10,
+        }
+    }
+}
+
+/// `[policy]`: exceptions and failure handling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// On a DNS temporary failure that decides the outcome: `tempfail` or `accept`.
+    pub temperror: TempErrorAction,
+    /// Reply for `tempfail`.
+    pub tempfail_reply: String,
+    /// On an internal error or a blown deadline: `tempfail` or `accept`.
+    pub on_error: TempErrorAction,
+    /// Never reject or quarantine mail from these client networks.
+    pub allow_networks: Vec<Network>,
+    /// Never reject or quarantine mail whose From or MAIL FROM domain is one of these.
+    pub allow_domains: Vec<String>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            temperror: TempErrorAction::Tempfail,
+            tempfail_reply: "451 4.7.5 Temporary DNS failure while checking {domain}; try again later"
+                .into(),
+            on_error: TempErrorAction::Tempfail,
+            allow_networks: Vec::new(),
+            allow_domains: Vec::new(),
+        }
+    }
+}
+
+/// Answer on temporary failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TempErrorAction {
+    /// Ask the sender to retry (4xx).
+    Tempfail,
+    /// Accept the message (the A-R header still records temperror).
+    Accept,
+}
+
+/// `[srs]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SrsConfig {
+    /// Rewrite envelope senders of forwarded mail in the milter.
+    pub enabled: bool,
+    /// Our forwarding domain: the domain of SRS addresses we make.
+    pub domain: String,
+    /// File with secrets, one per line; the first signs, all verify.
+    pub secrets: std::path::PathBuf,
+    /// Domains that are ours: their senders are not rewritten, their recipients are local.
+    pub local_domains: Vec<String>,
+    /// Sender domains never rewritten.
+    pub exclude_domains: Vec<String>,
+    /// `always`, or `when-spf-fails` (only when the sender's SPF would not pass from us).
+    pub rewrite: SrsRewrite,
+    /// Undo SRS for bounces to our SRS addresses (replace the recipient).
+    pub reverse: bool,
+    /// Maximum age of an SRS address, in days.
+    pub max_age_days: u32,
+    /// Length of the hash in SRS addresses.
+    pub hash_length: usize,
+    /// Separator after `SRS0`/`SRS1`: `=`, `+` or `-`.
+    pub separator: String,
+    /// Postfix socketmap listener (`inet:127.0.0.1:10003`); empty disables it.
+    pub socketmap: String,
+}
+
+impl Default for SrsConfig {
+    fn default() -> Self {
+        SrsConfig {
+            enabled: false,
+            domain: String::new(),
+            secrets: "/etc/authmilter/srs.secrets".into(),
+            local_domains: Vec::new(),
+            exclude_domains: Vec::new(),
+            rewrite: SrsRewrite::Always,
+            reverse: true,
+            max_age_days: 21,
+            hash_length: 4,
+            separator: "=".into(),
+            socketmap: String::new(),
+        }
+    }
+}
+
+/// When the SRS milter rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SrsRewrite {
+    /// Every forwarded message.
+    Always,
+    /// Only when the original sender's SPF would not authorize our outbound address.
+    WhenSpfFails,
+}

@@ -1,0 +1,108 @@
+use super::*;
+
+/// The documented reference file at the repository root.
+const SAMPLE: &str = include_str!("../../milter.toml");
+
+#[test]
+fn empty_file_is_the_default_config() {
+    assert_eq!(Config::parse("").unwrap(), Config::default());
+}
+
+#[test]
+fn reference_file_matches_the_defaults() {
+    assert_eq!(Config::parse(SAMPLE).unwrap(), Config::default());
+}
+
+#[test]
+fn reference_file_documents_every_key() {
+    // Every key of the effective config appears in the reference file: plain keys as
+    // `key =`, arrays of tables as `[[section.key]]` (possibly as a commented example).
+    let effective = Config::default().to_toml().unwrap();
+    let root: toml::Value = toml::from_str(&effective).unwrap();
+    let mut missing = Vec::new();
+    let toml::Value::Table(sections) = root else {
+        panic!("config is not a table")
+    };
+    for (section, body) in sections {
+        let toml::Value::Table(keys) = body else {
+            continue;
+        };
+        for (key, value) in keys {
+            let documented = match value {
+                toml::Value::Array(items)
+                    if items.is_empty() && !SAMPLE.contains(&format!("{key} = []")) =>
+                {
+                    SAMPLE.contains(&format!("[[{section}.{key}]]"))
+                }
+                toml::Value::Array(items) if matches!(items.first(), Some(toml::Value::Table(_))) => {
+                    SAMPLE.contains(&format!("[[{section}.{key}]]"))
+                }
+                _ => SAMPLE.contains(&format!("\n{key} = ")),
+            };
+            if !documented {
+                missing.push(format!("{section}.{key}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "keys missing from milter.toml: {missing:?}");
+}
+
+#[test]
+fn unknown_key_names_key_and_line() {
+    let err = Config::parse("[server]\nmax_connections = 5\nmax_conections = 6\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("max_conections"), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+}
+
+#[test]
+fn bad_value_names_key_and_line() {
+    let err = Config::parse("[server]\n\nidle_timeout = \"5 parsecs\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains("bad duration"), "{err}");
+    let err = Config::parse("[[server.listen]]\nsocket = \"inet:nowhere\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 2") && err.contains("bad socket"), "{err}");
+    let err = Config::parse("[dmarc]\nmode = \"rfc1234\"\n").unwrap_err().to_string();
+    assert!(err.contains("line 2") && err.contains("mode"), "{err}");
+    let err = Config::parse("[outbound]\ninternal_networks = [\"10.0.0.0/40\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 2") && err.contains("bad network"), "{err}");
+}
+
+#[test]
+fn cross_key_rules() {
+    let err = Config::parse(
+        "[[dkim.key]]\ndomain = \"example.com\"\nselector = \"s\"\npath = \"/k.pem\"\n\n[[dkim.signing]]\nfrom = \"example.com\"\nkeys = [\"nope\"]\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("dkim.signing[0].keys") && err.contains("line 8"), "{err}");
+    let ok = Config::parse(
+        "[[dkim.key]]\ndomain = \"example.com\"\nselector = \"s\"\npath = \"/k.pem\"\n\n[[dkim.signing]]\nfrom = \"*\"\nkeys = [\"s._domainkey.example.com\"]\n",
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+    let err = Config::parse("[spf]\nreject_reply = \"250 ok\"\n").unwrap_err();
+    assert!(format!("{err:#}").contains("spf.reject_reply (line 2)"), "{err:#}");
+    let err = Config::parse("[srs]\nenabled = true\n").unwrap_err().to_string();
+    assert!(err.contains("srs.domain"), "{err}");
+    let err = Config::parse("[server]\nlisten = []\n").unwrap_err().to_string();
+    assert!(err.contains("server.listen"), "{err}");
+}
+
+#[test]
+fn several_listeners_with_roles() {
+    let c = Config::parse(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:8891\"\nrole = \"verify\"\n[[server.listen]]\nsocket = \"unix:/run/authmilter/sign.sock\"\nrole = \"sign\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.server.listen.len(), 2);
+    assert_eq!(c.server.listen[1].role, Role::Sign);
+    // the effective config round-trips
+    assert_eq!(Config::parse(&c.to_toml().unwrap()).unwrap(), c);
+}

@@ -1,0 +1,334 @@
+//! Value types used in `milter.toml`: durations, socket addresses, networks, file modes.
+//!
+//! Each parses from a string through `TryFrom<String>`, so a bad value is reported by the TOML
+//! parser with the key and the line it sits on.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A duration written as `500ms`, `30s`, `5m`, `2h` or `7d` (a bare number means seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "DurationInput", into = "String")]
+pub struct Span(Duration);
+
+impl Span {
+    /// A span of `secs` seconds.
+    pub const fn secs(secs: u64) -> Self {
+        Span(Duration::from_secs(secs))
+    }
+
+    /// The value as a `std::time::Duration`.
+    pub fn get(self) -> Duration {
+        self.0
+    }
+
+    /// True for a zero duration (used as "off" by some keys).
+    pub fn is_zero(self) -> bool {
+        self.0.is_zero()
+    }
+}
+
+/// What `milter.toml` may hold for a duration: a string with a unit, or a number of seconds.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DurationInput {
+    Text(String),
+    Seconds(u64),
+}
+
+impl TryFrom<DurationInput> for Span {
+    type Error = String;
+    fn try_from(input: DurationInput) -> Result<Self, String> {
+        match input {
+            DurationInput::Seconds(s) => Ok(Span(Duration::from_secs(s))),
+            DurationInput::Text(t) => t.parse(),
+        }
+    }
+}
+
+impl FromStr for Span {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (digits, unit) = t.split_at(split);
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("bad duration {text:?}: expected e.g. \"30s\", \"5m\", \"2h\""))?;
+        let ms_per_unit: u64 = match unit.trim() {
+            "ms" => 1,
+            "" | "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            other => {
+                return Err(format!(
+                    "bad duration unit {other:?} in {text:?}: use ms, s, m, h or d"
+                ));
+            }
+        };
+        let ms = n
+            .checked_mul(ms_per_unit)
+            .ok_or_else(|| format!("duration {text:?} is too large"))?;
+        Ok(Span(Duration::from_millis(ms)))
+    }
+}
+
+impl From<Span> for String {
+    fn from(s: Span) -> String {
+        s.to_string()
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms == 0 {
+            write!(f, "0s")
+        } else if ms.is_multiple_of(86_400_000) {
+            write!(f, "{}d", ms / 86_400_000)
+        } else if ms.is_multiple_of(3_600_000) {
+            write!(f, "{}h", ms / 3_600_000)
+        } else if ms.is_multiple_of(60_000) {
+            write!(f, "{}m", ms / 60_000)
+        } else if ms.is_multiple_of(1000) {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{ms}ms")
+        }
+    }
+}
+
+/// Where a milter listener binds (RFC-less; Postfix and libmilter socket syntax).
+///
+/// Accepted forms: `inet:HOST:PORT` and `inet:[V6]:PORT` (Postfix), `inet:PORT@HOST` and
+/// `inet6:PORT@HOST` (libmilter/Sendmail), `unix:/path` and `local:/path`, and a plain
+/// `HOST:PORT` or `[V6]:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum SocketSpec {
+    /// A TCP socket on `host` (a name or an IP literal) and `port`.
+    Inet {
+        /// Host name or IP address literal (IPv6 without brackets).
+        host: String,
+        /// TCP port.
+        port: u16,
+    },
+    /// A Unix-domain socket at `path`.
+    Unix(PathBuf),
+}
+
+impl TryFrom<String> for SocketSpec {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl FromStr for SocketSpec {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let bad = || {
+            format!(
+                "bad socket {text:?}: expected inet:HOST:PORT, inet:PORT@HOST, inet6:PORT@HOST or unix:/path"
+            )
+        };
+        if let Some(path) = t.strip_prefix("unix:").or_else(|| t.strip_prefix("local:")) {
+            if path.is_empty() {
+                return Err(bad());
+            }
+            return Ok(SocketSpec::Unix(PathBuf::from(path)));
+        }
+        let rest = t
+            .strip_prefix("inet6:")
+            .or_else(|| t.strip_prefix("inet:"))
+            .unwrap_or(t);
+        // libmilter form PORT@HOST
+        if let Some((port, host)) = rest.split_once('@') {
+            let port = port.parse().map_err(|_| bad())?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            if host.is_empty() {
+                return Err(bad());
+            }
+            return Ok(SocketSpec::Inet {
+                host: host.to_string(),
+                port,
+            });
+        }
+        // Postfix form HOST:PORT, with [v6]:PORT
+        let (host, port) = if let Some(after) = rest.strip_prefix('[') {
+            let (h, p) = after.split_once("]:").ok_or_else(bad)?;
+            (h, p)
+        } else {
+            rest.rsplit_once(':').ok_or_else(bad)?
+        };
+        let bracketed = rest.starts_with('[');
+        if host.is_empty()
+            || (host.contains(':') && (!bracketed || host.parse::<IpAddr>().is_err()))
+        {
+            return Err(bad());
+        }
+        let port = port.parse().map_err(|_| bad())?;
+        Ok(SocketSpec::Inet {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for SocketSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SocketSpec::Inet { host, port } if host.contains(':') => {
+                write!(f, "inet:[{host}]:{port}")
+            }
+            SocketSpec::Inet { host, port } => write!(f, "inet:{host}:{port}"),
+            SocketSpec::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+impl From<SocketSpec> for String {
+    fn from(s: SocketSpec) -> String {
+        s.to_string()
+    }
+}
+
+/// An IP network in CIDR notation (`192.0.2.0/24`, `2001:db8::/32`) or a single address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Network(pub ipnet::IpNet);
+
+impl Network {
+    /// True when `ip` is inside the network. IPv4-mapped IPv6 addresses match IPv4 networks.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical_ip(ip);
+        self.0.contains(&ip)
+    }
+}
+
+/// Maps an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) to plain IPv4.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+impl TryFrom<String> for Network {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let t = s.trim();
+        if let Ok(net) = t.parse::<ipnet::IpNet>() {
+            return Ok(Network(net.trunc()));
+        }
+        if let Ok(ip) = t.parse::<IpAddr>() {
+            return Ok(Network(ipnet::IpNet::from(ip)));
+        }
+        Err(format!(
+            "bad network {s:?}: expected CIDR like 192.0.2.0/24 or an address"
+        ))
+    }
+}
+
+impl From<Network> for String {
+    fn from(n: Network) -> String {
+        n.0.to_string()
+    }
+}
+
+/// A Unix file mode written in octal, e.g. `"0660"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FileMode(pub u32);
+
+impl TryFrom<String> for FileMode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let mode = u32::from_str_radix(s.trim(), 8)
+            .map_err(|_| format!("bad file mode {s:?}: expected octal like \"0660\""))?;
+        if mode > 0o7777 {
+            return Err(format!("bad file mode {s:?}: too large"));
+        }
+        Ok(FileMode(mode))
+    }
+}
+
+impl From<FileMode> for String {
+    fn from(m: FileMode) -> String {
+        format!("{:04o}", m.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!("30s".parse::<Span>().unwrap().get(), Duration::from_secs(30));
+        assert_eq!("5m".parse::<Span>().unwrap().get(), Duration::from_secs(300));
+        assert_eq!(
+            "250ms".parse::<Span>().unwrap().get(),
+            Duration::from_millis(250)
+        );
+        assert_eq!("7210".parse::<Span>().unwrap().get(), Duration::from_secs(7210));
+        assert!("5 parsecs".parse::<Span>().is_err());
+        assert!("".parse::<Span>().is_err());
+        assert!("99999999999999999999d".parse::<Span>().is_err());
+        assert_eq!(Span::secs(7200).to_string(), "2h");
+        assert_eq!(Span::secs(90).to_string(), "90s");
+    }
+
+    #[test]
+    fn socket_specs() {
+        let inet = |h: &str, p| SocketSpec::Inet {
+            host: h.into(),
+            port: p,
+        };
+        assert_eq!("inet:127.0.0.1:8891".parse(), Ok(inet("127.0.0.1", 8891)));
+        assert_eq!("inet:8891@127.0.0.1".parse(), Ok(inet("127.0.0.1", 8891)));
+        assert_eq!("inet6:8891@::1".parse(), Ok(inet("::1", 8891)));
+        assert_eq!("inet6:8891@[::1]".parse(), Ok(inet("::1", 8891)));
+        assert_eq!("inet:[::1]:8891".parse(), Ok(inet("::1", 8891)));
+        assert_eq!("localhost:25".parse(), Ok(inet("localhost", 25)));
+        assert_eq!(
+            "unix:/run/am.sock".parse(),
+            Ok(SocketSpec::Unix("/run/am.sock".into()))
+        );
+        assert_eq!(
+            "local:/run/am.sock".parse(),
+            Ok(SocketSpec::Unix("/run/am.sock".into()))
+        );
+        for bad in ["inet:", "unix:", "inet:host", "inet:1.2.3.4:99999", "inet:::1:25", "x"] {
+            assert!(bad.parse::<SocketSpec>().is_err(), "{bad}");
+        }
+        assert_eq!(inet("::1", 25).to_string(), "inet:[::1]:25");
+    }
+
+    #[test]
+    fn networks() {
+        let n = Network::try_from("192.0.2.7/24".to_string()).unwrap();
+        assert!(n.contains("192.0.2.200".parse().unwrap()));
+        assert!(n.contains("::ffff:192.0.2.1".parse().unwrap()));
+        assert!(!n.contains("192.0.3.1".parse().unwrap()));
+        assert!(Network::try_from("::1".to_string()).unwrap().contains("::1".parse().unwrap()));
+        assert!(Network::try_from("192.0.2.0/33".to_string()).is_err());
+    }
+
+    #[test]
+    fn file_modes() {
+        assert_eq!(FileMode::try_from("0660".to_string()).unwrap().0, 0o660);
+        assert!(FileMode::try_from("0999".to_string()).is_err());
+        assert_eq!(String::from(FileMode(0o660)), "0660");
+    }
+}

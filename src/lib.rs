@@ -1,0 +1,13 @@
+//! authmilter: one milter for SPF, DKIM, DMARC, iprev, Authentication-Results and SRS.
+//!
+//! The binary's pieces are exposed as a library so that end-to-end tests, benchmarks and
+//! examples can drive them. Protocol and policy logic live in the crates under `crates/`.
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod logging;
+pub mod pipeline;
+pub mod resolver;
+pub mod server;

@@ -1,0 +1,32 @@
+//! Builds the production resolver from `[dns]`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use dns::Resolver;
+use dns::hickory::{HickoryConfig, HickoryResolver};
+
+use crate::config::DnsConfig;
+
+/// The hickory resolver with the shared cache, configured from `[dns]`.
+pub fn build(cfg: &DnsConfig) -> anyhow::Result<Arc<dyn Resolver>> {
+    let nameservers = cfg
+        .nameservers
+        .iter()
+        .map(|s| {
+            s.parse::<SocketAddr>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .with_context(|| format!("dns.nameservers: bad address {s:?} (expected IP:PORT)"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let config = HickoryConfig {
+        nameservers,
+        timeout: cfg.timeout.get(),
+        attempts: cfg.attempts.max(1),
+        cache_size: cfg.cache_size as u64,
+        ..HickoryConfig::default()
+    };
+    let r = HickoryResolver::new(&config).map_err(|e| anyhow::anyhow!("cannot set up DNS: {e}"))?;
+    Ok(Arc::new(r))
+}

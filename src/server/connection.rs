@@ -1,0 +1,422 @@
+//! One milter connection: bytes in, frames decoded, the session state machine driven, the
+//! pipeline called, replies written. Many messages per connection; ABORT resets the message.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use milter_proto::{
+    Command, Event, FrameDecoder, ProtocolError, ReplyOwed, Response, Session, Wants,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::{Instant, timeout};
+
+use crate::app::App;
+use crate::config::{Role, TempErrorAction};
+use crate::pipeline::{
+    ClientInfo, Decision, HeaderChange, MessagePipeline, RcptChange, StageMacros, StageReply,
+    Verdict,
+};
+
+use super::reply::smtp_reply;
+
+/// Serves one accepted connection until QUIT, EOF, an error, a timeout or shutdown.
+pub async fn serve_connection<S>(
+    stream: S,
+    app: Arc<App>,
+    role: Role,
+    stop: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let cfg = &app.config.server;
+    let mut conn = Connection {
+        decoder: FrameDecoder::with_max_payload(cfg.max_packet_size),
+        session: Session::new(Wants::default()),
+        pipeline: MessagePipeline::new(Arc::clone(&app), role),
+        rbuf: BytesMut::with_capacity(16 * 1024),
+        wbuf: BytesMut::with_capacity(1024),
+        idle_timeout: cfg.idle_timeout.get(),
+        write_timeout: cfg.write_timeout.get(),
+        stream,
+        app: Arc::clone(&app),
+    };
+    match conn.run(stop).await {
+        Ok(()) => tracing::debug!("milter connection closed"),
+        Err(ConnError::Protocol(e)) => {
+            tracing::warn!(client = %conn.client_label(), "closing milter connection: {e}")
+        }
+        Err(ConnError::Io(e)) => {
+            tracing::debug!(client = %conn.client_label(), "milter connection I/O error: {e}")
+        }
+        Err(ConnError::Timeout(what)) => {
+            tracing::info!(client = %conn.client_label(), "closing milter connection: {what} timed out")
+        }
+    }
+}
+
+enum ConnError {
+    Protocol(ProtocolError),
+    Io(std::io::Error),
+    Timeout(&'static str),
+}
+
+impl From<ProtocolError> for ConnError {
+    fn from(e: ProtocolError) -> Self {
+        ConnError::Protocol(e)
+    }
+}
+
+impl From<std::io::Error> for ConnError {
+    fn from(e: std::io::Error) -> Self {
+        ConnError::Io(e)
+    }
+}
+
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Close,
+}
+
+struct Connection<S> {
+    stream: S,
+    decoder: FrameDecoder,
+    session: Session,
+    pipeline: MessagePipeline,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    idle_timeout: Duration,
+    write_timeout: Duration,
+    app: Arc<App>,
+}
+
+impl<S> Connection<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    async fn run(&mut self, mut stop: watch::Receiver<bool>) -> Result<(), ConnError> {
+        let mut stopping = *stop.borrow();
+        loop {
+            while let Some(cmd) = self.decoder.decode(&mut self.rbuf)? {
+                if self.handle(cmd).await? == Flow::Close {
+                    self.flush().await?;
+                    return Ok(());
+                }
+            }
+            self.flush().await?;
+            if stopping && !self.pipeline.in_message() && self.rbuf.is_empty() {
+                tracing::debug!("closing idle milter connection for shutdown");
+                return Ok(());
+            }
+            let read = tokio::select! {
+                r = timeout(self.idle_timeout, self.stream.read_buf(&mut self.rbuf)) => r,
+                changed = stop.changed(), if !stopping => {
+                    stopping = changed.is_err() || *stop.borrow();
+                    continue;
+                }
+            };
+            match read {
+                Err(_) => return Err(ConnError::Timeout("waiting for the MTA")),
+                Ok(Err(e)) => return Err(e.into()),
+                Ok(Ok(0)) => {
+                    // EOF without QUIT is normal (milter-protocol.md §0 rule 10).
+                    if let Err(e) = self.decoder.finish(&self.rbuf) {
+                        tracing::debug!("EOF inside a frame: {e}");
+                    }
+                    return Ok(());
+                }
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    async fn handle(&mut self, cmd: Command) -> Result<Flow, ConnError> {
+        let step = self.session.handle(cmd)?;
+        for w in &step.warnings {
+            tracing::debug!(client = %self.client_label(), "protocol: {w:?}");
+        }
+        let owed = step.reply;
+        let reply = match step.event {
+            Event::Negotiate { negotiated, offer } => {
+                tracing::debug!(
+                    version = negotiated.version,
+                    offered_version = offer.version,
+                    "negotiated"
+                );
+                Some(negotiated.reply())
+            }
+            Event::Macros { .. } => None,
+            Event::Connect(info) => {
+                let client = ClientInfo {
+                    hostname: String::from_utf8_lossy(&info.hostname).into_owned(),
+                    ip: info.ip(),
+                    port: info.port,
+                };
+                let daemon = self.macro_string(b"{daemon_name}");
+                self.pipeline.connect(client, daemon);
+                Some(Response::Continue)
+            }
+            Event::Helo(name) => {
+                self.pipeline.helo(&name);
+                Some(Response::Continue)
+            }
+            Event::Mail(env) => {
+                let macros = StageMacros {
+                    auth_authen: self.macro_string(b"{auth_authen}"),
+                    queue_id: self.macro_string(b"i"),
+                };
+                let args = env.args.iter().map(|a| a.to_vec()).collect();
+                let r = self.pipeline.mail(env.mailbox(), args, &macros);
+                Some(self.stage_response(r))
+            }
+            Event::Rcpt(env) => {
+                let args = env.args.iter().map(|a| a.to_vec()).collect();
+                let r = self.pipeline.rcpt(env.mailbox(), args);
+                Some(self.stage_response(r))
+            }
+            Event::Data => {
+                let q = self.macro_string(b"i");
+                self.pipeline.set_queue_id(q);
+                Some(Response::Continue)
+            }
+            Event::Header(field) => {
+                self.pipeline.header(&field.name, &field.value_after_colon());
+                Some(Response::Continue)
+            }
+            Event::EndOfHeaders => {
+                let q = self.macro_string(b"i");
+                self.pipeline.set_queue_id(q);
+                self.pipeline.end_of_headers();
+                Some(Response::Continue)
+            }
+            Event::Body(chunk) => {
+                self.pipeline.body(&chunk);
+                Some(Response::Continue)
+            }
+            Event::EndOfMessage { last_chunk } => {
+                if let Some(chunk) = last_chunk {
+                    self.pipeline.body(&chunk);
+                }
+                self.end_of_message().await?;
+                return Ok(Flow::Continue);
+            }
+            Event::Abort { .. } => {
+                self.pipeline.abort();
+                None
+            }
+            Event::Quit => return Ok(Flow::Close),
+            Event::QuitNewConnection => {
+                let role = self.pipeline_role();
+                self.pipeline = MessagePipeline::new(Arc::clone(&self.app), role);
+                None
+            }
+            Event::Unknown(_) => Some(Response::Continue),
+        };
+        if owed != ReplyOwed::None
+            && let Some(r) = reply
+        {
+            self.session.send(&r, &mut self.wbuf)?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// End of message: run the pipeline under the EOM budget, sending PROGRESS while waiting,
+    /// then the modifications and exactly one final reply.
+    async fn end_of_message(&mut self) -> Result<(), ConnError> {
+        let q = self.macro_string(b"i");
+        self.pipeline.set_queue_id(q);
+        let queue_id = self.pipeline.queue_id().unwrap_or("-").to_string();
+        let cfg = &self.app.config.server;
+        let budget = cfg.eom_timeout.get();
+        let every = cfg.progress_interval.get().max(Duration::from_millis(100));
+        let started = Instant::now();
+        let Connection {
+            stream,
+            session,
+            pipeline,
+            wbuf,
+            write_timeout,
+            ..
+        } = self;
+        let decision = {
+            let work = pipeline.end_of_message();
+            tokio::pin!(work);
+            let deadline = tokio::time::sleep(budget);
+            tokio::pin!(deadline);
+            let mut progress = tokio::time::interval_at(started + every, every);
+            loop {
+                tokio::select! {
+                    d = &mut work => break Some(d),
+                    _ = &mut deadline => break None,
+                    _ = progress.tick() => {
+                        session.send(&Response::Progress, wbuf)?;
+                        write_all(stream, wbuf, *write_timeout).await?;
+                    }
+                }
+            }
+        };
+        let app = Arc::clone(&self.app);
+        let decision = match decision {
+            Some(d) => d,
+            None => {
+                tracing::warn!(
+                    queue_id,
+                    "end-of-message checks did not finish within {}; answering per policy.on_error",
+                    app.config.server.eom_timeout
+                );
+                fallback_decision(&app)
+            }
+        };
+        let client = self.client_label();
+        tracing::info!(
+            queue_id,
+            client = %client,
+            results = %decision.summary,
+            action = decision.action(),
+            reply = decision.verdict.smtp_reply().unwrap_or(""),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "message"
+        );
+        for r in decision_responses(&decision) {
+            let is_final = matches!(
+                r,
+                Response::Continue | Response::ReplyCode(_) | Response::Discard | Response::Reject | Response::Tempfail
+            );
+            if let Err(e) = self.session.send(&r, &mut self.wbuf) {
+                if is_final {
+                    return Err(e.into());
+                }
+                tracing::warn!(queue_id, "modification not sent: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    fn stage_response(&self, reply: StageReply) -> Response {
+        match reply {
+            StageReply::Continue => Response::Continue,
+            StageReply::Refuse(text) => match smtp_reply(&text) {
+                Some(r) => Response::ReplyCode(r),
+                None if text.starts_with('4') => Response::Tempfail,
+                None => Response::Reject,
+            },
+        }
+    }
+
+    fn pipeline_role(&self) -> Role {
+        self.pipeline.role()
+    }
+
+    fn macro_string(&self, name: &[u8]) -> Option<String> {
+        self.session
+            .macro_value(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    fn client_label(&self) -> String {
+        let c = self.pipeline.client();
+        match c.ip {
+            Some(ip) => format!("{}[{}]", c.hostname, ip),
+            None => c.hostname.clone(),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), ConnError> {
+        write_all(&mut self.stream, &mut self.wbuf, self.write_timeout).await
+    }
+}
+
+async fn write_all<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    limit: Duration,
+) -> Result<(), ConnError> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    match timeout(limit, stream.write_all(buf)).await {
+        Err(_) => Err(ConnError::Timeout("writing to the MTA")),
+        Ok(Err(e)) => Err(e.into()),
+        Ok(Ok(())) => {
+            buf.clear();
+            Ok(())
+        }
+    }
+}
+
+/// The answer when the checks could not finish: `policy.on_error`.
+fn fallback_decision(app: &App) -> Decision {
+    let mut d = Decision::accept();
+    d.summary = "error=timeout".into();
+    if app.config.policy.on_error == TempErrorAction::Tempfail {
+        d.verdict = Verdict::TempFail(
+            "451 4.3.0 Temporary failure while checking the message; try again later".into(),
+        );
+    }
+    d
+}
+
+/// The milter responses for a decision, in sending order: header deletions (highest index
+/// first), inserts, envelope changes, quarantine, then the final reply.
+pub fn decision_responses(d: &Decision) -> Vec<Response> {
+    let mut out = Vec::new();
+    let rejected = !matches!(d.verdict, Verdict::Accept);
+    if !rejected {
+        for h in &d.headers {
+            out.push(match h {
+                HeaderChange::Delete { name, index } => Response::ChgHeader {
+                    index: *index,
+                    name: Bytes::from(name.clone()),
+                    value: Bytes::new(),
+                },
+                HeaderChange::Insert { index, name, value } => Response::InsHeader {
+                    index: *index,
+                    name: Bytes::from(name.clone()),
+                    value: Bytes::from(value.clone()),
+                },
+                HeaderChange::Add { name, value } => Response::AddHeader {
+                    name: Bytes::from(name.clone()),
+                    value: Bytes::from(value.clone()),
+                },
+            });
+        }
+        if let Some(sender) = &d.new_sender {
+            out.push(Response::ChgFrom {
+                from: Bytes::from(format!("<{sender}>")),
+                args: None,
+            });
+        }
+        for r in &d.recipients {
+            out.push(match r {
+                RcptChange::Delete(a) => Response::DelRcpt(Bytes::from(format!("<{a}>"))),
+                RcptChange::Add(a) => Response::AddRcpt(Bytes::from(format!("<{a}>"))),
+            });
+        }
+        if let Some(reason) = &d.quarantine {
+            let reason: String = reason
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            let reason = if reason.trim().is_empty() {
+                "quarantined by authmilter".to_string()
+            } else {
+                reason
+            };
+            out.push(Response::Quarantine(Bytes::from(reason)));
+        }
+    }
+    out.push(match &d.verdict {
+        Verdict::Accept => Response::Continue,
+        Verdict::Discard => Response::Discard,
+        Verdict::Reject(text) => smtp_reply(text)
+            .map(Response::ReplyCode)
+            .unwrap_or(Response::Reject),
+        Verdict::TempFail(text) => smtp_reply(text)
+            .map(Response::ReplyCode)
+            .unwrap_or(Response::Tempfail),
+    });
+    out
+}
