@@ -1,11 +1,13 @@
 //! Shared application state: the configuration and everything built from it once (resolver,
-//! evaluators, signing keys), shared by every connection.
+//! evaluators, signing keys, SRS), shared by every connection.
 
 use std::sync::Arc;
 
 use dns::Resolver;
 
-use crate::config::Config;
+use crate::config::{Config, DmarcMode, MultipleFrom, Sha1Policy};
+use crate::forwarding::SrsState;
+use crate::signing::SigningKeys;
 
 /// Everything a connection needs, built once from the configuration.
 pub struct App {
@@ -15,27 +17,99 @@ pub struct App {
     pub authserv_id: String,
     /// The DNS resolver shared by all checks (with its cache).
     pub resolver: Arc<dyn Resolver>,
+    /// SPF evaluator (RFC 7208).
+    pub spf: spf::Evaluator,
+    /// DKIM verifier (RFC 6376).
+    pub dkim: dkim::Verifier,
+    /// DMARC evaluator (RFC 9989 / RFC 7489).
+    pub dmarc: dmarc::Dmarc,
+    /// iprev settings (RFC 8601 §3).
+    pub iprev: iprev::Config,
+    /// Our signing keys and signing table.
+    pub signing: SigningKeys,
+    /// SRS, when `[srs]` is enabled or its socketmap is configured.
+    pub srs: Option<Arc<SrsState>>,
 }
 
 impl App {
-    /// Builds the application state from a configuration and a resolver.
+    /// Builds the application state: reads signing keys, sets up the evaluators.
     pub fn new(config: Config, resolver: Arc<dyn Resolver>) -> anyhow::Result<App> {
+        Self::build(config, resolver, true)
+    }
+
+    /// Like [`App::new`] without reading signing keys (for the verify-only tools).
+    pub fn without_keys(config: Config, resolver: Arc<dyn Resolver>) -> anyhow::Result<App> {
+        Self::build(config, resolver, false)
+    }
+
+    fn build(config: Config, resolver: Arc<dyn Resolver>, keys: bool) -> anyhow::Result<App> {
         let authserv_id = if config.authres.authserv_id.trim().is_empty() {
             host_name()
         } else {
             config.authres.authserv_id.trim().to_string()
         };
+        let limits = spf::Limits {
+            dns_terms: config.spf.dns_lookup_limit,
+            void_lookups: config.spf.void_lookup_limit,
+            ..spf::Limits::default()
+        };
+        let spf = spf::Evaluator::new(
+            spf::Config::default()
+                .with_limits(limits)
+                .with_receiver(authserv_id.clone()),
+        );
+        let dkim = dkim::Verifier::new(dkim::VerifyOptions {
+            rsa_sha1: match config.dkim.rsa_sha1 {
+                Sha1Policy::Reject => dkim::RsaSha1Policy::Policy,
+                Sha1Policy::Verify => dkim::RsaSha1Policy::Verify,
+            },
+            max_signatures: config.dkim.max_signatures,
+            ..dkim::VerifyOptions::default()
+        });
+        let dmarc = dmarc::Dmarc::new(dmarc::Config {
+            mode: match config.dmarc.mode {
+                DmarcMode::Rfc9989 => dmarc::Mode::Rfc9989,
+                DmarcMode::Rfc7489 => dmarc::Mode::Rfc7489,
+            },
+            multi_from: match config.dmarc.multiple_from {
+                MultipleFrom::Reject => dmarc::MultiFrom::Reject,
+                MultipleFrom::Strictest => dmarc::MultiFrom::Strictest,
+            },
+            ..dmarc::Config::default()
+        });
+        let iprev = iprev::Config {
+            max_names: config.iprev.max_names,
+        };
+        let signing = if keys {
+            SigningKeys::load(&config.dkim)?
+        } else {
+            SigningKeys::default()
+        };
+        let srs = if keys && (config.srs.enabled || !config.srs.socketmap.trim().is_empty()) {
+            Some(Arc::new(SrsState::load(&config.srs)?))
+        } else {
+            None
+        };
         Ok(App {
+            srs,
             config,
             authserv_id,
             resolver,
+            spf,
+            dkim,
+            dmarc,
+            iprev,
+            signing,
         })
     }
 }
 
 /// This host's name, for the default authserv-id.
 pub fn host_name() -> String {
-    let name = gethostname::gethostname().to_string_lossy().trim().to_string();
+    let name = gethostname::gethostname()
+        .to_string_lossy()
+        .trim()
+        .to_string();
     if name.is_empty() {
         "localhost".to_string()
     } else {

@@ -74,9 +74,10 @@ pub struct SpfArgs {
     /// The SMTP client's IP address.
     #[arg(long)]
     pub ip: IpAddr,
-    /// The MAIL FROM address ("" or "<>" for the null sender).
-    #[arg(long = "mail-from", value_name = "ADDR", default_value = "")]
-    pub mail_from: String,
+    /// The MAIL FROM address ("" or "<>" for the null sender). Without it, the HELO
+    /// identity is checked.
+    #[arg(long = "mail-from", value_name = "ADDR")]
+    pub mail_from: Option<String>,
     /// The HELO/EHLO name.
     #[arg(long, value_name = "NAME", default_value = "")]
     pub helo: String,

@@ -16,7 +16,10 @@ pub fn build(cfg: &DnsConfig) -> anyhow::Result<Arc<dyn Resolver>> {
         .iter()
         .map(|s| {
             s.parse::<SocketAddr>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .or_else(|_| {
+                    s.parse::<std::net::IpAddr>()
+                        .map(|ip| SocketAddr::new(ip, 53))
+                })
                 .with_context(|| format!("dns.nameservers: bad address {s:?} (expected IP:PORT)"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

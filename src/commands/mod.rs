@@ -1,6 +1,11 @@
 //! The subcommands: each takes its parsed arguments and returns an exit code.
 
+mod common;
+mod dkim;
+mod eval;
 mod serve;
+mod spf;
+mod srs;
 
 use std::process::ExitCode;
 
@@ -12,11 +17,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Config(ConfigCommand::Check(args)) => {
+            crate::logging::init_cli();
             let loaded = Config::load(args.path.as_deref())?;
             eprintln!("{}: OK", loaded.path.display());
             print!("{}", loaded.config.to_toml()?);
             Ok(ExitCode::SUCCESS)
         }
-        other => anyhow::bail!("not available yet: {other:?}"),
+        Command::Spf(args) => spf::run(args),
+        Command::Dkim(cmd) => dkim::run(cmd),
+        Command::Eval(args) => eval::run(args),
+        Command::Srs(cmd) => srs::run(cmd),
     }
 }

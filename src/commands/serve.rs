@@ -1,13 +1,17 @@
-//! `authmilter serve`: load the configuration, build the shared state, run the server.
+//! `authmilter serve`: load the configuration, build the shared state, run the server, the
+//! SRS socketmap and the key checker; reload on SIGHUP.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
 
 use crate::app::App;
 use crate::cli::ServeArgs;
-use crate::config::Config;
+use crate::config::{Config, SocketSpec};
 use crate::server::{Server, shutdown_signal};
 
 /// Runs the milter until SIGTERM/SIGINT.
@@ -24,17 +28,120 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .thread_name("authmilter")
         .build()
         .context("cannot start the async runtime")?;
+    let dns_override = args.dns.dns;
+    let path = loaded.path.clone();
     runtime.block_on(async move {
-        let mut config = loaded.config;
-        if let Some(ns) = args.dns.dns {
-            config.dns.nameservers = vec![ns.to_string()];
-        }
-        let resolver = crate::resolver::build(&config.dns)?;
-        let app = Arc::new(App::new(config, resolver)?);
-        tracing::info!(authserv_id = %app.authserv_id, "ready");
-        let server = Server::bind(app).await?;
-        server.run(shutdown_signal()).await
+        let app = Arc::new(build_app(loaded.config, dns_override)?);
+        tracing::info!(
+            authserv_id = %app.authserv_id,
+            signing_keys = app.signing.keys().len(),
+            "ready"
+        );
+        let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));
+        let server = Server::bind_shared(Arc::clone(&shared)).await?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut background = tokio::task::JoinSet::new();
+        start_socketmap(&app, stop_rx.clone(), &mut background)?;
+        background.spawn(key_checker(Arc::clone(&shared), stop_rx.clone()));
+        background.spawn(reloader(Arc::clone(&shared), path, dns_override, stop_rx));
+        let result = server.run(shutdown_signal()).await;
+        let _ = stop_tx.send(true);
+        while background.join_next().await.is_some() {}
+        result
     })?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+fn build_app(mut config: Config, dns: Option<std::net::SocketAddr>) -> anyhow::Result<App> {
+    if let Some(ns) = dns {
+        config.dns.nameservers = vec![ns.to_string()];
+    }
+    let resolver = crate::resolver::build(&config.dns)?;
+    App::new(config, resolver)
+}
+
+fn start_socketmap(
+    app: &App,
+    stop: watch::Receiver<bool>,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<()> {
+    let spec = app.config.srs.socketmap.trim();
+    if spec.is_empty() {
+        return Ok(());
+    }
+    let spec: SocketSpec = spec
+        .parse()
+        .map_err(|e| anyhow::anyhow!("srs.socketmap: {e}"))?;
+    let Some(state) = app.srs.clone() else {
+        anyhow::bail!("srs.socketmap is set but SRS could not be set up");
+    };
+    let mode = app.config.server.socket_mode.0;
+    tasks.spawn(async move {
+        if let Err(e) = crate::forwarding::run_socketmap(spec, state, mode, stop).await {
+            tracing::error!("SRS socketmap stopped: {e:#}");
+        }
+    });
+    Ok(())
+}
+
+/// At start and every `dkim.key_check_interval`: does DNS publish each signing key?
+async fn key_checker(shared: Arc<ArcSwap<App>>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let app = shared.load_full();
+        let interval = app.config.dkim.key_check_interval;
+        if interval.is_zero() || app.signing.is_empty() {
+            // nothing to do now; look again after a reload
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => continue,
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = crate::signing::check_published(&app.signing, &*app.resolver) => {}
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(interval.get()) => {}
+        }
+    }
+}
+
+/// SIGHUP: re-read the configuration, keys and secrets; keep the old state on error.
+async fn reloader(
+    shared: Arc<ArcSwap<App>>,
+    path: PathBuf,
+    dns: Option<std::net::SocketAddr>,
+    mut stop: watch::Receiver<bool>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload disabled");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = hup.recv() => {}
+        }
+        let attempt = Config::load(Some(&path)).and_then(|l| {
+            let old = shared.load();
+            if l.config.server.listen != old.config.server.listen {
+                tracing::warn!("reload: listener changes take effect after a restart");
+            }
+            build_app(l.config, dns)
+        });
+        match attempt {
+            Ok(app) => {
+                tracing::info!(
+                    config = %path.display(),
+                    signing_keys = app.signing.keys().len(),
+                    "configuration reloaded"
+                );
+                shared.store(Arc::new(app));
+            }
+            Err(e) => tracing::error!("reload failed, keeping the running configuration: {e:#}"),
+        }
+    }
 }

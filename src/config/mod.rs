@@ -139,7 +139,8 @@ impl Config {
             ("dmarc.reject_reply", &self.dmarc.reject_reply, '5'),
             ("policy.tempfail_reply", &self.policy.tempfail_reply, '4'),
         ] {
-            check_reply(reply, class).with_context(|| format!("{key}{}", line_of(key_leaf(key))))?;
+            check_reply(reply, class)
+                .with_context(|| format!("{key}{}", line_of(key_leaf(key))))?;
         }
         if self.srs.enabled && self.srs.domain.trim().is_empty() {
             bail!(

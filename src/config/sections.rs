@@ -342,8 +342,7 @@ impl Default for DmarcConfig {
             enforce: false,
             quarantine: QuarantineAction::Hold,
             quarantine_header: "X-Spam-Flag: YES".into(),
-            reject_reply: "550 5.7.1 Message rejected: DMARC policy of {domain} says reject"
-                .into(),
+            reject_reply: "550 5.7.1 Message rejected: DMARC policy of {domain} says reject".into(),
             multiple_from: MultipleFrom::Strictest,
         }
     }
@@ -418,8 +417,8 @@ impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
             temperror: TempErrorAction::Tempfail,
-            tempfail_reply: "451 4.7.5 Temporary DNS failure while checking {domain}; try again later"
-                .into(),
+            tempfail_reply:
+                "451 4.7.5 Temporary DNS failure while checking {domain}; try again later".into(),
             on_error: TempErrorAction::Tempfail,
             allow_networks: Vec::new(),
             allow_domains: Vec::new(),
@@ -461,6 +460,10 @@ pub struct SrsConfig {
     pub hash_length: usize,
     /// Separator after `SRS0`/`SRS1`: `=`, `+` or `-`.
     pub separator: String,
+    /// Hash alphabet of new addresses: `base64url` (postsrsd 2.2.6+) or `base64` (postsrsd 1.x).
+    pub hash_encoding: SrsHashEncoding,
+    /// Our outbound IP addresses, for `rewrite = "when-spf-fails"`.
+    pub outbound_addresses: Vec<std::net::IpAddr>,
     /// Postfix socketmap listener (`inet:127.0.0.1:10003`); empty disables it.
     pub socketmap: String,
 }
@@ -478,6 +481,8 @@ impl Default for SrsConfig {
             max_age_days: 21,
             hash_length: 4,
             separator: "=".into(),
+            hash_encoding: SrsHashEncoding::Base64url,
+            outbound_addresses: Vec::new(),
             socketmap: String::new(),
         }
     }
@@ -491,4 +496,15 @@ pub enum SrsRewrite {
     Always,
     /// Only when the original sender's SPF would not authorize our outbound address.
     WhenSpfFails,
+}
+
+/// Hash alphabet of new SRS addresses (reverse accepts both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SrsHashEncoding {
+    /// `-` and `_` (postsrsd 2.2.6 and later).
+    Base64url,
+    /// `+` and `/` (postsrsd 1.x and 2.0–2.2.5): set this while an old postsrsd still has
+    /// to reverse our addresses.
+    Base64,
 }

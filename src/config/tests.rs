@@ -34,7 +34,9 @@ fn reference_file_documents_every_key() {
                 {
                     SAMPLE.contains(&format!("[[{section}.{key}]]"))
                 }
-                toml::Value::Array(items) if matches!(items.first(), Some(toml::Value::Table(_))) => {
+                toml::Value::Array(items)
+                    if matches!(items.first(), Some(toml::Value::Table(_))) =>
+                {
                     SAMPLE.contains(&format!("[[{section}.{key}]]"))
                 }
                 _ => SAMPLE.contains(&format!("\n{key} = ")),
@@ -44,7 +46,10 @@ fn reference_file_documents_every_key() {
             }
         }
     }
-    assert!(missing.is_empty(), "keys missing from milter.toml: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "keys missing from milter.toml: {missing:?}"
+    );
 }
 
 #[test]
@@ -66,13 +71,21 @@ fn bad_value_names_key_and_line() {
     let err = Config::parse("[[server.listen]]\nsocket = \"inet:nowhere\"\n")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("line 2") && err.contains("bad socket"), "{err}");
-    let err = Config::parse("[dmarc]\nmode = \"rfc1234\"\n").unwrap_err().to_string();
+    assert!(
+        err.contains("line 2") && err.contains("bad socket"),
+        "{err}"
+    );
+    let err = Config::parse("[dmarc]\nmode = \"rfc1234\"\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("line 2") && err.contains("mode"), "{err}");
     let err = Config::parse("[outbound]\ninternal_networks = [\"10.0.0.0/40\"]\n")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("line 2") && err.contains("bad network"), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("bad network"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -82,16 +95,26 @@ fn cross_key_rules() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("dkim.signing[0].keys") && err.contains("line 8"), "{err}");
+    assert!(
+        err.contains("dkim.signing[0].keys") && err.contains("line 8"),
+        "{err}"
+    );
     let ok = Config::parse(
         "[[dkim.key]]\ndomain = \"example.com\"\nselector = \"s\"\npath = \"/k.pem\"\n\n[[dkim.signing]]\nfrom = \"*\"\nkeys = [\"s._domainkey.example.com\"]\n",
     );
     assert!(ok.is_ok(), "{ok:?}");
     let err = Config::parse("[spf]\nreject_reply = \"250 ok\"\n").unwrap_err();
-    assert!(format!("{err:#}").contains("spf.reject_reply (line 2)"), "{err:#}");
-    let err = Config::parse("[srs]\nenabled = true\n").unwrap_err().to_string();
+    assert!(
+        format!("{err:#}").contains("spf.reject_reply (line 2)"),
+        "{err:#}"
+    );
+    let err = Config::parse("[srs]\nenabled = true\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("srs.domain"), "{err}");
-    let err = Config::parse("[server]\nlisten = []\n").unwrap_err().to_string();
+    let err = Config::parse("[server]\nlisten = []\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("server.listen"), "{err}");
 }
 

@@ -275,13 +275,22 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!("30s".parse::<Span>().unwrap().get(), Duration::from_secs(30));
-        assert_eq!("5m".parse::<Span>().unwrap().get(), Duration::from_secs(300));
+        assert_eq!(
+            "30s".parse::<Span>().unwrap().get(),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            "5m".parse::<Span>().unwrap().get(),
+            Duration::from_secs(300)
+        );
         assert_eq!(
             "250ms".parse::<Span>().unwrap().get(),
             Duration::from_millis(250)
         );
-        assert_eq!("7210".parse::<Span>().unwrap().get(), Duration::from_secs(7210));
+        assert_eq!(
+            "7210".parse::<Span>().unwrap().get(),
+            Duration::from_secs(7210)
+        );
         assert!("5 parsecs".parse::<Span>().is_err());
         assert!("".parse::<Span>().is_err());
         assert!("99999999999999999999d".parse::<Span>().is_err());
@@ -309,7 +318,14 @@ mod tests {
             "local:/run/am.sock".parse(),
             Ok(SocketSpec::Unix("/run/am.sock".into()))
         );
-        for bad in ["inet:", "unix:", "inet:host", "inet:1.2.3.4:99999", "inet:::1:25", "x"] {
+        for bad in [
+            "inet:",
+            "unix:",
+            "inet:host",
+            "inet:1.2.3.4:99999",
+            "inet:::1:25",
+            "x",
+        ] {
             assert!(bad.parse::<SocketSpec>().is_err(), "{bad}");
         }
         assert_eq!(inet("::1", 25).to_string(), "inet:[::1]:25");
@@ -321,7 +337,11 @@ mod tests {
         assert!(n.contains("192.0.2.200".parse().unwrap()));
         assert!(n.contains("::ffff:192.0.2.1".parse().unwrap()));
         assert!(!n.contains("192.0.3.1".parse().unwrap()));
-        assert!(Network::try_from("::1".to_string()).unwrap().contains("::1".parse().unwrap()));
+        assert!(
+            Network::try_from("::1".to_string())
+                .unwrap()
+                .contains("::1".parse().unwrap())
+        );
         assert!(Network::try_from("192.0.2.0/33".to_string()).is_err());
     }
 

@@ -73,7 +73,7 @@ pub enum RcptChange {
 }
 
 /// Everything the milter sends at end of message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Decision {
     /// The final answer.
     pub verdict: Verdict,
@@ -87,6 +87,8 @@ pub struct Decision {
     pub recipients: Vec<RcptChange>,
     /// The check results in one line (`spf=pass dkim=pass ...`), for the log.
     pub summary: String,
+    /// The inbound check results (for `eval`), when checks ran.
+    pub results: Option<super::results::Results>,
 }
 
 impl Decision {
@@ -99,6 +101,7 @@ impl Decision {
             new_sender: None,
             recipients: Vec::new(),
             summary: String::new(),
+            results: None,
         }
     }
 

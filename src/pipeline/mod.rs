@@ -8,17 +8,23 @@
 //! discovery) and body consumers are registered (DKIM verification, our signatures); body chunks
 //! stream to the consumers; at end of message the results meet and one [`Decision`] comes out.
 
+mod checks;
 pub mod decision;
 mod message;
+pub mod policy;
+pub mod results;
+mod task;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use decision::{Decision, HeaderChange, RcptChange, Verdict};
 pub use message::{Direction, MessageState, StoredHeader};
+pub use results::{Results, ResultsReport};
 
 use crate::app::App;
 use crate::config::{Role, canonical_ip};
+use checks::{ConnectionChecks, InboundChecks, Signing};
 
 /// What we know about the SMTP client, from CONNECT and HELO (milter-protocol.md §2.5, §2.6).
 #[derive(Debug, Clone, Default)]
@@ -38,6 +44,7 @@ struct ConnectionState {
     helo: Option<String>,
     daemon_name: Option<String>,
     messages: u64,
+    checks: ConnectionChecks,
 }
 
 /// Macro values the pipeline uses, taken from the MTA at each stage.
@@ -58,12 +65,32 @@ pub enum StageReply {
     Refuse(String),
 }
 
+/// The message in progress with its checks.
+struct Current {
+    state: MessageState,
+    inbound: InboundChecks,
+    signing: Signing,
+    /// For `[srs] rewrite = "when-spf-fails"`: does the sender's SPF pass from our addresses?
+    srs_spf: Option<task::Task<bool>>,
+}
+
+impl Current {
+    fn new(state: MessageState) -> Self {
+        Current {
+            state,
+            inbound: InboundChecks::default(),
+            signing: Signing::default(),
+            srs_spf: None,
+        }
+    }
+}
+
 /// One milter connection's pipeline.
 pub struct MessagePipeline {
     app: Arc<App>,
     role: Role,
     conn: ConnectionState,
-    msg: Option<MessageState>,
+    msg: Option<Current>,
 }
 
 impl MessagePipeline {
@@ -104,7 +131,11 @@ impl MessagePipeline {
     /// HELO/EHLO (may repeat, e.g. after STARTTLS; ends any open message).
     pub fn helo(&mut self, name: &[u8]) {
         self.msg = None;
-        self.conn.helo = Some(String::from_utf8_lossy(name).into_owned());
+        let name = String::from_utf8_lossy(name).into_owned();
+        if self.conn.helo.as_deref() != Some(name.as_str()) {
+            self.conn.checks.helo_spf = checks::Cached::NotStarted;
+        }
+        self.conn.helo = Some(name);
     }
 
     /// The client, for logs.
@@ -113,53 +144,99 @@ impl MessagePipeline {
     }
 
     /// MAIL FROM: a message begins. `sender` is the address without angle brackets.
+    /// Inbound checks that need only the envelope (SPF, iprev) start now, in the background.
     pub fn mail(&mut self, sender: &[u8], args: Vec<Vec<u8>>, macros: &StageMacros) -> StageReply {
         self.conn.messages += 1;
         let direction = self.direction(macros);
-        self.msg = Some(MessageState::new(
+        let mut current = Current::new(MessageState::new(
             sender.to_vec(),
             args,
             direction,
             macros.queue_id.clone(),
         ));
+        current.srs_spf = srs_spf_task(&self.app, sender);
+        if direction == Direction::Inbound {
+            current.inbound.start_envelope(
+                &self.app,
+                &mut self.conn.checks,
+                self.conn.client.ip,
+                self.conn.helo.as_deref(),
+                sender,
+            );
+        }
+        self.msg = Some(current);
         StageReply::Continue
     }
 
     /// RCPT TO: one recipient, without angle brackets.
     pub fn rcpt(&mut self, recipient: &[u8], args: Vec<Vec<u8>>) -> StageReply {
-        let msg = self.message_mut();
-        msg.add_recipient(recipient.to_vec(), args);
+        if let Some(srs) = self
+            .app
+            .srs
+            .as_ref()
+            .filter(|_| self.app.config.srs.enabled)
+            && srs.reverse
+        {
+            let rcpt = String::from_utf8_lossy(recipient);
+            if let srs::milter::RecipientAction::Reject(reply) =
+                srs.with_milter(|m| m.check_recipient(&rcpt))
+            {
+                return StageReply::Refuse(reply.to_string());
+            }
+        }
+        self.current().state.add_recipient(recipient.to_vec(), args);
         StageReply::Continue
     }
 
     /// Updates the queue id when the MTA tells it (DATA, EOH, EOM macros).
     pub fn set_queue_id(&mut self, queue_id: Option<String>) {
         if let (Some(q), Some(msg)) = (queue_id, self.msg.as_mut()) {
-            msg.queue_id = Some(q);
+            msg.state.queue_id = Some(q);
         }
     }
 
     /// One header, as it appears after the colon (leading whitespace included) with `\n` or
     /// `\r\n` folding.
     pub fn header(&mut self, name: &[u8], value_after_colon: &[u8]) {
-        self.message_mut().add_header(name, value_after_colon);
+        self.current().state.add_header(name, value_after_colon);
     }
 
-    /// End of headers: start the header-based checks.
+    /// End of headers: start the header-based checks (DKIM key lookups, DMARC discovery)
+    /// and register the body consumers (DKIM hashers, our signatures).
     pub fn end_of_headers(&mut self) {
-        self.message_mut().headers_done = true;
+        let app = Arc::clone(&self.app);
+        let current = self.current();
+        current.state.headers_done = true;
+        match current.state.direction {
+            Direction::Inbound => current.inbound.start_headers(&app, &current.state.headers),
+            Direction::Outbound => current.signing = Signing::start(&app, &current.state.headers),
+        }
     }
 
     /// One body chunk (CRLF line ends, split anywhere): streamed to every body consumer.
     pub fn body(&mut self, chunk: &[u8]) {
-        self.message_mut().body(chunk);
+        let current = self.current();
+        current.state.body(chunk);
+        current.inbound.body(chunk);
+        current.signing.body(chunk);
     }
 
     /// End of message: collect results and decide. The message state is consumed.
     pub async fn end_of_message(&mut self) -> Decision {
-        let msg = self.msg.take().unwrap_or_else(MessageState::without_envelope);
-        let app = Arc::clone(&self.app);
-        self.decide(&app, msg).await
+        let mut current = self
+            .msg
+            .take()
+            .unwrap_or_else(|| Current::new(MessageState::without_envelope()));
+        if !current.state.headers_done {
+            // no EOH was seen (NOEOH or out-of-order input): start header checks now
+            self.msg = Some(current);
+            self.end_of_headers();
+            current = match self.msg.take() {
+                Some(c) => c,
+                None => Current::new(MessageState::without_envelope()),
+            };
+        }
+        self.decide(current).await
     }
 
     /// ABORT: drop the message (the connection stays).
@@ -174,11 +251,12 @@ impl MessagePipeline {
 
     /// The queue id of the open message, for logs.
     pub fn queue_id(&self) -> Option<&str> {
-        self.msg.as_ref().and_then(|m| m.queue_id.as_deref())
+        self.msg.as_ref().and_then(|m| m.state.queue_id.as_deref())
     }
 
-    fn message_mut(&mut self) -> &mut MessageState {
-        self.msg.get_or_insert_with(MessageState::without_envelope)
+    fn current(&mut self) -> &mut Current {
+        self.msg
+            .get_or_insert_with(|| Current::new(MessageState::without_envelope()))
     }
 
     /// Decides whether the message is ours (sign) or inbound (verify) (docs/configuration.md
@@ -189,8 +267,8 @@ impl MessagePipeline {
             Role::Verify => Direction::Inbound,
             Role::Auto => {
                 let cfg = &self.app.config.outbound;
-                let authenticated =
-                    cfg.authenticated && macros.auth_authen.as_deref().is_some_and(|a| !a.is_empty());
+                let authenticated = cfg.authenticated
+                    && macros.auth_authen.as_deref().is_some_and(|a| !a.is_empty());
                 let internal = self
                     .conn
                     .client
@@ -210,18 +288,139 @@ impl MessagePipeline {
         }
     }
 
-    async fn decide(&mut self, app: &App, msg: MessageState) -> Decision {
+    async fn decide(&mut self, current: Current) -> Decision {
+        let app = Arc::clone(&self.app);
+        let Current {
+            state,
+            inbound,
+            signing,
+            srs_spf,
+        } = current;
         let mut decision = Decision::accept();
-        decision.headers.extend(msg.forged_authres_deletions(app));
-        if msg.direction == Direction::Inbound {
-            let ar = authres::AuthenticationResults::new(app.authserv_id.clone());
-            decision.headers.push(HeaderChange::Insert {
-                index: 0,
-                name: "Authentication-Results".into(),
-                value: ar.format(&authres::FormatOptions::milter()),
-            });
+        decision
+            .headers
+            .extend(state.forged_authres_deletions(&app));
+        match state.direction {
+            Direction::Inbound => {
+                let results = inbound
+                    .finish(&app, &mut self.conn.checks, state.mail_from.is_empty())
+                    .await;
+                let ar = results.authentication_results(&app.authserv_id);
+                decision.headers.push(HeaderChange::Insert {
+                    index: 0,
+                    name: "Authentication-Results".into(),
+                    value: ar.format(&authres::FormatOptions::milter()),
+                });
+                let mail_from_domain = domain_of(&state.mail_from);
+                policy::apply(
+                    &app,
+                    &policy::PolicyInput {
+                        client_ip: self.conn.client.ip,
+                        mail_from_domain: mail_from_domain.as_deref(),
+                    },
+                    &results,
+                    &mut decision,
+                );
+                decision.summary = format!("inbound {}", results.summary());
+                decision.results = Some(results);
+            }
+            Direction::Outbound => {
+                let (signatures, log) = signing.finish(&state.headers);
+                // inserts at index 0 stack: send the bottom-most first
+                for value in signatures.into_iter().rev() {
+                    decision.headers.push(HeaderChange::Insert {
+                        index: 0,
+                        name: "DKIM-Signature".into(),
+                        value,
+                    });
+                }
+                decision.summary = if log.is_empty() {
+                    "outbound unsigned".to_string()
+                } else {
+                    format!("outbound {}", log.join(" "))
+                };
+            }
         }
-        let _ = &self.conn;
+        if decision.verdict == Verdict::Accept {
+            apply_srs(&app, &state, srs_spf, &mut decision).await;
+        }
         decision
     }
+}
+
+/// For `rewrite = "when-spf-fails"`: checks whether the sender domain's SPF passes for every
+/// one of our outbound addresses, in the background from MAIL on.
+fn srs_spf_task(app: &Arc<App>, sender: &[u8]) -> Option<task::Task<bool>> {
+    let cfg = &app.config.srs;
+    if !cfg.enabled
+        || cfg.rewrite != crate::config::SrsRewrite::WhenSpfFails
+        || cfg.outbound_addresses.is_empty()
+        || sender.is_empty()
+    {
+        return None;
+    }
+    let (a, sender) = (Arc::clone(app), sender.to_vec());
+    Some(task::Task::spawn(async move {
+        for ip in &a.config.srs.outbound_addresses {
+            let out = a
+                .spf
+                .check_mail_from(&*a.resolver, *ip, &sender, a.authserv_id.as_bytes())
+                .await;
+            if out.result != spf::SpfResult::Pass {
+                return false;
+            }
+        }
+        true
+    }))
+}
+
+/// SRS at end of message: rewrite the sender of forwarded mail, restore SRS recipients.
+async fn apply_srs(
+    app: &App,
+    state: &MessageState,
+    srs_spf: Option<task::Task<bool>>,
+    decision: &mut Decision,
+) {
+    let Some(srs) = app.srs.as_ref().filter(|_| app.config.srs.enabled) else {
+        return;
+    };
+    let spf_ok = match srs_spf {
+        Some(t) => t.join().await,
+        None => None,
+    };
+    let sender = String::from_utf8_lossy(&state.mail_from).into_owned();
+    let rcpts: Vec<String> = state
+        .recipients
+        .iter()
+        .map(|(r, _)| String::from_utf8_lossy(r).into_owned())
+        .collect();
+    match srs.with_milter(|m| m.decide(&sender, &rcpts, spf_ok)) {
+        srs::milter::MilterDecision::Accept(changes) => {
+            if let Some(new) = changes.new_sender {
+                decision.summary.push_str(" srs=forward");
+                decision.new_sender = Some(new);
+            }
+            if srs.reverse {
+                for c in changes.recipients {
+                    decision.summary.push_str(" srs=reverse");
+                    decision.recipients.push(RcptChange::Delete(c.old));
+                    decision.recipients.push(RcptChange::Add(c.new));
+                }
+            }
+        }
+        srs::milter::MilterDecision::Reject(reply) => {
+            if srs.reverse {
+                decision.verdict = Verdict::Reject(reply.to_string());
+            }
+        }
+    }
+}
+
+/// The domain of an address (`user@Example.COM` → `example.com`).
+fn domain_of(addr: &[u8]) -> Option<String> {
+    let at = addr.iter().rposition(|&b| b == b'@')?;
+    let d = String::from_utf8_lossy(addr.get(at + 1..)?)
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    (!d.is_empty()).then_some(d)
 }

@@ -22,12 +22,8 @@ use crate::pipeline::{
 use super::reply::smtp_reply;
 
 /// Serves one accepted connection until QUIT, EOF, an error, a timeout or shutdown.
-pub async fn serve_connection<S>(
-    stream: S,
-    app: Arc<App>,
-    role: Role,
-    stop: watch::Receiver<bool>,
-) where
+pub async fn serve_connection<S>(stream: S, app: Arc<App>, role: Role, stop: watch::Receiver<bool>)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let cfg = &app.config.server;
@@ -182,7 +178,8 @@ where
                 Some(Response::Continue)
             }
             Event::Header(field) => {
-                self.pipeline.header(&field.name, &field.value_after_colon());
+                self.pipeline
+                    .header(&field.name, &field.value_after_colon());
                 Some(Response::Continue)
             }
             Event::EndOfHeaders => {
@@ -282,7 +279,11 @@ where
         for r in decision_responses(&decision) {
             let is_final = matches!(
                 r,
-                Response::Continue | Response::ReplyCode(_) | Response::Discard | Response::Reject | Response::Tempfail
+                Response::Continue
+                    | Response::ReplyCode(_)
+                    | Response::Discard
+                    | Response::Reject
+                    | Response::Tempfail
             );
             if let Err(e) = self.session.send(&r, &mut self.wbuf) {
                 if is_final {

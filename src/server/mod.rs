@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use arc_swap::ArcSwap;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -34,13 +35,20 @@ struct Listening {
 
 /// The bound server, ready to run.
 pub struct Server {
-    app: Arc<App>,
+    app: Arc<ArcSwap<App>>,
     listeners: Vec<Listening>,
 }
 
 impl Server {
     /// Binds every configured listener. A stale Unix socket file is removed first.
     pub async fn bind(app: Arc<App>) -> anyhow::Result<Server> {
+        Self::bind_shared(Arc::new(ArcSwap::new(app))).await
+    }
+
+    /// Like [`Server::bind`], with state that can be replaced while running (SIGHUP reload):
+    /// each new connection takes the state current when it is accepted.
+    pub async fn bind_shared(shared: Arc<ArcSwap<App>>) -> anyhow::Result<Server> {
+        let app = shared.load_full();
         let mut listeners = Vec::new();
         for l in &app.config.server.listen {
             let bound = bind(&l.socket, app.config.server.socket_mode.0)
@@ -52,7 +60,10 @@ impl Server {
                 spec: l.socket.clone(),
             });
         }
-        Ok(Server { app, listeners })
+        Ok(Server {
+            app: shared,
+            listeners,
+        })
     }
 
     /// The addresses actually bound (with the real port when the config said port 0).
@@ -75,7 +86,8 @@ impl Server {
     /// Serves until `shutdown` completes, then stops accepting, lets open connections finish
     /// their message (up to `server.shutdown_timeout`) and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let cfg = &self.app.config.server;
+        let app = self.app.load_full();
+        let cfg = &app.config.server;
         let limit = Arc::new(Semaphore::new(cfg.max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut accepts = JoinSet::new();
@@ -125,7 +137,7 @@ impl Server {
 /// Accepts connections until told to stop; returns the set of connection tasks.
 async fn accept_loop(
     listening: Listening,
-    app: Arc<App>,
+    app: Arc<ArcSwap<App>>,
     limit: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) -> JoinSet<()> {
@@ -151,7 +163,7 @@ async fn accept_loop(
                     tracing::warn!(%peer, "cannot set TCP_NODELAY: {e}");
                 }
                 tracing::debug!(%peer, "milter connection");
-                let (app, stop) = (Arc::clone(&app), stop.clone());
+                let (app, stop) = (app.load_full(), stop.clone());
                 conns.spawn(async move {
                     serve_connection(stream, app, role, stop).await;
                     drop(permit);
@@ -159,7 +171,7 @@ async fn accept_loop(
             }
             Ok(Accepted::Unix(stream)) => {
                 tracing::debug!(socket = %listening.spec, "milter connection");
-                let (app, stop) = (Arc::clone(&app), stop.clone());
+                let (app, stop) = (app.load_full(), stop.clone());
                 conns.spawn(async move {
                     serve_connection(stream, app, role, stop).await;
                     drop(permit);
@@ -210,8 +222,9 @@ async fn bind(spec: &SocketSpec, mode: u32) -> anyhow::Result<Bound> {
             use std::os::unix::fs::{FileTypeExt, PermissionsExt};
             if let Ok(meta) = std::fs::symlink_metadata(path) {
                 if meta.file_type().is_socket() {
-                    std::fs::remove_file(path)
-                        .with_context(|| format!("cannot remove stale socket {}", path.display()))?;
+                    std::fs::remove_file(path).with_context(|| {
+                        format!("cannot remove stale socket {}", path.display())
+                    })?;
                 } else {
                     anyhow::bail!("{} exists and is not a socket", path.display());
                 }

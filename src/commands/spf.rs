@@ -1,0 +1,89 @@
+//! `authmilter spf`: evaluate SPF (RFC 7208) for one IP, MAIL FROM and HELO.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::app::App;
+use crate::cli::SpfArgs;
+
+use super::common::{runtime, tool_config, tool_resolver};
+
+#[derive(Serialize)]
+struct SpfJson {
+    result: String,
+    domain: String,
+    identity: &'static str,
+    mechanism: Option<String>,
+    explanation: Option<String>,
+    lookups: usize,
+    void_lookups: usize,
+    problem: Option<String>,
+}
+
+/// Runs the command. Exit status 0 whatever the SPF result.
+pub fn run(args: SpfArgs) -> anyhow::Result<ExitCode> {
+    let config = tool_config(&args.config)?;
+    let resolver = tool_resolver(&config, &args.dns)?;
+    let app = App::without_keys(config, resolver)?;
+    if args.mail_from.is_none() && args.helo.trim().is_empty() {
+        anyhow::bail!("give --mail-from ADDR, or --helo NAME to check the HELO identity");
+    }
+    let mail_from = args.mail_from.as_deref().map(|m| {
+        m.trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string()
+    });
+    let (identity, out) = runtime()?.block_on(async {
+        if let Some(mail_from) = mail_from {
+            (
+                "mailfrom",
+                app.spf
+                    .check_mail_from(
+                        &*app.resolver,
+                        args.ip,
+                        mail_from.as_bytes(),
+                        args.helo.as_bytes(),
+                    )
+                    .await,
+            )
+        } else {
+            // no MAIL FROM given: the HELO identity (RFC 7208 §2.3)
+            (
+                "helo",
+                app.spf
+                    .check_helo(&*app.resolver, args.ip, args.helo.as_bytes())
+                    .await,
+            )
+        }
+    });
+    let json = SpfJson {
+        result: out.result.to_string(),
+        domain: out.domain.clone(),
+        identity,
+        mechanism: out.mechanism.clone(),
+        explanation: out.explanation.clone(),
+        lookups: out.dns_terms,
+        void_lookups: out.void_lookups,
+        problem: out.problem.as_ref().map(ToString::to_string),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!("result:      {}", json.result);
+        println!("identity:    {} ({})", json.identity, json.domain);
+        println!("mechanism:   {}", json.mechanism.as_deref().unwrap_or("-"));
+        if let Some(e) = &json.explanation {
+            println!("explanation: {e}");
+        }
+        if let Some(p) = &json.problem {
+            println!("problem:     {p}");
+        }
+        println!(
+            "lookups:     {} (void: {})",
+            json.lookups, json.void_lookups
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,190 @@
+//! SRS in the binary: loading secrets and settings, the milter-side decisions, and the Postfix
+//! socketmap server (`sender_canonical_maps` / `recipient_canonical_maps`).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use srs::milter::{MilterOptions, RewriteMode, SrsMilter};
+use srs::socketmap::{Decoder, HandlerOptions, Reply, handle_request};
+use srs::{DomainSet, HashEncoding, Separator, Srs};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+use crate::config::{SrsConfig, SrsHashEncoding, SrsRewrite};
+
+/// SRS settings built once from `[srs]`.
+pub struct SrsState {
+    /// The rewriter.
+    pub srs: Srs,
+    /// Our local domains.
+    pub local: DomainSet,
+    /// Sender domains never rewritten.
+    pub excluded: DomainSet,
+    /// When to rewrite.
+    pub mode: RewriteMode,
+    /// Undo SRS for bounces.
+    pub reverse: bool,
+}
+
+impl SrsState {
+    /// Loads the secrets file and settings.
+    pub fn load(cfg: &SrsConfig) -> anyhow::Result<SrsState> {
+        let srs = load_srs(cfg)?;
+        let mut local = DomainSet::new();
+        for d in &cfg.local_domains {
+            local.insert(d);
+        }
+        let mut excluded = DomainSet::new();
+        for d in &cfg.exclude_domains {
+            excluded.insert(d);
+        }
+        Ok(SrsState {
+            srs,
+            local,
+            excluded,
+            mode: match cfg.rewrite {
+                SrsRewrite::Always => RewriteMode::Always,
+                SrsRewrite::WhenSpfFails => RewriteMode::WhenSpfFails,
+            },
+            reverse: cfg.reverse,
+        })
+    }
+
+    /// Runs `f` with the milter decision maker.
+    pub fn with_milter<R>(&self, f: impl FnOnce(&SrsMilter<'_>) -> R) -> R {
+        let is_local = |d: &str| self.local.contains(d);
+        let is_excluded = |d: &str| self.excluded.contains(d);
+        let m = SrsMilter {
+            srs: &self.srs,
+            is_local: &is_local,
+            is_excluded: &is_excluded,
+            options: MilterOptions {
+                mode: self.mode,
+                ..MilterOptions::default()
+            },
+        };
+        f(&m)
+    }
+
+    /// Serves one socketmap connection (netstring requests `forward ADDR` / `reverse ADDR`).
+    pub async fn serve_socketmap<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        mut stream: S,
+        idle: std::time::Duration,
+    ) -> std::io::Result<()> {
+        let mut decoder = Decoder::new();
+        let mut buf = vec![0u8; 4096];
+        let options = HandlerOptions::default();
+        let is_local = |d: &str| self.local.contains(d);
+        loop {
+            let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
+                Err(_) => return Ok(()),
+                Ok(r) => r?,
+            };
+            if n == 0 {
+                return Ok(());
+            }
+            decoder.feed(buf.get(..n).unwrap_or_default());
+            let mut out = Vec::new();
+            loop {
+                match decoder.decode() {
+                    Ok(Some(request)) => {
+                        let reply = handle_request(&self.srs, &is_local, &options, &request);
+                        out.extend(reply.encode());
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!("socketmap: bad request, closing: {e}");
+                        out.extend(Reply::invalid_query().encode());
+                        stream.write_all(&out).await?;
+                        return Ok(());
+                    }
+                }
+            }
+            if !out.is_empty() {
+                stream.write_all(&out).await?;
+            }
+        }
+    }
+}
+
+/// Builds the rewriter from `[srs]`: reads the secrets file (never logged).
+pub fn load_srs(cfg: &SrsConfig) -> anyhow::Result<Srs> {
+    if cfg.domain.trim().is_empty() {
+        anyhow::bail!("srs.domain is not set in the configuration");
+    }
+    let text = std::fs::read_to_string(&cfg.secrets)
+        .with_context(|| format!("srs.secrets: cannot read {}", cfg.secrets.display()))?;
+    let secrets = srs::load_secrets(&text)
+        .map_err(|e| anyhow::anyhow!("srs.secrets: {}: {e}", cfg.secrets.display()))?;
+    let mut sc = srs::SrsConfig::new(secrets, cfg.domain.trim().to_ascii_lowercase());
+    sc.hash_length = cfg.hash_length;
+    sc.hash_minimum = cfg.hash_length.min(srs::DEFAULT_HASH_LENGTH);
+    sc.max_age_days = cfg.max_age_days;
+    sc.separator = match cfg.separator.as_str() {
+        "=" => Separator::Equals,
+        "+" => Separator::Plus,
+        "-" => Separator::Minus,
+        other => anyhow::bail!("srs.separator: {other:?} is not one of \"=\", \"+\", \"-\""),
+    };
+    sc.hash_encoding = match cfg.hash_encoding {
+        SrsHashEncoding::Base64url => HashEncoding::Base64Url,
+        SrsHashEncoding::Base64 => HashEncoding::Base64,
+    };
+    Srs::new(sc).map_err(|e| anyhow::anyhow!("[srs]: {e}"))
+}
+
+/// Runs the socketmap listener until `stop` fires.
+pub async fn run_socketmap(
+    spec: crate::config::SocketSpec,
+    state: Arc<SrsState>,
+    mode: u32,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    use crate::config::SocketSpec;
+    let idle = std::time::Duration::from_secs(300);
+    match &spec {
+        SocketSpec::Inet { host, port } => {
+            let l = tokio::net::TcpListener::bind((host.as_str(), *port))
+                .await
+                .with_context(|| format!("socketmap: cannot listen on {spec}"))?;
+            tracing::info!(socket = %spec, "SRS socketmap listening");
+            loop {
+                let (s, _) = tokio::select! {
+                    a = l.accept() => a?,
+                    _ = stop.changed() => return Ok(()),
+                };
+                let _ = s.set_nodelay(true);
+                let st = Arc::clone(&state);
+                tokio::spawn(async move {
+                    if let Err(e) = st.serve_socketmap(s, idle).await {
+                        tracing::debug!("socketmap connection: {e}");
+                    }
+                });
+            }
+        }
+        SocketSpec::Unix(path) => {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::remove_file(path);
+            let l = tokio::net::UnixListener::bind(path)
+                .with_context(|| format!("socketmap: cannot listen on {spec}"))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+            tracing::info!(socket = %spec, "SRS socketmap listening");
+            loop {
+                let (s, _) = tokio::select! {
+                    a = l.accept() => a?,
+                    _ = stop.changed() => {
+                        let _ = std::fs::remove_file(path);
+                        return Ok(());
+                    }
+                };
+                let st = Arc::clone(&state);
+                tokio::spawn(async move {
+                    if let Err(e) = st.serve_socketmap(s, idle).await {
+                        tracing::debug!("socketmap connection: {e}");
+                    }
+                });
+            }
+        }
+    }
+}

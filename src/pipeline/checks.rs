@@ -1,0 +1,290 @@
+//! The checks a message goes through, started as early as their inputs allow and collected at
+//! end of message: SPF and iprev from MAIL, DKIM key lookups and DMARC policy discovery from
+//! end of headers, body hashing as chunks arrive, and our own signatures.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use dkim::{KeyAnswer, MessageVerification, SigningSession};
+use spf::SpfOutput;
+
+use crate::app::App;
+
+use super::message::StoredHeader;
+use super::results::Results;
+use super::task::Task;
+
+/// A result computed once per connection (HELO SPF, iprev) and shared by its messages.
+#[derive(Debug, Default)]
+pub enum Cached<T> {
+    /// Not asked for yet.
+    #[default]
+    NotStarted,
+    /// Running in the background.
+    Running(Task<Option<T>>),
+    /// Known.
+    Done(Option<T>),
+}
+
+impl<T: Clone + Send + 'static> Cached<T> {
+    /// Starts the work unless it is running or done.
+    pub fn start(&mut self, fut: impl std::future::Future<Output = Option<T>> + Send + 'static) {
+        if matches!(self, Cached::NotStarted) {
+            *self = Cached::Running(Task::spawn(fut));
+        }
+    }
+
+    /// The result, waiting for it if needed.
+    pub async fn get(&mut self) -> Option<T> {
+        if let Cached::Running(_) = self
+            && let Cached::Running(task) = std::mem::take(self)
+        {
+            *self = Cached::Done(task.join().await.flatten());
+        }
+        match self {
+            Cached::Done(v) => v.clone(),
+            _ => None,
+        }
+    }
+}
+
+/// Per-connection check state.
+#[derive(Debug, Default)]
+pub struct ConnectionChecks {
+    /// SPF of the HELO identity (RFC 7208 §2.3), once per HELO name.
+    pub helo_spf: Cached<SpfOutput>,
+    /// iprev of the client address (RFC 8601 §3), once per connection.
+    pub iprev: Cached<iprev::IprevOutcome>,
+}
+
+/// Inbound checks in flight for one message.
+#[derive(Default)]
+pub struct InboundChecks {
+    spf_mail: Option<Task<SpfOutput>>,
+    dkim: Option<MessageVerification>,
+    key_lookups: Vec<(String, Task<KeyAnswer>)>,
+    dmarc: Option<Task<dmarc::Discovery>>,
+}
+
+/// Our signatures being computed for one outbound message.
+#[derive(Default)]
+pub struct Signing {
+    sessions: Vec<(String, SigningSession)>,
+}
+
+impl InboundChecks {
+    /// MAIL: starts SPF for MAIL FROM (and HELO, iprev once per connection).
+    pub fn start_envelope(
+        &mut self,
+        app: &Arc<App>,
+        conn: &mut ConnectionChecks,
+        ip: Option<IpAddr>,
+        helo: Option<&str>,
+        mail_from: &[u8],
+    ) {
+        let Some(ip) = ip else { return };
+        let helo_bytes = helo.unwrap_or("").as_bytes().to_vec();
+        if app.config.spf.enabled {
+            let (a, from, h) = (Arc::clone(app), mail_from.to_vec(), helo_bytes.clone());
+            self.spf_mail = Some(Task::spawn(async move {
+                a.spf.check_mail_from(&*a.resolver, ip, &from, &h).await
+            }));
+            if app.config.spf.helo && !helo_bytes.is_empty() {
+                let a = Arc::clone(app);
+                conn.helo_spf.start(async move {
+                    Some(a.spf.check_helo(&*a.resolver, ip, &helo_bytes).await)
+                });
+            }
+        }
+        if app.config.iprev.enabled {
+            let a = Arc::clone(app);
+            conn.iprev
+                .start(async move { Some(iprev::check(&*a.resolver, ip, &a.iprev).await) });
+        }
+    }
+
+    /// End of headers: parses DKIM signatures and starts their key lookups, starts DMARC
+    /// policy discovery for the From domain(s).
+    pub fn start_headers(&mut self, app: &Arc<App>, headers: &[StoredHeader]) {
+        if app.config.dkim.verify {
+            let fields = dkim_fields(headers);
+            let mv = app.dkim.begin(&fields, dkim::unix_now());
+            for name in mv.key_queries() {
+                let (a, n) = (Arc::clone(app), name.clone());
+                let task = Task::spawn(async move { a.resolver.txt(&n).await });
+                self.key_lookups.push((name, task));
+            }
+            self.dkim = Some(mv);
+        }
+        if app.config.dmarc.enabled {
+            let from: Vec<Vec<u8>> = headers
+                .iter()
+                .filter(|h| h.is("From"))
+                .map(|h| h.value.clone())
+                .collect();
+            let a = Arc::clone(app);
+            self.dmarc = Some(Task::spawn(async move {
+                a.dmarc.discover(&*a.resolver, &from).await
+            }));
+        }
+    }
+
+    /// One body chunk.
+    pub fn body(&mut self, chunk: &[u8]) {
+        if let Some(mv) = self.dkim.as_mut() {
+            mv.body(chunk);
+        }
+    }
+
+    /// End of message: collects every result.
+    pub async fn finish(
+        self,
+        app: &Arc<App>,
+        conn: &mut ConnectionChecks,
+        mail_from_null: bool,
+    ) -> Results {
+        let mut results = Results::default();
+        if let Some(task) = self.spf_mail {
+            results.spf_mail = task.join().await;
+        }
+        results.spf_helo = conn.helo_spf.get().await;
+        results.iprev = conn.iprev.get().await;
+        if let Some(mut mv) = self.dkim {
+            for (name, task) in self.key_lookups {
+                let answer = task
+                    .join()
+                    .await
+                    .unwrap_or(Err(dns::DnsError::Other("lookup failed".into())));
+                mv.set_key_answer(&name, answer);
+            }
+            results.dkim = mv.finish();
+            results.dkim_checked = true;
+        }
+        if let Some(task) = self.dmarc
+            && let Some(discovery) = task.join().await
+        {
+            let spf_auth = results.spf_mail.as_ref().map(|o| dmarc::SpfAuth {
+                result: spf_outcome(o.result),
+                domain: o.domain.clone(),
+                scope: if mail_from_null {
+                    dmarc::SpfScope::Helo
+                } else {
+                    dmarc::SpfScope::MailFrom
+                },
+            });
+            let dkim_auths: Vec<dmarc::DkimAuth> = results
+                .dkim
+                .iter()
+                .map(|r| {
+                    dmarc::DkimAuth::new(
+                        dkim_outcome(r.result),
+                        r.domain.clone(),
+                        r.selector.clone(),
+                    )
+                })
+                .collect();
+            results.dmarc = Some(
+                app.dmarc
+                    .finish(&*app.resolver, discovery, spf_auth.as_ref(), &dkim_auths)
+                    .await,
+            );
+        }
+        results
+    }
+}
+
+impl Signing {
+    /// End of headers: picks the keys for the From domain and starts a signature with each.
+    pub fn start(app: &App, headers: &[StoredHeader]) -> Signing {
+        if app.signing.is_empty() {
+            return Signing::default();
+        }
+        let Some(domain) = headers
+            .iter()
+            .find(|h| h.is("From"))
+            .and_then(|h| from_domain(&h.value))
+        else {
+            return Signing::default();
+        };
+        let sessions = app
+            .signing
+            .for_domain(&domain)
+            .into_iter()
+            .map(|k| (format!("{}/{}", k.domain, k.selector), k.signer.start()))
+            .collect();
+        Signing { sessions }
+    }
+
+    /// One body chunk.
+    pub fn body(&mut self, chunk: &[u8]) {
+        for (_, s) in &mut self.sessions {
+            s.body(chunk);
+        }
+    }
+
+    /// End of message: the DKIM-Signature values (folded with `\n\t`), in the order they
+    /// should appear top-down, plus descriptions for the log.
+    pub fn finish(self, headers: &[StoredHeader]) -> (Vec<String>, Vec<String>) {
+        let fields = dkim_fields(headers);
+        let now = dkim::unix_now();
+        let mut values = Vec::new();
+        let mut log = Vec::new();
+        for (label, s) in self.sessions {
+            match s.finish(&fields, now) {
+                Ok(sig) => {
+                    log.push(format!("signed={label}"));
+                    values.push(sig.value("\n"));
+                }
+                Err(e) => {
+                    tracing::error!(key = %label, "DKIM signing failed: {e}");
+                    log.push(format!("signed={label}:error"));
+                }
+            }
+        }
+        (values, log)
+    }
+}
+
+/// Headers as the DKIM crate wants them.
+pub fn dkim_fields(headers: &[StoredHeader]) -> Vec<dkim::HeaderField> {
+    headers
+        .iter()
+        .map(|h| dkim::HeaderField::new(h.name.clone(), &h.value))
+        .collect()
+}
+
+/// The domain of the first address in a From header value (for choosing signing keys).
+pub fn from_domain(value: &[u8]) -> Option<String> {
+    let addrs = dmarc::parse_from(value).ok()?;
+    addrs.iter().find_map(|a| a.author_domain().ok())
+}
+
+/// SPF result as DMARC input.
+pub fn spf_outcome(r: spf::SpfResult) -> dmarc::SpfOutcome {
+    use dmarc::SpfOutcome as O;
+    use spf::SpfResult as R;
+    match r {
+        R::Pass => O::Pass,
+        R::Fail => O::Fail,
+        R::SoftFail => O::SoftFail,
+        R::Neutral => O::Neutral,
+        R::None => O::None,
+        R::TempError => O::TempError,
+        R::PermError => O::PermError,
+    }
+}
+
+/// DKIM result as DMARC input.
+pub fn dkim_outcome(r: dkim::DkimResult) -> dmarc::DkimOutcome {
+    use dkim::DkimResult as R;
+    use dmarc::DkimOutcome as O;
+    match r {
+        R::Pass => O::Pass,
+        R::Fail => O::Fail,
+        R::Neutral => O::Neutral,
+        R::Policy => O::Policy,
+        R::None => O::None,
+        R::TempError => O::TempError,
+        R::PermError => O::PermError,
+    }
+}
