@@ -18,7 +18,11 @@ pub fn signature(data: &[u8]) {
 /// Key record parsing (RFC 6376 §3.6.1) must never panic.
 pub fn key_record(data: &[u8]) {
     if let Ok(r) = KeyRecord::parse(data) {
-        let _ = r.check_usable(crate::Algorithm::RsaSha256, Some("example.com"), "example.com");
+        let _ = r.check_usable(
+            crate::Algorithm::RsaSha256,
+            Some("example.com"),
+            "example.com",
+        );
         let _ = r.check_usable(crate::Algorithm::Ed25519Sha256, None, "example.com");
     }
 }
@@ -44,5 +48,9 @@ pub fn canon(data: &[u8]) {
     for c in body.chunks(step) {
         chunked.update(c);
     }
-    assert_eq!(whole.finish(), chunked.finish(), "chunking changed the body hash");
+    assert_eq!(
+        whole.finish(),
+        chunked.finish(),
+        "chunking changed the body hash"
+    );
 }

@@ -25,9 +25,9 @@
 #![warn(missing_docs)]
 
 pub mod canon;
+mod error;
 #[doc(hidden)]
 pub mod fuzz;
-mod error;
 pub mod keys;
 pub mod message;
 pub mod record;

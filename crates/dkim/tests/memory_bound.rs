@@ -18,7 +18,11 @@ struct BodySource {
 
 impl BodySource {
     fn new(len: usize) -> Self {
-        BodySource { left: len, line: 0, buf: Vec::with_capacity(CHUNK + 128) }
+        BodySource {
+            left: len,
+            line: 0,
+            buf: Vec::with_capacity(CHUNK + 128),
+        }
     }
     fn next_chunk(&mut self) -> Option<&[u8]> {
         if self.left == 0 {
