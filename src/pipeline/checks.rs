@@ -57,6 +57,18 @@ pub struct ConnectionChecks {
     pub iprev: Cached<iprev::IprevOutcome>,
 }
 
+impl ConnectionChecks {
+    /// Drops (aborts) checks that have not finished, so the next message starts them again.
+    pub fn reset_unfinished(&mut self) {
+        if matches!(self.helo_spf, Cached::Running(_)) {
+            self.helo_spf = Cached::NotStarted;
+        }
+        if matches!(self.iprev, Cached::Running(_)) {
+            self.iprev = Cached::NotStarted;
+        }
+    }
+}
+
 /// Inbound checks in flight for one message.
 #[derive(Default)]
 pub struct InboundChecks {

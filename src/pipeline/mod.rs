@@ -239,6 +239,12 @@ impl MessagePipeline {
         self.decide(current).await
     }
 
+    /// After the end-of-message budget ran out: forget per-connection checks still running
+    /// (they are aborted and started afresh for the next message).
+    pub fn after_timeout(&mut self) {
+        self.conn.checks.reset_unfinished();
+    }
+
     /// ABORT: drop the message (the connection stays).
     pub fn abort(&mut self) {
         self.msg = None;

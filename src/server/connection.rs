@@ -258,6 +258,7 @@ where
         let decision = match decision {
             Some(d) => d,
             None => {
+                self.pipeline.after_timeout();
                 tracing::warn!(
                     queue_id,
                     "end-of-message checks did not finish within {}; answering per policy.on_error",

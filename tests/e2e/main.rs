@@ -1,0 +1,24 @@
+//! End-to-end tests of the authmilter binary and server: one test binary, one module per area.
+//!
+//! In-process tests run the real server (`authmilter::server::Server`) on loopback with an
+//! in-memory resolver and drive it with the fake MTA from `testkit`. Tests marked as needing
+//! `AUTHMILTER_E2E=1` start real programs (the authmilter binary, Postfix, NSD, ...) that
+//! `tests/run.sh` installs; without the variable they print that they were skipped.
+
+// Shared harness: start the milter in-process, write configs, run the binary.
+mod support;
+
+// Milter protocol behaviour through the whole server: negotiation, messages, profiles.
+mod protocol;
+// Malformed input, abrupt disconnects, limits, timeouts, shutdown.
+mod robustness;
+// Inbound checks through the milter: SPF, DKIM, DMARC, iprev, Authentication-Results, actions.
+mod inbound;
+// Outbound signing through the milter.
+mod signing;
+// SRS through the milter and the socketmap.
+mod srs;
+// The command-line tools (spf, dkim, eval, srs, config check).
+mod cli;
+// Real Postfix on loopback (AUTHMILTER_E2E=1).
+mod postfix;

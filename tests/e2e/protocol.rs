@@ -1,0 +1,283 @@
+//! The milter protocol through the whole server, as Postfix, Sendmail and old MTAs speak it.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use milter_proto::{Response, ResponseCode};
+use testkit::{BodySplit, Profile};
+
+use crate::support::{LISTEN_VERIFY, Milter, authres, message, transaction};
+
+const ZONE: &str = "";
+
+fn simple_message() -> Vec<u8> {
+    message(&[
+        "From: Alice <alice@example.org>",
+        "To: bob@example.net",
+        "Subject: hello",
+        "",
+        "Hello Bob,",
+        "",
+        "-- ",
+        "Alice",
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postfix_two_messages_then_abort_and_quit() {
+    let m = Milter::start(LISTEN_VERIFY, ZONE).await;
+    let mut mta = m.postfix().await;
+    let agreed = *mta.negotiated().expect("negotiated");
+    assert_eq!(agreed.version, 6);
+    // NR_HDR | NR_EOH | NR_BODY | HDR_LEADSPC | NOUNKNOWN were asked for and offered
+    assert_eq!(agreed.protocol.bits() & 0x001C_0180, 0x001C_0180);
+
+    let first = transaction(
+        &mut mta,
+        "192.0.2.10",
+        "mail.example.org",
+        "alice@example.org",
+        "bob@example.net",
+        &simple_message(),
+    )
+    .await;
+    assert!(first.is_accept(), "{first:?}");
+    // our header goes to the very top: INSHEADER at index 0
+    let inserted: Vec<_> = first.added_headers();
+    assert_eq!(inserted.len(), 1, "{inserted:?}");
+    assert_eq!(inserted[0].0, Some(0));
+    assert!(
+        authres(&first).starts_with("mx.test.example;"),
+        "{}",
+        authres(&first)
+    );
+
+    // a second message on the same connection, with a body split at every CRLF
+    mta.mail("<carol@example.org>", &["SIZE=100"], &[])
+        .await
+        .expect("mail");
+    mta.rcpt("<dave@example.net>", &[], &[])
+        .await
+        .expect("rcpt");
+    let second = mta
+        .send_message_with(&simple_message(), &BodySplit::CrLfAcrossChunks)
+        .await
+        .expect("second message");
+    assert!(second.is_accept());
+    assert!(authres(&second).starts_with("mx.test.example;"));
+
+    // RSET mid-transaction: MAIL, RCPT, ABORT, then a third message
+    mta.mail("<x@example.org>", &[], &[]).await.expect("mail");
+    mta.rcpt("<y@example.net>", &[], &[]).await.expect("rcpt");
+    mta.abort().await.expect("abort");
+    mta.abort().await.expect("second abort is harmless");
+    mta.mail("<z@example.org>", &[], &[]).await.expect("mail");
+    mta.rcpt("<y@example.net>", &[], &[]).await.expect("rcpt");
+    let third = mta.send_message(&simple_message()).await.expect("third");
+    assert!(third.is_accept());
+    assert_eq!(mta.messages_finished(), 3);
+    mta.quit().await.expect("quit");
+    assert!(mta.expect_eof(Duration::from_secs(10)).await.expect("eof"));
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sendmail_profile_with_ipv6_tag() {
+    let m = Milter::start(LISTEN_VERIFY, ZONE).await;
+    let mut mta = m.client(Profile::sendmail()).await;
+    let out = transaction(
+        &mut mta,
+        "2001:db8::25",
+        "mail.example.org",
+        "alice@example.org",
+        "bob@example.net",
+        &simple_message(),
+    )
+    .await;
+    assert!(out.is_accept());
+    assert!(authres(&out).contains("mx.test.example"));
+    // no ABORT after the message (Sendmail), a second message still works
+    let out2 = mta
+        .send_transaction("<a@example.org>", &["<b@example.net>"], &simple_message())
+        .await
+        .expect("second");
+    assert!(out2.is_accept());
+    mta.quit().await.expect("quit");
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_v2_mta_gets_a_reply_to_every_command() {
+    let m = Milter::start(LISTEN_VERIFY, ZONE).await;
+    let mut mta = m.client(Profile::legacy_v2()).await;
+    let agreed = *mta.negotiated().expect("negotiated");
+    assert_eq!(agreed.version, 2);
+    // no NR bits or LEADSPC against a v2 MTA
+    assert_eq!(agreed.protocol.bits() & 0x001F_F080, 0);
+    let out = transaction(
+        &mut mta,
+        "192.0.2.10",
+        "mail.example.org",
+        "alice@example.org",
+        "bob@example.net",
+        &simple_message(),
+    )
+    .await;
+    assert!(out.is_accept());
+    assert!(authres(&out).contains("mx.test.example"));
+    mta.quit().await.expect("quit");
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postfix_non_smtpd_bare_addresses_and_null_sender() {
+    let m = Milter::start(LISTEN_VERIFY, ZONE).await;
+    let mut mta = m.client(Profile::postfix_non_smtpd()).await;
+    mta.connect("localhost", "127.0.0.1".parse().unwrap(), 0, &[])
+        .await
+        .expect("connect");
+    mta.helo("localhost", &[]).await.expect("helo");
+    let out = mta
+        .send_transaction("", &["bob@example.net"], &simple_message())
+        .await
+        .expect("message");
+    assert!(out.is_accept());
+    mta.quit().await.expect("quit");
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_authentication_results_are_deleted_from_the_last_backwards() {
+    let m = Milter::start(LISTEN_VERIFY, ZONE).await;
+    let mut mta = m.postfix().await;
+    let raw = message(&[
+        "Authentication-Results: mx.test.example; dmarc=pass header.from=example.org",
+        "Authentication-Results: other.example; spf=pass smtp.mailfrom=example.org",
+        "Received: from somewhere",
+        "Authentication-Results: MX.TEST.EXAMPLE (comment); dkim=pass",
+        "Authentication-Results: mx.test.example;",
+        "\tspf=pass smtp.mailfrom=example.org",
+        "From: alice@example.org",
+        "",
+        "body",
+    ]);
+    let out = transaction(
+        &mut mta,
+        "192.0.2.10",
+        "mail.example.org",
+        "alice@example.org",
+        "bob@example.net",
+        &raw,
+    )
+    .await;
+    let deleted: Vec<u32> = out.deleted_headers().iter().map(|(i, _)| *i).collect();
+    // occurrences 1, 3 and 4 claim our id; 2 is someone else's. Highest index first.
+    assert_eq!(deleted, vec![4, 3, 1]);
+    for (_, name) in out.deleted_headers() {
+        assert!(name.eq_ignore_ascii_case(b"Authentication-Results"));
+    }
+    // deletions come before our insert
+    let first_insert = out
+        .modifications
+        .iter()
+        .position(|r| matches!(r, Response::InsHeader { .. }))
+        .expect("insert");
+    let last_delete = out
+        .modifications
+        .iter()
+        .rposition(|r| matches!(r, Response::ChgHeader { .. }))
+        .expect("delete");
+    assert!(last_delete < first_insert);
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inserted_header_folds_with_bare_lf() {
+    // (That the value starts with ' ' on the wire under HDR_LEADSPC is checked byte for
+    // byte by milter-proto's encoder tests; the client strips it again when parsing.)
+    let m = Milter::start(LISTEN_VERIFY, ZONE).await;
+    let mut mta = m.postfix().await;
+    assert!(mta.leadspc());
+    let out = transaction(
+        &mut mta,
+        "192.0.2.10",
+        "mail.example.org",
+        "alice@example.org",
+        "bob@example.net",
+        &simple_message(),
+    )
+    .await;
+    let v = out.added_header("Authentication-Results").expect("A-R");
+    assert!(v.starts_with(b"mx.test.example;"), "{v:?}");
+    assert!(
+        !v.windows(2).any(|w| w == b"\r\n"),
+        "folding must use bare LF"
+    );
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unix_socket_listener_and_several_listeners() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock = dir.path().join("milter.sock");
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"verify\"\n\
+         [[server.listen]]\nsocket = \"unix:{}\"\nrole = \"verify\"\n",
+        sock.display()
+    );
+    let m = Milter::start(&toml, ZONE).await;
+    assert_eq!(m.sockets.len(), 2);
+    let mut mta = testkit::MtaClient::connect_unix(&sock, Profile::postfix())
+        .await
+        .expect("unix connect");
+    mta.negotiate().await.expect("negotiate");
+    let out = transaction(
+        &mut mta,
+        "192.0.2.10",
+        "mail.example.org",
+        "alice@example.org",
+        "bob@example.net",
+        &simple_message(),
+    )
+    .await;
+    assert!(out.is_accept());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&sock)
+        .expect("socket")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o660);
+    m.stop().await;
+    assert!(!sock.exists(), "socket file removed at shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn end_of_message_with_data_is_a_last_body_chunk() {
+    let m = Milter::start(LISTEN_VERIFY, ZONE).await;
+    let mut mta = m.postfix().await;
+    mta.connect("c.example", "192.0.2.1".parse().unwrap(), 1, &[])
+        .await
+        .expect("connect");
+    mta.mail("<a@example.org>", &[], &[]).await.expect("mail");
+    mta.rcpt("<b@example.net>", &[], &[]).await.expect("rcpt");
+    mta.header("From", " a@example.org").await.expect("header");
+    mta.eoh().await.expect("eoh");
+    mta.send_command(&milter_proto::Command::BodyEob(Bytes::from_static(
+        b"tail\r\n",
+    )))
+    .await
+    .expect("eob with data");
+    // read responses until the final one
+    loop {
+        let r = mta
+            .read_reply(Duration::from_secs(10))
+            .await
+            .expect("reply");
+        if r.code() == ResponseCode::Continue {
+            break;
+        }
+        assert!(r.code().is_modification(), "{r:?}");
+    }
+    m.stop().await;
+}

@@ -1,0 +1,304 @@
+//! Hostile and unlucky input: malformed frames, abrupt disconnects, oversize packets, idle
+//! clients, too many connections, slow DNS, and shutdown while a message is in flight.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use milter_proto::Response;
+use testkit::{MtaClient, Profile};
+
+use crate::support::{LISTEN_VERIFY, Milter, ServeProcess, free_port, message, transaction};
+
+fn frame(code: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
+    v.push(code);
+    v.extend_from_slice(payload);
+    v
+}
+
+const OPTNEG: &[u8] = b"\0\0\0\x0dO\0\0\0\x06\0\0\x01\xff\0\x1f\xff\xff";
+
+/// A small deterministic generator (xorshift), so failures reproduce.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// One malformed or truncated input, different kinds in turn.
+fn bad_input(i: u64, rng: &mut Rng) -> Vec<u8> {
+    let mut out = Vec::new();
+    if i % 3 != 0 {
+        out.extend_from_slice(OPTNEG); // get past negotiation first, sometimes
+    }
+    match i % 12 {
+        0 => out.extend_from_slice(b"\0\0\0\0"),          // len = 0
+        1 => out.extend_from_slice(b"\x7f\xff\xff\xffX"), // len over the cap
+        2 => out.extend(frame(b'Z', b"unknown")),         // unknown command
+        3 => out.extend(&frame(b'C', b"host\0" as &[u8])[..7]), // truncated frame, then EOF
+        4 => out.extend(frame(b'C', b"no-nul-here")),     // CONNECT without NUL
+        5 => out.extend(frame(b'C', b"host\0Q")),         // bad family
+        6 => out.extend(frame(b'O', b"\0\0\0\x06")),      // short OPTNEG
+        7 => out.extend(frame(b'L', b"Subject")),         // HEADER without value
+        8 => out.extend(frame(b'D', b"M{odd}")),          // macro without NUL
+        9 => {
+            // random bytes
+            let n = rng.below(200) as usize;
+            out.extend((0..n).map(|_| rng.next() as u8));
+        }
+        10 => {
+            // a valid start then garbage
+            out.extend(frame(b'C', b"h\x004\x00\x19127.0.0.1\0"));
+            out.extend(frame(b'M', b"<a@b>\0"));
+            out.extend((0..50).map(|_| rng.next() as u8));
+        }
+        _ => {
+            // a whole message start, then the connection drops mid-body
+            out.extend(frame(b'C', b"h\x004\x00\x19127.0.0.1\0"));
+            out.extend(frame(b'M', b"<a@example.org>\0"));
+            out.extend(frame(b'R', b"<b@example.net>\0"));
+            out.extend(frame(b'L', b"From\0 a@example.org\0"));
+            out.extend(frame(b'N', b""));
+            out.extend(&frame(b'B', b"partial body\r\n")[..10]);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_thousand_malformed_connections_leave_the_server_healthy() {
+    let port = free_port();
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
+         [authres]\nauthserv_id = \"mx.test.example\"\n[dns]\nnameservers = [\"127.0.0.1:9\"]\n\
+         timeout = \"200ms\"\nattempts = 1\n[spf]\nenabled = false\n[iprev]\nenabled = false\n\
+         [dmarc]\nenabled = false\n[dkim]\nverify = false\n"
+    );
+    let server = ServeProcess::start(&toml, port, &[]);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for i in 0..1000u64 {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            panic!("connection {i} refused: {}", server.log_text());
+        };
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        let input = bad_input(i, &mut rng);
+        // write in one piece, or byte by byte for some
+        if i % 7 == 0 {
+            for b in &input {
+                if s.write_all(&[*b]).is_err() {
+                    break;
+                }
+            }
+        } else {
+            let _ = s.write_all(&input);
+        }
+        if i % 2 == 0 {
+            // abrupt disconnect
+            drop(s);
+        } else {
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink);
+        }
+    }
+    // a well-formed connection is served afterwards
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut mta = MtaClient::connect_tcp(("127.0.0.1", port), Profile::postfix())
+            .await
+            .expect("connect");
+        mta.negotiate().await.expect("negotiate");
+        let out = transaction(
+            &mut mta,
+            "192.0.2.10",
+            "mail.example.org",
+            "alice@example.org",
+            "bob@example.net",
+            &message(&["From: alice@example.org", "", "hi"]),
+        )
+        .await;
+        assert!(out.is_accept());
+        assert!(out.added_header("Authentication-Results").is_some());
+        mta.quit().await.expect("quit");
+    });
+    let log = server.log_text();
+    assert!(!log.contains("panicked"), "a panic was logged:\n{log}");
+    assert!(
+        log.contains("closing milter connection"),
+        "protocol errors are logged with a reason"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversize_packet_closes_only_that_connection() {
+    let toml = format!("{LISTEN_VERIFY}[server]\nmax_packet_size = 70000\n");
+    let m = Milter::start(&toml, "").await;
+    let mut bad = m.postfix().await;
+    let mut big = frame(b'L', &vec![b'x'; 80_000]);
+    big.truncate(20); // the header announces 80001 bytes; the cap refuses before allocating
+    bad.send_raw(&big).await.expect("send");
+    assert!(bad.expect_eof(Duration::from_secs(10)).await.expect("eof"));
+    // another connection is unaffected
+    let mut good = m.postfix().await;
+    let out = transaction(
+        &mut good,
+        "192.0.2.10",
+        "mail.example.org",
+        "a@example.org",
+        "b@example.net",
+        &message(&["From: a@example.org", "", "x"]),
+    )
+    .await;
+    assert!(out.is_accept());
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connections_time_out() {
+    let toml = format!("{LISTEN_VERIFY}[server]\nidle_timeout = \"1s\"\n");
+    let m = Milter::start(&toml, "").await;
+    let mut mta = m.postfix().await;
+    assert!(mta.expect_eof(Duration::from_secs(15)).await.expect("eof"));
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_limit_queues_extra_connections() {
+    let toml = format!("{LISTEN_VERIFY}[server]\nmax_connections = 2\n");
+    let m = Milter::start(&toml, "").await;
+    let first = m.postfix().await;
+    let _second = m.postfix().await;
+    let mut third = MtaClient::connect_tcp(m.addr, Profile::postfix())
+        .await
+        .expect("tcp connect (backlog)");
+    third.send_raw(OPTNEG).await.expect("send optneg");
+    // not served while two connections are open
+    assert!(third.read_reply(Duration::from_millis(500)).await.is_err());
+    drop(first);
+    // served once a slot frees up
+    let r = third
+        .read_reply(Duration::from_secs(15))
+        .await
+        .expect("negotiated after a slot freed");
+    assert!(matches!(r, Response::OptNeg { .. }), "{r:?}");
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_dns_gets_progress_then_the_configured_fallback() {
+    let toml = format!(
+        "{LISTEN_VERIFY}[server]\neom_timeout = \"2s\"\nprogress_interval = \"500ms\"\n\
+         [policy]\non_error = \"tempfail\"\n"
+    );
+    let m = Milter::start(&toml, "example.org TXT \"v=spf1 -all\"").await;
+    m.dns.set_latency(Some(Duration::from_secs(30)));
+    let mut mta = m.postfix().await;
+    let out = transaction(
+        &mut mta,
+        "192.0.2.10",
+        "mail.example.org",
+        "a@example.org",
+        "b@example.net",
+        &message(&["From: a@example.org", "", "x"]),
+    )
+    .await;
+    assert!(out.progress >= 1, "PROGRESS while waiting: {out:?}");
+    match &out.final_response {
+        Response::ReplyCode(r) => assert!(r.is_temporary(), "{r:?}"),
+        other => panic!("expected a 4xx reply, got {other:?}"),
+    }
+    // the connection carries on
+    m.dns.set_latency(None);
+    let again = mta
+        .send_transaction(
+            "<a@example.org>",
+            &["<b@example.net>"],
+            &message(&["From: a@example.org", "", "x"]),
+        )
+        .await
+        .expect("next message");
+    assert!(again.is_accept(), "{again:?}");
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_dns_with_accept_fallback_accepts() {
+    let toml = format!(
+        "{LISTEN_VERIFY}[server]\neom_timeout = \"1s\"\nprogress_interval = \"300ms\"\n\
+         [policy]\non_error = \"accept\"\n"
+    );
+    let m = Milter::start(&toml, "").await;
+    m.dns.set_latency(Some(Duration::from_secs(30)));
+    let mut mta = m.postfix().await;
+    let out = transaction(
+        &mut mta,
+        "192.0.2.10",
+        "mail.example.org",
+        "a@example.org",
+        "b@example.net",
+        &message(&["From: a@example.org", "", "x"]),
+    )
+    .await;
+    assert!(out.is_accept(), "{out:?}");
+    m.stop().await;
+}
+
+#[test]
+fn sigterm_lets_the_message_in_flight_finish_and_refuses_new_connections() {
+    let port = free_port();
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
+         [authres]\nauthserv_id = \"mx.test.example\"\n[spf]\nenabled = false\n\
+         [iprev]\nenabled = false\n[dmarc]\nenabled = false\n[dkim]\nverify = false\n\
+         [server]\nshutdown_timeout = \"20s\"\n"
+    );
+    let mut server = ServeProcess::start(&toml, port, &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut mta = MtaClient::connect_tcp(("127.0.0.1", port), Profile::postfix())
+            .await
+            .expect("connect");
+        mta.negotiate().await.expect("negotiate");
+        mta.connect("c.example", "192.0.2.1".parse().unwrap(), 1, &[])
+            .await
+            .expect("connect");
+        mta.mail("<a@example.org>", &[], &[]).await.expect("mail");
+        mta.rcpt("<b@example.net>", &[], &[]).await.expect("rcpt");
+        mta.data(&[]).await.expect("data");
+        mta.header("From", " a@example.org").await.expect("header");
+        server.terminate();
+        // wait (bounded) until the listener is closed
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            assert!(std::time::Instant::now() < deadline, "listener still open");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        mta.eoh().await.expect("eoh");
+        mta.body(b"the body\r\n").await.expect("body");
+        let out = mta.eom().await.expect("the message in flight is answered");
+        assert!(out.is_accept());
+        assert!(out.added_header("Authentication-Results").is_some());
+        // then the server closes the idle connection
+        assert!(mta.expect_eof(Duration::from_secs(15)).await.expect("eof"));
+    });
+    assert_eq!(
+        server.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        server.log_text()
+    );
+}
