@@ -297,7 +297,7 @@ impl Dmarc {
         let mut aligner = Aligner {
             mode,
             author: &d.author,
-            author_org: d.org_domain.as_deref(),
+            author_org: d.org_domain.clone(),
             cache,
         };
         let mut unknown_alignment = false;
@@ -324,6 +324,7 @@ impl Dmarc {
                 pass: aligned && sig.result == DkimOutcome::Pass,
             });
         }
+        e.org_domain = aligner.author_org.take();
         if d.early.is_some() {
             return e;
         }
@@ -394,10 +395,8 @@ async fn discover_9989<R: Resolver + ?Sized>(
             );
         }
         Lookup::Record(record) => {
-            match tree_walk_org_domain(resolver, cache, &author).await {
-                Ok(org) => d.org_domain = Some(org),
-                Err(name) => return d.stop(DmarcResult::TempError, Reason::DnsTempError(name)),
-            }
+            // the organizational domain is only needed for relaxed alignment of an identifier
+            // that differs from the author domain (RFC 9989 §4.10.2): the aligner walks then
             d.reasons.push(Reason::UsedRecord(
                 RecordSource::AuthorDomain,
                 format!("_dmarc.{author}"),
@@ -514,7 +513,8 @@ async fn author_exists<R: Resolver + ?Sized>(resolver: &R, domain: &str) -> Resu
 struct Aligner<'a> {
     mode: Mode,
     author: &'a str,
-    author_org: Option<&'a str>,
+    /// Found by policy discovery, or by the first walk that needs it.
+    author_org: Option<String>,
     cache: &'a mut LookupCache,
 }
 
@@ -541,11 +541,15 @@ impl Aligner<'_> {
                 Some(psl_organizational_domain(&id) == psl_organizational_domain(self.author))
             }
             Mode::Rfc9989 => {
-                let author_org = match self.author_org {
-                    Some(o) => o.to_string(),
-                    None => tree_walk_org_domain(resolver, self.cache, self.author)
-                        .await
-                        .ok()?,
+                let author_org = match &self.author_org {
+                    Some(o) => o.clone(),
+                    None => {
+                        let o = tree_walk_org_domain(resolver, self.cache, self.author)
+                            .await
+                            .ok()?;
+                        self.author_org = Some(o.clone());
+                        o
+                    }
                 };
                 // the identifier's organizational domain is a suffix of it: no walk needed
                 // when the author's is not

@@ -86,6 +86,20 @@ fn cases() -> Vec<Case> {
                 assert_eq!(e.aligned_dkim().unwrap().domain, "example.com");
                 assert_eq!(e.dkim.iter().filter(|d| d.aligned).count(), 2);
             }),
+        case("9989: an identifier equal to the author domain needs no tree walk (1 TXT query)")
+            .zone(REJECT)
+            .from("a@example.com")
+            .dkim(K::Pass, "example.com")
+            .spf(F::Pass, "example.com")
+            .expect(R::Pass)
+            .max_txt_queries(1),
+        case("9989: an unrelated identifier is not walked (not under the author's org)")
+            .zone(REJECT)
+            .from("a@sub.example.com")
+            .zone("sub.example.com A 192.0.2.1")
+            .dkim(K::Pass, "esp.example.net")
+            .expect(R::Fail)
+            .max_txt_queries(3),
         case("dkim relaxed in 9989 mode: author subdomain with its own record, d= parent")
             .zone("_dmarc.mail.example.com TXT \"v=DMARC1; p=reject\"")
             .zone(REJECT)
