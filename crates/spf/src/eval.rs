@@ -628,7 +628,7 @@ fn strip_angle(s: &[u8]) -> &[u8] {
 /// Turns an expanded domain-spec into a query name (RFC 7208 §7.3): drop one trailing dot,
 /// remove labels from the left until at most 253 octets remain, then require a name DNS can
 /// carry (no empty label, labels of at most 63 octets, ASCII).
-fn to_target_name(expanded: &[u8]) -> Option<String> {
+pub(crate) fn to_target_name(expanded: &[u8]) -> Option<String> {
     let mut name = expanded.strip_suffix(b".").unwrap_or(expanded);
     while name.len() > 253 {
         let dot = name.iter().position(|&b| b == b'.')?;

@@ -27,6 +27,8 @@ use std::str::FromStr;
 mod config;
 mod error;
 mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 mod header;
 pub mod macros;
 pub mod record;
