@@ -46,8 +46,12 @@ pub struct ConfigArg {
 #[derive(Debug, Clone, Args)]
 pub struct DnsArg {
     /// Send DNS queries to this nameserver instead of the configured ones.
-    #[arg(long = "dns", value_name = "HOST:PORT")]
+    #[arg(long = "dns", value_name = "HOST:PORT", conflicts_with = "zone")]
     pub dns: Option<SocketAddr>,
+    /// Answer DNS from this zone file instead of the network (offline testing; the format is
+    /// in docs/cli.md).
+    #[arg(long = "zone", value_name = "FILE")]
+    pub zone: Option<PathBuf>,
 }
 
 /// `authmilter serve`.

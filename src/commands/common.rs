@@ -20,8 +20,16 @@ pub fn tool_config(arg: &ConfigArg) -> anyhow::Result<Config> {
     }
 }
 
-/// The resolver for a tool command: `--dns` overrides `[dns] nameservers`.
+/// The resolver for a tool command: `--zone` answers from a file, `--dns` overrides
+/// `[dns] nameservers`.
 pub fn tool_resolver(config: &Config, dns: &DnsArg) -> anyhow::Result<Arc<dyn Resolver>> {
+    if let Some(zone) = &dns.zone {
+        let text = std::fs::read_to_string(zone)
+            .with_context(|| format!("cannot read {}", zone.display()))?;
+        let r = dns::memory::MemoryResolver::from_zone(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", zone.display()))?;
+        return Ok(Arc::new(r));
+    }
     let mut cfg = config.dns.clone();
     if let Some(ns) = dns.dns {
         cfg.nameservers = vec![ns.to_string()];

@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::app::App;
-use crate::cli::ServeArgs;
+use crate::cli::{DnsArg, ServeArgs};
 use crate::config::{Config, SocketSpec};
 use crate::server::{Server, shutdown_signal};
 
@@ -28,10 +28,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .thread_name("authmilter")
         .build()
         .context("cannot start the async runtime")?;
-    let dns_override = args.dns.dns;
+    let dns_override = args.dns.clone();
     let path = loaded.path.clone();
     runtime.block_on(async move {
-        let app = Arc::new(build_app(loaded.config, dns_override)?);
+        let app = Arc::new(build_app(loaded.config, &dns_override)?);
         tracing::info!(
             authserv_id = %app.authserv_id,
             signing_keys = app.signing.keys().len(),
@@ -53,11 +53,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn build_app(mut config: Config, dns: Option<std::net::SocketAddr>) -> anyhow::Result<App> {
-    if let Some(ns) = dns {
-        config.dns.nameservers = vec![ns.to_string()];
+fn build_app(config: Config, dns: &DnsArg) -> anyhow::Result<App> {
+    if dns.zone.is_some() {
+        tracing::warn!("DNS answers come from a zone file (--zone), not from the network");
     }
-    let resolver = crate::resolver::build(&config.dns)?;
+    let resolver = super::common::tool_resolver(&config, dns)?;
     App::new(config, resolver)
 }
 
@@ -112,7 +112,7 @@ async fn key_checker(shared: Arc<ArcSwap<App>>, mut stop: watch::Receiver<bool>)
 async fn reloader(
     shared: Arc<ArcSwap<App>>,
     path: PathBuf,
-    dns: Option<std::net::SocketAddr>,
+    dns: DnsArg,
     mut stop: watch::Receiver<bool>,
 ) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -130,7 +130,7 @@ async fn reloader(
             if l.config.server.listen != old.config.server.listen {
                 tracing::warn!("reload: listener changes take effect after a restart");
             }
-            build_app(l.config, dns)
+            build_app(l.config, &dns)
         });
         match attempt {
             Ok(app) => {

@@ -311,6 +311,22 @@ impl MessagePipeline {
                 let results = inbound
                     .finish(&app, &mut self.conn.checks, state.mail_from.is_empty())
                     .await;
+                // inserts at index 0 stack: Received-SPF first, so A-R ends up on top
+                if app.config.spf.received_spf_header
+                    && let (Some(o), Some(ip)) = (&results.spf_mail, self.conn.client.ip)
+                {
+                    let helo = self.conn.helo.clone().unwrap_or_default();
+                    let value = spf::ReceivedSpf::new(o, spf::Identity::MailFrom, ip)
+                        .envelope_from(&state.mail_from)
+                        .helo(helo.as_bytes())
+                        .receiver(&app.authserv_id)
+                        .folded_value("\n\t");
+                    decision.headers.push(HeaderChange::Insert {
+                        index: 0,
+                        name: "Received-SPF".into(),
+                        value,
+                    });
+                }
                 let ar = results.authentication_results(&app.authserv_id);
                 decision.headers.push(HeaderChange::Insert {
                     index: 0,

@@ -1,0 +1,294 @@
+//! Outbound signing through the running milter: who gets signed, with which keys, and that
+//! the signatures verify once the MTA has inserted them.
+
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use crate::support::{Milter, message};
+
+struct Keys {
+    _dir: tempfile::TempDir,
+    toml: String,
+    zone: String,
+}
+
+/// An RSA-2048 and an Ed25519 key for example.org, written to files, with their DNS records.
+fn keys(signing_rules: &str) -> Keys {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut toml = String::new();
+    let mut zone = String::new();
+    for (sel, alg) in [
+        ("rsa2026", dkim::KeyAlgorithm::Rsa { bits: 2048 }),
+        ("ed2026", dkim::KeyAlgorithm::Ed25519),
+    ] {
+        let k = dkim::generate_key(alg).expect("keygen");
+        let path = dir.path().join(format!("{sel}.pem"));
+        write_private(&path, k.private_key_pem.as_bytes());
+        toml.push_str(&format!(
+            "[[dkim.key]]\nname = \"{sel}\"\ndomain = \"example.org\"\nselector = \"{sel}\"\npath = \"{}\"\n",
+            path.display()
+        ));
+        zone.push_str(&format!(
+            "{sel}._domainkey.example.org TXT \"{}\"\n",
+            k.record.text()
+        ));
+    }
+    toml.push_str(signing_rules);
+    Keys {
+        _dir: dir,
+        toml,
+        zone,
+    }
+}
+
+fn write_private(path: &Path, pem: &[u8]) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .expect("key file");
+    f.write_all(pem).expect("write key");
+}
+
+fn outgoing(from: &str) -> Vec<u8> {
+    message(&[
+        &format!("From: Alice <alice@{from}>"),
+        "To: bob@example.net",
+        "Subject: signed, we hope",
+        "Date: Sun, 22 Nov 2026 10:00:00 +0000",
+        "Message-ID: <2@example.org>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        "Hello   with  spaces and a trailing blank line",
+        "",
+        "",
+    ])
+}
+
+/// The message as the MTA will store it: inserted headers on top, in the order they end up.
+fn as_delivered(outcome: &testkit::EomOutcome, raw: &[u8]) -> Vec<u8> {
+    let mut top: Vec<String> = Vec::new();
+    for (index, name, value) in outcome.added_headers() {
+        assert_eq!(index, Some(0), "signatures go to the top");
+        let value = String::from_utf8_lossy(value).replace('\n', "\r\n");
+        // each insert at 0 lands above the previous ones
+        top.insert(
+            0,
+            format!("{}: {}\r\n", String::from_utf8_lossy(name), value),
+        );
+    }
+    let mut out = top.concat().into_bytes();
+    out.extend_from_slice(raw);
+    out
+}
+
+async fn verify(m: &Milter, delivered: &[u8]) -> Vec<dkim::SignatureResult> {
+    dkim::verify_message(&m.app.dkim, &*m.dns, delivered, dkim::unix_now()).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_listener_adds_rsa_and_ed25519_signatures_that_verify() {
+    let k = keys("[[dkim.signing]]\nfrom = \"example.org\"\nkeys = [\"rsa2026\", \"ed2026\"]\n");
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n{}",
+        k.toml
+    );
+    let m = Milter::start(&toml, &k.zone).await;
+    let mut mta = m.postfix().await;
+    let raw = outgoing("example.org");
+    mta.connect(
+        "submit.example.org",
+        "203.0.113.5".parse().unwrap(),
+        587,
+        &[],
+    )
+    .await
+    .expect("connect");
+    mta.helo("laptop", &[]).await.expect("helo");
+    let out = mta
+        .send_transaction("<alice@example.org>", &["<bob@example.net>"], &raw)
+        .await
+        .expect("message");
+    assert!(out.is_accept());
+    let names: Vec<_> = out
+        .added_headers()
+        .iter()
+        .map(|(_, n, _)| n.to_vec())
+        .collect();
+    assert_eq!(
+        names,
+        vec![b"DKIM-Signature".to_vec(), b"DKIM-Signature".to_vec()]
+    );
+    assert!(
+        out.added_header("Authentication-Results").is_none(),
+        "no checks on a sign listener"
+    );
+    for (_, _, v) in out.added_headers() {
+        for line in String::from_utf8_lossy(v).split('\n') {
+            assert!(line.len() < 100, "folded: {line:?}");
+        }
+    }
+    let delivered = as_delivered(&out, &raw);
+    let results = verify(&m, &delivered).await;
+    assert_eq!(results.len(), 2);
+    for r in &results {
+        assert_eq!(r.result, dkim::DkimResult::Pass, "{r:?}");
+        assert_eq!(r.domain, "example.org");
+    }
+    let mut algs: Vec<_> = results
+        .iter()
+        .map(|r| r.algorithm.map(|a| a.as_str()))
+        .collect();
+    algs.sort();
+    assert_eq!(algs, vec![Some("ed25519-sha256"), Some("rsa-sha256")]);
+    // one byte changed in the body: both fail
+    let mut tampered = delivered.clone();
+    let n = tampered.len() - 8;
+    tampered[n] ^= 0x20;
+    for r in verify(&m, &tampered).await {
+        assert_eq!(r.result, dkim::DkimResult::Fail, "{r:?}");
+    }
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_role_signs_our_users_only() {
+    let k = keys("");
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"auto\"\n{}",
+        k.toml
+    );
+    let m = Milter::start(&toml, &k.zone).await;
+    let raw = outgoing("example.org");
+
+    // SMTP AUTH: signed with both keys (no rules: each key signs its own domain)
+    let mut mta = m.postfix().await;
+    mta.connect("x.example", "203.0.113.5".parse().unwrap(), 1, &[])
+        .await
+        .expect("connect");
+    mta.mail("<alice@example.org>", &[], &[("{auth_authen}", "alice")])
+        .await
+        .expect("mail");
+    mta.rcpt("<bob@example.net>", &[], &[]).await.expect("rcpt");
+    let out = mta.send_message(&raw).await.expect("message");
+    assert_eq!(out.added_headers().len(), 2, "{out:?}");
+
+    // the submission service named by {daemon_name}
+    let mut mta = m.postfix().await;
+    mta.connect(
+        "x.example",
+        "203.0.113.5".parse().unwrap(),
+        1,
+        &[("{daemon_name}", "ORIGINATING")],
+    )
+    .await
+    .expect("connect");
+    let out = mta
+        .send_transaction("<alice@example.org>", &["<bob@example.net>"], &raw)
+        .await
+        .expect("message");
+    assert!(out.added_header("DKIM-Signature").is_some());
+
+    // an internal network (127.0.0.1 by default), e.g. Postfix non_smtpd / sendmail(1)
+    let mut mta = m.client(testkit::Profile::postfix_non_smtpd()).await;
+    mta.connect("localhost", "127.0.0.1".parse().unwrap(), 0, &[])
+        .await
+        .expect("connect");
+    let out = mta
+        .send_transaction("alice@example.org", &["bob@example.net"], &raw)
+        .await
+        .expect("message");
+    assert!(out.added_header("DKIM-Signature").is_some());
+
+    // a stranger: verified, not signed
+    let mut mta = m.postfix().await;
+    mta.connect("x.example", "203.0.113.5".parse().unwrap(), 1, &[])
+        .await
+        .expect("connect");
+    let out = mta
+        .send_transaction("<alice@example.org>", &["<bob@example.net>"], &raw)
+        .await
+        .expect("message");
+    assert!(out.added_header("DKIM-Signature").is_none());
+    assert!(out.added_header("Authentication-Results").is_some());
+
+    // our user writing from a domain we have no key for: accepted unsigned
+    let mut mta = m.postfix().await;
+    mta.connect("x.example", "203.0.113.5".parse().unwrap(), 1, &[])
+        .await
+        .expect("connect");
+    mta.mail(
+        "<alice@elsewhere.example>",
+        &[],
+        &[("{auth_authen}", "alice")],
+    )
+    .await
+    .expect("mail");
+    mta.rcpt("<bob@example.net>", &[], &[]).await.expect("rcpt");
+    let out = mta
+        .send_message(&outgoing("elsewhere.example"))
+        .await
+        .expect("message");
+    assert!(out.is_accept());
+    assert!(out.added_headers().is_empty());
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signing_table_patterns_pick_keys() {
+    let k = keys(
+        "[[dkim.signing]]\nfrom = \"*.example.org\"\nkeys = [\"ed2026\"]\n\
+         [[dkim.signing]]\nfrom = \"example.org\"\nkeys = [\"rsa2026\"]\n",
+    );
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n{}",
+        k.toml
+    );
+    let m = Milter::start(&toml, &k.zone).await;
+    let cases = [
+        ("news.example.org", "a=ed25519-sha256"),
+        ("example.org", "a=rsa-sha256"),
+    ];
+    for (from, want) in cases {
+        let mut mta = m.postfix().await;
+        mta.connect("x", "203.0.113.5".parse().unwrap(), 1, &[])
+            .await
+            .expect("connect");
+        let out = mta
+            .send_transaction(
+                &format!("<a@{from}>"),
+                &["<b@example.net>"],
+                &outgoing(from),
+            )
+            .await
+            .expect("message");
+        let sigs: Vec<_> = out.added_headers();
+        assert_eq!(sigs.len(), 1, "{from}: {out:?}");
+        let v = String::from_utf8_lossy(sigs[0].2);
+        assert!(v.contains(want), "{from}: {v}");
+        assert!(v.contains("d=example.org"), "{from}: {v}");
+    }
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_or_bad_key_is_a_startup_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.pem");
+    std::fs::write(&bad, "not a key").expect("write");
+    let toml = format!(
+        "[[dkim.key]]\ndomain = \"example.org\"\nselector = \"s\"\npath = \"{}\"\n",
+        bad.display()
+    );
+    let config = authmilter::config::Config::parse(&toml).expect("parses");
+    let err = authmilter::app::App::new(
+        config,
+        std::sync::Arc::new(dns::memory::MemoryResolver::new()),
+    )
+    .err()
+    .expect("refused");
+    assert!(format!("{err:#}").contains("bad.pem"), "{err:#}");
+}

@@ -1,0 +1,183 @@
+//! SRS through the running milter (rewrite forwarded senders, restore bounce recipients,
+//! refuse forged SRS addresses) and through the Postfix socketmap server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use milter_proto::Response;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{LISTEN_VERIFY, Milter, free_port, message};
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    toml: String,
+}
+
+fn setup(extra: &str) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = dir.path().join("srs.secrets");
+    std::fs::write(&secrets, "current-secret\nold-secret\n").expect("secrets");
+    let toml = format!(
+        "{LISTEN_VERIFY}[spf]\nenabled = false\n[iprev]\nenabled = false\n[dmarc]\nenabled = false\n\
+         [srs]\nenabled = true\ndomain = \"fwd.test.example\"\nsecrets = \"{}\"\n\
+         local_domains = [\"test.example\", \".test.example\"]\n{extra}",
+        secrets.display()
+    );
+    Setup { _dir: dir, toml }
+}
+
+fn raw() -> Vec<u8> {
+    message(&["From: alice@example.org", "Subject: fwd", "", "forwarded"])
+}
+
+async fn send(m: &Milter, from: &str, rcpts: &[&str]) -> testkit::EomOutcome {
+    let mut mta = m.postfix().await;
+    mta.connect("relay.example", "192.0.2.1".parse().unwrap(), 1, &[])
+        .await
+        .expect("connect");
+    mta.send_transaction(from, rcpts, &raw())
+        .await
+        .expect("transaction")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarded_mail_gets_an_srs0_sender_and_bounces_are_restored() {
+    let s = setup("");
+    let m = Milter::start(&s.toml, "").await;
+    // relayed off-site: MAIL FROM rewritten
+    let out = send(&m, "<alice@example.org>", &["<bob@elsewhere.example>"]).await;
+    assert!(out.is_accept());
+    let new_from = out
+        .modifications
+        .iter()
+        .find_map(|r| match r {
+            Response::ChgFrom { from, args } => {
+                assert!(args.is_none(), "no ESMTP args sent with CHGFROM");
+                Some(String::from_utf8_lossy(from).into_owned())
+            }
+            _ => None,
+        })
+        .expect("CHGFROM");
+    assert!(new_from.starts_with("<SRS0="), "{new_from}");
+    assert!(
+        new_from.ends_with("=example.org=alice@fwd.test.example>"),
+        "{new_from}"
+    );
+
+    // delivered locally: not rewritten
+    let out = send(&m, "<alice@example.org>", &["<carol@test.example>"]).await;
+    assert!(
+        !out.modifications
+            .iter()
+            .any(|r| matches!(r, Response::ChgFrom { .. }))
+    );
+
+    // a bounce to the SRS address reaches the original sender
+    let srs_addr = new_from.trim_start_matches('<').trim_end_matches('>');
+    let out = send(&m, "<>", &[&format!("<{srs_addr}>")]).await;
+    assert!(out.is_accept(), "{out:?}");
+    let del = out.modifications.iter().find_map(|r| match r {
+        Response::DelRcpt(a) => Some(String::from_utf8_lossy(a).into_owned()),
+        _ => None,
+    });
+    let add = out.modifications.iter().find_map(|r| match r {
+        Response::AddRcpt(a) => Some(String::from_utf8_lossy(a).into_owned()),
+        _ => None,
+    });
+    assert_eq!(del.as_deref(), Some(format!("<{srs_addr}>").as_str()));
+    assert_eq!(add.as_deref(), Some("<alice@example.org>"));
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_srs_recipients_are_refused_at_rcpt() {
+    let s = setup("");
+    let m = Milter::start(&s.toml, "").await;
+    let mut mta = m.postfix().await;
+    mta.connect("relay.example", "192.0.2.1".parse().unwrap(), 1, &[])
+        .await
+        .expect("connect");
+    mta.mail("<>", &[], &[]).await.expect("mail");
+    let r = mta
+        .rcpt(
+            "<SRS0=XXXX=2W=example.org=alice@fwd.test.example>",
+            &[],
+            &[],
+        )
+        .await
+        .expect("rcpt");
+    match r.response() {
+        Some(Response::ReplyCode(reply)) => {
+            assert_eq!(reply.code(), 550);
+            let text = String::from_utf8_lossy(&reply.to_wire()).into_owned();
+            assert!(text.contains("SRS"), "{text}");
+        }
+        other => panic!("expected 550 at RCPT, got {other:?}"),
+    }
+    mta.quit().await.expect("quit");
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn socketmap_forward_and_reverse() {
+    let s = setup("");
+    let config = authmilter::config::Config::parse(&s.toml).expect("config");
+    let state = Arc::new(authmilter::forwarding::SrsState::load(&config.srs).expect("srs"));
+    let port = free_port();
+    let spec: authmilter::config::SocketSpec =
+        format!("inet:127.0.0.1:{port}").parse().expect("spec");
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(authmilter::forwarding::run_socketmap(
+        spec, state, 0o660, rx,
+    ));
+    let mut conn = None;
+    for _ in 0..100 {
+        if let Ok(c) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            conn = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut conn = conn.expect("socketmap listening");
+    async fn ask(conn: &mut tokio::net::TcpStream, req: &str) -> String {
+        conn.write_all(format!("{}:{},", req.len(), req).as_bytes())
+            .await
+            .expect("write");
+        let mut buf = vec![0u8; 1024];
+        let mut got = Vec::new();
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+                .await
+                .expect("reply in time")
+                .expect("read");
+            assert!(n > 0, "closed");
+            got.extend_from_slice(&buf[..n]);
+            if got.ends_with(b",") {
+                break;
+            }
+        }
+        let text = String::from_utf8(got).expect("utf8");
+        let (_, payload) = text.split_once(':').expect("netstring");
+        payload.trim_end_matches(',').to_string()
+    }
+    let fwd = ask(&mut conn, "forward alice@example.org").await;
+    assert!(fwd.starts_with("OK SRS0="), "{fwd}");
+    let addr = fwd.trim_start_matches("OK ");
+    assert_eq!(
+        ask(&mut conn, &format!("reverse {addr}")).await,
+        "OK alice@example.org"
+    );
+    assert!(
+        ask(&mut conn, "forward carol@test.example")
+            .await
+            .starts_with("NOTFOUND")
+    );
+    assert!(
+        ask(&mut conn, "reverse carol@test.example")
+            .await
+            .starts_with("NOTFOUND")
+    );
+    let _ = tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+}
