@@ -459,3 +459,19 @@ fn dmarc_table() {
     }
     println!("dmarc table: {} passed, 0 failed", cases.len());
 }
+
+#[test]
+fn futures_are_send_with_a_dyn_resolver() {
+    fn assert_send<T: Send>(_: &T) {}
+    let resolver: std::sync::Arc<dyn dns::Resolver> =
+        std::sync::Arc::new(dns::memory::MemoryResolver::new());
+    let dmarc = dmarc::Dmarc::new(dmarc::Config::default());
+    let from: [&[u8]; 1] = [b"a@example.com"];
+    let discover = dmarc.discover(resolver.as_ref(), &from);
+    assert_send(&discover);
+    let discovery = common::block(discover);
+    assert_send(&discovery);
+    let finish = dmarc.finish(resolver.as_ref(), discovery, None, &[]);
+    assert_send(&finish);
+    assert_eq!(common::block(finish).result, R::None);
+}

@@ -125,3 +125,13 @@ fn works_through_dyn_resolver() {
         IprevResult::PermError
     );
 }
+
+#[test]
+fn check_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let r: std::sync::Arc<dyn dns::Resolver> = std::sync::Arc::new(MemoryResolver::new());
+    let config = Config::default();
+    let fut = check(r.as_ref(), ip("192.0.2.1"), &config);
+    assert_send(&fut);
+    drop(fut);
+}
