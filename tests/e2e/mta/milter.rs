@@ -1,0 +1,191 @@
+//! The authmilter binary as a separate process, with a generated configuration.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::util;
+
+/// The authserv-id the harness configures (and the Postfix `myhostname`).
+pub const AUTHSERV_ID: &str = "mx.test.example";
+
+/// The authmilter binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_authmilter"))
+}
+
+/// What to start: named listeners with roles, an optional SRS socketmap, and extra TOML.
+#[derive(Debug, Clone)]
+pub struct MilterSpec {
+    /// `(name, role)` for each `[[server.listen]]`; the name is how tests and the Postfix
+    /// services refer to it.
+    pub listeners: Vec<(String, String)>,
+    /// Serve the SRS socketmap on a loopback port (`{socketmap}` in `extra` is that
+    /// `inet:127.0.0.1:PORT`).
+    pub socketmap: bool,
+    /// More TOML (sections other than `[server]`, `[log]`, `[dns]` and `[authres]`, which the
+    /// harness writes). `{dir}` is replaced by the work directory.
+    pub extra: String,
+}
+
+/// A running authmilter. Stopped by PID (SIGTERM, then SIGKILL) on drop.
+pub struct Authmilter {
+    child: Option<Child>,
+    log: PathBuf,
+    config: PathBuf,
+    listeners: Vec<(String, u16)>,
+    socketmap: Option<u16>,
+}
+
+impl Authmilter {
+    /// Writes `dir/<name>.toml` and starts `authmilter serve -c ... --dns <nsd>`; waits (bounded)
+    /// until every listener accepts connections. Retries with fresh ports if a port was taken.
+    pub fn start(
+        dir: &Path,
+        name: &str,
+        nsd: SocketAddr,
+        spec: &MilterSpec,
+    ) -> Result<Authmilter, String> {
+        let mut last = String::new();
+        for attempt in 0..3 {
+            match Self::try_start(dir, &format!("{name}-{attempt}"), nsd, spec) {
+                Ok(m) => return Ok(m),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn try_start(
+        dir: &Path,
+        name: &str,
+        nsd: SocketAddr,
+        spec: &MilterSpec,
+    ) -> Result<Authmilter, String> {
+        let listeners: Vec<(String, u16)> = spec
+            .listeners
+            .iter()
+            .map(|(n, _)| (n.clone(), util::free_port()))
+            .collect();
+        let socketmap = spec.socketmap.then(util::free_port);
+        let mut toml = String::from(
+            "[server]\nshutdown_timeout = \"2s\"\nprogress_interval = \"2s\"\n\
+             eom_timeout = \"60s\"\n\n",
+        );
+        for ((_, role), (_, port)) in spec.listeners.iter().zip(&listeners) {
+            toml.push_str(&format!(
+                "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"{role}\"\n\n"
+            ));
+        }
+        toml.push_str(&format!(
+            "[log]\nlevel = \"debug\"\n\n[dns]\nnameservers = [\"{nsd}\"]\ntimeout = \"2s\"\n\n\
+             [authres]\nauthserv_id = \"{AUTHSERV_ID}\"\n\n"
+        ));
+        let socketmap_spec = socketmap.map_or(String::new(), |p| format!("inet:127.0.0.1:{p}"));
+        toml.push_str(
+            &spec
+                .extra
+                .replace("{socketmap}", &socketmap_spec)
+                .replace("{dir}", &dir.display().to_string()),
+        );
+        let config = dir.join(format!("{name}.toml"));
+        std::fs::write(&config, &toml).map_err(|e| format!("write {}: {e}", config.display()))?;
+        let log = dir.join(format!("{name}.log"));
+        let log_file = File::create(&log).map_err(|e| format!("create log: {e}"))?;
+        let child = Command::new(binary())
+            .arg("serve")
+            .arg("-c")
+            .arg(&config)
+            .arg("--dns")
+            .arg(nsd.to_string())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log_file)
+            .spawn()
+            .map_err(|e| format!("spawn authmilter: {e}"))?;
+        let mut milter = Authmilter {
+            child: Some(child),
+            log,
+            config,
+            listeners,
+            socketmap,
+        };
+        let mut ports: Vec<u16> = milter.listeners.iter().map(|(_, p)| *p).collect();
+        ports.extend(milter.socketmap);
+        let ready = util::poll(Duration::from_secs(20), || {
+            if milter.exited() {
+                return Some(false);
+            }
+            ports
+                .iter()
+                .all(|p| util::accepts(SocketAddr::from(([127, 0, 0, 1], *p))))
+                .then_some(true)
+        });
+        if ready != Some(true) {
+            let log = milter.log_tail(40);
+            milter.stop();
+            return Err(format!(
+                "authmilter did not start (config {}):\n{toml}\n--- log ---\n{log}",
+                milter.config.display()
+            ));
+        }
+        Ok(milter)
+    }
+
+    /// `inet:127.0.0.1:PORT` of the named listener, as Postfix's `smtpd_milters` wants it.
+    pub fn socket(&self, listener: &str) -> String {
+        let port = self
+            .listeners
+            .iter()
+            .find(|(n, _)| n == listener)
+            .map(|(_, p)| *p)
+            .unwrap_or_else(|| panic!("no milter listener named {listener}"));
+        format!("inet:127.0.0.1:{port}")
+    }
+
+    /// `inet:127.0.0.1:PORT` of the SRS socketmap, when it was asked for.
+    pub fn socketmap(&self) -> Option<String> {
+        self.socketmap.map(|p| format!("inet:127.0.0.1:{p}"))
+    }
+
+    /// The last `n` log lines.
+    pub fn log_tail(&self, n: usize) -> String {
+        util::tail(&self.log, n)
+    }
+
+    fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_)) | Err(_)))
+    }
+
+    /// SIGTERM by PID, then SIGKILL after 10 s. Idempotent.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            util::stop_child(&mut child, Duration::from_secs(10));
+        }
+    }
+}
+
+impl Drop for Authmilter {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs an `authmilter` subcommand (bounded to 2 minutes) and returns its stdout; a non-zero
+/// exit is an error with stderr.
+pub fn cli(args: &[&str]) -> Result<String, String> {
+    let out = util::run(Command::new(binary()).args(args), Duration::from_secs(120))?;
+    if !out.status.success() {
+        return Err(format!(
+            "authmilter {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
