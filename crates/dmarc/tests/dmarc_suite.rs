@@ -327,6 +327,21 @@ fn cases() -> Vec<Case> {
             .dkim(K::Pass, "giant.bank.example")
             .expect(R::Pass)
             .org("giant.bank.example"),
+        case(
+            "RFC 9989 Appendix B.4.3: PSD record, SPF aligns via giant.bank.example, DKIM does not",
+        )
+        .zone("_dmarc.bank.example TXT \"v=DMARC1; p=reject; psd=y\"")
+        .zone("_dmarc.giant.bank.example TXT \"v=DMARC1; p=quarantine\"")
+        .from("a@giant.bank.example")
+        .spf(F::Pass, "mail.giant.bank.example")
+        .dkim(K::Pass, "mail.mega.bank.example")
+        .expect(R::Pass)
+        .org("giant.bank.example")
+        .check(|o| {
+            let e = o.primary().unwrap();
+            assert!(e.spf_aligned() && !e.dkim[0].aligned);
+            assert_eq!(e.record_source, Some(dmarc::RecordSource::AuthorDomain));
+        }),
         case("9989: 8-query cap on a 13-label author domain; np of example.com applies")
             .zone("_dmarc.example.com TXT \"v=DMARC1; p=reject; np=none\"")
             .from("a@a.b.c.d.e.f.g.h.i.j.mail.example.com")
