@@ -8,8 +8,8 @@
 mod mta;
 
 use mta::{
-    AUTHSERV_ID, Delivered, MilterSpec, PostfixSpec, SmtpService, Stack, StackSpec, compose,
-    message_id,
+    AUTHSERV_ID, Delivered, Listener, MilterSpec, PostfixSpec, SmtpService, Stack, StackSpec,
+    compose, message_id,
 };
 
 /// DNS every inbound test uses (zone `example`):
@@ -24,13 +24,17 @@ _dmarc.strict   IN TXT  \"v=DMARC1; p=reject\"
 ";
 
 /// The inbound stack: Postfix service `in` with `smtpd_milters` pointing at a `verify`
-/// listener; DMARC enforcement on.
+/// listener on loopback TCP; DMARC enforcement on.
 fn inbound_stack(name: &'static str) -> Stack {
+    inbound_stack_with(name, Listener::inet("in", "verify"))
+}
+
+fn inbound_stack_with(name: &'static str, listener: Listener) -> Stack {
     Stack::start(StackSpec {
         name,
         records: INBOUND_RECORDS.into(),
         milter: MilterSpec {
-            listeners: vec![("in".into(), "verify".into())],
+            listeners: vec![listener],
             socketmap: false,
             extra: "[dmarc]\nenforce = true\n".into(),
         },
@@ -242,6 +246,30 @@ fn postfix_passing_message_gets_spf_and_dmarc_pass() {
 }
 
 #[test]
+fn postfix_talks_to_the_milter_over_a_unix_socket() {
+    if !mta::enabled() {
+        return;
+    }
+    // smtpd_milters = unix:/path; smtpd runs as user postfix, so this also proves the
+    // socket's mode (server.socket_mode) lets the MTA in.
+    let stack = inbound_stack_with("unix", Listener::unix("in", "verify"));
+    assert!(stack.milter.socket("in").starts_with("unix:/"));
+    let id = message_id("unix");
+    let msg = compose("alice@pass.example", "bob@remote.example", "unix", &id, &[]);
+    let sub = stack.submit("in", "alice@pass.example", &["bob@remote.example"], &msg);
+    assert_accepted(&stack, &sub);
+    let d = stack.delivered(&id);
+    let m = d.message();
+    assert!(
+        m.headers[0].is("Authentication-Results")
+            && m.headers[0].value.starts_with(&format!("{AUTHSERV_ID};"))
+            && m.headers[0].value.contains("dmarc=pass"),
+        "{:?}",
+        m.headers.first()
+    );
+}
+
+#[test]
 fn postfix_signs_through_a_sign_listener() {
     if !mta::enabled() {
         return;
@@ -308,7 +336,7 @@ keys = [\"rsa\", \"ed\"]
             name: "sign",
             records,
             milter: MilterSpec {
-                listeners: vec![("out".into(), "sign".into())],
+                listeners: vec![Listener::inet("out", "sign")],
                 socketmap: false,
                 extra: extra.into(),
             },
@@ -424,7 +452,7 @@ fn postfix_srs_socketmap_forwards_and_reverses() {
             name: "srs-map",
             records: SRS_RECORDS.into(),
             milter: MilterSpec {
-                listeners: vec![("in".into(), "verify".into())],
+                listeners: vec![Listener::inet("in", "verify")],
                 socketmap: true,
                 extra: "[srs]\ndomain = \"fwd.example\"\nsecrets = \"{dir}/srs.secrets\"\n\
                         socketmap = \"{socketmap}\"\nlocal_domains = [\"fwd.example\"]\n"
@@ -490,7 +518,7 @@ fn postfix_srs_milter_mode_rewrites_relayed_sender() {
             name: "srs-milter",
             records: SRS_RECORDS.into(),
             milter: MilterSpec {
-                listeners: vec![("in".into(), "verify".into())],
+                listeners: vec![Listener::inet("in", "verify")],
                 socketmap: false,
                 extra: "[srs]\nenabled = true\ndomain = \"fwd.example\"\n\
                         secrets = \"{dir}/srs.secrets\"\nlocal_domains = [\"fwd.example\"]\n"

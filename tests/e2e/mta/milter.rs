@@ -16,12 +16,42 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_authmilter"))
 }
 
+/// One `[[server.listen]]`: a name (how tests and Postfix services refer to it), a role, and
+/// whether it is a loopback TCP port or a Unix socket in the work directory.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// The name.
+    pub name: String,
+    /// `auto`, `verify` or `sign`.
+    pub role: String,
+    /// A Unix socket (`unix:<dir>/<name>.sock`) instead of `inet:127.0.0.1:<port>`.
+    pub unix: bool,
+}
+
+impl Listener {
+    /// A TCP listener on a free loopback port.
+    pub fn inet(name: &str, role: &str) -> Listener {
+        Listener {
+            name: name.into(),
+            role: role.into(),
+            unix: false,
+        }
+    }
+
+    /// A Unix-socket listener.
+    pub fn unix(name: &str, role: &str) -> Listener {
+        Listener {
+            unix: true,
+            ..Listener::inet(name, role)
+        }
+    }
+}
+
 /// What to start: named listeners with roles, an optional SRS socketmap, and extra TOML.
 #[derive(Debug, Clone)]
 pub struct MilterSpec {
-    /// `(name, role)` for each `[[server.listen]]`; the name is how tests and the Postfix
-    /// services refer to it.
-    pub listeners: Vec<(String, String)>,
+    /// The listeners.
+    pub listeners: Vec<Listener>,
     /// Serve the SRS socketmap on a loopback port (`{socketmap}` in `extra` is that
     /// `inet:127.0.0.1:PORT`).
     pub socketmap: bool,
@@ -35,7 +65,8 @@ pub struct Authmilter {
     child: Option<Child>,
     log: PathBuf,
     config: PathBuf,
-    listeners: Vec<(String, u16)>,
+    /// (name, socket as Postfix writes it).
+    listeners: Vec<(String, String)>,
     socketmap: Option<u16>,
 }
 
@@ -64,19 +95,31 @@ impl Authmilter {
         nsd: SocketAddr,
         spec: &MilterSpec,
     ) -> Result<Authmilter, String> {
-        let listeners: Vec<(String, u16)> = spec
+        let listeners: Vec<(String, String)> = spec
             .listeners
             .iter()
-            .map(|(n, _)| (n.clone(), util::free_port()))
+            .map(|l| {
+                let socket = if l.unix {
+                    format!(
+                        "unix:{}",
+                        dir.join(format!("{name}-{}.sock", l.name)).display()
+                    )
+                } else {
+                    format!("inet:127.0.0.1:{}", util::free_port())
+                };
+                (l.name.clone(), socket)
+            })
             .collect();
         let socketmap = spec.socketmap.then(util::free_port);
+        // socket_mode: Postfix's smtpd runs as user `postfix` and must be able to connect.
         let mut toml = String::from(
             "[server]\nshutdown_timeout = \"2s\"\nprogress_interval = \"2s\"\n\
-             eom_timeout = \"60s\"\n\n",
+             eom_timeout = \"60s\"\nsocket_mode = \"0666\"\n\n",
         );
-        for ((_, role), (_, port)) in spec.listeners.iter().zip(&listeners) {
+        for (l, (_, socket)) in spec.listeners.iter().zip(&listeners) {
             toml.push_str(&format!(
-                "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"{role}\"\n\n"
+                "[[server.listen]]\nsocket = \"{socket}\"\nrole = \"{}\"\n\n",
+                l.role
             ));
         }
         toml.push_str(&format!(
@@ -113,16 +156,13 @@ impl Authmilter {
             listeners,
             socketmap,
         };
-        let mut ports: Vec<u16> = milter.listeners.iter().map(|(_, p)| *p).collect();
-        ports.extend(milter.socketmap);
+        let mut sockets: Vec<String> = milter.listeners.iter().map(|(_, s)| s.clone()).collect();
+        sockets.extend(milter.socketmap());
         let ready = util::poll(Duration::from_secs(20), || {
             if milter.exited() {
                 return Some(false);
             }
-            ports
-                .iter()
-                .all(|p| util::accepts(SocketAddr::from(([127, 0, 0, 1], *p))))
-                .then_some(true)
+            sockets.iter().all(|s| connects(s)).then_some(true)
         });
         if ready != Some(true) {
             let log = milter.log_tail(40);
@@ -135,15 +175,14 @@ impl Authmilter {
         Ok(milter)
     }
 
-    /// `inet:127.0.0.1:PORT` of the named listener, as Postfix's `smtpd_milters` wants it.
+    /// The named listener as Postfix's `smtpd_milters` wants it (`inet:127.0.0.1:PORT` or
+    /// `unix:/path`).
     pub fn socket(&self, listener: &str) -> String {
-        let port = self
-            .listeners
+        self.listeners
             .iter()
             .find(|(n, _)| n == listener)
-            .map(|(_, p)| *p)
-            .unwrap_or_else(|| panic!("no milter listener named {listener}"));
-        format!("inet:127.0.0.1:{port}")
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| panic!("no milter listener named {listener}"))
     }
 
     /// `inet:127.0.0.1:PORT` of the SRS socketmap, when it was asked for.
@@ -174,6 +213,17 @@ impl Drop for Authmilter {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// True when something accepts connections on `inet:127.0.0.1:PORT` or `unix:/path`.
+fn connects(socket: &str) -> bool {
+    if let Some(path) = socket.strip_prefix("unix:") {
+        return std::os::unix::net::UnixStream::connect(path).is_ok();
+    }
+    socket
+        .strip_prefix("inet:")
+        .and_then(|a| a.parse::<SocketAddr>().ok())
+        .is_some_and(util::accepts)
 }
 
 /// Runs an `authmilter` subcommand (bounded to 2 minutes) and returns its stdout; a non-zero

@@ -30,7 +30,7 @@ use std::time::Duration;
 use dns::testing::{Nsd, zone};
 
 pub use message::{compose, message_id};
-pub use milter::{AUTHSERV_ID, Authmilter, MilterSpec};
+pub use milter::{AUTHSERV_ID, Authmilter, Listener, MilterSpec};
 pub use postfix::{Postfix, PostfixSpec, SmtpService};
 pub use sink::{Delivered, Sink};
 pub use smtp::{Submission, submit};
@@ -74,7 +74,7 @@ pub struct StackSpec {
     /// The milter's listeners and extra configuration.
     pub milter: MilterSpec,
     /// Postfix's services and settings. In service options and main.cf values,
-    /// `{milter:NAME}` becomes the milter listener NAME (`inet:127.0.0.1:PORT`) and
+    /// `{milter:NAME}` becomes the milter listener NAME (`inet:127.0.0.1:PORT` or `unix:PATH`) and
     /// `{socketmap}` the milter's SRS socketmap.
     pub postfix: PostfixSpec,
 }
@@ -110,8 +110,8 @@ impl Stack {
             .unwrap_or_else(|e| panic!("{e}"));
         let fill = |v: &str| -> String {
             let mut v = v.replace("{socketmap}", &milter.socketmap().unwrap_or_default());
-            for (name, _) in &spec.milter.listeners {
-                v = v.replace(&format!("{{milter:{name}}}"), &milter.socket(name));
+            for l in &spec.milter.listeners {
+                v = v.replace(&format!("{{milter:{}}}", l.name), &milter.socket(&l.name));
             }
             v
         };
