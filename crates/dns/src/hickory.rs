@@ -1,8 +1,8 @@
-//! The production [`Resolver`](crate::Resolver) over hickory-resolver 0.26.
+//! The production [`Resolver`] over hickory-resolver 0.26.
 //!
 //! - Nameservers come from `/etc/resolv.conf` or an explicit `IP:PORT` list (UDP, with TCP for
 //!   truncated answers: hickory retries over TCP when a UDP answer has the TC bit).
-//! - **Cache:** our own [`TtlCache`](crate::cache::TtlCache) in front of hickory (whose own
+//! - **Cache:** our own [`TtlCache`] in front of hickory (whose own
 //!   cache is switched off: its moka store enforces the size bound only eventually, and clamps
 //!   record TTLs in place). It is shared by every clone of a [`HickoryResolver`] (the server holds
 //!   one behind an `Arc<dyn Resolver>`) and holds at most [`HickoryConfig::cache_size`] answers,

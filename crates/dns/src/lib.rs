@@ -7,7 +7,12 @@
 //! - [`memory::MemoryResolver`]: records held in memory, with injectable timeouts and server
 //!   failures and a query counter. Tests, benchmarks and the offline tools use it.
 //! - `hickory::HickoryResolver` (feature `hickory`, on by default): the production resolver over
-//!   hickory-resolver, with a TTL-respecting, size-bounded cache shared by all connections.
+//!   hickory-resolver, with a TTL-respecting, size-bounded cache ([`cache::TtlCache`]) shared
+//!   by all connections: `HickoryResolver::new(&HickoryConfig { nameservers, timeout, attempts,
+//!   cache_size, min_ttl, max_ttl, negative_max_ttl })`.
+//!
+//! With the non-default feature `testing`, `testing` starts an authoritative NSD on loopback for
+//! end-to-end tests (gated by `AUTHMILTER_E2E=1`).
 //!
 //! Answers distinguish *found*, *NXDOMAIN*, *no data* and *temporary failure*, because SPF,
 //! DMARC and DKIM map each of them to a different result (RFC 7208 §4.4, §5; RFC 6376 §6.1.2).

@@ -264,3 +264,27 @@ fn results_have_rfc_names() {
         assert_eq!(name.to_uppercase().parse::<SpfResult>().unwrap(), r);
     }
 }
+
+/// The server spawns evaluations on a multi-threaded runtime behind `Arc<dyn Resolver>`.
+#[test]
+fn evaluations_are_send_and_work_through_arc_dyn_resolver() {
+    fn assert_send<T: Send>(t: T) -> T {
+        t
+    }
+    let dns: Arc<dyn dns::Resolver> =
+        Arc::new(MemoryResolver::from_zone(r#"s.example TXT "v=spf1 +all""#).unwrap());
+    let spf = evaluator();
+    let out = block(assert_send(spf.check_mail_from(
+        &dns,
+        ip("192.0.2.1"),
+        b"a@s.example",
+        b"h.example",
+    )));
+    assert_eq!(out.result, SpfResult::Pass);
+    let out = block(assert_send(spf.check_helo(
+        dns.as_ref(),
+        ip("192.0.2.1"),
+        b"s.example",
+    )));
+    assert_eq!(out.result, SpfResult::Pass);
+}
