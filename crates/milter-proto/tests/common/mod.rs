@@ -1,6 +1,8 @@
 // Shared helpers for the milter-proto integration tests (included with `mod common;`).
 #![allow(dead_code)]
 
+pub mod mta;
+
 use bytes::{Bytes, BytesMut};
 use milter_proto::{Command, FrameDecoder, ProtocolError, Response};
 
