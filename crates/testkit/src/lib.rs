@@ -24,9 +24,11 @@
 mod client;
 mod eml;
 mod error;
+mod outcome;
 mod profile;
 
-pub use client::{BodySplit, EomOutcome, Io, MtaClient, Reply, chunk_body};
+pub use client::{Io, MtaClient};
 pub use eml::{Eml, EmlHeader};
 pub use error::TestkitError;
+pub use outcome::{BodySplit, EomOutcome, Reply, chunk_body};
 pub use profile::{AbortStyle, Flavor, Profile};
