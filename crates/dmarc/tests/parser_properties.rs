@@ -30,7 +30,7 @@ proptest! {
         name in "[A-Za-z ,.()<>@\"]{0,20}",
         form in 0usize..5,
     ) {
-        let quoted_name = name.replace('\\', "").replace('"', "");
+        let quoted_name = name.replace(['\\', '"'], "");
         let value = match form {
             0 => format!("{local}@{d}"),
             1 => format!("\"{quoted_name}\" <{local}@{d}>"),
