@@ -70,12 +70,17 @@ cleanup() {
     stop_pid "${PIDS[$i]}"
   done
   if [ "${KEEP_SENDMAIL:-0}" != 1 ] && [ -f "$WORK/packages.before" ]; then
-    installed_packages > "$WORK/packages.after"
-    new=$(comm -13 "$WORK/packages.before" "$WORK/packages.after" | tr '\n' ' ')
-    if [ -n "${new// /}" ]; then
-      say "purging packages this script installed: $new"
+    # Purge exactly what our apt-get install added (its "NEW packages" list), nothing else.
+    new=$(sed -n '/^The following NEW packages will be installed:/,/^[^ ]/p' \
+      "$WORK/install.log" 2> /dev/null | grep '^ ' | tr -s ' \n' ' ' || true)
+    keep=""
+    for p in $new; do
+      grep -qx "$p" "$WORK/packages.before" || keep+="$p "
+    done
+    if [ -n "$keep" ]; then
+      say "purging the packages this script installed: $keep"
       # shellcheck disable=SC2086
-      DEBIAN_FRONTEND=noninteractive timeout 900 apt-get purge -y -q $new > "$WORK/purge.log" 2>&1 \
+      DEBIAN_FRONTEND=noninteractive timeout 900 apt-get purge -y -q $keep > "$WORK/purge.log" 2>&1 \
         || say "apt-get purge failed, see $WORK/purge.log"
     fi
     if grep -qx postfix "$WORK/packages.before" && ! is_installed postfix; then
@@ -150,8 +155,8 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   CREATED_POLICY=1
 fi
 say "installing sendmail-bin sendmail-cf m4 (removes postfix)"
-DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q sendmail-bin sendmail-cf m4 \
-  > "$WORK/install.log" 2>&1 || {
+DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q --no-install-recommends \
+  sendmail-bin sendmail-cf m4 > "$WORK/install.log" 2>&1 || {
   tail -30 "$WORK/install.log"
   fail "apt-get install sendmail-bin sendmail-cf m4"
   exit 1
@@ -230,7 +235,7 @@ socket = "inet:$MILTER_PORT@127.0.0.1"
 role = "verify"
 
 [log]
-level = "debug"
+level = "info,authmilter=debug"
 
 [dns]
 timeout = "2s"
@@ -353,14 +358,15 @@ compose() { # from to subject message-id [extra header lines...]
     "$from" "$to" "$subject"
   printf 'Message-ID: %s\nMIME-Version: 1.0\nContent-Type: text/plain\n\nHello via Sendmail.\n' "$id"
 }
-# The queued headers (qf H lines, in order) of the message with this Message-ID.
+# The queued headers (qf H lines, in order) of the message with this Message-ID. Templates
+# that only a delivering mailer with the P flag expands (Return-Path: <$g>) are left out.
 queued_headers() {
   local qf
   qf=$(grep -l -F "$1" "$WORK"/mqueue/qf* 2>/dev/null | head -1)
   [ -n "$qf" ] || return 1
   # H lines, with continuation lines joined; "H??" flags stripped
   awk '/^H/ {if (h) print h; h=$0; next} /^[ \t]/ && h {sub(/^[ \t]+/, " "); h=h $0; next}
-       {if (h) print h; h=""} END {if (h) print h}' "$qf" | sed -E 's/^H(\?[^?]*\?)?//'
+       {if (h) print h; h=""} END {if (h) print h}' "$qf" | grep -v '^H?P?' | sed -E 's/^H(\?[^?]*\?)?//'
 }
 
 # 4a. A passing message is queued with our header.
@@ -429,6 +435,7 @@ else
 fi
 
 say "authmilter log (message lines):"
-grep -E "message|WARN|ERROR" "$WORK/milter.log" | sed 's/^/    /' | tail -20 || true
+sed 's/\x1b\[[0-9;]*m//g' "$WORK/milter.log" | grep -E " INFO message | WARN | ERROR " \
+  | sed 's/^/    /' | tail -20 || true
 echo "sendmail: $PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

@@ -123,7 +123,7 @@ impl Authmilter {
             ));
         }
         toml.push_str(&format!(
-            "[log]\nlevel = \"debug\"\n\n[dns]\nnameservers = [\"{nsd}\"]\ntimeout = \"2s\"\n\n\
+            "[log]\nlevel = \"info,authmilter=debug\"\n\n[dns]\nnameservers = [\"{nsd}\"]\ntimeout = \"2s\"\n\n\
              [authres]\nauthserv_id = \"{AUTHSERV_ID}\"\n\n"
         ));
         let socketmap_spec = socketmap.map_or(String::new(), |p| format!("inet:127.0.0.1:{p}"));
