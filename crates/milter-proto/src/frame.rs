@@ -62,6 +62,7 @@ impl FrameDecoder {
         if len == 0 {
             return Err(ProtocolError::ZeroLength);
         }
+        // len >= 1 here, so this cannot underflow.
         let payload_len = u64::from(len) - 1;
         let too_large = ProtocolError::FrameTooLarge {
             len: payload_len,

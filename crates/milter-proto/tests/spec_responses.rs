@@ -367,3 +367,94 @@ fn truncated_response_frames_wait_for_more() {
         assert!(dec.finish(&buf).is_err());
     }
 }
+
+/// One of each response, for the generic truncation and malformation checks.
+fn catalog() -> Vec<Response> {
+    vec![
+        Response::OptNeg {
+            options: OptNeg::POSTFIX_V6,
+            symlists: vec![SymList {
+                stage: SymStage::EOM,
+                macros: b("i"),
+            }],
+        },
+        Response::Continue,
+        Response::Accept,
+        Response::Reject,
+        Response::Tempfail,
+        Response::Discard,
+        Response::Progress,
+        Response::Skip,
+        Response::ReplyCode(SmtpReply::new(451, Some("4.4.3"), "DNS").unwrap()),
+        Response::AddHeader {
+            name: b("X"),
+            value: b("v"),
+        },
+        Response::InsHeader {
+            index: 0,
+            name: b("X"),
+            value: b("v"),
+        },
+        Response::ChgHeader {
+            index: 1,
+            name: b("X"),
+            value: Bytes::new(),
+        },
+        Response::ChgFrom {
+            from: b("<a@b>"),
+            args: Some(b("RET=FULL")),
+        },
+        Response::AddRcpt(b("<a@b>")),
+        Response::AddRcptPar {
+            rcpt: b("<a@b>"),
+            args: None,
+        },
+        Response::DelRcpt(b("<a@b>")),
+        Response::ReplBody(b("body\r\n")),
+        Response::Quarantine(b("why")),
+    ]
+}
+
+#[test]
+fn every_response_truncated_at_every_byte_waits_then_fails_at_eof() {
+    for resp in catalog() {
+        let wire = encode_resp(&resp, true);
+        for cut in 1..wire.len() {
+            let mut buf = BytesMut::from(&wire[..cut]);
+            let mut dec = milter_proto::FrameDecoder::new();
+            assert_eq!(
+                dec.decode_response(&mut buf, true),
+                Ok(None),
+                "{resp:?} cut {cut}"
+            );
+            assert_eq!(
+                dec.finish(&buf),
+                Err(ProtocolError::Truncated { buffered: cut })
+            );
+        }
+    }
+}
+
+#[test]
+fn every_response_without_its_final_nul_is_malformed() {
+    for resp in catalog() {
+        let wire = encode_resp(&resp, true);
+        let payload = &wire[5..];
+        if payload.last() != Some(&0) || matches!(resp, Response::ReplBody(_)) {
+            continue;
+        }
+        let chopped = &payload[..payload.len() - 1];
+        let err = parse(wire[4], chopped, true).unwrap_err();
+        assert!(err.is_fatal(), "{resp:?}: {err}");
+    }
+}
+
+#[test]
+fn every_response_round_trips_both_leadspc_modes() {
+    for resp in catalog() {
+        for leadspc in [false, true] {
+            let wire = encode_resp(&resp, leadspc);
+            assert_eq!(decode_responses(&wire, leadspc), vec![resp.clone()]);
+        }
+    }
+}
