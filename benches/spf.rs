@@ -28,6 +28,7 @@ l3.chain.example TXT "v=spf1 ip4:203.0.113.0/24 ip4:192.0.2.0/24 -all"
 
 macro.example  TXT "v=spf1 exists:%{ir}.%{l1r+-}._spf.%{d} exists:%{i}.%{v}.%{d2}.bl.example a:%{h} -all exp=why.macro.example"
 1.2.0.192.someuser._spf.macro.example A 127.0.0.2
+helo.client.example A 198.51.100.99
 why.macro.example TXT "%{i} is not one of %{d}'s designated mail servers (%{S}, %{h})"
 "#;
 
