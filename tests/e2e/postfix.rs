@@ -336,12 +336,18 @@ keys = [\"rsa\", \"ed\"]
             name: "sign",
             records,
             milter: MilterSpec {
-                listeners: vec![Listener::inet("out", "sign")],
+                listeners: vec![
+                    Listener::inet("out", "sign"),
+                    Listener::inet("in", "verify"),
+                ],
                 socketmap: false,
                 extra: extra.into(),
             },
             postfix: PostfixSpec {
-                services: vec![SmtpService::with_milter("submission", "{milter:out}")],
+                services: vec![
+                    SmtpService::with_milter("submission", "{milter:out}"),
+                    SmtpService::with_milter("in", "{milter:in}"),
+                ],
                 ..PostfixSpec::default()
             },
         },
@@ -402,6 +408,49 @@ keys = [\"rsa\", \"ed\"]
         String::from_utf8_lossy(&rest),
         String::from_utf8_lossy(&msg),
         "the message was altered beyond the added headers"
+    );
+    // The signed copy, received again on an inbound (verify) service, passes DKIM and, by
+    // alignment, DMARC (sign.example publishes p=reject and no SPF) ...
+    let sub = stack.submit(
+        "in",
+        "bounces@sign.example",
+        &["bob@remote.example"],
+        &d.data,
+    );
+    assert_accepted(&stack, &sub);
+    // ... while a copy whose signed Message-ID was changed on the way fails DKIM.
+    let hop2 = message_id("sign-tampered");
+    let tampered = String::from_utf8(d.data.clone())
+        .expect("ASCII message")
+        .replace(&id, &hop2)
+        .into_bytes();
+    let sub = stack.submit(
+        "in",
+        "bounces@sign.example",
+        &["bob@remote.example"],
+        &tampered,
+    );
+    assert_accepted(&stack, &sub);
+    let relayed = stack.delivered_where("re-received signed message", |m| {
+        m.contains(&id) && m.contains("Authentication-Results: mx.test.example;")
+    });
+    let ar = our_authres(&relayed);
+    assert_eq!(ar.len(), 1, "{ar:?}");
+    for part in [
+        "dkim=pass",
+        "header.d=sign.example",
+        "header.s=r1",
+        "header.s=e1",
+        "header.a=ed25519-sha256",
+        "dmarc=pass",
+    ] {
+        assert!(ar[0].contains(part), "{part} missing from {:?}", ar[0]);
+    }
+    assert!(!ar[0].contains("dkim=fail"), "{:?}", ar[0]);
+    let ar = our_authres(&stack.delivered(&hop2));
+    assert!(
+        ar.len() == 1 && ar[0].contains("dkim=fail") && !ar[0].contains("dkim=pass"),
+        "a changed signed header must fail DKIM: {ar:?}"
     );
 }
 

@@ -163,6 +163,17 @@ impl Stack {
             })
     }
 
+    /// The first sink message for which `pred` holds; panics with the logs when none arrives
+    /// within [`DELIVERY_LIMIT`].
+    pub fn delivered_where(&self, what: &str, pred: impl Fn(&Delivered) -> bool) -> Delivered {
+        self.sink.wait_for(DELIVERY_LIMIT, pred).unwrap_or_else(|| {
+            panic!(
+                "no {what} reached the sink within {DELIVERY_LIMIT:?}\n{}",
+                self.diagnostics()
+            )
+        })
+    }
+
     /// The tails of every log, for failure messages.
     pub fn diagnostics(&self) -> String {
         format!(
