@@ -20,8 +20,6 @@ pub struct ServerConfig {
     pub write_timeout: Span,
     /// Budget for answering end-of-message, DNS included; past it the fallback answer is sent.
     pub eom_timeout: Span,
-    /// How long MAIL may wait for SPF when SPF failures are rejected at MAIL time.
-    pub envelope_timeout: Span,
     /// How often to send PROGRESS while end-of-message work is pending.
     pub progress_interval: Span,
     /// On SIGTERM/SIGINT, how long in-flight connections get to finish.
@@ -39,7 +37,6 @@ impl Default for ServerConfig {
             idle_timeout: Span::secs(7210),
             write_timeout: Span::secs(30),
             eom_timeout: Span::secs(240),
-            envelope_timeout: Span::secs(20),
             progress_interval: Span::secs(5),
             shutdown_timeout: Span::secs(30),
             socket_mode: FileMode(0o660),
@@ -232,8 +229,6 @@ pub struct DkimConfig {
     pub max_signatures: usize,
     /// rsa-sha1 signatures (RFC 8301 forbids them): `reject` gives `policy`; `verify` accepts them.
     pub rsa_sha1: Sha1Policy,
-    /// Accept RSA keys below 1024 bits (RFC 8301 forbids it; for old test suites only).
-    pub allow_short_rsa_keys: bool,
     /// Canonicalization for our signatures, `header/body`.
     pub canonicalization: String,
     /// Header fields we sign; empty means the RFC 6376 §5.4.1 recommended set.
@@ -257,7 +252,6 @@ impl Default for DkimConfig {
             verify: true,
             max_signatures: 8,
             rsa_sha1: Sha1Policy::Reject,
-            allow_short_rsa_keys: false,
             canonicalization: "relaxed/relaxed".into(),
             sign_headers: Vec::new(),
             oversign: true,

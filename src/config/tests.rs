@@ -129,3 +129,40 @@ fn several_listeners_with_roles() {
     // the effective config round-trips
     assert_eq!(Config::parse(&c.to_toml().unwrap()).unwrap(), c);
 }
+
+#[test]
+fn example_configs_parse() {
+    let two = include_str!("../../examples/milter-two-listeners.toml");
+    let c = Config::parse(two).unwrap();
+    assert_eq!(c.server.listen.len(), 2);
+    assert_eq!(c.dkim.signing.len(), 2);
+}
+
+#[test]
+fn reference_doc_describes_every_key() {
+    let doc = include_str!("../../docs/configuration.md");
+    let effective = Config::default().to_toml().unwrap();
+    let root: toml::Value = toml::from_str(&effective).unwrap();
+    let toml::Value::Table(sections) = root else {
+        panic!("not a table")
+    };
+    let mut missing = Vec::new();
+    for (section, body) in sections {
+        if !doc.contains(&format!("[{section}]")) {
+            missing.push(section.clone());
+        }
+        if let toml::Value::Table(keys) = body {
+            for key in keys.keys() {
+                let documented = doc.contains(&format!("| `{key}` |"))
+                    || doc.contains(&format!("[[{section}.{key}]]"));
+                if !documented {
+                    missing.push(format!("{section}.{key}"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not in docs/configuration.md: {missing:?}"
+    );
+}

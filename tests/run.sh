@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this after fmt and clippy):
+# installs what the end-to-end tests need, then runs every test of every crate, the
+# end-to-end tests against real Postfix, NSD, OpenDKIM, dkimpy and postsrsd included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tests/install-deps.sh
+export AUTHMILTER_E2E=1
+cargo test --workspace --no-fail-fast
