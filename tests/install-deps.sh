@@ -4,8 +4,8 @@
 # Daemons are kept from starting at install time; the tests start their own instances.
 set -euo pipefail
 
-APT_PACKAGES=(postfix nsd opendkim opendkim-tools postsrsd)
-PIP_PACKAGES=(dkimpy dnspython)
+APT_PACKAGES=(postfix nsd opendkim postsrsd)
+PIP_PACKAGES=(dkimpy pynacl dnspython)
 
 sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -45,7 +45,7 @@ for d in postfix nsd opendkim postsrsd; do
 done
 
 py=python3
-if ! "$py" -c 'import dkim, dns' >/dev/null 2>&1; then
+if ! "$py" -c 'import dkim, dns, nacl' >/dev/null 2>&1; then
   echo "installing Python packages: ${PIP_PACKAGES[*]}"
   "$py" -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}" \
     || "$py" -m pip install --quiet --disable-pip-version-check --break-system-packages "${PIP_PACKAGES[@]}"
