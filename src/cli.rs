@@ -32,6 +32,27 @@ pub enum Command {
     /// Sender Rewriting Scheme: rewrite and restore addresses, make secrets.
     #[command(subcommand)]
     Srs(SrsCommand),
+    /// Check a domain's published SPF, DMARC and DKIM records.
+    CheckDomain(CheckDomainArgs),
+}
+
+/// `authmilter check-domain`.
+#[derive(Debug, Args)]
+pub struct CheckDomainArgs {
+    /// The domain.
+    pub domain: String,
+    /// DKIM selectors to check (repeat); without it, common selectors are tried.
+    #[arg(long = "selector", value_name = "S")]
+    pub selector: Vec<String>,
+    /// The nameserver override.
+    #[command(flatten)]
+    pub dns: DnsArg,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The configuration file (for DNS settings); optional.
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// Where the configuration file is.

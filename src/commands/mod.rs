@@ -1,5 +1,6 @@
 //! The subcommands: each takes its parsed arguments and returns an exit code.
 
+mod check_domain;
 mod common;
 mod dkim;
 mod eval;
@@ -27,5 +28,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dkim(cmd) => dkim::run(cmd),
         Command::Eval(args) => eval::run(args),
         Command::Srs(cmd) => srs::run(cmd),
+        Command::CheckDomain(args) => check_domain::run(args),
     }
 }

@@ -395,3 +395,51 @@ fn srs_secret_forward_reverse() {
     assert_eq!(code, 1);
     assert!(!err.is_empty());
 }
+
+#[test]
+fn check_domain_reports_problems_per_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = write(
+        dir.path(),
+        "good",
+        b"example.com TXT \"v=spf1 include:_spf.example.com -all\"\n\
+          _spf.example.com TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n\
+          _dmarc.example.com TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@example.com\"\n\
+          s1._domainkey.example.com TXT \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n",
+    );
+    let (code, out, err) = run_cli(
+        &["check-domain", "example.com", "--zone", &good, "--json"],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["errors"], 0, "{out}");
+    assert_eq!(v["warnings"], 0, "{out}");
+    assert_eq!(
+        v["dkim"][0]["name"], "DKIM s1._domainkey.example.com",
+        "{out}"
+    );
+
+    let bad = write(
+        dir.path(),
+        "bad",
+        b"example.com TXT \"v=spf1 +all\"\n\
+          example.com TXT \"v=spf1 -all\"\n\
+          _dmarc.example.com TXT \"v=DMARC1; p=none\"\n",
+    );
+    let (code, out, _) = run_cli(
+        &[
+            "check-domain",
+            "example.com",
+            "--zone",
+            &bad,
+            "--selector",
+            "missing",
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("more than one SPF record"), "{out}");
+    assert!(out.contains("p=none"), "{out}");
+    assert!(out.contains("no key record published"), "{out}");
+}
