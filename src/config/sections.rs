@@ -173,6 +173,9 @@ pub struct AuthresConfig {
     pub remove_forged: bool,
     /// More authserv-ids whose incoming headers are removed (e.g. other hosts of ours).
     pub remove_ids: Vec<String>,
+    /// Authserv-ids of our own upstream hosts (e.g. a border MX relaying to this one) whose
+    /// SPF result is used instead of our own SPF check, which would only see the relay.
+    pub trusted_ids: Vec<String>,
 }
 
 impl Default for AuthresConfig {
@@ -181,6 +184,7 @@ impl Default for AuthresConfig {
             authserv_id: String::new(),
             remove_forged: true,
             remove_ids: Vec::new(),
+            trusted_ids: Vec::new(),
         }
     }
 }

@@ -153,10 +153,15 @@ impl InboundChecks {
         self,
         app: &Arc<App>,
         conn: &mut ConnectionChecks,
+        headers: &[StoredHeader],
         mail_from_null: bool,
     ) -> Results {
         let mut results = Results::default();
-        if let Some(task) = self.spf_mail {
+        if let Some((id, output)) = trusted_upstream_spf(app, headers) {
+            // our own check only saw the relay; the trusted border host saw the client
+            results.spf_mail = Some(output);
+            results.spf_from_upstream = Some(id);
+        } else if let Some(task) = self.spf_mail {
             results.spf_mail = task.join().await;
         }
         results.spf_helo = conn.helo_spf.get().await;
@@ -255,6 +260,52 @@ impl Signing {
         }
         (values, log)
     }
+}
+
+/// The MAIL FROM SPF result from the topmost Authentication-Results header of a trusted
+/// upstream authserv-id (`[authres] trusted_ids`, RFC 8601 §5 and §7.2).
+fn trusted_upstream_spf(app: &App, headers: &[StoredHeader]) -> Option<(String, SpfOutput)> {
+    let trusted = &app.config.authres.trusted_ids;
+    if trusted.is_empty() {
+        return None;
+    }
+    let header = headers
+        .iter()
+        .filter(|h| h.is("Authentication-Results"))
+        .find(|h| {
+            trusted
+                .iter()
+                .any(|id| authres::claims_authserv_id(&h.value, id))
+        })?;
+    let ar = authres::parse_lenient(&header.value).ok()?;
+    let spf = ar
+        .by_method("spf")
+        .find(|m| m.property("smtp", "mailfrom").is_some())?;
+    let result: spf::SpfResult = spf.result.parse().ok()?;
+    let value = spf.property("smtp", "mailfrom")?.to_string();
+    let domain = value
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_else(|| value.clone())
+        .to_ascii_lowercase();
+    Some((
+        ar.authserv_id.clone(),
+        SpfOutput {
+            result,
+            sender: if value.contains('@') {
+                value.clone()
+            } else {
+                format!("postmaster@{domain}")
+            },
+            domain,
+            mechanism: None,
+            explanation: None,
+            dns_terms: 0,
+            void_lookups: 0,
+            problem: None,
+            used_local_part: value.contains('@'),
+        },
+    ))
 }
 
 /// Headers as the DKIM crate wants them.

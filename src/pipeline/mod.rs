@@ -309,7 +309,12 @@ impl MessagePipeline {
         match state.direction {
             Direction::Inbound => {
                 let results = inbound
-                    .finish(&app, &mut self.conn.checks, state.mail_from.is_empty())
+                    .finish(
+                        &app,
+                        &mut self.conn.checks,
+                        &state.headers,
+                        state.mail_from.is_empty(),
+                    )
                     .await;
                 // inserts at index 0 stack: Received-SPF first, so A-R ends up on top
                 if app.config.spf.received_spf_header

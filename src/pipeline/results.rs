@@ -15,6 +15,8 @@ pub struct Results {
     pub spf_mail: Option<SpfOutput>,
     /// SPF of the HELO name.
     pub spf_helo: Option<SpfOutput>,
+    /// The trusted upstream authserv-id the MAIL FROM SPF result was taken from, if any.
+    pub spf_from_upstream: Option<String>,
     /// One result per DKIM signature (empty: unsigned).
     pub dkim: Vec<SignatureResult>,
     /// DKIM verification ran (so an empty `dkim` means "not signed").
@@ -42,7 +44,11 @@ impl Results {
             ar.push(m);
         }
         if let Some(o) = &self.spf_mail {
-            ar.push(spf_method(o, Identity::MailFrom));
+            let mut m = spf_method(o, Identity::MailFrom);
+            if let Some(up) = &self.spf_from_upstream {
+                m = m.with_comment(format!("from {up}"));
+            }
+            ar.push(m);
         }
         if let Some(o) = &self.spf_helo {
             ar.push(spf_method(o, Identity::Helo));

@@ -450,3 +450,55 @@ async fn the_dmarc_header_from_is_evaluated_not_the_envelope() {
     );
     m.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spf_from_a_trusted_upstream_host_replaces_our_own() {
+    let (_, record) = key();
+    let z = zone(&record, "v=DMARC1; p=reject");
+    let with_upstream = |id: &str| {
+        message(&[
+            &format!("Authentication-Results: {id};"),
+            "\tspf=pass smtp.mailfrom=alice@example.org",
+            "From: alice@example.org",
+            "Subject: relayed by our border MX",
+            "",
+            "x",
+        ])
+    };
+    let toml = format!(
+        "{LISTEN_VERIFY}[dmarc]\nenforce = true\n[authres]\nauthserv_id = \"mx.test.example\"\n\
+         trusted_ids = [\"border.test.example\"]\n"
+    );
+    let m = Milter::start(&toml, &z).await;
+    // the relay's address fails SPF, but the border host saw the real client pass
+    let mut mta = m.postfix().await;
+    let out = transaction(
+        &mut mta,
+        "198.51.100.99",
+        "forged.example",
+        "alice@example.org",
+        "b@example.net",
+        &with_upstream("border.test.example"),
+    )
+    .await;
+    assert!(out.is_accept(), "{out:?}");
+    let ar = authres(&out);
+    assert!(ar.contains("spf=pass (from border.test.example)"), "{ar}");
+    assert!(ar.contains("dmarc=pass"), "{ar}");
+    // the same claim from an id we do not trust changes nothing
+    let mut mta = m.postfix().await;
+    let out = transaction(
+        &mut mta,
+        "198.51.100.99",
+        "forged.example",
+        "alice@example.org",
+        "b@example.net",
+        &with_upstream("attacker.example"),
+    )
+    .await;
+    assert!(
+        matches!(&out.final_response, Response::ReplyCode(r) if r.code() == 550),
+        "{out:?}"
+    );
+    m.stop().await;
+}
