@@ -107,6 +107,7 @@ fn postfix_delivers_with_our_authentication_results_on_top() {
     for method in ["iprev=pass", "spf=none", "dmarc=none"] {
         assert!(ar.contains(method), "{method} missing from {ar:?}");
     }
+    stack.assert_quiet_logs();
 }
 
 #[test]
@@ -158,6 +159,7 @@ fn postfix_forged_authentication_results_are_removed() {
             .any(|v| v.starts_with("from elsewhere by other.example")),
         "an unrelated header was lost"
     );
+    stack.assert_quiet_logs();
 }
 
 #[test]
@@ -211,6 +213,7 @@ fn postfix_dmarc_reject_reaches_the_smtp_client_as_550() {
         .filter(|m| m.contains(&id))
         .collect();
     assert!(leaked.is_empty(), "the rejected message was delivered");
+    stack.assert_quiet_logs();
 }
 
 #[test]
@@ -243,6 +246,7 @@ fn postfix_passing_message_gets_spf_and_dmarc_pass() {
     ] {
         assert!(ar.contains(part), "{part} missing from {ar:?}");
     }
+    stack.assert_quiet_logs();
 }
 
 #[test]
@@ -267,6 +271,7 @@ fn postfix_talks_to_the_milter_over_a_unix_socket() {
         "{:?}",
         m.headers.first()
     );
+    stack.assert_quiet_logs();
 }
 
 #[test]
@@ -452,6 +457,7 @@ keys = [\"rsa\", \"ed\"]
         ar.len() == 1 && ar[0].contains("dkim=fail") && !ar[0].contains("dkim=pass"),
         "a changed signed header must fail DKIM: {ar:?}"
     );
+    stack.assert_quiet_logs();
 }
 
 /// SRS settings shared by both modes; `{dir}` is the work directory.
@@ -552,6 +558,7 @@ fn postfix_srs_socketmap_forwards_and_reverses() {
         "SRS0 recipient not restored"
     );
     assert_eq!(b.mail_from, "", "the bounce keeps its null sender");
+    stack.assert_quiet_logs();
 }
 
 #[test]
@@ -611,4 +618,5 @@ fn postfix_srs_milter_mode_rewrites_relayed_sender() {
         ["alice@orig.example"],
         "SRS0 recipient not restored"
     );
+    stack.assert_quiet_logs();
 }

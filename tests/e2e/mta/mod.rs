@@ -174,6 +174,31 @@ impl Stack {
         })
     }
 
+    /// Fails the test when Postfix logged a warning or error about a milter or a map (our
+    /// socketmap), or authmilter logged a warning or an error: such problems can hide behind
+    /// a message that still got through (e.g. `milter_default_action`, a retried lookup).
+    pub fn assert_quiet_logs(&self) {
+        let postfix = self.postfix.log_tail(10_000);
+        let bad: Vec<&str> = postfix
+            .lines()
+            .filter(|l| {
+                ["warning:", "error:", "fatal:", "panic:"]
+                    .iter()
+                    .any(|w| l.contains(w))
+                    && ["milter", "socketmap", "table", "map"]
+                        .iter()
+                        .any(|w| l.contains(w))
+            })
+            .collect();
+        assert!(bad.is_empty(), "Postfix complained:\n{}", bad.join("\n"));
+        let milter = self.milter.log_tail(10_000);
+        let bad: Vec<&str> = milter
+            .lines()
+            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+            .collect();
+        assert!(bad.is_empty(), "authmilter complained:\n{}", bad.join("\n"));
+    }
+
     /// The tails of every log, for failure messages.
     pub fn diagnostics(&self) -> String {
         format!(
@@ -193,4 +218,45 @@ pub fn workdir(name: &str) -> tempfile::TempDir {
         .prefix(&format!("authmilter-mta-{name}-"))
         .tempdir()
         .expect("create a temporary directory")
+}
+
+/// The harness's own pieces, without Postfix (runs always): the SMTP client against the sink
+/// (dot-stuffing both ways, envelope recorded), message parsing, log cleaning.
+#[test]
+fn harness_sink_client_and_parser_agree() {
+    let sink = Sink::start();
+    let id = message_id("harness");
+    let msg = compose(
+        "a@x.example",
+        "b@y.example",
+        "self-check",
+        &id,
+        &["X-Folded: one\r\n\ttwo"],
+    );
+    let sub = submit(
+        sink.addr(),
+        "a@x.example",
+        &["b@y.example", "c@y.example"],
+        &msg,
+    )
+    .expect("SMTP to the sink");
+    assert!(sub.accepted(), "{}", sub.final_reply());
+    let d = sink
+        .wait_for_marker(Duration::from_secs(10), &id)
+        .expect("the sink recorded the message");
+    assert_eq!(d.mail_from, "a@x.example");
+    assert_eq!(d.rcpts, ["b@y.example", "c@y.example"]);
+    assert_eq!(d.data, msg, "dot-stuffing must be undone exactly");
+    let m = d.message();
+    assert_eq!(m.all("X-Folded"), ["one two"]);
+    let folded: &[u8] = b"X-Folded: one\r\n\ttwo\r\n";
+    assert_eq!(m.headers[0].raw, folded);
+    assert_eq!(
+        m.without(|h| h.is("X-Folded")),
+        msg[folded.len()..].to_vec()
+    );
+    assert_eq!(
+        util::strip_ansi("\u{1b}[2m2026\u{1b}[0m \u{1b}[33m WARN\u{1b}[0m x"),
+        "2026  WARN x"
+    );
 }
