@@ -329,9 +329,7 @@ async fn check_dkim(app: &App, domain: &str, selector: &str, explicit: bool) -> 
             return Some(s);
         }
     };
-    let Some(raw) = txts.first() else {
-        return None;
-    };
+    let raw = txts.first()?;
     s.record = Some(String::from_utf8_lossy(raw).into_owned());
     if txts.len() > 1 {
         s.add(Level::Warning, "several TXT records at the key name");
@@ -344,7 +342,7 @@ async fn check_dkim(app: &App, domain: &str, selector: &str, explicit: bool) -> 
                 crypto::KeyType::Ed25519 => s.add(Level::Ok, "Ed25519 key (RFC 8463)"),
                 crypto::KeyType::Rsa => {
                     let bits = crypto::rsa_public_key_from_spki(&k.public_key)
-                        .and_then(|pk| crypto::rsa_modulus_bits(&pk))
+                        .and_then(crypto::rsa_modulus_bits)
                         .or_else(|| crypto::rsa_modulus_bits(&k.public_key));
                     match bits {
                         Some(b) if b < 1024 => s.add(

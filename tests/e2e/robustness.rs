@@ -36,7 +36,7 @@ impl Rng {
 /// One malformed or truncated input, different kinds in turn.
 fn bad_input(i: u64, rng: &mut Rng) -> Vec<u8> {
     let mut out = Vec::new();
-    if i % 3 != 0 {
+    if !i.is_multiple_of(3) {
         out.extend_from_slice(OPTNEG); // get past negotiation first, sometimes
     }
     match i % 12 {
@@ -91,7 +91,7 @@ fn a_thousand_malformed_connections_leave_the_server_healthy() {
         s.set_read_timeout(Some(Duration::from_secs(5))).ok();
         let input = bad_input(i, &mut rng);
         // write in one piece, or byte by byte for some
-        if i % 7 == 0 {
+        if i.is_multiple_of(7) {
             for b in &input {
                 if s.write_all(&[*b]).is_err() {
                     break;
@@ -100,7 +100,7 @@ fn a_thousand_malformed_connections_leave_the_server_healthy() {
         } else {
             let _ = s.write_all(&input);
         }
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             // abrupt disconnect
             drop(s);
         } else {
