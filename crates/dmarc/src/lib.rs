@@ -33,7 +33,8 @@ pub use evaluate::{Discovery, Dmarc};
 pub use from::{FromAddress, author_domains, parse_from};
 pub use orgdomain::{psl_organizational_domain, relaxed_aligned_psl};
 pub use record::{
-    AlignmentMode, FailureOption, Policy, Psd, Record, ReportUri, TagProblem, parse_record,
+    AlignmentMode, FailureOption, Policy, PresentTags, Psd, Record, ReportUri, TagProblem,
+    parse_record,
 };
 pub use types::{
     Config, DiscoveryMethod, Disposition, DkimAuth, DkimCheck, DkimOutcome, DmarcOutcome,
