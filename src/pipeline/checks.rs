@@ -95,9 +95,11 @@ impl InboundChecks {
         mail_from: &[u8],
     ) {
         let Some(ip) = ip else { return };
-        let helo_bytes = helo.unwrap_or("").as_bytes().to_vec();
+        // SMTPUTF8 mail may carry U-labels: SPF looks up A-labels (RFC 8616 §4)
+        let helo_bytes = a_label_domain(helo.unwrap_or("").as_bytes());
+        let mail_from = a_label_address(mail_from);
         if app.config.spf.enabled {
-            let (a, from, h) = (Arc::clone(app), mail_from.to_vec(), helo_bytes.clone());
+            let (a, from, h) = (Arc::clone(app), mail_from, helo_bytes.clone());
             self.spf_mail = Some(Task::spawn(async move {
                 a.spf.check_mail_from(&*a.resolver, ip, &from, &h).await
             }));
@@ -308,6 +310,31 @@ fn trusted_upstream_spf(app: &App, headers: &[StoredHeader]) -> Option<(String, 
     ))
 }
 
+/// `local@domain` with a non-ASCII domain turned into A-labels (RFC 5890); otherwise as is.
+pub fn a_label_address(addr: &[u8]) -> Vec<u8> {
+    match addr.iter().rposition(|&b| b == b'@') {
+        Some(at) => {
+            let (local, domain) = addr.split_at(at);
+            let mut out = local.to_vec();
+            out.push(b'@');
+            out.extend(a_label_domain(domain.get(1..).unwrap_or_default()));
+            out
+        }
+        None => addr.to_vec(),
+    }
+}
+
+/// A domain as A-labels when it is valid UTF-8 with non-ASCII characters; otherwise as is.
+pub fn a_label_domain(domain: &[u8]) -> Vec<u8> {
+    if domain.is_ascii() {
+        return domain.to_vec();
+    }
+    match std::str::from_utf8(domain).ok().map(idna::domain_to_ascii) {
+        Some(Ok(ascii)) => ascii.into_bytes(),
+        _ => domain.to_vec(),
+    }
+}
+
 /// Headers as the DKIM crate wants them.
 pub fn dkim_fields(headers: &[StoredHeader]) -> Vec<dkim::HeaderField> {
     headers
@@ -349,5 +376,25 @@ pub fn dkim_outcome(r: dkim::DkimResult) -> dmarc::DkimOutcome {
         R::None => O::None,
         R::TempError => O::TempError,
         R::PermError => O::PermError,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn u_labels_become_a_labels() {
+        assert_eq!(
+            a_label_address("jöe@bücher.example".as_bytes()),
+            "jöe@xn--bcher-kva.example".as_bytes()
+        );
+        assert_eq!(a_label_address(b"joe@example.com"), b"joe@example.com");
+        assert_eq!(
+            a_label_domain("mx.bücher.example".as_bytes()),
+            b"mx.xn--bcher-kva.example"
+        );
+        assert_eq!(a_label_domain(b"\xff\xfe"), b"\xff\xfe");
+        assert_eq!(a_label_address(b""), b"");
     }
 }
