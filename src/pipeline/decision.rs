@@ -83,6 +83,8 @@ pub struct Decision {
     pub headers: Vec<HeaderChange>,
     /// New envelope sender (SRS).
     pub new_sender: Option<String>,
+    /// ESMTP parameters to send with the new sender (the original RET= and ENVID=).
+    pub new_sender_args: Option<String>,
     /// Recipient changes (SRS reversal).
     pub recipients: Vec<RcptChange>,
     /// The check results in one line (`spf=pass dkim=pass ...`), for the log.
@@ -99,6 +101,7 @@ impl Decision {
             quarantine: None,
             headers: Vec::new(),
             new_sender: None,
+            new_sender_args: None,
             recipients: Vec::new(),
             summary: String::new(),
             results: None,

@@ -426,6 +426,7 @@ async fn apply_srs(
             if let Some(new) = changes.new_sender {
                 decision.summary.push_str(" srs=forward");
                 decision.new_sender = Some(new);
+                decision.new_sender_args = dsn_args(&state.mail_args);
             }
             if srs.reverse {
                 for c in changes.recipients {
@@ -441,6 +442,22 @@ async fn apply_srs(
             }
         }
     }
+}
+
+/// The MAIL FROM parameters that travel with a changed sender: the DSN ones (RFC 3461 RET=
+/// and ENVID=). Postfix keeps only these from CHGFROM and Sendmail validates them, while SIZE
+/// and BODY describe the message, not the sender, and stay as they are.
+fn dsn_args(args: &[Vec<u8>]) -> Option<String> {
+    let kept: Vec<String> = args
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .filter(|a| {
+            let upper = a.to_ascii_uppercase();
+            upper.starts_with("RET=") || upper.starts_with("ENVID=")
+        })
+        .filter(|a| !a.contains(char::is_whitespace) && !a.contains('\0'))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(" "))
 }
 
 /// The domain of an address (`user@Example.COM` → `example.com`).

@@ -145,9 +145,14 @@ where
             }
             Event::Macros { .. } => None,
             Event::Connect(info) => {
+                // no address in CONNECT (family 'U'): fall back to the {client_addr} macro
+                let ip = info.ip().or_else(|| {
+                    self.macro_string(b"{client_addr}")
+                        .and_then(|a| a.trim_start_matches("IPv6:").parse().ok())
+                });
                 let client = ClientInfo {
                     hostname: String::from_utf8_lossy(&info.hostname).into_owned(),
-                    ip: info.ip(),
+                    ip,
                     port: info.port,
                 };
                 let daemon = self.macro_string(b"{daemon_name}");
@@ -388,7 +393,7 @@ pub fn decision_responses(d: &Decision) -> Vec<Response> {
         if let Some(sender) = &d.new_sender {
             out.push(Response::ChgFrom {
                 from: Bytes::from(format!("<{sender}>")),
-                args: None,
+                args: d.new_sender_args.clone().map(Bytes::from),
             });
         }
         for r in &d.recipients {

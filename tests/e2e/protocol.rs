@@ -281,3 +281,45 @@ async fn end_of_message_with_data_is_a_last_body_chunk() {
     }
     m.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ipv6_listener() {
+    // skipped where the machine has no IPv6 loopback
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: no IPv6 loopback");
+        return;
+    }
+    let m = Milter::start(
+        "[[server.listen]]\nsocket = \"inet:[::1]:0\"\nrole = \"verify\"\n",
+        ZONE,
+    )
+    .await;
+    let port = match m.sockets.first() {
+        Some(authmilter::config::SocketSpec::Inet { host, port }) => {
+            assert_eq!(host, "::1");
+            *port
+        }
+        other => panic!("{other:?}"),
+    };
+    let mut mta = testkit::MtaClient::connect_tcp(("::1", port), Profile::postfix())
+        .await
+        .expect("connect over IPv6");
+    mta.negotiate().await.expect("negotiate");
+    let out = transaction(
+        &mut mta,
+        "2001:db8::25",
+        "mail.example.org",
+        "alice@example.org",
+        "bob@example.net",
+        &simple_message(),
+    )
+    .await;
+    assert!(out.is_accept());
+    // colons are tspecials (RFC 2045): the address is a quoted-string in the header
+    assert!(
+        authres(&out).contains("policy.iprev=\"2001:db8::25\""),
+        "{}",
+        authres(&out)
+    );
+    m.stop().await;
+}

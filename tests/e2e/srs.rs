@@ -181,3 +181,34 @@ async fn socketmap_forward_and_reverse() {
     let _ = tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chgfrom_keeps_the_dsn_parameters() {
+    let s = setup("");
+    let m = Milter::start(&s.toml, "").await;
+    let mut mta = m.postfix().await;
+    mta.connect("relay.example", "192.0.2.1".parse().unwrap(), 1, &[])
+        .await
+        .expect("connect");
+    mta.mail(
+        "<alice@example.org>",
+        &["SIZE=100", "RET=HDRS", "ENVID=QQ314159", "BODY=8BITMIME"],
+        &[],
+    )
+    .await
+    .expect("mail");
+    mta.rcpt("<bob@elsewhere.example>", &[], &[])
+        .await
+        .expect("rcpt");
+    let out = mta.send_message(&raw()).await.expect("message");
+    let args = out
+        .modifications
+        .iter()
+        .find_map(|r| match r {
+            Response::ChgFrom { args, .. } => Some(args.clone()),
+            _ => None,
+        })
+        .expect("CHGFROM");
+    assert_eq!(args.as_deref(), Some(&b"RET=HDRS ENVID=QQ314159"[..]));
+    m.stop().await;
+}

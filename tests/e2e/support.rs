@@ -50,7 +50,7 @@ impl Milter {
         let sockets = server.local_addrs();
         let addr = match sockets.first() {
             Some(SocketSpec::Inet { host, port }) => {
-                format!("{host}:{port}").parse().expect("socket address")
+                SocketAddr::new(host.parse().expect("listener address"), *port)
             }
             _ => "127.0.0.1:1".parse().expect("placeholder"),
         };
