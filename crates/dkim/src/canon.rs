@@ -154,10 +154,7 @@ impl BodyHasher {
         let relaxed = self.canon == Canonicalization::Relaxed;
         while let Some((&b, rest)) = data.split_first() {
             if !self.pending_cr && self.pending_crlf == 0 && !self.pending_wsp {
-                let run = data
-                    .iter()
-                    .position(|&c| c == b'\r' || (relaxed && (c == b' ' || c == b'\t')))
-                    .unwrap_or(data.len());
+                let run = plain_run(data, relaxed);
                 if run > 0
                     && let Some((plain, after)) = data.split_at_checked(run)
                 {
@@ -273,6 +270,29 @@ impl BodyHasher {
             self.stage.clear();
         }
     }
+}
+
+/// Length of the prefix of `data` that canonicalizes to itself: no CR, and in relaxed mode
+/// no tab and no space except a single space followed by content (already canonical).
+/// Everything after it goes through the byte-by-byte state machine.
+fn plain_run(data: &[u8], relaxed: bool) -> usize {
+    let mut i = 0;
+    while let Some(&c) = data.get(i) {
+        match c {
+            b'\r' => break,
+            b'\t' if relaxed => break,
+            b' ' if relaxed => match data.get(i + 1) {
+                Some(&next) if next != b' ' && next != b'\t' && next != b'\r' => {
+                    i += 2;
+                    continue;
+                }
+                _ => break,
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    i
 }
 
 fn trim_wsp_end(mut s: &[u8]) -> &[u8] {
