@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub shutdown_timeout: Span,
     /// Permissions of Unix sockets we create (the MTA needs write access).
     pub socket_mode: FileMode,
+    /// Ask the MTA for the macros we use (SETSYMLIST), where it supports that.
+    pub request_macros: bool,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +42,7 @@ impl Default for ServerConfig {
             progress_interval: Span::secs(5),
             shutdown_timeout: Span::secs(30),
             socket_mode: FileMode(0o660),
+            request_macros: true,
         }
     }
 }

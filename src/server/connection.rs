@@ -29,7 +29,7 @@ where
     let cfg = &app.config.server;
     let mut conn = Connection {
         decoder: FrameDecoder::with_max_payload(cfg.max_packet_size),
-        session: Session::new(Wants::default()),
+        session: Session::new(wants(&app)),
         pipeline: MessagePipeline::new(Arc::clone(&app), role),
         rbuf: BytesMut::with_capacity(16 * 1024),
         wbuf: BytesMut::with_capacity(1024),
@@ -352,6 +352,28 @@ async fn write_all<S: AsyncWrite + Unpin>(
             Ok(())
         }
     }
+}
+
+/// What we ask for at negotiation: the default actions and protocol bits, and when
+/// `server.request_macros` is on, the macros the pipeline reads (SETSYMLIST, §3.9; sent only
+/// if the MTA offers it, and only non-empty lists).
+fn wants(app: &App) -> Wants {
+    use milter_proto::{SymList, SymStage};
+    let mut w = Wants::default();
+    if app.config.server.request_macros {
+        let list = |stage, names: &'static str| SymList {
+            stage,
+            macros: Bytes::from_static(names.as_bytes()),
+        };
+        w.symlists = vec![
+            list(SymStage::CONNECT, "{daemon_name} {client_addr}"),
+            list(SymStage::ENVFROM, "i {auth_authen}"),
+            list(SymStage::DATA, "i"),
+            list(SymStage::EOH, "i"),
+            list(SymStage::EOM, "i"),
+        ];
+    }
+    w
 }
 
 /// The answer when the checks could not finish: `policy.on_error`.

@@ -323,3 +323,48 @@ async fn ipv6_listener() {
     );
     m.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_macros_we_use_are_requested_where_the_mta_allows() {
+    let m = Milter::start(LISTEN_VERIFY, ZONE).await;
+    let mta = m.postfix().await;
+    let agreed = *mta.negotiated().expect("negotiated");
+    assert!(agreed.actions.bits() & 0x100 != 0, "SETSYMLIST agreed");
+    let lists: Vec<(u32, String)> = mta
+        .symlists()
+        .iter()
+        .map(|l| (l.stage.0, String::from_utf8_lossy(&l.macros).into_owned()))
+        .collect();
+    assert!(
+        lists.contains(&(0, "{daemon_name} {client_addr}".to_string())),
+        "{lists:?}"
+    );
+    assert!(
+        lists.contains(&(2, "i {auth_authen}".to_string())),
+        "{lists:?}"
+    );
+    assert!(
+        lists.iter().all(|(_, l)| !l.is_empty()),
+        "only non-empty lists"
+    );
+    drop(mta);
+    // a v2 MTA does not offer SETSYMLIST: nothing is requested
+    let old = m.client(Profile::legacy_v2()).await;
+    assert!(old.symlists().is_empty());
+    assert_eq!(
+        old.negotiated().expect("negotiated").actions.bits() & 0x100,
+        0
+    );
+    drop(old);
+    // and it can be turned off
+    let off = Milter::start(
+        &format!("{LISTEN_VERIFY}[server]\nrequest_macros = false\n"),
+        ZONE,
+    )
+    .await;
+    let mta = off.postfix().await;
+    assert!(mta.symlists().is_empty());
+    drop(mta);
+    m.stop().await;
+    off.stop().await;
+}
