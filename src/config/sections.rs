@@ -81,6 +81,16 @@ pub enum Role {
     Sign,
 }
 
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Auto => "auto",
+            Role::Verify => "verify",
+            Role::Sign => "sign",
+        })
+    }
+}
+
 /// `[log]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -93,7 +93,7 @@ impl Server {
         let mut accepts = JoinSet::new();
         let mut unix_paths = Vec::new();
         for l in self.listeners {
-            tracing::info!(socket = %l.spec, role = ?l.role, "listening");
+            tracing::info!(socket = %l.spec, role = %l.role, "listening");
             if let Bound::Unix(_, p) = &l.bound {
                 unix_paths.push(p.clone());
             }
