@@ -102,12 +102,10 @@ pub fn author_domains<T: AsRef<[u8]>>(
     }
     let mut domains: Vec<String> = Vec::new();
     for a in &addresses {
-        let d = a.author_domain().map_err(|_| {
-            let shown = match &a.domain {
-                Some(d) => String::from_utf8_lossy(d).into_owned(),
-                None => String::from_utf8_lossy(&a.local_part).into_owned(),
-            };
-            FromProblem::InvalidDomain(shown)
+        let d = a.author_domain().map_err(|_| match &a.domain {
+            Some(d) => FromProblem::InvalidDomain(String::from_utf8_lossy(d).into_owned()),
+            // `"Name", <a@b.example>`: an entry without '@' has no domain to name
+            None => FromProblem::EntryWithoutAddress,
         })?;
         if !domains.contains(&d) {
             domains.push(d);
@@ -437,6 +435,34 @@ mod tests {
         let a = parse_from(b"\"Test User\"").unwrap();
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].domain, None);
+    }
+
+    #[test]
+    fn an_entry_without_address_next_to_an_address_is_named_as_such() {
+        // corpus case spam_headers (authentication_milter): a quoted display name, a comma,
+        // then an address; the reason used to read "unusable From domain: " with no domain
+        let value =
+            b"\"Dear Customer\r\n \r\n Happy new Year\r\n \",\r\n        <noreply@example.com>";
+        for multi_from in [MultiFrom::Reject, MultiFrom::Strictest] {
+            let config = Config {
+                multi_from,
+                ..Config::default()
+            };
+            let problem = author_domains(&[&value[..]], &config).unwrap_err();
+            assert_eq!(problem, FromProblem::EntryWithoutAddress);
+            assert_eq!(problem.to_string(), "a From entry has no address");
+        }
+        let problem = author_domains(&[&b"alice, bob@example.com"[..]], &Config::default());
+        assert_eq!(problem, Err(FromProblem::EntryWithoutAddress));
+        // an unusable domain is still named
+        let problem = author_domains(&[&b"a@[192.0.2.1], b@example.com"[..]], &Config::default());
+        assert_eq!(
+            problem,
+            Err(FromProblem::InvalidDomain("[192.0.2.1]".into()))
+        );
+        // a display name alone is a From without any address
+        let problem = author_domains(&[&b"\"Test User\""[..]], &Config::default());
+        assert_eq!(problem, Err(FromProblem::NoAddress));
     }
 
     #[test]

@@ -349,8 +349,11 @@ pub enum FromProblem {
     TooManyAuthorDomains(usize),
     /// The `From:` field holds no mailbox (display name only, empty group, ...).
     NoAddress,
-    /// A mailbox without a usable domain (no `@`, a domain literal, an invalid name).
+    /// A mailbox whose domain is unusable (a domain literal, an invalid name).
     InvalidDomain(String),
+    /// One of several entries has no address: a display name or word without `@`
+    /// (`"Name", <a@b.example>`).
+    EntryWithoutAddress,
     /// The field could not be parsed (unterminated quoted string or comment, ...).
     Unparseable(String),
 }
@@ -367,6 +370,7 @@ impl fmt::Display for FromProblem {
             FromProblem::TooManyAuthorDomains(n) => write!(f, "too many author domains ({n})"),
             FromProblem::NoAddress => f.write_str("no address in From"),
             FromProblem::InvalidDomain(d) => write!(f, "unusable From domain: {d}"),
+            FromProblem::EntryWithoutAddress => f.write_str("a From entry has no address"),
             FromProblem::Unparseable(why) => write!(f, "unparseable From: {why}"),
         }
     }
