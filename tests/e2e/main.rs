@@ -14,6 +14,8 @@ mod protocol;
 mod robustness;
 // Inbound checks through the milter: SPF, DKIM, DMARC, iprev, Authentication-Results, actions.
 mod inbound;
+// FastMail authentication_milter's 33 milter transactions, compared by behaviour.
+mod authmilter_corpus;
 // Outbound signing through the milter.
 mod signing;
 // SRS through the milter and the socketmap.
