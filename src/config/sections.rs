@@ -420,7 +420,8 @@ pub struct PolicyConfig {
     pub on_error: TempErrorAction,
     /// Never reject or quarantine mail from these client networks.
     pub allow_networks: Vec<Network>,
-    /// Never reject or quarantine mail whose From or MAIL FROM domain is one of these.
+    /// Never reject or quarantine mail authenticated by one of these domains (SPF pass for the
+    /// MAIL FROM domain, or a verified DKIM signature with that `d=`; subdomains included).
     pub allow_domains: Vec<String>,
 }
 

@@ -338,12 +338,10 @@ impl MessagePipeline {
                     name: "Authentication-Results".into(),
                     value: ar.format(&authres::FormatOptions::milter()),
                 });
-                let mail_from_domain = domain_of(&state.mail_from);
                 policy::apply(
                     &app,
                     &policy::PolicyInput {
                         client_ip: self.conn.client.ip,
-                        mail_from_domain: mail_from_domain.as_deref(),
                     },
                     &results,
                     &mut decision,
@@ -458,13 +456,4 @@ fn dsn_args(args: &[Vec<u8>]) -> Option<String> {
         .filter(|a| !a.contains(char::is_whitespace) && !a.contains('\0'))
         .collect();
     (!kept.is_empty()).then(|| kept.join(" "))
-}
-
-/// The domain of an address (`user@Example.COM` → `example.com`).
-fn domain_of(addr: &[u8]) -> Option<String> {
-    let at = addr.iter().rposition(|&b| b == b'@')?;
-    let d = String::from_utf8_lossy(addr.get(at + 1..)?)
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    (!d.is_empty()).then_some(d)
 }

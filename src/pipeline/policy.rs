@@ -10,15 +10,26 @@ use super::decision::{Decision, HeaderChange, Verdict};
 use super::results::Results;
 
 /// Facts about the message the policy needs besides the results.
-pub struct PolicyInput<'a> {
+pub struct PolicyInput {
     /// The client address.
     pub client_ip: Option<IpAddr>,
-    /// MAIL FROM domain (lowercase), if any.
-    pub mail_from_domain: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::domain_within;
+
+    #[test]
+    fn listed_domains_cover_subdomains() {
+        assert!(domain_within("example.com", "example.com"));
+        assert!(domain_within("Mail.Example.COM.", "example.com"));
+        assert!(!domain_within("badexample.com", "example.com"));
+        assert!(!domain_within("example.com", ""));
+    }
 }
 
 /// Applies the configured actions to inbound results. Never called for our own users' mail.
-pub fn apply(app: &App, input: &PolicyInput<'_>, results: &Results, decision: &mut Decision) {
+pub fn apply(app: &App, input: &PolicyInput, results: &Results, decision: &mut Decision) {
     let cfg = &app.config;
     if is_allowed(app, input, results) {
         return;
@@ -99,27 +110,41 @@ pub fn apply(app: &App, input: &PolicyInput<'_>, results: &Results, decision: &m
     }
 }
 
-/// The allow-lists: client networks and sending domains that are never refused.
-fn is_allowed(app: &App, input: &PolicyInput<'_>, results: &Results) -> bool {
+/// The allow-lists: client networks, and domains that *authenticated* the message, are never
+/// refused. A domain counts only through a passing check (SPF pass for the MAIL FROM domain,
+/// or a DKIM signature that verifies with that `d=`), so a forged From or MAIL FROM of a
+/// listed domain gets no exemption.
+fn is_allowed(app: &App, input: &PolicyInput, results: &Results) -> bool {
     let p = &app.config.policy;
     if let Some(ip) = input.client_ip
         && p.allow_networks.iter().any(|n| n.contains(ip))
     {
         return true;
     }
-    let listed = |d: &str| {
-        p.allow_domains
-            .iter()
-            .any(|a| a.trim_end_matches('.').eq_ignore_ascii_case(d))
-    };
-    if input.mail_from_domain.is_some_and(listed) {
-        return true;
+    if p.allow_domains.is_empty() {
+        return false;
     }
-    results
-        .dmarc
+    let spf_domain = results
+        .spf_mail
         .as_ref()
-        .and_then(|d| d.header_from())
-        .is_some_and(listed)
+        .filter(|o| o.result == spf::SpfResult::Pass)
+        .map(|o| o.domain.as_str());
+    let dkim_domains = results
+        .dkim
+        .iter()
+        .filter(|r| r.result == dkim::DkimResult::Pass)
+        .map(|r| r.domain.as_str());
+    spf_domain
+        .into_iter()
+        .chain(dkim_domains)
+        .any(|d| p.allow_domains.iter().any(|a| domain_within(d, a)))
+}
+
+/// True when `domain` is `listed` or a subdomain of it (case-insensitive, trailing dots ignored).
+fn domain_within(domain: &str, listed: &str) -> bool {
+    let d = domain.trim_end_matches('.').to_ascii_lowercase();
+    let l = listed.trim().trim_end_matches('.').to_ascii_lowercase();
+    !l.is_empty() && (d == l || d.ends_with(&format!(".{l}")))
 }
 
 /// Fills `{name}` placeholders.

@@ -91,10 +91,11 @@ const MULTI_FROM: &str = "with several author domains authmilter ([dmarc] multip
      (goestheweasel.com: fail, p=reject) matches";
 /// dkim:<domain> DMARC allow-list entries.
 const DKIM_WHITELIST: &str = "the DMARC whitelist entry dkim:marcbradshaw.net (no DMARC action when a \
-     signature of that domain verifies) has no authmilter equivalent: [policy] allow_domains matches \
-     the From and MAIL FROM domains, which is not what the entry means (it would exempt this \
-     unauthenticated MAIL FROM too), so it is not configured and p=reject is applied. The methods \
-     are compared from the same run with enforce = false";
+     signature of that domain verifies) is [policy] allow_domains = [\"marcbradshaw.net\"], which \
+     exempts mail authenticated by that domain; the only marcbradshaw.net signature is rsa-sha1, \
+     which RFC 8301 §3.1 says must not verify (dkim=policy), so nothing authenticates the domain \
+     and p=reject applies. With rsa_sha1 = \"verify\" the signature verifies and the message is \
+     accepted, as upstream. The methods are compared from the same run with enforce = false";
 
 /// A documented, deliberate difference between authmilter and the expected output.
 struct Difference {
@@ -196,7 +197,6 @@ const DIFFERENCES: &[Difference] = &[
     d("dmarc_reject_wl.eml", "", "outcome", "accept", "reject", DKIM_WHITELIST),
     d("dmarc_reject_wl.eml", "", "dkim header.d=marcbradshaw.net header.b=S/mtomBF", "pass", "policy", RSA_SHA1),
     d("dmarc_reject_wl.eml", "", "iprev", "fail 123.123.123.123", "permerror 123.123.123.123", IPREV_PERMERROR),
-    d("dmarc_reject_wl.eml", "rsa_sha1=verify", "outcome", "accept", "reject", DKIM_WHITELIST),
     d("dmarc_reject_wl.eml", "rsa_sha1=verify", "iprev", "fail 123.123.123.123", "permerror 123.123.123.123", IPREV_PERMERROR),
     // Sanitize Headers authserv_id (hide_none, client 74.125.82.171)
     d("google_apps_good_sanitize_authserv_id.eml", "", "removed A-R", "example.com mx.example.net sub.example.com test.module module", "example.com mx.example.net", SANITIZE),
@@ -519,7 +519,8 @@ impl Upstream {
     /// - DMARC `hard_reject` is `[dmarc] enforce = true` (without it upstream quarantines
     ///   p=reject failures, which authmilter cannot express: `enforce = false`);
     /// - DMARC `whitelisted` networks, TrustedIP's list and LocalIP's local address ranges go to
-    ///   `[policy] allow_networks` (never refused); `dkim:<domain>` entries have no equivalent;
+    ///   `[policy] allow_networks` (never refused); `dkim:<domain>` entries go to
+    ///   `[policy] allow_domains` (never refused when that domain authenticated the message);
     /// - Sanitize `hosts_to_remove` go to `[authres] remove_ids`;
     /// - `tempfail_on_error` is `[policy] on_error = "tempfail"`, except under
     ///   `dryrun`, which turns every answer into continue: `on_error = "accept"`;
@@ -609,10 +610,18 @@ impl Upstream {
             self.hard_reject && enforce
         );
         let _ = write!(t, "[iprev]\nenabled = {}\n", on("IPRev"));
+        // dkim:<domain> entries: no DMARC action when that domain's signature verifies
+        let allow_domains: Vec<String> = self
+            .dmarc_whitelist
+            .iter()
+            .filter_map(|w| w.strip_prefix("dkim:"))
+            .map(str::to_string)
+            .collect();
         let _ = write!(
             t,
-            "[policy]\non_error = {on_error:?}\nallow_networks = [{}]\n",
-            list(&allow)
+            "[policy]\non_error = {on_error:?}\nallow_networks = [{}]\nallow_domains = [{}]\n",
+            list(&allow),
+            list(&allow_domains)
         );
         t
     }
