@@ -15,19 +15,6 @@ pub struct PolicyInput {
     pub client_ip: Option<IpAddr>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::domain_within;
-
-    #[test]
-    fn listed_domains_cover_subdomains() {
-        assert!(domain_within("example.com", "example.com"));
-        assert!(domain_within("Mail.Example.COM.", "example.com"));
-        assert!(!domain_within("badexample.com", "example.com"));
-        assert!(!domain_within("example.com", ""));
-    }
-}
-
 /// Applies the configured actions to inbound results. Never called for our own users' mail.
 pub fn apply(app: &App, input: &PolicyInput, results: &Results, decision: &mut Decision) {
     let cfg = &app.config;
@@ -154,4 +141,17 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
         out = out.replace(&format!("{{{k}}}"), v);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::domain_within;
+
+    #[test]
+    fn listed_domains_cover_subdomains() {
+        assert!(domain_within("example.com", "example.com"));
+        assert!(domain_within("Mail.Example.COM.", "example.com"));
+        assert!(!domain_within("badexample.com", "example.com"));
+        assert!(!domain_within("example.com", ""));
+    }
 }
