@@ -502,3 +502,60 @@ async fn spf_from_a_trusted_upstream_host_replaces_our_own() {
     );
     m.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allow_domains_need_the_domain_to_authenticate() {
+    let (_, record) = key();
+    let esp = dkim::generate_key(dkim::KeyAlgorithm::Ed25519).expect("key");
+    let esp_signer = dkim::Signer::from_pem(
+        esp.private_key_pem.as_bytes(),
+        dkim::SignerConfig::new("esp.example", "k1"),
+    )
+    .expect("signer");
+    let z = format!(
+        "{}\nk1._domainkey.esp.example TXT \"{}\"\n",
+        zone(&record, "v=DMARC1; p=reject"),
+        esp.record.text()
+    );
+    let toml = format!(
+        "{LISTEN_VERIFY}[dmarc]\nenforce = true\n[policy]\nallow_domains = [\"esp.example\", \"example.org\"]\n"
+    );
+    let m = Milter::start(&toml, &z).await;
+    // a forged From of a listed domain gets no exemption
+    let mut mta = m.postfix().await;
+    let out = transaction(
+        &mut mta,
+        "198.51.100.99",
+        "forged.example",
+        "a@example.org",
+        "b@example.net",
+        &plain(),
+    )
+    .await;
+    assert!(
+        matches!(&out.final_response, Response::ReplyCode(r) if r.code() == 550),
+        "{out:?}"
+    );
+    // mail the listed ESP signed (DMARC fails on alignment) is not refused
+    let mut mta = m.postfix().await;
+    let out = transaction(
+        &mut mta,
+        "198.51.100.99",
+        "forged.example",
+        "a@example.org",
+        "b@example.net",
+        &signed(&esp_signer, &plain()),
+    )
+    .await;
+    assert!(out.is_accept(), "{out:?}");
+    let ar = authres(&out);
+    assert!(
+        ar.contains("dkim=pass") && ar.contains("header.d=esp.example"),
+        "{ar}"
+    );
+    assert!(
+        ar.contains("dmarc=fail"),
+        "the result is still recorded: {ar}"
+    );
+    m.stop().await;
+}
