@@ -105,7 +105,9 @@ fn pattern_matches(pattern: &str, domain: &str) -> bool {
     }
 }
 
-fn parse_canonicalization(s: &str) -> anyhow::Result<(Canonicalization, Canonicalization)> {
+/// Parses `header/body` canonicalization (`relaxed/simple`; a lone word applies to the header,
+/// the body then being `simple`, as RFC 6376 §3.5 `c=` says).
+pub fn parse_canonicalization(s: &str) -> anyhow::Result<(Canonicalization, Canonicalization)> {
     let one = |p: &str| match p.trim() {
         "simple" => Ok(Canonicalization::Simple),
         "relaxed" => Ok(Canonicalization::Relaxed),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use dkim::{Canonicalization, KeyAlgorithm, Signer, SignerConfig, TestKeyOutcome};
+use dkim::{KeyAlgorithm, Signer, SignerConfig, TestKeyOutcome};
 
 use crate::app::App;
 use crate::cli::{
@@ -73,7 +73,7 @@ fn verify(args: DkimVerifyArgs) -> anyhow::Result<ExitCode> {
 fn sign(args: DkimSignArgs) -> anyhow::Result<ExitCode> {
     let pem =
         std::fs::read(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
-    let (hc, bc) = parse_canon(&args.canonicalization)?;
+    let (hc, bc) = crate::signing::parse_canonicalization(&args.canonicalization)?;
     let mut sc = SignerConfig::new(args.domain.to_ascii_lowercase(), args.selector.clone());
     sc.header_canon = hc;
     sc.body_canon = bc;
@@ -108,18 +108,6 @@ fn sign(args: DkimSignArgs) -> anyhow::Result<ExitCode> {
     out.write_all(&raw)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn parse_canon(s: &str) -> anyhow::Result<(Canonicalization, Canonicalization)> {
-    let one = |p: &str| match p.trim() {
-        "simple" => Ok(Canonicalization::Simple),
-        "relaxed" => Ok(Canonicalization::Relaxed),
-        other => bail!("unknown canonicalization {other:?}: use simple or relaxed"),
-    };
-    match s.split_once('/') {
-        Some((h, b)) => Ok((one(h)?, one(b)?)),
-        None => Ok((one(s)?, Canonicalization::Simple)),
-    }
 }
 
 /// Generates a key pair: writes the private key (mode 0600), prints the DNS record.

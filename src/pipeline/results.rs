@@ -131,22 +131,8 @@ impl Results {
     /// The JSON report of `authmilter eval` (keys documented in docs/cli.md).
     pub fn report(&self) -> ResultsReport {
         ResultsReport {
-            spf: self.spf_mail.as_ref().map(|o| SpfReport {
-                result: o.result.to_string(),
-                domain: o.domain.clone(),
-                mechanism: o.mechanism.clone(),
-                explanation: o.explanation.clone(),
-                reason: o.problem.as_ref().map(ToString::to_string),
-                lookups: o.dns_terms,
-            }),
-            spf_helo: self.spf_helo.as_ref().map(|o| SpfReport {
-                result: o.result.to_string(),
-                domain: o.domain.clone(),
-                mechanism: o.mechanism.clone(),
-                explanation: o.explanation.clone(),
-                reason: o.problem.as_ref().map(ToString::to_string),
-                lookups: o.dns_terms,
-            }),
+            spf: self.spf_mail.as_ref().map(SpfReport::from),
+            spf_helo: self.spf_helo.as_ref().map(SpfReport::from),
             dkim: self.dkim.iter().map(DkimReport::from).collect(),
             dmarc: self.dmarc.as_ref().map(|d| DmarcReport {
                 result: d.result.to_string(),
@@ -240,6 +226,19 @@ pub struct SpfReport {
     pub reason: Option<String>,
     /// DNS-querying terms used.
     pub lookups: usize,
+}
+
+impl From<&SpfOutput> for SpfReport {
+    fn from(o: &SpfOutput) -> Self {
+        SpfReport {
+            result: o.result.to_string(),
+            domain: o.domain.clone(),
+            mechanism: o.mechanism.clone(),
+            explanation: o.explanation.clone(),
+            reason: o.problem.as_ref().map(ToString::to_string),
+            lookups: o.dns_terms,
+        }
+    }
 }
 
 /// One DKIM signature in the JSON report (same shape as `dkim verify --json`).

@@ -15,7 +15,8 @@ use crate::types::{
     DmarcResult, Evaluation, FromProblem, Mode, PolicySource, RandomSampler, Reason, RecordSource,
     Sampler, SpfAuth, SpfCheck, SpfOutcome,
 };
-use crate::util::{is_subdomain_or_same, join_all, normalize_identifier};
+use crate::util::{is_subdomain_or_same, normalize_identifier};
+use dns::join_all;
 
 /// A DMARC evaluator: configuration plus the `pct` random source (RFC 7489 §6.6.4).
 /// Cheap to clone and share; holds no per-message state.

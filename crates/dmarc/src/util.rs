@@ -1,9 +1,5 @@
 //! Small helpers: domain normalisation (RFC 5890 §2.3), label arithmetic, concurrent polling.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
-
 use crate::error::DmarcError;
 
 /// Normalises a domain to the A-label form DMARC compares (RFC 9989 §5.3.1): IDNA
@@ -72,36 +68,6 @@ pub(crate) fn is_subdomain_or_same(sub: &str, parent: &str) -> bool {
         || sub
             .strip_suffix(parent)
             .is_some_and(|head| head.ends_with('.'))
-}
-
-/// Polls every future concurrently and returns their outputs in order (a minimal
-/// `join_all` without an extra dependency).
-pub(crate) async fn join_all<'a, T>(
-    futures: Vec<Pin<Box<dyn Future<Output = T> + Send + 'a>>>,
-) -> Vec<T> {
-    let mut slots: Vec<Option<Pin<Box<dyn Future<Output = T> + Send + 'a>>>> =
-        futures.into_iter().map(Some).collect();
-    let mut results: Vec<Option<T>> = slots.iter().map(|_| None).collect();
-    std::future::poll_fn(move |cx| {
-        let mut pending = false;
-        for (slot, result) in slots.iter_mut().zip(results.iter_mut()) {
-            if let Some(fut) = slot {
-                match fut.as_mut().poll(cx) {
-                    Poll::Ready(v) => {
-                        *result = Some(v);
-                        *slot = None;
-                    }
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(results.iter_mut().filter_map(Option::take).collect())
-        }
-    })
-    .await
 }
 
 #[cfg(test)]

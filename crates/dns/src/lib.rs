@@ -141,6 +141,34 @@ impl<R: Resolver + ?Sized> Resolver for &R {
     }
 }
 
+/// Polls every future concurrently and returns their outputs in input order: several lookups
+/// in flight at once without a runtime or an extra dependency (used by DMARC and iprev).
+pub async fn join_all<'a, T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + 'a>>>) -> Vec<T> {
+    let mut slots: Vec<Option<Pin<Box<dyn Future<Output = T> + Send + 'a>>>> =
+        futures.into_iter().map(Some).collect();
+    let mut results: Vec<Option<T>> = slots.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        let mut pending = false;
+        for (slot, result) in slots.iter_mut().zip(results.iter_mut()) {
+            if let Some(fut) = slot {
+                match fut.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        *result = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(results.iter_mut().filter_map(Option::take).collect())
+        }
+    })
+    .await
+}
+
 /// Normalises a query name: lowercase ASCII, no trailing dot. Rejects names DNS cannot carry
 /// (empty labels, labels over 63 octets, names over 253 octets; RFC 1035 §2.3.4).
 pub fn normalize_name(name: &str) -> Result<String, DnsError> {

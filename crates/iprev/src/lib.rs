@@ -19,9 +19,8 @@ use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::task::Poll;
 
-use dns::{DnsError, Resolver};
+use dns::{DnsError, Resolver, join_all};
 
 /// The iprev result (RFC 8601 §2.7.3), lowercase on display. There is no `none`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -218,32 +217,6 @@ fn forward<'a, R: Resolver + ?Sized>(
             Err(_) => Ok(false),
         }
     })
-}
-
-/// Polls the lookups concurrently; outputs in input order.
-async fn join_all<T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
-    let mut slots: Vec<_> = futures.into_iter().map(Some).collect();
-    let mut results: Vec<Option<T>> = slots.iter().map(|_| None).collect();
-    std::future::poll_fn(move |cx| {
-        let mut pending = false;
-        for (slot, result) in slots.iter_mut().zip(results.iter_mut()) {
-            if let Some(fut) = slot {
-                match fut.as_mut().poll(cx) {
-                    Poll::Ready(v) => {
-                        *result = Some(v);
-                        *slot = None;
-                    }
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(results.iter_mut().filter_map(Option::take).collect())
-        }
-    })
-    .await
 }
 
 #[cfg(test)]
