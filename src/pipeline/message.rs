@@ -61,8 +61,6 @@ pub struct MessageState {
     pub direction: Direction,
     /// The MTA's queue id, once known.
     pub queue_id: Option<String>,
-    /// MAIL was seen (a message can start without it when commands arrive out of order).
-    pub has_envelope: bool,
 }
 
 impl MessageState {
@@ -82,16 +80,12 @@ impl MessageState {
             body_bytes: 0,
             direction,
             queue_id,
-            has_envelope: true,
         }
     }
 
     /// A message whose MAIL FROM we never saw (out-of-order input); treated as inbound.
     pub fn without_envelope() -> Self {
-        MessageState {
-            has_envelope: false,
-            ..MessageState::new(Vec::new(), Vec::new(), Direction::Inbound, None)
-        }
+        MessageState::new(Vec::new(), Vec::new(), Direction::Inbound, None)
     }
 
     /// Records a recipient.

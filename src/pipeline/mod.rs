@@ -43,7 +43,6 @@ struct ConnectionState {
     client: ClientInfo,
     helo: Option<String>,
     daemon_name: Option<String>,
-    messages: u64,
     checks: ConnectionChecks,
 }
 
@@ -146,7 +145,6 @@ impl MessagePipeline {
     /// MAIL FROM: a message begins. `sender` is the address without angle brackets.
     /// Inbound checks that need only the envelope (SPF, iprev) start now, in the background.
     pub fn mail(&mut self, sender: &[u8], args: Vec<Vec<u8>>, macros: &StageMacros) -> StageReply {
-        self.conn.messages += 1;
         let direction = self.direction(macros);
         let mut current = Current::new(MessageState::new(
             sender.to_vec(),
@@ -346,7 +344,8 @@ impl MessagePipeline {
                     &results,
                     &mut decision,
                 );
-                decision.summary = format!("inbound {}", results.summary());
+                decision.summary =
+                    format!("inbound size={} {}", state.body_bytes, results.summary());
                 decision.results = Some(results);
             }
             Direction::Outbound => {
@@ -360,9 +359,9 @@ impl MessagePipeline {
                     });
                 }
                 decision.summary = if log.is_empty() {
-                    "outbound unsigned".to_string()
+                    format!("outbound size={} unsigned", state.body_bytes)
                 } else {
-                    format!("outbound {}", log.join(" "))
+                    format!("outbound size={} {}", state.body_bytes, log.join(" "))
                 };
             }
         }
