@@ -85,7 +85,7 @@ impl App {
         } else {
             SigningKeys::default()
         };
-        let srs = if keys && (config.srs.enabled || !config.srs.socketmap.trim().is_empty()) {
+        let srs = if keys && (config.srs.enabled || config.srs.socketmap.0.is_some()) {
             Some(Arc::new(SrsState::load(&config.srs)?))
         } else {
             None

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::app::App;
 use crate::cli::{DnsArg, ServeArgs};
-use crate::config::{Config, SocketSpec};
+use crate::config::Config;
 use crate::server::{Server, shutdown_signal};
 
 /// Runs the milter until SIGTERM/SIGINT.
@@ -38,7 +38,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "ready"
         );
         let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));
-        let server = Server::bind_shared(Arc::clone(&shared)).await?;
+        let server =
+            Server::bind_shared(Arc::clone(&shared), crate::services::Services::none()).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut background = tokio::task::JoinSet::new();
         start_socketmap(&app, stop_rx.clone(), &mut background)?;
@@ -66,13 +67,9 @@ fn start_socketmap(
     stop: watch::Receiver<bool>,
     tasks: &mut tokio::task::JoinSet<()>,
 ) -> anyhow::Result<()> {
-    let spec = app.config.srs.socketmap.trim();
-    if spec.is_empty() {
+    let Some(spec) = app.config.srs.socketmap.0.clone() else {
         return Ok(());
-    }
-    let spec: SocketSpec = spec
-        .parse()
-        .map_err(|e| anyhow::anyhow!("srs.socketmap: {e}"))?;
+    };
     let Some(state) = app.srs.clone() else {
         anyhow::bail!("srs.socketmap is set but SRS could not be set up");
     };

@@ -35,14 +35,21 @@ pub enum IprevResult {
     PermError,
 }
 
-impl fmt::Display for IprevResult {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl IprevResult {
+    /// The lowercase RFC 8601 §2.7.3 name (`pass`, `fail`, `temperror`, `permerror`).
+    pub fn as_str(self) -> &'static str {
+        match self {
             IprevResult::Pass => "pass",
             IprevResult::Fail => "fail",
             IprevResult::TempError => "temperror",
             IprevResult::PermError => "permerror",
-        })
+        }
+    }
+}
+
+impl fmt::Display for IprevResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
