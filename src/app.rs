@@ -64,6 +64,7 @@ impl App {
                 Sha1Policy::Verify => dkim::RsaSha1Policy::Verify,
             },
             max_signatures: config.dkim.max_signatures,
+            allow_partial_body: config.dkim.allow_partial_body,
             ..dkim::VerifyOptions::default()
         });
         let dmarc = dmarc::Dmarc::new(dmarc::Config {

@@ -110,6 +110,9 @@ pub struct DkimConfig {
     pub max_signatures: usize,
     /// rsa-sha1 signatures (RFC 8301 forbids them): `reject` gives `policy`; `verify` accepts them.
     pub rsa_sha1: Sha1Policy,
+    /// A signature whose `l=` leaves part of the body unsigned still passes. Off (the
+    /// default): it gets `policy`, so appended content never rides on someone's signature.
+    pub allow_partial_body: bool,
     /// Canonicalization for our signatures, `header/body`.
     pub canonicalization: CanonPair,
     /// Header fields we sign; empty means the RFC 6376 §5.4.1 recommended set.
@@ -133,6 +136,7 @@ impl Default for DkimConfig {
             verify: true,
             max_signatures: 8,
             rsa_sha1: Sha1Policy::Reject,
+            allow_partial_body: false,
             canonicalization: CanonPair::RELAXED,
             sign_headers: Vec::new(),
             oversign: true,

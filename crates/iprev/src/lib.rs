@@ -113,15 +113,6 @@ pub struct IprevOutcome {
     pub reason: Reason,
 }
 
-/// The crate's error type. The check itself never fails (it returns an [`IprevResult`]); this
-/// exists for API symmetry with the other checks.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum IprevError {
-    /// A DNS failure that was not turned into a result.
-    #[error("DNS error: {0}")]
-    Dns(#[from] DnsError),
-}
 
 /// Runs the iprev check for `ip` (RFC 8601 §3).
 pub async fn check<R: Resolver + ?Sized>(
