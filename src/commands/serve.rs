@@ -122,15 +122,19 @@ async fn reloader(
             _ = stop.changed() => return,
             _ = hup.recv() => {}
         }
-        let attempt = Config::load(Some(&path)).and_then(|l| {
-            let old = shared.load();
-            if l.config.server.listen != old.config.server.listen {
-                tracing::warn!("reload: listener changes take effect after a restart");
-            }
-            build_app(l.config, &dns)
-        });
+        let attempt = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+            .and_then(|text| {
+                let old = shared.load();
+                let (config, changes) = super::reload::check_reload(&old.config, &text)?;
+                if config.server.listen != old.config.server.listen {
+                    tracing::warn!("reload: listener changes take effect after a restart");
+                }
+                Ok((build_app(config, &dns)?, changes))
+            });
         match attempt {
-            Ok(app) => {
+            Ok((app, changes)) => {
+                super::reload::log_changes(&changes);
                 tracing::info!(
                     config = %path.display(),
                     signing_keys = app.signing.keys().len(),
@@ -138,7 +142,10 @@ async fn reloader(
                 );
                 shared.store(Arc::new(app));
             }
-            Err(e) => tracing::error!("reload failed, keeping the running configuration: {e:#}"),
+            Err(e) => tracing::error!(
+                "reload refused, keeping the running configuration: {}",
+                super::reload::one_line(&e)
+            ),
         }
     }
 }

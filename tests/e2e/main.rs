@@ -20,6 +20,8 @@ mod authmilter_corpus;
 mod signing;
 // SRS through the milter and the socketmap.
 mod srs;
+// SIGHUP reloads and the results sink across them.
+mod reload;
 // The command-line tools (spf, dkim, eval, srs, config check).
 mod cli;
 // Real Postfix on loopback (AUTHMILTER_E2E=1).

@@ -113,7 +113,6 @@ pub struct IprevOutcome {
     pub reason: Reason,
 }
 
-
 /// Runs the iprev check for `ip` (RFC 8601 §3).
 pub async fn check<R: Resolver + ?Sized>(
     resolver: &R,
