@@ -119,7 +119,12 @@ pub fn author_domains<T: AsRef<[u8]>>(
         if let Some(b) = control_character(f.as_ref()) {
             return Err(FromProblem::ControlCharacter(b));
         }
-        let parsed = parse_from(f.as_ref()).map_err(|e| FromProblem::Unparseable(e.to_string()))?;
+        let parsed = parse_from(f.as_ref()).map_err(|e| {
+            FromProblem::Unparseable(match e {
+                DmarcError::FromSyntax(why) => why,
+                other => other.to_string(),
+            })
+        })?;
         addresses.extend(parsed);
     }
     if addresses.is_empty() {
