@@ -248,7 +248,8 @@ impl Observation {
     /// (`0.0.0.0` when the MTA gave none). The mode is that of the evaluation's discovery
     /// method (tree walk: RFC 9989; PSL: RFC 7489). `sampled_out` and `policy_test_mode`
     /// override reasons are added when DMARC itself lowered the disposition and the applied
-    /// disposition differs from the requested policy.
+    /// disposition differs from the requested policy; a failing message handled otherwise than
+    /// requested with no reason at all gets `local_policy` (RFC 9990 §3.1.1.9 MUST).
     pub fn from_evaluation(
         eval: &dmarc::Evaluation,
         envelope: &Envelope,
@@ -285,6 +286,11 @@ impl Observation {
             if !overrides.iter().any(|o| o.kind == reason.kind) {
                 overrides.push(reason);
             }
+        }
+        // RFC 9990 §3.1.1.9: a failing message handled otherwise than requested MUST carry a
+        // reason; without one from the caller, it was the receiver's local policy
+        if overrides.is_empty() && lowered && eval.result == dmarc::DmarcResult::Fail {
+            overrides.push(OverrideReason::new(OverrideType::LocalPolicy));
         }
         Observation {
             time: now,
