@@ -1,9 +1,19 @@
-//! DMARC reporting, sans-IO except DNS (through [`dns::Resolver`]).
+//! DMARC reporting, sans-IO except DNS (through [`dns::Resolver`]); see `docs/reports.md`.
 //!
-//! - [`Observation`]: the record of one inbound DMARC evaluation, kept by the store.
-//! - [`build_feedback`] / [`write_feedback`]: RFC 9990 aggregate reports (or RFC 7489 format).
-//! - [`parse_report`], [`extract_reports`]: aggregate reports others send (XML, gzip, zip,
-//!   mail, mbox), within [`Limits`].
+//! Sending (issue "DMARC reports out"):
+//! - [`Observation::from_evaluation`]: the record of one inbound DMARC evaluation, for the
+//!   store (RFC 9990 §3.1.1.7 data).
+//! - [`build_feedback`] → [`Feedback`] → [`write_feedback`]: the RFC 9990 aggregate report of
+//!   one Policy Domain and period, as RFC 9990 or RFC 7489 XML.
+//! - [`verify_destination`], [`mx_exists`]: external destination verification (RFC 9990 §4).
+//! - [`aggregate_report_deliveries`] / [`aggregate_report_message`]: the report mail
+//!   (RFC 9990 §3.5.2), honouring `!size`.
+//! - [`failure_reports_requested`] and [`failure_report_message`]: RFC 9991 failure reports
+//!   in ARF (RFC 5965, RFC 6591), optionally redacted (RFC 6590).
+//!
+//! Receiving (issue "DMARC reports in"):
+//! - [`extract_reports`]: every report in an XML, gzip, zip, mail or mbox input, within
+//!   [`Limits`]; [`parse_report`] for one XML document.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -15,6 +25,7 @@ mod error;
 pub mod extract;
 pub mod failure;
 pub mod feedback;
+pub mod fuzzing;
 pub mod limits;
 pub mod mail;
 pub mod message;
@@ -23,6 +34,7 @@ pub mod observation;
 pub mod redact;
 pub mod vocabulary;
 pub mod xml_parse;
+mod xml_reader;
 pub mod xml_write;
 
 pub use aggregate::{ReporterInfo, build_feedback, report_id};
