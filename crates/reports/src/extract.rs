@@ -220,6 +220,9 @@ impl Extractor<'_> {
             let next = pos + i + 1;
             if data.get(next..).is_some_and(|r| r.starts_with(b"From ")) {
                 starts.push(next);
+                if starts.len() > self.limits.max_mbox_messages {
+                    break;
+                }
             }
             pos = next;
         }
@@ -296,7 +299,12 @@ impl Extractor<'_> {
                 );
                 return;
             };
-            for (i, part) in split_multipart(entity.body, &boundary).iter().enumerate() {
+            // one more than the limit, so that exceeding it is noticed
+            let max = self.limits.max_mime_parts.saturating_add(1);
+            for (i, part) in split_multipart(entity.body, &boundary, max)
+                .iter()
+                .enumerate()
+            {
                 self.message(part, &format!("{source} / part {}", i + 1), depth + 1);
             }
             return;

@@ -292,7 +292,8 @@ fn decode_quoted_printable(body: &[u8]) -> Vec<u8> {
 
 /// The body parts of a multipart body (RFC 2046 §5.1.1): the content between delimiter lines
 /// `--boundary`, up to the close delimiter `--boundary--`. Preamble and epilogue are dropped.
-pub(crate) fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Vec<&'a [u8]> {
+/// At most `max` parts are returned.
+pub(crate) fn split_multipart<'a>(body: &'a [u8], boundary: &str, max: usize) -> Vec<&'a [u8]> {
     let delimiter = format!("--{boundary}");
     let delimiter = delimiter.as_bytes();
     let mut parts = Vec::new();
@@ -319,7 +320,7 @@ pub(crate) fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Vec<&'a [u8
                     }
                     parts.push(body.get(start..stop).unwrap_or_default());
                 }
-                if close {
+                if close || parts.len() >= max {
                     return parts;
                 }
                 current = Some(end);
@@ -362,8 +363,9 @@ mod tests {
     #[test]
     fn multipart_split() {
         let body = b"preamble\r\n--xx\r\nA: 1\r\n\r\none\r\n--xx \r\n\r\ntwo\r\n--xx--\r\nepilogue";
-        let parts = split_multipart(body, "xx");
+        let parts = split_multipart(body, "xx", 10);
         assert_eq!(parts, vec![&b"A: 1\r\n\r\none"[..], &b"\r\ntwo"[..]]);
+        assert_eq!(split_multipart(body, "xx", 1).len(), 1);
     }
 
     #[test]

@@ -478,6 +478,19 @@ fn messages_and_mboxes() {
         Err(ReportsError::UnknownFormat(_))
     ));
 
+    let small = Limits {
+        max_mbox_messages: 2,
+        ..Limits::default()
+    };
+    let found = extract_reports(&mbox, &small);
+    assert!(matches!(
+        only_error(&found),
+        ReportsError::TooMany {
+            what: "messages in the mbox",
+            limit: 2
+        }
+    ));
+
     // MIME nesting and part-count limits
     let mut deep = attach("text/xml", "r.xml", GOOD.as_bytes());
     for i in 0..20 {
