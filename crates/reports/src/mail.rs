@@ -28,7 +28,9 @@ pub struct MailOptions {
     pub format: ReportFormat,
     /// gzip the XML (RFC 9990 §3.5.2 SHOULD); on by default.
     pub compress: bool,
-    /// The optional `unique-id` of the file name (letters and digits only).
+    /// The optional `unique-id` of the file name (letters and digits only). RFC 9990 §3.1.4
+    /// wants it identical to the Report-ID where both appear, and generated Report-IDs hold
+    /// dots and `@`: leave it `None` (the default) unless report ids are made to match.
     pub unique_id: Option<String>,
 }
 
