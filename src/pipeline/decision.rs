@@ -135,6 +135,9 @@ pub struct Decision {
     pub applied: Option<AppliedPolicy>,
     /// Our DKIM signatures, as `domain/selector` labels.
     pub signed: Vec<String>,
+    /// How many distinct body hashes were computed (each body byte was hashed this many
+    /// times, however many signatures were verified and made).
+    pub body_hashes: usize,
 }
 
 impl Decision {
@@ -153,6 +156,7 @@ impl Decision {
             results: None,
             applied: None,
             signed: Vec::new(),
+            body_hashes: 0,
         }
     }
 

@@ -40,6 +40,7 @@ impl MessagePipeline {
         let hashes = body_hashes.finish();
         let direction = state.direction;
         let mut d = Decision::accept();
+        d.body_hashes = hashes.len();
 
         // 1. forged Authentication-Results go, whatever else happens
         d.delete = state.forged_deletions();
