@@ -94,7 +94,10 @@ impl SrsState {
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        tracing::warn!("socketmap: bad request, closing: {e}");
+                        tracing::warn!(
+                            "socketmap: bad request, closing: {}",
+                            crate::logging::Escaped::str(&e.to_string())
+                        );
                         out.extend(Reply::invalid_query().encode());
                         stream.write_all(&out).await?;
                         return Ok(());

@@ -22,6 +22,8 @@ mod signing;
 mod srs;
 // Hostile mail (Composition Kills classes, DNS faults): eval and the milter decide the same.
 mod hostile;
+// Log lines cannot be forged by mail; JSON logs carry fields.
+mod logs;
 // SIGHUP reloads and the results sink across them.
 mod reload;
 // The command-line tools (spf, dkim, eval, srs, config check).
