@@ -24,7 +24,7 @@ pub use policy::*;
 pub use reply::{RejectReply, ReplyTemplate, ReplyValues, TempfailReply};
 pub use server::*;
 pub use srs::*;
-pub use values::{FileMode, LogLevel, Nameserver, Network, SocketSpec, Span, canonical_ip};
+pub use values::{FileMode, LogLevel, Nameserver, Network, SocketSpec, Span};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

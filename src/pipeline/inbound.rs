@@ -286,15 +286,15 @@ pub fn a_label_address(addr: &[u8]) -> Vec<u8> {
     }
 }
 
-/// A domain as A-labels when it is valid UTF-8 with non-ASCII characters; otherwise as is.
+/// A domain as A-labels when it has non-ASCII characters and converts (`dns::name`);
+/// otherwise as is (SPF then judges it).
 pub fn a_label_domain(domain: &[u8]) -> Vec<u8> {
     if domain.is_ascii() {
         return domain.to_vec();
     }
-    match std::str::from_utf8(domain).ok().map(idna::domain_to_ascii) {
-        Some(Ok(ascii)) => ascii.into_bytes(),
-        _ => domain.to_vec(),
-    }
+    dns::name::to_ascii(domain)
+        .map(String::into_bytes)
+        .unwrap_or_else(|_| domain.to_vec())
 }
 
 /// SPF result as DMARC input.

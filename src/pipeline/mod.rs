@@ -35,7 +35,7 @@ pub use results::Results;
 pub use sink::{FinishedMessage, ResultsSink, SinkReceiver};
 
 use crate::app::App;
-use crate::config::{Role, canonical_ip};
+use crate::config::Role;
 use crate::services::Services;
 use inbound::{Cached, ConnectionChecks, InboundChecks};
 use outbound::Signing;
@@ -144,7 +144,7 @@ impl MessagePipeline {
     /// CONNECT: a new SMTP session (resets everything).
     pub fn connect(&mut self, client: ClientInfo, daemon_name: Option<String>) {
         let client = ClientInfo {
-            ip: client.ip.map(canonical_ip),
+            ip: client.ip.map(|ip| ip.to_canonical()),
             ..client
         };
         self.conn = ConnectionState {

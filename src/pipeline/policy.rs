@@ -280,9 +280,7 @@ pub fn oversize(app: &App, why: &str, decision: &mut Decision) {
 
 /// True when `domain` is `listed` or a subdomain of it (case-insensitive, trailing dots ignored).
 fn domain_within(domain: &str, listed: &str) -> bool {
-    let d = domain.trim_end_matches('.').to_ascii_lowercase();
-    let l = listed.trim().trim_end_matches('.').to_ascii_lowercase();
-    !l.is_empty() && (d == l || d.ends_with(&format!(".{l}")))
+    dns::name::is_subdomain_of(domain, listed.trim())
 }
 
 #[cfg(test)]

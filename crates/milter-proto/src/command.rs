@@ -1,6 +1,6 @@
 //! Commands (MTA → milter): parsing for the server, encoding for the client (milter-protocol.md §2).
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -270,7 +270,7 @@ impl ConnectInfo {
         let s = std::str::from_utf8(a).ok()?;
         let ip: IpAddr = s.parse().ok()?;
         Some(match ip {
-            IpAddr::V6(v6) => to_canonical(v6),
+            IpAddr::V6(v6) => IpAddr::V6(v6).to_canonical(),
             v4 => v4,
         })
     }
@@ -351,11 +351,4 @@ fn strip_brackets(s: &[u8]) -> &[u8] {
 
 fn trim_ascii(s: &[u8]) -> &[u8] {
     s.trim_ascii()
-}
-
-fn to_canonical(v6: Ipv6Addr) -> IpAddr {
-    match v6.to_ipv4_mapped() {
-        Some(v4) => IpAddr::V4(v4),
-        None => IpAddr::V6(v6),
-    }
 }
