@@ -327,3 +327,96 @@ fn first_remote_ip(set: &ArcSetInfo) -> Option<String> {
             .map(str::to_string)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(instance: u32, sealer: &str) -> ArcSetInfo {
+        ArcSetInfo {
+            instance,
+            cv: if instance == 1 {
+                ChainStatus::None
+            } else {
+                ChainStatus::Pass
+            },
+            seal_domain: sealer.into(),
+            seal_selector: "s".into(),
+            seal_algorithm: Algorithm::RsaSha256,
+            seal: SignatureCheck::Pass,
+            signature_domain: sealer.into(),
+            signature_selector: "s".into(),
+            message_signature: SignatureCheck::NotChecked,
+            authentication_results: Ok(authres::AuthenticationResults::new(sealer)),
+        }
+    }
+
+    fn chain(sealers: &[&str], oldest_pass: Option<u32>) -> ArcOutcome {
+        ArcOutcome {
+            result: ChainStatus::Pass,
+            reason: None,
+            instances: sealers.len() as u32,
+            highest_instance: sealers.len() as u32,
+            oldest_pass,
+            sets: sealers
+                .iter()
+                .enumerate()
+                .map(|(i, s)| set(i as u32 + 1, s))
+                .collect(),
+        }
+    }
+
+    fn trusted(o: &ArcOutcome) -> Vec<u32> {
+        o.trusted_sets(|d| d == "google.com" || d == "lists.example.org")
+            .iter()
+            .map(|s| s.instance)
+            .collect()
+    }
+
+    #[test]
+    fn trusted_sets_need_trusted_later_hops_or_an_unchanged_message() {
+        // google.com (1) -> lists.example.org (2): both trusted
+        assert_eq!(
+            trusted(&chain(&["google.com", "lists.example.org"], Some(2))),
+            [2, 1]
+        );
+        // google.com (1) -> untrusted (2) that changed the message: nothing from google
+        assert!(trusted(&chain(&["google.com", "evil.example"], Some(2))).is_empty());
+        assert!(trusted(&chain(&["google.com", "evil.example"], None)).is_empty());
+        // ... unless google's AMS still verifies: the message is what google saw
+        assert_eq!(
+            trusted(&chain(&["google.com", "evil.example"], Some(0))),
+            [1]
+        );
+        assert_eq!(
+            trusted(&chain(&["google.com", "evil.example"], Some(1))),
+            [1]
+        );
+        // a failed chain trusts nothing
+        let mut failed = chain(&["google.com"], Some(0));
+        failed.result = ChainStatus::Fail;
+        assert!(trusted(&failed).is_empty());
+    }
+
+    #[test]
+    fn authentication_results_wording() {
+        let o = chain(&["google.com"], Some(0));
+        let ip: IpAddr = "2001:db8::1".parse().unwrap();
+        let ar =
+            authres::AuthenticationResults::new("mx.example.net").with(o.method_result(Some(ip)));
+        assert_eq!(
+            ar.to_string(),
+            "mx.example.net; arc=pass header.oldest-pass=0 smtp.remote-ip=\"2001:db8::1\""
+        );
+        let f = ArcOutcome::fail(FailReason::Terminated { instance: 3 }, 3);
+        let ar =
+            authres::AuthenticationResults::new("mx.example.net").with(f.method_result(Some(ip)));
+        assert_eq!(
+            ar.to_string(),
+            "mx.example.net; arc=fail reason=\"ARC-Seal i=3 reports cv=fail\" smtp.remote-ip=\"2001:db8::1\""
+        );
+        let n = authres::AuthenticationResults::new("mx.example.net")
+            .with(ArcOutcome::none().method_result(Some(ip)));
+        assert_eq!(n.to_string(), "mx.example.net; arc=none");
+    }
+}

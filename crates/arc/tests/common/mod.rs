@@ -88,3 +88,115 @@ impl SigningKey for TestRsaKey {
             .to_vec()
     }
 }
+
+/// The domain the test sealers use.
+pub const DOMAIN: &str = "example.org";
+
+/// A sealer with one of the test keys (`"rsa"`: RSA-2048, `"ed"`: Ed25519), selector = the
+/// key name, `d=example.org`.
+pub fn sealer(which: &str) -> arc::Sealer {
+    let file = match which {
+        "rsa" => "keys/rsa2048.pem",
+        "ed" => "keys/ed25519.pem",
+        other => panic!("no key {other}"),
+    };
+    let pem = std::fs::read(data(file)).unwrap();
+    arc::Sealer::from_pem(&pem, arc::SealerConfig::new(DOMAIN, which)).unwrap()
+}
+
+/// A resolver publishing both test keys at `rsa._domainkey.example.org` and
+/// `ed._domainkey.example.org`.
+pub fn key_resolver() -> MemoryResolver {
+    let r = MemoryResolver::new();
+    for which in ["rsa", "ed"] {
+        let s = sealer(which);
+        r.add_txt(
+            &dkim::key_name(which, DOMAIN),
+            dkim::DnsKeyRecord::for_key(s.key()).text(),
+        );
+    }
+    r
+}
+
+/// A plain message with CRLF line ends.
+pub const MESSAGE: &str = "From: Alice <alice@example.com>\r\n\
+To: list@lists.example.net\r\n\
+Subject: ARC test\r\n\
+Date: Mon, 20 Nov 2023 10:00:00 +0000\r\n\
+Message-ID: <arc-1@example.com>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=us-ascii\r\n\
+\r\n\
+Hello list,\r\n\
+\r\n\
+a line with   inner  spaces   \r\n";
+
+/// Fixed clock for sealing and validation.
+pub const NOW: u64 = 1_700_000_000;
+
+/// This hop's results for the AAR.
+pub fn payload(authserv_id: &str) -> authres::AuthenticationResults {
+    authres::AuthenticationResults::new(authserv_id)
+        .with(authres::MethodResult::new("spf", "pass").with_property(
+            "smtp",
+            "mailfrom",
+            "alice@example.com",
+        ))
+        .with(authres::MethodResult::new("dmarc", "pass").with_property(
+            "header",
+            "from",
+            "example.com",
+        ))
+}
+
+/// Validates `raw` with the test keys.
+pub fn validate(raw: &[u8]) -> arc::ArcOutcome {
+    block_on(arc::verify_message(
+        &arc::Verifier::default(),
+        &key_resolver(),
+        raw,
+        NOW,
+    ))
+}
+
+/// Validates and seals `raw` with `sealer`, returning the outcome, and the message with the
+/// new set prepended.
+pub fn seal(
+    sealer: &arc::Sealer,
+    raw: &[u8],
+    authserv_id: &str,
+) -> Result<(arc::ArcOutcome, Vec<u8>), arc::ArcError> {
+    let (outcome, set) = block_on(arc::seal_message(
+        &arc::Verifier::default(),
+        sealer,
+        &key_resolver(),
+        raw,
+        &payload(authserv_id),
+        NOW,
+    ))?;
+    Ok((outcome, [set.to_fields("\r\n").as_bytes(), raw].concat()))
+}
+
+/// Seals `raw` with an outcome validated earlier (a hop that validates on receipt, then
+/// modifies the message, then seals), returning the message with the set prepended.
+pub fn seal_after_change(
+    sealer: &arc::Sealer,
+    raw: &[u8],
+    outcome: &arc::ArcOutcome,
+    authserv_id: &str,
+) -> Vec<u8> {
+    let msg = message::parse_message(raw);
+    let mut hashes = dkim::BodyHashes::default();
+    let session = sealer.start(&mut hashes);
+    hashes.update(&msg.body);
+    let set = session
+        .seal(
+            &hashes.finish(),
+            &msg.headers,
+            outcome,
+            &payload(authserv_id),
+            NOW,
+        )
+        .unwrap();
+    [set.to_fields("\r\n").as_bytes(), raw].concat()
+}
