@@ -151,11 +151,16 @@ pub fn payload(authserv_id: &str) -> authres::AuthenticationResults {
 
 /// Validates `raw` with the test keys.
 pub fn validate(raw: &[u8]) -> arc::ArcOutcome {
+    validate_at(raw, NOW)
+}
+
+/// Validates `raw` with the test keys at Unix time `now`.
+pub fn validate_at(raw: &[u8], now: u64) -> arc::ArcOutcome {
     block_on(arc::verify_message(
         &arc::Verifier::default(),
         &key_resolver(),
         raw,
-        NOW,
+        now,
     ))
 }
 
@@ -166,13 +171,23 @@ pub fn seal(
     raw: &[u8],
     authserv_id: &str,
 ) -> Result<(arc::ArcOutcome, Vec<u8>), arc::ArcError> {
+    seal_at(sealer, raw, authserv_id, NOW)
+}
+
+/// [`seal`] at Unix time `now`.
+pub fn seal_at(
+    sealer: &arc::Sealer,
+    raw: &[u8],
+    authserv_id: &str,
+    now: u64,
+) -> Result<(arc::ArcOutcome, Vec<u8>), arc::ArcError> {
     let (outcome, set) = block_on(arc::seal_message(
         &arc::Verifier::default(),
         sealer,
         &key_resolver(),
         raw,
         &payload(authserv_id),
-        NOW,
+        now,
     ))?;
     Ok((outcome, [set.to_fields("\r\n").as_bytes(), raw].concat()))
 }
