@@ -24,3 +24,5 @@ mod srs;
 mod cli;
 // Real Postfix on loopback (AUTHMILTER_E2E=1).
 mod postfix;
+// `authmilter arc verify|seal`.
+mod arc_cli;

@@ -66,15 +66,15 @@ pub async fn verify_message<R: Resolver + ?Sized>(
     chain.finish(&hashes.finish())
 }
 
-/// Validates a whole raw message's chain, then seals it with `payload` as this hop's
-/// results (RFC 8617 §5.1). For `authmilter arc seal FILE`; returns the validation outcome
-/// and the set to prepend.
+/// Validates a whole raw message's chain, then seals it (RFC 8617 §5.1) with this hop's
+/// results, which `payload` makes from the validation outcome (e.g. our `arc=` result). For
+/// `authmilter arc seal FILE`; returns the validation outcome and the set to prepend.
 pub async fn seal_message<R: Resolver + ?Sized>(
     verifier: &Verifier,
     sealer: &Sealer,
     resolver: &R,
     raw: &[u8],
-    payload: &authres::AuthenticationResults,
+    payload: impl FnOnce(&ArcOutcome) -> authres::AuthenticationResults,
     now: u64,
 ) -> Result<(ArcOutcome, ArcSet), ArcError> {
     let msg = message::parse_message(raw);
@@ -90,6 +90,6 @@ pub async fn seal_message<R: Resolver + ?Sized>(
     hashes.update(&msg.body);
     let hashes = hashes.finish();
     let outcome = chain.finish(&hashes);
-    let set = session.seal(&hashes, &msg.headers, &outcome, payload, now)?;
+    let set = session.seal(&hashes, &msg.headers, &outcome, &payload(&outcome), now)?;
     Ok((outcome, set))
 }

@@ -192,6 +192,8 @@ pub struct ArcSetInfo {
     pub signature_domain: String,
     /// ARC-Message-Signature `s=`.
     pub signature_selector: String,
+    /// ARC-Message-Signature `a=` (`None` when an older one does not parse).
+    pub signature_algorithm: Option<Algorithm>,
     /// How the message signature checked (RFC 8617 §5.2 steps 4–5).
     pub message_signature: SignatureCheck,
     /// The AAR payload: authserv-id and method results (RFC 8601 §2.2), or why it does not
@@ -346,6 +348,7 @@ mod tests {
             seal: SignatureCheck::Pass,
             signature_domain: sealer.into(),
             signature_selector: "s".into(),
+            signature_algorithm: Some(Algorithm::RsaSha256),
             message_signature: SignatureCheck::NotChecked,
             authentication_results: Ok(authres::AuthenticationResults::new(sealer)),
         }

@@ -311,9 +311,13 @@ fn check_result(r: &Option<Result<(), Reason>>) -> SignatureCheck {
 fn info(set: &PendingSet) -> ArcSetInfo {
     let f = &set.fields;
     let seal = &f.seal.1;
-    let (signature_domain, signature_selector) = match &f.ams.1 {
-        Ok(m) => (m.signature.domain.clone(), m.signature.selector.clone()),
-        Err(_) => (String::new(), String::new()),
+    let (signature_domain, signature_selector, signature_algorithm) = match &f.ams.1 {
+        Ok(m) => (
+            m.signature.domain.clone(),
+            m.signature.selector.clone(),
+            Some(m.signature.algorithm),
+        ),
+        Err(_) => (String::new(), String::new(), None),
     };
     ArcSetInfo {
         instance: f.instance,
@@ -324,6 +328,7 @@ fn info(set: &PendingSet) -> ArcSetInfo {
         seal: SignatureCheck::NotChecked,
         signature_domain,
         signature_selector,
+        signature_algorithm,
         message_signature: SignatureCheck::NotChecked,
         authentication_results: f.aar.1.payload.clone(),
     }

@@ -272,7 +272,7 @@ fn run_signing_file(path: &str, expect: Expect) -> (usize, usize) {
                 &sealer,
                 &dns,
                 msg.as_bytes(),
-                &payload,
+                |_| payload,
                 t,
             ));
             let (want_as, want_ams, want_aar) =

@@ -186,7 +186,7 @@ pub fn seal_at(
         sealer,
         &key_resolver(),
         raw,
-        &payload(authserv_id),
+        |_| payload(authserv_id),
         now,
     ))?;
     Ok((outcome, [set.to_fields("\r\n").as_bytes(), raw].concat()))
