@@ -39,12 +39,14 @@ pub mod fuzzing;
 mod hash_input;
 mod outcome;
 mod seal;
+mod trust;
 mod verify;
 
 pub use error::ArcError;
 pub use fields::{ArcAuthResults, ArcField, ArcSeal, MAX_INSTANCE, MessageSignature};
 pub use outcome::{ArcOutcome, ArcSetInfo, ChainStatus, FailReason, SignatureCheck};
 pub use seal::{AmsHeaders, ArcSet, Layout, Sealer, SealerConfig, SealingSession};
+pub use trust::{PassKind, TrustedPass};
 pub use verify::{ChainVerification, Verifier, VerifyOptions};
 
 use dns::Resolver;
