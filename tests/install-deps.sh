@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need, idempotently: real Postfix, an authoritative
-# nameserver (NSD), OpenDKIM (an interop oracle), postsrsd (SRS compatibility), and dkimpy.
+# nameserver (NSD), OpenDKIM (an interop oracle), postsrsd (SRS compatibility), dkimpy, and
+# xmllint (libxml2-utils: DMARC aggregate reports validated against the RFC schemas).
 # Daemons are kept from starting at install time; the tests start their own instances.
 set -euo pipefail
 
-APT_PACKAGES=(postfix nsd opendkim postsrsd)
+APT_PACKAGES=(postfix nsd opendkim postsrsd libxml2-utils)
 # authres: dkimpy's ARC sealer (dkim.arc_sign) builds the ARC-Authentication-Results with it
 PIP_PACKAGES=(dkimpy pynacl dnspython authres)
 

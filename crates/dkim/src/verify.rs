@@ -43,6 +43,10 @@ pub struct VerifyOptions {
     pub max_signatures: usize,
     /// How far `t=` may lie in the future, in seconds (default 300; RFC 6376 §3.5 `t=`).
     pub future_skew: u64,
+    /// A verifying signature whose `l=` leaves part of the body unsigned passes (RFC 6376
+    /// as written, the default here); when false it gets `policy` (RFC 6376 §8.2: appended
+    /// content is unauthenticated).
+    pub allow_partial_body: bool,
     /// The crypto backend.
     pub crypto: &'static dyn CryptoProvider,
 }
@@ -53,6 +57,7 @@ impl Default for VerifyOptions {
             rsa_sha1: RsaSha1Policy::Policy,
             max_signatures: 8,
             future_skew: 300,
+            allow_partial_body: true,
             crypto: crypto::default_provider(),
         }
     }
@@ -64,6 +69,7 @@ impl std::fmt::Debug for VerifyOptions {
             .field("rsa_sha1", &self.rsa_sha1)
             .field("max_signatures", &self.max_signatures)
             .field("future_skew", &self.future_skew)
+            .field("allow_partial_body", &self.allow_partial_body)
             .finish_non_exhaustive()
     }
 }
@@ -312,7 +318,18 @@ impl MessageVerification {
                 } => {
                     let answer = self.keys.get(key).and_then(|(_, a)| a.as_ref());
                     let body = hashes.get(hash);
-                    let outcome = evaluate(crypto, &sig, &header_data, body, answer);
+                    let mut outcome = evaluate(crypto, &sig, &header_data, body, answer);
+                    if outcome.result == DkimResult::Pass
+                        && !self.options.allow_partial_body
+                        && let (Some(signed), Some(b)) = (sig.body_length, body)
+                        && b.canonical_length > signed
+                    {
+                        outcome.result = DkimResult::Policy;
+                        outcome.reason = Some(Reason::PartialBody {
+                            signed,
+                            total: b.canonical_length,
+                        });
+                    }
                     key_bits = outcome.key_bits;
                     testing = outcome.testing;
                     (outcome.result, outcome.reason)
