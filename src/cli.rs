@@ -27,6 +27,9 @@ pub enum Command {
     /// DKIM: verify, sign, generate and test keys.
     #[command(subcommand)]
     Dkim(DkimCommand),
+    /// ARC (RFC 8617): validate a message's chain, or seal a message.
+    #[command(subcommand)]
+    Arc(ArcCommand),
     /// Run the whole inbound pipeline offline on a message file and show what the milter would do.
     Eval(EvalArgs),
     /// Sender Rewriting Scheme: rewrite and restore addresses, make secrets.
@@ -223,6 +226,62 @@ pub struct DkimTestkeyArgs {
     /// The nameserver override.
     #[command(flatten)]
     pub dns: DnsArg,
+}
+
+/// `authmilter arc ...`.
+#[derive(Debug, Subcommand)]
+pub enum ArcCommand {
+    /// Validate the Authenticated Received Chain of a message (RFC 8617 §5.2).
+    Verify(ArcVerifyArgs),
+    /// Validate, add an ARC set (RFC 8617 §5.1) and write the message to stdout.
+    Seal(ArcSealArgs),
+}
+
+/// `authmilter arc verify`.
+#[derive(Debug, Args)]
+pub struct ArcVerifyArgs {
+    /// The message file ("-" or nothing: stdin).
+    pub file: Option<PathBuf>,
+    /// The nameserver override.
+    #[command(flatten)]
+    pub dns: DnsArg,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The configuration file (for DNS settings); optional.
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `authmilter arc seal`.
+#[derive(Debug, Args)]
+pub struct ArcSealArgs {
+    /// The message file ("-" or nothing: stdin).
+    pub file: Option<PathBuf>,
+    /// The private key (PEM; RSA of at least 2048 bits, or Ed25519).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The sealing domain (d=).
+    #[arg(long)]
+    pub domain: String,
+    /// The selector (s=).
+    #[arg(long)]
+    pub selector: String,
+    /// This hop's results for the ARC-Authentication-Results, as an Authentication-Results
+    /// value (`mx.example.org; spf=pass smtp.mailfrom=a@example.com; arc=pass`). Default:
+    /// the authserv-id and the arc= result of the validation.
+    #[arg(long, value_name = "TEXT")]
+    pub authres: Option<String>,
+    /// The authserv-id for the default --authres [default: [authres] authserv_id, else the
+    /// host name].
+    #[arg(long = "authserv-id", value_name = "ID")]
+    pub authserv_id: Option<String>,
+    /// The nameserver override (for validating the incoming chain).
+    #[command(flatten)]
+    pub dns: DnsArg,
+    /// The configuration file (for DNS settings and the authserv-id); optional.
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// `authmilter eval`.

@@ -6,7 +6,8 @@
 set -euo pipefail
 
 APT_PACKAGES=(postfix nsd opendkim postsrsd libxml2-utils)
-PIP_PACKAGES=(dkimpy pynacl dnspython)
+# authres: dkimpy's ARC sealer (dkim.arc_sign) builds the ARC-Authentication-Results with it
+PIP_PACKAGES=(dkimpy pynacl dnspython authres)
 
 sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -46,7 +47,7 @@ for d in postfix nsd opendkim postsrsd; do
 done
 
 py=python3
-if ! "$py" -c 'import dkim, dns, nacl' >/dev/null 2>&1; then
+if ! "$py" -c 'import dkim, dns, nacl, authres' >/dev/null 2>&1; then
   echo "installing Python packages: ${PIP_PACKAGES[*]}"
   "$py" -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}" \
     || "$py" -m pip install --quiet --disable-pip-version-check --break-system-packages "${PIP_PACKAGES[@]}"

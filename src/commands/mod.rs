@@ -1,5 +1,6 @@
 //! The subcommands: each takes its parsed arguments and returns an exit code.
 
+mod arc;
 mod check_domain;
 mod common;
 mod dkim;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Spf(args) => spf::run(args),
         Command::Dkim(cmd) => dkim::run(cmd),
+        Command::Arc(cmd) => arc::run(cmd),
         Command::Eval(args) => eval::run(args),
         Command::Srs(cmd) => srs::run(cmd),
         Command::CheckDomain(args) => check_domain::run(args),

@@ -30,3 +30,5 @@ mod reload;
 mod cli;
 // Real Postfix on loopback (AUTHMILTER_E2E=1).
 mod postfix;
+// `authmilter arc verify|seal`.
+mod arc_cli;
