@@ -24,3 +24,5 @@ mod srs;
 mod cli;
 // Real Postfix on loopback (AUTHMILTER_E2E=1).
 mod postfix;
+// Test code never stops or restarts services it did not start.
+mod hygiene;
