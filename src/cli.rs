@@ -66,13 +66,53 @@ pub struct ConfigArg {
 /// A nameserver override for commands that resolve.
 #[derive(Debug, Clone, Args)]
 pub struct DnsArg {
-    /// Send DNS queries to this nameserver instead of the configured ones.
-    #[arg(long = "dns", value_name = "HOST:PORT", conflicts_with = "zone")]
+    /// Send DNS queries to this nameserver instead of the configured ones (`IP:PORT`,
+    /// `[V6]:PORT`, `HOST:PORT`, or an address or host alone for port 53).
+    #[arg(long = "dns", value_name = "HOST:PORT", conflicts_with = "zone", value_parser = parse_nameserver)]
     pub dns: Option<SocketAddr>,
     /// Answer DNS from this zone file instead of the network (offline testing; the format is
     /// in docs/cli.md).
     #[arg(long = "zone", value_name = "FILE")]
     pub zone: Option<PathBuf>,
+}
+
+/// Parses `--dns`: an address with or without a port, or a host name (resolved now) with or
+/// without a port. The port defaults to 53.
+pub fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let t = text.trim();
+    if let Ok(addr) = t.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = t
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    let (host, port) = match t.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("bad port {p:?} in {text:?}: expected HOST:PORT"))?,
+        ),
+        Some(_) => {
+            return Err(format!(
+                "bad nameserver {text:?}: write IPv6 as [ADDR]:PORT"
+            ));
+        }
+        None => (t, 53),
+    };
+    if host.is_empty() {
+        return Err(format!("bad nameserver {text:?}: expected HOST:PORT"));
+    }
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve nameserver host {host:?}: {e}"))?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("nameserver host {host:?} has no address"))
 }
 
 /// `authmilter serve`.
@@ -285,6 +325,28 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn nameserver_forms() {
+        let v4: SocketAddr = "127.0.0.1:5353".parse().unwrap();
+        assert_eq!(parse_nameserver("127.0.0.1:5353"), Ok(v4));
+        assert_eq!(
+            parse_nameserver("localhost:5353").map(|a| a.port()),
+            Ok(5353)
+        );
+        assert!(
+            parse_nameserver("localhost:5353")
+                .unwrap()
+                .ip()
+                .is_loopback()
+        );
+        assert_eq!(parse_nameserver("192.0.2.1").unwrap().port(), 53);
+        assert_eq!(parse_nameserver("[::1]:54").unwrap().port(), 54);
+        assert_eq!(parse_nameserver("::1").unwrap().port(), 53);
+        assert!(parse_nameserver("localhost:port").is_err());
+        assert!(parse_nameserver(":53").is_err());
+        assert!(parse_nameserver("no-such-host.invalid:53").is_err());
     }
 
     #[test]

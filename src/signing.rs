@@ -197,8 +197,23 @@ pub fn describe(outcome: &TestKeyOutcome) -> String {
         }
         TestKeyOutcome::NoRecord => "no key record published".into(),
         TestKeyOutcome::Revoked => "the published key is revoked (empty p=)".into(),
+        TestKeyOutcome::Unusable { reason, .. } => format!(
+            "the published record holds this key but verifiers will refuse our signatures: {reason}{}",
+            restriction_hint(reason)
+        ),
         TestKeyOutcome::Invalid(why) => format!("the published record is invalid: {why}"),
         TestKeyOutcome::DnsError(e) => format!("DNS error: {e}"),
+    }
+}
+
+/// What to change in the record for an `Unusable` key.
+fn restriction_hint(reason: &dkim::Reason) -> &'static str {
+    match reason {
+        dkim::Reason::HashNotAllowed => {
+            " (h= must include sha256, or be removed: we sign rsa-sha256 / ed25519-sha256)"
+        }
+        dkim::Reason::ServiceNotEmail => " (s= must include email or *, or be removed)",
+        _ => "",
     }
 }
 

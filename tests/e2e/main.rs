@@ -26,3 +26,5 @@ mod cli;
 mod postfix;
 // Test code never stops or restarts services it did not start.
 mod hygiene;
+// What a new user hit (issue 14): the tools agree with the milter and the docs.
+mod new_user;
