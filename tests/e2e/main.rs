@@ -28,3 +28,5 @@ mod postfix;
 mod hygiene;
 // What a new user hit (issue 14): the tools agree with the milter and the docs.
 mod new_user;
+// The docs' configuration examples parse as milter.toml.
+mod docs;
