@@ -13,3 +13,4 @@ pub mod pipeline;
 pub mod resolver;
 pub mod server;
 pub mod signing;
+pub mod systemd;

@@ -30,3 +30,5 @@ mod hygiene;
 mod new_user;
 // The docs' configuration examples parse as milter.toml.
 mod docs;
+// Running as a service: privileges, socket ownership, key permissions, systemd.
+mod service;
