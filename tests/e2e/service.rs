@@ -231,7 +231,7 @@ fn systemd_hears_ready_reloading_and_stopping() {
         toml,
         &[("NOTIFY_SOCKET", notify.to_str().expect("utf-8"))],
     );
-    let mut next = || {
+    let next = || {
         let mut buf = [0u8; 512];
         let n = sock.recv(&mut buf).expect("a notification within 20 s");
         String::from_utf8_lossy(&buf[..n]).into_owned()
