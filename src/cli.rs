@@ -168,6 +168,33 @@ pub enum DkimCommand {
     Genkey(DkimGenkeyArgs),
     /// Check that DNS publishes the public half of a private key (like opendkim-testkey).
     Testkey(DkimTestkeyArgs),
+    /// Make a domain's next key (dated selector) for a safe switch: prints the record and the
+    /// [[dkim.key]] block with state = "next".
+    Rotate(DkimRotateArgs),
+}
+
+/// `authmilter dkim rotate`.
+#[derive(Debug, Args)]
+pub struct DkimRotateArgs {
+    /// The signing domain.
+    #[arg(long)]
+    pub domain: String,
+    /// Key type of the new key.
+    #[arg(long, value_enum, default_value = "rsa")]
+    pub algorithm: KeyTypeArg,
+    /// RSA key size in bits.
+    #[arg(long, default_value_t = 2048)]
+    pub bits: usize,
+    /// Directory for the private key [default: that of the domain's configured keys, else
+    /// /etc/authmilter/keys].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The selector [default: the current year and month, YYYYMM, plus b, c, ... if taken].
+    #[arg(long)]
+    pub selector: Option<String>,
+    /// The configuration file (the domain's current keys, key_check_interval, publish_wait).
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// `authmilter dkim verify`.

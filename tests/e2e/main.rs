@@ -32,3 +32,5 @@ mod new_user;
 mod docs;
 // Running as a service: privileges, socket ownership, key permissions, systemd.
 mod service;
+// Key rotation from the command line and through reloads.
+mod rotation;

@@ -2,6 +2,7 @@
 
 mod genkey;
 mod records;
+mod rotate;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ pub fn run(cmd: DkimCommand) -> anyhow::Result<ExitCode> {
         DkimCommand::Verify(a) => verify(a),
         DkimCommand::Sign(a) => sign(a),
         DkimCommand::Genkey(a) => genkey::run(a),
+        DkimCommand::Rotate(a) => rotate::run(a),
         DkimCommand::Testkey(a) => testkey(a),
     }
 }
