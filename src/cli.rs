@@ -32,7 +32,7 @@ pub enum Command {
     /// Sender Rewriting Scheme: rewrite and restore addresses, make secrets.
     #[command(subcommand)]
     Srs(SrsCommand),
-    /// Check a domain's published SPF, DMARC and DKIM records.
+    /// Check a domain's published MX, SPF, DMARC, DKIM, MTA-STS and TLS-RPT records.
     CheckDomain(CheckDomainArgs),
 }
 
@@ -50,6 +50,10 @@ pub struct CheckDomainArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Give up on DNS answers still missing after this many seconds (they are reported as
+    /// "could not check").
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
     /// The configuration file (for DNS settings); optional.
     #[command(flatten)]
     pub config: ConfigArg,

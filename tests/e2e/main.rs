@@ -34,3 +34,5 @@ mod docs;
 mod service;
 // Key rotation from the command line and through reloads.
 mod rotation;
+// check-domain: one broken zone per finding, DNS failures, a dead nameserver.
+mod check_domain;
