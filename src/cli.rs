@@ -34,6 +34,31 @@ pub enum Command {
     Srs(SrsCommand),
     /// Check a domain's published MX, SPF, DMARC, DKIM, MTA-STS and TLS-RPT records.
     CheckDomain(CheckDomainArgs),
+    /// Print the milter.toml equivalent to an opendkim.conf or opendmarc.conf.
+    Migrate(MigrateArgs),
+}
+
+/// Which program's configuration `migrate` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MigrateFrom {
+    /// opendkim.conf (with its KeyTable, SigningTable, InternalHosts files)
+    Opendkim,
+    /// opendmarc.conf
+    Opendmarc,
+}
+
+/// `authmilter migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The program whose configuration FILE is.
+    #[arg(value_enum)]
+    pub from: MigrateFrom,
+    /// The configuration file (e.g. /etc/opendkim.conf).
+    pub file: PathBuf,
+    /// Read the files the configuration names (KeyTable, SigningTable, host lists) under this
+    /// directory, e.g. a copy of another machine's configuration.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
 }
 
 /// `authmilter check-domain`.

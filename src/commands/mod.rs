@@ -4,6 +4,7 @@ mod check_domain;
 mod common;
 mod dkim;
 mod eval;
+mod migrate;
 mod serve;
 mod spf;
 mod srs;
@@ -29,5 +30,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Srs(cmd) => srs::run(cmd),
         Command::CheckDomain(args) => check_domain::run(args),
+        Command::Migrate(args) => migrate::run(args),
     }
 }

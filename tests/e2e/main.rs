@@ -36,3 +36,5 @@ mod service;
 mod rotation;
 // check-domain: one broken zone per finding, DNS failures, a dead nameserver.
 mod check_domain;
+// migrate: OpenDKIM / OpenDMARC configurations to milter.toml.
+mod migrate;
