@@ -36,6 +36,12 @@ pub enum Command {
     CheckDomain(CheckDomainArgs),
     /// Print the milter.toml equivalent to an opendkim.conf or opendmarc.conf.
     Migrate(MigrateArgs),
+    /// Write man pages and shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Output directory (man/ and completions/ are created in it).
+        dir: PathBuf,
+    },
 }
 
 /// Which program's configuration `migrate` reads.

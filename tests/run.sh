@@ -9,3 +9,5 @@ bash tests/check-test-hygiene.sh
 bash tests/install-deps.sh
 export AUTHMILTER_E2E=1
 cargo test --workspace --no-fail-fast
+# the Debian package: build, install (only where safe), verify, purge
+bash tests/package.sh

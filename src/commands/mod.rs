@@ -1,5 +1,6 @@
 //! The subcommands: each takes its parsed arguments and returns an exit code.
 
+mod assets;
 mod check_domain;
 mod common;
 mod dkim;
@@ -31,5 +32,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Srs(cmd) => srs::run(cmd),
         Command::CheckDomain(args) => check_domain::run(args),
         Command::Migrate(args) => migrate::run(args),
+        Command::GenerateAssets { dir } => assets::run(&dir),
     }
 }
