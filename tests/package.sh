@@ -31,13 +31,13 @@ cargo install --path . --locked --quiet --force --root "$target_dir/cargo-instal
 rm -rf "$target_dir/assets"
 "$target_dir/release/authmilter" generate-assets "$target_dir/assets"
 rm -rf "$target_dir/debian"
-cargo deb --no-build --output "$target_dir/debian/" >/dev/null
+cargo deb --no-build --strip --output "$target_dir/debian/" >/dev/null
 deb=$(ls "$target_dir"/debian/authmilter_*.deb)
 say "built $deb"
 
 contents=$(dpkg-deb --contents "$deb")
-for f in ./usr/bin/authmilter ./etc/authmilter/milter.toml ./lib/systemd/system/authmilter.service \
-  ./lib/systemd/system/authmilter.socket ./usr/share/man/man1/authmilter.1.gz \
+for f in ./usr/bin/authmilter ./etc/authmilter/milter.toml ./usr/lib/systemd/system/authmilter.service \
+  ./usr/lib/systemd/system/authmilter.socket ./usr/share/man/man1/authmilter.1.gz \
   ./usr/share/man/man1/authmilter-dkim-rotate.1.gz \
   ./usr/share/bash-completion/completions/authmilter ./usr/share/zsh/vendor-completions/_authmilter \
   ./usr/share/fish/vendor_completions.d/authmilter.fish ./usr/share/doc/authmilter/migrating.md; do
@@ -45,7 +45,7 @@ for f in ./usr/bin/authmilter ./etc/authmilter/milter.toml ./lib/systemd/system/
     say "FAIL: $f is not in the package"; echo "$contents"; exit 1
   fi
 done
-dpkg-deb --field "$deb" Conffiles | grep -q '/etc/authmilter/milter.toml' \
+dpkg-deb --info "$deb" conffiles | grep -q '/etc/authmilter/milter.toml' \
   || { say "FAIL: /etc/authmilter/milter.toml is not a conffile"; exit 1; }
 say "package contents ok"
 
@@ -84,7 +84,7 @@ fi
 if command -v systemd-analyze >/dev/null 2>&1; then
   man_opt=--man=no
   command -v man >/dev/null 2>&1 && man_opt=--man=yes
-  out=$(systemd-analyze verify "$man_opt" /lib/systemd/system/authmilter.service /lib/systemd/system/authmilter.socket 2>&1)
+  out=$(systemd-analyze verify "$man_opt" /usr/lib/systemd/system/authmilter.service /usr/lib/systemd/system/authmilter.socket 2>&1)
   if [ -n "$out" ]; then say "FAIL: systemd-analyze verify:"; echo "$out"; exit 1; fi
   say "systemd-analyze verify ok ($man_opt)"
 else
