@@ -42,7 +42,12 @@ pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
 
 /// One page for `cmd` (named `name`, e.g. `authmilter-dkim-genkey`), then one per visible
 /// subcommand.
-fn write_pages(cmd: &clap::Command, name: &str, dir: &Path, count: &mut usize) -> anyhow::Result<()> {
+fn write_pages(
+    cmd: &clap::Command,
+    name: &str,
+    dir: &Path,
+    count: &mut usize,
+) -> anyhow::Result<()> {
     let mut buf = Vec::new();
     // the page's NAME and SYNOPSIS show the full command, e.g. authmilter-dkim-rotate
     clap_mangen::Man::new(cmd.clone().name(name.to_string()))
