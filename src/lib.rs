@@ -14,5 +14,6 @@ pub mod logging;
 pub mod pipeline;
 pub mod resolver;
 pub mod server;
+pub mod services;
 pub mod signing;
 pub mod systemd;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need, idempotently: real Postfix, an authoritative
-# nameserver (NSD), OpenDKIM (an interop oracle), postsrsd (SRS compatibility), and dkimpy.
+# nameserver (NSD), OpenDKIM (an interop oracle), postsrsd (SRS compatibility), dkimpy, and
+# xmllint (libxml2-utils: DMARC aggregate reports validated against the RFC schemas).
 #
 # Safe on a machine that runs real mail: it never stops, restarts or reconfigures a service.
 # - Packages already installed are left alone (nothing is installed, nothing is touched).
@@ -12,7 +13,7 @@
 #   run the tests on another machine.
 set -euo pipefail
 
-APT_PACKAGES=(postfix nsd opendkim postsrsd)
+APT_PACKAGES=(postfix nsd opendkim postsrsd libxml2-utils)
 PIP_PACKAGES=(dkimpy pynacl dnspython)
 
 sudo_if_needed() {

@@ -6,6 +6,7 @@ mod common;
 mod dkim;
 mod eval;
 mod migrate;
+mod reload;
 mod serve;
 mod spf;
 mod srs;

@@ -12,7 +12,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::app::App;
 use crate::cli::{DnsArg, ServeArgs};
-use crate::config::{Config, SocketSpec};
+use crate::config::Config;
 use crate::server::privileges::RunAs;
 use crate::server::sockets::{Listening, UnixSocketSettings};
 use crate::server::{Server, shutdown_signal};
@@ -40,7 +40,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let app = Arc::new(build_app(loaded.config, &dns_override)?);
         let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));
-        let server = Server::bind_with(Arc::clone(&shared), &mut inherited).await?;
+        let server = Server::bind_with(
+            Arc::clone(&shared),
+            crate::services::Services::none(),
+            &mut inherited,
+        )
+        .await?;
         let socketmap = open_socketmap(&app, &mut inherited).await?;
         if !inherited.is_empty() {
             tracing::warn!(
@@ -116,13 +121,9 @@ async fn open_socketmap(
     app: &App,
     inherited: &mut Inherited,
 ) -> anyhow::Result<Option<(Listening, Arc<crate::forwarding::SrsState>)>> {
-    let spec = app.config.srs.socketmap.trim();
-    if spec.is_empty() {
+    let Some(spec) = app.config.srs.socketmap.0.clone() else {
         return Ok(None);
-    }
-    let spec: SocketSpec = spec
-        .parse()
-        .map_err(|e| anyhow::anyhow!("srs.socketmap: {e}"))?;
+    };
     let Some(state) = app.srs.clone() else {
         anyhow::bail!("srs.socketmap is set but SRS could not be set up");
     };
@@ -184,17 +185,21 @@ async fn reloader(
             _ = hup.recv() => {}
         }
         systemd::notify_reloading();
-        let attempt = Config::load(Some(&path)).and_then(|l| {
-            let old = shared.load();
-            if l.config.server.listen != old.config.server.listen {
-                tracing::warn!("reload: listener changes take effect after a restart");
-            }
-            let mut app = build_app(l.config, &dns)?;
-            app.signing.continue_from(&old.signing);
-            Ok(app)
-        });
+        let attempt = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+            .and_then(|text| {
+                let old = shared.load();
+                let (config, changes) = super::reload::check_reload(&old.config, &text)?;
+                if config.server.listen != old.config.server.listen {
+                    tracing::warn!("reload: listener changes take effect after a restart");
+                }
+                let mut app = build_app(config, &dns)?;
+                app.signing.continue_from(&old.signing);
+                Ok((app, changes))
+            });
         match attempt {
-            Ok(app) => {
+            Ok((app, changes)) => {
+                super::reload::log_changes(&changes);
                 tracing::info!(
                     config = %path.display(),
                     signing_keys = app.signing.keys().len(),
@@ -205,7 +210,10 @@ async fn reloader(
                 systemd::notify_ready("serving (reloaded)");
             }
             Err(e) => {
-                tracing::error!("reload failed, keeping the running configuration: {e:#}");
+                tracing::error!(
+                    "reload refused, keeping the running configuration: {}",
+                    super::reload::one_line(&e)
+                );
                 systemd::notify_ready("serving (reload failed; previous configuration kept)");
             }
         }

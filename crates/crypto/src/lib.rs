@@ -168,6 +168,16 @@ pub fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
     out
 }
 
+/// HMAC-SHA256 of `data` under `key` (RFC 2104, RFC 4231), as report redaction uses to hash
+/// local parts (RFC 6590).
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let tag = ring::hmac::sign(&key, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
 /// Fills `buf` from the operating system's random number generator.
 pub fn random_bytes(buf: &mut [u8]) -> Result<(), CryptoError> {
     use ring::rand::SecureRandom;
@@ -185,6 +195,16 @@ mod tests {
         let mac = hmac_sha1(b"Jefe", b"what do ya want for nothing?");
         let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+    }
+
+    #[test]
+    fn hmac_sha256_rfc4231_case_2() {
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 }
             }
             "canonicalization" => {
-                if crate::signing::parse_canonicalization(&s.value).is_ok() {
+                if s.value.to_ascii_lowercase().parse::<crate::config::CanonPair>().is_ok() {
                     plan.set_str("dkim", "canonicalization", &s.value.to_ascii_lowercase(), &from);
                 } else {
                     plan.unmapped(&shown, "not simple or relaxed");
