@@ -110,6 +110,12 @@ async fn setup(o: &Options) -> Setup {
         let k = dkim::generate_key(alg).expect("key");
         let path = dir.path().join("k.pem");
         std::fs::write(&path, &k.private_key_pem).expect("key file");
+        // private keys readable by others are refused at start
+        std::fs::set_permissions(
+            &path,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+        )
+        .expect("chmod key file");
         toml.push_str(&format!(
             "[[dkim.key]]\ndomain = \"example.org\"\nselector = \"s\"\npath = \"{}\"\n",
             path.display()

@@ -35,8 +35,39 @@ pub enum Command {
     /// Sender Rewriting Scheme: rewrite and restore addresses, make secrets.
     #[command(subcommand)]
     Srs(SrsCommand),
-    /// Check a domain's published SPF, DMARC and DKIM records.
+    /// Check a domain's published MX, SPF, DMARC, DKIM, MTA-STS and TLS-RPT records.
     CheckDomain(CheckDomainArgs),
+    /// Print the milter.toml equivalent to an opendkim.conf or opendmarc.conf.
+    Migrate(MigrateArgs),
+    /// Write man pages and shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Output directory (man/ and completions/ are created in it).
+        dir: PathBuf,
+    },
+}
+
+/// Which program's configuration `migrate` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MigrateFrom {
+    /// opendkim.conf (with its KeyTable, SigningTable, InternalHosts files)
+    Opendkim,
+    /// opendmarc.conf
+    Opendmarc,
+}
+
+/// `authmilter migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The program whose configuration FILE is.
+    #[arg(value_enum)]
+    pub from: MigrateFrom,
+    /// The configuration file (e.g. /etc/opendkim.conf).
+    pub file: PathBuf,
+    /// Read the files the configuration names (KeyTable, SigningTable, host lists) under this
+    /// directory, e.g. a copy of another machine's configuration.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
 }
 
 /// `authmilter check-domain`.
@@ -53,6 +84,10 @@ pub struct CheckDomainArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Give up on DNS answers still missing after this many seconds (they are reported as
+    /// "could not check").
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
     /// The configuration file (for DNS settings); optional.
     #[command(flatten)]
     pub config: ConfigArg,
@@ -69,13 +104,53 @@ pub struct ConfigArg {
 /// A nameserver override for commands that resolve.
 #[derive(Debug, Clone, Args)]
 pub struct DnsArg {
-    /// Send DNS queries to this nameserver instead of the configured ones.
-    #[arg(long = "dns", value_name = "HOST:PORT", conflicts_with = "zone")]
+    /// Send DNS queries to this nameserver instead of the configured ones (`IP:PORT`,
+    /// `[V6]:PORT`, `HOST:PORT`, or an address or host alone for port 53).
+    #[arg(long = "dns", value_name = "HOST:PORT", conflicts_with = "zone", value_parser = parse_nameserver)]
     pub dns: Option<SocketAddr>,
     /// Answer DNS from this zone file instead of the network (offline testing; the format is
     /// in docs/cli.md).
     #[arg(long = "zone", value_name = "FILE")]
     pub zone: Option<PathBuf>,
+}
+
+/// Parses `--dns`: an address with or without a port, or a host name (resolved now) with or
+/// without a port. The port defaults to 53.
+pub fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let t = text.trim();
+    if let Ok(addr) = t.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = t
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    let (host, port) = match t.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("bad port {p:?} in {text:?}: expected HOST:PORT"))?,
+        ),
+        Some(_) => {
+            return Err(format!(
+                "bad nameserver {text:?}: write IPv6 as [ADDR]:PORT"
+            ));
+        }
+        None => (t, 53),
+    };
+    if host.is_empty() {
+        return Err(format!("bad nameserver {text:?}: expected HOST:PORT"));
+    }
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve nameserver host {host:?}: {e}"))?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("nameserver host {host:?} has no address"))
 }
 
 /// `authmilter serve`.
@@ -131,6 +206,33 @@ pub enum DkimCommand {
     Genkey(DkimGenkeyArgs),
     /// Check that DNS publishes the public half of a private key (like opendkim-testkey).
     Testkey(DkimTestkeyArgs),
+    /// Make a domain's next key (dated selector) for a safe switch: prints the record and the
+    /// [[dkim.key]] block with state = "next".
+    Rotate(DkimRotateArgs),
+}
+
+/// `authmilter dkim rotate`.
+#[derive(Debug, Args)]
+pub struct DkimRotateArgs {
+    /// The signing domain.
+    #[arg(long)]
+    pub domain: String,
+    /// Key type of the new key.
+    #[arg(long, value_enum, default_value = "rsa")]
+    pub algorithm: KeyTypeArg,
+    /// RSA key size in bits.
+    #[arg(long, default_value_t = 2048)]
+    pub bits: usize,
+    /// Directory for the private key [default: that of the domain's configured keys, else
+    /// /etc/authmilter/keys].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The selector [default: the current year and month, YYYYMM, plus b, c, ... if taken].
+    #[arg(long)]
+    pub selector: Option<String>,
+    /// The configuration file (the domain's current keys, key_check_interval, publish_wait).
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// `authmilter dkim verify`.
@@ -375,6 +477,28 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn nameserver_forms() {
+        let v4: SocketAddr = "127.0.0.1:5353".parse().unwrap();
+        assert_eq!(parse_nameserver("127.0.0.1:5353"), Ok(v4));
+        assert_eq!(
+            parse_nameserver("localhost:5353").map(|a| a.port()),
+            Ok(5353)
+        );
+        assert!(
+            parse_nameserver("localhost:5353")
+                .unwrap()
+                .ip()
+                .is_loopback()
+        );
+        assert_eq!(parse_nameserver("192.0.2.1").unwrap().port(), 53);
+        assert_eq!(parse_nameserver("[::1]:54").unwrap().port(), 54);
+        assert_eq!(parse_nameserver("::1").unwrap().port(), 53);
+        assert!(parse_nameserver("localhost:port").is_err());
+        assert!(parse_nameserver(":53").is_err());
+        assert!(parse_nameserver("no-such-host.invalid:53").is_err());
     }
 
     #[test]

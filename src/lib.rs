@@ -3,6 +3,8 @@
 //! The binary's pieces are exposed as a library so that end-to-end tests, benchmarks and
 //! examples can drive them. Protocol and policy logic live in the crates under `crates/`.
 
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod cli;
 pub mod commands;
@@ -14,3 +16,4 @@ pub mod resolver;
 pub mod server;
 pub mod services;
 pub mod signing;
+pub mod systemd;

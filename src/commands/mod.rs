@@ -1,10 +1,12 @@
 //! The subcommands: each takes its parsed arguments and returns an exit code.
 
 mod arc;
+mod assets;
 mod check_domain;
 mod common;
 mod dkim;
 mod eval;
+mod migrate;
 mod reload;
 mod serve;
 mod spf;
@@ -32,5 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Srs(cmd) => srs::run(cmd),
         Command::CheckDomain(args) => check_domain::run(args),
+        Command::Migrate(args) => migrate::run(args),
+        Command::GenerateAssets { dir } => assets::run(&dir),
     }
 }

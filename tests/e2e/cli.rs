@@ -402,7 +402,10 @@ fn check_domain_reports_problems_per_record() {
     let good = write(
         dir.path(),
         "good",
-        b"example.com TXT \"v=spf1 include:_spf.example.com -all\"\n\
+        b"example.com MX 10 mx.example.com\n\
+          mx.example.com A 192.0.2.10\n\
+          10.2.0.192.in-addr.arpa PTR mx.example.com\n\
+          example.com TXT \"v=spf1 include:_spf.example.com -all\"\n\
           _spf.example.com TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n\
           _dmarc.example.com TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@example.com\"\n\
           s1._domainkey.example.com TXT \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n",

@@ -32,3 +32,17 @@ mod cli;
 mod postfix;
 // `authmilter arc verify|seal`.
 mod arc_cli;
+// Test code never stops or restarts services it did not start.
+mod hygiene;
+// What a new user hit (issue 14): the tools agree with the milter and the docs.
+mod new_user;
+// The docs' configuration examples parse as milter.toml.
+mod docs;
+// Running as a service: privileges, socket ownership, key permissions, systemd.
+mod service;
+// Key rotation from the command line and through reloads.
+mod rotation;
+// check-domain: one broken zone per finding, DNS failures, a dead nameserver.
+mod check_domain;
+// migrate: OpenDKIM / OpenDMARC configurations to milter.toml.
+mod migrate;

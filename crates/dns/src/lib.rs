@@ -31,6 +31,7 @@ pub mod memory;
 pub mod name;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod zonefile;
 
 /// A boxed lookup future, so that `dyn Resolver` works (`Arc<dyn Resolver>` in the server).
 pub type LookupFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DnsError>> + Send + 'a>>;
