@@ -200,7 +200,7 @@ pub struct DkimGenkeyArgs {
     /// Key type.
     #[arg(long, value_enum, default_value = "rsa")]
     pub algorithm: KeyTypeArg,
-    /// RSA key size in bits.
+    /// RSA key size in bits: 2048, 3072 or 4096.
     #[arg(long, default_value_t = 2048)]
     pub bits: usize,
     /// Directory for the private key file.

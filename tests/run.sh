@@ -7,3 +7,5 @@ cd "$(dirname "$0")/.."
 bash tests/install-deps.sh
 export AUTHMILTER_E2E=1
 cargo test --workspace --no-fail-fast
+# the other crypto backend (ring) must build and pass too; aws-lc-rs is the default
+cargo test -p crypto -p dkim -p srs --no-default-features --features ring --no-fail-fast

@@ -115,8 +115,8 @@ fn genkey(args: DkimGenkeyArgs) -> anyhow::Result<ExitCode> {
     use std::os::unix::fs::OpenOptionsExt;
     let algorithm = match args.algorithm {
         KeyTypeArg::Rsa => {
-            if !(2048..=4096).contains(&args.bits) {
-                bail!("--bits must be between 2048 and 4096 (RFC 8301 §3.2; 2048 is usual)");
+            if ![2048, 3072, 4096].contains(&args.bits) {
+                bail!("--bits must be 2048, 3072 or 4096 (RFC 8301 §3.2; 2048 is usual)");
             }
             KeyAlgorithm::Rsa {
                 bits: args.bits as u32,
