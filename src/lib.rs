@@ -4,6 +4,7 @@
 //! examples can drive them. Protocol and policy logic live in the crates under `crates/`.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -1,5 +1,6 @@
 //! The subcommands: each takes its parsed arguments and returns an exit code.
 
+mod bench;
 mod check_domain;
 mod common;
 mod dkim;
@@ -29,5 +30,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Srs(cmd) => srs::run(cmd),
         Command::CheckDomain(args) => check_domain::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

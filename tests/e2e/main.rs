@@ -24,3 +24,5 @@ mod srs;
 mod cli;
 // Real Postfix on loopback (AUTHMILTER_E2E=1).
 mod postfix;
+// `authmilter bench` against `authmilter serve` and against misbehaving fake milters.
+mod bench;
