@@ -82,6 +82,11 @@ pub struct BenchArgs {
     /// Deadline for each reply, in seconds (a stalled milter counts as a timeout error).
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub timeout: f64,
+    /// First send every corpus message alone (concurrency 1), then check that each answer
+    /// under load is the same (DKIM-Signature values aside); differences are counted as
+    /// `mismatched` and fail the run.
+    #[arg(long)]
+    pub verify_answers: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

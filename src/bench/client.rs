@@ -93,26 +93,28 @@ pub async fn run_slot(plan: Arc<Plan>, corpus: Arc<Vec<CorpusMessage>>) -> Tally
     let mut tally = Tally::default();
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut wbuf = BytesMut::with_capacity(MILTER_CHUNK_SIZE + 1024);
-    while !plan.stopped() {
+    // A connection is opened only for a message already taken from the budget, so a run
+    // never opens connections it does not use; a failed connection uses up that message, so a
+    // dead target still ends the run at --count.
+    while let Some(first) = plan.claim() {
         let mut conn = match open(&plan, rbuf, wbuf).await {
             Ok(c) => c,
             Err((Failure(kind), r, w)) => {
                 (rbuf, wbuf) = (r, w);
-                // A failed connection uses up one message of the budget, so a dead target
-                // still ends the run at --count; back off a little so it is not a busy loop.
-                if plan.claim().is_none() {
-                    break;
-                }
                 tally.errors.record(kind);
+                plan.done(1);
+                // back off a little so a dead target is not a busy loop
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
         };
         tally.connections += 1;
         let mut healthy = true;
-        for _ in 0..plan.per_connection {
-            let Some(n) = plan.claim() else { break };
-            let Some(msg) = corpus.get((n as usize) % corpus.len().max(1)) else {
+        let mut next = Some(first);
+        let mut sent = 0u64;
+        while let Some(n) = next.take() {
+            let index = (n as usize) % corpus.len().max(1);
+            let Some(msg) = corpus.get(index) else {
                 break;
             };
             let start = Instant::now();
@@ -121,6 +123,9 @@ pub async fn run_slot(plan: Arc<Plan>, corpus: Arc<Vec<CorpusMessage>>) -> Tally
                     let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
                     tally.latency.record(us);
                     tally.answers.record(&outcome);
+                    if !plan.answers.check(index, &outcome) {
+                        tally.answers.mismatched += 1;
+                    }
                     plan.done(1);
                 }
                 Err(Failure(kind)) => {
@@ -129,6 +134,10 @@ pub async fn run_slot(plan: Arc<Plan>, corpus: Arc<Vec<CorpusMessage>>) -> Tally
                     healthy = false;
                     break;
                 }
+            }
+            sent += 1;
+            if sent < plan.per_connection {
+                next = plan.claim();
             }
         }
         if healthy {

@@ -53,6 +53,8 @@ pub struct Plan {
     pub auth: Option<String>,
     /// Deadline per reply.
     pub timeout: Duration,
+    /// `--verify-answers`: record or compare each message's answer.
+    pub answers: stats::AnswerCheck,
     claimed: AtomicU64,
     finished: AtomicU64,
     stop: AtomicBool,
@@ -87,6 +89,7 @@ impl Plan {
             rcpts,
             auth,
             timeout,
+            answers: stats::AnswerCheck::Off,
             claimed: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             stop: AtomicBool::new(false),
@@ -127,6 +130,41 @@ impl Plan {
         }
         false
     }
+}
+
+/// `--verify-answers`: sends every corpus message once, alone (concurrency 1), and returns the
+/// plan set to compare each later answer with that one.
+pub fn with_answers_recorded(mut plan: Plan, corpus: &[CorpusMessage]) -> anyhow::Result<Plan> {
+    let alone = Plan {
+        answers: stats::AnswerCheck::Record(std::sync::Mutex::new(vec![None; corpus.len()])),
+        ..Plan::new(
+            plan.target.clone(),
+            1,
+            corpus.len() as u64,
+            plan.deadline.saturating_duration_since(Instant::now()),
+            plan.per_connection,
+            plan.client_ip,
+            plan.helo.clone(),
+            plan.mail_from.clone(),
+            plan.rcpts.clone(),
+            plan.auth.clone(),
+            plan.timeout,
+        )
+    };
+    let alone = Arc::new(alone);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let tally = rt.block_on(client::run_slot(alone.clone(), Arc::new(corpus.to_vec())));
+    if tally.errors.total() > 0 {
+        anyhow::bail!(
+            "sending the corpus alone failed for {} messages",
+            tally.errors.total()
+        );
+    }
+    let alone = Arc::try_unwrap(alone).map_err(|_| anyhow::anyhow!("recording pass still running"))?;
+    plan.answers = stats::AnswerCheck::Compare(alone.answers.into_recorded());
+    Ok(plan)
 }
 
 /// Runs the plan over `corpus` on one thread (so the client leaves the other cores to the

@@ -136,7 +136,7 @@ impl Report {
             micros(l.max),
         );
         out.push_str(&format!(
-            "answers   accept {}  reject {}  tempfail {}  discard {}  quarantine {}  decided early {}\n\
+            "answers   accept {}  reject {}  tempfail {}  discard {}  quarantine {}  decided early {}  mismatched {}\n\
              headers   added {} (DKIM-Signature {}, Authentication-Results {})  changed {}  deleted {}  other modifications {}\n",
             a.accept,
             a.reject,
@@ -144,6 +144,7 @@ impl Report {
             a.discard,
             a.quarantine,
             a.decided_early,
+            a.mismatched,
             a.headers_added,
             a.dkim_signatures_added,
             a.authentication_results_added,

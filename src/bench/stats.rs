@@ -120,6 +120,8 @@ pub struct Answers {
     pub authentication_results_added: u64,
     /// Other modifications (envelope, recipients, body).
     pub other_modifications: u64,
+    /// With --verify-answers: messages answered differently than when sent alone.
+    pub mismatched: u64,
 }
 
 impl Answers {
@@ -170,7 +172,68 @@ impl Answers {
         self.dkim_signatures_added += o.dkim_signatures_added;
         self.authentication_results_added += o.authentication_results_added;
         self.other_modifications += o.other_modifications;
+        self.mismatched += o.mismatched;
     }
+}
+
+/// `--verify-answers`: the answer each corpus message got when sent alone, and the check of
+/// every later answer against it (issue: answers must not change under load).
+#[derive(Debug, Default)]
+pub enum AnswerCheck {
+    /// No check.
+    #[default]
+    Off,
+    /// First pass: record each message's answer.
+    Record(std::sync::Mutex<Vec<Option<String>>>),
+    /// Load pass: compare with the recorded answers.
+    Compare(Vec<Option<String>>),
+}
+
+impl AnswerCheck {
+    /// Records or compares the outcome of corpus message `index`; false on a mismatch.
+    pub fn check(&self, index: usize, outcome: &EomOutcome) -> bool {
+        match self {
+            AnswerCheck::Off => true,
+            AnswerCheck::Record(m) => {
+                if let Ok(mut v) = m.lock()
+                    && let Some(slot) = v.get_mut(index)
+                {
+                    *slot = Some(fingerprint(outcome));
+                }
+                true
+            }
+            AnswerCheck::Compare(v) => match v.get(index) {
+                Some(Some(expected)) => *expected == fingerprint(outcome),
+                _ => true,
+            },
+        }
+    }
+
+    /// The recorded answers, for the compare pass.
+    pub fn into_recorded(self) -> Vec<Option<String>> {
+        match self {
+            AnswerCheck::Record(m) => m.into_inner().unwrap_or_default(),
+            AnswerCheck::Compare(v) => v,
+            AnswerCheck::Off => Vec::new(),
+        }
+    }
+}
+
+/// The answer without what legitimately differs between two sendings: DKIM-Signature values
+/// (their `t=` timestamp).
+fn fingerprint(outcome: &EomOutcome) -> String {
+    let mut out = format!("{:?}@{:?}", outcome.final_response, outcome.decided_at);
+    for m in &outcome.modifications {
+        match m {
+            Response::AddHeader { name, .. } | Response::InsHeader { name, .. }
+                if name.eq_ignore_ascii_case(b"DKIM-Signature") =>
+            {
+                out.push_str("|DKIM-Signature")
+            }
+            other => out.push_str(&format!("|{other:?}")),
+        }
+    }
+    out
 }
 
 /// Why a message or connection failed.

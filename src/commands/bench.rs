@@ -10,7 +10,7 @@ use crate::bench::{self, Plan, client::Target};
 use crate::cli::BenchArgs;
 
 /// Loads the corpus, runs the plan, prints the report. Exit code 0 when every message was
-/// answered, 1 when some failed.
+/// answered (and, with --verify-answers, answered as when sent alone), 1 otherwise.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     crate::logging::init_cli();
     if !(args.duration > 0.0 && args.duration.is_finite()) {
@@ -37,6 +37,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         args.auth.clone(),
         Duration::from_secs_f64(args.timeout),
     );
+    let plan = if args.verify_answers {
+        bench::with_answers_recorded(plan, &corpus)?
+    } else {
+        plan
+    };
     let progress = !args.json && std::io::stderr().is_terminal();
     let report = bench::run(plan, corpus, args.pid, progress)?;
     if args.json {
@@ -44,7 +49,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", report.text());
     }
-    Ok(if report.failed == 0 {
+    Ok(if report.failed == 0 && report.answers.mismatched == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -88,6 +88,8 @@ fn answers_are_tallied_against_authmilter_serve() {
     assert_eq!(r["answers"]["reject"], 0);
     assert_eq!(r["answers"]["authentication_results_added"], 30);
     assert_eq!(r["answers"]["dkim_signatures_added"], 0);
+    // --verify-answers: every message was answered as when it was sent alone.
+    assert_eq!(r["answers"]["mismatched"], 0);
     // 30 messages, 4 per connection: at least 8 connections.
     assert!(r["connections"].as_u64().unwrap() >= 8, "{r}");
     assert!(r["latency_us"]["max"].as_u64().unwrap() >= r["latency_us"]["p50"].as_u64().unwrap());
@@ -148,6 +150,7 @@ fn signatures_are_counted_and_an_mbox_corpus_works() {
     assert_eq!(r["messages"], 12);
     assert_eq!(r["answers"]["accept"], 12);
     assert_eq!(r["answers"]["dkim_signatures_added"], 12, "{r}");
+    assert_eq!(r["answers"]["mismatched"], 0, "signature timestamps are not a difference");
 }
 
 #[test]
