@@ -101,8 +101,24 @@ fn sign_message<const KEY: usize>(bencher: Bencher, size: usize) {
 /// format=flowed trailing spaces and double spaces after a full stop (one in ten lines).
 fn prose_body(size: usize) -> Vec<u8> {
     let words = [
-        "the", "message", "domain", "of", "and", "report", "to", "server", "policy", "in",
-        "delivery", "a", "signature", "with", "header", "customer", "results", "is",
+        "the",
+        "message",
+        "domain",
+        "of",
+        "and",
+        "report",
+        "to",
+        "server",
+        "policy",
+        "in",
+        "delivery",
+        "a",
+        "signature",
+        "with",
+        "header",
+        "customer",
+        "results",
+        "is",
     ];
     let mut out = Vec::with_capacity(size + 100);
     let mut line = String::new();
@@ -111,7 +127,7 @@ fn prose_body(size: usize) -> Vec<u8> {
         let w = words[(n * 7 + n / 3) % words.len()];
         n += 1;
         if line.len() + w.len() + 1 > 72 {
-            if n % 10 == 0 {
+            if n.is_multiple_of(10) {
                 line.push(' '); // format=flowed soft break
             }
             out.extend_from_slice(line.as_bytes());
@@ -119,7 +135,7 @@ fn prose_body(size: usize) -> Vec<u8> {
             line.clear();
         }
         if !line.is_empty() {
-            line.push_str(if n % 37 == 0 { ".  " } else { " " });
+            line.push_str(if n.is_multiple_of(37) { ".  " } else { " " });
         }
         line.push_str(w);
     }

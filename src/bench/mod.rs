@@ -162,7 +162,8 @@ pub fn with_answers_recorded(mut plan: Plan, corpus: &[CorpusMessage]) -> anyhow
             tally.errors.total()
         );
     }
-    let alone = Arc::try_unwrap(alone).map_err(|_| anyhow::anyhow!("recording pass still running"))?;
+    let alone =
+        Arc::try_unwrap(alone).map_err(|_| anyhow::anyhow!("recording pass still running"))?;
     plan.answers = stats::AnswerCheck::Compare(alone.answers.into_recorded());
     Ok(plan)
 }

@@ -150,7 +150,10 @@ fn signatures_are_counted_and_an_mbox_corpus_works() {
     assert_eq!(r["messages"], 12);
     assert_eq!(r["answers"]["accept"], 12);
     assert_eq!(r["answers"]["dkim_signatures_added"], 12, "{r}");
-    assert_eq!(r["answers"]["mismatched"], 0, "signature timestamps are not a difference");
+    assert_eq!(
+        r["answers"]["mismatched"], 0,
+        "signature timestamps are not a difference"
+    );
 }
 
 #[test]
