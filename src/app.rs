@@ -64,6 +64,7 @@ impl App {
                 Sha1Policy::Verify => dkim::RsaSha1Policy::Verify,
             },
             max_signatures: config.dkim.max_signatures,
+            allow_partial_body: config.dkim.allow_partial_body,
             ..dkim::VerifyOptions::default()
         });
         let dmarc = dmarc::Dmarc::new(dmarc::Config {
@@ -85,7 +86,7 @@ impl App {
         } else {
             SigningKeys::default()
         };
-        let srs = if keys && (config.srs.enabled || !config.srs.socketmap.trim().is_empty()) {
+        let srs = if keys && (config.srs.enabled || config.srs.socketmap.0.is_some()) {
             Some(Arc::new(SrsState::load(&config.srs)?))
         } else {
             None

@@ -301,6 +301,13 @@ pub struct EvalArgs {
     /// Treat the client as authenticated with this SMTP AUTH login.
     #[arg(long = "auth", value_name = "LOGIN")]
     pub auth: Option<String>,
+    /// The `{daemon_name}` macro the MTA would send (e.g. ORIGINATING for submission).
+    #[arg(long = "daemon-name", value_name = "NAME")]
+    pub daemon_name: Option<String>,
+    /// The listener role to evaluate as, like `[[server.listen]] role` (auto: our users'
+    /// mail is signed, other mail verified, exactly as the milter decides).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub role: RoleArg,
     /// The nameserver override.
     #[command(flatten)]
     pub dns: DnsArg,
@@ -310,6 +317,30 @@ pub struct EvalArgs {
     /// The configuration file.
     #[command(flatten)]
     pub config: ConfigArg,
+}
+
+/// A listener role for `eval --role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Sign our users' mail, verify the rest (the milter's default).
+    Auto,
+    /// Verify everything.
+    Verify,
+    /// Sign everything.
+    Sign,
+    /// Verify, then sign (a forwarder).
+    Forward,
+}
+
+impl From<RoleArg> for crate::config::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Auto => crate::config::Role::Auto,
+            RoleArg::Verify => crate::config::Role::Verify,
+            RoleArg::Sign => crate::config::Role::Sign,
+            RoleArg::Forward => crate::config::Role::Forward,
+        }
+    }
 }
 
 /// `authmilter srs ...`.

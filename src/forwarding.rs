@@ -10,7 +10,7 @@ use srs::{DomainSet, HashEncoding, Separator, Srs};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
-use crate::config::{SrsConfig, SrsHashEncoding, SrsRewrite};
+use crate::config::{SrsConfig, SrsHashEncoding, SrsRewrite, SrsSeparator};
 
 /// SRS settings built once from `[srs]`.
 pub struct SrsState {
@@ -94,7 +94,10 @@ impl SrsState {
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        tracing::warn!("socketmap: bad request, closing: {e}");
+                        tracing::warn!(
+                            "socketmap: bad request, closing: {}",
+                            crate::logging::Escaped::str(&e.to_string())
+                        );
                         out.extend(Reply::invalid_query().encode());
                         stream.write_all(&out).await?;
                         return Ok(());
@@ -121,11 +124,10 @@ pub fn load_srs(cfg: &SrsConfig) -> anyhow::Result<Srs> {
     sc.hash_length = cfg.hash_length;
     sc.hash_minimum = cfg.hash_length.min(srs::DEFAULT_HASH_LENGTH);
     sc.max_age_days = cfg.max_age_days;
-    sc.separator = match cfg.separator.as_str() {
-        "=" => Separator::Equals,
-        "+" => Separator::Plus,
-        "-" => Separator::Minus,
-        other => anyhow::bail!("srs.separator: {other:?} is not one of \"=\", \"+\", \"-\""),
+    sc.separator = match cfg.separator {
+        SrsSeparator::Equals => Separator::Equals,
+        SrsSeparator::Plus => Separator::Plus,
+        SrsSeparator::Minus => Separator::Minus,
     };
     sc.hash_encoding = match cfg.hash_encoding {
         SrsHashEncoding::Base64url => HashEncoding::Base64Url,

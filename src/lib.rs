@@ -13,4 +13,5 @@ pub mod logging;
 pub mod pipeline;
 pub mod resolver;
 pub mod server;
+pub mod services;
 pub mod signing;

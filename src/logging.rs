@@ -8,7 +8,7 @@ use crate::config::{LogConfig, LogFormat};
 /// Calling it twice is harmless (the second call changes nothing).
 pub fn init(config: &LogConfig) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.level))
+        .or_else(|_| EnvFilter::try_new(config.level.as_str()))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
@@ -25,7 +25,65 @@ pub fn init(config: &LogConfig) {
 /// Logging for one-shot CLI commands: warnings and errors only unless `RUST_LOG` says otherwise.
 pub fn init_cli() {
     init(&LogConfig {
-        level: "warn".into(),
+        level: crate::config::LogLevel::from("warn"),
         format: LogFormat::Text,
     });
+}
+
+/// A value from the network made safe for a log line (RFC 5424 §8.2 spirit): backslashes and
+/// control characters (CR, LF, ESC, DEL, C1) are escaped, invalid UTF-8 bytes shown as
+/// `\xNN`, so mail cannot forge log lines or send terminal sequences.
+pub struct Escaped<'a>(pub &'a [u8]);
+
+impl<'a> Escaped<'a> {
+    /// Wraps text.
+    pub fn str(s: &'a str) -> Self {
+        Escaped(s.as_bytes())
+    }
+}
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        for chunk in self.0.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '\\' => f.write_str("\\\\")?,
+                    '\n' => f.write_str("\\n")?,
+                    '\r' => f.write_str("\\r")?,
+                    '\t' => f.write_str("\\t")?,
+                    c if c.is_control() => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                    c => f.write_char(c)?,
+                }
+            }
+            for b in chunk.invalid() {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Escaped;
+
+    #[test]
+    fn network_values_cannot_forge_log_lines() {
+        let forged =
+            b"evil.example\r\n2026-12-04T00:00:00Z  INFO message action=accept\x1b[2K\\\xff";
+        let s = Escaped(forged).to_string();
+        assert!(!s.contains('\n') && !s.contains('\r') && !s.contains('\x1b'));
+        assert_eq!(
+            s,
+            "evil.example\\r\\n2026-12-04T00:00:00Z  INFO message action=accept\\u{1b}[2K\\\\\\xff"
+        );
+        assert_eq!(Escaped::str("plain.example").to_string(), "plain.example");
+    }
 }

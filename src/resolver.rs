@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Context;
 use dns::Resolver;
 use dns::hickory::{HickoryConfig, HickoryResolver};
 
@@ -11,18 +10,7 @@ use crate::config::DnsConfig;
 
 /// The hickory resolver with the shared cache, configured from `[dns]`.
 pub fn build(cfg: &DnsConfig) -> anyhow::Result<Arc<dyn Resolver>> {
-    let nameservers = cfg
-        .nameservers
-        .iter()
-        .map(|s| {
-            s.parse::<SocketAddr>()
-                .or_else(|_| {
-                    s.parse::<std::net::IpAddr>()
-                        .map(|ip| SocketAddr::new(ip, 53))
-                })
-                .with_context(|| format!("dns.nameservers: bad address {s:?} (expected IP:PORT)"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let nameservers: Vec<SocketAddr> = cfg.nameservers.iter().map(|n| n.0).collect();
     let config = HickoryConfig {
         nameservers,
         timeout: cfg.timeout.get(),

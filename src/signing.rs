@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
-use dkim::{Canonicalization, SignedHeaders, Signer, SignerConfig, TestKeyOutcome};
+use anyhow::Context;
+use dkim::{SignedHeaders, Signer, SignerConfig, TestKeyOutcome};
 use dns::Resolver;
 
 use crate::config::DkimConfig;
@@ -34,8 +34,7 @@ impl SigningKeys {
     /// Reads every configured key file. A key file readable by group or others is a warning;
     /// an unreadable or unusable key is an error naming the file.
     pub fn load(cfg: &DkimConfig) -> anyhow::Result<SigningKeys> {
-        let (header_canon, body_canon) = parse_canonicalization(&cfg.canonicalization)
-            .with_context(|| format!("dkim.canonicalization: {:?}", cfg.canonicalization))?;
+        let (header_canon, body_canon) = (cfg.canonicalization.header, cfg.canonicalization.body);
         let headers = signed_headers(cfg);
         let expiry = (!cfg.expiration.is_zero()).then(|| cfg.expiration.get().as_secs());
         let mut keys = Vec::new();
@@ -102,20 +101,6 @@ fn pattern_matches(pattern: &str, domain: &str) -> bool {
             .strip_suffix(parent)
             .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1),
         None => pattern == domain,
-    }
-}
-
-/// Parses `header/body` canonicalization (`relaxed/simple`; a lone word applies to the header,
-/// the body then being `simple`, as RFC 6376 §3.5 `c=` says).
-pub fn parse_canonicalization(s: &str) -> anyhow::Result<(Canonicalization, Canonicalization)> {
-    let one = |p: &str| match p.trim() {
-        "simple" => Ok(Canonicalization::Simple),
-        "relaxed" => Ok(Canonicalization::Relaxed),
-        other => bail!("unknown canonicalization {other:?}: use simple or relaxed"),
-    };
-    match s.split_once('/') {
-        Some((h, b)) => Ok((one(h)?, one(b)?)),
-        None => Ok((one(s)?, Canonicalization::Simple)),
     }
 }
 
@@ -215,12 +200,5 @@ mod tests {
         assert!(!pattern_matches("*.example.com", "example.com"));
         assert!(!pattern_matches("*.example.com", "badexample.com"));
         assert!(pattern_matches("*", "anything.test"));
-    }
-
-    #[test]
-    fn canonicalizations() {
-        assert!(parse_canonicalization("relaxed/simple").is_ok());
-        assert!(parse_canonicalization("simple").is_ok());
-        assert!(parse_canonicalization("loose/relaxed").is_err());
     }
 }

@@ -2,11 +2,12 @@
 # Installs what the build and the end-to-end tests need, idempotently: a C compiler and cmake
 # (aws-lc-sys builds AWS-LC, the default crypto backend, with cc; cmake is its fallback builder
 # on targets without pregenerated bindings), real Postfix, an authoritative nameserver (NSD),
-# OpenDKIM (an interop oracle), postsrsd (SRS compatibility), OpenSSL and dkimpy.
+# OpenDKIM (an interop oracle), postsrsd (SRS compatibility), OpenSSL, dkimpy, and xmllint
+# (libxml2-utils: DMARC aggregate reports validated against the RFC schemas).
 # Daemons are kept from starting at install time; the tests start their own instances.
 set -euo pipefail
 
-APT_PACKAGES=(gcc cmake openssl postfix nsd opendkim postsrsd)
+APT_PACKAGES=(gcc cmake openssl postfix nsd opendkim postsrsd libxml2-utils)
 PIP_PACKAGES=(dkimpy pynacl dnspython)
 
 sudo_if_needed() {

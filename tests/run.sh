@@ -8,4 +8,4 @@ bash tests/install-deps.sh
 export AUTHMILTER_E2E=1
 cargo test --workspace --no-fail-fast
 # the other crypto backend (ring) must build and pass too; aws-lc-rs is the default
-cargo test -p crypto -p dkim -p srs --no-default-features --features ring --no-fail-fast
+cargo test -p crypto -p dkim -p srs -p reports --no-default-features --features ring --no-fail-fast

@@ -32,7 +32,7 @@ pub fn tool_resolver(config: &Config, dns: &DnsArg) -> anyhow::Result<Arc<dyn Re
     }
     let mut cfg = config.dns.clone();
     if let Some(ns) = dns.dns {
-        cfg.nameservers = vec![ns.to_string()];
+        cfg.nameservers = vec![crate::config::Nameserver(ns)];
     }
     crate::resolver::build(&cfg)
 }

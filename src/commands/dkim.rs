@@ -12,7 +12,7 @@ use crate::cli::{
     AlgorithmArg, DkimCommand, DkimGenkeyArgs, DkimSignArgs, DkimTestkeyArgs, DkimVerifyArgs,
     KeyTypeArg,
 };
-use crate::pipeline::results::DkimReport;
+use crate::pipeline::report::DkimReport;
 
 use super::common::{read_input, runtime, tool_config, tool_resolver};
 
@@ -73,7 +73,11 @@ fn verify(args: DkimVerifyArgs) -> anyhow::Result<ExitCode> {
 fn sign(args: DkimSignArgs) -> anyhow::Result<ExitCode> {
     let pem =
         std::fs::read(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
-    let (hc, bc) = crate::signing::parse_canonicalization(&args.canonicalization)?;
+    let pair: crate::config::CanonPair = args
+        .canonicalization
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--canonicalization: {e}"))?;
+    let (hc, bc) = (pair.header, pair.body);
     let mut sc = SignerConfig::new(args.domain.to_ascii_lowercase(), args.selector.clone());
     sc.header_canon = hc;
     sc.body_canon = bc;

@@ -1,5 +1,7 @@
-//! `authmilter eval`: run the inbound pipeline offline on a message file and show what the
-//! milter would do.
+//! `authmilter eval`: run the pipeline offline on a message file and show what the milter
+//! would do — the same pipeline, the same decision, the same words as the milter's log and
+//! headers. The message is split into header fields the way the MTA does it (`message`
+//! crate), so a header block the MTA would cut short is cut short here too.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,10 +10,8 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::cli::EvalArgs;
-use crate::config::Role;
-use crate::pipeline::{
-    ClientInfo, Decision, HeaderChange, MessagePipeline, ResultsReport, StageMacros,
-};
+use crate::pipeline::{ClientInfo, Decision, MessagePipeline, ResultsReport, StageMacros};
+use crate::services::Services;
 
 use super::common::{read_input, runtime, tool_config, tool_resolver};
 
@@ -19,32 +19,35 @@ use super::common::{read_input, runtime, tool_config, tool_resolver};
 struct EvalJson {
     #[serde(flatten)]
     results: ResultsReport,
+    direction: String,
     action: &'static str,
     smtp_reply: Option<String>,
     quarantine: Option<String>,
     authentication_results: Option<String>,
     headers_removed: Vec<String>,
     headers_added: Vec<String>,
+    signatures: Vec<String>,
+    policy_overrides: Vec<String>,
+    header_block: Option<String>,
 }
 
 /// Runs the command. Exit status 0 whatever the outcome.
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let config = tool_config(&args.config)?;
     let resolver = tool_resolver(&config, &args.dns)?;
-    let app = if args.auth.is_some() {
-        App::new(config, resolver)?
-    } else {
-        App::without_keys(config, resolver)?
-    };
-    let app = Arc::new(app);
+    let app = Arc::new(App::new(config, resolver)?);
     let raw = read_input(Some(&args.file))?;
-    let role = if args.auth.is_some() {
-        Role::Auto
-    } else {
-        Role::Verify
-    };
-    let decision = runtime()?.block_on(evaluate(app, role, &args, &raw));
-    let report = build_report(&decision);
+    let msg = message::parse_message(&raw);
+    let decision = runtime()?.block_on(evaluate(app, &args, &msg));
+    let mut report = build_report(&decision);
+    if msg.header_end.is_malformed() {
+        report.header_block = Some(match msg.header_end {
+            message::HeaderEnd::NotAField(line) => format!(
+                "line {line} is not a header field: the header block ends there and the rest is body, as the MTA does it"
+            ),
+            _ => "the header block starts with a continuation line: it is all body, as the MTA does it".into(),
+        });
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -53,15 +56,15 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn evaluate(app: Arc<App>, role: Role, args: &EvalArgs, raw: &[u8]) -> Decision {
-    let mut p = MessagePipeline::new(app, role);
+async fn evaluate(app: Arc<App>, args: &EvalArgs, msg: &message::Message) -> Decision {
+    let mut p = MessagePipeline::new(app, Services::none(), args.role.into());
     p.connect(
         ClientInfo {
             hostname: format!("[{}]", args.ip),
             ip: Some(args.ip),
             port: 0,
         },
-        None,
+        args.daemon_name.clone(),
     );
     if !args.helo.is_empty() {
         p.helo(args.helo.as_bytes());
@@ -82,7 +85,6 @@ async fn evaluate(app: Arc<App>, role: Role, args: &EvalArgs, raw: &[u8]) -> Dec
             Vec::new(),
         );
     }
-    let msg = dkim::parse_message(raw);
     for h in &msg.headers {
         p.header(&h.name, &h.value);
     }
@@ -94,44 +96,47 @@ async fn evaluate(app: Arc<App>, role: Role, args: &EvalArgs, raw: &[u8]) -> Dec
 }
 
 fn build_report(d: &Decision) -> EvalJson {
-    let results = d
-        .results
-        .as_ref()
-        .map(|r| r.report())
-        .unwrap_or(ResultsReport {
-            spf: None,
-            spf_helo: None,
-            dkim: Vec::new(),
-            dmarc: None,
-            iprev: None,
-        });
-    let mut removed = Vec::new();
-    let mut added = Vec::new();
-    let mut ar = None;
-    for h in &d.headers {
-        match h {
-            HeaderChange::Delete { name, index } => removed.push(format!("{name} #{index}")),
-            HeaderChange::Insert { name, value, .. } | HeaderChange::Add { name, value } => {
-                let one_line = value.replace("\n\t", " ");
-                if name == "Authentication-Results" {
-                    ar = Some(one_line.clone());
-                }
-                added.push(format!("{name}: {one_line}"));
-            }
-        }
-    }
+    let results = d.results.as_ref().map(|r| r.report()).unwrap_or_default();
+    let direction = d
+        .summary
+        .split_whitespace()
+        .next()
+        .unwrap_or("inbound")
+        .to_string();
     EvalJson {
         results,
+        direction,
         action: d.action(),
-        smtp_reply: d.verdict.smtp_reply().map(str::to_string),
+        smtp_reply: d.verdict.reply_text(),
         quarantine: d.quarantine.clone(),
-        authentication_results: ar,
-        headers_removed: removed,
-        headers_added: added,
+        authentication_results: d.authentication_results().map(|h| h.one_line()),
+        headers_removed: d
+            .delete
+            .iter()
+            .map(|h| format!("{} #{}", h.name, h.index))
+            .collect(),
+        headers_added: d
+            .prepend
+            .iter()
+            .chain(&d.append)
+            .map(|h| format!("{}: {}", h.name, h.one_line()))
+            .collect(),
+        signatures: d.signed.clone(),
+        policy_overrides: d
+            .applied
+            .iter()
+            .flat_map(|a| &a.overrides)
+            .map(|o| format!("{} ({})", o.kind.as_str(), o.comment))
+            .collect(),
+        header_block: None,
     }
 }
 
 fn print_text(r: &EvalJson) {
+    println!("direction: {}", r.direction);
+    if let Some(note) = &r.header_block {
+        println!("header: {note}");
+    }
     if let Some(ar) = &r.authentication_results {
         println!("Authentication-Results: {ar}");
         println!();
@@ -159,7 +164,7 @@ fn print_text(r: &EvalJson) {
             println!("{label} {} for {} {}", s.result, s.domain, detail);
         }
     }
-    if r.results.dkim.is_empty() {
+    if r.results.checked && r.results.dkim.is_empty() {
         println!("dkim:   none (no signatures)");
     }
     for s in &r.results.dkim {
@@ -186,6 +191,15 @@ fn print_text(r: &EvalJson) {
                 .map(|x| format!(" ({x})"))
                 .unwrap_or_default()
         );
+    }
+    for o in &r.policy_overrides {
+        println!("override: {o}");
+    }
+    for s in &r.signatures {
+        println!("sign:   {s}");
+    }
+    if r.direction != "inbound" && r.signatures.is_empty() {
+        println!("sign:   none (no key for the From domain)");
     }
     for h in &r.headers_removed {
         println!("remove: {h}");

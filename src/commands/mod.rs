@@ -5,6 +5,7 @@ mod check_domain;
 mod common;
 mod dkim;
 mod eval;
+mod reload;
 mod serve;
 mod spf;
 mod srs;

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::app::App;
 use crate::cli::{DnsArg, ServeArgs};
-use crate::config::{Config, SocketSpec};
+use crate::config::Config;
 use crate::server::{Server, shutdown_signal};
 
 /// Runs the milter until SIGTERM/SIGINT.
@@ -38,7 +38,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "ready"
         );
         let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));
-        let server = Server::bind_shared(Arc::clone(&shared)).await?;
+        let server =
+            Server::bind_shared(Arc::clone(&shared), crate::services::Services::none()).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut background = tokio::task::JoinSet::new();
         start_socketmap(&app, stop_rx.clone(), &mut background)?;
@@ -66,13 +67,9 @@ fn start_socketmap(
     stop: watch::Receiver<bool>,
     tasks: &mut tokio::task::JoinSet<()>,
 ) -> anyhow::Result<()> {
-    let spec = app.config.srs.socketmap.trim();
-    if spec.is_empty() {
+    let Some(spec) = app.config.srs.socketmap.0.clone() else {
         return Ok(());
-    }
-    let spec: SocketSpec = spec
-        .parse()
-        .map_err(|e| anyhow::anyhow!("srs.socketmap: {e}"))?;
+    };
     let Some(state) = app.srs.clone() else {
         anyhow::bail!("srs.socketmap is set but SRS could not be set up");
     };
@@ -125,15 +122,19 @@ async fn reloader(
             _ = stop.changed() => return,
             _ = hup.recv() => {}
         }
-        let attempt = Config::load(Some(&path)).and_then(|l| {
-            let old = shared.load();
-            if l.config.server.listen != old.config.server.listen {
-                tracing::warn!("reload: listener changes take effect after a restart");
-            }
-            build_app(l.config, &dns)
-        });
+        let attempt = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+            .and_then(|text| {
+                let old = shared.load();
+                let (config, changes) = super::reload::check_reload(&old.config, &text)?;
+                if config.server.listen != old.config.server.listen {
+                    tracing::warn!("reload: listener changes take effect after a restart");
+                }
+                Ok((build_app(config, &dns)?, changes))
+            });
         match attempt {
-            Ok(app) => {
+            Ok((app, changes)) => {
+                super::reload::log_changes(&changes);
                 tracing::info!(
                     config = %path.display(),
                     signing_keys = app.signing.keys().len(),
@@ -141,7 +142,10 @@ async fn reloader(
                 );
                 shared.store(Arc::new(app));
             }
-            Err(e) => tracing::error!("reload failed, keeping the running configuration: {e:#}"),
+            Err(e) => tracing::error!(
+                "reload refused, keeping the running configuration: {}",
+                super::reload::one_line(&e)
+            ),
         }
     }
 }

@@ -5,7 +5,12 @@
 //! that parse during deserialization). The documented reference file is `milter.toml` at the
 //! repository root; a test keeps it in sync with these defaults.
 
-mod sections;
+mod authentication;
+pub mod mail_values;
+mod policy;
+pub mod reply;
+mod server;
+mod srs;
 pub mod values;
 
 use std::path::{Path, PathBuf};
@@ -13,8 +18,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-pub use sections::*;
-pub use values::{FileMode, Network, SocketSpec, Span, canonical_ip};
+pub use authentication::*;
+pub use mail_values::{CanonPair, HeaderLine, OptionalSocket, SrsSeparator};
+pub use policy::*;
+pub use reply::{RejectReply, ReplyTemplate, ReplyValues, TempfailReply};
+pub use server::*;
+pub use srs::*;
+pub use values::{FileMode, LogLevel, Nameserver, Network, SocketSpec, Span, canonical_ip};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -101,6 +111,33 @@ impl Config {
         if self.server.listen.is_empty() {
             bail!("server.listen: at least one listener is required");
         }
+        for (i, l) in self.server.listen.iter().enumerate() {
+            if let Some(j) = self
+                .server
+                .listen
+                .get(..i)
+                .and_then(|earlier| earlier.iter().position(|e| e.socket == l.socket))
+            {
+                let needle = l.socket.to_string().replace("inet:", "");
+                let line = text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, t)| t.contains(&needle))
+                    .nth(1)
+                    .map(|(n, _)| format!(" (line {})", n + 1))
+                    .unwrap_or_default();
+                bail!(
+                    "server.listen[{i}]{line}: {} is already listener {j}; each socket once",
+                    l.socket
+                );
+            }
+        }
+        if self.server.max_headers == 0 || self.server.max_header_bytes < 1024 {
+            bail!(
+                "server.max_headers / max_header_bytes{}: at least 1 field and 1024 bytes",
+                line_of("max_header")
+            );
+        }
         if self.server.max_connections == 0 {
             bail!(
                 "server.max_connections{}: must be at least 1",
@@ -134,14 +171,6 @@ impl Config {
                 bail!("dkim.signing[{i}].from: must not be empty");
             }
         }
-        for (key, reply, class) in [
-            ("spf.reject_reply", &self.spf.reject_reply, '5'),
-            ("dmarc.reject_reply", &self.dmarc.reject_reply, '5'),
-            ("policy.tempfail_reply", &self.policy.tempfail_reply, '4'),
-        ] {
-            check_reply(reply, class)
-                .with_context(|| format!("{key}{}", line_of(key_leaf(key))))?;
-        }
         if self.srs.enabled && self.srs.domain.trim().is_empty() {
             bail!(
                 "srs.domain{}: required when srs.enabled = true",
@@ -150,23 +179,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-fn key_leaf(key: &str) -> &str {
-    key.rsplit('.').next().unwrap_or(key)
-}
-
-/// Checks a configured SMTP reply template: `ddd x.y.z text` with the given class digit.
-fn check_reply(reply: &str, class: char) -> anyhow::Result<()> {
-    let mut chars = reply.chars();
-    let code: String = chars.by_ref().take(3).collect();
-    if code.len() != 3 || !code.chars().all(|c| c.is_ascii_digit()) || !code.starts_with(class) {
-        bail!("reply must start with a {class}xx code, e.g. \"{class}50 {class}.7.1 text\"");
-    }
-    if reply.contains(['\r', '\n', '\0']) {
-        bail!("reply must be one line");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -103,10 +103,13 @@ fn cross_key_rules() {
         "[[dkim.key]]\ndomain = \"example.com\"\nselector = \"s\"\npath = \"/k.pem\"\n\n[[dkim.signing]]\nfrom = \"*\"\nkeys = [\"s._domainkey.example.com\"]\n",
     );
     assert!(ok.is_ok(), "{ok:?}");
-    let err = Config::parse("[spf]\nreject_reply = \"250 ok\"\n").unwrap_err();
+    let err = format!(
+        "{:#}",
+        Config::parse("[spf]\nreject_reply = \"250 ok\"\n").unwrap_err()
+    );
     assert!(
-        format!("{err:#}").contains("spf.reject_reply (line 2)"),
-        "{err:#}"
+        err.contains("line 2") && err.contains("reject_reply") && err.contains("wrong class"),
+        "{err}"
     );
     let err = Config::parse("[srs]\nenabled = true\n")
         .unwrap_err()
@@ -165,4 +168,88 @@ fn reference_doc_describes_every_key() {
         missing.is_empty(),
         "not in docs/configuration.md: {missing:?}"
     );
+}
+
+/// Every setting that used to stay a string and be parsed late (or never) is checked when the
+/// file loads, with its key and line, even while its feature is off.
+#[test]
+fn late_parsed_settings_are_checked_at_load_with_key_and_line() {
+    for (text, line, key, why) in [
+        ("[log]\nlevel = \"verbose\"\n", 2, "level", "not a level"),
+        (
+            "[dns]\n\nnameservers = [\"ns1.example:53\"]\n",
+            3,
+            "nameservers",
+            "bad nameserver",
+        ),
+        (
+            "[dkim]\ncanonicalization = \"relaxed/strict\"\n",
+            2,
+            "canonicalization",
+            "unknown canonicalization",
+        ),
+        (
+            "[srs]\nseparator = \"#\"\n",
+            2,
+            "separator",
+            "bad SRS separator",
+        ),
+        (
+            "[srs]\nsocketmap = \"inet:nowhere\"\n",
+            2,
+            "socketmap",
+            "bad socket",
+        ),
+        (
+            "[dmarc]\nquarantine_header = \"X-Spam-Flag\"\n",
+            2,
+            "quarantine_header",
+            "Name: value",
+        ),
+        (
+            "[dmarc]\nreject_reply = \"550 4.7.1 x\"\n",
+            2,
+            "reject_reply",
+            "must start with 5",
+        ),
+        (
+            "[dmarc]\ninvalid_from_reply = \"550 5.7.1 {nope}\"\n",
+            2,
+            "invalid_from_reply",
+            "unknown placeholder",
+        ),
+        (
+            "[policy]\ntempfail_reply = \"550 5.7.1 x\"\n",
+            2,
+            "tempfail_reply",
+            "wrong class",
+        ),
+        (
+            "[policy]\ntempfail_reply = \"451 4.7.1 a\\r\\n250 b\"\n",
+            2,
+            "tempfail_reply",
+            "one line",
+        ),
+        (
+            "[spf]\nreject_reply = \"550 5.7.1000 x\"\n",
+            2,
+            "reject_reply",
+            "enhanced",
+        ),
+    ] {
+        let err = format!("{:#}", Config::parse(text).unwrap_err());
+        assert!(err.contains(&format!("line {line}")), "{text:?}: {err}");
+        assert!(err.contains(key), "{text:?}: {err}");
+        assert!(err.contains(why), "{text:?}: {err}");
+    }
+}
+
+#[test]
+fn a_socket_may_not_be_listed_twice() {
+    let err = Config::parse(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:8891\"\n\n[[server.listen]]\nsocket = \"inet:127.0.0.1:8891\"\nrole = \"sign\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("server.listen[1] (line 5)"), "{err}");
 }

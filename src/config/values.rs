@@ -269,6 +269,88 @@ impl From<FileMode> for String {
     }
 }
 
+/// A log filter: `error`, `warn`, `info`, `debug`, `trace`, or a tracing filter such as
+/// `info,authmilter=debug`; checked when the configuration loads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LogLevel(String);
+
+impl LogLevel {
+    /// The filter text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for LogLevel {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err("empty log level: use error, warn, info, debug or trace".into());
+        }
+        let help =
+            "use off, error, warn, info, debug, trace, or a filter like \"info,authmilter=debug\"";
+        const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+        for directive in t.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+            // a bare word is a level, never a target: `level = "verbose"` is a typo, not
+            // "trace for the target verbose"
+            let level = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
+            if !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(level.trim())) {
+                return Err(format!(
+                    "bad log level {s:?}: {level:?} is not a level; {help}"
+                ));
+            }
+        }
+        tracing_subscriber::EnvFilter::try_new(t)
+            .map_err(|e| format!("bad log level {s:?}: {e}; {help}"))?;
+        Ok(LogLevel(t.to_string()))
+    }
+}
+
+impl From<LogLevel> for String {
+    fn from(l: LogLevel) -> String {
+        l.0
+    }
+}
+
+impl From<&str> for LogLevel {
+    fn from(s: &str) -> Self {
+        LogLevel(s.to_string())
+    }
+}
+
+/// A nameserver address: `IP` (port 53) or `IP:PORT` (`[V6]:PORT` for IPv6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Nameserver(pub std::net::SocketAddr);
+
+impl TryFrom<String> for Nameserver {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let t = s.trim();
+        if let Ok(a) = t.parse::<std::net::SocketAddr>() {
+            return Ok(Nameserver(a));
+        }
+        if let Ok(ip) = t.parse::<IpAddr>() {
+            return Ok(Nameserver(std::net::SocketAddr::new(ip, 53)));
+        }
+        Err(format!(
+            "bad nameserver {s:?}: expected an IP address with an optional port, e.g. \"192.0.2.53\" or \"127.0.0.1:5353\""
+        ))
+    }
+}
+
+impl From<Nameserver> for String {
+    fn from(n: Nameserver) -> String {
+        if n.0.port() == 53 {
+            n.0.ip().to_string()
+        } else {
+            n.0.to_string()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,6 +425,28 @@ mod tests {
                 .contains("::1".parse().unwrap())
         );
         assert!(Network::try_from("192.0.2.0/33".to_string()).is_err());
+    }
+
+    #[test]
+    fn log_levels_and_nameservers() {
+        assert!(LogLevel::try_from("info,authmilter=debug".to_string()).is_ok());
+        assert!(LogLevel::try_from("verbose".to_string()).is_err());
+        assert!(LogLevel::try_from("info,authmilter=loud".to_string()).is_err());
+        assert!(LogLevel::try_from("WARN".to_string()).is_ok());
+        assert!(LogLevel::try_from("".to_string()).is_err());
+        assert_eq!(
+            Nameserver::try_from("192.0.2.1".to_string()).unwrap().0,
+            "192.0.2.1:53".parse().unwrap()
+        );
+        assert_eq!(
+            Nameserver::try_from("[::1]:5353".to_string()).unwrap().0,
+            "[::1]:5353".parse().unwrap()
+        );
+        assert!(Nameserver::try_from("ns.example:53".to_string()).is_err());
+        assert_eq!(
+            String::from(Nameserver("192.0.2.1:53".parse().unwrap())),
+            "192.0.2.1"
+        );
     }
 
     #[test]

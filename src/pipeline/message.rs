@@ -1,63 +1,102 @@
-//! Per-message state: envelope, headers in order with per-name indexes, body accounting.
+//! Per-message state: the envelope, the header fields (held once, with per-name indexes and
+//! the size limits), the forged Authentication-Results found while they arrived, body
+//! accounting.
 
-use crate::app::App;
+use ::message::{HeaderField, Headers};
 
-use super::decision::HeaderChange;
+use super::decision::HeaderDeletion;
 
-/// Whether a message is mail from our own users or mail arriving from elsewhere.
+/// What a message is to us, from the listener role and `[outbound]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     /// From elsewhere: verify, record results, maybe reject.
     Inbound,
     /// From our users: sign, never reject on our checks.
     Outbound,
+    /// Passing through us (a forwarder): verify like inbound, then sign (and seal).
+    Forward,
 }
 
 impl Direction {
-    /// `inbound` or `outbound`, for logs.
+    /// `inbound`, `outbound` or `forward`, for logs.
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Inbound => "inbound",
             Direction::Outbound => "outbound",
+            Direction::Forward => "forward",
         }
     }
-}
 
-/// One header as received: name, value after the colon (leading whitespace kept, folding as
-/// CRLF), and its 1-based index among headers of the same name (the CHGHEADER index).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredHeader {
-    /// Header name as sent.
-    pub name: Vec<u8>,
-    /// Everything after the colon, continuation lines joined with CRLF.
-    pub value: Vec<u8>,
-    /// 1-based occurrence among headers with this name (case-insensitive).
-    pub index: u32,
-}
+    /// Inbound checks, Authentication-Results and policy run.
+    pub fn verifies(self) -> bool {
+        matches!(self, Direction::Inbound | Direction::Forward)
+    }
 
-impl StoredHeader {
-    /// True when the name matches, ASCII case-insensitively.
-    pub fn is(&self, name: &str) -> bool {
-        self.name.eq_ignore_ascii_case(name.as_bytes())
+    /// Our DKIM signatures are added.
+    pub fn signs(self) -> bool {
+        matches!(self, Direction::Outbound | Direction::Forward)
     }
 }
 
-/// One message transaction.
-#[derive(Debug)]
-pub struct MessageState {
+/// The SMTP envelope of one message.
+#[derive(Debug, Clone, Default)]
+pub struct Envelope {
     /// MAIL FROM without angle brackets (empty for the null sender).
     pub mail_from: Vec<u8>,
     /// MAIL FROM ESMTP parameters.
     pub mail_args: Vec<Vec<u8>>,
     /// Recipients with their ESMTP parameters.
     pub recipients: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
-    /// Headers in arrival order.
-    pub headers: Vec<StoredHeader>,
+}
+
+/// Which header limit a message went over (`[server] max_headers`, `max_header_bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Oversize {
+    /// More header fields than `max_headers`.
+    Fields(usize),
+    /// More header bytes than `max_header_bytes`.
+    Bytes(usize),
+}
+
+impl std::fmt::Display for Oversize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Oversize::Fields(n) => write!(f, "more than {n} header fields"),
+            Oversize::Bytes(n) => write!(f, "more than {n} bytes of header fields"),
+        }
+    }
+}
+
+/// The header limits and the authserv-ids whose incoming Authentication-Results are forged.
+#[derive(Debug, Clone)]
+pub struct HeaderRules {
+    /// Most fields kept.
+    pub max_fields: usize,
+    /// Most bytes kept.
+    pub max_bytes: usize,
+    /// Remove incoming A-R that claim one of `forged_ids` (RFC 8601 §5).
+    pub remove_forged: bool,
+    /// Our authserv-id and `[authres] remove_ids`.
+    pub forged_ids: Vec<String>,
+}
+
+/// One message transaction.
+#[derive(Debug)]
+pub struct MessageState {
+    /// The envelope.
+    pub envelope: Envelope,
+    /// Header fields in arrival order, each with its per-name index (held once).
+    pub headers: Headers,
     /// End of headers was seen.
     pub headers_done: bool,
+    /// The header block went over a limit: the first limit hit.
+    pub oversize: Option<Oversize>,
+    /// Indexes of incoming Authentication-Results fields that claim one of our ids, found as
+    /// they arrived (also past the limits, so they are removed whatever happens).
+    forged_authres: Vec<u32>,
     /// Body bytes seen.
     pub body_bytes: u64,
-    /// Inbound or outbound.
+    /// Inbound, outbound or forward.
     pub direction: Direction,
     /// The MTA's queue id, once known.
     pub queue_id: Option<String>,
@@ -65,18 +104,13 @@ pub struct MessageState {
 
 impl MessageState {
     /// A message that began with MAIL FROM.
-    pub fn new(
-        mail_from: Vec<u8>,
-        mail_args: Vec<Vec<u8>>,
-        direction: Direction,
-        queue_id: Option<String>,
-    ) -> Self {
+    pub fn new(envelope: Envelope, direction: Direction, queue_id: Option<String>) -> Self {
         MessageState {
-            mail_from,
-            mail_args,
-            recipients: Vec::new(),
-            headers: Vec::new(),
+            envelope,
+            headers: Headers::new(),
             headers_done: false,
+            oversize: None,
+            forged_authres: Vec::new(),
             body_bytes: 0,
             direction,
             queue_id,
@@ -85,26 +119,50 @@ impl MessageState {
 
     /// A message whose MAIL FROM we never saw (out-of-order input); treated as inbound.
     pub fn without_envelope() -> Self {
-        MessageState::new(Vec::new(), Vec::new(), Direction::Inbound, None)
+        MessageState::new(Envelope::default(), Direction::Inbound, None)
+    }
+
+    /// Records a header as the MTA passed it (`value` is what follows the colon, `\n` or
+    /// `\r\n` folds). Past the limits the field is only counted (and checked for a forged
+    /// Authentication-Results), never stored: memory per message stays bounded.
+    pub fn add_header(&mut self, name: &[u8], value: &[u8], rules: &HeaderRules) {
+        let is_authres = trim_name(name).eq_ignore_ascii_case(b"Authentication-Results");
+        let size = name.len().saturating_add(value.len()).saturating_add(3);
+        if self.oversize.is_none() {
+            if self.headers.len() >= rules.max_fields {
+                self.oversize = Some(Oversize::Fields(rules.max_fields));
+            } else if self.headers.byte_len().saturating_add(size) > rules.max_bytes {
+                self.oversize = Some(Oversize::Bytes(rules.max_bytes));
+            }
+        }
+        if self.oversize.is_some() {
+            if is_authres {
+                let index = self.headers.count_one(name);
+                self.note_authres(index, value, rules);
+            }
+            return;
+        }
+        let field = HeaderField::new(name.to_vec(), value);
+        let index = self.headers.push(field);
+        if is_authres {
+            self.note_authres(index, value, rules);
+        }
+    }
+
+    fn note_authres(&mut self, index: u32, value: &[u8], rules: &HeaderRules) {
+        if rules.remove_forged
+            && rules
+                .forged_ids
+                .iter()
+                .any(|id| authres::claims_authserv_id(value, id))
+        {
+            self.forged_authres.push(index);
+        }
     }
 
     /// Records a recipient.
     pub fn add_recipient(&mut self, rcpt: Vec<u8>, args: Vec<Vec<u8>>) {
-        self.recipients.push((rcpt, args));
-    }
-
-    /// Records a header; `value` is what follows the colon, with `\n` or `\r\n` folding.
-    pub fn add_header(&mut self, name: &[u8], value: &[u8]) {
-        let index = 1 + self
-            .headers
-            .iter()
-            .filter(|h| h.name.eq_ignore_ascii_case(name))
-            .count() as u32;
-        self.headers.push(StoredHeader {
-            name: name.to_vec(),
-            value: crlf_folding(value),
-            index,
-        });
+        self.envelope.recipients.push((rcpt, args));
     }
 
     /// Accounts for one body chunk.
@@ -112,68 +170,87 @@ impl MessageState {
         self.body_bytes = self.body_bytes.saturating_add(chunk.len() as u64);
     }
 
-    /// Deletions of incoming Authentication-Results headers that claim our authserv-id (or
-    /// one of `authres.remove_ids`), highest index first so earlier indexes stay valid
-    /// (RFC 8601 §5; milter-protocol.md §3.3).
-    pub fn forged_authres_deletions(&self, app: &App) -> Vec<HeaderChange> {
-        if !app.config.authres.remove_forged {
-            return Vec::new();
-        }
-        let mut indexes: Vec<u32> = self
-            .headers
+    /// Deletions of the incoming Authentication-Results that claim our authserv-id (or one
+    /// of `authres.remove_ids`), RFC 8601 §5.
+    pub fn forged_deletions(&self) -> Vec<HeaderDeletion> {
+        self.forged_authres
             .iter()
-            .filter(|h| h.is("Authentication-Results"))
-            .filter(|h| {
-                std::iter::once(app.authserv_id.as_str())
-                    .chain(app.config.authres.remove_ids.iter().map(String::as_str))
-                    .any(|id| authres::claims_authserv_id(&h.value, id))
-            })
-            .map(|h| h.index)
-            .collect();
-        indexes.sort_unstable_by(|a, b| b.cmp(a));
-        indexes
-            .into_iter()
-            .map(|index| HeaderChange::Delete {
+            .map(|&index| HeaderDeletion {
                 name: "Authentication-Results".into(),
                 index,
             })
             .collect()
     }
+
+    /// The header fields as they will be delivered: without the forged Authentication-Results
+    /// we delete (what our signatures and seals cover).
+    pub fn delivered_headers(&self) -> Vec<HeaderField> {
+        self.headers
+            .indexed()
+            .filter(|(f, index)| {
+                !(f.name_is("Authentication-Results") && self.forged_authres.contains(index))
+            })
+            .map(|(f, _)| f.clone())
+            .collect()
+    }
 }
 
-/// Turns bare-LF folding (as milters receive it) into CRLF folding (as in the message).
-pub fn crlf_folding(value: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(value.len() + 8);
-    let mut prev = 0u8;
-    for &b in value {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
+fn trim_name(mut s: &[u8]) -> &[u8] {
+    while let Some((&last, rest)) = s.split_last() {
+        if last != b' ' && last != b'\t' {
+            break;
         }
-        out.push(b);
-        prev = b;
+        s = rest;
     }
-    out
+    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn folding_becomes_crlf_once() {
-        assert_eq!(crlf_folding(b" a\n\tb"), b" a\r\n\tb");
-        assert_eq!(crlf_folding(b" a\r\n\tb"), b" a\r\n\tb");
-        assert_eq!(crlf_folding(b""), b"");
+    fn rules() -> HeaderRules {
+        HeaderRules {
+            max_fields: 4,
+            max_bytes: 10_000,
+            remove_forged: true,
+            forged_ids: vec!["mx.example".into()],
+        }
     }
 
     #[test]
-    fn per_name_indexes() {
+    fn forged_authres_found_as_headers_arrive_also_past_the_limit() {
         let mut m = MessageState::without_envelope();
-        m.add_header(b"Received", b" a");
-        m.add_header(b"authentication-results", b" x; none");
-        m.add_header(b"Received", b" b");
-        m.add_header(b"Authentication-Results", b" y; none");
-        let idx: Vec<u32> = m.headers.iter().map(|h| h.index).collect();
-        assert_eq!(idx, [1, 1, 2, 2]);
+        let r = rules();
+        m.add_header(b"Authentication-Results", b" mx.example; spf=pass", &r);
+        m.add_header(b"Received", b" a", &r);
+        m.add_header(b"authentication-results", b" other.example; none", &r);
+        m.add_header(b"From", b" a@b.example", &r);
+        assert_eq!(m.oversize, None);
+        m.add_header(b"Authentication-Results ", b" mx.example; dkim=pass", &r);
+        assert_eq!(m.oversize, Some(Oversize::Fields(4)));
+        assert_eq!(m.headers.len(), 4);
+        let idx: Vec<u32> = m.forged_deletions().iter().map(|d| d.index).collect();
+        assert_eq!(idx, [1, 3]);
+        let delivered = m.delivered_headers();
+        assert_eq!(delivered.len(), 3);
+        assert!(
+            delivered
+                .iter()
+                .all(|h| !h.value.starts_with(b" mx.example"))
+        );
+    }
+
+    #[test]
+    fn byte_limit() {
+        let mut m = MessageState::without_envelope();
+        let r = HeaderRules {
+            max_bytes: 40,
+            ..rules()
+        };
+        m.add_header(b"Subject", b" 0123456789", &r);
+        m.add_header(b"X", &[b'x'; 40], &r);
+        assert_eq!(m.oversize, Some(Oversize::Bytes(40)));
+        assert_eq!(m.headers.len(), 1);
     }
 }

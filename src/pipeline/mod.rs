@@ -2,31 +2,45 @@
 //! and decides what to send back. It knows nothing of the milter wire format, so the offline
 //! `eval` command drives exactly the same code as the server.
 //!
-//! Stages (architecture.md §2.5): the connection context is built at CONNECT/HELO; at MAIL the
-//! message begins and inbound checks that only need the envelope start in the background (SPF,
-//! iprev); at end of headers the header-based ones start (DKIM key lookups, DMARC policy
-//! discovery) and body consumers are registered (DKIM verification, our signatures); body chunks
-//! stream to the consumers; at end of message the results meet and one [`Decision`] comes out.
+//! Stages (docs/architecture.md, "The path of one message"): the connection context is built
+//! at CONNECT/HELO; at MAIL the message begins and inbound checks that only need the envelope
+//! start in the background (SPF, iprev); header fields are kept once ([`MessageState`]); at end
+//! of headers the header-based checks start (DKIM key lookups, DMARC discovery) and the body
+//! hashes every consumer needs are requested once (DKIM verification, our signatures); body
+//! chunks are hashed as they arrive; at end of message [`steps`] runs the ordered steps and
+//! one [`Decision`] comes out, which is also published to the results sink.
 
-mod checks;
+mod authres_header;
 pub mod decision;
+mod inbound;
 mod message;
+mod outbound;
 pub mod policy;
+pub mod report;
 pub mod results;
+pub mod sink;
+mod steps;
 mod task;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-pub use decision::{Decision, HeaderChange, RcptChange, Verdict};
-pub use message::{Direction, MessageState, StoredHeader};
-pub use results::{Results, ResultsReport};
+use dkim::BodyHashes;
+
+pub use decision::{Decision, HeaderDeletion, NewHeader, RcptChange, Verdict, reply_text};
+pub use message::{Direction, Envelope, HeaderRules, MessageState, Oversize};
+pub use policy::{AppliedPolicy, OverrideKind, PolicyOverride};
+pub use report::ResultsReport;
+pub use results::Results;
+pub use sink::{FinishedMessage, ResultsSink, SinkReceiver};
 
 use crate::app::App;
 use crate::config::{Role, canonical_ip};
-use checks::{ConnectionChecks, InboundChecks, Signing};
+use crate::services::Services;
+use inbound::{Cached, ConnectionChecks, InboundChecks};
+use outbound::Signing;
 
-/// What we know about the SMTP client, from CONNECT and HELO (milter-protocol.md §2.5, §2.6).
+/// What we know about the SMTP client, from CONNECT and HELO (milter-protocol.md "CONNECT").
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     /// Host name as the MTA sent it (`[192.0.2.1]` when unverified).
@@ -41,7 +55,8 @@ pub struct ClientInfo {
 #[derive(Debug, Default)]
 struct ConnectionState {
     client: ClientInfo,
-    helo: Option<String>,
+    /// The HELO/EHLO name as the MTA sent it (bytes: 8-bit names exist).
+    helo: Option<Vec<u8>>,
     daemon_name: Option<String>,
     checks: ConnectionChecks,
 }
@@ -61,12 +76,14 @@ pub enum StageReply {
     /// Go on.
     Continue,
     /// Refuse with this SMTP reply (5xx or 4xx).
-    Refuse(String),
+    Refuse(milter_proto::SmtpReply),
 }
 
 /// The message in progress with its checks.
 struct Current {
     state: MessageState,
+    /// Every canonical body hash the message needs, computed once.
+    body_hashes: BodyHashes,
     inbound: InboundChecks,
     signing: Signing,
     /// For `[srs] rewrite = "when-spf-fails"`: does the sender's SPF pass from our addresses?
@@ -77,6 +94,7 @@ impl Current {
     fn new(state: MessageState) -> Self {
         Current {
             state,
+            body_hashes: BodyHashes::default(),
             inbound: InboundChecks::default(),
             signing: Signing::default(),
             srs_spf: None,
@@ -87,17 +105,22 @@ impl Current {
 /// One milter connection's pipeline.
 pub struct MessagePipeline {
     app: Arc<App>,
+    services: Arc<Services>,
     role: Role,
+    rules: HeaderRules,
     conn: ConnectionState,
     msg: Option<Current>,
 }
 
 impl MessagePipeline {
     /// A pipeline for a connection accepted on a listener with `role`.
-    pub fn new(app: Arc<App>, role: Role) -> Self {
+    pub fn new(app: Arc<App>, services: Arc<Services>, role: Role) -> Self {
+        let rules = header_rules(&app);
         MessagePipeline {
             app,
+            services,
             role,
+            rules,
             conn: ConnectionState::default(),
             msg: None,
         }
@@ -111,6 +134,11 @@ impl MessagePipeline {
     /// The shared application state.
     pub fn app(&self) -> &Arc<App> {
         &self.app
+    }
+
+    /// The long-lived services.
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
     }
 
     /// CONNECT: a new SMTP session (resets everything).
@@ -130,11 +158,10 @@ impl MessagePipeline {
     /// HELO/EHLO (may repeat, e.g. after STARTTLS; ends any open message).
     pub fn helo(&mut self, name: &[u8]) {
         self.msg = None;
-        let name = String::from_utf8_lossy(name).into_owned();
-        if self.conn.helo.as_deref() != Some(name.as_str()) {
-            self.conn.checks.helo_spf = checks::Cached::NotStarted;
+        if self.conn.helo.as_deref() != Some(name) {
+            self.conn.checks.helo_spf = Cached::NotStarted;
         }
-        self.conn.helo = Some(name);
+        self.conn.helo = Some(name.to_vec());
     }
 
     /// The client, for logs.
@@ -146,14 +173,18 @@ impl MessagePipeline {
     /// Inbound checks that need only the envelope (SPF, iprev) start now, in the background.
     pub fn mail(&mut self, sender: &[u8], args: Vec<Vec<u8>>, macros: &StageMacros) -> StageReply {
         let direction = self.direction(macros);
+        let envelope = Envelope {
+            mail_from: sender.to_vec(),
+            mail_args: args,
+            recipients: Vec::new(),
+        };
         let mut current = Current::new(MessageState::new(
-            sender.to_vec(),
-            args,
+            envelope,
             direction,
             macros.queue_id.clone(),
         ));
-        current.srs_spf = srs_spf_task(&self.app, sender);
-        if direction == Direction::Inbound {
+        current.srs_spf = steps::srs_spf_task(&self.app, sender);
+        if direction.verifies() {
             current.inbound.start_envelope(
                 &self.app,
                 &mut self.conn.checks,
@@ -168,19 +199,8 @@ impl MessagePipeline {
 
     /// RCPT TO: one recipient, without angle brackets.
     pub fn rcpt(&mut self, recipient: &[u8], args: Vec<Vec<u8>>) -> StageReply {
-        if let Some(srs) = self
-            .app
-            .srs
-            .as_ref()
-            .filter(|_| self.app.config.srs.enabled)
-            && srs.reverse
-        {
-            let rcpt = String::from_utf8_lossy(recipient);
-            if let srs::milter::RecipientAction::Reject(reply) =
-                srs.with_milter(|m| m.check_recipient(&rcpt))
-            {
-                return StageReply::Refuse(reply.to_string());
-            }
+        if let Some(refusal) = steps::srs_recipient_check(&self.app, recipient) {
+            return StageReply::Refuse(refusal);
         }
         self.current().state.add_recipient(recipient.to_vec(), args);
         StageReply::Continue
@@ -193,30 +213,55 @@ impl MessagePipeline {
         }
     }
 
-    /// One header, as it appears after the colon (leading whitespace included) with `\n` or
-    /// `\r\n` folding.
+    /// One header field: its name and what follows the colon (leading whitespace included)
+    /// with `\n` or `\r\n` folds. Kept once; past `[server] max_headers` / `max_header_bytes`
+    /// only counted.
     pub fn header(&mut self, name: &[u8], value_after_colon: &[u8]) {
-        self.current().state.add_header(name, value_after_colon);
+        let rules = self.rules.clone();
+        self.current()
+            .state
+            .add_header(name, value_after_colon, &rules);
     }
 
     /// End of headers: start the header-based checks (DKIM key lookups, DMARC discovery)
-    /// and register the body consumers (DKIM hashers, our signatures).
+    /// and request the body hashes (DKIM verification, our signatures). Nothing starts for a
+    /// header block over the limits.
     pub fn end_of_headers(&mut self) {
         let app = Arc::clone(&self.app);
         let current = self.current();
         current.state.headers_done = true;
-        match current.state.direction {
-            Direction::Inbound => current.inbound.start_headers(&app, &current.state.headers),
-            Direction::Outbound => current.signing = Signing::start(&app, &current.state.headers),
+        if current.state.oversize.is_some() {
+            return;
+        }
+        let direction = current.state.direction;
+        if direction.verifies() {
+            current
+                .inbound
+                .start_headers(&app, &current.state.headers, &mut current.body_hashes);
+        }
+        if direction.signs() {
+            current.signing =
+                Signing::start(&app, &current.state.headers, &mut current.body_hashes);
         }
     }
 
-    /// One body chunk (CRLF line ends, split anywhere): streamed to every body consumer.
+    /// One body chunk (CRLF line ends, split anywhere): hashed once for every consumer.
     pub fn body(&mut self, chunk: &[u8]) {
         let current = self.current();
         current.state.body(chunk);
-        current.inbound.body(chunk);
-        current.signing.body(chunk);
+        current.body_hashes.update(chunk);
+    }
+
+    /// The answer if end-of-message work cannot finish (`[policy] on_error`): computed before
+    /// the work starts, so that a timeout still removes forged Authentication-Results.
+    pub fn fallback_decision(&self, why: &str) -> Decision {
+        let mut d = Decision::accept();
+        if let Some(m) = &self.msg {
+            d.delete = m.state.forged_deletions();
+        }
+        policy::on_error(&self.app, why, &mut d);
+        d.summary = format!("error={why}");
+        d
     }
 
     /// End of message: collect results and decide. The message state is consumed.
@@ -263,12 +308,13 @@ impl MessagePipeline {
             .get_or_insert_with(|| Current::new(MessageState::without_envelope()))
     }
 
-    /// Decides whether the message is ours (sign) or inbound (verify) (docs/configuration.md
-    /// `[outbound]`, listener roles).
+    /// Decides what a message is to us from the listener role and `[outbound]`
+    /// (docs/configuration.md, listener roles).
     fn direction(&self, macros: &StageMacros) -> Direction {
         match self.role {
             Role::Sign => Direction::Outbound,
             Role::Verify => Direction::Inbound,
+            Role::Forward => Direction::Forward,
             Role::Auto => {
                 let cfg = &self.app.config.outbound;
                 let authenticated = cfg.authenticated
@@ -291,168 +337,16 @@ impl MessagePipeline {
             }
         }
     }
-
-    async fn decide(&mut self, current: Current) -> Decision {
-        let app = Arc::clone(&self.app);
-        let Current {
-            state,
-            inbound,
-            signing,
-            srs_spf,
-        } = current;
-        let mut decision = Decision::accept();
-        decision
-            .headers
-            .extend(state.forged_authres_deletions(&app));
-        match state.direction {
-            Direction::Inbound => {
-                let results = inbound
-                    .finish(
-                        &app,
-                        &mut self.conn.checks,
-                        &state.headers,
-                        state.mail_from.is_empty(),
-                    )
-                    .await;
-                // inserts at index 0 stack: Received-SPF first, so A-R ends up on top
-                if app.config.spf.received_spf_header
-                    && let (Some(o), Some(ip)) = (&results.spf_mail, self.conn.client.ip)
-                {
-                    let helo = self.conn.helo.clone().unwrap_or_default();
-                    let value = spf::ReceivedSpf::new(o, spf::Identity::MailFrom, ip)
-                        .envelope_from(&state.mail_from)
-                        .helo(helo.as_bytes())
-                        .receiver(&app.authserv_id)
-                        .folded_value("\n\t");
-                    decision.headers.push(HeaderChange::Insert {
-                        index: 0,
-                        name: "Received-SPF".into(),
-                        value,
-                    });
-                }
-                let ar = results.authentication_results(&app.authserv_id);
-                decision.headers.push(HeaderChange::Insert {
-                    index: 0,
-                    name: "Authentication-Results".into(),
-                    value: ar.format(&authres::FormatOptions::milter()),
-                });
-                policy::apply(
-                    &app,
-                    &policy::PolicyInput {
-                        client_ip: self.conn.client.ip,
-                    },
-                    &results,
-                    &mut decision,
-                );
-                decision.summary =
-                    format!("inbound size={} {}", state.body_bytes, results.summary());
-                decision.results = Some(results);
-            }
-            Direction::Outbound => {
-                let (signatures, log) = signing.finish(&state.headers);
-                // inserts at index 0 stack: send the bottom-most first
-                for value in signatures.into_iter().rev() {
-                    decision.headers.push(HeaderChange::Insert {
-                        index: 0,
-                        name: "DKIM-Signature".into(),
-                        value,
-                    });
-                }
-                decision.summary = if log.is_empty() {
-                    format!("outbound size={} unsigned", state.body_bytes)
-                } else {
-                    format!("outbound size={} {}", state.body_bytes, log.join(" "))
-                };
-            }
-        }
-        if decision.verdict == Verdict::Accept {
-            apply_srs(&app, &state, srs_spf, &mut decision).await;
-        }
-        decision
-    }
 }
 
-/// For `rewrite = "when-spf-fails"`: checks whether the sender domain's SPF passes for every
-/// one of our outbound addresses, in the background from MAIL on.
-fn srs_spf_task(app: &Arc<App>, sender: &[u8]) -> Option<task::Task<bool>> {
-    let cfg = &app.config.srs;
-    if !cfg.enabled
-        || cfg.rewrite != crate::config::SrsRewrite::WhenSpfFails
-        || cfg.outbound_addresses.is_empty()
-        || sender.is_empty()
-    {
-        return None;
+/// The header limits and forged-A-R ids from the configuration.
+fn header_rules(app: &App) -> HeaderRules {
+    HeaderRules {
+        max_fields: app.config.server.max_headers,
+        max_bytes: app.config.server.max_header_bytes,
+        remove_forged: app.config.authres.remove_forged,
+        forged_ids: std::iter::once(app.authserv_id.clone())
+            .chain(app.config.authres.remove_ids.iter().cloned())
+            .collect(),
     }
-    let (a, sender) = (Arc::clone(app), sender.to_vec());
-    Some(task::Task::spawn(async move {
-        for ip in &a.config.srs.outbound_addresses {
-            let out = a
-                .spf
-                .check_mail_from(&*a.resolver, *ip, &sender, a.authserv_id.as_bytes())
-                .await;
-            if out.result != spf::SpfResult::Pass {
-                return false;
-            }
-        }
-        true
-    }))
-}
-
-/// SRS at end of message: rewrite the sender of forwarded mail, restore SRS recipients.
-async fn apply_srs(
-    app: &App,
-    state: &MessageState,
-    srs_spf: Option<task::Task<bool>>,
-    decision: &mut Decision,
-) {
-    let Some(srs) = app.srs.as_ref().filter(|_| app.config.srs.enabled) else {
-        return;
-    };
-    let spf_ok = match srs_spf {
-        Some(t) => t.join().await,
-        None => None,
-    };
-    let sender = String::from_utf8_lossy(&state.mail_from).into_owned();
-    let rcpts: Vec<String> = state
-        .recipients
-        .iter()
-        .map(|(r, _)| String::from_utf8_lossy(r).into_owned())
-        .collect();
-    match srs.with_milter(|m| m.decide(&sender, &rcpts, spf_ok)) {
-        srs::milter::MilterDecision::Accept(changes) => {
-            if let Some(new) = changes.new_sender {
-                decision.summary.push_str(" srs=forward");
-                decision.new_sender = Some(new);
-                decision.new_sender_args = dsn_args(&state.mail_args);
-            }
-            if srs.reverse {
-                for c in changes.recipients {
-                    decision.summary.push_str(" srs=reverse");
-                    decision.recipients.push(RcptChange::Delete(c.old));
-                    decision.recipients.push(RcptChange::Add(c.new));
-                }
-            }
-        }
-        srs::milter::MilterDecision::Reject(reply) => {
-            if srs.reverse {
-                decision.verdict = Verdict::Reject(reply.to_string());
-            }
-        }
-    }
-}
-
-/// The MAIL FROM parameters that travel with a changed sender: the DSN ones (RFC 3461 RET=
-/// and ENVID=). Postfix keeps only these from CHGFROM and Sendmail validates them, while SIZE
-/// and BODY describe the message, not the sender, and stay as they are.
-fn dsn_args(args: &[Vec<u8>]) -> Option<String> {
-    let kept: Vec<String> = args
-        .iter()
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .filter(|a| {
-            let upper = a.to_ascii_uppercase();
-            upper.starts_with("RET=") || upper.starts_with("ENVID=")
-        })
-        .filter(|a| !a.contains(char::is_whitespace) && !a.contains('\0'))
-        .collect();
-    (!kept.is_empty()).then(|| kept.join(" "))
 }

@@ -1,12 +1,19 @@
 //! From results to an answer: the `[spf]`, `[dmarc]` and `[policy]` settings applied to what
-//! the checks found (docs/configuration.md, "Actions").
+//! the checks found (docs/configuration.md, "Actions"), the answers when the checks could not
+//! run (timeouts, internal errors, oversized header blocks), and the record of what was
+//! applied and why (RFC 9990 `PolicyOverrideType`) for reports and logs.
 
 use std::net::IpAddr;
 
-use crate::app::App;
-use crate::config::{QuarantineAction, TempErrorAction};
+use dmarc::{Disposition, DmarcResult};
 
-use super::decision::{Decision, HeaderChange, Verdict};
+use crate::app::App;
+use crate::config::{
+    InvalidFromAction, OversizeAction, QuarantineAction, ReplyValues, TempErrorAction,
+    TempfailReply,
+};
+
+use super::decision::{Decision, NewHeader, Verdict};
 use super::results::Results;
 
 /// Facts about the message the policy needs besides the results.
@@ -15,101 +22,202 @@ pub struct PolicyInput {
     pub client_ip: Option<IpAddr>,
 }
 
+/// Why the disposition we applied differs from the one the domain asked for
+/// (RFC 9990 `PolicyOverrideType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverrideKind {
+    /// Our own configuration: enforcement off, an allow-list entry.
+    LocalPolicy,
+    /// The record's `t=y` lowered the disposition (RFC 9989 §4.7).
+    PolicyTestMode,
+    /// `pct` sampling left the message out (RFC 7489 §6.6.4).
+    SampledOut,
+    /// A trusted ARC sealer vouched for an aligned pass (RFC 8617 §7.2.1).
+    TrustedForwarder,
+}
+
+impl OverrideKind {
+    /// The RFC 9990 name (`local_policy`, `policy_test_mode`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverrideKind::LocalPolicy => "local_policy",
+            OverrideKind::PolicyTestMode => "policy_test_mode",
+            OverrideKind::SampledOut => "sampled_out",
+            OverrideKind::TrustedForwarder => "trusted_forwarder",
+        }
+    }
+}
+
+/// One override with a comment for humans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyOverride {
+    /// The kind.
+    pub kind: OverrideKind,
+    /// What exactly (e.g. `enforcement is off`, `allow_networks 192.0.2.0/24`).
+    pub comment: String,
+}
+
+/// The DMARC policy as applied to one message (RFC 9990 `policy_evaluated`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedPolicy {
+    /// The disposition we applied: `none`, `quarantine` or `reject`.
+    pub disposition: Disposition,
+    /// Why it differs from the policy the domain published, if it does.
+    pub overrides: Vec<PolicyOverride>,
+}
+
 /// Applies the configured actions to inbound results. Never called for our own users' mail.
 pub fn apply(app: &App, input: &PolicyInput, results: &Results, decision: &mut Decision) {
     let cfg = &app.config;
-    if is_allowed(app, input, results) {
-        return;
-    }
-    // SPF fail rejection (off by default: DMARC decides).
-    if cfg.spf.enabled
-        && cfg.spf.reject_fail
-        && let Some(o) = &results.spf_mail
+    let mut applied = AppliedPolicy {
+        disposition: Disposition::None,
+        overrides: Vec::new(),
+    };
+    let dmarc = results.dmarc.as_ref();
+    if let Some(e) = dmarc.and_then(|d| d.primary())
+        && e.result == DmarcResult::Fail
     {
-        match o.result {
-            spf::SpfResult::Fail => {
-                let expl = o
-                    .explanation
-                    .clone()
-                    .unwrap_or_else(|| format!("{} does not authorize this sender", o.domain));
-                decision.verdict = Verdict::Reject(fill(
-                    &cfg.spf.reject_reply,
-                    &[("domain", &o.domain), ("explanation", &expl)],
-                ));
-                return;
-            }
-            spf::SpfResult::TempError if cfg.policy.temperror == TempErrorAction::Tempfail => {
-                decision.verdict =
-                    Verdict::TempFail(fill(&cfg.policy.tempfail_reply, &[("domain", &o.domain)]));
-                return;
-            }
-            _ => {}
+        if e.testing {
+            applied.overrides.push(PolicyOverride {
+                kind: OverrideKind::PolicyTestMode,
+                comment: "the record says t=y".into(),
+            });
+        }
+        if e.sampled_out {
+            applied.overrides.push(PolicyOverride {
+                kind: OverrideKind::SampledOut,
+                comment: "left out by pct=".into(),
+            });
         }
     }
-    let Some(d) = &results.dmarc else { return };
-    if !cfg.dmarc.enforce {
+    if let Some(why) = allowed(app, input, results) {
+        if dmarc.is_some_and(|d| d.disposition != Disposition::None) {
+            applied.overrides.push(PolicyOverride {
+                kind: OverrideKind::LocalPolicy,
+                comment: why,
+            });
+        }
+        decision.applied = dmarc.map(|_| applied);
         return;
     }
+    if spf_reject(app, results, decision) {
+        decision.applied = dmarc.map(|_| applied);
+        return;
+    }
+    let Some(d) = dmarc else { return };
     let domain = d.header_from().unwrap_or("the From domain").to_string();
+    let values = ReplyValues {
+        domain: &domain,
+        ..ReplyValues::default()
+    };
     match d.result {
-        dmarc::DmarcResult::Fail => match d.disposition {
-            dmarc::Disposition::Reject => {
-                decision.verdict =
-                    Verdict::Reject(fill(&cfg.dmarc.reject_reply, &[("domain", &domain)]));
+        DmarcResult::Fail if d.disposition != Disposition::None => {
+            if !cfg.dmarc.enforce {
+                applied.overrides.push(PolicyOverride {
+                    kind: OverrideKind::LocalPolicy,
+                    comment: "enforcement is off ([dmarc] enforce = false)".into(),
+                });
+            } else if d.disposition == Disposition::Reject {
+                applied.disposition = Disposition::Reject;
+                decision.verdict = Verdict::Reject(cfg.dmarc.reject_reply.render(&values));
+            } else {
+                applied.disposition = Disposition::Quarantine;
+                quarantine(
+                    app,
+                    &format!("DMARC policy of {domain} says quarantine"),
+                    decision,
+                );
             }
-            dmarc::Disposition::Quarantine => match cfg.dmarc.quarantine {
-                QuarantineAction::Hold => {
-                    decision.quarantine = Some(format!("DMARC policy of {domain} says quarantine"));
-                }
-                QuarantineAction::Header => {
-                    if let Some((name, value)) = cfg.dmarc.quarantine_header.split_once(':') {
-                        decision.headers.push(HeaderChange::Add {
-                            name: name.trim().to_string(),
-                            value: value.trim().to_string(),
-                        });
+        }
+        DmarcResult::TempError
+            if cfg.dmarc.enforce && cfg.policy.temperror == TempErrorAction::Tempfail =>
+        {
+            decision.verdict = Verdict::TempFail(cfg.policy.tempfail_reply.render(&values));
+        }
+        DmarcResult::PermError if cfg.dmarc.enforce => {
+            if let Some(problem) = &d.from_problem {
+                let problem = problem.to_string();
+                match cfg.dmarc.invalid_from {
+                    InvalidFromAction::Reject => {
+                        decision.verdict =
+                            Verdict::Reject(cfg.dmarc.invalid_from_reply.render(&ReplyValues {
+                                problem: &problem,
+                                ..ReplyValues::default()
+                            }));
                     }
+                    InvalidFromAction::Quarantine => quarantine(
+                        app,
+                        &format!("{problem}; DMARC cannot be evaluated"),
+                        decision,
+                    ),
+                    InvalidFromAction::Accept => {}
                 }
-            },
-            dmarc::Disposition::None => {}
-        },
-        dmarc::DmarcResult::TempError => {
-            if cfg.policy.temperror == TempErrorAction::Tempfail {
-                decision.verdict =
-                    Verdict::TempFail(fill(&cfg.policy.tempfail_reply, &[("domain", &domain)]));
             }
         }
-        dmarc::DmarcResult::PermError => {
-            if let Some(problem) = &d.from_problem
-                && cfg.dmarc.multiple_from == crate::config::MultipleFrom::Reject
-                && matches!(
-                    problem,
-                    dmarc::FromProblem::MultipleFromFields(_)
-                        | dmarc::FromProblem::MultipleAuthorDomains(_)
-                        | dmarc::FromProblem::MultipleAddresses(_)
-                )
-            {
-                decision.verdict = Verdict::Reject(format!(
-                    "550 5.7.1 Message rejected: {problem}; DMARC cannot be evaluated"
-                ));
-            }
+        _ => {}
+    }
+    decision.applied = Some(applied);
+}
+
+/// `[spf] reject_fail`: rejects an SPF fail (and tempfails an SPF temperror) of MAIL FROM.
+fn spf_reject(app: &App, results: &Results, decision: &mut Decision) -> bool {
+    let cfg = &app.config;
+    if !(cfg.spf.enabled && cfg.spf.reject_fail) {
+        return false;
+    }
+    let Some(o) = &results.spf_mail else {
+        return false;
+    };
+    match o.result {
+        spf::SpfResult::Fail => {
+            let expl = o
+                .explanation
+                .clone()
+                .unwrap_or_else(|| format!("{} does not authorize this sender", o.domain));
+            decision.verdict = Verdict::Reject(cfg.spf.reject_reply.render(&ReplyValues {
+                domain: &o.domain,
+                explanation: &expl,
+                ..ReplyValues::default()
+            }));
+            true
         }
-        dmarc::DmarcResult::Pass | dmarc::DmarcResult::None => {}
+        spf::SpfResult::TempError if cfg.policy.temperror == TempErrorAction::Tempfail => {
+            decision.verdict = Verdict::TempFail(cfg.policy.tempfail_reply.render(&ReplyValues {
+                domain: &o.domain,
+                ..ReplyValues::default()
+            }));
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Quarantine as `[dmarc] quarantine` says: the hold queue, or a header.
+fn quarantine(app: &App, reason: &str, decision: &mut Decision) {
+    match app.config.dmarc.quarantine {
+        QuarantineAction::Hold => decision.quarantine = Some(reason.to_string()),
+        QuarantineAction::Header => {
+            let h = &app.config.dmarc.quarantine_header;
+            decision
+                .append
+                .push(NewHeader::new(h.name.clone(), h.value.clone()));
+        }
     }
 }
 
 /// The allow-lists: client networks, and domains that *authenticated* the message, are never
 /// refused. A domain counts only through a passing check (SPF pass for the MAIL FROM domain,
 /// or a DKIM signature that verifies with that `d=`), so a forged From or MAIL FROM of a
-/// listed domain gets no exemption.
-fn is_allowed(app: &App, input: &PolicyInput, results: &Results) -> bool {
+/// listed domain gets no exemption. Returns which entry allowed the message.
+fn allowed(app: &App, input: &PolicyInput, results: &Results) -> Option<String> {
     let p = &app.config.policy;
     if let Some(ip) = input.client_ip
-        && p.allow_networks.iter().any(|n| n.contains(ip))
+        && let Some(n) = p.allow_networks.iter().find(|n| n.contains(ip))
     {
-        return true;
+        return Some(format!("allow_networks {}", n.0));
     }
     if p.allow_domains.is_empty() {
-        return false;
+        return None;
     }
     let spf_domain = results
         .spf_mail
@@ -121,10 +229,53 @@ fn is_allowed(app: &App, input: &PolicyInput, results: &Results) -> bool {
         .iter()
         .filter(|r| r.result == dkim::DkimResult::Pass)
         .map(|r| r.domain.as_str());
-    spf_domain
-        .into_iter()
-        .chain(dkim_domains)
-        .any(|d| p.allow_domains.iter().any(|a| domain_within(d, a)))
+    spf_domain.into_iter().chain(dkim_domains).find_map(|d| {
+        p.allow_domains
+            .iter()
+            .find(|a| domain_within(d, a))
+            .map(|a| format!("allow_domains {a}"))
+    })
+}
+
+/// The answer when the checks could not finish in time or failed inside (`[policy] on_error`):
+/// a tempfail, or acceptance with forged Authentication-Results removed and ours saying that
+/// nothing was checked — never a forged header speaking for us.
+pub fn on_error(app: &App, why: &str, decision: &mut Decision) {
+    if app.config.policy.on_error == TempErrorAction::Tempfail {
+        decision.verdict = Verdict::TempFail(
+            TempfailReply::builtin(
+                "451 4.3.0 Temporary failure while checking the message; try again later",
+            )
+            .render(&ReplyValues::default()),
+        );
+    }
+    let ar = super::authres_header::not_checked(&app.authserv_id, why);
+    decision.prepend.push(NewHeader::new(
+        "Authentication-Results",
+        ar.format(&authres::FormatOptions::milter()),
+    ));
+}
+
+/// The answer for a header block over `max_headers` / `max_header_bytes`: a tempfail, or
+/// acceptance unchecked (`[server] on_oversize`).
+pub fn oversize(app: &App, why: &str, decision: &mut Decision) {
+    match app.config.server.on_oversize {
+        OversizeAction::Tempfail => {
+            decision.verdict = Verdict::TempFail(
+                TempfailReply::builtin(
+                    "451 4.3.4 The message header is too large to be checked; try again later",
+                )
+                .render(&ReplyValues::default()),
+            );
+        }
+        OversizeAction::Accept => {
+            let ar = super::authres_header::oversize(&app.authserv_id, why);
+            decision.prepend.push(NewHeader::new(
+                "Authentication-Results",
+                ar.format(&authres::FormatOptions::milter()),
+            ));
+        }
+    }
 }
 
 /// True when `domain` is `listed` or a subdomain of it (case-insensitive, trailing dots ignored).
@@ -132,15 +283,6 @@ fn domain_within(domain: &str, listed: &str) -> bool {
     let d = domain.trim_end_matches('.').to_ascii_lowercase();
     let l = listed.trim().trim_end_matches('.').to_ascii_lowercase();
     !l.is_empty() && (d == l || d.ends_with(&format!(".{l}")))
-}
-
-/// Fills `{name}` placeholders.
-pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = template.to_string();
-    for (k, v) in values {
-        out = out.replace(&format!("{{{k}}}"), v);
-    }
-    out
 }
 
 #[cfg(test)]

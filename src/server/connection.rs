@@ -13,30 +13,35 @@ use tokio::sync::watch;
 use tokio::time::{Instant, timeout};
 
 use crate::app::App;
-use crate::config::{Role, TempErrorAction};
-use crate::pipeline::{
-    ClientInfo, Decision, HeaderChange, MessagePipeline, RcptChange, StageMacros, StageReply,
-    Verdict,
-};
+use crate::config::Role;
+use crate::logging::Escaped;
+use crate::pipeline::{ClientInfo, MessagePipeline, StageMacros, StageReply, reply_text};
+use crate::services::Services;
 
-use super::reply::smtp_reply;
+use super::responses::decision_responses;
 
 /// Serves one accepted connection until QUIT, EOF, an error, a timeout or shutdown.
-pub async fn serve_connection<S>(stream: S, app: Arc<App>, role: Role, stop: watch::Receiver<bool>)
-where
+pub async fn serve_connection<S>(
+    stream: S,
+    app: Arc<App>,
+    services: Arc<Services>,
+    role: Role,
+    stop: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let cfg = &app.config.server;
     let mut conn = Connection {
         decoder: FrameDecoder::with_max_payload(cfg.max_packet_size),
         session: Session::new(wants(&app)),
-        pipeline: MessagePipeline::new(Arc::clone(&app), role),
+        pipeline: MessagePipeline::new(Arc::clone(&app), services, role),
         rbuf: BytesMut::with_capacity(16 * 1024),
         wbuf: BytesMut::with_capacity(1024),
         idle_timeout: cfg.idle_timeout.get(),
         write_timeout: cfg.write_timeout.get(),
         stream,
         app: Arc::clone(&app),
+        header_buf: Vec::with_capacity(256),
     };
     match conn.run(stop).await {
         Ok(()) => tracing::debug!("milter connection closed"),
@@ -86,6 +91,8 @@ struct Connection<S> {
     idle_timeout: Duration,
     write_timeout: Duration,
     app: Arc<App>,
+    /// Reused for header values that need their leading space back.
+    header_buf: Vec<u8>,
 }
 
 impl<S> Connection<S>
@@ -183,8 +190,15 @@ where
                 Some(Response::Continue)
             }
             Event::Header(field) => {
-                self.pipeline
-                    .header(&field.name, &field.value_after_colon());
+                if field.leadspc {
+                    self.pipeline.header(&field.name, &field.value);
+                } else {
+                    // the MTA removed the one space after the colon: put it back once
+                    self.header_buf.clear();
+                    self.header_buf.push(b' ');
+                    self.header_buf.extend_from_slice(&field.value);
+                    self.pipeline.header(&field.name, &self.header_buf);
+                }
                 Some(Response::Continue)
             }
             Event::EndOfHeaders => {
@@ -211,7 +225,8 @@ where
             Event::Quit => return Ok(Flow::Close),
             Event::QuitNewConnection => {
                 let role = self.pipeline_role();
-                self.pipeline = MessagePipeline::new(Arc::clone(&self.app), role);
+                let services = Arc::clone(self.pipeline.services());
+                self.pipeline = MessagePipeline::new(Arc::clone(&self.app), services, role);
                 None
             }
             Event::Unknown(_) => Some(Response::Continue),
@@ -225,7 +240,8 @@ where
     }
 
     /// End of message: run the pipeline under the EOM budget, sending PROGRESS while waiting,
-    /// then the modifications and exactly one final reply.
+    /// then the modifications and exactly one final reply. The answer for a blown budget is
+    /// prepared first, so that it too removes forged Authentication-Results.
     async fn end_of_message(&mut self) -> Result<(), ConnError> {
         let q = self.macro_string(b"i");
         self.pipeline.set_queue_id(q);
@@ -233,6 +249,9 @@ where
         let cfg = &self.app.config.server;
         let budget = cfg.eom_timeout.get();
         let every = cfg.progress_interval.get().max(Duration::from_millis(100));
+        let fallback = self
+            .pipeline
+            .fallback_decision(&format!("checks did not finish within {}", cfg.eom_timeout));
         let started = Instant::now();
         let Connection {
             stream,
@@ -259,43 +278,42 @@ where
                 }
             }
         };
-        let app = Arc::clone(&self.app);
         let decision = match decision {
             Some(d) => d,
             None => {
                 self.pipeline.after_timeout();
                 tracing::warn!(
-                    queue_id,
+                    queue_id = %Escaped::str(&queue_id),
                     "end-of-message checks did not finish within {}; answering per policy.on_error",
-                    app.config.server.eom_timeout
+                    self.app.config.server.eom_timeout
                 );
-                fallback_decision(&app)
+                fallback
             }
         };
         let client = self.client_label();
+        let fields = decision.results.as_deref().map(|r| r.log_fields());
+        let fields = fields.unwrap_or_default();
         tracing::info!(
-            queue_id,
+            queue_id = %Escaped::str(&queue_id),
             client = %client,
-            results = %decision.summary,
+            results = %Escaped::str(&decision.summary),
+            spf = fields.spf,
+            dkim = %fields.dkim,
+            dmarc = fields.dmarc,
+            from_domain = %Escaped::str(&fields.from_domain),
+            iprev = fields.iprev,
             action = decision.action(),
-            reply = decision.verdict.smtp_reply().unwrap_or(""),
+            reply = %Escaped::str(&decision.verdict.reply_text().unwrap_or_default()),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "message"
         );
         for r in decision_responses(&decision) {
-            let is_final = matches!(
-                r,
-                Response::Continue
-                    | Response::ReplyCode(_)
-                    | Response::Discard
-                    | Response::Reject
-                    | Response::Tempfail
-            );
+            let is_final = r.code().is_final();
             if let Err(e) = self.session.send(&r, &mut self.wbuf) {
                 if is_final {
                     return Err(e.into());
                 }
-                tracing::warn!(queue_id, "modification not sent: {e}");
+                tracing::warn!(queue_id = %Escaped::str(&queue_id), "modification not sent: {e}");
             }
         }
         Ok(())
@@ -304,11 +322,14 @@ where
     fn stage_response(&self, reply: StageReply) -> Response {
         match reply {
             StageReply::Continue => Response::Continue,
-            StageReply::Refuse(text) => match smtp_reply(&text) {
-                Some(r) => Response::ReplyCode(r),
-                None if text.starts_with('4') => Response::Tempfail,
-                None => Response::Reject,
-            },
+            StageReply::Refuse(r) => {
+                tracing::info!(
+                    client = %self.client_label(),
+                    reply = %Escaped::str(&reply_text(&r)),
+                    "envelope refused"
+                );
+                Response::ReplyCode(r)
+            }
         }
     }
 
@@ -323,11 +344,13 @@ where
             .map(|v| String::from_utf8_lossy(v).into_owned())
     }
 
+    /// `host[ip]` for logs, the host name (from the MTA, so from the network) escaped.
     fn client_label(&self) -> String {
         let c = self.pipeline.client();
+        let host = Escaped::str(&c.hostname);
         match c.ip {
-            Some(ip) => format!("{}[{}]", c.hostname, ip),
-            None => c.hostname.clone(),
+            Some(ip) => format!("{host}[{ip}]"),
+            None => host.to_string(),
         }
     }
 
@@ -374,78 +397,4 @@ fn wants(app: &App) -> Wants {
         ];
     }
     w
-}
-
-/// The answer when the checks could not finish: `policy.on_error`.
-fn fallback_decision(app: &App) -> Decision {
-    let mut d = Decision::accept();
-    d.summary = "error=timeout".into();
-    if app.config.policy.on_error == TempErrorAction::Tempfail {
-        d.verdict = Verdict::TempFail(
-            "451 4.3.0 Temporary failure while checking the message; try again later".into(),
-        );
-    }
-    d
-}
-
-/// The milter responses for a decision, in sending order: header deletions (highest index
-/// first), inserts, envelope changes, quarantine, then the final reply.
-pub fn decision_responses(d: &Decision) -> Vec<Response> {
-    let mut out = Vec::new();
-    let rejected = !matches!(d.verdict, Verdict::Accept);
-    if !rejected {
-        for h in &d.headers {
-            out.push(match h {
-                HeaderChange::Delete { name, index } => Response::ChgHeader {
-                    index: *index,
-                    name: Bytes::from(name.clone()),
-                    value: Bytes::new(),
-                },
-                HeaderChange::Insert { index, name, value } => Response::InsHeader {
-                    index: *index,
-                    name: Bytes::from(name.clone()),
-                    value: Bytes::from(value.clone()),
-                },
-                HeaderChange::Add { name, value } => Response::AddHeader {
-                    name: Bytes::from(name.clone()),
-                    value: Bytes::from(value.clone()),
-                },
-            });
-        }
-        if let Some(sender) = &d.new_sender {
-            out.push(Response::ChgFrom {
-                from: Bytes::from(format!("<{sender}>")),
-                args: d.new_sender_args.clone().map(Bytes::from),
-            });
-        }
-        for r in &d.recipients {
-            out.push(match r {
-                RcptChange::Delete(a) => Response::DelRcpt(Bytes::from(format!("<{a}>"))),
-                RcptChange::Add(a) => Response::AddRcpt(Bytes::from(format!("<{a}>"))),
-            });
-        }
-        if let Some(reason) = &d.quarantine {
-            let reason: String = reason
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
-            let reason = if reason.trim().is_empty() {
-                "quarantined by authmilter".to_string()
-            } else {
-                reason
-            };
-            out.push(Response::Quarantine(Bytes::from(reason)));
-        }
-    }
-    out.push(match &d.verdict {
-        Verdict::Accept => Response::Continue,
-        Verdict::Discard => Response::Discard,
-        Verdict::Reject(text) => smtp_reply(text)
-            .map(Response::ReplyCode)
-            .unwrap_or(Response::Reject),
-        Verdict::TempFail(text) => smtp_reply(text)
-            .map(Response::ReplyCode)
-            .unwrap_or(Response::Tempfail),
-    });
-    out
 }

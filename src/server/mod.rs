@@ -2,11 +2,13 @@
 //! limit, one task per connection, and graceful shutdown.
 
 mod connection;
-mod reply;
+mod responses;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -16,9 +18,10 @@ use tokio::task::JoinSet;
 
 use crate::app::App;
 use crate::config::{Role, SocketSpec};
+use crate::services::Services;
 
 pub use connection::serve_connection;
-pub use reply::smtp_reply;
+pub use responses::decision_responses;
 
 /// A bound listening socket.
 enum Bound {
@@ -36,18 +39,52 @@ struct Listening {
 /// The bound server, ready to run.
 pub struct Server {
     app: Arc<ArcSwap<App>>,
+    services: Arc<Services>,
     listeners: Vec<Listening>,
+}
+
+/// Counts connections refused over `max_connections` and warns at most once a minute.
+#[derive(Debug, Default)]
+struct Overload {
+    refused: AtomicU64,
+    reported: AtomicU64,
+    last_warning: Mutex<Option<Instant>>,
+}
+
+impl Overload {
+    fn refused(&self, limit: usize) {
+        let total = self
+            .refused
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        let Ok(mut last) = self.last_warning.lock() else {
+            return;
+        };
+        if last.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+            return;
+        }
+        *last = Some(Instant::now());
+        let before = self.reported.swap(total, Ordering::Relaxed);
+        tracing::warn!(
+            limit,
+            refused = total - before,
+            "connection limit reached (server.max_connections = {limit}): extra milter connections are closed at once; the MTA applies its milter_default_action"
+        );
+    }
 }
 
 impl Server {
     /// Binds every configured listener. A stale Unix socket file is removed first.
     pub async fn bind(app: Arc<App>) -> anyhow::Result<Server> {
-        Self::bind_shared(Arc::new(ArcSwap::new(app))).await
+        Self::bind_shared(Arc::new(ArcSwap::new(app)), Services::none()).await
     }
 
     /// Like [`Server::bind`], with state that can be replaced while running (SIGHUP reload):
     /// each new connection takes the state current when it is accepted.
-    pub async fn bind_shared(shared: Arc<ArcSwap<App>>) -> anyhow::Result<Server> {
+    pub async fn bind_shared(
+        shared: Arc<ArcSwap<App>>,
+        services: Arc<Services>,
+    ) -> anyhow::Result<Server> {
         let app = shared.load_full();
         let mut listeners = Vec::new();
         for l in &app.config.server.listen {
@@ -62,6 +99,7 @@ impl Server {
         }
         Ok(Server {
             app: shared,
+            services,
             listeners,
         })
     }
@@ -89,6 +127,7 @@ impl Server {
         let app = self.app.load_full();
         let cfg = &app.config.server;
         let limit = Arc::new(Semaphore::new(cfg.max_connections));
+        let overload = Arc::new(Overload::default());
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut accepts = JoinSet::new();
         let mut unix_paths = Vec::new();
@@ -100,7 +139,12 @@ impl Server {
             accepts.spawn(accept_loop(
                 l,
                 Arc::clone(&self.app),
-                Arc::clone(&limit),
+                Arc::clone(&self.services),
+                (
+                    Arc::clone(&limit),
+                    cfg.max_connections,
+                    Arc::clone(&overload),
+                ),
                 stop_rx.clone(),
             ));
         }
@@ -134,11 +178,14 @@ impl Server {
     }
 }
 
-/// Accepts connections until told to stop; returns the set of connection tasks.
+/// Accepts connections until told to stop; returns the set of connection tasks. Over the
+/// connection limit a connection is accepted and closed at once (with a rate-limited warning)
+/// rather than left waiting in the kernel's queue, so the MTA gets an answer promptly.
 async fn accept_loop(
     listening: Listening,
     app: Arc<ArcSwap<App>>,
-    limit: Arc<Semaphore>,
+    services: Arc<Services>,
+    (limit, max, overload): (Arc<Semaphore>, usize, Arc<Overload>),
     mut stop: watch::Receiver<bool>,
 ) -> JoinSet<()> {
     let mut conns = JoinSet::new();
@@ -146,42 +193,42 @@ async fn accept_loop(
     loop {
         // reap finished connection tasks so the set stays small
         while conns.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            p = Arc::clone(&limit).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = stop.changed() => break,
-        };
         let accepted = tokio::select! {
             a = accept(&listening.bound) => a,
             _ = stop.changed() => break,
         };
-        match accepted {
-            Ok(Accepted::Tcp(stream, peer)) => {
+        let stream = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                // e.g. EMFILE: back off briefly instead of spinning
+                tracing::warn!(socket = %listening.spec, "accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
+            overload.refused(max);
+            drop(stream);
+            continue;
+        };
+        let (app, services, stop) = (app.load_full(), Arc::clone(&services), stop.clone());
+        match stream {
+            Accepted::Tcp(stream, peer) => {
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::warn!(%peer, "cannot set TCP_NODELAY: {e}");
                 }
                 tracing::debug!(%peer, "milter connection");
-                let (app, stop) = (app.load_full(), stop.clone());
                 conns.spawn(async move {
-                    serve_connection(stream, app, role, stop).await;
+                    serve_connection(stream, app, services, role, stop).await;
                     drop(permit);
                 });
             }
-            Ok(Accepted::Unix(stream)) => {
+            Accepted::Unix(stream) => {
                 tracing::debug!(socket = %listening.spec, "milter connection");
-                let (app, stop) = (app.load_full(), stop.clone());
                 conns.spawn(async move {
-                    serve_connection(stream, app, role, stop).await;
+                    serve_connection(stream, app, services, role, stop).await;
                     drop(permit);
                 });
-            }
-            Err(e) => {
-                // e.g. EMFILE: back off briefly instead of spinning
-                tracing::warn!(socket = %listening.spec, "accept failed: {e}");
-                drop(permit);
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
         }
     }

@@ -97,6 +97,11 @@ const DKIM_WHITELIST: &str = "the DMARC whitelist entry dkim:marcbradshaw.net (n
      and p=reject applies. With rsa_sha1 = \"verify\" the signature verifies and the message is \
      accepted, as upstream. The methods are compared from the same run with enforce = false";
 
+const TIMEOUT_AR: &str = "when the checks time out and the message is accepted anyway \
+     ([policy] on_error = \"accept\"), authmilter still writes its own header, \
+     `Authentication-Results: <id>; none (not checked: …)`, so that no forged header can speak \
+     for it (issue: our header or no delivery); authentication_milter adds nothing";
+
 /// A documented, deliberate difference between authmilter and the expected output.
 struct Difference {
     /// Expected file of the case.
@@ -198,6 +203,8 @@ const DIFFERENCES: &[Difference] = &[
     d("dmarc_reject_wl.eml", "", "dkim header.d=marcbradshaw.net header.b=S/mtomBF", "pass", "policy", RSA_SHA1),
     d("dmarc_reject_wl.eml", "", "iprev", "fail 123.123.123.123", "permerror 123.123.123.123", IPREV_PERMERROR),
     d("dmarc_reject_wl.eml", "rsa_sha1=verify", "iprev", "fail 123.123.123.123", "permerror 123.123.123.123", IPREV_PERMERROR),
+    // Timeout without dryrun, accepted (TestTimeout)
+    d("google_apps_good.timeout.eml", "", "authentication-results", "none", "added", TIMEOUT_AR),
     // Sanitize Headers authserv_id (hide_none, client 74.125.82.171)
     d("google_apps_good_sanitize_authserv_id.eml", "", "removed A-R", "example.com mx.example.net sub.example.com test.module module", "example.com mx.example.net", SANITIZE),
 ];

@@ -20,6 +20,12 @@ mod authmilter_corpus;
 mod signing;
 // SRS through the milter and the socketmap.
 mod srs;
+// Hostile mail (Composition Kills classes, DNS faults): eval and the milter decide the same.
+mod hostile;
+// Log lines cannot be forged by mail; JSON logs carry fields.
+mod logs;
+// SIGHUP reloads and the results sink across them.
+mod reload;
 // The command-line tools (spf, dkim, eval, srs, config check).
 mod cli;
 // Real Postfix on loopback (AUTHMILTER_E2E=1).

@@ -68,6 +68,10 @@ pub(crate) fn format(ar: &AuthenticationResults, o: &FormatOptions) -> String {
     w.raw(&head);
     if ar.results.is_empty() {
         w.raw("; none");
+        if let Some(c) = &ar.none_comment {
+            w.raw(" ");
+            w.raw(&comment(c));
+        }
         return w.out;
     }
     let last = ar.results.len() - 1;

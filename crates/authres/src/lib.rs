@@ -43,6 +43,9 @@ pub struct AuthenticationResults {
     pub version: Option<u32>,
     /// The method results; empty is the `none` form (RFC 8601 §2.2 `no-result`).
     pub results: Vec<MethodResult>,
+    /// A comment after `none` when there are no results (RFC 8601 §2.2: CFWS may follow),
+    /// e.g. why nothing was checked.
+    pub none_comment: Option<String>,
 }
 
 /// One `resinfo`: a method, its result, an optional reason and properties
@@ -84,7 +87,13 @@ impl AuthenticationResults {
             authserv_id: authserv_id.into(),
             version: None,
             results: Vec::new(),
+            none_comment: None,
         }
+    }
+
+    /// Sets the comment written after `none` when the field has no results.
+    pub fn set_comment(&mut self, comment: impl Into<String>) {
+        self.none_comment = Some(comment.into());
     }
 
     /// Adds a method result (builder style).

@@ -56,6 +56,7 @@ fn authentication_results() -> impl Strategy<Value = AuthenticationResults> {
         proptest::collection::vec(method_result(), 0..6),
     )
         .prop_map(|(authserv_id, version, results)| AuthenticationResults {
+            none_comment: None,
             authserv_id,
             version,
             results,

@@ -99,6 +99,11 @@ impl CryptoProvider for AwsLcProvider {
         keyload::to_array(aws_lc_rs::hmac::sign(&key, data).as_ref())
     }
 
+    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> [u8; 32] {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+        keyload::to_array(aws_lc_rs::hmac::sign(&key, data).as_ref())
+    }
+
     fn fill_random(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
         use aws_lc_rs::rand::SecureRandom;
         aws_lc_rs::rand::SystemRandom::new()

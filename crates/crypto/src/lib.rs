@@ -161,6 +161,8 @@ pub trait CryptoProvider: Send + Sync + 'static {
     fn ed25519_from_seed(&self, seed: &[u8]) -> Result<Box<dyn SigningKey>, CryptoError>;
     /// HMAC-SHA1 (RFC 2104) of `data` under `key`.
     fn hmac_sha1(&self, key: &[u8], data: &[u8]) -> [u8; 20];
+    /// HMAC-SHA256 (RFC 2104, RFC 4231) of `data` under `key`.
+    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> [u8; 32];
     /// Fills `buf` from the operating system's random number generator.
     fn fill_random(&self, buf: &mut [u8]) -> Result<(), CryptoError>;
     /// A new RSA private key of `bits` as PKCS#8 v1 DER (RFC 5208), where the backend can.
@@ -208,6 +210,12 @@ pub fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
     default_provider().hmac_sha1(key, data)
 }
 
+/// HMAC-SHA256 of `data` under `key` (RFC 2104, RFC 4231), through [`default_provider`], as
+/// report redaction uses to hash local parts (RFC 6590).
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    default_provider().hmac_sha256(key, data)
+}
+
 /// Fills `buf` from the operating system's random number generator, through [`default_provider`].
 pub fn random_bytes(buf: &mut [u8]) -> Result<(), CryptoError> {
     default_provider().fill_random(buf)
@@ -235,6 +243,23 @@ mod tests {
         assert_eq!(hmac_sha1(b"Jefe", b"what do ya want for nothing?"), {
             default_provider().hmac_sha1(b"Jefe", b"what do ya want for nothing?")
         });
+    }
+
+    #[test]
+    fn hmac_sha256_rfc4231_case_2() {
+        for p in providers() {
+            let mac = p.hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+            assert_eq!(
+                hex(&mac),
+                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+                "{}",
+                p.name()
+            );
+        }
+        assert_eq!(
+            hmac_sha256(b"k", b"d"),
+            default_provider().hmac_sha256(b"k", b"d")
+        );
     }
 
     #[test]

@@ -98,6 +98,11 @@ impl CryptoProvider for RingProvider {
         keyload::to_array(ring::hmac::sign(&key, data).as_ref())
     }
 
+    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> [u8; 32] {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+        keyload::to_array(ring::hmac::sign(&key, data).as_ref())
+    }
+
     fn fill_random(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
         use ring::rand::SecureRandom;
         ring::rand::SystemRandom::new()

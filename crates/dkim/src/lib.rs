@@ -17,13 +17,20 @@
 //! # }
 //! ```
 //!
+//! When several consumers need the body (DKIM verification, our own signatures, ARC), create
+//! one [`BodyHashes`], start each with [`Verifier::begin_shared`] / [`Signer::start_shared`],
+//! feed the body once to [`BodyHashes::update`], and finish each with the
+//! [`FinishedBodyHashes`]: every distinct canonical body hash is computed once.
+//!
 //! Signing: [`Signer::start`] at end of headers (or any time before the body), feed
 //! [`SigningSession::body`], then [`SigningSession::finish`] with the header fields, and insert
 //! [`SignatureHeader::value`] (folded with `"\n"` for milters) under
 //! [`SignatureHeader::name`].
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod body_hashes;
 pub mod canon;
 mod error;
 #[doc(hidden)]
@@ -37,10 +44,13 @@ pub mod signature;
 pub mod tag;
 pub mod verify;
 
+pub use body_hashes::{BodyHashId, BodyHashKey, BodyHashes, FinishedBodyHashes};
 pub use canon::{BodyHash, BodyHasher};
 pub use error::{DkimError, TagError};
 pub use keys::{DnsKeyRecord, GeneratedKey, KeyAlgorithm, TestKeyOutcome, generate_key, test_key};
-pub use message::{HeaderField, Message, normalize_line_endings, parse_message};
+pub use message::{
+    HeaderEnd, HeaderField, Headers, Message, normalize_line_endings, parse_message,
+};
 pub use record::KeyRecord;
 pub use result::{DkimResult, Reason, SignatureResult};
 pub use sign::{SignatureHeader, SignedHeaders, Signer, SignerConfig, SigningSession};

@@ -55,6 +55,15 @@ pub enum Reason {
     BodyHashMismatch,
     /// The body is shorter than `l=` (RFC 6376 §3.5 `l=`).
     BodyTooShort,
+    /// The signature verifies but `l=` covers only part of the body: the rest is unsigned
+    /// content anyone could have appended (RFC 6376 §8.2). Result `policy` unless the
+    /// verifier allows partial bodies.
+    PartialBody {
+        /// Canonical bytes the signature covers (`l=`).
+        signed: u64,
+        /// Canonical bytes of the whole body.
+        total: u64,
+    },
     /// The header signature does not verify (RFC 6376 §6.1.3).
     SignatureMismatch,
     /// `x=` is in the past (RFC 6376 §3.5 `x=`).
@@ -120,6 +129,10 @@ impl fmt::Display for Reason {
         match self {
             Reason::BodyHashMismatch => f.write_str("body hash did not verify"),
             Reason::BodyTooShort => f.write_str("body shorter than l="),
+            Reason::PartialBody { signed, total } => write!(
+                f,
+                "l={signed} signs only part of the {total}-byte body: the rest is unsigned"
+            ),
             Reason::SignatureMismatch => f.write_str("signature did not verify"),
             Reason::Expired => f.write_str("signature expired"),
             Reason::FutureTimestamp => f.write_str("signature timestamp in the future"),

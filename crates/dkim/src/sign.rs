@@ -6,7 +6,8 @@ use std::sync::Arc;
 use base64::Engine;
 use crypto::{KeyType, SigningKey};
 
-use crate::canon::{BodyHasher, canonicalize_header, select_headers};
+use crate::body_hashes::{BodyHashId, BodyHashKey, BodyHashes, FinishedBodyHashes};
+use crate::canon::{BodyHash, BodyHasher, canonicalize_header, select_headers};
 use crate::error::DkimError;
 use crate::message::HeaderField;
 use crate::signature::{Algorithm, Canonicalization, HEADER_NAME};
@@ -125,7 +126,16 @@ pub struct Signer {
 #[derive(Debug)]
 pub struct SigningSession {
     signer: Signer,
-    body: BodyHasher,
+    body: SessionBody,
+}
+
+/// Where a signing session's body hash comes from.
+#[derive(Debug)]
+enum SessionBody {
+    /// Its own hasher ([`Signer::start`]).
+    Own(BodyHasher),
+    /// A hash shared with other consumers ([`Signer::start_shared`]).
+    Shared(BodyHashId),
 }
 
 /// A finished DKIM-Signature header field (RFC 6376 §3.5), kept as folding pieces so that the
@@ -174,26 +184,83 @@ impl Signer {
     pub fn start(&self) -> SigningSession {
         SigningSession {
             signer: self.clone(),
-            body: BodyHasher::new(self.config.body_canon, crypto::HashAlg::Sha256, None),
+            body: SessionBody::Own(BodyHasher::new(
+                self.config.body_canon,
+                crypto::HashAlg::Sha256,
+                None,
+            )),
+        }
+    }
+
+    /// Starts a message whose body hash comes from `hashes`, shared with verification and
+    /// ARC (RFC 6376 §3.7): the caller feeds `hashes` and finishes with
+    /// [`SigningSession::finish_shared`].
+    pub fn start_shared(&self, hashes: &mut BodyHashes) -> SigningSession {
+        SigningSession {
+            signer: self.clone(),
+            body: SessionBody::Shared(hashes.request(self.body_hash_key())),
+        }
+    }
+
+    /// The body hash this signer needs (RFC 6376 §3.7): its body canonicalization, SHA-256,
+    /// the whole body.
+    pub fn body_hash_key(&self) -> BodyHashKey {
+        BodyHashKey {
+            canon: self.config.body_canon,
+            hash: crypto::HashAlg::Sha256,
+            limit: None,
         }
     }
 }
 
 impl SigningSession {
-    /// Feeds a chunk of the body (CRLF line endings), split anywhere.
+    /// Feeds a chunk of the body (CRLF line endings), split anywhere; with a shared body hash
+    /// ([`Signer::start_shared`]) the caller feeds the shared hashes instead.
     pub fn body(&mut self, chunk: &[u8]) {
-        self.body.update(chunk);
+        if let SessionBody::Own(h) = &mut self.body {
+            h.update(chunk);
+        }
     }
 
     /// Finishes: hashes the header fields `headers` (top to bottom) and signs at Unix time
     /// `now` (RFC 6376 §5.4–§5.6). Fails if there is no From field.
     pub fn finish(self, headers: &[HeaderField], now: u64) -> Result<SignatureHeader, DkimError> {
-        let signer = self.signer;
+        match self.body {
+            SessionBody::Own(h) => sign_with(&self.signer, &h.finish(), headers, now),
+            SessionBody::Shared(_) => Err(DkimError::Config(
+                "a shared-hash signing session finishes with finish_shared".into(),
+            )),
+        }
+    }
+
+    /// Finishes a session started with [`Signer::start_shared`] (RFC 6376 §5.4–§5.6).
+    pub fn finish_shared(
+        self,
+        hashes: &FinishedBodyHashes,
+        headers: &[HeaderField],
+        now: u64,
+    ) -> Result<SignatureHeader, DkimError> {
+        let body = match &self.body {
+            SessionBody::Own(_) => None,
+            SessionBody::Shared(id) => hashes.get(*id),
+        }
+        .ok_or_else(|| DkimError::Config("the body hash was not computed".into()))?;
+        sign_with(&self.signer, body, headers, now)
+    }
+}
+
+/// Builds and signs the DKIM-Signature for `body` and `headers` (RFC 6376 §5.4–§5.6).
+fn sign_with(
+    signer: &Signer,
+    body: &BodyHash,
+    headers: &[HeaderField],
+    now: u64,
+) -> Result<SignatureHeader, DkimError> {
+    {
         let cfg = &*signer.config;
         if !headers.iter().any(|h| h.name_is("From")) {
             return Err(DkimError::NoFromHeader);
         }
-        let body = self.body.finish();
         let names = header_list(headers, &cfg.headers);
         let b64 = base64::engine::general_purpose::STANDARD;
         let c = format!("{}/{}", cfg.header_canon.as_str(), cfg.body_canon.as_str());

@@ -11,20 +11,15 @@
 //! 4. at end of message, hand over the DNS answers ([`MessageVerification::set_key_answer`]) and
 //!    call [`MessageVerification::finish`] for one [`SignatureResult`] per signature.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
-
-use crypto::{CryptoError, CryptoProvider, HashAlg, SigAlg};
+use crypto::{CryptoError, CryptoProvider, SigAlg};
 use dns::{DnsError, Resolver};
 
-use crate::canon::{BodyHash, BodyHasher, canonicalize_header, select_headers};
+use crate::body_hashes::{BodyHashId, BodyHashKey, BodyHashes, FinishedBodyHashes};
+use crate::canon::{BodyHash, canonicalize_header, select_headers};
 use crate::message::HeaderField;
 use crate::record::KeyRecord;
 use crate::result::{DkimResult, Reason, SignatureResult};
-use crate::signature::{
-    Algorithm, Canonicalization, HEADER_NAME, PartialSignature, Signature, strip_b_value,
-};
+use crate::signature::{Algorithm, HEADER_NAME, PartialSignature, Signature, strip_b_value};
 
 /// What to do with rsa-sha1 signatures (RFC 8301 §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,6 +43,10 @@ pub struct VerifyOptions {
     pub max_signatures: usize,
     /// How far `t=` may lie in the future, in seconds (default 300; RFC 6376 §3.5 `t=`).
     pub future_skew: u64,
+    /// A verifying signature whose `l=` leaves part of the body unsigned passes (RFC 6376
+    /// as written, the default here); when false it gets `policy` (RFC 6376 §8.2: appended
+    /// content is unauthenticated).
+    pub allow_partial_body: bool,
     /// The crypto backend.
     pub crypto: &'static dyn CryptoProvider,
 }
@@ -58,6 +57,7 @@ impl Default for VerifyOptions {
             rsa_sha1: RsaSha1Policy::Policy,
             max_signatures: 8,
             future_skew: 300,
+            allow_partial_body: true,
             crypto: crypto::default_provider(),
         }
     }
@@ -69,6 +69,7 @@ impl std::fmt::Debug for VerifyOptions {
             .field("rsa_sha1", &self.rsa_sha1)
             .field("max_signatures", &self.max_signatures)
             .field("future_skew", &self.future_skew)
+            .field("allow_partial_body", &self.allow_partial_body)
             .finish_non_exhaustive()
     }
 }
@@ -86,15 +87,10 @@ pub type KeyAnswer = Result<Vec<Vec<u8>>, DnsError>;
 pub struct MessageVerification {
     options: VerifyOptions,
     entries: Vec<Entry>,
-    hashers: Vec<HasherSlot>,
+    /// The body hashes, when this verification owns them ([`Verifier::begin`]); `None` when
+    /// they are shared with other consumers ([`Verifier::begin_shared`]).
+    own_hashes: Option<BodyHashes>,
     keys: Vec<(String, Option<KeyAnswer>)>,
-}
-
-struct HasherSlot {
-    canon: Canonicalization,
-    hash: HashAlg,
-    limit: Option<u64>,
-    hasher: Option<BodyHasher>,
 }
 
 struct Entry {
@@ -108,7 +104,7 @@ enum EntryState {
     Pending {
         sig: Box<Signature>,
         header_data: Vec<u8>,
-        hasher: usize,
+        hash: BodyHashId,
         key: usize,
     },
 }
@@ -126,20 +122,63 @@ impl Verifier {
 
     /// Starts verifying a message whose header fields (top to bottom) are `headers`, at Unix
     /// time `now` (injectable clock for `x=`/`t=`, RFC 6376 §3.5). Parses and checks every
-    /// DKIM-Signature (RFC 6376 §6.1.1) and prepares the header hash input (§3.7).
+    /// DKIM-Signature (RFC 6376 §6.1.1) and prepares the header hash input (§3.7). The
+    /// verification hashes the body itself: feed it with [`MessageVerification::body`].
     pub fn begin(&self, headers: &[HeaderField], now: u64) -> MessageVerification {
+        let mut hashes = BodyHashes::new(self.options.crypto);
+        let mut mv = self.begin_shared(headers, now, &mut hashes, |_| false);
+        mv.own_hashes = Some(hashes);
+        mv
+    }
+
+    /// Like [`Verifier::begin`], with body hashes shared with other consumers (our own
+    /// signatures, ARC): the caller feeds `hashes` and hands the finished hashes to
+    /// [`MessageVerification::finish_shared`]. Signatures whose `d=` `could_align` with the
+    /// author domain are evaluated first, so that junk signatures cannot use up the budget
+    /// of `max_signatures` before one that matters for DMARC (RFC 6376 §6.1 lets verifiers
+    /// limit the work); results keep header order.
+    pub fn begin_shared(
+        &self,
+        headers: &[HeaderField],
+        now: u64,
+        hashes: &mut BodyHashes,
+        could_align: impl Fn(&str) -> bool,
+    ) -> MessageVerification {
         let mut mv = MessageVerification {
             options: self.options.clone(),
             entries: Vec::new(),
-            hashers: Vec::new(),
+            own_hashes: None,
             keys: Vec::new(),
         };
-        let mut evaluated = 0usize;
+        // parse every signature first (parse failures never count against the budget)
+        let mut parsed: Vec<(usize, Result<Signature, crate::signature::SignatureError>)> =
+            Vec::new();
         for (index, field) in headers.iter().enumerate() {
-            if !field.name_is(HEADER_NAME) {
-                continue;
+            if field.name_is(HEADER_NAME) {
+                parsed.push((index, Signature::parse(&field.value)));
             }
-            let sig = match Signature::parse(&field.value) {
+        }
+        // the budget goes to signatures that could align first, then the rest, in order
+        let mut budgeted = vec![false; parsed.len()];
+        let mut remaining = self.options.max_signatures;
+        for pass in [true, false] {
+            for (slot, (_, sig)) in parsed.iter().enumerate() {
+                if remaining == 0 {
+                    break;
+                }
+                if let Ok(sig) = sig
+                    && could_align(&sig.domain) == pass
+                    && budgeted.get(slot) == Some(&false)
+                {
+                    if let Some(b) = budgeted.get_mut(slot) {
+                        *b = true;
+                    }
+                    remaining -= 1;
+                }
+            }
+        }
+        for (slot, (index, sig)) in parsed.into_iter().enumerate() {
+            let sig = match sig {
                 Ok(s) => s,
                 Err(e) => {
                     mv.entries.push(Entry {
@@ -163,12 +202,11 @@ impl Verifier {
                 body_length,
                 state: EntryState::Done(result, reason),
             };
-            if evaluated >= self.options.max_signatures {
+            if budgeted.get(slot) != Some(&true) {
                 mv.entries
                     .push(done(DkimResult::PermError, Reason::TooManySignatures));
                 continue;
             }
-            evaluated += 1;
             if let Err(reason) = sig.check_time(now, self.options.future_skew) {
                 mv.entries.push(done(DkimResult::PermError, reason));
                 continue;
@@ -189,7 +227,11 @@ impl Verifier {
                 }
             }
             let header_data = header_hash_input(headers, index, &sig);
-            let hasher = mv.hasher_for(sig.body_canon, sig.algorithm.hash(), sig.body_length);
+            let hash = hashes.request(BodyHashKey {
+                canon: sig.body_canon,
+                hash: sig.algorithm.hash(),
+                limit: sig.body_length,
+            });
             let key = mv.key_slot(sig.key_name());
             mv.entries.push(Entry {
                 partial,
@@ -197,7 +239,7 @@ impl Verifier {
                 state: EntryState::Pending {
                     sig: Box::new(sig),
                     header_data,
-                    hasher,
+                    hash,
                     key,
                 },
             });
@@ -232,28 +274,35 @@ impl MessageVerification {
     /// Looks up every key through `resolver`, concurrently, and stores the answers.
     pub async fn lookup_keys<R: Resolver + ?Sized>(&mut self, resolver: &R) {
         let names = self.key_queries();
-        let answers = join_all(names.iter().map(|n| resolver.txt(n)).collect()).await;
+        let answers = dns::join_all(names.iter().map(|n| resolver.txt(n)).collect()).await;
         for (name, answer) in names.iter().zip(answers) {
             self.set_key_answer(name, answer);
         }
     }
 
-    /// Feeds a chunk of the body (CRLF line endings), split anywhere (RFC 6376 §3.4.3–§3.4.4).
+    /// Feeds a chunk of the body (CRLF line endings), split anywhere (RFC 6376 §3.4.3–§3.4.4),
+    /// when this verification owns its body hashes ([`Verifier::begin`]); with shared hashes
+    /// the caller feeds [`BodyHashes`] instead and this does nothing.
     pub fn body(&mut self, chunk: &[u8]) {
-        for slot in &mut self.hashers {
-            if let Some(h) = &mut slot.hasher {
-                h.update(chunk);
-            }
+        if let Some(h) = self.own_hashes.as_mut() {
+            h.update(chunk);
         }
     }
 
-    /// Ends the message and evaluates every signature (RFC 6376 §6.1.2–§6.1.3), in header order.
+    /// Ends the message and evaluates every signature (RFC 6376 §6.1.2–§6.1.3), in header
+    /// order, with the body hashes this verification computed itself.
     pub fn finish(mut self) -> Vec<SignatureResult> {
-        let hashes: Vec<Option<BodyHash>> = self
-            .hashers
-            .iter_mut()
-            .map(|s| s.hasher.take().map(BodyHasher::finish))
-            .collect();
+        let hashes = self
+            .own_hashes
+            .take()
+            .map(BodyHashes::finish)
+            .unwrap_or_default();
+        self.finish_shared(&hashes)
+    }
+
+    /// Ends the message and evaluates every signature (RFC 6376 §6.1.2–§6.1.3), in header
+    /// order, with shared body hashes ([`Verifier::begin_shared`]).
+    pub fn finish_shared(self, hashes: &FinishedBodyHashes) -> Vec<SignatureResult> {
         let crypto = self.options.crypto;
         let mut results: Vec<SignatureResult> = Vec::with_capacity(self.entries.len());
         for (index, entry) in self.entries.into_iter().enumerate() {
@@ -264,12 +313,23 @@ impl MessageVerification {
                 EntryState::Pending {
                     sig,
                     header_data,
-                    hasher,
+                    hash,
                     key,
                 } => {
                     let answer = self.keys.get(key).and_then(|(_, a)| a.as_ref());
-                    let body = hashes.get(hasher).and_then(Option::as_ref);
-                    let outcome = evaluate(crypto, &sig, &header_data, body, answer);
+                    let body = hashes.get(hash);
+                    let mut outcome = evaluate(crypto, &sig, &header_data, body, answer);
+                    if outcome.result == DkimResult::Pass
+                        && !self.options.allow_partial_body
+                        && let (Some(signed), Some(b)) = (sig.body_length, body)
+                        && b.canonical_length > signed
+                    {
+                        outcome.result = DkimResult::Policy;
+                        outcome.reason = Some(Reason::PartialBody {
+                            signed,
+                            total: b.canonical_length,
+                        });
+                    }
                     key_bits = outcome.key_bits;
                     testing = outcome.testing;
                     (outcome.result, outcome.reason)
@@ -294,28 +354,6 @@ impl MessageVerification {
         results
     }
 
-    fn hasher_for(&mut self, canon: Canonicalization, hash: HashAlg, limit: Option<u64>) -> usize {
-        if let Some(i) = self
-            .hashers
-            .iter()
-            .position(|s| s.canon == canon && s.hash == hash && s.limit == limit)
-        {
-            return i;
-        }
-        self.hashers.push(HasherSlot {
-            canon,
-            hash,
-            limit,
-            hasher: Some(BodyHasher::with_provider(
-                self.options.crypto,
-                canon,
-                hash,
-                limit,
-            )),
-        });
-        self.hashers.len() - 1
-    }
-
     fn key_slot(&mut self, name: String) -> usize {
         if let Some(i) = self.keys.iter().position(|(n, _)| *n == name) {
             return i;
@@ -329,7 +367,7 @@ impl std::fmt::Debug for MessageVerification {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MessageVerification")
             .field("signatures", &self.entries.len())
-            .field("hashers", &self.hashers.len())
+            .field("own_hashes", &self.own_hashes)
             .field("keys", &self.key_queries())
             .finish()
     }
@@ -511,33 +549,4 @@ fn shorten_header_b(results: &mut [SignatureResult]) {
         }
         r.header_b = mine.get(..len).unwrap_or(mine).to_string();
     }
-}
-
-type BoxedLookup<'a> = Pin<Box<dyn Future<Output = KeyAnswer> + Send + 'a>>;
-
-/// Polls all lookups concurrently (no runtime dependency) and returns answers in order.
-async fn join_all(mut futures: Vec<BoxedLookup<'_>>) -> Vec<KeyAnswer> {
-    let mut answers: Vec<Option<KeyAnswer>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (fut, slot) in futures.iter_mut().zip(answers.iter_mut()) {
-            if slot.is_some() {
-                continue;
-            }
-            match fut.as_mut().poll(cx) {
-                Poll::Ready(a) => *slot = Some(a),
-                Poll::Pending => pending = true,
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    answers
-        .into_iter()
-        .map(|a| a.unwrap_or(Err(DnsError::Other("lookup not completed".into()))))
-        .collect()
 }

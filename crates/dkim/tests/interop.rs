@@ -513,7 +513,10 @@ fn milter_sign(port: u16, message: &str) -> String {
                 let name = String::from_utf8_lossy(parts.next().unwrap()).into_owned();
                 let value = String::from_utf8_lossy(parts.next().unwrap()).into_owned();
                 if name.eq_ignore_ascii_case("DKIM-Signature") {
-                    let f = HeaderField::from_milter(name.as_bytes(), value.as_bytes(), false);
+                    let f = HeaderField::new(
+                        name.as_bytes().to_vec(),
+                        [&b" "[..], value.as_bytes()].concat(),
+                    );
                     field = Some(format!(
                         "{}:{}\r\n",
                         String::from_utf8_lossy(&f.name),

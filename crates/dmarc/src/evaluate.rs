@@ -4,18 +4,18 @@ use std::sync::Arc;
 
 use dns::{DnsError, Resolver};
 
+use crate::domain::{is_subdomain_or_same, normalize_identifier};
 use crate::from::author_domains;
 use crate::orgdomain::{
     Lookup, LookupCache, psl_organizational_domain, select_org_domain, tree_walk,
     tree_walk_org_domain, walk_targets,
 };
 use crate::record::{AlignmentMode, Policy, Psd, Record};
-use crate::types::{
+use crate::{
     Config, DiscoveryMethod, Disposition, DkimAuth, DkimCheck, DkimOutcome, DmarcOutcome,
     DmarcResult, Evaluation, FromProblem, Mode, PolicySource, RandomSampler, Reason, RecordSource,
     Sampler, SpfAuth, SpfCheck, SpfOutcome,
 };
-use crate::util::{is_subdomain_or_same, normalize_identifier};
 use dns::join_all;
 
 /// A DMARC evaluator: configuration plus the `pct` random source (RFC 7489 §6.6.4).
@@ -171,6 +171,7 @@ impl Dmarc {
                 from_problem: Some(problem),
                 evaluations: Vec::new(),
                 mode,
+                incomplete: None,
             };
         }
         let mut evaluations = Vec::new();
@@ -194,6 +195,7 @@ impl Dmarc {
             from_problem: None,
             evaluations,
             mode,
+            incomplete: None,
         }
     }
 
@@ -305,7 +307,10 @@ impl Dmarc {
         let mut aligned_temperror = false;
         if let Some(s) = spf {
             let aligned = aligner.aligned(resolver, &s.domain, aspf).await;
-            unknown_alignment |= aligned.is_none() && s.result == SpfOutcome::Pass;
+            // undecided alignment matters for a pass and for a temporary error alike: either
+            // could have made the result pass (RFC 9989 §5.3: never fail on a DNS hiccup)
+            unknown_alignment |=
+                aligned.is_none() && matches!(s.result, SpfOutcome::Pass | SpfOutcome::TempError);
             let aligned = aligned.unwrap_or(false);
             aligned_temperror |= aligned && s.result == SpfOutcome::TempError;
             e.spf = Some(SpfCheck {
@@ -316,7 +321,8 @@ impl Dmarc {
         }
         for sig in dkim {
             let aligned = aligner.aligned(resolver, &sig.domain, adkim).await;
-            unknown_alignment |= aligned.is_none() && sig.result == DkimOutcome::Pass;
+            unknown_alignment |= aligned.is_none()
+                && matches!(sig.result, DkimOutcome::Pass | DkimOutcome::TempError);
             let aligned = aligned.unwrap_or(false);
             aligned_temperror |= aligned && sig.result == DkimOutcome::TempError;
             e.dkim.push(DkimCheck {

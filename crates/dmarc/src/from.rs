@@ -1,13 +1,18 @@
 //! Author domain extraction from `From:` fields (RFC 5322 §3.4, §3.6.2, §4.4; RFC 7489 §6.6.1;
 //! RFC 9989 §5.3.1).
 //!
-//! The parser is deliberately tolerant of the sloppy forms seen in real mail (a quoted display
-//! name followed by a bare address, stray angle brackets, a leading `From:` word) but refuses
-//! input whose meaning is ambiguous: an unterminated quoted string, comment or domain literal.
+//! The parser accepts the RFC 5322 grammar with its obsolete forms (§4.4: CFWS around dots,
+//! routes, empty list elements) and one sloppy form seen in real mail (display words before a
+//! bare address, `"Joe" joe@example.com`), but refuses every input whose meaning readers could
+//! disagree on, so that no reading of the field gives a pass for a domain the reader does not
+//! see: control characters (NUL, ESC, a lone CR…), an unterminated quoted string, comment,
+//! domain literal or angle address, several angle addresses in one mailbox, an `@` or text
+//! outside the angle address (`victim@bank.example <attacker@evil.example>`), several `@` in
+//! a bare address, stray specials.
 
+use crate::domain::normalize_domain;
 use crate::error::DmarcError;
-use crate::types::{Config, FromProblem, MultiFrom};
-use crate::util::normalize_domain;
+use crate::{Config, FromProblem, MultiFrom};
 
 /// One mailbox of a `From:` field (RFC 5322 §3.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +45,11 @@ impl FromAddress {
 /// Parses one `From:` field value into its mailboxes (RFC 5322 §3.6.2 `from`, with the
 /// obsolete syntax of §4.4 and group syntax). Empty groups produce no mailbox.
 pub fn parse_from(value: &[u8]) -> Result<Vec<FromAddress>, DmarcError> {
+    if let Some(b) = control_character(value) {
+        return Err(DmarcError::FromSyntax(format!(
+            "control character 0x{b:02X} in From"
+        )));
+    }
     let tokens = tokenize(value)?;
     let mut out = Vec::new();
     let mut entry: Vec<Tok> = Vec::new();
@@ -57,7 +67,7 @@ pub fn parse_from(value: &[u8]) -> Result<Vec<FromAddress>, DmarcError> {
             // a group's display name ends at ':' (outside an angle-addr, where ':' ends a route)
             Tok::Special(b':') if depth == 0 => entry.clear(),
             Tok::Special(b',' | b';') if depth == 0 => {
-                if let Some(a) = mailbox(&entry) {
+                if let Some(a) = mailbox(&entry)? {
                     out.push(a);
                 }
                 entry.clear();
@@ -65,10 +75,31 @@ pub fn parse_from(value: &[u8]) -> Result<Vec<FromAddress>, DmarcError> {
             other => entry.push(other),
         }
     }
-    if let Some(a) = mailbox(&entry) {
+    if let Some(a) = mailbox(&entry)? {
         out.push(a);
     }
     Ok(out)
+}
+
+/// The first byte RFC 5322 does not allow in a header value (§2.2, §3.2.2): a C0 control
+/// other than HTAB, or DEL; CR and LF only as a fold (CR LF or LF, then space or tab).
+pub fn control_character(value: &[u8]) -> Option<u8> {
+    let mut i = 0usize;
+    while let Some(&b) = value.get(i) {
+        match b {
+            b'\r'
+                if value.get(i + 1) == Some(&b'\n')
+                    && matches!(value.get(i + 2), Some(b' ' | b'\t')) =>
+            {
+                i += 3;
+            }
+            b'\n' if matches!(value.get(i + 1), Some(b' ' | b'\t')) => i += 2,
+            b'\t' => i += 1,
+            0..=0x1f | 0x7f => return Some(b),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// The distinct author domains of the message's `From:` field values, applying the
@@ -85,7 +116,15 @@ pub fn author_domains<T: AsRef<[u8]>>(
     }
     let mut addresses = Vec::new();
     for f in fields {
-        let parsed = parse_from(f.as_ref()).map_err(|e| FromProblem::Unparseable(e.to_string()))?;
+        if let Some(b) = control_character(f.as_ref()) {
+            return Err(FromProblem::ControlCharacter(b));
+        }
+        let parsed = parse_from(f.as_ref()).map_err(|e| {
+            FromProblem::Unparseable(match e {
+                DmarcError::FromSyntax(why) => why,
+                other => other.to_string(),
+            })
+        })?;
         addresses.extend(parsed);
     }
     if addresses.is_empty() {
@@ -264,71 +303,143 @@ fn quoted(value: &[u8], start: usize) -> Result<(Vec<u8>, usize), DmarcError> {
     Err(DmarcError::FromSyntax("unterminated quoted string".into()))
 }
 
-/// Builds a mailbox from one comma-separated entry (RFC 5322 §3.4 `mailbox`), tolerating
-/// sloppy forms. Returns `None` for an entry without any word.
-fn mailbox(entry: &[Tok]) -> Option<FromAddress> {
+/// Builds a mailbox from one comma-separated entry (RFC 5322 §3.4 `mailbox`); `None` for an
+/// entry without any word (an empty list element, obs-mbox-list). Refuses entries whose
+/// address readers could disagree on (module docs).
+fn mailbox(entry: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
+    let bad = |why: &str| Err(DmarcError::FromSyntax(why.to_string()));
     if !entry
         .iter()
         .any(|t| matches!(t, Tok::Atom { .. } | Tok::Quoted(_) | Tok::Literal(_)))
     {
-        return None;
-    }
-    // angle-addr: the innermost <...> pair that holds an '@', the last such one
-    let mut open: Option<usize> = None;
-    let mut best: Option<(usize, usize)> = None;
-    for (i, t) in entry.iter().enumerate() {
-        match t {
-            Tok::Special(b'<') => open = Some(i + 1),
-            Tok::Special(b'>') => {
-                if let Some(s) = open.take() {
-                    let inner = entry.get(s..i).unwrap_or_default();
-                    if inner.contains(&Tok::Special(b'@')) {
-                        best = Some((s, i));
-                    }
-                }
-            }
-            _ => {}
+        if entry.iter().any(|t| matches!(t, Tok::Special(b'<'))) {
+            // `<>`: an angle address with nothing in it
+            return Ok(None);
         }
+        if let Some(Tok::Special(c)) = entry.first() {
+            return bad(&format!("stray {:?} in From", char::from(*c)));
+        }
+        return Ok(None);
     }
-    let (display_end, addr) = match best {
-        Some((s, e)) => {
-            let inner = entry.get(s..e).unwrap_or_default();
+    if let Some(Tok::Special(c)) = entry
+        .iter()
+        .find(|t| matches!(t, Tok::Special(b'\\' | b']' | b')')))
+    {
+        return bad(&format!("stray {:?} in From", char::from(*c)));
+    }
+    let opens: Vec<usize> = positions(entry, b'<');
+    let closes: Vec<usize> = positions(entry, b'>');
+    match (opens.as_slice(), closes.as_slice()) {
+        ([], []) => bare_address(entry),
+        ([open], [close]) if open < close => {
+            let (display, rest) = entry.split_at(*open);
+            let inner = rest.get(1..close - open).unwrap_or_default();
+            if rest
+                .get(close - open + 1..)
+                .is_some_and(|after| !after.is_empty())
+            {
+                return bad("text after the angle address in From");
+            }
+            if display
+                .iter()
+                .any(|t| !matches!(t, Tok::Atom { .. } | Tok::Quoted(_)))
+            {
+                return bad("an address or special character in the display name of From");
+            }
             // obs-route: "@a,@b:" before the addr-spec
             let after_route = inner
                 .iter()
                 .rposition(|t| *t == Tok::Special(b':'))
                 .map_or(0, |p| p + 1);
-            (
-                s.saturating_sub(1),
-                inner.get(after_route..).unwrap_or_default(),
-            )
+            let addr = inner.get(after_route..).unwrap_or_default();
+            if addr.is_empty() {
+                return Ok(None);
+            }
+            let Some(mut a) = addr_spec(addr)? else {
+                return bad("an angle address without @ in From");
+            };
+            a.display_name = words(display);
+            Ok(Some(a))
         }
-        None => (0, entry),
-    };
-    let display_name = words(entry.get(..display_end).unwrap_or_default());
-    let Some(at) = addr.iter().rposition(|t| *t == Tok::Special(b'@')) else {
-        return Some(FromAddress {
+        ([_], []) => bad("unterminated angle address in From"),
+        ([], [_]) | ([_], [_]) => bad("stray '>' in From"),
+        _ => bad("more than one angle address in one From mailbox"),
+    }
+}
+
+fn positions(entry: &[Tok], special: u8) -> Vec<usize> {
+    entry
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| **t == Tok::Special(special))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// A mailbox without angle brackets: `local@domain`, optionally after display words (a sloppy
+/// form: `"Joe" joe@example.com`). A display-name-only entry has no domain.
+fn bare_address(entry: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
+    if !entry.contains(&Tok::Special(b'@')) {
+        if entry.iter().any(|t| matches!(t, Tok::Special(_))) {
+            return Err(DmarcError::FromSyntax(
+                "a special character outside an address in From".into(),
+            ));
+        }
+        return Ok(Some(FromAddress {
             display_name: words(entry),
             local_part: Vec::new(),
             domain: None,
-        });
+        }));
+    }
+    addr_spec(entry)
+}
+
+/// `local-part "@" domain` (RFC 5322 §3.4.1), with display words tolerated before the local
+/// part; exactly one `@` and nothing after the domain.
+fn addr_spec(toks: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
+    let ats = positions(toks, b'@');
+    let [at] = ats.as_slice() else {
+        return Err(DmarcError::FromSyntax(if ats.is_empty() {
+            "no @ in the From address".into()
+        } else {
+            "more than one @ in a From address".into()
+        }));
     };
-    let domain = domain_part(addr.get(at + 1..).unwrap_or_default());
-    let local_part = local_part(addr.get(..at).unwrap_or_default());
-    Some(FromAddress {
-        display_name,
-        local_part,
+    let (before, after) = toks.split_at(*at);
+    let after = after.get(1..).unwrap_or_default();
+    if before
+        .iter()
+        .chain(after)
+        .any(|t| matches!(t, Tok::Special(_)))
+    {
+        return Err(DmarcError::FromSyntax(
+            "a special character in the From address".into(),
+        ));
+    }
+    let (domain, used) = domain_part(after);
+    if used < after.len() {
+        return Err(DmarcError::FromSyntax(
+            "text after the domain of the From address".into(),
+        ));
+    }
+    let local = local_part(before);
+    let display_len = before.len().saturating_sub(local.1);
+    Ok(Some(FromAddress {
+        display_name: words(before.get(..display_len).unwrap_or_default()),
+        local_part: local.0,
         domain: Some(domain),
-    })
+    }))
 }
 
 /// Joins the domain tokens after '@': atoms glued by dots (CFWS allowed around dots,
-/// RFC 5322 §4.4 obs-domain), or a domain literal.
-fn domain_part(toks: &[Tok]) -> Vec<u8> {
+/// RFC 5322 §4.4 obs-domain), or a domain literal. Returns the domain and the number of
+/// tokens it used.
+fn domain_part(toks: &[Tok]) -> (Vec<u8>, usize) {
     let mut out: Vec<u8> = Vec::new();
+    let mut used = 0usize;
     for t in toks {
         match t {
-            Tok::Literal(l) if out.is_empty() => return l.clone(),
+            Tok::Literal(l) if out.is_empty() => return (l.clone(), 1),
             Tok::Atom { text, space_before } => {
                 let glued = out.is_empty()
                     || !*space_before
@@ -338,15 +449,17 @@ fn domain_part(toks: &[Tok]) -> Vec<u8> {
                     break;
                 }
                 out.extend_from_slice(text);
+                used += 1;
             }
             _ => break,
         }
     }
-    out
+    (out, used)
 }
 
 /// The local-part before '@': the last quoted string or dot-joined atoms (obs-local-part).
-fn local_part(toks: &[Tok]) -> Vec<u8> {
+/// Returns it and the number of tokens it used (the ones before are display words).
+fn local_part(toks: &[Tok]) -> (Vec<u8>, usize) {
     let mut parts: Vec<&[u8]> = Vec::new();
     for t in toks.iter().rev() {
         match t {
@@ -371,7 +484,11 @@ fn local_part(toks: &[Tok]) -> Vec<u8> {
             _ => break,
         }
     }
-    parts.iter().rev().flat_map(|p| p.iter().copied()).collect()
+    let used = parts.len();
+    (
+        parts.iter().rev().flat_map(|p| p.iter().copied()).collect(),
+        used,
+    )
 }
 
 /// The words of a display name, joined by single spaces.
@@ -469,6 +586,60 @@ mod tests {
     fn unterminated_is_an_error() {
         assert!(parse_from(b"\"unterminated <a@b.example>").is_err());
         assert!(parse_from(b"(comment a@b.example").is_err());
+    }
+
+    #[test]
+    fn ambiguous_fields_are_refused() {
+        for v in [
+            &b"victim@bank.example <attacker@evil.example>"[..],
+            b"<attacker@evil.example> victim@bank.example",
+            b"<attacker@evil.example",
+            b"attacker@evil.example>",
+            b"<a@evil.example> <b@bank.example>",
+            b"<<a@evil.example>>",
+            b"a@evil.example@bank.example",
+            b"a@evil.example bank.example",
+            b"a@evil.example\\@bank.example",
+            b"a@evil.example\0b@bank.example",
+            b"a@evil.example\x1b[2Kb@bank.example",
+            b"a@evil.example\rFrom: b@bank.example",
+            b"a@evil.example\nFrom: b@bank.example",
+            b"\"Bank\" a@evil.example <b@bank.example>",
+            b"[192.0.2.1] <a@evil.example>",
+        ] {
+            assert!(
+                parse_from(v).is_err(),
+                "{:?} was accepted",
+                String::from_utf8_lossy(v)
+            );
+        }
+        let problem = author_domains(
+            &[&b" a@evil.example\0b@bank.example"[..]],
+            &Config::default(),
+        );
+        assert_eq!(problem, Err(FromProblem::ControlCharacter(0)));
+    }
+
+    #[test]
+    fn folds_and_comments_are_not_ambiguous() {
+        assert_eq!(domains("Joe\r\n\t<joe@example.com>"), ["example.com"]);
+        assert_eq!(domains("Joe\n <joe@example.com>"), ["example.com"]);
+        assert_eq!(domains("\"Joe\" joe@example.com"), ["example.com"]);
+        assert_eq!(
+            domains("attacker@evil.example (victim@bank.example)"),
+            ["evil.example"]
+        );
+        assert_eq!(
+            domains("\"victim@bank.example\" <a@evil.example>"),
+            ["evil.example"]
+        );
+        assert_eq!(domains("<@bank.example:a@evil.example>"), ["evil.example"]);
+        assert!(parse_from(b"<>").unwrap().is_empty());
+        assert!(
+            parse_from(b"=?utf-8?b?YWRtaW5AYmFuay5leGFtcGxl?=").unwrap()[0]
+                .domain
+                .is_none()
+        );
     }
 
     #[test]

@@ -18,26 +18,32 @@
 //! # }
 //! ```
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod config;
+mod domain;
 mod error;
 mod evaluate;
 mod from;
+mod input;
 mod orgdomain;
+mod outcome;
 mod record;
-mod types;
-mod util;
+mod sampler;
 
+pub use config::{Config, Mode, MultiFrom};
 pub use error::DmarcError;
 pub use evaluate::{Discovery, Dmarc};
-pub use from::{FromAddress, author_domains, parse_from};
+pub use from::{FromAddress, author_domains, control_character, parse_from};
+pub use input::{DkimAuth, DkimOutcome, SpfAuth, SpfOutcome, SpfScope};
 pub use orgdomain::{psl_organizational_domain, relaxed_aligned_psl};
+pub use outcome::{
+    DiscoveryMethod, Disposition, DkimCheck, DmarcOutcome, DmarcResult, Evaluation, FromProblem,
+    PolicySource, Reason, RecordSource, SpfCheck,
+};
 pub use record::{
     AlignmentMode, FailureOption, Policy, PresentTags, Psd, Record, ReportUri, TagProblem,
     parse_record,
 };
-pub use types::{
-    Config, DiscoveryMethod, Disposition, DkimAuth, DkimCheck, DkimOutcome, DmarcOutcome,
-    DmarcResult, Evaluation, FixedSampler, FromProblem, Mode, MultiFrom, PolicySource,
-    RandomSampler, Reason, RecordSource, Sampler, SpfAuth, SpfCheck, SpfOutcome, SpfScope,
-};
+pub use sampler::{FixedSampler, RandomSampler, Sampler};

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use dns::{DnsError, Resolver};
 
+use crate::domain::{label_count, last_labels};
 use crate::record::{Psd, Record, parse_record};
-use crate::util::{label_count, last_labels};
 
 /// The most DMARC queries one tree walk makes (RFC 9989 §4.10).
 pub(crate) const MAX_WALK_QUERIES: usize = 8;

@@ -454,6 +454,27 @@ fn cases() -> Vec<Case> {
             .dkim(K::TempError, "example.com")
             .expect(R::TempError)
             .disposition(D::None),
+        case("temperror: DKIM temperror for a d= whose alignment walk failed (SERVFAIL)")
+            .zone(REJECT)
+            .zone("_dmarc.mail.example.com TXT SERVFAIL")
+            .from("a@example.com")
+            .dkim(K::TempError, "mail.example.com")
+            .expect(R::TempError)
+            .disposition(D::None),
+        case("temperror: SPF temperror for a MAIL FROM whose alignment walk failed")
+            .zone(REJECT)
+            .zone("_dmarc.bounce.example.com TXT SERVFAIL")
+            .from("a@example.com")
+            .spf(F::TempError, "bounce.example.com")
+            .expect(R::TempError)
+            .disposition(D::None),
+        case("temperror: SERVFAIL on the aligned SPF domain's _dmarc, SPF pass")
+            .zone(REJECT)
+            .zone("_dmarc.bounce.example.com TXT SERVFAIL")
+            .from("a@example.com")
+            .spf(F::Pass, "bounce.example.com")
+            .expect(R::TempError)
+            .disposition(D::None),
         case("an SPF temperror for an unrelated domain does not block a fail")
             .zone(REJECT)
             .from("a@example.com")

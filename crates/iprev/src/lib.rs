@@ -35,14 +35,21 @@ pub enum IprevResult {
     PermError,
 }
 
-impl fmt::Display for IprevResult {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl IprevResult {
+    /// The lowercase RFC 8601 §2.7.3 name (`pass`, `fail`, `temperror`, `permerror`).
+    pub fn as_str(self) -> &'static str {
+        match self {
             IprevResult::Pass => "pass",
             IprevResult::Fail => "fail",
             IprevResult::TempError => "temperror",
             IprevResult::PermError => "permerror",
-        })
+        }
+    }
+}
+
+impl fmt::Display for IprevResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -104,16 +111,6 @@ pub struct IprevOutcome {
     pub names_checked: usize,
     /// Why.
     pub reason: Reason,
-}
-
-/// The crate's error type. The check itself never fails (it returns an [`IprevResult`]); this
-/// exists for API symmetry with the other checks.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum IprevError {
-    /// A DNS failure that was not turned into a result.
-    #[error("DNS error: {0}")]
-    Dns(#[from] DnsError),
 }
 
 /// Runs the iprev check for `ip` (RFC 8601 §3).

@@ -161,7 +161,13 @@ impl Command {
             }
             CommandCode::Header => {
                 let name = r.cstr("header name is not NUL-terminated")?;
-                let value = r.cstr("header value is not NUL-terminated")?;
+                // `value NUL`; a NUL inside the value stays in it (a client that puts one there
+                // must not get the part before it evaluated alone)
+                let mut value = r.rest();
+                if value.last() != Some(&0) {
+                    return Err(r.err("header value is not NUL-terminated"));
+                }
+                value.truncate(value.len().saturating_sub(1));
                 Self::Header(Header { name, value })
             }
             CommandCode::Body => Self::Body(r.rest()),

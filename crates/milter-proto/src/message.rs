@@ -1,20 +1,20 @@
-//! Per-message state kept by the session: envelope, headers with per-name indexes (§3.3, §4.2).
-
-use std::collections::HashMap;
+//! Per-message state kept by the session: envelope and counters (§4.2). Header fields are
+//! handed to the application once, as events, and not kept here: the application owns the
+//! one copy (and computes the per-name CHGHEADER index, §3.3, from it).
 
 use bytes::Bytes;
 
 use crate::command::Envelope;
 
-/// One header as the MTA showed it, with its indexes (§2.8, §3.3).
+/// One header as the MTA showed it (§2.8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderField {
     /// Header name as sent.
     pub name: Bytes,
-    /// Value exactly as the MTA sent it (`\n` folding; leading space only with LEADSPC).
+    /// Value exactly as the MTA sent it (`\n` folding; leading space only with LEADSPC). A NUL
+    /// inside the value (the packet held more than `name NUL value NUL`) is kept, so that the
+    /// application can see and refuse it rather than read only the part before it.
     pub value: Bytes,
-    /// 1-based occurrence among headers of the same name (case-insensitive): the CHGHEADER index.
-    pub index: u32,
     /// 0-based position among all headers the milter was shown.
     pub position: u32,
     /// Whether `SMFIP_HDR_LEADSPC` was in force when it arrived.
@@ -61,8 +61,8 @@ pub struct Message {
     pub sender: Option<Envelope>,
     /// RCPT TO in arrival order.
     pub recipients: Vec<Envelope>,
-    /// Headers in arrival order.
-    pub headers: Vec<HeaderField>,
+    /// Number of header fields shown.
+    pub header_count: u32,
     /// DATA was seen.
     pub data_seen: bool,
     /// EOH was seen.
@@ -73,41 +73,19 @@ pub struct Message {
     pub body_chunks: u64,
     /// We gave a final non-continue answer at MAIL/DATA/HEADER/EOH/BODY: the MTA dropped it.
     pub finished: bool,
-    counts: HashMap<Vec<u8>, u32>,
 }
 
 impl Message {
-    /// Records a header and returns it with its per-name index (1-based) and position.
+    /// Counts a header and returns it with its position (0-based among all headers).
     pub(crate) fn push_header(&mut self, name: Bytes, value: Bytes, leadspc: bool) -> HeaderField {
-        let count = self.counts.entry(name.to_ascii_lowercase()).or_insert(0);
-        *count = count.saturating_add(1);
         let field = HeaderField {
-            index: *count,
-            position: u32::try_from(self.headers.len()).unwrap_or(u32::MAX),
+            position: self.header_count,
             name,
             value,
             leadspc,
         };
-        self.headers.push(field.clone());
+        self.header_count = self.header_count.saturating_add(1);
         field
-    }
-
-    /// Headers with this name (case-insensitive), in order; each carries its CHGHEADER index.
-    pub fn headers_named<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a HeaderField> {
-        self.headers.iter().filter(move |h| h.is(name))
-    }
-
-    /// How many headers of this name were shown.
-    pub fn header_count(&self, name: &[u8]) -> u32 {
-        self.counts
-            .get(&name.to_ascii_lowercase())
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// The first header of this name.
-    pub fn header(&self, name: &[u8]) -> Option<&HeaderField> {
-        self.headers.iter().find(|h| h.is(name))
     }
 }
 
@@ -116,23 +94,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn per_name_indexes_are_case_insensitive_and_one_based() {
+    fn headers_are_counted_not_kept() {
         let mut m = Message::default();
-        for (n, v) in [
-            ("Authentication-Results", "a"),
-            ("From", "x"),
-            ("authentication-results", "b"),
-            ("AUTHENTICATION-RESULTS", "c"),
-        ] {
-            m.push_header(Bytes::from(n), Bytes::from(v), true);
-        }
-        let idx: Vec<(u32, u32)> = m
-            .headers_named(b"Authentication-Results")
-            .map(|h| (h.index, h.position))
+        let positions: Vec<u32> = ["a", "b", "c"]
+            .iter()
+            .map(|v| {
+                m.push_header(Bytes::from("X"), Bytes::from(*v), true)
+                    .position
+            })
             .collect();
-        assert_eq!(idx, vec![(1, 0), (2, 2), (3, 3)]);
-        assert_eq!(m.header_count(b"authentication-RESULTS"), 3);
-        assert_eq!(m.header(b"from").unwrap().index, 1);
+        assert_eq!(positions, [0, 1, 2]);
+        assert_eq!(m.header_count, 3);
     }
 
     #[test]
@@ -140,7 +112,6 @@ mod tests {
         let h = HeaderField {
             name: Bytes::from("Subject"),
             value: Bytes::from(" hi\n\tthere"),
-            index: 1,
             position: 0,
             leadspc: true,
         };

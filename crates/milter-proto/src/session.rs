@@ -404,9 +404,10 @@ impl Session {
                 if self.message.as_ref().is_some_and(|m| !m.finished) {
                     warnings.push(Warning::MailInsideMessage);
                 }
-                let mut m = Message::default();
-                m.sender = Some(env.clone());
-                self.message = Some(m);
+                self.message = Some(Message {
+                    sender: Some(env.clone()),
+                    ..Message::default()
+                });
                 Event::Mail(env)
             }
             Command::Rcpt(env) => {

@@ -340,6 +340,23 @@ fn header_empty_value_and_empty_name_are_kept() {
 }
 
 #[test]
+fn header_value_keeps_an_embedded_nul() {
+    // `From NUL a@evil NUL victim@bank NUL`: the value is everything up to the final NUL, so
+    // the application sees the NUL instead of evaluating only `a@evil`
+    assert_eq!(
+        decode_one(&frame(
+            b'L',
+            b"From\0 a@evil.example\0victim@bank.example\0"
+        ))
+        .unwrap(),
+        Command::Header(Header {
+            name: b("From"),
+            value: Bytes::from_static(b" a@evil.example\0victim@bank.example"),
+        })
+    );
+}
+
+#[test]
 fn header_malformed() {
     malformed(&frame(b'L', b"Subject\0hi"));
     malformed(&frame(b'L', b"Subject"));

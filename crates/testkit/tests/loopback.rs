@@ -27,6 +27,8 @@ struct Behaviour {
 /// One connection of the loopback milter.
 async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, b: Behaviour, log: Log) {
     let mut session = Session::new(b.wants.clone());
+    // the application keeps the header fields (the session only passes them on)
+    let mut headers = message::Headers::new();
     let mut dec = FrameDecoder::new();
     let mut buf = BytesMut::new();
     loop {
@@ -45,6 +47,13 @@ async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, b: Behaviour, 
                 return;
             };
             log.lock().unwrap().push(step.event.clone());
+            match &step.event {
+                Event::Mail(_) => headers = message::Headers::new(),
+                Event::Header(h) => {
+                    headers.push(message::HeaderField::new(h.name.to_vec(), &h.value));
+                }
+                _ => {}
+            }
             if b.silent_after_negotiation && !matches!(step.event, Event::Negotiate { .. }) {
                 continue;
             }
@@ -59,7 +68,7 @@ async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, b: Behaviour, 
                     let r = SmtpReply::new(550, Some("5.7.23"), "rejected (100% sure)").unwrap();
                     session.send(&Response::ReplyCode(r), &mut out).unwrap();
                 }
-                (Event::EndOfMessage { .. }, _) => end_of_message(&mut session, &mut out),
+                (Event::EndOfMessage { .. }, _) => end_of_message(&mut session, &headers, &mut out),
                 (_, ReplyOwed::Final) => session.send(&Response::Continue, &mut out).unwrap(),
                 _ => {}
             }
@@ -74,12 +83,12 @@ async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, b: Behaviour, 
 }
 
 /// EOM policy: delete "forged" A-R for our authserv-id (highest index first), insert ours at 0.
-fn end_of_message(session: &mut Session, out: &mut BytesMut) {
+fn end_of_message(session: &mut Session, headers: &message::Headers, out: &mut BytesMut) {
     let msg = session.message().unwrap();
-    let forged: Vec<u32> = msg
-        .headers_named(b"Authentication-Results")
-        .filter(|h| h.value.trim_ascii_start().starts_with(b"mx.example.net"))
-        .map(|h| h.index)
+    let forged: Vec<u32> = headers
+        .named("Authentication-Results")
+        .filter(|(h, _)| h.value.trim_ascii_start().starts_with(b"mx.example.net"))
+        .map(|(_, index)| index)
         .collect();
     let summary = format!(
         "mx.example.net; auth={}; client={}; headers={}; body={}",
@@ -92,7 +101,7 @@ fn end_of_message(session: &mut Session, out: &mut BytesMut) {
             .and_then(|c| c.ip())
             .map(|ip| ip.to_string())
             .unwrap_or_else(|| "unknown".into()),
-        msg.headers.len(),
+        headers.len(),
         msg.body_bytes,
     );
     let mut replies = Response::delete_headers(b"Authentication-Results", forged);

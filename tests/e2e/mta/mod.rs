@@ -17,6 +17,7 @@
 //! is stopped by PID when the stack is dropped, also when the test panics. Fields drop in
 //! declaration order: Postfix first, then the milter, the sink, NSD, and the work directory.
 
+pub mod dns_fault;
 pub mod message;
 pub mod milter;
 pub mod postfix;
@@ -87,6 +88,8 @@ pub struct Stack {
     pub milter: Authmilter,
     /// Where Postfix relays every message.
     pub sink: Sink,
+    /// A SERVFAIL injector between the milter and NSD, when the test wants DNS faults.
+    pub dns_fault: Option<dns_fault::DnsFault>,
     /// The nameserver for the milter.
     pub nsd: Nsd,
     /// Work directory: configs, keys, logs, Postfix's directories.
@@ -102,11 +105,25 @@ impl Stack {
 
     /// Like [`Stack::start`] in a work directory the test already prepared (e.g. with keys).
     pub fn start_in(dir: tempfile::TempDir, spec: StackSpec) -> Stack {
+        Self::start_full(dir, spec, &[])
+    }
+
+    /// Like [`Stack::start`], with the milter's DNS answering SERVFAIL for the names in
+    /// `servfail` (fully qualified, e.g. `_dmarc.bounce.pass.example`).
+    pub fn start_with_servfail(spec: StackSpec, servfail: &[&str]) -> Stack {
+        let dir = workdir(spec.name);
+        Self::start_full(dir, spec, servfail)
+    }
+
+    fn start_full(dir: tempfile::TempDir, spec: StackSpec, servfail: &[&str]) -> Stack {
         let records = format!("{BASE_RECORDS}{}", spec.records);
         let nsd = Nsd::start(&[("example", &zone("example", &records))])
             .unwrap_or_else(|e| panic!("NSD did not start: {e}"));
+        let dns_fault =
+            (!servfail.is_empty()).then(|| dns_fault::DnsFault::start(nsd.addr(), servfail));
+        let resolver = dns_fault.as_ref().map_or(nsd.addr(), |f| f.addr());
         let sink = Sink::start();
-        let milter = Authmilter::start(dir.path(), spec.name, nsd.addr(), &spec.milter)
+        let milter = Authmilter::start(dir.path(), spec.name, resolver, &spec.milter)
             .unwrap_or_else(|e| panic!("{e}"));
         let fill = |v: &str| -> String {
             let mut v = v.replace("{socketmap}", &milter.socketmap().unwrap_or_default());
@@ -134,6 +151,7 @@ impl Stack {
             postfix,
             milter,
             sink,
+            dns_fault,
             nsd,
             dir,
         }
@@ -201,8 +219,18 @@ impl Stack {
 
     /// The tails of every log, for failure messages.
     pub fn diagnostics(&self) -> String {
+        let faults = self
+            .dns_fault
+            .as_ref()
+            .map(|f| {
+                format!(
+                    "(the milter's DNS goes through the SERVFAIL proxy {})\n",
+                    f.addr()
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "--- Postfix maillog (tail) ---\n{}\n--- authmilter log (tail) ---\n{}\n\
+            "{faults}--- Postfix maillog (tail) ---\n{}\n--- authmilter log (tail) ---\n{}\n\
              --- sink transcript ---\n{}\n--- NSD log ---\n{}",
             self.postfix.log_tail(40),
             self.milter.log_tail(40),

@@ -85,6 +85,44 @@ impl EomOutcome {
     pub fn is_accept(&self) -> bool {
         matches!(self.final_response, Response::Continue | Response::Accept)
     }
+
+    /// True for a permanent refusal: REJECT or a 5xx REPLYCODE.
+    pub fn is_reject(&self) -> bool {
+        match &self.final_response {
+            Response::Reject => true,
+            Response::ReplyCode(r) => r.code() / 100 == 5,
+            _ => false,
+        }
+    }
+
+    /// True for a temporary refusal: TEMPFAIL or a 4xx REPLYCODE.
+    pub fn is_tempfail(&self) -> bool {
+        match &self.final_response {
+            Response::Tempfail => true,
+            Response::ReplyCode(r) => r.code() / 100 == 4,
+            _ => false,
+        }
+    }
+
+    /// The action as the milter's log names it: `accept`, `reject`, `tempfail`, `discard`,
+    /// or `quarantine` (accepted with a QUARANTINE modification).
+    pub fn action(&self) -> &'static str {
+        if self.is_reject() {
+            "reject"
+        } else if self.is_tempfail() {
+            "tempfail"
+        } else if matches!(self.final_response, Response::Discard) {
+            "discard"
+        } else if self
+            .modifications
+            .iter()
+            .any(|m| matches!(m, Response::Quarantine(_)))
+        {
+            "quarantine"
+        } else {
+            "accept"
+        }
+    }
 }
 
 /// How to cut a body into BODY chunks (design doc §2.8, §11.2 "Chunking").

@@ -1,16 +1,18 @@
-//! The checks a message goes through, started as early as their inputs allow and collected at
-//! end of message: SPF and iprev from MAIL, DKIM key lookups and DMARC policy discovery from
-//! end of headers, body hashing as chunks arrive, and our own signatures.
+//! The inbound checks of one message, started as early as their inputs allow and collected
+//! at end of message: SPF and iprev from MAIL, DKIM key lookups and DMARC policy discovery
+//! from end of headers, the body hashed once (shared with our signatures), and the results
+//! at end of message.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use dkim::{KeyAnswer, MessageVerification, SigningSession};
+use ::message::Headers;
+use dkim::{BodyHashes, FinishedBodyHashes, KeyAnswer, MessageVerification};
 use spf::SpfOutput;
 
 use crate::app::App;
 
-use super::message::StoredHeader;
+use super::message::MessageState;
 use super::results::Results;
 use super::task::Task;
 
@@ -78,12 +80,6 @@ pub struct InboundChecks {
     dmarc: Option<Task<dmarc::Discovery>>,
 }
 
-/// Our signatures being computed for one outbound message.
-#[derive(Default)]
-pub struct Signing {
-    sessions: Vec<(String, SigningSession)>,
-}
-
 impl InboundChecks {
     /// MAIL: starts SPF for MAIL FROM (and HELO, iprev once per connection).
     pub fn start_envelope(
@@ -91,12 +87,12 @@ impl InboundChecks {
         app: &Arc<App>,
         conn: &mut ConnectionChecks,
         ip: Option<IpAddr>,
-        helo: Option<&str>,
+        helo: Option<&[u8]>,
         mail_from: &[u8],
     ) {
         let Some(ip) = ip else { return };
         // SMTPUTF8 mail may carry U-labels: SPF looks up A-labels (RFC 8616 §4)
-        let helo_bytes = a_label_domain(helo.unwrap_or("").as_bytes());
+        let helo_bytes = a_label_domain(helo.unwrap_or_default());
         let mail_from = a_label_address(mail_from);
         if app.config.spf.enabled {
             let (a, from, h) = (Arc::clone(app), mail_from, helo_bytes.clone());
@@ -117,12 +113,21 @@ impl InboundChecks {
         }
     }
 
-    /// End of headers: parses DKIM signatures and starts their key lookups, starts DMARC
-    /// policy discovery for the From domain(s).
-    pub fn start_headers(&mut self, app: &Arc<App>, headers: &[StoredHeader]) {
+    /// End of headers: parses DKIM signatures and starts their key lookups (signatures whose
+    /// `d=` could align with the From domain first), requests their body hashes, and starts
+    /// DMARC policy discovery for the From field(s).
+    pub fn start_headers(&mut self, app: &Arc<App>, headers: &Headers, hashes: &mut BodyHashes) {
+        let from: Vec<Vec<u8>> = headers
+            .named("From")
+            .map(|(h, _)| h.value.clone())
+            .collect();
         if app.config.dkim.verify {
-            let fields = dkim_fields(headers);
-            let mv = app.dkim.begin(&fields, dkim::unix_now());
+            let authors = candidate_author_domains(&from);
+            let mv = app
+                .dkim
+                .begin_shared(headers, dkim::unix_now(), hashes, |d| {
+                    could_align(d, &authors)
+                });
             for name in mv.key_queries() {
                 let (a, n) = (Arc::clone(app), name.clone());
                 let task = Task::spawn(async move { a.resolver.txt(&n).await });
@@ -131,22 +136,10 @@ impl InboundChecks {
             self.dkim = Some(mv);
         }
         if app.config.dmarc.enabled {
-            let from: Vec<Vec<u8>> = headers
-                .iter()
-                .filter(|h| h.is("From"))
-                .map(|h| h.value.clone())
-                .collect();
             let a = Arc::clone(app);
             self.dmarc = Some(Task::spawn(async move {
                 a.dmarc.discover(&*a.resolver, &from).await
             }));
-        }
-    }
-
-    /// One body chunk.
-    pub fn body(&mut self, chunk: &[u8]) {
-        if let Some(mv) = self.dkim.as_mut() {
-            mv.body(chunk);
         }
     }
 
@@ -155,11 +148,11 @@ impl InboundChecks {
         self,
         app: &Arc<App>,
         conn: &mut ConnectionChecks,
-        headers: &[StoredHeader],
-        mail_from_null: bool,
+        state: &MessageState,
+        hashes: &FinishedBodyHashes,
     ) -> Results {
         let mut results = Results::default();
-        if let Some((id, output)) = trusted_upstream_spf(app, headers) {
+        if let Some((id, output)) = trusted_upstream_spf(app, &state.headers) {
             // our own check only saw the relay; the trusted border host saw the client
             results.spf_mail = Some(output);
             results.spf_from_upstream = Some(id);
@@ -170,22 +163,20 @@ impl InboundChecks {
         results.iprev = conn.iprev.get().await;
         if let Some(mut mv) = self.dkim {
             for (name, task) in self.key_lookups {
-                let answer = task
-                    .join()
-                    .await
-                    .unwrap_or(Err(dns::DnsError::Other("lookup failed".into())));
-                mv.set_key_answer(&name, answer);
+                // a lookup task that never answered leaves the key unset: temperror
+                if let Some(answer) = task.join().await {
+                    mv.set_key_answer(&name, answer);
+                }
             }
-            results.dkim = mv.finish();
+            results.dkim = mv.finish_shared(hashes);
             results.dkim_checked = true;
         }
-        if let Some(task) = self.dmarc
-            && let Some(discovery) = task.join().await
-        {
+        if let Some(task) = self.dmarc {
+            let discovery = task.join().await;
             let spf_auth = results.spf_mail.as_ref().map(|o| dmarc::SpfAuth {
                 result: spf_outcome(o.result),
                 domain: o.domain.clone(),
-                scope: if mail_from_null {
+                scope: if state.envelope.mail_from.is_empty() {
                     dmarc::SpfScope::Helo
                 } else {
                     dmarc::SpfScope::MailFrom
@@ -202,83 +193,54 @@ impl InboundChecks {
                     )
                 })
                 .collect();
-            results.dmarc = Some(
-                app.dmarc
-                    .finish(&*app.resolver, discovery, spf_auth.as_ref(), &dkim_auths)
-                    .await,
-            );
+            results.dmarc = Some(match discovery {
+                Some(d) => {
+                    app.dmarc
+                        .finish(&*app.resolver, d, spf_auth.as_ref(), &dkim_auths)
+                        .await
+                }
+                // discovery did not complete (its task failed): temporary, never a pass
+                None => dmarc::DmarcOutcome::temperror("policy discovery did not complete"),
+            });
         }
         results
     }
 }
 
-impl Signing {
-    /// End of headers: picks the keys for the From domain and starts a signature with each.
-    pub fn start(app: &App, headers: &[StoredHeader]) -> Signing {
-        if app.signing.is_empty() {
-            return Signing::default();
+/// The domains of every address in the From fields, as far as they parse: used only to
+/// decide which DKIM signatures to verify first, never for a result.
+fn candidate_author_domains(from: &[Vec<u8>]) -> Vec<String> {
+    let mut out = Vec::new();
+    for value in from {
+        if let Ok(addrs) = dmarc::parse_from(value) {
+            out.extend(addrs.iter().filter_map(|a| a.author_domain().ok()));
         }
-        let Some(domain) = headers
-            .iter()
-            .find(|h| h.is("From"))
-            .and_then(|h| from_domain(&h.value))
-        else {
-            return Signing::default();
-        };
-        let sessions = app
-            .signing
-            .for_domain(&domain)
-            .into_iter()
-            .map(|k| (format!("{}/{}", k.domain, k.selector), k.signer.start()))
-            .collect();
-        Signing { sessions }
     }
+    out
+}
 
-    /// One body chunk.
-    pub fn body(&mut self, chunk: &[u8]) {
-        for (_, s) in &mut self.sessions {
-            s.body(chunk);
-        }
-    }
-
-    /// End of message: the DKIM-Signature values (folded with `\n\t`), in the order they
-    /// should appear top-down, plus descriptions for the log.
-    pub fn finish(self, headers: &[StoredHeader]) -> (Vec<String>, Vec<String>) {
-        let fields = dkim_fields(headers);
-        let now = dkim::unix_now();
-        let mut values = Vec::new();
-        let mut log = Vec::new();
-        for (label, s) in self.sessions {
-            match s.finish(&fields, now) {
-                Ok(sig) => {
-                    log.push(format!("signed={label}"));
-                    values.push(sig.value("\n"));
-                }
-                Err(e) => {
-                    tracing::error!(key = %label, "DKIM signing failed: {e}");
-                    log.push(format!("signed={label}:error"));
-                }
-            }
-        }
-        (values, log)
-    }
+/// Whether a signature's `d=` could align with one of the author domains (RFC 9989 §4.4
+/// relaxed alignment, approximated with the public suffix list for ordering only).
+fn could_align(d: &str, authors: &[String]) -> bool {
+    let d = d.trim_end_matches('.').to_ascii_lowercase();
+    let d_org = dmarc::psl_organizational_domain(&d);
+    authors
+        .iter()
+        .any(|a| *a == d || dmarc::psl_organizational_domain(a) == d_org)
 }
 
 /// The MAIL FROM SPF result from the topmost Authentication-Results header of a trusted
 /// upstream authserv-id (`[authres] trusted_ids`, RFC 8601 §5 and §7.2).
-fn trusted_upstream_spf(app: &App, headers: &[StoredHeader]) -> Option<(String, SpfOutput)> {
+fn trusted_upstream_spf(app: &App, headers: &Headers) -> Option<(String, SpfOutput)> {
     let trusted = &app.config.authres.trusted_ids;
     if trusted.is_empty() {
         return None;
     }
-    let header = headers
-        .iter()
-        .filter(|h| h.is("Authentication-Results"))
-        .find(|h| {
-            trusted
-                .iter()
-                .any(|id| authres::claims_authserv_id(&h.value, id))
-        })?;
+    let (header, _) = headers.named("Authentication-Results").find(|(h, _)| {
+        trusted
+            .iter()
+            .any(|id| authres::claims_authserv_id(&h.value, id))
+    })?;
     let ar = authres::parse_lenient(&header.value).ok()?;
     let spf = ar
         .by_method("spf")
@@ -335,20 +297,6 @@ pub fn a_label_domain(domain: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Headers as the DKIM crate wants them.
-pub fn dkim_fields(headers: &[StoredHeader]) -> Vec<dkim::HeaderField> {
-    headers
-        .iter()
-        .map(|h| dkim::HeaderField::new(h.name.clone(), &h.value))
-        .collect()
-}
-
-/// The domain of the first address in a From header value (for choosing signing keys).
-pub fn from_domain(value: &[u8]) -> Option<String> {
-    let addrs = dmarc::parse_from(value).ok()?;
-    addrs.iter().find_map(|a| a.author_domain().ok())
-}
-
 /// SPF result as DMARC input.
 pub fn spf_outcome(r: spf::SpfResult) -> dmarc::SpfOutcome {
     use dmarc::SpfOutcome as O;
@@ -396,5 +344,14 @@ mod tests {
         );
         assert_eq!(a_label_domain(b"\xff\xfe"), b"\xff\xfe");
         assert_eq!(a_label_address(b""), b"");
+    }
+
+    #[test]
+    fn alignment_candidates() {
+        let authors = candidate_author_domains(&[b" Joe <joe@mail.example.com>".to_vec()]);
+        assert_eq!(authors, ["mail.example.com"]);
+        assert!(could_align("example.com", &authors));
+        assert!(could_align("Other.Example.COM.", &authors));
+        assert!(!could_align("example.net", &authors));
     }
 }

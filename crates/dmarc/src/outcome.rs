@@ -1,208 +1,9 @@
-//! Public input and output types: configuration, SPF/DKIM inputs, results (RFC 9989 §5.3).
+//! What DMARC gives out: results, dispositions, reasons and evaluations (RFC 9989 §5.3, RFC 8601 §2.7.1).
 
-use std::collections::hash_map::RandomState;
-use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-
+use crate::config::Mode;
+use crate::input::{DkimAuth, SpfAuth};
 use crate::record::{Policy, Record};
-
-/// Which DMARC specification drives policy discovery and alignment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Mode {
-    /// RFC 9989 (DMARCbis): DNS tree walk (§4.10), `np`, `psd`, `t`; `pct`, `rf`, `ri` ignored.
-    #[default]
-    Rfc9989,
-    /// RFC 7489: `_dmarc.<from>` then the PSL organizational domain (§3.2, §6.6.3); `pct`
-    /// sampling (§6.6.4); `np`, `psd` and `t` ignored.
-    Rfc7489,
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Mode::Rfc9989 => "rfc9989",
-            Mode::Rfc7489 => "rfc7489",
-        })
-    }
-}
-
-/// What to do with messages that do not have exactly one author domain
-/// (RFC 7489 §6.6.1, RFC 9989 §5.3.1 and §11.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum MultiFrom {
-    /// Several `From:` fields or several distinct author domains give `permerror` with a
-    /// [`FromProblem`] the caller can turn into a rejection (CVE-2019-16378 class).
-    #[default]
-    Reject,
-    /// Evaluate every distinct author domain and keep the strictest outcome
-    /// (RFC 7489 §6.6.1, RFC 9989 §11.5), at most [`Config::max_author_domains`] of them.
-    Strictest,
-}
-
-/// DMARC evaluation settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    /// RFC 9989 (default) or RFC 7489 behaviour.
-    pub mode: Mode,
-    /// Behaviour for several `From:` fields or author domains.
-    pub multi_from: MultiFrom,
-    /// In [`MultiFrom::Reject`], also refuse one `From:` with several mailboxes of the same
-    /// domain (RFC 5322 allows it with a `Sender:`; RFC 9989 §5.3.1 only counts domains).
-    pub reject_multiple_addresses: bool,
-    /// Upper bound of author domains evaluated in [`MultiFrom::Strictest`] (RFC 9989 §11.5);
-    /// more gives `permerror`.
-    pub max_author_domains: usize,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            mode: Mode::Rfc9989,
-            multi_from: MultiFrom::Reject,
-            reject_multiple_addresses: false,
-            max_author_domains: 5,
-        }
-    }
-}
-
-/// An SPF result as DMARC sees it (RFC 7208 §2.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SpfOutcome {
-    /// `pass` (RFC 7208 §2.6.3).
-    Pass,
-    /// `fail` (RFC 7208 §2.6.4).
-    Fail,
-    /// `softfail` (RFC 7208 §2.6.5).
-    SoftFail,
-    /// `neutral` (RFC 7208 §2.6.2).
-    Neutral,
-    /// `none` (RFC 7208 §2.6.1).
-    None,
-    /// `temperror` (RFC 7208 §2.6.6).
-    TempError,
-    /// `permerror` (RFC 7208 §2.6.7).
-    PermError,
-}
-
-impl fmt::Display for SpfOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SpfOutcome::Pass => "pass",
-            SpfOutcome::Fail => "fail",
-            SpfOutcome::SoftFail => "softfail",
-            SpfOutcome::Neutral => "neutral",
-            SpfOutcome::None => "none",
-            SpfOutcome::TempError => "temperror",
-            SpfOutcome::PermError => "permerror",
-        })
-    }
-}
-
-/// Which SPF identity produced an [`SpfAuth`] (RFC 7208 §2.3, §2.4; RFC 7489 Appendix C `scope`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum SpfScope {
-    /// The RFC5321.MailFrom domain (the only identity DMARC uses, RFC 9989 §4.4.2).
-    #[default]
-    MailFrom,
-    /// The HELO identity, standing in for a null reverse-path (`postmaster@<helo>`,
-    /// RFC 7208 §2.4; RFC 9989 §3.2.4; RFC 7489 §3.1.2).
-    Helo,
-}
-
-impl fmt::Display for SpfScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SpfScope::MailFrom => "mfrom",
-            SpfScope::Helo => "helo",
-        })
-    }
-}
-
-/// The SPF check of the MAIL FROM identity, input to DMARC (RFC 9989 §5.3.3).
-///
-/// Pass the MAIL FROM result; when the reverse-path was null, pass the result for
-/// `postmaster@<HELO>` with [`SpfScope::Helo`]. A separate HELO check of a message with a
-/// non-null reverse-path must not be passed here (RFC 9989 §4.4.2).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SpfAuth {
-    /// The SPF result.
-    pub result: SpfOutcome,
-    /// The domain SPF evaluated (lowercase, no trailing dot preferred; normalised anyway).
-    pub domain: String,
-    /// Which identity the domain came from.
-    pub scope: SpfScope,
-}
-
-impl SpfAuth {
-    /// Builds an SPF input.
-    pub fn new(result: SpfOutcome, domain: impl Into<String>, scope: SpfScope) -> Self {
-        SpfAuth {
-            result,
-            domain: domain.into(),
-            scope,
-        }
-    }
-}
-
-/// A DKIM verification result as DMARC sees it (RFC 8601 §2.7.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DkimOutcome {
-    /// `pass`: the signature verified.
-    Pass,
-    /// `fail`: the signature did not verify.
-    Fail,
-    /// `neutral`: the signature could not be processed (syntax, RFC 8601 §2.7.1).
-    Neutral,
-    /// `policy`: verified, but not acceptable under local policy.
-    Policy,
-    /// `none`: no signature.
-    None,
-    /// `temperror`: key lookup failed temporarily.
-    TempError,
-    /// `permerror`: key record unusable.
-    PermError,
-}
-
-impl fmt::Display for DkimOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DkimOutcome::Pass => "pass",
-            DkimOutcome::Fail => "fail",
-            DkimOutcome::Neutral => "neutral",
-            DkimOutcome::Policy => "policy",
-            DkimOutcome::None => "none",
-            DkimOutcome::TempError => "temperror",
-            DkimOutcome::PermError => "permerror",
-        })
-    }
-}
-
-/// One checked DKIM signature, input to DMARC (RFC 9989 §5.3.3: result, `d=` and `s=`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DkimAuth {
-    /// The verification result.
-    pub result: DkimOutcome,
-    /// The signing domain (`d=`).
-    pub domain: String,
-    /// The selector (`s=`).
-    pub selector: String,
-}
-
-impl DkimAuth {
-    /// Builds a DKIM input.
-    pub fn new(
-        result: DkimOutcome,
-        domain: impl Into<String>,
-        selector: impl Into<String>,
-    ) -> Self {
-        DkimAuth {
-            result,
-            domain: domain.into(),
-            selector: selector.into(),
-        }
-    }
-}
+use std::fmt;
 
 /// The DMARC result (RFC 8601 §2.7.1 via RFC 7489 §11.2 / RFC 9989 §9.2), lowercase on display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -220,15 +21,22 @@ pub enum DmarcResult {
     PermError,
 }
 
-impl fmt::Display for DmarcResult {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl DmarcResult {
+    /// The lowercase RFC 8601 §2.7.1 name (`pass`, `fail`, `none`, `temperror`, `permerror`).
+    pub fn as_str(self) -> &'static str {
+        match self {
             DmarcResult::Pass => "pass",
             DmarcResult::Fail => "fail",
             DmarcResult::None => "none",
             DmarcResult::TempError => "temperror",
             DmarcResult::PermError => "permerror",
-        })
+        }
+    }
+}
+
+impl fmt::Display for DmarcResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -356,6 +164,9 @@ pub enum FromProblem {
     EntryWithoutAddress,
     /// The field could not be parsed (unterminated quoted string or comment, ...).
     Unparseable(String),
+    /// A control character (NUL, ESC, a lone CR, …) in a From field (RFC 5322 §2.2): no part
+    /// of the field is evaluated.
+    ControlCharacter(u8),
 }
 
 impl fmt::Display for FromProblem {
@@ -372,6 +183,9 @@ impl fmt::Display for FromProblem {
             FromProblem::InvalidDomain(d) => write!(f, "unusable From domain: {d}"),
             FromProblem::EntryWithoutAddress => f.write_str("a From entry has no address"),
             FromProblem::Unparseable(why) => write!(f, "unparseable From: {why}"),
+            FromProblem::ControlCharacter(b) => {
+                write!(f, "control character 0x{b:02X} in From")
+            }
         }
     }
 }
@@ -532,9 +346,25 @@ pub struct DmarcOutcome {
     pub evaluations: Vec<Evaluation>,
     /// The mode used.
     pub mode: Mode,
+    /// Why the evaluation could not complete (an internal failure), when `result` is
+    /// `temperror` without any evaluation.
+    pub incomplete: Option<String>,
 }
 
 impl DmarcOutcome {
+    /// A `temperror` outcome for an evaluation that could not complete (RFC 9989 §5.3:
+    /// a temporary failure is never a pass nor a fail).
+    pub fn temperror(why: &str) -> Self {
+        DmarcOutcome {
+            result: DmarcResult::TempError,
+            disposition: Disposition::None,
+            from_problem: None,
+            evaluations: Vec::new(),
+            mode: Mode::default(),
+            incomplete: Some(why.to_string()),
+        }
+    }
+
     /// The evaluation that decided the result.
     pub fn primary(&self) -> Option<&Evaluation> {
         self.evaluations.first()
@@ -555,6 +385,9 @@ impl DmarcOutcome {
         if let Some(p) = &self.from_problem {
             return p.to_string();
         }
+        if let Some(why) = &self.incomplete {
+            return why.clone();
+        }
         match self.primary() {
             Some(e) => e
                 .reasons
@@ -564,45 +397,5 @@ impl DmarcOutcome {
                 .join(", "),
             None => String::new(),
         }
-    }
-}
-
-/// A source of uniform numbers in `0..100` for `pct` sampling (RFC 7489 §6.6.4).
-pub trait Sampler: Send + Sync + fmt::Debug {
-    /// A number in `0..100`; the policy applies when it is below `pct`.
-    fn roll(&self) -> u8;
-}
-
-/// Always rolls the same number (tests).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FixedSampler(pub u8);
-
-impl Sampler for FixedSampler {
-    fn roll(&self) -> u8 {
-        self.0 % 100
-    }
-}
-
-/// A std-only pseudo-random sampler: SipHash with a random key over a counter.
-#[derive(Debug, Default)]
-pub struct RandomSampler {
-    state: RandomState,
-    counter: AtomicU64,
-}
-
-impl RandomSampler {
-    /// A sampler with a fresh random key.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-impl Sampler for RandomSampler {
-    fn roll(&self) -> u8 {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let mut h = self.state.build_hasher();
-        h.write_u64(n);
-        // the remainder is below 100, so it fits in u8
-        u8::try_from(h.finish() % 100).unwrap_or(0)
     }
 }

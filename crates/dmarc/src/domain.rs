@@ -1,4 +1,4 @@
-//! Small helpers: domain normalisation (RFC 5890 §2.3), label arithmetic, concurrent polling.
+//! Domain names as DMARC compares them: normalisation to lowercase A-labels (RFC 5890 §2.3), subdomain tests and label arithmetic.
 
 use crate::error::DmarcError;
 

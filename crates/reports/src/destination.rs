@@ -1,0 +1,226 @@
+//! Report destinations: the address of a `mailto:` URI, external destination verification
+//! (RFC 9990 §4; RFC 9991 §5 for `ruf`; RFC 7489 §7.1) and an MX check, all through
+//! [`dns::Resolver`].
+
+use dns::{DnsError, Resolver};
+
+use crate::message::checked_address;
+use crate::observation::ReportAddress;
+
+/// The address of a `mailto:` URI (RFC 6068): `?headers` dropped, `%XX` decoded, checked to be
+/// a plain `local@domain`. `None` for other schemes and unusable addresses.
+pub fn mailto_address(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once(':')?;
+    if !scheme.eq_ignore_ascii_case("mailto") {
+        return None;
+    }
+    let addr = rest.split('?').next().unwrap_or(rest);
+    let decoded = percent_decode(addr)?;
+    checked_address(&decoded, "mailto address").ok()
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The "destination host" of a report URI (RFC 9990 §4 step 1): the domain of a `mailto:`
+/// address, or the host of an `https://host[:port]/…` URI; lowercase A-label, no trailing dot.
+pub fn destination_host(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once(':')?;
+    let host = if scheme.eq_ignore_ascii_case("mailto") {
+        let addr = percent_decode(rest.split('?').next().unwrap_or(rest))?;
+        let (local, domain) = addr.rsplit_once('@')?;
+        if local.is_empty() || domain.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return None;
+        }
+        domain.to_string()
+    } else {
+        let rest = rest.strip_prefix("//")?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        if host_port.starts_with('[') {
+            return None; // an IP literal has no DNS name to ask
+        }
+        host_port.split(':').next()?.to_string()
+    };
+    let host = host.trim_end_matches('.');
+    let ascii = idna::domain_to_ascii(host).ok()?;
+    (!ascii.is_empty()).then_some(ascii)
+}
+
+/// Whether a URI came from `rua` or `ruf` (the verification record's override tag differs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReportKind {
+    /// Aggregate reports, `rua` (RFC 9990 §4).
+    Aggregate,
+    /// Failure reports, `ruf` (RFC 9991 §5).
+    Failure,
+}
+
+/// The outcome of external destination verification (RFC 9990 §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// The destination is in the Policy Domain's organization: no check is needed.
+    Internal,
+    /// The destination published `<policy-domain>._report._dmarc.<host>` with `v=DMARC1`;
+    /// send to these URIs (the original one, or the destination's override, step 9).
+    Authorized(Vec<ReportAddress>),
+    /// Not authorized: the URI MUST be ignored (why, for the log).
+    NotAuthorized(String),
+    /// A temporary DNS failure: try again later; never treated as authorized.
+    TempError(String),
+}
+
+impl Verification {
+    /// The URIs to send to: the original for `Internal`, the authorized ones, or none.
+    pub fn destinations(&self, original: &ReportAddress) -> Vec<ReportAddress> {
+        match self {
+            Verification::Internal => vec![original.clone()],
+            Verification::Authorized(uris) => uris.clone(),
+            Verification::NotAuthorized(_) | Verification::TempError(_) => Vec::new(),
+        }
+    }
+}
+
+/// Verifies that the destination of `uri` accepts `kind` reports about `policy_domain`
+/// (RFC 9990 §4, RFC 7489 §7.1). The organizational domains are compared with the public
+/// suffix list (no DNS); when they differ, the TXT record at
+/// `<policy-domain>._report._dmarc.<destination host>` is looked up: at least one record
+/// starting with `v=DMARC1` authorizes; an override `rua` (`ruf` for failure reports) in it
+/// replaces the URI, but only if all its URIs have the same destination host, otherwise
+/// nothing may be sent.
+pub async fn verify_destination<R: Resolver + ?Sized>(
+    resolver: &R,
+    policy_domain: &str,
+    uri: &ReportAddress,
+    kind: ReportKind,
+) -> Verification {
+    let Some(host) = destination_host(&uri.uri) else {
+        return Verification::NotAuthorized(format!("no destination host in {}", uri.uri));
+    };
+    let policy_domain = match idna::domain_to_ascii(policy_domain.trim_end_matches('.')) {
+        Ok(d) if !d.is_empty() => d,
+        _ => return Verification::NotAuthorized(format!("bad policy domain {policy_domain:?}")),
+    };
+    if dmarc::psl_organizational_domain(&policy_domain) == dmarc::psl_organizational_domain(&host) {
+        return Verification::Internal;
+    }
+    let name = format!("{policy_domain}._report._dmarc.{host}");
+    if dns::normalize_name(&name).is_err() {
+        // step 4: too long for DNS, no positive determination
+        return Verification::NotAuthorized(format!("{name} exceeds DNS limits"));
+    }
+    let records = match resolver.txt(&name).await {
+        Ok(r) => r,
+        Err(e) if e.is_temporary() => {
+            return Verification::TempError(format!("{name}: {e}"));
+        }
+        Err(e) => return Verification::NotAuthorized(format!("{name}: {e}")),
+    };
+    let Some(record) = records.iter().find_map(|txt| dmarc::parse_record(txt).ok()) else {
+        return Verification::NotAuthorized(format!("{name}: no record starting v=DMARC1"));
+    };
+    let overrides = match kind {
+        ReportKind::Aggregate => &record.rua,
+        ReportKind::Failure => &record.ruf,
+    };
+    if overrides.is_empty() {
+        return Verification::Authorized(vec![uri.clone()]);
+    }
+    let mut uris = Vec::with_capacity(overrides.len());
+    for o in overrides {
+        if destination_host(&o.uri).as_deref() != Some(host.as_str()) {
+            return Verification::NotAuthorized(format!(
+                "{name}: override {} points to another host",
+                o.uri
+            ));
+        }
+        uris.push(ReportAddress::from(o));
+    }
+    Verification::Authorized(uris)
+}
+
+/// Whether a domain can receive mail (RFC 5321 §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MxStatus {
+    /// An MX, or no MX but an address (implicit MX).
+    Exists,
+    /// NXDOMAIN, a null MX (RFC 7505), or neither MX nor address.
+    Missing,
+    /// A temporary DNS failure: unknown, try later.
+    TempError,
+}
+
+/// Checks that `domain` has somewhere to deliver mail, to skip report destinations that
+/// cannot receive (an optional courtesy, not required by RFC 9990).
+pub async fn mx_exists<R: Resolver + ?Sized>(resolver: &R, domain: &str) -> MxStatus {
+    match resolver.mx(domain).await {
+        Ok(mx) => {
+            let null = mx.len() == 1
+                && mx
+                    .iter()
+                    .all(|m| m.exchange.trim_end_matches('.').is_empty());
+            if null {
+                MxStatus::Missing
+            } else {
+                MxStatus::Exists
+            }
+        }
+        Err(DnsError::NoData) => {
+            let a = resolver.a(domain).await.map(|_| ());
+            let aaaa = match a {
+                Ok(()) => return MxStatus::Exists,
+                Err(ref e) if e.is_temporary() => return MxStatus::TempError,
+                Err(_) => resolver.aaaa(domain).await.map(|_| ()),
+            };
+            match aaaa {
+                Ok(()) => MxStatus::Exists,
+                Err(e) if e.is_temporary() => MxStatus::TempError,
+                Err(_) => MxStatus::Missing,
+            }
+        }
+        Err(e) if e.is_temporary() => MxStatus::TempError,
+        Err(_) => MxStatus::Missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_addresses() {
+        assert_eq!(
+            mailto_address("mailto:dmarc%2Brua@Example.COM?subject=x").as_deref(),
+            Some("dmarc+rua@Example.COM")
+        );
+        assert_eq!(mailto_address("https://x.example/"), None);
+        assert_eq!(mailto_address("mailto:a%0d%0aBcc:x@y"), None);
+        assert_eq!(
+            destination_host("mailto:r@Reports.Example.NET.").as_deref(),
+            Some("reports.example.net")
+        );
+        assert_eq!(
+            destination_host("https://user@rx.example:8443/path").as_deref(),
+            Some("rx.example")
+        );
+        assert_eq!(
+            destination_host("mailto:r@b%C3%BCcher.example").as_deref(),
+            Some("xn--bcher-kva.example")
+        );
+        assert_eq!(destination_host("https://[2001:db8::1]/"), None);
+    }
+}

@@ -1,0 +1,335 @@
+//! Finding aggregate reports in whatever arrives (RFC 9990 §3.5.2): a bare `.xml`, `.xml.gz`
+//! or `.zip`, an RFC 5322 message with the report attached (also nested in multiparts or
+//! attached messages, base64 or quoted-printable), or an mbox of such messages. Every report
+//! found, or the error of a part that should have held one, is returned; all work is bounded
+//! by [`Limits`] (RFC 9990 §8.1).
+
+use crate::decompress::{gunzip, is_gzip, is_zip, unzip};
+use crate::error::ReportsError;
+use crate::feedback::Feedback;
+use crate::limits::Limits;
+use crate::mime::{Entity, split_multipart};
+use crate::xml_parse::parse_report_with;
+
+/// One report found in an input, or why a candidate part could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtractedReport {
+    /// Where it was: `message 2 / part 1.2 "a!b!1!2.xml.gz"`, `entry "x.xml"`...
+    pub source: String,
+    /// The parsed report, or the error for this part.
+    pub report: Result<Feedback, ReportsError>,
+}
+
+/// Media types that carry reports (RFC 9990 §3.5.2, and what reporters use in practice).
+const REPORT_TYPES: &[&str] = &[
+    "application/gzip",
+    "application/x-gzip",
+    "application/zip",
+    "application/x-zip",
+    "application/x-zip-compressed",
+    "text/xml",
+    "application/xml",
+];
+
+/// File name endings that mark a report whatever the media type (e.g. `octet-stream`).
+const REPORT_EXTENSIONS: &[&str] = &[".xml", ".xml.gz", ".gz", ".zip"];
+
+/// Finds and parses every aggregate report in `input` (RFC 9990 §3.5.2): XML, gzip, zip,
+/// an RFC 5322 message or an mbox (detected from the content). Never panics; a part that
+/// cannot be read yields an entry with its error, and an input with nothing usable yields one
+/// error entry.
+pub fn extract_reports(input: &[u8], limits: &Limits) -> Vec<ExtractedReport> {
+    let mut x = Extractor {
+        limits,
+        out: Vec::new(),
+        total: 0,
+        parts: 0,
+        stopped: false,
+    };
+    if input.len() > limits.max_input_bytes {
+        x.push("input", Err(too_large("input", limits.max_input_bytes)));
+        return x.out;
+    }
+    if is_gzip(input) || is_zip(input) || looks_like_xml(input) {
+        x.payload("input", input);
+    } else if input.starts_with(b"From ") {
+        x.mbox(input);
+    } else if looks_like_message(input) {
+        x.message(input, "message", 0);
+    } else {
+        x.push(
+            "input",
+            Err(ReportsError::UnknownFormat(
+                "neither XML, gzip, zip, a mail message nor an mbox".into(),
+            )),
+        );
+    }
+    if x.out.is_empty() {
+        x.push(
+            "input",
+            Err(ReportsError::NotAReport(
+                "no report attachment found".into(),
+            )),
+        );
+    }
+    x.out
+}
+
+fn too_large(what: &'static str, limit: usize) -> ReportsError {
+    ReportsError::TooLarge {
+        what,
+        limit: limit as u64,
+    }
+}
+
+fn looks_like_xml(data: &[u8]) -> bool {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    data.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'<')
+}
+
+/// The first line is a header field (`Name: value`, RFC 5322 §2.2).
+fn looks_like_message(data: &[u8]) -> bool {
+    let line = data.split(|&b| b == b'\n').next().unwrap_or_default();
+    match line.iter().position(|&b| b == b':') {
+        Some(colon) if colon > 0 => line
+            .get(..colon)
+            .is_some_and(|name| name.iter().all(|&b| b.is_ascii_graphic())),
+        _ => false,
+    }
+}
+
+struct Extractor<'l> {
+    limits: &'l Limits,
+    out: Vec<ExtractedReport>,
+    /// Decompressed bytes so far.
+    total: usize,
+    /// MIME parts so far.
+    parts: usize,
+    /// A global limit was hit: nothing more is read.
+    stopped: bool,
+}
+
+impl Extractor<'_> {
+    fn push(&mut self, source: &str, report: Result<Feedback, ReportsError>) {
+        if self.stopped {
+            return;
+        }
+        if self.out.len() >= self.limits.max_reports {
+            self.stop(
+                source,
+                ReportsError::TooMany {
+                    what: "reports in one input",
+                    limit: self.limits.max_reports,
+                },
+            );
+            return;
+        }
+        self.out.push(ExtractedReport {
+            source: source.to_string(),
+            report,
+        });
+    }
+
+    /// Records a limit that ends the whole extraction.
+    fn stop(&mut self, source: &str, error: ReportsError) {
+        if !self.stopped {
+            self.out.push(ExtractedReport {
+                source: source.to_string(),
+                report: Err(error),
+            });
+            self.stopped = true;
+        }
+    }
+
+    /// Counts decompressed bytes against the input's budget; false when over it.
+    fn spend(&mut self, source: &str, bytes: usize) -> bool {
+        self.total = self.total.saturating_add(bytes);
+        if self.total > self.limits.max_total_xml_bytes {
+            self.stop(
+                source,
+                too_large(
+                    "decompressed data of one input",
+                    self.limits.max_total_xml_bytes,
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// XML, gzip'd XML or a zip of XML files.
+    fn payload(&mut self, source: &str, data: &[u8]) {
+        if self.stopped {
+            return;
+        }
+        if is_gzip(data) {
+            match gunzip(data, self.limits.max_xml_bytes) {
+                Ok(xml) => {
+                    if self.spend(source, xml.len()) {
+                        self.xml(source, &xml);
+                    }
+                }
+                Err(e) => self.push(source, Err(e)),
+            }
+        } else if is_zip(data) {
+            match unzip(data, self.limits) {
+                Ok(entries) => {
+                    for (name, content) in entries {
+                        let source = format!("{source} / entry {name:?}");
+                        match content {
+                            Ok(xml) => {
+                                if !self.spend(&source, xml.len()) {
+                                    return;
+                                }
+                                self.xml(&source, &xml);
+                            }
+                            Err(e) => self.push(&source, Err(e)),
+                        }
+                    }
+                }
+                Err(e) => self.push(source, Err(e)),
+            }
+        } else if looks_like_xml(data) {
+            self.xml(source, data);
+        } else {
+            self.push(
+                source,
+                Err(ReportsError::UnknownFormat(
+                    "the attachment is neither XML, gzip nor zip".into(),
+                )),
+            );
+        }
+    }
+
+    fn xml(&mut self, source: &str, xml: &[u8]) {
+        let parsed = parse_report_with(xml, self.limits);
+        self.push(source, parsed);
+    }
+
+    /// Messages separated by `From ` lines (mboxo/mboxrd; `>From ` quoting is irrelevant to
+    /// base64 attachments and left alone).
+    fn mbox(&mut self, data: &[u8]) {
+        let mut starts = vec![0usize];
+        let mut pos = 0;
+        while let Some(i) = data
+            .get(pos..)
+            .and_then(|r| r.iter().position(|&b| b == b'\n'))
+        {
+            let next = pos + i + 1;
+            if data.get(next..).is_some_and(|r| r.starts_with(b"From ")) {
+                starts.push(next);
+                if starts.len() > self.limits.max_mbox_messages {
+                    break;
+                }
+            }
+            pos = next;
+        }
+        if starts.len() > self.limits.max_mbox_messages {
+            self.stop(
+                "mbox",
+                ReportsError::TooMany {
+                    what: "messages in the mbox",
+                    limit: self.limits.max_mbox_messages,
+                },
+            );
+            return;
+        }
+        for (n, &start) in starts.iter().enumerate() {
+            let end = starts.get(n + 1).copied().unwrap_or(data.len());
+            let msg = data.get(start..end).unwrap_or_default();
+            // drop the `From ` separator line
+            let body_start = msg
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(msg.len(), |i| i + 1);
+            let msg = msg.get(body_start..).unwrap_or_default();
+            let before = self.out.len();
+            self.message(msg, &format!("message {}", n + 1), 0);
+            if self.out.len() == before && !self.stopped {
+                self.push(
+                    &format!("message {}", n + 1),
+                    Err(ReportsError::NotAReport(
+                        "no report attachment found".into(),
+                    )),
+                );
+            }
+        }
+    }
+
+    /// One MIME entity (a whole message or a part), recursively.
+    fn message(&mut self, data: &[u8], source: &str, depth: usize) {
+        if self.stopped {
+            return;
+        }
+        if depth > self.limits.max_mime_depth {
+            self.push(
+                source,
+                Err(ReportsError::TooMany {
+                    what: "levels of MIME nesting",
+                    limit: self.limits.max_mime_depth,
+                }),
+            );
+            return;
+        }
+        self.parts += 1;
+        if self.parts > self.limits.max_mime_parts {
+            self.stop(
+                source,
+                ReportsError::TooMany {
+                    what: "MIME parts",
+                    limit: self.limits.max_mime_parts,
+                },
+            );
+            return;
+        }
+        let entity = Entity::parse(data);
+        let (ctype, params) = entity.content_type();
+        if ctype.starts_with("multipart/") {
+            let Some(boundary) = params
+                .iter()
+                .find(|(n, _)| n == "boundary")
+                .map(|(_, v)| v.clone())
+                .filter(|b| !b.is_empty())
+            else {
+                self.push(
+                    source,
+                    Err(ReportsError::Mime(format!("{ctype} without a boundary"))),
+                );
+                return;
+            };
+            // one more than the limit, so that exceeding it is noticed
+            let max = self.limits.max_mime_parts.saturating_add(1);
+            for (i, part) in split_multipart(entity.body, &boundary, max)
+                .iter()
+                .enumerate()
+            {
+                self.message(part, &format!("{source} / part {}", i + 1), depth + 1);
+            }
+            return;
+        }
+        let filename = entity.filename();
+        let named = filename.as_deref().is_some_and(|f| {
+            let f = f.to_ascii_lowercase();
+            REPORT_EXTENSIONS.iter().any(|e| f.ends_with(e))
+        });
+        let attached_message = ctype == "message/rfc822";
+        if !attached_message && !named && !REPORT_TYPES.contains(&ctype.as_str()) {
+            return;
+        }
+        let source = match &filename {
+            Some(f) => format!("{source} {f:?}"),
+            None => source.to_string(),
+        };
+        let body = match entity.decoded_body() {
+            Ok(b) => b,
+            Err(e) => return self.push(&source, Err(e)),
+        };
+        if attached_message {
+            self.message(&body, &source, depth + 1);
+        } else {
+            self.payload(&source, &body);
+        }
+    }
+}

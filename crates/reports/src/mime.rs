@@ -1,0 +1,377 @@
+//! A small, bounded MIME reader (RFC 5322 §2.2, RFC 2045–2046) for finding report attachments
+//! in received messages. It unfolds header fields, reads `Content-Type` /
+//! `Content-Disposition` parameters (with RFC 2231 `name*=` values), splits multiparts on
+//! their boundary and decodes base64 and quoted-printable bodies. It never copies more than
+//! one decoded body at a time, and the caller bounds depth and part count.
+//!
+//! Written here rather than taken from a crate: the needed subset is small, it keeps every
+//! limit in our hands, and mail-parser (the well-kept candidate) needs a newer Rust than ours.
+
+use base64::Engine;
+
+use crate::error::ReportsError;
+
+/// One MIME entity: its header fields (names lowercase, values unfolded) and its raw body.
+#[derive(Debug)]
+pub(crate) struct Entity<'a> {
+    pub headers: Vec<(String, String)>,
+    pub body: &'a [u8],
+}
+
+impl<'a> Entity<'a> {
+    /// Splits header block and body at the first empty line (CRLF or LF).
+    pub fn parse(data: &'a [u8]) -> Entity<'a> {
+        let (head, body) = split_head(data);
+        Entity {
+            headers: parse_headers(head),
+            body,
+        }
+    }
+
+    /// The first field named `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `type/subtype` lowercase and the parameters; `text/plain` by default (RFC 2045 §5.2).
+    pub fn content_type(&self) -> (String, Vec<(String, String)>) {
+        match self.header("content-type") {
+            Some(v) => {
+                let (value, params) = parse_parameters(v);
+                if value.contains('/') {
+                    (value, params)
+                } else {
+                    ("text/plain".to_string(), params)
+                }
+            }
+            None => ("text/plain".to_string(), Vec::new()),
+        }
+    }
+
+    /// The file name: `Content-Disposition` `filename`, else `Content-Type` `name`.
+    pub fn filename(&self) -> Option<String> {
+        let from = |field: &str, param: &str| {
+            self.header(field)
+                .map(parse_parameters)
+                .and_then(|(_, p)| param_value(&p, param))
+        };
+        from("content-disposition", "filename").or_else(|| from("content-type", "name"))
+    }
+
+    /// The body with its Content-Transfer-Encoding undone (RFC 2045 §6).
+    pub fn decoded_body(&self) -> Result<Vec<u8>, ReportsError> {
+        let cte = self
+            .header("content-transfer-encoding")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match cte.as_str() {
+            "base64" => decode_base64(self.body),
+            "quoted-printable" => Ok(decode_quoted_printable(self.body)),
+            _ => Ok(self.body.to_vec()),
+        }
+    }
+}
+
+/// Header block and body.
+fn split_head(data: &[u8]) -> (&[u8], &[u8]) {
+    let mut start = 0;
+    while start < data.len() {
+        let end = data
+            .get(start..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+            .map_or(data.len(), |i| start + i + 1);
+        let line = data.get(start..end).unwrap_or_default();
+        if line == b"\n" || line == b"\r\n" {
+            return (
+                data.get(..start).unwrap_or_default(),
+                data.get(end..).unwrap_or_default(),
+            );
+        }
+        start = end;
+    }
+    (data, &[])
+}
+
+/// Unfolded header fields (RFC 5322 §2.2.3); lines that are not fields are skipped.
+fn parse_headers(head: &[u8]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for raw in head.split(|&b| b == b'\n') {
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if line.is_empty() {
+            continue;
+        }
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            if let Some((_, value)) = out.last_mut() {
+                value.push(' ');
+                value.push_str(String::from_utf8_lossy(line).trim());
+            }
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = line.get(..colon).unwrap_or_default();
+        if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
+            continue;
+        }
+        let value = line.get(colon + 1..).unwrap_or_default();
+        out.push((
+            String::from_utf8_lossy(name).to_ascii_lowercase(),
+            String::from_utf8_lossy(value).trim().to_string(),
+        ));
+    }
+    out
+}
+
+/// `value; a=b; c="d"` → (`value` lowercase, [(a, b), (c, d)]) with parameter names lowercase.
+fn parse_parameters(field: &str) -> (String, Vec<(String, String)>) {
+    let mut parts = split_unquoted(field, ';').into_iter();
+    let value = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let mut params = Vec::new();
+    for p in parts {
+        let Some((name, v)) = p.split_once('=') else {
+            continue;
+        };
+        let v = v.trim();
+        let v = match v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+            Some(inner) => unquote(inner),
+            None => v.to_string(),
+        };
+        params.push((name.trim().to_ascii_lowercase(), v));
+    }
+    (value, params)
+}
+
+/// A parameter, also in its RFC 2231 forms `name*=charset''pct-encoded` and `name*0=`.
+fn param_value(params: &[(String, String)], name: &str) -> Option<String> {
+    if let Some((_, v)) = params.iter().find(|(n, _)| n == name) {
+        return Some(v.clone());
+    }
+    let extended = format!("{name}*");
+    if let Some((_, v)) = params.iter().find(|(n, _)| *n == extended) {
+        let encoded = v.splitn(3, '\'').nth(2).unwrap_or(v);
+        return Some(percent_decode(encoded));
+    }
+    let mut joined = String::new();
+    for i in 0..16 {
+        let plain = format!("{name}*{i}");
+        let star = format!("{name}*{i}*");
+        match params.iter().find(|(n, _)| *n == plain || *n == star) {
+            Some((n, v)) if n.ends_with('*') => {
+                let encoded = if i == 0 {
+                    v.splitn(3, '\'').nth(2).unwrap_or(v)
+                } else {
+                    v
+                };
+                joined.push_str(&percent_decode(encoded));
+            }
+            Some((_, v)) => joined.push_str(v),
+            None => break,
+        }
+    }
+    (!joined.is_empty()).then_some(joined)
+}
+
+fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            c if c == sep && !quoted => {
+                out.push(s.get(start..i).unwrap_or_default());
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push(s.get(start..).unwrap_or_default());
+    out
+}
+
+fn unquote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut escaped = false;
+    for c in s.chars() {
+        if escaped || c != '\\' {
+            out.push(c);
+            escaped = false;
+        } else {
+            escaped = true;
+        }
+    }
+    out
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let pair = (
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        );
+        match (b, pair) {
+            (b'%', (Some(h), Some(l))) => {
+                out.push(h << 4 | l);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Base64 with line breaks and other whitespace ignored, padding optional (RFC 2045 §6.8).
+fn decode_base64(body: &[u8]) -> Result<Vec<u8>, ReportsError> {
+    let clean: Vec<u8> = body
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    engine
+        .decode(&clean)
+        .map_err(|e| ReportsError::Mime(format!("bad base64: {e}")))
+}
+
+/// Quoted-printable (RFC 2045 §6.7); malformed escapes are kept as they are.
+fn decode_quoted_printable(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while let Some(&b) = body.get(i) {
+        if b != b'=' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match (body.get(i + 1).copied(), body.get(i + 2).copied()) {
+            (Some(b'\r'), Some(b'\n')) => i += 3,
+            (Some(b'\n'), _) => i += 2,
+            (Some(h), Some(l)) => match (hex(h), hex(l)) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                }
+                _ => {
+                    out.push(b);
+                    i += 1;
+                }
+            },
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The body parts of a multipart body (RFC 2046 §5.1.1): the content between delimiter lines
+/// `--boundary`, up to the close delimiter `--boundary--`. Preamble and epilogue are dropped.
+/// At most `max` parts are returned.
+pub(crate) fn split_multipart<'a>(body: &'a [u8], boundary: &str, max: usize) -> Vec<&'a [u8]> {
+    let delimiter = format!("--{boundary}");
+    let delimiter = delimiter.as_bytes();
+    let mut parts = Vec::new();
+    let mut current: Option<usize> = None; // start of the current part's content
+    let mut pos = 0;
+    while pos < body.len() {
+        let end = body
+            .get(pos..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+            .map_or(body.len(), |i| pos + i + 1);
+        let line = body.get(pos..end).unwrap_or_default();
+        let trimmed = trim_end(line);
+        if let Some(rest) = trimmed.strip_prefix(delimiter) {
+            let close = rest == b"--";
+            if rest.is_empty() || close {
+                if let Some(start) = current.take() {
+                    // the CRLF before the delimiter belongs to the delimiter
+                    let mut stop = pos;
+                    if stop > start && body.get(stop - 1) == Some(&b'\n') {
+                        stop -= 1;
+                        if stop > start && body.get(stop - 1) == Some(&b'\r') {
+                            stop -= 1;
+                        }
+                    }
+                    parts.push(body.get(start..stop).unwrap_or_default());
+                }
+                if close || parts.len() >= max {
+                    return parts;
+                }
+                current = Some(end);
+            }
+        }
+        pos = end;
+    }
+    // no close delimiter: keep what was there
+    if let Some(start) = current {
+        parts.push(body.get(start..).unwrap_or_default());
+    }
+    parts
+}
+
+fn trim_end(line: &[u8]) -> &[u8] {
+    let end = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    line.get(..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_and_parameters() {
+        let msg = b"Content-Type: multipart/mixed;\r\n\tboundary=\"b 1\"\r\nX: y\r\n\r\nbody";
+        let e = Entity::parse(msg);
+        let (ct, params) = e.content_type();
+        assert_eq!(ct, "multipart/mixed");
+        assert_eq!(param_value(&params, "boundary").as_deref(), Some("b 1"));
+        assert_eq!(e.body, b"body");
+        let e =
+            Entity::parse(b"Content-Disposition: attachment; filename*=utf-8''a%21b.xml.gz\n\nx");
+        assert_eq!(e.filename().as_deref(), Some("a!b.xml.gz"));
+    }
+
+    #[test]
+    fn multipart_split() {
+        let body = b"preamble\r\n--xx\r\nA: 1\r\n\r\none\r\n--xx \r\n\r\ntwo\r\n--xx--\r\nepilogue";
+        let parts = split_multipart(body, "xx", 10);
+        assert_eq!(parts, vec![&b"A: 1\r\n\r\none"[..], &b"\r\ntwo"[..]]);
+        assert_eq!(split_multipart(body, "xx", 1).len(), 1);
+    }
+
+    #[test]
+    fn transfer_encodings() {
+        assert_eq!(decode_quoted_printable(b"a=3Db=\r\nc=ZZ"), b"a=bc=ZZ");
+        assert_eq!(decode_base64(b"aGVs\r\nbG8").unwrap(), b"hello");
+        assert!(decode_base64(b"!!!!").is_err());
+    }
+}

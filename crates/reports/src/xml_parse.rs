@@ -1,0 +1,455 @@
+//! Parsing aggregate reports others send: RFC 9990 (Appendix A) and RFC 7489 (Appendix C)
+//! XML, with or without a namespace or prefix.
+//!
+//! A streaming reader (quick-xml) feeds a recursive-descent parser that builds the model
+//! directly, so memory stays proportional to the report, within [`Limits`]. A `DOCTYPE` is
+//! refused (no DTD, so no entity expansion: no billion laughs); only the five predefined
+//! entities and character references are understood. The input must be UTF-8 (an
+//! `encoding` declaration is not honoured). Element order, unknown elements, extensions,
+//! whitespace around values and the case of enumerated values are not held against a report;
+//! missing required elements, duplicates of single elements and invalid values are, with an
+//! error naming the element.
+
+use std::net::IpAddr;
+
+use crate::error::ReportsError;
+use crate::feedback::{
+    AuthResults, DateRange, DkimAuthResult, Feedback, Identifiers, PolicyEvaluated,
+    PolicyPublished, Record, ReportMetadata, Row, SpfAuthResult,
+};
+use crate::limits::Limits;
+use crate::observation::OverrideReason;
+use crate::vocabulary::{
+    ActionDisposition, AlignedResult, AlignmentMode, DiscoveryMethod, Disposition, DkimResult,
+    OverrideType, SpfResult, SpfScope,
+};
+use crate::xml_reader::{Child, Cursor};
+
+/// Parses one aggregate report with the default [`Limits`] (RFC 9990 §3.1.1, RFC 7489 §7.2).
+pub fn parse_report(xml: &[u8]) -> Result<Feedback, ReportsError> {
+    parse_report_with(xml, &Limits::default())
+}
+
+/// Parses one aggregate report within `limits`.
+pub fn parse_report_with(xml: &[u8], limits: &Limits) -> Result<Feedback, ReportsError> {
+    if xml.len() > limits.max_xml_bytes {
+        return Err(ReportsError::TooLarge {
+            what: "XML document",
+            limit: limits.max_xml_bytes as u64,
+        });
+    }
+    let xml = xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml);
+    let text = std::str::from_utf8(xml).map_err(|e| ReportsError::NotUtf8 {
+        offset: e.valid_up_to() as u64,
+    })?;
+    let mut c = Cursor::new(text, limits);
+    let root = c.root()?;
+    if root.name != "feedback" {
+        return Err(ReportsError::NotAReport(format!(
+            "the root element is <{}>, not <feedback>",
+            root.name
+        )));
+    }
+    let feedback = parse_feedback(&mut c, &root)?;
+    c.finish()?;
+    Ok(feedback)
+}
+
+/// Stores a single-valued child, refusing a second one.
+fn once<T>(
+    slot: &mut Option<T>,
+    value: T,
+    element: &str,
+    parent: &str,
+) -> Result<(), ReportsError> {
+    if slot.is_some() {
+        return Err(ReportsError::DuplicateElement {
+            element: element.to_string(),
+            parent: parent.to_string(),
+        });
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn required<T>(slot: Option<T>, element: &str, parent: &str) -> Result<T, ReportsError> {
+    slot.ok_or_else(|| ReportsError::MissingElement {
+        element: element.to_string(),
+        parent: parent.to_string(),
+    })
+}
+
+fn invalid(element: &str, value: &str) -> ReportsError {
+    ReportsError::InvalidValue {
+        element: element.to_string(),
+        value: value.chars().take(64).collect(),
+    }
+}
+
+fn push_bounded<T>(
+    list: &mut Vec<T>,
+    value: T,
+    what: &'static str,
+    limit: usize,
+) -> Result<(), ReportsError> {
+    if list.len() >= limit {
+        return Err(ReportsError::TooMany { what, limit });
+    }
+    list.push(value);
+    Ok(())
+}
+
+/// A token of one of the vocabularies.
+fn token<T>(value: &str, element: &str, parse: fn(&str) -> Option<T>) -> Result<T, ReportsError> {
+    parse(value).ok_or_else(|| invalid(element, value))
+}
+
+/// Seconds since the epoch; a fractional part (`1337270400.0`, seen in the wild) is dropped.
+fn timestamp(value: &str, element: &str) -> Result<u64, ReportsError> {
+    let (int, frac) = value.split_once('.').unwrap_or((value, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits(int) || !digits(frac) {
+        return Err(invalid(element, value));
+    }
+    int.parse().map_err(|_| invalid(element, value))
+}
+
+fn count(value: &str, element: &str) -> Result<u64, ReportsError> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(element, value));
+    }
+    value.parse().map_err(|_| invalid(element, value))
+}
+
+fn parse_feedback(c: &mut Cursor<'_, '_>, root: &Child) -> Result<Feedback, ReportsError> {
+    let p = "feedback";
+    let (mut version, mut metadata, mut policy) = (None, None, None);
+    let mut records = Vec::new();
+    while let Some(el) = c.next_child(root)? {
+        match el.name.as_str() {
+            "version" => once(&mut version, c.text(&el)?, "version", p)?,
+            "report_metadata" => once(&mut metadata, parse_metadata(c, &el)?, &el.name, p)?,
+            "policy_published" => once(&mut policy, parse_policy(c, &el)?, &el.name, p)?,
+            "record" => {
+                let record = parse_record(c, &el)?;
+                push_bounded(&mut records, record, "records", c.limits.max_records)?;
+            }
+            _ => c.skip(&el)?,
+        }
+    }
+    if records.is_empty() {
+        return Err(ReportsError::MissingElement {
+            element: "record".into(),
+            parent: p.into(),
+        });
+    }
+    Ok(Feedback {
+        version,
+        metadata: required(metadata, "report_metadata", p)?,
+        policy: required(policy, "policy_published", p)?,
+        records,
+    })
+}
+
+fn parse_metadata(c: &mut Cursor<'_, '_>, el: &Child) -> Result<ReportMetadata, ReportsError> {
+    let p = "report_metadata";
+    let (mut org_name, mut email, mut extra, mut report_id) = (None, None, None, None);
+    let (mut range, mut generator) = (None, None);
+    let mut errors = Vec::new();
+    while let Some(ch) = c.next_child(el)? {
+        match ch.name.as_str() {
+            "org_name" => once(&mut org_name, c.text(&ch)?, "org_name", p)?,
+            "email" => once(&mut email, c.text(&ch)?, "email", p)?,
+            "extra_contact_info" => once(&mut extra, c.text(&ch)?, "extra_contact_info", p)?,
+            "report_id" => once(&mut report_id, c.text(&ch)?, "report_id", p)?,
+            "generator" => once(&mut generator, c.text(&ch)?, "generator", p)?,
+            "date_range" => once(&mut range, parse_range(c, &ch)?, "date_range", p)?,
+            "error" => {
+                let text = c.text(&ch)?;
+                push_bounded(&mut errors, text, "errors", c.limits.max_list_len)?;
+            }
+            _ => c.skip(&ch)?,
+        }
+    }
+    Ok(ReportMetadata {
+        org_name: required(org_name, "org_name", p)?,
+        email: required(email, "email", p)?,
+        extra_contact_info: extra,
+        report_id: required(report_id, "report_id", p)?,
+        date_range: required(range, "date_range", p)?,
+        errors,
+        generator,
+    })
+}
+
+fn parse_range(c: &mut Cursor<'_, '_>, el: &Child) -> Result<DateRange, ReportsError> {
+    let p = "date_range";
+    let (mut begin, mut end) = (None, None);
+    while let Some(ch) = c.next_child(el)? {
+        match ch.name.as_str() {
+            "begin" => once(&mut begin, timestamp(&c.text(&ch)?, "begin")?, "begin", p)?,
+            "end" => once(&mut end, timestamp(&c.text(&ch)?, "end")?, "end", p)?,
+            _ => c.skip(&ch)?,
+        }
+    }
+    Ok(DateRange {
+        begin: required(begin, "begin", p)?,
+        end: required(end, "end", p)?,
+    })
+}
+
+fn parse_policy(c: &mut Cursor<'_, '_>, el: &Child) -> Result<PolicyPublished, ReportsError> {
+    let pp = "policy_published";
+    let (mut domain, mut method, mut p, mut sp, mut np) = (None, None, None, None, None);
+    let (mut adkim, mut aspf, mut pct, mut fo, mut testing) = (None, None, None, None, None);
+    while let Some(ch) = c.next_child(el)? {
+        let name = ch.name.clone();
+        let n = name.as_str();
+        match n {
+            "domain" => once(&mut domain, c.text(&ch)?, n, pp)?,
+            "discovery_method" => {
+                let v = token(&c.text(&ch)?, n, DiscoveryMethod::from_token)?;
+                once(&mut method, v, n, pp)?;
+            }
+            "p" | "sp" | "np" => {
+                let v = token(&c.text(&ch)?, n, Disposition::from_token)?;
+                let slot = match n {
+                    "p" => &mut p,
+                    "sp" => &mut sp,
+                    _ => &mut np,
+                };
+                once(slot, v, n, pp)?;
+            }
+            "adkim" | "aspf" => {
+                let v = token(&c.text(&ch)?, n, AlignmentMode::from_token)?;
+                once(if n == "adkim" { &mut adkim } else { &mut aspf }, v, n, pp)?;
+            }
+            "pct" => {
+                let text = c.text(&ch)?;
+                let v = count(&text, n)
+                    .ok()
+                    .and_then(|v| u8::try_from(v).ok())
+                    .filter(|&v| v <= 100)
+                    .ok_or_else(|| invalid(n, &text))?;
+                once(&mut pct, v, n, pp)?;
+            }
+            "fo" => once(&mut fo, c.text(&ch)?, n, pp)?,
+            "testing" | "t" => {
+                let text = c.text(&ch)?;
+                let v = match text.to_ascii_lowercase().as_str() {
+                    "y" => true,
+                    "n" => false,
+                    _ => return Err(invalid(n, &text)),
+                };
+                once(&mut testing, v, "testing", pp)?;
+            }
+            _ => c.skip(&ch)?,
+        }
+    }
+    Ok(PolicyPublished {
+        domain: required(domain, "domain", pp)?,
+        discovery_method: method,
+        p: required(p, "p", pp)?,
+        sp,
+        np,
+        adkim,
+        aspf,
+        pct,
+        fo,
+        testing,
+    })
+}
+
+fn parse_record(c: &mut Cursor<'_, '_>, el: &Child) -> Result<Record, ReportsError> {
+    let p = "record";
+    let (mut row, mut identifiers, mut auth) = (None, None, None);
+    while let Some(ch) = c.next_child(el)? {
+        match ch.name.as_str() {
+            "row" => once(&mut row, parse_row(c, &ch)?, "row", p)?,
+            "identifiers" => once(
+                &mut identifiers,
+                parse_identifiers(c, &ch)?,
+                "identifiers",
+                p,
+            )?,
+            "auth_results" => once(&mut auth, parse_auth_results(c, &ch)?, "auth_results", p)?,
+            _ => c.skip(&ch)?,
+        }
+    }
+    Ok(Record {
+        row: required(row, "row", p)?,
+        identifiers: required(identifiers, "identifiers", p)?,
+        auth_results: required(auth, "auth_results", p)?,
+    })
+}
+
+fn parse_row(c: &mut Cursor<'_, '_>, el: &Child) -> Result<Row, ReportsError> {
+    let p = "row";
+    let (mut ip, mut n, mut evaluated) = (None, None, None);
+    while let Some(ch) = c.next_child(el)? {
+        match ch.name.as_str() {
+            "source_ip" => {
+                let text = c.text(&ch)?;
+                let addr: IpAddr = text.parse().map_err(|_| invalid("source_ip", &text))?;
+                once(&mut ip, addr, "source_ip", p)?;
+            }
+            "count" => once(&mut n, count(&c.text(&ch)?, "count")?, "count", p)?,
+            "policy_evaluated" => {
+                once(
+                    &mut evaluated,
+                    parse_evaluated(c, &ch)?,
+                    "policy_evaluated",
+                    p,
+                )?;
+            }
+            _ => c.skip(&ch)?,
+        }
+    }
+    Ok(Row {
+        source_ip: required(ip, "source_ip", p)?,
+        count: required(n, "count", p)?,
+        policy_evaluated: required(evaluated, "policy_evaluated", p)?,
+    })
+}
+
+fn parse_evaluated(c: &mut Cursor<'_, '_>, el: &Child) -> Result<PolicyEvaluated, ReportsError> {
+    let p = "policy_evaluated";
+    let (mut disposition, mut dkim, mut spf) = (None, None, None);
+    let mut reasons = Vec::new();
+    while let Some(ch) = c.next_child(el)? {
+        let name = ch.name.clone();
+        let n = name.as_str();
+        match n {
+            "disposition" => {
+                let v = token(&c.text(&ch)?, n, ActionDisposition::from_token)?;
+                once(&mut disposition, v, n, p)?;
+            }
+            "dkim" | "spf" => {
+                let v = token(&c.text(&ch)?, n, AlignedResult::from_token)?;
+                once(if n == "dkim" { &mut dkim } else { &mut spf }, v, n, p)?;
+            }
+            "reason" => {
+                let r = parse_reason(c, &ch)?;
+                push_bounded(&mut reasons, r, "reasons", c.limits.max_list_len)?;
+            }
+            _ => c.skip(&ch)?,
+        }
+    }
+    Ok(PolicyEvaluated {
+        disposition: required(disposition, "disposition", p)?,
+        dkim: required(dkim, "dkim", p)?,
+        spf: required(spf, "spf", p)?,
+        reasons,
+    })
+}
+
+fn parse_reason(c: &mut Cursor<'_, '_>, el: &Child) -> Result<OverrideReason, ReportsError> {
+    let p = "reason";
+    let (mut kind, mut comment) = (None, None);
+    while let Some(ch) = c.next_child(el)? {
+        match ch.name.as_str() {
+            "type" => {
+                let v = token(&c.text(&ch)?, "type", OverrideType::from_token)?;
+                once(&mut kind, v, "type", p)?;
+            }
+            "comment" => once(&mut comment, c.text(&ch)?, "comment", p)?,
+            _ => c.skip(&ch)?,
+        }
+    }
+    Ok(OverrideReason {
+        kind: required(kind, "type", p)?,
+        comment,
+    })
+}
+
+fn parse_identifiers(c: &mut Cursor<'_, '_>, el: &Child) -> Result<Identifiers, ReportsError> {
+    let p = "identifiers";
+    let (mut header_from, mut envelope_from, mut envelope_to) = (None, None, None);
+    while let Some(ch) = c.next_child(el)? {
+        match ch.name.as_str() {
+            "header_from" => once(&mut header_from, c.text(&ch)?, "header_from", p)?,
+            "envelope_from" => once(&mut envelope_from, c.text(&ch)?, "envelope_from", p)?,
+            "envelope_to" => once(&mut envelope_to, c.text(&ch)?, "envelope_to", p)?,
+            _ => c.skip(&ch)?,
+        }
+    }
+    Ok(Identifiers {
+        header_from: required(header_from, "header_from", p)?,
+        envelope_from,
+        envelope_to,
+    })
+}
+
+fn parse_auth_results(c: &mut Cursor<'_, '_>, el: &Child) -> Result<AuthResults, ReportsError> {
+    let mut out = AuthResults::default();
+    let limit = c.limits.max_list_len;
+    while let Some(ch) = c.next_child(el)? {
+        if out.dkim.len() + out.spf.len() >= limit {
+            return Err(ReportsError::TooMany {
+                what: "authentication results",
+                limit,
+            });
+        }
+        match ch.name.as_str() {
+            "dkim" => {
+                let d = parse_dkim(c, &ch)?;
+                out.dkim.push(d);
+            }
+            "spf" => {
+                let s = parse_spf(c, &ch)?;
+                out.spf.push(s);
+            }
+            _ => c.skip(&ch)?,
+        }
+    }
+    Ok(out)
+}
+
+fn parse_dkim(c: &mut Cursor<'_, '_>, el: &Child) -> Result<DkimAuthResult, ReportsError> {
+    let p = "dkim";
+    let (mut domain, mut selector, mut result, mut human) = (None, None, None, None);
+    while let Some(ch) = c.next_child(el)? {
+        match ch.name.as_str() {
+            "domain" => once(&mut domain, c.text(&ch)?, "domain", p)?,
+            "selector" => once(&mut selector, c.text(&ch)?, "selector", p)?,
+            "result" => {
+                let v = token(&c.text(&ch)?, "result", DkimResult::from_token)?;
+                once(&mut result, v, "result", p)?;
+            }
+            "human_result" => once(&mut human, c.text(&ch)?, "human_result", p)?,
+            _ => c.skip(&ch)?,
+        }
+    }
+    Ok(DkimAuthResult {
+        domain: required(domain, "domain", p)?,
+        selector,
+        result: required(result, "result", p)?,
+        human_result: human,
+    })
+}
+
+fn parse_spf(c: &mut Cursor<'_, '_>, el: &Child) -> Result<SpfAuthResult, ReportsError> {
+    let p = "spf";
+    let (mut domain, mut scope, mut result, mut human) = (None, None, None, None);
+    while let Some(ch) = c.next_child(el)? {
+        match ch.name.as_str() {
+            "domain" => once(&mut domain, c.text(&ch)?, "domain", p)?,
+            "scope" => {
+                let v = token(&c.text(&ch)?, "scope", SpfScope::from_token)?;
+                once(&mut scope, v, "scope", p)?;
+            }
+            "result" => {
+                let v = token(&c.text(&ch)?, "result", SpfResult::from_token)?;
+                once(&mut result, v, "result", p)?;
+            }
+            "human_result" => once(&mut human, c.text(&ch)?, "human_result", p)?,
+            _ => c.skip(&ch)?,
+        }
+    }
+    Ok(SpfAuthResult {
+        domain: required(domain, "domain", p)?,
+        scope,
+        result: required(result, "result", p)?,
+        human_result: human,
+    })
+}

@@ -1,0 +1,152 @@
+//! External destination verification (RFC 9990 §4, RFC 9991 §5) and the MX check, against
+//! an in-memory DNS.
+
+use dns::DnsError;
+use dns::memory::{MemoryResolver, RecordType};
+use reports::{MxStatus, ReportAddress, ReportKind, Verification, mx_exists, verify_destination};
+
+fn uri(u: &str) -> ReportAddress {
+    ReportAddress {
+        uri: u.into(),
+        max_size: None,
+    }
+}
+
+#[tokio::test]
+async fn internal_destinations_need_no_lookup() {
+    let dns = MemoryResolver::new();
+    for (policy, dest) in [
+        ("example.com", "mailto:dmarc@example.com"),
+        ("sub.example.com", "mailto:dmarc@reports.example.com"),
+        ("example.co.uk", "mailto:d@mx.example.co.uk"),
+    ] {
+        let v = verify_destination(&dns, policy, &uri(dest), ReportKind::Aggregate).await;
+        assert_eq!(v, Verification::Internal, "{policy} {dest}");
+        assert_eq!(v.destinations(&uri(dest)), vec![uri(dest)]);
+    }
+    assert_eq!(dns.query_count(), 0);
+}
+
+#[tokio::test]
+async fn external_destinations_are_verified() {
+    let dns = MemoryResolver::from_zone(
+        r#"
+example.com._report._dmarc.rx.example TXT "v=DMARC1"
+blue.example._report._dmarc.rx.example TXT "v=DMARC1; rua=mailto:other@rx.example!5m, mailto:third@rx.example"
+green.example._report._dmarc.rx.example TXT "v=DMARC1; rua=mailto:x@elsewhere.example"
+red.example._report._dmarc.rx.example TXT "v=spf1 -all"
+red.example._report._dmarc.rx.example TXT "p=none; v=DMARC1"
+ruf.example._report._dmarc.rx.example TXT "v=DMARC1; rua=mailto:agg@rx.example; ruf=mailto:fail@rx.example"
+slow.example._report._dmarc.rx.example TIMEOUT
+broken.example._report._dmarc.rx.example SERVFAIL
+"#,
+    )
+    .unwrap();
+    let dest = uri("mailto:reports@RX.example");
+    let check = |policy: &'static str, kind| {
+        let dns = &dns;
+        let dest = dest.clone();
+        async move { verify_destination(dns, policy, &dest, kind).await }
+    };
+
+    let v = check("example.com", ReportKind::Aggregate).await;
+    assert_eq!(v, Verification::Authorized(vec![dest.clone()]));
+    assert!(dns.queries().contains(&(
+        RecordType::Txt,
+        "example.com._report._dmarc.rx.example".into()
+    )));
+
+    // the destination overrides the URI, keeping its !size
+    let v = check("blue.example", ReportKind::Aggregate).await;
+    assert_eq!(
+        v,
+        Verification::Authorized(vec![
+            ReportAddress {
+                uri: "mailto:other@rx.example".into(),
+                max_size: Some(5 << 20)
+            },
+            uri("mailto:third@rx.example")
+        ])
+    );
+    // an override to another host: nothing may be sent (RFC 9990 §4)
+    let v = check("green.example", ReportKind::Aggregate).await;
+    assert!(
+        matches!(&v, Verification::NotAuthorized(why) if why.contains("another host")),
+        "{v:?}"
+    );
+    assert!(v.destinations(&dest).is_empty());
+    // records that do not start with v=DMARC1 do not count
+    let v = check("red.example", ReportKind::Aggregate).await;
+    assert!(
+        matches!(&v, Verification::NotAuthorized(why) if why.contains("v=DMARC1")),
+        "{v:?}"
+    );
+    // no record at all
+    let v = check("nobody.example", ReportKind::Aggregate).await;
+    assert!(matches!(v, Verification::NotAuthorized(_)), "{v:?}");
+    // failure reports use the ruf override
+    let v = check("ruf.example", ReportKind::Failure).await;
+    assert_eq!(
+        v,
+        Verification::Authorized(vec![uri("mailto:fail@rx.example")])
+    );
+    let v = check("ruf.example", ReportKind::Aggregate).await;
+    assert_eq!(
+        v,
+        Verification::Authorized(vec![uri("mailto:agg@rx.example")])
+    );
+
+    // temporary failures are never authorization
+    for policy in ["slow.example", "broken.example"] {
+        let v = check(policy, ReportKind::Aggregate).await;
+        assert!(matches!(v, Verification::TempError(_)), "{policy}: {v:?}");
+        assert!(v.destinations(&dest).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn names_too_long_for_dns_are_not_authorized() {
+    let dns = MemoryResolver::new();
+    let label = |c: &str| c.repeat(60);
+    let long = format!("{}.{}.{}.example", label("a"), label("a"), label("a"));
+    let dest = format!("mailto:r@{}.example", label("b"));
+    let v = verify_destination(&dns, &long, &uri(&dest), ReportKind::Aggregate).await;
+    assert!(
+        matches!(&v, Verification::NotAuthorized(why) if why.contains("DNS limits")),
+        "{v:?}"
+    );
+    assert_eq!(dns.query_count(), 0);
+    let v = verify_destination(
+        &dns,
+        "example.com",
+        &uri("https://[2001:db8::1]/r"),
+        ReportKind::Aggregate,
+    )
+    .await;
+    assert!(matches!(v, Verification::NotAuthorized(_)));
+}
+
+#[tokio::test]
+async fn mx_checks() {
+    let dns = MemoryResolver::from_zone(
+        r#"
+mx.example MX 10 mail.mx.example
+nullmx.example MX 0 .
+addr.example A 192.0.2.1
+v6.example AAAA 2001:db8::1
+slow.example TIMEOUT
+"#,
+    )
+    .unwrap();
+    dns.add_txt("txtonly.example", "hello");
+    dns.fail_type("half.example", RecordType::Mx, DnsError::NoData);
+    dns.fail_type("half.example", RecordType::A, DnsError::ServFail);
+    assert_eq!(mx_exists(&dns, "mx.example").await, MxStatus::Exists);
+    assert_eq!(mx_exists(&dns, "nullmx.example").await, MxStatus::Missing);
+    assert_eq!(mx_exists(&dns, "addr.example").await, MxStatus::Exists);
+    assert_eq!(mx_exists(&dns, "v6.example").await, MxStatus::Exists);
+    assert_eq!(mx_exists(&dns, "txtonly.example").await, MxStatus::Missing);
+    assert_eq!(mx_exists(&dns, "nothing.example").await, MxStatus::Missing);
+    assert_eq!(mx_exists(&dns, "slow.example").await, MxStatus::TempError);
+    assert_eq!(mx_exists(&dns, "half.example").await, MxStatus::TempError);
+}

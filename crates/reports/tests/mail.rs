@@ -1,0 +1,228 @@
+//! The whole outbound path as the binary drives it: messages evaluated by the dmarc crate →
+//! observations → the day's aggregate report → one mail per `rua` destination (RFC 9990
+//! §3.5.2) → read back by the report extractor, as a receiver of our reports would.
+
+use dmarc::{Config, DkimAuth, DkimOutcome, Dmarc, SpfAuth, SpfOutcome, SpfScope};
+use dns::memory::MemoryResolver;
+use reports::{
+    AppliedPolicy, DateRange, Delivery, Envelope, Feedback, Limits, MailOptions, Observation,
+    ReportFormat, ReporterInfo, aggregate_report_deliveries, aggregate_report_message,
+    build_feedback, extract_reports, parse_report, report_filename, report_subject, write_feedback,
+};
+
+const DAY: DateRange = DateRange {
+    begin: 1_700_006_400,
+    end: 1_700_092_799,
+};
+
+fn reporter() -> ReporterInfo {
+    ReporterInfo {
+        org_name: "rx.example".into(),
+        email: "dmarc-reports@rx.example".into(),
+        extra_contact_info: None,
+        submitter: "rx.example".into(),
+        generator: Some("authmilter".into()),
+        include_envelope_to: false,
+    }
+}
+
+async fn observations() -> Vec<Observation> {
+    let dns = MemoryResolver::from_zone(
+        r#"
+_dmarc.example.com TXT "v=DMARC1; p=reject; rua=mailto:agg@example.com,mailto:small@example.com!1k,https://r.example/x; ruf=mailto:f@example.com; fo=1"
+example.com A 192.0.2.80
+"#,
+    )
+    .unwrap();
+    let dmarc = Dmarc::new(Config::default());
+    let mut out = Vec::new();
+    let cases = [
+        ("192.0.2.1", DkimOutcome::Pass, SpfOutcome::Pass),
+        ("192.0.2.1", DkimOutcome::Pass, SpfOutcome::Pass),
+        ("198.51.100.9", DkimOutcome::Fail, SpfOutcome::Fail),
+    ];
+    for (i, (ip, dkim, spf)) in cases.into_iter().enumerate() {
+        let from: [&[u8]; 1] = [b" A <a@example.com>"];
+        let spf = SpfAuth::new(spf, "example.com", SpfScope::MailFrom);
+        let sigs = [DkimAuth::new(dkim, "example.com", "s1")];
+        let outcome = dmarc.evaluate(&dns, &from, Some(&spf), &sigs).await;
+        let eval = outcome.primary().unwrap();
+        let envelope = Envelope {
+            source_ip: Some(ip.parse().unwrap()),
+            helo: "mx.example.com".into(),
+            mail_from: "bounce@example.com".into(),
+            rcpt_to: vec!["user@rx.example".into()],
+            envelope_id: None,
+        };
+        let obs = Observation::from_evaluation(
+            eval,
+            &envelope,
+            AppliedPolicy::as_evaluated(eval),
+            DAY.begin + 100 + i as u64,
+        );
+        out.push(obs);
+    }
+    out
+}
+
+fn check_message_syntax(msg: &[u8]) {
+    let text = std::str::from_utf8(msg).unwrap();
+    assert!(text.is_ascii());
+    for (i, line) in text.split("\r\n").enumerate() {
+        assert!(
+            !line.contains('\n') && !line.contains('\r'),
+            "bare LF/CR in line {i}"
+        );
+        assert!(line.len() <= 78, "line {i} too long: {line:?}");
+    }
+    assert!(text.ends_with("\r\n"));
+}
+
+#[tokio::test]
+async fn evaluated_mail_becomes_a_report_mail_that_reads_back() {
+    let observations = observations().await;
+    assert!(observations.iter().all(Observation::wants_aggregate_report));
+    let fb = build_feedback("example.com", DAY, &observations, &reporter()).unwrap();
+    assert_eq!(fb.records.len(), 2);
+    assert_eq!(fb.message_count(), 3);
+    let opts = MailOptions::new("rx.example", "dmarc-reports@rx.example");
+    let rua = &observations[0].published.as_ref().unwrap().rua;
+    let deliveries = aggregate_report_deliveries(&fb, rua, DAY.end + 600, &opts).unwrap();
+    assert_eq!(deliveries.len(), 3);
+    let Delivery::Send { address, message } = &deliveries[0] else {
+        panic!("{:?}", deliveries[0]);
+    };
+    assert_eq!(address, "agg@example.com");
+    match &deliveries[1] {
+        Delivery::TooLarge { uri, size, limit } => {
+            assert_eq!((uri.as_str(), *limit), ("mailto:small@example.com", 1024));
+            assert!(
+                *size > 1024 && size.abs_diff(message.len() as u64) < 10,
+                "{size}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        deliveries[2],
+        Delivery::Unsupported {
+            uri: "https://r.example/x".into()
+        }
+    );
+
+    check_message_syntax(message);
+    let text = String::from_utf8_lossy(message);
+    let filename = format!("rx.example!example.com!{}!{}.xml.gz", DAY.begin, DAY.end);
+    let subject = format!(
+        "Subject: Report Domain: example.com Submitter: rx.example Report-ID:\r\n <{}.example.com@rx.example>\r\n",
+        DAY.begin
+    );
+    assert!(text.contains(&subject), "{text}");
+    assert!(text.contains("\r\nTo: agg@example.com\r\n"));
+    assert!(
+        text.contains("\r\nDate: Thu, 16 Nov 2023 00:09:59 +0000\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("MIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n boundary="));
+    assert!(text.contains("Content-Type: text/plain; charset=us-ascii\r\n"));
+    assert!(text.contains(&format!(
+        "Content-Type: application/gzip;\r\n name=\"{filename}\""
+    )));
+    assert!(text.contains(&format!(
+        "Content-Disposition: attachment;\r\n filename=\"{filename}\""
+    )));
+    assert!(text.contains(&format!("Message-ID: <{}.example.com.", DAY.begin)));
+
+    // read back as a receiver of our reports: exactly the XML we wrote
+    let found = extract_reports(message, &Limits::default());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].source.contains(&filename), "{}", found[0].source);
+    let direct: Feedback =
+        parse_report(&write_feedback(&fb, ReportFormat::Rfc9990).unwrap()).unwrap();
+    assert_eq!(found[0].report.as_ref().unwrap(), &direct);
+    assert_eq!(
+        direct.records[1].row.policy_evaluated.disposition.as_str(),
+        "reject"
+    );
+
+    // the same report to the same destination is the same message (re-sent reports keep
+    // their identifiers, RFC 9990 §3.5.2); another destination gets another Message-ID
+    let again = aggregate_report_message(&fb, "agg@example.com", DAY.end + 600, &opts).unwrap();
+    assert_eq!(&again, message);
+    let other = aggregate_report_message(&fb, "x@example.com", DAY.end + 600, &opts).unwrap();
+    let mid = |m: &[u8]| {
+        let t = String::from_utf8_lossy(m).into_owned();
+        t.lines()
+            .find(|l| l.starts_with("Message-ID:"))
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(mid(&other), mid(message));
+}
+
+#[tokio::test]
+async fn uncompressed_and_rfc7489_variants() {
+    let fb = build_feedback("example.com", DAY, &observations().await, &reporter()).unwrap();
+    let mut opts = MailOptions::new("rx.example", "dmarc-reports@rx.example");
+    opts.compress = false;
+    opts.format = ReportFormat::Rfc7489;
+    opts.unique_id = Some("abc123".into());
+    let msg = aggregate_report_message(&fb, "agg@example.com", DAY.end, &opts).unwrap();
+    check_message_syntax(&msg);
+    let text = String::from_utf8_lossy(&msg);
+    let filename = format!(
+        "rx.example!example.com!{}!{}!abc123.xml",
+        DAY.begin, DAY.end
+    );
+    assert!(
+        text.contains(&format!("Content-Type: text/xml;\r\n name=\"{filename}\"")),
+        "{text}"
+    );
+    let found = extract_reports(&msg, &Limits::default());
+    let back = found[0].report.as_ref().unwrap();
+    assert_eq!(back.policy.pct, Some(100));
+    assert_eq!(back.records.len(), 2);
+
+    opts.unique_id = Some("no-dashes".into());
+    assert!(aggregate_report_message(&fb, "agg@example.com", DAY.end, &opts).is_err());
+    assert!(
+        aggregate_report_message(
+            &fb,
+            "agg@example.com\r\nBcc: x@y",
+            DAY.end,
+            &MailOptions::new("rx.example", "a@rx.example")
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn names_and_subjects() {
+    assert_eq!(
+        report_filename(
+            "mail.receiver.example",
+            "example.com",
+            DateRange {
+                begin: 1013662812,
+                end: 1013749130
+            },
+            None,
+            true
+        )
+        .unwrap(),
+        "mail.receiver.example!example.com!1013662812!1013749130.xml.gz"
+    );
+    assert_eq!(
+        report_subject(
+            "example.com",
+            "mail.receiver.example",
+            "sample-ridtxt@example.com"
+        ),
+        "Report Domain: example.com Submitter: mail.receiver.example Report-ID: <sample-ridtxt@example.com>"
+    );
+    // nothing from the data can break out of the subject
+    assert_eq!(
+        report_subject("ex\r\nample.com", "rx", "a>\r\nBcc: <b"),
+        "Report Domain: example.com Submitter: rx Report-ID: <aBcc:b>"
+    );
+}

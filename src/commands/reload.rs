@@ -1,0 +1,220 @@
+//! What a SIGHUP reload may change, and what it says about it: a reload never silently turns
+//! enforcement off or moves our identity because a file was truncated or emptied.
+//!
+//! - an empty or comment-only file is refused;
+//! - a change of `[dmarc] enforce`, `[authres] authserv_id` or `[dns] nameservers` is refused
+//!   unless the new file sets that key itself (a key that fell back to its default is a
+//!   truncated or wrong file, not a decision);
+//! - every changed setting is logged, policy-relevant ones at warning level.
+
+use std::collections::BTreeMap;
+
+use anyhow::bail;
+
+use crate::config::Config;
+
+/// Keys whose change by default (the key missing from the new file) refuses the reload.
+const GUARDED: [&str; 3] = ["dmarc.enforce", "authres.authserv_id", "dns.nameservers"];
+
+/// Sections and keys whose changes are logged at warning level: they change what mail gets
+/// through.
+const POLICY_RELEVANT: [&str; 8] = [
+    "dmarc.",
+    "policy.",
+    "spf.reject_fail",
+    "spf.enabled",
+    "dkim.verify",
+    "authres.",
+    "outbound.",
+    "server.listen",
+];
+
+/// One changed setting: its dotted key, the old and the new value (TOML syntax).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// `section.key`.
+    pub key: String,
+    /// Old value.
+    pub old: String,
+    /// New value.
+    pub new: String,
+}
+
+impl Change {
+    /// Whether the change alters which mail gets through.
+    pub fn is_policy_relevant(&self) -> bool {
+        POLICY_RELEVANT.iter().any(|p| self.key.starts_with(p))
+    }
+}
+
+/// Checks a reload of `text` over the running `old` configuration; returns the new
+/// configuration and the changed settings, or why the reload is refused.
+pub fn check_reload(old: &Config, text: &str) -> anyhow::Result<(Config, Vec<Change>)> {
+    if !has_content(text) {
+        bail!("the configuration file is empty or only comments; refusing to reload it");
+    }
+    let new = Config::parse(text)?;
+    let changes = diff(old, &new)?;
+    let explicit: toml::Table = toml::from_str(text)?;
+    for key in GUARDED {
+        if changes.iter().any(|c| c.key == key) && !sets(&explicit, key) {
+            bail!(
+                "the new file does not set {key} and the default differs from the running value; set {key} explicitly to change it (a truncated file must not change it)"
+            );
+        }
+    }
+    Ok((new, changes))
+}
+
+/// Logs every change (policy-relevant ones at warning level).
+pub fn log_changes(changes: &[Change]) {
+    if changes.is_empty() {
+        tracing::info!("reload: no setting changed");
+    }
+    for c in changes {
+        if c.is_policy_relevant() {
+            tracing::warn!(key = %c.key, old = %c.old, new = %c.new, "reload: setting changed");
+        } else {
+            tracing::info!(key = %c.key, old = %c.old, new = %c.new, "reload: setting changed");
+        }
+    }
+}
+
+/// The error of a failed reload on one line.
+pub fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != "|")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn has_content(text: &str) -> bool {
+    text.lines().any(|l| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#')
+    })
+}
+
+fn sets(table: &toml::Table, dotted: &str) -> bool {
+    let mut parts = dotted.split('.');
+    let (Some(section), Some(key)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    table
+        .get(section)
+        .and_then(|s| s.as_table())
+        .is_some_and(|s| s.contains_key(key))
+}
+
+fn diff(old: &Config, new: &Config) -> anyhow::Result<Vec<Change>> {
+    let a = flatten(&toml::Value::try_from(old)?);
+    let b = flatten(&toml::Value::try_from(new)?);
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys
+        .into_iter()
+        .filter_map(|k| {
+            let (o, n) = (a.get(k), b.get(k));
+            (o != n).then(|| Change {
+                key: k.clone(),
+                old: o.cloned().unwrap_or_else(|| "(unset)".into()),
+                new: n.cloned().unwrap_or_else(|| "(unset)".into()),
+            })
+        })
+        .collect())
+}
+
+/// `section.key` → value in TOML syntax; arrays of tables (listeners, keys) as one value.
+fn flatten(v: &toml::Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let toml::Value::Table(sections) = v {
+        for (section, body) in sections {
+            match body {
+                toml::Value::Table(keys) => {
+                    for (key, value) in keys {
+                        out.insert(format!("{section}.{key}"), value.to_string());
+                    }
+                }
+                other => {
+                    out.insert(section.clone(), other.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running() -> Config {
+        Config::parse(
+            "[dmarc]\nenforce = true\n[authres]\nauthserv_id = \"mx.example\"\n[dns]\nnameservers = [\"192.0.2.53\"]\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_refused() {
+        for text in ["", "\n\n", "# only\n  # comments\n"] {
+            let err = check_reload(&running(), text).unwrap_err().to_string();
+            assert!(err.contains("empty or only comments"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_truncated_file_cannot_turn_enforcement_off() {
+        // the file lost its [dmarc] section: enforce would fall back to false
+        let text =
+            "[authres]\nauthserv_id = \"mx.example\"\n[dns]\nnameservers = [\"192.0.2.53\"]\n";
+        let err = check_reload(&running(), text).unwrap_err().to_string();
+        assert!(err.contains("dmarc.enforce"), "{err}");
+        // the same change made on purpose is accepted and reported
+        let text = format!("{text}[dmarc]\nenforce = false\n");
+        let (new, changes) = check_reload(&running(), &text).unwrap();
+        assert!(!new.dmarc.enforce);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].key, "dmarc.enforce");
+        assert!(changes[0].is_policy_relevant());
+    }
+
+    #[test]
+    fn identity_and_nameservers_are_guarded_too() {
+        let text = "[dmarc]\nenforce = true\n[dns]\nnameservers = [\"192.0.2.53\"]\n";
+        assert!(
+            check_reload(&running(), text)
+                .unwrap_err()
+                .to_string()
+                .contains("authres.authserv_id")
+        );
+        let text = "[dmarc]\nenforce = true\n[authres]\nauthserv_id = \"mx.example\"\n";
+        assert!(
+            check_reload(&running(), text)
+                .unwrap_err()
+                .to_string()
+                .contains("dns.nameservers")
+        );
+    }
+
+    #[test]
+    fn changes_are_listed_and_errors_fit_one_line() {
+        let text = "[dmarc]\nenforce = true\n[authres]\nauthserv_id = \"mx.example\"\n[dns]\nnameservers = [\"192.0.2.53\"]\n[log]\nlevel = \"debug\"\n";
+        let (_, changes) = check_reload(&running(), text).unwrap();
+        assert_eq!(
+            changes,
+            [Change {
+                key: "log.level".into(),
+                old: "\"info\"".into(),
+                new: "\"debug\"".into()
+            }]
+        );
+        assert!(!changes[0].is_policy_relevant());
+        let err = check_reload(&running(), "[dmarc]\nenforce = maybe\n").unwrap_err();
+        let line = one_line(&err);
+        assert!(!line.contains('\n') && line.contains("enforce"), "{line}");
+    }
+}

@@ -1,0 +1,213 @@
+//! `[outbound]`, `[authres]`, `[spf]`, `[dkim]` and `[iprev]`: which mail is ours and how
+//! each authentication method runs.
+
+use serde::{Deserialize, Serialize};
+
+use super::mail_values::CanonPair;
+use super::reply::RejectReply;
+use super::values::{Network, Span};
+
+/// `[outbound]`: which mail is from our own users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Clients in these networks are ours.
+    pub internal_networks: Vec<Network>,
+    /// Mail from clients that authenticated with SMTP AUTH (`{auth_authen}`) is ours.
+    pub authenticated: bool,
+    /// Values of the `{daemon_name}` macro that mark our submission service.
+    pub daemon_names: Vec<String>,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        OutboundConfig {
+            internal_networks: vec![
+                Network(ipnet::IpNet::V4(ipnet::Ipv4Net::new_assert(
+                    std::net::Ipv4Addr::new(127, 0, 0, 0),
+                    8,
+                ))),
+                Network(ipnet::IpNet::V6(ipnet::Ipv6Net::new_assert(
+                    std::net::Ipv6Addr::LOCALHOST,
+                    128,
+                ))),
+            ],
+            authenticated: true,
+            daemon_names: vec!["ORIGINATING".into()],
+        }
+    }
+}
+
+/// `[authres]`: the Authentication-Results header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthresConfig {
+    /// Our authserv-id (RFC 8601 §2.5); empty means this host's name.
+    pub authserv_id: String,
+    /// Remove incoming Authentication-Results headers that claim our authserv-id.
+    pub remove_forged: bool,
+    /// More authserv-ids whose incoming headers are removed (e.g. other hosts of ours).
+    pub remove_ids: Vec<String>,
+    /// Authserv-ids of our own upstream hosts (e.g. a border MX relaying to this one) whose
+    /// SPF result is used instead of our own SPF check, which would only see the relay.
+    pub trusted_ids: Vec<String>,
+}
+
+impl Default for AuthresConfig {
+    fn default() -> Self {
+        AuthresConfig {
+            authserv_id: String::new(),
+            remove_forged: true,
+            remove_ids: Vec::new(),
+            trusted_ids: Vec::new(),
+        }
+    }
+}
+
+/// `[spf]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpfConfig {
+    /// Evaluate SPF for inbound mail.
+    pub enabled: bool,
+    /// Also evaluate the HELO identity (RFC 7208 §2.3).
+    pub helo: bool,
+    /// Reject mail whose MAIL FROM gets `fail` (normally DMARC decides instead).
+    pub reject_fail: bool,
+    /// Reply used when `reject_fail` rejects; `{domain}` and `{explanation}` are filled in.
+    pub reject_reply: RejectReply,
+    /// Add a Received-SPF header (RFC 7208 §9.1).
+    pub received_spf_header: bool,
+    /// DNS-querying terms allowed per evaluation (RFC 7208 §4.6.4).
+    pub dns_lookup_limit: usize,
+    /// Lookups that return no records allowed per evaluation (RFC 7208 §4.6.4).
+    pub void_lookup_limit: usize,
+}
+
+impl Default for SpfConfig {
+    fn default() -> Self {
+        SpfConfig {
+            enabled: true,
+            helo: true,
+            reject_fail: false,
+            reject_reply: RejectReply::builtin(
+                "550 5.7.23 SPF check failed for {domain}: {explanation}",
+            ),
+            received_spf_header: false,
+            dns_lookup_limit: 10,
+            void_lookup_limit: 2,
+        }
+    }
+}
+
+/// `[dkim]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DkimConfig {
+    /// Verify DKIM signatures on inbound mail.
+    pub verify: bool,
+    /// Most signatures verified per message; further ones are not evaluated.
+    pub max_signatures: usize,
+    /// rsa-sha1 signatures (RFC 8301 forbids them): `reject` gives `policy`; `verify` accepts them.
+    pub rsa_sha1: Sha1Policy,
+    /// A signature whose `l=` leaves part of the body unsigned still passes. Off (the
+    /// default): it gets `policy`, so appended content never rides on someone's signature.
+    pub allow_partial_body: bool,
+    /// Canonicalization for our signatures, `header/body`.
+    pub canonicalization: CanonPair,
+    /// Header fields we sign; empty means the RFC 6376 §5.4.1 recommended set.
+    pub sign_headers: Vec<String>,
+    /// Sign each header name once more than present, so none can be added later.
+    pub oversign: bool,
+    /// Signature lifetime (`x=`); `0s` means no expiry.
+    pub expiration: Span,
+    /// How often to check that DNS publishes each key's public half; `0s` disables.
+    pub key_check_interval: Span,
+    /// Signing keys.
+    #[serde(rename = "key")]
+    pub keys: Vec<DkimKey>,
+    /// Which keys sign which From domains; empty means each key signs its own domain.
+    pub signing: Vec<SigningRule>,
+}
+
+impl Default for DkimConfig {
+    fn default() -> Self {
+        DkimConfig {
+            verify: true,
+            max_signatures: 8,
+            rsa_sha1: Sha1Policy::Reject,
+            allow_partial_body: false,
+            canonicalization: CanonPair::RELAXED,
+            sign_headers: Vec::new(),
+            oversign: true,
+            expiration: Span::secs(0),
+            key_check_interval: Span::secs(3600),
+            keys: Vec::new(),
+            signing: Vec::new(),
+        }
+    }
+}
+
+/// What to do with rsa-sha1 signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sha1Policy {
+    /// Result `policy` without verifying (RFC 8301 §3.1).
+    Reject,
+    /// Verify them as before RFC 8301 (legacy interoperability).
+    Verify,
+}
+
+/// One `[[dkim.key]]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DkimKey {
+    /// A name for `[[dkim.signing]]` to refer to; default `selector._domainkey.domain`.
+    pub name: String,
+    /// The `d=` domain.
+    pub domain: String,
+    /// The `s=` selector.
+    pub selector: String,
+    /// PEM file with the private key (PKCS#8 or PKCS#1 RSA, PKCS#8 Ed25519).
+    pub path: std::path::PathBuf,
+}
+
+impl DkimKey {
+    /// The name signing rules use for this key.
+    pub fn id(&self) -> String {
+        if self.name.is_empty() {
+            format!("{}._domainkey.{}", self.selector, self.domain)
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+/// One `[[dkim.signing]]` rule.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SigningRule {
+    /// From domain pattern: `example.com`, `*.example.com` (subdomains) or `*`.
+    pub from: String,
+    /// Names of the keys that sign matching mail (one signature each).
+    pub keys: Vec<String>,
+}
+
+/// `[iprev]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IprevConfig {
+    /// Check forward-confirmed reverse DNS of the client.
+    pub enabled: bool,
+    /// Most PTR names checked.
+    pub max_names: usize,
+}
+
+impl Default for IprevConfig {
+    fn default() -> Self {
+        IprevConfig {
+            enabled: true,
+            max_names: 10,
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `[dmarc]` and `[policy]`: DMARC evaluation and what is done with the results.
+
+use serde::{Deserialize, Serialize};
+
+use super::mail_values::HeaderLine;
+use super::reply::{RejectReply, TempfailReply};
+use super::values::Network;
+
+/// `[dmarc]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DmarcConfig {
+    /// Evaluate DMARC for inbound mail.
+    pub enabled: bool,
+    /// `rfc9989` (DNS tree walk) or `rfc7489` (public suffix list, `pct=`).
+    pub mode: DmarcMode,
+    /// Apply the domain's policy: reject `p=reject`, quarantine `p=quarantine`.
+    pub enforce: bool,
+    /// What quarantine means: `hold` (milter QUARANTINE: Postfix hold queue) or `header`.
+    pub quarantine: QuarantineAction,
+    /// Header added to quarantined mail when `quarantine = "header"`.
+    pub quarantine_header: HeaderLine,
+    /// Reply for rejected mail; `{domain}` is the From domain.
+    pub reject_reply: RejectReply,
+    /// Messages with several From domains: `reject` them, or evaluate each and take the `strictest`.
+    pub multiple_from: MultipleFrom,
+    /// A message without a usable author domain (no From, an empty or unparseable From,
+    /// control characters in it, several From fields under `multiple_from = "reject"`;
+    /// RFC 9989 §5.3.1): `reject`, `quarantine` or `accept`. Applies when `enforce` is on.
+    pub invalid_from: InvalidFromAction,
+    /// Reply for `invalid_from = "reject"`; `{problem}` says what is wrong with the From.
+    pub invalid_from_reply: RejectReply,
+}
+
+impl Default for DmarcConfig {
+    fn default() -> Self {
+        DmarcConfig {
+            enabled: true,
+            mode: DmarcMode::Rfc9989,
+            enforce: false,
+            quarantine: QuarantineAction::Hold,
+            quarantine_header: HeaderLine {
+                name: "X-Spam-Flag".into(),
+                value: "YES".into(),
+            },
+            reject_reply: RejectReply::builtin(
+                "550 5.7.1 Message rejected: DMARC policy of {domain} says reject",
+            ),
+            multiple_from: MultipleFrom::Strictest,
+            invalid_from: InvalidFromAction::Reject,
+            invalid_from_reply: RejectReply::builtin(
+                "550 5.7.1 Message rejected: {problem}; DMARC cannot be evaluated",
+            ),
+        }
+    }
+}
+
+/// Which DMARC specification to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DmarcMode {
+    /// RFC 9989 (DMARCbis): DNS tree walk, `np`, `psd`, `t`.
+    Rfc9989,
+    /// RFC 7489: public suffix list, `pct`.
+    Rfc7489,
+}
+
+/// How DMARC quarantine is carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuarantineAction {
+    /// Milter QUARANTINE: Postfix puts the message on hold.
+    Hold,
+    /// Add `dmarc.quarantine_header` for the delivery agent to file as junk.
+    Header,
+}
+
+/// Handling of several From addresses or domains (RFC 7489 §6.6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MultipleFrom {
+    /// Reject such messages.
+    Reject,
+    /// Evaluate every domain and apply the strictest result.
+    Strictest,
+}
+
+/// What to do with a message that has no usable author domain (RFC 9989 §5.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InvalidFromAction {
+    /// Refuse it with `invalid_from_reply`.
+    Reject,
+    /// Quarantine it (as `dmarc.quarantine` says).
+    Quarantine,
+    /// Deliver it; our Authentication-Results says `dmarc=permerror` with the problem.
+    Accept,
+}
+
+/// `[policy]`: exceptions and failure handling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// On a DNS temporary failure that decides the outcome: `tempfail` or `accept`.
+    pub temperror: TempErrorAction,
+    /// Reply for `tempfail`.
+    pub tempfail_reply: TempfailReply,
+    /// On an internal error or a blown deadline: `tempfail` or `accept`.
+    pub on_error: TempErrorAction,
+    /// Never reject or quarantine mail from these client networks.
+    pub allow_networks: Vec<Network>,
+    /// Never reject or quarantine mail authenticated by one of these domains (SPF pass for the
+    /// MAIL FROM domain, or a verified DKIM signature with that `d=`; subdomains included).
+    pub allow_domains: Vec<String>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            temperror: TempErrorAction::Tempfail,
+            tempfail_reply: TempfailReply::builtin(
+                "451 4.7.5 Temporary DNS failure while checking {domain}; try again later",
+            ),
+            on_error: TempErrorAction::Tempfail,
+            allow_networks: Vec::new(),
+            allow_domains: Vec::new(),
+        }
+    }
+}
+
+/// Answer on temporary failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TempErrorAction {
+    /// Ask the sender to retry (4xx).
+    Tempfail,
+    /// Accept the message (the A-R header still records temperror).
+    Accept,
+}

@@ -1,0 +1,365 @@
+//! SMTP reply templates (`reject_reply`, `tempfail_reply`, …), parsed once when the
+//! configuration loads into a typed template that renders `milter_proto::SmtpReply` values.
+//!
+//! A template is `CODE [ENHANCED] TEXT` (RFC 5321 §4.2, RFC 3463), e.g.
+//! `550 5.7.1 DMARC policy of {domain} says reject`. The code's class is fixed by the key
+//! (5 for rejections, 4 for temporary failures), the enhanced code's class must equal it, the
+//! text is one line without control characters, and `{name}` slots are filled in when the
+//! reply is sent: `{domain}`, `{explanation}` (SPF), `{problem}` (a From field that cannot be
+//! evaluated). Values are cleaned of control characters and cut to a sane length, so mail
+//! cannot inject reply lines.
+
+use std::fmt;
+
+use milter_proto::{EnhancedCode, SmtpReply};
+use serde::{Deserialize, Serialize};
+
+/// Longest text of one reply line we produce before splitting (libmilter allows 980).
+const LINE_WIDTH: usize = 900;
+/// Longest value we put into a slot (a domain is at most 253; an SPF explanation is free text).
+const MAX_SLOT_VALUE: usize = 400;
+
+/// The values a template's slots are filled with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplyValues<'a> {
+    /// `{domain}`: the domain the answer is about.
+    pub domain: &'a str,
+    /// `{explanation}`: the SPF explanation (RFC 7208 §6.2).
+    pub explanation: &'a str,
+    /// `{problem}`: why the From field cannot be evaluated.
+    pub problem: &'a str,
+}
+
+/// One `{name}` slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Domain,
+    Explanation,
+    Problem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Slot(Slot),
+}
+
+/// A parsed reply template: code, enhanced status code, text with slots (RFC 5321 §4.2,
+/// RFC 3463 §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTemplate {
+    source: String,
+    code: u16,
+    enhanced: Option<EnhancedCode>,
+    parts: Vec<Part>,
+    /// The reply with an empty text, validated at parse time: what `render` falls back to.
+    bare: SmtpReply,
+}
+
+impl ReplyTemplate {
+    /// Parses `text` for a reply whose code must be of `class` (4 or 5).
+    pub fn parse(text: &str, class: u8) -> Result<Self, String> {
+        let example = format!("e.g. \"{class}50 {class}.7.1 text\"");
+        if text.contains(|c: char| c.is_control()) {
+            return Err(format!(
+                "reply must be one line without control characters (CR, LF, NUL…), {example}"
+            ));
+        }
+        let t = text.trim();
+        let code: u16 = t
+            .get(..3)
+            .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| format!("reply must start with a {class}xx code, {example}"))?;
+        if code / 100 != u16::from(class) {
+            return Err(format!(
+                "reply code {code} has the wrong class: this reply needs {class}xx, {example}"
+            ));
+        }
+        let rest = t.get(3..).unwrap_or_default();
+        if !rest.is_empty() && !rest.starts_with(' ') {
+            return Err(format!("a space must follow the code {code}, {example}"));
+        }
+        let rest = rest.trim_start();
+        let (enhanced, body) = match rest.split_once(' ') {
+            Some((first, tail)) if looks_enhanced(first) => (Some(first), tail),
+            None if looks_enhanced(rest) => (Some(rest), ""),
+            _ => (None, rest),
+        };
+        let enhanced = enhanced
+            .map(|e| {
+                let parsed = EnhancedCode::parse(e.as_bytes())
+                    .map_err(|err| format!("bad enhanced status code {e:?}: {err}"))?;
+                if parsed.class() != class {
+                    return Err(format!(
+                        "enhanced status code {e} must start with {class}, like the reply code"
+                    ));
+                }
+                Ok(parsed)
+            })
+            .transpose()?;
+        let bare = SmtpReply::from_parts(code, enhanced, vec![Vec::new()])
+            .map_err(|e| format!("bad reply: {e}"))?;
+        Ok(ReplyTemplate {
+            source: text.to_string(),
+            code,
+            enhanced,
+            parts: parse_parts(body)?,
+            bare,
+        })
+    }
+
+    /// The reply code (`550`, `451`, …).
+    pub fn code(&self) -> u16 {
+        self.code
+    }
+
+    /// Fills the slots and builds the reply (RFC 5321 §4.2; long text is split over several
+    /// lines, each within libmilter's limits).
+    pub fn render(&self, values: &ReplyValues<'_>) -> SmtpReply {
+        let mut text = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => text.push_str(t),
+                Part::Slot(slot) => text.push_str(&clean_value(match slot {
+                    Slot::Domain => values.domain,
+                    Slot::Explanation => values.explanation,
+                    Slot::Problem => values.problem,
+                })),
+            }
+        }
+        let lines = split_lines(&text, LINE_WIDTH);
+        SmtpReply::from_parts(
+            self.code,
+            self.enhanced,
+            lines.iter().map(|l| l.as_bytes().to_vec()).collect(),
+        )
+        .unwrap_or_else(|_| self.bare.clone())
+    }
+}
+
+impl fmt::Display for ReplyTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+/// A permanent-failure template (`5xx`), as `milter.toml` holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RejectReply(pub ReplyTemplate);
+
+/// A temporary-failure template (`4xx`), as `milter.toml` holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TempfailReply(pub ReplyTemplate);
+
+impl TryFrom<String> for RejectReply {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        ReplyTemplate::parse(&s, 5).map(RejectReply)
+    }
+}
+
+impl TryFrom<String> for TempfailReply {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        ReplyTemplate::parse(&s, 4).map(TempfailReply)
+    }
+}
+
+impl From<RejectReply> for String {
+    fn from(r: RejectReply) -> String {
+        r.0.source
+    }
+}
+
+impl From<TempfailReply> for String {
+    fn from(r: TempfailReply) -> String {
+        r.0.source
+    }
+}
+
+impl RejectReply {
+    /// A built-in template (the defaults, validated by the tests).
+    pub fn builtin(text: &str) -> Self {
+        #[allow(clippy::expect_used)]
+        RejectReply(ReplyTemplate::parse(text, 5).expect("built-in 5xx template")) // allow-unwrap: a constant of ours, checked by config tests
+    }
+}
+
+impl TempfailReply {
+    /// A built-in template (the defaults, validated by the tests).
+    pub fn builtin(text: &str) -> Self {
+        #[allow(clippy::expect_used)]
+        TempfailReply(ReplyTemplate::parse(text, 4).expect("built-in 4xx template")) // allow-unwrap: a constant of ours, checked by config tests
+    }
+}
+
+impl std::ops::Deref for RejectReply {
+    type Target = ReplyTemplate;
+    fn deref(&self) -> &ReplyTemplate {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for TempfailReply {
+    type Target = ReplyTemplate;
+    fn deref(&self) -> &ReplyTemplate {
+        &self.0
+    }
+}
+
+fn looks_enhanced(s: &str) -> bool {
+    let mut n = 0;
+    for p in s.split('.') {
+        n += 1;
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+    }
+    n == 3
+}
+
+fn parse_parts(body: &str) -> Result<Vec<Part>, String> {
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(open) = rest.find('{') {
+        let (text, after) = rest.split_at(open);
+        if !text.is_empty() {
+            parts.push(Part::Text(text.to_string()));
+        }
+        let after = after.get(1..).unwrap_or_default();
+        let close = after
+            .find('}')
+            .ok_or_else(|| "unclosed '{' in reply text".to_string())?;
+        let name = after.get(..close).unwrap_or_default();
+        parts.push(Part::Slot(match name {
+            "domain" => Slot::Domain,
+            "explanation" => Slot::Explanation,
+            "problem" => Slot::Problem,
+            other => {
+                return Err(format!(
+                    "unknown placeholder {{{other}}} in reply text (use {{domain}}, {{explanation}} or {{problem}})"
+                ));
+            }
+        }));
+        rest = after.get(close + 1..).unwrap_or_default();
+    }
+    if !rest.is_empty() {
+        parts.push(Part::Text(rest.to_string()));
+    }
+    Ok(parts)
+}
+
+/// A slot value as it may appear in a reply: control characters become spaces, long values
+/// are cut (at a character boundary) with an ellipsis.
+fn clean_value(v: &str) -> String {
+    let mut out: String = v
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_SLOT_VALUE)
+        .collect();
+    if v.chars().count() > MAX_SLOT_VALUE {
+        out.push('…');
+    }
+    out
+}
+
+/// Splits text into lines of at most `max` bytes at spaces (or hard, at char boundaries).
+fn split_lines(text: &str, max: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for word in text.split(' ') {
+        if !current.is_empty() && current.len() + 1 + word.len() > max {
+            lines.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        for c in word.chars() {
+            if current.len() + c.len_utf8() > max {
+                lines.push(std::mem::take(&mut current));
+            }
+            current.push(c);
+        }
+    }
+    lines.push(current);
+    lines.truncate(milter_proto::MAX_REPLY_LINES);
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(t: &str, class: u8, v: ReplyValues<'_>) -> Vec<u8> {
+        ReplyTemplate::parse(t, class).unwrap().render(&v).to_wire()
+    }
+
+    #[test]
+    fn renders_slots() {
+        let v = ReplyValues {
+            domain: "example.com",
+            explanation: "see 100% http://x",
+            problem: "",
+        };
+        assert_eq!(
+            render("550 5.7.1 DMARC policy of {domain} says reject", 5, v),
+            b"550 5.7.1 DMARC policy of example.com says reject"
+        );
+        assert_eq!(
+            render("550 5.7.23 {domain}: {explanation}", 5, v),
+            b"550 5.7.23 example.com: see 100%% http://x"
+        );
+        assert_eq!(render("451 try later", 4, v), b"451 try later");
+    }
+
+    #[test]
+    fn values_cannot_inject_lines() {
+        let v = ReplyValues {
+            domain: "evil.example\r\n250 ok",
+            ..ReplyValues::default()
+        };
+        let wire = render("550 5.7.1 {domain}", 5, v);
+        assert_eq!(wire, b"550 5.7.1 evil.example  250 ok");
+        let long = "x".repeat(5000);
+        let v = ReplyValues {
+            explanation: &long,
+            ..ReplyValues::default()
+        };
+        let r = ReplyTemplate::parse("550 5.7.23 {explanation}", 5)
+            .unwrap()
+            .render(&v);
+        assert!(r.to_wire().len() < 1000);
+    }
+
+    #[test]
+    fn refuses_bad_templates() {
+        for (t, class, why) in [
+            ("250 ok", 5, "wrong class"),
+            ("450 4.7.1 x", 5, "wrong class"),
+            ("550 4.7.1 x", 5, "must start with 5"),
+            ("5", 5, "must start with a 5xx code"),
+            ("550x", 5, "a space must follow"),
+            ("550 5.7.1 a\r\nb", 5, "one line"),
+            ("550 5.7.1 a\0b", 5, "one line"),
+            ("550 5.7.1 {nope}", 5, "unknown placeholder"),
+            ("550 5.7.1 {domain", 5, "unclosed"),
+            ("550 5.7.1000 x", 5, "enhanced"),
+        ] {
+            let err = ReplyTemplate::parse(t, class).err();
+            assert!(err.is_some(), "{t:?} was accepted");
+            assert!(err.unwrap().contains(why), "{t:?}");
+        }
+        // "5.7 x" is not an enhanced code: it is text
+        assert_eq!(render("550 5.7 x", 5, ReplyValues::default()), b"550 5.7 x");
+    }
+
+    #[test]
+    fn round_trips_through_serde_as_the_written_text() {
+        let r = RejectReply::try_from("550 5.7.1 Rejected: {domain}".to_string()).unwrap();
+        assert_eq!(String::from(r), "550 5.7.1 Rejected: {domain}");
+        assert!(TempfailReply::try_from("550 x".to_string()).is_err());
+    }
+}

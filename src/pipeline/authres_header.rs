@@ -1,0 +1,165 @@
+//! Our Authentication-Results header (RFC 8601): one field, methods in the order iprev,
+//! spf, dkim, dmarc, with the reasons a postmaster needs; and the fields we write when the
+//! checks could not run.
+
+use authres::{AuthenticationResults, MethodResult, Property};
+use dmarc::DmarcOutcome;
+use spf::{Identity, SpfOutput};
+
+use super::results::Results;
+
+/// The Authentication-Results field for `results` (RFC 8601 §2.2). At most `max_dkim` DKIM
+/// results are listed; the rest are counted in one more entry, so that thousands of junk
+/// signatures cannot make a header of hundreds of kilobytes.
+pub fn authentication_results(
+    results: &Results,
+    authserv_id: &str,
+    max_dkim: usize,
+) -> AuthenticationResults {
+    let mut ar = AuthenticationResults::new(authserv_id);
+    if let Some(i) = &results.iprev {
+        let mut prop = Property::new("policy", "iprev", i.ip.to_string());
+        if let Some(name) = &i.name {
+            prop = prop.with_comment(name.clone());
+        }
+        let mut m = MethodResult::new("iprev", i.result).with(prop);
+        if i.result != iprev::IprevResult::Pass {
+            m = m.with_reason(i.reason.to_string());
+        }
+        ar.push(m);
+    }
+    if let Some(o) = &results.spf_mail {
+        let mut m = spf_method(o, Identity::MailFrom);
+        if let Some(up) = &results.spf_from_upstream {
+            m = m.with_comment(format!("from {up}"));
+        }
+        ar.push(m);
+    }
+    if let Some(o) = &results.spf_helo {
+        ar.push(spf_method(o, Identity::Helo));
+    }
+    if results.dkim_checked {
+        if results.dkim.is_empty() {
+            ar.push(MethodResult::new("dkim", "none"));
+        }
+        // evaluated signatures first (they carry results), then the ones over the budget
+        let (evaluated, skipped): (Vec<_>, Vec<_>) = results
+            .dkim
+            .iter()
+            .partition(|r| r.reason != Some(dkim::Reason::TooManySignatures));
+        let listed: Vec<_> = evaluated
+            .iter()
+            .chain(skipped.iter())
+            .take(max_dkim.max(1))
+            .collect();
+        for r in &listed {
+            ar.push(dkim_method(r));
+        }
+        let rest = results.dkim.len().saturating_sub(listed.len());
+        if rest > 0 {
+            ar.push(
+                MethodResult::new("dkim", "permerror")
+                    .with_reason(format!("{rest} more signatures not listed")),
+            );
+        }
+    }
+    if let Some(d) = &results.dmarc {
+        ar.push(dmarc_method(d));
+    }
+    ar
+}
+
+/// The field when the checks did not run to the end (`authserv-id; none` with a comment that
+/// says why, RFC 8601 §2.2 no-result): written on timeouts and internal errors when the
+/// message is accepted anyway, so that no forged header speaks for us.
+pub fn not_checked(authserv_id: &str, why: &str) -> AuthenticationResults {
+    let mut ar = AuthenticationResults::new(authserv_id);
+    ar.set_comment(format!("not checked: {why}"));
+    ar
+}
+
+/// The field for a message accepted unchecked because its header block is over the limits:
+/// `dmarc=permerror` with the reason.
+pub fn oversize(authserv_id: &str, why: &str) -> AuthenticationResults {
+    let mut ar = AuthenticationResults::new(authserv_id);
+    ar.push(MethodResult::new("dmarc", "permerror").with_reason(format!("{why}; not checked")));
+    ar
+}
+
+fn dkim_method(r: &dkim::SignatureResult) -> MethodResult {
+    let mut m = MethodResult::new("dkim", r.result);
+    if let Some(reason) = &r.reason
+        && r.result != dkim::DkimResult::Pass
+    {
+        m = m.with_reason(reason.to_string());
+    }
+    if let Some(bits) = r.key_bits
+        && r.result == dkim::DkimResult::Pass
+    {
+        m = m.with_comment(format!("{bits}-bit key"));
+    }
+    if !r.domain.is_empty() {
+        m = m.with_property("header", "d", r.domain.clone());
+    }
+    if let Some(i) = &r.identity {
+        m = m.with_property("header", "i", i.clone());
+    }
+    if !r.selector.is_empty() {
+        m = m.with_property("header", "s", r.selector.clone());
+    }
+    if let Some(a) = r.algorithm {
+        m = m.with_property("header", "a", a.as_str().to_string());
+    }
+    if !r.header_b.is_empty() {
+        // the dkim crate gives the shortest unique prefix of b=, 8 characters or more
+        // (RFC 6008 §4)
+        m = m.with_property("header", "b", r.header_b.clone());
+    }
+    m
+}
+
+fn spf_method(o: &SpfOutput, identity: Identity) -> MethodResult {
+    let prop = spf::authres_property(o, identity);
+    let mut m =
+        MethodResult::new("spf", o.result).with_property(prop.ptype, prop.property, prop.value);
+    if let Some(p) = &o.problem {
+        m = m.with_reason(p.to_string());
+    } else if let Some(mech) = &o.mechanism
+        && matches!(o.result, spf::SpfResult::Fail | spf::SpfResult::SoftFail)
+    {
+        m = m.with_reason(format!("mechanism {mech} matched"));
+    }
+    m
+}
+
+fn dmarc_method(d: &DmarcOutcome) -> MethodResult {
+    let mut m = MethodResult::new("dmarc", d.result);
+    if let Some(e) = d.primary() {
+        let mut comment = Vec::new();
+        if let Some(p) = e.policy {
+            comment.push(format!("p={p}"));
+        }
+        if e.record.is_some() {
+            comment.push(format!("dis={}", e.disposition));
+        }
+        if !comment.is_empty() {
+            m = m.with_comment(comment.join(" "));
+        }
+    }
+    if matches!(
+        d.result,
+        dmarc::DmarcResult::Fail | dmarc::DmarcResult::TempError | dmarc::DmarcResult::PermError
+    ) {
+        let why = d.reason_text();
+        if !why.is_empty() {
+            m = m.with_reason(why);
+        }
+    }
+    if let Some(from) = d.header_from() {
+        m = m.with_property("header", "from", from.to_string());
+    }
+    if let Some(p) = d.policy() {
+        m = m.with_property("policy", "dmarc", p.to_string());
+    }
+    m
+}

@@ -1,0 +1,283 @@
+//! End of message as an ordered list of steps (docs/architecture.md, "The steps at end of
+//! message"):
+//!
+//! 1. forged Authentication-Results are marked for deletion, whatever else happens;
+//! 2. a header block over the limits is answered per `[server] on_oversize`, unchecked;
+//! 3. the inbound checks finish (SPF, DKIM, iprev, DMARC), when the message is verified;
+//! 4. the policy turns the results into an answer;
+//! 5. our Authentication-Results (and Received-SPF) are built;
+//! 6. our DKIM signatures are made over the header fields as they will be delivered;
+//! 7. SRS rewrites the envelope of accepted forwarded mail;
+//! 8. the decision is published to the results sink.
+//!
+//! Headers to add are collected top-down in [`Decision::prepend`]: our signatures above our
+//! Authentication-Results, above Received-SPF, all above the MTA's own Received header.
+
+use std::sync::Arc;
+
+use milter_proto::SmtpReply;
+
+use crate::app::App;
+
+use super::decision::{Decision, NewHeader, RcptChange, Verdict};
+use super::message::MessageState;
+use super::policy::{self, PolicyInput};
+use super::sink::FinishedMessage;
+use super::task::Task;
+use super::{Current, MessagePipeline};
+
+impl MessagePipeline {
+    /// Runs the steps (module docs) for the finished message.
+    pub(super) async fn decide(&mut self, current: Current) -> Decision {
+        let app = Arc::clone(&self.app);
+        let Current {
+            state,
+            body_hashes,
+            inbound,
+            signing,
+            srs_spf,
+        } = current;
+        let hashes = body_hashes.finish();
+        let direction = state.direction;
+        let mut d = Decision::accept();
+        d.body_hashes = hashes.len();
+
+        // 1. forged Authentication-Results go, whatever else happens
+        d.delete = state.forged_deletions();
+
+        // 2. a header block over the limits is not checked
+        if let Some(over) = state.oversize {
+            tracing::warn!(
+                queue_id = %crate::logging::Escaped::str(state.queue_id.as_deref().unwrap_or("-")),
+                "message header over the limits ({over}): not checked, answered per server.on_oversize"
+            );
+            policy::oversize(&app, &over.to_string(), &mut d);
+            d.summary = format!(
+                "{} size={} unchecked=({over})",
+                direction.as_str(),
+                state.body_bytes
+            );
+            self.publish(&state, &d);
+            return d;
+        }
+
+        // 3. the inbound checks
+        let results = if direction.verifies() {
+            Some(Arc::new(
+                inbound
+                    .finish(&app, &mut self.conn.checks, &state, &hashes)
+                    .await,
+            ))
+        } else {
+            None
+        };
+
+        // 4. the policy
+        if let Some(r) = &results {
+            policy::apply(
+                &app,
+                &PolicyInput {
+                    client_ip: self.conn.client.ip,
+                },
+                r,
+                &mut d,
+            );
+        }
+
+        // 5. our Authentication-Results and Received-SPF
+        let mut trace = Vec::new();
+        if let Some(r) = &results {
+            let ar = super::authres_header::authentication_results(
+                r,
+                &app.authserv_id,
+                app.config.dkim.max_signatures,
+            );
+            trace.push(NewHeader::new(
+                "Authentication-Results",
+                ar.format(&authres::FormatOptions::milter()),
+            ));
+            if app.config.spf.received_spf_header
+                && let (Some(o), Some(ip)) = (&r.spf_mail, self.conn.client.ip)
+            {
+                let value = spf::ReceivedSpf::new(o, spf::Identity::MailFrom, ip)
+                    .envelope_from(&state.envelope.mail_from)
+                    .helo(self.conn.helo.as_deref().unwrap_or_default())
+                    .receiver(&app.authserv_id)
+                    .folded_value("\n\t");
+                trace.push(NewHeader::new("Received-SPF", value));
+            }
+        }
+
+        // 6. our DKIM signatures, over the header fields as they will be delivered
+        let mut signatures = Vec::new();
+        let mut signing_log = String::new();
+        if direction.signs() && d.verdict == Verdict::Accept && !signing.is_empty() {
+            let signed = signing.finish(&hashes, &state.delivered_headers(), dkim::unix_now());
+            signatures = signed.headers;
+            for l in &signed.labels {
+                signing_log.push_str(&format!(" signed={l}"));
+            }
+            for l in &signed.failed {
+                signing_log.push_str(&format!(" signed={l}:error"));
+            }
+            d.signed = signed.labels;
+        }
+        d.prepend = signatures.into_iter().chain(trace).collect();
+
+        d.summary = format!("{} size={}", direction.as_str(), state.body_bytes);
+        if let Some(r) = &results {
+            d.summary.push(' ');
+            d.summary.push_str(&r.summary());
+        }
+        if direction.signs() {
+            d.summary.push_str(if signing_log.is_empty() {
+                " unsigned"
+            } else {
+                &signing_log
+            });
+        }
+        d.results = results;
+
+        // 7. SRS for accepted mail
+        if d.verdict == Verdict::Accept {
+            apply_srs(&app, &state, srs_spf, &mut d).await;
+        }
+
+        // 8. publish
+        self.publish(&state, &d);
+        d
+    }
+
+    /// Publishes the finished message to the results sink, if anyone listens.
+    fn publish(&self, state: &MessageState, d: &Decision) {
+        let sink = &self.services.sink;
+        if !sink.is_enabled() {
+            return;
+        }
+        sink.publish(FinishedMessage {
+            time: dkim::unix_now(),
+            queue_id: state.queue_id.clone(),
+            direction: state.direction,
+            client_ip: self.conn.client.ip,
+            helo: self.conn.helo.clone(),
+            mail_from: state.envelope.mail_from.clone(),
+            recipients: state
+                .envelope
+                .recipients
+                .iter()
+                .map(|(r, _)| r.clone())
+                .collect(),
+            decision: d.clone(),
+        });
+    }
+}
+
+/// For `rewrite = "when-spf-fails"`: checks whether the sender domain's SPF passes for every
+/// one of our outbound addresses, in the background from MAIL on.
+pub(super) fn srs_spf_task(app: &Arc<App>, sender: &[u8]) -> Option<Task<bool>> {
+    let cfg = &app.config.srs;
+    if !cfg.enabled
+        || cfg.rewrite != crate::config::SrsRewrite::WhenSpfFails
+        || cfg.outbound_addresses.is_empty()
+        || sender.is_empty()
+    {
+        return None;
+    }
+    let (a, sender) = (Arc::clone(app), sender.to_vec());
+    Some(Task::spawn(async move {
+        for ip in &a.config.srs.outbound_addresses {
+            let out = a
+                .spf
+                .check_mail_from(&*a.resolver, *ip, &sender, a.authserv_id.as_bytes())
+                .await;
+            if out.result != spf::SpfResult::Pass {
+                return false;
+            }
+        }
+        true
+    }))
+}
+
+/// RCPT: a forged or expired SRS recipient of ours is refused (postsrsd's milter behaviour).
+pub(super) fn srs_recipient_check(app: &App, recipient: &[u8]) -> Option<SmtpReply> {
+    let srs = app.srs.as_ref().filter(|_| app.config.srs.enabled)?;
+    if !srs.reverse {
+        return None;
+    }
+    let rcpt = String::from_utf8_lossy(recipient);
+    match srs.with_milter(|m| m.check_recipient(&rcpt)) {
+        srs::milter::RecipientAction::Reject(reply) => Some(srs_reply(&reply)),
+        _ => None,
+    }
+}
+
+/// SRS at end of message: rewrite the sender of forwarded mail, restore SRS recipients.
+async fn apply_srs(
+    app: &App,
+    state: &MessageState,
+    srs_spf: Option<Task<bool>>,
+    decision: &mut Decision,
+) {
+    let Some(srs) = app.srs.as_ref().filter(|_| app.config.srs.enabled) else {
+        return;
+    };
+    let spf_ok = match srs_spf {
+        Some(t) => t.join().await,
+        None => None,
+    };
+    let sender = String::from_utf8_lossy(&state.envelope.mail_from).into_owned();
+    let rcpts: Vec<String> = state
+        .envelope
+        .recipients
+        .iter()
+        .map(|(r, _)| String::from_utf8_lossy(r).into_owned())
+        .collect();
+    match srs.with_milter(|m| m.decide(&sender, &rcpts, spf_ok)) {
+        srs::milter::MilterDecision::Accept(changes) => {
+            if let Some(new) = changes.new_sender {
+                decision.summary.push_str(" srs=forward");
+                decision.new_sender = Some(new);
+                decision.new_sender_args = dsn_args(&state.envelope.mail_args);
+            }
+            if srs.reverse {
+                for c in changes.recipients {
+                    decision.summary.push_str(" srs=reverse");
+                    decision.recipients.push(RcptChange::Delete(c.old));
+                    decision.recipients.push(RcptChange::Add(c.new));
+                }
+            }
+        }
+        srs::milter::MilterDecision::Reject(reply) => {
+            if srs.reverse {
+                decision.verdict = Verdict::Reject(srs_reply(&reply));
+            }
+        }
+    }
+}
+
+/// The SRS crate's refusal as a milter reply (one conversion at the boundary, no text
+/// round trip); a reply the MTA would refuse falls back to a plain `550 5.7.1`.
+fn srs_reply(r: &srs::milter::SmtpReply) -> SmtpReply {
+    SmtpReply::new(r.code, Some(r.enhanced), r.text.as_bytes())
+        .or_else(|_| SmtpReply::new(r.code, None, r.text.as_bytes()))
+        .unwrap_or_else(|_| {
+            crate::config::RejectReply::builtin("550 5.7.1 Invalid SRS address")
+                .render(&Default::default())
+        })
+}
+
+/// The MAIL FROM parameters that travel with a changed sender: the DSN ones (RFC 3461 RET=
+/// and ENVID=). Postfix keeps only these from CHGFROM and Sendmail validates them, while SIZE
+/// and BODY describe the message, not the sender, and stay as they are.
+fn dsn_args(args: &[Vec<u8>]) -> Option<String> {
+    let kept: Vec<String> = args
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .filter(|a| {
+            let upper = a.to_ascii_uppercase();
+            upper.starts_with("RET=") || upper.starts_with("ENVID=")
+        })
+        .filter(|a| !a.contains(char::is_whitespace) && !a.contains('\0'))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(" "))
+}
