@@ -45,6 +45,8 @@ pub enum Command {
         /// Output directory (man/ and completions/ are created in it).
         dir: PathBuf,
     },
+    /// Load-test any milter as Postfix drives it: rate, latency, errors and the answers.
+    Bench(BenchArgs),
 }
 
 /// Which program's configuration `migrate` reads.
@@ -68,6 +70,60 @@ pub struct MigrateArgs {
     /// directory, e.g. a copy of another machine's configuration.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+}
+
+/// `authmilter bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// The milter to drive, in Postfix notation: inet:HOST:PORT or unix:PATH.
+    #[arg(long, value_name = "inet:HOST:PORT|unix:PATH")]
+    pub target: String,
+    /// The messages: a directory (one message per file) or an mbox file; used in turn.
+    #[arg(long, value_name = "DIR|FILE.mbox")]
+    pub corpus: PathBuf,
+    /// Connections driven at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Stop after this many messages (or at --duration, whichever comes first).
+    #[arg(long, default_value_t = 10_000)]
+    pub count: u64,
+    /// Stop starting messages after this many seconds (or at --count).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub duration: f64,
+    /// Messages per milter connection before QUIT and a new connection.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub per_connection: u64,
+    /// The SMTP client address the MTA reports at CONNECT.
+    #[arg(long, default_value = "192.0.2.10")]
+    pub client_ip: IpAddr,
+    /// The SMTP client's HELO/EHLO name (also its host name at CONNECT).
+    #[arg(long, default_value = "mail.example.org")]
+    pub helo: String,
+    /// MAIL FROM for every message [default: each message's Return-Path, else its From
+    /// address].
+    #[arg(long, value_name = "ADDR")]
+    pub mail_from: Option<String>,
+    /// RCPT TO (repeat for several recipients).
+    #[arg(long = "rcpt", value_name = "ADDR", default_values_t = ["postmaster@example.net".to_string()])]
+    pub rcpt: Vec<String>,
+    /// Send the messages as authenticated by this SMTP AUTH user ({auth_authen}), as a
+    /// submission service does: signing milters sign them.
+    #[arg(long, value_name = "USER")]
+    pub auth: Option<String>,
+    /// The milter's process id: report its CPU time per message and peak RSS from /proc.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Deadline for each reply, in seconds (a stalled milter counts as a timeout error).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub timeout: f64,
+    /// First send every corpus message alone (concurrency 1), then check that each answer
+    /// under load is the same (DKIM-Signature values aside); differences are counted as
+    /// `mismatched` and fail the run.
+    #[arg(long)]
+    pub verify_answers: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `authmilter check-domain`.
@@ -305,7 +361,7 @@ pub struct DkimGenkeyArgs {
     /// Key type.
     #[arg(long, value_enum, default_value = "rsa")]
     pub algorithm: KeyTypeArg,
-    /// RSA key size in bits.
+    /// RSA key size in bits: 2048, 3072 or 4096.
     #[arg(long, default_value_t = 2048)]
     pub bits: usize,
     /// Directory for the private key file.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the end-to-end tests need, idempotently: real Postfix, an authoritative
+# Installs what the build and the end-to-end tests need, idempotently: a C compiler and cmake
+# (aws-lc-sys builds AWS-LC, the default crypto backend), OpenSSL, real Postfix, an authoritative
 # nameserver (NSD), OpenDKIM (an interop oracle), postsrsd (SRS compatibility), dkimpy, and
 # xmllint (libxml2-utils: DMARC aggregate reports validated against the RFC schemas).
 #
@@ -13,7 +14,7 @@
 #   run the tests on another machine.
 set -euo pipefail
 
-APT_PACKAGES=(postfix nsd opendkim postsrsd libxml2-utils)
+APT_PACKAGES=(gcc cmake openssl postfix nsd opendkim postsrsd libxml2-utils)
 # authres: dkimpy's ARC sealer (dkim.arc_sign) builds the ARC-Authentication-Results with it
 PIP_PACKAGES=(dkimpy pynacl dnspython authres)
 

@@ -2,6 +2,7 @@
 
 mod arc;
 mod assets;
+mod bench;
 mod check_domain;
 mod common;
 mod dkim;
@@ -36,5 +37,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckDomain(args) => check_domain::run(args),
         Command::Migrate(args) => migrate::run(args),
         Command::GenerateAssets { dir } => assets::run(&dir),
+        Command::Bench(args) => bench::run(args),
     }
 }

@@ -46,3 +46,5 @@ mod rotation;
 mod check_domain;
 // migrate: OpenDKIM / OpenDMARC configurations to milter.toml.
 mod migrate;
+// `authmilter bench` against `authmilter serve` and against misbehaving fake milters.
+mod bench;

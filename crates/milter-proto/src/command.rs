@@ -121,11 +121,7 @@ impl Command {
             }
             CommandCode::Macro => {
                 let stage = MacroStage::from_u8(r.u8("empty payload: no stage byte")?);
-                let mut strings = r.cstrs(true)?.into_iter();
-                let mut pairs = Vec::new();
-                while let Some(name) = strings.next() {
-                    pairs.push((name, strings.next().unwrap_or_default()));
-                }
+                let pairs = r.cstr_pairs(true)?;
                 Self::Macro(Macros { stage, pairs })
             }
             CommandCode::Connect => {

@@ -3,6 +3,9 @@
 //! The spec this crate implements is `docs/milter-protocol.md` (project notes) and the design
 //! document it summarises; section numbers in the docs (`§2.4`) refer to that design document.
 //!
+//! The MTA side (a sans-IO client session, used by the test kit and `authmilter bench`) is in
+//! [`client`].
+//!
 //! Server side (the milter):
 //!
 //! ```
@@ -28,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+pub mod client;
 mod command;
 mod consts;
 mod error;

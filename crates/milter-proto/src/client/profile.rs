@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use milter_proto::{Actions, OptNeg, ProtocolFlags};
+use crate::{Actions, OptNeg, ProtocolFlags};
 
 /// Which MTA behaviour to imitate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,8 @@
-//! What the fake MTA reports back: per-command replies, the end-of-message outcome, and how
+//! What the MTA side learns: per-command replies, the end-of-message outcome, and how
 //! bodies are cut into chunks (design doc §2.8).
 
+use crate::{CommandCode, MILTER_CHUNK_SIZE, Response};
 use bytes::Bytes;
-use milter_proto::{CommandCode, MILTER_CHUNK_SIZE, Response};
 
 /// The outcome of one command (design doc §0 rule 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +176,8 @@ pub fn chunk_body<'a>(body: &'a [u8], split: &BodySplit) -> Vec<&'a [u8]> {
     out
 }
 
-pub(crate) fn decided(resp: Response, at: CommandCode) -> EomOutcome {
+/// An outcome decided before end of message (a non-continue reply to `at`).
+pub fn decided(resp: Response, at: CommandCode) -> EomOutcome {
     EomOutcome {
         modifications: Vec::new(),
         progress: 0,
