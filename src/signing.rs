@@ -24,6 +24,8 @@ pub struct LoadedKey {
     pub selector: String,
     /// The signer (key plus signature settings).
     pub signer: Arc<Signer>,
+    /// The same key as an ARC sealer (RFC 8617 §5.1): one key table for DKIM and ARC.
+    pub sealer: Arc<arc::Sealer>,
     /// `state` from the configuration.
     pub state: KeyState,
     /// Identifies this key across reloads and restarts: name, DNS name and public key.
@@ -59,12 +61,15 @@ impl SigningKeys {
                 .map_err(|e| anyhow::anyhow!("{}: unusable signing key: {e}", k.path.display()))?;
             let domain = k.domain.trim().to_ascii_lowercase();
             let selector = k.selector.trim().to_string();
+            let sealer = arc::Sealer::from_pem(&pem, arc::SealerConfig::new(&*domain, &*selector))
+                .map_err(|e| anyhow::anyhow!("{}: unusable sealing key: {e}", k.path.display()))?;
             let fingerprint = rotation::fingerprint(&k.id(), &selector, &domain, signer.key());
             keys.push(LoadedKey {
                 id: k.id(),
                 domain,
                 selector,
                 signer: Arc::new(signer),
+                sealer: Arc::new(sealer),
                 state: k.state,
                 fingerprint,
             });

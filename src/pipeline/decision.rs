@@ -82,9 +82,10 @@ impl NewHeader {
         }
     }
 
-    /// The value on one line (folds replaced by a space), for logs and `eval`.
+    /// The value unfolded onto one line (RFC 5322 §2.2.3: a fold's line break goes, a fold
+    /// with a tab reads as one space), for logs and `eval`.
     pub fn one_line(&self) -> String {
-        self.value.replace("\n\t", " ")
+        self.value.replace("\n\t", " ").replace('\n', "")
     }
 }
 

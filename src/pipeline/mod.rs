@@ -86,6 +86,8 @@ struct Current {
     body_hashes: BodyHashes,
     inbound: InboundChecks,
     signing: Signing,
+    /// Our ARC seal in progress (forward listeners with `[arc] seal`): key label and session.
+    sealing: Option<(String, arc::SealingSession)>,
     /// For `[srs] rewrite = "when-spf-fails"`: does the sender's SPF pass from our addresses?
     srs_spf: Option<task::Task<bool>>,
 }
@@ -97,6 +99,7 @@ impl Current {
             body_hashes: BodyHashes::default(),
             inbound: InboundChecks::default(),
             signing: Signing::default(),
+            sealing: None,
             srs_spf: None,
         }
     }
@@ -242,6 +245,10 @@ impl MessagePipeline {
         if direction.signs() {
             current.signing =
                 Signing::start(&app, &current.state.headers, &mut current.body_hashes);
+        }
+        if direction == Direction::Forward && app.config.arc.seal {
+            current.sealing =
+                outbound::start_sealing(&app, &current.state.headers, &mut current.body_hashes);
         }
     }
 

@@ -121,6 +121,7 @@ fn signatures_are_counted_and_an_mbox_corpus_works() {
     let toml = format!(
         "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"sign\"\n\
          [authres]\nauthserv_id = \"mx.test.example\"\n\
+         [dkim]\nkey_check_interval = \"0s\"\n\
          [[dkim.key]]\ndomain = \"example.org\"\nselector = \"b\"\npath = \"{}\"\n",
         keys.join("example.org.b.pem").display()
     );

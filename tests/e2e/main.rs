@@ -24,6 +24,8 @@ mod srs;
 mod hostile;
 // Log lines cannot be forged by mail; JSON logs carry fields.
 mod logs;
+// ARC through the milter: arc=, the trusted-sealer override, sealing on forward listeners.
+mod arc_pipeline;
 // SIGHUP reloads and the results sink across them.
 mod reload;
 // The command-line tools (spf, dkim, eval, srs, config check).
