@@ -147,7 +147,7 @@ pub fn verify_header_signature(
 ) -> Result<(), (DkimResult, Reason)> {
     let verified = match algorithm {
         Algorithm::Ed25519Sha256 => {
-            let digest = crypto::sha256(header_data);
+            let digest = crypto.sha256(header_data);
             crypto.verify(SigAlg::Ed25519, public_key, &digest, signature)
         }
         Algorithm::RsaSha256 => {

@@ -1,5 +1,5 @@
 //! The sans-IO MTA side (`milter_proto::client`): what it encodes for each step, what it waits
-//! for, and how it judges replies, as Postfix does (design doc §2, §11).
+//! for, and how it judges replies, as Postfix does (docs/design/milter-protocol.md §2, §11).
 
 use bytes::BytesMut;
 use milter_proto::client::{Awaiting, ClientSession, Profile, Reply, ReplyStep};

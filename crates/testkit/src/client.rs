@@ -1,5 +1,5 @@
 //! The fake MTA: an async loop over `milter_proto::client::ClientSession`, which speaks like
-//! Postfix, Sendmail or a legacy MTA (design doc §11). This file only moves bytes and keeps
+//! Postfix, Sendmail or a legacy MTA (docs/design/milter-protocol.md §11). This file only moves bytes and keeps
 //! deadlines; the protocol decisions are the session's.
 
 use std::future::Future;

@@ -29,7 +29,7 @@ pub enum TestkitError {
         /// The command whose reply was awaited.
         waiting_for: &'static str,
     },
-    /// The milter sent data although no reply was due (design doc §0 rule 2, §8.4).
+    /// The milter sent data although no reply was due (docs/design/milter-protocol.md §0 rule 2, §8.4).
     #[error("the milter sent {bytes} bytes although no reply was due (before {before})")]
     StrayReply {
         /// Number of unexpected bytes buffered.

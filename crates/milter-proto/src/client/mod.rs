@@ -1,5 +1,5 @@
 //! The MTA side of the protocol, sans-IO: what Postfix, Sendmail or a legacy v2 MTA send to a
-//! milter and how they judge its replies (design doc §2, §5, §11). The fake MTA of the tests
+//! milter and how they judge its replies (docs/design/milter-protocol.md §2, §5, §11). The fake MTA of the tests
 //! (`testkit`) and the `authmilter bench` load generator are thin async loops over it.
 //!
 //! A [`ClientSession`] method encodes one step (its MACRO packet and the command) into an
