@@ -4,10 +4,10 @@ use std::net::IpAddr;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::consts::{CommandCode, Family, MacroStage};
+use crate::codec::{Reader, check_cstr, put_cstr, put_frame};
 use crate::error::ProtocolError;
-use crate::frame::{Reader, check_cstr, put_cstr, put_frame};
 use crate::negotiate::OptNeg;
+use crate::{CommandCode, Family, MacroStage};
 
 /// One command from the MTA (§2). Text fields are raw bytes: there is no charset (§1.3).
 #[derive(Debug, Clone, PartialEq, Eq)]

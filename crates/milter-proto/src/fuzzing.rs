@@ -7,13 +7,13 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::command::{Command, ConnectInfo, Envelope, Header, Macros};
-use crate::consts::{Actions, CommandCode, Family, MacroStage, ProtocolFlags, SymStage};
 use crate::error::ProtocolError;
 use crate::frame::FrameDecoder;
 use crate::negotiate::{OptNeg, SymList, Wants};
 use crate::reply::SmtpReply;
 use crate::response::Response;
 use crate::session::{ReplyOwed, Session};
+use crate::{Actions, CommandCode, Family, MacroStage, ProtocolFlags, SymStage};
 
 /// Target `milter_frames`: arbitrary bytes → frames → commands and responses.
 ///
@@ -160,7 +160,7 @@ fn try_send(s: &mut Session, resp: &Response, out: &mut BytesMut) {
         Ok(()) => {
             assert_ne!(before, ReplyOwed::None, "sent {resp:?} with no reply owed");
             let code = resp.code();
-            if code.is_modification() || code == crate::consts::ResponseCode::Progress {
+            if code.is_modification() || code == crate::ResponseCode::Progress {
                 assert_eq!(before, ReplyOwed::EndOfMessage, "{resp:?} outside EOM");
             }
             if let Some(a) = resp.required_action() {
@@ -169,7 +169,7 @@ fn try_send(s: &mut Session, resp: &Response, out: &mut BytesMut) {
             if *resp == Response::Skip {
                 assert_eq!(before, ReplyOwed::Final);
             }
-            if code.is_final() || code == crate::consts::ResponseCode::OptNeg {
+            if code.is_final() || code == crate::ResponseCode::OptNeg {
                 assert_eq!(s.reply_owed(), ReplyOwed::None, "still owed after final");
             }
             let mut dec = FrameDecoder::new();

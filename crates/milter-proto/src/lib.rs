@@ -34,9 +34,11 @@
 #![warn(missing_docs)]
 
 pub mod client;
+mod codec;
+mod codes;
 mod command;
-mod consts;
 mod error;
+mod flags;
 mod frame;
 pub mod fuzzing;
 mod macros;
@@ -46,12 +48,10 @@ mod reply;
 mod response;
 mod session;
 
+pub use codes::{CommandCode, Family, MacroStage, ResponseCode, SymStage};
 pub use command::{Command, ConnectInfo, Envelope, Header, Macros};
-pub use consts::{
-    Actions, CommandCode, Family, MAX_VERSION, MILTER_CHUNK_SIZE, MIN_VERSION, MacroStage,
-    ProtocolFlags, ResponseCode, SymStage,
-};
 pub use error::ProtocolError;
+pub use flags::{Actions, MAX_VERSION, MILTER_CHUNK_SIZE, MIN_VERSION, ProtocolFlags};
 pub use frame::{Frame, FrameDecoder};
 pub use macros::{MacroStore, names_match};
 pub use message::{HeaderField, Message};

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::consts::{CommandCode, MacroStage};
+use crate::{CommandCode, MacroStage};
 
 /// Number of stored stages: CONNECT, HELO, MAIL, RCPT, DATA, EOH, EOM (libmilter order).
 const SLOTS: usize = 7;

@@ -2,10 +2,10 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::consts::{Actions, CommandCode, MAX_VERSION, MIN_VERSION, ProtocolFlags, SymStage};
+use crate::codec::Reader;
 use crate::error::ProtocolError;
-use crate::frame::Reader;
 use crate::response::Response;
+use crate::{Actions, CommandCode, MAX_VERSION, MIN_VERSION, ProtocolFlags, SymStage};
 
 /// The fixed 12-byte OPTNEG body: the MTA's offer, or the milter's answer (§2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,11 +4,11 @@ use std::borrow::Cow;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::consts::{Actions, MILTER_CHUNK_SIZE, ResponseCode, SymStage};
+use crate::codec::{Reader, check_cstr, put_cstr, put_frame};
 use crate::error::ProtocolError;
-use crate::frame::{Reader, check_cstr, put_cstr, put_frame};
 use crate::negotiate::{OptNeg, SymList};
 use crate::reply::SmtpReply;
+use crate::{Actions, MILTER_CHUNK_SIZE, ResponseCode, SymStage};
 
 /// One response to the MTA (§3).
 ///

@@ -3,12 +3,12 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::command::{Command, ConnectInfo, Envelope};
-use crate::consts::{Actions, CommandCode, MacroStage, ProtocolFlags};
 use crate::error::ProtocolError;
 use crate::macros::MacroStore;
 use crate::message::{HeaderField, Message};
 use crate::negotiate::{Negotiated, OptNeg, Wants, negotiate};
 use crate::response::Response;
+use crate::{Actions, CommandCode, MacroStage, ProtocolFlags};
 
 /// One milter connection's protocol state (§4.2): negotiated options, macros, connection and
 /// message state, and which reply the MTA is waiting for.
@@ -469,7 +469,7 @@ impl Session {
 
     fn after_send(&mut self, resp: &Response) {
         let code = resp.code();
-        if code == crate::consts::ResponseCode::OptNeg {
+        if code == crate::ResponseCode::OptNeg {
             self.owed = Owed::Nothing;
             return;
         }
