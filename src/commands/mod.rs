@@ -8,6 +8,7 @@ mod common;
 mod dkim;
 mod eval;
 mod migrate;
+mod preflight;
 mod reload;
 mod serve;
 mod spf;
@@ -25,6 +26,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Check(args)) => {
             crate::logging::init_cli();
             let loaded = Config::load(args.path.as_deref())?;
+            // every check serve runs before it binds: keys, SRS secrets, users, socket dirs
+            common::runtime()?
+                .block_on(async {
+                    let dns = crate::cli::DnsArg {
+                        dns: None,
+                        zone: None,
+                    };
+                    preflight::run_checks(loaded.config.clone(), &dns).map(|_| ())
+                })
+                .map_err(|e| e.context(format!("in {}", loaded.path.display())))?;
             eprintln!("{}: OK", loaded.path.display());
             print!("{}", loaded.config.to_toml()?);
             Ok(ExitCode::SUCCESS)

@@ -13,7 +13,6 @@ use tokio::sync::{Notify, watch};
 use crate::app::App;
 use crate::cli::{DnsArg, ServeArgs};
 use crate::config::Config;
-use crate::server::privileges::RunAs;
 use crate::server::sockets::{Listening, UnixSocketSettings};
 use crate::server::{Server, shutdown_signal};
 use crate::systemd::{self, Inherited};
@@ -29,7 +28,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     // before any thread exists: the sockets systemd passed, if any
     let mut inherited = Inherited::from_env()?;
-    let run_as = RunAs::from_config(&loaded.config.server.user, &loaded.config.server.group)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("authmilter")
@@ -38,14 +36,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let dns_override = args.dns.clone();
     let path = loaded.path.clone();
     runtime.block_on(async move {
-        let app = Arc::new(build_app(loaded.config, &dns_override)?);
+        let checked = super::preflight::run_checks(loaded.config, &dns_override)?;
+        let (app, run_as) = (Arc::new(checked.app), checked.run_as);
         let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));
-        let server = Server::bind_with(
-            Arc::clone(&shared),
-            crate::services::Services::none(),
-            &mut inherited,
-        )
-        .await?;
+        // long-lived services outside App (which SIGHUP replaces)
+        let services = crate::services::Services::none();
+        let server =
+            Server::bind_with(Arc::clone(&shared), Arc::clone(&services), &mut inherited).await?;
         let socketmap = open_socketmap(&app, &mut inherited).await?;
         if !inherited.is_empty() {
             tracing::warn!(
@@ -54,14 +51,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
         }
         if let Some(user) = &run_as {
-            let keys: Vec<&std::path::Path> =
-                app.config.dkim.keys.iter().map(|k| k.path.as_path()).collect();
-            for problem in user.unreadable(&keys) {
-                tracing::warn!(
-                    user = %user.name,
-                    "after dropping privileges a SIGHUP reload cannot read {problem}"
-                );
-            }
             user.switch()?;
             tracing::info!(user = %user.name, uid = %user.uid, gid = %user.gid, "dropped root privileges");
         }
@@ -81,6 +70,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 }
             });
         }
+        background.spawn(
+            Arc::clone(&services.sink)
+                .report_overflow(std::time::Duration::from_secs(60), stop_rx.clone()),
+        );
         background.spawn(key_checker(
             Arc::clone(&shared),
             Arc::clone(&check_now),

@@ -116,12 +116,9 @@ async fn bind_tcp(host: &str, port: u16) -> anyhow::Result<TcpListener> {
         .unwrap_or_else(|| anyhow::anyhow!("{host} has no address")))
 }
 
-/// Binds a Unix socket at `path`: its directory must exist; a stale socket there is removed,
-/// any other file is an error; then mode, owner and group are set.
-pub fn bind_unix(
-    path: &Path,
-    settings: &UnixSocketSettings,
-) -> anyhow::Result<std::os::unix::net::UnixListener> {
+/// The directory of a Unix socket must exist (we never create it: its owner and mode are the
+/// administrator's decision, e.g. Postfix's chroot).
+pub fn check_unix_dir(path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
         && !dir.is_dir()
@@ -133,6 +130,16 @@ pub fn bind_unix(
             dir.display()
         );
     }
+    Ok(())
+}
+
+/// Binds a Unix socket at `path`: its directory must exist; a stale socket there is removed,
+/// any other file is an error; then mode, owner and group are set.
+pub fn bind_unix(
+    path: &Path,
+    settings: &UnixSocketSettings,
+) -> anyhow::Result<std::os::unix::net::UnixListener> {
+    check_unix_dir(path)?;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if meta.file_type().is_socket() {
             std::fs::remove_file(path)

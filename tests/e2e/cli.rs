@@ -46,6 +46,57 @@ fn config_check_prints_the_effective_config_or_names_the_bad_key() {
     assert!(err.contains("/nonexistent/milter.toml"), "{err}");
 }
 
+/// `config check` runs every check `serve` runs except binding: what serve would refuse,
+/// config check refuses too, naming the problem.
+#[test]
+fn config_check_refuses_what_serve_refuses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: [(&str, String, &str); 5] = [
+        (
+            "missing key file",
+            "[[dkim.key]]\ndomain = \"example.com\"\nselector = \"s\"\npath = \"/nonexistent/k.pem\"\n".into(),
+            "/nonexistent/k.pem",
+        ),
+        (
+            "bad canonicalization",
+            "[dkim]\ncanonicalization = \"relaxed/strict\"\n".into(),
+            "relaxed/strict",
+        ),
+        (
+            "one socket twice",
+            "[[server.listen]]\nsocket = \"inet:127.0.0.1:8891\"\n[[server.listen]]\nsocket = \"inet:127.0.0.1:8891\"\nrole = \"sign\"\n".into(),
+            "already listener 0",
+        ),
+        (
+            "a Unix socket in a missing directory",
+            "[[server.listen]]\nsocket = \"unix:/nonexistent/dir/milter.sock\"\n".into(),
+            "/nonexistent/dir does not exist",
+        ),
+        (
+            "SRS secrets missing",
+            "[srs]\nenabled = true\ndomain = \"fwd.example\"\nsecrets = \"/nonexistent/srs.secrets\"\n".into(),
+            "/nonexistent/srs.secrets",
+        ),
+    ];
+    for (what, text, needle) in cases {
+        let path = write(dir.path(), "c.toml", text.as_bytes());
+        let (code, _, err) = run_cli(&["config", "check", "-c", &path], None);
+        assert_ne!(code, 0, "{what}: config check accepted it");
+        assert!(err.contains(needle), "{what}: {err}");
+    }
+    // the two-listener example names keys that do not exist here: refused like serve would
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/milter-two-listeners.toml"
+    );
+    let (code, _, err) = run_cli(&["config", "check", "-c", example], None);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("/etc/authmilter/keys/example.com.2026a.pem"),
+        "{err}"
+    );
+}
+
 #[test]
 fn spf_prints_result_mechanism_and_lookups() {
     let dir = tempfile::tempdir().expect("tempdir");

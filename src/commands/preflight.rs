@@ -1,0 +1,57 @@
+//! Everything `serve` checks before it binds a socket, in one place, so that `authmilter
+//! config check` runs exactly the same checks (docs/cli.md): the users and groups to run and
+//! own sockets as, the directories of Unix sockets, the signing keys (readable, usable, not
+//! readable by others), the SRS secrets, and every value of the file.
+
+use crate::app::App;
+use crate::cli::DnsArg;
+use crate::config::{Config, SocketSpec};
+use crate::server::privileges::RunAs;
+use crate::server::sockets::{UnixSocketSettings, check_unix_dir};
+
+/// What the checks produced, for `serve` to go on with.
+pub struct Checked {
+    /// The state every connection shares.
+    pub app: App,
+    /// The user and group to switch to after binding.
+    pub run_as: Option<RunAs>,
+}
+
+/// Runs every check `serve` runs except binding (call inside a tokio runtime: the resolver is
+/// built here).
+pub fn run_checks(config: Config, dns: &DnsArg) -> anyhow::Result<Checked> {
+    let run_as = RunAs::from_config(&config.server.user, &config.server.group)?;
+    UnixSocketSettings::from_config(&config.server)?;
+    let unix_sockets = config
+        .server
+        .listen
+        .iter()
+        .map(|l| &l.socket)
+        .chain(config.srs.socketmap.0.iter());
+    for spec in unix_sockets {
+        if let SocketSpec::Unix(path) = spec {
+            check_unix_dir(path)?;
+        }
+    }
+    if dns.zone.is_some() {
+        tracing::warn!("DNS answers come from a zone file (--zone), not from the network");
+    }
+    let resolver = super::common::tool_resolver(&config, dns)?;
+    let app = App::new(config, resolver)?;
+    if let Some(user) = &run_as {
+        let keys: Vec<&std::path::Path> = app
+            .config
+            .dkim
+            .keys
+            .iter()
+            .map(|k| k.path.as_path())
+            .collect();
+        for problem in user.unreadable(&keys) {
+            tracing::warn!(
+                user = %user.name,
+                "after dropping privileges a SIGHUP reload cannot read {problem}"
+            );
+        }
+    }
+    Ok(Checked { app, run_as })
+}
