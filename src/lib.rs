@@ -3,11 +3,15 @@
 //! The binary's pieces are exposed as a library so that end-to-end tests, benchmarks and
 //! examples can drive them. Protocol and policy logic live in the crates under `crates/`.
 
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod forwarding;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logging;
 pub mod pipeline;
 pub mod resolver;

@@ -8,9 +8,12 @@
 //!   through the `rsa` crate, used for generation only; signing always goes through ring).
 //! - [`hmac_sha1`] and [`random_bytes`] serve SRS.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod der;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keygen;
 mod ring_impl;
 

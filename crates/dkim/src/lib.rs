@@ -22,12 +22,13 @@
 //! [`SignatureHeader::value`] (folded with `"\n"` for milters) under
 //! [`SignatureHeader::name`].
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod canon;
 mod error;
 #[doc(hidden)]
-pub mod fuzz;
+pub mod fuzzing;
 pub mod keys;
 pub mod message;
 pub mod record;

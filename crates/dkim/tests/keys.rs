@@ -4,6 +4,7 @@ mod common;
 
 use dkim::{DnsKeyRecord, KeyAlgorithm, TestKeyOutcome, generate_key, test_key};
 use dns::memory::MemoryResolver;
+use test_support::block_on;
 
 #[test]
 fn ed25519_generation_and_record() {
@@ -39,7 +40,7 @@ fn rsa_record_is_split_into_255_byte_strings() {
             .replace("\n\t", " "),
     )
     .unwrap();
-    let outcome = common::block_on(test_key(&r, "sel", "example.com", &*key));
+    let outcome = block_on(test_key(&r, "sel", "example.com", &*key));
     assert_eq!(outcome, TestKeyOutcome::Match { testing: false });
 }
 
@@ -58,7 +59,7 @@ fn testkey_outcomes() {
     r.add_txt("bad._domainkey.example.com", "v=DKIM1; k=ed25519; p");
     r.add_txt("rsa._domainkey.example.com", "v=DKIM1; k=rsa; p=AAAA");
     r.fail("slow._domainkey.example.com", dns::DnsError::Timeout);
-    let check = |s: &str| common::block_on(test_key(&r, s, "example.com", &*key));
+    let check = |s: &str| block_on(test_key(&r, s, "example.com", &*key));
     assert_eq!(check("good"), TestKeyOutcome::Match { testing: true });
     assert_eq!(check("other"), TestKeyOutcome::Mismatch);
     assert_eq!(check("revoked"), TestKeyOutcome::Revoked);

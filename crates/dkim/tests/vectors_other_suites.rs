@@ -6,6 +6,7 @@ mod common;
 use dkim::{DkimResult, Reason, Verifier, VerifyOptions};
 use dns::memory::MemoryResolver;
 use serde::Deserialize;
+use test_support::block_on;
 
 /// mail-auth verifies at 1667843664 and does not check for future `t=`; 004.txt has
 /// `t=1667862801` (5 h later), so we verify after every `t=` and before 005's `x=1667930064`.
@@ -21,7 +22,7 @@ fn mail_auth_dkim_resources() {
         let (dns, message) = text.split_once("\n\n").unwrap();
         let resolver = MemoryResolver::new();
         common::load_name_value_lines(&resolver, dns);
-        let results = common::block_on(dkim::verify_message(
+        let results = block_on(dkim::verify_message(
             &verifier,
             &resolver,
             message.as_bytes(),
@@ -69,7 +70,7 @@ fn dkimpy_static_vectors() {
         }
         let raw = common::read(&format!("dkimpy/{}", case.message));
         // Old signatures: verify at a time after t= and before any x=.
-        let results = common::block_on(dkim::verify_message(
+        let results = block_on(dkim::verify_message(
             &verifier,
             &resolver,
             &raw,
@@ -104,7 +105,7 @@ fn dkimpy_bad_key_records() {
         let record = String::from_utf8(common::read(&format!("dkimpy/{file}"))).unwrap();
         let resolver = MemoryResolver::new();
         resolver.add_txt("test._domainkey.football.example.com", record.trim());
-        let results = common::block_on(dkim::verify_message(
+        let results = block_on(dkim::verify_message(
             &verifier,
             &resolver,
             &raw,
@@ -138,7 +139,7 @@ fn rfc6376_appendix_a_is_known_broken() {
         "rfc-examples/rfc6376-A3-verified.eml",
     ] {
         let raw = common::read(file);
-        let results = common::block_on(dkim::verify_message(
+        let results = block_on(dkim::verify_message(
             &verifier,
             &resolver,
             &raw,

@@ -23,6 +23,7 @@ mod common;
 use dkim::{DkimResult, Reason, RsaSha1Policy, Verifier, VerifyOptions};
 use dns::memory::MemoryResolver;
 use serde::Deserialize;
+use test_support::block_on;
 
 #[derive(Debug, Deserialize)]
 struct Suite {
@@ -161,7 +162,7 @@ fn perl_mail_dkim_corpus() {
         let raw = common::read(&format!("perl-mail-dkim/{}", case.file));
         let (raw, rewritten) = rewrite_draft_version(&raw);
         // Time: the corpus has old signatures; ignore_7 (expired) must still be expired.
-        let results = common::block_on(dkim::verify_message(
+        let results = block_on(dkim::verify_message(
             &verifier,
             &resolver,
             &raw,

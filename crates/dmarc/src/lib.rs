@@ -18,11 +18,14 @@
 //! # }
 //! ```
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod error;
 mod evaluate;
 mod from;
+#[doc(hidden)]
+pub mod fuzzing;
 mod orgdomain;
 mod record;
 mod types;

@@ -463,15 +463,9 @@ fn parse_character_strings(value: &str) -> Result<Vec<Vec<u8>>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use test_support::block_on;
 
-    fn block<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
+    use super::*;
 
     #[test]
     fn zone_text_round_trip() {
@@ -489,7 +483,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        block(async {
+        block_on(async {
             assert_eq!(
                 r.txt("EXAMPLE.com").await.unwrap(),
                 vec![b"v=spf1 -all".to_vec()]

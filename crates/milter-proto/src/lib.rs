@@ -26,12 +26,14 @@
 //! # Ok::<(), milter_proto::ProtocolError>(())
 //! ```
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod command;
 mod consts;
 mod error;
 mod frame;
+#[doc(hidden)]
 pub mod fuzzing;
 mod macros;
 mod message;
