@@ -2,8 +2,12 @@
 # The whole test suite, exactly as CI runs it (.ci/run calls this after fmt and clippy):
 # installs what the end-to-end tests need, then runs every test of every crate, the
 # end-to-end tests against real Postfix, NSD, OpenDKIM, dkimpy and postsrsd included.
+#
+# Tests that start real programs are `#[ignore = "needs AUTHMILTER_E2E=1"]` (a plain
+# `cargo test` lists them as ignored); here AUTHMILTER_E2E=1 and `--include-ignored` run them,
+# and with the variable set a missing program fails the test instead of skipping it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/install-deps.sh
 export AUTHMILTER_E2E=1
-cargo test --workspace --no-fail-fast
+cargo test --workspace --no-fail-fast -- --include-ignored

@@ -129,9 +129,9 @@ pub fn run(args: CheckDomainArgs) -> anyhow::Result<ExitCode> {
         }
     });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print_report(&report);
+        print_report(&report)?;
     }
     Ok(if report.errors > 0 {
         ExitCode::from(1)
@@ -369,14 +369,14 @@ async fn check_dkim(app: &App, domain: &str, selector: &str, explicit: bool) -> 
     Some(s)
 }
 
-fn print_report(r: &Report) {
+fn print_report(r: &Report) -> std::io::Result<()> {
     let sections = std::iter::once(&r.spf)
         .chain(std::iter::once(&r.dmarc))
         .chain(r.dkim.iter());
     for s in sections {
-        println!("{}", s.name);
+        outln!("{}", s.name)?;
         if let Some(rec) = &s.record {
-            println!("  record:  {rec}");
+            outln!("  record:  {rec}")?;
         }
         for f in &s.findings {
             let tag = match f.level {
@@ -385,9 +385,10 @@ fn print_report(r: &Report) {
                 Level::Warning => "warning",
                 Level::Error => "ERROR",
             };
-            println!("  {tag:<8} {}", f.text);
+            outln!("  {tag:<8} {}", f.text)?;
         }
-        println!();
+        outln!()?;
     }
-    println!("{} error(s), {} warning(s)", r.errors, r.warnings);
+    outln!("{} error(s), {} warning(s)", r.errors, r.warnings)?;
+    Ok(())
 }

@@ -47,22 +47,22 @@ fn verify(args: DkimVerifyArgs) -> anyhow::Result<ExitCode> {
         signatures: results.iter().map(DkimReport::from).collect(),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else if report.signatures.is_empty() {
-        println!("no DKIM signatures");
+        outln!("no DKIM signatures")?;
     } else {
         for (n, s) in report.signatures.iter().enumerate() {
-            print!(
+            out!(
                 "signature {}: {} d={} s={} a={}",
                 n + 1,
                 s.result,
                 s.domain,
                 s.selector,
                 s.algorithm.as_deref().unwrap_or("-")
-            );
+            )?;
             match &s.reason {
-                Some(r) => println!(" ({r})"),
-                None => println!(),
+                Some(r) => outln!(" ({r})")?,
+                None => outln!()?,
             }
         }
     }
@@ -151,28 +151,28 @@ fn genkey(args: DkimGenkeyArgs) -> anyhow::Result<ExitCode> {
     file.write_all(key.private_key_pem.as_bytes())?;
     file.flush()?;
     let name = dkim::key_name(&selector, &domain);
-    println!("Private key written to {} (mode 0600).", path.display());
-    println!();
-    println!("Publish this TXT record (zone file syntax):");
-    println!();
-    println!("{}", key.record.zone_entry(&selector, &domain));
-    println!();
-    println!("Or in a DNS provider's web form:");
-    println!("  Name:  {name}");
-    println!("  Type:  TXT");
-    println!("  Value: {}", key.record.text());
-    println!();
-    println!("Then add to milter.toml:");
-    println!();
-    println!("[[dkim.key]]");
-    println!("domain = \"{domain}\"");
-    println!("selector = \"{selector}\"");
-    println!("path = \"{}\"", path.display());
-    println!();
-    println!(
+    outln!("Private key written to {} (mode 0600).", path.display())?;
+    outln!()?;
+    outln!("Publish this TXT record (zone file syntax):")?;
+    outln!()?;
+    outln!("{}", key.record.zone_entry(&selector, &domain))?;
+    outln!()?;
+    outln!("Or in a DNS provider's web form:")?;
+    outln!("  Name:  {name}")?;
+    outln!("  Type:  TXT")?;
+    outln!("  Value: {}", key.record.text())?;
+    outln!()?;
+    outln!("Then add to milter.toml:")?;
+    outln!()?;
+    outln!("[[dkim.key]]")?;
+    outln!("domain = \"{domain}\"")?;
+    outln!("selector = \"{selector}\"")?;
+    outln!("path = \"{}\"", path.display())?;
+    outln!()?;
+    outln!(
         "and check the record once it is published: authmilter dkim testkey --domain {domain} --selector {selector} --key {}",
         path.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -201,7 +201,7 @@ fn testkey(args: DkimTestkeyArgs) -> anyhow::Result<ExitCode> {
     ));
     let name = dkim::key_name(&args.selector, &domain);
     let text = crate::signing::describe(&outcome);
-    println!("{name}: {text}");
+    outln!("{name}: {text}")?;
     Ok(match outcome {
         TestKeyOutcome::Match { .. } => ExitCode::SUCCESS,
         TestKeyOutcome::DnsError(_) => ExitCode::from(2),

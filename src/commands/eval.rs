@@ -46,9 +46,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let decision = runtime()?.block_on(evaluate(app, role, &args, &raw));
     let report = build_report(&decision);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print_text(&report);
+        print_text(&report)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -131,20 +131,20 @@ fn build_report(d: &Decision) -> EvalJson {
     }
 }
 
-fn print_text(r: &EvalJson) {
+fn print_text(r: &EvalJson) -> std::io::Result<()> {
     if let Some(ar) = &r.authentication_results {
-        println!("Authentication-Results: {ar}");
-        println!();
+        outln!("Authentication-Results: {ar}")?;
+        outln!()?;
     }
     if let Some(i) = &r.results.iprev {
-        println!(
+        outln!(
             "iprev:  {}{}",
             i.result,
             i.reason
                 .as_ref()
                 .map(|x| format!(" ({x})"))
                 .unwrap_or_default()
-        );
+        )?;
     }
     for (label, s) in [
         ("spf:   ", &r.results.spf),
@@ -156,14 +156,14 @@ fn print_text(r: &EvalJson) {
                 .clone()
                 .or_else(|| s.mechanism.as_ref().map(|m| format!("matched {m}")))
                 .unwrap_or_default();
-            println!("{label} {} for {} {}", s.result, s.domain, detail);
+            outln!("{label} {} for {} {}", s.result, s.domain, detail)?;
         }
     }
     if r.results.dkim.is_empty() {
-        println!("dkim:   none (no signatures)");
+        outln!("dkim:   none (no signatures)")?;
     }
     for s in &r.results.dkim {
-        println!(
+        outln!(
             "dkim:   {} d={} s={}{}",
             s.result,
             s.domain,
@@ -172,10 +172,10 @@ fn print_text(r: &EvalJson) {
                 .as_ref()
                 .map(|x| format!(" ({x})"))
                 .unwrap_or_default()
-        );
+        )?;
     }
     if let Some(d) = &r.results.dmarc {
-        println!(
+        outln!(
             "dmarc:  {} from={} policy={} disposition={}{}",
             d.result,
             d.domain.as_deref().unwrap_or("-"),
@@ -185,17 +185,18 @@ fn print_text(r: &EvalJson) {
                 .as_ref()
                 .map(|x| format!(" ({x})"))
                 .unwrap_or_default()
-        );
+        )?;
     }
     for h in &r.headers_removed {
-        println!("remove: {h}");
+        outln!("remove: {h}")?;
     }
-    println!();
+    outln!()?;
     match &r.smtp_reply {
-        Some(reply) => println!("action: {} ({reply})", r.action),
-        None => println!("action: {}", r.action),
+        Some(reply) => outln!("action: {} ({reply})", r.action)?,
+        None => outln!("action: {}", r.action)?,
     }
     if let Some(q) = &r.quarantine {
-        println!("quarantine reason: {q}");
+        outln!("quarantine reason: {q}")?;
     }
+    Ok(())
 }

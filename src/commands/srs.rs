@@ -14,16 +14,16 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SrsCommand::Secret => {
             let secret = srs::generate_secret().context("cannot generate a secret")?;
-            println!("{secret}");
+            outln!("{secret}")?;
             Ok(ExitCode::SUCCESS)
         }
         SrsCommand::Forward(a) => {
             let config = tool_config(&a.config)?;
             let srs = load_srs(&config.srs)?;
             match srs.forward(a.address.trim(), srs.srs_domain()) {
-                Ok(srs::Forwarded::Rewritten(addr)) => println!("{addr}"),
+                Ok(srs::Forwarded::Rewritten(addr)) => outln!("{addr}")?,
                 Ok(srs::Forwarded::NotRewritten(why)) => {
-                    println!("{}", a.address.trim());
+                    outln!("{}", a.address.trim())?;
                     eprintln!("not rewritten: {why:?}");
                 }
                 Err(e) => anyhow::bail!("{e}"),
@@ -35,7 +35,7 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
             let srs = load_srs(&config.srs)?;
             match srs.reverse(a.address.trim()) {
                 Ok(addr) => {
-                    println!("{addr}");
+                    outln!("{addr}")?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {

@@ -7,7 +7,8 @@ use std::time::Duration;
 use milter_proto::Response;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{LISTEN_VERIFY, Milter, free_port, message};
+use crate::support::{LISTEN_VERIFY, Milter, message};
+use test_support::free_port;
 
 struct Setup {
     _dir: tempfile::TempDir,

@@ -8,6 +8,7 @@
 //! - [`e2e_enabled`]: the `AUTHMILTER_E2E=1` gate of tests that start real programs. Such tests
 //!   are also marked `#[ignore = "needs AUTHMILTER_E2E=1"]`, so a plain `cargo test` lists them
 //!   as ignored; `tests/run.sh` sets the variable and passes `--include-ignored`.
+//! - [`SuiteTally`]: counts of a run over a vendored suite, printed as computed and pinned.
 //! - [`nsd::Nsd`]: an authoritative NSD on loopback serving zones the test writes.
 //! - [`process`]: running, polling and stopping child processes by PID.
 //!
@@ -23,8 +24,10 @@ pub mod nsd;
 pub mod process;
 mod runtime;
 mod seeds;
+mod suite;
 
 pub use e2e::e2e_enabled;
 pub use net::{BlackHole, free_port, free_udp_tcp_port};
 pub use runtime::block_on;
 pub use seeds::{fuzz_seeds, replay_fuzz_seeds};
+pub use suite::SuiteTally;
