@@ -28,10 +28,13 @@ pub fn secrets(data: &[u8]) {
         return;
     };
     assert!(!secrets.is_empty());
-    let shown = format!("{secrets:?}");
+    // Debug shows the count and nothing else (the keys may spell anything, "REDACTED" too).
+    assert_eq!(
+        format!("{secrets:?}"),
+        format!("Secrets([REDACTED; {}])", secrets.len())
+    );
     for key in secrets.all() {
         assert!(!key.is_empty() && key.trim_ascii() == key);
-        assert!(key.len() < 12 || !shown.contains(&*String::from_utf8_lossy(key)));
     }
     let Some(srs) = srs_with(secrets.clone()) else {
         return;
