@@ -141,11 +141,19 @@ fn rsa_from_der(der: &[u8], pkcs8: bool) -> Result<Box<dyn SigningKey>, CryptoEr
     }
     .map_err(|e| CryptoError::InvalidPrivateKey(format!("RSA: {e}")))?;
     let bits = u32::try_from(pair.public().modulus_len().saturating_mul(8)).unwrap_or(u32::MAX);
-    Ok(Box::new(RsaKey {
+    let key = RsaKey {
         pair,
         bits,
         rng: ring::rand::SystemRandom::new(),
-    }))
+    };
+    // ring checks the key's structure on loading, but some inconsistent keys load and then
+    // fail every signature (ring verifies each signature it makes). Refuse them here, where
+    // `config check` and a reload report it, not on every message (found by the
+    // `private_key` fuzz target: fuzz/seeds/private_key/crash-aa711d23...).
+    key.sign(b"authmilter key check").map_err(|_| {
+        CryptoError::InvalidPrivateKey("RSA: inconsistent key, it cannot sign".into())
+    })?;
+    Ok(Box::new(key))
 }
 
 struct RsaKey {
@@ -233,6 +241,19 @@ mod tests {
             p.verify(SigAlg::Ed25519, &pk[..31], b"hello", &sig)
                 .is_err()
         );
+    }
+
+    /// A mutated PKCS#1 key from the `private_key` fuzz target: the fuzz build (release, ASan,
+    /// debug assertions) of ring loaded it and then failed every signature. It must be refused
+    /// when loaded (a test build of ring already rejects its encoding; the fuzz build now stops
+    /// at "cannot sign").
+    #[test]
+    fn refuses_an_inconsistent_rsa_key_at_load() {
+        let der = include_bytes!(
+            "../../../fuzz/seeds/private_key/crash-aa711d238f4be7bbc2ab21ecf7d7e92e19668edb"
+        );
+        let err = default_provider().signing_key(der).unwrap_err();
+        assert!(matches!(err, CryptoError::InvalidPrivateKey(_)), "{err}");
     }
 
     #[test]

@@ -157,6 +157,10 @@ impl MemoryResolver {
                         if exchange.is_empty() {
                             return Err(err("MX needs an exchange"));
                         }
+                        // "." is the null MX (RFC 7505); anything else must be a host name.
+                        if exchange != "." {
+                            check_host_name(exchange).map_err(|m| err(&m))?;
+                        }
                         self.add_mx(name, pref, exchange);
                     }
                 }
@@ -164,10 +168,14 @@ impl MemoryResolver {
                     if let Some(e) = error_keyword(value) {
                         self.fail_type(name, RecordType::Ptr, e);
                     } else {
+                        check_host_name(value).map_err(|m| err(&m))?;
                         self.add_ptr_name(name, value);
                     }
                 }
-                "CNAME" => self.add_cname(name, value),
+                "CNAME" => {
+                    check_host_name(value).map_err(|m| err(&m))?;
+                    self.add_cname(name, value);
+                }
                 other => return Err(err(&format!("unknown record type {other:?}"))),
             }
         }
@@ -366,6 +374,14 @@ impl Resolver for MemoryResolver {
     }
 }
 
+/// A target host name (MX exchange, PTR, CNAME) must be a name DNS can carry (RFC 1035 §2.3.4).
+fn check_host_name(name: &str) -> Result<(), String> {
+    normalize_name(name)
+        .map(|_| ())
+        .map_err(|_| format!("bad host name {name:?}"))
+}
+
+/// Lowercase, without the trailing dot(s): host names as a resolver returns them.
 fn clean_target(name: &str) -> String {
     name.trim()
         .strip_suffix('.')
@@ -520,5 +536,19 @@ mod tests {
         assert_eq!(e.line, 1);
         let e = MemoryResolver::from_zone("\n\nb.example BOGUS x\n").unwrap_err();
         assert_eq!(e.line, 3);
+    }
+
+    /// Found by the `dns_zone` fuzz target (fuzz/seeds/dns_zone/crash-1c748edb...): an MX
+    /// exchange "mx.." came back as "mx.", breaking the contract that host names have no
+    /// trailing dot. Targets DNS cannot carry are zone errors now; the null MX stays valid.
+    #[test]
+    fn bad_target_names_are_zone_errors() {
+        for line in ["x MX 10 mx..", "x PTR a..b", "x CNAME .", "x MX 1 -.-..x"] {
+            let e = MemoryResolver::from_zone(line).unwrap_err();
+            assert!(e.message.contains("bad host name"), "{line}: {e}");
+        }
+        let r = MemoryResolver::from_zone("x MX 0 .\ny MX 5 Mail.Example.\n").unwrap();
+        assert_eq!(block_on(r.mx("x")).unwrap()[0].exchange, "");
+        assert_eq!(block_on(r.mx("y")).unwrap()[0].exchange, "mail.example");
     }
 }
