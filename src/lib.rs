@@ -11,6 +11,8 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod forwarding;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logging;
 pub mod pipeline;
 pub mod resolver;

@@ -11,12 +11,10 @@
 //!   by all connections: `HickoryResolver::new(&HickoryConfig { nameservers, timeout, attempts,
 //!   cache_size, min_ttl, max_ttl, negative_max_ttl })`.
 //!
-//! With the non-default feature `testing`, `testing` starts an authoritative NSD on loopback for
-//! end-to-end tests (gated by `AUTHMILTER_E2E=1`).
-//!
 //! Answers distinguish *found*, *NXDOMAIN*, *no data* and *temporary failure*, because SPF,
 //! DMARC and DKIM map each of them to a different result (RFC 7208 §4.4, §5; RFC 6376 §6.1.2).
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::future::Future;
@@ -25,12 +23,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub mod cache;
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "hickory")]
 pub mod hickory;
 pub mod memory;
 pub mod name;
-#[cfg(feature = "testing")]
-pub mod testing;
 pub mod zonefile;
 
 /// A boxed lookup future, so that `dyn Resolver` works (`Arc<dyn Resolver>` in the server).
