@@ -376,6 +376,7 @@ fn a_dead_nameserver_gives_could_not_check_within_the_deadline() {
 }
 
 #[test]
+#[ignore = "needs AUTHMILTER_E2E=1"]
 fn against_a_real_nameserver() {
     if !test_support::e2e_enabled() {
         eprintln!("skipped (set AUTHMILTER_E2E=1)");
