@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need, idempotently: real Postfix, an authoritative
 # nameserver (NSD), OpenDKIM (an interop oracle), postsrsd (SRS compatibility), dkimpy, and
-# xmllint (libxml2-utils: DMARC aggregate reports validated against the RFC schemas).
+# xmllint (libxml2-utils: DMARC aggregate reports validated against the RFC schemas), and
+# PostgreSQL (the report store shared by several MX nodes; tests run throwaway clusters).
 # Daemons are kept from starting at install time; the tests start their own instances.
 set -euo pipefail
 
-APT_PACKAGES=(postfix nsd opendkim postsrsd libxml2-utils)
+APT_PACKAGES=(postfix nsd opendkim postsrsd libxml2-utils postgresql)
 PIP_PACKAGES=(dkimpy pynacl dnspython)
 
 sudo_if_needed() {
@@ -21,7 +22,8 @@ done
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
-  # keep package scripts from starting daemons (postfix, nsd, opendkim, postsrsd) now
+  # keep package scripts from starting daemons (postfix, nsd, opendkim, postsrsd, the
+  # postgresql package's default cluster) now
   policy=/usr/sbin/policy-rc.d
   had_policy=0
   [ -e "$policy" ] && had_policy=1

@@ -417,7 +417,10 @@ async fn a_hundred_thousand_headers_are_answered_and_do_not_block_others() {
             match &out.final_response {
                 Response::ReplyCode(r) => {
                     assert_eq!(r.code(), 451, "{r:?}");
-                    assert_eq!(r.enhanced().map(|e| e.to_string()).as_deref(), Some("4.3.4"));
+                    assert_eq!(
+                        r.enhanced().map(|e| e.to_string()).as_deref(),
+                        Some("4.3.4")
+                    );
                 }
                 other => panic!("expected 451 4.3.4, got {other:?}"),
             }

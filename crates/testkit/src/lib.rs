@@ -25,6 +25,7 @@ mod client;
 mod eml;
 mod error;
 mod outcome;
+pub mod postgres;
 mod profile;
 
 pub use client::{Io, MtaClient};
