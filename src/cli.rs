@@ -34,6 +34,62 @@ pub enum Command {
     Srs(SrsCommand),
     /// Check a domain's published SPF, DMARC and DKIM records.
     CheckDomain(CheckDomainArgs),
+    /// DMARC reports: send the aggregate reports due, show what the store holds.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+/// `authmilter report ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Send the aggregate reports of every ended period not sent yet (and queued failure
+    /// reports), now; each report goes to each destination once, also with `serve` running.
+    Send(ReportSendArgs),
+    /// Periods recorded, reports sent, pending and failed with the last error.
+    Status(ReportStatusArgs),
+}
+
+/// `authmilter report send`.
+#[derive(Debug, Args)]
+pub struct ReportSendArgs {
+    /// Build the reports and write them as .eml files; send nothing, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where --dry-run writes the files.
+    #[arg(long, value_name = "DIR", default_value = ".", requires = "dry_run")]
+    pub out: PathBuf,
+    /// Only the reports of this UTC day (it must have ended).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub period: Option<String>,
+    /// Pretend the time is this (Unix seconds); for tests.
+    #[arg(long, value_name = "UNIX", hide = true)]
+    pub now: Option<u64>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The nameserver override.
+    #[command(flatten)]
+    pub dns: DnsArg,
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `authmilter report status`.
+#[derive(Debug, Args)]
+pub struct ReportStatusArgs {
+    /// Show the periods of the last N days.
+    #[arg(long, value_name = "N", default_value_t = 14)]
+    pub days: u64,
+    /// Pretend the time is this (Unix seconds); for tests.
+    #[arg(long, value_name = "UNIX", hide = true)]
+    pub now: Option<u64>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// `authmilter check-domain`.

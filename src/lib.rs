@@ -10,6 +10,7 @@ pub mod config;
 pub mod forwarding;
 pub mod logging;
 pub mod pipeline;
+pub mod reports;
 pub mod resolver;
 pub mod server;
 pub mod services;

@@ -5,6 +5,7 @@ mod common;
 mod dkim;
 mod eval;
 mod reload;
+mod report;
 mod serve;
 mod spf;
 mod srs;
@@ -30,5 +31,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Srs(cmd) => srs::run(cmd),
         Command::CheckDomain(args) => check_domain::run(args),
+        Command::Report(cmd) => report::run(cmd),
     }
 }

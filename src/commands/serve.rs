@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -12,7 +13,9 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::cli::{DnsArg, ServeArgs};
 use crate::config::Config;
+use crate::pipeline::ResultsSink;
 use crate::server::{Server, shutdown_signal};
+use crate::services::Services;
 
 /// Runs the milter until SIGTERM/SIGINT.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -38,10 +41,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "ready"
         );
         let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));
-        let server =
-            Server::bind_shared(Arc::clone(&shared), crate::services::Services::none()).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut background = tokio::task::JoinSet::new();
+        let services = if app.config.reports.enabled {
+            // reports: a bounded sink consumed by the recorder, both outside App
+            let (sink, rx) = ResultsSink::bounded(app.config.reports.queue);
+            crate::reports::start(Arc::clone(&shared), rx, stop_rx.clone(), &mut background);
+            background
+                .spawn(Arc::clone(&sink).report_overflow(Duration::from_secs(60), stop_rx.clone()));
+            Arc::new(Services { sink })
+        } else {
+            Services::none()
+        };
+        let server = Server::bind_shared(Arc::clone(&shared), services).await?;
         start_socketmap(&app, stop_rx.clone(), &mut background)?;
         background.spawn(key_checker(Arc::clone(&shared), stop_rx.clone()));
         background.spawn(reloader(Arc::clone(&shared), path, dns_override, stop_rx));
@@ -129,6 +141,15 @@ async fn reloader(
                 let (config, changes) = super::reload::check_reload(&old.config, &text)?;
                 if config.server.listen != old.config.server.listen {
                     tracing::warn!("reload: listener changes take effect after a restart");
+                }
+                let (r, o) = (&config.reports, &old.config.reports);
+                if r.enabled != o.enabled || r.store != o.store || r.queue != o.queue {
+                    // the recorder and its store live outside App: they keep running as
+                    // started; every other [reports] setting applies at the next batch/pass
+                    tracing::warn!(
+                        "reload: reports.enabled, reports.store and reports.queue take effect after a restart (recording continues into {})",
+                        o.store.0
+                    );
                 }
                 Ok((build_app(config, &dns)?, changes))
             });

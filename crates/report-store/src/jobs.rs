@@ -406,14 +406,15 @@ impl Store {
     }
 
     /// Takes a pending destination whose retry time has come: `pending` → `sending`, committed
-    /// before the message is submitted. True when we got it (one sender at most does).
+    /// before the message is submitted. `Some(attempts)` (this one included) when we got it
+    /// (one sender at most does).
     pub async fn begin_send(
         &self,
         key: &PeriodKey,
         destination: &str,
         holder: &str,
         now: u64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let mut p = key.params();
         p.extend([destination.into(), holder.into(), Value::Int(secs(now))]);
         let rows = self
@@ -422,11 +423,11 @@ impl Store {
                     attempts = attempts + 1, updated_at = ?5
                  WHERE policy_domain = ?1 AND period_begin = ?2 AND destination = ?3
                    AND state = 'pending' AND next_attempt <= ?5
-                 RETURNING 1",
+                 RETURNING attempts",
                 p,
             ))
             .await?;
-        Ok(!rows.is_empty())
+        rows.first().map(|r| r.uint(0)).transpose()
     }
 
     /// Records how a send we began ended. A `Sent` also overrides `uncertain` (the lease ran

@@ -232,22 +232,25 @@ async fn suite(loc: StoreLocation) {
     assert_eq!(store.sends(&a0).await.unwrap().len(), 3);
     // a skipped destination can never be begun
     assert!(
-        !store
+        store
             .begin_send(&a0, "x@evil.example", "n1", now)
             .await
             .unwrap()
+            .is_none()
     );
     assert!(
         store
             .begin_send(&a0, "dmarc@a.example", "n1", now)
             .await
             .unwrap()
+            .is_some()
     );
     assert!(
-        !store
+        store
             .begin_send(&a0, "dmarc@a.example", "n2", now)
             .await
             .unwrap()
+            .is_none()
     );
     assert_eq!(
         store.sends_to_since("dmarc@a.example", now).await.unwrap(),
@@ -287,6 +290,7 @@ async fn suite(loc: StoreLocation) {
             .begin_send(&a0, "r@other.example", "n1", now + 2)
             .await
             .unwrap()
+            .is_some()
     );
     assert_eq!(
         store.claim_job(&a0, "n2", now + 100, 600).await.unwrap(),
@@ -307,10 +311,11 @@ async fn suite(loc: StoreLocation) {
     assert_eq!(state("r@other.example"), SendState::Uncertain);
     assert_eq!(state("x@evil.example"), SendState::Skipped);
     assert!(
-        !store
+        store
             .begin_send(&a0, "r@other.example", "n2", now + 800)
             .await
             .unwrap()
+            .is_none()
     );
     let sent = rows
         .iter()
@@ -383,6 +388,7 @@ async fn suite(loc: StoreLocation) {
             .begin_send(&b0, "dmarc@b.example", "n1", now)
             .await
             .unwrap()
+            .is_some()
     );
     store
         .end_send(
@@ -398,10 +404,11 @@ async fn suite(loc: StoreLocation) {
         .await
         .unwrap();
     assert!(
-        !store
+        store
             .begin_send(&b0, "dmarc@b.example", "n1", now + 299)
             .await
             .unwrap()
+            .is_none()
     );
     assert!(
         store
@@ -432,6 +439,7 @@ async fn suite(loc: StoreLocation) {
             .begin_send(&b0, "dmarc@b.example", "n2", now + 300)
             .await
             .unwrap()
+            .is_some()
     );
     assert!(
         store
@@ -668,6 +676,7 @@ async fn concurrent_claims(stores: Vec<Store>) {
                         .begin_send(&k, &format!("r@d{d}.example"), &holder, now)
                         .await
                         .unwrap()
+                        .is_some()
                     {
                         won_sends.push(d);
                     }
