@@ -257,11 +257,12 @@ async fn job(
         }
     }
     let mail = super::mail_options(cfg);
-    let deliveries = reports::aggregate_report_deliveries(&feedback, &to_send, now, &mail)?;
+    let deliveries =
+        reports::aggregate_report_deliveries(&feedback, &to_send, super::unix_now(), &mail)?;
     if let Some(dir) = &opts.dry_run {
         for d in deliveries {
             if let Delivery::Send { address, message } = d {
-                let message = super::sign(app, &mail.from, message, now);
+                let message = super::sign(app, &mail.from, message, super::unix_now());
                 summary
                     .written
                     .push(write_eml(dir, key, &address, &message)?);
@@ -280,9 +281,12 @@ async fn job(
                 let note = format!(
                     "the report ({size} bytes) exceeds the destination's !size limit ({limit})"
                 );
-                store
+                if store
                     .settle_pending(key, &dest, SendState::Skipped, &note, 0, now)
-                    .await?;
+                    .await?
+                {
+                    summary.skipped += 1;
+                }
             }
             Delivery::Unsupported { uri } => {
                 let dest = reports::mailto_address(&uri)
@@ -318,8 +322,14 @@ async fn job(
                 let Some(attempts) = store.begin_send(key, &dest, holder, now).await? else {
                     continue; // settled, not yet due, or taken by another sender
                 };
-                let message = super::sign(app, &mail.from, message, now);
+                let message = super::sign(app, &mail.from, message, super::unix_now());
                 let end = submit(app, &mail.from, &address, &message, now, key, attempts).await;
+                match &end {
+                    SendEnd::Sent { .. } => summary.sent += 1,
+                    SendEnd::Failed { .. } => summary.failed += 1,
+                    SendEnd::Uncertain { .. } => summary.uncertain += 1,
+                    SendEnd::Retry { .. } => {}
+                }
                 store
                     .end_send(key, &dest, holder, super::unix_now(), end)
                     .await?;
@@ -340,17 +350,10 @@ async fn job(
             }
         }
     }
-    for s in &sends {
-        if s.node.as_deref() == Some(holder) || s.state == SendState::Skipped {
-            match s.state {
-                SendState::Sent if s.sent_at.is_some_and(|t| t >= now) => summary.sent += 1,
-                SendState::Skipped => summary.skipped += 1,
-                SendState::Failed => summary.failed += 1,
-                SendState::Uncertain => summary.uncertain += 1,
-                _ => {}
-            }
-        }
-    }
+    summary.skipped += new_sends
+        .iter()
+        .filter(|s| s.state == SendState::Skipped)
+        .count() as u64;
     let unfinished = !temp_errors.is_empty() || pending_at.is_some();
     if !unfinished {
         store

@@ -28,3 +28,6 @@ mod reload;
 mod cli;
 // Real Postfix on loopback (AUTHMILTER_E2E=1).
 mod postfix;
+// DMARC reports: recorded by serve, sent by report send and the schedule; SQLite, and
+// PostgreSQL with two nodes (AUTHMILTER_E2E=1).
+mod reports;

@@ -5,7 +5,7 @@
 //! assert that nothing at all was delivered or queued. A stack starts in about a second.
 
 #[path = "mta/mod.rs"]
-mod mta;
+pub(crate) mod mta;
 
 use mta::{
     AUTHSERV_ID, Delivered, Listener, MilterSpec, PostfixSpec, SmtpService, Stack, StackSpec,
