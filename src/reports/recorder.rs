@@ -57,7 +57,14 @@ pub async fn run(
         tokio::select! {
             _ = stop.changed() => stopping = true,
             m = rx.recv() => match m {
-                Some(m) => take(&m, &app, &mut batch, &mut oldest, failures.as_ref(), &mut counters),
+                Some(m) => {
+                    take(&m, &app, &mut batch, &mut oldest, failures.as_ref(), &mut counters);
+                    // under load, take what is queued without a wake-up per message
+                    while batch.len() < cfg.batch_size {
+                        let Ok(m) = rx.try_recv() else { break };
+                        take(&m, &app, &mut batch, &mut oldest, failures.as_ref(), &mut counters);
+                    }
+                }
                 None => stopping = true,
             },
             _ = tokio::time::sleep(wait) => {}
@@ -80,7 +87,13 @@ pub async fn run(
         }
         let due = oldest.is_some_and(|t| t.elapsed() >= flush_after);
         if batch.len() >= cfg.batch_size || due {
-            let kept = flush(&store, &mut batch, &mut counters, cfg.batch_size * 10).await;
+            let kept = flush(
+                &store,
+                &mut batch,
+                &mut counters,
+                cfg.batch_size.saturating_mul(10),
+            )
+            .await;
             oldest = if kept { Some(Instant::now()) } else { None };
             if kept {
                 // the store failed: do not spin

@@ -271,6 +271,19 @@ async fn job(
         return Ok(());
     }
     store.add_sends(key, &report_id, &new_sends, now).await?;
+    // a destination left pending by an earlier pass that the policy no longer lists
+    let listed: Vec<String> = new_sends.iter().map(|s| s.destination.clone()).collect();
+    for s in store.sends(key).await? {
+        if s.state == SendState::Pending
+            && !listed.contains(&s.destination)
+            && temp_errors.is_empty()
+        {
+            let note = "no longer a destination of the policy";
+            store
+                .settle_pending(key, &s.destination, SendState::Skipped, note, 0, now)
+                .await?;
+        }
+    }
     let window = cfg.destination_rate.per.get().as_secs();
     for d in deliveries {
         match d {

@@ -1,7 +1,7 @@
 //! Recording observations: identical observations of one policy domain and period become one
 //! row with a count, written in one transaction per batch.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use reports::{DateRange, Observation};
 
@@ -19,6 +19,7 @@ pub struct RecordStats {
 }
 
 struct Pending {
+    domain: String,
     wants_report: bool,
     header_from: String,
     source_ip: String,
@@ -47,24 +48,24 @@ impl Store {
     /// a count. Rows are written in key order, so concurrent writers on PostgreSQL lock them
     /// in the same order and never deadlock.
     pub async fn record(&self, observations: &[Observation]) -> Result<RecordStats, StoreError> {
-        let mut groups: BTreeMap<(String, u64, String), Pending> = BTreeMap::new();
+        // grouped by the JSON first: only distinct observations are hashed
+        let mut by_data: HashMap<(u64, String), Pending> = HashMap::new();
         for obs in observations {
             let mut timeless = obs.clone();
             timeless.time = 0;
             let data = serde_json::to_string(&timeless)
                 .map_err(|e| StoreError::Corrupt(format!("observation to JSON: {e}")))?;
-            let fingerprint = hex(&crypto::sha256(data.as_bytes()));
             let period = DateRange::utc_day(obs.time).begin;
-            let domain = obs.policy_domain.clone().unwrap_or_default();
-            let entry = groups
-                .entry((domain, period, fingerprint))
-                .or_insert_with(|| Pending {
+            let entry = by_data
+                .entry((period, data))
+                .or_insert_with_key(|(_, data)| Pending {
                     wants_report: obs.wants_aggregate_report(),
                     header_from: obs.header_from.clone(),
                     source_ip: obs.source_ip.to_string(),
                     result: obs.result.to_string(),
                     disposition: obs.disposition.to_string(),
-                    data,
+                    domain: obs.policy_domain.clone().unwrap_or_default(),
+                    data: data.clone(),
                     count: 0,
                     first_seen: obs.time,
                     last_seen: obs.time,
@@ -72,6 +73,11 @@ impl Store {
             entry.count += 1;
             entry.first_seen = entry.first_seen.min(obs.time);
             entry.last_seen = entry.last_seen.max(obs.time);
+        }
+        let mut groups: BTreeMap<(String, u64, String), Pending> = BTreeMap::new();
+        for ((period, _), p) in by_data {
+            let fingerprint = hex(&crypto::sha256(p.data.as_bytes()));
+            groups.insert((p.domain.clone(), period, fingerprint), p);
         }
         let stats = RecordStats {
             observations: observations.len() as u64,
