@@ -3,13 +3,16 @@
 # off, then on (SQLite store), driven by the load generator; prints the milter's CPU time per
 # message in each run and checks that the store holds exactly the messages sent.
 #
-#   bash benches/reports-load.sh [MESSAGES] [CONCURRENCY]     (default 100000 8)
+#   bash benches/reports-load.sh [MESSAGES] [CONCURRENCY] [ROUNDS]   (default 100000 8 3)
+#
+# Off and on alternate ROUNDS times (the machine is shared: compare medians).
 #
 # Results go to docs/PERFORMANCE.md ("DMARC reports: recording cost").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 messages=${1:-100000}
 concurrency=${2:-8}
+rounds=${3:-3}
 cargo build --release --bin authmilter -q
 cargo bench --bench loadgen --no-run -q 2>/dev/null
 bin=target/release/authmilter
@@ -23,7 +26,7 @@ mail.example.org A 192.0.2.10
 EOF
 ticks=$(getconf CLK_TCK)
 
-run() { # $1 = on|off
+run() { # $1 = on|off, $2 = round
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   cat >"$work/milter.toml" <<EOF
@@ -36,7 +39,7 @@ authserv_id = "mx.load.test"
 level = "warn"
 [reports]
 enabled = $([ "$1" = on ] && echo true || echo false)
-store = "sqlite:$work/reports-$1.db"
+store = "sqlite:$work/reports-$1-$2.db"
 email = "dmarc-reports@load.test"
 send = false
 EOF
@@ -65,5 +68,7 @@ EOF
     grep -i "dropped\|results sink full" "$work/serve-on.log" || true
   fi
 }
-run off
-run on
+for r in $(seq "$rounds"); do
+  run off "$r"
+  run on "$r"
+done

@@ -21,6 +21,9 @@ use crate::pipeline::{FinishedMessage, SinkReceiver};
 
 use super::failure::FailureCandidate;
 
+/// How often the recorder looks at the queue (at most; `flush_interval` when shorter).
+const TICK: Duration = Duration::from_millis(100);
+
 /// Counters the recorder logs once a minute.
 #[derive(Debug, Default)]
 struct Counters {
@@ -45,29 +48,41 @@ pub async fn run(
     let mut oldest: Option<Instant> = None;
     let mut counters = Counters::default();
     let mut last_log = Instant::now();
+    let mut more = false;
     loop {
         let app = shared.load_full();
         let cfg = &app.config.reports;
         let flush_after = cfg.flush_interval.get();
-        let wait = match oldest {
-            Some(t) => flush_after.saturating_sub(t.elapsed()),
-            None => Duration::from_secs(60),
-        };
+        // the recorder wakes on a timer, not per message: publishing a record never wakes a
+        // task (a wake-up per message cost more CPU than recording it)
         let mut stopping = false;
-        tokio::select! {
-            _ = stop.changed() => stopping = true,
-            m = rx.recv() => match m {
-                Some(m) => {
-                    take(&m, &app, &mut batch, &mut oldest, failures.as_ref(), &mut counters);
-                    // under load, take what is queued without a wake-up per message
-                    while batch.len() < cfg.batch_size {
-                        let Ok(m) = rx.try_recv() else { break };
-                        take(&m, &app, &mut batch, &mut oldest, failures.as_ref(), &mut counters);
-                    }
+        if !more {
+            tokio::select! {
+                _ = stop.changed() => stopping = true,
+                _ = tokio::time::sleep(flush_after.min(TICK)) => {}
+            }
+        }
+        more = false;
+        loop {
+            match rx.try_recv() {
+                Ok(m) => take(
+                    &m,
+                    &app,
+                    &mut batch,
+                    &mut oldest,
+                    failures.as_ref(),
+                    &mut counters,
+                ),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    stopping = true;
+                    break;
                 }
-                None => stopping = true,
-            },
-            _ = tokio::time::sleep(wait) => {}
+            }
+            if batch.len() >= cfg.batch_size {
+                more = true; // a full batch: write it and come back at once
+                break;
+            }
         }
         if stopping {
             // what is queued now is written before we go (bounded: the queue's capacity)
