@@ -564,3 +564,86 @@ async fn two_serve_nodes_on_one_postgres_send_each_report_once() {
     );
     drop(Arc::new(pg));
 }
+
+/// The schedule inside `serve` sends the reports of days that ended (here yesterday's,
+/// recorded before the start) on its own; a reload that changes the store is refused for
+/// that setting (logged) and recording goes on into the store opened at start.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_sends_due_reports_on_its_schedule_and_keeps_its_store_across_a_reload() {
+    let setup = Setup::new();
+    let sink = Sink::start();
+    // yesterday's observations, as an earlier run of serve would have left them
+    let store_loc: report_store::StoreLocation = setup.sqlite().parse().expect("location");
+    let store = report_store::Store::open(&store_loc, dkim::unix_now())
+        .await
+        .expect("store");
+    let now = dkim::unix_now();
+    let yesterday = now - now % DAY - DAY + 3600;
+    let record =
+        dmarc::parse_record(b"v=DMARC1; p=reject; rua=mailto:dmarc@a.example").expect("record");
+    let eval = dmarc::Evaluation {
+        author_domain: "a.example".into(),
+        result: dmarc::DmarcResult::Fail,
+        org_domain: Some("a.example".into()),
+        discovery: dmarc::DiscoveryMethod::TreeWalk,
+        policy_domain: Some("a.example".into()),
+        record_source: Some(dmarc::RecordSource::AuthorDomain),
+        record: Some(record),
+        policy: Some(dmarc::Policy::Reject),
+        policy_source: Some(dmarc::PolicySource::P),
+        author_domain_exists: None,
+        disposition: dmarc::Disposition::Reject,
+        sampled_out: false,
+        testing: false,
+        spf: None,
+        dkim: Vec::new(),
+        reasons: Vec::new(),
+    };
+    let env = reports::Envelope {
+        source_ip: Some("192.0.2.77".parse().expect("ip")),
+        ..Default::default()
+    };
+    let obs: Vec<reports::Observation> = (0..4)
+        .map(|i| {
+            reports::Observation::from_evaluation(
+                &eval,
+                &env,
+                reports::AppliedPolicy::as_evaluated(&eval),
+                yesterday + i,
+            )
+        })
+        .collect();
+    store.record(&obs).await.expect("record");
+    drop(store);
+
+    let port = free_port();
+    let toml = setup.config(port, &setup.sqlite(), sink.addr().port(), "send_hour = 0\n");
+    let serve = setup.serve(&toml, port);
+    let got = sink.wait_for(Duration::from_secs(20), |m| {
+        m.rcpts.iter().any(|r| r == "dmarc@a.example")
+    });
+    let got = got.unwrap_or_else(|| panic!("no report from the schedule: {}", serve.log_text()));
+    let fb = report_of(&got);
+    assert_eq!(fb.message_count(), 4);
+    assert_eq!(fb.metadata.date_range.begin, yesterday - 3600);
+
+    // a reload that moves the store: logged, takes effect after a restart
+    let other = format!("sqlite:{}", setup.dir.path().join("other.db").display());
+    let moved = setup.config(port, &other, sink.addr().port(), "send_hour = 0\n");
+    std::fs::write(serve.config_path(), &moved).expect("rewrite");
+    let _ = Command::new("kill")
+        .args(["-HUP", &serve.child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !serve.log_text().contains("take effect after a restart") {
+        assert!(Instant::now() < deadline, "{}", serve.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(send(port, "a.example", 2).await, 2);
+    // still recorded into the store opened at start (status reads the original file)
+    let original = setup.dir.path().join("orig.toml");
+    std::fs::write(&original, &toml).expect("config");
+    let s = setup.wait_recorded(&original, 6);
+    assert_eq!(recorded(&s), 6, "{s:#}");
+    assert!(!setup.dir.path().join("other.db").exists());
+}
