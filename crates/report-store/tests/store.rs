@@ -730,6 +730,9 @@ fn postgres() -> Option<testkit::postgres::TestPostgres> {
 async fn postgres_store() {
     let Some(pg) = postgres() else { return };
     let url = pg.create_database("suite").unwrap();
+    // no TLS in this build: a connection that requires it fails, never falls back
+    let tls: StoreLocation = format!("{url}?sslmode=require").parse().unwrap();
+    assert!(Store::open(&tls, T0).await.is_err());
     suite(url.parse().unwrap()).await;
 
     // several nodes: four connections claim the same jobs and sends at once
