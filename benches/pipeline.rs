@@ -54,23 +54,24 @@ fn n_fields_over_the_limit(bencher: divan::Bencher, n: usize) {
 }
 
 fn run(rt: &tokio::runtime::Runtime, app: &Arc<App>, n: usize) {
-    let mut p = MessagePipeline::new(Arc::clone(app), Services::none(), Role::Verify);
-    p.connect(
-        ClientInfo {
-            hostname: "[192.0.2.1]".into(),
-            ip: "192.0.2.1".parse().ok(),
-            port: 0,
-        },
-        None,
-    );
-    p.helo(b"mail.example.org");
-    p.mail(b"a@example.org", Vec::new(), &StageMacros::default());
-    p.header(b"From", b" a@example.org");
-    for _ in 0..n {
-        p.header(b"X-Junk", b" 0123456789");
-    }
-    p.end_of_headers();
-    p.body(b"x\r\n");
-    let d = rt.block_on(p.end_of_message());
-    divan::black_box(d);
+    rt.block_on(async {
+        let mut p = MessagePipeline::new(Arc::clone(app), Services::none(), Role::Verify);
+        p.connect(
+            ClientInfo {
+                hostname: "[192.0.2.1]".into(),
+                ip: "192.0.2.1".parse().ok(),
+                port: 0,
+            },
+            None,
+        );
+        p.helo(b"mail.example.org");
+        p.mail(b"a@example.org", Vec::new(), &StageMacros::default());
+        p.header(b"From", b" a@example.org");
+        for _ in 0..n {
+            p.header(b"X-Junk", b" 0123456789");
+        }
+        p.end_of_headers();
+        p.body(b"x\r\n");
+        divan::black_box(p.end_of_message().await);
+    });
 }

@@ -23,6 +23,8 @@ pub struct App {
     pub dkim: dkim::Verifier,
     /// DMARC evaluator (RFC 9989 / RFC 7489).
     pub dmarc: dmarc::Dmarc,
+    /// ARC chain validator (RFC 8617 §5.2).
+    pub arc: arc::Verifier,
     /// iprev settings (RFC 8601 §3).
     pub iprev: iprev::Config,
     /// Our signing keys and signing table.
@@ -78,6 +80,7 @@ impl App {
             },
             ..dmarc::Config::default()
         });
+        let arc = arc::Verifier::default();
         let iprev = iprev::Config {
             max_names: config.iprev.max_names,
         };
@@ -99,6 +102,7 @@ impl App {
             spf,
             dkim,
             dmarc,
+            arc,
             iprev,
             signing,
         })

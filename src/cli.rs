@@ -27,16 +27,129 @@ pub enum Command {
     /// DKIM: verify, sign, generate and test keys.
     #[command(subcommand)]
     Dkim(DkimCommand),
+    /// ARC (RFC 8617): validate a message's chain, or seal a message.
+    #[command(subcommand)]
+    Arc(ArcCommand),
     /// Run the whole inbound pipeline offline on a message file and show what the milter would do.
     Eval(EvalArgs),
     /// Sender Rewriting Scheme: rewrite and restore addresses, make secrets.
     #[command(subcommand)]
     Srs(SrsCommand),
-    /// Check a domain's published SPF, DMARC and DKIM records.
+    /// Check a domain's published MX, SPF, DMARC, DKIM, MTA-STS and TLS-RPT records.
     CheckDomain(CheckDomainArgs),
+    /// Print the milter.toml equivalent to an opendkim.conf or opendmarc.conf.
+    Migrate(MigrateArgs),
+    /// Write man pages and shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Output directory (man/ and completions/ are created in it).
+        dir: PathBuf,
+    },
+    /// Load-test any milter as Postfix drives it: rate, latency, errors and the answers.
+    Bench(BenchArgs),
     /// DMARC reports: send the aggregate reports due, show what the store holds.
     #[command(subcommand)]
     Report(ReportCommand),
+}
+
+/// Which program's configuration `migrate` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MigrateFrom {
+    /// opendkim.conf (with its KeyTable, SigningTable, InternalHosts files)
+    Opendkim,
+    /// opendmarc.conf
+    Opendmarc,
+}
+
+/// `authmilter migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The program whose configuration FILE is.
+    #[arg(value_enum)]
+    pub from: MigrateFrom,
+    /// The configuration file (e.g. /etc/opendkim.conf).
+    pub file: PathBuf,
+    /// Read the files the configuration names (KeyTable, SigningTable, host lists) under this
+    /// directory, e.g. a copy of another machine's configuration.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+/// `authmilter bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// The milter to drive, in Postfix notation: inet:HOST:PORT or unix:PATH.
+    #[arg(long, value_name = "inet:HOST:PORT|unix:PATH")]
+    pub target: String,
+    /// The messages: a directory (one message per file) or an mbox file; used in turn.
+    #[arg(long, value_name = "DIR|FILE.mbox")]
+    pub corpus: PathBuf,
+    /// Connections driven at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Stop after this many messages (or at --duration, whichever comes first).
+    #[arg(long, default_value_t = 10_000)]
+    pub count: u64,
+    /// Stop starting messages after this many seconds (or at --count).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub duration: f64,
+    /// Messages per milter connection before QUIT and a new connection.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub per_connection: u64,
+    /// The SMTP client address the MTA reports at CONNECT.
+    #[arg(long, default_value = "192.0.2.10")]
+    pub client_ip: IpAddr,
+    /// The SMTP client's HELO/EHLO name (also its host name at CONNECT).
+    #[arg(long, default_value = "mail.example.org")]
+    pub helo: String,
+    /// MAIL FROM for every message [default: each message's Return-Path, else its From
+    /// address].
+    #[arg(long, value_name = "ADDR")]
+    pub mail_from: Option<String>,
+    /// RCPT TO (repeat for several recipients).
+    #[arg(long = "rcpt", value_name = "ADDR", default_values_t = ["postmaster@example.net".to_string()])]
+    pub rcpt: Vec<String>,
+    /// Send the messages as authenticated by this SMTP AUTH user ({auth_authen}), as a
+    /// submission service does: signing milters sign them.
+    #[arg(long, value_name = "USER")]
+    pub auth: Option<String>,
+    /// The milter's process id: report its CPU time per message and peak RSS from /proc.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Deadline for each reply, in seconds (a stalled milter counts as a timeout error).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub timeout: f64,
+    /// First send every corpus message alone (concurrency 1), then check that each answer
+    /// under load is the same (DKIM-Signature values aside); differences are counted as
+    /// `mismatched` and fail the run.
+    #[arg(long)]
+    pub verify_answers: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `authmilter check-domain`.
+#[derive(Debug, Args)]
+pub struct CheckDomainArgs {
+    /// The domain.
+    pub domain: String,
+    /// DKIM selectors to check (repeat); without it, common selectors are tried.
+    #[arg(long = "selector", value_name = "S")]
+    pub selector: Vec<String>,
+    /// The nameserver override.
+    #[command(flatten)]
+    pub dns: DnsArg,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up on DNS answers still missing after this many seconds (they are reported as
+    /// "could not check").
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
+    /// The configuration file (for DNS settings); optional.
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// `authmilter report ...`.
@@ -92,25 +205,6 @@ pub struct ReportStatusArgs {
     pub config: ConfigArg,
 }
 
-/// `authmilter check-domain`.
-#[derive(Debug, Args)]
-pub struct CheckDomainArgs {
-    /// The domain.
-    pub domain: String,
-    /// DKIM selectors to check (repeat); without it, common selectors are tried.
-    #[arg(long = "selector", value_name = "S")]
-    pub selector: Vec<String>,
-    /// The nameserver override.
-    #[command(flatten)]
-    pub dns: DnsArg,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// The configuration file (for DNS settings); optional.
-    #[command(flatten)]
-    pub config: ConfigArg,
-}
-
 /// Where the configuration file is.
 #[derive(Debug, Clone, Args)]
 pub struct ConfigArg {
@@ -122,13 +216,53 @@ pub struct ConfigArg {
 /// A nameserver override for commands that resolve.
 #[derive(Debug, Clone, Args)]
 pub struct DnsArg {
-    /// Send DNS queries to this nameserver instead of the configured ones.
-    #[arg(long = "dns", value_name = "HOST:PORT", conflicts_with = "zone")]
+    /// Send DNS queries to this nameserver instead of the configured ones (`IP:PORT`,
+    /// `[V6]:PORT`, `HOST:PORT`, or an address or host alone for port 53).
+    #[arg(long = "dns", value_name = "HOST:PORT", conflicts_with = "zone", value_parser = parse_nameserver)]
     pub dns: Option<SocketAddr>,
     /// Answer DNS from this zone file instead of the network (offline testing; the format is
     /// in docs/cli.md).
     #[arg(long = "zone", value_name = "FILE")]
     pub zone: Option<PathBuf>,
+}
+
+/// Parses `--dns`: an address with or without a port, or a host name (resolved now) with or
+/// without a port. The port defaults to 53.
+pub fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let t = text.trim();
+    if let Ok(addr) = t.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = t
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    let (host, port) = match t.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("bad port {p:?} in {text:?}: expected HOST:PORT"))?,
+        ),
+        Some(_) => {
+            return Err(format!(
+                "bad nameserver {text:?}: write IPv6 as [ADDR]:PORT"
+            ));
+        }
+        None => (t, 53),
+    };
+    if host.is_empty() {
+        return Err(format!("bad nameserver {text:?}: expected HOST:PORT"));
+    }
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve nameserver host {host:?}: {e}"))?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("nameserver host {host:?} has no address"))
 }
 
 /// `authmilter serve`.
@@ -184,6 +318,33 @@ pub enum DkimCommand {
     Genkey(DkimGenkeyArgs),
     /// Check that DNS publishes the public half of a private key (like opendkim-testkey).
     Testkey(DkimTestkeyArgs),
+    /// Make a domain's next key (dated selector) for a safe switch: prints the record and the
+    /// [[dkim.key]] block with state = "next".
+    Rotate(DkimRotateArgs),
+}
+
+/// `authmilter dkim rotate`.
+#[derive(Debug, Args)]
+pub struct DkimRotateArgs {
+    /// The signing domain.
+    #[arg(long)]
+    pub domain: String,
+    /// Key type of the new key.
+    #[arg(long, value_enum, default_value = "rsa")]
+    pub algorithm: KeyTypeArg,
+    /// RSA key size in bits.
+    #[arg(long, default_value_t = 2048)]
+    pub bits: usize,
+    /// Directory for the private key [default: that of the domain's configured keys, else
+    /// /etc/authmilter/keys].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The selector [default: the current year and month, YYYYMM, plus b, c, ... if taken].
+    #[arg(long)]
+    pub selector: Option<String>,
+    /// The configuration file (the domain's current keys, key_check_interval, publish_wait).
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// `authmilter dkim verify`.
@@ -256,7 +417,7 @@ pub struct DkimGenkeyArgs {
     /// Key type.
     #[arg(long, value_enum, default_value = "rsa")]
     pub algorithm: KeyTypeArg,
-    /// RSA key size in bits.
+    /// RSA key size in bits: 2048, 3072 or 4096.
     #[arg(long, default_value_t = 2048)]
     pub bits: usize,
     /// Directory for the private key file.
@@ -279,6 +440,62 @@ pub struct DkimTestkeyArgs {
     /// The nameserver override.
     #[command(flatten)]
     pub dns: DnsArg,
+}
+
+/// `authmilter arc ...`.
+#[derive(Debug, Subcommand)]
+pub enum ArcCommand {
+    /// Validate the Authenticated Received Chain of a message (RFC 8617 §5.2).
+    Verify(ArcVerifyArgs),
+    /// Validate, add an ARC set (RFC 8617 §5.1) and write the message to stdout.
+    Seal(ArcSealArgs),
+}
+
+/// `authmilter arc verify`.
+#[derive(Debug, Args)]
+pub struct ArcVerifyArgs {
+    /// The message file ("-" or nothing: stdin).
+    pub file: Option<PathBuf>,
+    /// The nameserver override.
+    #[command(flatten)]
+    pub dns: DnsArg,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The configuration file (for DNS settings); optional.
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `authmilter arc seal`.
+#[derive(Debug, Args)]
+pub struct ArcSealArgs {
+    /// The message file ("-" or nothing: stdin).
+    pub file: Option<PathBuf>,
+    /// The private key (PEM; RSA of at least 2048 bits, or Ed25519).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The sealing domain (d=).
+    #[arg(long)]
+    pub domain: String,
+    /// The selector (s=).
+    #[arg(long)]
+    pub selector: String,
+    /// This hop's results for the ARC-Authentication-Results, as an Authentication-Results
+    /// value (`mx.example.org; spf=pass smtp.mailfrom=a@example.com; arc=pass`). Default:
+    /// the authserv-id and the arc= result of the validation.
+    #[arg(long, value_name = "TEXT")]
+    pub authres: Option<String>,
+    /// The authserv-id for the default --authres [default: [authres] authserv_id, else the
+    /// host name].
+    #[arg(long = "authserv-id", value_name = "ID")]
+    pub authserv_id: Option<String>,
+    /// The nameserver override (for validating the incoming chain).
+    #[command(flatten)]
+    pub dns: DnsArg,
+    /// The configuration file (for DNS settings and the authserv-id); optional.
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// `authmilter eval`.
@@ -372,6 +589,28 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn nameserver_forms() {
+        let v4: SocketAddr = "127.0.0.1:5353".parse().unwrap();
+        assert_eq!(parse_nameserver("127.0.0.1:5353"), Ok(v4));
+        assert_eq!(
+            parse_nameserver("localhost:5353").map(|a| a.port()),
+            Ok(5353)
+        );
+        assert!(
+            parse_nameserver("localhost:5353")
+                .unwrap()
+                .ip()
+                .is_loopback()
+        );
+        assert_eq!(parse_nameserver("192.0.2.1").unwrap().port(), 53);
+        assert_eq!(parse_nameserver("[::1]:54").unwrap().port(), 54);
+        assert_eq!(parse_nameserver("::1").unwrap().port(), 53);
+        assert!(parse_nameserver("localhost:port").is_err());
+        assert!(parse_nameserver(":53").is_err());
+        assert!(parse_nameserver("no-such-host.invalid:53").is_err());
     }
 
     #[test]

@@ -94,7 +94,10 @@ impl SrsState {
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        tracing::warn!("socketmap: bad request, closing: {e}");
+                        tracing::warn!(
+                            "socketmap: bad request, closing: {}",
+                            crate::logging::Escaped::str(&e.to_string())
+                        );
                         out.extend(Reply::invalid_query().encode());
                         stream.write_all(&out).await?;
                         return Ok(());
@@ -133,57 +136,49 @@ pub fn load_srs(cfg: &SrsConfig) -> anyhow::Result<Srs> {
     Srs::new(sc).map_err(|e| anyhow::anyhow!("[srs]: {e}"))
 }
 
-/// Runs the socketmap listener until `stop` fires.
+/// Runs the socketmap listener (opened with [`crate::server::sockets::listen`]) until `stop`
+/// fires; a Unix socket file we created is removed then.
 pub async fn run_socketmap(
-    spec: crate::config::SocketSpec,
+    listening: crate::server::sockets::Listening,
     state: Arc<SrsState>,
-    mode: u32,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    use crate::config::SocketSpec;
+    use crate::server::sockets::Listening;
     let idle = std::time::Duration::from_secs(300);
-    match &spec {
-        SocketSpec::Inet { host, port } => {
-            let l = tokio::net::TcpListener::bind((host.as_str(), *port))
-                .await
-                .with_context(|| format!("socketmap: cannot listen on {spec}"))?;
-            tracing::info!(socket = %spec, "SRS socketmap listening");
-            loop {
-                let (s, _) = tokio::select! {
-                    a = l.accept() => a?,
-                    _ = stop.changed() => return Ok(()),
-                };
-                let _ = s.set_nodelay(true);
-                let st = Arc::clone(&state);
-                tokio::spawn(async move {
-                    if let Err(e) = st.serve_socketmap(s, idle).await {
-                        tracing::debug!("socketmap connection: {e}");
+    match listening {
+        Listening::Tcp(l) => loop {
+            let (s, _) = tokio::select! {
+                a = l.accept() => a?,
+                _ = stop.changed() => return Ok(()),
+            };
+            let _ = s.set_nodelay(true);
+            let st = Arc::clone(&state);
+            tokio::spawn(async move {
+                if let Err(e) = st.serve_socketmap(s, idle).await {
+                    tracing::debug!("socketmap connection: {e}");
+                }
+            });
+        },
+        Listening::Unix {
+            listener,
+            path,
+            owned,
+        } => loop {
+            let (s, _) = tokio::select! {
+                a = listener.accept() => a?,
+                _ = stop.changed() => {
+                    if owned {
+                        let _ = std::fs::remove_file(&path);
                     }
-                });
-            }
-        }
-        SocketSpec::Unix(path) => {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::remove_file(path);
-            let l = tokio::net::UnixListener::bind(path)
-                .with_context(|| format!("socketmap: cannot listen on {spec}"))?;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-            tracing::info!(socket = %spec, "SRS socketmap listening");
-            loop {
-                let (s, _) = tokio::select! {
-                    a = l.accept() => a?,
-                    _ = stop.changed() => {
-                        let _ = std::fs::remove_file(path);
-                        return Ok(());
-                    }
-                };
-                let st = Arc::clone(&state);
-                tokio::spawn(async move {
-                    if let Err(e) = st.serve_socketmap(s, idle).await {
-                        tracing::debug!("socketmap connection: {e}");
-                    }
-                });
-            }
-        }
+                    return Ok(());
+                }
+            };
+            let st = Arc::clone(&state);
+            tokio::spawn(async move {
+                if let Err(e) = st.serve_socketmap(s, idle).await {
+                    tracing::debug!("socketmap connection: {e}");
+                }
+            });
+        },
     }
 }

@@ -3,7 +3,10 @@
 //! The binary's pieces are exposed as a library so that end-to-end tests, benchmarks and
 //! examples can drive them. Protocol and policy logic live in the crates under `crates/`.
 
+#![forbid(unsafe_code)]
+
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -15,3 +18,4 @@ pub mod resolver;
 pub mod server;
 pub mod services;
 pub mod signing;
+pub mod systemd;

@@ -1,14 +1,17 @@
-//! Our DKIM signing keys (`[[dkim.key]]`), the signing table (`[[dkim.signing]]`), and the
-//! periodic check that DNS publishes each key's public half.
+//! Our DKIM signing keys (`[[dkim.key]]`), the signing table (`[[dkim.signing]]`), the check
+//! that DNS publishes each key's public half, and safe key rotation (`rotation`).
+
+mod rotation;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use dkim::{SignedHeaders, Signer, SignerConfig, TestKeyOutcome};
-use dns::Resolver;
 
-use crate::config::DkimConfig;
+use crate::config::{DkimConfig, KeyState};
+
+pub use rotation::{Board, DnsStatus, KeyReport, check_published, unix_now};
 
 /// One loaded signing key.
 #[derive(Debug, Clone)]
@@ -21,25 +24,34 @@ pub struct LoadedKey {
     pub selector: String,
     /// The signer (key plus signature settings).
     pub signer: Arc<Signer>,
+    /// The same key as an ARC sealer (RFC 8617 §5.1): one key table for DKIM and ARC.
+    pub sealer: Arc<arc::Sealer>,
+    /// `state` from the configuration.
+    pub state: KeyState,
+    /// Identifies this key across reloads and restarts: name, DNS name and public key.
+    pub fingerprint: String,
 }
 
-/// All signing keys and the rules that pick them.
+/// All signing keys, the rules that pick them, and what DNS says about each.
 #[derive(Debug, Clone, Default)]
 pub struct SigningKeys {
     keys: Vec<LoadedKey>,
     rules: Vec<(String, Vec<String>)>,
+    board: Arc<Board>,
+    publish_wait: std::time::Duration,
 }
 
 impl SigningKeys {
-    /// Reads every configured key file. A key file readable by group or others is a warning;
-    /// an unreadable or unusable key is an error naming the file.
+    /// Reads every configured key file. A key file readable or writable by group or others is
+    /// an error (a warning with `allow_loose_key_permissions`); so is an unreadable or unusable
+    /// key, naming the file. Remembered promotions are read from `dkim.state_file`.
     pub fn load(cfg: &DkimConfig) -> anyhow::Result<SigningKeys> {
         let (header_canon, body_canon) = (cfg.canonicalization.header, cfg.canonicalization.body);
         let headers = signed_headers(cfg);
         let expiry = (!cfg.expiration.is_zero()).then(|| cfg.expiration.get().as_secs());
         let mut keys = Vec::new();
         for k in &cfg.keys {
-            let pem = read_key_file(&k.path)?;
+            let pem = read_key_file(&k.path, cfg.allow_loose_key_permissions)?;
             let mut sc = SignerConfig::new(k.domain.trim().to_ascii_lowercase(), k.selector.trim());
             sc.header_canon = header_canon;
             sc.body_canon = body_canon;
@@ -47,11 +59,19 @@ impl SigningKeys {
             sc.expiry = expiry;
             let signer = Signer::from_pem(&pem, sc)
                 .map_err(|e| anyhow::anyhow!("{}: unusable signing key: {e}", k.path.display()))?;
+            let domain = k.domain.trim().to_ascii_lowercase();
+            let selector = k.selector.trim().to_string();
+            let sealer = arc::Sealer::from_pem(&pem, arc::SealerConfig::new(&*domain, &*selector))
+                .map_err(|e| anyhow::anyhow!("{}: unusable sealing key: {e}", k.path.display()))?;
+            let fingerprint = rotation::fingerprint(&k.id(), &selector, &domain, signer.key());
             keys.push(LoadedKey {
                 id: k.id(),
-                domain: k.domain.trim().to_ascii_lowercase(),
-                selector: k.selector.trim().to_string(),
+                domain,
+                selector,
                 signer: Arc::new(signer),
+                sealer: Arc::new(sealer),
+                state: k.state,
+                fingerprint,
             });
         }
         let rules = cfg
@@ -59,7 +79,34 @@ impl SigningKeys {
             .iter()
             .map(|r| (r.from.trim().to_ascii_lowercase(), r.keys.clone()))
             .collect();
-        Ok(SigningKeys { keys, rules })
+        if cfg.key_check_interval.is_zero() && keys.iter().any(|k| k.state == KeyState::Next) {
+            tracing::warn!(
+                "dkim.key_check_interval is 0s: keys with state = \"next\" are never checked and never sign"
+            );
+        }
+        let state_file = (!cfg.state_file.as_os_str().is_empty()).then(|| cfg.state_file.clone());
+        let board = Arc::new(Board::new(state_file));
+        board.restore(&keys);
+        Ok(SigningKeys {
+            keys,
+            rules,
+            board,
+            publish_wait: cfg.publish_wait.get(),
+        })
+    }
+
+    /// After a reload: keep what the running configuration learned about keys that are still
+    /// configured (DNS status, how long a `next` key has been published, promotions), so a
+    /// reload neither restarts a rotation's wait nor forgets a problem. New keys start
+    /// unchecked; the key checker is woken to check them at once.
+    pub fn continue_from(&mut self, old: &SigningKeys) {
+        let fingerprints: Vec<&str> = self.keys.iter().map(|k| k.fingerprint.as_str()).collect();
+        self.board.adopt(&old.board, &fingerprints);
+    }
+
+    /// What is known about each key (for logs, `config check` and metrics).
+    pub fn report(&self) -> Vec<KeyReport> {
+        self.board.report(self)
     }
 
     /// Every loaded key.
@@ -73,21 +120,32 @@ impl SigningKeys {
     }
 
     /// The keys that sign mail whose From domain is `domain`: the first matching
-    /// `[[dkim.signing]]` rule, or without rules every key whose domain is exactly `domain`.
+    /// `[[dkim.signing]]` rule, or without rules every key whose domain is exactly `domain`;
+    /// then only those that may sign now. A key DNS shows a problem for, a `next` key not yet
+    /// promoted and a `retired` key never sign; an active key retired by rotation gives way
+    /// to its successor while that one may sign.
     pub fn for_domain(&self, domain: &str) -> Vec<&LoadedKey> {
         let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-        if self.rules.is_empty() {
-            return self.keys.iter().filter(|k| k.domain == domain).collect();
-        }
-        for (pattern, names) in &self.rules {
-            if pattern_matches(pattern, &domain) {
-                return names
-                    .iter()
-                    .filter_map(|n| self.keys.iter().find(|k| &k.id == n))
-                    .collect();
-            }
-        }
-        Vec::new()
+        let candidates: Vec<&LoadedKey> = if self.rules.is_empty() {
+            self.keys.iter().filter(|k| k.domain == domain).collect()
+        } else {
+            self.rules
+                .iter()
+                .find(|(pattern, _)| pattern_matches(pattern, &domain))
+                .map(|(_, names)| {
+                    names
+                        .iter()
+                        .filter_map(|n| self.keys.iter().find(|k| &k.id == n))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        self.board.select(self, candidates)
+    }
+
+    /// The key with this fingerprint.
+    fn by_fingerprint(&self, fingerprint: &str) -> Option<&LoadedKey> {
+        self.keys.iter().find(|k| k.fingerprint == fingerprint)
     }
 }
 
@@ -131,45 +189,33 @@ fn signed_headers(cfg: &DkimConfig) -> SignedHeaders {
     SignedHeaders::Custom { sign, oversign }
 }
 
-fn read_key_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+/// Reads a private key file, refusing one that group or others may read or write (unless
+/// `allow_loose`, which turns that into a warning).
+fn read_key_file(path: &Path, allow_loose: bool) -> anyhow::Result<Vec<u8>> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path)
         .with_context(|| format!("cannot read DKIM key {}", path.display()))?;
-    if meta.permissions().mode() & 0o077 != 0 {
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o066 != 0 {
+        let who = match (mode & 0o022 != 0, mode & 0o044 != 0) {
+            (true, true) => "readable and writable",
+            (true, false) => "writable",
+            _ => "readable",
+        };
+        if !allow_loose {
+            bail!(
+                "DKIM private key {} is {who} by group or others (mode {mode:04o}): chmod 600 {} (and chown it to the milter's user), or set [dkim] allow_loose_key_permissions = true",
+                path.display(),
+                path.display()
+            );
+        }
         tracing::warn!(
             key = %path.display(),
-            mode = format!("{:04o}", meta.permissions().mode() & 0o7777),
-            "DKIM private key is readable by group or others; chmod 600 it"
+            mode = format!("{mode:04o}"),
+            "DKIM private key is {who} by group or others (allowed by dkim.allow_loose_key_permissions); chmod 600 it"
         );
     }
     std::fs::read(path).with_context(|| format!("cannot read DKIM key {}", path.display()))
-}
-
-/// Checks that DNS publishes the public half of every key; logs an error for each that does
-/// not. Returns the number of keys with problems.
-pub async fn check_published(keys: &SigningKeys, resolver: &dyn Resolver) -> usize {
-    let mut bad = 0;
-    for k in keys.keys() {
-        let outcome = dkim::test_key(resolver, &k.selector, &k.domain, k.signer.key()).await;
-        let name = dkim::key_name(&k.selector, &k.domain);
-        match outcome {
-            TestKeyOutcome::Match { testing } => {
-                tracing::info!(key = %name, testing, "DKIM key is published in DNS")
-            }
-            TestKeyOutcome::DnsError(e) => {
-                tracing::warn!(key = %name, "could not check the DKIM key in DNS: {e}");
-            }
-            other => {
-                bad += 1;
-                tracing::error!(
-                    key = %name,
-                    problem = %describe(&other),
-                    "DKIM key in DNS does not match the private key: signatures will fail"
-                );
-            }
-        }
-    }
-    bad
 }
 
 /// A short description of a key-check outcome.
@@ -182,8 +228,23 @@ pub fn describe(outcome: &TestKeyOutcome) -> String {
         }
         TestKeyOutcome::NoRecord => "no key record published".into(),
         TestKeyOutcome::Revoked => "the published key is revoked (empty p=)".into(),
+        TestKeyOutcome::Unusable { reason, .. } => format!(
+            "the published record holds this key but verifiers will refuse our signatures: {reason}{}",
+            restriction_hint(reason)
+        ),
         TestKeyOutcome::Invalid(why) => format!("the published record is invalid: {why}"),
         TestKeyOutcome::DnsError(e) => format!("DNS error: {e}"),
+    }
+}
+
+/// What to change in the record for an `Unusable` key.
+fn restriction_hint(reason: &dkim::Reason) -> &'static str {
+    match reason {
+        dkim::Reason::HashNotAllowed => {
+            " (h= must include sha256, or be removed: we sign rsa-sha256 / ed25519-sha256)"
+        }
+        dkim::Reason::ServiceNotEmail => " (s= must include email or *, or be removed)",
+        _ => "",
     }
 }
 

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# Installs what the end-to-end tests need, idempotently: real Postfix, an authoritative
-# nameserver (NSD), OpenDKIM (an interop oracle), postsrsd (SRS compatibility), dkimpy, and
+# Installs what the build and the end-to-end tests need, idempotently: a C compiler and cmake
+# (aws-lc-sys builds AWS-LC, the default crypto backend), OpenSSL, real Postfix, an authoritative
+# nameserver (NSD), OpenDKIM (an interop oracle), postsrsd (SRS compatibility), dkimpy,
 # xmllint (libxml2-utils: DMARC aggregate reports validated against the RFC schemas), and
-# PostgreSQL (the report store shared by several MX nodes; tests run throwaway clusters).
-# Daemons are kept from starting at install time; the tests start their own instances.
+# PostgreSQL (the report store shared by several MX nodes; tests run throwaway clusters, the
+# package's own cluster is never started or touched).
+#
+# Safe on a machine that runs real mail: it never stops, restarts or reconfigures a service.
+# - Packages already installed are left alone (nothing is installed, nothing is touched).
+# - Missing packages are installed with a policy-rc.d that forbids starting any daemon, so
+#   the packages' own services stay down; the tests start their own instances on loopback
+#   ports they choose, and stop them by PID.
+# - If installing would REMOVE a package (for example another MTA that conflicts with
+#   postfix), nothing is installed and the script fails: install the packages yourself, or
+#   run the tests on another machine.
 set -euo pipefail
 
-APT_PACKAGES=(postfix nsd opendkim postsrsd libxml2-utils postgresql)
-PIP_PACKAGES=(dkimpy pynacl dnspython)
+APT_PACKAGES=(gcc cmake openssl postfix nsd opendkim postsrsd libxml2-utils postgresql)
+# authres: dkimpy's ARC sealer (dkim.arc_sign) builds the ARC-Authentication-Results with it
+PIP_PACKAGES=(dkimpy pynacl dnspython authres)
 
 sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -22,33 +33,49 @@ done
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
-  # keep package scripts from starting daemons (postfix, nsd, opendkim, postsrsd, the
-  # postgresql package's default cluster) now
-  policy=/usr/sbin/policy-rc.d
-  had_policy=0
-  [ -e "$policy" ] && had_policy=1
-  if [ "$had_policy" -eq 0 ]; then
-    printf '#!/bin/sh\nexit 101\n' | sudo_if_needed tee "$policy" >/dev/null
-    sudo_if_needed chmod 755 "$policy"
-  fi
   echo "postfix postfix/main_mailer_type select No configuration" | sudo_if_needed debconf-set-selections
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # Refuse anything that would remove a package (a conflicting MTA, say).
+  removals=$(sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -s -y -qq \
+    "${missing[@]}" 2>/dev/null | awk '/^Remv /{print $2}' || true)
+  if [ -n "$removals" ]; then
+    echo "install-deps: installing ${missing[*]} would remove: $removals" >&2
+    echo "install-deps: refusing to change this machine; install the test packages by hand" >&2
+    exit 1
+  fi
+  # Keep package scripts from starting daemons (postfix, nsd, opendkim, postsrsd): exit 101
+  # is "action forbidden" for invoke-rc.d and deb-systemd-invoke. An existing policy-rc.d is
+  # replaced for the duration of the install and restored afterwards, byte for byte.
+  policy=/usr/sbin/policy-rc.d
+  saved=""
+  if [ -e "$policy" ]; then
+    saved=$(mktemp)
+    sudo_if_needed cp -p "$policy" "$saved"
+  fi
+  restore_policy() {
+    if [ -n "$saved" ]; then
+      sudo_if_needed cp -p "$saved" "$policy"
+      rm -f "$saved"
+    else
+      sudo_if_needed rm -f "$policy"
+    fi
+  }
+  trap restore_policy EXIT
+  printf '#!/bin/sh\n# written by authmilter tests/install-deps.sh while installing\nexit 101\n' \
+    | sudo_if_needed tee "$policy" >/dev/null
+  sudo_if_needed chmod 755 "$policy"
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
-  if [ "$had_policy" -eq 0 ]; then
-    sudo_if_needed rm -f "$policy"
-  fi
+  restore_policy
+  trap - EXIT
 fi
 
-# stop any daemon the packages managed to start anyway, so test ports are free
-for d in postfix nsd opendkim postsrsd; do
-  if command -v service >/dev/null 2>&1; then
-    sudo_if_needed service "$d" stop >/dev/null 2>&1 || true
-  fi
-done
+# Nothing is stopped here, ever. A system postfix/nsd/opendkim/postsrsd that runs (on this
+# machine before we came, or started by a package despite policy-rc.d) is no obstacle: the
+# tests bind their own loopback ports, chosen free at run time.
 
 py=python3
-if ! "$py" -c 'import dkim, dns, nacl' >/dev/null 2>&1; then
+if ! "$py" -c 'import dkim, dns, nacl, authres' >/dev/null 2>&1; then
   echo "installing Python packages: ${PIP_PACKAGES[*]}"
   "$py" -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}" \
     || "$py" -m pip install --quiet --disable-pip-version-check --break-system-packages "${PIP_PACKAGES[@]}"

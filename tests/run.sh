@@ -4,6 +4,12 @@
 # end-to-end tests against real Postfix, NSD, OpenDKIM, dkimpy and postsrsd included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# test code never stops or restarts services it did not start (it may run on a mail server)
+bash tests/check-test-hygiene.sh
 bash tests/install-deps.sh
 export AUTHMILTER_E2E=1
 cargo test --workspace --no-fail-fast
+# the Debian package: build, install (only where safe), verify, purge
+bash tests/package.sh
+# the other crypto backend (ring) must build and pass too; aws-lc-rs is the default
+cargo test -p crypto -p dkim -p srs -p reports --no-default-features --features ring --no-fail-fast

@@ -179,6 +179,24 @@ fn print_text(r: &EvalJson) {
                 .unwrap_or_default()
         );
     }
+    if let Some(a) = &r.results.arc {
+        println!(
+            "arc:    {}{}{}",
+            a.result,
+            a.reason
+                .as_ref()
+                .map(|x| format!(" ({x})"))
+                .unwrap_or_default(),
+            if a.sealers.is_empty() {
+                String::new()
+            } else {
+                format!(" sealers: {}", a.sealers.join(", "))
+            }
+        );
+        if let Some(o) = &a.trusted_override {
+            println!("arc:    override: {o}");
+        }
+    }
     if let Some(d) = &r.results.dmarc {
         println!(
             "dmarc:  {} from={} policy={} disposition={}{}",

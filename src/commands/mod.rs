@@ -1,9 +1,13 @@
 //! The subcommands: each takes its parsed arguments and returns an exit code.
 
+mod arc;
+mod assets;
+mod bench;
 mod check_domain;
 mod common;
 mod dkim;
 mod eval;
+mod migrate;
 mod reload;
 mod report;
 mod serve;
@@ -28,9 +32,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Spf(args) => spf::run(args),
         Command::Dkim(cmd) => dkim::run(cmd),
+        Command::Arc(cmd) => arc::run(cmd),
         Command::Eval(args) => eval::run(args),
         Command::Srs(cmd) => srs::run(cmd),
         Command::CheckDomain(args) => check_domain::run(args),
+        Command::Migrate(args) => migrate::run(args),
+        Command::GenerateAssets { dir } => assets::run(&dir),
+        Command::Bench(args) => bench::run(args),
         Command::Report(cmd) => report::run(cmd),
     }
 }

@@ -1,5 +1,6 @@
-//! `authmilter serve`: load the configuration, build the shared state, run the server, the
-//! SRS socketmap and the key checker; reload on SIGHUP.
+//! `authmilter serve`: load the configuration, build the shared state, open the listeners
+//! (or take systemd's), drop root, run the server, the SRS socketmap and the key checker;
+//! reload on SIGHUP; tell systemd about each step.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,14 +9,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::app::App;
 use crate::cli::{DnsArg, ServeArgs};
 use crate::config::Config;
 use crate::pipeline::ResultsSink;
+use crate::server::privileges::RunAs;
+use crate::server::sockets::{Listening, UnixSocketSettings};
 use crate::server::{Server, shutdown_signal};
 use crate::services::Services;
+use crate::systemd::{self, Inherited};
 
 /// Runs the milter until SIGTERM/SIGINT.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -26,6 +30,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         version = env!("CARGO_PKG_VERSION"),
         "starting authmilter"
     );
+    // before any thread exists: the sockets systemd passed, if any
+    let mut inherited = Inherited::from_env()?;
+    let run_as = RunAs::from_config(&loaded.config.server.user, &loaded.config.server.group)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("authmilter")
@@ -35,29 +42,79 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let path = loaded.path.clone();
     runtime.block_on(async move {
         let app = Arc::new(build_app(loaded.config, &dns_override)?);
+        let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));
+        let (services, sink_rx) = if app.config.reports.enabled {
+            // reports: a bounded sink the milter publishes to without ever waiting
+            let (sink, rx) = ResultsSink::bounded(app.config.reports.queue);
+            (Arc::new(Services { sink }), Some(rx))
+        } else {
+            (Services::none(), None)
+        };
+        let server =
+            Server::bind_with(Arc::clone(&shared), Arc::clone(&services), &mut inherited).await?;
+        let socketmap = open_socketmap(&app, &mut inherited).await?;
+        if !inherited.is_empty() {
+            tracing::warn!(
+                sockets = ?inherited.unclaimed(),
+                "systemd passed sockets that no listener in the configuration uses"
+            );
+        }
+        if let Some(user) = &run_as {
+            let keys: Vec<&std::path::Path> =
+                app.config.dkim.keys.iter().map(|k| k.path.as_path()).collect();
+            for problem in user.unreadable(&keys) {
+                tracing::warn!(
+                    user = %user.name,
+                    "after dropping privileges a SIGHUP reload cannot read {problem}"
+                );
+            }
+            user.switch()?;
+            tracing::info!(user = %user.name, uid = %user.uid, gid = %user.gid, "dropped root privileges");
+        }
         tracing::info!(
             authserv_id = %app.authserv_id,
             signing_keys = app.signing.keys().len(),
             "ready"
         );
-        let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));
         let (stop_tx, stop_rx) = watch::channel(false);
+        let check_now = Arc::new(Notify::new());
         let mut background = tokio::task::JoinSet::new();
-        let services = if app.config.reports.enabled {
-            // reports: a bounded sink consumed by the recorder, both outside App
-            let (sink, rx) = ResultsSink::bounded(app.config.reports.queue);
+        if let Some(rx) = sink_rx {
+            // reports: the recorder consumes the sink; both live outside App. Started after
+            // privileges are dropped, so the store is opened as the service user.
             crate::reports::start(Arc::clone(&shared), rx, stop_rx.clone(), &mut background);
-            background
-                .spawn(Arc::clone(&sink).report_overflow(Duration::from_secs(60), stop_rx.clone()));
-            Arc::new(Services { sink })
-        } else {
-            Services::none()
-        };
-        let server = Server::bind_shared(Arc::clone(&shared), services).await?;
-        start_socketmap(&app, stop_rx.clone(), &mut background)?;
-        background.spawn(key_checker(Arc::clone(&shared), stop_rx.clone()));
-        background.spawn(reloader(Arc::clone(&shared), path, dns_override, stop_rx));
-        let result = server.run(shutdown_signal()).await;
+            background.spawn(
+                Arc::clone(&services.sink)
+                    .report_overflow(Duration::from_secs(60), stop_rx.clone()),
+            );
+        }
+        if let Some((listening, state)) = socketmap {
+            let stop = stop_rx.clone();
+            background.spawn(async move {
+                if let Err(e) = crate::forwarding::run_socketmap(listening, state, stop).await {
+                    tracing::error!("SRS socketmap stopped: {e:#}");
+                }
+            });
+        }
+        background.spawn(key_checker(
+            Arc::clone(&shared),
+            Arc::clone(&check_now),
+            stop_rx.clone(),
+        ));
+        background.spawn(reloader(
+            Arc::clone(&shared),
+            path,
+            dns_override,
+            check_now,
+            stop_rx,
+        ));
+        systemd::notify_ready("serving");
+        let result = server
+            .run(async {
+                shutdown_signal().await;
+                systemd::notify_stopping();
+            })
+            .await;
         let _ = stop_tx.send(true);
         while background.join_next().await.is_some() {}
         result
@@ -74,54 +131,62 @@ fn build_app(config: Config, dns: &DnsArg) -> anyhow::Result<App> {
     App::new(config, resolver)
 }
 
-fn start_socketmap(
+/// Opens the SRS socketmap listener (before privileges are dropped), when configured.
+async fn open_socketmap(
     app: &App,
-    stop: watch::Receiver<bool>,
-    tasks: &mut tokio::task::JoinSet<()>,
-) -> anyhow::Result<()> {
+    inherited: &mut Inherited,
+) -> anyhow::Result<Option<(Listening, Arc<crate::forwarding::SrsState>)>> {
     let Some(spec) = app.config.srs.socketmap.0.clone() else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(state) = app.srs.clone() else {
         anyhow::bail!("srs.socketmap is set but SRS could not be set up");
     };
-    let mode = app.config.server.socket_mode.0;
-    tasks.spawn(async move {
-        if let Err(e) = crate::forwarding::run_socketmap(spec, state, mode, stop).await {
-            tracing::error!("SRS socketmap stopped: {e:#}");
-        }
-    });
-    Ok(())
+    let unix = UnixSocketSettings::from_config(&app.config.server)?;
+    let listening = crate::server::sockets::listen(&spec, &unix, inherited)
+        .await
+        .with_context(|| format!("socketmap: cannot listen on {spec}"))?;
+    tracing::info!(socket = %spec, "SRS socketmap listening");
+    Ok(Some((listening, state)))
 }
 
-/// At start and every `dkim.key_check_interval`: does DNS publish each signing key?
-async fn key_checker(shared: Arc<ArcSwap<App>>, mut stop: watch::Receiver<bool>) {
+/// At start, after every reload, and every `dkim.key_check_interval`: does DNS publish each
+/// signing key? Also promotes rotated keys (`state = "next"`) whose wait is over.
+async fn key_checker(
+    shared: Arc<ArcSwap<App>>,
+    check_now: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let app = shared.load_full();
         let interval = app.config.dkim.key_check_interval;
-        if interval.is_zero() || app.signing.is_empty() {
+        let wait = if interval.is_zero() || app.signing.is_empty() {
             // nothing to do now; look again after a reload
+            std::time::Duration::from_secs(3600)
+        } else {
+            let now = crate::signing::unix_now();
             tokio::select! {
                 _ = stop.changed() => return,
-                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => continue,
+                next = crate::signing::check_published(&app.signing, &*app.resolver, now) => {
+                    next.map_or(interval.get(), |due| due.min(interval.get()))
+                }
             }
-        }
+        };
         tokio::select! {
             _ = stop.changed() => return,
-            _ = crate::signing::check_published(&app.signing, &*app.resolver) => {}
-        }
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = tokio::time::sleep(interval.get()) => {}
+            _ = check_now.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
 
-/// SIGHUP: re-read the configuration, keys and secrets; keep the old state on error.
+/// SIGHUP: re-read the configuration, keys and secrets; keep the old state on error. New keys
+/// are checked against DNS at once.
 async fn reloader(
     shared: Arc<ArcSwap<App>>,
     path: PathBuf,
     dns: DnsArg,
+    check_now: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -134,6 +199,7 @@ async fn reloader(
             _ = stop.changed() => return,
             _ = hup.recv() => {}
         }
+        systemd::notify_reloading();
         let attempt = std::fs::read_to_string(&path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
             .and_then(|text| {
@@ -151,7 +217,9 @@ async fn reloader(
                         o.store.0
                     );
                 }
-                Ok((build_app(config, &dns)?, changes))
+                let mut app = build_app(config, &dns)?;
+                app.signing.continue_from(&old.signing);
+                Ok((app, changes))
             });
         match attempt {
             Ok((app, changes)) => {
@@ -162,11 +230,16 @@ async fn reloader(
                     "configuration reloaded"
                 );
                 shared.store(Arc::new(app));
+                check_now.notify_one();
+                systemd::notify_ready("serving (reloaded)");
             }
-            Err(e) => tracing::error!(
-                "reload refused, keeping the running configuration: {}",
-                super::reload::one_line(&e)
-            ),
+            Err(e) => {
+                tracing::error!(
+                    "reload refused, keeping the running configuration: {}",
+                    super::reload::one_line(&e)
+                );
+                systemd::notify_ready("serving (reload failed; previous configuration kept)");
+            }
         }
     }
 }

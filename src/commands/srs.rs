@@ -1,11 +1,15 @@
 //! `authmilter srs forward|reverse|secret`.
+//!
+//! `forward` and `reverse` make the same decisions as the milter and the socketmap: senders
+//! in `[srs] local_domains` (and our SRS domain) or `exclude_domains` are not rewritten, and
+//! only addresses of our own domains are reversed.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use crate::cli::SrsCommand;
-use crate::forwarding::load_srs;
+use crate::forwarding::SrsState;
 
 use super::common::tool_config;
 
@@ -19,30 +23,84 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
         }
         SrsCommand::Forward(a) => {
             let config = tool_config(&a.config)?;
-            let srs = load_srs(&config.srs)?;
-            match srs.forward(a.address.trim(), srs.srs_domain()) {
-                Ok(srs::Forwarded::Rewritten(addr)) => println!("{addr}"),
-                Ok(srs::Forwarded::NotRewritten(why)) => {
-                    println!("{}", a.address.trim());
-                    eprintln!("not rewritten: {why:?}");
+            let state = SrsState::load(&config.srs)?;
+            let address = a.address.trim();
+            match forward(&state, address)? {
+                Ok(rewritten) => println!("{rewritten}"),
+                Err(why) => {
+                    println!("{address}");
+                    eprintln!("not rewritten: {why}");
                 }
-                Err(e) => anyhow::bail!("{e}"),
             }
             Ok(ExitCode::SUCCESS)
         }
         SrsCommand::Reverse(a) => {
             let config = tool_config(&a.config)?;
-            let srs = load_srs(&config.srs)?;
-            match srs.reverse(a.address.trim()) {
+            let state = SrsState::load(&config.srs)?;
+            match reverse(&state, a.address.trim()) {
                 Ok(addr) => {
                     println!("{addr}");
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(e) => {
-                    eprintln!("authmilter: {e}");
+                Err(why) => {
+                    eprintln!("authmilter: {why}");
                     Ok(ExitCode::from(1))
                 }
             }
         }
     }
+}
+
+/// The SRS address for `sender`, or (as `Err` inside) why it stays as it is.
+fn forward(state: &SrsState, sender: &str) -> anyhow::Result<Result<String, String>> {
+    let srs_domain = state.srs.srs_domain();
+    if let Some((_, domain)) = sender.rsplit_once('@') {
+        let always = state.srs.config().always_rewrite;
+        if !always && domain.eq_ignore_ascii_case(srs_domain) {
+            return Ok(Err(format!(
+                "{domain} is our SRS domain ([srs] domain); its senders are not rewritten"
+            )));
+        }
+        if !always && state.local.contains(domain) {
+            return Ok(Err(format!(
+                "{domain} is one of [srs] local_domains; its senders are not rewritten"
+            )));
+        }
+        if state.excluded.contains(domain) {
+            return Ok(Err(format!(
+                "{domain} is one of [srs] exclude_domains; its senders are not rewritten"
+            )));
+        }
+    }
+    match state.srs.forward(sender, srs_domain) {
+        Ok(srs::Forwarded::Rewritten(addr)) => Ok(Ok(addr)),
+        Ok(srs::Forwarded::NotRewritten(why)) => Ok(Err(not_rewritten_text(why).to_string())),
+        Err(e) => anyhow::bail!("{e}"),
+    }
+}
+
+/// Words for the reasons the `srs` crate gives.
+fn not_rewritten_text(why: srs::NotRewritten) -> &'static str {
+    match why {
+        srs::NotRewritten::NullSender => "the null sender <> (a bounce) is never rewritten",
+        srs::NotRewritten::NoDomain => "the address has no @domain",
+        srs::NotRewritten::OwnDomain => "the address is already in our SRS domain",
+        _ => "the address needs no rewriting",
+    }
+}
+
+/// The original address behind an SRS address of one of our domains.
+fn reverse(state: &SrsState, address: &str) -> Result<String, String> {
+    let srs_domain = state.srs.srs_domain();
+    let Some((_, domain)) = address.rsplit_once('@') else {
+        return Err(format!(
+            "{address:?} has no @domain; SRS addresses end in @{srs_domain}"
+        ));
+    };
+    if !domain.eq_ignore_ascii_case(srs_domain) && !state.local.contains(domain) {
+        return Err(format!(
+            "{address} is not an address of our SRS domain {srs_domain} (nor of [srs] local_domains)"
+        ));
+    }
+    state.srs.reverse(address).map_err(|e| e.to_string())
 }

@@ -121,8 +121,17 @@ pub struct DkimConfig {
     pub oversign: bool,
     /// Signature lifetime (`x=`); `0s` means no expiry.
     pub expiration: Span,
-    /// How often to check that DNS publishes each key's public half; `0s` disables.
+    /// How often to check that DNS publishes each key's public half; `0s` disables (and then
+    /// keys with `state = "next"` never sign).
     pub key_check_interval: Span,
+    /// How long DNS must have served a `next` key's exact public key, without a break, before
+    /// it signs (and the active key it replaces retires): long enough for old TTLs to expire.
+    pub publish_wait: Span,
+    /// File remembering key promotions across restarts; empty: not remembered (after a restart
+    /// a `next` key waits `publish_wait` again, the old key signing meanwhile).
+    pub state_file: std::path::PathBuf,
+    /// Accept private key files readable or writable by group or others (normally an error).
+    pub allow_loose_key_permissions: bool,
     /// Signing keys.
     #[serde(rename = "key")]
     pub keys: Vec<DkimKey>,
@@ -142,6 +151,9 @@ impl Default for DkimConfig {
             oversign: true,
             expiration: Span::secs(0),
             key_check_interval: Span::secs(3600),
+            publish_wait: Span::secs(3600),
+            state_file: "/var/lib/authmilter/dkim-keys.json".into(),
+            allow_loose_key_permissions: false,
             keys: Vec::new(),
             signing: Vec::new(),
         }
@@ -170,6 +182,22 @@ pub struct DkimKey {
     pub selector: String,
     /// PEM file with the private key (PKCS#8 or PKCS#1 RSA, PKCS#8 Ed25519).
     pub path: std::path::PathBuf,
+    /// `active` (signs), `next` (signs once DNS has published it for `publish_wait`, then
+    /// retires the active key of the same domain and type) or `retired` (never signs).
+    pub state: KeyState,
+}
+
+/// Where a signing key is in its life (key rotation, docs/dkim.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyState {
+    /// Signs (unless DNS shows a missing, different, revoked or restricted record).
+    #[default]
+    Active,
+    /// Signs only after DNS has served exactly this key for `dkim.publish_wait`.
+    Next,
+    /// Never signs; kept in the configuration while its record stays published.
+    Retired,
 }
 
 impl DkimKey {

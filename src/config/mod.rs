@@ -5,6 +5,7 @@
 //! that parse during deserialization). The documented reference file is `milter.toml` at the
 //! repository root; a test keeps it in sync with these defaults.
 
+mod arc;
 mod authentication;
 pub mod mail_values;
 mod policy;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+pub use arc::ArcConfig;
 pub use authentication::*;
 pub use mail_values::{CanonPair, HeaderLine, OptionalSocket, SrsSeparator};
 pub use policy::*;
@@ -26,7 +28,7 @@ pub use reply::{RejectReply, ReplyTemplate, ReplyValues, TempfailReply};
 pub use reports::*;
 pub use server::*;
 pub use srs::*;
-pub use values::{FileMode, LogLevel, Nameserver, Network, SocketSpec, Span, canonical_ip};
+pub use values::{FileMode, LogLevel, Nameserver, Network, SocketSpec, Span};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -48,6 +50,8 @@ pub struct Config {
     pub dkim: DkimConfig,
     /// DMARC (RFC 9989 / RFC 7489).
     pub dmarc: DmarcConfig,
+    /// ARC (RFC 8617): validation, trusted sealers, sealing.
+    pub arc: ArcConfig,
     /// iprev (RFC 8601 §3).
     pub iprev: IprevConfig,
     /// Actions on results and exceptions.
@@ -173,6 +177,20 @@ impl Config {
             }
             if rule.from.trim().is_empty() {
                 bail!("dkim.signing[{i}].from: must not be empty");
+            }
+        }
+        if self.arc.seal && !self.arc.verify {
+            bail!(
+                "arc.seal{}: sealing needs arc.verify = true (the seal's cv= is the validation result)",
+                line_of("seal")
+            );
+        }
+        for (i, d) in self.arc.trusted_sealers.iter().enumerate() {
+            if !dns::name::is_host_like(d.trim().trim_end_matches('.')) {
+                bail!(
+                    "arc.trusted_sealers[{i}]{}: {d:?} is not a domain name",
+                    line_of("trusted_sealers")
+                );
             }
         }
         self.reports.validate(&line_of)?;

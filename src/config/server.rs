@@ -26,8 +26,17 @@ pub struct ServerConfig {
     pub shutdown_timeout: Span,
     /// Permissions of Unix sockets we create (the MTA needs write access).
     pub socket_mode: FileMode,
+    /// Owner (user name or number) given to Unix sockets we create; empty: unchanged.
+    pub socket_owner: String,
+    /// Group (name or number) given to Unix sockets we create, e.g. `postfix`; empty: unchanged.
+    pub socket_group: String,
     /// Ask the MTA for the macros we use (SETSYMLIST), where it supports that.
     pub request_macros: bool,
+    /// When started as root: the user to switch to after binding sockets and reading keys;
+    /// empty: keep running as started.
+    pub user: String,
+    /// The group to switch to with `user`; empty: the user's primary group.
+    pub group: String,
     /// Most header fields per message that are kept and checked (Postfix passes every
     /// field; real mail has tens). Past it the message is answered per `on_oversize`.
     pub max_headers: usize,
@@ -50,7 +59,11 @@ impl Default for ServerConfig {
             progress_interval: Span::secs(5),
             shutdown_timeout: Span::secs(30),
             socket_mode: FileMode(0o660),
+            socket_owner: String::new(),
+            socket_group: String::new(),
             request_macros: true,
+            user: String::new(),
+            group: String::new(),
             max_headers: 1000,
             max_header_bytes: 512 * 1024,
             on_oversize: OversizeAction::Tempfail,

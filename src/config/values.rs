@@ -208,19 +208,8 @@ pub struct Network(pub ipnet::IpNet);
 impl Network {
     /// True when `ip` is inside the network. IPv4-mapped IPv6 addresses match IPv4 networks.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical_ip(ip);
+        let ip = ip.to_canonical();
         self.0.contains(&ip)
-    }
-}
-
-/// Maps an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) to plain IPv4.
-pub fn canonical_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
     }
 }
 

@@ -8,13 +8,15 @@ use spf::{Identity, SpfOutput};
 
 use super::results::Results;
 
-/// The Authentication-Results field for `results` (RFC 8601 §2.2). At most `max_dkim` DKIM
-/// results are listed; the rest are counted in one more entry, so that thousands of junk
-/// signatures cannot make a header of hundreds of kilobytes.
+/// The Authentication-Results field for `results` (RFC 8601 §2.2), methods in the order
+/// iprev, spf, dkim, arc, dmarc. At most `max_dkim` DKIM results are listed; the rest are
+/// counted in one more entry, so that thousands of junk signatures cannot make a header of
+/// hundreds of kilobytes. `remote_ip` is the client, for `arc=` (RFC 8617 §10.1).
 pub fn authentication_results(
     results: &Results,
     authserv_id: &str,
     max_dkim: usize,
+    remote_ip: Option<std::net::IpAddr>,
 ) -> AuthenticationResults {
     let mut ar = AuthenticationResults::new(authserv_id);
     if let Some(i) = &results.iprev {
@@ -63,8 +65,18 @@ pub fn authentication_results(
             );
         }
     }
+    if let Some(a) = &results.arc {
+        ar.push(a.method_result(remote_ip));
+    }
     if let Some(d) = &results.dmarc {
-        ar.push(dmarc_method(d));
+        let mut m = dmarc_method(d);
+        if let Some(o) = &results.arc_override {
+            // the result stays fail (RFC 8617 §7.2.1 overrides the policy, not the result);
+            // the reason names the sealer and what it recorded (docs/arc.md)
+            m.reason = Some(o.to_string());
+            m = m.with_property("policy", "override", "trusted_forwarder");
+        }
+        ar.push(m);
     }
     ar
 }

@@ -82,9 +82,10 @@ impl NewHeader {
         }
     }
 
-    /// The value on one line (folds replaced by a space), for logs and `eval`.
+    /// The value unfolded onto one line (RFC 5322 §2.2.3: a fold's line break goes, a fold
+    /// with a tab reads as one space), for logs and `eval`.
     pub fn one_line(&self) -> String {
-        self.value.replace("\n\t", " ")
+        self.value.replace("\n\t", " ").replace('\n', "")
     }
 }
 
@@ -135,6 +136,9 @@ pub struct Decision {
     pub applied: Option<AppliedPolicy>,
     /// Our DKIM signatures, as `domain/selector` labels.
     pub signed: Vec<String>,
+    /// How many distinct body hashes were computed (each body byte was hashed this many
+    /// times, however many signatures were verified and made).
+    pub body_hashes: usize,
 }
 
 impl Decision {
@@ -153,6 +157,7 @@ impl Decision {
             results: None,
             applied: None,
             signed: Vec::new(),
+            body_hashes: 0,
         }
     }
 

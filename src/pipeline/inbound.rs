@@ -77,6 +77,8 @@ pub struct InboundChecks {
     spf_mail: Option<Task<SpfOutput>>,
     dkim: Option<MessageVerification>,
     key_lookups: Vec<(String, Task<KeyAnswer>)>,
+    arc: Option<arc::ChainVerification>,
+    arc_lookups: Vec<(String, Task<KeyAnswer>)>,
     dmarc: Option<Task<dmarc::Discovery>>,
 }
 
@@ -135,6 +137,15 @@ impl InboundChecks {
             }
             self.dkim = Some(mv);
         }
+        if app.config.arc.verify {
+            let chain = app.arc.begin(headers, dkim::unix_now(), hashes);
+            for name in chain.key_queries() {
+                let (a, n) = (Arc::clone(app), name.clone());
+                let task = Task::spawn(async move { a.resolver.txt(&n).await });
+                self.arc_lookups.push((name, task));
+            }
+            self.arc = Some(chain);
+        }
         if app.config.dmarc.enabled {
             let a = Arc::clone(app);
             self.dmarc = Some(Task::spawn(async move {
@@ -171,6 +182,14 @@ impl InboundChecks {
             results.dkim = mv.finish_shared(hashes);
             results.dkim_checked = true;
         }
+        if let Some(mut chain) = self.arc {
+            for (name, task) in self.arc_lookups {
+                if let Some(answer) = task.join().await {
+                    chain.set_key_answer(&name, answer);
+                }
+            }
+            results.arc = Some(chain.finish(hashes));
+        }
         if let Some(task) = self.dmarc {
             let discovery = task.join().await;
             let spf_auth = results.spf_mail.as_ref().map(|o| dmarc::SpfAuth {
@@ -203,8 +222,50 @@ impl InboundChecks {
                 None => dmarc::DmarcOutcome::temperror("policy discovery did not complete"),
             });
         }
+        results.arc_override = trusted_override(app, &results);
         results
     }
+}
+
+/// A trusted sealer's recorded pass for the From domain of a message that failed DMARC
+/// (RFC 8617 §7.2.1, docs/arc.md "Trusting sealers"): the chain must pass, the sealer be on
+/// `[arc] trusted_sealers`, its results still apply to this message, and the recorded pass
+/// be a `dmarc=pass` for the author domain or a DKIM/SPF pass aligned with it as the record's
+/// `adkim`/`aspf` ask.
+fn trusted_override(app: &App, results: &Results) -> Option<arc::TrustedPass> {
+    if app.config.arc.trusted_sealers.is_empty() {
+        return None;
+    }
+    let chain = results.arc.as_ref()?;
+    let d = results.dmarc.as_ref()?;
+    let e = d.primary()?;
+    if e.result != dmarc::DmarcResult::Fail {
+        return None;
+    }
+    let author = e.author_domain.as_str();
+    let (adkim, aspf) = e.record.as_ref().map_or(
+        (dmarc::AlignmentMode::Relaxed, dmarc::AlignmentMode::Relaxed),
+        |r| (r.adkim, r.aspf),
+    );
+    chain.trusted_pass(
+        |sealer| app.config.arc.trusts(sealer),
+        author,
+        |kind, domain| {
+            let mode = match kind {
+                arc::PassKind::Spf => aspf,
+                _ => adkim,
+            };
+            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+            match mode {
+                dmarc::AlignmentMode::Strict => domain == author,
+                dmarc::AlignmentMode::Relaxed => {
+                    domain == author
+                        || dmarc::psl_organizational_domain(&domain)
+                            == dmarc::psl_organizational_domain(author)
+                }
+            }
+        },
+    )
 }
 
 /// The domains of every address in the From fields, as far as they parse: used only to
@@ -286,15 +347,15 @@ pub fn a_label_address(addr: &[u8]) -> Vec<u8> {
     }
 }
 
-/// A domain as A-labels when it is valid UTF-8 with non-ASCII characters; otherwise as is.
+/// A domain as A-labels when it has non-ASCII characters and converts (`dns::name`);
+/// otherwise as is (SPF then judges it).
 pub fn a_label_domain(domain: &[u8]) -> Vec<u8> {
     if domain.is_ascii() {
         return domain.to_vec();
     }
-    match std::str::from_utf8(domain).ok().map(idna::domain_to_ascii) {
-        Some(Ok(ascii)) => ascii.into_bytes(),
-        _ => domain.to_vec(),
-    }
+    dns::name::to_ascii(domain)
+        .map(String::into_bytes)
+        .unwrap_or_else(|_| domain.to_vec())
 }
 
 /// SPF result as DMARC input.

@@ -35,7 +35,7 @@ pub use results::Results;
 pub use sink::{FinishedMessage, ResultsSink, SinkReceiver};
 
 use crate::app::App;
-use crate::config::{Role, canonical_ip};
+use crate::config::Role;
 use crate::services::Services;
 use inbound::{Cached, ConnectionChecks, InboundChecks};
 use outbound::Signing;
@@ -86,6 +86,8 @@ struct Current {
     body_hashes: BodyHashes,
     inbound: InboundChecks,
     signing: Signing,
+    /// Our ARC seal in progress (forward listeners with `[arc] seal`): key label and session.
+    sealing: Option<(String, arc::SealingSession)>,
     /// For `[srs] rewrite = "when-spf-fails"`: does the sender's SPF pass from our addresses?
     srs_spf: Option<task::Task<bool>>,
 }
@@ -97,6 +99,7 @@ impl Current {
             body_hashes: BodyHashes::default(),
             inbound: InboundChecks::default(),
             signing: Signing::default(),
+            sealing: None,
             srs_spf: None,
         }
     }
@@ -144,7 +147,7 @@ impl MessagePipeline {
     /// CONNECT: a new SMTP session (resets everything).
     pub fn connect(&mut self, client: ClientInfo, daemon_name: Option<String>) {
         let client = ClientInfo {
-            ip: client.ip.map(canonical_ip),
+            ip: client.ip.map(|ip| ip.to_canonical()),
             ..client
         };
         self.conn = ConnectionState {
@@ -242,6 +245,10 @@ impl MessagePipeline {
         if direction.signs() {
             current.signing =
                 Signing::start(&app, &current.state.headers, &mut current.body_hashes);
+        }
+        if direction == Direction::Forward && app.config.arc.seal {
+            current.sealing =
+                outbound::start_sealing(&app, &current.state.headers, &mut current.body_hashes);
         }
     }
 

@@ -80,6 +80,25 @@ impl Signing {
     }
 }
 
+/// End of headers on a forwarding listener with `[arc] seal`: the key `[[dkim.signing]]`
+/// picks for the From domain seals (RFC 8617 §5.1; one key table for DKIM and ARC); its body
+/// hash comes from `hashes`.
+pub fn start_sealing(
+    app: &App,
+    headers: &Headers,
+    hashes: &mut BodyHashes,
+) -> Option<(String, arc::SealingSession)> {
+    let domain = headers
+        .named("From")
+        .next()
+        .and_then(|(h, _)| from_domain(&h.value))?;
+    let key = app.signing.for_domain(&domain).into_iter().next()?;
+    Some((
+        format!("{}/{}", key.domain, key.selector),
+        key.sealer.start(hashes),
+    ))
+}
+
 /// The domain of the first address in a From header value (for choosing signing keys).
 pub fn from_domain(value: &[u8]) -> Option<String> {
     let addrs = dmarc::parse_from(value).ok()?;

@@ -90,6 +90,22 @@ pub fn apply(app: &App, input: &PolicyInput, results: &Results, decision: &mut D
             });
         }
     }
+    if let Some(o) = &results.arc_override
+        && dmarc.is_some_and(|d| d.disposition != Disposition::None)
+    {
+        // RFC 8617 §7.2.1: a trusted sealer vouched for an aligned pass; nothing is rejected
+        // or quarantined on DMARC (an SPF hard reject still applies below)
+        applied.overrides.push(PolicyOverride {
+            kind: OverrideKind::TrustedForwarder,
+            comment: results
+                .arc
+                .as_ref()
+                .map_or_else(|| o.to_string(), |a| a.report_comment()),
+        });
+        spf_reject(app, results, decision);
+        decision.applied = Some(applied);
+        return;
+    }
     if let Some(why) = allowed(app, input, results) {
         if dmarc.is_some_and(|d| d.disposition != Disposition::None) {
             applied.overrides.push(PolicyOverride {
@@ -280,9 +296,7 @@ pub fn oversize(app: &App, why: &str, decision: &mut Decision) {
 
 /// True when `domain` is `listed` or a subdomain of it (case-insensitive, trailing dots ignored).
 fn domain_within(domain: &str, listed: &str) -> bool {
-    let d = domain.trim_end_matches('.').to_ascii_lowercase();
-    let l = listed.trim().trim_end_matches('.').to_ascii_lowercase();
-    !l.is_empty() && (d == l || d.ends_with(&format!(".{l}")))
+    dns::name::is_subdomain_of(domain, listed.trim())
 }
 
 #[cfg(test)]

@@ -25,6 +25,17 @@ impl Results {
                 name: i.name.clone(),
                 reason: Some(i.reason.to_string()),
             }),
+            arc: self.arc.as_ref().map(|a| ArcReport {
+                result: a.result.to_string(),
+                reason: a.reason.as_ref().map(ToString::to_string),
+                oldest_pass: a.oldest_pass,
+                sealers: a
+                    .sets
+                    .iter()
+                    .map(|s| format!("i={} d={} s={}", s.instance, s.seal_domain, s.seal_selector))
+                    .collect(),
+                trusted_override: self.arc_override.as_ref().map(ToString::to_string),
+            }),
             checked: self.dkim_checked,
         }
     }
@@ -43,6 +54,8 @@ pub struct ResultsReport {
     pub dmarc: Option<DmarcReport>,
     /// iprev.
     pub iprev: Option<IprevReport>,
+    /// ARC.
+    pub arc: Option<ArcReport>,
     /// The inbound checks ran (an empty `dkim` then means unsigned).
     #[serde(skip)]
     pub checked: bool,
@@ -122,6 +135,21 @@ pub struct DmarcReport {
     pub disposition: String,
     /// How the result came about.
     pub reason: Option<String>,
+}
+
+/// ARC in the JSON report (RFC 8617).
+#[derive(Debug, Serialize)]
+pub struct ArcReport {
+    /// `none`, `pass`, `fail`.
+    pub result: String,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// The oldest-pass instance (RFC 8617 §5.2).
+    pub oldest_pass: Option<u32>,
+    /// Each set's sealer, newest last: `i=1 d=google.com s=arc-2024`.
+    pub sealers: Vec<String>,
+    /// The trusted sealer's pass that kept a DMARC failure from being acted on.
+    pub trusted_override: Option<String>,
 }
 
 /// iprev in the JSON report.

@@ -18,6 +18,11 @@ pub struct Results {
     pub dkim: Vec<SignatureResult>,
     /// DKIM verification ran (so an empty `dkim` means "not signed").
     pub dkim_checked: bool,
+    /// ARC chain validation (RFC 8617 §5.2), when it ran.
+    pub arc: Option<arc::ArcOutcome>,
+    /// A trusted sealer's recorded pass that kept a DMARC failure from being acted on
+    /// (RFC 8617 §7.2.1), when one did.
+    pub arc_override: Option<arc::TrustedPass>,
     /// DMARC.
     pub dmarc: Option<DmarcOutcome>,
     /// iprev.
@@ -44,6 +49,9 @@ impl Results {
             for r in &self.dkim {
                 parts.push(format!("dkim={} ({})", r.result, r.domain));
             }
+        }
+        if let Some(a) = &self.arc {
+            parts.push(format!("arc={}", a.result));
         }
         if let Some(d) = &self.dmarc {
             parts.push(format!(
@@ -81,6 +89,7 @@ impl Results {
                 .unwrap_or("")
                 .to_string(),
             iprev: self.iprev.as_ref().map(|i| i.result.as_str()).unwrap_or(""),
+            arc: self.arc.as_ref().map(|a| a.result.as_str()).unwrap_or(""),
         }
     }
 }
@@ -98,4 +107,6 @@ pub struct LogFields {
     pub from_domain: String,
     /// `iprev`.
     pub iprev: &'static str,
+    /// `arc`.
+    pub arc: &'static str,
 }

@@ -6,12 +6,15 @@
 //! 3. the inbound checks finish (SPF, DKIM, iprev, DMARC), when the message is verified;
 //! 4. the policy turns the results into an answer;
 //! 5. our Authentication-Results (and Received-SPF) are built;
-//! 6. our DKIM signatures are made over the header fields as they will be delivered;
-//! 7. SRS rewrites the envelope of accepted forwarded mail;
-//! 8. the decision is published to the results sink.
+//! 6. a forwarder with `[arc] seal` seals the message (RFC 8617 §5.1) over the fields as they
+//!    leave, with this hop's results;
+//! 7. our DKIM signatures are made over the header fields as they will be delivered;
+//! 8. SRS rewrites the envelope of accepted forwarded mail;
+//! 9. the decision is published to the results sink.
 //!
-//! Headers to add are collected top-down in [`Decision::prepend`]: our signatures above our
-//! Authentication-Results, above Received-SPF, all above the MTA's own Received header.
+//! Headers to add are collected top-down in [`Decision::prepend`]: our DKIM signatures, then
+//! our ARC set (ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results), then our
+//! Authentication-Results and Received-SPF, all above the MTA's own Received header.
 
 use std::sync::Arc;
 
@@ -35,11 +38,15 @@ impl MessagePipeline {
             body_hashes,
             inbound,
             signing,
+            sealing,
             srs_spf,
         } = current;
         let hashes = body_hashes.finish();
         let direction = state.direction;
         let mut d = Decision::accept();
+        d.body_hashes = hashes.len();
+
+        let mut signing_log = String::new();
 
         // 1. forged Authentication-Results go, whatever else happens
         d.delete = state.forged_deletions();
@@ -47,7 +54,7 @@ impl MessagePipeline {
         // 2. a header block over the limits is not checked
         if let Some(over) = state.oversize {
             tracing::warn!(
-                queue_id = state.queue_id.as_deref().unwrap_or("-"),
+                queue_id = %crate::logging::Escaped::str(state.queue_id.as_deref().unwrap_or("-")),
                 "message header over the limits ({over}): not checked, answered per server.on_oversize"
             );
             policy::oversize(&app, &over.to_string(), &mut d);
@@ -85,16 +92,19 @@ impl MessagePipeline {
 
         // 5. our Authentication-Results and Received-SPF
         let mut trace = Vec::new();
+        let mut our_ar = None;
         if let Some(r) = &results {
             let ar = super::authres_header::authentication_results(
                 r,
                 &app.authserv_id,
                 app.config.dkim.max_signatures,
+                self.conn.client.ip,
             );
             trace.push(NewHeader::new(
                 "Authentication-Results",
                 ar.format(&authres::FormatOptions::milter()),
             ));
+            our_ar = Some(ar);
             if app.config.spf.received_spf_header
                 && let (Some(o), Some(ip)) = (&r.spf_mail, self.conn.client.ip)
             {
@@ -107,9 +117,40 @@ impl MessagePipeline {
             }
         }
 
-        // 6. our DKIM signatures, over the header fields as they will be delivered
+        // 6. our ARC seal (forward listeners with [arc] seal), over the header fields as they
+        // leave, with this hop's results (RFC 8617 §5.1)
+        let mut seal = Vec::new();
+        if let (Some((label, session)), Some(r), Some(ar)) = (sealing, &results, &our_ar)
+            && d.verdict == Verdict::Accept
+            && let Some(chain) = &r.arc
+        {
+            let mut out: Vec<::message::HeaderField> = trace
+                .iter()
+                .map(|h| {
+                    let value = format!(" {}", h.value.replace("\n", "\r\n"));
+                    ::message::HeaderField::new(h.name.clone(), value)
+                })
+                .collect();
+            out.extend(state.delivered_headers());
+            match session.seal(&hashes, &out, chain, ar, dkim::unix_now()) {
+                Ok(set) => {
+                    signing_log
+                        .push_str(&format!(" sealed={label}:i={}", chain.highest_instance + 1));
+                    seal = set
+                        .top_down()
+                        .iter()
+                        .map(|f| NewHeader::new(f.name(), f.value("\n")))
+                        .collect();
+                }
+                Err(e) => {
+                    tracing::warn!(key = %label, "ARC sealing refused: {e}");
+                    signing_log.push_str(&format!(" sealed={label}:refused"));
+                }
+            }
+        }
+
+        // 7. our DKIM signatures, over the header fields as they will be delivered
         let mut signatures = Vec::new();
-        let mut signing_log = String::new();
         if direction.signs() && d.verdict == Verdict::Accept && !signing.is_empty() {
             let signed = signing.finish(&hashes, &state.delivered_headers(), dkim::unix_now());
             signatures = signed.headers;
@@ -121,7 +162,7 @@ impl MessagePipeline {
             }
             d.signed = signed.labels;
         }
-        d.prepend = signatures.into_iter().chain(trace).collect();
+        d.prepend = signatures.into_iter().chain(seal).chain(trace).collect();
 
         d.summary = format!("{} size={}", direction.as_str(), state.body_bytes);
         if let Some(r) = &results {
@@ -137,12 +178,12 @@ impl MessagePipeline {
         }
         d.results = results;
 
-        // 7. SRS for accepted mail
+        // 8. SRS for accepted mail
         if d.verdict == Verdict::Accept {
             apply_srs(&app, &state, srs_spf, &mut d).await;
         }
 
-        // 8. publish
+        // 9. publish
         self.publish(&state, &d);
         d
     }

@@ -226,7 +226,7 @@ pub fn envelope(m: &FinishedMessage) -> Envelope {
             .to_string()
     };
     Envelope {
-        source_ip: m.client_ip.map(crate::config::canonical_ip),
+        source_ip: m.client_ip.map(|ip| ip.to_canonical()),
         helo: m.helo.as_deref().map(text).unwrap_or_default(),
         mail_from: text(&m.mail_from),
         rcpt_to: m.recipients.iter().map(|r| text(r)).collect(),

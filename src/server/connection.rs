@@ -295,7 +295,7 @@ where
         let fields = fields.unwrap_or_default();
         tracing::info!(
             queue_id = %Escaped::str(&queue_id),
-            client = %Escaped::str(&client),
+            client = %client,
             results = %Escaped::str(&decision.summary),
             spf = fields.spf,
             dkim = %fields.dkim,
@@ -324,7 +324,7 @@ where
             StageReply::Continue => Response::Continue,
             StageReply::Refuse(r) => {
                 tracing::info!(
-                    client = %Escaped::str(&self.client_label()),
+                    client = %self.client_label(),
                     reply = %Escaped::str(&reply_text(&r)),
                     "envelope refused"
                 );
@@ -344,11 +344,13 @@ where
             .map(|v| String::from_utf8_lossy(v).into_owned())
     }
 
+    /// `host[ip]` for logs, the host name (from the MTA, so from the network) escaped.
     fn client_label(&self) -> String {
         let c = self.pipeline.client();
+        let host = Escaped::str(&c.hostname);
         match c.ip {
-            Some(ip) => format!("{}[{}]", c.hostname, ip),
-            None => c.hostname.clone(),
+            Some(ip) => format!("{host}[{ip}]"),
+            None => host.to_string(),
         }
     }
 

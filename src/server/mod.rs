@@ -2,32 +2,28 @@
 //! limit, one task per connection, and graceful shutdown.
 
 mod connection;
+pub mod privileges;
 mod responses;
+pub mod sockets;
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
-use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::app::App;
 use crate::config::{Role, SocketSpec};
 use crate::services::Services;
+use crate::systemd::Inherited;
+use sockets::{Listening as Bound, UnixSocketSettings};
 
 pub use connection::serve_connection;
 pub use responses::decision_responses;
-
-/// A bound listening socket.
-enum Bound {
-    Tcp(TcpListener),
-    Unix(UnixListener, PathBuf),
-}
 
 /// A listener with its role.
 struct Listening {
@@ -85,10 +81,21 @@ impl Server {
         shared: Arc<ArcSwap<App>>,
         services: Arc<Services>,
     ) -> anyhow::Result<Server> {
+        Self::bind_with(shared, services, &mut Inherited::none()).await
+    }
+
+    /// Like [`Server::bind_shared`], using the sockets systemd passed (socket activation) for
+    /// the listeners whose address they have.
+    pub async fn bind_with(
+        shared: Arc<ArcSwap<App>>,
+        services: Arc<Services>,
+        inherited: &mut Inherited,
+    ) -> anyhow::Result<Server> {
         let app = shared.load_full();
+        let unix = UnixSocketSettings::from_config(&app.config.server)?;
         let mut listeners = Vec::new();
         for l in &app.config.server.listen {
-            let bound = bind(&l.socket, app.config.server.socket_mode.0)
+            let bound = sockets::listen(&l.socket, &unix, inherited)
                 .await
                 .with_context(|| format!("cannot listen on {}", l.socket))?;
             listeners.push(Listening {
@@ -116,7 +123,7 @@ impl Server {
                     },
                     Err(_) => l.spec.clone(),
                 },
-                Bound::Unix(_, p) => SocketSpec::Unix(p.clone()),
+                Bound::Unix { path, .. } => SocketSpec::Unix(path.clone()),
             })
             .collect()
     }
@@ -133,8 +140,11 @@ impl Server {
         let mut unix_paths = Vec::new();
         for l in self.listeners {
             tracing::info!(socket = %l.spec, role = %l.role, "listening");
-            if let Bound::Unix(_, p) = &l.bound {
-                unix_paths.push(p.clone());
+            if let Bound::Unix {
+                path, owned: true, ..
+            } = &l.bound
+            {
+                unix_paths.push(path.clone());
             }
             accepts.spawn(accept_loop(
                 l,
@@ -243,50 +253,7 @@ enum Accepted {
 async fn accept(bound: &Bound) -> std::io::Result<Accepted> {
     match bound {
         Bound::Tcp(l) => l.accept().await.map(|(s, a)| Accepted::Tcp(s, a)),
-        Bound::Unix(l, _) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
-    }
-}
-
-async fn bind(spec: &SocketSpec, mode: u32) -> anyhow::Result<Bound> {
-    match spec {
-        SocketSpec::Inet { host, port } => {
-            let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), *port))
-                .await
-                .with_context(|| format!("cannot resolve {host}"))?
-                .collect();
-            let mut last = None;
-            for addr in addrs {
-                match TcpListener::bind(addr).await {
-                    Ok(l) => return Ok(Bound::Tcp(l)),
-                    Err(e) => last = Some(e),
-                }
-            }
-            Err(last
-                .map(anyhow::Error::from)
-                .unwrap_or_else(|| anyhow::anyhow!("{host} has no address")))
-        }
-        SocketSpec::Unix(path) => {
-            use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-            if let Ok(meta) = std::fs::symlink_metadata(path) {
-                if meta.file_type().is_socket() {
-                    std::fs::remove_file(path).with_context(|| {
-                        format!("cannot remove stale socket {}", path.display())
-                    })?;
-                } else {
-                    anyhow::bail!("{} exists and is not a socket", path.display());
-                }
-            }
-            if let Some(dir) = path.parent()
-                && !dir.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
-            }
-            let l = UnixListener::bind(path)?;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                .with_context(|| format!("cannot chmod {}", path.display()))?;
-            Ok(Bound::Unix(l, path.clone()))
-        }
+        Bound::Unix { listener, .. } => listener.accept().await.map(|(s, _)| Accepted::Unix(s)),
     }
 }
 

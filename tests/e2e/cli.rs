@@ -402,7 +402,10 @@ fn check_domain_reports_problems_per_record() {
     let good = write(
         dir.path(),
         "good",
-        b"example.com TXT \"v=spf1 include:_spf.example.com -all\"\n\
+        b"example.com MX 10 mx.example.com\n\
+          mx.example.com A 192.0.2.10\n\
+          10.2.0.192.in-addr.arpa PTR mx.example.com\n\
+          example.com TXT \"v=spf1 include:_spf.example.com -all\"\n\
           _spf.example.com TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n\
           _dmarc.example.com TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@example.com\"\n\
           s1._domainkey.example.com TXT \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n",
@@ -442,4 +445,95 @@ fn check_domain_reports_problems_per_record() {
     assert!(out.contains("more than one SPF record"), "{out}");
     assert!(out.contains("p=none"), "{out}");
     assert!(out.contains("no key record published"), "{out}");
+}
+
+/// `dkim genkey` writes keys other tools read: OpenSSL 3 (`openssl pkey`) and Python
+/// `cryptography` load both the Ed25519 (PKCS#8 v1, RFC 8410) and the RSA key, and derive the
+/// public key that genkey printed in `p=`.
+#[test]
+#[ignore = "needs AUTHMILTER_E2E=1"]
+fn genkey_keys_load_in_openssl_and_python_cryptography() {
+    use base64::Engine;
+    if std::env::var_os("AUTHMILTER_E2E").is_none() {
+        println!("skipped (set AUTHMILTER_E2E=1)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (alg, selector, label) in [
+        ("ed25519", "ed", "ED25519 Private-Key"),
+        ("rsa", "rs", "Private-Key: (2048 bit"),
+    ] {
+        let (code, out, err) = run_cli(
+            &[
+                "dkim",
+                "genkey",
+                "--domain",
+                "example.org",
+                "--selector",
+                selector,
+                "--algorithm",
+                alg,
+                "--out",
+                dir.path().to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(code, 0, "{err}");
+        let p = out
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Value: "))
+            .and_then(|v| v.split("p=").nth(1))
+            .expect("p= in the printed record")
+            .trim()
+            .to_string();
+        let published = base64::engine::general_purpose::STANDARD
+            .decode(&p)
+            .expect("p= is base64");
+        let key = dir.path().join(format!("example.org.{selector}.pem"));
+        let text = std::process::Command::new("openssl")
+            .args(["pkey", "-noout", "-text", "-in"])
+            .arg(&key)
+            .output()
+            .expect("openssl is installed");
+        assert!(
+            text.status.success(),
+            "{}",
+            String::from_utf8_lossy(&text.stderr)
+        );
+        assert!(String::from_utf8_lossy(&text.stdout).contains(label));
+        let spki = std::process::Command::new("openssl")
+            .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+            .arg(&key)
+            .output()
+            .expect("openssl pkey -pubout");
+        assert!(spki.status.success());
+        if alg == "ed25519" {
+            // RFC 8463 §4.2: p= is the raw key, the last 32 bytes of the SPKI.
+            assert_eq!(&spki.stdout[spki.stdout.len() - 32..], &published[..]);
+        } else {
+            assert_eq!(spki.stdout, published);
+        }
+        let python = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys\n\
+                 try:\n    from cryptography.hazmat.primitives import serialization as s\n\
+                 except ImportError:\n    print('no cryptography'); sys.exit(0)\n\
+                 k = s.load_pem_private_key(open(sys.argv[1], 'rb').read(), None)\n\
+                 sys.stdout.buffer.write(k.public_key().public_bytes(s.Encoding.DER, \
+                 s.PublicFormat.SubjectPublicKeyInfo))",
+            ])
+            .arg(&key)
+            .output();
+        if let Ok(py) = python {
+            assert!(
+                py.status.success(),
+                "{}",
+                String::from_utf8_lossy(&py.stderr)
+            );
+            if py.stdout != b"no cryptography\n" {
+                assert_eq!(py.stdout, spki.stdout, "python and openssl agree");
+            }
+        }
+    }
 }

@@ -198,7 +198,7 @@ async fn run_milter(case: &Case, mode: Mode, zone: &str) -> Observed {
 
 /// A folded header value on one line.
 fn one_line(v: &str) -> String {
-    v.replace("\n\t", " ").replace("\n ", " ")
+    v.replace("\n\t", " ").replace('\n', "")
 }
 
 /// One HEADER command. A value with a NUL inside goes out as the raw packet

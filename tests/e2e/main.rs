@@ -22,12 +22,34 @@ mod signing;
 mod srs;
 // Hostile mail (Composition Kills classes, DNS faults): eval and the milter decide the same.
 mod hostile;
+// Log lines cannot be forged by mail; JSON logs carry fields.
+mod logs;
+// ARC through the milter: arc=, the trusted-sealer override, sealing on forward listeners.
+mod arc_pipeline;
 // SIGHUP reloads and the results sink across them.
 mod reload;
 // The command-line tools (spf, dkim, eval, srs, config check).
 mod cli;
 // Real Postfix on loopback (AUTHMILTER_E2E=1).
 mod postfix;
+// `authmilter arc verify|seal`.
+mod arc_cli;
+// Test code never stops or restarts services it did not start.
+mod hygiene;
+// What a new user hit (issue 14): the tools agree with the milter and the docs.
+mod new_user;
+// The docs' configuration examples parse as milter.toml.
+mod docs;
+// Running as a service: privileges, socket ownership, key permissions, systemd.
+mod service;
+// Key rotation from the command line and through reloads.
+mod rotation;
+// check-domain: one broken zone per finding, DNS failures, a dead nameserver.
+mod check_domain;
+// migrate: OpenDKIM / OpenDMARC configurations to milter.toml.
+mod migrate;
+// `authmilter bench` against `authmilter serve` and against misbehaving fake milters.
+mod bench;
 // DMARC reports: recorded by serve, sent by report send and the schedule; SQLite, and
 // PostgreSQL with two nodes (AUTHMILTER_E2E=1).
 mod reports;

@@ -7,6 +7,10 @@
 #[path = "mta/mod.rs"]
 pub(crate) mod mta;
 
+// ARC behind real Postfix: the trusted-sealer override and sealing.
+#[path = "postfix_arc.rs"]
+mod arc;
+
 use mta::{
     AUTHSERV_ID, Delivered, Listener, MilterSpec, PostfixSpec, SmtpService, Stack, StackSpec,
     compose, message_id,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use milter_proto::Response;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{LISTEN_VERIFY, Milter, free_port, message};
+use crate::support::{LISTEN_VERIFY, Milter, message};
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -124,13 +124,22 @@ async fn socketmap_forward_and_reverse() {
     let s = setup("");
     let config = authmilter::config::Config::parse(&s.toml).expect("config");
     let state = Arc::new(authmilter::forwarding::SrsState::load(&config.srs).expect("srs"));
-    let port = free_port();
-    let spec: authmilter::config::SocketSpec =
-        format!("inet:127.0.0.1:{port}").parse().expect("spec");
+    let spec: authmilter::config::SocketSpec = "inet:127.0.0.1:0".parse().expect("spec");
+    let settings = authmilter::server::sockets::UnixSocketSettings::from_config(&config.server)
+        .expect("settings");
+    let listening = authmilter::server::sockets::listen(
+        &spec,
+        &settings,
+        &mut authmilter::systemd::Inherited::none(),
+    )
+    .await
+    .expect("listen");
+    let port = match &listening {
+        authmilter::server::sockets::Listening::Tcp(l) => l.local_addr().expect("addr").port(),
+        other => panic!("{other:?}"),
+    };
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(authmilter::forwarding::run_socketmap(
-        spec, state, 0o660, rx,
-    ));
+    let server = tokio::spawn(authmilter::forwarding::run_socketmap(listening, state, rx));
     let mut conn = None;
     for _ in 0..100 {
         if let Ok(c) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {

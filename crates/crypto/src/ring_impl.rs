@@ -1,18 +1,13 @@
-//! The ring implementation of [`CryptoProvider`]. The only module that names ring types
-//! (besides the free helpers in `lib.rs` and key generation).
+//! The ring implementation of [`CryptoProvider`] (cargo feature `ring`). The only module that
+//! names ring types.
 
 use ring::signature::{self, KeyPair};
-use rustls_pki_types::PrivateKeyDer;
-use rustls_pki_types::pem::PemObject;
 
-use crate::der::{rsa_modulus_bits, rsa_private_modulus_bits, rsa_public_key_from_spki};
+use crate::keyload::{self, PrivateKeyBytes};
 use crate::{
-    CryptoError, CryptoProvider, HashAlg, Hasher, KeyType, MAX_RSA_VERIFY_BITS, MIN_RSA_SIGN_BITS,
-    MIN_RSA_VERIFY_BITS, SigAlg, SigningKey, VerifiedKey, spki_from_rsa_public_key,
+    CryptoError, CryptoProvider, HashAlg, Hasher, KeyType, SigAlg, SigningKey, VerifiedKey,
+    spki_from_rsa_public_key,
 };
-
-/// Largest RSA signing key ring accepts.
-const MAX_RSA_SIGN_BITS: u32 = 4096;
 
 /// [`CryptoProvider`] over ring 0.17.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,12 +25,20 @@ impl Hasher for RingHasher {
 }
 
 impl CryptoProvider for RingProvider {
+    fn name(&self) -> &'static str {
+        "ring"
+    }
+
     fn hasher(&self, alg: HashAlg) -> Box<dyn Hasher> {
         let algorithm = match alg {
             HashAlg::Sha256 => &ring::digest::SHA256,
             HashAlg::Sha1Legacy => &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
         };
         Box::new(RingHasher(ring::digest::Context::new(algorithm)))
+    }
+
+    fn sha256(&self, data: &[u8]) -> [u8; 32] {
+        keyload::to_array(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
     }
 
     fn verify(
@@ -47,16 +50,7 @@ impl CryptoProvider for RingProvider {
     ) -> Result<VerifiedKey, CryptoError> {
         match alg {
             SigAlg::RsaSha256 | SigAlg::RsaSha1Legacy => {
-                let bare = rsa_public_key_from_spki(public_key)
-                    .ok_or(CryptoError::InvalidPublicKey("not an RSA public key"))?;
-                let bits = rsa_modulus_bits(bare)
-                    .ok_or(CryptoError::InvalidPublicKey("bad RSA modulus"))?;
-                if bits < MIN_RSA_VERIFY_BITS {
-                    return Err(CryptoError::KeyTooSmall { bits });
-                }
-                if bits > MAX_RSA_VERIFY_BITS {
-                    return Err(CryptoError::KeyTooLarge { bits });
-                }
+                let (bare, bits) = keyload::rsa_verify_key(public_key)?;
                 let params = if alg == SigAlg::RsaSha256 {
                     &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
                 } else {
@@ -71,12 +65,8 @@ impl CryptoProvider for RingProvider {
                 })
             }
             SigAlg::Ed25519 => {
-                if public_key.len() != 32 {
-                    return Err(CryptoError::InvalidPublicKey(
-                        "Ed25519 public key is not 32 bytes",
-                    ));
-                }
-                signature::UnparsedPublicKey::new(&signature::ED25519, public_key)
+                let key = keyload::ed25519_verify_key(public_key)?;
+                signature::UnparsedPublicKey::new(&signature::ED25519, key)
                     .verify(data, sig)
                     .map_err(|_| CryptoError::BadSignature)?;
                 Ok(VerifiedKey {
@@ -88,20 +78,12 @@ impl CryptoProvider for RingProvider {
     }
 
     fn signing_key(&self, pem_or_der: &[u8]) -> Result<Box<dyn SigningKey>, CryptoError> {
-        let trimmed = pem_or_der.trim_ascii_start();
-        if trimmed.starts_with(b"-----BEGIN") {
-            let key = PrivateKeyDer::from_pem_slice(trimmed)
-                .map_err(|e| CryptoError::InvalidPrivateKey(format!("PEM: {e}")))?;
-            match key {
-                PrivateKeyDer::Pkcs1(k) => rsa_from_der(k.secret_pkcs1_der(), false),
-                PrivateKeyDer::Pkcs8(k) => from_pkcs8(k.secret_pkcs8_der()),
-                _ => Err(CryptoError::InvalidPrivateKey(
-                    "unsupported key type (EC keys cannot sign DKIM)".into(),
-                )),
+        match keyload::read_private_key(pem_or_der)? {
+            PrivateKeyBytes::Pkcs1(der) => rsa_from_der(&der, false),
+            PrivateKeyBytes::Pkcs8(der) => from_pkcs8(&der),
+            PrivateKeyBytes::UnknownDer(der) => {
+                from_pkcs8(der).or_else(|e8| rsa_from_der(der, false).map_err(|_| e8))
             }
-        } else {
-            // DER: try PKCS#8 first, then PKCS#1.
-            from_pkcs8(pem_or_der).or_else(|e8| rsa_from_der(pem_or_der, false).map_err(|_| e8))
         }
     }
 
@@ -112,12 +94,31 @@ impl CryptoProvider for RingProvider {
     }
 
     fn hmac_sha1(&self, key: &[u8], data: &[u8]) -> [u8; 20] {
-        crate::hmac_sha1(key, data)
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key);
+        keyload::to_array(ring::hmac::sign(&key, data).as_ref())
+    }
+
+    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> [u8; 32] {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+        keyload::to_array(ring::hmac::sign(&key, data).as_ref())
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
+        use ring::rand::SecureRandom;
+        ring::rand::SystemRandom::new()
+            .fill(buf)
+            .map_err(|_| CryptoError::Random)
+    }
+
+    fn generate_rsa_pkcs8(&self, bits: u32) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::KeyGeneration(format!(
+            "ring cannot generate {bits}-bit RSA keys: build with the aws-lc backend"
+        )))
     }
 }
 
 fn from_pkcs8(der: &[u8]) -> Result<Box<dyn SigningKey>, CryptoError> {
-    if rsa_private_modulus_bits(der).is_some() {
+    if keyload::pkcs8_is_rsa(der) {
         return rsa_from_der(der, true);
     }
     let pair = signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
@@ -126,14 +127,7 @@ fn from_pkcs8(der: &[u8]) -> Result<Box<dyn SigningKey>, CryptoError> {
 }
 
 fn rsa_from_der(der: &[u8], pkcs8: bool) -> Result<Box<dyn SigningKey>, CryptoError> {
-    if let Some(bits) = rsa_private_modulus_bits(der) {
-        if bits < MIN_RSA_SIGN_BITS {
-            return Err(CryptoError::KeyTooSmall { bits });
-        }
-        if bits > MAX_RSA_SIGN_BITS {
-            return Err(CryptoError::KeyTooLarge { bits });
-        }
-    }
+    keyload::check_rsa_sign_size(der)?;
     let pair = if pkcs8 {
         signature::RsaKeyPair::from_pkcs8(der)
     } else {
@@ -156,7 +150,9 @@ struct RsaKey {
 
 impl std::fmt::Debug for RsaKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RsaKey").field("bits", &self.bits).finish()
+        f.debug_struct("RsaKey(ring)")
+            .field("bits", &self.bits)
+            .finish()
     }
 }
 
@@ -185,7 +181,7 @@ struct Ed25519Key {
 
 impl std::fmt::Debug for Ed25519Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ed25519Key").finish_non_exhaustive()
+        f.debug_struct("Ed25519Key(ring)").finish_non_exhaustive()
     }
 }
 
@@ -201,77 +197,5 @@ impl SigningKey for Ed25519Key {
     }
     fn public_key_dns(&self) -> Vec<u8> {
         self.pair.public_key().as_ref().to_vec()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::default_provider;
-
-    /// RFC 8032 §7.1 TEST 1.
-    const SEED: [u8; 32] = [
-        0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c,
-        0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae,
-        0x7f, 0x60,
-    ];
-
-    #[test]
-    fn ed25519_sign_verify() {
-        let p = default_provider();
-        let key = p.ed25519_from_seed(&SEED).unwrap();
-        let pk = key.public_key_dns();
-        assert_eq!(pk.len(), 32);
-        let sig = key.sign(b"hello").unwrap();
-        let v = p.verify(SigAlg::Ed25519, &pk, b"hello", &sig).unwrap();
-        assert_eq!(v.key_type, KeyType::Ed25519);
-        assert_eq!(
-            p.verify(SigAlg::Ed25519, &pk, b"hellO", &sig),
-            Err(CryptoError::BadSignature)
-        );
-        assert!(
-            p.verify(SigAlg::Ed25519, &pk[..31], b"hello", &sig)
-                .is_err()
-        );
-    }
-
-    #[test]
-    fn rejects_1024_bit_signing_key() {
-        let pem = include_bytes!("../tests/data/rsa1024.pem");
-        let err = default_provider().signing_key(pem).unwrap_err();
-        assert_eq!(err, CryptoError::KeyTooSmall { bits: 1024 });
-    }
-
-    #[test]
-    fn rsa2048_pkcs1_and_pkcs8_sign_identically() {
-        let p = default_provider();
-        let k1 = p
-            .signing_key(include_bytes!("../tests/data/rsa2048-pkcs1.pem"))
-            .unwrap();
-        let k8 = p
-            .signing_key(include_bytes!("../tests/data/rsa2048-pkcs8.pem"))
-            .unwrap();
-        assert_eq!(k1.bits(), 2048);
-        let s1 = k1.sign(b"data").unwrap();
-        assert_eq!(s1, k8.sign(b"data").unwrap());
-        let pk = k1.public_key_dns();
-        assert_eq!(pk, k8.public_key_dns());
-        let v = p.verify(SigAlg::RsaSha256, &pk, b"data", &s1).unwrap();
-        assert_eq!(v.bits, 2048);
-        // The bare RSAPublicKey works too.
-        let bare = rsa_public_key_from_spki(&pk).unwrap();
-        assert!(p.verify(SigAlg::RsaSha256, bare, b"data", &s1).is_ok());
-        assert_eq!(
-            p.verify(SigAlg::RsaSha256, &pk, b"Data", &s1),
-            Err(CryptoError::BadSignature)
-        );
-    }
-
-    #[test]
-    fn openssl_ed25519_pkcs8_v1_loads() {
-        let key = default_provider()
-            .signing_key(include_bytes!("../tests/data/ed25519-openssl.pem"))
-            .unwrap();
-        assert_eq!(key.key_type(), KeyType::Ed25519);
     }
 }

@@ -4,11 +4,17 @@
 //! never buffers the body: a CR at a chunk end, a pending whitespace run and trailing empty lines
 //! are kept as flags and a counter, released only when later data proves they are not trailing.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
 use crate::message::HeaderField;
 use crate::signature::Canonicalization;
 
 /// Size of the staging buffer between canonicalization and the hash.
 const STAGE: usize = 8 * 1024;
+/// Canonical runs at least this long go to the hash directly instead of through the stage.
+const DIRECT: usize = 1024;
 /// A block of CRLFs for releasing held-back empty lines quickly.
 const CRLFS: [u8; 512] = {
     let mut a = [0u8; 512];
@@ -150,22 +156,39 @@ impl BodyHasher {
     }
 
     /// Feeds the next chunk of the raw body (CRLF line endings), split anywhere.
-    pub fn update(&mut self, mut data: &[u8]) {
+    ///
+    /// Bytes that are already canonical go to the hash in runs found with `memchr`: in simple
+    /// mode everything but the chunk's trailing CR/LF bytes; in relaxed mode everything up to
+    /// the next tab, double space or space before CR. Only those places, and the chunk's tail,
+    /// go through the byte-wise state machine.
+    pub fn update(&mut self, data: &[u8]) {
         let relaxed = self.canon == Canonicalization::Relaxed;
-        while let Some((&b, rest)) = data.split_first() {
+        let mut scan = SpecialScanner::new(data, relaxed);
+        let mut i = 0;
+        while let Some(rest) = data.get(i..) {
+            let Some(&b) = rest.first() else { break };
             if !self.pending_cr && self.pending_crlf == 0 && !self.pending_wsp {
-                let run = plain_run(data, relaxed);
-                if run > 0
-                    && let Some((plain, after)) = data.split_at_checked(run)
-                {
-                    self.emit(plain);
+                let end = scan.next_special(i);
+                let run = canonical_run(data.get(i..end).unwrap_or_default(), relaxed);
+                if !run.is_empty() {
+                    self.emit(run);
                     self.line_has_content = true;
-                    data = after;
+                    i += run.len();
                     continue;
                 }
             }
+            if relaxed && (b == b' ' || b == b'\t') && !self.pending_cr {
+                // A whitespace run: one pending SP until we know what follows (§3.4.4).
+                let len = rest
+                    .iter()
+                    .position(|&c| c != b' ' && c != b'\t')
+                    .unwrap_or(rest.len());
+                self.pending_wsp = true;
+                i += len;
+                continue;
+            }
             self.step(b, relaxed);
-            data = rest;
+            i += 1;
         }
     }
 
@@ -254,14 +277,15 @@ impl BodyHasher {
         if part.is_empty() {
             return;
         }
+        if part.len() >= DIRECT {
+            self.flush();
+            self.hasher.update(part);
+            return;
+        }
         if self.stage.len() + part.len() > STAGE {
             self.flush();
         }
-        if part.len() >= STAGE {
-            self.hasher.update(part);
-        } else {
-            self.stage.extend_from_slice(part);
-        }
+        self.stage.extend_from_slice(part);
     }
 
     fn flush(&mut self) {
@@ -272,27 +296,68 @@ impl BodyHasher {
     }
 }
 
-/// Length of the prefix of `data` that canonicalizes to itself: no CR, and in relaxed mode
-/// no tab and no space except a single space followed by content (already canonical).
-/// Everything after it goes through the byte-by-byte state machine.
-fn plain_run(data: &[u8], relaxed: bool) -> usize {
-    let mut i = 0;
-    while let Some(&c) = data.get(i) {
-        match c {
-            b'\r' => break,
-            b'\t' if relaxed => break,
-            b' ' if relaxed => match data.get(i + 1) {
-                Some(&next) if next != b' ' && next != b'\t' && next != b'\r' => {
-                    i += 2;
-                    continue;
-                }
-                _ => break,
-            },
-            _ => {}
+/// The prefix of `data` (which holds no relaxed special, see [`SpecialScanner`]) that can go
+/// to the hash as it is: everything up to its last byte that is not CR, LF (or, relaxed, SP).
+/// The bytes after it may be trailing empty lines or trailing whitespace, so the state machine
+/// takes them. The run ends on content, so the current line has content after it.
+fn canonical_run(data: &[u8], relaxed: bool) -> &[u8] {
+    let keep = data
+        .iter()
+        .rposition(|&c| c != b'\r' && c != b'\n' && !(relaxed && c == b' '))
+        .map_or(0, |p| p + 1);
+    data.get(..keep).unwrap_or_default()
+}
+
+/// Searchers built once (memmem picks its SIMD algorithm per needle at construction).
+static DOUBLE_SPACE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"  "));
+static SPACE_CR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b" \r"));
+
+/// Finds the places where relaxed body canonicalization (RFC 6376 §3.4.4) changes bytes: a
+/// tab, two spaces, or a space before CR. Each pattern's next position is cached and searched
+/// again only once passed, so a chunk is scanned a bounded number of times whatever it holds.
+/// Simple canonicalization has no such places.
+struct SpecialScanner<'a> {
+    data: &'a [u8],
+    relaxed: bool,
+    /// Next position of a tab, of `"  "`, of `" \r"` (`data.len()` when there is none);
+    /// `None` before the first search.
+    next: [Option<usize>; 3],
+}
+
+impl<'a> SpecialScanner<'a> {
+    fn new(data: &'a [u8], relaxed: bool) -> Self {
+        SpecialScanner {
+            data,
+            relaxed,
+            next: [None; 3],
         }
-        i += 1;
     }
-    i
+
+    /// The first special position at or after `from` (`data.len()` if none).
+    fn next_special(&mut self, from: usize) -> usize {
+        if !self.relaxed {
+            return self.data.len();
+        }
+        let mut first = self.data.len();
+        for (k, next) in self.next.iter_mut().enumerate() {
+            let pos = match *next {
+                Some(p) if p >= from => p,
+                _ => {
+                    let hay = self.data.get(from..).unwrap_or_default();
+                    let found = match k {
+                        0 => memchr::memchr(b'\t', hay),
+                        1 => DOUBLE_SPACE.find(hay),
+                        _ => SPACE_CR.find(hay),
+                    };
+                    let p = found.map_or(self.data.len(), |p| from.saturating_add(p));
+                    *next = Some(p);
+                    p
+                }
+            };
+            first = first.min(pos);
+        }
+        first
+    }
 }
 
 fn trim_wsp_end(mut s: &[u8]) -> &[u8] {
@@ -394,6 +459,40 @@ mod tests {
                     assert_eq!(got.digest, expect, "{c:?} {body:?} split {split}");
                 }
             }
+        }
+    }
+
+    fn body_piece() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(b"\r\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b"\n".to_vec()),
+            prop::collection::vec(prop_oneof![Just(b' '), Just(b'\t')], 1..6),
+            prop::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n')], 1..6),
+            Just(b"\r\n\r\n\r\n".to_vec()),
+            "[a-z.]{1,40}".prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 1024, ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// The memchr fast path gives exactly the RFC text's result, at any chunking.
+        #[test]
+        fn matches_reference_on_random_bodies(
+            pieces in proptest::collection::vec(body_piece(), 0..80),
+            cuts in proptest::collection::vec(0usize..64, 0..10),
+            relaxed in proptest::prelude::any::<bool>(),
+        ) {
+            let body = pieces.concat();
+            let c = if relaxed { Canonicalization::Relaxed } else { Canonicalization::Simple };
+            let canonical = canon_body(c, &body);
+            let got = hash_of(c, &body, &cuts);
+            proptest::prop_assert_eq!(got.digest, crypto::sha256(&canonical).to_vec());
+            proptest::prop_assert_eq!(got.canonical_length, canonical.len() as u64);
         }
     }
 

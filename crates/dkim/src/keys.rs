@@ -127,13 +127,23 @@ pub enum TestKeyOutcome {
     NoRecord,
     /// The record has an empty `p=` (RFC 6376 §3.6.1).
     Revoked,
+    /// The record holds the key, but restricts it so that our signatures (rsa-sha256 or
+    /// ed25519-sha256, no `i=`) cannot verify: `h=` without sha256, `s=` without email
+    /// (RFC 6376 §3.6.1). Verifiers give `permerror` for every signature.
+    Unusable {
+        /// `t=y` is set as well.
+        testing: bool,
+        /// Why verifiers refuse the key ([`Reason::HashNotAllowed`], [`Reason::ServiceNotEmail`]).
+        reason: Reason,
+    },
     /// The record does not parse or has the wrong key type.
     Invalid(String),
     /// The lookup failed temporarily.
     DnsError(DnsError),
 }
 
-/// Fetches `<selector>._domainkey.<domain>` and compares it with `key` (opendkim-testkey).
+/// Fetches `<selector>._domainkey.<domain>` and compares it with `key` (opendkim-testkey), and
+/// checks that the record lets verifiers accept our signatures with it (`h=`, `s=`).
 pub async fn test_key<R: Resolver + ?Sized>(
     resolver: &R,
     selector: &str,
@@ -156,7 +166,13 @@ pub async fn test_key<R: Resolver + ?Sized>(
             }
             Ok(r) => {
                 if same_public_key(key.key_type(), &r.public_key, &key.public_key_dns()) {
-                    return TestKeyOutcome::Match { testing: r.testing };
+                    return match r.check_usable(signing_algorithm(key.key_type()), None, domain) {
+                        Ok(()) => TestKeyOutcome::Match { testing: r.testing },
+                        Err(reason) => TestKeyOutcome::Unusable {
+                            testing: r.testing,
+                            reason,
+                        },
+                    };
                 }
                 last = TestKeyOutcome::Mismatch;
             }
@@ -165,6 +181,14 @@ pub async fn test_key<R: Resolver + ?Sized>(
         }
     }
     last
+}
+
+/// The algorithm we sign with for a key type (never rsa-sha1, RFC 8301 §3.1).
+fn signing_algorithm(kt: KeyType) -> crate::signature::Algorithm {
+    match kt {
+        KeyType::Rsa => crate::signature::Algorithm::RsaSha256,
+        KeyType::Ed25519 => crate::signature::Algorithm::Ed25519Sha256,
+    }
 }
 
 /// Compares public keys, accepting SPKI or bare RSAPublicKey on either side for RSA.

@@ -32,7 +32,9 @@
 
 pub mod body_hashes;
 pub mod canon;
+pub mod check;
 mod error;
+pub mod fold;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod keys;
@@ -47,6 +49,7 @@ pub mod verify;
 pub use body_hashes::{BodyHashId, BodyHashKey, BodyHashes, FinishedBodyHashes};
 pub use canon::{BodyHash, BodyHasher};
 pub use error::{DkimError, TagError};
+pub use fold::FoldedHeader;
 pub use keys::{DnsKeyRecord, GeneratedKey, KeyAlgorithm, TestKeyOutcome, generate_key, test_key};
 pub use message::{
     HeaderEnd, HeaderField, Headers, Message, normalize_line_endings, parse_message,
@@ -54,7 +57,7 @@ pub use message::{
 pub use record::KeyRecord;
 pub use result::{DkimResult, Reason, SignatureResult};
 pub use sign::{SignatureHeader, SignedHeaders, Signer, SignerConfig, SigningSession};
-pub use signature::{Algorithm, Canonicalization, Signature};
+pub use signature::{Algorithm, Canonicalization, Signature, SignatureKind};
 pub use verify::{
     KeyAnswer, MessageVerification, RsaSha1Policy, Verifier, VerifyOptions, key_name,
 };

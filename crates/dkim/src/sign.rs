@@ -9,6 +9,7 @@ use crypto::{KeyType, SigningKey};
 use crate::body_hashes::{BodyHashId, BodyHashKey, BodyHashes, FinishedBodyHashes};
 use crate::canon::{BodyHash, BodyHasher, canonicalize_header, select_headers};
 use crate::error::DkimError;
+use crate::fold::{FoldedHeader, Piece, append_base64, fold};
 use crate::message::HeaderField;
 use crate::signature::{Algorithm, Canonicalization, HEADER_NAME};
 
@@ -57,9 +58,6 @@ pub const DEFAULT_OVERSIGNED_HEADERS: &[&str] = &[
     "Content-Type",
     "Content-Transfer-Encoding",
 ];
-
-/// Longest line we aim for when folding (RFC 5322 §2.1.1 SHOULD 78).
-const FOLD_WIDTH: usize = 78;
 
 /// Which header fields to sign (RFC 6376 §5.4).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -139,12 +137,8 @@ enum SessionBody {
 }
 
 /// A finished DKIM-Signature header field (RFC 6376 §3.5), kept as folding pieces so that the
-/// caller picks the line separator.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignatureHeader {
-    /// Lines of the value; joined with a separator plus TAB.
-    lines: Vec<String>,
-}
+/// caller picks the line separator; [`FoldedHeader::name`] is `DKIM-Signature`.
+pub type SignatureHeader = FoldedHeader;
 
 impl Signer {
     /// A signer for `key` (loaded through [`crypto::CryptoProvider::signing_key`]).
@@ -303,117 +297,14 @@ fn sign_with(
             KeyType::Ed25519 => signer.key.sign(&crypto::sha256(&data))?,
             KeyType::Rsa => signer.key.sign(&data)?,
         };
-        append_b(&mut lines, &b64.encode(sig));
-        Ok(SignatureHeader { lines })
+        append_base64(&mut lines, HEADER_NAME.len() + 2, &b64.encode(sig));
+        Ok(FoldedHeader::new(HEADER_NAME, lines))
     }
 }
 
-impl SignatureHeader {
-    /// The header field name, `DKIM-Signature`.
-    pub fn name(&self) -> &'static str {
-        HEADER_NAME
-    }
-
-    /// The value, folded with `line_separator` + TAB (`"\n"` for milter SMFIR_INSHEADER,
-    /// `"\r\n"` for a file). It has no leading space: the full field is `name + ": " + value`
-    /// (the MTA adds the space after the colon for milters).
-    pub fn value(&self, line_separator: &str) -> String {
-        self.lines.join(&format!("{line_separator}\t"))
-    }
-
-    /// The whole field with CRLF folds and a final CRLF, ready to prepend to a message.
-    pub fn to_field(&self) -> String {
-        format!("{}: {}\r\n", HEADER_NAME, self.value("\r\n"))
-    }
-
-    /// As a [`HeaderField`] (value with leading space, CRLF folds).
-    pub fn to_header_field(&self) -> HeaderField {
-        HeaderField::new(HEADER_NAME, format!(" {}", self.value("\r\n")))
-    }
-}
-
-/// A tag for folding: one atom, or a list (`h=`) that may break after each `:`.
-struct Piece {
-    atoms: Vec<String>,
-}
-
-impl Piece {
-    fn whole(s: String) -> Self {
-        Piece { atoms: vec![s] }
-    }
-    fn list(prefix: &str, names: &[String]) -> Self {
-        let mut atoms = Vec::with_capacity(names.len());
-        let count = names.len();
-        for (i, n) in names.iter().enumerate() {
-            let mut a = if i == 0 {
-                prefix.to_string()
-            } else {
-                String::new()
-            };
-            a.push_str(n);
-            a.push(if i + 1 == count { ';' } else { ':' });
-            atoms.push(a);
-        }
-        Piece { atoms }
-    }
-}
-
-/// Folds pieces into lines of at most [`FOLD_WIDTH`] columns where possible; the first line
-/// starts at column `first_col` (after `DKIM-Signature: `).
-fn fold(pieces: &[Piece], first_col: usize) -> Vec<String> {
-    let mut lines: Vec<String> = vec![String::new()];
-    let mut col = first_col;
-    for piece in pieces {
-        for (ai, atom) in piece.atoms.iter().enumerate() {
-            let Some(line) = lines.last_mut() else {
-                continue;
-            };
-            let sep = usize::from(!line.is_empty() && ai == 0);
-            if col + sep + atom.len() <= FOLD_WIDTH {
-                if sep == 1 {
-                    line.push(' ');
-                }
-                line.push_str(atom);
-                col += sep + atom.len();
-            } else if line.is_empty() {
-                line.push_str(atom);
-                col += atom.len();
-            } else {
-                lines.push(atom.clone());
-                col = 8 + atom.len();
-            }
-        }
-    }
-    lines
-}
-
-/// Appends the base64 signature after the final `b=`, folding at [`FOLD_WIDTH`] (FWS inside
-/// base64 is allowed, RFC 6376 §3.5).
-fn append_b(lines: &mut Vec<String>, b64: &str) {
-    let mut rest = b64;
-    let mut col = match lines.len() {
-        1 => HEADER_NAME.len() + 2 + lines.first().map_or(0, String::len),
-        _ => 8 + lines.last().map_or(0, String::len),
-    };
-    while !rest.is_empty() {
-        let room = FOLD_WIDTH.saturating_sub(col);
-        if room < 8 {
-            lines.push(String::new());
-            col = 8;
-            continue;
-        }
-        let cut = room.min(rest.len());
-        let (head, tail) = rest.split_at_checked(cut).unwrap_or((rest, ""));
-        if let Some(l) = lines.last_mut() {
-            l.push_str(head);
-        }
-        col += head.len();
-        rest = tail;
-    }
-}
-
-/// The `h=` list: each wanted name once per instance present; over-signed names once more.
-fn header_list(headers: &[HeaderField], policy: &SignedHeaders) -> Vec<String> {
+/// The `h=` list for `headers` under `policy` (RFC 6376 §5.4): each wanted name once per
+/// instance present; over-signed names once more; From always.
+pub fn header_list(headers: &[HeaderField], policy: &SignedHeaders) -> Vec<String> {
     let (sign, over): (Vec<String>, Vec<String>) = match policy {
         SignedHeaders::Recommended => (
             DEFAULT_SIGNED_HEADERS

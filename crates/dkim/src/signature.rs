@@ -92,6 +92,22 @@ impl Canonicalization {
     }
 }
 
+/// Which header field a signature tag-list comes from: DKIM-Signature, or one of the two ARC
+/// fields that reuse its syntax with small differences (RFC 8617 §4.1.2, §4.1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignatureKind {
+    /// DKIM-Signature (RFC 6376 §3.5).
+    Dkim,
+    /// ARC-Message-Signature (RFC 8617 §4.1.2): no `v=` (ignored if present), and `i=` is the
+    /// ARC instance, not an identity (left to the caller; [`Signature::identity`] is `None`).
+    /// An empty name in `h=` selects nothing, as other ARC validators accept it.
+    ArcMessageSignature,
+    /// ARC-Seal (RFC 8617 §4.1.3): like an ARC-Message-Signature, but no body hash and no
+    /// `h=` (its presence is an error), and only relaxed header canonicalization (`c=` is
+    /// ignored). `cv=` and `i=` are left to the caller.
+    ArcSeal,
+}
+
 /// A parsed, checked DKIM-Signature (RFC 6376 §3.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {
@@ -153,6 +169,12 @@ impl Signature {
     /// Parses and checks a DKIM-Signature value (RFC 6376 §3.5, §6.1.1). Time checks (`x=`,
     /// future `t=`) are separate: [`Signature::check_time`].
     pub fn parse(value: &[u8]) -> Result<Signature, SignatureError> {
+        Self::parse_kind(value, SignatureKind::Dkim)
+    }
+
+    /// Parses and checks a tag-list by the rules of `kind` (RFC 6376 §3.5, §6.1.1; RFC 8617
+    /// §4.1.2, §4.1.3).
+    pub fn parse_kind(value: &[u8], kind: SignatureKind) -> Result<Signature, SignatureError> {
         let tags = match parse_tag_list(value) {
             Ok(t) => t,
             Err(e) => {
@@ -163,7 +185,13 @@ impl Signature {
             }
         };
         let partial = Box::new(partial_from(&tags));
-        parse_tags(&tags).map_err(|reason| SignatureError { reason, partial })
+        Self::from_tags(&tags, kind).map_err(|reason| SignatureError { reason, partial })
+    }
+
+    /// Builds and checks a signature from an already parsed tag-list by the rules of `kind`
+    /// (RFC 6376 §3.5, §6.1.1; RFC 8617 §4.1.2, §4.1.3).
+    pub fn from_tags(tags: &[Tag<'_>], kind: SignatureKind) -> Result<Signature, Reason> {
+        parse_tags(tags, kind)
     }
 
     /// The key record's DNS name `<s>._domainkey.<d>` (RFC 6376 §3.6.2.1), lowercase.
@@ -202,14 +230,16 @@ fn partial_from(tags: &[Tag<'_>]) -> PartialSignature {
     }
 }
 
-fn parse_tags(tags: &[Tag<'_>]) -> Result<Signature, Reason> {
+fn parse_tags(tags: &[Tag<'_>], kind: SignatureKind) -> Result<Signature, Reason> {
     let get = |n: &str| tags.iter().find(|t| t.name == n).map(|t| t.value);
     let require = |n: &'static str| {
         get(n).ok_or_else(|| Reason::SignatureSyntax(format!("missing required tag {n}=")))
     };
-    let version = require("v")?;
-    if version != b"1" {
-        return Err(Reason::UnsupportedVersion(lossy(version)));
+    if kind == SignatureKind::Dkim {
+        let version = require("v")?;
+        if version != b"1" {
+            return Err(Reason::UnsupportedVersion(lossy(version)));
+        }
     }
     let a = require("a")?;
     let algorithm = Algorithm::parse(a).ok_or_else(|| Reason::UnsupportedAlgorithm(lossy(a)))?;
@@ -220,33 +250,34 @@ fn parse_tags(tags: &[Tag<'_>]) -> Result<Signature, Reason> {
     if signature.is_empty() {
         return Err(Reason::SignatureSyntax("b= is empty".into()));
     }
-    let bh = require("bh")?;
-    let body_hash =
-        decode_b64(bh).ok_or_else(|| Reason::SignatureSyntax("bh= is not base64".into()))?;
+    let seal = kind == SignatureKind::ArcSeal;
+    let body_hash = if seal {
+        Vec::new()
+    } else {
+        let bh = require("bh")?;
+        decode_b64(bh).ok_or_else(|| Reason::SignatureSyntax("bh= is not base64".into()))?
+    };
     let (header_canon, body_canon) = match get("c") {
+        _ if seal => (Canonicalization::Relaxed, Canonicalization::Relaxed),
         None => (Canonicalization::Simple, Canonicalization::Simple),
         Some(c) => parse_canon(c)?,
     };
     let d = require("d")?;
     let domain = parse_domain(d).ok_or_else(|| Reason::SignatureSyntax("bad d= domain".into()))?;
-    let h = require("h")?;
-    let signed_headers: Vec<String> = h
-        .split(|&c| c == b':')
-        .map(|n| text(crate::tag::trim_fws(n)))
-        .collect();
-    if signed_headers
-        .iter()
-        .any(|n| n.is_empty() || n.contains(char::is_whitespace))
-    {
-        return Err(Reason::SignatureSyntax("bad h= list".into()));
-    }
-    if !signed_headers
-        .iter()
-        .any(|n| n.eq_ignore_ascii_case("from"))
-    {
-        return Err(Reason::FromNotSigned);
-    }
-    let identity = get("i").map(text);
+    let signed_headers = if seal {
+        if get("h").is_some() {
+            return Err(Reason::SignatureSyntax(
+                "h= is not allowed in ARC-Seal".into(),
+            ));
+        }
+        Vec::new()
+    } else {
+        parse_signed_headers(require("h")?, kind)?
+    };
+    let identity = match kind {
+        SignatureKind::Dkim => get("i").map(text),
+        _ => None,
+    };
     if let Some(i) = &identity {
         let at = i
             .rfind('@')
@@ -257,7 +288,10 @@ fn parse_tags(tags: &[Tag<'_>]) -> Result<Signature, Reason> {
             return Err(Reason::IdentityMismatch);
         }
     }
-    let body_length = get("l").map(|l| parse_number(l, "l")).transpose()?;
+    let body_length = match get("l") {
+        Some(l) if !seal => Some(parse_number(l, "l")?),
+        _ => None,
+    };
     if let Some(q) = get("q") {
         let ok = q
             .split(|&c| c == b':')
@@ -292,6 +326,26 @@ fn parse_tags(tags: &[Tag<'_>]) -> Result<Signature, Reason> {
         expiration,
         copied_headers: get("z").map(<[u8]>::to_vec),
     })
+}
+
+/// The `h=` list (RFC 6376 §3.5): names without FWS, From among them (§6.1.1). For an
+/// ARC-Message-Signature an empty name is skipped rather than an error.
+fn parse_signed_headers(h: &[u8], kind: SignatureKind) -> Result<Vec<String>, Reason> {
+    let mut names = Vec::new();
+    for n in h.split(|&c| c == b':').map(crate::tag::trim_fws) {
+        if n.is_empty() && kind == SignatureKind::ArcMessageSignature {
+            continue;
+        }
+        let n = text(n);
+        if n.is_empty() || n.contains(char::is_whitespace) {
+            return Err(Reason::SignatureSyntax("bad h= list".into()));
+        }
+        names.push(n);
+    }
+    if !names.iter().any(|n| n.eq_ignore_ascii_case("from")) {
+        return Err(Reason::FromNotSigned);
+    }
+    Ok(names)
 }
 
 fn parse_canon(c: &[u8]) -> Result<(Canonicalization, Canonicalization), Reason> {
@@ -448,6 +502,42 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.partial.domain, "e.com");
         assert_eq!(e.partial.selector, "sel");
+    }
+
+    #[test]
+    fn arc_kinds() {
+        let ams = b"i=2; a=rsa-sha256; d=e.com; s=s; h=from::to; bh=AA==; b=AA==";
+        let s = Signature::parse_kind(ams, SignatureKind::ArcMessageSignature).unwrap();
+        assert_eq!(s.identity, None);
+        assert_eq!(s.signed_headers, ["from", "to"]);
+        assert_eq!(
+            (s.header_canon, s.body_canon),
+            (Canonicalization::Simple, Canonicalization::Simple)
+        );
+        // DKIM rules: v= required, i= must be an identity, no empty h= names
+        assert!(Signature::parse_kind(ams, SignatureKind::Dkim).is_err());
+        let seal = b"i=1; a=ed25519-sha256; cv=none; d=e.com; s=s; c=simple; b=AA==";
+        let s = Signature::parse_kind(seal, SignatureKind::ArcSeal).unwrap();
+        assert!(s.body_hash.is_empty() && s.signed_headers.is_empty());
+        assert_eq!(s.header_canon, Canonicalization::Relaxed);
+        assert!(matches!(
+            Signature::parse_kind(
+                b"i=1; a=rsa-sha256; cv=none; d=e.com; s=s; h=from; b=AA==",
+                SignatureKind::ArcSeal
+            )
+            .unwrap_err()
+            .reason,
+            Reason::SignatureSyntax(_)
+        ));
+        assert_eq!(
+            Signature::parse_kind(
+                b"i=1; a=rsa-sha256; d=e.com; s=s; h=to; bh=AA==; b=AA==",
+                SignatureKind::ArcMessageSignature
+            )
+            .unwrap_err()
+            .reason,
+            Reason::FromNotSigned
+        );
     }
 
     #[test]

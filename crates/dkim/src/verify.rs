@@ -11,13 +11,13 @@
 //! 4. at end of message, hand over the DNS answers ([`MessageVerification::set_key_answer`]) and
 //!    call [`MessageVerification::finish`] for one [`SignatureResult`] per signature.
 
-use crypto::{CryptoError, CryptoProvider, SigAlg};
+use crypto::CryptoProvider;
 use dns::{DnsError, Resolver};
 
 use crate::body_hashes::{BodyHashId, BodyHashKey, BodyHashes, FinishedBodyHashes};
 use crate::canon::{BodyHash, canonicalize_header, select_headers};
+use crate::check::{usable_key, verify_header_signature};
 use crate::message::HeaderField;
-use crate::record::KeyRecord;
 use crate::result::{DkimResult, Reason, SignatureResult};
 use crate::signature::{Algorithm, HEADER_NAME, PartialSignature, Signature, strip_b_value};
 
@@ -423,66 +423,20 @@ fn evaluate(
         o
     };
     // RFC 6376 §6.1.2: the key.
-    let records = match answer {
-        None => return fail(out, DkimResult::TempError, Reason::KeyNotFetched),
-        Some(Err(e)) => {
-            let (r, reason) = match e {
-                DnsError::NxDomain | DnsError::NoData => {
-                    (DkimResult::PermError, Reason::NoKeyRecord)
-                }
-                DnsError::InvalidName(_) => (DkimResult::PermError, Reason::NoKeyRecord),
-                DnsError::Timeout => (DkimResult::TempError, Reason::DnsTimeout),
-                other => (DkimResult::TempError, Reason::DnsFailure(other.to_string())),
-            };
-            return fail(out, r, reason);
-        }
-        Some(Ok(records)) => records,
-    };
-    let mut first_err = None;
-    let mut record = None;
-    for txt in records {
-        match KeyRecord::parse(txt) {
-            Ok(r) => {
-                record = Some(r);
-                break;
-            }
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
-        }
-    }
-    let Some(record) = record else {
-        let reason = first_err.unwrap_or(Reason::NoKeyRecord);
-        return fail(out, DkimResult::PermError, reason);
-    };
-    out.testing = record.testing;
     let i_domain = sig
         .identity
         .as_deref()
         .and_then(|i| i.rfind('@').and_then(|at| i.get(at + 1..)));
-    if let Err(reason) = record.check_usable(sig.algorithm, i_domain, &sig.domain) {
-        return fail(out, DkimResult::PermError, reason);
-    }
-    if sig.algorithm.key_type() == crypto::KeyType::Rsa {
-        let Some(bits) =
-            crypto::rsa_public_key_from_spki(&record.public_key).and_then(crypto::rsa_modulus_bits)
-        else {
-            return fail(out, DkimResult::PermError, Reason::InvalidPublicKey);
-        };
-        out.key_bits = Some(bits);
-        if bits < crypto::MIN_RSA_VERIFY_BITS {
-            return fail(out, DkimResult::Policy, Reason::KeyTooSmall { bits });
+    let key = match usable_key(answer, sig.algorithm, i_domain, &sig.domain) {
+        Ok(k) => k,
+        Err(rejection) => {
+            out.testing = rejection.testing;
+            out.key_bits = rejection.bits;
+            return fail(out, rejection.result, rejection.reason);
         }
-        if bits > crypto::MAX_RSA_VERIFY_BITS {
-            return fail(out, DkimResult::PermError, Reason::KeyTooLarge { bits });
-        }
-    } else {
-        out.key_bits = Some(256);
-        if record.public_key.len() != 32 {
-            // RFC 8463 §4.2: the raw 32-byte public key, not SPKI.
-            return fail(out, DkimResult::PermError, Reason::InvalidPublicKey);
-        }
-    }
+    };
+    out.testing = key.record.testing;
+    out.key_bits = Some(key.bits);
     // RFC 6376 §6.1.3: the body hash, then the header signature.
     let Some(body) = body else {
         return fail(out, DkimResult::TempError, Reason::BodyHashMismatch);
@@ -495,37 +449,18 @@ fn evaluate(
     if body.digest != sig.body_hash {
         return fail(out, DkimResult::Fail, Reason::BodyHashMismatch);
     }
-    let verified = match sig.algorithm {
-        Algorithm::Ed25519Sha256 => {
-            let digest = crypto::sha256(header_data);
-            crypto.verify(SigAlg::Ed25519, &record.public_key, &digest, &sig.signature)
-        }
-        Algorithm::RsaSha256 => crypto.verify(
-            SigAlg::RsaSha256,
-            &record.public_key,
-            header_data,
-            &sig.signature,
-        ),
-        Algorithm::RsaSha1 => crypto.verify(
-            SigAlg::RsaSha1Legacy,
-            &record.public_key,
-            header_data,
-            &sig.signature,
-        ),
-    };
-    match verified {
-        Ok(_) => {
+    match verify_header_signature(
+        crypto,
+        sig.algorithm,
+        &key.record.public_key,
+        header_data,
+        &sig.signature,
+    ) {
+        Ok(()) => {
             out.result = DkimResult::Pass;
             out
         }
-        Err(CryptoError::BadSignature) => fail(out, DkimResult::Fail, Reason::SignatureMismatch),
-        Err(CryptoError::KeyTooSmall { bits }) => {
-            fail(out, DkimResult::Policy, Reason::KeyTooSmall { bits })
-        }
-        Err(CryptoError::KeyTooLarge { bits }) => {
-            fail(out, DkimResult::PermError, Reason::KeyTooLarge { bits })
-        }
-        Err(_) => fail(out, DkimResult::PermError, Reason::InvalidPublicKey),
+        Err((result, reason)) => fail(out, result, reason),
     }
 }
 

@@ -31,14 +31,9 @@ fn rsa_record_is_split_into_255_byte_strings() {
         "{zone}"
     );
     assert!(zone.ends_with("\" )"));
-    // The zone entry loads back into a resolver and round-trips through the key parser.
-    let r = MemoryResolver::from_zone(
-        &zone
-            .replace(". IN TXT (", " TXT")
-            .replace(" )", "")
-            .replace("\n\t", " "),
-    )
-    .unwrap();
+    // The zone entry, exactly as printed (class, parentheses, several lines), loads back into
+    // a resolver (RFC 1035 §5 syntax) and round-trips through the key parser.
+    let r = MemoryResolver::from_zone(&zone).unwrap();
     let outcome = common::block_on(test_key(&r, "sel", "example.com", &*key));
     assert_eq!(outcome, TestKeyOutcome::Match { testing: false });
 }
@@ -58,6 +53,20 @@ fn testkey_outcomes() {
     r.add_txt("bad._domainkey.example.com", "v=DKIM1; k=ed25519; p");
     r.add_txt("rsa._domainkey.example.com", "v=DKIM1; k=rsa; p=AAAA");
     r.fail("slow._domainkey.example.com", dns::DnsError::Timeout);
+    // the right key, restricted so that no ed25519-sha256 signature can verify with it
+    let ours = DnsKeyRecord::for_key(&*key).text();
+    r.add_txt(
+        "sha1._domainkey.example.com",
+        ours.replace("k=ed25519;", "k=ed25519; h=sha1;"),
+    );
+    r.add_txt(
+        "tlsrpt._domainkey.example.com",
+        ours.replace("k=ed25519;", "k=ed25519; s=tlsrpt;"),
+    );
+    r.add_txt(
+        "both._domainkey.example.com",
+        ours.replace("k=ed25519;", "k=ed25519; h=sha1:sha256; s=*;"),
+    );
     let check = |s: &str| common::block_on(test_key(&r, s, "example.com", &*key));
     assert_eq!(check("good"), TestKeyOutcome::Match { testing: true });
     assert_eq!(check("other"), TestKeyOutcome::Mismatch);
@@ -65,6 +74,21 @@ fn testkey_outcomes() {
     assert!(matches!(check("bad"), TestKeyOutcome::Invalid(_)));
     assert!(matches!(check("rsa"), TestKeyOutcome::Invalid(_)));
     assert_eq!(check("missing"), TestKeyOutcome::NoRecord);
+    assert_eq!(
+        check("sha1"),
+        TestKeyOutcome::Unusable {
+            testing: false,
+            reason: dkim::Reason::HashNotAllowed
+        }
+    );
+    assert_eq!(
+        check("tlsrpt"),
+        TestKeyOutcome::Unusable {
+            testing: false,
+            reason: dkim::Reason::ServiceNotEmail
+        }
+    );
+    assert_eq!(check("both"), TestKeyOutcome::Match { testing: false });
     assert_eq!(
         check("slow"),
         TestKeyOutcome::DnsError(dns::DnsError::Timeout)

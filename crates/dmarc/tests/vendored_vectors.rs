@@ -438,9 +438,7 @@ fn to_ascii(d: &str) -> Option<String> {
     if d.starts_with('.') || d.is_empty() {
         return None;
     }
-    idna::domain_to_ascii(d)
-        .ok()
-        .map(|s| s.to_ascii_lowercase())
+    dns::name::to_ascii(d.as_bytes()).ok()
 }
 
 #[test]

@@ -28,8 +28,10 @@ pub mod cache;
 #[cfg(feature = "hickory")]
 pub mod hickory;
 pub mod memory;
+pub mod name;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod zonefile;
 
 /// A boxed lookup future, so that `dyn Resolver` works (`Arc<dyn Resolver>` in the server).
 pub type LookupFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DnsError>> + Send + 'a>>;
@@ -169,20 +171,8 @@ pub async fn join_all<'a, T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send 
     .await
 }
 
-/// Normalises a query name: lowercase ASCII, no trailing dot. Rejects names DNS cannot carry
-/// (empty labels, labels over 63 octets, names over 253 octets; RFC 1035 §2.3.4).
-pub fn normalize_name(name: &str) -> Result<String, DnsError> {
-    let trimmed = name.strip_suffix('.').unwrap_or(name);
-    if trimmed.is_empty() || trimmed.len() > 253 {
-        return Err(DnsError::InvalidName(name.to_string()));
-    }
-    for label in trimmed.split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return Err(DnsError::InvalidName(name.to_string()));
-        }
-    }
-    Ok(trimmed.to_ascii_lowercase())
-}
+/// Normalises a query name (see [`name::normalize`]).
+pub use name::normalize as normalize_name;
 
 /// The reverse-lookup name for `ip`: `4.3.2.1.in-addr.arpa` or the nibble form under
 /// `ip6.arpa` (RFC 1035 §3.5, RFC 3596 §2.5).
@@ -209,16 +199,6 @@ pub fn reverse_name(ip: IpAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn normalizes_names() {
-        assert_eq!(normalize_name("Example.COM.").unwrap(), "example.com");
-        assert!(normalize_name("").is_err());
-        assert!(normalize_name(".").is_err());
-        assert!(normalize_name("a..b").is_err());
-        assert!(normalize_name(&"a".repeat(64)).is_err());
-        assert!(normalize_name(&format!("{}.com", "a".repeat(63))).is_ok());
-    }
 
     #[test]
     fn reverse_names() {

@@ -19,6 +19,11 @@
 //! broken.example.com     SERVFAIL
 //! half.example.com       TXT   TIMEOUT      # only TXT queries time out
 //! ```
+//!
+//! Standard master-file syntax (RFC 1035 §5) is read as well: `$ORIGIN`, `@`, relative names,
+//! a TTL and class (`IN`) before the type, records continued over lines in parentheses, as
+//! `authmilter dkim genkey` prints them and as BIND zone files hold them. SOA, NS and other
+//! types the checks never ask for are skipped. See [`crate::zonefile`].
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -103,23 +108,21 @@ impl MemoryResolver {
         Ok(resolver)
     }
 
-    /// Adds the records of `text` (format in the module docs).
+    /// Adds the records of `text` (format in the module docs; RFC 1035 §5 master-file syntax
+    /// is read too, see [`crate::zonefile`]).
     pub fn load_zone(&self, text: &str) -> Result<(), ZoneError> {
-        for (index, raw) in text.lines().enumerate() {
-            let line = index + 1;
+        let entries = crate::zonefile::parse(text).map_err(|e| ZoneError {
+            line: e.line,
+            message: e.message,
+        })?;
+        for entry in entries {
             let err = |message: &str| ZoneError {
-                line,
+                line: entry.line,
                 message: message.to_string(),
             };
-            let content = strip_comment(raw);
-            let content = content.trim();
-            if content.is_empty() {
-                continue;
-            }
-            let (name, rest) = split_word(content);
-            let (rtype, value) = split_word(rest);
-            let value = value.trim();
-            match rtype.to_ascii_uppercase().as_str() {
+            let name = entry.name.as_str();
+            let value = entry.value.as_str();
+            match entry.rtype.as_str() {
                 "TIMEOUT" => self.fail(name, DnsError::Timeout),
                 "SERVFAIL" => self.fail(name, DnsError::ServFail),
                 "NXDOMAIN" => self.fail(name, DnsError::NxDomain),
@@ -157,17 +160,18 @@ impl MemoryResolver {
                         if exchange.is_empty() {
                             return Err(err("MX needs an exchange"));
                         }
-                        self.add_mx(name, pref, exchange);
+                        self.add_mx(name, pref, &entry.absolute(exchange));
                     }
                 }
                 "PTR" => {
                     if let Some(e) = error_keyword(value) {
                         self.fail_type(name, RecordType::Ptr, e);
                     } else {
-                        self.add_ptr_name(name, value);
+                        self.add_ptr_name(name, &entry.absolute(value));
                     }
                 }
-                "CNAME" => self.add_cname(name, value),
+                "CNAME" => self.add_cname(name, &entry.absolute(value)),
+                other if crate::zonefile::SKIPPED_TYPES.contains(&other) => {}
                 other => return Err(err(&format!("unknown record type {other:?}"))),
             }
         }
@@ -390,22 +394,6 @@ fn split_word(s: &str) -> (&str, &str) {
     }
 }
 
-/// Strips a `#` or `;` comment that is not inside a quoted string.
-fn strip_comment(line: &str) -> &str {
-    let mut in_quotes = false;
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if in_quotes => escaped = true,
-            '"' => in_quotes = !in_quotes,
-            '#' | ';' if !in_quotes => return &line[..i],
-            _ => {}
-        }
-    }
-    line
-}
-
 /// Parses TXT RDATA: one or more `"quoted"` strings (with `\"`, `\\` and `\DDD` escapes), or
 /// a single unquoted word.
 fn parse_character_strings(value: &str) -> Result<Vec<Vec<u8>>, String> {
@@ -518,6 +506,33 @@ mod tests {
             );
         });
         assert_eq!(r.query_count(), 11);
+    }
+
+    #[test]
+    fn reads_rfc1035_master_file_syntax() {
+        let r = MemoryResolver::from_zone(
+            "sel._domainkey.example.com. IN TXT ( \"v=DKIM1; k=ed25519; \"\n\t\"p=AAAA\" )\n\
+             $ORIGIN example.org.\n$TTL 300\n\
+             @ 3600 IN SOA ns hostmaster 1 3600 900 604800 60\n\
+             \tIN MX 10 mail\n\
+             mail 60 IN A 192.0.2.9\n\
+             www IN CNAME mail\n",
+        )
+        .unwrap();
+        block(async {
+            assert_eq!(
+                r.txt("sel._domainkey.example.com").await.unwrap(),
+                vec![b"v=DKIM1; k=ed25519; p=AAAA".to_vec()]
+            );
+            assert_eq!(
+                r.mx("example.org").await.unwrap()[0].exchange,
+                "mail.example.org"
+            );
+            assert_eq!(
+                r.a("www.example.org").await.unwrap(),
+                vec![Ipv4Addr::new(192, 0, 2, 9)]
+            );
+        });
     }
 
     #[test]

@@ -119,7 +119,8 @@ pub async fn check<R: Resolver + ?Sized>(
     ip: IpAddr,
     config: &Config,
 ) -> IprevOutcome {
-    let ip = canonical_ip(ip);
+    // IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is checked as IPv4
+    let ip = ip.to_canonical();
     let mut outcome = IprevOutcome {
         result: IprevResult::PermError,
         ip,
@@ -184,14 +185,6 @@ pub async fn check<R: Resolver + ?Sized>(
         }
     }
     outcome
-}
-
-/// IPv4-mapped IPv6 (`::ffff:a.b.c.d`) as IPv4; every other address unchanged.
-pub fn canonical_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 /// One forward lookup: `Ok(true)` when `name` maps to `ip`, `Ok(false)` when it does not

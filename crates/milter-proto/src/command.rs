@@ -1,6 +1,6 @@
 //! Commands (MTA → milter): parsing for the server, encoding for the client (milter-protocol.md §2).
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -121,11 +121,7 @@ impl Command {
             }
             CommandCode::Macro => {
                 let stage = MacroStage::from_u8(r.u8("empty payload: no stage byte")?);
-                let mut strings = r.cstrs(true)?.into_iter();
-                let mut pairs = Vec::new();
-                while let Some(name) = strings.next() {
-                    pairs.push((name, strings.next().unwrap_or_default()));
-                }
+                let pairs = r.cstr_pairs(true)?;
                 Self::Macro(Macros { stage, pairs })
             }
             CommandCode::Connect => {
@@ -270,7 +266,7 @@ impl ConnectInfo {
         let s = std::str::from_utf8(a).ok()?;
         let ip: IpAddr = s.parse().ok()?;
         Some(match ip {
-            IpAddr::V6(v6) => to_canonical(v6),
+            IpAddr::V6(v6) => IpAddr::V6(v6).to_canonical(),
             v4 => v4,
         })
     }
@@ -351,11 +347,4 @@ fn strip_brackets(s: &[u8]) -> &[u8] {
 
 fn trim_ascii(s: &[u8]) -> &[u8] {
     s.trim_ascii()
-}
-
-fn to_canonical(v6: Ipv6Addr) -> IpAddr {
-    match v6.to_ipv4_mapped() {
-        Some(v4) => IpAddr::V4(v4),
-        None => IpAddr::V6(v6),
-    }
 }

@@ -76,6 +76,19 @@ pub enum ProtocolError {
         /// Why the session refused it.
         reason: &'static str,
     },
+    /// Client side: the milter answered with something an MTA treats as a protocol error.
+    #[error("unexpected response {response:?} to {command}: {reason}")]
+    UnexpectedResponse {
+        /// The command being answered.
+        command: &'static str,
+        /// What arrived.
+        response: Box<crate::Response>,
+        /// Why an MTA would refuse it.
+        reason: &'static str,
+    },
+    /// Client side: the milter's OPTNEG reply would be refused by the MTA (§2.1).
+    #[error("negotiation refused: {0}")]
+    NegotiationRefused(&'static str),
 }
 
 impl ProtocolError {
@@ -90,6 +103,8 @@ impl ProtocolError {
                 | Self::Malformed { .. }
                 | Self::Truncated { .. }
                 | Self::UnsupportedVersion(_)
+                | Self::UnexpectedResponse { .. }
+                | Self::NegotiationRefused(_)
         )
     }
 

@@ -1,5 +1,5 @@
 //! Harness functions shared by the cargo-fuzz targets and the stable seed-replay test
-//! (architecture.md §2.4: "never panics, never owes or sends a reply except as the protocol says").
+//! (the session must "never panic, never owe or send a reply except as the protocol says": docs/design/milter-protocol.md §0).
 //!
 //! These functions **panic on purpose** when an invariant is broken: that is how the fuzzer
 //! reports a bug. They are not for production paths.

@@ -1,7 +1,12 @@
 //! libmilter wire protocol (v2-v6): sans-IO codec, option negotiation, session state machine, both sides.
 //!
 //! The spec this crate implements is `docs/milter-protocol.md` (project notes) and the design
-//! document it summarises; section numbers in the docs (`§2.4`) refer to that design document.
+//! document it summarises, `docs/design/milter-protocol.md` (libmilter, Postfix and Sendmail
+//! behaviour with their public sources); section numbers in the docs (`§2.4`, "§0 rule 10")
+//! refer to that document.
+//!
+//! The MTA side (a sans-IO client session, used by the test kit and `authmilter bench`) is in
+//! [`client`].
 //!
 //! Server side (the milter):
 //!
@@ -28,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+pub mod client;
 mod command;
 mod consts;
 mod error;

@@ -1,4 +1,4 @@
-//! One test per rule in design doc §0 and per pitfall in §8, driven through `Session`.
+//! One test per rule in docs/design/milter-protocol.md §0 and per pitfall in §8, driven through `Session`.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Property tests: encode → decode is the identity for commands and responses, and nothing
-//! panics on arbitrary bytes (design doc §1.2, §2, §3).
+//! panics on arbitrary bytes (docs/design/milter-protocol.md §1.2, §2, §3).
 
 use bytes::{Bytes, BytesMut};
 use milter_proto::{

@@ -1,5 +1,5 @@
 //! Session rules beyond the pitfall list: SKIP, actions, REPLBODY, DISCARD, out-of-order input,
-//! QUIT_NC, BODYEOB data, UNKNOWN (design doc §2–§4).
+//! QUIT_NC, BODYEOB data, UNKNOWN (docs/design/milter-protocol.md §2–§4).
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Decoding and encoding of every command (design doc §2), with malformed and truncated input.
+//! Decoding and encoding of every command (docs/design/milter-protocol.md §2), with malformed and truncated input.
 
 mod common;
 

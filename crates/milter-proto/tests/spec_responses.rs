@@ -1,4 +1,4 @@
-//! Encoding (exact bytes) and client-side parsing of every response (design doc §3).
+//! Encoding (exact bytes) and client-side parsing of every response (docs/design/milter-protocol.md §3).
 
 mod common;
 

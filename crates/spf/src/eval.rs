@@ -91,7 +91,8 @@ impl Evaluator {
         let mut session = Session {
             resolver,
             config: &self.config,
-            ip: canonical_ip(ip),
+            // IPv4-mapped IPv6 clients are evaluated as IPv4 (RFC 7208 §5, RFC 4291 §2.5.5.2)
+            ip: ip.to_canonical(),
             local_part,
             sender_domain,
             helo: helo.to_vec(),
@@ -561,14 +562,6 @@ fn dns_error(name: &str, error: DnsError) -> SpfError {
     }
 }
 
-/// IPv4-mapped IPv6 clients are evaluated as IPv4 (RFC 7208 §5, RFC 4291 §2.5.5.2).
-fn canonical_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        IpAddr::V4(_) => ip,
-    }
-}
-
 /// True when `ip` and `addr` share the CIDR prefix of their family (RFC 7208 §5).
 fn in_cidr(ip: IpAddr, addr: IpAddr, cidr: DualCidr) -> bool {
     match (ip, addr) {
@@ -580,19 +573,7 @@ fn in_cidr(ip: IpAddr, addr: IpAddr, cidr: DualCidr) -> bool {
 
 /// `name` equals `parent` or lies below it, case-insensitively (RFC 7208 §5.5).
 fn is_subdomain(name: &str, parent: &str) -> bool {
-    let name = name.trim_end_matches('.').as_bytes();
-    let parent = parent.trim_end_matches('.').as_bytes();
-    if name.eq_ignore_ascii_case(parent) {
-        return true;
-    }
-    match name.len().checked_sub(parent.len()) {
-        Some(cut) if cut > 0 => {
-            name.get(cut..)
-                .is_some_and(|tail| tail.eq_ignore_ascii_case(parent))
-                && name.get(cut - 1) == Some(&b'.')
-        }
-        _ => false,
-    }
+    dns::name::is_subdomain_of(name, parent)
 }
 
 /// Splits `local@domain` at the last `@`; a missing or empty local-part becomes `postmaster`
@@ -735,11 +716,11 @@ mod tests {
     #[test]
     fn mapped_addresses() {
         assert_eq!(
-            canonical_ip("::ffff:1.2.3.4".parse().unwrap()),
+            "::ffff:1.2.3.4".parse::<IpAddr>().unwrap().to_canonical(),
             "1.2.3.4".parse::<IpAddr>().unwrap()
         );
         assert_eq!(
-            canonical_ip("::1.2.3.4".parse().unwrap()),
+            "::1.2.3.4".parse::<IpAddr>().unwrap().to_canonical(),
             "::1.2.3.4".parse::<IpAddr>().unwrap()
         );
     }

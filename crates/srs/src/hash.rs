@@ -56,7 +56,7 @@ fn full_hash(key: &[u8], fields: &[&[u8]], encoding: HashEncoding) -> String {
     for field in fields {
         data.extend(field.iter().map(u8::to_ascii_lowercase));
     }
-    let mac = crypto::hmac_sha1(key, &data);
+    let mac = crypto::default_provider().hmac_sha1(key, &data);
     match encoding {
         HashEncoding::Base64Url => URL_SAFE_NO_PAD.encode(mac),
         HashEncoding::Base64 => STANDARD_NO_PAD.encode(mac),

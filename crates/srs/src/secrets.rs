@@ -89,7 +89,9 @@ pub fn load_secrets(text: &str) -> Result<Secrets, SrsError> {
 /// a secrets file.
 pub fn generate_secret() -> Result<String, SrsError> {
     let mut raw = [0u8; GENERATED_SECRET_BYTES];
-    crypto::random_bytes(&mut raw).map_err(|_| SrsError::Random)?;
+    crypto::default_provider()
+        .fill_random(&mut raw)
+        .map_err(|_| SrsError::Random)?;
     let secret = base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw);
     raw.fill(0);
     std::hint::black_box(&raw);

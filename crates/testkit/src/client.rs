@@ -1,22 +1,22 @@
-//! The fake MTA: a milter client speaking like Postfix, Sendmail or a legacy MTA (design doc §11).
+//! The fake MTA: an async loop over `milter_proto::client::ClientSession`, which speaks like
+//! Postfix, Sendmail or a legacy MTA (docs/design/milter-protocol.md §11). This file only moves bytes and keeps
+//! deadlines; the protocol decisions are the session's.
 
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use milter_proto::{
-    Command, CommandCode, ConnectInfo, Envelope, Family, FrameDecoder, Header, MacroStage, Macros,
-    OptNeg, ProtocolFlags, Response, ResponseCode, SymList, names_match,
+use bytes::BytesMut;
+use milter_proto::client::{
+    Awaiting, BodySplit, ClientSession, Eml, EomOutcome, Profile, Reply, ReplyStep, chunk_body,
+    decided,
 };
+use milter_proto::{Command, CommandCode, FrameDecoder, OptNeg, Response, SymList};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs, UnixStream};
 
-use crate::eml::Eml;
 use crate::error::TestkitError;
-use crate::outcome::{BodySplit, EomOutcome, Reply, chunk_body, decided};
-use crate::profile::{Flavor, Profile};
 
 type Result<T> = std::result::Result<T, TestkitError>;
 
@@ -28,12 +28,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 pub struct MtaClient {
     io: Box<dyn Io>,
     rbuf: BytesMut,
+    wbuf: BytesMut,
     decoder: FrameDecoder,
-    profile: Profile,
-    agreed: Option<OptNeg>,
-    symlists: Vec<SymList>,
-    messages_finished: u64,
-    rcpts_in_message: u32,
+    session: ClientSession,
     strict: bool,
     eof: bool,
 }
@@ -41,9 +38,9 @@ pub struct MtaClient {
 impl std::fmt::Debug for MtaClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MtaClient")
-            .field("flavor", &self.profile.flavor)
-            .field("agreed", &self.agreed)
-            .field("messages_finished", &self.messages_finished)
+            .field("flavor", &self.session.profile().flavor)
+            .field("agreed", &self.session.negotiated())
+            .field("messages_finished", &self.session.messages_finished())
             .finish_non_exhaustive()
     }
 }
@@ -79,12 +76,9 @@ impl MtaClient {
         Self {
             io: Box::new(io),
             rbuf: BytesMut::with_capacity(8192),
+            wbuf: BytesMut::with_capacity(8192),
             decoder: FrameDecoder::new(),
-            profile,
-            agreed: None,
-            symlists: Vec::new(),
-            messages_finished: 0,
-            rcpts_in_message: 0,
+            session: ClientSession::new(profile),
             strict: true,
             eof: false,
         }
@@ -97,58 +91,39 @@ impl MtaClient {
 
     /// The profile in use.
     pub fn profile(&self) -> &Profile {
-        &self.profile
+        self.session.profile()
     }
 
     /// The options the milter chose, after [`negotiate`](Self::negotiate).
     pub fn negotiated(&self) -> Option<&OptNeg> {
-        self.agreed.as_ref()
+        self.session.negotiated()
     }
 
     /// The macro lists the milter requested in its OPTNEG reply.
     pub fn symlists(&self) -> &[SymList] {
-        &self.symlists
+        self.session.symlists()
     }
 
     /// Messages finished (final reply to BODYEOB) on this connection.
     pub fn messages_finished(&self) -> u64 {
-        self.messages_finished
+        self.session.messages_finished()
     }
 
     /// True if the milter negotiated `SMFIP_HDR_LEADSPC`.
     pub fn leadspc(&self) -> bool {
-        self.protocol().contains(ProtocolFlags::HDR_LEADSPC)
+        self.session.leadspc()
     }
 
     /// Sends the profile's OPTNEG offer and checks the reply as Postfix and Sendmail would
     /// (version ≤ offer, actions and protocol ⊆ offer), §2.1.
     pub async fn negotiate(&mut self) -> Result<OptNeg> {
-        let offer = self.profile.offer;
-        self.write_cmd(&Command::OptNeg(offer)).await?;
-        let t = self.profile.command_timeout;
-        let resp = self.read_response("SMFIC_OPTNEG", t).await?;
-        let Response::OptNeg { options, symlists } = resp else {
-            return Err(TestkitError::Unexpected {
-                command: "SMFIC_OPTNEG",
-                response: Box::new(resp),
-                reason: "expected an OPTNEG reply",
-            });
+        let awaiting = self.session.negotiate(&mut self.wbuf)?;
+        self.flush("SMFIC_OPTNEG").await?;
+        let Awaiting::Reply { timeout, .. } = awaiting else {
+            return Err(TestkitError::Usage("OPTNEG always has a reply"));
         };
-        if options.version < 2 || options.version > offer.version {
-            return Err(TestkitError::Negotiation("version outside 2..=offered"));
-        }
-        if !offer.actions.contains(options.actions) {
-            return Err(TestkitError::Negotiation("actions not offered"));
-        }
-        if !offer.protocol.contains(options.protocol) {
-            return Err(TestkitError::Negotiation("protocol bits not offered"));
-        }
-        if symlists.iter().any(|l| l.macros.is_empty()) {
-            return Err(TestkitError::Negotiation("empty SETSYMLIST list"));
-        }
-        self.agreed = Some(options);
-        self.symlists = symlists;
-        Ok(options)
+        let resp = self.read_response("SMFIC_OPTNEG", timeout).await?;
+        Ok(self.session.accept_negotiation(resp)?)
     }
 
     /// CONNECT from `ip:port` with host name `hostname` (§2.5); the profile's default connect
@@ -160,20 +135,10 @@ impl MtaClient {
         port: u16,
         macros: &[(&str, &str)],
     ) -> Result<Reply> {
-        let (family, address) = match ip {
-            IpAddr::V4(v4) => (Family::Inet, v4.to_string()),
-            IpAddr::V6(v6) if self.profile.ipv6_tag => (Family::Inet6, format!("IPv6:{v6}")),
-            IpAddr::V6(v6) => (Family::Inet6, v6.to_string()),
-        };
-        let info = ConnectInfo {
-            hostname: Bytes::copy_from_slice(hostname.as_bytes()),
-            family,
-            port,
-            address: Bytes::from(address),
-        };
-        let mut defaults = self.profile.connect_macros.clone();
-        defaults.push(("_".into(), format!("{hostname} [{ip}]")));
-        self.connect_info(info, defaults, macros).await
+        let aw = self
+            .session
+            .connect(hostname, ip, port, macros, &mut self.wbuf)?;
+        self.exchange(aw).await
     }
 
     /// CONNECT with family `'U'` (Sendmail `-bs`/stdin: no address), §2.5.
@@ -182,22 +147,16 @@ impl MtaClient {
         hostname: &str,
         macros: &[(&str, &str)],
     ) -> Result<Reply> {
-        let info = ConnectInfo {
-            hostname: Bytes::copy_from_slice(hostname.as_bytes()),
-            family: Family::Unknown,
-            port: 0,
-            address: Bytes::new(),
-        };
-        let defaults = self.profile.connect_macros.clone();
-        self.connect_info(info, defaults, macros).await
+        let aw = self
+            .session
+            .connect_unknown(hostname, macros, &mut self.wbuf)?;
+        self.exchange(aw).await
     }
 
     /// HELO/EHLO (§2.6).
     pub async fn helo(&mut self, name: &str, macros: &[(&str, &str)]) -> Result<Reply> {
-        let m = merge(Vec::new(), macros);
-        let cmd = Command::Helo(Bytes::copy_from_slice(name.as_bytes()));
-        self.rcpts_in_message = 0;
-        self.command(Some(MacroStage::Helo), m, cmd).await
+        let aw = self.session.helo(name, macros, &mut self.wbuf)?;
+        self.exchange(aw).await
     }
 
     /// MAIL FROM (§2.7). `from` may be given with or without `<>`; the profile decides the
@@ -208,19 +167,11 @@ impl MtaClient {
         args: &[&str],
         macros: &[(&str, &str)],
     ) -> Result<Reply> {
-        self.rcpts_in_message = 0;
-        let mut defaults = Vec::new();
-        if self.profile.is_postfix() {
-            defaults.push(pair("{mail_addr}", unbracket(from)));
-        }
-        if self.profile.flavor == Flavor::Sendmail {
-            defaults.push(pair("i", &self.profile.queue_id));
-        }
-        let m = merge(defaults, macros);
-        let cmd = Command::Mail(self.envelope(from, args));
-        let reply = self.command(Some(MacroStage::Mail), m, cmd).await?;
-        if self.profile.abort_on_reset && !reply.is_continue() {
-            self.abort().await?;
+        let aw = self.session.mail(from, args, macros, &mut self.wbuf)?;
+        let reply = self.exchange(aw).await?;
+        if !reply.is_continue() {
+            self.session.reset_after_reject(&mut self.wbuf)?;
+            self.flush("SMFIC_ABORT").await?;
         }
         Ok(reply)
     }
@@ -232,26 +183,14 @@ impl MtaClient {
         args: &[&str],
         macros: &[(&str, &str)],
     ) -> Result<Reply> {
-        let mut defaults = Vec::new();
-        if self.profile.is_postfix() {
-            if self.rcpts_in_message > 0 {
-                defaults.push(pair("i", &self.profile.queue_id));
-            }
-            defaults.push(pair("{rcpt_addr}", unbracket(to)));
-        }
-        let m = merge(defaults, macros);
-        let cmd = Command::Rcpt(self.envelope(to, args));
-        self.rcpts_in_message = self.rcpts_in_message.saturating_add(1);
-        self.command(Some(MacroStage::Rcpt), m, cmd).await
+        let aw = self.session.rcpt(to, args, macros, &mut self.wbuf)?;
+        self.exchange(aw).await
     }
 
     /// DATA (v4+; not sent to older milters or with NODATA), §2.8.
     pub async fn data(&mut self, macros: &[(&str, &str)]) -> Result<Reply> {
-        let m = merge(
-            self.queue_id_macro(&[Flavor::Postfix, Flavor::PostfixNonSmtpd]),
-            macros,
-        );
-        self.command(Some(MacroStage::Data), m, Command::Data).await
+        let aw = self.session.data(macros, &mut self.wbuf)?;
+        self.exchange(aw).await
     }
 
     /// One header. `value` is what follows the colon in the message (`" Alice <a@b>"`); the
@@ -261,28 +200,16 @@ impl MtaClient {
         name: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> Result<Reply> {
-        let value = value.as_ref();
-        let value = if self.leadspc() {
-            value
-        } else {
-            value.strip_prefix(b" ").unwrap_or(value)
-        };
-        let cmd = Command::Header(Header {
-            name: Bytes::copy_from_slice(name.as_ref()),
-            value: Bytes::copy_from_slice(value),
-        });
-        let stage = self
-            .profile
-            .per_item_macro_letters
-            .then_some(MacroStage::Header);
-        let m = self.queue_id_macro(&[Flavor::Postfix, Flavor::PostfixNonSmtpd]);
-        self.command(stage, m, cmd).await
+        let aw = self
+            .session
+            .header(name.as_ref(), value.as_ref(), &mut self.wbuf)?;
+        self.exchange(aw).await
     }
 
     /// End of headers (§2.8).
     pub async fn eoh(&mut self) -> Result<Reply> {
-        let m = self.queue_id_macro(&[Flavor::Postfix, Flavor::PostfixNonSmtpd]);
-        self.command(Some(MacroStage::Eoh), m, Command::Eoh).await
+        let aw = self.session.eoh(&mut self.wbuf)?;
+        self.exchange(aw).await
     }
 
     /// The body in 65535-byte chunks (§2.8). Stops early on a non-continue reply or SKIP and
@@ -295,13 +222,8 @@ impl MtaClient {
     pub async fn body_with(&mut self, body: &[u8], split: &BodySplit) -> Result<Reply> {
         let mut last = Reply::NotSent;
         for chunk in chunk_body(body, split) {
-            let stage = self
-                .profile
-                .per_item_macro_letters
-                .then_some(MacroStage::Body);
-            let m = self.queue_id_macro(&[Flavor::Postfix, Flavor::PostfixNonSmtpd]);
-            let cmd = Command::Body(Bytes::copy_from_slice(chunk));
-            last = self.command(stage, m, cmd).await?;
+            let aw = self.session.body_chunk(chunk, &mut self.wbuf)?;
+            last = self.exchange(aw).await?;
             if !last.is_continue() {
                 break;
             }
@@ -312,81 +234,47 @@ impl MtaClient {
     /// End of message: collects modifications and PROGRESS until the final reply (§2.8), then
     /// sends the profile's ABORTs (Postfix: one, sometimes two).
     pub async fn eom(&mut self) -> Result<EomOutcome> {
-        let m = merge(
-            self.queue_id_macro(&[
-                Flavor::Postfix,
-                Flavor::PostfixNonSmtpd,
-                Flavor::Sendmail,
-                Flavor::Legacy,
-            ]),
-            &[],
-        );
-        self.send_macros(MacroStage::Eom, m).await?;
-        self.write_cmd(&Command::BodyEob(Bytes::new())).await?;
-        let t = self.profile.content_timeout;
-        let mut outcome = EomOutcome {
-            modifications: Vec::new(),
-            progress: 0,
-            final_response: Response::Continue,
-            decided_at: CommandCode::BodyEob,
+        let aw = self.session.eom(&mut self.wbuf)?;
+        self.flush("SMFIC_BODYEOB").await?;
+        let Awaiting::Reply { timeout, .. } = aw else {
+            return Err(TestkitError::Usage("BODYEOB always has a reply"));
         };
+        let mut outcome = ClientSession::new_eom_outcome();
         loop {
-            let resp = self.read_response("SMFIC_BODYEOB", t).await?;
-            let code = resp.code();
-            if code == ResponseCode::Progress {
-                outcome.progress += 1;
-            } else if code.is_modification() {
-                if let Some(action) = resp.required_action()
-                    && !self.agreed.is_some_and(|a| a.actions.contains(action))
-                {
-                    return Err(unexpected(
-                        "SMFIC_BODYEOB",
-                        resp,
-                        "action was not negotiated",
-                    ));
-                }
-                outcome.modifications.push(resp);
-            } else if code.is_final() && code != ResponseCode::Skip {
-                outcome.final_response = resp;
+            let resp = self.read_response("SMFIC_BODYEOB", timeout).await?;
+            if self.session.on_eom_reply(&mut outcome, resp)? {
                 break;
-            } else {
-                return Err(unexpected(
-                    "SMFIC_BODYEOB",
-                    resp,
-                    "not valid at end of message",
-                ));
             }
         }
-        self.finish_message().await?;
+        self.session.finish_message(&mut self.wbuf)?;
+        self.flush("SMFIC_ABORT").await?;
         Ok(outcome)
     }
 
     /// ABORT (no reply), §2.10.
     pub async fn abort(&mut self) -> Result<()> {
-        self.rcpts_in_message = 0;
-        self.write_cmd(&Command::Abort).await
+        self.session.abort(&mut self.wbuf)?;
+        self.flush("SMFIC_ABORT").await
     }
 
     /// QUIT (Postfix sends an ABORT first), then closes our write side (§2.10).
     pub async fn quit(&mut self) -> Result<()> {
-        if self.profile.abort_on_reset {
-            self.abort().await?;
-        }
-        self.write_cmd(&Command::Quit).await?;
+        self.session.quit(&mut self.wbuf)?;
+        self.flush("SMFIC_QUIT").await?;
         self.io.shutdown().await?;
         Ok(())
     }
 
     /// QUIT_NC: keep the socket; a new CONNECT follows (§2.10).
     pub async fn quit_nc(&mut self) -> Result<()> {
-        self.write_cmd(&Command::QuitNc).await
+        self.session.quit_nc(&mut self.wbuf)?;
+        self.flush("SMFIC_QUIT_NC").await
     }
 
     /// UNKNOWN SMTP command (v3+, unless NOUNKNOWN), §2.9.
     pub async fn unknown(&mut self, line: &str) -> Result<Reply> {
-        let stage = self.profile.is_postfix().then_some(MacroStage::Unknown);
-        let cmd = Command::Unknown(Bytes::copy_from_slice(line.as_bytes()));
-        self.command(stage, Vec::new(), cmd).await
+        let aw = self.session.unknown(line, &mut self.wbuf)?;
+        self.exchange(aw).await
     }
 
     /// DATA, headers, EOH, body and EOM for a raw message (`.eml` bytes), split the way
@@ -446,9 +334,8 @@ impl MtaClient {
             }
         }
         if accepted == 0 && !rcpts.is_empty() {
-            if self.profile.abort_on_reset {
-                self.abort().await?;
-            }
+            self.session.reset_after_reject(&mut self.wbuf)?;
+            self.flush("SMFIC_ABORT").await?;
             return Ok(decided(last, CommandCode::Rcpt));
         }
         self.send_message(raw).await
@@ -506,186 +393,46 @@ impl MtaClient {
         }
     }
 
-    // ---- helpers -------------------------------------------------------------------------
+    // ---- moving bytes ---------------------------------------------------------------------
 
-    fn protocol(&self) -> ProtocolFlags {
-        self.agreed.map(|a| a.protocol).unwrap_or_default()
-    }
-
-    fn version(&self) -> u32 {
-        self.agreed
-            .map_or(self.profile.offer.version, |a| a.version)
-    }
-
-    fn disabled(&self, code: CommandCode) -> bool {
-        if code
-            .disable_flag()
-            .is_some_and(|f| self.protocol().contains(f))
-        {
-            return true;
-        }
-        match code {
-            CommandCode::Unknown => self.version() < 3,
-            CommandCode::Data => self.version() < 4,
-            _ => false,
-        }
-    }
-
-    fn expects_reply(&self, code: CommandCode) -> bool {
-        !code.never_replied()
-            && !code
-                .no_reply_flag()
-                .is_some_and(|f| self.protocol().contains(f))
-    }
-
-    fn queue_id_macro(&self, flavors: &[Flavor]) -> Vec<(Bytes, Bytes)> {
-        if flavors.contains(&self.profile.flavor) {
-            vec![(
-                Bytes::from_static(b"i"),
-                Bytes::from(self.profile.queue_id.clone()),
-            )]
-        } else {
-            Vec::new()
-        }
-    }
-
-    fn envelope(&self, addr: &str, args: &[&str]) -> Envelope {
-        let inner = unbracket(addr);
-        let wire = if self.profile.bare_addresses {
-            inner.to_string()
-        } else {
-            format!("<{inner}>")
+    /// Writes what the session encoded, then reads the reply if one is due.
+    async fn exchange(&mut self, awaiting: Awaiting) -> Result<Reply> {
+        let Awaiting::Reply { command, timeout } = awaiting else {
+            self.flush("a command").await?;
+            return Ok(match awaiting {
+                Awaiting::NotSent => Reply::NotSent,
+                _ => Reply::NoReply,
+            });
         };
-        let args = if self.profile.bare_addresses {
-            Vec::new()
-        } else {
-            args.iter()
-                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-                .collect()
-        };
-        Envelope::new(Bytes::from(wire), args)
-    }
-
-    async fn connect_info(
-        &mut self,
-        info: ConnectInfo,
-        defaults: Vec<(String, String)>,
-        macros: &[(&str, &str)],
-    ) -> Result<Reply> {
-        self.rcpts_in_message = 0;
-        let defaults = defaults
-            .into_iter()
-            .map(|(k, v)| (Bytes::from(k), Bytes::from(v)))
-            .collect();
-        let m = merge(defaults, macros);
-        self.command(Some(MacroStage::Connect), m, Command::Connect(info))
-            .await
-    }
-
-    /// Macros (if any), then the command, then its reply unless none is due.
-    async fn command(
-        &mut self,
-        stage: Option<MacroStage>,
-        macros: Vec<(Bytes, Bytes)>,
-        cmd: Command,
-    ) -> Result<Reply> {
-        let code = cmd.code();
-        let disabled = self.disabled(code);
-        // Postfix: envelope macros are sent even for disabled events, content macros are not.
-        let content = matches!(
-            code,
-            CommandCode::Header | CommandCode::Eoh | CommandCode::Body
-        );
-        if let Some(stage) = stage
-            && !(disabled && content)
-        {
-            self.send_macros(stage, macros).await?;
-        }
-        if disabled {
-            return Ok(Reply::NotSent);
-        }
-        self.write_cmd(&cmd).await?;
-        if !self.expects_reply(code) {
-            return Ok(Reply::NoReply);
-        }
-        let envelope = matches!(
-            code,
-            CommandCode::Connect
-                | CommandCode::Helo
-                | CommandCode::Mail
-                | CommandCode::Rcpt
-                | CommandCode::Data
-                | CommandCode::Unknown
-        );
-        let t = if envelope {
-            self.profile.command_timeout
-        } else {
-            self.profile.content_timeout
-        };
+        self.flush(command.name()).await?;
         loop {
-            let resp = self.read_response(code.name(), t).await?;
-            match resp.code() {
-                ResponseCode::Progress if self.profile.progress_anywhere => continue,
-                ResponseCode::Skip => {
-                    if code != CommandCode::Body || !self.protocol().contains(ProtocolFlags::SKIP) {
-                        return Err(unexpected(
-                            code.name(),
-                            resp,
-                            "SKIP only answers BODY when negotiated",
-                        ));
-                    }
-                    return Ok(Reply::Response(resp));
-                }
-                c if c.is_final() => return Ok(Reply::Response(resp)),
-                c if c.is_modification() => {
-                    return Err(unexpected(
-                        code.name(),
-                        resp,
-                        "modification outside end of message",
-                    ));
-                }
-                _ => return Err(unexpected(code.name(), resp, "not a valid reply here")),
+            let resp = self.read_response(command.name(), timeout).await?;
+            if let ReplyStep::Done(reply) = self.session.on_reply(command, resp)? {
+                return Ok(reply);
             }
         }
-    }
-
-    async fn send_macros(&mut self, stage: MacroStage, pairs: Vec<(Bytes, Bytes)>) -> Result<()> {
-        if pairs.is_empty() && !self.profile.empty_macro_packets {
-            return Ok(());
-        }
-        self.write_cmd(&Command::Macro(Macros { stage, pairs }))
-            .await
-    }
-
-    async fn finish_message(&mut self) -> Result<()> {
-        let n = self.profile.aborts_after(self.messages_finished);
-        self.messages_finished += 1;
-        self.rcpts_in_message = 0;
-        for _ in 0..n {
-            self.abort().await?;
-        }
-        Ok(())
     }
 
     async fn early(&mut self, r: Reply, at: CommandCode) -> Result<Option<EomOutcome>> {
         match r {
             Reply::Response(resp) if resp != Response::Continue => {
-                self.messages_finished += 1;
-                if self.profile.abort_on_reset {
-                    self.abort().await?;
-                }
+                self.session.end_message_early(&mut self.wbuf)?;
+                self.flush("SMFIC_ABORT").await?;
                 Ok(Some(decided(resp, at)))
             }
             _ => Ok(None),
         }
     }
 
-    async fn write_cmd(&mut self, cmd: &Command) -> Result<()> {
-        self.check_stray(cmd.code().name()).await?;
-        let mut out = BytesMut::new();
-        cmd.encode(&mut out)?;
-        self.io.write_all(&out).await?;
+    /// Writes the encoded bytes (if any) after checking that nothing unsolicited arrived.
+    async fn flush(&mut self, before: &'static str) -> Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        self.check_stray(before).await?;
+        self.io.write_all(&self.wbuf).await?;
         self.io.flush().await?;
+        self.wbuf.clear();
         Ok(())
     }
 
@@ -754,24 +501,6 @@ impl MtaClient {
     }
 }
 
-fn unexpected(command: &'static str, resp: Response, reason: &'static str) -> TestkitError {
-    TestkitError::Unexpected {
-        command,
-        response: Box::new(resp),
-        reason,
-    }
-}
-
-fn unbracket(a: &str) -> &str {
-    let a = a.trim();
-    if a == "\"\"" {
-        return "";
-    }
-    a.strip_prefix('<')
-        .and_then(|s| s.strip_suffix('>'))
-        .unwrap_or(a)
-}
-
 fn is_reset(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
@@ -779,26 +508,4 @@ fn is_reset(e: &std::io::Error) -> bool {
             | std::io::ErrorKind::BrokenPipe
             | std::io::ErrorKind::ConnectionAborted
     )
-}
-
-fn pair(k: &str, v: &str) -> (Bytes, Bytes) {
-    (
-        Bytes::copy_from_slice(k.as_bytes()),
-        Bytes::copy_from_slice(v.as_bytes()),
-    )
-}
-
-/// Profile defaults overridden or extended by the caller's macros.
-fn merge(mut defaults: Vec<(Bytes, Bytes)>, user: &[(&str, &str)]) -> Vec<(Bytes, Bytes)> {
-    for (k, v) in user {
-        let (k, v) = (
-            Bytes::copy_from_slice(k.as_bytes()),
-            Bytes::copy_from_slice(v.as_bytes()),
-        );
-        match defaults.iter_mut().find(|(dk, _)| names_match(dk, &k)) {
-            Some(slot) => *slot = (k, v),
-            None => defaults.push((k, v)),
-        }
-    }
-    defaults
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use milter_proto::{ProtocolError, Response};
+use milter_proto::ProtocolError;
 
 /// What can go wrong while playing the MTA.
 #[derive(Debug, thiserror::Error)]
@@ -11,7 +11,8 @@ pub enum TestkitError {
     /// Socket error.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
-    /// The milter sent bytes we cannot decode, or we tried to encode something invalid.
+    /// The milter sent bytes we cannot decode, answered something an MTA treats as a protocol
+    /// error (`UnexpectedResponse`, `NegotiationRefused`), or we tried to encode garbage.
     #[error("protocol error: {0}")]
     Protocol(#[from] ProtocolError),
     /// No (complete) reply within the deadline.
@@ -28,17 +29,7 @@ pub enum TestkitError {
         /// The command whose reply was awaited.
         waiting_for: &'static str,
     },
-    /// The milter answered with something an MTA would treat as a protocol error.
-    #[error("unexpected response {response:?} to {command}: {reason}")]
-    Unexpected {
-        /// The command being answered.
-        command: &'static str,
-        /// What arrived.
-        response: Box<Response>,
-        /// Why an MTA would refuse it.
-        reason: &'static str,
-    },
-    /// The milter sent data although no reply was due (design doc §0 rule 2, §8.4).
+    /// The milter sent data although no reply was due (docs/design/milter-protocol.md §0 rule 2, §8.4).
     #[error("the milter sent {bytes} bytes although no reply was due (before {before})")]
     StrayReply {
         /// Number of unexpected bytes buffered.
@@ -46,9 +37,6 @@ pub enum TestkitError {
         /// The command we were about to send.
         before: &'static str,
     },
-    /// The milter's OPTNEG reply would be refused by the MTA (design doc §2.1).
-    #[error("negotiation failed: {0}")]
-    Negotiation(&'static str),
     /// A high-level call made in the wrong order (e.g. before `negotiate`).
     #[error("usage error: {0}")]
     Usage(&'static str),

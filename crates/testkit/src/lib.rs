@@ -1,6 +1,7 @@
 //! Dev only: a fake MTA milter client and message helpers for tests and benchmarks.
 //!
-//! [`MtaClient`] speaks the MTA side of the milter protocol the way Postfix, Sendmail or a
+//! [`MtaClient`] is a thin async wrapper over `milter_proto::client::ClientSession`: it speaks
+//! the MTA side of the milter protocol the way Postfix, Sendmail or a
 //! legacy v2 MTA do ([`Profile`]), honours the negotiated `NR_*`/`NO*` bits, times out instead
 //! of hanging, and checks that the milter never sends a reply that was not due.
 //!
@@ -22,14 +23,13 @@
 #![warn(missing_docs)]
 
 mod client;
-mod eml;
 mod error;
-mod outcome;
 pub mod postgres;
-mod profile;
 
 pub use client::{Io, MtaClient};
-pub use eml::{Eml, EmlHeader};
 pub use error::TestkitError;
-pub use outcome::{BodySplit, EomOutcome, Reply, chunk_body};
-pub use profile::{AbortStyle, Flavor, Profile};
+// The protocol side lives in milter-proto (shared with `authmilter bench`); re-exported here
+// so tests keep one import path.
+pub use milter_proto::client::{
+    AbortStyle, BodySplit, Eml, EmlHeader, EomOutcome, Flavor, Profile, Reply, chunk_body,
+};

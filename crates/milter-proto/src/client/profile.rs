@@ -1,8 +1,8 @@
-//! MTA profiles: how Postfix, Sendmail and a legacy v2 MTA speak to a milter (design doc §5, §11.2).
+//! MTA profiles: how Postfix, Sendmail and a legacy v2 MTA speak to a milter (docs/design/milter-protocol.md §5, §11.2).
 
 use std::time::Duration;
 
-use milter_proto::{Actions, OptNeg, ProtocolFlags};
+use crate::{Actions, OptNeg, ProtocolFlags};
 
 /// Which MTA behaviour to imitate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub enum Flavor {
     Legacy,
 }
 
-/// How many ABORTs follow a finished message (design doc §2.10).
+/// How many ABORTs follow a finished message (docs/design/milter-protocol.md §2.10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AbortStyle {
     /// None (Sendmail).

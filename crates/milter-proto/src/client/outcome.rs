@@ -1,10 +1,10 @@
-//! What the fake MTA reports back: per-command replies, the end-of-message outcome, and how
-//! bodies are cut into chunks (design doc §2.8).
+//! What the MTA side learns: per-command replies, the end-of-message outcome, and how
+//! bodies are cut into chunks (docs/design/milter-protocol.md §2.8).
 
+use crate::{CommandCode, MILTER_CHUNK_SIZE, Response};
 use bytes::Bytes;
-use milter_proto::{CommandCode, MILTER_CHUNK_SIZE, Response};
 
-/// The outcome of one command (design doc §0 rule 2).
+/// The outcome of one command (docs/design/milter-protocol.md §0 rule 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// The milter's final reply.
@@ -33,7 +33,7 @@ impl Reply {
     }
 }
 
-/// Everything the milter answered at end of message (design doc §2.8).
+/// Everything the milter answered at end of message (docs/design/milter-protocol.md §2.8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EomOutcome {
     /// Modification packets in the order they arrived (REPLBODY chunks one by one).
@@ -125,7 +125,7 @@ impl EomOutcome {
     }
 }
 
-/// How to cut a body into BODY chunks (design doc §2.8, §11.2 "Chunking").
+/// How to cut a body into BODY chunks (docs/design/milter-protocol.md §2.8, §11.2 "Chunking").
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum BodySplit {
     /// 65535-byte chunks, the last one shorter (both MTAs).
@@ -176,7 +176,8 @@ pub fn chunk_body<'a>(body: &'a [u8], split: &BodySplit) -> Vec<&'a [u8]> {
     out
 }
 
-pub(crate) fn decided(resp: Response, at: CommandCode) -> EomOutcome {
+/// An outcome decided before end of message (a non-continue reply to `at`).
+pub fn decided(resp: Response, at: CommandCode) -> EomOutcome {
     EomOutcome {
         modifications: Vec::new(),
         progress: 0,

@@ -1,5 +1,5 @@
 //! Splitting a raw message into headers and body the way Postfix shows them to a milter
-//! (design doc §2.8).
+//! (docs/design/milter-protocol.md §2.8).
 
 /// One header as the MTA sends it, before the LEADSPC rule is applied.
 #[derive(Debug, Clone, PartialEq, Eq)]

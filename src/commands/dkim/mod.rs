@@ -1,17 +1,17 @@
-//! `authmilter dkim verify|sign|genkey|testkey`.
+//! `authmilter dkim verify|sign|genkey|testkey|rotate`.
+
+mod genkey;
+mod records;
+mod rotate;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use dkim::{KeyAlgorithm, Signer, SignerConfig, TestKeyOutcome};
+use dkim::{Signer, SignerConfig, TestKeyOutcome};
 
 use crate::app::App;
-use crate::cli::{
-    AlgorithmArg, DkimCommand, DkimGenkeyArgs, DkimSignArgs, DkimTestkeyArgs, DkimVerifyArgs,
-    KeyTypeArg,
-};
+use crate::cli::{AlgorithmArg, DkimCommand, DkimSignArgs, DkimTestkeyArgs, DkimVerifyArgs};
 use crate::pipeline::report::DkimReport;
 
 use super::common::{read_input, runtime, tool_config, tool_resolver};
@@ -21,7 +21,8 @@ pub fn run(cmd: DkimCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         DkimCommand::Verify(a) => verify(a),
         DkimCommand::Sign(a) => sign(a),
-        DkimCommand::Genkey(a) => genkey(a),
+        DkimCommand::Genkey(a) => genkey::run(a),
+        DkimCommand::Rotate(a) => rotate::run(a),
         DkimCommand::Testkey(a) => testkey(a),
     }
 }
@@ -111,72 +112,6 @@ fn sign(args: DkimSignArgs) -> anyhow::Result<ExitCode> {
     out.write_all(field.as_bytes())?;
     out.write_all(&raw)?;
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Generates a key pair: writes the private key (mode 0600), prints the DNS record.
-fn genkey(args: DkimGenkeyArgs) -> anyhow::Result<ExitCode> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let algorithm = match args.algorithm {
-        KeyTypeArg::Rsa => {
-            if !(2048..=4096).contains(&args.bits) {
-                bail!("--bits must be between 2048 and 4096 (RFC 8301 §3.2; 2048 is usual)");
-            }
-            KeyAlgorithm::Rsa {
-                bits: args.bits as u32,
-            }
-        }
-        KeyTypeArg::Ed25519 => KeyAlgorithm::Ed25519,
-    };
-    let domain = args
-        .domain
-        .trim()
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    let selector = args.selector.trim().to_string();
-    if domain.is_empty() || selector.is_empty() {
-        bail!("--domain and --selector must not be empty");
-    }
-    let key = dkim::generate_key(algorithm).map_err(|e| anyhow::anyhow!("{e}"))?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let path: PathBuf = args.out.join(format!("{domain}.{selector}.pem"));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| {
-            format!(
-                "cannot create {} (an existing key is never overwritten)",
-                path.display()
-            )
-        })?;
-    file.write_all(key.private_key_pem.as_bytes())?;
-    file.flush()?;
-    let name = dkim::key_name(&selector, &domain);
-    println!("Private key written to {} (mode 0600).", path.display());
-    println!();
-    println!("Publish this TXT record (zone file syntax):");
-    println!();
-    println!("{}", key.record.zone_entry(&selector, &domain));
-    println!();
-    println!("Or in a DNS provider's web form:");
-    println!("  Name:  {name}");
-    println!("  Type:  TXT");
-    println!("  Value: {}", key.record.text());
-    println!();
-    println!("Then add to milter.toml:");
-    println!();
-    println!("[[dkim.key]]");
-    println!("domain = \"{domain}\"");
-    println!("selector = \"{selector}\"");
-    println!("path = \"{}\"", path.display());
-    println!();
-    println!(
-        "and check the record once it is published: authmilter dkim testkey --domain {domain} --selector {selector} --key {}",
-        path.display()
-    );
     Ok(ExitCode::SUCCESS)
 }
 

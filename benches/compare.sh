@@ -1,0 +1,393 @@
+#!/usr/bin/env bash
+# authmilter side by side with the incumbents, in ONE run, on this machine:
+#   verify: OpenDKIM alone, OpenDKIM + OpenDMARC (the usual chain), rspamd's milter proxy with
+#           only its SPF, DKIM and DMARC modules, and authmilter doing all its inbound checks
+#           (SPF, HELO, DKIM, iprev, DMARC, Authentication-Results);
+#   sign:   RSA-2048 and Ed25519, OpenDKIM and authmilter;
+# at concurrency 1 and 8 (authmilter also at 64): msg/s, p99 latency, the milter's CPU µs per
+# message (from /proc) and the ratio to authmilter; then the crypto floor (`openssl speed`).
+#
+# usage: bash benches/compare.sh [--count N] [--duration SECONDS] [--corpus-size N]
+#
+# It installs the peers from Debian packages if they are missing (with a policy-rc.d that keeps
+# package scripts from starting them; it never stops anything it did not start), builds
+# authmilter (release), then re-runs itself in a private network and mount namespace
+# (`unshare --net --mount`): there NSD answers on 127.0.0.1:53 for the benchmark zones and
+# /etc/resolv.conf is bind-mounted to point at it, so every milter uses the same DNS without
+# touching the machine's configuration. Every process it starts it stops by PID. Every run is
+# bounded by --count messages and --duration seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+COUNT=3000
+DURATION=20
+CORPUS_SIZE=200
+INSIDE=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --count) COUNT=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --corpus-size) CORPUS_SIZE=$2; shift 2 ;;
+    --inside) INSIDE=1; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+if [ "$INSIDE" -eq 0 ]; then
+  need=()
+  for p in opendkim opendmarc rspamd nsd openssl python3; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+  done
+  if [ "${#need[@]}" -gt 0 ]; then
+    echo "installing: ${need[*]}"
+    policy=/usr/sbin/policy-rc.d
+    had_policy=0
+    [ -e "$policy" ] && had_policy=1
+    if [ "$had_policy" -eq 0 ]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy"
+      chmod 755 "$policy"
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${need[@]}"
+    [ "$had_policy" -eq 0 ] && rm -f "$policy"
+  fi
+  cargo build --release --quiet
+  exec unshare --net --mount --fork bash "$0" --inside --count "$COUNT" \
+    --duration "$DURATION" --corpus-size "$CORPUS_SIZE"
+fi
+
+# ---- inside the private namespace ------------------------------------------------------------
+ip link set lo up
+AM="$ROOT/target/release/authmilter"
+T=$(mktemp -d /tmp/authmilter-compare.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'echo "compare.sh: failed at line $LINENO" >&2' ERR
+echo "nameserver 127.0.0.1" > "$T/resolv.conf"
+mount --bind "$T/resolv.conf" /etc/resolv.conf
+
+wait_sock() { # socket path [tenths of a second]
+  for _ in $(seq "${2:-100}"); do
+    python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1" \
+      2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on $1" >&2
+  return 1
+}
+
+# ---- keys, zones, NSD --------------------------------------------------------------------------
+D=bench.test
+mkdir -p "$T/keys"
+"$AM" dkim genkey --domain "$D" --selector rsa --algorithm rsa --out "$T/keys" > "$T/rsa.txt"
+"$AM" dkim genkey --domain "$D" --selector ed --algorithm ed25519 --out "$T/keys" > "$T/ed.txt"
+p_of() { sed -n 's/.*Value: *//p' "$1" | head -1; }
+RSA_P=$(p_of "$T/rsa.txt")
+ED_P=$(p_of "$T/ed.txt")
+txt_split() { # long TXT value -> quoted 255-byte strings
+  python3 -c 'import sys; v=sys.argv[1]; print(" ".join("\""+v[i:i+255]+"\"" for i in range(0,len(v),255)))' "$1"
+}
+mkdir -p "$T/nsd"
+cat > "$T/nsd/$D.zone" <<EOF
+\$ORIGIN $D.
+\$TTL 300
+@ IN SOA ns.$D. hostmaster.$D. 1 3600 900 604800 60
+@ IN NS ns.$D.
+ns IN A 127.0.0.1
+@ IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+mail IN A 192.0.2.10
+mail IN TXT "v=spf1 a -all"
+_dmarc IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@$D"
+rsa._domainkey IN TXT ( $(txt_split "$RSA_P") )
+ed._domainkey IN TXT ( $(txt_split "$ED_P") )
+EOF
+cat > "$T/nsd/rev.zone" <<EOF
+\$ORIGIN 2.0.192.in-addr.arpa.
+\$TTL 300
+@ IN SOA ns.$D. hostmaster.$D. 1 3600 900 604800 60
+@ IN NS ns.$D.
+10 IN PTR mail.$D.
+EOF
+cat > "$T/nsd/nsd.conf" <<EOF
+server:
+  ip-address: 127.0.0.1
+  port: 53
+  username: ""
+  chroot: ""
+  zonesdir: "$T/nsd"
+  pidfile: "$T/nsd/nsd.pid"
+  database: ""
+  xfrdfile: "$T/nsd/xfrd.state"
+  zonelistfile: "$T/nsd/zone.list"
+  logfile: "$T/nsd/nsd.log"
+  server-count: 1
+  do-ip6: no
+remote-control:
+  control-enable: no
+zone:
+  name: $D
+  zonefile: $D.zone
+zone:
+  name: 2.0.192.in-addr.arpa
+  zonefile: rev.zone
+EOF
+/usr/sbin/nsd -d -c "$T/nsd/nsd.conf" 2>"$T/nsd/stderr" &
+PIDS+=($!)
+for _ in $(seq 50); do
+  python3 - "$D" <<'EOF' && break
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
+q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"".join(bytes([len(l)]) + l.encode() for l in sys.argv[1].split(".")) + b"\x00\x00\x06\x00\x01"
+try:
+    s.sendto(q, ("127.0.0.1", 53)); s.recv(512)
+except OSError:
+    sys.exit(1)
+EOF
+  sleep 0.1
+done
+
+# ---- corpus: realistic messages, signed (RSA-2048 three in four, Ed25519 one in four) ----------
+python3 "$ROOT/benches/make-corpus.py" "$T/raw" --count "$CORPUS_SIZE" --domain "$D"
+mkdir -p "$T/signed"
+i=0
+for f in "$T"/raw/*.eml; do
+  if [ $((i % 4)) -eq 3 ]; then sel=ed; else sel=rsa; fi
+  "$AM" dkim sign --domain "$D" --selector "$sel" --key "$T/keys/$D.$sel.pem" "$f" > "$T/signed/$(basename "$f")"
+  i=$((i + 1))
+done
+"$AM" dkim verify "$T/signed/0003.eml" || true
+
+# ---- the milters, each on its own Unix socket with its own files in $T ---------------------------
+# Unix sockets, as most Postfix installations use for local milters: over TCP, libmilter's
+# separate small writes at end of message meet Nagle and delayed ACKs (~40 ms a message).
+S="$T/s"
+mkdir -p "$S"
+cat > "$T/am-verify.toml" <<EOF
+[[server.listen]]
+socket = "unix:$S/am-verify.sock"
+role = "verify"
+[authres]
+authserv_id = "mx.$D"
+[dns]
+nameservers = ["127.0.0.1:53"]
+[log]
+level = "warn"
+EOF
+cat > "$T/am-sign-rsa.toml" <<EOF
+[[server.listen]]
+socket = "unix:$S/am-sign-rsa.sock"
+role = "sign"
+[authres]
+authserv_id = "mx.$D"
+[dns]
+nameservers = ["127.0.0.1:53"]
+[log]
+level = "warn"
+[[dkim.key]]
+domain = "$D"
+selector = "rsa"
+path = "$T/keys/$D.rsa.pem"
+EOF
+sed -e 's/am-sign-rsa.sock/am-sign-ed.sock/' -e 's/selector = "rsa"/selector = "ed"/' -e "s#$D.rsa.pem#$D.ed.pem#" \
+  "$T/am-sign-rsa.toml" > "$T/am-sign-ed.toml"
+
+odk_conf() { # file mode socket [selector]
+  {
+    echo "Syslog no"
+    echo "Mode $2"
+    echo "Socket local:$3"
+    echo "PidFile $T/$(basename "$1").pid"
+    echo "Canonicalization relaxed/relaxed"
+    echo "AlwaysAddARHeader yes"
+    echo "AuthservID mx.$D"
+    echo "UMask 007"
+    if [ -n "${4:-}" ]; then
+      echo "Domain $D"
+      echo "Selector $4"
+      echo "KeyFile $T/keys/$D.$4.pem"
+      echo "RequireSafeKeys false"
+      if [ "$4" = ed ]; then
+        echo "SignatureAlgorithm ed25519-sha256"
+      else
+        echo "SignatureAlgorithm rsa-sha256"
+      fi
+    fi
+  } > "$1"
+}
+odk_conf "$T/odk-verify.conf" v "$S/odk-verify.sock"
+odk_conf "$T/odk-sign-rsa.conf" s "$S/odk-sign-rsa.sock" rsa
+odk_conf "$T/odk-sign-ed.conf" s "$S/odk-sign-ed.sock" ed
+cat > "$T/odmarc.conf" <<EOF
+Socket local:$S/odmarc.sock
+PidFile $T/odmarc.pid
+AuthservID mx.$D
+TrustedAuthservIDs mx.$D
+SPFSelfValidate true
+SPFIgnoreResults false
+IgnoreAuthenticatedClients false
+RejectFailures false
+Syslog false
+UMask 007
+EOF
+mkdir -p "$T/rspamd/db" "$T/rspamd/local"
+cat > "$T/rspamd/rspamd.conf" <<EOF
+# Only SPF, DKIM, DMARC and the Authentication-Results header; no rules, statistics or lists.
+.include "\$CONFDIR/metrics.conf"
+.include "\$CONFDIR/actions.conf"
+.include "\$CONFDIR/groups.conf"
+modules {
+  path = "\${PLUGINSDIR}";
+}
+options {
+  pidfile = "$T/rspamd/rspamd.pid";
+  filters = "dkim"; # the C module; spf, dmarc and milter_headers are Lua plugins
+  dns { nameserver = ["127.0.0.1:53"]; timeout = 1s; }
+  cache_file = "$T/rspamd/db/symbols.cache";
+  hs_cache_dir = "$T/rspamd/db/";
+  local_addrs = [];
+  task_timeout = 8s;
+}
+logging { type = "file"; filename = "$T/rspamd/rspamd.log"; level = "error"; }
+worker "rspamd_proxy" {
+  bind_socket = "$S/rspamd.sock mode=0666";
+  milter = yes;
+  timeout = 120s;
+  count = 1;
+  upstream "local" { default = yes; self_scan = yes; }
+}
+spf { }
+dkim { }
+dmarc { }
+milter_headers { use = ["authentication-results"]; authenticated_headers = ["authentication-results"]; }
+EOF
+
+start() { # VAR name command... : starts it on $S/name.sock, records its PID in VAR and PIDS
+  local var=$1 name=$2
+  shift 2
+  "$@" > "$T/$name.log" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  printf -v "$var" %s "$pid"
+  wait_sock "$S/$name.sock" "${WAIT:-100}" || { tail -20 "$T/$name.log" >&2; exit 1; }
+}
+start AMV am-verify "$AM" serve -c "$T/am-verify.toml"
+start AMR am-sign-rsa "$AM" serve -c "$T/am-sign-rsa.toml"
+start AME am-sign-ed "$AM" serve -c "$T/am-sign-ed.toml"
+start ODV odk-verify /usr/sbin/opendkim -f -x "$T/odk-verify.conf"
+start ODR odk-sign-rsa /usr/sbin/opendkim -f -x "$T/odk-sign-rsa.conf"
+start ODE odk-sign-ed /usr/sbin/opendkim -f -x "$T/odk-sign-ed.conf"
+start ODM odmarc /usr/sbin/opendmarc -f -c "$T/odmarc.conf"
+# rspamd compiles its URL and language tables at start: give it two minutes.
+WAIT=1200 start RSP_MAIN rspamd /usr/bin/rspamd -f -i -u root -g root -c "$T/rspamd/rspamd.conf" \
+  --var "DBDIR=$T/rspamd/db" --var "RUNDIR=$T/rspamd" --var "LOGDIR=$T/rspamd" \
+  --var "LOCAL_CONFDIR=$T/rspamd/local"
+# rspamd scans in its proxy worker (self_scan), a child of the main process: measure that one.
+RSP=$(pgrep -P "$RSP_MAIN" -f rspamd_proxy | head -1 || true)
+[ -n "$RSP" ] || RSP=$RSP_MAIN
+
+# ---- runs ----------------------------------------------------------------------------------------
+mkdir -p "$T/res"
+run() { # label pid concurrency corpus [extra bench args...]; CLIENT= overrides the client IP
+  local label=$1 pid=$2 c=$3 corpus=$4
+  local target="unix:$S/$label.sock"
+  shift 4
+  # warm-up: caches, connection pools, first key loads
+  "$AM" bench --target "$target" --corpus "$corpus" --count 200 --concurrency "$c" \
+    --client-ip "${CLIENT:-192.0.2.10}" --helo "mail.$D" --rcpt "user@example.net" "$@" \
+    --json > /dev/null || true
+  "$AM" bench --target "$target" --corpus "$corpus" --count "$COUNT" \
+    --duration "$DURATION" --concurrency "$c" --client-ip "${CLIENT:-192.0.2.10}" --helo "mail.$D" \
+    --rcpt "user@example.net" --pid "$pid" "$@" --json > "$T/res/$label.c$c.json" || true
+}
+for c in 1 8; do
+  run am-verify "$AMV" $c "$T/signed"
+  run odk-verify "$ODV" $c "$T/signed"
+  run odmarc "$ODM" $c "$T/signed"
+  run rspamd "$RSP" $c "$T/signed"
+  run am-sign-rsa "$AMR" $c "$T/raw" --auth bench
+  CLIENT=127.0.0.1 run odk-sign-rsa "$ODR" $c "$T/raw" --auth bench
+  run am-sign-ed "$AME" $c "$T/raw" --auth bench
+  CLIENT=127.0.0.1 run odk-sign-ed "$ODE" $c "$T/raw" --auth bench
+done
+run am-verify "$AMV" 64 "$T/signed"
+
+# ---- the table -----------------------------------------------------------------------------------
+openssl speed -seconds 3 rsa2048 ed25519 > "$T/openssl-speed.txt" 2>/dev/null || true
+python3 - "$T/res" "$T/openssl-speed.txt" "$CORPUS_SIZE" <<'EOF'
+import json, os, re, sys
+res, speed, corpus = sys.argv[1], sys.argv[2], sys.argv[3]
+def load(label, c):
+    try:
+        return json.load(open(os.path.join(res, f"{label}.c{c}.json")))
+    except (OSError, ValueError):
+        return None
+rows = [
+    ("verify", "authmilter: SPF+HELO, DKIM, iprev, DMARC, A-R", ["am-verify"], "am-verify"),
+    ("verify", "OpenDKIM (DKIM only)", ["odk-verify"], "am-verify"),
+    ("verify", "OpenDMARC (SPF + DMARC, no DKIM input)", ["odmarc"], "am-verify"),
+    ("verify", "OpenDKIM + OpenDMARC chain (sum of both)", ["odk-verify", "odmarc"], "am-verify"),
+    ("verify", "rspamd proxy (SPF, DKIM, DMARC, A-R)", ["rspamd"], "am-verify"),
+    ("sign", "authmilter RSA-2048", ["am-sign-rsa"], "am-sign-rsa"),
+    ("sign", "OpenDKIM RSA-2048", ["odk-sign-rsa"], "am-sign-rsa"),
+    ("sign", "authmilter Ed25519", ["am-sign-ed"], "am-sign-ed"),
+    ("sign", "OpenDKIM Ed25519", ["odk-sign-ed"], "am-sign-ed"),
+]
+print(f"\ncorpus: {corpus} messages; milter CPU from /proc/PID/stat (10 ms ticks)\n")
+print("| task | milter | conc. | msg/s | p99 | milter CPU µs/msg | × authmilter | answers | errors |")
+print("|---|---|---|---|---|---|---|---|---|")
+for c in (1, 8, 64):
+    for task, name, labels, base in rows:
+        runs = [load(l, c) for l in labels]
+        if any(r is None for r in runs):
+            continue
+        b = load(base, c)
+        cpu = sum((r.get("milter_cpu_us_per_msg") or 0) for r in runs)
+        bcpu = (b or {}).get("milter_cpu_us_per_msg") or 0
+        ratio = f"{cpu / bcpu:.1f}" if bcpu else "-"
+        if len(runs) == 1:
+            rate = f"{runs[0]['msgs_per_sec']:.0f}"
+            p99 = f"{runs[0]['latency_us']['p99'] / 1000:.2f} ms"
+        else:
+            rate = "-"
+            p99 = f"≤ {sum(r['latency_us']['p99'] for r in runs) / 1000:.2f} ms"
+        a = runs[-1]["answers"]
+        ans = (f"acc {a['accept']} rej {a['reject']} tmp {a['tempfail']} "
+               f"A-R {a['authentication_results_added']} sig {a['dkim_signatures_added']}")
+        errs = sum(r["failed"] for r in runs)
+        print(f"| {task} | {name} | {c} | {rate} | {p99} | {cpu:.0f} | {ratio} | {ans} | {errs} |")
+txt = open(speed).read() if os.path.exists(speed) else ""
+# "... sign verify sign/s verify/s": the per-second columns keep their precision
+m = re.search(r"rsa 2048 bits\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)\s+([\d.]+)", txt)
+e = re.search(r"253 bits EdDSA \(Ed25519\)\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)\s+([\d.]+)", txt)
+print("\ncrypto floor (openssl speed -seconds 3 rsa2048 ed25519):")
+if m:
+    print(f"  RSA-2048 sign {1e6 / float(m.group(1)):.0f} µs, verify {1e6 / float(m.group(2)):.1f} µs")
+if e:
+    print(f"  Ed25519 sign {1e6 / float(e.group(1)):.1f} µs, verify {1e6 / float(e.group(2)):.1f} µs")
+for c in (1, 8):
+    r = load("am-sign-rsa", c)
+    if m and r and r.get("milter_cpu_us_per_msg"):
+        floor = 1e6 / float(m.group(1))
+        print(f"  authmilter RSA-2048 signing at c={c}: {r['milter_cpu_us_per_msg'] / floor:.2f}× openssl's raw sign")
+EOF
+echo
+echo "client CPU per message (authmilter bench itself):"
+python3 - "$T"/res/*.json <<'EOF'
+import json, os, sys
+for path in sys.argv[1:]:
+    r = json.load(open(path))
+    rss = (r.get("milter_peak_rss_kib") or 0) / 1024
+    errors = {k: v for k, v in r["errors"].items() if v}
+    print(f"  {os.path.basename(path)}: client {r['client_cpu_us_per_msg']:.0f} µs/msg, "
+          f"milter {r.get('milter_cpu_us_per_msg') or 0:.0f} µs/msg, milter peak RSS {rss:.1f} MiB, errors {errors or 'none'}")
+EOF

@@ -1,0 +1,213 @@
+//! What a trusted sealer vouched for (RFC 8617 §7.2.1 "DMARC Local Policy Overrides"): the
+//! pass result for the message's author domain that a trusted hop recorded in its
+//! ARC-Authentication-Results, for a local policy that lets it stand in for a DMARC fail.
+
+use std::fmt;
+
+use crate::outcome::{ArcOutcome, ArcSetInfo};
+
+/// Which recorded result rescues the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PassKind {
+    /// `dmarc=pass header.from=<the From domain>` (RFC 7489 §11.2 / RFC 9989).
+    Dmarc,
+    /// `dkim=pass header.d=<aligned domain>` (or `header.i` when there is no `header.d`).
+    Dkim,
+    /// `spf=pass smtp.mailfrom=<address at an aligned domain>`.
+    Spf,
+}
+
+impl PassKind {
+    /// The A-R method name.
+    pub fn method(self) -> &'static str {
+        match self {
+            PassKind::Dmarc => "dmarc",
+            PassKind::Dkim => "dkim",
+            PassKind::Spf => "spf",
+        }
+    }
+}
+
+/// A pass for the author domain recorded by a trusted sealer (RFC 8617 §7.2.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedPass {
+    /// The set's instance.
+    pub instance: u32,
+    /// The sealer, ARC-Seal `d=`.
+    pub sealer: String,
+    /// The authserv-id of the AAR.
+    pub authserv_id: String,
+    /// What passed.
+    pub kind: PassKind,
+    /// The property that names the domain: `header.from`, `header.d`, `header.i` or
+    /// `smtp.mailfrom`.
+    pub property: String,
+    /// Its value as recorded.
+    pub value: String,
+}
+
+impl fmt::Display for TrustedPass {
+    /// `trusted ARC sealer google.com (i=1) recorded dmarc=pass header.from=example.com`:
+    /// the text for the DMARC entry's `reason=` and for logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "trusted ARC sealer {} (i={}) recorded {}=pass {}={}",
+            self.sealer,
+            self.instance,
+            self.kind.method(),
+            self.property,
+            self.value
+        )
+    }
+}
+
+impl ArcOutcome {
+    /// The first pass for `from_domain` that a trusted sealer recorded, looking at the sets
+    /// [`ArcOutcome::trusted_sets`] allows, newest first (RFC 8617 §7.2.1). A `dmarc=pass`
+    /// counts when its `header.from` is `from_domain` (ASCII case ignored); a `dkim=pass` or
+    /// `spf=pass` when `aligned(kind, domain)` says its domain aligns with `from_domain`
+    /// (the caller applies the DMARC record's `adkim`/`aspf` and the organizational domain).
+    /// `None` unless the chain passes.
+    pub fn trusted_pass(
+        &self,
+        is_trusted: impl Fn(&str) -> bool,
+        from_domain: &str,
+        aligned: impl Fn(PassKind, &str) -> bool,
+    ) -> Option<TrustedPass> {
+        let from = from_domain.trim_end_matches('.');
+        for set in self.trusted_sets(is_trusted) {
+            let Ok(ar) = &set.authentication_results else {
+                continue;
+            };
+            for r in ar.results.iter().filter(|r| r.result == "pass") {
+                let found = match r.method.as_str() {
+                    "dmarc" => r
+                        .property("header", "from")
+                        .filter(|d| d.trim_end_matches('.').eq_ignore_ascii_case(from))
+                        .map(|d| (PassKind::Dmarc, "header.from", d)),
+                    "dkim" => {
+                        let by_d = r.property("header", "d").map(|d| ("header.d", d, d));
+                        let by_i = || {
+                            r.property("header", "i")
+                                .map(|i| ("header.i", i, i.rsplit('@').next().unwrap_or(i)))
+                        };
+                        by_d.or_else(by_i)
+                            .filter(|(_, _, d)| aligned(PassKind::Dkim, d))
+                            .map(|(p, v, _)| (PassKind::Dkim, p, v))
+                    }
+                    "spf" => r
+                        .property("smtp", "mailfrom")
+                        .filter(|m| {
+                            let d = m.rsplit('@').next().unwrap_or(m);
+                            aligned(PassKind::Spf, d)
+                        })
+                        .map(|m| (PassKind::Spf, "smtp.mailfrom", m)),
+                    _ => None,
+                };
+                if let Some((kind, property, value)) = found {
+                    return Some(pass(set, &ar.authserv_id, kind, property, value));
+                }
+            }
+        }
+        None
+    }
+}
+
+fn pass(
+    set: &ArcSetInfo,
+    authserv_id: &str,
+    kind: PassKind,
+    property: &str,
+    value: &str,
+) -> TrustedPass {
+    TrustedPass {
+        instance: set.instance,
+        sealer: set.seal_domain.to_ascii_lowercase(),
+        authserv_id: authserv_id.to_string(),
+        kind,
+        property: property.to_string(),
+        value: value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{ChainStatus, SignatureCheck};
+    use dkim::Algorithm;
+
+    fn outcome(aar: &str) -> ArcOutcome {
+        let ar = authres::parse(aar.as_bytes()).unwrap();
+        ArcOutcome {
+            result: ChainStatus::Pass,
+            reason: None,
+            instances: 1,
+            highest_instance: 1,
+            oldest_pass: Some(0),
+            sets: vec![ArcSetInfo {
+                instance: 1,
+                cv: ChainStatus::None,
+                seal_domain: "Google.com".into(),
+                seal_selector: "arc-20240605".into(),
+                seal_algorithm: Algorithm::RsaSha256,
+                seal: SignatureCheck::Pass,
+                signature_domain: "google.com".into(),
+                signature_selector: "arc-20240605".into(),
+                signature_algorithm: Some(Algorithm::RsaSha256),
+                message_signature: SignatureCheck::Pass,
+                authentication_results: Ok(ar),
+            }],
+        }
+    }
+
+    fn google(d: &str) -> bool {
+        d.eq_ignore_ascii_case("google.com")
+    }
+
+    /// Relaxed alignment stand-in: same domain or a subdomain of example.com.
+    fn aligned(_: PassKind, d: &str) -> bool {
+        d == "example.com" || d.ends_with(".example.com")
+    }
+
+    #[test]
+    fn dmarc_dkim_spf_passes() {
+        let o = outcome(
+            "mx.google.com; dkim=pass header.i=@example.com header.s=s1; \
+             spf=fail smtp.mailfrom=a@example.com; dmarc=pass (p=REJECT) header.from=example.com",
+        );
+        let p = o.trusted_pass(google, "Example.com.", aligned).unwrap();
+        // the first matching result in the AAR's order
+        assert_eq!(p.kind, PassKind::Dkim);
+        assert_eq!(
+            p.to_string(),
+            "trusted ARC sealer google.com (i=1) recorded dkim=pass header.i=@example.com"
+        );
+        let o = outcome("mx.google.com; dmarc=pass header.from=example.com");
+        assert_eq!(
+            o.trusted_pass(google, "example.com", aligned)
+                .unwrap()
+                .to_string(),
+            "trusted ARC sealer google.com (i=1) recorded dmarc=pass header.from=example.com"
+        );
+        let o = outcome("mx.google.com; spf=pass smtp.mailfrom=bounce@mail.example.com");
+        assert_eq!(
+            o.trusted_pass(google, "example.com", aligned).unwrap().kind,
+            PassKind::Spf
+        );
+    }
+
+    #[test]
+    fn nothing_for_other_domains_untrusted_sealers_or_failed_chains() {
+        let o = outcome(
+            "mx.google.com; dmarc=pass header.from=example.net; dkim=pass header.d=evil.example; \
+             spf=pass smtp.mailfrom=a@evil.example; dkim=fail header.d=example.com",
+        );
+        assert_eq!(o.trusted_pass(google, "example.com", aligned), None);
+        let o = outcome("mx.google.com; dmarc=pass header.from=example.com");
+        assert_eq!(o.trusted_pass(|_| false, "example.com", aligned), None);
+        let mut failed = o.clone();
+        failed.result = ChainStatus::Fail;
+        assert_eq!(failed.trusted_pass(google, "example.com", aligned), None);
+    }
+}

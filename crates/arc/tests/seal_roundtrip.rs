@@ -1,0 +1,269 @@
+//! Sealing and validating our own chains (RFC 8617 §5.1, §5.2): RSA and Ed25519 hops,
+//! oldest-pass after a modifying hop, sealing over failed chains, the 50-set limit, and one
+//! body hash shared by DKIM and ARC.
+
+mod common;
+
+use arc::{ArcError, ChainStatus, FailReason, SignatureCheck};
+use common::{MESSAGE, NOW, seal, sealer, validate};
+use dkim::BodyHashes;
+
+#[test]
+fn one_hop_rsa_and_ed25519() {
+    for which in ["rsa", "ed"] {
+        let (before, sealed) = seal(&sealer(which), MESSAGE.as_bytes(), "mx.example.org").unwrap();
+        assert_eq!(before.result, ChainStatus::None);
+        let text = String::from_utf8(sealed.clone()).unwrap();
+        assert!(text.starts_with("ARC-Seal: i=1; a="), "{text}");
+        let order: Vec<usize> = [
+            "ARC-Seal:",
+            "ARC-Message-Signature:",
+            "ARC-Authentication-Results:",
+        ]
+        .iter()
+        .map(|n| text.find(n).unwrap())
+        .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "top-down order");
+        assert!(text.contains("cv=none"));
+        let o = validate(&sealed);
+        assert_eq!(o.result, ChainStatus::Pass, "{which}: {:?}", o.reason);
+        assert_eq!((o.instances, o.oldest_pass), (1, Some(0)));
+        let set = &o.sets[0];
+        assert_eq!(set.seal_domain, "example.org");
+        assert_eq!(set.seal_selector, which);
+        assert_eq!(set.seal, SignatureCheck::Pass);
+        let ar = set.authentication_results.as_ref().unwrap();
+        assert_eq!(ar.authserv_id, "mx.example.org");
+        assert_eq!(
+            ar.by_method("dmarc")
+                .next()
+                .unwrap()
+                .property("header", "from"),
+            Some("example.com")
+        );
+        // every line folded within 78 columns where the value allows
+        for line in text.lines().take_while(|l| !l.is_empty()) {
+            assert!(line.len() <= 78, "{line:?}");
+        }
+    }
+}
+
+#[test]
+fn two_hops_and_a_modifying_list() {
+    let (_, hop1) = seal(&sealer("ed"), MESSAGE.as_bytes(), "mx1.example.org").unwrap();
+    let (o1, hop2) = seal(&sealer("rsa"), &hop1, "mx2.example.org").unwrap();
+    assert_eq!(o1.result, ChainStatus::Pass);
+    let o = validate(&hop2);
+    assert_eq!(o.result, ChainStatus::Pass, "{:?}", o.reason);
+    assert_eq!((o.instances, o.oldest_pass), (2, Some(0)));
+    assert_eq!(o.sets[1].cv, ChainStatus::Pass);
+
+    // a list validates on receipt, adds a footer and seals: AMS(1) breaks, the chain passes
+    let received = validate(&hop1);
+    let listed = [&hop1[..], b"-- \r\nlist footer\r\n"].concat();
+    let relisted =
+        common::seal_after_change(&sealer("rsa"), &listed, &received, "lists.example.net");
+    let o = validate(&relisted);
+    assert_eq!(o.result, ChainStatus::Pass, "{:?}", o.reason);
+    assert_eq!(o.oldest_pass, Some(2));
+    assert!(matches!(
+        o.sets[0].message_signature,
+        SignatureCheck::Fail(dkim::Reason::BodyHashMismatch)
+    ));
+    assert_eq!(
+        o.report_comment(),
+        "arc=pass as[2].d=example.org as[2].s=rsa as[1].d=example.org as[1].s=ed"
+    );
+    let ip: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    assert_eq!(
+        authres::AuthenticationResults::new("mx.example.net")
+            .with(o.method_result(Some(ip)))
+            .to_string(),
+        "mx.example.net; arc=pass header.oldest-pass=2 smtp.remote-ip=192.0.2.7"
+    );
+    // the trusted sealer's results count only if nothing untrusted came after, or its AMS
+    // still verifies
+    let trusted = |d: &str| d == "example.org";
+    assert_eq!(o.trusted_sets(trusted).len(), 2);
+    assert!(o.trusted_sets(|_| false).is_empty());
+
+    // modified after the last hop: the newest AMS fails, so the chain fails
+    let tampered = [&hop2[..], b"tampered\r\n"].concat();
+    let o = validate(&tampered);
+    assert_eq!(
+        o.reason,
+        Some(FailReason::MessageSignature {
+            instance: 2,
+            reason: dkim::Reason::BodyHashMismatch
+        })
+    );
+    assert!(o.trusted_sets(trusted).is_empty());
+}
+
+#[test]
+fn a_failed_chain_is_sealed_with_cv_fail_then_ends() {
+    let (_, hop1) = seal(&sealer("rsa"), MESSAGE.as_bytes(), "mx1.example.org").unwrap();
+    // break seal 1: change the AAR it covers
+    let broken = String::from_utf8(hop1)
+        .unwrap()
+        .replacen("dmarc=pass", "dmarc=fail", 1)
+        .into_bytes();
+    let (o, hop2) = seal(&sealer("ed"), &broken, "mx2.example.org").unwrap();
+    assert_eq!(o.result, ChainStatus::Fail);
+    assert!(matches!(
+        o.reason,
+        Some(FailReason::Seal { instance: 1, .. })
+    ));
+    let text = String::from_utf8(hop2.clone()).unwrap();
+    assert!(
+        text.starts_with("ARC-Seal: i=2; a=ed25519-sha256; t="),
+        "{text}"
+    );
+    assert!(text.lines().next().unwrap().contains("cv=fail"), "{text}");
+    // the next validator sees the chain ended
+    let o = validate(&hop2);
+    assert_eq!(o.reason, Some(FailReason::Terminated { instance: 2 }));
+    // and the next sealer adds nothing (RFC 8617 §5.1 step 2)
+    assert_eq!(
+        seal(&sealer("rsa"), &hop2, "mx3.example.org").unwrap_err(),
+        ArcError::ChainTerminated { instance: 2 }
+    );
+}
+
+#[test]
+fn fifty_sets_validate_and_the_fifty_first_is_refused() {
+    let ed = sealer("ed");
+    let mut msg = MESSAGE.as_bytes().to_vec();
+    for i in 1..=50u32 {
+        let (o, next) = seal(&ed, &msg, &format!("mx{i}.example.org")).unwrap();
+        assert_eq!(o.instances, i - 1);
+        msg = next;
+    }
+    let o = validate(&msg);
+    assert_eq!(o.result, ChainStatus::Pass, "{:?}", o.reason);
+    assert_eq!((o.instances, o.oldest_pass), (50, Some(0)));
+    assert_eq!(
+        seal(&ed, &msg, "mx51.example.org").unwrap_err(),
+        ArcError::InstanceLimit { highest: 50 }
+    );
+}
+
+#[test]
+fn one_body_hash_for_dkim_and_arc() {
+    // DKIM verification, DKIM signing (relaxed body) and ARC validation and sealing of a
+    // message whose chain signs relaxed: every consumer shares one hasher
+    let (_, hop1) = seal(&sealer("rsa"), MESSAGE.as_bytes(), "mx1.example.org").unwrap();
+    let msg = message::parse_message(&hop1);
+    let mut hashes = BodyHashes::default();
+    let mut chain = arc::Verifier::default().begin(&msg.headers, NOW, &mut hashes);
+    let sealing = sealer("ed").start(&mut hashes);
+    let signer = dkim::Signer::from_pem(
+        &std::fs::read(common::data("keys/rsa2048.pem")).unwrap(),
+        dkim::SignerConfig::new("example.org", "rsa"),
+    )
+    .unwrap();
+    let signing = signer.start_shared(&mut hashes);
+    assert_eq!(hashes.hasher_count(), 1);
+    common::block_on(chain.lookup_keys(&common::key_resolver()));
+    for chunk in msg.body.chunks(7) {
+        hashes.update(chunk);
+    }
+    let done = hashes.finish();
+    let o = chain.finish(&done);
+    assert_eq!(o.result, ChainStatus::Pass);
+    let sig = signing.finish_shared(&done, &msg.headers, NOW).unwrap();
+    let mut headers = vec![sig.to_header_field()];
+    headers.extend(msg.headers.iter().cloned());
+    let set = sealing
+        .seal(
+            &done,
+            &headers,
+            &o,
+            &common::payload("mx2.example.org"),
+            NOW,
+        )
+        .unwrap();
+    // the AMS covers the DKIM-Signature we added (RFC 8617 §4.1.2 SHOULD)
+    assert!(set.message_signature.value("").contains("dkim-signature"));
+    let out: Vec<u8> = [
+        set.to_fields("\r\n").into_bytes(),
+        sig.to_field().into_bytes(),
+        hop1,
+    ]
+    .concat();
+    assert_eq!(validate(&out).result, ChainStatus::Pass);
+}
+
+#[test]
+fn sealing_checks_its_inputs() {
+    let s = sealer("rsa");
+    let mut hashes = BodyHashes::default();
+    let session = s.start(&mut hashes);
+    let done = hashes.finish();
+    let msg = message::parse_message(b"Subject: no from\r\n\r\nbody\r\n");
+    assert_eq!(
+        session
+            .seal(
+                &done,
+                &msg.headers,
+                &arc::ArcOutcome::none(),
+                &common::payload("x"),
+                NOW
+            )
+            .unwrap_err(),
+        ArcError::NoFromHeader
+    );
+    // a hash asked for after the body started is not available
+    let mut late = BodyHashes::default();
+    late.update(b"x");
+    let session = s.start(&mut late);
+    let msg = message::parse_message(MESSAGE.as_bytes());
+    assert_eq!(
+        session
+            .seal(
+                &late.finish(),
+                &msg.headers,
+                &arc::ArcOutcome::none(),
+                &common::payload("x"),
+                NOW
+            )
+            .unwrap_err(),
+        ArcError::BodyHashUnavailable
+    );
+    // a chain outcome that does not belong to these header fields
+    let (_, hop1) = seal(&s, MESSAGE.as_bytes(), "mx1.example.org").unwrap();
+    let pass = validate(&hop1);
+    let mut hashes = BodyHashes::default();
+    let session = s.start(&mut hashes);
+    assert!(matches!(
+        session.seal(
+            &hashes.finish(),
+            &msg.headers,
+            &pass,
+            &common::payload("x"),
+            NOW
+        ),
+        Err(ArcError::ChainMismatch(_))
+    ));
+    // bad settings
+    let pem = std::fs::read(common::data("keys/ed25519.pem")).unwrap();
+    for (domain, headers) in [
+        ("bad domain", arc::AmsHeaders::Recommended),
+        ("example.org", arc::AmsHeaders::Exact(vec!["to".into()])),
+        (
+            "example.org",
+            arc::AmsHeaders::Exact(vec!["from".into(), "ARC-Seal".into()]),
+        ),
+        (
+            "example.org",
+            arc::AmsHeaders::Exact(vec!["from".into(), "authentication-results".into()]),
+        ),
+    ] {
+        let mut c = arc::SealerConfig::new(domain, "s");
+        c.headers = headers;
+        assert!(matches!(
+            arc::Sealer::from_pem(&pem, c),
+            Err(ArcError::Config(_))
+        ));
+    }
+}

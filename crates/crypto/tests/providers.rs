@@ -1,0 +1,132 @@
+//! Every compiled backend (aws-lc-rs, ring) gives the same answers: RFC 8032 Ed25519, RSA-2048
+//! PKCS#1 v1.5 over PKCS#1 and PKCS#8 keys, the RFC 8301 size rules, and both Ed25519 PKCS#8
+//! forms (v1 as OpenSSL and `dkim genkey` write it, v2 as earlier versions wrote it).
+
+use crypto::{CryptoError, KeyType, SigAlg, providers, rsa_public_key_from_spki};
+
+/// RFC 8032 §7.1 TEST 1.
+const SEED: [u8; 32] = [
+    0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
+    0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
+];
+const PUBLIC: [u8; 32] = [
+    0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a,
+    0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a,
+];
+
+#[test]
+fn both_backends_are_compiled_for_this_test_or_one_is() {
+    assert!(!providers().is_empty());
+}
+
+#[test]
+fn ed25519_sign_verify() {
+    for p in providers() {
+        let key = p.ed25519_from_seed(&SEED).unwrap();
+        let pk = key.public_key_dns();
+        assert_eq!(pk, PUBLIC, "{}", p.name());
+        let sig = key.sign(b"hello").unwrap();
+        for q in providers() {
+            let v = q.verify(SigAlg::Ed25519, &pk, b"hello", &sig).unwrap();
+            assert_eq!(v.key_type, KeyType::Ed25519);
+        }
+        assert_eq!(
+            p.verify(SigAlg::Ed25519, &pk, b"hellO", &sig),
+            Err(CryptoError::BadSignature)
+        );
+        assert!(
+            p.verify(SigAlg::Ed25519, &pk[..31], b"hello", &sig)
+                .is_err()
+        );
+    }
+}
+
+#[test]
+fn ed25519_pkcs8_v1_and_v2_both_load() {
+    let v1 = crypto::keygen::ed25519_pkcs8_v1(&SEED);
+    // PKCS#8 v2 (RFC 5958) exactly as ring 0.17's generate_pkcs8 wrote it (earlier genkey).
+    let mut v2 = vec![
+        0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    v2.extend_from_slice(&SEED);
+    v2.extend_from_slice(&[0x81, 0x21, 0x00]);
+    v2.extend_from_slice(&PUBLIC);
+    for p in providers() {
+        for der in [&v1, &v2] {
+            let pem = crypto::keygen::pem_encode("PRIVATE KEY", der);
+            for input in [pem.as_bytes(), der.as_slice()] {
+                let key = p
+                    .signing_key(input)
+                    .unwrap_or_else(|e| panic!("{} {e} {:02x?}", p.name(), &input[..20]));
+                assert_eq!(key.key_type(), KeyType::Ed25519);
+                assert_eq!(key.public_key_dns(), PUBLIC, "{}", p.name());
+            }
+        }
+    }
+}
+
+#[test]
+fn rejects_1024_bit_signing_key() {
+    for p in providers() {
+        let err = p
+            .signing_key(include_bytes!("data/rsa1024.pem"))
+            .unwrap_err();
+        assert_eq!(err, CryptoError::KeyTooSmall { bits: 1024 });
+    }
+}
+
+#[test]
+fn rsa2048_pkcs1_and_pkcs8_sign_identically_in_every_backend() {
+    let mut first: Option<Vec<u8>> = None;
+    for p in providers() {
+        let k1 = p
+            .signing_key(include_bytes!("data/rsa2048-pkcs1.pem"))
+            .unwrap();
+        let k8 = p
+            .signing_key(include_bytes!("data/rsa2048-pkcs8.pem"))
+            .unwrap();
+        assert_eq!(k1.bits(), 2048);
+        let s1 = k1.sign(b"data").unwrap();
+        assert_eq!(s1, k8.sign(b"data").unwrap());
+        // PKCS#1 v1.5 is deterministic: every backend makes the same signature.
+        assert_eq!(first.get_or_insert_with(|| s1.clone()), &s1, "{}", p.name());
+        let pk = k1.public_key_dns();
+        assert_eq!(pk, k8.public_key_dns());
+        let v = p.verify(SigAlg::RsaSha256, &pk, b"data", &s1).unwrap();
+        assert_eq!(v.bits, 2048);
+        let bare = rsa_public_key_from_spki(&pk).unwrap();
+        assert!(p.verify(SigAlg::RsaSha256, bare, b"data", &s1).is_ok());
+        assert_eq!(
+            p.verify(SigAlg::RsaSha256, &pk, b"Data", &s1),
+            Err(CryptoError::BadSignature)
+        );
+    }
+}
+
+#[test]
+fn openssl_ed25519_pkcs8_v1_loads() {
+    for p in providers() {
+        let key = p
+            .signing_key(include_bytes!("data/ed25519-openssl.pem"))
+            .unwrap();
+        assert_eq!(key.key_type(), KeyType::Ed25519);
+    }
+}
+
+#[test]
+fn garbage_keys_are_errors_not_panics() {
+    for p in providers() {
+        for input in [
+            &b""[..],
+            b"\x30\x03\x02\x01",
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        ] {
+            assert!(p.signing_key(input).is_err());
+        }
+        assert!(
+            p.verify(SigAlg::RsaSha256, b"\x30\x00", b"x", b"y")
+                .is_err()
+        );
+    }
+}

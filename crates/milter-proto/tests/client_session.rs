@@ -1,0 +1,151 @@
+//! The sans-IO MTA side (`milter_proto::client`): what it encodes for each step, what it waits
+//! for, and how it judges replies, as Postfix does (docs/design/milter-protocol.md §2, §11).
+
+use bytes::BytesMut;
+use milter_proto::client::{Awaiting, ClientSession, Profile, Reply, ReplyStep};
+use milter_proto::{
+    Actions, Command, CommandCode, FrameDecoder, OptNeg, ProtocolError, ProtocolFlags, Response,
+};
+
+fn decode_all(out: &mut BytesMut) -> Vec<Command> {
+    let mut d = FrameDecoder::new();
+    let mut cmds = Vec::new();
+    while let Some(c) = d.decode(out).unwrap() {
+        cmds.push(c);
+    }
+    assert!(out.is_empty());
+    cmds
+}
+
+fn negotiated(protocol: ProtocolFlags) -> ClientSession {
+    let mut s = ClientSession::new(Profile::postfix());
+    let mut out = BytesMut::new();
+    let aw = s.negotiate(&mut out).unwrap();
+    assert!(matches!(
+        aw,
+        Awaiting::Reply {
+            command: CommandCode::OptNeg,
+            ..
+        }
+    ));
+    assert!(matches!(decode_all(&mut out)[..], [Command::OptNeg(o)] if o == OptNeg::POSTFIX_V6));
+    let reply = Response::OptNeg {
+        options: OptNeg {
+            version: 6,
+            actions: Actions::ALL,
+            protocol,
+        },
+        symlists: Vec::new(),
+    };
+    s.accept_negotiation(reply).unwrap();
+    s
+}
+
+#[test]
+fn negotiation_replies_an_mta_refuses_are_errors() {
+    for (version, protocol, why) in [
+        (7, ProtocolFlags::default(), "version outside 2..=offered"),
+        (1, ProtocolFlags::default(), "version outside 2..=offered"),
+    ] {
+        let mut s = ClientSession::new(Profile::postfix());
+        let reply = Response::OptNeg {
+            options: OptNeg {
+                version,
+                actions: Actions::ALL,
+                protocol,
+            },
+            symlists: Vec::new(),
+        };
+        assert_eq!(
+            s.accept_negotiation(reply),
+            Err(ProtocolError::NegotiationRefused(why))
+        );
+    }
+    let mut s = ClientSession::new(Profile::postfix());
+    assert!(matches!(
+        s.accept_negotiation(Response::Continue),
+        Err(ProtocolError::UnexpectedResponse { .. })
+    ));
+}
+
+#[test]
+fn postfix_sends_macros_with_each_header_and_strips_the_leading_space() {
+    let mut s = negotiated(ProtocolFlags::default());
+    let mut out = BytesMut::new();
+    let aw = s.header(b"Subject", b" hello", &mut out).unwrap();
+    assert!(matches!(
+        aw,
+        Awaiting::Reply {
+            command: CommandCode::Header,
+            ..
+        }
+    ));
+    let cmds = decode_all(&mut out);
+    assert_eq!(
+        cmds.len(),
+        2,
+        "an L macro packet, then the header: {cmds:?}"
+    );
+    match &cmds[1] {
+        Command::Header(h) => {
+            assert_eq!(&h.name[..], b"Subject");
+            assert_eq!(&h.value[..], b"hello");
+        }
+        other => panic!("{other:?}"),
+    }
+    // With HDR_LEADSPC the value goes as it is.
+    let mut s = negotiated(ProtocolFlags::HDR_LEADSPC);
+    s.header(b"Subject", b" hello", &mut out).unwrap();
+    assert!(matches!(&decode_all(&mut out)[1], Command::Header(h) if &h.value[..] == b" hello"));
+}
+
+#[test]
+fn negotiated_bits_decide_what_is_sent_and_awaited() {
+    let mut s = negotiated(ProtocolFlags::NR_HDR);
+    let mut out = BytesMut::new();
+    assert_eq!(s.header(b"A", b" b", &mut out).unwrap(), Awaiting::NoReply);
+    let mut s = negotiated(ProtocolFlags::NOHDRS);
+    out.clear();
+    assert_eq!(s.header(b"A", b" b", &mut out).unwrap(), Awaiting::NotSent);
+    assert!(out.is_empty(), "neither the header nor its macros are sent");
+}
+
+#[test]
+fn replies_are_judged_as_postfix_would() {
+    let s = negotiated(ProtocolFlags::default());
+    assert_eq!(
+        s.on_reply(CommandCode::Rcpt, Response::Progress).unwrap(),
+        ReplyStep::Wait
+    );
+    assert_eq!(
+        s.on_reply(CommandCode::Rcpt, Response::Reject).unwrap(),
+        ReplyStep::Done(Reply::Response(Response::Reject))
+    );
+    assert!(
+        s.on_reply(CommandCode::Header, Response::Skip).is_err(),
+        "SKIP not negotiated"
+    );
+    let mut outcome = ClientSession::new_eom_outcome();
+    let add = Response::AddHeader {
+        name: "X-A".into(),
+        value: "b".into(),
+    };
+    assert!(!s.on_eom_reply(&mut outcome, add).unwrap());
+    assert!(s.on_eom_reply(&mut outcome, Response::Accept).unwrap());
+    assert_eq!(outcome.modifications.len(), 1);
+    assert!(outcome.is_accept());
+}
+
+#[test]
+fn postfix_aborts_once_then_twice_after_messages() {
+    let mut s = negotiated(ProtocolFlags::default());
+    let mut out = BytesMut::new();
+    s.finish_message(&mut out).unwrap();
+    assert!(matches!(decode_all(&mut out)[..], [Command::Abort]));
+    s.finish_message(&mut out).unwrap();
+    assert!(matches!(
+        decode_all(&mut out)[..],
+        [Command::Abort, Command::Abort]
+    ));
+    assert_eq!(s.messages_finished(), 2);
+}

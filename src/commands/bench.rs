@@ -1,0 +1,57 @@
+//! `authmilter bench`: load-test any milter (src/bench).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::bail;
+
+use crate::bench::{self, Plan, client::Target};
+use crate::cli::BenchArgs;
+
+/// Loads the corpus, runs the plan, prints the report. Exit code 0 when every message was
+/// answered (and, with --verify-answers, answered as when sent alone), 1 otherwise.
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    crate::logging::init_cli();
+    if !(args.duration > 0.0 && args.duration.is_finite()) {
+        bail!("--duration must be a positive number of seconds");
+    }
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        bail!("--timeout must be a positive number of seconds");
+    }
+    if args.concurrency == 0 || args.concurrency > 10_000 {
+        bail!("--concurrency must be between 1 and 10000");
+    }
+    let target = Target::parse(&args.target)?;
+    let corpus = bench::corpus::load(&args.corpus)?;
+    let plan = Plan::new(
+        target,
+        args.concurrency,
+        args.count,
+        Duration::from_secs_f64(args.duration),
+        args.per_connection,
+        args.client_ip,
+        args.helo.clone(),
+        args.mail_from.clone(),
+        args.rcpt.clone(),
+        args.auth.clone(),
+        Duration::from_secs_f64(args.timeout),
+    );
+    let plan = if args.verify_answers {
+        bench::with_answers_recorded(plan, &corpus)?
+    } else {
+        plan
+    };
+    let progress = !args.json && std::io::stderr().is_terminal();
+    let report = bench::run(plan, corpus, args.pid, progress)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(if report.failed == 0 && report.answers.mismatched == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,122 @@
+//! DKIM key records (RFC 6376 §3.6.1): key type and size (RFC 8301 §3.2), revocation,
+//! testing mode, and `h=`/`s=` restrictions that make every signature we could make fail.
+
+use super::Section;
+use crate::app::App;
+
+/// Selectors tried when none are given (common defaults of mail providers and tools).
+pub const COMMON_SELECTORS: &[&str] = &[
+    "default",
+    "dkim",
+    "mail",
+    "s1",
+    "s2",
+    "k1",
+    "k2",
+    "selector1",
+    "selector2",
+    "google",
+];
+
+/// Checks one selector; `None` when it was only guessed and has no record.
+pub async fn check(app: &App, domain: &str, selector: &str, explicit: bool) -> Option<Section> {
+    let name = dkim::key_name(selector, domain);
+    let mut s = Section::new(format!("DKIM {name}"));
+    let txts = match app.resolver.txt(&name).await {
+        Ok(t) => t,
+        Err(e) if e.is_not_found() || matches!(e, dns::DnsError::InvalidName(_)) => {
+            if explicit {
+                s.error(
+                    "no key record published: every signature with this selector gets permerror",
+                    format!("publish the record `authmilter dkim genkey` printed at {name}"),
+                );
+                return Some(s);
+            }
+            return None;
+        }
+        Err(e) => {
+            if !explicit {
+                // a guessed selector: DNS trouble is reported once, by the named sections
+                return None;
+            }
+            s.could_not_check("the key record", &e);
+            return Some(s);
+        }
+    };
+    let raw = txts.first()?;
+    s.record = Some(String::from_utf8_lossy(raw).into_owned());
+    if txts.len() > 1 {
+        s.warn(
+            "several TXT records at the key name: verifiers may pick any",
+            "keep exactly one record per selector",
+        );
+    }
+    let k = match dkim::KeyRecord::parse(raw) {
+        Err(e) => {
+            s.error(
+                format!("key record invalid: {e}"),
+                "publish the record exactly as `authmilter dkim genkey` prints it",
+            );
+            return Some(s);
+        }
+        Ok(k) => k,
+    };
+    if k.is_revoked() {
+        s.note(
+            "key revoked (empty p=): signatures with this selector fail; fine for a retired key",
+        );
+        return Some(s);
+    }
+    match k.key_type {
+        crypto::KeyType::Ed25519 => s.ok("Ed25519 key (RFC 8463)"),
+        crypto::KeyType::Rsa => {
+            let bits = crypto::rsa_public_key_from_spki(&k.public_key)
+                .and_then(crypto::rsa_modulus_bits)
+                .or_else(|| crypto::rsa_modulus_bits(&k.public_key));
+            match bits {
+                Some(b) if b < 1024 => s.error(
+                    format!("RSA key of {b} bits: RFC 8301 forbids verifying it"),
+                    "generate a 2048-bit key: authmilter dkim rotate --domain DOMAIN",
+                ),
+                Some(b) if b < 2048 => s.warn(
+                    format!("RSA key of {b} bits"),
+                    "use 2048 bits (RFC 8301 §3.2): authmilter dkim rotate --domain DOMAIN",
+                ),
+                Some(b) => s.ok(format!("RSA key of {b} bits")),
+                None => s.error(
+                    "RSA public key does not parse",
+                    "publish the record exactly as `authmilter dkim genkey` prints it",
+                ),
+            }
+        }
+    }
+    let sha256_signature = match k.key_type {
+        crypto::KeyType::Rsa => dkim::Algorithm::RsaSha256,
+        crypto::KeyType::Ed25519 => dkim::Algorithm::Ed25519Sha256,
+    };
+    match k.check_usable(sha256_signature, None, domain) {
+        Err(dkim::Reason::HashNotAllowed) => s.error(
+            format!(
+                "h={}: the key refuses {} signatures, so every one gets permerror (key does not allow this hash)",
+                k.hashes.as_deref().unwrap_or_default().join(":"),
+                sha256_signature.as_str()
+            ),
+            "remove h= from the record (or make it h=sha256)",
+        ),
+        Err(dkim::Reason::ServiceNotEmail) => s.error(
+            "s= does not include email: verifiers refuse the key for mail",
+            "remove s= from the record (or make it s=email)",
+        ),
+        _ => {}
+    }
+    if k.testing {
+        s.warn(
+            "t=y: testing mode, some verifiers treat failures as no signature",
+            "remove t=y once signatures verify",
+        );
+    }
+    if k.strict {
+        s.note("t=s: signatures must not use an i= subdomain (authmilter never sets i=)");
+    }
+    Some(s)
+}

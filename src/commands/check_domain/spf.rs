@@ -1,0 +1,338 @@
+//! SPF (RFC 7208): one record, its syntax, the include tree with the DNS lookups each level
+//! costs against the limit of 10 and the void lookups against 2 (§4.6.4), `+all`, `?all`,
+//! `ptr`, and a full evaluation for an address nobody authorizes.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr};
+use std::pin::Pin;
+
+use dns::DnsError;
+use spf::record::{Mechanism, Qualifier};
+
+use super::Section;
+use crate::app::App;
+
+/// Deepest include/redirect nesting followed (loops are cut by the visited list too).
+const MAX_DEPTH: usize = 10;
+
+/// What walking the include tree found.
+#[derive(Default)]
+struct Walk {
+    lookups: usize,
+    voids: usize,
+    lines: Vec<String>,
+    visited: Vec<String>,
+    unchecked: Option<(String, DnsError)>,
+    plus_all: Vec<String>,
+    neutral_all: Vec<String>,
+    ptr: Vec<String>,
+    broken: Vec<String>,
+}
+
+/// Checks the domain's SPF record.
+pub async fn check(app: &App, domain: &str) -> Section {
+    let mut s = Section::new(format!("SPF {domain}"));
+    let limit = app.config.spf.dns_lookup_limit;
+    let void_limit = app.config.spf.void_lookup_limit;
+    let txts = match app.resolver.txt(domain).await {
+        Ok(t) => t,
+        Err(e) if e.is_not_found() => {
+            missing(&mut s, domain);
+            return s;
+        }
+        Err(e) => {
+            s.could_not_check("the SPF record", &e);
+            return s;
+        }
+    };
+    let raw = match spf::record::select_record(domain, &txts) {
+        Ok(Some(r)) => r.to_vec(),
+        Ok(None) => {
+            missing(&mut s, domain);
+            return s;
+        }
+        Err(e) => {
+            s.error(
+                format!("{e}: receivers give permerror for every message"),
+                "merge them into one v=spf1 record",
+            );
+            return s;
+        }
+    };
+    s.record = Some(String::from_utf8_lossy(&raw).into_owned());
+    let record = match spf::Record::parse(&raw) {
+        Ok(r) => r,
+        Err(e) => {
+            s.error(
+                format!("syntax error: {e}: receivers give permerror"),
+                "fix the record's syntax (RFC 7208 §12)",
+            );
+            return s;
+        }
+    };
+    if !record.has_all() && record.redirect.is_none() {
+        s.warn(
+            "no `all` and no redirect: hosts not listed get neutral",
+            "end the record with -all (or ~all while testing)",
+        );
+    }
+    let mut walk = Walk::default();
+    walk_record(app, domain.to_string(), record, 0, &mut walk).await;
+    s.details = std::mem::take(&mut walk.lines);
+    if let Some((what, e)) = &walk.unchecked {
+        s.could_not_check(what, e);
+    }
+    for d in &walk.plus_all {
+        s.error(
+            format!("+all in {d} authorizes every host on the Internet"),
+            "use -all (or ~all), and list your senders with ip4:/ip6:/include:",
+        );
+    }
+    for d in &walk.neutral_all {
+        s.warn(
+            format!("?all in {d}: unlisted hosts get neutral, as if there were no record"),
+            "use -all (or ~all while testing)",
+        );
+    }
+    for d in &walk.ptr {
+        s.warn(
+            format!("ptr in {d} is slow and unreliable; RFC 7208 §5.5 says do not use it"),
+            "replace ptr with ip4:/ip6: or a: terms",
+        );
+    }
+    for b in &walk.broken {
+        s.error(b.clone(), "fix or remove that include");
+    }
+    if walk.lookups > limit {
+        s.error(
+            format!(
+                "{} DNS lookups, over the limit of {limit}: receivers give permerror",
+                walk.lookups
+            ),
+            "flatten includes into ip4:/ip6: terms, or drop includes you no longer send through",
+        );
+    } else if walk.unchecked.is_none() {
+        let text = format!(
+            "{} of {limit} DNS lookups, {} void",
+            walk.lookups, walk.voids
+        );
+        if walk.lookups + 1 >= limit {
+            s.warn(
+                format!("{text}: one more include breaks it"),
+                "flatten includes into ip4:/ip6: terms",
+            );
+        } else {
+            s.ok(text);
+        }
+    }
+    if walk.voids > void_limit {
+        s.error(
+            format!("{} void lookups (names that do not exist or have no records), over the limit of {void_limit}: permerror", walk.voids),
+            "remove terms that point at names without records",
+        );
+    }
+    // evaluate for an address no one authorizes (reserved, 240/4): walks every include
+    let probe = IpAddr::V4(Ipv4Addr::new(240, 0, 0, 1));
+    let out = app
+        .spf
+        .check_host(
+            &*app.resolver,
+            probe,
+            domain,
+            format!("postmaster@{domain}").as_bytes(),
+            b"",
+        )
+        .await;
+    let problem = out.problem.map(|p| p.to_string()).unwrap_or_default();
+    match out.result {
+        spf::SpfResult::PermError if walk.lookups <= limit && walk.broken.is_empty() => s.error(
+            format!("evaluation gives permerror: {problem}"),
+            "fix the record so that check_host() completes",
+        ),
+        spf::SpfResult::TempError if walk.unchecked.is_none() => {
+            s.could_not_check("the whole evaluation", &DnsError::Other(problem));
+        }
+        spf::SpfResult::Pass => s.error(
+            format!(
+                "a reserved address ({probe}) gets pass (via {}): the record authorizes far too much",
+                out.mechanism.unwrap_or_default()
+            ),
+            "remove the term that matches every address",
+        ),
+        spf::SpfResult::PermError | spf::SpfResult::TempError => {}
+        r => s.ok(format!("an unlisted host gets {r}")),
+    }
+    s
+}
+
+fn missing(s: &mut Section, domain: &str) {
+    s.warn(
+        "no SPF record: receivers get spf=none",
+        format!(
+            "publish `{domain}. IN TXT \"v=spf1 mx -all\"` (listing the hosts that send your mail)"
+        ),
+    );
+}
+
+/// Walks one record and (recursively) its includes and redirect.
+fn walk_record<'a>(
+    app: &'a App,
+    domain: String,
+    record: spf::Record,
+    depth: usize,
+    walk: &'a mut Walk,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
+        walk.visited.push(domain.clone());
+        let line_index = walk.lines.len();
+        walk.lines.push(String::new());
+        let mut own = 0usize;
+        let mut terms = Vec::new();
+        for d in &record.directives {
+            if d.mechanism.queries_dns() {
+                own += 1;
+                terms.push(d.text.clone());
+            }
+            match &d.mechanism {
+                Mechanism::All if d.qualifier == Qualifier::Pass => {
+                    walk.plus_all.push(domain.clone())
+                }
+                Mechanism::All if d.qualifier == Qualifier::Neutral && depth == 0 => {
+                    walk.neutral_all.push(domain.clone())
+                }
+                Mechanism::Ptr(_) => walk.ptr.push(domain.clone()),
+                _ => {}
+            }
+        }
+        if record.redirect.is_some() {
+            own += 1;
+            terms.push("redirect".into());
+        }
+        walk.lookups += own;
+        let indent = "  ".repeat(depth);
+        if let Some(line) = walk.lines.get_mut(line_index) {
+            *line = format!("{indent}{domain}: {own} lookup(s){}", list(&terms));
+        }
+        if depth >= MAX_DEPTH {
+            return;
+        }
+        for d in &record.directives {
+            match &d.mechanism {
+                Mechanism::Include(target) => {
+                    follow(app, &domain, target, depth, walk, "include").await;
+                }
+                Mechanism::A { domain: target, .. } => {
+                    let name = literal(target.as_ref(), &domain);
+                    if let Some(name) = name {
+                        void_check_a(app, &name, walk).await;
+                    }
+                }
+                Mechanism::Mx { domain: target, .. } => {
+                    if let Some(name) = literal(target.as_ref(), &domain) {
+                        match app.resolver.mx(&name).await {
+                            Err(e) if e.is_not_found() => walk.voids += 1,
+                            Err(e) => note_unchecked(walk, &name, e),
+                            Ok(_) => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(target) = &record.redirect {
+            follow(app, &domain, target, depth, walk, "redirect").await;
+        }
+    })
+}
+
+/// Follows an include or redirect target (a literal domain; macros cannot be followed).
+async fn follow(
+    app: &App,
+    from: &str,
+    target: &spf::MacroString,
+    depth: usize,
+    walk: &mut Walk,
+    how: &str,
+) {
+    let Some(name) = literal(Some(target), from) else {
+        let indent = "  ".repeat(depth + 1);
+        walk.lines.push(format!(
+            "{indent}{}: uses macros, resolved per message (not followed)",
+            String::from_utf8_lossy(target.as_bytes())
+        ));
+        return;
+    };
+    if walk.visited.contains(&name) {
+        walk.broken.push(format!(
+            "{how}:{name} in {from} loops back to a record already included"
+        ));
+        return;
+    }
+    let txts = match app.resolver.txt(&name).await {
+        Ok(t) => t,
+        Err(e) if e.is_not_found() => {
+            walk.voids += 1;
+            walk.broken.push(format!(
+                "{how}:{name} in {from}: {name} has no SPF record, which is permerror for every message"
+            ));
+            return;
+        }
+        Err(e) => {
+            note_unchecked(walk, &name, e);
+            return;
+        }
+    };
+    let parsed = match spf::record::select_record(&name, &txts) {
+        Ok(Some(raw)) => spf::Record::parse(raw).map_err(|e| e.to_string()),
+        Ok(None) => Err("no SPF record".to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match parsed {
+        Ok(record) => walk_record(app, name, record, depth + 1, walk).await,
+        Err(e) => walk.broken.push(format!(
+            "{how}:{name} in {from}: {e}, which is permerror for every message"
+        )),
+    }
+}
+
+async fn void_check_a(app: &App, name: &str, walk: &mut Walk) {
+    let a = app.resolver.a(name).await;
+    let aaaa = app.resolver.aaaa(name).await;
+    match (a, aaaa) {
+        (Err(a), Err(b)) if a.is_not_found() && b.is_not_found() => walk.voids += 1,
+        (Err(e), Err(_)) if !e.is_not_found() => note_unchecked(walk, name, e),
+        _ => {}
+    }
+}
+
+fn note_unchecked(walk: &mut Walk, name: &str, e: DnsError) {
+    if walk.unchecked.is_none() {
+        walk.unchecked = Some((format!("part of the include tree ({name})"), e));
+    }
+}
+
+/// A domain-spec without macros, as a name (`None`: the current domain for `a`/`mx`).
+fn literal(target: Option<&spf::MacroString>, current: &str) -> Option<String> {
+    let Some(t) = target else {
+        return Some(current.to_string());
+    };
+    if t.tokens()
+        .iter()
+        .any(|tok| matches!(tok, spf::macros::Token::Macro(_)))
+    {
+        return None;
+    }
+    Some(
+        String::from_utf8_lossy(t.as_bytes())
+            .trim_end_matches('.')
+            .to_ascii_lowercase(),
+    )
+}
+
+fn list(terms: &[String]) -> String {
+    if terms.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", terms.join(" "))
+    }
+}

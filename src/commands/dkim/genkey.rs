@@ -1,0 +1,210 @@
+//! `authmilter dkim genkey`: make a key pair, write the private key, print the record. Also
+//! the checks that a selector and a domain can work in DNS at all, shared with `rotate`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use dkim::{GeneratedKey, KeyAlgorithm};
+
+use crate::cli::{DkimGenkeyArgs, KeyTypeArg};
+
+/// Longest domain name, in octets of its text form without the final dot (RFC 1035 §2.3.4).
+const MAX_NAME: usize = 253;
+
+/// Generates a key pair: writes the private key (mode 0600), prints the DNS record.
+pub fn run(args: DkimGenkeyArgs) -> anyhow::Result<ExitCode> {
+    let algorithm = algorithm(args.algorithm, args.bits)?;
+    let domain = signing_domain(&args.domain)?;
+    let selector = selector(&args.selector, &domain)?;
+    let (path, key) = write_new_key(&args.out, &domain, &selector, algorithm)?;
+    println!("Private key written to {} (mode 0600).", path.display());
+    println!();
+    println!(
+        "Publish this TXT record at {}, in the form your DNS takes:",
+        dkim::key_name(&selector, &domain)
+    );
+    println!();
+    println!(
+        "{}",
+        super::records::all_forms(&key.record, &selector, &domain)
+    );
+    println!("Then add to milter.toml:");
+    println!();
+    println!("[[dkim.key]]");
+    println!("domain = \"{domain}\"");
+    println!("selector = \"{selector}\"");
+    println!("path = \"{}\"", path.display());
+    println!();
+    println!(
+        "and check the record once it is published: authmilter dkim testkey --domain {domain} --selector {selector} --key {}",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The key algorithm from the command line (RSA 2048, 3072 or 4096 bits, RFC 8301 §3.2: the
+/// sizes the crypto backend generates).
+pub fn algorithm(kind: KeyTypeArg, bits: usize) -> anyhow::Result<KeyAlgorithm> {
+    Ok(match kind {
+        KeyTypeArg::Rsa => {
+            if ![2048, 3072, 4096].contains(&bits) {
+                bail!("--bits must be 2048, 3072 or 4096 (RFC 8301 §3.2; 2048 is usual)");
+            }
+            KeyAlgorithm::Rsa { bits: bits as u32 }
+        }
+        KeyTypeArg::Ed25519 => KeyAlgorithm::Ed25519,
+    })
+}
+
+/// Generates a key and writes it to `DIR/<domain>.<selector>.pem`, mode 0600, never over an
+/// existing file.
+pub fn write_new_key(
+    dir: &Path,
+    domain: &str,
+    selector: &str,
+    algorithm: KeyAlgorithm,
+) -> anyhow::Result<(PathBuf, GeneratedKey)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = key_path(dir, domain, selector);
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if path.exists() {
+        bail!(
+            "{} exists (an existing key is never overwritten)",
+            path.display()
+        );
+    }
+    let key = dkim::generate_key(algorithm).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| {
+            format!(
+                "cannot create {} (an existing key is never overwritten)",
+                path.display()
+            )
+        })?;
+    file.write_all(key.private_key_pem.as_bytes())?;
+    file.flush()?;
+    Ok((path, key))
+}
+
+/// Where `genkey` and `rotate` put a key.
+pub fn key_path(dir: &Path, domain: &str, selector: &str) -> PathBuf {
+    dir.join(format!("{domain}.{selector}.pem"))
+}
+
+/// A signing domain (`d=`) that DNS can carry: lowercase A-labels (an internationalized
+/// name is converted, RFC 5891), at least two labels, each a valid host-name label.
+pub fn signing_domain(text: &str) -> anyhow::Result<String> {
+    let t = text.trim().trim_end_matches('.');
+    if t.is_empty() {
+        bail!("--domain must not be empty");
+    }
+    let ascii = idna::domain_to_ascii(t)
+        .map_err(|_| anyhow::anyhow!("--domain {text:?} is not a valid domain name"))?;
+    check_labels("--domain", &ascii)?;
+    if !ascii.contains('.') {
+        bail!("--domain {text:?} has one label; a signing domain looks like example.com");
+    }
+    Ok(ascii)
+}
+
+/// A selector (`s=`, RFC 6376 §3.1: dot-separated labels) that, with `domain`, makes a name
+/// DNS can carry.
+pub fn selector(text: &str, domain: &str) -> anyhow::Result<String> {
+    let t = text.trim();
+    if t.is_empty() {
+        bail!("--selector must not be empty");
+    }
+    if t.to_ascii_lowercase().contains("_domainkey") {
+        bail!(
+            "--selector {text:?} contains \"_domainkey\": give the selector alone (\"2026a\"), authmilter adds ._domainkey.<domain>"
+        );
+    }
+    check_labels("--selector", t)?;
+    let name = dkim::key_name(t, domain);
+    if name.len() > MAX_NAME {
+        bail!(
+            "{name} is {} characters long; DNS names end at {MAX_NAME} (use a shorter selector)",
+            name.len()
+        );
+    }
+    Ok(t.to_ascii_lowercase())
+}
+
+/// Every label 1–63 letters, digits and hyphens, not starting or ending with a hyphen
+/// (RFC 1035 §2.3.1, RFC 5321 §4.1.2 `sub-domain`, which RFC 6376 uses for selectors).
+fn check_labels(what: &str, name: &str) -> anyhow::Result<()> {
+    if name.len() > MAX_NAME {
+        bail!("{what} {name:?} is longer than {MAX_NAME} characters");
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            bail!("{what} {name:?} has an empty label (two dots, or a leading dot)");
+        }
+        if label.len() > 63 {
+            bail!("{what} {name:?}: the label {label:?} is longer than 63 characters");
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            bail!(
+                "{what} {name:?}: {c:?} is not allowed in a DNS label (letters, digits and '-' only)"
+            );
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            bail!("{what} {name:?}: the label {label:?} starts or ends with '-'");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains() {
+        assert_eq!(signing_domain("Example.COM.").unwrap(), "example.com");
+        assert_eq!(
+            signing_domain("bücher.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        for bad in [
+            "",
+            "example",
+            "exa mple.com",
+            "a..com",
+            "-x.com",
+            "x_y.com",
+            "x.com/y",
+        ] {
+            assert!(signing_domain(bad).is_err(), "{bad}");
+        }
+        assert!(signing_domain(&format!("{}.com", "a".repeat(64))).is_err());
+    }
+
+    #[test]
+    fn selectors() {
+        assert_eq!(selector("2026A", "example.com").unwrap(), "2026a");
+        assert_eq!(selector("mail.2026", "example.com").unwrap(), "mail.2026");
+        for bad in [
+            "",
+            "s 1",
+            "s_1",
+            "-s",
+            "s.",
+            "2026a._domainkey.example.com",
+            "sel@x",
+        ] {
+            assert!(selector(bad, "example.com").is_err(), "{bad}");
+        }
+        let long = vec!["a".repeat(63); 4].join(".");
+        assert!(selector(&long, "example.com").is_err());
+    }
+}

@@ -1,0 +1,187 @@
+//! `authmilter dkim rotate --domain D`: make the next key for a domain under a new dated
+//! selector, print its record in every form and the `[[dkim.key]]` block (with
+//! `state = "next"`) that lets the milter switch to it safely once DNS serves it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::bail;
+
+use super::genkey::{algorithm, key_path, selector, signing_domain, write_new_key};
+use super::records::all_forms;
+use crate::cli::{DkimRotateArgs, KeyTypeArg};
+use crate::config::{Config, KeyState};
+
+/// Where keys go when neither `--dir` nor an existing key of the domain says otherwise.
+const DEFAULT_DIR: &str = "/etc/authmilter/keys";
+
+/// Runs the command.
+pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
+    let config = super::super::common::tool_config(&args.config)?;
+    let domain = signing_domain(&args.domain)?;
+    let alg = algorithm(args.algorithm, args.bits)?;
+    let dir = args
+        .dir
+        .clone()
+        .or_else(|| existing_key_dir(&config, &domain))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
+    let selector = match &args.selector {
+        Some(s) => selector(s, &domain)?,
+        None => next_selector(&config, &domain, &dir, crate::signing::unix_now())?,
+    };
+    let (path, key) = write_new_key(&dir, &domain, &selector, alg)?;
+    let kind = match args.algorithm {
+        KeyTypeArg::Rsa => "RSA",
+        KeyTypeArg::Ed25519 => "Ed25519",
+    };
+    println!("Private key written to {} (mode 0600).", path.display());
+    println!();
+    println!(
+        "1. Publish this TXT record at {}, in the form your DNS takes:",
+        dkim::key_name(&selector, &domain)
+    );
+    println!();
+    println!("{}", all_forms(&key.record, &selector, &domain));
+    println!("2. Add this block to milter.toml and reload (systemctl reload authmilter):");
+    println!();
+    println!("[[dkim.key]]");
+    println!("domain = \"{domain}\"");
+    println!("selector = \"{selector}\"");
+    println!("path = \"{}\"", path.display());
+    println!("state = \"next\"");
+    println!();
+    let replaced: Vec<String> = config
+        .dkim
+        .keys
+        .iter()
+        .filter(|k| {
+            k.state == KeyState::Active
+                && k.domain.trim().eq_ignore_ascii_case(&domain)
+                && key_kind(&k.path).is_none_or(|t| t == args.algorithm)
+        })
+        .map(|k| k.id())
+        .collect();
+    println!(
+        "3. The milter checks the record every dkim.key_check_interval ({}). Once DNS has served \
+         exactly this key for dkim.publish_wait ({}) without a break, it signs with it{}.",
+        config.dkim.key_check_interval,
+        config.dkim.publish_wait,
+        if replaced.is_empty() {
+            format!(" (no active {kind} key of {domain} to retire)")
+        } else {
+            format!(
+                " and retires the active {kind} key(s) of {domain}: {}",
+                replaced.join(", ")
+            )
+        }
+    );
+    println!(
+        "   Until then nothing changes. Check the record yourself with: authmilter dkim testkey --domain {domain} --selector {selector} --key {}",
+        path.display()
+    );
+    println!(
+        "4. Afterwards set the old key's state to \"retired\" and this one's to \"active\"; keep the old record published for a week, then revoke it (v=DKIM1; p=)."
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The directory of the domain's existing keys, if it has any.
+fn existing_key_dir(config: &Config, domain: &str) -> Option<PathBuf> {
+    config
+        .dkim
+        .keys
+        .iter()
+        .find(|k| k.domain.trim().eq_ignore_ascii_case(domain))
+        .and_then(|k| k.path.parent().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+}
+
+/// The key type of a configured key file, when it can be read.
+fn key_kind(path: &Path) -> Option<KeyTypeArg> {
+    let pem = std::fs::read(path).ok()?;
+    let key = crypto::default_provider().signing_key(&pem).ok()?;
+    Some(match key.key_type() {
+        crypto::KeyType::Rsa => KeyTypeArg::Rsa,
+        crypto::KeyType::Ed25519 => KeyTypeArg::Ed25519,
+    })
+}
+
+/// `YYYYMM` of `now` (UTC), with `b`, `c`, … appended while that selector is taken by a
+/// configured key of the domain or a key file in `dir`.
+pub fn next_selector(
+    config: &Config,
+    domain: &str,
+    dir: &Path,
+    now: u64,
+) -> anyhow::Result<String> {
+    let (year, month) = year_month(now);
+    let base = format!("{year:04}{month:02}");
+    let taken = |s: &str| {
+        key_path(dir, domain, s).exists()
+            || config.dkim.keys.iter().any(|k| {
+                k.domain.trim().eq_ignore_ascii_case(domain)
+                    && k.selector.trim().eq_ignore_ascii_case(s)
+            })
+    };
+    if !taken(&base) {
+        return Ok(base);
+    }
+    for suffix in 'b'..='z' {
+        let s = format!("{base}{suffix}");
+        if !taken(&s) {
+            return Ok(s);
+        }
+    }
+    bail!("selectors {base} to {base}z are all taken; pass --selector")
+}
+
+/// The UTC year and month of a Unix time (days to civil date, proleptic Gregorian).
+fn year_month(unix: u64) -> (u64, u64) {
+    let days = unix / 86_400;
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (non-negative here)
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months() {
+        assert_eq!(year_month(0), (1970, 1));
+        assert_eq!(year_month(951_782_400), (2000, 2)); // 2000-02-29
+        assert_eq!(year_month(1_798_761_599), (2026, 12)); // 2026-12-31 23:59:59
+        assert_eq!(year_month(1_798_761_600), (2027, 1));
+    }
+
+    #[test]
+    fn selectors_skip_taken_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::parse(
+            "[[dkim.key]]\ndomain = \"example.com\"\nselector = \"202612\"\npath = \"/k.pem\"\n",
+        )
+        .unwrap();
+        let now = 1_798_761_599;
+        assert_eq!(
+            next_selector(&config, "example.com", dir.path(), now).unwrap(),
+            "202612b"
+        );
+        std::fs::write(key_path(dir.path(), "example.com", "202612b"), "x").unwrap();
+        assert_eq!(
+            next_selector(&config, "example.com", dir.path(), now).unwrap(),
+            "202612c"
+        );
+        assert_eq!(
+            next_selector(&config, "example.org", dir.path(), now).unwrap(),
+            "202612"
+        );
+    }
+}

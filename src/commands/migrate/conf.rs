@@ -1,0 +1,131 @@
+//! The configuration file format OpenDKIM and OpenDMARC share (opendkim.conf(5)): one
+//! `Name value` per line, names case-insensitive, `#` comments; and their "datasets" (a
+//! file, `refile:` patterns, `csl:` or a plain comma-separated list).
+
+use super::Files;
+
+/// One setting, as written.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    /// The name as written (for comments).
+    pub name: String,
+    /// The value, trimmed.
+    pub value: String,
+}
+
+impl Setting {
+    /// The name, lowercase, for matching.
+    pub fn key(&self) -> String {
+        self.name.to_ascii_lowercase()
+    }
+
+    /// A boolean value (`true`/`yes`/`1` or `false`/`no`/`0`).
+    pub fn flag(&self) -> Option<bool> {
+        match self.value.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" | "on" => Some(true),
+            "false" | "no" | "0" | "off" => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// The settings of a file, in order.
+pub fn parse(text: &str) -> Vec<Setting> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let (name, value) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            // a comment after the value, separated by white space
+            let value = match value.find(" #").or_else(|| value.find("\t#")) {
+                Some(i) => value.get(..i).unwrap_or(value),
+                None => value,
+            };
+            Some(Setting {
+                name: name.to_string(),
+                value: value.trim().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Where a dataset's entries come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSet {
+    /// Entries (one per line of a file, or listed inline).
+    Entries {
+        /// The entries.
+        entries: Vec<String>,
+        /// They are `refile:` wildcard patterns.
+        patterns: bool,
+    },
+    /// A kind we cannot read (db:, ldap:, dsn:, lua:, ...).
+    Unsupported(String),
+}
+
+/// Reads a dataset value: `file:PATH`, `refile:PATH`, `csl:a,b`, a plain `/path`, or a plain
+/// comma-separated list.
+pub fn dataset(value: &str, files: &Files) -> Result<DataSet, String> {
+    let v = value.trim();
+    let read_lines = |path: &str| -> Result<Vec<String>, String> {
+        Ok(files
+            .read(path)?
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect())
+    };
+    if let Some(path) = v.strip_prefix("refile:") {
+        return Ok(DataSet::Entries {
+            entries: read_lines(path)?,
+            patterns: true,
+        });
+    }
+    if let Some(path) = v.strip_prefix("file:") {
+        return Ok(DataSet::Entries {
+            entries: read_lines(path)?,
+            patterns: false,
+        });
+    }
+    if v.starts_with('/') {
+        return Ok(DataSet::Entries {
+            entries: read_lines(v)?,
+            patterns: false,
+        });
+    }
+    if let Some((kind, _)) = v.split_once(':')
+        && kind != "csl"
+        && !kind.contains(['.', ',', '/'])
+        && kind.parse::<std::net::IpAddr>().is_err()
+        && !v.contains("::")
+    {
+        return Ok(DataSet::Unsupported(kind.to_string()));
+    }
+    let list = v.strip_prefix("csl:").unwrap_or(v);
+    Ok(DataSet::Entries {
+        entries: list
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        patterns: false,
+    })
+}
+
+/// Splits host-list entries into networks milter.toml takes (addresses, CIDR) and the rest
+/// (host names, negations), which it does not.
+pub fn networks(entries: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut nets = Vec::new();
+    let mut other = Vec::new();
+    for e in entries {
+        let ok = crate::config::Network::try_from(e.clone()).is_ok();
+        if ok {
+            nets.push(e.clone());
+        } else {
+            other.push(e.clone());
+        }
+    }
+    (nets, other)
+}

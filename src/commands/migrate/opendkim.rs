@@ -1,0 +1,310 @@
+//! opendkim.conf → milter.toml (OpenDKIM 2.11 opendkim.conf(5)).
+
+use super::Files;
+use super::conf::{DataSet, Setting, dataset, networks, parse};
+use super::output::Plan;
+
+/// Maps an opendkim.conf.
+pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
+    let settings = parse(text);
+    let mut plan = Plan::default();
+    let get = |k: &str| settings.iter().rev().find(|s| s.key() == k);
+    let mode = get("mode").map_or("sv".to_string(), |s| s.value.to_ascii_lowercase());
+    let role = match (mode.contains('s'), mode.contains('v')) {
+        (true, false) => "sign",
+        (false, true) => "verify",
+        _ => "auto",
+    };
+    for s in &settings {
+        let shown = format!("{} {}", s.name, s.value);
+        let from = format!("OpenDKIM {shown}");
+        match s.key().as_str() {
+            "mode" => {} // with Socket
+            "socket" => {
+                let spec = s.value.trim();
+                if spec.parse::<crate::config::SocketSpec>().is_ok() {
+                    plan.listeners.push((spec.to_string(), role, format!("{from} (Mode {mode})")));
+                    if spec.starts_with("local:") || spec.starts_with("unix:") {
+                        plan.note(format!(
+                            "the Unix socket of `{shown}` is kept so Postfix's smtpd_milters stays as it is; its directory must exist and be writable by authmilter's user (the opendkim package's /run/opendkim goes away with it)"
+                        ));
+                    }
+                } else {
+                    plan.unmapped(&shown, "socket syntax not understood; set [[server.listen]] socket yourself");
+                }
+            }
+            "canonicalization" => {
+                if s.value.to_ascii_lowercase().parse::<crate::config::CanonPair>().is_ok() {
+                    plan.set_str("dkim", "canonicalization", &s.value.to_ascii_lowercase(), &from);
+                } else {
+                    plan.unmapped(&shown, "not simple or relaxed");
+                }
+            }
+            "oversignheaders" => {
+                plan.set("dkim", "oversign", toml::Value::Boolean(true), &from);
+                plan.note(format!(
+                    "`{shown}`: oversign = true over-signs From, To, Cc, Subject, Date, Reply-To, Message-ID, In-Reply-To, References and the MIME headers"
+                ));
+            }
+            "signheaders" => match dataset(&s.value, files) {
+                Ok(DataSet::Entries { entries, .. }) => {
+                    plan.set_list("dkim", "sign_headers", &entries, &from)
+                }
+                _ => plan.unmapped(&shown, "header list not readable"),
+            },
+            "signaturettl" => match s.value.parse::<u64>() {
+                Ok(n) => plan.set_str("dkim", "expiration", &format!("{n}s"), &from),
+                Err(_) => plan.unmapped(&shown, "not a number of seconds"),
+            },
+            "maximumsignaturestoverify" => match s.value.parse::<i64>() {
+                Ok(n) if n > 0 => plan.set("dkim", "max_signatures", toml::Value::Integer(n), &from),
+                _ => plan.unmapped(&shown, "not a positive number"),
+            },
+            "requiresafekeys" => {
+                if s.flag() == Some(false) {
+                    plan.set("dkim", "allow_loose_key_permissions", toml::Value::Boolean(true), &from);
+                }
+            }
+            "authservid" => authserv_id(&mut plan, s, &from),
+            "userid" => user(&mut plan, s, &from),
+            "nameservers" => {
+                let list: Vec<String> = s.value.split(',').map(|x| x.trim().to_string()).collect();
+                if list.iter().all(|n| n.parse::<std::net::IpAddr>().is_ok()) {
+                    plan.set_list("dns", "nameservers", &list, &from);
+                } else {
+                    plan.unmapped(&shown, "nameservers must be IP addresses");
+                }
+            }
+            "dnstimeout" => match s.value.parse::<u64>() {
+                Ok(n) => plan.set_str("dns", "timeout", &format!("{n}s"), &from),
+                Err(_) => plan.unmapped(&shown, "not a number of seconds"),
+            },
+            "internalhosts" => match dataset(&s.value, files) {
+                Ok(DataSet::Entries { entries, .. }) => {
+                    let (nets, names) = networks(&entries);
+                    plan.set_list("outbound", "internal_networks", &nets, &from);
+                    if !names.is_empty() {
+                        plan.unmapped(
+                            &format!("InternalHosts entries {}", names.join(", ")),
+                            "host names and negations cannot be listed; add their addresses to [outbound] internal_networks (localhost is 127.0.0.0/8 and ::1)",
+                        );
+                    }
+                }
+                Ok(DataSet::Unsupported(kind)) => plan.unmapped(&shown, format!("{kind}: datasets are not read; list the networks in [outbound] internal_networks")),
+                Err(e) => plan.unmapped(&shown, e),
+            },
+            "macrolist" => {
+                let mut names = Vec::new();
+                for item in s.value.split(',') {
+                    let (macro_name, values) = item.split_once('|').or_else(|| item.split_once('=')).unwrap_or((item, ""));
+                    if macro_name.trim().trim_matches(['{', '}']) == "daemon_name" {
+                        names.extend(values.split('|').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()));
+                    }
+                }
+                if names.is_empty() {
+                    plan.unmapped(&shown, "only {daemon_name} values are understood ([outbound] daemon_names)");
+                } else {
+                    plan.set_list("outbound", "daemon_names", &names, &from);
+                }
+            }
+            "on-dnserror" => on_action(&mut plan, s, "temperror", &shown, &from),
+            "on-internalerror" => on_action(&mut plan, s, "on_error", &shown, &from),
+            k if k.starts_with("on-") => {
+                if !matches!(s.value.to_ascii_lowercase().as_str(), "a" | "accept") {
+                    plan.unmapped(&shown, "authmilter never rejects on a DKIM result alone: DMARC decides (see [dmarc] enforce), which is what RFC 6376 §6.3 asks");
+                }
+            }
+            "keytable" | "signingtable" | "domain" | "selector" | "keyfile" => {} // below
+            "externalignorelist" => plan.unmapped(&shown, "in OpenDKIM it only silences the \"external host tried to send mail as\" log line; authmilter has no such warning"),
+            "syslog" | "syslogsuccess" | "logwhy" | "syslogfacility" | "logresults" => plan.unmapped(&shown, "authmilter logs one line per message to stderr (journald); set [log] level"),
+            "umask" | "pidfile" | "background" | "autorestart" | "autorestartcount" | "autorestartrate" | "changerootdirectory" => plan.unmapped(&shown, "process management is systemd's job (examples/authmilter.service)"),
+            "trustanchorfile" => plan.unmapped(&shown, "no DNSSEC validation of key records; use a validating resolver in [dns] nameservers"),
+            "signaturealgorithm" => {
+                if s.value.eq_ignore_ascii_case("rsa-sha1") {
+                    plan.unmapped(&shown, "rsa-sha1 is forbidden by RFC 8301; signatures are rsa-sha256 or ed25519-sha256 by key type");
+                } else {
+                    plan.unmapped(&shown, "the key's type decides the algorithm (rsa-sha256 or ed25519-sha256)");
+                }
+            }
+            "multiplesignatures" => plan.unmapped(&shown, "a [[dkim.signing]] rule lists every key that signs; all of them sign"),
+            "subdomains" => {
+                if s.flag() == Some(true) {
+                    plan.unmapped(&shown, "add a [[dkim.signing]] rule with from = \"*.DOMAIN\"");
+                }
+            }
+            "minimumkeybits" => plan.unmapped(&shown, "RSA keys under 1024 bits give policy (RFC 8301); signing keys must have 2048 bits or more"),
+            _ => plan.unmapped(&shown, "no equivalent"),
+        }
+    }
+    keys_and_rules(&settings, files, &mut plan);
+    if !plan.keys.is_empty() {
+        plan.note("the private key files must belong to authmilter's user, mode 0600: chown authmilter KEY && chmod 600 KEY (group- or world-readable keys are refused)");
+    }
+    Ok(plan)
+}
+
+/// `AuthservID` (also OpenDMARC's).
+pub fn authserv_id(plan: &mut Plan, s: &Setting, from: &str) {
+    if s.value.eq_ignore_ascii_case("hostname") {
+        plan.set_str("authres", "authserv_id", "", from);
+    } else {
+        plan.set_str("authres", "authserv_id", &s.value, from);
+    }
+}
+
+/// `UserID user[:group]` (also OpenDMARC's).
+pub fn user(plan: &mut Plan, s: &Setting, from: &str) {
+    let (user, group) = s.value.split_once(':').unwrap_or((&s.value, ""));
+    plan.set_str("server", "user", "authmilter", from);
+    plan.note(format!(
+        "`{} {}`: authmilter runs as its own user (the Debian package creates `authmilter`), not as {}",
+        s.name,
+        s.value,
+        if group.is_empty() { user.to_string() } else { format!("{user}:{group}") }
+    ));
+}
+
+fn on_action(plan: &mut Plan, s: &Setting, key: &str, shown: &str, from: &str) {
+    match s.value.to_ascii_lowercase().as_str() {
+        "t" | "tempfail" => plan.set_str("policy", key, "tempfail", from),
+        "a" | "accept" => plan.set_str("policy", key, "accept", from),
+        _ => plan.unmapped(shown, "only tempfail or accept are possible here"),
+    }
+}
+
+/// KeyTable + SigningTable, or the single-key form Domain + Selector + KeyFile.
+fn keys_and_rules(settings: &[Setting], files: &Files, plan: &mut Plan) {
+    let get = |k: &str| settings.iter().rev().find(|s| s.key() == k);
+    if let Some(kt) = get("keytable") {
+        let shown = format!("{} {}", kt.name, kt.value);
+        match dataset(&kt.value, files) {
+            Ok(DataSet::Entries { entries, .. }) => {
+                for e in entries {
+                    let mut parts = e.split_whitespace();
+                    let (Some(name), Some(spec)) = (parts.next(), parts.next()) else {
+                        plan.unmapped(
+                            &format!("KeyTable line {e}"),
+                            "expected `name domain:selector:keyfile`",
+                        );
+                        continue;
+                    };
+                    let fields: Vec<&str> = spec.splitn(3, ':').collect();
+                    match fields.as_slice() {
+                        [domain, selector, path] if path.starts_with('/') && *domain != "%" => {
+                            plan.keys.push((name.into(), (*domain).into(), (*selector).into(), (*path).into()));
+                        }
+                        _ => plan.unmapped(&format!("KeyTable line {e}"), "only `domain:selector:/path/to/key` entries map (no % domain, no inline key data)"),
+                    }
+                }
+            }
+            Ok(DataSet::Unsupported(kind)) => plan.unmapped(
+                &shown,
+                format!("{kind}: datasets are not read; write the [[dkim.key]] blocks yourself"),
+            ),
+            Err(e) => plan.unmapped(&shown, e),
+        }
+        if let Some(st) = get("signingtable") {
+            signing_table(st, files, plan);
+        }
+    } else if let (Some(d), Some(sel), Some(kf)) = (get("domain"), get("selector"), get("keyfile"))
+    {
+        let domains = match dataset(&d.value, files) {
+            Ok(DataSet::Entries { entries, .. }) => entries,
+            _ => Vec::new(),
+        };
+        for domain in domains {
+            plan.keys.push((
+                format!("{domain}-{}", sel.value),
+                domain,
+                sel.value.clone(),
+                kf.value.clone(),
+            ));
+        }
+    } else if get("signingtable").is_some() {
+        plan.unmapped("SigningTable without KeyTable", "nothing to sign with");
+    }
+}
+
+fn signing_table(st: &Setting, files: &Files, plan: &mut Plan) {
+    let shown = format!("{} {}", st.name, st.value);
+    let (entries, patterns) = match dataset(&st.value, files) {
+        Ok(DataSet::Entries { entries, patterns }) => (entries, patterns),
+        Ok(DataSet::Unsupported(kind)) => {
+            plan.unmapped(
+                &shown,
+                format!("{kind}: datasets are not read; write [[dkim.signing]] rules yourself"),
+            );
+            return;
+        }
+        Err(e) => {
+            plan.unmapped(&shown, e);
+            return;
+        }
+    };
+    for e in entries {
+        let mut parts = e.split_whitespace();
+        let (Some(pattern), Some(key)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let from = if patterns {
+            refile_pattern(pattern)
+        } else {
+            Some(
+                pattern
+                    .rsplit_once('@')
+                    .map_or(pattern, |(_, d)| d)
+                    .to_string(),
+            )
+        };
+        let Some(from) = from else {
+            plan.unmapped(&format!("SigningTable line {e}"), "only *@domain, *@*.domain, domain and * patterns map (rules match the From domain)");
+            continue;
+        };
+        if pattern.contains('@') && !pattern.starts_with("*@") {
+            plan.note(format!(
+                "SigningTable `{e}`: rules match the From domain, so every address of {from} is signed with {key}"
+            ));
+        }
+        match plan.rules.iter_mut().find(|(f, _)| *f == from) {
+            Some((_, keys)) if !keys.iter().any(|k| k == key) => keys.push(key.to_string()),
+            Some(_) => {}
+            None => plan.rules.push((from, vec![key.to_string()])),
+        }
+    }
+}
+
+/// A `refile:` wildcard as a signing-rule pattern: `*@d` → `d`, `*@*.d` → `*.d`, `*` → `*`.
+fn refile_pattern(p: &str) -> Option<String> {
+    if p == "*" || p == "*@*" {
+        return Some("*".into());
+    }
+    let domain = p
+        .strip_prefix("*@")
+        .or_else(|| (!p.contains('@')).then_some(p))?;
+    let plain = |d: &str| !d.is_empty() && !d.contains(['*', '?', '[', ']']);
+    match domain.strip_prefix("*.") {
+        Some(parent) if plain(parent) => Some(format!("*.{parent}")),
+        None if plain(domain) => Some(domain.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refile_patterns() {
+        assert_eq!(
+            refile_pattern("*@example.com").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            refile_pattern("*@*.example.com").as_deref(),
+            Some("*.example.com")
+        );
+        assert_eq!(refile_pattern("*").as_deref(), Some("*"));
+        assert_eq!(refile_pattern("user@example.com"), None);
+        assert_eq!(refile_pattern("*@ex*.com"), None);
+    }
+}

@@ -1,0 +1,100 @@
+//! opendmarc.conf → milter.toml (OpenDMARC 1.4 opendmarc.conf(5)).
+
+use super::Files;
+use super::conf::{DataSet, dataset, networks, parse};
+use super::opendkim::{authserv_id, user};
+use super::output::Plan;
+
+/// Maps an opendmarc.conf.
+pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
+    let settings = parse(text);
+    let mut plan = Plan::default();
+    plan.note("OpenDMARC follows RFC 7489; authmilter follows RFC 9989 (DMARCbis: DNS tree walk, np=, t=) unless [dmarc] mode = \"rfc7489\"");
+    for s in &settings {
+        let shown = format!("{} {}", s.name, s.value);
+        let from = format!("OpenDMARC {shown}");
+        let flag = s.flag();
+        match s.key().as_str() {
+            "socket" => {
+                if s.value.parse::<crate::config::SocketSpec>().is_ok() {
+                    plan.listeners.push((s.value.clone(), "verify", from.clone()));
+                } else {
+                    plan.unmapped(&shown, "socket syntax not understood");
+                }
+            }
+            "authservid" => authserv_id(&mut plan, s, &from),
+            "trustedauthservids" => {
+                let ids: Vec<String> = s.value.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                plan.set_list("authres", "trusted_ids", &ids, &from);
+                plan.note(format!("`{shown}`: only the SPF result of a trusted upstream header is used; DKIM is always verified here"));
+            }
+            "userid" => user(&mut plan, s, &from),
+            "rejectfailures" => plan.set("dmarc", "enforce", toml::Value::Boolean(flag == Some(true)), &from),
+            "holdquarantinedmessages" => {
+                let how = if flag == Some(true) { "hold" } else { "header" };
+                plan.set_str("dmarc", "quarantine", how, &from);
+            }
+            "rejectmultivaluefrom" => {
+                let how = if flag == Some(true) { "reject" } else { "strictest" };
+                plan.set_str("dmarc", "multiple_from", how, &from);
+            }
+            "ignoreauthenticatedclients" => {
+                if flag == Some(true) {
+                    plan.set("outbound", "authenticated", toml::Value::Boolean(true), &from);
+                } else {
+                    plan.unmapped(&shown, "authenticated clients' mail is always ours here (signed, never rejected); set [outbound] authenticated = false only if that is wrong");
+                }
+            }
+            "ignorehosts" => match dataset(&s.value, files) {
+                Ok(DataSet::Entries { entries, .. }) => {
+                    let (nets, names) = networks(&entries);
+                    plan.set_list("policy", "allow_networks", &nets, &from);
+                    if !names.is_empty() {
+                        plan.unmapped(
+                            &format!("IgnoreHosts entries {}", names.join(", ")),
+                            "host names cannot be listed; add their addresses to [policy] allow_networks",
+                        );
+                    }
+                    plan.note(format!("`{shown}`: mail from these networks is still evaluated and recorded, just never rejected or quarantined"));
+                }
+                Ok(DataSet::Unsupported(kind)) => plan.unmapped(&shown, format!("{kind}: datasets are not read")),
+                Err(e) => plan.unmapped(&shown, e),
+            },
+            "ignoredomains" => match dataset(&s.value, files) {
+                Ok(DataSet::Entries { entries, .. }) => {
+                    plan.set_list("policy", "allow_domains", &entries, &from);
+                    plan.note(format!("`{shown}`: allow_domains exempts mail only when the domain authenticated it (SPF pass or a valid DKIM signature), so a forged From of these domains is still rejected"));
+                }
+                _ => plan.unmapped(&shown, "domain list not readable"),
+            },
+            "spfselfvalidate" => {
+                if flag == Some(false) {
+                    plan.unmapped(&shown, "SPF is always evaluated here; to use an upstream host's result, list its authserv-id in [authres] trusted_ids");
+                }
+            }
+            "spfignoreresults" => {
+                if flag == Some(true) {
+                    plan.set_list("authres", "trusted_ids", &[], &from);
+                }
+            }
+            "dnstimeout" => match s.value.parse::<u64>() {
+                Ok(n) => plan.set_str("dns", "timeout", &format!("{n}s"), &from),
+                Err(_) => plan.unmapped(&shown, "not a number of seconds"),
+            },
+            "historyfile" => plan.unmapped(&shown, "aggregate-report data is not written to a history file; reports are a separate feature of authmilter (docs/dmarc.md), opendmarc-import/opendmarc-reports are not needed for it"),
+            "failurereports" | "failurereportsbcc" | "failurereportssentby" | "failurereportsonnone" | "copyfailuresto" | "reportcommand" => {
+                if flag != Some(false) {
+                    plan.unmapped(&shown, "failure reports are not sent (a separate feature of authmilter; see docs/dmarc.md)");
+                }
+            }
+            "publicsuffixlist" => plan.unmapped(&shown, "the public suffix list is compiled in (used with [dmarc] mode = \"rfc7489\"); `cargo update -p psl` refreshes it"),
+            "requiredheaders" => plan.unmapped(&shown, "messages without a single From are handled by [dmarc] multiple_from; other header checks belong to the MTA"),
+            "syslog" | "syslogfacility" | "autorestart" | "autorestartcount" | "autorestartrate" | "basedirectory" | "changerootdirectory" | "pidfile" | "umask" | "background" => plan.unmapped(&shown, "process management and logging are systemd's job; authmilter logs to stderr (journald)"),
+            "softwareheader" => plan.unmapped(&shown, "no software header is added"),
+            "authservidwithjobid" => plan.unmapped(&shown, "the authserv-id never carries the queue id"),
+            "recordallmessages" => plan.unmapped(&shown, "every message is logged with its results at level info"),
+            _ => plan.unmapped(&shown, "no equivalent"),
+        }
+    }
+    Ok(plan)
+}

@@ -1,0 +1,137 @@
+//! The migrated configuration being built, and its rendering as commented TOML.
+
+use std::collections::BTreeMap;
+
+/// One key to write: value (TOML text) and where it came from.
+#[derive(Debug, Clone)]
+struct Entry {
+    key: String,
+    value: toml::Value,
+    from: String,
+}
+
+/// What the migration produced.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// `[section]` → keys in order.
+    sections: BTreeMap<&'static str, Vec<Entry>>,
+    /// `[[server.listen]]` entries: (socket, role, from).
+    pub listeners: Vec<(String, &'static str, String)>,
+    /// `[[dkim.key]]` entries: (name, domain, selector, path).
+    pub keys: Vec<(String, String, String, String)>,
+    /// `[[dkim.signing]]` rules: (from pattern, key names).
+    pub rules: Vec<(String, Vec<String>)>,
+    /// Settings without an equivalent: (setting as written, why).
+    unmapped: Vec<(String, String)>,
+    /// Remarks on settings that were mapped with a difference worth knowing.
+    notes: Vec<String>,
+}
+
+/// The order sections are written in (milter.toml's).
+const ORDER: &[&str] = &[
+    "server", "log", "dns", "outbound", "authres", "spf", "dkim", "dmarc", "iprev", "policy",
+];
+
+impl Plan {
+    /// Sets `[section] key = value`, noting the setting it came from.
+    pub fn set(&mut self, section: &'static str, key: &str, value: toml::Value, from: &str) {
+        let list = self.sections.entry(section).or_default();
+        list.retain(|e| e.key != key);
+        list.push(Entry {
+            key: key.to_string(),
+            value,
+            from: from.to_string(),
+        });
+    }
+
+    /// A string value.
+    pub fn set_str(&mut self, section: &'static str, key: &str, value: &str, from: &str) {
+        self.set(section, key, toml::Value::String(value.to_string()), from);
+    }
+
+    /// A list of strings.
+    pub fn set_list(&mut self, section: &'static str, key: &str, values: &[String], from: &str) {
+        let arr = values
+            .iter()
+            .map(|v| toml::Value::String(v.clone()))
+            .collect();
+        self.set(section, key, toml::Value::Array(arr), from);
+    }
+
+    /// A setting that has no equivalent, and why.
+    pub fn unmapped(&mut self, setting: &str, why: impl Into<String>) {
+        self.unmapped.push((setting.to_string(), why.into()));
+    }
+
+    /// A remark on a mapped setting.
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.notes.push(text.into());
+    }
+
+    /// The commented milter.toml.
+    pub fn render(&self, program: &str, file: &str) -> String {
+        let mut out = format!(
+            "# milter.toml migrated from {program}'s {file} by `authmilter migrate`.\n\
+             # Check it with `authmilter config check -c FILE`; every key not set here has its\n\
+             # default (see milter.toml and docs/configuration.md).\n"
+        );
+        if !self.unmapped.is_empty() {
+            out.push_str(&format!(
+                "#\n# {program} settings with no equivalent here:\n"
+            ));
+            for (setting, why) in &self.unmapped {
+                out.push_str(&format!("#   {setting}\n#       -> {why}\n"));
+            }
+        }
+        if !self.notes.is_empty() {
+            out.push_str("#\n# Differences to know about:\n");
+            for n in &self.notes {
+                out.push_str(&format!("#   - {n}\n"));
+            }
+        }
+        for section in ORDER {
+            let entries = self.sections.get(section);
+            let listeners = *section == "server" && !self.listeners.is_empty();
+            let keys = *section == "dkim" && (!self.keys.is_empty() || !self.rules.is_empty());
+            if entries.is_none() && !listeners && !keys {
+                continue;
+            }
+            out.push_str(&format!("\n[{section}]\n"));
+            for e in entries.into_iter().flatten() {
+                out.push_str(&format!("# {}\n{} = {}\n", e.from, e.key, e.value));
+            }
+            if listeners {
+                for (socket, role, from) in &self.listeners {
+                    out.push_str(&format!(
+                        "\n# {from}\n[[server.listen]]\nsocket = {}\nrole = \"{role}\"\n",
+                        toml::Value::String(socket.clone())
+                    ));
+                }
+            }
+            if keys {
+                for (name, domain, selector, path) in &self.keys {
+                    let s = |v: &str| toml::Value::String(v.to_string());
+                    out.push_str(&format!(
+                        "\n[[dkim.key]]\nname = {}\ndomain = {}\nselector = {}\npath = {}\n",
+                        s(name),
+                        s(domain),
+                        s(selector),
+                        s(path)
+                    ));
+                }
+                for (from, names) in &self.rules {
+                    let list: Vec<String> = names
+                        .iter()
+                        .map(|n| toml::Value::String(n.clone()).to_string())
+                        .collect();
+                    out.push_str(&format!(
+                        "\n[[dkim.signing]]\nfrom = {}\nkeys = [{}]\n",
+                        toml::Value::String(from.clone()),
+                        list.join(", ")
+                    ));
+                }
+            }
+        }
+        out
+    }
+}

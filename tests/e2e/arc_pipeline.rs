@@ -1,0 +1,301 @@
+//! ARC through the milter (RFC 8617): the `arc=` result in our Authentication-Results, the
+//! trusted-sealer DMARC override (a list broke the author's DKIM signature, a trusted sealer
+//! vouched for it), no override for an untrusted sealer or a broken chain, and sealing on a
+//! forwarding listener that the next hop validates.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use authmilter::app::App;
+use authmilter::config::{Config, SocketSpec};
+use authmilter::pipeline::ResultsSink;
+use authmilter::server::Server;
+use authmilter::services::Services;
+use dns::memory::MemoryResolver;
+use testkit::{MtaClient, Profile};
+
+use crate::support::message;
+
+/// The list server's address (SPF pass for lists.example).
+const LIST_IP: &str = "192.0.2.50";
+
+struct World {
+    zone: String,
+    /// The message as the list forwards it: the author's signature broken by a footer,
+    /// sealed by the list at i=1.
+    forwarded: Vec<u8>,
+    _dir: tempfile::TempDir,
+    forwarder_key: std::path::PathBuf,
+}
+
+fn txt(name: &str, record: &dkim::DnsKeyRecord) -> String {
+    let strings: Vec<String> = record
+        .txt_strings()
+        .into_iter()
+        .map(|s| format!("\"{s}\""))
+        .collect();
+    format!("{name} TXT {}\n", strings.join(" "))
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let author = dkim::generate_key(dkim::KeyAlgorithm::Ed25519).expect("keygen");
+    let list = dkim::generate_key(dkim::KeyAlgorithm::Rsa { bits: 2048 }).expect("keygen");
+    let forwarder = dkim::generate_key(dkim::KeyAlgorithm::Rsa { bits: 2048 }).expect("keygen");
+    let forwarder_key = dir.path().join("fwd.pem");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&forwarder_key)
+            .expect("key file");
+        f.write_all(forwarder.private_key_pem.as_bytes())
+            .expect("write");
+    }
+    let mut zone = String::from(
+        "_dmarc.author.example TXT \"v=DMARC1; p=reject\"\n\
+         author.example TXT \"v=spf1 -all\"\n\
+         lists.example TXT \"v=spf1 ip4:192.0.2.50 -all\"\n",
+    );
+    zone.push_str(&txt("a1._domainkey.author.example", &author.record));
+    zone.push_str(&txt("s._domainkey.lists.example", &list.record));
+    zone.push_str(&txt("f._domainkey.fwd.example", &forwarder.record));
+    // the author signs
+    let original = message(&[
+        "From: Alice <alice@author.example>",
+        "To: members@lists.example",
+        "Subject: meeting",
+        "Message-ID: <m1@author.example>",
+        "",
+        "See you at 10.",
+    ]);
+    let signer = dkim::Signer::from_pem(
+        author.private_key_pem.as_bytes(),
+        dkim::SignerConfig::new("author.example", "a1"),
+    )
+    .expect("author signer");
+    let mut signed = dkim::sign_message(&signer, &original, dkim::unix_now())
+        .expect("sign")
+        .to_field()
+        .into_bytes();
+    signed.extend_from_slice(&original);
+    // the list checked it (DKIM and DMARC passed), adds a footer and seals
+    let mut modified = signed.clone();
+    modified.extend_from_slice(b"--\r\nmembers mailing list\r\n");
+    let sealer = arc::Sealer::from_pem(
+        list.private_key_pem.as_bytes(),
+        arc::SealerConfig::new("lists.example", "s"),
+    )
+    .expect("sealer");
+    let resolver = MemoryResolver::from_zone(&zone).expect("zone");
+    let (_, set) = arc::seal_message(
+        &arc::Verifier::default(),
+        &sealer,
+        &resolver,
+        &modified,
+        |_| {
+            authres::AuthenticationResults::new("mx.lists.example")
+                .with(authres::MethodResult::new("dkim", "pass").with_property(
+                    "header",
+                    "d",
+                    "author.example",
+                ))
+                .with(authres::MethodResult::new("dmarc", "pass").with_property(
+                    "header",
+                    "from",
+                    "author.example",
+                ))
+        },
+        dkim::unix_now(),
+    )
+    .await
+    .expect("seal");
+    let mut forwarded = set.to_fields("\r\n").into_bytes();
+    forwarded.extend_from_slice(&modified);
+    World {
+        zone,
+        forwarded,
+        _dir: dir,
+        forwarder_key,
+    }
+}
+
+struct Run {
+    out: testkit::EomOutcome,
+    record: Arc<authmilter::pipeline::FinishedMessage>,
+}
+
+async fn run(toml: &str, zone: &str, raw: &[u8]) -> Run {
+    let dns = Arc::new(MemoryResolver::from_zone(zone).expect("zone"));
+    let toml = format!("{toml}\n[authres]\nauthserv_id = \"mx.test.example\"\n");
+    let app = Arc::new(App::new(Config::parse(&toml).expect("config"), dns).expect("app"));
+    let (sink, mut published) = ResultsSink::bounded(4);
+    let server = Server::bind_shared(Arc::new(ArcSwap::new(app)), Arc::new(Services { sink }))
+        .await
+        .expect("bind");
+    let addr = match server.local_addrs().first() {
+        Some(SocketSpec::Inet { host, port }) => {
+            std::net::SocketAddr::new(host.parse().expect("ip"), *port)
+        }
+        other => panic!("{other:?}"),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    let mut mta = MtaClient::connect_tcp(
+        addr,
+        Profile::postfix().with_timeout(Duration::from_secs(20)),
+    )
+    .await
+    .expect("connect");
+    mta.negotiate().await.expect("negotiate");
+    mta.connect("mail.lists.example", LIST_IP.parse().expect("ip"), 1, &[])
+        .await
+        .expect("connect");
+    mta.helo("mail.lists.example", &[]).await.expect("helo");
+    let out = mta
+        .send_transaction("<bounce@lists.example>", &["<bob@mx.test.example>"], raw)
+        .await
+        .expect("message");
+    let record = tokio::time::timeout(Duration::from_secs(10), published.recv())
+        .await
+        .expect("published")
+        .expect("open");
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+    Run { out, record }
+}
+
+fn authres_of(r: &Run) -> String {
+    r.record
+        .decision
+        .authentication_results()
+        .map(|h| h.one_line())
+        .unwrap_or_default()
+}
+
+const VERIFY: &str = "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"verify\"\n\
+                      [dmarc]\nenforce = true\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trusted_sealer_keeps_a_list_message_from_being_rejected() {
+    let w = world().await;
+    let toml = format!("{VERIFY}[arc]\ntrusted_sealers = [\"lists.example\"]\n");
+    let r = run(&toml, &w.zone, &w.forwarded).await;
+    assert!(r.out.is_accept(), "{:?}", r.out);
+    let ar = authres_of(&r);
+    assert!(
+        ar.contains("arc=pass header.oldest-pass=0 smtp.remote-ip=192.0.2.50"),
+        "{ar}"
+    );
+    assert!(
+        ar.contains("dkim=fail"),
+        "the footer broke the author's signature: {ar}"
+    );
+    assert!(
+        ar.contains("dmarc=fail (p=reject dis=reject) reason=\"trusted ARC sealer lists.example (i=1) recorded dkim=pass header.d=author.example\"")
+            && ar.contains("policy.override=trusted_forwarder"),
+        "{ar}"
+    );
+    let applied = r.record.decision.applied.as_ref().expect("policy applied");
+    assert_eq!(applied.disposition, dmarc::Disposition::None);
+    assert_eq!(
+        applied.overrides.first().map(|o| o.kind.as_str()),
+        Some("trusted_forwarder")
+    );
+    assert!(
+        applied.overrides[0]
+            .comment
+            .starts_with("arc=pass as[1].d=lists.example")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_untrusted_sealer_or_a_broken_chain_never_overrides() {
+    let w = world().await;
+    // the same message, the sealer not on the list
+    let r = run(VERIFY, &w.zone, &w.forwarded).await;
+    assert!(r.out.is_reject(), "{:?}", r.out);
+    assert!(authres_of(&r).contains("arc=pass"));
+    // trusted, but the AAR was changed after sealing: the seal no longer verifies
+    let tampered = String::from_utf8(w.forwarded.clone())
+        .expect("ascii")
+        .replacen("dkim=pass", "dkim=pass (checked)", 1)
+        .into_bytes();
+    let toml = format!("{VERIFY}[arc]\ntrusted_sealers = [\"lists.example\"]\n");
+    let r = run(&toml, &w.zone, &tampered).await;
+    assert!(r.out.is_reject(), "{:?}", r.out);
+    let ar = authres_of(&r);
+    assert!(ar.contains("arc=fail"), "{ar}");
+    assert!(!ar.contains("policy.override"), "{ar}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forwarding_listener_seals_and_the_next_hop_validates() {
+    let w = world().await;
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"forward\"\n\
+         [arc]\nseal = true\ntrusted_sealers = [\"lists.example\"]\n\
+         [dkim]\nkey_check_interval = \"0s\"\n\
+         [[dkim.key]]\nname = \"fwd\"\ndomain = \"fwd.example\"\nselector = \"f\"\npath = \"{}\"\n\
+         [[dkim.signing]]\nfrom = \"*\"\nkeys = [\"fwd\"]\n",
+        w.forwarder_key.display()
+    );
+    let r = run(&toml, &w.zone, &w.forwarded).await;
+    assert!(r.out.is_accept(), "{:?}", r.out);
+    let names: Vec<&str> = r
+        .record
+        .decision
+        .prepend
+        .iter()
+        .map(|h| h.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "DKIM-Signature",
+            "ARC-Seal",
+            "ARC-Message-Signature",
+            "ARC-Authentication-Results",
+            "Authentication-Results"
+        ]
+    );
+    // the next hop: the message as delivered validates with two sets
+    let mut delivered = String::new();
+    for h in &r.record.decision.prepend {
+        delivered.push_str(&format!(
+            "{}: {}\r\n",
+            h.name,
+            h.value.replace('\n', "\r\n")
+        ));
+    }
+    let mut delivered = delivered.into_bytes();
+    delivered.extend_from_slice(&w.forwarded);
+    let resolver = MemoryResolver::from_zone(&w.zone).expect("zone");
+    let next = arc::verify_message(
+        &arc::Verifier::default(),
+        &resolver,
+        &delivered,
+        dkim::unix_now(),
+    )
+    .await;
+    assert_eq!(next.result, arc::ChainStatus::Pass, "{next:?}");
+    assert_eq!(next.instances, 2);
+    assert_eq!(next.sets[1].seal_domain, "fwd.example");
+    let aar = next.sets[1]
+        .authentication_results
+        .as_ref()
+        .expect("AAR parses");
+    assert!(aar.by_method("arc").any(|m| m.result == "pass"), "{aar:?}");
+    // one body hash per canonicalization across verification, the seal and the signature
+    assert!(
+        r.record.decision.body_hashes <= 3,
+        "{}",
+        r.record.decision.body_hashes
+    );
+}

@@ -1,0 +1,115 @@
+//! Log lines cannot be forged by mail: every value from the network is escaped in text logs
+//! (CR, LF, ESC, other controls), and JSON logs carry the results as separate fields.
+
+use std::time::Duration;
+
+use testkit::{MtaClient, Profile};
+
+use crate::support::{ServeProcess, free_port, message};
+
+const FORGED: &str =
+    "evil.example\r\n2026-12-04T00:00:00.000000Z  INFO message action=accept\x1b[2K";
+
+async fn send_hostile(port: u16) {
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut profile = Profile::postfix().with_timeout(Duration::from_secs(20));
+    profile.queue_id = "Q1\nFAKE".into();
+    let mut mta = MtaClient::connect_tcp(addr, profile)
+        .await
+        .expect("connect");
+    mta.negotiate().await.expect("negotiate");
+    mta.connect(FORGED, "192.0.2.10".parse().expect("ip"), 1, &[])
+        .await
+        .expect("connect");
+    mta.helo("mail.example.org", &[]).await.expect("helo");
+    let out = mta
+        .send_transaction(
+            "<a@example.org>",
+            &["<b@example.net>"],
+            &message(&["From: a@example.org", "Subject: x", "", "body"]),
+        )
+        .await
+        .expect("message");
+    assert!(out.is_accept(), "{out:?}");
+}
+
+fn start(port: u16, format: &str) -> ServeProcess {
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
+         [authres]\nauthserv_id = \"mx.test.example\"\n[log]\nformat = \"{format}\"\n"
+    );
+    ServeProcess::start(&toml, port, &["--zone", "/dev/null"])
+}
+
+fn wait_for(p: &ServeProcess, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let log = p.log_text();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(std::time::Instant::now() < deadline, "{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn text_logs_escape_what_the_network_sent() {
+    let port = free_port();
+    let server = start(port, "text");
+    send_hostile(port).await;
+    let log = wait_for(&server, " message ");
+    assert!(!log.contains('\x1b'), "an escape sequence reached the log");
+    // every line is a real log line (a timestamp and a level), none was injected
+    for line in log.lines() {
+        assert!(
+            line.len() > 27 && line.as_bytes()[4] == b'-' && line.contains('Z'),
+            "a line that is not a log record: {line:?}"
+        );
+    }
+    let forged_lines = log
+        .lines()
+        .filter(|l| l.starts_with("2026-12-04T00:00:00.000000Z"))
+        .count();
+    assert_eq!(forged_lines, 0, "{log}");
+    assert!(log.contains(r"evil.example\r\n2026-12-04"), "{log}");
+    assert!(log.contains(r"Q1\nFAKE"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_carry_results_as_fields() {
+    let port = free_port();
+    let server = start(port, "json");
+    send_hostile(port).await;
+    let log = wait_for(&server, "\"message\"");
+    let record = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "message")
+        .unwrap_or_else(|| panic!("no message record:\n{log}"));
+    for field in [
+        "spf",
+        "dkim",
+        "dmarc",
+        "from_domain",
+        "iprev",
+        "action",
+        "queue_id",
+        "client",
+    ] {
+        assert!(
+            record.get(field).is_some(),
+            "field {field} missing: {record}"
+        );
+    }
+    assert_eq!(record["dmarc"], "none");
+    assert_eq!(record["from_domain"], "example.org");
+    assert_eq!(record["action"], "accept");
+    // every line is one JSON object
+    for line in log.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not JSON: {line:?}"
+        );
+    }
+}

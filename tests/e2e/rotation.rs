@@ -1,0 +1,183 @@
+//! Key rotation as a user drives it: `dkim rotate` makes the next key and prints what to
+//! publish and configure; a key added by SIGHUP is checked against DNS at once. (The
+//! publish → wait → promote → retire sequence itself is tested with an explicit clock in
+//! `src/signing/rotation/tests.rs`.)
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{binary, run_cli};
+
+fn genkey(dir: &Path, selector: &str) -> (String, String) {
+    let (code, out, err) = run_cli(
+        &[
+            "dkim",
+            "genkey",
+            "--domain",
+            "example.com",
+            "--selector",
+            selector,
+            "--algorithm",
+            "ed25519",
+            "--out",
+            dir.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let value = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Value: "))
+        .expect("value")
+        .to_string();
+    (
+        dir.join(format!("example.com.{selector}.pem"))
+            .display()
+            .to_string(),
+        value,
+    )
+}
+
+#[test]
+fn dkim_rotate_prints_every_form_and_a_next_key_block() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = dir.path().join("keys");
+    let (old, _) = genkey(&keys, "old");
+    let cfg = dir.path().join("milter.toml");
+    let base = format!(
+        "[dkim]\nstate_file = \"\"\n[[dkim.key]]\nname = \"current\"\ndomain = \"example.com\"\nselector = \"old\"\npath = \"{old}\"\n"
+    );
+    std::fs::write(&cfg, &base).expect("config");
+    let cfg_s = cfg.to_str().expect("utf-8");
+    let (code, out, err) = run_cli(
+        &[
+            "dkim",
+            "rotate",
+            "--domain",
+            "example.com",
+            "--algorithm",
+            "ed25519",
+            "-c",
+            cfg_s,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    // a dated selector, YYYYMM
+    let block_start = out.find("[[dkim.key]]").expect("block");
+    let block: String = out[block_start..]
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(block.contains("state = \"next\""), "{block}");
+    let selector = block
+        .lines()
+        .find_map(|l| l.strip_prefix("selector = \""))
+        .and_then(|s| s.strip_suffix('"'))
+        .expect("selector");
+    assert!(
+        selector.len() == 6 && selector.chars().all(|c| c.is_ascii_digit()),
+        "{selector}"
+    );
+    let name = format!("{selector}._domainkey.example.com");
+    // the key went next to the existing one, mode 0600
+    let key = keys.join(format!("example.com.{selector}.pem"));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).expect("key").permissions().mode() & 0o777,
+        0o600
+    );
+    // every form of the record
+    assert!(out.contains(&format!("{name}. IN TXT (")), "{out}");
+    assert!(
+        out.contains(&format!("'{name}:v=DKIM1; k=ed25519; p=")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("update add {name}. 3600 IN TXT \"v=DKIM1;")),
+        "{out}"
+    );
+    assert!(
+        out.contains("retires the active Ed25519 key(s) of example.com: current"),
+        "{out}"
+    );
+    // the block makes a valid configuration
+    std::fs::write(&cfg, format!("{base}\n{block}")).expect("config");
+    let (code, checked, err) = run_cli(&["config", "check", "-c", cfg_s], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(checked.contains("state = \"next\""), "{checked}");
+    // a second rotation the same month takes the next free selector
+    let (code, out2, err) = run_cli(
+        &[
+            "dkim",
+            "rotate",
+            "--domain",
+            "example.com",
+            "--algorithm",
+            "ed25519",
+            "-c",
+            cfg_s,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out2.contains(&format!("selector = \"{selector}b\"")),
+        "{out2}"
+    );
+}
+
+#[test]
+fn a_key_added_by_reload_is_checked_against_dns_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a_path, a_record) = genkey(dir.path(), "a");
+    let (b_path, b_record) = genkey(dir.path(), "b");
+    let zone = dir.path().join("zone");
+    std::fs::write(
+        &zone,
+        format!(
+            "a._domainkey.example.com TXT \"{a_record}\"\nb._domainkey.example.com TXT \"{b_record}\"\n"
+        ),
+    )
+    .expect("zone");
+    let key = |sel: &str, path: &str| {
+        format!("[[dkim.key]]\ndomain = \"example.com\"\nselector = \"{sel}\"\npath = \"{path}\"\n")
+    };
+    let head = "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\n\
+                [dkim]\nkey_check_interval = \"1h\"\nstate_file = \"\"\n";
+    let cfg = dir.path().join("milter.toml");
+    std::fs::write(&cfg, format!("{head}{}", key("a", &a_path))).expect("config");
+    let log = dir.path().join("serve.log");
+    let mut child = Command::new(binary())
+        .args(["serve", "-c", cfg.to_str().expect("utf-8"), "--zone"])
+        .arg(&zone)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn");
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !text().contains(needle) {
+            assert!(Instant::now() < deadline, "no {needle:?} in:\n{}", text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for("key=a._domainkey.example.com");
+    std::fs::write(
+        &cfg,
+        format!("{head}{}{}", key("a", &a_path), key("b", &b_path)),
+    )
+    .expect("config");
+    let _ = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status();
+    wait_for("configuration reloaded");
+    // checked now, not at the next interval an hour away
+    wait_for("key=b._domainkey.example.com");
+    let _ = child.kill();
+    let _ = child.wait();
+}
