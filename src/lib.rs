@@ -15,6 +15,7 @@ pub mod forwarding;
 pub mod fuzzing;
 pub mod logging;
 pub mod pipeline;
+pub mod reports;
 pub mod resolver;
 pub mod server;
 pub mod services;

@@ -36,6 +36,7 @@ mod eval;
 mod migrate;
 mod preflight;
 mod reload;
+mod report;
 mod serve;
 mod spf;
 mod srs;
@@ -85,5 +86,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate::run(args),
         Command::GenerateAssets { dir } => assets::run(&dir),
         Command::Bench(args) => bench::run(args),
+        Command::Report(cmd) => report::run(cmd),
     }
 }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -13,8 +14,10 @@ use tokio::sync::{Notify, watch};
 use crate::app::App;
 use crate::cli::{DnsArg, ServeArgs};
 use crate::config::Config;
+use crate::pipeline::ResultsSink;
 use crate::server::sockets::{Listening, UnixSocketSettings};
 use crate::server::{Server, shutdown_signal};
+use crate::services::Services;
 use crate::systemd::{self, Inherited};
 
 /// Runs the milter until SIGTERM/SIGINT.
@@ -39,8 +42,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let checked = super::preflight::run_checks(loaded.config, &dns_override)?;
         let (app, run_as) = (Arc::new(checked.app), checked.run_as);
         let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));
-        // long-lived services outside App (which SIGHUP replaces)
-        let services = crate::services::Services::none();
+        let (services, sink_rx) = if app.config.reports.enabled {
+            // reports: a bounded sink the milter publishes to without ever waiting
+            let (sink, rx) = ResultsSink::bounded(app.config.reports.queue);
+            (Arc::new(Services { sink }), Some(rx))
+        } else {
+            (Services::none(), None)
+        };
         let server =
             Server::bind_with(Arc::clone(&shared), Arc::clone(&services), &mut inherited).await?;
         let socketmap = open_socketmap(&app, &mut inherited).await?;
@@ -62,6 +70,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let check_now = Arc::new(Notify::new());
         let mut background = tokio::task::JoinSet::new();
+        if let Some(rx) = sink_rx {
+            // reports: the recorder consumes the sink; both live outside App. Started after
+            // privileges are dropped, so the store is opened as the service user.
+            crate::reports::start(Arc::clone(&shared), rx, stop_rx.clone(), &mut background);
+        }
         if let Some((listening, state)) = socketmap {
             let stop = stop_rx.clone();
             background.spawn(async move {
@@ -72,7 +85,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         background.spawn(
             Arc::clone(&services.sink)
-                .report_overflow(std::time::Duration::from_secs(60), stop_rx.clone()),
+                .report_overflow(Duration::from_secs(60), stop_rx.clone()),
         );
         background.spawn(key_checker(
             Arc::clone(&shared),
@@ -185,6 +198,15 @@ async fn reloader(
                 let (config, changes) = super::reload::check_reload(&old.config, &text)?;
                 if config.server.listen != old.config.server.listen {
                     tracing::warn!("reload: listener changes take effect after a restart");
+                }
+                let (r, o) = (&config.reports, &old.config.reports);
+                if r.enabled != o.enabled || r.store != o.store || r.queue != o.queue {
+                    // the recorder and its store live outside App: they keep running as
+                    // started; every other [reports] setting applies at the next batch/pass
+                    tracing::warn!(
+                        "reload: reports.enabled, reports.store and reports.queue take effect after a restart (recording continues into {})",
+                        o.store.0
+                    );
                 }
                 let mut app = build_app(config, &dns)?;
                 app.signing.continue_from(&old.signing);

@@ -10,6 +10,7 @@ mod authentication;
 pub mod mail_values;
 mod policy;
 pub mod reply;
+mod reports;
 mod server;
 mod srs;
 pub mod values;
@@ -24,6 +25,7 @@ pub use authentication::*;
 pub use mail_values::{CanonPair, HeaderLine, OptionalSocket, SrsSeparator};
 pub use policy::*;
 pub use reply::{RejectReply, ReplyTemplate, ReplyValues, TempfailReply};
+pub use reports::*;
 pub use server::*;
 pub use srs::*;
 pub use values::{FileMode, LogLevel, Nameserver, Network, SocketSpec, Span};
@@ -56,6 +58,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// Sender Rewriting Scheme for forwarded mail.
     pub srs: SrsConfig,
+    /// DMARC reports: recording, the store, sending (docs/reports.md).
+    pub reports: ReportsConfig,
 }
 
 /// Where the configuration was read from, with the parsed value.
@@ -189,6 +193,7 @@ impl Config {
                 );
             }
         }
+        self.reports.validate(&line_of)?;
         if self.srs.enabled && self.srs.domain.trim().is_empty() {
             bail!(
                 "srs.domain{}: required when srs.enabled = true",

@@ -5,7 +5,7 @@
 //! assert that nothing at all was delivered or queued. A stack starts in about a second.
 
 #[path = "mta/mod.rs"]
-mod mta;
+pub(crate) mod mta;
 
 // ARC behind real Postfix: the trusted-sealer override and sealing.
 #[path = "postfix_arc.rs"]

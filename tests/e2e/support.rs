@@ -268,6 +268,13 @@ impl ServeProcess {
             .expect("started by ServeProcess::start")
     }
 
+    /// SIGKILL now (a crash, as far as the process can tell); [`ServeProcess::wait_exit`] reaps it.
+    pub fn kill(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+        }
+    }
+
     /// The process id, for signals.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(Child::id).expect("still running")

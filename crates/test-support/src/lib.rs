@@ -21,6 +21,7 @@
 mod e2e;
 mod net;
 pub mod nsd;
+pub mod postgres;
 pub mod process;
 mod runtime;
 mod seeds;
