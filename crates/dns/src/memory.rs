@@ -383,6 +383,12 @@ impl Resolver for MemoryResolver {
 
 /// A target host name (MX exchange, PTR, CNAME) must be a name DNS can carry (RFC 1035 §2.3.4).
 fn check_host_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("bad host name \".\" (the root is not a host)".into());
+    }
+    if name.ends_with('.') {
+        return Err(format!("bad host name {name:?} (empty label)"));
+    }
     normalize_name(name)
         .map(|_| ())
         .map_err(|_| format!("bad host name {name:?}"))
