@@ -2,7 +2,7 @@
 # Builds the Debian package and, only where that is safe, installs it on this machine, checks
 # it and purges it again. Run by tests/run.sh; needs root for the install part.
 #
-#   1. `cargo install --path .` works (into target/cargo-install, reusing the release build);
+#   1. `cargo install --path .` works (into target/cargo-install, reusing the build);
 #   2. `cargo deb` builds target/debian/authmilter_*.deb with the binary, the units, the
 #      conffile /etc/authmilter/milter.toml, man pages and completions;
 #   3. installs it with `dpkg -i` under a policy-rc.d that forbids starting daemons, checks
@@ -12,26 +12,36 @@
 # Step 3 is skipped, with a message, when an authmilter is already here: /etc/authmilter
 # exists, a package named authmilter is installed, or a unit named authmilter is active.
 # Nothing that was here before is stopped, overwritten or removed.
+#
+# PROFILE=release (the default) packages an optimised build, as for a release; tests/run.sh
+# sets PROFILE=dev to package the debug build it already has (the package's layout, scripts
+# and units are what is tested here, not the optimiser; a release build would double CI time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "[package] $*"; }
+profile="${PROFILE:-release}"
+case "$profile" in
+  release) profile_dir=release; install_flags=() ;;
+  dev) profile_dir=debug; install_flags=(--debug) ;;
+  *) echo "PROFILE must be release or dev" >&2; exit 2 ;;
+esac
 
 if ! command -v cargo-deb >/dev/null 2>&1; then
   say "installing cargo-deb"
   cargo install cargo-deb --locked --quiet
 fi
 
-say "building the release binary"
-cargo build --release --locked --quiet
+say "building the $profile binary"
+cargo build --profile "$profile" --locked --quiet
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 say "cargo install --path . (into target/cargo-install)"
-cargo install --path . --locked --quiet --force --root "$target_dir/cargo-install" --target-dir "$target_dir"
+cargo install --path . "${install_flags[@]}" --locked --quiet --force --root "$target_dir/cargo-install" --target-dir "$target_dir"
 "$target_dir/cargo-install/bin/authmilter" --version
 
 rm -rf "$target_dir/assets"
-"$target_dir/release/authmilter" generate-assets "$target_dir/assets"
+"$target_dir/$profile_dir/authmilter" generate-assets "$target_dir/assets"
 rm -rf "$target_dir/debian"
-cargo deb --no-build --strip --output "$target_dir/debian/" >/dev/null
+cargo deb --no-build --profile "$profile" --strip --output "$target_dir/debian/" >/dev/null
 deb=$(ls "$target_dir"/debian/authmilter_*.deb)
 say "built $deb"
 
