@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod forwarding;
 pub mod logging;
+pub mod metrics;
 pub mod pipeline;
 pub mod resolver;
 pub mod server;
