@@ -48,5 +48,7 @@ mod rotation;
 mod check_domain;
 // migrate: OpenDKIM / OpenDMARC configurations to milter.toml.
 mod migrate;
+// Prometheus metrics scraped after known traffic; the endpoint's limits.
+mod metrics;
 // `authmilter bench` against `authmilter serve` and against misbehaving fake milters.
 mod bench;
