@@ -304,3 +304,57 @@ fn discard(opened: Vec<Listening>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listener(socket: &str, role: Role) -> Listener {
+        Listener {
+            socket: socket.parse().unwrap(),
+            role,
+        }
+    }
+
+    /// A socket systemd passed is kept when the new file drops it; a role change and a new
+    /// socket go to the server in one change.
+    #[tokio::test]
+    async fn a_passed_socket_is_kept_and_new_ones_are_opened() {
+        let passed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        passed.set_nonblocking(true).unwrap();
+        let port = passed.local_addr().unwrap().port();
+        let passed_spec: SocketSpec = format!("inet:127.0.0.1:{port}").parse().unwrap();
+        let running = [Listening {
+            bound: Bound::Tcp(tokio::net::TcpListener::from_std(passed).unwrap()),
+            role: Role::Verify,
+            spec: passed_spec.clone(),
+            passed: true,
+        }];
+        let (control, mut rx) = ListenerControl::new(&running);
+        let unix = UnixSocketSettings {
+            mode: 0o660,
+            owner: None,
+            group: None,
+        };
+        let wanted = [listener("inet:127.0.0.1:0", Role::Sign)];
+        let server = tokio::spawn(async move {
+            let rebind = rx.recv().await.unwrap();
+            let got = (rebind.set.clone(), rebind.opened.len());
+            let _ = rebind.done.send(());
+            got
+        });
+        let changes = control.apply(&wanted, &unix).await.unwrap();
+        assert_eq!(changes.kept_passed, std::slice::from_ref(&passed_spec));
+        assert!(changes.closed.is_empty());
+        assert_eq!(changes.opened.len(), 1);
+        assert_eq!(changes.now.len(), 2);
+        let (set, opened) = server.await.unwrap();
+        assert_eq!(opened, 1);
+        assert!(set.contains(&(passed_spec, Role::Verify)), "{set:?}");
+
+        // nothing to change: the server is not asked
+        let (control, _rx) = ListenerControl::new(&[]);
+        let changes = control.apply(&[], &unix).await.unwrap();
+        assert!(changes.is_empty());
+    }
+}

@@ -28,6 +28,8 @@ mod logs;
 mod arc_pipeline;
 // SIGHUP reloads and the results sink across them.
 mod reload;
+// SIGHUP opens new listeners, closes removed ones, keeps in-flight messages.
+mod rebind;
 // The command-line tools (spf, dkim, eval, srs, config check).
 mod cli;
 // Real Postfix on loopback (AUTHMILTER_E2E=1).
