@@ -149,7 +149,7 @@ async fn every_counter_equals_what_was_sent() {
          [[server.listen]]\nsocket = \"inet:127.0.0.1:{verify}\"\nrole = \"verify\"\n\
          [[server.listen]]\nsocket = \"inet:127.0.0.1:{sign}\"\nrole = \"sign\"\n\
          [authres]\nauthserv_id = \"mx.test.example\"\n\
-         [dns]\nnameservers = [\"{ns}\"]\ntimeout = \"400ms\"\nattempts = 1\n\
+         [dns]\nnameservers = [\"{ns}\"]\ntimeout = \"2s\"\nattempts = 1\n\
          [dmarc]\nenforce = true\n\
          [dkim]\nstate_file = \"\"\n\
          [[dkim.key]]\nname = \"ours-m1\"\ndomain = \"ours.example\"\nselector = \"m1\"\npath = \"{key}\"\n\

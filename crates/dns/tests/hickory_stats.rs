@@ -23,7 +23,7 @@ async fn counts_queries_hits_timeouts_and_servfails() {
     let stats = Arc::new(QueryStats::default());
     let r = HickoryResolver::new(&HickoryConfig {
         nameservers: vec![server.addr()],
-        timeout: Duration::from_millis(300),
+        timeout: Duration::from_secs(1),
         attempts: 1,
         ..HickoryConfig::default()
     })
