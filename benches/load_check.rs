@@ -355,6 +355,8 @@ fn main() {
     let bad_log: Vec<&str> = log
         .lines()
         .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        // the one expected notice: DNS comes from the zone file of this check
+        .filter(|l| !l.contains("DNS answers come from a zone file"))
         .collect();
     let sent = done.load(Ordering::Relaxed);
     println!(

@@ -11,9 +11,12 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod forwarding;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;
+pub mod reports;
 pub mod resolver;
 pub mod server;
 pub mod services;

@@ -1,21 +1,21 @@
 //! The `authmilter` binary: parse the command line and run the subcommand.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The exit status of a tool whose output pipe was closed early: 128 + SIGPIPE, what the shell
+/// reports for a filter the signal ended, so `set -o pipefail` scripts see the same as before.
+const EXIT_BROKEN_PIPE: u8 = 128 + 13;
+
 fn main() -> ExitCode {
     let cli = authmilter::cli::Cli::parse();
-    if !matches!(cli.command, authmilter::cli::Command::Serve(_)) {
-        // The tools write to stdout, which may be a pipe closed early (`| head`): let SIGPIPE
-        // end the process quietly, as for any Unix filter, instead of a write error.
-        // SAFETY: setting a signal disposition to SIG_DFL before any thread is started.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        }
-    }
     match authmilter::commands::run(cli) {
         Ok(code) => code,
+        // `authmilter ... | head`: the reader went away; end quietly, like any Unix filter.
+        Err(err) if authmilter::commands::is_broken_pipe(&err) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(err) => {
             eprintln!("authmilter: {err:#}");
             ExitCode::from(2)

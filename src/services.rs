@@ -24,10 +24,13 @@ impl Services {
 
     /// Services publishing to `sink`, with a fresh set of metrics that reads its drops.
     pub fn with_sink(sink: Arc<ResultsSink>) -> Arc<Services> {
-        let metrics = Arc::new(Metrics::new(
-            Arc::clone(&sink),
-            Arc::new(dns::stats::QueryStats::default()),
-        ));
+        Self::new(sink, Arc::new(dns::stats::QueryStats::default()))
+    }
+
+    /// Services publishing to `sink`, with metrics that read its drops and `dns_stats` (the
+    /// counters every resolver `serve` builds is given).
+    pub fn new(sink: Arc<ResultsSink>, dns_stats: Arc<dns::stats::QueryStats>) -> Arc<Services> {
+        let metrics = Arc::new(Metrics::new(Arc::clone(&sink), dns_stats));
         Arc::new(Services { sink, metrics })
     }
 }

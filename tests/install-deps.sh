@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the build and the end-to-end tests need, idempotently: a C compiler and cmake
 # (aws-lc-sys builds AWS-LC, the default crypto backend), OpenSSL, real Postfix, an authoritative
-# nameserver (NSD), OpenDKIM (an interop oracle), postsrsd (SRS compatibility), dkimpy, and
-# xmllint (libxml2-utils: DMARC aggregate reports validated against the RFC schemas).
+# nameserver (NSD), OpenDKIM (an interop oracle), postsrsd (SRS compatibility), dkimpy,
+# xmllint (libxml2-utils: DMARC aggregate reports validated against the RFC schemas), and
+# PostgreSQL (the report store shared by several MX nodes; tests run throwaway clusters, the
+# package's own cluster is never started or touched).
 #
 # Safe on a machine that runs real mail: it never stops, restarts or reconfigures a service.
 # - Packages already installed are left alone (nothing is installed, nothing is touched).
@@ -14,7 +16,7 @@
 #   run the tests on another machine.
 set -euo pipefail
 
-APT_PACKAGES=(gcc cmake openssl postfix nsd opendkim postsrsd libxml2-utils)
+APT_PACKAGES=(gcc cmake openssl postfix nsd opendkim postsrsd libxml2-utils postgresql)
 # authres: dkimpy's ARC sealer (dkim.arc_sign) builds the ARC-Authentication-Results with it
 PIP_PACKAGES=(dkimpy pynacl dnspython authres)
 

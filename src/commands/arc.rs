@@ -155,7 +155,7 @@ fn verify(args: ArcVerifyArgs) -> anyhow::Result<ExitCode> {
     ));
     let report = ArcReport::from(&outcome);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     print!("arc={}", report.result);
@@ -179,9 +179,9 @@ fn verify(args: ArcVerifyArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = report.oldest_pass {
         print!(", oldest-pass={p}");
     }
-    println!();
+    outln!()?;
     for s in report.sets.iter().rev() {
-        println!(
+        outln!(
             "i={} seal d={} s={} a={} cv={}: {}{}",
             s.instance,
             s.seal.domain,
@@ -194,8 +194,8 @@ fn verify(args: ArcVerifyArgs) -> anyhow::Result<ExitCode> {
                 .as_deref()
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
-        );
-        println!(
+        )?;
+        outln!(
             "    message signature d={} s={} a={}: {}{}",
             s.message_signature.domain,
             s.message_signature.selector,
@@ -206,10 +206,10 @@ fn verify(args: ArcVerifyArgs) -> anyhow::Result<ExitCode> {
                 .as_deref()
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
-        );
+        )?;
         match (&s.aar, &s.aar_error) {
-            (Some(a), _) => println!("    recorded: {}", a.text),
-            (None, Some(e)) => println!("    recorded: unreadable ({e})"),
+            (Some(a), _) => outln!("    recorded: {}", a.text)?,
+            (None, Some(e)) => outln!("    recorded: unreadable ({e})")?,
             (None, None) => {}
         }
     }

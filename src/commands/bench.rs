@@ -45,7 +45,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let progress = !args.json && std::io::stderr().is_terminal();
     let report = bench::run(plan, corpus, args.pid, progress)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         print!("{}", report.text());
     }

@@ -49,9 +49,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         });
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print_text(&report);
+        print_text(&report)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -132,24 +132,24 @@ fn build_report(d: &Decision) -> EvalJson {
     }
 }
 
-fn print_text(r: &EvalJson) {
-    println!("direction: {}", r.direction);
+fn print_text(r: &EvalJson) -> std::io::Result<()> {
+    outln!("direction: {}", r.direction)?;
     if let Some(note) = &r.header_block {
-        println!("header: {note}");
+        outln!("header: {note}")?;
     }
     if let Some(ar) = &r.authentication_results {
-        println!("Authentication-Results: {ar}");
-        println!();
+        outln!("Authentication-Results: {ar}")?;
+        outln!()?;
     }
     if let Some(i) = &r.results.iprev {
-        println!(
+        outln!(
             "iprev:  {}{}",
             i.result,
             i.reason
                 .as_ref()
                 .map(|x| format!(" ({x})"))
                 .unwrap_or_default()
-        );
+        )?;
     }
     for (label, s) in [
         ("spf:   ", &r.results.spf),
@@ -161,14 +161,14 @@ fn print_text(r: &EvalJson) {
                 .clone()
                 .or_else(|| s.mechanism.as_ref().map(|m| format!("matched {m}")))
                 .unwrap_or_default();
-            println!("{label} {} for {} {}", s.result, s.domain, detail);
+            outln!("{label} {} for {} {}", s.result, s.domain, detail)?;
         }
     }
     if r.results.checked && r.results.dkim.is_empty() {
-        println!("dkim:   none (no signatures)");
+        outln!("dkim:   none (no signatures)")?;
     }
     for s in &r.results.dkim {
-        println!(
+        outln!(
             "dkim:   {} d={} s={}{}",
             s.result,
             s.domain,
@@ -177,10 +177,10 @@ fn print_text(r: &EvalJson) {
                 .as_ref()
                 .map(|x| format!(" ({x})"))
                 .unwrap_or_default()
-        );
+        )?;
     }
     if let Some(a) = &r.results.arc {
-        println!(
+        outln!(
             "arc:    {}{}{}",
             a.result,
             a.reason
@@ -192,13 +192,13 @@ fn print_text(r: &EvalJson) {
             } else {
                 format!(" sealers: {}", a.sealers.join(", "))
             }
-        );
+        )?;
         if let Some(o) = &a.trusted_override {
-            println!("arc:    override: {o}");
+            outln!("arc:    override: {o}")?;
         }
     }
     if let Some(d) = &r.results.dmarc {
-        println!(
+        outln!(
             "dmarc:  {} from={} policy={} disposition={}{}",
             d.result,
             d.domain.as_deref().unwrap_or("-"),
@@ -208,26 +208,27 @@ fn print_text(r: &EvalJson) {
                 .as_ref()
                 .map(|x| format!(" ({x})"))
                 .unwrap_or_default()
-        );
+        )?;
     }
     for o in &r.policy_overrides {
-        println!("override: {o}");
+        outln!("override: {o}")?;
     }
     for s in &r.signatures {
-        println!("sign:   {s}");
+        outln!("sign:   {s}")?;
     }
     if r.direction != "inbound" && r.signatures.is_empty() {
-        println!("sign:   none (no key for the From domain)");
+        outln!("sign:   none (no key for the From domain)")?;
     }
     for h in &r.headers_removed {
-        println!("remove: {h}");
+        outln!("remove: {h}")?;
     }
-    println!();
+    outln!()?;
     match &r.smtp_reply {
-        Some(reply) => println!("action: {} ({reply})", r.action),
-        None => println!("action: {}", r.action),
+        Some(reply) => outln!("action: {} ({reply})", r.action)?,
+        None => outln!("action: {}", r.action)?,
     }
     if let Some(q) = &r.quarantine {
-        println!("quarantine reason: {q}");
+        outln!("quarantine reason: {q}")?;
     }
+    Ok(())
 }

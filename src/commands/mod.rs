@@ -1,4 +1,30 @@
 //! The subcommands: each takes its parsed arguments and returns an exit code.
+//!
+//! The tools write their standard output with [`out!`] and [`outln!`], which return the write
+//! error instead of panicking as `print!` does: when the reader of a pipe goes away
+//! (`authmilter dkim genkey ... | head -1`), the error travels up as `BrokenPipe` and `main`
+//! ends the process quietly, as a Unix filter killed by SIGPIPE would (see
+//! [`is_broken_pipe`]).
+
+/// `print!` to standard output, returning `std::io::Result<()>` instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(&mut std::io::stdout().lock(), format_args!($($arg)*))
+    };
+}
+
+/// `println!` to standard output, returning `std::io::Result<()>` instead of panicking.
+macro_rules! outln {
+    () => {
+        std::io::Write::write_all(&mut std::io::stdout().lock(), b"\n")
+    };
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(
+            &mut std::io::stdout().lock(),
+            format_args!("{}\n", format_args!($($arg)*)),
+        )
+    };
+}
 
 mod arc;
 mod assets;
@@ -10,6 +36,7 @@ mod eval;
 mod migrate;
 mod preflight;
 mod reload;
+mod report;
 mod serve;
 mod spf;
 mod srs;
@@ -18,6 +45,16 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::Config;
+
+/// True when `err` comes from writing to a pipe whose reader has gone (EPIPE): the tool's
+/// output is not wanted any more, which is no error of the tool's.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
 
 /// Runs the command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -38,7 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })
                 .map_err(|e| e.context(format!("in {}", loaded.path.display())))?;
             eprintln!("{}: OK", loaded.path.display());
-            print!("{}", loaded.config.to_toml()?);
+            out!("{}", loaded.config.to_toml()?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Spf(args) => spf::run(args),
@@ -50,5 +87,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate::run(args),
         Command::GenerateAssets { dir } => assets::run(&dir),
         Command::Bench(args) => bench::run(args),
+        Command::Report(cmd) => report::run(cmd),
     }
 }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -13,6 +14,7 @@ use tokio::sync::{Notify, watch};
 use crate::app::App;
 use crate::cli::{DnsArg, ServeArgs};
 use crate::config::Config;
+use crate::pipeline::ResultsSink;
 use crate::server::sockets::{Listening, UnixSocketSettings};
 use crate::server::{ListenerChanges, ListenerControl, Server, shutdown_signal};
 use crate::services::Services;
@@ -37,15 +39,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let dns_override = args.dns.clone();
     let path = loaded.path.clone();
     runtime.block_on(async move {
-        // long-lived services outside App (which SIGHUP replaces)
-        let services = Services::none();
-        let checked = super::preflight::run_checks(
-            loaded.config,
-            &dns_override,
-            services.metrics.dns_stats(),
-        )?;
+        // the resolver counts its work where the metrics read it, across reloads
+        let dns_stats = Arc::new(dns::stats::QueryStats::default());
+        let checked =
+            super::preflight::run_checks(loaded.config, &dns_override, Arc::clone(&dns_stats))?;
         let (app, run_as) = (Arc::new(checked.app), checked.run_as);
         let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));
+        // long-lived services outside App (which SIGHUP replaces)
+        let (sink, sink_rx) = if app.config.reports.enabled {
+            // reports: a bounded sink the milter publishes to without ever waiting
+            let (sink, rx) = ResultsSink::bounded(app.config.reports.queue);
+            (sink, Some(rx))
+        } else {
+            (ResultsSink::disabled(), None)
+        };
+        let services = Services::new(sink, dns_stats);
         services.metrics.follow_keys(Arc::clone(&shared));
         let server =
             Server::bind_with(Arc::clone(&shared), Arc::clone(&services), &mut inherited).await?;
@@ -72,6 +80,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let check_now = Arc::new(Notify::new());
         let mut background = tokio::task::JoinSet::new();
+        if let Some(rx) = sink_rx {
+            // reports: the recorder consumes the sink; both live outside App. Started after
+            // privileges are dropped, so the store is opened as the service user.
+            crate::reports::start(Arc::clone(&shared), rx, stop_rx.clone(), &mut background);
+        }
         if let Some((listening, state)) = socketmap {
             let stop = stop_rx.clone();
             background.spawn(async move {
@@ -82,7 +95,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         background.spawn(
             Arc::clone(&services.sink)
-                .report_overflow(std::time::Duration::from_secs(60), stop_rx.clone()),
+                .report_overflow(Duration::from_secs(60), stop_rx.clone()),
         );
         if let Some(listener) = metrics_listener {
             if let Ok(addr) = listener.local_addr() {
@@ -220,6 +233,15 @@ async fn reloader(reload: Reload, check_now: Arc<Notify>, mut stop: watch::Recei
                 let (config, changes) = super::reload::check_reload(&old.config, &text)?;
                 if config.metrics != old.config.metrics {
                     tracing::warn!("reload: [metrics] changes take effect after a restart");
+                }
+                let (r, o) = (&config.reports, &old.config.reports);
+                if r.enabled != o.enabled || r.store != o.store || r.queue != o.queue {
+                    // the recorder and its store live outside App: they keep running as
+                    // started; every other [reports] setting applies at the next batch/pass
+                    tracing::warn!(
+                        "reload: reports.enabled, reports.store and reports.queue take effect after a restart (recording continues into {})",
+                        o.store.0
+                    );
                 }
                 let unix = UnixSocketSettings::from_config(&config.server)?;
                 let mut app = build_app(config, &dns, &services)?;

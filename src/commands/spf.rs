@@ -69,21 +69,22 @@ pub fn run(args: SpfArgs) -> anyhow::Result<ExitCode> {
         problem: out.problem.as_ref().map(ToString::to_string),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        outln!("{}", serde_json::to_string_pretty(&json)?)?;
     } else {
-        println!("result:      {}", json.result);
-        println!("identity:    {} ({})", json.identity, json.domain);
-        println!("mechanism:   {}", json.mechanism.as_deref().unwrap_or("-"));
+        outln!("result:      {}", json.result)?;
+        outln!("identity:    {} ({})", json.identity, json.domain)?;
+        outln!("mechanism:   {}", json.mechanism.as_deref().unwrap_or("-"))?;
         if let Some(e) = &json.explanation {
-            println!("explanation: {e}");
+            outln!("explanation: {e}")?;
         }
         if let Some(p) = &json.problem {
-            println!("problem:     {p}");
+            outln!("problem:     {p}")?;
         }
-        println!(
+        outln!(
             "lookups:     {} (void: {})",
-            json.lookups, json.void_lookups
-        );
+            json.lookups,
+            json.void_lookups
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

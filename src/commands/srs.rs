@@ -18,7 +18,7 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SrsCommand::Secret => {
             let secret = srs::generate_secret().context("cannot generate a secret")?;
-            println!("{secret}");
+            outln!("{secret}")?;
             Ok(ExitCode::SUCCESS)
         }
         SrsCommand::Forward(a) => {
@@ -26,9 +26,9 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
             let state = SrsState::load(&config.srs)?;
             let address = a.address.trim();
             match forward(&state, address)? {
-                Ok(rewritten) => println!("{rewritten}"),
+                Ok(rewritten) => outln!("{rewritten}")?,
                 Err(why) => {
-                    println!("{address}");
+                    outln!("{address}")?;
                     eprintln!("not rewritten: {why}");
                 }
             }
@@ -39,7 +39,7 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
             let state = SrsState::load(&config.srs)?;
             match reverse(&state, a.address.trim()) {
                 Ok(addr) => {
-                    println!("{addr}");
+                    outln!("{addr}")?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(why) => {

@@ -11,6 +11,7 @@ pub mod mail_values;
 mod metrics;
 mod policy;
 pub mod reply;
+mod reports;
 mod server;
 mod srs;
 pub mod values;
@@ -26,6 +27,7 @@ pub use mail_values::{CanonPair, HeaderLine, OptionalSocket, SrsSeparator};
 pub use metrics::MetricsConfig;
 pub use policy::*;
 pub use reply::{RejectReply, ReplyTemplate, ReplyValues, TempfailReply};
+pub use reports::*;
 pub use server::*;
 pub use srs::*;
 pub use values::{FileMode, LogLevel, Nameserver, Network, OptionalAddress, SocketSpec, Span};
@@ -58,6 +60,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// Sender Rewriting Scheme for forwarded mail.
     pub srs: SrsConfig,
+    /// DMARC reports: recording, the store, sending (docs/reports.md).
+    pub reports: ReportsConfig,
     /// The Prometheus metrics endpoint.
     pub metrics: MetricsConfig,
 }
@@ -193,6 +197,7 @@ impl Config {
                 );
             }
         }
+        self.reports.validate(&line_of)?;
         if let Some(addr) = self.metrics.listen.0
             && !addr.ip().is_loopback()
             && !self.metrics.allow_remote

@@ -32,6 +32,9 @@ pub struct FinishedMessage {
     pub recipients: Vec<Vec<u8>>,
     /// What was decided (results, policy applied, signatures).
     pub decision: Decision,
+    /// The header fields as received, only when a failure report may be due
+    /// (`[reports.failure] enabled` and a DMARC record with `ruf=`).
+    pub headers: Option<Arc<Vec<message::HeaderField>>>,
 }
 
 /// The receiving end of the sink, for the one consumer task.
@@ -137,6 +140,7 @@ mod tests {
             mail_from: Vec::new(),
             recipients: Vec::new(),
             decision: Decision::accept(),
+            headers: None,
         }
     }
 

@@ -208,7 +208,27 @@ impl MessagePipeline {
                 .map(|(r, _)| r.clone())
                 .collect(),
             decision: d.clone(),
+            headers: self.failure_report_headers(state, d),
         });
+    }
+
+    /// The header fields for a failure report (RFC 9991), copied only when one may be due:
+    /// failure reports are on and a DMARC record of the message has `ruf=`.
+    fn failure_report_headers(
+        &self,
+        state: &MessageState,
+        d: &Decision,
+    ) -> Option<Arc<Vec<message::HeaderField>>> {
+        let reports = &self.app.config.reports;
+        if !(reports.enabled && reports.failure.enabled) {
+            return None;
+        }
+        let dmarc = d.results.as_ref()?.dmarc.as_ref()?;
+        dmarc
+            .evaluations
+            .iter()
+            .any(|e| e.record.as_ref().is_some_and(|r| !r.ruf.is_empty()))
+            .then(|| Arc::new(state.headers.fields().to_vec()))
     }
 }
 

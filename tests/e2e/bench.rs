@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{ServeProcess, binary, free_port};
+use crate::support::{ServeProcess, binary};
+use test_support::free_port;
 
 fn write_corpus(dir: &Path) -> std::path::PathBuf {
     let corpus = dir.join("corpus");
@@ -65,7 +66,7 @@ fn answers_are_tallied_against_authmilter_serve() {
     let port = free_port();
     let server = ServeProcess::start(&verify_config(port), port, &[]);
     let target = format!("inet:127.0.0.1:{port}");
-    let pid = server.child.id().to_string();
+    let pid = server.pid().to_string();
     let (code, r, err) = bench(&[
         "--target",
         &target,

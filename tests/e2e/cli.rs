@@ -2,8 +2,9 @@
 //! verify / testkey, eval and srs, with DNS answered from a zone file (`--zone`).
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 
-use crate::support::{message, run_cli};
+use crate::support::{binary, message, run_cli};
 
 fn write(dir: &Path, name: &str, content: &[u8]) -> String {
     let p = dir.join(name);
@@ -151,6 +152,66 @@ fn spf_prints_result_mechanism_and_lookups() {
     let (code, _, err) = run_cli(&["spf", "--ip", "not-an-ip", "--mail-from", "a@b.c"], None);
     assert_ne!(code, 0);
     assert!(!err.is_empty());
+}
+
+/// `genkey` arguments writing an Ed25519 key into `dir`.
+fn genkey_args(dir: &Path) -> Vec<String> {
+    let args = [
+        "dkim",
+        "genkey",
+        "--domain",
+        "example.org",
+        "--selector",
+        "s1",
+    ];
+    let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    v.extend(["--algorithm", "ed25519", "--out"].map(String::from));
+    v.push(dir.display().to_string());
+    v
+}
+
+#[test]
+fn a_tool_whose_reader_went_away_ends_quietly() {
+    // The reader is gone before the tool writes its first line: every write meets EPIPE.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(binary())
+        .args(genkey_args(dir.path()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run authmilter");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("authmilter finishes");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "no message, no panic: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(128 + 13),
+        "128 + SIGPIPE, as a filter"
+    );
+    assert!(dir.path().join("example.org.s1.pem").is_file());
+}
+
+#[test]
+fn genkey_piped_into_head_exits_quietly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let quoted: Vec<String> = std::iter::once(binary().display().to_string())
+        .chain(genkey_args(dir.path()))
+        .map(|a| format!("'{a}'"))
+        .collect();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{} | head -1", quoted.join(" ")))
+        .output()
+        .expect("sh");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        1,
+        "head printed one line"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "no message, no panic: {stderr}");
 }
 
 #[test]

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use testkit::{MtaClient, Profile};
 
-use crate::support::{ServeProcess, free_port, message};
+use crate::support::{ServeProcess, message};
+use test_support::free_port;
 
 const FORGED: &str =
     "evil.example\r\n2026-12-04T00:00:00.000000Z  INFO message action=accept\x1b[2K";

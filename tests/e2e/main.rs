@@ -54,3 +54,6 @@ mod migrate;
 mod metrics;
 // `authmilter bench` against `authmilter serve` and against misbehaving fake milters.
 mod bench;
+// DMARC reports: recorded by serve, sent by report send and the schedule; SQLite, and
+// PostgreSQL with two nodes (AUTHMILTER_E2E=1).
+mod reports;

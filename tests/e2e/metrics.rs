@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dns::memory::MemoryResolver;
-use dns::testing_server::TestingServer;
+use test_support::dns_server::{Answer, Zone};
 use testkit::{EomOutcome, MtaClient, Profile};
 
-use crate::support::{ServeProcess, free_port, message, run_cli, transaction};
+use test_support::free_port;
+
+use crate::support::{ServeProcess, message, run_cli, transaction};
 
 /// One HTTP/1.1 exchange with the metrics endpoint: (status, headers, body).
 fn http(port: u16, request: &[u8]) -> (u16, String, String) {
@@ -130,19 +130,19 @@ async fn every_counter_equals_what_was_sent() {
     // what the nameserver answers: a passing domain, a p=reject domain that does not send
     // from 192.0.2.20, a domain whose SPF record fails (SERVFAIL) and whose DMARC lookup
     // times out, our key
-    let zone = MemoryResolver::from_zone(&format!(
-        "pass.example TXT \"v=spf1 ip4:192.0.2.10 -all\"\n\
-         _dmarc.pass.example TXT \"v=DMARC1; p=reject\"\n\
-         mail.pass.example A 192.0.2.10\n\
-         10.2.0.192.in-addr.arpa PTR mail.pass.example\n\
-         strict.example TXT \"v=spf1 -all\"\n\
-         _dmarc.strict.example TXT \"v=DMARC1; p=reject\"\n\
-         flaky.example TXT SERVFAIL\n\
-         _dmarc.flaky.example TXT TIMEOUT\n\
-         m1._domainkey.ours.example TXT \"{key_value}\"\n"
-    ))
-    .expect("zone");
-    let nameserver = TestingServer::start(Arc::new(zone)).expect("nameserver");
+    let ip10 = "192.0.2.10".parse().expect("ip");
+    let nameserver = Zone::new()
+        .txt("pass.example", "v=spf1 ip4:192.0.2.10 -all")
+        .txt("_dmarc.pass.example", "v=DMARC1; p=reject")
+        .a("mail.pass.example", ip10)
+        .ptr(ip10, "mail.pass.example")
+        .txt("strict.example", "v=spf1 -all")
+        .txt("_dmarc.strict.example", "v=DMARC1; p=reject")
+        .fail("flaky.example", Answer::ServFail)
+        .fail("_dmarc.flaky.example", Answer::Silent)
+        .txt("m1._domainkey.ours.example", &key_value)
+        .serve()
+        .expect("nameserver");
     let (verify, sign, metrics) = (free_port(), free_port(), free_port());
     let config = format!(
         "[server]\nmax_connections = 3\n\

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use testkit::{MtaClient, Profile};
 
-use crate::support::{ServeProcess, free_port, message, transaction};
+use test_support::free_port;
+
+use crate::support::{ServeProcess, message, transaction};
 
 const ZONE: &str = "_dmarc.strict.example TXT \"v=DMARC1; p=reject\"\n\
 strict.example TXT \"v=spf1 -all\"\n";
@@ -54,9 +56,7 @@ async fn send_spoof(port: u16) -> testkit::EomOutcome {
 
 /// SIGHUP, then waits until the log says `configuration reloaded` `n` times.
 fn reload(p: &ServeProcess, n: usize) -> String {
-    let _ = std::process::Command::new("kill")
-        .args(["-HUP", &p.child.id().to_string()])
-        .status();
+    test_support::process::signal(&p.pid().to_string(), "HUP");
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let log = p.log_text();

@@ -13,7 +13,8 @@ use authmilter::services::Services;
 use dns::memory::MemoryResolver;
 use testkit::{MtaClient, Profile};
 
-use crate::support::{ServeProcess, free_port, message, transaction};
+use crate::support::{ServeProcess, message, transaction};
+use test_support::free_port;
 
 const ZONE: &str = "_dmarc.strict.example TXT \"v=DMARC1; p=reject\"\n\
 strict.example TXT \"v=spf1 -all\"\n";
@@ -52,7 +53,7 @@ async fn send(port: u16) -> testkit::EomOutcome {
 
 fn hup(p: &ServeProcess) {
     let _ = std::process::Command::new("kill")
-        .args(["-HUP", &p.child.id().to_string()])
+        .args(["-HUP", &p.pid().to_string()])
         .status();
 }
 

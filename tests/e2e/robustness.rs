@@ -8,7 +8,8 @@ use std::time::Duration;
 use milter_proto::Response;
 use testkit::{MtaClient, Profile};
 
-use crate::support::{LISTEN_VERIFY, Milter, ServeProcess, free_port, message, transaction};
+use crate::support::{LISTEN_VERIFY, Milter, ServeProcess, message, transaction};
+use test_support::{block_on, free_port};
 
 fn frame(code: u8, payload: &[u8]) -> Vec<u8> {
     let mut v = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
@@ -110,11 +111,7 @@ fn a_thousand_malformed_connections_leave_the_server_healthy() {
         }
     }
     // a well-formed connection is served afterwards
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
+    block_on(async {
         let mut mta = MtaClient::connect_tcp(("127.0.0.1", port), Profile::postfix())
             .await
             .expect("connect");
@@ -322,11 +319,7 @@ fn sigterm_lets_the_message_in_flight_finish_and_refuses_new_connections() {
          [server]\nshutdown_timeout = \"20s\"\n"
     );
     let mut server = ServeProcess::start(&toml, port, &[]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
+    block_on(async {
         let mut mta = MtaClient::connect_tcp(("127.0.0.1", port), Profile::postfix())
             .await
             .expect("connect");

@@ -4,15 +4,16 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use authmilter::app::App;
 use authmilter::config::{Config, SocketSpec};
 use authmilter::server::Server;
 use dns::memory::MemoryResolver;
+use test_support::process;
 use testkit::{MtaClient, Profile};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -151,7 +152,11 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_authmilter"))
 }
 
-/// Runs the binary with `args`, returning (status code, stdout, stderr).
+/// How long one command-line run may take before it is killed and the test fails.
+const CLI_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs the binary with `args` (and `stdin`, if given), bounded to two minutes; returns
+/// (status code, stdout, stderr). The code is -1 when a signal ended the process.
 pub fn run_cli(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
     use std::io::Write;
     let mut child = Command::new(binary())
@@ -161,17 +166,26 @@ pub fn run_cli(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run authmilter");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input)
-            .expect("write stdin");
-    } else {
-        drop(child.stdin.take());
-    }
-    let out = child.wait_with_output().expect("authmilter finishes");
+    let input = child.stdin.take().expect("stdin");
+    let stdin = stdin.map(<[u8]>::to_vec);
+    // Feed stdin from a thread so a child that does not read cannot block the test.
+    let feeder = std::thread::spawn(move || {
+        let mut input = input;
+        if let Some(data) = stdin {
+            let _ = input.write_all(&data);
+        }
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx.recv_timeout(CLI_LIMIT).unwrap_or_else(|_| {
+        process::signal(&pid.to_string(), "KILL");
+        panic!("authmilter {args:?} did not finish within {CLI_LIMIT:?}")
+    });
+    let out = out.expect("authmilter finishes");
+    let _ = feeder.join();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -179,47 +193,66 @@ pub fn run_cli(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
     )
 }
 
-/// The binary running `serve` as a child process, killed on drop.
+/// The binary running `serve` as a child process, its stdout and stderr in a log file.
+/// Stopped by PID (SIGTERM, then SIGKILL after 10 s) on drop. The one runner of the binary as
+/// a server: [`ServeProcess::start`] for the in-tree tests, and the real-MTA harness
+/// (`mta::Authmilter`) builds on [`ServeProcess::spawn`].
 pub struct ServeProcess {
-    /// The child.
-    pub child: Child,
-    /// Its stderr log file.
+    child: Option<Child>,
+    /// The log file (stdout and stderr).
     pub log: PathBuf,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl ServeProcess {
-    /// Starts `authmilter serve -c <toml>` and waits (bounded) until `port` accepts.
+    /// Starts `authmilter serve -c <toml in a temporary directory> <extra>` with
+    /// `RUST_LOG=debug` and waits (bounded) until `port` accepts.
     pub fn start(toml: &str, port: u16, extra: &[&str]) -> ServeProcess {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("milter.toml");
         std::fs::write(&cfg, toml).expect("write config");
         let log = dir.path().join("stderr.log");
-        let logf = std::fs::File::create(&log).expect("log file");
-        let mut args: Vec<String> = vec!["serve".into(), "-c".into(), cfg.display().to_string()];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let child = Command::new(binary())
-            .args(&args)
-            .env("RUST_LOG", "debug")
-            .stdout(Stdio::null())
-            .stderr(logf)
-            .spawn()
-            .expect("start authmilter serve");
-        let p = ServeProcess {
-            child,
-            log,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "milter did not start: {}",
-                p.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut p = ServeProcess::spawn(&cfg, extra, &log, Some("debug")).expect("start serve");
+        p._dir = Some(dir);
+        let ready = process::poll(Duration::from_secs(20), || {
+            if p.exited() {
+                return Some(false);
+            }
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .is_ok()
+                .then_some(true)
+        });
+        assert_eq!(ready, Some(true), "milter did not start: {}", p.log_text());
         p
+    }
+
+    /// Spawns `authmilter serve -c <config> <extra>` with stdout and stderr to `log` and
+    /// `RUST_LOG` set to `rust_log` (or removed). Does not wait for anything.
+    pub fn spawn(
+        config: &Path,
+        extra: &[&str],
+        log: &Path,
+        rust_log: Option<&str>,
+    ) -> Result<ServeProcess, String> {
+        let log_file =
+            std::fs::File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve").arg("-c").arg(config).args(extra);
+        match rust_log {
+            Some(level) => cmd.env("RUST_LOG", level),
+            None => cmd.env_remove("RUST_LOG"),
+        };
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log_file)
+            .spawn()
+            .map_err(|e| format!("spawn authmilter serve: {e}"))?;
+        Ok(ServeProcess {
+            child: Some(child),
+            log: log.to_path_buf(),
+            _dir: None,
+        })
     }
 
     /// The log so far.
@@ -227,44 +260,61 @@ impl ServeProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// The configuration file it was started with (rewrite it, then SIGHUP).
+    /// The configuration file [`ServeProcess::start`] wrote (rewrite it, then SIGHUP).
     pub fn config_path(&self) -> PathBuf {
-        self._dir.path().join("milter.toml")
+        self._dir
+            .as_ref()
+            .map(|d| d.path().join("milter.toml"))
+            .expect("started by ServeProcess::start")
     }
 
-    /// Sends SIGTERM.
+    /// SIGKILL now (a crash, as far as the process can tell); [`ServeProcess::wait_exit`] reaps it.
+    pub fn kill(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+        }
+    }
+
+    /// The process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("still running")
+    }
+
+    /// The last `n` log lines, without colour codes.
+    pub fn log_tail(&self, n: usize) -> String {
+        process::tail(&self.log, n)
+    }
+
+    /// True once the process has exited (or was stopped).
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_)) | Err(_)))
+    }
+
+    /// Sends SIGTERM by PID.
     pub fn terminate(&self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        if let Some(child) = &self.child {
+            process::signal(&child.id().to_string(), "TERM");
+        }
     }
 
     /// Waits (bounded) for the process to exit; returns its exit code.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let child = self.child.as_mut()?;
+        process::poll(limit, || child.try_wait().ok().flatten()).and_then(|s| s.code())
+    }
+
+    /// SIGTERM by PID, then SIGKILL after 10 s. Idempotent.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            process::stop_child(&mut child, Duration::from_secs(10));
         }
     }
 }
 
 impl Drop for ServeProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
-}
-
-/// A free loopback TCP port (bound and released; good enough for tests).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }

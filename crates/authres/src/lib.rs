@@ -21,10 +21,13 @@
 //! assert!(!authres::claims_authserv_id(b" example.net (mx.example.com); none", "mx.example.com"));
 //! ```
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod error;
 mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod parse;
 
 use std::fmt;

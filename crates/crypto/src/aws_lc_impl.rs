@@ -148,11 +148,18 @@ fn rsa_from_der(der: &[u8], pkcs8: bool) -> Result<Box<dyn SigningKey>, CryptoEr
     }
     .map_err(|e| CryptoError::InvalidPrivateKey(format!("RSA: {e}")))?;
     let bits = u32::try_from(pair.public_modulus_len().saturating_mul(8)).unwrap_or(u32::MAX);
-    Ok(Box::new(RsaKey {
+    let key = RsaKey {
         pair,
         bits,
         rng: aws_lc_rs::rand::SystemRandom::new(),
-    }))
+    };
+    // A key whose parts do not agree can load and then fail every signature; refuse it here,
+    // where `config check` and a reload report it, not on every message (the `private_key`
+    // fuzz target found one for ring: fuzz/seeds/private_key/crash-aa711d23...).
+    key.sign(b"authmilter key check").map_err(|_| {
+        CryptoError::InvalidPrivateKey("RSA: inconsistent key, it cannot sign".into())
+    })?;
+    Ok(Box::new(key))
 }
 
 struct RsaKey {

@@ -11,8 +11,8 @@
 //! - [`keygen`] makes new key pairs for `dkim genkey` (Ed25519 as PKCS#8 v1, RFC 8410; RSA
 //!   through the backend, which only aws-lc-rs can do).
 
-#![warn(missing_docs)]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[cfg(not(any(feature = "aws-lc", feature = "ring")))]
 compile_error!("the crypto crate needs a backend: enable feature `aws-lc` (default) or `ring`");
@@ -20,6 +20,8 @@ compile_error!("the crypto crate needs a backend: enable feature `aws-lc` (defau
 #[cfg(feature = "aws-lc")]
 mod aws_lc_impl;
 mod der;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keygen;
 mod keyload;
 #[cfg(feature = "ring")]

@@ -135,11 +135,19 @@ fn rsa_from_der(der: &[u8], pkcs8: bool) -> Result<Box<dyn SigningKey>, CryptoEr
     }
     .map_err(|e| CryptoError::InvalidPrivateKey(format!("RSA: {e}")))?;
     let bits = u32::try_from(pair.public().modulus_len().saturating_mul(8)).unwrap_or(u32::MAX);
-    Ok(Box::new(RsaKey {
+    let key = RsaKey {
         pair,
         bits,
         rng: ring::rand::SystemRandom::new(),
-    }))
+    };
+    // ring checks the key's structure on loading, but some inconsistent keys load and then
+    // fail every signature (ring verifies each signature it makes). Refuse them here, where
+    // `config check` and a reload report it, not on every message (found by the
+    // `private_key` fuzz target: fuzz/seeds/private_key/crash-aa711d23...).
+    key.sign(b"authmilter key check").map_err(|_| {
+        CryptoError::InvalidPrivateKey("RSA: inconsistent key, it cannot sign".into())
+    })?;
+    Ok(Box::new(key))
 }
 
 struct RsaKey {

@@ -130,3 +130,16 @@ fn garbage_keys_are_errors_not_panics() {
         );
     }
 }
+
+/// A mutated PKCS#1 key from the `private_key` fuzz target: a fuzz build of ring loaded it and
+/// then failed every signature. Every backend must refuse it when it is loaded.
+#[test]
+fn refuses_an_inconsistent_rsa_key_at_load() {
+    let der = include_bytes!(
+        "../../../fuzz/seeds/private_key/crash-aa711d238f4be7bbc2ab21ecf7d7e92e19668edb"
+    );
+    for p in providers() {
+        let err = p.signing_key(der).unwrap_err();
+        assert!(matches!(err, CryptoError::InvalidPrivateKey(_)), "{err}");
+    }
+}

@@ -36,7 +36,7 @@ pub mod check;
 mod error;
 pub mod fold;
 #[doc(hidden)]
-pub mod fuzz;
+pub mod fuzzing;
 pub mod keys;
 pub mod message;
 pub mod record;

@@ -21,6 +21,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use test_support::{block_on, e2e_enabled, free_port};
 
 use dkim::{
     Canonicalization, DkimResult, DnsKeyRecord, HeaderField, Signer, SignerConfig, Verifier,
@@ -44,14 +45,6 @@ this line has   inner  spaces and trailing ones   \r\n\
 \tand a tab.\r\n\
 \r\n\
 \r\n";
-
-fn e2e() -> bool {
-    if std::env::var("AUTHMILTER_E2E").as_deref() == Ok("1") {
-        return true;
-    }
-    println!("skipped: set AUTHMILTER_E2E=1 to run the dkimpy/OpenDKIM interop tests");
-    false
-}
 
 fn require(cmd: &str, args: &[&str]) {
     let ok = Command::new(cmd)
@@ -129,7 +122,7 @@ fn resolver() -> MemoryResolver {
 }
 
 fn our_verify(msg: &[u8]) -> Vec<dkim::SignatureResult> {
-    common::block_on(dkim::verify_message(
+    block_on(dkim::verify_message(
         &Verifier::default(),
         &resolver(),
         msg,
@@ -203,8 +196,9 @@ fn python(args: &[&str]) -> String {
 }
 
 #[test]
+#[ignore = "needs AUTHMILTER_E2E=1"]
 fn dkimpy_signs_we_verify() {
-    if !e2e() {
+    if !e2e_enabled() {
         return;
     }
     require("python3", &["-c", "import dkim, nacl"]);
@@ -258,8 +252,9 @@ fn dkimpy_signs_we_verify() {
 }
 
 #[test]
+#[ignore = "needs AUTHMILTER_E2E=1"]
 fn we_sign_dkimpy_and_opendkim_verify() {
-    if !e2e() {
+    if !e2e_enabled() {
         return;
     }
     require("python3", &["-c", "import dkim, nacl"]);
@@ -322,8 +317,9 @@ fn we_sign_dkimpy_and_opendkim_verify() {
 }
 
 #[test]
+#[ignore = "needs AUTHMILTER_E2E=1"]
 fn opendkim_signs_we_verify() {
-    if !e2e() {
+    if !e2e_enabled() {
         return;
     }
     require("opendkim", &["-V"]);
@@ -422,14 +418,6 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A minimal MTA side of the milter protocol (version 6): sends one message through the

@@ -4,6 +4,7 @@ mod common;
 
 use dkim::{DnsKeyRecord, KeyAlgorithm, TestKeyOutcome, generate_key, test_key};
 use dns::memory::MemoryResolver;
+use test_support::block_on;
 
 #[test]
 fn ed25519_generation_and_record() {
@@ -34,7 +35,7 @@ fn rsa_record_is_split_into_255_byte_strings() {
     // The zone entry, exactly as printed (class, parentheses, several lines), loads back into
     // a resolver (RFC 1035 §5 syntax) and round-trips through the key parser.
     let r = MemoryResolver::from_zone(&zone).unwrap();
-    let outcome = common::block_on(test_key(&r, "sel", "example.com", &*key));
+    let outcome = block_on(test_key(&r, "sel", "example.com", &*key));
     assert_eq!(outcome, TestKeyOutcome::Match { testing: false });
 }
 
@@ -67,7 +68,7 @@ fn testkey_outcomes() {
         "both._domainkey.example.com",
         ours.replace("k=ed25519;", "k=ed25519; h=sha1:sha256; s=*;"),
     );
-    let check = |s: &str| common::block_on(test_key(&r, s, "example.com", &*key));
+    let check = |s: &str| block_on(test_key(&r, s, "example.com", &*key));
     assert_eq!(check("good"), TestKeyOutcome::Match { testing: true });
     assert_eq!(check("other"), TestKeyOutcome::Mismatch);
     assert_eq!(check("revoked"), TestKeyOutcome::Revoked);

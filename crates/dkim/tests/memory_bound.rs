@@ -6,6 +6,7 @@ mod common;
 
 use dkim::{DkimResult, DnsKeyRecord, HeaderField, Signer, SignerConfig, Verifier};
 use dns::memory::MemoryResolver;
+use test_support::block_on;
 
 const CHUNK: usize = 64 * 1024;
 
@@ -77,7 +78,7 @@ fn sign_then_verify(signer: &Signer, resolver: &MemoryResolver, len: usize) {
     all.extend(headers());
     let verifier = Verifier::default();
     let mut mv = verifier.begin(&all, 1_700_000_001);
-    common::block_on(mv.lookup_keys(resolver));
+    block_on(mv.lookup_keys(resolver));
     let mut src = BodySource::new(len);
     while let Some(c) = src.next_chunk() {
         mv.body(c);

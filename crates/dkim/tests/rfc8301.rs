@@ -6,6 +6,7 @@ mod common;
 
 use dkim::{DkimResult, Reason, RsaSha1Policy, Verifier, VerifyOptions};
 use dns::memory::MemoryResolver;
+use test_support::block_on;
 
 fn perl_resolver() -> MemoryResolver {
     let r = MemoryResolver::new();
@@ -20,7 +21,7 @@ fn verify(policy: RsaSha1Policy, file: &str) -> Vec<dkim::SignatureResult> {
         ..VerifyOptions::default()
     });
     let raw = common::read(file);
-    common::block_on(dkim::verify_message(
+    block_on(dkim::verify_message(
         &v,
         &perl_resolver(),
         &raw,
@@ -33,7 +34,7 @@ fn rsa_sha1_is_policy_by_default_and_no_dns_is_asked() {
     let r = perl_resolver();
     let v = Verifier::new(VerifyOptions::default());
     let raw = common::read("perl-mail-dkim/corpus/good_83176.txt");
-    let results = common::block_on(dkim::verify_message(&v, &r, &raw, 1_700_000_000));
+    let results = block_on(dkim::verify_message(&v, &r, &raw, 1_700_000_000));
     assert_eq!(results[0].result, DkimResult::Policy);
     assert_eq!(results[0].reason, Some(Reason::RsaSha1NotAcceptable));
     assert_eq!(
@@ -78,7 +79,7 @@ fn rsa_1024_sha256_verifies() {
     let dns = String::from_utf8(common::read("rfc-examples/rfc8463-dns.txt")).unwrap();
     common::load_name_value_lines(&r, &dns);
     let raw = common::read("rfc-examples/rfc8463-signed.eml");
-    let results = common::block_on(dkim::verify_message(
+    let results = block_on(dkim::verify_message(
         &Verifier::default(),
         &r,
         &raw,
@@ -103,7 +104,7 @@ fn too_many_signatures_are_not_evaluated() {
     let r = MemoryResolver::new();
     let dns = String::from_utf8(common::read("rfc-examples/rfc8463-dns.txt")).unwrap();
     common::load_name_value_lines(&r, &dns);
-    let results = common::block_on(dkim::verify_message(
+    let results = block_on(dkim::verify_message(
         &Verifier::default(),
         &r,
         many.as_bytes(),

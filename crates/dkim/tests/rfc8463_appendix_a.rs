@@ -6,6 +6,7 @@ mod common;
 use base64::Engine;
 use dkim::{DkimResult, Verifier, VerifyOptions};
 use dns::memory::MemoryResolver;
+use test_support::block_on;
 
 fn resolver() -> MemoryResolver {
     let r = MemoryResolver::new();
@@ -18,7 +19,7 @@ fn resolver() -> MemoryResolver {
 fn both_signatures_verify() {
     let raw = common::read("rfc-examples/rfc8463-signed.eml");
     let v = Verifier::new(VerifyOptions::default());
-    let results = common::block_on(dkim::verify_message(&v, &resolver(), &raw, 1_528_637_909));
+    let results = block_on(dkim::verify_message(&v, &resolver(), &raw, 1_528_637_909));
     assert_eq!(results.len(), 2);
     for r in &results {
         assert_eq!(r.result, DkimResult::Pass, "{r:?}");
@@ -37,7 +38,7 @@ fn one_byte_changes_fail() {
     let v = Verifier::new(VerifyOptions::default());
     let text = String::from_utf8(raw).unwrap();
     let body_changed = text.replace("Hi.", "Hi!");
-    let results = common::block_on(dkim::verify_message(
+    let results = block_on(dkim::verify_message(
         &v,
         &resolver(),
         body_changed.as_bytes(),
@@ -53,7 +54,7 @@ fn one_byte_changes_fail() {
             .all(|r| r.reason == Some(dkim::Reason::BodyHashMismatch))
     );
     let header_changed = text.replace("Subject: Is dinner ready?", "Subject: Is dinner ready!");
-    let results = common::block_on(dkim::verify_message(
+    let results = block_on(dkim::verify_message(
         &v,
         &resolver(),
         header_changed.as_bytes(),

@@ -58,7 +58,7 @@ fn verify_and_sign_hash_the_body_once() {
     for chunk in msg.body.chunks(7) {
         hashes.update(chunk);
     }
-    common::block_on(mv.lookup_keys(&r));
+    test_support::block_on(mv.lookup_keys(&r));
     let done = hashes.finish();
     let results = mv.finish_shared(&done);
     assert_eq!(results.len(), 1);
@@ -73,7 +73,7 @@ fn verify_and_sign_hash_the_body_once() {
     // our signature, made from the shared hash, verifies on its own
     let resigned = format!("{}{}", ours.to_field(), signed);
     publish(&r, &forwarder);
-    let again = common::block_on(dkim::verify_message(
+    let again = test_support::block_on(dkim::verify_message(
         &Verifier::default(),
         &r,
         resigned.as_bytes(),
@@ -107,7 +107,7 @@ fn junk_signatures_do_not_hide_one_that_could_align() {
         d.eq_ignore_ascii_case("football.example.com")
     });
     hashes.update(&msg.body);
-    common::block_on(mv.lookup_keys(&r));
+    test_support::block_on(mv.lookup_keys(&r));
     let results = mv.finish_shared(&hashes.finish());
     assert_eq!(results.len(), 9);
     // results stay in header order; the 9th (aligned) was evaluated, the 8th junk was not

@@ -8,6 +8,7 @@ use dkim::{
     SignerConfig, Verifier,
 };
 use dns::memory::MemoryResolver;
+use test_support::block_on;
 
 const MESSAGE: &str = "From: Joe SixPack <joe@football.example.com>\r\n\
 To: Suzie Q <suzie@shopping.example.net>\r\n\
@@ -49,7 +50,7 @@ fn sign_and_verify(
     let header = dkim::sign_message(s, message.as_bytes(), NOW).unwrap();
     let signed = format!("{}{}", header.to_field(), message);
     let signed = tamper(&signed);
-    let results = common::block_on(dkim::verify_message(
+    let results = block_on(dkim::verify_message(
         &Verifier::default(),
         &resolver_for(s),
         signed.as_bytes(),
@@ -170,7 +171,7 @@ fn body_length_and_expiry() {
     assert!(r.body_length.is_some());
     // After x=, expired.
     let signed = format!("{}{}", h.to_field(), MESSAGE);
-    let res = common::block_on(dkim::verify_message(
+    let res = block_on(dkim::verify_message(
         &Verifier::default(),
         &resolver_for(&s),
         signed.as_bytes(),

@@ -6,6 +6,7 @@ mod common;
 use dkim::{DkimResult, Reason, Verifier, VerifyOptions};
 use dns::memory::MemoryResolver;
 use serde::Deserialize;
+use test_support::{SuiteTally, block_on};
 
 /// mail-auth verifies at 1667843664 and does not check for future `t=`; 004.txt has
 /// `t=1667862801` (5 h later), so we verify after every `t=` and before 005's `x=1667930064`.
@@ -14,14 +15,14 @@ const MAIL_AUTH_NOW: u64 = 1_667_870_000;
 #[test]
 fn mail_auth_dkim_resources() {
     let verifier = Verifier::new(VerifyOptions::default());
-    let mut total = 0;
+    let mut t = SuiteTally::new("mail-auth/dkim (signatures of 6 messages)");
     for n in 1..=6 {
         let file = format!("mail-auth/{n:03}.txt");
         let text = String::from_utf8(common::read(&file)).unwrap();
         let (dns, message) = text.split_once("\n\n").unwrap();
         let resolver = MemoryResolver::new();
         common::load_name_value_lines(&resolver, dns);
-        let results = common::block_on(dkim::verify_message(
+        let results = block_on(dkim::verify_message(
             &verifier,
             &resolver,
             message.as_bytes(),
@@ -29,13 +30,21 @@ fn mail_auth_dkim_resources() {
         ));
         assert!(!results.is_empty(), "{file}: no signatures");
         for r in &results {
-            assert_eq!(r.result, DkimResult::Pass, "{file}: {r:?}");
-            total += 1;
+            if r.result == DkimResult::Pass {
+                t.pass();
+            } else {
+                t.fail(format!("{file}: {r:?}"));
+            }
         }
     }
-    println!("mail-auth/dkim: 6 messages, {total} signatures: {total} passed, 0 failed, 0 skipped");
-    assert_eq!(total, 8);
+    t.finish((8, 0));
 }
+
+/// dkimpy's static vectors in `cases.yml`, and the signatures they hold.
+const DKIMPY_VECTORS: usize = 3;
+const DKIMPY_SIGNATURES: usize = 4;
+/// dkimpy's bad key records listed in `cases.yml` (plus test_tlsrpt.txt and the control).
+const DKIMPY_BAD_KEYS: usize = 3;
 
 #[derive(Debug, Deserialize)]
 struct DkimpyCases {
@@ -61,6 +70,7 @@ struct DkimpyBadKey {
 fn dkimpy_static_vectors() {
     let cases: DkimpyCases = serde_yaml::from_slice(&common::read("dkimpy/cases.yml")).unwrap();
     let verifier = Verifier::new(VerifyOptions::default());
+    let mut t = SuiteTally::new("dkimpy verify (vectors)");
     let mut sigs = 0;
     for case in &cases.verify {
         let resolver = MemoryResolver::new();
@@ -69,20 +79,26 @@ fn dkimpy_static_vectors() {
         }
         let raw = common::read(&format!("dkimpy/{}", case.message));
         // Old signatures: verify at a time after t= and before any x=.
-        let results = common::block_on(dkim::verify_message(
+        let results = block_on(dkim::verify_message(
             &verifier,
             &resolver,
             &raw,
             1_600_000_000,
         ));
         let got: Vec<String> = results.iter().map(|r| r.result.to_string()).collect();
-        assert_eq!(got, case.expect, "{}: {results:?}", case.name);
+        if got == case.expect {
+            t.pass();
+        } else {
+            t.fail(format!(
+                "{}: expected {:?}, got {results:?}",
+                case.name, case.expect
+            ));
+        }
         sigs += results.len();
     }
-    println!(
-        "dkimpy verify: {} vectors, {sigs} signatures: {sigs} passed, 0 failed, 0 skipped",
-        cases.verify.len()
-    );
+    println!("dkimpy verify: {sigs} signatures checked");
+    assert_eq!(sigs, DKIMPY_SIGNATURES);
+    t.finish((DKIMPY_VECTORS, 0));
 }
 
 /// dkimpy publishes each bad record for a message signed with its RSA test key, which is the
@@ -100,11 +116,12 @@ fn dkimpy_bad_key_records() {
     files.push(("test_tlsrpt.txt".into(), "s=tlsrpt: not for email".into()));
     // Control: the good record (dkimpy test.txt) passes.
     files.push(("test.txt".into(), "control".into()));
+    let mut t = SuiteTally::new("dkimpy bad key records (+ the good one as control)");
     for (file, why) in &files {
         let record = String::from_utf8(common::read(&format!("dkimpy/{file}"))).unwrap();
         let resolver = MemoryResolver::new();
         resolver.add_txt("test._domainkey.football.example.com", record.trim());
-        let results = common::block_on(dkim::verify_message(
+        let results = block_on(dkim::verify_message(
             &verifier,
             &resolver,
             &raw,
@@ -121,7 +138,9 @@ fn dkimpy_bad_key_records() {
                 rsa.reason.as_ref().unwrap()
             );
         }
+        t.pass();
     }
+    t.finish((DKIMPY_BAD_KEYS + 2, 0));
 }
 
 /// RFC 6376 Appendix A.2/A.3: the published example is known to be broken (its bh= is the
@@ -138,7 +157,7 @@ fn rfc6376_appendix_a_is_known_broken() {
         "rfc-examples/rfc6376-A3-verified.eml",
     ] {
         let raw = common::read(file);
-        let results = common::block_on(dkim::verify_message(
+        let results = block_on(dkim::verify_message(
             &verifier,
             &resolver,
             &raw,

@@ -23,6 +23,7 @@ mod common;
 use dkim::{DkimResult, Reason, RsaSha1Policy, Verifier, VerifyOptions};
 use dns::memory::MemoryResolver;
 use serde::Deserialize;
+use test_support::{SuiteTally, block_on};
 
 #[derive(Debug, Deserialize)]
 struct Suite {
@@ -146,22 +147,20 @@ fn perl_mail_dkim_corpus() {
         rsa_sha1: RsaSha1Policy::Verify,
         ..VerifyOptions::default()
     });
-    let (mut passed, mut skipped, mut failed) = (0, 0, Vec::new());
+    let mut t = SuiteTally::new("perl-mail-dkim");
     for case in &suite.cases {
         if let Some(why) = &case.skipped_upstream {
-            println!("SKIP {} (skipped upstream: {why})", case.file);
-            skipped += 1;
+            t.skip(format!("{} (skipped upstream: {why})", case.file));
             continue;
         }
         if case.domainkeys {
-            println!("SKIP {} (DomainKeys, RFC 4870: not DKIM)", case.file);
-            skipped += 1;
+            t.skip(format!("{} (DomainKeys, RFC 4870: not DKIM)", case.file));
             continue;
         }
         let raw = common::read(&format!("perl-mail-dkim/{}", case.file));
         let (raw, rewritten) = rewrite_draft_version(&raw);
         // Time: the corpus has old signatures; ignore_7 (expired) must still be expired.
-        let results = common::block_on(dkim::verify_message(
+        let results = block_on(dkim::verify_message(
             &verifier,
             &resolver,
             &raw,
@@ -235,20 +234,14 @@ fn perl_mail_dkim_corpus() {
             })
             .collect();
         if got == expected && per_ok {
-            passed += 1;
+            t.pass();
             println!("ok   {} expect {} got {:?}", case.file, expected, detail);
         } else {
-            println!(
-                "FAIL {} expect {} (upstream {}, {:?}) got {:?}",
+            t.fail(format!(
+                "{} expect {} (upstream {}, {:?}) got {:?}",
                 case.file, expected, case.expect, case.comment, detail
-            );
-            failed.push(case.file.clone());
+            ));
         }
     }
-    println!(
-        "perl-mail-dkim: {} cases: {passed} passed, {} failed, {skipped} skipped",
-        suite.cases.len(),
-        failed.len()
-    );
-    assert!(failed.is_empty(), "failed: {failed:?}");
+    t.finish((57, 22));
 }

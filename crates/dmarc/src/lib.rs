@@ -26,6 +26,8 @@ mod domain;
 mod error;
 mod evaluate;
 mod from;
+#[doc(hidden)]
+pub mod fuzzing;
 mod input;
 mod orgdomain;
 mod outcome;

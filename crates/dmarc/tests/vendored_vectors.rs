@@ -3,11 +3,8 @@
 //! organizational-domain tests (`psl`). Prints counts and every skipped or deviating vector
 //! with its reason.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::block;
 use dmarc::{
     AlignmentMode, Config, DkimAuth, DkimOutcome, Dmarc, DmarcResult, FixedSampler, Mode,
     MultiFrom, SpfAuth, SpfOutcome, SpfScope, parse_from, parse_record, psl_organizational_domain,
@@ -16,6 +13,7 @@ use dmarc::{
 use dns::DnsError;
 use dns::memory::MemoryResolver;
 use serde_yaml::Value;
+use test_support::{SuiteTally, block_on};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
@@ -26,30 +24,6 @@ fn load(path: &str) -> Value {
 
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
-}
-
-#[derive(Default)]
-struct Tally {
-    passed: usize,
-    skipped: Vec<String>,
-    deviations: Vec<String>,
-}
-
-impl Tally {
-    fn report(&self, suite: &str) {
-        println!(
-            "{suite}: {} passed, 0 failed, {} skipped, {} known deviations",
-            self.passed,
-            self.skipped.len(),
-            self.deviations.len()
-        );
-        for s in &self.skipped {
-            println!("  skipped: {s}");
-        }
-        for d in &self.deviations {
-            println!("  deviation (asserted as documented): {d}");
-        }
-    }
 }
 
 fn evaluator(mode: Mode) -> Dmarc {
@@ -65,7 +39,7 @@ fn evaluator(mode: Mode) -> Dmarc {
 #[test]
 fn dmarc_vectors_record_parse() {
     let doc = load("dmarc-vectors/dmarc-vectors.yml");
-    let mut t = Tally::default();
+    let mut t = SuiteTally::new("dmarc-vectors record_parse");
     for c in doc["record_parse"].as_sequence().unwrap() {
         let record = s(&c["record"]);
         let expected = s(&c["outcome"]);
@@ -79,30 +53,32 @@ fn dmarc_vectors_record_parse() {
         if record == "v=DMARC1; p=n;" {
             // OpenDMARC accepts a prefix of "none"; RFC 9989 §4.8 dmarc-request does not.
             assert_eq!(got, "error_bad_value", "{record}");
-            t.deviations.push(format!(
+            t.deviation(format!(
                 "{record:?}: OpenDMARC says okay (prefix match), RFC grammar makes p invalid"
             ));
+            t.pass();
             continue;
         }
         assert_eq!(got, expected, "record {record:?}");
-        t.passed += 1;
+        t.pass();
     }
-    t.report("dmarc-vectors record_parse");
+    t.finish((19, 0));
 }
 
 #[test]
 fn dmarc_vectors_from_domain() {
     let doc = load("dmarc-vectors/dmarc-vectors.yml");
-    let mut t = Tally::default();
+    let mut t = SuiteTally::new("dmarc-vectors from_domain");
     for c in doc["from_domain"].as_sequence().unwrap() {
         let from = s(&c["from"]);
         if from.contains("<<") {
             // OpenDMARC digs joe.com out of "<<<><joe@joe.com>>>"; nested angle brackets are
             // ambiguous (readers disagree on the address), so we refuse the field instead
             assert!(parse_from(from.as_bytes()).is_err(), "{from:?}");
-            t.deviations.push(format!(
+            t.deviation(format!(
                 "{from:?}: refused as ambiguous (nested angle brackets)"
             ));
+            t.pass();
             continue;
         }
         let addrs = parse_from(from.as_bytes()).unwrap_or_else(|e| panic!("{from:?}: {e}"));
@@ -111,19 +87,19 @@ fn dmarc_vectors_from_domain() {
             .find_map(|a| a.author_domain().ok())
             .unwrap_or_else(|| panic!("{from:?}: no domain in {addrs:?}"));
         assert_eq!(first, s(&c["domain"]), "{from:?}");
-        t.passed += 1;
+        t.pass();
     }
-    t.report("dmarc-vectors from_domain");
+    t.finish((13, 0));
 }
 
 #[test]
 fn dmarc_vectors_alignment() {
     let doc = load("dmarc-vectors/dmarc-vectors.yml");
-    let mut t = Tally::default();
+    let mut t = SuiteTally::new("dmarc-vectors alignment");
     for c in doc["alignment"].as_sequence().unwrap() {
         let (a, b) = (s(&c["domain"]), s(&c["other"]));
         if a.starts_with('.') || a.contains("..") {
-            t.skipped.push(format!(
+            t.skip(format!(
                 "{a} vs {b}: OpenDMARC-specific tolerance of stray dots, not RFC behaviour"
             ));
             continue;
@@ -142,28 +118,27 @@ fn dmarc_vectors_alignment() {
             c["aligned"].as_bool().unwrap(),
             "{a} vs {b} {mode}"
         );
-        t.passed += 1;
+        t.pass();
     }
-    t.report("dmarc-vectors alignment");
+    t.finish((7, 3));
 }
 
 #[test]
 fn dmarc_vectors_psl_org_domain() {
     let doc = load("dmarc-vectors/dmarc-vectors.yml");
-    let mut t = Tally::default();
+    let mut t = SuiteTally::new("dmarc-vectors psl_org_domain");
     for c in doc["psl_org_domain"].as_sequence().unwrap() {
         let (d, want) = (s(&c["domain"]), s(&c["org_domain"]));
         let got = psl_organizational_domain(d);
         if got != want {
-            t.skipped.push(format!(
+            t.skip(format!(
                 "{d}: OpenDMARC's 2013 PSL says {want}, the psl crate's list says {got}"
             ));
             continue;
         }
-        t.passed += 1;
+        t.pass();
     }
-    assert!(t.passed >= 2);
-    t.report("dmarc-vectors psl_org_domain");
+    t.finish((3, 0));
 }
 
 fn zone_from_map(map: &Value) -> MemoryResolver {
@@ -184,7 +159,7 @@ fn zone_from_map(map: &Value) -> MemoryResolver {
 #[test]
 fn dmarc_vectors_evaluation() {
     let doc = load("dmarc-vectors/dmarc-vectors.yml");
-    let mut t = Tally::default();
+    let mut t = SuiteTally::new("dmarc-vectors evaluation (x2 modes)");
     for c in doc["evaluation"].as_sequence().unwrap() {
         for mode in [Mode::Rfc9989, Mode::Rfc7489] {
             let r = zone_from_map(&c["dmarc_dns"]);
@@ -208,7 +183,7 @@ fn dmarc_vectors_evaluation() {
                 "s",
             )];
             let from = [s(&c["from"])];
-            let out = block(evaluator(mode).evaluate(&r, &from, Some(&spf), &dkim));
+            let out = block_on(evaluator(mode).evaluate(&r, &from, Some(&spf), &dkim));
             let e = out.primary().unwrap();
             let mech = |pass: bool, authenticated: bool| {
                 if pass {
@@ -237,23 +212,22 @@ fn dmarc_vectors_evaluation() {
                 Some(s(&c["expect"]["policy"])),
                 "{name} {mode} policy"
             );
-            t.passed += 1;
+            t.pass();
         }
     }
-    t.report("dmarc-vectors evaluation (x2 modes)");
+    t.finish((8, 0));
 }
 
 #[test]
 fn dmarc_vectors_policy_discovery() {
     let doc = load("dmarc-vectors/dmarc-vectors.yml");
-    let mut t = Tally::default();
+    let mut t = SuiteTally::new("dmarc-vectors policy_discovery");
     for c in doc["policy_discovery"].as_sequence().unwrap() {
         let name = s(&c["name"]);
         let bis = c["dmarcbis"].as_bool().unwrap_or(false);
         for mode in [Mode::Rfc9989, Mode::Rfc7489] {
             if bis && mode == Mode::Rfc7489 {
-                t.skipped
-                    .push(format!("{name} [rfc7489]: dmarcbis-only case"));
+                t.skip(format!("{name} [rfc7489]: dmarcbis-only case"));
                 continue;
             }
             let r = zone_from_map(&c["dns"]);
@@ -261,7 +235,7 @@ fn dmarc_vectors_policy_discovery() {
             let spf = c["mail_from_domain"]
                 .as_str()
                 .map(|d| SpfAuth::new(SpfOutcome::Pass, d, SpfScope::MailFrom));
-            let out = block(evaluator(mode).evaluate(&r, &from, spf.as_ref(), &[]));
+            let out = block_on(evaluator(mode).evaluate(&r, &from, spf.as_ref(), &[]));
             let exp = &c["expect"];
             if let Some(p) = exp["policy"].as_str() {
                 assert_eq!(
@@ -283,10 +257,10 @@ fn dmarc_vectors_policy_discovery() {
                 assert_eq!(out.result, DmarcResult::None, "{name} {mode}");
                 assert!(out.primary().unwrap().record.is_none());
             }
-            t.passed += 1;
+            t.pass();
         }
     }
-    t.report("dmarc-vectors policy_discovery");
+    t.finish((12, 4));
 }
 
 // ---------------------------------------------------------------- dmarc-authheaders
@@ -317,7 +291,7 @@ fn from_fields(message: &str) -> Vec<String> {
 #[test]
 fn authheaders_cases() {
     let doc = load("dmarc-authheaders/cases.yml");
-    let mut t = Tally::default();
+    let mut t = SuiteTally::new("dmarc-authheaders (DMARC cases x2 modes + From extraction)");
     let build_zone = || {
         let r = MemoryResolver::new();
         for (k, v) in doc["dns"].as_mapping().unwrap() {
@@ -337,8 +311,7 @@ fn authheaders_cases() {
         let id = s(id);
         let checks: Vec<&str> = c["checks"].as_sequence().unwrap().iter().map(s).collect();
         if !checks.contains(&"dmarc") {
-            t.skipped
-                .push(format!("{id}: DKIM-only case (no DMARC evaluated)"));
+            t.skip(format!("{id}: DKIM-only case (no DMARC evaluated)"));
             continue;
         }
         let expect_header = s(&c["expect"]);
@@ -366,8 +339,7 @@ fn authheaders_cases() {
         let needs_np = c["requires_np"].as_bool().unwrap_or(false);
         for mode in [Mode::Rfc9989, Mode::Rfc7489] {
             if bis && mode == Mode::Rfc7489 {
-                t.skipped
-                    .push(format!("{id} [rfc7489]: dmarcbis-only (psd=y tree walk)"));
+                t.skip(format!("{id} [rfc7489]: dmarcbis-only (psd=y tree walk)"));
                 continue;
             }
             let config = Config {
@@ -376,7 +348,7 @@ fn authheaders_cases() {
                 ..Config::default()
             };
             let r = build_zone();
-            let out = block(Dmarc::new(config).evaluate(&r, &from, None, &dkim));
+            let out = block_on(Dmarc::new(config).evaluate(&r, &from, None, &dkim));
             let got_from = out.header_from().unwrap_or("none");
             let got_policy = out.policy().map_or("none".to_string(), |p| p.to_string());
             let mut want_result = want.result.clone();
@@ -390,7 +362,7 @@ fn authheaders_cases() {
                 // RFC 9989 §4.8 / RFC 7489 §6.3: syntax errors in the rest of the record are
                 // discarded, so "v=DMARC1; p=none; reject" is a valid p=none record.
                 want_result = "fail".into();
-                t.deviations.push(format!(
+                t.deviation(format!(
                     "{tag}: authheaders says permerror; the stray \"reject\" is discarded per RFC, result fail with p=none"
                 ));
             }
@@ -398,7 +370,7 @@ fn authheaders_cases() {
                 // RFC 9989 §4.10.1: the PSD record applies, and example.gov is an existing
                 // subdomain of gov, so "sp" (none) applies; authheaders applies p (RFC 9091).
                 want_policy = "none".into();
-                t.deviations.push(format!(
+                t.deviation(format!(
                     "{tag}: authheaders applies the PSD's p=reject (RFC 9091); RFC 9989 §4.10.1 applies sp=none to the existing subdomain example.gov"
                 ));
             }
@@ -419,16 +391,16 @@ fn authheaders_cases() {
             if want.property("policy", "dmarc").is_some() {
                 assert_eq!(got_policy, want_policy, "{tag}");
             }
-            t.passed += 1;
+            t.pass();
         }
     }
     for c in doc["from_domain_extraction"].as_sequence().unwrap() {
         let addrs = parse_from(s(&c["from"]).as_bytes()).unwrap();
         assert_eq!(addrs.len(), 1);
         assert_eq!(addrs[0].author_domain().unwrap(), s(&c["domain"]));
-        t.passed += 1;
+        t.pass();
     }
-    t.report("dmarc-authheaders (DMARC cases x2 modes + From extraction)");
+    t.finish((25, 3));
 }
 
 // ---------------------------------------------------------------- psl
@@ -444,7 +416,7 @@ fn to_ascii(d: &str) -> Option<String> {
 #[test]
 fn psl_project_tests() {
     let text = std::fs::read_to_string(format!("{DATA}/psl/tests.txt")).unwrap();
-    let mut t = Tally::default();
+    let mut t = SuiteTally::new("psl tests.txt");
     for line in text.lines() {
         let line = line.trim();
         if line.is_empty() || line.starts_with("//") {
@@ -452,14 +424,13 @@ fn psl_project_tests() {
         }
         let (input, expected) = line.split_once(' ').unwrap();
         if input == "null" {
-            t.skipped
-                .push("null input: not representable (inputs are &str)".into());
+            t.skip("null input: not representable (inputs are &str)");
             continue;
         }
         let Some(ascii) = to_ascii(input) else {
             // a leading dot: not a domain DMARC would ever evaluate
             assert_eq!(expected, "null", "{input}");
-            t.passed += 1;
+            t.pass();
             continue;
         };
         let org = psl_organizational_domain(&ascii);
@@ -469,7 +440,7 @@ fn psl_project_tests() {
         } else {
             assert_eq!(Some(org), to_ascii(expected), "{input}");
         }
-        t.passed += 1;
+        t.pass();
     }
-    t.report("psl tests.txt");
+    t.finish((77, 1));
 }

@@ -13,13 +13,10 @@
 //!   [`stats::QueryStats`] (questions sent, cache hits, timeouts, SERVFAILs) that the caller
 //!   may share (`with_stats`) and export.
 //!
-//! With the non-default feature `testing`, `testing` starts an authoritative NSD on loopback for
-//! end-to-end tests (gated by `AUTHMILTER_E2E=1`), and `testing_server` answers UDP queries
-//! from a [`memory::MemoryResolver`] (timeouts and SERVFAILs included) without any program.
-//!
 //! Answers distinguish *found*, *NXDOMAIN*, *no data* and *temporary failure*, because SPF,
 //! DMARC and DKIM map each of them to a different result (RFC 7208 §4.4, §5; RFC 6376 §6.1.2).
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::future::Future;
@@ -28,15 +25,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub mod cache;
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "hickory")]
 pub mod hickory;
 pub mod memory;
 pub mod name;
 pub mod stats;
-#[cfg(feature = "testing")]
-pub mod testing;
-#[cfg(feature = "testing")]
-pub mod testing_server;
 pub mod zonefile;
 
 /// A boxed lookup future, so that `dyn Resolver` works (`Arc<dyn Resolver>` in the server).

@@ -160,17 +160,28 @@ impl MemoryResolver {
                         if exchange.is_empty() {
                             return Err(err("MX needs an exchange"));
                         }
-                        self.add_mx(name, pref, &entry.absolute(exchange));
+                        // "." is the null MX (RFC 7505); anything else must be a host name.
+                        let exchange = entry.absolute(exchange);
+                        if !exchange.is_empty() {
+                            check_host_name(&exchange).map_err(|m| err(&m))?;
+                        }
+                        self.add_mx(name, pref, &exchange);
                     }
                 }
                 "PTR" => {
                     if let Some(e) = error_keyword(value) {
                         self.fail_type(name, RecordType::Ptr, e);
                     } else {
-                        self.add_ptr_name(name, &entry.absolute(value));
+                        let target = entry.absolute(value);
+                        check_host_name(&target).map_err(|m| err(&m))?;
+                        self.add_ptr_name(name, &target);
                     }
                 }
-                "CNAME" => self.add_cname(name, &entry.absolute(value)),
+                "CNAME" => {
+                    let target = entry.absolute(value);
+                    check_host_name(&target).map_err(|m| err(&m))?;
+                    self.add_cname(name, &target);
+                }
                 other if crate::zonefile::SKIPPED_TYPES.contains(&other) => {}
                 other => return Err(err(&format!("unknown record type {other:?}"))),
             }
@@ -370,6 +381,14 @@ impl Resolver for MemoryResolver {
     }
 }
 
+/// A target host name (MX exchange, PTR, CNAME) must be a name DNS can carry (RFC 1035 §2.3.4).
+fn check_host_name(name: &str) -> Result<(), String> {
+    normalize_name(name)
+        .map(|_| ())
+        .map_err(|_| format!("bad host name {name:?}"))
+}
+
+/// Lowercase, without the trailing dot(s): host names as a resolver returns them.
 fn clean_target(name: &str) -> String {
     name.trim()
         .strip_suffix('.')
@@ -451,15 +470,9 @@ fn parse_character_strings(value: &str) -> Result<Vec<Vec<u8>>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use test_support::block_on;
 
-    fn block<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
+    use super::*;
 
     #[test]
     fn zone_text_round_trip() {
@@ -477,7 +490,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        block(async {
+        block_on(async {
             assert_eq!(
                 r.txt("EXAMPLE.com").await.unwrap(),
                 vec![b"v=spf1 -all".to_vec()]
@@ -519,7 +532,7 @@ mod tests {
              www IN CNAME mail\n",
         )
         .unwrap();
-        block(async {
+        block_on(async {
             assert_eq!(
                 r.txt("sel._domainkey.example.com").await.unwrap(),
                 vec![b"v=DKIM1; k=ed25519; p=AAAA".to_vec()]
@@ -541,5 +554,19 @@ mod tests {
         assert_eq!(e.line, 1);
         let e = MemoryResolver::from_zone("\n\nb.example BOGUS x\n").unwrap_err();
         assert_eq!(e.line, 3);
+    }
+
+    /// Found by the `dns_zone` fuzz target (fuzz/seeds/dns_zone/crash-1c748edb...): an MX
+    /// exchange "mx.." came back as "mx.", breaking the contract that host names have no
+    /// trailing dot. Targets DNS cannot carry are zone errors now; the null MX stays valid.
+    #[test]
+    fn bad_target_names_are_zone_errors() {
+        for line in ["x MX 10 mx..", "x PTR a..b", "x CNAME .", "x MX 1 -.-..x"] {
+            let e = MemoryResolver::from_zone(line).unwrap_err();
+            assert!(e.message.contains("bad host name"), "{line}: {e}");
+        }
+        let r = MemoryResolver::from_zone("x MX 0 .\ny MX 5 Mail.Example.\n").unwrap();
+        assert_eq!(block_on(r.mx("x")).unwrap()[0].exchange, "");
+        assert_eq!(block_on(r.mx("y")).unwrap()[0].exchange, "mail.example");
     }
 }

@@ -5,21 +5,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dns::hickory::{HickoryConfig, HickoryResolver};
-use dns::memory::MemoryResolver;
 use dns::stats::{QueryCounts, QueryStats};
-use dns::testing_server::TestingServer;
 use dns::{DnsError, Resolver};
+use test_support::dns_server::{Answer, Zone, qtype};
 
 #[tokio::test]
 async fn counts_queries_hits_timeouts_and_servfails() {
-    let zone = MemoryResolver::from_zone(
-        "ok.example TXT \"v=spf1 -all\"\n\
-         ok.example A 192.0.2.1\n\
-         slow.example TIMEOUT\n\
-         broken.example SERVFAIL\n",
-    )
-    .unwrap();
-    let server = TestingServer::start(Arc::new(zone)).unwrap();
+    let server = Zone::new()
+        .txt("ok.example", "v=spf1 -all")
+        .a("ok.example", "192.0.2.1".parse().unwrap())
+        .fail("slow.example", Answer::Silent)
+        .fail("broken.example", Answer::ServFail)
+        .serve()
+        .unwrap();
     let stats = Arc::new(QueryStats::default());
     let r = HickoryResolver::new(&HickoryConfig {
         nameservers: vec![server.addr()],
@@ -75,10 +73,10 @@ async fn counts_queries_hits_timeouts_and_servfails() {
     assert_eq!(
         answered,
         [
-            &(16, "ok.example".to_string()),
-            &(1, "ok.example".to_string()),
-            &(16, "missing.example".to_string()),
-            &(15, "ok.example".to_string()),
+            &(qtype::TXT, "ok.example".to_string()),
+            &(qtype::A, "ok.example".to_string()),
+            &(qtype::TXT, "missing.example".to_string()),
+            &(qtype::MX, "ok.example".to_string()),
         ]
     );
 }

@@ -13,6 +13,7 @@
 //! # }
 //! ```
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::fmt;
@@ -21,6 +22,9 @@ use std::net::IpAddr;
 use std::pin::Pin;
 
 use dns::{DnsError, Resolver, join_all};
+
+#[doc(hidden)]
+pub mod fuzzing;
 
 /// The iprev result (RFC 8601 §2.7.3), lowercase on display. There is no `none`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -5,22 +5,16 @@ use std::net::IpAddr;
 use dns::DnsError;
 use dns::memory::{MemoryResolver, RecordType};
 
-use super::*;
+use test_support::block_on;
 
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+use super::*;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
 fn run(r: &MemoryResolver, addr: &str) -> IprevOutcome {
-    block(check(r, ip(addr), &Config::default()))
+    block_on(check(r, ip(addr), &Config::default()))
 }
 
 #[test]
@@ -113,7 +107,7 @@ fn at_most_ten_names_are_checked() {
     assert_eq!(o.ptr_names.len(), 12);
     assert_eq!(o.names_checked, 10);
     assert_eq!(r.query_count(), 11, "1 PTR + 10 A");
-    let o = block(check(&r, ip("192.0.2.1"), &Config { max_names: 12 }));
+    let o = block_on(check(&r, ip("192.0.2.1"), &Config { max_names: 12 }));
     assert_eq!(o.result, IprevResult::Pass);
 }
 
@@ -121,7 +115,7 @@ fn at_most_ten_names_are_checked() {
 fn works_through_dyn_resolver() {
     let r: std::sync::Arc<dyn dns::Resolver> = std::sync::Arc::new(MemoryResolver::new());
     assert_eq!(
-        block(check(r.as_ref(), ip("192.0.2.1"), &Config::default())).result,
+        block_on(check(r.as_ref(), ip("192.0.2.1"), &Config::default())).result,
         IprevResult::PermError
     );
 }

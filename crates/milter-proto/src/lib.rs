@@ -31,6 +31,7 @@
 //! # Ok::<(), milter_proto::ProtocolError>(())
 //! ```
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod client;
@@ -40,6 +41,7 @@ mod command;
 mod error;
 mod flags;
 mod frame;
+#[doc(hidden)]
 pub mod fuzzing;
 mod macros;
 mod message;

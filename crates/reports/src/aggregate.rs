@@ -70,11 +70,26 @@ pub fn build_feedback(
     observations: &[Observation],
     reporter: &ReporterInfo,
 ) -> Result<Feedback, ReportsError> {
+    let counted: Vec<(&Observation, u64)> = observations.iter().map(|o| (o, 1)).collect();
+    build_feedback_counted(policy_domain, range, &counted, reporter)
+}
+
+/// Like [`build_feedback`], for observations stored once with the number of messages they
+/// stand for (a store keeps identical observations as one row with a count). An observation
+/// with count `n` weighs as `n` identical ones; a count of 0 is ignored.
+pub fn build_feedback_counted(
+    policy_domain: &str,
+    range: DateRange,
+    observations: &[(&Observation, u64)],
+    reporter: &ReporterInfo,
+) -> Result<Feedback, ReportsError> {
     let policy_domain = policy_domain.trim_end_matches('.').to_ascii_lowercase();
-    let mut selected: Vec<&Observation> = observations
+    let mut selected: Vec<(&Observation, u64)> = observations
         .iter()
-        .filter(|o| {
-            range.contains(o.time)
+        .copied()
+        .filter(|&(o, n)| {
+            n > 0
+                && range.contains(o.time)
                 && o.policy_domain
                     .as_deref()
                     .is_some_and(|d| d.trim_end_matches('.').eq_ignore_ascii_case(&policy_domain))
@@ -84,24 +99,28 @@ pub fn build_feedback(
         return Err(ReportsError::NoRecords);
     }
     // stable: equal times keep input order, so the last one given wins
-    selected.sort_by_key(|o| o.time);
-    let latest = selected.iter().rev().find_map(|o| o.published.as_ref());
+    selected.sort_by_key(|(o, _)| o.time);
+    let latest = selected
+        .iter()
+        .rev()
+        .find_map(|(o, _)| o.published.as_ref());
 
     let mut records: Vec<Record> = Vec::new();
     let mut index: HashMap<Record, usize> = HashMap::new();
     // rows in order of arrival
-    for obs in selected {
-        let record = record_of(obs, reporter.include_envelope_to);
+    for (obs, n) in selected {
+        let mut record = record_of(obs, reporter.include_envelope_to);
         let mut key = record.clone();
         key.row.count = 0;
         match index.get(&key) {
             Some(&i) => {
                 if let Some(r) = records.get_mut(i) {
-                    r.row.count = r.row.count.saturating_add(1);
+                    r.row.count = r.row.count.saturating_add(n);
                 }
             }
             None => {
                 index.insert(key, records.len());
+                record.row.count = n;
                 records.push(record);
             }
         }
@@ -405,5 +424,29 @@ mod tests {
             sigs.push(mk("x.example", DkimResult::Fail, false));
         }
         assert_eq!(ordered_dkim(&sigs, "example.com").len(), MAX_DKIM_PER_ROW);
+    }
+
+    #[test]
+    fn counted_observations_weigh_as_their_count() {
+        let day = DateRange::utc_day(1_700_000_000);
+        let a = observation(day.begin + 10, "192.0.2.1", true);
+        let b = observation(day.begin + 20, "192.0.2.2", false);
+        let plain: Vec<Observation> = std::iter::repeat_n(a.clone(), 3)
+            .chain(std::iter::repeat_n(b.clone(), 2))
+            .collect();
+        let one = build_feedback("example.com", day, &plain, &reporter()).unwrap();
+        let counted = build_feedback_counted(
+            "example.com",
+            day,
+            &[(&a, 3), (&b, 2), (&b, 0)],
+            &reporter(),
+        )
+        .unwrap();
+        assert_eq!(one, counted);
+        assert_eq!(counted.message_count(), 5);
+        assert!(matches!(
+            build_feedback_counted("example.com", day, &[(&a, 0)], &reporter()),
+            Err(ReportsError::NoRecords)
+        ));
     }
 }

@@ -37,7 +37,7 @@ pub mod xml_parse;
 mod xml_reader;
 pub mod xml_write;
 
-pub use aggregate::{ReporterInfo, build_feedback, report_id};
+pub use aggregate::{ReporterInfo, build_feedback, build_feedback_counted, report_id};
 pub use destination::{
     MxStatus, ReportKind, Verification, destination_host, mailto_address, mx_exists,
     verify_destination,

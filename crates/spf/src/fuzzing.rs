@@ -1,12 +1,10 @@
 //! Fuzz harnesses, shared by the cargo-fuzz targets (`fuzz/fuzz_targets/spf_*.rs`) and the
 //! stable seed replay (`tests/fuzz_seeds.rs`). Each must never panic, whatever the input.
 
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
+use dns::fuzzing::block_on;
 use dns::memory::MemoryResolver;
 
 use crate::macros::{MAX_EXPANSION, MacroContext, MacroKind, MacroString};
@@ -111,16 +109,4 @@ pub fn spf_macro(data: &[u8]) {
         assert!(expanded.len() <= MAX_EXPANSION);
         let _ = crate::eval::to_target_name(&expanded);
     }
-}
-
-/// Drives a future that never waits (MemoryResolver without latency answers at once).
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..1000 {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-    panic!("evaluation did not complete without waiting");
 }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use test_support::block_on;
 
 use dns::DnsError;
 use dns::memory::MemoryResolver;
@@ -98,11 +99,7 @@ fn list(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn run_file(
-    path: &std::path::Path,
-    evaluator: &Evaluator,
-    rt: &tokio::runtime::Runtime,
-) -> (usize, usize, Vec<String>) {
+fn run_file(path: &std::path::Path, evaluator: &Evaluator) -> (usize, usize, Vec<String>) {
     let text = std::fs::read_to_string(path).unwrap();
     let file = path.file_name().unwrap().to_string_lossy().into_owned();
     let mut zone = Zone::default();
@@ -162,11 +159,11 @@ fn run_file(
                 let want: SpfResult = want.parse().unwrap();
                 let dns = zone.resolver();
                 let client = ip.expect("ip before expect");
-                let helo_out = rt.block_on(evaluator.check_helo(&dns, client, helo.as_bytes()));
+                let helo_out = block_on(evaluator.check_helo(&dns, client, helo.as_bytes()));
                 let out = if helo_out.result == SpfResult::Fail {
                     helo_out
                 } else {
-                    rt.block_on(evaluator.check_mail_from(
+                    block_on(evaluator.check_mail_from(
                         &dns,
                         client,
                         sender.as_bytes(),
@@ -195,10 +192,6 @@ fn run_file(
 
 #[test]
 fn mail_auth_spf_cases() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let evaluator = Evaluator::new(Config::default().with_receiver("localdomain.org"));
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mail-auth-spf");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
@@ -209,7 +202,7 @@ fn mail_auth_spf_cases() {
     files.sort();
     let (mut total, mut skipped, mut failures) = (0, 0, Vec::new());
     for path in &files {
-        let (checks, s, f) = run_file(path, &evaluator, &rt);
+        let (checks, s, f) = run_file(path, &evaluator);
         total += checks;
         skipped += s;
         failures.extend(f);

@@ -4,21 +4,15 @@ use std::net::IpAddr;
 
 use dns::memory::{MemoryResolver, RecordType};
 use spf::{Config, Evaluator, Limits, SpfError, SpfResult};
+use test_support::block_on;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn check(dns: &MemoryResolver, limits: Limits, client: &str, sender: &str) -> spf::SpfOutput {
     let spf = Evaluator::new(Config::default().with_limits(limits));
-    rt().block_on(spf.check_mail_from(dns, ip(client), sender.as_bytes(), b"helo.example"))
+    block_on(spf.check_mail_from(dns, ip(client), sender.as_bytes(), b"helo.example"))
 }
 
 /// A chain of `n` nested includes ending in `ip4:192.0.2.1`.

@@ -6,17 +6,10 @@ use std::sync::Arc;
 
 use dns::memory::MemoryResolver;
 use spf::{Config, Evaluator, FixedClock, Identity, ReceivedSpf, SpfResult, authres_property};
+use test_support::block_on;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
-}
-
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 fn evaluator() -> Evaluator {
@@ -28,7 +21,8 @@ fn evaluator() -> Evaluator {
 }
 
 fn result(dns: &MemoryResolver, client: &str, sender: &str) -> SpfResult {
-    block(evaluator().check_mail_from(dns, ip(client), sender.as_bytes(), b"helo.example")).result
+    block_on(evaluator().check_mail_from(dns, ip(client), sender.as_bytes(), b"helo.example"))
+        .result
 }
 
 #[test]
@@ -132,16 +126,16 @@ fn identities_and_domain_validity() {
     );
     let spf = evaluator();
     // HELO identity: postmaster@<helo>.
-    let out = block(spf.check_helo(&dns, ip("192.0.2.1"), b"helo.example"));
+    let out = block_on(spf.check_helo(&dns, ip("192.0.2.1"), b"helo.example"));
     assert_eq!(
         (out.result, out.sender.as_str()),
         (SpfResult::Pass, "postmaster@helo.example")
     );
     // Null reverse-path: the HELO identity as MAIL FROM (§2.4).
-    let out = block(spf.check_mail_from(&dns, ip("192.0.2.1"), b"<>", b"helo.example"));
+    let out = block_on(spf.check_mail_from(&dns, ip("192.0.2.1"), b"<>", b"helo.example"));
     assert_eq!(out.result, SpfResult::Pass);
     // No local part: postmaster (§4.3).
-    let out = block(spf.check_mail_from(&dns, ip("192.0.2.1"), b"@exp.example", b"h.example"));
+    let out = block_on(spf.check_mail_from(&dns, ip("192.0.2.1"), b"@exp.example", b"h.example"));
     assert_eq!(
         out.explanation.as_deref(),
         Some("sender postmaster@exp.example local postmaster domain exp.example helo h.example")
@@ -155,7 +149,7 @@ fn identities_and_domain_validity() {
         b"192.0.2.1",
         b"",
     ] {
-        let out = block(spf.check_helo(&dns, ip("192.0.2.1"), helo));
+        let out = block_on(spf.check_helo(&dns, ip("192.0.2.1"), helo));
         assert_eq!(
             out.result,
             SpfResult::None,
@@ -181,24 +175,27 @@ fn explanations() {
     dns.add_txt("noexp.example", "v=spf1 -all");
     dns.add_txt("soft.example", "v=spf1 ~all exp=e.example.why.example");
     let spf = evaluator();
-    let out = block(spf.check_mail_from(&dns, ip("2001:db8::7"), b"a b@e.example", b"h.example"));
+    let out =
+        block_on(spf.check_mail_from(&dns, ip("2001:db8::7"), b"a b@e.example", b"h.example"));
     assert_eq!(
         out.explanation.as_deref(),
         Some("2001:db8::7 via mx.receiver.example at 1700000000 for a%20b")
     );
-    let out = block(spf.check_mail_from(&dns, ip("192.0.2.1"), b"a@noexp.example", b"h.example"));
+    let out =
+        block_on(spf.check_mail_from(&dns, ip("192.0.2.1"), b"a@noexp.example", b"h.example"));
     assert_eq!(
         out.explanation.as_deref(),
         Some("noexp.example does not designate 192.0.2.1 as a permitted sender")
     );
-    let out = block(spf.check_mail_from(&dns, ip("192.0.2.1"), b"a@soft.example", b"h.example"));
+    let out = block_on(spf.check_mail_from(&dns, ip("192.0.2.1"), b"a@soft.example", b"h.example"));
     assert_eq!(
         (out.result, out.explanation),
         (SpfResult::SoftFail, None),
         "only fail explains"
     );
     let quiet = Evaluator::new(Config::default().with_default_explanation(None));
-    let out = block(quiet.check_mail_from(&dns, ip("192.0.2.1"), b"a@noexp.example", b"h.example"));
+    let out =
+        block_on(quiet.check_mail_from(&dns, ip("192.0.2.1"), b"a@noexp.example", b"h.example"));
     assert_eq!(out.explanation, None);
 }
 
@@ -213,7 +210,8 @@ fn received_spf_and_authres_from_an_evaluation() {
     dns.add_a("alice.users.local.example", "127.0.0.2".parse().unwrap());
     let spf = evaluator();
     let client = ip("192.0.2.1");
-    let out = block(spf.check_mail_from(&dns, client, b"myname@example.com", b"foo.example.com"));
+    let out =
+        block_on(spf.check_mail_from(&dns, client, b"myname@example.com", b"foo.example.com"));
     let header = ReceivedSpf::new(&out, Identity::MailFrom, client)
         .receiver("mybox.example.org")
         .envelope_from(b"myname@example.com")
@@ -231,7 +229,7 @@ fn received_spf_and_authres_from_an_evaluation() {
         "example.com"
     );
 
-    let out = block(spf.check_mail_from(&dns, client, b"alice@local.example", b"h.example"));
+    let out = block_on(spf.check_mail_from(&dns, client, b"alice@local.example", b"h.example"));
     assert_eq!(out.result, SpfResult::Pass);
     assert!(out.used_local_part);
     assert_eq!(
@@ -240,7 +238,7 @@ fn received_spf_and_authres_from_an_evaluation() {
     );
 
     dns.add_txt("broken.example", "v=spf1 ip4:1.2.3.4/99");
-    let out = block(spf.check_mail_from(&dns, client, b"x@broken.example", b"h.example"));
+    let out = block_on(spf.check_mail_from(&dns, client, b"x@broken.example", b"h.example"));
     let header = ReceivedSpf::new(&out, Identity::MailFrom, client).value();
     assert!(header.starts_with("permerror ("), "{header}");
     assert!(
@@ -274,14 +272,14 @@ fn evaluations_are_send_and_work_through_arc_dyn_resolver() {
     let dns: Arc<dyn dns::Resolver> =
         Arc::new(MemoryResolver::from_zone(r#"s.example TXT "v=spf1 +all""#).unwrap());
     let spf = evaluator();
-    let out = block(assert_send(spf.check_mail_from(
+    let out = block_on(assert_send(spf.check_mail_from(
         &dns,
         ip("192.0.2.1"),
         b"a@s.example",
         b"h.example",
     )));
     assert_eq!(out.result, SpfResult::Pass);
-    let out = block(assert_send(spf.check_helo(
+    let out = block_on(assert_send(spf.check_helo(
         dns.as_ref(),
         ip("192.0.2.1"),
         b"s.example",

@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
+use test_support::block_on;
 
 use dns::DnsError;
 use dns::memory::{MemoryResolver, RecordType};
@@ -142,10 +143,6 @@ fn run_suite(file: &str, skips: &[(&str, &str)]) -> (usize, usize) {
         env!("CARGO_MANIFEST_DIR")
     ))
     .expect("suite file");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let config = Config::default()
         .with_default_explanation(Some("DEFAULT".to_string()))
         .with_receiver("receiver.example.com")
@@ -162,7 +159,7 @@ fn run_suite(file: &str, skips: &[(&str, &str)]) -> (usize, usize) {
                 continue;
             }
             ran += 1;
-            let out = rt.block_on(evaluator.check_mail_from(
+            let out = block_on(evaluator.check_mail_from(
                 &dns,
                 case.host,
                 case.mailfrom.as_bytes(),

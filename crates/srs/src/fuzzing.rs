@@ -1,4 +1,4 @@
-//! Fuzz harnesses shared by `fuzz/fuzz_targets/{srs_reverse,socketmap}.rs` and
+//! Fuzz harnesses shared by `fuzz/fuzz_targets/{srs_reverse,socketmap,srs_secrets}.rs` and
 //! `tests/fuzz_seeds.rs`. Not part of the API.
 //!
 //! They run the input through the public parsers and `assert!` invariants: a panic here is a
@@ -10,9 +10,45 @@ use crate::{Clock, Forwarded, Secrets, Srs, SrsConfig, is_srs_address};
 /// The rewriter the harnesses use: two secrets, fixed day 18262 ("2W"), `fwd.example`.
 fn harness_srs() -> Option<Srs> {
     let secrets = Secrets::new(vec![b"fuzz-secret".to_vec(), b"tops3cr3t".to_vec()]).ok()?;
+    srs_with(secrets)
+}
+
+/// A rewriter for `fwd.example` on the fixed day 18262 with `secrets`.
+fn srs_with(secrets: Secrets) -> Option<Srs> {
     let mut config = SrsConfig::new(secrets, "fwd.example");
     config.clock = Clock::FixedDay(18_262);
     Srs::new(config).ok()
+}
+
+/// `srs_secrets`: a secrets file (one secret per line, `#` comments). What parses holds at
+/// least one key, never shows a key in `Debug`, and every key verifies an address that key
+/// signed alone (the rotation promise: the first signs, all verify).
+pub fn secrets(data: &[u8]) {
+    let Ok(secrets) = Secrets::parse(data) else {
+        return;
+    };
+    assert!(!secrets.is_empty());
+    // Debug shows the count and nothing else (the keys may spell anything, "REDACTED" too).
+    assert_eq!(
+        format!("{secrets:?}"),
+        format!("Secrets([REDACTED; {}])", secrets.len())
+    );
+    for key in secrets.all() {
+        assert!(!key.is_empty() && key.trim_ascii() == key);
+    }
+    let Some(srs) = srs_with(secrets.clone()) else {
+        return;
+    };
+    let original: &[u8] = b"user@orig.example";
+    for key in secrets.all().take(4) {
+        let Some(single) = Secrets::new([key.to_vec()]).ok().and_then(srs_with) else {
+            continue;
+        };
+        let Ok(Forwarded::Rewritten(out)) = single.forward_bytes(original, b"fwd.example") else {
+            panic!("forwarding a plain address must rewrite it");
+        };
+        assert_eq!(srs.reverse_bytes(&out).as_deref(), Ok(original));
+    }
 }
 
 /// Reverse arbitrary bytes; forward them and check that reverse undoes forward.

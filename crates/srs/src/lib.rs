@@ -85,6 +85,7 @@
 //! # Ok::<(), srs::SrsError>(())
 //! ```
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod config;

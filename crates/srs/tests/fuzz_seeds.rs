@@ -1,44 +1,19 @@
-//! Replays the committed fuzz seeds (`fuzz/seeds/{srs_reverse,socketmap}/`) through the
-//! harnesses the fuzz targets call, so they keep working on stable.
+//! Replays the committed fuzz seeds (`fuzz/seeds/{srs_reverse,socketmap,srs_secrets}/`)
+//! through the same `fuzzing` harness the cargo-fuzz target calls, on stable.
 
-use std::fs;
-use std::path::PathBuf;
-
-fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/seeds")
-        .join(target);
-    let mut out: Vec<(String, Vec<u8>)> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                fs::read(&p).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
+use test_support::replay_fuzz_seeds;
 
 #[test]
 fn srs_reverse_seeds() {
-    let seeds = seeds("srs_reverse");
-    assert!(seeds.len() >= 10, "only {} seeds", seeds.len());
-    for (name, data) in &seeds {
-        println!("srs_reverse seed {name}");
-        srs::fuzzing::srs_reverse(data);
-    }
+    replay_fuzz_seeds("srs_reverse", srs::fuzzing::srs_reverse);
 }
 
 #[test]
 fn socketmap_seeds() {
-    let seeds = seeds("socketmap");
-    assert!(seeds.len() >= 10, "only {} seeds", seeds.len());
-    for (name, data) in &seeds {
-        println!("socketmap seed {name}");
-        srs::fuzzing::socketmap(data);
-    }
+    replay_fuzz_seeds("socketmap", srs::fuzzing::socketmap);
+}
+
+#[test]
+fn srs_secrets_seeds() {
+    replay_fuzz_seeds("srs_secrets", srs::fuzzing::secrets);
 }

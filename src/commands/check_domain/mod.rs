@@ -175,9 +175,9 @@ pub fn run(args: CheckDomainArgs) -> anyhow::Result<ExitCode> {
     let deadline = Duration::from_secs(args.timeout.max(1));
     let report = runtime()?.block_on(check(&app, &domain, &args.selector, deadline));
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print_report(&report);
+        print_report(&report)?;
     }
     Ok(if report.errors > 0 {
         ExitCode::from(1)
@@ -277,14 +277,14 @@ async fn bounded(
         .unwrap_or_else(|_| Section::sections_timed_out(name, deadline))
 }
 
-fn print_report(r: &Report) {
+fn print_report(r: &Report) -> std::io::Result<()> {
     for s in r.sections() {
-        println!("{}", s.name);
+        outln!("{}", s.name)?;
         if let Some(rec) = &s.record {
-            println!("  record:  {rec}");
+            outln!("  record:  {rec}")?;
         }
         for d in &s.details {
-            println!("    {d}");
+            outln!("    {d}")?;
         }
         for f in &s.findings {
             let tag = match f.level {
@@ -294,15 +294,18 @@ fn print_report(r: &Report) {
                 Level::Error => "ERROR",
                 Level::CouldNotCheck => "UNCHECKED",
             };
-            println!("  {tag:<9} {}", f.text);
+            outln!("  {tag:<9} {}", f.text)?;
             if let Some(fix) = &f.fix {
-                println!("  {:<9} fix: {fix}", "");
+                outln!("  {:<9} fix: {fix}", "")?;
             }
         }
-        println!();
+        outln!()?;
     }
-    println!(
+    outln!(
         "{} error(s), {} warning(s), {} could not be checked",
-        r.errors, r.warnings, r.could_not_check
-    );
+        r.errors,
+        r.warnings,
+        r.could_not_check
+    )?;
+    Ok(())
 }

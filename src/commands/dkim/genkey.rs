@@ -19,28 +19,28 @@ pub fn run(args: DkimGenkeyArgs) -> anyhow::Result<ExitCode> {
     let domain = signing_domain(&args.domain)?;
     let selector = selector(&args.selector, &domain)?;
     let (path, key) = write_new_key(&args.out, &domain, &selector, algorithm)?;
-    println!("Private key written to {} (mode 0600).", path.display());
-    println!();
-    println!(
+    outln!("Private key written to {} (mode 0600).", path.display())?;
+    outln!()?;
+    outln!(
         "Publish this TXT record at {}, in the form your DNS takes:",
         dkim::key_name(&selector, &domain)
-    );
-    println!();
-    println!(
+    )?;
+    outln!()?;
+    outln!(
         "{}",
         super::records::all_forms(&key.record, &selector, &domain)
-    );
-    println!("Then add to milter.toml:");
-    println!();
-    println!("[[dkim.key]]");
-    println!("domain = \"{domain}\"");
-    println!("selector = \"{selector}\"");
-    println!("path = \"{}\"", path.display());
-    println!();
-    println!(
+    )?;
+    outln!("Then add to milter.toml:")?;
+    outln!()?;
+    outln!("[[dkim.key]]")?;
+    outln!("domain = \"{domain}\"")?;
+    outln!("selector = \"{selector}\"")?;
+    outln!("path = \"{}\"", path.display())?;
+    outln!()?;
+    outln!(
         "and check the record once it is published: authmilter dkim testkey --domain {domain} --selector {selector} --key {}",
         path.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

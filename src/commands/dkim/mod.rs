@@ -48,22 +48,22 @@ fn verify(args: DkimVerifyArgs) -> anyhow::Result<ExitCode> {
         signatures: results.iter().map(DkimReport::from).collect(),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else if report.signatures.is_empty() {
-        println!("no DKIM signatures");
+        outln!("no DKIM signatures")?;
     } else {
         for (n, s) in report.signatures.iter().enumerate() {
-            print!(
+            out!(
                 "signature {}: {} d={} s={} a={}",
                 n + 1,
                 s.result,
                 s.domain,
                 s.selector,
                 s.algorithm.as_deref().unwrap_or("-")
-            );
+            )?;
             match &s.reason {
-                Some(r) => println!(" ({r})"),
-                None => println!(),
+                Some(r) => outln!(" ({r})")?,
+                None => outln!()?,
             }
         }
     }
@@ -140,7 +140,7 @@ fn testkey(args: DkimTestkeyArgs) -> anyhow::Result<ExitCode> {
     ));
     let name = dkim::key_name(&args.selector, &domain);
     let text = crate::signing::describe(&outcome);
-    println!("{name}: {text}");
+    outln!("{name}: {text}")?;
     Ok(match outcome {
         TestKeyOutcome::Match { .. } => ExitCode::SUCCESS,
         TestKeyOutcome::DnsError(_) => ExitCode::from(2),

@@ -34,22 +34,22 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
         KeyTypeArg::Rsa => "RSA",
         KeyTypeArg::Ed25519 => "Ed25519",
     };
-    println!("Private key written to {} (mode 0600).", path.display());
-    println!();
-    println!(
+    outln!("Private key written to {} (mode 0600).", path.display())?;
+    outln!()?;
+    outln!(
         "1. Publish this TXT record at {}, in the form your DNS takes:",
         dkim::key_name(&selector, &domain)
-    );
-    println!();
-    println!("{}", all_forms(&key.record, &selector, &domain));
-    println!("2. Add this block to milter.toml and reload (systemctl reload authmilter):");
-    println!();
-    println!("[[dkim.key]]");
-    println!("domain = \"{domain}\"");
-    println!("selector = \"{selector}\"");
-    println!("path = \"{}\"", path.display());
-    println!("state = \"next\"");
-    println!();
+    )?;
+    outln!()?;
+    outln!("{}", all_forms(&key.record, &selector, &domain))?;
+    outln!("2. Add this block to milter.toml and reload (systemctl reload authmilter):")?;
+    outln!()?;
+    outln!("[[dkim.key]]")?;
+    outln!("domain = \"{domain}\"")?;
+    outln!("selector = \"{selector}\"")?;
+    outln!("path = \"{}\"", path.display())?;
+    outln!("state = \"next\"")?;
+    outln!()?;
     let replaced: Vec<String> = config
         .dkim
         .keys
@@ -61,7 +61,7 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
         })
         .map(|k| k.id())
         .collect();
-    println!(
+    outln!(
         "3. The milter checks the record every dkim.key_check_interval ({}). Once DNS has served \
          exactly this key for dkim.publish_wait ({}) without a break, it signs with it{}.",
         config.dkim.key_check_interval,
@@ -74,14 +74,14 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
                 replaced.join(", ")
             )
         }
-    );
-    println!(
+    )?;
+    outln!(
         "   Until then nothing changes. Check the record yourself with: authmilter dkim testkey --domain {domain} --selector {selector} --key {}",
         path.display()
-    );
-    println!(
+    )?;
+    outln!(
         "4. Afterwards set the old key's state to \"retired\" and this one's to \"active\"; keep the old record published for a week, then revoke it (v=DKIM1; p=)."
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,20 +1,16 @@
-//! The authmilter binary as a separate process, with a generated configuration.
+//! The authmilter binary as a separate process, with a generated configuration (built on the
+//! one binary runner, `support::ServeProcess`).
 
-use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use super::util;
+use test_support::{free_port, process};
+
+use crate::support::{ServeProcess, run_cli};
 
 /// The authserv-id the harness configures (and the Postfix `myhostname`).
 pub const AUTHSERV_ID: &str = "mx.test.example";
-
-/// The authmilter binary under test.
-pub fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_authmilter"))
-}
 
 /// One `[[server.listen]]`: a name (how tests and Postfix services refer to it), a role, and
 /// whether it is a loopback TCP port or a Unix socket in the work directory.
@@ -60,10 +56,9 @@ pub struct MilterSpec {
     pub extra: String,
 }
 
-/// A running authmilter. Stopped by PID (SIGTERM, then SIGKILL) on drop.
+/// A running authmilter. Stopped by PID (SIGTERM, then SIGKILL after 10 s) on drop.
 pub struct Authmilter {
-    child: Option<Child>,
-    log: PathBuf,
+    process: ServeProcess,
     config: PathBuf,
     /// (name, socket as Postfix writes it).
     listeners: Vec<(String, String)>,
@@ -105,12 +100,12 @@ impl Authmilter {
                         dir.join(format!("{name}-{}.sock", l.name)).display()
                     )
                 } else {
-                    format!("inet:127.0.0.1:{}", util::free_port())
+                    format!("inet:127.0.0.1:{}", free_port())
                 };
                 (l.name.clone(), socket)
             })
             .collect();
-        let socketmap = spec.socketmap.then(util::free_port);
+        let socketmap = spec.socketmap.then(free_port);
         // socket_mode: Postfix's smtpd runs as user `postfix` and must be able to connect.
         let mut toml = String::from(
             "[server]\nshutdown_timeout = \"2s\"\nprogress_interval = \"2s\"\n\
@@ -136,37 +131,25 @@ impl Authmilter {
         let config = dir.join(format!("{name}.toml"));
         std::fs::write(&config, &toml).map_err(|e| format!("write {}: {e}", config.display()))?;
         let log = dir.join(format!("{name}.log"));
-        let log_file = File::create(&log).map_err(|e| format!("create log: {e}"))?;
-        let child = Command::new(binary())
-            .arg("serve")
-            .arg("-c")
-            .arg(&config)
-            .arg("--dns")
-            .arg(nsd.to_string())
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log_file)
-            .spawn()
-            .map_err(|e| format!("spawn authmilter: {e}"))?;
+        let nsd = nsd.to_string();
+        let server = ServeProcess::spawn(&config, &["--dns", &nsd], &log, None)?;
         let mut milter = Authmilter {
-            child: Some(child),
-            log,
+            process: server,
             config,
             listeners,
             socketmap,
         };
         let mut sockets: Vec<String> = milter.listeners.iter().map(|(_, s)| s.clone()).collect();
         sockets.extend(milter.socketmap());
-        let ready = util::poll(Duration::from_secs(20), || {
-            if milter.exited() {
+        let ready = process::poll(Duration::from_secs(20), || {
+            if milter.process.exited() {
                 return Some(false);
             }
             sockets.iter().all(|s| connects(s)).then_some(true)
         });
         if ready != Some(true) {
             let log = milter.log_tail(40);
-            milter.stop();
+            milter.process.stop();
             return Err(format!(
                 "authmilter did not start (config {}):\n{toml}\n--- log ---\n{log}",
                 milter.config.display()
@@ -192,26 +175,7 @@ impl Authmilter {
 
     /// The last `n` log lines.
     pub fn log_tail(&self, n: usize) -> String {
-        util::tail(&self.log, n)
-    }
-
-    fn exited(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_)) | Err(_)))
-    }
-
-    /// SIGTERM by PID, then SIGKILL after 10 s. Idempotent.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            util::stop_child(&mut child, Duration::from_secs(10));
-        }
-    }
-}
-
-impl Drop for Authmilter {
-    fn drop(&mut self) {
-        self.stop();
+        self.process.log_tail(n)
     }
 }
 
@@ -223,19 +187,15 @@ fn connects(socket: &str) -> bool {
     socket
         .strip_prefix("inet:")
         .and_then(|a| a.parse::<SocketAddr>().ok())
-        .is_some_and(util::accepts)
+        .is_some_and(process::accepts)
 }
 
 /// Runs an `authmilter` subcommand (bounded to 2 minutes) and returns its stdout; a non-zero
 /// exit is an error with stderr.
 pub fn cli(args: &[&str]) -> Result<String, String> {
-    let out = util::run(Command::new(binary()).args(args), Duration::from_secs(120))?;
-    if !out.status.success() {
-        return Err(format!(
-            "authmilter {args:?} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
+    let (code, out, err) = run_cli(args, None);
+    if code != 0 {
+        return Err(format!("authmilter {args:?} failed ({code}): {err}"));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(out)
 }

@@ -23,12 +23,12 @@ pub mod milter;
 pub mod postfix;
 pub mod sink;
 pub mod smtp;
-pub mod util;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dns::testing::{Nsd, zone};
+use test_support::nsd::{Nsd, nsd_binary, zone};
+use test_support::{e2e_enabled, process};
 
 pub use message::{compose, message_id};
 pub use milter::{AUTHSERV_ID, Authmilter, Listener, MilterSpec};
@@ -47,19 +47,19 @@ client          IN A    127.0.0.1
 client          IN TXT  \"v=spf1 ip4:127.0.0.1 -all\"
 ";
 
-/// True when the real-MTA tests should run. Without `AUTHMILTER_E2E=1` this prints that the
-/// test was skipped; with it, a missing `postfix` or `nsd` is a failure, not a skip.
+/// True when the real-MTA tests should run (they are also `#[ignore = "needs AUTHMILTER_E2E=1"]`).
+/// Without `AUTHMILTER_E2E=1` this prints that the test was skipped; with it, a missing
+/// `postfix` or `nsd` is a failure, not a skip.
 pub fn enabled() -> bool {
-    if !dns::testing::e2e_enabled() {
-        println!("skipped (set AUTHMILTER_E2E=1)");
+    if !e2e_enabled() {
         return false;
     }
     assert!(
-        util::find_program("postfix").is_some(),
+        process::find_program("postfix").is_some(),
         "AUTHMILTER_E2E=1 but `postfix` is not installed (apt-get install postfix)"
     );
     assert!(
-        dns::testing::nsd_binary().is_some(),
+        nsd_binary().is_some(),
         "AUTHMILTER_E2E=1 but `nsd` is not installed (apt-get install nsd)"
     );
     true
@@ -284,7 +284,7 @@ fn harness_sink_client_and_parser_agree() {
         msg[folded.len()..].to_vec()
     );
     assert_eq!(
-        util::strip_ansi("\u{1b}[2m2026\u{1b}[0m \u{1b}[33m WARN\u{1b}[0m x"),
+        process::strip_ansi("\u{1b}[2m2026\u{1b}[0m \u{1b}[33m WARN\u{1b}[0m x"),
         "2026  WARN x"
     );
 }

@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::smtp::SmtpClient;
-use super::util;
+use test_support::{free_port, process};
 
 /// The instance's `myhostname` (also our authserv-id).
 pub const MYHOSTNAME: &str = super::milter::AUTHSERV_ID;
@@ -78,9 +78,9 @@ impl Postfix {
         relay: SocketAddr,
         spec: &PostfixSpec,
     ) -> Result<Postfix, String> {
-        let postfix = util::find_program("postfix")
+        let postfix = process::find_program("postfix")
             .ok_or("postfix not found (install the Debian package `postfix`)")?;
-        if !util::is_root() {
+        if !process::is_root() {
             return Err("the Postfix harness must run as root (postfix start needs it)".into());
         }
         let mut last = String::new();
@@ -114,7 +114,7 @@ impl Postfix {
         let ports: Vec<(String, u16)> = spec
             .services
             .iter()
-            .map(|s| (s.name.clone(), util::free_port()))
+            .map(|s| (s.name.clone(), free_port()))
             .collect();
         let main = main_cf(&config_dir, &queue_dir, &data_dir, &maillog, relay, spec);
         std::fs::write(config_dir.join("main.cf"), main).map_err(|e| e.to_string())?;
@@ -131,7 +131,7 @@ impl Postfix {
             ports,
             master_pid: None,
         };
-        let out = util::run(
+        let out = process::run(
             Command::new(&instance.postfix)
                 .arg("-c")
                 .arg(&instance.config_dir)
@@ -152,7 +152,7 @@ impl Postfix {
         let greeted = started.and_then(|()| {
             for (name, port) in &instance.ports {
                 let addr = SocketAddr::from(([127, 0, 0, 1], *port));
-                let ok = util::poll(Duration::from_secs(20), || {
+                let ok = process::poll(Duration::from_secs(20), || {
                     let c = SmtpClient::connect(addr, Duration::from_secs(5)).ok()?;
                     let code = c.greeting.code;
                     c.quit();
@@ -189,7 +189,7 @@ impl Postfix {
 
     /// The last `n` lines of the Postfix log.
     pub fn log_tail(&self, n: usize) -> String {
-        util::tail(&self.maillog, n)
+        process::tail(&self.maillog, n)
     }
 
     /// Queue files of messages Postfix still holds (incoming, active, deferred, hold).
@@ -213,23 +213,23 @@ impl Postfix {
     pub fn stop(&mut self) {
         let pid = self.master_pid.take().or_else(|| self.read_master_pid());
         let Some(pid) = pid else { return };
-        if !util::pid_alive(pid) {
+        if !process::pid_alive(pid) {
             return;
         }
-        let _ = util::run(
+        let _ = process::run(
             Command::new(&self.postfix)
                 .arg("-c")
                 .arg(&self.config_dir)
                 .arg("stop"),
             Duration::from_secs(30),
         );
-        let gone = util::poll(Duration::from_secs(15), || {
-            (!util::pid_alive(pid)).then_some(())
+        let gone = process::poll(Duration::from_secs(15), || {
+            (!process::pid_alive(pid)).then_some(())
         });
         if gone.is_none() {
             // The master leads its own process group (setsid): take the daemons along.
-            util::signal(&format!("-{pid}"), "KILL");
-            util::signal(&pid.to_string(), "KILL");
+            process::signal(&format!("-{pid}"), "KILL");
+            process::signal(&pid.to_string(), "KILL");
         }
     }
 }

@@ -44,6 +44,8 @@ impl Delivered {
 struct State {
     messages: Vec<Delivered>,
     transcript: Vec<String>,
+    /// Record messages but do not answer the end of DATA while set (a relay that stalls).
+    hold: bool,
 }
 
 type Shared = Arc<(Mutex<State>, Condvar)>;
@@ -124,6 +126,13 @@ impl Sink {
     /// Waits for the message whose raw text contains `marker` (e.g. its Message-ID).
     pub fn wait_for_marker(&self, limit: Duration, marker: &str) -> Option<Delivered> {
         self.wait_for(limit, |m| m.contains(marker))
+    }
+
+    /// While on, messages are recorded but the end of DATA gets no answer (until it is
+    /// turned off): the client is left not knowing whether its message was accepted.
+    pub fn hold_replies(&self, on: bool) {
+        lock(&self.shared).hold = on;
+        self.shared.1.notify_all();
     }
 
     /// The SMTP dialogue so far (commands and replies), for failure messages.
@@ -216,6 +225,15 @@ fn serve(conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 state.messages.push(delivered);
             }
             shared.1.notify_all();
+            let mut state = lock(shared);
+            while state.hold {
+                state = shared
+                    .1
+                    .wait_timeout(state, Duration::from_millis(100))
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            drop(state);
             reply(&mut out, "250 2.0.0 Ok: queued by sink")?;
         } else if upper == "RSET" {
             from = None;

@@ -37,12 +37,3 @@ pub fn load_name_value_lines(resolver: &MemoryResolver, text: &str) {
         }
     }
 }
-
-/// A current-thread runtime for the async convenience API.
-pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}

@@ -9,15 +9,7 @@ use dmarc::{
     Mode, MultiFrom, Policy, PolicySource, SpfAuth, SpfOutcome, SpfScope,
 };
 use dns::memory::{MemoryResolver, RecordType};
-
-/// Runs a future to completion on a current-thread runtime.
-pub fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+use test_support::block_on;
 
 /// An extra assertion on the outcome.
 pub type Check = Box<dyn Fn(&DmarcOutcome)>;
@@ -140,7 +132,7 @@ impl Case {
         let resolver = MemoryResolver::from_zone(&self.zone)
             .unwrap_or_else(|e| panic!("{}: zone: {e}", self.name));
         let dmarc = Dmarc::new(self.config.clone()).with_sampler(Arc::new(FixedSampler(self.roll)));
-        let out = block(dmarc.evaluate(&resolver, &self.from, self.spf.as_ref(), &self.dkim));
+        let out = block_on(dmarc.evaluate(&resolver, &self.from, self.spf.as_ref(), &self.dkim));
         let n = self.name;
         if let Some(r) = self.result {
             assert_eq!(out.result, r, "{n}: result ({})", out.reason_text());

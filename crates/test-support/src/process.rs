@@ -1,17 +1,10 @@
-//! Small pieces the MTA harness shares: free loopback ports, bounded polling, running and
-//! stopping processes by PID.
+//! Child processes in tests: bounded polling, running with a time limit, finding programs,
+//! stopping by PID (never by name), reading their logs.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// A loopback TCP port that was free a moment ago (bind to port 0, read it, release it).
-/// Callers retry their start-up with fresh ports when a race makes the bind fail.
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
-}
 
 /// Polls `f` every 50 ms until it returns `Some` or `limit` has passed.
 pub fn poll<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
@@ -45,7 +38,7 @@ pub fn pid_alive(pid: u32) -> bool {
 }
 
 /// Sends `signal` (e.g. "TERM") to one PID, or to a process group when `pid` is written as
-/// `-PGID`, with the `kill` program.
+/// `-PGID`, with the `kill` program (no `unsafe` libc call in tests either).
 pub fn signal(pid: &str, signal: &str) {
     let _ = Command::new("kill")
         .args([&format!("-{signal}"), "--", pid])
@@ -109,13 +102,12 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Result<Output, String> {
     })
 }
 
-/// Finds a program in `$PATH`, then `/usr/sbin` and `/usr/bin`.
+/// Finds a program in `$PATH`, then `/usr/sbin`, `/usr/bin` and `/usr/local/sbin`.
 pub fn find_program(name: &str) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
-    dirs.push(PathBuf::from("/usr/sbin"));
-    dirs.push(PathBuf::from("/usr/bin"));
+    dirs.extend(["/usr/sbin", "/usr/bin", "/usr/local/sbin"].map(PathBuf::from));
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 

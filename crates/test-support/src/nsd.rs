@@ -1,29 +1,27 @@
-//! Test support (feature `testing`, never in production builds): an authoritative NSD on
-//! loopback serving zones written by the test, and a "black hole" port that never answers.
+//! An authoritative NSD on loopback serving zones written by the test.
 //!
-//! Tests that use a real nameserver run only when `AUTHMILTER_E2E=1` ([`e2e_enabled`]); then a
-//! missing `nsd` binary (Debian package `nsd`) is an error, not a skip.
+//! Tests that use it run only when `AUTHMILTER_E2E=1` ([`crate::e2e_enabled`]); then a missing
+//! `nsd` binary (Debian package `nsd`, installed by `tests/install-deps.sh`) is an error, not a
+//! skip.
 //!
 //! ```no_run
 //! # fn demo() -> Result<(), String> {
-//! use dns::testing::{Nsd, zone};
+//! use test_support::nsd::{Nsd, zone};
 //! let nsd = Nsd::start(&[("test.example", &zone("test.example", "@ TXT \"v=spf1 -all\""))])?;
 //! println!("nameserver at {}", nsd.addr());
 //! # Ok(()) }
 //! ```
 
 use std::io::Read as _;
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// True when end-to-end tests should run (`AUTHMILTER_E2E=1`, set by `tests/run.sh`).
-pub fn e2e_enabled() -> bool {
-    std::env::var("AUTHMILTER_E2E").is_ok_and(|v| v == "1")
-}
+use crate::free_udp_tcp_port;
+use crate::process::{find_program, signal};
 
 /// A zone file for `origin` with SOA (negative TTL 60 s), NS and default TTL 300 s, followed by
 /// `records` (zone-file lines relative to `origin`).
@@ -37,13 +35,7 @@ pub fn zone(origin: &str, records: &str) -> String {
 
 /// Where the `nsd` binary is (`$PATH`, then `/usr/sbin`).
 pub fn nsd_binary() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.push(PathBuf::from("/usr/sbin"));
-    dirs.into_iter()
-        .map(|d| d.join("nsd"))
-        .find(|p| p.is_file())
+    find_program("nsd")
 }
 
 /// A running NSD serving the given zones on `127.0.0.1:<high port>` (UDP and TCP).
@@ -79,7 +71,7 @@ impl Nsd {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-        let port = free_port()?;
+        let port = free_udp_tcp_port()?;
         let d = dir.display();
         let mut conf = format!(
             "server:\n  ip-address: 127.0.0.1@{port}\n  port: {port}\n  username: \"\"\n  \
@@ -154,7 +146,7 @@ impl Nsd {
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let group = format!("-{}", child.id());
-            let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+            signal(&group, "TERM");
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -163,7 +155,7 @@ impl Nsd {
                 std::thread::sleep(Duration::from_millis(20));
             }
             if !matches!(child.try_wait(), Ok(Some(_))) {
-                let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+                signal(&group, "KILL");
                 let _ = child.wait();
             }
         }
@@ -175,47 +167,6 @@ impl Drop for Nsd {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// A loopback port with a UDP socket and a TCP listener bound that never answer: queries sent
-/// there time out. Released on drop.
-#[derive(Debug)]
-pub struct BlackHole {
-    _udp: UdpSocket,
-    _tcp: Option<TcpListener>,
-    addr: SocketAddr,
-}
-
-impl BlackHole {
-    /// Binds a fresh loopback port.
-    pub fn bind() -> Result<Self, String> {
-        let udp = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind udp: {e}"))?;
-        let addr = udp.local_addr().map_err(|e| e.to_string())?;
-        // TCP connections are accepted by the kernel into the backlog and never served.
-        let tcp = TcpListener::bind(addr).ok();
-        Ok(Self {
-            _udp: udp,
-            _tcp: tcp,
-            addr,
-        })
-    }
-
-    /// The silent address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-/// A loopback port free for both UDP and TCP right now.
-fn free_port() -> Result<u16, String> {
-    for _ in 0..20 {
-        let tcp = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-        let port = tcp.local_addr().map_err(|e| e.to_string())?.port();
-        if port >= 1024 && UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err("no free loopback port".into())
 }
 
 /// Sends one SOA query for `name` over UDP and reports whether any answer came back.

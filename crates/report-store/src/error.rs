@@ -1,0 +1,47 @@
+//! The crate's error type.
+
+/// Errors of the report store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store location (`sqlite:/path`, `postgres://…`) cannot be used.
+    #[error("bad report store location {location:?}: {why}")]
+    Location {
+        /// The location as given (passwords removed).
+        location: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// SQLite failed.
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed (connection, query, or transaction).
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    /// The database holds a schema newer than this program knows.
+    #[error(
+        "the report store has schema version {found}, newer than this program's {known}; upgrade authmilter"
+    )]
+    SchemaTooNew {
+        /// The version in the database.
+        found: i64,
+        /// The newest version this program has.
+        known: i64,
+    },
+    /// A stored value cannot be read back (a corrupt row or a foreign writer).
+    #[error("unreadable stored value: {0}")]
+    Corrupt(String),
+    /// The store's worker thread is gone (it panicked or the store was closed).
+    #[error("the report store is closed")]
+    Closed,
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        // the Display of tokio_postgres::Error is terse ("db error"): add the server's message
+        match e.as_db_error() {
+            Some(db) => StoreError::Postgres(format!("{}: {}", db.code().code(), db.message())),
+            None => StoreError::Postgres(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The DMARC report store (docs/reports.md, "The store"): what the milter records, the
+//! aggregate report jobs and their sends, the failure report queue, and the reports other
+//! receivers send us. SQLite on one node, PostgreSQL when several MX nodes share one
+//! database; one schema, versioned migrations run when the store opens.
+//!
+//! Runtime model: an async API for tokio. SQLite runs on a dedicated thread that owns the
+//! connection (no blocking call on an async worker); PostgreSQL uses tokio-postgres. Every
+//! operation is one transaction, written once as SQL both backends accept ([`sql`]).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), report_store::StoreError> {
+//! use report_store::{Store, StoreLocation};
+//! let store = Store::open(&"sqlite:/var/lib/authmilter/reports.db".parse()?, 0).await?;
+//! let status = store.status(0).await?;
+//! println!("{} periods", status.periods.len());
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod error;
+mod failure_queue;
+mod jobs;
+mod location;
+mod postgres;
+mod received;
+mod record;
+pub mod schema;
+pub mod sql;
+mod sqlite;
+mod status;
+
+use std::sync::Arc;
+
+pub use error::StoreError;
+pub use failure_queue::{FailureLimits, FailureReport, NewFailureReport, Queued};
+pub use jobs::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendRow, SendState};
+pub use location::{StoreLocation, redact};
+pub use record::RecordStats;
+pub use status::{JobStatus, PeriodStatus, PurgeStats, Status};
+
+use crate::postgres::PostgresBackend;
+use crate::sql::{Results, Stmt};
+use crate::sqlite::SqliteBackend;
+
+/// The report store (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+    location: StoreLocation,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(SqliteBackend),
+    Postgres(Arc<PostgresBackend>),
+}
+
+/// Unix seconds as the store keeps them.
+fn secs(t: u64) -> i64 {
+    i64::try_from(t).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Opens the store at `location` and brings its schema up to date (`now`: Unix seconds,
+    /// recorded with each applied migration).
+    pub async fn open(location: &StoreLocation, now: u64) -> Result<Store, StoreError> {
+        let backend = match location {
+            StoreLocation::Sqlite(path) => Backend::Sqlite(SqliteBackend::open(path).await?),
+            StoreLocation::Postgres(conn) => {
+                Backend::Postgres(Arc::new(PostgresBackend::open(conn).await?))
+            }
+        };
+        let store = Store {
+            backend,
+            location: location.clone(),
+        };
+        store.migrate(now).await?;
+        Ok(store)
+    }
+
+    /// Where the store is.
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    async fn migrate(&self, now: u64) -> Result<i64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.migrate(secs(now)).await,
+            Backend::Postgres(b) => b.migrate(secs(now)).await,
+        }
+    }
+
+    /// Runs statements in one transaction (the building block of every operation).
+    pub async fn transaction(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.transaction(stmts).await,
+            Backend::Postgres(b) => b.transaction(stmts).await,
+        }
+    }
+
+    /// Runs one statement; returns its rows.
+    async fn query(&self, stmt: Stmt) -> Result<Vec<sql::Row>, StoreError> {
+        Ok(self
+            .transaction(vec![stmt])
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default())
+    }
+
+    /// The schema version in the database.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let rows = self
+            .query(Stmt::new(
+                "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_version",
+                vec![],
+            ))
+            .await?;
+        rows.first().map_or(Ok(0), |r| r.int(0))
+    }
+
+    /// SQLite's `PRAGMA integrity_check` (`ok` when sound); PostgreSQL checks itself: `ok`.
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.integrity_check().await,
+            Backend::Postgres(_) => Ok("ok".into()),
+        }
+    }
+}

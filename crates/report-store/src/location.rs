@@ -1,0 +1,154 @@
+//! Where the store is: `sqlite:/var/lib/authmilter/reports.db` or
+//! `postgres://user:password@host:5432/dbname` (also `postgresql://` and the libpq
+//! `key=value` form after `postgres:`).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::error::StoreError;
+
+/// A parsed store location. Its `Display` hides any password.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// An SQLite database file (created when missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string, checked by the driver's parser.
+    Postgres(String),
+}
+
+impl FromStr for StoreLocation {
+    type Err = StoreError;
+
+    fn from_str(text: &str) -> Result<Self, StoreError> {
+        let t = text.trim();
+        let bad = |why: &str| StoreError::Location {
+            location: redact(t),
+            why: why.to_string(),
+        };
+        if let Some(path) = t.strip_prefix("sqlite:") {
+            // sqlite:/abs, sqlite:///abs and sqlite:relative all name a file
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(bad("no file name after sqlite:"));
+            }
+            if path.contains('\0') {
+                return Err(bad("NUL in the file name"));
+            }
+            return Ok(StoreLocation::Sqlite(PathBuf::from(path)));
+        }
+        if t.starts_with("postgres://") || t.starts_with("postgresql://") {
+            tokio_postgres::Config::from_str(t).map_err(|e| bad(&e.to_string()))?;
+            return Ok(StoreLocation::Postgres(t.to_string()));
+        }
+        if let Some(kv) = t.strip_prefix("postgres:") {
+            tokio_postgres::Config::from_str(kv).map_err(|e| bad(&e.to_string()))?;
+            return Ok(StoreLocation::Postgres(kv.to_string()));
+        }
+        Err(bad(
+            "expected sqlite:/path/to/reports.db or postgres://user@host/dbname",
+        ))
+    }
+}
+
+impl StoreLocation {
+    /// The location as written in the configuration, password included (for serializing the
+    /// configuration back; never log it, use `Display`).
+    pub fn as_config_text(&self) -> String {
+        match self {
+            StoreLocation::Sqlite(p) => format!("sqlite:{}", p.display()),
+            StoreLocation::Postgres(s) if s.contains("://") => s.clone(),
+            StoreLocation::Postgres(s) => format!("postgres:{s}"),
+        }
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            StoreLocation::Sqlite(_) => "sqlite",
+            StoreLocation::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.as_config_text()))
+    }
+}
+
+impl fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreLocation({self})")
+    }
+}
+
+/// Replaces the password of a URL (`user:secret@`) or a `password=…` pair with `***`.
+pub fn redact(text: &str) -> String {
+    let mut out = text.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let rest = out.get(rest_start..).unwrap_or_default();
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let authority = rest.get(..authority_end).unwrap_or_default();
+        if let Some(at) = authority.rfind('@')
+            && let Some(colon) = authority.get(..at).and_then(|u| u.find(':'))
+        {
+            let (a, b) = (rest_start + colon + 1, rest_start + at);
+            out.replace_range(a..b, "***");
+        }
+    }
+    let lower = out.to_ascii_lowercase();
+    if let Some(i) = lower.find("password=") {
+        let start = i + "password=".len();
+        let end = out
+            .get(start..)
+            .and_then(|r| r.find([' ', '&']))
+            .map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "***");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_and_hide_passwords() {
+        assert_eq!(
+            "sqlite:/var/lib/authmilter/reports.db"
+                .parse::<StoreLocation>()
+                .unwrap(),
+            StoreLocation::Sqlite("/var/lib/authmilter/reports.db".into())
+        );
+        assert_eq!(
+            "sqlite:///tmp/r.db".parse::<StoreLocation>().unwrap(),
+            StoreLocation::Sqlite("/tmp/r.db".into())
+        );
+        let pg: StoreLocation = "postgres://milter:s3cret@db.example:5432/reports"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            pg.to_string(),
+            "postgres://milter:***@db.example:5432/reports"
+        );
+        assert!(pg.as_config_text().contains("s3cret"));
+        let kv: StoreLocation = "postgres:host=127.0.0.1 user=m password=x dbname=r"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            kv.to_string(),
+            "postgres:host=127.0.0.1 user=m password=*** dbname=r"
+        );
+        for bad in [
+            "",
+            "sqlite:",
+            "mysql://x/y",
+            "postgres://h:notaport/db",
+            "reports.db",
+        ] {
+            assert!(bad.parse::<StoreLocation>().is_err(), "{bad}");
+        }
+    }
+}

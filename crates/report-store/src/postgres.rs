@@ -1,0 +1,192 @@
+//! The PostgreSQL backend, for several MX nodes sharing one database: one connection per
+//! process (opened again when it breaks), each operation one transaction at the default
+//! READ COMMITTED isolation. The claims the sender relies on are single conditional
+//! `UPDATE`/`INSERT … ON CONFLICT` statements, which PostgreSQL re-checks under the row lock,
+//! so two nodes never both win one (docs/reports.md, "Exactly once").
+//!
+//! TLS: the connection string's `sslmode` is honoured only as `disable`/`prefer` without
+//! TLS support compiled in; connect over loopback, a private network or an SSH/WireGuard
+//! tunnel (docs/reports.md).
+
+use std::str::FromStr;
+
+use tokio::sync::Mutex;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, NoTls};
+
+use crate::error::StoreError;
+use crate::schema::{MIGRATIONS, VERSION_TABLE, latest_version};
+use crate::sql::{Results, Row, Stmt, Value, expand_types, postgres_placeholders};
+
+/// The advisory lock key that serializes migrations between nodes ("authmilter" in ASCII,
+/// folded into an i64).
+const MIGRATION_LOCK: i64 = 0x6175_7468_6d69_6c74;
+
+/// An open PostgreSQL store.
+#[derive(Debug)]
+pub struct PostgresBackend {
+    config: tokio_postgres::Config,
+    client: Mutex<Option<Client>>,
+}
+
+impl PostgresBackend {
+    /// Connects (the connection string was checked when the location was parsed).
+    pub async fn open(conn_str: &str) -> Result<Self, StoreError> {
+        let config =
+            tokio_postgres::Config::from_str(conn_str).map_err(|e| StoreError::Location {
+                location: crate::location::redact(conn_str),
+                why: e.to_string(),
+            })?;
+        let backend = PostgresBackend {
+            config,
+            client: Mutex::new(None),
+        };
+        {
+            let mut guard = backend.client.lock().await;
+            backend.connected(&mut guard).await?;
+        }
+        Ok(backend)
+    }
+
+    async fn connected<'a>(
+        &self,
+        slot: &'a mut Option<Client>,
+    ) -> Result<&'a mut Client, StoreError> {
+        if slot.as_ref().is_none_or(Client::is_closed) {
+            let (client, connection) = self.config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                // ends when the client is dropped or the server goes away; the next
+                // operation notices and connects again
+                let _ = connection.await;
+            });
+            *slot = Some(client);
+        }
+        slot.as_mut().ok_or(StoreError::Closed)
+    }
+
+    /// Runs `stmts` in one transaction; returns each statement's rows.
+    pub async fn transaction(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
+        let mut guard = self.client.lock().await;
+        let client = self.connected(&mut guard).await?;
+        let result = run(client, &stmts).await;
+        if result.is_err() && client.is_closed() {
+            *guard = None;
+        }
+        result
+    }
+
+    /// Applies the missing migrations under an advisory lock; returns the schema version.
+    pub async fn migrate(&self, now: i64) -> Result<i64, StoreError> {
+        let mut guard = self.client.lock().await;
+        let client = self.connected(&mut guard).await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(VERSION_TABLE).await?;
+        let found: i64 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_version",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        if found > latest_version() {
+            return Err(StoreError::SchemaTooNew {
+                found,
+                known: latest_version(),
+            });
+        }
+        for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+            for s in m.statements {
+                tx.batch_execute(&expand(s)).await?;
+            }
+            tx.execute(
+                "INSERT INTO schema_version (version, applied_at, description) VALUES ($1, $2, $3)",
+                &[&m.version, &now, &m.description],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(latest_version())
+    }
+}
+
+fn expand(sql: &str) -> String {
+    expand_types(
+        sql,
+        "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        "BYTEA",
+    )
+}
+
+async fn run(client: &mut Client, stmts: &[Stmt]) -> Result<Results, StoreError> {
+    let tx = client.transaction().await?;
+    let mut results = Vec::with_capacity(stmts.len());
+    for s in stmts {
+        let sql = postgres_placeholders(&expand(&s.sql));
+        let mut out = Vec::new();
+        for binding in s.bindings(&results) {
+            let params: Vec<&(dyn ToSql + Sync)> =
+                binding.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            let rows = tx.query(&sql, &params).await?;
+            for r in &rows {
+                let mut row = Vec::with_capacity(r.len());
+                for (i, col) in r.columns().iter().enumerate() {
+                    row.push(column(r, i, col.type_())?);
+                }
+                out.push(Row(row));
+            }
+        }
+        results.push(out);
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+fn column(r: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<Value, StoreError> {
+    let v = match *ty {
+        Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map(Value::Int),
+        Type::INT4 => r
+            .try_get::<_, Option<i32>>(i)?
+            .map(|v| Value::Int(v.into())),
+        Type::INT2 => r
+            .try_get::<_, Option<i16>>(i)?
+            .map(|v| Value::Int(v.into())),
+        Type::BOOL => r
+            .try_get::<_, Option<bool>>(i)?
+            .map(|v| Value::Int(i64::from(v))),
+        Type::TEXT | Type::VARCHAR | Type::NAME | Type::BPCHAR => {
+            r.try_get::<_, Option<String>>(i)?.map(Value::Text)
+        }
+        Type::BYTEA => r.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Blob),
+        ref other => {
+            return Err(StoreError::Corrupt(format!(
+                "column {i} has unexpected type {other}"
+            )));
+        }
+    };
+    Ok(v.unwrap_or(Value::Null))
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut tokio_postgres::types::private::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(v) if *ty == Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+            Value::Int(v) if *ty == Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
+            Value::Int(v) => v.to_sql(ty, out),
+            Value::Text(s) => s.to_sql(ty, out),
+            Value::Blob(b) => b.as_slice().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}

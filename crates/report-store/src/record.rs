@@ -1,0 +1,154 @@
+//! Recording observations: identical observations of one policy domain and period become one
+//! row with a count, written in one transaction per batch.
+
+use std::collections::{BTreeMap, HashMap};
+
+use reports::{DateRange, Observation};
+
+use crate::error::StoreError;
+use crate::sql::{Stmt, Value};
+use crate::{Store, secs};
+
+/// What one [`Store::record`] call wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecordStats {
+    /// Observations recorded (messages × author domains).
+    pub observations: u64,
+    /// Distinct rows written or updated.
+    pub rows: u64,
+}
+
+struct Pending {
+    domain: String,
+    wants_report: bool,
+    header_from: String,
+    source_ip: String,
+    result: String,
+    disposition: String,
+    data: String,
+    count: u64,
+    first_seen: u64,
+    last_seen: u64,
+}
+
+const UPSERT: &str = "INSERT INTO observations (policy_domain, period_begin, fingerprint,
+        wants_report, header_from, source_ip, result, disposition, data, count, first_seen,
+        last_seen)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+    ON CONFLICT (policy_domain, period_begin, fingerprint) DO UPDATE SET
+        count = observations.count + excluded.count,
+        first_seen = CASE WHEN excluded.first_seen < observations.first_seen
+            THEN excluded.first_seen ELSE observations.first_seen END,
+        last_seen = CASE WHEN excluded.last_seen > observations.last_seen
+            THEN excluded.last_seen ELSE observations.last_seen END";
+
+impl Store {
+    /// Records a batch of observations in one transaction. Each goes to the UTC day of its
+    /// `time` (RFC 9990 §3.1.1.4); identical ones (all fields but the time) share a row and
+    /// a count. Rows are written in key order, so concurrent writers on PostgreSQL lock them
+    /// in the same order and never deadlock.
+    pub async fn record(&self, observations: &[Observation]) -> Result<RecordStats, StoreError> {
+        // grouped by the JSON first: only distinct observations are hashed
+        let mut by_data: HashMap<(u64, String), Pending> = HashMap::new();
+        for obs in observations {
+            let mut timeless = obs.clone();
+            timeless.time = 0;
+            let data = serde_json::to_string(&timeless)
+                .map_err(|e| StoreError::Corrupt(format!("observation to JSON: {e}")))?;
+            let period = DateRange::utc_day(obs.time).begin;
+            let entry = by_data
+                .entry((period, data))
+                .or_insert_with_key(|(_, data)| Pending {
+                    wants_report: obs.wants_aggregate_report(),
+                    header_from: obs.header_from.clone(),
+                    source_ip: obs.source_ip.to_string(),
+                    result: obs.result.to_string(),
+                    disposition: obs.disposition.to_string(),
+                    domain: obs.policy_domain.clone().unwrap_or_default(),
+                    data: data.clone(),
+                    count: 0,
+                    first_seen: obs.time,
+                    last_seen: obs.time,
+                });
+            entry.count += 1;
+            entry.first_seen = entry.first_seen.min(obs.time);
+            entry.last_seen = entry.last_seen.max(obs.time);
+        }
+        let mut groups: BTreeMap<(String, u64, String), Pending> = BTreeMap::new();
+        for ((period, _), p) in by_data {
+            let fingerprint = hex(&crypto::sha256(p.data.as_bytes()));
+            groups.insert((p.domain.clone(), period, fingerprint), p);
+        }
+        let stats = RecordStats {
+            observations: observations.len() as u64,
+            rows: groups.len() as u64,
+        };
+        if groups.is_empty() {
+            return Ok(stats);
+        }
+        let stmts = groups
+            .into_iter()
+            .map(|((domain, period, fingerprint), p)| {
+                Stmt::new(
+                    UPSERT,
+                    vec![
+                        domain.into(),
+                        period.into(),
+                        fingerprint.into(),
+                        Value::Int(i64::from(p.wants_report)),
+                        p.header_from.into(),
+                        p.source_ip.into(),
+                        p.result.into(),
+                        p.disposition.into(),
+                        p.data.into(),
+                        p.count.into(),
+                        Value::Int(secs(p.first_seen)),
+                        Value::Int(secs(p.last_seen)),
+                    ],
+                )
+            })
+            .collect();
+        self.transaction(stmts).await?;
+        Ok(stats)
+    }
+
+    /// The observations of one policy domain and period with their counts, oldest last seen
+    /// first; each observation's `time` is the last time it was seen.
+    pub async fn period_observations(
+        &self,
+        key: &crate::PeriodKey,
+    ) -> Result<Vec<(Observation, u64)>, StoreError> {
+        let rows = self
+            .query(Stmt::new(
+                "SELECT data, count, last_seen FROM observations
+                 WHERE policy_domain = ?1 AND period_begin = ?2
+                 ORDER BY last_seen, id",
+                vec![key.policy_domain.clone().into(), key.period_begin.into()],
+            ))
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut obs: Observation = serde_json::from_str(&r.text(0)?)
+                .map_err(|e| StoreError::Corrupt(format!("stored observation: {e}")))?;
+            obs.time = r.uint(2)?;
+            out.push((obs, r.uint(1)?));
+        }
+        Ok(out)
+    }
+
+    /// The number of messages recorded (sum of counts), over all periods from `since` on.
+    pub async fn recorded_messages(&self, since: u64) -> Result<u64, StoreError> {
+        let rows = self
+            .query(Stmt::new(
+                "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM observations
+                 WHERE period_begin >= ?1",
+                vec![DateRange::utc_day(since).begin.into()],
+            ))
+            .await?;
+        rows.first().map_or(Ok(0), |r| r.uint(0))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

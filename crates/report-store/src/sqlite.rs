@@ -1,0 +1,189 @@
+//! The SQLite backend: one connection owned by a dedicated thread, fed through a bounded
+//! channel, so no blocking call ever runs on an async worker. SQLite has one writer at a time
+//! anyway; the thread also serializes this process's reads, which are few (the sender and
+//! `report status`).
+//!
+//! Settings: WAL (readers in other processes, e.g. `authmilter report status` while `serve`
+//! runs, never block the writer), `synchronous = FULL` (a committed transaction survives a
+//! power loss, not only a crash of the process: the sender commits "sending" before it talks
+//! SMTP, and that mark must never be lost, or a report could go out twice), a 10-second busy
+//! timeout for the rare moments two processes write, foreign keys on. Every operation is one
+//! `BEGIN IMMEDIATE` transaction.
+
+use std::path::Path;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::StoreError;
+use crate::schema::{MIGRATIONS, VERSION_TABLE, latest_version};
+use crate::sql::{Results, Row, Stmt, Value, expand_types};
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// An open SQLite store (cheap to clone; all clones share the worker thread).
+#[derive(Debug, Clone)]
+pub struct SqliteBackend {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl SqliteBackend {
+    /// Opens (creating when missing) the database file and starts its worker thread.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let (jobs, mut rx) = mpsc::channel::<Job>(64);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let p = path.to_path_buf();
+        std::thread::Builder::new()
+            .name("report-store".into())
+            .spawn(move || {
+                let mut conn = match connect(&p) {
+                    Ok(c) => {
+                        let _ = ready_tx.send(Ok(()));
+                        c
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                while let Some(job) = rx.blocking_recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| StoreError::Location {
+                location: format!("sqlite:{}", path.display()),
+                why: format!("cannot start the store thread: {e}"),
+            })?;
+        ready_rx.await.map_err(|_| StoreError::Closed)??;
+        Ok(SqliteBackend { jobs })
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `stmts` in one transaction; returns each statement's rows.
+    pub async fn transaction(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
+        self.call(move |conn| run(conn, &stmts)).await
+    }
+
+    /// Applies the missing migrations; returns the schema version.
+    pub async fn migrate(&self, now: i64) -> Result<i64, StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(VERSION_TABLE, [])?;
+            let found: i64 =
+                tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| {
+                    r.get(0)
+                })?;
+            if found > latest_version() {
+                return Err(StoreError::SchemaTooNew {
+                    found,
+                    known: latest_version(),
+                });
+            }
+            for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+                for s in m.statements {
+                    tx.execute(&expand(s), [])?;
+                }
+                tx.execute(
+                    "INSERT INTO schema_version (version, applied_at, description) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![m.version, now, m.description],
+                )?;
+            }
+            tx.commit()?;
+            Ok(latest_version())
+        })
+        .await
+    }
+
+    /// `PRAGMA integrity_check` (for tests and `report status`): `ok` or the problems.
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        self.call(|conn| {
+            Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))?)
+        })
+        .await
+    }
+}
+
+fn expand(sql: &str) -> String {
+    expand_types(sql, "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB")
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        return Err(StoreError::Location {
+            location: format!("sqlite:{}", path.display()),
+            why: format!("the directory {} does not exist", dir.display()),
+        });
+    }
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Location {
+            location: format!("sqlite:{}", path.display()),
+            why: format!("cannot switch to WAL (journal_mode is {mode})"),
+        });
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn run(conn: &mut Connection, stmts: &[Stmt]) -> Result<Results, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(stmts.len());
+    for s in stmts {
+        let mut prepared = tx.prepare_cached(&expand(&s.sql))?;
+        let columns = prepared.column_count();
+        let mut out = Vec::new();
+        for binding in s.bindings(&results) {
+            let params = rusqlite::params_from_iter(binding.iter().map(to_sqlite));
+            let mut rows = prepared.query(params)?;
+            while let Some(r) = rows.next()? {
+                let mut row = Vec::with_capacity(columns);
+                for i in 0..columns {
+                    row.push(from_sqlite(r.get_ref(i)?)?);
+                }
+                out.push(Row(row));
+            }
+        }
+        results.push(out);
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+fn to_sqlite(v: &Value) -> rusqlite::types::Value {
+    match v {
+        Value::Null => rusqlite::types::Value::Null,
+        Value::Int(i) => rusqlite::types::Value::Integer(*i),
+        Value::Text(t) => rusqlite::types::Value::Text(t.clone()),
+        Value::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
+    }
+}
+
+fn from_sqlite(v: ValueRef<'_>) -> Result<Value, StoreError> {
+    Ok(match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Text(t) => Value::Text(
+            String::from_utf8(t.to_vec())
+                .map_err(|_| StoreError::Corrupt("text column is not UTF-8".into()))?,
+        ),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        ValueRef::Real(r) => return Err(StoreError::Corrupt(format!("unexpected real {r}"))),
+    })
+}

@@ -1,0 +1,351 @@
+//! `[reports]` and `[reports.failure]`: recording DMARC evaluations, the report store, and
+//! sending aggregate (RFC 9990) and failure (RFC 9991) reports (docs/reports.md).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::values::{SocketSpec, Span};
+
+/// `[reports]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// Record inbound DMARC evaluations and send reports.
+    pub enabled: bool,
+    /// Where the store is: `sqlite:/path` or `postgres://user@host/db`.
+    pub store: StoreSetting,
+    /// How long records, report states and received reports are kept.
+    pub keep: Span,
+    /// Also record evaluations whose policy record has no `rua=` (for statistics).
+    pub record_all: bool,
+    /// `org_name` of our reports; empty: the authserv-id.
+    pub org_name: String,
+    /// The contact address in our reports (`email`, RFC 9990 §3.1.1.3).
+    pub email: String,
+    /// `extra_contact_info`, e.g. a web page; empty: none.
+    pub extra_contact_info: String,
+    /// `From:` of report mails; empty: `email`.
+    pub from: String,
+    /// The reporting domain (`Submitter:`); empty: the domain of `from`.
+    pub submitter: String,
+    /// The SMTP relay reports are submitted to.
+    pub relay: SocketSpec,
+    /// Our EHLO name towards the relay; empty: this host's name.
+    pub helo: String,
+    /// This node sends reports (`serve` runs the schedule); false: it only records.
+    pub send: bool,
+    /// Reports of a day go out from this UTC hour of the next day on.
+    pub send_hour: u8,
+    /// How often the schedule looks for reports due and retries.
+    pub interval: Span,
+    /// `rfc9990`, or `rfc7489` for receivers that need the old schema.
+    pub format: ReportFormatSetting,
+    /// Report `envelope_to` for rows with one recipient domain.
+    pub include_envelope_to: bool,
+    /// Never send reports to these domains (and their subdomains) or addresses.
+    pub deny: Vec<String>,
+    /// Skip destinations whose domain has no MX (nor A/AAAA).
+    pub require_mx: bool,
+    /// At most this many aggregate reports to one destination address, e.g. `"100/1h"`.
+    pub destination_rate: Rate,
+    /// Give a destination up after this many failed submissions.
+    pub max_attempts: u32,
+    /// How long a sender holds a report; after a crash another sender resumes it then.
+    pub claim_timeout: Span,
+    /// Timeout of each SMTP step.
+    pub smtp_timeout: Span,
+    /// Records waiting between the milter and the store (full: new ones are dropped and
+    /// counted).
+    pub queue: usize,
+    /// Records written per transaction.
+    pub batch_size: usize,
+    /// Longest a record waits in memory before it is written.
+    pub flush_interval: Span,
+    /// This node's name in the store; empty: this host's name.
+    pub node: String,
+    /// Failure reports.
+    pub failure: FailureReportsConfig,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            enabled: false,
+            store: StoreSetting(report_store::StoreLocation::Sqlite(
+                "/var/lib/authmilter/reports.db".into(),
+            )),
+            keep: Span::secs(90 * 86_400),
+            record_all: false,
+            org_name: String::new(),
+            email: String::new(),
+            extra_contact_info: String::new(),
+            from: String::new(),
+            submitter: String::new(),
+            relay: SocketSpec::Inet {
+                host: "127.0.0.1".into(),
+                port: 25,
+            },
+            helo: String::new(),
+            send: true,
+            send_hour: 1,
+            interval: Span::secs(900),
+            format: ReportFormatSetting::Rfc9990,
+            include_envelope_to: false,
+            deny: Vec::new(),
+            require_mx: true,
+            destination_rate: Rate {
+                count: 100,
+                per: Span::secs(3600),
+            },
+            max_attempts: 5,
+            claim_timeout: Span::secs(900),
+            smtp_timeout: Span::secs(60),
+            queue: 10_000,
+            batch_size: 500,
+            flush_interval: Span::secs(1),
+            node: String::new(),
+            failure: FailureReportsConfig::default(),
+        }
+    }
+}
+
+/// `[reports.failure]`: failure reports (RFC 9991), off by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FailureReportsConfig {
+    /// Send failure reports where `ruf=` and `fo=` ask for them.
+    pub enabled: bool,
+    /// What of the failed message to include: `headers` or `full` (with the body).
+    pub original: OriginalSetting,
+    /// A file with a secret: local parts of addresses are replaced by keyed hashes
+    /// (RFC 6590); empty: no redaction.
+    pub redaction_key: PathBuf,
+    /// At most this many failure reports per policy domain.
+    pub domain_rate: Rate,
+    /// At most this many failure reports per destination address.
+    pub destination_rate: Rate,
+    /// `Reporting-MTA` host name; empty: not written.
+    pub reporting_mta: String,
+    /// Failed messages waiting to be turned into reports (full: dropped and counted).
+    pub queue: usize,
+}
+
+impl Default for FailureReportsConfig {
+    fn default() -> Self {
+        FailureReportsConfig {
+            enabled: false,
+            original: OriginalSetting::Headers,
+            redaction_key: PathBuf::new(),
+            domain_rate: Rate {
+                count: 10,
+                per: Span::secs(3600),
+            },
+            destination_rate: Rate {
+                count: 20,
+                per: Span::secs(3600),
+            },
+            reporting_mta: String::new(),
+            queue: 1000,
+        }
+    }
+}
+
+/// The store location, checked when the file loads; shown with its password hidden.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct StoreSetting(pub report_store::StoreLocation);
+
+impl TryFrom<String> for StoreSetting {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse().map(StoreSetting).map_err(|e| e.to_string())
+    }
+}
+
+impl From<StoreSetting> for String {
+    fn from(s: StoreSetting) -> String {
+        s.0.to_string()
+    }
+}
+
+/// `format`: the XML schema of our aggregate reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormatSetting {
+    /// RFC 9990.
+    Rfc9990,
+    /// RFC 7489 Appendix C.
+    Rfc7489,
+}
+
+/// `original`: how much of a failed message a failure report carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OriginalSetting {
+    /// The header only (`text/rfc822-headers`).
+    Headers,
+    /// The whole message (`message/rfc822`); the body is still left out with redaction.
+    Full,
+}
+
+/// A rate: `count` events per `per`, written `"100/1h"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Rate {
+    /// Events allowed per window (at least 1).
+    pub count: u64,
+    /// The window.
+    pub per: Span,
+}
+
+impl FromStr for Rate {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("bad rate {text:?}: expected COUNT/DURATION, e.g. \"100/1h\"");
+        let (count, per) = text.trim().split_once('/').ok_or_else(bad)?;
+        let count: u64 = count.trim().parse().map_err(|_| bad())?;
+        let per: Span = per.trim().parse().map_err(|e| format!("{}: {e}", bad()))?;
+        if count == 0 || per.is_zero() {
+            return Err(format!("{}: count and duration must not be 0", bad()));
+        }
+        Ok(Rate { count, per })
+    }
+}
+
+impl TryFrom<String> for Rate {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<Rate> for String {
+    fn from(r: Rate) -> String {
+        r.to_string()
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.count, self.per)
+    }
+}
+
+impl ReportsConfig {
+    /// Checks the values serde cannot check alone; `line_of` finds a key's line.
+    pub(super) fn validate(&self, line_of: &dyn Fn(&str) -> String) -> anyhow::Result<()> {
+        use anyhow::bail;
+        if self.send_hour > 23 {
+            bail!(
+                "reports.send_hour{}: an hour of the day, 0 to 23 (UTC)",
+                line_of("send_hour")
+            );
+        }
+        if self.interval.get() < std::time::Duration::from_secs(1) {
+            bail!("reports.interval{}: at least 1s", line_of("interval"));
+        }
+        if self.keep.get() < std::time::Duration::from_secs(86_400) {
+            bail!(
+                "reports.keep{}: at least 1d (a report covers a day)",
+                line_of("keep")
+            );
+        }
+        if self.queue == 0 || self.batch_size == 0 || self.failure.queue == 0 {
+            bail!(
+                "reports.queue / batch_size / failure.queue{}: at least 1",
+                line_of("queue")
+            );
+        }
+        if self.flush_interval.is_zero() {
+            bail!(
+                "reports.flush_interval{}: must not be 0",
+                line_of("flush_interval")
+            );
+        }
+        if self.claim_timeout.get() < std::time::Duration::from_secs(1)
+            || self.smtp_timeout.get() < std::time::Duration::from_secs(1)
+        {
+            bail!(
+                "reports.claim_timeout / smtp_timeout{}: at least 1s",
+                line_of("timeout")
+            );
+        }
+        if self.max_attempts == 0 {
+            bail!(
+                "reports.max_attempts{}: at least 1",
+                line_of("max_attempts")
+            );
+        }
+        for (key, value) in [("email", &self.email), ("from", &self.from)] {
+            if !value.is_empty() && !plain_address(value) {
+                bail!(
+                    "reports.{key}{}: {value:?} is not a plain address like dmarc-reports@example.com",
+                    line_of(&format!("{key} ="))
+                );
+            }
+        }
+        for d in &self.deny {
+            let t = d.trim();
+            if t.is_empty() || t.contains(char::is_whitespace) {
+                bail!(
+                    "reports.deny{}: {d:?} is not a domain or an address",
+                    line_of("deny")
+                );
+            }
+        }
+        if self.enabled && self.send && self.email.trim().is_empty() {
+            bail!(
+                "reports.email{}: required when reports are sent (the contact address every report carries, RFC 9990 section 3.1.1.3); or set reports.send = false on a node that only records",
+                line_of("[reports]")
+            );
+        }
+        Ok(())
+    }
+
+    /// The contact address, `From:` address and reporting domain, with the defaults filled.
+    pub fn identity(&self) -> (String, String, String) {
+        let email = self.email.trim().to_string();
+        let from = if self.from.trim().is_empty() {
+            email.clone()
+        } else {
+            self.from.trim().to_string()
+        };
+        let submitter = if self.submitter.trim().is_empty() {
+            from.rsplit_once('@')
+                .map(|(_, d)| d.to_ascii_lowercase())
+                .unwrap_or_default()
+        } else {
+            self.submitter.trim().to_ascii_lowercase()
+        };
+        (email, from, submitter)
+    }
+}
+
+fn plain_address(s: &str) -> bool {
+    match s.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !s.contains(|c: char| c.is_whitespace() || c.is_control() || "<>\"".contains(c))
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates() {
+        let r: Rate = "100/1h".parse().unwrap();
+        assert_eq!((r.count, r.per), (100, Span::secs(3600)));
+        assert_eq!(r.to_string(), "100/1h");
+        for bad in ["100", "0/1h", "5/0s", "x/1h", "5/1 parsec"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Failure reports (RFC 9991): for a failed message whose policy's `fo=` asks for one, verify
+//! each `ruf=` destination like an aggregate one (RFC 9991 §5: external verification, deny
+//! list, MX), build the AFRF message (header only unless `original = "full"`, redacted with a
+//! key), DKIM-sign it and queue it in the store within the per-domain and per-destination
+//! rate limits; the schedule sends the queue at once.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use report_store::{FailureLimits, NewFailureReport, Queued, Store};
+use reports::{
+    Envelope, FailedMessage, FailureKind, FailureOptions, Observation, OriginalContent,
+    RedactionKey, ReportKind,
+};
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::app::App;
+use crate::config::OriginalSetting;
+
+use super::sender::{Resolved, resolve_destination};
+
+/// A failed message handed over by the recorder.
+#[derive(Debug, Clone)]
+pub struct FailureCandidate {
+    /// What DMARC found for one author domain.
+    pub observation: Observation,
+    /// The SMTP envelope.
+    pub envelope: Envelope,
+    /// The header fields as received (absent: no report can be built).
+    pub headers: Option<Arc<Vec<message::HeaderField>>>,
+}
+
+/// Builds and queues failure reports until `stop` fires.
+pub async fn run(
+    mut rx: mpsc::Receiver<FailureCandidate>,
+    store: Store,
+    shared: Arc<ArcSwap<App>>,
+    kick: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut key: Option<(PathBuf, Option<RedactionKey>)> = None;
+    loop {
+        let c = tokio::select! {
+            _ = stop.changed() => return,
+            c = rx.recv() => match c { Some(c) => c, None => return },
+        };
+        let app = shared.load_full();
+        let path = app.config.reports.failure.redaction_key.clone();
+        if key.as_ref().is_none_or(|(p, _)| *p != path) {
+            key = Some((path.clone(), load_key(&path)));
+        }
+        let redaction = key.as_ref().and_then(|(_, k)| k.clone());
+        let queued = queue_reports(&app, &store, &c, redaction, super::unix_now()).await;
+        if queued > 0 {
+            kick.notify_one();
+        }
+    }
+}
+
+fn load_key(path: &std::path::Path) -> Option<RedactionKey> {
+    if path.as_os_str().is_empty() {
+        return None;
+    }
+    match std::fs::read(path) {
+        Ok(bytes) if !bytes.trim_ascii().is_empty() => {
+            Some(RedactionKey(bytes.trim_ascii().to_vec()))
+        }
+        Ok(_) => {
+            tracing::error!(file = %path.display(), "reports: the redaction key file is empty; failure reports are not sent");
+            Some(RedactionKey(Vec::new()))
+        }
+        Err(e) => {
+            tracing::error!(file = %path.display(), "reports: cannot read the redaction key ({e}); failure reports are not sent");
+            Some(RedactionKey(Vec::new()))
+        }
+    }
+}
+
+/// Queues the failure reports due for one failed message; returns how many were queued.
+pub async fn queue_reports(
+    app: &App,
+    store: &Store,
+    c: &FailureCandidate,
+    redaction: Option<RedactionKey>,
+    now: u64,
+) -> usize {
+    let cfg = &app.config.reports;
+    // an unreadable key never means "send unredacted"
+    if redaction.as_ref().is_some_and(|k| k.0.is_empty()) {
+        return 0;
+    }
+    let Some(headers) = &c.headers else { return 0 };
+    let obs = &c.observation;
+    let Some(published) = &obs.published else {
+        return 0;
+    };
+    let Some(policy_domain) = obs.policy_domain.clone() else {
+        return 0;
+    };
+    let kinds = reports::failure_reports_requested(obs).kinds();
+    if kinds.is_empty() {
+        return 0;
+    }
+    let mut header = Vec::new();
+    for f in headers.iter() {
+        header.extend_from_slice(&f.name);
+        header.push(b':');
+        header.extend_from_slice(&f.value);
+        header.extend_from_slice(b"\r\n");
+    }
+    let failed = FailedMessage {
+        header: &header,
+        body: None,
+        envelope: &c.envelope,
+        spf_record: None,
+    };
+    let (_, from, _) = cfg.identity();
+    let opts = FailureOptions {
+        from: from.clone(),
+        authserv_id: app.authserv_id.clone(),
+        user_agent: format!("authmilter/{}", env!("CARGO_PKG_VERSION")),
+        reporting_mta: Some(cfg.failure.reporting_mta.trim().to_string()).filter(|s| !s.is_empty()),
+        original: match cfg.failure.original {
+            OriginalSetting::Headers => OriginalContent::Headers,
+            OriginalSetting::Full => OriginalContent::FullMessage,
+        },
+        redaction,
+    };
+    let limits = FailureLimits {
+        per_domain: (
+            cfg.failure.domain_rate.count,
+            cfg.failure.domain_rate.per.get().as_secs(),
+        ),
+        per_destination: (
+            cfg.failure.destination_rate.count,
+            cfg.failure.destination_rate.per.get().as_secs(),
+        ),
+    };
+    let mut queued = 0;
+    for uri in &published.ruf {
+        let destinations = match resolve_destination(app, &policy_domain, uri, ReportKind::Failure)
+            .await
+        {
+            Resolved::Send(list) => list,
+            Resolved::Skip { destination, why } => {
+                tracing::info!(%policy_domain, %destination, "reports: failure report not sent: {why}");
+                continue;
+            }
+            Resolved::TempError(why) => {
+                tracing::info!(%policy_domain, uri = %uri.uri, "reports: failure report dropped (temporary DNS error): {why}");
+                continue;
+            }
+        };
+        for address in destinations {
+            for kind in &kinds {
+                let message = match reports::failure_report_message(
+                    obs, *kind, &failed, &address, now, &opts,
+                ) {
+                    Ok(m) => super::sign(app, &from, m, now),
+                    Err(e) => {
+                        tracing::warn!(%policy_domain, "reports: cannot build a failure report: {e}");
+                        continue;
+                    }
+                };
+                let report = NewFailureReport {
+                    policy_domain: policy_domain.clone(),
+                    destination: address.to_ascii_lowercase(),
+                    uri: uri.uri.clone(),
+                    kind: kind_name(*kind).into(),
+                    message,
+                };
+                match store.queue_failure_report(&report, now, limits).await {
+                    Ok(Queued::Yes(_)) => queued += 1,
+                    Ok(Queued::RateLimited) => {
+                        tracing::debug!(%policy_domain, destination = %report.destination, "reports: failure report rate limited");
+                    }
+                    Err(e) => tracing::error!("reports: cannot queue a failure report: {e}"),
+                }
+            }
+        }
+    }
+    queued
+}
+
+fn kind_name(k: FailureKind) -> &'static str {
+    match k {
+        FailureKind::Dmarc => "dmarc",
+        FailureKind::Spf => "spf",
+        FailureKind::Dkim(_) => "dkim",
+    }
+}

@@ -1,0 +1,184 @@
+//! DMARC reports in the running milter (docs/reports.md): the recorder (results sink →
+//! store), the failure report producer, and the schedule that sends aggregate and failure
+//! reports and purges old data. All of it lives outside `App`, so a SIGHUP reload neither
+//! stops it nor loses records; each pass reads the current configuration and signing keys.
+
+pub mod failure;
+pub mod recorder;
+pub mod sender;
+pub mod smtp;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use report_store::Store;
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::app::App;
+use crate::config::{ReportFormatSetting, ReportsConfig};
+use crate::pipeline::SinkReceiver;
+
+/// This process's name in claims: `<node>/<pid>` (a restarted process is another holder, so
+/// it waits for the claims of the dead one to expire).
+pub fn holder(cfg: &ReportsConfig) -> String {
+    format!("{}/{}", node_name(cfg), std::process::id())
+}
+
+/// The node name: configured, or the host name.
+pub fn node_name(cfg: &ReportsConfig) -> String {
+    if cfg.node.trim().is_empty() {
+        crate::app::host_name()
+    } else {
+        cfg.node.trim().to_string()
+    }
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> u64 {
+    dkim::unix_now()
+}
+
+/// Who we are in reports (RFC 9990 §3.1.1.3).
+pub fn reporter_info(app: &App) -> reports::ReporterInfo {
+    let cfg = &app.config.reports;
+    let (email, _, submitter) = cfg.identity();
+    reports::ReporterInfo {
+        org_name: if cfg.org_name.trim().is_empty() {
+            app.authserv_id.clone()
+        } else {
+            cfg.org_name.trim().to_string()
+        },
+        email,
+        extra_contact_info: Some(cfg.extra_contact_info.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        submitter,
+        generator: Some(format!("authmilter {}", env!("CARGO_PKG_VERSION"))),
+        include_envelope_to: cfg.include_envelope_to,
+    }
+}
+
+/// How report mails are written.
+pub fn mail_options(cfg: &ReportsConfig) -> reports::MailOptions {
+    let (_, from, submitter) = cfg.identity();
+    let mut o = reports::MailOptions::new(submitter, from);
+    o.format = match cfg.format {
+        ReportFormatSetting::Rfc9990 => reports::ReportFormat::Rfc9990,
+        ReportFormatSetting::Rfc7489 => reports::ReportFormat::Rfc7489,
+    };
+    o
+}
+
+/// The relay, from the configuration.
+pub fn relay(cfg: &ReportsConfig) -> smtp::Relay {
+    smtp::Relay {
+        target: cfg.relay.clone(),
+        helo: if cfg.helo.trim().is_empty() {
+            crate::app::host_name()
+        } else {
+            cfg.helo.trim().to_string()
+        },
+        timeout: cfg.smtp_timeout.get(),
+    }
+}
+
+/// DKIM-signs a report mail with our keys for the domain of its `From:` (the signing table
+/// decides, as for our users' mail); unsigned when there is none. Signatures go on top.
+pub fn sign(app: &App, from: &str, message: Vec<u8>, now: u64) -> Vec<u8> {
+    let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
+    let mut fields = String::new();
+    for key in app.signing.for_domain(domain) {
+        match dkim::sign_message(&key.signer, &message, now) {
+            Ok(h) => fields.push_str(&h.to_field()),
+            Err(e) => tracing::error!(key = %key.id, "reports: cannot DKIM-sign a report: {e}"),
+        }
+    }
+    if fields.is_empty() {
+        return message;
+    }
+    let mut out = fields.into_bytes();
+    out.extend_from_slice(&message);
+    out
+}
+
+/// The `Message-ID` of a message we built (for the store).
+pub fn message_id(message: &[u8]) -> String {
+    let text = String::from_utf8_lossy(message.get(..message.len().min(8192)).unwrap_or_default());
+    text.lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("Message-ID")
+                .then(|| value.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// Starts reporting for `serve`: opens the store (retrying while it cannot), then runs the
+/// recorder, the failure report producer and, when this node sends, the schedule.
+pub fn start(
+    shared: Arc<ArcSwap<App>>,
+    rx: SinkReceiver,
+    stop: watch::Receiver<bool>,
+    tasks: &mut tokio::task::JoinSet<()>,
+) {
+    tasks.spawn(async move {
+        let Some(store) = open_with_retry(&shared, stop.clone()).await else {
+            return;
+        };
+        let app = shared.load_full();
+        let cfg = &app.config.reports;
+        let kick = Arc::new(Notify::new());
+        let mut inner = tokio::task::JoinSet::new();
+        let failures = if cfg.failure.enabled {
+            let (tx, frx) = mpsc::channel(cfg.failure.queue);
+            inner.spawn(failure::run(
+                frx,
+                store.clone(),
+                Arc::clone(&shared),
+                Arc::clone(&kick),
+                stop.clone(),
+            ));
+            Some(tx)
+        } else {
+            None
+        };
+        inner.spawn(recorder::run(
+            rx,
+            store.clone(),
+            Arc::clone(&shared),
+            failures,
+            stop.clone(),
+        ));
+        inner.spawn(sender::schedule(store, Arc::clone(&shared), kick, stop));
+        while inner.join_next().await.is_some() {}
+    });
+}
+
+async fn open_with_retry(
+    shared: &Arc<ArcSwap<App>>,
+    mut stop: watch::Receiver<bool>,
+) -> Option<Store> {
+    let location = shared.load().config.reports.store.0.clone();
+    let mut logged = false;
+    loop {
+        match Store::open(&location, unix_now()).await {
+            Ok(s) => {
+                tracing::info!(store = %location, "reports: store open");
+                return Some(s);
+            }
+            Err(e) => {
+                if !logged {
+                    tracing::error!(
+                        store = %location,
+                        "reports: cannot open the store (retrying every 30s; records are dropped meanwhile): {e}"
+                    );
+                    logged = true;
+                }
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => return None,
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The recorder: takes finished messages from the results sink, turns each DMARC evaluation
+//! into an [`Observation`] and writes them to the store in batches, off the milter's path.
+//!
+//! What a crash can lose: the records in the sink's queue (at most `[reports] queue`) and the
+//! batch in memory (at most `batch_size` records, none older than `flush_interval`). When the
+//! store cannot be written, the batch is kept and retried every second, up to 10 × batch_size
+//! records; beyond that the oldest are dropped and counted. Counts are logged once a minute.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use report_store::Store;
+use reports::vocabulary::OverrideType;
+use reports::{Envelope, Observation, OverrideReason};
+use tokio::sync::{mpsc, watch};
+
+use crate::app::App;
+use crate::pipeline::policy::{AppliedPolicy, OverrideKind};
+use crate::pipeline::{FinishedMessage, SinkReceiver};
+
+use super::failure::FailureCandidate;
+
+/// How often the recorder looks at the queue (at most; `flush_interval` when shorter).
+const TICK: Duration = Duration::from_millis(100);
+
+/// Counters the recorder logs once a minute.
+#[derive(Debug, Default)]
+struct Counters {
+    messages: u64,
+    observations: u64,
+    written: u64,
+    lost: u64,
+    failure_dropped: u64,
+    errors: u64,
+    last_error: Option<String>,
+}
+
+/// Runs until `stop` fires, then writes what it holds and returns.
+pub async fn run(
+    mut rx: SinkReceiver,
+    store: Store,
+    shared: Arc<ArcSwap<App>>,
+    failures: Option<mpsc::Sender<FailureCandidate>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut batch: Vec<Observation> = Vec::new();
+    let mut oldest: Option<Instant> = None;
+    let mut counters = Counters::default();
+    let mut last_log = Instant::now();
+    let mut more = false;
+    loop {
+        let app = shared.load_full();
+        let cfg = &app.config.reports;
+        let flush_after = cfg.flush_interval.get();
+        // the recorder wakes on a timer, not per message: publishing a record never wakes a
+        // task (a wake-up per message cost more CPU than recording it)
+        let mut stopping = false;
+        if !more {
+            tokio::select! {
+                _ = stop.changed() => stopping = true,
+                _ = tokio::time::sleep(flush_after.min(TICK)) => {}
+            }
+        }
+        more = false;
+        loop {
+            match rx.try_recv() {
+                Ok(m) => take(
+                    &m,
+                    &app,
+                    &mut batch,
+                    &mut oldest,
+                    failures.as_ref(),
+                    &mut counters,
+                ),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    stopping = true;
+                    break;
+                }
+            }
+            if batch.len() >= cfg.batch_size {
+                more = true; // a full batch: write it and come back at once
+                break;
+            }
+        }
+        if stopping {
+            // what is queued now is written before we go (bounded: the queue's capacity)
+            while let Ok(m) = rx.try_recv() {
+                take(
+                    &m,
+                    &app,
+                    &mut batch,
+                    &mut oldest,
+                    failures.as_ref(),
+                    &mut counters,
+                );
+            }
+            flush(&store, &mut batch, &mut counters, usize::MAX).await;
+            log_counters(&mut counters);
+            return;
+        }
+        let due = oldest.is_some_and(|t| t.elapsed() >= flush_after);
+        if batch.len() >= cfg.batch_size || due {
+            let kept = flush(
+                &store,
+                &mut batch,
+                &mut counters,
+                cfg.batch_size.saturating_mul(10),
+            )
+            .await;
+            oldest = if kept { Some(Instant::now()) } else { None };
+            if kept {
+                // the store failed: do not spin
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        if last_log.elapsed() >= Duration::from_secs(60) {
+            log_counters(&mut counters);
+            last_log = Instant::now();
+        }
+    }
+}
+
+fn take(
+    m: &FinishedMessage,
+    app: &App,
+    batch: &mut Vec<Observation>,
+    oldest: &mut Option<Instant>,
+    failures: Option<&mpsc::Sender<FailureCandidate>>,
+    counters: &mut Counters,
+) {
+    let cfg = &app.config.reports;
+    let all = observations(m);
+    if all.is_empty() {
+        return;
+    }
+    counters.messages += 1;
+    if let (Some(tx), true) = (failures, cfg.failure.enabled) {
+        for obs in &all {
+            if reports::failure_reports_requested(obs).any() {
+                let c = FailureCandidate {
+                    observation: obs.clone(),
+                    envelope: envelope(m),
+                    headers: m.headers.clone(),
+                };
+                if tx.try_send(c).is_err() {
+                    counters.failure_dropped += 1;
+                }
+            }
+        }
+    }
+    for obs in all {
+        if cfg.record_all || obs.wants_aggregate_report() {
+            counters.observations += 1;
+            batch.push(obs);
+            oldest.get_or_insert_with(Instant::now);
+        }
+    }
+}
+
+/// Writes the batch. On failure keeps it (at most `cap` records, the oldest dropped and
+/// counted) and returns true.
+async fn flush(
+    store: &Store,
+    batch: &mut Vec<Observation>,
+    counters: &mut Counters,
+    cap: usize,
+) -> bool {
+    if batch.is_empty() {
+        return false;
+    }
+    match store.record(batch).await {
+        Ok(stats) => {
+            counters.written += stats.observations;
+            batch.clear();
+            false
+        }
+        Err(e) => {
+            counters.errors += 1;
+            if counters.last_error.is_none() {
+                tracing::error!("reports: cannot write to the store (will retry): {e}");
+            }
+            counters.last_error = Some(e.to_string());
+            if batch.len() > cap {
+                let extra = batch.len() - cap;
+                batch.drain(..extra);
+                counters.lost += extra as u64;
+            }
+            true
+        }
+    }
+}
+
+fn log_counters(c: &mut Counters) {
+    if c.messages == 0 && c.errors == 0 && c.lost == 0 && c.failure_dropped == 0 {
+        return;
+    }
+    if c.errors > 0 || c.lost > 0 || c.failure_dropped > 0 {
+        tracing::warn!(
+            messages = c.messages,
+            recorded = c.written,
+            store_errors = c.errors,
+            lost = c.lost,
+            failure_reports_dropped = c.failure_dropped,
+            last_error = c.last_error.as_deref().unwrap_or(""),
+            "reports: recording had problems"
+        );
+    } else {
+        tracing::info!(
+            messages = c.messages,
+            recorded = c.written,
+            "reports: DMARC evaluations recorded"
+        );
+    }
+    *c = Counters::default();
+}
+
+/// The SMTP envelope of a finished message, as the reports crate wants it.
+pub fn envelope(m: &FinishedMessage) -> Envelope {
+    let text = |b: &[u8]| -> String {
+        String::from_utf8_lossy(b)
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string()
+    };
+    Envelope {
+        source_ip: m.client_ip.map(|ip| ip.to_canonical()),
+        helo: m.helo.as_deref().map(text).unwrap_or_default(),
+        mail_from: text(&m.mail_from),
+        rcpt_to: m.recipients.iter().map(|r| text(r)).collect(),
+        envelope_id: m.queue_id.clone(),
+    }
+}
+
+/// The observations of a finished message: one per evaluated author domain, with what we
+/// applied (every author domain of a message shares its disposition).
+pub fn observations(m: &FinishedMessage) -> Vec<Observation> {
+    let Some(dmarc) = m.decision.results.as_ref().and_then(|r| r.dmarc.as_ref()) else {
+        return Vec::new();
+    };
+    if dmarc.evaluations.is_empty() {
+        return Vec::new();
+    }
+    let env = envelope(m);
+    dmarc
+        .evaluations
+        .iter()
+        .map(|eval| {
+            let applied = match &m.decision.applied {
+                Some(a) => applied_policy(a),
+                None => reports::AppliedPolicy::as_evaluated(eval),
+            };
+            Observation::from_evaluation(eval, &env, applied, m.time)
+        })
+        .collect()
+}
+
+fn applied_policy(a: &AppliedPolicy) -> reports::AppliedPolicy {
+    reports::AppliedPolicy {
+        disposition: a.disposition.into(),
+        overrides: a
+            .overrides
+            .iter()
+            .map(|o| {
+                let kind = match o.kind {
+                    OverrideKind::LocalPolicy => OverrideType::LocalPolicy,
+                    OverrideKind::PolicyTestMode => OverrideType::PolicyTestMode,
+                    OverrideKind::SampledOut => OverrideType::SampledOut,
+                    OverrideKind::TrustedForwarder => OverrideType::TrustedForwarder,
+                };
+                OverrideReason::with_comment(kind, o.comment.clone())
+            })
+            .collect(),
+    }
+}

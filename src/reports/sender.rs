@@ -1,0 +1,598 @@
+//! Sending aggregate reports (RFC 9990 §3.5): per (policy domain, period) a job claimed in the
+//! store, per `rua` destination a send row (docs/reports.md, "Exactly once"). Also the
+//! failure report queue, the retention purge, and the schedule that runs it all in `serve`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use report_store::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendState, Store};
+use reports::{Delivery, MxStatus, ReportAddress, ReportKind, Verification};
+use serde::Serialize;
+use tokio::sync::{Notify, watch};
+
+use crate::app::App;
+
+use super::smtp::SubmitError;
+
+/// Where one `rua`/`ruf` URI leads after the checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// Send to these addresses.
+    Send(Vec<String>),
+    /// Not sent (recorded as skipped with the reason).
+    Skip {
+        /// The address, or the URI when it has none.
+        destination: String,
+        /// Why.
+        why: String,
+    },
+    /// A temporary DNS error: try again later.
+    TempError(String),
+}
+
+fn denied(app: &App, address: &str) -> Option<String> {
+    let address = address.to_ascii_lowercase();
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+    app.config.reports.deny.iter().find_map(|d| {
+        let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+        let hit = if d.contains('@') {
+            d == address
+        } else {
+            domain == d || domain.ends_with(&format!(".{d}"))
+        };
+        hit.then(|| format!("denied by reports.deny ({d})"))
+    })
+}
+
+/// The checks before a report goes to `uri` (RFC 9990 §4, RFC 9991 §5): `mailto:` only, the
+/// deny list, external destination verification, and the MX check when `require_mx` is on.
+pub async fn resolve_destination(
+    app: &App,
+    policy_domain: &str,
+    uri: &ReportAddress,
+    kind: ReportKind,
+) -> Resolved {
+    let Some(address) = reports::mailto_address(&uri.uri) else {
+        return Resolved::Skip {
+            destination: uri.uri.clone(),
+            why: "not a usable mailto: URI (only mailto: is supported)".into(),
+        };
+    };
+    let skip = |why: String| Resolved::Skip {
+        destination: address.to_ascii_lowercase(),
+        why,
+    };
+    if let Some(why) = denied(app, &address) {
+        return skip(why);
+    }
+    let uris = match reports::verify_destination(&*app.resolver, policy_domain, uri, kind).await {
+        Verification::TempError(e) => {
+            return Resolved::TempError(format!("verifying {}: {e}", uri.uri));
+        }
+        Verification::NotAuthorized(why) => {
+            return skip(format!("external destination not authorized: {why}"));
+        }
+        v => v.destinations(uri),
+    };
+    let mut out = Vec::new();
+    for u in uris {
+        let Some(a) = reports::mailto_address(&u.uri) else {
+            continue;
+        };
+        if let Some(why) = denied(app, &a) {
+            return skip(why);
+        }
+        if app.config.reports.require_mx {
+            let host = a.rsplit_once('@').map_or("", |(_, d)| d);
+            match reports::mx_exists(&*app.resolver, host).await {
+                MxStatus::Exists => {}
+                MxStatus::Missing => return skip(format!("{host} has no MX or address")),
+                MxStatus::TempError => {
+                    return Resolved::TempError(format!("MX lookup of {host} failed"));
+                }
+            }
+        }
+        out.push(a);
+    }
+    if out.is_empty() {
+        return skip("no usable address".into());
+    }
+    Resolved::Send(out)
+}
+
+/// What a pass did, for the log and `report send`.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct PassSummary {
+    /// Reports (domain, period) looked at.
+    pub reports: u64,
+    /// Report mails accepted by the relay.
+    pub sent: u64,
+    /// Destinations skipped.
+    pub skipped: u64,
+    /// Destinations given up.
+    pub failed: u64,
+    /// Destinations left for later (retry, rate limit, DNS).
+    pub deferred: u64,
+    /// Destinations whose outcome is unknown.
+    pub uncertain: u64,
+    /// Reports held by another sender.
+    pub busy: u64,
+    /// Failure reports sent.
+    pub failure_sent: u64,
+    /// Files written by a dry run.
+    pub written: Vec<PathBuf>,
+}
+
+/// What to do in one pass.
+#[derive(Debug, Clone, Default)]
+pub struct PassOptions {
+    /// Only this period (its start, Unix seconds).
+    pub period: Option<u64>,
+    /// Write the messages here and send nothing, claim nothing.
+    pub dry_run: Option<PathBuf>,
+    /// Every ended period is due (by hand), not only from `send_hour` on.
+    pub immediate: bool,
+}
+
+fn backoff(attempts: u64) -> u64 {
+    (300u64 << attempts.min(6)).min(6 * 3600)
+}
+
+/// Sends the aggregate reports due at `now` (the previous days', from `send_hour` on).
+pub async fn aggregate_pass(
+    app: &App,
+    store: &Store,
+    holder: &str,
+    now: u64,
+    opts: &PassOptions,
+) -> anyhow::Result<PassSummary> {
+    let cfg = &app.config.reports;
+    let mut summary = PassSummary::default();
+    let due_by = if opts.immediate {
+        now
+    } else {
+        now.saturating_sub(u64::from(cfg.send_hour) * 3600)
+    };
+    let mut keys = store.due_periods(due_by, 10_000).await?;
+    if let Some(p) = opts.period {
+        keys.retain(|k| k.period_begin == p);
+    }
+    for key in keys {
+        summary.reports += 1;
+        if let Err(e) = job(app, store, holder, &key, now, opts, &mut summary).await {
+            tracing::error!(
+                policy_domain = %key.policy_domain,
+                period = key.period_begin,
+                "reports: aggregate report failed: {e:#}"
+            );
+        }
+    }
+    Ok(summary)
+}
+
+async fn job(
+    app: &App,
+    store: &Store,
+    holder: &str,
+    key: &PeriodKey,
+    now: u64,
+    opts: &PassOptions,
+    summary: &mut PassSummary,
+) -> anyhow::Result<()> {
+    let cfg = &app.config.reports;
+    let attempts = if opts.dry_run.is_some() {
+        0
+    } else {
+        match store
+            .claim_job(key, holder, now, cfg.claim_timeout.get().as_secs())
+            .await?
+        {
+            Claim::Claimed { attempts } => attempts,
+            Claim::Busy { .. } => {
+                summary.busy += 1;
+                return Ok(());
+            }
+            Claim::Finished => return Ok(()),
+        }
+    };
+    let rows = store.period_observations(key).await?;
+    let counted: Vec<(&reports::Observation, u64)> = rows.iter().map(|(o, n)| (o, *n)).collect();
+    let reporter = super::reporter_info(app);
+    let feedback =
+        match reports::build_feedback_counted(&key.policy_domain, key.range(), &counted, &reporter)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                if opts.dry_run.is_none() {
+                    let end = JobEnd::Done {
+                        report_id: None,
+                        messages: 0,
+                        error: Some(e.to_string()),
+                    };
+                    store.finish_job(key, holder, now, end).await?;
+                }
+                return Ok(());
+            }
+        };
+    let report_id = feedback.metadata.report_id.clone();
+    // the destinations of the latest policy seen (RFC 9990 §3.1 "final configuration")
+    let rua: Vec<ReportAddress> = rows
+        .iter()
+        .rev()
+        .find_map(|(o, _)| o.published.as_ref())
+        .map(|p| p.rua.clone())
+        .unwrap_or_default();
+    let mut new_sends = Vec::new();
+    let mut to_send: Vec<ReportAddress> = Vec::new();
+    let mut temp_errors = Vec::new();
+    for uri in &rua {
+        match resolve_destination(app, &key.policy_domain, uri, ReportKind::Aggregate).await {
+            Resolved::Send(list) => {
+                for a in list {
+                    let destination = a.to_ascii_lowercase();
+                    new_sends.push(NewSend {
+                        destination,
+                        uri: uri.uri.clone(),
+                        state: SendState::Pending,
+                        note: None,
+                    });
+                    to_send.push(ReportAddress {
+                        uri: format!("mailto:{a}"),
+                        max_size: uri.max_size,
+                    });
+                }
+            }
+            Resolved::Skip { destination, why } => {
+                tracing::info!(policy_domain = %key.policy_domain, %destination, "reports: destination skipped: {why}");
+                new_sends.push(NewSend {
+                    destination,
+                    uri: uri.uri.clone(),
+                    state: SendState::Skipped,
+                    note: Some(why),
+                });
+            }
+            Resolved::TempError(e) => temp_errors.push(e),
+        }
+    }
+    let mail = super::mail_options(cfg);
+    let deliveries =
+        reports::aggregate_report_deliveries(&feedback, &to_send, super::unix_now(), &mail)?;
+    if let Some(dir) = &opts.dry_run {
+        for d in deliveries {
+            if let Delivery::Send { address, message } = d {
+                let message = super::sign(app, &mail.from, message, super::unix_now());
+                summary
+                    .written
+                    .push(write_eml(dir, key, &address, &message)?);
+            }
+        }
+        return Ok(());
+    }
+    store.add_sends(key, &report_id, &new_sends, now).await?;
+    // a destination left pending by an earlier pass that the policy no longer lists
+    let listed: Vec<String> = new_sends.iter().map(|s| s.destination.clone()).collect();
+    for s in store.sends(key).await? {
+        if s.state == SendState::Pending
+            && !listed.contains(&s.destination)
+            && temp_errors.is_empty()
+        {
+            let note = "no longer a destination of the policy";
+            store
+                .settle_pending(key, &s.destination, SendState::Skipped, note, 0, now)
+                .await?;
+        }
+    }
+    let window = cfg.destination_rate.per.get().as_secs();
+    for d in deliveries {
+        match d {
+            Delivery::TooLarge { uri, size, limit } => {
+                let dest = reports::mailto_address(&uri)
+                    .unwrap_or(uri)
+                    .to_ascii_lowercase();
+                let note = format!(
+                    "the report ({size} bytes) exceeds the destination's !size limit ({limit})"
+                );
+                if store
+                    .settle_pending(key, &dest, SendState::Skipped, &note, 0, now)
+                    .await?
+                {
+                    summary.skipped += 1;
+                }
+            }
+            Delivery::Unsupported { uri } => {
+                let dest = reports::mailto_address(&uri)
+                    .unwrap_or(uri)
+                    .to_ascii_lowercase();
+                store
+                    .settle_pending(key, &dest, SendState::Skipped, "unusable address", 0, now)
+                    .await?;
+            }
+            Delivery::Send { address, message } => {
+                let dest = address.to_ascii_lowercase();
+                if store
+                    .sends_to_since(&dest, now.saturating_sub(window))
+                    .await?
+                    >= cfg.destination_rate.count
+                {
+                    let note = format!(
+                        "rate limited (reports.destination_rate = {})",
+                        cfg.destination_rate
+                    );
+                    store
+                        .settle_pending(
+                            key,
+                            &dest,
+                            SendState::Pending,
+                            &note,
+                            now + window / 4 + 1,
+                            now,
+                        )
+                        .await?;
+                    continue;
+                }
+                let Some(attempts) = store.begin_send(key, &dest, holder, now).await? else {
+                    continue; // settled, not yet due, or taken by another sender
+                };
+                let message = super::sign(app, &mail.from, message, super::unix_now());
+                let end = submit(app, &mail.from, &address, &message, now, key, attempts).await;
+                match &end {
+                    SendEnd::Sent { .. } => summary.sent += 1,
+                    SendEnd::Failed { .. } => summary.failed += 1,
+                    SendEnd::Uncertain { .. } => summary.uncertain += 1,
+                    SendEnd::Retry { .. } => {}
+                }
+                store
+                    .end_send(key, &dest, holder, super::unix_now(), end)
+                    .await?;
+            }
+        }
+    }
+    // the job is done when every destination is settled and no verification is pending
+    let sends = store.sends(key).await?;
+    let mut pending_at: Option<u64> = None;
+    for s in &sends {
+        match s.state {
+            SendState::Sent => {}
+            SendState::Skipped => {}
+            SendState::Failed => {}
+            SendState::Uncertain => {}
+            SendState::Pending | SendState::Sending => {
+                pending_at = Some(pending_at.map_or(s.next_attempt, |p| p.min(s.next_attempt)));
+            }
+        }
+    }
+    summary.skipped += new_sends
+        .iter()
+        .filter(|s| s.state == SendState::Skipped)
+        .count() as u64;
+    let unfinished = !temp_errors.is_empty() || pending_at.is_some();
+    if !unfinished {
+        store
+            .finish_job(
+                key,
+                holder,
+                super::unix_now(),
+                JobEnd::Done {
+                    report_id: Some(report_id),
+                    messages: feedback.message_count(),
+                    error: None,
+                },
+            )
+            .await?;
+        return Ok(());
+    }
+    summary.deferred += 1;
+    let error = if temp_errors.is_empty() {
+        "destinations left to retry".to_string()
+    } else {
+        temp_errors.join("; ")
+    };
+    if attempts + 1 >= u64::from(cfg.max_attempts) && pending_at.is_none() {
+        // only DNS trouble is left, and it lasted too long
+        store
+            .finish_job(
+                key,
+                holder,
+                super::unix_now(),
+                JobEnd::Done {
+                    report_id: Some(report_id),
+                    messages: feedback.message_count(),
+                    error: Some(format!("gave up after {} attempts: {error}", attempts + 1)),
+                },
+            )
+            .await?;
+        return Ok(());
+    }
+    let not_before = pending_at.unwrap_or(now + backoff(attempts)).max(now + 60);
+    store
+        .finish_job(
+            key,
+            holder,
+            super::unix_now(),
+            JobEnd::Retry { error, not_before },
+        )
+        .await?;
+    Ok(())
+}
+
+/// Submits one report; maps the outcome to the store's terms.
+async fn submit(
+    app: &App,
+    from: &str,
+    to: &str,
+    message: &[u8],
+    now: u64,
+    key: &PeriodKey,
+    attempts: u64,
+) -> SendEnd {
+    let cfg = &app.config.reports;
+    let relay = super::relay(cfg);
+    match relay.submit(from, to, message).await {
+        Ok(reply) => {
+            tracing::info!(policy_domain = %key.policy_domain, period = key.period_begin, to, %reply, "reports: aggregate report sent");
+            SendEnd::Sent {
+                message_id: super::message_id(message),
+                size: message.len() as u64,
+            }
+        }
+        Err(e) => send_end(
+            e,
+            attempts.saturating_sub(1),
+            cfg.max_attempts,
+            now,
+            |msg| {
+                tracing::warn!(policy_domain = %key.policy_domain, to, "reports: {msg}");
+            },
+        ),
+    }
+}
+
+fn send_end(
+    e: SubmitError,
+    attempts: u64,
+    max_attempts: u32,
+    now: u64,
+    log: impl Fn(&str),
+) -> SendEnd {
+    log(&e.to_string());
+    match e {
+        SubmitError::NotSent(error) if attempts + 1 < u64::from(max_attempts) => SendEnd::Retry {
+            error,
+            next_attempt: now + backoff(attempts),
+        },
+        SubmitError::NotSent(error) => SendEnd::Failed {
+            error: format!("gave up after {max_attempts} attempts: {error}"),
+        },
+        SubmitError::Refused(error) => SendEnd::Failed { error },
+        SubmitError::Uncertain(error) => SendEnd::Uncertain { error },
+    }
+}
+
+fn write_eml(
+    dir: &Path,
+    key: &PeriodKey,
+    address: &str,
+    message: &[u8],
+) -> anyhow::Result<PathBuf> {
+    let safe = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || ".-_@".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let path = dir.join(format!(
+        "{}!{}!{}.eml",
+        safe(&key.policy_domain),
+        key.period_begin,
+        safe(address)
+    ));
+    std::fs::write(&path, message)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Sends the queued failure reports whose time has come.
+pub async fn failure_pass(app: &App, store: &Store, holder: &str, now: u64) -> anyhow::Result<u64> {
+    let cfg = &app.config.reports;
+    let mut sent = 0;
+    let claimed = store
+        .claim_failure_reports(holder, now, cfg.claim_timeout.get().as_secs(), 100)
+        .await?;
+    let (_, from, _) = cfg.identity();
+    let relay = super::relay(cfg);
+    for r in claimed {
+        let end = match relay.submit(&from, &r.destination, &r.message).await {
+            Ok(_) => {
+                sent += 1;
+                SendEnd::Sent {
+                    message_id: super::message_id(&r.message),
+                    size: r.message.len() as u64,
+                }
+            }
+            Err(e) => send_end(
+                e,
+                r.attempts.saturating_sub(1),
+                cfg.max_attempts,
+                now,
+                |m| {
+                    tracing::warn!(policy_domain = %r.policy_domain, to = %r.destination, "reports: failure report: {m}");
+                },
+            ),
+        };
+        store
+            .end_failure_report(r.id, holder, super::unix_now(), end)
+            .await?;
+    }
+    Ok(sent)
+}
+
+/// The schedule in `serve`: every `interval` (and at once when a failure report is queued)
+/// send what is due, and purge data older than `keep` once an hour.
+pub async fn schedule(
+    store: Store,
+    shared: Arc<ArcSwap<App>>,
+    kick: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut last_purge: Option<Instant> = None;
+    let mut first = true;
+    loop {
+        let app = shared.load_full();
+        let cfg = &app.config.reports;
+        let holder = super::holder(cfg);
+        let mut aggregate = first;
+        first = false;
+        if !aggregate {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = kick.notified() => {}
+                _ = tokio::time::sleep(cfg.interval.get()) => aggregate = true,
+            }
+        }
+        let app = shared.load_full();
+        let cfg = &app.config.reports;
+        let now = super::unix_now();
+        if let Err(e) = failure_pass(&app, &store, &holder, now).await {
+            tracing::error!("reports: sending failure reports: {e:#}");
+        }
+        if aggregate && cfg.send {
+            match aggregate_pass(&app, &store, &holder, now, &PassOptions::default()).await {
+                Ok(s) if s.reports > 0 => tracing::info!(
+                    reports = s.reports,
+                    sent = s.sent,
+                    skipped = s.skipped,
+                    failed = s.failed,
+                    deferred = s.deferred,
+                    busy = s.busy,
+                    "reports: aggregate pass"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!("reports: aggregate pass: {e:#}"),
+            }
+        }
+        if aggregate && last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_purge = Some(Instant::now());
+            let before = now.saturating_sub(cfg.keep.get().as_secs());
+            match store.purge(before).await {
+                Ok(p) if p.observations + p.jobs + p.failure_reports + p.received_reports > 0 => {
+                    tracing::info!(
+                        observations = p.observations,
+                        reports = p.jobs,
+                        failure_reports = p.failure_reports,
+                        received_reports = p.received_reports,
+                        "reports: purged data older than reports.keep"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("reports: purge: {e}"),
+            }
+        }
+    }
+}

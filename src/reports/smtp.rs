@@ -1,0 +1,296 @@
+//! A small SMTP client (RFC 5321) for submitting reports to the local relay: EHLO, MAIL,
+//! RCPT, DATA, QUIT, one message per connection, every step under a timeout, replies read
+//! within bounds.
+//!
+//! Written here rather than taken from lettre because the sender needs to know exactly where
+//! a failure happened: before the end of DATA nothing was delivered (retry), a reply to the
+//! end of DATA is definite (sent, or refused), and only a broken connection or a timeout
+//! after the final dot leaves the outcome unknown — the one window of the exactly-once design
+//! (docs/reports.md).
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+
+use crate::config::SocketSpec;
+
+/// How a submission ended, when it did not end with the message accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitError {
+    /// Certainly not delivered, may succeed later (connection refused, 4xx, a break before
+    /// the end of DATA).
+    NotSent(String),
+    /// Refused for good (a 5xx reply).
+    Refused(String),
+    /// The connection broke or timed out after the end of DATA: nobody knows.
+    Uncertain(String),
+}
+
+impl std::fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SubmitError::NotSent(e) => write!(f, "not sent: {e}"),
+            SubmitError::Refused(e) => write!(f, "refused: {e}"),
+            SubmitError::Uncertain(e) => write!(f, "outcome unknown: {e}"),
+        }
+    }
+}
+
+/// Where and how to submit.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    /// The relay.
+    pub target: SocketSpec,
+    /// Our EHLO name.
+    pub helo: String,
+    /// Timeout of each step.
+    pub timeout: Duration,
+}
+
+trait Conn: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Conn for T {}
+
+/// One reply: the code and its text lines joined.
+struct Reply {
+    code: u16,
+    text: String,
+}
+
+impl Reply {
+    fn line(&self) -> String {
+        format!("{} {}", self.code, self.text)
+    }
+}
+
+/// Longest reply line we read, and most lines per reply (RFC 5321 §4.5.3.1.5: 512 octets).
+const MAX_LINE: usize = 2048;
+const MAX_LINES: usize = 100;
+
+impl Relay {
+    /// Submits `message` (CRLF line ends) from `mail_from` (empty: the null sender) to `rcpt`.
+    /// Returns the relay's reply to the end of DATA.
+    pub async fn submit(
+        &self,
+        mail_from: &str,
+        rcpt: &str,
+        message: &[u8],
+    ) -> Result<String, SubmitError> {
+        let not_sent = |e: String| SubmitError::NotSent(e);
+        let stream: Box<dyn Conn> = match &self.target {
+            SocketSpec::Inet { host, port } => Box::new(
+                self.timed(tokio::net::TcpStream::connect((host.as_str(), *port)))
+                    .await
+                    .map_err(|e| not_sent(format!("connect to {}: {e}", self.target)))?,
+            ),
+            SocketSpec::Unix(path) => Box::new(
+                self.timed(tokio::net::UnixStream::connect(path))
+                    .await
+                    .map_err(|e| not_sent(format!("connect to {}: {e}", self.target)))?,
+            ),
+        };
+        let mut s = BufReader::new(stream);
+        self.expect(&mut s, 220, "greeting").await?;
+        let ehlo = self.command(&mut s, &format!("EHLO {}", self.helo)).await?;
+        let eight_bit_ok = if ehlo.code == 250 {
+            ehlo.text
+                .lines()
+                .any(|l| l.trim().eq_ignore_ascii_case("8BITMIME"))
+        } else {
+            self.check(
+                self.command(&mut s, &format!("HELO {}", self.helo)).await?,
+                250,
+                "HELO",
+            )?;
+            false
+        };
+        let body = if message.iter().any(|b| *b >= 0x80) && eight_bit_ok {
+            " BODY=8BITMIME"
+        } else {
+            ""
+        };
+        let r = self
+            .command(&mut s, &format!("MAIL FROM:<{mail_from}>{body}"))
+            .await?;
+        self.check(r, 250, "MAIL")?;
+        let r = self.command(&mut s, &format!("RCPT TO:<{rcpt}>")).await?;
+        if r.code != 250 && r.code != 251 {
+            return Err(classify(&r, "RCPT"));
+        }
+        let r = self.command(&mut s, "DATA").await?;
+        self.check(r, 354, "DATA")?;
+        let data = dot_stuff(message);
+        self.timed(s.get_mut().write_all(&data))
+            .await
+            .map_err(|e| not_sent(format!("writing the message: {e}")))?;
+        // from here on a missing answer leaves the outcome unknown
+        self.timed(s.get_mut().write_all(b".\r\n"))
+            .await
+            .map_err(|e| SubmitError::Uncertain(format!("writing the end of DATA: {e}")))?;
+        let _ = self.timed(s.get_mut().flush()).await;
+        let r = match self.read_reply(&mut s).await {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(SubmitError::Uncertain(format!(
+                    "no reply to the end of DATA: {e}"
+                )));
+            }
+        };
+        if r.code != 250 {
+            return Err(classify(&r, "end of DATA"));
+        }
+        let _ = self.command(&mut s, "QUIT").await;
+        Ok(r.line())
+    }
+
+    async fn timed<T, E: std::fmt::Display>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, String> {
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("timed out after {:?}", self.timeout)),
+        }
+    }
+
+    async fn command(
+        &self,
+        s: &mut BufReader<Box<dyn Conn>>,
+        line: &str,
+    ) -> Result<Reply, SubmitError> {
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        self.timed(s.get_mut().write_all(&bytes))
+            .await
+            .map_err(|e| SubmitError::NotSent(format!("sending {}: {e}", verb(line))))?;
+        self.read_reply(s)
+            .await
+            .map_err(|e| SubmitError::NotSent(format!("reply to {}: {e}", verb(line))))
+    }
+
+    async fn expect(
+        &self,
+        s: &mut BufReader<Box<dyn Conn>>,
+        code: u16,
+        what: &str,
+    ) -> Result<Reply, SubmitError> {
+        let r = self
+            .read_reply(s)
+            .await
+            .map_err(|e| SubmitError::NotSent(format!("{what}: {e}")))?;
+        self.check(r, code, what)
+    }
+
+    fn check(&self, r: Reply, code: u16, what: &str) -> Result<Reply, SubmitError> {
+        if r.code == code {
+            Ok(r)
+        } else {
+            Err(classify(&r, what))
+        }
+    }
+
+    async fn read_reply(&self, s: &mut BufReader<Box<dyn Conn>>) -> Result<Reply, String> {
+        let mut text = Vec::new();
+        for _ in 0..MAX_LINES {
+            let mut line = Vec::new();
+            let n = self.timed(read_line(s, &mut line)).await?;
+            if n == 0 {
+                return Err("connection closed".into());
+            }
+            let line = String::from_utf8_lossy(&line).trim_end().to_string();
+            let code: u16 = line
+                .get(..3)
+                .and_then(|c| c.parse().ok())
+                .filter(|c| (200..600).contains(c))
+                .ok_or_else(|| format!("not an SMTP reply: {:?}", trunc(&line)))?;
+            let more = line.as_bytes().get(3) == Some(&b'-');
+            text.push(line.get(4..).unwrap_or_default().to_string());
+            if !more {
+                return Ok(Reply {
+                    code,
+                    text: text.join("\n"),
+                });
+            }
+        }
+        Err(format!("reply longer than {MAX_LINES} lines"))
+    }
+}
+
+/// Reads one line (up to LF) of at most [`MAX_LINE`] bytes.
+async fn read_line(
+    s: &mut BufReader<Box<dyn Conn>>,
+    out: &mut Vec<u8>,
+) -> Result<usize, std::io::Error> {
+    loop {
+        let buf = s.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(out.len());
+        }
+        let (take, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        out.extend_from_slice(buf.get(..take).unwrap_or_default());
+        s.consume(take);
+        if done {
+            return Ok(out.len());
+        }
+        if out.len() > MAX_LINE {
+            return Err(std::io::Error::other("reply line too long"));
+        }
+    }
+}
+
+fn classify(r: &Reply, what: &str) -> SubmitError {
+    let msg = format!("{what}: {}", trunc(&r.line()));
+    if r.code >= 500 {
+        SubmitError::Refused(msg)
+    } else {
+        SubmitError::NotSent(msg)
+    }
+}
+
+fn verb(line: &str) -> &str {
+    line.split([' ', ':']).next().unwrap_or(line)
+}
+
+fn trunc(s: &str) -> String {
+    s.chars().take(300).collect()
+}
+
+/// The message as DATA (RFC 5321 §4.5.2): lines starting with `.` get another `.`, bare LF
+/// becomes CRLF, and it ends with CRLF.
+pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 50 + 8);
+    let mut at_line_start = true;
+    let mut prev = 0u8;
+    for &b in message {
+        if at_line_start && b == b'.' {
+            out.push(b'.');
+        }
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        at_line_start = b == b'\n';
+        prev = b;
+    }
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_is_dot_stuffed_with_crlf() {
+        assert_eq!(
+            dot_stuff(b"a\r\n.b\r\n..c\nd"),
+            b"a\r\n..b\r\n...c\r\nd\r\n".to_vec()
+        );
+        assert_eq!(dot_stuff(b".\r\n"), b"..\r\n".to_vec());
+    }
+}
