@@ -4,20 +4,33 @@
 
 use std::sync::Arc;
 
+use crate::metrics::Metrics;
 use crate::pipeline::ResultsSink;
 
 /// The services every connection shares across reloads.
 #[derive(Debug, Clone)]
 pub struct Services {
-    /// Where finished messages are published (reports, metrics).
+    /// Where finished messages are published (reports).
     pub sink: Arc<ResultsSink>,
+    /// The Prometheus metrics (exported when `[metrics] listen` is set).
+    pub metrics: Arc<Metrics>,
 }
 
 impl Services {
     /// Services that publish nowhere (tools, tests without a consumer).
     pub fn none() -> Arc<Services> {
-        Arc::new(Services {
-            sink: ResultsSink::disabled(),
-        })
+        Self::with_sink(ResultsSink::disabled())
+    }
+
+    /// Services publishing to `sink`, with a fresh set of metrics that reads its drops.
+    pub fn with_sink(sink: Arc<ResultsSink>) -> Arc<Services> {
+        Self::new(sink, Arc::new(dns::stats::QueryStats::default()))
+    }
+
+    /// Services publishing to `sink`, with metrics that read its drops and `dns_stats` (the
+    /// counters every resolver `serve` builds is given).
+    pub fn new(sink: Arc<ResultsSink>, dns_stats: Arc<dns::stats::QueryStats>) -> Arc<Services> {
+        let metrics = Arc::new(Metrics::new(Arc::clone(&sink), dns_stats));
+        Arc::new(Services { sink, metrics })
     }
 }
