@@ -41,7 +41,16 @@ cargo install --path . "${install_flags[@]}" --locked --quiet --force --root "$t
 rm -rf "$target_dir/assets"
 "$target_dir/$profile_dir/authmilter" generate-assets "$target_dir/assets"
 rm -rf "$target_dir/debian"
-cargo deb --no-build --profile "$profile" --strip --output "$target_dir/debian/" >/dev/null
+if [ "$profile" = release ]; then
+  cargo deb --no-build --strip --output "$target_dir/debian/" >/dev/null
+else
+  # cargo-deb packages target/release/authmilter: stage the debug binary as that in a
+  # directory of its own (a real release build, if there is one, is left alone)
+  staged="$target_dir/package-dev"
+  rm -rf "$staged" && mkdir -p "$staged/release"
+  cp "$target_dir/debug/authmilter" "$staged/release/authmilter"
+  CARGO_TARGET_DIR="$staged" cargo deb --no-build --strip --output "$target_dir/debian/" >/dev/null
+fi
 deb=$(ls "$target_dir"/debian/authmilter_*.deb)
 say "built $deb"
 
@@ -68,11 +77,24 @@ if [ -e /etc/authmilter ] || dpkg-query -W -f='${Status}' authmilter 2>/dev/null
   exit 0
 fi
 
+# dpkg, waiting (bounded: 5 minutes) while another package tool holds its lock
+dpkg_waiting() {
+  local out
+  for _ in $(seq 60); do
+    if out=$(dpkg "$@" 2>&1); then return 0; fi
+    if ! grep -q 'lock' <<<"$out"; then echo "$out" >&2; return 1; fi
+    say "dpkg is locked by another package tool; waiting"
+    sleep 5
+  done
+  echo "$out" >&2
+  return 1
+}
+
 policy=/usr/sbin/policy-rc.d
 saved=""
 if [ -e "$policy" ]; then saved=$(mktemp); cp -p "$policy" "$saved"; fi
 cleanup() {
-  dpkg --purge authmilter >/dev/null 2>&1 || true
+  dpkg_waiting --purge authmilter >/dev/null 2>&1 || true
   if [ -n "$saved" ]; then cp -p "$saved" "$policy"; rm -f "$saved"; else rm -f "$policy"; fi
 }
 trap cleanup EXIT
@@ -80,7 +102,7 @@ printf '#!/bin/sh\n# written by authmilter tests/package.sh while installing\nex
 chmod 755 "$policy"
 
 say "dpkg -i"
-dpkg -i "$deb" >/dev/null
+dpkg_waiting -i "$deb" >/dev/null
 version=$(authmilter --version)
 [ "$version" = "authmilter $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)" ] \
   || { say "FAIL: authmilter --version says $version"; exit 1; }
@@ -101,7 +123,7 @@ else
   say "systemd-analyze not installed: units not verified"
 fi
 say "dpkg --purge"
-dpkg --purge authmilter >/dev/null
+dpkg_waiting --purge authmilter >/dev/null
 for gone in /usr/bin/authmilter /etc/authmilter /var/lib/authmilter; do
   [ ! -e "$gone" ] || { say "FAIL: $gone is still there after purge"; exit 1; }
 done
