@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use milter_proto::{
-    Command, Event, FrameDecoder, ProtocolError, ReplyOwed, Response, Session, Wants,
+    Command, Decoded, Event, FrameDecoder, ProtocolError, ReplyOwed, Response, Session, Wants,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
@@ -20,6 +20,12 @@ use crate::pipeline::{ClientInfo, MessagePipeline, StageMacros, StageReply, repl
 use crate::services::Services;
 
 use super::responses::decision_responses;
+
+/// The read buffer's size. Body frames (64 KiB from Postfix) are handed to the body hashes as
+/// they arrive, so only a frame the session keeps whole (a header, macros: at most
+/// `server.max_packet_size`) makes it grow; it returns to this size once such a frame has
+/// been handled (see [`Connection::shrink_read_buffer`]).
+const READ_BUFFER: usize = 16 * 1024;
 
 /// Serves one accepted connection until QUIT, EOF, an error, a timeout or shutdown.
 pub async fn serve_connection<S>(
@@ -36,7 +42,7 @@ pub async fn serve_connection<S>(
         decoder: FrameDecoder::with_max_payload(cfg.max_packet_size),
         session: Session::new(wants(&app)),
         pipeline: MessagePipeline::new(Arc::clone(&app), services, role),
-        rbuf: BytesMut::with_capacity(16 * 1024),
+        rbuf: BytesMut::with_capacity(READ_BUFFER),
         wbuf: BytesMut::with_capacity(1024),
         idle_timeout: cfg.idle_timeout.get(),
         write_timeout: cfg.write_timeout.get(),
@@ -107,14 +113,26 @@ where
     async fn run(&mut self, mut stop: watch::Receiver<bool>) -> Result<(), ConnError> {
         let mut stopping = *stop.borrow();
         loop {
-            while let Some(cmd) = self.decoder.decode(&mut self.rbuf)? {
+            while let Some(decoded) = self.decoder.decode_streaming(&mut self.rbuf)? {
+                let cmd = match decoded {
+                    Decoded::Command(cmd) => cmd,
+                    Decoded::BodyPart(part) => {
+                        self.body_part(&part);
+                        continue;
+                    }
+                };
                 if self.handle(cmd).await? == Flow::Close {
                     self.flush().await?;
                     return Ok(());
                 }
             }
             self.flush().await?;
-            if stopping && !self.pipeline.in_message() && self.rbuf.is_empty() {
+            self.shrink_read_buffer();
+            if stopping
+                && !self.pipeline.in_message()
+                && self.rbuf.is_empty()
+                && !self.decoder.in_body_frame()
+            {
                 tracing::debug!("closing idle milter connection for shutdown");
                 return Ok(());
             }
@@ -137,6 +155,28 @@ where
                 }
                 Ok(Ok(_)) => {}
             }
+        }
+    }
+
+    /// Leading bytes of a body frame still arriving: hashed now, so that no body frame is
+    /// ever held whole; the frame's command follows with the rest.
+    fn body_part(&mut self, part: &[u8]) {
+        for w in self.session.body_part(part) {
+            tracing::debug!(client = %self.client_label(), "protocol: {w:?}");
+        }
+        self.pipeline.body(part);
+    }
+
+    /// After a frame larger than [`READ_BUFFER`] (a long header, many macros) was handled,
+    /// goes back to a read buffer of the usual size. Only when it is empty: a frame still
+    /// arriving would make it grow again.
+    fn shrink_read_buffer(&mut self) {
+        // an empty buffer that is not shared takes back its whole allocation (no copy)
+        if self.rbuf.is_empty()
+            && self.rbuf.try_reclaim(READ_BUFFER)
+            && self.rbuf.capacity() > 2 * READ_BUFFER
+        {
+            self.rbuf = BytesMut::with_capacity(READ_BUFFER);
         }
     }
 

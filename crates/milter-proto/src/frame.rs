@@ -17,13 +17,52 @@ pub struct Frame {
 
 /// Splits a byte stream into frames and parses them (§1.2).
 ///
-/// Feed it the connection's read buffer; it consumes whole frames only, so partial frames,
-/// 1-byte reads and pipelined frames all work. The payload cap is checked on the 4-byte length
-/// before anything is reserved. After an `Err`, close the connection: the stream cannot be
-/// resynchronised.
+/// Feed it the connection's read buffer; [`decode`](Self::decode) consumes whole frames only,
+/// so partial frames, 1-byte reads and pipelined frames all work;
+/// [`decode_streaming`](Self::decode_streaming) also hands out the payload of a BODY or
+/// BODYEOB frame as it arrives, so that a body frame is never held whole. The payload cap is
+/// checked on the 4-byte length before anything is reserved. After an `Err`, close the
+/// connection: the stream cannot be resynchronised.
 #[derive(Debug, Clone)]
 pub struct FrameDecoder {
     max_payload: usize,
+    /// The body frame whose payload [`decode_streaming`](Self::decode_streaming) is handing
+    /// out: its code and the payload bytes still to come.
+    body: Option<BodyFrame>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BodyFrame {
+    code: u8,
+    left: usize,
+}
+
+/// One step of [`FrameDecoder::decode_streaming`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// A whole command. A streamed BODY or BODYEOB ends with its command, carrying the
+    /// frame's last payload bytes.
+    Command(Command),
+    /// Leading payload bytes of a BODY or BODYEOB frame that has not fully arrived (CRLF line
+    /// ends, split anywhere, §2.8); the frame's command follows with the rest.
+    BodyPart(Bytes),
+}
+
+/// Commands whose fields the session keeps beyond the command (macros, CONNECT, HELO and the
+/// envelope): their payload is copied out of the read buffer, so that a small value kept for
+/// the whole message or connection does not pin a whole read buffer.
+fn kept_by_session(code: u8) -> bool {
+    matches!(code, b'D' | b'C' | b'H' | b'M' | b'R')
+}
+
+/// Parses a command frame, detaching the payloads the session keeps (see [`kept_by_session`]).
+fn parse_command(frame: Frame) -> Result<Command, ProtocolError> {
+    let payload = if kept_by_session(frame.code) {
+        Bytes::copy_from_slice(&frame.payload)
+    } else {
+        frame.payload
+    };
+    Command::parse(frame.code, payload)
 }
 
 impl Default for FrameDecoder {
@@ -43,7 +82,10 @@ impl FrameDecoder {
 
     /// A decoder with a custom payload cap in bytes (§1.2).
     pub fn with_max_payload(max_payload: usize) -> Self {
-        Self { max_payload }
+        Self {
+            max_payload,
+            body: None,
+        }
     }
 
     /// The payload cap in bytes.
@@ -53,6 +95,24 @@ impl FrameDecoder {
 
     /// Takes one whole frame off the front of `buf`, or `None` if more bytes are needed (§1.2).
     pub fn decode_frame(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        let Some(payload_len) = self.payload_len(buf)? else {
+            return Ok(None);
+        };
+        // 5 + payload_len cannot overflow: payload_len <= max_payload and < u32::MAX.
+        let total = payload_len.saturating_add(5);
+        if buf.len() < total {
+            buf.reserve(total.saturating_sub(buf.len()));
+            return Ok(None);
+        }
+        buf.advance(4);
+        let code = buf.get_u8();
+        let payload = buf.split_to(payload_len).freeze();
+        Ok(Some(Frame { code, payload }))
+    }
+
+    /// The checked payload length of the frame at the front of `buf`, once its 4 length bytes
+    /// are there (§1.2).
+    fn payload_len(&self, buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
         let Some(header) = buf.get(..4) else {
             return Ok(None);
         };
@@ -72,24 +132,66 @@ impl FrameDecoder {
         if payload_len > self.max_payload {
             return Err(too_large);
         }
-        // 5 + payload_len cannot overflow: payload_len <= max_payload and < u32::MAX.
-        let total = payload_len.saturating_add(5);
-        if buf.len() < total {
-            buf.reserve(total.saturating_sub(buf.len()));
-            return Ok(None);
-        }
-        buf.advance(4);
-        let code = buf.get_u8();
-        let payload = buf.split_to(payload_len).freeze();
-        Ok(Some(Frame { code, payload }))
+        Ok(Some(payload_len))
     }
 
     /// Decodes the next command (server side), or `None` if more bytes are needed (§2).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Command>, ProtocolError> {
         match self.decode_frame(buf)? {
-            Some(frame) => Command::parse(frame.code, frame.payload).map(Some),
+            Some(frame) => parse_command(frame).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Like [`decode`](Self::decode), but a BODY or BODYEOB frame that has not fully arrived
+    /// is handed out as it arrives: [`Decoded::BodyPart`] for what `buf` holds of it, then its
+    /// command with the last bytes (§2.8). `buf` then never needs room for a whole body frame,
+    /// and the same commands result, with the same data, in the same order.
+    ///
+    /// Do not mix with [`decode`](Self::decode) or [`decode_frame`](Self::decode_frame) on
+    /// the same stream while a body frame is being handed out.
+    pub fn decode_streaming(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<Decoded>, ProtocolError> {
+        let mut frame = match self.body {
+            Some(frame) => frame,
+            None => {
+                let Some(payload_len) = self.payload_len(buf)? else {
+                    return Ok(None);
+                };
+                let Some(&code) = buf.get(4) else {
+                    return Ok(None);
+                };
+                let whole = buf.len() >= payload_len.saturating_add(5);
+                if whole || !matches!(code, b'B' | b'E') {
+                    return Ok(self.decode(buf)?.map(Decoded::Command));
+                }
+                buf.advance(5);
+                BodyFrame {
+                    code,
+                    left: payload_len,
+                }
+            }
+        };
+        let n = buf.len().min(frame.left);
+        if n == 0 {
+            self.body = Some(frame);
+            return Ok(None);
+        }
+        let piece = buf.split_to(n).freeze();
+        frame.left = frame.left.saturating_sub(n);
+        if frame.left > 0 {
+            self.body = Some(frame);
+            return Ok(Some(Decoded::BodyPart(piece)));
+        }
+        self.body = None;
+        Command::parse(frame.code, piece).map(|c| Some(Decoded::Command(c)))
+    }
+
+    /// True while [`decode_streaming`](Self::decode_streaming) is inside a body frame.
+    pub fn in_body_frame(&self) -> bool {
+        self.body.is_some()
     }
 
     /// Decodes the next response (client side), or `None` if more bytes are needed (§3).
@@ -108,7 +210,7 @@ impl FrameDecoder {
 
     /// Call at end of stream: `Ok` if no partial frame is left, else [`ProtocolError::Truncated`] (§0 rule 10).
     pub fn finish(&self, buf: &BytesMut) -> Result<(), ProtocolError> {
-        if buf.is_empty() {
+        if buf.is_empty() && self.body.is_none() {
             Ok(())
         } else {
             Err(ProtocolError::Truncated {
@@ -197,6 +299,78 @@ mod tests {
         let mut out = BytesMut::new();
         put_frame(&mut out, b'y', |o| put_cstr(o, b"550 5.7.1 no")).unwrap();
         assert_eq!(&out[..], b"\0\0\0\x0ey550 5.7.1 no\0");
+    }
+
+    #[test]
+    fn a_body_frame_streams_through_a_small_buffer() {
+        let payload: Vec<u8> = (0..65535u32).map(|i| (i % 251) as u8).collect();
+        let mut wire = BytesMut::new();
+        Command::Body(Bytes::from(payload.clone()))
+            .encode(&mut wire)
+            .unwrap();
+        Command::BodyEob(Bytes::from_static(b"end\r\n"))
+            .encode(&mut wire)
+            .unwrap();
+        let mut dec = FrameDecoder::new();
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        let (mut parts, mut body, mut eob) = (0, Vec::new(), None);
+        while !wire.is_empty() {
+            // as a socket read: at most the free room of the buffer
+            let room = (buf.capacity() - buf.len()).max(64);
+            buf.extend_from_slice(&wire.split_to(room.min(wire.len())));
+            while let Some(d) = dec.decode_streaming(&mut buf).unwrap() {
+                match d {
+                    Decoded::BodyPart(p) => {
+                        parts += 1;
+                        body.extend_from_slice(&p);
+                        assert!(dec.in_body_frame());
+                    }
+                    Decoded::Command(Command::Body(last)) => body.extend_from_slice(&last),
+                    Decoded::Command(Command::BodyEob(d)) => eob = Some(d),
+                    Decoded::Command(c) => panic!("unexpected {c:?}"),
+                }
+            }
+            assert!(buf.capacity() <= 16 * 1024, "grew to {}", buf.capacity());
+        }
+        assert!(parts >= 3);
+        assert_eq!(body, payload);
+        assert_eq!(eob.as_deref(), Some(&b"end\r\n"[..]));
+        dec.finish(&buf).unwrap();
+    }
+
+    #[test]
+    fn eof_inside_a_streamed_body_is_truncated() {
+        let mut dec = FrameDecoder::new();
+        let mut buf = BytesMut::from(&[0u8, 0, 0, 11, b'B', b'a', b'b'][..]);
+        assert_eq!(
+            dec.decode_streaming(&mut buf),
+            Ok(Some(Decoded::BodyPart(Bytes::from_static(b"ab"))))
+        );
+        assert!(buf.is_empty());
+        assert_eq!(
+            dec.finish(&buf),
+            Err(ProtocolError::Truncated { buffered: 0 })
+        );
+        // the cap still applies to body frames
+        let mut buf = BytesMut::from(&[0u8, 0, 1, 0, b'B', b'a'][..]);
+        assert_eq!(
+            FrameDecoder::with_max_payload(100).decode_streaming(&mut buf),
+            Err(ProtocolError::FrameTooLarge { len: 255, max: 100 })
+        );
+    }
+
+    #[test]
+    fn kept_payloads_do_not_share_the_read_buffer() {
+        let mut buf = BytesMut::new();
+        Command::Helo(Bytes::from_static(b"mx.example"))
+            .encode(&mut buf)
+            .unwrap();
+        let range = buf.as_ptr_range();
+        let Some(Command::Helo(name)) = FrameDecoder::new().decode(&mut buf).unwrap() else {
+            panic!("not HELO");
+        };
+        assert_eq!(&name[..], b"mx.example");
+        assert!(!range.contains(&name.as_ptr()));
     }
 
     #[test]

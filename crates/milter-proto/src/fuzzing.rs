@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::command::{Command, ConnectInfo, Envelope, Header, Macros};
 use crate::error::ProtocolError;
-use crate::frame::FrameDecoder;
+use crate::frame::{Decoded, FrameDecoder};
 use crate::negotiate::{OptNeg, SymList, Wants};
 use crate::reply::SmtpReply;
 use crate::response::Response;
@@ -17,13 +17,15 @@ use crate::{Actions, CommandCode, Family, MacroStage, ProtocolFlags, SymStage};
 
 /// Target `milter_frames`: arbitrary bytes → frames → commands and responses.
 ///
-/// Checks that decoding the stream whole and in small pieces gives the same results, and that
-/// every decoded command and response survives encode → decode unchanged.
+/// Checks that decoding the stream whole and in small pieces, also streaming body frames, gives
+/// the same results, and that every decoded command and response survives encode → decode
+/// unchanged.
 pub fn frames(data: &[u8]) {
     let piece = usize::from(data.first().copied().unwrap_or(0) % 7) + 1;
     let whole = decode_commands(&[data]);
     let pieces: Vec<&[u8]> = data.chunks(piece).collect();
     assert_eq!(whole, decode_commands(&pieces), "split decoding differs");
+    assert_eq!(whole, decode_streamed(&pieces), "streamed decoding differs");
     for cmd in whole.iter().filter_map(|r| r.as_ref().ok()) {
         let mut out = BytesMut::new();
         cmd.encode(&mut out).expect("a decoded command re-encodes");
@@ -107,6 +109,42 @@ fn decode_commands(pieces: &[&[u8]]) -> Vec<Result<Command, ProtocolError>> {
         loop {
             match dec.decode(&mut buf) {
                 Ok(Some(c)) => out.push(Ok(c)),
+                Ok(None) => break,
+                Err(e) => {
+                    out.push(Err(e));
+                    return out;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The stream given in `pieces` decoded through [`FrameDecoder::decode_streaming`] (payload cap
+/// 64 KiB), each body frame's parts joined to the command that ends it: the same as decoding
+/// whole frames.
+pub fn decode_streamed(pieces: &[&[u8]]) -> Vec<Result<Command, ProtocolError>> {
+    let mut dec = FrameDecoder::with_max_payload(1 << 16);
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let mut parts = Vec::new();
+    for p in pieces {
+        buf.extend_from_slice(p);
+        loop {
+            match dec.decode_streaming(&mut buf) {
+                Ok(Some(Decoded::BodyPart(part))) => parts.extend_from_slice(&part),
+                Ok(Some(Decoded::Command(Command::Body(last)))) => {
+                    parts.extend_from_slice(&last);
+                    out.push(Ok(Command::Body(std::mem::take(&mut parts).into())));
+                }
+                Ok(Some(Decoded::Command(Command::BodyEob(last)))) => {
+                    parts.extend_from_slice(&last);
+                    out.push(Ok(Command::BodyEob(std::mem::take(&mut parts).into())));
+                }
+                Ok(Some(Decoded::Command(c))) => {
+                    assert!(parts.is_empty(), "a command inside a body frame");
+                    out.push(Ok(c));
+                }
                 Ok(None) => break,
                 Err(e) => {
                     out.push(Err(e));

@@ -54,7 +54,7 @@ pub use codes::{CommandCode, Family, MacroStage, ResponseCode, SymStage};
 pub use command::{Command, ConnectInfo, Envelope, Header, Macros};
 pub use error::ProtocolError;
 pub use flags::{Actions, MAX_VERSION, MILTER_CHUNK_SIZE, MIN_VERSION, ProtocolFlags};
-pub use frame::{Frame, FrameDecoder};
+pub use frame::{Decoded, Frame, FrameDecoder};
 pub use macros::{MacroStore, names_match};
 pub use message::{HeaderField, Message};
 pub use negotiate::{Negotiated, OptNeg, SymList, Wants, negotiate};

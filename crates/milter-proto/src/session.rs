@@ -204,6 +204,17 @@ impl Session {
         })
     }
 
+    /// Counts leading bytes of a BODY or BODYEOB frame still arriving
+    /// ([`Decoded::BodyPart`](crate::Decoded::BodyPart)); the frame's command, handled with
+    /// [`handle`](Self::handle), follows with the rest (§2.8). Opens a message if none is open,
+    /// as that command would have.
+    pub fn body_part(&mut self, part: &[u8]) -> Vec<Warning> {
+        let mut warnings = Vec::new();
+        let m = self.message_for(CommandCode::Body, &mut warnings);
+        m.body_bytes = m.body_bytes.saturating_add(part.len() as u64);
+        warnings
+    }
+
     /// Checks `resp` against the session state and, if legal, appends its frame(s) to `out`
     /// (§0 rules 2–4, §2.2, §3). On `Err` nothing is written and the state is unchanged.
     pub fn send(&mut self, resp: &Response, out: &mut BytesMut) -> Result<(), ProtocolError> {

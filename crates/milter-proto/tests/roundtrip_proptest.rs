@@ -171,6 +171,31 @@ proptest! {
         prop_assert_eq!(got, cmds);
     }
 
+    /// Fed in pieces of any sizes, the streaming decoder gives the same commands: each body
+    /// frame's parts, joined, are the data of the command that ends it.
+    #[test]
+    fn streaming_decode_gives_the_same_commands(
+        cmds in proptest::collection::vec(command(), 1..8),
+        sizes in proptest::collection::vec(1usize..80, 1..20),
+    ) {
+        let mut wire = BytesMut::new();
+        for c in &cmds {
+            c.encode(&mut wire).unwrap();
+        }
+        let mut pieces = Vec::new();
+        let mut rest = &wire[..];
+        for size in sizes.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (piece, tail) = rest.split_at((*size).min(rest.len()));
+            pieces.push(piece);
+            rest = tail;
+        }
+        let got = milter_proto::fuzzing::decode_streamed(&pieces);
+        prop_assert_eq!(got, cmds.into_iter().map(Ok).collect::<Vec<_>>());
+    }
+
     #[test]
     fn response_round_trip(resps in proptest::collection::vec(response(), 1..8), leadspc in any::<bool>()) {
         let mut wire = BytesMut::new();
@@ -196,6 +221,9 @@ proptest! {
         let mut dec = FrameDecoder::with_max_payload(cap);
         let mut buf = BytesMut::from(&data[..]);
         while let Ok(Some(_)) = dec.decode(&mut buf) {}
+        let mut dec = FrameDecoder::with_max_payload(cap);
+        let mut buf = BytesMut::from(&data[..]);
+        while let Ok(Some(_)) = dec.decode_streaming(&mut buf) {}
         milter_proto::fuzzing::frames(&data);
     }
 

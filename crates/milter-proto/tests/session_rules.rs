@@ -194,6 +194,28 @@ fn bodyeob_data_is_a_last_chunk() {
     assert_eq!(m.session.message().unwrap().body_bytes, 4);
 }
 
+// §2.8: a body frame handed out in parts (FrameDecoder::decode_streaming) counts as one chunk
+// of all its bytes, its reply owed once, after the frame's command.
+#[test]
+fn streamed_body_parts_count_as_one_chunk() {
+    let mut m = Mta::postfix();
+    m.step(mail("<a@b>"), ReplyOwed::Final);
+    assert!(m.session.body_part(b"abc").is_empty());
+    assert!(m.session.body_part(b"de").is_empty());
+    assert_eq!(m.session.reply_owed(), ReplyOwed::None);
+    m.cmd(Command::Body(b("f")));
+    let msg = m.session.message().unwrap();
+    assert_eq!((msg.body_bytes, msg.body_chunks), (6, 1));
+    // without MAIL, the first part opens the message, as the BODY command would have
+    let mut m = Mta::postfix();
+    assert_eq!(
+        m.session.body_part(b"x"),
+        vec![Warning::NoMessage(CommandCode::Body)]
+    );
+    assert!(m.cmd(Command::Body(b("y"))).warnings.is_empty());
+    assert_eq!(m.session.message().unwrap().body_bytes, 2);
+}
+
 // §2.9: UNKNOWN gets a reply (unless NR_UNKN) and does not disturb the message or macros.
 #[test]
 fn unknown_does_not_disturb_state() {

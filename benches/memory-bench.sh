@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Memory (issue 13) of `authmilter serve`, one or more builds side by side, each measurement on
+# a fresh milter process:
+#   1. 500 connections at once, each streaming a 1 MB signed message (`authmilter bench
+#      --concurrency 500 --per-connection 1`): the milter's peak RSS (VmHWM);
+#   2. 1,000 negotiated idle connections (OPTNEG answered, then nothing): the milter's RSS
+#      before and after, and the difference per connection;
+#   3. verifying CPU per message on the benches/make-corpus.py corpus (200 messages, 3,000
+#      sent at concurrency 8), as `authmilter bench --pid` reads it from /proc/PID/stat, to see
+#      that the memory work costs no CPU.
+#
+# usage: bash benches/memory-bench.sh [BINARY...]
+#   default: target/release/authmilter (built first). With several binaries (e.g. the build of
+#   main and of a branch), every round measures each in turn; ROUNDS (default 2) rounds.
+# Self-contained: DNS from a zone file (`serve --zone`), keys generated here, the milter on a
+# Unix socket in a temporary directory, stopped by its PID. Every run is bounded in count and
+# time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-2}
+if [ "$#" -eq 0 ]; then
+  cargo build --release --quiet
+  set -- "$(pwd)/target/release/authmilter"
+fi
+ulimit -n 8192
+AM="$1"
+T=$(mktemp -d)
+PID=
+stop_milter() {
+  if [ -n "$PID" ]; then
+    kill "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+    PID=
+  fi
+}
+trap 'stop_milter; rm -rf "$T"' EXIT
+
+D=bench.test
+mkdir -p "$T/keys" "$T/big"
+"$AM" dkim genkey --domain "$D" --selector rsa --algorithm rsa --out "$T/keys" > "$T/rsa.txt"
+"$AM" dkim genkey --domain "$D" --selector ed --algorithm ed25519 --out "$T/keys" > "$T/ed.txt"
+p_of() { sed -n 's/.*Value: *//p' "$1" | head -1; }
+cat > "$T/zone" <<EOF
+$D.                   TXT "v=spf1 ip4:192.0.2.0/24 -all"
+mail.$D.              A   192.0.2.10
+mail.$D.              TXT "v=spf1 a -all"
+_dmarc.$D.            TXT "v=DMARC1; p=reject"
+rsa._domainkey.$D.    TXT "$(p_of "$T/rsa.txt")"
+ed._domainkey.$D.     TXT "$(p_of "$T/ed.txt")"
+10.2.0.192.in-addr.arpa. PTR mail.$D.
+EOF
+# the corpus for the CPU figure: three in four signed RSA-2048, one in four Ed25519
+python3 benches/make-corpus.py "$T/raw" --count 200 --domain "$D" > /dev/null
+mkdir -p "$T/corpus"
+i=0
+for f in "$T"/raw/*.eml; do
+  sel=rsa
+  [ $((i % 4)) -eq 3 ] && sel=ed
+  "$AM" dkim sign --domain "$D" --selector "$sel" --key "$T/keys/$D.$sel.pem" "$f" \
+    > "$T/corpus/$(basename "$f")"
+  i=$((i + 1))
+done
+# one 1 MB message of 72-column prose, signed RSA-2048
+python3 - "$T/big.raw" "$D" <<'EOF'
+import random, sys
+path, domain = sys.argv[1], sys.argv[2]
+rng = random.Random(13)
+words = "the of and to in is that for it as with was on be by this are from or have".split()
+head = (f"From: Sender <sender@{domain}>\r\nTo: rcpt@example.net\r\n"
+        f"Subject: one megabyte\r\nDate: Fri, 04 Dec 2026 12:00:00 +0000\r\n"
+        f"Message-ID: <big@{domain}>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n\r\n")
+lines, size = [], 0
+while size < 1_000_000:
+    line = " ".join(rng.choice(words) for _ in range(14))[:72]
+    lines.append(line)
+    size += len(line) + 2
+open(path, "w", newline="").write(head + "\r\n".join(lines) + "\r\n")
+EOF
+"$AM" dkim sign --domain "$D" --selector rsa --key "$T/keys/$D.rsa.pem" "$T/big.raw" \
+  > "$T/big/big.eml"
+cat > "$T/milter.toml" <<EOF
+[server]
+max_connections = 2000
+[[server.listen]]
+socket = "unix:$T/milter.sock"
+role = "verify"
+[authres]
+authserv_id = "mx.$D"
+[log]
+level = "warn"
+EOF
+# opens N connections, negotiates on each, prints the milter's RSS before and after (KiB)
+cat > "$T/idle.py" <<'EOF'
+import socket, struct, sys, time
+path, n, pid = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def rss():
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+def recv_exact(s, k):
+    out = b""
+    while len(out) < k:
+        b = s.recv(k - len(out))
+        if not b:
+            raise SystemExit("milter closed the connection")
+        out += b
+    return out
+time.sleep(0.5)
+before = rss()
+socks = []
+offer = struct.pack(">IBIII", 13, ord("O"), 6, 0x1FF, 0x1FFFFF)
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall(offer)
+    (length,) = struct.unpack(">I", recv_exact(s, 4))
+    recv_exact(s, length)
+    socks.append(s)
+time.sleep(1)
+after = rss()
+print(f"{before} {after}")
+EOF
+
+start_milter() {
+  "$1" serve -c "$T/milter.toml" --zone "$T/zone" 2> "$T/milter.log" &
+  PID=$!
+  for _ in $(seq 100); do [ -S "$T/milter.sock" ] && break; sleep 0.1; done
+  [ -S "$T/milter.sock" ] || { cat "$T/milter.log"; exit 1; }
+}
+hwm() { awk '/^VmHWM/ {print $2}' "/proc/$PID/status"; }
+bench() {
+  "$AM" bench --target "unix:$T/milter.sock" --client-ip 192.0.2.10 --helo "mail.$D" \
+    --pid "$PID" "$@"
+}
+
+printf '%-5s %-40s %16s %14s %18s %16s\n' round binary "500x1MB peak MiB" "answered" \
+  "idle KiB/conn" "verify µs/msg"
+for round in $(seq "$ROUNDS"); do
+  for bin in "$@"; do
+    start_milter "$bin"
+    bench --corpus "$T/big" --concurrency 500 --per-connection 1 --count 500 \
+      --duration 300 --timeout 120 > "$T/big.txt" || true
+    peak=$(awk -v k="$(hwm)" 'BEGIN {printf "%.1f", k / 1024}')
+    answered=$(sed -n 's/^messages *\([0-9]*\) answered.*/\1/p' "$T/big.txt")
+    stop_milter
+    rm -f "$T/milter.sock"
+
+    start_milter "$bin"
+    read -r before after < <(python3 "$T/idle.py" "$T/milter.sock" 1000 "$PID")
+    idle=$(awk -v a="$after" -v b="$before" 'BEGIN {printf "%.1f (%.1f->%.1f MiB)", (a - b) / 1000, b / 1024, a / 1024}')
+    stop_milter
+    rm -f "$T/milter.sock"
+
+    start_milter "$bin"
+    bench --corpus "$T/corpus" --concurrency 8 --count 3200 --duration 120 > "$T/cpu.txt" || true
+    cpu=$(sed -n 's/.*milter \([0-9.]*\) µs\/msg.*/\1/p' "$T/cpu.txt")
+    stop_milter
+    rm -f "$T/milter.sock"
+    printf '%-5s %-40s %16s %14s %18s %16s\n' "$round" "$bin" "$peak" "$answered/500" "$idle" "$cpu"
+  done
+done
