@@ -126,11 +126,15 @@ impl Reader {
     }
 
     /// NUL-terminated strings taken two by two as (name, value) pairs, a missing last value
-    /// empty (MACRO payloads, §2.4). One allocation, sized by counting the NULs first.
+    /// empty (MACRO payloads, §2.4). One allocation, sized by counting the NULs first; none for
+    /// an empty list (Postfix sends one before every header).
     pub(crate) fn cstr_pairs(
         &mut self,
         lenient: bool,
     ) -> Result<Vec<(Bytes, Bytes)>, ProtocolError> {
+        if self.buf.is_empty() {
+            return Ok(Vec::new());
+        }
         let strings = self.buf.iter().filter(|&&b| b == 0).count() + 1;
         let mut out = Vec::with_capacity(strings / 2 + 1);
         let mut name: Option<Bytes> = None;

@@ -50,14 +50,19 @@ pub enum Decoded {
 
 /// Commands whose fields the session keeps beyond the command (macros, CONNECT, HELO and the
 /// envelope): their payload is copied out of the read buffer, so that a small value kept for
-/// the whole message or connection does not pin a whole read buffer.
-fn kept_by_session(code: u8) -> bool {
-    matches!(code, b'D' | b'C' | b'H' | b'M' | b'R')
+/// the whole message or connection does not pin a whole read buffer. A MACRO packet with only
+/// its stage byte (Postfix's before every header) keeps nothing.
+fn kept_by_session(code: u8, payload: &[u8]) -> bool {
+    match code {
+        b'C' | b'H' | b'M' | b'R' => true,
+        b'D' => payload.len() > 1,
+        _ => false,
+    }
 }
 
 /// Parses a command frame, detaching the payloads the session keeps (see [`kept_by_session`]).
 fn parse_command(frame: Frame) -> Result<Command, ProtocolError> {
-    let payload = if kept_by_session(frame.code) {
+    let payload = if kept_by_session(frame.code, &frame.payload) {
         Bytes::copy_from_slice(&frame.payload)
     } else {
         frame.payload
