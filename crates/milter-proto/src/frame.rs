@@ -29,6 +29,8 @@ pub struct FrameDecoder {
     /// The body frame whose payload [`decode_streaming`](Self::decode_streaming) is handing
     /// out: its code and the payload bytes still to come.
     body: Option<BodyFrame>,
+    /// The free end of the block the payloads the session keeps are copied into.
+    kept: BytesMut,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -49,9 +51,8 @@ pub enum Decoded {
 }
 
 /// Commands whose fields the session keeps beyond the command (macros, CONNECT, HELO and the
-/// envelope): their payload is copied out of the read buffer, so that a small value kept for
-/// the whole message or connection does not pin a whole read buffer. A MACRO packet with only
-/// its stage byte (Postfix's before every header) keeps nothing.
+/// envelope): their payload is copied out of the read buffer (see [`FrameDecoder::detach`]).
+/// A MACRO packet with only its stage byte (Postfix's before every header) keeps nothing.
 fn kept_by_session(code: u8, payload: &[u8]) -> bool {
     match code {
         b'C' | b'H' | b'M' | b'R' => true,
@@ -60,15 +61,8 @@ fn kept_by_session(code: u8, payload: &[u8]) -> bool {
     }
 }
 
-/// Parses a command frame, detaching the payloads the session keeps (see [`kept_by_session`]).
-fn parse_command(frame: Frame) -> Result<Command, ProtocolError> {
-    let payload = if kept_by_session(frame.code, &frame.payload) {
-        Bytes::copy_from_slice(&frame.payload)
-    } else {
-        frame.payload
-    };
-    Command::parse(frame.code, payload)
-}
+/// The size of the blocks kept payloads are copied into.
+const KEPT_BLOCK: usize = 1024;
 
 impl Default for FrameDecoder {
     fn default() -> Self {
@@ -90,6 +84,7 @@ impl FrameDecoder {
         Self {
             max_payload,
             body: None,
+            kept: BytesMut::new(),
         }
     }
 
@@ -142,10 +137,27 @@ impl FrameDecoder {
 
     /// Decodes the next command (server side), or `None` if more bytes are needed (§2).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Command>, ProtocolError> {
-        match self.decode_frame(buf)? {
-            Some(frame) => parse_command(frame).map(Some),
-            None => Ok(None),
+        let Some(frame) = self.decode_frame(buf)? else {
+            return Ok(None);
+        };
+        let payload = if kept_by_session(frame.code, &frame.payload) {
+            self.detach(&frame.payload)
+        } else {
+            frame.payload
+        };
+        Command::parse(frame.code, payload).map(Some)
+    }
+
+    /// A copy of `payload` that does not share the read buffer, so that a small value kept for
+    /// the whole message or connection does not pin a whole read buffer. Copies go into
+    /// [`KEPT_BLOCK`]-sized blocks, one allocation for many commands; a block lives as long as
+    /// a value in it.
+    fn detach(&mut self, payload: &[u8]) -> Bytes {
+        if self.kept.capacity() < payload.len() {
+            self.kept = BytesMut::with_capacity(payload.len().max(KEPT_BLOCK));
         }
+        self.kept.extend_from_slice(payload);
+        self.kept.split().freeze()
     }
 
     /// Like [`decode`](Self::decode), but a BODY or BODYEOB frame that has not fully arrived
