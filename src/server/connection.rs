@@ -24,7 +24,7 @@ use super::responses::decision_responses;
 /// The read buffer's size. Body frames (64 KiB from Postfix) are handed to the body hashes as
 /// they arrive, so only a frame the session keeps whole (a header, macros: at most
 /// `server.max_packet_size`) makes it grow; it returns to this size once such a frame has
-/// been handled (see [`Connection::shrink_read_buffer`]).
+/// been handled (see [`shrink_read_buffer`]).
 const READ_BUFFER: usize = 16 * 1024;
 
 /// Serves one accepted connection until QUIT, EOF, an error, a timeout or shutdown.
@@ -127,7 +127,7 @@ where
                 }
             }
             self.flush().await?;
-            self.shrink_read_buffer();
+            shrink_read_buffer(&mut self.rbuf);
             if stopping
                 && !self.pipeline.in_message()
                 && self.rbuf.is_empty()
@@ -165,19 +165,6 @@ where
             tracing::debug!(client = %self.client_label(), "protocol: {w:?}");
         }
         self.pipeline.body(part);
-    }
-
-    /// After a frame larger than [`READ_BUFFER`] (a long header, many macros) was handled,
-    /// goes back to a read buffer of the usual size. Only when it is empty: a frame still
-    /// arriving would make it grow again.
-    fn shrink_read_buffer(&mut self) {
-        // an empty buffer that is not shared takes back its whole allocation (no copy)
-        if self.rbuf.is_empty()
-            && self.rbuf.try_reclaim(READ_BUFFER)
-            && self.rbuf.capacity() > 2 * READ_BUFFER
-        {
-            self.rbuf = BytesMut::with_capacity(READ_BUFFER);
-        }
     }
 
     async fn handle(&mut self, cmd: Command) -> Result<Flow, ConnError> {
@@ -418,6 +405,16 @@ where
     }
 }
 
+/// After a frame larger than [`READ_BUFFER`] (a long header, many macros) was handled, goes
+/// back to a read buffer of the usual size. Only when it is empty: a frame still arriving would
+/// make it grow again.
+fn shrink_read_buffer(rbuf: &mut BytesMut) {
+    // an empty buffer that is not shared takes back its whole allocation (no copy)
+    if rbuf.is_empty() && rbuf.try_reclaim(READ_BUFFER) && rbuf.capacity() > 2 * READ_BUFFER {
+        *rbuf = BytesMut::with_capacity(READ_BUFFER);
+    }
+}
+
 async fn write_all<S: AsyncWrite + Unpin>(
     stream: &mut S,
     buf: &mut BytesMut,
@@ -456,4 +453,39 @@ fn wants(app: &App) -> Wants {
         ];
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use milter_proto::Header;
+
+    #[test]
+    fn the_read_buffer_returns_to_its_size_after_a_large_frame() {
+        let mut wire = BytesMut::new();
+        let header = Header {
+            name: Bytes::from_static(b"X-Long"),
+            value: Bytes::from(vec![b'a'; 100_000]),
+        };
+        Command::Header(header).encode(&mut wire).unwrap();
+        let mut decoder = FrameDecoder::new();
+        let mut rbuf = BytesMut::with_capacity(READ_BUFFER);
+        let mut headers = 0;
+        while !wire.is_empty() {
+            let room = (rbuf.capacity() - rbuf.len()).max(64);
+            rbuf.extend_from_slice(&wire.split_to(room.min(wire.len())));
+            while let Some(d) = decoder.decode_streaming(&mut rbuf).unwrap() {
+                assert!(matches!(d, Decoded::Command(Command::Header(_))));
+                headers += 1;
+            }
+            // a frame still arriving keeps the room it needs
+            shrink_read_buffer(&mut rbuf);
+            if headers == 0 {
+                assert!(rbuf.capacity() >= 100_000);
+            }
+        }
+        assert_eq!(headers, 1);
+        assert!(rbuf.is_empty());
+        assert_eq!(rbuf.capacity(), READ_BUFFER);
+    }
 }
