@@ -7,6 +7,8 @@
 
 mod arc;
 mod authentication;
+mod dashboard;
+mod inbox;
 pub mod mail_values;
 mod policy;
 pub mod reply;
@@ -22,6 +24,8 @@ use serde::{Deserialize, Serialize};
 
 pub use arc::ArcConfig;
 pub use authentication::*;
+pub use dashboard::{DashboardAddress, DashboardConfig};
+pub use inbox::{InboxAction, InboxConfig};
 pub use mail_values::{CanonPair, HeaderLine, OptionalSocket, SrsSeparator};
 pub use policy::*;
 pub use reply::{RejectReply, ReplyTemplate, ReplyValues, TempfailReply};
@@ -58,8 +62,11 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// Sender Rewriting Scheme for forwarded mail.
     pub srs: SrsConfig,
-    /// DMARC reports: recording, the store, sending (docs/reports.md).
+    /// DMARC reports: recording, the store, sending, reading those sent to us
+    /// (docs/reports.md).
     pub reports: ReportsConfig,
+    /// The web pages over the report store (docs/dashboard.md).
+    pub dashboard: DashboardConfig,
 }
 
 /// Where the configuration was read from, with the parsed value.
@@ -194,6 +201,10 @@ impl Config {
             }
         }
         self.reports.validate(&line_of)?;
+        self.reports
+            .inbox
+            .validate(self.server.eom_timeout.get(), &line_of)?;
+        self.dashboard.validate(&line_of)?;
         if self.srs.enabled && self.srs.domain.trim().is_empty() {
             bail!(
                 "srs.domain{}: required when srs.enabled = true",
