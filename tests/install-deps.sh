@@ -2,9 +2,10 @@
 # Installs what the build and the end-to-end tests need, idempotently: a C compiler and cmake
 # (aws-lc-sys builds AWS-LC, the default crypto backend), OpenSSL, real Postfix, an authoritative
 # nameserver (NSD), OpenDKIM (an interop oracle), postsrsd (SRS compatibility), dkimpy,
-# xmllint (libxml2-utils: DMARC aggregate reports validated against the RFC schemas), and
+# xmllint (libxml2-utils: DMARC aggregate reports validated against the RFC schemas),
 # PostgreSQL (the report store shared by several MX nodes; tests run throwaway clusters, the
-# package's own cluster is never started or touched).
+# package's own cluster is never started or touched), and Chromium (the dashboard tests drive
+# it headless; it is a program the tests start and stop, no service).
 #
 # Safe on a machine that runs real mail: it never stops, restarts or reconfigures a service.
 # - Packages already installed are left alone (nothing is installed, nothing is touched).
@@ -16,7 +17,7 @@
 #   run the tests on another machine.
 set -euo pipefail
 
-APT_PACKAGES=(gcc cmake openssl postfix nsd opendkim postsrsd libxml2-utils postgresql)
+APT_PACKAGES=(gcc cmake openssl postfix nsd opendkim postsrsd libxml2-utils postgresql chromium)
 # authres: dkimpy's ARC sealer (dkim.arc_sign) builds the ARC-Authentication-Results with it
 PIP_PACKAGES=(dkimpy pynacl dnspython authres)
 

@@ -14,7 +14,9 @@ use tokio::sync::{Notify, watch};
 use crate::app::App;
 use crate::cli::{DnsArg, ServeArgs};
 use crate::config::Config;
+use crate::dashboard::Dashboard;
 use crate::pipeline::ResultsSink;
+use crate::reports::inbox::Inbox;
 use crate::server::sockets::{Listening, UnixSocketSettings};
 use crate::server::{Server, shutdown_signal};
 use crate::services::Services;
@@ -42,13 +44,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let checked = super::preflight::run_checks(loaded.config, &dns_override)?;
         let (app, run_as) = (Arc::new(checked.app), checked.run_as);
         let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));
-        let (services, sink_rx) = if app.config.reports.enabled {
+        let (sink, sink_rx) = if app.config.reports.enabled {
             // reports: a bounded sink the milter publishes to without ever waiting
             let (sink, rx) = ResultsSink::bounded(app.config.reports.queue);
-            (Arc::new(Services { sink }), Some(rx))
+            (sink, Some(rx))
         } else {
-            (Services::none(), None)
+            (ResultsSink::disabled(), None)
         };
+        // reports in: the inbox the milter hands report mail to, read by one worker
+        let inbox_cfg = &app.config.reports.inbox;
+        let (inbox, inbox_rx) = if inbox_cfg.enabled() {
+            let (inbox, rx) = Inbox::new(inbox_cfg.max_memory);
+            (Some(inbox), Some(rx))
+        } else {
+            (None, None)
+        };
+        let services = Arc::new(Services { sink, inbox });
+        let dashboard = Dashboard::bind(&app.config).await?;
         let server =
             Server::bind_with(Arc::clone(&shared), Arc::clone(&services), &mut inherited).await?;
         let socketmap = open_socketmap(&app, &mut inherited).await?;
@@ -70,10 +82,33 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let check_now = Arc::new(Notify::new());
         let mut background = tokio::task::JoinSet::new();
-        if let Some(rx) = sink_rx {
-            // reports: the recorder consumes the sink; both live outside App. Started after
-            // privileges are dropped, so the store is opened as the service user.
-            crate::reports::start(Arc::clone(&shared), rx, stop_rx.clone(), &mut background);
+        // the report store, opened after privileges are dropped (as the service user) for
+        // the recorder, the inbox and the dashboard, which all live outside App
+        let store = (sink_rx.is_some() || inbox_rx.is_some() || dashboard.is_some())
+            .then(|| crate::reports::open_store(&shared, stop_rx.clone(), &mut background));
+        if let (Some(rx), Some(store)) = (sink_rx, &store) {
+            // reports: the recorder consumes the sink
+            crate::reports::start(
+                Arc::clone(&shared),
+                rx,
+                store.clone(),
+                stop_rx.clone(),
+                &mut background,
+            );
+        }
+        if let (Some(rx), Some(store)) = (inbox_rx, &store) {
+            background.spawn(crate::reports::inbox::run(
+                rx,
+                store.clone(),
+                Arc::clone(&shared),
+                stop_rx.clone(),
+            ));
+        }
+        if let (Some(d), Some(store)) = (dashboard, &store) {
+            if let Some(addr) = d.local_addr() {
+                tracing::info!(address = %addr, "dashboard: http://{addr}/");
+            }
+            background.spawn(d.serve(store.clone(), stop_rx.clone()));
         }
         if let Some((listening, state)) = socketmap {
             let stop = stop_rx.clone();
@@ -200,6 +235,12 @@ async fn reloader(
                     tracing::warn!("reload: listener changes take effect after a restart");
                 }
                 let (r, o) = (&config.reports, &old.config.reports);
+                if r.inbox.enabled() != o.inbox.enabled() || r.inbox.max_memory != o.inbox.max_memory {
+                    tracing::warn!("reload: turning reports.inbox on or off and its max_memory take effect after a restart");
+                }
+                if config.dashboard != old.config.dashboard {
+                    tracing::warn!("reload: [dashboard] changes take effect after a restart");
+                }
                 if r.enabled != o.enabled || r.store != o.store || r.queue != o.queue {
                     // the recorder and its store live outside App: they keep running as
                     // started; every other [reports] setting applies at the next batch/pass

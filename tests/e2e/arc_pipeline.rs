@@ -134,7 +134,7 @@ async fn run(toml: &str, zone: &str, raw: &[u8]) -> Run {
     let toml = format!("{toml}\n[authres]\nauthserv_id = \"mx.test.example\"\n");
     let app = Arc::new(App::new(Config::parse(&toml).expect("config"), dns).expect("app"));
     let (sink, mut published) = ResultsSink::bounded(4);
-    let server = Server::bind_shared(Arc::new(ArcSwap::new(app)), Arc::new(Services { sink }))
+    let server = Server::bind_shared(Arc::new(ArcSwap::new(app)), Services::with_sink(sink))
         .await
         .expect("bind");
     let addr = match server.local_addrs().first() {

@@ -125,7 +125,7 @@ async fn run_milter(case: &Case, mode: Mode, zone: &str) -> Observed {
     let dns = Arc::new(MemoryResolver::from_zone(zone).expect("zone"));
     let app = Arc::new(App::new(config, dns).expect("app"));
     let (sink, mut published) = ResultsSink::bounded(4);
-    let services = Arc::new(Services { sink });
+    let services = Services::with_sink(sink);
     let server = Server::bind_shared(Arc::new(ArcSwap::new(app)), services)
         .await
         .expect("bind");

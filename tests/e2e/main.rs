@@ -53,3 +53,5 @@ mod bench;
 // DMARC reports: recorded by serve, sent by report send and the schedule; SQLite, and
 // PostgreSQL with two nodes (AUTHMILTER_E2E=1).
 mod reports;
+// DMARC reports in through the milter: captured, stored, delivered or discarded.
+mod reports_in;

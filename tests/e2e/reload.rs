@@ -130,7 +130,7 @@ async fn results_published_across_a_reload_all_reach_the_sink() {
     let app = Arc::new(App::new(Config::parse(text).expect("config"), dns.clone()).expect("app"));
     let shared = Arc::new(ArcSwap::new(app));
     let (sink, mut rx) = ResultsSink::bounded(64);
-    let services = Arc::new(Services { sink });
+    let services = Services::with_sink(sink);
     let server = Server::bind_shared(Arc::clone(&shared), Arc::clone(&services))
         .await
         .expect("bind");

@@ -336,7 +336,7 @@ async fn forward_listener_verifies_and_signs_in_one_pass() {
     let dns = Arc::new(dns::memory::MemoryResolver::from_zone(&zone).expect("zone"));
     let app = Arc::new(App::new(Config::parse(&toml).expect("config"), dns.clone()).expect("app"));
     let (sink, mut published) = ResultsSink::bounded(4);
-    let server = Server::bind_shared(Arc::new(ArcSwap::new(app)), Arc::new(Services { sink }))
+    let server = Server::bind_shared(Arc::new(ArcSwap::new(app)), Services::with_sink(sink))
         .await
         .expect("bind");
     let addr = match server.local_addrs().first() {
