@@ -15,6 +15,7 @@ pub mod forwarding;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod logging;
+pub mod metrics;
 pub mod pipeline;
 pub mod reports;
 pub mod resolver;

@@ -7,3 +7,9 @@ use test_support::replay_fuzz_seeds;
 fn config_seeds() {
     replay_fuzz_seeds("config", authmilter::fuzzing::config);
 }
+
+#[test]
+fn pipeline_seeds() {
+    let replayed = replay_fuzz_seeds("pipeline", authmilter::fuzzing::pipeline);
+    assert!(replayed >= 6, "{replayed} pipeline seeds");
+}

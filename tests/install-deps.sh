@@ -35,7 +35,7 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   echo "postfix postfix/main_mailer_type select No configuration" | sudo_if_needed debconf-set-selections
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq
   # Refuse anything that would remove a package (a conflicting MTA, say).
   removals=$(sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -s -y -qq \
     "${missing[@]}" 2>/dev/null | awk '/^Remv /{print $2}' || true)
@@ -65,7 +65,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   printf '#!/bin/sh\n# written by authmilter tests/install-deps.sh while installing\nexit 101\n' \
     | sudo_if_needed tee "$policy" >/dev/null
   sudo_if_needed chmod 755 "$policy"
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
   restore_policy
   trap - EXIT

@@ -13,7 +13,7 @@ bash tests/check-test-hygiene.sh
 bash tests/install-deps.sh
 export AUTHMILTER_E2E=1
 cargo test --workspace --no-fail-fast -- --include-ignored
-# the Debian package: build, install (only where safe), verify, purge
-bash tests/package.sh
+# the Debian package (of the debug build): build, install (only where safe), verify, purge
+PROFILE=dev bash tests/package.sh
 # the other crypto backend (ring) must build and pass too; aws-lc-rs is the default
 cargo test -p crypto -p dkim -p srs -p reports --no-default-features --features ring --no-fail-fast

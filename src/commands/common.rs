@@ -23,6 +23,16 @@ pub fn tool_config(arg: &ConfigArg) -> anyhow::Result<Config> {
 /// The resolver for a tool command: `--zone` answers from a file, `--dns` overrides
 /// `[dns] nameservers`.
 pub fn tool_resolver(config: &Config, dns: &DnsArg) -> anyhow::Result<Arc<dyn Resolver>> {
+    counted_resolver(config, dns, Arc::default())
+}
+
+/// Like [`tool_resolver`], counting the network resolver's work in `stats` (`serve`'s
+/// metrics; a zone file is not counted).
+pub fn counted_resolver(
+    config: &Config,
+    dns: &DnsArg,
+    stats: Arc<dns::stats::QueryStats>,
+) -> anyhow::Result<Arc<dyn Resolver>> {
     if let Some(zone) = &dns.zone {
         let text = std::fs::read_to_string(zone)
             .with_context(|| format!("cannot read {}", zone.display()))?;
@@ -34,7 +44,7 @@ pub fn tool_resolver(config: &Config, dns: &DnsArg) -> anyhow::Result<Arc<dyn Re
     if let Some(ns) = dns.dns {
         cfg.nameservers = vec![crate::config::Nameserver(ns)];
     }
-    crate::resolver::build(&cfg)
+    crate::resolver::build_counted(&cfg, stats)
 }
 
 /// A single-threaded runtime for a one-shot command.

@@ -71,7 +71,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         dns: None,
                         zone: None,
                     };
-                    preflight::run_checks(loaded.config.clone(), &dns).map(|_| ())
+                    preflight::run_checks(loaded.config.clone(), &dns, Default::default())
+                        .map(|_| ())
                 })
                 .map_err(|e| e.context(format!("in {}", loaded.path.display())))?;
             eprintln!("{}: OK", loaded.path.display());

@@ -19,8 +19,12 @@ pub struct Checked {
 }
 
 /// Runs every check `serve` runs except binding (call inside a tokio runtime: the resolver is
-/// built here).
-pub fn run_checks(config: Config, dns: &DnsArg) -> anyhow::Result<Checked> {
+/// built here, counting its work in `dns_stats`).
+pub fn run_checks(
+    config: Config,
+    dns: &DnsArg,
+    dns_stats: std::sync::Arc<dns::stats::QueryStats>,
+) -> anyhow::Result<Checked> {
     let run_as = RunAs::from_config(&config.server.user, &config.server.group)?;
     UnixSocketSettings::from_config(&config.server)?;
     let unix_sockets = config
@@ -38,7 +42,7 @@ pub fn run_checks(config: Config, dns: &DnsArg) -> anyhow::Result<Checked> {
         tracing::warn!("DNS answers come from a zone file (--zone), not from the network");
     }
     crate::dashboard::Access::from_config(&config)?;
-    let resolver = super::common::tool_resolver(&config, dns)?;
+    let resolver = super::common::counted_resolver(&config, dns, dns_stats)?;
     let app = App::new(config, resolver)?;
     if let Some(user) = &run_as {
         let keys: Vec<&std::path::Path> = app

@@ -1,6 +1,6 @@
 //! `authmilter serve`: load the configuration, build the shared state, open the listeners
-//! (or take systemd's), drop root, run the server, the SRS socketmap and the key checker;
-//! reload on SIGHUP; tell systemd about each step.
+//! (or take systemd's) and the metrics endpoint, drop root, run the server, the SRS socketmap
+//! and the key checker; reload on SIGHUP (listeners included); tell systemd about each step.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +18,7 @@ use crate::dashboard::Dashboard;
 use crate::pipeline::ResultsSink;
 use crate::reports::inbox::Inbox;
 use crate::server::sockets::{Listening, UnixSocketSettings};
-use crate::server::{Server, shutdown_signal};
+use crate::server::{ListenerChanges, ListenerControl, Server, shutdown_signal};
 use crate::services::Services;
 use crate::systemd::{self, Inherited};
 
@@ -41,9 +41,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let dns_override = args.dns.clone();
     let path = loaded.path.clone();
     runtime.block_on(async move {
-        let checked = super::preflight::run_checks(loaded.config, &dns_override)?;
+        // the resolver counts its work where the metrics read it, across reloads
+        let dns_stats = Arc::new(dns::stats::QueryStats::default());
+        let checked =
+            super::preflight::run_checks(loaded.config, &dns_override, Arc::clone(&dns_stats))?;
         let (app, run_as) = (Arc::new(checked.app), checked.run_as);
         let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));
+        // long-lived services outside App (which SIGHUP replaces)
         let (sink, sink_rx) = if app.config.reports.enabled {
             // reports: a bounded sink the milter publishes to without ever waiting
             let (sink, rx) = ResultsSink::bounded(app.config.reports.queue);
@@ -59,11 +63,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         } else {
             (None, None)
         };
-        let services = Arc::new(Services { sink, inbox });
+        let services = Services::new(sink, inbox, dns_stats);
+        services.metrics.follow_keys(Arc::clone(&shared));
         let dashboard = Dashboard::bind(&app.config).await?;
         let server =
             Server::bind_with(Arc::clone(&shared), Arc::clone(&services), &mut inherited).await?;
         let socketmap = open_socketmap(&app, &mut inherited).await?;
+        let metrics_listener = match app.config.metrics.listen.0 {
+            Some(addr) => Some(crate::metrics::http::bind(addr).await?),
+            None => None,
+        };
         if !inherited.is_empty() {
             tracing::warn!(
                 sockets = ?inherited.unclaimed(),
@@ -122,15 +131,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             Arc::clone(&services.sink)
                 .report_overflow(Duration::from_secs(60), stop_rx.clone()),
         );
+        if let Some(listener) = metrics_listener {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(address = %addr, "metrics: GET http://{addr}/metrics");
+            }
+            background.spawn(crate::metrics::http::serve(
+                listener,
+                Arc::clone(&services.metrics),
+                stop_rx.clone(),
+            ));
+        }
         background.spawn(key_checker(
             Arc::clone(&shared),
             Arc::clone(&check_now),
             stop_rx.clone(),
         ));
         background.spawn(reloader(
-            Arc::clone(&shared),
-            path,
-            dns_override,
+            Reload {
+                shared: Arc::clone(&shared),
+                path,
+                dns: dns_override,
+                services: Arc::clone(&services),
+                listeners: server.control(),
+            },
             check_now,
             stop_rx,
         ));
@@ -149,11 +172,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn build_app(config: Config, dns: &DnsArg) -> anyhow::Result<App> {
+fn build_app(config: Config, dns: &DnsArg, services: &Services) -> anyhow::Result<App> {
     if dns.zone.is_some() {
         tracing::warn!("DNS answers come from a zone file (--zone), not from the network");
     }
-    let resolver = super::common::tool_resolver(&config, dns)?;
+    let resolver = super::common::counted_resolver(&config, dns, services.metrics.dns_stats())?;
     App::new(config, resolver)
 }
 
@@ -206,33 +229,44 @@ async fn key_checker(
     }
 }
 
-/// SIGHUP: re-read the configuration, keys and secrets; keep the old state on error. New keys
-/// are checked against DNS at once.
-async fn reloader(
+/// What the SIGHUP handler works on.
+struct Reload {
     shared: Arc<ArcSwap<App>>,
     path: PathBuf,
     dns: DnsArg,
-    check_now: Arc<Notify>,
-    mut stop: watch::Receiver<bool>,
-) {
+    services: Arc<Services>,
+    listeners: ListenerControl,
+}
+
+/// SIGHUP: re-read the configuration, keys and secrets; keep the old state on error. New keys
+/// are checked against DNS at once. Changed listeners are opened and closed; if a new one
+/// cannot be opened, the listeners stay as they were and the rest of the reload applies.
+async fn reloader(reload: Reload, check_now: Arc<Notify>, mut stop: watch::Receiver<bool>) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP; reload disabled");
         return;
     };
+    let Reload {
+        shared,
+        path,
+        dns,
+        services,
+        listeners,
+    } = reload;
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             _ = hup.recv() => {}
         }
         systemd::notify_reloading();
+        let old = shared.load_full();
         let attempt = std::fs::read_to_string(&path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
             .and_then(|text| {
-                let old = shared.load();
                 let (config, changes) = super::reload::check_reload(&old.config, &text)?;
-                if config.server.listen != old.config.server.listen {
-                    tracing::warn!("reload: listener changes take effect after a restart");
+                if config.metrics != old.config.metrics {
+                    tracing::warn!("reload: [metrics] changes take effect after a restart");
                 }
                 let (r, o) = (&config.reports, &old.config.reports);
                 if r.inbox.enabled() != o.inbox.enabled() || r.inbox.max_memory != o.inbox.max_memory {
@@ -249,13 +283,29 @@ async fn reloader(
                         o.store.0
                     );
                 }
-                let mut app = build_app(config, &dns)?;
+                let unix = UnixSocketSettings::from_config(&config.server)?;
+                let mut app = build_app(config, &dns, &services)?;
                 app.signing.continue_from(&old.signing);
-                Ok((app, changes))
+                Ok((app, changes, unix))
             });
         match attempt {
-            Ok((app, changes)) => {
+            Ok((mut app, changes, unix)) => {
                 super::reload::log_changes(&changes);
+                let wanted = app.config.server.listen.clone();
+                app.config.server.listen = match listeners.apply(&wanted, &unix).await {
+                    Ok(done) => {
+                        log_listener_changes(&done);
+                        done.now
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            "reload: listeners unchanged: {}{}",
+                            super::reload::one_line(&e),
+                            permission_hint(&e)
+                        );
+                        old.config.server.listen.clone()
+                    }
+                };
                 tracing::info!(
                     config = %path.display(),
                     signing_keys = app.signing.keys().len(),
@@ -273,5 +323,36 @@ async fn reloader(
                 systemd::notify_ready("serving (reload failed; previous configuration kept)");
             }
         }
+    }
+}
+
+/// Says what a reload did to the listeners (the server logs each socket opened or closed).
+fn log_listener_changes(changes: &ListenerChanges) {
+    for spec in &changes.kept_passed {
+        tracing::warn!(
+            socket = %spec,
+            "reload: this socket came from systemd socket activation and cannot be closed or rebound by a reload; it stays open (edit authmilter.socket and restart)"
+        );
+    }
+    if !changes.is_empty() {
+        tracing::info!(
+            opened = changes.opened.len(),
+            closed = changes.closed.len(),
+            new_roles = changes.new_roles.len(),
+            "reload: listeners changed"
+        );
+    }
+}
+
+/// Why opening a socket may fail only now: privileges were dropped at start.
+fn permission_hint(e: &anyhow::Error) -> &'static str {
+    let denied = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+    });
+    if denied {
+        " (if privileges were dropped with [server] user, a port below 1024, a directory only root may write, or a socket_owner other than that user needs a restart)"
+    } else {
+        ""
     }
 }

@@ -10,6 +10,7 @@ mod authentication;
 mod dashboard;
 mod inbox;
 pub mod mail_values;
+mod metrics;
 mod policy;
 pub mod reply;
 mod reports;
@@ -27,12 +28,13 @@ pub use authentication::*;
 pub use dashboard::{DashboardAddress, DashboardConfig};
 pub use inbox::{InboxAction, InboxConfig};
 pub use mail_values::{CanonPair, HeaderLine, OptionalSocket, SrsSeparator};
+pub use metrics::MetricsConfig;
 pub use policy::*;
 pub use reply::{RejectReply, ReplyTemplate, ReplyValues, TempfailReply};
 pub use reports::*;
 pub use server::*;
 pub use srs::*;
-pub use values::{FileMode, LogLevel, Nameserver, Network, SocketSpec, Span};
+pub use values::{FileMode, LogLevel, Nameserver, Network, OptionalAddress, SocketSpec, Span};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -67,6 +69,8 @@ pub struct Config {
     pub reports: ReportsConfig,
     /// The web pages over the report store (docs/dashboard.md).
     pub dashboard: DashboardConfig,
+    /// The Prometheus metrics endpoint.
+    pub metrics: MetricsConfig,
 }
 
 /// Where the configuration was read from, with the parsed value.
@@ -205,6 +209,15 @@ impl Config {
             .inbox
             .validate(self.server.eom_timeout.get(), &line_of)?;
         self.dashboard.validate(&line_of)?;
+        if let Some(addr) = self.metrics.listen.0
+            && !addr.ip().is_loopback()
+            && !self.metrics.allow_remote
+        {
+            bail!(
+                "metrics.listen{}: {addr} is not a loopback address; the metrics would reach the network. Use 127.0.0.1 or [::1], or set [metrics] allow_remote = true (and firewall the port)",
+                line_of(&addr.to_string())
+            );
+        }
         if self.srs.enabled && self.srs.domain.trim().is_empty() {
             bail!(
                 "srs.domain{}: required when srs.enabled = true",

@@ -284,6 +284,12 @@ fn late_parsed_settings_are_checked_at_load_with_key_and_line() {
             "email",
             "plain address",
         ),
+        (
+            "[metrics]\n\nlisten = \"localhost:9851\"\n",
+            3,
+            "listen",
+            "bad address",
+        ),
     ] {
         let err = format!("{:#}", Config::parse(text).unwrap_err());
         assert!(err.contains(&format!("line {line}")), "{text:?}: {err}");
@@ -300,4 +306,25 @@ fn a_socket_may_not_be_listed_twice() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("server.listen[1] (line 5)"), "{err}");
+}
+
+#[test]
+fn metrics_are_off_by_default_and_loopback_unless_allowed() {
+    assert_eq!(Config::default().metrics.listen.0, None);
+    let c = Config::parse("[metrics]\nlisten = \"127.0.0.1:9851\"\n").unwrap();
+    assert_eq!(c.metrics.listen.0, Some("127.0.0.1:9851".parse().unwrap()));
+    assert!(Config::parse("[metrics]\nlisten = \"[::1]:9851\"\n").is_ok());
+    let err = Config::parse("[metrics]\n\nlisten = \"0.0.0.0:9851\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("metrics.listen (line 3)") && err.contains("allow_remote"),
+        "{err}"
+    );
+    let c = Config::parse("[metrics]\nlisten = \"0.0.0.0:9851\"\nallow_remote = true\n").unwrap();
+    assert!(c.metrics.allow_remote);
+    // the effective config round-trips, off included
+    assert_eq!(Config::parse(&c.to_toml().unwrap()).unwrap(), c);
+    let off = Config::default();
+    assert_eq!(Config::parse(&off.to_toml().unwrap()).unwrap(), off);
 }

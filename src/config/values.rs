@@ -340,6 +340,33 @@ impl From<Nameserver> for String {
     }
 }
 
+/// Where an optional HTTP endpoint listens: `IP:PORT` (`[V6]:PORT` for IPv6), or an empty
+/// string for "off" (`[metrics] listen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OptionalAddress(pub Option<std::net::SocketAddr>);
+
+impl TryFrom<String> for OptionalAddress {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Ok(OptionalAddress(None));
+        }
+        t.parse().map(|a| OptionalAddress(Some(a))).map_err(|_| {
+            format!(
+                "bad address {s:?}: expected IP:PORT, e.g. \"127.0.0.1:9851\" or \"[::1]:9851\", or \"\" for off"
+            )
+        })
+    }
+}
+
+impl From<OptionalAddress> for String {
+    fn from(a: OptionalAddress) -> String {
+        a.0.map(|a| a.to_string()).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,6 +463,25 @@ mod tests {
             String::from(Nameserver("192.0.2.1:53".parse().unwrap())),
             "192.0.2.1"
         );
+    }
+
+    #[test]
+    fn optional_addresses() {
+        assert_eq!(
+            OptionalAddress::try_from(String::new()),
+            Ok(OptionalAddress(None))
+        );
+        assert_eq!(
+            OptionalAddress::try_from(" ".to_string()),
+            Ok(OptionalAddress(None))
+        );
+        let a = OptionalAddress::try_from("127.0.0.1:9851".to_string()).unwrap();
+        assert_eq!(a.0, Some("127.0.0.1:9851".parse().unwrap()));
+        assert_eq!(String::from(a), "127.0.0.1:9851");
+        assert!(OptionalAddress::try_from("[::1]:9851".to_string()).is_ok());
+        for bad in ["localhost:9851", "127.0.0.1", "9851", "127.0.0.1:99999"] {
+            assert!(OptionalAddress::try_from(bad.to_string()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -14,8 +14,11 @@ const RIGHT: u64 = 12;
 const TOP: u64 = 12;
 const BOTTOM: u64 = 44;
 
-/// The result categories, bottom to top: name, colour, value.
-const SERIES: [(&str, &str, fn(&DayResults) -> u64); 4] = [
+/// One result category of the chart: name, colour, and its count in a day.
+type Series = (&'static str, &'static str, fn(&DayResults) -> u64);
+
+/// The result categories, bottom to top.
+const SERIES: [Series; 4] = [
     ("DMARC pass", "#2e7d32", |d| d.pass),
     ("fail, delivered (none)", "#f9a825", |d| d.fail_none),
     ("fail, quarantined", "#ef6c00", |d| d.fail_quarantine),
@@ -44,7 +47,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('\u{202f}');
         }
         out.push(c);

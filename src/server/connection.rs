@@ -15,6 +15,7 @@ use tokio::time::{Instant, timeout};
 use crate::app::App;
 use crate::config::Role;
 use crate::logging::Escaped;
+use crate::metrics::MessageTiming;
 use crate::pipeline::{ClientInfo, MessagePipeline, StageMacros, StageReply, reply_text};
 use crate::services::Services;
 
@@ -42,6 +43,7 @@ pub async fn serve_connection<S>(
         stream,
         app: Arc::clone(&app),
         header_buf: Vec::with_capacity(256),
+        message_start: None,
     };
     match conn.run(stop).await {
         Ok(()) => tracing::debug!("milter connection closed"),
@@ -93,6 +95,9 @@ struct Connection<S> {
     app: Arc<App>,
     /// Reused for header values that need their leading space back.
     header_buf: Vec<u8>,
+    /// When the message being received began: CONNECT for the first message of the
+    /// connection, MAIL FROM for later ones (the latency metric).
+    message_start: Option<Instant>,
 }
 
 impl<S> Connection<S>
@@ -164,6 +169,7 @@ where
                 };
                 let daemon = self.macro_string(b"{daemon_name}");
                 self.pipeline.connect(client, daemon);
+                self.message_start = Some(Instant::now());
                 Some(Response::Continue)
             }
             Event::Helo(name) => {
@@ -171,6 +177,7 @@ where
                 Some(Response::Continue)
             }
             Event::Mail(env) => {
+                self.message_start.get_or_insert_with(Instant::now);
                 let macros = StageMacros {
                     auth_authen: self.macro_string(b"{auth_authen}"),
                     queue_id: self.macro_string(b"i"),
@@ -220,6 +227,7 @@ where
             }
             Event::Abort { .. } => {
                 self.pipeline.abort();
+                self.message_start = None;
                 None
             }
             Event::Quit => return Ok(Flow::Close),
@@ -227,6 +235,7 @@ where
                 let role = self.pipeline_role();
                 let services = Arc::clone(self.pipeline.services());
                 self.pipeline = MessagePipeline::new(Arc::clone(&self.app), services, role);
+                self.message_start = None;
                 None
             }
             Event::Unknown(_) => Some(Response::Continue),
@@ -290,6 +299,10 @@ where
                 fallback
             }
         };
+        let timing = MessageTiming {
+            since_start: self.message_start.take().map(|t| t.elapsed()),
+            end_of_message: started.elapsed(),
+        };
         let client = self.client_label();
         let fields = decision.results.as_deref().map(|r| r.log_fields());
         let fields = fields.unwrap_or_default();
@@ -304,8 +317,14 @@ where
             iprev = fields.iprev,
             action = decision.action(),
             reply = %Escaped::str(&decision.verdict.reply_text().unwrap_or_default()),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            elapsed_ms = timing.end_of_message.as_millis() as u64,
             "message"
+        );
+        self.pipeline.services().metrics.record_message(
+            self.pipeline.role(),
+            &decision,
+            &self.app.signing,
+            timing,
         );
         for r in decision_responses(&decision) {
             let is_final = r.code().is_final();

@@ -2,6 +2,7 @@
 //! limit, one task per connection, and graceful shutdown.
 
 mod connection;
+mod listeners;
 pub mod privileges;
 mod responses;
 pub mod sockets;
@@ -13,16 +14,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::app::App;
 use crate::config::{Role, SocketSpec};
 use crate::services::Services;
 use crate::systemd::Inherited;
+use listeners::{AcceptShared, Rebind, RunningSet};
 use sockets::{Listening as Bound, UnixSocketSettings};
 
 pub use connection::serve_connection;
+pub use listeners::{ListenerChanges, ListenerControl};
 pub use responses::decision_responses;
 
 /// A listener with its role.
@@ -30,6 +33,8 @@ struct Listening {
     bound: Bound,
     role: Role,
     spec: SocketSpec,
+    /// Passed by systemd (socket activation): a reload cannot close or rebind it.
+    passed: bool,
 }
 
 /// The bound server, ready to run.
@@ -37,6 +42,8 @@ pub struct Server {
     app: Arc<ArcSwap<App>>,
     services: Arc<Services>,
     listeners: Vec<Listening>,
+    control: ListenerControl,
+    rebinds: mpsc::Receiver<Rebind>,
 }
 
 /// Counts connections refused over `max_connections` and warns at most once a minute.
@@ -95,6 +102,8 @@ impl Server {
         let unix = UnixSocketSettings::from_config(&app.config.server)?;
         let mut listeners = Vec::new();
         for l in &app.config.server.listen {
+            // `listen` takes the passed socket for this address, if systemd gave one
+            let unclaimed = inherited.len();
             let bound = sockets::listen(&l.socket, &unix, inherited)
                 .await
                 .with_context(|| format!("cannot listen on {}", l.socket))?;
@@ -102,77 +111,65 @@ impl Server {
                 bound,
                 role: l.role,
                 spec: l.socket.clone(),
+                passed: inherited.len() < unclaimed,
             });
         }
+        let (control, rebinds) = ListenerControl::new(&listeners);
         Ok(Server {
             app: shared,
             services,
             listeners,
+            control,
+            rebinds,
         })
     }
 
     /// The addresses actually bound (with the real port when the config said port 0).
     pub fn local_addrs(&self) -> Vec<SocketSpec> {
-        self.listeners
-            .iter()
-            .map(|l| match &l.bound {
-                Bound::Tcp(t) => match t.local_addr() {
-                    Ok(a) => SocketSpec::Inet {
-                        host: a.ip().to_string(),
-                        port: a.port(),
-                    },
-                    Err(_) => l.spec.clone(),
-                },
-                Bound::Unix { path, .. } => SocketSpec::Unix(path.clone()),
-            })
-            .collect()
+        self.listeners.iter().map(Listening::local_spec).collect()
+    }
+
+    /// A handle that opens, closes and re-roles listeners while the server runs (SIGHUP).
+    pub fn control(&self) -> ListenerControl {
+        self.control.clone()
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets open connections finish
-    /// their message (up to `server.shutdown_timeout`) and returns.
+    /// their message (up to `server.shutdown_timeout`) and returns. Meanwhile applies the
+    /// listener changes sent through [`Server::control`].
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let app = self.app.load_full();
         let cfg = &app.config.server;
-        let limit = Arc::new(Semaphore::new(cfg.max_connections));
-        let overload = Arc::new(Overload::default());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut accepts = JoinSet::new();
-        let mut unix_paths = Vec::new();
+        let mut set = RunningSet::new(AcceptShared {
+            app: Arc::clone(&self.app),
+            services: Arc::clone(&self.services),
+            limit: Arc::new(Semaphore::new(cfg.max_connections)),
+            max: cfg.max_connections,
+            overload: Arc::new(Overload::default()),
+            conn_stop: stop_rx,
+        });
         for l in self.listeners {
-            tracing::info!(socket = %l.spec, role = %l.role, "listening");
-            if let Bound::Unix {
-                path, owned: true, ..
-            } = &l.bound
-            {
-                unix_paths.push(path.clone());
-            }
-            accepts.spawn(accept_loop(
-                l,
-                Arc::clone(&self.app),
-                Arc::clone(&self.services),
-                (
-                    Arc::clone(&limit),
-                    cfg.max_connections,
-                    Arc::clone(&overload),
-                ),
-                stop_rx.clone(),
-            ));
+            set.start(l);
         }
-        shutdown.await;
-        tracing::info!("shutting down: no new connections; open ones finish their message");
-        let _ = stop_tx.send(true);
-        let grace = cfg.shutdown_timeout.get();
-        let drained = tokio::time::timeout(grace, async {
-            let mut conns = JoinSet::new();
-            while let Some(joined) = accepts.join_next().await {
-                if let Ok(set) = joined {
-                    conns.spawn(async move {
-                        let mut set = set;
-                        while set.join_next().await.is_some() {}
-                    });
+        let mut rebinds = self.rebinds;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                Some(rebind) = rebinds.recv() => {
+                    set.apply(rebind).await;
+                    self.control.publish(set.describe());
                 }
             }
-            while conns.join_next().await.is_some() {}
+        }
+        tracing::info!("shutting down: no new connections; open ones finish their message");
+        let _ = stop_tx.send(true);
+        let unix_paths = set.stop_all().await;
+        let grace = cfg.shutdown_timeout.get();
+        let mut draining = set.draining;
+        let drained = tokio::time::timeout(grace, async {
+            while draining.join_next().await.is_some() {}
         })
         .await;
         if drained.is_err() {
@@ -188,18 +185,34 @@ impl Server {
     }
 }
 
-/// Accepts connections until told to stop; returns the set of connection tasks. Over the
+impl Listening {
+    /// The address bound, with the real port when the config said port 0.
+    fn local_spec(&self) -> SocketSpec {
+        match &self.bound {
+            Bound::Tcp(t) => match t.local_addr() {
+                Ok(a) => SocketSpec::Inet {
+                    host: a.ip().to_string(),
+                    port: a.port(),
+                },
+                Err(_) => self.spec.clone(),
+            },
+            Bound::Unix { path, .. } => SocketSpec::Unix(path.clone()),
+        }
+    }
+}
+
+/// Accepts connections on one listener until told to stop; returns the set of its
+/// connection tasks (which go on: closing a listener only stops accepting). Over the
 /// connection limit a connection is accepted and closed at once (with a rate-limited warning)
-/// rather than left waiting in the kernel's queue, so the MTA gets an answer promptly.
+/// rather than left waiting in the kernel's queue, so the MTA gets an answer promptly. Each
+/// connection takes the listener's role current when it is accepted.
 async fn accept_loop(
     listening: Listening,
-    app: Arc<ArcSwap<App>>,
-    services: Arc<Services>,
-    (limit, max, overload): (Arc<Semaphore>, usize, Arc<Overload>),
+    shared: AcceptShared,
+    role: watch::Receiver<Role>,
     mut stop: watch::Receiver<bool>,
 ) -> JoinSet<()> {
     let mut conns = JoinSet::new();
-    let role = listening.role;
     loop {
         // reap finished connection tasks so the set stays small
         while conns.try_join_next().is_some() {}
@@ -216,12 +229,19 @@ async fn accept_loop(
                 continue;
             }
         };
-        let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
-            overload.refused(max);
+        let Ok(permit) = Arc::clone(&shared.limit).try_acquire_owned() else {
+            shared.overload.refused(shared.max);
+            shared.services.metrics.connection_refused();
             drop(stream);
             continue;
         };
-        let (app, services, stop) = (app.load_full(), Arc::clone(&services), stop.clone());
+        let (app, services, stop) = (
+            shared.app.load_full(),
+            Arc::clone(&shared.services),
+            shared.conn_stop.clone(),
+        );
+        let role = *role.borrow();
+        let open = services.metrics.connection_opened();
         match stream {
             Accepted::Tcp(stream, peer) => {
                 if let Err(e) = stream.set_nodelay(true) {
@@ -230,14 +250,14 @@ async fn accept_loop(
                 tracing::debug!(%peer, "milter connection");
                 conns.spawn(async move {
                     serve_connection(stream, app, services, role, stop).await;
-                    drop(permit);
+                    drop((permit, open));
                 });
             }
             Accepted::Unix(stream) => {
                 tracing::debug!(socket = %listening.spec, "milter connection");
                 conns.spawn(async move {
                     serve_connection(stream, app, services, role, stop).await;
-                    drop(permit);
+                    drop((permit, open));
                 });
             }
         }

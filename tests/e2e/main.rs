@@ -28,6 +28,8 @@ mod logs;
 mod arc_pipeline;
 // SIGHUP reloads and the results sink across them.
 mod reload;
+// SIGHUP opens new listeners, closes removed ones, keeps in-flight messages.
+mod rebind;
 // The command-line tools (spf, dkim, eval, srs, config check).
 mod cli;
 // Real Postfix on loopback (AUTHMILTER_E2E=1).
@@ -48,6 +50,8 @@ mod rotation;
 mod check_domain;
 // migrate: OpenDKIM / OpenDMARC configurations to milter.toml.
 mod migrate;
+// Prometheus metrics scraped after known traffic; the endpoint's limits.
+mod metrics;
 // `authmilter bench` against `authmilter serve` and against misbehaving fake milters.
 mod bench;
 // DMARC reports: recorded by serve, sent by report send and the schedule; SQLite, and

@@ -29,6 +29,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use crate::cache::TtlCache;
+use crate::stats::QueryStats;
 use crate::{DnsError, LookupFuture, Mx, Resolver, normalize_name, reverse_name};
 
 /// Settings for [`HickoryResolver`]; the server builds it from milter.toml.
@@ -74,6 +75,7 @@ pub struct HickoryResolver {
     min_ttl: Duration,
     max_ttl: Duration,
     negative_max_ttl: Duration,
+    stats: Arc<QueryStats>,
 }
 
 impl std::fmt::Debug for HickoryResolver {
@@ -131,7 +133,20 @@ impl HickoryResolver {
             min_ttl: config.min_ttl,
             max_ttl: config.max_ttl.max(config.min_ttl),
             negative_max_ttl: config.negative_max_ttl.max(config.min_ttl),
+            stats: Arc::new(QueryStats::default()),
         })
+    }
+
+    /// Counts this resolver's work in `stats` (shared with whoever exports it, and kept when a
+    /// new resolver replaces this one).
+    pub fn with_stats(mut self, stats: Arc<QueryStats>) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// The counters of this resolver's work.
+    pub fn stats(&self) -> &Arc<QueryStats> {
+        &self.stats
     }
 
     /// Empties the cache.
@@ -150,10 +165,12 @@ impl HickoryResolver {
         let normalized = normalize_name(name)?;
         let key = (kind, normalized);
         if let Some(hit) = self.cache.get(&key, Instant::now()) {
+            self.stats.count_cache_hit();
             return hit;
         }
         let fqdn = Name::from_labels(key.1.split('.').map(str::as_bytes))
             .map_err(|_| DnsError::InvalidName(name.to_string()))?;
+        self.stats.count_query();
         let (result, ttl) = match self.inner.lookup(fqdn, kind.record_type()).await {
             Ok(lookup) => {
                 let answer = Answer::extract(kind, &lookup);
@@ -177,6 +194,7 @@ impl HickoryResolver {
                 (Err(classify(error)), ttl)
             }
         };
+        self.stats.count_outcome(&result);
         if let Some(ttl) = ttl {
             let now = Instant::now();
             self.cache.insert(key, result.clone(), now + ttl, now);

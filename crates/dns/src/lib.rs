@@ -9,7 +9,9 @@
 //! - `hickory::HickoryResolver` (feature `hickory`, on by default): the production resolver over
 //!   hickory-resolver, with a TTL-respecting, size-bounded cache ([`cache::TtlCache`]) shared
 //!   by all connections: `HickoryResolver::new(&HickoryConfig { nameservers, timeout, attempts,
-//!   cache_size, min_ttl, max_ttl, negative_max_ttl })`.
+//!   cache_size, min_ttl, max_ttl, negative_max_ttl })`. It counts its work in a
+//!   [`stats::QueryStats`] (questions sent, cache hits, timeouts, SERVFAILs) that the caller
+//!   may share (`with_stats`) and export.
 //!
 //! Answers distinguish *found*, *NXDOMAIN*, *no data* and *temporary failure*, because SPF,
 //! DMARC and DKIM map each of them to a different result (RFC 7208 §4.4, §5; RFC 6376 §6.1.2).
@@ -29,6 +31,7 @@ pub mod fuzzing;
 pub mod hickory;
 pub mod memory;
 pub mod name;
+pub mod stats;
 pub mod zonefile;
 
 /// A boxed lookup future, so that `dyn Resolver` works (`Arc<dyn Resolver>` in the server).

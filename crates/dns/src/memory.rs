@@ -3,7 +3,7 @@
 //! Records are added with the `add_*` methods or loaded from a small zone text
 //! ([`MemoryResolver::from_zone`]). Failures are injected per name or per (name, type), every
 //! query is counted (to assert SPF's lookup limits, RFC 7208 §4.6.4), and an optional latency
-//! makes each answer wait, to exercise timeouts and overlap.
+//! (feature `latency`) makes each answer wait, to exercise timeouts and overlap.
 //!
 //! Zone text, one record per line (`#` starts a comment, blank lines are ignored):
 //!
@@ -29,6 +29,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
+#[cfg(feature = "latency")]
 use std::time::Duration;
 
 use crate::{DnsError, LookupFuture, Mx, Resolver, normalize_name, reverse_name};
@@ -92,6 +93,7 @@ pub struct MemoryResolver {
     ancestors: RwLock<HashSet<String>>,
     queries: AtomicUsize,
     log: Mutex<Vec<(RecordType, String)>>,
+    #[cfg(feature = "latency")]
     latency: RwLock<Option<Duration>>,
 }
 
@@ -258,7 +260,9 @@ impl MemoryResolver {
         });
     }
 
-    /// Makes every answer wait `latency` first (needs a tokio runtime with timers).
+    /// Makes every answer wait `latency` first (feature `latency`; needs a tokio runtime with
+    /// timers).
+    #[cfg(feature = "latency")]
     pub fn set_latency(&self, latency: Option<Duration>) {
         if let Ok(mut l) = self.latency.write() {
             *l = latency;
@@ -352,13 +356,18 @@ impl MemoryResolver {
     }
 
     fn delayed<'a, T: Send + 'a>(&'a self, result: Result<T, DnsError>) -> LookupFuture<'a, T> {
-        let latency = self.latency.read().ok().and_then(|l| *l);
-        Box::pin(async move {
-            if let Some(d) = latency {
-                tokio::time::sleep(d).await;
-            }
-            result
-        })
+        #[cfg(feature = "latency")]
+        {
+            let latency = self.latency.read().ok().and_then(|l| *l);
+            Box::pin(async move {
+                if let Some(d) = latency {
+                    tokio::time::sleep(d).await;
+                }
+                result
+            })
+        }
+        #[cfg(not(feature = "latency"))]
+        Box::pin(std::future::ready(result))
     }
 }
 
@@ -383,6 +392,12 @@ impl Resolver for MemoryResolver {
 
 /// A target host name (MX exchange, PTR, CNAME) must be a name DNS can carry (RFC 1035 §2.3.4).
 fn check_host_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("bad host name \".\" (the root is not a host)".into());
+    }
+    if name.ends_with('.') {
+        return Err(format!("bad host name {name:?} (empty label)"));
+    }
     normalize_name(name)
         .map(|_| ())
         .map_err(|_| format!("bad host name {name:?}"))

@@ -107,6 +107,6 @@ pub fn spf_macro(data: &[u8]) {
     };
     if let Ok(expanded) = parsed.expand(&ctx) {
         assert!(expanded.len() <= MAX_EXPANSION);
-        let _ = crate::eval::to_target_name(&expanded);
+        let _ = crate::names::to_target_name(&expanded);
     }
 }

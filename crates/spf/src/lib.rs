@@ -32,6 +32,7 @@ mod eval;
 pub mod fuzzing;
 mod header;
 pub mod macros;
+mod names;
 pub mod record;
 
 pub use config::{

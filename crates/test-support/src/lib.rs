@@ -10,6 +10,8 @@
 //!   as ignored; `tests/run.sh` sets the variable and passes `--include-ignored`.
 //! - [`SuiteTally`]: counts of a run over a vendored suite, printed as computed and pinned.
 //! - [`nsd::Nsd`]: an authoritative NSD on loopback serving zones the test writes.
+//! - [`dns_server::UdpNameserver`]: a loopback UDP nameserver with answers the test chooses
+//!   (timeouts and SERVFAILs included; [`dns_server::Zone`] for a record table), no program.
 //! - [`process`]: running, polling and stopping child processes by PID.
 //!
 //! It depends on no authmilter crate, so any crate can use it in its tests (as a
@@ -18,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod dns_server;
 mod e2e;
 mod net;
 pub mod nsd;
