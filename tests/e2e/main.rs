@@ -59,3 +59,5 @@ mod bench;
 mod reports;
 // DMARC reports in through the milter: captured, stored, delivered or discarded.
 mod reports_in;
+// `report import` and `report show`: samples, every file kind, bombs, the summary.
+mod report_import;
