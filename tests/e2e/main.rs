@@ -61,3 +61,7 @@ mod reports;
 mod reports_in;
 // `report import` and `report show`: samples, every file kind, bombs, the summary.
 mod report_import;
+// The dashboard over HTTP: pages over a seeded store, access off loopback.
+mod dashboard;
+// The dashboard in headless Chromium, offline, with screenshots.
+mod dashboard_browser;
