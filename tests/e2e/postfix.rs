@@ -11,6 +11,10 @@ pub(crate) mod mta;
 #[path = "postfix_arc.rs"]
 mod arc;
 
+// Reports in behind real Postfix: stored, then delivered or discarded.
+#[path = "postfix_reports_in.rs"]
+mod reports_in;
+
 use mta::{
     AUTHSERV_ID, Delivered, Listener, MilterSpec, PostfixSpec, SmtpService, Stack, StackSpec,
     compose, message_id,
