@@ -113,12 +113,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 stop_rx.clone(),
             ));
         }
-        if let (Some(d), Some(store)) = (dashboard, &store) {
-            if let Some(addr) = d.local_addr() {
+        // the dashboard runs whenever the store is open, so a reload can start, move or stop it
+        let dashboard = store.as_ref().map(|store| {
+            if let Some(d) = &dashboard {
+                let addr = d.local_addr();
                 tracing::info!(address = %addr, "dashboard: http://{addr}/");
             }
-            background.spawn(d.serve(store.clone(), stop_rx.clone()));
-        }
+            let (tx, rx) = watch::channel(dashboard);
+            background.spawn(crate::dashboard::serve(rx, store.clone(), stop_rx.clone()));
+            tx
+        });
         if let Some((listening, state)) = socketmap {
             let stop = stop_rx.clone();
             background.spawn(async move {
@@ -153,6 +157,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 dns: dns_override,
                 services: Arc::clone(&services),
                 listeners: server.control(),
+                dashboard,
             },
             check_now,
             stop_rx,
@@ -236,6 +241,8 @@ struct Reload {
     dns: DnsArg,
     services: Arc<Services>,
     listeners: ListenerControl,
+    /// The dashboard being served; `None` when the store was not opened at start.
+    dashboard: Option<watch::Sender<Option<Dashboard>>>,
 }
 
 /// SIGHUP: re-read the configuration, keys and secrets; keep the old state on error. New keys
@@ -253,6 +260,7 @@ async fn reloader(reload: Reload, check_now: Arc<Notify>, mut stop: watch::Recei
         dns,
         services,
         listeners,
+        dashboard,
     } = reload;
     loop {
         tokio::select! {
@@ -271,9 +279,6 @@ async fn reloader(reload: Reload, check_now: Arc<Notify>, mut stop: watch::Recei
                 let (r, o) = (&config.reports, &old.config.reports);
                 if r.inbox.enabled() != o.inbox.enabled() || r.inbox.max_memory != o.inbox.max_memory {
                     tracing::warn!("reload: turning reports.inbox on or off and its max_memory take effect after a restart");
-                }
-                if config.dashboard != old.config.dashboard {
-                    tracing::warn!("reload: [dashboard] changes take effect after a restart");
                 }
                 if r.enabled != o.enabled || r.store != o.store || r.queue != o.queue {
                     // the recorder and its store live outside App: they keep running as
@@ -306,6 +311,12 @@ async fn reloader(reload: Reload, check_now: Arc<Notify>, mut stop: watch::Recei
                         old.config.server.listen.clone()
                     }
                 };
+                // a changed address or token file, and the token itself, re-read
+                let wanted = &app.config.dashboard;
+                if wanted != &old.config.dashboard || wanted.listen.0.is_some() {
+                    app.config.dashboard =
+                        reload_dashboard(dashboard.as_ref(), &app.config, &old.config).await;
+                }
                 tracing::info!(
                     config = %path.display(),
                     signing_keys = app.signing.keys().len(),
@@ -322,6 +333,45 @@ async fn reloader(reload: Reload, check_now: Arc<Notify>, mut stop: watch::Recei
                 );
                 systemd::notify_ready("serving (reload failed; previous configuration kept)");
             }
+        }
+    }
+}
+
+/// Applies `[dashboard]` of `config` on reload: opens a new address (then closes the old one),
+/// re-reads the token, or stops the dashboard. Returns the `[dashboard]` now in force (the old
+/// one when the change failed).
+async fn reload_dashboard(
+    control: Option<&watch::Sender<Option<Dashboard>>>,
+    config: &Config,
+    old: &Config,
+) -> crate::config::DashboardConfig {
+    let Some(control) = control else {
+        tracing::warn!(
+            "reload: the dashboard starts after a restart (the report store was not opened at start)"
+        );
+        return old.dashboard.clone();
+    };
+    let running = control.borrow().clone();
+    match Dashboard::rebind(config, running.as_ref()).await {
+        Ok(new) => {
+            let before = running.as_ref().map(Dashboard::local_addr);
+            match new.as_ref().map(Dashboard::local_addr) {
+                Some(addr) if before != Some(addr) => {
+                    tracing::info!(address = %addr, "dashboard: http://{addr}/");
+                }
+                None if before.is_some() => tracing::info!("dashboard: stopped"),
+                _ => {}
+            }
+            control.send_replace(new);
+            config.dashboard.clone()
+        }
+        Err(e) => {
+            tracing::error!(
+                "reload: dashboard unchanged: {}{}",
+                super::reload::one_line(&e),
+                permission_hint(&e)
+            );
+            old.dashboard.clone()
         }
     }
 }

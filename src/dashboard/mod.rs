@@ -126,78 +126,116 @@ fn read_token(path: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-/// The bound dashboard, ready to serve.
-#[derive(Debug)]
+/// The bound dashboard: its socket and who may read the pages.
+#[derive(Debug, Clone)]
 pub struct Dashboard {
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
+    addr: SocketAddr,
     access: Access,
 }
 
 impl Dashboard {
     /// Binds `[dashboard] listen` (before privileges are dropped); `None` when it is off.
     pub async fn bind(config: &Config) -> anyhow::Result<Option<Dashboard>> {
+        Self::rebind(config, None).await
+    }
+
+    /// The dashboard `config` asks for, keeping the socket of `running` when the address is
+    /// the same (only the token changed); `None` when it is off. Reads the token file now.
+    pub async fn rebind(
+        config: &Config,
+        running: Option<&Dashboard>,
+    ) -> anyhow::Result<Option<Dashboard>> {
         let Some(addr) = config.dashboard.listen.0 else {
             return Ok(None);
         };
         let access = Access::from_config(config)?;
+        if let Some(r) = running.filter(|r| r.addr == addr) {
+            return Ok(Some(Dashboard {
+                listener: Arc::clone(&r.listener),
+                addr,
+                access,
+            }));
+        }
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("dashboard.listen: cannot listen on {addr}"))?;
-        Ok(Some(Dashboard { listener, access }))
+        // port 0 in tests and benchmarks: the port the system chose
+        let addr = listener.local_addr().unwrap_or(addr);
+        Ok(Some(Dashboard {
+            listener: Arc::new(listener),
+            addr,
+            access,
+        }))
     }
 
     /// Where it listens.
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.listener.local_addr().ok()
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
     }
+}
 
-    /// Serves pages until `stop` fires; until the store is open every page says so (503).
-    pub async fn serve(
-        self,
-        store: watch::Receiver<Option<Store>>,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let Dashboard { listener, access } = self;
-        let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
-        let mut clients = JoinSet::new();
-        loop {
-            while clients.try_join_next().is_some() {}
-            let accepted = tokio::select! {
-                a = listener.accept() => a,
+/// Serves the pages of the dashboard `current` holds (none: nothing listens) until `stop`
+/// fires; a new value (a reload) replaces the socket and the token for connections accepted
+/// from then on, the old socket closes once its connections are done. Until the store is open
+/// every page says so (503).
+pub async fn serve(
+    mut current: watch::Receiver<Option<Dashboard>>,
+    store: watch::Receiver<Option<Store>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let mut clients = JoinSet::new();
+    loop {
+        while clients.try_join_next().is_some() {}
+        let Some(dashboard) = current.borrow_and_update().clone() else {
+            tokio::select! {
+                c = current.changed() => if c.is_err() { break },
                 _ = stop.changed() => break,
-            };
-            let (stream, peer) = match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!("dashboard: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
+            }
+            continue;
+        };
+        let accepted = tokio::select! {
+            a = dashboard.listener.accept() => a,
+            c = current.changed() => {
+                if c.is_err() {
+                    break;
                 }
-            };
-            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-                tracing::debug!(%peer, "dashboard: too many clients at once; connection closed");
                 continue;
-            };
-            let (access, store) = (access.clone(), store.clone());
-            clients.spawn(async move {
-                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let (access, store) = (access.clone(), store.borrow().clone());
-                    async move { Ok::<_, Infallible>(respond(req, peer, &access, store).await) }
-                });
-                let mut http = hyper::server::conn::http1::Builder::new();
-                http.keep_alive(false)
-                    .max_buf_size(MAX_REQUEST_HEAD)
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(REQUEST_TIMEOUT);
-                let conn = http.serve_connection(TokioIo::new(stream), service);
-                match tokio::time::timeout(REQUEST_TIMEOUT, conn).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::debug!(%peer, "dashboard: {e}"),
-                    Err(_) => tracing::debug!(%peer, "dashboard: request timed out"),
-                }
-                drop(slot);
+            }
+            _ = stop.changed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("dashboard: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::debug!(%peer, "dashboard: too many clients at once; connection closed");
+            continue;
+        };
+        let (access, store) = (dashboard.access.clone(), store.clone());
+        clients.spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let (access, store) = (access.clone(), store.borrow().clone());
+                async move { Ok::<_, Infallible>(respond(req, peer, &access, store).await) }
             });
-        }
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.keep_alive(false)
+                .max_buf_size(MAX_REQUEST_HEAD)
+                .timer(TokioTimer::new())
+                .header_read_timeout(REQUEST_TIMEOUT);
+            let conn = http.serve_connection(TokioIo::new(stream), service);
+            match tokio::time::timeout(REQUEST_TIMEOUT, conn).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(%peer, "dashboard: {e}"),
+                Err(_) => tracing::debug!(%peer, "dashboard: request timed out"),
+            }
+            drop(slot);
+        });
     }
 }
 

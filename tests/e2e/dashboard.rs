@@ -465,3 +465,88 @@ pub(crate) fn thousands(n: u64) -> String {
     }
     out
 }
+
+/// SIGHUP to `serve`, then waits until the log says `configuration reloaded` `n` times.
+fn reload(serve: &ServeProcess, n: usize) {
+    test_support::process::signal(&serve.pid().to_string(), "HUP");
+    let done = test_support::process::poll(Duration::from_secs(20), || {
+        (serve.log_text().matches("configuration reloaded").count() >= n).then_some(())
+    });
+    assert!(done.is_some(), "no reload: {}", serve.log_tail(30));
+}
+
+#[test]
+fn a_reload_moves_the_dashboard_rereads_the_token_and_stops_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "first-token-0123456789\n").expect("token");
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let (milter, first, second) = (free_port(), free_port(), free_port());
+    let base = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{milter}\"\n\
+         [authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nstore = \"sqlite:{}\"\n",
+        dir.path().join("reports.db").display()
+    );
+    let serve = ServeProcess::start(
+        &format!("{base}[dashboard]\nlisten = \"127.0.0.1:{first}\"\n"),
+        milter,
+        &[],
+    );
+    let (a, b) = (
+        SocketAddr::from(([127, 0, 0, 1], first)),
+        SocketAddr::from(([127, 0, 0, 1], second)),
+    );
+    let up = test_support::process::poll(Duration::from_secs(20), || {
+        (get(a, "/", None).0 == 200).then_some(())
+    });
+    assert!(up.is_some(), "{}", serve.log_tail(20));
+
+    // another address, with a token: the new one answers, the old one is closed
+    std::fs::write(
+        serve.config_path(),
+        format!(
+            "{base}[dashboard]\nlisten = \"127.0.0.1:{second}\"\ntoken_file = \"{}\"\n",
+            token.display()
+        ),
+    )
+    .expect("config");
+    reload(&serve, 1);
+    assert!(
+        serve
+            .log_text()
+            .contains(&format!("dashboard: http://127.0.0.1:{second}/"))
+    );
+    assert_eq!(get(b, "/", None).0, 401);
+    assert_eq!(get(b, "/", Some("Bearer first-token-0123456789")).0, 200);
+    let closed = test_support::process::poll(Duration::from_secs(10), || {
+        TcpStream::connect(a).is_err().then_some(())
+    });
+    assert!(closed.is_some(), "the old address still accepts");
+
+    // the same configuration, a new token in the file: read again
+    std::fs::write(&token, "second-token-0123456789\n").expect("token");
+    reload(&serve, 2);
+    assert_eq!(get(b, "/", Some("Bearer first-token-0123456789")).0, 401);
+    assert_eq!(get(b, "/", Some("Bearer second-token-0123456789")).0, 200);
+
+    // a token file nobody may read is refused: the dashboard stays as it was
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    reload(&serve, 3);
+    assert!(
+        serve.log_text().contains("reload: dashboard unchanged"),
+        "{}",
+        serve.log_tail(10)
+    );
+    assert_eq!(get(b, "/", Some("Bearer second-token-0123456789")).0, 200);
+
+    // no [dashboard]: it stops
+    std::fs::write(serve.config_path(), &base).expect("config");
+    reload(&serve, 4);
+    let stopped = test_support::process::poll(Duration::from_secs(10), || {
+        TcpStream::connect(b).is_err().then_some(())
+    });
+    assert!(stopped.is_some(), "{}", serve.log_tail(10));
+    assert!(serve.log_text().contains("dashboard: stopped"));
+}
