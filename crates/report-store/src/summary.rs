@@ -264,17 +264,27 @@ impl Store {
                      GROUP BY day, dmarc_pass, disposition",
                     p(),
                 ),
+                // the sources, failing first, the first `max_sources` only, and how many there
+                // are; read in source order from the covering index (no sort of the records)
                 Stmt::new(
-                    "SELECT source_ip, org_name, CAST(SUM(count) AS BIGINT),
+                    "SELECT source_ip, CAST(SUM(count) AS BIGINT),
                         CAST(SUM(count * dmarc_pass) AS BIGINT),
                         CAST(SUM(CASE WHEN spf_aligned = 'pass' THEN count ELSE 0 END) AS BIGINT),
                         CAST(SUM(CASE WHEN dkim_aligned = 'pass' THEN count ELSE 0 END) AS BIGINT),
                         CAST(SUM(count * spf_pass) AS BIGINT),
-                        CAST(SUM(count * dkim_pass) AS BIGINT)
+                        CAST(SUM(count * dkim_pass) AS BIGINT),
+                        CAST(COUNT(*) OVER () AS BIGINT)
                      FROM received_records
                      WHERE policy_domain = ?1 AND day >= ?2 AND day < ?3
-                     GROUP BY source_ip, org_name",
-                    p(),
+                     GROUP BY source_ip
+                     ORDER BY SUM(count) - SUM(count * dmarc_pass) DESC, SUM(count) DESC,
+                        source_ip
+                     LIMIT ?4",
+                    {
+                        let mut v = p();
+                        v.push(Value::Int(secs(max_sources.max(1) as u64)));
+                        v
+                    },
                 ),
                 Stmt::new(
                     "SELECT domain, selector, result, CAST(SUM(messages) AS BIGINT)
@@ -301,6 +311,7 @@ impl Store {
         let rows = |i: usize| results.get(i).map(Vec::as_slice).unwrap_or_default();
         let days = day_results(rows(0), span)?;
         let (mut sources, sources_total) = sources(rows(1), max_sources)?;
+        self.fill_reporters(&domain, span, &mut sources).await?;
         self.fill_names(&mut sources).await?;
         Ok(DomainSummary {
             messages: days.iter().map(DayResults::total).sum(),
@@ -317,6 +328,47 @@ impl Store {
             policy_domain: domain,
             span,
         })
+    }
+
+    /// Who reported each of `sources` in `span`, most messages first.
+    async fn fill_reporters(
+        &self,
+        domain: &str,
+        span: Span,
+        sources: &mut [SourceSummary],
+    ) -> Result<(), StoreError> {
+        let ips: Vec<String> = sources.iter().map(|s| s.ip.clone()).collect();
+        let mut by_ip: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+        for chunk in ips.chunks(500) {
+            let mut params = vec![Value::Text(domain.to_string())];
+            params.extend(span.params());
+            params.extend(chunk.iter().map(|ip| Value::Text(ip.clone())));
+            let rows = self
+                .read(vec![Stmt::new(
+                    format!(
+                        "SELECT source_ip, org_name, CAST(SUM(count) AS BIGINT)
+                         FROM received_records
+                         WHERE policy_domain = ?1 AND source_ip IN ({}) AND day >= ?2
+                            AND day < ?3
+                         GROUP BY source_ip, org_name",
+                        text_list(chunk, 4)
+                    ),
+                    params,
+                )])
+                .await?;
+            for r in rows.first().map(Vec::as_slice).unwrap_or_default() {
+                by_ip
+                    .entry(r.text(0)?)
+                    .or_default()
+                    .push((r.uint(2)?, r.text(1)?));
+            }
+        }
+        for s in sources {
+            let mut orgs = by_ip.remove(&s.ip).unwrap_or_default();
+            orgs.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            s.reporters = orgs.into_iter().map(|(_, o)| o).collect();
+        }
+        Ok(())
     }
 
     async fn fill_names(&self, sources: &mut [SourceSummary]) -> Result<(), StoreError> {
@@ -426,43 +478,24 @@ fn day_results(rows: &[Row], span: Span) -> Result<Vec<DayResults>, StoreError> 
 
 /// Sources from (ip, org) groups: summed per ip, failing first, at most `max`.
 fn sources(rows: &[Row], max: usize) -> Result<(Vec<SourceSummary>, usize), StoreError> {
-    let mut by_ip: BTreeMap<String, (SourceSummary, Vec<(u64, String)>)> = BTreeMap::new();
+    let mut total = 0;
+    let mut all = Vec::with_capacity(rows.len());
     for r in rows {
-        let ip = r.text(0)?;
-        let (s, orgs) = by_ip.entry(ip.clone()).or_insert_with(|| {
-            (
-                SourceSummary {
-                    ip,
-                    name: None,
-                    reporters: Vec::new(),
-                    messages: 0,
-                    dmarc_pass: 0,
-                    spf_aligned: 0,
-                    dkim_aligned: 0,
-                    spf_pass: 0,
-                    dkim_pass: 0,
-                },
-                Vec::new(),
-            )
+        total = usize::try_from(r.uint(7)?).unwrap_or(usize::MAX);
+        all.push(SourceSummary {
+            ip: r.text(0)?,
+            name: None,
+            reporters: Vec::new(),
+            messages: r.uint(1)?,
+            dmarc_pass: r.uint(2)?,
+            spf_aligned: r.uint(3)?,
+            dkim_aligned: r.uint(4)?,
+            spf_pass: r.uint(5)?,
+            dkim_pass: r.uint(6)?,
         });
-        let messages = r.uint(2)?;
-        s.messages = s.messages.saturating_add(messages);
-        s.dmarc_pass = s.dmarc_pass.saturating_add(r.uint(3)?);
-        s.spf_aligned = s.spf_aligned.saturating_add(r.uint(4)?);
-        s.dkim_aligned = s.dkim_aligned.saturating_add(r.uint(5)?);
-        s.spf_pass = s.spf_pass.saturating_add(r.uint(6)?);
-        s.dkim_pass = s.dkim_pass.saturating_add(r.uint(7)?);
-        orgs.push((messages, r.text(1)?));
     }
-    let total = by_ip.len();
-    let mut all: Vec<SourceSummary> = by_ip
-        .into_values()
-        .map(|(mut s, mut orgs)| {
-            orgs.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-            s.reporters = orgs.into_iter().map(|(_, o)| o).collect();
-            s
-        })
-        .collect();
+    // the order of the query, made exact here (ties: the address, bytewise, whatever the
+    // database's collation)
     all.sort_by(|a, b| {
         b.failing()
             .cmp(&a.failing())
