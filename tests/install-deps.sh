@@ -117,7 +117,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$sendmail_version" ]; then
   # The package's binary is set-group-id mail; the loader would then ignore LD_LIBRARY_PATH
   # (the unpacked libwrap). The tests run it as root, which needs no set-gid bit.
   sudo_if_needed chmod g-s "$SENDMAIL_ROOT/usr/libexec/sendmail/sendmail"
-  unresolved=$(LD_LIBRARY_PATH="$SENDMAIL_ROOT/usr/lib/x86_64-linux-gnu:$SENDMAIL_ROOT/lib/x86_64-linux-gnu" \
+  multiarch=$(gcc -print-multiarch 2>/dev/null || echo "$(uname -m)-linux-gnu")
+  unresolved=$(LD_LIBRARY_PATH="$SENDMAIL_ROOT/usr/lib/$multiarch:$SENDMAIL_ROOT/lib/$multiarch" \
     ldd "$SENDMAIL_ROOT/usr/libexec/sendmail/sendmail" | grep 'not found' || true)
   if [ -n "$unresolved" ]; then
     echo "install-deps: the unpacked sendmail cannot load: $unresolved" >&2

@@ -82,17 +82,27 @@ impl SendmailRoot {
     /// Extracted libraries (`libwrap.so.0`) for `LD_LIBRARY_PATH`. The binary is set-group-id
     /// `mail` in the package, which would make the loader ignore the variable; install-deps.sh
     /// clears that bit on the extracted copy.
+    /// The multiarch directories (`usr/lib/<triplet>`, any architecture) come first.
     fn library_path(&self) -> String {
-        [
-            "usr/lib/x86_64-linux-gnu",
-            "lib/x86_64-linux-gnu",
-            "usr/lib",
-            "lib",
-        ]
-        .iter()
-        .map(|d| self.root.join(d).display().to_string())
-        .collect::<Vec<_>>()
-        .join(":")
+        let mut dirs = Vec::new();
+        for base in ["usr/lib", "lib"] {
+            let base = self.root.join(base);
+            if let Ok(entries) = std::fs::read_dir(&base) {
+                let mut multiarch: Vec<PathBuf> = entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir() && p.to_string_lossy().contains("-linux-"))
+                    .collect();
+                multiarch.sort();
+                dirs.extend(multiarch);
+            }
+        }
+        dirs.push(self.root.join("usr/lib"));
+        dirs.push(self.root.join("lib"));
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":")
     }
 }
 
