@@ -34,6 +34,8 @@ mod rebind;
 mod cli;
 // Real Postfix on loopback (AUTHMILTER_E2E=1).
 mod postfix;
+// Real Sendmail (Debian's packages unpacked, not installed) on loopback (AUTHMILTER_E2E=1).
+mod sendmail;
 // `authmilter arc verify|seal`.
 mod arc_cli;
 // Test code never stops or restarts services it did not start.
