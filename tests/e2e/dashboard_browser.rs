@@ -2,8 +2,8 @@
 //! `chromium`, installed by tests/install-deps.sh) loads each page of `serve` over a seeded
 //! store with every non-loopback request sent to a dead proxy and every host name unresolvable
 //! (the pages must need nothing from the network): the DOM it built shows the expected
-//! sources and rates, the chart is an SVG with its bars, and a screenshot of each page is
-//! saved under `target/tmp/dashboard-screenshots/` (docs/images/ holds copies).
+//! sources and rates, the chart is an SVG with its bars, drawn (its colours counted in the screenshot's pixels),
+//! and a screenshot of each page is saved under `target/tmp/dashboard-screenshots/` (docs/images/ holds copies).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,16 +47,109 @@ fn chromium(profile: &Path, url: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Width and height of a PNG (its IHDR chunk), checking the signature.
-fn png_size(path: &Path) -> (u32, u32) {
-    let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(
-        data.starts_with(b"\x89PNG\r\n\x1a\n") && data.len() > 24,
-        "{} is not a PNG",
-        path.display()
-    );
-    let be = |at: usize| u32::from_be_bytes(data[at..at + 4].try_into().expect("4 bytes"));
-    (be(16), be(20))
+/// A decoded screenshot: width, height and 8-bit RGB(A) pixels.
+struct Image {
+    width: usize,
+    height: usize,
+    channels: usize,
+    pixels: Vec<u8>,
+}
+
+impl Image {
+    /// Reads a non-interlaced 8-bit RGB or RGBA PNG (what Chromium writes).
+    fn read(path: &Path) -> Image {
+        use std::io::Read;
+        let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            data.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{} is not a PNG",
+            path.display()
+        );
+        let (mut at, mut header, mut idat) = (8, None, Vec::new());
+        while at + 8 <= data.len() {
+            let len = u32::from_be_bytes(data[at..at + 4].try_into().expect("4")) as usize;
+            let body = &data[at + 8..at + 8 + len];
+            match &data[at + 4..at + 8] {
+                b"IHDR" => header = Some(body.to_vec()),
+                b"IDAT" => idat.extend_from_slice(body),
+                b"IEND" => break,
+                _ => {}
+            }
+            at += 12 + len;
+        }
+        let h = header.expect("IHDR");
+        let be = |i: usize| u32::from_be_bytes(h[i..i + 4].try_into().expect("4")) as usize;
+        let (width, height) = (be(0), be(4));
+        assert_eq!((h[8], h[12]), (8, 0), "8-bit, not interlaced");
+        let channels = match h[9] {
+            2 => 3,
+            6 => 4,
+            t => panic!("PNG colour type {t}"),
+        };
+        let mut raw = Vec::new();
+        flate2::read::ZlibDecoder::new(idat.as_slice())
+            .read_to_end(&mut raw)
+            .expect("inflate");
+        let stride = width * channels;
+        assert_eq!(raw.len(), height * (stride + 1));
+        let mut pixels = vec![0u8; height * stride];
+        for y in 0..height {
+            let filter = raw[y * (stride + 1)];
+            for x in 0..stride {
+                let v = raw[y * (stride + 1) + 1 + x];
+                let left = |row: usize| {
+                    if x >= channels {
+                        pixels[row * stride + x - channels]
+                    } else {
+                        0
+                    }
+                };
+                let a = left(y);
+                let (b, c) = if y > 0 {
+                    (pixels[(y - 1) * stride + x], left(y - 1))
+                } else {
+                    (0, 0)
+                };
+                let predicted = match filter {
+                    0 => 0,
+                    1 => a,
+                    2 => b,
+                    3 => ((u16::from(a) + u16::from(b)) / 2) as u8,
+                    4 => {
+                        let p = i16::from(a) + i16::from(b) - i16::from(c);
+                        let (pa, pb, pc) = (
+                            (p - i16::from(a)).abs(),
+                            (p - i16::from(b)).abs(),
+                            (p - i16::from(c)).abs(),
+                        );
+                        if pa <= pb && pa <= pc {
+                            a
+                        } else if pb <= pc {
+                            b
+                        } else {
+                            c
+                        }
+                    }
+                    f => panic!("PNG filter {f}"),
+                };
+                pixels[y * stride + x] = v.wrapping_add(predicted);
+            }
+        }
+        Image {
+            width,
+            height,
+            channels,
+            pixels,
+        }
+    }
+
+    /// Pixels within 8 of `rgb` in each channel.
+    fn count(&self, rgb: [u8; 3]) -> usize {
+        self.pixels
+            .chunks(self.channels)
+            .filter(|p| (0..3).all(|i| p[i].abs_diff(rgb[i]) <= 8))
+            .count()
+    }
 }
 
 /// Nothing in the DOM Chromium built refers to anything outside the page.
@@ -151,13 +244,32 @@ fn chromium_shows_the_domain_page_offline_with_screenshots() {
                 "--window-size=1280,1400",
             ],
         );
-        assert_eq!(png_size(&file), (1280, 1400), "{}", file.display());
-        let bytes = std::fs::metadata(&file).expect("screenshot").len();
-        assert!(
-            bytes > 20_000,
-            "{} is nearly empty ({bytes} bytes)",
+        let image = Image::read(&file);
+        assert_eq!(
+            (image.width, image.height),
+            (1280, 1400),
+            "{}",
             file.display()
         );
+        // the page is drawn: the dark header bar is there
+        assert!(
+            image.count([0x26, 0x32, 0x38]) > 20_000,
+            "{}",
+            file.display()
+        );
+        if name == "domain" {
+            // the chart is drawn: its pass bars (green), quarantined and rejected segments
+            let (pass, quarantined, rejected) = (
+                image.count([0x2e, 0x7d, 0x32]),
+                image.count([0xef, 0x6c, 0x00]),
+                image.count([0xc6, 0x28, 0x28]),
+            );
+            println!("chart pixels: {pass} pass, {quarantined} quarantined, {rejected} rejected");
+            assert!(
+                pass > 15_000 && quarantined > 1_000 && rejected > 300,
+                "chart pixels: {pass} pass, {quarantined} quarantined, {rejected} rejected"
+            );
+        }
         println!("screenshot: {}", file.display());
     }
     drop(s);
