@@ -94,7 +94,9 @@ impl InboxConfig {
                 line_of("max_memory")
             );
         }
-        if self.discard_timeout.is_zero() || self.discard_timeout.get() >= eom_timeout {
+        // only discard waits for the reports; a deliver-only inbox (or none) fits any budget
+        let waits = self.action == InboxAction::Discard;
+        if self.discard_timeout.is_zero() || (waits && self.discard_timeout.get() >= eom_timeout) {
             bail!(
                 "reports.inbox.discard_timeout{}: more than 0 and less than server.eom_timeout ({}s), so that the milter still answers in time",
                 line_of("discard_timeout"),
@@ -128,7 +130,10 @@ mod tests {
             ("max_size = 10", "max_size"),
             ("max_size = 200\nmax_memory = 100", "max_size"),
             ("discard_timeout = \"0s\"", "discard_timeout"),
-            ("discard_timeout = \"300s\"", "discard_timeout"),
+            (
+                "action = \"discard\"\ndiscard_timeout = \"300s\"",
+                "discard_timeout",
+            ),
             ("act = \"deliver\"", "act"),
             ("action = \"bounce\"", "action"),
         ] {
@@ -139,10 +144,16 @@ mod tests {
         }
         // the discard budget stays inside the milter's end-of-message budget
         let err = Config::parse(
-            "[server]\neom_timeout = \"5s\"\n[reports.inbox]\ndiscard_timeout = \"5s\"\n",
+            "[server]\neom_timeout = \"5s\"\n[reports.inbox]\naction = \"discard\"\n\
+             discard_timeout = \"5s\"\n",
         )
         .unwrap_err()
         .to_string();
         assert!(err.contains("less than server.eom_timeout"), "{err}");
+        // without discard the timeout is not used: a short eom_timeout is fine
+        for inbox in ["", "[reports.inbox]\naddresses = [\"d@example.com\"]\n"] {
+            let text = format!("[server]\neom_timeout = \"1s\"\n{inbox}");
+            assert!(Config::parse(&text).is_ok(), "{text}");
+        }
     }
 }
