@@ -15,6 +15,9 @@
 //! - Bounds: [`MAX_CLIENTS`] connections at once (more are closed), a request head of at most
 //!   8 KiB read within [`REQUEST_TIMEOUT`], the whole exchange within the same limit; request
 //!   bodies are never read. The store's queries run on its read connection.
+//! - Reload: `serve` keeps the [`Dashboard`] in a watch channel; [`Dashboard::rebind`] opens a
+//!   new address (or keeps the socket when only the token changed) and [`serve`] switches to
+//!   it for the connections it accepts next.
 
 mod chart;
 mod pages;
