@@ -5,6 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod report;
+
+pub use report::{
+    ReportCommand, ReportImportArgs, ReportSendArgs, ReportShowArgs, ReportStatusArgs,
+};
+
 /// One milter for SPF, DKIM, DMARC, iprev, Authentication-Results and SRS.
 #[derive(Debug, Parser)]
 #[command(name = "authmilter", version, about, long_about = None, propagate_version = true)]
@@ -47,7 +53,8 @@ pub enum Command {
     },
     /// Load-test any milter as Postfix drives it: rate, latency, errors and the answers.
     Bench(BenchArgs),
-    /// DMARC reports: send the aggregate reports due, show what the store holds.
+    /// DMARC reports: send the aggregate reports due, import and show the reports others
+    /// sent, show what the store holds.
     #[command(subcommand)]
     Report(ReportCommand),
 }
@@ -148,59 +155,6 @@ pub struct CheckDomainArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub timeout: u64,
     /// The configuration file (for DNS settings); optional.
-    #[command(flatten)]
-    pub config: ConfigArg,
-}
-
-/// `authmilter report ...`.
-#[derive(Debug, Subcommand)]
-pub enum ReportCommand {
-    /// Send the aggregate reports of every ended period not sent yet (and queued failure
-    /// reports), now; each report goes to each destination once, also with `serve` running.
-    Send(ReportSendArgs),
-    /// Periods recorded, reports sent, pending and failed with the last error.
-    Status(ReportStatusArgs),
-}
-
-/// `authmilter report send`.
-#[derive(Debug, Args)]
-pub struct ReportSendArgs {
-    /// Build the reports and write them as .eml files; send nothing, change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Where --dry-run writes the files.
-    #[arg(long, value_name = "DIR", default_value = ".", requires = "dry_run")]
-    pub out: PathBuf,
-    /// Only the reports of this UTC day (it must have ended).
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub period: Option<String>,
-    /// Pretend the time is this (Unix seconds); for tests.
-    #[arg(long, value_name = "UNIX", hide = true)]
-    pub now: Option<u64>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// The nameserver override.
-    #[command(flatten)]
-    pub dns: DnsArg,
-    /// The configuration file.
-    #[command(flatten)]
-    pub config: ConfigArg,
-}
-
-/// `authmilter report status`.
-#[derive(Debug, Args)]
-pub struct ReportStatusArgs {
-    /// Show the periods of the last N days.
-    #[arg(long, value_name = "N", default_value_t = 14)]
-    pub days: u64,
-    /// Pretend the time is this (Unix seconds); for tests.
-    #[arg(long, value_name = "UNIX", hide = true)]
-    pub now: Option<u64>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// The configuration file.
     #[command(flatten)]
     pub config: ConfigArg,
 }

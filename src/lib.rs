@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dashboard;
 pub mod forwarding;
 #[doc(hidden)]
 pub mod fuzzing;

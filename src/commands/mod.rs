@@ -37,6 +37,7 @@ mod migrate;
 mod preflight;
 mod reload;
 mod report;
+mod report_in;
 mod serve;
 mod spf;
 mod srs;

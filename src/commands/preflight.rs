@@ -1,7 +1,8 @@
 //! Everything `serve` checks before it binds a socket, in one place, so that `authmilter
 //! config check` runs exactly the same checks (docs/cli.md): the users and groups to run and
 //! own sockets as, the directories of Unix sockets, the signing keys (readable, usable, not
-//! readable by others), the SRS secrets, and every value of the file.
+//! readable by others), the SRS secrets, the dashboard's token file, and every value of the
+//! file.
 
 use crate::app::App;
 use crate::cli::DnsArg;
@@ -40,6 +41,7 @@ pub fn run_checks(
     if dns.zone.is_some() {
         tracing::warn!("DNS answers come from a zone file (--zone), not from the network");
     }
+    crate::dashboard::Access::from_config(&config)?;
     let resolver = super::common::counted_resolver(&config, dns, dns_stats)?;
     let app = App::new(config, resolver)?;
     if let Some(user) = &run_as {

@@ -1,4 +1,4 @@
-//! `authmilter report send|status`.
+//! `authmilter report send|status` (`import` and `show` are in `report_in.rs`).
 
 use std::process::ExitCode;
 
@@ -8,6 +8,7 @@ use report_store::{SendState, Status, Store};
 use crate::app::App;
 use crate::cli::{ReportCommand, ReportSendArgs, ReportStatusArgs};
 use crate::config::Config;
+use crate::reports::period::{format_day as day, format_time as time, parse_day};
 use crate::reports::sender::{PassOptions, aggregate_pass, failure_pass};
 
 /// Runs `report send` or `report status`.
@@ -16,10 +17,13 @@ pub fn run(cmd: ReportCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ReportCommand::Send(a) => send(a),
         ReportCommand::Status(a) => status(a),
+        ReportCommand::Import(a) => super::report_in::import(a),
+        ReportCommand::Show(a) => super::report_in::show(a),
     }
 }
 
-async fn open(config: &Config) -> anyhow::Result<Store> {
+/// Opens the configured report store (`report` subcommands).
+pub(super) async fn open(config: &Config) -> anyhow::Result<Store> {
     let loc = &config.reports.store.0;
     Store::open(loc, crate::reports::unix_now())
         .await
@@ -176,92 +180,5 @@ fn print_status(location: &str, s: &Status) {
             "received reports: {} ({} records)",
             s.received.0, s.received.1
         );
-    }
-}
-
-/// `YYYY-MM-DD` → the Unix time of 00:00:00 UTC that day.
-pub fn parse_day(text: &str) -> anyhow::Result<u64> {
-    let bad = || anyhow::anyhow!("bad date {text:?}: expected YYYY-MM-DD");
-    let mut parts = text.trim().split('-');
-    let (Some(y), Some(m), Some(d), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
-    };
-    let (y, m, d): (i64, i64, i64) = (
-        y.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-        d.parse().map_err(|_| bad())?,
-    );
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    let days = days_from_civil(y, m, d);
-    if civil_from_days(days) != (y, m, d) {
-        return Err(bad()); // e.g. February 30
-    }
-    u64::try_from(days * 86_400).map_err(|_| bad())
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
-fn day(t: u64) -> String {
-    let (y, m, d) = civil_from_days(i64::try_from(t / 86_400).unwrap_or(0));
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-fn time(t: u64) -> String {
-    let s = t % 86_400;
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        day(t),
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days() {
-        assert_eq!(parse_day("1970-01-01").unwrap(), 0);
-        assert_eq!(parse_day("2026-11-02").unwrap(), 1_793_577_600);
-        assert_eq!(day(1_793_577_600 + 5), "2026-11-02");
-        assert_eq!(time(1_793_577_600 + 3661), "2026-11-02T01:01:01Z");
-        for bad in ["2026-02-30", "2026-13-01", "26-1-1", "2026-01-01-01", "x"] {
-            assert!(parse_day(bad).is_err(), "{bad}");
-        }
     }
 }

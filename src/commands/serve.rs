@@ -14,7 +14,9 @@ use tokio::sync::{Notify, watch};
 use crate::app::App;
 use crate::cli::{DnsArg, ServeArgs};
 use crate::config::Config;
+use crate::dashboard::Dashboard;
 use crate::pipeline::ResultsSink;
+use crate::reports::inbox::Inbox;
 use crate::server::sockets::{Listening, UnixSocketSettings};
 use crate::server::{ListenerChanges, ListenerControl, Server, shutdown_signal};
 use crate::services::Services;
@@ -53,8 +55,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         } else {
             (ResultsSink::disabled(), None)
         };
-        let services = Services::new(sink, dns_stats);
+        // reports in: the inbox the milter hands report mail to, read by one worker
+        let inbox_cfg = &app.config.reports.inbox;
+        let (inbox, inbox_rx) = if inbox_cfg.enabled() {
+            let (inbox, rx) = Inbox::new(inbox_cfg.max_memory);
+            (Some(inbox), Some(rx))
+        } else {
+            (None, None)
+        };
+        let services = Services::new(sink, inbox, dns_stats);
         services.metrics.follow_keys(Arc::clone(&shared));
+        let dashboard = Dashboard::bind(&app.config).await?;
         let server =
             Server::bind_with(Arc::clone(&shared), Arc::clone(&services), &mut inherited).await?;
         let socketmap = open_socketmap(&app, &mut inherited).await?;
@@ -80,11 +91,38 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let check_now = Arc::new(Notify::new());
         let mut background = tokio::task::JoinSet::new();
-        if let Some(rx) = sink_rx {
-            // reports: the recorder consumes the sink; both live outside App. Started after
-            // privileges are dropped, so the store is opened as the service user.
-            crate::reports::start(Arc::clone(&shared), rx, stop_rx.clone(), &mut background);
+        // the report store, opened after privileges are dropped (as the service user) for
+        // the recorder, the inbox and the dashboard, which all live outside App
+        let store = (sink_rx.is_some() || inbox_rx.is_some() || dashboard.is_some())
+            .then(|| crate::reports::open_store(&shared, stop_rx.clone(), &mut background));
+        if let (Some(rx), Some(store)) = (sink_rx, &store) {
+            // reports: the recorder consumes the sink
+            crate::reports::start(
+                Arc::clone(&shared),
+                rx,
+                store.clone(),
+                stop_rx.clone(),
+                &mut background,
+            );
         }
+        if let (Some(rx), Some(store)) = (inbox_rx, &store) {
+            background.spawn(crate::reports::inbox::run(
+                rx,
+                store.clone(),
+                Arc::clone(&shared),
+                stop_rx.clone(),
+            ));
+        }
+        // the dashboard runs whenever the store is open, so a reload can start, move or stop it
+        let dashboard = store.as_ref().map(|store| {
+            if let Some(d) = &dashboard {
+                let addr = d.local_addr();
+                tracing::info!(address = %addr, "dashboard: http://{addr}/");
+            }
+            let (tx, rx) = watch::channel(dashboard);
+            background.spawn(crate::dashboard::serve(rx, store.clone(), stop_rx.clone()));
+            tx
+        });
         if let Some((listening, state)) = socketmap {
             let stop = stop_rx.clone();
             background.spawn(async move {
@@ -119,6 +157,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 dns: dns_override,
                 services: Arc::clone(&services),
                 listeners: server.control(),
+                dashboard,
             },
             check_now,
             stop_rx,
@@ -202,6 +241,8 @@ struct Reload {
     dns: DnsArg,
     services: Arc<Services>,
     listeners: ListenerControl,
+    /// The dashboard being served; `None` when the store was not opened at start.
+    dashboard: Option<watch::Sender<Option<Dashboard>>>,
 }
 
 /// SIGHUP: re-read the configuration, keys and secrets; keep the old state on error. New keys
@@ -219,6 +260,7 @@ async fn reloader(reload: Reload, check_now: Arc<Notify>, mut stop: watch::Recei
         dns,
         services,
         listeners,
+        dashboard,
     } = reload;
     loop {
         tokio::select! {
@@ -235,6 +277,9 @@ async fn reloader(reload: Reload, check_now: Arc<Notify>, mut stop: watch::Recei
                     tracing::warn!("reload: [metrics] changes take effect after a restart");
                 }
                 let (r, o) = (&config.reports, &old.config.reports);
+                if r.inbox.enabled() != o.inbox.enabled() || r.inbox.max_memory != o.inbox.max_memory {
+                    tracing::warn!("reload: turning reports.inbox on or off and its max_memory take effect after a restart");
+                }
                 if r.enabled != o.enabled || r.store != o.store || r.queue != o.queue {
                     // the recorder and its store live outside App: they keep running as
                     // started; every other [reports] setting applies at the next batch/pass
@@ -266,6 +311,12 @@ async fn reloader(reload: Reload, check_now: Arc<Notify>, mut stop: watch::Recei
                         old.config.server.listen.clone()
                     }
                 };
+                // a changed address or token file, and the token itself, re-read
+                let wanted = &app.config.dashboard;
+                if wanted != &old.config.dashboard || wanted.listen.0.is_some() {
+                    app.config.dashboard =
+                        reload_dashboard(dashboard.as_ref(), &app.config, &old.config).await;
+                }
                 tracing::info!(
                     config = %path.display(),
                     signing_keys = app.signing.keys().len(),
@@ -282,6 +333,45 @@ async fn reloader(reload: Reload, check_now: Arc<Notify>, mut stop: watch::Recei
                 );
                 systemd::notify_ready("serving (reload failed; previous configuration kept)");
             }
+        }
+    }
+}
+
+/// Applies `[dashboard]` of `config` on reload: opens a new address (then closes the old one),
+/// re-reads the token, or stops the dashboard. Returns the `[dashboard]` now in force (the old
+/// one when the change failed).
+async fn reload_dashboard(
+    control: Option<&watch::Sender<Option<Dashboard>>>,
+    config: &Config,
+    old: &Config,
+) -> crate::config::DashboardConfig {
+    let Some(control) = control else {
+        tracing::warn!(
+            "reload: the dashboard starts after a restart (the report store was not opened at start)"
+        );
+        return old.dashboard.clone();
+    };
+    let running = control.borrow().clone();
+    match Dashboard::rebind(config, running.as_ref()).await {
+        Ok(new) => {
+            let before = running.as_ref().map(Dashboard::local_addr);
+            match new.as_ref().map(Dashboard::local_addr) {
+                Some(addr) if before != Some(addr) => {
+                    tracing::info!(address = %addr, "dashboard: http://{addr}/");
+                }
+                None if before.is_some() => tracing::info!("dashboard: stopped"),
+                _ => {}
+            }
+            control.send_replace(new);
+            config.dashboard.clone()
+        }
+        Err(e) => {
+            tracing::error!(
+                "reload: dashboard unchanged: {}{}",
+                super::reload::one_line(&e),
+                permission_hint(&e)
+            );
+            old.dashboard.clone()
         }
     }
 }

@@ -7,6 +7,8 @@
 
 mod arc;
 mod authentication;
+mod dashboard;
+mod inbox;
 pub mod mail_values;
 mod metrics;
 mod policy;
@@ -23,6 +25,8 @@ use serde::{Deserialize, Serialize};
 
 pub use arc::ArcConfig;
 pub use authentication::*;
+pub use dashboard::{DashboardAddress, DashboardConfig};
+pub use inbox::{InboxAction, InboxConfig};
 pub use mail_values::{CanonPair, HeaderLine, OptionalSocket, SrsSeparator};
 pub use metrics::MetricsConfig;
 pub use policy::*;
@@ -60,8 +64,11 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// Sender Rewriting Scheme for forwarded mail.
     pub srs: SrsConfig,
-    /// DMARC reports: recording, the store, sending (docs/reports.md).
+    /// DMARC reports: recording, the store, sending, reading those sent to us
+    /// (docs/reports.md).
     pub reports: ReportsConfig,
+    /// The web pages over the report store (docs/dashboard.md).
+    pub dashboard: DashboardConfig,
     /// The Prometheus metrics endpoint.
     pub metrics: MetricsConfig,
 }
@@ -198,6 +205,10 @@ impl Config {
             }
         }
         self.reports.validate(&line_of)?;
+        self.reports
+            .inbox
+            .validate(self.server.eom_timeout.get(), &line_of)?;
+        self.dashboard.validate(&line_of)?;
         if let Some(addr) = self.metrics.listen.0
             && !addr.ip().is_loopback()
             && !self.metrics.allow_remote

@@ -1,4 +1,4 @@
-//! `[reports]` and `[reports.failure]`: recording DMARC evaluations, the report store, and
+//! `[reports]` and `[reports.failure]` (`[reports.inbox]` is in `inbox.rs`): recording DMARC evaluations, the report store, and
 //! sending aggregate (RFC 9990) and failure (RFC 9991) reports (docs/reports.md).
 
 use std::fmt;
@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::inbox::InboxConfig;
 use super::values::{SocketSpec, Span};
 
 /// `[reports]`.
@@ -68,6 +69,8 @@ pub struct ReportsConfig {
     pub node: String,
     /// Failure reports.
     pub failure: FailureReportsConfig,
+    /// Reading the aggregate reports mailed to us.
+    pub inbox: InboxConfig,
 }
 
 impl Default for ReportsConfig {
@@ -108,6 +111,7 @@ impl Default for ReportsConfig {
             flush_interval: Span::secs(1),
             node: String::new(),
             failure: FailureReportsConfig::default(),
+            inbox: InboxConfig::default(),
         }
     }
 }
@@ -324,7 +328,8 @@ impl ReportsConfig {
     }
 }
 
-fn plain_address(s: &str) -> bool {
+/// `local@domain.tld` without display name, brackets or spaces.
+pub(super) fn plain_address(s: &str) -> bool {
     match s.rsplit_once('@') {
         Some((local, domain)) => {
             !local.is_empty()

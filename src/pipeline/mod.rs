@@ -90,6 +90,8 @@ struct Current {
     sealing: Option<(String, arc::SealingSession)>,
     /// For `[srs] rewrite = "when-spf-fails"`: does the sender's SPF pass from our addresses?
     srs_spf: Option<task::Task<bool>>,
+    /// The copy of a message to a report address (`[reports.inbox]`), from RCPT on.
+    capture: Option<crate::reports::inbox::Capture>,
 }
 
 impl Current {
@@ -101,6 +103,7 @@ impl Current {
             signing: Signing::default(),
             sealing: None,
             srs_spf: None,
+            capture: None,
         }
     }
 }
@@ -205,7 +208,14 @@ impl MessagePipeline {
         if let Some(refusal) = steps::srs_recipient_check(&self.app, recipient) {
             return StageReply::Refuse(refusal);
         }
-        self.current().state.add_recipient(recipient.to_vec(), args);
+        let inbox = self.services.inbox.clone();
+        let app = Arc::clone(&self.app);
+        let cfg = &app.config.reports.inbox;
+        let current = self.current();
+        current.state.add_recipient(recipient.to_vec(), args);
+        if let Some(inbox) = inbox.filter(|_| current.capture.is_none() && cfg.matches(recipient)) {
+            current.capture = Some(crate::reports::inbox::Capture::start(&inbox, cfg));
+        }
         StageReply::Continue
     }
 
@@ -221,9 +231,11 @@ impl MessagePipeline {
     /// only counted.
     pub fn header(&mut self, name: &[u8], value_after_colon: &[u8]) {
         let rules = self.rules.clone();
-        self.current()
-            .state
-            .add_header(name, value_after_colon, &rules);
+        let current = self.current();
+        current.state.add_header(name, value_after_colon, &rules);
+        if let Some(c) = &mut current.capture {
+            c.header(name, value_after_colon);
+        }
     }
 
     /// End of headers: start the header-based checks (DKIM key lookups, DMARC discovery)
@@ -233,6 +245,9 @@ impl MessagePipeline {
         let app = Arc::clone(&self.app);
         let current = self.current();
         current.state.headers_done = true;
+        if let Some(c) = &mut current.capture {
+            c.end_of_headers();
+        }
         if current.state.oversize.is_some() {
             return;
         }
@@ -257,6 +272,9 @@ impl MessagePipeline {
         let current = self.current();
         current.state.body(chunk);
         current.body_hashes.update(chunk);
+        if let Some(c) = &mut current.capture {
+            c.body(chunk);
+        }
     }
 
     /// The answer if end-of-message work cannot finish (`[policy] on_error`): computed before

@@ -10,7 +10,9 @@
 //!    leave, with this hop's results;
 //! 7. our DKIM signatures are made over the header fields as they will be delivered;
 //! 8. SRS rewrites the envelope of accepted forwarded mail;
-//! 9. the decision is published to the results sink.
+//! 9. a message to a report address goes to the report inbox, and is discarded once its
+//!    reports are stored when `[reports.inbox] action = "discard"`;
+//! 10. the decision is published to the results sink.
 //!
 //! Headers to add are collected top-down in [`Decision::prepend`]: our DKIM signatures, then
 //! our ARC set (ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results), then our
@@ -40,6 +42,7 @@ impl MessagePipeline {
             signing,
             sealing,
             srs_spf,
+            capture,
         } = current;
         let hashes = body_hashes.finish();
         let direction = state.direction;
@@ -58,6 +61,9 @@ impl MessagePipeline {
                 "message header over the limits ({over}): not checked, answered per server.on_oversize"
             );
             policy::oversize(&app, &over.to_string(), &mut d);
+            if capture.is_some() {
+                tracing::warn!("reports inbox: message not read (header over the limits)");
+            }
             d.summary = format!(
                 "{} size={} unchecked=({over})",
                 direction.as_str(),
@@ -183,7 +189,12 @@ impl MessagePipeline {
             apply_srs(&app, &state, srs_spf, &mut d).await;
         }
 
-        // 9. publish
+        // 9. the report inbox
+        if let Some(c) = capture {
+            crate::reports::inbox::finish(c, &app, &state, &mut d).await;
+        }
+
+        // 10. publish
         self.publish(&state, &d);
         d
     }

@@ -4,6 +4,9 @@
 //! stops it nor loses records; each pass reads the current configuration and signing keys.
 
 pub mod failure;
+pub mod inbox;
+pub mod ingest;
+pub mod period;
 pub mod recorder;
 pub mod sender;
 pub mod smtp;
@@ -113,16 +116,51 @@ pub fn message_id(message: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-/// Starts reporting for `serve`: opens the store (retrying while it cannot), then runs the
-/// recorder, the failure report producer and, when this node sends, the schedule.
+/// Opens the report store for `serve` in the background, retrying every 30 s while it
+/// cannot; the recorder, the report inbox and the dashboard wait on the returned channel.
+pub fn open_store(
+    shared: &Arc<ArcSwap<App>>,
+    stop: watch::Receiver<bool>,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> watch::Receiver<Option<Store>> {
+    let (tx, rx) = watch::channel(None);
+    let shared = Arc::clone(shared);
+    tasks.spawn(async move {
+        if let Some(store) = open_with_retry(&shared, stop).await {
+            // receivers keep seeing the value after the sender is gone
+            let _ = tx.send(Some(store));
+        }
+    });
+    rx
+}
+
+/// Waits until `store` holds the open store; `None` when `stop` fires first.
+pub async fn opened(
+    store: &mut watch::Receiver<Option<Store>>,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Store> {
+    loop {
+        if let Some(s) = store.borrow().clone() {
+            return Some(s);
+        }
+        tokio::select! {
+            _ = stop.changed() => return None,
+            changed = store.changed() => if changed.is_err() { return None },
+        }
+    }
+}
+
+/// Starts reporting for `serve` once the store is open: the recorder, the failure report
+/// producer and, when this node sends, the schedule.
 pub fn start(
     shared: Arc<ArcSwap<App>>,
     rx: SinkReceiver,
-    stop: watch::Receiver<bool>,
+    mut store: watch::Receiver<Option<Store>>,
+    mut stop: watch::Receiver<bool>,
     tasks: &mut tokio::task::JoinSet<()>,
 ) {
     tasks.spawn(async move {
-        let Some(store) = open_with_retry(&shared, stop.clone()).await else {
+        let Some(store) = opened(&mut store, &mut stop).await else {
             return;
         };
         let app = shared.load_full();

@@ -34,6 +34,8 @@ mod rebind;
 mod cli;
 // Real Postfix on loopback (AUTHMILTER_E2E=1).
 mod postfix;
+// Real Sendmail (Debian's packages unpacked, not installed) on loopback (AUTHMILTER_E2E=1).
+mod sendmail;
 // `authmilter arc verify|seal`.
 mod arc_cli;
 // Test code never stops or restarts services it did not start.
@@ -57,3 +59,11 @@ mod bench;
 // DMARC reports: recorded by serve, sent by report send and the schedule; SQLite, and
 // PostgreSQL with two nodes (AUTHMILTER_E2E=1).
 mod reports;
+// DMARC reports in through the milter: captured, stored, delivered or discarded.
+mod reports_in;
+// `report import` and `report show`: samples, every file kind, bombs, the summary.
+mod report_import;
+// The dashboard over HTTP: pages over a seeded store, access off loopback.
+mod dashboard;
+// The dashboard in headless Chromium, offline, with screenshots.
+mod dashboard_browser;

@@ -30,6 +30,7 @@ pub mod schema;
 pub mod sql;
 mod sqlite;
 mod status;
+mod summary;
 
 use std::sync::Arc;
 
@@ -37,8 +38,13 @@ pub use error::StoreError;
 pub use failure_queue::{FailureLimits, FailureReport, NewFailureReport, Queued};
 pub use jobs::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendRow, SendState};
 pub use location::{StoreLocation, redact};
+pub use received::report_day;
 pub use record::RecordStats;
 pub use status::{JobStatus, PeriodStatus, PurgeStats, Status};
+pub use summary::{
+    DayResults, DomainOverview, DomainSummary, OutboundDomain, ReporterSummary, SelectorSummary,
+    SourceSummary, Span,
+};
 
 use crate::postgres::PostgresBackend;
 use crate::sql::{Results, Stmt};
@@ -96,6 +102,16 @@ impl Store {
     pub async fn transaction(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
         match &self.backend {
             Backend::Sqlite(b) => b.transaction(stmts).await,
+            Backend::Postgres(b) => b.transaction(stmts).await,
+        }
+    }
+
+    /// Runs read-only statements in one consistent snapshot (the dashboard, `report show`).
+    /// On SQLite they run on a connection of their own, so a long read never holds up the
+    /// writer; on PostgreSQL in one transaction like any other.
+    pub async fn read(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.read(stmts).await,
             Backend::Postgres(b) => b.transaction(stmts).await,
         }
     }

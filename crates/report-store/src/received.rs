@@ -1,7 +1,11 @@
-//! Aggregate reports other receivers send us (issue "DMARC reports in" adds the import and
-//! dashboard queries): stored once per (org_name, report_id).
+//! Aggregate reports other receivers send us ("DMARC reports in", docs/reports.md): stored
+//! once per (org_name, report_id), each record with the flags the dashboard reads, and the
+//! daily and DKIM selector rollups kept up to date in the same transaction.
+
+use std::collections::BTreeMap;
 
 use reports::Feedback;
+use reports::vocabulary::{AlignedResult, DkimResult, SpfResult};
 
 use crate::error::StoreError;
 use crate::sql::{Stmt, Value};
@@ -11,10 +15,49 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("to JSON: {e}")))
 }
 
+/// The UTC day (its first second) a received report's records count for: the day its
+/// period begins (RFC 9990 §3.1.1.4: typically one UTC day).
+pub fn report_day(report: &Feedback) -> u64 {
+    let begin = report.metadata.date_range.begin;
+    begin - begin % 86_400
+}
+
+/// The 0/1 flags of one record: DMARC pass (an aligned DKIM or SPF pass, RFC 9989 §4.4),
+/// SPF pass and DKIM pass whatever the alignment (RFC 9990 §3.1.1.11).
+fn flags(r: &reports::Record) -> (i64, i64, i64) {
+    let pe = &r.row.policy_evaluated;
+    let dmarc = pe.dkim == AlignedResult::Pass || pe.spf == AlignedResult::Pass;
+    let spf = r
+        .auth_results
+        .spf
+        .iter()
+        .any(|s| s.result == SpfResult::Pass);
+    let dkim = r
+        .auth_results
+        .dkim
+        .iter()
+        .any(|d| d.result == DkimResult::Pass);
+    (i64::from(dmarc), i64::from(spf), i64::from(dkim))
+}
+
+const DAILY_UPSERT: &str = "INSERT INTO received_daily (policy_domain, day, dmarc_pass,
+        disposition, messages, records)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+    ON CONFLICT (policy_domain, day, dmarc_pass, disposition) DO UPDATE SET
+        messages = received_daily.messages + excluded.messages,
+        records = received_daily.records + excluded.records";
+
+const SELECTOR_UPSERT: &str = "INSERT INTO received_selectors (policy_domain, day, domain,
+        selector, result, messages)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+    ON CONFLICT (policy_domain, day, domain, selector, result) DO UPDATE SET
+        messages = received_selectors.messages + excluded.messages";
+
 impl Store {
     /// Stores a received report and its records in one transaction. Returns its id, or
     /// `None` when a report with the same (org_name, report_id) is already stored (RFC 9990
     /// §3.5.4: a re-sent report keeps its identifiers), in which case nothing is written.
+    /// `source` says where it came from (a file, a message), for the operator.
     pub async fn insert_received_report(
         &self,
         report: &Feedback,
@@ -22,6 +65,8 @@ impl Store {
         now: u64,
     ) -> Result<Option<i64>, StoreError> {
         let m = &report.metadata;
+        let domain = report.policy.domain.to_ascii_lowercase();
+        let day = Value::Int(secs(report_day(report)));
         let head = Stmt::new(
             "INSERT INTO received_reports (org_name, report_id, email, extra_contact_info,
                 policy_domain, begin_time, end_time, policy_published, errors, generator,
@@ -34,7 +79,7 @@ impl Store {
                 m.report_id.clone().into(),
                 m.email.clone().into(),
                 m.extra_contact_info.clone().into(),
-                report.policy.domain.to_ascii_lowercase().into(),
+                domain.clone().into(),
                 m.date_range.begin.into(),
                 m.date_range.end.into(),
                 json(&report.policy)?.into(),
@@ -47,14 +92,35 @@ impl Store {
             ],
         );
         let mut stmts = vec![head];
+        // (dmarc_pass, disposition) -> (messages, records)
+        let mut daily: BTreeMap<(i64, String), (u64, u64)> = BTreeMap::new();
+        // (d=, s=, result) -> messages
+        let mut selectors: BTreeMap<(String, String, String), u64> = BTreeMap::new();
         for r in &report.records {
             let pe = &r.row.policy_evaluated;
+            let (dmarc, spf, dkim) = flags(r);
+            let d = daily
+                .entry((dmarc, pe.disposition.to_string()))
+                .or_default();
+            d.0 = d.0.saturating_add(r.row.count);
+            d.1 = d.1.saturating_add(1);
+            for sig in &r.auth_results.dkim {
+                let key = (
+                    sig.domain.to_ascii_lowercase(),
+                    sig.selector.clone().unwrap_or_default(),
+                    sig.result.to_string(),
+                );
+                let n = selectors.entry(key).or_default();
+                *n = n.saturating_add(r.row.count);
+            }
             stmts.push(Stmt::per_row(
                 0,
                 "INSERT INTO received_records (source_ip, count, disposition, dkim_aligned,
                     spf_aligned, header_from, envelope_from, envelope_to, reasons,
-                    auth_results, report_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    auth_results, policy_domain, day, org_name, dmarc_pass, spf_pass,
+                    dkim_pass, report_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                    ?16, ?17)",
                 vec![
                     r.row.source_ip.to_string().into(),
                     r.row.count.into(),
@@ -66,6 +132,42 @@ impl Store {
                     r.identifiers.envelope_to.clone().into(),
                     json(&pe.reasons)?.into(),
                     json(&r.auth_results)?.into(),
+                    domain.clone().into(),
+                    day.clone(),
+                    m.org_name.clone().into(),
+                    Value::Int(dmarc),
+                    Value::Int(spf),
+                    Value::Int(dkim),
+                ],
+            ));
+        }
+        // the rollups, only when the report was new (the head returned its id); in
+        // key order, so concurrent writers on PostgreSQL lock rows in the same order
+        for ((dmarc, disposition), (messages, records)) in daily {
+            stmts.push(Stmt::if_rows(
+                0,
+                DAILY_UPSERT,
+                vec![
+                    domain.clone().into(),
+                    day.clone(),
+                    Value::Int(dmarc),
+                    disposition.into(),
+                    messages.into(),
+                    records.into(),
+                ],
+            ));
+        }
+        for ((d, s, result), messages) in selectors {
+            stmts.push(Stmt::if_rows(
+                0,
+                SELECTOR_UPSERT,
+                vec![
+                    domain.clone().into(),
+                    day.clone(),
+                    d.into(),
+                    s.into(),
+                    result.into(),
+                    messages.into(),
                 ],
             ));
         }
@@ -89,5 +191,65 @@ impl Store {
             Some(r) => Ok((r.uint(0)?, r.uint(1)?)),
             None => Ok((0, 0)),
         }
+    }
+
+    /// Of `ips` (source addresses of received reports), those without a looked-up name yet
+    /// or whose lookup is older than `stale_before` (Unix seconds).
+    pub async fn source_names_missing(
+        &self,
+        ips: &[String],
+        stale_before: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut missing = Vec::new();
+        // one statement per chunk: bounded parameter lists on both backends
+        for chunk in ips.chunks(500) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("?{}", i + 1)).collect();
+            let mut params: Vec<Value> = vec![Value::Int(secs(stale_before))];
+            params.extend(chunk.iter().map(|ip| Value::Text(ip.clone())));
+            let rows = self
+                .query(Stmt::new(
+                    format!(
+                        "SELECT ip FROM source_names WHERE looked_up_at >= ?1 AND ip IN ({})",
+                        list.join(", ")
+                    ),
+                    params,
+                ))
+                .await?;
+            let known: std::collections::HashSet<String> =
+                rows.iter().map(|r| r.text(0)).collect::<Result<_, _>>()?;
+            missing.extend(chunk.iter().filter(|ip| !known.contains(*ip)).cloned());
+        }
+        Ok(missing)
+    }
+
+    /// Records reverse DNS names (`None`: no name) of source addresses, looked up at `now`.
+    pub async fn set_source_names(
+        &self,
+        names: &[(String, Option<String>)],
+        now: u64,
+    ) -> Result<(), StoreError> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let mut sorted: Vec<&(String, Option<String>)> = names.iter().collect();
+        sorted.sort();
+        sorted.dedup_by(|a, b| a.0 == b.0);
+        let stmts = sorted
+            .into_iter()
+            .map(|(ip, name)| {
+                Stmt::new(
+                    "INSERT INTO source_names (ip, name, looked_up_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (ip) DO UPDATE SET name = excluded.name,
+                        looked_up_at = excluded.looked_up_at",
+                    vec![
+                        ip.clone().into(),
+                        name.clone().into(),
+                        Value::Int(secs(now)),
+                    ],
+                )
+            })
+            .collect();
+        self.transaction(stmts).await?;
+        Ok(())
     }
 }

@@ -26,14 +26,15 @@ pub const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
 )";
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "observations, report jobs and sends, failure report queue, received reports",
-    statements: &[
-        // What we record: one row per distinct observation (the reports crate's Observation
-        // as JSON, its time set to 0) per policy domain and period, with the number of
-        // messages it stands for. `wants_report` is 1 when the policy record has rua=.
-        "CREATE TABLE observations (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "observations, report jobs and sends, failure report queue, received reports",
+        statements: &[
+            // What we record: one row per distinct observation (the reports crate's Observation
+            // as JSON, its time set to 0) per policy domain and period, with the number of
+            // messages it stands for. `wants_report` is 1 when the policy record has rua=.
+            "CREATE TABLE observations (
             id {id},
             policy_domain TEXT NOT NULL,
             period_begin BIGINT NOT NULL,
@@ -49,10 +50,10 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             last_seen BIGINT NOT NULL,
             UNIQUE (policy_domain, period_begin, fingerprint)
         )",
-        "CREATE INDEX observations_period ON observations (period_begin, wants_report)",
-        // One aggregate report per (policy domain, period): claimed by one sender at a time
-        // (claimed_by + lease_until), `open` until every destination is settled, then `done`.
-        "CREATE TABLE report_jobs (
+            "CREATE INDEX observations_period ON observations (period_begin, wants_report)",
+            // One aggregate report per (policy domain, period): claimed by one sender at a time
+            // (claimed_by + lease_until), `open` until every destination is settled, then `done`.
+            "CREATE TABLE report_jobs (
             policy_domain TEXT NOT NULL,
             period_begin BIGINT NOT NULL,
             period_end BIGINT NOT NULL,
@@ -67,9 +68,9 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             updated_at BIGINT NOT NULL,
             PRIMARY KEY (policy_domain, period_begin)
         )",
-        // One row per destination of a report: pending -> sending -> sent, or skipped,
-        // failed, uncertain (the sender died between submitting and recording the outcome).
-        "CREATE TABLE report_sends (
+            // One row per destination of a report: pending -> sending -> sent, or skipped,
+            // failed, uncertain (the sender died between submitting and recording the outcome).
+            "CREATE TABLE report_sends (
             policy_domain TEXT NOT NULL,
             period_begin BIGINT NOT NULL,
             destination TEXT NOT NULL,
@@ -86,10 +87,10 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             sent_at BIGINT,
             PRIMARY KEY (policy_domain, period_begin, destination)
         )",
-        "CREATE INDEX report_sends_rate ON report_sends (destination, sent_at)",
-        // Failure reports (RFC 9991) waiting to be sent, and the record of those sent (the
-        // message itself is dropped once it is settled).
-        "CREATE TABLE failure_reports (
+            "CREATE INDEX report_sends_rate ON report_sends (destination, sent_at)",
+            // Failure reports (RFC 9991) waiting to be sent, and the record of those sent (the
+            // message itself is dropped once it is settled).
+            "CREATE TABLE failure_reports (
             id {id},
             created_at BIGINT NOT NULL,
             policy_domain TEXT NOT NULL,
@@ -107,12 +108,12 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             updated_at BIGINT NOT NULL,
             sent_at BIGINT
         )",
-        "CREATE INDEX failure_reports_domain ON failure_reports (policy_domain, created_at)",
-        "CREATE INDEX failure_reports_destination ON failure_reports (destination, created_at)",
-        "CREATE INDEX failure_reports_state ON failure_reports (state, next_attempt)",
-        // Aggregate reports other receivers send us (issue "DMARC reports in"): one row per
-        // report, unique by (org_name, report_id) so a report imported twice is kept once.
-        "CREATE TABLE received_reports (
+            "CREATE INDEX failure_reports_domain ON failure_reports (policy_domain, created_at)",
+            "CREATE INDEX failure_reports_destination ON failure_reports (destination, created_at)",
+            "CREATE INDEX failure_reports_state ON failure_reports (state, next_attempt)",
+            // Aggregate reports other receivers send us (issue "DMARC reports in"): one row per
+            // report, unique by (org_name, report_id) so a report imported twice is kept once.
+            "CREATE TABLE received_reports (
             id {id},
             org_name TEXT NOT NULL,
             report_id TEXT NOT NULL,
@@ -130,9 +131,9 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             received_at BIGINT NOT NULL,
             UNIQUE (org_name, report_id)
         )",
-        "CREATE INDEX received_reports_domain ON received_reports (policy_domain, begin_time)",
-        // Their rows (RFC 9990 §3.1.1.7 `record`); auth results and reasons as JSON.
-        "CREATE TABLE received_records (
+            "CREATE INDEX received_reports_domain ON received_reports (policy_domain, begin_time)",
+            // Their rows (RFC 9990 §3.1.1.7 `record`); auth results and reasons as JSON.
+            "CREATE TABLE received_records (
             id {id},
             report_id BIGINT NOT NULL REFERENCES received_reports (id) ON DELETE CASCADE,
             source_ip TEXT NOT NULL,
@@ -146,10 +147,86 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             reasons TEXT NOT NULL,
             auth_results TEXT NOT NULL
         )",
-        "CREATE INDEX received_records_report ON received_records (report_id)",
-        "CREATE INDEX received_records_source ON received_records (source_ip)",
-    ],
-}];
+            "CREATE INDEX received_records_report ON received_records (report_id)",
+            "CREATE INDEX received_records_source ON received_records (source_ip)",
+        ],
+    },
+    Migration {
+        version: 2,
+        description: "received reports: dashboard columns, daily and DKIM selector rollups, source names",
+        statements: &[
+            // Each record carries its report's policy domain, UTC day and reporter, and its
+            // results as 0/1 flags, so the per-domain queries (docs/dashboard.md) read one
+            // covering index and never join or parse JSON: DMARC pass (an aligned DKIM or SPF
+            // pass, RFC 9989 §4.4), and SPF / DKIM passing at all, aligned or not.
+            "ALTER TABLE received_records ADD COLUMN policy_domain TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE received_records ADD COLUMN day BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE received_records ADD COLUMN org_name TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE received_records ADD COLUMN dmarc_pass BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE received_records ADD COLUMN spf_pass BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE received_records ADD COLUMN dkim_pass BIGINT NOT NULL DEFAULT 0",
+            // rows stored by version 1: filled from their report and their JSON (written by
+            // serde with `dkim` before `spf`, so a `"result":"pass"` before `"spf":[` is DKIM's;
+            // JSON escapes the quotes of any string, so a value cannot fake the pattern)
+            "UPDATE received_records SET
+            policy_domain = COALESCE((SELECT r.policy_domain FROM received_reports r
+                WHERE r.id = received_records.report_id), ''),
+            day = COALESCE((SELECT r.begin_time - r.begin_time % 86400 FROM received_reports r
+                WHERE r.id = received_records.report_id), 0),
+            org_name = COALESCE((SELECT r.org_name FROM received_reports r
+                WHERE r.id = received_records.report_id), ''),
+            dmarc_pass = CASE WHEN dkim_aligned = 'pass' OR spf_aligned = 'pass'
+                THEN 1 ELSE 0 END,
+            spf_pass = CASE WHEN auth_results LIKE '%\"spf\":[%\"result\":\"pass\"%'
+                THEN 1 ELSE 0 END,
+            dkim_pass = CASE WHEN auth_results LIKE '{\"dkim\":[%\"result\":\"pass\"%\"spf\":[%'
+                THEN 1 ELSE 0 END",
+            // covers the sources query of the domain page: no table row is read, and the
+            // records come in source order, so grouping them needs no sort (the day range is
+            // checked in the index; retention bounds a domain's records); the reporters of
+            // the listed sources are found by (domain, address)
+            "CREATE INDEX received_records_domain_source ON received_records (policy_domain,
+            source_ip, day, org_name, count, dmarc_pass, spf_aligned, dkim_aligned, spf_pass,
+            dkim_pass)",
+            // Messages per policy domain, day, DMARC result and disposition (the chart and the
+            // domain list), kept up to date as reports are stored.
+            "CREATE TABLE received_daily (
+            policy_domain TEXT NOT NULL,
+            day BIGINT NOT NULL,
+            dmarc_pass BIGINT NOT NULL,
+            disposition TEXT NOT NULL,
+            messages BIGINT NOT NULL,
+            records BIGINT NOT NULL,
+            PRIMARY KEY (policy_domain, day, dmarc_pass, disposition)
+        )",
+            "INSERT INTO received_daily (policy_domain, day, dmarc_pass, disposition, messages,
+            records)
+         SELECT policy_domain, day, dmarc_pass, disposition, SUM(count), COUNT(*)
+         FROM received_records GROUP BY policy_domain, day, dmarc_pass, disposition",
+            // Messages per policy domain, day and DKIM signature (d=, s=, result): the selectors
+            // seen. Reports stored by version 1 are not in it (their results are JSON; nothing
+            // stored received reports before version 2 outside tests).
+            "CREATE TABLE received_selectors (
+            policy_domain TEXT NOT NULL,
+            day BIGINT NOT NULL,
+            domain TEXT NOT NULL,
+            selector TEXT NOT NULL,
+            result TEXT NOT NULL,
+            messages BIGINT NOT NULL,
+            PRIMARY KEY (policy_domain, day, domain, selector, result)
+        )",
+            // Reverse DNS names of the sources in received reports, looked up when a report is
+            // stored (none: no PTR, or the lookup failed).
+            "CREATE TABLE source_names (
+            ip TEXT NOT NULL PRIMARY KEY,
+            name TEXT,
+            looked_up_at BIGINT NOT NULL
+        )",
+            // the outbound view (what we record for others) by period
+            "CREATE INDEX observations_domain ON observations (period_begin, policy_domain, result)",
+        ],
+    },
+];
 
 /// The newest schema version this program knows.
 pub fn latest_version() -> i64 {

@@ -64,6 +64,9 @@ pub struct Stmt {
     /// Run once per row of an earlier statement of the same transaction (by index), that
     /// row's values appended to `params`; not at all when it returned no row.
     pub per_row_of: Option<usize>,
+    /// Run once, with `params` only, when an earlier statement (by index) returned a row;
+    /// not at all when it returned none.
+    pub if_rows_of: Option<usize>,
 }
 
 impl Stmt {
@@ -73,6 +76,7 @@ impl Stmt {
             sql: sql.into(),
             params,
             per_row_of: None,
+            if_rows_of: None,
         }
     }
 
@@ -84,8 +88,23 @@ impl Stmt {
         }
     }
 
+    /// A statement run once when statement `earlier` returned a row (see
+    /// [`Stmt::if_rows_of`]).
+    pub fn if_rows(earlier: usize, sql: impl Into<String>, params: Vec<Value>) -> Self {
+        Stmt {
+            if_rows_of: Some(earlier),
+            ..Stmt::new(sql, params)
+        }
+    }
+
     /// The parameter lists to run this statement with, given the earlier results.
     pub fn bindings(&self, earlier: &[Vec<Row>]) -> Vec<Vec<Value>> {
+        if let Some(k) = self.if_rows_of {
+            return match earlier.get(k) {
+                Some(rows) if !rows.is_empty() => vec![self.params.clone()],
+                _ => Vec::new(),
+            };
+        }
         match self.per_row_of {
             None => vec![self.params.clone()],
             Some(k) => earlier

@@ -22,58 +22,42 @@ use crate::sql::{Results, Row, Stmt, Value, expand_types};
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
-/// An open SQLite store (cheap to clone; all clones share the worker thread).
+/// An open SQLite store (cheap to clone; all clones share the worker threads).
 #[derive(Debug, Clone)]
 pub struct SqliteBackend {
     jobs: mpsc::Sender<Job>,
+    /// A second, read-only connection for the dashboard and `report show`: with WAL its
+    /// reads see a consistent snapshot and never wait for, nor hold up, the writer.
+    reads: mpsc::Sender<Job>,
 }
 
 impl SqliteBackend {
-    /// Opens (creating when missing) the database file and starts its worker thread.
+    /// Opens (creating when missing) the database file and starts its worker threads.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let (jobs, mut rx) = mpsc::channel::<Job>(64);
-        let (ready_tx, ready_rx) = oneshot::channel();
-        let p = path.to_path_buf();
-        std::thread::Builder::new()
-            .name("report-store".into())
-            .spawn(move || {
-                let mut conn = match connect(&p) {
-                    Ok(c) => {
-                        let _ = ready_tx.send(Ok(()));
-                        c
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                while let Some(job) = rx.blocking_recv() {
-                    job(&mut conn);
-                }
-            })
-            .map_err(|e| StoreError::Location {
-                location: format!("sqlite:{}", path.display()),
-                why: format!("cannot start the store thread: {e}"),
-            })?;
-        ready_rx.await.map_err(|_| StoreError::Closed)??;
-        Ok(SqliteBackend { jobs })
+        let jobs = start_thread(path, "report-store", false).await?;
+        let reads = start_thread(path, "report-store-reads", true).await?;
+        Ok(SqliteBackend { jobs, reads })
     }
 
     async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = tx.send(f(conn));
-        });
-        self.jobs.send(job).await.map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        call_on(&self.jobs, f).await
     }
 
     /// Runs `stmts` in one transaction; returns each statement's rows.
     pub async fn transaction(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
-        self.call(move |conn| run(conn, &stmts)).await
+        self.call(move |conn| run(conn, &stmts, TransactionBehavior::Immediate))
+            .await
+    }
+
+    /// Runs read-only `stmts` in one snapshot on the read connection.
+    pub async fn read(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
+        call_on(&self.reads, move |conn| {
+            run(conn, &stmts, TransactionBehavior::Deferred)
+        })
+        .await
     }
 
     /// Applies the missing migrations; returns the schema version.
@@ -115,11 +99,57 @@ impl SqliteBackend {
     }
 }
 
+/// Starts a thread owning one connection to `path`, fed through a bounded channel.
+async fn start_thread(
+    path: &Path,
+    name: &str,
+    read_only: bool,
+) -> Result<mpsc::Sender<Job>, StoreError> {
+    let (jobs, mut rx) = mpsc::channel::<Job>(64);
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let p = path.to_path_buf();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let mut conn = match connect(&p, read_only) {
+                Ok(c) => {
+                    let _ = ready_tx.send(Ok(()));
+                    c
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            while let Some(job) = rx.blocking_recv() {
+                job(&mut conn);
+            }
+        })
+        .map_err(|e| StoreError::Location {
+            location: format!("sqlite:{}", path.display()),
+            why: format!("cannot start the store thread: {e}"),
+        })?;
+    ready_rx.await.map_err(|_| StoreError::Closed)??;
+    Ok(jobs)
+}
+
+async fn call_on<T: Send + 'static>(
+    jobs: &mpsc::Sender<Job>,
+    f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let (tx, rx) = oneshot::channel();
+    let job: Job = Box::new(move |conn| {
+        let _ = tx.send(f(conn));
+    });
+    jobs.send(job).await.map_err(|_| StoreError::Closed)?;
+    rx.await.map_err(|_| StoreError::Closed)?
+}
+
 fn expand(sql: &str) -> String {
     expand_types(sql, "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB")
 }
 
-fn connect(path: &Path) -> Result<Connection, StoreError> {
+fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.exists()
     {
@@ -139,11 +169,18 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    if read_only {
+        conn.pragma_update(None, "query_only", "ON")?;
+    }
     Ok(conn)
 }
 
-fn run(conn: &mut Connection, stmts: &[Stmt]) -> Result<Results, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+fn run(
+    conn: &mut Connection,
+    stmts: &[Stmt],
+    behavior: TransactionBehavior,
+) -> Result<Results, StoreError> {
+    let tx = conn.transaction_with_behavior(behavior)?;
     let mut results = Vec::with_capacity(stmts.len());
     for s in stmts {
         let mut prepared = tx.prepare_cached(&expand(&s.sql))?;

@@ -195,6 +195,11 @@ impl Store {
                     "DELETE FROM received_reports WHERE end_time < ?1 RETURNING 1",
                     p(),
                 ),
+                // the rollups of the days those reports covered (day + 86399 is the end of
+                // a one-day report), and names not looked up again since
+                Stmt::new("DELETE FROM received_daily WHERE day + 86399 < ?1", p()),
+                Stmt::new("DELETE FROM received_selectors WHERE day + 86399 < ?1", p()),
+                Stmt::new("DELETE FROM source_names WHERE looked_up_at < ?1", p()),
             ])
             .await?;
         let count = |i: usize| results.get(i).map_or(0, |r| r.len() as u64);

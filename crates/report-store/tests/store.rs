@@ -88,10 +88,10 @@ fn key(domain: &str, begin: u64) -> PeriodKey {
 /// Everything the store does, on whichever backend.
 async fn suite(loc: StoreLocation) {
     let store = Store::open(&loc, T0).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 1);
+    assert_eq!(store.schema_version().await.unwrap(), 2);
     // opening again runs no migration twice
     let again = Store::open(&loc, T0).await.unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 1);
+    assert_eq!(again.schema_version().await.unwrap(), 2);
 
     // recording: identical observations share a row with a count; days are separate
     let mut batch = Vec::new();
@@ -452,7 +452,7 @@ async fn suite(loc: StoreLocation) {
 
     // status
     let status = store.status(T0).await.unwrap();
-    assert_eq!(status.schema_version, 1);
+    assert_eq!(status.schema_version, 2);
     assert_eq!(status.periods.len(), 3);
     assert_eq!(status.unreported_messages, 1);
     let pa = status
@@ -740,7 +740,10 @@ async fn postgres_store() {
     let loc: StoreLocation = url.parse().unwrap();
     // migrations started by several nodes at once run once
     let opened = futures_join(&loc, 4).await;
-    assert_eq!(opened[0].schema_version().await.unwrap(), 1);
+    assert_eq!(
+        opened[0].schema_version().await.unwrap(),
+        report_store::schema::latest_version()
+    );
     concurrent_claims(opened).await;
 }
 

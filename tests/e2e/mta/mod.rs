@@ -20,7 +20,9 @@
 pub mod dns_fault;
 pub mod message;
 pub mod milter;
+pub mod milter_recorder;
 pub mod postfix;
+pub mod sendmail;
 pub mod sink;
 pub mod smtp;
 

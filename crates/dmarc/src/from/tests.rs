@@ -1,0 +1,138 @@
+//! Unit tests of From parsing and author domains.
+
+use super::*;
+
+fn domains(v: &str) -> Vec<String> {
+    parse_from(v.as_bytes())
+        .unwrap()
+        .iter()
+        .map(|a| a.author_domain().unwrap_or_else(|_| "?".into()))
+        .collect()
+}
+
+#[test]
+fn common_forms() {
+    assert_eq!(domains("Joe <joe@Example.COM>"), ["example.com"]);
+    assert_eq!(domains("\"Doe, John\" <j@a.example>"), ["a.example"]);
+    assert_eq!(domains("j@a.example (John)"), ["a.example"]);
+    assert_eq!(
+        domains("a@x.example, B <b@y.example>"),
+        ["x.example", "y.example"]
+    );
+    assert_eq!(
+        domains("Team: a@x.example, b@y.example;"),
+        ["x.example", "y.example"]
+    );
+    assert_eq!(
+        domains("<@r1.example,@r2.example:u@z.example>"),
+        ["z.example"]
+    );
+    assert_eq!(domains("u @ sub . example . com"), ["sub.example.com"]);
+    assert_eq!(domains("=?UTF-8?B?QQ==?= <u@b.example>"), ["b.example"]);
+    assert_eq!(domains("u@bücher.example"), ["xn--bcher-kva.example"]);
+    assert_eq!(
+        domains("\"a@evil.example\" <u@good.example>"),
+        ["good.example"]
+    );
+}
+
+#[test]
+fn empty_group_and_display_only() {
+    assert!(parse_from(b"undisclosed-recipients:;").unwrap().is_empty());
+    let a = parse_from(b"\"Test User\"").unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].domain, None);
+}
+
+#[test]
+fn an_entry_without_address_next_to_an_address_is_named_as_such() {
+    // corpus case spam_headers (authentication_milter): a quoted display name, a comma,
+    // then an address; the reason used to read "unusable From domain: " with no domain
+    let value = b"\"Dear Customer\r\n \r\n Happy new Year\r\n \",\r\n        <noreply@example.com>";
+    for multi_from in [MultiFrom::Reject, MultiFrom::Strictest] {
+        let config = Config {
+            multi_from,
+            ..Config::default()
+        };
+        let problem = author_domains(&[&value[..]], &config).unwrap_err();
+        assert_eq!(problem, FromProblem::EntryWithoutAddress);
+        assert_eq!(problem.to_string(), "a From entry has no address");
+    }
+    let problem = author_domains(&[&b"alice, bob@example.com"[..]], &Config::default());
+    assert_eq!(problem, Err(FromProblem::EntryWithoutAddress));
+    // an unusable domain is still named
+    let problem = author_domains(&[&b"a@[192.0.2.1], b@example.com"[..]], &Config::default());
+    assert_eq!(
+        problem,
+        Err(FromProblem::InvalidDomain("[192.0.2.1]".into()))
+    );
+    // a display name alone is a From without any address
+    let problem = author_domains(&[&b"\"Test User\""[..]], &Config::default());
+    assert_eq!(problem, Err(FromProblem::NoAddress));
+}
+
+#[test]
+fn unterminated_is_an_error() {
+    assert!(parse_from(b"\"unterminated <a@b.example>").is_err());
+    assert!(parse_from(b"(comment a@b.example").is_err());
+}
+
+#[test]
+fn ambiguous_fields_are_refused() {
+    for v in [
+        &b"victim@bank.example <attacker@evil.example>"[..],
+        b"<attacker@evil.example> victim@bank.example",
+        b"<attacker@evil.example",
+        b"attacker@evil.example>",
+        b"<a@evil.example> <b@bank.example>",
+        b"<<a@evil.example>>",
+        b"a@evil.example@bank.example",
+        b"a@evil.example bank.example",
+        b"a@evil.example\\@bank.example",
+        b"a@evil.example\0b@bank.example",
+        b"a@evil.example\x1b[2Kb@bank.example",
+        b"a@evil.example\rFrom: b@bank.example",
+        b"a@evil.example\nFrom: b@bank.example",
+        b"\"Bank\" a@evil.example <b@bank.example>",
+        b"[192.0.2.1] <a@evil.example>",
+    ] {
+        assert!(
+            parse_from(v).is_err(),
+            "{:?} was accepted",
+            String::from_utf8_lossy(v)
+        );
+    }
+    let problem = author_domains(
+        &[&b" a@evil.example\0b@bank.example"[..]],
+        &Config::default(),
+    );
+    assert_eq!(problem, Err(FromProblem::ControlCharacter(0)));
+}
+
+#[test]
+fn folds_and_comments_are_not_ambiguous() {
+    assert_eq!(domains("Joe\r\n\t<joe@example.com>"), ["example.com"]);
+    assert_eq!(domains("Joe\n <joe@example.com>"), ["example.com"]);
+    assert_eq!(domains("\"Joe\" joe@example.com"), ["example.com"]);
+    assert_eq!(
+        domains("attacker@evil.example (victim@bank.example)"),
+        ["evil.example"]
+    );
+    assert_eq!(
+        domains("\"victim@bank.example\" <a@evil.example>"),
+        ["evil.example"]
+    );
+    assert_eq!(domains("<@bank.example:a@evil.example>"), ["evil.example"]);
+    assert!(parse_from(b"<>").unwrap().is_empty());
+    assert!(
+        parse_from(b"=?utf-8?b?YWRtaW5AYmFuay5leGFtcGxl?=").unwrap()[0]
+            .domain
+            .is_none()
+    );
+}
+
+#[test]
+fn domain_literal_is_unusable() {
+    let a = parse_from(b"u@[192.0.2.1]").unwrap();
+    assert!(a[0].author_domain().is_err());
+}

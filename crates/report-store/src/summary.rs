@@ -1,0 +1,554 @@
+//! What the dashboard and `authmilter report show` read (docs/dashboard.md): per policy domain
+//! and period, the messages others reported by DMARC result and day, the sources that sent as
+//! the domain (failing first), the DKIM selectors seen, the reporters; and our own outbound
+//! view, what we recorded and sent about others. Every query reads an index or a rollup
+//! bounded by the period (benches/dashboard.rs times them on a million records).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::StoreError;
+use crate::sql::{Row, Stmt, Value};
+use crate::{Store, secs};
+
+const DAY: u64 = 86_400;
+
+/// A period of whole UTC days: from `begin` (a day's first second) up to, not including,
+/// `end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Span {
+    /// The first day, Unix seconds.
+    pub begin: u64,
+    /// The day after the last, Unix seconds.
+    pub end: u64,
+}
+
+impl Span {
+    /// The `days` UTC days up to and including the day of `now` (at least one).
+    pub fn last_days(now: u64, days: u64) -> Span {
+        let end = (now - now % DAY).saturating_add(DAY);
+        Span {
+            begin: end.saturating_sub(days.max(1).saturating_mul(DAY)),
+            end,
+        }
+    }
+
+    /// The days of the period, oldest first.
+    pub fn days(&self) -> impl Iterator<Item = u64> + use<> {
+        let (begin, end) = (self.begin, self.end);
+        (0..)
+            .map(move |i: u64| begin + i * DAY)
+            .take_while(move |d| *d < end)
+    }
+
+    fn params(&self) -> [Value; 2] {
+        [Value::Int(secs(self.begin)), Value::Int(secs(self.end))]
+    }
+}
+
+/// One policy domain in the list of domains reports were received for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DomainOverview {
+    /// The policy domain.
+    pub policy_domain: String,
+    /// Messages reported.
+    pub messages: u64,
+    /// Of which passed DMARC.
+    pub dmarc_pass: u64,
+    /// Reports received.
+    pub reports: u64,
+    /// Distinct reporting organizations.
+    pub reporters: u64,
+    /// The newest day with data.
+    pub last_day: u64,
+}
+
+/// Messages of one day by DMARC result and disposition (RFC 9990 §3.1.1.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct DayResults {
+    /// The day, Unix seconds.
+    pub day: u64,
+    /// Passed DMARC.
+    pub pass: u64,
+    /// Failed, no action taken (`none`).
+    pub fail_none: u64,
+    /// Failed and quarantined.
+    pub fail_quarantine: u64,
+    /// Failed and rejected.
+    pub fail_reject: u64,
+}
+
+impl DayResults {
+    /// All messages of the day.
+    pub fn total(&self) -> u64 {
+        self.pass
+            .saturating_add(self.fail_none)
+            .saturating_add(self.fail_quarantine)
+            .saturating_add(self.fail_reject)
+    }
+}
+
+/// One source address that sent mail as the domain (RFC 9990 §3.1.1.8 `source_ip`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceSummary {
+    /// The address.
+    pub ip: String,
+    /// Its reverse DNS name, when looked up and found.
+    pub name: Option<String>,
+    /// The organizations that reported it, most messages first.
+    pub reporters: Vec<String>,
+    /// Messages.
+    pub messages: u64,
+    /// Passed DMARC (aligned DKIM or SPF).
+    pub dmarc_pass: u64,
+    /// Aligned SPF pass.
+    pub spf_aligned: u64,
+    /// Aligned DKIM pass.
+    pub dkim_aligned: u64,
+    /// SPF pass, aligned or not.
+    pub spf_pass: u64,
+    /// DKIM pass (some signature), aligned or not.
+    pub dkim_pass: u64,
+}
+
+impl SourceSummary {
+    /// Messages that failed DMARC.
+    pub fn failing(&self) -> u64 {
+        self.messages.saturating_sub(self.dmarc_pass)
+    }
+}
+
+/// One DKIM signing domain and selector seen in the reports (RFC 9990 §3.1.1.12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SelectorSummary {
+    /// `d=`.
+    pub domain: String,
+    /// `s=` (empty when the reporter left it out, RFC 7489).
+    pub selector: String,
+    /// Messages with a signature of this selector.
+    pub messages: u64,
+    /// Of which the signature verified.
+    pub pass: u64,
+}
+
+/// One reporting organization (RFC 9990 §3.1.1.3 `org_name`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReporterSummary {
+    /// `org_name`.
+    pub org_name: String,
+    /// Reports received.
+    pub reports: u64,
+    /// Messages they cover.
+    pub messages: u64,
+}
+
+/// Everything the domain page shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DomainSummary {
+    /// The policy domain.
+    pub policy_domain: String,
+    /// The period.
+    pub span: Span,
+    /// Messages reported.
+    pub messages: u64,
+    /// Of which passed DMARC.
+    pub dmarc_pass: u64,
+    /// Each day of the period.
+    pub days: Vec<DayResults>,
+    /// The sources, failing first (at most the number asked for).
+    pub sources: Vec<SourceSummary>,
+    /// How many distinct sources there were in all.
+    pub sources_total: usize,
+    /// The DKIM selectors, most messages first.
+    pub selectors: Vec<SelectorSummary>,
+    /// The reporters, most messages first.
+    pub reporters: Vec<ReporterSummary>,
+    /// The policy as the newest report saw it.
+    pub policy: Option<reports::PolicyPublished>,
+}
+
+/// One policy domain of our own outbound view: what we recorded about mail from it and the
+/// reports we sent it (RFC 9990 §3: we are the receiver reporting).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct OutboundDomain {
+    /// The policy domain.
+    pub policy_domain: String,
+    /// Messages recorded.
+    pub messages: u64,
+    /// Of which passed DMARC.
+    pub dmarc_pass: u64,
+    /// Report destinations sent to.
+    pub sent: u64,
+    /// Given up on (failed, skipped, uncertain).
+    pub not_sent: u64,
+    /// Still to go (pending, sending).
+    pub pending: u64,
+}
+
+fn text_list(values: &[String], first: usize) -> String {
+    (0..values.len())
+        .map(|i| format!("?{}", first + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    /// The policy domains with received reports in `span`, most messages first.
+    pub async fn received_domains(&self, span: Span) -> Result<Vec<DomainOverview>, StoreError> {
+        let results = self
+            .read(vec![
+                Stmt::new(
+                    "SELECT policy_domain, CAST(SUM(messages) AS BIGINT),
+                        CAST(SUM(messages * dmarc_pass) AS BIGINT), MAX(day)
+                     FROM received_daily WHERE day >= ?1 AND day < ?2
+                     GROUP BY policy_domain",
+                    span.params().to_vec(),
+                ),
+                Stmt::new(
+                    "SELECT policy_domain, COUNT(*), COUNT(DISTINCT org_name)
+                     FROM received_reports WHERE begin_time >= ?1 AND begin_time < ?2
+                     GROUP BY policy_domain",
+                    span.params().to_vec(),
+                ),
+            ])
+            .await?;
+        let mut reports: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for r in results.get(1).map(Vec::as_slice).unwrap_or_default() {
+            reports.insert(r.text(0)?, (r.uint(1)?, r.uint(2)?));
+        }
+        let mut out = Vec::new();
+        for r in results.first().map(Vec::as_slice).unwrap_or_default() {
+            let policy_domain = r.text(0)?;
+            let (n, orgs) = reports.get(&policy_domain).copied().unwrap_or_default();
+            out.push(DomainOverview {
+                messages: r.uint(1)?,
+                dmarc_pass: r.uint(2)?,
+                last_day: r.uint(3)?,
+                reports: n,
+                reporters: orgs,
+                policy_domain,
+            });
+        }
+        out.sort_by(|a, b| {
+            b.messages
+                .cmp(&a.messages)
+                .then_with(|| a.policy_domain.cmp(&b.policy_domain))
+        });
+        Ok(out)
+    }
+
+    /// The domain page of `policy_domain` for `span`, with at most `max_sources` sources
+    /// (failing first) and `max_selectors` selectors.
+    pub async fn received_domain_summary(
+        &self,
+        policy_domain: &str,
+        span: Span,
+        max_sources: usize,
+        max_selectors: usize,
+    ) -> Result<DomainSummary, StoreError> {
+        let domain = policy_domain
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let p = || {
+            let mut v = vec![Value::Text(domain.clone())];
+            v.extend(span.params());
+            v
+        };
+        let results = self
+            .read(vec![
+                Stmt::new(
+                    "SELECT day, dmarc_pass, disposition, CAST(SUM(messages) AS BIGINT)
+                     FROM received_daily WHERE policy_domain = ?1 AND day >= ?2 AND day < ?3
+                     GROUP BY day, dmarc_pass, disposition",
+                    p(),
+                ),
+                // the sources, failing first, the first `max_sources` only, and how many there
+                // are; read in source order from the covering index (no sort of the records)
+                Stmt::new(
+                    "SELECT source_ip, CAST(SUM(count) AS BIGINT),
+                        CAST(SUM(count * dmarc_pass) AS BIGINT),
+                        CAST(SUM(CASE WHEN spf_aligned = 'pass' THEN count ELSE 0 END) AS BIGINT),
+                        CAST(SUM(CASE WHEN dkim_aligned = 'pass' THEN count ELSE 0 END) AS BIGINT),
+                        CAST(SUM(count * spf_pass) AS BIGINT),
+                        CAST(SUM(count * dkim_pass) AS BIGINT),
+                        CAST(COUNT(*) OVER () AS BIGINT)
+                     FROM received_records
+                     WHERE policy_domain = ?1 AND day >= ?2 AND day < ?3
+                     GROUP BY source_ip
+                     ORDER BY SUM(count) - SUM(count * dmarc_pass) DESC, SUM(count) DESC,
+                        source_ip
+                     LIMIT ?4",
+                    {
+                        let mut v = p();
+                        v.push(Value::Int(secs(max_sources.max(1) as u64)));
+                        v
+                    },
+                ),
+                Stmt::new(
+                    "SELECT domain, selector, result, CAST(SUM(messages) AS BIGINT)
+                     FROM received_selectors
+                     WHERE policy_domain = ?1 AND day >= ?2 AND day < ?3
+                     GROUP BY domain, selector, result",
+                    p(),
+                ),
+                Stmt::new(
+                    "SELECT org_name, COUNT(*), CAST(SUM(message_count) AS BIGINT)
+                     FROM received_reports
+                     WHERE policy_domain = ?1 AND begin_time >= ?2 AND begin_time < ?3
+                     GROUP BY org_name",
+                    p(),
+                ),
+                Stmt::new(
+                    "SELECT policy_published FROM received_reports
+                     WHERE policy_domain = ?1 AND begin_time < ?2
+                     ORDER BY begin_time DESC, id DESC LIMIT 1",
+                    vec![Value::Text(domain.clone()), Value::Int(secs(span.end))],
+                ),
+            ])
+            .await?;
+        let rows = |i: usize| results.get(i).map(Vec::as_slice).unwrap_or_default();
+        let days = day_results(rows(0), span)?;
+        let (mut sources, sources_total) = sources(rows(1), max_sources)?;
+        self.fill_reporters(&domain, span, &mut sources).await?;
+        self.fill_names(&mut sources).await?;
+        Ok(DomainSummary {
+            messages: days.iter().map(DayResults::total).sum(),
+            dmarc_pass: days.iter().map(|d| d.pass).sum(),
+            days,
+            sources,
+            sources_total,
+            selectors: selectors(rows(2), max_selectors)?,
+            reporters: reporters(rows(3))?,
+            policy: match rows(4).first() {
+                Some(r) => serde_json::from_str(&r.text(0)?).ok(),
+                None => None,
+            },
+            policy_domain: domain,
+            span,
+        })
+    }
+
+    /// Who reported each of `sources` in `span`, most messages first.
+    async fn fill_reporters(
+        &self,
+        domain: &str,
+        span: Span,
+        sources: &mut [SourceSummary],
+    ) -> Result<(), StoreError> {
+        let ips: Vec<String> = sources.iter().map(|s| s.ip.clone()).collect();
+        let mut by_ip: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+        for chunk in ips.chunks(500) {
+            let mut params = vec![Value::Text(domain.to_string())];
+            params.extend(span.params());
+            params.extend(chunk.iter().map(|ip| Value::Text(ip.clone())));
+            let rows = self
+                .read(vec![Stmt::new(
+                    format!(
+                        "SELECT source_ip, org_name, CAST(SUM(count) AS BIGINT)
+                         FROM received_records
+                         WHERE policy_domain = ?1 AND source_ip IN ({}) AND day >= ?2
+                            AND day < ?3
+                         GROUP BY source_ip, org_name",
+                        text_list(chunk, 4)
+                    ),
+                    params,
+                )])
+                .await?;
+            for r in rows.first().map(Vec::as_slice).unwrap_or_default() {
+                by_ip
+                    .entry(r.text(0)?)
+                    .or_default()
+                    .push((r.uint(2)?, r.text(1)?));
+            }
+        }
+        for s in sources {
+            let mut orgs = by_ip.remove(&s.ip).unwrap_or_default();
+            orgs.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            s.reporters = orgs.into_iter().map(|(_, o)| o).collect();
+        }
+        Ok(())
+    }
+
+    async fn fill_names(&self, sources: &mut [SourceSummary]) -> Result<(), StoreError> {
+        let ips: Vec<String> = sources.iter().map(|s| s.ip.clone()).collect();
+        let mut names: BTreeMap<String, String> = BTreeMap::new();
+        for chunk in ips.chunks(500) {
+            let rows = self
+                .read(vec![Stmt::new(
+                    format!(
+                        "SELECT ip, name FROM source_names WHERE name IS NOT NULL AND ip IN ({})",
+                        text_list(chunk, 1)
+                    ),
+                    chunk.iter().map(|ip| Value::Text(ip.clone())).collect(),
+                )])
+                .await?;
+            for r in rows.first().map(Vec::as_slice).unwrap_or_default() {
+                names.insert(r.text(0)?, r.text(1)?);
+            }
+        }
+        for s in sources {
+            s.name = names.remove(&s.ip);
+        }
+        Ok(())
+    }
+
+    /// Our outbound view for `span`: per policy domain, the messages we recorded and the
+    /// aggregate report destinations by state, most messages first.
+    pub async fn outbound_summary(&self, span: Span) -> Result<Vec<OutboundDomain>, StoreError> {
+        let results = self
+            .read(vec![
+                Stmt::new(
+                    "SELECT policy_domain, result, CAST(SUM(count) AS BIGINT) FROM observations
+                     WHERE period_begin >= ?1 AND period_begin < ?2
+                     GROUP BY policy_domain, result",
+                    span.params().to_vec(),
+                ),
+                Stmt::new(
+                    "SELECT policy_domain, state, COUNT(*) FROM report_sends
+                     WHERE period_begin >= ?1 AND period_begin < ?2
+                     GROUP BY policy_domain, state",
+                    span.params().to_vec(),
+                ),
+            ])
+            .await?;
+        let mut by: BTreeMap<String, OutboundDomain> = BTreeMap::new();
+        for r in results.first().map(Vec::as_slice).unwrap_or_default() {
+            let d = by.entry(r.text(0)?).or_default();
+            let n = r.uint(2)?;
+            d.messages = d.messages.saturating_add(n);
+            if r.text(1)? == "pass" {
+                d.dmarc_pass = d.dmarc_pass.saturating_add(n);
+            }
+        }
+        for r in results.get(1).map(Vec::as_slice).unwrap_or_default() {
+            let d = by.entry(r.text(0)?).or_default();
+            let n = r.uint(2)?;
+            match r.text(1)?.as_str() {
+                "sent" => d.sent = d.sent.saturating_add(n),
+                "pending" | "sending" => d.pending = d.pending.saturating_add(n),
+                _ => d.not_sent = d.not_sent.saturating_add(n),
+            }
+        }
+        let mut out: Vec<OutboundDomain> = by
+            .into_iter()
+            .map(|(policy_domain, d)| OutboundDomain { policy_domain, ..d })
+            .collect();
+        out.sort_by(|a, b| {
+            b.messages
+                .cmp(&a.messages)
+                .then_with(|| a.policy_domain.cmp(&b.policy_domain))
+        });
+        Ok(out)
+    }
+}
+
+fn day_results(rows: &[Row], span: Span) -> Result<Vec<DayResults>, StoreError> {
+    let mut by_day: BTreeMap<u64, DayResults> = span
+        .days()
+        .map(|day| {
+            (
+                day,
+                DayResults {
+                    day,
+                    ..DayResults::default()
+                },
+            )
+        })
+        .collect();
+    for r in rows {
+        let Some(d) = by_day.get_mut(&r.uint(0)?) else {
+            continue;
+        };
+        let n = r.uint(3)?;
+        let slot = if r.int(1)? == 1 {
+            &mut d.pass
+        } else {
+            match r.text(2)?.as_str() {
+                "quarantine" => &mut d.fail_quarantine,
+                "reject" => &mut d.fail_reject,
+                _ => &mut d.fail_none,
+            }
+        };
+        *slot = slot.saturating_add(n);
+    }
+    Ok(by_day.into_values().collect())
+}
+
+/// Sources from (ip, org) groups: summed per ip, failing first, at most `max`.
+fn sources(rows: &[Row], max: usize) -> Result<(Vec<SourceSummary>, usize), StoreError> {
+    let mut total = 0;
+    let mut all = Vec::with_capacity(rows.len());
+    for r in rows {
+        total = usize::try_from(r.uint(7)?).unwrap_or(usize::MAX);
+        all.push(SourceSummary {
+            ip: r.text(0)?,
+            name: None,
+            reporters: Vec::new(),
+            messages: r.uint(1)?,
+            dmarc_pass: r.uint(2)?,
+            spf_aligned: r.uint(3)?,
+            dkim_aligned: r.uint(4)?,
+            spf_pass: r.uint(5)?,
+            dkim_pass: r.uint(6)?,
+        });
+    }
+    // the order of the query, made exact here (ties: the address, bytewise, whatever the
+    // database's collation)
+    all.sort_by(|a, b| {
+        b.failing()
+            .cmp(&a.failing())
+            .then_with(|| b.messages.cmp(&a.messages))
+            .then_with(|| a.ip.cmp(&b.ip))
+    });
+    all.truncate(max);
+    Ok((all, total))
+}
+
+fn selectors(rows: &[Row], max: usize) -> Result<Vec<SelectorSummary>, StoreError> {
+    let mut by: BTreeMap<(String, String), SelectorSummary> = BTreeMap::new();
+    for r in rows {
+        let (domain, selector) = (r.text(0)?, r.text(1)?);
+        let n = r.uint(3)?;
+        let s = by
+            .entry((domain.clone(), selector.clone()))
+            .or_insert(SelectorSummary {
+                domain,
+                selector,
+                messages: 0,
+                pass: 0,
+            });
+        s.messages = s.messages.saturating_add(n);
+        if r.text(2)? == "pass" {
+            s.pass = s.pass.saturating_add(n);
+        }
+    }
+    let mut out: Vec<SelectorSummary> = by.into_values().collect();
+    out.sort_by(|a, b| {
+        b.messages
+            .cmp(&a.messages)
+            .then_with(|| (&a.domain, &a.selector).cmp(&(&b.domain, &b.selector)))
+    });
+    out.truncate(max);
+    Ok(out)
+}
+
+fn reporters(rows: &[Row]) -> Result<Vec<ReporterSummary>, StoreError> {
+    let mut out = rows
+        .iter()
+        .map(|r| {
+            Ok(ReporterSummary {
+                org_name: r.text(0)?,
+                reports: r.uint(1)?,
+                messages: r.uint(2)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    out.sort_by(|a, b| {
+        b.messages
+            .cmp(&a.messages)
+            .then_with(|| a.org_name.cmp(&b.org_name))
+    });
+    Ok(out)
+}

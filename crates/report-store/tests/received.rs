@@ -1,0 +1,433 @@
+//! Received reports in the store: stored once per (org_name, report_id), and the dashboard's
+//! queries (domains, days, sources, selectors, reporters, the outbound view) equal what a
+//! plain computation over the parsed reports gives. SQLite always; PostgreSQL with
+//! AUTHMILTER_E2E=1. Also the upgrade of a version-1 store with received reports.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use report_store::{Span, Store, StoreLocation};
+use reports::vocabulary::{AlignedResult, DkimResult, SpfResult};
+use reports::{Feedback, Limits, extract_reports, parse_report};
+
+fn sample(path: &str) -> Vec<u8> {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/tests/data/samples");
+    std::fs::read(base.join(path)).unwrap()
+}
+
+fn xml(path: &str) -> Feedback {
+    parse_report(&sample(path)).unwrap()
+}
+
+fn eml(path: &str) -> Feedback {
+    extract_reports(&sample(path), &Limits::default())
+        .into_iter()
+        .find_map(|r| r.report.ok())
+        .unwrap()
+}
+
+/// Every well-formed sample of the reports crate (tests/data/SOURCE.md there).
+fn samples() -> Vec<Feedback> {
+    let mut out: Vec<Feedback> = [
+        "dmarc-reports/163.com!example.com!1337270400!1337356799.20120518163.xml",
+        "dmarc-reports/good.com!example.com!1337270400!1337356799.xml",
+        "dmarc-reports/yeah.net!example.com!1337270400!1337356799.20120518.xml",
+        "dmarc-reports/mail-dmarc-test_dmarc.xml",
+        "mail-auth/001.xml",
+        "mail-auth/002.xml",
+        "mail-auth/003.xml",
+        "mail-auth/004.xml",
+        "mail-auth/005.xml",
+    ]
+    .iter()
+    .map(|p| xml(p))
+    .collect();
+    for m in ["100", "101", "102", "103", "104"] {
+        out.push(eml(&format!("mail-auth/{m}.eml")));
+    }
+    out
+}
+
+const ALL: Span = Span {
+    begin: 0,
+    end: 4_000_000_000,
+};
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Expected {
+    messages: u64,
+    dmarc: u64,
+    spf_aligned: u64,
+    dkim_aligned: u64,
+    spf: u64,
+    dkim: u64,
+}
+
+/// Per policy domain and source, computed directly from the parsed reports.
+fn expected(reports: &[&Feedback]) -> BTreeMap<(String, String), Expected> {
+    let mut out: BTreeMap<(String, String), Expected> = BTreeMap::new();
+    for fb in reports {
+        for r in &fb.records {
+            let e = out
+                .entry((
+                    fb.policy.domain.to_ascii_lowercase(),
+                    r.row.source_ip.to_string(),
+                ))
+                .or_default();
+            let n = r.row.count;
+            let pe = &r.row.policy_evaluated;
+            e.messages += n;
+            let (sa, da) = (
+                pe.spf == AlignedResult::Pass,
+                pe.dkim == AlignedResult::Pass,
+            );
+            e.dmarc += if sa || da { n } else { 0 };
+            e.spf_aligned += if sa { n } else { 0 };
+            e.dkim_aligned += if da { n } else { 0 };
+            if r.auth_results
+                .spf
+                .iter()
+                .any(|s| s.result == SpfResult::Pass)
+            {
+                e.spf += n;
+            }
+            if r.auth_results
+                .dkim
+                .iter()
+                .any(|d| d.result == DkimResult::Pass)
+            {
+                e.dkim += n;
+            }
+        }
+    }
+    out
+}
+
+async fn suite(loc: StoreLocation) {
+    let store = Store::open(&loc, 1).await.unwrap();
+    let all = samples();
+    let mut stored = Vec::new();
+    let mut duplicates = 0;
+    for fb in &all {
+        match store
+            .insert_received_report(fb, Some("sample"), 2)
+            .await
+            .unwrap()
+        {
+            Some(_) => stored.push(fb),
+            None => duplicates += 1,
+        }
+    }
+    // 001.xml and 004.xml share (org_name, report_id), and the .eml samples carry reports
+    // whose keys the XML samples already have: each key is stored once
+    let keys: std::collections::BTreeSet<(&str, &str)> =
+        all.iter().map(|f| f.idempotency_key()).collect();
+    assert_eq!(stored.len(), keys.len());
+    assert_eq!(stored.len() + duplicates, 14);
+    // importing everything again changes nothing
+    let before = store.received_domains(ALL).await.unwrap();
+    for fb in &all {
+        assert_eq!(
+            store.insert_received_report(fb, None, 3).await.unwrap(),
+            None
+        );
+    }
+    assert_eq!(store.received_domains(ALL).await.unwrap(), before);
+    let records: usize = stored.iter().map(|f| f.records.len()).sum();
+    assert_eq!(
+        store.received_counts().await.unwrap(),
+        (stored.len() as u64, records as u64)
+    );
+
+    // the domain list
+    let want = expected(&stored);
+    let domains = store.received_domains(ALL).await.unwrap();
+    let mut by_domain: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for ((d, _), e) in &want {
+        let t = by_domain.entry(d.clone()).or_default();
+        t.0 += e.messages;
+        t.1 += e.dmarc;
+    }
+    assert_eq!(domains.len(), by_domain.len(), "{domains:?}");
+    for d in &domains {
+        assert_eq!(
+            (d.messages, d.dmarc_pass),
+            by_domain[&d.policy_domain],
+            "{}",
+            d.policy_domain
+        );
+        let reports: Vec<&&Feedback> = stored
+            .iter()
+            .filter(|f| f.policy.domain.eq_ignore_ascii_case(&d.policy_domain))
+            .collect();
+        assert_eq!(d.reports, reports.len() as u64);
+    }
+    assert_eq!(
+        domains[0].policy_domain, "example.com",
+        "most messages first"
+    );
+
+    // the domain page: every source with its counts, failing first
+    for d in &domains {
+        let page = store
+            .received_domain_summary(&d.policy_domain, ALL, 10_000, 100)
+            .await
+            .unwrap();
+        assert_eq!((page.messages, page.dmarc_pass), (d.messages, d.dmarc_pass));
+        let mine: BTreeMap<&str, &Expected> = want
+            .iter()
+            .filter(|((dom, _), _)| *dom == d.policy_domain)
+            .map(|((_, ip), e)| (ip.as_str(), e))
+            .collect();
+        assert_eq!(page.sources_total, mine.len());
+        assert_eq!(page.sources.len(), mine.len());
+        for s in &page.sources {
+            let e = mine[s.ip.as_str()];
+            let got = Expected {
+                messages: s.messages,
+                dmarc: s.dmarc_pass,
+                spf_aligned: s.spf_aligned,
+                dkim_aligned: s.dkim_aligned,
+                spf: s.spf_pass,
+                dkim: s.dkim_pass,
+            };
+            assert_eq!(&got, e, "{} {}", d.policy_domain, s.ip);
+            assert!(!s.reporters.is_empty());
+        }
+        for w in page.sources.windows(2) {
+            assert!(
+                (w[0].failing(), w[0].messages) >= (w[1].failing(), w[1].messages),
+                "failing sources first: {:?}",
+                w
+            );
+        }
+        let day_total: u64 = page.days.iter().map(|x| x.total()).sum();
+        assert_eq!(day_total, d.messages);
+        assert!(page.policy.is_some());
+    }
+
+    // example.com on 2012-05-17 UTC (the reports begin at 2012-05-18 00:00 UTC+8): three
+    // reporters (163.com, 126.com, yeah.net)
+    let day = Span {
+        begin: 1_337_212_800,
+        end: 1_337_299_200,
+    };
+    let page = store
+        .received_domain_summary("Example.COM.", day, 5, 100)
+        .await
+        .unwrap();
+    assert_eq!(page.days.len(), 1);
+    let orgs: Vec<&str> = page.reporters.iter().map(|r| r.org_name.as_str()).collect();
+    let mut sorted = orgs.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["126.com", "163.com", "yeah.net"]);
+    assert_eq!(page.sources.len(), 5, "at most the number asked for");
+    assert!(page.sources_total > 5);
+
+    // DKIM selectors: the messages of each (d=, s=) across records
+    let page = store
+        .received_domain_summary("stalw.art", ALL, 100, 100)
+        .await
+        .unwrap();
+    let mut sel: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    let records = stored
+        .iter()
+        .filter(|f| f.policy.domain == "stalw.art")
+        .flat_map(|f| &f.records);
+    for r in records {
+        for s in &r.auth_results.dkim {
+            let e = sel
+                .entry((s.domain.clone(), s.selector.clone().unwrap_or_default()))
+                .or_default();
+            e.0 += r.row.count;
+            if s.result == DkimResult::Pass {
+                e.1 += r.row.count;
+            }
+        }
+    }
+    assert!(!sel.is_empty());
+    let got: BTreeMap<(String, String), (u64, u64)> = page
+        .selectors
+        .iter()
+        .map(|s| ((s.domain.clone(), s.selector.clone()), (s.messages, s.pass)))
+        .collect();
+    assert_eq!(got, sel);
+
+    // names looked up for the sources show on the page
+    let ip = page.sources[0].ip.clone();
+    assert_eq!(
+        store
+            .source_names_missing(std::slice::from_ref(&ip), 0)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&ip)
+    );
+    store
+        .set_source_names(&[(ip.clone(), Some("mail.example.net".into()))], 10)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .source_names_missing(std::slice::from_ref(&ip), 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .source_names_missing(std::slice::from_ref(&ip), 11)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&ip)
+    );
+    let page = store
+        .received_domain_summary("stalw.art", ALL, 100, 100)
+        .await
+        .unwrap();
+    let s = page.sources.iter().find(|s| s.ip == ip).unwrap();
+    assert_eq!(s.name.as_deref(), Some("mail.example.net"));
+
+    // an unknown domain: an empty page, every day of the period present
+    let week = Span::last_days(1_337_385_599, 7);
+    let empty = store
+        .received_domain_summary("nothing.example", week, 10, 10)
+        .await
+        .unwrap();
+    assert_eq!((empty.messages, empty.sources.len()), (0, 0));
+    assert_eq!(empty.days.len(), 7);
+    assert_eq!(empty.days[6].day, 1_337_299_200);
+
+    // retention drops the reports and their rollups together
+    store.purge(4_000_000_000).await.unwrap();
+    assert_eq!(store.received_counts().await.unwrap(), (0, 0));
+    assert!(store.received_domains(ALL).await.unwrap().is_empty());
+    let page = store
+        .received_domain_summary("stalw.art", ALL, 100, 100)
+        .await
+        .unwrap();
+    assert!(page.selectors.is_empty());
+    assert_eq!(store.integrity_check().await.unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn sqlite_received_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc: StoreLocation = format!("sqlite:{}", dir.path().join("r.db").display())
+        .parse()
+        .unwrap();
+    suite(loc).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs AUTHMILTER_E2E=1"]
+async fn postgres_received_reports() {
+    if !test_support::e2e_enabled() {
+        eprintln!("skipped: needs AUTHMILTER_E2E=1 (a throwaway PostgreSQL cluster)");
+        return;
+    }
+    let pg = test_support::postgres::TestPostgres::start().expect("start PostgreSQL");
+    let url = pg.create_database("received").unwrap();
+    suite(url.parse().unwrap()).await;
+}
+
+/// A store written by schema version 1 (received reports without the dashboard columns) is
+/// brought to version 2 with its rows filled in: the same summaries as a store that had
+/// version 2 from the start (except DKIM selectors, which version 1 kept only as JSON).
+#[tokio::test]
+async fn version_1_received_reports_are_filled_in_by_the_upgrade() {
+    use report_store::schema::{MIGRATIONS, VERSION_TABLE};
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("v1.db");
+    let reports = [
+        xml("mail-auth/003.xml"),
+        xml("dmarc-reports/good.com!example.com!1337270400!1337356799.xml"),
+    ];
+    {
+        let conn = rusqlite::Connection::open(&old).unwrap();
+        conn.execute(VERSION_TABLE, []).unwrap();
+        for s in MIGRATIONS[0].statements {
+            let sql =
+                report_store::sql::expand_types(s, "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB");
+            conn.execute(&sql, []).unwrap();
+        }
+        conn.execute("INSERT INTO schema_version VALUES (1, 0, 'v1')", [])
+            .unwrap();
+        // what version 1 wrote for a received report
+        for fb in &reports {
+            let m = &fb.metadata;
+            conn.execute(
+                "INSERT INTO received_reports (org_name, report_id, email, policy_domain,
+                    begin_time, end_time, policy_published, errors, message_count, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, 0)",
+                rusqlite::params![
+                    m.org_name,
+                    m.report_id,
+                    m.email,
+                    fb.policy.domain.to_ascii_lowercase(),
+                    m.date_range.begin as i64,
+                    m.date_range.end as i64,
+                    serde_json::to_string(&fb.policy).unwrap(),
+                    fb.message_count() as i64
+                ],
+            )
+            .unwrap();
+            let id = conn.last_insert_rowid();
+            for r in &fb.records {
+                let pe = &r.row.policy_evaluated;
+                conn.execute(
+                    "INSERT INTO received_records (report_id, source_ip, count, disposition,
+                        dkim_aligned, spf_aligned, header_from, reasons, auth_results)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    rusqlite::params![
+                        id,
+                        r.row.source_ip.to_string(),
+                        r.row.count as i64,
+                        pe.disposition.to_string(),
+                        pe.dkim.to_string(),
+                        pe.spf.to_string(),
+                        r.identifiers.header_from,
+                        serde_json::to_string(&pe.reasons).unwrap(),
+                        serde_json::to_string(&r.auth_results).unwrap()
+                    ],
+                )
+                .unwrap();
+            }
+        }
+    }
+    let upgraded = Store::open(&format!("sqlite:{}", old.display()).parse().unwrap(), 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        upgraded.schema_version().await.unwrap(),
+        report_store::schema::latest_version()
+    );
+    let fresh = Store::open(
+        &format!("sqlite:{}", dir.path().join("v2.db").display())
+            .parse()
+            .unwrap(),
+        5,
+    )
+    .await
+    .unwrap();
+    for fb in &reports {
+        fresh.insert_received_report(fb, None, 0).await.unwrap();
+    }
+    assert_eq!(
+        upgraded.received_domains(ALL).await.unwrap(),
+        fresh.received_domains(ALL).await.unwrap()
+    );
+    for domain in ["stalw.art", "example.com"] {
+        let mut a = upgraded
+            .received_domain_summary(domain, ALL, 1000, 100)
+            .await
+            .unwrap();
+        let b = fresh
+            .received_domain_summary(domain, ALL, 1000, 100)
+            .await
+            .unwrap();
+        assert!(a.selectors.is_empty());
+        a.selectors = b.selectors.clone();
+        assert_eq!(a, b, "{domain}");
+        assert!(b.sources.iter().any(|s| s.spf_pass > 0 && s.dkim_pass > 0));
+    }
+}

@@ -1,0 +1,159 @@
+//! `[reports.inbox]`: reading the aggregate reports mailed to us (RFC 9990 §3.5.2: the
+//! `rua=mailto:` addresses of our own DMARC records) as they pass through the milter
+//! (docs/reports.md, "Reports in").
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::values::Span;
+
+/// `[reports.inbox]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InboxConfig {
+    /// Mail to these addresses is read as aggregate reports and stored; empty: off.
+    pub addresses: Vec<String>,
+    /// What happens to such a message once its reports are stored.
+    pub action: InboxAction,
+    /// Larger messages are delivered untouched, unread (and logged), bytes.
+    pub max_size: usize,
+    /// Memory for captured messages at once, being received and waiting to be read, bytes;
+    /// a message that does not fit is delivered unread (and logged).
+    pub max_memory: usize,
+    /// `action = "discard"`: the reports must be read and stored within this time, or the
+    /// message is delivered.
+    pub discard_timeout: Span,
+    /// Look up the reverse DNS names of the sources in new reports (for the dashboard).
+    pub resolve_names: bool,
+}
+
+impl Default for InboxConfig {
+    fn default() -> Self {
+        InboxConfig {
+            addresses: Vec::new(),
+            action: InboxAction::Deliver,
+            max_size: 10 << 20,
+            max_memory: 64 << 20,
+            discard_timeout: Span::secs(10),
+            resolve_names: true,
+        }
+    }
+}
+
+/// `action`: a report message once its reports are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InboxAction {
+    /// Deliver it as usual (the reports are read in the background).
+    Deliver,
+    /// Drop it, but only once every report in it is stored; anything unreadable is
+    /// delivered.
+    Discard,
+}
+
+impl InboxConfig {
+    /// True when some address is configured.
+    pub fn enabled(&self) -> bool {
+        !self.addresses.is_empty()
+    }
+
+    /// Whether `rcpt` (an envelope recipient, without angle brackets) is one of the
+    /// addresses: ASCII case-insensitively, as mailbox providers treat them.
+    pub fn matches(&self, rcpt: &[u8]) -> bool {
+        self.addresses
+            .iter()
+            .any(|a| a.as_bytes().eq_ignore_ascii_case(rcpt))
+    }
+
+    /// Checks the values serde cannot check alone; `eom_timeout` is `[server] eom_timeout`.
+    pub(super) fn validate(
+        &self,
+        eom_timeout: Duration,
+        line_of: &dyn Fn(&str) -> String,
+    ) -> anyhow::Result<()> {
+        use anyhow::bail;
+        for a in &self.addresses {
+            if !super::reports::plain_address(a) {
+                bail!(
+                    "reports.inbox.addresses{}: {a:?} is not a plain address like dmarc@example.com",
+                    line_of("addresses")
+                );
+            }
+        }
+        if self.max_size < 1024 || self.max_size > self.max_memory {
+            bail!(
+                "reports.inbox.max_size{}: at least 1024 bytes and at most max_memory ({})",
+                line_of("max_size"),
+                self.max_memory
+            );
+        }
+        if self.max_memory > 4 << 30 {
+            bail!(
+                "reports.inbox.max_memory{}: at most 4 GiB",
+                line_of("max_memory")
+            );
+        }
+        // only discard waits for the reports; a deliver-only inbox (or none) fits any budget
+        let waits = self.action == InboxAction::Discard;
+        if self.discard_timeout.is_zero() || (waits && self.discard_timeout.get() >= eom_timeout) {
+            bail!(
+                "reports.inbox.discard_timeout{}: more than 0 and less than server.eom_timeout ({}s), so that the milter still answers in time",
+                line_of("discard_timeout"),
+                eom_timeout.as_secs()
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::*;
+
+    #[test]
+    fn addresses_match_case_insensitively_and_values_are_checked() {
+        let c = Config::parse(
+            "[reports.inbox]\naddresses = [\"DMARC@Example.com\"]\naction = \"discard\"\n",
+        )
+        .unwrap();
+        let inbox = &c.reports.inbox;
+        assert!(inbox.enabled());
+        assert_eq!(inbox.action, InboxAction::Discard);
+        assert!(inbox.matches(b"dmarc@example.COM"));
+        assert!(!inbox.matches(b"dmarc@example.com.evil"));
+        assert!(!InboxConfig::default().enabled());
+        for (bad, key) in [
+            ("addresses = [\"Reports <d@example.com>\"]", "addresses"),
+            ("addresses = [\"nodomain\"]", "addresses"),
+            ("max_size = 10", "max_size"),
+            ("max_size = 200\nmax_memory = 100", "max_size"),
+            ("discard_timeout = \"0s\"", "discard_timeout"),
+            (
+                "action = \"discard\"\ndiscard_timeout = \"300s\"",
+                "discard_timeout",
+            ),
+            ("act = \"deliver\"", "act"),
+            ("action = \"bounce\"", "action"),
+        ] {
+            let err = Config::parse(&format!("[reports.inbox]\n{bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
+        // the discard budget stays inside the milter's end-of-message budget
+        let err = Config::parse(
+            "[server]\neom_timeout = \"5s\"\n[reports.inbox]\naction = \"discard\"\n\
+             discard_timeout = \"5s\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("less than server.eom_timeout"), "{err}");
+        // without discard the timeout is not used: a short eom_timeout is fine
+        for inbox in ["", "[reports.inbox]\naddresses = [\"d@example.com\"]\n"] {
+            let text = format!("[server]\neom_timeout = \"1s\"\n{inbox}");
+            assert!(Config::parse(&text).is_ok(), "{text}");
+        }
+    }
+}

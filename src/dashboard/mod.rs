@@ -1,0 +1,349 @@
+//! The dashboard (`[dashboard] listen`, docs/dashboard.md): server-rendered pages over the
+//! report store, served by `authmilter serve` over HTTP/1.1 (hyper's HTTP/1 server).
+//!
+//! - `/`: the policy domains others sent reports for, with the period's messages and DMARC
+//!   pass rate; `/domain/<name>`: messages by result per day (an inline SVG chart), the
+//!   sources that sent as the domain, failing first, with their reverse DNS names, reporters
+//!   and SPF/DKIM/DMARC pass rates aligned or not, the DKIM selectors seen, the reporters;
+//!   `/outbound`: what we recorded and the reports we sent. `?days=N&until=YYYY-MM-DD`
+//!   chooses the period (default: the last 30 days).
+//! - Access: with `token_file` every request needs the token (`Authorization: Bearer`, or as
+//!   the basic-auth password); without it only loopback clients are answered (the
+//!   configuration allows no token only on a loopback address). Otherwise `401`.
+//! - Pages need nothing from elsewhere: no scripts, styles inline, the chart inline SVG; a
+//!   Content-Security-Policy of `default-src 'none'` makes the browser refuse anything else.
+//! - Bounds: [`MAX_CLIENTS`] connections at once (more are closed), a request head of at most
+//!   8 KiB read within [`REQUEST_TIMEOUT`], the whole exchange within the same limit; request
+//!   bodies are never read. The store's queries run on its read connection.
+//! - Reload: `serve` keeps the [`Dashboard`] in a watch channel; [`Dashboard::rebind`] opens a
+//!   new address (or keeps the socket when only the token changed) and [`serve`] switches to
+//!   it for the connections it accepts next.
+
+mod chart;
+mod pages;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use base64::Engine;
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use report_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+
+/// Connections served at once.
+pub const MAX_CLIENTS: usize = 16;
+/// Time for one whole request: reading it, the queries, writing the page.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request head read (hyper's smallest buffer).
+const MAX_REQUEST_HEAD: usize = 8192;
+
+/// Who may read the pages.
+#[derive(Clone)]
+pub struct Access {
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl Access {
+    /// From `[dashboard] token_file` (read and checked now): `config check` and `serve` both
+    /// call this.
+    pub fn from_config(config: &Config) -> anyhow::Result<Access> {
+        let path = &config.dashboard.token_file;
+        if path.as_os_str().is_empty() {
+            return Ok(Access { token: None });
+        }
+        Ok(Access {
+            token: Some(read_token(path)?),
+        })
+    }
+
+    /// Whether a request from `peer` with these headers may read the pages.
+    pub fn allows(&self, peer: SocketAddr, authorization: Option<&HeaderValue>) -> bool {
+        let Some(token) = &self.token else {
+            return peer.ip().to_canonical().is_loopback();
+        };
+        let Some(value) = authorization.and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value, ""));
+        let offered = if scheme.eq_ignore_ascii_case("bearer") {
+            rest.trim().as_bytes().to_vec()
+        } else if scheme.eq_ignore_ascii_case("basic") {
+            let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(rest.trim()) else {
+                return false;
+            };
+            match decoded.iter().position(|&b| b == b':') {
+                Some(i) => decoded.get(i + 1..).unwrap_or_default().to_vec(),
+                None => return false,
+            }
+        } else {
+            return false;
+        };
+        same(&offered, token.as_bytes())
+    }
+}
+
+/// Compares without stopping at the first difference (the length is not secret).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The token in `path`: its first line, trimmed; at least 16 characters; the file must not
+/// be readable by others.
+fn read_token(path: &Path) -> anyhow::Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("dashboard.token_file: cannot read {shown}"))?;
+    if meta.permissions().mode() & 0o004 != 0 {
+        anyhow::bail!(
+            "dashboard.token_file: {shown} is readable by every user; chmod o-r (e.g. 0640, owned by the service user)"
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("dashboard.token_file: cannot read {shown}"))?;
+    let token = text.lines().next().unwrap_or_default().trim().to_string();
+    if token.len() < 16 || token.contains(|c: char| c.is_control()) {
+        anyhow::bail!(
+            "dashboard.token_file: {shown} must hold a token of at least 16 printable characters on its first line (e.g. from `openssl rand -hex 24`)"
+        );
+    }
+    Ok(token)
+}
+
+/// The bound dashboard: its socket and who may read the pages.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    listener: Arc<TcpListener>,
+    addr: SocketAddr,
+    access: Access,
+}
+
+impl Dashboard {
+    /// Binds `[dashboard] listen` (before privileges are dropped); `None` when it is off.
+    pub async fn bind(config: &Config) -> anyhow::Result<Option<Dashboard>> {
+        Self::rebind(config, None).await
+    }
+
+    /// The dashboard `config` asks for, keeping the socket of `running` when the address is
+    /// the same (only the token changed); `None` when it is off. Reads the token file now.
+    pub async fn rebind(
+        config: &Config,
+        running: Option<&Dashboard>,
+    ) -> anyhow::Result<Option<Dashboard>> {
+        let Some(addr) = config.dashboard.listen.0 else {
+            return Ok(None);
+        };
+        let access = Access::from_config(config)?;
+        if let Some(r) = running.filter(|r| r.addr == addr) {
+            return Ok(Some(Dashboard {
+                listener: Arc::clone(&r.listener),
+                addr,
+                access,
+            }));
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("dashboard.listen: cannot listen on {addr}"))?;
+        // port 0 in tests and benchmarks: the port the system chose
+        let addr = listener.local_addr().unwrap_or(addr);
+        Ok(Some(Dashboard {
+            listener: Arc::new(listener),
+            addr,
+            access,
+        }))
+    }
+
+    /// Where it listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// Serves the pages of the dashboard `current` holds (none: nothing listens) until `stop`
+/// fires; a new value (a reload) replaces the socket and the token for connections accepted
+/// from then on, the old socket closes once its connections are done. Until the store is open
+/// every page says so (503).
+pub async fn serve(
+    mut current: watch::Receiver<Option<Dashboard>>,
+    store: watch::Receiver<Option<Store>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let mut clients = JoinSet::new();
+    loop {
+        while clients.try_join_next().is_some() {}
+        let Some(dashboard) = current.borrow_and_update().clone() else {
+            tokio::select! {
+                c = current.changed() => if c.is_err() { break },
+                _ = stop.changed() => break,
+            }
+            continue;
+        };
+        let accepted = tokio::select! {
+            a = dashboard.listener.accept() => a,
+            c = current.changed() => {
+                if c.is_err() {
+                    break;
+                }
+                continue;
+            }
+            _ = stop.changed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("dashboard: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::debug!(%peer, "dashboard: too many clients at once; connection closed");
+            continue;
+        };
+        let (access, store) = (dashboard.access.clone(), store.clone());
+        clients.spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let (access, store) = (access.clone(), store.borrow().clone());
+                async move { Ok::<_, Infallible>(respond(req, peer, &access, store).await) }
+            });
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.keep_alive(false)
+                .max_buf_size(MAX_REQUEST_HEAD)
+                .timer(TokioTimer::new())
+                .header_read_timeout(REQUEST_TIMEOUT);
+            let conn = http.serve_connection(TokioIo::new(stream), service);
+            match tokio::time::timeout(REQUEST_TIMEOUT, conn).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(%peer, "dashboard: {e}"),
+                Err(_) => tracing::debug!(%peer, "dashboard: request timed out"),
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// The answer to one request.
+async fn respond(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    access: &Access,
+    store: Option<Store>,
+) -> Response<String> {
+    if !access.allows(peer, req.headers().get(AUTHORIZATION)) {
+        let mut r = pages::plain(StatusCode::UNAUTHORIZED, "a token is required\n");
+        r.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"authmilter dashboard\", charset=\"UTF-8\""),
+        );
+        return r;
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = pages::plain(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
+        r.headers_mut()
+            .insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let Some(store) = store else {
+        return pages::plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the report store is not open yet\n",
+        );
+    };
+    pages::page(
+        &store,
+        req.uri().path(),
+        req.uri().query(),
+        crate::reports::unix_now(),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access() {
+        let loopback: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
+        let remote: SocketAddr = "192.0.2.2:5000".parse().unwrap();
+        let open = Access { token: None };
+        assert!(open.allows(loopback, None));
+        assert!(open.allows(mapped, None));
+        assert!(!open.allows(remote, None));
+        let t = Access {
+            token: Some("0123456789abcdef".into()),
+        };
+        let h = |v: &str| HeaderValue::from_str(v).unwrap();
+        let basic = |user_pass: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(user_pass)
+            )
+        };
+        for peer in [loopback, remote] {
+            assert!(!t.allows(peer, None));
+            assert!(t.allows(peer, Some(&h("Bearer 0123456789abcdef"))));
+            assert!(t.allows(peer, Some(&h("bearer  0123456789abcdef "))));
+            assert!(t.allows(peer, Some(&h(&basic("admin:0123456789abcdef")))));
+            assert!(t.allows(peer, Some(&h(&basic(":0123456789abcdef")))));
+            for bad in [
+                "Bearer 0123456789abcdeF",
+                "Bearer 0123456789abcde",
+                "Token 0123456789abcdef",
+                "0123456789abcdef",
+                "Basic !!!",
+            ] {
+                assert!(!t.allows(peer, Some(&h(bad))), "{bad}");
+            }
+            assert!(!t.allows(peer, Some(&h(&basic("0123456789abcdef")))));
+            assert!(!t.allows(peer, Some(&h(&basic("admin:wrong")))));
+        }
+    }
+
+    #[test]
+    fn token_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("token");
+        std::fs::write(&p, "0123456789abcdef0123\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert_eq!(read_token(&p).unwrap(), "0123456789abcdef0123");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            read_token(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("readable by every user")
+        );
+        std::fs::write(&p, "short\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(
+            read_token(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("at least 16")
+        );
+        assert!(read_token(&dir.path().join("missing")).is_err());
+    }
+}

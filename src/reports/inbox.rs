@@ -1,0 +1,354 @@
+//! The report inbox (`[reports.inbox]`, docs/reports.md "Reports in"): mail to our report
+//! addresses is captured while it streams through the milter, read as aggregate reports
+//! (RFC 9990 §3.5.2) and stored; everything else is never buffered.
+//!
+//! - At RCPT a transaction to a report address gets a [`Capture`]: header fields and body
+//!   chunks are copied into it as they arrive, within `max_size` and the shared `max_memory`
+//!   budget (a semaphore of KiB held by captures in progress and waiting to be read). Past
+//!   either the copy is dropped and the message is delivered untouched, unread, logged.
+//! - At end of message ([`finish`]) the copy goes to one background worker through a
+//!   bounded queue. With `action = "deliver"` the milter answers at once. With `discard` it
+//!   waits, at most `discard_timeout` (less than the end-of-message budget), for the worker
+//!   to report that every report in the message was stored, and only then discards; a part
+//!   that cannot be read, a limit, a full queue, a store error or a slow worker means the
+//!   message is delivered. Why not keep the raw message and discard at once: a report mail
+//!   is a few KB and read in milliseconds, so waiting costs little, and a discarded message
+//!   is then always one whose reports are in the store, with no second spool to watch.
+//!   Discard also needs every recipient to be a report address (the others must get it).
+//! - The worker ([`run`]) parses on a blocking thread (bounded by the reports crate's
+//!   limits), stores, logs each unreadable part with its reason, then looks up the reverse
+//!   DNS names of new sources.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use report_store::Store;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+
+use super::ingest::{self, Outcome};
+use crate::app::App;
+use crate::config::{InboxAction, InboxConfig};
+use crate::logging::Escaped;
+use crate::pipeline::{Decision, MessageState, Verdict};
+
+/// Messages waiting for the worker at most (the memory budget usually binds first).
+const QUEUE: usize = 256;
+/// How long the worker goes on with what is queued after shutdown begins.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// The long-lived half of the inbox, shared by every connection (in `Services`).
+#[derive(Debug)]
+pub struct Inbox {
+    tx: mpsc::Sender<Job>,
+    /// KiB of captured messages held at once.
+    memory: Arc<Semaphore>,
+    /// Messages delivered unread because of a limit or a full queue.
+    unread: AtomicU64,
+}
+
+/// The receiving end, for [`run`].
+pub type InboxReceiver = mpsc::Receiver<Job>;
+
+/// One captured message on its way to the worker.
+#[derive(Debug)]
+pub struct Job {
+    raw: Vec<u8>,
+    input: String,
+    /// Released when the worker is done with the message.
+    _memory: OwnedSemaphorePermit,
+    reply: Option<oneshot::Sender<Result<Outcome, String>>>,
+}
+
+impl Inbox {
+    /// An inbox holding at most `max_memory` bytes of captured messages, and its queue's
+    /// receiving end.
+    pub fn new(max_memory: usize) -> (Arc<Inbox>, InboxReceiver) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let kib = (max_memory / 1024).clamp(1, Semaphore::MAX_PERMITS);
+        (
+            Arc::new(Inbox {
+                tx,
+                memory: Arc::new(Semaphore::new(kib)),
+                unread: AtomicU64::new(0),
+            }),
+            rx,
+        )
+    }
+
+    /// Messages to a report address that were delivered unread (a limit, a full queue).
+    pub fn unread(&self) -> u64 {
+        self.unread.load(Ordering::Relaxed)
+    }
+}
+
+/// Why a capture was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Abandoned {
+    TooLarge(usize),
+    NoMemory(usize),
+}
+
+impl std::fmt::Display for Abandoned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Abandoned::TooLarge(n) => write!(f, "larger than reports.inbox.max_size ({n} bytes)"),
+            Abandoned::NoMemory(n) => write!(
+                f,
+                "reports.inbox.max_memory ({n} bytes) is taken by other report messages"
+            ),
+        }
+    }
+}
+
+/// The copy of one message to a report address, made while it streams through.
+#[derive(Debug)]
+pub struct Capture {
+    inbox: Arc<Inbox>,
+    buf: Vec<u8>,
+    /// KiB of the budget this copy holds.
+    held: Option<OwnedSemaphorePermit>,
+    max_size: usize,
+    max_memory: usize,
+    abandoned: Option<Abandoned>,
+}
+
+impl Capture {
+    /// Starts copying a message (at RCPT to a report address).
+    pub fn start(inbox: &Arc<Inbox>, cfg: &InboxConfig) -> Capture {
+        Capture {
+            inbox: Arc::clone(inbox),
+            buf: Vec::new(),
+            held: None,
+            max_size: cfg.max_size,
+            max_memory: cfg.max_memory,
+            abandoned: None,
+        }
+    }
+
+    /// One header field as the MTA passed it (what follows the colon, folds included).
+    pub fn header(&mut self, name: &[u8], value: &[u8]) {
+        self.append(&[name, b":", value, b"\r\n"]);
+    }
+
+    /// The empty line between header and body.
+    pub fn end_of_headers(&mut self) {
+        self.append(&[b"\r\n"]);
+    }
+
+    /// One body chunk.
+    pub fn body(&mut self, chunk: &[u8]) {
+        self.append(&[chunk]);
+    }
+
+    fn append(&mut self, pieces: &[&[u8]]) {
+        if self.abandoned.is_some() {
+            return;
+        }
+        let add: usize = pieces.iter().map(|p| p.len()).sum();
+        let len = self.buf.len().saturating_add(add);
+        if len > self.max_size {
+            return self.abandon(Abandoned::TooLarge(self.max_size));
+        }
+        let need = len.div_ceil(1024);
+        let held = self
+            .held
+            .as_ref()
+            .map_or(0, OwnedSemaphorePermit::num_permits);
+        if need > held {
+            let more = u32::try_from(need - held).unwrap_or(u32::MAX);
+            match Arc::clone(&self.inbox.memory).try_acquire_many_owned(more) {
+                Ok(p) => match &mut self.held {
+                    Some(h) => h.merge(p),
+                    None => self.held = Some(p),
+                },
+                Err(_) => return self.abandon(Abandoned::NoMemory(self.max_memory)),
+            }
+        }
+        for p in pieces {
+            self.buf.extend_from_slice(p);
+        }
+    }
+
+    fn abandon(&mut self, why: Abandoned) {
+        self.abandoned = Some(why);
+        self.buf = Vec::new();
+        self.held = None;
+    }
+}
+
+/// End of message: hands the captured copy to the worker and, with `action = "discard"`,
+/// turns an accepted message into a discarded one once its reports are stored (module docs).
+pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut Decision) {
+    let cfg = &app.config.reports.inbox;
+    let queue_id = state.queue_id.clone().unwrap_or_else(|| "-".into());
+    let qid = Escaped::str(&queue_id);
+    if let Some(why) = capture.abandoned {
+        capture.inbox.unread.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(queue_id = %qid, "reports inbox: message not read ({why}); delivered untouched");
+        d.summary.push_str(" reports=unread");
+        return;
+    }
+    if d.verdict != Verdict::Accept {
+        tracing::info!(queue_id = %qid, action = d.action(), "reports inbox: message not accepted, not read");
+        return;
+    }
+    let Some(memory) = capture.held else {
+        tracing::info!(queue_id = %qid, "reports inbox: empty message, not read");
+        return;
+    };
+    let all_reports = !state.envelope.recipients.is_empty()
+        && state
+            .envelope
+            .recipients
+            .iter()
+            .all(|(r, _)| cfg.matches(r));
+    let discard = cfg.action == InboxAction::Discard && d.quarantine.is_none() && all_reports;
+    let (reply, answer) = if discard {
+        let (tx, rx) = oneshot::channel();
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    let job = Job {
+        raw: capture.buf,
+        input: format!(
+            "message {queue_id} from <{}>",
+            String::from_utf8_lossy(&state.envelope.mail_from)
+        ),
+        _memory: memory,
+        reply,
+    };
+    if capture.inbox.tx.try_send(job).is_err() {
+        capture.inbox.unread.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(queue_id = %qid, "reports inbox: the queue is full; message delivered unread");
+        d.summary.push_str(" reports=unread");
+        return;
+    }
+    let Some(answer) = answer else {
+        d.summary.push_str(" reports=queued");
+        if cfg.action == InboxAction::Discard {
+            tracing::info!(queue_id = %qid, "reports inbox: not every recipient is a report address (or the message is quarantined); delivered");
+        }
+        return;
+    };
+    let why_delivered = match tokio::time::timeout(cfg.discard_timeout.get(), answer).await {
+        Ok(Ok(Ok(outcome))) if outcome.complete() => {
+            d.verdict = Verdict::Discard;
+            d.summary.push_str(" reports=stored");
+            tracing::info!(queue_id = %qid, reports = %outcome.summary(), "reports inbox: reports stored; message discarded");
+            return;
+        }
+        Ok(Ok(Ok(outcome))) if outcome.stored.is_empty() && outcome.duplicates.is_empty() => {
+            "no report could be read".to_string()
+        }
+        Ok(Ok(Ok(outcome))) => format!("a part could not be read ({})", outcome.summary()),
+        Ok(Ok(Err(e))) => format!("the store failed: {e}"),
+        Ok(Err(_)) => "the worker stopped".to_string(),
+        Err(_) => format!(
+            "not stored within reports.inbox.discard_timeout ({})",
+            cfg.discard_timeout
+        ),
+    };
+    d.summary.push_str(" reports=delivered");
+    tracing::warn!(queue_id = %qid, "reports inbox: message delivered, not discarded: {}", Escaped::str(&why_delivered));
+}
+
+/// The worker: waits for the store, then reads and stores each queued message in turn until
+/// `stop` fires (and what is queued then, for at most [`DRAIN_LIMIT`]).
+pub async fn run(
+    mut rx: InboxReceiver,
+    mut store: watch::Receiver<Option<Store>>,
+    shared: Arc<ArcSwap<App>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(store) = super::opened(&mut store, &mut stop).await else {
+        return;
+    };
+    loop {
+        let job = tokio::select! {
+            j = rx.recv() => j,
+            _ = stop.changed() => break,
+        };
+        let Some(job) = job else { return };
+        handle(&store, &shared.load_full(), job).await;
+    }
+    // shutdown: what is queued was delivered or waits for an answer; read it while we may
+    let drain = async {
+        while let Ok(job) = rx.try_recv() {
+            handle(&store, &shared.load_full(), job).await;
+        }
+    };
+    if tokio::time::timeout(DRAIN_LIMIT, drain).await.is_err() {
+        tracing::warn!(
+            "reports inbox: stopped with report messages still queued (they were delivered)"
+        );
+    }
+}
+
+async fn handle(store: &Store, app: &App, job: Job) {
+    let cfg = &app.config.reports.inbox;
+    let limits = reports::Limits {
+        max_input_bytes: cfg.max_size,
+        ..reports::Limits::default()
+    };
+    let Job {
+        raw, input, reply, ..
+    } = job;
+    let found = match tokio::task::spawn_blocking(move || reports::extract_reports(&raw, &limits))
+        .await
+    {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(input = %Escaped::str(&input), "reports inbox: reading failed: {e}");
+            if let Some(r) = reply {
+                let _ = r.send(Err("reading the message failed".into()));
+            }
+            return;
+        }
+    };
+    let now = super::unix_now();
+    let result = ingest::store_found(store, &input, found, now).await;
+    let sources = match &result {
+        Ok((outcome, sources)) => {
+            log_outcome(outcome);
+            sources.clone()
+        }
+        Err(e) => {
+            tracing::error!(input = %Escaped::str(&input), "reports inbox: cannot store: {e}");
+            Vec::new()
+        }
+    };
+    if let Some(r) = reply {
+        let _ = r.send(result.map(|(o, _)| o).map_err(|e| e.to_string()));
+    }
+    if cfg.resolve_names && !sources.is_empty() {
+        ingest::resolve_names(store, &*app.resolver, &sources, now).await;
+    }
+}
+
+fn log_outcome(o: &Outcome) {
+    let input = Escaped::str(&o.input);
+    for s in o.stored.iter().chain(&o.duplicates) {
+        tracing::info!(
+            input = %input,
+            part = %Escaped::str(&s.part),
+            org_name = %Escaped::str(&s.org_name),
+            report_id = %Escaped::str(&s.report_id),
+            policy_domain = %Escaped::str(&s.policy_domain),
+            records = s.records,
+            messages = s.messages,
+            new = o.stored.contains(s),
+            "reports inbox: report"
+        );
+    }
+    for u in &o.unreadable {
+        tracing::warn!(
+            input = %input,
+            part = %Escaped::str(&u.part),
+            "reports inbox: cannot read a report: {}",
+            Escaped::str(&u.error)
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! Storing the aggregate reports found in one input (docs/reports.md, "Reports in"): the one
+//! path both `authmilter report import` and the milter's report inbox take. The reports
+//! crate finds and parses them within its limits (RFC 9990 §8.1); each is stored once per
+//! (org_name, report_id); the reverse DNS names of new sources are looked up for the
+//! dashboard.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use report_store::{Store, StoreError};
+use reports::{ExtractedReport, Feedback, Limits};
+use serde::Serialize;
+
+/// How long a looked-up source name is kept before it is looked up again.
+const NAME_TTL: u64 = 30 * 86_400;
+/// Most source names looked up for one input (a report of a big receiver can list
+/// thousands of sources; the rest are looked up with the next report that names them).
+const MAX_NAMES_PER_INPUT: usize = 500;
+/// Lookups in flight at once.
+const NAME_LOOKUPS_AT_ONCE: usize = 16;
+/// The longest one batch of name lookups may take.
+const NAME_BATCH_LIMIT: Duration = Duration::from_secs(20);
+
+/// One report stored, or already there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredReport {
+    /// Where in the input it was (`message / part 2 "x.xml.gz"`).
+    pub part: String,
+    /// `org_name` (RFC 9990 §3.1.1.3).
+    pub org_name: String,
+    /// `report_id`.
+    pub report_id: String,
+    /// The policy domain.
+    pub policy_domain: String,
+    /// Its records.
+    pub records: usize,
+    /// The messages they cover.
+    pub messages: u64,
+}
+
+/// A part that should have held a report and could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unreadable {
+    /// Where in the input it was.
+    pub part: String,
+    /// Why (the reports crate's error, e.g. a limit or malformed XML).
+    pub error: String,
+}
+
+/// What became of one input.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// The input: a file name, `-`, or the message (`queue id 4Xk…`).
+    pub input: String,
+    /// Reports stored now.
+    pub stored: Vec<StoredReport>,
+    /// Reports already in the store (same org_name and report_id).
+    pub duplicates: Vec<StoredReport>,
+    /// Parts that could not be read.
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl Outcome {
+    /// Every report in the input is in the store now and nothing was unreadable.
+    pub fn complete(&self) -> bool {
+        self.unreadable.is_empty() && !(self.stored.is_empty() && self.duplicates.is_empty())
+    }
+
+    /// One line for the log: `2 stored, 1 already stored, 1 unreadable`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} stored, {} already stored, {} unreadable",
+            self.stored.len(),
+            self.duplicates.len(),
+            self.unreadable.len()
+        )
+    }
+}
+
+/// Stores the reports `found` in `input` (the output of [`reports::extract_reports`]).
+/// Store errors end it (nothing more is stored; the caller decides what the input becomes),
+/// unreadable parts are listed. Returns the outcome and the new reports' distinct sources.
+pub async fn store_found(
+    store: &Store,
+    input: &str,
+    found: Vec<ExtractedReport>,
+    now: u64,
+) -> Result<(Outcome, Vec<IpAddr>), StoreError> {
+    let mut outcome = Outcome {
+        input: input.to_string(),
+        ..Outcome::default()
+    };
+    let mut sources = BTreeSet::new();
+    for f in found {
+        let part = f.source;
+        let fb = match f.report {
+            Ok(fb) => fb,
+            Err(e) => {
+                outcome.unreadable.push(Unreadable {
+                    part,
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let label = format!("{input}: {part}");
+        let new = store
+            .insert_received_report(&fb, Some(&label), now)
+            .await?
+            .is_some();
+        let summary = stored_report(part, &fb);
+        if new {
+            sources.extend(fb.records.iter().map(|r| r.row.source_ip));
+            outcome.stored.push(summary);
+        } else {
+            outcome.duplicates.push(summary);
+        }
+    }
+    Ok((outcome, sources.into_iter().collect()))
+}
+
+fn stored_report(part: String, fb: &Feedback) -> StoredReport {
+    StoredReport {
+        part,
+        org_name: fb.metadata.org_name.clone(),
+        report_id: fb.metadata.report_id.clone(),
+        policy_domain: fb.policy.domain.to_ascii_lowercase(),
+        records: fb.records.len(),
+        messages: fb.message_count(),
+    }
+}
+
+/// Finds, parses and stores the reports of one input (bounded by `limits`), then looks up
+/// the names of new sources when a resolver is given.
+pub async fn ingest(
+    store: &Store,
+    input: &str,
+    data: &[u8],
+    limits: &Limits,
+    resolver: Option<&dyn dns::Resolver>,
+    now: u64,
+) -> Result<Outcome, StoreError> {
+    let found = reports::extract_reports(data, limits);
+    let (outcome, sources) = store_found(store, input, found, now).await?;
+    if let Some(r) = resolver {
+        resolve_names(store, r, &sources, now).await;
+    }
+    Ok(outcome)
+}
+
+/// Looks up the reverse DNS names (PTR) of `ips` not looked up within [`NAME_TTL`] and
+/// stores them, at most [`MAX_NAMES_PER_INPUT`] at a time, bounded in time. A temporary
+/// failure stores nothing (the next report retries); no name is stored as none. Failures
+/// are logged, never returned: the names are a convenience of the dashboard.
+pub async fn resolve_names(store: &Store, resolver: &dyn dns::Resolver, ips: &[IpAddr], now: u64) {
+    let texts: Vec<String> = ips.iter().map(IpAddr::to_string).collect();
+    let missing = match store
+        .source_names_missing(&texts, now.saturating_sub(NAME_TTL))
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!("reports: cannot read source names: {e}");
+            return;
+        }
+    };
+    let wanted: Vec<IpAddr> = missing
+        .iter()
+        .filter_map(|t| t.parse().ok())
+        .take(MAX_NAMES_PER_INPUT)
+        .collect();
+    let deadline = tokio::time::Instant::now() + NAME_BATCH_LIMIT;
+    for chunk in wanted.chunks(NAME_LOOKUPS_AT_ONCE) {
+        type Lookup<'a> = std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = (IpAddr, Result<Vec<String>, dns::DnsError>)>
+                    + Send
+                    + 'a,
+            >,
+        >;
+        let futures: Vec<Lookup<'_>> = chunk
+            .iter()
+            .map(|ip| {
+                let ip = *ip;
+                Box::pin(async move { (ip, resolver.ptr(ip).await) }) as Lookup<'_>
+            })
+            .collect();
+        let Ok(answers) = tokio::time::timeout_at(deadline, dns::join_all(futures)).await else {
+            tracing::debug!("reports: source name lookups did not finish in time");
+            return;
+        };
+        let mut names = Vec::new();
+        for (ip, answer) in answers {
+            match answer {
+                Ok(found) => names.push((ip.to_string(), found.into_iter().next())),
+                Err(e) if e.is_not_found() => names.push((ip.to_string(), None)),
+                Err(_) => {}
+            }
+        }
+        if let Err(e) = store.set_source_names(&names, now).await {
+            tracing::warn!("reports: cannot store source names: {e}");
+            return;
+        }
+    }
+}
