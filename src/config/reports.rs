@@ -296,6 +296,11 @@ impl ReportsConfig {
                 );
             }
         }
+        if self.enabled
+            && let Err(e) = self.store.0.check_files()
+        {
+            bail!("reports.store{}: {e}", line_of("store"));
+        }
         if self.enabled && self.send && self.email.trim().is_empty() {
             bail!(
                 "reports.email{}: required when reports are sent (the contact address every report carries, RFC 9990 section 3.1.1.3); or set reports.send = false on a node that only records",

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod conn_string;
 mod error;
 mod failure_queue;
 mod jobs;
@@ -30,6 +31,7 @@ pub mod schema;
 pub mod sql;
 mod sqlite;
 mod status;
+mod tls;
 
 use std::sync::Arc;
 
@@ -39,6 +41,7 @@ pub use jobs::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendRow, SendState};
 pub use location::{StoreLocation, redact};
 pub use record::RecordStats;
 pub use status::{JobStatus, PeriodStatus, PurgeStats, Status};
+pub use tls::{RootSource, SslMode, TlsSettings};
 
 use crate::postgres::PostgresBackend;
 use crate::sql::{Results, Stmt};
