@@ -60,7 +60,7 @@ pub struct ReportsConfig {
     /// Records waiting between the milter and the store (full: new ones are dropped and
     /// counted).
     pub queue: usize,
-    /// Records written per transaction.
+    /// A write starts when this many records wait (and takes every record queued).
     pub batch_size: usize,
     /// Longest a record waits in memory before it is written.
     pub flush_interval: Span,

@@ -4,6 +4,7 @@
 //! stops it nor loses records; each pass reads the current configuration and signing keys.
 
 pub mod failure;
+pub mod observe;
 pub mod recorder;
 pub mod sender;
 pub mod smtp;

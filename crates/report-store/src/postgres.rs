@@ -12,6 +12,7 @@ use tokio_postgres::Client;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::Durability;
 use crate::error::StoreError;
 use crate::location::postgres_config;
 use crate::schema::{MIGRATIONS, VERSION_TABLE, latest_version};
@@ -97,10 +98,14 @@ impl PostgresBackend {
     }
 
     /// Runs `stmts` in one transaction; returns each statement's rows.
-    pub async fn transaction(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
+    pub async fn transaction(
+        &self,
+        stmts: Vec<Stmt>,
+        durability: Durability,
+    ) -> Result<Results, StoreError> {
         let mut guard = self.client.lock().await;
         let client = self.connected(&mut guard).await?;
-        let result = run(client, &stmts).await;
+        let result = run(client, &stmts, durability).await;
         if result.is_err() && client.is_closed() {
             *guard = None;
         }
@@ -151,8 +156,17 @@ fn expand(sql: &str) -> String {
     )
 }
 
-async fn run(client: &mut Client, stmts: &[Stmt]) -> Result<Results, StoreError> {
+async fn run(
+    client: &mut Client,
+    stmts: &[Stmt],
+    durability: Durability,
+) -> Result<Results, StoreError> {
     let tx = client.transaction().await?;
+    if durability == Durability::Relaxed {
+        // this transaction only: the commit returns before the server flushes its WAL
+        tx.batch_execute("SET LOCAL synchronous_commit = off")
+            .await?;
+    }
     let mut results = Vec::with_capacity(stmts.len());
     for s in stmts {
         let sql = postgres_placeholders(&expand(&s.sql));
