@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): MESSAGES messages through `authmilter serve` (release) with DMARC
-# reports off, then on (SQLite store), driven by `authmilter bench --pid` (which measures the
-# milter's CPU per message from /proc/PID/stat); off and on alternate ROUNDS times (the machine
-# may be shared: compare medians). After each "on" run the store must hold exactly the messages
-# sent.
+# Benchmark (not a test): the CPU cost of recording DMARC reports. Two `authmilter serve`
+# processes (release) run SIDE BY SIDE, one with reports off and one with reports on (SQLite
+# store); two `authmilter bench --pid` clients drive them AT THE SAME TIME with MESSAGES
+# messages each, so both milters see the same machine (a shared machine's noise hits both).
+# Each bench reports its milter's CPU per message (utime+stime from /proc/PID/stat during the
+# run); after the run, when the recorder has written its last batch, the script also reads
+# each milter's whole-life CPU (start-up and the final flush included) from /proc/PID/stat.
+# The "on" store must then hold exactly the messages sent. Repeated ROUNDS times with fresh
+# processes and stores.
 #
 #   bash benches/reports-load.sh [MESSAGES] [CONCURRENCY] [ROUNDS]   (default 100000 8 3)
 #
@@ -14,11 +18,11 @@ messages=${1:-100000}
 concurrency=${2:-8}
 rounds=${3:-3}
 cargo build --release --bin authmilter -q
-bin="$(pwd)/target/release/authmilter"
+bin="${CARGO_TARGET_DIR:-$(pwd)/target}/release/authmilter"
 work=$(mktemp -d /tmp/authmilter-reports-bench.XXXXXX)
-pid=
+pids=()
 cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,11 +39,14 @@ mkdir -p "$work/corpus"
   for _ in $(seq 35); do printf 'The quick brown fox jumps over the lazy dog 0123456789.\r\n'; done
 } >"$work/corpus/1.eml"
 
-run() { # $1 = on|off, $2 = round
-  local sock="$work/milter-$1-$2.sock"
-  cat >"$work/milter.toml" <<EOF
+ticks=$(getconf CLK_TCK)
+# utime + stime of a process in microseconds
+cpu_us() { awk -v t="$ticks" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000000 / t }' "/proc/$1/stat"; }
+
+config() { # $1 = on|off, $2 = round
+  cat >"$work/milter-$1.toml" <<EOF
 [[server.listen]]
-socket = "unix:$sock"
+socket = "unix:$work/milter-$1-$2.sock"
 role = "verify"
 [authres]
 authserv_id = "mx.load.test"
@@ -51,26 +58,38 @@ store = "sqlite:$work/reports-$1-$2.db"
 email = "dmarc-reports@load.test"
 send = false
 EOF
-  "$bin" serve -c "$work/milter.toml" --zone "$work/zone" 2>"$work/serve-$1.log" &
-  pid=$!
-  for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
-  "$bin" bench --target "unix:$sock" --corpus "$work/corpus" --count "$messages" \
-    --concurrency "$concurrency" --duration 600 --client-ip 192.0.2.10 \
-    --pid "$pid" >"$work/bench-$1.txt" || true
-  sleep 2 # the recorder writes its last batch
-  kill -TERM "$pid"
-  wait "$pid" || true
-  pid=
-  echo "round $2 reports $1: $(grep -E '^(rate|cpu)' "$work/bench-$1.txt" | tr -s ' ' | tr '\n' ' ')"
-  if [ "$1" = on ]; then
-    local stored
-    stored=$("$bin" report status --json -c "$work/milter.toml" |
-      python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(p["messages"] for p in d["status"]["periods"]))')
-    echo "round $2 reports on: the store holds $stored messages (sent $messages)"
-    grep -i "results sink full" "$work/serve-on.log" || true
-  fi
 }
+
 for r in $(seq "$rounds"); do
-  run off "$r"
-  run on "$r"
+  declare -A pid=()
+  for mode in off on; do
+    config "$mode" "$r"
+    "$bin" serve -c "$work/milter-$mode.toml" --zone "$work/zone" 2>"$work/serve-$mode-$r.log" &
+    pid[$mode]=$!
+    pids+=("$!")
+  done
+  for mode in off on; do
+    for _ in $(seq 100); do [ -S "$work/milter-$mode-$r.sock" ] && break; sleep 0.1; done
+  done
+  benches=()
+  for mode in off on; do
+    "$bin" bench --target "unix:$work/milter-$mode-$r.sock" --corpus "$work/corpus" \
+      --count "$messages" --concurrency "$concurrency" --duration 900 --client-ip 192.0.2.10 \
+      --pid "${pid[$mode]}" >"$work/bench-$mode-$r.txt" &
+    benches+=("$!")
+  done
+  for b in "${benches[@]}"; do wait "$b" || true; done
+  sleep 3 # the recorder writes its last batch (flush_interval 1s)
+  for mode in off on; do
+    life=$(cpu_us "${pid[$mode]}")
+    kill -TERM "${pid[$mode]}"
+    wait "${pid[$mode]}" || true
+    echo "round $r reports $mode: $(grep -E '^(messages|rate|cpu)' "$work/bench-$mode-$r.txt" |
+      tr -s ' ' | tr '\n' ' ')| whole life $(awk -v c="$life" -v m="$messages" 'BEGIN { printf "%.1f", c / m }') µs/msg"
+  done
+  pids=()
+  stored=$("$bin" report status --json -c "$work/milter-on.toml" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(p["messages"] for p in d["status"]["periods"]))')
+  echo "round $r reports on: the store holds $stored messages (sent $messages)"
+  grep -i "results sink full\|dropped" "$work/serve-on-$r.log" || true
 done

@@ -61,7 +61,7 @@ pub struct ReportsConfig {
     /// Records waiting between the milter and the store (full: new ones are dropped and
     /// counted).
     pub queue: usize,
-    /// Records written per transaction.
+    /// A write starts when this many records wait (and takes every record queued).
     pub batch_size: usize,
     /// Longest a record waits in memory before it is written.
     pub flush_interval: Span,
@@ -299,6 +299,11 @@ impl ReportsConfig {
                     line_of("deny")
                 );
             }
+        }
+        if self.enabled
+            && let Err(e) = self.store.0.check_files()
+        {
+            bail!("reports.store{}: {e}", line_of("store"));
         }
         if self.enabled && self.send && self.email.trim().is_empty() {
             bail!(

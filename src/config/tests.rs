@@ -271,6 +271,18 @@ fn late_parsed_settings_are_checked_at_load_with_key_and_line() {
             "bad report store location",
         ),
         (
+            "[reports]\nstore = \"postgres://db/x?sslmode=verify\"\n",
+            2,
+            "store",
+            "unknown sslmode \"verify\"",
+        ),
+        (
+            "[reports]\nenabled = true\nsend = false\nstore = \"postgres://db/x?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem\"\n",
+            4,
+            "store",
+            "sslrootcert /nonexistent/ca.pem: No such file",
+        ),
+        (
             "[reports.failure]\ndomain_rate = \"10 per hour\"\n",
             2,
             "domain_rate",

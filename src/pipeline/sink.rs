@@ -109,10 +109,10 @@ impl ResultsSink {
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
         loop {
-            tokio::select! {
-                _ = stop.changed() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
+            let stopping = tokio::select! {
+                _ = stop.changed() => true,
+                _ = tokio::time::sleep(every) => false,
+            };
             let now = self.dropped();
             let before = self.reported_dropped.swap(now, Ordering::Relaxed);
             if now > before {
@@ -121,6 +121,10 @@ impl ResultsSink {
                     total_dropped = now,
                     "results sink full: records for reports were dropped (the consumer is too slow)"
                 );
+            }
+            if stopping {
+                // the drops since the last report are logged before the process ends
+                return;
             }
         }
     }

@@ -6,6 +6,7 @@
 pub mod failure;
 pub mod inbox;
 pub mod ingest;
+pub mod observe;
 pub mod period;
 pub mod recorder;
 pub mod sender;

@@ -2,24 +2,25 @@
 //! into an [`Observation`] and writes them to the store in batches, off the milter's path.
 //!
 //! What a crash can lose: the records in the sink's queue (at most `[reports] queue`) and the
-//! batch in memory (at most `batch_size` records, none older than `flush_interval`). When the
+//! batch in memory (a write starts at `batch_size` records or when the oldest is
+//! `flush_interval` old, and takes every record queued by then: at most `queue`). When the
 //! store cannot be written, the batch is kept and retried every second, up to 10 × batch_size
-//! records; beyond that the oldest are dropped and counted. Counts are logged once a minute.
+//! records (at least `queue`); beyond that the oldest are dropped and counted. Counts are
+//! logged once a minute.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use report_store::Store;
-use reports::vocabulary::OverrideType;
-use reports::{Envelope, Observation, OverrideReason};
+use reports::Observation;
 use tokio::sync::{mpsc, watch};
 
 use crate::app::App;
-use crate::pipeline::policy::{AppliedPolicy, OverrideKind};
 use crate::pipeline::{FinishedMessage, SinkReceiver};
 
 use super::failure::FailureCandidate;
+use super::observe;
 
 /// How often the recorder looks at the queue (at most; `flush_interval` when shorter).
 const TICK: Duration = Duration::from_millis(100);
@@ -34,6 +35,9 @@ struct Counters {
     failure_dropped: u64,
     errors: u64,
     last_error: Option<String>,
+    /// Transactions written, and the longest one.
+    writes: u64,
+    slowest_write: Duration,
 }
 
 /// Runs until `stop` fires, then writes what it holds and returns.
@@ -63,6 +67,10 @@ pub async fn run(
             }
         }
         more = false;
+        // group commit: a write takes every record queued meanwhile (up to `queue` at a
+        // time), so the recorder keeps up however long one write takes (an fsync behind
+        // other disk traffic, a busy CPU); batch_size is when a write starts, not its size
+        let drain_cap = cfg.queue.max(cfg.batch_size);
         loop {
             match rx.try_recv() {
                 Ok(m) => take(
@@ -79,8 +87,8 @@ pub async fn run(
                     break;
                 }
             }
-            if batch.len() >= cfg.batch_size {
-                more = true; // a full batch: write it and come back at once
+            if batch.len() >= drain_cap {
+                more = true; // write it and come back at once
                 break;
             }
         }
@@ -106,13 +114,16 @@ pub async fn run(
                 &store,
                 &mut batch,
                 &mut counters,
-                cfg.batch_size.saturating_mul(10),
+                cfg.batch_size.saturating_mul(10).max(drain_cap),
             )
             .await;
             oldest = if kept { Some(Instant::now()) } else { None };
             if kept {
                 // the store failed: do not spin
                 tokio::time::sleep(Duration::from_secs(1)).await;
+            } else {
+                // look at the queue again at once: records may have piled up meanwhile
+                more = true;
             }
         }
         if last_log.elapsed() >= Duration::from_secs(60) {
@@ -131,7 +142,23 @@ fn take(
     counters: &mut Counters,
 ) {
     let cfg = &app.config.reports;
-    let all = observations(m);
+    if m.decision
+        .results
+        .as_ref()
+        .is_none_or(|r| r.dmarc.is_none())
+    {
+        return;
+    }
+    let envelope = || {
+        observe::envelope(
+            m.client_ip,
+            m.helo.as_deref(),
+            &m.mail_from,
+            &m.recipients,
+            m.queue_id.as_deref(),
+        )
+    };
+    let all = observe::observations(&m.decision, &envelope(), m.time);
     if all.is_empty() {
         return;
     }
@@ -141,7 +168,7 @@ fn take(
             if reports::failure_reports_requested(obs).any() {
                 let c = FailureCandidate {
                     observation: obs.clone(),
-                    envelope: envelope(m),
+                    envelope: envelope(),
                     headers: m.headers.clone(),
                 };
                 if tx.try_send(c).is_err() {
@@ -170,8 +197,11 @@ async fn flush(
     if batch.is_empty() {
         return false;
     }
+    let started = Instant::now();
     match store.record(batch).await {
         Ok(stats) => {
+            counters.writes += 1;
+            counters.slowest_write = counters.slowest_write.max(started.elapsed());
             counters.written += stats.observations;
             batch.clear();
             false
@@ -210,68 +240,10 @@ fn log_counters(c: &mut Counters) {
         tracing::info!(
             messages = c.messages,
             recorded = c.written,
+            writes = c.writes,
+            slowest_write_ms = c.slowest_write.as_millis(),
             "reports: DMARC evaluations recorded"
         );
     }
     *c = Counters::default();
-}
-
-/// The SMTP envelope of a finished message, as the reports crate wants it.
-pub fn envelope(m: &FinishedMessage) -> Envelope {
-    let text = |b: &[u8]| -> String {
-        String::from_utf8_lossy(b)
-            .trim()
-            .trim_start_matches('<')
-            .trim_end_matches('>')
-            .to_string()
-    };
-    Envelope {
-        source_ip: m.client_ip.map(|ip| ip.to_canonical()),
-        helo: m.helo.as_deref().map(text).unwrap_or_default(),
-        mail_from: text(&m.mail_from),
-        rcpt_to: m.recipients.iter().map(|r| text(r)).collect(),
-        envelope_id: m.queue_id.clone(),
-    }
-}
-
-/// The observations of a finished message: one per evaluated author domain, with what we
-/// applied (every author domain of a message shares its disposition).
-pub fn observations(m: &FinishedMessage) -> Vec<Observation> {
-    let Some(dmarc) = m.decision.results.as_ref().and_then(|r| r.dmarc.as_ref()) else {
-        return Vec::new();
-    };
-    if dmarc.evaluations.is_empty() {
-        return Vec::new();
-    }
-    let env = envelope(m);
-    dmarc
-        .evaluations
-        .iter()
-        .map(|eval| {
-            let applied = match &m.decision.applied {
-                Some(a) => applied_policy(a),
-                None => reports::AppliedPolicy::as_evaluated(eval),
-            };
-            Observation::from_evaluation(eval, &env, applied, m.time)
-        })
-        .collect()
-}
-
-fn applied_policy(a: &AppliedPolicy) -> reports::AppliedPolicy {
-    reports::AppliedPolicy {
-        disposition: a.disposition.into(),
-        overrides: a
-            .overrides
-            .iter()
-            .map(|o| {
-                let kind = match o.kind {
-                    OverrideKind::LocalPolicy => OverrideType::LocalPolicy,
-                    OverrideKind::PolicyTestMode => OverrideType::PolicyTestMode,
-                    OverrideKind::SampledOut => OverrideType::SampledOut,
-                    OverrideKind::TrustedForwarder => OverrideType::TrustedForwarder,
-                };
-                OverrideReason::with_comment(kind, o.comment.clone())
-            })
-            .collect(),
-    }
 }

@@ -41,7 +41,20 @@ impl From<tokio_postgres::Error> for StoreError {
         // the Display of tokio_postgres::Error is terse ("db error"): add the server's message
         match e.as_db_error() {
             Some(db) => StoreError::Postgres(format!("{}: {}", db.code().code(), db.message())),
-            None => StoreError::Postgres(e.to_string()),
+            None => StoreError::Postgres(with_causes(&e)),
         }
     }
+}
+
+/// The error's message followed by its causes: tokio-postgres keeps the TLS, I/O and parse
+/// details in the source chain, not in its Display.
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        msg.push_str(": ");
+        msg.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    msg
 }

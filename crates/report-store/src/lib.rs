@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod conn_string;
 mod error;
 mod failure_queue;
 mod jobs;
@@ -31,6 +32,7 @@ pub mod sql;
 mod sqlite;
 mod status;
 mod summary;
+mod tls;
 
 use std::sync::Arc;
 
@@ -45,6 +47,7 @@ pub use summary::{
     DayResults, DomainOverview, DomainSummary, OutboundDomain, ReporterSummary, SelectorSummary,
     SourceSummary, Span,
 };
+pub use tls::{RootSource, SslMode, TlsSettings};
 
 use crate::postgres::PostgresBackend;
 use crate::sql::{Results, Stmt};
@@ -61,6 +64,20 @@ pub struct Store {
 enum Backend {
     Sqlite(SqliteBackend),
     Postgres(Arc<PostgresBackend>),
+}
+
+/// When a committed transaction is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// On disk when the commit returns (SQLite `synchronous = FULL`; PostgreSQL's default
+    /// `synchronous_commit`): survives a power loss. Claims and send states need this.
+    Flushed,
+    /// Survives a crash of our process at once, a power loss (or a PostgreSQL server crash)
+    /// once the next flushed commit or checkpoint has run (SQLite `synchronous = NORMAL` in
+    /// WAL mode; PostgreSQL `synchronous_commit = off`); the database stays consistent either
+    /// way. For recording observations: no fsync per batch, so a slow disk never holds the
+    /// recorder up (the records in memory are lost on a power loss anyway).
+    Relaxed,
 }
 
 /// Unix seconds as the store keeps them.
@@ -98,11 +115,20 @@ impl Store {
         }
     }
 
-    /// Runs statements in one transaction (the building block of every operation).
+    /// Runs statements in one transaction (the building block of every operation); it is
+    /// durable when this returns (flushed to disk).
     pub async fn transaction(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
+        self.transaction_with(stmts, Durability::Flushed).await
+    }
+
+    async fn transaction_with(
+        &self,
+        stmts: Vec<Stmt>,
+        durability: Durability,
+    ) -> Result<Results, StoreError> {
         match &self.backend {
-            Backend::Sqlite(b) => b.transaction(stmts).await,
-            Backend::Postgres(b) => b.transaction(stmts).await,
+            Backend::Sqlite(b) => b.transaction(stmts, durability).await,
+            Backend::Postgres(b) => b.transaction(stmts, durability).await,
         }
     }
 
@@ -112,7 +138,7 @@ impl Store {
     pub async fn read(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
         match &self.backend {
             Backend::Sqlite(b) => b.read(stmts).await,
-            Backend::Postgres(b) => b.transaction(stmts).await,
+            Backend::Postgres(b) => b.transaction(stmts, Durability::Flushed).await,
         }
     }
 

@@ -6,7 +6,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::error::StoreError;
+use crate::conn_string::split_tls;
+use crate::error::{StoreError, with_causes};
+use crate::tls::TlsSettings;
 
 /// A parsed store location. Its `Display` hides any password.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,11 +40,11 @@ impl FromStr for StoreLocation {
             return Ok(StoreLocation::Sqlite(PathBuf::from(path)));
         }
         if t.starts_with("postgres://") || t.starts_with("postgresql://") {
-            tokio_postgres::Config::from_str(t).map_err(|e| bad(&e.to_string()))?;
+            postgres_config(t)?;
             return Ok(StoreLocation::Postgres(t.to_string()));
         }
         if let Some(kv) = t.strip_prefix("postgres:") {
-            tokio_postgres::Config::from_str(kv).map_err(|e| bad(&e.to_string()))?;
+            postgres_config(kv)?;
             return Ok(StoreLocation::Postgres(kv.to_string()));
         }
         Err(bad(
@@ -51,7 +53,43 @@ impl FromStr for StoreLocation {
     }
 }
 
+/// The driver's configuration and the TLS settings of a PostgreSQL connection string.
+pub(crate) fn postgres_config(
+    conn: &str,
+) -> Result<(tokio_postgres::Config, TlsSettings), StoreError> {
+    let bad = |why: String| StoreError::Location {
+        location: redact(conn),
+        why,
+    };
+    let (rest, tls) = split_tls(conn).map_err(bad)?;
+    let mut config = tokio_postgres::Config::from_str(&rest).map_err(|e| bad(with_causes(&e)))?;
+    config.ssl_mode(tls.driver_mode());
+    Ok((config, tls))
+}
+
 impl StoreLocation {
+    /// The TLS settings of a PostgreSQL location (`None` for SQLite).
+    pub fn tls(&self) -> Option<TlsSettings> {
+        match self {
+            StoreLocation::Sqlite(_) => None,
+            StoreLocation::Postgres(conn) => postgres_config(conn).ok().map(|(_, tls)| tls),
+        }
+    }
+
+    /// Checks what the location names beyond its text (what `config check` runs): for
+    /// PostgreSQL, that the trusted roots of `sslmode=verify-*` (the `sslrootcert` file or
+    /// the system's store) load.
+    pub fn check_files(&self) -> Result<(), StoreError> {
+        let StoreLocation::Postgres(conn) = self else {
+            return Ok(());
+        };
+        let (_, tls) = postgres_config(conn)?;
+        tls.check().map_err(|why| StoreError::Location {
+            location: redact(conn),
+            why,
+        })
+    }
+
     /// The location as written in the configuration, password included (for serializing the
     /// configuration back; never log it, use `Display`).
     pub fn as_config_text(&self) -> String {
@@ -150,5 +188,16 @@ mod tests {
         ] {
             assert!(bad.parse::<StoreLocation>().is_err(), "{bad}");
         }
+        // client certificates are not supported: refused by name, not ignored
+        let e = "postgres://h/db?sslcert=/etc/c.pem"
+            .parse::<StoreLocation>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sslcert"), "{e}");
+        let e = "postgres://h/db?sslmode=verify"
+            .parse::<StoreLocation>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown sslmode \"verify\""), "{e}");
     }
 }

@@ -4,41 +4,54 @@
 //! `UPDATE`/`INSERT … ON CONFLICT` statements, which PostgreSQL re-checks under the row lock,
 //! so two nodes never both win one (docs/reports.md, "Exactly once").
 //!
-//! TLS: the connection string's `sslmode` is honoured only as `disable`/`prefer` without
-//! TLS support compiled in; connect over loopback, a private network or an SSH/WireGuard
-//! tunnel (docs/reports.md).
-
-use std::str::FromStr;
+//! TLS: libpq's `sslmode` (disable, prefer, require, verify-ca, verify-full) and
+//! `sslrootcert`, over rustls ([`crate::tls`], docs/reports.md "PostgreSQL over TLS").
 
 use tokio::sync::Mutex;
+use tokio_postgres::Client;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::Durability;
 use crate::error::StoreError;
+use crate::location::postgres_config;
 use crate::schema::{MIGRATIONS, VERSION_TABLE, latest_version};
 use crate::sql::{Results, Row, Stmt, Value, expand_types, postgres_placeholders};
+use crate::tls::{SslMode, TlsSettings};
 
 /// The advisory lock key that serializes migrations between nodes ("authmilter" in ASCII,
 /// folded into an i64).
 const MIGRATION_LOCK: i64 = 0x6175_7468_6d69_6c74;
 
 /// An open PostgreSQL store.
-#[derive(Debug)]
 pub struct PostgresBackend {
     config: tokio_postgres::Config,
+    tls: TlsSettings,
+    connector: MakeRustlsConnect,
     client: Mutex<Option<Client>>,
+}
+
+impl std::fmt::Debug for PostgresBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresBackend")
+            .field("config", &self.config)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PostgresBackend {
     /// Connects (the connection string was checked when the location was parsed).
     pub async fn open(conn_str: &str) -> Result<Self, StoreError> {
-        let config =
-            tokio_postgres::Config::from_str(conn_str).map_err(|e| StoreError::Location {
-                location: crate::location::redact(conn_str),
-                why: e.to_string(),
-            })?;
+        let (config, tls) = postgres_config(conn_str)?;
+        let connector = tls.connector().map_err(|why| StoreError::Location {
+            location: crate::location::redact(conn_str),
+            why,
+        })?;
         let backend = PostgresBackend {
             config,
+            tls,
+            connector,
             client: Mutex::new(None),
         };
         {
@@ -53,7 +66,11 @@ impl PostgresBackend {
         slot: &'a mut Option<Client>,
     ) -> Result<&'a mut Client, StoreError> {
         if slot.as_ref().is_none_or(Client::is_closed) {
-            let (client, connection) = self.config.connect(NoTls).await?;
+            let (client, connection) = self
+                .config
+                .connect(self.connector.clone())
+                .await
+                .map_err(|e| self.explain(e))?;
             tokio::spawn(async move {
                 // ends when the client is dropped or the server goes away; the next
                 // operation notices and connects again
@@ -64,11 +81,31 @@ impl PostgresBackend {
         slot.as_mut().ok_or(StoreError::Closed)
     }
 
+    /// The driver's error, with a hint when `sslmode=disable` met a server that accepts only
+    /// TLS (its pg_hba.conf has a `hostssl` line for us but no `host` line).
+    fn explain(&self, e: tokio_postgres::Error) -> StoreError {
+        let e = StoreError::from(e);
+        match e {
+            StoreError::Postgres(msg)
+                if self.tls.mode == SslMode::Disable && msg.contains("no encryption") =>
+            {
+                StoreError::Postgres(format!(
+                    "{msg} (sslmode=disable, but the server accepts this connection only over TLS: use sslmode=verify-full)"
+                ))
+            }
+            other => other,
+        }
+    }
+
     /// Runs `stmts` in one transaction; returns each statement's rows.
-    pub async fn transaction(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
+    pub async fn transaction(
+        &self,
+        stmts: Vec<Stmt>,
+        durability: Durability,
+    ) -> Result<Results, StoreError> {
         let mut guard = self.client.lock().await;
         let client = self.connected(&mut guard).await?;
-        let result = run(client, &stmts).await;
+        let result = run(client, &stmts, durability).await;
         if result.is_err() && client.is_closed() {
             *guard = None;
         }
@@ -119,8 +156,17 @@ fn expand(sql: &str) -> String {
     )
 }
 
-async fn run(client: &mut Client, stmts: &[Stmt]) -> Result<Results, StoreError> {
+async fn run(
+    client: &mut Client,
+    stmts: &[Stmt],
+    durability: Durability,
+) -> Result<Results, StoreError> {
     let tx = client.transaction().await?;
+    if durability == Durability::Relaxed {
+        // this transaction only: the commit returns before the server flushes its WAL
+        tx.batch_execute("SET LOCAL synchronous_commit = off")
+            .await?;
+    }
     let mut results = Vec::with_capacity(stmts.len());
     for s in stmts {
         let sql = postgres_placeholders(&expand(&s.sql));

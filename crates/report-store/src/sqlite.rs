@@ -16,6 +16,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::Durability;
 use crate::error::StoreError;
 use crate::schema::{MIGRATIONS, VERSION_TABLE, latest_version};
 use crate::sql::{Results, Row, Stmt, Value, expand_types};
@@ -47,9 +48,22 @@ impl SqliteBackend {
     }
 
     /// Runs `stmts` in one transaction; returns each statement's rows.
-    pub async fn transaction(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
-        self.call(move |conn| run(conn, &stmts, TransactionBehavior::Immediate))
-            .await
+    pub async fn transaction(
+        &self,
+        stmts: Vec<Stmt>,
+        durability: Durability,
+    ) -> Result<Results, StoreError> {
+        self.call(move |conn| match durability {
+            Durability::Flushed => run(conn, &stmts, TransactionBehavior::Immediate),
+            Durability::Relaxed => {
+                // WAL + NORMAL: the commit is written to the WAL without an fsync
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                let result = run(conn, &stmts, TransactionBehavior::Immediate);
+                conn.pragma_update(None, "synchronous", "FULL")?;
+                result
+            }
+        })
+        .await
     }
 
     /// Runs read-only `stmts` in one snapshot on the read connection.

@@ -730,7 +730,8 @@ fn postgres() -> Option<test_support::postgres::TestPostgres> {
 async fn postgres_store() {
     let Some(pg) = postgres() else { return };
     let url = pg.create_database("suite").unwrap();
-    // no TLS in this build: a connection that requires it fails, never falls back
+    // this cluster has no TLS: a connection that requires it fails, never falls back
+    // (tests/tls.rs has the TLS cluster)
     let tls: StoreLocation = format!("{url}?sslmode=require").parse().unwrap();
     assert!(Store::open(&tls, T0).await.is_err());
     suite(url.parse().unwrap()).await;

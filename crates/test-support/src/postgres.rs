@@ -36,6 +36,19 @@ pub fn bin_dir() -> Option<PathBuf> {
     versions.pop().map(|(_, b)| b)
 }
 
+/// TLS for a test cluster (`ssl = on`): the server's certificate (chain) and private key in
+/// PEM, made by the test.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// The server certificate, followed by any intermediates.
+    pub cert_pem: String,
+    /// Its private key (PKCS#8 or PKCS#1).
+    pub key_pem: String,
+    /// Refuse plaintext TCP connections (`hostssl` lines only in pg_hba.conf); the Unix
+    /// socket stays open for `createdb`.
+    pub hostssl_only: bool,
+}
+
 /// A running throwaway cluster; stopped (fast shutdown, then SIGKILL) and removed on drop.
 #[derive(Debug)]
 pub struct TestPostgres {
@@ -74,6 +87,15 @@ impl TestPostgres {
     /// Creates a cluster in a fresh directory under the system temp dir and starts it on a
     /// free loopback port (at most 60 s).
     pub fn start() -> Result<TestPostgres, String> {
+        Self::start_with(None)
+    }
+
+    /// Like [`TestPostgres::start`], with TLS on (`ssl = on`, the given certificate and key).
+    pub fn start_with_tls(tls: &ServerTls) -> Result<TestPostgres, String> {
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<&ServerTls>) -> Result<TestPostgres, String> {
         let bin = bin_dir().ok_or(
             "PostgreSQL not found under /usr/lib/postgresql (install the Debian package `postgresql`)",
         )?;
@@ -118,6 +140,27 @@ impl TestPostgres {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
+        let mut settings = vec![
+            "listen_addresses=127.0.0.1".to_string(),
+            "fsync=off".into(),
+            "max_connections=50".into(),
+        ];
+        if let Some(tls) = tls {
+            pg.write_owned(&data.join("server.crt"), &tls.cert_pem)?;
+            pg.write_owned(&data.join("server.key"), &tls.key_pem)?;
+            if tls.hostssl_only {
+                pg.write_owned(
+                    &data.join("pg_hba.conf"),
+                    "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+                )?;
+            }
+            // relative to the data directory
+            settings.extend([
+                "ssl=on".into(),
+                "ssl_cert_file=server.crt".into(),
+                "ssl_key_file=server.key".into(),
+            ]);
+        }
         let log = std::fs::File::create(pg.dir.join("postgres.log"))
             .map_err(|e| format!("log file: {e}"))?;
         if let Some((uid, gid)) = pg.user {
@@ -129,14 +172,7 @@ impl TestPostgres {
             .arg(&data)
             .args(["-p", &port.to_string(), "-k"])
             .arg(&pg.dir)
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=50",
-            ])
+            .args(settings.iter().flat_map(|s| ["-c", s.as_str()]))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -165,6 +201,18 @@ impl TestPostgres {
         }
     }
 
+    /// Writes `text` to `path`, mode 0600, owned by the cluster's user.
+    fn write_owned(&self, path: &Path, text: &str) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let fail = |e: std::io::Error| format!("write {}: {e}", path.display());
+        std::fs::write(path, text).map_err(fail)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+        if let Some((uid, gid)) = self.user {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(fail)?;
+        }
+        Ok(())
+    }
+
     /// A command for one of the cluster's binaries, as the cluster's user.
     fn command(&self, name: &str) -> Command {
         let mut c = Command::new(self.bin.join(name));
@@ -185,18 +233,12 @@ impl TestPostgres {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
-    /// Creates database `name` and returns its URL.
+    /// Creates database `name` (over the Unix socket) and returns its URL.
     pub fn create_database(&self, name: &str) -> Result<String, String> {
         let mut cmd = self.command("createdb");
-        cmd.args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &self.port.to_string(),
-            "-U",
-            "postgres",
-            name,
-        ]);
+        cmd.arg("-h")
+            .arg(&self.dir)
+            .args(["-p", &self.port.to_string(), "-U", "postgres", name]);
         let out = cmd.output().map_err(|e| format!("createdb: {e}"))?;
         if !out.status.success() {
             return Err(format!(
