@@ -38,8 +38,9 @@ say "cargo install --path . (into target/cargo-install)"
 cargo install --path . "${install_flags[@]}" --locked --quiet --force --root "$target_dir/cargo-install" --target-dir "$target_dir"
 "$target_dir/cargo-install/bin/authmilter" --version
 
-rm -rf "$target_dir/assets"
-"$target_dir/$profile_dir/authmilter" generate-assets "$target_dir/assets"
+# cargo-deb reads the assets from ./target/assets (Cargo.toml), wherever CARGO_TARGET_DIR points
+rm -rf target/assets
+"$target_dir/$profile_dir/authmilter" generate-assets target/assets
 rm -rf "$target_dir/debian"
 if [ "$profile" = release ]; then
   cargo deb --no-build --strip --output "$target_dir/debian/" >/dev/null
