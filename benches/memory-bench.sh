@@ -37,19 +37,10 @@ stop_milter() {
 trap 'stop_milter; rm -rf "$T"' EXIT
 
 D=bench.test
-mkdir -p "$T/keys" "$T/big"
-"$AM" dkim genkey --domain "$D" --selector rsa --algorithm rsa --out "$T/keys" > "$T/rsa.txt"
-"$AM" dkim genkey --domain "$D" --selector ed --algorithm ed25519 --out "$T/keys" > "$T/ed.txt"
-p_of() { sed -n 's/.*Value: *//p' "$1" | head -1; }
-cat > "$T/zone" <<EOF
-$D.                   TXT "v=spf1 ip4:192.0.2.0/24 -all"
-mail.$D.              A   192.0.2.10
-mail.$D.              TXT "v=spf1 a -all"
-_dmarc.$D.            TXT "v=DMARC1; p=reject"
-rsa._domainkey.$D.    TXT "$(p_of "$T/rsa.txt")"
-ed._domainkey.$D.     TXT "$(p_of "$T/ed.txt")"
-10.2.0.192.in-addr.arpa. PTR mail.$D.
-EOF
+mkdir -p "$T/big"
+# shellcheck source=benches/bench-zone.sh
+. benches/bench-zone.sh
+bench_keys_and_zone "$AM" "$T" "$D"
 # the corpus for the CPU figure: three in four signed RSA-2048, one in four Ed25519
 python3 benches/make-corpus.py "$T/raw" --count 200 --domain "$D" > /dev/null
 mkdir -p "$T/corpus"
