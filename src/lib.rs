@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod forwarding;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod http_listener;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;

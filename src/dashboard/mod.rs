@@ -22,7 +22,6 @@
 mod chart;
 mod pages;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -33,7 +32,6 @@ use base64::Engine;
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use report_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -45,8 +43,6 @@ use crate::config::Config;
 pub const MAX_CLIENTS: usize = 16;
 /// Time for one whole request: reading it, the queries, writing the page.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest request head read (hyper's smallest buffer).
-const MAX_REQUEST_HEAD: usize = 8192;
 
 /// Who may read the pages.
 #[derive(Clone)]
@@ -222,21 +218,18 @@ pub async fn serve(
         };
         let (access, store) = (dashboard.access.clone(), store.clone());
         clients.spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let respond = move |req: Request<Incoming>| {
                 let (access, store) = (access.clone(), store.borrow().clone());
-                async move { Ok::<_, Infallible>(respond(req, peer, &access, store).await) }
-            });
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.keep_alive(false)
-                .max_buf_size(MAX_REQUEST_HEAD)
-                .timer(TokioTimer::new())
-                .header_read_timeout(REQUEST_TIMEOUT);
-            let conn = http.serve_connection(TokioIo::new(stream), service);
-            match tokio::time::timeout(REQUEST_TIMEOUT, conn).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::debug!(%peer, "dashboard: {e}"),
-                Err(_) => tracing::debug!(%peer, "dashboard: request timed out"),
-            }
+                async move { respond(req, peer, &access, store).await }
+            };
+            crate::http_listener::serve_connection(
+                stream,
+                peer,
+                REQUEST_TIMEOUT,
+                "dashboard",
+                respond,
+            )
+            .await;
             drop(slot);
         });
     }

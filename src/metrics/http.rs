@@ -6,7 +6,6 @@
 //! read. Any other path is 404, any other method 405. The answer is the Prometheus text
 //! format, or OpenMetrics when the scraper's `Accept` asks for it.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +14,6 @@ use anyhow::Context;
 use hyper::body::Incoming;
 use hyper::header::{ACCEPT, ALLOW, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -26,8 +24,6 @@ use super::Metrics;
 pub const MAX_SCRAPERS: usize = 8;
 /// Time for one whole scrape: reading the request, encoding, writing the answer.
 pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
-/// The largest request head read (hyper's smallest buffer).
-const MAX_REQUEST_HEAD: usize = 8192;
 
 const PROMETHEUS_TEXT: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 const OPENMETRICS_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -63,21 +59,18 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, mut stop: watch
         };
         let metrics = Arc::clone(&metrics);
         scrapes.spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let respond = move |req: Request<Incoming>| {
                 let answer = respond(&req, &metrics);
-                async move { Ok::<_, Infallible>(answer) }
-            });
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.keep_alive(false)
-                .max_buf_size(MAX_REQUEST_HEAD)
-                .timer(TokioTimer::new())
-                .header_read_timeout(SCRAPE_TIMEOUT);
-            let conn = http.serve_connection(TokioIo::new(stream), service);
-            match tokio::time::timeout(SCRAPE_TIMEOUT, conn).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::debug!(%peer, "metrics: {e}"),
-                Err(_) => tracing::debug!(%peer, "metrics: scrape timed out"),
-            }
+                async move { answer }
+            };
+            crate::http_listener::serve_connection(
+                stream,
+                peer,
+                SCRAPE_TIMEOUT,
+                "metrics",
+                respond,
+            )
+            .await;
             drop(slot);
         });
     }

@@ -1,0 +1,45 @@
+//! One connection of the built-in HTTP listeners (`/metrics`, the dashboard): HTTP/1.1 without
+//! keep-alive, a bounded request head, and one deadline for the whole exchange (RFC 9112).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+
+/// The largest request head read (request line and header fields, RFC 9112 §2.1; hyper's
+/// smallest buffer).
+const MAX_REQUEST_HEAD: usize = 8192;
+
+/// Serves the one request on `stream` with `respond`, giving up after `timeout`; failures are
+/// logged at debug level under `what` (a client's problem, not ours).
+pub async fn serve_connection<F, Fut>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    timeout: Duration,
+    what: &'static str,
+    respond: F,
+) where
+    F: Fn(Request<Incoming>) -> Fut + Send + 'static,
+    Fut: Future<Output = Response<String>> + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let answer = respond(req);
+        async move { Ok::<_, Infallible>(answer.await) }
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.keep_alive(false)
+        .max_buf_size(MAX_REQUEST_HEAD)
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout);
+    let conn = http.serve_connection(TokioIo::new(stream), service);
+    match tokio::time::timeout(timeout, conn).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(%peer, "{what}: {e}"),
+        Err(_) => tracing::debug!(%peer, "{what}: request timed out"),
+    }
+}
