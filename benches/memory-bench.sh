@@ -42,16 +42,7 @@ mkdir -p "$T/big"
 . benches/bench-zone.sh
 bench_keys_and_zone "$AM" "$T" "$D"
 # the corpus for the CPU figure: three in four signed RSA-2048, one in four Ed25519
-python3 benches/make-corpus.py "$T/raw" --count 200 --domain "$D" > /dev/null
-mkdir -p "$T/corpus"
-i=0
-for f in "$T"/raw/*.eml; do
-  sel=rsa
-  [ $((i % 4)) -eq 3 ] && sel=ed
-  "$AM" dkim sign --domain "$D" --selector "$sel" --key "$T/keys/$D.$sel.pem" "$f" \
-    > "$T/corpus/$(basename "$f")"
-  i=$((i + 1))
-done
+bench_signed_corpus "$AM" "$T" "$D"
 # one 1 MB message of 72-column prose, signed RSA-2048
 python3 - "$T/big.raw" "$D" <<'EOF'
 import random, sys

@@ -11,14 +11,28 @@
 #
 #   bash benches/reports-load.sh [MESSAGES] [CONCURRENCY] [ROUNDS]   (default 100000 8 3)
 #
+# CORPUS=mail (default): the corpus of every other CPU figure (benches/make-corpus.py, 200
+#   messages of 2-100 KB, DKIM-signed, DMARC-aligned; bench-zone.sh), the domain's DMARC record
+#   with `rua=`. CORPUS=small: one 2 KB unsigned message (SPF-aligned), the worst case for a
+#   relative figure: the least checking work per message for the same recording work.
+# BIN=path: measure that binary instead of building target/release/authmilter.
+# ORDER=side-by-side (default: both clients at once, as above) or alternate (off, then on, in
+#   each round, the machine otherwise as idle as it is: no competition between the two).
+#
 # Results go to docs/PERFORMANCE.md ("DMARC reports: recording cost").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 messages=${1:-100000}
 concurrency=${2:-8}
 rounds=${3:-3}
-cargo build --release --bin authmilter -q
-bin="${CARGO_TARGET_DIR:-$(pwd)/target}/release/authmilter"
+corpus=${CORPUS:-mail}
+order=${ORDER:-side-by-side}
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+else
+  cargo build --release --bin authmilter -q
+  bin="${CARGO_TARGET_DIR:-$(pwd)/target}/release/authmilter"
+fi
 work=$(mktemp -d /tmp/authmilter-reports-bench.XXXXXX)
 pids=()
 cleanup() {
@@ -26,18 +40,33 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-cat >"$work/zone" <<'EOF'
+case "$corpus" in
+  mail)
+    domain=bench.test
+    # shellcheck source=benches/bench-zone.sh
+    . benches/bench-zone.sh
+    bench_keys_and_zone "$bin" "$work" "$domain"
+    sed -i 's/"v=DMARC1; p=reject"/"v=DMARC1; p=reject; rua=mailto:dmarc@bench.test"/' "$work/zone"
+    grep -q 'rua=mailto' "$work/zone"
+    bench_signed_corpus "$bin" "$work" "$domain"
+    ;;
+  small)
+    domain=example.org
+    cat >"$work/zone" <<'EOF'
 example.org TXT "v=spf1 ip4:192.0.2.0/24 -all"
 _dmarc.example.org TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.org"
 10.2.0.192.in-addr.arpa PTR mail.example.org
 mail.example.org A 192.0.2.10
 EOF
-mkdir -p "$work/corpus"
-{
-  printf 'From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: load\r\n'
-  printf 'Date: Sun, 22 Nov 2026 10:00:00 +0000\r\nMessage-ID: <load@example.org>\r\n\r\n'
-  for _ in $(seq 35); do printf 'The quick brown fox jumps over the lazy dog 0123456789.\r\n'; done
-} >"$work/corpus/1.eml"
+    mkdir -p "$work/corpus"
+    {
+      printf 'From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: load\r\n'
+      printf 'Date: Sun, 22 Nov 2026 10:00:00 +0000\r\nMessage-ID: <load@example.org>\r\n\r\n'
+      for _ in $(seq 35); do printf 'The quick brown fox jumps over the lazy dog 0123456789.\r\n'; done
+    } >"$work/corpus/1.eml"
+    ;;
+  *) echo "CORPUS must be mail or small" >&2; exit 2 ;;
+esac
 
 ticks=$(getconf CLK_TCK)
 # utime + stime of a process in microseconds
@@ -71,14 +100,20 @@ for r in $(seq "$rounds"); do
   for mode in off on; do
     for _ in $(seq 100); do [ -S "$work/milter-$mode-$r.sock" ] && break; sleep 0.1; done
   done
-  benches=()
-  for mode in off on; do
-    "$bin" bench --target "unix:$work/milter-$mode-$r.sock" --corpus "$work/corpus" \
+  drive() { # $1 = off|on
+    "$bin" bench --target "unix:$work/milter-$1-$r.sock" --corpus "$work/corpus" \
       --count "$messages" --concurrency "$concurrency" --duration 900 --client-ip 192.0.2.10 \
-      --pid "${pid[$mode]}" >"$work/bench-$mode-$r.txt" &
-    benches+=("$!")
-  done
-  for b in "${benches[@]}"; do wait "$b" || true; done
+      --helo "mail.$domain" --pid "${pid[$1]}" >"$work/bench-$1-$r.txt" || true
+  }
+  if [ "$order" = alternate ]; then
+    drive off
+    drive on
+  else
+    drive off &
+    off_bench=$!
+    drive on &
+    wait "$off_bench" "$!"
+  fi
   sleep 3 # the recorder writes its last batch (flush_interval 1s)
   for mode in off on; do
     life=$(cpu_us "${pid[$mode]}")

@@ -27,6 +27,8 @@ struct EvalJson {
     headers_removed: Vec<String>,
     headers_added: Vec<String>,
     signatures: Vec<String>,
+    /// The DMARC disposition as applied (what an aggregate report records), RFC 9990 §3.1.1.9.
+    applied_disposition: Option<String>,
     policy_overrides: Vec<String>,
     header_block: Option<String>,
 }
@@ -56,7 +58,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn evaluate(app: Arc<App>, args: &EvalArgs, msg: &message::Message) -> Decision {
+async fn evaluate(app: Arc<App>, args: &EvalArgs, msg: &message::Message) -> Arc<Decision> {
     let mut p = MessagePipeline::new(app, Services::none(), args.role.into());
     p.connect(
         ClientInfo {
@@ -122,6 +124,7 @@ fn build_report(d: &Decision) -> EvalJson {
             .map(|h| format!("{}: {}", h.name, h.one_line()))
             .collect(),
         signatures: d.signed.clone(),
+        applied_disposition: d.applied.as_ref().map(|a| a.disposition.to_string()),
         policy_overrides: d
             .applied
             .iter()

@@ -169,7 +169,7 @@ fn one_message_counts_everywhere_it_should() {
             helo: None,
             mail_from: Vec::new(),
             recipients: Vec::new(),
-            decision: Decision::accept(),
+            decision: std::sync::Arc::new(Decision::accept()),
             headers: None,
         });
     }

@@ -33,6 +33,7 @@ pub use policy::{AppliedPolicy, OverrideKind, PolicyOverride};
 pub use report::ResultsReport;
 pub use results::Results;
 pub use sink::{FinishedMessage, ResultsSink, SinkReceiver};
+pub use steps::may_refuse_recipients;
 
 use crate::app::App;
 use crate::config::Role;
@@ -290,7 +291,7 @@ impl MessagePipeline {
     }
 
     /// End of message: collect results and decide. The message state is consumed.
-    pub async fn end_of_message(&mut self) -> Decision {
+    pub async fn end_of_message(&mut self) -> Arc<Decision> {
         let mut current = self
             .msg
             .take()

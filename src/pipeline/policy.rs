@@ -102,7 +102,9 @@ pub fn apply(app: &App, input: &PolicyInput, results: &Results, decision: &mut D
                 .as_ref()
                 .map_or_else(|| o.to_string(), |a| a.report_comment()),
         });
-        spf_reject(app, results, decision);
+        if spf_reject(app, results, decision) {
+            spf_rejected(results, decision, &mut applied);
+        }
         decision.applied = Some(applied);
         return;
     }
@@ -117,6 +119,7 @@ pub fn apply(app: &App, input: &PolicyInput, results: &Results, decision: &mut D
         return;
     }
     if spf_reject(app, results, decision) {
+        spf_rejected(results, decision, &mut applied);
         decision.applied = dmarc.map(|_| applied);
         return;
     }
@@ -205,6 +208,24 @@ fn spf_reject(app: &App, results: &Results, decision: &mut Decision) -> bool {
             true
         }
         _ => false,
+    }
+}
+
+/// What an `[spf] reject_fail` refusal means for the DMARC record: a rejected message is
+/// recorded with disposition `reject`, and as a `local_policy` override when the domain did
+/// not ask for reject (RFC 9990 §3.1.1.9, §3.1.6). A temporary failure disposes of nothing:
+/// the message comes again.
+fn spf_rejected(results: &Results, decision: &Decision, applied: &mut AppliedPolicy) {
+    if !matches!(decision.verdict, Verdict::Reject(_)) {
+        return;
+    }
+    applied.disposition = Disposition::Reject;
+    let requested = results.dmarc.as_ref().map(|d| d.disposition);
+    if requested != Some(Disposition::Reject) {
+        applied.overrides.push(PolicyOverride {
+            kind: OverrideKind::LocalPolicy,
+            comment: "SPF fail rejected ([spf] reject_fail)".into(),
+        });
     }
 }
 

@@ -30,8 +30,8 @@ pub struct FinishedMessage {
     pub mail_from: Vec<u8>,
     /// RCPT TO addresses.
     pub recipients: Vec<Vec<u8>>,
-    /// What was decided (results, policy applied, signatures).
-    pub decision: Decision,
+    /// What was decided (results, policy applied, signatures), shared with the connection.
+    pub decision: Arc<Decision>,
     /// The header fields as received, only when a failure report may be due
     /// (`[reports.failure] enabled` and a DMARC record with `ruf=`).
     pub headers: Option<Arc<Vec<message::HeaderField>>>,
@@ -143,7 +143,7 @@ mod tests {
             helo: None,
             mail_from: Vec::new(),
             recipients: Vec::new(),
-            decision: Decision::accept(),
+            decision: Arc::new(Decision::accept()),
             headers: None,
         }
     }

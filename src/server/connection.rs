@@ -323,7 +323,7 @@ where
                     "end-of-message checks did not finish within {}; answering per policy.on_error",
                     self.app.config.server.eom_timeout
                 );
-                fallback
+                Arc::new(fallback)
             }
         };
         let timing = MessageTiming {
@@ -433,12 +433,21 @@ async fn write_all<S: AsyncWrite + Unpin>(
     }
 }
 
-/// What we ask for at negotiation: the default actions and protocol bits, and when
-/// `server.request_macros` is on, the macros the pipeline reads (SETSYMLIST, §3.9; sent only
-/// if the MTA offers it, and only non-empty lists).
+/// What we ask for at negotiation: the default actions and protocol bits, no reply to the
+/// commands we never refuse (CONNECT, HELO, MAIL, DATA; RCPT unless SRS may refuse a
+/// recipient): the MTA then does not wait for us there, and each saves a read, a write and a
+/// wake-up per message (§2.3). When `server.request_macros` is on, the macros the pipeline
+/// reads (SETSYMLIST, §3.9; sent only if the MTA offers it, and only non-empty lists).
 fn wants(app: &App) -> Wants {
-    use milter_proto::{SymList, SymStage};
+    use milter_proto::{ProtocolFlags, SymList, SymStage};
     let mut w = Wants::default();
+    w.protocol |= ProtocolFlags::NR_CONN
+        | ProtocolFlags::NR_HELO
+        | ProtocolFlags::NR_MAIL
+        | ProtocolFlags::NR_DATA;
+    if !crate::pipeline::may_refuse_recipients(app) {
+        w.protocol |= ProtocolFlags::NR_RCPT;
+    }
     if app.config.server.request_macros {
         let list = |stage, names: &'static str| SymList {
             stage,

@@ -157,6 +157,69 @@ fn spf_prints_result_mechanism_and_lookups() {
     assert!(!err.is_empty());
 }
 
+/// `[spf] reject_fail` refuses an SPF fail of a `p=none` domain: the DMARC record (what the
+/// aggregate report holds) says the message was rejected, by local policy.
+#[test]
+fn eval_records_an_spf_rejection_as_a_local_policy_reject() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zone = write(
+        dir.path(),
+        "zone",
+        b"example.org TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n\
+          _dmarc.example.org TXT \"v=DMARC1; p=none; rua=mailto:d@example.org\"\n",
+    );
+    let cfg = write(
+        dir.path(),
+        "milter.toml",
+        b"[authres]\nauthserv_id = \"mx.test.example\"\n[spf]\nreject_fail = true\n",
+    );
+    let msg = write(
+        dir.path(),
+        "m.eml",
+        &message(&["From: alice@example.org", "Subject: x", "", "hello"]),
+    );
+    let eval = |ip: &str| {
+        let (code, out, err) = run_cli(
+            &[
+                "eval",
+                &msg,
+                "--ip",
+                ip,
+                "--helo",
+                "x.example",
+                "--mail-from",
+                "alice@example.org",
+                "--rcpt",
+                "bob@example.net",
+                "--zone",
+                &zone,
+                "-c",
+                &cfg,
+                "--json",
+            ],
+            None,
+        );
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).expect("json")
+    };
+    let v = eval("198.51.100.1");
+    assert_eq!(v["action"], "reject", "{v}");
+    assert_eq!(v["dmarc"]["disposition"], "none", "{v}");
+    assert_eq!(v["applied_disposition"], "reject", "{v}");
+    assert_eq!(
+        v["policy_overrides"][0], "local_policy (SPF fail rejected ([spf] reject_fail))",
+        "{v}"
+    );
+    let v = eval("192.0.2.10");
+    assert_eq!(v["action"], "accept", "{v}");
+    assert_eq!(v["applied_disposition"], "none", "{v}");
+    assert_eq!(
+        v["policy_overrides"].as_array().map(Vec::len),
+        Some(0),
+        "{v}"
+    );
+}
+
 #[test]
 fn eval_shows_what_the_milter_would_do() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -48,11 +48,22 @@ impl Store {
     /// a count. Rows are written in key order, so concurrent writers on PostgreSQL lock them
     /// in the same order and never deadlock.
     pub async fn record(&self, observations: &[Observation]) -> Result<RecordStats, StoreError> {
-        // grouped by the JSON first: only distinct observations are hashed
-        let mut by_data: HashMap<(u64, String), Pending> = HashMap::new();
+        // identical observations (all but the time) of a day are grouped as they are, so that
+        // each distinct one is written as JSON once, however many messages it stands for
+        let mut same: HashMap<(u64, Timeless<'_>), (u64, u64, u64)> = HashMap::new();
         for obs in observations {
-            let data = timeless_json(obs)?;
             let period = DateRange::utc_day(obs.time).begin;
+            let seen = same
+                .entry((period, Timeless(obs)))
+                .or_insert((0, obs.time, obs.time));
+            seen.0 += 1;
+            seen.1 = seen.1.min(obs.time);
+            seen.2 = seen.2.max(obs.time);
+        }
+        // then by the JSON, which decides the stored row
+        let mut by_data: HashMap<(u64, String), Pending> = HashMap::new();
+        for ((period, Timeless(obs)), (count, first, last)) in same {
+            let data = timeless_json(obs)?;
             let entry = by_data
                 .entry((period, data))
                 .or_insert_with_key(|(_, data)| Pending {
@@ -64,12 +75,12 @@ impl Store {
                     domain: obs.policy_domain.clone().unwrap_or_default(),
                     data: data.clone(),
                     count: 0,
-                    first_seen: obs.time,
-                    last_seen: obs.time,
+                    first_seen: first,
+                    last_seen: last,
                 });
-            entry.count += 1;
-            entry.first_seen = entry.first_seen.min(obs.time);
-            entry.last_seen = entry.last_seen.max(obs.time);
+            entry.count += count;
+            entry.first_seen = entry.first_seen.min(first);
+            entry.last_seen = entry.last_seen.max(last);
         }
         let mut groups: BTreeMap<(String, u64, String), Pending> = BTreeMap::new();
         for ((period, _), p) in by_data {
@@ -144,6 +155,23 @@ impl Store {
             ))
             .await?;
         rows.first().map_or(Ok(0), |r| r.uint(0))
+    }
+}
+
+/// An observation compared and hashed without its time.
+struct Timeless<'a>(&'a Observation);
+
+impl PartialEq for Timeless<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.same_but_time(other.0)
+    }
+}
+
+impl Eq for Timeless<'_> {}
+
+impl std::hash::Hash for Timeless<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash_timeless(state);
     }
 }
 

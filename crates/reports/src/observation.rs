@@ -48,6 +48,71 @@ pub struct Observation {
     pub mode: Mode,
 }
 
+impl Observation {
+    /// True when both describe the same message data apart from the time: what an aggregate
+    /// report counts as one row (RFC 9990 §3.1.1.7). Used with [`Observation::hash_timeless`].
+    pub fn same_but_time(&self, other: &Observation) -> bool {
+        self.timeless() == other.timeless()
+    }
+
+    /// Hashes every field but the time (see [`Observation::same_but_time`]).
+    pub fn hash_timeless<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::hash::Hash::hash(&self.timeless(), state);
+    }
+
+    /// Every field but `time`, borrowed (a field added to the struct must be added here).
+    #[allow(clippy::type_complexity)]
+    fn timeless(
+        &self,
+    ) -> (
+        (
+            &IpAddr,
+            &str,
+            &str,
+            &[String],
+            Option<&str>,
+            DmarcResult,
+            Disposition,
+        ),
+        (
+            Option<Disposition>,
+            &[OverrideReason],
+            Option<&SpfObservation>,
+        ),
+        (&[DkimObservation], Option<&PublishedPolicy>, Mode),
+    ) {
+        let Observation {
+            time: _,
+            source_ip,
+            header_from,
+            envelope_from,
+            envelope_to,
+            policy_domain,
+            result,
+            disposition,
+            requested_policy,
+            overrides,
+            spf,
+            dkim,
+            published,
+            mode,
+        } = self;
+        (
+            (
+                source_ip,
+                header_from,
+                envelope_from,
+                envelope_to,
+                policy_domain.as_deref(),
+                *result,
+                *disposition,
+            ),
+            (*requested_policy, overrides, spf.as_ref()),
+            (dkim, published.as_ref(), *mode),
+        )
+    }
+}
+
 /// A policy override reason (RFC 9990 §3.1.1.14 `reason`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct OverrideReason {
@@ -137,7 +202,7 @@ impl From<&dmarc::ReportUri> for ReportAddress {
 
 /// The policy record as discovered for the message (RFC 9990 §3.1.1.5; RFC 9989 §4.7 tags).
 /// Tags that were absent hold their defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PublishedPolicy {
     /// `p` (`none` when the record had no valid `p` but a valid `rua`, RFC 9989 §4.10.1).
     pub p: Disposition,
