@@ -50,7 +50,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // long-lived services outside App (which SIGHUP replaces)
         let (sink, sink_rx) = if app.config.reports.enabled {
             // reports: a bounded sink the milter publishes to without ever waiting
-            let (sink, rx) = ResultsSink::bounded(app.config.reports.queue);
+            let (sink, rx) = ResultsSink::for_reports(app.config.reports.queue);
             (sink, Some(rx))
         } else {
             (ResultsSink::disabled(), None)

@@ -169,7 +169,8 @@ fn one_message_counts_everywhere_it_should() {
             helo: None,
             mail_from: Vec::new(),
             recipients: Vec::new(),
-            decision: std::sync::Arc::new(Decision::accept()),
+            observations: Vec::new(),
+            decision: Some(std::sync::Arc::new(Decision::accept())),
             headers: None,
         });
     }

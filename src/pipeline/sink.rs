@@ -30,8 +30,13 @@ pub struct FinishedMessage {
     pub mail_from: Vec<u8>,
     /// RCPT TO addresses.
     pub recipients: Vec<Vec<u8>>,
-    /// What was decided (results, policy applied, signatures), shared with the connection.
-    pub decision: Arc<Decision>,
+    /// The DMARC observations, one per evaluated author domain (empty without DMARC), built
+    /// when the message finished, on its own thread, while its results are at hand.
+    pub observations: Vec<reports::Observation>,
+    /// What was decided (results, policy applied, signatures), shared with the connection;
+    /// only when the sink keeps decisions ([`ResultsSink::bounded`]): the reports sink of
+    /// `serve` does not, so a queued record never holds a message's results.
+    pub decision: Option<Arc<Decision>>,
     /// The header fields as received, only when a failure report may be due
     /// (`[reports.failure] enabled` and a DMARC record with `ruf=`).
     pub headers: Option<Arc<Vec<message::HeaderField>>>,
@@ -44,6 +49,7 @@ pub type SinkReceiver = mpsc::Receiver<Arc<FinishedMessage>>;
 #[derive(Debug)]
 pub struct ResultsSink {
     tx: Option<mpsc::Sender<Arc<FinishedMessage>>>,
+    keeps_decisions: bool,
     published: AtomicU64,
     dropped: AtomicU64,
     reported_dropped: AtomicU64,
@@ -54,24 +60,42 @@ impl ResultsSink {
     pub fn disabled() -> Arc<ResultsSink> {
         Arc::new(ResultsSink {
             tx: None,
+            keeps_decisions: false,
             published: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             reported_dropped: AtomicU64::new(0),
         })
     }
 
-    /// A sink holding at most `capacity` unconsumed records, and its receiving end.
+    /// A sink holding at most `capacity` unconsumed records with their decisions, and its
+    /// receiving end (for consumers that inspect what the pipeline decided).
     pub fn bounded(capacity: usize) -> (Arc<ResultsSink>, SinkReceiver) {
+        Self::with_capacity(capacity, true)
+    }
+
+    /// A sink for the reports recorder: at most `capacity` records, each with the message's
+    /// observations and envelope but not its decision.
+    pub fn for_reports(capacity: usize) -> (Arc<ResultsSink>, SinkReceiver) {
+        Self::with_capacity(capacity, false)
+    }
+
+    fn with_capacity(capacity: usize, keeps_decisions: bool) -> (Arc<ResultsSink>, SinkReceiver) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         (
             Arc::new(ResultsSink {
                 tx: Some(tx),
+                keeps_decisions,
                 published: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
                 reported_dropped: AtomicU64::new(0),
             }),
             rx,
         )
+    }
+
+    /// True when the records carry the pipeline's decision.
+    pub fn keeps_decisions(&self) -> bool {
+        self.keeps_decisions
     }
 
     /// True when someone consumes the records.
@@ -143,7 +167,8 @@ mod tests {
             helo: None,
             mail_from: Vec::new(),
             recipients: Vec::new(),
-            decision: Arc::new(Decision::accept()),
+            observations: Vec::new(),
+            decision: Some(Arc::new(Decision::accept())),
             headers: None,
         }
     }

@@ -209,20 +209,35 @@ impl MessagePipeline {
             return;
         }
         let headers = self.failure_report_headers(&state, d);
+        let time = dkim::unix_now();
+        let recipients: Vec<Vec<u8>> = state
+            .envelope
+            .recipients
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        let observations = if d.results.as_ref().is_some_and(|r| r.dmarc.is_some()) {
+            let envelope = crate::reports::observe::envelope(
+                self.conn.client.ip,
+                self.conn.helo.as_deref(),
+                &state.envelope.mail_from,
+                &recipients,
+                state.queue_id.as_deref(),
+            );
+            crate::reports::observe::observations(d, &envelope, time)
+        } else {
+            Vec::new()
+        };
         sink.publish(FinishedMessage {
-            time: dkim::unix_now(),
+            time,
             queue_id: state.queue_id,
             direction: state.direction,
             client_ip: self.conn.client.ip,
             helo: self.conn.helo.clone(),
             mail_from: state.envelope.mail_from,
-            recipients: state
-                .envelope
-                .recipients
-                .into_iter()
-                .map(|(r, _)| r)
-                .collect(),
-            decision: Arc::clone(d),
+            recipients,
+            observations,
+            decision: sink.keeps_decisions().then(|| Arc::clone(d)),
             headers,
         });
     }

@@ -74,7 +74,7 @@ pub async fn run(
         loop {
             match rx.try_recv() {
                 Ok(m) => take(
-                    &m,
+                    m,
                     &app,
                     &mut batch,
                     &mut oldest,
@@ -96,7 +96,7 @@ pub async fn run(
             // what is queued now is written before we go (bounded: the queue's capacity)
             while let Ok(m) = rx.try_recv() {
                 take(
-                    &m,
+                    m,
                     &app,
                     &mut batch,
                     &mut oldest,
@@ -134,7 +134,7 @@ pub async fn run(
 }
 
 fn take(
-    m: &FinishedMessage,
+    m: Arc<FinishedMessage>,
     app: &App,
     batch: &mut Vec<Observation>,
     oldest: &mut Option<Instant>,
@@ -142,13 +142,12 @@ fn take(
     counters: &mut Counters,
 ) {
     let cfg = &app.config.reports;
-    if m.decision
-        .results
-        .as_ref()
-        .is_none_or(|r| r.dmarc.is_none())
-    {
+    if m.observations.is_empty() {
         return;
     }
+    // the recorder holds the only reference: the observations move into the batch
+    let mut m = Arc::try_unwrap(m).unwrap_or_else(|shared| (*shared).clone());
+    let all = std::mem::take(&mut m.observations);
     let envelope = || {
         observe::envelope(
             m.client_ip,
@@ -158,10 +157,6 @@ fn take(
             m.queue_id.as_deref(),
         )
     };
-    let all = observe::observations(&m.decision, &envelope(), m.time);
-    if all.is_empty() {
-        return;
-    }
     counters.messages += 1;
     if let (Some(tx), true) = (failures, cfg.failure.enabled) {
         for obs in &all {

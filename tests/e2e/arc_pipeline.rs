@@ -174,6 +174,8 @@ async fn run(toml: &str, zone: &str, raw: &[u8]) -> Run {
 fn authres_of(r: &Run) -> String {
     r.record
         .decision
+        .as_deref()
+        .expect("the sink keeps decisions")
         .authentication_results()
         .map(|h| h.one_line())
         .unwrap_or_default()
@@ -202,7 +204,14 @@ async fn a_trusted_sealer_keeps_a_list_message_from_being_rejected() {
             && ar.contains("policy.override=trusted_forwarder"),
         "{ar}"
     );
-    let applied = r.record.decision.applied.as_ref().expect("policy applied");
+    let applied = r
+        .record
+        .decision
+        .as_deref()
+        .expect("the sink keeps decisions")
+        .applied
+        .as_ref()
+        .expect("policy applied");
     assert_eq!(applied.disposition, dmarc::Disposition::None);
     assert_eq!(
         applied.overrides.first().map(|o| o.kind.as_str()),
@@ -251,6 +260,8 @@ async fn a_forwarding_listener_seals_and_the_next_hop_validates() {
     let names: Vec<&str> = r
         .record
         .decision
+        .as_deref()
+        .expect("the sink keeps decisions")
         .prepend
         .iter()
         .map(|h| h.name.as_str())
@@ -267,7 +278,13 @@ async fn a_forwarding_listener_seals_and_the_next_hop_validates() {
     );
     // the next hop: the message as delivered validates with two sets
     let mut delivered = String::new();
-    for h in &r.record.decision.prepend {
+    for h in &r
+        .record
+        .decision
+        .as_deref()
+        .expect("the sink keeps decisions")
+        .prepend
+    {
         delivered.push_str(&format!(
             "{}: {}\r\n",
             h.name,
@@ -294,8 +311,17 @@ async fn a_forwarding_listener_seals_and_the_next_hop_validates() {
     assert!(aar.by_method("arc").any(|m| m.result == "pass"), "{aar:?}");
     // one body hash per canonicalization across verification, the seal and the signature
     assert!(
-        r.record.decision.body_hashes <= 3,
+        r.record
+            .decision
+            .as_deref()
+            .expect("the sink keeps decisions")
+            .body_hashes
+            <= 3,
         "{}",
-        r.record.decision.body_hashes
+        r.record
+            .decision
+            .as_deref()
+            .expect("the sink keeps decisions")
+            .body_hashes
     );
 }

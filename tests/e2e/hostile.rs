@@ -172,6 +172,8 @@ async fn run_milter(case: &Case, mode: Mode, zone: &str) -> Observed {
         .expect("sink open");
     let decided = record
         .decision
+        .as_deref()
+        .expect("the sink keeps decisions")
         .authentication_results()
         .map(|h| one_line(&h.value))
         .unwrap_or_default();

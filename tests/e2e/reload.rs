@@ -158,7 +158,12 @@ async fn results_published_across_a_reload_all_reach_the_sink() {
             .await
             .expect("a record within 10 s")
             .expect("sink open");
-        actions.push(r.decision.action());
+        actions.push(
+            r.decision
+                .as_deref()
+                .expect("the sink keeps decisions")
+                .action(),
+        );
     }
     assert_eq!(
         actions,

@@ -449,8 +449,22 @@ async fn forward_listener_verifies_and_signs_in_one_pass() {
         .await
         .expect("published")
         .expect("open");
-    assert_eq!(record.decision.body_hashes, 1);
-    assert_eq!(record.decision.signed, ["example.org/rsa2026"]);
+    assert_eq!(
+        record
+            .decision
+            .as_deref()
+            .expect("the sink keeps decisions")
+            .body_hashes,
+        1
+    );
+    assert_eq!(
+        record
+            .decision
+            .as_deref()
+            .expect("the sink keeps decisions")
+            .signed,
+        ["example.org/rsa2026"]
+    );
     let _ = stop.send(());
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), task).await;
 }
