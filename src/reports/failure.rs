@@ -2,7 +2,12 @@
 //! each `ruf=` destination like an aggregate one (RFC 9991 §5: external verification, deny
 //! list, MX), build the AFRF message (header only unless `original = "full"`, redacted with a
 //! key), DKIM-sign it and queue it in the store within the per-domain and per-destination
-//! rate limits; the schedule sends the queue at once.
+//! rate limits; the schedule sends the queue at once. A destination whose check hits a
+//! temporary DNS error is tried again later ([`retry`]).
+
+pub mod retry;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,11 +19,13 @@ use reports::{
     RedactionKey, ReportKind,
 };
 use tokio::sync::{Notify, mpsc, watch};
+use tokio::time::Instant;
 
 use crate::app::App;
 use crate::config::OriginalSetting;
 
 use super::sender::{Resolved, resolve_destination};
+use retry::{RetryList, RetryPolicy};
 
 /// A failed message handed over by the recorder.
 #[derive(Debug, Clone)]
@@ -31,19 +38,27 @@ pub struct FailureCandidate {
     pub headers: Option<Arc<Vec<message::HeaderField>>>,
 }
 
-/// Builds and queues failure reports until `stop` fires.
+/// Builds and queues failure reports until `stop` fires; destinations whose check hit a
+/// temporary DNS error are tried again as `retry_policy` says.
 pub async fn run(
     mut rx: mpsc::Receiver<FailureCandidate>,
     store: Store,
     shared: Arc<ArcSwap<App>>,
     kick: Arc<Notify>,
+    retry_policy: RetryPolicy,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut key: Option<(PathBuf, Option<RedactionKey>)> = None;
+    let mut waiting = RetryList::new(retry_policy);
     loop {
-        let c = tokio::select! {
-            _ = stop.changed() => return,
-            c = rx.recv() => match c { Some(c) => c, None => return },
+        let due = waiting.next_due();
+        let next = tokio::select! {
+            _ = stop.changed() => break,
+            c = rx.recv() => match c { Some(c) => Next::New(c), None => break },
+            _ = retry::until(due) => match waiting.take_due(Instant::now()) {
+                Some(w) => Next::Retry(w),
+                None => continue,
+            },
         };
         let app = shared.load_full();
         let path = app.config.reports.failure.redaction_key.clone();
@@ -51,11 +66,33 @@ pub async fn run(
             key = Some((path.clone(), load_key(&path)));
         }
         let redaction = key.as_ref().and_then(|(_, k)| k.clone());
-        let queued = queue_reports(&app, &store, &c, redaction, super::unix_now()).await;
-        if queued > 0 {
+        let (c, only) = match &next {
+            Next::New(c) => (c, None),
+            Next::Retry(w) => (&w.candidate, Some(w.uris.as_slice())),
+        };
+        let outcome = queue_reports(&app, &store, c, redaction, super::unix_now(), only).await;
+        if outcome.queued > 0 {
             kick.notify_one();
         }
+        match next {
+            Next::New(c) => waiting.schedule(c, outcome.retry, Instant::now()),
+            Next::Retry(w) => waiting.reschedule(w, outcome.retry, Instant::now()),
+        }
     }
+    if !waiting.is_empty() {
+        tracing::info!(
+            waiting = waiting.len(),
+            "reports: failure reports waiting for a DNS retry are dropped at shutdown"
+        );
+    }
+}
+
+/// What the producer works on next.
+enum Next {
+    /// A failed message from the recorder.
+    New(FailureCandidate),
+    /// A retry that is due.
+    Retry(retry::Waiting),
 }
 
 fn load_key(path: &std::path::Path) -> Option<RedactionKey> {
@@ -77,30 +114,44 @@ fn load_key(path: &std::path::Path) -> Option<RedactionKey> {
     }
 }
 
-/// Queues the failure reports due for one failed message; returns how many were queued.
+/// What [`queue_reports`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueOutcome {
+    /// Reports queued.
+    pub queued: usize,
+    /// The `ruf` URIs whose check hit a temporary DNS error: to try again later.
+    pub retry: Vec<String>,
+}
+
+/// Queues the failure reports due for one failed message, for every `ruf` URI or, with
+/// `only`, for those URIs only (a retry).
 pub async fn queue_reports(
     app: &App,
     store: &Store,
     c: &FailureCandidate,
     redaction: Option<RedactionKey>,
     now: u64,
-) -> usize {
+    only: Option<&[String]>,
+) -> QueueOutcome {
+    let mut outcome = QueueOutcome::default();
     let cfg = &app.config.reports;
     // an unreadable key never means "send unredacted"
     if redaction.as_ref().is_some_and(|k| k.0.is_empty()) {
-        return 0;
+        return outcome;
     }
-    let Some(headers) = &c.headers else { return 0 };
+    let Some(headers) = &c.headers else {
+        return outcome;
+    };
     let obs = &c.observation;
     let Some(published) = &obs.published else {
-        return 0;
+        return outcome;
     };
     let Some(policy_domain) = obs.policy_domain.clone() else {
-        return 0;
+        return outcome;
     };
     let kinds = reports::failure_reports_requested(obs).kinds();
     if kinds.is_empty() {
-        return 0;
+        return outcome;
     }
     let mut header = Vec::new();
     for f in headers.iter() {
@@ -137,8 +188,10 @@ pub async fn queue_reports(
             cfg.failure.destination_rate.per.get().as_secs(),
         ),
     };
-    let mut queued = 0;
     for uri in &published.ruf {
+        if only.is_some_and(|only| !only.contains(&uri.uri)) {
+            continue;
+        }
         let destinations = match resolve_destination(app, &policy_domain, uri, ReportKind::Failure)
             .await
         {
@@ -148,7 +201,10 @@ pub async fn queue_reports(
                 continue;
             }
             Resolved::TempError(why) => {
-                tracing::info!(%policy_domain, uri = %uri.uri, "reports: failure report dropped (temporary DNS error): {why}");
+                tracing::info!(%policy_domain, uri = %uri.uri, "reports: failure report deferred (temporary DNS error): {why}");
+                if !outcome.retry.contains(&uri.uri) {
+                    outcome.retry.push(uri.uri.clone());
+                }
                 continue;
             }
         };
@@ -171,7 +227,7 @@ pub async fn queue_reports(
                     message,
                 };
                 match store.queue_failure_report(&report, now, limits).await {
-                    Ok(Queued::Yes(_)) => queued += 1,
+                    Ok(Queued::Yes(_)) => outcome.queued += 1,
                     Ok(Queued::RateLimited) => {
                         tracing::debug!(%policy_domain, destination = %report.destination, "reports: failure report rate limited");
                     }
@@ -180,7 +236,7 @@ pub async fn queue_reports(
             }
         }
     }
-    queued
+    outcome
 }
 
 fn kind_name(k: FailureKind) -> &'static str {

@@ -175,6 +175,7 @@ pub fn start(
                 store.clone(),
                 Arc::clone(&shared),
                 Arc::clone(&kick),
+                failure::retry::RetryPolicy::default(),
                 stop.clone(),
             ));
             Some(tx)

@@ -260,6 +260,21 @@ impl MemoryResolver {
         });
     }
 
+    /// Clears the failures injected at `name` ([`fail`](Self::fail), [`fail_type`](Self::fail_type)):
+    /// it answers from its records again, NXDOMAIN when it has none (a DNS outage ending).
+    pub fn heal(&self, name: &str) {
+        let key = clean_target(name);
+        if let Ok(mut nodes) = self.nodes.write()
+            && let Some(node) = nodes.get_mut(&key)
+        {
+            node.error = None;
+            node.type_errors.clear();
+            if !node.has_records() {
+                nodes.remove(&key);
+            }
+        }
+    }
+
     /// Makes every answer wait `latency` first (feature `latency`; needs a tokio runtime with
     /// timers).
     #[cfg(feature = "latency")]

@@ -1,0 +1,258 @@
+//! The failure report producer driven the way `serve` runs it: a failed message through its
+//! channel, an in-memory DNS whose destination verification record first fails (SERVFAIL) and
+//! then heals, a real SQLite store; and the bounds of the retry list.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dns::Resolver;
+use dns::memory::{MemoryResolver, RecordType};
+use report_store::sql::Stmt;
+use report_store::{Store, StoreLocation};
+use reports::vocabulary::{
+    AlignmentMode, DiscoveryMethod, Disposition, DmarcResult, FailureOption, Mode, Psd, SpfResult,
+    SpfScope,
+};
+use reports::{PublishedPolicy, ReportAddress, SpfObservation};
+
+use super::retry::{RetryList, RetryPolicy};
+use super::*;
+use crate::config::Config;
+
+const INTERNAL: &str = "mailto:ruf@a.example";
+const HEALS: &str = "mailto:ruf@reports.other.example";
+const NO_RECORD: &str = "mailto:ruf@gone.example";
+const STAYS_DOWN: &str = "mailto:ruf@down.example";
+
+/// A message from a.example that failed DMARC, whose record asks for failure reports
+/// (`fo=1`) to `ruf`.
+fn candidate(ruf: &[&str]) -> FailureCandidate {
+    let observation = Observation {
+        time: 1_700_000_000,
+        source_ip: "192.0.2.2".parse().unwrap(),
+        header_from: "a.example".into(),
+        envelope_from: "a.example".into(),
+        envelope_to: vec!["rx.example".into()],
+        policy_domain: Some("a.example".into()),
+        result: DmarcResult::Fail,
+        disposition: Disposition::Reject,
+        requested_policy: Some(Disposition::Reject),
+        overrides: Vec::new(),
+        spf: Some(SpfObservation {
+            domain: "a.example".into(),
+            scope: SpfScope::MailFrom,
+            result: SpfResult::Fail,
+            aligned: true,
+        }),
+        dkim: Vec::new(),
+        published: Some(PublishedPolicy {
+            p: Disposition::Reject,
+            sp: None,
+            np: None,
+            adkim: AlignmentMode::Relaxed,
+            aspf: AlignmentMode::Relaxed,
+            testing: false,
+            pct: 100,
+            psd: Psd::Unknown,
+            fo: vec![FailureOption::Any],
+            rua: Vec::new(),
+            ruf: ruf
+                .iter()
+                .map(|u| ReportAddress {
+                    uri: (*u).into(),
+                    max_size: None,
+                })
+                .collect(),
+            discovery_method: DiscoveryMethod::TreeWalk,
+            errors: Vec::new(),
+        }),
+        mode: Mode::Rfc9989,
+    };
+    let field = |n: &str, v: &str| message::HeaderField {
+        name: n.as_bytes().to_vec(),
+        value: v.as_bytes().to_vec(),
+    };
+    FailureCandidate {
+        observation,
+        envelope: Envelope {
+            source_ip: Some("192.0.2.2".parse().unwrap()),
+            helo: "mail.a.example".into(),
+            mail_from: "user@a.example".into(),
+            rcpt_to: vec!["rcpt@rx.example".into()],
+            envelope_id: None,
+        },
+        headers: Some(Arc::new(vec![
+            field("From", " user@a.example"),
+            field("To", " rcpt@rx.example"),
+            field("Subject", " hello"),
+        ])),
+    }
+}
+
+/// The external verification record of a.example's reports at `host` (RFC 9991 §5,
+/// RFC 9990 §4).
+fn verification(host: &str) -> String {
+    format!("a.example._report._dmarc.{host}")
+}
+
+fn txt_queries(dns: &MemoryResolver, name: &str) -> usize {
+    dns.queries()
+        .iter()
+        .filter(|(t, n)| *t == RecordType::Txt && n == name)
+        .count()
+}
+
+async fn queued(store: &Store) -> Vec<(String, String)> {
+    let rows = store
+        .read(vec![Stmt::new(
+            "SELECT destination, uri FROM failure_reports ORDER BY id",
+            Vec::new(),
+        )])
+        .await
+        .unwrap();
+    rows[0]
+        .iter()
+        .map(|r| (r.text(0).unwrap(), r.text(1).unwrap()))
+        .collect()
+}
+
+/// Polls `cond` every 5 ms for at most 10 s.
+async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporary_dns_error_is_retried_until_healed_and_queued_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reports.db");
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc-reports@rx.example\"\n\
+         [reports.failure]\nenabled = true\n",
+        db.display()
+    );
+    let dns = Arc::new(
+        MemoryResolver::from_zone(
+            "a.example MX 10 mx.a.example\n\
+             reports.other.example MX 10 mx.other.example\n\
+             gone.example MX 10 mx.gone.example\n\
+             down.example MX 10 mx.down.example\n\
+             a.example._report._dmarc.reports.other.example TXT SERVFAIL\n\
+             a.example._report._dmarc.down.example TXT TIMEOUT\n",
+        )
+        .unwrap(),
+    );
+    let resolver: Arc<dyn Resolver> = dns.clone();
+    let app = App::new(Config::parse(&toml).unwrap(), resolver).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db.clone()), super::super::unix_now())
+        .await
+        .unwrap();
+    let delays = [50, 800, 400].map(Duration::from_millis).to_vec();
+    let policy = RetryPolicy {
+        delays,
+        capacity: 10,
+    };
+    let (tx, rx) = mpsc::channel(4);
+    let (stop_tx, stop) = watch::channel(false);
+    let kick = Arc::new(Notify::new());
+    let task = tokio::spawn(run(
+        rx,
+        store.clone(),
+        Arc::new(ArcSwap::from_pointee(app)),
+        Arc::clone(&kick),
+        policy,
+        stop,
+    ));
+
+    tx.send(candidate(&[INTERNAL, HEALS, NO_RECORD, STAYS_DOWN]))
+        .await
+        .unwrap();
+    let heals = verification("reports.other.example");
+    // the first try and the first retry (50 ms later) both hit SERVFAIL
+    wait_for("the first retry", || txt_queries(&dns, &heals) >= 2).await;
+    let only_internal = vec![("ruf@a.example".to_string(), INTERNAL.to_string())];
+    assert_eq!(queued(&store).await, only_internal);
+    // the DNS outage ends before the second retry (800 ms later)
+    dns.add_txt(&heals, "v=DMARC1");
+    dns.heal(&heals);
+    wait_for("the report after the heal", || {
+        txt_queries(&dns, &heals) >= 3
+    })
+    .await;
+    let down = verification("down.example");
+    // first try + 3 retries, then given up
+    wait_for("the last retry", || txt_queries(&dns, &down) >= 4).await;
+    // longer than any delay: nothing is tried again
+    tokio::time::sleep(Duration::from_millis(900)).await;
+
+    let mut want = only_internal.clone();
+    want.push(("ruf@reports.other.example".into(), HEALS.into()));
+    assert_eq!(
+        queued(&store).await,
+        want,
+        "each report queued exactly once"
+    );
+    assert_eq!(
+        txt_queries(&dns, &heals),
+        3,
+        "no retry after the report was queued"
+    );
+    assert_eq!(txt_queries(&dns, &down), 4, "given up after the last delay");
+    // NXDOMAIN for the verification record is a permanent answer: never retried
+    assert_eq!(txt_queries(&dns, &verification("gone.example")), 1);
+
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[test]
+fn the_retry_list_is_bounded_and_drops_the_oldest() {
+    let ms = Duration::from_millis;
+    let mut list = RetryList::new(RetryPolicy {
+        delays: vec![ms(10), ms(20)],
+        capacity: 2,
+    });
+    let t0 = Instant::now();
+    let uris = |u: &str| vec![u.to_string()];
+    list.schedule(candidate(&["mailto:a@x.example"]), uris("a"), t0);
+    list.schedule(candidate(&["mailto:b@x.example"]), uris("b"), t0 + ms(1));
+    assert_eq!(list.next_due(), Some(t0 + ms(10)));
+    assert!(list.take_due(t0 + ms(9)).is_none());
+    // "a" is due first; retried, it keeps its age
+    let a = list.take_due(t0 + ms(10)).unwrap();
+    assert_eq!((a.uris.clone(), a.retries), (uris("a"), 0));
+    list.reschedule(a, uris("a"), t0 + ms(10));
+    assert_eq!(list.len(), 2);
+    // full: a new one drops the oldest message ("a", first seen), though it was rescheduled last
+    list.schedule(candidate(&["mailto:c@x.example"]), uris("c"), t0 + ms(12));
+    assert_eq!((list.len(), list.dropped()), (2, 1));
+    let mut left = Vec::new();
+    while let Some(w) = list.take_due(t0 + ms(100)) {
+        left.push(w.uris[0].clone());
+    }
+    assert_eq!(left, ["b", "c"]);
+    assert!(list.is_empty());
+
+    // the last retry fails too: given up, not kept
+    list.schedule(candidate(&["mailto:d@x.example"]), uris("d"), t0);
+    let d = list.take_due(t0 + ms(10)).unwrap();
+    list.reschedule(d, uris("d"), t0 + ms(10));
+    let d = list.take_due(t0 + ms(30)).unwrap();
+    assert_eq!(d.retries, 1);
+    list.reschedule(d, uris("d"), t0 + ms(30));
+    assert_eq!((list.len(), list.given_up(), list.next_due()), (0, 1, None));
+    // no retries configured: given up at once
+    let mut none = RetryList::new(RetryPolicy {
+        delays: Vec::new(),
+        capacity: 2,
+    });
+    none.schedule(candidate(&[]), uris("e"), t0);
+    assert_eq!((none.len(), none.given_up()), (0, 1));
+}
