@@ -95,6 +95,10 @@ async fn forged_srs_recipients_are_refused_at_rcpt() {
     let s = setup("");
     let m = Milter::start(&s.toml, "").await;
     let mut mta = m.postfix().await;
+    // SRS reverse rewriting may refuse at RCPT: the MTA must wait for that reply (no NR_RCPT)
+    let agreed = mta.negotiated().expect("negotiated").protocol.bits();
+    assert_eq!(agreed & 0x0000_8000, 0, "NR_RCPT negotiated: {agreed:#x}");
+    assert_eq!(agreed & 0x0001_7000, 0x0001_7000, "{agreed:#x}");
     mta.connect("relay.example", "192.0.2.1".parse().unwrap(), 1, &[])
         .await
         .expect("connect");
