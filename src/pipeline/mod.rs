@@ -278,13 +278,22 @@ impl MessagePipeline {
         }
     }
 
-    /// The answer if end-of-message work cannot finish (`[policy] on_error`): computed before
-    /// the work starts, so that a timeout still removes forged Authentication-Results.
-    pub fn fallback_decision(&self, why: &str) -> Decision {
+    /// What the answer for unfinished end-of-message work needs from the message, taken
+    /// before the work consumes it: the forged Authentication-Results to remove (usually none,
+    /// no allocation). [`MessagePipeline::fallback_decision`] builds the answer from it only
+    /// when the budget runs out.
+    pub fn fallback_deletions(&self) -> Vec<HeaderDeletion> {
+        self.msg
+            .as_ref()
+            .map(|m| m.state.forged_deletions())
+            .unwrap_or_default()
+    }
+
+    /// The answer if end-of-message work cannot finish (`[policy] on_error`), removing the
+    /// forged Authentication-Results noted by [`MessagePipeline::fallback_deletions`].
+    pub fn fallback_decision(&self, delete: Vec<HeaderDeletion>, why: &str) -> Decision {
         let mut d = Decision::accept();
-        if let Some(m) = &self.msg {
-            d.delete = m.state.forged_deletions();
-        }
+        d.delete = delete;
         policy::on_error(&self.app, why, &mut d);
         d.summary = format!("error={why}");
         d

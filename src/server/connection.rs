@@ -276,8 +276,8 @@ where
     }
 
     /// End of message: run the pipeline under the EOM budget, sending PROGRESS while waiting,
-    /// then the modifications and exactly one final reply. The answer for a blown budget is
-    /// prepared first, so that it too removes forged Authentication-Results.
+    /// then the modifications and exactly one final reply. What the answer for a blown budget
+    /// needs from the message (the forged Authentication-Results to remove) is taken first.
     async fn end_of_message(&mut self) -> Result<(), ConnError> {
         let q = self.macro_string(b"i");
         self.pipeline.set_queue_id(q);
@@ -285,9 +285,9 @@ where
         let cfg = &self.app.config.server;
         let budget = cfg.eom_timeout.get();
         let every = cfg.progress_interval.get().max(Duration::from_millis(100));
-        let fallback = self
-            .pipeline
-            .fallback_decision(&format!("checks did not finish within {}", cfg.eom_timeout));
+        // the answer for a blown budget is built only then, but it still removes the
+        // forged Authentication-Results, which the work consumes with the message
+        let fallback_deletions = self.pipeline.fallback_deletions();
         let started = Instant::now();
         let Connection {
             stream,
@@ -323,7 +323,11 @@ where
                     "end-of-message checks did not finish within {}; answering per policy.on_error",
                     self.app.config.server.eom_timeout
                 );
-                Arc::new(fallback)
+                let why = format!(
+                    "checks did not finish within {}",
+                    self.app.config.server.eom_timeout
+                );
+                Arc::new(self.pipeline.fallback_decision(fallback_deletions, &why))
             }
         };
         let timing = MessageTiming {

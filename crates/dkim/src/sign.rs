@@ -305,32 +305,33 @@ fn sign_with(
 /// The `h=` list for `headers` under `policy` (RFC 6376 §5.4): each wanted name once per
 /// instance present; over-signed names once more; From always.
 pub fn header_list(headers: &[HeaderField], policy: &SignedHeaders) -> Vec<String> {
-    let (sign, over): (Vec<String>, Vec<String>) = match policy {
+    let (sign, over): (Vec<&str>, Vec<&str>) = match policy {
         SignedHeaders::Recommended => (
-            DEFAULT_SIGNED_HEADERS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            DEFAULT_OVERSIGNED_HEADERS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            DEFAULT_SIGNED_HEADERS.to_vec(),
+            DEFAULT_OVERSIGNED_HEADERS.to_vec(),
         ),
-        SignedHeaders::Custom { sign, oversign } => (sign.clone(), oversign.clone()),
+        SignedHeaders::Custom { sign, oversign } => (
+            sign.iter().map(String::as_str).collect(),
+            oversign.iter().map(String::as_str).collect(),
+        ),
     };
     let mut names: Vec<String> = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    let from = "From".to_string();
-    for name in std::iter::once(&from).chain(sign.iter()).chain(over.iter()) {
-        let lower = name.to_ascii_lowercase();
-        if seen.contains(&lower) {
+    let mut seen: Vec<&str> = Vec::with_capacity(sign.len() + over.len() + 1);
+    for name in std::iter::once("From")
+        .chain(sign.iter().copied())
+        .chain(over.iter().copied())
+    {
+        if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
             continue;
         }
-        seen.push(lower.clone());
+        seen.push(name);
         let present = headers.iter().filter(|h| h.name_is(name)).count();
         let extra = usize::from(over.iter().any(|o| o.eq_ignore_ascii_case(name)));
-        for _ in 0..present + extra {
-            names.push(lower.clone());
+        if present + extra > 0 {
+            names.extend(std::iter::repeat_n(
+                name.to_ascii_lowercase(),
+                present + extra,
+            ));
         }
     }
     names
