@@ -318,14 +318,13 @@ where
             Some(d) => d,
             None => {
                 self.pipeline.after_timeout();
-                tracing::warn!(
-                    queue_id = %Escaped::str(&queue_id),
-                    "end-of-message checks did not finish within {}; answering per policy.on_error",
-                    self.app.config.server.eom_timeout
-                );
                 let why = format!(
                     "checks did not finish within {}",
                     self.app.config.server.eom_timeout
+                );
+                tracing::warn!(
+                    queue_id = %Escaped::str(&queue_id),
+                    "end-of-message {why}; answering per policy.on_error"
                 );
                 Arc::new(self.pipeline.fallback_decision(fallback_deletions, &why))
             }
