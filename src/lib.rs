@@ -18,6 +18,7 @@ pub mod http_listener;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;
+pub mod quiet_socket;
 pub mod reports;
 pub mod resolver;
 pub mod server;

@@ -1,6 +1,7 @@
 //! One connection slot of `authmilter bench`: connects as Postfix does, sends messages from
 //! the corpus until the run ends, and counts latencies, answers and errors. An async loop over
-//! `milter_proto::client::ClientSession`, with its buffers reused for the whole run.
+//! `milter_proto::client::ClientSession`, with its buffers reused for the whole run. Like
+//! Postfix, it waits for the milter's replies only, not for write space ([`QuietSocket`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use milter_proto::{CommandCode, FrameDecoder, MILTER_CHUNK_SIZE, ProtocolError, 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Plan;
+use crate::quiet_socket::QuietSocket;
 use super::corpus::CorpusMessage;
 use super::stats::{ErrorKind, Tally};
 
@@ -180,11 +182,11 @@ async fn connect(plan: &Plan) -> Result<Box<dyn Io>, Failure> {
             Target::Inet(addr) => {
                 let s = tokio::net::TcpStream::connect(addr.as_str()).await?;
                 s.set_nodelay(true)?;
-                Ok::<Box<dyn Io>, std::io::Error>(Box::new(s))
+                Ok::<Box<dyn Io>, std::io::Error>(Box::new(QuietSocket::from_tokio_tcp(s)?))
             }
             Target::Unix(path) => {
                 let s = tokio::net::UnixStream::connect(path).await?;
-                Ok::<Box<dyn Io>, std::io::Error>(Box::new(s))
+                Ok::<Box<dyn Io>, std::io::Error>(Box::new(QuietSocket::from_tokio_unix(s)?))
             }
         }
     };

@@ -32,7 +32,7 @@ impl<T: Clone + Send + 'static> Cached<T> {
     /// Starts the work unless it is running or done.
     pub fn start(&mut self, fut: impl std::future::Future<Output = Option<T>> + Send + 'static) {
         if matches!(self, Cached::NotStarted) {
-            *self = Cached::Running(Task::spawn(fut));
+            *self = Cached::Running(Task::start(fut));
         }
     }
 
@@ -98,7 +98,7 @@ impl InboundChecks {
         let mail_from = a_label_address(mail_from);
         if app.config.spf.enabled {
             let (a, from, h) = (Arc::clone(app), mail_from, helo_bytes.clone());
-            self.spf_mail = Some(Task::spawn(async move {
+            self.spf_mail = Some(Task::start(async move {
                 a.spf.check_mail_from(&*a.resolver, ip, &from, &h).await
             }));
             if app.config.spf.helo && !helo_bytes.is_empty() {
@@ -132,7 +132,7 @@ impl InboundChecks {
                 });
             for name in mv.key_queries() {
                 let (a, n) = (Arc::clone(app), name.clone());
-                let task = Task::spawn(async move { a.resolver.txt(&n).await });
+                let task = Task::start(async move { a.resolver.txt(&n).await });
                 self.key_lookups.push((name, task));
             }
             self.dkim = Some(mv);
@@ -141,14 +141,14 @@ impl InboundChecks {
             let chain = app.arc.begin(headers, dkim::unix_now(), hashes);
             for name in chain.key_queries() {
                 let (a, n) = (Arc::clone(app), name.clone());
-                let task = Task::spawn(async move { a.resolver.txt(&n).await });
+                let task = Task::start(async move { a.resolver.txt(&n).await });
                 self.arc_lookups.push((name, task));
             }
             self.arc = Some(chain);
         }
         if app.config.dmarc.enabled {
             let a = Arc::clone(app);
-            self.dmarc = Some(Task::spawn(async move {
+            self.dmarc = Some(Task::start(async move {
                 a.dmarc.discover(&*a.resolver, &from).await
             }));
         }

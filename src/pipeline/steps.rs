@@ -274,7 +274,7 @@ pub(super) fn srs_spf_task(app: &Arc<App>, sender: &[u8]) -> Option<Task<bool>> 
         return None;
     }
     let (a, sender) = (Arc::clone(app), sender.to_vec());
-    Some(Task::spawn(async move {
+    Some(Task::start(async move {
         for ip in &a.config.srs.outbound_addresses {
             let out = a
                 .spf

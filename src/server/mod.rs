@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 
 use crate::app::App;
 use crate::config::{Role, SocketSpec};
+use crate::quiet_socket::QuietSocket;
 use crate::services::Services;
 use crate::systemd::Inherited;
 use listeners::{AcceptShared, Rebind, RunningSet};
@@ -248,6 +249,13 @@ async fn accept_loop(
                     tracing::warn!(%peer, "cannot set TCP_NODELAY: {e}");
                 }
                 tracing::debug!(%peer, "milter connection");
+                let stream = match QuietSocket::from_tokio_tcp(stream) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(%peer, "cannot register the connection: {e}");
+                        continue;
+                    }
+                };
                 conns.spawn(async move {
                     serve_connection(stream, app, services, role, stop).await;
                     drop((permit, open));
@@ -255,6 +263,13 @@ async fn accept_loop(
             }
             Accepted::Unix(stream) => {
                 tracing::debug!(socket = %listening.spec, "milter connection");
+                let stream = match QuietSocket::from_tokio_unix(stream) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(socket = %listening.spec, "cannot register the connection: {e}");
+                        continue;
+                    }
+                };
                 conns.spawn(async move {
                     serve_connection(stream, app, services, role, stop).await;
                     drop((permit, open));

@@ -1,0 +1,225 @@
+//! A stream socket that waits for the peer's data only: it is registered with the event loop
+//! for read readiness, never for write readiness while it can write.
+//!
+//! tokio registers every `UnixStream`/`TcpStream` for both directions, edge-triggered, for its
+//! whole life. On a Unix socket the kernel signals "writable" to every registered waiter each
+//! time the peer reads (`unix_write_space`), so a milter asleep waiting for the next command is
+//! woken, for nothing, each time the MTA reads one of its replies, and a client waiting for a
+//! reply is woken each time the milter reads a command (a thread wake-up, and on a virtual
+//! machine an interrupt to a sleeping vCPU, every time). Postfix and Sendmail wait with
+//! `poll`/`select` for the one direction they need and never see these. [`QuietSocket`] does
+//! the same: writes go straight to the socket and only a write that would block registers a
+//! second descriptor of the socket for write readiness, dropped again once the write is done.
+
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+
+/// What [`QuietSocket`] wraps: a nonblocking stream socket of the standard library, which owns
+/// its descriptor (sealed: implemented for `UnixStream` and `TcpStream` only).
+pub trait StreamSocket: AsRawFd + Sized + Unpin + sealed::Owned {
+    /// A second descriptor of the same socket (`dup`), to wait on for write readiness.
+    fn duplicate(&self) -> io::Result<Self>;
+    /// Reads from the socket (never blocks: the socket is nonblocking).
+    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes to the socket (never blocks).
+    fn write_some(&self, buf: &[u8]) -> io::Result<usize>;
+    /// Shuts the sending direction down.
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+mod sealed {
+    /// Types that own their descriptor: `AsyncFd` deregisters it before the type closes it.
+    pub trait Owned {}
+    impl Owned for std::os::unix::net::UnixStream {}
+    impl Owned for std::net::TcpStream {}
+}
+
+/// Registers `socket` with the runtime for `interest`. `AsyncFd::with_interest` is deprecated
+/// because a type that merely borrows a descriptor could close it while it is registered
+/// (tokio#8587); a [`StreamSocket`] owns its descriptor and `AsyncFd` deregisters it before
+/// dropping the socket, so that cannot happen here (the replacement is an `unsafe fn`, and this
+/// crate forbids `unsafe`).
+#[allow(deprecated)]
+fn register<S: StreamSocket>(socket: S, interest: Interest) -> io::Result<AsyncFd<S>> {
+    AsyncFd::with_interest(socket, interest)
+}
+
+impl StreamSocket for std::os::unix::net::UnixStream {
+    fn duplicate(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+    fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+impl StreamSocket for std::net::TcpStream {
+    fn duplicate(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+    fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+/// A stream socket registered for read readiness only (see the module documentation).
+pub struct QuietSocket<S: StreamSocket> {
+    read: AsyncFd<S>,
+    /// A duplicate descriptor registered for write readiness while a write would block.
+    write_wait: Option<AsyncFd<S>>,
+}
+
+impl<S: StreamSocket> QuietSocket<S> {
+    /// Registers a nonblocking socket with the current tokio runtime for read readiness.
+    pub fn new(socket: S) -> io::Result<Self> {
+        Ok(QuietSocket {
+            read: register(socket, Interest::READABLE)?,
+            write_wait: None,
+        })
+    }
+
+    /// The socket.
+    pub fn get_ref(&self) -> &S {
+        self.read.get_ref()
+    }
+}
+
+impl QuietSocket<std::os::unix::net::UnixStream> {
+    /// Takes a socket over from tokio (which drops its registration).
+    pub fn from_tokio_unix(stream: tokio::net::UnixStream) -> io::Result<Self> {
+        Self::new(stream.into_std()?)
+    }
+}
+
+impl QuietSocket<std::net::TcpStream> {
+    /// Takes a socket over from tokio (which drops its registration).
+    pub fn from_tokio_tcp(stream: tokio::net::TcpStream) -> io::Result<Self> {
+        Self::new(stream.into_std()?)
+    }
+}
+
+impl<S: StreamSocket> AsyncRead for QuietSocket<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let mut guard = ready!(self.read.poll_read_ready(cx))?;
+            let unfilled = buf.initialize_unfilled();
+            match guard.try_io(|fd| fd.get_ref().read_some(unfilled)) {
+                Ok(Ok(n)) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                // WouldBlock: readiness cleared, wait for the next edge
+                Err(_) => continue,
+            }
+        }
+    }
+}
+
+impl<S: StreamSocket> AsyncWrite for QuietSocket<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match self.read.get_ref().write_some(buf) {
+                Ok(n) => {
+                    // the wait is over: the peer's reads no longer wake us
+                    self.write_wait = None;
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            if self.write_wait.is_none() {
+                let dup = self.read.get_ref().duplicate()?;
+                self.write_wait = Some(register(dup, Interest::WRITABLE)?);
+            }
+            let Some(wait) = self.write_wait.as_ref() else {
+                continue;
+            };
+            let mut guard = ready!(wait.poll_write_ready(cx))?;
+            // readiness is re-armed by the next WouldBlock, if any
+            guard.clear_ready();
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.write_wait = None;
+        Poll::Ready(self.read.get_ref().shutdown_write())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A write larger than the socket buffer completes (it waits for write readiness through
+    /// the duplicate descriptor) and the reader gets every byte in order.
+    #[tokio::test]
+    async fn a_write_that_would_block_waits_and_completes() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().expect("pair");
+        a.set_nonblocking(true).expect("nonblocking");
+        b.set_nonblocking(true).expect("nonblocking");
+        let mut writer = QuietSocket::new(a).expect("register");
+        let mut reader = QuietSocket::new(b).expect("register");
+        let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+        let expected = data.clone();
+        let send = tokio::spawn(async move {
+            writer.write_all(&data).await.expect("write");
+            writer.shutdown().await.expect("shutdown");
+        });
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).await.expect("read");
+        send.await.expect("writer task");
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected, "bytes differ");
+    }
+
+    /// Reading returns what is there and then waits for more; EOF reads as 0.
+    #[tokio::test]
+    async fn reads_wait_for_data_and_see_eof() {
+        let (a, b) = tokio::net::UnixStream::pair().expect("pair");
+        let mut reader = QuietSocket::from_tokio_unix(b).expect("register");
+        let mut writer = QuietSocket::from_tokio_unix(a).expect("register");
+        let read = tokio::spawn(async move {
+            let mut buf = [0u8; 16];
+            let n = reader.read(&mut buf).await.expect("read");
+            let tail = reader.read(&mut buf[n..]).await.expect("read eof");
+            (buf, n, tail)
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        writer.write_all(b"hello").await.expect("write");
+        writer.shutdown().await.expect("shutdown");
+        let (buf, n, tail) = read.await.expect("reader task");
+        assert_eq!(&buf[..n], b"hello");
+        assert_eq!(tail, 0);
+    }
+}
