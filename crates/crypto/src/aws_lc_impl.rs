@@ -1,10 +1,13 @@
 //! The aws-lc-rs implementation of [`CryptoProvider`] (cargo feature `aws-lc`, the default).
-//! The only module that names aws-lc-rs types.
+//! With `parsed_keys`, the only modules that name aws-lc-rs types.
+
+use std::sync::LazyLock;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{self, KeyPair};
 
 use crate::keyload::{self, PrivateKeyBytes};
+use crate::parsed_keys::ParsedKeys;
 use crate::{
     CryptoError, CryptoProvider, HashAlg, Hasher, KeyType, SigAlg, SigningKey, VerifiedKey,
     spki_from_rsa_public_key,
@@ -13,6 +16,14 @@ use crate::{
 /// [`CryptoProvider`] over aws-lc-rs (AWS-LC, the BoringSSL/OpenSSL lineage).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AwsLcProvider;
+
+/// Parsed verification keys, per algorithm (see `parsed_keys`).
+static RSA_SHA256_KEYS: LazyLock<ParsedKeys> =
+    LazyLock::new(|| ParsedKeys::new(&signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY));
+static RSA_SHA1_KEYS: LazyLock<ParsedKeys> =
+    LazyLock::new(|| ParsedKeys::new(&signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY));
+static ED25519_KEYS: LazyLock<ParsedKeys> =
+    LazyLock::new(|| ParsedKeys::new(&signature::ED25519));
 
 struct AwsLcHasher(aws_lc_rs::digest::Context);
 
@@ -52,14 +63,14 @@ impl CryptoProvider for AwsLcProvider {
         match alg {
             SigAlg::RsaSha256 | SigAlg::RsaSha1Legacy => {
                 let (bare, bits) = keyload::rsa_verify_key(public_key)?;
-                let params = if alg == SigAlg::RsaSha256 {
-                    &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
+                let keys = if alg == SigAlg::RsaSha256 {
+                    &*RSA_SHA256_KEYS
                 } else {
-                    &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY
+                    &*RSA_SHA1_KEYS
                 };
-                signature::UnparsedPublicKey::new(params, bare)
-                    .verify(data, sig)
-                    .map_err(|_| CryptoError::BadSignature)?;
+                if !keys.verify(bare, data, sig) {
+                    return Err(CryptoError::BadSignature);
+                }
                 Ok(VerifiedKey {
                     key_type: KeyType::Rsa,
                     bits,
@@ -67,9 +78,9 @@ impl CryptoProvider for AwsLcProvider {
             }
             SigAlg::Ed25519 => {
                 let key = keyload::ed25519_verify_key(public_key)?;
-                signature::UnparsedPublicKey::new(&signature::ED25519, key)
-                    .verify(data, sig)
-                    .map_err(|_| CryptoError::BadSignature)?;
+                if !ED25519_KEYS.verify(key, data, sig) {
+                    return Err(CryptoError::BadSignature);
+                }
                 Ok(VerifiedKey {
                     key_type: KeyType::Ed25519,
                     bits: 256,

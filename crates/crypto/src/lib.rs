@@ -24,6 +24,8 @@ mod der;
 pub mod fuzzing;
 pub mod keygen;
 mod keyload;
+#[cfg(feature = "aws-lc")]
+mod parsed_keys;
 #[cfg(feature = "ring")]
 mod ring_impl;
 
