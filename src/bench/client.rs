@@ -15,9 +15,9 @@ use milter_proto::{CommandCode, FrameDecoder, MILTER_CHUNK_SIZE, ProtocolError, 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Plan;
-use crate::quiet_socket::QuietSocket;
 use super::corpus::CorpusMessage;
 use super::stats::{ErrorKind, Tally};
+use crate::quiet_socket::QuietSocket;
 
 /// Where the milter listens.
 #[derive(Debug, Clone, PartialEq, Eq)]

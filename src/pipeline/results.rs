@@ -31,40 +31,59 @@ pub struct Results {
 
 impl Results {
     /// One line for the log: `spf=pass dkim=pass dmarc=pass iprev=fail`.
-    pub fn summary(&self) -> String {
-        let mut parts = Vec::new();
+    /// Appended to `out` (one buffer, no string per part).
+    pub fn write_summary(&self, out: &mut String) {
+        use std::fmt::Write;
+        // each part after the first is preceded by a space
+        let start = out.len();
+        let sep = |out: &mut String| {
+            if out.len() > start {
+                out.push(' ');
+            }
+        };
+        // writing to a String cannot fail
         if let Some(i) = &self.iprev {
-            parts.push(format!("iprev={}", i.result));
+            sep(out);
+            let _ = write!(out, "iprev={}", i.result);
         }
         if let Some(o) = &self.spf_mail {
-            parts.push(format!("spf={} ({})", o.result, o.domain));
+            sep(out);
+            let _ = write!(out, "spf={} ({})", o.result, o.domain);
         }
         if let Some(o) = &self.spf_helo {
-            parts.push(format!("spf.helo={}", o.result));
+            sep(out);
+            let _ = write!(out, "spf.helo={}", o.result);
         }
         if self.dkim_checked {
             if self.dkim.is_empty() {
-                parts.push("dkim=none".into());
+                sep(out);
+                out.push_str("dkim=none");
             }
             for r in &self.dkim {
-                parts.push(format!("dkim={} ({})", r.result, r.domain));
+                sep(out);
+                let _ = write!(out, "dkim={} ({})", r.result, r.domain);
             }
         }
         if let Some(a) = &self.arc {
-            parts.push(format!("arc={}", a.result));
+            sep(out);
+            let _ = write!(out, "arc={}", a.result);
         }
         if let Some(d) = &self.dmarc {
-            parts.push(format!(
-                "dmarc={} ({} p={} dis={})",
+            sep(out);
+            let _ = write!(
+                out,
+                "dmarc={} ({} p=",
                 d.result,
-                d.header_from().unwrap_or("-"),
-                d.policy()
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                d.disposition
-            ));
+                d.header_from().unwrap_or("-")
+            );
+            match d.policy() {
+                Some(p) => {
+                    let _ = write!(out, "{p}");
+                }
+                None => out.push('-'),
+            }
+            let _ = write!(out, " dis={})", d.disposition);
         }
-        parts.join(" ")
     }
 
     /// The results as separate log fields (JSON logs carry them as fields, not one string).

@@ -174,7 +174,7 @@ impl MessagePipeline {
         d.summary = format!("{} size={}", direction.as_str(), state.body_bytes);
         if let Some(r) = &results {
             d.summary.push(' ');
-            d.summary.push_str(&r.summary());
+            r.write_summary(&mut d.summary);
         }
         if direction.signs() {
             d.summary.push_str(if signing_log.is_empty() {

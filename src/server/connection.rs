@@ -333,23 +333,26 @@ where
             since_start: self.message_start.take().map(|t| t.elapsed()),
             end_of_message: started.elapsed(),
         };
-        let client = self.client_label();
-        let fields = decision.results.as_deref().map(|r| r.log_fields());
-        let fields = fields.unwrap_or_default();
-        tracing::info!(
-            queue_id = %Escaped::str(&queue_id),
-            client = %client,
-            results = %Escaped::str(&decision.summary),
-            spf = fields.spf,
-            dkim = %fields.dkim,
-            dmarc = fields.dmarc,
-            from_domain = %Escaped::str(&fields.from_domain),
-            iprev = fields.iprev,
-            action = decision.action(),
-            reply = %Escaped::str(&decision.verdict.reply_text().unwrap_or_default()),
-            elapsed_ms = timing.end_of_message.as_millis() as u64,
-            "message"
-        );
+        // the fields are built only when the line is written (not at `log.level = "warn"`)
+        if tracing::enabled!(tracing::Level::INFO) {
+            let client = self.client_label();
+            let fields = decision.results.as_deref().map(|r| r.log_fields());
+            let fields = fields.unwrap_or_default();
+            tracing::info!(
+                queue_id = %Escaped::str(&queue_id),
+                client = %client,
+                results = %Escaped::str(&decision.summary),
+                spf = fields.spf,
+                dkim = %fields.dkim,
+                dmarc = fields.dmarc,
+                from_domain = %Escaped::str(&fields.from_domain),
+                iprev = fields.iprev,
+                action = decision.action(),
+                reply = %Escaped::str(&decision.verdict.reply_text().unwrap_or_default()),
+                elapsed_ms = timing.end_of_message.as_millis() as u64,
+                "message"
+            );
+        }
         self.pipeline.services().metrics.record_message(
             self.pipeline.role(),
             &decision,

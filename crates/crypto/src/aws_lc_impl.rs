@@ -22,8 +22,7 @@ static RSA_SHA256_KEYS: LazyLock<ParsedKeys> =
     LazyLock::new(|| ParsedKeys::new(&signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY));
 static RSA_SHA1_KEYS: LazyLock<ParsedKeys> =
     LazyLock::new(|| ParsedKeys::new(&signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY));
-static ED25519_KEYS: LazyLock<ParsedKeys> =
-    LazyLock::new(|| ParsedKeys::new(&signature::ED25519));
+static ED25519_KEYS: LazyLock<ParsedKeys> = LazyLock::new(|| ParsedKeys::new(&signature::ED25519));
 
 struct AwsLcHasher(aws_lc_rs::digest::Context);
 
