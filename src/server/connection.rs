@@ -136,7 +136,14 @@ where
                 tracing::debug!("closing idle milter connection for shutdown");
                 return Ok(());
             }
+            // a shutdown is seen here even while the MTA keeps the socket readable (the read
+            // below comes first, so the `stop` branch is only polled when it would wait)
+            if !stopping && stop.has_changed().unwrap_or(true) {
+                stopping = *stop.borrow_and_update() || stop.has_changed().is_err();
+                continue;
+            }
             let read = tokio::select! {
+                biased;
                 r = timeout(self.idle_timeout, self.stream.read_buf(&mut self.rbuf)) => r,
                 changed = stop.changed(), if !stopping => {
                     stopping = changed.is_err() || *stop.borrow();
@@ -305,6 +312,9 @@ where
             let mut progress = tokio::time::interval_at(started + every, every);
             loop {
                 tokio::select! {
+                    // the work first: when it needs no waiting (the usual case, its DNS
+                    // answers cached) neither timer is ever polled, so neither is registered
+                    biased;
                     d = &mut work => break Some(d),
                     _ = &mut deadline => break None,
                     _ = progress.tick() => {
