@@ -3,7 +3,7 @@
 plain prose, format=flowed text (trailing spaces), HTML alternatives, quoted-printable,
 base64 attachments, mailing-list style headers. Deterministic (seeded). One .eml per file.
 
-usage: make-corpus.py OUT_DIR [--count 200] [--domain bench.test] [--seed 1]
+usage: make-corpus.py OUT_DIR [--count 200] [--domain bench.test] [--seed 1] [--size BYTES]
 The messages are unsigned; benches/compare.sh signs them with `authmilter dkim sign`.
 """
 import argparse
@@ -134,12 +134,17 @@ def main():
     ap.add_argument("--count", type=int, default=200)
     ap.add_argument("--domain", default="bench.test")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--size", type=int, help="every body about this many bytes (default: 2-100 KB)"
+    )
     args = ap.parse_args()
     rng = random.Random(args.seed)
     os.makedirs(args.out, exist_ok=True)
     total = 0
     for i in range(args.count):
         size = int(2000 * (50 ** rng.random()))  # 2 KB .. 100 KB, log-uniform
+        if args.size:
+            size = args.size
         m = message(rng, i, size, args.domain).encode()
         total += len(m)
         with open(os.path.join(args.out, f"{i:04d}.eml"), "wb") as f:

@@ -118,6 +118,8 @@ impl SignerConfig {
 pub struct Signer {
     key: Arc<dyn SigningKey>,
     config: Arc<SignerConfig>,
+    /// `config.headers` worked out once.
+    plan: Arc<HeaderPlan>,
 }
 
 /// One message being signed: feed the body, then [`SigningSession::finish`].
@@ -146,6 +148,7 @@ impl Signer {
         validate(&config)?;
         Ok(Signer {
             key: Arc::from(key),
+            plan: Arc::new(HeaderPlan::new(&config.headers)),
             config: Arc::new(config),
         })
     }
@@ -255,7 +258,7 @@ fn sign_with(
         if !headers.iter().any(|h| h.name_is("From")) {
             return Err(DkimError::NoFromHeader);
         }
-        let names = header_list(headers, &cfg.headers);
+        let names = signer.plan.list(headers);
         let b64 = base64::engine::general_purpose::STANDARD;
         let c = format!("{}/{}", cfg.header_canon.as_str(), cfg.body_canon.as_str());
         let mut tags: Vec<Piece> = vec![
@@ -305,36 +308,58 @@ fn sign_with(
 /// The `h=` list for `headers` under `policy` (RFC 6376 §5.4): each wanted name once per
 /// instance present; over-signed names once more; From always.
 pub fn header_list(headers: &[HeaderField], policy: &SignedHeaders) -> Vec<String> {
-    let (sign, over): (Vec<&str>, Vec<&str>) = match policy {
-        SignedHeaders::Recommended => (
-            DEFAULT_SIGNED_HEADERS.to_vec(),
-            DEFAULT_OVERSIGNED_HEADERS.to_vec(),
-        ),
-        SignedHeaders::Custom { sign, oversign } => (
-            sign.iter().map(String::as_str).collect(),
-            oversign.iter().map(String::as_str).collect(),
-        ),
-    };
-    let mut names: Vec<String> = Vec::new();
-    let mut seen: Vec<&str> = Vec::with_capacity(sign.len() + over.len() + 1);
-    for name in std::iter::once("From")
-        .chain(sign.iter().copied())
-        .chain(over.iter().copied())
-    {
-        if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
-            continue;
+    HeaderPlan::new(policy).list(headers)
+}
+
+/// The candidate names of a [`SignedHeaders`] policy, worked out once per signer: each name
+/// once (lower case, From first) and whether it is over-signed (RFC 6376 §5.4, §8.15).
+#[derive(Debug, Clone)]
+struct HeaderPlan {
+    names: Vec<(String, bool)>,
+}
+
+impl HeaderPlan {
+    fn new(policy: &SignedHeaders) -> Self {
+        let (sign, over): (Vec<&str>, Vec<&str>) = match policy {
+            SignedHeaders::Recommended => (
+                DEFAULT_SIGNED_HEADERS.to_vec(),
+                DEFAULT_OVERSIGNED_HEADERS.to_vec(),
+            ),
+            SignedHeaders::Custom { sign, oversign } => (
+                sign.iter().map(String::as_str).collect(),
+                oversign.iter().map(String::as_str).collect(),
+            ),
+        };
+        let mut names: Vec<(String, bool)> = Vec::new();
+        for name in std::iter::once("From")
+            .chain(sign.iter().copied())
+            .chain(over.iter().copied())
+        {
+            if names.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            let oversigned = over.iter().any(|o| o.eq_ignore_ascii_case(name));
+            names.push((name.to_ascii_lowercase(), oversigned));
         }
-        seen.push(name);
-        let present = headers.iter().filter(|h| h.name_is(name)).count();
-        let extra = usize::from(over.iter().any(|o| o.eq_ignore_ascii_case(name)));
-        if present + extra > 0 {
-            names.extend(std::iter::repeat_n(
-                name.to_ascii_lowercase(),
-                present + extra,
-            ));
-        }
+        HeaderPlan { names }
     }
-    names
+
+    /// The `h=` list for `headers`, in the plan's order.
+    fn list(&self, headers: &[HeaderField]) -> Vec<String> {
+        let mut present = vec![0usize; self.names.len()];
+        for h in headers {
+            if let Some(i) = self.names.iter().position(|(n, _)| h.name_is(n))
+                && let Some(count) = present.get_mut(i)
+            {
+                *count += 1;
+            }
+        }
+        let mut list = Vec::with_capacity(present.iter().sum::<usize>() + self.names.len());
+        for ((name, oversigned), n) in self.names.iter().zip(present) {
+            list.extend(std::iter::repeat_n(name, n + usize::from(*oversigned)).cloned());
+        }
+        list
+    }
 }
 
 fn validate(cfg: &SignerConfig) -> Result<(), DkimError> {
