@@ -1,6 +1,9 @@
 //! The formatter: header field value with `; ` separators, one resinfo per folded line
 //! (RFC 8601 §2.2, RFC 5322 §2.2.3), values quoted when they are not RFC 2045 tokens.
 
+use std::borrow::Cow;
+use std::fmt::Write;
+
 use crate::{AuthenticationResults, MethodResult};
 
 /// How [`AuthenticationResults::format`] lays out the value.
@@ -54,23 +57,28 @@ impl Default for FormatOptions {
     }
 }
 
-/// Formats the value (see [`AuthenticationResults::format`]).
+/// Formats the value (see [`AuthenticationResults::format`]). Each token is written into one
+/// reused buffer and from there into the output: no string per token.
 pub(crate) fn format(ar: &AuthenticationResults, o: &FormatOptions) -> String {
     let mut w = Writer {
-        out: String::new(),
+        out: String::with_capacity(64 + 96 * ar.results.len()),
         col: o.first_line_offset,
         o,
     };
-    let mut head = value(&ar.authserv_id);
+    let mut tok = String::with_capacity(128);
+    push_value(&mut tok, &ar.authserv_id);
     if let Some(v) = ar.version {
-        head.push_str(&format!(" {v}"));
+        // writing to a String cannot fail
+        let _ = write!(tok, " {v}");
     }
-    w.raw(&head);
+    w.raw(&tok);
     if ar.results.is_empty() {
         w.raw("; none");
         if let Some(c) = &ar.none_comment {
             w.raw(" ");
-            w.raw(&comment(c));
+            tok.clear();
+            push_comment(&mut tok, c);
+            w.raw(&tok);
         }
         return w.out;
     }
@@ -82,9 +90,9 @@ pub(crate) fn format(ar: &AuthenticationResults, o: &FormatOptions) -> String {
         } else {
             w.raw(" ");
         }
-        let tokens = resinfo_tokens(r);
-        let n = tokens.len();
-        for (j, t) in tokens.iter().enumerate() {
+        let n = token_count(r);
+        let mut j = 0;
+        for_each_token(r, &mut tok, |t| {
             // keep room for the ';' that follows the last token of all but the last resinfo
             let tail = usize::from(j + 1 == n && i != last);
             if j > 0 {
@@ -95,7 +103,8 @@ pub(crate) fn format(ar: &AuthenticationResults, o: &FormatOptions) -> String {
                 }
             }
             w.token(t, tail);
-        }
+            j += 1;
+        });
     }
     w.out
 }
@@ -145,53 +154,84 @@ fn width(s: &str) -> usize {
     s.chars().map(|c| if c == '\t' { 8 } else { 1 }).sum()
 }
 
-fn resinfo_tokens(r: &MethodResult) -> Vec<String> {
-    let mut t = Vec::new();
-    let mut method = keyword(&r.method);
+/// How many tokens [`for_each_token`] gives for `r`.
+fn token_count(r: &MethodResult) -> usize {
+    1 + usize::from(r.result_comment.is_some())
+        + usize::from(r.reason.is_some())
+        + r.properties
+            .iter()
+            .map(|p| 1 + usize::from(p.comment.is_some()))
+            .sum::<usize>()
+}
+
+/// The tokens of one resinfo (RFC 8601 §2.2), each written into `tok` and handed to `emit`:
+/// `method[/version]=result`, the result comment, `reason=`, then each property and its
+/// comment.
+fn for_each_token(r: &MethodResult, tok: &mut String, mut emit: impl FnMut(&str)) {
+    tok.clear();
+    push_keyword(tok, &r.method);
     if let Some(v) = r.method_version {
-        method.push_str(&format!("/{v}"));
+        let _ = write!(tok, "/{v}");
     }
-    t.push(format!("{method}={}", keyword(&r.result)));
+    tok.push('=');
+    push_keyword(tok, &r.result);
+    emit(tok);
     if let Some(c) = &r.result_comment {
-        t.push(comment(c));
+        tok.clear();
+        push_comment(tok, c);
+        emit(tok);
     }
     if let Some(reason) = &r.reason {
-        t.push(format!("reason={}", value(reason)));
+        tok.clear();
+        tok.push_str("reason=");
+        push_value(tok, reason);
+        emit(tok);
     }
     for p in &r.properties {
-        let v = pvalue(&p.value);
-        if p.ptype.is_empty() {
-            t.push(format!("{}={v}", keyword(&p.name)));
-        } else {
-            t.push(format!("{}.{}={v}", keyword(&p.ptype), keyword(&p.name)));
+        tok.clear();
+        if !p.ptype.is_empty() {
+            push_keyword(tok, &p.ptype);
+            tok.push('.');
         }
+        push_keyword(tok, &p.name);
+        tok.push('=');
+        push_pvalue(tok, &p.value);
+        emit(tok);
         if let Some(c) = &p.comment {
-            t.push(comment(c));
+            tok.clear();
+            push_comment(tok, c);
+            emit(tok);
         }
     }
-    t
 }
 
-/// Removes CR, LF and other controls, so no value can inject a header line.
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+/// `s` with CR, LF and other controls replaced by spaces, so no value can inject a header line
+/// (borrowed when there are none, the usual case).
+fn clean(s: &str) -> Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        Cow::Owned(
+            s.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
-/// A keyword as given, with anything outside `[A-Za-z0-9._-]` replaced by `-`.
-fn keyword(s: &str) -> String {
-    let k: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if k.is_empty() { "-".into() } else { k }
+/// A keyword as given, with anything outside `[A-Za-z0-9._-]` replaced by `-` (`-` if empty).
+fn push_keyword(out: &mut String, s: &str) {
+    if s.is_empty() {
+        out.push('-');
+        return;
+    }
+    out.extend(s.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            c
+        } else {
+            '-'
+        }
+    }));
 }
 
 /// RFC 2045 §5.1 tspecials.
@@ -242,23 +282,27 @@ fn is_mailbox_like(s: &str) -> bool {
 }
 
 /// A `value` (RFC 2045 token or quoted-string).
-fn value(s: &str) -> String {
+fn push_value(out: &mut String, s: &str) {
     let s = clean(s);
-    if is_token(&s) { s } else { quote(&s) }
-}
-
-/// A `pvalue`: token, `local@domain`, or quoted-string.
-fn pvalue(s: &str) -> String {
-    let s = clean(s);
-    if is_token(&s) || is_mailbox_like(&s) {
-        s
+    if is_token(&s) {
+        out.push_str(&s);
     } else {
-        quote(&s)
+        push_quoted(out, &s);
     }
 }
 
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+/// A `pvalue`: token, `local@domain`, or quoted-string.
+fn push_pvalue(out: &mut String, s: &str) {
+    let s = clean(s);
+    if is_token(&s) || is_mailbox_like(&s) {
+        out.push_str(&s);
+    } else {
+        push_quoted(out, &s);
+    }
+}
+
+fn push_quoted(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
     for c in s.chars() {
         if c == '"' || c == '\\' {
@@ -267,11 +311,10 @@ fn quote(s: &str) -> String {
         out.push(c);
     }
     out.push('"');
-    out
 }
 
-fn comment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+fn push_comment(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('(');
     for c in clean(s).chars() {
         if matches!(c, '(' | ')' | '\\') {
@@ -280,13 +323,30 @@ fn comment(s: &str) -> String {
         out.push(c);
     }
     out.push(')');
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Property;
+
+    fn value(s: &str) -> String {
+        let mut out = String::new();
+        push_value(&mut out, s);
+        out
+    }
+
+    fn pvalue(s: &str) -> String {
+        let mut out = String::new();
+        push_pvalue(&mut out, s);
+        out
+    }
+
+    fn comment(s: &str) -> String {
+        let mut out = String::new();
+        push_comment(&mut out, s);
+        out
+    }
 
     #[test]
     fn none_form() {
