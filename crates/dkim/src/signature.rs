@@ -184,8 +184,11 @@ impl Signature {
                 });
             }
         };
-        let partial = Box::new(partial_from(&tags));
-        Self::from_tags(&tags, kind).map_err(|reason| SignatureError { reason, partial })
+        // what could be read is collected only for a signature that fails
+        Self::from_tags(&tags, kind).map_err(|reason| SignatureError {
+            reason,
+            partial: Box::new(partial_from(&tags)),
+        })
     }
 
     /// Builds and checks a signature from an already parsed tag-list by the rules of `kind`
