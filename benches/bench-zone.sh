@@ -1,5 +1,5 @@
-# Sourced by benches/load-bench.sh, benches/memory-bench.sh and benches/reports-load.sh (not
-# run on its own):
+# Sourced by benches/load-bench.sh, benches/memory-bench.sh, benches/cpu-bench.sh and
+# benches/reports-load.sh (not run on its own):
 #   bench_keys_and_zone AM DIR DOMAIN
 # generates an RSA-2048 (selector `rsa`) and an Ed25519 (selector `ed`) key for DOMAIN into
 # DIR/keys with `AM dkim genkey`, and writes DIR/zone for `serve --zone`: SPF for the domain
@@ -37,4 +37,15 @@ bench_signed_corpus() {
       > "$dir/corpus/$(basename "$f")"
     i=$((i + 1))
   done
+}
+
+#   bench_stop_milter
+# stops the milter whose PID is in $PID, if any, waits for it and clears PID (the scripts call
+# it on exit and between measurements; it never touches a process they did not start).
+bench_stop_milter() {
+  if [ -n "${PID:-}" ]; then
+    kill "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+    PID=
+  fi
 }

@@ -28,18 +28,11 @@ fi
 AM="$1"
 T=$(mktemp -d)
 PID=
-stop_milter() {
-  if [ -n "$PID" ]; then
-    kill "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-    PID=
-  fi
-}
-trap 'stop_milter; rm -rf "$T"' EXIT
-
-D=bench.test
 # shellcheck source=benches/bench-zone.sh
 . benches/bench-zone.sh
+trap 'bench_stop_milter; rm -rf "$T"' EXIT
+
+D=bench.test
 bench_keys_and_zone "$AM" "$T" "$D" > /dev/null
 bench_signed_corpus "$AM" "$T" "$D"
 for mode in verify sign-rsa sign-ed; do
@@ -68,7 +61,7 @@ measure() { # binary mode concurrency
     corpus=$T/raw
     extra=(--auth bench)
   fi
-  trap stop_milter EXIT # each runs in a $(...) subshell
+  trap bench_stop_milter EXIT # each runs in a $(...) subshell
   rm -f "$T/$mode.sock"
   "$bin" serve -c "$T/$mode.toml" --zone "$T/zone" 2> "$T/milter.log" &
   PID=$!
@@ -79,7 +72,7 @@ measure() { # binary mode concurrency
   "$AM" bench "${args[@]}" --count 200 > /dev/null || true
   "$AM" bench "${args[@]}" --count "$COUNT" --duration 60 --pid "$PID" > "$T/out.txt" || true
   sed -n 's/.*milter \([0-9.]*\) µs\/msg.*/\1/p' "$T/out.txt"
-  stop_milter
+  bench_stop_milter
 }
 
 for round in $(seq "$ROUNDS"); do

@@ -19,18 +19,11 @@ cargo build --release --quiet
 AM="$(pwd)/target/release/authmilter"
 T=$(mktemp -d)
 PID=
-cleanup() {
-  if [ -n "$PID" ]; then
-    kill "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
-D=bench.test
 # shellcheck source=benches/bench-zone.sh
 . benches/bench-zone.sh
+trap 'bench_stop_milter; rm -rf "$T"' EXIT
+
+D=bench.test
 bench_keys_and_zone "$AM" "$T" "$D"
 python3 benches/make-corpus.py "$T/raw" --count 200 --domain "$D" > /dev/null
 mkdir -p "$T/corpus"

@@ -27,19 +27,12 @@ ulimit -n 8192
 AM="$1"
 T=$(mktemp -d)
 PID=
-stop_milter() {
-  if [ -n "$PID" ]; then
-    kill "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-    PID=
-  fi
-}
-trap 'stop_milter; rm -rf "$T"' EXIT
+# shellcheck source=benches/bench-zone.sh
+. benches/bench-zone.sh
+trap 'bench_stop_milter; rm -rf "$T"' EXIT
 
 D=bench.test
 mkdir -p "$T/big"
-# shellcheck source=benches/bench-zone.sh
-. benches/bench-zone.sh
 bench_keys_and_zone "$AM" "$T" "$D"
 # the corpus for the CPU figure: three in four signed RSA-2048, one in four Ed25519
 bench_signed_corpus "$AM" "$T" "$D"
@@ -121,30 +114,30 @@ bench() {
 
 # 500 connections x 1 MB: prints the milter's peak RSS in MiB and the messages answered
 measure_big() {
-  trap stop_milter EXIT # each runs in a $(...) subshell
+  trap bench_stop_milter EXIT # each runs in a $(...) subshell
   start_milter "$1"
   bench --corpus "$T/big" --concurrency 500 --per-connection 1 --count 500 \
     --duration 300 --timeout 120 > "$T/big.txt" || true
   printf '%s %s/500' "$(awk -v k="$(hwm)" 'BEGIN {printf "%.1f", k / 1024}')" \
     "$(sed -n 's/^messages *\([0-9]*\) answered.*/\1/p' "$T/big.txt")"
-  stop_milter
+  bench_stop_milter
 }
 # 1,000 idle connections: prints KiB per connection (RSS before -> after)
 measure_idle() {
-  trap stop_milter EXIT # each runs in a $(...) subshell
+  trap bench_stop_milter EXIT # each runs in a $(...) subshell
   start_milter "$1"
   read -r before after < <(python3 "$T/idle.py" "$T/milter.sock" 1000 "$PID")
   awk -v a="$after" -v b="$before" \
     'BEGIN {printf "%.1f (%.1f->%.1f MiB)", (a - b) / 1000, b / 1024, a / 1024}'
-  stop_milter
+  bench_stop_milter
 }
 # verify CPU: prints the milter's µs per message
 measure_cpu() {
-  trap stop_milter EXIT # each runs in a $(...) subshell
+  trap bench_stop_milter EXIT # each runs in a $(...) subshell
   start_milter "$1"
   bench --corpus "$T/corpus" --concurrency 8 --count 10000 --duration 120 > "$T/cpu.txt" || true
   sed -n 's/.*milter \([0-9.]*\) µs\/msg.*/\1/p' "$T/cpu.txt"
-  stop_milter
+  bench_stop_milter
 }
 
 printf '%-5s %-36s %-22s %-26s %s\n' round binary "500x1MB peak MiB" "idle KiB/conn" \

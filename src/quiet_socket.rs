@@ -49,35 +49,27 @@ fn register<S: StreamSocket>(socket: S, interest: Interest) -> io::Result<AsyncF
     AsyncFd::with_interest(socket, interest)
 }
 
-impl StreamSocket for std::os::unix::net::UnixStream {
-    fn duplicate(&self) -> io::Result<Self> {
-        self.try_clone()
-    }
-    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-    fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(std::net::Shutdown::Write)
-    }
+/// The same four calls on both socket types.
+macro_rules! stream_socket {
+    ($t:ty) => {
+        impl StreamSocket for $t {
+            fn duplicate(&self) -> io::Result<Self> {
+                self.try_clone()
+            }
+            fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
+                (&*self).read(buf)
+            }
+            fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
+                (&*self).write(buf)
+            }
+            fn shutdown_write(&self) -> io::Result<()> {
+                self.shutdown(std::net::Shutdown::Write)
+            }
+        }
+    };
 }
-
-impl StreamSocket for std::net::TcpStream {
-    fn duplicate(&self) -> io::Result<Self> {
-        self.try_clone()
-    }
-    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-    fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(std::net::Shutdown::Write)
-    }
-}
+stream_socket!(std::os::unix::net::UnixStream);
+stream_socket!(std::net::TcpStream);
 
 /// A stream socket registered for read readiness only (see the module documentation).
 pub struct QuietSocket<S: StreamSocket> {
