@@ -57,6 +57,17 @@ fn wait_stored(stack: &Stack, domain: &str, day: u64, n: u64) {
     );
 }
 
+/// Submits `msg` from the reporter to the inbox address; Postfix must accept it.
+fn submit_report(stack: &Stack, msg: &[u8]) {
+    let sub = stack.submit(
+        "in",
+        "noreply-dmarc@reporter.example",
+        &["dmarc@rx.example"],
+        msg,
+    );
+    super::assert_accepted(stack, &sub);
+}
+
 /// The body of a message (after the first empty line).
 fn body(data: &[u8]) -> &[u8] {
     let at = data
@@ -89,13 +100,7 @@ fn postfix_report_is_stored_and_delivered() {
         "pf-deliver-1",
         &[("application/gzip", "r.xml.gz", &gzip(&fb))],
     );
-    let sub = stack.submit(
-        "in",
-        "noreply-dmarc@reporter.example",
-        &["dmarc@rx.example"],
-        &msg,
-    );
-    super::assert_accepted(&stack, &sub);
+    submit_report(&stack, &msg);
     let d = stack.delivered("pf-deliver-1@reporter.example");
     assert_eq!(d.rcpts, ["dmarc@rx.example"]);
     assert_eq!(
@@ -127,13 +132,7 @@ fn postfix_report_is_discarded_once_stored_and_a_broken_one_is_delivered() {
         "pf-discard-1",
         &[("text/xml", "r.xml", &fb)],
     );
-    let sub = stack.submit(
-        "in",
-        "noreply-dmarc@reporter.example",
-        &["dmarc@rx.example"],
-        &msg,
-    );
-    super::assert_accepted(&stack, &sub);
+    submit_report(&stack, &msg);
     // discarded only once stored: stored when Postfix has the answer
     assert_eq!(stored(&stack, "example.com", day), 9);
 
@@ -145,13 +144,7 @@ fn postfix_report_is_discarded_once_stored_and_a_broken_one_is_delivered() {
         "pf-broken-1",
         &[("application/gzip", "broken.xml.gz", &broken)],
     );
-    let sub = stack.submit(
-        "in",
-        "noreply-dmarc@reporter.example",
-        &["dmarc@rx.example"],
-        &bad,
-    );
-    super::assert_accepted(&stack, &sub);
+    submit_report(&stack, &bad);
     let d = stack.delivered("pf-broken-1@reporter.example");
     assert_eq!(d.rcpts, ["dmarc@rx.example"]);
     assert_eq!(body(&d.data), body(&bad), "delivered untouched");
