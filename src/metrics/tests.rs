@@ -170,6 +170,7 @@ fn one_message_counts_everywhere_it_should() {
             mail_from: Vec::new(),
             recipients: Vec::new(),
             observations: Vec::new(),
+            envelope: None,
             decision: Some(std::sync::Arc::new(Decision::accept())),
             headers: None,
         });

@@ -33,6 +33,10 @@ pub struct FinishedMessage {
     /// The DMARC observations, one per evaluated author domain (empty without DMARC), built
     /// when the message finished, on its own thread, while its results are at hand.
     pub observations: Vec<reports::Observation>,
+    /// The envelope as the reports crate has it, converted once when the observations were
+    /// built (present whenever they were, i.e. the message had DMARC results), for the
+    /// failure reports of the recorder.
+    pub envelope: Option<reports::Envelope>,
     /// What was decided (results, policy applied, signatures), shared with the connection;
     /// only when the sink keeps decisions ([`ResultsSink::bounded`]): the reports sink of
     /// `serve` does not, so a queued record never holds a message's results.
@@ -168,6 +172,7 @@ mod tests {
             mail_from: Vec::new(),
             recipients: Vec::new(),
             observations: Vec::new(),
+            envelope: None,
             decision: Some(Arc::new(Decision::accept())),
             headers: None,
         }

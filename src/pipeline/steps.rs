@@ -216,7 +216,7 @@ impl MessagePipeline {
             .into_iter()
             .map(|(r, _)| r)
             .collect();
-        let observations = if d.results.as_ref().is_some_and(|r| r.dmarc.is_some()) {
+        let (observations, envelope) = if d.results.as_ref().is_some_and(|r| r.dmarc.is_some()) {
             let envelope = crate::reports::observe::envelope(
                 self.conn.client.ip,
                 self.conn.helo.as_deref(),
@@ -224,9 +224,10 @@ impl MessagePipeline {
                 &recipients,
                 state.queue_id.as_deref(),
             );
-            crate::reports::observe::observations(d, &envelope, time)
+            let observations = crate::reports::observe::observations(d, &envelope, time);
+            (observations, Some(envelope))
         } else {
-            Vec::new()
+            (Vec::new(), None)
         };
         sink.publish(FinishedMessage {
             time,
@@ -237,6 +238,7 @@ impl MessagePipeline {
             mail_from: state.envelope.mail_from,
             recipients,
             observations,
+            envelope,
             decision: sink.keeps_decisions().then(|| Arc::clone(d)),
             headers,
         });

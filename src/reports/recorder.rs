@@ -20,7 +20,6 @@ use crate::app::App;
 use crate::pipeline::{FinishedMessage, SinkReceiver};
 
 use super::failure::FailureCandidate;
-use super::observe;
 
 /// How often the recorder looks at the queue (at most; `flush_interval` when shorter).
 const TICK: Duration = Duration::from_millis(100);
@@ -148,22 +147,15 @@ fn take(
     // the recorder holds the only reference: the observations move into the batch
     let mut m = Arc::try_unwrap(m).unwrap_or_else(|shared| (*shared).clone());
     let all = std::mem::take(&mut m.observations);
-    let envelope = || {
-        observe::envelope(
-            m.client_ip,
-            m.helo.as_deref(),
-            &m.mail_from,
-            &m.recipients,
-            m.queue_id.as_deref(),
-        )
-    };
+    // converted by the pipeline with the observations (always there when they are)
+    let envelope = m.envelope.take();
     counters.messages += 1;
-    if let (Some(tx), true) = (failures, cfg.failure.enabled) {
+    if let (Some(tx), true, Some(envelope)) = (failures, cfg.failure.enabled, &envelope) {
         for obs in &all {
             if reports::failure_reports_requested(obs).any() {
                 let c = FailureCandidate {
                     observation: obs.clone(),
-                    envelope: envelope(),
+                    envelope: envelope.clone(),
                     headers: m.headers.clone(),
                 };
                 if tx.try_send(c).is_err() {

@@ -14,24 +14,7 @@ fn write(dir: &Path, name: &str, content: &[u8]) -> String {
 
 /// Generates a key with `dkim genkey` and returns its path and zone line.
 fn genkey(dir: &Path, selector: &str, algorithm: &str) -> (String, String) {
-    let out = dir.display().to_string();
-    let (code, _, err) = run_cli(
-        &[
-            "dkim",
-            "genkey",
-            "--domain",
-            "example.org",
-            "--selector",
-            selector,
-            "--algorithm",
-            algorithm,
-            "--out",
-            &out,
-        ],
-        None,
-    );
-    assert_eq!(code, 0, "{err}");
-    let path = dir.join(format!("example.org.{selector}.pem"));
+    let path = crate::support::genkey(dir, "example.org", selector, algorithm).path;
     let pem = std::fs::read(&path).expect("key written");
     let signer = dkim::Signer::from_pem(&pem, dkim::SignerConfig::new("example.org", selector))
         .expect("key loads");

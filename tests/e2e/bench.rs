@@ -102,22 +102,7 @@ fn answers_are_tallied_against_authmilter_serve() {
 fn signatures_are_counted_and_an_mbox_corpus_works() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
-    let (code, _, err) = crate::support::run_cli(
-        &[
-            "dkim",
-            "genkey",
-            "--domain",
-            "example.org",
-            "--selector",
-            "b",
-            "--algorithm",
-            "ed25519",
-            "--out",
-            keys.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_eq!(code, 0, "{err}");
+    crate::support::genkey(&keys, "example.org", "b", "ed25519");
     let port = free_port();
     let toml = format!(
         "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"sign\"\n\

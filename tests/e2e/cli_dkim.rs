@@ -67,23 +67,8 @@ fn genkey_piped_into_head_exits_quietly() {
 fn dkim_genkey_sign_verify_testkey_round_trip() {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = dir.path().join("keys");
-    let (code, out, err) = run_cli(
-        &[
-            "dkim",
-            "genkey",
-            "--domain",
-            "example.org",
-            "--selector",
-            "s2026",
-            "--algorithm",
-            "ed25519",
-            "--out",
-            keys.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_eq!(code, 0, "{err}");
-    let key = keys.join("example.org.s2026.pem");
+    let generated = crate::support::genkey(&keys, "example.org", "s2026", "ed25519");
+    let (key, out) = (generated.path, generated.printed);
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&key).expect("key").permissions().mode() & 0o777,
@@ -180,38 +165,28 @@ fn dkim_genkey_sign_verify_testkey_round_trip() {
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["signatures"].as_array().map(|a| a.len()), Some(0));
     // testkey: match, then mismatch
-    let (code, out, _) = run_cli(
-        &[
-            "dkim",
-            "testkey",
-            "--domain",
-            "example.org",
-            "--selector",
-            "s2026",
-            "--key",
-            key.to_str().unwrap(),
-            "--zone",
-            &zone,
-        ],
-        None,
-    );
+    let testkey = |zone: &str| {
+        let (code, out, _) = run_cli(
+            &[
+                "dkim",
+                "testkey",
+                "--domain",
+                "example.org",
+                "--selector",
+                "s2026",
+                "--key",
+                key.to_str().unwrap(),
+                "--zone",
+                zone,
+            ],
+            None,
+        );
+        (code, out)
+    };
+    let (code, out) = testkey(&zone);
     assert_eq!(code, 0, "{out}");
     let other = write(dir.path(), "zone2", b"s2026._domainkey.example.org TXT \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n");
-    let (code, out, _) = run_cli(
-        &[
-            "dkim",
-            "testkey",
-            "--domain",
-            "example.org",
-            "--selector",
-            "s2026",
-            "--key",
-            key.to_str().unwrap(),
-            "--zone",
-            &other,
-        ],
-        None,
-    );
+    let (code, out) = testkey(&other);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("does not match"), "{out}");
 }
@@ -232,33 +207,18 @@ fn genkey_keys_load_in_openssl_and_python_cryptography() {
         ("ed25519", "ed", "ED25519 Private-Key"),
         ("rsa", "rs", "Private-Key: (2048 bit"),
     ] {
-        let (code, out, err) = run_cli(
-            &[
-                "dkim",
-                "genkey",
-                "--domain",
-                "example.org",
-                "--selector",
-                selector,
-                "--algorithm",
-                alg,
-                "--out",
-                dir.path().to_str().unwrap(),
-            ],
-            None,
-        );
-        assert_eq!(code, 0, "{err}");
-        let p = out
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Value: "))
-            .and_then(|v| v.split("p=").nth(1))
+        let generated = crate::support::genkey(dir.path(), "example.org", selector, alg);
+        let value = generated.value();
+        let p = value
+            .split("p=")
+            .nth(1)
             .expect("p= in the printed record")
             .trim()
             .to_string();
         let published = base64::engine::general_purpose::STANDARD
             .decode(&p)
             .expect("p= is base64");
-        let key = dir.path().join(format!("example.org.{selector}.pem"));
+        let key = generated.path;
         let text = std::process::Command::new("openssl")
             .args(["pkey", "-noout", "-text", "-in"])
             .arg(&key)

@@ -105,28 +105,9 @@ fn scrape_until(port: u16, series: &str, want: f64) -> BTreeMap<String, f64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_counter_equals_what_was_sent() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (code, out, err) = run_cli(
-        &[
-            "dkim",
-            "genkey",
-            "--domain",
-            "ours.example",
-            "--selector",
-            "m1",
-            "--algorithm",
-            "ed25519",
-            "--out",
-            dir.path().to_str().expect("utf-8"),
-        ],
-        None,
-    );
-    assert_eq!(code, 0, "{err}");
-    let key_value = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Value: "))
-        .expect("record value")
-        .to_string();
-    let key_path = dir.path().join("ours.example.m1.pem");
+    let generated = crate::support::genkey(dir.path(), "ours.example", "m1", "ed25519");
+    let key_value = generated.value();
+    let key_path = generated.path;
     // what the nameserver answers: a passing domain, a p=reject domain that does not send
     // from 192.0.2.20, a domain whose SPF record fails (SERVFAIL) and whose DMARC lookup
     // times out, our key

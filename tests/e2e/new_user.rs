@@ -84,24 +84,9 @@ fn srs_reverse_of_a_foreign_address_exits_1() {
 fn zone_option_reads_what_genkey_prints() {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = dir.path().join("keys");
-    let keys = keys.to_str().expect("utf-8");
     for (alg, sel) in [("rsa", "r2026"), ("ed25519", "e2026")] {
-        let (code, out, err) = run_cli(
-            &[
-                "dkim",
-                "genkey",
-                "--domain",
-                "example.org",
-                "--selector",
-                sel,
-                "--algorithm",
-                alg,
-                "--out",
-                keys,
-            ],
-            None,
-        );
-        assert_eq!(code, 0, "{err}");
+        let generated = crate::support::genkey(&keys, "example.org", sel, alg);
+        let out = generated.printed;
         // the BIND block as printed: `NAME. IN TXT ( "..." <newline><tab> "..." )`
         let entry: Vec<&str> = out
             .lines()
@@ -119,7 +104,7 @@ fn zone_option_reads_what_genkey_prints() {
             &format!("{sel}.zone"),
             entry.join("\n").as_bytes(),
         );
-        let key = format!("{keys}/example.org.{sel}.pem");
+        let key = generated.path.display().to_string();
         let (code, out, err) = run_cli(
             &[
                 "dkim",
@@ -168,34 +153,16 @@ fn zone_option_reads_what_genkey_prints() {
 fn testkey_refuses_a_record_whose_h_tag_breaks_our_signatures() {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = dir.path().join("k");
-    let keys = keys.to_str().expect("utf-8");
-    let (code, out, _) = run_cli(
-        &[
-            "dkim",
-            "genkey",
-            "--domain",
-            "example.org",
-            "--selector",
-            "s1",
-            "--algorithm",
-            "ed25519",
-            "--out",
-            keys,
-        ],
-        None,
-    );
-    assert_eq!(code, 0);
-    let value = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Value: "))
-        .expect("value")
+    let generated = crate::support::genkey(&keys, "example.org", "s1", "ed25519");
+    let value = generated
+        .value()
         .replace("k=ed25519;", "k=ed25519; h=sha1;");
     let zone = write(
         dir.path(),
         "z",
         format!("s1._domainkey.example.org TXT \"{value}\"\n").as_bytes(),
     );
-    let key = format!("{keys}/example.org.s1.pem");
+    let key = generated.path.display().to_string();
     let (code, out, _) = run_cli(
         &[
             "dkim",

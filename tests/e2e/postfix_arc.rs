@@ -136,12 +136,7 @@ fn postfix_trusted_sealer_rescues_a_list_message_and_an_untrusted_one_does_not()
         &["bob@remote.example"],
         &s.forwarded,
     );
-    assert!(
-        sub.accepted(),
-        "{}\n{}",
-        sub.final_reply(),
-        trusted.diagnostics()
-    );
+    super::assert_accepted(&trusted, &sub);
     let d = trusted.delivered(&s.id);
     let ar: Vec<String> = d
         .message()
@@ -198,12 +193,7 @@ fn postfix_forwarding_listener_seals_and_the_next_hop_validates() {
         &["bob@remote.example"],
         &s.forwarded,
     );
-    assert!(
-        sub.accepted(),
-        "{}\n{}",
-        sub.final_reply(),
-        st.diagnostics()
-    );
+    super::assert_accepted(&st, &sub);
     let d = st.delivered(&s.id);
     let delivered = d.message();
     let names = delivered.names();

@@ -3,8 +3,13 @@
 //! or discarded (`action = "discard"`, Postfix logs the milter's DISCARD and nothing reaches
 //! the sink); a report with a broken attachment is delivered untouched and logged.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use super::mta::{self, Listener, MilterSpec, PostfixSpec, SmtpService, Stack, StackSpec};
-use crate::reports_in::{Src, days_ago, gzip, report, report_mail, xml, ymd};
+use crate::reports_in::{
+    Src, days_ago, gzip, report, report_mail, stored_messages, wait_stored_messages, xml,
+};
 
 /// A stack whose milter stores reports to `dmarc@rx.example` with `action`.
 fn inbox_stack(name: &'static str, action: &str) -> Stack {
@@ -27,41 +32,40 @@ fn inbox_stack(name: &'static str, action: &str) -> Stack {
     })
 }
 
-/// `report show --json` on the stack's store for `domain` on `day`: the messages stored.
-fn stored(stack: &Stack, domain: &str, day: u64) -> u64 {
+/// A config for `report show` on the stack's store.
+fn show_config(stack: &Stack) -> PathBuf {
     let store = format!("sqlite:{}/reports.db", stack.dir.path().display());
     let cfg = stack.dir.path().join("show.toml");
     std::fs::write(&cfg, format!("[reports]\nstore = \"{store}\"\n")).expect("config");
-    let d = ymd(day);
-    let out = mta::milter::cli(&[
-        "report",
-        "show",
-        "--json",
-        "-c",
-        cfg.to_str().expect("path"),
-        "--domain",
-        domain,
-        "--since",
-        &d,
-        "--until",
-        &d,
-    ])
-    .unwrap_or_else(|e| panic!("report show: {e}\n{}", stack.diagnostics()));
-    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
-    v["messages"].as_u64().expect("messages")
+    cfg
+}
+
+/// `report show --json` on the stack's store for `domain` on `day`: the messages stored.
+fn stored(stack: &Stack, domain: &str, day: u64) -> u64 {
+    stored_messages(&show_config(stack), domain, day)
 }
 
 /// Waits (bounded) until the store holds `n` messages for `domain` on `day`.
 fn wait_stored(stack: &Stack, domain: &str, day: u64, n: u64) {
-    let got = test_support::process::poll(std::time::Duration::from_secs(30), || {
-        (stored(stack, domain, day) == n).then_some(())
-    });
-    assert!(
-        got.is_some(),
-        "{domain}: not {n} messages stored (now {})\n{}",
-        stored(stack, domain, day),
-        stack.diagnostics()
+    wait_stored_messages(
+        &show_config(stack),
+        domain,
+        day,
+        n,
+        Duration::from_secs(30),
+        || stack.diagnostics(),
     );
+}
+
+/// Submits `msg` from the reporter to the inbox address; Postfix must accept it.
+fn submit_report(stack: &Stack, msg: &[u8]) {
+    let sub = stack.submit(
+        "in",
+        "noreply-dmarc@reporter.example",
+        &["dmarc@rx.example"],
+        msg,
+    );
+    super::assert_accepted(stack, &sub);
 }
 
 /// The body of a message (after the first empty line).
@@ -96,18 +100,7 @@ fn postfix_report_is_stored_and_delivered() {
         "pf-deliver-1",
         &[("application/gzip", "r.xml.gz", &gzip(&fb))],
     );
-    let sub = stack.submit(
-        "in",
-        "noreply-dmarc@reporter.example",
-        &["dmarc@rx.example"],
-        &msg,
-    );
-    assert!(
-        sub.accepted(),
-        "{}\n{}",
-        sub.final_reply(),
-        stack.diagnostics()
-    );
+    submit_report(&stack, &msg);
     let d = stack.delivered("pf-deliver-1@reporter.example");
     assert_eq!(d.rcpts, ["dmarc@rx.example"]);
     assert_eq!(
@@ -139,18 +132,7 @@ fn postfix_report_is_discarded_once_stored_and_a_broken_one_is_delivered() {
         "pf-discard-1",
         &[("text/xml", "r.xml", &fb)],
     );
-    let sub = stack.submit(
-        "in",
-        "noreply-dmarc@reporter.example",
-        &["dmarc@rx.example"],
-        &msg,
-    );
-    assert!(
-        sub.accepted(),
-        "{}\n{}",
-        sub.final_reply(),
-        stack.diagnostics()
-    );
+    submit_report(&stack, &msg);
     // discarded only once stored: stored when Postfix has the answer
     assert_eq!(stored(&stack, "example.com", day), 9);
 
@@ -162,18 +144,7 @@ fn postfix_report_is_discarded_once_stored_and_a_broken_one_is_delivered() {
         "pf-broken-1",
         &[("application/gzip", "broken.xml.gz", &broken)],
     );
-    let sub = stack.submit(
-        "in",
-        "noreply-dmarc@reporter.example",
-        &["dmarc@rx.example"],
-        &bad,
-    );
-    assert!(
-        sub.accepted(),
-        "{}\n{}",
-        sub.final_reply(),
-        stack.diagnostics()
-    );
+    submit_report(&stack, &bad);
     let d = stack.delivered("pf-broken-1@reporter.example");
     assert_eq!(d.rcpts, ["dmarc@rx.example"]);
     assert_eq!(body(&d.data), body(&bad), "delivered untouched");
@@ -205,7 +176,7 @@ fn postfix_report_is_discarded_once_stored_and_a_broken_one_is_delivered() {
         "{maillog}"
     );
     // and holds nothing once the broken one's delivery is done
-    let drained = test_support::process::poll(std::time::Duration::from_secs(20), || {
+    let drained = test_support::process::poll(Duration::from_secs(20), || {
         stack.postfix.queued().is_empty().then_some(())
     });
     assert!(drained.is_some(), "{}", stack.diagnostics());

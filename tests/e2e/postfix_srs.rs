@@ -25,6 +25,28 @@ fn assert_srs0_of(addr: &str, original: &str, srs_domain: &str) {
     );
 }
 
+/// Submits a bounce (null sender) to `srs0`, the SRS0 address a message from
+/// alice@orig.example left with; it must reach alice. Returns the bounce as delivered.
+fn bounce_reaches_alice(stack: &Stack, srs0: &str, tag: &str) -> Delivered {
+    let bounce_id = message_id(tag);
+    let bounce = compose(
+        "MAILER-DAEMON@remote.example",
+        srs0,
+        "Undelivered Mail Returned to Sender",
+        &bounce_id,
+        &[],
+    );
+    let sub = stack.submit("in", "", &[srs0], &bounce);
+    assert_accepted(stack, &sub);
+    let b = stack.delivered(&bounce_id);
+    assert_eq!(
+        b.rcpts,
+        ["alice@orig.example"],
+        "SRS0 recipient not restored"
+    );
+    b
+}
+
 #[test]
 #[ignore = "needs AUTHMILTER_E2E=1"]
 fn postfix_srs_socketmap_forwards_and_reverses() {
@@ -85,22 +107,7 @@ fn postfix_srs_socketmap_forwards_and_reverses() {
     assert_eq!(d.rcpts, ["bob@remote.example"], "alias not expanded");
     assert_srs0_of(&d.mail_from, "alice@orig.example", "fwd.example");
     // 2. A bounce to that SRS0 address reaches the original sender.
-    let bounce_id = message_id("srs-map-bounce");
-    let bounce = compose(
-        "MAILER-DAEMON@remote.example",
-        &d.mail_from,
-        "Undelivered Mail Returned to Sender",
-        &bounce_id,
-        &[],
-    );
-    let sub = stack.submit("in", "", &[d.mail_from.as_str()], &bounce);
-    assert_accepted(&stack, &sub);
-    let b = stack.delivered(&bounce_id);
-    assert_eq!(
-        b.rcpts,
-        ["alice@orig.example"],
-        "SRS0 recipient not restored"
-    );
+    let b = bounce_reaches_alice(&stack, &d.mail_from, "srs-map-bounce");
     assert_eq!(b.mail_from, "", "the bounce keeps its null sender");
     stack.assert_quiet_logs();
 }
@@ -147,21 +154,6 @@ fn postfix_srs_milter_mode_rewrites_relayed_sender() {
     assert_eq!(d.rcpts, ["carol@remote.example"]);
     assert_srs0_of(&d.mail_from, "alice@orig.example", "fwd.example");
     // And a bounce to it goes back to the original sender (milter DELRCPT + ADDRCPT).
-    let bounce_id = message_id("srs-milter-bounce");
-    let bounce = compose(
-        "MAILER-DAEMON@remote.example",
-        &d.mail_from,
-        "Undelivered Mail Returned to Sender",
-        &bounce_id,
-        &[],
-    );
-    let sub = stack.submit("in", "", &[d.mail_from.as_str()], &bounce);
-    assert_accepted(&stack, &sub);
-    let b = stack.delivered(&bounce_id);
-    assert_eq!(
-        b.rcpts,
-        ["alice@orig.example"],
-        "SRS0 recipient not restored"
-    );
+    bounce_reaches_alice(&stack, &d.mail_from, "srs-milter-bounce");
     stack.assert_quiet_logs();
 }

@@ -264,27 +264,57 @@ impl Inbox {
 
     /// Messages stored for `domain` on the day starting `day` (0 when none).
     pub fn messages(&self, domain: &str, day: u64) -> u64 {
-        let d = crate::reports_in::ymd(day);
-        let v = self.show(&["--domain", domain, "--since", &d, "--until", &d]);
-        v["messages"].as_u64().expect("messages")
+        stored_messages(&self.config, domain, day)
     }
 
     /// Waits (bounded) until `domain` has `n` messages on `day`.
     pub fn wait_messages(&self, domain: &str, day: u64, n: u64) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let got = self.messages(domain, day);
-            if got == n {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{domain}: {got} of {n} messages stored\n{}",
-                self.serve.log_tail(30)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_stored_messages(
+            &self.config,
+            domain,
+            day,
+            n,
+            Duration::from_secs(20),
+            || self.serve.log_tail(30),
+        );
     }
+}
+
+/// Messages stored for `domain` on the day starting `day` (0 when none), as
+/// `report show --json -c config` says.
+pub(crate) fn stored_messages(config: &Path, domain: &str, day: u64) -> u64 {
+    let d = ymd(day);
+    let cfg = config.to_str().expect("path");
+    let (code, out, err) = run_cli(
+        &[
+            "report", "show", "--json", "-c", cfg, "--domain", domain, "--since", &d, "--until", &d,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "report show: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    v["messages"].as_u64().expect("messages")
+}
+
+/// Waits (at most `limit`) until the store of `config` holds `n` messages for `domain` on
+/// `day`; fails the test with `diagnostics()` otherwise.
+pub(crate) fn wait_stored_messages(
+    config: &Path,
+    domain: &str,
+    day: u64,
+    n: u64,
+    limit: Duration,
+    diagnostics: impl Fn() -> String,
+) {
+    let got = test_support::process::poll(limit, || {
+        (stored_messages(config, domain, day) == n).then_some(())
+    });
+    assert!(
+        got.is_some(),
+        "{domain}: not {n} messages stored (now {})\n{}",
+        stored_messages(config, domain, day),
+        diagnostics()
+    );
 }
 
 /// `YYYY-MM-DD` of a day.

@@ -10,33 +10,8 @@ use std::time::{Duration, Instant};
 use crate::support::{binary, run_cli};
 
 fn genkey(dir: &Path, selector: &str) -> (String, String) {
-    let (code, out, err) = run_cli(
-        &[
-            "dkim",
-            "genkey",
-            "--domain",
-            "example.com",
-            "--selector",
-            selector,
-            "--algorithm",
-            "ed25519",
-            "--out",
-            dir.to_str().expect("utf-8"),
-        ],
-        None,
-    );
-    assert_eq!(code, 0, "{err}");
-    let value = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Value: "))
-        .expect("value")
-        .to_string();
-    (
-        dir.join(format!("example.com.{selector}.pem"))
-            .display()
-            .to_string(),
-        value,
-    )
+    let key = crate::support::genkey(dir, "example.com", selector, "ed25519");
+    (key.path.display().to_string(), key.value())
 }
 
 #[test]

@@ -193,6 +193,50 @@ pub fn run_cli(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
     )
 }
 
+/// A key `authmilter dkim genkey` wrote, and what it printed.
+pub struct GeneratedKey {
+    /// The private key file, `OUT/DOMAIN.SELECTOR.pem`.
+    pub path: PathBuf,
+    /// What genkey printed (the BIND zone entry, then the value for web forms).
+    pub printed: String,
+}
+
+impl GeneratedKey {
+    /// The DNS record value genkey printed for web forms (its `Value: ` line).
+    pub fn value(&self) -> String {
+        self.printed
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Value: "))
+            .expect("genkey prints the record value")
+            .to_string()
+    }
+}
+
+/// Runs `authmilter dkim genkey` for `domain`, `selector` and `algorithm` with `--out out`;
+/// fails the test unless it succeeds.
+pub fn genkey(out: &Path, domain: &str, selector: &str, algorithm: &str) -> GeneratedKey {
+    let (code, printed, err) = run_cli(
+        &[
+            "dkim",
+            "genkey",
+            "--domain",
+            domain,
+            "--selector",
+            selector,
+            "--algorithm",
+            algorithm,
+            "--out",
+            out.to_str().expect("UTF-8 path"),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "dkim genkey: {err}");
+    GeneratedKey {
+        path: out.join(format!("{domain}.{selector}.pem")),
+        printed,
+    }
+}
+
 /// The binary running `serve` as a child process, its stdout and stderr in a log file.
 /// Stopped by PID (SIGTERM, then SIGKILL after 10 s) on drop. The one runner of the binary as
 /// a server: [`ServeProcess::start`] for the in-tree tests, and the real-MTA harness

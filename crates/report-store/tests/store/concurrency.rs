@@ -1,0 +1,127 @@
+//! Many claimers at once, from several connections (and, on PostgreSQL, several nodes
+//! migrating at once): each job and each send is won by exactly one.
+
+use std::sync::Arc;
+
+use report_store::{Claim, NewSend, SendState, Store, StoreLocation};
+
+use crate::{DAY, T0, key, observation};
+
+/// Many claimers at once: each job and each send is won by exactly one.
+async fn concurrent_claims(stores: Vec<Store>) {
+    let first = &stores[0];
+    let mut batch = Vec::new();
+    for d in 0..20 {
+        batch.push(observation(
+            T0 + 10,
+            &format!("d{d}.example"),
+            "192.0.2.1",
+            true,
+            true,
+        ));
+    }
+    first.record(&batch).await.unwrap();
+    let now = T0 + DAY + 60;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, store) in stores.iter().enumerate() {
+        for round in 0..2 {
+            let store = store.clone();
+            let holder = format!("node{i}-{round}");
+            tasks.spawn(async move {
+                let mut won_jobs = Vec::new();
+                let mut won_sends = Vec::new();
+                for d in 0..20 {
+                    let k = key(&format!("d{d}.example"), T0);
+                    if let Claim::Claimed { .. } =
+                        store.claim_job(&k, &holder, now, 600).await.unwrap()
+                    {
+                        won_jobs.push(d);
+                    }
+                    // every claimer tries every send, claimed job or not
+                    store
+                        .add_sends(
+                            &k,
+                            "rid",
+                            &[NewSend {
+                                destination: format!("r@d{d}.example"),
+                                uri: format!("mailto:r@d{d}.example"),
+                                state: SendState::Pending,
+                                note: None,
+                            }],
+                            now,
+                        )
+                        .await
+                        .unwrap();
+                    if store
+                        .begin_send(&k, &format!("r@d{d}.example"), &holder, now)
+                        .await
+                        .unwrap()
+                        .is_some()
+                    {
+                        won_sends.push(d);
+                    }
+                }
+                (won_jobs, won_sends)
+            });
+        }
+    }
+    let mut jobs = Vec::new();
+    let mut sends = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        let (j, s) = r.unwrap();
+        jobs.extend(j);
+        sends.extend(s);
+    }
+    jobs.sort();
+    sends.sort();
+    assert_eq!(
+        jobs,
+        (0..20).collect::<Vec<_>>(),
+        "each job claimed exactly once"
+    );
+    assert_eq!(
+        sends,
+        (0..20).collect::<Vec<_>>(),
+        "each send begun exactly once"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_concurrent_claims_from_two_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc: StoreLocation = format!("sqlite:{}", dir.path().join("r.db").display())
+        .parse()
+        .unwrap();
+    let a = Store::open(&loc, 0).await.unwrap();
+    let b = Store::open(&loc, 0).await.unwrap();
+    concurrent_claims(vec![a, b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs AUTHMILTER_E2E=1"]
+async fn postgres_concurrent_migrations_and_claims_from_four_nodes() {
+    let Some(pg) = crate::postgres() else { return };
+    // several nodes: four connections claim the same jobs and sends at once
+    let url = pg.create_database("race").unwrap();
+    let loc: StoreLocation = url.parse().unwrap();
+    // migrations started by several nodes at once run once
+    let opened = futures_join(&loc, 4).await;
+    assert_eq!(
+        opened[0].schema_version().await.unwrap(),
+        report_store::schema::latest_version()
+    );
+    concurrent_claims(opened).await;
+}
+async fn futures_join(loc: &StoreLocation, n: usize) -> Vec<Store> {
+    let loc = Arc::new(loc.clone());
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let loc = Arc::clone(&loc);
+        set.spawn(async move { Store::open(&loc, T0).await.unwrap() });
+    }
+    let mut out = Vec::new();
+    while let Some(s) = set.join_next().await {
+        out.push(s.unwrap());
+    }
+    out
+}

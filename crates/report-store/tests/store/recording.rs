@@ -1,0 +1,74 @@
+//! Recording observations: identical ones share a row with a count, days are separate, what
+//! is read back builds the report; which periods are due.
+
+use report_store::{Store, StoreLocation};
+use reports::Observation;
+use reports::vocabulary::DmarcResult;
+
+use crate::{DAY, T0, key, observation, record_fixture};
+
+/// Identical observations share a row with a count; days are separate.
+async fn identical_observations_share_a_row(loc: &StoreLocation) {
+    let store = Store::open(loc, T0).await.unwrap();
+    let stats = record_fixture(&store).await;
+    assert_eq!((stats.observations, stats.rows), (16, 5));
+    assert_eq!(store.recorded_messages(T0).await.unwrap(), 17);
+
+    let a0 = key("a.example", T0);
+    let rows = store.period_observations(&a0).await.unwrap();
+    let counts: Vec<u64> = rows.iter().map(|(_, n)| *n).collect();
+    assert_eq!(counts.iter().sum::<u64>(), 14, "{counts:?}");
+    assert_eq!(rows.len(), 2);
+    // the time read back is the last time seen; the rest round-trips exactly
+    let (pass_row, n) = rows
+        .iter()
+        .find(|(o, _)| o.result == DmarcResult::Pass)
+        .unwrap();
+    assert_eq!((*n, pass_row.time), (11, T0 + 300));
+    let mut expected = observation(T0 + 300, "a.example", "192.0.2.1", true, true);
+    expected.time = pass_row.time;
+    assert_eq!(pass_row, &expected);
+    // the report built from the stored rows counts every message
+    let refs: Vec<(&Observation, u64)> = rows.iter().map(|(o, n)| (o, *n)).collect();
+    let fb = reports::build_feedback_counted(
+        "a.example",
+        a0.range(),
+        &refs,
+        &reports::ReporterInfo {
+            org_name: "rx.example".into(),
+            email: "dmarc@rx.example".into(),
+            extra_contact_info: None,
+            submitter: "rx.example".into(),
+            generator: None,
+            include_envelope_to: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(fb.message_count(), 14);
+}
+
+/// Due: only finished periods with rua, oldest first.
+async fn due_periods_are_finished_ones_with_rua(loc: &StoreLocation) {
+    let store = Store::open(loc, T0).await.unwrap();
+    record_fixture(&store).await;
+    assert!(
+        store
+            .due_periods(T0 + DAY - 1, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = store.due_periods(T0 + DAY, 100).await.unwrap();
+    assert_eq!(due, vec![key("a.example", T0), key("b.example", T0)]);
+    assert_eq!(store.due_periods(T0 + 2 * DAY, 100).await.unwrap().len(), 3);
+    assert_eq!(store.due_periods(T0 + 2 * DAY, 1).await.unwrap().len(), 1);
+}
+
+on_both_backends! {
+    identical_observations_share_a_row =>
+        sqlite_identical_observations_share_a_row,
+        postgres_identical_observations_share_a_row;
+    due_periods_are_finished_ones_with_rua =>
+        sqlite_due_periods_are_finished_ones_with_rua,
+        postgres_due_periods_are_finished_ones_with_rua;
+}
