@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 if ! cargo deny --version >/dev/null 2>&1; then
     cargo install cargo-deny --locked
 fi
+# `--offline` below needs every crate of the lock file on disk, the other platforms' ones
+# too (windows-sys, ...), which a build on this machine never downloads: fetch them all
+cargo fetch --locked
 cargo deny fetch db >/dev/null 2>&1 || true
 db=""
 for d in "${CARGO_HOME:-$HOME/.cargo}"/advisory-dbs/*/; do
