@@ -40,6 +40,11 @@ fn config_check_accepts(out: &str) {
     } else {
         out.replace("user = \"authmilter\"", "user = \"nobody\"")
     };
+    // the socket directories exist only where the old daemons' packages are installed
+    let sockets = format!("{}/", dir.path().display());
+    let out = out
+        .replace("/run/opendkim/", &sockets)
+        .replace("/run/opendmarc/", &sockets);
     std::fs::write(&path, out).expect("write");
     let (code, _, err) = run_cli(
         &["config", "check", "-c", path.to_str().expect("utf-8")],
