@@ -231,9 +231,12 @@ impl MessagePipeline {
     /// with `\n` or `\r\n` folds. Kept once; past `[server] max_headers` / `max_header_bytes`
     /// only counted.
     pub fn header(&mut self, name: &[u8], value_after_colon: &[u8]) {
-        let rules = self.rules.clone();
-        let current = self.current();
-        current.state.add_header(name, value_after_colon, &rules);
+        let current = self
+            .msg
+            .get_or_insert_with(|| Current::new(MessageState::without_envelope()));
+        current
+            .state
+            .add_header(name, value_after_colon, &self.rules);
         if let Some(c) = &mut current.capture {
             c.header(name, value_after_colon);
         }

@@ -30,6 +30,7 @@ mod format;
 pub mod fuzzing;
 mod parse;
 
+use std::borrow::Cow;
 use std::fmt;
 
 pub use error::AuthResError;
@@ -74,9 +75,9 @@ pub struct MethodResult {
 pub struct Property {
     /// The property type, lowercase: `smtp`, `header`, `body`, `policy` (RFC 8601 §2.3).
     /// Empty only from [`parse_lenient`] for vendor `name=value` items.
-    pub ptype: String,
+    pub ptype: Cow<'static, str>,
     /// The property, lowercase (`mailfrom`, `d`, `from`, `iprev`, ...).
-    pub name: String,
+    pub name: Cow<'static, str>,
     /// The value (unquoted).
     pub value: String,
     /// A comment right after the value, e.g. `policy.iprev=192.0.2.1 (mail.example.com)`.
@@ -166,8 +167,8 @@ impl MethodResult {
     /// Adds `ptype.name=value`.
     pub fn with_property(
         mut self,
-        ptype: impl Into<String>,
-        name: impl Into<String>,
+        ptype: impl Into<Cow<'static, str>>,
+        name: impl Into<Cow<'static, str>>,
         value: impl Into<String>,
     ) -> Self {
         self.properties.push(Property::new(ptype, name, value));
@@ -190,15 +191,16 @@ impl MethodResult {
 }
 
 impl Property {
-    /// `ptype.name=value`; ptype and name are lowercased.
+    /// `ptype.name=value`; ptype and name are lowercased (a `&'static str` that already is
+    /// lowercase is kept without a copy).
     pub fn new(
-        ptype: impl Into<String>,
-        name: impl Into<String>,
+        ptype: impl Into<Cow<'static, str>>,
+        name: impl Into<Cow<'static, str>>,
         value: impl Into<String>,
     ) -> Self {
         Property {
-            ptype: ptype.into().to_ascii_lowercase(),
-            name: name.into().to_ascii_lowercase(),
+            ptype: lowercase(ptype.into()),
+            name: lowercase(name.into()),
             value: value.into(),
             comment: None,
         }
@@ -208,5 +210,14 @@ impl Property {
     pub fn with_comment(mut self, comment: impl Into<String>) -> Self {
         self.comment = Some(comment.into());
         self
+    }
+}
+
+/// `s` in ASCII lowercase (RFC 8601 §2.2: ptype and property are case-insensitive).
+fn lowercase(s: Cow<'static, str>) -> Cow<'static, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        s
     }
 }

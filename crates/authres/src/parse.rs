@@ -387,8 +387,8 @@ impl<'a> Parser<'a> {
                     let value = self.pvalue(self.lenient)?;
                     self.cfws()?;
                     r.properties.push(Property {
-                        ptype: word,
-                        name,
+                        ptype: word.into(),
+                        name: name.into(),
                         value,
                         comment: self.comments.first().cloned(),
                     });
@@ -399,8 +399,8 @@ impl<'a> Parser<'a> {
                     let value = self.pvalue(true)?;
                     self.cfws()?;
                     r.properties.push(Property {
-                        ptype: String::new(),
-                        name: word,
+                        ptype: "".into(),
+                        name: word.into(),
                         value,
                         comment: self.comments.first().cloned(),
                     });

@@ -21,8 +21,8 @@ fn property() -> impl Strategy<Value = Property> {
         proptest::option::of(printable(30)),
     )
         .prop_map(|(ptype, name, value, comment)| Property {
-            ptype,
-            name,
+            ptype: ptype.into(),
+            name: name.into(),
             value,
             comment,
         })

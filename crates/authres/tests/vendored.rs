@@ -61,7 +61,7 @@ fn check_result(ctx: &str, got: &MethodResult, want: &Value) {
             .properties
             .iter()
             .filter(|p| !p.ptype.is_empty())
-            .map(|p| (p.ptype.clone(), p.name.clone(), p.value.clone()))
+            .map(|p| (p.ptype.to_string(), p.name.to_string(), p.value.clone()))
             .collect();
         let theirs: Vec<(String, String, String)> = props
             .iter()

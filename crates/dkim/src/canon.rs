@@ -64,19 +64,21 @@ pub fn canonicalize_header(canon: Canonicalization, name: &[u8], value: &[u8], o
 /// occurrence of a name in the list takes the n-th instance from the bottom; names with no
 /// instance left (over-signing) select nothing. `skip` excludes one field (the signature
 /// being verified).
-pub fn select_headers<'h>(
-    headers: &'h [HeaderField],
-    names: &[String],
+pub fn select_headers<N: AsRef<str>>(
+    headers: &[HeaderField],
+    names: impl IntoIterator<Item = N>,
     skip: Option<usize>,
-) -> Vec<&'h HeaderField> {
+) -> Vec<&HeaderField> {
+    let names = names.into_iter();
     let mut used = vec![false; headers.len()];
     if let Some(s) = skip
         && let Some(u) = used.get_mut(s)
     {
         *u = true;
     }
-    let mut out = Vec::with_capacity(names.len());
+    let mut out = Vec::with_capacity(names.size_hint().0);
     for name in names {
+        let name = name.as_ref();
         let found = headers
             .iter()
             .enumerate()

@@ -37,6 +37,7 @@ mod error;
 pub mod fold;
 #[doc(hidden)]
 pub mod fuzzing;
+mod header_list;
 pub mod keys;
 pub mod message;
 pub mod record;
@@ -50,6 +51,7 @@ pub use body_hashes::{BodyHashId, BodyHashKey, BodyHashes, FinishedBodyHashes};
 pub use canon::{BodyHash, BodyHasher};
 pub use error::{DkimError, TagError};
 pub use fold::FoldedHeader;
+pub use header_list::HeaderList;
 pub use keys::{DnsKeyRecord, GeneratedKey, KeyAlgorithm, TestKeyOutcome, generate_key, test_key};
 pub use message::{
     HeaderEnd, HeaderField, Headers, Message, normalize_line_endings, parse_message,

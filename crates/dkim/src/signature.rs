@@ -2,6 +2,7 @@
 
 use base64::Engine;
 
+use crate::header_list::HeaderList;
 use crate::result::Reason;
 use crate::tag::{Tag, lossy, parse_tag_list, strip_fws};
 
@@ -126,7 +127,7 @@ pub struct Signature {
     /// `d=` as written.
     pub domain: String,
     /// `h=` names in order, as written (compare case-insensitively).
-    pub signed_headers: Vec<String>,
+    pub signed_headers: HeaderList,
     /// `i=` as written.
     pub identity: Option<String>,
     /// `l=`.
@@ -247,9 +248,11 @@ fn parse_tags(tags: &[Tag<'_>], kind: SignatureKind) -> Result<Signature, Reason
     let a = require("a")?;
     let algorithm = Algorithm::parse(a).ok_or_else(|| Reason::UnsupportedAlgorithm(lossy(a)))?;
     let b = require("b")?;
-    let signature_b64 = text(&strip_fws(b));
-    let signature =
-        decode_b64(b).ok_or_else(|| Reason::SignatureSyntax("b= is not base64".into()))?;
+    let b = strip_fws(b);
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(&b)
+        .map_err(|_| Reason::SignatureSyntax("b= is not base64".into()))?;
+    let signature_b64 = text(&b);
     if signature.is_empty() {
         return Err(Reason::SignatureSyntax("b= is empty".into()));
     }
@@ -273,7 +276,7 @@ fn parse_tags(tags: &[Tag<'_>], kind: SignatureKind) -> Result<Signature, Reason
                 "h= is not allowed in ARC-Seal".into(),
             ));
         }
-        Vec::new()
+        HeaderList::default()
     } else {
         parse_signed_headers(require("h")?, kind)?
     };
@@ -333,19 +336,21 @@ fn parse_tags(tags: &[Tag<'_>], kind: SignatureKind) -> Result<Signature, Reason
 
 /// The `h=` list (RFC 6376 §3.5): names without FWS, From among them (§6.1.1). For an
 /// ARC-Message-Signature an empty name is skipped rather than an error.
-fn parse_signed_headers(h: &[u8], kind: SignatureKind) -> Result<Vec<String>, Reason> {
-    let mut names = Vec::new();
+fn parse_signed_headers(h: &[u8], kind: SignatureKind) -> Result<HeaderList, Reason> {
+    let mut names = HeaderList::default();
+    let mut from = false;
     for n in h.split(|&c| c == b':').map(crate::tag::trim_fws) {
         if n.is_empty() && kind == SignatureKind::ArcMessageSignature {
             continue;
         }
-        let n = text(n);
+        let n = String::from_utf8_lossy(n);
         if n.is_empty() || n.contains(char::is_whitespace) {
             return Err(Reason::SignatureSyntax("bad h= list".into()));
         }
-        names.push(n);
+        from |= n.eq_ignore_ascii_case("from");
+        names.push(&n);
     }
-    if !names.iter().any(|n| n.eq_ignore_ascii_case("from")) {
+    if !from {
         return Err(Reason::FromNotSigned);
     }
     Ok(names)
@@ -512,7 +517,7 @@ mod tests {
         let ams = b"i=2; a=rsa-sha256; d=e.com; s=s; h=from::to; bh=AA==; b=AA==";
         let s = Signature::parse_kind(ams, SignatureKind::ArcMessageSignature).unwrap();
         assert_eq!(s.identity, None);
-        assert_eq!(s.signed_headers, ["from", "to"]);
+        assert_eq!(s.signed_headers.iter().collect::<Vec<_>>(), ["from", "to"]);
         assert_eq!(
             (s.header_canon, s.body_canon),
             (Canonicalization::Simple, Canonicalization::Simple)

@@ -382,7 +382,7 @@ pub fn key_name(selector: &str, domain: &str) -> String {
 /// canonicalized, then the signature field itself with `b=` emptied and no final CRLF.
 pub fn header_hash_input(headers: &[HeaderField], own: usize, sig: &Signature) -> Vec<u8> {
     let mut data = Vec::with_capacity(1024);
-    for h in select_headers(headers, &sig.signed_headers, Some(own)) {
+    for h in select_headers(headers, sig.signed_headers.iter(), Some(own)) {
         canonicalize_header(sig.header_canon, &h.name, &h.value, &mut data);
     }
     if let Some(field) = headers.get(own) {

@@ -5,6 +5,9 @@ use std::collections::HashMap;
 
 use crate::field::HeaderField;
 
+/// Room reserved at the first field.
+const FIRST_CAPACITY: usize = 32;
+
 /// The header fields of one message, kept once: original order, raw bytes, and for each
 /// field its 1-based occurrence among fields of the same name (case-insensitive, whitespace
 /// before the colon ignored, RFC 5322 §1.2.2 and §4.5.2). Adding a field is O(1).
@@ -25,6 +28,12 @@ impl Headers {
 
     /// Appends a field and returns its 1-based occurrence among fields of its name.
     pub fn push(&mut self, field: HeaderField) -> u32 {
+        if self.fields.capacity() == 0 {
+            // most messages have 10–40 fields: one allocation each, not five growth steps
+            self.fields.reserve(FIRST_CAPACITY);
+            self.occurrence.reserve(FIRST_CAPACITY);
+            self.counts.reserve(FIRST_CAPACITY);
+        }
         let occurrence = self.count_one(&field.name);
         self.bytes = self
             .bytes

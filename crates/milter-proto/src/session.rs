@@ -67,8 +67,9 @@ pub enum Event {
     Macros {
         /// The stage letter.
         stage: MacroStage,
-        /// The pairs as received.
-        pairs: Vec<(Bytes, Bytes)>,
+        /// How many (name, value) pairs it defined (the values stay in the session's store,
+        /// not copied into the event).
+        pairs: usize,
     },
     /// CONNECT (connection state was reset first).
     Connect(ConnectInfo),
@@ -388,10 +389,11 @@ impl Session {
                 Event::Negotiate { offer, negotiated }
             }
             Command::Macro(m) => {
-                self.macros.define(m.stage, m.pairs.clone());
+                let pairs = m.pairs.len();
+                self.macros.define(m.stage, m.pairs);
                 Event::Macros {
                     stage: m.stage,
-                    pairs: m.pairs,
+                    pairs,
                 }
             }
             Command::Connect(info) => {

@@ -68,7 +68,13 @@ async fn milter_disabled_events_are_not_sent_but_their_macros_are() {
     assert_eq!(mta.header("From", " a@b").await.unwrap(), Reply::NotSent);
     assert_eq!(mta.eoh().await.unwrap(), Reply::NoReply);
     let ev = events(&log);
-    assert!(ev.iter().any(|e| matches!(e, Event::Macros { stage: milter_proto::MacroStage::Helo, pairs } if pairs.len() == 1)));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::Macros {
+            stage: milter_proto::MacroStage::Helo,
+            pairs: 1
+        }
+    )));
     assert!(!ev.iter().any(|e| matches!(
         e,
         Event::Macros {

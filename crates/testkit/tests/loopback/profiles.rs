@@ -85,7 +85,13 @@ async fn postfix_two_messages_then_abort_and_quit() {
         .collect();
     assert_eq!(aborts, vec![false, false, false, true, false]);
     // empty MACRO packets (e.g. HELO) and per-header L letters were sent
-    assert!(ev.iter().any(|e| matches!(e, Event::Macros { stage: milter_proto::MacroStage::Helo, pairs } if pairs.is_empty())));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::Macros {
+            stage: milter_proto::MacroStage::Helo,
+            pairs: 0
+        }
+    )));
     assert_eq!(
         count(&log, |e| matches!(
             e,
@@ -144,7 +150,7 @@ async fn sendmail_over_unix_socket_ipv6_tag_and_no_abort() {
     );
     assert!(
         !ev.iter()
-            .any(|e| matches!(e, Event::Macros { pairs, .. } if pairs.is_empty())),
+            .any(|e| matches!(e, Event::Macros { pairs: 0, .. })),
         "no empty MACRO packets"
     );
 }
