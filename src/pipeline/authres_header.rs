@@ -45,19 +45,16 @@ pub fn authentication_results(
             ar.push(MethodResult::new("dkim", "none"));
         }
         // evaluated signatures first (they carry results), then the ones over the budget
-        let (evaluated, skipped): (Vec<_>, Vec<_>) = results
-            .dkim
-            .iter()
-            .partition(|r| r.reason != Some(dkim::Reason::TooManySignatures));
-        let listed: Vec<_> = evaluated
-            .iter()
-            .chain(skipped.iter())
-            .take(max_dkim.max(1))
-            .collect();
-        for r in &listed {
+        let over_budget =
+            |r: &&dkim::SignatureResult| r.reason == Some(dkim::Reason::TooManySignatures);
+        let evaluated = results.dkim.iter().filter(|r| !over_budget(r));
+        let skipped = results.dkim.iter().filter(over_budget);
+        let mut listed = 0usize;
+        for r in evaluated.chain(skipped).take(max_dkim.max(1)) {
             ar.push(dkim_method(r));
+            listed += 1;
         }
-        let rest = results.dkim.len().saturating_sub(listed.len());
+        let rest = results.dkim.len().saturating_sub(listed);
         if rest > 0 {
             ar.push(
                 MethodResult::new("dkim", "permerror")

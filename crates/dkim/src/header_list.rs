@@ -10,6 +10,13 @@ pub struct HeaderList {
 }
 
 impl HeaderList {
+    /// An empty list with room for `bytes` bytes of names.
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        HeaderList {
+            joined: String::with_capacity(bytes),
+        }
+    }
+
     /// Appends a name (the caller has checked it: not empty, no `:`, no whitespace).
     pub(crate) fn push(&mut self, name: &str) {
         if !self.joined.is_empty() {

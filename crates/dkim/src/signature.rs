@@ -337,7 +337,7 @@ fn parse_tags(tags: &[Tag<'_>], kind: SignatureKind) -> Result<Signature, Reason
 /// The `h=` list (RFC 6376 §3.5): names without FWS, From among them (§6.1.1). For an
 /// ARC-Message-Signature an empty name is skipped rather than an error.
 fn parse_signed_headers(h: &[u8], kind: SignatureKind) -> Result<HeaderList, Reason> {
-    let mut names = HeaderList::default();
+    let mut names = HeaderList::with_capacity(h.len());
     let mut from = false;
     for n in h.split(|&c| c == b':').map(crate::tag::trim_fws) {
         if n.is_empty() && kind == SignatureKind::ArcMessageSignature {

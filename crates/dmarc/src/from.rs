@@ -175,7 +175,8 @@ enum Tok {
 }
 
 fn tokenize(value: &[u8]) -> Result<Vec<Tok>, DmarcError> {
-    let mut out = Vec::new();
+    // `"Name" <user@example.com>` is about ten tokens: one allocation instead of three
+    let mut out = Vec::with_capacity(16);
     let mut i = 0usize;
     let mut space = true;
     while let Some(&b) = value.get(i) {

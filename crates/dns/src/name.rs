@@ -25,12 +25,10 @@ pub fn normalize(name: &str) -> Result<String, DnsError> {
 pub fn to_ascii(raw: &[u8]) -> Result<String, DnsError> {
     let shown = || DnsError::InvalidName(String::from_utf8_lossy(raw).into_owned());
     let raw = raw.strip_suffix(b".").unwrap_or(raw);
-    let ascii = if raw.is_ascii() {
-        String::from_utf8_lossy(raw).to_ascii_lowercase()
-    } else {
-        idna::domain_to_ascii_cow(raw, idna::AsciiDenyList::EMPTY)
-            .map_err(|_| shown())?
-            .into_owned()
+    // ASCII goes to `normalize` as it is (it lowercases): one allocation, not two
+    let ascii = match std::str::from_utf8(raw) {
+        Ok(text) if raw.is_ascii() => std::borrow::Cow::Borrowed(text),
+        _ => idna::domain_to_ascii_cow(raw, idna::AsciiDenyList::EMPTY).map_err(|_| shown())?,
     };
     normalize(&ascii).map_err(|_| shown())
 }

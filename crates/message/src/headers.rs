@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::field::HeaderField;
+use crate::name_key::NameKey;
 
 /// Room reserved at the first field.
 const FIRST_CAPACITY: usize = 32;
@@ -15,7 +16,7 @@ const FIRST_CAPACITY: usize = 32;
 pub struct Headers {
     fields: Vec<HeaderField>,
     occurrence: Vec<u32>,
-    counts: HashMap<Vec<u8>, u32>,
+    counts: HashMap<NameKey, u32>,
     bytes: usize,
     scratch: Vec<u8>,
 }
@@ -55,7 +56,7 @@ impl Headers {
             *n = n.saturating_add(1);
             return *n;
         }
-        self.counts.insert(self.scratch.clone(), 1);
+        self.counts.insert(NameKey::new(&self.scratch), 1);
         1
     }
 

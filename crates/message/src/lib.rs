@@ -18,6 +18,7 @@
 mod field;
 mod headers;
 mod line_endings;
+mod name_key;
 mod parse;
 
 pub use field::{ControlChar, HeaderField};
