@@ -77,7 +77,8 @@ async fn authentication_milter_corpus() {
             ));
             continue;
         }
-        let source = crlf(&std::fs::read(dir.join(&case.source)).expect("source"));
+        let source = message::lf_to_crlf(&std::fs::read(dir.join(&case.source)).expect("source"))
+            .into_owned();
         let expected_raw = std::fs::read(dir.join(&case.expected)).expect("expected");
         let expected = Observed::from_expected(&expected_raw, &source, &cfg.authserv_id);
         let mut variants = vec![Variant::Main, Variant::Rfc9989];

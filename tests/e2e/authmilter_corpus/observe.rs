@@ -94,20 +94,6 @@ pub(super) fn bracket(addr: &str) -> String {
     }
 }
 
-/// LF line ends to CRLF (a message that already has CRLF stays as it is).
-pub(super) fn crlf(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + raw.len() / 40);
-    let mut prev = 0u8;
-    for &b in raw {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
-    }
-    out
-}
-
 pub(super) fn has_rsa_sha1(raw: &[u8]) -> bool {
     Eml::parse(raw).headers.iter().any(|h| {
         h.name.eq_ignore_ascii_case(b"DKIM-Signature")
