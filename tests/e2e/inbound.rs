@@ -2,6 +2,7 @@
 //! DMARC, iprev, the one Authentication-Results header, and the configured actions.
 
 use milter_proto::Response;
+use testkit::MtaClient;
 
 use crate::support::{LISTEN_VERIFY, Milter, authres, message, transaction};
 
@@ -42,6 +43,20 @@ fn plain() -> Vec<u8> {
         "",
         "Numbers attached.",
     ])
+}
+
+/// `raw` from a client the zone gives no SPF pass: 198.51.100.99, HELO forged.example, mail
+/// from a@example.org to b@example.net.
+async fn from_forged_client(mta: &mut MtaClient, raw: &[u8]) -> testkit::EomOutcome {
+    transaction(
+        mta,
+        "198.51.100.99",
+        "forged.example",
+        "a@example.org",
+        "b@example.net",
+        raw,
+    )
+    .await
 }
 
 fn signed(signer: &dkim::Signer, raw: &[u8]) -> Vec<u8> {
@@ -172,15 +187,7 @@ async fn dmarc_quarantine_holds_or_marks() {
     let z = zone(&record, "v=DMARC1; p=quarantine");
     let hold = Milter::start(&format!("{LISTEN_VERIFY}[dmarc]\nenforce = true\n"), &z).await;
     let mut mta = hold.postfix().await;
-    let out = transaction(
-        &mut mta,
-        "198.51.100.99",
-        "forged.example",
-        "a@example.org",
-        "b@example.net",
-        &plain(),
-    )
-    .await;
+    let out = from_forged_client(&mut mta, &plain()).await;
     assert!(out.is_accept());
     assert!(
         out.modifications
@@ -194,15 +201,7 @@ async fn dmarc_quarantine_holds_or_marks() {
     )
     .await;
     let mut mta = header.postfix().await;
-    let out = transaction(
-        &mut mta,
-        "198.51.100.99",
-        "forged.example",
-        "a@example.org",
-        "b@example.net",
-        &plain(),
-    )
-    .await;
+    let out = from_forged_client(&mut mta, &plain()).await;
     assert!(out.is_accept());
     let flag = out.added_header("X-Spam-Flag").expect("junk header");
     assert_eq!(&flag[..], b"YES");
@@ -217,15 +216,7 @@ async fn dns_temporary_failure_tempfails_or_accepts_as_configured() {
         .replace("_dmarc.example.org TXT \"unused\"", "");
     let m = Milter::start(&format!("{LISTEN_VERIFY}[dmarc]\nenforce = true\n"), &z).await;
     let mut mta = m.postfix().await;
-    let out = transaction(
-        &mut mta,
-        "198.51.100.99",
-        "forged.example",
-        "a@example.org",
-        "b@example.net",
-        &plain(),
-    )
-    .await;
+    let out = from_forged_client(&mut mta, &plain()).await;
     match &out.final_response {
         Response::ReplyCode(r) => assert_eq!(r.code(), 451, "{r:?}"),
         other => panic!("expected 451, got {other:?}"),
@@ -236,15 +227,7 @@ async fn dns_temporary_failure_tempfails_or_accepts_as_configured() {
     )
     .await;
     let mut mta2 = m2.postfix().await;
-    let out2 = transaction(
-        &mut mta2,
-        "198.51.100.99",
-        "forged.example",
-        "a@example.org",
-        "b@example.net",
-        &plain(),
-    )
-    .await;
+    let out2 = from_forged_client(&mut mta2, &plain()).await;
     assert!(out2.is_accept());
     assert!(
         authres(&out2).contains("dmarc=temperror"),
@@ -264,15 +247,7 @@ async fn allow_lists_and_our_own_users_are_never_rejected() {
     )
     .await;
     let mut mta = allowed.postfix().await;
-    let out = transaction(
-        &mut mta,
-        "198.51.100.99",
-        "forged.example",
-        "a@example.org",
-        "b@example.net",
-        &plain(),
-    )
-    .await;
+    let out = from_forged_client(&mut mta, &plain()).await;
     assert!(out.is_accept(), "allow-listed network");
     assert!(
         authres(&out).contains("dmarc=fail"),
@@ -329,15 +304,7 @@ async fn spf_fail_rejection_and_received_spf_header_when_configured() {
     )
     .await;
     let mut mta = m.postfix().await;
-    let out = transaction(
-        &mut mta,
-        "198.51.100.99",
-        "forged.example",
-        "a@example.org",
-        "b@example.net",
-        &plain(),
-    )
-    .await;
+    let out = from_forged_client(&mut mta, &plain()).await;
     match &out.final_response {
         Response::ReplyCode(r) => {
             let text = String::from_utf8_lossy(&r.to_wire()).into_owned();
@@ -523,30 +490,14 @@ async fn allow_domains_need_the_domain_to_authenticate() {
     let m = Milter::start(&toml, &z).await;
     // a forged From of a listed domain gets no exemption
     let mut mta = m.postfix().await;
-    let out = transaction(
-        &mut mta,
-        "198.51.100.99",
-        "forged.example",
-        "a@example.org",
-        "b@example.net",
-        &plain(),
-    )
-    .await;
+    let out = from_forged_client(&mut mta, &plain()).await;
     assert!(
         matches!(&out.final_response, Response::ReplyCode(r) if r.code() == 550),
         "{out:?}"
     );
     // mail the listed ESP signed (DMARC fails on alignment) is not refused
     let mut mta = m.postfix().await;
-    let out = transaction(
-        &mut mta,
-        "198.51.100.99",
-        "forged.example",
-        "a@example.org",
-        "b@example.net",
-        &signed(&esp_signer, &plain()),
-    )
-    .await;
+    let out = from_forged_client(&mut mta, &signed(&esp_signer, &plain())).await;
     assert!(out.is_accept(), "{out:?}");
     let ar = authres(&out);
     assert!(
