@@ -107,6 +107,12 @@ impl Current {
             capture: None,
         }
     }
+
+    /// The open message, or one opened without an envelope (out-of-order input: a header or
+    /// body before MAIL), treated as inbound.
+    fn of(msg: &mut Option<Current>) -> &mut Current {
+        msg.get_or_insert_with(|| Current::new(MessageState::without_envelope()))
+    }
 }
 
 /// One milter connection's pipeline.
@@ -231,9 +237,8 @@ impl MessagePipeline {
     /// with `\n` or `\r\n` folds. Kept once; past `[server] max_headers` / `max_header_bytes`
     /// only counted.
     pub fn header(&mut self, name: &[u8], value_after_colon: &[u8]) {
-        let current = self
-            .msg
-            .get_or_insert_with(|| Current::new(MessageState::without_envelope()));
+        // borrows `msg` alone, so the header rules need no copy
+        let current = Current::of(&mut self.msg);
         current
             .state
             .add_header(name, value_after_colon, &self.rules);
@@ -342,8 +347,7 @@ impl MessagePipeline {
     }
 
     fn current(&mut self) -> &mut Current {
-        self.msg
-            .get_or_insert_with(|| Current::new(MessageState::without_envelope()))
+        Current::of(&mut self.msg)
     }
 
     /// Decides what a message is to us from the listener role and `[outbound]`
