@@ -7,7 +7,7 @@ use bytes::BytesMut;
 use milter_proto::{Event, OptNeg, Response};
 use testkit::{MtaClient, Profile, Reply, TestkitError};
 
-use crate::milter::{Behaviour, count, tcp_milter};
+use crate::milter::{Behaviour, count, negotiated_client, tcp_milter};
 
 #[tokio::test]
 async fn stray_reply_to_a_no_reply_header_is_detected() {
@@ -16,13 +16,7 @@ async fn stray_reply_to_a_no_reply_header_is_detected() {
         ..Behaviour::default()
     })
     .await;
-    let mut mta = MtaClient::connect_tcp(
-        ("127.0.0.1", port),
-        Profile::postfix().with_timeout(Duration::from_secs(5)),
-    )
-    .await
-    .unwrap();
-    mta.negotiate().await.unwrap();
+    let mut mta = negotiated_client(port, Profile::postfix()).await;
     mta.mail("<a@example.org>", &[], &[]).await.unwrap();
     assert_eq!(mta.header("From", " a@b").await.unwrap(), Reply::NoReply);
     // give the buggy milter time to write its stray CONTINUE

@@ -175,3 +175,16 @@ pub(crate) async fn wait_for(log: &Log, f: impl Fn(&[Event]) -> bool) {
     }
     panic!("condition not reached; events: {:#?}", events(log));
 }
+
+/// A client with `profile` (5 s timeout) connected to the loopback milter on `port`, options
+/// negotiated.
+pub(crate) async fn negotiated_client(port: u16, profile: testkit::Profile) -> testkit::MtaClient {
+    let mut mta = testkit::MtaClient::connect_tcp(
+        ("127.0.0.1", port),
+        profile.with_timeout(Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    mta.negotiate().await.unwrap();
+    mta
+}

@@ -1,24 +1,16 @@
 //! What the negotiation changes on the wire: body chunks split inside a CRLF, and events
 //! the milter disabled (not sent, though their macros are).
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use milter_proto::{Actions, Event, ProtocolFlags, Wants};
-use testkit::{BodySplit, MtaClient, Profile, Reply};
+use testkit::{BodySplit, Profile, Reply};
 
-use crate::milter::{Behaviour, events, tcp_milter};
+use crate::milter::{Behaviour, events, negotiated_client, tcp_milter};
 
 #[tokio::test]
 async fn crlf_split_across_chunks_arrives_untouched() {
     let (port, log) = tcp_milter(Behaviour::default()).await;
-    let mut mta = MtaClient::connect_tcp(
-        ("127.0.0.1", port),
-        Profile::postfix().with_timeout(Duration::from_secs(5)),
-    )
-    .await
-    .unwrap();
-    mta.negotiate().await.unwrap();
+    let mut mta = negotiated_client(port, Profile::postfix()).await;
     mta.mail("<a@example.org>", &[], &[]).await.unwrap();
     mta.rcpt("<b@example.org>", &[], &[]).await.unwrap();
     let raw = b"Subject: s\r\n\r\nline one\r\nline two\r\n\r\n";
@@ -51,13 +43,7 @@ async fn milter_disabled_events_are_not_sent_but_their_macros_are() {
         ..Behaviour::default()
     })
     .await;
-    let mut mta = MtaClient::connect_tcp(
-        ("127.0.0.1", port),
-        Profile::postfix().with_timeout(Duration::from_secs(5)),
-    )
-    .await
-    .unwrap();
-    mta.negotiate().await.unwrap();
+    let mut mta = negotiated_client(port, Profile::postfix()).await;
     assert_eq!(
         mta.helo("x", &[("{tls_version}", "TLSv1.3")])
             .await

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use milter_proto::{CommandCode, Event, Response};
 use testkit::{MtaClient, Profile, Reply};
 
-use crate::milter::{Behaviour, MESSAGE, count, events, tcp_milter, unix_milter, wait_for};
+use crate::milter::{
+    Behaviour, MESSAGE, count, events, negotiated_client, tcp_milter, unix_milter, wait_for,
+};
 
 #[tokio::test]
 async fn postfix_two_messages_then_abort_and_quit() {
@@ -213,13 +215,7 @@ async fn legacy_v2_waits_for_a_reply_to_every_header_and_chunk() {
 #[tokio::test]
 async fn postfix_non_smtpd_sends_bare_addresses_and_empty_null_sender() {
     let (port, log) = tcp_milter(Behaviour::default()).await;
-    let mut mta = MtaClient::connect_tcp(
-        ("127.0.0.1", port),
-        Profile::postfix_non_smtpd().with_timeout(Duration::from_secs(5)),
-    )
-    .await
-    .unwrap();
-    mta.negotiate().await.unwrap();
+    let mut mta = negotiated_client(port, Profile::postfix_non_smtpd()).await;
     mta.connect("localhost", "127.0.0.1".parse().unwrap(), 0, &[])
         .await
         .unwrap();
@@ -246,13 +242,7 @@ async fn postfix_non_smtpd_sends_bare_addresses_and_empty_null_sender() {
 #[tokio::test]
 async fn rejected_mail_gets_an_abort_from_postfix() {
     let (port, log) = tcp_milter(Behaviour::default()).await;
-    let mut mta = MtaClient::connect_tcp(
-        ("127.0.0.1", port),
-        Profile::postfix().with_timeout(Duration::from_secs(5)),
-    )
-    .await
-    .unwrap();
-    mta.negotiate().await.unwrap();
+    let mut mta = negotiated_client(port, Profile::postfix()).await;
     let out = mta
         .send_transaction("<reject@example.org>", &["<bob@example.net>"], MESSAGE)
         .await
