@@ -26,6 +26,7 @@ pub mod keygen;
 mod keyload;
 #[cfg(feature = "aws-lc")]
 mod parsed_keys;
+mod ring_api;
 #[cfg(feature = "ring")]
 mod ring_impl;
 

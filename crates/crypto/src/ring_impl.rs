@@ -1,209 +1,55 @@
-//! The ring implementation of [`CryptoProvider`] (cargo feature `ring`). The only module that
-//! names ring types.
+//! The ring implementation of [`CryptoProvider`](crate::CryptoProvider) (cargo feature
+//! `ring`). With `ring_api`, the only module that names ring types.
 
-use ring::signature::{self, KeyPair};
+crate::ring_api::ring_api_backend!(ring, RingProvider, "ring");
 
-use crate::keyload::{self, PrivateKeyBytes};
-use crate::{
-    CryptoError, CryptoProvider, HashAlg, Hasher, KeyType, SigAlg, SigningKey, VerifiedKey,
-    spki_from_rsa_public_key,
-};
-
-/// [`CryptoProvider`] over ring 0.17.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RingProvider;
-
-struct RingHasher(ring::digest::Context);
-
-impl Hasher for RingHasher {
-    fn update(&mut self, data: &[u8]) {
-        self.0.update(data);
-    }
-    fn finish(self: Box<Self>) -> Vec<u8> {
-        self.0.finish().as_ref().to_vec()
-    }
-}
-
-impl CryptoProvider for RingProvider {
-    fn name(&self) -> &'static str {
-        "ring"
-    }
-
-    fn hasher(&self, alg: HashAlg) -> Box<dyn Hasher> {
-        let algorithm = match alg {
-            HashAlg::Sha256 => &ring::digest::SHA256,
-            HashAlg::Sha1Legacy => &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-        };
-        Box::new(RingHasher(ring::digest::Context::new(algorithm)))
-    }
-
-    fn sha256(&self, data: &[u8]) -> [u8; 32] {
-        keyload::to_array(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
-    }
-
-    fn verify(
-        &self,
-        alg: SigAlg,
-        public_key: &[u8],
-        data: &[u8],
-        sig: &[u8],
-    ) -> Result<VerifiedKey, CryptoError> {
-        match alg {
-            SigAlg::RsaSha256 | SigAlg::RsaSha1Legacy => {
-                let (bare, bits) = keyload::rsa_verify_key(public_key)?;
-                let params = if alg == SigAlg::RsaSha256 {
-                    &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
-                } else {
-                    &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY
-                };
-                signature::UnparsedPublicKey::new(params, bare)
-                    .verify(data, sig)
-                    .map_err(|_| CryptoError::BadSignature)?;
-                Ok(VerifiedKey {
-                    key_type: KeyType::Rsa,
-                    bits,
-                })
-            }
-            SigAlg::Ed25519 => {
-                let key = keyload::ed25519_verify_key(public_key)?;
-                signature::UnparsedPublicKey::new(&signature::ED25519, key)
-                    .verify(data, sig)
-                    .map_err(|_| CryptoError::BadSignature)?;
-                Ok(VerifiedKey {
-                    key_type: KeyType::Ed25519,
-                    bits: 256,
-                })
-            }
+/// Verifies with a key parsed for this one signature (RFC 6376 §6.1.3, RFC 8463 §3).
+fn verify_signature(
+    alg: SigAlg,
+    public_key: &[u8],
+    data: &[u8],
+    sig: &[u8],
+) -> Result<VerifiedKey, CryptoError> {
+    match alg {
+        SigAlg::RsaSha256 | SigAlg::RsaSha1Legacy => {
+            let (bare, bits) = keyload::rsa_verify_key(public_key)?;
+            let params = if alg == SigAlg::RsaSha256 {
+                &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
+            } else {
+                &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY
+            };
+            signature::UnparsedPublicKey::new(params, bare)
+                .verify(data, sig)
+                .map_err(|_| CryptoError::BadSignature)?;
+            Ok(VerifiedKey {
+                key_type: KeyType::Rsa,
+                bits,
+            })
+        }
+        SigAlg::Ed25519 => {
+            let key = keyload::ed25519_verify_key(public_key)?;
+            signature::UnparsedPublicKey::new(&signature::ED25519, key)
+                .verify(data, sig)
+                .map_err(|_| CryptoError::BadSignature)?;
+            Ok(VerifiedKey {
+                key_type: KeyType::Ed25519,
+                bits: 256,
+            })
         }
     }
-
-    fn signing_key(&self, pem_or_der: &[u8]) -> Result<Box<dyn SigningKey>, CryptoError> {
-        match keyload::read_private_key(pem_or_der)? {
-            PrivateKeyBytes::Pkcs1(der) => rsa_from_der(&der, false),
-            PrivateKeyBytes::Pkcs8(der) => from_pkcs8(&der),
-            PrivateKeyBytes::UnknownDer(der) => {
-                from_pkcs8(der).or_else(|e8| rsa_from_der(der, false).map_err(|_| e8))
-            }
-        }
-    }
-
-    fn ed25519_from_seed(&self, seed: &[u8]) -> Result<Box<dyn SigningKey>, CryptoError> {
-        let pair = signature::Ed25519KeyPair::from_seed_unchecked(seed)
-            .map_err(|e| CryptoError::InvalidPrivateKey(format!("Ed25519 seed: {e}")))?;
-        Ok(Box::new(Ed25519Key { pair }))
-    }
-
-    fn hmac_sha1(&self, key: &[u8], data: &[u8]) -> [u8; 20] {
-        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key);
-        keyload::to_array(ring::hmac::sign(&key, data).as_ref())
-    }
-
-    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> [u8; 32] {
-        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
-        keyload::to_array(ring::hmac::sign(&key, data).as_ref())
-    }
-
-    fn fill_random(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
-        use ring::rand::SecureRandom;
-        ring::rand::SystemRandom::new()
-            .fill(buf)
-            .map_err(|_| CryptoError::Random)
-    }
-
-    fn generate_rsa_pkcs8(&self, bits: u32) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::KeyGeneration(format!(
-            "ring cannot generate {bits}-bit RSA keys: build with the aws-lc backend"
-        )))
-    }
 }
 
-fn from_pkcs8(der: &[u8]) -> Result<Box<dyn SigningKey>, CryptoError> {
-    if keyload::pkcs8_is_rsa(der) {
-        return rsa_from_der(der, true);
-    }
-    let pair = signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-        .map_err(|e| CryptoError::InvalidPrivateKey(format!("PKCS#8: {e}")))?;
-    Ok(Box::new(Ed25519Key { pair }))
+/// ring has no RSA key generation.
+fn generate_rsa(bits: u32) -> Result<Vec<u8>, CryptoError> {
+    Err(CryptoError::KeyGeneration(format!(
+        "ring cannot generate {bits}-bit RSA keys: build with the aws-lc backend"
+    )))
 }
 
-fn rsa_from_der(der: &[u8], pkcs8: bool) -> Result<Box<dyn SigningKey>, CryptoError> {
-    keyload::check_rsa_sign_size(der)?;
-    let pair = if pkcs8 {
-        signature::RsaKeyPair::from_pkcs8(der)
-    } else {
-        signature::RsaKeyPair::from_der(der)
-    }
-    .map_err(|e| CryptoError::InvalidPrivateKey(format!("RSA: {e}")))?;
-    let bits = u32::try_from(pair.public().modulus_len().saturating_mul(8)).unwrap_or(u32::MAX);
-    let key = RsaKey {
-        pair,
-        bits,
-        rng: ring::rand::SystemRandom::new(),
-    };
-    // ring checks the key's structure on loading, but some inconsistent keys load and then
-    // fail every signature (ring verifies each signature it makes). Refuse them here, where
-    // `config check` and a reload report it, not on every message (found by the
-    // `private_key` fuzz target: fuzz/seeds/private_key/crash-aa711d23...).
-    key.sign(b"authmilter key check").map_err(|_| {
-        CryptoError::InvalidPrivateKey("RSA: inconsistent key, it cannot sign".into())
-    })?;
-    Ok(Box::new(key))
+fn modulus_len(pair: &signature::RsaKeyPair) -> usize {
+    pair.public().modulus_len()
 }
 
-struct RsaKey {
-    pair: signature::RsaKeyPair,
-    bits: u32,
-    rng: ring::rand::SystemRandom,
-}
-
-impl std::fmt::Debug for RsaKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RsaKey(ring)")
-            .field("bits", &self.bits)
-            .finish()
-    }
-}
-
-impl SigningKey for RsaKey {
-    fn key_type(&self) -> KeyType {
-        KeyType::Rsa
-    }
-    fn bits(&self) -> u32 {
-        self.bits
-    }
-    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let mut sig = vec![0u8; self.pair.public().modulus_len()];
-        self.pair
-            .sign(&signature::RSA_PKCS1_SHA256, &self.rng, data, &mut sig)
-            .map_err(|_| CryptoError::SigningFailed)?;
-        Ok(sig)
-    }
-    fn public_key_dns(&self) -> Vec<u8> {
-        spki_from_rsa_public_key(self.pair.public().as_ref())
-    }
-}
-
-struct Ed25519Key {
-    pair: signature::Ed25519KeyPair,
-}
-
-impl std::fmt::Debug for Ed25519Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ed25519Key(ring)").finish_non_exhaustive()
-    }
-}
-
-impl SigningKey for Ed25519Key {
-    fn key_type(&self) -> KeyType {
-        KeyType::Ed25519
-    }
-    fn bits(&self) -> u32 {
-        256
-    }
-    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        Ok(self.pair.sign(data).as_ref().to_vec())
-    }
-    fn public_key_dns(&self) -> Vec<u8> {
-        self.pair.public_key().as_ref().to_vec()
-    }
+fn rsa_public_key(pair: &signature::RsaKeyPair) -> &[u8] {
+    pair.public().as_ref()
 }
