@@ -14,7 +14,7 @@
 use crypto::CryptoProvider;
 use dkim::body_hashes::{BodyHashId, BodyHashKey, BodyHashes, FinishedBodyHashes};
 use dkim::check::{usable_key, verify_header_signature};
-use dkim::{HeaderField, KeyAnswer, Reason, Signature};
+use dkim::{HeaderField, KeyAnswer, KeyLookups, Reason, Signature};
 use dns::Resolver;
 
 use crate::chain::{SetFields, Structure, structure};
@@ -65,7 +65,7 @@ pub struct ChainVerification {
     options: VerifyOptions,
     now: u64,
     state: State,
-    keys: Vec<(String, Option<KeyAnswer>)>,
+    keys: KeyLookups,
 }
 
 enum State {
@@ -112,7 +112,7 @@ impl Verifier {
             options: self.options.clone(),
             now,
             state: State::Done(ArcOutcome::none()),
-            keys: Vec::new(),
+            keys: KeyLookups::default(),
         };
         let sets = match structure(headers) {
             Structure::None => return cv,
@@ -137,14 +137,14 @@ impl Verifier {
                         hash: sig.algorithm.hash(),
                         limit: sig.body_length,
                     });
-                    ams = Some((id, cv.key_slot(sig.key_name())));
+                    ams = Some((id, cv.keys.slot_for(sig.key_name())));
                 }
             }
             if !is_newest && ams.is_none() {
                 // oldest-pass stops at the first older signature it cannot check
                 scan_older = false;
             }
-            let seal_key = cv.key_slot(fields.seal.1.signature.key_name());
+            let seal_key = cv.keys.slot_for(fields.seal.1.signature.key_name());
             pending.push(PendingSet {
                 fields,
                 ams,
@@ -173,27 +173,17 @@ impl ChainVerification {
     /// The distinct key record names to look up, `<s>._domainkey.<d>` (RFC 6376 §3.6.2.1,
     /// RFC 8617 §5.2), lowercase. Start these at end of headers. At most two per set.
     pub fn key_queries(&self) -> Vec<String> {
-        self.keys.iter().map(|(n, _)| n.clone()).collect()
+        self.keys.names()
     }
 
     /// Hands over the answer of the TXT lookup for `name` (one of [`Self::key_queries`]).
     pub fn set_key_answer(&mut self, name: &str, answer: KeyAnswer) {
-        if let Some((_, slot)) = self
-            .keys
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
-            *slot = Some(answer);
-        }
+        self.keys.set_answer(name, answer);
     }
 
     /// Looks up every key through `resolver`, concurrently, and stores the answers.
     pub async fn lookup_keys<R: Resolver + ?Sized>(&mut self, resolver: &R) {
-        let names = self.key_queries();
-        let answers = dns::join_all(names.iter().map(|n| resolver.txt(n)).collect()).await;
-        for (name, answer) in names.iter().zip(answers) {
-            self.set_key_answer(name, answer);
-        }
+        self.keys.lookup_all(resolver).await;
     }
 
     /// Ends the message and completes the validation with the finished body hashes
@@ -277,14 +267,6 @@ impl ChainVerification {
         outcome.sets = infos;
         outcome
     }
-
-    fn key_slot(&mut self, name: String) -> usize {
-        if let Some(i) = self.keys.iter().position(|(n, _)| *n == name) {
-            return i;
-        }
-        self.keys.push((name, None));
-        self.keys.len() - 1
-    }
 }
 
 impl std::fmt::Debug for ChainVerification {
@@ -339,7 +321,7 @@ struct Checker<'a> {
     crypto: &'static dyn CryptoProvider,
     now: u64,
     skew: u64,
-    keys: &'a [(String, Option<KeyAnswer>)],
+    keys: &'a KeyLookups,
     headers: &'a [HeaderField],
     hashes: &'a FinishedBodyHashes,
 }
@@ -392,7 +374,7 @@ impl Checker<'_> {
 
     /// The usable public key of `sig` from key slot `slot` (RFC 6376 §6.1.2, RFC 8301).
     fn key(&self, sig: &Signature, slot: usize) -> Result<Vec<u8>, Reason> {
-        let answer = self.keys.get(slot).and_then(|(_, a)| a.as_ref());
+        let answer = self.keys.answer(slot);
         usable_key(answer, sig.algorithm, None, &sig.domain)
             .map(|k| k.record.public_key)
             .map_err(|r| r.reason)

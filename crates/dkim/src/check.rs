@@ -6,10 +6,10 @@
 use crypto::{CryptoError, CryptoProvider, SigAlg};
 use dns::DnsError;
 
+use crate::key_lookups::KeyAnswer;
 use crate::record::KeyRecord;
 use crate::result::{DkimResult, Reason};
 use crate::signature::Algorithm;
-use crate::verify::KeyAnswer;
 
 /// A key record that may verify a signature, with its size.
 #[derive(Debug, Clone, PartialEq, Eq)]

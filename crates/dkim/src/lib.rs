@@ -38,6 +38,7 @@ pub mod fold;
 #[doc(hidden)]
 pub mod fuzzing;
 mod header_list;
+mod key_lookups;
 pub mod keys;
 pub mod message;
 pub mod record;
@@ -52,6 +53,7 @@ pub use canon::{BodyHash, BodyHasher};
 pub use error::{DkimError, TagError};
 pub use fold::FoldedHeader;
 pub use header_list::HeaderList;
+pub use key_lookups::{KeyAnswer, KeyLookups};
 pub use keys::{DnsKeyRecord, GeneratedKey, KeyAlgorithm, TestKeyOutcome, generate_key, test_key};
 pub use message::{
     HeaderEnd, HeaderField, Headers, Message, normalize_line_endings, parse_message,
@@ -60,9 +62,7 @@ pub use record::KeyRecord;
 pub use result::{DkimResult, Reason, SignatureResult};
 pub use sign::{SignatureHeader, SignedHeaders, Signer, SignerConfig, SigningSession};
 pub use signature::{Algorithm, Canonicalization, Signature, SignatureKind};
-pub use verify::{
-    KeyAnswer, MessageVerification, RsaSha1Policy, Verifier, VerifyOptions, key_name,
-};
+pub use verify::{MessageVerification, RsaSha1Policy, Verifier, VerifyOptions, key_name};
 
 use dns::Resolver;
 

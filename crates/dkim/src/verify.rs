@@ -12,11 +12,12 @@
 //!    call [`MessageVerification::finish`] for one [`SignatureResult`] per signature.
 
 use crypto::CryptoProvider;
-use dns::{DnsError, Resolver};
+use dns::Resolver;
 
 use crate::body_hashes::{BodyHashId, BodyHashKey, BodyHashes, FinishedBodyHashes};
 use crate::canon::{BodyHash, canonicalize_header, select_headers};
 use crate::check::{usable_key, verify_header_signature};
+use crate::key_lookups::{KeyAnswer, KeyLookups};
 use crate::message::HeaderField;
 use crate::result::{DkimResult, Reason, SignatureResult};
 use crate::signature::{Algorithm, HEADER_NAME, PartialSignature, Signature, strip_b_value};
@@ -80,9 +81,6 @@ pub struct Verifier {
     options: VerifyOptions,
 }
 
-/// The answer to one key lookup: TXT records (strings joined) or the DNS error.
-pub type KeyAnswer = Result<Vec<Vec<u8>>, DnsError>;
-
 /// One message being verified; see the module docs for the flow.
 pub struct MessageVerification {
     options: VerifyOptions,
@@ -90,7 +88,7 @@ pub struct MessageVerification {
     /// The body hashes, when this verification owns them ([`Verifier::begin`]); `None` when
     /// they are shared with other consumers ([`Verifier::begin_shared`]).
     own_hashes: Option<BodyHashes>,
-    keys: Vec<(String, Option<KeyAnswer>)>,
+    keys: KeyLookups,
 }
 
 struct Entry {
@@ -148,7 +146,7 @@ impl Verifier {
             options: self.options.clone(),
             entries: Vec::new(),
             own_hashes: None,
-            keys: Vec::new(),
+            keys: KeyLookups::default(),
         };
         // parse every signature first (parse failures never count against the budget)
         let mut parsed: Vec<(usize, Result<Signature, crate::signature::SignatureError>)> =
@@ -232,7 +230,7 @@ impl Verifier {
                 hash: sig.algorithm.hash(),
                 limit: sig.body_length,
             });
-            let key = mv.key_slot(sig.key_name());
+            let key = mv.keys.slot_for(sig.key_name());
             mv.entries.push(Entry {
                 partial,
                 body_length,
@@ -257,27 +255,17 @@ impl MessageVerification {
     /// The distinct key record names to look up, `<s>._domainkey.<d>` (RFC 6376 §3.6.2.1),
     /// lowercase, in signature order. Start these at end of headers.
     pub fn key_queries(&self) -> Vec<String> {
-        self.keys.iter().map(|(n, _)| n.clone()).collect()
+        self.keys.names()
     }
 
     /// Hands over the answer of the TXT lookup for `name` (one of [`Self::key_queries`]).
     pub fn set_key_answer(&mut self, name: &str, answer: KeyAnswer) {
-        if let Some((_, slot)) = self
-            .keys
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
-            *slot = Some(answer);
-        }
+        self.keys.set_answer(name, answer);
     }
 
     /// Looks up every key through `resolver`, concurrently, and stores the answers.
     pub async fn lookup_keys<R: Resolver + ?Sized>(&mut self, resolver: &R) {
-        let names = self.key_queries();
-        let answers = dns::join_all(names.iter().map(|n| resolver.txt(n)).collect()).await;
-        for (name, answer) in names.iter().zip(answers) {
-            self.set_key_answer(name, answer);
-        }
+        self.keys.lookup_all(resolver).await;
     }
 
     /// Feeds a chunk of the body (CRLF line endings), split anywhere (RFC 6376 §3.4.3–§3.4.4),
@@ -316,7 +304,7 @@ impl MessageVerification {
                     hash,
                     key,
                 } => {
-                    let answer = self.keys.get(key).and_then(|(_, a)| a.as_ref());
+                    let answer = self.keys.answer(key);
                     let body = hashes.get(hash);
                     let mut outcome = evaluate(crypto, &sig, &header_data, body, answer);
                     if outcome.result == DkimResult::Pass
@@ -352,14 +340,6 @@ impl MessageVerification {
         }
         shorten_header_b(&mut results);
         results
-    }
-
-    fn key_slot(&mut self, name: String) -> usize {
-        if let Some(i) = self.keys.iter().position(|(n, _)| *n == name) {
-            return i;
-        }
-        self.keys.push((name, None));
-        self.keys.len() - 1
     }
 }
 
