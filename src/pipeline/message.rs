@@ -126,7 +126,8 @@ impl MessageState {
     /// `\r\n` folds). Past the limits the field is only counted (and checked for a forged
     /// Authentication-Results), never stored: memory per message stays bounded.
     pub fn add_header(&mut self, name: &[u8], value: &[u8], rules: &HeaderRules) {
-        let is_authres = trim_name(name).eq_ignore_ascii_case(b"Authentication-Results");
+        let is_authres =
+            message::trim_wsp_end(name).eq_ignore_ascii_case(b"Authentication-Results");
         let size = name.len().saturating_add(value.len()).saturating_add(3);
         if self.oversize.is_none() {
             if self.headers.len() >= rules.max_fields {
@@ -193,16 +194,6 @@ impl MessageState {
             .map(|(f, _)| f.clone())
             .collect()
     }
-}
-
-fn trim_name(mut s: &[u8]) -> &[u8] {
-    while let Some((&last, rest)) = s.split_last() {
-        if last != b' ' && last != b'\t' {
-            break;
-        }
-        s = rest;
-    }
-    s
 }
 
 #[cfg(test)]

@@ -143,10 +143,7 @@ impl Sealer {
 
     /// `rsa-sha256` or `ed25519-sha256`, from the key (RFC 6376 §3.3, RFC 8463).
     pub fn algorithm(&self) -> Algorithm {
-        match self.key.key_type() {
-            KeyType::Rsa => Algorithm::RsaSha256,
-            KeyType::Ed25519 => Algorithm::Ed25519Sha256,
-        }
+        Algorithm::for_signing(self.key.key_type())
     }
 
     /// The settings.

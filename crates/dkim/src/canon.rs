@@ -36,7 +36,7 @@ pub fn canonicalize_header(canon: Canonicalization, name: &[u8], value: &[u8], o
             out.extend_from_slice(value);
         }
         Canonicalization::Relaxed => {
-            let name = trim_wsp_end(name);
+            let name = message::trim_wsp_end(name);
             out.extend(name.iter().map(u8::to_ascii_lowercase));
             out.push(b':');
             let mut space = false;
@@ -360,16 +360,6 @@ impl<'a> SpecialScanner<'a> {
         }
         first
     }
-}
-
-fn trim_wsp_end(mut s: &[u8]) -> &[u8] {
-    while let Some((&l, rest)) = s.split_last() {
-        if l != b' ' && l != b'\t' {
-            break;
-        }
-        s = rest;
-    }
-    s
 }
 
 #[cfg(test)]

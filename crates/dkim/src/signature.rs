@@ -21,6 +21,15 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
+    /// What a key of `key_type` signs with: `rsa-sha256` or `ed25519-sha256` (RFC 8301 §3.1
+    /// leaves no other choice, RFC 8463 §3).
+    pub fn for_signing(key_type: crypto::KeyType) -> Self {
+        match key_type {
+            crypto::KeyType::Rsa => Algorithm::RsaSha256,
+            crypto::KeyType::Ed25519 => Algorithm::Ed25519Sha256,
+        }
+    }
+
     /// The `a=` text.
     pub fn as_str(self) -> &'static str {
         match self {

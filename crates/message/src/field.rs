@@ -76,7 +76,9 @@ impl HeaderField {
     }
 }
 
-fn trim_wsp_end(mut s: &[u8]) -> &[u8] {
+/// `s` without its trailing WSP (SP and HTAB, RFC 5234 appendix B.1), as a field name
+/// written with obsolete whitespace before its colon is read (RFC 5322 §4.5).
+pub fn trim_wsp_end(mut s: &[u8]) -> &[u8] {
     while let Some((&last, rest)) = s.split_last() {
         if last != b' ' && last != b'\t' {
             break;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::field::HeaderField;
+use crate::field::{HeaderField, trim_wsp_end};
 use crate::name_key::NameKey;
 
 /// Room reserved at the first field.
@@ -122,16 +122,6 @@ impl std::ops::Deref for Headers {
     fn deref(&self) -> &[HeaderField] {
         &self.fields
     }
-}
-
-fn trim_wsp_end(mut s: &[u8]) -> &[u8] {
-    while let Some((&last, rest)) = s.split_last() {
-        if last != b' ' && last != b'\t' {
-            break;
-        }
-        s = rest;
-    }
-    s
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ mod line_endings;
 mod name_key;
 mod parse;
 
-pub use field::{ControlChar, HeaderField};
+pub use field::{ControlChar, HeaderField, trim_wsp_end};
 pub use headers::Headers;
 pub use line_endings::{lf_to_crlf, normalize_line_endings};
 pub use parse::{HeaderEnd, Message, parse_message};
