@@ -5,8 +5,11 @@
 #           (SPF, HELO, DKIM, iprev, DMARC, Authentication-Results);
 #   sign:   RSA-2048 and Ed25519, OpenDKIM and authmilter (Ed25519 also on ~20 KB messages,
 #           the size its target is stated for);
+#   where the time goes: authmilter with DKIM verification alone (as OpenDKIM does), and with no
+#           check at all (the milter protocol, the header store and an A-R saying "none");
 # at concurrency 1 and 8 (authmilter also at 64): msg/s, p99 latency, the milter's CPU µs per
-# message (from /proc) and the ratio to authmilter; then the crypto floor (`openssl speed`).
+# message (from /proc) and the ratio to authmilter; then the crypto floor (`openssl speed`),
+# also per message of this corpus (its signatures verified, its bytes hashed).
 #
 # usage: bash benches/compare.sh [--count N] [--duration SECONDS] [--corpus-size N]
 #
@@ -201,6 +204,11 @@ domain = "$D"
 selector = "rsa"
 path = "$T/keys/$D.rsa.pem"
 EOF
+# the same listener with fewer checks, to show what each layer costs
+off='[spf]\nenabled = false\n[dmarc]\nenabled = false\n[arc]\nverify = false\n[iprev]\nenabled = false\n'
+{ sed 's/am-verify.sock/am-dkim.sock/' "$T/am-verify.toml"; printf '%b' "$off"; } > "$T/am-dkim.toml"
+{ sed 's/am-verify.sock/am-none.sock/' "$T/am-verify.toml"; printf '%b' "$off[dkim]\nverify = false\n"; } \
+  > "$T/am-none.toml"
 sed -e 's/am-sign-rsa.sock/am-sign-ed.sock/' -e 's/selector = "rsa"/selector = "ed"/' -e "s#$D.rsa.pem#$D.ed.pem#" \
   "$T/am-sign-rsa.toml" > "$T/am-sign-ed.toml"
 
@@ -284,6 +292,8 @@ start() { # VAR name command... : starts it on $S/name.sock, records its PID in 
   wait_sock "$S/$name.sock" "${WAIT:-100}" || { tail -20 "$T/$name.log" >&2; exit 1; }
 }
 start AMV am-verify "$AM" serve -c "$T/am-verify.toml"
+start AMD am-dkim "$AM" serve -c "$T/am-dkim.toml"
+start AMN am-none "$AM" serve -c "$T/am-none.toml"
 start AMR am-sign-rsa "$AM" serve -c "$T/am-sign-rsa.toml"
 start AME am-sign-ed "$AM" serve -c "$T/am-sign-ed.toml"
 start ODV odk-verify /usr/sbin/opendkim -f -x "$T/odk-verify.conf"
@@ -316,6 +326,8 @@ run() { # label pid concurrency corpus [extra bench args...]; CLIENT= overrides 
 for c in 1 8; do
   run am-verify "$AMV" $c "$T/signed"
   run odk-verify "$ODV" $c "$T/signed"
+  run am-dkim "$AMD" $c "$T/signed"
+  run am-none "$AMN" $c "$T/signed"
   run odmarc "$ODM" $c "$T/signed"
   run rspamd "$RSP" $c "$T/signed"
   run am-sign-rsa "$AMR" $c "$T/raw" --auth bench
@@ -329,9 +341,10 @@ run am-verify "$AMV" 64 "$T/signed"
 
 # ---- the table -----------------------------------------------------------------------------------
 openssl speed -seconds 3 rsa2048 ed25519 > "$T/openssl-speed.txt" 2>/dev/null || true
-python3 - "$T/res" "$T/openssl-speed.txt" "$CORPUS_SIZE" <<'EOF'
+openssl speed -seconds 3 -bytes 16384 sha256 > "$T/openssl-sha.txt" 2>/dev/null || true
+python3 - "$T/res" "$T/openssl-speed.txt" "$CORPUS_SIZE" "$T/openssl-sha.txt" "$T/signed" <<'EOF'
 import json, os, re, sys
-res, speed, corpus = sys.argv[1], sys.argv[2], sys.argv[3]
+res, speed, corpus, sha, signed = sys.argv[1:6]
 def load(label, c):
     try:
         return json.load(open(os.path.join(res, f"{label}.c{c}.json")))
@@ -340,6 +353,8 @@ def load(label, c):
 rows = [
     ("verify", "authmilter: SPF+HELO, DKIM, iprev, DMARC, A-R", ["am-verify"], "am-verify"),
     ("verify", "OpenDKIM (DKIM only)", ["odk-verify"], "am-verify"),
+    ("verify", "authmilter, DKIM only (SPF, iprev, DMARC, ARC off)", ["am-dkim"], "am-verify"),
+    ("verify", "authmilter, no checks (protocol, headers, A-R)", ["am-none"], "am-verify"),
     ("verify", "OpenDMARC (SPF + DMARC, no DKIM input)", ["odmarc"], "am-verify"),
     ("verify", "OpenDKIM + OpenDMARC chain (sum of both)", ["odk-verify", "odmarc"], "am-verify"),
     ("verify", "rspamd proxy (SPF, DKIM, DMARC, A-R)", ["rspamd"], "am-verify"),
@@ -382,6 +397,36 @@ if m:
     print(f"  RSA-2048 sign {1e6 / float(m.group(1)):.0f} µs, verify {1e6 / float(m.group(2)):.1f} µs")
 if e:
     print(f"  Ed25519 sign {1e6 / float(e.group(1)):.1f} µs, verify {1e6 / float(e.group(2)):.1f} µs")
+# The DKIM crypto floor of this corpus: each message's signature verified once (RSA-2048 or
+# Ed25519, as signed) and all its bytes hashed once with SHA-256 (body and signed headers are
+# at most the message), at openssl's speed on this machine.
+h = re.search(r"^sha256\s+([\d.]+)k", open(sha).read() if os.path.exists(sha) else "", re.M)
+algs = {"rsa": 0, "ed25519": 0}
+size = 0
+names = sorted(os.listdir(signed)) if os.path.isdir(signed) else []
+for name in names:
+    data = open(os.path.join(signed, name), "rb").read()
+    size += len(data)
+    algs["ed25519" if b"a=ed25519-sha256" in data else "rsa"] += 1
+if m and e and h and names:
+    n = len(names)
+    verify = (algs["rsa"] * 1e6 / float(m.group(2)) + algs["ed25519"] * 1e6 / float(e.group(2))) / n
+    hashing = size / n / (float(h.group(1)) * 1000) * 1e6
+    floor = verify + hashing
+    print(f"  SHA-256 {float(h.group(1)) / 1e6:.2f} GB/s (16 KB blocks)")
+    print(f"  this corpus ({algs['rsa']} RSA-2048, {algs['ed25519']} Ed25519 signatures, "
+          f"{size / n / 1000:.1f} KB a message): verify {verify:.1f} + hash {hashing:.1f} "
+          f"= {floor:.1f} µs a message")
+    for c in (1, 8):
+        odk = (load("odk-verify", c) or {}).get("milter_cpu_us_per_msg")
+        if not odk:
+            continue
+        parts = [f"floor {floor / odk:.3f}×"]
+        for label, what in (("am-none", "no checks"), ("am-dkim", "DKIM only"), ("am-verify", "all checks")):
+            r = (load(label, c) or {}).get("milter_cpu_us_per_msg")
+            if r:
+                parts.append(f"authmilter {what} {r / odk:.3f}×")
+        print(f"  c={c}, against OpenDKIM's {odk:.0f} µs: " + ", ".join(parts))
 for c in (1, 8):
     r = load("am-sign-rsa", c)
     if m and r and r.get("milter_cpu_us_per_msg"):

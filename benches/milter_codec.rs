@@ -217,8 +217,5 @@ fn b(s: &'static str) -> Bytes {
 }
 
 fn macros(stage: MacroStage, pairs: &[(&'static str, &'static str)]) -> Command {
-    Command::Macro(Macros {
-        stage,
-        pairs: pairs.iter().map(|(k, v)| (b(k), b(v))).collect(),
-    })
+    Command::Macro(Macros::new(stage, pairs.iter().copied()).expect("no NUL in test macros"))
 }

@@ -403,7 +403,7 @@ where
         self.session
             .macro_value(name)
             .filter(|v| !v.is_empty())
-            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
     }
 
     /// `host[ip]` for logs, the host name (from the MTA, so from the network) escaped.

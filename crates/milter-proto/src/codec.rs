@@ -125,40 +125,6 @@ impl Reader {
         Ok(out)
     }
 
-    /// NUL-terminated strings taken two by two as (name, value) pairs, a missing last value
-    /// empty (MACRO payloads, §2.4). One allocation, sized by counting the NULs first; none for
-    /// an empty list (Postfix sends one before every header).
-    pub(crate) fn cstr_pairs(
-        &mut self,
-        lenient: bool,
-    ) -> Result<Vec<(Bytes, Bytes)>, ProtocolError> {
-        if self.buf.is_empty() {
-            return Ok(Vec::new());
-        }
-        let strings = self.buf.iter().filter(|&&b| b == 0).count() + 1;
-        let mut out = Vec::with_capacity(strings / 2 + 1);
-        let mut name: Option<Bytes> = None;
-        while !self.buf.is_empty() {
-            let s = match self.buf.iter().position(|&b| b == 0) {
-                Some(nul) => {
-                    let s = self.buf.split_to(nul);
-                    self.buf.advance(1);
-                    s
-                }
-                None if lenient => self.buf.split_to(self.buf.len()),
-                None => return Err(self.err("string list does not end with NUL")),
-            };
-            match name.take() {
-                None => name = Some(s),
-                Some(n) => out.push((n, s)),
-            }
-        }
-        if let Some(n) = name {
-            out.push((n, Bytes::new()));
-        }
-        Ok(out)
-    }
-
     /// Everything that is left.
     pub(crate) fn rest(&mut self) -> Bytes {
         self.buf.split_to(self.buf.len())

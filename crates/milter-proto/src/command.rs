@@ -6,6 +6,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::codec::{Reader, check_cstr, put_cstr, put_frame};
 use crate::error::ProtocolError;
+use crate::macros::Macros;
 use crate::negotiate::OptNeg;
 use crate::{CommandCode, Family, MacroStage};
 
@@ -42,15 +43,6 @@ pub enum Command {
     QuitNc,
     /// `'U'` an SMTP command the MTA did not recognise (§2.9).
     Unknown(Bytes),
-}
-
-/// The payload of a MACRO packet (§2.4).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Macros {
-    /// The command these macros belong to (any byte is accepted).
-    pub stage: MacroStage,
-    /// Name/value pairs as sent (`i` or `{i}`); an odd trailing name gets the value `""`.
-    pub pairs: Vec<(Bytes, Bytes)>,
 }
 
 /// The payload of CONNECT (§2.5).
@@ -121,8 +113,7 @@ impl Command {
             }
             CommandCode::Macro => {
                 let stage = MacroStage::from_u8(r.u8("empty payload: no stage byte")?);
-                let pairs = r.cstr_pairs(true)?;
-                Self::Macro(Macros { stage, pairs })
+                Self::Macro(Macros::from_list(stage, r.rest()))
             }
             CommandCode::Connect => {
                 let hostname = r.cstr("host name is not NUL-terminated")?;
@@ -192,10 +183,7 @@ impl Command {
             Self::OptNeg(n) => n.put(o),
             Self::Macro(m) => {
                 o.put_u8(m.stage.as_u8());
-                for (k, v) in &m.pairs {
-                    put_cstr(o, k);
-                    put_cstr(o, v);
-                }
+                o.put_slice(m.wire_list());
             }
             Self::Connect(c) => {
                 put_cstr(o, &c.hostname);
@@ -223,12 +211,6 @@ impl Command {
 
     fn validate(&self) -> Result<(), ProtocolError> {
         match self {
-            Self::Macro(m) => {
-                for (k, v) in &m.pairs {
-                    check_cstr("macro name", k)?;
-                    check_cstr("macro value", v)?;
-                }
-            }
             Self::Connect(c) => {
                 check_cstr("host name", &c.hostname)?;
                 check_cstr("address", &c.address)?;
@@ -325,16 +307,6 @@ impl Envelope {
             };
             k.eq_ignore_ascii_case(keyword.as_bytes()).then_some(v)
         })
-    }
-}
-
-impl Macros {
-    /// The value of a macro in this packet; `x` and `{x}` match each other (§2.4).
-    pub fn get(&self, name: &[u8]) -> Option<&Bytes> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| crate::macros::names_match(k, name))
-            .map(|(_, v)| v)
     }
 }
 

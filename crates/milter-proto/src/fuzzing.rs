@@ -6,9 +6,10 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::command::{Command, ConnectInfo, Envelope, Header, Macros};
+use crate::command::{Command, ConnectInfo, Envelope, Header};
 use crate::error::ProtocolError;
 use crate::frame::{Decoded, FrameDecoder};
+use crate::macros::Macros;
 use crate::negotiate::{OptNeg, SymList, Wants};
 use crate::reply::SmtpReply;
 use crate::response::Response;
@@ -290,10 +291,13 @@ fn command(u: &mut Input) -> Command {
             actions: Actions::from_bits(u.u32()),
             protocol: ProtocolFlags::from_bits(u.u32()),
         }),
-        1 => Command::Macro(Macros {
-            stage: MacroStage::from_u8(u.byte()),
-            pairs: (0..u.byte() % 3).map(|_| (u.text(), u.text())).collect(),
-        }),
+        1 => {
+            let stage = MacroStage::from_u8(u.byte());
+            let pairs: Vec<(Bytes, Bytes)> =
+                (0..u.byte() % 3).map(|_| (u.text(), u.text())).collect();
+            // a NUL in a name or value cannot be sent: such a packet is an empty one
+            Command::Macro(Macros::new(stage, pairs).unwrap_or_else(|_| Macros::empty(stage)))
+        }
         2 => Command::Connect(ConnectInfo {
             hostname: u.text(),
             family: Family::from_u8(u.byte()).unwrap_or(Family::Inet),

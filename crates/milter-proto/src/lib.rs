@@ -51,11 +51,11 @@ mod response;
 mod session;
 
 pub use codes::{CommandCode, Family, MacroStage, ResponseCode, SymStage};
-pub use command::{Command, ConnectInfo, Envelope, Header, Macros};
+pub use command::{Command, ConnectInfo, Envelope, Header};
 pub use error::ProtocolError;
 pub use flags::{Actions, MAX_VERSION, MILTER_CHUNK_SIZE, MIN_VERSION, ProtocolFlags};
 pub use frame::{Decoded, Frame, FrameDecoder};
-pub use macros::{MacroStore, names_match};
+pub use macros::{MacroPairs, MacroStore, Macros, names_match};
 pub use message::{HeaderField, Message};
 pub use negotiate::{Negotiated, OptNeg, SymList, Wants, negotiate};
 pub use reply::{EnhancedCode, MAX_REPLY_LINE, MAX_REPLY_LINES, SmtpReply};

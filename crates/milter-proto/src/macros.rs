@@ -1,8 +1,135 @@
-//! The macro store with libmilter lifetime semantics (milter-protocol.md §2.4).
+//! MACRO packets and the macro store with libmilter lifetime semantics (milter-protocol.md
+//! §2.4).
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::codec::check_cstr;
+use crate::error::ProtocolError;
 use crate::{CommandCode, MacroStage};
+
+/// The payload of a MACRO packet (§2.4): its stage and its name/value list, kept as the
+/// NUL-terminated strings it arrived as and read when asked. Postfix sends one before every
+/// header and body chunk; keeping the list whole costs no allocation per packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Macros {
+    /// The command these macros belong to (any byte is accepted).
+    pub stage: MacroStage,
+    /// `name NUL value NUL …`, every string NUL-terminated.
+    list: Bytes,
+}
+
+impl Macros {
+    /// A packet for `stage` with these name/value pairs (names as sent: `i` or `{i}`); fails
+    /// if a name or value contains NUL, which the wire cannot carry (§1.3).
+    pub fn new<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        stage: MacroStage,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ProtocolError> {
+        let mut list = BytesMut::new();
+        for (k, v) in pairs {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            check_cstr("macro name", k)?;
+            check_cstr("macro value", v)?;
+            list.put_slice(k);
+            list.put_u8(0);
+            list.put_slice(v);
+            list.put_u8(0);
+        }
+        Ok(Macros {
+            stage,
+            list: list.freeze(),
+        })
+    }
+
+    /// A packet for `stage` that defines nothing (Postfix sends these, §2.4).
+    pub fn empty(stage: MacroStage) -> Self {
+        Macros {
+            stage,
+            list: Bytes::new(),
+        }
+    }
+
+    /// The payload after the stage byte: NUL-terminated strings taken two by two; as in
+    /// libmilter a trailing NUL does not start an empty string, and an unterminated last
+    /// string is kept (§2.4).
+    pub(crate) fn from_list(stage: MacroStage, list: Bytes) -> Self {
+        let list = match list.last() {
+            None | Some(0) => list,
+            Some(_) => {
+                let mut terminated = BytesMut::with_capacity(list.len() + 1);
+                terminated.put_slice(&list);
+                terminated.put_u8(0);
+                terminated.freeze()
+            }
+        };
+        Macros { stage, list }
+    }
+
+    /// The strings as they go on the wire, each NUL-terminated.
+    pub(crate) fn wire_list(&self) -> &[u8] {
+        &self.list
+    }
+
+    /// The name/value pairs in order; an odd trailing name has the value `""` (§2.4).
+    pub fn pairs(&self) -> MacroPairs<'_> {
+        MacroPairs { rest: &self.list }
+    }
+
+    /// How many pairs the packet defines.
+    pub fn len(&self) -> usize {
+        self.list.iter().filter(|&&b| b == 0).count().div_ceil(2)
+    }
+
+    /// True if the packet defines nothing.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The value of a macro in this packet; `x` and `{x}` match each other (§2.4).
+    pub fn get(&self, name: &[u8]) -> Option<Bytes> {
+        find(self.pairs(), name).map(|v| self.list.slice_ref(v))
+    }
+}
+
+/// The name/value pairs of a [`Macros`] packet (§2.4).
+#[derive(Debug, Clone)]
+pub struct MacroPairs<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> MacroPairs<'a> {
+    fn string(&mut self) -> &'a [u8] {
+        let rest = self.rest;
+        match rest.iter().position(|&b| b == 0) {
+            Some(nul) => {
+                self.rest = rest.get(nul + 1..).unwrap_or_default();
+                rest.get(..nul).unwrap_or_default()
+            }
+            None => {
+                self.rest = &[];
+                rest
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for MacroPairs<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let name = self.string();
+        let value = self.string();
+        Some((name, value))
+    }
+}
+
+/// The value of the first pair named `name` (`x` ≡ `{x}`).
+fn find<'a>(mut pairs: MacroPairs<'a>, name: &[u8]) -> Option<&'a [u8]> {
+    pairs.find(|(k, _)| names_match(k, name)).map(|(_, v)| v)
+}
 
 /// Number of stored stages: CONNECT, HELO, MAIL, RCPT, DATA, EOH, EOM (libmilter order).
 const SLOTS: usize = 7;
@@ -16,7 +143,8 @@ const SLOTS: usize = 7;
 /// * QUIT and QUIT_NC clear everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MacroStore {
-    stages: [Vec<(Bytes, Bytes)>; SLOTS],
+    /// Each stage's MACRO packet as it came (its NUL-terminated list).
+    stages: [Bytes; SLOTS],
 }
 
 impl MacroStore {
@@ -25,12 +153,12 @@ impl MacroStore {
         Self::default()
     }
 
-    /// Stores one MACRO packet's pairs, replacing that stage's previous macros. Returns false
-    /// if the stage is not stored (`U`, unknown letters).
-    pub fn define(&mut self, stage: MacroStage, pairs: Vec<(Bytes, Bytes)>) -> bool {
-        match stage_slot(stage).and_then(|i| self.stages.get_mut(i)) {
+    /// Stores one MACRO packet, replacing its stage's previous macros. Returns false if the
+    /// stage is not stored (`U`, unknown letters).
+    pub fn define(&mut self, macros: Macros) -> bool {
+        match stage_slot(macros.stage).and_then(|i| self.stages.get_mut(i)) {
             Some(slot) => {
-                *slot = pairs;
+                *slot = macros.list;
                 true
             }
             None => false,
@@ -47,40 +175,44 @@ impl MacroStore {
             _ => return,
         };
         for slot in self.stages.iter_mut().skip(from) {
-            slot.clear();
+            *slot = Bytes::new();
         }
     }
 
     /// Forgets everything (QUIT, QUIT_NC).
     pub fn clear(&mut self) {
         for slot in &mut self.stages {
-            slot.clear();
+            *slot = Bytes::new();
         }
     }
 
     /// The value of a macro, latest stage first; `x` and `{x}` are the same name (§2.4).
-    pub fn get(&self, name: &[u8]) -> Option<&Bytes> {
-        self.stages.iter().rev().find_map(|slot| {
-            slot.iter()
-                .find(|(k, _)| names_match(k, name))
-                .map(|(_, v)| v)
-        })
+    pub fn get(&self, name: &[u8]) -> Option<Bytes> {
+        self.stages
+            .iter()
+            .rev()
+            .find_map(|slot| find(MacroPairs { rest: slot }, name).map(|v| slot.slice_ref(v)))
     }
 
     /// The value as UTF-8 text, if it is valid UTF-8.
     pub fn get_str(&self, name: &str) -> Option<&str> {
-        self.get(name.as_bytes())
+        self.stages
+            .iter()
+            .rev()
+            .find_map(|slot| find(MacroPairs { rest: slot }, name.as_bytes()))
             .and_then(|v| std::str::from_utf8(v).ok())
     }
 
     /// Every stored pair, earliest stage first (for logging).
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Bytes)> {
-        self.stages.iter().flatten().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.stages
+            .iter()
+            .flat_map(|slot| MacroPairs { rest: slot })
     }
 
     /// True if nothing is stored.
     pub fn is_empty(&self) -> bool {
-        self.stages.iter().all(Vec::is_empty)
+        self.stages.iter().all(Bytes::is_empty)
     }
 }
 
@@ -113,18 +245,54 @@ fn stage_slot(stage: MacroStage) -> Option<usize> {
 mod tests {
     use super::*;
 
-    fn p(k: &'static str, v: &'static str) -> (Bytes, Bytes) {
-        (
-            Bytes::from_static(k.as_bytes()),
-            Bytes::from_static(v.as_bytes()),
-        )
+    fn packet(stage: MacroStage, pairs: &[(&str, &str)]) -> Macros {
+        Macros::new(stage, pairs.iter().copied()).unwrap()
+    }
+
+    fn listed(list: &'static [u8]) -> Vec<(String, String)> {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        Macros::from_list(MacroStage::Mail, Bytes::from_static(list))
+            .pairs()
+            .map(|(k, v)| (text(k), text(v)))
+            .collect()
+    }
+
+    /// The list reads as libmilter reads it: pairs in order, a trailing NUL starts no empty
+    /// string, an unterminated last string is kept, an odd last name gets `""`.
+    #[test]
+    fn lists_read_as_libmilter_reads_them() {
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            listed(b"i\0Q1\0{j}\0mx\0"),
+            [pair("i", "Q1"), pair("{j}", "mx")]
+        );
+        assert_eq!(listed(b"i\0Q1"), [pair("i", "Q1")]);
+        assert_eq!(listed(b"i\0Q1\0odd\0"), [pair("i", "Q1"), pair("odd", "")]);
+        assert_eq!(listed(b"i\0Q1\0odd"), [pair("i", "Q1"), pair("odd", "")]);
+        assert_eq!(listed(b"\0"), [pair("", "")]);
+        assert_eq!(listed(b"a\0\0"), [pair("a", "")]);
+        assert!(listed(b"").is_empty());
+        let m = Macros::from_list(MacroStage::Mail, Bytes::from_static(b"i\0Q1\0odd"));
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.wire_list(), b"i\0Q1\0odd\0");
+        assert_eq!(m.get(b"{i}").unwrap(), "Q1");
+        assert_eq!(m.get(b"odd").unwrap(), "");
+        assert!(m.get(b"j").is_none());
+        // the same pairs as a packet that sends the odd name's empty value
+        assert!(
+            m.pairs()
+                .eq(packet(MacroStage::Mail, &[("i", "Q1"), ("odd", "")]).pairs())
+        );
+        assert!(Macros::new(MacroStage::Mail, [("a\0b", "v")]).is_err());
+        assert!(Macros::new(MacroStage::Mail, [("a", "v\0")]).is_err());
+        assert!(Macros::empty(MacroStage::Eoh).is_empty());
     }
 
     #[test]
     fn braces_are_optional_both_ways() {
         let mut m = MacroStore::new();
-        m.define(MacroStage::Data, vec![p("i", "Q1")]);
-        m.define(MacroStage::Connect, vec![p("{j}", "mx")]);
+        m.define(packet(MacroStage::Data, &[("i", "Q1")]));
+        m.define(packet(MacroStage::Connect, &[("{j}", "mx")]));
         assert_eq!(m.get(b"{i}").unwrap(), "Q1");
         assert_eq!(m.get(b"i").unwrap(), "Q1");
         assert_eq!(m.get(b"j").unwrap(), "mx");
@@ -135,32 +303,35 @@ mod tests {
     #[test]
     fn lifetimes_follow_libmilter() {
         let mut m = MacroStore::new();
-        m.define(MacroStage::Connect, vec![p("{daemon_name}", "ORIGINATING")]);
+        m.define(packet(
+            MacroStage::Connect,
+            &[("{daemon_name}", "ORIGINATING")],
+        ));
         m.command_arrived(CommandCode::Connect);
-        m.define(
+        m.define(packet(
             MacroStage::Mail,
-            vec![p("{auth_authen}", "alice"), p("i", "old")],
-        );
+            &[("{auth_authen}", "alice"), ("i", "old")],
+        ));
         m.command_arrived(CommandCode::Mail);
-        m.define(MacroStage::Rcpt, vec![p("{rcpt_addr}", "a@x")]);
+        m.define(packet(MacroStage::Rcpt, &[("{rcpt_addr}", "a@x")]));
         m.command_arrived(CommandCode::Rcpt);
-        m.define(MacroStage::Rcpt, vec![p("{rcpt_addr}", "b@x")]);
+        m.define(packet(MacroStage::Rcpt, &[("{rcpt_addr}", "b@x")]));
         m.command_arrived(CommandCode::Rcpt);
-        m.define(MacroStage::Eom, vec![p("i", "new")]);
+        m.define(packet(MacroStage::Eom, &[("i", "new")]));
         // at EOM: connect and mail macros still visible, last recipient wins, latest stage first
         assert_eq!(m.get(b"{daemon_name}").unwrap(), "ORIGINATING");
         assert_eq!(m.get(b"{auth_authen}").unwrap(), "alice");
         assert_eq!(m.get(b"{rcpt_addr}").unwrap(), "b@x");
         assert_eq!(m.get(b"i").unwrap(), "new");
         // a new MAIL (its MACRO comes first) clears RCPT..EOM
-        m.define(MacroStage::Mail, vec![]);
+        m.define(packet(MacroStage::Mail, &[]));
         m.command_arrived(CommandCode::Mail);
         assert!(m.get(b"{rcpt_addr}").is_none());
         assert!(m.get(b"{auth_authen}").is_none());
         assert!(m.get(b"i").is_none());
         assert_eq!(m.get(b"{daemon_name}").unwrap(), "ORIGINATING");
         // HELO clears MAIL and later, keeps CONNECT
-        m.define(MacroStage::Mail, vec![p("x", "1")]);
+        m.define(packet(MacroStage::Mail, &[("x", "1")]));
         m.command_arrived(CommandCode::Helo);
         assert!(m.get(b"x").is_none());
         m.clear();
@@ -170,12 +341,12 @@ mod tests {
     #[test]
     fn postfix_letters_l_b_u() {
         let mut m = MacroStore::new();
-        assert!(m.define(MacroStage::Header, vec![p("i", "Q")]));
+        assert!(m.define(packet(MacroStage::Header, &[("i", "Q")])));
         assert_eq!(m.get(b"i").unwrap(), "Q");
-        assert!(m.define(MacroStage::Body, vec![p("i", "R")]));
+        assert!(m.define(packet(MacroStage::Body, &[("i", "R")])));
         assert_eq!(m.get(b"i").unwrap(), "R");
-        assert!(!m.define(MacroStage::Unknown, vec![p("u", "1")]));
-        assert!(!m.define(MacroStage::Other(b'Z'), vec![p("z", "1")]));
+        assert!(!m.define(packet(MacroStage::Unknown, &[("u", "1")])));
+        assert!(!m.define(packet(MacroStage::Other(b'Z'), &[("z", "1")])));
         assert!(m.get(b"u").is_none());
     }
 }

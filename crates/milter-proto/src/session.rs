@@ -325,7 +325,7 @@ impl Session {
     }
 
     /// A macro's current value; `x` ≡ `{x}`, latest stage first (§2.4).
-    pub fn macro_value(&self, name: &[u8]) -> Option<&Bytes> {
+    pub fn macro_value(&self, name: &[u8]) -> Option<Bytes> {
         self.macros.get(name)
     }
 
@@ -389,12 +389,9 @@ impl Session {
                 Event::Negotiate { offer, negotiated }
             }
             Command::Macro(m) => {
-                let pairs = m.pairs.len();
-                self.macros.define(m.stage, m.pairs);
-                Event::Macros {
-                    stage: m.stage,
-                    pairs,
-                }
+                let (stage, pairs) = (m.stage, m.len());
+                self.macros.define(m);
+                Event::Macros { stage, pairs }
             }
             Command::Connect(info) => {
                 if self.connect.is_some() || self.helo.is_some() || self.message.is_some() {

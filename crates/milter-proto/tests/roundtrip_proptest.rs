@@ -32,10 +32,9 @@ fn command() -> impl Strategy<Value = Command> {
             any::<u8>(),
             proptest::collection::vec((cstr(12), cstr(12)), 0..4)
         )
-            .prop_map(|(s, pairs)| Command::Macro(Macros {
-                stage: MacroStage::from_u8(s),
-                pairs
-            })),
+            .prop_map(|(s, pairs)| Command::Macro(
+                Macros::new(MacroStage::from_u8(s), pairs).expect("cstr() has no NUL")
+            )),
         (
             cstr(20),
             prop_oneof![

@@ -536,7 +536,7 @@ impl ClientSession {
         if pairs.is_empty() && !self.profile.empty_macro_packets {
             return Ok(());
         }
-        Command::Macro(Macros { stage, pairs }).encode(out)
+        Command::Macro(Macros::new(stage, pairs)?).encode(out)
     }
 }
 

@@ -87,10 +87,7 @@ pub fn header(n: &'static str, v: &'static str) -> Command {
 }
 
 pub fn macros(stage: MacroStage, pairs: &[(&'static str, &'static str)]) -> Command {
-    Command::Macro(Macros {
-        stage,
-        pairs: pairs.iter().map(|(k, v)| (b(k), b(v))).collect(),
-    })
+    Command::Macro(Macros::new(stage, pairs.iter().copied()).expect("no NUL in test macros"))
 }
 
 pub fn eom() -> Command {

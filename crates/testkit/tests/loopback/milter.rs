@@ -92,7 +92,7 @@ fn end_of_message(session: &mut Session, headers: &message::Headers, out: &mut B
         "mx.example.net; auth={}; client={}; headers={}; body={}",
         session
             .macro_value(b"auth_authen")
-            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
             .unwrap_or_else(|| "none".into()),
         session
             .connect_info()
