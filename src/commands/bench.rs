@@ -12,7 +12,6 @@ use crate::cli::BenchArgs;
 /// Loads the corpus, runs the plan, prints the report. Exit code 0 when every message was
 /// answered (and, with --verify-answers, answered as when sent alone), 1 otherwise.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    crate::logging::init_cli();
     if !(args.duration > 0.0 && args.duration.is_finite()) {
         bail!("--duration must be a positive number of seconds");
     }

@@ -59,10 +59,13 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 /// Runs the command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // the tools log warnings to stderr (RUST_LOG for more); serve sets up its own logging
+    if !matches!(cli.command, Command::Serve(_)) {
+        crate::logging::init_cli();
+    }
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Config(ConfigCommand::Check(args)) => {
-            crate::logging::init_cli();
             let loaded = Config::load(args.path.as_deref())?;
             // every check serve runs before it binds: keys, SRS secrets, users, socket dirs
             common::runtime()?

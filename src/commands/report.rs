@@ -13,7 +13,6 @@ use crate::reports::sender::{PassOptions, aggregate_pass, failure_pass};
 
 /// Runs `report send` or `report status`.
 pub fn run(cmd: ReportCommand) -> anyhow::Result<ExitCode> {
-    crate::logging::init_cli();
     match cmd {
         ReportCommand::Send(a) => send(a),
         ReportCommand::Status(a) => status(a),
