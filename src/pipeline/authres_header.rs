@@ -1,5 +1,5 @@
 //! Our Authentication-Results header (RFC 8601): one field, methods in the order iprev,
-//! spf, dkim, dmarc, with the reasons a postmaster needs; and the fields we write when the
+//! spf, dkim, arc, dmarc, with the reasons a postmaster needs; and the fields we write when the
 //! checks could not run.
 
 use authres::{AuthenticationResults, MethodResult, Property};

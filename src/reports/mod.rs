@@ -152,7 +152,8 @@ pub async fn opened(
 }
 
 /// Starts reporting for `serve` once the store is open: the recorder, the failure report
-/// producer and, when this node sends, the schedule.
+/// producer and the schedule (failure reports and purges on every node, aggregate reports
+/// where `[reports] send` is on).
 pub fn start(
     shared: Arc<ArcSwap<App>>,
     rx: SinkReceiver,

@@ -81,7 +81,7 @@ pub enum Event {
     Rcpt(Envelope),
     /// DATA.
     Data,
-    /// One header, with its per-name index (1-based) and position.
+    /// One header, with its 0-based position among all headers.
     Header(HeaderField),
     /// End of headers.
     EndOfHeaders,

@@ -81,10 +81,10 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 Ok(n) => plan.set_str("dns", "timeout", &format!("{n}s"), &from),
                 Err(_) => plan.unmapped(&shown, "not a number of seconds"),
             },
-            "historyfile" => plan.unmapped(&shown, "aggregate-report data is not written to a history file; reports are a separate feature of authmilter (docs/dmarc.md), opendmarc-import/opendmarc-reports are not needed for it"),
+            "historyfile" => plan.unmapped(&shown, "aggregate-report data is not written to a history file: with [reports] enabled = true authmilter records it in its report store and sends the aggregate reports itself (docs/reports.md), so opendmarc-import/opendmarc-reports are not needed"),
             "failurereports" | "failurereportsbcc" | "failurereportssentby" | "failurereportsonnone" | "copyfailuresto" | "reportcommand" => {
                 if flag != Some(false) {
-                    plan.unmapped(&shown, "failure reports are not sent (a separate feature of authmilter; see docs/dmarc.md)");
+                    plan.unmapped(&shown, "not carried over: the milter sends failure reports itself when [reports] enabled = true and [reports.failure] enabled = true (docs/reports.md)");
                 }
             }
             "publicsuffixlist" => plan.unmapped(&shown, "the public suffix list is compiled in (used with [dmarc] mode = \"rfc7489\"); `cargo update -p psl` refreshes it"),
