@@ -54,7 +54,10 @@ impl Macros {
     /// string is kept (§2.4).
     pub(crate) fn from_list(stage: MacroStage, list: Bytes) -> Self {
         let list = match list.last() {
-            None | Some(0) => list,
+            // An empty slice of the read buffer would still hold the whole buffer: the store
+            // keeps a packet until the next one of its stage (Postfix sends empty ones).
+            None => Bytes::new(),
+            Some(0) => list,
             Some(_) => {
                 let mut terminated = BytesMut::with_capacity(list.len() + 1);
                 terminated.put_slice(&list);
