@@ -37,23 +37,32 @@ pub fn canonicalize_header(canon: Canonicalization, name: &[u8], value: &[u8], o
         }
         Canonicalization::Relaxed => {
             let name = message::trim_wsp_end(name);
+            out.reserve(name.len() + value.len() + 3);
             out.extend(name.iter().map(u8::to_ascii_lowercase));
             out.push(b':');
+            // runs of other bytes are copied whole; CR and LF are dropped, a run of SP/HTAB
+            // between content becomes one SP, at either end none
             let mut space = false;
             let mut started = false;
-            for &b in value {
-                match b {
-                    b'\r' | b'\n' => {}
-                    b' ' | b'\t' => space = started,
-                    _ => {
-                        if space {
-                            out.push(b' ');
-                            space = false;
-                        }
-                        out.push(b);
-                        started = true;
-                    }
+            let mut rest = value;
+            while let Some(&b) = rest.first() {
+                let run = rest
+                    .iter()
+                    .position(|&c| matches!(c, b'\r' | b'\n' | b' ' | b'\t'))
+                    .unwrap_or(rest.len());
+                if run == 0 {
+                    space |= started && matches!(b, b' ' | b'\t');
+                    rest = rest.get(1..).unwrap_or_default();
+                    continue;
                 }
+                if space {
+                    out.push(b' ');
+                    space = false;
+                }
+                let (content, after) = rest.split_at(run);
+                out.extend_from_slice(content);
+                started = true;
+                rest = after;
             }
         }
     }
@@ -485,6 +494,54 @@ mod tests {
             let got = hash_of(c, &body, &cuts);
             proptest::prop_assert_eq!(got.digest, crypto::sha256(&canonical).to_vec());
             proptest::prop_assert_eq!(got.canonical_length, canonical.len() as u64);
+        }
+    }
+
+    /// RFC 6376 §3.4.2 step by step on a whole value: unfold (drop CR and LF), turn each
+    /// WSP run into one SP, drop WSP at both ends.
+    fn relaxed_value_reference(value: &[u8]) -> Vec<u8> {
+        let unfolded: Vec<u8> = value
+            .iter()
+            .copied()
+            .filter(|&b| b != b'\r' && b != b'\n')
+            .collect();
+        let mut out: Vec<u8> = Vec::new();
+        for &b in &unfolded {
+            let wsp = b == b' ' || b == b'\t';
+            if wsp {
+                if out.last() != Some(&b' ') {
+                    out.push(b' ');
+                }
+            } else {
+                out.push(b);
+            }
+        }
+        while out.first() == Some(&b' ') {
+            out.remove(0);
+        }
+        while out.last() == Some(&b' ') {
+            out.pop();
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2048, ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// The run-copying relaxed header canonicalization equals the RFC text's steps.
+        #[test]
+        fn relaxed_header_matches_reference(
+            pieces in proptest::collection::vec(body_piece(), 0..30),
+        ) {
+            let value = pieces.concat();
+            let mut got = Vec::new();
+            canonicalize_header(Canonicalization::Relaxed, b"X-Test", &value, &mut got);
+            let mut expect = b"x-test:".to_vec();
+            expect.extend(relaxed_value_reference(&value));
+            expect.extend_from_slice(b"\r\n");
+            proptest::prop_assert_eq!(got, expect);
         }
     }
 

@@ -12,43 +12,60 @@ pub const FOLD_WIDTH: usize = 78;
 const CONTINUATION_COL: usize = 8;
 
 /// A tag for folding: one atom, or a list (`h=`) that may break after each `:`
-/// (RFC 6376 §3.5 `sig-h-tag` allows FWS around the colons).
+/// (RFC 6376 §3.5 `sig-h-tag` allows FWS around the colons). Its text is kept whole, with
+/// the end of each atom but the last.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
-    atoms: Vec<String>,
+    text: String,
+    /// Byte offsets in `text` where an atom ends and a fold may follow.
+    breaks: Vec<usize>,
 }
 
 impl Piece {
     /// A tag that is never broken, e.g. `"d=example.com;"`.
-    pub fn whole(s: String) -> Self {
-        Piece { atoms: vec![s] }
+    pub fn whole(text: String) -> Self {
+        Piece {
+            text,
+            breaks: Vec::new(),
+        }
     }
 
     /// A `prefix` list of `names` separated by `:` and ended by `;`, e.g. `h=from:to;`.
-    pub fn list(prefix: &str, names: &[String]) -> Self {
-        let mut atoms = Vec::with_capacity(names.len());
+    pub fn list<N: AsRef<str>>(prefix: &str, names: &[N]) -> Self {
+        let len = names.iter().map(|n| n.as_ref().len() + 1).sum::<usize>();
+        let mut text = String::with_capacity(prefix.len() + len);
+        let mut breaks = Vec::with_capacity(names.len());
+        text.push_str(prefix);
         let count = names.len();
         for (i, n) in names.iter().enumerate() {
-            let mut a = if i == 0 {
-                prefix.to_string()
-            } else {
-                String::new()
-            };
-            a.push_str(n);
-            a.push(if i + 1 == count { ';' } else { ':' });
-            atoms.push(a);
+            text.push_str(n.as_ref());
+            text.push(if i + 1 == count { ';' } else { ':' });
+            if i + 1 < count {
+                breaks.push(text.len());
+            }
         }
-        Piece { atoms }
+        Piece { text, breaks }
+    }
+
+    /// The atoms: the text cut at each break.
+    fn atoms(&self) -> impl Iterator<Item = &str> {
+        let ends = self.breaks.iter().copied().chain([self.text.len()]);
+        let mut start = 0;
+        ends.map(move |end| {
+            let atom = self.text.get(start..end).unwrap_or_default();
+            start = end;
+            atom
+        })
     }
 }
 
 /// Folds pieces into lines of at most [`FOLD_WIDTH`] columns where possible; the first line
 /// starts at column `first_col` (after `Name: `).
-pub fn fold(pieces: &[Piece], first_col: usize) -> Vec<String> {
-    let mut lines: Vec<String> = vec![String::new()];
+pub fn fold<'a>(pieces: impl IntoIterator<Item = &'a Piece>, first_col: usize) -> Vec<String> {
+    let mut lines: Vec<String> = vec![String::with_capacity(FOLD_WIDTH)];
     let mut col = first_col;
     for piece in pieces {
-        for (ai, atom) in piece.atoms.iter().enumerate() {
+        for (ai, atom) in piece.atoms().enumerate() {
             let Some(line) = lines.last_mut() else {
                 continue;
             };
@@ -63,7 +80,9 @@ pub fn fold(pieces: &[Piece], first_col: usize) -> Vec<String> {
                 line.push_str(atom);
                 col += atom.len();
             } else {
-                lines.push(atom.clone());
+                let mut next = String::with_capacity(FOLD_WIDTH);
+                next.push_str(atom);
+                lines.push(next);
                 col = CONTINUATION_COL + atom.len();
             }
         }

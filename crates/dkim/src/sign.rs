@@ -120,6 +120,8 @@ pub struct Signer {
     config: Arc<SignerConfig>,
     /// `config.headers` worked out once.
     plan: Arc<HeaderPlan>,
+    /// [`fixed_tags`], worked out once.
+    fixed_tags: Arc<[Piece]>,
 }
 
 /// One message being signed: feed the body, then [`SigningSession::finish`].
@@ -146,7 +148,9 @@ impl Signer {
     /// A signer for `key` (loaded through [`crypto::CryptoProvider::signing_key`]).
     pub fn new(key: Box<dyn SigningKey>, config: SignerConfig) -> Result<Self, DkimError> {
         validate(&config)?;
+        let algorithm = Algorithm::for_signing(key.key_type());
         Ok(Signer {
+            fixed_tags: fixed_tags(algorithm, &config).into(),
             key: Arc::from(key),
             plan: Arc::new(HeaderPlan::new(&config.headers)),
             config: Arc::new(config),
@@ -250,62 +254,75 @@ fn sign_with(
     headers: &[HeaderField],
     now: u64,
 ) -> Result<SignatureHeader, DkimError> {
-    {
-        let cfg = &*signer.config;
-        if !headers.iter().any(|h| h.name_is("From")) {
-            return Err(DkimError::NoFromHeader);
-        }
-        let names = signer.plan.list(headers);
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let c = format!("{}/{}", cfg.header_canon.as_str(), cfg.body_canon.as_str());
-        let mut tags: Vec<Piece> = vec![
-            Piece::whole("v=1;".into()),
-            Piece::whole(format!("a={};", signer.algorithm().as_str())),
-            Piece::whole(format!("c={c};")),
-            Piece::whole(format!("d={};", cfg.domain)),
-            Piece::whole(format!("s={};", cfg.selector)),
-        ];
-        if let Some(i) = &cfg.identity {
-            tags.push(Piece::whole(format!("i={i};")));
-        }
-        tags.push(Piece::whole(format!("t={now};")));
-        if let Some(x) = cfg.expiry {
-            tags.push(Piece::whole(format!("x={};", now.saturating_add(x))));
-        }
-        if cfg.body_length {
-            tags.push(Piece::whole(format!("l={};", body.canonical_length)));
-        }
-        tags.push(Piece::list("h=", &names));
-        tags.push(Piece::whole(format!("bh={};", b64.encode(&body.digest))));
-        tags.push(Piece::whole("b=".into()));
-        let mut lines = fold(&tags, HEADER_NAME.len() + 2);
-
-        // RFC 6376 §3.7: hash the selected fields, then this field with b= empty, no CRLF.
-        let mut data = Vec::with_capacity(1024);
-        for h in select_headers(headers, &names, None) {
-            canonicalize_header(cfg.header_canon, &h.name, &h.value, &mut data);
-        }
-        let unsigned = format!(" {}", lines.join("\r\n\t"));
-        canonicalize_header(
-            cfg.header_canon,
-            HEADER_NAME.as_bytes(),
-            unsigned.as_bytes(),
-            &mut data,
-        );
-        data.truncate(data.len().saturating_sub(2));
-        let sig = match signer.key.key_type() {
-            KeyType::Ed25519 => signer.key.sign(&crypto::sha256(&data))?,
-            KeyType::Rsa => signer.key.sign(&data)?,
-        };
-        append_base64(&mut lines, HEADER_NAME.len() + 2, &b64.encode(sig));
-        Ok(FoldedHeader::new(HEADER_NAME, lines))
+    let cfg = &*signer.config;
+    if !headers.iter().any(|h| h.name_is("From")) {
+        return Err(DkimError::NoFromHeader);
     }
+    let names = signer.plan.list(headers);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut tags: Vec<Piece> = Vec::with_capacity(6);
+    tags.push(Piece::whole(format!("t={now};")));
+    if let Some(x) = cfg.expiry {
+        tags.push(Piece::whole(format!("x={};", now.saturating_add(x))));
+    }
+    if cfg.body_length {
+        tags.push(Piece::whole(format!("l={};", body.canonical_length)));
+    }
+    tags.push(Piece::list("h=", &names));
+    tags.push(Piece::whole(format!("bh={};", b64.encode(&body.digest))));
+    tags.push(Piece::whole("b=".into()));
+    let mut lines = fold(signer.fixed_tags.iter().chain(&tags), HEADER_NAME.len() + 2);
+
+    // RFC 6376 §3.7: hash the selected fields, then this field with b= empty, no CRLF.
+    let mut data = Vec::with_capacity(2048);
+    for h in select_headers(headers, &names, None) {
+        canonicalize_header(cfg.header_canon, &h.name, &h.value, &mut data);
+    }
+    let mut unsigned = String::with_capacity(lines.iter().map(|l| l.len() + 3).sum::<usize>());
+    for (i, line) in lines.iter().enumerate() {
+        unsigned.push_str(if i == 0 { " " } else { "\r\n\t" });
+        unsigned.push_str(line);
+    }
+    canonicalize_header(
+        cfg.header_canon,
+        HEADER_NAME.as_bytes(),
+        unsigned.as_bytes(),
+        &mut data,
+    );
+    data.truncate(data.len().saturating_sub(2));
+    let sig = match signer.key.key_type() {
+        KeyType::Ed25519 => signer.key.sign(&crypto::sha256(&data))?,
+        KeyType::Rsa => signer.key.sign(&data)?,
+    };
+    append_base64(&mut lines, HEADER_NAME.len() + 2, &b64.encode(sig));
+    Ok(FoldedHeader::new(HEADER_NAME, lines))
+}
+
+/// The tags that are the same in every signature of `signer` (`v=`, `a=`, `c=`, `d=`, `s=`,
+/// `i=`; RFC 6376 §3.5), in the order they are written.
+fn fixed_tags(algorithm: Algorithm, cfg: &SignerConfig) -> Vec<Piece> {
+    let mut tags = vec![
+        Piece::whole("v=1;".into()),
+        Piece::whole(format!("a={};", algorithm.as_str())),
+        Piece::whole(format!(
+            "c={}/{};",
+            cfg.header_canon.as_str(),
+            cfg.body_canon.as_str()
+        )),
+        Piece::whole(format!("d={};", cfg.domain)),
+        Piece::whole(format!("s={};", cfg.selector)),
+    ];
+    if let Some(i) = &cfg.identity {
+        tags.push(Piece::whole(format!("i={i};")));
+    }
+    tags
 }
 
 /// The `h=` list for `headers` under `policy` (RFC 6376 §5.4): each wanted name once per
 /// instance present; over-signed names once more; From always.
 pub fn header_list(headers: &[HeaderField], policy: &SignedHeaders) -> Vec<String> {
-    HeaderPlan::new(policy).list(headers)
+    let plan = HeaderPlan::new(policy);
+    plan.list(headers).into_iter().map(str::to_string).collect()
 }
 
 /// The candidate names of a [`SignedHeaders`] policy, worked out once per signer: each name
@@ -342,7 +359,7 @@ impl HeaderPlan {
     }
 
     /// The `h=` list for `headers`, in the plan's order.
-    fn list(&self, headers: &[HeaderField]) -> Vec<String> {
+    fn list(&self, headers: &[HeaderField]) -> Vec<&str> {
         let mut present = vec![0usize; self.names.len()];
         for h in headers {
             if let Some(i) = self.names.iter().position(|(n, _)| h.name_is(n))
@@ -353,7 +370,10 @@ impl HeaderPlan {
         }
         let mut list = Vec::with_capacity(present.iter().sum::<usize>() + self.names.len());
         for ((name, oversigned), n) in self.names.iter().zip(present) {
-            list.extend(std::iter::repeat_n(name, n + usize::from(*oversigned)).cloned());
+            list.extend(std::iter::repeat_n(
+                name.as_str(),
+                n + usize::from(*oversigned),
+            ));
         }
         list
     }

@@ -261,7 +261,8 @@ fn parse_tags(tags: &[Tag<'_>], kind: SignatureKind) -> Result<Signature, Reason
     let signature = base64::engine::general_purpose::STANDARD
         .decode(&b)
         .map_err(|_| Reason::SignatureSyntax("b= is not base64".into()))?;
-    let signature_b64 = text(&b);
+    // valid base64 is ASCII: the bytes become the string as they are
+    let signature_b64 = String::from_utf8(b).unwrap_or_default();
     if signature.is_empty() {
         return Err(Reason::SignatureSyntax("b= is empty".into()));
     }
@@ -352,7 +353,10 @@ fn parse_signed_headers(h: &[u8], kind: SignatureKind) -> Result<HeaderList, Rea
         if n.is_empty() && kind == SignatureKind::ArcMessageSignature {
             continue;
         }
-        let n = String::from_utf8_lossy(n);
+        let n = match std::str::from_utf8(n) {
+            Ok(n) => std::borrow::Cow::Borrowed(n),
+            Err(_) => String::from_utf8_lossy(n),
+        };
         if n.is_empty() || n.contains(char::is_whitespace) {
             return Err(Reason::SignatureSyntax("bad h= list".into()));
         }
@@ -422,10 +426,10 @@ pub fn strip_b_value(value: &[u8]) -> Vec<u8> {
     let mut first = true;
     while !rest.is_empty() || first {
         first = false;
-        let end = rest.iter().position(|&c| c == b';').unwrap_or(rest.len());
+        let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
         let (spec, after) = rest.split_at(end);
         let mut emitted = false;
-        if let Some(eq) = spec.iter().position(|&c| c == b'=')
+        if let Some(eq) = memchr::memchr(b'=', spec)
             && let Some(name) = spec.get(..eq)
             && crate::tag::trim_fws(name) == b"b"
         {
