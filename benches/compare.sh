@@ -11,7 +11,12 @@
 # message (from /proc) and the ratio to authmilter; then the crypto floor (`openssl speed`),
 # also per message of this corpus (its signatures verified, its bytes hashed).
 #
-# usage: bash benches/compare.sh [--count N] [--duration SECONDS] [--corpus-size N]
+# usage: bash benches/compare.sh [--count N] [--duration SECONDS] [--corpus-size N] [--rounds N]
+#
+# With --rounds N (default 1) every run of the table, and `openssl speed`, is repeated N times
+# in turn (round 1 of every row, then round 2 ...), and each figure of the table is the median
+# of its rounds; the CPU of every round is listed after the table. A virtual machine's speed
+# drifts within minutes, so single runs of two milters can differ by a third for nothing.
 #
 # It installs the peers from Debian packages if they are missing (with a policy-rc.d that keeps
 # package scripts from starting them; it never stops anything it did not start), builds
@@ -27,12 +32,14 @@ ROOT=$(pwd)
 COUNT=3000
 DURATION=20
 CORPUS_SIZE=200
+ROUNDS=1
 INSIDE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --count) COUNT=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --corpus-size) CORPUS_SIZE=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --inside) INSIDE=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -59,7 +66,7 @@ if [ "$INSIDE" -eq 0 ]; then
   fi
   cargo build --release --quiet
   exec unshare --net --mount --fork bash "$0" --inside --count "$COUNT" \
-    --duration "$DURATION" --corpus-size "$CORPUS_SIZE"
+    --duration "$DURATION" --corpus-size "$CORPUS_SIZE" --rounds "$ROUNDS"
 fi
 
 # ---- inside the private namespace ------------------------------------------------------------
@@ -321,8 +328,9 @@ run() { # label pid concurrency corpus [extra bench args...]; CLIENT= overrides 
     --json > /dev/null || true
   "$AM" bench --target "$target" --corpus "$corpus" --count "$COUNT" \
     --duration "$DURATION" --concurrency "$c" --client-ip "${CLIENT:-192.0.2.10}" --helo "mail.$D" \
-    --rcpt "user@example.net" --pid "$pid" "$@" --json > "$T/res/${AS:-$label}.c$c.json" || true
+    --rcpt "user@example.net" --pid "$pid" "$@" --json > "$T/res/${AS:-$label}.c$c.r$ROUND.json" || true
 }
+for ROUND in $(seq "$ROUNDS"); do
 for c in 1 8; do
   run am-verify "$AMV" $c "$T/signed"
   run odk-verify "$ODV" $c "$T/signed"
@@ -338,18 +346,43 @@ for c in 1 8; do
   AS=odk-sign-ed-20k CLIENT=127.0.0.1 run odk-sign-ed "$ODE" $c "$T/raw20k" --auth bench
 done
 run am-verify "$AMV" 64 "$T/signed"
+openssl speed -seconds 3 rsa2048 ed25519 > "$T/openssl-speed.r$ROUND.txt" 2>/dev/null || true
+openssl speed -seconds 3 -bytes 16384 sha256 > "$T/openssl-sha.r$ROUND.txt" 2>/dev/null || true
+done
 
 # ---- the table -----------------------------------------------------------------------------------
-openssl speed -seconds 3 rsa2048 ed25519 > "$T/openssl-speed.txt" 2>/dev/null || true
-openssl speed -seconds 3 -bytes 16384 sha256 > "$T/openssl-sha.txt" 2>/dev/null || true
-python3 - "$T/res" "$T/openssl-speed.txt" "$CORPUS_SIZE" "$T/openssl-sha.txt" "$T/signed" <<'EOF'
-import json, os, re, sys
-res, speed, corpus, sha, signed = sys.argv[1:6]
-def load(label, c):
+python3 - "$T/res" "$T" "$CORPUS_SIZE" "$ROUNDS" "$T/signed" <<'EOF'
+import json, os, re, statistics, sys
+res, tdir, corpus, rounds, signed = sys.argv[1:6]
+rounds = int(rounds)
+def load_round(label, c, r):
     try:
-        return json.load(open(os.path.join(res, f"{label}.c{c}.json")))
+        return json.load(open(os.path.join(res, f"{label}.c{c}.r{r}.json")))
     except (OSError, ValueError):
         return None
+def load(label, c):
+    """The run of `label` at concurrency `c`; with several rounds, each figure the median."""
+    runs = [x for x in (load_round(label, c, r) for r in range(1, rounds + 1)) if x]
+    if not runs:
+        return None
+    med = lambda f: statistics.median(f(x) for x in runs)
+    merged = dict(runs[-1])
+    cpus = [x.get("milter_cpu_us_per_msg") for x in runs]
+    merged["milter_cpu_us_per_msg"] = statistics.median(cpus) if all(cpus) else None
+    merged["msgs_per_sec"] = med(lambda x: x["msgs_per_sec"])
+    merged["latency_us"] = dict(runs[-1]["latency_us"], p99=med(lambda x: x["latency_us"]["p99"]))
+    merged["failed"] = sum(x["failed"] for x in runs)
+    merged["rounds_cpu"] = cpus
+    return merged
+def median_rate(kind, pattern):
+    """openssl's per-second figures of every round, the median of each column."""
+    cols = []
+    for r in range(1, rounds + 1):
+        path = os.path.join(tdir, f"openssl-{kind}.r{r}.txt")
+        found = re.search(pattern, open(path).read() if os.path.exists(path) else "", re.M)
+        if found:
+            cols.append([float(g) for g in found.groups()])
+    return [statistics.median(col) for col in zip(*cols)] if cols else None
 rows = [
     ("verify", "authmilter: SPF+HELO, DKIM, iprev, DMARC, A-R", ["am-verify"], "am-verify"),
     ("verify", "OpenDKIM (DKIM only)", ["odk-verify"], "am-verify"),
@@ -365,7 +398,8 @@ rows = [
     ("sign", "authmilter Ed25519, 20 KB messages", ["am-sign-ed-20k"], "am-sign-ed-20k"),
     ("sign", "OpenDKIM Ed25519, 20 KB messages", ["odk-sign-ed-20k"], "am-sign-ed-20k"),
 ]
-print(f"\ncorpus: {corpus} messages; milter CPU from /proc/PID/stat (10 ms ticks)\n")
+print(f"\ncorpus: {corpus} messages; milter CPU from /proc/PID/stat (10 ms ticks)"
+      + (f"; each figure the median of {rounds} rounds" if rounds > 1 else "") + "\n")
 print("| task | milter | conc. | msg/s | p99 | milter CPU µs/msg | × authmilter | answers | errors |")
 print("|---|---|---|---|---|---|---|---|---|")
 for c in (1, 8, 64):
@@ -388,19 +422,28 @@ for c in (1, 8, 64):
                f"A-R {a['authentication_results_added']} sig {a['dkim_signatures_added']}")
         errs = sum(r["failed"] for r in runs)
         print(f"| {task} | {name} | {c} | {rate} | {p99} | {cpu:.0f} | {ratio} | {ans} | {errs} |")
-txt = open(speed).read() if os.path.exists(speed) else ""
+if rounds > 1:
+    print("\nmilter CPU µs/msg of each round:")
+    for c in (1, 8, 64):
+        for task, name, labels, base in rows:
+            if len(labels) != 1:
+                continue
+            r = load(labels[0], c)
+            if r and all(r["rounds_cpu"]):
+                print(f"  {task} {name}, c={c}: " + " / ".join(f"{x:.0f}" for x in r["rounds_cpu"]))
 # "... sign verify sign/s verify/s": the per-second columns keep their precision
-m = re.search(r"rsa 2048 bits\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)\s+([\d.]+)", txt)
-e = re.search(r"253 bits EdDSA \(Ed25519\)\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)\s+([\d.]+)", txt)
-print("\ncrypto floor (openssl speed -seconds 3 rsa2048 ed25519):")
+m = median_rate("speed", r"rsa 2048 bits\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)\s+([\d.]+)")
+e = median_rate("speed", r"253 bits EdDSA \(Ed25519\)\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)\s+([\d.]+)")
+print("\ncrypto floor (openssl speed -seconds 3 rsa2048 ed25519"
+      + (f", median of {rounds} rounds" if rounds > 1 else "") + "):")
 if m:
-    print(f"  RSA-2048 sign {1e6 / float(m.group(1)):.0f} µs, verify {1e6 / float(m.group(2)):.1f} µs")
+    print(f"  RSA-2048 sign {1e6 / m[0]:.0f} µs, verify {1e6 / m[1]:.1f} µs")
 if e:
-    print(f"  Ed25519 sign {1e6 / float(e.group(1)):.1f} µs, verify {1e6 / float(e.group(2)):.1f} µs")
+    print(f"  Ed25519 sign {1e6 / e[0]:.1f} µs, verify {1e6 / e[1]:.1f} µs")
 # The DKIM crypto floor of this corpus: each message's signature verified once (RSA-2048 or
 # Ed25519, as signed) and all its bytes hashed once with SHA-256 (body and signed headers are
 # at most the message), at openssl's speed on this machine.
-h = re.search(r"^sha256\s+([\d.]+)k", open(sha).read() if os.path.exists(sha) else "", re.M)
+h = median_rate("sha", r"^sha256\s+([\d.]+)k")
 algs = {"rsa": 0, "ed25519": 0}
 size = 0
 names = sorted(os.listdir(signed)) if os.path.isdir(signed) else []
@@ -410,10 +453,10 @@ for name in names:
     algs["ed25519" if b"a=ed25519-sha256" in data else "rsa"] += 1
 if m and e and h and names:
     n = len(names)
-    verify = (algs["rsa"] * 1e6 / float(m.group(2)) + algs["ed25519"] * 1e6 / float(e.group(2))) / n
-    hashing = size / n / (float(h.group(1)) * 1000) * 1e6
+    verify = (algs["rsa"] * 1e6 / m[1] + algs["ed25519"] * 1e6 / e[1]) / n
+    hashing = size / n / (h[0] * 1000) * 1e6
     floor = verify + hashing
-    print(f"  SHA-256 {float(h.group(1)) / 1e6:.2f} GB/s (16 KB blocks)")
+    print(f"  SHA-256 {h[0] / 1e6:.2f} GB/s (16 KB blocks)")
     print(f"  this corpus ({algs['rsa']} RSA-2048, {algs['ed25519']} Ed25519 signatures, "
           f"{size / n / 1000:.1f} KB a message): verify {verify:.1f} + hash {hashing:.1f} "
           f"= {floor:.1f} µs a message")
@@ -430,7 +473,7 @@ if m and e and h and names:
 for c in (1, 8):
     r = load("am-sign-rsa", c)
     if m and r and r.get("milter_cpu_us_per_msg"):
-        floor = 1e6 / float(m.group(1))
+        floor = 1e6 / m[0]
         print(f"  authmilter RSA-2048 signing at c={c}: {r['milter_cpu_us_per_msg'] / floor:.2f}× openssl's raw sign")
 EOF
 echo
