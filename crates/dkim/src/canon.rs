@@ -59,7 +59,9 @@ pub fn canonicalize_header(canon: Canonicalization, name: &[u8], value: &[u8], o
                     out.push(b' ');
                     space = false;
                 }
-                let (content, after) = rest.split_at(run);
+                let Some((content, after)) = rest.split_at_checked(run) else {
+                    break;
+                };
                 out.extend_from_slice(content);
                 started = true;
                 rest = after;

@@ -82,7 +82,9 @@ pub(crate) fn strip_fws(s: &[u8]) -> Vec<u8> {
     let mut rest = s;
     while !rest.is_empty() {
         let run = rest.iter().position(|&b| is_fws(b)).unwrap_or(rest.len());
-        let (content, after) = rest.split_at(run);
+        let Some((content, after)) = rest.split_at_checked(run) else {
+            break;
+        };
         out.extend_from_slice(content);
         let fws = after
             .iter()
