@@ -231,22 +231,32 @@ fn systemd_hears_ready_reloading_and_stopping() {
         toml,
         &[("NOTIFY_SOCKET", notify.to_str().expect("utf-8"))],
     );
-    let next = || {
+    // a missing notification names the milter's state and log, not only the timeout
+    let next = |serve: &mut Serve| {
         let mut buf = [0u8; 512];
-        let n = sock.recv(&mut buf).expect("a notification within 20 s");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        match sock.recv(&mut buf) {
+            Ok(n) => String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned(),
+            Err(e) => panic!(
+                "no notification within 20 s ({e}); milter {}; log:\n{}",
+                match serve.child.try_wait() {
+                    Ok(Some(st)) => format!("exited with {st}"),
+                    _ => "still running".to_string(),
+                },
+                serve.log()
+            ),
+        }
     };
-    let ready = next();
+    let ready = next(&mut serve);
     assert!(ready.contains("READY=1"), "{ready}");
     serve.signal("HUP");
-    let reloading = next();
+    let reloading = next(&mut serve);
     assert!(
         reloading.contains("RELOADING=1") && reloading.contains("MONOTONIC_USEC="),
         "{reloading}"
     );
-    assert!(next().contains("READY=1"));
+    assert!(next(&mut serve).contains("READY=1"));
     serve.signal("TERM");
-    assert!(next().contains("STOPPING=1"));
+    assert!(next(&mut serve).contains("STOPPING=1"));
     assert_eq!(serve.wait_exit(), Some(0), "{}", serve.log());
 }
 
