@@ -151,7 +151,14 @@ impl Writer<'_> {
 
 /// Display width: tab counts as 8 columns.
 fn width(s: &str) -> usize {
-    s.chars().map(|c| if c == '\t' { 8 } else { 1 }).sum()
+    let tabs = s.bytes().filter(|&b| b == b'\t').count();
+    // one column per character: per byte when it is all ASCII (the usual case)
+    let chars = if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    };
+    chars + 7 * tabs
 }
 
 /// How many tokens [`for_each_token`] gives for `r`.
@@ -208,7 +215,12 @@ fn for_each_token(r: &MethodResult, tok: &mut String, mut emit: impl FnMut(&str)
 /// `s` with CR, LF and other controls replaced by spaces, so no value can inject a header line
 /// (borrowed when there are none, the usual case).
 fn clean(s: &str) -> Cow<'_, str> {
-    if s.chars().any(char::is_control) {
+    let has_control = if s.is_ascii() {
+        s.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        s.chars().any(char::is_control)
+    };
+    if has_control {
         Cow::Owned(
             s.chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
@@ -223,6 +235,12 @@ fn clean(s: &str) -> Cow<'_, str> {
 fn push_keyword(out: &mut String, s: &str) {
     if s.is_empty() {
         out.push('-');
+        return;
+    }
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        out.push_str(s);
         return;
     }
     out.extend(s.chars().map(|c| {
@@ -304,6 +322,11 @@ fn push_pvalue(out: &mut String, s: &str) {
 fn push_quoted(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
+    if !s.bytes().any(|b| b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         if c == '"' || c == '\\' {
             out.push('\\');
@@ -316,7 +339,13 @@ fn push_quoted(out: &mut String, s: &str) {
 fn push_comment(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('(');
-    for c in clean(s).chars() {
+    let s = clean(s);
+    if !s.bytes().any(|b| matches!(b, b'(' | b')' | b'\\')) {
+        out.push_str(&s);
+        out.push(')');
+        return;
+    }
+    for c in s.chars() {
         if matches!(c, '(' | ')' | '\\') {
             out.push('\\');
         }
@@ -329,6 +358,75 @@ fn push_comment(out: &mut String, s: &str) {
 mod tests {
     use super::*;
     use crate::Property;
+
+    /// The character-by-character forms the ASCII fast paths must equal.
+    mod reference {
+        pub(super) fn width(s: &str) -> usize {
+            s.chars().map(|c| if c == '\t' { 8 } else { 1 }).sum()
+        }
+
+        pub(super) fn keyword(s: &str) -> String {
+            if s.is_empty() {
+                return "-".into();
+            }
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect()
+        }
+
+        pub(super) fn comment(s: &str) -> String {
+            let mut out = String::from("(");
+            for c in s.chars() {
+                let c = if c.is_control() { ' ' } else { c };
+                if matches!(c, '(' | ')' | '\\') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push(')');
+            out
+        }
+
+        pub(super) fn quoted(s: &str) -> String {
+            let mut out = String::from("\"");
+            for c in s.chars() {
+                if c == '"' || c == '\\' {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push('"');
+            out
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast paths for ASCII text give what the per-character code gives, on ASCII,
+        /// control characters and non-ASCII alike.
+        #[test]
+        fn fast_paths_match_the_per_character_forms(s in "[ -~\t\r\n\u{80}-\u{a0}é€(\\)\"]{0,40}") {
+            proptest::prop_assert_eq!(width(&s), reference::width(&s));
+            let mut k = String::new();
+            push_keyword(&mut k, &s);
+            proptest::prop_assert_eq!(k, reference::keyword(&s));
+            let mut c = String::new();
+            push_comment(&mut c, &s);
+            proptest::prop_assert_eq!(c, reference::comment(&s));
+            let mut q = String::new();
+            push_quoted(&mut q, &s);
+            proptest::prop_assert_eq!(q, reference::quoted(&s));
+            proptest::prop_assert_eq!(
+                clean(&s).into_owned(),
+                s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>()
+            );
+        }
+    }
 
     fn value(s: &str) -> String {
         let mut out = String::new();

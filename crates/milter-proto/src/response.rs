@@ -372,33 +372,33 @@ pub fn normalize_header_value(value: &[u8]) -> Result<Cow<'_, [u8]>, ProtocolErr
         return Err(ProtocolError::InvalidHeaderValue("contains NUL"));
     }
     let folded: Cow<'_, [u8]> = if value.contains(&b'\r') {
+        // copied in runs between the CRs, each of which must start a CRLF
         let mut out = Vec::with_capacity(value.len());
-        let mut it = value.iter().peekable();
-        while let Some(&b) = it.next() {
-            if b == b'\r' {
-                if it.peek() != Some(&&b'\n') {
-                    return Err(ProtocolError::InvalidHeaderValue("bare CR"));
-                }
-                continue;
+        let mut rest = value;
+        while let Some(cr) = rest.iter().position(|&b| b == b'\r') {
+            let (run, after) = rest.split_at_checked(cr).unwrap_or((rest, &[]));
+            if after.get(1) != Some(&b'\n') {
+                return Err(ProtocolError::InvalidHeaderValue("bare CR"));
             }
-            out.push(b);
+            out.extend_from_slice(run);
+            rest = after.get(1..).unwrap_or_default();
         }
+        out.extend_from_slice(rest);
         Cow::Owned(out)
     } else {
         Cow::Borrowed(value)
     };
-    let mut it = folded.iter().peekable();
-    while let Some(&b) = it.next() {
-        if b == b'\n' {
-            match it.peek() {
-                Some(b' ' | b'\t') => {}
-                Some(_) => {
-                    return Err(ProtocolError::InvalidHeaderValue(
-                        "a line break must be followed by a space or tab (folding)",
-                    ));
-                }
-                None => return Err(ProtocolError::InvalidHeaderValue("ends with a line break")),
+    let mut rest: &[u8] = &folded;
+    while let Some(lf) = rest.iter().position(|&b| b == b'\n') {
+        rest = rest.get(lf + 1..).unwrap_or_default();
+        match rest.first() {
+            Some(b' ' | b'\t') => {}
+            Some(_) => {
+                return Err(ProtocolError::InvalidHeaderValue(
+                    "a line break must be followed by a space or tab (folding)",
+                ));
             }
+            None => return Err(ProtocolError::InvalidHeaderValue("ends with a line break")),
         }
     }
     Ok(folded)

@@ -237,3 +237,50 @@ proptest! {
         milter_proto::fuzzing::session(&data);
     }
 }
+
+/// `normalize_header_value` as it was written byte by byte (§3.2): the run-copying form must
+/// accept, fold and refuse exactly the same values.
+fn normalize_reference(value: &[u8]) -> Result<Vec<u8>, &'static str> {
+    if value.contains(&0) {
+        return Err("contains NUL");
+    }
+    let mut out = Vec::new();
+    let mut it = value.iter().peekable();
+    while let Some(&b) = it.next() {
+        if b == b'\r' {
+            if it.peek() != Some(&&b'\n') {
+                return Err("bare CR");
+            }
+            continue;
+        }
+        out.push(b);
+    }
+    let mut it = out.iter().peekable();
+    while let Some(&b) = it.next() {
+        if b == b'\n' {
+            match it.peek() {
+                Some(b' ' | b'\t') => {}
+                Some(_) => return Err("a line break must be followed by a space or tab (folding)"),
+                None => return Err("ends with a line break"),
+            }
+        }
+    }
+    Ok(out)
+}
+
+proptest! {
+    #[test]
+    fn header_value_normalization_matches_the_bytewise_form(
+        value in proptest::collection::vec(
+            proptest::sample::select(vec![b'a', b' ', b'\t', b'\r', b'\n', 0u8]),
+            0..24,
+        )
+    ) {
+        let got = milter_proto::normalize_header_value(&value).map(|v| v.into_owned());
+        match (got, normalize_reference(&value)) {
+            (Ok(g), Ok(r)) => prop_assert_eq!(g, r),
+            (Err(milter_proto::ProtocolError::InvalidHeaderValue(g)), Err(r)) => prop_assert_eq!(g, r),
+            (g, r) => prop_assert!(false, "{:?}: got {:?}, reference {:?}", value, g, r),
+        }
+    }
+}
