@@ -278,11 +278,7 @@ fn sign_with(
     for h in select_headers(headers, &names, None) {
         canonicalize_header(cfg.header_canon, &h.name, &h.value, &mut data);
     }
-    let mut unsigned = String::with_capacity(lines.iter().map(|l| l.len() + 3).sum::<usize>());
-    for (i, line) in lines.iter().enumerate() {
-        unsigned.push_str(if i == 0 { " " } else { "\r\n\t" });
-        unsigned.push_str(line);
-    }
+    let unsigned = format!(" {}", lines.join("\r\n\t"));
     canonicalize_header(
         cfg.header_canon,
         HEADER_NAME.as_bytes(),
