@@ -18,7 +18,7 @@ use crate::dashboard::Dashboard;
 use crate::pipeline::ResultsSink;
 use crate::reports::inbox::Inbox;
 use crate::server::sockets::{Listening, UnixSocketSettings};
-use crate::server::{ListenerChanges, ListenerControl, Server, shutdown_signal};
+use crate::server::{ListenerChanges, ListenerControl, Server, ShutdownSignals};
 use crate::services::Services;
 use crate::systemd::{self, Inherited};
 
@@ -82,6 +82,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         if let Some(user) = &run_as {
             user.switch()?;
             tracing::info!(user = %user.name, uid = %user.uid, gid = %user.gid, "dropped root privileges");
+        }
+        // the signal handlers exist before anyone hears "ready": a SIGHUP or SIGTERM sent
+        // right after READY=1 must reload or stop, not kill with the default action
+        let shutdown = ShutdownSignals::install().context("cannot install SIGTERM/SIGINT handlers")?;
+        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        if let Err(e) = &hup {
+            tracing::warn!("cannot listen for SIGHUP ({e}); reload disabled");
         }
         tracing::info!(
             authserv_id = %app.authserv_id,
@@ -150,22 +157,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             Arc::clone(&check_now),
             stop_rx.clone(),
         ));
-        background.spawn(reloader(
-            Reload {
-                shared: Arc::clone(&shared),
-                path,
-                dns: dns_override,
-                services: Arc::clone(&services),
-                listeners: server.control(),
-                dashboard,
-            },
-            check_now,
-            stop_rx,
-        ));
+        if let Ok(hup) = hup {
+            background.spawn(reloader(
+                hup,
+                Reload {
+                    shared: Arc::clone(&shared),
+                    path,
+                    dns: dns_override,
+                    services: Arc::clone(&services),
+                    listeners: server.control(),
+                    dashboard,
+                },
+                check_now,
+                stop_rx,
+            ));
+        }
         systemd::notify_ready("serving");
         let result = server
             .run(async {
-                shutdown_signal().await;
+                shutdown.recv().await;
                 systemd::notify_stopping();
             })
             .await;
@@ -248,12 +258,12 @@ struct Reload {
 /// SIGHUP: re-read the configuration, keys and secrets; keep the old state on error. New keys
 /// are checked against DNS at once. Changed listeners are opened and closed; if a new one
 /// cannot be opened, the listeners stay as they were and the rest of the reload applies.
-async fn reloader(reload: Reload, check_now: Arc<Notify>, mut stop: watch::Receiver<bool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot listen for SIGHUP; reload disabled");
-        return;
-    };
+async fn reloader(
+    mut hup: tokio::signal::unix::Signal,
+    reload: Reload,
+    check_now: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
     let Reload {
         shared,
         path,

@@ -261,6 +261,55 @@ fn systemd_hears_ready_reloading_and_stopping() {
 }
 
 #[test]
+fn a_signal_sent_the_moment_ready_is_heard_is_handled_not_fatal() {
+    // systemd may send SIGHUP (reload) or SIGTERM right after READY=1: the handlers must be
+    // installed before the notification, or the default action kills the milter. Five starts
+    // each way (bounded) so that a late handler shows up even on an idle machine.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let notify = dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&notify).expect("bind notify socket");
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let toml = "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\n";
+    let recv = |serve: &Serve| {
+        let mut buf = [0u8; 512];
+        let n = sock
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("no notification ({e}); log:\n{}", serve.log()));
+        String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned()
+    };
+    for signal in [
+        "HUP", "HUP", "HUP", "HUP", "HUP", "TERM", "TERM", "TERM", "TERM", "TERM",
+    ] {
+        let mut serve = Serve::start(
+            dir.path(),
+            toml,
+            &[("NOTIFY_SOCKET", notify.to_str().expect("utf-8"))],
+        );
+        let ready = recv(&serve);
+        assert!(ready.contains("READY=1"), "{ready}");
+        serve.signal(signal);
+        let next = recv(&serve);
+        let wanted = if signal == "HUP" {
+            "RELOADING=1"
+        } else {
+            "STOPPING=1"
+        };
+        assert!(
+            next.contains(wanted),
+            "SIG{signal}: {next}\n{}",
+            serve.log()
+        );
+        if signal == "HUP" {
+            assert!(recv(&serve).contains("READY=1"), "{}", serve.log());
+            serve.signal("TERM");
+            assert!(recv(&serve).contains("STOPPING=1"), "{}", serve.log());
+        }
+        assert_eq!(serve.wait_exit(), Some(0), "SIG{signal}: {}", serve.log());
+    }
+}
+
+#[test]
 fn socket_activation_serves_on_the_passed_socket() {
     // The listener is bound here and handed over as descriptor 3 with LISTEN_FDS=1 and
     // LISTEN_PID set to the milter's own PID (bash execs it, keeping its PID), as systemd does.
