@@ -305,8 +305,10 @@ where
             ..
         } = self;
         let decision = {
-            let work = pipeline.end_of_message();
-            tokio::pin!(work);
+            // on the heap: the checks' state (DNS lookups in flight) is most of a connection
+            // future's size, and a small task future is cheap to spawn and to finish (tokio
+            // moves it whole), and costs an idle connection nothing
+            let mut work = Box::pin(pipeline.end_of_message());
             let deadline = tokio::time::sleep(budget);
             tokio::pin!(deadline);
             let mut progress = tokio::time::interval_at(started + every, every);
