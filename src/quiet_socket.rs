@@ -136,6 +136,26 @@ fn read_into<S: StreamSocket>(socket: &S, buf: &mut ReadBuf<'_>) -> io::Result<(
     })
 }
 
+/// Reading what has already arrived, without waiting for the event loop to report it.
+pub trait ReadArrived {
+    /// Appends the bytes already in the socket to `buf`: `Ok(None)` when there are none now,
+    /// `Ok(Some(0))` when the peer has closed.
+    fn read_arrived(&mut self, buf: &mut bytes::BytesMut) -> io::Result<Option<usize>>;
+}
+
+impl<S: StreamSocket> ReadArrived for QuietSocket<S> {
+    fn read_arrived(&mut self, buf: &mut bytes::BytesMut) -> io::Result<Option<usize>> {
+        SCRATCH.with_borrow_mut(|scratch| match self.read.get_ref().read_some(scratch) {
+            Ok(n) => {
+                buf.extend_from_slice(scratch.get(..n).unwrap_or_default());
+                Ok(Some(n))
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        })
+    }
+}
+
 impl<S: StreamSocket> AsyncRead for QuietSocket<S> {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -17,6 +17,7 @@ use crate::config::Role;
 use crate::logging::Escaped;
 use crate::metrics::MessageTiming;
 use crate::pipeline::{ClientInfo, MessagePipeline, StageMacros, StageReply, reply_text};
+use crate::quiet_socket::ReadArrived;
 use crate::services::Services;
 
 use super::responses::decision_responses;
@@ -27,6 +28,10 @@ use super::responses::decision_responses;
 /// been handled (see [`shrink_read_buffer`]).
 const READ_BUFFER: usize = 16 * 1024;
 
+/// During a shutdown, how long a connection that has just answered end-of-message waits for
+/// the MTA's ABORT before closing (Postfix sends it at once; Sendmail sends none).
+const ABORT_GRACE: Duration = Duration::from_secs(1);
+
 /// Serves one accepted connection until QUIT, EOF, an error, a timeout or shutdown.
 pub async fn serve_connection<S>(
     stream: S,
@@ -35,7 +40,7 @@ pub async fn serve_connection<S>(
     role: Role,
     stop: watch::Receiver<bool>,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
+    S: AsyncRead + AsyncWrite + ReadArrived + Unpin + Send,
 {
     let cfg = &app.config.server;
     let mut conn = Connection {
@@ -50,6 +55,7 @@ pub async fn serve_connection<S>(
         app: Arc::clone(&app),
         header_buf: Vec::with_capacity(256),
         message_start: None,
+        answered_eom: false,
     };
     match conn.run(stop).await {
         Ok(()) => tracing::debug!("milter connection closed"),
@@ -104,11 +110,14 @@ struct Connection<S> {
     /// When the message being received began: CONNECT for the first message of the
     /// connection, MAIL FROM for later ones (the latency metric).
     message_start: Option<Instant>,
+    /// The last command was end-of-message, answered: during a shutdown the MTA's ABORT
+    /// (Postfix sends one after every message) is waited for up to [`ABORT_GRACE`].
+    answered_eom: bool,
 }
 
 impl<S> Connection<S>
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
+    S: AsyncRead + AsyncWrite + ReadArrived + Unpin + Send,
 {
     async fn run(&mut self, mut stop: watch::Receiver<bool>) -> Result<(), ConnError> {
         let mut stopping = *stop.borrow();
@@ -133,8 +142,21 @@ where
                 && self.rbuf.is_empty()
                 && !self.decoder.in_body_frame()
             {
-                tracing::debug!("closing idle milter connection for shutdown");
-                return Ok(());
+                // idle only if the MTA has not sent more already: it does not wait for a
+                // reply to CONNECT, HELO, MAIL or DATA (no-reply flags), so a message may be
+                // under way in the socket while the event loop has not reported it yet
+                match self.stream.read_arrived(&mut self.rbuf)? {
+                    Some(0) => return Ok(()),
+                    Some(_) => continue,
+                    // Postfix ends every message with ABORT, sent as soon as it has our
+                    // answer: wait for it (briefly, below) rather than have it hit a closed
+                    // socket
+                    None if self.answered_eom => {}
+                    None => {
+                        tracing::debug!("closing idle milter connection for shutdown");
+                        return Ok(());
+                    }
+                }
             }
             // a shutdown is seen here even while the MTA keeps the socket readable (the read
             // below comes first, so the `stop` branch is only polled when it would wait)
@@ -142,15 +164,26 @@ where
                 stopping = *stop.borrow_and_update() || stop.has_changed().is_err();
                 continue;
             }
+            let wait = if stopping && self.answered_eom {
+                ABORT_GRACE.min(self.idle_timeout)
+            } else {
+                self.idle_timeout
+            };
             let read = tokio::select! {
                 biased;
-                r = timeout(self.idle_timeout, self.stream.read_buf(&mut self.rbuf)) => r,
+                r = timeout(wait, self.stream.read_buf(&mut self.rbuf)) => r,
                 changed = stop.changed(), if !stopping => {
                     stopping = changed.is_err() || *stop.borrow();
                     continue;
                 }
             };
             match read {
+                Err(_) if stopping && self.answered_eom => {
+                    tracing::debug!(
+                        "closing milter connection for shutdown after its last message"
+                    );
+                    return Ok(());
+                }
                 Err(_) => return Err(ConnError::Timeout("waiting for the MTA")),
                 Ok(Err(e)) => return Err(e.into()),
                 Ok(Ok(0)) => {
@@ -176,6 +209,7 @@ where
 
     async fn handle(&mut self, cmd: Command) -> Result<Flow, ConnError> {
         let step = self.session.handle(cmd)?;
+        self.answered_eom = false;
         for w in &step.warnings {
             tracing::debug!(client = %self.client_label(), "protocol: {w:?}");
         }
@@ -257,6 +291,7 @@ where
                     self.pipeline.body(&chunk);
                 }
                 self.end_of_message().await?;
+                self.answered_eom = true;
                 return Ok(Flow::Continue);
             }
             Event::Abort { .. } => {
@@ -483,36 +518,4 @@ fn wants(app: &App) -> Wants {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use milter_proto::Header;
-
-    #[test]
-    fn the_read_buffer_returns_to_its_size_after_a_large_frame() {
-        let mut wire = BytesMut::new();
-        let header = Header {
-            name: Bytes::from_static(b"X-Long"),
-            value: Bytes::from(vec![b'a'; 100_000]),
-        };
-        Command::Header(header).encode(&mut wire).unwrap();
-        let mut decoder = FrameDecoder::new();
-        let mut rbuf = BytesMut::with_capacity(READ_BUFFER);
-        let mut headers = 0;
-        while !wire.is_empty() {
-            let room = (rbuf.capacity() - rbuf.len()).max(64);
-            rbuf.extend_from_slice(&wire.split_to(room.min(wire.len())));
-            while let Some(d) = decoder.decode_streaming(&mut rbuf).unwrap() {
-                assert!(matches!(d, Decoded::Command(Command::Header(_))));
-                headers += 1;
-            }
-            // a frame still arriving keeps the room it needs
-            shrink_read_buffer(&mut rbuf);
-            if headers == 0 {
-                assert!(rbuf.capacity() >= 100_000);
-            }
-        }
-        assert_eq!(headers, 1);
-        assert!(rbuf.is_empty());
-        assert_eq!(rbuf.capacity(), READ_BUFFER);
-    }
-}
+mod tests;
