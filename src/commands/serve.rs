@@ -65,6 +65,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         };
         let services = Services::new(sink, inbox, dns_stats);
         services.metrics.follow_keys(Arc::clone(&shared));
+        // the signal handlers exist from the first bound socket on (the checks before stay
+        // interruptible): a SIGHUP or SIGTERM sent as soon as a port accepts or READY=1 is
+        // heard must reload or stop, not kill with the default action; one that comes
+        // before the listeners serve waits in its stream
+        let shutdown =
+            ShutdownSignals::install().context("cannot install SIGTERM/SIGINT handlers")?;
+        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        if let Err(e) = &hup {
+            tracing::warn!("cannot listen for SIGHUP ({e}); reload disabled");
+        }
         let dashboard = Dashboard::bind(&app.config).await?;
         let server =
             Server::bind_with(Arc::clone(&shared), Arc::clone(&services), &mut inherited).await?;
@@ -82,13 +92,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         if let Some(user) = &run_as {
             user.switch()?;
             tracing::info!(user = %user.name, uid = %user.uid, gid = %user.gid, "dropped root privileges");
-        }
-        // the signal handlers exist before anyone hears "ready": a SIGHUP or SIGTERM sent
-        // right after READY=1 must reload or stop, not kill with the default action
-        let shutdown = ShutdownSignals::install().context("cannot install SIGTERM/SIGINT handlers")?;
-        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
-        if let Err(e) = &hup {
-            tracing::warn!("cannot listen for SIGHUP ({e}); reload disabled");
         }
         tracing::info!(
             authserv_id = %app.authserv_id,

@@ -421,3 +421,35 @@ async fn a_hundred_thousand_headers_are_answered_and_do_not_block_others() {
         m.stop().await;
     }
 }
+
+/// A signal sent the moment the milter's port accepts (before it has answered anything) stops
+/// or reloads it: the handlers are in place from the first bound socket on. Five starts each
+/// way, bounded.
+#[test]
+fn a_signal_sent_as_soon_as_the_port_accepts_is_handled_not_fatal() {
+    for signal in ["HUP", "TERM", "HUP", "TERM", "HUP", "TERM", "HUP", "TERM", "HUP", "TERM"] {
+        let port = free_port();
+        let toml = format!(
+            "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
+             [authres]\nauthserv_id = \"mx.test.example\"\n"
+        );
+        let mut server = ServeProcess::start(&toml, port, &["--zone", "/dev/null"]);
+        test_support::process::signal(&server.pid().to_string(), signal);
+        if signal == "HUP" {
+            let reloaded = test_support::process::poll(Duration::from_secs(20), || {
+                server
+                    .log_text()
+                    .contains("configuration reloaded")
+                    .then_some(())
+            });
+            assert!(reloaded.is_some(), "SIGHUP: {}", server.log_text());
+            server.terminate();
+        }
+        assert_eq!(
+            server.wait_exit(Duration::from_secs(20)),
+            Some(0),
+            "SIG{signal}: {}",
+            server.log_text()
+        );
+    }
+}
