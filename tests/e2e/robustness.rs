@@ -427,7 +427,9 @@ async fn a_hundred_thousand_headers_are_answered_and_do_not_block_others() {
 /// way, bounded.
 #[test]
 fn a_signal_sent_as_soon_as_the_port_accepts_is_handled_not_fatal() {
-    for signal in ["HUP", "TERM", "HUP", "TERM", "HUP", "TERM", "HUP", "TERM", "HUP", "TERM"] {
+    for signal in [
+        "HUP", "TERM", "HUP", "TERM", "HUP", "TERM", "HUP", "TERM", "HUP", "TERM",
+    ] {
         let port = free_port();
         let toml = format!(
             "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
