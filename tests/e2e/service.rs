@@ -218,23 +218,33 @@ fn a_unix_socket_in_a_missing_directory_is_an_error_naming_it() {
     assert!(!missing.exists(), "the directory must not be created");
 }
 
-#[test]
-fn systemd_hears_ready_reloading_and_stopping() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let notify = dir.path().join("notify.sock");
-    let sock = std::os::unix::net::UnixDatagram::bind(&notify).expect("bind notify socket");
-    sock.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let toml = "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\n";
-    let mut serve = Serve::start(
-        dir.path(),
-        toml,
-        &[("NOTIFY_SOCKET", notify.to_str().expect("utf-8"))],
-    );
-    // a missing notification names the milter's state and log, not only the timeout
-    let next = |serve: &mut Serve| {
+/// A `NOTIFY_SOCKET` for `serve` to report to, as systemd provides one.
+struct NotifySocket {
+    path: std::path::PathBuf,
+    sock: std::os::unix::net::UnixDatagram,
+}
+
+impl NotifySocket {
+    fn bind(dir: &Path) -> NotifySocket {
+        let path = dir.join("notify.sock");
+        let sock = std::os::unix::net::UnixDatagram::bind(&path).expect("bind notify socket");
+        sock.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        NotifySocket { path, sock }
+    }
+
+    /// `serve` on an ephemeral port, reporting here.
+    fn start(&self, dir: &Path) -> Serve {
+        let toml = "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\n";
+        let path = self.path.to_str().expect("utf-8");
+        Serve::start(dir, toml, &[("NOTIFY_SOCKET", path)])
+    }
+
+    /// The next notification, waited for up to 20 s; a missing one names the milter's state
+    /// and log, not only the timeout.
+    fn next(&self, serve: &mut Serve) -> String {
         let mut buf = [0u8; 512];
-        match sock.recv(&mut buf) {
+        match self.sock.recv(&mut buf) {
             Ok(n) => String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned(),
             Err(e) => panic!(
                 "no notification within 20 s ({e}); milter {}; log:\n{}",
@@ -245,18 +255,25 @@ fn systemd_hears_ready_reloading_and_stopping() {
                 serve.log()
             ),
         }
-    };
-    let ready = next(&mut serve);
+    }
+}
+
+#[test]
+fn systemd_hears_ready_reloading_and_stopping() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let notify = NotifySocket::bind(dir.path());
+    let mut serve = notify.start(dir.path());
+    let ready = notify.next(&mut serve);
     assert!(ready.contains("READY=1"), "{ready}");
     serve.signal("HUP");
-    let reloading = next(&mut serve);
+    let reloading = notify.next(&mut serve);
     assert!(
         reloading.contains("RELOADING=1") && reloading.contains("MONOTONIC_USEC="),
         "{reloading}"
     );
-    assert!(next(&mut serve).contains("READY=1"));
+    assert!(notify.next(&mut serve).contains("READY=1"));
     serve.signal("TERM");
-    assert!(next(&mut serve).contains("STOPPING=1"));
+    assert!(notify.next(&mut serve).contains("STOPPING=1"));
     assert_eq!(serve.wait_exit(), Some(0), "{}", serve.log());
 }
 
@@ -266,30 +283,15 @@ fn a_signal_sent_the_moment_ready_is_heard_is_handled_not_fatal() {
     // installed before the notification, or the default action kills the milter. Five starts
     // each way (bounded) so that a late handler shows up even on an idle machine.
     let dir = tempfile::tempdir().expect("tempdir");
-    let notify = dir.path().join("notify.sock");
-    let sock = std::os::unix::net::UnixDatagram::bind(&notify).expect("bind notify socket");
-    sock.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let toml = "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\n";
-    let recv = |serve: &Serve| {
-        let mut buf = [0u8; 512];
-        let n = sock
-            .recv(&mut buf)
-            .unwrap_or_else(|e| panic!("no notification ({e}); log:\n{}", serve.log()));
-        String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned()
-    };
+    let notify = NotifySocket::bind(dir.path());
     for signal in [
         "HUP", "HUP", "HUP", "HUP", "HUP", "TERM", "TERM", "TERM", "TERM", "TERM",
     ] {
-        let mut serve = Serve::start(
-            dir.path(),
-            toml,
-            &[("NOTIFY_SOCKET", notify.to_str().expect("utf-8"))],
-        );
-        let ready = recv(&serve);
+        let mut serve = notify.start(dir.path());
+        let ready = notify.next(&mut serve);
         assert!(ready.contains("READY=1"), "{ready}");
         serve.signal(signal);
-        let next = recv(&serve);
+        let next = notify.next(&mut serve);
         let wanted = if signal == "HUP" {
             "RELOADING=1"
         } else {
@@ -301,9 +303,17 @@ fn a_signal_sent_the_moment_ready_is_heard_is_handled_not_fatal() {
             serve.log()
         );
         if signal == "HUP" {
-            assert!(recv(&serve).contains("READY=1"), "{}", serve.log());
+            assert!(
+                notify.next(&mut serve).contains("READY=1"),
+                "{}",
+                serve.log()
+            );
             serve.signal("TERM");
-            assert!(recv(&serve).contains("STOPPING=1"), "{}", serve.log());
+            assert!(
+                notify.next(&mut serve).contains("STOPPING=1"),
+                "{}",
+                serve.log()
+            );
         }
         assert_eq!(serve.wait_exit(), Some(0), "SIG{signal}: {}", serve.log());
     }
