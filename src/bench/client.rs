@@ -262,8 +262,10 @@ async fn transaction(
     if let Some(o) = early_reply(conn, aw, CommandCode::Eoh, true).await? {
         return Ok(o);
     }
-    for chunk in msg.eml.body.chunks(MILTER_CHUNK_SIZE) {
-        let aw = conn.session.body_chunk(chunk, &mut conn.wbuf)?;
+    for start in (0..msg.body.len()).step_by(MILTER_CHUNK_SIZE) {
+        let end = msg.body.len().min(start.saturating_add(MILTER_CHUNK_SIZE));
+        let chunk = msg.body.slice(start..end);
+        let aw = conn.session.body_chunk_shared(chunk, &mut conn.wbuf)?;
         let reply = exchange(conn, aw).await?;
         if reply == Reply::Response(Response::Skip) {
             break;

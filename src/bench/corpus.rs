@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use bytes::Bytes;
 use milter_proto::client::Eml;
 
 /// Largest message file read (Postfix's default `message_size_limit` is 10 MB).
@@ -14,8 +15,10 @@ const MAX_MESSAGES: usize = 100_000;
 /// One message ready to send.
 #[derive(Debug, Clone)]
 pub struct CorpusMessage {
-    /// Headers and body as the MTA sends them.
+    /// Headers as the MTA sends them (the body is in [`CorpusMessage::body`]).
     pub eml: Eml,
+    /// The body with CRLF line ends, shared: each BODY chunk sent is a slice of it.
+    pub body: Bytes,
     /// The envelope sender: the Return-Path, else the first From address, else empty.
     pub sender: String,
     /// Size of the message as read.
@@ -60,10 +63,12 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<CorpusMessage>> {
 
 /// One message from raw bytes (CRLF or LF line ends).
 pub fn prepare(raw: &[u8]) -> CorpusMessage {
-    let eml = Eml::parse(raw);
+    let mut eml = Eml::parse(raw);
     let sender = envelope_sender(&eml);
+    let body = Bytes::from(std::mem::take(&mut eml.body));
     CorpusMessage {
         eml,
+        body,
         sender,
         bytes: raw.len(),
     }
@@ -145,7 +150,7 @@ mod tests {
         assert_eq!(msgs[0], b"From: A <a@example.org>\n\nhi\nFrom here\n\n");
         let first = prepare(&msgs[0]);
         assert_eq!(first.sender, "a@example.org");
-        assert_eq!(first.eml.body, b"hi\r\nFrom here\r\n\r\n");
+        assert_eq!(first.body, &b"hi\r\nFrom here\r\n\r\n"[..]);
         assert_eq!(prepare(&msgs[1]).sender, "bounce@example.net");
     }
 

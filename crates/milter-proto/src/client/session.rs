@@ -262,12 +262,18 @@ impl ClientSession {
 
     /// One BODY chunk of at most 65535 bytes (§2.8).
     pub fn body_chunk(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<Awaiting> {
+        self.body_chunk_shared(Bytes::copy_from_slice(chunk), out)
+    }
+
+    /// [`body_chunk`](Self::body_chunk) for a chunk already shared (a slice of a kept body:
+    /// written into `out` without a copy of its own first, §2.8).
+    pub fn body_chunk_shared(&mut self, chunk: Bytes, out: &mut BytesMut) -> Result<Awaiting> {
         let stage = self
             .profile
             .per_item_macro_letters
             .then_some(MacroStage::Body);
         let m = self.postfix_queue_id();
-        self.command(stage, m, Command::Body(Bytes::copy_from_slice(chunk)), out)
+        self.command(stage, m, Command::Body(chunk), out)
     }
 
     /// End of message (§2.8): feed every response to [`on_eom_reply`](Self::on_eom_reply)
