@@ -127,12 +127,22 @@ fn read_into<S: StreamSocket>(socket: &S, buf: &mut ReadBuf<'_>) -> io::Result<(
         buf.advance(n);
         return Ok(());
     }
-    let want = buf.remaining().min(SCRATCH_LEN);
+    read_through_scratch(socket, buf.remaining(), |arrived| buf.put_slice(arrived))?;
+    Ok(())
+}
+
+/// One read of at most `max` bytes from `socket` into [`SCRATCH`], handed to `put`; the
+/// number of bytes read.
+fn read_through_scratch<S: StreamSocket>(
+    socket: &S,
+    max: usize,
+    put: impl FnOnce(&[u8]),
+) -> io::Result<usize> {
     SCRATCH.with_borrow_mut(|scratch| {
-        let part = scratch.get_mut(..want).unwrap_or_default();
+        let part = scratch.get_mut(..max.min(SCRATCH_LEN)).unwrap_or_default();
         let n = socket.read_some(part)?;
-        buf.put_slice(part.get(..n).unwrap_or_default());
-        Ok(())
+        put(part.get(..n).unwrap_or_default());
+        Ok(n)
     })
 }
 
@@ -145,14 +155,14 @@ pub trait ReadArrived {
 
 impl<S: StreamSocket> ReadArrived for QuietSocket<S> {
     fn read_arrived(&mut self, buf: &mut bytes::BytesMut) -> io::Result<Option<usize>> {
-        SCRATCH.with_borrow_mut(|scratch| match self.read.get_ref().read_some(scratch) {
-            Ok(n) => {
-                buf.extend_from_slice(scratch.get(..n).unwrap_or_default());
-                Ok(Some(n))
-            }
+        let read = read_through_scratch(self.read.get_ref(), SCRATCH_LEN, |arrived| {
+            buf.extend_from_slice(arrived)
+        });
+        match read {
+            Ok(n) => Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(e),
-        })
+        }
     }
 }
 

@@ -292,15 +292,16 @@ async fn accept(bound: &Bound) -> std::io::Result<Accepted> {
     }
 }
 
-/// SIGTERM and SIGINT handlers, installed before the milter says it is ready so that a
-/// signal sent right after READY=1 stops it cleanly instead of killing it.
+/// SIGTERM and SIGINT handlers, installed before the first listener is bound so that a
+/// signal sent as soon as a port accepts or READY=1 is heard stops the milter cleanly instead
+/// of killing it.
 pub struct ShutdownSignals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
 }
 
 impl ShutdownSignals {
-    /// Installs both handlers (call inside the runtime, before announcing readiness).
+    /// Installs both handlers (call inside the runtime, before binding the listeners).
     pub fn install() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Self {
