@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
+
 use crate::field::{HeaderField, trim_wsp_end};
 use crate::name_key::NameKey;
 
@@ -16,7 +18,9 @@ const FIRST_CAPACITY: usize = 32;
 pub struct Headers {
     fields: Vec<HeaderField>,
     occurrence: Vec<u32>,
-    counts: HashMap<NameKey, u32>,
+    /// Keyed with a per-process random seed, so an attacker cannot choose names that collide;
+    /// the number of names is bounded by the message's header limits anyway.
+    counts: HashMap<NameKey, u32, RandomState>,
     bytes: usize,
     scratch: Vec<u8>,
 }
