@@ -10,7 +10,7 @@ use milter_proto::{
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
-use tokio::time::{Instant, timeout};
+use tokio::time::Instant;
 
 use crate::app::App;
 use crate::config::Role;
@@ -21,6 +21,9 @@ use crate::quiet_socket::ReadArrived;
 use crate::services::Services;
 
 use super::responses::decision_responses;
+use timer::{ConnectionTimer, deadline_after};
+
+mod timer;
 
 /// The read buffer's size. Body frames (64 KiB from Postfix) are handed to the body hashes as
 /// they arrive, so only a frame the session keeps whole (a header, macros: at most
@@ -51,6 +54,7 @@ pub async fn serve_connection<S>(
         wbuf: BytesMut::with_capacity(1024),
         idle_timeout: cfg.idle_timeout.get(),
         write_timeout: cfg.write_timeout.get(),
+        timer: ConnectionTimer::new(cfg.idle_timeout.get()),
         stream,
         app: Arc::clone(&app),
         header_buf: Vec::with_capacity(256),
@@ -104,6 +108,8 @@ struct Connection<S> {
     wbuf: BytesMut,
     idle_timeout: Duration,
     write_timeout: Duration,
+    /// Every wait's time limit (see [`ConnectionTimer`]).
+    timer: ConnectionTimer,
     app: Arc<App>,
     /// Reused for header values that need their leading space back.
     header_buf: Vec<u8>,
@@ -169,31 +175,32 @@ where
             } else {
                 self.idle_timeout
             };
+            let deadline = deadline_after(wait);
             let read = tokio::select! {
                 biased;
-                r = timeout(wait, self.stream.read_buf(&mut self.rbuf)) => r,
+                r = self.timer.within(deadline, self.stream.read_buf(&mut self.rbuf)) => r,
                 changed = stop.changed(), if !stopping => {
                     stopping = changed.is_err() || *stop.borrow();
                     continue;
                 }
             };
             match read {
-                Err(_) if stopping && self.answered_eom => {
+                None if stopping && self.answered_eom => {
                     tracing::debug!(
                         "closing milter connection for shutdown after its last message"
                     );
                     return Ok(());
                 }
-                Err(_) => return Err(ConnError::Timeout("waiting for the MTA")),
-                Ok(Err(e)) => return Err(e.into()),
-                Ok(Ok(0)) => {
+                None => return Err(ConnError::Timeout("waiting for the MTA")),
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(0)) => {
                     // EOF without QUIT is normal (milter-protocol.md §0 rule 10).
                     if let Err(e) = self.decoder.finish(&self.rbuf) {
                         tracing::debug!("EOF inside a frame: {e}");
                     }
                     return Ok(());
                 }
-                Ok(Ok(_)) => {}
+                Some(Ok(_)) => {}
             }
         }
     }
@@ -337,6 +344,7 @@ where
             pipeline,
             wbuf,
             write_timeout,
+            timer,
             ..
         } = self;
         let decision = {
@@ -344,19 +352,19 @@ where
             // future's size, and a small task future is cheap to spawn and to finish (tokio
             // moves it whole), and costs an idle connection nothing
             let mut work = Box::pin(pipeline.end_of_message());
-            let deadline = tokio::time::sleep(budget);
-            tokio::pin!(deadline);
-            let mut progress = tokio::time::interval_at(started + every, every);
+            let budget_end = deadline_after(budget);
+            let mut next_progress = deadline_after(every);
             loop {
-                tokio::select! {
-                    // the work first: when it needs no waiting (the usual case, its DNS
-                    // answers cached) neither timer is ever polled, so neither is registered
-                    biased;
-                    d = &mut work => break Some(d),
-                    _ = &mut deadline => break None,
-                    _ = progress.tick() => {
+                // the work is polled first: when it needs no waiting (the usual case, its
+                // DNS answers cached) the timer is never looked at
+                let wake = budget_end.min(next_progress);
+                match timer.within(wake, work.as_mut()).await {
+                    Some(d) => break Some(d),
+                    None if wake >= budget_end => break None,
+                    None => {
                         session.send(&Response::Progress, wbuf)?;
-                        write_all(stream, wbuf, *write_timeout).await?;
+                        write_all(stream, timer, wbuf, *write_timeout).await?;
+                        next_progress = deadline_after(every);
                     }
                 }
             }
@@ -454,7 +462,13 @@ where
     }
 
     async fn flush(&mut self) -> Result<(), ConnError> {
-        write_all(&mut self.stream, &mut self.wbuf, self.write_timeout).await
+        write_all(
+            &mut self.stream,
+            &mut self.timer,
+            &mut self.wbuf,
+            self.write_timeout,
+        )
+        .await
     }
 }
 
@@ -470,16 +484,20 @@ fn shrink_read_buffer(rbuf: &mut BytesMut) {
 
 async fn write_all<S: AsyncWrite + Unpin>(
     stream: &mut S,
+    timer: &mut ConnectionTimer,
     buf: &mut BytesMut,
     limit: Duration,
 ) -> Result<(), ConnError> {
     if buf.is_empty() {
         return Ok(());
     }
-    match timeout(limit, stream.write_all(buf)).await {
-        Err(_) => Err(ConnError::Timeout("writing to the MTA")),
-        Ok(Err(e)) => Err(e.into()),
-        Ok(Ok(())) => {
+    match timer
+        .within(deadline_after(limit), stream.write_all(buf))
+        .await
+    {
+        None => Err(ConnError::Timeout("writing to the MTA")),
+        Some(Err(e)) => Err(e.into()),
+        Some(Ok(())) => {
             buf.clear();
             Ok(())
         }
