@@ -83,42 +83,33 @@ impl ConnectionTimer {
 mod tests {
     use super::*;
 
+    /// Waits on a future that never completes, `limit` from now; the time elapsed since `start`
+    /// when it gave up.
+    async fn give_up_after(timer: &mut ConnectionTimer, limit: u64, start: Instant) -> Duration {
+        let deadline = deadline_after(Duration::from_secs(limit));
+        let r = timer.within(deadline, std::future::pending::<()>()).await;
+        assert_eq!(r, None);
+        start.elapsed()
+    }
+
     /// Paused clock: a wait times out at its own deadline whatever the timer was armed for
     /// before (later: moved back; earlier: fires, then moves on), and a ready future wins.
     #[tokio::test(start_paused = true)]
     async fn each_wait_ends_at_its_own_deadline() {
         let mut timer = ConnectionTimer::new(Duration::from_secs(300));
         let start = Instant::now();
+        let secs = Duration::from_secs;
 
         // armed for 300 s, asked for 10 s: times out at 10 s
-        let r = timer
-            .within(
-                deadline_after(Duration::from_secs(10)),
-                std::future::pending::<()>(),
-            )
-            .await;
-        assert_eq!(r, None);
-        assert_eq!(start.elapsed(), Duration::from_secs(10));
-
+        assert_eq!(give_up_after(&mut timer, 10, start).await, secs(10));
         // armed for 10 s (passed), asked for 60 s from now: fires, re-arms, times out at 70 s
-        let r = timer
-            .within(
-                deadline_after(Duration::from_secs(60)),
-                std::future::pending::<()>(),
-            )
-            .await;
-        assert_eq!(r, None);
-        assert_eq!(start.elapsed(), Duration::from_secs(70));
+        assert_eq!(give_up_after(&mut timer, 60, start).await, secs(70));
 
         // a future that completes before the deadline
-        let r = timer
-            .within(
-                deadline_after(Duration::from_secs(60)),
-                tokio::time::sleep(Duration::from_secs(5)),
-            )
-            .await;
+        let five_seconds = tokio::time::sleep(secs(5));
+        let r = timer.within(deadline_after(secs(60)), five_seconds).await;
         assert_eq!(r, Some(()));
-        assert_eq!(start.elapsed(), Duration::from_secs(75));
+        assert_eq!(start.elapsed(), secs(75));
 
         // ready at once, deadline already passed: the future still wins
         let r = timer.within(Instant::now(), async { 7 }).await;
@@ -127,6 +118,6 @@ mod tests {
         // a deadline in the past: times out at once
         let r = timer.within(start, std::future::pending::<()>()).await;
         assert_eq!(r, None);
-        assert_eq!(start.elapsed(), Duration::from_secs(75));
+        assert_eq!(start.elapsed(), secs(75));
     }
 }
