@@ -95,14 +95,15 @@ pub(crate) fn format(ar: &AuthenticationResults, o: &FormatOptions) -> String {
         for_each_token(r, &mut tok, |t| {
             // keep room for the ';' that follows the last token of all but the last resinfo
             let tail = usize::from(j + 1 == n && i != last);
+            let tw = width(t);
             if j > 0 {
-                if o.fold && w.col + 1 + width(t) + tail > o.max_width {
+                if o.fold && w.col + 1 + tw + tail > o.max_width {
                     w.newline();
                 } else {
                     w.raw(" ");
                 }
             }
-            w.token(t, tail);
+            w.token(t, tw, tail);
             j += 1;
         });
     }
@@ -127,11 +128,12 @@ impl Writer<'_> {
         self.col = width(&self.o.indent);
     }
 
-    /// Writes a token; a token too long for the line is folded at its spaces (the space is
-    /// kept after the line break, so unfolding restores it).
-    fn token(&mut self, t: &str, tail: usize) {
-        if !self.o.fold || self.col + width(t) + tail <= self.o.max_width || !t.contains(' ') {
-            self.raw(t);
+    /// Writes a token of display width `tw`; a token too long for the line is folded at its
+    /// spaces (the space is kept after the line break, so unfolding restores it).
+    fn token(&mut self, t: &str, tw: usize, tail: usize) {
+        if !self.o.fold || self.col + tw + tail <= self.o.max_width || !t.contains(' ') {
+            self.out.push_str(t);
+            self.col += tw;
             return;
         }
         let mut words = t.split(' ');
