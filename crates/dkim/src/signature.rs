@@ -353,11 +353,13 @@ fn parse_signed_headers(h: &[u8], kind: SignatureKind) -> Result<HeaderList, Rea
         if n.is_empty() && kind == SignatureKind::ArcMessageSignature {
             continue;
         }
+        // the usual name is printable ASCII: no whitespace to look for, char by char
+        let graphic = !n.is_empty() && n.iter().all(u8::is_ascii_graphic);
         let n = match std::str::from_utf8(n) {
             Ok(n) => std::borrow::Cow::Borrowed(n),
             Err(_) => String::from_utf8_lossy(n),
         };
-        if n.is_empty() || n.contains(char::is_whitespace) {
+        if !graphic && (n.is_empty() || n.contains(char::is_whitespace)) {
             return Err(Reason::SignatureSyntax("bad h= list".into()));
         }
         from |= n.eq_ignore_ascii_case("from");
