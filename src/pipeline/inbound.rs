@@ -124,11 +124,12 @@ impl InboundChecks {
             .map(|(h, _)| h.value.clone())
             .collect();
         if app.config.dkim.verify {
-            let authors = candidate_author_domains(&from);
+            // parsed only if there are more signatures than the verification budget
+            let authors = std::cell::OnceCell::new();
             let mv = app
                 .dkim
                 .begin_shared(headers, dkim::unix_now(), hashes, |d| {
-                    could_align(d, &authors)
+                    could_align(d, authors.get_or_init(|| candidate_author_domains(&from)))
                 });
             for name in mv.key_queries() {
                 let (a, n) = (Arc::clone(app), name.clone());

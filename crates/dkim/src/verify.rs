@@ -157,8 +157,10 @@ impl Verifier {
             }
         }
         // the budget goes to signatures that could align first, then the rest, in order
-        let mut budgeted = vec![false; parsed.len()];
-        let mut remaining = self.options.max_signatures;
+        // (when every signature fits, all are budgeted and `could_align` is never asked)
+        let fits = parsed.len() <= self.options.max_signatures;
+        let mut budgeted = vec![fits; parsed.len()];
+        let mut remaining = if fits { 0 } else { self.options.max_signatures };
         for pass in [true, false] {
             for (slot, (_, sig)) in parsed.iter().enumerate() {
                 if remaining == 0 {

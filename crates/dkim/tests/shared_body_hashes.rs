@@ -124,3 +124,33 @@ fn junk_signatures_do_not_hide_one_that_could_align() {
         .count();
     assert_eq!(evaluated, 8);
 }
+
+/// When every signature fits the budget, all are evaluated and the alignment guess (which the
+/// milter computes by parsing From) is never asked for.
+#[test]
+fn signatures_within_the_budget_never_ask_which_could_align() {
+    let good = signer("football.example.com");
+    let header = dkim::sign_message(&good, MESSAGE.as_bytes(), NOW).unwrap();
+    let raw = format!("{}{MESSAGE}", header.to_field());
+    let msg = dkim::parse_message(raw.as_bytes());
+    let r = MemoryResolver::new();
+    publish(&r, &good);
+    let verifier = Verifier::new(VerifyOptions::default());
+    let mut hashes = BodyHashes::default();
+    let asked = std::cell::Cell::new(0);
+    let mut mv = verifier.begin_shared(&msg.headers, NOW, &mut hashes, |_| {
+        asked.set(asked.get() + 1);
+        false
+    });
+    hashes.update(&msg.body);
+    test_support::block_on(mv.lookup_keys(&r));
+    let results = mv.finish_shared(&hashes.finish());
+    assert_eq!(asked.get(), 0);
+    assert_eq!(results.len(), 1);
+    assert_eq!(
+        results[0].result,
+        DkimResult::Pass,
+        "{:?}",
+        results[0].reason
+    );
+}
