@@ -22,7 +22,8 @@ pub(crate) struct ParsedKeys {
 
 #[derive(Default)]
 struct Inner {
-    map: HashMap<Box<[u8]>, Arc<ParsedPublicKey>>,
+    /// Keyed per process at random (foldhash): the keys come from DNS, so from anyone.
+    map: HashMap<Box<[u8]>, Arc<ParsedPublicKey>, foldhash::fast::RandomState>,
     order: VecDeque<Box<[u8]>>,
 }
 

@@ -46,7 +46,7 @@ pub(crate) enum Lookup {
 /// ask the same name twice.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LookupCache {
-    map: HashMap<String, Lookup>,
+    map: HashMap<String, Lookup, foldhash::fast::RandomState>,
 }
 
 impl LookupCache {

@@ -18,7 +18,8 @@ pub struct TtlCache<K, V> {
 
 #[derive(Debug)]
 struct Inner<K, V> {
-    map: HashMap<K, Slot<V>>,
+    /// Keyed per process at random (foldhash): names come from mail, so from anyone.
+    map: HashMap<K, Slot<V>, foldhash::fast::RandomState>,
     /// Insertion order; entries whose sequence number no longer matches the map are stale.
     order: VecDeque<(K, u64)>,
     next_seq: u64,
@@ -37,7 +38,7 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         Self {
             capacity,
             inner: Mutex::new(Inner {
-                map: HashMap::new(),
+                map: HashMap::default(),
                 order: VecDeque::new(),
                 next_seq: 0,
             }),
