@@ -11,9 +11,9 @@ use crate::{AuthenticationResults, MethodResult};
 pub struct FormatOptions {
     /// Line separator used when folding: `"\n"` for milter `SMFIR_INSHEADER` (the MTA adds
     /// CR), `"\r\n"` for files and SMTP.
-    pub line_separator: String,
+    pub line_separator: Cow<'static, str>,
     /// White space starting each continuation line (RFC 5322 §2.2.3 needs at least one WSP).
-    pub indent: String,
+    pub indent: Cow<'static, str>,
     /// Columns already used on the first line, e.g. 24 for `Authentication-Results: `.
     pub first_line_offset: usize,
     /// Fold lines so they stay within this many columns (tab counted as 8), when possible.
