@@ -136,10 +136,15 @@ impl MethodResult {
     /// A result for `method` (e.g. `"dmarc"`) with `result` rendered by `Display`
     /// (the checks' result enums display their lowercase RFC names). Both are lowercased.
     pub fn new(method: impl Into<String>, result: impl fmt::Display) -> Self {
+        // lowercased in place: one allocation each, not two
+        let mut method = method.into();
+        method.make_ascii_lowercase();
+        let mut result = result.to_string();
+        result.make_ascii_lowercase();
         MethodResult {
-            method: method.into().to_ascii_lowercase(),
+            method,
             method_version: None,
-            result: result.to_string().to_ascii_lowercase(),
+            result,
             result_comment: None,
             reason: None,
             properties: Vec::new(),

@@ -357,7 +357,9 @@ impl std::fmt::Debug for MessageVerification {
 
 /// The key record DNS name for a selector and domain (RFC 6376 §3.6.2.1), lowercase.
 pub fn key_name(selector: &str, domain: &str) -> String {
-    format!("{selector}._domainkey.{domain}").to_ascii_lowercase()
+    let mut name = format!("{selector}._domainkey.{domain}");
+    name.make_ascii_lowercase();
+    name
 }
 
 /// The data the header signature covers (RFC 6376 §3.7): the selected header fields
