@@ -255,8 +255,8 @@ pub fn parse_record(txt: &[u8]) -> Result<Record, DmarcError> {
             rec.problems.push(problem(&lname, value));
             continue;
         }
-        seen.push(lname.clone());
         apply_tag(&mut rec, &lname, value);
+        seen.push(lname);
     }
     Ok(rec)
 }

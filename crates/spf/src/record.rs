@@ -235,12 +235,19 @@ fn parse_term(term: &[u8], record: &mut Record) -> Result<(), SpfError> {
         .iter()
         .position(|b| matches!(b, b':' | b'/'))
         .unwrap_or(body.len());
-    let name = body
-        .get(..name_end)
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let raw_name = body.get(..name_end).unwrap_or_default();
+    // mechanism names are short: lowercased on the stack (a longer one is no mechanism)
+    let mut lowered = [0u8; 16];
+    let name: &[u8] = match lowered.get_mut(..raw_name.len()) {
+        Some(room) => {
+            room.copy_from_slice(raw_name);
+            room.make_ascii_lowercase();
+            room
+        }
+        None => raw_name,
+    };
     let args = body.get(name_end..).unwrap_or_default();
-    let mechanism = match name.as_slice() {
+    let mechanism = match name {
         b"all" => {
             if !args.is_empty() {
                 return Err(syntax(term, "all takes no argument"));
