@@ -160,8 +160,11 @@ impl Verifier {
         // (when every signature fits, all are budgeted and `could_align` is never asked)
         let fits = parsed.len() <= self.options.max_signatures;
         let mut budgeted = vec![fits; parsed.len()];
-        let mut remaining = if fits { 0 } else { self.options.max_signatures };
+        let mut remaining = self.options.max_signatures;
         for pass in [true, false] {
+            if fits {
+                break;
+            }
             for (slot, (_, sig)) in parsed.iter().enumerate() {
                 if remaining == 0 {
                     break;
