@@ -356,8 +356,9 @@ impl Dmarc {
         let record = e.record.as_ref();
         match mode {
             Mode::Rfc7489 => {
+                // pct limits enacting "p"/"sp" (§6.6.4): with none there is nothing to sample
                 let pct = record.map_or(100, |r| r.pct);
-                if pct < 100 && self.sampler.roll() >= pct {
+                if pct < 100 && requested != Disposition::None && self.sampler.roll() >= pct {
                     e.sampled_out = true;
                     e.disposition = requested.one_lower();
                     e.reasons.push(Reason::SampledOut(pct));

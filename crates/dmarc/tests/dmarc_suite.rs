@@ -514,3 +514,30 @@ fn futures_are_send_with_a_dyn_resolver() {
     assert_send(&finish);
     assert_eq!(block_on(finish).result, R::None);
 }
+
+/// RFC 7489 §6.6.4: `pct` limits how often the requested policy ("p" or "sp") is enacted;
+/// with `p=none` nothing is enacted, so nothing is sampled out (RFC 9990 `sampled_out`: "exempted
+/// from application of policy by the pct setting"), as `t=y` leaves `none` alone (RFC 9989 §4.7).
+#[test]
+fn pct_does_not_sample_out_p_none() {
+    let out = case("7489 pct=0 with p=none: no policy to sample, not sampled out")
+        .rfc7489()
+        .zone("_dmarc.example.com TXT \"v=DMARC1; p=none; pct=0\"")
+        .from("a@example.com")
+        .roll(50)
+        .expect(R::Fail)
+        .disposition(D::None)
+        .policy(P::None, S::P)
+        .run();
+    let e = out.primary().unwrap();
+    assert!(
+        !e.sampled_out,
+        "p=none was sampled out: {}",
+        out.reason_text()
+    );
+    assert!(
+        !e.reasons
+            .iter()
+            .any(|r| matches!(r, dmarc::Reason::SampledOut(_)))
+    );
+}
