@@ -302,11 +302,12 @@ impl Dmarc {
             author: &d.author,
             author_org: d.org_domain.clone(),
             cache,
+            report_only_walks: REPORT_ONLY_WALKS,
         };
         let mut unknown_alignment = false;
         let mut aligned_temperror = false;
         if let Some(s) = spf {
-            let aligned = aligner.aligned(resolver, &s.domain, aspf).await;
+            let aligned = aligner.aligned(resolver, &s.domain, aspf, true).await;
             // undecided alignment matters for a pass and for a temporary error alike: either
             // could have made the result pass (RFC 9989 §5.3: never fail on a DNS hiccup)
             unknown_alignment |=
@@ -320,7 +321,10 @@ impl Dmarc {
             });
         }
         for sig in dkim {
-            let aligned = aligner.aligned(resolver, &sig.domain, adkim).await;
+            // only a pass or a temporary error can change the result; the others' alignment
+            // is for reports (RFC 9991 Identity-Alignment) and its DNS walks are capped
+            let decides = matches!(sig.result, DkimOutcome::Pass | DkimOutcome::TempError);
+            let aligned = aligner.aligned(resolver, &sig.domain, adkim, decides).await;
             unknown_alignment |= aligned.is_none()
                 && matches!(sig.result, DkimOutcome::Pass | DkimOutcome::TempError);
             let aligned = aligned.unwrap_or(false);
@@ -518,21 +522,34 @@ async fn author_exists<R: Resolver + ?Sized>(resolver: &R, domain: &str) -> Resu
 }
 
 /// Identifier alignment for one author domain (RFC 9989 §4.4, §4.10.2; RFC 7489 §3.1).
+/// How many tree walks (RFC 9989 §4.10.2) a message may cost for identifiers whose result
+/// cannot change the DMARC result (a DKIM fail or permerror): their alignment only feeds
+/// failure reports. Without a cap, a message with thousands of failing signatures whose `d=`
+/// names sit under the author's domain would send up to eight `_dmarc` queries for each, to
+/// the author domain's name servers. Passing and temporarily failing signatures are bounded
+/// by the DKIM verification budget instead.
+const REPORT_ONLY_WALKS: usize = 8;
+
 struct Aligner<'a> {
     mode: Mode,
     author: &'a str,
     /// Found by policy discovery, or by the first walk that needs it.
     author_org: Option<String>,
     cache: &'a mut LookupCache,
+    /// Walks left for identifiers that do not decide the result ([`REPORT_ONLY_WALKS`]).
+    report_only_walks: usize,
 }
 
 impl Aligner<'_> {
-    /// `Some(aligned)`, or `None` when a temporary DNS failure left it undecided.
+    /// `Some(aligned)`, or `None` when a temporary DNS failure left it undecided, or when the
+    /// identifier cannot change the result (`decides` false) and the walks for such
+    /// identifiers are used up.
     async fn aligned<R: Resolver + ?Sized>(
         &mut self,
         resolver: &R,
         identifier: &str,
         mode: AlignmentMode,
+        decides: bool,
     ) -> Option<bool> {
         let id = normalize_identifier(identifier);
         if id.is_empty() {
@@ -563,6 +580,9 @@ impl Aligner<'_> {
                 // when the author's is not
                 if !is_subdomain_or_same(&id, &author_org) {
                     return Some(false);
+                }
+                if !decides {
+                    self.report_only_walks = self.report_only_walks.checked_sub(1)?;
                 }
                 let id_org = tree_walk_org_domain(resolver, self.cache, &id).await.ok()?;
                 Some(id_org == author_org)

@@ -541,3 +541,27 @@ fn pct_does_not_sample_out_p_none() {
             .any(|r| matches!(r, dmarc::Reason::SampledOut(_)))
     );
 }
+
+/// RFC 9989 §4.10.2: a failing signature's alignment only feeds failure reports, so its tree
+/// walks are capped per message; a message with a hundred failing signatures under the
+/// author's domain (each `d=` a distinct deep name) must not send hundreds of `_dmarc` queries
+/// to that domain's name servers, and a passing signature after them still aligns.
+#[test]
+fn failing_signatures_do_not_walk_without_bound() {
+    let mut c = case("100 failing deep d= under the author's domain, then one aligned pass")
+        .zone("_dmarc.example.com TXT \"v=DMARC1; p=reject\"")
+        .from("a@example.com");
+    for i in 0..100 {
+        let d = format!("s{i}.x{i}.y{i}.z{i}.example.com");
+        c = c.dkim(K::Fail, &d);
+    }
+    let out = c
+        .dkim(K::Pass, "mail.example.com")
+        .expect(R::Pass)
+        .max_txt_queries(90)
+        .run();
+    let aligned_fails = out.primary().map_or(0, |e| {
+        e.dkim.iter().filter(|k| k.aligned && !k.pass).count()
+    });
+    assert_eq!(aligned_fails, 8, "the capped walks still report alignment");
+}
