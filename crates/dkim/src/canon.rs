@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
 
-use crate::message::HeaderField;
+pub use crate::header_list::select_headers;
 use crate::signature::Canonicalization;
 
 /// Size of the staging buffer between canonicalization and the hash.
@@ -69,40 +69,6 @@ pub fn canonicalize_header(canon: Canonicalization, name: &[u8], value: &[u8], o
         }
     }
     out.extend_from_slice(b"\r\n");
-}
-
-/// Selects the header fields named in `names`, bottom-up per name (RFC 6376 §5.4.2): the n-th
-/// occurrence of a name in the list takes the n-th instance from the bottom; names with no
-/// instance left (over-signing) select nothing. `skip` excludes one field (the signature
-/// being verified).
-pub fn select_headers<N: AsRef<str>>(
-    headers: &[HeaderField],
-    names: impl IntoIterator<Item = N>,
-    skip: Option<usize>,
-) -> Vec<&HeaderField> {
-    let names = names.into_iter();
-    let mut used = vec![false; headers.len()];
-    if let Some(s) = skip
-        && let Some(u) = used.get_mut(s)
-    {
-        *u = true;
-    }
-    let mut out = Vec::with_capacity(names.size_hint().0);
-    for name in names {
-        let name = name.as_ref();
-        let found = headers
-            .iter()
-            .enumerate()
-            .rev()
-            .find(|(i, h)| !used.get(*i).copied().unwrap_or(true) && h.name_is(name));
-        if let Some((i, h)) = found {
-            if let Some(u) = used.get_mut(i) {
-                *u = true;
-            }
-            out.push(h);
-        }
-    }
-    out
 }
 
 /// The body hash and the canonical body length (RFC 6376 §3.7).
