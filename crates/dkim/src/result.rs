@@ -84,7 +84,7 @@ pub enum Reason {
     FromNotSigned,
     /// The `i=` domain is not `d=` or a subdomain of it (RFC 6376 §6.1.1).
     IdentityMismatch,
-    /// `x=` is before `t=` (RFC 6376 §3.5 `x=`).
+    /// `x=` is not after `t=` (RFC 6376 §3.5 `x=`: "MUST be greater than").
     ExpiryBeforeTimestamp,
     /// rsa-sha1 is historic (RFC 8301 §3.1).
     RsaSha1NotAcceptable,

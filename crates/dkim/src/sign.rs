@@ -401,6 +401,10 @@ fn validate(cfg: &SignerConfig) -> Result<(), DkimError> {
             return Err(DkimError::Config(format!("i= {i:?} is not within d=")));
         }
     }
+    if cfg.expiry == Some(0) {
+        // x= would equal t=; RFC 6376 §3.5: x= "MUST be greater than" t=
+        return Err(DkimError::Config("expiry must be at least 1 second".into()));
+    }
     if let SignedHeaders::Custom { sign, oversign } = &cfg.headers {
         let bad = sign.iter().chain(oversign).find(|n| {
             n.is_empty()

@@ -305,7 +305,7 @@ fn parse_tags(tags: &[Tag<'_>], kind: SignatureKind) -> Result<Signature, Reason
         }
     }
     let body_length = match get("l") {
-        Some(l) if !seal => Some(parse_number(l, "l")?),
+        Some(l) if !seal => Some(parse_body_length(l)?),
         _ => None,
     };
     if let Some(q) = get("q") {
@@ -321,8 +321,9 @@ fn parse_tags(tags: &[Tag<'_>], kind: SignatureKind) -> Result<Signature, Reason
         parse_domain(s).ok_or_else(|| Reason::SignatureSyntax("bad s= selector".into()))?;
     let timestamp = get("t").map(|t| parse_number(t, "t")).transpose()?;
     let expiration = get("x").map(|x| parse_number(x, "x")).transpose()?;
+    // §3.5 x=: "MUST be greater than the value of the t= tag"
     if let (Some(t), Some(x)) = (timestamp, expiration)
-        && x < t
+        && x <= t
     {
         return Err(Reason::ExpiryBeforeTimestamp);
     }
@@ -383,7 +384,7 @@ fn parse_canon(c: &[u8]) -> Result<(Canonicalization, Canonicalization), Reason>
     Ok((header, body))
 }
 
-/// Decimal up to 12 digits for `t=`/`x=` (RFC 6376 §3.5), 76 bits for `l=`; we cap at u64.
+/// Decimal for `t=`/`x=` (RFC 6376 §3.5, `1*12DIGIT`; up to 20 digits tolerated, to u64).
 fn parse_number(v: &[u8], tag: &str) -> Result<u64, Reason> {
     let bad = || Reason::SignatureSyntax(format!("bad {tag}= value"));
     if v.is_empty() || v.len() > 20 || !v.iter().all(u8::is_ascii_digit) {
@@ -393,6 +394,17 @@ fn parse_number(v: &[u8], tag: &str) -> Result<u64, Reason> {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or_else(bad)
+}
+
+/// `l=` (RFC 6376 §3.5, `1*76DIGIT`): any run of up to 76 digits, leading zeros allowed;
+/// a value past `u64::MAX` saturates (it is larger than any body, so the signature fails).
+fn parse_body_length(v: &[u8]) -> Result<u64, Reason> {
+    if v.is_empty() || v.len() > 76 || !v.iter().all(u8::is_ascii_digit) {
+        return Err(Reason::SignatureSyntax("bad l= value".into()));
+    }
+    Ok(v.iter().fold(0u64, |n, &d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
 }
 
 /// A domain name or selector: dot-separated labels of letters, digits, `-`, `_`

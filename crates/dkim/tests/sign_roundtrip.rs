@@ -180,6 +180,18 @@ fn body_length_and_expiry() {
     assert_eq!(res[0].reason, Some(Reason::Expired));
 }
 
+/// RFC 6376 §3.5: x= "MUST be greater than" t=, so a zero lifetime (x= equal to t=, which
+/// verifiers reject) is refused when the signer is made.
+#[test]
+fn zero_expiry_is_refused() {
+    let mut cfg = SignerConfig::new("football.example.com", "sel");
+    cfg.expiry = Some(0);
+    assert!(matches!(
+        Signer::from_pem(&common::read("keys/ed25519.pem"), cfg),
+        Err(dkim::DkimError::Config(_))
+    ));
+}
+
 #[test]
 fn errors() {
     let s = signer(
