@@ -12,11 +12,16 @@
 # also per message of this corpus (its signatures verified, its bytes hashed).
 #
 # usage: bash benches/compare.sh [--count N] [--duration SECONDS] [--corpus-size N] [--rounds N]
+#                                [--pin]
 #
 # With --rounds N (default 1) every run of the table, and `openssl speed`, is repeated N times
 # in turn (round 1 of every row, then round 2 ...), and each figure of the table is the median
 # of its rounds; the CPU of every round is listed after the table. A virtual machine's speed
 # drifts within minutes, so single runs of two milters can differ by a third for nothing.
+#
+# With --pin (two CPUs or more) every milter runs on CPU 1 and the load generator on CPU 0
+# (`taskset`), the layout of issue 13's first measurement: the milters and the client no
+# longer compete for one CPU or migrate between the two, for every milter alike.
 #
 # It installs the peers from Debian packages if they are missing (with a policy-rc.d that keeps
 # package scripts from starting them; it never stops anything it did not start), builds
@@ -33,6 +38,7 @@ COUNT=3000
 DURATION=20
 CORPUS_SIZE=200
 ROUNDS=1
+PIN=0
 INSIDE=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -40,6 +46,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift 2 ;;
     --corpus-size) CORPUS_SIZE=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --pin) PIN=1; shift ;;
     --inside) INSIDE=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -66,7 +73,7 @@ if [ "$INSIDE" -eq 0 ]; then
   fi
   cargo build --release --quiet
   exec unshare --net --mount --fork bash "$0" --inside --count "$COUNT" \
-    --duration "$DURATION" --corpus-size "$CORPUS_SIZE" --rounds "$ROUNDS"
+    --duration "$DURATION" --corpus-size "$CORPUS_SIZE" --rounds "$ROUNDS" $([ "$PIN" -eq 1 ] && echo --pin)
 fi
 
 # ---- inside the private namespace ------------------------------------------------------------
@@ -289,10 +296,21 @@ dmarc { }
 milter_headers { use = ["authentication-results"]; authenticated_headers = ["authentication-results"]; }
 EOF
 
+# --pin: the milters on CPU 1 (their children inherit it), the load generator on CPU 0
+MILTER_CPU=()
+CLIENT_CPU=()
+if [ "$PIN" -eq 1 ]; then
+  if [ "$(nproc)" -ge 2 ]; then
+    MILTER_CPU=(taskset -c 1)
+    CLIENT_CPU=(taskset -c 0)
+  else
+    echo "--pin needs two CPUs; running unpinned" >&2
+  fi
+fi
 start() { # VAR name command... : starts it on $S/name.sock, records its PID in VAR and PIDS
   local var=$1 name=$2
   shift 2
-  "$@" > "$T/$name.log" 2>&1 &
+  "${MILTER_CPU[@]}" "$@" > "$T/$name.log" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
   printf -v "$var" %s "$pid"
@@ -323,10 +341,10 @@ run() { # label pid concurrency corpus [extra bench args...]; CLIENT= overrides 
   local target="unix:$S/$label.sock"
   shift 4
   # warm-up: caches, connection pools, first key loads
-  "$AM" bench --target "$target" --corpus "$corpus" --count 200 --concurrency "$c" \
+  "${CLIENT_CPU[@]}" "$AM" bench --target "$target" --corpus "$corpus" --count 200 --concurrency "$c" \
     --client-ip "${CLIENT:-192.0.2.10}" --helo "mail.$D" --rcpt "user@example.net" "$@" \
     --json > /dev/null || true
-  "$AM" bench --target "$target" --corpus "$corpus" --count "$COUNT" \
+  "${CLIENT_CPU[@]}" "$AM" bench --target "$target" --corpus "$corpus" --count "$COUNT" \
     --duration "$DURATION" --concurrency "$c" --client-ip "${CLIENT:-192.0.2.10}" --helo "mail.$D" \
     --rcpt "user@example.net" --pid "$pid" "$@" --json > "$T/res/${AS:-$label}.c$c.r$ROUND.json" || true
 }
@@ -351,6 +369,9 @@ openssl speed -seconds 3 -bytes 16384 sha256 > "$T/openssl-sha.r$ROUND.txt" 2>/d
 done
 
 # ---- the table -----------------------------------------------------------------------------------
+if [ "${#MILTER_CPU[@]}" -gt 0 ]; then
+  echo "pinned: every milter on CPU 1, the load generator on CPU 0"
+fi
 python3 - "$T/res" "$T" "$CORPUS_SIZE" "$ROUNDS" "$T/signed" <<'EOF'
 import json, os, re, statistics, sys
 res, tdir, corpus, rounds, signed = sys.argv[1:6]
