@@ -6,16 +6,17 @@
 //! 3. the inbound checks finish (SPF, DKIM, iprev, DMARC), when the message is verified;
 //! 4. the policy turns the results into an answer;
 //! 5. our Authentication-Results (and Received-SPF) are built;
-//! 6. a forwarder with `[arc] seal` seals the message (RFC 8617 §5.1) over the fields as they
-//!    leave, with this hop's results;
-//! 7. our DKIM signatures are made over the header fields as they will be delivered;
+//! 6. our DKIM signatures are made over the header fields as they will be delivered;
+//! 7. a forwarder with `[arc] seal` seals the message (RFC 8617 §5.1) over the fields as they
+//!    leave, our DKIM signatures included (every change comes before the seal, §5.1 step 1),
+//!    with this hop's results;
 //! 8. SRS rewrites the envelope of accepted forwarded mail;
 //! 9. a message to a report address goes to the report inbox, and is discarded once its
 //!    reports are stored when `[reports.inbox] action = "discard"`;
 //! 10. the decision is published to the results sink.
 //!
-//! Headers to add are collected top-down in [`Decision::prepend`]: our DKIM signatures, then
-//! our ARC set (ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results), then our
+//! Headers to add are collected top-down in [`Decision::prepend`]: our ARC set (ARC-Seal,
+//! ARC-Message-Signature, ARC-Authentication-Results), then our DKIM signatures, then our
 //! Authentication-Results and Received-SPF, all above the MTA's own Received header.
 
 use std::sync::Arc;
@@ -124,15 +125,32 @@ impl MessagePipeline {
             }
         }
 
-        // 6. our ARC seal (forward listeners with [arc] seal), over the header fields as they
-        // leave, with this hop's results (RFC 8617 §5.1)
+        // 6. our DKIM signatures, over the header fields as they will be delivered; made
+        // before the seal, which must follow every change to the message (RFC 8617 §5.1 step 1)
+        let mut signatures = Vec::new();
+        if direction.signs() && d.verdict == Verdict::Accept && !signing.is_empty() {
+            let signed = signing.finish(&hashes, &state.delivered_headers(), dkim::unix_now());
+            signatures = signed.headers;
+            for l in &signed.labels {
+                signing_log.push_str(&format!(" signed={l}"));
+            }
+            for l in &signed.failed {
+                signing_log.push_str(&format!(" signed={l}:error"));
+            }
+            d.signed = signed.labels;
+        }
+
+        // 7. our ARC seal (forward listeners with [arc] seal), over the header fields as they
+        // leave, our DKIM-Signature included (RFC 8617 §5.1 step 1, §4.1.2), with this hop's
+        // results (RFC 8617 §5.1)
         let mut seal = Vec::new();
         if let (Some((label, session)), Some(r), Some(ar)) = (sealing, &results, &our_ar)
             && d.verdict == Verdict::Accept
             && let Some(chain) = &r.arc
         {
-            let mut out: Vec<::message::HeaderField> = trace
+            let mut out: Vec<::message::HeaderField> = signatures
                 .iter()
+                .chain(&trace)
                 .map(|h| {
                     let value = format!(" {}", h.value.replace("\n", "\r\n"));
                     ::message::HeaderField::new(h.name.clone(), value)
@@ -156,20 +174,7 @@ impl MessagePipeline {
             }
         }
 
-        // 7. our DKIM signatures, over the header fields as they will be delivered
-        let mut signatures = Vec::new();
-        if direction.signs() && d.verdict == Verdict::Accept && !signing.is_empty() {
-            let signed = signing.finish(&hashes, &state.delivered_headers(), dkim::unix_now());
-            signatures = signed.headers;
-            for l in &signed.labels {
-                signing_log.push_str(&format!(" signed={l}"));
-            }
-            for l in &signed.failed {
-                signing_log.push_str(&format!(" signed={l}:error"));
-            }
-            d.signed = signed.labels;
-        }
-        d.prepend = signatures.into_iter().chain(seal).chain(trace).collect();
+        d.prepend = seal.into_iter().chain(signatures).chain(trace).collect();
 
         d.summary = format!("{} size={}", direction.as_str(), state.body_bytes);
         if let Some(r) = &results {

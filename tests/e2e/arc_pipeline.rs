@@ -266,13 +266,15 @@ async fn a_forwarding_listener_seals_and_the_next_hop_validates() {
         .iter()
         .map(|h| h.name.as_str())
         .collect();
+    // RFC 8617 §5.1 step 1: our DKIM-Signature is added before sealing, so the ARC set goes
+    // on top of it and its ARC-Message-Signature covers it (§4.1.2 SHOULD)
     assert_eq!(
         names,
         [
-            "DKIM-Signature",
             "ARC-Seal",
             "ARC-Message-Signature",
             "ARC-Authentication-Results",
+            "DKIM-Signature",
             "Authentication-Results"
         ]
     );
@@ -304,6 +306,31 @@ async fn a_forwarding_listener_seals_and_the_next_hop_validates() {
     assert_eq!(next.result, arc::ChainStatus::Pass, "{next:?}");
     assert_eq!(next.instances, 2);
     assert_eq!(next.sets[1].seal_domain, "fwd.example");
+    // the newest AMS covers our DKIM-Signature: without it, the chain fails at i=2
+    let ours = String::from_utf8(delivered.clone()).expect("ascii");
+    let start = ours.find("DKIM-Signature:").expect("our signature");
+    let end = start
+        + ours[start..]
+            .split_inclusive("\r\n")
+            .enumerate()
+            .take_while(|(n, l)| *n == 0 || l.starts_with([' ', '\t']))
+            .map(|(_, l)| l.len())
+            .sum::<usize>();
+    let stripped = format!("{}{}", &ours[..start], &ours[end..]);
+    let without = arc::verify_message(
+        &arc::Verifier::default(),
+        &resolver,
+        stripped.as_bytes(),
+        dkim::unix_now(),
+    )
+    .await;
+    assert!(
+        matches!(
+            without.reason,
+            Some(arc::FailReason::MessageSignature { instance: 2, .. })
+        ),
+        "{without:?}"
+    );
     let aar = next.sets[1]
         .authentication_results
         .as_ref()

@@ -200,10 +200,10 @@ fn postfix_forwarding_listener_seals_and_the_next_hop_validates() {
     assert_eq!(
         &names[..5],
         [
-            "DKIM-Signature",
             "ARC-Seal",
             "ARC-Message-Signature",
             "ARC-Authentication-Results",
+            "DKIM-Signature",
             "Authentication-Results"
         ],
         "{names:?}"
