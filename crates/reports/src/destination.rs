@@ -7,6 +7,10 @@ use dns::{DnsError, Resolver};
 use crate::message::checked_address;
 use crate::observation::ReportAddress;
 
+/// At most this many `rua` (or `ruf`) URIs of one record are used, in the order given (RFC 9990
+/// §3.5 "up to the Receiver's limits on supported URIs"; RFC 7489 §6.2 asks for at least two).
+pub const MAX_REPORT_URIS: usize = 10;
+
 /// The address of a `mailto:` URI (RFC 6068): `?headers` dropped, `%XX` decoded, checked to be
 /// a plain `local@domain`. `None` for other schemes and unusable addresses.
 pub fn mailto_address(uri: &str) -> Option<String> {
@@ -43,7 +47,11 @@ pub fn destination_host(uri: &str) -> Option<String> {
     let host = if scheme.eq_ignore_ascii_case("mailto") {
         let addr = percent_decode(rest.split('?').next().unwrap_or(rest))?;
         let (local, domain) = addr.rsplit_once('@')?;
-        if local.is_empty() || domain.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        // an `@` in the local part: not one address (RFC 5321 §4.1.2), no host to verify
+        if local.is_empty()
+            || local.contains('@')
+            || domain.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
             return None;
         }
         domain.to_string()
@@ -100,8 +108,8 @@ impl Verification {
 /// suffix list (no DNS); when they differ, the TXT record at
 /// `<policy-domain>._report._dmarc.<destination host>` is looked up: at least one record
 /// starting with `v=DMARC1` authorizes; an override `rua` (`ruf` for failure reports) in it
-/// replaces the URI, but only if all its URIs have the same destination host, otherwise
-/// nothing may be sent.
+/// replaces the URI (its first [`MAX_REPORT_URIS`]), but only if all of those have the same
+/// destination host, otherwise nothing may be sent.
 pub async fn verify_destination<R: Resolver + ?Sized>(
     resolver: &R,
     policy_domain: &str,
@@ -140,8 +148,8 @@ pub async fn verify_destination<R: Resolver + ?Sized>(
     if overrides.is_empty() {
         return Verification::Authorized(vec![uri.clone()]);
     }
-    let mut uris = Vec::with_capacity(overrides.len());
-    for o in overrides {
+    let mut uris = Vec::with_capacity(overrides.len().min(MAX_REPORT_URIS));
+    for o in overrides.iter().take(MAX_REPORT_URIS) {
         if destination_host(&o.uri).as_deref() != Some(host.as_str()) {
             return Verification::NotAuthorized(format!(
                 "{name}: override {} points to another host",

@@ -124,7 +124,8 @@ pub fn checked_address(address: &str, what: &'static str) -> Result<String, Repo
     let ok = a.len() <= 254
         && a.bytes()
             .all(|b| b.is_ascii_graphic() && !b"<>\"(),;:\\[]".contains(&b))
-        && a.rsplit_once('@')
+        // exactly one `@`: an unquoted local part has none (RFC 5321 §4.1.2 Dot-string)
+        && a.split_once('@')
             .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
     if ok {
         Ok(a.to_string())

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::destination::MAX_REPORT_URIS;
 use crate::vocabulary::{
     AlignmentMode, DiscoveryMethod, Disposition, DkimResult, DmarcResult, FailureOption, Mode,
     OverrideType, Psd, SpfResult, SpfScope,
@@ -234,8 +235,24 @@ pub struct PublishedPolicy {
 }
 
 impl PublishedPolicy {
-    /// Reads a parsed record (RFC 9989 §4.7).
+    /// Reads a parsed record (RFC 9989 §4.7); `rua` and `ruf` keep their first
+    /// [`MAX_REPORT_URIS`] URIs (RFC 9990 §3.5), noting the cut in `errors`.
     pub fn from_record(record: &dmarc::Record, discovery_method: DiscoveryMethod) -> Self {
+        let mut errors: Vec<String> = record.problems.iter().map(ToString::to_string).collect();
+        let mut capped = |tag: &str, uris: &[dmarc::ReportUri]| -> Vec<ReportAddress> {
+            if uris.len() > MAX_REPORT_URIS {
+                errors.push(format!(
+                    "{tag} has {} URIs; only the first {MAX_REPORT_URIS} are used",
+                    uris.len()
+                ));
+            }
+            uris.iter()
+                .take(MAX_REPORT_URIS)
+                .map(ReportAddress::from)
+                .collect()
+        };
+        let rua = capped("rua", &record.rua);
+        let ruf = capped("ruf", &record.ruf);
         PublishedPolicy {
             p: record.policy.map_or(Disposition::None, Disposition::from),
             sp: record.subdomain_policy.map(Disposition::from),
@@ -246,10 +263,10 @@ impl PublishedPolicy {
             pct: record.pct,
             psd: record.psd.into(),
             fo: record.fo.iter().copied().map(FailureOption::from).collect(),
-            rua: record.rua.iter().map(ReportAddress::from).collect(),
-            ruf: record.ruf.iter().map(ReportAddress::from).collect(),
+            rua,
+            ruf,
             discovery_method,
-            errors: record.problems.iter().map(ToString::to_string).collect(),
+            errors,
         }
     }
 }
@@ -538,6 +555,39 @@ mod tests {
         assert_eq!(obs.overrides.len(), 1);
         assert_eq!(obs.overrides[0].kind, OverrideType::TrustedForwarder);
         assert_eq!(obs.disposition, Disposition::None);
+    }
+
+    #[test]
+    fn hostile_uri_lists_are_capped() {
+        // RFC 9990 §3.5: every URI "up to the Receiver's limits on supported URIs"
+        let rua: Vec<String> = (0..500)
+            .map(|i| format!("mailto:a{i}@example.com"))
+            .collect();
+        let ruf: Vec<String> = (0..500)
+            .map(|i| format!("mailto:f{i}@example.com"))
+            .collect();
+        let text = format!(
+            "v=DMARC1; p=reject; rua={}; ruf={}",
+            rua.join(","),
+            ruf.join(",")
+        );
+        let record = dmarc::parse_record(text.as_bytes()).unwrap();
+        let p = PublishedPolicy::from_record(&record, DiscoveryMethod::TreeWalk);
+        let cap = crate::destination::MAX_REPORT_URIS;
+        assert_eq!((p.rua.len(), p.ruf.len()), (cap, cap));
+        assert_eq!(p.rua[0].uri, "mailto:a0@example.com");
+        assert_eq!(
+            p.ruf[cap - 1].uri,
+            format!("mailto:f{}@example.com", cap - 1)
+        );
+        // the Domain Owner learns why (RFC 9990 §3.1.5 `error`)
+        assert!(
+            p.errors
+                .iter()
+                .any(|e| e.contains("rua") && e.contains("500")),
+            "{:?}",
+            p.errors
+        );
     }
 
     #[test]

@@ -150,3 +150,51 @@ slow.example TIMEOUT
     assert_eq!(mx_exists(&dns, "slow.example").await, MxStatus::TempError);
     assert_eq!(mx_exists(&dns, "half.example").await, MxStatus::TempError);
 }
+
+/// RFC 5321 §4.1.2: an unquoted local part is a Dot-string of `atext`, which has no `@`. A
+/// `mailto:` whose decoded address has two `@` is not an address: a relay may route
+/// `victim@x.example@evil.example` to x.example while verification looked at evil.example.
+#[tokio::test]
+async fn mailto_with_at_in_the_local_part_is_refused() {
+    for u in [
+        "mailto:victim%40x.example@evil.example",
+        "mailto:victim@x.example@evil.example",
+        "mailto:a@b%40evil.example",
+    ] {
+        assert_eq!(reports::mailto_address(u), None, "{u}");
+        assert_eq!(reports::destination_host(u), None, "{u}");
+        let dns = MemoryResolver::new();
+        let v = verify_destination(&dns, "evil.example", &uri(u), ReportKind::Failure).await;
+        assert!(v.destinations(&uri(u)).is_empty(), "{u}: {v:?}");
+    }
+    assert_eq!(
+        reports::mailto_address("mailto:dmarc+x@evil.example").as_deref(),
+        Some("dmarc+x@evil.example")
+    );
+}
+
+/// RFC 9990 §3.5 ("up to the Receiver's limits on supported URIs"): a verification record's
+/// override list is cut at [`reports::destination::MAX_REPORT_URIS`] like the policy's own.
+#[tokio::test]
+async fn override_lists_are_capped() {
+    let many: Vec<String> = (0..300)
+        .map(|i| format!("mailto:r{i}@rx.example"))
+        .collect();
+    let zone = format!(
+        "big.example._report._dmarc.rx.example TXT \"v=DMARC1; rua={}\"\n",
+        many.join(",")
+    );
+    let dns = MemoryResolver::from_zone(&zone).unwrap();
+    let v = verify_destination(
+        &dns,
+        "big.example",
+        &uri("mailto:r0@rx.example"),
+        ReportKind::Aggregate,
+    )
+    .await;
+    let Verification::Authorized(list) = v else {
+        panic!("{v:?}");
+    };
+    assert_eq!(list.len(), reports::destination::MAX_REPORT_URIS);
+    assert_eq!(list[0].uri, "mailto:r0@rx.example");
+}
