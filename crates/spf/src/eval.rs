@@ -120,7 +120,8 @@ impl Evaluator {
             problem: None,
             used_local_part: false,
         };
-        if !is_valid_domain(domain, true) {
+        // One trailing dot is the root; a second is a zero-length label (RFC 7208 §4.3).
+        if domain.ends_with('.') || !is_valid_domain(domain, true) {
             return out;
         }
         match session.check(domain.to_string(), 0).await {
@@ -376,12 +377,10 @@ impl Session<'_> {
         Ok(false)
     }
 
-    /// True when `name` resolves to the client IP (RFC 7208 §5.5 validation). Lookup errors and
-    /// an exhausted time budget count as "not validated".
+    /// True when `name` resolves to the client IP (RFC 7208 §5.5 validation). Lookup errors
+    /// count as "not validated"; an exhausted time budget is temperror (RFC 7208 §4.6.4).
     async fn validates(&mut self, name: &str) -> Result<bool, SpfError> {
-        if self.check_elapsed(name).is_err() {
-            return Ok(false);
-        }
+        self.check_elapsed(name)?;
         let found = match self.ip {
             IpAddr::V4(ip) => self.resolver.a(name).await.map(|ips| ips.contains(&ip)),
             IpAddr::V6(ip) => self.resolver.aaaa(name).await.map(|ips| ips.contains(&ip)),

@@ -1,8 +1,10 @@
 //! RFC 7208 §4.6.4 processing limits, counted with `MemoryResolver`'s query log.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 
 use dns::memory::{MemoryResolver, RecordType};
+use dns::{LookupFuture, Mx, Resolver};
 use spf::{Config, Evaluator, Limits, SpfError, SpfResult};
 use test_support::block_on;
 
@@ -222,4 +224,62 @@ fn dns_failures_are_temperror_and_counted_once() {
         check(&dns, Limits::default(), "192.0.2.1", "x@p.example").result,
         SpfResult::Neutral
     );
+}
+
+/// A resolver whose PTR answers arrive only after `.1` (a blocking sleep), to spend the
+/// evaluation's time budget in the middle of a `ptr` mechanism.
+struct SlowPtr(MemoryResolver, Duration);
+
+impl Resolver for SlowPtr {
+    fn txt<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Vec<u8>>> {
+        self.0.txt(name)
+    }
+    fn a<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Ipv4Addr>> {
+        self.0.a(name)
+    }
+    fn aaaa<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Ipv6Addr>> {
+        self.0.aaaa(name)
+    }
+    fn mx<'a>(&'a self, name: &'a str) -> LookupFuture<'a, Vec<Mx>> {
+        self.0.mx(name)
+    }
+    fn ptr<'a>(&'a self, ip: IpAddr) -> LookupFuture<'a, Vec<String>> {
+        std::thread::sleep(self.1);
+        self.0.ptr(ip)
+    }
+}
+
+/// RFC 7208 §4.6.4: once the elapsed-time limit is exceeded the result SHOULD be temperror;
+/// a `ptr` whose name validation was cut short by the budget must not fall through to `-all`.
+#[test]
+fn time_budget_spent_in_ptr_validation_is_temperror() {
+    let dns = MemoryResolver::new();
+    dns.add_txt("p.example", "v=spf1 ptr -all");
+    dns.add_txt("q.example", "v=spf1 ptr:p.example ip4:198.51.100.1 -all");
+    let client = ip("192.0.2.77");
+    dns.add_ptr(client, "host.p.example");
+    dns.add_a("host.p.example", "192.0.2.77".parse().unwrap());
+    let slow = SlowPtr(dns, Duration::from_millis(60));
+    let limits = Limits {
+        max_elapsed: Some(Duration::from_millis(20)),
+        ..Limits::default()
+    };
+    let spf = Evaluator::new(Config::default().with_limits(limits));
+    for sender in [&b"x@p.example"[..], b"x@q.example"] {
+        let out = block_on(spf.check_mail_from(&slow, client, sender, b"helo.example"));
+        assert_eq!(
+            out.result,
+            SpfResult::TempError,
+            "{}",
+            String::from_utf8_lossy(sender)
+        );
+        assert!(out.problem.is_some_and(|p| p.is_temporary()));
+    }
+    // Without a budget the same slow answer validates and passes.
+    let spf = Evaluator::new(Config::default().with_limits(Limits {
+        max_elapsed: None,
+        ..Limits::default()
+    }));
+    let out = block_on(spf.check_mail_from(&slow, client, b"x@p.example", b"helo.example"));
+    assert_eq!(out.result, SpfResult::Pass);
 }

@@ -167,6 +167,30 @@ fn identities_and_domain_validity() {
     );
 }
 
+/// RFC 7208 §4.3: a `<domain>` with a zero-length label not at the end ("example.com..") is
+/// malformed and gives `none` without any lookup; one trailing dot is the root and is fine.
+#[test]
+fn doubled_trailing_dot_is_malformed() {
+    let dns = MemoryResolver::new();
+    dns.add_txt("dot.example", "v=spf1 ip4:192.0.2.1 -all");
+    let spf = evaluator();
+    let out = block_on(spf.check_mail_from(&dns, ip("192.0.2.1"), b"a@dot.example.", b"h.example"));
+    assert_eq!(out.result, SpfResult::Pass);
+    dns.reset_queries();
+    for sender in [&b"a@dot.example.."[..], b"a@dot.example..."] {
+        let out = block_on(spf.check_mail_from(&dns, ip("192.0.2.1"), sender, b"h.example"));
+        assert_eq!(
+            out.result,
+            SpfResult::None,
+            "{}",
+            String::from_utf8_lossy(sender)
+        );
+    }
+    let out = block_on(spf.check_helo(&dns, ip("192.0.2.1"), b"dot.example.."));
+    assert_eq!(out.result, SpfResult::None);
+    assert_eq!(dns.query_count(), 0);
+}
+
 #[test]
 fn explanations() {
     let dns = MemoryResolver::new();
