@@ -330,6 +330,8 @@ fn trusted_upstream_spf(app: &App, headers: &Headers) -> Option<(String, SpfOutp
             void_lookups: 0,
             problem: None,
             used_local_part: value.contains('@'),
+            // an upstream's result: we did not read the record
+            record: None,
         },
     ))
 }

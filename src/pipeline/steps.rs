@@ -214,6 +214,10 @@ impl MessagePipeline {
             return;
         }
         let headers = self.failure_report_headers(&state, d);
+        let spf_record = headers
+            .as_ref()
+            .and_then(|_| d.results.as_ref()?.spf_mail.as_ref())
+            .and_then(|o| Some((o.domain.clone(), o.record.clone()?)));
         let time = dkim::unix_now();
         let recipients: Vec<Vec<u8>> = state
             .envelope
@@ -246,6 +250,7 @@ impl MessagePipeline {
             envelope,
             decision: sink.keeps_decisions().then(|| Arc::clone(d)),
             headers,
+            spf_record,
         });
     }
 

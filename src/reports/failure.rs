@@ -36,6 +36,8 @@ pub struct FailureCandidate {
     pub envelope: Envelope,
     /// The header fields as received (absent: no report can be built).
     pub headers: Option<Arc<Vec<message::HeaderField>>>,
+    /// The SPF record of DMARC's SPF result, `(domain, record)` (RFC 6591 §3.2.6 `SPF-DNS`).
+    pub spf_record: Option<(String, String)>,
 }
 
 /// Builds and queues failure reports until `stop` fires; destinations whose check hit a
@@ -164,7 +166,10 @@ pub async fn queue_reports(
         header: &header,
         body: None,
         envelope: &c.envelope,
-        spf_record: None,
+        spf_record: c
+            .spf_record
+            .as_ref()
+            .map(|(domain, record)| (domain.as_str(), record.as_str())),
     };
     let (_, from, _) = cfg.identity();
     let opts = FailureOptions {

@@ -157,6 +157,7 @@ fn take(
                     observation: obs.clone(),
                     envelope: envelope.clone(),
                     headers: m.headers.clone(),
+                    spf_record: m.spf_record.clone(),
                 };
                 if tx.try_send(c).is_err() {
                     counters.failure_dropped += 1;

@@ -44,6 +44,7 @@ impl Setup {
         let zone = format!(
             "_dmarc.a.example TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@a.example,mailto:dmarc2@a.example; ruf=mailto:ruf@a.example; fo=1\"\n\
              a.example MX 10 mx.a.example\n\
+             a.example TXT \"v=spf1 ip4:198.51.100.1 -all\"\n\
              mx.a.example A 127.0.0.1\n\
              _dmarc.b.example TXT \"v=DMARC1; p=none; rua=mailto:r@reports.other.example,mailto:x@evil.example\"\n\
              reports.other.example MX 10 mx.other.example\n\
@@ -474,6 +475,12 @@ async fn failure_reports_go_out_from_serve_within_the_rate_limit() {
     assert!(first.contains("report-type=feedback-report"));
     assert!(first.contains("Feedback-Type: auth-failure"));
     assert!(first.contains("Auth-Failure: dmarc"));
+    // the aligned MAIL FROM failed SPF: the record it failed against (RFC 6591 §3.2.6)
+    assert!(
+        first.contains("SPF-DNS: txt : a.example : \"v=spf1 ip4:198.51.100.1 -all\""),
+        "{}",
+        String::from_utf8_lossy(&first.data)
+    );
     assert!(first.contains("Content-Type: text/rfc822-headers"));
     assert!(
         first.contains("Subject: message "),

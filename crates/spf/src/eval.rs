@@ -65,6 +65,8 @@ struct Session<'a> {
     validated: Option<Vec<String>>,
     used_local_part: bool,
     started: Instant,
+    /// The `<domain>`'s own record, as published (for [`SpfOutput::record`]).
+    top_record: Option<String>,
 }
 
 impl Evaluator {
@@ -104,6 +106,7 @@ impl Evaluator {
             validated: None,
             used_local_part: false,
             started: Instant::now(),
+            top_record: None,
         };
         let domain = domain.strip_suffix('.').unwrap_or(domain);
         let mut sender_text = session.local_part.clone();
@@ -119,6 +122,7 @@ impl Evaluator {
             void_lookups: 0,
             problem: None,
             used_local_part: false,
+            record: None,
         };
         // One trailing dot is the root; a second is a zero-length label (RFC 7208 §4.3).
         if domain.ends_with('.') || !is_valid_domain(domain, true) {
@@ -144,6 +148,7 @@ impl Evaluator {
         out.dns_terms = session.dns_terms;
         out.void_lookups = session.void_lookups;
         out.used_local_part = session.used_local_part;
+        out.record = session.top_record;
         out
     }
 
@@ -195,6 +200,9 @@ impl Session<'_> {
             let Some(text) = select_record(&domain, &txts)? else {
                 return Ok(Verdict::none(&domain));
             };
+            if depth == 0 {
+                self.top_record = Some(String::from_utf8_lossy(text).into_owned());
+            }
             let record = Record::parse(text)?;
             self.evaluate(record, domain, depth).await
         })

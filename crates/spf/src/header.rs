@@ -226,6 +226,7 @@ mod tests {
             void_lookups: 0,
             problem: None,
             used_local_part: false,
+            record: None,
         }
     }
 

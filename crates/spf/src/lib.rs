@@ -155,4 +155,7 @@ pub struct SpfOutput {
     /// True when an evaluated term expanded `%{s}` or `%{l}`: the policy looked at the
     /// local-part, so `smtp.mailfrom` may carry it (RFC 8601 §2.7.2).
     pub used_local_part: bool,
+    /// The `<domain>`'s own SPF record as published, when one was found (the `SPF-DNS` field
+    /// of a failure report, RFC 6591 §3.2.6).
+    pub record: Option<String>,
 }
