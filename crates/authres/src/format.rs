@@ -282,7 +282,8 @@ fn is_token(s: &str) -> bool {
             .all(|b| (0x21..0x7f).contains(&b) && !is_tspecial(b))
 }
 
-/// `[local-part] "@" domain-name` with a dot-atom local-part (RFC 8601 §2.2 pvalue).
+/// `[local-part] "@" domain-name` with a dot-atom local-part and an RFC 6376 §3.5
+/// domain-name: two or more labels, each `Let-dig [Ldh-str]` (RFC 8601 §2.2 pvalue).
 fn is_mailbox_like(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else {
         return false;
@@ -292,11 +293,11 @@ fn is_mailbox_like(s: &str) -> bool {
         || local
             .split('.')
             .all(|part| !part.is_empty() && part.bytes().all(atext));
-    let domain_ok = !domain.is_empty()
+    let domain_ok = domain.contains('.')
         && domain.split('.').all(|l| {
-            !l.is_empty()
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && l.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && l.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
         });
     local_ok && domain_ok
 }
@@ -466,6 +467,18 @@ mod tests {
         assert_eq!(value("say \"hi\" \\o/"), "\"say \\\"hi\\\" \\\\o/\"");
         assert_eq!(comment("a (b) c"), "(a \\(b\\) c)");
         assert_eq!(value("evil\r\nX-Injected: 1"), "\"evil  X-Injected: 1\"");
+    }
+
+    #[test]
+    fn mailbox_pvalue_needs_a_dkim_domain_name() {
+        // RFC 8601 §2.2: unquoted `local@domain` only with an RFC 6376 §3.5 domain-name (two
+        // or more labels of letters, digits and inner hyphens); anything else is quoted
+        assert_eq!(pvalue("u@mail.example.com"), "u@mail.example.com");
+        assert_eq!(pvalue("u@localhost"), "\"u@localhost\"");
+        assert_eq!(pvalue("u@_spf.example.com"), "\"u@_spf.example.com\"");
+        assert_eq!(pvalue("u@-x.example.com"), "\"u@-x.example.com\"");
+        assert_eq!(pvalue("u@x-.example.com"), "\"u@x-.example.com\"");
+        assert_eq!(pvalue("@example"), "\"@example\"");
     }
 
     #[test]

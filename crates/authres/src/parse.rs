@@ -57,13 +57,27 @@ pub fn authserv_id(value: &[u8]) -> Option<String> {
 }
 
 /// Whether the field claims to come from `ours` (RFC 8601 §5: remove such fields from
-/// incoming mail). Compares ASCII case-insensitively and ignores one trailing dot on either
-/// side, so `MX.Example.COM.` and `"mx.example.com"` match `mx.example.com`.
+/// incoming mail). Fails closed: the first value after CFWS is the claimed id whatever
+/// follows it (`mx.example.com /1;` and `mx.example.com (c) .x;` claim it too), control
+/// characters before it and Unicode white space around it are skipped as other readers skip
+/// them, and the comparison ignores ASCII case and one trailing dot on either side, so
+/// `MX.Example.COM.` and `"mx.example.com"` match `mx.example.com`.
 pub fn claims_authserv_id(value: &[u8], ours: &str) -> bool {
-    let Some(id) = authserv_id(value) else {
+    let mut p = Parser::new(value, false);
+    loop {
+        if p.cfws().is_err() {
+            return false;
+        }
+        match p.peek() {
+            Some(b) if b < 0x20 || b == 0x7f => p.pos += 1,
+            _ => break,
+        }
+    }
+    let Ok(Some(id)) = p.value() else {
         return false;
     };
-    let a = id.strip_suffix('.').unwrap_or(&id);
+    let id = id.trim_matches(|c: char| c.is_whitespace() || c.is_control());
+    let a = id.strip_suffix('.').unwrap_or(id);
     let b = ours.strip_suffix('.').unwrap_or(ours);
     !a.is_empty() && a.eq_ignore_ascii_case(b)
 }
@@ -472,6 +486,41 @@ mod tests {
             b"mx.example.com.evil; none",
             "mx.example.com"
         ));
+    }
+
+    #[test]
+    fn claims_fail_closed_around_the_id() {
+        // RFC 8601 §5: a field whose first value is our id claims it, however broken the
+        // rest; junk that other readers skip as white space does not hide the id
+        let ours = "mx.example.com";
+        for forged in [
+            &b"mx.example.com /1; dmarc=pass"[..],
+            b"mx.example.com/1; dmarc=pass",
+            b"mx.example.com = x; dmarc=pass",
+            b"mx.example.com (c) .evil.example; dmarc=pass",
+            b"\x0bmx.example.com; dmarc=pass",
+            b"\x0c\x01 (c) \x7fmx.example.com; dmarc=pass",
+            b"\xc2\xa0mx.example.com; dmarc=pass",
+            b"\" mx.example.com \"; dmarc=pass",
+        ] {
+            assert!(
+                claims_authserv_id(forged, ours),
+                "{:?}",
+                String::from_utf8_lossy(forged)
+            );
+        }
+        for other in [
+            &b"spf=pass smtp.mailfrom=mx.example.com"[..],
+            b"example.net; dmarc=pass (mx.example.com)",
+            b"(mx.example.com) example.net; none",
+            b"\x0bmx.example.com.evil; none",
+        ] {
+            assert!(
+                !claims_authserv_id(other, ours),
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
+        }
     }
 
     #[test]

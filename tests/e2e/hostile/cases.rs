@@ -552,6 +552,18 @@ fn forged_authres() -> Vec<Case> {
                 b"From: x@evil.example",
             ])
             .expect_with(removed(1)),
+        c("junk after our authserv-id still claims it")
+            .headers(&[
+                b"Authentication-Results: mx.test.example (c) /1; dmarc=pass",
+                b"From: x@evil.example",
+            ])
+            .expect_with(removed(1)),
+        c("a control character before our authserv-id does not hide it")
+            .headers(&[
+                b"Authentication-Results: \x0bmx.test.example; dmarc=pass",
+                b"From: x@evil.example",
+            ])
+            .expect_with(removed(1)),
         c("another host's header stays")
             .headers(&[
                 b"Authentication-Results: other.example; dmarc=pass",
