@@ -174,18 +174,22 @@ fn signed_headers(cfg: &DkimConfig) -> SignedHeaders {
     } else {
         cfg.sign_headers.clone()
     };
-    let oversign = if cfg.oversign {
-        sign.iter()
-            .filter(|h| {
-                dkim::sign::DEFAULT_OVERSIGNED_HEADERS
-                    .iter()
-                    .any(|o| o.eq_ignore_ascii_case(h))
-            })
-            .cloned()
-            .collect()
-    } else {
-        Vec::new()
-    };
+    // From is always signed (RFC 6376 §5.4), so with over-signing on it is always
+    // over-signed (§8.15), whether or not `sign_headers` names it
+    let mut oversign: Vec<String> = Vec::new();
+    if cfg.oversign {
+        oversign.push("From".into());
+        oversign.extend(
+            sign.iter()
+                .filter(|h| {
+                    !h.eq_ignore_ascii_case("From")
+                        && dkim::sign::DEFAULT_OVERSIGNED_HEADERS
+                            .iter()
+                            .any(|o| o.eq_ignore_ascii_case(h))
+                })
+                .cloned(),
+        );
+    }
     SignedHeaders::Custom { sign, oversign }
 }
 
@@ -261,5 +265,22 @@ mod tests {
         assert!(!pattern_matches("*.example.com", "example.com"));
         assert!(!pattern_matches("*.example.com", "badexample.com"));
         assert!(pattern_matches("*", "anything.test"));
+    }
+
+    /// RFC 6376 §8.15: with `oversign` on, From is over-signed even when `sign_headers`
+    /// (e.g. migrated from OpenDKIM's SignHeaders) does not name it, so no second From can be
+    /// added after signing.
+    #[test]
+    fn from_oversigned_with_custom_sign_headers() {
+        let cfg = DkimConfig {
+            sign_headers: vec!["To".into(), "Subject".into()],
+            ..DkimConfig::default()
+        };
+        let headers = [
+            ::message::HeaderField::new(b"From".to_vec(), b" a@example.com"),
+            ::message::HeaderField::new(b"To".to_vec(), b" b@example.net"),
+        ];
+        let list = dkim::sign::header_list(&headers, &signed_headers(&cfg));
+        assert_eq!(list.iter().filter(|n| *n == "from").count(), 2, "{list:?}");
     }
 }

@@ -33,12 +33,12 @@ impl Signing {
         if app.signing.is_empty() {
             return Signing::default();
         }
-        let Some(domain) = headers
-            .named("From")
-            .next()
-            .and_then(|(h, _)| from_domain(&h.value))
-        else {
-            return Signing::default();
+        let domain = match signing_domain(headers) {
+            Ok(d) => d,
+            Err(why) => {
+                tracing::warn!("not signed: {why}");
+                return Signing::default();
+            }
         };
         let sessions = app
             .signing
@@ -88,10 +88,13 @@ pub fn start_sealing(
     headers: &Headers,
     hashes: &mut BodyHashes,
 ) -> Option<(String, arc::SealingSession)> {
+    // the seal does not vouch for the author (RFC 8617 §5.1): the first From address picks
+    // the key, as before, even where the author is too ambiguous for a DKIM signature
     let domain = headers
         .named("From")
         .next()
-        .and_then(|(h, _)| from_domain(&h.value))?;
+        .and_then(|(h, _)| dmarc::parse_from(&h.value).ok())
+        .and_then(|addrs| addrs.iter().find_map(|a| a.author_domain().ok()))?;
     let key = app.signing.for_domain(&domain).into_iter().next()?;
     Some((
         format!("{}/{}", key.domain, key.selector),
@@ -99,8 +102,78 @@ pub fn start_sealing(
     ))
 }
 
-/// The domain of the first address in a From header value (for choosing signing keys).
-pub fn from_domain(value: &[u8]) -> Option<String> {
-    let addrs = dmarc::parse_from(value).ok()?;
-    addrs.iter().find_map(|a| a.author_domain().ok())
+/// The author domain that picks our signing keys (RFC 6376 §5.4, RFC 5322 §3.6): the one
+/// domain of every address of the one From field. Several From fields, an address without a
+/// usable domain, or addresses in several domains make the author ambiguous: our `d=` must
+/// not vouch for a message whose displayed author may be someone else, so it is not signed.
+pub fn signing_domain(headers: &Headers) -> Result<String, &'static str> {
+    let mut fields = headers.named("From");
+    let (field, _) = fields.next().ok_or("no From field")?;
+    if fields.next().is_some() {
+        return Err("several From fields");
+    }
+    let addrs = dmarc::parse_from(&field.value).map_err(|_| "the From field does not parse")?;
+    let mut domain: Option<String> = None;
+    for a in &addrs {
+        let d = a
+            .author_domain()
+            .map_err(|_| "a From address without a usable domain")?;
+        match &domain {
+            Some(first) if *first != d => return Err("From addresses in several domains"),
+            Some(_) => {}
+            None => domain = Some(d),
+        }
+    }
+    domain.ok_or("no address in the From field")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(fields: &[(&str, &str)]) -> Headers {
+        let mut h = Headers::new();
+        for (name, value) in fields {
+            h.push(HeaderField::new(name.as_bytes().to_vec(), value.as_bytes()));
+        }
+        h
+    }
+
+    fn domain(fields: &[(&str, &str)]) -> Option<String> {
+        signing_domain(&headers(fields)).ok()
+    }
+
+    /// RFC 5322 §3.6, RFC 6376 §8.15: our d= vouches only for an unambiguous author.
+    #[test]
+    fn signing_domain_only_for_one_unambiguous_author_domain() {
+        let ours = Some("ours.example".to_string());
+        assert_eq!(domain(&[("From", " a@ours.example")]), ours);
+        assert_eq!(domain(&[("from", " \"A\" <a@OURS.example.>")]), ours);
+        assert_eq!(domain(&[("From", " a@ours.example, b@ours.example")]), ours);
+        assert_eq!(domain(&[("From", " team: a@ours.example;")]), ours);
+        // several From fields: readers may show either
+        assert_eq!(
+            domain(&[("From", " a@ours.example"), ("From", " ceo@victim.example")]),
+            None
+        );
+        // several author domains
+        assert_eq!(
+            domain(&[("From", " a@ours.example, ceo@victim.example")]),
+            None
+        );
+        // an entry without a usable domain next to ours
+        assert_eq!(domain(&[("From", " ceo, a@ours.example")]), None);
+        assert_eq!(
+            domain(&[("From", " <a@[192.0.2.1]>, a@ours.example")]),
+            None
+        );
+        // nothing to sign for
+        assert_eq!(domain(&[("From", " undisclosed:;")]), None);
+        assert_eq!(domain(&[("From", " a")]), None);
+        assert_eq!(domain(&[("Subject", " x")]), None);
+        assert_eq!(
+            domain(&[("From", " victim@bank.example <a@ours.example>")]),
+            None
+        );
+    }
 }

@@ -283,6 +283,50 @@ async fn auto_role_signs_our_users_only() {
     m.stop().await;
 }
 
+/// RFC 5322 §3.6, RFC 6376 §8.15: a message whose author is ambiguous (two From fields, or
+/// one From with addresses in two domains) is accepted unsigned: our `d=` never vouches for
+/// an author readers may see as someone else.
+#[tokio::test(flavor = "multi_thread")]
+async fn ambiguous_from_is_accepted_unsigned() {
+    let k = keys("");
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n{}",
+        k.toml
+    );
+    let m = Milter::start(&toml, &k.zone).await;
+    let body = [
+        "To: bob@example.net",
+        "Subject: who wrote this?",
+        "",
+        "hi",
+        "",
+    ];
+    for from in [
+        vec!["From: alice@example.org", "From: ceo@victim.example"],
+        vec!["From: alice@example.org, ceo@victim.example"],
+    ] {
+        let lines: Vec<&str> = from.iter().copied().chain(body).collect();
+        let mut mta = m.postfix().await;
+        mta.connect("x", "203.0.113.5".parse().unwrap(), 1, &[])
+            .await
+            .expect("connect");
+        let out = mta
+            .send_transaction(
+                "<alice@example.org>",
+                &["<bob@example.net>"],
+                &message(&lines),
+            )
+            .await
+            .expect("message");
+        assert!(out.is_accept(), "{from:?}: {out:?}");
+        assert!(
+            out.added_header("DKIM-Signature").is_none(),
+            "{from:?}: {out:?}"
+        );
+    }
+    m.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn signing_table_patterns_pick_keys() {
     let k = keys(
