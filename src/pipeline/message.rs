@@ -98,6 +98,9 @@ pub struct MessageState {
     pub body_bytes: u64,
     /// Inbound, outbound or forward.
     pub direction: Direction,
+    /// The client is one of ours by `[outbound]` (authenticated, an internal network or a
+    /// daemon name), whatever the listener's role.
+    pub client_is_ours: bool,
     /// The MTA's queue id, once known.
     pub queue_id: Option<String>,
 }
@@ -113,6 +116,7 @@ impl MessageState {
             forged_authres: Vec::new(),
             body_bytes: 0,
             direction,
+            client_is_ours: false,
             queue_id,
         }
     }

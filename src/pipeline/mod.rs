@@ -191,11 +191,9 @@ impl MessagePipeline {
             mail_args: args,
             recipients: Vec::new(),
         };
-        let mut current = Current::new(MessageState::new(
-            envelope,
-            direction,
-            macros.queue_id.clone(),
-        ));
+        let mut state = MessageState::new(envelope, direction, macros.queue_id.clone());
+        state.client_is_ours = self.client_is_ours(macros);
+        let mut current = Current::new(state);
         current.srs_spf = steps::srs_spf_task(&self.app, sender);
         if direction.verifies() {
             current.inbound.start_envelope(
@@ -357,27 +355,28 @@ impl MessagePipeline {
             Role::Sign => Direction::Outbound,
             Role::Verify => Direction::Inbound,
             Role::Forward => Direction::Forward,
-            Role::Auto => {
-                let cfg = &self.app.config.outbound;
-                let authenticated = cfg.authenticated
-                    && macros.auth_authen.as_deref().is_some_and(|a| !a.is_empty());
-                let internal = self
-                    .conn
-                    .client
-                    .ip
-                    .is_some_and(|ip| cfg.internal_networks.iter().any(|n| n.contains(ip)));
-                let daemon = self
-                    .conn
-                    .daemon_name
-                    .as_deref()
-                    .is_some_and(|d| cfg.daemon_names.iter().any(|n| n == d));
-                if authenticated || internal || daemon {
-                    Direction::Outbound
-                } else {
-                    Direction::Inbound
-                }
-            }
+            Role::Auto if self.client_is_ours(macros) => Direction::Outbound,
+            Role::Auto => Direction::Inbound,
         }
+    }
+
+    /// Whether `[outbound]` counts the client as ours: authenticated, on an internal network,
+    /// or behind one of our daemon names.
+    fn client_is_ours(&self, macros: &StageMacros) -> bool {
+        let cfg = &self.app.config.outbound;
+        let authenticated =
+            cfg.authenticated && macros.auth_authen.as_deref().is_some_and(|a| !a.is_empty());
+        let internal = self
+            .conn
+            .client
+            .ip
+            .is_some_and(|ip| cfg.internal_networks.iter().any(|n| n.contains(ip)));
+        let daemon = self
+            .conn
+            .daemon_name
+            .as_deref()
+            .is_some_and(|d| cfg.daemon_names.iter().any(|n| n == d));
+        authenticated || internal || daemon
     }
 }
 

@@ -12,7 +12,10 @@ use super::decision::NewHeader;
 /// Our signatures being computed for one message.
 #[derive(Default)]
 pub struct Signing {
-    sessions: Vec<(String, SigningSession)>,
+    /// The From domain the keys were picked for.
+    author: String,
+    /// `domain/selector`, the key's `d=`, the signature being computed.
+    sessions: Vec<(String, String, SigningSession)>,
 }
 
 /// What signing produced: the headers to prepend (top-down) and a label per attempt.
@@ -47,11 +50,32 @@ impl Signing {
             .map(|k| {
                 (
                     format!("{}/{}", k.domain, k.selector),
+                    k.domain.clone(),
                     k.signer.start_shared(hashes),
                 )
             })
             .collect();
-        Signing { sessions }
+        Signing {
+            author: domain,
+            sessions,
+        }
+    }
+
+    /// Drops the signatures whose `d=` aligns with the From domain (relaxed, by the public
+    /// suffix list: RFC 7489 §3.1.1) and returns their labels: such a signature would make the
+    /// message pass DMARC for its author downstream (RFC 9989 §4.4).
+    pub fn withhold_aligned(&mut self) -> Vec<String> {
+        let author_org = dmarc::psl_organizational_domain(&self.author);
+        let mut withheld = Vec::new();
+        self.sessions.retain(|(label, d, _)| {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            let aligned = d == self.author || dmarc::psl_organizational_domain(&d) == author_org;
+            if aligned {
+                withheld.push(label.clone());
+            }
+            !aligned
+        });
+        withheld
     }
 
     /// True when no key signs this message.
@@ -63,7 +87,7 @@ impl Signing {
     /// started key, at Unix time `now`.
     pub fn finish(self, hashes: &FinishedBodyHashes, headers: &[HeaderField], now: u64) -> Signed {
         let mut out = Signed::default();
-        for (label, s) in self.sessions {
+        for (label, _, s) in self.sessions {
             match s.finish_shared(hashes, headers, now) {
                 Ok(sig) => {
                     out.headers

@@ -26,7 +26,7 @@ use milter_proto::SmtpReply;
 use crate::app::App;
 
 use super::decision::{Decision, NewHeader, RcptChange, Verdict};
-use super::message::MessageState;
+use super::message::{Direction, MessageState};
 use super::policy::{self, PolicyInput};
 use super::sink::FinishedMessage;
 use super::task::Task;
@@ -40,7 +40,7 @@ impl MessagePipeline {
             state,
             body_hashes,
             inbound,
-            signing,
+            mut signing,
             sealing,
             srs_spf,
             capture,
@@ -128,6 +128,18 @@ impl MessagePipeline {
         // 6. our DKIM signatures, over the header fields as they will be delivered; made
         // before the seal, which must follow every change to the message (RFC 8617 §5.1 step 1)
         let mut signatures = Vec::new();
+        if direction == Direction::Forward
+            && !state.client_is_ours
+            && !signing.is_empty()
+            && !author_authenticated(results.as_deref())
+        {
+            // a stranger's message whose From domain nothing authenticated: a signature
+            // aligned with it would make a forgery pass DMARC downstream (RFC 9989 §4.4)
+            for label in signing.withhold_aligned() {
+                tracing::warn!(key = %label, "not signed: mail from a client that is not ours, with no aligned SPF or DKIM pass for its From domain");
+                signing_log.push_str(&format!(" signed={label}:withheld"));
+            }
+        }
         if direction.signs() && d.verdict == Verdict::Accept && !signing.is_empty() {
             let signed = signing.finish(&hashes, &state.delivered_headers(), dkim::unix_now());
             signatures = signed.headers;
@@ -388,4 +400,16 @@ fn dsn_args(args: &[Vec<u8>]) -> Option<String> {
         .filter(|a| !a.contains(char::is_whitespace) && !a.contains('\0'))
         .collect();
     (!kept.is_empty()).then(|| kept.join(" "))
+}
+
+/// Whether the checks authenticated the From domain: an SPF or DKIM pass aligned with it
+/// (RFC 9989 §4.4, computed with or without a DMARC record). Without DMARC results nothing
+/// is known, and the configuration chose that (`[dmarc] enabled = false`).
+fn author_authenticated(results: Option<&super::Results>) -> bool {
+    match results.and_then(|r| r.dmarc.as_ref()) {
+        None => true,
+        Some(dmarc) => dmarc
+            .primary()
+            .is_some_and(|e| e.spf_aligned() || e.dkim_aligned()),
+    }
 }

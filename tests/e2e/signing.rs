@@ -283,6 +283,57 @@ async fn auto_role_signs_our_users_only() {
     m.stop().await;
 }
 
+/// A forwarder never vouches for a stranger's forgery of a domain it signs for (RFC 9989
+/// §4.4): on a `role = "forward"` listener, a message from a client that is not ours whose
+/// From domain no SPF or DKIM pass authenticated gets no signature aligned with that domain;
+/// its other signatures (a forwarder's own, unaligned `d=`) and our clients' mail are signed.
+#[tokio::test(flavor = "multi_thread")]
+async fn forward_listener_withholds_aligned_signatures_from_unauthenticated_strangers() {
+    let k = keys("[[dkim.signing]]\nfrom = \"*\"\nkeys = [\"rsa2026\"]\n");
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"forward\"\n{}",
+        k.toml
+    );
+    // example.org's SPF allows only 198.51.100.1
+    let zone = format!(
+        "{}example.org TXT \"v=spf1 ip4:198.51.100.1 -all\"\n",
+        k.zone
+    );
+    let m = Milter::start(&toml, &zone).await;
+    let send = |ip: &'static str, from: &'static str| {
+        let m = &m;
+        async move {
+            let mut mta = m.postfix().await;
+            mta.connect("x.example", ip.parse().unwrap(), 1, &[])
+                .await
+                .expect("connect");
+            let out = mta
+                .send_transaction(
+                    &format!("<alice@{from}>"),
+                    &["<bob@example.net>"],
+                    &outgoing(from),
+                )
+                .await
+                .expect("message");
+            assert!(out.is_accept(), "{out:?}");
+            out
+        }
+    };
+    // a stranger forging example.org (SPF fails, no DKIM): not signed as example.org
+    let out = send("203.0.113.5", "example.org").await;
+    assert!(out.added_header("DKIM-Signature").is_none(), "{out:?}");
+    // the same message from example.org's own server: SPF aligned pass, signed
+    let out = send("198.51.100.1", "example.org").await;
+    assert!(out.added_header("DKIM-Signature").is_some(), "{out:?}");
+    // a stranger writing from another domain: our d=example.org does not align, signed
+    let out = send("203.0.113.5", "author.example").await;
+    assert!(out.added_header("DKIM-Signature").is_some(), "{out:?}");
+    // our own client (an internal network): signed
+    let out = send("127.0.0.1", "example.org").await;
+    assert!(out.added_header("DKIM-Signature").is_some(), "{out:?}");
+    m.stop().await;
+}
+
 /// RFC 5322 §3.6, RFC 6376 §8.15: a message whose author is ambiguous (two From fields, or
 /// one From with addresses in two domains) is accepted unsigned: our `d=` never vouches for
 /// an author readers may see as someone else.
