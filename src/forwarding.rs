@@ -141,44 +141,125 @@ pub fn load_srs(cfg: &SrsConfig) -> anyhow::Result<Srs> {
 pub async fn run_socketmap(
     listening: crate::server::sockets::Listening,
     state: Arc<SrsState>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     use crate::server::sockets::Listening;
-    let idle = std::time::Duration::from_secs(300);
     match listening {
-        Listening::Tcp(l) => loop {
-            let (s, _) = tokio::select! {
-                a = l.accept() => a?,
-                _ = stop.changed() => return Ok(()),
+        Listening::Tcp(l) => {
+            let accept = || async {
+                let (s, _) = l.accept().await?;
+                let _ = s.set_nodelay(true);
+                Ok(s)
             };
-            let _ = s.set_nodelay(true);
-            let st = Arc::clone(&state);
-            tokio::spawn(async move {
-                if let Err(e) = st.serve_socketmap(s, idle).await {
-                    tracing::debug!("socketmap connection: {e}");
-                }
-            });
-        },
+            accept_loop(accept, state, stop).await;
+        }
         Listening::Unix {
             listener,
             path,
             owned,
-        } => loop {
-            let (s, _) = tokio::select! {
-                a = listener.accept() => a?,
-                _ = stop.changed() => {
-                    if owned {
-                        let _ = std::fs::remove_file(&path);
-                    }
-                    return Ok(());
+        } => {
+            let accept = || async { listener.accept().await.map(|(s, _)| s) };
+            accept_loop(accept, state, stop).await;
+            if owned {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Accepts socketmap clients with `accept` and serves each on its own task until `stop`
+/// fires (Postfix `socketmap_table(5)`); a failed accept is logged and retried.
+async fn accept_loop<S, F, Fut>(
+    mut accept: F,
+    state: Arc<SrsState>,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<S>>,
+{
+    let idle = std::time::Duration::from_secs(300);
+    loop {
+        let accepted = tokio::select! {
+            a = accept() => a,
+            _ = stop.changed() => return,
+        };
+        let s = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                // e.g. EMFILE or ECONNABORTED: back off briefly and keep serving, as the
+                // milter listeners do; returning would leave Postfix without its maps
+                tracing::warn!("socketmap: accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let st = Arc::clone(&state);
+        tokio::spawn(async move {
+            if let Err(e) = st.serve_socketmap(s, idle).await {
+                tracing::debug!("socketmap connection: {e}");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::duplex;
+
+    fn state() -> Arc<SrsState> {
+        let secrets = srs::load_secrets("tops3cr3t").expect("secret");
+        let mut sc = srs::SrsConfig::new(secrets, "example.com");
+        sc.clock = srs::Clock::fixed_unix(1_577_836_860);
+        Arc::new(SrsState {
+            srs: Srs::new(sc).expect("srs"),
+            local: ["example.com"].into_iter().collect(),
+            excluded: DomainSet::new(),
+            mode: RewriteMode::Always,
+            reverse: true,
+        })
+    }
+
+    /// socketmap_table(5): a failed accept (EMFILE when every descriptor is taken by idle
+    /// clients, ECONNABORTED) must not end the service; the next client is still answered.
+    #[tokio::test]
+    async fn socketmap_survives_a_failed_accept() {
+        let (client, server) = duplex(4096);
+        let mut pending = vec![
+            Ok(server),
+            Err(std::io::Error::from_raw_os_error(24)), // EMFILE
+        ];
+        let accept = move || {
+            let next = pending.pop();
+            async move {
+                match next {
+                    Some(r) => r,
+                    None => std::future::pending().await,
                 }
-            };
-            let st = Arc::clone(&state);
-            tokio::spawn(async move {
-                if let Err(e) = st.serve_socketmap(s, idle).await {
-                    tracing::debug!("socketmap connection: {e}");
-                }
-            });
-        },
+            }
+        };
+        let (_tx, rx) = watch::channel(false);
+        let serving = tokio::spawn(accept_loop(accept, state(), rx));
+        let mut client = client;
+        client
+            .write_all(b"28:forward test@otherdomain.com,")
+            .await
+            .expect("write");
+        let mut reply = vec![0u8; 52];
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            client.read_exact(&mut reply),
+        )
+        .await
+        .expect("answered in time")
+        .expect("read");
+        assert_eq!(
+            reply,
+            b"48:OK SRS0=vmyz=2W=otherdomain.com=test@example.com,"
+        );
+        assert!(!serving.is_finished());
+        serving.abort();
     }
 }
