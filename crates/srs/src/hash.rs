@@ -98,19 +98,42 @@ pub(crate) fn check(
     Err(SrsError::BadHash)
 }
 
-/// Equality of two hash strings, ignoring ASCII case and the base64/base64url difference.
+/// Equality of two hash strings, ignoring ASCII case and the base64/base64url difference,
+/// in time independent of where they differ (postsrsd `base64_equivalent`).
 fn hash_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| fold(x) == fold(y))
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(0u8, |acc, (&x, &y)| acc | (fold(x) ^ fold(y)));
+    std::hint::black_box(diff) == 0
 }
 
-/// Folds one hash character: lower case, and the base64 `+` `/` onto base64url `-` `_`.
+/// Folds one hash character by table lookup (no data-dependent branch): ASCII lower case,
+/// and the base64 `+` `/` onto base64url `-` `_`.
 fn fold(c: u8) -> u8 {
-    match c {
-        b'+' => b'-',
-        b'/' => b'_',
-        other => other.to_ascii_lowercase(),
-    }
+    // a u8 always indexes a 256-entry table; `get` keeps the no-indexing rule
+    FOLD.get(usize::from(c)).copied().unwrap_or(c)
 }
+
+/// The [`fold`] table.
+const FOLD: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        #[allow(clippy::cast_possible_truncation)]
+        let c = i as u8;
+        t[i] = match c {
+            b'+' => b'-',
+            b'/' => b'_',
+            other => other.to_ascii_lowercase(),
+        };
+        i += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests {
@@ -157,5 +180,13 @@ mod tests {
         assert!(hash_eq(b"XJO9", b"xjo9"));
         assert!(!hash_eq(b"abcd", b"abc"));
         assert!(!hash_eq(b"a+cd", b"a/cd"));
+        for c in 0..=255u8 {
+            let want = match c {
+                b'+' => b'-',
+                b'/' => b'_',
+                other => other.to_ascii_lowercase(),
+            };
+            assert_eq!(fold(c), want, "{c}");
+        }
     }
 }
