@@ -217,7 +217,7 @@ fn get(addr: SocketAddr, path: &str) -> usize {
         .expect("timeout");
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .expect("send");
     let mut raw = Vec::new();

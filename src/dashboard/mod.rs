@@ -9,7 +9,9 @@
 //!   chooses the period (default: the last 30 days).
 //! - Access: with `token_file` every request needs the token (`Authorization: Bearer`, or as
 //!   the basic-auth password); without it only loopback clients are answered (the
-//!   configuration allows no token only on a loopback address). Otherwise `401`.
+//!   configuration allows no token only on a loopback address), and then only for a `Host`
+//!   naming the loopback address (no DNS rebinding, [`Access::allows_host`]). Otherwise `401`
+//!   (`403` for another host).
 //! - Pages need nothing from elsewhere: no scripts, styles inline, the chart inline SVG; a
 //!   Content-Security-Policy of `default-src 'none'` makes the browser refuse anything else.
 //! - Bounds: [`MAX_CLIENTS`] connections at once (more are closed), a request head of at most
@@ -94,6 +96,30 @@ impl Access {
             return false;
         };
         same(&offered, token.as_bytes())
+    }
+
+    /// Whether the host a request names (its target's authority, else `Host`, RFC 9112
+    /// §3.2) may be answered: with a token any; without one only the loopback address
+    /// (`127.0.0.1`, `[::1]`, `localhost`, any port) or none (not a browser), so that a page
+    /// elsewhere that points its own name at 127.0.0.1 (DNS rebinding) cannot read the
+    /// pages through its visitor's browser.
+    pub fn allows_host(&self, host: Option<&str>) -> bool {
+        if self.token.is_some() {
+            return true;
+        }
+        let Some(host) = host else {
+            return true;
+        };
+        let Ok(authority) = host.trim().parse::<hyper::http::uri::Authority>() else {
+            return false;
+        };
+        let name = authority.host();
+        let name = name.strip_suffix('.').unwrap_or(name);
+        let literal = name.trim_start_matches('[').trim_end_matches(']');
+        name.eq_ignore_ascii_case("localhost")
+            || literal
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.to_canonical().is_loopback())
     }
 }
 
@@ -250,6 +276,19 @@ async fn respond(
         );
         return r;
     }
+    let host = match req.uri().authority() {
+        Some(a) => Some(a.as_str()),
+        None => req
+            .headers()
+            .get(hyper::header::HOST)
+            .map(|h| h.to_str().unwrap_or("\u{fffd}")),
+    };
+    if !access.allows_host(host) {
+        return pages::plain(
+            StatusCode::FORBIDDEN,
+            "without a token only requests for 127.0.0.1, [::1] or localhost are answered\n",
+        );
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = pages::plain(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
         r.headers_mut()
@@ -312,6 +351,41 @@ mod tests {
             assert!(!t.allows(peer, Some(&h(&basic("0123456789abcdef")))));
             assert!(!t.allows(peer, Some(&h(&basic("admin:wrong")))));
         }
+    }
+
+    #[test]
+    fn without_a_token_only_loopback_hosts_are_answered() {
+        let open = Access { token: None };
+        for good in [
+            None,
+            Some("127.0.0.1:9852"),
+            Some("127.0.0.1"),
+            Some("[::1]:9852"),
+            Some("localhost:9852"),
+            Some("LOCALHOST"),
+            Some("localhost."),
+            Some("127.1.2.3:80"),
+            Some("[::ffff:127.0.0.1]:9852"),
+        ] {
+            assert!(open.allows_host(good), "{good:?}");
+        }
+        // DNS rebinding: the browser names the attacker's host, the socket is loopback
+        for bad in [
+            "attacker.example:9852",
+            "attacker.example",
+            "127.0.0.1.attacker.example:9852",
+            "localhost.attacker.example",
+            "192.0.2.1:9852",
+            "",
+            "\u{fffd}",
+            "a b",
+        ] {
+            assert!(!open.allows_host(Some(bad)), "{bad:?}");
+        }
+        let t = Access {
+            token: Some("0123456789abcdef".into()),
+        };
+        assert!(t.allows_host(Some("dashboard.example.com")));
     }
 
     #[test]
