@@ -166,10 +166,14 @@ impl Store {
 
     /// Deletes everything older than `before` (Unix seconds): observations, report jobs and
     /// sends of periods that began before it, failure reports created before it, received
-    /// reports whose period ended before it. Run daily with `before = now - keep`.
+    /// reports (with their rollups) whose first UTC day ended before it (their `end` is the
+    /// reporter's to write). Run daily with `before = now - keep`.
     pub async fn purge(&self, before: u64) -> Result<PurgeStats, StoreError> {
         let b = Value::Int(secs(before));
         let p = || vec![b.clone()];
+        // days whose last second is before `before`: `day < before - 86399`, so that no
+        // day near the 64-bit limit (a hostile report's begin) overflows in SQL
+        let days = || vec![Value::Int(secs(before.saturating_sub(86_399)))];
         let results = self
             .transaction(vec![
                 Stmt::new(
@@ -186,19 +190,22 @@ impl Store {
                     "DELETE FROM failure_reports WHERE created_at < ?1 RETURNING 1",
                     p(),
                 ),
+                // a received report goes with the rollups of the day its records count for
+                // (the day it begins; its end is the reporter's to write, and may lie)
                 Stmt::new(
                     "DELETE FROM received_records WHERE report_id IN
-                        (SELECT id FROM received_reports WHERE end_time < ?1)",
-                    p(),
+                        (SELECT id FROM received_reports
+                         WHERE begin_time - begin_time % 86400 < ?1)",
+                    days(),
                 ),
                 Stmt::new(
-                    "DELETE FROM received_reports WHERE end_time < ?1 RETURNING 1",
-                    p(),
+                    "DELETE FROM received_reports
+                     WHERE begin_time - begin_time % 86400 < ?1 RETURNING 1",
+                    days(),
                 ),
-                // the rollups of the days those reports covered (day + 86399 is the end of
-                // a one-day report), and names not looked up again since
-                Stmt::new("DELETE FROM received_daily WHERE day + 86399 < ?1", p()),
-                Stmt::new("DELETE FROM received_selectors WHERE day + 86399 < ?1", p()),
+                // the rollups of those days, and names not looked up again since
+                Stmt::new("DELETE FROM received_daily WHERE day < ?1", days()),
+                Stmt::new("DELETE FROM received_selectors WHERE day < ?1", days()),
                 Stmt::new("DELETE FROM source_names WHERE looked_up_at < ?1", p()),
             ])
             .await?;

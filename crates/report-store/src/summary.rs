@@ -314,8 +314,11 @@ impl Store {
         self.fill_reporters(&domain, span, &mut sources).await?;
         self.fill_names(&mut sources).await?;
         Ok(DomainSummary {
-            messages: days.iter().map(DayResults::total).sum(),
-            dmarc_pass: days.iter().map(|d| d.pass).sum(),
+            messages: days
+                .iter()
+                .map(DayResults::total)
+                .fold(0, u64::saturating_add),
+            dmarc_pass: days.iter().map(|d| d.pass).fold(0, u64::saturating_add),
             days,
             sources,
             sources_total,

@@ -114,6 +114,11 @@ fn timestamp(value: &str, element: &str) -> Result<u64, ReportsError> {
     int.parse().map_err(|_| invalid(element, value))
 }
 
+/// The largest `count` of one row believed (RFC 9990 §3.1.1.8): over four billion messages
+/// from one source in one report is no real report, and the store sums counts as 64-bit
+/// integers, which a few records near that limit would overflow (RFC 9990 §8.1).
+pub const MAX_ROW_COUNT: u64 = u32::MAX as u64;
+
 fn count(value: &str, element: &str) -> Result<u64, ReportsError> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid(element, value));
@@ -293,7 +298,14 @@ fn parse_row(c: &mut Cursor<'_, '_>, el: &Child) -> Result<Row, ReportsError> {
                 let addr: IpAddr = text.parse().map_err(|_| invalid("source_ip", &text))?;
                 once(&mut ip, addr, "source_ip", p)?;
             }
-            "count" => once(&mut n, count(&c.text(&ch)?, "count")?, "count", p)?,
+            "count" => {
+                let text = c.text(&ch)?;
+                let v = count(&text, "count")?;
+                if v > MAX_ROW_COUNT {
+                    return Err(invalid("count", &text));
+                }
+                once(&mut n, v, "count", p)?;
+            }
             "policy_evaluated" => {
                 once(
                     &mut evaluated,

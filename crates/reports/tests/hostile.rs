@@ -406,6 +406,24 @@ fn malformed_reports_get_clear_errors() {
     );
 }
 
+/// A row's `count` is summed by the store as a 64-bit integer: a count no receiver could
+/// report (more than four billion messages from one source) is refused, so that a few such
+/// records cannot overflow the sums every page of the dashboard reads (RFC 9990 §8.1).
+#[test]
+fn counts_beyond_four_billion_are_refused() {
+    let with = |n: &str| GOOD.replace("<count>3</count>", &format!("<count>{n}</count>"));
+    let fb = parse_report(with("4294967295").as_bytes()).unwrap();
+    assert_eq!(fb.records[0].row.count, u64::from(u32::MAX));
+    for n in ["4294967296", "9223372036854775807", "18446744073709551615"] {
+        let err = parse_report(with(n).as_bytes()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("invalid value \"{n}\" in <count>")),
+            "{n}: {err}"
+        );
+    }
+}
+
 fn b64(data: &[u8]) -> String {
     use base64::Engine;
     let text = base64::engine::general_purpose::STANDARD.encode(data);
