@@ -218,6 +218,15 @@ impl Config {
                 line_of(&addr.to_string())
             );
         }
+        if let Some(SocketSpec::Inet { host, port }) = &self.srs.socketmap.0
+            && !self.srs.allow_remote
+            && !is_loopback_host(host)
+        {
+            bail!(
+                "srs.socketmap{}: {host}:{port} is not a loopback address; anyone who reaches it gets valid SRS addresses for any recipient (an open relay). Use inet:127.0.0.1:PORT or a unix: socket, or set [srs] allow_remote = true (and firewall the port)",
+                line_of("socketmap")
+            );
+        }
         if self.srs.enabled && self.srs.domain.trim().is_empty() {
             bail!(
                 "srs.domain{}: required when srs.enabled = true",
@@ -230,3 +239,12 @@ impl Config {
 
 #[cfg(test)]
 mod tests;
+
+/// A socket host that only this machine reaches: a loopback IP literal or `localhost`.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
+}

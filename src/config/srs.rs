@@ -34,6 +34,9 @@ pub struct SrsConfig {
     pub outbound_addresses: Vec<std::net::IpAddr>,
     /// Postfix socketmap listener (`inet:127.0.0.1:10003`); empty disables it.
     pub socketmap: OptionalSocket,
+    /// Allow a socketmap on an address other than loopback: its `forward` map signs any
+    /// address for anyone who connects, so that makes us an open relay unless firewalled.
+    pub allow_remote: bool,
 }
 
 impl Default for SrsConfig {
@@ -52,6 +55,7 @@ impl Default for SrsConfig {
             hash_encoding: SrsHashEncoding::Base64url,
             outbound_addresses: Vec::new(),
             socketmap: OptionalSocket(None),
+            allow_remote: false,
         }
     }
 }

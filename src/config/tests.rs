@@ -340,3 +340,32 @@ fn metrics_are_off_by_default_and_loopback_unless_allowed() {
     let off = Config::default();
     assert_eq!(Config::parse(&off.to_toml().unwrap()).unwrap(), off);
 }
+
+/// `[srs] socketmap` signs any address for anyone who connects: only on loopback (or a
+/// Unix socket) unless `allow_remote` says the port is firewalled.
+#[test]
+fn srs_socketmap_stays_on_loopback_unless_allowed() {
+    for ok in [
+        "inet:127.0.0.1:10003",
+        "inet:[::1]:10003",
+        "inet:localhost:10003",
+        "unix:/run/authmilter/srs.sock",
+    ] {
+        let toml = format!("[srs]\nsocketmap = \"{ok}\"\n");
+        assert!(Config::parse(&toml).is_ok(), "{ok}");
+    }
+    for remote in [
+        "inet:0.0.0.0:10003",
+        "inet:192.0.2.1:10003",
+        "inet:mail.example.com:10003",
+    ] {
+        let toml = format!("[srs]\n\nsocketmap = \"{remote}\"\n");
+        let err = Config::parse(&toml).unwrap_err().to_string();
+        assert!(
+            err.contains("srs.socketmap (line 3)") && err.contains("allow_remote"),
+            "{remote}: {err}"
+        );
+        let allowed = format!("[srs]\nsocketmap = \"{remote}\"\nallow_remote = true\n");
+        assert!(Config::parse(&allowed).is_ok(), "{remote}");
+    }
+}
