@@ -163,6 +163,20 @@ impl Config {
                 line_of("max_connections")
             );
         }
+        if self.iprev.max_names == 0 {
+            // no forward lookup at all: every client with a PTR name would get iprev=fail
+            bail!(
+                "iprev.max_names{}: must be at least 1 (turn iprev off with enabled = false)",
+                line_of("max_names")
+            );
+        }
+        if self.dkim.max_signatures == 0 {
+            // every signature would be "too many signatures" (permerror)
+            bail!(
+                "dkim.max_signatures{}: must be at least 1 (turn verification off with verify = false)",
+                line_of("max_signatures")
+            );
+        }
         if self.server.max_packet_size < 65_536 + 5 {
             bail!(
                 "server.max_packet_size{}: must be at least 65541 bytes (a full BODY chunk)",

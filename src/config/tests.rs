@@ -369,3 +369,17 @@ fn srs_socketmap_stays_on_loopback_unless_allowed() {
         assert!(Config::parse(&allowed).is_ok(), "{remote}");
     }
 }
+
+/// Limits of 0 would turn a check into a wrong answer for every message, not off.
+#[test]
+fn zero_limits_that_would_fail_every_message_are_refused() {
+    let err = Config::parse("[iprev]\nmax_names = 0\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("iprev.max_names (line 2)"), "{err}");
+    let err = Config::parse("[dkim]\nmax_signatures = 0\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("dkim.max_signatures (line 2)"), "{err}");
+    assert!(Config::parse("[iprev]\nmax_names = 1\n[dkim]\nmax_signatures = 1\n").is_ok());
+}
