@@ -10,6 +10,8 @@ mod support;
 
 // Milter protocol behaviour through the whole server: negotiation, messages, profiles.
 mod protocol;
+// Connection and message state across messages, ABORT, HELO again, QUIT_NC.
+mod protocol_state;
 // Malformed input, abrupt disconnects, limits, timeouts, shutdown.
 mod robustness;
 // Inbound checks through the milter: SPF, DKIM, DMARC, iprev, Authentication-Results, actions.
