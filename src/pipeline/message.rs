@@ -132,6 +132,9 @@ impl MessageState {
     pub fn add_header(&mut self, name: &[u8], value: &[u8], rules: &HeaderRules) {
         let is_authres =
             message::trim_wsp_end(name).eq_ignore_ascii_case(b"Authentication-Results");
+        // counted as stored (CRLF folds, as `Headers::byte_len` counts the fields kept), so a
+        // value folded with `\n` (the MTA) and with `\r\n` (a file, `eval`) weigh the same
+        let value = ::message::lf_to_crlf(value);
         let size = name.len().saturating_add(value.len()).saturating_add(3);
         if self.oversize.is_none() {
             if self.headers.len() >= rules.max_fields {
@@ -143,14 +146,14 @@ impl MessageState {
         if self.oversize.is_some() {
             if is_authres {
                 let index = self.headers.count_one(name);
-                self.note_authres(index, value, rules);
+                self.note_authres(index, &value, rules);
             }
             return;
         }
-        let field = HeaderField::new(name.to_vec(), value);
+        let field = HeaderField::new(name.to_vec(), &value);
         let index = self.headers.push(field);
         if is_authres {
-            self.note_authres(index, value, rules);
+            self.note_authres(index, &value, rules);
         }
     }
 
@@ -247,5 +250,27 @@ mod tests {
         m.add_header(b"X", &[b'x'; 40], &r);
         assert_eq!(m.oversize, Some(Oversize::Bytes(40)));
         assert_eq!(m.headers.len(), 1);
+    }
+
+    /// The MTA folds with `\n`, a message file (`eval`) with `\r\n`: the same field weighs the
+    /// same against `max_header_bytes` either way (as stored: CRLF).
+    #[test]
+    fn byte_limit_counts_folds_as_crlf_whatever_the_mta_sent() {
+        let r = HeaderRules {
+            max_bytes: 20,
+            ..rules()
+        };
+        // `Subject: a` CRLF `\tb` CRLF `\tc` CRLF: 7 + 3 (`:` and the final CRLF) + 10 = 20
+        for (value, over) in [
+            (&b" a\n\tb\n\tc"[..], false),
+            (b" a\r\n\tb\r\n\tc", false),
+            (b" a\n\tb\n\tcd", true),
+            (b" a\r\n\tb\r\n\tcd", true),
+        ] {
+            let mut m = MessageState::without_envelope();
+            m.add_header(b"Subject", value, &r);
+            assert_eq!(m.oversize.is_some(), over, "{value:?}");
+            assert_eq!(m.headers.byte_len(), if over { 0 } else { 20 }, "{value:?}");
+        }
     }
 }
