@@ -88,7 +88,9 @@ async fn evaluate(app: Arc<App>, args: &EvalArgs, msg: &message::Message) -> Arc
         );
     }
     for h in &msg.headers {
-        p.header(&h.name, &h.value);
+        // Postfix and Sendmail drop the whitespace the obsolete syntax allows before the colon
+        // (RFC 5322 §4.5.2, `From :`): the milter is sent `From`, and Postfix queues `From:`
+        p.header(h.canonical_name(), &h.value);
     }
     p.end_of_headers();
     for chunk in msg.body.chunks(milter_proto::MILTER_CHUNK_SIZE) {

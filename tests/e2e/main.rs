@@ -24,6 +24,8 @@ mod signing;
 mod srs;
 // Hostile mail (Composition Kills classes, DNS faults): eval and the milter decide the same.
 mod hostile;
+// eval on a file and the milter behind Postfix (testkit's split) decide the same.
+mod eval_parity;
 // Log lines cannot be forged by mail; JSON logs carry fields.
 mod logs;
 // ARC through the milter: arc=, the trusted-sealer override, sealing on forward listeners.

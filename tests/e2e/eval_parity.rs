@@ -1,0 +1,217 @@
+//! `authmilter eval` on a message file and the milter fed that message as Postfix feeds it
+//! (`testkit`'s split: whitespace before the colon dropped, folds as bare `\n`, every body line
+//! ending in CRLF) reach the same decision. The hostile table (`hostile.rs`) feeds the milter
+//! the `message` crate's split of the file; these cases are about what the MTA changes on the
+//! way: the obsolete `From :` spelling, LF files, fold bytes against `max_header_bytes`, a last
+//! line without its line end.
+
+use dkim::{Canonicalization, DnsKeyRecord, Signer, SignerConfig};
+
+use crate::support::{LISTEN_VERIFY, Milter, binary, transaction};
+
+const CLIENT: &str = "198.51.100.7";
+const KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/crates/dkim/tests/data/keys/rsa2048.pem"
+);
+const ZONE: &str = "\
+bank.example TXT \"v=spf1 ip4:192.0.2.99 -all\"
+_dmarc.bank.example TXT \"v=DMARC1; p=reject\"
+evil.example TXT \"v=spf1 ip4:198.51.100.7 -all\"
+_dmarc.evil.example TXT \"v=DMARC1; p=none\"
+7.100.51.198.in-addr.arpa PTR mail.evil.example
+mail.evil.example A 198.51.100.7
+";
+
+/// `raw` with a DKIM signature of bank.example (selector `s`) in front, and the key record.
+fn signed(raw: &[u8], canon: Canonicalization) -> (Vec<u8>, String) {
+    let pem = std::fs::read(KEY).expect("test key");
+    let mut cfg = SignerConfig::new("bank.example", "s");
+    cfg.header_canon = canon;
+    cfg.body_canon = canon;
+    let signer = Signer::from_pem(&pem, cfg).expect("signer");
+    let header = dkim::sign_message(&signer, raw, dkim::unix_now()).expect("sign");
+    let txt: Vec<String> = DnsKeyRecord::for_key(signer.key())
+        .txt_strings()
+        .into_iter()
+        .map(|s| format!("\"{s}\""))
+        .collect();
+    let mut out = header.to_field().into_bytes();
+    out.extend_from_slice(raw);
+    (
+        out,
+        format!("s._domainkey.bank.example TXT {}\n", txt.join(" ")),
+    )
+}
+
+fn config(extra: &str) -> String {
+    format!("[authres]\nauthserv_id = \"mx.test.example\"\n[dmarc]\nenforce = true\n{extra}")
+}
+
+/// eval's action and dkim= result (as the milter shows it: none for a refused message).
+fn run_eval(raw: &[u8], zone: &str, extra: &str) -> (String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (msg, zonefile, cfg) = (
+        dir.path().join("m.eml"),
+        dir.path().join("zone"),
+        dir.path().join("milter.toml"),
+    );
+    std::fs::write(&msg, raw).expect("message");
+    std::fs::write(&zonefile, zone).expect("zone");
+    std::fs::write(&cfg, config(extra)).expect("config");
+    let path = |p: &std::path::Path| p.to_str().expect("path").to_string();
+    let out = std::process::Command::new(binary())
+        .args([
+            "eval",
+            &path(&msg),
+            "--ip",
+            CLIENT,
+            "--helo",
+            "mail.evil.example",
+        ])
+        .args([
+            "--mail-from",
+            "bounce@evil.example",
+            "--rcpt",
+            "u@mx.test.example",
+        ])
+        .args([
+            "--role",
+            "verify",
+            "--zone",
+            &path(&zonefile),
+            "-c",
+            &path(&cfg),
+        ])
+        .arg("--json")
+        .output()
+        .expect("run eval");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("eval JSON");
+    let action = json["action"].as_str().unwrap_or("?").to_string();
+    // the milter adds its A-R only to a message it does not refuse
+    let ar = match action.as_str() {
+        "accept" | "quarantine" => json["authentication_results"].as_str().unwrap_or(""),
+        _ => "",
+    };
+    (action, dkim_result(ar))
+}
+
+/// The milter's action and dkim= result, the message sent as Postfix sends it.
+async fn run_milter(raw: &[u8], zone: &str, extra: &str) -> (String, String) {
+    let milter = Milter::start(&format!("{LISTEN_VERIFY}{}", config(extra)), zone).await;
+    let mut mta = milter.postfix().await;
+    let out = transaction(
+        &mut mta,
+        CLIENT,
+        "mail.evil.example",
+        "bounce@evil.example",
+        "u@mx.test.example",
+        raw,
+    )
+    .await;
+    let ar = out
+        .added_header("Authentication-Results")
+        .map(|v| String::from_utf8_lossy(v).replace('\n', " "))
+        .unwrap_or_default();
+    let action = out.action().to_string();
+    milter.stop().await;
+    (action, dkim_result(&ar))
+}
+
+fn dkim_result(ar: &str) -> String {
+    authres::parse(ar.as_bytes())
+        .ok()
+        .and_then(|a| a.by_method("dkim").next().map(|m| m.result.clone()))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_decides_as_the_milter_behind_postfix() {
+    let body = b"Please wire the money today.\r\n";
+    let head = |from: &str| {
+        let mut m = format!(
+            "Received: from mail.evil.example\r\n\tby relay\r\n{from}\r\nSubject: s\r\n\r\n"
+        )
+        .into_bytes();
+        m.extend_from_slice(body);
+        m
+    };
+    let lf = |m: &[u8]| {
+        String::from_utf8_lossy(m)
+            .replace("\r\n", "\n")
+            .into_bytes()
+    };
+    // a header block of 1,040 bytes as stored (CRLF folds), 1,016 with the MTA's bare-LF folds
+    let folded = {
+        let mut v = String::from("X-Pad: p");
+        for _ in 0..24 {
+            v.push_str("\r\n\t012345678901234567890123456789012345678");
+        }
+        let mut m = format!("From: x@evil.example\r\n{v}\r\n\r\n").into_bytes();
+        m.extend_from_slice(body);
+        m
+    };
+    let mut cases: Vec<(&str, Vec<u8>, String, &str, &str)> = Vec::new();
+    let mut add = |name, (raw, zone): (Vec<u8>, String), extra, action| {
+        cases.push((name, raw, zone, extra, action));
+    };
+    // Postfix and Sendmail pass (and Postfix queues) `From:` for `From :`: a c=simple signature
+    // over `From :` verifies for no one after the MTA
+    add(
+        "From : under a simple/simple signature",
+        signed(
+            &head("From : Boss <ceo@bank.example>"),
+            Canonicalization::Simple,
+        ),
+        "",
+        "reject",
+    );
+    add(
+        "From : under a relaxed/relaxed signature",
+        signed(
+            &head("From : Boss <ceo@bank.example>"),
+            Canonicalization::Relaxed,
+        ),
+        "",
+        "accept",
+    );
+    for canon in [Canonicalization::Simple, Canonicalization::Relaxed] {
+        let (raw, zone) = signed(&head("From: Boss <ceo@bank.example>"), canon);
+        add(
+            "a signed file with LF line ends",
+            (lf(&raw), zone.clone()),
+            "",
+            "accept",
+        );
+        let cut = raw.strip_suffix(b"\r\n").unwrap_or(&raw).to_vec();
+        add(
+            "a signed file whose last line has no line end",
+            (cut, zone),
+            "",
+            "accept",
+        );
+    }
+    add(
+        "folds weigh the same against max_header_bytes",
+        (folded, String::new()),
+        "[server]\nmax_header_bytes = 1024\n",
+        "tempfail",
+    );
+    let mut failures = Vec::new();
+    for (name, raw, zone, extra, want) in &cases {
+        let zone = format!("{ZONE}{zone}");
+        let eval = run_eval(raw, &zone, extra);
+        let milter = run_milter(raw, &zone, extra).await;
+        if eval != milter || eval.0 != *want {
+            failures.push(format!(
+                "{name}: eval {eval:?}, milter {milter:?}, want {want}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
