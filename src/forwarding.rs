@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use arc_swap::ArcSwap;
 use srs::milter::{MilterOptions, RewriteMode, SrsMilter};
 use srs::socketmap::{Decoder, HandlerOptions, Reply, handle_request};
 use srs::{DomainSet, HashEncoding, Separator, Srs};
@@ -65,48 +66,51 @@ impl SrsState {
         };
         f(&m)
     }
+}
 
-    /// Serves one socketmap connection (netstring requests `forward ADDR` / `reverse ADDR`).
-    pub async fn serve_socketmap<S: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        mut stream: S,
-        idle: std::time::Duration,
-    ) -> std::io::Result<()> {
-        let mut decoder = Decoder::new();
-        let mut buf = vec![0u8; 4096];
-        let options = HandlerOptions::default();
-        let is_local = |d: &str| self.local.contains(d);
+/// Serves one socketmap connection (netstring requests `forward ADDR` / `reverse ADDR`) with
+/// the SRS state `current` holds when each request arrives, so a reload's secrets apply to
+/// connections Postfix keeps open too.
+pub async fn serve_socketmap<S: AsyncRead + AsyncWrite + Unpin>(
+    current: &ArcSwap<SrsState>,
+    mut stream: S,
+    idle: std::time::Duration,
+) -> std::io::Result<()> {
+    let mut decoder = Decoder::new();
+    let mut buf = vec![0u8; 4096];
+    let options = HandlerOptions::default();
+    loop {
+        let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
+            Err(_) => return Ok(()),
+            Ok(r) => r?,
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        decoder.feed(buf.get(..n).unwrap_or_default());
+        let state = current.load();
+        let is_local = |d: &str| state.local.contains(d);
+        let mut out = Vec::new();
         loop {
-            let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
-                Err(_) => return Ok(()),
-                Ok(r) => r?,
-            };
-            if n == 0 {
-                return Ok(());
-            }
-            decoder.feed(buf.get(..n).unwrap_or_default());
-            let mut out = Vec::new();
-            loop {
-                match decoder.decode() {
-                    Ok(Some(request)) => {
-                        let reply = handle_request(&self.srs, &is_local, &options, &request);
-                        out.extend(reply.encode());
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::warn!(
-                            "socketmap: bad request, closing: {}",
-                            crate::logging::Escaped::str(&e.to_string())
-                        );
-                        out.extend(Reply::invalid_query().encode());
-                        stream.write_all(&out).await?;
-                        return Ok(());
-                    }
+            match decoder.decode() {
+                Ok(Some(request)) => {
+                    let reply = handle_request(&state.srs, &is_local, &options, &request);
+                    out.extend(reply.encode());
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(
+                        "socketmap: bad request, closing: {}",
+                        crate::logging::Escaped::str(&e.to_string())
+                    );
+                    out.extend(Reply::invalid_query().encode());
+                    stream.write_all(&out).await?;
+                    return Ok(());
                 }
             }
-            if !out.is_empty() {
-                stream.write_all(&out).await?;
-            }
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
         }
     }
 }
@@ -137,10 +141,11 @@ pub fn load_srs(cfg: &SrsConfig) -> anyhow::Result<Srs> {
 }
 
 /// Runs the socketmap listener (opened with [`crate::server::sockets::listen`]) until `stop`
-/// fires; a Unix socket file we created is removed then.
+/// fires, answering with the SRS state `state` holds (a SIGHUP stores the reloaded one); a
+/// Unix socket file we created is removed then.
 pub async fn run_socketmap(
     listening: crate::server::sockets::Listening,
-    state: Arc<SrsState>,
+    state: Arc<ArcSwap<SrsState>>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     use crate::server::sockets::Listening;
@@ -172,7 +177,7 @@ pub async fn run_socketmap(
 /// fires (Postfix `socketmap_table(5)`); a failed accept is logged and retried.
 async fn accept_loop<S, F, Fut>(
     mut accept: F,
-    state: Arc<SrsState>,
+    state: Arc<ArcSwap<SrsState>>,
     mut stop: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -197,7 +202,7 @@ async fn accept_loop<S, F, Fut>(
         };
         let st = Arc::clone(&state);
         tokio::spawn(async move {
-            if let Err(e) = st.serve_socketmap(s, idle).await {
+            if let Err(e) = serve_socketmap(&st, s, idle).await {
                 tracing::debug!("socketmap connection: {e}");
             }
         });
@@ -209,17 +214,17 @@ mod tests {
     use super::*;
     use tokio::io::duplex;
 
-    fn state() -> Arc<SrsState> {
+    fn state() -> Arc<ArcSwap<SrsState>> {
         let secrets = srs::load_secrets("tops3cr3t").expect("secret");
         let mut sc = srs::SrsConfig::new(secrets, "example.com");
         sc.clock = srs::Clock::fixed_unix(1_577_836_860);
-        Arc::new(SrsState {
+        Arc::new(ArcSwap::from_pointee(SrsState {
             srs: Srs::new(sc).expect("srs"),
             local: ["example.com"].into_iter().collect(),
             excluded: DomainSet::new(),
             mode: RewriteMode::Always,
             reverse: true,
-        })
+        }))
     }
 
     /// socketmap_table(5): a failed accept (EMFILE when every descriptor is taken by idle

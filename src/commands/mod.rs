@@ -68,16 +68,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Check(args)) => {
             let loaded = Config::load(args.path.as_deref())?;
             // every check serve runs before it binds: keys, SRS secrets, users, socket dirs
-            common::runtime()?
-                .block_on(async {
-                    let dns = crate::cli::DnsArg {
-                        dns: None,
-                        zone: None,
-                    };
-                    preflight::run_checks(loaded.config.clone(), &dns, Default::default())
-                        .map(|_| ())
-                })
-                .map_err(|e| e.context(format!("in {}", loaded.path.display())))?;
+            common::runtime()?.block_on(async {
+                let dns = crate::cli::DnsArg {
+                    dns: None,
+                    zone: None,
+                };
+                preflight::run_checks(
+                    loaded.config.clone(),
+                    &loaded.path,
+                    &dns,
+                    Default::default(),
+                )
+                .map(|_| ())
+            })?;
             eprintln!("{}: OK", loaded.path.display());
             out!("{}", loaded.config.to_toml()?)?;
             Ok(ExitCode::SUCCESS)

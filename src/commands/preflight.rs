@@ -18,9 +18,19 @@ pub struct Checked {
     pub run_as: Option<RunAs>,
 }
 
-/// Runs every check `serve` runs except binding (call inside a tokio runtime: the resolver is
-/// built here, counting its work in `dns_stats`).
+/// Runs every check `serve` runs except binding on `config`, read from `path` (named in the
+/// error); call inside a tokio runtime: the resolver is built here, counting its work in
+/// `dns_stats`.
 pub fn run_checks(
+    config: Config,
+    path: &std::path::Path,
+    dns: &DnsArg,
+    dns_stats: std::sync::Arc<dns::stats::QueryStats>,
+) -> anyhow::Result<Checked> {
+    checks(config, dns, dns_stats).map_err(|e| e.context(format!("in {}", path.display())))
+}
+
+fn checks(
     config: Config,
     dns: &DnsArg,
     dns_stats: std::sync::Arc<dns::stats::QueryStats>,

@@ -16,6 +16,17 @@ use crate::config::Config;
 /// Keys whose change by default (the key missing from the new file) refuses the reload.
 const GUARDED: [&str; 3] = ["dmarc.enforce", "authres.authserv_id", "dns.nameservers"];
 
+/// Keys (or `section.` prefixes) a reload cannot apply: they are read once at start. `[metrics]`
+/// and the `[reports]` recorder, store and inbox have their own warnings.
+const RESTART_ONLY: [&str; 6] = [
+    "log.",
+    "server.max_connections",
+    "server.shutdown_timeout",
+    "server.user",
+    "server.group",
+    "srs.socketmap",
+];
+
 /// Sections and keys whose changes are logged at warning level: they change what mail gets
 /// through.
 const POLICY_RELEVANT: [&str; 8] = [
@@ -78,6 +89,15 @@ pub fn log_changes(changes: &[Change]) {
             tracing::info!(key = %c.key, old = %c.old, new = %c.new, "reload: setting changed");
         }
     }
+}
+
+/// The changed keys among `changes` that take effect only at the next restart.
+pub fn restart_only(changes: &[Change]) -> Vec<&str> {
+    changes
+        .iter()
+        .filter(|c| RESTART_ONLY.iter().any(|k| c.key.starts_with(k)))
+        .map(|c| c.key.as_str())
+        .collect()
 }
 
 /// The error of a failed reload on one line.
@@ -198,6 +218,26 @@ mod tests {
                 .to_string()
                 .contains("dns.nameservers")
         );
+    }
+
+    #[test]
+    fn settings_read_only_at_start_are_named() {
+        let base = "[dmarc]\nenforce = true\n[authres]\nauthserv_id = \"mx.example\"\n[dns]\nnameservers = [\"192.0.2.53\"]\n";
+        let text = format!(
+            "{base}[server]\nuser = \"nobody\"\nmax_connections = 9\nidle_timeout = \"60s\"\n[log]\nformat = \"json\"\n[srs]\nsocketmap = \"inet:127.0.0.1:10003\"\n"
+        );
+        let (_, changes) = check_reload(&running(), &text).unwrap();
+        assert_eq!(
+            restart_only(&changes),
+            [
+                "log.format",
+                "server.max_connections",
+                "server.user",
+                "srs.socketmap"
+            ]
+        );
+        let (_, changes) = check_reload(&running(), base).unwrap();
+        assert!(restart_only(&changes).is_empty());
     }
 
     #[test]

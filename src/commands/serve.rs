@@ -43,8 +43,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         // the resolver counts its work where the metrics read it, across reloads
         let dns_stats = Arc::new(dns::stats::QueryStats::default());
-        let checked =
-            super::preflight::run_checks(loaded.config, &dns_override, Arc::clone(&dns_stats))?;
+        let checked = super::preflight::run_checks(
+            loaded.config,
+            &path,
+            &dns_override,
+            Arc::clone(&dns_stats),
+        )?;
         let (app, run_as) = (Arc::new(checked.app), checked.run_as);
         let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));
         // long-lived services outside App (which SIGHUP replaces)
@@ -133,6 +137,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             background.spawn(crate::dashboard::serve(rx, store.clone(), stop_rx.clone()));
             tx
         });
+        let srs_map = socketmap.as_ref().map(|(_, state)| Arc::clone(state));
         if let Some((listening, state)) = socketmap {
             let stop = stop_rx.clone();
             background.spawn(async move {
@@ -170,6 +175,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                     services: Arc::clone(&services),
                     listeners: server.control(),
                     dashboard,
+                    srs_map,
                 },
                 check_now,
                 stop_rx,
@@ -198,11 +204,14 @@ fn build_app(config: Config, dns: &DnsArg, services: &Services) -> anyhow::Resul
     App::new(config, resolver)
 }
 
+/// The SRS state the socketmap answers with; a reload stores the new one.
+type SrsMap = Arc<ArcSwap<crate::forwarding::SrsState>>;
+
 /// Opens the SRS socketmap listener (before privileges are dropped), when configured.
 async fn open_socketmap(
     app: &App,
     inherited: &mut Inherited,
-) -> anyhow::Result<Option<(Listening, Arc<crate::forwarding::SrsState>)>> {
+) -> anyhow::Result<Option<(Listening, SrsMap)>> {
     let Some(spec) = app.config.srs.socketmap.0.clone() else {
         return Ok(None);
     };
@@ -214,7 +223,7 @@ async fn open_socketmap(
         .await
         .with_context(|| format!("socketmap: cannot listen on {spec}"))?;
     tracing::info!(socket = %spec, "SRS socketmap listening");
-    Ok(Some((listening, state)))
+    Ok(Some((listening, Arc::new(ArcSwap::new(state)))))
 }
 
 /// At start, after every reload, and every `dkim.key_check_interval`: does DNS publish each
@@ -256,6 +265,8 @@ struct Reload {
     listeners: ListenerControl,
     /// The dashboard being served; `None` when the store was not opened at start.
     dashboard: Option<watch::Sender<Option<Dashboard>>>,
+    /// The SRS socketmap's state, when it runs: reloaded secrets apply to it too.
+    srs_map: Option<SrsMap>,
 }
 
 /// SIGHUP: re-read the configuration, keys and secrets; keep the old state on error. New keys
@@ -274,6 +285,7 @@ async fn reloader(
         services,
         listeners,
         dashboard,
+        srs_map,
     } = reload;
     loop {
         tokio::select! {
@@ -309,6 +321,17 @@ async fn reloader(
         match attempt {
             Ok((mut app, changes, unix)) => {
                 super::reload::log_changes(&changes);
+                let later = super::reload::restart_only(&changes);
+                if !later.is_empty() {
+                    tracing::warn!(
+                        keys = %later.join(", "),
+                        "reload: these settings take effect after a restart; until then the running values stay"
+                    );
+                }
+                if let (Some(map), Some(srs)) = (&srs_map, &app.srs) {
+                    // the socketmap's address is fixed until a restart; its secrets are not
+                    map.store(Arc::clone(srs));
+                }
                 let wanted = app.config.server.listen.clone();
                 app.config.server.listen = match listeners.apply(&wanted, &unix).await {
                     Ok(done) => {

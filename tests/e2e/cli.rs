@@ -8,6 +8,8 @@ use crate::support::{binary, message, run_cli};
 
 #[path = "cli_dkim.rs"]
 mod dkim;
+#[path = "cli_preflight.rs"]
+mod preflight;
 
 fn write(dir: &Path, name: &str, content: &[u8]) -> String {
     let p = dir.join(name);

@@ -173,3 +173,79 @@ async fn results_published_across_a_reload_all_reach_the_sink() {
     let _ = tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
 }
+
+/// One socketmap request over `conn` (netstring, socketmap_table(5)); the reply's payload.
+fn socketmap_ask(conn: &mut std::net::TcpStream, request: &str) -> String {
+    use std::io::{Read, Write};
+    conn.write_all(format!("{}:{request},", request.len()).as_bytes())
+        .expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b",") {
+        let n = conn.read(&mut buf).expect("read");
+        assert!(n > 0, "socketmap closed the connection");
+        got.extend_from_slice(buf.get(..n).expect("read length"));
+    }
+    let text = String::from_utf8(got).expect("utf8");
+    let (_, payload) = text.split_once(':').expect("netstring");
+    payload.trim_end_matches(',').to_string()
+}
+
+/// docs/srs.md "Secrets and rotation": a SIGHUP re-reads the SRS secrets for the socketmap
+/// too (postsrsd-style socketmap mode), also on a connection Postfix keeps open; a removed
+/// secret no longer verifies.
+#[test]
+fn a_reload_rotates_the_secrets_of_the_srs_socketmap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zone = dir.path().join("zone");
+    std::fs::write(&zone, "").expect("zone");
+    let secrets = dir.path().join("srs.secrets");
+    std::fs::write(&secrets, "first-secret-of-the-test\n").expect("secrets");
+    let (port, map_port) = (free_port(), free_port());
+    let text = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
+         [authres]\nauthserv_id = \"mx.test.example\"\n\
+         [srs]\ndomain = \"fwd.test.example\"\nsecrets = \"{}\"\n\
+         socketmap = \"inet:127.0.0.1:{map_port}\"\n",
+        secrets.display()
+    );
+    let server = ServeProcess::start(&text, port, &["--zone", zone.to_str().expect("path")]);
+    let cfg = server.config_path();
+    let cfg = cfg.to_str().expect("path");
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", map_port)).expect("socketmap");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let expected = |cfg: &str| {
+        let (code, out, err) =
+            crate::support::run_cli(&["srs", "forward", "alice@example.org", "-c", cfg], None);
+        assert_eq!(code, 0, "{err}");
+        format!("OK {}", out.trim())
+    };
+    let before = socketmap_ask(&mut conn, "forward alice@example.org");
+    assert_eq!(before, expected(cfg));
+    let old_address = before.trim_start_matches("OK ").to_string();
+
+    // rotation step 3 done at once: only a new secret is left
+    std::fs::write(&secrets, "second-secret-of-the-test\n").expect("rotate");
+    hup(&server);
+    wait_for_log(&server, "configuration reloaded");
+    let after = expected(cfg);
+    assert_ne!(after, before, "a new secret makes another hash");
+    assert_eq!(
+        socketmap_ask(&mut conn, "forward alice@example.org"),
+        after,
+        "the open socketmap connection signs with the reloaded secret"
+    );
+    let mut fresh = std::net::TcpStream::connect(("127.0.0.1", map_port)).expect("socketmap");
+    fresh
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    assert_eq!(
+        socketmap_ask(&mut fresh, "forward alice@example.org"),
+        after
+    );
+    assert!(
+        !socketmap_ask(&mut fresh, &format!("reverse {old_address}")).starts_with("OK"),
+        "an address of the removed secret no longer verifies"
+    );
+}

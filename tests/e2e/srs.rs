@@ -127,7 +127,9 @@ async fn forged_srs_recipients_are_refused_at_rcpt() {
 async fn socketmap_forward_and_reverse() {
     let s = setup("");
     let config = authmilter::config::Config::parse(&s.toml).expect("config");
-    let state = Arc::new(authmilter::forwarding::SrsState::load(&config.srs).expect("srs"));
+    let state = Arc::new(arc_swap::ArcSwap::from_pointee(
+        authmilter::forwarding::SrsState::load(&config.srs).expect("srs"),
+    ));
     let spec: authmilter::config::SocketSpec = "inet:127.0.0.1:0".parse().expect("spec");
     let settings = authmilter::server::sockets::UnixSocketSettings::from_config(&config.server)
         .expect("settings");

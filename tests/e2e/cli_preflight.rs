@@ -1,0 +1,209 @@
+//! `config check` runs every check `serve` runs except binding (docs/cli.md,
+//! src/commands/preflight.rs): each broken file below is run through both `authmilter config
+//! check -c F` and `authmilter serve -c F` (on a free loopback port, stopped by PID), and both
+//! must fail, non-zero and without a panic, for the same reason.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use test_support::{free_port, process};
+
+use crate::support::{ServeProcess, genkey, run_cli};
+
+/// What `authmilter serve -c config` did: `Err(log)` when it became ready (the port
+/// accepted), else `Ok((exit code, log))`.
+fn serve_outcome(config: &Path, port: u16, log: &Path) -> Result<(i32, String), String> {
+    let mut p = ServeProcess::spawn(config, &[], log, None).expect("spawn serve");
+    let ready = process::poll(Duration::from_secs(20), || {
+        if p.exited() {
+            return Some(false);
+        }
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .is_ok()
+            .then_some(true)
+    });
+    if ready == Some(true) {
+        p.stop();
+        return Err(p.log_text());
+    }
+    assert_eq!(ready, Some(false), "serve neither failed nor became ready");
+    let code = p.wait_exit(Duration::from_secs(10)).unwrap_or(-1);
+    Ok((code, p.log_text()))
+}
+
+/// The error `main` prints last (`authmilter: ...`, to the end: a TOML error spans lines),
+/// without the prefix.
+fn error_line(stderr: &str) -> Option<&str> {
+    let start = if stderr.starts_with("authmilter: ") {
+        stderr.rfind("\nauthmilter: ").map_or(0, |i| i + 1)
+    } else {
+        stderr.rfind("\nauthmilter: ")? + 1
+    };
+    stderr
+        .get(start..)?
+        .strip_prefix("authmilter: ")
+        .map(str::trim_end)
+}
+
+fn write_mode(path: &Path, text: &str, mode: u32) -> String {
+    std::fs::write(path, text).expect("write");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    path.display().to_string()
+}
+
+#[test]
+fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let key = genkey(d, "example.com", "s1", "ed25519").path;
+    let loose_key = d.join("loose.pem");
+    std::fs::copy(&key, &loose_key).expect("copy key");
+    let loose_key = write_mode(
+        &loose_key,
+        &std::fs::read_to_string(&key).expect("key"),
+        0o644,
+    );
+    let key = key.display().to_string();
+    let garbage = write_mode(&d.join("garbage.pem"), "not a key\n", 0o600);
+    let empty_secrets = write_mode(&d.join("empty.secrets"), "# none yet\n", 0o600);
+    let secrets = write_mode(&d.join("srs.secrets"), "a-secret-for-the-test\n", 0o600);
+    let open_token = write_mode(&d.join("open.token"), "0123456789abcdef0123\n", 0o644);
+    let short_token = write_mode(&d.join("short.token"), "short\n", 0o600);
+    let port = free_port();
+    let base = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
+         [authres]\nauthserv_id = \"mx.test.example\"\n"
+    );
+    let dkim = |path: &str| {
+        format!("[[dkim.key]]\ndomain = \"example.com\"\nselector = \"s1\"\npath = \"{path}\"\n")
+    };
+    let srs =
+        |extra: &str| format!("[srs]\ndomain = \"fwd.example\"\nsecrets = \"{secrets}\"\n{extra}");
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("unknown key", "[dmarc]\nenforec = true\n".into(), "enforec"),
+        (
+            "one socket twice",
+            format!("[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"sign\"\n"),
+            "already listener 0",
+        ),
+        ("bad nameserver", "[dns]\nnameservers = [\"resolver.example\"]\n".into(), "bad nameserver"),
+        ("bad log level", "[log]\nlevel = \"verbose\"\n".into(), "verbose"),
+        ("reply template not 5xx", "[dmarc]\nreject_reply = \"250 2.0.0 fine\"\n".into(), "reject_reply"),
+        ("missing key file", dkim("/nonexistent/k.pem"), "/nonexistent/k.pem"),
+        ("key readable by others", dkim(&loose_key), "chmod 600"),
+        ("unusable key", dkim(&garbage), "unusable signing key"),
+        (
+            "SRS secrets missing",
+            "[srs]\nenabled = true\ndomain = \"fwd.example\"\nsecrets = \"/nonexistent/srs.secrets\"\n".into(),
+            "/nonexistent/srs.secrets",
+        ),
+        (
+            "SRS secrets empty",
+            format!("[srs]\nenabled = true\ndomain = \"fwd.example\"\nsecrets = \"{empty_secrets}\"\n"),
+            "srs.secrets",
+        ),
+        ("SRS without a domain", "[srs]\nenabled = true\n".into(), "srs.domain"),
+        (
+            "SRS socketmap off loopback",
+            srs("socketmap = \"inet:192.0.2.1:10003\"\n"),
+            "not a loopback address",
+        ),
+        (
+            "SRS socketmap in a missing directory",
+            srs("socketmap = \"unix:/nonexistent/dir/srs.sock\"\n"),
+            "/nonexistent/dir does not exist",
+        ),
+        (
+            "a Unix listener in a missing directory",
+            "[[server.listen]]\nsocket = \"unix:/nonexistent/dir/milter.sock\"\n".into(),
+            "/nonexistent/dir does not exist",
+        ),
+        ("no such user", "[server]\nuser = \"no-such-user-authmilter\"\n".into(), "no such user"),
+        ("group without user", "[server]\ngroup = \"root\"\n".into(), "server.group"),
+        (
+            "no such socket group",
+            "[server]\nsocket_group = \"no-such-group-authmilter\"\n".into(),
+            "server.socket_group",
+        ),
+        (
+            "no such socket owner",
+            "[server]\nsocket_owner = \"no-such-user-authmilter\"\n".into(),
+            "server.socket_owner",
+        ),
+        (
+            "dashboard token file missing",
+            "[dashboard]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"/nonexistent/token\"\n".into(),
+            "dashboard.token_file",
+        ),
+        (
+            "dashboard token readable by others",
+            format!("[dashboard]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"{open_token}\"\n"),
+            "readable by every user",
+        ),
+        (
+            "dashboard token too short",
+            format!("[dashboard]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"{short_token}\"\n"),
+            "at least 16",
+        ),
+        (
+            "metrics off loopback",
+            "[metrics]\nlisten = \"192.0.2.1:9090\"\n".into(),
+            "metrics.listen",
+        ),
+        (
+            "report store CA file missing",
+            "[reports]\nenabled = true\nsend = false\nstore = \"postgres://u@127.0.0.1/dmarc?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem\"\n".into(),
+            "/nonexistent/ca.pem",
+        ),
+    ];
+    // the control: the base file with a good key and SRS passes both
+    let good = d.join("good.toml");
+    std::fs::write(
+        &good,
+        format!("{base}{}{}", dkim(&key), srs("enabled = true\n")),
+    )
+    .expect("write");
+    let good = good.display().to_string();
+    let (code, _, err) = run_cli(&["config", "check", "-c", &good], None);
+    assert_eq!(code, 0, "the control file: {err}");
+    let started = serve_outcome(Path::new(&good), port, &d.join("good.log"));
+    assert!(
+        started.is_err(),
+        "the control file: serve did not start: {started:?}"
+    );
+
+    let mut failures = Vec::new();
+    for (i, (what, extra, needle)) in cases.into_iter().enumerate() {
+        let path = d.join(format!("case{i}.toml"));
+        std::fs::write(&path, format!("{base}{extra}")).expect("write");
+        let shown = path.display().to_string();
+        let (code, _, err) = run_cli(&["config", "check", "-c", &shown], None);
+        let serve = serve_outcome(&path, port, &d.join(format!("case{i}.log")));
+        let (serve_code, serve_log) = match serve {
+            Ok(done) => done,
+            Err(log) => {
+                failures.push(format!(
+                    "{what}: serve started, config check said ({code}) {err}\n{log}"
+                ));
+                continue;
+            }
+        };
+        let check_line = error_line(&err).unwrap_or_default();
+        let serve_line = error_line(&serve_log).unwrap_or_default();
+        let same = !serve_line.is_empty() && check_line == serve_line;
+        let panicked = err.contains("panicked") || serve_log.contains("panicked");
+        if code == 0
+            || serve_code == 0
+            || !check_line.contains(needle)
+            || !serve_line.contains(needle)
+            || !same
+            || panicked
+        {
+            failures.push(format!(
+                "{what}: config check ({code}) {check_line:?}; serve ({serve_code}) {serve_line:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
