@@ -2,7 +2,8 @@
 //! enforcement off or moves our identity because a file was truncated or emptied.
 //!
 //! - an empty or comment-only file is refused;
-//! - a change of `[dmarc] enforce`, `[authres] authserv_id` or `[dns] nameservers` is refused
+//! - a change of `[dmarc] enforce`, `[spf] reject_fail`, `[authres] authserv_id` or
+//!   `[dns] nameservers` is refused
 //!   unless the new file sets that key itself (a key that fell back to its default is a
 //!   truncated or wrong file, not a decision);
 //! - every changed setting is logged, policy-relevant ones at warning level.
@@ -14,7 +15,12 @@ use anyhow::bail;
 use crate::config::Config;
 
 /// Keys whose change by default (the key missing from the new file) refuses the reload.
-const GUARDED: [&str; 3] = ["dmarc.enforce", "authres.authserv_id", "dns.nameservers"];
+const GUARDED: [&str; 4] = [
+    "dmarc.enforce",
+    "spf.reject_fail",
+    "authres.authserv_id",
+    "dns.nameservers",
+];
 
 /// Keys (or `section.` prefixes) a reload cannot apply: they are read once at start. `[metrics]`
 /// and the `[reports]` recorder, store and inbox have their own warnings.
@@ -256,5 +262,15 @@ mod tests {
         let err = check_reload(&running(), "[dmarc]\nenforce = maybe\n").unwrap_err();
         let line = one_line(&err);
         assert!(!line.contains('\n') && line.contains("enforce"), "{line}");
+    }
+
+    #[test]
+    fn a_truncated_file_cannot_turn_spf_rejection_off() {
+        let base = "[dmarc]\nenforce = true\n[authres]\nauthserv_id = \"mx.example\"\n[dns]\nnameservers = [\"192.0.2.53\"]\n";
+        let old = Config::parse(&format!("{base}[spf]\nreject_fail = true\n")).unwrap();
+        let err = check_reload(&old, base).unwrap_err().to_string();
+        assert!(err.contains("spf.reject_fail"), "{err}");
+        let (new, _) = check_reload(&old, &format!("{base}[spf]\nreject_fail = false\n")).unwrap();
+        assert!(!new.spf.reject_fail);
     }
 }
