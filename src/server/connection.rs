@@ -414,12 +414,26 @@ where
             &self.app.signing,
             timing,
         );
+        // header deletions are the forged Authentication-Results: when the MTA did not allow
+        // them (no SMFIF_CHGHDRS), our header or no delivery (RFC 8601 §5)
+        let mut forged_kept = false;
         for r in decision_responses(&decision) {
             let is_final = r.code().is_final();
+            let r = if is_final && forged_kept && matches!(r, Response::Continue | Response::Accept)
+            {
+                tracing::error!(
+                    queue_id = %Escaped::str(&queue_id),
+                    "forged Authentication-Results could not be removed (the MTA does not allow header changes): message tempfailed"
+                );
+                Response::Tempfail
+            } else {
+                r
+            };
             if let Err(e) = self.session.send(&r, &mut self.wbuf) {
                 if is_final {
                     return Err(e.into());
                 }
+                forged_kept |= matches!(r, Response::ChgHeader { .. });
                 tracing::warn!(queue_id = %Escaped::str(&queue_id), "modification not sent: {e}");
             }
         }

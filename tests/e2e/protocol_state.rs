@@ -255,9 +255,10 @@ async fn direction_follows_each_messages_auth_macro() {
     m.stop().await;
 }
 
-/// An MTA that offers neither CHGHDRS nor HDR_LEADSPC, a body in one-byte BODY chunks: the
-/// signature still verifies (one space put back after each colon), the
-/// forged field cannot be deleted and is not asked for, and the message is answered.
+/// An MTA that offers neither CHGHDRS nor HDR_LEADSPC, a body in one-byte BODY chunks: a
+/// forged field cannot be deleted, so that message is tempfailed (our header or no delivery,
+/// RFC 8601 §5); without one the signature still verifies (one space put back after each
+/// colon) and the message is accepted.
 #[tokio::test(flavor = "multi_thread")]
 async fn fewer_actions_no_leadspc_and_tiny_body_chunks() {
     use milter_proto::{Actions, OptNeg, ProtocolFlags};
@@ -293,8 +294,28 @@ async fn fewer_actions_no_leadspc_and_tiny_body_chunks() {
         .send_message_with(&signed, &testkit::BodySplit::Sizes(vec![1]))
         .await
         .expect("message");
-    assert!(out.is_accept(), "{out:?}");
+    // the forged A-R cannot be removed without SMFIF_CHGHDRS: our header or no delivery
     assert!(out.deleted_headers().is_empty(), "{out:?}");
+    assert_eq!(
+        out.final_response,
+        milter_proto::Response::Tempfail,
+        "{out:?}"
+    );
+    // without a forged field the same message is accepted, its DKIM signature verified
+    // from 1-byte body chunks and values whose leading space was put back
+    let raw = from("alice@example.org", &[]);
+    let sig = dkim::sign_message(&signer, &raw, dkim::unix_now()).expect("sign");
+    let mut signed = sig.to_field().into_bytes();
+    signed.extend_from_slice(&raw);
+    mta.mail("<alice@example.org>", &[], &[])
+        .await
+        .expect("mail");
+    mta.rcpt("<bob@example.net>", &[], &[]).await.expect("rcpt");
+    let out = mta
+        .send_message_with(&signed, &testkit::BodySplit::Sizes(vec![1]))
+        .await
+        .expect("message");
+    assert!(out.is_accept(), "{out:?}");
     let ar = authres(&out);
     assert!(ar.contains("dkim=pass"), "{ar}");
     mta.quit().await.expect("quit");
