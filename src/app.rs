@@ -90,7 +90,9 @@ impl App {
             SigningKeys::default()
         };
         let srs = if keys && (config.srs.enabled || config.srs.socketmap.0.is_some()) {
-            Some(Arc::new(SrsState::load(&config.srs)?))
+            let state = SrsState::load(&config.srs)?;
+            crate::forwarding::warn_if_shared(&config.srs.secrets);
+            Some(Arc::new(state))
         } else {
             None
         };

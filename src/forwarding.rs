@@ -116,8 +116,9 @@ pub async fn serve_socketmap<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Warns when group or others may read or write the secrets file: whoever reads it can make
-/// valid SRS addresses, and so relay bounces through us (docs/srs.md: chmod 600).
-fn warn_if_shared(path: &std::path::Path) {
+/// valid SRS addresses, and so relay bounces through us (docs/srs.md: chmod 600). Called
+/// where the milter loads its state (start, `config check`, reload), not by the CLI tools.
+pub fn warn_if_shared(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = std::fs::metadata(path) {
         let mode = meta.permissions().mode() & 0o7777;
@@ -138,7 +139,6 @@ pub fn load_srs(cfg: &SrsConfig) -> anyhow::Result<Srs> {
     }
     let text = std::fs::read_to_string(&cfg.secrets)
         .with_context(|| format!("srs.secrets: cannot read {}", cfg.secrets.display()))?;
-    warn_if_shared(&cfg.secrets);
     let secrets = srs::load_secrets(&text)
         .map_err(|e| anyhow::anyhow!("srs.secrets: {}: {e}", cfg.secrets.display()))?;
     let mut sc = srs::SrsConfig::new(secrets, cfg.domain.trim().to_ascii_lowercase());
