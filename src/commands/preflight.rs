@@ -1,8 +1,10 @@
 //! Everything `serve` checks before it binds a socket, in one place, so that `authmilter
 //! config check` runs exactly the same checks (docs/cli.md): the users and groups to run and
 //! own sockets as, the directories of Unix sockets, the signing keys (readable, usable, not
-//! readable by others), the SRS secrets, the dashboard's token file, and every value of the
-//! file.
+//! readable by others), the SRS secrets, the dashboard's token file, the failure reports'
+//! redaction key, and every value of the file.
+
+use anyhow::Context;
 
 use crate::app::App;
 use crate::cli::DnsArg;
@@ -30,6 +32,30 @@ pub fn run_checks(
     checks(config, dns, dns_stats).map_err(|e| e.context(format!("in {}", path.display())))
 }
 
+/// The failure reports' redaction key (RFC 6590) is read when the first report is due; a
+/// missing or empty file would stop failure reports then, with one error line, so it is read
+/// here first.
+fn check_redaction_key(config: &Config) -> anyhow::Result<()> {
+    let failure = &config.reports.failure;
+    let path = &failure.redaction_key;
+    if !(config.reports.enabled && failure.enabled) || path.as_os_str().is_empty() {
+        return Ok(());
+    }
+    let bytes = std::fs::read(path).with_context(|| {
+        format!(
+            "reports.failure.redaction_key: cannot read {}",
+            path.display()
+        )
+    })?;
+    if bytes.trim_ascii().is_empty() {
+        anyhow::bail!(
+            "reports.failure.redaction_key: {} is empty (failure reports would not be sent)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 fn checks(
     config: Config,
     dns: &DnsArg,
@@ -52,6 +78,7 @@ fn checks(
         tracing::warn!("DNS answers come from a zone file (--zone), not from the network");
     }
     crate::dashboard::Access::from_config(&config)?;
+    check_redaction_key(&config)?;
     let resolver = super::common::counted_resolver(&config, dns, dns_stats)?;
     let app = App::new(config, resolver)?;
     if let Some(user) = &run_as {

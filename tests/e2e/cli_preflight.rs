@@ -152,6 +152,15 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
             "metrics.listen",
         ),
         (
+            "failure reports' redaction key missing",
+            format!(
+                "[reports]\nenabled = true\nsend = false\nstore = \"sqlite:{}\"\n\
+                 [reports.failure]\nenabled = true\nredaction_key = \"/nonexistent/redaction.key\"\n",
+                d.join("reports.db").display()
+            ),
+            "reports.failure.redaction_key",
+        ),
+        (
             "report store CA file missing",
             "[reports]\nenabled = true\nsend = false\nstore = \"postgres://u@127.0.0.1/dmarc?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem\"\n".into(),
             "/nonexistent/ca.pem",
