@@ -105,6 +105,16 @@ pub struct MessageState {
     pub queue_id: Option<String>,
 }
 
+/// Whether an Authentication-Results value claims one of our ids (RFC 8601 §5), when we
+/// remove such fields.
+fn claims_our_id(value: &[u8], rules: &HeaderRules) -> bool {
+    rules.remove_forged
+        && rules
+            .forged_ids
+            .iter()
+            .any(|id| authres::claims_authserv_id(value, id))
+}
+
 impl MessageState {
     /// A message that began with MAIL FROM.
     pub fn new(envelope: Envelope, direction: Direction, queue_id: Option<String>) -> Self {
@@ -143,27 +153,21 @@ impl MessageState {
                 self.oversize = Some(Oversize::Bytes(rules.max_bytes));
             }
         }
-        if self.oversize.is_some() {
-            if is_authres {
-                let index = self.headers.count_one(name);
-                self.note_authres(index, &value, rules);
+        let forged = is_authres && claims_our_id(&value, rules);
+        let index = if self.oversize.is_some() {
+            // not kept, but counted: the MTA's indexes include it
+            if !is_authres {
+                return;
             }
-            return;
-        }
-        let field = HeaderField::new(name.to_vec(), &value);
-        let index = self.headers.push(field);
-        if is_authres {
-            self.note_authres(index, &value, rules);
-        }
-    }
-
-    fn note_authres(&mut self, index: u32, value: &[u8], rules: &HeaderRules) {
-        if rules.remove_forged
-            && rules
-                .forged_ids
-                .iter()
-                .any(|id| authres::claims_authserv_id(value, id))
-        {
+            self.headers.count_one(name)
+        } else {
+            // already CRLF: built directly, not converted (scanned) a second time by `new`
+            self.headers.push(HeaderField {
+                name: name.to_vec(),
+                value: value.into_owned(),
+            })
+        };
+        if forged {
             self.forged_authres.push(index);
         }
     }
