@@ -282,8 +282,9 @@ fn candidate_author_domains(from: &[Vec<u8>]) -> Vec<String> {
 }
 
 /// Whether a signature's `d=` could align with one of the author domains (RFC 9989 §4.4
-/// relaxed alignment, approximated with the public suffix list for ordering only).
-fn could_align(d: &str, authors: &[String]) -> bool {
+/// relaxed alignment, approximated with the public suffix list): for ordering signatures, and
+/// for which of our keys a forward listener withholds.
+pub(super) fn could_align(d: &str, authors: &[String]) -> bool {
     let d = d.trim_end_matches('.').to_ascii_lowercase();
     let d_org = dmarc::psl_organizational_domain(&d);
     authors

@@ -65,11 +65,10 @@ impl Signing {
     /// suffix list: RFC 7489 §3.1.1) and returns their labels: such a signature would make the
     /// message pass DMARC for its author downstream (RFC 9989 §4.4).
     pub fn withhold_aligned(&mut self) -> Vec<String> {
-        let author_org = dmarc::psl_organizational_domain(&self.author);
+        let author = std::slice::from_ref(&self.author);
         let mut withheld = Vec::new();
         self.sessions.retain(|(label, d, _)| {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            let aligned = d == self.author || dmarc::psl_organizational_domain(&d) == author_org;
+            let aligned = super::inbound::could_align(d, author);
             if aligned {
                 withheld.push(label.clone());
             }
