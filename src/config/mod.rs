@@ -254,8 +254,9 @@ impl Config {
 #[cfg(test)]
 mod tests;
 
-/// A socket host that only this machine reaches: a loopback IP literal or `localhost`.
-fn is_loopback_host(host: &str) -> bool {
+/// A host only this machine reaches: a loopback IP literal (IPv6 with or without brackets)
+/// or `localhost`.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host

@@ -114,12 +114,7 @@ impl Access {
             return false;
         };
         let name = authority.host();
-        let name = name.strip_suffix('.').unwrap_or(name);
-        let literal = name.trim_start_matches('[').trim_end_matches(']');
-        name.eq_ignore_ascii_case("localhost")
-            || literal
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.to_canonical().is_loopback())
+        crate::config::is_loopback_host(name.strip_suffix('.').unwrap_or(name))
     }
 }
 
