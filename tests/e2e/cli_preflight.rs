@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use test_support::{free_port, process};
+use test_support::free_port;
 
 use crate::support::{ServeProcess, genkey, run_cli};
 
@@ -15,14 +15,7 @@ use crate::support::{ServeProcess, genkey, run_cli};
 /// accepted), else `Ok((exit code, log))`.
 fn serve_outcome(config: &Path, port: u16, log: &Path) -> Result<(i32, String), String> {
     let mut p = ServeProcess::spawn(config, &[], log, None).expect("spawn serve");
-    let ready = process::poll(Duration::from_secs(20), || {
-        if p.exited() {
-            return Some(false);
-        }
-        std::net::TcpStream::connect(("127.0.0.1", port))
-            .is_ok()
-            .then_some(true)
-    });
+    let ready = p.wait_ready(port);
     if ready == Some(true) {
         p.stop();
         return Err(p.log_text());

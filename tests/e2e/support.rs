@@ -258,16 +258,22 @@ impl ServeProcess {
         let log = dir.path().join("stderr.log");
         let mut p = ServeProcess::spawn(&cfg, extra, &log, Some("debug")).expect("start serve");
         p._dir = Some(dir);
-        let ready = process::poll(Duration::from_secs(20), || {
-            if p.exited() {
+        let ready = p.wait_ready(port);
+        assert_eq!(ready, Some(true), "milter did not start: {}", p.log_text());
+        p
+    }
+
+    /// Waits (at most 20 s) until `port` on 127.0.0.1 accepts (`Some(true)`) or the process
+    /// exits (`Some(false)`); `None` when neither happened in time.
+    pub fn wait_ready(&mut self, port: u16) -> Option<bool> {
+        process::poll(Duration::from_secs(20), || {
+            if self.exited() {
                 return Some(false);
             }
             std::net::TcpStream::connect(("127.0.0.1", port))
                 .is_ok()
                 .then_some(true)
-        });
-        assert_eq!(ready, Some(true), "milter did not start: {}", p.log_text());
-        p
+        })
     }
 
     /// Spawns `authmilter serve -c <config> <extra>` with stdout and stderr to `log` and
