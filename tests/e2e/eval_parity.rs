@@ -7,22 +7,13 @@
 
 use dkim::{Canonicalization, DnsKeyRecord, Signer, SignerConfig};
 
+use crate::hostile::{BASE_ZONE as ZONE, CLIENT};
 use crate::support::{LISTEN_VERIFY, Milter, binary, transaction};
 
-const CLIENT: &str = "198.51.100.7";
 const KEY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/crates/dkim/tests/data/keys/rsa2048.pem"
 );
-const ZONE: &str = "\
-bank.example TXT \"v=spf1 ip4:192.0.2.99 -all\"
-_dmarc.bank.example TXT \"v=DMARC1; p=reject\"
-evil.example TXT \"v=spf1 ip4:198.51.100.7 -all\"
-_dmarc.evil.example TXT \"v=DMARC1; p=none\"
-7.100.51.198.in-addr.arpa PTR mail.evil.example
-mail.evil.example A 198.51.100.7
-";
-
 /// `raw` with a DKIM signature of bank.example (selector `s`) in front, and the key record.
 fn signed(raw: &[u8], canon: Canonicalization) -> (Vec<u8>, String) {
     let pem = std::fs::read(KEY).expect("test key");
