@@ -2,6 +2,7 @@
 //! socketmap server (`sender_canonical_maps` / `recipient_canonical_maps`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -68,13 +69,26 @@ impl SrsState {
     }
 }
 
+/// At most this many socketmap connections are served at once (Postfix opens one per process
+/// that uses the map, bounded by its `default_process_limit` of 100); more are closed at once,
+/// so local clients cannot take every file descriptor the milter listeners need.
+pub const SOCKETMAP_MAX_CONNECTIONS: usize = 256;
+
+/// A socketmap connection with no request for this long is closed (Postfix reopens it).
+const SOCKETMAP_IDLE: Duration = Duration::from_secs(300);
+
+/// A reply the client does not read within this long closes its connection.
+const SOCKETMAP_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Serves one socketmap connection (netstring requests `forward ADDR` / `reverse ADDR`) with
 /// the SRS state `current` holds when each request arrives, so a reload's secrets apply to
-/// connections Postfix keeps open too.
+/// connections Postfix keeps open too. The connection ends after `idle` without a request or
+/// when a reply cannot be written within `write_timeout`.
 pub async fn serve_socketmap<S: AsyncRead + AsyncWrite + Unpin>(
     current: &ArcSwap<SrsState>,
     mut stream: S,
-    idle: std::time::Duration,
+    idle: Duration,
+    write_timeout: Duration,
 ) -> std::io::Result<()> {
     let mut decoder = Decoder::new();
     let mut buf = vec![0u8; 4096];
@@ -104,14 +118,28 @@ pub async fn serve_socketmap<S: AsyncRead + AsyncWrite + Unpin>(
                         crate::logging::Escaped::str(&e.to_string())
                     );
                     out.extend(Reply::invalid_query().encode());
-                    stream.write_all(&out).await?;
-                    return Ok(());
+                    return write_replies(&mut stream, &out, write_timeout).await;
                 }
             }
         }
         if !out.is_empty() {
-            stream.write_all(&out).await?;
+            write_replies(&mut stream, &out, write_timeout).await?;
         }
+    }
+}
+
+/// Writes `out` to a socketmap client, failing when it is not taken within `timeout`.
+async fn write_replies<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    out: &[u8],
+    timeout: Duration,
+) -> std::io::Result<()> {
+    match tokio::time::timeout(timeout, stream.write_all(out)).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the client did not read its replies",
+        )),
     }
 }
 
@@ -191,7 +219,8 @@ pub async fn run_socketmap(
 }
 
 /// Accepts socketmap clients with `accept` and serves each on its own task until `stop`
-/// fires (Postfix `socketmap_table(5)`); a failed accept is logged and retried.
+/// fires (Postfix `socketmap_table(5)`); a failed accept is logged and retried, and a client
+/// over [`SOCKETMAP_MAX_CONNECTIONS`] is closed at once (warned at most once a minute).
 async fn accept_loop<S, F, Fut>(
     mut accept: F,
     state: Arc<ArcSwap<SrsState>>,
@@ -201,7 +230,9 @@ async fn accept_loop<S, F, Fut>(
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::io::Result<S>>,
 {
-    let idle = std::time::Duration::from_secs(300);
+    let open = Arc::new(tokio::sync::Semaphore::new(SOCKETMAP_MAX_CONNECTIONS));
+    let mut last_warning: Option<tokio::time::Instant> = None;
+    let mut refused: u64 = 0;
     loop {
         let accepted = tokio::select! {
             a = accept() => a,
@@ -217,11 +248,26 @@ async fn accept_loop<S, F, Fut>(
                 continue;
             }
         };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            drop(s);
+            refused = refused.saturating_add(1);
+            if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                last_warning = Some(tokio::time::Instant::now());
+                tracing::warn!(
+                    limit = SOCKETMAP_MAX_CONNECTIONS,
+                    refused,
+                    "socketmap: connection limit reached, extra connections are closed at once"
+                );
+                refused = 0;
+            }
+            continue;
+        };
         let st = Arc::clone(&state);
         tokio::spawn(async move {
-            if let Err(e) = serve_socketmap(&st, s, idle).await {
+            if let Err(e) = serve_socketmap(&st, s, SOCKETMAP_IDLE, SOCKETMAP_WRITE_TIMEOUT).await {
                 tracing::debug!("socketmap connection: {e}");
             }
+            drop(permit);
         });
     }
 }
@@ -282,6 +328,85 @@ mod tests {
             b"48:OK SRS0=vmyz=2W=otherdomain.com=test@example.com,"
         );
         assert!(!serving.is_finished());
+        serving.abort();
+    }
+
+    /// A client that sends requests but never reads the replies loses its connection after
+    /// the write timeout instead of holding its task and buffers for good.
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_never_reads_is_dropped_after_the_write_timeout() {
+        let (mut client, server) = duplex(16);
+        let writer = tokio::spawn(async move {
+            let _ = client.write_all(b"28:forward test@otherdomain.com,").await;
+            std::future::pending::<()>().await;
+            drop(client);
+        });
+        let served = tokio::time::timeout(
+            Duration::from_secs(3600),
+            serve_socketmap(&state(), server, SOCKETMAP_IDLE, SOCKETMAP_WRITE_TIMEOUT),
+        )
+        .await
+        .expect("ended by the write timeout, not by the test's hour");
+        let err = served.expect_err("a timed-out write is an error");
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        writer.abort();
+    }
+
+    /// Local clients cannot open connections without bound: past
+    /// [`SOCKETMAP_MAX_CONNECTIONS`] a new one is closed at once, and once one closes the next
+    /// is served again.
+    #[tokio::test]
+    async fn socketmap_connections_are_capped() {
+        let (streams_tx, streams_rx) = tokio::sync::mpsc::unbounded_channel();
+        let streams_rx = Arc::new(tokio::sync::Mutex::new(streams_rx));
+        let accept = move || {
+            let rx = Arc::clone(&streams_rx);
+            async move {
+                match rx.lock().await.recv().await {
+                    Some(s) => Ok(s),
+                    None => std::future::pending().await,
+                }
+            }
+        };
+        let (_tx, rx) = watch::channel(false);
+        let serving = tokio::spawn(accept_loop(accept, state(), rx));
+        let mut held = Vec::new();
+        for _ in 0..SOCKETMAP_MAX_CONNECTIONS {
+            let (client, server) = duplex(4096);
+            streams_tx.send(server).expect("accepting");
+            held.push(client);
+        }
+        // every held connection is served (and so holds its place)
+        let last = held.last_mut().expect("connections");
+        last.write_all(b"28:forward test@otherdomain.com,")
+            .await
+            .expect("write");
+        let mut reply = vec![0u8; 52];
+        last.read_exact(&mut reply)
+            .await
+            .expect("the last one within the cap is served");
+        let (mut extra, server) = duplex(4096);
+        streams_tx.send(server).expect("accepting");
+        let mut byte = [0u8; 1];
+        let n = tokio::time::timeout(Duration::from_secs(5), extra.read(&mut byte))
+            .await
+            .expect("closed at once")
+            .expect("read");
+        assert_eq!(n, 0, "the connection over the cap is closed");
+        drop(held.pop());
+        let (mut next, server) = duplex(4096);
+        // the closed connection's place is given back once its task has seen the close
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        streams_tx.send(server).expect("accepting");
+        next.write_all(b"28:forward test@otherdomain.com,")
+            .await
+            .expect("write");
+        tokio::time::timeout(Duration::from_secs(5), next.read_exact(&mut reply))
+            .await
+            .expect("a place freed by a closed connection is used again")
+            .expect("read");
         serving.abort();
     }
 }
