@@ -248,6 +248,12 @@ fn trusted_override(app: &App, results: &Results) -> Option<arc::TrustedPass> {
         (dmarc::AlignmentMode::Relaxed, dmarc::AlignmentMode::Relaxed),
         |r| (r.adkim, r.aspf),
     );
+    // the author's Organizational Domain as this evaluation found it: the DNS tree walk's
+    // in RFC 9989 mode, so a sealed pass aligns exactly as a fresh one would here
+    let walked_org = match e.discovery {
+        dmarc::DiscoveryMethod::TreeWalk => e.org_domain.as_deref(),
+        dmarc::DiscoveryMethod::Psl => None,
+    };
     chain.trusted_pass(
         |sealer| app.config.arc.trusts(sealer),
         author,
@@ -256,17 +262,37 @@ fn trusted_override(app: &App, results: &Results) -> Option<arc::TrustedPass> {
                 arc::PassKind::Spf => aspf,
                 _ => adkim,
             };
-            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-            match mode {
-                dmarc::AlignmentMode::Strict => domain == author,
-                dmarc::AlignmentMode::Relaxed => {
-                    domain == author
-                        || dmarc::psl_organizational_domain(&domain)
-                            == dmarc::psl_organizational_domain(author)
-                }
-            }
+            sealed_pass_aligns(mode, author, walked_org, domain)
         },
     )
+}
+
+/// Whether a domain a trusted sealer recorded a pass for aligns with the author domain
+/// (RFC 9989 §4.4, RFC 7489 §3.1). Relaxed: the same Organizational Domain — with
+/// `walked_org` (RFC 9989 §4.10, the author's found by the tree walk) a domain at or below it,
+/// else by the public suffix list (RFC 7489 §3.2).
+fn sealed_pass_aligns(
+    mode: dmarc::AlignmentMode,
+    author: &str,
+    walked_org: Option<&str>,
+    domain: &str,
+) -> bool {
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    if domain == author {
+        return true;
+    }
+    match (mode, walked_org) {
+        (dmarc::AlignmentMode::Strict, _) => false,
+        (dmarc::AlignmentMode::Relaxed, Some(org)) => {
+            domain == org
+                || domain
+                    .strip_suffix(org)
+                    .is_some_and(|head| head.len() > 1 && head.ends_with('.'))
+        }
+        (dmarc::AlignmentMode::Relaxed, None) => {
+            dmarc::psl_organizational_domain(&domain) == dmarc::psl_organizational_domain(author)
+        }
+    }
 }
 
 /// The domains of every address in the From fields, as far as they parse: used only to
@@ -394,6 +420,68 @@ pub fn dkim_outcome(r: dkim::DkimResult) -> dmarc::DkimOutcome {
 
 #[cfg(test)]
 mod tests {
+    use super::sealed_pass_aligns;
+    use dmarc::AlignmentMode::{Relaxed, Strict};
+
+    /// RFC 9989 §4.4: a trusted sealer's recorded pass aligns by the Organizational Domain
+    /// this evaluation used: the tree walk's when it walked, else the public suffix list's.
+    #[test]
+    fn a_sealed_pass_aligns_by_the_evaluations_organizational_domain() {
+        // the tree walk found github.io to be the author's Organizational Domain (no psd=y
+        // there); the PSL would call each user's github.io subdomain its own organization
+        let walked = Some("github.io");
+        assert!(sealed_pass_aligns(
+            Relaxed,
+            "a.github.io",
+            walked,
+            "b.github.io"
+        ));
+        assert!(!sealed_pass_aligns(
+            Relaxed,
+            "a.github.io",
+            None,
+            "b.github.io"
+        ));
+        assert!(sealed_pass_aligns(
+            Relaxed,
+            "a.github.io",
+            walked,
+            "GitHub.io."
+        ));
+        assert!(!sealed_pass_aligns(
+            Relaxed,
+            "a.github.io",
+            walked,
+            "evilgithub.io"
+        ));
+        assert!(!sealed_pass_aligns(Relaxed, "a.github.io", walked, "io"));
+        assert!(!sealed_pass_aligns(
+            Strict,
+            "a.github.io",
+            walked,
+            "b.github.io"
+        ));
+        assert!(sealed_pass_aligns(
+            Strict,
+            "a.github.io",
+            walked,
+            "A.github.io"
+        ));
+        // without a walk, the public suffix list
+        assert!(sealed_pass_aligns(
+            Relaxed,
+            "mail.example.com",
+            None,
+            "example.com"
+        ));
+        assert!(!sealed_pass_aligns(
+            Relaxed,
+            "mail.example.com",
+            None,
+            "example.net"
+        ));
+    }
+
     use super::*;
 
     #[test]
