@@ -151,12 +151,17 @@ fn print_outcome(o: &Outcome) -> std::io::Result<()> {
     for (what, list) in [("stored", &o.stored), ("already stored", &o.duplicates)] {
         for s in list {
             outln!(
-                "{input}: {what}: {} report {} for {} ({} records, {} messages)",
+                "{input}: {what}: {} report {} for {} ({} records, {} messages){}",
                 Escaped::str(&s.org_name),
                 Escaped::str(&s.report_id),
                 Escaped::str(&s.policy_domain),
                 s.records,
-                s.messages
+                s.messages,
+                if s.id_reused {
+                    "; a report with this Report-ID but other contents was stored before, both are kept"
+                } else {
+                    ""
+                }
             )?;
         }
     }

@@ -342,6 +342,14 @@ fn log_outcome(o: &Outcome) {
             new = o.stored.contains(s),
             "reports inbox: report"
         );
+        if s.id_reused {
+            tracing::warn!(
+                input = %input,
+                org_name = %Escaped::str(&s.org_name),
+                report_id = %Escaped::str(&s.report_id),
+                "reports inbox: a report with this Report-ID but other contents was stored before; both are kept (one of them may be forged)"
+            );
+        }
     }
     for u in &o.unreadable {
         tracing::warn!(

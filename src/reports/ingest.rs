@@ -1,14 +1,14 @@
 //! Storing the aggregate reports found in one input (docs/reports.md, "Reports in"): the one
 //! path both `authmilter report import` and the milter's report inbox take. The reports
 //! crate finds and parses them within its limits (RFC 9990 §8.1); each is stored once per
-//! (org_name, report_id); the reverse DNS names of new sources are looked up for the
+//! (org_name, report_id) and contents; the reverse DNS names of new sources are looked up for the
 //! dashboard.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use report_store::{Store, StoreError};
+use report_store::{ReceivedInsert, Store, StoreError};
 use reports::{ExtractedReport, Feedback, Limits};
 use serde::Serialize;
 
@@ -37,6 +37,9 @@ pub struct StoredReport {
     pub records: usize,
     /// The messages they cover.
     pub messages: u64,
+    /// Stored beside an earlier report from the same reporter with the same Report-ID but
+    /// other contents (RFC 9990 §3.5.4): one of the two may be forged.
+    pub id_reused: bool,
 }
 
 /// A part that should have held a report and could not be read.
@@ -55,7 +58,7 @@ pub struct Outcome {
     pub input: String,
     /// Reports stored now.
     pub stored: Vec<StoredReport>,
-    /// Reports already in the store (same org_name and report_id).
+    /// Reports already in the store (same org_name, report_id and contents).
     pub duplicates: Vec<StoredReport>,
     /// Parts that could not be read.
     pub unreadable: Vec<Unreadable>,
@@ -105,12 +108,10 @@ pub async fn store_found(
             }
         };
         let label = format!("{input}: {part}");
-        let new = store
-            .insert_received_report(&fb, Some(&label), now)
-            .await?
-            .is_some();
-        let summary = stored_report(part, &fb);
-        if new {
+        let inserted = store.insert_received_report(&fb, Some(&label), now).await?;
+        let mut summary = stored_report(part, &fb);
+        summary.id_reused = matches!(inserted, ReceivedInsert::StoredBesideConflicting(_));
+        if inserted.id().is_some() {
             sources.extend(fb.records.iter().map(|r| r.row.source_ip));
             outcome.stored.push(summary);
         } else {
@@ -128,6 +129,7 @@ fn stored_report(part: String, fb: &Feedback) -> StoredReport {
         policy_domain: fb.policy.domain.to_ascii_lowercase(),
         records: fb.records.len(),
         messages: fb.message_count(),
+        id_reused: false,
     }
 }
 

@@ -97,7 +97,8 @@ fn the_vendored_samples_import_once_and_the_malformed_one_is_refused() {
         "{out}"
     );
 
-    // mail-auth: 5 XML files (001 and 004 share their org_name and report_id) and 5 mails
+    // mail-auth: 5 XML files (001 and 004 share their org_name and report_id, with other
+    // contents: both are kept, the second marked) and 5 mails
     let mut files: Vec<String> = std::fs::read_dir(sample("mail-auth"))
         .expect("dir")
         .map(|e| e.expect("entry").path())
@@ -109,7 +110,16 @@ fn the_vendored_samples_import_once_and_the_malformed_one_is_refused() {
     let args: Vec<&str> = files.iter().map(String::as_str).collect();
     let (code, v) = store.import_json(&args);
     assert_eq!(code, 0, "{v:#}");
-    assert_eq!(counts(&v), (9, 1, 0), "{v:#}");
+    assert_eq!(counts(&v), (10, 0, 0), "{v:#}");
+    let reused: Vec<&serde_json::Value> = v["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .flat_map(|i| i["stored"].as_array().expect("stored"))
+        .filter(|s| s["id_reused"] == true)
+        .collect();
+    assert_eq!(reused.len(), 1, "{v:#}");
+    assert_eq!(reused[0]["report_id"], "3v98abbp8ya9n3va8yr8oa3ya", "{v:#}");
     // everything again: nothing new
     let (code, v) = store.import_json(&args);
     assert_eq!((code, counts(&v)), (0, (0, 10, 0)), "{v:#}");

@@ -40,7 +40,7 @@ pub use error::StoreError;
 pub use failure_queue::{FailureLimits, FailureReport, NewFailureReport, Queued};
 pub use jobs::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendRow, SendState};
 pub use location::{StoreLocation, redact};
-pub use received::report_day;
+pub use received::{ReceivedInsert, report_day};
 pub use record::RecordStats;
 pub use status::{JobStatus, PeriodStatus, PurgeStats, Status};
 pub use summary::{

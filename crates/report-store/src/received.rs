@@ -1,6 +1,6 @@
 //! Aggregate reports other receivers send us ("DMARC reports in", docs/reports.md): stored
-//! once per (org_name, report_id), each record with the flags the dashboard reads, and the
-//! daily and DKIM selector rollups kept up to date in the same transaction.
+//! once per (org_name, report_id) and contents, each record with the flags the dashboard
+//! reads, and the daily and DKIM selector rollups kept up to date in the same transaction.
 
 use std::collections::BTreeMap;
 
@@ -53,14 +53,103 @@ const SELECTOR_UPSERT: &str = "INSERT INTO received_selectors (policy_domain, da
     ON CONFLICT (policy_domain, day, domain, selector, result) DO UPDATE SET
         messages = received_selectors.messages + excluded.messages";
 
+/// What [`Store::insert_received_report`] did with a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceivedInsert {
+    /// Stored under this id.
+    Stored(i64),
+    /// Stored under this id beside an earlier report from the same reporter with the same
+    /// Report-ID but other contents (another domain's, a correction, or a forgery sent
+    /// first): RFC 9990 §3.5.1 makes the ID unique only per domain, and keeping both means a
+    /// report sent first never hides the other (§3.5.4 leaves duplicates to the receiver).
+    StoredBesideConflicting(i64),
+    /// The same report (reporter, Report-ID and contents) was already stored: nothing written.
+    Duplicate,
+}
+
+impl ReceivedInsert {
+    /// The stored report's id, `None` for a duplicate.
+    pub fn id(self) -> Option<i64> {
+        match self {
+            ReceivedInsert::Stored(id) | ReceivedInsert::StoredBesideConflicting(id) => Some(id),
+            ReceivedInsert::Duplicate => None,
+        }
+    }
+}
+
+/// The digest of a report's parsed contents (hex SHA-256 of its JSON form): equal for the
+/// same report re-sent, whatever its XML spelling or compression.
+fn contents_digest(report: &Feedback) -> Result<String, StoreError> {
+    use std::fmt::Write;
+    let hash = crypto::sha256(json(report)?.as_bytes());
+    Ok(hash.iter().fold(String::with_capacity(64), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    }))
+}
+
 impl Store {
-    /// Stores a received report and its records in one transaction. Returns its id, or
-    /// `None` when a report with the same (org_name, report_id) is already stored (RFC 9990
-    /// §3.5.4: a re-sent report keeps its identifiers), in which case nothing is written.
-    /// `source` says where it came from (a file, a message), for the operator.
+    /// Stores a received report and its records in one transaction (RFC 9990 §3.5.4). A
+    /// report whose (org_name, report_id) and contents are already stored is a duplicate
+    /// (a re-sent report keeps its identifiers, §3.5.1) and nothing is written; one with the
+    /// same identifiers but other contents is stored beside the first, under the key
+    /// `<report_id>~<digest>`, so neither hides the other. `source` says where it came from
+    /// (a file, a message), for the operator.
     pub async fn insert_received_report(
         &self,
         report: &Feedback,
+        source: Option<&str>,
+        now: u64,
+    ) -> Result<ReceivedInsert, StoreError> {
+        let m = &report.metadata;
+        let domain = report.policy.domain.to_ascii_lowercase();
+        let digest = contents_digest(report)?;
+        // twice at most: a writer on another node may store the same key between our look
+        // and our insert; the second look sees what it stored
+        for _ in 0..2 {
+            let stored = self
+                .query(Stmt::new(
+                    "SELECT digest, policy_domain FROM received_reports
+                     WHERE org_name = ?1 AND report_id = ?2",
+                    vec![m.org_name.clone().into(), m.report_id.clone().into()],
+                ))
+                .await?;
+            let key = match stored.first() {
+                None => m.report_id.clone(),
+                Some(row) => {
+                    // rows stored before version 3 have no digest: the same id and domain
+                    // count as the same report, as they did then
+                    let same = match row.opt_text(0)? {
+                        Some(d) => d == digest,
+                        None => row.text(1)? == domain,
+                    };
+                    if same {
+                        return Ok(ReceivedInsert::Duplicate);
+                    }
+                    format!("{}~{}", m.report_id, digest.get(..32).unwrap_or(&digest))
+                }
+            };
+            let beside = key != m.report_id;
+            match self
+                .insert_received_as(report, &key, &digest, source, now)
+                .await?
+            {
+                Some(id) if beside => return Ok(ReceivedInsert::StoredBesideConflicting(id)),
+                Some(id) => return Ok(ReceivedInsert::Stored(id)),
+                // the conflicting copy is stored already: a duplicate of it
+                None if beside => return Ok(ReceivedInsert::Duplicate),
+                None => {}
+            }
+        }
+        Ok(ReceivedInsert::Duplicate)
+    }
+
+    /// Inserts `report` under `key` with its records and rollups; `None` when `key` is taken.
+    async fn insert_received_as(
+        &self,
+        report: &Feedback,
+        key: &str,
+        digest: &str,
         source: Option<&str>,
         now: u64,
     ) -> Result<Option<i64>, StoreError> {
@@ -70,13 +159,13 @@ impl Store {
         let head = Stmt::new(
             "INSERT INTO received_reports (org_name, report_id, email, extra_contact_info,
                 policy_domain, begin_time, end_time, policy_published, errors, generator,
-                version, message_count, source, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                version, message_count, source, received_at, digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT (org_name, report_id) DO NOTHING
              RETURNING id",
             vec![
                 m.org_name.clone().into(),
-                m.report_id.clone().into(),
+                key.to_string().into(),
                 m.email.clone().into(),
                 m.extra_contact_info.clone().into(),
                 domain.clone().into(),
@@ -89,6 +178,7 @@ impl Store {
                 report.message_count().into(),
                 source.map(str::to_string).into(),
                 Value::Int(secs(now)),
+                digest.to_string().into(),
             ],
         );
         let mut stmts = vec![head];

@@ -226,6 +226,16 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX observations_domain ON observations (period_begin, policy_domain, result)",
         ],
     },
+    Migration {
+        version: 3,
+        description: "received reports: a digest of the contents, for same-ID reports",
+        statements: &[
+            // hex SHA-256 of the parsed report: the same (org_name, report_id) with other
+            // contents is stored beside the first (RFC 9990 §3.5.1, §3.5.4); NULL for rows
+            // stored before, which then match by policy domain
+            "ALTER TABLE received_reports ADD COLUMN digest TEXT",
+        ],
+    },
 ];
 
 /// The newest schema version this program knows.

@@ -113,22 +113,32 @@ async fn suite(loc: StoreLocation) {
             .insert_received_report(fb, Some("sample"), 2)
             .await
             .unwrap()
+            .id()
         {
             Some(_) => stored.push(fb),
             None => duplicates += 1,
         }
     }
-    // 001.xml and 004.xml share (org_name, report_id), and the .eml samples carry reports
-    // whose keys the XML samples already have: each key is stored once
-    let keys: std::collections::BTreeSet<(&str, &str)> =
-        all.iter().map(|f| f.idempotency_key()).collect();
+    // 001.xml and 004.xml share (org_name, report_id) with other contents: both are kept
+    // (RFC 9990 §3.5.4); each (key, contents) is stored once
+    let keys: std::collections::BTreeSet<(&str, &str, String)> = all
+        .iter()
+        .map(|f| {
+            let (org, id) = f.idempotency_key();
+            (org, id, serde_json::to_string(f).unwrap())
+        })
+        .collect();
     assert_eq!(stored.len(), keys.len());
     assert_eq!(stored.len() + duplicates, 14);
     // importing everything again changes nothing
     let before = store.received_domains(ALL).await.unwrap();
     for fb in &all {
         assert_eq!(
-            store.insert_received_report(fb, None, 3).await.unwrap(),
+            store
+                .insert_received_report(fb, None, 3)
+                .await
+                .unwrap()
+                .id(),
             None
         );
     }
@@ -497,6 +507,7 @@ async fn huge_counts_do_not_break_the_sums() {
             .insert_received_report(&fb, None, 3)
             .await
             .unwrap()
+            .id()
             .is_some()
     );
     let after = store.received_domains(ALL).await.unwrap();
@@ -537,7 +548,11 @@ async fn purge_drops_records_with_the_rollups_of_their_day() {
     assert_eq!(store.received_counts().await.unwrap(), (2, 4));
     // the report kept is still known: sent again, it is not counted twice
     assert_eq!(
-        store.insert_received_report(&back, None, 3).await.unwrap(),
+        store
+            .insert_received_report(&back, None, 3)
+            .await
+            .unwrap()
+            .id(),
         None
     );
 }

@@ -1,6 +1,6 @@
 //! Received reports in the store (tests/received.rs has the dashboard's queries over them).
 
-use report_store::{Store, StoreLocation};
+use report_store::{ReceivedInsert, Store, StoreLocation};
 
 use crate::{DAY, T0};
 
@@ -23,21 +23,82 @@ async fn a_received_report_is_stored_once(loc: &StoreLocation) {
     let id = store
         .insert_received_report(&report, Some("test"), now)
         .await
-        .unwrap();
+        .unwrap()
+        .id();
     assert!(id.is_some());
     assert_eq!(
         store
             .insert_received_report(&report, None, now)
             .await
-            .unwrap(),
+            .unwrap()
+            .id(),
         None,
         "a report imported twice is stored once"
     );
     assert_eq!(store.received_counts().await.unwrap(), (1, records));
 }
 
+/// RFC 9990 §3.5.1/§3.5.4: a Report-ID is unique only among one reporter's reports to one
+/// domain, and whoever sends a report first must not hide another: the same (org_name,
+/// report_id) with other contents (another domain's report, or a forgery sent first) is
+/// stored beside the first; each of them sent again is a duplicate.
+async fn a_reused_report_id_does_not_hide_a_report(loc: &StoreLocation) {
+    let store = Store::open(loc, T0).await.unwrap();
+    let now = T0 + DAY + 3600;
+    let sample = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../reports/tests/data/samples/mail-auth/100.eml"
+    ))
+    .unwrap();
+    let real = reports::extract_reports(&sample, &reports::Limits::default())
+        .into_iter()
+        .find_map(|r| r.report.ok())
+        .unwrap();
+    // sent first: the same reporter and Report-ID, the count of the first row changed
+    let mut forged = real.clone();
+    forged.records[0].row.count += 1000;
+    // the same reporter and Report-ID for another domain
+    let mut other_domain = real.clone();
+    other_domain.policy.domain = "other.example".to_string();
+    let records = real.records.len() as u64;
+    assert!(matches!(
+        store
+            .insert_received_report(&forged, None, now)
+            .await
+            .unwrap(),
+        ReceivedInsert::Stored(_)
+    ));
+    assert!(matches!(
+        store
+            .insert_received_report(&real, None, now)
+            .await
+            .unwrap(),
+        ReceivedInsert::StoredBesideConflicting(_)
+    ));
+    assert!(matches!(
+        store
+            .insert_received_report(&other_domain, None, now)
+            .await
+            .unwrap(),
+        ReceivedInsert::StoredBesideConflicting(_)
+    ));
+    for again in [&forged, &real, &other_domain] {
+        assert_eq!(
+            store
+                .insert_received_report(again, None, now)
+                .await
+                .unwrap(),
+            ReceivedInsert::Duplicate
+        );
+    }
+    assert_eq!(store.received_counts().await.unwrap(), (3, 3 * records));
+}
+
 on_both_backends! {
     a_received_report_is_stored_once =>
         sqlite_a_received_report_is_stored_once,
         postgres_a_received_report_is_stored_once;
+    a_reused_report_id_does_not_hide_a_report =>
+        sqlite_a_reused_report_id_does_not_hide_a_report,
+        postgres_a_reused_report_id_does_not_hide_a_report;
 }
