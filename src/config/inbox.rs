@@ -26,6 +26,9 @@ pub struct InboxConfig {
     pub discard_timeout: Span,
     /// Look up the reverse DNS names of the sources in new reports (for the dashboard).
     pub resolve_names: bool,
+    /// Only reports whose policy domain is one of these or below one are stored (RFC 9990
+    /// §3.1.1.9 `policy_published/domain`); others are logged and skipped. Empty: any.
+    pub domains: Vec<String>,
 }
 
 impl Default for InboxConfig {
@@ -37,6 +40,7 @@ impl Default for InboxConfig {
             max_memory: 64 << 20,
             discard_timeout: Span::secs(10),
             resolve_names: true,
+            domains: Vec::new(),
         }
     }
 }
@@ -66,6 +70,21 @@ impl InboxConfig {
             .any(|a| a.as_bytes().eq_ignore_ascii_case(rcpt))
     }
 
+    /// Whether a report about `policy_domain` is stored: `domains` is empty, or the domain is
+    /// one of them or below one (ASCII case and a trailing dot ignored).
+    pub fn wants_domain(&self, policy_domain: &str) -> bool {
+        if self.domains.is_empty() {
+            return true;
+        }
+        let d = policy_domain.trim_end_matches('.').to_ascii_lowercase();
+        self.domains.iter().any(|ours| {
+            let ours = ours.trim().trim_end_matches('.').to_ascii_lowercase();
+            d == ours
+                || d.strip_suffix(ours.as_str())
+                    .is_some_and(|head| head.len() > 1 && head.ends_with('.'))
+        })
+    }
+
     /// Checks the values serde cannot check alone; `eom_timeout` is `[server] eom_timeout`.
     pub(super) fn validate(
         &self,
@@ -78,6 +97,14 @@ impl InboxConfig {
                 bail!(
                     "reports.inbox.addresses{}: {a:?} is not a plain address like dmarc@example.com",
                     line_of("addresses")
+                );
+            }
+        }
+        for (i, d) in self.domains.iter().enumerate() {
+            if !dns::name::is_host_like(d.trim().trim_end_matches('.')) {
+                bail!(
+                    "reports.inbox.domains[{i}]{}: {d:?} is not a domain name",
+                    line_of("domains")
                 );
             }
         }
@@ -124,10 +151,32 @@ mod tests {
         assert!(inbox.matches(b"dmarc@example.COM"));
         assert!(!inbox.matches(b"dmarc@example.com.evil"));
         assert!(!InboxConfig::default().enabled());
+        assert!(InboxConfig::default().wants_domain("anything.example"));
+        let c = Config::parse("[reports.inbox]\ndomains = [\"Example.com.\", \"example.net\"]\n")
+            .unwrap();
+        let inbox = &c.reports.inbox;
+        for ours in [
+            "example.com",
+            "EXAMPLE.com.",
+            "mail.example.com",
+            "example.net",
+        ] {
+            assert!(inbox.wants_domain(ours), "{ours}");
+        }
+        for theirs in [
+            "evilexample.com",
+            "example.com.evil",
+            "com",
+            "paypal.com",
+            "",
+        ] {
+            assert!(!inbox.wants_domain(theirs), "{theirs}");
+        }
         for (bad, key) in [
             ("addresses = [\"Reports <d@example.com>\"]", "addresses"),
             ("addresses = [\"nodomain\"]", "addresses"),
             ("max_size = 10", "max_size"),
+            ("domains = [\"not a domain\"]", "domains"),
             ("max_size = 200\nmax_memory = 100", "max_size"),
             ("discard_timeout = \"0s\"", "discard_timeout"),
             (

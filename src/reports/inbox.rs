@@ -240,6 +240,10 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
             tracing::info!(queue_id = %qid, reports = %outcome.summary(), "reports inbox: reports stored; message discarded");
             return;
         }
+        Ok(Ok(Ok(outcome))) if !outcome.not_ours.is_empty() => format!(
+            "a report is about a domain reports.inbox.domains does not list ({})",
+            outcome.summary()
+        ),
         Ok(Ok(Ok(outcome))) if outcome.stored.is_empty() && outcome.duplicates.is_empty() => {
             "no report could be read".to_string()
         }
@@ -309,7 +313,8 @@ async fn handle(store: &Store, app: &App, job: Job) {
         }
     };
     let now = super::unix_now();
-    let result = ingest::store_found(store, &input, found, now).await;
+    let wanted = |domain: &str| cfg.wants_domain(domain);
+    let result = ingest::store_found(store, &input, found, &wanted, now).await;
     let sources = match &result {
         Ok((outcome, sources)) => {
             log_outcome(outcome);
@@ -350,6 +355,16 @@ fn log_outcome(o: &Outcome) {
                 "reports inbox: a report with this Report-ID but other contents was stored before; both are kept (one of them may be forged)"
             );
         }
+    }
+    for s in &o.not_ours {
+        tracing::info!(
+            input = %input,
+            part = %Escaped::str(&s.part),
+            org_name = %Escaped::str(&s.org_name),
+            report_id = %Escaped::str(&s.report_id),
+            policy_domain = %Escaped::str(&s.policy_domain),
+            "reports inbox: report about a domain reports.inbox.domains does not list; not stored"
+        );
     }
     for u in &o.unreadable {
         tracing::warn!(

@@ -60,34 +60,45 @@ pub struct Outcome {
     pub stored: Vec<StoredReport>,
     /// Reports already in the store (same org_name, report_id and contents).
     pub duplicates: Vec<StoredReport>,
+    /// Reports about a domain `[reports.inbox] domains` does not list: not stored.
+    pub not_ours: Vec<StoredReport>,
     /// Parts that could not be read.
     pub unreadable: Vec<Unreadable>,
 }
 
 impl Outcome {
-    /// Every report in the input is in the store now and nothing was unreadable.
+    /// Every report in the input is in the store now: nothing was unreadable or skipped.
     pub fn complete(&self) -> bool {
-        self.unreadable.is_empty() && !(self.stored.is_empty() && self.duplicates.is_empty())
+        self.unreadable.is_empty()
+            && self.not_ours.is_empty()
+            && !(self.stored.is_empty() && self.duplicates.is_empty())
     }
 
-    /// One line for the log: `2 stored, 1 already stored, 1 unreadable`.
+    /// One line for the log: `2 stored, 1 already stored, 1 unreadable` (and how many were
+    /// about other domains, when any were).
     pub fn summary(&self) -> String {
-        format!(
+        let mut line = format!(
             "{} stored, {} already stored, {} unreadable",
             self.stored.len(),
             self.duplicates.len(),
             self.unreadable.len()
-        )
+        );
+        if !self.not_ours.is_empty() {
+            line.push_str(&format!(", {} about other domains", self.not_ours.len()));
+        }
+        line
     }
 }
 
-/// Stores the reports `found` in `input` (the output of [`reports::extract_reports`]).
-/// Store errors end it (nothing more is stored; the caller decides what the input becomes),
-/// unreadable parts are listed. Returns the outcome and the new reports' distinct sources.
+/// Stores the reports `found` in `input` (the output of [`reports::extract_reports`]) whose
+/// policy domain `wanted` accepts; the others are listed as not ours. Store errors end it
+/// (nothing more is stored; the caller decides what the input becomes), unreadable parts
+/// are listed. Returns the outcome and the new reports' distinct sources.
 pub async fn store_found(
     store: &Store,
     input: &str,
     found: Vec<ExtractedReport>,
+    wanted: &(dyn Fn(&str) -> bool + Sync),
     now: u64,
 ) -> Result<(Outcome, Vec<IpAddr>), StoreError> {
     let mut outcome = Outcome {
@@ -107,6 +118,10 @@ pub async fn store_found(
                 continue;
             }
         };
+        if !wanted(&fb.policy.domain) {
+            outcome.not_ours.push(stored_report(part, &fb));
+            continue;
+        }
         let label = format!("{input}: {part}");
         let inserted = store.insert_received_report(&fb, Some(&label), now).await?;
         let mut summary = stored_report(part, &fb);
@@ -144,7 +159,7 @@ pub async fn ingest(
     now: u64,
 ) -> Result<Outcome, StoreError> {
     let found = reports::extract_reports(data, limits);
-    let (outcome, sources) = store_found(store, input, found, now).await?;
+    let (outcome, sources) = store_found(store, input, found, &|_| true, now).await?;
     if let Some(r) = resolver {
         resolve_names(store, r, &sources, now).await;
     }

@@ -567,3 +567,88 @@ async fn discard_only_once_stored_and_unreadable_reports_are_delivered() {
             .contains("no report attachment found")
     );
 }
+
+/// Hostile report mail (anyone can write to the `rua` address): with `domains` set, a report
+/// about a domain that is not ours is not stored and its message is delivered, not
+/// discarded; a forged report sent first with a real report's Report-ID does not hide the
+/// real one (RFC 9990 §3.5.1, §3.5.4), both are kept and a warning names the reused ID.
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_about_other_domains_and_reused_report_ids() {
+    let inbox = Inbox::start(
+        "action = \"discard\"\ndiscard_timeout = \"20s\"\ndomains = [\"example.com\"]\n",
+    );
+    let day = days_ago(3);
+    let send = |id: &str, domain: &str, rows: &[Src]| {
+        let body = xml(&report("reporter.example", id, domain, day, rows));
+        report_mail(
+            "dmarc@rx.example",
+            id,
+            &[("text/xml", "r.xml", body.as_slice())],
+        )
+    };
+    // about someone else's domain: delivered, not stored, logged
+    let out = inbox
+        .send(
+            &["dmarc@rx.example"],
+            &send(
+                "foreign-1",
+                "paypal.example",
+                &[Src::spoofer("198.51.100.1", 9)],
+            ),
+        )
+        .await;
+    assert_eq!(out.action(), "accept", "{out:?}");
+    assert_eq!(inbox.messages("paypal.example", day), 0);
+    let log = inbox.serve.log_text();
+    assert!(
+        log.contains("report about a domain reports.inbox.domains does not list; not stored")
+            && log.contains("message delivered, not discarded: a report is about a domain reports.inbox.domains does not list"),
+        "{}",
+        inbox.serve.log_tail(20)
+    );
+    // a subdomain of ours is ours
+    let out = inbox
+        .send(
+            &["dmarc@rx.example"],
+            &send(
+                "sub-1",
+                "mail.example.com",
+                &[Src::good("192.0.2.4", 2, "mail.example.com")],
+            ),
+        )
+        .await;
+    assert_eq!(out.action(), "discard", "{out:?}");
+    assert_eq!(inbox.messages("mail.example.com", day), 2);
+
+    // a forgery with the real report's Report-ID arrives first; then the real report
+    let forged = send(
+        "rid-7",
+        "example.com",
+        &[Src::good("203.0.113.66", 1000, "example.com")],
+    );
+    let real = send("rid-7", "example.com", &[Src::spoofer("198.51.100.7", 5)]);
+    assert_eq!(
+        inbox.send(&["dmarc@rx.example"], &forged).await.action(),
+        "discard"
+    );
+    assert_eq!(
+        inbox.send(&["dmarc@rx.example"], &real).await.action(),
+        "discard"
+    );
+    assert_eq!(inbox.messages("example.com", day), 1005, "both kept");
+    assert!(
+        inbox.serve.log_text().contains(
+            "a report with this Report-ID but other contents was stored before; both are kept"
+        ),
+        "{}",
+        inbox.serve.log_tail(20)
+    );
+    // each of them again: a duplicate, nothing counted twice
+    for again in [&forged, &real] {
+        assert_eq!(
+            inbox.send(&["dmarc@rx.example"], again).await.action(),
+            "discard"
+        );
+    }
+    assert_eq!(inbox.messages("example.com", day), 1005);
+}
