@@ -40,7 +40,7 @@ pub fn import(args: ReportImportArgs) -> anyhow::Result<ExitCode> {
                 Ok(data) => ingest::ingest(
                     &store,
                     &label,
-                    &data,
+                    data,
                     &limits,
                     resolver.as_deref(),
                     now,

@@ -300,21 +300,17 @@ async fn handle(store: &Store, app: &App, job: Job) {
     let Job {
         raw, input, reply, ..
     } = job;
-    let found = match tokio::task::spawn_blocking(move || reports::extract_reports(&raw, &limits))
-        .await
-    {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!(input = %Escaped::str(&input), "reports inbox: reading failed: {e}");
-            if let Some(r) = reply {
-                let _ = r.send(Err("reading the message failed".into()));
-            }
-            return;
-        }
-    };
+    let (found, reading) = ingest::extract_in_background(raw, limits);
     let now = super::unix_now();
     let wanted = |domain: &str| cfg.wants_domain(domain);
     let result = ingest::store_found(store, &input, found, &wanted, now).await;
+    if let Err(e) = reading.await {
+        tracing::error!(input = %Escaped::str(&input), "reports inbox: reading failed: {e}");
+        if let Some(r) = reply {
+            let _ = r.send(Err("reading the message failed".into()));
+        }
+        return;
+    }
     let sources = match &result {
         Ok((outcome, sources)) => {
             log_outcome(outcome);

@@ -11,6 +11,7 @@ use std::time::Duration;
 use report_store::{ReceivedInsert, Store, StoreError};
 use reports::{ExtractedReport, Feedback, Limits};
 use serde::Serialize;
+use tokio::sync::mpsc;
 
 /// How long a looked-up source name is kept before it is looked up again.
 const NAME_TTL: u64 = 30 * 86_400;
@@ -90,14 +91,32 @@ impl Outcome {
     }
 }
 
-/// Stores the reports `found` in `input` (the output of [`reports::extract_reports`]) whose
-/// policy domain `wanted` accepts; the others are listed as not ours. Store errors end it
-/// (nothing more is stored; the caller decides what the input becomes), unreadable parts
-/// are listed. Returns the outcome and the new reports' distinct sources.
+/// Reads the reports in `raw` on a blocking thread ([`reports::extract_reports_each`]),
+/// handing each over as soon as it is parsed: with [`store_found`] at most one parsed
+/// report waits at a time (RFC 9990 §8.1), whatever the input holds. The handle ends when
+/// the reading does (an error: it panicked).
+pub fn extract_in_background(
+    raw: Vec<u8>,
+    limits: Limits,
+) -> (mpsc::Receiver<ExtractedReport>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(1);
+    let reading = tokio::task::spawn_blocking(move || {
+        reports::extract_reports_each(&raw, &limits, &mut |found| {
+            // the receiver is gone when storing failed: the rest is read and dropped
+            let _ = tx.blocking_send(found);
+        });
+    });
+    (rx, reading)
+}
+
+/// Stores the reports `found` in `input` (from [`extract_in_background`]) whose policy
+/// domain `wanted` accepts, each as it arrives; the others are listed as not ours. Store
+/// errors end it (nothing more is stored; the caller decides what the input becomes),
+/// unreadable parts are listed. Returns the outcome and the new reports' distinct sources.
 pub async fn store_found(
     store: &Store,
     input: &str,
-    found: Vec<ExtractedReport>,
+    mut found: mpsc::Receiver<ExtractedReport>,
     wanted: &(dyn Fn(&str) -> bool + Sync),
     now: u64,
 ) -> Result<(Outcome, Vec<IpAddr>), StoreError> {
@@ -106,7 +125,7 @@ pub async fn store_found(
         ..Outcome::default()
     };
     let mut sources = BTreeSet::new();
-    for f in found {
+    while let Some(f) = found.recv().await {
         let part = f.source;
         let fb = match f.report {
             Ok(fb) => fb,
@@ -153,13 +172,19 @@ fn stored_report(part: String, fb: &Feedback) -> StoredReport {
 pub async fn ingest(
     store: &Store,
     input: &str,
-    data: &[u8],
+    data: Vec<u8>,
     limits: &Limits,
     resolver: Option<&dyn dns::Resolver>,
     now: u64,
 ) -> Result<Outcome, StoreError> {
-    let found = reports::extract_reports(data, limits);
-    let (outcome, sources) = store_found(store, input, found, &|_| true, now).await?;
+    let (found, reading) = extract_in_background(data, limits.clone());
+    let stored = store_found(store, input, found, &|_| true, now).await;
+    if reading.await.is_err() {
+        return Err(StoreError::Corrupt(format!(
+            "{input}: reading the reports failed"
+        )));
+    }
+    let (outcome, sources) = stored?;
     if let Some(r) = resolver {
         resolve_names(store, r, &sources, now).await;
     }

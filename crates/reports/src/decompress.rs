@@ -26,39 +26,93 @@ fn read_limited<R: Read>(
 ) -> Result<Vec<u8>, ReadError> {
     let mut out = Vec::new();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    reader
-        .take(cap)
-        .read_to_end(&mut out)
-        .map_err(|e| ReadError::Io(e.to_string()))?;
+    if let Err(e) = reader.take(cap).read_to_end(&mut out) {
+        return Err(ReadError::Io(e.to_string(), out.len()));
+    }
     if out.len() > limit {
-        return Err(ReadError::Limit(ReportsError::TooLarge {
-            what,
-            limit: limit as u64,
-        }));
+        return Err(ReadError::Limit(
+            ReportsError::TooLarge {
+                what,
+                limit: limit as u64,
+            },
+            out.len(),
+        ));
     }
     Ok(out)
 }
 
+/// Why a read stopped, and the bytes it had produced by then.
 enum ReadError {
-    Io(String),
-    Limit(ReportsError),
+    Io(String, usize),
+    Limit(ReportsError, usize),
+}
+
+/// What one decompression made: the document or why not, and the bytes produced either way
+/// (a stream that fails its checksum at the end still cost them; RFC 9990 §8.1 budgets
+/// count them).
+#[derive(Debug)]
+pub(crate) struct Inflated {
+    /// Bytes decompressed, kept or not.
+    pub produced: usize,
+    /// The document, or why it could not be read.
+    pub result: Result<Vec<u8>, ReportsError>,
+}
+
+impl Inflated {
+    fn of(read: Result<Vec<u8>, ReadError>, io: fn(String) -> ReportsError) -> Inflated {
+        match read {
+            Ok(data) => Inflated {
+                produced: data.len(),
+                result: Ok(data),
+            },
+            Err(ReadError::Io(m, produced)) => Inflated {
+                produced,
+                result: Err(io(m)),
+            },
+            Err(ReadError::Limit(e, produced)) => Inflated {
+                produced,
+                result: Err(e),
+            },
+        }
+    }
+
+    fn refused(error: ReportsError) -> Inflated {
+        Inflated {
+            produced: 0,
+            result: Err(error),
+        }
+    }
 }
 
 /// Decompresses a gzip stream (all members, RFC 1952 §2.2) into at most `limit` bytes.
-pub(crate) fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, ReportsError> {
-    read_limited(MultiGzDecoder::new(data), limit, "decompressed report").map_err(|e| match e {
-        ReadError::Io(m) => ReportsError::Gzip(m),
-        ReadError::Limit(e) => e,
-    })
+/// `what` names the limit when it is exceeded.
+pub(crate) fn gunzip(data: &[u8], limit: usize, what: &'static str) -> Inflated {
+    Inflated::of(
+        read_limited(MultiGzDecoder::new(data), limit, what),
+        ReportsError::Gzip,
+    )
 }
 
 /// One file of an archive: its name and its content or why it could not be read.
-pub(crate) type ZipFile = (String, Result<Vec<u8>, ReportsError>);
+pub(crate) type ZipFile = (String, Inflated);
 
-/// The files of a zip archive, each decompressed into at most `limits.max_xml_bytes`
+/// Who takes the files of [`unzip_each`].
+pub(crate) trait ZipVisitor {
+    /// How many bytes the next file may decompress into, and what that limit is called.
+    fn limit(&self) -> (usize, &'static str);
+    /// One file; false stops the archive.
+    fn entry(&mut self, file: ZipFile) -> bool;
+}
+
+/// The files of a zip archive, decompressed one at a time and handed to `visitor`: at most
+/// one file's content is held at once, each read into at most what `visitor.limit()` says
 /// (stored and deflate only). Directories and macOS resource forks are skipped. The archive
 /// is refused as a whole when it has more than `limits.max_zip_entries` entries.
-pub(crate) fn unzip(data: &[u8], limits: &Limits) -> Result<Vec<ZipFile>, ReportsError> {
+pub(crate) fn unzip_each(
+    data: &[u8],
+    limits: &Limits,
+    visitor: &mut dyn ZipVisitor,
+) -> Result<(), ReportsError> {
     let mut archive =
         zip::ZipArchive::new(Cursor::new(data)).map_err(|e| ReportsError::Zip(e.to_string()))?;
     if archive.len() > limits.max_zip_entries {
@@ -67,12 +121,14 @@ pub(crate) fn unzip(data: &[u8], limits: &Limits) -> Result<Vec<ZipFile>, Report
             limit: limits.max_zip_entries,
         });
     }
-    let mut out = Vec::new();
     for i in 0..archive.len() {
         let entry = match archive.by_index(i) {
             Ok(e) => e,
             Err(e) => {
-                out.push((format!("entry {i}"), Err(ReportsError::Zip(e.to_string()))));
+                let refused = Inflated::refused(ReportsError::Zip(e.to_string()));
+                if !visitor.entry((format!("entry {i}"), refused)) {
+                    return Ok(());
+                }
                 continue;
             }
         };
@@ -83,21 +139,20 @@ pub(crate) fn unzip(data: &[u8], limits: &Limits) -> Result<Vec<ZipFile>, Report
         if entry.is_dir() || name.starts_with("__MACOSX/") {
             continue;
         }
-        let limit = limits.max_xml_bytes;
-        let result = if entry.size() > limit as u64 {
-            Err(ReportsError::TooLarge {
-                what: "zip entry",
+        let (limit, what) = visitor.limit();
+        let inflated = if entry.size() > limit as u64 {
+            Inflated::refused(ReportsError::TooLarge {
+                what,
                 limit: limit as u64,
             })
         } else {
-            read_limited(entry, limit, "zip entry").map_err(|e| match e {
-                ReadError::Io(m) => ReportsError::Zip(m),
-                ReadError::Limit(e) => e,
-            })
+            Inflated::of(read_limited(entry, limit, what), ReportsError::Zip)
         };
-        out.push((name, result));
+        if !visitor.entry((name, inflated)) {
+            return Ok(());
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -111,14 +166,16 @@ mod tests {
         enc.write_all(&[b'x'; 1000]).unwrap();
         let gz = enc.finish().unwrap();
         assert!(is_gzip(&gz));
-        assert_eq!(gunzip(&gz, 1000).unwrap().len(), 1000);
-        assert!(matches!(
-            gunzip(&gz, 999),
-            Err(ReportsError::TooLarge { .. })
-        ));
-        assert!(matches!(
-            gunzip(&gz[..gz.len() / 2], 1000),
-            Err(ReportsError::Gzip(_))
-        ));
+        let whole = gunzip(&gz, 1000, "decompressed report");
+        assert_eq!((whole.produced, whole.result.unwrap().len()), (1000, 1000));
+        let over = gunzip(&gz, 999, "decompressed report");
+        assert_eq!(
+            over.produced, 1000,
+            "the limit plus one byte, then it stops"
+        );
+        assert!(matches!(over.result, Err(ReportsError::TooLarge { .. })));
+        // a truncated stream: an error, and what it made before still counts
+        let cut = gunzip(&gz[..gz.len() / 2], 1000, "decompressed report");
+        assert!(matches!(cut.result, Err(ReportsError::Gzip(_))));
     }
 }

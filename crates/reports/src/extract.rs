@@ -2,9 +2,10 @@
 //! or `.zip`, an RFC 5322 message with the report attached (also nested in multiparts or
 //! attached messages, base64 or quoted-printable), or an mbox of such messages. Every report
 //! found, or the error of a part that should have held one, is returned; all work is bounded
-//! by [`Limits`] (RFC 9990 §8.1).
+//! by [`Limits`] (RFC 9990 §8.1). [`extract_reports_each`] hands each report over as soon as
+//! it is parsed, so at most one decompressed document and one parsed report are held at once.
 
-use crate::decompress::{gunzip, is_gzip, is_zip, unzip};
+use crate::decompress::{Inflated, ZipFile, ZipVisitor, gunzip, is_gzip, is_zip, unzip_each};
 use crate::error::ReportsError;
 use crate::feedback::Feedback;
 use crate::limits::Limits;
@@ -39,16 +40,26 @@ const REPORT_EXTENSIONS: &[&str] = &[".xml", ".xml.gz", ".gz", ".zip"];
 /// cannot be read yields an entry with its error, and an input with nothing usable yields one
 /// error entry.
 pub fn extract_reports(input: &[u8], limits: &Limits) -> Vec<ExtractedReport> {
+    let mut out = Vec::new();
+    extract_reports_each(input, limits, &mut |r| out.push(r));
+    out
+}
+
+/// [`extract_reports`], handing each entry to `sink` as soon as it is found instead of
+/// collecting them (RFC 9990 §8.1: the memory held is one decompressed document and one
+/// parsed report, whatever the input holds).
+pub fn extract_reports_each(input: &[u8], limits: &Limits, sink: &mut dyn FnMut(ExtractedReport)) {
     let mut x = Extractor {
         limits,
-        out: Vec::new(),
+        sink,
+        emitted: 0,
         total: 0,
         parts: 0,
         stopped: false,
     };
     if input.len() > limits.max_input_bytes {
         x.push("input", Err(too_large("input", limits.max_input_bytes)));
-        return x.out;
+        return;
     }
     if is_gzip(input) || is_zip(input) || looks_like_xml(input) {
         x.payload("input", input);
@@ -64,7 +75,7 @@ pub fn extract_reports(input: &[u8], limits: &Limits) -> Vec<ExtractedReport> {
             )),
         );
     }
-    if x.out.is_empty() {
+    if x.emitted == 0 {
         x.push(
             "input",
             Err(ReportsError::NotAReport(
@@ -72,8 +83,28 @@ pub fn extract_reports(input: &[u8], limits: &Limits) -> Vec<ExtractedReport> {
             )),
         );
     }
-    x.out
 }
+
+/// The entries of one zip archive, read into the extractor as they are decompressed.
+struct ZipEntries<'x, 'l, 's, 'src> {
+    x: &'x mut Extractor<'l, 's>,
+    source: &'src str,
+}
+
+impl ZipVisitor for ZipEntries<'_, '_, '_, '_> {
+    fn limit(&self) -> (usize, &'static str) {
+        self.x.decompress_limit("zip entry")
+    }
+
+    fn entry(&mut self, (name, inflated): ZipFile) -> bool {
+        let source = format!("{} / entry {name:?}", self.source);
+        self.x.inflated(&source, inflated);
+        !self.x.stopped
+    }
+}
+
+/// What the input's budget of decompressed bytes is called in errors.
+const TOTAL: &str = "decompressed data of one input";
 
 fn too_large(what: &'static str, limit: usize) -> ReportsError {
     ReportsError::TooLarge {
@@ -100,9 +131,11 @@ fn looks_like_message(data: &[u8]) -> bool {
     }
 }
 
-struct Extractor<'l> {
+struct Extractor<'l, 's> {
     limits: &'l Limits,
-    out: Vec<ExtractedReport>,
+    sink: &'s mut dyn FnMut(ExtractedReport),
+    /// Entries handed to `sink` so far.
+    emitted: usize,
     /// Decompressed bytes so far.
     total: usize,
     /// MIME parts so far.
@@ -111,12 +144,12 @@ struct Extractor<'l> {
     stopped: bool,
 }
 
-impl Extractor<'_> {
+impl Extractor<'_, '_> {
     fn push(&mut self, source: &str, report: Result<Feedback, ReportsError>) {
         if self.stopped {
             return;
         }
-        if self.out.len() >= self.limits.max_reports {
+        if self.emitted >= self.limits.max_reports {
             self.stop(
                 source,
                 ReportsError::TooMany {
@@ -126,7 +159,8 @@ impl Extractor<'_> {
             );
             return;
         }
-        self.out.push(ExtractedReport {
+        self.emitted += 1;
+        (self.sink)(ExtractedReport {
             source: source.to_string(),
             report,
         });
@@ -135,7 +169,8 @@ impl Extractor<'_> {
     /// Records a limit that ends the whole extraction.
     fn stop(&mut self, source: &str, error: ReportsError) {
         if !self.stopped {
-            self.out.push(ExtractedReport {
+            self.emitted += 1;
+            (self.sink)(ExtractedReport {
                 source: source.to_string(),
                 report: Err(error),
             });
@@ -143,53 +178,59 @@ impl Extractor<'_> {
         }
     }
 
-    /// Counts decompressed bytes against the input's budget; false when over it.
-    fn spend(&mut self, source: &str, bytes: usize) -> bool {
-        self.total = self.total.saturating_add(bytes);
-        if self.total > self.limits.max_total_xml_bytes {
-            self.stop(
-                source,
-                too_large(
-                    "decompressed data of one input",
-                    self.limits.max_total_xml_bytes,
-                ),
-            );
+    /// How much one document may decompress into: `max_xml_bytes`, or less when the input's
+    /// budget has less left (then named after the budget), so that the budget holds before
+    /// the bytes are made, not after.
+    fn decompress_limit(&self, what: &'static str) -> (usize, &'static str) {
+        let left = self.limits.max_total_xml_bytes.saturating_sub(self.total);
+        if left < self.limits.max_xml_bytes {
+            (left, TOTAL)
+        } else {
+            (self.limits.max_xml_bytes, what)
+        }
+    }
+
+    /// Counts the bytes a decompression produced (kept or not) against the input's budget,
+    /// and ends the extraction when it is spent or a document hit what it had left; false
+    /// then.
+    fn spend(&mut self, source: &str, inflated: &Inflated) -> bool {
+        self.total = self.total.saturating_add(inflated.produced);
+        let hit_budget = matches!(
+            inflated.result,
+            Err(ReportsError::TooLarge { what: TOTAL, .. })
+        );
+        if hit_budget || self.total > self.limits.max_total_xml_bytes {
+            self.stop(source, too_large(TOTAL, self.limits.max_total_xml_bytes));
             return false;
         }
         true
     }
 
-    /// XML, gzip'd XML or a zip of XML files.
+    /// Parses a decompressed document, or records why there is none.
+    fn inflated(&mut self, source: &str, inflated: Inflated) {
+        if self.spend(source, &inflated) {
+            match inflated.result {
+                Ok(xml) => self.xml(source, &xml),
+                Err(e) => self.push(source, Err(e)),
+            }
+        }
+    }
+
+    /// XML, gzip'd XML or a zip of XML files; each decompressed document is parsed and
+    /// dropped before the next is made.
     fn payload(&mut self, source: &str, data: &[u8]) {
         if self.stopped {
             return;
         }
         if is_gzip(data) {
-            match gunzip(data, self.limits.max_xml_bytes) {
-                Ok(xml) => {
-                    if self.spend(source, xml.len()) {
-                        self.xml(source, &xml);
-                    }
-                }
-                Err(e) => self.push(source, Err(e)),
-            }
+            let (limit, what) = self.decompress_limit("decompressed report");
+            let inflated = gunzip(data, limit, what);
+            self.inflated(source, inflated);
         } else if is_zip(data) {
-            match unzip(data, self.limits) {
-                Ok(entries) => {
-                    for (name, content) in entries {
-                        let source = format!("{source} / entry {name:?}");
-                        match content {
-                            Ok(xml) => {
-                                if !self.spend(&source, xml.len()) {
-                                    return;
-                                }
-                                self.xml(&source, &xml);
-                            }
-                            Err(e) => self.push(&source, Err(e)),
-                        }
-                    }
-                }
-                Err(e) => self.push(source, Err(e)),
+            let limits = self.limits;
+            let mut entries = ZipEntries { x: self, source };
+            if let Err(e) = unzip_each(data, limits, &mut entries) {
+                self.push(source, Err(e));
             }
         } else if looks_like_xml(data) {
             self.xml(source, data);
@@ -245,9 +286,9 @@ impl Extractor<'_> {
                 .position(|&b| b == b'\n')
                 .map_or(msg.len(), |i| i + 1);
             let msg = msg.get(body_start..).unwrap_or_default();
-            let before = self.out.len();
+            let before = self.emitted;
             self.message(msg, &format!("message {}", n + 1), 0);
-            if self.out.len() == before && !self.stopped {
+            if self.emitted == before && !self.stopped {
                 self.push(
                     &format!("message {}", n + 1),
                     Err(ReportsError::NotAReport(

@@ -43,7 +43,7 @@ pub use destination::{
     verify_destination,
 };
 pub use error::ReportsError;
-pub use extract::{ExtractedReport, extract_reports};
+pub use extract::{ExtractedReport, extract_reports, extract_reports_each};
 pub use failure::{
     FailedMessage, FailureKind, FailureOptions, FailureTriggers, OriginalContent,
     failure_report_message, failure_reports_requested, triggers_for,

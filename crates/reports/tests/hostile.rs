@@ -97,15 +97,25 @@ fn gzip_bomb_of_10_gib_is_refused_at_the_limit() {
 /// A zip archive of (name, method, data, declared size) entries, assembled by hand so that
 /// sizes can lie.
 fn zip_archive(entries: &[(&str, u16, &[u8], u32)]) -> Vec<u8> {
+    let with_crc: Vec<(&str, u16, &[u8], u32, u32)> = entries
+        .iter()
+        .map(|&(name, method, data, declared)| {
+            let mut crc = flate2::Crc::new();
+            if method == 0 {
+                crc.update(data);
+            }
+            (name, method, data, declared, crc.sum())
+        })
+        .collect();
+    zip_archive_with_crc(&with_crc)
+}
+
+/// [`zip_archive`] with each entry's CRC-32 of its uncompressed content given.
+fn zip_archive_with_crc(entries: &[(&str, u16, &[u8], u32, u32)]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
-    for (name, method, data, declared) in entries {
+    for &(name, method, data, declared, crc) in entries {
         let offset = out.len() as u32;
-        let mut crc = flate2::Crc::new();
-        if *method == 0 {
-            crc.update(data);
-        }
-        let crc = crc.sum();
         let header = |sig: u32, central_dir: bool| {
             let mut h = Vec::new();
             h.extend(sig.to_le_bytes());
@@ -191,6 +201,85 @@ fn zip_bombs_are_refused() {
     let found = extract_reports(&zip, &limits);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].report.as_ref().unwrap().message_count(), 3);
+}
+
+/// This process's peak resident memory so far (`VmHWM`), KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// RFC 9990 §8.1: the decompressed budget of an input holds before the bytes are made. A zip
+/// of 16 entries that each inflate to `max_xml_bytes` (16 MiB of zeros from 16 KB) costs one
+/// entry's memory, not sixteen: each is decompressed, read and dropped before the next, and
+/// the next is refused once the budget is spent. Run in a child process of this test binary
+/// so that no other test's memory counts.
+#[test]
+fn zip_entries_are_decompressed_one_at_a_time() {
+    const CHILD: &str = "REPORTS_HOSTILE_MEMORY_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "zip_entries_are_decompressed_one_at_a_time",
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let grown: u64 = stdout
+            .lines()
+            .filter_map(|l| l.split("peak growth KiB: ").nth(1))
+            .map(|v| v.trim().parse::<u64>().unwrap())
+            .max()
+            .unwrap_or_else(|| panic!("no measurement: {stdout}"));
+        // one entry and its read buffer (≤ 48 MiB); all sixteen would be ≥ 256 MiB
+        assert!(grown < 100 << 10, "peak grew by {grown} KiB");
+        return;
+    }
+    let limits = Limits {
+        max_xml_bytes: 16 << 20,
+        max_total_xml_bytes: 32 << 20,
+        ..Limits::default()
+    };
+    let bomb = deflate_zeros(16);
+    let mut crc = flate2::Crc::new();
+    crc.update(&vec![0u8; 16 << 20]);
+    let names: Vec<String> = (0..16).map(|i| format!("{i}.xml")).collect();
+    // valid archives (each entry inflates and checks out), and ones whose entries fail their
+    // checksum only after inflating: those bytes are spent too
+    for crc in [crc.sum(), 0] {
+        let entries: Vec<(&str, u16, &[u8], u32, u32)> = names
+            .iter()
+            .map(|n| (n.as_str(), 8u16, bomb.as_slice(), 16u32 << 20, crc))
+            .collect();
+        let zip = zip_archive_with_crc(&entries);
+        let before = peak_rss_kib();
+        let found = extract_reports(&zip, &limits);
+        let grown = peak_rss_kib() - before;
+        println!("peak growth KiB: {grown}");
+        // two entries read (not XML / bad checksum), then the budget is spent and the rest
+        // is never inflated
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(
+            found[2].report,
+            Err(ReportsError::TooLarge {
+                what: "decompressed data of one input",
+                limit: 32 << 20
+            })
+        );
+    }
 }
 
 #[test]
