@@ -17,6 +17,44 @@ pub struct OutboundConfig {
     pub authenticated: bool,
     /// Values of the `{daemon_name}` macro that mark our submission service.
     pub daemon_names: Vec<String>,
+    /// For which From domains an authenticated user's mail is signed.
+    pub authenticated_from: AuthenticatedFrom,
+}
+
+/// `authenticated_from`: which From domains an SMTP AUTH login may have signed (RFC 6376
+/// §8.13: a signature vouches for the author; a hosting server's users should not get
+/// signatures for each other's domains).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthenticatedFrom {
+    /// Any domain we hold a key for (as OpenDKIM).
+    #[default]
+    Any,
+    /// Only the login's own domain and its subdomains: `alice@example.com` gets signatures
+    /// for `From: …@example.com` and `…@news.example.com`; a login without a domain gets
+    /// none (as rspamd's `allow_username_mismatch = false`).
+    LoginDomain,
+}
+
+impl AuthenticatedFrom {
+    /// Whether mail from SMTP AUTH user `login` with From domain `author` may be signed.
+    pub fn allows(self, login: &str, author: &str) -> bool {
+        match self {
+            AuthenticatedFrom::Any => true,
+            AuthenticatedFrom::LoginDomain => {
+                let Some((_, domain)) = login.rsplit_once('@') else {
+                    return false;
+                };
+                let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+                let author = author.trim_end_matches('.').to_ascii_lowercase();
+                !domain.is_empty()
+                    && (author == domain
+                        || author
+                            .strip_suffix(domain.as_str())
+                            .is_some_and(|head| head.len() > 1 && head.ends_with('.')))
+            }
+        }
+    }
 }
 
 impl Default for OutboundConfig {
@@ -34,6 +72,7 @@ impl Default for OutboundConfig {
             ],
             authenticated: true,
             daemon_names: vec!["ORIGINATING".into()],
+            authenticated_from: AuthenticatedFrom::Any,
         }
     }
 }
@@ -237,5 +276,24 @@ impl Default for IprevConfig {
             enabled: true,
             max_names: 10,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AuthenticatedFrom::{Any, LoginDomain};
+
+    /// RFC 6376 §8.13: with `login-domain` a login signs for its own domain and below only.
+    #[test]
+    fn login_domain_allows_the_logins_domain_and_below() {
+        assert!(Any.allows("alice", "anything.example"));
+        assert!(LoginDomain.allows("alice@example.com", "example.com"));
+        assert!(LoginDomain.allows("Alice@Example.COM", "news.example.com."));
+        assert!(LoginDomain.allows("a@b@example.com", "example.com"));
+        assert!(!LoginDomain.allows("alice", "example.com"));
+        assert!(!LoginDomain.allows("alice@", "example.com"));
+        assert!(!LoginDomain.allows("alice@example.com", "badexample.com"));
+        assert!(!LoginDomain.allows("alice@example.com", "example.com.evil"));
+        assert!(!LoginDomain.allows("alice@news.example.com", "example.com"));
     }
 }

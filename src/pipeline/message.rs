@@ -101,6 +101,8 @@ pub struct MessageState {
     /// The client is one of ours by `[outbound]` (authenticated, an internal network or a
     /// daemon name), whatever the listener's role.
     pub client_is_ours: bool,
+    /// `{auth_authen}`: the SMTP AUTH login, when the client authenticated.
+    pub auth_login: Option<String>,
     /// The MTA's queue id, once known.
     pub queue_id: Option<String>,
 }
@@ -127,6 +129,7 @@ impl MessageState {
             body_bytes: 0,
             direction,
             client_is_ours: false,
+            auth_login: None,
             queue_id,
         }
     }

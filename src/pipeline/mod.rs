@@ -193,6 +193,7 @@ impl MessagePipeline {
         };
         let mut state = MessageState::new(envelope, direction, macros.queue_id.clone());
         state.client_is_ours = self.client_is_ours(macros);
+        state.auth_login = macros.auth_authen.clone().filter(|a| !a.is_empty());
         let mut current = Current::new(state);
         current.srs_spf = steps::srs_spf_task(&self.app, sender);
         if direction.verifies() {
@@ -265,8 +266,20 @@ impl MessagePipeline {
                 .start_headers(&app, &current.state.headers, &mut current.body_hashes);
         }
         if direction.signs() {
-            current.signing =
-                Signing::start(&app, &current.state.headers, &mut current.body_hashes);
+            let signing = Signing::start(&app, &current.state.headers, &mut current.body_hashes);
+            let rule = app.config.outbound.authenticated_from;
+            current.signing = match &current.state.auth_login {
+                Some(login) if !signing.is_empty() && !rule.allows(login, signing.author()) => {
+                    tracing::warn!(
+                        queue_id = current.state.queue_id.as_deref().unwrap_or("-"),
+                        login = %crate::logging::Escaped::str(login),
+                        "not signed: outbound.authenticated_from = \"login-domain\" and the From domain {} is not the login's domain",
+                        signing.author()
+                    );
+                    Signing::default()
+                }
+                _ => signing,
+            };
         }
         if direction == Direction::Forward && app.config.arc.seal {
             current.sealing =

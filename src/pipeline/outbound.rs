@@ -61,6 +61,11 @@ impl Signing {
         }
     }
 
+    /// The From domain the keys were picked for (RFC 5322 §3.6.2), empty when none were.
+    pub fn author(&self) -> &str {
+        &self.author
+    }
+
     /// Drops the signatures whose `d=` aligns with the From domain (relaxed, by the public
     /// suffix list: RFC 7489 §3.1.1) and returns their labels: such a signature would make the
     /// message pass DMARC for its author downstream (RFC 9989 §4.4).

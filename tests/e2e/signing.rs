@@ -200,6 +200,49 @@ async fn a_body_of_several_frames_is_signed_as_sent() {
     m.stop().await;
 }
 
+/// `[outbound] authenticated_from = "login-domain"` (a hosting server's users): an SMTP AUTH
+/// login gets signatures only for its own domain and below; a login without a domain, or
+/// one of another domain, is delivered unsigned; a client ours by its network is unaffected.
+#[tokio::test(flavor = "multi_thread")]
+async fn login_domain_rule_signs_only_the_logins_own_domain() {
+    let k = keys("");
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"auto\"\n\
+         [outbound]\nauthenticated_from = \"login-domain\"\ninternal_networks = [\"10.0.0.0/8\"]\n{}",
+        k.toml
+    );
+    let m = Milter::start(&toml, &k.zone).await;
+    let raw = outgoing("example.org");
+    for (login, client, signed) in [
+        (Some("alice@example.org"), "203.0.113.5", true),
+        (Some("ALICE@Example.ORG"), "203.0.113.5", true),
+        (Some("alice"), "203.0.113.5", false),
+        (Some("mallory@evil.example"), "203.0.113.5", false),
+        (Some("mallory@notexample.org"), "203.0.113.5", false),
+        (None, "10.1.2.3", true),
+    ] {
+        let mut mta = m.postfix().await;
+        mta.connect("x.example", client.parse().unwrap(), 1, &[])
+            .await
+            .expect("connect");
+        let macros: Vec<(&str, &str)> = login
+            .map(|l| vec![("{auth_authen}", l)])
+            .unwrap_or_default();
+        mta.mail("<alice@example.org>", &[], &macros)
+            .await
+            .expect("mail");
+        mta.rcpt("<bob@example.net>", &[], &[]).await.expect("rcpt");
+        let out = mta.send_message(&raw).await.expect("message");
+        assert!(out.is_accept(), "{login:?}: {out:?}");
+        assert_eq!(
+            out.added_header("DKIM-Signature").is_some(),
+            signed,
+            "{login:?} from {client}: {out:?}"
+        );
+    }
+    m.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn auto_role_signs_our_users_only() {
     let k = keys("");
