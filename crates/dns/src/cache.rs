@@ -2,7 +2,9 @@
 //!
 //! Entries expire at the instant given on insert (the record TTL, RFC 1035 §3.2.1, or the
 //! negative-caching TTL, RFC 2308 §5). When full, the oldest insertion goes first (FIFO), after
-//! expired entries. The bound is exact: the cache never holds more than `capacity` entries.
+//! expired entries. The bounds are exact: the cache never holds more than `capacity` entries,
+//! nor entries whose sizes (as given to [`TtlCache::insert_sized`]) add up to more than
+//! `max_bytes`.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -13,6 +15,7 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct TtlCache<K, V> {
     capacity: usize,
+    max_bytes: usize,
     inner: Mutex<Inner<K, V>>,
 }
 
@@ -23,6 +26,8 @@ struct Inner<K, V> {
     /// Insertion order; entries whose sequence number no longer matches the map are stale.
     order: VecDeque<(K, u64)>,
     next_seq: u64,
+    /// Sum of the sizes of the entries in `map`.
+    bytes: usize,
 }
 
 #[derive(Debug)]
@@ -30,17 +35,25 @@ struct Slot<V> {
     value: V,
     expires: Instant,
     seq: u64,
+    size: usize,
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
-    /// A cache for at most `capacity` entries (0 disables caching).
+    /// A cache for at most `capacity` entries (0 disables caching), of any size.
     pub fn new(capacity: usize) -> Self {
+        Self::with_max_bytes(capacity, usize::MAX)
+    }
+
+    /// A cache for at most `capacity` entries whose sizes add up to at most `max_bytes`.
+    pub fn with_max_bytes(capacity: usize, max_bytes: usize) -> Self {
         Self {
             capacity,
+            max_bytes,
             inner: Mutex::new(Inner {
                 map: HashMap::default(),
                 order: VecDeque::new(),
                 next_seq: 0,
+                bytes: 0,
             }),
         }
     }
@@ -51,41 +64,66 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         match inner.map.get(key) {
             Some(slot) if slot.expires > now => Some(slot.value.clone()),
             Some(_) => {
-                inner.map.remove(key);
+                if let Some(old) = inner.map.remove(key) {
+                    inner.bytes = inner.bytes.saturating_sub(old.size);
+                }
                 None
             }
             None => None,
         }
     }
 
-    /// Stores `value` until `expires`, evicting expired entries, then the oldest, to make room.
+    /// Stores `value` until `expires` with size 0 (see [`insert_sized`](Self::insert_sized)).
     pub fn insert(&self, key: K, value: V, expires: Instant, now: Instant) {
-        if self.capacity == 0 || expires <= now {
+        self.insert_sized(key, value, 0, expires, now);
+    }
+
+    /// Stores `value`, `size` bytes, until `expires`, evicting expired entries, then the
+    /// oldest, to make room. A value larger than `max_bytes` is not stored.
+    pub fn insert_sized(&self, key: K, value: V, size: usize, expires: Instant, now: Instant) {
+        if self.capacity == 0 || expires <= now || size > self.max_bytes {
             return;
         }
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        if !inner.map.contains_key(&key) && inner.map.len() >= self.capacity {
-            inner.map.retain(|_, slot| slot.expires > now);
-            while inner.map.len() >= self.capacity {
+        if let Some(old) = inner.map.remove(&key) {
+            inner.bytes = inner.bytes.saturating_sub(old.size);
+        }
+        let full = |inner: &Inner<K, V>| {
+            inner.map.len() >= self.capacity || inner.bytes.saturating_add(size) > self.max_bytes
+        };
+        if full(&inner) {
+            let Inner { map, bytes, .. } = &mut *inner;
+            map.retain(|_, slot| {
+                let keep = slot.expires > now;
+                if !keep {
+                    *bytes = bytes.saturating_sub(slot.size);
+                }
+                keep
+            });
+            while full(&inner) {
                 let Some((old, seq)) = inner.order.pop_front() else {
                     break;
                 };
-                if inner.map.get(&old).is_some_and(|s| s.seq == seq) {
-                    inner.map.remove(&old);
+                if inner.map.get(&old).is_some_and(|s| s.seq == seq)
+                    && let Some(slot) = inner.map.remove(&old)
+                {
+                    inner.bytes = inner.bytes.saturating_sub(slot.size);
                 }
             }
         }
         let seq = inner.next_seq;
         inner.next_seq = seq.wrapping_add(1);
         inner.order.push_back((key.clone(), seq));
+        inner.bytes = inner.bytes.saturating_add(size);
         inner.map.insert(
             key,
             Slot {
                 value,
                 expires,
                 seq,
+                size,
             },
         );
         // Drop stale order entries once they outnumber the live ones.
@@ -100,6 +138,11 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         self.inner.lock().map(|i| i.map.len()).unwrap_or(0)
     }
 
+    /// Sum of the sizes of the entries held.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().map(|i| i.bytes).unwrap_or(0)
+    }
+
     /// True when nothing is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -110,6 +153,7 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         if let Ok(mut inner) = self.inner.lock() {
             inner.map.clear();
             inner.order.clear();
+            inner.bytes = 0;
         }
     }
 }
@@ -152,5 +196,34 @@ mod tests {
         let c = TtlCache::new(5);
         c.insert(1, 1, now, now);
         assert!(c.is_empty());
+    }
+
+    /// Entries are bounded in bytes as well as in number: a few huge answers (TXT over TCP
+    /// reaches 64 KiB) cannot make the cache hold `capacity` times that.
+    #[test]
+    fn bounded_in_bytes() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(10);
+        let c = TtlCache::with_max_bytes(100, 1000);
+        for i in 0..10 {
+            c.insert_sized(i, i, 300, later, now);
+            assert!(c.bytes() <= 1000, "{} bytes held", c.bytes());
+        }
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.get(&9, now), Some(9), "newest kept");
+        assert_eq!(c.get(&0, now), None, "oldest evicted first");
+        // an entry over the whole budget is not stored, and evicts nothing
+        c.insert_sized(99, 99, 1001, later, now);
+        assert_eq!(c.get(&99, now), None);
+        assert_eq!(c.len(), 3);
+        // replacing a key releases its old size
+        c.insert_sized(9, 9, 100, later, now);
+        assert_eq!(c.bytes(), 700);
+        // expired entries release theirs when touched
+        c.insert_sized(50, 50, 100, now + Duration::from_secs(1), now);
+        assert_eq!(c.get(&50, now + Duration::from_secs(2)), None);
+        assert_eq!(c.bytes(), 700);
+        c.clear();
+        assert_eq!(c.bytes(), 0);
     }
 }

@@ -5,8 +5,8 @@
 //! - **Cache:** our own [`TtlCache`] in front of hickory (whose own
 //!   cache is switched off: its moka store enforces the size bound only eventually, and clamps
 //!   record TTLs in place). It is shared by every clone of a [`HickoryResolver`] (the server holds
-//!   one behind an `Arc<dyn Resolver>`) and holds at most [`HickoryConfig::cache_size`] answers,
-//!   keyed by (type, name). Positive answers live for the smallest TTL in the answer, negative
+//!   one behind an `Arc<dyn Resolver>`) and holds at most [`HickoryConfig::cache_size`] answers
+//!   taking at most [`HickoryConfig::cache_bytes`] together, keyed by (type, name). Positive answers live for the smallest TTL in the answer, negative
 //!   ones (NXDOMAIN and NODATA, RFC 2308 §5) for the SOA's negative TTL, each clamped to the
 //!   configured bounds; a negative answer without an SOA is kept for [`HickoryConfig::min_ttl`]
 //!   (default 0: not kept). Temporary failures (timeouts, SERVFAIL) are never cached.
@@ -43,6 +43,9 @@ pub struct HickoryConfig {
     pub attempts: usize,
     /// Responses kept in the cache (positive and negative together).
     pub cache_size: u64,
+    /// Bytes the cached responses may take together (names and record data, estimated): a
+    /// TXT answer over TCP reaches 64 KiB, so `cache_size` alone bounds memory only loosely.
+    pub cache_bytes: u64,
     /// Lower bound for cached TTLs, positive and negative (also the TTL of a negative answer
     /// that carries no SOA).
     pub min_ttl: Duration,
@@ -59,6 +62,7 @@ impl Default for HickoryConfig {
             timeout: Duration::from_secs(3),
             attempts: 2,
             cache_size: 8192,
+            cache_bytes: 64 << 20,
             min_ttl: Duration::ZERO,
             max_ttl: Duration::from_secs(86_400),
             negative_max_ttl: Duration::from_secs(3_600),
@@ -127,8 +131,9 @@ impl HickoryResolver {
         let inner = builder.build().map_err(other)?;
         Ok(Self {
             inner,
-            cache: Arc::new(TtlCache::new(
+            cache: Arc::new(TtlCache::with_max_bytes(
                 usize::try_from(config.cache_size).unwrap_or(usize::MAX),
+                usize::try_from(config.cache_bytes).unwrap_or(usize::MAX),
             )),
             min_ttl: config.min_ttl,
             max_ttl: config.max_ttl.max(config.min_ttl),
@@ -197,7 +202,9 @@ impl HickoryResolver {
         self.stats.count_outcome(&result);
         if let Some(ttl) = ttl {
             let now = Instant::now();
-            self.cache.insert(key, result.clone(), now + ttl, now);
+            let size = entry_size(&key.1, &result);
+            self.cache
+                .insert_sized(key, result.clone(), size, now + ttl, now);
         }
         result
     }
@@ -301,6 +308,25 @@ impl Answer {
     }
 }
 
+/// The bytes a cache entry takes, roughly: the name, the record data, and fixed overheads
+/// (map slot, order queue, one `Vec` or `String` header per record).
+fn entry_size(name: &str, result: &Result<Answer, DnsError>) -> usize {
+    const ENTRY: usize = 128;
+    const RECORD: usize = 24;
+    let data = match result {
+        Ok(Answer::Txt(v)) => v.iter().map(|t| t.len() + RECORD).sum(),
+        Ok(Answer::A(v)) => v.len() * 4,
+        Ok(Answer::Aaaa(v)) => v.len() * 16,
+        Ok(Answer::Mx(v)) => v.iter().map(|m| m.exchange.len() + RECORD + 8).sum(),
+        Ok(Answer::Ptr(v)) => v.iter().map(|p| p.len() + RECORD).sum(),
+        Err(e) => match e {
+            DnsError::InvalidName(t) | DnsError::Other(t) => t.len(),
+            _ => 0,
+        },
+    };
+    ENTRY + 2 * name.len() + data
+}
+
 /// Maps hickory's errors onto [`DnsError`] (RFC 1035 §4.1.1 RCODEs, RFC 2308).
 fn classify(error: NetError) -> DnsError {
     if error.is_nx_domain() {
@@ -393,6 +419,15 @@ mod tests {
             r.a(&"x".repeat(64)).await,
             Err(DnsError::InvalidName(_))
         ));
+    }
+
+    #[test]
+    fn entry_size_counts_record_data() {
+        let big = Ok(Answer::Txt(vec![vec![b'x'; 60_000]; 2]));
+        assert!(entry_size("example.com", &big) > 120_000);
+        let small = Ok(Answer::A(vec![Ipv4Addr::LOCALHOST]));
+        assert!(entry_size("example.com", &small) < 200);
+        assert_eq!(HickoryConfig::default().cache_bytes, 64 << 20);
     }
 
     #[test]
