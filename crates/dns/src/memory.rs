@@ -34,6 +34,10 @@ use std::time::Duration;
 
 use crate::{DnsError, LookupFuture, Mx, Resolver, normalize_name, reverse_name};
 
+/// The most queries [`MemoryResolver::queries`] keeps (the first ones; the count goes on):
+/// `serve --zone` answers from a `MemoryResolver` for as long as it runs.
+pub const QUERY_LOG_MAX: usize = 10_000;
+
 /// A DNS record type the in-memory resolver can hold or be asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordType {
@@ -289,7 +293,7 @@ impl MemoryResolver {
         self.queries.load(Ordering::Relaxed)
     }
 
-    /// The queries asked, in order, as (type, normalised name).
+    /// The queries asked, in order, as (type, normalised name): the first [`QUERY_LOG_MAX`].
     pub fn queries(&self) -> Vec<(RecordType, String)> {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
@@ -325,7 +329,9 @@ impl MemoryResolver {
     ) -> Result<Vec<T>, DnsError> {
         self.queries.fetch_add(1, Ordering::Relaxed);
         let mut current = normalize_name(name)?;
-        if let Ok(mut log) = self.log.lock() {
+        if let Ok(mut log) = self.log.lock()
+            && log.len() < QUERY_LOG_MAX
+        {
             log.push((rtype, current.clone()));
         }
         let nodes = self
