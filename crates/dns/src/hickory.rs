@@ -190,13 +190,14 @@ impl HickoryResolver {
                 }
             }
             Err(error) => {
-                let ttl = match &error {
-                    NetError::Dns(HDns::NoRecordsFound(nr)) => {
-                        Some(self.negative_ttl(nr.negative_ttl))
-                    }
+                let soa_ttl = match &error {
+                    NetError::Dns(HDns::NoRecordsFound(nr)) => nr.negative_ttl,
                     _ => None,
                 };
-                (Err(classify(error)), ttl)
+                let error = classify(error);
+                // only NXDOMAIN and NODATA are cached (RFC 2308 §5), never a failure
+                let ttl = error.is_not_found().then(|| self.negative_ttl(soa_ttl));
+                (Err(error), ttl)
             }
         };
         self.stats.count_outcome(&result);
@@ -328,14 +329,16 @@ fn entry_size(name: &str, result: &Result<Answer, DnsError>) -> usize {
 }
 
 /// Maps hickory's errors onto [`DnsError`] (RFC 1035 §4.1.1 RCODEs, RFC 2308).
+/// "No records found" is NXDOMAIN under RCODE 3 and NODATA under NOERROR (RFC 2308 §2.1,
+/// §2.2); under any other RCODE it is a failure.
 fn classify(error: NetError) -> DnsError {
-    if error.is_nx_domain() {
-        return DnsError::NxDomain;
-    }
-    if error.is_no_records_found() {
-        return DnsError::NoData;
-    }
     match &error {
+        NetError::Dns(HDns::NoRecordsFound(nr)) => match nr.response_code {
+            ResponseCode::NXDomain => DnsError::NxDomain,
+            ResponseCode::NoError => DnsError::NoData,
+            ResponseCode::ServFail | ResponseCode::Refused => DnsError::ServFail,
+            _ => DnsError::Other(error.to_string()),
+        },
         NetError::Timeout => DnsError::Timeout,
         NetError::Dns(HDns::ResponseCode(ResponseCode::ServFail | ResponseCode::Refused)) => {
             DnsError::ServFail
@@ -428,6 +431,30 @@ mod tests {
         let small = Ok(Answer::A(vec![Ipv4Addr::LOCALHOST]));
         assert!(entry_size("example.com", &small) < 200);
         assert_eq!(HickoryConfig::default().cache_bytes, 64 << 20);
+    }
+
+    /// NODATA is NOERROR with an empty answer and NXDOMAIN is RCODE 3 (RFC 2308 §2.1, §2.2);
+    /// hickory also reports an empty answer under an RCODE it does not know (11–15) as "no
+    /// records found", which is no "does not exist" answer: a temporary failure.
+    #[test]
+    fn no_records_under_other_rcodes_are_temporary() {
+        use hickory_resolver::net::NoRecords;
+        use hickory_resolver::proto::op::Query;
+        let no_records = |code| {
+            NetError::Dns(HDns::NoRecordsFound(NoRecords::new(
+                Query::query(Name::root(), RecordType::TXT),
+                code,
+            )))
+        };
+        assert_eq!(
+            classify(no_records(ResponseCode::NXDomain)),
+            DnsError::NxDomain
+        );
+        assert_eq!(
+            classify(no_records(ResponseCode::NoError)),
+            DnsError::NoData
+        );
+        assert!(classify(no_records(ResponseCode::Unknown(12))).is_temporary());
     }
 
     #[test]
