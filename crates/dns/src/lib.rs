@@ -9,7 +9,7 @@
 //! - `hickory::HickoryResolver` (feature `hickory`, on by default): the production resolver over
 //!   hickory-resolver, with a TTL-respecting, size-bounded cache ([`cache::TtlCache`]) shared
 //!   by all connections: `HickoryResolver::new(&HickoryConfig { nameservers, timeout, attempts,
-//!   cache_size, min_ttl, max_ttl, negative_max_ttl })`. It counts its work in a
+//!   cache_size, cache_bytes, min_ttl, max_ttl, negative_max_ttl })`. It counts its work in a
 //!   [`stats::QueryStats`] (questions sent, cache hits, timeouts, SERVFAILs) that the caller
 //!   may share (`with_stats`) and export.
 //!
