@@ -343,6 +343,10 @@ pub async fn check_published(
             if status.promoted_at.is_some() {
                 continue;
             }
+            // promote only on a check that saw the record: a DNS failure is not publication
+            let seen_now = outcomes.iter().any(|(o, outcome)| {
+                o.fingerprint == k.fingerprint && matches!(outcome, TestKeyOutcome::Match { .. })
+            });
             let ready_at = since.saturating_add(wait);
             if now < ready_at {
                 let left = Duration::from_secs(ready_at - now);
@@ -352,6 +356,9 @@ pub async fn check_published(
                     remaining_s = ready_at - now,
                     "next DKIM key is published; it signs once DNS has served it for dkim.publish_wait"
                 );
+                continue;
+            }
+            if !seen_now {
                 continue;
             }
             status.promoted_at = Some(now);

@@ -263,3 +263,22 @@ fn a_retired_key_never_signs_and_is_not_checked() {
         dns.queries()
     );
 }
+
+/// A temporary DNS failure is not publication: a next key whose wait ends at a check that
+/// DNS did not answer is promoted only once a later check sees its record again.
+#[test]
+fn no_promotion_at_a_check_dns_did_not_answer() {
+    let s = setup("");
+    let keys = load(&s.toml);
+    let with = MemoryResolver::new();
+    with.add_txt("old._domainkey.example.com", &s.old_record);
+    with.add_txt("new._domainkey.example.com", &s.new_record);
+    let failing = MemoryResolver::new();
+    failing.add_txt("old._domainkey.example.com", &s.old_record);
+    failing.fail("new._domainkey.example.com", dns::DnsError::Timeout);
+    check(&keys, &with, 0);
+    check(&keys, &failing, HOUR);
+    assert_eq!(signing(&keys), ["old"], "promoted on a failed lookup");
+    check(&keys, &with, HOUR + 60);
+    assert_eq!(signing(&keys), ["new"]);
+}
