@@ -104,6 +104,41 @@ fn dkim_rotate_prints_every_form_and_a_next_key_block() {
     );
 }
 
+/// `--selector` naming a selector a configured key of the domain already uses (its file
+/// elsewhere) is refused: publishing the new record there would replace the signing key's.
+#[test]
+fn dkim_rotate_refuses_a_selector_a_configured_key_uses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (old, _) = genkey(&dir.path().join("old-keys"), "cur");
+    let cfg = dir.path().join("milter.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[dkim]\nstate_file = \"\"\n[[dkim.key]]\ndomain = \"example.com\"\nselector = \"cur\"\npath = \"{old}\"\n"
+        ),
+    )
+    .expect("config");
+    let new_dir = dir.path().join("new-keys");
+    let (code, out, err) = run_cli(
+        &[
+            "dkim",
+            "rotate",
+            "--domain",
+            "example.com",
+            "--selector",
+            "CUR",
+            "--dir",
+            new_dir.to_str().expect("utf-8"),
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("cur"), "{err}");
+    assert!(!new_dir.join("example.com.cur.pem").exists());
+}
+
 #[test]
 fn a_key_added_by_reload_is_checked_against_dns_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");

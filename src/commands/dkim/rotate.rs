@@ -26,7 +26,17 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| existing_key_dir(&config, &domain))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
     let selector = match &args.selector {
-        Some(s) => selector(s, &domain)?,
+        Some(s) => {
+            let s = selector(s, &domain)?;
+            if selector_taken(&config, &domain, &dir, &s) {
+                bail!(
+                    "--selector {s}: {} is already used by a configured key of {domain} or a key file in {}; a new key needs a selector of its own",
+                    dkim::key_name(&s, &domain),
+                    dir.display()
+                );
+            }
+            s
+        }
         None => next_selector(&config, &domain, &dir, crate::signing::unix_now())?,
     };
     let (path, key) = write_new_key(&dir, &domain, &selector, alg)?;
@@ -116,13 +126,7 @@ pub fn next_selector(
 ) -> anyhow::Result<String> {
     let (year, month) = year_month(now);
     let base = format!("{year:04}{month:02}");
-    let taken = |s: &str| {
-        key_path(dir, domain, s).exists()
-            || config.dkim.keys.iter().any(|k| {
-                k.domain.trim().eq_ignore_ascii_case(domain)
-                    && k.selector.trim().eq_ignore_ascii_case(s)
-            })
-    };
+    let taken = |s: &str| selector_taken(config, domain, dir, s);
     if !taken(&base) {
         return Ok(base);
     }
@@ -133,6 +137,18 @@ pub fn next_selector(
         }
     }
     bail!("selectors {base} to {base}z are all taken; pass --selector")
+}
+
+/// Is `selector` used by a configured key of `domain` or a key file in `dir`?
+fn selector_taken(config: &Config, domain: &str, dir: &Path, selector: &str) -> bool {
+    key_path(dir, domain, selector).exists()
+        || config.dkim.keys.iter().any(|k| {
+            k.domain
+                .trim()
+                .trim_end_matches('.')
+                .eq_ignore_ascii_case(domain)
+                && k.selector.trim().eq_ignore_ascii_case(selector)
+        })
 }
 
 /// The UTC year and month of a Unix time (days to civil date, proleptic Gregorian).
