@@ -66,7 +66,6 @@ pub fn write_new_key(
     selector: &str,
     algorithm: KeyAlgorithm,
 ) -> anyhow::Result<(PathBuf, GeneratedKey)> {
-    use std::os::unix::fs::OpenOptionsExt;
     let path = key_path(dir, domain, selector);
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     if path.exists() {
@@ -76,20 +75,60 @@ pub fn write_new_key(
         );
     }
     let key = dkim::generate_key(algorithm).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| {
+    write_private_file(&path, |f| f.write_all(key.private_key_pem.as_bytes())).with_context(
+        || {
             format!(
                 "cannot create {} (an existing key is never overwritten)",
                 path.display()
             )
-        })?;
-    file.write_all(key.private_key_pem.as_bytes())?;
-    file.flush()?;
+        },
+    )?;
     Ok((path, key))
+}
+
+/// Creates `path`, mode 0600, with what `write` writes, never over an existing file, and
+/// atomically: written and synced to a temporary file (mode 0600 from its creation) in the
+/// same directory, then linked into place, so a crash never leaves a truncated key.
+fn write_private_file(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if path.exists() {
+        return Err(std::io::ErrorKind::AlreadyExists.into());
+    }
+    let mut attempt = 0u32;
+    let (tmp, mut file) = loop {
+        let tmp = dir.join(format!(".{name}.{}.{attempt}.tmp", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let result = write(&mut file)
+        .and_then(|()| file.sync_all())
+        // a link, unlike a rename, fails when the key exists: never overwritten
+        .and_then(|()| std::fs::hard_link(&tmp, path));
+    let removed = std::fs::remove_file(&tmp);
+    result?;
+    removed?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Where `genkey` and `rotate` put a key.
@@ -167,6 +206,29 @@ fn check_labels(what: &str, name: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write that fails half-way (disk full, a crash) leaves nothing at the key's path, so
+    /// a second run is not refused by a truncated key, and no temporary file behind.
+    #[test]
+    fn a_failed_write_leaves_no_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("example.com.s.pem");
+        let result = write_private_file(&path, |f| {
+            f.write_all(b"-----BEGIN PRIVATE KEY-----\n")?;
+            Err(std::io::Error::other("disk full"))
+        });
+        assert!(result.is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        write_private_file(&path, |f| f.write_all(b"key")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"key");
+        // never over an existing file
+        assert!(write_private_file(&path, |f| f.write_all(b"other")).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"key");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 
     #[test]
     fn domains() {
