@@ -190,7 +190,15 @@ fn keys_and_rules(settings: &[Setting], files: &Files, plan: &mut Plan) {
                     };
                     let fields: Vec<&str> = spec.splitn(3, ':').collect();
                     match fields.as_slice() {
-                        [domain, selector, path] if path.starts_with('/') && *domain != "%" => {
+                        _ if plan.keys.iter().any(|k| k.0 == name) => plan.unmapped(
+                            &format!("KeyTable line {e}"),
+                            format!("the key name {name} is used by an earlier line; key names must be unique, so this entry is left out"),
+                        ),
+                        [domain, selector, path]
+                            if path.starts_with('/')
+                                && dns::name::is_host_like(domain)
+                                && !selector.is_empty() =>
+                        {
                             plan.keys.push((name.into(), (*domain).into(), (*selector).into(), (*path).into()));
                         }
                         _ => plan.unmapped(&format!("KeyTable line {e}"), "only `domain:selector:/path/to/key` entries map (no % domain, no inline key data)"),
@@ -208,11 +216,31 @@ fn keys_and_rules(settings: &[Setting], files: &Files, plan: &mut Plan) {
         }
     } else if let (Some(d), Some(sel), Some(kf)) = (get("domain"), get("selector"), get("keyfile"))
     {
+        let shown = format!("{} {}", d.name, d.value);
         let domains = match dataset(&d.value, files) {
             Ok(DataSet::Entries { entries, .. }) => entries,
-            _ => Vec::new(),
+            Ok(DataSet::Unsupported(kind)) => {
+                plan.unmapped(
+                    &shown,
+                    format!(
+                        "{kind}: datasets are not read; write the [[dkim.key]] blocks yourself"
+                    ),
+                );
+                Vec::new()
+            }
+            Err(e) => {
+                plan.unmapped(&shown, e);
+                Vec::new()
+            }
         };
         for domain in domains {
+            if !dns::name::is_host_like(&domain) {
+                plan.unmapped(
+                    &format!("Domain entry {domain}"),
+                    "not a domain name a signature's d= can hold; add a [[dkim.key]] block per domain (and a [[dkim.signing]] rule for subdomains)",
+                );
+                continue;
+            }
             plan.keys.push((
                 format!("{domain}-{}", sel.value),
                 domain,
@@ -222,6 +250,16 @@ fn keys_and_rules(settings: &[Setting], files: &Files, plan: &mut Plan) {
         }
     } else if get("signingtable").is_some() {
         plan.unmapped("SigningTable without KeyTable", "nothing to sign with");
+    } else {
+        for s in ["domain", "selector", "keyfile"]
+            .iter()
+            .filter_map(|k| get(k))
+        {
+            plan.unmapped(
+                &format!("{} {}", s.name, s.value),
+                "Domain, Selector and KeyFile make a key only together; write the [[dkim.key]] block yourself",
+            );
+        }
     }
 }
 
@@ -244,6 +282,10 @@ fn signing_table(st: &Setting, files: &Files, plan: &mut Plan) {
     for e in entries {
         let mut parts = e.split_whitespace();
         let (Some(pattern), Some(key)) = (parts.next(), parts.next()) else {
+            plan.unmapped(
+                &format!("SigningTable line {e}"),
+                "expected `pattern keyname`",
+            );
             continue;
         };
         let from = if patterns {
@@ -260,15 +302,27 @@ fn signing_table(st: &Setting, files: &Files, plan: &mut Plan) {
             plan.unmapped(&format!("SigningTable line {e}"), "only *@domain, *@*.domain, domain and * patterns map (rules match the From domain)");
             continue;
         };
+        if !plan.keys.iter().any(|k| k.0 == key) {
+            plan.unmapped(
+                &format!("SigningTable line {e}"),
+                format!("names the key {key}, which is not among the migrated [[dkim.key]] blocks (see the KeyTable lines above); left out, so this line signs nothing"),
+            );
+        }
         if pattern.contains('@') && !pattern.starts_with("*@") {
             plan.note(format!(
                 "SigningTable `{e}`: rules match the From domain, so every address of {from} is signed with {key}"
             ));
         }
+        let known = plan.keys.iter().any(|k| k.0 == key);
         match plan.rules.iter_mut().find(|(f, _)| *f == from) {
-            Some((_, keys)) if !keys.iter().any(|k| k == key) => keys.push(key.to_string()),
+            Some((_, keys)) if known && !keys.iter().any(|k| k == key) => {
+                keys.push(key.to_string())
+            }
             Some(_) => {}
-            None => plan.rules.push((from, vec![key.to_string()])),
+            // an empty rule keeps the line's meaning for its pattern: not signed
+            None => plan
+                .rules
+                .push((from, known.then(|| key.to_string()).into_iter().collect())),
         }
     }
 }
@@ -292,6 +346,81 @@ fn refile_pattern(p: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Migrates `conf` with `tables` ((path, text)) under a temporary root; returns the
+    /// rendered TOML, which must load.
+    fn migrated(conf: &str, tables: &[(&str, &str)]) -> String {
+        let root = tempfile::tempdir().unwrap();
+        for (path, text) in tables {
+            std::fs::write(root.path().join(path), text).unwrap();
+        }
+        let files = Files {
+            root: Some(root.path().to_path_buf()),
+        };
+        let toml = migrate(conf, &files)
+            .unwrap()
+            .render("OpenDKIM", "opendkim.conf");
+        if let Err(e) = crate::config::Config::parse(&toml) {
+            panic!("{e:#}\n{toml}");
+        }
+        toml
+    }
+
+    /// A SigningTable naming a key the KeyTable lacks (or whose entry could not be mapped),
+    /// a KeyTable name given twice, and lines without a key are reported, and the result
+    /// still loads.
+    #[test]
+    fn signing_table_keys_that_do_not_map_are_reported() {
+        let toml = migrated(
+            "KeyTable /kt\nSigningTable refile:/st\n",
+            &[
+                (
+                    "kt",
+                    "k1 example.com:s1:/k1.pem\nk1 example.org:s1:/k2.pem\npct %:s:/k3.pem\nnosel example.net::/k4.pem\n",
+                ),
+                (
+                    "st",
+                    "*@example.com k1\n*@example.org missing-key\n*@*.example.com pct\nlonely\n*@example.net nosel\n",
+                ),
+            ],
+        );
+        let comments: String = toml.lines().filter(|l| l.starts_with('#')).collect();
+        for word in [
+            "missing-key",
+            "lonely",
+            "example.org:s1:/k2.pem",
+            "nosel",
+            "pct",
+        ] {
+            assert!(comments.contains(word), "{word} not reported:\n{toml}");
+        }
+        assert_eq!(
+            toml.lines().filter(|l| *l == "[[dkim.key]]").count(),
+            1,
+            "{toml}"
+        );
+    }
+
+    /// The single-key form (Domain, Selector, KeyFile): missing parts, an unreadable domain
+    /// list and domains that cannot be d= are reported, not dropped.
+    #[test]
+    fn single_key_form_problems_are_reported() {
+        let toml = migrated("Domain /nonexistent\nSelector s1\nKeyFile /k.pem\n", &[]);
+        assert!(toml.contains("/nonexistent"), "{toml}");
+        let toml = migrated("Domain example.com\nKeyFile /k.pem\n", &[]);
+        assert!(toml.contains("#   Domain example.com"), "{toml}");
+        assert!(toml.contains("#   KeyFile /k.pem"), "{toml}");
+        let toml = migrated(
+            "Domain *.example.com,example.org\nSelector s1\nKeyFile /k.pem\n",
+            &[],
+        );
+        assert!(toml.contains("#   Domain entry *.example.com"), "{toml}");
+        assert_eq!(
+            toml.lines().filter(|l| *l == "[[dkim.key]]").count(),
+            1,
+            "{toml}"
+        );
+    }
 
     #[test]
     fn refile_patterns() {
