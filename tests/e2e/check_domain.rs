@@ -213,6 +213,21 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
         "error",
         "no key record published",
     ),
+    // RFC 8463 §4.2: p= is the raw 32-byte key, not its SubjectPublicKeyInfo
+    (
+        "s1._domainkey",
+        "s1._domainkey.example.com TXT \"v=DKIM1; k=ed25519; p=MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n",
+        "DKIM",
+        "error",
+        "Ed25519 key of 44 bytes",
+    ),
+    (
+        "s1._domainkey",
+        "s1._domainkey.example.com TXT \"v=DKIM1; k=ed25519; p=AAAA\"\n",
+        "DKIM",
+        "error",
+        "Ed25519 key of 3 bytes",
+    ),
     (
         "_dmarc",
         "_dmarc.example.com TXT \"v=DMARC1; p=none; rua=mailto:d@example.com\"\n",
@@ -299,7 +314,7 @@ fn each_broken_zone_gives_its_finding_with_a_fix() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!(CASES.len(), 27);
+    assert_eq!(CASES.len(), 29);
 }
 
 #[test]

@@ -68,7 +68,20 @@ pub async fn check(app: &App, domain: &str, selector: &str, explicit: bool) -> O
         return Some(s);
     }
     match k.key_type {
-        crypto::KeyType::Ed25519 => s.ok("Ed25519 key (RFC 8463)"),
+        crypto::KeyType::Ed25519 if k.public_key.len() == 32 => s.ok("Ed25519 key (RFC 8463)"),
+        // RFC 8463 §4.2: p= is the raw 32-byte key; verifiers cannot use anything else
+        crypto::KeyType::Ed25519 => s.error(
+            format!(
+                "Ed25519 key of {} bytes: p= must be the raw 32-byte public key (RFC 8463 §4.2){}; every signature with this selector fails",
+                k.public_key.len(),
+                if k.public_key.len() == 44 {
+                    ", not its SubjectPublicKeyInfo"
+                } else {
+                    ""
+                }
+            ),
+            "publish the record exactly as `authmilter dkim genkey` prints it",
+        ),
         crypto::KeyType::Rsa => {
             let bits = crypto::rsa_public_key_from_spki(&k.public_key)
                 .and_then(crypto::rsa_modulus_bits)
