@@ -189,3 +189,33 @@ fn unknown_datasets_and_settings_are_commented_not_dropped() {
     );
     assert!(out.contains("rsa-sha1 is forbidden by RFC 8301"), "{out}");
 }
+
+/// A boolean setting with a value that is not one (`RejectFailures maybe`) is reported, not
+/// read as "false" (which would turn DMARC enforcement off without a word).
+#[test]
+fn unclear_booleans_are_reported_not_read_as_false() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("opendmarc.conf");
+    std::fs::write(&conf, "RejectFailures maybe\nSPFSelfValidate nope\n").expect("write");
+    let out = migrate("opendmarc", conf.to_str().expect("utf-8"), None);
+    assert!(
+        out.contains("RejectFailures maybe\n#       -> not a boolean"),
+        "{out}"
+    );
+    assert!(!out.contains("enforce = false"), "{out}");
+    assert!(
+        out.contains("SPFSelfValidate nope\n#       -> not a boolean"),
+        "{out}"
+    );
+    let conf = dir.path().join("opendkim.conf");
+    std::fs::write(
+        &conf,
+        "RequireSafeKeys perhaps\nSocket inet:8891@127.0.0.1\n",
+    )
+    .expect("write");
+    let out = migrate("opendkim", conf.to_str().expect("utf-8"), None);
+    assert!(
+        out.contains("RequireSafeKeys perhaps\n#       -> not a boolean"),
+        "{out}"
+    );
+}

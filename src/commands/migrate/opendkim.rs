@@ -60,11 +60,11 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 Ok(n) if n > 0 => plan.set("dkim", "max_signatures", toml::Value::Integer(n), &from),
                 _ => plan.unmapped(&shown, "not a positive number"),
             },
-            "requiresafekeys" => {
-                if s.flag() == Some(false) {
-                    plan.set("dkim", "allow_loose_key_permissions", toml::Value::Boolean(true), &from);
-                }
-            }
+            "requiresafekeys" => match s.flag() {
+                Some(false) => plan.set("dkim", "allow_loose_key_permissions", toml::Value::Boolean(true), &from),
+                Some(true) => {}
+                None => plan.unmapped(&shown, "not a boolean: not carried over"),
+            },
             "authservid" => authserv_id(&mut plan, s, &from),
             "userid" => user(&mut plan, s, &from),
             "nameservers" => {
@@ -127,11 +127,11 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 }
             }
             "multiplesignatures" => plan.unmapped(&shown, "a [[dkim.signing]] rule lists every key that signs; all of them sign"),
-            "subdomains" => {
-                if s.flag() == Some(true) {
-                    plan.unmapped(&shown, "add a [[dkim.signing]] rule with from = \"*.DOMAIN\"");
-                }
-            }
+            "subdomains" => match s.flag() {
+                Some(true) => plan.unmapped(&shown, "add a [[dkim.signing]] rule with from = \"*.DOMAIN\""),
+                Some(false) => {}
+                None => plan.unmapped(&shown, "not a boolean: not carried over"),
+            },
             "minimumkeybits" => plan.unmapped(&shown, "RSA keys under 1024 bits give policy (RFC 8301); signing keys must have 2048 bits or more"),
             _ => plan.unmapped(&shown, "no equivalent"),
         }

@@ -5,6 +5,19 @@ use super::conf::{DataSet, dataset, networks, parse};
 use super::opendkim::{authserv_id, user};
 use super::output::Plan;
 
+/// The settings whose value is a boolean (opendmarc.conf(5)); any other value is reported,
+/// never read as false.
+const BOOLEANS: &[&str] = &[
+    "rejectfailures",
+    "holdquarantinedmessages",
+    "rejectmultivaluefrom",
+    "ignoreauthenticatedclients",
+    "spfselfvalidate",
+    "spfignoreresults",
+    "failurereports",
+    "failurereportsonnone",
+];
+
 /// Maps an opendmarc.conf.
 pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
     let settings = parse(text);
@@ -14,6 +27,13 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         let shown = format!("{} {}", s.name, s.value);
         let from = format!("OpenDMARC {shown}");
         let flag = s.flag();
+        if BOOLEANS.contains(&s.key().as_str()) && flag.is_none() {
+            plan.unmapped(
+                &shown,
+                "not a boolean (true, yes, 1, on or false, no, 0, off): not carried over",
+            );
+            continue;
+        }
         match s.key().as_str() {
             "socket" => {
                 if s.value.parse::<crate::config::SocketSpec>().is_ok() {
