@@ -190,6 +190,14 @@ impl Config {
                     line_of("[[dkim.key]]")
                 );
             }
+            // a rule names keys by id: two keys with one id would make it pick one silently
+            let id = key.id();
+            if let Some(j) = self.dkim.keys.iter().take(i).position(|k| k.id() == id) {
+                bail!(
+                    "dkim.key[{i}]{}: the name {id:?} is already dkim.key[{j}]'s; give each key its own `name`",
+                    line_of(&id)
+                );
+            }
         }
         for (i, rule) in self.dkim.signing.iter().enumerate() {
             for name in &rule.keys {

@@ -383,3 +383,31 @@ fn zero_limits_that_would_fail_every_message_are_refused() {
     assert!(err.contains("dkim.max_signatures (line 2)"), "{err}");
     assert!(Config::parse("[iprev]\nmax_names = 1\n[dkim]\nmax_signatures = 1\n").is_ok());
 }
+
+/// Two `[[dkim.key]]` with one name (explicit, or the default `selector._domainkey.domain`)
+/// are refused: a signing rule naming it would pick one of them silently.
+#[test]
+fn duplicate_dkim_key_names_are_refused() {
+    let key = |name: &str, sel: &str| {
+        format!(
+            "[[dkim.key]]\n{name}domain = \"example.com\"\nselector = \"{sel}\"\npath = \"/k\"\n"
+        )
+    };
+    for toml in [
+        format!(
+            "{}{}",
+            key("name = \"a\"\n", "s1"),
+            key("name = \"a\"\n", "s2")
+        ),
+        format!("{}{}", key("", "s1"), key("", "s1")),
+        format!(
+            "{}{}",
+            key("name = \"s1._domainkey.example.com\"\n", "s2"),
+            key("", "s1")
+        ),
+    ] {
+        let err = Config::parse(&toml).unwrap_err().to_string();
+        assert!(err.contains("is already dkim.key[0]'s"), "{toml}: {err}");
+    }
+    Config::parse(&format!("{}{}", key("", "s1"), key("", "s2"))).unwrap();
+}
