@@ -241,7 +241,7 @@ fn overview(domains: &[DomainOverview], period: &Period) -> Markup {
                         tr {
                             td { a href={ "/domain/" (d.policy_domain) (period.query(None)) } { (d.policy_domain) } }
                             td.n { (thousands(d.messages)) }
-                            td.n class=(rate_class(d.dmarc_pass, d.messages)) { (pct(d.dmarc_pass, d.messages)) }
+                            td class={ "n " (rate_class(d.dmarc_pass, d.messages)) } { (pct(d.dmarc_pass, d.messages)) }
                             td.n { (thousands(d.reports)) }
                             td.n { (d.reporters) }
                             td { (format_day(d.last_day)) }
@@ -267,7 +267,7 @@ fn source_row(s: &SourceSummary) -> Markup {
             }
             td.n { (thousands(n)) }
             td.n { (thousands(s.failing())) }
-            td.n class=(rate_class(s.dmarc_pass, n)) { (pct(s.dmarc_pass, n)) }
+            td class={ "n " (rate_class(s.dmarc_pass, n)) } { (pct(s.dmarc_pass, n)) }
             td.n { (pct(s.spf_aligned, n)) }
             td.n { (pct(s.dkim_aligned, n)) }
             td.n { (pct(s.spf_pass, n)) }
@@ -292,7 +292,7 @@ fn domain(s: &DomainSummary, period: &Period) -> Markup {
         div.cards {
             div.card { div.v { (thousands(s.messages)) } div.k { "messages reported" } }
             div.card {
-                div.v class=(rate_class(s.dmarc_pass, s.messages)) { (pct(s.dmarc_pass, s.messages)) }
+                div class={ "v " (rate_class(s.dmarc_pass, s.messages)) } { (pct(s.dmarc_pass, s.messages)) }
                 div.k { "DMARC pass" }
             }
             div.card { div.v { (thousands(s.messages.saturating_sub(s.dmarc_pass))) } div.k { "failing DMARC" } }
@@ -334,7 +334,7 @@ fn domain(s: &DomainSummary, period: &Period) -> Markup {
                             td { (sel.domain) }
                             td { @if sel.selector.is_empty() { span.muted { "(not reported)" } } @else { (sel.selector) } }
                             td.n { (thousands(sel.messages)) }
-                            td.n class=(rate_class(sel.pass, sel.messages)) { (pct(sel.pass, sel.messages)) }
+                            td class={ "n " (rate_class(sel.pass, sel.messages)) } { (pct(sel.pass, sel.messages)) }
                         }
                     }
                 }
@@ -373,10 +373,10 @@ fn outbound(domains: &[OutboundDomain], period: &Period) -> Markup {
                         tr {
                             td { (d.policy_domain) }
                             td.n { (thousands(d.messages)) }
-                            td.n class=(rate_class(d.dmarc_pass, d.messages)) { (pct(d.dmarc_pass, d.messages)) }
+                            td class={ "n " (rate_class(d.dmarc_pass, d.messages)) } { (pct(d.dmarc_pass, d.messages)) }
                             td.n { (d.sent) }
                             td.n { (d.pending) }
-                            td.n class=(if d.not_sent > 0 { "bad" } else { "" }) { (d.not_sent) }
+                            td class=(if d.not_sent > 0 { "n bad" } else { "n" }) { (d.not_sent) }
                         }
                     }
                 }
@@ -389,4 +389,57 @@ fn outbound(domains: &[OutboundDomain], period: &Period) -> Markup {
         "/outbound",
         body,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `td.n class=(…)` in maud writes two `class` attributes and browsers keep the first:
+    /// the colour of a rate must join the element's own class.
+    #[test]
+    fn rate_colours_join_the_class_of_the_cell() {
+        let period = Period::from_query(None, 1_793_577_600).unwrap();
+        let overview_page = overview(
+            &[DomainOverview {
+                policy_domain: "example.com".into(),
+                messages: 10,
+                dmarc_pass: 1,
+                reports: 1,
+                reporters: 1,
+                last_day: 1_793_491_200,
+            }],
+            &period,
+        )
+        .into_string();
+        let outbound_page = outbound(
+            &[OutboundDomain {
+                policy_domain: "example.com".into(),
+                messages: 10,
+                dmarc_pass: 10,
+                not_sent: 1,
+                ..OutboundDomain::default()
+            }],
+            &period,
+        )
+        .into_string();
+        for html in [&overview_page, &outbound_page] {
+            assert!(
+                !html.contains("\" class=\""),
+                "two class attributes: {html}"
+            );
+        }
+        assert!(
+            overview_page.contains("<td class=\"n bad\">"),
+            "{overview_page}"
+        );
+        assert!(
+            outbound_page.contains("<td class=\"n good\">"),
+            "{outbound_page}"
+        );
+        assert!(
+            outbound_page.contains("<td class=\"n bad\">1</td>"),
+            "{outbound_page}"
+        );
+    }
 }
