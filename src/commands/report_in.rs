@@ -197,7 +197,7 @@ pub fn show(args: ReportShowArgs) -> anyhow::Result<ExitCode> {
             }
             Some(d) => {
                 let summary = store
-                    .received_domain_summary(d, span, args.sources, 100)
+                    .received_domain_summary(d, span, args.sources, 100, usize::MAX)
                     .await?;
                 if args.json {
                     outln!("{}", serde_json::to_string_pretty(&summary)?)?;
@@ -263,7 +263,7 @@ fn domain_text(s: &DomainSummary) -> std::io::Result<()> {
         s.messages,
         pct(s.dmarc_pass, s.messages),
         s.sources_total,
-        s.reporters.len()
+        s.reporters_total
     )?;
     if let Some(p) = &s.policy {
         outln!("policy as last reported: p={}", p.p)?;

@@ -14,6 +14,8 @@ use crate::reports::period::{self, format_day};
 pub const MAX_SOURCES: usize = 200;
 /// DKIM selectors listed at most.
 const MAX_SELECTORS: usize = 100;
+/// Reporters listed at most (most messages first; the total is shown).
+const MAX_REPORTERS: usize = 100;
 /// The period when the query string names none.
 const DEFAULT_DAYS: u64 = 30;
 /// The periods offered as links.
@@ -141,7 +143,7 @@ pub async fn page(store: &Store, path: &str, query: Option<&str>, now: u64) -> R
             .map(|o| outbound(&o, &period))
     } else if let Some(name) = path.strip_prefix("/domain/").filter(|n| domain_like(n)) {
         store
-            .received_domain_summary(name, period.span, MAX_SOURCES, MAX_SELECTORS)
+            .received_domain_summary(name, period.span, MAX_SOURCES, MAX_SELECTORS, MAX_REPORTERS)
             .await
             .map(|s| domain(&s, &period))
     } else {
@@ -297,7 +299,7 @@ fn domain(s: &DomainSummary, period: &Period) -> Markup {
             }
             div.card { div.v { (thousands(s.messages.saturating_sub(s.dmarc_pass))) } div.k { "failing DMARC" } }
             div.card { div.v { (s.sources_total) } div.k { "sources" } }
-            div.card { div.v { (s.reporters.len()) } div.k { "reporters" } }
+            div.card { div.v { (s.reporters_total) } div.k { "reporters" } }
             div.card {
                 div.v { @match &policy { Some(p) => (p), None => "–" } }
                 div.k { "policy as last reported" }
@@ -341,6 +343,9 @@ fn domain(s: &DomainSummary, period: &Period) -> Markup {
             }
         }
         h2 { "Reporters" }
+        @if s.reporters.len() < s.reporters_total {
+            p.muted { "The " (s.reporters.len()) " of " (s.reporters_total) " reporters with the most messages." }
+        }
         table #reporters {
             thead { tr { th { "Organization" } th.n { "Reports" } th.n { "Messages" } } }
             tbody {

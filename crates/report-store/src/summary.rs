@@ -162,8 +162,10 @@ pub struct DomainSummary {
     pub sources_total: usize,
     /// The DKIM selectors, most messages first.
     pub selectors: Vec<SelectorSummary>,
-    /// The reporters, most messages first.
+    /// The reporters, most messages first (at most the number asked for).
     pub reporters: Vec<ReporterSummary>,
+    /// How many distinct reporters there were in all.
+    pub reporters_total: usize,
     /// The policy as the newest report saw it.
     pub policy: Option<reports::PolicyPublished>,
 }
@@ -239,13 +241,14 @@ impl Store {
     }
 
     /// The domain page of `policy_domain` for `span`, with at most `max_sources` sources
-    /// (failing first) and `max_selectors` selectors.
+    /// (failing first), `max_selectors` selectors and `max_reporters` reporters.
     pub async fn received_domain_summary(
         &self,
         policy_domain: &str,
         span: Span,
         max_sources: usize,
         max_selectors: usize,
+        max_reporters: usize,
     ) -> Result<DomainSummary, StoreError> {
         let domain = policy_domain
             .trim()
@@ -286,19 +289,35 @@ impl Store {
                         v
                     },
                 ),
+                // selectors and reporters come from the reports' contents: only the first
+                // `max_selectors` and `max_reporters` are read, and how many reporters there are
                 Stmt::new(
-                    "SELECT domain, selector, result, CAST(SUM(messages) AS BIGINT)
+                    "SELECT domain, selector, CAST(SUM(messages) AS BIGINT),
+                        CAST(SUM(CASE WHEN result = 'pass' THEN messages ELSE 0 END) AS BIGINT)
                      FROM received_selectors
                      WHERE policy_domain = ?1 AND day >= ?2 AND day < ?3
-                     GROUP BY domain, selector, result",
-                    p(),
+                     GROUP BY domain, selector
+                     ORDER BY SUM(messages) DESC, domain, selector
+                     LIMIT ?4",
+                    {
+                        let mut v = p();
+                        v.push(Value::Int(secs(max_selectors.max(1) as u64)));
+                        v
+                    },
                 ),
                 Stmt::new(
-                    "SELECT org_name, COUNT(*), CAST(SUM(message_count) AS BIGINT)
+                    "SELECT org_name, COUNT(*), CAST(SUM(message_count) AS BIGINT),
+                        CAST(COUNT(*) OVER () AS BIGINT)
                      FROM received_reports
                      WHERE policy_domain = ?1 AND begin_time >= ?2 AND begin_time < ?3
-                     GROUP BY org_name",
-                    p(),
+                     GROUP BY org_name
+                     ORDER BY SUM(message_count) DESC, org_name
+                     LIMIT ?4",
+                    {
+                        let mut v = p();
+                        v.push(Value::Int(secs(max_reporters.max(1) as u64)));
+                        v
+                    },
                 ),
                 Stmt::new(
                     "SELECT policy_published FROM received_reports
@@ -311,6 +330,7 @@ impl Store {
         let rows = |i: usize| results.get(i).map(Vec::as_slice).unwrap_or_default();
         let days = day_results(rows(0), span)?;
         let (mut sources, sources_total) = sources(rows(1), max_sources)?;
+        let (reporters, reporters_total) = reporters(rows(3), max_reporters)?;
         self.fill_reporters(&domain, span, &mut sources).await?;
         self.fill_names(&mut sources).await?;
         Ok(DomainSummary {
@@ -323,7 +343,8 @@ impl Store {
             sources,
             sources_total,
             selectors: selectors(rows(2), max_selectors)?,
-            reporters: reporters(rows(3))?,
+            reporters,
+            reporters_total,
             policy: match rows(4).first() {
                 Some(r) => serde_json::from_str(&r.text(0)?).ok(),
                 None => None,
@@ -509,25 +530,21 @@ fn sources(rows: &[Row], max: usize) -> Result<(Vec<SourceSummary>, usize), Stor
     Ok((all, total))
 }
 
+/// Selectors from (d=, s=) groups with their messages and passes, most messages first, at
+/// most `max`.
 fn selectors(rows: &[Row], max: usize) -> Result<Vec<SelectorSummary>, StoreError> {
-    let mut by: BTreeMap<(String, String), SelectorSummary> = BTreeMap::new();
-    for r in rows {
-        let (domain, selector) = (r.text(0)?, r.text(1)?);
-        let n = r.uint(3)?;
-        let s = by
-            .entry((domain.clone(), selector.clone()))
-            .or_insert(SelectorSummary {
-                domain,
-                selector,
-                messages: 0,
-                pass: 0,
-            });
-        s.messages = s.messages.saturating_add(n);
-        if r.text(2)? == "pass" {
-            s.pass = s.pass.saturating_add(n);
-        }
-    }
-    let mut out: Vec<SelectorSummary> = by.into_values().collect();
+    let mut out = rows
+        .iter()
+        .map(|r| {
+            Ok(SelectorSummary {
+                domain: r.text(0)?,
+                selector: r.text(1)?,
+                messages: r.uint(2)?,
+                pass: r.uint(3)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // the order of the query, made exact here (ties bytewise, whatever the collation)
     out.sort_by(|a, b| {
         b.messages
             .cmp(&a.messages)
@@ -537,21 +554,23 @@ fn selectors(rows: &[Row], max: usize) -> Result<Vec<SelectorSummary>, StoreErro
     Ok(out)
 }
 
-fn reporters(rows: &[Row]) -> Result<Vec<ReporterSummary>, StoreError> {
-    let mut out = rows
-        .iter()
-        .map(|r| {
-            Ok(ReporterSummary {
-                org_name: r.text(0)?,
-                reports: r.uint(1)?,
-                messages: r.uint(2)?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+/// Reporters, most messages first, at most `max`; and how many there are in all.
+fn reporters(rows: &[Row], max: usize) -> Result<(Vec<ReporterSummary>, usize), StoreError> {
+    let mut total = 0;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        total = usize::try_from(r.uint(3)?).unwrap_or(usize::MAX);
+        out.push(ReporterSummary {
+            org_name: r.text(0)?,
+            reports: r.uint(1)?,
+            messages: r.uint(2)?,
+        });
+    }
     out.sort_by(|a, b| {
         b.messages
             .cmp(&a.messages)
             .then_with(|| a.org_name.cmp(&b.org_name))
     });
-    Ok(out)
+    out.truncate(max);
+    Ok((out, total))
 }

@@ -180,7 +180,7 @@ async fn suite(loc: StoreLocation) {
     // the domain page: every source with its counts, failing first
     for d in &domains {
         let page = store
-            .received_domain_summary(&d.policy_domain, ALL, 10_000, 100)
+            .received_domain_summary(&d.policy_domain, ALL, 10_000, 100, 100)
             .await
             .unwrap();
         assert_eq!((page.messages, page.dmarc_pass), (d.messages, d.dmarc_pass));
@@ -223,7 +223,7 @@ async fn suite(loc: StoreLocation) {
         end: 1_337_299_200,
     };
     let page = store
-        .received_domain_summary("Example.COM.", day, 5, 100)
+        .received_domain_summary("Example.COM.", day, 5, 100, 100)
         .await
         .unwrap();
     assert_eq!(page.days.len(), 1);
@@ -236,7 +236,7 @@ async fn suite(loc: StoreLocation) {
 
     // DKIM selectors: the messages of each (d=, s=) across records
     let page = store
-        .received_domain_summary("stalw.art", ALL, 100, 100)
+        .received_domain_summary("stalw.art", ALL, 100, 100, 100)
         .await
         .unwrap();
     let mut sel: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
@@ -291,7 +291,7 @@ async fn suite(loc: StoreLocation) {
         std::slice::from_ref(&ip)
     );
     let page = store
-        .received_domain_summary("stalw.art", ALL, 100, 100)
+        .received_domain_summary("stalw.art", ALL, 100, 100, 100)
         .await
         .unwrap();
     let s = page.sources.iter().find(|s| s.ip == ip).unwrap();
@@ -300,7 +300,7 @@ async fn suite(loc: StoreLocation) {
     // an unknown domain: an empty page, every day of the period present
     let week = Span::last_days(1_337_385_599, 7);
     let empty = store
-        .received_domain_summary("nothing.example", week, 10, 10)
+        .received_domain_summary("nothing.example", week, 10, 10, 10)
         .await
         .unwrap();
     assert_eq!((empty.messages, empty.sources.len()), (0, 0));
@@ -312,7 +312,7 @@ async fn suite(loc: StoreLocation) {
     assert_eq!(store.received_counts().await.unwrap(), (0, 0));
     assert!(store.received_domains(ALL).await.unwrap().is_empty());
     let page = store
-        .received_domain_summary("stalw.art", ALL, 100, 100)
+        .received_domain_summary("stalw.art", ALL, 100, 100, 100)
         .await
         .unwrap();
     assert!(page.selectors.is_empty());
@@ -428,11 +428,11 @@ async fn version_1_received_reports_are_filled_in_by_the_upgrade() {
     );
     for domain in ["stalw.art", "example.com"] {
         let mut a = upgraded
-            .received_domain_summary(domain, ALL, 1000, 100)
+            .received_domain_summary(domain, ALL, 1000, 100, 100)
             .await
             .unwrap();
         let b = fresh
-            .received_domain_summary(domain, ALL, 1000, 100)
+            .received_domain_summary(domain, ALL, 1000, 100, 100)
             .await
             .unwrap();
         assert!(a.selectors.is_empty());
@@ -494,7 +494,7 @@ async fn huge_counts_do_not_break_the_sums() {
     }
     let domains = store.received_domains(ALL).await.unwrap();
     let page = store
-        .received_domain_summary("big.example", ALL, 10, 10)
+        .received_domain_summary("big.example", ALL, 10, 10, 10)
         .await
         .unwrap();
     assert_eq!(domains.len(), 1);
@@ -540,7 +540,7 @@ async fn purge_drops_records_with_the_rollups_of_their_day() {
     // the first day's rollups go, the second day's stay
     store.purge(day + 86_400 + 10).await.unwrap();
     let page = store
-        .received_domain_summary("big.example", ALL, 10, 10)
+        .received_domain_summary("big.example", ALL, 10, 10, 10)
         .await
         .unwrap();
     let from_sources: u64 = page.sources.iter().map(|s| s.messages).sum();
@@ -555,4 +555,57 @@ async fn purge_drops_records_with_the_rollups_of_their_day() {
             .id(),
         None
     );
+}
+
+/// Report contents are chosen by whoever sends them: the domain page reads at most the
+/// reporters and DKIM selectors it shows (the most messages first, with the number of
+/// reporters in all), not every one a flood of reports named.
+#[tokio::test]
+async fn the_domain_page_reads_a_bounded_number_of_reporters_and_selectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc: StoreLocation = format!("sqlite:{}", dir.path().join("r.db").display())
+        .parse()
+        .unwrap();
+    let store = Store::open(&loc, 1).await.unwrap();
+    let base = xml("mail-auth/001.xml");
+    for i in 0..12u64 {
+        let mut fb = base.clone();
+        fb.policy.domain = "bounded.example".into();
+        fb.metadata.org_name = format!("org{i:02}");
+        fb.metadata.report_id = format!("r{i}");
+        fb.records.truncate(1);
+        let r = &mut fb.records[0];
+        r.row.count = i + 1;
+        let template = r.auth_results.dkim[0].clone();
+        r.auth_results.dkim = [DkimResult::Pass, DkimResult::Fail]
+            .into_iter()
+            .map(|result| reports::DkimAuthResult {
+                domain: "bounded.example".into(),
+                selector: Some(format!("s{i:02}")),
+                result,
+                ..template.clone()
+            })
+            .collect();
+        assert!(
+            store
+                .insert_received_report(&fb, Some("flood"), 2)
+                .await
+                .unwrap()
+                .id()
+                .is_some()
+        );
+    }
+    let page = store
+        .received_domain_summary("bounded.example", ALL, 100, 3, 4)
+        .await
+        .unwrap();
+    let orgs: Vec<&str> = page.reporters.iter().map(|r| r.org_name.as_str()).collect();
+    assert_eq!(orgs, ["org11", "org10", "org09", "org08"]);
+    assert_eq!(page.reporters_total, 12);
+    let sel: Vec<(&str, u64, u64)> = page
+        .selectors
+        .iter()
+        .map(|s| (s.selector.as_str(), s.messages, s.pass))
+        .collect();
+    assert_eq!(sel, [("s11", 24, 12), ("s10", 22, 11), ("s09", 20, 10)]);
 }
