@@ -185,7 +185,7 @@ pub fn show(args: ReportShowArgs) -> anyhow::Result<ExitCode> {
         let store = super::report::open(&config).await?;
         match &args.domain {
             None => {
-                let domains = store.received_domains(span).await?;
+                let (domains, _) = store.received_domains(span, usize::MAX).await?;
                 if args.json {
                     let v = serde_json::json!({ "span": span, "domains": domains });
                     outln!("{}", serde_json::to_string_pretty(&v)?)?;

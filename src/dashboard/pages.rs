@@ -16,6 +16,9 @@ pub const MAX_SOURCES: usize = 200;
 const MAX_SELECTORS: usize = 100;
 /// Reporters listed at most (most messages first; the total is shown).
 const MAX_REPORTERS: usize = 100;
+/// Policy domains listed at most on the domain list and the outbound view (most messages
+/// first; the total is shown).
+pub const MAX_DOMAINS: usize = 500;
 /// The period when the query string names none.
 const DEFAULT_DAYS: u64 = 30;
 /// The periods offered as links.
@@ -133,14 +136,14 @@ pub async fn page(store: &Store, path: &str, query: Option<&str>, now: u64) -> R
     };
     let result = if path == "/" {
         store
-            .received_domains(period.span)
+            .received_domains(period.span, MAX_DOMAINS)
             .await
-            .map(|d| overview(&d, &period))
+            .map(|(d, total)| overview(&d, total, &period))
     } else if path == "/outbound" {
         store
-            .outbound_summary(period.span)
+            .outbound_summary(period.span, MAX_DOMAINS)
             .await
-            .map(|o| outbound(&o, &period))
+            .map(|(o, total)| outbound(&o, total, &period))
     } else if let Some(name) = path.strip_prefix("/domain/").filter(|n| domain_like(n)) {
         store
             .received_domain_summary(name, period.span, MAX_SOURCES, MAX_SELECTORS, MAX_REPORTERS)
@@ -227,9 +230,19 @@ fn layout(title: &str, period: &Period, path: &str, body: Markup) -> Markup {
     }
 }
 
-fn overview(domains: &[DomainOverview], period: &Period) -> Markup {
+/// "The 500 of 1234 domains with the most messages." when not all are shown.
+fn shown_of(shown: usize, total: usize) -> Markup {
+    html! {
+        @if shown < total {
+            p.muted { "The " (shown) " of " (total) " domains with the most messages." }
+        }
+    }
+}
+
+fn overview(domains: &[DomainOverview], total: usize, period: &Period) -> Markup {
     let body = html! {
         p { "Aggregate reports (RFC 9990) other receivers sent about mail using your domains." }
+        (shown_of(domains.len(), total))
         @if domains.is_empty() {
             p.muted { "No reports in this period." }
         } @else {
@@ -359,12 +372,13 @@ fn domain(s: &DomainSummary, period: &Period) -> Markup {
     layout(&s.policy_domain, period, &path, body)
 }
 
-fn outbound(domains: &[OutboundDomain], period: &Period) -> Markup {
+fn outbound(domains: &[OutboundDomain], total: usize, period: &Period) -> Markup {
     let body = html! {
         p {
             "What this milter recorded about the mail it received, per policy domain, and the "
             "aggregate reports it sent them (" code { "[reports]" } ")."
         }
+        (shown_of(domains.len(), total))
         @if domains.is_empty() {
             p.muted { "Nothing recorded in this period." }
         } @else {
@@ -414,6 +428,7 @@ mod tests {
                 reporters: 1,
                 last_day: 1_793_491_200,
             }],
+            1,
             &period,
         )
         .into_string();
@@ -425,6 +440,7 @@ mod tests {
                 not_sent: 1,
                 ..OutboundDomain::default()
             }],
+            3,
             &period,
         )
         .into_string();

@@ -24,6 +24,7 @@ mod error;
 mod failure_queue;
 mod jobs;
 mod location;
+mod outbound;
 mod postgres;
 mod received;
 mod record;
@@ -40,12 +41,13 @@ pub use error::StoreError;
 pub use failure_queue::{FailureLimits, FailureReport, NewFailureReport, Queued};
 pub use jobs::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendRow, SendState};
 pub use location::{StoreLocation, redact};
+pub use outbound::OutboundDomain;
 pub use received::{ReceivedInsert, report_day};
 pub use record::RecordStats;
 pub use status::{JobStatus, PeriodStatus, PurgeStats, Status};
 pub use summary::{
-    DayResults, DomainOverview, DomainSummary, OutboundDomain, ReporterSummary, SelectorSummary,
-    SourceSummary, Span,
+    DayResults, DomainOverview, DomainSummary, ReporterSummary, SelectorSummary, SourceSummary,
+    Span,
 };
 pub use tls::{RootSource, SslMode, TlsSettings};
 

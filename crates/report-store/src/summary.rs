@@ -1,8 +1,9 @@
 //! What the dashboard and `authmilter report show` read (docs/dashboard.md): per policy domain
 //! and period, the messages others reported by DMARC result and day, the sources that sent as
-//! the domain (failing first), the DKIM selectors seen, the reporters; and our own outbound
-//! view, what we recorded and sent about others. Every query reads an index or a rollup
-//! bounded by the period (benches/dashboard.rs times them on a million records).
+//! the domain (failing first), the DKIM selectors seen, the reporters (our own outbound view
+//! is `outbound.rs`). Every query reads an index or a rollup bounded by the period
+//! (benches/dashboard.rs times them on a million records), and returns at most the rows shown:
+//! domains, selectors and reporters are whatever the reports named.
 
 use std::collections::BTreeMap;
 
@@ -42,7 +43,7 @@ impl Span {
             .take_while(move |d| *d < end)
     }
 
-    fn params(&self) -> [Value; 2] {
+    pub(crate) fn params(&self) -> [Value; 2] {
         [Value::Int(secs(self.begin)), Value::Int(secs(self.end))]
     }
 }
@@ -170,24 +171,6 @@ pub struct DomainSummary {
     pub policy: Option<reports::PolicyPublished>,
 }
 
-/// One policy domain of our own outbound view: what we recorded about mail from it and the
-/// reports we sent it (RFC 9990 §3: we are the receiver reporting).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct OutboundDomain {
-    /// The policy domain.
-    pub policy_domain: String,
-    /// Messages recorded.
-    pub messages: u64,
-    /// Of which passed DMARC.
-    pub dmarc_pass: u64,
-    /// Report destinations sent to.
-    pub sent: u64,
-    /// Given up on (failed, skipped, uncertain).
-    pub not_sent: u64,
-    /// Still to go (pending, sending).
-    pub pending: u64,
-}
-
 fn text_list(values: &[String], first: usize) -> String {
     (0..values.len())
         .map(|i| format!("?{}", first + i))
@@ -196,22 +179,43 @@ fn text_list(values: &[String], first: usize) -> String {
 }
 
 impl Store {
-    /// The policy domains with received reports in `span`, most messages first.
-    pub async fn received_domains(&self, span: Span) -> Result<Vec<DomainOverview>, StoreError> {
+    /// The policy domains with received reports in `span`, most messages first, at most
+    /// `max`; and how many there are in all.
+    pub async fn received_domains(
+        &self,
+        span: Span,
+        max: usize,
+    ) -> Result<(Vec<DomainOverview>, usize), StoreError> {
+        let params = || {
+            let mut v = span.params().to_vec();
+            v.push(Value::Int(secs(max.max(1) as u64)));
+            v
+        };
         let results = self
             .read(vec![
+                // the policy domains are whatever the reports named: only the first `max` are
+                // read (and the report counts of those), with how many there are
                 Stmt::new(
                     "SELECT policy_domain, CAST(SUM(messages) AS BIGINT),
-                        CAST(SUM(messages * dmarc_pass) AS BIGINT), MAX(day)
+                        CAST(SUM(messages * dmarc_pass) AS BIGINT), MAX(day),
+                        CAST(COUNT(*) OVER () AS BIGINT)
                      FROM received_daily WHERE day >= ?1 AND day < ?2
-                     GROUP BY policy_domain",
-                    span.params().to_vec(),
+                     GROUP BY policy_domain
+                     ORDER BY SUM(messages) DESC, policy_domain
+                     LIMIT ?3",
+                    params(),
                 ),
                 Stmt::new(
                     "SELECT policy_domain, COUNT(*), COUNT(DISTINCT org_name)
-                     FROM received_reports WHERE begin_time >= ?1 AND begin_time < ?2
+                     FROM received_reports
+                     WHERE begin_time >= ?1 AND begin_time < ?2 AND policy_domain IN (
+                        SELECT policy_domain FROM received_daily
+                        WHERE day >= ?1 AND day < ?2
+                        GROUP BY policy_domain
+                        ORDER BY SUM(messages) DESC, policy_domain
+                        LIMIT ?3)
                      GROUP BY policy_domain",
-                    span.params().to_vec(),
+                    params(),
                 ),
             ])
             .await?;
@@ -219,8 +223,10 @@ impl Store {
         for r in results.get(1).map(Vec::as_slice).unwrap_or_default() {
             reports.insert(r.text(0)?, (r.uint(1)?, r.uint(2)?));
         }
+        let mut total = 0;
         let mut out = Vec::new();
         for r in results.first().map(Vec::as_slice).unwrap_or_default() {
+            total = usize::try_from(r.uint(4)?).unwrap_or(usize::MAX);
             let policy_domain = r.text(0)?;
             let (n, orgs) = reports.get(&policy_domain).copied().unwrap_or_default();
             out.push(DomainOverview {
@@ -237,7 +243,8 @@ impl Store {
                 .cmp(&a.messages)
                 .then_with(|| a.policy_domain.cmp(&b.policy_domain))
         });
-        Ok(out)
+        out.truncate(max);
+        Ok((out, total))
     }
 
     /// The domain page of `policy_domain` for `span`, with at most `max_sources` sources
@@ -416,55 +423,6 @@ impl Store {
             s.name = names.remove(&s.ip);
         }
         Ok(())
-    }
-
-    /// Our outbound view for `span`: per policy domain, the messages we recorded and the
-    /// aggregate report destinations by state, most messages first.
-    pub async fn outbound_summary(&self, span: Span) -> Result<Vec<OutboundDomain>, StoreError> {
-        let results = self
-            .read(vec![
-                Stmt::new(
-                    "SELECT policy_domain, result, CAST(SUM(count) AS BIGINT) FROM observations
-                     WHERE period_begin >= ?1 AND period_begin < ?2
-                     GROUP BY policy_domain, result",
-                    span.params().to_vec(),
-                ),
-                Stmt::new(
-                    "SELECT policy_domain, state, COUNT(*) FROM report_sends
-                     WHERE period_begin >= ?1 AND period_begin < ?2
-                     GROUP BY policy_domain, state",
-                    span.params().to_vec(),
-                ),
-            ])
-            .await?;
-        let mut by: BTreeMap<String, OutboundDomain> = BTreeMap::new();
-        for r in results.first().map(Vec::as_slice).unwrap_or_default() {
-            let d = by.entry(r.text(0)?).or_default();
-            let n = r.uint(2)?;
-            d.messages = d.messages.saturating_add(n);
-            if r.text(1)? == "pass" {
-                d.dmarc_pass = d.dmarc_pass.saturating_add(n);
-            }
-        }
-        for r in results.get(1).map(Vec::as_slice).unwrap_or_default() {
-            let d = by.entry(r.text(0)?).or_default();
-            let n = r.uint(2)?;
-            match r.text(1)?.as_str() {
-                "sent" => d.sent = d.sent.saturating_add(n),
-                "pending" | "sending" => d.pending = d.pending.saturating_add(n),
-                _ => d.not_sent = d.not_sent.saturating_add(n),
-            }
-        }
-        let mut out: Vec<OutboundDomain> = by
-            .into_iter()
-            .map(|(policy_domain, d)| OutboundDomain { policy_domain, ..d })
-            .collect();
-        out.sort_by(|a, b| {
-            b.messages
-                .cmp(&a.messages)
-                .then_with(|| a.policy_domain.cmp(&b.policy_domain))
-        });
-        Ok(out)
     }
 }
 

@@ -131,7 +131,7 @@ async fn suite(loc: StoreLocation) {
     assert_eq!(stored.len(), keys.len());
     assert_eq!(stored.len() + duplicates, 14);
     // importing everything again changes nothing
-    let before = store.received_domains(ALL).await.unwrap();
+    let before = store.received_domains(ALL, usize::MAX).await.unwrap().0;
     for fb in &all {
         assert_eq!(
             store
@@ -142,7 +142,10 @@ async fn suite(loc: StoreLocation) {
             None
         );
     }
-    assert_eq!(store.received_domains(ALL).await.unwrap(), before);
+    assert_eq!(
+        store.received_domains(ALL, usize::MAX).await.unwrap().0,
+        before
+    );
     let records: usize = stored.iter().map(|f| f.records.len()).sum();
     assert_eq!(
         store.received_counts().await.unwrap(),
@@ -151,7 +154,7 @@ async fn suite(loc: StoreLocation) {
 
     // the domain list
     let want = expected(&stored);
-    let domains = store.received_domains(ALL).await.unwrap();
+    let domains = store.received_domains(ALL, usize::MAX).await.unwrap().0;
     let mut by_domain: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for ((d, _), e) in &want {
         let t = by_domain.entry(d.clone()).or_default();
@@ -310,7 +313,14 @@ async fn suite(loc: StoreLocation) {
     // retention drops the reports and their rollups together
     store.purge(4_000_000_000).await.unwrap();
     assert_eq!(store.received_counts().await.unwrap(), (0, 0));
-    assert!(store.received_domains(ALL).await.unwrap().is_empty());
+    assert!(
+        store
+            .received_domains(ALL, usize::MAX)
+            .await
+            .unwrap()
+            .0
+            .is_empty()
+    );
     let page = store
         .received_domain_summary("stalw.art", ALL, 100, 100, 100)
         .await
@@ -423,8 +433,8 @@ async fn version_1_received_reports_are_filled_in_by_the_upgrade() {
         fresh.insert_received_report(fb, None, 0).await.unwrap();
     }
     assert_eq!(
-        upgraded.received_domains(ALL).await.unwrap(),
-        fresh.received_domains(ALL).await.unwrap()
+        upgraded.received_domains(ALL, usize::MAX).await.unwrap().0,
+        fresh.received_domains(ALL, usize::MAX).await.unwrap().0
     );
     for domain in ["stalw.art", "example.com"] {
         let mut a = upgraded
@@ -492,7 +502,7 @@ async fn huge_counts_do_not_break_the_sums() {
             store.insert_received_report(&fb, None, 2).await.unwrap();
         }
     }
-    let domains = store.received_domains(ALL).await.unwrap();
+    let domains = store.received_domains(ALL, usize::MAX).await.unwrap().0;
     let page = store
         .received_domain_summary("big.example", ALL, 10, 10, 10)
         .await
@@ -510,7 +520,7 @@ async fn huge_counts_do_not_break_the_sums() {
             .id()
             .is_some()
     );
-    let after = store.received_domains(ALL).await.unwrap();
+    let after = store.received_domains(ALL, usize::MAX).await.unwrap().0;
     assert!(after[0].messages >= domains[0].messages);
 }
 
@@ -608,4 +618,34 @@ async fn the_domain_page_reads_a_bounded_number_of_reporters_and_selectors() {
         .map(|s| (s.selector.as_str(), s.messages, s.pass))
         .collect();
     assert_eq!(sel, [("s11", 24, 12), ("s10", 22, 11), ("s09", 20, 10)]);
+}
+
+/// One report names one policy domain, and one input may hold many reports: the list of
+/// domains reads at most the domains it shows (most messages first, with the number in all).
+#[tokio::test]
+async fn the_domain_list_reads_a_bounded_number_of_domains() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc: StoreLocation = format!("sqlite:{}", dir.path().join("r.db").display())
+        .parse()
+        .unwrap();
+    let store = Store::open(&loc, 1).await.unwrap();
+    let base = xml("mail-auth/001.xml");
+    for i in 0..6u64 {
+        let mut fb = base.clone();
+        fb.policy.domain = format!("d{i}.example");
+        fb.metadata.report_id = format!("r{i}");
+        fb.records.truncate(1);
+        fb.records[0].row.count = i + 1;
+        store
+            .insert_received_report(&fb, Some("flood"), 2)
+            .await
+            .unwrap();
+    }
+    let (shown, total) = store.received_domains(ALL, 2).await.unwrap();
+    assert_eq!(total, 6);
+    let got: Vec<(&str, u64, u64)> = shown
+        .iter()
+        .map(|d| (d.policy_domain.as_str(), d.messages, d.reports))
+        .collect();
+    assert_eq!(got, [("d5.example", 6, 1), ("d4.example", 5, 1)]);
 }

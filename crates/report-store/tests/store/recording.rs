@@ -64,7 +64,68 @@ async fn due_periods_are_finished_ones_with_rua(loc: &StoreLocation) {
     assert_eq!(store.due_periods(T0 + 2 * DAY, 1).await.unwrap().len(), 1);
 }
 
+/// Anyone who mails us chooses the policy domains recorded: the outbound view reads at most
+/// the domains it shows (most messages first; with their sends and the number in all).
+async fn the_outbound_view_reads_a_bounded_number_of_domains(loc: &StoreLocation) {
+    use report_store::{NewSend, SendState, Span};
+    let store = Store::open(loc, T0).await.unwrap();
+    let mut batch = Vec::new();
+    for i in 0..12 {
+        let domain = format!("d{i:02}.example");
+        for n in 0..=i {
+            batch.push(observation(T0 + n, &domain, "192.0.2.1", n % 2 == 0, true));
+        }
+    }
+    store.record(&batch).await.unwrap();
+    let send = |destination: &str, state| NewSend {
+        destination: destination.into(),
+        uri: format!("mailto:{destination}"),
+        state,
+        note: None,
+    };
+    store
+        .add_sends(
+            &key("d11.example", T0),
+            "rid",
+            &[
+                send("a@d11.example", SendState::Pending),
+                send("b@d11.example", SendState::Skipped),
+            ],
+            T0 + DAY,
+        )
+        .await
+        .unwrap();
+    let (shown, total) = store
+        .outbound_summary(Span::last_days(T0, 1), 3)
+        .await
+        .unwrap();
+    assert_eq!(total, 12);
+    let got: Vec<(&str, u64, u64, u64, u64)> = shown
+        .iter()
+        .map(|d| {
+            (
+                d.policy_domain.as_str(),
+                d.messages,
+                d.dmarc_pass,
+                d.pending,
+                d.not_sent,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("d11.example", 12, 6, 1, 1),
+            ("d10.example", 11, 6, 0, 0),
+            ("d09.example", 10, 5, 0, 0),
+        ]
+    );
+}
+
 on_both_backends! {
+    the_outbound_view_reads_a_bounded_number_of_domains =>
+        sqlite_the_outbound_view_reads_a_bounded_number_of_domains,
+        postgres_the_outbound_view_reads_a_bounded_number_of_domains;
     identical_observations_share_a_row =>
         sqlite_identical_observations_share_a_row,
         postgres_identical_observations_share_a_row;
