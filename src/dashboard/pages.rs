@@ -254,7 +254,11 @@ fn overview(domains: &[DomainOverview], total: usize, period: &Period) -> Markup
                 tbody {
                     @for d in domains {
                         tr {
-                            td { a href={ "/domain/" (d.policy_domain) (period.query(None)) } { (d.policy_domain) } }
+                            @if domain_like(&d.policy_domain) {
+                                td { a href={ "/domain/" (d.policy_domain) (period.query(None)) } { (d.policy_domain) } }
+                            } @else {
+                                td { (d.policy_domain) }
+                            }
                             td.n { (thousands(d.messages)) }
                             td class={ "n " (rate_class(d.dmarc_pass, d.messages)) } { (pct(d.dmarc_pass, d.messages)) }
                             td.n { (thousands(d.reports)) }
@@ -461,6 +465,37 @@ mod tests {
         assert!(
             outbound_page.contains("<td class=\"n bad\">1</td>"),
             "{outbound_page}"
+        );
+        assert!(!overview_page.contains("The 1 of"), "{overview_page}");
+        assert!(
+            outbound_page.contains("The 1 of 3 domains"),
+            "{outbound_page}"
+        );
+    }
+
+    /// A report names any policy domain it likes: one that is no domain name (its page could
+    /// not be shown) is listed as text, not as a link built from it that leads elsewhere.
+    #[test]
+    fn only_domain_names_become_links() {
+        let period = Period::from_query(None, 1_793_577_600).unwrap();
+        let row = |name: &str| DomainOverview {
+            policy_domain: name.into(),
+            messages: 1,
+            dmarc_pass: 1,
+            reports: 1,
+            reporters: 1,
+            last_day: 1_793_491_200,
+        };
+        let html =
+            overview(&[row("Example.COM"), row("x\"y/../\\?#z<b>")], 2, &period).into_string();
+        assert!(
+            html.contains("<a href=\"/domain/Example.COM?days=30\">Example.COM</a>"),
+            "{html}"
+        );
+        assert_eq!(html.matches("href=\"/domain/").count(), 1, "{html}");
+        assert!(
+            html.contains("<td>x&quot;y/../\\?#z&lt;b&gt;</td>"),
+            "{html}"
         );
     }
 }
