@@ -282,7 +282,9 @@ fn source_row(s: &SourceSummary) -> Markup {
             td { @match &s.name { Some(name) => (name), None => span.muted { "–" } } }
             td {
                 (shown_reporters.join(", "))
-                @if s.reporters.len() > 3 { span.muted { " +" (s.reporters.len() - 3) } }
+                @if s.reporters_total > shown_reporters.len() {
+                    span.muted { " +" (s.reporters_total - shown_reporters.len()) }
+                }
             }
             td.n { (thousands(n)) }
             td.n { (thousands(s.failing())) }

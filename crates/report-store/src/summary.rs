@@ -97,8 +97,11 @@ pub struct SourceSummary {
     pub ip: String,
     /// Its reverse DNS name, when looked up and found.
     pub name: Option<String>,
-    /// The organizations that reported it, most messages first.
+    /// The organizations that reported it, most messages first (at most the number of
+    /// reporters asked for).
     pub reporters: Vec<String>,
+    /// How many organizations reported it in all.
+    pub reporters_total: usize,
     /// Messages.
     pub messages: u64,
     /// Passed DMARC (aligned DKIM or SPF).
@@ -338,7 +341,8 @@ impl Store {
         let days = day_results(rows(0), span)?;
         let (mut sources, sources_total) = sources(rows(1), max_sources)?;
         let (reporters, reporters_total) = reporters(rows(3), max_reporters)?;
-        self.fill_reporters(&domain, span, &mut sources).await?;
+        self.fill_reporters(&domain, span, &mut sources, max_reporters)
+            .await?;
         self.fill_names(&mut sources).await?;
         Ok(DomainSummary {
             messages: days
@@ -361,43 +365,53 @@ impl Store {
         })
     }
 
-    /// Who reported each of `sources` in `span`, most messages first.
+    /// Who reported each of `sources` in `span`, most messages first: at most `max` per source
+    /// are read (reports name any organization), with how many there are.
     async fn fill_reporters(
         &self,
         domain: &str,
         span: Span,
         sources: &mut [SourceSummary],
+        max: usize,
     ) -> Result<(), StoreError> {
         let ips: Vec<String> = sources.iter().map(|s| s.ip.clone()).collect();
-        let mut by_ip: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+        let mut by_ip: BTreeMap<String, (Vec<(u64, String)>, usize)> = BTreeMap::new();
         for chunk in ips.chunks(500) {
             let mut params = vec![Value::Text(domain.to_string())];
             params.extend(span.params());
             params.extend(chunk.iter().map(|ip| Value::Text(ip.clone())));
+            params.push(Value::Int(secs(max.max(1) as u64)));
             let rows = self
                 .read(vec![Stmt::new(
                     format!(
-                        "SELECT source_ip, org_name, CAST(SUM(count) AS BIGINT)
-                         FROM received_records
-                         WHERE policy_domain = ?1 AND source_ip IN ({}) AND day >= ?2
-                            AND day < ?3
-                         GROUP BY source_ip, org_name",
-                        text_list(chunk, 4)
+                        "SELECT source_ip, org_name, n, total FROM (
+                            SELECT source_ip, org_name, CAST(SUM(count) AS BIGINT) AS n,
+                                ROW_NUMBER() OVER (PARTITION BY source_ip
+                                    ORDER BY SUM(count) DESC, org_name) AS pos,
+                                CAST(COUNT(*) OVER (PARTITION BY source_ip) AS BIGINT) AS total
+                            FROM received_records
+                            WHERE policy_domain = ?1 AND source_ip IN ({}) AND day >= ?2
+                                AND day < ?3
+                            GROUP BY source_ip, org_name
+                         ) ranked WHERE pos <= ?{}",
+                        text_list(chunk, 4),
+                        4 + chunk.len()
                     ),
                     params,
                 )])
                 .await?;
             for r in rows.first().map(Vec::as_slice).unwrap_or_default() {
-                by_ip
-                    .entry(r.text(0)?)
-                    .or_default()
-                    .push((r.uint(2)?, r.text(1)?));
+                let e = by_ip.entry(r.text(0)?).or_default();
+                e.0.push((r.uint(2)?, r.text(1)?));
+                e.1 = usize::try_from(r.uint(3)?).unwrap_or(usize::MAX);
             }
         }
         for s in sources {
-            let mut orgs = by_ip.remove(&s.ip).unwrap_or_default();
+            let (mut orgs, total) = by_ip.remove(&s.ip).unwrap_or_default();
             orgs.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            orgs.truncate(max);
             s.reporters = orgs.into_iter().map(|(_, o)| o).collect();
+            s.reporters_total = total;
         }
         Ok(())
     }
@@ -468,6 +482,7 @@ fn sources(rows: &[Row], max: usize) -> Result<(Vec<SourceSummary>, usize), Stor
             ip: r.text(0)?,
             name: None,
             reporters: Vec::new(),
+            reporters_total: 0,
             messages: r.uint(1)?,
             dmarc_pass: r.uint(2)?,
             spf_aligned: r.uint(3)?,
