@@ -41,18 +41,9 @@ impl AuthenticatedFrom {
     pub fn allows(self, login: &str, author: &str) -> bool {
         match self {
             AuthenticatedFrom::Any => true,
-            AuthenticatedFrom::LoginDomain => {
-                let Some((_, domain)) = login.rsplit_once('@') else {
-                    return false;
-                };
-                let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-                let author = author.trim_end_matches('.').to_ascii_lowercase();
-                !domain.is_empty()
-                    && (author == domain
-                        || author
-                            .strip_suffix(domain.as_str())
-                            .is_some_and(|head| head.len() > 1 && head.ends_with('.')))
-            }
+            AuthenticatedFrom::LoginDomain => login
+                .rsplit_once('@')
+                .is_some_and(|(_, domain)| dns::name::is_subdomain_of(author, domain)),
         }
     }
 }

@@ -73,16 +73,11 @@ impl InboxConfig {
     /// Whether a report about `policy_domain` is stored: `domains` is empty, or the domain is
     /// one of them or below one (ASCII case and a trailing dot ignored).
     pub fn wants_domain(&self, policy_domain: &str) -> bool {
-        if self.domains.is_empty() {
-            return true;
-        }
-        let d = policy_domain.trim_end_matches('.').to_ascii_lowercase();
-        self.domains.iter().any(|ours| {
-            let ours = ours.trim().trim_end_matches('.').to_ascii_lowercase();
-            d == ours
-                || d.strip_suffix(ours.as_str())
-                    .is_some_and(|head| head.len() > 1 && head.ends_with('.'))
-        })
+        self.domains.is_empty()
+            || self
+                .domains
+                .iter()
+                .any(|ours| dns::name::is_subdomain_of(policy_domain, ours.trim()))
     }
 
     /// Checks the values serde cannot check alone; `eom_timeout` is `[server] eom_timeout`.

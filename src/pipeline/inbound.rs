@@ -283,12 +283,7 @@ fn sealed_pass_aligns(
     }
     match (mode, walked_org) {
         (dmarc::AlignmentMode::Strict, _) => false,
-        (dmarc::AlignmentMode::Relaxed, Some(org)) => {
-            domain == org
-                || domain
-                    .strip_suffix(org)
-                    .is_some_and(|head| head.len() > 1 && head.ends_with('.'))
-        }
+        (dmarc::AlignmentMode::Relaxed, Some(org)) => dns::name::is_subdomain_of(&domain, org),
         (dmarc::AlignmentMode::Relaxed, None) => {
             dmarc::psl_organizational_domain(&domain) == dmarc::psl_organizational_domain(author)
         }

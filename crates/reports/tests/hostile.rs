@@ -460,6 +460,14 @@ fn malformed_reports_get_clear_errors() {
             format!("{GOOD}<feedback/>"),
             "content after the root element",
         ),
+        (
+            // a policy domain that is no domain name (the dashboard links by it)
+            GOOD.replace(
+                "<policy_published><domain>example.com</domain>",
+                "<policy_published><domain>x&quot;y/../?#z</domain>",
+            ),
+            "invalid value \"x\\\"y/../?#z\" in <domain>",
+        ),
         (String::new(), "empty document"),
         ("just text".to_string(), "text before the root element"),
         (
