@@ -89,8 +89,15 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
         "   Until then nothing changes. Check the record yourself with: authmilter dkim testkey --domain {domain} --selector {selector} --key {}",
         path.display()
     )?;
+    // mail signed with the old key may still be verified while it waits in queues (days)
+    // and, with x=, until its signatures expire
+    let keep = if config.dkim.expiration.get() > std::time::Duration::from_secs(7 * 86_400) {
+        format!("for dkim.expiration ({})", config.dkim.expiration)
+    } else {
+        "for a week".to_string()
+    };
     outln!(
-        "4. Afterwards set the old key's state to \"retired\" and this one's to \"active\"; keep the old record published for a week, then revoke it (v=DKIM1; p=)."
+        "4. Afterwards set the old key's state to \"retired\" and this one's to \"active\"; keep the old record published {keep}, then revoke it (v=DKIM1; p=)."
     )?;
     Ok(ExitCode::SUCCESS)
 }
