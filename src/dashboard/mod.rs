@@ -256,6 +256,25 @@ pub async fn serve(
     }
 }
 
+/// The host a request names: its target's authority, else its `Host` field (RFC 9112 §3.2;
+/// a value that is not text stands as U+FFFD, which no check accepts). `None` when it has
+/// several `Host` fields, which RFC 9112 §3.2 answers with 400 (a proxy and we could read
+/// different ones).
+fn requested_host<'r>(
+    uri: &'r hyper::Uri,
+    headers: &'r hyper::HeaderMap,
+) -> Option<Option<&'r str>> {
+    let mut fields = headers.get_all(hyper::header::HOST).iter();
+    let first = fields.next();
+    if fields.next().is_some() {
+        return None;
+    }
+    Some(match uri.authority() {
+        Some(a) => Some(a.as_str()),
+        None => first.map(|h| h.to_str().unwrap_or("\u{fffd}")),
+    })
+}
+
 /// The answer to one request.
 async fn respond(
     req: Request<Incoming>,
@@ -271,12 +290,8 @@ async fn respond(
         );
         return r;
     }
-    let host = match req.uri().authority() {
-        Some(a) => Some(a.as_str()),
-        None => req
-            .headers()
-            .get(hyper::header::HOST)
-            .map(|h| h.to_str().unwrap_or("\u{fffd}")),
+    let Some(host) = requested_host(req.uri(), req.headers()) else {
+        return pages::plain(StatusCode::BAD_REQUEST, "more than one Host header field\n");
     };
     if !access.allows_host(host) {
         return pages::plain(
@@ -346,6 +361,25 @@ mod tests {
             assert!(!t.allows(peer, Some(&h(&basic("0123456789abcdef")))));
             assert!(!t.allows(peer, Some(&h(&basic("admin:wrong")))));
         }
+    }
+
+    /// RFC 9112 §3.2: one Host field at most; the target's authority wins over it.
+    #[test]
+    fn a_request_names_one_host() {
+        let uri = |s: &str| s.parse::<hyper::Uri>().unwrap();
+        let mut headers = hyper::HeaderMap::new();
+        assert_eq!(requested_host(&uri("/"), &headers), Some(None));
+        headers.append(hyper::header::HOST, HeaderValue::from_static("localhost"));
+        assert_eq!(requested_host(&uri("/"), &headers), Some(Some("localhost")));
+        assert_eq!(
+            requested_host(&uri("http://127.0.0.1:9852/"), &headers),
+            Some(Some("127.0.0.1:9852"))
+        );
+        headers.append(
+            hyper::header::HOST,
+            HeaderValue::from_static("evil.example"),
+        );
+        assert_eq!(requested_host(&uri("/"), &headers), None);
     }
 
     #[test]
