@@ -193,19 +193,28 @@ fn signed_headers(cfg: &DkimConfig) -> SignedHeaders {
     SignedHeaders::Custom { sign, oversign }
 }
 
-/// Reads a private key file, refusing one that group or others may read or write (unless
-/// `allow_loose`, which turns that into a warning).
-fn read_key_file(path: &Path, allow_loose: bool) -> anyhow::Result<Vec<u8>> {
+/// Whether group or others may read or write the key file at `path`: its mode and which of
+/// the two, or `None` when only its owner may.
+pub fn loose_key_permissions(path: &Path) -> anyhow::Result<Option<(u32, &'static str)>> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path)
         .with_context(|| format!("cannot read DKIM key {}", path.display()))?;
     let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o066 != 0 {
-        let who = match (mode & 0o022 != 0, mode & 0o044 != 0) {
-            (true, true) => "readable and writable",
-            (true, false) => "writable",
-            _ => "readable",
-        };
+    if mode & 0o066 == 0 {
+        return Ok(None);
+    }
+    let who = match (mode & 0o022 != 0, mode & 0o044 != 0) {
+        (true, true) => "readable and writable",
+        (true, false) => "writable",
+        _ => "readable",
+    };
+    Ok(Some((mode, who)))
+}
+
+/// Reads a private key file, refusing one that group or others may read or write (unless
+/// `allow_loose`, which turns that into a warning).
+fn read_key_file(path: &Path, allow_loose: bool) -> anyhow::Result<Vec<u8>> {
+    if let Some((mode, who)) = loose_key_permissions(path)? {
         if !allow_loose {
             bail!(
                 "DKIM private key {} is {who} by group or others (mode {mode:04o}): chmod 600 {} (and chown it to the milter's user), or set [dkim] allow_loose_key_permissions = true",

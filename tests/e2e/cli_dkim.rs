@@ -166,7 +166,7 @@ fn dkim_genkey_sign_verify_testkey_round_trip() {
     assert_eq!(v["signatures"].as_array().map(|a| a.len()), Some(0));
     // testkey: match, then mismatch
     let testkey = |zone: &str| {
-        let (code, out, _) = run_cli(
+        let (code, out, err) = run_cli(
             &[
                 "dkim",
                 "testkey",
@@ -181,12 +181,25 @@ fn dkim_genkey_sign_verify_testkey_round_trip() {
             ],
             None,
         );
-        (code, out)
+        (code, out, err)
     };
-    let (code, out) = testkey(&zone);
+    let (code, out, err) = testkey(&zone);
     assert_eq!(code, 0, "{out}");
+    assert!(!err.contains("warning"), "{err}");
+    // a key group or others may read: testkey still checks it, and says that serve refuses it
+    let mode = std::fs::metadata(&key).expect("key").permissions().mode();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let (code, _, err) = testkey(&zone);
+    assert_eq!(code, 0);
+    assert!(
+        err.contains(
+            "is readable by group or others (mode 0644); authmilter serve refuses such a key"
+        ),
+        "{err}"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).expect("chmod");
     let other = write(dir.path(), "zone2", b"s2026._domainkey.example.org TXT \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n");
-    let (code, out) = testkey(&other);
+    let (code, out, _) = testkey(&other);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("does not match"), "{out}");
 }

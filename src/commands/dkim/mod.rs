@@ -70,8 +70,21 @@ fn verify(args: DkimVerifyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Says on stderr when group or others may read or write the key at `path`: `serve` refuses
+/// such a key, so a tool that accepted it silently would hide that.
+fn warn_if_loose(path: &std::path::Path) -> anyhow::Result<()> {
+    if let Some((mode, who)) = crate::signing::loose_key_permissions(path)? {
+        eprintln!(
+            "warning: {} is {who} by group or others (mode {mode:04o}); authmilter serve refuses such a key unless [dkim] allow_loose_key_permissions = true: chmod 600 it",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Signs a message and writes it, signature first, to stdout.
 fn sign(args: DkimSignArgs) -> anyhow::Result<ExitCode> {
+    warn_if_loose(&args.key)?;
     let pem =
         std::fs::read(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
     let pair: crate::config::CanonPair = args
@@ -120,6 +133,7 @@ fn sign(args: DkimSignArgs) -> anyhow::Result<ExitCode> {
 fn testkey(args: DkimTestkeyArgs) -> anyhow::Result<ExitCode> {
     let config = tool_config(&crate::cli::ConfigArg { path: None })?;
     let resolver = tool_resolver(&config, &args.dns)?;
+    warn_if_loose(&args.key)?;
     let pem =
         std::fs::read(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
     let signer = Signer::from_pem(
