@@ -88,7 +88,7 @@ pub async fn listen(
     match spec {
         SocketSpec::Inet { host, port } => Ok(Listening::Tcp(bind_tcp(host, *port).await?)),
         SocketSpec::Unix(path) => {
-            let l = bind_unix(path, unix)?;
+            let l = bind_unix(path, unix).await?;
             l.set_nonblocking(true)?;
             Ok(Listening::Unix {
                 listener: UnixListener::from_std(l)?,
@@ -133,25 +133,53 @@ pub fn check_unix_dir(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Binds a Unix socket at `path`: its directory must exist; a stale socket there is removed,
-/// any other file is an error; then mode, owner and group are set.
-pub fn bind_unix(
+/// Binds a Unix socket at `path`: its directory must exist; a stale socket there (one nothing
+/// listens on) is removed, a live one or any other file is an error; the new file is created
+/// open to its owner only, then given its owner, group and mode.
+pub async fn bind_unix(
     path: &Path,
     settings: &UnixSocketSettings,
 ) -> anyhow::Result<std::os::unix::net::UnixListener> {
     check_unix_dir(path)?;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if meta.file_type().is_socket() {
-            std::fs::remove_file(path)
-                .with_context(|| format!("cannot remove stale socket {}", path.display()))?;
-        } else {
+        if !meta.file_type().is_socket() {
             bail!("{} exists and is not a socket", path.display());
         }
+        if let Some(why) = in_use(path).await {
+            bail!(
+                "{} is in use: {why} (another authmilter running?)",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove stale socket {}", path.display()))?;
     }
-    let l = std::os::unix::net::UnixListener::bind(path)
-        .with_context(|| format!("cannot bind {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(settings.mode))
-        .with_context(|| format!("cannot chmod {}", path.display()))?;
+    let l = create_socket(path).with_context(|| format!("cannot bind {}", path.display()))?;
+    if let Err(e) = set_access(path, settings) {
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(l)
+}
+
+/// Why the socket file at `path` must be left alone, or `None` when nothing listens on it
+/// (the connection is refused).
+async fn in_use(path: &Path) -> Option<String> {
+    let probe = tokio::net::UnixStream::connect(path);
+    match tokio::time::timeout(std::time::Duration::from_secs(5), probe).await {
+        Ok(Ok(_)) => Some("a process listens on it".into()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => None,
+        // EAGAIN: a listener whose queue is full
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            Some("a process listens on it (its queue is full)".into())
+        }
+        Ok(Err(e)) => Some(format!("cannot tell whether a process listens on it ({e})")),
+        Err(_) => Some("a process listens on it (no answer within 5 s)".into()),
+    }
+}
+
+/// Gives the new socket file at `path` its owner and group, then its mode.
+fn set_access(path: &Path, settings: &UnixSocketSettings) -> anyhow::Result<()> {
     if settings.owner.is_some() || settings.group.is_some() {
         std::os::unix::fs::chown(
             path,
@@ -160,5 +188,84 @@ pub fn bind_unix(
         )
         .with_context(|| format!("cannot chown {}", path.display()))?;
     }
-    Ok(l)
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(settings.mode))
+        .with_context(|| format!("cannot chmod {}", path.display()))
+}
+
+/// Creates the socket file at `path` and listens on it. The umask is tightened around the
+/// bind so the file starts open to its owner only (never 0777 before the chmod); the umask is
+/// process-wide, so a file another thread creates meanwhile can only come out stricter.
+fn create_socket(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
+    use nix::sys::stat::{Mode, umask};
+    let private = Mode::from_bits_truncate(0o177);
+    let before = umask(private);
+    umask(before | private);
+    let bound = std::os::unix::net::UnixListener::bind(path);
+    umask(before);
+    bound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn settings() -> UnixSocketSettings {
+        UnixSocketSettings {
+            mode: 0o660,
+            owner: None,
+            group: None,
+        }
+    }
+
+    /// Before its mode is set, a new socket file is open to its owner only, whatever the
+    /// process umask: no moment where others could connect.
+    #[test]
+    fn a_new_socket_is_private_until_its_mode_is_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sock");
+        let _l = create_socket(&path).unwrap();
+        let mode = std::fs::symlink_metadata(&path).unwrap().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "created with mode {mode:o}");
+    }
+
+    /// A socket another process still listens on is not removed or taken over.
+    #[tokio::test]
+    async fn a_live_socket_is_left_to_its_listener() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sock");
+        let live = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let ino = std::fs::symlink_metadata(&path).unwrap().ino();
+        let err = bind_unix(&path, &settings()).await.unwrap_err();
+        assert!(format!("{err:#}").contains("listens on it"), "{err:#}");
+        assert_eq!(std::fs::symlink_metadata(&path).unwrap().ino(), ino);
+        // the first listener still gets the connections
+        live.set_nonblocking(false).unwrap();
+        let _c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        live.accept().unwrap();
+    }
+
+    /// A socket file nobody listens on is replaced; a symlink or a regular file is never
+    /// touched.
+    #[tokio::test]
+    async fn a_stale_socket_is_replaced_other_files_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sock");
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        let l = bind_unix(&path, &settings()).await.unwrap();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o660);
+        drop(l);
+        std::fs::remove_file(&path).unwrap();
+
+        let target = dir.path().join("target");
+        std::fs::write(&target, "keep").unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        assert!(bind_unix(&path, &settings()).await.is_err());
+        assert!(std::fs::symlink_metadata(&path).unwrap().is_symlink());
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "keep").unwrap();
+        assert!(bind_unix(&path, &settings()).await.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep");
+    }
 }
