@@ -204,14 +204,12 @@ pub async fn run_socketmap(
             accept_loop(accept, state, stop).await;
         }
         Listening::Unix {
-            listener,
-            path,
-            owned,
+            listener, created, ..
         } => {
             let accept = || async { listener.accept().await.map(|(s, _)| s) };
             accept_loop(accept, state, stop).await;
-            if owned {
-                let _ = std::fs::remove_file(&path);
+            if let Some(created) = created {
+                created.remove();
             }
         }
     }

@@ -4,14 +4,13 @@
 //! changes), removed ones stop accepting while their connections finish. Sockets systemd
 //! passed are never closed by a reload.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::sockets::{self, Listening as Bound, UnixSocketSettings};
+use super::sockets::{self, CreatedSocket, Listening as Bound, UnixSocketSettings};
 use super::{Listening, Overload, accept_loop};
 use crate::app::App;
 use crate::config::{Listener, Role, SocketSpec};
@@ -39,7 +38,7 @@ struct Running {
     /// The accept loop; it hands back its connection tasks when stopped.
     task: JoinHandle<JoinSet<()>>,
     /// A Unix socket file we created (removed when the listener closes).
-    owned_path: Option<PathBuf>,
+    created: Option<CreatedSocket>,
 }
 
 /// Every listener being served, and the connections of closed ones still finishing.
@@ -80,11 +79,9 @@ impl RunningSet {
         tracing::info!(socket = %l.spec, role = %l.role, "listening");
         let (role_tx, role_rx) = watch::channel(l.role);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let owned_path = match &l.bound {
-            Bound::Unix {
-                path, owned: true, ..
-            } => Some(path.clone()),
-            _ => None,
+        let created = match &l.bound {
+            Bound::Unix { created, .. } => created.clone(),
+            Bound::Tcp(_) => None,
         };
         let (spec, passed) = (l.spec.clone(), l.passed);
         let task = tokio::spawn(accept_loop(l, self.accept.clone(), role_rx, stop_rx));
@@ -94,7 +91,7 @@ impl RunningSet {
             role: role_tx,
             stop: stop_tx,
             task,
-            owned_path,
+            created,
         });
     }
 
@@ -131,21 +128,21 @@ impl RunningSet {
         if let Ok(conns) = r.task.await {
             self.draining.spawn(drain(conns));
         }
-        if let Some(p) = r.owned_path {
-            let _ = std::fs::remove_file(p);
+        if let Some(c) = r.created {
+            c.remove();
         }
     }
 
     /// Stops every accept loop (shutdown); returns the Unix socket files to remove once the
     /// connections are done.
-    pub(super) async fn stop_all(&mut self) -> Vec<PathBuf> {
+    pub(super) async fn stop_all(&mut self) -> Vec<CreatedSocket> {
         let mut paths = Vec::new();
         for r in std::mem::take(&mut self.running) {
             let _ = r.stop.send(true);
             if let Ok(conns) = r.task.await {
                 self.draining.spawn(drain(conns));
             }
-            paths.extend(r.owned_path);
+            paths.extend(r.created);
         }
         paths
     }
@@ -297,10 +294,10 @@ impl ListenerControl {
 fn discard(opened: Vec<Listening>) {
     for l in opened {
         if let Bound::Unix {
-            path, owned: true, ..
+            created: Some(c), ..
         } = &l.bound
         {
-            let _ = std::fs::remove_file(path);
+            c.remove();
         }
     }
 }

@@ -179,8 +179,8 @@ impl Server {
                 cfg.shutdown_timeout
             );
         }
-        for p in unix_paths {
-            let _ = std::fs::remove_file(p);
+        for created in unix_paths {
+            created.remove();
         }
         Ok(())
     }

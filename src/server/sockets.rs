@@ -1,7 +1,7 @@
 //! Opening listening sockets: TCP, and Unix sockets with their mode, owner and group; or the
 //! socket systemd passed for the same address (socket activation).
 
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -48,15 +48,38 @@ impl UnixSocketSettings {
 pub enum Listening {
     /// TCP.
     Tcp(TcpListener),
-    /// Unix; `owned` when we created the file (and so remove it at shutdown).
+    /// Unix; `created` when we created the file (and so remove it at shutdown).
     Unix {
         /// The listener.
         listener: UnixListener,
         /// Its path.
         path: PathBuf,
-        /// We created the file (not passed by systemd).
-        owned: bool,
+        /// The file we created (`None`: passed by systemd).
+        created: Option<CreatedSocket>,
     },
+}
+
+/// A Unix socket file we created: its path and identity, so that only that file is removed.
+#[derive(Debug, Clone)]
+pub struct CreatedSocket {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl CreatedSocket {
+    /// Removes the file, unless what is at the path now is another file (say, the socket of
+    /// a process started after ours was deleted).
+    pub fn remove(&self) {
+        let Ok(now) = std::fs::symlink_metadata(&self.path) else {
+            return;
+        };
+        if now.dev() == self.dev && now.ino() == self.ino {
+            let _ = std::fs::remove_file(&self.path);
+        } else {
+            tracing::info!(socket = %self.path.display(), "the socket file was replaced by another; left in place");
+        }
+    }
 }
 
 /// Opens `spec`: the passed socket with that address if systemd gave one, else a new one.
@@ -80,7 +103,7 @@ pub async fn listen(
                 Listening::Unix {
                     listener: UnixListener::from_std(l)?,
                     path,
-                    owned: false,
+                    created: None,
                 }
             }
         });
@@ -88,12 +111,12 @@ pub async fn listen(
     match spec {
         SocketSpec::Inet { host, port } => Ok(Listening::Tcp(bind_tcp(host, *port).await?)),
         SocketSpec::Unix(path) => {
-            let l = bind_unix(path, unix).await?;
+            let (l, created) = bind_unix(path, unix).await?;
             l.set_nonblocking(true)?;
             Ok(Listening::Unix {
                 listener: UnixListener::from_std(l)?,
                 path: path.clone(),
-                owned: true,
+                created: Some(created),
             })
         }
     }
@@ -139,7 +162,7 @@ pub fn check_unix_dir(path: &Path) -> anyhow::Result<()> {
 pub async fn bind_unix(
     path: &Path,
     settings: &UnixSocketSettings,
-) -> anyhow::Result<std::os::unix::net::UnixListener> {
+) -> anyhow::Result<(std::os::unix::net::UnixListener, CreatedSocket)> {
     check_unix_dir(path)?;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
@@ -155,11 +178,21 @@ pub async fn bind_unix(
             .with_context(|| format!("cannot remove stale socket {}", path.display()))?;
     }
     let l = create_socket(path).with_context(|| format!("cannot bind {}", path.display()))?;
-    if let Err(e) = set_access(path, settings) {
-        let _ = std::fs::remove_file(path);
-        return Err(e);
+    let created = std::fs::symlink_metadata(path)
+        .with_context(|| format!("cannot stat {}", path.display()))
+        .map(|m| CreatedSocket {
+            path: path.to_path_buf(),
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+        .and_then(|created| set_access(path, settings).map(|()| created));
+    match created {
+        Ok(created) => Ok((l, created)),
+        Err(e) => {
+            let _ = std::fs::remove_file(path);
+            Err(e)
+        }
     }
-    Ok(l)
 }
 
 /// Why the socket file at `path` must be left alone, or `None` when nothing listens on it
@@ -252,7 +285,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.sock");
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
-        let l = bind_unix(&path, &settings()).await.unwrap();
+        let (l, _) = bind_unix(&path, &settings()).await.unwrap();
         let meta = std::fs::symlink_metadata(&path).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o660);
         drop(l);

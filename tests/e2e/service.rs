@@ -218,6 +218,55 @@ fn a_unix_socket_in_a_missing_directory_is_an_error_naming_it() {
     assert!(!missing.exists(), "the directory must not be created");
 }
 
+fn unix_toml(sock: &Path) -> String {
+    format!(
+        "[[server.listen]]\nsocket = \"unix:{}\"\n[authres]\nauthserv_id = \"mx.test.example\"\n{}",
+        sock.display(),
+        "[dkim]\nkey_check_interval = \"0s\"\nstate_file = \"\"\n"
+    )
+}
+
+/// A second instance configured with the same Unix socket refuses to start and leaves the
+/// running one's socket alone (it used to remove it and bind its own).
+#[test]
+fn a_second_instance_does_not_take_over_a_live_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock = dir.path().join("milter.sock");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir(&a).expect("mkdir");
+    std::fs::create_dir(&b).expect("mkdir");
+    let mut first = Serve::start(&a, &unix_toml(&sock), &[]);
+    first.wait_log("listening");
+    let ino = std::fs::symlink_metadata(&sock).expect("socket").ino();
+    let mut second = Serve::start(&b, &unix_toml(&sock), &[]);
+    assert_eq!(second.wait_exit(), Some(2), "{}", second.log());
+    assert!(second.log().contains("is in use"), "{}", second.log());
+    assert_eq!(std::fs::symlink_metadata(&sock).expect("socket").ino(), ino);
+    std::os::unix::net::UnixStream::connect(&sock).expect("the first still serves");
+    first.signal("TERM");
+    assert_eq!(first.wait_exit(), Some(0), "{}", first.log());
+    assert!(!sock.exists(), "the first removes its socket at exit");
+}
+
+/// At exit only the socket file this instance created is removed: one that replaced it
+/// meanwhile (another process's) stays.
+#[test]
+fn at_exit_a_socket_file_that_replaced_ours_is_left_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock = dir.path().join("milter.sock");
+    let mut serve = Serve::start(dir.path(), &unix_toml(&sock), &[]);
+    serve.wait_log("listening");
+    std::fs::remove_file(&sock).expect("remove");
+    let other = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+    serve.signal("TERM");
+    assert_eq!(serve.wait_exit(), Some(0), "{}", serve.log());
+    assert!(sock.exists(), "the other process's socket was removed");
+    let _c = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+    other
+        .accept()
+        .expect("the other process still gets connections");
+}
+
 /// A `NOTIFY_SOCKET` for `serve` to report to, as systemd provides one.
 struct NotifySocket {
     path: std::path::PathBuf,
