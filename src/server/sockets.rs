@@ -140,7 +140,8 @@ async fn bind_tcp(host: &str, port: u16) -> anyhow::Result<TcpListener> {
 }
 
 /// The directory of a Unix socket must exist (we never create it: its owner and mode are the
-/// administrator's decision, e.g. Postfix's chroot).
+/// administrator's decision, e.g. Postfix's chroot), and what is at the path already, if
+/// anything, must be a socket (we never remove anything else).
 pub fn check_unix_dir(path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
@@ -152,6 +153,9 @@ pub fn check_unix_dir(path: &Path) -> anyhow::Result<()> {
             dir.display(),
             dir.display()
         );
+    }
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_socket()) {
+        bail!("{} exists and is not a socket", path.display());
     }
     Ok(())
 }
@@ -165,6 +169,7 @@ pub async fn bind_unix(
 ) -> anyhow::Result<(std::os::unix::net::UnixListener, CreatedSocket)> {
     check_unix_dir(path)?;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
+        // checked again: the file may have changed since
         if !meta.file_type().is_socket() {
             bail!("{} exists and is not a socket", path.display());
         }

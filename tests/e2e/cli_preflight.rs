@@ -63,6 +63,7 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
     let secrets = write_mode(&d.join("srs.secrets"), "a-secret-for-the-test\n", 0o600);
     let open_token = write_mode(&d.join("open.token"), "0123456789abcdef0123\n", 0o644);
     let short_token = write_mode(&d.join("short.token"), "short\n", 0o600);
+    let not_a_socket = write_mode(&d.join("file.sock"), "not a socket\n", 0o600);
     let port = free_port();
     let base = format!(
         "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
@@ -111,6 +112,11 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
             "a Unix listener in a missing directory",
             "[[server.listen]]\nsocket = \"unix:/nonexistent/dir/milter.sock\"\n".into(),
             "/nonexistent/dir does not exist",
+        ),
+        (
+            "a regular file at a Unix listener's path",
+            format!("[[server.listen]]\nsocket = \"unix:{not_a_socket}\"\n"),
+            "is not a socket",
         ),
         ("no such user", "[server]\nuser = \"no-such-user-authmilter\"\n".into(), "no such user"),
         ("group without user", "[server]\ngroup = \"root\"\n".into(), "server.group"),
