@@ -417,7 +417,25 @@ where
         // header deletions are the forged Authentication-Results: when the MTA did not allow
         // them (no SMFIF_CHGHDRS), our header or no delivery (RFC 8601 §5)
         let mut forged_kept = false;
-        for r in decision_responses(&decision) {
+        let responses = decision_responses(&decision);
+        // recipient changes go all or none: a deletion sent without its addition (SRS
+        // restoring a bounce recipient, when the MTA allows only one of them) loses a recipient
+        let is_rcpt_change =
+            |r: &Response| matches!(r, Response::AddRcpt(_) | Response::DelRcpt(_));
+        let drop_rcpt_changes = responses
+            .iter()
+            .filter(|r| is_rcpt_change(r))
+            .any(|r| self.session.check(r).and_then(|()| r.validate()).is_err());
+        if drop_rcpt_changes {
+            tracing::warn!(
+                queue_id = %Escaped::str(&queue_id),
+                "recipient changes not sent: the MTA does not allow all of them (SMFIF_ADDRCPT, SMFIF_DELRCPT)"
+            );
+        }
+        for r in responses {
+            if drop_rcpt_changes && is_rcpt_change(&r) {
+                continue;
+            }
             let is_final = r.code().is_final();
             let r = if is_final && forged_kept && matches!(r, Response::Continue | Response::Accept)
             {

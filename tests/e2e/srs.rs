@@ -227,3 +227,44 @@ async fn chgfrom_keeps_the_dsn_parameters() {
     assert_eq!(args.as_deref(), Some(&b"RET=HDRS ENVID=QQ314159"[..]));
     m.stop().await;
 }
+
+/// An MTA that lets us delete recipients but not add them (no SMFIF_ADDRCPT): restoring an
+/// SRS bounce recipient must not go half-way (the SRS address deleted, the original never
+/// added), which would silently lose the recipient. Either both changes or neither.
+#[tokio::test(flavor = "multi_thread")]
+async fn srs_recipient_restore_is_not_half_applied_without_addrcpt() {
+    use milter_proto::{Actions, OptNeg};
+    let s = setup("");
+    let m = Milter::start(&s.toml, "").await;
+    let out = send(&m, "<alice@example.org>", &["<bob@elsewhere.example>"]).await;
+    let srs_addr = out
+        .modifications
+        .iter()
+        .find_map(|r| match r {
+            Response::ChgFrom { from, .. } => Some(String::from_utf8_lossy(from).into_owned()),
+            _ => None,
+        })
+        .expect("CHGFROM");
+    let offer = OptNeg {
+        actions: Actions::ALL.difference(Actions::ADDRCPT | Actions::ADDRCPT_PAR),
+        ..OptNeg::POSTFIX_V6
+    };
+    let mut mta = m
+        .client(testkit::Profile::postfix().with_offer(offer))
+        .await;
+    mta.connect("relay.example", "192.0.2.1".parse().unwrap(), 1, &[])
+        .await
+        .expect("connect");
+    let out = mta
+        .send_transaction("<>", &[&srs_addr], &raw())
+        .await
+        .expect("transaction");
+    assert!(
+        !out.modifications
+            .iter()
+            .any(|r| matches!(r, Response::DelRcpt(_))),
+        "recipient deleted without being replaced: {:?}",
+        out.modifications
+    );
+    m.stop().await;
+}
