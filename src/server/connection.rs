@@ -35,6 +35,12 @@ const READ_BUFFER: usize = 16 * 1024;
 /// the MTA's ABORT before closing (Postfix sends it at once; Sendmail sends none).
 const ABORT_GRACE: Duration = Duration::from_secs(1);
 
+/// Most recipients one message may have: past it the connection is closed (the MTA applies
+/// its default action), so that a flood of RCPT (no reply owed with NR_RCPT) cannot grow the
+/// envelope without bound. Postfix allows 1000 by default (`smtpd_recipient_limit`), Exim
+/// 50000 (`recipients_max`).
+const MAX_RECIPIENTS: usize = 50_000;
+
 /// Serves one accepted connection until QUIT, EOF, an error, a timeout or shutdown.
 pub async fn serve_connection<S>(
     stream: S,
@@ -72,6 +78,9 @@ pub async fn serve_connection<S>(
         Err(ConnError::Timeout(what)) => {
             tracing::info!(client = %conn.client_label(), "closing milter connection: {what} timed out")
         }
+        Err(ConnError::Limit(what)) => {
+            tracing::warn!(client = %conn.client_label(), "closing milter connection: {what}")
+        }
     }
 }
 
@@ -79,6 +88,8 @@ enum ConnError {
     Protocol(ProtocolError),
     Io(std::io::Error),
     Timeout(&'static str),
+    /// A per-message limit was exceeded.
+    Limit(String),
 }
 
 impl From<ProtocolError> for ConnError {
@@ -215,6 +226,14 @@ where
     }
 
     async fn handle(&mut self, cmd: Command) -> Result<Flow, ConnError> {
+        if matches!(cmd, Command::Rcpt(_))
+            && let Some(m) = self.session.message()
+            && m.recipients.len() >= MAX_RECIPIENTS
+        {
+            return Err(ConnError::Limit(format!(
+                "more than {MAX_RECIPIENTS} recipients in one message"
+            )));
+        }
         let step = self.session.handle(cmd)?;
         self.answered_eom = false;
         for w in &step.warnings {

@@ -455,3 +455,38 @@ fn a_signal_sent_as_soon_as_the_port_accepts_is_handled_not_fatal() {
         );
     }
 }
+
+/// An MTA that sends RCPT after RCPT (no reply is owed with NR_RCPT) never makes the
+/// connection keep recipients without bound: past the per-message limit the connection is
+/// closed (the MTA applies its default action), and other connections are served.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recipient_flood_closes_only_that_connection() {
+    let m = Milter::start(LISTEN_VERIFY, "").await;
+    let mut bad = m.postfix().await;
+    bad.connect("c.example", "192.0.2.1".parse().unwrap(), 1, &[])
+        .await
+        .expect("connect");
+    bad.mail("<a@example.org>", &[], &[]).await.expect("mail");
+    let mut flood = Vec::new();
+    for i in 0..60_000u32 {
+        flood.extend(frame(b'R', format!("<r{i}@example.net>\0").as_bytes()));
+    }
+    // the milter may close while this is still being written
+    let _ = bad.send_raw(&flood).await;
+    assert!(
+        bad.expect_eof(Duration::from_secs(10)).await.expect("eof"),
+        "the connection kept accepting recipients"
+    );
+    let mut good = m.postfix().await;
+    let out = transaction(
+        &mut good,
+        "192.0.2.10",
+        "mail.example.org",
+        "a@example.org",
+        "b@example.net",
+        &message(&["From: a@example.org", "", "x"]),
+    )
+    .await;
+    assert!(out.is_accept());
+    m.stop().await;
+}
