@@ -94,6 +94,8 @@ pub struct MessageState {
     /// Indexes of incoming Authentication-Results fields that claim one of our ids, found as
     /// they arrived (also past the limits, so they are removed whatever happens).
     forged_authres: Vec<u32>,
+    /// More forged Authentication-Results came than `max_fields`; only that many are noted.
+    forged_left: bool,
     /// Body bytes seen.
     pub body_bytes: u64,
     /// Inbound, outbound or forward.
@@ -126,6 +128,7 @@ impl MessageState {
             headers_done: false,
             oversize: None,
             forged_authres: Vec::new(),
+            forged_left: false,
             body_bytes: 0,
             direction,
             client_is_ours: false,
@@ -171,8 +174,19 @@ impl MessageState {
             })
         };
         if forged {
-            self.forged_authres.push(index);
+            // bounded however many come: past `max_fields` the rest are not all removed,
+            // which `forged_left` tells the decision
+            if self.forged_authres.len() < rules.max_fields {
+                self.forged_authres.push(index);
+            } else {
+                self.forged_left = true;
+            }
         }
+    }
+
+    /// More forged Authentication-Results came than `max_headers`: not all can be removed.
+    pub fn forged_left(&self) -> bool {
+        self.forged_left
     }
 
     /// Records a recipient.
@@ -244,6 +258,24 @@ mod tests {
                 .iter()
                 .all(|h| !h.value.starts_with(b" mx.example"))
         );
+    }
+
+    /// A flood of forged Authentication-Results past the limits: at most `max_fields` are
+    /// noted for removal (memory stays bounded), and the message says that more were left.
+    #[test]
+    fn forged_authres_noted_are_bounded() {
+        let mut m = MessageState::without_envelope();
+        let r = rules();
+        for _ in 0..100 {
+            m.add_header(b"Authentication-Results", b" mx.example; spf=pass", &r);
+        }
+        assert_eq!(m.forged_deletions().len(), 4);
+        assert!(m.forged_left());
+        let mut m = MessageState::without_envelope();
+        for _ in 0..4 {
+            m.add_header(b"Authentication-Results", b" mx.example; spf=pass", &r);
+        }
+        assert!(!m.forged_left());
     }
 
     #[test]

@@ -294,24 +294,22 @@ pub fn on_error(app: &App, why: &str, decision: &mut Decision) {
 }
 
 /// The answer for a header block over `max_headers` / `max_header_bytes`: a tempfail, or
-/// acceptance unchecked (`[server] on_oversize`).
-pub fn oversize(app: &App, why: &str, decision: &mut Decision) {
-    match app.config.server.on_oversize {
-        OversizeAction::Tempfail => {
-            decision.verdict = Verdict::TempFail(
-                TempfailReply::builtin(
-                    "451 4.3.4 The message header is too large to be checked; try again later",
-                )
-                .render(&ReplyValues::default()),
-            );
-        }
-        OversizeAction::Accept => {
-            let ar = super::authres_header::oversize(&app.authserv_id, why);
-            decision.prepend.push(NewHeader::new(
-                "Authentication-Results",
-                ar.format(&authres::FormatOptions::milter()),
-            ));
-        }
+/// acceptance unchecked (`[server] on_oversize`); always a tempfail when `forged_left` (forged
+/// Authentication-Results that are not all removed).
+pub fn oversize(app: &App, why: &str, forged_left: bool, decision: &mut Decision) {
+    if app.config.server.on_oversize == OversizeAction::Accept && !forged_left {
+        let ar = super::authres_header::oversize(&app.authserv_id, why);
+        decision.prepend.push(NewHeader::new(
+            "Authentication-Results",
+            ar.format(&authres::FormatOptions::milter()),
+        ));
+    } else {
+        decision.verdict = Verdict::TempFail(
+            TempfailReply::builtin(
+                "451 4.3.4 The message header is too large to be checked; try again later",
+            )
+            .render(&ReplyValues::default()),
+        );
     }
 }
 

@@ -61,7 +61,7 @@ impl MessagePipeline {
                 queue_id = %crate::logging::Escaped::str(state.queue_id.as_deref().unwrap_or("-")),
                 "message header over the limits ({over}): not checked, answered per server.on_oversize"
             );
-            policy::oversize(&app, &over.to_string(), &mut d);
+            policy::oversize(&app, &over.to_string(), state.forged_left(), &mut d);
             if capture.is_some() {
                 tracing::warn!("reports inbox: message not read (header over the limits)");
             }

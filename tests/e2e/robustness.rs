@@ -490,3 +490,30 @@ async fn a_recipient_flood_closes_only_that_connection() {
     assert!(out.is_accept());
     m.stop().await;
 }
+
+/// More forged Authentication-Results (claiming our id) than `max_headers`: they are not all
+/// noted for removal (that would grow without bound), so the message is not delivered with
+/// some of them left: it is tempfailed, even with `on_oversize = "accept"`.
+#[tokio::test(flavor = "multi_thread")]
+async fn more_forged_authentication_results_than_max_headers_are_tempfailed() {
+    let toml = format!("{LISTEN_VERIFY}[server]\nmax_headers = 5\non_oversize = \"accept\"\n");
+    let m = Milter::start(&toml, "").await;
+    let mut lines = vec!["From: a@example.org".to_string()];
+    for _ in 0..20 {
+        lines.push("Authentication-Results: mx.test.example; dmarc=pass".into());
+    }
+    lines.extend([String::new(), "body".into()]);
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let mut mta = m.postfix().await;
+    let out = transaction(
+        &mut mta,
+        "192.0.2.10",
+        "mail.example.org",
+        "a@example.org",
+        "b@example.net",
+        &message(&refs),
+    )
+    .await;
+    assert!(out.is_tempfail(), "{out:?}");
+    m.stop().await;
+}
