@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::error::StoreError;
-use crate::sql::{Stmt, Value};
-use crate::{Span, Store, secs};
+use crate::sql::Stmt;
+use crate::{Span, Store};
 
 /// One policy domain of our own outbound view: what we recorded about mail from it and the
 /// reports we sent it (RFC 9990 §3: we are the receiver reporting).
@@ -38,11 +38,7 @@ impl Store {
     ) -> Result<(Vec<OutboundDomain>, usize), StoreError> {
         // the policy domains are whatever the mail we received named: only the first `max`
         // are read (and the sends of those), with how many there are
-        let params = || {
-            let mut v = span.params().to_vec();
-            v.push(Value::Int(secs(max.max(1) as u64)));
-            v
-        };
+        let params = || span.params_limited(max);
         let results = self
             .read(vec![
                 Stmt::new(

@@ -46,6 +46,13 @@ impl Span {
     pub(crate) fn params(&self) -> [Value; 2] {
         [Value::Int(secs(self.begin)), Value::Int(secs(self.end))]
     }
+
+    /// [`Span::params`] and a row limit of `max` (at least 1) as the third parameter.
+    pub(crate) fn params_limited(&self, max: usize) -> Vec<Value> {
+        let mut v = self.params().to_vec();
+        v.push(Value::Int(secs(max.max(1) as u64)));
+        v
+    }
 }
 
 /// One policy domain in the list of domains reports were received for.
@@ -189,11 +196,7 @@ impl Store {
         span: Span,
         max: usize,
     ) -> Result<(Vec<DomainOverview>, usize), StoreError> {
-        let params = || {
-            let mut v = span.params().to_vec();
-            v.push(Value::Int(secs(max.max(1) as u64)));
-            v
-        };
+        let params = || span.params_limited(max);
         let results = self
             .read(vec![
                 // the policy domains are whatever the reports named: only the first `max` are
