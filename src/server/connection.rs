@@ -41,13 +41,30 @@ const ABORT_GRACE: Duration = Duration::from_secs(1);
 /// 50000 (`recipients_max`).
 const MAX_RECIPIENTS: usize = 50_000;
 
+/// The server's shutdown as a connection sees it.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    /// True once the server stops: finish the message under way, then close.
+    pub stop: watch::Receiver<bool>,
+    /// True once `shutdown_timeout` has passed: answer the message being checked now (per
+    /// `policy.on_error`, as when its checks overrun `eom_timeout`) and close.
+    pub out_of_time: watch::Receiver<bool>,
+}
+
+/// Waits until `out_of_time` is true; forever when its sender is gone without saying so.
+async fn out_of_time(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|t| *t).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// Serves one accepted connection until QUIT, EOF, an error, a timeout or shutdown.
 pub async fn serve_connection<S>(
     stream: S,
     app: Arc<App>,
     services: Arc<Services>,
     role: Role,
-    stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) where
     S: AsyncRead + AsyncWrite + ReadArrived + Unpin + Send,
 {
@@ -66,8 +83,9 @@ pub async fn serve_connection<S>(
         header_buf: Vec::with_capacity(256),
         message_start: None,
         answered_eom: false,
+        out_of_time: shutdown.out_of_time,
     };
-    match conn.run(stop).await {
+    match conn.run(shutdown.stop).await {
         Ok(()) => tracing::debug!("milter connection closed"),
         Err(ConnError::Protocol(e)) => {
             tracing::warn!(client = %conn.client_label(), "closing milter connection: {e}")
@@ -130,6 +148,8 @@ struct Connection<S> {
     /// The last command was end-of-message, answered: during a shutdown the MTA's ABORT
     /// (Postfix sends one after every message) is waited for up to [`ABORT_GRACE`].
     answered_eom: bool,
+    /// The server's shutdown ran out of time (see [`Shutdown::out_of_time`]).
+    out_of_time: watch::Receiver<bool>,
 }
 
 impl<S> Connection<S>
@@ -364,8 +384,10 @@ where
             wbuf,
             write_timeout,
             timer,
+            out_of_time: shutdown_deadline,
             ..
         } = self;
+        let mut shutting_down = false;
         let decision = {
             // on the heap: the checks' state (DNS lookups in flight) is most of a connection
             // future's size, and a small task future is cheap to spawn and to finish (tokio
@@ -377,9 +399,17 @@ where
                 // the work is polled first: when it needs no waiting (the usual case, its
                 // DNS answers cached) the timer is never looked at
                 let wake = budget_end.min(next_progress);
-                match timer.within(wake, work.as_mut()).await {
+                let step = tokio::select! {
+                    biased;
+                    r = timer.within(wake, work.as_mut()) => r,
+                    () = out_of_time(shutdown_deadline) => {
+                        shutting_down = true;
+                        None
+                    }
+                };
+                match step {
                     Some(d) => break Some(d),
-                    None if wake >= budget_end => break None,
+                    None if shutting_down || wake >= budget_end => break None,
                     None => {
                         session.send(&Response::Progress, wbuf)?;
                         write_all(stream, timer, wbuf, *write_timeout).await?;
@@ -392,10 +422,17 @@ where
             Some(d) => d,
             None => {
                 self.pipeline.after_timeout();
-                let why = format!(
-                    "checks did not finish within {}",
-                    self.app.config.server.eom_timeout
-                );
+                let why = if shutting_down {
+                    format!(
+                        "checks did not finish before the shutdown's server.shutdown_timeout ({})",
+                        self.app.config.server.shutdown_timeout
+                    )
+                } else {
+                    format!(
+                        "checks did not finish within {}",
+                        self.app.config.server.eom_timeout
+                    )
+                };
                 tracing::warn!(
                     queue_id = %Escaped::str(&queue_id),
                     "end-of-message {why}; answering per policy.on_error"

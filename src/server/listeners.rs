@@ -27,6 +27,8 @@ pub(super) struct AcceptShared {
     pub(super) overload: Arc<Overload>,
     /// Tells connections to finish at shutdown (never when only their listener closes).
     pub(super) conn_stop: watch::Receiver<bool>,
+    /// Tells them `shutdown_timeout` has passed: answer the message being checked now.
+    pub(super) out_of_time: watch::Receiver<bool>,
 }
 
 /// One listener being served.

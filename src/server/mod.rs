@@ -25,7 +25,7 @@ use crate::systemd::Inherited;
 use listeners::{AcceptShared, Rebind, RunningSet};
 use sockets::{Listening as Bound, UnixSocketSettings};
 
-pub use connection::serve_connection;
+pub use connection::{Shutdown, serve_connection};
 pub use listeners::{ListenerChanges, ListenerControl};
 pub use responses::decision_responses;
 
@@ -46,6 +46,10 @@ pub struct Server {
     control: ListenerControl,
     rebinds: mpsc::Receiver<Rebind>,
 }
+
+/// After `shutdown_timeout`, how long connections get to send the answers of the messages
+/// still being checked before the server returns.
+const FINAL_ANSWERS: Duration = Duration::from_secs(2);
 
 /// Counts connections refused over `max_connections` and warns at most once a minute.
 #[derive(Debug, Default)]
@@ -142,6 +146,7 @@ impl Server {
         let app = self.app.load_full();
         let cfg = &app.config.server;
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (out_of_time_tx, out_of_time_rx) = watch::channel(false);
         let mut set = RunningSet::new(AcceptShared {
             app: Arc::clone(&self.app),
             services: Arc::clone(&self.services),
@@ -149,6 +154,7 @@ impl Server {
             max: cfg.max_connections,
             overload: Arc::new(Overload::default()),
             conn_stop: stop_rx,
+            out_of_time: out_of_time_rx,
         });
         for l in self.listeners {
             set.start(l);
@@ -175,9 +181,16 @@ impl Server {
         .await;
         if drained.is_err() {
             tracing::warn!(
-                "shutdown: connections still open after {}; closing them",
+                "shutdown: connections still open after {}; a message still being checked is answered per policy.on_error, then they are closed",
                 cfg.shutdown_timeout
             );
+            // the MTA gets an answer for a message whose checks are still waiting (on DNS),
+            // not a closed connection: each such connection answers at once and ends
+            let _ = out_of_time_tx.send(true);
+            let _ = tokio::time::timeout(FINAL_ANSWERS, async {
+                while draining.join_next().await.is_some() {}
+            })
+            .await;
         }
         for created in unix_paths {
             created.remove();
@@ -239,7 +252,10 @@ async fn accept_loop(
         let (app, services, stop) = (
             shared.app.load_full(),
             Arc::clone(&shared.services),
-            shared.conn_stop.clone(),
+            Shutdown {
+                stop: shared.conn_stop.clone(),
+                out_of_time: shared.out_of_time.clone(),
+            },
         );
         let role = *role.borrow();
         let open = services.metrics.connection_opened();

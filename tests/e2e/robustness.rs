@@ -271,6 +271,46 @@ async fn slow_dns_gets_progress_then_the_configured_fallback() {
     m.stop().await;
 }
 
+/// SIGTERM while a message's checks wait on DNS: once `shutdown_timeout` has passed the
+/// message gets the `policy.on_error` answer (here 4xx) instead of a closed connection (where
+/// the MTA would apply its own `milter_default_action`), and the server stops without waiting
+/// for the DNS.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_still_checked_at_the_shutdown_timeout_gets_the_fallback_answer() {
+    let toml = format!(
+        "{LISTEN_VERIFY}[server]\neom_timeout = \"120s\"\nprogress_interval = \"500ms\"\n\
+         shutdown_timeout = \"1s\"\n[policy]\non_error = \"tempfail\"\n"
+    );
+    let m = Milter::start(&toml, "example.org TXT \"v=spf1 -all\"").await;
+    m.dns.set_latency(Some(Duration::from_secs(60)));
+    let mut mta = m.postfix().await;
+    let sending = tokio::spawn(async move {
+        transaction(
+            &mut mta,
+            "192.0.2.10",
+            "mail.example.org",
+            "a@example.org",
+            "b@example.net",
+            &message(&["From: a@example.org", "", "x"]),
+        )
+        .await
+    });
+    // the message is under way once its first lookup has started (at CONNECT or MAIL)
+    let started = test_support::process::poll(Duration::from_secs(20), || {
+        (m.dns.query_count() > 0).then_some(())
+    });
+    assert!(started.is_some(), "no lookup started");
+    m.stop().await;
+    let out = tokio::time::timeout(Duration::from_secs(20), sending)
+        .await
+        .expect("answered once the shutdown ran out of time")
+        .expect("task");
+    match &out.final_response {
+        Response::ReplyCode(r) => assert!(r.is_temporary(), "{r:?}"),
+        other => panic!("expected a 4xx reply, got {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_dns_with_accept_fallback_accepts() {
     let toml = format!(

@@ -64,7 +64,10 @@ fn a_shutdown_reads_what_the_mta_already_sent_before_calling_the_connection_idle
             app,
             services,
             Role::Verify,
-            stop_rx,
+            crate::server::Shutdown {
+                stop: stop_rx,
+                out_of_time: watch::channel(false).1,
+            },
         ));
         let stream = tokio::net::UnixStream::from_std(mta_end).unwrap();
         let mut mta = MtaClient::from_stream(stream, Profile::postfix());
