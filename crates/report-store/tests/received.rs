@@ -329,13 +329,24 @@ async fn suite(loc: StoreLocation) {
     assert_eq!(store.integrity_check().await.unwrap(), "ok");
 }
 
+/// A SQLite store location in `dir`.
+fn sqlite_location(dir: &tempfile::TempDir) -> StoreLocation {
+    format!("sqlite:{}", dir.path().join("r.db").display())
+        .parse()
+        .unwrap()
+}
+
+/// A fresh SQLite store in a temporary directory (kept while the first value lives).
+async fn sqlite_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&sqlite_location(&dir), 1).await.unwrap();
+    (dir, store)
+}
+
 #[tokio::test]
 async fn sqlite_received_reports() {
     let dir = tempfile::tempdir().unwrap();
-    let loc: StoreLocation = format!("sqlite:{}", dir.path().join("r.db").display())
-        .parse()
-        .unwrap();
-    suite(loc).await;
+    suite(sqlite_location(&dir)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -487,11 +498,7 @@ fn report_xml(id: &str, count: &str, begin: u64, end: u64) -> Vec<u8> {
 /// later reports for the same domain and day out of the store.
 #[tokio::test]
 async fn huge_counts_do_not_break_the_sums() {
-    let dir = tempfile::tempdir().unwrap();
-    let loc: StoreLocation = format!("sqlite:{}", dir.path().join("r.db").display())
-        .parse()
-        .unwrap();
-    let store = Store::open(&loc, 1).await.unwrap();
+    let (_dir, store) = sqlite_store().await;
     for (id, count) in [
         ("a", "18446744073709551615"),
         ("b", "9223372036854775807"),
@@ -531,11 +538,7 @@ async fn huge_counts_do_not_break_the_sums() {
 /// rollups still count them.
 #[tokio::test]
 async fn purge_drops_records_with_the_rollups_of_their_day() {
-    let dir = tempfile::tempdir().unwrap();
-    let loc: StoreLocation = format!("sqlite:{}", dir.path().join("r.db").display())
-        .parse()
-        .unwrap();
-    let store = Store::open(&loc, 1).await.unwrap();
+    let (_dir, store) = sqlite_store().await;
     let day = 1_700_006_400; // 2023-11-15 00:00 UTC
     let far = parse_report(&report_xml("far", "5", day, 4_102_444_800)).unwrap();
     let back = parse_report(&report_xml("back", "7", day + 86_400, day)).unwrap();
@@ -572,11 +575,7 @@ async fn purge_drops_records_with_the_rollups_of_their_day() {
 /// reporters in all), not every one a flood of reports named.
 #[tokio::test]
 async fn the_domain_page_reads_a_bounded_number_of_reporters_and_selectors() {
-    let dir = tempfile::tempdir().unwrap();
-    let loc: StoreLocation = format!("sqlite:{}", dir.path().join("r.db").display())
-        .parse()
-        .unwrap();
-    let store = Store::open(&loc, 1).await.unwrap();
+    let (_dir, store) = sqlite_store().await;
     let base = xml("mail-auth/001.xml");
     for i in 0..12u64 {
         let mut fb = base.clone();
@@ -631,11 +630,7 @@ async fn the_domain_page_reads_a_bounded_number_of_reporters_and_selectors() {
 /// domains reads at most the domains it shows (most messages first, with the number in all).
 #[tokio::test]
 async fn the_domain_list_reads_a_bounded_number_of_domains() {
-    let dir = tempfile::tempdir().unwrap();
-    let loc: StoreLocation = format!("sqlite:{}", dir.path().join("r.db").display())
-        .parse()
-        .unwrap();
-    let store = Store::open(&loc, 1).await.unwrap();
+    let (_dir, store) = sqlite_store().await;
     let base = xml("mail-auth/001.xml");
     for i in 0..6u64 {
         let mut fb = base.clone();
