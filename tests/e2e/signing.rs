@@ -12,6 +12,16 @@ struct Keys {
     zone: String,
 }
 
+impl Keys {
+    /// A configuration with one loopback listener of `role`, then `extra`, then the keys.
+    fn config(&self, role: &str, extra: &str) -> String {
+        format!(
+            "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"{role}\"\n{extra}{}",
+            self.toml
+        )
+    }
+}
+
 /// An RSA-2048 and an Ed25519 key for example.org, written to files, with their DNS records.
 fn keys(signing_rules: &str) -> Keys {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -92,10 +102,7 @@ async fn verify(m: &Milter, delivered: &[u8]) -> Vec<dkim::SignatureResult> {
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_listener_adds_rsa_and_ed25519_signatures_that_verify() {
     let k = keys("[[dkim.signing]]\nfrom = \"example.org\"\nkeys = [\"rsa2026\", \"ed2026\"]\n");
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n{}",
-        k.toml
-    );
+    let toml = k.config("sign", "");
     let m = Milter::start(&toml, &k.zone).await;
     let mut mta = m.postfix().await;
     let raw = outgoing("example.org");
@@ -160,10 +167,7 @@ async fn sign_listener_adds_rsa_and_ed25519_signatures_that_verify() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_body_of_several_frames_is_signed_as_sent() {
     let k = keys("[[dkim.signing]]\nfrom = \"example.org\"\nkeys = [\"rsa2026\", \"ed2026\"]\n");
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n{}",
-        k.toml
-    );
+    let toml = k.config("sign", "");
     let m = Milter::start(&toml, &k.zone).await;
     let mut mta = m.postfix().await;
     let mut raw = outgoing("example.org");
@@ -206,10 +210,9 @@ async fn a_body_of_several_frames_is_signed_as_sent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn login_domain_rule_signs_only_the_logins_own_domain() {
     let k = keys("");
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"auto\"\n\
-         [outbound]\nauthenticated_from = \"login-domain\"\ninternal_networks = [\"10.0.0.0/8\"]\n{}",
-        k.toml
+    let toml = k.config(
+        "auto",
+        "[outbound]\nauthenticated_from = \"login-domain\"\ninternal_networks = [\"10.0.0.0/8\"]\n",
     );
     let m = Milter::start(&toml, &k.zone).await;
     let raw = outgoing("example.org");
@@ -246,10 +249,7 @@ async fn login_domain_rule_signs_only_the_logins_own_domain() {
 #[tokio::test(flavor = "multi_thread")]
 async fn auto_role_signs_our_users_only() {
     let k = keys("");
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"auto\"\n{}",
-        k.toml
-    );
+    let toml = k.config("auto", "");
     let m = Milter::start(&toml, &k.zone).await;
     let raw = outgoing("example.org");
 
@@ -333,10 +333,7 @@ async fn auto_role_signs_our_users_only() {
 #[tokio::test(flavor = "multi_thread")]
 async fn forward_listener_withholds_aligned_signatures_from_unauthenticated_strangers() {
     let k = keys("[[dkim.signing]]\nfrom = \"*\"\nkeys = [\"rsa2026\"]\n");
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"forward\"\n{}",
-        k.toml
-    );
+    let toml = k.config("forward", "");
     // example.org's SPF allows only 198.51.100.1
     let zone = format!(
         "{}example.org TXT \"v=spf1 ip4:198.51.100.1 -all\"\n",
@@ -383,10 +380,7 @@ async fn forward_listener_withholds_aligned_signatures_from_unauthenticated_stra
 #[tokio::test(flavor = "multi_thread")]
 async fn ambiguous_from_is_accepted_unsigned() {
     let k = keys("");
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n{}",
-        k.toml
-    );
+    let toml = k.config("sign", "");
     let m = Milter::start(&toml, &k.zone).await;
     let body = [
         "To: bob@example.net",
@@ -427,10 +421,7 @@ async fn signing_table_patterns_pick_keys() {
         "[[dkim.signing]]\nfrom = \"*.example.org\"\nkeys = [\"ed2026\"]\n\
          [[dkim.signing]]\nfrom = \"example.org\"\nkeys = [\"rsa2026\"]\n",
     );
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n{}",
-        k.toml
-    );
+    let toml = k.config("sign", "");
     let m = Milter::start(&toml, &k.zone).await;
     let cases = [
         ("news.example.org", "a=ed25519-sha256"),
@@ -500,11 +491,7 @@ async fn forward_listener_verifies_and_signs_in_one_pass() {
         list.zone,
         author.record.text()
     );
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"forward\"\n\
-         [authres]\nauthserv_id = \"list.example\"\n{}",
-        list.toml
-    );
+    let toml = list.config("forward", "[authres]\nauthserv_id = \"list.example\"\n");
     let raw = outgoing("author.example");
     let signer = dkim::Signer::from_pem(
         author.private_key_pem.as_bytes(),
