@@ -20,7 +20,7 @@ use crate::pipeline::{ClientInfo, MessagePipeline, StageMacros, StageReply, repl
 use crate::quiet_socket::ReadArrived;
 use crate::services::Services;
 
-use super::responses::decision_responses;
+use super::responses::{Hold, decision_responses};
 use timer::{ConnectionTimer, deadline_after};
 
 mod timer;
@@ -473,7 +473,17 @@ where
         // header deletions are the forged Authentication-Results: when the MTA did not allow
         // them (no SMFIF_CHGHDRS), our header or no delivery (RFC 8601 §5)
         let mut forged_kept = false;
-        let responses = decision_responses(&decision);
+        let hold = Hold::negotiated(
+            self.session.options(),
+            &self.app.config.dmarc.quarantine_header,
+        );
+        if decision.quarantine.is_some() && matches!(hold, Hold::Header(_)) {
+            tracing::warn!(
+                queue_id = %Escaped::str(&queue_id),
+                "the MTA does not allow quarantine (SMFIF_QUARANTINE): dmarc.quarantine_header added instead"
+            );
+        }
+        let responses = decision_responses(&decision, hold);
         // recipient changes go all or none: a deletion sent without its addition (SRS
         // restoring a bounce recipient, when the MTA allows only one of them) loses a recipient
         let is_rcpt_change =

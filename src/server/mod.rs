@@ -27,7 +27,7 @@ use sockets::{Listening as Bound, UnixSocketSettings};
 
 pub use connection::{Shutdown, serve_connection};
 pub use listeners::{ListenerChanges, ListenerControl};
-pub use responses::decision_responses;
+pub use responses::{Hold, decision_responses};
 
 /// A listener with its role.
 struct Listening {

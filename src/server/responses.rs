@@ -5,12 +5,35 @@
 //! appended headers, envelope changes, quarantine, and exactly one final reply.
 
 use bytes::Bytes;
-use milter_proto::Response;
+use milter_proto::{Actions, Negotiated, Response};
 
+use crate::config::HeaderLine;
 use crate::pipeline::{Decision, RcptChange, Verdict};
 
+/// How a message the policy holds (`[dmarc] quarantine = "hold"`) is carried out on this
+/// connection (milter-protocol.md "End of message").
+#[derive(Debug, Clone, Copy)]
+pub enum Hold<'a> {
+    /// SMFIR_QUARANTINE: the MTA holds the message (Postfix's hold queue).
+    Quarantine,
+    /// The MTA did not allow SMFIF_QUARANTINE: `dmarc.quarantine_header` is added instead, so
+    /// the message is still filed as junk rather than delivered as if nothing failed.
+    Header(&'a HeaderLine),
+}
+
+impl<'a> Hold<'a> {
+    /// SMFIR_QUARANTINE when the negotiation allowed it, else the quarantine header.
+    pub fn negotiated(options: &Negotiated, header: &'a HeaderLine) -> Self {
+        if options.allows(Actions::QUARANTINE) {
+            Self::Quarantine
+        } else {
+            Self::Header(header)
+        }
+    }
+}
+
 /// The milter responses for a decision, in sending order (module docs).
-pub fn decision_responses(d: &Decision) -> Vec<Response> {
+pub fn decision_responses(d: &Decision, hold: Hold<'_>) -> Vec<Response> {
     let mut out = Vec::new();
     if d.verdict == Verdict::Accept {
         let mut names: Vec<&str> = d.delete.iter().map(|h| h.name.as_str()).collect();
@@ -59,7 +82,13 @@ pub fn decision_responses(d: &Decision) -> Vec<Response> {
             } else {
                 reason
             };
-            out.push(Response::Quarantine(Bytes::from(reason)));
+            out.push(match hold {
+                Hold::Quarantine => Response::Quarantine(Bytes::from(reason)),
+                Hold::Header(h) => Response::AddHeader {
+                    name: Bytes::from(h.name.clone()),
+                    value: Bytes::from(h.value.clone()),
+                },
+            });
         }
     }
     out.push(match &d.verdict {
@@ -92,7 +121,7 @@ mod tests {
             NewHeader::new("DKIM-Signature", "v=1"),
             NewHeader::new("Authentication-Results", "mx; none"),
         ];
-        let r = decision_responses(&d);
+        let r = decision_responses(&d, Hold::Quarantine);
         let names: Vec<String> = r
             .iter()
             .map(|r| match r {

@@ -205,6 +205,26 @@ async fn dmarc_quarantine_holds_or_marks() {
     assert!(out.is_accept());
     let flag = out.added_header("X-Spam-Flag").expect("junk header");
     assert_eq!(&flag[..], b"YES");
+    // an MTA that does not allow SMFIF_QUARANTINE: the hold becomes the quarantine header,
+    // not a delivery as if nothing had failed
+    let offer = milter_proto::OptNeg {
+        actions: milter_proto::Actions::ALL.difference(milter_proto::Actions::QUARANTINE),
+        ..milter_proto::OptNeg::POSTFIX_V6
+    };
+    let mut mta = hold
+        .client(testkit::Profile::postfix().with_offer(offer))
+        .await;
+    let out = from_forged_client(&mut mta, &plain()).await;
+    assert!(out.is_accept(), "{out:?}");
+    assert!(
+        !out.modifications
+            .iter()
+            .any(|r| matches!(r, Response::Quarantine(_))),
+        "{out:?}"
+    );
+    let flag = out.added_header("X-Spam-Flag").expect("junk header");
+    assert_eq!(&flag[..], b"YES");
+    assert!(authres(&out).contains("dmarc=fail"), "{out:?}");
     hold.stop().await;
     header.stop().await;
 }
