@@ -1,7 +1,7 @@
 //! DKIM key records in DNS (RFC 6376 §3.6.1, RFC 8463 §4).
 
 use crate::result::Reason;
-use crate::signature::{Algorithm, decode_b64};
+use crate::signature::{Algorithm, comparable_domain, decode_b64};
 use crate::tag::{lossy, parse_tag_list, trim_fws};
 
 /// A parsed key record (RFC 6376 §3.6.1).
@@ -102,7 +102,7 @@ impl KeyRecord {
         }
         if self.strict
             && let Some(i) = i_domain
-            && !i.eq_ignore_ascii_case(d_domain)
+            && comparable_domain(i) != comparable_domain(d_domain)
         {
             return Err(Reason::StrictIdentity);
         }

@@ -207,9 +207,10 @@ impl Signature {
         parse_tags(tags, kind)
     }
 
-    /// The key record's DNS name `<s>._domainkey.<d>` (RFC 6376 §3.6.2.1), lowercase.
+    /// The key record's DNS name `<s>._domainkey.<d>` (RFC 6376 §3.6.2.1), lowercase, U-labels
+    /// as A-labels (RFC 8616 §5).
     pub fn key_name(&self) -> String {
-        format!("{}._domainkey.{}", self.selector, self.domain).to_ascii_lowercase()
+        crate::verify::key_name(&self.selector, &self.domain)
     }
 
     /// Checks `x=` against `now` and `t=` against `now + skew` (RFC 6376 §3.5).
@@ -298,8 +299,8 @@ fn parse_tags(tags: &[Tag<'_>], kind: SignatureKind) -> Result<Signature, Reason
         let at = i
             .rfind('@')
             .ok_or_else(|| Reason::SignatureSyntax("i= has no '@'".into()))?;
-        let idom = i.get(at + 1..).unwrap_or("").to_ascii_lowercase();
-        let dl = domain.to_ascii_lowercase();
+        let idom = comparable_domain(i.get(at + 1..).unwrap_or(""));
+        let dl = comparable_domain(&domain);
         if !(idom == dl || idom.ends_with(&format!(".{dl}"))) {
             return Err(Reason::IdentityMismatch);
         }
@@ -422,6 +423,12 @@ fn parse_domain(v: &[u8]) -> Option<String> {
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
     });
     ok.then(|| s.to_string())
+}
+
+/// A domain as compared with another: A-labels, lowercase (RFC 8616 §5 allows U-labels or
+/// A-labels in `d=` and `i=`); lowercased as written when IDNA refuses it.
+pub(crate) fn comparable_domain(d: &str) -> String {
+    dns::name::to_ascii(d.as_bytes()).unwrap_or_else(|_| d.to_ascii_lowercase())
 }
 
 /// Base64 with FWS anywhere (RFC 6376 §3.5 `b=`, `bh=`); `None` if invalid.

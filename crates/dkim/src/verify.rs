@@ -358,9 +358,17 @@ impl std::fmt::Debug for MessageVerification {
     }
 }
 
-/// The key record DNS name for a selector and domain (RFC 6376 §3.6.2.1), lowercase.
+/// The key record DNS name for a selector and domain (RFC 6376 §3.6.2.1), lowercase, with
+/// U-labels as A-labels (RFC 8616 §5: an internationalized message may carry U-labels in `d=`
+/// and `s=`; the DNS holds A-labels). A name IDNA refuses stays as written, lowercased: its
+/// lookup fails as no key record.
 pub fn key_name(selector: &str, domain: &str) -> String {
     let mut name = format!("{selector}._domainkey.{domain}");
+    if !name.is_ascii()
+        && let Ok(ascii) = dns::name::to_ascii(name.as_bytes())
+    {
+        return ascii;
+    }
     name.make_ascii_lowercase();
     name
 }
