@@ -459,24 +459,41 @@ fn evaluate(
     }
 }
 
+/// The longest `header.b` we write: the base64 length of the largest signature a key we
+/// accept can make (RSA-8192, [`crypto::MAX_RSA_VERIFY_BITS`]). A longer `b=` cannot verify.
+const MAX_HEADER_B: usize = (crypto::MAX_RSA_VERIFY_BITS as usize / 8).div_ceil(3) * 4;
+
 /// Cuts each `header.b` to the shortest prefix of at least 8 characters that no other
-/// signature of the message shares (RFC 6008 §4).
+/// signature of the message shares (RFC 6008 §4), and to at most [`MAX_HEADER_B`] characters,
+/// so that a hostile `b=` cannot blow up our Authentication-Results. The longest prefix a
+/// value shares with any other is the one it shares with a neighbour in sorted order: one
+/// sort and one comparison per neighbour pair, not every prefix against every value.
 fn shorten_header_b(results: &mut [SignatureResult]) {
-    let full: Vec<String> = results.iter().map(|r| r.header_b.clone()).collect();
-    for (i, r) in results.iter_mut().enumerate() {
-        let mine = full.get(i).map(String::as_str).unwrap_or("");
-        let mut len = 8.min(mine.len());
-        while len < mine.len() {
-            let prefix = mine.get(..len).unwrap_or(mine);
-            let clash = full
-                .iter()
-                .enumerate()
-                .any(|(j, other)| j != i && other.starts_with(prefix));
-            if !clash {
-                break;
+    let mut order: Vec<usize> = (0..results.len()).collect();
+    let b = |i: usize| results.get(i).map_or("", |r| r.header_b.as_str());
+    order.sort_by(|&x, &y| b(x).cmp(b(y)));
+    let mut need = vec![8usize; results.len()];
+    for pair in order.windows(2) {
+        if let [x, y] = *pair {
+            let shared = common_prefix_len(b(x).as_bytes(), b(y).as_bytes());
+            for i in [x, y] {
+                if let Some(n) = need.get_mut(i) {
+                    *n = (*n).max(shared + 1);
+                }
             }
-            len += 1;
         }
-        r.header_b = mine.get(..len).unwrap_or(mine).to_string();
     }
+    for (r, n) in results.iter_mut().zip(need) {
+        let mut len = n.min(MAX_HEADER_B).min(r.header_b.len());
+        // a `b=` that did not parse may hold non-ASCII: cut on a character boundary
+        while !r.header_b.is_char_boundary(len) {
+            len -= 1;
+        }
+        r.header_b.truncate(len);
+    }
+}
+
+/// How many leading bytes `a` and `b` share.
+fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
