@@ -46,6 +46,7 @@ mod result;
 pub mod sign;
 pub mod signature;
 pub mod tag;
+mod tag_values;
 pub mod verify;
 
 pub use body_hashes::{BodyHashId, BodyHashKey, BodyHashes, FinishedBodyHashes};

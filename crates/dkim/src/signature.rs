@@ -5,6 +5,11 @@ use base64::Engine;
 use crate::header_list::HeaderList;
 use crate::result::Reason;
 use crate::tag::{Tag, lossy, parse_tag_list, strip_fws};
+use crate::tag_values::{
+    MAX_IDENTITY, MAX_NAME, parse_body_length, parse_canon, parse_domain, parse_number,
+    parse_signed_headers,
+};
+pub(crate) use crate::tag_values::{comparable_domain, decode_b64};
 
 /// The header field name (RFC 6376 §3.5).
 pub const HEADER_NAME: &str = "DKIM-Signature";
@@ -93,7 +98,7 @@ impl Canonicalization {
         }
     }
 
-    fn parse(s: &[u8]) -> Option<Self> {
+    pub(crate) fn parse(s: &[u8]) -> Option<Self> {
         match s.to_ascii_lowercase().as_slice() {
             b"simple" => Some(Canonicalization::Simple),
             b"relaxed" => Some(Canonicalization::Relaxed),
@@ -235,11 +240,14 @@ fn text(v: &[u8]) -> String {
 
 fn partial_from(tags: &[Tag<'_>]) -> PartialSignature {
     let get = |n: &str| tags.iter().find(|t| t.name == n).map(|t| t.value);
+    // no more than a DNS name or an address can hold goes into reports (RFC 1035 §2.3.4,
+    // RFC 5321 §4.5.3.1)
+    let bounded = |n: &str, max: usize| get(n).filter(|v| v.len() <= max).map(text);
     PartialSignature {
-        domain: get("d").map(text).unwrap_or_default(),
-        selector: get("s").map(text).unwrap_or_default(),
+        domain: bounded("d", MAX_NAME).unwrap_or_default(),
+        selector: bounded("s", MAX_NAME).unwrap_or_default(),
         algorithm: get("a").and_then(Algorithm::parse),
-        identity: get("i").map(text),
+        identity: bounded("i", MAX_IDENTITY),
         signature_b64: get("b").map(|b| text(&strip_fws(b))).unwrap_or_default(),
     }
 }
@@ -296,6 +304,11 @@ fn parse_tags(tags: &[Tag<'_>], kind: SignatureKind) -> Result<Signature, Reason
         _ => None,
     };
     if let Some(i) = &identity {
+        if i.len() > MAX_IDENTITY {
+            return Err(Reason::SignatureSyntax(
+                "i= is longer than an address can be".into(),
+            ));
+        }
         let at = i
             .rfind('@')
             .ok_or_else(|| Reason::SignatureSyntax("i= has no '@'".into()))?;
@@ -344,99 +357,6 @@ fn parse_tags(tags: &[Tag<'_>], kind: SignatureKind) -> Result<Signature, Reason
         expiration,
         copied_headers: get("z").map(<[u8]>::to_vec),
     })
-}
-
-/// The `h=` list (RFC 6376 §3.5): names without FWS, From among them (§6.1.1). For an
-/// ARC-Message-Signature an empty name is skipped rather than an error.
-fn parse_signed_headers(h: &[u8], kind: SignatureKind) -> Result<HeaderList, Reason> {
-    let mut names = HeaderList::with_capacity(h.len());
-    let mut from = false;
-    for n in h.split(|&c| c == b':').map(crate::tag::trim_fws) {
-        if n.is_empty() && kind == SignatureKind::ArcMessageSignature {
-            continue;
-        }
-        // the usual name is printable ASCII: no whitespace to look for, char by char
-        let graphic = !n.is_empty() && n.iter().all(u8::is_ascii_graphic);
-        let n = match std::str::from_utf8(n) {
-            Ok(n) => std::borrow::Cow::Borrowed(n),
-            Err(_) => String::from_utf8_lossy(n),
-        };
-        if !graphic && (n.is_empty() || n.contains(char::is_whitespace)) {
-            return Err(Reason::SignatureSyntax("bad h= list".into()));
-        }
-        from |= n.eq_ignore_ascii_case("from");
-        names.push(&n);
-    }
-    if !from {
-        return Err(Reason::FromNotSigned);
-    }
-    Ok(names)
-}
-
-fn parse_canon(c: &[u8]) -> Result<(Canonicalization, Canonicalization), Reason> {
-    let bad = || Reason::UnsupportedCanonicalization(lossy(c));
-    let mut parts = c.splitn(2, |&b| b == b'/');
-    let header = parts.next().map(crate::tag::trim_fws).unwrap_or(b"");
-    let header = Canonicalization::parse(header).ok_or_else(bad)?;
-    let body = match parts.next() {
-        None => Canonicalization::Simple,
-        Some(b) => Canonicalization::parse(crate::tag::trim_fws(b)).ok_or_else(bad)?,
-    };
-    Ok((header, body))
-}
-
-/// Decimal for `t=`/`x=` (RFC 6376 §3.5, `1*12DIGIT`; up to 20 digits tolerated, to u64).
-fn parse_number(v: &[u8], tag: &str) -> Result<u64, Reason> {
-    let bad = || Reason::SignatureSyntax(format!("bad {tag}= value"));
-    if v.is_empty() || v.len() > 20 || !v.iter().all(u8::is_ascii_digit) {
-        return Err(bad());
-    }
-    std::str::from_utf8(v)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(bad)
-}
-
-/// `l=` (RFC 6376 §3.5, `1*76DIGIT`): any run of up to 76 digits, leading zeros allowed;
-/// a value past `u64::MAX` saturates (it is larger than any body, so the signature fails).
-fn parse_body_length(v: &[u8]) -> Result<u64, Reason> {
-    if v.is_empty() || v.len() > 76 || !v.iter().all(u8::is_ascii_digit) {
-        return Err(Reason::SignatureSyntax("bad l= value".into()));
-    }
-    Ok(v.iter().fold(0u64, |n, &d| {
-        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-    }))
-}
-
-/// A domain name or selector: dot-separated labels of letters, digits, `-`, `_`
-/// (RFC 6376 §3.5 `d=`/`s=`); 8-bit is tolerated for U-labels. No empty labels.
-fn parse_domain(v: &[u8]) -> Option<String> {
-    let s = std::str::from_utf8(v).ok()?;
-    let s = s.strip_suffix('.').unwrap_or(s);
-    if s.is_empty() || s.len() > 253 {
-        return None;
-    }
-    let ok = s.split('.').all(|label| {
-        !label.is_empty()
-            && label
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
-    });
-    ok.then(|| s.to_string())
-}
-
-/// A domain as compared with another: A-labels, lowercase (RFC 8616 §5 allows U-labels or
-/// A-labels in `d=` and `i=`); lowercased as written when IDNA refuses it.
-pub(crate) fn comparable_domain(d: &str) -> String {
-    dns::name::to_ascii(d.as_bytes()).unwrap_or_else(|_| d.to_ascii_lowercase())
-}
-
-/// Base64 with FWS anywhere (RFC 6376 §3.5 `b=`, `bh=`); `None` if invalid.
-pub(crate) fn decode_b64(v: &[u8]) -> Option<Vec<u8>> {
-    let clean = strip_fws(v);
-    base64::engine::general_purpose::STANDARD
-        .decode(&clean)
-        .ok()
 }
 
 /// Removes the value of the `b=` tag from a raw DKIM-Signature value, keeping everything else

@@ -48,3 +48,55 @@ fn body_length_takes_up_to_76_digits() {
         Reason::SignatureSyntax(_)
     ));
 }
+
+/// What is reported about a signature (the A-R's `header.d`, `header.s`, `header.i`, our AAR,
+/// the results sink) stays within what DNS names and addresses can be: a `d=`/`s=` longer
+/// than a DNS name (253) or an `i=` longer than an address (64 + 1 + 255, RFC 5321
+/// §4.5.3.1) is not copied out of a signature that fails to parse, and such an `i=` makes a
+/// signature a syntax error.
+#[test]
+fn reported_values_are_bounded() {
+    let x = "x".repeat(100_000);
+    let e = Signature::parse(
+        format!(
+            "v=2; a=rsa-sha256; d={x}.example; s={x}; i={x}@example.com; h=from; bh=AA==; b=AA=="
+        )
+        .as_bytes(),
+    )
+    .unwrap_err();
+    assert!(e.partial.domain.len() <= 253, "{}", e.partial.domain.len());
+    assert!(e.partial.selector.len() <= 253);
+    assert!(e.partial.identity.as_ref().is_none_or(|i| i.len() <= 320));
+    // a domain and selector of normal length are still reported
+    let e = Signature::parse(
+        b"v=2; a=rsa-sha256; d=example.com; s=sel; i=a@example.com; h=from; bh=AA==; b=AA==",
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.partial.domain.as_str(), e.partial.selector.as_str()),
+        ("example.com", "sel")
+    );
+    assert_eq!(e.partial.identity.as_deref(), Some("a@example.com"));
+    // a parsed signature: an i= no address can be is a syntax error
+    let e = Signature::parse(
+        format!(
+            "v=1; a=rsa-sha256; d=example.com; s=s; i={x}@example.com; h=from; bh=AA==; b=AA=="
+        )
+        .as_bytes(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e.reason, Reason::SignatureSyntax(_)),
+        "{:?}",
+        e.reason
+    );
+    assert!(e.partial.identity.is_none());
+    let local = "l".repeat(64);
+    assert!(
+        Signature::parse(
+            format!("v=1; a=rsa-sha256; d=example.com; s=s; i={local}@example.com; h=from; bh=AA==; b=AA==")
+                .as_bytes()
+        )
+        .is_ok()
+    );
+}
