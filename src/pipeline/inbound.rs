@@ -180,7 +180,7 @@ impl InboundChecks {
                     mv.set_key_answer(&name, answer);
                 }
             }
-            results.dkim = mv.finish_shared(hashes);
+            results.dkim = mv.finish_shared(hashes, &state.headers);
             results.dkim_checked = true;
         }
         if let Some(mut chain) = self.arc {

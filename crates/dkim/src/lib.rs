@@ -13,7 +13,7 @@
 //! for c in &chunks { mv.body(c); }
 //! // end of message: hand over the answers, then evaluate
 //! for n in &names { let a = dns::Resolver::txt(resolver, n).await; mv.set_key_answer(n, a); }
-//! for r in mv.finish() { println!("dkim={} header.d={} ({:?})", r.result, r.domain, r.reason); }
+//! for r in mv.finish(&headers) { println!("dkim={} header.d={} ({:?})", r.result, r.domain, r.reason); }
 //! # }
 //! ```
 //!
@@ -87,7 +87,7 @@ pub async fn verify_message<R: Resolver + ?Sized>(
     let mut mv = verifier.begin(&msg.headers, now);
     mv.lookup_keys(resolver).await;
     mv.body(&msg.body);
-    mv.finish()
+    mv.finish(&msg.headers)
 }
 
 /// Signs a whole raw message (LF or CRLF line endings; RFC 6376 §5) and returns the header to

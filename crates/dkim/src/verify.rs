@@ -2,14 +2,15 @@
 //!
 //! The flow follows the milter stages, so DNS overlaps the body transfer:
 //!
-//! 1. end of headers: [`Verifier::begin`] parses every DKIM-Signature and computes the header
-//!    data each one signs;
+//! 1. end of headers: [`Verifier::begin`] parses and checks every DKIM-Signature;
 //! 2. [`MessageVerification::key_queries`] lists the DNS names to look up now (or let
 //!    [`MessageVerification::lookup_keys`] do them all concurrently);
 //! 3. each body chunk goes to [`MessageVerification::body`] (one hasher per distinct
 //!    canonicalization, hash and `l=`);
 //! 4. at end of message, hand over the DNS answers ([`MessageVerification::set_key_answer`]) and
-//!    call [`MessageVerification::finish`] for one [`SignatureResult`] per signature.
+//!    call [`MessageVerification::finish`] with the same header fields for one
+//!    [`SignatureResult`] per signature. The header data each signature signs (RFC 6376 §3.7)
+//!    is computed then, so that no copy of it is held while the body streams.
 
 use crypto::CryptoProvider;
 use dns::Resolver;
@@ -89,6 +90,9 @@ pub struct MessageVerification {
     /// they are shared with other consumers ([`Verifier::begin_shared`]).
     own_hashes: Option<BodyHashes>,
     keys: KeyLookups,
+    /// How many header fields [`Verifier::begin_shared`] saw: a field appended later is no
+    /// part of the header block the signatures were checked against.
+    header_count: usize,
 }
 
 struct Entry {
@@ -101,7 +105,8 @@ enum EntryState {
     Done(DkimResult, Reason),
     Pending {
         sig: Box<Signature>,
-        header_data: Vec<u8>,
+        /// The signature's position among the header fields.
+        position: usize,
         hash: BodyHashId,
         key: usize,
     },
@@ -120,8 +125,9 @@ impl Verifier {
 
     /// Starts verifying a message whose header fields (top to bottom) are `headers`, at Unix
     /// time `now` (injectable clock for `x=`/`t=`, RFC 6376 §3.5). Parses and checks every
-    /// DKIM-Signature (RFC 6376 §6.1.1) and prepares the header hash input (§3.7). The
-    /// verification hashes the body itself: feed it with [`MessageVerification::body`].
+    /// DKIM-Signature (RFC 6376 §6.1.1); [`MessageVerification::finish`] takes the same header
+    /// fields again for the header hash input (§3.7). The verification hashes the body itself:
+    /// feed it with [`MessageVerification::body`].
     pub fn begin(&self, headers: &[HeaderField], now: u64) -> MessageVerification {
         let mut hashes = BodyHashes::new(self.options.crypto);
         let mut mv = self.begin_shared(headers, now, &mut hashes, |_| false);
@@ -147,6 +153,7 @@ impl Verifier {
             entries: Vec::new(),
             own_hashes: None,
             keys: KeyLookups::default(),
+            header_count: headers.len(),
         };
         // parse every signature first (parse failures never count against the budget)
         let mut parsed: Vec<(usize, Result<Signature, crate::signature::SignatureError>)> =
@@ -229,7 +236,6 @@ impl Verifier {
                     RsaSha1Policy::Verify => {}
                 }
             }
-            let header_data = header_hash_input(headers, index, &sig);
             let hash = hashes.request(BodyHashKey {
                 canon: sig.body_canon,
                 hash: sig.algorithm.hash(),
@@ -241,7 +247,7 @@ impl Verifier {
                 body_length,
                 state: EntryState::Pending {
                     sig: Box::new(sig),
-                    header_data,
+                    position: index,
                     hash,
                     key,
                 },
@@ -283,20 +289,28 @@ impl MessageVerification {
     }
 
     /// Ends the message and evaluates every signature (RFC 6376 §6.1.2–§6.1.3), in header
-    /// order, with the body hashes this verification computed itself.
-    pub fn finish(mut self) -> Vec<SignatureResult> {
+    /// order, with the body hashes this verification computed itself. `headers` are the
+    /// header fields given to [`Verifier::begin`].
+    pub fn finish(mut self, headers: &[HeaderField]) -> Vec<SignatureResult> {
         let hashes = self
             .own_hashes
             .take()
             .map(BodyHashes::finish)
             .unwrap_or_default();
-        self.finish_shared(&hashes)
+        self.finish_shared(&hashes, headers)
     }
 
     /// Ends the message and evaluates every signature (RFC 6376 §6.1.2–§6.1.3), in header
-    /// order, with shared body hashes ([`Verifier::begin_shared`]).
-    pub fn finish_shared(self, hashes: &FinishedBodyHashes) -> Vec<SignatureResult> {
+    /// order, with shared body hashes ([`Verifier::begin_shared`]). `headers` are the header
+    /// fields given to [`Verifier::begin_shared`]; each signature's header data (§3.7) is
+    /// computed from them now.
+    pub fn finish_shared(
+        self,
+        hashes: &FinishedBodyHashes,
+        headers: &[HeaderField],
+    ) -> Vec<SignatureResult> {
         let crypto = self.options.crypto;
+        let headers = headers.get(..self.header_count).unwrap_or(headers);
         let mut results: Vec<SignatureResult> = Vec::with_capacity(self.entries.len());
         for (index, entry) in self.entries.into_iter().enumerate() {
             let mut key_bits = None;
@@ -305,12 +319,13 @@ impl MessageVerification {
                 EntryState::Done(r, reason) => (r, Some(reason)),
                 EntryState::Pending {
                     sig,
-                    header_data,
+                    position,
                     hash,
                     key,
                 } => {
                     let answer = self.keys.answer(key);
                     let body = hashes.get(hash);
+                    let header_data = header_hash_input(headers, position, &sig);
                     let mut outcome = evaluate(crypto, &sig, &header_data, body, answer);
                     if outcome.result == DkimResult::Pass
                         && !self.options.allow_partial_body

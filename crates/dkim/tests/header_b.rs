@@ -17,7 +17,10 @@ fn header_bs(bs: &[String]) -> Vec<String> {
     headers.push(HeaderField::new("From", " a@example.com"));
     let mut mv = Verifier::default().begin(&headers, 1_700_000_000);
     mv.body(b"body\r\n");
-    mv.finish().into_iter().map(|r| r.header_b).collect()
+    mv.finish(&headers)
+        .into_iter()
+        .map(|r| r.header_b)
+        .collect()
 }
 
 #[test]

@@ -83,7 +83,7 @@ fn sign_then_verify(signer: &Signer, resolver: &MemoryResolver, len: usize) {
     while let Some(c) = src.next_chunk() {
         mv.body(c);
     }
-    let results = mv.finish();
+    let results = mv.finish(&all);
     assert_eq!(results[0].result, DkimResult::Pass, "{results:?}");
 }
 

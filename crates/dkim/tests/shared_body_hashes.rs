@@ -60,7 +60,7 @@ fn verify_and_sign_hash_the_body_once() {
     }
     test_support::block_on(mv.lookup_keys(&r));
     let done = hashes.finish();
-    assert_one_pass(&mv.finish_shared(&done));
+    assert_one_pass(&mv.finish_shared(&done, &msg.headers));
 
     let ours = session.finish_shared(&done, &msg.headers, NOW).unwrap();
     // our signature, made from the shared hash, verifies on its own
@@ -101,7 +101,7 @@ fn junk_signatures_do_not_hide_one_that_could_align() {
     });
     hashes.update(&msg.body);
     test_support::block_on(mv.lookup_keys(&r));
-    let results = mv.finish_shared(&hashes.finish());
+    let results = mv.finish_shared(&hashes.finish(), &msg.headers);
     assert_eq!(results.len(), 9);
     // results stay in header order; the 9th (aligned) was evaluated, the 8th junk was not
     assert_eq!(
@@ -137,7 +137,7 @@ fn signatures_within_the_budget_never_ask_which_could_align() {
     });
     hashes.update(&msg.body);
     test_support::block_on(mv.lookup_keys(&r));
-    assert_one_pass(&mv.finish_shared(&hashes.finish()));
+    assert_one_pass(&mv.finish_shared(&hashes.finish(), &msg.headers));
     assert_eq!(asked.get(), 0);
 }
 
