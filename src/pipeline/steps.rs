@@ -131,7 +131,7 @@ impl MessagePipeline {
         if direction == Direction::Forward
             && !state.client_is_ours
             && !signing.is_empty()
-            && !author_authenticated(results.as_deref())
+            && !author_authenticated(results.as_deref(), signing.author())
         {
             // a stranger's message whose From domain nothing authenticated: a signature
             // aligned with it would make a forgery pass DMARC downstream (RFC 9989 §4.4)
@@ -402,14 +402,25 @@ fn dsn_args(args: &[Vec<u8>]) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join(" "))
 }
 
-/// Whether the checks authenticated the From domain: an SPF or DKIM pass aligned with it
-/// (RFC 9989 §4.4, computed with or without a DMARC record). Without DMARC results nothing
-/// is known, and the configuration chose that (`[dmarc] enabled = false`).
-fn author_authenticated(results: Option<&super::Results>) -> bool {
-    match results.and_then(|r| r.dmarc.as_ref()) {
-        None => true,
-        Some(dmarc) => dmarc
+/// Whether the checks authenticated the From domain `author`: an SPF or DKIM pass aligned
+/// with it (RFC 9989 §4.4, computed with or without a DMARC record). Without DMARC results
+/// (`[dmarc] enabled = false`) the SPF and DKIM passes are aligned here, relaxed, by the
+/// public suffix list: turning DMARC evaluation off must not make our keys sign a stranger's
+/// forgery of our domain. No results at all: nothing authenticated it.
+fn author_authenticated(results: Option<&super::Results>, author: &str) -> bool {
+    let Some(r) = results else {
+        return false;
+    };
+    if let Some(dmarc) = &r.dmarc {
+        return dmarc
             .primary()
-            .is_some_and(|e| e.spf_aligned() || e.dkim_aligned()),
+            .is_some_and(|e| e.spf_aligned() || e.dkim_aligned());
     }
+    let authors = [author.to_string()];
+    let spf = r.spf_mail.as_ref().is_some_and(|o| {
+        o.result == spf::SpfResult::Pass && super::inbound::could_align(&o.domain, &authors)
+    });
+    spf || r.dkim.iter().any(|s| {
+        s.result == dkim::DkimResult::Pass && super::inbound::could_align(&s.domain, &authors)
+    })
 }

@@ -374,6 +374,42 @@ async fn forward_listener_withholds_aligned_signatures_from_unauthenticated_stra
     m.stop().await;
 }
 
+/// The same with DMARC evaluation turned off (`[dmarc] enabled = false`): no DMARC result
+/// says whether the From domain was authenticated, so the SPF and DKIM results decide. A
+/// stranger's forgery of our domain still gets no aligned signature; an SPF pass aligned with
+/// it still does.
+#[tokio::test(flavor = "multi_thread")]
+async fn forward_listener_withholds_aligned_signatures_without_dmarc_evaluation() {
+    let k = keys("[[dkim.signing]]\nfrom = \"*\"\nkeys = [\"rsa2026\"]\n");
+    let toml = k.config("forward", "[dmarc]\nenabled = false\n");
+    let zone = format!(
+        "{}example.org TXT \"v=spf1 ip4:198.51.100.1 -all\"\n",
+        k.zone
+    );
+    let m = Milter::start(&toml, &zone).await;
+    for (ip, signed) in [("203.0.113.5", false), ("198.51.100.1", true)] {
+        let mut mta = m.postfix().await;
+        mta.connect("x.example", ip.parse().unwrap(), 1, &[])
+            .await
+            .expect("connect");
+        let out = mta
+            .send_transaction(
+                "<alice@example.org>",
+                &["<bob@example.net>"],
+                &outgoing("example.org"),
+            )
+            .await
+            .expect("message");
+        assert!(out.is_accept(), "{out:?}");
+        assert_eq!(
+            out.added_header("DKIM-Signature").is_some(),
+            signed,
+            "{ip}: {out:?}"
+        );
+    }
+    m.stop().await;
+}
+
 /// RFC 5322 §3.6, RFC 6376 §8.15: a message whose author is ambiguous (two From fields, or
 /// one From with addresses in two domains) is accepted unsigned: our `d=` never vouches for
 /// an author readers may see as someone else.
