@@ -303,10 +303,12 @@ fn candidate_author_domains(from: &[Vec<u8>]) -> Vec<String> {
 }
 
 /// Whether a signature's `d=` could align with one of the author domains (RFC 9989 §4.4
-/// relaxed alignment, approximated with the public suffix list): for ordering signatures, and
-/// for which of our keys a forward listener withholds.
+/// relaxed alignment, approximated with the public suffix list), compared as A-labels: for
+/// ordering signatures, and for which of our keys a forward listener withholds.
 pub(super) fn could_align(d: &str, authors: &[String]) -> bool {
-    let d = d.trim_end_matches('.').to_ascii_lowercase();
+    // the author domains are A-labels; a d= may be a U-label (RFC 8616 §5)
+    let d = dns::name::to_ascii(d.as_bytes())
+        .unwrap_or_else(|_| d.trim_end_matches('.').to_ascii_lowercase());
     let d_org = dmarc::psl_organizational_domain(&d);
     authors
         .iter()
@@ -501,5 +503,10 @@ mod tests {
         assert!(could_align("example.com", &authors));
         assert!(could_align("Other.Example.COM.", &authors));
         assert!(!could_align("example.net", &authors));
+        // a U-label d= (RFC 8616 §5) aligns with the A-label author domain
+        let authors = candidate_author_domains(&[" jörg@bücher.example".as_bytes().to_vec()]);
+        assert_eq!(authors, ["xn--bcher-kva.example"]);
+        assert!(could_align("Bücher.example", &authors));
+        assert!(could_align("mail.bücher.example", &authors));
     }
 }
