@@ -40,8 +40,9 @@ pub fn canonicalize_header(canon: Canonicalization, name: &[u8], value: &[u8], o
             out.reserve(name.len() + value.len() + 3);
             out.extend(name.iter().map(u8::to_ascii_lowercase));
             out.push(b':');
-            // runs of other bytes are copied whole; CR and LF are dropped, a run of SP/HTAB
-            // between content becomes one SP, at either end none
+            // runs of other bytes are copied whole; a CRLF is dropped (unfolding, RFC 5322
+            // §2.2.3), a run of SP/HTAB between content becomes one SP, at either end none;
+            // a CR or LF that is no part of a CRLF is content like any other byte
             let mut space = false;
             let mut started = false;
             let mut rest = value;
@@ -51,10 +52,18 @@ pub fn canonicalize_header(canon: Canonicalization, name: &[u8], value: &[u8], o
                     .position(|&c| matches!(c, b'\r' | b'\n' | b' ' | b'\t'))
                     .unwrap_or(rest.len());
                 if run == 0 {
-                    space |= started && matches!(b, b' ' | b'\t');
-                    rest = rest.get(1..).unwrap_or_default();
-                    continue;
+                    if let Some(after) = rest.strip_prefix(b"\r\n") {
+                        rest = after;
+                        continue;
+                    }
+                    if matches!(b, b' ' | b'\t') {
+                        space |= started;
+                        rest = rest.get(1..).unwrap_or_default();
+                        continue;
+                    }
                 }
+                // a lone CR or LF starts a run of content
+                let run = run.max(1);
                 if space {
                     out.push(b' ');
                     space = false;
@@ -468,11 +477,17 @@ mod tests {
     /// RFC 6376 §3.4.2 step by step on a whole value: unfold (drop CR and LF), turn each
     /// WSP run into one SP, drop WSP at both ends.
     fn relaxed_value_reference(value: &[u8]) -> Vec<u8> {
-        let unfolded: Vec<u8> = value
-            .iter()
-            .copied()
-            .filter(|&b| b != b'\r' && b != b'\n')
-            .collect();
+        // unfold: every CRLF goes (RFC 5322 §2.2.3); a lone CR or LF is content
+        let mut unfolded: Vec<u8> = Vec::new();
+        let mut i = 0;
+        while i < value.len() {
+            if value[i..].starts_with(b"\r\n") {
+                i += 2;
+                continue;
+            }
+            unfolded.push(value[i]);
+            i += 1;
+        }
         let mut out: Vec<u8> = Vec::new();
         for &b in &unfolded {
             let wsp = b == b' ' || b == b'\t';
@@ -534,6 +549,24 @@ mod tests {
         let r = h.finish();
         assert_eq!(r.digest, crypto::sha256(b"hello").to_vec());
         assert_eq!(r.canonical_length, 13);
+    }
+
+    /// RFC 6376 §3.4.2 unfolds (RFC 5322 §2.2.3: a CRLF followed by WSP goes) and reduces
+    /// WSP (SP and HTAB); a CR or LF that is no part of a CRLF is neither, and stays, as
+    /// dkimpy and Mail::DKIM keep it: a signature over `a<CR>b` does not cover `ab`.
+    #[test]
+    fn relaxed_header_keeps_a_lone_cr_or_lf() {
+        let mut out = Vec::new();
+        canonicalize_header(
+            Canonicalization::Relaxed,
+            b"Subject",
+            b" a\rb \r\n\tc\n d \r",
+            &mut out,
+        );
+        assert_eq!(out, b"subject:a\rb c\n d \r\r\n");
+        out.clear();
+        canonicalize_header(Canonicalization::Relaxed, b"Subject", b" ab", &mut out);
+        assert_eq!(out, b"subject:ab\r\n");
     }
 
     #[test]
