@@ -20,6 +20,8 @@ mod inbound;
 mod authmilter_corpus;
 // Outbound signing through the milter.
 mod signing;
+// Signing on forward listeners: one pass, and no aligned signature for a stranger's forgery.
+mod signing_forward;
 // SRS through the milter and the socketmap.
 mod srs;
 // Hostile mail (Composition Kills classes, DNS faults): eval and the milter decide the same.

@@ -6,15 +6,16 @@ use std::path::Path;
 
 use crate::support::{Milter, message};
 
-struct Keys {
+pub(super) struct Keys {
     _dir: tempfile::TempDir,
     toml: String,
-    zone: String,
+    /// The keys' DNS records, as zone lines.
+    pub(super) zone: String,
 }
 
 impl Keys {
     /// A configuration with one loopback listener of `role`, then `extra`, then the keys.
-    fn config(&self, role: &str, extra: &str) -> String {
+    pub(super) fn config(&self, role: &str, extra: &str) -> String {
         format!(
             "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"{role}\"\n{extra}{}",
             self.toml
@@ -23,7 +24,7 @@ impl Keys {
 }
 
 /// An RSA-2048 and an Ed25519 key for example.org, written to files, with their DNS records.
-fn keys(signing_rules: &str) -> Keys {
+pub(super) fn keys(signing_rules: &str) -> Keys {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut toml = String::new();
     let mut zone = String::new();
@@ -62,7 +63,7 @@ fn write_private(path: &Path, pem: &[u8]) {
     f.write_all(pem).expect("write key");
 }
 
-fn outgoing(from: &str) -> Vec<u8> {
+pub(super) fn outgoing(from: &str) -> Vec<u8> {
     message(&[
         &format!("From: Alice <alice@{from}>"),
         "To: bob@example.net",
@@ -79,7 +80,7 @@ fn outgoing(from: &str) -> Vec<u8> {
 }
 
 /// The message as the MTA will store it: inserted headers on top, in the order they end up.
-fn as_delivered(outcome: &testkit::EomOutcome, raw: &[u8]) -> Vec<u8> {
+pub(super) fn as_delivered(outcome: &testkit::EomOutcome, raw: &[u8]) -> Vec<u8> {
     let mut top: Vec<String> = Vec::new();
     for (index, name, value) in outcome.added_headers() {
         assert_eq!(index, Some(0), "signatures go to the top");
@@ -326,90 +327,6 @@ async fn auto_role_signs_our_users_only() {
     m.stop().await;
 }
 
-/// A forwarder never vouches for a stranger's forgery of a domain it signs for (RFC 9989
-/// §4.4): on a `role = "forward"` listener, a message from a client that is not ours whose
-/// From domain no SPF or DKIM pass authenticated gets no signature aligned with that domain;
-/// its other signatures (a forwarder's own, unaligned `d=`) and our clients' mail are signed.
-#[tokio::test(flavor = "multi_thread")]
-async fn forward_listener_withholds_aligned_signatures_from_unauthenticated_strangers() {
-    let k = keys("[[dkim.signing]]\nfrom = \"*\"\nkeys = [\"rsa2026\"]\n");
-    let toml = k.config("forward", "");
-    // example.org's SPF allows only 198.51.100.1
-    let zone = format!(
-        "{}example.org TXT \"v=spf1 ip4:198.51.100.1 -all\"\n",
-        k.zone
-    );
-    let m = Milter::start(&toml, &zone).await;
-    let send = |ip: &'static str, from: &'static str| {
-        let m = &m;
-        async move {
-            let mut mta = m.postfix().await;
-            mta.connect("x.example", ip.parse().unwrap(), 1, &[])
-                .await
-                .expect("connect");
-            let out = mta
-                .send_transaction(
-                    &format!("<alice@{from}>"),
-                    &["<bob@example.net>"],
-                    &outgoing(from),
-                )
-                .await
-                .expect("message");
-            assert!(out.is_accept(), "{out:?}");
-            out
-        }
-    };
-    // a stranger forging example.org (SPF fails, no DKIM): not signed as example.org
-    let out = send("203.0.113.5", "example.org").await;
-    assert!(out.added_header("DKIM-Signature").is_none(), "{out:?}");
-    // the same message from example.org's own server: SPF aligned pass, signed
-    let out = send("198.51.100.1", "example.org").await;
-    assert!(out.added_header("DKIM-Signature").is_some(), "{out:?}");
-    // a stranger writing from another domain: our d=example.org does not align, signed
-    let out = send("203.0.113.5", "author.example").await;
-    assert!(out.added_header("DKIM-Signature").is_some(), "{out:?}");
-    // our own client (an internal network): signed
-    let out = send("127.0.0.1", "example.org").await;
-    assert!(out.added_header("DKIM-Signature").is_some(), "{out:?}");
-    m.stop().await;
-}
-
-/// The same with DMARC evaluation turned off (`[dmarc] enabled = false`): no DMARC result
-/// says whether the From domain was authenticated, so the SPF and DKIM results decide. A
-/// stranger's forgery of our domain still gets no aligned signature; an SPF pass aligned with
-/// it still does.
-#[tokio::test(flavor = "multi_thread")]
-async fn forward_listener_withholds_aligned_signatures_without_dmarc_evaluation() {
-    let k = keys("[[dkim.signing]]\nfrom = \"*\"\nkeys = [\"rsa2026\"]\n");
-    let toml = k.config("forward", "[dmarc]\nenabled = false\n");
-    let zone = format!(
-        "{}example.org TXT \"v=spf1 ip4:198.51.100.1 -all\"\n",
-        k.zone
-    );
-    let m = Milter::start(&toml, &zone).await;
-    for (ip, signed) in [("203.0.113.5", false), ("198.51.100.1", true)] {
-        let mut mta = m.postfix().await;
-        mta.connect("x.example", ip.parse().unwrap(), 1, &[])
-            .await
-            .expect("connect");
-        let out = mta
-            .send_transaction(
-                "<alice@example.org>",
-                &["<bob@example.net>"],
-                &outgoing("example.org"),
-            )
-            .await
-            .expect("message");
-        assert!(out.is_accept(), "{out:?}");
-        assert_eq!(
-            out.added_header("DKIM-Signature").is_some(),
-            signed,
-            "{ip}: {out:?}"
-        );
-    }
-    m.stop().await;
-}
-
 /// RFC 5322 §3.6, RFC 6376 §8.15: a message whose author is ambiguous (two From fields, or
 /// one From with addresses in two domains) is accepted unsigned: our `d=` never vouches for
 /// an author readers may see as someone else.
@@ -502,130 +419,4 @@ async fn unreadable_or_bad_key_is_a_startup_error() {
     .err()
     .expect("refused");
     assert!(format!("{err:#}").contains("bad.pem"), "{err:#}");
-}
-
-/// A forwarder (`role = "forward"`) verifies and signs one message in one pass: the author's
-/// signature verifies (dkim=pass in our A-R), ours is added, the headers end up top-down as
-/// docs/architecture.md ("Header order") says — our DKIM-Signature above our
-/// Authentication-Results — and the body was hashed once for both (relaxed on both sides).
-#[tokio::test(flavor = "multi_thread")]
-async fn forward_listener_verifies_and_signs_in_one_pass() {
-    use std::sync::Arc;
-
-    use arc_swap::ArcSwap;
-    use authmilter::app::App;
-    use authmilter::config::{Config, SocketSpec};
-    use authmilter::pipeline::ResultsSink;
-    use authmilter::server::Server;
-    use authmilter::services::Services;
-
-    // the list's key (list.example) signs; the author (example.org) signed with its own key
-    let list = keys("[[dkim.signing]]\nfrom = \"*\"\nkeys = [\"rsa2026\"]\n");
-    let author = dkim::generate_key(dkim::KeyAlgorithm::Ed25519).expect("keygen");
-    let zone = format!(
-        "{}a1._domainkey.author.example TXT \"{}\"\n",
-        list.zone,
-        author.record.text()
-    );
-    let toml = list.config("forward", "[authres]\nauthserv_id = \"list.example\"\n");
-    let raw = outgoing("author.example");
-    let signer = dkim::Signer::from_pem(
-        author.private_key_pem.as_bytes(),
-        dkim::SignerConfig::new("author.example", "a1"),
-    )
-    .expect("author signer");
-    let mut signed = dkim::sign_message(&signer, &raw, dkim::unix_now())
-        .expect("sign")
-        .to_field()
-        .into_bytes();
-    signed.extend_from_slice(&raw);
-
-    let dns = Arc::new(dns::memory::MemoryResolver::from_zone(&zone).expect("zone"));
-    let app = Arc::new(App::new(Config::parse(&toml).expect("config"), dns.clone()).expect("app"));
-    let (sink, mut published) = ResultsSink::bounded(4);
-    let server = Server::bind_shared(Arc::new(ArcSwap::new(app)), Services::with_sink(sink))
-        .await
-        .expect("bind");
-    let addr = match server.local_addrs().first() {
-        Some(SocketSpec::Inet { host, port }) => {
-            std::net::SocketAddr::new(host.parse().expect("ip"), *port)
-        }
-        other => panic!("{other:?}"),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
-    let mut mta = testkit::MtaClient::connect_tcp(addr, testkit::Profile::postfix())
-        .await
-        .expect("connect");
-    mta.negotiate().await.expect("negotiate");
-    mta.connect("mx.author.example", "192.0.2.20".parse().unwrap(), 1, &[])
-        .await
-        .expect("connect");
-    mta.helo("mx.author.example", &[]).await.expect("helo");
-    let out = mta
-        .send_transaction(
-            "<alice@author.example>",
-            &["<members@list.example>"],
-            &signed,
-        )
-        .await
-        .expect("message");
-    assert!(out.is_accept(), "{out:?}");
-    // the order the headers end up in, top-down
-    let delivered = as_delivered(&out, &signed);
-    let names: Vec<String> = message::parse_message(&delivered)
-        .headers
-        .iter()
-        .map(|h| String::from_utf8_lossy(&h.name).into_owned())
-        .take(3)
-        .collect();
-    assert_eq!(
-        names,
-        ["DKIM-Signature", "Authentication-Results", "DKIM-Signature"],
-        "ours, our A-R, then the author's signature"
-    );
-    let ar = crate::support::authres(&out);
-    assert!(
-        ar.contains("dkim=pass") && ar.contains("header.d=author.example"),
-        "{ar}"
-    );
-    // both signatures verify on the delivered message
-    let results = dkim::verify_message(
-        &dkim::Verifier::default(),
-        &*dns,
-        &delivered,
-        dkim::unix_now(),
-    )
-    .await;
-    let passed: Vec<&str> = results
-        .iter()
-        .filter(|r| r.result == dkim::DkimResult::Pass)
-        .map(|r| r.domain.as_str())
-        .collect();
-    assert_eq!(passed, ["example.org", "author.example"], "{results:?}");
-    // one body hash for the author's relaxed signature and ours
-    let record = tokio::time::timeout(std::time::Duration::from_secs(10), published.recv())
-        .await
-        .expect("published")
-        .expect("open");
-    assert_eq!(
-        record
-            .decision
-            .as_deref()
-            .expect("the sink keeps decisions")
-            .body_hashes,
-        1
-    );
-    assert_eq!(
-        record
-            .decision
-            .as_deref()
-            .expect("the sink keeps decisions")
-            .signed,
-        ["example.org/rsa2026"]
-    );
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), task).await;
 }
