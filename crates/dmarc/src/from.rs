@@ -54,6 +54,7 @@ pub fn parse_from(value: &[u8]) -> Result<Vec<FromAddress>, DmarcError> {
     let mut out = Vec::new();
     let mut entry: Vec<Tok> = Vec::new();
     let mut depth = 0usize;
+    let mut in_group = false;
     for tok in tokens {
         match tok {
             Tok::Special(b'<') => {
@@ -64,9 +65,29 @@ pub fn parse_from(value: &[u8]) -> Result<Vec<FromAddress>, DmarcError> {
                 depth = depth.saturating_sub(1);
                 entry.push(tok);
             }
-            // a group's display name ends at ':' (outside an angle-addr, where ':' ends a route)
-            Tok::Special(b':') if depth == 0 => entry.clear(),
+            // a group's display name ends at ':' (outside an angle-addr, where ':' ends a route);
+            // it is a phrase (§3.2.5): an address there would be dropped unseen by DMARC
+            Tok::Special(b':') if depth == 0 => {
+                if in_group {
+                    return Err(DmarcError::FromSyntax(
+                        "a group inside a group in From".into(),
+                    ));
+                }
+                if entry
+                    .iter()
+                    .any(|t| !matches!(t, Tok::Atom { .. } | Tok::Quoted(_)))
+                {
+                    return Err(DmarcError::FromSyntax(
+                        "an address or special character in a group name in From".into(),
+                    ));
+                }
+                in_group = true;
+                entry.clear();
+            }
             Tok::Special(b',' | b';') if depth == 0 => {
+                if tok == Tok::Special(b';') {
+                    in_group = false;
+                }
                 if let Some(a) = mailbox(&entry)? {
                     out.push(a);
                 }
@@ -348,11 +369,16 @@ fn mailbox(entry: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
                 return bad("an address or special character in the display name of From");
             }
             // obs-route: "@a,@b:" before the addr-spec
-            let after_route = inner
-                .iter()
-                .rposition(|t| *t == Tok::Special(b':'))
-                .map_or(0, |p| p + 1);
-            let addr = inner.get(after_route..).unwrap_or_default();
+            let (route, addr) = match inner.iter().position(|t| *t == Tok::Special(b':')) {
+                Some(p) => (
+                    Some(inner.get(..p).unwrap_or_default()),
+                    inner.get(p + 1..).unwrap_or_default(),
+                ),
+                None => (None, inner),
+            };
+            if route.is_some_and(|r| !is_route(r)) {
+                return bad("a route that is not a list of @domains in From");
+            }
             if addr.is_empty() {
                 return Ok(None);
             }
@@ -366,6 +392,29 @@ fn mailbox(entry: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
         ([], [_]) | ([_], [_]) => bad("stray '>' in From"),
         _ => bad("more than one angle address in one From mailbox"),
     }
+}
+
+/// The tokens before the ':' of an obs-route are an obs-domain-list (RFC 5322 §4.4):
+/// `*(CFWS / ",") "@" domain *("," [CFWS] ["@" domain])`.
+fn is_route(toks: &[Tok]) -> bool {
+    let mut seen_domain = false;
+    let mut i = 0usize;
+    while let Some(t) = toks.get(i) {
+        match t {
+            Tok::Special(b',') => i += 1,
+            Tok::Special(b'@') => {
+                let rest = toks.get(i + 1..).unwrap_or_default();
+                let (domain, used) = domain_part(rest);
+                if domain.is_empty() || !matches!(rest.get(used), None | Some(Tok::Special(b','))) {
+                    return false;
+                }
+                seen_domain = true;
+                i += 1 + used;
+            }
+            _ => return false,
+        }
+    }
+    seen_domain
 }
 
 fn positions(entry: &[Tok], special: u8) -> Vec<usize> {

@@ -355,6 +355,12 @@ fn no_author_domain() -> Vec<Case> {
         c("a domain literal")
             .headers(&[b"From: x@[198.51.100.7]"])
             .expect("reject", "permerror"),
+        c("the victim's address as the name of a group holding the attacker's")
+            .headers(&[b"From: ceo@bank.example: x@evil.example;"])
+            .expect("reject", "permerror"),
+        c("the victim's address as a source route before the attacker's")
+            .headers(&[b"From: <ceo@bank.example:x@evil.example>"])
+            .expect("reject", "permerror"),
         c("invalid_from = accept delivers it with dmarc=permerror")
             .dmarc("invalid_from = \"accept\"")
             .headers(&[b"From:"])

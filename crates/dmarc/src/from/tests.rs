@@ -136,3 +136,54 @@ fn domain_literal_is_unusable() {
     let a = parse_from(b"u@[192.0.2.1]").unwrap();
     assert!(a[0].author_domain().is_err());
 }
+
+#[test]
+fn a_group_name_is_a_phrase_never_an_address() {
+    // RFC 5322 §3.4: group = display-name ":" [group-list] ";" and display-name = phrase.
+    // An address before the ':' is not a group name: dropping it would evaluate only the
+    // address after it while a reader may show the one before.
+    for v in [
+        &b"a@bank.example: b@evil.example;"[..],
+        b"\"Bank\" <a@bank.example>: b@evil.example;",
+        b"[192.0.2.1]: b@evil.example;",
+        b"g: h: b@evil.example;;",
+    ] {
+        assert!(
+            parse_from(v).is_err(),
+            "{:?} was accepted",
+            String::from_utf8_lossy(v)
+        );
+    }
+    assert_eq!(domains("Bank Team: a@x.example;"), ["x.example"]);
+    assert_eq!(domains("\"Bank, Team\": a@x.example;"), ["x.example"]);
+    assert_eq!(
+        domains("g: a@x.example; b@y.example"),
+        ["x.example", "y.example"]
+    );
+}
+
+#[test]
+fn a_route_is_a_list_of_at_domains_only() {
+    // RFC 5322 §4.4: obs-route = obs-domain-list ":", obs-domain-list =
+    // *(CFWS / ",") "@" domain *("," [CFWS] ["@" domain]); anything else before the ':'
+    // (an address, a bare domain) is no route, and a reader may show it as the address.
+    for v in [
+        &b"<a@bank.example:b@evil.example>"[..],
+        b"<a@bank.example,:b@evil.example>",
+        b"<bank.example:b@evil.example>",
+        b"<@r.example:@s.example:b@evil.example>",
+        b"<@:b@evil.example>",
+        b"<:b@evil.example>",
+    ] {
+        assert!(
+            parse_from(v).is_err(),
+            "{:?} was accepted",
+            String::from_utf8_lossy(v)
+        );
+    }
+    assert_eq!(
+        domains("<,@r1.example,,@r2.example:u@z.example>"),
+        ["z.example"]
+    );
+    assert_eq!(domains("<@r1.example,:u@z.example>"), ["z.example"]);
+}
