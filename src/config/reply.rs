@@ -6,8 +6,8 @@
 //! (5 for rejections, 4 for temporary failures), the enhanced code's class must equal it, the
 //! text is one line without control characters, and `{name}` slots are filled in when the
 //! reply is sent: `{domain}`, `{explanation}` (SPF), `{problem}` (a From field that cannot be
-//! evaluated). Values are cleaned of control characters and cut to a sane length, so mail
-//! cannot inject reply lines.
+//! evaluated). Values are cleaned of control characters (spaces) and non-ASCII characters
+//! (`?`) and cut to a sane length, so mail cannot inject reply lines or 8-bit reply text.
 
 use std::fmt;
 
@@ -252,16 +252,21 @@ fn parse_parts(body: &str) -> Result<Vec<Part>, String> {
     Ok(parts)
 }
 
-/// A slot value as it may appear in a reply: control characters become spaces, long values
-/// are cut (at a character boundary) with an ellipsis.
+/// A slot value as it may appear in a reply (RFC 5321 §4.2 textstring: printable US-ASCII):
+/// control characters become spaces, other non-ASCII characters `?`, long values are cut
+/// with `...`.
 fn clean_value(v: &str) -> String {
     let mut out: String = v
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| match c {
+            ' '..='~' => c,
+            c if c.is_control() => ' ',
+            _ => '?',
+        })
         .take(MAX_SLOT_VALUE)
         .collect();
     if v.chars().count() > MAX_SLOT_VALUE {
-        out.push('…');
+        out.push_str("...");
     }
     out
 }
@@ -332,6 +337,31 @@ mod tests {
             .unwrap()
             .render(&v);
         assert!(r.to_wire().len() < 1000);
+    }
+
+    #[test]
+    fn values_put_only_ascii_in_the_reply() {
+        // RFC 5321 §4.2: reply text is HT and printable US-ASCII; a From domain with 8-bit
+        // bytes ends up in {problem}, an SPF explanation can be any text
+        let problem = "unusable From domain: b\u{fffd}d..b\u{fc}cher.example";
+        let long = "\u{e9}".repeat(600);
+        let v = ReplyValues {
+            problem,
+            explanation: &long,
+            ..ReplyValues::default()
+        };
+        for t in ["550 5.7.1 {problem}", "550 5.7.23 {explanation}"] {
+            let wire = render(t, 5, v);
+            assert!(
+                wire.iter().all(|&b| (0x20..0x7f).contains(&b)),
+                "{t}: {}",
+                String::from_utf8_lossy(&wire)
+            );
+        }
+        assert_eq!(
+            render("550 5.7.1 {problem}", 5, v),
+            b"550 5.7.1 unusable From domain: b?d..b?cher.example"
+        );
     }
 
     #[test]
