@@ -169,6 +169,21 @@ pub enum FromProblem {
     ControlCharacter(u8),
 }
 
+/// How many author domains a [`FromProblem`] names; the text goes into the A-R reason, the
+/// log and the SMTP reply, so a From field of 100 KB must not make one of them that long.
+const SHOWN_DOMAINS: usize = 5;
+
+/// The longest domain text a [`FromProblem`] shows (a valid name has at most 253 octets).
+const SHOWN_DOMAIN_CHARS: usize = 64;
+
+/// `domain`, or its first [`SHOWN_DOMAIN_CHARS`] characters and `...`.
+fn shown(domain: &str) -> std::borrow::Cow<'_, str> {
+    match domain.char_indices().nth(SHOWN_DOMAIN_CHARS) {
+        Some((cut, _)) => format!("{}...", domain.get(..cut).unwrap_or_default()).into(),
+        None => domain.into(),
+    }
+}
+
 impl fmt::Display for FromProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -176,11 +191,18 @@ impl fmt::Display for FromProblem {
             FromProblem::MultipleFromFields(n) => write!(f, "{n} From header fields"),
             FromProblem::MultipleAddresses(n) => write!(f, "{n} addresses in From"),
             FromProblem::MultipleAuthorDomains(d) => {
-                write!(f, "{} author domains in From: {}", d.len(), d.join(" "))
+                write!(f, "{} author domains in From:", d.len())?;
+                for domain in d.iter().take(SHOWN_DOMAINS) {
+                    write!(f, " {}", shown(domain))?;
+                }
+                match d.len().checked_sub(SHOWN_DOMAINS) {
+                    Some(more) if more > 0 => write!(f, " and {more} more"),
+                    _ => Ok(()),
+                }
             }
             FromProblem::TooManyAuthorDomains(n) => write!(f, "too many author domains ({n})"),
             FromProblem::NoAddress => f.write_str("no address in From"),
-            FromProblem::InvalidDomain(d) => write!(f, "unusable From domain: {d}"),
+            FromProblem::InvalidDomain(d) => write!(f, "unusable From domain: {}", shown(d)),
             FromProblem::EntryWithoutAddress => f.write_str("a From entry has no address"),
             FromProblem::Unparseable(why) => write!(f, "unparseable From: {why}"),
             FromProblem::ControlCharacter(b) => {

@@ -187,3 +187,37 @@ fn a_route_is_a_list_of_at_domains_only() {
     );
     assert_eq!(domains("<@r1.example,:u@z.example>"), ["z.example"]);
 }
+
+#[test]
+fn a_problem_names_a_bounded_part_of_the_field() {
+    // the problem text goes into the A-R reason, the log and the SMTP reply: a From field of
+    // 100 KB (Postfix's header_size_limit) must not make an A-R field of 100 KB
+    let mut long = b"a@".to_vec();
+    long.extend(b"x.".repeat(50_000));
+    long.extend_from_slice(b"example");
+    let problem = author_domains(&[&long[..]], &Config::default()).unwrap_err();
+    assert!(matches!(problem, FromProblem::InvalidDomain(_)));
+    let text = problem.to_string();
+    assert!(text.len() < 400, "{} bytes", text.len());
+    assert!(text.starts_with("unusable From domain: x.x.x."), "{text}");
+    assert!(text.ends_with("..."), "{text}");
+
+    let many: Vec<u8> = (0..5000)
+        .flat_map(|i| format!("a@d{i}.example, ").into_bytes())
+        .collect();
+    let problem = author_domains(&[&many[..]], &Config::default()).unwrap_err();
+    assert!(matches!(&problem, FromProblem::MultipleAuthorDomains(d) if d.len() == 5000));
+    let text = problem.to_string();
+    assert!(text.len() < 400, "{} bytes", text.len());
+    assert!(
+        text.starts_with("5000 author domains in From: d0.example d1.example"),
+        "{text}"
+    );
+    assert!(text.ends_with(" and 4995 more"), "{text}");
+    // short ones are named whole
+    let problem = author_domains(&[&b"a@x.example, b@y.example"[..]], &Config::default());
+    assert_eq!(
+        problem.unwrap_err().to_string(),
+        "2 author domains in From: x.example y.example"
+    );
+}
