@@ -204,4 +204,18 @@ mod tests {
             None
         );
     }
+
+    /// RFC 5322 §3.4, §4.4: an address before a group's ':' or a route's ':' is no group name
+    /// and no route; readers may show it as the author, so our d= must not vouch for it.
+    #[test]
+    fn no_signature_when_the_victim_is_the_group_name_or_the_route() {
+        assert_eq!(
+            domain(&[("From", " ceo@victim.example: a@ours.example;")]),
+            None
+        );
+        assert_eq!(
+            domain(&[("From", " <ceo@victim.example:a@ours.example>")]),
+            None
+        );
+    }
 }
