@@ -380,7 +380,13 @@ fn mailbox(entry: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
                 return bad("a route that is not a list of @domains in From");
             }
             if addr.is_empty() {
-                return Ok(None);
+                // `<>` shows nothing; `"ceo@bank.example" <>` shows its display name as the
+                // author: an entry without an address, never dropped unseen
+                return Ok((!display.is_empty()).then(|| FromAddress {
+                    display_name: words(display),
+                    local_part: Vec::new(),
+                    domain: None,
+                }));
             }
             let Some(mut a) = addr_spec(addr)? else {
                 return bad("an angle address without @ in From");

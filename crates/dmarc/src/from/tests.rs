@@ -221,3 +221,34 @@ fn a_problem_names_a_bounded_part_of_the_field() {
         "2 author domains in From: x.example y.example"
     );
 }
+
+#[test]
+fn a_display_name_with_an_empty_address_is_an_entry_without_address() {
+    // `"ceo@bank.example" <>` shows the victim as the author as much as `"ceo@bank.example"`
+    // does; next to an address it must not drop out unseen (as `"Name", <a@b>` does not)
+    for multi_from in [MultiFrom::Reject, MultiFrom::Strictest] {
+        let config = Config {
+            multi_from,
+            ..Config::default()
+        };
+        for v in [
+            &b"\"ceo@bank.example\" <>, x@evil.example"[..],
+            b"Bank <>, x@evil.example",
+            b"x@evil.example, \"ceo@bank.example\" <@bank.example:>",
+        ] {
+            assert_eq!(
+                author_domains(&[v], &config),
+                Err(FromProblem::EntryWithoutAddress),
+                "{:?}",
+                String::from_utf8_lossy(v)
+            );
+        }
+        // alone it is a From without any address, as before
+        assert_eq!(
+            author_domains(&[&b"\"ceo@bank.example\" <>"[..]], &config),
+            Err(FromProblem::NoAddress)
+        );
+    }
+    // a bare `<>` shows nothing and is skipped as an empty list element
+    assert_eq!(domains("<>, x@evil.example"), ["evil.example"]);
+}
