@@ -43,7 +43,8 @@ impl FromAddress {
 }
 
 /// Parses one `From:` field value into its mailboxes (RFC 5322 §3.6.2 `from`, with the
-/// obsolete syntax of §4.4 and group syntax). Empty groups produce no mailbox.
+/// obsolete syntax of §4.4 and group syntax). Empty groups produce no mailbox; an empty group
+/// with a name next to a mailbox is refused (readers show the name as an author).
 pub fn parse_from(value: &[u8]) -> Result<Vec<FromAddress>, DmarcError> {
     if let Some(b) = control_character(value) {
         return Err(DmarcError::FromSyntax(format!(
@@ -54,7 +55,9 @@ pub fn parse_from(value: &[u8]) -> Result<Vec<FromAddress>, DmarcError> {
     let mut out = Vec::new();
     let mut entry: Vec<Tok> = Vec::new();
     let mut depth = 0usize;
-    let mut in_group = false;
+    // the open group: whether it has a name, and how many mailboxes came before it
+    let mut group: Option<(bool, usize)> = None;
+    let mut named_empty_group = false;
     for tok in tokens {
         match tok {
             Tok::Special(b'<') => {
@@ -68,7 +71,7 @@ pub fn parse_from(value: &[u8]) -> Result<Vec<FromAddress>, DmarcError> {
             // a group's display name ends at ':' (outside an angle-addr, where ':' ends a route);
             // it is a phrase (§3.2.5): an address there would be dropped unseen by DMARC
             Tok::Special(b':') if depth == 0 => {
-                if in_group {
+                if group.is_some() {
                     return Err(DmarcError::FromSyntax(
                         "a group inside a group in From".into(),
                     ));
@@ -81,23 +84,33 @@ pub fn parse_from(value: &[u8]) -> Result<Vec<FromAddress>, DmarcError> {
                         "an address or special character in a group name in From".into(),
                     ));
                 }
-                in_group = true;
+                group = Some((!entry.is_empty(), out.len()));
                 entry.clear();
             }
             Tok::Special(b',' | b';') if depth == 0 => {
-                if tok == Tok::Special(b';') {
-                    in_group = false;
-                }
                 if let Some(a) = mailbox(&entry)? {
                     out.push(a);
                 }
                 entry.clear();
+                if tok == Tok::Special(b';')
+                    && let Some((named, start)) = group.take()
+                {
+                    named_empty_group |= named && out.len() == start;
+                }
             }
             other => entry.push(other),
         }
     }
     if let Some(a) = mailbox(&entry)? {
         out.push(a);
+    }
+    if let Some((named, start)) = group {
+        named_empty_group |= named && out.len() == start;
+    }
+    if named_empty_group && !out.is_empty() {
+        return Err(DmarcError::FromSyntax(
+            "an empty group next to an address in From".into(),
+        ));
     }
     Ok(out)
 }
@@ -136,6 +149,7 @@ pub fn author_domains<T: AsRef<[u8]>>(
         return Err(FromProblem::MultipleFromFields(fields.len()));
     }
     let mut addresses = Vec::new();
+    let mut empty_field = false;
     for f in fields {
         if let Some(b) = control_character(f.as_ref()) {
             return Err(FromProblem::ControlCharacter(b));
@@ -146,10 +160,16 @@ pub fn author_domains<T: AsRef<[u8]>>(
                 other => other.to_string(),
             })
         })?;
+        empty_field |= parsed.is_empty();
         addresses.extend(parsed);
     }
     if addresses.is_empty() {
         return Err(FromProblem::NoAddress);
+    }
+    if empty_field {
+        // a From field without any address (`"ceo@bank.example" <>`, an empty group) next
+        // to one with an address: readers may show the empty one as the author
+        return Err(FromProblem::EntryWithoutAddress);
     }
     if addresses.len() == 1 && addresses.first().is_some_and(|a| a.domain.is_none()) {
         return Err(FromProblem::NoAddress);

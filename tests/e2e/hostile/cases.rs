@@ -364,6 +364,9 @@ fn no_author_domain() -> Vec<Case> {
         c("the victim's address as the display name of an empty address before the attacker's")
             .headers(&[b"From: \"ceo@bank.example\" <>, x@evil.example"])
             .expect("reject", "permerror"),
+        c("the victim's address as the name of an empty group before the attacker's")
+            .headers(&[b"From: \"ceo@bank.example\":;, x@evil.example"])
+            .expect("reject", "permerror"),
         c("invalid_from = accept delivers it with dmarc=permerror")
             .dmarc("invalid_from = \"accept\"")
             .headers(&[b"From:"])

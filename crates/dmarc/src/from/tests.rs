@@ -252,3 +252,46 @@ fn a_display_name_with_an_empty_address_is_an_entry_without_address() {
     // a bare `<>` shows nothing and is skipped as an empty list element
     assert_eq!(domains("<>, x@evil.example"), ["evil.example"]);
 }
+
+#[test]
+fn an_empty_group_next_to_an_address_is_refused() {
+    // `"ceo@bank.example":;` shows its name as the author as much as `"ceo@bank.example" <>`
+    for multi_from in [MultiFrom::Reject, MultiFrom::Strictest] {
+        let config = Config {
+            multi_from,
+            ..Config::default()
+        };
+        for v in [
+            &b"\"ceo@bank.example\":;, x@evil.example"[..],
+            b"x@evil.example, \"ceo@bank.example\":;",
+            b"Bank: ; x@evil.example",
+        ] {
+            assert!(
+                author_domains(&[v], &config).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(v)
+            );
+        }
+        // alone it is a From without any address, as before
+        assert_eq!(
+            author_domains(&[&b"\"ceo@bank.example\":;"[..]], &config),
+            Err(FromProblem::NoAddress)
+        );
+    }
+    // in a field of its own next to another From field
+    let config = Config {
+        multi_from: MultiFrom::Strictest,
+        ..Config::default()
+    };
+    for first in [&b"\"ceo@bank.example\":;"[..], b"\"ceo@bank.example\" <>"] {
+        assert_eq!(
+            author_domains(&[first, b"x@evil.example"], &config),
+            Err(FromProblem::EntryWithoutAddress),
+            "{:?}",
+            String::from_utf8_lossy(first)
+        );
+    }
+    // an unnamed empty group or a bare <> shows nothing and is skipped
+    assert_eq!(domains(":;, x@evil.example"), ["evil.example"]);
+    assert!(parse_from(b"undisclosed-recipients:;").unwrap().is_empty());
+}
