@@ -399,6 +399,9 @@ fn mailbox(entry: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
             if route.is_some_and(|r| !is_route(r)) {
                 return bad("a route that is not a list of @domains in From");
             }
+            if addr.is_empty() && route.is_some() {
+                return bad("a route without an address in From");
+            }
             if addr.is_empty() {
                 // `<>` shows nothing; `"ceo@bank.example" <>` shows its display name as the
                 // author: an entry without an address, never dropped unseen
