@@ -4,7 +4,7 @@
 //! A template is `CODE [ENHANCED] TEXT` (RFC 5321 §4.2, RFC 3463), e.g.
 //! `550 5.7.1 DMARC policy of {domain} says reject`. The code's class is fixed by the key
 //! (5 for rejections, 4 for temporary failures), the enhanced code's class must equal it, the
-//! text is one line without control characters, and `{name}` slots are filled in when the
+//! text is one line of US-ASCII without control characters, and `{name}` slots are filled in when the
 //! reply is sent: `{domain}`, `{explanation}` (SPF), `{problem}` (a From field that cannot be
 //! evaluated). Values are cleaned of control characters (spaces) and non-ASCII characters
 //! (`?`) and cut to a sane length, so mail cannot inject reply lines or 8-bit reply text.
@@ -63,6 +63,11 @@ impl ReplyTemplate {
         if text.contains(|c: char| c.is_control()) {
             return Err(format!(
                 "reply must be one line without control characters (CR, LF, NUL…), {example}"
+            ));
+        }
+        if !text.is_ascii() {
+            return Err(format!(
+                "reply text must be US-ASCII (RFC 5321 §4.2; the MTA sends it as it is), {example}"
             ));
         }
         let t = text.trim();
@@ -377,6 +382,11 @@ mod tests {
             ("550 5.7.1 {nope}", 5, "unknown placeholder"),
             ("550 5.7.1 {domain", 5, "unclosed"),
             ("550 5.7.1000 x", 5, "enhanced"),
+            (
+                "550 5.7.1 Nachricht f\u{fc}r {domain} abgewiesen",
+                5,
+                "US-ASCII",
+            ),
         ] {
             let err = ReplyTemplate::parse(t, class).err();
             assert!(err.is_some(), "{t:?} was accepted");
