@@ -60,7 +60,8 @@ pub fn authserv_id(value: &[u8]) -> Option<String> {
 /// incoming mail). Fails closed: the first value after CFWS is the claimed id whatever
 /// follows it (`mx.example.com /1;` and `mx.example.com (c) .x;` claim it too), control
 /// characters before it and Unicode white space around it are skipped as other readers skip
-/// them, and the comparison ignores ASCII case and one trailing dot on either side, so
+/// them, characters no reader sees (zero-width, bidi controls…) are ignored anywhere in it, and
+/// the comparison ignores ASCII case and one trailing dot on either side, so
 /// `MX.Example.COM.` and `"mx.example.com"` match `mx.example.com`.
 pub fn claims_authserv_id(value: &[u8], ours: &str) -> bool {
     let mut p = Parser::new(value, false);
@@ -76,10 +77,40 @@ pub fn claims_authserv_id(value: &[u8], ours: &str) -> bool {
     let Ok(Some(id)) = p.value() else {
         return false;
     };
+    let id = if id.is_ascii() {
+        id
+    } else {
+        id.chars().filter(|&c| !is_invisible(c)).collect()
+    };
     let id = id.trim_matches(|c: char| c.is_whitespace() || c.is_control());
     let a = id.strip_suffix('.').unwrap_or(id);
     let b = ours.strip_suffix('.').unwrap_or(ours);
     !a.is_empty() && a.eq_ignore_ascii_case(b)
+}
+
+/// A character a reader of the header does not see (Unicode `Default_Ignorable_Code_Point`:
+/// zero-width space and joiners, soft hyphen, BOM, bidi controls, variation selectors…), so
+/// `mx.example.com` with one inside still reads as `mx.example.com`.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{34f}'
+            | '\u{61c}'
+            | '\u{115f}'..='\u{1160}'
+            | '\u{17b4}'..='\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e0fff}'
+    )
 }
 
 struct Parser<'a> {
@@ -521,6 +552,28 @@ mod tests {
                 String::from_utf8_lossy(other)
             );
         }
+    }
+
+    #[test]
+    fn invisible_characters_do_not_hide_our_id() {
+        // a reader of the header sees `mx.example.com` in each: zero-width space, joiners,
+        // soft hyphen, BOM, bidi marks (Unicode Default_Ignorable_Code_Point)
+        let ours = "mx.example.com";
+        for forged in [
+            "mx.example.com\u{200b}; dmarc=pass",
+            "\u{feff}mx.example.com; dmarc=pass",
+            "mx\u{200d}.example.com; dmarc=pass",
+            "mx.exa\u{ad}mple.com; dmarc=pass",
+            "\u{202e}mx.example.com\u{202c}; dmarc=pass",
+            "\"mx.example.com\u{2060}\"; dmarc=pass",
+        ] {
+            assert!(claims_authserv_id(forged.as_bytes(), ours), "{forged:?}");
+        }
+        assert!(!claims_authserv_id(
+            "mx.example.com\u{200b}x; none".as_bytes(),
+            ours
+        ));
+        assert!(!claims_authserv_id("\u{200b}; none".as_bytes(), ""));
     }
 
     #[test]

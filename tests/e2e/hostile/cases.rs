@@ -576,6 +576,12 @@ fn forged_authres() -> Vec<Case> {
                 b"From: x@evil.example",
             ])
             .expect_with(removed(1)),
+        c("a zero-width space inside our authserv-id does not hide it")
+            .headers(&[
+                "Authentication-Results: mx.test\u{200b}.example; dmarc=pass".as_bytes(),
+                b"From: x@evil.example",
+            ])
+            .expect_with(removed(1)),
         c("another host's header stays")
             .headers(&[
                 b"Authentication-Results: other.example; dmarc=pass",
