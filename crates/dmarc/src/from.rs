@@ -71,11 +71,6 @@ pub fn parse_from(value: &[u8]) -> Result<Vec<FromAddress>, DmarcError> {
             // a group's display name ends at ':' (outside an angle-addr, where ':' ends a route);
             // it is a phrase (§3.2.5): an address there would be dropped unseen by DMARC
             Tok::Special(b':') if depth == 0 => {
-                if group.is_some() {
-                    return Err(DmarcError::FromSyntax(
-                        "a group inside a group in From".into(),
-                    ));
-                }
                 if entry
                     .iter()
                     .any(|t| !matches!(t, Tok::Atom { .. } | Tok::Quoted(_)))
@@ -84,7 +79,10 @@ pub fn parse_from(value: &[u8]) -> Result<Vec<FromAddress>, DmarcError> {
                         "an address or special character in a group name in From".into(),
                     ));
                 }
-                group = Some((!entry.is_empty(), out.len()));
+                // a second ':' (`Acme: Billing: <b@acme.example>`, sloppy but seen) continues
+                // the same group's name
+                let named = !entry.is_empty() || group.is_some_and(|(named, _)| named);
+                group = Some((named, group.map_or(out.len(), |(_, start)| start)));
                 entry.clear();
             }
             Tok::Special(b',' | b';') if depth == 0 => {

@@ -146,7 +146,7 @@ fn a_group_name_is_a_phrase_never_an_address() {
         &b"a@bank.example: b@evil.example;"[..],
         b"\"Bank\" <a@bank.example>: b@evil.example;",
         b"[192.0.2.1]: b@evil.example;",
-        b"g: h: b@evil.example;;",
+        b"g: a@bank.example: b@evil.example;",
     ] {
         assert!(
             parse_from(v).is_err(),
@@ -160,6 +160,9 @@ fn a_group_name_is_a_phrase_never_an_address() {
         domains("g: a@x.example; b@y.example"),
         ["x.example", "y.example"]
     );
+    // a display name with colons, unquoted: sloppy, but it names no address
+    assert_eq!(domains("Acme: Billing: <b@acme.example>"), ["acme.example"]);
+    assert_eq!(domains("g: h: b@evil.example;;"), ["evil.example"]);
 }
 
 #[test]
