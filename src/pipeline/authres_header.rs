@@ -95,6 +95,32 @@ pub fn oversize(authserv_id: &str, why: &str) -> AuthenticationResults {
     ar
 }
 
+/// The longest `header.d`, `header.s` or `header.i` we write: a valid `i=` is at most a
+/// 64-octet local-part, `@` and a 253-octet domain (RFC 5321 §4.5.3.1, RFC 6376 §3.5); a
+/// signature that does not parse keeps its tags as written, up to the header size limit.
+const MAX_IDENTIFIER: usize = 320;
+
+/// The longest `header.b` prefix we write (RFC 6008 §4 asks for at least 8 characters). Cut
+/// without a mark, so it stays a prefix of the signature (only signatures sharing their
+/// first 128 characters, which no two real ones do, have a longer unique prefix).
+const MAX_HEADER_B: usize = 128;
+
+/// `value`, or its first `max` characters and `...`.
+fn bounded(value: &str, max: usize) -> String {
+    match value.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}...", value.get(..cut).unwrap_or_default()),
+        None => value.to_string(),
+    }
+}
+
+/// The first `max` characters of `value`.
+fn prefix(value: &str, max: usize) -> &str {
+    match value.char_indices().nth(max) {
+        Some((cut, _)) => value.get(..cut).unwrap_or(value),
+        None => value,
+    }
+}
+
 fn dkim_method(r: &dkim::SignatureResult) -> MethodResult {
     let mut m = MethodResult::new("dkim", r.result);
     if let Some(reason) = &r.reason
@@ -108,13 +134,13 @@ fn dkim_method(r: &dkim::SignatureResult) -> MethodResult {
         m = m.with_comment(format!("{bits}-bit key"));
     }
     if !r.domain.is_empty() {
-        m = m.with_property("header", "d", r.domain.clone());
+        m = m.with_property("header", "d", bounded(&r.domain, MAX_IDENTIFIER));
     }
     if let Some(i) = &r.identity {
-        m = m.with_property("header", "i", i.clone());
+        m = m.with_property("header", "i", bounded(i, MAX_IDENTIFIER));
     }
     if !r.selector.is_empty() {
-        m = m.with_property("header", "s", r.selector.clone());
+        m = m.with_property("header", "s", bounded(&r.selector, MAX_IDENTIFIER));
     }
     if let Some(a) = r.algorithm {
         m = m.with_property("header", "a", a.as_str().to_string());
@@ -122,7 +148,7 @@ fn dkim_method(r: &dkim::SignatureResult) -> MethodResult {
     if !r.header_b.is_empty() {
         // the dkim crate gives the shortest unique prefix of b=, 8 characters or more
         // (RFC 6008 §4)
-        m = m.with_property("header", "b", r.header_b.clone());
+        m = m.with_property("header", "b", prefix(&r.header_b, MAX_HEADER_B).to_string());
     }
     m
 }
@@ -171,4 +197,67 @@ fn dmarc_method(d: &DmarcOutcome) -> MethodResult {
         m = m.with_property("policy", "dmarc", p.to_string());
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A DKIM-Signature that does not parse keeps its `d=`, `s=` and `i=` as written: a
+    /// header block of 512 KiB must not come back as an Authentication-Results field as long.
+    #[test]
+    fn values_from_a_broken_signature_are_bounded() {
+        let long = |c: &str| c.repeat(100_000);
+        let broken = dkim::SignatureResult {
+            result: dkim::DkimResult::PermError,
+            reason: Some(dkim::Reason::SignatureSyntax("bad d= value".into())),
+            domain: long("d"),
+            selector: long("s"),
+            algorithm: None,
+            identity: Some(long("i")),
+            header_b: long("b"),
+            testing: false,
+            key_bits: None,
+            body_length: None,
+            index: 0,
+        };
+        let results = Results {
+            dkim: vec![broken],
+            dkim_checked: true,
+            ..Results::default()
+        };
+        let ar = authentication_results(&results, "mx.example", 10, None)
+            .format(&authres::FormatOptions::single_line());
+        assert!(ar.len() < 2_000, "{} bytes", ar.len());
+        // what was cut says so
+        assert!(ar.contains("header.d=ddd"), "{ar}");
+        assert!(ar.contains("..."), "{ar}");
+        // header.b stays a prefix of the signature, cut without a mark
+        let parsed = authres::parse(ar.as_bytes()).expect("our header parses");
+        let b = parsed.by_method("dkim").next().and_then(|m| m.property("header", "b"));
+        assert_eq!(b, Some("b".repeat(MAX_HEADER_B).as_str()), "{ar}");
+        // valid values are whole
+        let valid = dkim::SignatureResult {
+            result: dkim::DkimResult::Pass,
+            reason: None,
+            domain: format!("{}.example", "a".repeat(63)),
+            selector: "sel".into(),
+            algorithm: None,
+            identity: Some(format!("{}@{}.example", "l".repeat(64), "a".repeat(63))),
+            header_b: "abcdefgh".into(),
+            testing: false,
+            key_bits: None,
+            body_length: None,
+            index: 0,
+        };
+        let results = Results {
+            dkim: vec![valid.clone()],
+            dkim_checked: true,
+            ..Results::default()
+        };
+        let ar = authentication_results(&results, "mx.example", 10, None);
+        let m = ar.by_method("dkim").next().unwrap();
+        assert_eq!(m.property("header", "d"), Some(valid.domain.as_str()));
+        assert_eq!(m.property("header", "i"), valid.identity.as_deref());
+    }
 }
