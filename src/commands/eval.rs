@@ -137,23 +137,33 @@ fn build_report(d: &Decision) -> EvalJson {
     }
 }
 
+/// Text taken from the message, DNS or the command line as the terminal may show it: control
+/// characters (ESC, CR…) escaped, as in the log (`logging::Escaped`).
+fn e(s: &str) -> crate::logging::Escaped<'_> {
+    crate::logging::Escaped::str(s)
+}
+
+/// The report as text. Every value that can come from the message is escaped ([`e`]) unless
+/// it is already free of control characters: a hostile message must not drive the terminal
+/// of the postmaster who evaluates it.
 fn print_text(r: &EvalJson) -> std::io::Result<()> {
-    outln!("direction: {}", r.direction)?;
+    outln!("direction: {}", e(&r.direction))?;
     if let Some(note) = &r.header_block {
-        outln!("header: {note}")?;
+        outln!("header: {}", e(note))?;
     }
     if let Some(ar) = &r.authentication_results {
+        // already free of control characters (authres writes none): shown as the milter writes it
         outln!("Authentication-Results: {ar}")?;
         outln!()?;
     }
     if let Some(i) = &r.results.iprev {
         outln!(
             "iprev:  {}{}",
-            i.result,
-            i.reason
+            e(&i.result),
+            e(&i.reason
                 .as_ref()
                 .map(|x| format!(" ({x})"))
-                .unwrap_or_default()
+                .unwrap_or_default())
         )?;
     }
     for (label, s) in [
@@ -166,7 +176,12 @@ fn print_text(r: &EvalJson) -> std::io::Result<()> {
                 .clone()
                 .or_else(|| s.mechanism.as_ref().map(|m| format!("matched {m}")))
                 .unwrap_or_default();
-            outln!("{label} {} for {} {}", s.result, s.domain, detail)?;
+            outln!(
+                "{label} {} for {} {}",
+                e(&s.result),
+                e(&s.domain),
+                e(&detail)
+            )?;
         }
     }
     if r.results.checked && r.results.dkim.is_empty() {
@@ -175,65 +190,66 @@ fn print_text(r: &EvalJson) -> std::io::Result<()> {
     for s in &r.results.dkim {
         outln!(
             "dkim:   {} d={} s={}{}",
-            s.result,
-            s.domain,
-            s.selector,
-            s.reason
+            e(&s.result),
+            e(&s.domain),
+            e(&s.selector),
+            e(&s.reason
                 .as_ref()
                 .map(|x| format!(" ({x})"))
-                .unwrap_or_default()
+                .unwrap_or_default())
         )?;
     }
     if let Some(a) = &r.results.arc {
         outln!(
             "arc:    {}{}{}",
-            a.result,
-            a.reason
+            e(&a.result),
+            e(&a.reason
                 .as_ref()
                 .map(|x| format!(" ({x})"))
-                .unwrap_or_default(),
-            if a.sealers.is_empty() {
+                .unwrap_or_default()),
+            e(&if a.sealers.is_empty() {
                 String::new()
             } else {
                 format!(" sealers: {}", a.sealers.join(", "))
-            }
+            })
         )?;
         if let Some(o) = &a.trusted_override {
-            outln!("arc:    override: {o}")?;
+            outln!("arc:    override: {}", e(o))?;
         }
     }
     if let Some(d) = &r.results.dmarc {
         outln!(
             "dmarc:  {} from={} policy={} disposition={}{}",
-            d.result,
-            d.domain.as_deref().unwrap_or("-"),
-            d.policy.as_deref().unwrap_or("-"),
-            d.disposition,
-            d.reason
+            e(&d.result),
+            e(d.domain.as_deref().unwrap_or("-")),
+            e(d.policy.as_deref().unwrap_or("-")),
+            e(&d.disposition),
+            e(&d.reason
                 .as_ref()
                 .map(|x| format!(" ({x})"))
-                .unwrap_or_default()
+                .unwrap_or_default())
         )?;
     }
     for o in &r.policy_overrides {
-        outln!("override: {o}")?;
+        outln!("override: {}", e(o))?;
     }
     for s in &r.signatures {
-        outln!("sign:   {s}")?;
+        outln!("sign:   {}", e(s))?;
     }
     if r.direction != "inbound" && r.signatures.is_empty() {
         outln!("sign:   none (no key for the From domain)")?;
     }
     for h in &r.headers_removed {
-        outln!("remove: {h}")?;
+        outln!("remove: {}", e(h))?;
     }
     outln!()?;
     match &r.smtp_reply {
+        // an SMTP reply holds no control characters (config::reply)
         Some(reply) => outln!("action: {} ({reply})", r.action)?,
         None => outln!("action: {}", r.action)?,
     }
     if let Some(q) = &r.quarantine {
-        outln!("quarantine reason: {q}")?;
+        outln!("quarantine reason: {}", e(q))?;
     }
     Ok(())
 }

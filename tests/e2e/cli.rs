@@ -222,6 +222,36 @@ fn eval_records_an_spf_rejection_as_a_local_policy_reject() {
     );
 }
 
+/// `eval` prints values taken from the message (a broken signature's `d=` and `s=` as
+/// written): a terminal escape or a CR in them must not reach the terminal as such.
+#[test]
+fn eval_text_output_escapes_control_characters_from_the_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zone = write(dir.path(), "zone", b"example.org TXT \"v=spf1 -all\"\n");
+    let msg = write(
+        dir.path(),
+        "m.eml",
+        b"DKIM-Signature: v=1; a=rsa-sha256; d=evil\x1b[2Kbank.example; s=s\rsel; h=from; bh=; b=\r\nFrom: a@example.org\r\n\r\nbody\r\n",
+    );
+    let (code, out, err) = run_cli(
+        &[
+            "eval",
+            &msg,
+            "--ip",
+            "192.0.2.10",
+            "--mail-from",
+            "a@example.org",
+            "--zone",
+            &zone,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("dkim:   permerror"), "{out}");
+    assert!(!out.bytes().any(|b| b == 0x1b || b == b'\r'), "{:?}", out);
+    assert!(out.contains("evil\\u{1b}[2Kbank.example"), "{out}");
+}
+
 #[test]
 fn eval_shows_what_the_milter_would_do() {
     let dir = tempfile::tempdir().expect("tempdir");
