@@ -431,7 +431,7 @@ fn is_route(toks: &[Tok]) -> bool {
             Tok::Special(b',') => i += 1,
             Tok::Special(b'@') => {
                 let rest = toks.get(i + 1..).unwrap_or_default();
-                let (domain, used) = domain_part(rest);
+                let (domain, used, _) = domain_part(rest);
                 if domain.is_empty() || !matches!(rest.get(used), None | Some(Tok::Special(b','))) {
                     return false;
                 }
@@ -493,7 +493,12 @@ fn addr_spec(toks: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
             "a special character in the From address".into(),
         ));
     }
-    let (domain, used) = domain_part(after);
+    let (domain, used, split) = domain_part(after);
+    if split {
+        return Err(DmarcError::FromSyntax(
+            "white space or a comment inside the domain of the From address".into(),
+        ));
+    }
     if used < after.len() {
         return Err(DmarcError::FromSyntax(
             "text after the domain of the From address".into(),
@@ -509,14 +514,16 @@ fn addr_spec(toks: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
 }
 
 /// Joins the domain tokens after '@': atoms glued by dots (CFWS allowed around dots,
-/// RFC 5322 §4.4 obs-domain), or a domain literal. Returns the domain and the number of
-/// tokens it used.
-fn domain_part(toks: &[Tok]) -> (Vec<u8>, usize) {
+/// RFC 5322 §4.4 obs-domain), or a domain literal. Returns the domain, the number of tokens
+/// it used, and whether CFWS first came after a part that is a name with a dot by itself
+/// (`bank.example .evil.example`: a reader stopping there shows another domain).
+fn domain_part(toks: &[Tok]) -> (Vec<u8>, usize, bool) {
     let mut out: Vec<u8> = Vec::new();
     let mut used = 0usize;
+    let mut inner_cfws: Option<bool> = None;
     for t in toks {
         match t {
-            Tok::Literal(l) if out.is_empty() => return (l.clone(), 1),
+            Tok::Literal(l) if out.is_empty() => return (l.clone(), 1, false),
             Tok::Atom { text, space_before } => {
                 let glued = out.is_empty()
                     || !*space_before
@@ -525,13 +532,17 @@ fn domain_part(toks: &[Tok]) -> (Vec<u8>, usize) {
                 if !glued {
                     break;
                 }
+                if *space_before && !out.is_empty() && inner_cfws.is_none() {
+                    let before = out.strip_suffix(b".").unwrap_or(&out);
+                    inner_cfws = Some(before.contains(&b'.'));
+                }
                 out.extend_from_slice(text);
                 used += 1;
             }
             _ => break,
         }
     }
-    (out, used)
+    (out, used, inner_cfws == Some(true))
 }
 
 /// The local-part before '@': the last quoted string or dot-joined atoms (obs-local-part).

@@ -364,6 +364,12 @@ fn no_author_domain() -> Vec<Case> {
         c("the victim's address as the display name of an empty address before the attacker's")
             .headers(&[b"From: \"ceo@bank.example\" <>, x@evil.example"])
             .expect("reject", "permerror"),
+        c("the victim's domain, a comment, then the rest of the attacker's domain")
+            .headers(&[b"From: ceo@bank.example (Bank).evil.example"])
+            .expect("reject", "permerror"),
+        c("the victim's domain, a fold, then the rest of the attacker's domain")
+            .headers(&[b"From: ceo@bank.example\r\n .evil.example"])
+            .expect("reject", "permerror"),
         c("the victim's address as the name of an empty group before the attacker's")
             .headers(&[b"From: \"ceo@bank.example\":;, x@evil.example"])
             .expect("reject", "permerror"),

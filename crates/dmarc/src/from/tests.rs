@@ -308,3 +308,28 @@ fn an_empty_group_next_to_an_address_is_refused() {
     assert_eq!(domains(":;, x@evil.example"), ["evil.example"]);
     assert!(parse_from(b"undisclosed-recipients:;").unwrap().is_empty());
 }
+
+#[test]
+fn white_space_inside_a_domain_after_a_dot_is_refused() {
+    // RFC 5322 §4.4 obs-domain allows CFWS around dots, so `ceo@bank.example .evil.example`
+    // is the domain bank.example.evil.example (the attacker's); a reader that stops at the
+    // white space or the comment shows ceo@bank.example. A domain whose first part before the
+    // CFWS is already a name with a dot is refused; the old spaced form stays readable.
+    for v in [
+        &b"ceo@bank.example .evil.example"[..],
+        b"ceo@bank.example. evil.example",
+        b"ceo@bank.example\r\n .evil.example",
+        b"ceo@bank.example (c).evil.example",
+        b"ceo@bank.example(c).evil.example",
+        b"Boss <ceo@bank.example .evil.example>",
+    ] {
+        assert!(
+            author_domains(&[v], &Config::default()).is_err(),
+            "{:?} was accepted",
+            String::from_utf8_lossy(v)
+        );
+    }
+    assert_eq!(domains("u @ sub . example . com"), ["sub.example.com"]);
+    assert_eq!(domains("u@sub. example.com"), ["sub.example.com"]);
+    assert_eq!(domains("u@ (c) sub.example.com (c)"), ["sub.example.com"]);
+}
