@@ -150,7 +150,10 @@ impl Store {
     }
 
     /// Records how sending a claimed failure report ended (see [`crate::SendEnd`]); the
-    /// message is dropped unless it is to be retried.
+    /// message is dropped unless it is to be retried. A report whose claim expired while it
+    /// was being submitted is `uncertain` and has lost its message: `Sent` still records it,
+    /// `Failed` too, and a `Retry` makes it `failed` (it cannot go back to `pending` without
+    /// its message).
     pub async fn end_failure_report(
         &self,
         id: i64,
@@ -170,10 +173,18 @@ impl Store {
         };
         let rows = self
             .query(Stmt::new(
-                "UPDATE failure_reports SET state = ?3, last_error = ?4, message_id = ?5,
+                "UPDATE failure_reports SET
+                    state = CASE WHEN ?3 = 'pending' AND state = 'uncertain' THEN 'failed'
+                        ELSE CAST(?3 AS TEXT) END,
+                    last_error = CASE WHEN ?3 = 'pending' AND state = 'uncertain'
+                        THEN 'its claim expired while it was submitted, and it was not sent: '
+                            || CAST(?4 AS TEXT)
+                        ELSE CAST(?4 AS TEXT) END,
+                    message_id = ?5,
                     next_attempt = ?6, updated_at = ?7, claimed_until = 0,
                     sent_at = CASE WHEN ?3 = 'sent' THEN CAST(?7 AS BIGINT) ELSE NULL END,
-                    message = CASE WHEN ?3 = 'pending' THEN message ELSE NULL END
+                    message = CASE WHEN ?3 = 'pending' AND state = 'sending' THEN message
+                        ELSE NULL END
                  WHERE id = ?1 AND node = ?2 AND state IN ('sending', 'uncertain')
                  RETURNING 1",
                 vec![

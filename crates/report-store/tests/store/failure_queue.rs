@@ -108,3 +108,76 @@ on_both_backends! {
         sqlite_failure_reports_are_limited_and_claimed_once,
         postgres_failure_reports_are_limited_and_claimed_once;
 }
+
+/// A sender whose lease ran out while it was still submitting (a slow relay, 100 claimed
+/// reports × smtp_timeout) gets its row marked `uncertain` and its message dropped by the next
+/// claimer. Its late answer "not sent, retry" must not put the message-less row back to
+/// `pending`: the next claim would submit an empty message.
+async fn a_late_retry_never_requeues_a_dropped_message(loc: &StoreLocation) {
+    let store = Store::open(loc, T0).await.unwrap();
+    let now = T0 + DAY;
+    let limits = FailureLimits {
+        per_domain: (10, 3600),
+        per_destination: (10, 3600),
+    };
+    let report = NewFailureReport {
+        policy_domain: "a.example".into(),
+        destination: "f@a.example".into(),
+        uri: "mailto:f@a.example".into(),
+        kind: "dmarc".into(),
+        message: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+    };
+    let Queued::Yes(id) = store
+        .queue_failure_report(&report, now, limits)
+        .await
+        .unwrap()
+    else {
+        panic!("not queued");
+    };
+    let claimed = store
+        .claim_failure_reports("n1", now, 600, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    // n1 is still talking to the relay when n2 comes along after the lease
+    assert!(
+        store
+            .claim_failure_reports("n2", now + 601, 600, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // n1's submission ends: certainly not sent (a 4xx)
+    store
+        .end_failure_report(
+            id,
+            "n1",
+            now + 700,
+            SendEnd::Retry {
+                error: "451 try later".into(),
+                next_attempt: now + 1000,
+            },
+        )
+        .await
+        .unwrap();
+    for r in store
+        .claim_failure_reports("n3", now + 2000, 600, 10)
+        .await
+        .unwrap()
+    {
+        assert!(
+            !r.message.is_empty(),
+            "an empty message claimed for sending"
+        );
+    }
+    // certainly not sent, and its message is gone: failed, not pending
+    let status = store.status(T0).await.unwrap();
+    assert_eq!(status.failure_reports.get("pending"), None);
+    assert_eq!(status.failure_reports.get("failed"), Some(&1));
+}
+
+on_both_backends! {
+    a_late_retry_never_requeues_a_dropped_message =>
+        sqlite_a_late_retry_never_requeues_a_dropped_message,
+        postgres_a_late_retry_never_requeues_a_dropped_message;
+}
