@@ -5,10 +5,10 @@
 //! The domain stays, so the Domain Owner still sees which domains were involved; the same
 //! local part always gives the same token under one key, so reports can be correlated; without
 //! the key the local part cannot be recovered by trying likely names. Local parts are found as
-//! runs of RFC 5322 `atext` and `.` before an `@` followed by a domain; quoted local parts
-//! (`"john doe"@example.com`) are not recognized. A leading `i=`, `smtp.mailfrom=` and the like
-//! (DKIM and Authentication-Results tags) is kept out of the local part. Display names are
-//! not touched.
+//! runs of RFC 5322 `atext`, `.` and UTF-8 (RFC 6532) before an `@` followed by a domain;
+//! quoted local parts (`"john doe"@example.com`) are not recognized. A leading `i=`,
+//! `smtp.mailfrom=` and the like (DKIM and Authentication-Results tags) is kept out of the
+//! local part. Display names are not touched.
 
 use serde::{Deserialize, Serialize};
 
@@ -103,13 +103,16 @@ fn tag_prefix_len(run: &[u8]) -> usize {
         .map_or(0, |t| t.len())
 }
 
-/// RFC 5322 §3.2.3 `atext` and `.`.
+/// RFC 5322 §3.2.3 `atext` and `.`, with RFC 6532 §3.2's UTF-8 (any byte of a multi-byte
+/// character), so an internationalized local part is replaced whole.
 fn is_local_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b)
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b) || b >= 0x80
 }
 
+/// A domain's letters, digits, `.`, `-`, an address literal's `[`, and UTF-8 (U-labels,
+/// RFC 6532 §3.2).
 fn is_domain_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'['
+    b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'[' || b >= 0x80
 }
 
 #[cfg(test)]
@@ -141,5 +144,21 @@ mod tests {
             format!("{}@x.example", key.token(b"bob"))
         );
         assert_eq!(key.redact_address(""), "");
+    }
+
+    #[test]
+    fn utf8_local_parts_are_replaced_whole() {
+        // RFC 6532 §3.2: atext and domain labels may hold UTF-8 (SMTPUTF8 mail)
+        let key = RedactionKey(b"secret".to_vec());
+        let jorg = "jörg.müller".as_bytes();
+        let text =
+            "Received: by mx; for <jörg.müller@rx.example>\r\nTo: jörg.müller@bücher.example\r\n";
+        let out = String::from_utf8(key.redact(text.as_bytes())).unwrap();
+        let t = key.token(jorg);
+        assert_eq!(
+            out,
+            format!("Received: by mx; for <{t}@rx.example>\r\nTo: {t}@bücher.example\r\n")
+        );
+        assert!(!out.contains("jö") && !out.contains("ller@"), "{out}");
     }
 }
