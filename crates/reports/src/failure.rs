@@ -155,9 +155,12 @@ pub struct FailedMessage<'a> {
 }
 
 /// A value for `Authentication-Results` (RFC 8601 §2.2 `value`): a token, else a quoted
-/// string.
+/// string; ASCII only (the report part is 7bit, RFC 5965 §7.3), other characters become `?`.
 fn ar_value(s: &str) -> String {
-    let s = header_safe(s);
+    let s: String = header_safe(s)
+        .chars()
+        .map(|c| if c.is_ascii() { c } else { '?' })
+        .collect();
     let token = !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b));
@@ -168,12 +171,37 @@ fn ar_value(s: &str) -> String {
     }
 }
 
+/// A domain name (or DKIM selector) in ASCII: its A-labels (RFC 5890; RFC 8616 §5 has EAI
+/// signatures use U-labels), lowercase, at most 253 octets.
+fn ascii_name(s: &str) -> Option<String> {
+    let s = s.trim();
+    let s = s.strip_suffix('.').unwrap_or(s);
+    let a = idna::domain_to_ascii(s).ok()?;
+    let ok = !a.is_empty()
+        && a.len() <= 253
+        && a.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    ok.then_some(a)
+}
+
+/// A domain for a report field: [`ascii_name`]; else (no domain name at all) its letters,
+/// digits, `.`, `-`, `_`, at most 253; `unknown` when none is left.
 fn domain_token(s: &str) -> String {
+    if let Some(a) = ascii_name(s) {
+        return a;
+    }
     let d: String = s
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(253)
         .collect();
     if d.is_empty() { "unknown".into() } else { d }
+}
+
+/// A DKIM selector for a report field: [`ascii_name`]; else (no selector at all) the text as
+/// an [`ar_value`], at most 253 characters.
+fn selector_value(s: &str) -> String {
+    ascii_name(s).unwrap_or_else(|| ar_value(&s.chars().take(253).collect::<String>()))
 }
 
 /// The `Identity-Alignment` value: RFC 9991 §4 lists the mechanisms that failed to
@@ -261,14 +289,14 @@ pub fn failure_report_message(
                 format!(
                     "{authserv}; dkim={} header.d={} header.s={}",
                     sig.result,
-                    ar_value(&sig.domain),
-                    ar_value(&sig.selector)
+                    ar_value(&domain_token(&sig.domain)),
+                    selector_value(&sig.selector)
                 ),
                 format!(
                     "DKIM {} for d={} s={}",
                     sig.result,
                     domain_token(&sig.domain),
-                    ar_value(&sig.selector)
+                    selector_value(&sig.selector)
                 ),
             )
         }
@@ -298,7 +326,7 @@ pub fn failure_report_message(
             "DKIM-Identity",
             &format!("@{}", domain_token(&sig.domain)),
         ));
-        report.push_str(&header("DKIM-Selector", &ar_value(&sig.selector)));
+        report.push_str(&header("DKIM-Selector", &selector_value(&sig.selector)));
     }
     let spf_dns_due = match kind {
         FailureKind::Spf => true,

@@ -413,3 +413,59 @@ fn hostile_message_content_stays_inside_its_part() {
         .is_err()
     );
 }
+
+/// RFC 8616 §5: in EAI mail `d=` and `s=` SHOULD be U-labels; a signature that does not parse
+/// gives whatever its tags held. The report stays a valid ASCII message (RFC 5322 §2.1.1 line
+/// limit, RFC 5965 §7.3 7bit report part) and names the signer by its A-label, not by the
+/// ASCII letters left after dropping the others.
+#[test]
+fn internationalized_and_hostile_dkim_tags_give_a_valid_report() {
+    let mut o = obs((S::Fail, false), &[(D::Fail, true), (D::PermError, false)]);
+    o.dkim[0].domain = "bücher.example".into();
+    o.dkim[0].selector = "sélecteur".into();
+    o.dkim[1].domain = "x.example".into();
+    o.dkim[1].selector = "a".repeat(3000) + "\u{e9}\"\\";
+    let env = envelope();
+    let failed = FailedMessage {
+        header: HEADER,
+        body: None,
+        envelope: &env,
+        spf_record: Some(("example.com", &("v=spf1 ".to_string() + &"x".repeat(2000)))),
+    };
+    for kind in [
+        FailureKind::Dmarc,
+        FailureKind::Dkim(0),
+        FailureKind::Dkim(1),
+        FailureKind::Spf,
+    ] {
+        let msg =
+            failure_report_message(&o, kind, &failed, "ruf@example.com", 1, &options()).unwrap();
+        let text = String::from_utf8(msg).unwrap();
+        for line in text.split("\r\n") {
+            assert!(
+                line.len() <= 998,
+                "{kind:?}: a line of {} octets",
+                line.len()
+            );
+        }
+        let (head, parts) = split_parts(text.as_bytes());
+        assert!(head.is_ascii(), "{kind:?}: 8-bit in the header:\n{head}");
+        assert!(
+            parts[0].is_ascii(),
+            "{kind:?}: 8-bit in the us-ascii text part"
+        );
+        assert!(
+            parts[1].is_ascii(),
+            "{kind:?}: 8-bit in the 7bit report part"
+        );
+        if kind == FailureKind::Dkim(0) || kind == FailureKind::Dmarc {
+            let fr = unfold(&parts[1]);
+            assert!(
+                fr.contains("DKIM-Domain: xn--bcher-kva.example\r\n")
+                    && fr.contains("DKIM-Identity: @xn--bcher-kva.example\r\n")
+                    && fr.contains("DKIM-Selector: xn--slecteur-b1a\r\n"),
+                "{fr}"
+            );
+        }
+    }
+}
