@@ -162,6 +162,10 @@ pub async fn queue_reports(
         header.extend_from_slice(&f.value);
         header.extend_from_slice(b"\r\n");
     }
+    if reports::is_feedback_report(&header) {
+        tracing::debug!(%policy_domain, "reports: no failure report about a failure report");
+        return outcome;
+    }
     let failed = FailedMessage {
         header: &header,
         body: None,

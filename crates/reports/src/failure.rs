@@ -102,6 +102,19 @@ pub fn failure_reports_requested(obs: &Observation) -> FailureTriggers {
     }
 }
 
+/// Whether the message with header block `header` is itself an ARF report (RFC 5965 §2:
+/// `multipart/report; report-type=feedback-report`). No failure report is made about one:
+/// two receivers whose failure reports fail DMARC at each other would otherwise trade reports
+/// for as long as both fail (RFC 9991 §5.1).
+pub fn is_feedback_report(header: &[u8]) -> bool {
+    let mut head = header.to_vec();
+    head.extend_from_slice(b"\r\n");
+    let (kind, params) = crate::mime::Entity::parse(&head).content_type();
+    kind == "multipart/report"
+        && crate::mime::param_value(&params, "report-type")
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("feedback-report"))
+}
+
 /// Which failure a report is about (RFC 6591 §3.3 `Auth-Failure`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FailureKind {

@@ -146,7 +146,7 @@ fn parse_parameters(field: &str) -> (String, Vec<(String, String)>) {
 }
 
 /// A parameter, also in its RFC 2231 forms `name*=charset''pct-encoded` and `name*0=`.
-fn param_value(params: &[(String, String)], name: &str) -> Option<String> {
+pub(crate) fn param_value(params: &[(String, String)], name: &str) -> Option<String> {
     if let Some((_, v)) = params.iter().find(|(n, _)| n == name) {
         return Some(v.clone());
     }

@@ -257,3 +257,48 @@ fn the_retry_list_is_bounded_and_drops_the_oldest() {
     none.schedule(candidate(&[]), uris("e"), t0);
     assert_eq!((none.len(), none.given_up()), (0, 1));
 }
+
+/// A failed message that is itself an ARF report (RFC 5965 §2) gets no failure report: two
+/// receivers whose failure reports fail DMARC at each other would otherwise answer each
+/// other's reports for as long as both fail (RFC 9991 §5.1 warns of such loops).
+#[tokio::test]
+async fn no_failure_report_about_a_failure_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reports.db");
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc-reports@rx.example\"\n\
+         [reports.failure]\nenabled = true\n",
+        db.display()
+    );
+    let dns: Arc<dyn Resolver> =
+        Arc::new(MemoryResolver::from_zone("a.example MX 10 mx.a.example\n").unwrap());
+    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db.clone()), 1_700_000_000)
+        .await
+        .unwrap();
+    let field = |n: &str, v: &str| message::HeaderField {
+        name: n.as_bytes().to_vec(),
+        value: v.as_bytes().to_vec(),
+    };
+    let mut arf = candidate(&[INTERNAL]);
+    let mut headers = (*arf.headers.take().unwrap()).clone();
+    headers.push(field(
+        "Content-Type",
+        " Multipart/Report; boundary=\"b1\";\r\n\tReport-Type=\"Feedback-Report\"",
+    ));
+    arf.headers = Some(Arc::new(headers));
+    let none = queue_reports(&app, &store, &arf, None, 1_700_000_000, None).await;
+    assert_eq!(none.queued, 0);
+    assert!(queued(&store).await.is_empty());
+    // a delivery status notification is no ARF report: it is reported as any other message
+    let mut dsn = candidate(&[INTERNAL]);
+    let mut headers = (*dsn.headers.take().unwrap()).clone();
+    headers.push(field(
+        "Content-Type",
+        " multipart/report; report-type=delivery-status; boundary=b2",
+    ));
+    dsn.headers = Some(Arc::new(headers));
+    let one = queue_reports(&app, &store, &dsn, None, 1_700_000_000, None).await;
+    assert_eq!(one.queued, 1);
+}
