@@ -231,18 +231,21 @@ fn record_of(obs: &Observation, include_envelope_to: bool) -> Record {
 /// DKIM signatures in RFC 9990 §3.1.3 order: aligned strict passes, aligned relaxed passes,
 /// other passes, the rest; at most [`MAX_DKIM_PER_ROW`]. Equal ranks keep message order.
 fn ordered_dkim<'a>(dkim: &'a [DkimObservation], header_from: &str) -> Vec<&'a DkimObservation> {
-    let rank = |d: &DkimObservation| -> u8 {
-        match (d.result == DkimResult::Pass, d.aligned) {
-            (true, true) if d.domain.eq_ignore_ascii_case(header_from) => 0,
-            (true, true) => 1,
-            (true, false) => 2,
-            (false, _) => 3,
-        }
-    };
     let mut out: Vec<&DkimObservation> = dkim.iter().collect();
-    out.sort_by_key(|d| rank(d));
+    out.sort_by_key(|d| dkim_rank(d, header_from));
     out.truncate(MAX_DKIM_PER_ROW);
     out
+}
+
+/// A signature's place in RFC 9990 §3.1.3's order (lower first): 0 a pass in strict
+/// alignment with the From domain, 1 a pass in relaxed alignment, 2 another pass, 3 the rest.
+pub(crate) fn dkim_rank(d: &DkimObservation, header_from: &str) -> u8 {
+    match (d.result == DkimResult::Pass, d.aligned) {
+        (true, true) if d.domain.eq_ignore_ascii_case(header_from) => 0,
+        (true, true) => 1,
+        (true, false) => 2,
+        (false, _) => 3,
+    }
 }
 
 #[cfg(test)]

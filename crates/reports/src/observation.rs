@@ -15,6 +15,47 @@ use crate::vocabulary::{
     OverrideType, Psd, SpfResult, SpfScope,
 };
 
+/// The longest domain or selector an observation keeps, in octets (RFC 1035 §2.3.4: names
+/// are at most 255); a longer one comes from a signature that did not parse, and is cut.
+pub const MAX_NAME: usize = 255;
+
+/// `s` cut to at most [`MAX_NAME`] octets, at a character boundary.
+fn bounded(s: &str) -> String {
+    let mut end = s.len().min(MAX_NAME);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default().to_string()
+}
+
+/// At most [`crate::aggregate::MAX_DKIM_PER_ROW`] signatures, those a report row shows first
+/// (RFC 9990 §3.1.3), in message order.
+fn bounded_dkim(mut dkim: Vec<DkimObservation>, header_from: &str) -> Vec<DkimObservation> {
+    let max = crate::aggregate::MAX_DKIM_PER_ROW;
+    if dkim.len() <= max {
+        return dkim;
+    }
+    let mut order: Vec<(u8, usize)> = dkim
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (crate::aggregate::dkim_rank(d, header_from), i))
+        .collect();
+    order.sort_unstable();
+    let mut keep = vec![false; dkim.len()];
+    for &(_, i) in order.iter().take(max) {
+        if let Some(k) = keep.get_mut(i) {
+            *k = true;
+        }
+    }
+    let mut i = 0;
+    dkim.retain(|_| {
+        let k = keep.get(i).copied().unwrap_or(false);
+        i += 1;
+        k
+    });
+    dkim
+}
+
 /// One inbound DMARC evaluation of one author domain (RFC 9990 §3.1.1.7–§3.1.1.14 data).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observation {
@@ -41,7 +82,8 @@ pub struct Observation {
     pub overrides: Vec<OverrideReason>,
     /// The SPF check of the MAIL FROM (or HELO for a null reverse-path) identity.
     pub spf: Option<SpfObservation>,
-    /// Every DKIM signature checked, in message order.
+    /// The DKIM signatures checked, in message order: at most
+    /// [`crate::aggregate::MAX_DKIM_PER_ROW`], those RFC 9990 §3.1.3 puts first.
     pub dkim: Vec<DkimObservation>,
     /// The policy record as discovered (`policy_published`, RFC 9990 §3.1.1.5).
     pub published: Option<PublishedPolicy>,
@@ -382,9 +424,9 @@ impl Observation {
             header_from: eval.author_domain.clone(),
             envelope_from: match eval.spf.as_ref() {
                 Some(s) if s.auth.scope == dmarc::SpfScope::MailFrom => {
-                    s.auth.domain.to_ascii_lowercase()
+                    bounded(&s.auth.domain.to_ascii_lowercase())
                 }
-                _ => address_domain(&envelope.mail_from),
+                _ => bounded(&address_domain(&envelope.mail_from)),
             },
             envelope_to,
             policy_domain: eval.policy_domain.clone(),
@@ -393,22 +435,24 @@ impl Observation {
             requested_policy,
             overrides,
             spf: eval.spf.as_ref().map(|s| SpfObservation {
-                domain: s.auth.domain.clone(),
+                domain: bounded(&s.auth.domain),
                 scope: s.auth.scope.into(),
                 result: s.auth.result.into(),
                 aligned: s.aligned,
             }),
-            dkim: eval
-                .dkim
-                .iter()
-                .map(|d| DkimObservation {
-                    domain: d.auth.domain.clone(),
-                    selector: d.auth.selector.clone(),
-                    result: d.auth.result.into(),
-                    aligned: d.aligned,
-                    human_result: None,
-                })
-                .collect(),
+            dkim: bounded_dkim(
+                eval.dkim
+                    .iter()
+                    .map(|d| DkimObservation {
+                        domain: bounded(&d.auth.domain),
+                        selector: bounded(&d.auth.selector),
+                        result: d.auth.result.into(),
+                        aligned: d.aligned,
+                        human_result: None,
+                    })
+                    .collect(),
+                &eval.author_domain,
+            ),
             published: eval
                 .record
                 .as_ref()
@@ -435,165 +479,4 @@ impl Observation {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use dmarc::{DkimAuth, DkimOutcome, SpfAuth, SpfOutcome};
-
-    fn evaluation() -> dmarc::Evaluation {
-        let record = dmarc::parse_record(
-            b"v=DMARC1; p=reject; pct=50; rua=mailto:d@example.com!10m; fo=1:d",
-        )
-        .unwrap();
-        dmarc::Evaluation {
-            author_domain: "example.com".into(),
-            result: dmarc::DmarcResult::Fail,
-            org_domain: Some("example.com".into()),
-            discovery: dmarc::DiscoveryMethod::Psl,
-            policy_domain: Some("example.com".into()),
-            record_source: Some(dmarc::RecordSource::AuthorDomain),
-            record: Some(record),
-            policy: Some(dmarc::Policy::Reject),
-            policy_source: Some(dmarc::PolicySource::P),
-            author_domain_exists: None,
-            disposition: dmarc::Disposition::Quarantine,
-            sampled_out: true,
-            testing: false,
-            spf: Some(dmarc::SpfCheck {
-                auth: SpfAuth::new(
-                    SpfOutcome::Pass,
-                    "bounce.other.example",
-                    dmarc::SpfScope::MailFrom,
-                ),
-                aligned: false,
-                pass: false,
-            }),
-            dkim: vec![dmarc::DkimCheck {
-                auth: DkimAuth::new(DkimOutcome::Fail, "example.com", "sel"),
-                aligned: true,
-                pass: false,
-            }],
-            reasons: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn from_evaluation_keeps_everything_a_report_needs() {
-        let envelope = Envelope {
-            source_ip: Some("192.0.2.7".parse().unwrap()),
-            helo: "mx.other.example".into(),
-            mail_from: "bounce@Bounce.Other.Example".into(),
-            rcpt_to: vec![
-                "a@rx.example".into(),
-                "b@RX.example".into(),
-                "c@second.example".into(),
-            ],
-            envelope_id: None,
-        };
-        let eval = evaluation();
-        let obs = Observation::from_evaluation(
-            &eval,
-            &envelope,
-            AppliedPolicy::as_evaluated(&eval),
-            1_700_000_000,
-        );
-        assert_eq!(obs.time, 1_700_000_000);
-        assert_eq!(obs.source_ip.to_string(), "192.0.2.7");
-        assert_eq!(obs.header_from, "example.com");
-        assert_eq!(obs.envelope_from, "bounce.other.example");
-        assert_eq!(obs.envelope_to, vec!["rx.example", "second.example"]);
-        assert_eq!(obs.policy_domain.as_deref(), Some("example.com"));
-        assert_eq!(obs.result, DmarcResult::Fail);
-        assert_eq!(obs.disposition, Disposition::Quarantine);
-        assert_eq!(obs.requested_policy, Some(Disposition::Reject));
-        assert_eq!(
-            obs.overrides,
-            vec![OverrideReason::with_comment(
-                OverrideType::SampledOut,
-                "pct=50"
-            )]
-        );
-        assert_eq!(obs.mode, Mode::Rfc7489);
-        let spf = obs.spf.as_ref().unwrap();
-        assert_eq!(
-            (spf.result, spf.aligned, spf.scope),
-            (SpfResult::Pass, false, SpfScope::MailFrom)
-        );
-        assert_eq!(obs.dkim.len(), 1);
-        assert_eq!(obs.dkim[0].selector, "sel");
-        assert!(obs.dkim[0].aligned && !obs.dkim_aligned_pass() && !obs.spf_aligned_pass());
-        let p = obs.published.as_ref().unwrap();
-        assert_eq!(p.p, Disposition::Reject);
-        assert_eq!(p.pct, 50);
-        assert_eq!(p.fo, vec![FailureOption::Any, FailureOption::Dkim]);
-        assert_eq!(p.rua[0].max_size, Some(10 << 20));
-        assert_eq!(p.discovery_method, DiscoveryMethod::Psl);
-        assert!(obs.wants_aggregate_report());
-
-        // the store keeps it as JSON and gets the same thing back
-        let json = serde_json::to_string(&obs).unwrap();
-        assert!(json.contains("\"sampled_out\""), "{json}");
-        let back: Observation = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, obs);
-    }
-
-    #[test]
-    fn local_override_is_kept_and_null_sender_has_empty_envelope_from() {
-        let mut eval = evaluation();
-        eval.sampled_out = false;
-        eval.spf = None;
-        let envelope = Envelope {
-            mail_from: String::new(),
-            ..Envelope::default()
-        };
-        let applied = AppliedPolicy::overridden(
-            Disposition::None,
-            OverrideReason::with_comment(OverrideType::TrustedForwarder, "list.example"),
-        );
-        let obs = Observation::from_evaluation(&eval, &envelope, applied, 5);
-        assert_eq!(obs.envelope_from, "");
-        assert_eq!(obs.source_ip.to_string(), "0.0.0.0");
-        assert_eq!(obs.overrides.len(), 1);
-        assert_eq!(obs.overrides[0].kind, OverrideType::TrustedForwarder);
-        assert_eq!(obs.disposition, Disposition::None);
-    }
-
-    #[test]
-    fn hostile_uri_lists_are_capped() {
-        // RFC 9990 §3.5: every URI "up to the Receiver's limits on supported URIs"
-        let rua: Vec<String> = (0..500)
-            .map(|i| format!("mailto:a{i}@example.com"))
-            .collect();
-        let ruf: Vec<String> = (0..500)
-            .map(|i| format!("mailto:f{i}@example.com"))
-            .collect();
-        let text = format!(
-            "v=DMARC1; p=reject; rua={}; ruf={}",
-            rua.join(","),
-            ruf.join(",")
-        );
-        let record = dmarc::parse_record(text.as_bytes()).unwrap();
-        let p = PublishedPolicy::from_record(&record, DiscoveryMethod::TreeWalk);
-        let cap = crate::destination::MAX_REPORT_URIS;
-        assert_eq!((p.rua.len(), p.ruf.len()), (cap, cap));
-        assert_eq!(p.rua[0].uri, "mailto:a0@example.com");
-        assert_eq!(
-            p.ruf[cap - 1].uri,
-            format!("mailto:f{}@example.com", cap - 1)
-        );
-        // the Domain Owner learns why (RFC 9990 §3.1.5 `error`)
-        assert!(
-            p.errors
-                .iter()
-                .any(|e| e.contains("rua") && e.contains("500")),
-            "{:?}",
-            p.errors
-        );
-    }
-
-    #[test]
-    fn address_domains() {
-        assert_eq!(address_domain("<A@B.Example.>"), "b.example");
-        assert_eq!(address_domain(""), "");
-        assert_eq!(address_domain("postmaster"), "");
-    }
-}
+mod tests;
