@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::config::OriginalSetting;
 
-use super::sender::{Resolved, resolve_destination};
+use super::destinations::{Resolved, resolve_destination};
 use retry::{RetryList, RetryPolicy};
 
 /// A failed message handed over by the recorder.

@@ -8,99 +8,14 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use report_store::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendState, Store};
-use reports::{Delivery, MxStatus, ReportAddress, ReportKind, Verification};
+use reports::{Delivery, ReportAddress, ReportKind};
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 
 use crate::app::App;
 
+use super::destinations::{Resolved, resolve_destination};
 use super::smtp::SubmitError;
-
-/// Where one `rua`/`ruf` URI leads after the checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolved {
-    /// Send to these addresses.
-    Send(Vec<String>),
-    /// Not sent (recorded as skipped with the reason).
-    Skip {
-        /// The address, or the URI when it has none.
-        destination: String,
-        /// Why.
-        why: String,
-    },
-    /// A temporary DNS error: try again later.
-    TempError(String),
-}
-
-fn denied(app: &App, address: &str) -> Option<String> {
-    let address = address.to_ascii_lowercase();
-    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
-    app.config.reports.deny.iter().find_map(|d| {
-        let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
-        let hit = if d.contains('@') {
-            d == address
-        } else {
-            domain == d || domain.ends_with(&format!(".{d}"))
-        };
-        hit.then(|| format!("denied by reports.deny ({d})"))
-    })
-}
-
-/// The checks before a report goes to `uri` (RFC 9990 §4, RFC 9991 §5): `mailto:` only, the
-/// deny list, external destination verification, and the MX check when `require_mx` is on.
-pub async fn resolve_destination(
-    app: &App,
-    policy_domain: &str,
-    uri: &ReportAddress,
-    kind: ReportKind,
-) -> Resolved {
-    let Some(address) = reports::mailto_address(&uri.uri) else {
-        return Resolved::Skip {
-            destination: uri.uri.clone(),
-            why: "not a usable mailto: URI (only mailto: is supported)".into(),
-        };
-    };
-    let skip = |why: String| Resolved::Skip {
-        destination: address.to_ascii_lowercase(),
-        why,
-    };
-    if let Some(why) = denied(app, &address) {
-        return skip(why);
-    }
-    let uris = match reports::verify_destination(&*app.resolver, policy_domain, uri, kind).await {
-        Verification::TempError(e) => {
-            return Resolved::TempError(format!("verifying {}: {e}", uri.uri));
-        }
-        Verification::NotAuthorized(why) => {
-            return skip(format!("external destination not authorized: {why}"));
-        }
-        v => v.destinations(uri),
-    };
-    let mut out = Vec::new();
-    for u in uris {
-        let Some(a) = reports::mailto_address(&u.uri) else {
-            continue;
-        };
-        if let Some(why) = denied(app, &a) {
-            return skip(why);
-        }
-        if app.config.reports.require_mx {
-            let host = a.rsplit_once('@').map_or("", |(_, d)| d);
-            match reports::mx_exists(&*app.resolver, host).await {
-                MxStatus::Exists => {}
-                MxStatus::Missing => return skip(format!("{host} has no MX or address")),
-                MxStatus::TempError => {
-                    return Resolved::TempError(format!("MX lookup of {host} failed"));
-                }
-            }
-        }
-        out.push(a);
-    }
-    if out.is_empty() {
-        return skip("no usable address".into());
-    }
-    Resolved::Send(out)
-}
 
 /// What a pass did, for the log and `report send`.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -135,6 +50,12 @@ pub struct PassOptions {
     /// Every ended period is due (by hand), not only from `send_hour` on.
     pub immediate: bool,
 }
+
+/// At most this many stored rows go into one report, those that stand for the most messages
+/// (a hostile sender can make every message a row of its own; RFC 9990 sets no bound).
+pub const MAX_REPORT_ROWS: u64 = 100_000;
+/// At most about this much stored data (JSON) is read for one report: its memory bound.
+pub const MAX_REPORT_BYTES: u64 = 64 << 20;
 
 fn backoff(attempts: u64) -> u64 {
     (300u64 << attempts.min(6)).min(6 * 3600)
@@ -197,25 +118,44 @@ async fn job(
             Claim::Finished => return Ok(()),
         }
     };
-    let rows = store.period_observations(key).await?;
+    let period = store
+        .period_observations_limited(key, MAX_REPORT_ROWS, MAX_REPORT_BYTES)
+        .await?;
+    let rows = period.rows;
     let counted: Vec<(&reports::Observation, u64)> = rows.iter().map(|(o, n)| (o, *n)).collect();
     let reporter = super::reporter_info(app);
-    let feedback =
-        match reports::build_feedback_counted(&key.policy_domain, key.range(), &counted, &reporter)
-        {
-            Ok(f) => f,
-            Err(e) => {
-                if opts.dry_run.is_none() {
-                    let end = JobEnd::Done {
-                        report_id: None,
-                        messages: 0,
-                        error: Some(e.to_string()),
-                    };
-                    store.finish_job(key, holder, now, end).await?;
-                }
-                return Ok(());
+    let feedback = match reports::build_feedback_counted(
+        &key.policy_domain,
+        key.range(),
+        &counted,
+        &reporter,
+    ) {
+        Ok(mut f) => {
+            if period.omitted_rows > 0 {
+                let note = format!(
+                    "{} more rows ({} messages) are not in this report: it holds at most \
+                         {MAX_REPORT_ROWS} rows and {} MiB of data",
+                    period.omitted_rows,
+                    period.omitted_messages,
+                    MAX_REPORT_BYTES >> 20
+                );
+                tracing::warn!(policy_domain = %key.policy_domain, period = key.period_begin, "reports: {note}");
+                f.metadata.errors.push(note);
             }
-        };
+            f
+        }
+        Err(e) => {
+            if opts.dry_run.is_none() {
+                let end = JobEnd::Done {
+                    report_id: None,
+                    messages: 0,
+                    error: Some(e.to_string()),
+                };
+                store.finish_job(key, holder, now, end).await?;
+            }
+            return Ok(());
+        }
+    };
     let report_id = feedback.metadata.report_id.clone();
     // the destinations of the latest policy seen (RFC 9990 §3.1 "final configuration")
     let rua: Vec<ReportAddress> = rows

@@ -43,7 +43,7 @@ pub use jobs::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendRow, SendState};
 pub use location::{StoreLocation, redact};
 pub use outbound::OutboundDomain;
 pub use received::{ReceivedInsert, report_day};
-pub use record::RecordStats;
+pub use record::{PeriodRows, RecordStats};
 pub use status::{JobStatus, PeriodStatus, PurgeStats, Status};
 pub use summary::{
     DayResults, DomainOverview, DomainSummary, ReporterSummary, SelectorSummary, SourceSummary,

@@ -145,6 +145,57 @@ impl Store {
         Ok(out)
     }
 
+    /// Like [`Store::period_observations`], bounded for building a report: at most `max_rows`
+    /// rows and about `max_bytes` of stored data (at least one row), those that stand for the
+    /// most messages; the rows and messages left out are counted.
+    pub async fn period_observations_limited(
+        &self,
+        key: &crate::PeriodKey,
+        max_rows: u64,
+        max_bytes: u64,
+    ) -> Result<PeriodRows, StoreError> {
+        let params = || vec![key.policy_domain.clone().into(), key.period_begin.into()];
+        let mut limited = params();
+        limited.extend([max_rows.into(), max_bytes.into()]);
+        let results = self
+            .read(vec![
+                Stmt::new(
+                    "SELECT data, count, last_seen FROM (
+                        SELECT data, count, last_seen, id,
+                            CAST(ROW_NUMBER() OVER (ORDER BY count DESC, id) AS BIGINT) AS n,
+                            CAST(SUM(LENGTH(data)) OVER (ORDER BY count DESC, id
+                                ROWS UNBOUNDED PRECEDING) AS BIGINT) AS bytes
+                        FROM observations WHERE policy_domain = ?1 AND period_begin = ?2) t
+                     WHERE n <= ?3 AND (n = 1 OR bytes <= ?4)
+                     ORDER BY last_seen, id",
+                    limited,
+                ),
+                Stmt::new(
+                    "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(count), 0) AS BIGINT)
+                     FROM observations WHERE policy_domain = ?1 AND period_begin = ?2",
+                    params(),
+                ),
+            ])
+            .await?;
+        let mut rows = Vec::new();
+        for r in results.first().map(Vec::as_slice).unwrap_or_default() {
+            let mut obs: Observation = serde_json::from_str(&r.text(0)?)
+                .map_err(|e| StoreError::Corrupt(format!("stored observation: {e}")))?;
+            obs.time = r.uint(2)?;
+            rows.push((obs, r.uint(1)?));
+        }
+        let (total_rows, total_messages) = match results.get(1).and_then(|t| t.first()) {
+            Some(t) => (t.uint(0)?, t.uint(1)?),
+            None => (0, 0),
+        };
+        let messages: u64 = rows.iter().map(|(_, n)| *n).sum();
+        Ok(PeriodRows {
+            omitted_rows: total_rows.saturating_sub(rows.len() as u64),
+            omitted_messages: total_messages.saturating_sub(messages),
+            rows,
+        })
+    }
+
     /// The number of messages recorded (sum of counts), over all periods from `since` on.
     pub async fn recorded_messages(&self, since: u64) -> Result<u64, StoreError> {
         let rows = self
@@ -156,6 +207,17 @@ impl Store {
             .await?;
         rows.first().map_or(Ok(0), |r| r.uint(0))
     }
+}
+
+/// The rows of one report as [`Store::period_observations_limited`] read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodRows {
+    /// The observations with their counts, oldest last seen first (RFC 9990 §3.1.1.7 rows).
+    pub rows: Vec<(Observation, u64)>,
+    /// Rows left out by the limits.
+    pub omitted_rows: u64,
+    /// The messages those rows stand for.
+    pub omitted_messages: u64,
 }
 
 /// An observation compared and hashed without its time.

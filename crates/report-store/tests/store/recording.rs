@@ -122,7 +122,61 @@ async fn the_outbound_view_reads_a_bounded_number_of_domains(loc: &StoreLocation
     );
 }
 
+/// A report reads a bounded number of rows and bytes (a hostile sender can make every message
+/// a row of its own): the rows that stand for the most messages, the rest counted.
+async fn a_report_reads_a_bounded_number_of_rows(loc: &StoreLocation) {
+    let store = Store::open(loc, T0).await.unwrap();
+    let mut batch = Vec::new();
+    // 192.0.2.1 ×1, .2 ×4, .3 ×2, .4 ×3: four rows, ten messages
+    for (ip, n) in [
+        ("192.0.2.1", 1),
+        ("192.0.2.2", 4),
+        ("192.0.2.3", 2),
+        ("192.0.2.4", 3),
+    ] {
+        for i in 0..n {
+            batch.push(observation(T0 + 100 + i, "a.example", ip, true, true));
+        }
+    }
+    store.record(&batch).await.unwrap();
+    let a0 = key("a.example", T0);
+    let all = store
+        .period_observations_limited(&a0, 100, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        (all.rows.len(), all.omitted_rows, all.omitted_messages),
+        (4, 0, 0)
+    );
+    let two = store
+        .period_observations_limited(&a0, 2, 1 << 20)
+        .await
+        .unwrap();
+    let ips: Vec<(String, u64)> = two
+        .rows
+        .iter()
+        .map(|(o, n)| (o.source_ip.to_string(), *n))
+        .collect();
+    // the two biggest rows, oldest last seen first (the latest policy comes last)
+    assert_eq!(
+        ips,
+        [("192.0.2.4".to_string(), 3), ("192.0.2.2".to_string(), 4)]
+    );
+    assert_eq!((two.omitted_rows, two.omitted_messages), (2, 3));
+    // a byte budget smaller than one row still gives the biggest row
+    let one = store
+        .period_observations_limited(&a0, 100, 1)
+        .await
+        .unwrap();
+    assert_eq!(one.rows.len(), 1);
+    assert_eq!(one.rows[0].1, 4);
+    assert_eq!((one.omitted_rows, one.omitted_messages), (3, 6));
+}
+
 on_both_backends! {
+    a_report_reads_a_bounded_number_of_rows =>
+        sqlite_a_report_reads_a_bounded_number_of_rows,
+        postgres_a_report_reads_a_bounded_number_of_rows;
     the_outbound_view_reads_a_bounded_number_of_domains =>
         sqlite_the_outbound_view_reads_a_bounded_number_of_domains,
         postgres_the_outbound_view_reads_a_bounded_number_of_domains;
