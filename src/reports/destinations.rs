@@ -6,11 +6,21 @@ use reports::{MxStatus, ReportAddress, ReportKind, Verification};
 
 use crate::app::App;
 
+/// One address a report goes to, with the `!size` limit of the URI it came from (RFC 7489
+/// §6.2; the destination's override URI when it gave one, RFC 9990 §4 step 9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// The `mailto:` address.
+    pub address: String,
+    /// The URI's size limit in bytes.
+    pub max_size: Option<u64>,
+}
+
 /// Where one `rua`/`ruf` URI leads after the checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved {
     /// Send to these addresses.
-    Send(Vec<String>),
+    Send(Vec<Destination>),
     /// Not sent (recorded as skipped with the reason).
     Skip {
         /// The address, or the URI when it has none.
@@ -84,10 +94,48 @@ pub async fn resolve_destination(
                 }
             }
         }
-        out.push(a);
+        out.push(Destination {
+            address: a,
+            max_size: u.max_size,
+        });
     }
     if out.is_empty() {
         return skip("no usable address".into());
     }
     Resolved::Send(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use dns::Resolver;
+    use dns::memory::MemoryResolver;
+
+    use super::*;
+    use crate::config::Config;
+
+    /// The destination's own override (RFC 9990 §4 step 9) replaces the URI, `!size` and all
+    /// (RFC 7489 §7.1): the Report Consumer's limit is the one that counts.
+    #[tokio::test]
+    async fn an_override_keeps_its_own_size_limit() {
+        let zone = "rx.example MX 10 mx.rx.example\n\
+             a.example._report._dmarc.rx.example TXT \"v=DMARC1; rua=mailto:big@rx.example!1k\"\n";
+        let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone(zone).unwrap());
+        let toml = "[reports]\nenabled = true\nstore = \"sqlite:/nonexistent/r.db\"\n\
+                    email = \"dmarc@rx.example\"\n";
+        let app = App::new(Config::parse(toml).unwrap(), dns).unwrap();
+        let uri = ReportAddress {
+            uri: "mailto:d@rx.example".into(),
+            max_size: Some(10 << 20),
+        };
+        let r = resolve_destination(&app, "a.example", &uri, ReportKind::Aggregate).await;
+        assert_eq!(
+            r,
+            Resolved::Send(vec![Destination {
+                address: "big@rx.example".into(),
+                max_size: Some(1024),
+            }])
+        );
+    }
 }

@@ -217,7 +217,7 @@ pub async fn queue_reports(
                 continue;
             }
         };
-        for address in destinations {
+        for address in destinations.into_iter().map(|d| d.address) {
             for kind in &kinds {
                 let message = match reports::failure_report_message(
                     obs, *kind, &failed, &address, now, &opts,

@@ -170,7 +170,11 @@ async fn job(
     for uri in &rua {
         match resolve_destination(app, &key.policy_domain, uri, ReportKind::Aggregate).await {
             Resolved::Send(list) => {
-                for a in list {
+                for super::destinations::Destination {
+                    address: a,
+                    max_size,
+                } in list
+                {
                     let destination = a.to_ascii_lowercase();
                     new_sends.push(NewSend {
                         destination,
@@ -180,7 +184,7 @@ async fn job(
                     });
                     to_send.push(ReportAddress {
                         uri: format!("mailto:{a}"),
-                        max_size: uri.max_size,
+                        max_size,
                     });
                 }
             }
