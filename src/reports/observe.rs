@@ -32,8 +32,14 @@ pub fn envelope(
 }
 
 /// The observations of a message: one per evaluated author domain, with what we applied
-/// (every author domain of a message shares its disposition). Empty without DMARC.
+/// (every author domain of a message shares its disposition). Empty without DMARC, and for a
+/// message answered with a tempfail: it was not received (RFC 5321 §4.2.5), its sender tries
+/// again, and each try would count as one more message in the aggregate report and could
+/// trigger one more failure report.
 pub fn observations(d: &Decision, env: &Envelope, time: u64) -> Vec<Observation> {
+    if matches!(d.verdict, crate::pipeline::Verdict::TempFail(_)) {
+        return Vec::new();
+    }
     let Some(dmarc) = d.results.as_ref().and_then(|r| r.dmarc.as_ref()) else {
         return Vec::new();
     };
@@ -66,5 +72,75 @@ fn applied_policy(a: &AppliedPolicy) -> reports::AppliedPolicy {
                 OverrideReason::with_comment(kind, o.comment.clone())
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::pipeline::{Results, Verdict};
+
+    use super::*;
+
+    fn evaluation() -> dmarc::Evaluation {
+        let record = dmarc::parse_record(b"v=DMARC1; p=reject; rua=mailto:d@a.example").unwrap();
+        dmarc::Evaluation {
+            author_domain: "a.example".into(),
+            result: dmarc::DmarcResult::TempError,
+            org_domain: Some("a.example".into()),
+            discovery: dmarc::DiscoveryMethod::TreeWalk,
+            policy_domain: Some("a.example".into()),
+            record_source: Some(dmarc::RecordSource::AuthorDomain),
+            record: Some(record),
+            policy: Some(dmarc::Policy::Reject),
+            policy_source: Some(dmarc::PolicySource::P),
+            author_domain_exists: None,
+            disposition: dmarc::Disposition::None,
+            sampled_out: false,
+            testing: false,
+            spf: None,
+            dkim: Vec::new(),
+            reasons: Vec::new(),
+        }
+    }
+
+    fn decision(verdict: Verdict) -> Decision {
+        let mut d = Decision::accept();
+        d.verdict = verdict;
+        d.results = Some(Arc::new(Results {
+            dmarc: Some(dmarc::DmarcOutcome {
+                result: dmarc::DmarcResult::TempError,
+                disposition: dmarc::Disposition::None,
+                from_problem: None,
+                evaluations: vec![evaluation()],
+                mode: dmarc::Mode::Rfc9989,
+                incomplete: None,
+            }),
+            ..Results::default()
+        }));
+        d
+    }
+
+    /// A transaction answered with a 4xx was not received (RFC 5321 §4.2.5): its sender tries
+    /// again, and every try would be counted in the aggregate report as a message delivered
+    /// (and could trigger a failure report each time).
+    #[test]
+    fn a_tempfailed_message_is_not_recorded() {
+        let env = envelope(
+            None,
+            None,
+            b"<u@a.example>",
+            &[b"<r@rx.example>".to_vec()],
+            None,
+        );
+        let tempfail = milter_proto::SmtpReply::new(451, None, "try again").unwrap();
+        assert!(observations(&decision(Verdict::TempFail(tempfail)), &env, 5).is_empty());
+        assert_eq!(observations(&decision(Verdict::Accept), &env, 5).len(), 1);
+        let reject = milter_proto::SmtpReply::new(550, None, "no").unwrap();
+        assert_eq!(
+            observations(&decision(Verdict::Reject(reject)), &env, 5).len(),
+            1
+        );
     }
 }
