@@ -17,6 +17,9 @@ use crate::app::App;
 use super::destinations::{Resolved, resolve_destination};
 use super::smtp::SubmitError;
 
+#[cfg(test)]
+mod tests;
+
 /// What a pass did, for the log and `report send`.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct PassSummary {
@@ -215,18 +218,31 @@ async fn job(
         return Ok(());
     }
     store.add_sends(key, &report_id, &new_sends, now).await?;
-    // a destination left pending by an earlier pass that the policy no longer lists
+    // a destination left pending by an earlier pass that this pass skips (no longer
+    // authorized, denied, no MX), or that the policy no longer lists
     let listed: Vec<String> = new_sends.iter().map(|s| s.destination.clone()).collect();
+    let resolved: Vec<String> = new_sends
+        .iter()
+        .filter(|s| s.state == SendState::Pending)
+        .map(|s| s.destination.clone())
+        .collect();
     for s in store.sends(key).await? {
-        if s.state == SendState::Pending
-            && !listed.contains(&s.destination)
-            && temp_errors.is_empty()
-        {
-            let note = "no longer a destination of the policy";
-            store
-                .settle_pending(key, &s.destination, SendState::Skipped, note, 0, now)
-                .await?;
+        if s.state != SendState::Pending || resolved.contains(&s.destination) {
+            continue;
         }
+        let skipped = new_sends
+            .iter()
+            .find(|n| n.destination == s.destination && n.state == SendState::Skipped);
+        let note = match skipped {
+            Some(n) => n.note.as_deref().unwrap_or("skipped"),
+            None if !listed.contains(&s.destination) && temp_errors.is_empty() => {
+                "no longer a destination of the policy"
+            }
+            None => continue,
+        };
+        store
+            .settle_pending(key, &s.destination, SendState::Skipped, note, 0, now)
+            .await?;
     }
     let window = cfg.destination_rate.per.get().as_secs();
     for d in deliveries {
@@ -293,15 +309,21 @@ async fn job(
             }
         }
     }
-    // the job is done when every destination is settled and no verification is pending
+    // the job is done when every destination is settled and no verification is pending; a
+    // pending destination this pass could not resolve (a temporary DNS error) waits on DNS,
+    // and is given up with the rest of the DNS trouble after max_attempts passes
     let sends = store.sends(key).await?;
     let mut pending_at: Option<u64> = None;
+    let mut waiting_on_dns: Vec<String> = Vec::new();
     for s in &sends {
         match s.state {
             SendState::Sent => {}
             SendState::Skipped => {}
             SendState::Failed => {}
             SendState::Uncertain => {}
+            SendState::Pending if !resolved.contains(&s.destination) => {
+                waiting_on_dns.push(s.destination.clone());
+            }
             SendState::Pending | SendState::Sending => {
                 pending_at = Some(pending_at.map_or(s.next_attempt, |p| p.min(s.next_attempt)));
             }
@@ -335,6 +357,15 @@ async fn job(
     };
     if attempts + 1 >= u64::from(cfg.max_attempts) && pending_at.is_none() {
         // only DNS trouble is left, and it lasted too long
+        let note = format!("gave up after {} attempts: {error}", attempts + 1);
+        for destination in &waiting_on_dns {
+            if store
+                .settle_pending(key, destination, SendState::Failed, &note, 0, now)
+                .await?
+            {
+                summary.failed += 1;
+            }
+        }
         store
             .finish_job(
                 key,

@@ -1,0 +1,193 @@
+//! The aggregate pass against a real SQLite store and an in-memory DNS (no SMTP needed: the
+//! cases here end before anything is submitted).
+
+use std::sync::Arc;
+
+use dns::Resolver;
+use dns::memory::MemoryResolver;
+use report_store::{NewSend, PeriodKey, SendState, Store, StoreLocation};
+use reports::vocabulary::{
+    AlignmentMode, DiscoveryMethod, Disposition, DmarcResult, FailureOption, Mode, Psd,
+};
+use reports::{Observation, PublishedPolicy, ReportAddress};
+
+use super::*;
+use crate::config::Config;
+
+const DAY: u64 = 86_400;
+/// 2026-11-02 00:00:00 UTC
+const T0: u64 = 1_793_577_600;
+
+fn observation(rua: &str) -> Observation {
+    Observation {
+        time: T0 + 100,
+        source_ip: "192.0.2.1".parse().unwrap(),
+        header_from: "a.example".into(),
+        envelope_from: "a.example".into(),
+        envelope_to: vec!["rx.example".into()],
+        policy_domain: Some("a.example".into()),
+        result: DmarcResult::Pass,
+        disposition: Disposition::None,
+        requested_policy: Some(Disposition::Reject),
+        overrides: Vec::new(),
+        spf: None,
+        dkim: Vec::new(),
+        published: Some(PublishedPolicy {
+            p: Disposition::Reject,
+            sp: None,
+            np: None,
+            adkim: AlignmentMode::Relaxed,
+            aspf: AlignmentMode::Relaxed,
+            testing: false,
+            pct: 100,
+            psd: Psd::Unknown,
+            fo: vec![FailureOption::All],
+            rua: vec![ReportAddress {
+                uri: rua.into(),
+                max_size: None,
+            }],
+            ruf: Vec::new(),
+            discovery_method: DiscoveryMethod::TreeWalk,
+            errors: Vec::new(),
+        }),
+        mode: Mode::Rfc9989,
+    }
+}
+
+/// A destination that an earlier pass left pending (its relay answered 4xx), whose
+/// verification record then stays unanswerable (SERVFAIL: a lame delegation). The job gives
+/// up after `max_attempts` passes like any other temporary DNS trouble, instead of being
+/// retried every pass for as long as the data is kept.
+#[tokio::test]
+async fn a_pending_destination_whose_dns_stays_broken_is_given_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reports.db");
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc@rx.example\"\n\
+         max_attempts = 3\n",
+        db.display()
+    );
+    let zone = "a.example._report._dmarc.reports.other.example TXT SERVFAIL\n\
+                reports.other.example MX 10 mx.other.example\n";
+    let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone(zone).unwrap());
+    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db.clone()), T0)
+        .await
+        .unwrap();
+    let uri = "mailto:r@reports.other.example";
+    store.record(&[observation(uri)]).await.unwrap();
+    let key = PeriodKey {
+        policy_domain: "a.example".into(),
+        period_begin: T0,
+    };
+    // the earlier pass: verified, then the relay said 451; retry later
+    store
+        .add_sends(
+            &key,
+            "id",
+            &[NewSend {
+                destination: "r@reports.other.example".into(),
+                uri: uri.into(),
+                state: SendState::Pending,
+                note: Some("451 try later".into()),
+            }],
+            T0 + DAY,
+        )
+        .await
+        .unwrap();
+    let opts = PassOptions {
+        immediate: true,
+        ..PassOptions::default()
+    };
+    let mut now = T0 + DAY + 3600;
+    for _ in 0..10 {
+        aggregate_pass(&app, &store, "n1/1", now, &opts)
+            .await
+            .unwrap();
+        now += 7 * 3600; // past any backoff
+    }
+    let status = store.status(T0).await.unwrap();
+    let period = status
+        .periods
+        .iter()
+        .find(|p| p.policy_domain == "a.example")
+        .unwrap();
+    let job = period.job.as_ref().unwrap();
+    assert_eq!(job.state, "done", "{job:?}");
+    assert!(job.attempts <= 3, "{job:?}");
+    assert_eq!(period.sends.len(), 1);
+    assert_eq!(
+        period.sends[0].state,
+        SendState::Failed,
+        "{:?}",
+        period.sends[0]
+    );
+}
+
+/// A destination an earlier pass left pending whose verification record is gone now
+/// (RFC 9990 §4: no record, the URI MUST be ignored) is settled as skipped, and the job ends.
+#[tokio::test]
+async fn a_pending_destination_no_longer_authorized_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reports.db");
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc@rx.example\"\n",
+        db.display()
+    );
+    let zone = "reports.other.example MX 10 mx.other.example\n";
+    let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone(zone).unwrap());
+    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db.clone()), T0)
+        .await
+        .unwrap();
+    let uri = "mailto:r@reports.other.example";
+    store.record(&[observation(uri)]).await.unwrap();
+    let key = PeriodKey {
+        policy_domain: "a.example".into(),
+        period_begin: T0,
+    };
+    store
+        .add_sends(
+            &key,
+            "id",
+            &[NewSend {
+                destination: "r@reports.other.example".into(),
+                uri: uri.into(),
+                state: SendState::Pending,
+                note: Some("451 try later".into()),
+            }],
+            T0 + DAY,
+        )
+        .await
+        .unwrap();
+    let opts = PassOptions {
+        immediate: true,
+        ..PassOptions::default()
+    };
+    aggregate_pass(&app, &store, "n1/1", T0 + DAY + 3600, &opts)
+        .await
+        .unwrap();
+    let status = store.status(T0).await.unwrap();
+    let period = status
+        .periods
+        .iter()
+        .find(|p| p.policy_domain == "a.example")
+        .unwrap();
+    assert_eq!(period.job.as_ref().unwrap().state, "done", "{period:?}");
+    assert_eq!(
+        period.sends[0].state,
+        SendState::Skipped,
+        "{:?}",
+        period.sends[0]
+    );
+    assert!(
+        period.sends[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("not authorized")),
+        "{:?}",
+        period.sends[0]
+    );
+}
