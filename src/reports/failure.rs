@@ -121,6 +121,8 @@ fn load_key(path: &std::path::Path) -> Option<RedactionKey> {
 pub struct QueueOutcome {
     /// Reports queued.
     pub queued: usize,
+    /// Report messages built (and signed): queued, or refused by a rate limit when queued.
+    pub built: usize,
     /// The `ruf` URIs whose check hit a temporary DNS error: to try again later.
     pub retry: Vec<String>,
 }
@@ -218,11 +220,30 @@ pub async fn queue_reports(
             }
         };
         for address in destinations.into_iter().map(|d| d.address) {
+            let destination = address.to_ascii_lowercase();
             for kind in &kinds {
+                // a report the rate limits would refuse is not built (fo=d: one per signature)
+                match store
+                    .failure_report_allowed(&policy_domain, &destination, now, limits)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::debug!(%policy_domain, %destination, "reports: failure report rate limited");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!("reports: cannot queue a failure report: {e}");
+                        break;
+                    }
+                }
                 let message = match reports::failure_report_message(
                     obs, *kind, &failed, &address, now, &opts,
                 ) {
-                    Ok(m) => super::sign(app, &from, m, now),
+                    Ok(m) => {
+                        outcome.built += 1;
+                        super::sign(app, &from, m, now)
+                    }
                     Err(e) => {
                         tracing::warn!(%policy_domain, "reports: cannot build a failure report: {e}");
                         continue;
@@ -230,7 +251,7 @@ pub async fn queue_reports(
                 };
                 let report = NewFailureReport {
                     policy_domain: policy_domain.clone(),
-                    destination: address.to_ascii_lowercase(),
+                    destination: destination.clone(),
                     uri: uri.uri.clone(),
                     kind: kind_name(*kind).into(),
                     message,

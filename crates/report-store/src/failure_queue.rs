@@ -104,6 +104,40 @@ impl Store {
         }
     }
 
+    /// Whether a failure report for `policy_domain` to `destination` would be within the rate
+    /// limits now (the check [`Store::queue_failure_report`] makes), so a report that would be
+    /// refused need not be built.
+    pub async fn failure_report_allowed(
+        &self,
+        policy_domain: &str,
+        destination: &str,
+        now: u64,
+        limits: FailureLimits,
+    ) -> Result<bool, StoreError> {
+        let since = |window: u64| Value::Int(secs(now.saturating_sub(window)));
+        let rows = self
+            .query(Stmt::new(
+                "SELECT CAST(CASE WHEN
+                    (SELECT COUNT(*) FROM failure_reports
+                     WHERE policy_domain = CAST(?1 AS TEXT)
+                       AND created_at >= CAST(?3 AS BIGINT)) < CAST(?4 AS BIGINT)
+                    AND (SELECT COUNT(*) FROM failure_reports
+                     WHERE destination = CAST(?2 AS TEXT)
+                       AND created_at >= CAST(?5 AS BIGINT)) < CAST(?6 AS BIGINT)
+                 THEN 1 ELSE 0 END AS BIGINT)",
+                vec![
+                    policy_domain.into(),
+                    destination.into(),
+                    since(limits.per_domain.1),
+                    limits.per_domain.0.into(),
+                    since(limits.per_destination.1),
+                    limits.per_destination.0.into(),
+                ],
+            ))
+            .await?;
+        Ok(rows.first().map(|r| r.uint(0)).transpose()? == Some(1))
+    }
+
     /// Claims up to `limit` queued failure reports whose time has come, for `holder` until
     /// `now + lease`. Reports claimed by a sender whose lease expired become `uncertain`
     /// first (never sent again).

@@ -302,3 +302,40 @@ async fn no_failure_report_about_a_failure_report() {
     let one = queue_reports(&app, &store, &dsn, None, 1_700_000_000, None).await;
     assert_eq!(one.queued, 1);
 }
+
+/// `fo=d` asks for one report per failed signature, and a message may carry a hundred: once
+/// a rate limit is reached, the reports it would refuse are not built (each costs a copy of
+/// the header block and a DKIM signature), so a stream of such messages costs a count query
+/// per report, not a report.
+#[tokio::test]
+async fn reports_over_the_rate_limit_are_not_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reports.db");
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc-reports@rx.example\"\n\
+         [reports.failure]\nenabled = true\ndomain_rate = \"3/1h\"\n",
+        db.display()
+    );
+    let dns: Arc<dyn Resolver> =
+        Arc::new(MemoryResolver::from_zone("a.example MX 10 mx.a.example\n").unwrap());
+    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db.clone()), 1_700_000_000)
+        .await
+        .unwrap();
+    let mut c = candidate(&[INTERNAL]);
+    let p = c.observation.published.as_mut().unwrap();
+    p.fo = vec![FailureOption::Dkim];
+    c.observation.dkim = (0..50)
+        .map(|i| reports::DkimObservation {
+            domain: format!("d{i}.example"),
+            selector: "s".into(),
+            result: reports::vocabulary::DkimResult::Fail,
+            aligned: false,
+            human_result: None,
+        })
+        .collect();
+    let outcome = queue_reports(&app, &store, &c, None, 1_700_000_000, None).await;
+    assert_eq!(outcome.queued, 3);
+    assert_eq!(outcome.built, 3, "reports built only to be refused");
+}

@@ -57,6 +57,21 @@ async fn failure_reports_are_limited_and_claimed_once(loc: &StoreLocation) {
         Queued::RateLimited,
         "per domain"
     );
+    // the same check before a report is built
+    for (domain, dest, want) in [
+        ("a.example", "h@a.example", false),
+        ("b.example", "f@a.example", false),
+        ("b.example", "h@a.example", true),
+    ] {
+        assert_eq!(
+            store
+                .failure_report_allowed(domain, dest, now, limits)
+                .await
+                .unwrap(),
+            want,
+            "{domain} {dest}"
+        );
+    }
     // after the window it may queue again
     assert!(matches!(
         store
