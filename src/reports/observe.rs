@@ -43,14 +43,26 @@ pub fn observations(d: &Decision, env: &Envelope, time: u64) -> Vec<Observation>
     let Some(dmarc) = d.results.as_ref().and_then(|r| r.dmarc.as_ref()) else {
         return Vec::new();
     };
+    let several = dmarc.evaluations.len() > 1;
     dmarc
         .evaluations
         .iter()
         .map(|eval| {
-            let applied = match &d.applied {
+            let mut applied = match &d.applied {
                 Some(a) => applied_policy(a),
                 None => reports::AppliedPolicy::as_evaluated(eval),
             };
+            // RFC 9989 §11.5: the strictest failing policy of the author domains applied; the
+            // others' rows say why their disposition is not their own
+            if several
+                && applied.overrides.is_empty()
+                && applied.disposition != eval.disposition.into()
+            {
+                applied.overrides.push(OverrideReason::with_comment(
+                    OverrideType::Other,
+                    "the message has several author domains; another one's policy applied",
+                ));
+            }
             Observation::from_evaluation(eval, env, applied, time)
         })
         .collect()
@@ -120,6 +132,59 @@ mod tests {
             ..Results::default()
         }));
         d
+    }
+
+    /// RFC 9989 §11.5: with several author domains the strictest failing policy applies to
+    /// the message. The other domains' rows say so (`other`), instead of showing a passing
+    /// message rejected with no reason, or a `local_policy` that was no local policy.
+    #[test]
+    fn another_author_domains_policy_is_named() {
+        let env = envelope(
+            None,
+            None,
+            b"<u@a.example>",
+            &[b"<r@rx.example>".to_vec()],
+            None,
+        );
+        let mut strict = evaluation();
+        strict.result = dmarc::DmarcResult::Fail;
+        strict.disposition = dmarc::Disposition::Reject;
+        let mut passing = evaluation();
+        passing.author_domain = "b.example".into();
+        passing.policy_domain = Some("b.example".into());
+        passing.result = dmarc::DmarcResult::Pass;
+        let mut lenient = evaluation();
+        lenient.author_domain = "c.example".into();
+        lenient.policy_domain = Some("c.example".into());
+        lenient.result = dmarc::DmarcResult::Fail;
+        lenient.policy = Some(dmarc::Policy::None);
+        let reject = milter_proto::SmtpReply::new(550, None, "no").unwrap();
+        let mut d = decision(Verdict::Reject(reject));
+        d.results = Some(Arc::new(Results {
+            dmarc: Some(dmarc::DmarcOutcome {
+                result: dmarc::DmarcResult::Fail,
+                disposition: dmarc::Disposition::Reject,
+                from_problem: None,
+                evaluations: vec![strict, passing, lenient],
+                mode: dmarc::Mode::Rfc9989,
+                incomplete: None,
+            }),
+            ..Results::default()
+        }));
+        d.applied = Some(crate::pipeline::AppliedPolicy {
+            disposition: dmarc::Disposition::Reject,
+            overrides: Vec::new(),
+        });
+        let obs = observations(&d, &env, 5);
+        let kinds: Vec<Vec<OverrideType>> = obs
+            .iter()
+            .map(|o| o.overrides.iter().map(|r| r.kind).collect())
+            .collect();
+        assert_eq!(
+            kinds,
+            [vec![], vec![OverrideType::Other], vec![OverrideType::Other]],
+            "{obs:#?}"
+        );
     }
 
     /// A transaction answered with a 4xx was not received (RFC 5321 §4.2.5): its sender tries
