@@ -9,7 +9,8 @@ use crate::app::App;
 use crate::cli::{ReportCommand, ReportSendArgs, ReportStatusArgs};
 use crate::config::Config;
 use crate::reports::period::{format_day as day, format_time as time, parse_day};
-use crate::reports::sender::{PassOptions, aggregate_pass, failure_pass};
+use crate::reports::schedule::failure_pass;
+use crate::reports::sender::{PassOptions, aggregate_pass};
 
 /// Runs `report send` or `report status`.
 pub fn run(cmd: ReportCommand) -> anyhow::Result<ExitCode> {

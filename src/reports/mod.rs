@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod observe;
 pub mod period;
 pub mod recorder;
+pub mod schedule;
 pub mod sender;
 pub mod smtp;
 
@@ -191,7 +192,7 @@ pub fn start(
             failures,
             stop.clone(),
         ));
-        inner.spawn(sender::schedule(store, Arc::clone(&shared), kick, stop));
+        inner.spawn(schedule::schedule(store, Arc::clone(&shared), kick, stop));
         while inner.join_next().await.is_some() {}
     });
 }

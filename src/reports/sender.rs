@@ -1,16 +1,12 @@
 //! Sending aggregate reports (RFC 9990 §3.5): per (policy domain, period) a job claimed in the
-//! store, per `rua` destination a send row (docs/reports.md, "Exactly once"). Also the
-//! failure report queue, the retention purge, and the schedule that runs it all in `serve`.
+//! store, per `rua` destination a send row (docs/reports.md, "Exactly once"). The failure
+//! report queue, the retention purge and the schedule are in [`super::schedule`].
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use report_store::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendState, Store};
 use reports::{Delivery, ReportAddress, ReportKind};
 use serde::Serialize;
-use tokio::sync::{Notify, watch};
 
 use crate::app::App;
 
@@ -41,6 +37,9 @@ pub struct PassSummary {
     pub failure_sent: u64,
     /// Files written by a dry run.
     pub written: Vec<PathBuf>,
+    /// The relay could not be reached: the pass submits nothing more.
+    #[serde(skip)]
+    pub relay_unreachable: bool,
 }
 
 /// What to do in one pass.
@@ -60,7 +59,7 @@ pub const MAX_REPORT_ROWS: u64 = 100_000;
 /// At most about this much stored data (JSON) is read for one report: its memory bound.
 pub const MAX_REPORT_BYTES: u64 = 64 << 20;
 
-fn backoff(attempts: u64) -> u64 {
+pub(super) fn backoff(attempts: u64) -> u64 {
     (300u64 << attempts.min(6)).min(6 * 3600)
 }
 
@@ -84,6 +83,13 @@ pub async fn aggregate_pass(
         keys.retain(|k| k.period_begin == p);
     }
     for key in keys {
+        if summary.relay_unreachable {
+            tracing::warn!(
+                relay = %cfg.relay,
+                "reports: the relay cannot be reached; the other reports wait for the next pass"
+            );
+            break;
+        }
         summary.reports += 1;
         if let Err(e) = job(app, store, holder, &key, now, opts, &mut summary).await {
             tracing::error!(
@@ -292,11 +298,21 @@ async fn job(
                         .await?;
                     continue;
                 }
+                if summary.relay_unreachable {
+                    continue; // stays pending: the job is retried
+                }
                 let Some(attempts) = store.begin_send(key, &dest, holder, now).await? else {
                     continue; // settled, not yet due, or taken by another sender
                 };
                 let message = super::sign(app, &mail.from, message, super::unix_now());
                 let end = submit(app, &mail.from, &address, &message, now, key, attempts).await;
+                let end = match end {
+                    Ok(end) => end,
+                    Err(end) => {
+                        summary.relay_unreachable = true;
+                        end
+                    }
+                };
                 match &end {
                     SendEnd::Sent { .. } => summary.sent += 1,
                     SendEnd::Failed { .. } => summary.failed += 1,
@@ -392,7 +408,8 @@ async fn job(
     Ok(())
 }
 
-/// Submits one report; maps the outcome to the store's terms.
+/// Submits one report; maps the outcome to the store's terms (`Err` when the relay could not
+/// be reached).
 async fn submit(
     app: &App,
     from: &str,
@@ -401,30 +418,34 @@ async fn submit(
     now: u64,
     key: &PeriodKey,
     attempts: u64,
-) -> SendEnd {
+) -> Result<SendEnd, SendEnd> {
     let cfg = &app.config.reports;
     let relay = super::relay(cfg);
     match relay.submit(from, to, message).await {
         Ok(reply) => {
             tracing::info!(policy_domain = %key.policy_domain, period = key.period_begin, to, %reply, "reports: aggregate report sent");
-            SendEnd::Sent {
+            Ok(SendEnd::Sent {
                 message_id: super::message_id(message),
                 size: message.len() as u64,
-            }
+            })
         }
-        Err(e) => send_end(
-            e,
-            attempts.saturating_sub(1),
-            cfg.max_attempts,
-            now,
-            |msg| {
-                tracing::warn!(policy_domain = %key.policy_domain, to, "reports: {msg}");
-            },
-        ),
+        Err(e) => {
+            let unreachable = matches!(e, SubmitError::Unreachable(_));
+            let end = send_end(
+                e,
+                attempts.saturating_sub(1),
+                cfg.max_attempts,
+                now,
+                |msg| {
+                    tracing::warn!(policy_domain = %key.policy_domain, to, "reports: {msg}");
+                },
+            );
+            if unreachable { Err(end) } else { Ok(end) }
+        }
     }
 }
 
-fn send_end(
+pub(super) fn send_end(
     e: SubmitError,
     attempts: u64,
     max_attempts: u32,
@@ -433,11 +454,15 @@ fn send_end(
 ) -> SendEnd {
     log(&e.to_string());
     match e {
-        SubmitError::NotSent(error) if attempts + 1 < u64::from(max_attempts) => SendEnd::Retry {
-            error,
-            next_attempt: now + backoff(attempts),
-        },
-        SubmitError::NotSent(error) => SendEnd::Failed {
+        SubmitError::NotSent(error) | SubmitError::Unreachable(error)
+            if attempts + 1 < u64::from(max_attempts) =>
+        {
+            SendEnd::Retry {
+                error,
+                next_attempt: now + backoff(attempts),
+            }
+        }
+        SubmitError::NotSent(error) | SubmitError::Unreachable(error) => SendEnd::Failed {
             error: format!("gave up after {max_attempts} attempts: {error}"),
         },
         SubmitError::Refused(error) => SendEnd::Failed { error },
@@ -471,103 +496,4 @@ fn write_eml(
     std::fs::write(&path, message)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     Ok(path)
-}
-
-/// Sends the queued failure reports whose time has come.
-pub async fn failure_pass(app: &App, store: &Store, holder: &str, now: u64) -> anyhow::Result<u64> {
-    let cfg = &app.config.reports;
-    let mut sent = 0;
-    let claimed = store
-        .claim_failure_reports(holder, now, cfg.claim_timeout.get().as_secs(), 100)
-        .await?;
-    let (_, from, _) = cfg.identity();
-    let relay = super::relay(cfg);
-    for r in claimed {
-        let end = match relay.submit(&from, &r.destination, &r.message).await {
-            Ok(_) => {
-                sent += 1;
-                SendEnd::Sent {
-                    message_id: super::message_id(&r.message),
-                    size: r.message.len() as u64,
-                }
-            }
-            Err(e) => send_end(
-                e,
-                r.attempts.saturating_sub(1),
-                cfg.max_attempts,
-                now,
-                |m| {
-                    tracing::warn!(policy_domain = %r.policy_domain, to = %r.destination, "reports: failure report: {m}");
-                },
-            ),
-        };
-        store
-            .end_failure_report(r.id, holder, super::unix_now(), end)
-            .await?;
-    }
-    Ok(sent)
-}
-
-/// The schedule in `serve`: every `interval` (and at once when a failure report is queued)
-/// send what is due, and purge data older than `keep` once an hour.
-pub async fn schedule(
-    store: Store,
-    shared: Arc<ArcSwap<App>>,
-    kick: Arc<Notify>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut last_purge: Option<Instant> = None;
-    let mut first = true;
-    loop {
-        let app = shared.load_full();
-        let cfg = &app.config.reports;
-        let holder = super::holder(cfg);
-        let mut aggregate = first;
-        first = false;
-        if !aggregate {
-            tokio::select! {
-                _ = stop.changed() => return,
-                _ = kick.notified() => {}
-                _ = tokio::time::sleep(cfg.interval.get()) => aggregate = true,
-            }
-        }
-        let app = shared.load_full();
-        let cfg = &app.config.reports;
-        let now = super::unix_now();
-        if let Err(e) = failure_pass(&app, &store, &holder, now).await {
-            tracing::error!("reports: sending failure reports: {e:#}");
-        }
-        if aggregate && cfg.send {
-            match aggregate_pass(&app, &store, &holder, now, &PassOptions::default()).await {
-                Ok(s) if s.reports > 0 => tracing::info!(
-                    reports = s.reports,
-                    sent = s.sent,
-                    skipped = s.skipped,
-                    failed = s.failed,
-                    deferred = s.deferred,
-                    busy = s.busy,
-                    "reports: aggregate pass"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::error!("reports: aggregate pass: {e:#}"),
-            }
-        }
-        if aggregate && last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
-            last_purge = Some(Instant::now());
-            let before = now.saturating_sub(cfg.keep.get().as_secs());
-            match store.purge(before).await {
-                Ok(p) if p.observations + p.jobs + p.failure_reports + p.received_reports > 0 => {
-                    tracing::info!(
-                        observations = p.observations,
-                        reports = p.jobs,
-                        failure_reports = p.failure_reports,
-                        received_reports = p.received_reports,
-                        "reports: purged data older than reports.keep"
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!("reports: purge: {e}"),
-            }
-        }
-    }
 }

@@ -17,8 +17,10 @@ use crate::config::SocketSpec;
 /// How a submission ended, when it did not end with the message accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubmitError {
-    /// Certainly not delivered, may succeed later (connection refused, 4xx, a break before
-    /// the end of DATA).
+    /// The relay could not be reached (the connection was refused or timed out): certainly
+    /// not delivered, and nothing else will be until it is back.
+    Unreachable(String),
+    /// Certainly not delivered, may succeed later (4xx, a break before the end of DATA).
     NotSent(String),
     /// Refused for good (a 5xx reply).
     Refused(String),
@@ -29,6 +31,7 @@ pub enum SubmitError {
 impl std::fmt::Display for SubmitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            SubmitError::Unreachable(e) => write!(f, "not sent, relay unreachable: {e}"),
             SubmitError::NotSent(e) => write!(f, "not sent: {e}"),
             SubmitError::Refused(e) => write!(f, "refused: {e}"),
             SubmitError::Uncertain(e) => write!(f, "outcome unknown: {e}"),
@@ -75,17 +78,17 @@ impl Relay {
         rcpt: &str,
         message: &[u8],
     ) -> Result<String, SubmitError> {
-        let not_sent = |e: String| SubmitError::NotSent(e);
+        let unreachable = |e: String| SubmitError::Unreachable(e);
         let stream: Box<dyn Conn> = match &self.target {
             SocketSpec::Inet { host, port } => Box::new(
                 self.timed(tokio::net::TcpStream::connect((host.as_str(), *port)))
                     .await
-                    .map_err(|e| not_sent(format!("connect to {}: {e}", self.target)))?,
+                    .map_err(|e| unreachable(format!("connect to {}: {e}", self.target)))?,
             ),
             SocketSpec::Unix(path) => Box::new(
                 self.timed(tokio::net::UnixStream::connect(path))
                     .await
-                    .map_err(|e| not_sent(format!("connect to {}: {e}", self.target)))?,
+                    .map_err(|e| unreachable(format!("connect to {}: {e}", self.target)))?,
             ),
         };
         let mut s = BufReader::new(stream);
@@ -121,7 +124,7 @@ impl Relay {
         let data = dot_stuff(message);
         self.timed(s.get_mut().write_all(&data))
             .await
-            .map_err(|e| not_sent(format!("writing the message: {e}")))?;
+            .map_err(|e| SubmitError::NotSent(format!("writing the message: {e}")))?;
         // from here on a missing answer leaves the outcome unknown
         self.timed(s.get_mut().write_all(b".\r\n"))
             .await

@@ -13,19 +13,24 @@ use reports::{Observation, PublishedPolicy, ReportAddress};
 
 use super::*;
 use crate::config::Config;
+use crate::reports::schedule::failure_pass;
 
 const DAY: u64 = 86_400;
 /// 2026-11-02 00:00:00 UTC
 const T0: u64 = 1_793_577_600;
 
 fn observation(rua: &str) -> Observation {
+    observation_of("a.example", rua)
+}
+
+fn observation_of(domain: &str, rua: &str) -> Observation {
     Observation {
         time: T0 + 100,
         source_ip: "192.0.2.1".parse().unwrap(),
-        header_from: "a.example".into(),
-        envelope_from: "a.example".into(),
+        header_from: domain.into(),
+        envelope_from: domain.into(),
         envelope_to: vec!["rx.example".into()],
-        policy_domain: Some("a.example".into()),
+        policy_domain: Some(domain.into()),
         result: DmarcResult::Pass,
         disposition: Disposition::None,
         requested_policy: Some(Disposition::Reject),
@@ -190,4 +195,109 @@ async fn a_pending_destination_no_longer_authorized_is_skipped() {
         "{:?}",
         period.sends[0]
     );
+}
+
+/// When the relay cannot be reached (down, or its port closed), a pass stops submitting at
+/// the first failed connection instead of trying every destination of every report in turn
+/// (with a blackholed relay, each costs `smtp_timeout`, and the failure reports and the purge
+/// wait behind the pass).
+#[tokio::test]
+async fn an_unreachable_relay_stops_the_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reports.db");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc@rx.example\"\n\
+         relay = \"127.0.0.1:{port}\"\n",
+        db.display()
+    );
+    let zone = "a.example MX 10 mx.a.example\nb.example MX 10 mx.b.example\n\
+                c.example MX 10 mx.c.example\n";
+    let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone(zone).unwrap());
+    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db.clone()), T0)
+        .await
+        .unwrap();
+    let batch: Vec<Observation> = ["a.example", "b.example", "c.example"]
+        .iter()
+        .map(|d| observation_of(d, &format!("mailto:dmarc@{d}")))
+        .collect();
+    store.record(&batch).await.unwrap();
+    let opts = PassOptions {
+        immediate: true,
+        ..PassOptions::default()
+    };
+    let summary = aggregate_pass(&app, &store, "n1/1", T0 + DAY + 3600, &opts)
+        .await
+        .unwrap();
+    assert_eq!(summary.sent, 0);
+    let status = store.status(T0).await.unwrap();
+    let tried: u64 = status
+        .periods
+        .iter()
+        .flat_map(|p| p.sends.iter())
+        .map(|s| s.attempts)
+        .sum();
+    assert_eq!(tried, 1, "{status:#?}");
+    // nothing is lost: every report is still due
+    assert_eq!(store.due_periods(T0 + DAY, 10).await.unwrap().len(), 3);
+}
+
+/// The failure report queue likewise: after the first refused connection the other claimed
+/// reports go back to the queue untried.
+#[tokio::test]
+async fn an_unreachable_relay_stops_the_failure_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reports.db");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc@rx.example\"\n\
+         relay = \"127.0.0.1:{port}\"\n",
+        db.display()
+    );
+    let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone("").unwrap());
+    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db.clone()), T0)
+        .await
+        .unwrap();
+    let limits = report_store::FailureLimits {
+        per_domain: (10, 3600),
+        per_destination: (10, 3600),
+    };
+    for i in 0..3 {
+        let r = report_store::NewFailureReport {
+            policy_domain: "a.example".into(),
+            destination: format!("f{i}@a.example"),
+            uri: format!("mailto:f{i}@a.example"),
+            kind: "dmarc".into(),
+            message: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+        };
+        store.queue_failure_report(&r, T0, limits).await.unwrap();
+    }
+    assert_eq!(failure_pass(&app, &store, "n1/1", T0).await.unwrap(), 0);
+    let rows = store
+        .read(vec![report_store::sql::Stmt::new(
+            "SELECT state, last_error FROM failure_reports ORDER BY id",
+            Vec::new(),
+        )])
+        .await
+        .unwrap();
+    let states: Vec<(String, bool)> = rows[0]
+        .iter()
+        .map(|r| {
+            let untried = r
+                .opt_text(1)
+                .unwrap()
+                .is_some_and(|e| e.starts_with("not tried"));
+            (r.text(0).unwrap(), untried)
+        })
+        .collect();
+    let pending = |untried| ("pending".to_string(), untried);
+    assert_eq!(states, [pending(false), pending(true), pending(true)]);
 }
