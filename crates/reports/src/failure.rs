@@ -431,8 +431,14 @@ pub fn failure_report_message(
             ""
         }
     );
+    // the report's own identity: one message can give several (fo=d: one per signature)
+    let which = match kind {
+        FailureKind::Dmarc => "dmarc".to_string(),
+        FailureKind::Spf => "spf".to_string(),
+        FailureKind::Dkim(i) => format!("dkim{i}"),
+    };
     let seed = format!(
-        "{}{}{auth_failure}{}",
+        "{}{}{auth_failure}{which}{}",
         obs.time,
         obs.source_ip,
         short_hash(failed.header, 8)

@@ -469,3 +469,39 @@ fn internationalized_and_hostile_dkim_tags_give_a_valid_report() {
         }
     }
 }
+
+/// `fo=d` makes one report per failed signature: each is its own message, so each has its own
+/// Message-ID (RFC 5322 §3.6.4: unique), or a consumer that drops duplicates keeps only one.
+#[test]
+fn each_dkim_report_of_a_message_has_its_own_message_id() {
+    let o = obs((S::Fail, false), &[(D::Fail, false), (D::Fail, false)]);
+    let env = envelope();
+    let failed = FailedMessage {
+        header: HEADER,
+        body: None,
+        envelope: &env,
+        spf_record: None,
+    };
+    let id = |kind| {
+        let msg =
+            failure_report_message(&o, kind, &failed, "ruf@example.com", 1, &options()).unwrap();
+        let text = unfold(&String::from_utf8(msg).unwrap());
+        text.lines()
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .unwrap()
+            .to_string()
+    };
+    let ids = [
+        id(FailureKind::Dkim(0)),
+        id(FailureKind::Dkim(1)),
+        id(FailureKind::Dmarc),
+        id(FailureKind::Spf),
+    ];
+    for (i, a) in ids.iter().enumerate() {
+        for b in ids.iter().skip(i + 1) {
+            assert_ne!(a, b, "{ids:?}");
+        }
+    }
+    // the same report again keeps its Message-ID
+    assert_eq!(id(FailureKind::Dkim(1)), ids[1]);
+}
