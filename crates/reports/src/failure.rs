@@ -431,12 +431,13 @@ pub fn failure_report_message(
             ""
         }
     );
-    // the report's own identity: one message can give several (fo=d: one per signature)
+    // the report's own identity: one message can give several (fo=d: one per signature; one
+    // per author domain)
     let which = match kind {
         FailureKind::Dmarc => "dmarc".to_string(),
         FailureKind::Spf => "spf".to_string(),
         FailureKind::Dkim(i) => format!("dkim{i}"),
-    };
+    } + &obs.header_from;
     let seed = format!(
         "{}{}{auth_failure}{which}{}",
         obs.time,

@@ -504,4 +504,23 @@ fn each_dkim_report_of_a_message_has_its_own_message_id() {
     }
     // the same report again keeps its Message-ID
     assert_eq!(id(FailureKind::Dkim(1)), ids[1]);
+    // a message with two author domains gives a report about each, maybe to one consumer
+    let mut other = o.clone();
+    other.header_from = "other.example".into();
+    other.policy_domain = Some("other.example".into());
+    let msg = failure_report_message(
+        &other,
+        FailureKind::Dmarc,
+        &failed,
+        "ruf@example.com",
+        1,
+        &options(),
+    )
+    .unwrap();
+    let text = unfold(&String::from_utf8(msg).unwrap());
+    let other_id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .unwrap();
+    assert_ne!(other_id, ids[2]);
 }
