@@ -173,7 +173,8 @@ async fn job(
         .find_map(|(o, _)| o.published.as_ref())
         .map(|p| p.rua.clone())
         .unwrap_or_default();
-    let mut new_sends = Vec::new();
+    let mut new_sends: Vec<NewSend> = Vec::new();
+    let mut addresses = 0usize;
     let mut to_send: Vec<ReportAddress> = Vec::new();
     let mut temp_errors = Vec::new();
     for uri in &rua {
@@ -185,6 +186,23 @@ async fn job(
                 } in list
                 {
                     let destination = a.to_ascii_lowercase();
+                    let known = new_sends
+                        .iter()
+                        .any(|s| s.state == SendState::Pending && s.destination == destination);
+                    if !known && addresses >= reports::destination::MAX_REPORT_URIS {
+                        // RFC 9990 §3.5: "up to the Receiver's limits on supported URIs"
+                        new_sends.push(NewSend {
+                            destination,
+                            uri: uri.uri.clone(),
+                            state: SendState::Skipped,
+                            note: Some(format!(
+                                "a report goes to at most {} addresses",
+                                reports::destination::MAX_REPORT_URIS
+                            )),
+                        });
+                        continue;
+                    }
+                    addresses += usize::from(!known);
                     new_sends.push(NewSend {
                         destination,
                         uri: uri.uri.clone(),

@@ -301,3 +301,61 @@ async fn an_unreachable_relay_stops_the_failure_pass() {
     let pending = |untried| ("pending".to_string(), untried);
     assert_eq!(states, [pending(false), pending(true), pending(true)]);
 }
+
+/// Each `rua` URI of an external host may be replaced by the host's own list (RFC 9990 §4
+/// step 9), so ten URIs could become a hundred addresses, each a copy of the report in
+/// memory. A report goes to at most `MAX_REPORT_URIS` distinct addresses (RFC 9990 §3.5 "up
+/// to the Receiver's limits"); the others are skipped with the reason.
+#[tokio::test]
+async fn a_report_goes_to_a_bounded_number_of_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reports.db");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc@rx.example\"\n\
+         relay = \"127.0.0.1:{port}\"\n",
+        db.display()
+    );
+    let list = |host: &str| -> String {
+        (0..10)
+            .map(|i| format!("mailto:r{i}@{host}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let zone = format!(
+        "h1.example MX 10 mx.h1.example\nh2.example MX 10 mx.h2.example\n\
+         a.example._report._dmarc.h1.example TXT \"v=DMARC1; rua={}\"\n\
+         a.example._report._dmarc.h2.example TXT \"v=DMARC1; rua={}\"\n",
+        list("h1.example"),
+        list("h2.example")
+    );
+    let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone(&zone).unwrap());
+    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db.clone()), T0)
+        .await
+        .unwrap();
+    let mut o = observation("mailto:x@h1.example");
+    o.published.as_mut().unwrap().rua.push(ReportAddress {
+        uri: "mailto:x@h2.example".into(),
+        max_size: None,
+    });
+    store.record(&[o]).await.unwrap();
+    let opts = PassOptions {
+        immediate: true,
+        ..PassOptions::default()
+    };
+    aggregate_pass(&app, &store, "n1/1", T0 + DAY + 3600, &opts)
+        .await
+        .unwrap();
+    let status = store.status(T0).await.unwrap();
+    let sends = &status.periods[0].sends;
+    let skipped = sends
+        .iter()
+        .filter(|s| s.state == SendState::Skipped)
+        .count();
+    assert_eq!(sends.len(), 20);
+    assert_eq!(skipped, 10, "{sends:#?}");
+}
