@@ -267,7 +267,8 @@ impl MessagePipeline {
     }
 
     /// The header fields for a failure report (RFC 9991), copied only when one may be due:
-    /// failure reports are on and a DMARC record of the message has `ruf=`.
+    /// failure reports are on, a DMARC record of the message has `ruf=`, and the block is
+    /// within `reports::failure::MAX_HEADER_BYTES`.
     fn failure_report_headers(
         &self,
         state: &MessageState,
@@ -278,11 +279,14 @@ impl MessagePipeline {
             return None;
         }
         let dmarc = d.results.as_ref()?.dmarc.as_ref()?;
-        dmarc
+        let fields = state.headers.fields();
+        (dmarc
             .evaluations
             .iter()
             .any(|e| e.record.as_ref().is_some_and(|r| !r.ruf.is_empty()))
-            .then(|| Arc::new(state.headers.fields().to_vec()))
+            && crate::reports::failure::header_bytes(fields)
+                <= crate::reports::failure::MAX_HEADER_BYTES)
+            .then(|| Arc::new(fields.to_vec()))
     }
 }
 

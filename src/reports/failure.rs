@@ -27,6 +27,20 @@ use crate::config::OriginalSetting;
 use super::destinations::{Resolved, resolve_destination};
 use retry::{RetryList, RetryPolicy};
 
+/// The largest header block a failure report is made for, in bytes (fields with their CRLFs).
+/// Ordinary header blocks are a few KiB; a failure report must carry the whole block (RFC 6591
+/// §3.1), and a failed message waits in the producer's queue and retry list (1,000 each), so
+/// hostile 512 KiB blocks would make them hold a gigabyte.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// The size of a header block as a failure report carries it.
+pub fn header_bytes(fields: &[message::HeaderField]) -> usize {
+    fields
+        .iter()
+        .map(|f| f.name.len() + f.value.len() + 3)
+        .sum()
+}
+
 /// A failed message handed over by the recorder.
 #[derive(Debug, Clone)]
 pub struct FailureCandidate {

@@ -150,13 +150,19 @@ fn take(
     // converted by the pipeline with the observations (always there when they are)
     let envelope = m.envelope.take();
     counters.messages += 1;
-    if let (Some(tx), true, Some(envelope)) = (failures, cfg.failure.enabled, &envelope) {
+    let headers = m
+        .headers
+        .clone()
+        .filter(|h| super::failure::header_bytes(h) <= super::failure::MAX_HEADER_BYTES);
+    if let (Some(tx), true, Some(envelope), Some(headers)) =
+        (failures, cfg.failure.enabled, &envelope, headers)
+    {
         for obs in &all {
             if reports::failure_reports_requested(obs).any() {
                 let c = FailureCandidate {
                     observation: obs.clone(),
                     envelope: envelope.clone(),
-                    headers: m.headers.clone(),
+                    headers: Some(Arc::clone(&headers)),
                     spf_record: m.spf_record.clone(),
                 };
                 if tx.try_send(c).is_err() {
@@ -234,4 +240,103 @@ fn log_counters(c: &mut Counters) {
         );
     }
     *c = Counters::default();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use dns::Resolver;
+    use dns::memory::MemoryResolver;
+    use reports::vocabulary::{
+        AlignmentMode, DiscoveryMethod, Disposition, DmarcResult, FailureOption, Mode, Psd,
+    };
+    use reports::{PublishedPolicy, ReportAddress};
+
+    use super::*;
+    use crate::config::Config;
+    use crate::pipeline::Direction;
+
+    fn message(header_bytes: usize) -> Arc<FinishedMessage> {
+        let observation = Observation {
+            time: 1_700_000_000,
+            source_ip: "192.0.2.2".parse().unwrap(),
+            header_from: "a.example".into(),
+            envelope_from: "a.example".into(),
+            envelope_to: vec!["rx.example".into()],
+            policy_domain: Some("a.example".into()),
+            result: DmarcResult::Fail,
+            disposition: Disposition::Reject,
+            requested_policy: Some(Disposition::Reject),
+            overrides: Vec::new(),
+            spf: None,
+            dkim: Vec::new(),
+            published: Some(PublishedPolicy {
+                p: Disposition::Reject,
+                sp: None,
+                np: None,
+                adkim: AlignmentMode::Relaxed,
+                aspf: AlignmentMode::Relaxed,
+                testing: false,
+                pct: 100,
+                psd: Psd::Unknown,
+                fo: vec![FailureOption::All],
+                rua: Vec::new(),
+                ruf: vec![ReportAddress {
+                    uri: "mailto:ruf@a.example".into(),
+                    max_size: None,
+                }],
+                discovery_method: DiscoveryMethod::TreeWalk,
+                errors: Vec::new(),
+            }),
+            mode: Mode::Rfc9989,
+        };
+        let field = message::HeaderField {
+            name: b"X-Filler".to_vec(),
+            value: vec![b'x'; header_bytes],
+        };
+        Arc::new(FinishedMessage {
+            time: 1_700_000_000,
+            queue_id: None,
+            direction: Direction::Inbound,
+            client_ip: None,
+            helo: None,
+            mail_from: Vec::new(),
+            recipients: Vec::new(),
+            observations: vec![observation],
+            envelope: Some(reports::Envelope::default()),
+            decision: None,
+            headers: Some(Arc::new(vec![field])),
+            spf_record: None,
+        })
+    }
+
+    /// A failed message waits for its failure report in the producer's queue and, after a
+    /// temporary DNS error, in its retry list (1,000 each): one whose header block is larger
+    /// than a failure report carries is not handed over, so hostile 512 KiB header blocks
+    /// cannot make those queues hold a gigabyte.
+    #[test]
+    fn an_oversized_header_block_gets_no_failure_report() {
+        let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone("").unwrap());
+        let toml = "[reports]\nenabled = true\nstore = \"sqlite:/nonexistent/r.db\"\n\
+                    email = \"dmarc@rx.example\"\n[reports.failure]\nenabled = true\n";
+        let app = App::new(Config::parse(toml).unwrap(), dns).unwrap();
+        let (tx, mut rx) = mpsc::channel(4);
+        let mut batch = Vec::new();
+        let mut oldest = None;
+        let mut counters = Counters::default();
+        for bytes in [1000, 500 * 1024] {
+            take(
+                message(bytes),
+                &app,
+                &mut batch,
+                &mut oldest,
+                Some(&tx),
+                &mut counters,
+            );
+        }
+        let first = rx.try_recv().expect("the normal message");
+        assert!(first.headers.is_some());
+        assert!(rx.try_recv().is_err(), "the oversized one was handed over");
+    }
 }
