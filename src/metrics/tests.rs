@@ -173,6 +173,7 @@ fn one_message_counts_everywhere_it_should() {
             envelope: None,
             decision: Some(std::sync::Arc::new(Decision::accept())),
             headers: None,
+            body: None,
             spf_record: None,
         });
     }

@@ -234,7 +234,10 @@ mod tests {
         assert!(ar.contains("..."), "{ar}");
         // header.b stays a prefix of the signature, cut without a mark
         let parsed = authres::parse(ar.as_bytes()).expect("our header parses");
-        let b = parsed.by_method("dkim").next().and_then(|m| m.property("header", "b"));
+        let b = parsed
+            .by_method("dkim")
+            .next()
+            .and_then(|m| m.property("header", "b"));
         assert_eq!(b, Some("b".repeat(MAX_HEADER_B).as_str()), "{ar}");
         // valid values are whole
         let valid = dkim::SignatureResult {

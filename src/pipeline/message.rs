@@ -98,6 +98,12 @@ pub struct MessageState {
     forged_left: bool,
     /// Body bytes seen.
     pub body_bytes: u64,
+    /// The body as it arrived, kept for a failure report's original when
+    /// `[reports.failure] original = "full"` asked for it ([`MessageState::keep_body`]);
+    /// `None` when not asked for or once the body outgrew its limit.
+    body_copy: Option<Vec<u8>>,
+    /// The most body bytes `body_copy` keeps.
+    body_copy_limit: usize,
     /// Inbound, outbound or forward.
     pub direction: Direction,
     /// The client is one of ours by `[outbound]` (authenticated, an internal network or a
@@ -130,6 +136,8 @@ impl MessageState {
             forged_authres: Vec::new(),
             forged_left: false,
             body_bytes: 0,
+            body_copy: None,
+            body_copy_limit: 0,
             direction,
             client_is_ours: false,
             auth_login: None,
@@ -194,9 +202,28 @@ impl MessageState {
         self.envelope.recipients.push((rcpt, args));
     }
 
-    /// Accounts for one body chunk.
+    /// Accounts for one body chunk (and keeps it, when asked to and within the limit).
     pub fn body(&mut self, chunk: &[u8]) {
         self.body_bytes = self.body_bytes.saturating_add(chunk.len() as u64);
+        if let Some(copy) = &mut self.body_copy {
+            if copy.len().saturating_add(chunk.len()) > self.body_copy_limit {
+                self.body_copy = None;
+            } else {
+                copy.extend_from_slice(chunk);
+            }
+        }
+    }
+
+    /// Keeps a copy of the body of at most `limit` bytes for a failure report's original
+    /// (RFC 6591 §3.1 `message/rfc822`); a longer body is not kept at all, never cut.
+    pub fn keep_body(&mut self, limit: usize) {
+        self.body_copy = Some(Vec::new());
+        self.body_copy_limit = limit;
+    }
+
+    /// The body kept by [`MessageState::keep_body`], if it stayed within its limit.
+    pub fn take_body(&mut self) -> Option<Vec<u8>> {
+        self.body_copy.take()
     }
 
     /// Deletions of the incoming Authentication-Results that claim our authserv-id (or one

@@ -194,6 +194,14 @@ impl MessagePipeline {
         let mut state = MessageState::new(envelope, direction, macros.queue_id.clone());
         state.client_is_ours = self.client_is_ours(macros);
         state.auth_login = macros.auth_authen.clone().filter(|a| !a.is_empty());
+        let reports = &self.app.config.reports;
+        if direction.verifies()
+            && reports.enabled
+            && reports.failure.enabled
+            && reports.failure.original == crate::config::OriginalSetting::Full
+        {
+            state.keep_body(crate::reports::failure::MAX_ORIGINAL_BYTES);
+        }
         let mut current = Current::new(state);
         current.srs_spf = steps::srs_spf_task(&self.app, sender);
         if direction.verifies() {

@@ -44,6 +44,9 @@ pub struct FinishedMessage {
     /// The header fields as received, only when a failure report may be due
     /// (`[reports.failure] enabled` and a DMARC record with `ruf=`).
     pub headers: Option<Arc<Vec<message::HeaderField>>>,
+    /// The body as received, with the headers, when `[reports.failure] original = "full"`
+    /// and the whole message is within `reports::failure::MAX_ORIGINAL_BYTES`.
+    pub body: Option<Arc<Vec<u8>>>,
     /// The SPF record DMARC's SPF result came from, `(domain, record)`, with the headers
     /// (the `SPF-DNS` field of a failure report, RFC 6591 §3.2.6).
     pub spf_record: Option<(String, String)>,
@@ -178,6 +181,7 @@ mod tests {
             envelope: None,
             decision: Some(Arc::new(Decision::accept())),
             headers: None,
+            body: None,
             spf_record: None,
         }
     }

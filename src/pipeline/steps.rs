@@ -220,12 +220,19 @@ impl MessagePipeline {
 
     /// Publishes the finished message to the results sink, if anyone listens. The decision is
     /// shared, not copied, and the envelope moves: publishing costs a few small allocations.
-    fn publish(&self, state: MessageState, d: &Arc<Decision>) {
+    fn publish(&self, mut state: MessageState, d: &Arc<Decision>) {
         let sink = &self.services.sink;
         if !sink.is_enabled() {
             return;
         }
         let headers = self.failure_report_headers(&state, d);
+        // the body for `original = "full"`: only with the headers, and only if the whole
+        // original stays within the failure report's bound
+        let body = headers.as_ref().and_then(|h| {
+            let body = state.take_body()?;
+            let whole = crate::reports::failure::header_bytes(h).saturating_add(body.len());
+            (whole <= crate::reports::failure::MAX_ORIGINAL_BYTES).then(|| Arc::new(body))
+        });
         let spf_record = headers
             .as_ref()
             .and_then(|_| d.results.as_ref()?.spf_mail.as_ref())
@@ -262,6 +269,7 @@ impl MessagePipeline {
             envelope,
             decision: sink.keeps_decisions().then(|| Arc::clone(d)),
             headers,
+            body,
             spf_record,
         });
     }

@@ -33,6 +33,11 @@ use retry::{RetryList, RetryPolicy};
 /// hostile 512 KiB blocks would make them hold a gigabyte.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
+/// The most octets of header and body an `original = "full"` report carries: a message
+/// larger than this gets the header block alone (RFC 6591 §3.1 asks for the header at
+/// least), so the queues' bound above holds for the whole original too.
+pub const MAX_ORIGINAL_BYTES: usize = MAX_HEADER_BYTES;
+
 /// The size of a header block as a failure report carries it.
 pub fn header_bytes(fields: &[message::HeaderField]) -> usize {
     fields
@@ -50,6 +55,8 @@ pub struct FailureCandidate {
     pub envelope: Envelope,
     /// The header fields as received (absent: no report can be built).
     pub headers: Option<Arc<Vec<message::HeaderField>>>,
+    /// The body as received, for `original = "full"` (absent: the header block alone).
+    pub body: Option<Arc<Vec<u8>>>,
     /// The SPF record of DMARC's SPF result, `(domain, record)` (RFC 6591 §3.2.6 `SPF-DNS`).
     pub spf_record: Option<(String, String)>,
 }
@@ -184,7 +191,7 @@ pub async fn queue_reports(
     }
     let failed = FailedMessage {
         header: &header,
-        body: None,
+        body: c.body.as_deref().map(Vec::as_slice),
         envelope: &c.envelope,
         spf_record: c
             .spf_record

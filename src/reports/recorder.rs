@@ -163,6 +163,7 @@ fn take(
                     observation: obs.clone(),
                     envelope: envelope.clone(),
                     headers: Some(Arc::clone(&headers)),
+                    body: m.body.clone(),
                     spf_record: m.spf_record.clone(),
                 };
                 if tx.try_send(c).is_err() {
@@ -307,6 +308,7 @@ mod tests {
             envelope: Some(reports::Envelope::default()),
             decision: None,
             headers: Some(Arc::new(vec![field])),
+            body: None,
             spf_record: None,
         })
     }

@@ -14,6 +14,7 @@ use crate::postfix::mta::sink::{Delivered, Sink};
 use crate::support::{ServeProcess, binary, message as lines, run_cli};
 use test_support::free_port;
 
+mod failure;
 mod postgres;
 
 const DAY: u64 = 86_400;
@@ -163,6 +164,11 @@ fn civil(days: u64) -> (u64, u64, u64) {
 /// Sends `n` messages From `user@<domain>` through the milter on `port`; returns how many the
 /// milter answered.
 async fn send(port: u16, domain: &str, n: usize) -> usize {
+    send_with_body(port, domain, n, "hello").await
+}
+
+/// [`send`] with `body` as every message's body.
+async fn send_with_body(port: u16, domain: &str, n: usize, body: &str) -> usize {
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let mut answered = 0;
     for i in 0..n {
@@ -183,7 +189,7 @@ async fn send(port: u16, domain: &str, n: usize) -> usize {
             &format!("Subject: message {i}"),
             &format!("Message-ID: <{i}.{domain}@test>"),
             "",
-            "hello",
+            body,
         ]);
         // by hand, not support::transaction: the milter may be killed at any step
         let ip = "192.0.2.10".parse().expect("ip");
@@ -454,47 +460,6 @@ async fn sigkill_while_sending_never_sends_a_report_twice() {
     let (_, out, _) = setup.report(&cfg, &["send", "--now", &(tomorrow() + 20).to_string()]);
     assert!(out.starts_with("0 report(s)"), "{out}");
     assert_eq!(sink.messages().len(), 2);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn failure_reports_go_out_from_serve_within_the_rate_limit() {
-    let setup = Setup::new();
-    let sink = Sink::start();
-    let port = free_port();
-    let extra = "[reports.failure]\nenabled = true\ndomain_rate = \"2/1h\"\n";
-    let toml = setup.config(port, &setup.sqlite(), sink.addr().port(), extra);
-    let serve = setup.serve(&toml, port);
-    assert_eq!(send(port, "a.example", 4).await, 4);
-    let first = sink.wait_for(Duration::from_secs(20), |m| {
-        m.rcpts.iter().any(|r| r == "ruf@a.example")
-    });
-    let first = first.unwrap_or_else(|| panic!("no failure report: {}", serve.log_text()));
-    std::thread::sleep(Duration::from_millis(1500));
-    let got = for_rcpt(&sink.messages(), "ruf@a.example").len();
-    assert_eq!(got, 2, "domain_rate = 2/1h");
-    assert!(first.contains("report-type=feedback-report"));
-    assert!(first.contains("Feedback-Type: auth-failure"));
-    assert!(first.contains("Auth-Failure: dmarc"));
-    // the aligned MAIL FROM failed SPF: the record it failed against (RFC 6591 §3.2.6)
-    assert!(
-        first.contains("SPF-DNS: txt : a.example : \"v=spf1 ip4:198.51.100.1 -all\""),
-        "{}",
-        String::from_utf8_lossy(&first.data)
-    );
-    assert!(first.contains("Content-Type: text/rfc822-headers"));
-    assert!(
-        first.contains("Subject: message "),
-        "the original header is included"
-    );
-    assert!(!first.contains("\r\nhello\r\n"), "the body is not");
-    let dkim = setup.dkim(&first.data).await;
-    assert_eq!(
-        dkim.first().map(|r| r.result),
-        Some(dkim::DkimResult::Pass),
-        "{dkim:?}"
-    );
-    let s = setup.status(&serve.config_path());
-    assert_eq!(s["status"]["failure_reports"]["sent"], 2, "{s:#}");
 }
 
 /// The schedule inside `serve` sends the reports of days that ended (here yesterday's,

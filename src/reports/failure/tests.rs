@@ -86,6 +86,7 @@ fn candidate(ruf: &[&str]) -> FailureCandidate {
             field("To", " rcpt@rx.example"),
             field("Subject", " hello"),
         ])),
+        body: None,
         spf_record: Some(("a.example".into(), "v=spf1 -all".into())),
     }
 }
