@@ -276,22 +276,34 @@ fn clean_value(v: &str) -> String {
     out
 }
 
-/// Splits text into lines of at most `max` bytes at spaces (or hard, at char boundaries).
+/// The bytes `c` takes on the wire: `%` is sent doubled (`SmtpReply::to_wire`).
+fn wire_width(c: char) -> usize {
+    if c == '%' { 2 } else { c.len_utf8() }
+}
+
+/// Splits text into lines of at most `max` wire bytes at spaces (or hard, at char
+/// boundaries).
 fn split_lines(text: &str, max: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut current = String::new();
+    let mut width = 0;
     for word in text.split(' ') {
-        if !current.is_empty() && current.len() + 1 + word.len() > max {
+        let word_width: usize = word.chars().map(wire_width).sum();
+        if !current.is_empty() && width + 1 + word_width > max {
             lines.push(std::mem::take(&mut current));
+            width = 0;
         }
         if !current.is_empty() {
             current.push(' ');
+            width += 1;
         }
         for c in word.chars() {
-            if current.len() + c.len_utf8() > max {
+            if width + wire_width(c) > max {
                 lines.push(std::mem::take(&mut current));
+                width = 0;
             }
             current.push(c);
+            width += wire_width(c);
         }
     }
     lines.push(current);
@@ -344,6 +356,58 @@ mod tests {
         assert!(r.to_wire().len() < 1000);
     }
 
+    /// RFC 5321 §4.2: `textstring = 1*(%d09 / %d32-126)`. Slot values from mail (a From
+    /// domain that is not ASCII, an explanation cut at the limit) become printable ASCII.
+    #[test]
+    fn replies_are_printable_ascii() {
+        let long = format!("{} end", "x".repeat(MAX_SLOT_VALUE));
+        for v in [
+            ReplyValues {
+                problem: "unusable From domain: b\u{fc}cher.\u{fffd}xample",
+                ..ReplyValues::default()
+            },
+            ReplyValues {
+                explanation: &long,
+                ..ReplyValues::default()
+            },
+        ] {
+            let wire = render("550 5.7.1 {problem}{explanation}", 5, v);
+            assert!(
+                wire.iter()
+                    .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)),
+                "{}",
+                String::from_utf8_lossy(&wire)
+            );
+        }
+        let v = ReplyValues {
+            problem: "b\u{fc}cher",
+            ..ReplyValues::default()
+        };
+        assert_eq!(render("550 5.7.1 {problem}", 5, v), b"550 5.7.1 b?cher");
+        let v = ReplyValues {
+            explanation: &long,
+            ..ReplyValues::default()
+        };
+        let wire = render("550 5.7.1 {explanation}", 5, v);
+        assert!(
+            wire.ends_with(b"x..."),
+            "{}",
+            String::from_utf8_lossy(&wire)
+        );
+    }
+
+    /// A reply whose text is all `%` (doubled on the wire, RFC milter SMFIR_REPLYCODE) is
+    /// split so that each wire line fits, instead of falling back to a reply without text.
+    #[test]
+    fn percent_signs_count_twice_toward_the_line_width() {
+        let template = format!("550 5.7.1 {}", "%".repeat(1200));
+        let r = ReplyTemplate::parse(&template, 5)
+            .unwrap()
+            .render(&ReplyValues::default());
+        let text: usize = r.lines().iter().map(Vec::len).sum();
+        assert_eq!(text, 1200, "the text was dropped");
+    }
+
     #[test]
     fn values_put_only_ascii_in_the_reply() {
         // RFC 5321 §4.2: reply text is HT and printable US-ASCII; a From domain with 8-bit
@@ -387,6 +451,7 @@ mod tests {
                 5,
                 "US-ASCII",
             ),
+            ("550 5.7.1 Zur\u{fc}ckgewiesen", 5, "US-ASCII"),
         ] {
             let err = ReplyTemplate::parse(t, class).err();
             assert!(err.is_some(), "{t:?} was accepted");
