@@ -177,6 +177,37 @@ impl Config {
                 line_of("max_signatures")
             );
         }
+        // a zero timeout fails every connection, message or DNS query at once
+        for (key, needle, span) in [
+            (
+                "server.idle_timeout",
+                "idle_timeout",
+                self.server.idle_timeout,
+            ),
+            (
+                "server.write_timeout",
+                "write_timeout",
+                self.server.write_timeout,
+            ),
+            ("server.eom_timeout", "eom_timeout", self.server.eom_timeout),
+            ("dns.timeout", "timeout", self.dns.timeout),
+        ] {
+            if span.is_zero() {
+                let line = if key == "dns.timeout" {
+                    line_in_section(text, "[dns]", needle)
+                } else {
+                    line_of(needle)
+                };
+                bail!("{key}{line}: must be more than 0s");
+            }
+        }
+        if self.spf.dns_lookup_limit == 0 {
+            // every include, a, mx, ptr, exists or redirect would be a permerror
+            bail!(
+                "spf.dns_lookup_limit{}: must be at least 1 (RFC 7208 §4.6.4 says 10; turn SPF off with enabled = false)",
+                line_of("dns_lookup_limit")
+            );
+        }
         if self.server.max_packet_size < 65_536 + 5 {
             bail!(
                 "server.max_packet_size{}: must be at least 65541 bytes (a full BODY chunk)",
@@ -261,6 +292,17 @@ impl Config {
 
 #[cfg(test)]
 mod tests;
+
+/// ` (line N)` of the first line containing `needle` after the `section` header line, for
+/// keys whose name other sections use too (`timeout`).
+fn line_in_section(text: &str, section: &str, needle: &str) -> String {
+    text.lines()
+        .enumerate()
+        .skip_while(|(_, l)| l.trim() != section)
+        .find(|(_, l)| l.trim_start().starts_with(needle))
+        .map(|(i, _)| format!(" (line {})", i + 1))
+        .unwrap_or_default()
+}
 
 /// A host only this machine reaches: a loopback IP literal (IPv6 with or without brackets)
 /// or `localhost`.

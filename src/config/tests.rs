@@ -384,6 +384,39 @@ fn zero_limits_that_would_fail_every_message_are_refused() {
     assert!(Config::parse("[iprev]\nmax_names = 1\n[dkim]\nmax_signatures = 1\n").is_ok());
 }
 
+/// A zero timeout or SPF term limit would fail every message (or connection), not turn
+/// anything off: refused with the key and line, by `config check` as by `serve`.
+#[test]
+fn zero_timeouts_and_spf_term_limit_are_refused() {
+    for (toml, key) in [
+        (
+            "[server]\nidle_timeout = \"0s\"\n",
+            "server.idle_timeout (line 2)",
+        ),
+        (
+            "[server]\nwrite_timeout = \"0s\"\n",
+            "server.write_timeout (line 2)",
+        ),
+        (
+            "[server]\neom_timeout = \"0s\"\n",
+            "server.eom_timeout (line 2)",
+        ),
+        ("[dns]\ntimeout = \"0s\"\n", "dns.timeout (line 2)"),
+        (
+            "[spf]\ndns_lookup_limit = 0\n",
+            "spf.dns_lookup_limit (line 2)",
+        ),
+    ] {
+        let err = Config::parse(toml).unwrap_err().to_string();
+        assert!(err.contains(key), "{toml}: {err}");
+    }
+    Config::parse(
+        "[server]\nidle_timeout = \"1s\"\nwrite_timeout = \"1s\"\neom_timeout = \"1s\"\n\
+         [dns]\ntimeout = \"100ms\"\n[spf]\ndns_lookup_limit = 1\n",
+    )
+    .unwrap();
+}
+
 /// Two `[[dkim.key]]` with one name (explicit, or the default `selector._domainkey.domain`)
 /// are refused: a signing rule naming it would pick one of them silently.
 #[test]
