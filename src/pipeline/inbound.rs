@@ -316,16 +316,18 @@ pub(super) fn could_align(d: &str, authors: &[String]) -> bool {
 }
 
 /// The MAIL FROM SPF result from the topmost Authentication-Results header of a trusted
-/// upstream authserv-id (`[authres] trusted_ids`, RFC 8601 §5 and §7.2).
+/// upstream authserv-id (`[authres] trusted_ids`, RFC 8601 §5 and §7.2). A header claiming our
+/// own authserv-id or one of `remove_ids` is forged by definition (RFC 8601 §5) and never
+/// trusted, even if `trusted_ids` lists that id.
 fn trusted_upstream_spf(app: &App, headers: &Headers) -> Option<(String, SpfOutput)> {
     let trusted = &app.config.authres.trusted_ids;
     if trusted.is_empty() {
         return None;
     }
+    let claims = |value: &[u8], id: &String| authres::claims_authserv_id(value, id);
     let (header, _) = headers.named("Authentication-Results").find(|(h, _)| {
-        trusted
-            .iter()
-            .any(|id| authres::claims_authserv_id(&h.value, id))
+        let mut ours = std::iter::once(&app.authserv_id).chain(&app.config.authres.remove_ids);
+        trusted.iter().any(|id| claims(&h.value, id)) && !ours.any(|id| claims(&h.value, id))
     })?;
     let ar = authres::parse_lenient(&header.value).ok()?;
     let spf = ar

@@ -490,6 +490,48 @@ async fn spf_from_a_trusted_upstream_host_replaces_our_own() {
     m.stop().await;
 }
 
+/// A header that claims our own authserv-id (or one of `remove_ids`) is forged by definition
+/// (RFC 8601 §5): it is never trusted, even when `trusted_ids` lists that id, as a config
+/// migrated from OpenDMARC (`TrustedAuthservIDs` = `AuthservID`) does.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstream_header_claiming_our_own_id_is_never_trusted() {
+    let (_, record) = key();
+    let z = zone(&record, "v=DMARC1; p=reject");
+    let with_upstream = |id: &str| {
+        message(&[
+            &format!("Authentication-Results: {id};"),
+            "\tspf=pass smtp.mailfrom=alice@example.org",
+            "From: alice@example.org",
+            "Subject: forged by the client",
+            "",
+            "x",
+        ])
+    };
+    let toml = format!(
+        "{LISTEN_VERIFY}[dmarc]\nenforce = true\n[authres]\nauthserv_id = \"mx.test.example\"\n\
+         remove_ids = [\"old.test.example\"]\n\
+         trusted_ids = [\"MX.test.example.\", \"old.test.example\", \"border.test.example\"]\n"
+    );
+    let m = Milter::start(&toml, &z).await;
+    for id in ["mx.test.example", "old.test.example"] {
+        let mut mta = m.postfix().await;
+        let out = transaction(
+            &mut mta,
+            "198.51.100.99",
+            "forged.example",
+            "alice@example.org",
+            "b@example.net",
+            &with_upstream(id),
+        )
+        .await;
+        assert!(
+            matches!(&out.final_response, Response::ReplyCode(r) if r.code() == 550),
+            "{id}: {out:?}"
+        );
+    }
+    m.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn allow_domains_need_the_domain_to_authenticate() {
     let (_, record) = key();
