@@ -131,12 +131,11 @@ impl Config {
             bail!("server.listen: at least one listener is required");
         }
         for (i, l) in self.server.listen.iter().enumerate() {
-            if let Some(j) = self
-                .server
-                .listen
-                .get(..i)
-                .and_then(|earlier| earlier.iter().position(|e| e.socket == l.socket))
-            {
+            if let Some(j) = self.server.listen.get(..i).and_then(|earlier| {
+                earlier
+                    .iter()
+                    .position(|e| same_socket(&e.socket, &l.socket))
+            }) {
                 let needle = l.socket.to_string().replace("inet:", "");
                 let line = text
                     .lines()
@@ -151,6 +150,7 @@ impl Config {
                 );
             }
         }
+        self.sockets_once(text)?;
         if self.server.max_headers == 0 || self.server.max_header_bytes < 1024 {
             bail!(
                 "server.max_headers / max_header_bytes{}: at least 1 field and 1024 bytes",
@@ -287,6 +287,77 @@ impl Config {
             );
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// The SRS socketmap, the metrics and the dashboard each need a socket of their own: one
+    /// that a listener (or the other of them) has cannot be bound twice.
+    fn sockets_once(&self, text: &str) -> anyhow::Result<()> {
+        let inet = |a: std::net::SocketAddr| SocketSpec::Inet {
+            host: a.ip().to_string(),
+            port: a.port(),
+        };
+        let mut taken: Vec<(String, SocketSpec)> = self
+            .server
+            .listen
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (format!("server.listen[{i}]"), l.socket.clone()))
+            .collect();
+        let others = [
+            (
+                "srs.socketmap",
+                "[srs]",
+                "socketmap",
+                self.srs.socketmap.0.clone(),
+            ),
+            (
+                "metrics.listen",
+                "[metrics]",
+                "listen",
+                self.metrics.listen.0.map(inet),
+            ),
+            (
+                "dashboard.listen",
+                "[dashboard]",
+                "listen",
+                self.dashboard.listen.0.map(inet),
+            ),
+        ];
+        for (key, section, needle, spec) in others {
+            let Some(spec) = spec else { continue };
+            if let Some((owner, _)) = taken.iter().find(|(_, t)| same_socket(t, &spec)) {
+                bail!(
+                    "{key}{}: {spec} is already {owner}'s; each socket once",
+                    line_in_section(text, section, needle)
+                );
+            }
+            taken.push((key.to_string(), spec));
+        }
+        Ok(())
+    }
+}
+
+/// The same socket: one Unix path, or one port on one host (IP literals compared as
+/// addresses, names case-insensitively).
+fn same_socket(a: &SocketSpec, b: &SocketSpec) -> bool {
+    match (a, b) {
+        (SocketSpec::Unix(a), SocketSpec::Unix(b)) => a == b,
+        (SocketSpec::Inet { host: ha, port: pa }, SocketSpec::Inet { host: hb, port: pb }) => {
+            let ip = |h: &str| {
+                h.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .ok()
+            };
+            pa == pb
+                && match (ip(ha), ip(hb)) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => ha.eq_ignore_ascii_case(hb),
+                }
+        }
+        _ => false,
     }
 }
 

@@ -320,6 +320,49 @@ fn a_socket_may_not_be_listed_twice() {
     assert!(err.contains("server.listen[1] (line 5)"), "{err}");
 }
 
+/// The SRS socketmap, the metrics and the dashboard cannot share a listener's socket: serve
+/// failed to bind the second ("already in use", or "another authmilter running?" for a Unix
+/// socket) while config check said OK.
+#[test]
+fn a_socket_serves_one_purpose() {
+    let listen = "[[server.listen]]\nsocket = \"inet:127.0.0.1:8891\"\n\
+                  [[server.listen]]\nsocket = \"unix:/run/authmilter/m.sock\"\n";
+    let srs = "[srs]\ndomain = \"fwd.example\"\n";
+    for (extra, key) in [
+        (
+            format!("{srs}socketmap = \"inet:8891@127.0.0.1\"\n"),
+            "srs.socketmap (line 7)",
+        ),
+        (
+            format!("{srs}socketmap = \"unix:/run/authmilter/m.sock\"\n"),
+            "srs.socketmap (line 7)",
+        ),
+        (
+            "[metrics]\nlisten = \"127.0.0.1:8891\"\n".to_string(),
+            "metrics.listen (line 6)",
+        ),
+        (
+            "[dashboard]\nlisten = \"127.0.0.1:8891\"\n".to_string(),
+            "dashboard.listen (line 6)",
+        ),
+        (
+            "[metrics]\nlisten = \"127.0.0.1:9100\"\n[dashboard]\nlisten = \"127.0.0.1:9100\"\n"
+                .to_string(),
+            "dashboard.listen (line 8)",
+        ),
+    ] {
+        let err = Config::parse(&format!("{listen}{extra}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{extra}: {err}");
+        assert!(err.contains("each socket once"), "{extra}: {err}");
+    }
+    Config::parse(&format!(
+        "{listen}{srs}socketmap = \"inet:127.0.0.1:10003\"\n[metrics]\nlisten = \"127.0.0.1:9100\"\n"
+    ))
+    .unwrap();
+}
+
 #[test]
 fn metrics_are_off_by_default_and_loopback_unless_allowed() {
     assert_eq!(Config::default().metrics.listen.0, None);
