@@ -271,6 +271,11 @@ impl Session<'_> {
                 IpAddr::V6(ip) => Ipv6Net::new(*addr, *prefix).is_ok_and(|n| n.contains(&ip)),
                 IpAddr::V4(_) => false,
             }),
+            // A non-ASCII local-part is no DNS label: such terms match nothing (RFC 8616 §4).
+            Mechanism::Include(spec) if spec.uses_local_part() && !self.local_part.is_ascii() => {
+                self.used_local_part = true;
+                Ok(false)
+            }
             Mechanism::Include(spec) => {
                 let label = String::from_utf8_lossy(spec.as_bytes()).into_owned();
                 let Some(target) = self.target(spec, domain, true).await? else {

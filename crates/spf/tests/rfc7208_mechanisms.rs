@@ -310,3 +310,24 @@ fn evaluations_are_send_and_work_through_arc_dyn_resolver() {
     )));
     assert_eq!(out.result, SpfResult::Pass);
 }
+
+/// RFC 8616 §4: with a non-ASCII local-part, terms that use `%{s}` or `%{l}` match nothing;
+/// an `include` of such a name is no match, not a `permerror` for a missing record.
+#[test]
+fn non_ascii_local_part_terms_match_nothing() {
+    let dns = MemoryResolver::new();
+    dns.add_txt(
+        "example.com",
+        "v=spf1 include:%{l}._spf.example.com exists:%{s}.x.example.com -all",
+    );
+    dns.add_txt("example.com", "unrelated");
+    assert_eq!(
+        result(&dns, "192.0.2.1", "j\u{f6}e@example.com"),
+        SpfResult::Fail
+    );
+    // an ASCII local-part whose include has no record is still a permerror (RFC 7208 §5.2)
+    assert_eq!(
+        result(&dns, "192.0.2.1", "joe@example.com"),
+        SpfResult::PermError
+    );
+}
