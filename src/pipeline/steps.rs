@@ -113,7 +113,10 @@ impl MessagePipeline {
                 ar.format(&authres::FormatOptions::milter()),
             ));
             our_ar = Some(ar);
+            // Received-SPF records our own check of the client (RFC 7208 §9.1): none for a
+            // trusted upstream's result, which was about a client we did not see
             if app.config.spf.received_spf_header
+                && r.spf_from_upstream.is_none()
                 && let (Some(o), Some(ip)) = (&r.spf_mail, self.conn.client.ip)
             {
                 let value = spf::ReceivedSpf::new(o, spf::Identity::MailFrom, ip)

@@ -453,8 +453,8 @@ async fn spf_from_a_trusted_upstream_host_replaces_our_own() {
         ])
     };
     let toml = format!(
-        "{LISTEN_VERIFY}[dmarc]\nenforce = true\n[authres]\nauthserv_id = \"mx.test.example\"\n\
-         trusted_ids = [\"border.test.example\"]\n"
+        "{LISTEN_VERIFY}[dmarc]\nenforce = true\n[spf]\nreceived_spf_header = true\n\
+         [authres]\nauthserv_id = \"mx.test.example\"\ntrusted_ids = [\"border.test.example\"]\n"
     );
     let m = Milter::start(&toml, &z).await;
     // the relay's address fails SPF, but the border host saw the real client pass
@@ -472,6 +472,9 @@ async fn spf_from_a_trusted_upstream_host_replaces_our_own() {
     let ar = authres(&out);
     assert!(ar.contains("spf=pass (from border.test.example)"), "{ar}");
     assert!(ar.contains("dmarc=pass"), "{ar}");
+    // we checked nothing for the relay's address: no Received-SPF of ours says it was
+    // designated (RFC 7208 §9.1 records this receiver's check of client-ip)
+    assert_eq!(out.added_header("Received-SPF"), None, "{out:?}");
     // the same claim from an id we do not trust changes nothing
     let mut mta = m.postfix().await;
     let out = transaction(
