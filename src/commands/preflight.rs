@@ -34,8 +34,8 @@ pub fn run_checks(
 
 /// The failure reports' redaction key (RFC 6590) is read when the first report is due; a
 /// missing or empty file would stop failure reports then, with one error line, so it is read
-/// here first.
-fn check_redaction_key(config: &Config) -> anyhow::Result<()> {
+/// here first (at start, by `config check`, and on every reload).
+pub fn check_redaction_key(config: &Config) -> anyhow::Result<()> {
     let failure = &config.reports.failure;
     let path = &failure.redaction_key;
     if !(config.reports.enabled && failure.enabled) || path.as_os_str().is_empty() {

@@ -314,6 +314,7 @@ async fn reloader(
                     );
                 }
                 let unix = UnixSocketSettings::from_config(&config.server)?;
+                super::preflight::check_redaction_key(&config)?;
                 let mut app = build_app(config, &dns, &services)?;
                 app.signing.continue_from(&old.signing);
                 Ok((app, changes, unix))

@@ -249,3 +249,43 @@ fn a_reload_rotates_the_secrets_of_the_srs_socketmap() {
         "an address of the removed secret no longer verifies"
     );
 }
+
+/// A reload runs the file checks `serve` and `config check` run at start: a failure-report
+/// redaction key that cannot be read refuses the reload (it was applied, and failure reports
+/// stopped later when the first one was due).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_refuses_what_config_check_refuses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("reports.db");
+    let port = free_port();
+    let base = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
+         [reports]\nenabled = true\nsend = false\nstore = \"sqlite:{}\"\n",
+        store.display()
+    );
+    let server = ServeProcess::start(&base, port, &[]);
+    let missing = dir.path().join("no-such-redaction.key");
+    let changed = format!(
+        "{base}[reports.failure]\nenabled = true\nredaction_key = \"{}\"\n",
+        missing.display()
+    );
+    std::fs::write(server.config_path(), &changed).expect("rewrite");
+    let check = std::process::Command::new(crate::support::binary())
+        .args(["config", "check", "-c"])
+        .arg(server.config_path())
+        .output()
+        .expect("config check");
+    assert!(!check.status.success(), "config check accepted it");
+    hup(&server);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let log = loop {
+        let log = server.log_text();
+        if log.contains("reload refused") || log.contains("configuration reloaded") {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "no reload outcome:\n{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(log.contains("reload refused"), "{log}");
+    assert!(log.contains("reports.failure.redaction_key"), "{log}");
+}
