@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::mail_values::CanonPair;
-use super::reply::RejectReply;
+use super::reply::{RejectReply, TempfailReply};
 use super::values::{Network, Span};
 
 /// `[outbound]`: which mail is from our own users.
@@ -106,6 +106,9 @@ pub struct SpfConfig {
     pub reject_fail: bool,
     /// Reply used when `reject_fail` rejects; `{domain}` and `{explanation}` are filled in.
     pub reject_reply: RejectReply,
+    /// Reply used when `reject_fail` meets an SPF `temperror` and `[policy] temperror` is
+    /// `tempfail` (RFC 7208 §8.6, RFC 7372 §3.2 X.7.24); `{domain}` is filled in.
+    pub tempfail_reply: TempfailReply,
     /// Add a Received-SPF header (RFC 7208 §9.1).
     pub received_spf_header: bool,
     /// DNS-querying terms allowed per evaluation (RFC 7208 §4.6.4).
@@ -122,6 +125,9 @@ impl Default for SpfConfig {
             reject_fail: false,
             reject_reply: RejectReply::builtin(
                 "550 5.7.23 SPF check failed for {domain}: {explanation}",
+            ),
+            tempfail_reply: TempfailReply::builtin(
+                "451 4.7.24 Temporary DNS failure checking the SPF policy of {domain}; try again later",
             ),
             received_spf_header: false,
             dns_lookup_limit: 10,

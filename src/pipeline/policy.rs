@@ -201,7 +201,7 @@ fn spf_reject(app: &App, results: &Results, decision: &mut Decision) -> bool {
             true
         }
         spf::SpfResult::TempError if cfg.policy.temperror == TempErrorAction::Tempfail => {
-            decision.verdict = Verdict::TempFail(cfg.policy.tempfail_reply.render(&ReplyValues {
+            decision.verdict = Verdict::TempFail(cfg.spf.tempfail_reply.render(&ReplyValues {
                 domain: &o.domain,
                 ..ReplyValues::default()
             }));

@@ -366,6 +366,38 @@ async fn spf_fail_rejection_and_received_spf_header_when_configured() {
     m.stop().await;
 }
 
+/// An SPF temperror under `reject_fail` is answered `451 4.7.24` (RFC 7208 §8.6, RFC 7372
+/// §3.2 "SPF validation error"), not with the DMARC tempfail reply's 4.7.5 ("cryptographic
+/// failure", RFC 3463).
+#[tokio::test(flavor = "multi_thread")]
+async fn spf_temperror_is_tempfailed_with_the_spf_status_code() {
+    let (_, record) = key();
+    let z = format!(
+        "{}broken.example TXT SERVFAIL\n",
+        zone(&record, "v=DMARC1; p=none")
+    );
+    let m = Milter::start(&format!("{LISTEN_VERIFY}[spf]\nreject_fail = true\n"), &z).await;
+    let mut mta = m.postfix().await;
+    let out = transaction(
+        &mut mta,
+        "192.0.2.10",
+        "mail.example.org",
+        "a@broken.example",
+        "b@example.net",
+        &plain(),
+    )
+    .await;
+    match &out.final_response {
+        Response::ReplyCode(r) => {
+            let text = String::from_utf8_lossy(&r.to_wire()).into_owned();
+            assert!(text.starts_with("451 4.7.24 "), "{text}");
+            assert!(text.contains("broken.example"), "{text}");
+        }
+        other => panic!("expected 451, got {other:?}"),
+    }
+    m.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn several_from_domains_are_rejected_when_configured() {
     let (_, record) = key();
