@@ -153,7 +153,7 @@ impl FromStr for SocketSpec {
         if let Some((port, host)) = rest.split_once('@') {
             let port = port.parse().map_err(|_| bad())?;
             let host = host.trim_start_matches('[').trim_end_matches(']');
-            if host.is_empty() {
+            if !is_host(host) {
                 return Err(bad());
             }
             return Ok(SocketSpec::Inet {
@@ -169,9 +169,7 @@ impl FromStr for SocketSpec {
             rest.rsplit_once(':').ok_or_else(bad)?
         };
         let bracketed = rest.starts_with('[');
-        if host.is_empty()
-            || (host.contains(':') && (!bracketed || host.parse::<IpAddr>().is_err()))
-        {
+        if !is_host(host) || (host.contains(':') && !bracketed) {
             return Err(bad());
         }
         let port = port.parse().map_err(|_| bad())?;
@@ -180,6 +178,30 @@ impl FromStr for SocketSpec {
             port,
         })
     }
+}
+
+/// An IP address literal, or a host name (RFC 1123 §2.1: letters, digits and `-` in labels
+/// of 1–63 octets, none starting or ending with `-`, and a top label that is not all digits,
+/// so `999.0.0.1` is neither); anything else `serve` could never resolve to bind.
+fn is_host(host: &str) -> bool {
+    if host.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(label_ok)
+        && !name
+            .rsplit('.')
+            .next()
+            .is_some_and(|top| top.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl fmt::Display for SocketSpec {
@@ -423,10 +445,21 @@ mod tests {
             "inet:1.2.3.4:99999",
             "inet:::1:25",
             "x",
+            // no IP address and no host name: serve could never resolve them
+            "inet:999.0.0.1:8891",
+            "inet:127.1:8891",
+            "inet:8891@999.0.0.1",
+            "inet:a b:8891",
+            "inet:8891@foo:bar",
+            "inet:-mx.example:8891",
         ] {
             assert!(bad.parse::<SocketSpec>().is_err(), "{bad}");
         }
         assert_eq!(inet("::1", 25).to_string(), "inet:[::1]:25");
+        assert_eq!(
+            "inet:mx-1.Example.:8891".parse(),
+            Ok(inet("mx-1.Example.", 8891))
+        );
     }
 
     #[test]
