@@ -151,6 +151,7 @@ impl Config {
             }
         }
         self.sockets_once(text)?;
+        self.reply_placeholders(text)?;
         if self.server.max_headers == 0 || self.server.max_header_bytes < 1024 {
             bail!(
                 "server.max_headers / max_header_bytes{}: at least 1 field and 1024 bytes",
@@ -334,6 +335,61 @@ impl Config {
                 );
             }
             taken.push((key.to_string(), spec));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Each reply template uses only the placeholders its reply fills (`{explanation}` in
+    /// a DMARC rejection would stay empty).
+    fn reply_placeholders(&self, text: &str) -> anyhow::Result<()> {
+        let replies: [(&str, &str, &str, &reply::ReplyTemplate, &[&str]); 5] = [
+            (
+                "spf.reject_reply",
+                "[spf]",
+                "reject_reply",
+                &self.spf.reject_reply,
+                &["domain", "explanation"],
+            ),
+            (
+                "spf.tempfail_reply",
+                "[spf]",
+                "tempfail_reply",
+                &self.spf.tempfail_reply,
+                &["domain"],
+            ),
+            (
+                "dmarc.reject_reply",
+                "[dmarc]",
+                "reject_reply",
+                &self.dmarc.reject_reply,
+                &["domain"],
+            ),
+            (
+                "dmarc.invalid_from_reply",
+                "[dmarc]",
+                "invalid_from_reply",
+                &self.dmarc.invalid_from_reply,
+                &["problem"],
+            ),
+            (
+                "policy.tempfail_reply",
+                "[policy]",
+                "tempfail_reply",
+                &self.policy.tempfail_reply,
+                &["domain"],
+            ),
+        ];
+        for (key, section, needle, template, filled) in replies {
+            if let Some(slot) = template.unfilled(filled) {
+                let usable: Vec<String> = filled.iter().map(|f| format!("{{{f}}}")).collect();
+                bail!(
+                    "{key}{}: {{{slot}}} is not filled in this reply (it can use {})",
+                    line_in_section(text, section, needle),
+                    usable.join(" and ")
+                );
+            }
         }
         Ok(())
     }

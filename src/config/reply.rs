@@ -38,6 +38,16 @@ enum Slot {
     Problem,
 }
 
+impl Slot {
+    fn name(self) -> &'static str {
+        match self {
+            Slot::Domain => "domain",
+            Slot::Explanation => "explanation",
+            Slot::Problem => "problem",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Text(String),
@@ -117,6 +127,15 @@ impl ReplyTemplate {
     /// The reply code (`550`, `451`, …).
     pub fn code(&self) -> u16 {
         self.code
+    }
+
+    /// The first placeholder of the text not among `filled` (`"problem"`), if any: one the
+    /// reply would leave empty.
+    pub fn unfilled(&self, filled: &[&str]) -> Option<&'static str> {
+        self.parts.iter().find_map(|p| match p {
+            Part::Slot(slot) if !filled.contains(&slot.name()) => Some(slot.name()),
+            _ => None,
+        })
     }
 
     /// Fills the slots and builds the reply (RFC 5321 §4.2; long text is split over several

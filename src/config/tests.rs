@@ -310,6 +310,43 @@ fn late_parsed_settings_are_checked_at_load_with_key_and_line() {
     }
 }
 
+/// A placeholder the reply never fills would send an empty text where the postmaster
+/// expected a value: refused with the key and line.
+#[test]
+fn reply_placeholders_are_the_ones_each_reply_fills() {
+    for (toml, key) in [
+        (
+            "[dmarc]\nreject_reply = \"550 5.7.1 {explanation}\"\n",
+            "dmarc.reject_reply (line 2)",
+        ),
+        (
+            "[dmarc]\ninvalid_from_reply = \"550 5.7.1 {domain}\"\n",
+            "dmarc.invalid_from_reply (line 2)",
+        ),
+        (
+            "[spf]\nreject_reply = \"550 5.7.23 {problem}\"\n",
+            "spf.reject_reply (line 2)",
+        ),
+        (
+            "[spf]\ntempfail_reply = \"451 4.7.24 {explanation}\"\n",
+            "spf.tempfail_reply (line 2)",
+        ),
+        (
+            "[policy]\ntempfail_reply = \"451 4.7.5 {problem}\"\n",
+            "policy.tempfail_reply (line 2)",
+        ),
+    ] {
+        let err = Config::parse(toml).unwrap_err().to_string();
+        assert!(err.contains(key), "{toml}: {err}");
+    }
+    Config::parse(
+        "[spf]\nreject_reply = \"550 5.7.23 {domain} {explanation}\"\ntempfail_reply = \"451 4.7.24 {domain}\"\n\
+         [dmarc]\nreject_reply = \"550 5.7.1 {domain}\"\ninvalid_from_reply = \"550 5.7.1 {problem}\"\n\
+         [policy]\ntempfail_reply = \"451 4.7.5 {domain}\"\n",
+    )
+    .unwrap();
+}
+
 #[test]
 fn a_socket_may_not_be_listed_twice() {
     let err = Config::parse(
