@@ -164,6 +164,13 @@ impl Config {
                 line_of("max_connections")
             );
         }
+        if self.server.max_connections > MAX_COUNT {
+            // past tokio's semaphore limit serve panicked; far past any MTA's process limit
+            bail!(
+                "server.max_connections{}: at most {MAX_COUNT}",
+                line_of("max_connections")
+            );
+        }
         if self.iprev.max_names == 0 {
             // no forward lookup at all: every client with a PTR name would get iprev=fail
             bail!(
@@ -259,6 +266,23 @@ impl Config {
             }
         }
         self.reports.validate(&line_of)?;
+        for (key, section, value) in [
+            ("reports.queue", "[reports]", self.reports.queue),
+            ("reports.batch_size", "[reports]", self.reports.batch_size),
+            (
+                "reports.failure.queue",
+                "[reports.failure]",
+                self.reports.failure.queue,
+            ),
+        ] {
+            if value > MAX_COUNT {
+                bail!(
+                    "{key}{}: at most {}",
+                    line_in_section(text, section, key.rsplit('.').next().unwrap_or(key)),
+                    MAX_COUNT
+                );
+            }
+        }
         self.reports
             .inbox
             .validate(self.server.eom_timeout.get(), &line_of)?;
@@ -416,6 +440,10 @@ fn same_socket(a: &SocketSpec, b: &SocketSpec) -> bool {
         _ => false,
     }
 }
+
+/// The largest connection limit or queue length accepted (a bounded queue past tokio's
+/// semaphore limit panics; long before that the memory is gone).
+pub(crate) const MAX_COUNT: usize = 1_000_000;
 
 #[cfg(test)]
 mod tests;

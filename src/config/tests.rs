@@ -310,6 +310,39 @@ fn late_parsed_settings_are_checked_at_load_with_key_and_line() {
     }
 }
 
+/// Values past what a semaphore or bounded queue can hold panicked `serve` (tokio's
+/// `MAX_PERMITS`) after `config check` said OK: refused at load with key and line.
+#[test]
+fn huge_connection_and_queue_limits_are_refused() {
+    let huge = i64::MAX;
+    for (toml, key) in [
+        (
+            format!("[server]\nmax_connections = {huge}\n"),
+            "server.max_connections (line 2)",
+        ),
+        (
+            format!("[reports]\nqueue = {huge}\n"),
+            "reports.queue (line 2)",
+        ),
+        (
+            format!("[reports]\nbatch_size = {huge}\n"),
+            "reports.batch_size (line 2)",
+        ),
+        (
+            format!("[reports.failure]\nqueue = {huge}\n"),
+            "reports.failure.queue (line 2)",
+        ),
+    ] {
+        let err = Config::parse(&toml).unwrap_err().to_string();
+        assert!(err.contains(key), "{toml}: {err}");
+        assert!(err.contains("at most 1000000"), "{toml}: {err}");
+    }
+    Config::parse(
+        "[server]\nmax_connections = 1000000\n[reports]\nqueue = 1000000\nbatch_size = 1000000\n[reports.failure]\nqueue = 1000000\n",
+    )
+    .unwrap();
+}
+
 /// A placeholder the reply never fills would send an empty text where the postmaster
 /// expected a value: refused with the key and line.
 #[test]
