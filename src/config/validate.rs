@@ -1,0 +1,345 @@
+//! Rules a value's type cannot check alone, across keys and sections: listeners and other
+//! sockets once each, limits that would fail every message or panic `serve`, reply
+//! placeholders each reply fills. `config check` and `serve` (and every reload) run them.
+
+use anyhow::bail;
+
+use super::{Config, SocketSpec, is_loopback_host, reply};
+
+impl Config {
+    /// Checks rules that span several keys. `text` is the source, used to find line numbers.
+    pub(super) fn validate(&self, text: &str) -> anyhow::Result<()> {
+        let line_of = |needle: &str| -> String {
+            text.lines()
+                .position(|l| l.contains(needle))
+                .map(|i| format!(" (line {})", i + 1))
+                .unwrap_or_default()
+        };
+        if self.server.listen.is_empty() {
+            bail!("server.listen: at least one listener is required");
+        }
+        for (i, l) in self.server.listen.iter().enumerate() {
+            if let Some(j) = self.server.listen.get(..i).and_then(|earlier| {
+                earlier
+                    .iter()
+                    .position(|e| same_socket(&e.socket, &l.socket))
+            }) {
+                let needle = l.socket.to_string().replace("inet:", "");
+                let line = text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, t)| t.contains(&needle))
+                    .nth(1)
+                    .map(|(n, _)| format!(" (line {})", n + 1))
+                    .unwrap_or_default();
+                bail!(
+                    "server.listen[{i}]{line}: {} is already listener {j}; each socket once",
+                    l.socket
+                );
+            }
+        }
+        self.sockets_once(text)?;
+        self.reply_placeholders(text)?;
+        if self.server.max_headers == 0 || self.server.max_header_bytes < 1024 {
+            bail!(
+                "server.max_headers / max_header_bytes{}: at least 1 field and 1024 bytes",
+                line_of("max_header")
+            );
+        }
+        if self.server.max_connections == 0 {
+            bail!(
+                "server.max_connections{}: must be at least 1",
+                line_of("max_connections")
+            );
+        }
+        if self.server.max_connections > MAX_COUNT {
+            // past tokio's semaphore limit serve panicked; far past any MTA's process limit
+            bail!(
+                "server.max_connections{}: at most {MAX_COUNT}",
+                line_of("max_connections")
+            );
+        }
+        if self.iprev.max_names == 0 {
+            // no forward lookup at all: every client with a PTR name would get iprev=fail
+            bail!(
+                "iprev.max_names{}: must be at least 1 (turn iprev off with enabled = false)",
+                line_of("max_names")
+            );
+        }
+        if self.dkim.max_signatures == 0 {
+            // every signature would be "too many signatures" (permerror)
+            bail!(
+                "dkim.max_signatures{}: must be at least 1 (turn verification off with verify = false)",
+                line_of("max_signatures")
+            );
+        }
+        // a zero timeout fails every connection, message or DNS query at once
+        for (key, needle, span) in [
+            (
+                "server.idle_timeout",
+                "idle_timeout",
+                self.server.idle_timeout,
+            ),
+            (
+                "server.write_timeout",
+                "write_timeout",
+                self.server.write_timeout,
+            ),
+            ("server.eom_timeout", "eom_timeout", self.server.eom_timeout),
+            ("dns.timeout", "timeout", self.dns.timeout),
+        ] {
+            if span.is_zero() {
+                let line = if key == "dns.timeout" {
+                    line_in_section(text, "[dns]", needle)
+                } else {
+                    line_of(needle)
+                };
+                bail!("{key}{line}: must be more than 0s");
+            }
+        }
+        if self.spf.dns_lookup_limit == 0 {
+            // every include, a, mx, ptr, exists or redirect would be a permerror
+            bail!(
+                "spf.dns_lookup_limit{}: must be at least 1 (RFC 7208 §4.6.4 says 10; turn SPF off with enabled = false)",
+                line_of("dns_lookup_limit")
+            );
+        }
+        if self.server.max_packet_size < 65_536 + 5 {
+            bail!(
+                "server.max_packet_size{}: must be at least 65541 bytes (a full BODY chunk)",
+                line_of("max_packet_size")
+            );
+        }
+        for (i, key) in self.dkim.keys.iter().enumerate() {
+            if key.domain.trim().is_empty() || key.selector.trim().is_empty() {
+                bail!(
+                    "dkim.key[{i}]{}: domain and selector are required",
+                    line_of("[[dkim.key]]")
+                );
+            }
+            // a rule names keys by id: two keys with one id would make it pick one silently
+            let id = key.id();
+            if let Some(j) = self.dkim.keys.iter().take(i).position(|k| k.id() == id) {
+                bail!(
+                    "dkim.key[{i}]{}: the name {id:?} is already dkim.key[{j}]'s; give each key its own `name`",
+                    line_of(&id)
+                );
+            }
+        }
+        for (i, rule) in self.dkim.signing.iter().enumerate() {
+            for name in &rule.keys {
+                if !self.dkim.keys.iter().any(|k| k.id() == *name) {
+                    bail!(
+                        "dkim.signing[{i}].keys{}: no [[dkim.key]] named {name:?} (a key's name is its `name`, or \"selector._domainkey.domain\")",
+                        line_of(name)
+                    );
+                }
+            }
+            if rule.from.trim().is_empty() {
+                bail!("dkim.signing[{i}].from: must not be empty");
+            }
+        }
+        if self.arc.seal && !self.arc.verify {
+            bail!(
+                "arc.seal{}: sealing needs arc.verify = true (the seal's cv= is the validation result)",
+                line_of("seal")
+            );
+        }
+        for (i, d) in self.arc.trusted_sealers.iter().enumerate() {
+            if !dns::name::is_host_like(d.trim().trim_end_matches('.')) {
+                bail!(
+                    "arc.trusted_sealers[{i}]{}: {d:?} is not a domain name",
+                    line_of("trusted_sealers")
+                );
+            }
+        }
+        self.reports.validate(&line_of)?;
+        for (key, section, value) in [
+            ("reports.queue", "[reports]", self.reports.queue),
+            ("reports.batch_size", "[reports]", self.reports.batch_size),
+            (
+                "reports.failure.queue",
+                "[reports.failure]",
+                self.reports.failure.queue,
+            ),
+        ] {
+            if value > MAX_COUNT {
+                bail!(
+                    "{key}{}: at most {}",
+                    line_in_section(text, section, key.rsplit('.').next().unwrap_or(key)),
+                    MAX_COUNT
+                );
+            }
+        }
+        self.reports
+            .inbox
+            .validate(self.server.eom_timeout.get(), &line_of)?;
+        self.dashboard.validate(&line_of)?;
+        if let Some(addr) = self.metrics.listen.0
+            && !addr.ip().is_loopback()
+            && !self.metrics.allow_remote
+        {
+            bail!(
+                "metrics.listen{}: {addr} is not a loopback address; the metrics would reach the network. Use 127.0.0.1 or [::1], or set [metrics] allow_remote = true (and firewall the port)",
+                line_of(&addr.to_string())
+            );
+        }
+        if let Some(SocketSpec::Inet { host, port }) = &self.srs.socketmap.0
+            && !self.srs.allow_remote
+            && !is_loopback_host(host)
+        {
+            bail!(
+                "srs.socketmap{}: {host}:{port} is not a loopback address; anyone who reaches it gets valid SRS addresses for any recipient (an open relay). Use inet:127.0.0.1:PORT or a unix: socket, or set [srs] allow_remote = true (and firewall the port)",
+                line_of("socketmap")
+            );
+        }
+        if self.srs.enabled && self.srs.domain.trim().is_empty() {
+            bail!(
+                "srs.domain{}: required when srs.enabled = true",
+                line_of("[srs]")
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The SRS socketmap, the metrics and the dashboard each need a socket of their own: one
+    /// that a listener (or the other of them) has cannot be bound twice.
+    fn sockets_once(&self, text: &str) -> anyhow::Result<()> {
+        let inet = |a: std::net::SocketAddr| SocketSpec::Inet {
+            host: a.ip().to_string(),
+            port: a.port(),
+        };
+        let mut taken: Vec<(String, SocketSpec)> = self
+            .server
+            .listen
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (format!("server.listen[{i}]"), l.socket.clone()))
+            .collect();
+        let others = [
+            (
+                "srs.socketmap",
+                "[srs]",
+                "socketmap",
+                self.srs.socketmap.0.clone(),
+            ),
+            (
+                "metrics.listen",
+                "[metrics]",
+                "listen",
+                self.metrics.listen.0.map(inet),
+            ),
+            (
+                "dashboard.listen",
+                "[dashboard]",
+                "listen",
+                self.dashboard.listen.0.map(inet),
+            ),
+        ];
+        for (key, section, needle, spec) in others {
+            let Some(spec) = spec else { continue };
+            if let Some((owner, _)) = taken.iter().find(|(_, t)| same_socket(t, &spec)) {
+                bail!(
+                    "{key}{}: {spec} is already {owner}'s; each socket once",
+                    line_in_section(text, section, needle)
+                );
+            }
+            taken.push((key.to_string(), spec));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Each reply template uses only the placeholders its reply fills (`{explanation}` in
+    /// a DMARC rejection would stay empty).
+    fn reply_placeholders(&self, text: &str) -> anyhow::Result<()> {
+        let replies: [(&str, &str, &str, &reply::ReplyTemplate, &[&str]); 5] = [
+            (
+                "spf.reject_reply",
+                "[spf]",
+                "reject_reply",
+                &self.spf.reject_reply,
+                &["domain", "explanation"],
+            ),
+            (
+                "spf.tempfail_reply",
+                "[spf]",
+                "tempfail_reply",
+                &self.spf.tempfail_reply,
+                &["domain"],
+            ),
+            (
+                "dmarc.reject_reply",
+                "[dmarc]",
+                "reject_reply",
+                &self.dmarc.reject_reply,
+                &["domain"],
+            ),
+            (
+                "dmarc.invalid_from_reply",
+                "[dmarc]",
+                "invalid_from_reply",
+                &self.dmarc.invalid_from_reply,
+                &["problem"],
+            ),
+            (
+                "policy.tempfail_reply",
+                "[policy]",
+                "tempfail_reply",
+                &self.policy.tempfail_reply,
+                &["domain"],
+            ),
+        ];
+        for (key, section, needle, template, filled) in replies {
+            if let Some(slot) = template.unfilled(filled) {
+                let usable: Vec<String> = filled.iter().map(|f| format!("{{{f}}}")).collect();
+                bail!(
+                    "{key}{}: {{{slot}}} is not filled in this reply (it can use {})",
+                    line_in_section(text, section, needle),
+                    usable.join(" and ")
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The same socket: one Unix path, or one port on one host (IP literals compared as
+/// addresses, names case-insensitively).
+fn same_socket(a: &SocketSpec, b: &SocketSpec) -> bool {
+    match (a, b) {
+        (SocketSpec::Unix(a), SocketSpec::Unix(b)) => a == b,
+        (SocketSpec::Inet { host: ha, port: pa }, SocketSpec::Inet { host: hb, port: pb }) => {
+            let ip = |h: &str| {
+                h.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .ok()
+            };
+            pa == pb
+                && match (ip(ha), ip(hb)) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => ha.eq_ignore_ascii_case(hb),
+                }
+        }
+        _ => false,
+    }
+}
+
+/// The largest connection limit or queue length accepted (a bounded queue past tokio's
+/// semaphore limit panics; long before that the memory is gone).
+const MAX_COUNT: usize = 1_000_000;
+
+/// ` (line N)` of the first line containing `needle` after the `section` header line, for
+/// keys whose name other sections use too (`timeout`).
+fn line_in_section(text: &str, section: &str, needle: &str) -> String {
+    text.lines()
+        .enumerate()
+        .skip_while(|(_, l)| l.trim() != section)
+        .find(|(_, l)| l.trim_start().starts_with(needle))
+        .map(|(i, _)| format!(" (line {})", i + 1))
+        .unwrap_or_default()
+}
