@@ -81,6 +81,32 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
             format!("[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"sign\"\n"),
             "already listener 0",
         ),
+        (
+            "the metrics on the listener's socket",
+            format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+            "metrics.listen",
+        ),
+        (
+            "a socket host that is no host",
+            "[srs]\ndomain = \"fwd.example\"\nsocketmap = \"inet:999.0.0.1:10003\"\n".into(),
+            "bad socket",
+        ),
+        ("a zero eom_timeout", "[server]\neom_timeout = \"0s\"\n".into(), "server.eom_timeout"),
+        (
+            "more connections than a semaphore holds",
+            format!("[server]\nmax_connections = {}\n", i64::MAX),
+            "server.max_connections",
+        ),
+        (
+            "a reply that is not US-ASCII",
+            "[dmarc]\nreject_reply = \"550 5.7.1 Zur\u{fc}ckgewiesen\"\n".into(),
+            "US-ASCII",
+        ),
+        (
+            "a reply placeholder never filled",
+            "[dmarc]\nreject_reply = \"550 5.7.1 {explanation}\"\n".into(),
+            "dmarc.reject_reply",
+        ),
         ("bad nameserver", "[dns]\nnameservers = [\"resolver.example\"]\n".into(), "bad nameserver"),
         ("bad log level", "[log]\nlevel = \"verbose\"\n".into(), "verbose"),
         ("reply template not 5xx", "[dmarc]\nreject_reply = \"250 2.0.0 fine\"\n".into(), "reject_reply"),
