@@ -62,6 +62,9 @@ fn checks(
     dns_stats: std::sync::Arc<dns::stats::QueryStats>,
 ) -> anyhow::Result<Checked> {
     let run_as = RunAs::from_config(&config.server.user, &config.server.group)?;
+    if let Some(user) = &run_as {
+        user.check_switch()?;
+    }
     UnixSocketSettings::from_config(&config.server)?;
     let unix_sockets = config
         .server

@@ -37,19 +37,31 @@ impl RunAs {
         Ok(Some(RunAs { name, uid, gid }))
     }
 
+    /// Whether [`RunAs::switch`] can succeed for this process: run by the preflight, so that
+    /// `config check` and `serve` refuse a non-root start before binding anything.
+    pub fn check_switch(&self) -> anyhow::Result<()> {
+        self.may_switch_from(nix::unistd::getuid(), nix::unistd::geteuid())
+    }
+
+    /// Root may switch; another user only when it already is this one.
+    fn may_switch_from(&self, uid: Uid, euid: Uid) -> anyhow::Result<()> {
+        if uid.is_root() || (uid == self.uid && euid == self.uid) {
+            return Ok(());
+        }
+        bail!(
+            "server.user = {:?}: cannot switch users when not started as root (running as uid {uid})",
+            self.name
+        );
+    }
+
     /// Switches to this user and group: supplementary groups (the user's, plus `gid`), then
     /// gid, then uid. Not root: fine if already this user, otherwise an error. Afterwards it
     /// checks that root cannot be regained.
     pub fn switch(&self) -> anyhow::Result<()> {
         let uid = nix::unistd::getuid();
+        self.may_switch_from(uid, nix::unistd::geteuid())?;
         if !uid.is_root() {
-            if uid == self.uid && nix::unistd::geteuid() == self.uid {
-                return Ok(());
-            }
-            bail!(
-                "server.user = {:?}: cannot switch users when not started as root (running as uid {uid})",
-                self.name
-            );
+            return Ok(());
         }
         let cname = CString::new(self.name.as_str())
             .with_context(|| format!("server.user {:?}: bad name", self.name))?;
@@ -136,5 +148,27 @@ mod tests {
         assert!(RunAs::from_config("", "root").is_err());
         let r = RunAs::from_config("root", "").unwrap().unwrap();
         assert_eq!((r.uid.as_raw(), r.gid.as_raw()), (0, 0));
+    }
+
+    /// `serve` started as another user than root or `server.user` binds, then cannot switch:
+    /// the preflight (and `config check`) says so first, with the same message.
+    #[test]
+    fn switching_needs_root_or_the_user_itself() {
+        let nobody = RunAs {
+            name: "nobody".into(),
+            uid: Uid::from_raw(65534),
+            gid: Gid::from_raw(65534),
+        };
+        let (root, other) = (Uid::from_raw(0), Uid::from_raw(1000));
+        assert!(nobody.may_switch_from(root, root).is_ok());
+        assert!(nobody.may_switch_from(nobody.uid, nobody.uid).is_ok());
+        let err = nobody
+            .may_switch_from(other, other)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cannot switch users when not started as root"),
+            "{err}"
+        );
     }
 }
