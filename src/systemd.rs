@@ -97,6 +97,11 @@ impl Inherited {
         self.len() == 0
     }
 
+    /// True when systemd passed a Unix socket at `path` (it is not created, so not chowned).
+    pub fn passes_unix(&self, path: &std::path::Path) -> bool {
+        self.unix.iter().any(|(_, p)| p == path)
+    }
+
     /// The passed socket bound to `spec`'s address, if there is one.
     pub fn take(&mut self, spec: &SocketSpec) -> Option<InheritedListener> {
         match spec {

@@ -78,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &loaded.path,
                     &dns,
                     Default::default(),
+                    &|_| false,
                 )
                 .map(|_| ())
             })?;

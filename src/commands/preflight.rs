@@ -22,14 +22,15 @@ pub struct Checked {
 
 /// Runs every check `serve` runs except binding on `config`, read from `path` (named in the
 /// error); call inside a tokio runtime: the resolver is built here, counting its work in
-/// `dns_stats`.
+/// `dns_stats`. `passed` tells the Unix sockets systemd passed (`serve` does not create them).
 pub fn run_checks(
     config: Config,
     path: &std::path::Path,
     dns: &DnsArg,
     dns_stats: std::sync::Arc<dns::stats::QueryStats>,
+    passed: &dyn Fn(&std::path::Path) -> bool,
 ) -> anyhow::Result<Checked> {
-    checks(config, dns, dns_stats).map_err(|e| e.context(format!("in {}", path.display())))
+    checks(config, dns, dns_stats, passed).map_err(|e| e.context(format!("in {}", path.display())))
 }
 
 /// The failure reports' redaction key (RFC 6590) is read when the first report is due; a
@@ -60,12 +61,13 @@ fn checks(
     config: Config,
     dns: &DnsArg,
     dns_stats: std::sync::Arc<dns::stats::QueryStats>,
+    passed: &dyn Fn(&std::path::Path) -> bool,
 ) -> anyhow::Result<Checked> {
     let run_as = RunAs::from_config(&config.server.user, &config.server.group)?;
     if let Some(user) = &run_as {
         user.check_switch()?;
     }
-    UnixSocketSettings::from_config(&config.server)?;
+    let unix = UnixSocketSettings::from_config(&config.server)?;
     let unix_sockets = config
         .server
         .listen
@@ -75,6 +77,9 @@ fn checks(
     for spec in unix_sockets {
         if let SocketSpec::Unix(path) = spec {
             check_unix_dir(path)?;
+            if !passed(path) {
+                unix.check_chown(&config.server)?;
+            }
         }
     }
     if dns.zone.is_some() {

@@ -48,6 +48,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             &path,
             &dns_override,
             Arc::clone(&dns_stats),
+            &|p| inherited.passes_unix(p),
         )?;
         let (app, run_as) = (Arc::new(checked.app), checked.run_as);
         let shared = Arc::new(ArcSwap::new(Arc::clone(&app)));

@@ -41,6 +41,33 @@ impl UnixSocketSettings {
             group,
         })
     }
+
+    /// Whether this process may give its Unix sockets the configured owner and group (chown,
+    /// POSIX: root may; another user only keeps itself as owner and picks one of its own
+    /// groups). Run by the preflight, so `config check` and `serve` refuse before binding.
+    pub fn check_chown(&self, cfg: &ServerConfig) -> anyhow::Result<()> {
+        let euid = nix::unistd::geteuid();
+        if euid.is_root() {
+            return Ok(());
+        }
+        if let Some(owner) = self.owner.filter(|o| *o != euid) {
+            bail!(
+                "server.socket_owner = {:?}: only root can give a socket to another user (running as uid {euid}, not {owner})",
+                cfg.socket_owner.trim()
+            );
+        }
+        if let Some(group) = self.group {
+            let mine = nix::unistd::getegid() == group
+                || nix::unistd::getgroups().is_ok_and(|g| g.contains(&group));
+            if !mine {
+                bail!(
+                    "server.socket_group = {:?}: running as uid {euid}, not root, and not in group {group}",
+                    cfg.socket_group.trim()
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A listening socket.

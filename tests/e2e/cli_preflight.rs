@@ -242,9 +242,10 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Started as a user that is neither root nor `server.user`, `serve` cannot switch users:
-/// `config check` run as that user says so too (it said OK, and serve failed after binding).
-/// Needs root to start the two as `nobody` (setpriv); skipped otherwise.
+/// Started as a user that is neither root nor `server.user`, `serve` cannot switch users, nor
+/// give its Unix socket to another owner or to a group it is not in: `config check` run as
+/// that user says so too (it said OK, and serve failed after binding). Needs root to start the
+/// two as `nobody` (setpriv); skipped otherwise.
 #[test]
 fn config_check_as_another_user_fails_like_serve() {
     let setpriv = Path::new("/usr/bin/setpriv");
@@ -253,39 +254,58 @@ fn config_check_as_another_user_fails_like_serve() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let port = free_port();
-    let config = dir.path().join("milter.toml");
-    let text = format!(
-        "[server]\nuser = \"root\"\n[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\n"
-    );
-    write_mode(&config, &text, 0o644);
-    let as_nobody = |args: &[&str]| {
-        // `timeout` stops a serve that would (wrongly) keep running
-        let out = std::process::Command::new("timeout")
-            .arg("20")
-            .arg(setpriv)
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(crate::support::binary())
-            .args(args)
-            .arg("-c")
-            .arg(&config)
-            .output()
-            .expect("setpriv");
+    let sock = dir.path().join("milter.sock");
+    let unix = format!("[[server.listen]]\nsocket = \"unix:{}\"\n", sock.display());
+    for (i, (text, needle)) in [
         (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let (check_code, check_err) = as_nobody(&["config", "check"]);
-    let (serve_code, serve_err) = as_nobody(&["serve"]);
-    let needle = "cannot switch users when not started as root";
-    assert_ne!(check_code, 0, "config check: {check_err}");
-    assert_ne!(serve_code, 0, "serve: {serve_err}");
-    assert_eq!(
-        error_line(&check_err),
-        error_line(&serve_err),
-        "{check_err}\n{serve_err}"
-    );
-    assert!(check_err.contains(needle), "{check_err}");
+            format!(
+                "[server]\nuser = \"root\"\n[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\n"
+            ),
+            "cannot switch users when not started as root",
+        ),
+        (
+            format!("[server]\nsocket_owner = \"root\"\n{unix}"),
+            "server.socket_owner",
+        ),
+        (
+            format!("[server]\nsocket_group = \"root\"\n{unix}"),
+            "server.socket_group",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let config = dir.path().join(format!("milter{i}.toml"));
+        write_mode(&config, &text, 0o644);
+        let as_nobody = |args: &[&str]| {
+            // `timeout` stops a serve that would (wrongly) keep running
+            let out = std::process::Command::new("timeout")
+                .arg("20")
+                .arg(setpriv)
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(crate::support::binary())
+                .args(args)
+                .arg("-c")
+                .arg(&config)
+                .output()
+                .expect("setpriv");
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let (check_code, check_err) = as_nobody(&["config", "check"]);
+        let (serve_code, serve_err) = as_nobody(&["serve"]);
+        assert_ne!(check_code, 0, "config check: {check_err}");
+        assert_ne!(serve_code, 0, "serve: {serve_err}");
+        assert_eq!(
+            error_line(&check_err),
+            error_line(&serve_err),
+            "{check_err}\n{serve_err}"
+        );
+        assert!(check_err.contains(needle), "{check_err}");
+        let _ = std::fs::remove_file(&sock);
+    }
 }
