@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::cli::{ArcCommand, ArcSealArgs, ArcVerifyArgs};
 
-use super::common::{read_input, runtime, tool_config, tool_resolver};
+use super::common::{read_input, runtime, shown, tool_config, tool_resolver};
 
 /// Runs an `arc` subcommand.
 pub fn run(cmd: ArcCommand) -> anyhow::Result<ExitCode> {
@@ -161,7 +161,8 @@ fn verify(args: ArcVerifyArgs) -> anyhow::Result<ExitCode> {
     print!("arc={}", report.result);
     if let Some(r) = &report.reason {
         print!(
-            " ({r}{})",
+            " ({}{})",
+            shown(r),
             if report.temporary {
                 "; DNS, may be temporary"
             } else {
@@ -184,32 +185,32 @@ fn verify(args: ArcVerifyArgs) -> anyhow::Result<ExitCode> {
         outln!(
             "i={} seal d={} s={} a={} cv={}: {}{}",
             s.instance,
-            s.seal.domain,
-            s.seal.selector,
+            shown(&s.seal.domain),
+            shown(&s.seal.selector),
             s.seal.algorithm.as_deref().unwrap_or("-"),
             s.cv,
             s.seal.result,
             s.seal
                 .reason
                 .as_deref()
-                .map(|r| format!(" ({r})"))
+                .map(|r| format!(" ({})", shown(r)))
                 .unwrap_or_default()
         )?;
         outln!(
             "    message signature d={} s={} a={}: {}{}",
-            s.message_signature.domain,
-            s.message_signature.selector,
+            shown(&s.message_signature.domain),
+            shown(&s.message_signature.selector),
             s.message_signature.algorithm.as_deref().unwrap_or("-"),
             s.message_signature.result,
             s.message_signature
                 .reason
                 .as_deref()
-                .map(|r| format!(" ({r})"))
+                .map(|r| format!(" ({})", shown(r)))
                 .unwrap_or_default()
         )?;
         match (&s.aar, &s.aar_error) {
-            (Some(a), _) => outln!("    recorded: {}", a.text)?,
-            (None, Some(e)) => outln!("    recorded: unreadable ({e})")?,
+            (Some(a), _) => outln!("    recorded: {}", shown(&a.text))?,
+            (None, Some(e)) => outln!("    recorded: unreadable ({})", shown(e))?,
             (None, None) => {}
         }
     }

@@ -70,3 +70,10 @@ pub fn read_input(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
         }
     }
 }
+
+/// Text from a message, DNS or the command line as a terminal may show it: control characters
+/// (ESC, CR…) escaped as in the log (`logging::Escaped`), so a hostile message evaluated by a
+/// postmaster cannot drive their terminal.
+pub fn shown(s: &str) -> crate::logging::Escaped<'_> {
+    crate::logging::Escaped::str(s)
+}

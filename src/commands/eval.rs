@@ -13,7 +13,7 @@ use crate::cli::EvalArgs;
 use crate::pipeline::{ClientInfo, Decision, MessagePipeline, ResultsReport, StageMacros};
 use crate::services::Services;
 
-use super::common::{read_input, runtime, tool_config, tool_resolver};
+use super::common::{read_input, runtime, shown as e, tool_config, tool_resolver};
 
 #[derive(Serialize)]
 struct EvalJson {
@@ -135,12 +135,6 @@ fn build_report(d: &Decision) -> EvalJson {
             .collect(),
         header_block: None,
     }
-}
-
-/// Text taken from the message, DNS or the command line as the terminal may show it: control
-/// characters (ESC, CR…) escaped, as in the log (`logging::Escaped`).
-fn e(s: &str) -> crate::logging::Escaped<'_> {
-    crate::logging::Escaped::str(s)
 }
 
 /// The report as text. Every value that can come from the message is escaped ([`e`]) unless

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::app::App;
 use crate::cli::SpfArgs;
 
-use super::common::{runtime, tool_config, tool_resolver};
+use super::common::{runtime, shown, tool_config, tool_resolver};
 
 #[derive(Serialize)]
 struct SpfJson {
@@ -72,13 +72,20 @@ pub fn run(args: SpfArgs) -> anyhow::Result<ExitCode> {
         outln!("{}", serde_json::to_string_pretty(&json)?)?;
     } else {
         outln!("result:      {}", json.result)?;
-        outln!("identity:    {} ({})", json.identity, json.domain)?;
-        outln!("mechanism:   {}", json.mechanism.as_deref().unwrap_or("-"))?;
+        outln!(
+            "identity:    {} ({})",
+            shown(json.identity),
+            shown(&json.domain)
+        )?;
+        outln!(
+            "mechanism:   {}",
+            shown(json.mechanism.as_deref().unwrap_or("-"))
+        )?;
         if let Some(e) = &json.explanation {
-            outln!("explanation: {e}")?;
+            outln!("explanation: {}", shown(e))?;
         }
         if let Some(p) = &json.problem {
-            outln!("problem:     {p}")?;
+            outln!("problem:     {}", shown(p))?;
         }
         outln!(
             "lookups:     {} (void: {})",

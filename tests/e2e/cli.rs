@@ -250,6 +250,25 @@ fn eval_text_output_escapes_control_characters_from_the_message() {
     assert!(out.contains("dkim:   permerror"), "{out}");
     assert!(!out.bytes().any(|b| b == 0x1b || b == b'\r'), "{:?}", out);
     assert!(out.contains("evil\\u{1b}[2Kbank.example"), "{out}");
+    // the other tools that print what a message says escape it alike
+    let arc = write(
+        dir.path(),
+        "arc.eml",
+        b"ARC-Seal: i=1; a=rsa-sha256; cv=none; d=example.org; s=sel; b=YWJj\r\nARC-Message-Signature: i=1; a=rsa-sha256; d=example.org; s=sel; h=from; bh=YWJj; b=YWJj\r\nARC-Authentication-Results: i=1; mx.example; dkim=pass header.d=evil\x1b[2Kbank.example\r\nFrom: a@example.org\r\n\r\nbody\r\n",
+    );
+    for args in [
+        vec!["dkim", "verify", msg.as_str(), "--zone", zone.as_str()],
+        vec!["arc", "verify", arc.as_str(), "--zone", zone.as_str()],
+    ] {
+        let (_, out, err) = run_cli(&args, None);
+        assert!(
+            !out.bytes().any(|b| b == 0x1b || b == b'\r'),
+            "{args:?}: {out:?}"
+        );
+        if args[0] == "dkim" {
+            assert!(out.contains("evil\\u{1b}[2K"), "{args:?}: {out} {err}");
+        }
+    }
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::cli::{AlgorithmArg, DkimCommand, DkimSignArgs, DkimTestkeyArgs, DkimVerifyArgs};
 use crate::pipeline::report::DkimReport;
 
-use super::common::{read_input, runtime, tool_config, tool_resolver};
+use super::common::{read_input, runtime, shown, tool_config, tool_resolver};
 
 /// Runs a `dkim` subcommand.
 pub fn run(cmd: DkimCommand) -> anyhow::Result<ExitCode> {
@@ -57,12 +57,12 @@ fn verify(args: DkimVerifyArgs) -> anyhow::Result<ExitCode> {
                 "signature {}: {} d={} s={} a={}",
                 n + 1,
                 s.result,
-                s.domain,
-                s.selector,
+                shown(&s.domain),
+                shown(&s.selector),
                 s.algorithm.as_deref().unwrap_or("-")
             )?;
             match &s.reason {
-                Some(r) => outln!(" ({r})")?,
+                Some(r) => outln!(" ({})", shown(r))?,
                 None => outln!()?,
             }
         }
