@@ -85,6 +85,17 @@ fn checks(
     if dns.zone.is_some() {
         tracing::warn!("DNS answers come from a zone file (--zone), not from the network");
     }
+    for l in config
+        .server
+        .listen
+        .iter()
+        .filter(|l| l.open_to_the_network())
+    {
+        tracing::warn!(
+            socket = %l.socket,
+            "this listener serves milter clients from any address: whoever reaches it can have mail signed and DMARC results recorded; list the MTAs in its clients = [...] or firewall the port"
+        );
+    }
     crate::dashboard::Access::from_config(&config)?;
     check_redaction_key(&config)?;
     let resolver = super::common::counted_resolver(&config, dns, dns_stats)?;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::values::{FileMode, LogLevel, Nameserver, SocketSpec, Span};
+use super::values::{FileMode, LogLevel, Nameserver, Network, SocketSpec, Span};
 
 /// `[server]`: listeners, limits and timeouts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,6 +90,24 @@ pub struct Listener {
     pub socket: SocketSpec,
     /// What the listener does with each message.
     pub role: Role,
+    /// The only client addresses a TCP listener serves (the MTAs); empty: any. A milter
+    /// client chooses the macros and envelope it sends, so whoever reaches the port can have
+    /// mail signed and results recorded.
+    pub clients: Vec<Network>,
+}
+
+impl Listener {
+    /// Whether a TCP connection from `peer` may be served (`clients`).
+    pub fn serves(&self, peer: std::net::IpAddr) -> bool {
+        self.clients.is_empty() || self.clients.iter().any(|n| n.contains(peer))
+    }
+
+    /// A TCP listener on an address other hosts can reach, serving any client: worth a
+    /// warning at start (`clients`, or a firewall, should say who the MTAs are).
+    pub fn open_to_the_network(&self) -> bool {
+        matches!(&self.socket, SocketSpec::Inet { host, .. } if !super::is_loopback_host(host))
+            && self.clients.is_empty()
+    }
 }
 
 impl Default for Listener {
@@ -100,6 +118,7 @@ impl Default for Listener {
                 port: 8891,
             },
             role: Role::Auto,
+            clients: Vec::new(),
         }
     }
 }

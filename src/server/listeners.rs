@@ -274,6 +274,11 @@ impl ListenerControl {
             .map(|(socket, role)| Listener {
                 socket: socket.clone(),
                 role: *role,
+                clients: wanted
+                    .iter()
+                    .find(|w| &w.socket == socket)
+                    .map(|w| w.clients.clone())
+                    .unwrap_or_default(),
             })
             .collect();
         if opened.is_empty() && changes.closed.is_empty() && changes.new_roles.is_empty() {
@@ -312,6 +317,7 @@ mod tests {
         Listener {
             socket: socket.parse().unwrap(),
             role,
+            clients: Vec::new(),
         }
     }
 

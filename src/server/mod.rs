@@ -227,6 +227,7 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) -> JoinSet<()> {
     let mut conns = JoinSet::new();
+    let mut stranger_warned: Option<Instant> = None;
     loop {
         // reap finished connection tasks so the set stays small
         while conns.try_join_next().is_some() {}
@@ -243,6 +244,21 @@ async fn accept_loop(
                 continue;
             }
         };
+        if let Accepted::Tcp(_, peer) = &stream
+            && !serves(&shared.app.load(), &listening.spec, peer.ip())
+        {
+            // warned at most once a minute: strangers choose how often they knock
+            if stranger_warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                stranger_warned = Some(Instant::now());
+                tracing::warn!(
+                    socket = %listening.spec,
+                    %peer,
+                    "milter connection from an address the listener's clients do not list: closed"
+                );
+            }
+            drop(stream);
+            continue;
+        }
         let Ok(permit) = Arc::clone(&shared.limit).try_acquire_owned() else {
             shared.overload.refused(shared.max);
             shared.services.metrics.connection_refused();
@@ -294,6 +310,18 @@ async fn accept_loop(
         }
     }
     conns
+}
+
+/// Whether the listener at `spec`, as the current configuration has it, serves `peer`
+/// (`[[server.listen]] clients`; a listener the configuration no longer names, kept because
+/// systemd passed it, serves any).
+fn serves(app: &App, spec: &SocketSpec, peer: std::net::IpAddr) -> bool {
+    app.config
+        .server
+        .listen
+        .iter()
+        .find(|l| &l.socket == spec)
+        .is_none_or(|l| l.serves(peer))
 }
 
 enum Accepted {

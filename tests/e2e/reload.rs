@@ -289,3 +289,55 @@ async fn a_reload_refuses_what_config_check_refuses() {
     assert!(log.contains("reload refused"), "{log}");
     assert!(log.contains("reports.failure.redaction_key"), "{log}");
 }
+
+/// `[[server.listen]] clients`: a TCP connection from an address the list does not name is
+/// closed before a byte is read (whoever reaches a milter port chooses the macros and
+/// envelope: signing and recorded results); a reload that lists it lets it in. `config check`
+/// warns about a listener on a network address that serves anyone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listener_serves_only_its_clients() {
+    let port = free_port();
+    let listen =
+        format!("[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n");
+    let server = ServeProcess::start(
+        &format!("{listen}clients = [\"192.0.2.0/24\"]\n"),
+        port,
+        &[],
+    );
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let profile = || Profile::postfix().with_timeout(Duration::from_secs(5));
+    let mut mta = MtaClient::connect_tcp(addr, profile())
+        .await
+        .expect("connect");
+    assert!(mta.negotiate().await.is_err(), "a stranger was served");
+    let log = wait_for_log(&server, "do not list");
+    assert!(log.contains("127.0.0.1"), "{log}");
+    std::fs::write(
+        server.config_path(),
+        format!("{listen}clients = [\"192.0.2.0/24\", \"127.0.0.1\"]\n"),
+    )
+    .expect("rewrite");
+    hup(&server);
+    wait_for_log(&server, "configuration reloaded");
+    let mut mta = MtaClient::connect_tcp(addr, profile())
+        .await
+        .expect("connect");
+    mta.negotiate().await.expect("a listed client is served");
+    let _ = mta.quit().await;
+    // a listener every host can reach, serving anyone: config check says so
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = dir.path().join("open.toml");
+    std::fs::write(
+        &open,
+        "[[server.listen]]\nsocket = \"inet:0.0.0.0:8891\"\nrole = \"sign\"\n",
+    )
+    .expect("write");
+    let check = std::process::Command::new(crate::support::binary())
+        .args(["config", "check", "-c"])
+        .arg(&open)
+        .output()
+        .expect("config check");
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{err}");
+    assert!(err.contains("clients = [...]"), "{err}");
+}
