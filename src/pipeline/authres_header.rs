@@ -44,13 +44,18 @@ pub fn authentication_results(
         if results.dkim.is_empty() {
             ar.push(MethodResult::new("dkim", "none"));
         }
-        // evaluated signatures first (they carry results), then the ones over the budget
-        let over_budget =
-            |r: &&dkim::SignatureResult| r.reason == Some(dkim::Reason::TooManySignatures);
-        let evaluated = results.dkim.iter().filter(|r| !over_budget(r));
-        let skipped = results.dkim.iter().filter(over_budget);
+        // evaluated signatures first (they carry results), then the ones over the budget;
+        // when not all fit, passes and verified results go before permanent errors, so junk
+        // signatures ahead of a real one cannot push its result out of the header
+        let mut order: Vec<&dkim::SignatureResult> = results.dkim.iter().collect();
+        let max = max_dkim.max(1);
+        if order.len() > max {
+            order.sort_by_key(|r| listing_rank(r));
+        } else {
+            order.sort_by_key(|r| r.reason == Some(dkim::Reason::TooManySignatures));
+        }
         let mut listed = 0usize;
-        for r in evaluated.chain(skipped).take(max_dkim.max(1)) {
+        for r in order.into_iter().take(max) {
             ar.push(dkim_method(r));
             listed += 1;
         }
@@ -110,6 +115,21 @@ fn bounded(value: &str, max: usize) -> String {
     match value.char_indices().nth(max) {
         Some((cut, _)) => format!("{}...", value.get(..cut).unwrap_or_default()),
         None => value.to_string(),
+    }
+}
+
+/// Which DKIM results a header too small for all of them lists first: passes, then other
+/// verified results, then permanent errors, then signatures over the budget (RFC 8601 §2.7.1
+/// gives the order no meaning; readers look for the pass).
+fn listing_rank(r: &dkim::SignatureResult) -> u8 {
+    use dkim::DkimResult as R;
+    if r.reason == Some(dkim::Reason::TooManySignatures) {
+        return 3;
+    }
+    match r.result {
+        R::Pass => 0,
+        R::Fail | R::Policy | R::Neutral | R::TempError => 1,
+        R::PermError | R::None => 2,
     }
 }
 
@@ -202,6 +222,43 @@ fn dmarc_method(d: &DmarcOutcome) -> MethodResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ten junk signatures before a real one, `max_signatures` = 3: the pass is listed.
+    #[test]
+    fn a_pass_is_listed_before_junk_when_not_all_fit() {
+        let result = |r: dkim::DkimResult, d: &str| dkim::SignatureResult {
+            result: r,
+            reason: None,
+            domain: d.into(),
+            selector: "s".into(),
+            algorithm: None,
+            identity: None,
+            header_b: String::new(),
+            testing: false,
+            key_bits: None,
+            body_length: None,
+            index: 0,
+        };
+        let mut dkim = vec![result(dkim::DkimResult::PermError, "junk.example"); 10];
+        dkim.push(result(dkim::DkimResult::Pass, "real.example"));
+        let results = Results {
+            dkim,
+            dkim_checked: true,
+            ..Results::default()
+        };
+        let ar = authentication_results(&results, "mx.example", 3, None);
+        let listed: Vec<_> = ar
+            .by_method("dkim")
+            .map(|m| {
+                (
+                    m.result.clone(),
+                    m.property("header", "d").map(str::to_string),
+                )
+            })
+            .collect();
+        assert_eq!(listed.len(), 4, "{listed:?}");
+        assert_eq!(listed[0].1.as_deref(), Some("real.example"), "{listed:?}");
+    }
 
     /// A DKIM-Signature that does not parse keeps its `d=`, `s=` and `i=` as written: a
     /// header block of 512 KiB must not come back as an Authentication-Results field as long.
