@@ -241,12 +241,24 @@ fn mailbox(entry: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
             {
                 return bad("text after the angle address in From");
             }
-            if display
+            // a display name that is an address (`support@example.com <support@example.com>`,
+            // common from sloppy software) is no phrase; readers may show either address, so
+            // it is accepted only when both name one domain, else refused
+            let shown_domain = if display
                 .iter()
                 .any(|t| !matches!(t, Tok::Atom { .. } | Tok::Quoted(_)))
             {
-                return bad("an address or special character in the display name of From");
-            }
+                match addr_spec(display) {
+                    Ok(Some(FromAddress {
+                        domain: Some(d), ..
+                    })) => Some(d),
+                    _ => {
+                        return bad("an address or special character in the display name of From");
+                    }
+                }
+            } else {
+                None
+            };
             // obs-route: "@a,@b:" before the addr-spec
             let (route, addr) = match inner.iter().position(|t| *t == Tok::Special(b':')) {
                 Some(p) => (
@@ -273,6 +285,11 @@ fn mailbox(entry: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
             let Some(mut a) = addr_spec(addr)? else {
                 return bad("an angle address without @ in From");
             };
+            if let Some(shown) = shown_domain
+                && !a.domain.as_deref().is_some_and(|d| same_domain(d, &shown))
+            {
+                return bad("an address or special character in the display name of From");
+            }
             a.display_name = words(display);
             Ok(Some(a))
         }
@@ -303,6 +320,12 @@ fn is_route(toks: &[Tok]) -> bool {
         }
     }
     seen_domain
+}
+
+/// Two domains as written name the same domain: ASCII case and a final dot aside.
+fn same_domain(a: &[u8], b: &[u8]) -> bool {
+    let trim = |d: &[u8]| d.strip_suffix(b".").unwrap_or(d).to_ascii_lowercase();
+    trim(a) == trim(b)
 }
 
 fn positions(entry: &[Tok], special: u8) -> Vec<usize> {

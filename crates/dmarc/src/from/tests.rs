@@ -77,6 +77,32 @@ fn unterminated_is_an_error() {
     assert!(parse_from(b"(comment a@b.example").is_err());
 }
 
+/// A display name that is an address of the same domain as the angle address (sloppy
+/// software writes `support@example.com <support@example.com>`) names no other domain: read;
+/// one of another domain is refused (below).
+#[test]
+fn a_display_name_address_of_the_same_domain_is_read() {
+    assert_eq!(
+        domains("support@example.com <support@example.com>"),
+        ["example.com"]
+    );
+    assert_eq!(
+        domains("Support@Example.COM. <help@example.com>"),
+        ["example.com"]
+    );
+    for v in [
+        &b"support@example.com <support@example.org>"[..],
+        b"support@sub.example.com <support@example.com>",
+        b"a@example.com@evil.example <b@example.com>",
+    ] {
+        assert!(
+            parse_from(v).is_err(),
+            "{:?} was accepted",
+            String::from_utf8_lossy(v)
+        );
+    }
+}
+
 #[test]
 fn ambiguous_fields_are_refused() {
     for v in [
