@@ -14,9 +14,13 @@
 //! - the sender is rewritten only if some recipient (after reversal) is not local, unless
 //!   `rewrite_local`; never for the null sender, an address without `@`, a local domain, an
 //!   excluded domain, or (mode `WhenSpfFails`) when the sender's SPF already authorizes us.
+//!
+//! Addresses come and go in their SMTP form (RFC 5321 §4.1.2: `"john doe"@example.com`);
+//! SRS works on the internal form ([`crate::address`]), as Postfix's socketmap does.
 
 use std::fmt;
 
+use crate::address::{quote, unquote};
 use crate::{Forwarded, Srs, SrsError, is_srs_address};
 
 /// postsrsd's longest accepted envelope address in milter mode (its 512-byte milter
@@ -150,13 +154,13 @@ impl SrsMilter<'_> {
                 "Recipient address too long".to_owned(),
             ));
         }
-        match self.srs.reverse(rcpt) {
-            Ok(original) => RecipientAction::Replace(original),
+        let internal = unquote(rcpt);
+        match self.srs.reverse(&internal) {
+            Ok(original) => RecipientAction::Replace(quote(&original).into_owned()),
             Err(e @ SrsError::DatabaseAlias) => RecipientAction::Reject(invalid_srs_reply(&e)),
             Err(e) => {
-                let ours =
-                    domain_of(rcpt).is_some_and(|d| d.eq_ignore_ascii_case(self.srs.srs_domain()));
-                if ours && is_srs_address(rcpt.as_bytes()) {
+                let ours = domain_of(&internal).is_some_and(|d| self.is_srs_domain(d));
+                if ours && is_srs_address(internal.as_bytes()) {
                     RecipientAction::Reject(invalid_srs_reply(&e))
                 } else {
                     RecipientAction::Keep
@@ -206,7 +210,8 @@ impl SrsMilter<'_> {
 
     /// The rewritten sender, or `None` when it stays as it is.
     fn rewrite_sender(&self, sender: &str, spf_authorizes_us: Option<bool>) -> Option<String> {
-        if let Some(domain) = domain_of(sender) {
+        let sender = unquote(sender);
+        if let Some(domain) = domain_of(&sender) {
             if !self.srs.config().always_rewrite && self.local(domain) {
                 return None;
             }
@@ -217,15 +222,21 @@ impl SrsMilter<'_> {
         if self.options.mode == RewriteMode::WhenSpfFails && spf_authorizes_us == Some(true) {
             return None;
         }
-        match self.srs.forward(sender, self.srs.srs_domain()) {
-            Ok(Forwarded::Rewritten(address)) => Some(address),
+        match self.srs.forward(&sender, self.srs.srs_domain()) {
+            Ok(Forwarded::Rewritten(address)) => Some(quote(&address).into_owned()),
             Ok(Forwarded::NotRewritten(_)) | Err(_) => None,
         }
     }
 
     /// Local domain, or our SRS domain.
     fn local(&self, domain: &str) -> bool {
-        (self.is_local)(domain) || domain.eq_ignore_ascii_case(self.srs.srs_domain())
+        (self.is_local)(domain) || self.is_srs_domain(domain)
+    }
+
+    /// Our SRS domain, in any case, with or without a trailing dot (RFC 5321 §2.3.5).
+    fn is_srs_domain(&self, domain: &str) -> bool {
+        let domain = domain.strip_suffix('.').unwrap_or(domain);
+        domain.eq_ignore_ascii_case(self.srs.srs_domain())
     }
 }
 

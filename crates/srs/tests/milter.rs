@@ -237,3 +237,76 @@ fn reversed_recipient_that_is_remote_triggers_sender_rewrite() {
     assert_eq!(changes.new_sender, Some(own(&f.srs, "u@origin.example")));
     assert_eq!(changes.recipients.len(), 1);
 }
+
+/// An SMTP (external) form of an internal address: the local part quoted (RFC 5321 §4.1.2
+/// Quoted-string) when it is not a Dot-string, as Postfix's `quote_822_local` writes it.
+fn quoted(internal: &str) -> String {
+    let (local, domain) = internal.rsplit_once('@').unwrap();
+    let escaped = local.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{escaped}\"@{domain}")
+}
+
+fn recipient(f: &Fixture, rcpt: &str) -> RecipientAction {
+    let is_local = |d: &str| f.local.contains(d);
+    let is_excluded = |d: &str| f.excluded.contains(d);
+    let m = SrsMilter {
+        srs: &f.srs,
+        is_local: &is_local,
+        is_excluded: &is_excluded,
+        options: MilterOptions::default(),
+    };
+    m.check_recipient(rcpt)
+}
+
+#[test]
+fn quoted_local_parts_are_rewritten_in_internal_form_and_sent_quoted() {
+    // The milter sees MAIL FROM and RCPT TO as the client wrote them (RFC 5321 §4.1.2): a
+    // quoted local part keeps its quotes. SRS works on the address (Postfix's internal,
+    // unquoted form, what the socketmap gets) and the MTA needs the SMTP form back: the
+    // same sender must give the same SRS address in both modes, and its bounce must reverse.
+    let f = Fixture::new();
+    let rcpt = ["x@remote.example"];
+    for (smtp, internal) in [
+        ("\"john doe\"@origin.example", "john doe@origin.example"),
+        ("\"a@b\"@origin.example", "a@b@origin.example"),
+        ("\"q\\\"uote\"@origin.example", "q\"uote@origin.example"),
+        ("\"plain\"@origin.example", "plain@origin.example"),
+    ] {
+        let srs_internal = own(&f.srs, internal);
+        let srs_smtp = if internal.starts_with("plain@") {
+            srs_internal.clone()
+        } else {
+            quoted(&srs_internal)
+        };
+        let d = f.decide(MilterOptions::default(), smtp, &rcpt, None);
+        assert_eq!(new_sender(&d), Some(srs_smtp.as_str()), "{smtp}");
+        let back = if internal.starts_with("plain@") {
+            internal.to_owned()
+        } else {
+            smtp.to_owned()
+        };
+        assert_eq!(
+            recipient(&f, &srs_smtp),
+            RecipientAction::Replace(back),
+            "{smtp}"
+        );
+    }
+}
+
+#[test]
+fn forged_srs_recipients_of_ours_in_other_spellings_are_rejected() {
+    // A forged SRS address at our SRS domain is refused however it is spelled: a quoted
+    // local part or a trailing dot on the domain names the same mailbox (RFC 5321 §4.1.2,
+    // §2.3.5), which the MTA delivers to the same place.
+    let f = Fixture::new();
+    for rcpt in [
+        "\"SRS0=XXXX=2W=evil.example=victim\"@fwd.example",
+        "SRS0=XXXX=2W=evil.example=victim@fwd.example.",
+        "SRS0=XXXX=2W=evil.example=victim@FWD.example.",
+    ] {
+        assert!(
+            matches!(recipient(&f, rcpt), RecipientAction::Reject(_)),
+            "{rcpt}"
+        );
+    }
+}
