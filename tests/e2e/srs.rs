@@ -268,3 +268,39 @@ async fn srs_recipient_restore_is_not_half_applied_without_addrcpt() {
     );
     m.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quoted_sender_gets_a_quoted_srs_address_whose_bounce_is_restored() {
+    // RFC 5321 §4.1.2: the milter sees `"john doe"@example.org` as the client wrote it; the
+    // SRS address carries the local part unquoted (as a socketmap gets it from Postfix) and
+    // goes back quoted, and its bounce is restored to the quoted original
+    let s = setup("");
+    let m = Milter::start(&s.toml, "").await;
+    let out = send(
+        &m,
+        "<\"john doe\"@example.org>",
+        &["<bob@elsewhere.example>"],
+    )
+    .await;
+    let new_from = out
+        .modifications
+        .iter()
+        .find_map(|r| match r {
+            Response::ChgFrom { from, .. } => Some(String::from_utf8_lossy(from).into_owned()),
+            _ => None,
+        })
+        .expect("CHGFROM");
+    assert!(new_from.starts_with("<\"SRS0="), "{new_from}");
+    assert!(
+        new_from.ends_with("=example.org=john doe\"@fwd.test.example>"),
+        "{new_from}"
+    );
+    let out = send(&m, "<>", &[&new_from]).await;
+    assert!(out.is_accept(), "{out:?}");
+    let add = out.modifications.iter().find_map(|r| match r {
+        Response::AddRcpt(a) => Some(String::from_utf8_lossy(a).into_owned()),
+        _ => None,
+    });
+    assert_eq!(add.as_deref(), Some("<\"john doe\"@example.org>"));
+    m.stop().await;
+}
