@@ -165,10 +165,14 @@ pub fn load_srs(cfg: &SrsConfig) -> anyhow::Result<Srs> {
     if cfg.domain.trim().is_empty() {
         anyhow::bail!("srs.domain is not set in the configuration");
     }
-    let text = std::fs::read_to_string(&cfg.secrets)
+    // bytes, as postsrsd reads it: a secret is any 8-bit line, not necessarily UTF-8
+    let mut bytes = std::fs::read(&cfg.secrets)
         .with_context(|| format!("srs.secrets: cannot read {}", cfg.secrets.display()))?;
-    let secrets = srs::load_secrets(&text)
-        .map_err(|e| anyhow::anyhow!("srs.secrets: {}: {e}", cfg.secrets.display()))?;
+    let secrets = srs::Secrets::parse(&bytes);
+    bytes.fill(0);
+    std::hint::black_box(&bytes);
+    let secrets =
+        secrets.map_err(|e| anyhow::anyhow!("srs.secrets: {}: {e}", cfg.secrets.display()))?;
     let mut sc = srs::SrsConfig::new(secrets, cfg.domain.trim().to_ascii_lowercase());
     sc.hash_length = cfg.hash_length;
     sc.hash_minimum = cfg.hash_length.min(srs::DEFAULT_HASH_LENGTH);
@@ -286,6 +290,31 @@ mod tests {
             mode: RewriteMode::Always,
             reverse: true,
         }))
+    }
+
+    /// postsrsd reads its secrets file as bytes (any 8-bit secret, one a line): such a file,
+    /// moved over as docs/srs.md says, must load and sign as postsrsd did, not be refused
+    /// as "not UTF-8"
+    #[test]
+    fn a_secrets_file_that_is_not_utf8_loads_as_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("srs.secrets");
+        let bytes = b"\xa7\xfe8-bit \x01secret\xff\nold\n";
+        std::fs::write(&path, bytes).expect("write");
+        let cfg = SrsConfig {
+            domain: "fwd.example".into(),
+            secrets: path,
+            ..SrsConfig::default()
+        };
+        let loaded = load_srs(&cfg).expect("8-bit secrets load");
+        let mut sc =
+            srs::SrsConfig::new(srs::Secrets::parse(bytes).expect("secrets"), "fwd.example");
+        sc.clock = loaded.config().clock;
+        let expected = Srs::new(sc).expect("srs");
+        assert_eq!(
+            loaded.forward("u@origin.example", "fwd.example"),
+            expected.forward("u@origin.example", "fwd.example")
+        );
     }
 
     /// socketmap_table(5): a failed accept (EMFILE when every descriptor is taken by idle
