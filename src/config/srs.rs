@@ -60,6 +60,46 @@ impl Default for SrsConfig {
     }
 }
 
+impl SrsConfig {
+    /// Checks `local_domains` and `exclude_domains`: each entry a domain, or `.domain` for
+    /// every subdomain of it (postsrsd `domains`); anything else would never match.
+    pub(super) fn validate(&self, line_of: &dyn Fn(&str) -> String) -> anyhow::Result<()> {
+        for (name, list) in [
+            ("local_domains", &self.local_domains),
+            ("exclude_domains", &self.exclude_domains),
+        ] {
+            if let Some(entry) = list.iter().find(|e| !is_domain_entry(e)) {
+                let hint = entry
+                    .trim()
+                    .strip_prefix("*.")
+                    .map(|rest| format!("; write \".{rest}\" for every subdomain of {rest}"))
+                    .unwrap_or_default();
+                anyhow::bail!(
+                    "srs.{name}{}: {entry:?} is not a domain (a domain, or .domain for every subdomain of it){hint}",
+                    line_of(name)
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A domain-list entry: `example.com` or `.example.com` (a trailing dot and surrounding
+/// spaces allowed, as [`srs::DomainSet`] ignores them); labels of letters (U-labels too),
+/// digits, `-` and `_` (RFC 1035 §2.3.1, RFC 5890 §2.3.2.1).
+fn is_domain_entry(entry: &str) -> bool {
+    let d = entry.trim();
+    let d = d.strip_prefix('.').unwrap_or(d);
+    let d = d.strip_suffix('.').unwrap_or(d);
+    !d.is_empty()
+        && d.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
 /// When the SRS milter rewrites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

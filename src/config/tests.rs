@@ -557,3 +557,33 @@ fn duplicate_dkim_key_names_are_refused() {
     }
     Config::parse(&format!("{}{}", key("", "s1"), key("", "s2"))).unwrap();
 }
+
+/// `[srs] local_domains` and `exclude_domains` match a domain or, written `.example.com`,
+/// its subdomains (postsrsd `domains`); anything else never matches any address, so a
+/// wildcard, an address or a list in one string would be ignored without a word.
+#[test]
+fn srs_domain_lists_take_domains_only() {
+    let ok = "[srs]\nlocal_domains = [\"example.com\", \".example.net\", \"Mail.Example.ORG.\", \"bücher.example\"]\nexclude_domains = [\".partner.example\"]\n";
+    assert!(Config::parse(ok).is_ok(), "{:?}", Config::parse(ok));
+    for (list, bad) in [
+        ("local_domains", "*.example.com"),
+        ("local_domains", "user@example.com"),
+        ("local_domains", "example.com example.net"),
+        ("local_domains", "example..com"),
+        ("exclude_domains", "*.partner.example"),
+        ("exclude_domains", ""),
+        ("exclude_domains", "."),
+    ] {
+        let toml = format!("[srs]\n\n{list} = [\"{bad}\"]\n");
+        let err = format!("{:#}", Config::parse(&toml).unwrap_err());
+        assert!(
+            err.contains(&format!("srs.{list} (line 3)")) && err.contains("not a domain"),
+            "{bad}: {err}"
+        );
+    }
+    let err = format!(
+        "{:#}",
+        Config::parse("[srs]\nexclude_domains = [\"*.partner.example\"]\n").unwrap_err()
+    );
+    assert!(err.contains(".partner.example"), "suggests the form: {err}");
+}

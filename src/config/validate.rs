@@ -193,6 +193,7 @@ impl Config {
                 line_of("socketmap")
             );
         }
+        self.srs.validate(&line_of)?;
         if self.srs.enabled && self.srs.domain.trim().is_empty() {
             bail!(
                 "srs.domain{}: required when srs.enabled = true",
