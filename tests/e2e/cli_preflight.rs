@@ -125,6 +125,16 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
         ),
         ("SRS without a domain", "[srs]\nenabled = true\n".into(), "srs.domain"),
         (
+            "SRS local domain with a wildcard",
+            srs("enabled = true\nlocal_domains = [\"*.example.com\"]\n"),
+            "srs.local_domains",
+        ),
+        (
+            "SRS domain that is not a host name",
+            format!("[srs]\nenabled = true\ndomain = \"fwd example\"\nsecrets = \"{secrets}\"\n"),
+            "invalid SRS domain",
+        ),
+        (
             "SRS socketmap off loopback",
             srs("socketmap = \"inet:192.0.2.1:10003\"\n"),
             "not a loopback address",
