@@ -19,6 +19,8 @@ pub mod policy;
 pub mod report;
 pub mod results;
 pub mod sink;
+#[cfg(test)]
+mod srs_tests;
 mod steps;
 mod task;
 

@@ -333,11 +333,19 @@ pub(super) fn srs_recipient_check(app: &App, recipient: &[u8]) -> Option<SmtpRep
         return None;
     }
     let srs = app.srs.as_ref()?;
-    let rcpt = String::from_utf8_lossy(recipient);
-    match srs.with_milter(|m| m.check_recipient(&rcpt)) {
+    let rcpt = srs_text(recipient)?;
+    match srs.with_milter(|m| m.check_recipient(rcpt)) {
         srs::milter::RecipientAction::Reject(reply) => Some(srs_reply(&reply)),
         _ => None,
     }
+}
+
+/// An envelope address as the SRS milter handles it: as text, when it is UTF-8. The milter's
+/// changes (CHGFROM, ADDRCPT, DELRCPT) are text here, so an 8-bit address read as text would
+/// name another mailbox (U+FFFD for each bad byte): such an address is left to the MTA, never
+/// rewritten, reversed or refused (the socketmap works on bytes and still handles it).
+fn srs_text(address: &[u8]) -> Option<&str> {
+    std::str::from_utf8(address).ok()
 }
 
 /// True when RCPT may be refused (SRS reverse rewriting checks the recipients); every other
@@ -360,14 +368,27 @@ async fn apply_srs(
         Some(t) => t.join().await,
         None => None,
     };
-    let sender = String::from_utf8_lossy(&state.envelope.mail_from).into_owned();
-    let rcpts: Vec<String> = state
+    // an 8-bit sender stays as it is, as the null sender does
+    let sender = srs_text(&state.envelope.mail_from).unwrap_or_default();
+    let rcpts: Vec<std::borrow::Cow<'_, str>> = state
         .envelope
         .recipients
         .iter()
-        .map(|(r, _)| String::from_utf8_lossy(r).into_owned())
+        .map(|(r, _)| match srs_text(r) {
+            Some(text) => text.into(),
+            // an 8-bit recipient counts by its domain alone, which is neither reversed nor
+            // refused
+            None => match r.iter().rposition(|&b| b == b'@') {
+                Some(at) => format!(
+                    "@{}",
+                    String::from_utf8_lossy(r.get(at + 1..).unwrap_or_default())
+                )
+                .into(),
+                None => "".into(),
+            },
+        })
         .collect();
-    match srs.with_milter(|m| m.decide(&sender, &rcpts, spf_ok)) {
+    match srs.with_milter(|m| m.decide(sender, &rcpts, spf_ok)) {
         srs::milter::MilterDecision::Accept(changes) => {
             if let Some(new) = changes.new_sender {
                 decision.summary.push_str(" srs=forward");

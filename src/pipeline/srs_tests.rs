@@ -1,0 +1,118 @@
+//! SRS at the pipeline's boundary: envelope addresses are bytes (RFC 5321 §2.4 without
+//! SMTPUTF8 allows no 8-bit, but MTAs such as Postfix with `strict_smtputf8 = no` pass it on),
+//! while the milter's changes are text.
+
+use std::sync::Arc;
+
+use super::{ClientInfo, MessagePipeline, RcptChange, StageMacros, StageReply};
+use crate::app::App;
+use crate::config::{Config, Role};
+use crate::services::Services;
+
+/// An app with SRS on (domain `fwd.example`, local `local.example`) and no DNS checks.
+fn app(dir: &std::path::Path) -> Arc<App> {
+    let secrets = dir.join("srs.secrets");
+    std::fs::write(&secrets, "a-secret-for-the-test\n").unwrap();
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.test.example\"\n\
+         [spf]\nenabled = false\n[iprev]\nenabled = false\n\
+         [dmarc]\nenabled = false\n[dkim]\nverify = false\n\
+         [srs]\nenabled = true\ndomain = \"fwd.example\"\nsecrets = \"{}\"\n\
+         local_domains = [\"local.example\"]\n",
+        secrets.display()
+    );
+    let resolver: Arc<dyn dns::Resolver> =
+        Arc::new(dns::memory::MemoryResolver::from_zone("").unwrap());
+    Arc::new(App::new(Config::parse(&toml).unwrap(), resolver).unwrap())
+}
+
+/// One transaction through the pipeline: the RCPT replies and the decision.
+fn run(app: &Arc<App>, from: &[u8], rcpts: &[&[u8]]) -> (Vec<bool>, super::Decision) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut p = MessagePipeline::new(Arc::clone(app), Services::none(), Role::Verify);
+        p.connect(
+            ClientInfo {
+                hostname: "relay.example".into(),
+                ip: Some([192, 0, 2, 1].into()),
+                port: 25,
+            },
+            None,
+        );
+        p.helo(b"relay.example");
+        let _ = p.mail(from, Vec::new(), &StageMacros::default());
+        let accepted = rcpts
+            .iter()
+            .map(|r| matches!(p.rcpt(r, Vec::new()), StageReply::Continue))
+            .collect();
+        p.header(b"From", b" a@example.org");
+        p.end_of_headers();
+        p.body(b"body\r\n");
+        let d = p.end_of_message().await;
+        (accepted, (*d).clone())
+    })
+}
+
+/// The SRS address our socketmap would make for `sender` (bytes in, bytes out).
+fn srs_of(app: &App, sender: &[u8]) -> Vec<u8> {
+    let srs = &app.srs.as_ref().unwrap().srs;
+    match srs.forward_bytes(sender, b"fwd.example").unwrap() {
+        srs::Forwarded::Rewritten(a) => a,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_8bit_sender_is_never_rewritten_into_a_changed_address() {
+    // Latin-1 "jérôme": read as text it became U+FFFD, so CHGFROM carried an SRS address of
+    // another mailbox, and the bounce to it came back to "j\u{FFFD}r\u{FFFD}me@origin.example"
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let (_, d) = run(
+        &app,
+        b"j\xe9r\xf4me@origin.example",
+        &[b"bob@remote.example"],
+    );
+    if let Some(new) = &d.new_sender {
+        let reversed = app.srs.as_ref().unwrap().srs.reverse(new);
+        assert_eq!(
+            reversed.as_deref().map(str::as_bytes),
+            Ok(&b"j\xe9r\xf4me@origin.example"[..]),
+            "CHGFROM {new:?} does not lead back to the sender"
+        );
+    }
+    // the same name in UTF-8 (SMTPUTF8) is rewritten, and comes back
+    let (_, d) = run(
+        &app,
+        "jérôme@origin.example".as_bytes(),
+        &[b"bob@remote.example"],
+    );
+    let new = d.new_sender.expect("a UTF-8 sender is rewritten");
+    let srs = &app.srs.as_ref().unwrap().srs;
+    assert_eq!(srs.reverse(&new).as_deref(), Ok("jérôme@origin.example"));
+}
+
+#[test]
+fn an_8bit_recipient_is_neither_refused_nor_replaced_by_another_address() {
+    // a valid SRS address of ours with an 8-bit local part (the socketmap signs bytes, as
+    // postsrsd): read as text its hash failed, and the bounce was refused with 550
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let bounce_to = srs_of(&app, b"j\xe9r\xf4me@origin.example");
+    let (accepted, d) = run(&app, b"", &[&bounce_to]);
+    assert_eq!(accepted, [true], "a valid SRS address refused at RCPT");
+    assert!(
+        matches!(d.verdict, super::Verdict::Accept),
+        "{:?}",
+        d.verdict
+    );
+    // DELRCPT must name the recipient the MTA has, byte for byte, or it deletes nothing
+    for c in &d.recipients {
+        if let RcptChange::Delete(old) = c {
+            assert_eq!(old.as_bytes(), &bounce_to[..], "DELRCPT of another address");
+        }
+    }
+}
