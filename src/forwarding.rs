@@ -160,6 +160,11 @@ pub fn warn_if_shared(path: &std::path::Path) {
     }
 }
 
+/// The shortest signing secret accepted, in bytes: each SRS address we send carries an HMAC
+/// of the secret, so a short one can be found by trying candidates offline (postsrsd's own
+/// generator makes 24 characters, `authmilter srs secret` 43).
+const MIN_SIGNING_SECRET: usize = 16;
+
 /// Builds the rewriter from `[srs]`: reads the secrets file (never logged).
 pub fn load_srs(cfg: &SrsConfig) -> anyhow::Result<Srs> {
     if cfg.domain.trim().is_empty() {
@@ -173,6 +178,13 @@ pub fn load_srs(cfg: &SrsConfig) -> anyhow::Result<Srs> {
     std::hint::black_box(&bytes);
     let secrets =
         secrets.map_err(|e| anyhow::anyhow!("srs.secrets: {}: {e}", cfg.secrets.display()))?;
+    let signing = secrets.signing_len();
+    if signing < MIN_SIGNING_SECRET {
+        anyhow::bail!(
+            "srs.secrets: {}: the first secret (the one that signs) has {signing} bytes; one shorter than {MIN_SIGNING_SECRET} can be found from the SRS addresses we send, and with it anyone can make addresses that relay mail through us. Make one with `authmilter srs secret` and put it on the first line (keep the old one below it until max_age_days have passed)",
+            cfg.secrets.display()
+        );
+    }
     let mut sc = srs::SrsConfig::new(secrets, cfg.domain.trim().to_ascii_lowercase());
     sc.hash_length = cfg.hash_length;
     sc.hash_minimum = cfg.hash_length.min(srs::DEFAULT_HASH_LENGTH);
@@ -315,6 +327,28 @@ mod tests {
             loaded.forward("u@origin.example", "fwd.example"),
             expected.forward("u@origin.example", "fwd.example")
         );
+    }
+
+    /// A signing secret short enough to be found offline from the SRS addresses we send
+    /// (each carries an HMAC of it) lets anyone make addresses that relay through us
+    #[test]
+    fn a_short_signing_secret_is_refused_and_an_old_one_below_it_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("srs.secrets");
+        let cfg = SrsConfig {
+            domain: "fwd.example".into(),
+            secrets: path.clone(),
+            ..SrsConfig::default()
+        };
+        std::fs::write(&path, "changeme\n").expect("write");
+        let err = format!("{:#}", load_srs(&cfg).expect_err("refused"));
+        assert!(
+            err.contains("8 bytes") && err.contains("authmilter srs secret"),
+            "{err}"
+        );
+        // rotation away from it: a strong first secret, the old short one still verifying
+        std::fs::write(&path, "0123456789abcdefGHIJ\nchangeme\n").expect("write");
+        assert!(load_srs(&cfg).is_ok());
     }
 
     /// socketmap_table(5): a failed accept (EMFILE when every descriptor is taken by idle

@@ -61,6 +61,7 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
     let garbage = write_mode(&d.join("garbage.pem"), "not a key\n", 0o600);
     let empty_secrets = write_mode(&d.join("empty.secrets"), "# none yet\n", 0o600);
     let secrets = write_mode(&d.join("srs.secrets"), "a-secret-for-the-test\n", 0o600);
+    let short_secret = write_mode(&d.join("short.secrets"), "changeme\n", 0o600);
     let open_token = write_mode(&d.join("open.token"), "0123456789abcdef0123\n", 0o644);
     let short_token = write_mode(&d.join("short.token"), "short\n", 0o600);
     let not_a_socket = write_mode(&d.join("file.sock"), "not a socket\n", 0o600);
@@ -124,6 +125,11 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
             "srs.secrets",
         ),
         ("SRS without a domain", "[srs]\nenabled = true\n".into(), "srs.domain"),
+        (
+            "SRS signing secret too short to stay secret",
+            format!("[srs]\nenabled = true\ndomain = \"fwd.example\"\nsecrets = \"{short_secret}\"\n"),
+            "authmilter srs secret",
+        ),
         (
             "SRS local domain with a wildcard",
             srs("enabled = true\nlocal_domains = [\"*.example.com\"]\n"),

@@ -17,7 +17,7 @@ struct Setup {
 fn setup(extra: &str) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let secrets = dir.path().join("srs.secrets");
-    std::fs::write(&secrets, "current-secret\nold-secret\n").expect("secrets");
+    std::fs::write(&secrets, "current-secret-of-the-test\nold-secret\n").expect("secrets");
     let toml = format!(
         "{LISTEN_VERIFY}[spf]\nenabled = false\n[iprev]\nenabled = false\n[dmarc]\nenabled = false\n\
          [srs]\nenabled = true\ndomain = \"fwd.test.example\"\nsecrets = \"{}\"\n\

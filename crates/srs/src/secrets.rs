@@ -49,6 +49,12 @@ impl Secrets {
         self.keys.len()
     }
 
+    /// The length in bytes of the signing (first) secret, for strength checks (SRS paper
+    /// §4.2: the hash is only as strong as the secret).
+    pub fn signing_len(&self) -> usize {
+        self.signing().len()
+    }
+
     /// Always false: a `Secrets` holds at least one key.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
