@@ -310,3 +310,22 @@ fn forged_srs_recipients_of_ours_in_other_spellings_are_rejected() {
         );
     }
 }
+
+#[test]
+fn an_address_literal_sender_gets_an_srs_address_smtp_can_carry() {
+    // `[` and `]` are not atext: the SRS local part that holds `[192.0.2.1]` must be a
+    // Quoted-string (RFC 5321 §4.1.2), and its bounce still reverses
+    let f = Fixture::new();
+    let d = f.decide(
+        MilterOptions::default(),
+        "user@[192.0.2.1]",
+        &["x@remote.example"],
+        None,
+    );
+    let new = new_sender(&d).expect("rewritten").to_owned();
+    assert_eq!(new, quoted(&own(&f.srs, "user@[192.0.2.1]")));
+    assert_eq!(
+        recipient(&f, &new),
+        RecipientAction::Replace("user@[192.0.2.1]".to_owned())
+    );
+}
