@@ -24,11 +24,11 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
         SrsCommand::Forward(a) => {
             let config = tool_config(&a.config)?;
             let state = SrsState::load(&config.srs)?;
-            let address = a.address.trim();
-            match forward(&state, address)? {
-                Ok(rewritten) => outln!("{rewritten}")?,
+            let address = typed_address(&a.address);
+            match forward(&state, &address)? {
+                Ok(rewritten) => outln!("{}", srs::address::quote(&rewritten))?,
                 Err(why) => {
-                    outln!("{address}")?;
+                    outln!("{}", a.address.trim())?;
                     eprintln!("not rewritten: {why}");
                 }
             }
@@ -37,9 +37,9 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
         SrsCommand::Reverse(a) => {
             let config = tool_config(&a.config)?;
             let state = SrsState::load(&config.srs)?;
-            match reverse(&state, a.address.trim()) {
+            match reverse(&state, &typed_address(&a.address)) {
                 Ok(addr) => {
-                    outln!("{addr}")?;
+                    outln!("{}", srs::address::quote(&addr))?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(why) => {
@@ -49,6 +49,18 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+/// An address as it is typed or copied from a log or an SMTP session: angle brackets and
+/// a quoted local part (RFC 5321 §4.1.2) are taken off, giving the form SRS works on (as
+/// the milter does; the output is quoted again where SMTP needs it).
+fn typed_address(arg: &str) -> String {
+    let a = arg.trim();
+    let a = a
+        .strip_prefix('<')
+        .and_then(|inner| inner.strip_suffix('>'))
+        .unwrap_or(a);
+    srs::address::unquote(a).into_owned()
 }
 
 /// The SRS address for `sender`, or (as `Err` inside) why it stays as it is.

@@ -249,3 +249,33 @@ fn genkey_refuses_names_that_cannot_work() {
         "no key was written"
     );
 }
+
+/// Addresses are copied from logs and SMTP sessions (`from=<alice@example.org>`, a quoted
+/// local part, RFC 5321 §4.1.2): the tools take them in that form and give what the milter
+/// gives, not an SRS address of `<alice` at `example.org>`.
+#[test]
+fn srs_tools_take_addresses_as_smtp_and_logs_write_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = srs_config(dir.path());
+    let cli = |args: &[&str]| {
+        let (code, out, err) = run_cli(&[args, &["-c", &cfg]].concat(), None);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        out.trim().to_string()
+    };
+    let plain = cli(&["srs", "forward", "dave@elsewhere.example"]);
+    assert_eq!(cli(&["srs", "forward", "<dave@elsewhere.example>"]), plain);
+    assert_eq!(
+        cli(&["srs", "reverse", &format!("<{plain}>")]),
+        "dave@elsewhere.example"
+    );
+    let quoted = cli(&["srs", "forward", "\"john doe\"@elsewhere.example"]);
+    assert!(
+        quoted.starts_with("\"SRS0=")
+            && quoted.ends_with("=elsewhere.example=john doe\"@fwd.test.example"),
+        "{quoted}"
+    );
+    assert_eq!(
+        cli(&["srs", "reverse", &quoted]),
+        "\"john doe\"@elsewhere.example"
+    );
+}
