@@ -116,3 +116,18 @@ fn an_8bit_recipient_is_neither_refused_nor_replaced_by_another_address() {
         }
     }
 }
+
+#[test]
+fn a_forged_8bit_srs_recipient_of_ours_is_still_refused() {
+    // an 8-bit byte must not be a way around the refusal of forged SRS addresses at our SRS
+    // domain (postsrsd's milter behaviour; docs/srs.md)
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let forged: &[u8] = b"SRS0=XXXX=2W=evil.example=vict\xefm@fwd.example";
+    let (accepted, _) = run(
+        &app,
+        b"",
+        &[forged, b"SRS0=XXXX=2W=x=\xff@elsewhere.example"],
+    );
+    assert_eq!(accepted, [false, true]);
+}

@@ -333,7 +333,15 @@ pub(super) fn srs_recipient_check(app: &App, recipient: &[u8]) -> Option<SmtpRep
         return None;
     }
     let srs = app.srs.as_ref()?;
-    let rcpt = srs_text(recipient)?;
+    let Some(rcpt) = srs_text(recipient) else {
+        return forged_8bit_srs(&srs.srs, recipient).then(|| {
+            srs_reply(&srs::milter::SmtpReply {
+                code: 550,
+                enhanced: "5.1.1",
+                text: "Invalid SRS address".to_owned(),
+            })
+        });
+    };
     match srs.with_milter(|m| m.check_recipient(rcpt)) {
         srs::milter::RecipientAction::Reject(reply) => Some(srs_reply(&reply)),
         _ => None,
@@ -346,6 +354,22 @@ pub(super) fn srs_recipient_check(app: &App, recipient: &[u8]) -> Option<SmtpRep
 /// rewritten, reversed or refused (the socketmap works on bytes and still handles it).
 fn srs_text(address: &[u8]) -> Option<&str> {
     std::str::from_utf8(address).ok()
+}
+
+/// An 8-bit SRS address at our SRS domain that does not verify (checked on its bytes, as the
+/// socketmap signs them): refused like any forged SRS recipient of ours.
+fn forged_8bit_srs(srs: &srs::Srs, address: &[u8]) -> bool {
+    let Some(at) = address.iter().rposition(|&b| b == b'@') else {
+        return false;
+    };
+    let (local, domain) = (
+        address.get(..at).unwrap_or_default(),
+        address.get(at + 1..).unwrap_or_default(),
+    );
+    let domain = domain.strip_suffix(b".").unwrap_or(domain);
+    domain.eq_ignore_ascii_case(srs.srs_domain().as_bytes())
+        && srs::is_srs_address(local)
+        && srs.reverse_bytes(address).is_err()
 }
 
 /// True when RCPT may be refused (SRS reverse rewriting checks the recipients); every other
