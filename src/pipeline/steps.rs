@@ -172,19 +172,32 @@ impl MessagePipeline {
                 })
                 .collect();
             out.extend(state.delivered_headers());
-            match session.seal(&hashes, &out, chain, ar, dkim::unix_now()) {
-                Ok(set) => {
-                    signing_log
-                        .push_str(&format!(" sealed={label}:i={}", chain.highest_instance + 1));
-                    seal = set
-                        .top_down()
-                        .iter()
-                        .map(|f| NewHeader::new(f.name(), f.value("\n")))
-                        .collect();
-                }
-                Err(e) => {
-                    tracing::warn!(key = %label, "ARC sealing refused: {e}");
-                    signing_log.push_str(&format!(" sealed={label}:refused"));
+            // a chain that failed only for a DNS failure (RFC 8617 §5.2.1 makes it `fail`)
+            // is not sealed: cv=fail would end it for every later hop (§5.1 step 2), which
+            // may validate it with working DNS
+            let dns_failure = chain.result == arc::ChainStatus::Fail
+                && chain.reason.as_ref().is_some_and(|r| r.is_temporary());
+            if dns_failure {
+                tracing::warn!(
+                    key = %label,
+                    "ARC not sealed: the chain could not be validated for a DNS failure, and cv=fail would end it for every later hop"
+                );
+                signing_log.push_str(&format!(" sealed={label}:dns-failure"));
+            } else {
+                match session.seal(&hashes, &out, chain, ar, dkim::unix_now()) {
+                    Ok(set) => {
+                        signing_log
+                            .push_str(&format!(" sealed={label}:i={}", chain.highest_instance + 1));
+                        seal = set
+                            .top_down()
+                            .iter()
+                            .map(|f| NewHeader::new(f.name(), f.value("\n")))
+                            .collect();
+                    }
+                    Err(e) => {
+                        tracing::warn!(key = %label, "ARC sealing refused: {e}");
+                        signing_log.push_str(&format!(" sealed={label}:refused"));
+                    }
                 }
             }
         }

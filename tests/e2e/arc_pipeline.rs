@@ -352,3 +352,63 @@ async fn a_forwarding_listener_seals_and_the_next_hop_validates() {
             .body_hashes
     );
 }
+
+/// RFC 8617 §5.2.1 makes a chain whose key lookup failed `fail`, and a seal with `cv=fail`
+/// ends the chain for every later hop (§5.1 step 2): a DNS hiccup at our forwarder must not
+/// destroy a chain the next hop could still validate. The set is left unsealed instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dns_failure_while_validating_does_not_end_the_chain_with_cv_fail() {
+    let w = world().await;
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"forward\"\n\
+         [arc]\nseal = true\n\
+         [dkim]\nkey_check_interval = \"0s\"\n\
+         [[dkim.key]]\nname = \"fwd\"\ndomain = \"fwd.example\"\nselector = \"f\"\npath = \"{}\"\n\
+         [[dkim.signing]]\nfrom = \"*\"\nkeys = [\"fwd\"]\n",
+        w.forwarder_key.display()
+    );
+    // the list's key cannot be fetched right now
+    let broken: String = w
+        .zone
+        .lines()
+        .filter(|l| !l.starts_with("s._domainkey.lists.example"))
+        .map(|l| format!("{l}\n"))
+        .chain(std::iter::once(
+            "s._domainkey.lists.example SERVFAIL\n".to_string(),
+        ))
+        .collect();
+    let r = run(&toml, &broken, &w.forwarded).await;
+    assert!(r.out.is_accept(), "{:?}", r.out);
+    let decision = r
+        .record
+        .decision
+        .as_deref()
+        .expect("the sink keeps decisions");
+    for h in &decision.prepend {
+        assert!(
+            !(h.name == "ARC-Seal" && h.value.contains("cv=fail")),
+            "a DNS failure ended the chain: {}",
+            h.value
+        );
+    }
+    // the next hop, whose DNS works, still validates the list's chain
+    let mut delivered = String::new();
+    for h in &decision.prepend {
+        delivered.push_str(&format!(
+            "{}: {}\r\n",
+            h.name,
+            h.value.replace('\n', "\r\n")
+        ));
+    }
+    let mut delivered = delivered.into_bytes();
+    delivered.extend_from_slice(&w.forwarded);
+    let resolver = MemoryResolver::from_zone(&w.zone).expect("zone");
+    let next = arc::verify_message(
+        &arc::Verifier::default(),
+        &resolver,
+        &delivered,
+        dkim::unix_now(),
+    )
+    .await;
+    assert_eq!(next.result, arc::ChainStatus::Pass, "{next:?}");
+}
