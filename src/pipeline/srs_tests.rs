@@ -11,6 +11,11 @@ use crate::services::Services;
 
 /// An app with SRS on (domain `fwd.example`, local `local.example`) and no DNS checks.
 fn app(dir: &std::path::Path) -> Arc<App> {
+    app_with(dir, "")
+}
+
+/// [`app`] with more `[srs]` settings.
+fn app_with(dir: &std::path::Path, srs_extra: &str) -> Arc<App> {
     let secrets = dir.join("srs.secrets");
     std::fs::write(&secrets, "a-secret-for-the-test\n").unwrap();
     let toml = format!(
@@ -18,7 +23,7 @@ fn app(dir: &std::path::Path) -> Arc<App> {
          [spf]\nenabled = false\n[iprev]\nenabled = false\n\
          [dmarc]\nenabled = false\n[dkim]\nverify = false\n\
          [srs]\nenabled = true\ndomain = \"fwd.example\"\nsecrets = \"{}\"\n\
-         local_domains = [\"local.example\"]\n",
+         local_domains = [\"local.example\"]\n{srs_extra}",
         secrets.display()
     );
     let resolver: Arc<dyn dns::Resolver> =
@@ -130,4 +135,32 @@ fn a_forged_8bit_srs_recipient_of_ours_is_still_refused() {
         &[forged, b"SRS0=XXXX=2W=x=\xff@elsewhere.example"],
     );
     assert_eq!(accepted, [false, true]);
+}
+
+#[test]
+fn with_reverse_off_a_bad_srs_recipient_does_not_cancel_the_sender_rewrite() {
+    // reverse = false: the milter neither restores nor refuses SRS recipients (docs/srs.md),
+    // so one that does not verify must not change what happens to the sender of mail that
+    // also goes elsewhere: it left unrewritten and failed SPF at the next hop
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), "reverse = false\n");
+    let (accepted, d) = run(
+        &app,
+        b"alice@origin.example",
+        &[
+            b"SRS0=XXXX=2W=evil.example=victim@fwd.example",
+            b"bob@remote.example",
+        ],
+    );
+    assert_eq!(accepted, [true, true]);
+    assert!(
+        matches!(d.verdict, super::Verdict::Accept),
+        "{:?}",
+        d.verdict
+    );
+    let new = d
+        .new_sender
+        .expect("the sender of forwarded mail is rewritten");
+    assert!(new.starts_with("SRS0="), "{new}");
+    assert!(d.recipients.is_empty(), "{:?}", d.recipients);
 }

@@ -407,7 +407,7 @@ async fn apply_srs(
     };
     // an 8-bit sender stays as it is, as the null sender does
     let sender = srs_text(&state.envelope.mail_from).unwrap_or_default();
-    let rcpts: Vec<std::borrow::Cow<'_, str>> = state
+    let mut rcpts: Vec<std::borrow::Cow<'_, str>> = state
         .envelope
         .recipients
         .iter()
@@ -425,6 +425,17 @@ async fn apply_srs(
             },
         })
         .collect();
+    if !srs.reverse {
+        // nothing is refused without reverse: a recipient the check would refuse (an SRS
+        // address of our SRS domain that does not verify) is local mail, left out here so
+        // that it cannot cancel the sender's rewrite for the other recipients
+        rcpts.retain(|r| {
+            !matches!(
+                srs.with_milter(|m| m.check_recipient(r)),
+                srs::milter::RecipientAction::Reject(_)
+            )
+        });
+    }
     match srs.with_milter(|m| m.decide(sender, &rcpts, spf_ok)) {
         srs::milter::MilterDecision::Accept(changes) => {
             if let Some(new) = changes.new_sender {
