@@ -187,7 +187,7 @@ pub fn load_srs(cfg: &SrsConfig) -> anyhow::Result<Srs> {
     }
     let mut sc = srs::SrsConfig::new(secrets, cfg.domain.trim().to_ascii_lowercase());
     sc.hash_length = cfg.hash_length;
-    sc.hash_minimum = cfg.hash_length.min(srs::DEFAULT_HASH_LENGTH);
+    sc.hash_minimum = cfg.effective_hash_minimum();
     sc.max_age_days = cfg.max_age_days;
     sc.separator = match cfg.separator {
         SrsSeparator::Equals => Separator::Equals,
@@ -327,6 +327,48 @@ mod tests {
             loaded.forward("u@origin.example", "fwd.example"),
             expected.forward("u@origin.example", "fwd.example")
         );
+    }
+
+    /// postsrsd `hash-minimum`: with `hash_minimum = hash_length = 8`, an address whose hash
+    /// was cut to 4 characters (a quarter of a forger's guesses at 8) is refused; unset, the
+    /// minimum stays 4 as before; more than `hash_length` is a configuration error.
+    #[test]
+    fn hash_minimum_sets_the_shortest_hash_reversed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("srs.secrets");
+        std::fs::write(&path, "0123456789abcdefGHIJ\n").expect("write");
+        let cfg = |minimum: Option<usize>| SrsConfig {
+            domain: "fwd.example".into(),
+            secrets: path.clone(),
+            hash_length: 8,
+            hash_minimum: minimum,
+            ..SrsConfig::default()
+        };
+        let srs = load_srs(&cfg(None)).expect("srs");
+        let Ok(srs::Forwarded::Rewritten(addr)) = srs.forward("u@origin.example", "fwd.example")
+        else {
+            panic!("not rewritten");
+        };
+        // SRS0=HHHHHHHH=TT=origin.example=u@fwd.example: keep 4 of the 8 hash characters
+        let cut = format!(
+            "{}{}",
+            addr.get(..9).unwrap_or_default(),
+            addr.get(13..).unwrap_or_default()
+        );
+        assert_eq!(srs.reverse(&addr).as_deref(), Ok("u@origin.example"));
+        assert_eq!(
+            srs.reverse(&cut).as_deref(),
+            Ok("u@origin.example"),
+            "{cut}"
+        );
+        let strict = load_srs(&cfg(Some(8))).expect("srs");
+        assert_eq!(strict.reverse(&addr).as_deref(), Ok("u@origin.example"));
+        assert!(strict.reverse(&cut).is_err(), "{cut} was reversed");
+        let text = "[srs]\nhash_length = 4\nhash_minimum = 5\n";
+        let err = crate::config::Config::parse(text)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("srs.hash_minimum"), "{err}");
     }
 
     /// A signing secret short enough to be found offline from the SRS addresses we send

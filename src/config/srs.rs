@@ -26,6 +26,9 @@ pub struct SrsConfig {
     pub max_age_days: u32,
     /// Length of the hash in SRS addresses.
     pub hash_length: usize,
+    /// Fewest hash characters a reversed address must carry (postsrsd `hash-minimum`); unset:
+    /// the smaller of `hash_length` and 4.
+    pub hash_minimum: Option<usize>,
     /// Separator after `SRS0`/`SRS1`: `=`, `+` or `-`.
     pub separator: SrsSeparator,
     /// Hash alphabet of new addresses: `base64url` (postsrsd 2.2.6+) or `base64` (postsrsd 1.x).
@@ -51,6 +54,7 @@ impl Default for SrsConfig {
             reverse: true,
             max_age_days: 21,
             hash_length: 4,
+            hash_minimum: None,
             separator: SrsSeparator::Equals,
             hash_encoding: SrsHashEncoding::Base64url,
             outbound_addresses: Vec::new(),
@@ -61,9 +65,25 @@ impl Default for SrsConfig {
 }
 
 impl SrsConfig {
+    /// The hash characters a reversed address needs at least (`hash_minimum`, postsrsd
+    /// `hash-minimum`).
+    pub fn effective_hash_minimum(&self) -> usize {
+        self.hash_minimum
+            .unwrap_or(self.hash_length.min(srs::DEFAULT_HASH_LENGTH))
+    }
+
     /// Checks `local_domains` and `exclude_domains`: each entry a domain, or `.domain` for
     /// every subdomain of it (postsrsd `domains`); anything else would never match.
     pub(super) fn validate(&self, line_of: &dyn Fn(&str) -> String) -> anyhow::Result<()> {
+        if let Some(min) = self.hash_minimum
+            && !(1..=self.hash_length).contains(&min)
+        {
+            anyhow::bail!(
+                "srs.hash_minimum{}: {min} must be between 1 and hash_length ({})",
+                line_of("hash_minimum"),
+                self.hash_length
+            );
+        }
         for (name, list) in [
             ("local_domains", &self.local_domains),
             ("exclude_domains", &self.exclude_domains),
