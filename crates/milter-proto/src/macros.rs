@@ -142,12 +142,17 @@ const SLOTS: usize = 7;
 /// * A MACRO packet replaces the macros of its stage. Postfix's `L` (before each header) is
 ///   stored as EOH and `B` (before each body chunk) as EOM, the lists they carry; `U` and
 ///   unknown letters are not stored.
-/// * CONNECT, HELO, MAIL and RCPT clear all later stages when they arrive.
+/// * CONNECT, HELO, MAIL and RCPT clear all later stages when they arrive, and their own
+///   stage too unless its MACRO packet came right before them: an MTA sends no packet when
+///   no requested macro has a value (Sendmail), and the previous message's MAIL macros
+///   (`{auth_authen}`, `i`) must not be read as this message's.
 /// * QUIT and QUIT_NC clear everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MacroStore {
     /// Each stage's MACRO packet as it came (its NUL-terminated list).
     stages: [Bytes; SLOTS],
+    /// The stage whose MACRO packet came since the last command, if any.
+    fresh: Option<usize>,
 }
 
 impl MacroStore {
@@ -162,21 +167,28 @@ impl MacroStore {
         match stage_slot(macros.stage).and_then(|i| self.stages.get_mut(i)) {
             Some(slot) => {
                 *slot = macros.list;
+                self.fresh = stage_slot(macros.stage);
                 true
             }
             None => false,
         }
     }
 
-    /// Called when a command arrives: CONNECT/HELO/MAIL/RCPT clear the later stages (§2.4).
+    /// Called when a command arrives: CONNECT/HELO/MAIL/RCPT clear the later stages, and
+    /// their own unless its MACRO packet came right before (§2.4, type docs).
     pub fn command_arrived(&mut self, code: CommandCode) {
-        let from = match code {
-            CommandCode::Connect => 1,
-            CommandCode::Helo => 2,
-            CommandCode::Mail => 3,
-            CommandCode::Rcpt => 4,
+        if code == CommandCode::Macro {
+            return;
+        }
+        let fresh = self.fresh.take();
+        let own = match code {
+            CommandCode::Connect => 0,
+            CommandCode::Helo => 1,
+            CommandCode::Mail => 2,
+            CommandCode::Rcpt => 3,
             _ => return,
         };
+        let from = if fresh == Some(own) { own + 1 } else { own };
         for slot in self.stages.iter_mut().skip(from) {
             *slot = Bytes::new();
         }
@@ -187,6 +199,7 @@ impl MacroStore {
         for slot in &mut self.stages {
             *slot = Bytes::new();
         }
+        self.fresh = None;
     }
 
     /// The value of a macro, latest stage first; `x` and `{x}` are the same name (§2.4).
@@ -339,6 +352,39 @@ mod tests {
         assert!(m.get(b"x").is_none());
         m.clear();
         assert!(m.is_empty());
+    }
+
+    /// An MTA that sends no MACRO packet before a command (Sendmail sends none when no
+    /// requested macro has a value) gives that command no macros of its stage: the previous
+    /// message's `{auth_authen}` (ours) and `i` do not carry over to the next MAIL, nor a
+    /// recipient's macros to the next RCPT.
+    #[test]
+    fn a_command_without_its_macro_packet_has_none_of_its_stage() {
+        let mut m = MacroStore::new();
+        m.define(packet(MacroStage::Connect, &[("{daemon_name}", "MTA")]));
+        m.command_arrived(CommandCode::Connect);
+        m.define(packet(
+            MacroStage::Mail,
+            &[("{auth_authen}", "alice"), ("i", "Q1")],
+        ));
+        m.command_arrived(CommandCode::Mail);
+        assert_eq!(m.get(b"{auth_authen}").unwrap(), "alice");
+        m.define(packet(MacroStage::Rcpt, &[("{rcpt_addr}", "a@x")]));
+        m.command_arrived(CommandCode::Rcpt);
+        m.command_arrived(CommandCode::Rcpt);
+        assert!(m.get(b"{rcpt_addr}").is_none());
+        m.command_arrived(CommandCode::BodyEob);
+        // the next message: MAIL without a MACRO packet
+        m.command_arrived(CommandCode::Mail);
+        assert!(m.get(b"{auth_authen}").is_none());
+        assert!(m.get(b"i").is_none());
+        assert_eq!(m.get(b"{daemon_name}").unwrap(), "MTA");
+        // a MACRO packet of another stage in between does not count as this command's
+        m.define(packet(MacroStage::Mail, &[("{auth_authen}", "bob")]));
+        m.command_arrived(CommandCode::Mail);
+        m.define(packet(MacroStage::Connect, &[("{daemon_name}", "MTA")]));
+        m.command_arrived(CommandCode::Mail);
+        assert!(m.get(b"{auth_authen}").is_none());
     }
 
     #[test]
