@@ -20,13 +20,13 @@ use crate::support::message;
 /// The list server's address (SPF pass for lists.example).
 const LIST_IP: &str = "192.0.2.50";
 
-struct World {
-    zone: String,
+pub(super) struct World {
+    pub(super) zone: String,
     /// The message as the list forwards it: the author's signature broken by a footer,
     /// sealed by the list at i=1.
-    forwarded: Vec<u8>,
+    pub(super) forwarded: Vec<u8>,
     _dir: tempfile::TempDir,
-    forwarder_key: std::path::PathBuf,
+    pub(super) forwarder_key: std::path::PathBuf,
 }
 
 fn txt(name: &str, record: &dkim::DnsKeyRecord) -> String {
@@ -38,7 +38,7 @@ fn txt(name: &str, record: &dkim::DnsKeyRecord) -> String {
     format!("{name} TXT {}\n", strings.join(" "))
 }
 
-async fn world() -> World {
+pub(super) async fn world() -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let author = dkim::generate_key(dkim::KeyAlgorithm::Ed25519).expect("keygen");
     let list = dkim::generate_key(dkim::KeyAlgorithm::Rsa { bits: 2048 }).expect("keygen");
@@ -124,12 +124,12 @@ async fn world() -> World {
     }
 }
 
-struct Run {
-    out: testkit::EomOutcome,
-    record: Arc<authmilter::pipeline::FinishedMessage>,
+pub(super) struct Run {
+    pub(super) out: testkit::EomOutcome,
+    pub(super) record: Arc<authmilter::pipeline::FinishedMessage>,
 }
 
-async fn run(toml: &str, zone: &str, raw: &[u8]) -> Run {
+pub(super) async fn run(toml: &str, zone: &str, raw: &[u8]) -> Run {
     let dns = Arc::new(MemoryResolver::from_zone(zone).expect("zone"));
     let toml = format!("{toml}\n[authres]\nauthserv_id = \"mx.test.example\"\n");
     let app = Arc::new(App::new(Config::parse(&toml).expect("config"), dns).expect("app"));

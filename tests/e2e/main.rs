@@ -32,6 +32,8 @@ mod eval_parity;
 mod logs;
 // ARC through the milter: arc=, the trusted-sealer override, sealing on forward listeners.
 mod arc_pipeline;
+// The message as Postfix delivers it after our responses: every signature and seal verifies.
+mod delivered;
 // SIGHUP reloads and the results sink across them.
 mod reload;
 // SIGHUP opens new listeners, closes removed ones, keeps in-flight messages.
