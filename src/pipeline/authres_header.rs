@@ -100,7 +100,7 @@ pub fn oversize(authserv_id: &str, why: &str) -> AuthenticationResults {
     ar
 }
 
-/// The longest `header.d`, `header.s` or `header.i` we write: a valid `i=` is at most a
+/// The longest `header.d`, `header.s`, `header.i`, `smtp.mailfrom` or `smtp.helo` we write: a valid `i=` is at most a
 /// 64-octet local-part, `@` and a 253-octet domain (RFC 5321 §4.5.3.1, RFC 6376 §3.5); a
 /// signature that does not parse keeps its tags as written, up to the header size limit.
 const MAX_IDENTIFIER: usize = 320;
@@ -175,8 +175,10 @@ fn dkim_method(r: &dkim::SignatureResult) -> MethodResult {
 
 fn spf_method(o: &SpfOutput, identity: Identity) -> MethodResult {
     let prop = spf::authres_property(o, identity);
-    let mut m =
-        MethodResult::new("spf", o.result).with_property(prop.ptype, prop.property, prop.value);
+    // the client's HELO name and MAIL FROM as given, up to an SMTP line: a valid domain or
+    // address is never cut, and no line of ours passes 998 octets (RFC 5322 §2.1.1)
+    let value = bounded(&prop.value, MAX_IDENTIFIER);
+    let mut m = MethodResult::new("spf", o.result).with_property(prop.ptype, prop.property, value);
     if let Some(p) = &o.problem {
         m = m.with_reason(p.to_string());
     } else if let Some(mech) = &o.mechanism

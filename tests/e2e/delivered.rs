@@ -174,3 +174,46 @@ async fn signed_and_sealed_message_as_postfix_delivers_it() {
         std::fs::write(format!("{dir}/zone.txt"), &w.zone).expect("write");
     }
 }
+
+/// A client's 1,500-character HELO name and MAIL FROM domain (Postfix takes SMTP lines up to
+/// 2048 octets): no line of a header we add is longer than 998 octets (RFC 5322 §2.1.1).
+/// Postfix's SMTP client breaks a longer line by inserting CRLF SP (smtp_line_length_limit),
+/// which splits the value for every reader and, in an ARC-Authentication-Results we seal,
+/// changes what the ARC-Seal covers.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_line_we_add_is_longer_than_998_octets() {
+    use crate::support::{LISTEN_VERIFY, Milter, message};
+    let toml = format!("{LISTEN_VERIFY}\n[spf]\nreceived_spf_header = true\n");
+    let m = Milter::start(&toml, "").await;
+    let mut mta = m.postfix().await;
+    let helo = format!("{}.example", "h".repeat(1500));
+    mta.connect("client.example", "192.0.2.10".parse().expect("ip"), 1, &[])
+        .await
+        .expect("connect");
+    mta.helo(&helo, &[]).await.expect("helo");
+    for sender in [
+        format!("<{}@example.org>", "l".repeat(1500)),
+        format!("<a@{}.example>", "d".repeat(1500)),
+        format!("<a@{}>", ["sub"; 400].join(".")),
+    ] {
+        mta.mail(&sender, &[], &[]).await.expect("mail");
+        mta.rcpt("<bob@example.net>", &[], &[]).await.expect("rcpt");
+        let raw = message(&[&format!("From: {sender}"), "Subject: x", "", "b"]);
+        let out = mta.send_message(&raw).await.expect("message");
+        assert!(out.is_accept(), "{out:?}");
+        assert!(!out.added_headers().is_empty());
+        for (_, name, value) in out.added_headers() {
+            for line in value.split(|&b| b == b'\n') {
+                // the first line follows `Name: `
+                assert!(
+                    name.len() + 2 + line.len() <= 998,
+                    "{}: a line of {} octets: {}",
+                    String::from_utf8_lossy(name),
+                    line.len(),
+                    String::from_utf8_lossy(line)
+                );
+            }
+        }
+    }
+    m.stop().await;
+}
