@@ -21,8 +21,10 @@ use crate::quiet_socket::ReadArrived;
 use crate::services::Services;
 
 use super::responses::{Hold, decision_responses};
+use header_value::mta_header_value;
 use timer::{ConnectionTimer, deadline_after};
 
+mod header_value;
 mod timer;
 
 /// The read buffer's size. Body frames (64 KiB from Postfix) are handed to the body hashes as
@@ -311,15 +313,8 @@ where
                 Some(Response::Continue)
             }
             Event::Header(field) => {
-                if field.leadspc {
-                    self.pipeline.header(&field.name, &field.value);
-                } else {
-                    // the MTA removed the one space after the colon: put it back once
-                    self.header_buf.clear();
-                    self.header_buf.push(b' ');
-                    self.header_buf.extend_from_slice(&field.value);
-                    self.pipeline.header(&field.name, &self.header_buf);
-                }
+                mta_header_value(&field.value, field.leadspc, &mut self.header_buf);
+                self.pipeline.header(&field.name, &self.header_buf);
                 Some(Response::Continue)
             }
             Event::EndOfHeaders => {

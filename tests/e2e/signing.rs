@@ -420,3 +420,51 @@ async fn unreadable_or_bad_key_is_a_startup_error() {
     .expect("refused");
     assert!(format!("{err:#}").contains("bad.pem"), "{err:#}");
 }
+
+/// A header line that ends in a lone CR before a fold (`Subject: hello<CR><CR><LF><TAB>world`):
+/// the MTA strips one CR of the line end and hands the value as `hello<CR><LF><TAB>world`,
+/// the CR being data and the LF its fold. Our signature must be over the field as it is
+/// delivered (`hello<CR>` CRLF TAB `world`), so that verifiers downstream pass it (RFC 6376
+/// §3.4.2 unfolds a CRLF only; the lone CR stays), with `c=relaxed` and `c=simple`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lone_cr_before_a_fold_is_signed_as_delivered() {
+    for canon in ["relaxed/relaxed", "simple/simple"] {
+        let k = keys("[[dkim.signing]]\nfrom = \"example.org\"\nkeys = [\"rsa2026\"]\n");
+        let toml = k.config("sign", &format!("[dkim]\ncanonicalization = \"{canon}\"\n"));
+        let m = Milter::start(&toml, &k.zone).await;
+        let mut mta = m.postfix().await;
+        mta.connect(
+            "submit.example.org",
+            "203.0.113.5".parse().unwrap(),
+            587,
+            &[],
+        )
+        .await
+        .expect("connect");
+        mta.helo("laptop", &[]).await.expect("helo");
+        let raw = message(&[
+            "From: Alice <alice@example.org>",
+            "To: bob@example.net",
+            "Subject: hello\r",
+            "\tworld",
+            "Date: Sun, 22 Nov 2026 10:00:00 +0000",
+            "",
+            "body",
+        ]);
+        let out = mta
+            .send_transaction("<alice@example.org>", &["<bob@example.net>"], &raw)
+            .await
+            .expect("message");
+        assert!(out.is_accept(), "{out:?}");
+        let delivered = as_delivered(&out, &raw);
+        assert!(delivered.windows(9).any(|w| w == b"hello\r\r\n\t"));
+        let results = verify(&m, &delivered).await;
+        assert_eq!(results.len(), 1);
+        assert_eq!(
+            results[0].result,
+            dkim::DkimResult::Pass,
+            "{canon}: {results:?}"
+        );
+        m.stop().await;
+    }
+}
