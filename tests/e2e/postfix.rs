@@ -145,6 +145,9 @@ fn postfix_forged_authentication_results_are_removed() {
             "Authentication-Results: mx.test.example; dmarc=pass header.from=plain.example",
             "Received: from elsewhere by other.example; Sun, 22 Nov 2026 11:59:00 +0000",
             "authentication-results: MX.TEST.EXAMPLE;\r\n\tdkim=pass header.d=plain.example",
+            "Authentication-Results: other.example (2); none",
+            "AUTHENTICATION-RESULTS \t:\tmx.test.example; arc=pass header.oldest-pass=0",
+            "Authentication-Results: other.example (3); none",
         ],
     );
     let sub = stack.submit("in", "alice@plain.example", &["bob@remote.example"], &msg);
@@ -170,7 +173,11 @@ fn postfix_forged_authentication_results_are_removed() {
         all.contains(&"other.example; spf=pass smtp.mailfrom=plain.example"),
         "the other host's header was removed: {all:#?}"
     );
-    assert_eq!(all.len(), 2, "{all:#?}");
+    assert_eq!(all.len(), 4, "{all:#?}");
+    assert!(
+        all.contains(&"other.example (2); none") && all.contains(&"other.example (3); none"),
+        "the other host's header was removed: {all:#?}"
+    );
     assert!(
         m.all("Received")
             .iter()
