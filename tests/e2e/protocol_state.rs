@@ -316,3 +316,88 @@ async fn fewer_actions_no_leadspc_and_tiny_body_chunks() {
     mta.quit().await.expect("quit");
     m.stop().await;
 }
+
+/// One message: MAIL FROM, the MAIL macros, the message.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Vec<u8>);
+
+/// What a message got, for comparing one message's answer alone and among others.
+fn answer(out: &testkit::EomOutcome) -> String {
+    let mut s = format!("{} deleted={:?}", out.action(), out.deleted_headers());
+    for (index, name, value) in out.added_headers() {
+        s.push_str(&format!(
+            "\n{index:?} {}: {}",
+            String::from_utf8_lossy(name),
+            String::from_utf8_lossy(value)
+        ));
+    }
+    s
+}
+
+/// Messages with different senders, authentication, From domains and forged fields: each gets
+/// on a connection shared with the others, in any order and after an ABORT mid-message, the
+/// very answer it gets alone on a fresh connection (nothing per message leaks into the next).
+#[tokio::test(flavor = "multi_thread")]
+async fn each_message_gets_the_answer_it_gets_alone() {
+    let toml = "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"auto\"\n";
+    let m = Milter::start(toml, ZONE).await;
+    let forged = [
+        "Authentication-Results: other.example; spf=pass",
+        "AUTHENTICATION-RESULTS: MX.TEST.EXAMPLE; dmarc=pass",
+        "Authentication-Results: other.example; none",
+        "authentication-results: mx.test.example;\r\n\tdkim=pass",
+    ];
+    let auth: &[(&str, &str)] = &[("{auth_authen}", "alice"), ("{auth_type}", "PLAIN")];
+    let cases: Vec<Case> = vec![
+        (
+            "<alice@example.org>",
+            &[],
+            from("alice@example.org", &forged),
+        ),
+        ("<x@other.example>", &[], from("x@other.example", &[])),
+        (
+            "<alice@example.org>",
+            auth,
+            from("alice@example.org", &forged[1..2]),
+        ),
+        ("<>", &[], from("alice@example.org", &forged[3..])),
+        (
+            "<x@other.example>",
+            &[],
+            from("alice@example.org", &forged[..2]),
+        ),
+    ];
+    async fn send(mta: &mut MtaClient, (sender, macros, raw): &Case<'_>) -> testkit::EomOutcome {
+        mta.mail(sender, &[], macros).await.expect("mail");
+        mta.rcpt("<bob@example.net>", &[], &[]).await.expect("rcpt");
+        mta.send_message(raw).await.expect("message")
+    }
+    for profile in [Profile::postfix(), Profile::sendmail()] {
+        let mut alone = Vec::new();
+        for case in &cases {
+            let mut mta = connected(&m, profile.clone(), "mail.example.org").await;
+            alone.push(answer(&send(&mut mta, case).await));
+            mta.quit().await.expect("quit");
+        }
+        for order in [[0usize, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 1, 3]] {
+            let mut mta = connected(&m, profile.clone(), "mail.example.org").await;
+            for (n, &i) in order.iter().enumerate() {
+                if n == 2 {
+                    // a message abandoned mid-headers, its forged field seen
+                    mta.mail("<x@other.example>", &[], auth)
+                        .await
+                        .expect("mail");
+                    mta.rcpt("<bob@example.net>", &[], &[]).await.expect("rcpt");
+                    mta.data(&[]).await.expect("data");
+                    mta.header("Authentication-Results", " mx.test.example; spf=pass")
+                        .await
+                        .expect("header");
+                    mta.abort().await.expect("abort");
+                }
+                let got = answer(&send(&mut mta, &cases[i]).await);
+                assert_eq!(got, alone[i], "case {i} in order {order:?}");
+            }
+            mta.quit().await.expect("quit");
+        }
+    }
+    m.stop().await;
+}
