@@ -179,12 +179,17 @@ fn spf_method(o: &SpfOutput, identity: Identity) -> MethodResult {
     // address is never cut, and no line of ours passes 998 octets (RFC 5322 §2.1.1)
     let value = bounded(&prop.value, MAX_IDENTIFIER);
     let mut m = MethodResult::new("spf", o.result).with_property(prop.ptype, prop.property, value);
+    // the reason quotes the sender's own record: a term of it is cut as an identifier is, so
+    // that no unbreakable run passes a line's 998 octets (RFC 5322 §2.1.1)
     if let Some(p) = &o.problem {
-        m = m.with_reason(p.to_string());
+        m = m.with_reason(bounded(&p.to_string(), MAX_IDENTIFIER));
     } else if let Some(mech) = &o.mechanism
         && matches!(o.result, spf::SpfResult::Fail | spf::SpfResult::SoftFail)
     {
-        m = m.with_reason(format!("mechanism {mech} matched"));
+        m = m.with_reason(format!(
+            "mechanism {} matched",
+            bounded(mech, MAX_IDENTIFIER)
+        ));
     }
     m
 }
@@ -321,5 +326,47 @@ mod tests {
         let m = ar.by_method("dkim").next().unwrap();
         assert_eq!(m.property("header", "d"), Some(valid.domain.as_str()));
         assert_eq!(m.property("header", "i"), valid.identity.as_deref());
+    }
+
+    /// The sender publishes the SPF record: a 1,500-character term in it, as the reason of a
+    /// permerror or as the mechanism that matched, makes no line of our field longer than 998
+    /// octets (RFC 5322 §2.1.1); a line that long is broken by the next MTA with CRLF SP.
+    #[test]
+    fn spf_reasons_from_the_senders_record_keep_lines_short() {
+        let term = format!("exists:{}", "x".repeat(1500));
+        let output = |problem, mechanism| SpfOutput {
+            result: spf::SpfResult::Fail,
+            domain: "evil.example".into(),
+            sender: "a@evil.example".into(),
+            mechanism,
+            explanation: None,
+            dns_terms: 0,
+            void_lookups: 0,
+            problem,
+            used_local_part: false,
+            record: None,
+        };
+        for o in [
+            output(
+                Some(spf::SpfError::Syntax {
+                    term: term.clone(),
+                    reason: "bad",
+                }),
+                None,
+            ),
+            output(None, Some(format!("-{term}"))),
+        ] {
+            let results = Results {
+                spf_mail: Some(o),
+                ..Results::default()
+            };
+            let ar = authentication_results(&results, "mx.example", 10, None)
+                .format(&authres::FormatOptions::milter());
+            for line in ar.split('\n') {
+                let room = 998 - "Authentication-Results: ".len();
+                assert!(line.len() <= room, "{} octets: {line}", line.len());
+            }
+            assert!(ar.contains("xxx..."), "{ar}");
+        }
     }
 }
