@@ -380,11 +380,17 @@ impl Dmarc {
     }
 }
 
-/// Orders results for the strictest-wins rule: fail > temperror > permerror > none > pass.
+/// Orders results of one disposition for the strictest-wins rule: temperror > fail >
+/// permerror > none > pass. A domain whose policy could not be decided may ask for anything,
+/// so it outranks a fail that disposes of nothing (`p=none`, `t=y`, sampled out): otherwise a
+/// second author domain that fails with `p=none` would turn the message's temperror into
+/// fail, and an undecided domain's mail would be delivered instead of deferred
+/// (RFC 9989 §5.3.6: such a message can neither pass nor fail). A fail with a disposition
+/// (quarantine, reject) still wins: it is decided and acted on at once.
 fn severity(r: DmarcResult) -> u8 {
     match r {
-        DmarcResult::Fail => 4,
-        DmarcResult::TempError => 3,
+        DmarcResult::TempError => 4,
+        DmarcResult::Fail => 3,
         DmarcResult::PermError => 2,
         DmarcResult::None => 1,
         DmarcResult::Pass => 0,

@@ -392,6 +392,14 @@ fn cases() -> Vec<Case> {
             .dkim(K::Pass, "example.org")
             .dkim(K::Pass, "example.com")
             .expect(R::Pass),
+        case("strictest mode: an undecided domain outranks a failing p=none one (temperror)")
+            .strictest()
+            .zone("_dmarc.example.org TXT \"v=DMARC1; p=none\"")
+            .zone("_dmarc.example.com TIMEOUT")
+            .from("Me <me@example.org>, Bank <ceo@example.com>")
+            .expect(R::TempError)
+            .disposition(D::None)
+            .header_from("example.com"),
         case("no From field: permerror")
             .zone(REJECT)
             .expect(R::PermError)
