@@ -16,6 +16,8 @@ mod inbound;
 mod message;
 mod outbound;
 pub mod policy;
+#[cfg(test)]
+mod policy_tests;
 pub mod report;
 pub mod results;
 pub mod sink;

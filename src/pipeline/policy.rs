@@ -94,7 +94,8 @@ pub fn apply(app: &App, input: &PolicyInput, results: &Results, decision: &mut D
         && dmarc.is_some_and(|d| d.disposition != Disposition::None)
     {
         // RFC 8617 §7.2.1: a trusted sealer vouched for an aligned pass; nothing is rejected
-        // or quarantined on DMARC (an SPF hard reject still applies below)
+        // or quarantined on DMARC (an SPF hard reject still applies below, except to mail the
+        // allow-lists exempt, as on every other path)
         applied.overrides.push(PolicyOverride {
             kind: OverrideKind::TrustedForwarder,
             comment: results
@@ -102,7 +103,7 @@ pub fn apply(app: &App, input: &PolicyInput, results: &Results, decision: &mut D
                 .as_ref()
                 .map_or_else(|| o.to_string(), |a| a.report_comment()),
         });
-        if spf_reject(app, results, decision) {
+        if allowed(app, input, results).is_none() && spf_reject(app, results, decision) {
             spf_rejected(results, decision, &mut applied);
         }
         decision.applied = Some(applied);

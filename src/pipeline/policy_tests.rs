@@ -1,0 +1,151 @@
+//! The `[spf]`, `[dmarc]` and `[policy]` actions (docs/configuration.md) applied to results made
+//! by hand: which checks may refuse a message, and what exempts it.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use dkim::{DkimResult, SignatureResult};
+use spf::{SpfOutput, SpfResult};
+
+use super::decision::{Decision, Verdict};
+use super::policy::{OverrideKind, PolicyInput, apply};
+use super::results::Results;
+use crate::app::App;
+use crate::config::Config;
+
+/// example.org publishes `p=reject`.
+const ZONE: &str = "_dmarc.example.org TXT \"v=DMARC1; p=reject\"\n";
+
+/// An app with DMARC enforced and `extra` settings, over [`ZONE`].
+fn app(extra: &str) -> App {
+    let toml =
+        format!("[authres]\nauthserv_id = \"mx.test.example\"\n[dmarc]\nenforce = true\n{extra}");
+    let resolver: Arc<dyn dns::Resolver> =
+        Arc::new(dns::memory::MemoryResolver::from_zone(ZONE).unwrap());
+    App::new(Config::parse(&toml).unwrap(), resolver).unwrap()
+}
+
+/// The SPF result of MAIL FROM `alice@<domain>`.
+fn spf(result: SpfResult, domain: &str) -> SpfOutput {
+    SpfOutput {
+        result,
+        domain: domain.into(),
+        sender: format!("alice@{domain}"),
+        mechanism: None,
+        explanation: None,
+        dns_terms: 0,
+        void_lookups: 0,
+        problem: None,
+        used_local_part: false,
+        record: None,
+    }
+}
+
+/// One DKIM signature result for `d=<domain>`.
+fn dkim(result: DkimResult, domain: &str) -> SignatureResult {
+    SignatureResult {
+        result,
+        reason: None,
+        domain: domain.into(),
+        selector: "s".into(),
+        algorithm: None,
+        identity: None,
+        header_b: "abcdefgh".into(),
+        testing: false,
+        key_bits: None,
+        body_length: None,
+        index: 0,
+    }
+}
+
+/// Results of a message `From: alice@example.org` with these SPF and DKIM results, DMARC
+/// evaluated from them over [`ZONE`].
+fn results(app: &App, spf_mail: SpfOutput, sigs: Vec<SignatureResult>) -> Results {
+    let spf_auth = dmarc::SpfAuth::new(
+        super::inbound::spf_outcome(spf_mail.result),
+        spf_mail.domain.clone(),
+        dmarc::SpfScope::MailFrom,
+    );
+    let dkim_auths: Vec<dmarc::DkimAuth> = sigs
+        .iter()
+        .map(|r| {
+            dmarc::DkimAuth::new(
+                super::inbound::dkim_outcome(r.result),
+                r.domain.clone(),
+                r.selector.clone(),
+            )
+        })
+        .collect();
+    let from: [&[u8]; 1] = [b" alice@example.org"];
+    let outcome = test_support::block_on(app.dmarc.evaluate(
+        &*app.resolver,
+        &from,
+        Some(&spf_auth),
+        &dkim_auths,
+    ));
+    Results {
+        spf_mail: Some(spf_mail),
+        dkim: sigs,
+        dkim_checked: true,
+        dmarc: Some(outcome),
+        ..Results::default()
+    }
+}
+
+/// The decision for `results` from a client at `ip`.
+fn decide(app: &App, ip: &str, results: &Results) -> Decision {
+    let mut d = Decision::accept();
+    let input = PolicyInput {
+        client_ip: Some(ip.parse::<IpAddr>().unwrap()),
+    };
+    apply(app, &input, results, &mut d);
+    d
+}
+
+/// `[policy] allow_networks`: a listed client is never rejected (docs/configuration.md). A
+/// DMARC failure that a trusted ARC sealer vouched for (RFC 8617 §7.2.1) took another branch
+/// that applied `[spf] reject_fail` before looking at the allow-lists, so a listed client
+/// (a backup MX, whose relaying fails SPF) was refused only when the message also carried a
+/// trusted ARC pass.
+#[test]
+fn allow_networks_client_is_not_refused_for_spf_when_a_trusted_sealer_vouched() {
+    let app = app(
+        "[spf]\nreject_fail = true\n[policy]\nallow_networks = [\"192.0.2.0/24\"]\n\
+         [arc]\ntrusted_sealers = [\"lists.example.net\"]\n",
+    );
+    // the list changed the message: the author's signature no longer verifies
+    let mut r = results(
+        &app,
+        spf(SpfResult::Fail, "example.org"),
+        vec![dkim(DkimResult::Fail, "example.org")],
+    );
+    assert_eq!(
+        r.dmarc.as_ref().unwrap().disposition,
+        dmarc::Disposition::Reject
+    );
+    // without an ARC override: allowed
+    assert_eq!(decide(&app, "192.0.2.7", &r).verdict, Verdict::Accept);
+    r.arc_override = Some(arc::TrustedPass {
+        instance: 1,
+        sealer: "lists.example.net".into(),
+        authserv_id: "lists.example.net".into(),
+        kind: arc::PassKind::Dmarc,
+        property: "header.from".into(),
+        value: "example.org".into(),
+    });
+    let d = decide(&app, "192.0.2.7", &r);
+    assert_eq!(d.verdict, Verdict::Accept, "{d}");
+    let applied = d.applied.unwrap();
+    assert_eq!(applied.disposition, dmarc::Disposition::None);
+    assert!(
+        applied
+            .overrides
+            .iter()
+            .any(|o| o.kind == OverrideKind::TrustedForwarder),
+        "{:?}",
+        applied.overrides
+    );
+    // a client outside the list is still refused for the SPF fail
+    let d = decide(&app, "198.51.100.7", &r);
+    assert!(matches!(d.verdict, Verdict::Reject(_)), "{d}");
+}
