@@ -179,10 +179,19 @@ pub fn apply(app: &App, input: &PolicyInput, results: &Results, decision: &mut D
     decision.applied = Some(applied);
 }
 
-/// `[spf] reject_fail`: rejects an SPF fail (and tempfails an SPF temperror) of MAIL FROM.
+/// `[spf] reject_fail`: rejects an SPF fail (and tempfails an SPF temperror) of MAIL FROM,
+/// unless DMARC passed: an aligned DKIM signature authenticated the author domain, as in mail
+/// forwarded without SRS, which an SPF-only rejection loses (RFC 9989 §7.1).
 fn spf_reject(app: &App, results: &Results, decision: &mut Decision) -> bool {
     let cfg = &app.config;
     if !(cfg.spf.enabled && cfg.spf.reject_fail) {
+        return false;
+    }
+    if results
+        .dmarc
+        .as_ref()
+        .is_some_and(|d| d.result == DmarcResult::Pass)
+    {
         return false;
     }
     let Some(o) = &results.spf_mail else {

@@ -102,6 +102,48 @@ fn decide(app: &App, ip: &str, results: &Results) -> Decision {
     d
 }
 
+/// A message forwarded without SRS: SPF of the original MAIL FROM fails at our MX, the
+/// author's own DKIM signature survives, so DMARC passes (RFC 9989 §4.4.1). `[spf]
+/// reject_fail` must not refuse it: RFC 9989 §7.1 warns that rejecting on an SPF fail alone
+/// loses exactly such mail, and unlike an SMTP-time SPF policy daemon we know the DMARC result
+/// when we decide. The same SPF fail without the aligned signature is still refused.
+#[test]
+fn spf_reject_fail_spares_mail_that_passes_dmarc_through_dkim() {
+    let app = app("[spf]\nreject_fail = true\n");
+    let r = results(
+        &app,
+        spf(SpfResult::Fail, "example.org"),
+        vec![dkim(DkimResult::Pass, "example.org")],
+    );
+    assert_eq!(r.dmarc.as_ref().unwrap().result, dmarc::DmarcResult::Pass);
+    let d = decide(&app, "198.51.100.7", &r);
+    assert_eq!(d.verdict, Verdict::Accept, "{d}");
+    let applied = d.applied.unwrap();
+    assert_eq!(applied.disposition, dmarc::Disposition::None);
+    assert!(applied.overrides.is_empty(), "{:?}", applied.overrides);
+
+    // an SPF temperror decides nothing either when DKIM made DMARC pass
+    let r = results(
+        &app,
+        spf(SpfResult::TempError, "example.org"),
+        vec![dkim(DkimResult::Pass, "example.org")],
+    );
+    assert_eq!(decide(&app, "198.51.100.7", &r).verdict, Verdict::Accept);
+
+    // without the aligned signature the SPF fail is refused as configured
+    let r = results(
+        &app,
+        spf(SpfResult::Fail, "example.org"),
+        vec![dkim(DkimResult::Pass, "example.net")],
+    );
+    let d = decide(&app, "198.51.100.7", &r);
+    assert!(matches!(d.verdict, Verdict::Reject(_)), "{d}");
+    assert!(
+        d.verdict.reply_text().unwrap().starts_with("550 5.7.23"),
+        "{d}"
+    );
+}
+
 /// `[policy] allow_networks`: a listed client is never rejected (docs/configuration.md). A
 /// DMARC failure that a trusted ARC sealer vouched for (RFC 8617 §7.2.1) took another branch
 /// that applied `[spf] reject_fail` before looking at the allow-lists, so a listed client
