@@ -232,7 +232,9 @@ impl InboundChecks {
 /// (RFC 8617 §7.2.1, docs/arc.md "Trusting sealers"): the chain must pass, the sealer be on
 /// `[arc] trusted_sealers`, its results still apply to this message, and the recorded pass
 /// be a `dmarc=pass` for the author domain or a DKIM/SPF pass aligned with it as the record's
-/// `adkim`/`aspf` ask.
+/// `adkim`/`aspf` ask. With several author domains (`multiple_from = "strictest"`) every one
+/// that DMARC would act on needs such a pass of its own, and one whose DMARC is undecided
+/// (temperror) allows no override: a pass for one domain says nothing about another.
 fn trusted_override(app: &App, results: &Results) -> Option<arc::TrustedPass> {
     if app.config.arc.trusted_sealers.is_empty() {
         return None;
@@ -243,6 +245,27 @@ fn trusted_override(app: &App, results: &Results) -> Option<arc::TrustedPass> {
     if e.result != dmarc::DmarcResult::Fail {
         return None;
     }
+    let pass = trusted_pass_for(app, chain, e)?;
+    for other in d.evaluations.iter().skip(1) {
+        match other.result {
+            dmarc::DmarcResult::Pass | dmarc::DmarcResult::None => {}
+            dmarc::DmarcResult::Fail if other.disposition == dmarc::Disposition::None => {}
+            dmarc::DmarcResult::Fail => {
+                trusted_pass_for(app, chain, other)?;
+            }
+            dmarc::DmarcResult::TempError | dmarc::DmarcResult::PermError => return None,
+        }
+    }
+    Some(pass)
+}
+
+/// A trusted sealer's recorded pass for the author domain of one evaluation, aligned as its
+/// record asks (RFC 8617 §7.2.1, RFC 9989 §4.4).
+fn trusted_pass_for(
+    app: &App,
+    chain: &arc::ArcOutcome,
+    e: &dmarc::Evaluation,
+) -> Option<arc::TrustedPass> {
     let author = e.author_domain.as_str();
     let (adkim, aspf) = e.record.as_ref().map_or(
         (dmarc::AlignmentMode::Relaxed, dmarc::AlignmentMode::Relaxed),

@@ -39,6 +39,12 @@ fn txt(name: &str, record: &dkim::DnsKeyRecord) -> String {
 }
 
 pub(super) async fn world() -> World {
+    world_from("Alice <alice@author.example>").await
+}
+
+/// [`world`] with this From field value (the list still records a pass for author.example
+/// only); `victim.example` publishes `p=reject`.
+pub(super) async fn world_from(from: &str) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let author = dkim::generate_key(dkim::KeyAlgorithm::Ed25519).expect("keygen");
     let list = dkim::generate_key(dkim::KeyAlgorithm::Rsa { bits: 2048 }).expect("keygen");
@@ -58,6 +64,7 @@ pub(super) async fn world() -> World {
     }
     let mut zone = String::from(
         "_dmarc.author.example TXT \"v=DMARC1; p=reject\"\n\
+         _dmarc.victim.example TXT \"v=DMARC1; p=reject\"\n\
          author.example TXT \"v=spf1 -all\"\n\
          lists.example TXT \"v=spf1 ip4:192.0.2.50 -all\"\n",
     );
@@ -65,8 +72,9 @@ pub(super) async fn world() -> World {
     zone.push_str(&txt("s._domainkey.lists.example", &list.record));
     zone.push_str(&txt("f._domainkey.fwd.example", &forwarder.record));
     // the author signs
+    let from = format!("From: {from}");
     let original = message(&[
-        "From: Alice <alice@author.example>",
+        &from,
         "To: members@lists.example",
         "Subject: meeting",
         "Message-ID: <m1@author.example>",
@@ -222,6 +230,26 @@ async fn a_trusted_sealer_keeps_a_list_message_from_being_rejected() {
             .comment
             .starts_with("arc=pass as[1].d=lists.example")
     );
+}
+
+/// With several author domains (`multiple_from = "strictest"`, the default), the trusted
+/// sealer's pass for one of them overrode DMARC for the message: a From naming author.example
+/// (vouched for, failing here) first and victim.example (`p=reject`, authenticated by nobody)
+/// was delivered. Each author domain DMARC would act on needs its own vouching (RFC 8617
+/// §7.2.1 overrides the policy of the domain the sealer authenticated, not of others).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trusted_pass_for_one_author_domain_does_not_cover_another() {
+    let w = world_from("Alice <alice@author.example>, CEO <ceo@victim.example>").await;
+    let toml = format!("{VERIFY}[arc]\ntrusted_sealers = [\"lists.example\"]\n");
+    let r = run(&toml, &w.zone, &w.forwarded).await;
+    assert!(r.out.is_reject(), "{:?}", r.out);
+    let ar = authres_of(&r);
+    assert!(ar.contains("arc=pass"), "{ar}");
+    assert!(!ar.contains("policy.override"), "{ar}");
+    // the same list message from author.example alone is still rescued
+    let w = world_from("Alice <alice@author.example>, Bob <bob@author.example>").await;
+    let r = run(&toml, &w.zone, &w.forwarded).await;
+    assert!(r.out.is_accept(), "{:?}", r.out);
 }
 
 #[tokio::test(flavor = "multi_thread")]
