@@ -150,7 +150,9 @@ pub fn apply(app: &App, input: &PolicyInput, results: &Results, decision: &mut D
             }
         }
         DmarcResult::TempError
-            if cfg.dmarc.enforce && cfg.policy.temperror == TempErrorAction::Tempfail =>
+            if cfg.dmarc.enforce
+                && cfg.policy.temperror == TempErrorAction::Tempfail
+                && undecided_could_act(d) =>
         {
             decision.verdict = Verdict::TempFail(cfg.policy.tempfail_reply.render(&values));
         }
@@ -177,6 +179,17 @@ pub fn apply(app: &App, input: &PolicyInput, results: &Results, decision: &mut D
         _ => {}
     }
     decision.applied = Some(applied);
+}
+
+/// Whether a `temperror` outcome could still end in quarantine or reject once the DNS
+/// answers: not when the policy of every undecided author domain is known to be `none`, which
+/// MUST NOT change how mail is handled (RFC 9989 §5.4), pass or fail. A policy that could not
+/// be read, or an evaluation that did not complete, could be anything.
+fn undecided_could_act(d: &dmarc::DmarcOutcome) -> bool {
+    d.evaluations.is_empty()
+        || d.evaluations
+            .iter()
+            .any(|e| e.result == DmarcResult::TempError && e.policy != Some(dmarc::Policy::None))
 }
 
 /// `[spf] reject_fail`: rejects an SPF fail (and tempfails an SPF temperror) of MAIL FROM,

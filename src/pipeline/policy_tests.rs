@@ -13,8 +13,10 @@ use super::results::Results;
 use crate::app::App;
 use crate::config::Config;
 
-/// example.org publishes `p=reject`.
-const ZONE: &str = "_dmarc.example.org TXT \"v=DMARC1; p=reject\"\n";
+/// example.org publishes `p=reject`, example.net `p=none`, example.com's record times out.
+const ZONE: &str = "_dmarc.example.org TXT \"v=DMARC1; p=reject\"\n\
+                    _dmarc.example.net TXT \"v=DMARC1; p=none\"\n\
+                    _dmarc.example.com TIMEOUT\n";
 
 /// An app with DMARC enforced and `extra` settings, over [`ZONE`].
 fn app(extra: &str) -> App {
@@ -61,6 +63,16 @@ fn dkim(result: DkimResult, domain: &str) -> SignatureResult {
 /// Results of a message `From: alice@example.org` with these SPF and DKIM results, DMARC
 /// evaluated from them over [`ZONE`].
 fn results(app: &App, spf_mail: SpfOutput, sigs: Vec<SignatureResult>) -> Results {
+    results_from(app, b" alice@example.org", spf_mail, sigs)
+}
+
+/// [`results`] for this From field value.
+fn results_from(
+    app: &App,
+    from: &[u8],
+    spf_mail: SpfOutput,
+    sigs: Vec<SignatureResult>,
+) -> Results {
     let spf_auth = dmarc::SpfAuth::new(
         super::inbound::spf_outcome(spf_mail.result),
         spf_mail.domain.clone(),
@@ -76,7 +88,7 @@ fn results(app: &App, spf_mail: SpfOutput, sigs: Vec<SignatureResult>) -> Result
             )
         })
         .collect();
-    let from: [&[u8]; 1] = [b" alice@example.org"];
+    let from: [&[u8]; 1] = [from];
     let outcome = test_support::block_on(app.dmarc.evaluate(
         &*app.resolver,
         &from,
@@ -190,4 +202,39 @@ fn allow_networks_client_is_not_refused_for_spf_when_a_trusted_sealer_vouched() 
     // a client outside the list is still refused for the SPF fail
     let d = decide(&app, "198.51.100.7", &r);
     assert!(matches!(d.verdict, Verdict::Reject(_)), "{d}");
+}
+
+/// RFC 9989 §5.4: a `p=none` policy MUST NOT modify mail handling. A DKIM key lookup that
+/// timed out for the author's own `d=` leaves DMARC undecided (`temperror`), but the policy
+/// is known to be `none`: pass or fail, the message is delivered, so deferring it (`[policy]
+/// temperror = "tempfail"`) only delays mail, and bounces it when the sender's selector stays
+/// broken. The same timeout under `p=reject`, or a policy record that could not be read,
+/// still defers.
+#[test]
+fn an_undecided_result_under_p_none_is_not_deferred() {
+    let app = app("");
+    let undecided = |from: &[u8], d: &str| {
+        results_from(
+            &app,
+            from,
+            spf(SpfResult::Pass, "bounces.esp.example"),
+            vec![dkim(DkimResult::TempError, d)],
+        )
+    };
+    let r = undecided(b" alice@example.net", "example.net");
+    assert_eq!(
+        r.dmarc.as_ref().unwrap().result,
+        dmarc::DmarcResult::TempError
+    );
+    let d = decide(&app, "198.51.100.7", &r);
+    assert_eq!(d.verdict, Verdict::Accept, "{d}");
+
+    // p=reject: the timeout decides between delivery and refusal
+    let r = undecided(b" alice@example.org", "example.org");
+    let d = decide(&app, "198.51.100.7", &r);
+    assert!(matches!(d.verdict, Verdict::TempFail(_)), "{d}");
+    // the policy itself unknown
+    let r = undecided(b" alice@example.com", "example.com");
+    let d = decide(&app, "198.51.100.7", &r);
+    assert!(matches!(d.verdict, Verdict::TempFail(_)), "{d}");
 }
