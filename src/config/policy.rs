@@ -128,6 +128,38 @@ impl Default for PolicyConfig {
     }
 }
 
+impl PolicyConfig {
+    /// Checks `allow_domains`: each entry a domain name (U-labels allowed), which covers its
+    /// subdomains; anything else would never match a passing SPF or DKIM domain.
+    pub(super) fn validate(&self, line_of: &dyn Fn(&str) -> String) -> anyhow::Result<()> {
+        if let Some(entry) = self
+            .allow_domains
+            .iter()
+            .find(|e| allowed_domain(e).is_none())
+        {
+            let hint = entry
+                .trim()
+                .strip_prefix("*.")
+                .map(|rest| format!("; \"{rest}\" covers its subdomains"))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "policy.allow_domains{}: {entry:?} is not a domain (a domain covers its subdomains){hint}",
+                line_of("allow_domains")
+            );
+        }
+        Ok(())
+    }
+}
+
+/// An `allow_domains` entry as the A-label domain it stands for (RFC 5890 §2.3.2.1; case,
+/// surrounding spaces and a trailing dot ignored), or `None` when it is not a domain name.
+pub fn allowed_domain(entry: &str) -> Option<String> {
+    let d = entry.trim();
+    let d = d.strip_suffix('.').unwrap_or(d);
+    let ascii = dns::name::to_ascii(d.as_bytes()).ok()?;
+    dns::name::is_host_like(&ascii).then_some(ascii)
+}
+
 /// Answer on temporary failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -136,4 +168,42 @@ pub enum TempErrorAction {
     Tempfail,
     /// Accept the message (the A-R header still records temperror).
     Accept,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    /// `[policy] allow_domains` matches the domain of a passing SPF or DKIM check, or a subdomain
+    /// of it; an entry that is not a domain (`*.partner.example`, an address, two domains in one
+    /// string) never matches anything, so the exemption the operator wrote silently did not exist
+    /// and the partner's mail was refused.
+    #[test]
+    fn policy_allow_domains_take_domains_only() {
+        let ok = "[policy]\nallow_domains = [\"partner.example\", \"Mail.Example.ORG.\", \"bücher.example\"]\n";
+        assert!(Config::parse(ok).is_ok(), "{:?}", Config::parse(ok));
+        for bad in [
+            "*.partner.example",
+            "user@partner.example",
+            "partner.example other.example",
+            "partner..example",
+            "",
+            ".",
+        ] {
+            let toml = format!("[policy]\n\nallow_domains = [\"{bad}\"]\n");
+            let err = format!("{:#}", Config::parse(&toml).unwrap_err());
+            assert!(
+                err.contains("policy.allow_domains (line 3)") && err.contains("not a domain"),
+                "{bad}: {err}"
+            );
+        }
+        let err = format!(
+            "{:#}",
+            Config::parse("[policy]\nallow_domains = [\"*.partner.example\"]\n").unwrap_err()
+        );
+        assert!(
+            err.contains("\"partner.example\" covers its subdomains"),
+            "suggests the form: {err}"
+        );
+    }
 }

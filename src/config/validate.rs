@@ -153,6 +153,7 @@ impl Config {
                 );
             }
         }
+        self.policy.validate(&line_of)?;
         self.reports.validate(&line_of)?;
         for (key, section, value) in [
             ("reports.queue", "[reports]", self.reports.queue),

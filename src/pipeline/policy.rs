@@ -336,9 +336,15 @@ pub fn oversize(app: &App, why: &str, forged_left: bool, decision: &mut Decision
     }
 }
 
-/// True when `domain` is `listed` or a subdomain of it (case-insensitive, trailing dots ignored).
+/// True when `domain` is `listed` or a subdomain of it (case-insensitive, trailing dots
+/// ignored, U-labels compared as A-labels).
 fn domain_within(domain: &str, listed: &str) -> bool {
-    dns::name::is_subdomain_of(domain, listed.trim())
+    let Some(listed) = crate::config::allowed_domain(listed) else {
+        return false;
+    };
+    let domain = dns::name::to_ascii(domain.as_bytes())
+        .unwrap_or_else(|_| domain.trim_end_matches('.').to_ascii_lowercase());
+    dns::name::is_subdomain_of(&domain, &listed)
 }
 
 #[cfg(test)]
@@ -351,5 +357,10 @@ mod tests {
         assert!(domain_within("Mail.Example.COM.", "example.com"));
         assert!(!domain_within("badexample.com", "example.com"));
         assert!(!domain_within("example.com", ""));
+        assert!(domain_within(
+            "mail.xn--bcher-kva.example",
+            "bücher.example"
+        ));
+        assert!(domain_within("Bücher.example", "xn--bcher-kva.example"));
     }
 }

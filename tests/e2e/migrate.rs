@@ -190,6 +190,30 @@ fn unknown_datasets_and_settings_are_commented_not_dropped() {
     assert!(out.contains("rsa-sha1 is forbidden by RFC 8301"), "{out}");
 }
 
+/// OpenDMARC `IgnoreDomains` becomes `[policy] allow_domains`, which takes domain names (each
+/// covering its subdomains): an entry that is not one (`*.partner.example`) is reported as
+/// unmapped, not written into a config that `config check` refuses.
+#[test]
+fn ignore_domains_entries_that_are_not_domains_are_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("opendmarc.conf");
+    std::fs::write(
+        &conf,
+        "IgnoreDomains partner.example,*.other.example\nSocket inet:8893@127.0.0.1\n",
+    )
+    .expect("write");
+    let out = migrate("opendmarc", conf.to_str().expect("utf-8"), None);
+    assert!(
+        out.contains("allow_domains = [\"partner.example\"]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("IgnoreDomains entries *.other.example"),
+        "{out}"
+    );
+    config_check_accepts(&out);
+}
+
 /// A boolean setting with a value that is not one (`RejectFailures maybe`) is reported, not
 /// read as "false" (which would turn DMARC enforcement off without a word).
 #[test]

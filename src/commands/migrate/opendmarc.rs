@@ -82,7 +82,17 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
             },
             "ignoredomains" => match dataset(&s.value, files) {
                 Ok(DataSet::Entries { entries, .. }) => {
-                    plan.set_list("policy", "allow_domains", &entries, &from);
+                    // [policy] allow_domains takes domains, each covering its subdomains
+                    let (domains, others): (Vec<String>, Vec<String>) = entries
+                        .into_iter()
+                        .partition(|e| crate::config::allowed_domain(e).is_some());
+                    plan.set_list("policy", "allow_domains", &domains, &from);
+                    if !others.is_empty() {
+                        plan.unmapped(
+                            &format!("IgnoreDomains entries {}", others.join(", ")),
+                            "not domain names; a listed domain already covers its subdomains",
+                        );
+                    }
                     plan.note(format!("`{shown}`: allow_domains exempts mail only when the domain authenticated it (SPF pass or a valid DKIM signature), so a forged From of these domains is still rejected"));
                 }
                 _ => plan.unmapped(&shown, "domain list not readable"),
