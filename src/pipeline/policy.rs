@@ -194,23 +194,35 @@ fn undecided_could_act(d: &dmarc::DmarcOutcome) -> bool {
 
 /// `[spf] reject_fail`: rejects an SPF fail (and tempfails an SPF temperror) of MAIL FROM,
 /// unless DMARC passed: an aligned DKIM signature authenticated the author domain, as in mail
-/// forwarded without SRS, which an SPF-only rejection loses (RFC 9989 §7.1).
+/// forwarded without SRS, which an SPF-only rejection loses (RFC 9989 §7.1). While DMARC is
+/// undecided (`temperror`), an SPF fail follows `[policy] temperror` instead.
 fn spf_reject(app: &App, results: &Results, decision: &mut Decision) -> bool {
     let cfg = &app.config;
     if !(cfg.spf.enabled && cfg.spf.reject_fail) {
         return false;
     }
-    if results
-        .dmarc
-        .as_ref()
-        .is_some_and(|d| d.result == DmarcResult::Pass)
-    {
+    let dmarc = results.dmarc.as_ref();
+    if dmarc.is_some_and(|d| d.result == DmarcResult::Pass) {
         return false;
     }
     let Some(o) = &results.spf_mail else {
         return false;
     };
     match o.result {
+        // whether DMARC passes, which would spare the fail, waits for DNS: no 550 for that
+        spf::SpfResult::Fail if dmarc.is_some_and(|d| d.result == DmarcResult::TempError) => {
+            if cfg.policy.temperror != TempErrorAction::Tempfail {
+                return false;
+            }
+            let domain = dmarc
+                .and_then(|d| d.header_from())
+                .unwrap_or("the From domain");
+            decision.verdict = Verdict::TempFail(cfg.policy.tempfail_reply.render(&ReplyValues {
+                domain,
+                ..ReplyValues::default()
+            }));
+            true
+        }
         spf::SpfResult::Fail => {
             let expl = o
                 .explanation

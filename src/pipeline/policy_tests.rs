@@ -238,3 +238,34 @@ fn an_undecided_result_under_p_none_is_not_deferred() {
     let d = decide(&app, "198.51.100.7", &r);
     assert!(matches!(d.verdict, Verdict::TempFail(_)), "{d}");
 }
+
+/// `[spf] reject_fail` spares mail that passes DMARC; when the author's DKIM key lookup timed
+/// out, whether it passes is undecided, so a permanent 550 for the SPF fail answered a
+/// temporary DNS failure for good (forwarded mail that would pass on the next try bounced).
+/// It now follows `[policy] temperror`, as the option's DNS trouble does: 451, or delivery.
+#[test]
+fn spf_reject_fail_waits_for_an_undecided_dmarc() {
+    let undecided = |app: &App| {
+        results(
+            app,
+            spf(SpfResult::Fail, "example.org"),
+            vec![dkim(DkimResult::TempError, "example.org")],
+        )
+    };
+    let deferring = app("[spf]\nreject_fail = true\n");
+    let r = undecided(&deferring);
+    assert_eq!(
+        r.dmarc.as_ref().unwrap().result,
+        dmarc::DmarcResult::TempError
+    );
+    let d = decide(&deferring, "198.51.100.7", &r);
+    assert!(matches!(d.verdict, Verdict::TempFail(_)), "{d}");
+    assert!(
+        d.verdict.reply_text().unwrap().starts_with("451 4.7.5"),
+        "{d}"
+    );
+
+    let accepting = app("[spf]\nreject_fail = true\n[policy]\ntemperror = \"accept\"\n");
+    let d = decide(&accepting, "198.51.100.7", &undecided(&accepting));
+    assert_eq!(d.verdict, Verdict::Accept, "{d}");
+}
