@@ -182,14 +182,15 @@ pub fn apply(app: &App, input: &PolicyInput, results: &Results, decision: &mut D
 }
 
 /// Whether a `temperror` outcome could still end in quarantine or reject once the DNS
-/// answers: not when the policy of every undecided author domain is known to be `none`, which
-/// MUST NOT change how mail is handled (RFC 9989 §5.4), pass or fail. A policy that could not
-/// be read, or an evaluation that did not complete, could be anything.
+/// answers: not when every undecided author domain's policy is known to come to `none`
+/// (`p=none`, which MUST NOT change how mail is handled, RFC 9989 §5.4; `p=quarantine` with
+/// `t=y`), pass or fail. A policy that could not be read, or an evaluation that did not
+/// complete, could be anything.
 fn undecided_could_act(d: &dmarc::DmarcOutcome) -> bool {
     d.evaluations.is_empty()
-        || d.evaluations
-            .iter()
-            .any(|e| e.result == DmarcResult::TempError && e.policy != Some(dmarc::Policy::None))
+        || d.evaluations.iter().any(|e| {
+            e.result == DmarcResult::TempError && e.strictest_possible() != Disposition::None
+        })
 }
 
 /// `[spf] reject_fail`: rejects an SPF fail (and tempfails an SPF temperror) of MAIL FROM,

@@ -13,10 +13,12 @@ use super::results::Results;
 use crate::app::App;
 use crate::config::Config;
 
-/// example.org publishes `p=reject`, example.net `p=none`, example.com's record times out.
+/// example.org publishes `p=reject`, example.net `p=none`, example.info `p=quarantine; t=y`
+/// (applied as none, RFC 9989 §4.7), example.com's record times out.
 const ZONE: &str = "_dmarc.example.org TXT \"v=DMARC1; p=reject\"\n\
                     _dmarc.example.net TXT \"v=DMARC1; p=none\"\n\
-                    _dmarc.example.com TIMEOUT\n";
+                    _dmarc.example.com TIMEOUT\n\
+                    _dmarc.example.info TXT \"v=DMARC1; p=quarantine; t=y\"\n";
 
 /// An app with DMARC enforced and `extra` settings, over [`ZONE`].
 fn app(extra: &str) -> App {
@@ -226,6 +228,10 @@ fn an_undecided_result_under_p_none_is_not_deferred() {
         r.dmarc.as_ref().unwrap().result,
         dmarc::DmarcResult::TempError
     );
+    let d = decide(&app, "198.51.100.7", &r);
+    assert_eq!(d.verdict, Verdict::Accept, "{d}");
+    // p=quarantine in testing mode is applied as none: delivered either way too
+    let r = undecided(b" alice@example.info", "example.info");
     let d = decide(&app, "198.51.100.7", &r);
     assert_eq!(d.verdict, Verdict::Accept, "{d}");
 

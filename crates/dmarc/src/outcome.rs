@@ -346,6 +346,26 @@ impl Evaluation {
         self.dkim.iter().find(|d| d.pass).map(|d| &d.auth)
     }
 
+    /// The strictest disposition this evaluation could end in once every DNS answer is in
+    /// (RFC 9989 §4.7 `t`, RFC 7489 §6.6.4 `pct`): the requested policy, one level lower
+    /// under `t=y` (RFC 9989 mode) or `pct=0` (RFC 7489 mode); `reject` when the policy is
+    /// not known.
+    pub fn strictest_possible(&self) -> Disposition {
+        let Some(policy) = self.policy else {
+            return Disposition::Reject;
+        };
+        let requested = Disposition::from(policy);
+        let lowered = self.record.as_ref().is_some_and(|r| match self.discovery {
+            DiscoveryMethod::TreeWalk => r.testing,
+            DiscoveryMethod::Psl => r.pct == 0,
+        });
+        if lowered {
+            requested.one_lower()
+        } else {
+            requested
+        }
+    }
+
     /// The aligned SPF domain, when SPF made DMARC pass.
     pub fn aligned_spf_domain(&self) -> Option<&str> {
         self.spf

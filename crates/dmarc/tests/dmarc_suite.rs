@@ -484,6 +484,18 @@ fn cases() -> Vec<Case> {
             .spf(F::Pass, "bounce.example.com")
             .expect(R::TempError)
             .disposition(D::None),
+        case("undecided under 7489 pct=0: at most quarantine (reject sampled out)")
+            .rfc7489()
+            .zone("_dmarc.example.com TXT \"v=DMARC1; p=reject; pct=0\"")
+            .from("a@example.com")
+            .dkim(K::TempError, "example.com")
+            .expect(R::TempError)
+            .check(|o| assert_eq!(o.primary().unwrap().strictest_possible(), D::Quarantine)),
+        case("undecided policy record: the strictest possible disposition is reject")
+            .zone("_dmarc.example.com TIMEOUT")
+            .from("a@example.com")
+            .expect(R::TempError)
+            .check(|o| assert_eq!(o.primary().unwrap().strictest_possible(), D::Reject)),
         case("an SPF temperror for an unrelated domain does not block a fail")
             .zone(REJECT)
             .from("a@example.com")
