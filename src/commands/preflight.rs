@@ -96,6 +96,11 @@ fn checks(
             "this listener serves milter clients from any address: whoever reaches it can have mail signed and DMARC results recorded; list the MTAs in its clients = [...] or firewall the port"
         );
     }
+    if !config.authres.trusted_ids.is_empty() && config.authres.trusted_clients.is_empty() {
+        tracing::warn!(
+            "[authres] trusted_ids is used for mail from any client: a client that reaches this host directly can write such a header (spf=pass for any domain); list the upstream hosts in trusted_clients"
+        );
+    }
     crate::dashboard::Access::from_config(&config)?;
     check_redaction_key(&config)?;
     let resolver = super::common::counted_resolver(&config, dns, dns_stats)?;

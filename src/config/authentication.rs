@@ -81,6 +81,18 @@ pub struct AuthresConfig {
     /// Authserv-ids of our own upstream hosts (e.g. a border MX relaying to this one) whose
     /// SPF result is used instead of our own SPF check, which would only see the relay.
     pub trusted_ids: Vec<String>,
+    /// The SMTP clients (those upstream hosts' addresses) whose messages' `trusted_ids`
+    /// headers are used; empty: any client's (warned at start), as OpenDMARC does.
+    pub trusted_clients: Vec<Network>,
+}
+
+impl AuthresConfig {
+    /// Whether a `trusted_ids` header of a message from `client` may be used (RFC 8601 §5:
+    /// only headers our own upstream added; a client that reaches us directly can write any).
+    pub fn trusts_client(&self, client: Option<std::net::IpAddr>) -> bool {
+        self.trusted_clients.is_empty()
+            || client.is_some_and(|ip| self.trusted_clients.iter().any(|n| n.contains(ip)))
+    }
 }
 
 impl Default for AuthresConfig {
@@ -90,6 +102,7 @@ impl Default for AuthresConfig {
             remove_forged: true,
             remove_ids: Vec::new(),
             trusted_ids: Vec::new(),
+            trusted_clients: Vec::new(),
         }
     }
 }

@@ -162,9 +162,10 @@ impl InboundChecks {
         conn: &mut ConnectionChecks,
         state: &MessageState,
         hashes: &FinishedBodyHashes,
+        client_ip: Option<std::net::IpAddr>,
     ) -> Results {
         let mut results = Results::default();
-        if let Some((id, output)) = trusted_upstream_spf(app, &state.headers) {
+        if let Some((id, output)) = trusted_upstream_spf(app, &state.headers, client_ip) {
             // our own check only saw the relay; the trusted border host saw the client
             results.spf_mail = Some(output);
             results.spf_from_upstream = Some(id);
@@ -341,10 +342,15 @@ pub(super) fn could_align(d: &str, authors: &[String]) -> bool {
 /// The MAIL FROM SPF result from the topmost Authentication-Results header of a trusted
 /// upstream authserv-id (`[authres] trusted_ids`, RFC 8601 §5 and §7.2). A header claiming our
 /// own authserv-id or one of `remove_ids` is forged by definition (RFC 8601 §5) and never
-/// trusted, even if `trusted_ids` lists that id.
-fn trusted_upstream_spf(app: &App, headers: &Headers) -> Option<(String, SpfOutput)> {
+/// trusted, even if `trusted_ids` lists that id; nor is any header of a message whose SMTP
+/// client `[authres] trusted_clients` does not list.
+fn trusted_upstream_spf(
+    app: &App,
+    headers: &Headers,
+    client_ip: Option<std::net::IpAddr>,
+) -> Option<(String, SpfOutput)> {
     let trusted = &app.config.authres.trusted_ids;
-    if trusted.is_empty() {
+    if trusted.is_empty() || !app.config.authres.trusts_client(client_ip) {
         return None;
     }
     let claims = |value: &[u8], id: &String| authres::claims_authserv_id(value, id);

@@ -79,7 +79,13 @@ impl MessagePipeline {
         let results = if direction.verifies() {
             Some(Arc::new(
                 inbound
-                    .finish(&app, &mut self.conn.checks, &state, &hashes)
+                    .finish(
+                        &app,
+                        &mut self.conn.checks,
+                        &state,
+                        &hashes,
+                        self.conn.client.ip,
+                    )
                     .await,
             ))
         } else {

@@ -16,6 +16,8 @@ mod protocol_state;
 mod robustness;
 // Inbound checks through the milter: SPF, DKIM, DMARC, iprev, Authentication-Results, actions.
 mod inbound;
+// Authentication-Results of our own upstream hosts: trusted_ids and trusted_clients.
+mod upstream_trust;
 // FastMail authentication_milter's 33 milter transactions, compared by behaviour.
 mod authmilter_corpus;
 // Outbound signing through the milter.

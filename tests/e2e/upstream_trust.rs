@@ -1,0 +1,160 @@
+//! Authentication-Results of our own upstream hosts (`[authres] trusted_ids`): the SPF result a
+//! border MX recorded replaces our own check, which sees only the relay, and only when that
+//! header can be the border's (RFC 8601 §5).
+
+use milter_proto::Response;
+
+use crate::inbound::{key, zone};
+use crate::support::{LISTEN_VERIFY, Milter, authres, message, transaction};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spf_from_a_trusted_upstream_host_replaces_our_own() {
+    let (_, record) = key();
+    let z = zone(&record, "v=DMARC1; p=reject");
+    let with_upstream = |id: &str| {
+        message(&[
+            &format!("Authentication-Results: {id};"),
+            "\tspf=pass smtp.mailfrom=alice@example.org",
+            "From: alice@example.org",
+            "Subject: relayed by our border MX",
+            "",
+            "x",
+        ])
+    };
+    let toml = format!(
+        "{LISTEN_VERIFY}[dmarc]\nenforce = true\n[spf]\nreceived_spf_header = true\n\
+         [authres]\nauthserv_id = \"mx.test.example\"\ntrusted_ids = [\"border.test.example\"]\n"
+    );
+    let m = Milter::start(&toml, &z).await;
+    // the relay's address fails SPF, but the border host saw the real client pass
+    let mut mta = m.postfix().await;
+    let out = transaction(
+        &mut mta,
+        "198.51.100.99",
+        "forged.example",
+        "alice@example.org",
+        "b@example.net",
+        &with_upstream("border.test.example"),
+    )
+    .await;
+    assert!(out.is_accept(), "{out:?}");
+    let ar = authres(&out);
+    assert!(ar.contains("spf=pass (from border.test.example)"), "{ar}");
+    assert!(ar.contains("dmarc=pass"), "{ar}");
+    // we checked nothing for the relay's address: no Received-SPF of ours says it was
+    // designated (RFC 7208 §9.1 records this receiver's check of client-ip)
+    assert_eq!(out.added_header("Received-SPF"), None, "{out:?}");
+    // the same claim from an id we do not trust changes nothing
+    let mut mta = m.postfix().await;
+    let out = transaction(
+        &mut mta,
+        "198.51.100.99",
+        "forged.example",
+        "alice@example.org",
+        "b@example.net",
+        &with_upstream("attacker.example"),
+    )
+    .await;
+    assert!(
+        matches!(&out.final_response, Response::ReplyCode(r) if r.code() == 550),
+        "{out:?}"
+    );
+    m.stop().await;
+}
+
+/// A header that claims our own authserv-id (or one of `remove_ids`) is forged by definition
+/// (RFC 8601 §5): it is never trusted, even when `trusted_ids` lists that id, as a config
+/// migrated from OpenDMARC (`TrustedAuthservIDs` = `AuthservID`) does.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstream_header_claiming_our_own_id_is_never_trusted() {
+    let (_, record) = key();
+    let z = zone(&record, "v=DMARC1; p=reject");
+    let with_upstream = |id: &str| {
+        message(&[
+            &format!("Authentication-Results: {id};"),
+            "\tspf=pass smtp.mailfrom=alice@example.org",
+            "From: alice@example.org",
+            "Subject: forged by the client",
+            "",
+            "x",
+        ])
+    };
+    let toml = format!(
+        "{LISTEN_VERIFY}[dmarc]\nenforce = true\n[authres]\nauthserv_id = \"mx.test.example\"\n\
+         remove_ids = [\"old.test.example\"]\n\
+         trusted_ids = [\"MX.test.example.\", \"old.test.example\", \"border.test.example\"]\n"
+    );
+    let m = Milter::start(&toml, &z).await;
+    for id in ["mx.test.example", "old.test.example"] {
+        let mut mta = m.postfix().await;
+        let out = transaction(
+            &mut mta,
+            "198.51.100.99",
+            "forged.example",
+            "alice@example.org",
+            "b@example.net",
+            &with_upstream(id),
+        )
+        .await;
+        assert!(
+            matches!(&out.final_response, Response::ReplyCode(r) if r.code() == 550),
+            "{id}: {out:?}"
+        );
+    }
+    m.stop().await;
+}
+
+/// `[authres] trusted_clients`: a trusted upstream header is used only on mail from the listed
+/// clients (the border MXs); the same header on mail from any other client, which reached us
+/// directly and could write it, is ignored and our own SPF check decides.
+#[tokio::test(flavor = "multi_thread")]
+async fn trusted_headers_count_only_from_trusted_clients() {
+    let (_, record) = key();
+    let z = zone(&record, "v=DMARC1; p=reject");
+    let raw = message(&[
+        "Authentication-Results: border.test.example;",
+        "\tspf=pass smtp.mailfrom=alice@example.org",
+        "From: alice@example.org",
+        "Subject: relayed, or not",
+        "",
+        "x",
+    ]);
+    let toml = format!(
+        "{LISTEN_VERIFY}[dmarc]\nenforce = true\n\
+         [authres]\nauthserv_id = \"mx.test.example\"\ntrusted_ids = [\"border.test.example\"]\n\
+         trusted_clients = [\"198.51.100.0/24\"]\n"
+    );
+    let m = Milter::start(&toml, &z).await;
+    // from the border MX (its address fails SPF as a relay does): the border's result counts
+    let mut mta = m.postfix().await;
+    let out = transaction(
+        &mut mta,
+        "198.51.100.99",
+        "forged.example",
+        "alice@example.org",
+        "b@example.net",
+        &raw,
+    )
+    .await;
+    assert!(out.is_accept(), "{out:?}");
+    assert!(
+        authres(&out).contains("spf=pass (from border.test.example)"),
+        "{out:?}"
+    );
+    // the same header from a client that is not the border: our own check (fail), rejected
+    let mut mta = m.postfix().await;
+    let out = transaction(
+        &mut mta,
+        "203.0.113.7",
+        "forged.example",
+        "alice@example.org",
+        "b@example.net",
+        &raw,
+    )
+    .await;
+    assert!(
+        matches!(&out.final_response, Response::ReplyCode(r) if r.code() == 550),
+        "{out:?}"
+    );
+    m.stop().await;
+}
