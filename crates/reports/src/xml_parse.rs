@@ -104,9 +104,23 @@ fn token<T>(value: &str, element: &str, parse: fn(&str) -> Option<T>) -> Result<
     parse(value).ok_or_else(|| invalid(element, value))
 }
 
-/// Seconds since the epoch; a fractional part (`1337270400.0`, seen in the wild) is dropped.
+/// The digits of a non-negative XML Schema integer (XML Schema Part 2 §3.3.13, §3.3.20): an
+/// optional `+`, or `-` before a zero (`-0`); `None` for any other sign.
+fn unsigned_digits(value: &str) -> Option<&str> {
+    match value.as_bytes().first() {
+        Some(b'+') => value.get(1..),
+        Some(b'-') => value
+            .get(1..)
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b == b'0')),
+        _ => Some(value),
+    }
+}
+
+/// Seconds since the epoch (RFC 9990 Appendix A: xs:integer, so `+` may lead); a fractional
+/// part (`1337270400.0`, seen in the wild) is dropped.
 fn timestamp(value: &str, element: &str) -> Result<u64, ReportsError> {
-    let (int, frac) = value.split_once('.').unwrap_or((value, ""));
+    let digits_only = unsigned_digits(value).ok_or_else(|| invalid(element, value))?;
+    let (int, frac) = digits_only.split_once('.').unwrap_or((digits_only, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if int.is_empty() || !digits(int) || !digits(frac) {
         return Err(invalid(element, value));
@@ -119,11 +133,14 @@ fn timestamp(value: &str, element: &str) -> Result<u64, ReportsError> {
 /// integers, which a few records near that limit would overflow (RFC 9990 §8.1).
 pub const MAX_ROW_COUNT: u64 = u32::MAX as u64;
 
+/// A non-negative integer (`count` xs:integer, `pct` xs:unsignedByte; RFC 9990 Appendix A),
+/// in any of its schema lexical forms: `+3`, `003`, `-0`.
 fn count(value: &str, element: &str) -> Result<u64, ReportsError> {
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+    let digits = unsigned_digits(value).ok_or_else(|| invalid(element, value))?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid(element, value));
     }
-    value.parse().map_err(|_| invalid(element, value))
+    digits.parse().map_err(|_| invalid(element, value))
 }
 
 fn parse_feedback(c: &mut Cursor<'_, '_>, root: &Child) -> Result<Feedback, ReportsError> {
