@@ -240,12 +240,14 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Base64 with line breaks and other whitespace ignored, padding optional (RFC 2045 §6.8).
+/// Base64 as RFC 2045 §6.8 reads it: characters outside the alphabet (line breaks, a stray
+/// `*`, a junk line) are ignored, the first `=` ends the data, padding is optional.
 fn decode_base64(body: &[u8]) -> Result<Vec<u8>, ReportsError> {
     let clean: Vec<u8> = body
         .iter()
         .copied()
-        .filter(|b| !b.is_ascii_whitespace())
+        .take_while(|&b| b != b'=')
+        .filter(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
         .collect();
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
@@ -372,6 +374,7 @@ mod tests {
     fn transfer_encodings() {
         assert_eq!(decode_quoted_printable(b"a=3Db=\r\nc=ZZ"), b"a=bc=ZZ");
         assert_eq!(decode_base64(b"aGVs\r\nbG8").unwrap(), b"hello");
-        assert!(decode_base64(b"!!!!").is_err());
+        // one character too many for whole bytes: no base64 at all
+        assert!(decode_base64(b"aGVsb").is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! schema lexical forms (XML Schema Part 2), transfer-encoding leniency (RFC 2045) and
 //! declared encodings (XML 1.0 §4.3.3). Each must be read, not refused.
 
-use reports::parse_report;
+use reports::{Limits, extract_reports, parse_report};
 
 fn report(begin: &str, end: &str, count: &str, pct: &str) -> String {
     format!(
@@ -48,4 +48,43 @@ fn schema_integers_with_a_plus_sign_are_read() {
     let zero = parse_report(report("1700000000", "1700086399", "-0", "-0").as_bytes())
         .expect("-0 is zero in the lexical space");
     assert_eq!(zero.records[0].row.count, 0);
+}
+
+fn b64(data: &[u8]) -> String {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD.encode(data);
+    text.as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+fn mail(body: &str) -> Vec<u8> {
+    format!(
+        "From: r@reporter.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"=_b\"\r\n\r\n\
+         --=_b\r\nContent-Type: text/xml\r\nContent-Disposition: attachment; filename=\"r.xml\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{body}\r\n--=_b--\r\n"
+    )
+    .into_bytes()
+}
+
+/// RFC 2045 §6.8: "Any characters outside of the base64 alphabet are to be ignored in
+/// base64-encoded data", and `=` ends the data (what follows the padding is not decoded).
+#[test]
+fn base64_ignores_characters_outside_its_alphabet() {
+    let xml = report("1700000000", "1700086399", "3", "100");
+    let encoded = b64(xml.as_bytes());
+    // a stray character mid-line and a line of junk an MTA or a footer left behind
+    let mut lines: Vec<String> = encoded.split("\r\n").map(str::to_string).collect();
+    lines[1].insert(10, '*');
+    lines.insert(2, "-- ".into());
+    let body = format!(
+        "{}\r\n=\r\n\r\n--\r\nsent by Reporter's gateway",
+        lines.join("\r\n")
+    );
+    let found = extract_reports(&mail(&body), &Limits::default());
+    assert_eq!(found.len(), 1, "{found:?}");
+    let fb = found[0].report.as_ref().expect("the report");
+    assert_eq!(fb.records[0].row.count, 3);
 }
