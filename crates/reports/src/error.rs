@@ -27,7 +27,16 @@ pub enum ReportsError {
         /// What quick-xml or the parser found.
         message: String,
     },
-    /// The document is not UTF-8 (other encodings are not read).
+    /// The document declares an encoding other than UTF-8, UTF-16 and windows-1252 (ISO-8859-1)
+    /// and is not UTF-8 (XML 1.0 §4.3.3).
+    #[error(
+        "the document is in the encoding {0:?}, which is not read (UTF-8, UTF-16 and ISO-8859-1/windows-1252 are)"
+    )]
+    UnsupportedEncoding(String),
+    /// A document with a UTF-16 byte order mark is not UTF-16 (XML 1.0 Appendix F).
+    #[error("the document has a UTF-16 byte order mark but is not UTF-16")]
+    BadUtf16,
+    /// The document is not UTF-8 and declares no other encoding read here.
     #[error("the document is not UTF-8 (invalid byte at offset {offset})")]
     NotUtf8 {
         /// Offset of the first invalid byte.

@@ -114,6 +114,10 @@ fn too_large(what: &'static str, limit: usize) -> ReportsError {
 }
 
 fn looks_like_xml(data: &[u8]) -> bool {
+    // UTF-16 with its byte order mark (XML 1.0 Appendix F)
+    if data.starts_with(b"\xFF\xFE<") || data.starts_with(b"\xFE\xFF\0<") {
+        return true;
+    }
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     data.iter()
         .find(|b| !b.is_ascii_whitespace())

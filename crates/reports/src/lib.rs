@@ -33,6 +33,7 @@ mod mime;
 pub mod observation;
 pub mod redact;
 pub mod vocabulary;
+mod xml_encoding;
 pub mod xml_parse;
 mod xml_reader;
 pub mod xml_write;

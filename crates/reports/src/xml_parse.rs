@@ -4,9 +4,9 @@
 //! A streaming reader (quick-xml) feeds a recursive-descent parser that builds the model
 //! directly, so memory stays proportional to the report, within [`Limits`]. A `DOCTYPE` is
 //! refused (no DTD, so no entity expansion: no billion laughs); only the five predefined
-//! entities and character references are understood. The input must be UTF-8 (an
-//! `encoding` declaration is not honoured). Element order, unknown elements, extensions,
-//! whitespace around values and the case of enumerated values are not held against a report;
+//! entities and character references are understood. The input is UTF-8, UTF-16 with a BOM,
+//! or windows-1252 under an ISO-8859-1 or windows-1252 label (`xml_encoding`). Element order,
+//! unknown elements, extensions, whitespace around values and the case of enumerated values are not held against a report;
 //! missing required elements, duplicates of single elements and invalid values are, with an
 //! error naming the element.
 
@@ -38,11 +38,8 @@ pub fn parse_report_with(xml: &[u8], limits: &Limits) -> Result<Feedback, Report
             limit: limits.max_xml_bytes as u64,
         });
     }
-    let xml = xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml);
-    let text = std::str::from_utf8(xml).map_err(|e| ReportsError::NotUtf8 {
-        offset: e.valid_up_to() as u64,
-    })?;
-    let mut c = Cursor::new(text, limits);
+    let text = crate::xml_encoding::decode(xml)?;
+    let mut c = Cursor::new(&text, limits);
     let root = c.root()?;
     if root.name != "feedback" {
         return Err(ReportsError::NotAReport(format!(

@@ -88,3 +88,98 @@ fn base64_ignores_characters_outside_its_alphabet() {
     let fb = found[0].report.as_ref().expect("the report");
     assert_eq!(fb.records[0].row.count, 3);
 }
+
+fn with_org(decl: &str, org: &str) -> String {
+    report("1700000000", "1700086399", "3", "100")
+        .replace(r#"<?xml version="1.0"?>"#, decl)
+        .replace(
+            "<org_name>Reporter</org_name>",
+            &format!("<org_name>{org}</org_name>"),
+        )
+}
+
+fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+    let mut out = if big_endian {
+        vec![0xFE, 0xFF]
+    } else {
+        vec![0xFF, 0xFE]
+    };
+    for unit in text.encode_utf16() {
+        let bytes = if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        };
+        out.extend_from_slice(&bytes);
+    }
+    out
+}
+
+/// XML 1.0 §4.3.3 and Appendix F: a document names its encoding in its declaration or shows
+/// it by its byte order mark. A report written by a Windows or Java tool in ISO-8859-1 or
+/// windows-1252 (the OpenDMARC bad.com sample declares windows-1252) or in UTF-16 with a BOM
+/// is read in that encoding; a label treated as windows-1252, as browsers do (WHATWG
+/// Encoding), since such tools write its characters under the ISO-8859-1 name.
+#[test]
+fn declared_and_bom_encodings_are_read() {
+    // "Telefónica" in ISO-8859-1: 0xF3 is not UTF-8
+    let latin1: Vec<u8> = with_org(
+        r#"<?xml version="1.0" encoding="ISO-8859-1"?>"#,
+        "Telef\u{0}nica",
+    )
+    .into_bytes()
+    .into_iter()
+    .map(|b| if b == 0 { 0xF3 } else { b })
+    .collect();
+    let fb = parse_report(&latin1).expect("an ISO-8859-1 report");
+    assert_eq!(fb.metadata.org_name, "Telefónica");
+
+    // windows-1252 0x92 is a right single quotation mark; single-quoted declaration
+    let cp1252: Vec<u8> = with_org(
+        "<?xml version='1.0' encoding='windows-1252' ?>",
+        "O\u{0}Neil",
+    )
+    .into_bytes()
+    .into_iter()
+    .map(|b| if b == 0 { 0x92 } else { b })
+    .collect();
+    let fb = parse_report(&cp1252).expect("a windows-1252 report");
+    assert_eq!(fb.metadata.org_name, "O\u{2019}Neil");
+
+    // UTF-16 with a byte order mark, both orders, also as a mail attachment
+    let text = with_org(r#"<?xml version="1.0" encoding="UTF-16"?>"#, "Mail.ru ☃");
+    for be in [false, true] {
+        let fb = parse_report(&utf16(&text, be)).expect("a UTF-16 report");
+        assert_eq!(fb.metadata.org_name, "Mail.ru ☃");
+    }
+    let found = extract_reports(&utf16(&text, false), &Limits::default());
+    assert!(found[0].report.is_ok(), "{found:?}");
+    let msg = mail(&b64(&utf16(&text, true)));
+    let found = extract_reports(&msg, &Limits::default());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].report.is_ok(), "{found:?}");
+
+    // a UTF-8 report that declares another encoding is still read as it is (mislabelled
+    // reports are common), and what is neither stays refused with a clear error
+    let mislabelled = with_org(r#"<?xml version="1.0" encoding="ISO-8859-1"?>"#, "Zürich");
+    assert_eq!(
+        parse_report(mislabelled.as_bytes())
+            .unwrap()
+            .metadata
+            .org_name,
+        "Zürich"
+    );
+    let sjis: Vec<u8> = with_org(r#"<?xml version="1.0" encoding="Shift_JIS"?>"#, "\u{0}")
+        .into_bytes()
+        .into_iter()
+        .flat_map(|b| if b == 0 { vec![0x82, 0xA0] } else { vec![b] })
+        .collect();
+    let err = parse_report(&sjis).unwrap_err();
+    assert!(err.to_string().contains("Shift_JIS"), "{err}");
+    // an odd number of UTF-16 bytes, an unpaired surrogate: refused, no panic
+    let mut odd = utf16(&text, false);
+    odd.push(b'<');
+    assert!(parse_report(&odd).is_err());
+    let lone = [&[0xFF, 0xFE][..], &[0x00, 0xD8, b'<', 0]].concat();
+    assert!(parse_report(&lone).is_err());
+}
