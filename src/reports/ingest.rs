@@ -91,6 +91,23 @@ impl Outcome {
     }
 }
 
+/// How far after now a report's period may begin (a reporter's clock or time zone off) before
+/// it is refused: RFC 9990 §3.1.1.4 periods are past ones, and retention goes by the day a
+/// report begins, so a report dated centuries ahead (milliseconds for seconds) would be kept
+/// forever.
+const MAX_BEGIN_AHEAD: u64 = 86_400;
+
+/// Why `fb` is not stored though it parsed, if it is not.
+fn implausible(fb: &Feedback, now: u64) -> Option<String> {
+    let begin = fb.metadata.date_range.begin;
+    (begin > now.saturating_add(MAX_BEGIN_AHEAD)).then(|| {
+        format!(
+            "the report period begins in the future ({}, begin {begin}; RFC 9990 §3.1.1.4:              seconds since the epoch)",
+            crate::reports::period::format_day(begin)
+        )
+    })
+}
+
 /// Reads the reports in `raw` on a blocking thread ([`reports::extract_reports_each`]),
 /// handing each over as soon as it is parsed: with [`store_found`] at most one parsed
 /// report waits at a time (RFC 9990 §8.1), whatever the input holds. The handle ends when
@@ -137,6 +154,10 @@ pub async fn store_found(
                 continue;
             }
         };
+        if let Some(error) = implausible(&fb, now) {
+            outcome.unreadable.push(Unreadable { part, error });
+            continue;
+        }
         if !wanted(&fb.policy.domain) {
             outcome.not_ours.push(stored_report(part, &fb));
             continue;

@@ -425,3 +425,44 @@ fn nothing_is_stored_twice_when_imports_race() {
         "each report stored by exactly one of three imports"
     );
 }
+
+/// A report whose period begins in the future, such as one from a reporter writing
+/// milliseconds where RFC 9990 §3.1.1.4 says seconds, would count for a day centuries away:
+/// shown for no period anyone looks at and, since retention goes by the day a report begins,
+/// kept forever whatever `keep` says. It is refused with the reason; one beginning within a
+/// day from now (a reporter's clock or time zone off) is stored.
+#[test]
+fn reports_from_the_future_are_refused() {
+    let store = Store::new();
+    let day = crate::reports_in::days_ago(3);
+    let rows = [Src::good("192.0.2.1", 5, "future.example")];
+    let millis = store.write(
+        "ms.xml",
+        &xml(&report(
+            "ms.example",
+            "ms-1",
+            "future.example",
+            day * 1000,
+            &rows,
+        )),
+    );
+    let (code, out, err) = store.import(&[&millis], None);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("refused") && out.contains("begins in the future"),
+        "{out}\n{err}"
+    );
+    let now = dkim::unix_now();
+    let skewed = store.write(
+        "skew.xml",
+        &xml(&report(
+            "skew.example",
+            "skew-1",
+            "future.example",
+            now + 3600,
+            &rows,
+        )),
+    );
+    let (code, v) = store.import_json(&[&skewed]);
+    assert_eq!((code, counts(&v)), (0, (1, 0, 0)), "{v:#}");
+}
