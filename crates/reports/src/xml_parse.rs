@@ -291,7 +291,8 @@ fn parse_record(c: &mut Cursor<'_, '_>, el: &Child) -> Result<Record, ReportsErr
     while let Some(ch) = c.next_child(el)? {
         match ch.name.as_str() {
             "row" => once(&mut row, parse_row(c, &ch)?, "row", p)?,
-            "identifiers" => once(
+            // `identities`: the name in early DMARC drafts, still sent by some reporters
+            "identifiers" | "identities" => once(
                 &mut identifiers,
                 parse_identifiers(c, &ch)?,
                 "identifiers",

@@ -183,3 +183,20 @@ fn declared_and_bom_encodings_are_read() {
     let lone = [&[0xFF, 0xFE][..], &[0x00, 0xD8, b'<', 0]].concat();
     assert!(parse_report(&lone).is_err());
 }
+
+/// Early DMARC drafts named `identifiers` `identities`, and some reporters still send it
+/// (parsedmarc reads both): the record's identifiers are read from either name, one of them.
+#[test]
+fn draft_identities_element_is_read_as_identifiers() {
+    let xml = report("1700000000", "1700086399", "3", "100").replace("identifiers>", "identities>");
+    let fb = parse_report(xml.as_bytes()).expect("a report with <identities>");
+    assert_eq!(fb.records[0].identifiers.header_from, "example.com");
+    let both = report("1700000000", "1700086399", "3", "100").replace(
+        "<identifiers>",
+        "<identities><header_from>x.example</header_from></identities><identifiers>",
+    );
+    assert!(
+        parse_report(both.as_bytes()).is_err(),
+        "two sets of identifiers"
+    );
+}
