@@ -267,10 +267,12 @@ fn parse_policy(c: &mut Cursor<'_, '_>, el: &Child) -> Result<PolicyPublished, R
     }
     let domain = required(domain, "domain", pp)?;
     // RFC 9990 §3.1.1.9: the domain whose record was used; the store and the dashboard key
-    // everything by it, so a string that is no domain name makes the report malformed
-    if !dns::name::to_ascii(domain.as_bytes()).is_ok_and(|d| dns::name::is_host_like(&d)) {
-        return Err(invalid("domain", &domain));
-    }
+    // everything by it, so a string that is no domain name makes the report malformed, and
+    // its spellings (case, trailing dot, U-label) are read as one: the lowercase A-label
+    let domain = match dns::name::to_ascii(domain.as_bytes()) {
+        Ok(d) if dns::name::is_host_like(&d) => d,
+        _ => return Err(invalid("domain", &domain)),
+    };
     Ok(PolicyPublished {
         domain,
         discovery_method: method,

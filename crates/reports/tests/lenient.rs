@@ -200,3 +200,24 @@ fn draft_identities_element_is_read_as_identifiers() {
         "two sets of identifiers"
     );
 }
+
+/// RFC 9990 §3.1.1.9: `domain` is the domain whose DMARC record was used. The store, the
+/// dashboard and `[reports.inbox] domains` key everything by it, so its spellings
+/// (`Example.COM.`, a U-label) are one domain: read as the lowercase A-label without the
+/// trailing dot (RFC 5890 §2.3.2.1, RFC 1034 §3.1).
+#[test]
+fn the_policy_domain_is_read_in_one_spelling() {
+    for (given, want) in [
+        ("Example.COM.", "example.com"),
+        ("example.com", "example.com"),
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("XN--BCHER-KVA.example", "xn--bcher-kva.example"),
+    ] {
+        let xml = report("1700000000", "1700086399", "3", "100").replace(
+            "<domain>example.com</domain><p>",
+            &format!("<domain>{given}</domain><p>"),
+        );
+        let fb = parse_report(xml.as_bytes()).expect(given);
+        assert_eq!(fb.policy.domain, want, "{given}");
+    }
+}
