@@ -319,7 +319,9 @@ fn parse_row(c: &mut Cursor<'_, '_>, el: &Child) -> Result<Row, ReportsError> {
             "source_ip" => {
                 let text = c.text(&ch)?;
                 let addr: IpAddr = text.parse().map_err(|_| invalid("source_ip", &text))?;
-                once(&mut ip, addr, "source_ip", p)?;
+                // an IPv4-mapped address (a dual-stack listener's view) is the IPv4 source
+                // (RFC 4291 §2.5.5.2)
+                once(&mut ip, addr.to_canonical(), "source_ip", p)?;
             }
             "count" => {
                 let text = c.text(&ch)?;

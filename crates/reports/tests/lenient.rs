@@ -221,3 +221,30 @@ fn the_policy_domain_is_read_in_one_spelling() {
         assert_eq!(fb.policy.domain, want, "{given}");
     }
 }
+
+/// A reporter whose MTA listens on a dual-stack socket reports IPv4 clients as
+/// IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`, RFC 4291 §2.5.5.2): that is the IPv4
+/// source, one row with its other reports and looked up in in-addr.arpa, not a second
+/// source whose PTR name is never found.
+#[test]
+fn ipv4_mapped_sources_are_ipv4() {
+    for given in [
+        "::ffff:192.0.2.1",
+        "::FFFF:c000:0201",
+        "0:0:0:0:0:ffff:192.0.2.1",
+    ] {
+        let xml = report("1700000000", "1700086399", "3", "100")
+            .replace("<source_ip>192.0.2.1<", &format!("<source_ip>{given}<"));
+        let fb = parse_report(xml.as_bytes()).expect(given);
+        assert_eq!(
+            fb.records[0].row.source_ip.to_string(),
+            "192.0.2.1",
+            "{given}"
+        );
+    }
+    // a real IPv6 source stays as it is, in its one canonical form
+    let xml = report("1700000000", "1700086399", "3", "100")
+        .replace("<source_ip>192.0.2.1<", "<source_ip>2001:DB8:0::1<");
+    let fb = parse_report(xml.as_bytes()).unwrap();
+    assert_eq!(fb.records[0].row.source_ip.to_string(), "2001:db8::1");
+}
