@@ -158,7 +158,7 @@ pub async fn store_found(
             outcome.unreadable.push(Unreadable { part, error });
             continue;
         }
-        if !wanted(&fb.policy.domain) {
+        if !wanted(&fb.policy.domain_key()) {
             outcome.not_ours.push(stored_report(part, &fb));
             continue;
         }
@@ -167,7 +167,7 @@ pub async fn store_found(
         let mut summary = stored_report(part, &fb);
         summary.id_reused = matches!(inserted, ReceivedInsert::StoredBesideConflicting(_));
         if inserted.id().is_some() {
-            sources.extend(fb.records.iter().map(|r| r.row.source_ip));
+            sources.extend(fb.records.iter().map(|r| r.row.source()));
             outcome.stored.push(summary);
         } else {
             outcome.duplicates.push(summary);
@@ -181,7 +181,7 @@ fn stored_report(part: String, fb: &Feedback) -> StoredReport {
         part,
         org_name: fb.metadata.org_name.clone(),
         report_id: fb.metadata.report_id.clone(),
-        policy_domain: fb.policy.domain.to_ascii_lowercase(),
+        policy_domain: fb.policy.domain_key(),
         records: fb.records.len(),
         messages: fb.message_count(),
         id_reused: false,

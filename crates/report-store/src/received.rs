@@ -102,7 +102,7 @@ impl Store {
         now: u64,
     ) -> Result<ReceivedInsert, StoreError> {
         let m = &report.metadata;
-        let domain = report.policy.domain.to_ascii_lowercase();
+        let domain = report.policy.domain_key();
         let digest = contents_digest(report)?;
         // twice at most: a writer on another node may store the same key between our look
         // and our insert; the second look sees what it stored
@@ -154,7 +154,7 @@ impl Store {
         now: u64,
     ) -> Result<Option<i64>, StoreError> {
         let m = &report.metadata;
-        let domain = report.policy.domain.to_ascii_lowercase();
+        let domain = report.policy.domain_key();
         let day = Value::Int(secs(report_day(report)));
         let head = Stmt::new(
             "INSERT INTO received_reports (org_name, report_id, email, extra_contact_info,
@@ -212,7 +212,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
                     ?16, ?17)",
                 vec![
-                    r.row.source_ip.to_string().into(),
+                    r.row.source().to_string().into(),
                     r.row.count.into(),
                     pe.disposition.to_string().into(),
                     pe.dkim.to_string().into(),

@@ -111,6 +111,23 @@ pub struct PolicyPublished {
     pub testing: Option<bool>,
 }
 
+impl PolicyPublished {
+    /// The Policy Domain in the one spelling the store, the dashboard and the inbox's
+    /// domain list key it by: lowercase A-label without a trailing dot (RFC 9990 §3.1.1.9,
+    /// RFC 5890 §2.3.2.1), so `Example.COM.` and `example.com` are one domain. `domain` keeps
+    /// what the reporter wrote; a parsed report always has a key.
+    pub fn domain_key(&self) -> String {
+        Self::key_of(&self.domain).unwrap_or_else(|| self.domain.to_ascii_lowercase())
+    }
+
+    /// The key of `domain`, or `None` when it is no host name.
+    pub(crate) fn key_of(domain: &str) -> Option<String> {
+        dns::name::to_ascii(domain.as_bytes())
+            .ok()
+            .filter(|d| dns::name::is_host_like(d))
+    }
+}
+
 /// One row of the report: a set of messages with identical data (RFC 9990 §3.1.1.7).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Record {
@@ -131,6 +148,15 @@ pub struct Row {
     pub count: u64,
     /// `policy_evaluated` (RFC 9990 §3.1.1.9).
     pub policy_evaluated: PolicyEvaluated,
+}
+
+impl Row {
+    /// The source as the store keys it: an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, as
+    /// a reporter's dual-stack listener sees IPv4 clients) is the IPv4 address it maps
+    /// (RFC 4291 §2.5.5.2), one source with its other reports and looked up in in-addr.arpa.
+    pub fn source(&self) -> IpAddr {
+        self.source_ip.to_canonical()
+    }
 }
 
 /// The result of applying DMARC (RFC 9990 §3.1.1.9).

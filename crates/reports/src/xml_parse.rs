@@ -267,12 +267,12 @@ fn parse_policy(c: &mut Cursor<'_, '_>, el: &Child) -> Result<PolicyPublished, R
     }
     let domain = required(domain, "domain", pp)?;
     // RFC 9990 §3.1.1.9: the domain whose record was used; the store and the dashboard key
-    // everything by it, so a string that is no domain name makes the report malformed, and
-    // its spellings (case, trailing dot, U-label) are read as one: the lowercase A-label
-    let domain = match dns::name::to_ascii(domain.as_bytes()) {
-        Ok(d) if dns::name::is_host_like(&d) => d,
-        _ => return Err(invalid("domain", &domain)),
-    };
+    // everything by it ([`PolicyPublished::domain_key`]), so a string that is no domain name
+    // makes the report malformed. It is kept as written: the store identifies a report by a
+    // digest of what was parsed, which must not change between versions
+    if PolicyPublished::key_of(&domain).is_none() {
+        return Err(invalid("domain", &domain));
+    }
     Ok(PolicyPublished {
         domain,
         discovery_method: method,
@@ -319,9 +319,7 @@ fn parse_row(c: &mut Cursor<'_, '_>, el: &Child) -> Result<Row, ReportsError> {
             "source_ip" => {
                 let text = c.text(&ch)?;
                 let addr: IpAddr = text.parse().map_err(|_| invalid("source_ip", &text))?;
-                // an IPv4-mapped address (a dual-stack listener's view) is the IPv4 source
-                // (RFC 4291 §2.5.5.2)
-                once(&mut ip, addr.to_canonical(), "source_ip", p)?;
+                once(&mut ip, addr, "source_ip", p)?;
             }
             "count" => {
                 let text = c.text(&ch)?;
