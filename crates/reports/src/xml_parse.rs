@@ -482,7 +482,8 @@ fn parse_spf(c: &mut Cursor<'_, '_>, el: &Child) -> Result<SpfAuthResult, Report
         }
     }
     Ok(SpfAuthResult {
-        domain: required(domain, "domain", p)?,
+        // zoho.com leaves it out of `helo` results; the result still counts (empty domain)
+        domain: domain.unwrap_or_default(),
         scope,
         result: required(result, "result", p)?,
         human_result: human,

@@ -250,3 +250,25 @@ fn ipv4_mapped_sources_are_ipv4() {
     let fb = parse_report(xml.as_bytes()).unwrap();
     assert_eq!(fb.records[0].row.source().to_string(), "2001:db8::1");
 }
+
+/// zoho.com reports SPF results of scope `helo` without a `domain` (debricked/dmarc-visualizer
+/// issue 18). RFC 9990 §3.1.1.11 asks for it, but the result itself is sound: the record is
+/// read with an empty SPF domain rather than the whole report refused.
+#[test]
+fn spf_result_without_a_domain_is_read() {
+    let xml = report("1700000000", "1700086399", "3", "100").replace(
+        "</dkim></auth_results>",
+        "</dkim><spf><scope>helo</scope><result>pass</result></spf></auth_results>",
+    );
+    let fb = parse_report(xml.as_bytes()).expect("a zoho.com-style report");
+    let spf = &fb.records[0].auth_results.spf;
+    assert_eq!(spf.len(), 1);
+    assert_eq!(spf[0].domain, "");
+    assert_eq!(spf[0].result.to_string(), "pass");
+    // a result is still required
+    let xml = report("1700000000", "1700086399", "3", "100").replace(
+        "</dkim></auth_results>",
+        "</dkim><spf><domain>example.com</domain></spf></auth_results>",
+    );
+    assert!(parse_report(xml.as_bytes()).is_err());
+}
