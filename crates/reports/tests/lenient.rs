@@ -272,3 +272,50 @@ fn spf_result_without_a_domain_is_read() {
     );
     assert!(parse_report(xml.as_bytes()).is_err());
 }
+
+fn attachment(ctype: &str, filename_param: &str, data: &[u8]) -> Vec<u8> {
+    format!(
+        "From: r@reporter.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"=_b\"\r\n\r\n\
+         --=_b\r\nContent-Type: text/plain\r\n\r\nA report.\r\n\
+         --=_b\r\nContent-Type: {ctype}\r\nContent-Disposition: attachment;\r\n {filename_param}\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--=_b--\r\n",
+        b64(data)
+    )
+    .into_bytes()
+}
+
+/// Report file names are long (`receiver!policy-domain!begin!end.xml.gz`, RFC 9990 §3.5.2),
+/// and many mailers write a long or non-ASCII parameter as RFC 2047 encoded-words rather than
+/// RFC 2231 (not allowed by RFC 2047 §5, but what Outlook and others send and every MUA
+/// reads): an `application/octet-stream` part named so is still found by its name.
+#[test]
+fn encoded_word_file_names_are_read() {
+    use base64::Engine;
+    let xml = report("1700000000", "1700086399", "3", "100");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, xml.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    let name = "reporter.example!example.com!1700000000!1700086399!123456789.xml.gz";
+    let b = base64::engine::general_purpose::STANDARD.encode(name);
+    let (first, second) = name.split_at(30);
+    for param in [
+        format!("filename=\"=?UTF-8?B?{b}?=\""),
+        format!("filename=\"=?utf-8?q?{}?=\"", first.replace('!', "=21")),
+        // two encoded-words: the white space between them goes (RFC 2047 §6.2)
+        format!("filename=\"=?UTF-8?Q?{first}?= =?UTF-8?Q?{second}?=\""),
+    ] {
+        let param = if param.contains("?q?") {
+            // the Q form above only holds the first part: add the rest plainly
+            param.replace("?=\"", &format!("?={second}\""))
+        } else {
+            param
+        };
+        let found = extract_reports(
+            &attachment("application/octet-stream", &param, &gz),
+            &Limits::default(),
+        );
+        assert_eq!(found.len(), 1, "{param}: {found:?}");
+        assert!(found[0].report.is_ok(), "{param}: {found:?}");
+        assert!(found[0].source.contains(name), "{}", found[0].source);
+    }
+}
