@@ -144,6 +144,15 @@ impl<'a, 'l> Cursor<'a, 'l> {
                 Event::Comment(_) | Event::PI(_) => {}
                 Event::End(_) => {
                     self.depth = self.depth.saturating_sub(1);
+                    if let Some(bad) = out.chars().find(|&c| !is_xml_char(c)) {
+                        return Err(ReportsError::Xml {
+                            offset: self.reader.buffer_position(),
+                            message: format!(
+                                "<{}> holds U+{:04X}, which XML 1.0 does not allow (§2.2)",
+                                el.name, bad as u32
+                            ),
+                        });
+                    }
                     return Ok(out.trim().to_string());
                 }
                 Event::Start(s) | Event::Empty(s) => {
@@ -191,6 +200,11 @@ impl<'a, 'l> Cursor<'a, 'l> {
             }
         }
     }
+}
+
+/// XML 1.0 §2.2 Char: tab, LF, CR and U+0020 on, without the surrogates, U+FFFE and U+FFFF.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// `&name;` or `&#N;`: the five predefined entities and character references only.

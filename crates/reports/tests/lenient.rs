@@ -319,3 +319,29 @@ fn encoded_word_file_names_are_read() {
         assert!(found[0].source.contains(name), "{}", found[0].source);
     }
 }
+
+/// XML 1.0 §2.2 (Char) and §4.1 (WFC: Legal Character): NUL, the other C0 controls but tab,
+/// LF and CR, and U+FFFE/U+FFFF are in no well-formed document, raw or as a character
+/// reference. A value holding one is refused, so it never reaches the store (PostgreSQL
+/// refuses a NUL in text, failing the whole input) or the dashboard and terminal.
+#[test]
+fn characters_xml_forbids_are_refused() {
+    for org in [
+        "a\u{0}b",
+        "a&#1;b",
+        "a\u{1}b",
+        "a&#x1F;b",
+        "a\u{FFFE}b",
+        "a&#xFFFF;b",
+        "a&#xDFFF;b",
+    ] {
+        let xml = with_org(r#"<?xml version="1.0"?>"#, org);
+        let err = parse_report(xml.as_bytes()).expect_err(org);
+        assert!(!err.to_string().is_empty());
+    }
+    let fine = with_org(r#"<?xml version="1.0"?>"#, "a&#9;b&#xA;c\u{E000}\u{1F600}");
+    assert_eq!(
+        parse_report(fine.as_bytes()).unwrap().metadata.org_name,
+        "a\tb\nc\u{E000}\u{1F600}"
+    );
+}
