@@ -263,10 +263,13 @@ impl Store {
         max_selectors: usize,
         max_reporters: usize,
     ) -> Result<DomainSummary, StoreError> {
-        let domain = policy_domain
-            .trim()
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
+        // the key the report was stored under (a U-label asked for finds its A-label)
+        let domain = reports::PolicyPublished::key_of(policy_domain.trim()).unwrap_or_else(|| {
+            policy_domain
+                .trim()
+                .trim_end_matches('.')
+                .to_ascii_lowercase()
+        });
         let p = || {
             let mut v = vec![Value::Text(domain.clone())];
             v.extend(span.params());

@@ -62,3 +62,31 @@ async fn spellings_of_one_domain_and_source_are_stored_as_one() {
     assert_eq!(page.sources[0].ip, "192.0.2.1");
     assert_eq!(page.sources[0].messages, 6);
 }
+
+/// `report show --domain` and the domain page take the name as an operator types it: any
+/// spelling of the domain (case, trailing dot, U-label) finds its reports.
+#[tokio::test]
+async fn any_spelling_of_a_domain_finds_its_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc: StoreLocation = format!("sqlite:{}", dir.path().join("r.db").display())
+        .parse()
+        .unwrap();
+    let store = Store::open(&loc, 1).await.unwrap();
+    let fb = parse_report(&report("A", "xn--bcher-kva.example", "192.0.2.1")).unwrap();
+    store.insert_received_report(&fb, None, 2).await.unwrap();
+    for asked in [
+        "xn--bcher-kva.example",
+        "Bücher.Example.",
+        " XN--BCHER-KVA.example ",
+    ] {
+        let page = store
+            .received_domain_summary(asked, ALL, 10, 10, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            (page.policy_domain.as_str(), page.messages),
+            ("xn--bcher-kva.example", 2),
+            "{asked}"
+        );
+    }
+}

@@ -120,8 +120,9 @@ impl PolicyPublished {
         Self::key_of(&self.domain).unwrap_or_else(|| self.domain.to_ascii_lowercase())
     }
 
-    /// The key of `domain`, or `None` when it is no host name.
-    pub(crate) fn key_of(domain: &str) -> Option<String> {
+    /// The key of `domain` as [`Self::domain_key`] makes it (RFC 9990 §3.1.1.9), or `None`
+    /// when it is no host name: also for a domain an operator asks for.
+    pub fn key_of(domain: &str) -> Option<String> {
         dns::name::to_ascii(domain.as_bytes())
             .ok()
             .filter(|d| dns::name::is_host_like(d))
