@@ -30,8 +30,8 @@ pub fn init_cli() {
     });
 }
 
-/// A value from the network made safe for a log line (RFC 5424 §8.2 spirit): backslashes and
-/// control characters (CR, LF, ESC, DEL, C1) are escaped, invalid UTF-8 bytes shown as
+/// A value from the network made safe for a log line (RFC 5424 §8.2 spirit): backslashes,
+/// control characters (CR, LF, ESC, DEL, C1) and bidi controls (U+202E...) are escaped, invalid UTF-8 bytes shown as
 /// `\xNN`, so mail cannot forge log lines or send terminal sequences.
 pub struct Escaped<'a>(pub &'a [u8]);
 
@@ -52,7 +52,9 @@ impl std::fmt::Display for Escaped<'_> {
                     '\n' => f.write_str("\\n")?,
                     '\r' => f.write_str("\\r")?,
                     '\t' => f.write_str("\\t")?,
-                    c if c.is_control() => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                    c if c.is_control() || is_bidi_control(c) => {
+                        write!(f, "\\u{{{:x}}}", u32::from(c))?
+                    }
                     c => f.write_char(c)?,
                 }
             }
@@ -62,6 +64,12 @@ impl std::fmt::Display for Escaped<'_> {
         }
         Ok(())
     }
+}
+
+/// The explicit bidirectional formatting characters (Unicode UAX #9 §2: ALM, LRM, RLM,
+/// the embeddings, overrides and isolates), which reorder the rest of a line on display.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 impl std::fmt::Debug for Escaped<'_> {
@@ -85,5 +93,17 @@ mod tests {
             "evil.example\\r\\n2026-12-04T00:00:00Z  INFO message action=accept\\u{1b}[2K\\\\\\xff"
         );
         assert_eq!(Escaped::str("plain.example").to_string(), "plain.example");
+    }
+
+    /// A report's org_name `x\u{202e}` (RIGHT-TO-LEFT OVERRIDE) would turn the rest of a
+    /// `report show` line or log line around on a terminal: `12 345 messages` shows as
+    /// `segassem 543 21` (Unicode bidi controls, CVE-2021-42574 "Trojan Source"). The
+    /// explicit bidi controls are escaped; other non-ASCII text stays as it is.
+    #[test]
+    fn bidi_controls_cannot_turn_a_line_around() {
+        assert_eq!(
+            Escaped::str("Evil\u{202e}\u{2066}\u{200f}\u{61c} Bücher").to_string(),
+            "Evil\\u{202e}\\u{2066}\\u{200f}\\u{61c} Bücher"
+        );
     }
 }
