@@ -281,7 +281,11 @@ fn source_row(s: &SourceSummary) -> Markup {
             td { code { (s.ip) } }
             td { @match &s.name { Some(name) => (name), None => span.muted { "–" } } }
             td {
-                (shown_reporters.join(", "))
+                // each name isolated: a reporter's bidi override cannot turn the next around
+                @for (i, r) in shown_reporters.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    bdi { (r) }
+                }
                 @if s.reporters_total > shown_reporters.len() {
                     span.muted { " +" (s.reporters_total - shown_reporters.len()) }
                 }
@@ -472,6 +476,30 @@ mod tests {
         assert!(
             outbound_page.contains("The 1 of 3 domains"),
             "{outbound_page}"
+        );
+    }
+
+    /// Reporter names are anyone's to write: one ending in U+202E (RIGHT-TO-LEFT OVERRIDE)
+    /// must not reverse the names after it in the same cell (each is in its own `bdi`,
+    /// HTML §4.5.24, Unicode UAX #9 isolates).
+    #[test]
+    fn reporter_names_are_isolated_from_each_other() {
+        let row = source_row(&SourceSummary {
+            ip: "192.0.2.1".into(),
+            name: None,
+            reporters: vec!["evil\u{202e}".into(), "google.com".into()],
+            reporters_total: 3,
+            messages: 1,
+            dmarc_pass: 1,
+            spf_aligned: 0,
+            dkim_aligned: 0,
+            spf_pass: 0,
+            dkim_pass: 0,
+        })
+        .into_string();
+        assert!(
+            row.contains("<td><bdi>evil\u{202e}</bdi>, <bdi>google.com</bdi><span class=\"muted\"> +1</span></td>"),
+            "{row}"
         );
     }
 
