@@ -330,7 +330,8 @@ fn decode_base64(body: &[u8]) -> Result<Vec<u8>, ReportsError> {
         .map_err(|e| ReportsError::Mime(format!("bad base64: {e}")))
 }
 
-/// Quoted-printable (RFC 2045 §6.7); malformed escapes are kept as they are.
+/// Quoted-printable (RFC 2045 §6.7); malformed escapes are kept as they are. `=` and then
+/// only transport padding (spaces, tabs) to the line end is a soft line break (rule 3).
 fn decode_quoted_printable(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
@@ -339,6 +340,25 @@ fn decode_quoted_printable(body: &[u8]) -> Vec<u8> {
             out.push(b);
             i += 1;
             continue;
+        }
+        let padding = body
+            .get(i + 1..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count();
+        if padding > 0 {
+            match body.get(i + 1 + padding..) {
+                Some([b'\r', b'\n', ..]) => {
+                    i += padding + 3;
+                    continue;
+                }
+                Some([b'\n', ..]) => {
+                    i += padding + 2;
+                    continue;
+                }
+                _ => {}
+            }
         }
         match (body.get(i + 1).copied(), body.get(i + 2).copied()) {
             (Some(b'\r'), Some(b'\n')) => i += 3,
@@ -464,6 +484,7 @@ mod tests {
     #[test]
     fn transfer_encodings() {
         assert_eq!(decode_quoted_printable(b"a=3Db=\r\nc=ZZ"), b"a=bc=ZZ");
+        assert_eq!(decode_quoted_printable(b"a= \t\r\nb= \nc= d="), b"abc= d=");
         assert_eq!(decode_base64(b"aGVs\r\nbG8").unwrap(), b"hello");
         // one character too many for whole bytes: no base64 at all
         assert!(decode_base64(b"aGVsb").is_err());

@@ -345,3 +345,28 @@ fn characters_xml_forbids_are_refused() {
         "a\tb\nc\u{E000}\u{1F600}"
     );
 }
+
+/// RFC 2045 §6.7 rule (3): a transport may pad a line with white space, which the decoder
+/// deletes, so `=` followed by spaces or tabs and the line end is still a soft line break
+/// (not a literal `=` splitting an element name).
+#[test]
+fn quoted_printable_soft_breaks_with_transport_padding() {
+    let xml = report("1700000000", "1700086399", "3", "100");
+    let at = xml.find("<org_name>").unwrap() + 5;
+    let qp = format!("{}= \t\r\n{}", &xml[..at], &xml[at..]).replace("=\"", "=3D\"");
+    let msg = format!(
+        "From: r@reporter.example\r\nContent-Type: text/xml\r\n\
+         Content-Transfer-Encoding: quoted-printable\r\n\r\n{qp}"
+    );
+    let found = extract_reports(msg.as_bytes(), &Limits::default());
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0]
+            .report
+            .as_ref()
+            .expect("the report")
+            .metadata
+            .org_name,
+        "Reporter"
+    );
+}
