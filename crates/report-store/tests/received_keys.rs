@@ -90,3 +90,88 @@ async fn any_spelling_of_a_domain_finds_its_page() {
         );
     }
 }
+
+/// Text nothing compresses, `n` bytes.
+fn noise(n: usize, seed: u64) -> String {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[(x >> 33) as usize % 36])
+        })
+        .collect()
+}
+
+/// A report whose key values (org_name and report_id: the unique key of a report; DKIM
+/// domain and selector: the key of the selector rollup) are `org`, `id`, `d` and `s`.
+fn long_report(org: &str, id: &str, d: &str, s: &str) -> Vec<u8> {
+    format!(
+        "<feedback><report_metadata><org_name>{org}</org_name><email>r@x.example</email>
+         <report_id>{id}</report_id><date_range><begin>1700006400</begin>
+         <end>1700092799</end></date_range></report_metadata>
+         <policy_published><domain>long.example</domain><p>none</p></policy_published>
+         <record><row><source_ip>192.0.2.1</source_ip><count>2</count>
+         <policy_evaluated><disposition>none</disposition><dkim>pass</dkim>
+         <spf>fail</spf></policy_evaluated></row>
+         <identifiers><header_from>long.example</header_from></identifiers>
+         <auth_results><dkim><domain>{d}</domain><selector>{s}</selector><result>pass</result>
+         </dkim></auth_results></record></feedback>"
+    )
+    .into_bytes()
+}
+
+/// PostgreSQL indexes at most 2704 bytes of a row's key (btree): a report whose org_name and
+/// report_id, or DKIM domain and selector, fill the 4096 bytes a text value may have made
+/// the insert fail ("index row size exceeds maximum"), ending the store of that input. The
+/// parser bounds those values; the longest it takes are stored, also twice under one
+/// (org_name, report_id) with other contents (the key then grows by the digest).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs AUTHMILTER_E2E=1"]
+async fn postgres_stores_the_longest_keys_the_parser_takes() {
+    if !test_support::e2e_enabled() {
+        return;
+    }
+    let pg = test_support::postgres::TestPostgres::start().expect("start PostgreSQL");
+    let url = pg.create_database("keys").unwrap();
+    let store = Store::open(&url.parse().unwrap(), 1).await.unwrap();
+    let (k, n) = (
+        reports::xml_parse::MAX_KEY_LEN,
+        reports::xml_parse::MAX_DKIM_NAME_LEN,
+    );
+    let (org, id, d, s) = (noise(k, 1), noise(k, 2), noise(n, 3), noise(n, 4));
+    let fb = parse_report(&long_report(&org, &id, &d, &s)).expect("the longest keys");
+    let stored = store.insert_received_report(&fb, None, 2).await;
+    assert!(
+        matches!(stored, Ok(ReceivedInsert::Stored(_))),
+        "{stored:?}"
+    );
+    let other = parse_report(&long_report(&org, &id, &d, &noise(n, 5))).unwrap();
+    let beside = store.insert_received_report(&other, None, 3).await;
+    assert!(
+        matches!(beside, Ok(ReceivedInsert::StoredBesideConflicting(_))),
+        "{beside:?}"
+    );
+}
+
+/// The parser refuses the key values PostgreSQL could not index (see above), naming the
+/// element, and takes the longest allowed.
+#[test]
+fn key_values_past_their_limit_are_refused() {
+    let (k, n) = (
+        reports::xml_parse::MAX_KEY_LEN,
+        reports::xml_parse::MAX_DKIM_NAME_LEN,
+    );
+    let ok = |org: &str, id: &str, d: &str, s: &str| parse_report(&long_report(org, id, d, s));
+    assert!(ok(&noise(k, 1), &noise(k, 2), &noise(n, 3), &noise(n, 4)).is_ok());
+    for (bad, element) in [
+        (ok(&noise(k + 1, 1), "id", "d.example", "s"), "org_name"),
+        (ok("org", &noise(k + 1, 2), "d.example", "s"), "report_id"),
+        (ok("org", "id", &noise(n + 1, 3), "s"), "domain"),
+        (ok("org", "id", "d.example", &noise(n + 1, 4)), "selector"),
+    ] {
+        let err = bad.expect_err(element).to_string();
+        assert!(err.contains(&format!("<{element}> longer than")), "{err}");
+    }
+}

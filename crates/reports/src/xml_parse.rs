@@ -130,6 +130,25 @@ fn timestamp(value: &str, element: &str) -> Result<u64, ReportsError> {
 /// integers, which a few records near that limit would overflow (RFC 9990 §8.1).
 pub const MAX_ROW_COUNT: u64 = u32::MAX as u64;
 
+/// The longest `org_name` and `report_id` taken, bytes: together the unique key of a stored
+/// report, which PostgreSQL indexes in at most 2704 bytes (RFC 9990 §8.1; real ones are
+/// under 100).
+pub const MAX_KEY_LEN: usize = 1024;
+/// The longest DKIM `domain` and `selector` taken, bytes: the key of the selector rollup
+/// (a selector and a domain are DNS names of at most 253 octets, RFC 6376 §3.1, §3.6.2.1).
+pub const MAX_DKIM_NAME_LEN: usize = 512;
+
+/// `value` unless it is longer than `limit` bytes.
+fn key_text(value: String, element: &str, limit: usize) -> Result<String, ReportsError> {
+    if value.len() > limit {
+        return Err(ReportsError::FieldTooLong {
+            element: element.to_string(),
+            limit,
+        });
+    }
+    Ok(value)
+}
+
 /// A non-negative integer (`count` xs:integer, `pct` xs:unsignedByte; RFC 9990 Appendix A),
 /// in any of its schema lexical forms: `+3`, `003`, `-0`.
 fn count(value: &str, element: &str) -> Result<u64, ReportsError> {
@@ -177,10 +196,16 @@ fn parse_metadata(c: &mut Cursor<'_, '_>, el: &Child) -> Result<ReportMetadata, 
     let mut errors = Vec::new();
     while let Some(ch) = c.next_child(el)? {
         match ch.name.as_str() {
-            "org_name" => once(&mut org_name, c.text(&ch)?, "org_name", p)?,
+            "org_name" => {
+                let v = key_text(c.text(&ch)?, "org_name", MAX_KEY_LEN)?;
+                once(&mut org_name, v, "org_name", p)?;
+            }
             "email" => once(&mut email, c.text(&ch)?, "email", p)?,
             "extra_contact_info" => once(&mut extra, c.text(&ch)?, "extra_contact_info", p)?,
-            "report_id" => once(&mut report_id, c.text(&ch)?, "report_id", p)?,
+            "report_id" => {
+                let v = key_text(c.text(&ch)?, "report_id", MAX_KEY_LEN)?;
+                once(&mut report_id, v, "report_id", p)?;
+            }
             "generator" => once(&mut generator, c.text(&ch)?, "generator", p)?,
             "date_range" => once(&mut range, parse_range(c, &ch)?, "date_range", p)?,
             "error" => {
@@ -445,8 +470,14 @@ fn parse_dkim(c: &mut Cursor<'_, '_>, el: &Child) -> Result<DkimAuthResult, Repo
     let (mut domain, mut selector, mut result, mut human) = (None, None, None, None);
     while let Some(ch) = c.next_child(el)? {
         match ch.name.as_str() {
-            "domain" => once(&mut domain, c.text(&ch)?, "domain", p)?,
-            "selector" => once(&mut selector, c.text(&ch)?, "selector", p)?,
+            "domain" => {
+                let v = key_text(c.text(&ch)?, "domain", MAX_DKIM_NAME_LEN)?;
+                once(&mut domain, v, "domain", p)?;
+            }
+            "selector" => {
+                let v = key_text(c.text(&ch)?, "selector", MAX_DKIM_NAME_LEN)?;
+                once(&mut selector, v, "selector", p)?;
+            }
             "result" => {
                 let v = token(&c.text(&ch)?, "result", DkimResult::from_token)?;
                 once(&mut result, v, "result", p)?;
