@@ -9,7 +9,7 @@ use crate::decompress::{Inflated, ZipFile, ZipVisitor, gunzip, is_gzip, is_zip, 
 use crate::error::ReportsError;
 use crate::feedback::Feedback;
 use crate::limits::Limits;
-use crate::mime::{Entity, split_multipart};
+use crate::mime::{Entity, param_value, split_multipart};
 use crate::xml_parse::parse_report_with;
 
 /// One report found in an input, or why a candidate part could not be read.
@@ -373,8 +373,16 @@ impl Extractor<'_, '_> {
         };
         if attached_message {
             self.message(&body, &source, depth + 1);
-        } else {
-            self.payload(&source, &body);
+            return;
         }
+        // RFC 7303 §3.2: an XML document's charset parameter names its encoding
+        let charset = param_value(&params, "charset");
+        let body = match charset {
+            Some(cs) if looks_like_xml(&body) => {
+                crate::xml_encoding::transcode_labelled(&body, &cs).unwrap_or(body)
+            }
+            _ => body,
+        };
+        self.payload(&source, &body);
     }
 }

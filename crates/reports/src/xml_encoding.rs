@@ -58,6 +58,28 @@ pub(crate) fn decode(xml: &[u8]) -> Result<Cow<'_, str>, ReportsError> {
     }
 }
 
+/// A document carried as `charset` (RFC 7303 §3.2: an XML media type's `charset` names its
+/// encoding ahead of the declaration) as UTF-8, when it is not UTF-8 already and the
+/// charset is one read here without a BOM (the windows-1252 family); `None` otherwise.
+pub(crate) fn transcode_labelled(xml: &[u8], charset: &str) -> Option<Vec<u8>> {
+    if std::str::from_utf8(xml).is_ok()
+        || xml.starts_with(b"\xFF\xFE")
+        || xml.starts_with(b"\xFE\xFF")
+    {
+        return None;
+    }
+    let charset = charset.trim();
+    CP1252_LABELS
+        .iter()
+        .any(|l| l.eq_ignore_ascii_case(charset))
+        .then(|| {
+            xml.iter()
+                .map(|&b| cp1252(b))
+                .collect::<String>()
+                .into_bytes()
+        })
+}
+
 fn utf8(xml: &[u8]) -> Result<Cow<'_, str>, ReportsError> {
     std::str::from_utf8(xml)
         .map(Cow::Borrowed)

@@ -370,3 +370,30 @@ fn quoted_printable_soft_breaks_with_transport_padding() {
         "Reporter"
     );
 }
+
+/// RFC 7303 §3.2: the `charset` parameter of an XML media type names the encoding of the
+/// document, ahead of its declaration: a `text/xml; charset=iso-8859-1` attachment
+/// without an encoding declaration is read as ISO-8859-1 (windows-1252).
+#[test]
+fn the_charset_of_an_xml_attachment_names_its_encoding() {
+    let xml: Vec<u8> = with_org(r#"<?xml version="1.0"?>"#, "Telef\u{0}nica")
+        .into_bytes()
+        .into_iter()
+        .map(|b| if b == 0 { 0xF3 } else { b })
+        .collect();
+    let head = "From: r@reporter.example\r\nMIME-Version: 1.0\r\n\
+                Content-Type: text/xml; charset=\"ISO-8859-1\"\r\n\
+                Content-Transfer-Encoding: 8bit\r\n\r\n";
+    let msg = [head.as_bytes(), &xml].concat();
+    let found = extract_reports(&msg, &Limits::default());
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0]
+            .report
+            .as_ref()
+            .expect("the report")
+            .metadata
+            .org_name,
+        "Telefónica"
+    );
+}
