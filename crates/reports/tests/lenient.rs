@@ -1,6 +1,7 @@
 //! Reports as real and RFC-literate reporters send them that a strict reader would refuse:
-//! schema lexical forms (XML Schema Part 2), transfer-encoding leniency (RFC 2045) and
-//! declared encodings (XML 1.0 §4.3.3). Each must be read, not refused.
+//! schema lexical forms (XML Schema Part 2), transfer-encoding leniency (RFC 2045, RFC 2047
+//! names), declared encodings (XML 1.0 §4.3.3, RFC 7303) and known reporter quirks. Each must
+//! be read, not refused; and the one thing XML itself forbids in values stays refused.
 
 use reports::{Limits, extract_reports, parse_report};
 
