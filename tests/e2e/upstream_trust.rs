@@ -7,6 +7,20 @@ use milter_proto::Response;
 use crate::inbound::{key, zone};
 use crate::support::{LISTEN_VERIFY, Milter, authres, message, transaction};
 
+/// `raw` from client `ip` (HELO forged.example, alice@example.org to b@example.net).
+async fn from_client(m: &Milter, ip: &str, raw: &[u8]) -> testkit::EomOutcome {
+    let mut mta = m.postfix().await;
+    transaction(
+        &mut mta,
+        ip,
+        "forged.example",
+        "alice@example.org",
+        "b@example.net",
+        raw,
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn spf_from_a_trusted_upstream_host_replaces_our_own() {
     let (_, record) = key();
@@ -27,16 +41,7 @@ async fn spf_from_a_trusted_upstream_host_replaces_our_own() {
     );
     let m = Milter::start(&toml, &z).await;
     // the relay's address fails SPF, but the border host saw the real client pass
-    let mut mta = m.postfix().await;
-    let out = transaction(
-        &mut mta,
-        "198.51.100.99",
-        "forged.example",
-        "alice@example.org",
-        "b@example.net",
-        &with_upstream("border.test.example"),
-    )
-    .await;
+    let out = from_client(&m, "198.51.100.99", &with_upstream("border.test.example")).await;
     assert!(out.is_accept(), "{out:?}");
     let ar = authres(&out);
     assert!(ar.contains("spf=pass (from border.test.example)"), "{ar}");
@@ -45,16 +50,7 @@ async fn spf_from_a_trusted_upstream_host_replaces_our_own() {
     // designated (RFC 7208 §9.1 records this receiver's check of client-ip)
     assert_eq!(out.added_header("Received-SPF"), None, "{out:?}");
     // the same claim from an id we do not trust changes nothing
-    let mut mta = m.postfix().await;
-    let out = transaction(
-        &mut mta,
-        "198.51.100.99",
-        "forged.example",
-        "alice@example.org",
-        "b@example.net",
-        &with_upstream("attacker.example"),
-    )
-    .await;
+    let out = from_client(&m, "198.51.100.99", &with_upstream("attacker.example")).await;
     assert!(
         matches!(&out.final_response, Response::ReplyCode(r) if r.code() == 550),
         "{out:?}"
@@ -86,16 +82,7 @@ async fn an_upstream_header_claiming_our_own_id_is_never_trusted() {
     );
     let m = Milter::start(&toml, &z).await;
     for id in ["mx.test.example", "old.test.example"] {
-        let mut mta = m.postfix().await;
-        let out = transaction(
-            &mut mta,
-            "198.51.100.99",
-            "forged.example",
-            "alice@example.org",
-            "b@example.net",
-            &with_upstream(id),
-        )
-        .await;
+        let out = from_client(&m, "198.51.100.99", &with_upstream(id)).await;
         assert!(
             matches!(&out.final_response, Response::ReplyCode(r) if r.code() == 550),
             "{id}: {out:?}"
@@ -126,32 +113,14 @@ async fn trusted_headers_count_only_from_trusted_clients() {
     );
     let m = Milter::start(&toml, &z).await;
     // from the border MX (its address fails SPF as a relay does): the border's result counts
-    let mut mta = m.postfix().await;
-    let out = transaction(
-        &mut mta,
-        "198.51.100.99",
-        "forged.example",
-        "alice@example.org",
-        "b@example.net",
-        &raw,
-    )
-    .await;
+    let out = from_client(&m, "198.51.100.99", &raw).await;
     assert!(out.is_accept(), "{out:?}");
     assert!(
         authres(&out).contains("spf=pass (from border.test.example)"),
         "{out:?}"
     );
     // the same header from a client that is not the border: our own check (fail), rejected
-    let mut mta = m.postfix().await;
-    let out = transaction(
-        &mut mta,
-        "203.0.113.7",
-        "forged.example",
-        "alice@example.org",
-        "b@example.net",
-        &raw,
-    )
-    .await;
+    let out = from_client(&m, "203.0.113.7", &raw).await;
     assert!(
         matches!(&out.final_response, Response::ReplyCode(r) if r.code() == 550),
         "{out:?}"

@@ -59,34 +59,25 @@ fn observation_of(domain: &str, rua: &str) -> Observation {
     }
 }
 
-/// A destination that an earlier pass left pending (its relay answered 4xx), whose
-/// verification record then stays unanswerable (SERVFAIL: a lame delegation). The job gives
-/// up after `max_attempts` passes like any other temporary DNS trouble, instead of being
-/// retried every pass for as long as the data is kept.
-#[tokio::test]
-async fn a_pending_destination_whose_dns_stays_broken_is_given_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("reports.db");
+/// A store in `dir` with one observation of a.example whose rua destination
+/// r@reports.other.example an earlier pass verified and left pending (the relay said 451),
+/// and the app of `[reports] extra` settings over `zone`.
+async fn left_pending(dir: &std::path::Path, extra: &str, zone: &str) -> (App, Store) {
+    let db = dir.join("reports.db");
     let toml = format!(
         "[authres]\nauthserv_id = \"mx.rx.example\"\n\
-         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc@rx.example\"\n\
-         max_attempts = 3\n",
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc@rx.example\"\n{extra}",
         db.display()
     );
-    let zone = "a.example._report._dmarc.reports.other.example TXT SERVFAIL\n\
-                reports.other.example MX 10 mx.other.example\n";
     let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone(zone).unwrap());
     let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
-    let store = Store::open(&StoreLocation::Sqlite(db.clone()), T0)
-        .await
-        .unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db), T0).await.unwrap();
     let uri = "mailto:r@reports.other.example";
     store.record(&[observation(uri)]).await.unwrap();
     let key = PeriodKey {
         policy_domain: "a.example".into(),
         period_begin: T0,
     };
-    // the earlier pass: verified, then the relay said 451; retry later
     store
         .add_sends(
             &key,
@@ -101,6 +92,23 @@ async fn a_pending_destination_whose_dns_stays_broken_is_given_up() {
         )
         .await
         .unwrap();
+    (app, store)
+}
+
+/// A destination that an earlier pass left pending (its relay answered 4xx), whose
+/// verification record then stays unanswerable (SERVFAIL: a lame delegation). The job gives
+/// up after `max_attempts` passes like any other temporary DNS trouble, instead of being
+/// retried every pass for as long as the data is kept.
+#[tokio::test]
+async fn a_pending_destination_whose_dns_stays_broken_is_given_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, store) = left_pending(
+        dir.path(),
+        "max_attempts = 3\n",
+        "a.example._report._dmarc.reports.other.example TXT SERVFAIL\n\
+         reports.other.example MX 10 mx.other.example\n",
+    )
+    .await;
     let opts = PassOptions {
         immediate: true,
         ..PassOptions::default()
@@ -135,38 +143,12 @@ async fn a_pending_destination_whose_dns_stays_broken_is_given_up() {
 #[tokio::test]
 async fn a_pending_destination_no_longer_authorized_is_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("reports.db");
-    let toml = format!(
-        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
-         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc@rx.example\"\n",
-        db.display()
-    );
-    let zone = "reports.other.example MX 10 mx.other.example\n";
-    let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone(zone).unwrap());
-    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
-    let store = Store::open(&StoreLocation::Sqlite(db.clone()), T0)
-        .await
-        .unwrap();
-    let uri = "mailto:r@reports.other.example";
-    store.record(&[observation(uri)]).await.unwrap();
-    let key = PeriodKey {
-        policy_domain: "a.example".into(),
-        period_begin: T0,
-    };
-    store
-        .add_sends(
-            &key,
-            "id",
-            &[NewSend {
-                destination: "r@reports.other.example".into(),
-                uri: uri.into(),
-                state: SendState::Pending,
-                note: Some("451 try later".into()),
-            }],
-            T0 + DAY,
-        )
-        .await
-        .unwrap();
+    let (app, store) = left_pending(
+        dir.path(),
+        "",
+        "reports.other.example MX 10 mx.other.example\n",
+    )
+    .await;
     let opts = PassOptions {
         immediate: true,
         ..PassOptions::default()
