@@ -353,6 +353,41 @@ fn dns_failures_are_could_not_check_everywhere_with_exit_3() {
     assert_eq!(code, 1, "{out}");
 }
 
+/// The text output shows DNS text (records, MX names, report addresses) to a terminal:
+/// control characters in a hostile zone (ESC, BEL, an OSC title sequence) are escaped as in
+/// the log, never written raw.
+#[test]
+fn text_output_escapes_control_characters_from_dns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("zone");
+    let zone = good("example.com")
+        .replace("-all\"\n_spf", "\x1b[2J -all\"\n_spf")
+        .replace(
+            "rua=mailto:dmarc@example.com",
+            "rua=mailto:dmarc@example.com\x1b]0;owned\x07",
+        )
+        .replace("k=ed25519;", "k=ed25519; n=\x1b[31m;");
+    std::fs::write(&path, zone).expect("zone");
+    let (code, out, err) = run_cli(
+        &[
+            "check-domain",
+            "example.com",
+            "--selector",
+            "s1",
+            "--zone",
+            path.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("\\u{1b}[2J"), "{out}");
+    assert!(out.contains("\\u{1b}[31m"), "{out}");
+    assert!(
+        !out.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control character in: {out:?}"
+    );
+}
+
 #[test]
 fn a_dead_nameserver_gives_could_not_check_within_the_deadline() {
     let hole = test_support::BlackHole::bind().expect("bind");

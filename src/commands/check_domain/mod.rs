@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::app::App;
 use crate::cli::CheckDomainArgs;
 
-use super::common::{runtime, tool_config, tool_resolver};
+use super::common::{runtime, shown, tool_config, tool_resolver};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -277,14 +277,16 @@ async fn bounded(
         .unwrap_or_else(|_| Section::sections_timed_out(name, deadline))
 }
 
+/// The text report. Records, names and addresses come from DNS: every line is escaped as the
+/// log escapes (`\u{1b}`), so a hostile zone cannot drive the terminal.
 fn print_report(r: &Report) -> std::io::Result<()> {
     for s in r.sections() {
-        outln!("{}", s.name)?;
+        outln!("{}", shown(&s.name))?;
         if let Some(rec) = &s.record {
-            outln!("  record:  {rec}")?;
+            outln!("  record:  {}", shown(rec))?;
         }
         for d in &s.details {
-            outln!("    {d}")?;
+            outln!("    {}", shown(d))?;
         }
         for f in &s.findings {
             let tag = match f.level {
@@ -294,9 +296,9 @@ fn print_report(r: &Report) -> std::io::Result<()> {
                 Level::Error => "ERROR",
                 Level::CouldNotCheck => "UNCHECKED",
             };
-            outln!("  {tag:<9} {}", f.text)?;
+            outln!("  {tag:<9} {}", shown(&f.text))?;
             if let Some(fix) = &f.fix {
-                outln!("  {:<9} fix: {fix}", "")?;
+                outln!("  {:<9} fix: {}", "", shown(fix))?;
             }
         }
         outln!()?;
