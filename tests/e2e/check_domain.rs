@@ -388,6 +388,75 @@ fn text_output_escapes_control_characters_from_dns() {
     );
 }
 
+/// Two DMARC records at one name are both discarded by receivers (RFC 9989 §4.10 steps 2
+/// and 6, RFC 7489 §6.6.3): that is an error to fix, not "no record, publish one".
+#[test]
+fn several_dmarc_records_are_an_error_not_a_missing_record() {
+    let zone = good("example.com").replace(
+        "_dmarc.example.com TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@example.com\"\n",
+        "_dmarc.example.com TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@example.com\"\n\
+         _dmarc.example.com TXT \"v=DMARC1; p=none\"\n",
+    );
+    let (code, all, out) = run(&zone, &[]);
+    assert_eq!(code, 1, "{out}");
+    let dmarc: Vec<_> = all
+        .iter()
+        .filter(|(s, _, _)| s.starts_with("DMARC"))
+        .collect();
+    assert!(
+        dmarc.iter().any(|(_, l, t)| l == "error"
+            && t.contains("several DMARC records at _dmarc.example.com")
+            && t.contains("keep exactly one")),
+        "{dmarc:#?}"
+    );
+    assert!(
+        !dmarc.iter().any(|(_, _, t)| t.contains("no DMARC record")),
+        "{dmarc:#?}"
+    );
+}
+
+/// A valid p= with an invalid sp= or np= makes receivers read the whole record as p=none
+/// (with a valid rua=) or ignore it (without), RFC 9989 §4.10.1, RFC 7489 §6.6.3: the
+/// finding names the bad tag, and never tells a p=reject domain to "move to p=quarantine" or
+/// that its p= is missing.
+#[test]
+fn an_invalid_sp_or_np_is_named_as_what_voids_the_policy() {
+    for (record, effect) in [
+        (
+            "v=DMARC1; p=reject; sp=bogus; rua=mailto:dmarc@example.com",
+            "as p=none",
+        ),
+        (
+            "v=DMARC1; p=reject; np=bogus; rua=mailto:dmarc@example.com",
+            "as p=none",
+        ),
+        ("v=DMARC1; p=reject; sp=bogus", "ignore the record"),
+    ] {
+        let zone =
+            good("example.com").replace("v=DMARC1; p=reject; rua=mailto:dmarc@example.com", record);
+        let (code, all, out) = run(&zone, &[]);
+        assert_eq!(code, 1, "{out}");
+        let dmarc: Vec<_> = all
+            .iter()
+            .filter(|(s, _, _)| s.starts_with("DMARC"))
+            .collect();
+        let tag = if record.contains("np=") { "np=" } else { "sp=" };
+        assert!(
+            dmarc.iter().any(|(_, l, t)| l == "error"
+                && t.contains(&format!("{tag}\"bogus\""))
+                && t.contains(effect)
+                && t.contains(&format!("fix: correct or remove {tag}"))),
+            "{record}: {dmarc:#?}"
+        );
+        assert!(
+            !dmarc
+                .iter()
+                .any(|(_, _, t)| t.contains("move to p=quarantine") || t.contains("p= missing")),
+            "{record}: {dmarc:#?}"
+        );
+    }
+}
+
 #[test]
 fn a_dead_nameserver_gives_could_not_check_within_the_deadline() {
     let hole = test_support::BlackHole::bind().expect("bind");

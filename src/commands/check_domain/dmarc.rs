@@ -21,7 +21,22 @@ pub async fn check(app: &App, domain: &str) -> Section {
         s.error(outcome.reason_text(), "check the domain name");
         return s;
     };
+    // RFC 9989 §4.10 steps 2 and 6, RFC 7489 §6.6.3: several records at one name are all
+    // discarded, which is not the same mistake as publishing none
+    let mut several = false;
+    for r in &e.reasons {
+        if let dmarc::Reason::MultipleRecords(name) = r {
+            several = true;
+            s.error(
+                format!("several DMARC records at {name}: receivers discard them all"),
+                format!("keep exactly one v=DMARC1 record at {name}"),
+            );
+        }
+    }
     let Some(record) = &e.record else {
+        if several {
+            return s;
+        }
         s.warn(
             "no DMARC record: receivers apply no policy to mail forged with this domain",
             format!("publish `_dmarc.{domain}. IN TXT \"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}\"`, then tighten p= as reports show your mail passes"),
@@ -38,19 +53,33 @@ pub async fn check(app: &App, domain: &str) -> Section {
             "no record at _dmarc.{domain}; the one at _dmarc.{policy_domain} applies"
         ));
     }
+    // RFC 9989 §4.10.1, RFC 7489 §6.6.3: a missing or invalid p=, or an invalid sp= (np=),
+    // voids the record's policy: read as p=none with a valid rua=, else no DMARC at all
+    let voided = e.reasons.iter().find_map(|r| match r {
+        dmarc::Reason::InvalidPolicyAsNone(_) => Some("receivers read the record as p=none"),
+        dmarc::Reason::InvalidPolicyIgnored(_) => {
+            Some("receivers ignore the record (it has no valid rua= either)")
+        }
+        _ => None,
+    });
+    let policy_tags = ["p", "sp", "np"];
     for p in &record.problems {
+        if voided.is_some() && policy_tags.contains(&p.tag.as_str()) {
+            continue;
+        }
         s.warn(
             format!("tag {}={:?} is invalid and ignored", p.tag, p.value),
             format!("correct or remove {}=", p.tag),
         );
     }
-    match e.policy {
-        Some(dmarc::Policy::None) => s.warn(
+    match (voided, e.policy) {
+        (Some(effect), _) => void_policy(&mut s, record, effect),
+        (None, Some(dmarc::Policy::None)) => s.warn(
             "p=none: monitoring only, forged mail is still delivered",
             "move to p=quarantine, then p=reject, once the reports show all your mail passes",
         ),
-        Some(p) => s.ok(format!("policy for this domain: {p}")),
-        None => s.error(
+        (None, Some(p)) => s.ok(format!("policy for this domain: {p}")),
+        (None, None) => s.error(
             "no usable policy (p= missing or invalid)",
             "add p=none, p=quarantine or p=reject",
         ),
@@ -76,6 +105,38 @@ pub async fn check(app: &App, domain: &str) -> Section {
         }
     }
     s
+}
+
+/// The finding for a record whose policy receivers cannot use as published: what is wrong
+/// with p=, sp= or np=, and how receivers read the record instead (`effect`).
+fn void_policy(s: &mut Section, record: &dmarc::Record, effect: &str) {
+    let mut causes = Vec::new();
+    let mut fixes = Vec::new();
+    if !record.present.p {
+        causes.push("p= is missing".to_string());
+        fixes.push("add p=none, p=quarantine or p=reject".to_string());
+    }
+    for p in record
+        .problems
+        .iter()
+        .filter(|p| ["p", "sp", "np"].contains(&p.tag.as_str()))
+    {
+        causes.push(format!("{}={:?} is invalid", p.tag, p.value));
+        let verb = if p.tag == "p" {
+            "correct"
+        } else {
+            "correct or remove"
+        };
+        fixes.push(format!("{verb} {}= (none, quarantine or reject)", p.tag));
+    }
+    if causes.is_empty() {
+        causes.push("the policy is not valid".to_string());
+        fixes.push("use p=, sp= and np= values none, quarantine or reject".to_string());
+    }
+    s.error(
+        format!("{}, so {effect} (RFC 9989 §4.10.1)", causes.join(", ")),
+        fixes.join("; "),
+    );
 }
 
 /// One report URI: a mailto: to our own organization is fine; one elsewhere needs the
