@@ -77,3 +77,52 @@ pub fn read_input(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
 pub fn shown(s: &str) -> crate::logging::Escaped<'_> {
     crate::logging::Escaped::str(s)
 }
+
+/// Longest domain name, in octets of its text form without the final dot (RFC 1035 §2.3.4).
+pub const MAX_NAME: usize = 253;
+
+/// A domain name argument as DNS carries it: lowercase A-labels (an internationalized name is
+/// converted, RFC 5891 §4), without the final dot; an address, an empty name or a label DNS
+/// cannot carry is refused (RFC 1035 §2.3.1).
+pub fn domain_arg(text: &str) -> anyhow::Result<String> {
+    let t = text.trim().trim_end_matches('.');
+    if t.is_empty() {
+        anyhow::bail!("the domain must not be empty");
+    }
+    if let Some((_, domain)) = t.rsplit_once('@') {
+        anyhow::bail!("{text:?} is an address, not a domain name: give its domain ({domain:?})");
+    }
+    let ascii =
+        idna::domain_to_ascii(t).map_err(|_| anyhow::anyhow!("{text:?} is not a domain name"))?;
+    check_labels("the domain", &ascii)
+        .map_err(|e| anyhow::anyhow!("{text:?} is not a domain name: {e}"))?;
+    Ok(ascii)
+}
+
+/// Every label 1–63 letters, digits and hyphens, not starting or ending with a hyphen
+/// (RFC 1035 §2.3.1, RFC 5321 §4.1.2 `sub-domain`, which RFC 6376 uses for selectors).
+pub fn check_labels(what: &str, name: &str) -> anyhow::Result<()> {
+    if name.len() > MAX_NAME {
+        anyhow::bail!("{what} {name:?} is longer than {MAX_NAME} characters");
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            anyhow::bail!("{what} {name:?} has an empty label (two dots, or a leading dot)");
+        }
+        if label.len() > 63 {
+            anyhow::bail!("{what} {name:?}: the label {label:?} is longer than 63 characters");
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            anyhow::bail!(
+                "{what} {name:?}: {c:?} is not allowed in a DNS label (letters, digits and '-' only)"
+            );
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            anyhow::bail!("{what} {name:?}: the label {label:?} starts or ends with '-'");
+        }
+    }
+    Ok(())
+}

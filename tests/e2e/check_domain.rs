@@ -457,6 +457,61 @@ fn an_invalid_sp_or_np_is_named_as_what_voids_the_policy() {
     }
 }
 
+/// The DOMAIN argument as a postmaster types it: an internationalized name is checked under
+/// its A-label form, as receivers look it up (RFC 5890), in any case; an address, a name DNS
+/// cannot carry or an empty one is refused with exit status 2, not reported on.
+#[test]
+fn the_domain_argument_is_converted_or_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("zone");
+    std::fs::write(&path, good("xn--bcher-kva.example")).expect("zone");
+    let zone = path.to_str().expect("utf-8");
+    for given in ["bücher.example", "BÜCHER.EXAMPLE.", "xn--bcher-kva.example"] {
+        let (code, out, err) = run_cli(
+            &[
+                "check-domain",
+                given,
+                "--selector",
+                "s1",
+                "--json",
+                "--zone",
+                zone,
+            ],
+            None,
+        );
+        let all = findings(&out, &err);
+        let bad: Vec<_> = all
+            .iter()
+            .filter(|(_, l, _)| l != "ok" && l != "note")
+            .collect();
+        assert!(bad.is_empty(), "{given}: {bad:#?}");
+        assert_eq!(code, 0, "{given}: {out}{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(v["domain"], "xn--bcher-kva.example", "{given}");
+    }
+    for given in [
+        "",
+        ".",
+        "postmaster@example.com",
+        "exa mple.com",
+        "a..example",
+        "x/y.example",
+    ] {
+        let (code, out, err) = run_cli(&["check-domain", given, "--zone", zone], None);
+        assert_eq!(code, 2, "{given:?}: {out}{err}");
+        assert!(out.is_empty(), "{given:?}: {out}");
+        assert!(
+            err.contains("not a domain") || err.contains("empty"),
+            "{given:?}: {err}"
+        );
+    }
+    let (_, _, err) = run_cli(
+        &["check-domain", "postmaster@example.com", "--zone", zone],
+        None,
+    );
+    assert!(err.contains("example.com"), "{err}");
+}
+
 #[test]
 fn a_dead_nameserver_gives_could_not_check_within_the_deadline() {
     let hole = test_support::BlackHole::bind().expect("bind");

@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::app::App;
 use crate::cli::CheckDomainArgs;
 
-use super::common::{runtime, shown, tool_config, tool_resolver};
+use super::common::{domain_arg, runtime, shown, tool_config, tool_resolver};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -167,11 +167,7 @@ pub fn run(args: CheckDomainArgs) -> anyhow::Result<ExitCode> {
     config.dns.attempts = 1;
     let resolver = tool_resolver(&config, &args.dns)?;
     let app = App::without_keys(config, resolver)?;
-    let domain = args
-        .domain
-        .trim()
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
+    let domain = domain_arg(&args.domain)?;
     let deadline = Duration::from_secs(args.timeout.max(1));
     let report = runtime()?.block_on(check(&app, &domain, &args.selector, deadline));
     if args.json {

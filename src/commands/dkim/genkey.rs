@@ -8,10 +8,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use dkim::{GeneratedKey, KeyAlgorithm};
 
+use super::super::common::{MAX_NAME, check_labels};
 use crate::cli::{DkimGenkeyArgs, KeyTypeArg};
-
-/// Longest domain name, in octets of its text form without the final dot (RFC 1035 §2.3.4).
-const MAX_NAME: usize = 253;
 
 /// Generates a key pair: writes the private key (mode 0600), prints the DNS record.
 pub fn run(args: DkimGenkeyArgs) -> anyhow::Result<ExitCode> {
@@ -173,34 +171,6 @@ pub fn selector(text: &str, domain: &str) -> anyhow::Result<String> {
         );
     }
     Ok(t.to_ascii_lowercase())
-}
-
-/// Every label 1–63 letters, digits and hyphens, not starting or ending with a hyphen
-/// (RFC 1035 §2.3.1, RFC 5321 §4.1.2 `sub-domain`, which RFC 6376 uses for selectors).
-fn check_labels(what: &str, name: &str) -> anyhow::Result<()> {
-    if name.len() > MAX_NAME {
-        bail!("{what} {name:?} is longer than {MAX_NAME} characters");
-    }
-    for label in name.split('.') {
-        if label.is_empty() {
-            bail!("{what} {name:?} has an empty label (two dots, or a leading dot)");
-        }
-        if label.len() > 63 {
-            bail!("{what} {name:?}: the label {label:?} is longer than 63 characters");
-        }
-        if let Some(c) = label
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
-        {
-            bail!(
-                "{what} {name:?}: {c:?} is not allowed in a DNS label (letters, digits and '-' only)"
-            );
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            bail!("{what} {name:?}: the label {label:?} starts or ends with '-'");
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
