@@ -204,6 +204,104 @@ fn dkim_genkey_sign_verify_testkey_round_trip() {
     assert!(out.contains("does not match"), "{out}");
 }
 
+/// `dkim testkey` takes the domain and selector as `genkey` does: an internationalized
+/// domain is looked up under its A-label form (the name `genkey` printed the record for), in
+/// any case and with a final dot; a selector or domain DNS cannot carry is refused (exit 2)
+/// with a message naming the argument, not the key file.
+#[test]
+fn testkey_takes_the_names_genkey_takes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let generated = crate::support::genkey(dir.path(), "bücher.example", "s1", "ed25519");
+    let key = dir.path().join("xn--bcher-kva.example.s1.pem");
+    assert!(key.is_file(), "{}", generated.printed);
+    let zone = write(
+        dir.path(),
+        "zone",
+        format!(
+            "s1._domainkey.xn--bcher-kva.example TXT \"{}\"\n",
+            generated.value()
+        )
+        .as_bytes(),
+    );
+    let testkey = |domain: &str, selector: &str| {
+        run_cli(
+            &[
+                "dkim",
+                "testkey",
+                "--domain",
+                domain,
+                "--selector",
+                selector,
+                "--key",
+                key.to_str().expect("utf-8"),
+                "--zone",
+                &zone,
+            ],
+            None,
+        )
+    };
+    for domain in ["bücher.example", "BÜCHER.example.", "xn--bcher-kva.example"] {
+        let (code, out, err) = testkey(domain, "S1");
+        assert_eq!(code, 0, "{domain}: {out}{err}");
+        assert_eq!(
+            out, "s1._domainkey.xn--bcher-kva.example: key OK\n",
+            "{domain}"
+        );
+    }
+    for (domain, selector, named) in [
+        ("bücher.example", "s 1", "--selector"),
+        ("bücher.example", "../s1", "--selector"),
+        ("exa mple.com", "s1", "--domain"),
+        ("", "s1", "--domain"),
+    ] {
+        let (code, out, err) = testkey(domain, selector);
+        assert_eq!(code, 2, "{domain:?} {selector:?}: {out}{err}");
+        assert!(err.contains(named), "{domain:?} {selector:?}: {err}");
+        assert!(!err.contains("signer configuration"), "{err}");
+    }
+}
+
+/// Several TXT records at the key name: RFC 6376 §3.6.2.2 leaves the result undefined, and
+/// libopendkim refuses them all ("multiple DNS replies"), so every signature fails at such
+/// verifiers. `testkey` says so and exits 1 even when one of them holds our key, as
+/// `opendkim-testkey` does.
+#[test]
+fn testkey_refuses_several_records_at_the_key_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let generated = crate::support::genkey(dir.path(), "example.org", "s1", "ed25519");
+    let zone = write(
+        dir.path(),
+        "zone",
+        format!(
+            "s1._domainkey.example.org TXT \"{}\"\n\
+             s1._domainkey.example.org TXT \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n",
+            generated.value()
+        )
+        .as_bytes(),
+    );
+    let (code, out, err) = run_cli(
+        &[
+            "dkim",
+            "testkey",
+            "--domain",
+            "example.org",
+            "--selector",
+            "s1",
+            "--key",
+            generated.path.to_str().expect("utf-8"),
+            "--zone",
+            &zone,
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("2 TXT records") && out.contains("keep exactly one"),
+        "{out}"
+    );
+    assert!(!out.contains("key OK"), "{out}");
+}
+
 /// `dkim genkey` writes keys other tools read: OpenSSL 3 (`openssl pkey`) and Python
 /// `cryptography` load both the Ed25519 (PKCS#8 v1, RFC 8410) and the RSA key, and derive the
 /// public key that genkey printed in `p=`.

@@ -129,31 +129,42 @@ fn sign(args: DkimSignArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Checks that DNS publishes the public half of a private key. Exit status 0 when it does,
-/// 1 when it does not (mismatch, missing, revoked, invalid), 2 on errors.
+/// 1 when it does not (mismatch, missing, revoked, invalid, several records), 2 on errors.
 fn testkey(args: DkimTestkeyArgs) -> anyhow::Result<ExitCode> {
+    // the names as genkey takes them (an internationalized domain as its A-labels)
+    let domain = genkey::signing_domain(&args.domain)?;
+    let selector = genkey::selector(&args.selector, &domain)?;
     let config = tool_config(&crate::cli::ConfigArg { path: None })?;
     let resolver = tool_resolver(&config, &args.dns)?;
     warn_if_loose(&args.key)?;
     let pem =
         std::fs::read(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
-    let signer = Signer::from_pem(
-        &pem,
-        SignerConfig::new(args.domain.clone(), args.selector.clone()),
-    )
-    .map_err(|e| anyhow::anyhow!("{}: {e}", args.key.display()))?;
-    let domain = args
-        .domain
-        .trim()
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    let outcome = runtime()?.block_on(dkim::test_key(
-        &*resolver,
-        &args.selector,
-        &domain,
-        signer.key(),
-    ));
-    let name = dkim::key_name(&args.selector, &domain);
+    let signer = Signer::from_pem(&pem, SignerConfig::new(domain.clone(), selector.clone()))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.key.display()))?;
+    let name = dkim::key_name(&selector, &domain);
+    let (outcome, records) = runtime()?.block_on(async {
+        let outcome = dkim::test_key(&*resolver, &selector, &domain, signer.key()).await;
+        let records = match &outcome {
+            TestKeyOutcome::Match { .. } | TestKeyOutcome::Unusable { .. } => {
+                resolver.txt(&name).await.map_or(1, |r| r.len())
+            }
+            _ => 1,
+        };
+        (outcome, records)
+    });
     let text = crate::signing::describe(&outcome);
+    if records > 1 {
+        // RFC 6376 §3.6.2.2: the result is undefined; libopendkim refuses them all
+        // ("multiple DNS replies"), so the key is not OK even when one record holds it
+        let ours = match outcome {
+            TestKeyOutcome::Match { .. } => "one holds this key".to_string(),
+            _ => format!("the one with this key: {text}"),
+        };
+        outln!(
+            "{name}: {records} TXT records are published at this name ({ours}); verifiers may use any one, and OpenDKIM refuses them all (RFC 6376 §3.6.2.2): keep exactly one"
+        )?;
+        return Ok(ExitCode::from(1));
+    }
     outln!("{name}: {text}")?;
     Ok(match outcome {
         TestKeyOutcome::Match { .. } => ExitCode::SUCCESS,
