@@ -1,7 +1,6 @@
 //! `authmilter arc verify|seal`: validate a message's Authenticated Received Chain, or seal a
 //! message (RFC 8617), for interop checks and debugging.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -11,7 +10,9 @@ use serde::Serialize;
 
 use crate::cli::{ArcCommand, ArcSealArgs, ArcVerifyArgs};
 
-use super::common::{read_input, runtime, shown, tool_config, tool_resolver};
+use super::common::{
+    read_input, runtime, shown, tool_config, tool_resolver, write_with_fields_on_top,
+};
 
 /// Runs an `arc` subcommand.
 pub fn run(cmd: ArcCommand) -> anyhow::Result<ExitCode> {
@@ -278,9 +279,10 @@ fn seal(args: ArcSealArgs) -> anyhow::Result<ExitCode> {
     } else {
         "\n"
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(set.to_fields(separator).as_bytes())?;
-    out.write_all(&raw)?;
-    out.flush()?;
+    write_with_fields_on_top(
+        &mut std::io::stdout().lock(),
+        set.to_fields(separator).as_bytes(),
+        &raw,
+    )?;
     Ok(ExitCode::SUCCESS)
 }

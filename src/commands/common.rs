@@ -126,3 +126,23 @@ pub fn check_labels(what: &str, name: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Writes `raw` with the header fields `fields` on top, to `out`. A leading mbox `From ` line
+/// (no header field: the message parser skips it) stays the first line, with the fields below
+/// it, so they are in the header block they sign (RFC 6376 §5.6, RFC 8617 §5.1).
+pub fn write_with_fields_on_top(
+    out: &mut impl std::io::Write,
+    fields: &[u8],
+    raw: &[u8],
+) -> std::io::Result<()> {
+    let from_line = raw
+        .starts_with(b"From ")
+        .then(|| raw.iter().position(|b| *b == b'\n'))
+        .flatten()
+        .map_or(0, |lf| lf + 1);
+    let (first, rest) = raw.split_at(from_line);
+    out.write_all(first)?;
+    out.write_all(fields)?;
+    out.write_all(rest)?;
+    out.flush()
+}

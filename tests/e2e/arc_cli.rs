@@ -267,3 +267,57 @@ fn arc_seal_keeps_lf_and_refuses_bad_input() {
     assert_ne!(code, 0);
     assert!(err.contains("/nonexistent.pem"), "{err}");
 }
+
+/// A message saved from a mailbox starts with its mbox `From ` line, which is no header field:
+/// the new ARC set goes below it, so the line stays the mbox separator and the set is in the
+/// header block it signs (it was written above it, ending the header block there, and the
+/// chain failed: body hash did not verify).
+#[test]
+fn arc_seal_keeps_an_mbox_from_line_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ed, zone) = genkey(dir.path(), "ed", "ed25519");
+    let zone = write(dir.path(), "zone", zone.as_bytes());
+    let mut mbox = b"From alice@example.com Mon Nov 20 10:00:00 2023\n".to_vec();
+    mbox.extend_from_slice(&MESSAGE.replace_crlf());
+    let input = write(dir.path(), "mbox.eml", &mbox);
+    let (code, sealed, err) = run_cli(
+        &[
+            "arc",
+            "seal",
+            "--key",
+            &ed,
+            "--domain",
+            "example.org",
+            "--selector",
+            "ed",
+            "--authserv-id",
+            "mx.example.org",
+            "--zone",
+            &zone,
+            &input,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        sealed.starts_with("From alice@example.com Mon Nov 20 10:00:00 2023\nARC-Seal: i=1;"),
+        "{sealed}"
+    );
+    let path = write(dir.path(), "sealed.eml", sealed.as_bytes());
+    let (_, out, err) = run_cli(&["arc", "verify", "--zone", &zone, "--json", &path], None);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(v["result"], "pass", "{out}");
+}
+
+trait ReplaceCrlf {
+    fn replace_crlf(&self) -> Vec<u8>;
+}
+
+impl ReplaceCrlf for [u8] {
+    /// The message with LF line ends, as a mailbox file holds it.
+    fn replace_crlf(&self) -> Vec<u8> {
+        String::from_utf8_lossy(self)
+            .replace("\r\n", "\n")
+            .into_bytes()
+    }
+}

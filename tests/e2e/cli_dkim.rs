@@ -302,6 +302,56 @@ fn testkey_refuses_several_records_at_the_key_name() {
     assert!(!out.contains("key OK"), "{out}");
 }
 
+/// A message saved from a mailbox starts with its mbox `From ` line, which is no header field
+/// (the parser skips it): the DKIM-Signature goes below it, so the line stays the mbox
+/// separator and the signature is in the header block (written above it, the signature ended
+/// the header block and failed: body hash did not verify).
+#[test]
+fn dkim_sign_keeps_an_mbox_from_line_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let generated = crate::support::genkey(dir.path(), "example.org", "s1", "ed25519");
+    let zone = write(
+        dir.path(),
+        "zone",
+        format!("s1._domainkey.example.org TXT \"{}\"\n", generated.value()).as_bytes(),
+    );
+    for eol in ["\n", "\r\n"] {
+        let msg = format!(
+            "From alice@example.org Sat Dec  5 10:00:00 2026{eol}From: alice@example.org{eol}\
+             Subject: hi{eol}{eol}body{eol}"
+        );
+        let path = write(dir.path(), "mbox.eml", msg.as_bytes());
+        let (code, signed, err) = run_cli(
+            &[
+                "dkim",
+                "sign",
+                "--domain",
+                "example.org",
+                "--selector",
+                "s1",
+                "--key",
+                generated.path.to_str().expect("utf-8"),
+                &path,
+            ],
+            None,
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            signed.starts_with(&format!(
+                "From alice@example.org Sat Dec  5 10:00:00 2026{eol}DKIM-Signature: "
+            )),
+            "{signed:?}"
+        );
+        let signed_path = write(dir.path(), "signed.eml", signed.as_bytes());
+        let (_, out, _) = run_cli(
+            &["dkim", "verify", "--zone", &zone, "--json", &signed_path],
+            None,
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(v["signatures"][0]["result"], "pass", "{eol:?}: {out}");
+    }
+}
+
 /// `dkim genkey` writes keys other tools read: OpenSSL 3 (`openssl pkey`) and Python
 /// `cryptography` load both the Ed25519 (PKCS#8 v1, RFC 8410) and the RSA key, and derive the
 /// public key that genkey printed in `p=`.

@@ -4,7 +4,6 @@ mod genkey;
 mod records;
 mod rotate;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -14,7 +13,9 @@ use crate::app::App;
 use crate::cli::{AlgorithmArg, DkimCommand, DkimSignArgs, DkimTestkeyArgs, DkimVerifyArgs};
 use crate::pipeline::report::DkimReport;
 
-use super::common::{read_input, runtime, shown, tool_config, tool_resolver};
+use super::common::{
+    read_input, runtime, shown, tool_config, tool_resolver, write_with_fields_on_top,
+};
 
 /// Runs a `dkim` subcommand.
 pub fn run(cmd: DkimCommand) -> anyhow::Result<ExitCode> {
@@ -121,10 +122,7 @@ fn sign(args: DkimSignArgs) -> anyhow::Result<ExitCode> {
     } else {
         format!("{}: {}\n", header.name(), header.value("\n"))
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(field.as_bytes())?;
-    out.write_all(&raw)?;
-    out.flush()?;
+    write_with_fields_on_top(&mut std::io::stdout().lock(), field.as_bytes(), &raw)?;
     Ok(ExitCode::SUCCESS)
 }
 
