@@ -243,3 +243,77 @@ fn unclear_booleans_are_reported_not_read_as_false() {
         "{out}"
     );
 }
+
+/// OpenDKIM's InternalHosts (and OpenDMARC's IgnoreHosts) take `!` entries that exclude
+/// addresses from a wider network, the most specific entry winning (opendkim.conf(5),
+/// PeerList). milter.toml has no negation: the excluded addresses are cut out of the networks
+/// that contain them. Dropping the negation made `!192.168.1.5` internal (its mail signed as
+/// ours) and an excluded host's mail never refused.
+#[test]
+fn host_list_negations_are_cut_out_of_the_networks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hosts = dir.path().join("hosts");
+    std::fs::write(
+        &hosts,
+        "192.168.1.0/24\n!192.168.1.5\n10.0.0.0/8\n!10.1.0.0/16\n10.1.2.0/24\n\
+         2001:db8::/32\n!2001:db8:1::/48\n!198.51.100.7\n",
+    )
+    .expect("write");
+    let internal: &[(&str, bool)] = &[
+        ("192.168.1.4", true),
+        ("192.168.1.5", false),
+        ("192.168.1.6", true),
+        ("192.168.1.255", true),
+        ("10.0.0.1", true),
+        ("10.1.0.1", false),
+        ("10.1.255.1", false),
+        ("10.1.2.3", true),
+        ("10.2.0.1", true),
+        ("2001:db8::1", true),
+        ("2001:db8:1::1", false),
+        ("2001:db8:2::1", true),
+        ("198.51.100.7", false),
+    ];
+    for (program, setting, key) in [
+        ("opendkim", "InternalHosts", "internal_networks"),
+        ("opendmarc", "IgnoreHosts", "allow_networks"),
+    ] {
+        let conf = dir.path().join(format!("{program}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "{setting} {}\nSocket inet:8891@127.0.0.1\n",
+                hosts.display()
+            ),
+        )
+        .expect("write");
+        let out = migrate(program, conf.to_str().expect("utf-8"), None);
+        config_check_accepts(&out);
+        let v: toml::Value = toml::from_str(&out).expect("toml");
+        let section = if key == "internal_networks" {
+            "outbound"
+        } else {
+            "policy"
+        };
+        let nets: Vec<ipnet::IpNet> = v[section][key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key} in {out}"))
+            .iter()
+            .map(|n| {
+                let s = n.as_str().expect("string");
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .expect("network")
+            })
+            .collect();
+        for (ip, want) in internal {
+            let ip: std::net::IpAddr = ip.parse().expect("ip");
+            assert_eq!(
+                nets.iter().any(|n| n.contains(&ip)),
+                *want,
+                "{program} {ip}: {nets:?}\n{out}"
+            );
+        }
+        assert!(!out.contains("entries !192.168.1.5"), "{out}");
+    }
+}

@@ -115,17 +115,72 @@ pub fn dataset(value: &str, files: &Files) -> Result<DataSet, String> {
 }
 
 /// Splits host-list entries into networks milter.toml takes (addresses, CIDR) and the rest
-/// (host names, negations), which it does not.
+/// (host names, negated host names), which it does not. A negated address or network
+/// (`!192.0.2.5`) is cut out of every listed network that contains it, as OpenDKIM's and
+/// OpenDMARC's host lists let the most specific entry win (opendkim.conf(5), "PeerList"); a
+/// more specific entry listed again inside the cut stays listed on its own.
 pub fn networks(entries: &[String]) -> (Vec<String>, Vec<String>) {
+    let parse = |e: &str| {
+        crate::config::Network::try_from(e.to_string())
+            .ok()
+            .map(|n| n.0)
+    };
+    let excluded: Vec<ipnet::IpNet> = entries
+        .iter()
+        .filter_map(|e| e.trim().strip_prefix('!').and_then(|n| parse(n.trim())))
+        .collect();
     let mut nets = Vec::new();
     let mut other = Vec::new();
     for e in entries {
-        let ok = crate::config::Network::try_from(e.clone()).is_ok();
-        if ok {
+        if e.trim().starts_with('!') {
+            if parse(e.trim().trim_start_matches('!').trim()).is_none() {
+                other.push(e.clone());
+            }
+            continue;
+        }
+        let Some(net) = parse(e) else {
+            other.push(e.clone());
+            continue;
+        };
+        let pieces = without(net, &excluded);
+        if pieces == [net] {
             nets.push(e.clone());
         } else {
-            other.push(e.clone());
+            nets.extend(pieces.iter().map(ToString::to_string));
         }
     }
     (nets, other)
+}
+
+/// `net` less every network of `cut` inside it (or equal to it): the largest networks that
+/// cover the rest, at most one per prefix bit for each cut.
+fn without(net: ipnet::IpNet, cut: &[ipnet::IpNet]) -> Vec<ipnet::IpNet> {
+    let mut pieces = vec![net];
+    for c in cut.iter().filter(|c| net.contains(*c)) {
+        let mut next = Vec::new();
+        for p in pieces {
+            if c.contains(&p) {
+                continue; // all of it is excluded
+            }
+            if !p.contains(c) {
+                next.push(p);
+                continue;
+            }
+            // halve p down to c's length, keeping the halves that do not hold c
+            let mut cur = p;
+            while cur.prefix_len() < c.prefix_len() {
+                let Ok(mut halves) = cur.subnets(cur.prefix_len() + 1) else {
+                    break;
+                };
+                let (Some(a), Some(b)) = (halves.next(), halves.next()) else {
+                    break;
+                };
+                let (keep, into) = if a.contains(c) { (b, a) } else { (a, b) };
+                next.push(keep);
+                cur = into;
+            }
+        }
+        pieces = next;
+    }
+    pieces
 }

@@ -83,12 +83,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 Ok(DataSet::Entries { entries, .. }) => {
                     let (nets, names) = networks(&entries);
                     plan.set_list("outbound", "internal_networks", &nets, &from);
-                    if !names.is_empty() {
-                        plan.unmapped(
-                            &format!("InternalHosts entries {}", names.join(", ")),
-                            "host names and negations cannot be listed; add their addresses to [outbound] internal_networks (localhost is 127.0.0.0/8 and ::1)",
-                        );
-                    }
+                    host_list_leftovers(&mut plan, &entries, &names, "InternalHosts", "[outbound] internal_networks");
                 }
                 Ok(DataSet::Unsupported(kind)) => plan.unmapped(&shown, format!("{kind}: datasets are not read; list the networks in [outbound] internal_networks")),
                 Err(e) => plan.unmapped(&shown, e),
@@ -141,6 +136,45 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         plan.note("the private key files must belong to authmilter's user, mode 0600: chown authmilter KEY && chmod 600 KEY (group- or world-readable keys are refused)");
     }
     Ok(plan)
+}
+
+/// What a host list (`InternalHosts`, OpenDMARC's `IgnoreHosts`) leaves: negated networks,
+/// cut out of the listed ones (said in a note), and host names, which milter.toml cannot
+/// hold (listed as unmapped; a negated one may be inside a listed network).
+pub fn host_list_leftovers(
+    plan: &mut Plan,
+    entries: &[String],
+    names: &[String],
+    setting: &str,
+    key: &str,
+) {
+    let cut: Vec<&str> = entries
+        .iter()
+        .map(|e| e.trim())
+        .filter(|e| e.starts_with('!') && !names.iter().any(|n| n.trim() == *e))
+        .collect();
+    if !cut.is_empty() {
+        plan.note(format!(
+            "{setting} {}: cut out of the networks that contain them in {key} (milter.toml has no negation)",
+            cut.join(", ")
+        ));
+    }
+    let (negated, plain): (Vec<&String>, Vec<&String>) =
+        names.iter().partition(|n| n.trim().starts_with('!'));
+    if !plain.is_empty() {
+        let plain: Vec<&str> = plain.iter().map(|n| n.as_str()).collect();
+        plan.unmapped(
+            &format!("{setting} entries {}", plain.join(", ")),
+            format!("host names cannot be listed; add their addresses to {key} (localhost is 127.0.0.0/8 and ::1)"),
+        );
+    }
+    if !negated.is_empty() {
+        let negated: Vec<&str> = negated.iter().map(|n| n.as_str()).collect();
+        plan.unmapped(
+            &format!("{setting} entries {}", negated.join(", ")),
+            format!("hosts excluded by name cannot be cut out: if a network in {key} holds their addresses, they are in it now; write the networks without them"),
+        );
+    }
 }
 
 /// `AuthservID` (also OpenDMARC's).

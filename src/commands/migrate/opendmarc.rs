@@ -69,12 +69,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 Ok(DataSet::Entries { entries, .. }) => {
                     let (nets, names) = networks(&entries);
                     plan.set_list("policy", "allow_networks", &nets, &from);
-                    if !names.is_empty() {
-                        plan.unmapped(
-                            &format!("IgnoreHosts entries {}", names.join(", ")),
-                            "host names cannot be listed; add their addresses to [policy] allow_networks",
-                        );
-                    }
+                    super::opendkim::host_list_leftovers(&mut plan, &entries, &names, "IgnoreHosts", "[policy] allow_networks");
                     plan.note(format!("`{shown}`: mail from these networks is still evaluated and recorded, just never rejected or quarantined"));
                 }
                 Ok(DataSet::Unsupported(kind)) => plan.unmapped(&shown, format!("{kind}: datasets are not read")),
