@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::cli::SrsCommand;
 use crate::forwarding::SrsState;
 
-use super::common::tool_config;
+use super::common::{shown, tool_config};
 
 /// Runs an `srs` subcommand.
 pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
@@ -24,7 +24,7 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
         SrsCommand::Forward(a) => {
             let config = tool_config(&a.config)?;
             let state = SrsState::load(&config.srs)?;
-            let address = typed_address(&a.address);
+            let address = typed_address(&a.address)?;
             match forward(&state, &address)? {
                 Ok(rewritten) => outln!("{}", srs::address::quote(&rewritten))?,
                 Err(why) => {
@@ -37,7 +37,7 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
         SrsCommand::Reverse(a) => {
             let config = tool_config(&a.config)?;
             let state = SrsState::load(&config.srs)?;
-            match reverse(&state, &typed_address(&a.address)) {
+            match reverse(&state, &typed_address(&a.address)?) {
                 Ok(addr) => {
                     outln!("{}", srs::address::quote(&addr))?;
                     Ok(ExitCode::SUCCESS)
@@ -53,14 +53,28 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
 
 /// An address as it is typed or copied from a log or an SMTP session: angle brackets and
 /// a quoted local part (RFC 5321 §4.1.2) are taken off, giving the form SRS works on (as
-/// the milter does; the output is quoted again where SMTP needs it).
-fn typed_address(arg: &str) -> String {
+/// the milter does; the output is quoted again where SMTP needs it). A control character
+/// (RFC 5321 §4.1.2 allows none, quoted or not) or an empty local part or domain is refused.
+fn typed_address(arg: &str) -> anyhow::Result<String> {
+    let refuse = |why: &str| anyhow::anyhow!("{} is not an address: {why}", shown(arg));
+    if arg.chars().any(char::is_control) {
+        return Err(refuse("it holds a control character"));
+    }
     let a = arg.trim();
     let a = a
         .strip_prefix('<')
         .and_then(|inner| inner.strip_suffix('>'))
         .unwrap_or(a);
-    srs::address::unquote(a).into_owned()
+    let address = srs::address::unquote(a).into_owned();
+    if let Some((local, domain)) = address.rsplit_once('@') {
+        if local.is_empty() {
+            return Err(refuse("the local part before @ is empty"));
+        }
+        if domain.is_empty() {
+            return Err(refuse("the domain after @ is empty"));
+        }
+    }
+    Ok(address)
 }
 
 /// The SRS address for `sender`, or (as `Err` inside) why it stays as it is.

@@ -412,6 +412,47 @@ fn srs_secret_forward_reverse() {
     assert!(!err.is_empty());
 }
 
+/// `srs forward` and `srs reverse` on arguments that are no address: an empty local part or
+/// domain, or a control character (ESC, a line break; RFC 5321 §4.1.2 allows none, quoted
+/// or not). They are refused with exit status 2 and a message that shows the argument
+/// escaped; `forward` made "SRS0=...==@fwd.test.example" of "@" and wrote ESC and line breaks
+/// to the terminal inside a quoted SRS address.
+#[test]
+fn srs_forward_and_reverse_refuse_what_is_no_address() {
+    let (_, secret, _) = run_cli(&["srs", "secret"], None);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = write(dir.path(), "srs.secrets", secret.as_bytes());
+    let cfg = write(
+        dir.path(),
+        "milter.toml",
+        format!("[srs]\ndomain = \"fwd.test.example\"\nsecrets = \"{secrets}\"\n").as_bytes(),
+    );
+    for bad in [
+        "@",
+        "alice@",
+        "@example.org",
+        "<@example.org>",
+        "x\x1b[2J@evil.example",
+        "a\nb@example.org",
+        "alice@exa\rmple.org",
+    ] {
+        for cmd in ["forward", "reverse"] {
+            let (code, out, err) = run_cli(&["srs", cmd, bad, "-c", &cfg], None);
+            assert_eq!(code, 2, "{cmd} {bad:?}: {out}{err}");
+            assert!(out.is_empty(), "{cmd} {bad:?}: {out:?}");
+            assert!(err.contains("not an address"), "{cmd} {bad:?}: {err}");
+            assert!(
+                !err.chars().any(|c| c.is_control() && c != '\n')
+                    && err.trim_end().lines().count() == 1,
+                "{cmd} {bad:?}: {err:?}"
+            );
+        }
+    }
+    // the null sender is still an answer, not an error
+    let (code, out, _) = run_cli(&["srs", "forward", "<>", "-c", &cfg], None);
+    assert_eq!((code, out.trim()), (0, "<>"));
+}
+
 #[test]
 fn check_domain_reports_problems_per_record() {
     let dir = tempfile::tempdir().expect("tempdir");
