@@ -213,6 +213,15 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
         "error",
         "no key record published",
     ),
+    // RFC 6376 §3.6.2.2: undefined; libopendkim refuses them all ("multiple DNS replies")
+    (
+        "s1._domainkey",
+        "s1._domainkey.example.com TXT \"v=DKIM1; k=ed25519; ED_KEY\"\n\
+         s1._domainkey.example.com TXT \"v=DKIM1; k=ed25519; p=\"\n",
+        "DKIM",
+        "error",
+        "2 TXT records at the key name",
+    ),
     // RFC 8463 §4.2: p= is the raw 32-byte key, not its SubjectPublicKeyInfo
     (
         "s1._domainkey",
@@ -314,7 +323,7 @@ fn each_broken_zone_gives_its_finding_with_a_fix() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!(CASES.len(), 29);
+    assert_eq!(CASES.len(), 30);
 }
 
 #[test]

@@ -46,8 +46,12 @@ pub async fn check(app: &App, domain: &str, selector: &str, explicit: bool) -> O
     let raw = txts.first()?;
     s.record = Some(String::from_utf8_lossy(raw).into_owned());
     if txts.len() > 1 {
-        s.warn(
-            "several TXT records at the key name: verifiers may pick any",
+        // RFC 6376 §3.6.2.2: the result is undefined; libopendkim refuses them all
+        s.error(
+            format!(
+                "{} TXT records at the key name: verifiers may pick any, and OpenDKIM refuses them all (\"multiple DNS replies\"), so signatures with this selector fail there",
+                txts.len()
+            ),
             "keep exactly one record per selector",
         );
     }
