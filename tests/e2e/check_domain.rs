@@ -521,6 +521,50 @@ fn the_domain_argument_is_converted_or_refused() {
     assert!(err.contains("example.com"), "{err}");
 }
 
+/// A `--selector` DNS cannot carry (white space, a slash, an empty label, the whole key name
+/// given) is refused with exit status 2 naming it, not reported as "no key record published"
+/// (exit 1); a selector with dots is legal (RFC 6376 §3.1) and checked, in any case.
+#[test]
+fn bad_selectors_are_refused_not_reported_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("zone");
+    std::fs::write(
+        &path,
+        good("example.com").replace("s1._domainkey", "mail.2026._domainkey"),
+    )
+    .expect("zone");
+    let zone = path.to_str().expect("utf-8");
+    let (code, out, err) = run_cli(
+        &[
+            "check-domain",
+            "example.com",
+            "--selector",
+            "Mail.2026",
+            "--json",
+            "--zone",
+            zone,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    for bad in ["s 1", "s/1", "s..1", "s1._domainkey.example.com", ""] {
+        let (code, out, err) = run_cli(
+            &[
+                "check-domain",
+                "example.com",
+                "--selector",
+                bad,
+                "--zone",
+                zone,
+            ],
+            None,
+        );
+        assert_eq!(code, 2, "{bad:?}: {out}{err}");
+        assert!(out.is_empty(), "{bad:?}: {out}");
+        assert!(err.contains("--selector"), "{bad:?}: {err}");
+    }
+}
+
 #[test]
 fn a_dead_nameserver_gives_could_not_check_within_the_deadline() {
     let hole = test_support::BlackHole::bind().expect("bind");

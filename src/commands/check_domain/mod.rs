@@ -168,8 +168,14 @@ pub fn run(args: CheckDomainArgs) -> anyhow::Result<ExitCode> {
     let resolver = tool_resolver(&config, &args.dns)?;
     let app = App::without_keys(config, resolver)?;
     let domain = domain_arg(&args.domain)?;
+    // selectors as genkey takes them: names DNS can carry (RFC 6376 §3.1)
+    let selectors = args
+        .selector
+        .iter()
+        .map(|s| super::dkim::genkey::selector(s, &domain))
+        .collect::<anyhow::Result<Vec<String>>>()?;
     let deadline = Duration::from_secs(args.timeout.max(1));
-    let report = runtime()?.block_on(check(&app, &domain, &args.selector, deadline));
+    let report = runtime()?.block_on(check(&app, &domain, &selectors, deadline));
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {

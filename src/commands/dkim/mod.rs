@@ -1,6 +1,6 @@
 //! `authmilter dkim verify|sign|genkey|testkey|rotate`.
 
-mod genkey;
+pub(super) mod genkey;
 mod records;
 mod rotate;
 
