@@ -317,3 +317,35 @@ fn host_list_negations_are_cut_out_of_the_networks() {
         assert!(!out.contains("entries !192.168.1.5"), "{out}");
     }
 }
+
+/// OpenDKIM `Mode s` signs only mail from its InternalHosts, authenticated clients and
+/// MacroList matches, and leaves other mail alone (opendkim.conf(5), Mode; "external host
+/// tried to send mail as"). `role = "sign"` treats every message as ours and signs it: a
+/// message from the internet with a forged From of our domain would leave with our
+/// signature. `Mode s` maps to `role = "auto"`, which signs the same mail, with a note that
+/// other mail is now verified (headers only unless [dmarc] enforce).
+#[test]
+fn mode_s_never_signs_mail_from_strangers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("opendkim.conf");
+    std::fs::write(
+        &conf,
+        "Mode s\nSocket inet:8891@localhost\nDomain example.com\nSelector mail\nKeyFile /etc/opendkim/keys/mail.private\n",
+    )
+    .expect("write");
+    let out = migrate("opendkim", conf.to_str().expect("utf-8"), None);
+    let v: toml::Value = toml::from_str(&out).expect("toml");
+    let roles: Vec<&str> = v["server"]["listen"]
+        .as_array()
+        .expect("listeners")
+        .iter()
+        .map(|l| l["role"].as_str().unwrap_or("auto"))
+        .collect();
+    assert_eq!(roles, ["auto"], "{out}");
+    assert!(out.contains("Mode s"), "{out}");
+    assert!(out.contains("other clients' mail"), "{out}");
+    // Mode v stays verify-only
+    std::fs::write(&conf, "Mode v\nSocket inet:8891@localhost\n").expect("write");
+    let out = migrate("opendkim", conf.to_str().expect("utf-8"), None);
+    assert!(out.contains("role = \"verify\""), "{out}");
+}

@@ -10,11 +10,18 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
     let mut plan = Plan::default();
     let get = |k: &str| settings.iter().rev().find(|s| s.key() == k);
     let mode = get("mode").map_or("sv".to_string(), |s| s.value.to_ascii_lowercase());
+    // Mode s signs only mail from InternalHosts, authenticated clients and MacroList matches
+    // and leaves the rest alone; role "sign" would sign every message, a forged From of our
+    // domain from the internet too. "auto" signs the same mail and verifies the rest.
     let role = match (mode.contains('s'), mode.contains('v')) {
-        (true, false) => "sign",
         (false, true) => "verify",
         _ => "auto",
     };
+    if mode.contains('s') && !mode.contains('v') {
+        plan.note(format!(
+            "`Mode {mode}`: the listeners get role = \"auto\", which signs the same mail OpenDKIM signed (InternalHosts, authenticated clients, MacroList) and, unlike OpenDKIM, verifies other clients' mail (Authentication-Results only unless [dmarc] enforce = true); role = \"sign\" would sign every message, forged ones from the internet too"
+        ));
+    }
     for s in &settings {
         let shown = format!("{} {}", s.name, s.value);
         let from = format!("OpenDKIM {shown}");
