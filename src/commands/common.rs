@@ -55,20 +55,39 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Reads a message from a file, or from stdin for `-` or no file.
+/// The largest message the tools read (256 MiB): they hold it whole, and no mail system
+/// passes a larger one (Postfix's `message_size_limit` is 10 MB by default).
+pub const MAX_INPUT: u64 = 256 * 1024 * 1024;
+
+/// Reads a message from a file, or from stdin for `-` or no file; refuses one over
+/// [`MAX_INPUT`] rather than holding it in memory without bound.
 pub fn read_input(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
-    match file {
+    let too_big = |what: &str| {
+        anyhow::anyhow!(
+            "{what} is larger than {} MiB, more than any mail system passes as one message",
+            MAX_INPUT / (1024 * 1024)
+        )
+    };
+    let (what, reader): (String, Box<dyn Read>) = match file {
         Some(p) if p != Path::new("-") => {
-            std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
+            let f =
+                std::fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
+            if f.metadata().is_ok_and(|m| m.len() > MAX_INPUT) {
+                return Err(too_big(&p.display().to_string()));
+            }
+            (p.display().to_string(), Box::new(f))
         }
-        _ => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .context("cannot read stdin")?;
-            Ok(buf)
-        }
+        _ => ("stdin".to_string(), Box::new(std::io::stdin())),
+    };
+    let mut buf = Vec::new();
+    reader
+        .take(MAX_INPUT + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("cannot read {what}"))?;
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(too_big(&what));
     }
+    Ok(buf)
 }
 
 /// Text from a message, DNS or the command line as a terminal may show it: control characters

@@ -427,3 +427,37 @@ fn genkey_keys_load_in_openssl_and_python_cryptography() {
         }
     }
 }
+
+/// The message tools read their input whole: a file or stdin past 256 MiB (no mail system
+/// passes such a message; Postfix's `message_size_limit` is 10 MB by default) is refused with
+/// exit status 2 before it is read, instead of being read into memory without bound
+/// (`yes | authmilter dkim verify` ran until the kernel killed it). The file here is sparse.
+#[test]
+fn message_tools_refuse_input_past_the_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = dir.path().join("big.eml");
+    let f = std::fs::File::create(&big).expect("create");
+    f.set_len(256 * 1024 * 1024 + 1).expect("sparse file");
+    let path = big.to_str().expect("utf-8");
+    let key = crate::support::genkey(dir.path(), "example.org", "s1", "ed25519").path;
+    let key = key.to_str().expect("utf-8");
+    for args in [
+        vec!["dkim", "verify", path],
+        vec!["arc", "verify", path],
+        vec![
+            "dkim",
+            "sign",
+            "--domain",
+            "example.org",
+            "--selector",
+            "s1",
+            "--key",
+            key,
+            path,
+        ],
+    ] {
+        let (code, out, err) = run_cli(&args, None);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains("256 MiB"), "{args:?}: {err}");
+    }
+}
