@@ -565,6 +565,36 @@ fn bad_selectors_are_refused_not_reported_missing() {
     }
 }
 
+/// A null MX (`0 .`, RFC 7505) published beside other MX records: RFC 7505 §3 says a domain
+/// with a null MX must publish no other, so it is an error, and the root name `.` is not
+/// looked up as a host (that gave "could not check the addresses of : invalid domain name",
+/// counted as a DNS failure).
+#[test]
+fn a_null_mx_beside_other_mx_records_is_an_error() {
+    let zone = good("example.com").replace(
+        "example.com MX 10 mx.example.com\n",
+        "example.com MX 0 .\nexample.com MX 10 mx.example.com\n",
+    );
+    let (code, all, out) = run(&zone, &[]);
+    assert_eq!(code, 1, "{out}");
+    let mx: Vec<_> = all.iter().filter(|(s, _, _)| s.starts_with("MX")).collect();
+    assert!(
+        mx.iter()
+            .any(|(_, l, t)| l == "error" && t.contains("null MX") && t.contains("RFC 7505")),
+        "{mx:#?}"
+    );
+    assert!(
+        !mx.iter().any(|(_, l, _)| l == "could-not-check"),
+        "{mx:#?}"
+    );
+    // the real MX host is still checked
+    assert!(
+        mx.iter()
+            .any(|(_, l, t)| l == "ok" && t.contains("mx.example.com 192.0.2.10")),
+        "{mx:#?}"
+    );
+}
+
 #[test]
 fn a_dead_nameserver_gives_could_not_check_within_the_deadline() {
     let hole = test_support::BlackHole::bind().expect("bind");

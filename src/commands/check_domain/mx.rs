@@ -31,11 +31,8 @@ pub async fn check(app: &App, domain: &str) -> Section {
         }
     };
     mx.sort_by_key(|m| m.preference);
-    if mx.len() == 1
-        && mx
-            .first()
-            .is_some_and(|m| m.exchange.is_empty() || m.exchange == ".")
-    {
+    let is_null = |m: &dns::Mx| m.exchange.is_empty() || m.exchange == ".";
+    if mx.len() == 1 && mx.first().is_some_and(is_null) {
         s.note("null MX (RFC 7505): the domain accepts no mail");
         return s;
     }
@@ -45,6 +42,13 @@ pub async fn check(app: &App, domain: &str) -> Section {
             .collect::<Vec<_>>()
             .join(", "),
     );
+    if mx.iter().any(is_null) {
+        s.error(
+            "a null MX `0 .` beside other MX records: RFC 7505 §3 forbids any other MX with it, and senders may treat the domain as taking no mail",
+            "remove the null MX if the domain takes mail, or the other MX records if it does not",
+        );
+        mx.retain(|m| !is_null(m));
+    }
     let mut addresses = 0;
     for m in mx.iter().take(MAX_HOSTS) {
         let host = m.exchange.as_str();
