@@ -224,17 +224,11 @@ fn seal(args: ArcSealArgs) -> anyhow::Result<ExitCode> {
     let resolver = tool_resolver(&config, &args.dns)?;
     let pem =
         std::fs::read(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
-    let sealer = Sealer::from_pem(
-        &pem,
-        SealerConfig::new(
-            args.domain
-                .trim()
-                .trim_end_matches('.')
-                .to_ascii_lowercase(),
-            args.selector.trim().to_string(),
-        ),
-    )
-    .map_err(|e| anyhow::anyhow!("{}: {e}", args.key.display()))?;
+    // the names as dkim genkey takes them (an internationalized domain as its A-labels)
+    let domain = super::dkim::genkey::signing_domain(&args.domain)?;
+    let selector = super::dkim::genkey::selector(&args.selector, &domain)?;
+    let sealer = Sealer::from_pem(&pem, SealerConfig::new(domain, selector))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.key.display()))?;
     let given = args
         .authres
         .as_deref()

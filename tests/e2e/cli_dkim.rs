@@ -461,3 +461,100 @@ fn message_tools_refuse_input_past_the_limit() {
         assert!(err.contains("256 MiB"), "{args:?}: {err}");
     }
 }
+
+/// `dkim sign` and `arc seal` take --domain and --selector as `genkey` writes them: an
+/// internationalized domain signs as its A-labels (`d=xn--bcher-kva.example`, the name
+/// genkey published the key under), any case and a final dot are accepted, and a bad name
+/// is refused naming the argument, not "<key file>: invalid signer configuration".
+#[test]
+fn sign_and_seal_take_the_names_genkey_takes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let generated = crate::support::genkey(dir.path(), "bücher.example", "s1", "ed25519");
+    let key = dir.path().join("xn--bcher-kva.example.s1.pem");
+    let key = key.to_str().expect("utf-8");
+    let zone = write(
+        dir.path(),
+        "zone",
+        format!(
+            "s1._domainkey.xn--bcher-kva.example TXT \"{}\"\n",
+            generated.value()
+        )
+        .as_bytes(),
+    );
+    let msg = write(
+        dir.path(),
+        "msg.eml",
+        b"From: a@xn--bcher-kva.example\nSubject: hi\n\nbody\n",
+    );
+    for domain in ["bücher.example", "BÜCHER.Example."] {
+        let (code, signed, err) = run_cli(
+            &[
+                "dkim",
+                "sign",
+                "--domain",
+                domain,
+                "--selector",
+                "S1",
+                "--key",
+                key,
+                &msg,
+            ],
+            None,
+        );
+        assert_eq!(code, 0, "{domain}: {err}");
+        assert!(
+            signed.contains("d=xn--bcher-kva.example; s=s1;"),
+            "{signed}"
+        );
+        let signed = write(dir.path(), "signed.eml", signed.as_bytes());
+        let (_, out, _) = run_cli(
+            &["dkim", "verify", "--zone", &zone, "--json", &signed],
+            None,
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(v["signatures"][0]["result"], "pass", "{domain}: {out}");
+        let (code, sealed, err) = run_cli(
+            &[
+                "arc",
+                "seal",
+                "--domain",
+                domain,
+                "--selector",
+                "S1",
+                "--key",
+                key,
+                "--authserv-id",
+                "mx.example",
+                "--zone",
+                &zone,
+                &msg,
+            ],
+            None,
+        );
+        assert_eq!(code, 0, "{domain}: {err}");
+        assert!(
+            sealed.contains("d=xn--bcher-kva.example; s=s1;"),
+            "{sealed}"
+        );
+    }
+    for (domain, selector, named) in [
+        ("exa mple.org", "s1", "--domain"),
+        ("bücher.example", "a b", "--selector"),
+    ] {
+        for cmd in [&["dkim", "sign"][..], &["arc", "seal", "--zone", &zone][..]] {
+            let mut args = cmd.to_vec();
+            args.extend([
+                "--domain",
+                domain,
+                "--selector",
+                selector,
+                "--key",
+                key,
+                &msg,
+            ]);
+            let (code, _, err) = run_cli(&args, None);
+            assert_eq!(code, 2, "{args:?}: {err}");
+            assert!(err.contains(named), "{args:?}: {err}");
+        }
+    }
+}

@@ -93,7 +93,10 @@ fn sign(args: DkimSignArgs) -> anyhow::Result<ExitCode> {
         .parse()
         .map_err(|e: String| anyhow::anyhow!("--canonicalization: {e}"))?;
     let (hc, bc) = (pair.header, pair.body);
-    let mut sc = SignerConfig::new(args.domain.to_ascii_lowercase(), args.selector.clone());
+    // the names as genkey takes them (an internationalized domain as its A-labels)
+    let domain = genkey::signing_domain(&args.domain)?;
+    let selector = genkey::selector(&args.selector, &domain)?;
+    let mut sc = SignerConfig::new(domain, selector);
     sc.header_canon = hc;
     sc.body_canon = bc;
     let signer =
