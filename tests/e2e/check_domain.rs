@@ -595,6 +595,71 @@ fn a_null_mx_beside_other_mx_records_is_an_error() {
     );
 }
 
+/// Without --selector, common selectors are guessed. A wildcard TXT record (often
+/// `*.example.com TXT "v=spf1 -all"`, to protect subdomains) answers every guessed name
+/// with a record that is no DKIM key at all: that is no key, not an invalid key record (each
+/// guess was an ERROR, exit 1). A record meant as a key (`v=DKIM1`, a `p=` tag) that does
+/// not parse is still an error, and a named selector is always reported.
+#[test]
+fn guessed_selectors_skip_records_that_are_no_dkim_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("zone");
+    let zone = format!(
+        "{}default._domainkey.example.com TXT \"v=spf1 -all\"\n\
+         mail._domainkey.example.com TXT \"google-site-verification=abc\"\n",
+        good("example.com")
+    );
+    std::fs::write(&path, &zone).expect("zone");
+    let zone_arg = path.to_str().expect("utf-8");
+    let (code, out, err) = run_cli(
+        &["check-domain", "example.com", "--json", "--zone", zone_arg],
+        None,
+    );
+    let all = findings(&out, &err);
+    let dkim: Vec<_> = all
+        .iter()
+        .filter(|(s, _, _)| s.starts_with("DKIM"))
+        .collect();
+    assert!(!dkim.iter().any(|(_, l, _)| l == "error"), "{dkim:#?}");
+    assert_eq!(code, 0, "{out}{err}");
+    // named, the same record is reported
+    let (code, out, err) = run_cli(
+        &[
+            "check-domain",
+            "example.com",
+            "--selector",
+            "default",
+            "--json",
+            "--zone",
+            zone_arg,
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    // guessed, a broken key record is still an error
+    std::fs::write(
+        &path,
+        format!(
+            "{}k1._domainkey.example.com TXT \"v=DKIM1; k=rsa; p=%%%\"\n",
+            good("example.com")
+        ),
+    )
+    .expect("zone");
+    let (code, out, err) = run_cli(
+        &["check-domain", "example.com", "--json", "--zone", zone_arg],
+        None,
+    );
+    let all = findings(&out, &err);
+    assert!(
+        all.iter()
+            .any(|(s, l, t)| s == "DKIM k1._domainkey.example.com"
+                && l == "error"
+                && t.contains("key record invalid")),
+        "{all:#?}"
+    );
+    assert_eq!(code, 1, "{out}{err}");
+}
+
 #[test]
 fn a_dead_nameserver_gives_could_not_check_within_the_deadline() {
     let hole = test_support::BlackHole::bind().expect("bind");

@@ -43,6 +43,11 @@ pub async fn check(app: &App, domain: &str, selector: &str, explicit: bool) -> O
             return Some(s);
         }
     };
+    // a guessed name answered by a record that is no DKIM key at all (a wildcard TXT such as
+    // `*.example.com TXT "v=spf1 -all"` answers every name): no key there
+    if !explicit && !txts.iter().any(|t| meant_as_key(t)) {
+        return None;
+    }
     let raw = txts.first()?;
     s.record = Some(String::from_utf8_lossy(raw).into_owned());
     if txts.len() > 1 {
@@ -136,4 +141,16 @@ pub async fn check(app: &App, domain: &str, selector: &str, explicit: bool) -> O
         s.note("t=s: signatures must not use an i= subdomain (authmilter never sets i=)");
     }
     Some(s)
+}
+
+/// A TXT record written as a DKIM key record (RFC 6376 §3.6.1): it starts with `v=DKIM1` or
+/// has a `p=` tag, so it is reported even when it does not parse.
+fn meant_as_key(txt: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(txt).to_ascii_lowercase();
+    let mut tags = text.split(';').map(|t| t.trim_start());
+    text.trim_start().starts_with("v=dkim1")
+        || tags.any(|t| {
+            t.strip_prefix('p')
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
 }
