@@ -660,6 +660,36 @@ fn guessed_selectors_skip_records_that_are_no_dkim_key() {
     assert_eq!(code, 1, "{out}{err}");
 }
 
+/// A TXT record at `_mta-sts` or `_smtp._tls` that is no such record (a wildcard
+/// `*.example.com TXT "v=spf1 -all"` answers there too) is discarded by senders (RFC 8461
+/// §3.1, RFC 8460 §3): the domain has no MTA-STS or TLS-RPT, a note as when nothing is
+/// published, not an error.
+#[test]
+fn other_txt_records_at_the_tls_names_count_as_absent() {
+    let zone = good("example.com")
+        .replace(
+            "_mta-sts.example.com TXT \"v=STSv1; id=20260101\"",
+            "_mta-sts.example.com TXT \"v=spf1 -all\"",
+        )
+        .replace(
+            "_smtp._tls.example.com TXT \"v=TLSRPTv1; rua=mailto:tls@example.com\"",
+            "_smtp._tls.example.com TXT \"v=spf1 -all\"",
+        );
+    let (code, all, out) = run(&zone, &[]);
+    for section in ["MTA-STS", "TLS-RPT"] {
+        let levels: Vec<_> = all
+            .iter()
+            .filter(|(s, _, _)| s.starts_with(section))
+            .map(|(_, l, t)| (l.as_str(), t.as_str()))
+            .collect();
+        assert!(
+            matches!(levels.as_slice(), [("note", t)] if t.contains("no ")),
+            "{section}: {levels:#?}"
+        );
+    }
+    assert_eq!(code, 0, "{out}");
+}
+
 #[test]
 fn a_dead_nameserver_gives_could_not_check_within_the_deadline() {
     let hole = test_support::BlackHole::bind().expect("bind");

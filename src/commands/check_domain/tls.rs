@@ -27,10 +27,10 @@ pub async fn check_mta_sts(app: &App, domain: &str) -> Section {
         .filter(|t| t.trim_start().starts_with("v=STSv1"))
         .collect();
     match records.as_slice() {
-        [] => s.error(
-            format!("{name} has TXT records but none starts with v=STSv1"),
-            format!("publish `{name}. IN TXT \"v=STSv1; id=20260101T000000\"`"),
-        ),
+        // RFC 8461 §3.1: other records are discarded (a wildcard TXT lands here too)
+        [] => s.note(format!(
+            "no MTA-STS record at {name} (its TXT records are no v=STSv1 record): senders may deliver to you without TLS if an attacker strips STARTTLS"
+        )),
         [one] => {
             s.record = Some(one.clone());
             let has_id = one.split(';').any(|t| {
@@ -80,10 +80,10 @@ pub async fn check_tls_rpt(app: &App, domain: &str) -> Section {
         .filter(|t| t.trim_start().starts_with("v=TLSRPTv1"))
         .collect();
     match records.as_slice() {
-        [] => s.error(
-            format!("{name} has TXT records but none starts with v=TLSRPTv1"),
-            format!("publish `{name}. IN TXT \"v=TLSRPTv1; rua=mailto:tls-reports@{domain}\"`"),
-        ),
+        // RFC 8460 §3: other records are discarded (a wildcard TXT lands here too)
+        [] => s.note(format!(
+            "no TLS-RPT record at {name} (its TXT records are no v=TLSRPTv1 record): you get no reports of failed TLS deliveries to you"
+        )),
         [one] => {
             s.record = Some(one.clone());
             let rua = one
