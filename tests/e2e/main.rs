@@ -60,6 +60,8 @@ mod service;
 mod rotation;
 // check-domain: one broken zone per finding, DNS failures, a dead nameserver.
 mod check_domain;
+// check-domain on odd input: hostile records, wildcard TXT, arguments as typed.
+mod check_domain_odd;
 // migrate: OpenDKIM / OpenDMARC configurations to milter.toml.
 mod migrate;
 // Prometheus metrics scraped after known traffic; the endpoint's limits.

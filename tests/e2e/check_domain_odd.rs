@@ -1,0 +1,335 @@
+//! `authmilter check-domain` on odd and hostile input: control characters in records, several
+//! or void policy records, wildcard TXT records answering guessed names, a null MX beside
+//! others, and DOMAIN and `--selector` arguments as postmasters type them. Zones are
+//! answered from `--zone` files.
+
+use super::check_domain::{findings, good, run};
+use crate::support::run_cli;
+
+/// The text output shows DNS text (records, MX names, report addresses) to a terminal:
+/// control characters in a hostile zone (ESC, BEL, an OSC title sequence) are escaped as in
+/// the log, never written raw.
+#[test]
+fn text_output_escapes_control_characters_from_dns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("zone");
+    let zone = good("example.com")
+        .replace("-all\"\n_spf", "\x1b[2J -all\"\n_spf")
+        .replace(
+            "rua=mailto:dmarc@example.com",
+            "rua=mailto:dmarc@example.com\x1b]0;owned\x07",
+        )
+        .replace("k=ed25519;", "k=ed25519; n=\x1b[31m;");
+    std::fs::write(&path, zone).expect("zone");
+    let (code, out, err) = run_cli(
+        &[
+            "check-domain",
+            "example.com",
+            "--selector",
+            "s1",
+            "--zone",
+            path.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("\\u{1b}[2J"), "{out}");
+    assert!(out.contains("\\u{1b}[31m"), "{out}");
+    assert!(
+        !out.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control character in: {out:?}"
+    );
+}
+
+/// Two DMARC records at one name are both discarded by receivers (RFC 9989 §4.10 steps 2
+/// and 6, RFC 7489 §6.6.3): that is an error to fix, not "no record, publish one".
+#[test]
+fn several_dmarc_records_are_an_error_not_a_missing_record() {
+    let zone = good("example.com").replace(
+        "_dmarc.example.com TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@example.com\"\n",
+        "_dmarc.example.com TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@example.com\"\n\
+         _dmarc.example.com TXT \"v=DMARC1; p=none\"\n",
+    );
+    let (code, all, out) = run(&zone, &[]);
+    assert_eq!(code, 1, "{out}");
+    let dmarc: Vec<_> = all
+        .iter()
+        .filter(|(s, _, _)| s.starts_with("DMARC"))
+        .collect();
+    assert!(
+        dmarc.iter().any(|(_, l, t)| l == "error"
+            && t.contains("several DMARC records at _dmarc.example.com")
+            && t.contains("keep exactly one")),
+        "{dmarc:#?}"
+    );
+    assert!(
+        !dmarc.iter().any(|(_, _, t)| t.contains("no DMARC record")),
+        "{dmarc:#?}"
+    );
+}
+
+/// A valid p= with an invalid sp= or np= makes receivers read the whole record as p=none
+/// (with a valid rua=) or ignore it (without), RFC 9989 §4.10.1, RFC 7489 §6.6.3: the
+/// finding names the bad tag, and never tells a p=reject domain to "move to p=quarantine" or
+/// that its p= is missing.
+#[test]
+fn an_invalid_sp_or_np_is_named_as_what_voids_the_policy() {
+    for (record, effect) in [
+        (
+            "v=DMARC1; p=reject; sp=bogus; rua=mailto:dmarc@example.com",
+            "as p=none",
+        ),
+        (
+            "v=DMARC1; p=reject; np=bogus; rua=mailto:dmarc@example.com",
+            "as p=none",
+        ),
+        ("v=DMARC1; p=reject; sp=bogus", "ignore the record"),
+    ] {
+        let zone =
+            good("example.com").replace("v=DMARC1; p=reject; rua=mailto:dmarc@example.com", record);
+        let (code, all, out) = run(&zone, &[]);
+        assert_eq!(code, 1, "{out}");
+        let dmarc: Vec<_> = all
+            .iter()
+            .filter(|(s, _, _)| s.starts_with("DMARC"))
+            .collect();
+        let tag = if record.contains("np=") { "np=" } else { "sp=" };
+        assert!(
+            dmarc.iter().any(|(_, l, t)| l == "error"
+                && t.contains(&format!("{tag}\"bogus\""))
+                && t.contains(effect)
+                && t.contains(&format!("fix: correct or remove {tag}"))),
+            "{record}: {dmarc:#?}"
+        );
+        assert!(
+            !dmarc
+                .iter()
+                .any(|(_, _, t)| t.contains("move to p=quarantine") || t.contains("p= missing")),
+            "{record}: {dmarc:#?}"
+        );
+    }
+}
+
+/// The DOMAIN argument as a postmaster types it: an internationalized name is checked under
+/// its A-label form, as receivers look it up (RFC 5890), in any case; an address, a name DNS
+/// cannot carry or an empty one is refused with exit status 2, not reported on.
+#[test]
+fn the_domain_argument_is_converted_or_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("zone");
+    std::fs::write(&path, good("xn--bcher-kva.example")).expect("zone");
+    let zone = path.to_str().expect("utf-8");
+    for given in ["bücher.example", "BÜCHER.EXAMPLE.", "xn--bcher-kva.example"] {
+        let (code, out, err) = run_cli(
+            &[
+                "check-domain",
+                given,
+                "--selector",
+                "s1",
+                "--json",
+                "--zone",
+                zone,
+            ],
+            None,
+        );
+        let all = findings(&out, &err);
+        let bad: Vec<_> = all
+            .iter()
+            .filter(|(_, l, _)| l != "ok" && l != "note")
+            .collect();
+        assert!(bad.is_empty(), "{given}: {bad:#?}");
+        assert_eq!(code, 0, "{given}: {out}{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(v["domain"], "xn--bcher-kva.example", "{given}");
+    }
+    for given in [
+        "",
+        ".",
+        "postmaster@example.com",
+        "exa mple.com",
+        "a..example",
+        "x/y.example",
+    ] {
+        let (code, out, err) = run_cli(&["check-domain", given, "--zone", zone], None);
+        assert_eq!(code, 2, "{given:?}: {out}{err}");
+        assert!(out.is_empty(), "{given:?}: {out}");
+        assert!(
+            err.contains("not a domain") || err.contains("empty"),
+            "{given:?}: {err}"
+        );
+    }
+    let (_, _, err) = run_cli(
+        &["check-domain", "postmaster@example.com", "--zone", zone],
+        None,
+    );
+    assert!(err.contains("example.com"), "{err}");
+}
+
+/// A `--selector` DNS cannot carry (white space, a slash, an empty label, the whole key name
+/// given) is refused with exit status 2 naming it, not reported as "no key record published"
+/// (exit 1); a selector with dots is legal (RFC 6376 §3.1) and checked, in any case.
+#[test]
+fn bad_selectors_are_refused_not_reported_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("zone");
+    std::fs::write(
+        &path,
+        good("example.com").replace("s1._domainkey", "mail.2026._domainkey"),
+    )
+    .expect("zone");
+    let zone = path.to_str().expect("utf-8");
+    let (code, out, err) = run_cli(
+        &[
+            "check-domain",
+            "example.com",
+            "--selector",
+            "Mail.2026",
+            "--json",
+            "--zone",
+            zone,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    for bad in ["s 1", "s/1", "s..1", "s1._domainkey.example.com", ""] {
+        let (code, out, err) = run_cli(
+            &[
+                "check-domain",
+                "example.com",
+                "--selector",
+                bad,
+                "--zone",
+                zone,
+            ],
+            None,
+        );
+        assert_eq!(code, 2, "{bad:?}: {out}{err}");
+        assert!(out.is_empty(), "{bad:?}: {out}");
+        assert!(err.contains("--selector"), "{bad:?}: {err}");
+    }
+}
+
+/// A null MX (`0 .`, RFC 7505) published beside other MX records: RFC 7505 §3 says a domain
+/// with a null MX must publish no other, so it is an error, and the root name `.` is not
+/// looked up as a host (that gave "could not check the addresses of : invalid domain name",
+/// counted as a DNS failure).
+#[test]
+fn a_null_mx_beside_other_mx_records_is_an_error() {
+    let zone = good("example.com").replace(
+        "example.com MX 10 mx.example.com\n",
+        "example.com MX 0 .\nexample.com MX 10 mx.example.com\n",
+    );
+    let (code, all, out) = run(&zone, &[]);
+    assert_eq!(code, 1, "{out}");
+    let mx: Vec<_> = all.iter().filter(|(s, _, _)| s.starts_with("MX")).collect();
+    assert!(
+        mx.iter()
+            .any(|(_, l, t)| l == "error" && t.contains("null MX") && t.contains("RFC 7505")),
+        "{mx:#?}"
+    );
+    assert!(
+        !mx.iter().any(|(_, l, _)| l == "could-not-check"),
+        "{mx:#?}"
+    );
+    // the real MX host is still checked
+    assert!(
+        mx.iter()
+            .any(|(_, l, t)| l == "ok" && t.contains("mx.example.com 192.0.2.10")),
+        "{mx:#?}"
+    );
+}
+
+/// Without --selector, common selectors are guessed. A wildcard TXT record (often
+/// `*.example.com TXT "v=spf1 -all"`, to protect subdomains) answers every guessed name
+/// with a record that is no DKIM key at all: that is no key, not an invalid key record (each
+/// guess was an ERROR, exit 1). A record meant as a key (`v=DKIM1`, a `p=` tag) that does
+/// not parse is still an error, and a named selector is always reported.
+#[test]
+fn guessed_selectors_skip_records_that_are_no_dkim_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("zone");
+    let zone = format!(
+        "{}default._domainkey.example.com TXT \"v=spf1 -all\"\n\
+         mail._domainkey.example.com TXT \"google-site-verification=abc\"\n",
+        good("example.com")
+    );
+    std::fs::write(&path, &zone).expect("zone");
+    let zone_arg = path.to_str().expect("utf-8");
+    let (code, out, err) = run_cli(
+        &["check-domain", "example.com", "--json", "--zone", zone_arg],
+        None,
+    );
+    let all = findings(&out, &err);
+    let dkim: Vec<_> = all
+        .iter()
+        .filter(|(s, _, _)| s.starts_with("DKIM"))
+        .collect();
+    assert!(!dkim.iter().any(|(_, l, _)| l == "error"), "{dkim:#?}");
+    assert_eq!(code, 0, "{out}{err}");
+    // named, the same record is reported
+    let (code, out, err) = run_cli(
+        &[
+            "check-domain",
+            "example.com",
+            "--selector",
+            "default",
+            "--json",
+            "--zone",
+            zone_arg,
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    // guessed, a broken key record is still an error
+    std::fs::write(
+        &path,
+        format!(
+            "{}k1._domainkey.example.com TXT \"v=DKIM1; k=rsa; p=%%%\"\n",
+            good("example.com")
+        ),
+    )
+    .expect("zone");
+    let (code, out, err) = run_cli(
+        &["check-domain", "example.com", "--json", "--zone", zone_arg],
+        None,
+    );
+    let all = findings(&out, &err);
+    assert!(
+        all.iter()
+            .any(|(s, l, t)| s == "DKIM k1._domainkey.example.com"
+                && l == "error"
+                && t.contains("key record invalid")),
+        "{all:#?}"
+    );
+    assert_eq!(code, 1, "{out}{err}");
+}
+
+/// A TXT record at `_mta-sts` or `_smtp._tls` that is no such record (a wildcard
+/// `*.example.com TXT "v=spf1 -all"` answers there too) is discarded by senders (RFC 8461
+/// §3.1, RFC 8460 §3): the domain has no MTA-STS or TLS-RPT, a note as when nothing is
+/// published, not an error.
+#[test]
+fn other_txt_records_at_the_tls_names_count_as_absent() {
+    let zone = good("example.com")
+        .replace(
+            "_mta-sts.example.com TXT \"v=STSv1; id=20260101\"",
+            "_mta-sts.example.com TXT \"v=spf1 -all\"",
+        )
+        .replace(
+            "_smtp._tls.example.com TXT \"v=TLSRPTv1; rua=mailto:tls@example.com\"",
+            "_smtp._tls.example.com TXT \"v=spf1 -all\"",
+        );
+    let (code, all, out) = run(&zone, &[]);
+    for section in ["MTA-STS", "TLS-RPT"] {
+        let levels: Vec<_> = all
+            .iter()
+            .filter(|(s, _, _)| s.starts_with(section))
+            .map(|(_, l, t)| (l.as_str(), t.as_str()))
+            .collect();
+        assert!(
+            matches!(levels.as_slice(), [("note", t)] if t.contains("no ")),
+            "{section}: {levels:#?}"
+        );
+    }
+    assert_eq!(code, 0, "{out}");
+}
