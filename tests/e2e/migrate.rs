@@ -256,7 +256,8 @@ fn host_list_negations_are_cut_out_of_the_networks() {
     std::fs::write(
         &hosts,
         "192.168.1.0/24\n!192.168.1.5\n10.0.0.0/8\n!10.1.0.0/16\n10.1.2.0/24\n\
-         2001:db8::/32\n!2001:db8:1::/48\n!198.51.100.7\n",
+         2001:db8::/32\n!2001:db8:1::/48\n!198.51.100.7\n\
+         [198.18.0.0]/15\n![198.18.0.1]\n[2001:db8:ffff::1]\n",
     )
     .expect("write");
     let internal: &[(&str, bool)] = &[
@@ -273,6 +274,11 @@ fn host_list_negations_are_cut_out_of_the_networks() {
         ("2001:db8:1::1", false),
         ("2001:db8:2::1", true),
         ("198.51.100.7", false),
+        // OpenDKIM also matches addresses written in brackets (dkimf_checkip)
+        ("198.18.0.1", false),
+        ("198.18.0.2", true),
+        ("198.19.255.255", true),
+        ("2001:db8:ffff::1", true),
     ];
     for (program, setting, key) in [
         ("opendkim", "InternalHosts", "internal_networks"),
@@ -315,6 +321,7 @@ fn host_list_negations_are_cut_out_of_the_networks() {
             );
         }
         assert!(!out.contains("entries !192.168.1.5"), "{out}");
+        assert!(!out.contains("[198.18.0.0]/15\n#"), "{out}");
     }
 }
 

@@ -120,8 +120,9 @@ pub fn dataset(value: &str, files: &Files) -> Result<DataSet, String> {
 /// OpenDMARC's host lists let the most specific entry win (opendkim.conf(5), "PeerList"); a
 /// more specific entry listed again inside the cut stays listed on its own.
 pub fn networks(entries: &[String]) -> (Vec<String>, Vec<String>) {
+    // OpenDKIM also matches an address written in brackets, `[192.0.2.1]`, `[2001:db8::]/32`
     let parse = |e: &str| {
-        crate::config::Network::try_from(e.to_string())
+        crate::config::Network::try_from(e.replace(['[', ']'], ""))
             .ok()
             .map(|n| n.0)
     };
@@ -143,7 +144,7 @@ pub fn networks(entries: &[String]) -> (Vec<String>, Vec<String>) {
             continue;
         };
         let pieces = without(net, &excluded);
-        if pieces == [net] {
+        if pieces == [net] && !e.contains('[') {
             nets.push(e.clone());
         } else {
             nets.extend(pieces.iter().map(ToString::to_string));
