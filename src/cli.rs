@@ -150,9 +150,10 @@ pub struct CheckDomainArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Give up on DNS answers still missing after this many seconds (they are reported as
-    /// "could not check").
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    /// Give up on DNS answers still missing after this many seconds, 1 to 3600 (they are
+    /// reported as "could not check").
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
     /// The configuration file (for DNS settings); optional.
     #[command(flatten)]

@@ -453,6 +453,57 @@ fn srs_forward_and_reverse_refuse_what_is_no_address() {
     assert_eq!((code, out.trim()), (0, "<>"));
 }
 
+/// Numbers on the command line past any sensible range are refused with exit status 2 and a
+/// message naming the option, never a panic: `check-domain --timeout 18446744073709551615`
+/// overflowed the deadline's Instant, `bench --duration 1e300` the Duration conversion, and
+/// `bench --per-connection 0` ran a benchmark of failures.
+#[test]
+fn out_of_range_numbers_are_refused_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zone = write(dir.path(), "zone", b"example.com TXT \"v=spf1 -all\"\n");
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).expect("corpus");
+    std::fs::write(corpus.join("1.eml"), b"From: a@example.com\n\nx\n").expect("message");
+    let corpus = corpus.to_str().expect("utf-8");
+    let bench = |extra: &[&str]| {
+        let mut args = vec![
+            "bench",
+            "--target",
+            "inet:127.0.0.1:9",
+            "--corpus",
+            corpus,
+            "--count",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        run_cli(&args, None)
+    };
+    let cases = [
+        (
+            run_cli(
+                &[
+                    "check-domain",
+                    "example.com",
+                    "--zone",
+                    &zone,
+                    "--timeout",
+                    "18446744073709551615",
+                ],
+                None,
+            ),
+            "--timeout",
+        ),
+        (bench(&["--duration", "1e300"]), "--duration"),
+        (bench(&["--timeout", "1e300"]), "--timeout"),
+        (bench(&["--per-connection", "0"]), "--per-connection"),
+    ];
+    for ((code, out, err), option) in cases {
+        assert_eq!(code, 2, "{option}: {out}{err}");
+        assert!(!err.contains("panicked"), "{option}: {err}");
+        assert!(err.contains(option), "{option}: {err}");
+    }
+}
+
 #[test]
 fn check_domain_reports_problems_per_record() {
     let dir = tempfile::tempdir().expect("tempdir");
