@@ -558,3 +558,47 @@ fn sign_and_seal_take_the_names_genkey_takes() {
         }
     }
 }
+
+/// `genkey --out keys` (relative, as the default `.` is) printed `path = "keys/..."` for
+/// milter.toml: `serve` reads it relative to its own working directory (`/` under systemd),
+/// so the key was not found where `config check` in the shell found it. The block now holds
+/// the absolute path, quoted as TOML needs (a `"` in a directory name broke the file).
+#[test]
+fn genkey_prints_an_absolute_toml_quoted_key_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(binary())
+        .current_dir(dir.path())
+        .args([
+            "dkim",
+            "genkey",
+            "--domain",
+            "example.org",
+            "--selector",
+            "s1",
+            "--algorithm",
+            "ed25519",
+            "--out",
+            "my \"keys\"",
+        ])
+        .output()
+        .expect("run authmilter");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let block = printed
+        .split("[[dkim.key]]")
+        .nth(1)
+        .and_then(|b| b.split("\n\n").next())
+        .expect("the [[dkim.key]] block");
+    let v: toml::Value = toml::from_str(block).unwrap_or_else(|e| panic!("{e}: {block}"));
+    let path = std::path::PathBuf::from(v["path"].as_str().expect("path"));
+    assert!(path.is_absolute(), "{block}");
+    assert!(path.is_file(), "{}", path.display());
+    assert_eq!(
+        path,
+        dir.path().join("my \"keys\"").join("example.org.s1.pem")
+    );
+}

@@ -33,7 +33,7 @@ pub fn run(args: DkimGenkeyArgs) -> anyhow::Result<ExitCode> {
     outln!("[[dkim.key]]")?;
     outln!("domain = \"{domain}\"")?;
     outln!("selector = \"{selector}\"")?;
-    outln!("path = \"{}\"", path.display())?;
+    outln!("path = {}", toml_string(&path))?;
     outln!()?;
     outln!(
         "and check the record once it is published: authmilter dkim testkey --domain {domain} --selector {selector} --key {}",
@@ -64,6 +64,10 @@ pub fn write_new_key(
     selector: &str,
     algorithm: KeyAlgorithm,
 ) -> anyhow::Result<(PathBuf, GeneratedKey)> {
+    // absolute: the path goes into milter.toml, which serve reads from its own working
+    // directory (`/` under systemd)
+    let dir = &std::path::absolute(dir)
+        .with_context(|| format!("cannot make {} absolute", dir.display()))?;
     let path = key_path(dir, domain, selector);
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     if path.exists() {
@@ -127,6 +131,11 @@ fn write_private_file(
     result?;
     removed?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// A path as a TOML string, quoted and escaped (for the `[[dkim.key]]` block printed).
+pub fn toml_string(path: &Path) -> String {
+    toml::Value::String(path.display().to_string()).to_string()
 }
 
 /// Where `genkey` and `rotate` put a key.

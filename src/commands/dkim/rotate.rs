@@ -57,7 +57,7 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
     outln!("[[dkim.key]]")?;
     outln!("domain = \"{domain}\"")?;
     outln!("selector = \"{selector}\"")?;
-    outln!("path = \"{}\"", path.display())?;
+    outln!("path = {}", super::genkey::toml_string(&path))?;
     outln!("state = \"next\"")?;
     outln!()?;
     let replaced: Vec<String> = config
