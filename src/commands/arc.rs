@@ -159,9 +159,9 @@ fn verify(args: ArcVerifyArgs) -> anyhow::Result<ExitCode> {
         outln!("{}", serde_json::to_string_pretty(&report)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    print!("arc={}", report.result);
+    out!("arc={}", report.result)?;
     if let Some(r) = &report.reason {
-        print!(
+        out!(
             " ({}{})",
             shown(r),
             if report.temporary {
@@ -169,17 +169,17 @@ fn verify(args: ArcVerifyArgs) -> anyhow::Result<ExitCode> {
             } else {
                 ""
             }
-        );
+        )?;
     }
     if report.instances > 0 {
-        print!(
+        out!(
             ", {} set{}",
             report.instances,
             if report.instances == 1 { "" } else { "s" }
-        );
+        )?;
     }
     if let Some(p) = report.oldest_pass {
-        print!(", oldest-pass={p}");
+        out!(", oldest-pass={p}")?;
     }
     outln!()?;
     for s in report.sets.iter().rev() {

@@ -73,18 +73,18 @@ fn send(args: ReportSendArgs) -> anyhow::Result<ExitCode> {
             summary.failure_sent = failure_pass(&app, &store, &holder, now).await?;
         }
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&summary)?);
+            outln!("{}", serde_json::to_string_pretty(&summary)?)?;
         } else if args.dry_run {
-            println!(
+            outln!(
                 "dry run: {} report(s), {} message(s) written, nothing sent",
                 summary.reports,
                 summary.written.len()
-            );
+            )?;
             for p in &summary.written {
-                println!("  {}", p.display());
+                outln!("  {}", p.display())?;
             }
         } else {
-            println!(
+            outln!(
                 "{} report(s): {} sent, {} skipped, {} failed, {} deferred, {} uncertain, {} held by another sender; {} failure report(s) sent",
                 summary.reports,
                 summary.sent,
@@ -94,7 +94,7 @@ fn send(args: ReportSendArgs) -> anyhow::Result<ExitCode> {
                 summary.uncertain,
                 summary.busy,
                 summary.failure_sent
-            );
+            )?;
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -113,18 +113,18 @@ fn status(args: ReportStatusArgs) -> anyhow::Result<ExitCode> {
                 "store": store.location().to_string(),
                 "status": status,
             });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            outln!("{}", serde_json::to_string_pretty(&v)?)?;
         } else {
-            print_status(&store.location().to_string(), &status);
+            print_status(&store.location().to_string(), &status)?;
         }
         Ok(ExitCode::SUCCESS)
     })
 }
 
-fn print_status(location: &str, s: &Status) {
-    println!("store: {location} (schema {})", s.schema_version);
+fn print_status(location: &str, s: &Status) -> std::io::Result<()> {
+    outln!("store: {location} (schema {})", s.schema_version)?;
     if s.periods.is_empty() {
-        println!("no periods recorded");
+        outln!("no periods recorded")?;
     }
     for p in &s.periods {
         let job = match &p.job {
@@ -142,13 +142,13 @@ fn print_status(location: &str, s: &Status) {
                     .unwrap_or_default()
             ),
         };
-        println!(
+        outln!(
             "{}  {}  {} messages in {} rows  report: {job}",
             day(p.period_begin),
             p.policy_domain,
             p.messages,
             p.rows
-        );
+        )?;
         for d in &p.sends {
             let detail = match d.state {
                 SendState::Sent => format!(
@@ -158,14 +158,14 @@ fn print_status(location: &str, s: &Status) {
                 ),
                 _ => d.last_error.clone().unwrap_or_default(),
             };
-            println!("    {:<9} {}  {detail}", d.state.as_str(), d.destination);
+            outln!("    {:<9} {}  {detail}", d.state.as_str(), d.destination)?;
         }
     }
     if s.unreported_messages > 0 {
-        println!(
+        outln!(
             "{} message(s) recorded without rua= (record_all)",
             s.unreported_messages
-        );
+        )?;
     }
     if !s.failure_reports.is_empty() {
         let parts: Vec<String> = s
@@ -173,12 +173,14 @@ fn print_status(location: &str, s: &Status) {
             .iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
-        println!("failure reports: {}", parts.join(", "));
+        outln!("failure reports: {}", parts.join(", "))?;
     }
     if s.received.0 > 0 {
-        println!(
+        outln!(
             "received reports: {} ({} records)",
-            s.received.0, s.received.1
-        );
+            s.received.0,
+            s.received.1
+        )?;
     }
+    Ok(())
 }

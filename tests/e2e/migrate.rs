@@ -356,3 +356,27 @@ fn mode_s_never_signs_mail_from_strangers() {
     let out = migrate("opendkim", conf.to_str().expect("utf-8"), None);
     assert!(out.contains("role = \"verify\""), "{out}");
 }
+
+/// `authmilter migrate ... | head -1` on a configuration whose TOML is larger than the pipe
+/// holds: the reader goes away while migrate writes, which ends it quietly as any Unix filter
+/// (exit 128 + SIGPIPE), as the other tools do; `print!` panicked with "failed printing to
+/// stdout: Broken pipe".
+#[test]
+fn migrate_piped_into_head_ends_quietly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("opendkim.conf");
+    let text: String = (0..5000).map(|i| format!("Frobnicate{i} yes\n")).collect();
+    std::fs::write(&conf, text).expect("write");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' migrate opendkim '{}' | head -1",
+            crate::support::binary().display(),
+            conf.display()
+        ))
+        .output()
+        .expect("sh");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "no message, no panic: {stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}

@@ -35,7 +35,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     crate::config::Config::parse(&toml).with_context(|| {
         format!("internal error: the migrated configuration does not load:\n{toml}")
     })?;
-    print!("{toml}");
+    out!("{toml}")?;
     Ok(ExitCode::SUCCESS)
 }
 
