@@ -108,6 +108,12 @@ pub fn domain_arg(text: &str) -> anyhow::Result<String> {
     if t.is_empty() {
         anyhow::bail!("the domain must not be empty");
     }
+    if t.trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .is_ok()
+    {
+        anyhow::bail!("{text:?} is an IP address, not a domain name");
+    }
     if let Some((_, domain)) = t.rsplit_once('@') {
         anyhow::bail!("{text:?} is an address, not a domain name: give its domain ({domain:?})");
     }

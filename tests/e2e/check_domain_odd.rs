@@ -149,6 +149,8 @@ fn the_domain_argument_is_converted_or_refused() {
         "exa mple.com",
         "a..example",
         "x/y.example",
+        "192.0.2.1",
+        "2001:db8::1",
     ] {
         let (code, out, err) = run_cli(&["check-domain", given, "--zone", zone], None);
         assert_eq!(code, 2, "{given:?}: {out}{err}");
