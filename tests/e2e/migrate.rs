@@ -380,3 +380,49 @@ fn migrate_piped_into_head_ends_quietly() {
     assert!(stderr.is_empty(), "no message, no panic: {stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
 }
+
+/// OpenDMARC `IgnoreAuthenticatedClients true` skips DMARC for clients that logged in (our
+/// users' submissions, unsigned yet, whose SPF fails from home). It was mapped to
+/// `[outbound] authenticated = true` on listeners with role "verify", which ignores
+/// [outbound]: with `RejectFailures true` our own users' mail from a p=reject domain was
+/// refused. Those listeners now get role "auto" with only authenticated clients as ours
+/// (no internal networks or daemon names that OpenDMARC did not skip).
+#[test]
+fn ignore_authenticated_clients_takes_effect() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("opendmarc.conf");
+    std::fs::write(
+        &conf,
+        "Socket inet:8893@localhost\nRejectFailures true\nIgnoreAuthenticatedClients true\n",
+    )
+    .expect("write");
+    let out = migrate("opendmarc", conf.to_str().expect("utf-8"), None);
+    config_check_accepts(&out);
+    let v: toml::Value = toml::from_str(&out).expect("toml");
+    let listen = &v["server"]["listen"][0];
+    assert_eq!(listen["role"].as_str(), Some("auto"), "{out}");
+    assert_eq!(
+        v["outbound"]["authenticated"].as_bool(),
+        Some(true),
+        "{out}"
+    );
+    assert_eq!(
+        v["outbound"]["internal_networks"].as_array().map(Vec::len),
+        Some(0),
+        "{out}"
+    );
+    assert_eq!(
+        v["outbound"]["daemon_names"].as_array().map(Vec::len),
+        Some(0),
+        "{out}"
+    );
+    // without it, every client's mail is checked, as OpenDMARC did
+    std::fs::write(
+        &conf,
+        "Socket inet:8893@localhost\nIgnoreAuthenticatedClients false\n",
+    )
+    .expect("write");
+    let out = migrate("opendmarc", conf.to_str().expect("utf-8"), None);
+    assert!(out.contains("role = \"verify\""), "{out}");
+    assert!(out.contains(" IgnoreAuthenticatedClients false"), "{out}");
+}

@@ -58,13 +58,18 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 let how = if flag == Some(true) { "reject" } else { "strictest" };
                 plan.set_str("dmarc", "multiple_from", how, &from);
             }
-            "ignoreauthenticatedclients" => {
-                if flag == Some(true) {
+            "ignoreauthenticatedclients" => match flag {
+                // role "verify" ignores [outbound]: the listeners become "auto" below, with
+                // only authenticated clients as ours
+                Some(true) => {
                     plan.set("outbound", "authenticated", toml::Value::Boolean(true), &from);
-                } else {
-                    plan.unmapped(&shown, "authenticated clients' mail is always ours here (signed, never rejected); set [outbound] authenticated = false only if that is wrong");
+                    let only = format!("{from} (only authenticated clients are ours)");
+                    plan.set_list("outbound", "internal_networks", &[], &only);
+                    plan.set_list("outbound", "daemon_names", &[], &only);
                 }
-            }
+                Some(false) => plan.note(format!("{shown}: the listeners have role = \"verify\", which checks every client's mail, authenticated or not, as OpenDMARC did")),
+                None => plan.unmapped(&shown, "not a boolean: not carried over"),
+            },
             "ignorehosts" => match dataset(&s.value, files) {
                 Ok(DataSet::Entries { entries, .. }) => {
                     let (nets, names) = networks(&entries);
@@ -120,6 +125,18 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
             "recordallmessages" => plan.unmapped(&shown, "every message is logged with its results at level info"),
             _ => plan.unmapped(&shown, "no equivalent"),
         }
+    }
+    if settings
+        .iter()
+        .rev()
+        .find(|s| s.key() == "ignoreauthenticatedclients")
+        .and_then(|s| s.flag())
+        == Some(true)
+    {
+        for l in &mut plan.listeners {
+            l.1 = "auto";
+        }
+        plan.note("IgnoreAuthenticatedClients true: the listeners have role = \"auto\" so that authenticated clients' mail is ours (never checked or rejected); role = \"verify\" checks every message");
     }
     Ok(plan)
 }
