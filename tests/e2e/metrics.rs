@@ -34,7 +34,7 @@ fn http(port: u16, request: &[u8]) -> (u16, String, String) {
 }
 
 /// `GET /metrics` → every sample: `name{labels}` → value.
-fn scrape(port: u16) -> BTreeMap<String, f64> {
+pub(crate) fn scrape(port: u16) -> BTreeMap<String, f64> {
     let (status, head, body) = http(
         port,
         b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
