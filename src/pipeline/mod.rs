@@ -17,11 +17,13 @@ mod message;
 mod outbound;
 pub mod policy;
 #[cfg(test)]
+#[path = "tests/policy.rs"]
 mod policy_tests;
 pub mod report;
 pub mod results;
 pub mod sink;
 #[cfg(test)]
+#[path = "tests/srs.rs"]
 mod srs_tests;
 mod steps;
 mod task;
