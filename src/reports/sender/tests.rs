@@ -59,10 +59,8 @@ fn observation_of(domain: &str, rua: &str) -> Observation {
     }
 }
 
-/// A store in `dir` with one observation of a.example whose rua destination
-/// r@reports.other.example an earlier pass verified and left pending (the relay said 451),
-/// and the app of `[reports] extra` settings over `zone`.
-async fn left_pending(dir: &std::path::Path, extra: &str, zone: &str) -> (App, Store) {
+/// The app of `[reports]` settings `extra` over `zone`, and its SQLite store in `dir`.
+async fn app_and_store(dir: &std::path::Path, extra: &str, zone: &str) -> (App, Store) {
     let db = dir.join("reports.db");
     let toml = format!(
         "[authres]\nauthserv_id = \"mx.rx.example\"\n\
@@ -72,6 +70,21 @@ async fn left_pending(dir: &std::path::Path, extra: &str, zone: &str) -> (App, S
     let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone(zone).unwrap());
     let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
     let store = Store::open(&StoreLocation::Sqlite(db), T0).await.unwrap();
+    (app, store)
+}
+
+/// A relay setting naming a local port nothing listens on.
+fn closed_relay() -> String {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    format!("relay = \"127.0.0.1:{port}\"\n")
+}
+
+/// A store in `dir` with one observation of a.example whose rua destination
+/// r@reports.other.example an earlier pass verified and left pending (the relay said 451),
+/// and the app of `[reports] extra` settings over `zone`.
+async fn left_pending(dir: &std::path::Path, extra: &str, zone: &str) -> (App, Store) {
+    let (app, store) = app_and_store(dir, extra, zone).await;
     let uri = "mailto:r@reports.other.example";
     store.record(&[observation(uri)]).await.unwrap();
     let key = PeriodKey {
@@ -186,23 +199,9 @@ async fn a_pending_destination_no_longer_authorized_is_skipped() {
 #[tokio::test]
 async fn an_unreachable_relay_stops_the_pass() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("reports.db");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    let toml = format!(
-        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
-         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc@rx.example\"\n\
-         relay = \"127.0.0.1:{port}\"\n",
-        db.display()
-    );
     let zone = "a.example MX 10 mx.a.example\nb.example MX 10 mx.b.example\n\
                 c.example MX 10 mx.c.example\n";
-    let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone(zone).unwrap());
-    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
-    let store = Store::open(&StoreLocation::Sqlite(db.clone()), T0)
-        .await
-        .unwrap();
+    let (app, store) = app_and_store(dir.path(), &closed_relay(), zone).await;
     let batch: Vec<Observation> = ["a.example", "b.example", "c.example"]
         .iter()
         .map(|d| observation_of(d, &format!("mailto:dmarc@{d}")))
@@ -233,21 +232,7 @@ async fn an_unreachable_relay_stops_the_pass() {
 #[tokio::test]
 async fn an_unreachable_relay_stops_the_failure_pass() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("reports.db");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    let toml = format!(
-        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
-         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc@rx.example\"\n\
-         relay = \"127.0.0.1:{port}\"\n",
-        db.display()
-    );
-    let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone("").unwrap());
-    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
-    let store = Store::open(&StoreLocation::Sqlite(db.clone()), T0)
-        .await
-        .unwrap();
+    let (app, store) = app_and_store(dir.path(), &closed_relay(), "").await;
     let limits = report_store::FailureLimits {
         per_domain: (10, 3600),
         per_destination: (10, 3600),
