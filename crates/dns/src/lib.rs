@@ -29,6 +29,7 @@ pub mod cache;
 pub mod fuzzing;
 #[cfg(feature = "hickory")]
 pub mod hickory;
+pub mod inflight;
 pub mod memory;
 pub mod name;
 pub mod stats;
