@@ -36,6 +36,9 @@ use crate::cache::TtlCache;
 use crate::inflight::InFlight;
 use crate::stats::QueryStats;
 use crate::{DnsError, LookupFuture, Mx, Resolver, normalize_name, reverse_name};
+use cname::Chain;
+
+mod cname;
 
 /// Settings for [`HickoryResolver`]; the server builds it from milter.toml.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,7 +207,23 @@ impl HickoryResolver {
         }
         let kind = key.0;
         self.stats.count_query();
-        let (result, ttl) = match self.inner.lookup(fqdn, kind.record_type()).await {
+        let mut outcome = self.inner.lookup(fqdn.clone(), kind.record_type()).await;
+        if cname::may_be_cut_chain(&outcome) {
+            match cname::walk(&self.inner, &self.stats, &fqdn).await {
+                Chain::NotAlias => {}
+                Chain::End(end) => {
+                    self.stats.count_query();
+                    outcome = self.inner.lookup(end, kind.record_type()).await;
+                }
+                Chain::Broken(why) => {
+                    // never cached: the zone may be fixed by the next try (RFC 7208 §4.4)
+                    let result = Err(DnsError::Other(why.to_string()));
+                    self.stats.count_outcome(&result);
+                    return result;
+                }
+            }
+        }
+        let (result, ttl) = match outcome {
             Ok(lookup) => {
                 let answer = Answer::extract(kind, &lookup);
                 let ttl = lookup.answers().iter().map(|r| r.ttl).min();

@@ -31,6 +31,8 @@ host     AAAA 2001:db8::10
 @        MX   20 Backup.Test.Example.
 mail     A    192.0.2.25
 alias    CNAME host
+loop1    CNAME loop2
+loop2    CNAME loop1
 empty.sub TXT "only here"
 short 1  A    192.0.2.50
 "#,
@@ -129,6 +131,13 @@ async fn hickory_against_nsd() {
         Err(DnsError::NxDomain)
     );
     assert!(r.a("short.test.example").await.is_ok());
+    // A CNAME loop (NSD answers with the chain it followed, RFC 1034 §3.6.2) is no "no data"
+    // answer but a temporary failure, as a recursive resolver's SERVFAIL.
+    let looped = r.txt("loop1.test.example").await;
+    assert!(
+        looped.as_ref().is_err_and(DnsError::is_temporary),
+        "{looped:?}"
+    );
 
     // The cache: once NSD is gone, answers seen before (positive and negative) still come back,
     // from memory, while a new question fails.

@@ -23,6 +23,8 @@ use std::time::Duration;
 pub mod qtype {
     /// A.
     pub const A: u16 = 1;
+    /// CNAME.
+    pub const CNAME: u16 = 5;
     /// SOA.
     pub const SOA: u16 = 6;
     /// PTR.
@@ -48,6 +50,11 @@ pub enum Answer {
     ServFail,
     /// No reply at all.
     Silent,
+    /// An alias: one CNAME record to this target (RFC 1034 §3.6.2), whatever the type asked,
+    /// without the target's records (a chain or a loop is followed one question at a time).
+    Cname(String),
+    /// NODATA without the SOA (RFC 2308 §2.2.1, "type 2"): not to be cached.
+    NoDataWithoutSoa,
 }
 
 type Questions = Arc<Mutex<Vec<(u16, String)>>>;
@@ -131,8 +138,14 @@ fn respond(
     if let Ok(mut l) = log.lock() {
         l.push((qtype, name.clone()));
     }
+    let mut rtype = qtype;
     let (rcode, records, negative): (u16, Vec<Vec<u8>>, bool) = match answer(qtype, &name) {
         Answer::Silent => return None,
+        Answer::Cname(target) => {
+            rtype = qtype::CNAME;
+            (0, vec![name_rdata(&target)?], false)
+        }
+        Answer::NoDataWithoutSoa => (0, Vec::new(), false),
         Answer::ServFail => (2, Vec::new(), false),
         Answer::NxDomain => (3, Vec::new(), true),
         Answer::NoData => (0, Vec::new(), true),
@@ -156,7 +169,7 @@ fn respond(
     for rdata in records {
         // owned by the question's name: a compression pointer to offset 12
         out.extend_from_slice(&[0xC0, 0x0C]);
-        push_record_tail(&mut out, qtype, 300, &rdata)?;
+        push_record_tail(&mut out, rtype, 300, &rdata)?;
     }
     if negative {
         let mut soa = name_rdata("ns.invalid")?;
@@ -267,6 +280,11 @@ impl Zone {
         let owner = format!("{d}.{c}.{b}.{a}.in-addr.arpa");
         let rdata = name_rdata(target).unwrap_or_else(|| vec![0]);
         self.record(&owner, qtype::PTR, rdata)
+    }
+
+    /// `name` is an alias of `target` (a CNAME, for every type asked).
+    pub fn cname(self, name: &str, target: &str) -> Self {
+        self.fail(name, Answer::Cname(normalize(target)))
     }
 
     /// Every question for `name` gets `answer` (e.g. [`Answer::ServFail`], [`Answer::Silent`]).

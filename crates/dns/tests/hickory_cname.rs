@@ -1,0 +1,103 @@
+//! CNAME chains served one question at a time by an authoritative server (RFC 1034 §3.6.2):
+//! a loop, or a chain longer than hickory follows (8 questions), is no "no data" answer (which
+//! SPF turns into a permanent error and DKIM into "no key"): it is a temporary failure, as a
+//! recursive resolver reports it (SERVFAIL); a chain that ends somewhere gives that answer.
+
+use std::time::Duration;
+
+use dns::hickory::{HickoryConfig, HickoryResolver};
+use dns::{DnsError, Resolver};
+use test_support::dns_server::{Answer, Zone, qtype};
+
+fn resolver(addr: std::net::SocketAddr) -> HickoryResolver {
+    HickoryResolver::new(&HickoryConfig {
+        nameservers: vec![addr],
+        timeout: Duration::from_secs(2),
+        attempts: 1,
+        ..HickoryConfig::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_cname_loop_is_a_temporary_failure() {
+    let server = Zone::new()
+        .cname("a.loop.example", "b.loop.example")
+        .cname("b.loop.example", "a.loop.example")
+        .cname("self.loop.example", "self.loop.example")
+        .cname("_dmarc.loop.example", "x.loop.example")
+        .cname("x.loop.example", "y.loop.example")
+        .cname("y.loop.example", "x.loop.example")
+        .serve()
+        .unwrap();
+    let r = resolver(server.addr());
+    for name in ["a.loop.example", "self.loop.example", "_dmarc.loop.example"] {
+        let got = r.txt(name).await;
+        assert!(
+            got.as_ref().is_err_and(DnsError::is_temporary),
+            "{name}: {got:?}"
+        );
+    }
+    assert!(r.a("b.loop.example").await.unwrap_err().is_temporary());
+    // bounded: the loop costs a few questions, not an unbounded walk
+    assert!(
+        server.questions().len() < 100,
+        "{}",
+        server.questions().len()
+    );
+}
+
+#[tokio::test]
+async fn a_long_chain_gives_the_answer_at_its_end() {
+    let mut zone = Zone::new().txt("end.chain.example", "v=spf1 -all");
+    for i in 0..12 {
+        let next = if i == 11 {
+            "end.chain.example".to_string()
+        } else {
+            format!("c{}.chain.example", i + 1)
+        };
+        zone = zone.cname(&format!("c{i}.chain.example"), &next);
+    }
+    let server = zone.serve().unwrap();
+    let r = resolver(server.addr());
+    assert_eq!(
+        r.txt("c0.chain.example").await.unwrap(),
+        [b"v=spf1 -all".to_vec()]
+    );
+    assert_eq!(
+        r.mx("c0.chain.example").await,
+        Err(DnsError::NoData),
+        "the end has no MX"
+    );
+}
+
+#[tokio::test]
+async fn aliases_and_no_data_answers_are_unchanged() {
+    let server = Zone::new()
+        .txt("target.example", "v=DKIM1; p=")
+        .cname("alias.example", "target.example")
+        .cname("gone.example", "missing.example")
+        .fail("bare.example", Answer::NoDataWithoutSoa)
+        .cname("to-bare.example", "bare.example")
+        .serve()
+        .unwrap();
+    let r = resolver(server.addr());
+    assert_eq!(
+        r.txt("alias.example").await.unwrap(),
+        [b"v=DKIM1; p=".to_vec()]
+    );
+    assert_eq!(r.a("alias.example").await, Err(DnsError::NoData));
+    assert_eq!(r.txt("gone.example").await, Err(DnsError::NxDomain));
+    assert_eq!(r.txt("bare.example").await, Err(DnsError::NoData));
+    assert_eq!(r.txt("to-bare.example").await, Err(DnsError::NoData));
+    // NODATA without an SOA is not cached (RFC 2308 §5): asked again
+    let before = server.questions().len();
+    assert_eq!(r.txt("bare.example").await, Err(DnsError::NoData));
+    assert!(server.questions().len() > before);
+    assert!(
+        server
+            .questions()
+            .iter()
+            .all(|(t, _)| *t == qtype::TXT || *t == qtype::A || *t == qtype::CNAME)
+    );
+}
