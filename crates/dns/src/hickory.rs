@@ -26,11 +26,10 @@ use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
-use hickory_resolver::lookup::Lookup;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as HDns, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 
 use crate::cache::TtlCache;
 use crate::inflight::InFlight;
@@ -39,6 +38,7 @@ use crate::{DnsError, LookupFuture, Mx, Resolver, normalize_name, reverse_name};
 use cname::Chain;
 
 mod cname;
+mod owners;
 
 /// Settings for [`HickoryResolver`]; the server builds it from milter.toml.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +137,8 @@ impl HickoryResolver {
         opts.cache_size = 0;
         opts.use_hosts_file = ResolveHosts::Never;
         opts.ndots = 1;
+        // a chain's CNAMEs stay in the answer: `owners` links the records to the name asked
+        opts.preserve_intermediates = true;
         let inner = builder.build().map_err(other)?;
         Ok(Self {
             inner,
@@ -225,8 +227,10 @@ impl HickoryResolver {
         }
         let (result, ttl) = match outcome {
             Ok(lookup) => {
-                let answer = Answer::extract(kind, &lookup);
-                let ttl = lookup.answers().iter().map(|r| r.ttl).min();
+                // only the records of the question's chain (RFC 1034 §4.3.2), of the asked type
+                let records = owners::relevant(&fqdn, &lookup);
+                let answer = Answer::extract(kind, &records);
+                let ttl = records.iter().map(|r| r.ttl).min();
                 if answer.is_empty() {
                     (Err(DnsError::NoData), Some(self.negative_ttl(None)))
                 } else {
@@ -303,8 +307,8 @@ enum Answer {
 }
 
 impl Answer {
-    fn extract(kind: Kind, lookup: &Lookup) -> Self {
-        let data = lookup.answers().iter().map(|r| &r.data);
+    fn extract(kind: Kind, records: &[&Record]) -> Self {
+        let data = records.iter().map(|r| &r.data);
         match kind {
             // RFC 7208 §3.3, RFC 6376 §3.6.2.2: a record's strings are joined without separators.
             Kind::Txt => Answer::Txt(

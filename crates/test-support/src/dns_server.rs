@@ -55,6 +55,9 @@ pub enum Answer {
     Cname(String),
     /// NODATA without the SOA (RFC 2308 §2.2.1, "type 2"): not to be cached.
     NoDataWithoutSoa,
+    /// NOERROR with these answer records as they are: (owner, type, RDATA), owners and types
+    /// the question did not ask for included (a broken or hostile server).
+    Raw(Vec<(String, u16, Vec<u8>)>),
 }
 
 type Questions = Arc<Mutex<Vec<(u16, String)>>>;
@@ -145,13 +148,16 @@ fn respond(
             rtype = qtype::CNAME;
             (0, vec![name_rdata(&target)?], false)
         }
-        Answer::NoDataWithoutSoa => (0, Vec::new(), false),
+        Answer::NoDataWithoutSoa | Answer::Raw(_) => (0, Vec::new(), false),
         Answer::ServFail => (2, Vec::new(), false),
         Answer::NxDomain => (3, Vec::new(), true),
         Answer::NoData => (0, Vec::new(), true),
         Answer::Records(r) if r.is_empty() => (0, Vec::new(), true),
         Answer::Records(r) => (0, r, false),
     };
+    if let Answer::Raw(records) = answer(qtype, &name) {
+        return raw_reply(id, flags, question, &records);
+    }
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(id);
     // QR, the query's opcode and RD, AA, RA, the RCODE (RFC 1035 §4.1.1)
@@ -179,6 +185,27 @@ fn respond(
         }
         out.push(0); // owned by the root: an ancestor of every name
         push_record_tail(&mut out, qtype::SOA, 60, &soa)?;
+    }
+    Some(out)
+}
+
+/// A NOERROR reply with `records` (owner, type, RDATA) in the answer section, uncompressed.
+fn raw_reply(
+    id: &[u8],
+    flags: u16,
+    question: &[u8],
+    records: &[(String, u16, Vec<u8>)],
+) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(id);
+    let reply_flags = 0x8000 | (flags & 0x7800) | 0x0400 | (flags & 0x0100) | 0x0080;
+    for v in [reply_flags, 1, u16::try_from(records.len()).ok()?, 0, 0] {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    out.extend_from_slice(question);
+    for (owner, rtype, rdata) in records {
+        out.extend(name_rdata(owner)?);
+        push_record_tail(&mut out, *rtype, 300, rdata)?;
     }
     Some(out)
 }

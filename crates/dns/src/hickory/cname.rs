@@ -14,6 +14,7 @@ use hickory_resolver::net::{DnsError as HDns, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
+use super::owners::key;
 use crate::stats::QueryStats;
 
 /// CNAME questions asked at most for one lookup (unbound restarts 11 times, BIND 16).
@@ -73,9 +74,4 @@ pub(super) async fn walk(inner: &TokioResolver, stats: &QueryStats, start: &Name
         current = next;
     }
     Chain::Broken("CNAME chain too long")
-}
-
-/// A name compared as DNS does: ASCII case ignored, the trailing dot ignored.
-fn key(name: &Name) -> String {
-    name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
 }

@@ -1,0 +1,75 @@
+//! Hostile or broken answers: records for names the question did not ask about, or of another
+//! type, never reach the checks (an A record for another name in the answer would otherwise
+//! let an SPF `a:` mechanism match an address the domain never published).
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use dns::hickory::{HickoryConfig, HickoryResolver};
+use dns::{DnsError, Resolver};
+use test_support::dns_server::{Answer, UdpNameserver, name_rdata, qtype, txt_rdata};
+
+fn resolver(addr: std::net::SocketAddr) -> HickoryResolver {
+    HickoryResolver::new(&HickoryConfig {
+        nameservers: vec![addr],
+        timeout: Duration::from_secs(2),
+        attempts: 1,
+        ..HickoryConfig::default()
+    })
+    .unwrap()
+}
+
+fn rec(owner: &str, rtype: u16, rdata: Vec<u8>) -> (String, u16, Vec<u8>) {
+    (owner.to_string(), rtype, rdata)
+}
+
+#[tokio::test]
+async fn records_for_other_names_or_types_are_dropped() {
+    let server = UdpNameserver::start(|t, name| match (t, name) {
+        (qtype::A, "mail.example") => Answer::Raw(vec![
+            rec("mail.example", qtype::A, vec![192, 0, 2, 1]),
+            rec("evil.example", qtype::A, vec![203, 0, 113, 66]),
+        ]),
+        (qtype::TXT, "spf.example") => Answer::Raw(vec![
+            rec("other.example", qtype::TXT, txt_rdata(b"v=spf1 +all")),
+            rec("spf.example", qtype::TXT, txt_rdata(b"v=spf1 -all")),
+        ]),
+        (qtype::TXT, "typed.example") => Answer::Raw(vec![
+            rec("typed.example", qtype::TXT, txt_rdata(b"v=spf1 -all")),
+            rec("typed.example", qtype::A, vec![203, 0, 113, 66]),
+        ]),
+        (qtype::TXT, "alias.example") => Answer::Raw(vec![
+            rec(
+                "alias.example",
+                qtype::CNAME,
+                name_rdata("target.example").unwrap(),
+            ),
+            rec("target.example", qtype::TXT, txt_rdata(b"v=DKIM1; p=")),
+            rec(
+                "bystander.example",
+                qtype::TXT,
+                txt_rdata(b"v=DKIM1; p=evil"),
+            ),
+        ]),
+        _ => Answer::NxDomain,
+    })
+    .unwrap();
+    let r = resolver(server.addr());
+    assert_eq!(
+        r.a("mail.example").await.unwrap(),
+        [Ipv4Addr::new(192, 0, 2, 1)]
+    );
+    assert_eq!(
+        r.txt("spf.example").await.unwrap(),
+        [b"v=spf1 -all".to_vec()]
+    );
+    assert_eq!(
+        r.txt("typed.example").await.unwrap(),
+        [b"v=spf1 -all".to_vec()]
+    );
+    assert_eq!(
+        r.txt("alias.example").await.unwrap(),
+        [b"v=DKIM1; p=".to_vec()]
+    );
+    assert_eq!(r.txt("nothing.example").await, Err(DnsError::NxDomain));
+}
