@@ -126,8 +126,9 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
                 size,
             },
         );
-        // Drop stale order entries once they outnumber the live ones.
-        if inner.order.len() > self.capacity.saturating_mul(2).saturating_add(16) {
+        // Drop stale order entries (each holds a copy of its key) once they outnumber the
+        // live ones: amortized O(1), and at most one stale entry per live one (plus 16).
+        if inner.order.len() > inner.map.len().saturating_mul(2).saturating_add(16) {
             let Inner { map, order, .. } = &mut *inner;
             order.retain(|(k, s)| map.get(k).is_some_and(|slot| slot.seq == *s));
         }
@@ -196,6 +197,32 @@ mod tests {
         let c = TtlCache::new(5);
         c.insert(1, 1, now, now);
         assert!(c.is_empty());
+    }
+
+    /// Entries that expire and are dropped on lookup leave their place in the order queue;
+    /// those stale places (each holding a copy of its key) stay few next to the live entries,
+    /// not up to twice the capacity.
+    #[test]
+    fn stale_order_entries_stay_few() {
+        let now = Instant::now();
+        let c = TtlCache::new(10_000);
+        for i in 0..1000 {
+            c.insert(i, i, now + Duration::from_secs(1), now);
+        }
+        let later = now + Duration::from_secs(2);
+        for i in 0..1000 {
+            assert_eq!(c.get(&i, later), None);
+        }
+        for i in 1000..1010 {
+            c.insert(i, i, later + Duration::from_secs(1), later);
+        }
+        let inner = c.inner.lock().unwrap();
+        assert_eq!(inner.map.len(), 10);
+        assert!(
+            inner.order.len() <= 2 * 10 + 16,
+            "{} order entries",
+            inner.order.len()
+        );
     }
 
     /// Entries are bounded in bytes as well as in number: a few huge answers (TXT over TCP
