@@ -309,12 +309,18 @@ enum Answer {
 impl Answer {
     fn extract(kind: Kind, records: &[&Record]) -> Self {
         let data = records.iter().map(|r| &r.data);
-        match kind {
+        let mut answer = match kind {
             // RFC 7208 §3.3, RFC 6376 §3.6.2.2: a record's strings are joined without separators.
             Kind::Txt => Answer::Txt(
                 data.filter_map(|d| match d {
                     RData::TXT(t) => {
-                        Some(t.txt_data.iter().flat_map(|s| s.iter().copied()).collect())
+                        // allocated once at its length (collecting would double the buffer)
+                        let len = t.txt_data.iter().map(|s| s.len()).sum();
+                        let mut joined = Vec::with_capacity(len);
+                        for s in &t.txt_data {
+                            joined.extend_from_slice(s);
+                        }
+                        Some(joined)
                     }
                     _ => None,
                 })
@@ -351,7 +357,16 @@ impl Answer {
                 })
                 .collect(),
             ),
+        };
+        // the cache charges what is allocated: no spare capacity kept for a day
+        match &mut answer {
+            Answer::Txt(v) => v.shrink_to_fit(),
+            Answer::A(v) => v.shrink_to_fit(),
+            Answer::Aaaa(v) => v.shrink_to_fit(),
+            Answer::Mx(v) => v.shrink_to_fit(),
+            Answer::Ptr(v) => v.shrink_to_fit(),
         }
+        answer
     }
 
     fn is_empty(&self) -> bool {
@@ -365,19 +380,30 @@ impl Answer {
     }
 }
 
-/// The bytes a cache entry takes, roughly: the name, the record data, and fixed overheads
-/// (map slot, order queue, one `Vec` or `String` header per record).
+/// The bytes a cache entry holds: the name (map key and order-queue copy), the record data as
+/// allocated, and fixed slots: the map's, the order queue's, and one stale order-queue entry
+/// (the cache keeps at most one per live entry, with a name of up to 253 octets).
 fn entry_size(name: &str, result: &Result<Answer, DnsError>) -> usize {
-    const ENTRY: usize = 128;
-    const RECORD: usize = 24;
+    use std::mem::size_of;
+    const KEY: usize = size_of::<(Kind, String)>();
+    // key, value, expiry, sequence number and size in the map; key and sequence in the queue
+    const SLOTS: usize = 2 * KEY + size_of::<Result<Answer, DnsError>>() + 48;
+    const STALE: usize = KEY + 8 + 253;
+    const ENTRY: usize = SLOTS + STALE;
     let data = match result {
-        Ok(Answer::Txt(v)) => v.iter().map(|t| t.len() + RECORD).sum(),
-        Ok(Answer::A(v)) => v.len() * 4,
-        Ok(Answer::Aaaa(v)) => v.len() * 16,
-        Ok(Answer::Mx(v)) => v.iter().map(|m| m.exchange.len() + RECORD + 8).sum(),
-        Ok(Answer::Ptr(v)) => v.iter().map(|p| p.len() + RECORD).sum(),
+        Ok(Answer::Txt(v)) => {
+            v.capacity() * size_of::<Vec<u8>>() + v.iter().map(Vec::capacity).sum::<usize>()
+        }
+        Ok(Answer::A(v)) => v.capacity() * size_of::<Ipv4Addr>(),
+        Ok(Answer::Aaaa(v)) => v.capacity() * size_of::<Ipv6Addr>(),
+        Ok(Answer::Mx(v)) => {
+            v.capacity() * size_of::<Mx>() + v.iter().map(|m| m.exchange.capacity()).sum::<usize>()
+        }
+        Ok(Answer::Ptr(v)) => {
+            v.capacity() * size_of::<String>() + v.iter().map(String::capacity).sum::<usize>()
+        }
         Err(e) => match e {
-            DnsError::InvalidName(t) | DnsError::Other(t) => t.len(),
+            DnsError::InvalidName(t) | DnsError::Other(t) => t.capacity(),
             _ => 0,
         },
     };
@@ -480,12 +506,43 @@ mod tests {
         ));
     }
 
+    /// The cache's byte bound holds for the memory really held: record data as allocated
+    /// (capacities, not lengths: collecting a TXT's strings grows its buffer to twice its
+    /// length) and the map, order-queue and stale order-queue slots of the entry.
+    #[test]
+    fn entry_size_covers_the_heap_bytes_held() {
+        use hickory_resolver::proto::rr::rdata::TXT;
+        let name = Name::from_ascii("sel._domainkey.example.com.").unwrap();
+        let strings = vec!["k".repeat(255), "k".repeat(255), "k".repeat(10)];
+        let records: Vec<Record> = (0..5)
+            .map(|_| Record::from_rdata(name.clone(), 300, RData::TXT(TXT::new(strings.clone()))))
+            .collect();
+        let refs: Vec<&Record> = records.iter().collect();
+        let answer = Answer::extract(Kind::Txt, &refs);
+        let Answer::Txt(txt) = &answer else {
+            panic!("not TXT")
+        };
+        assert_eq!(txt[0].len(), 520);
+        let heap: usize = txt.iter().map(Vec::capacity).sum::<usize>()
+            + txt.capacity() * std::mem::size_of::<Vec<u8>>();
+        let key = "sel._domainkey.example.com";
+        // the key twice (map and order queue), one stale order entry of the longest name,
+        // and the map slot and order slot themselves
+        let slots = 2 * std::mem::size_of::<(Kind, String)>()
+            + std::mem::size_of::<Result<Answer, DnsError>>()
+            + 40;
+        let held = heap + 2 * key.len() + 253 + slots;
+        let size = entry_size(key, &Ok(answer));
+        assert!(size >= held, "charged {size} for {held} bytes held");
+    }
+
     #[test]
     fn entry_size_counts_record_data() {
         let big = Ok(Answer::Txt(vec![vec![b'x'; 60_000]; 2]));
         assert!(entry_size("example.com", &big) > 120_000);
         let small = Ok(Answer::A(vec![Ipv4Addr::LOCALHOST]));
-        assert!(entry_size("example.com", &small) < 200);
+        // the fixed part: map and order-queue slots and one stale order entry (under 1 KiB)
+        assert!(entry_size("example.com", &small) < 600);
         assert_eq!(HickoryConfig::default().cache_bytes, 64 << 20);
     }
 
