@@ -137,6 +137,9 @@ impl HickoryResolver {
         opts.cache_size = 0;
         opts.use_hosts_file = ResolveHosts::Never;
         opts.ndots = 1;
+        // TTLs reach us as received (hickory would clamp them to a day, hiding the top bit
+        // that RFC 2181 §8 reads as 0); our cache applies the configured bounds
+        opts.positive_max_ttl = Some(Duration::from_secs(u64::from(u32::MAX)));
         // a chain's CNAMEs stay in the answer: `owners` links the records to the name asked
         opts.preserve_intermediates = true;
         let inner = builder.build().map_err(other)?;
@@ -230,7 +233,7 @@ impl HickoryResolver {
                 // only the records of the question's chain (RFC 1034 §4.3.2), of the asked type
                 let records = owners::relevant(&fqdn, &lookup);
                 let answer = Answer::extract(kind, &records);
-                let ttl = records.iter().map(|r| r.ttl).min();
+                let ttl = records.iter().map(|r| received_ttl(r.ttl)).min();
                 if answer.is_empty() {
                     (Err(DnsError::NoData), Some(self.negative_ttl(None)))
                 } else {
@@ -242,7 +245,7 @@ impl HickoryResolver {
             }
             Err(error) => {
                 let soa_ttl = match &error {
-                    NetError::Dns(HDns::NoRecordsFound(nr)) => nr.negative_ttl,
+                    NetError::Dns(HDns::NoRecordsFound(nr)) => nr.negative_ttl.map(received_ttl),
                     _ => None,
                 };
                 let error = classify(error);
@@ -267,6 +270,11 @@ impl HickoryResolver {
             Duration::from_secs(u64::from(t)).clamp(self.min_ttl, self.negative_max_ttl)
         })
     }
+}
+
+/// A TTL as received: one with the top bit set reads as 0 (RFC 2181 §8).
+fn received_ttl(ttl: u32) -> u32 {
+    if ttl > 0x7fff_ffff { 0 } else { ttl }
 }
 
 /// Distinct questions merged at once ([`InFlight`]); more are asked unmerged.

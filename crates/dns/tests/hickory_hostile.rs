@@ -73,3 +73,34 @@ async fn records_for_other_names_or_types_are_dropped() {
     );
     assert_eq!(r.txt("nothing.example").await, Err(DnsError::NxDomain));
 }
+
+/// RFC 2181 §8: a TTL with the top bit set is read as 0 (not kept); 2^31 - 1 is kept (clamped
+/// to the configured maximum); 0 is not kept.
+#[tokio::test]
+async fn ttls_with_the_top_bit_set_are_zero() {
+    let server = UdpNameserver::start(|t, name| match (t, name) {
+        (qtype::A, "huge.example") => Answer::RecordsWithTtl(0x8000_0000, vec![vec![192, 0, 2, 1]]),
+        (qtype::A, "max.example") => Answer::RecordsWithTtl(0x7fff_ffff, vec![vec![192, 0, 2, 2]]),
+        (qtype::A, "zero.example") => Answer::RecordsWithTtl(0, vec![vec![192, 0, 2, 3]]),
+        _ => Answer::NxDomain,
+    })
+    .unwrap();
+    let r = resolver(server.addr());
+    let asked = |name: &str| server.questions().iter().filter(|(_, n)| n == name).count();
+    for name in ["huge.example", "max.example", "zero.example"] {
+        assert_eq!(r.a(name).await.unwrap().len(), 1);
+        assert_eq!(r.a(name).await.unwrap().len(), 1);
+    }
+    assert_eq!(asked("huge.example"), 2, "top bit set: TTL 0, not cached");
+    assert_eq!(asked("max.example"), 1, "cached");
+    assert_eq!(asked("zero.example"), 2, "TTL 0: not cached");
+}
+
+/// A truncated UDP answer whose TCP retry fails is a temporary failure, never "no data".
+#[tokio::test]
+async fn truncation_without_tcp_is_temporary() {
+    let server = UdpNameserver::start(|_, _| Answer::Truncated).unwrap();
+    let r = resolver(server.addr());
+    let got = r.txt("big.example").await;
+    assert!(got.as_ref().is_err_and(DnsError::is_temporary), "{got:?}");
+}

@@ -55,6 +55,12 @@ pub enum Answer {
     Cname(String),
     /// NODATA without the SOA (RFC 2308 §2.2.1, "type 2"): not to be cached.
     NoDataWithoutSoa,
+    /// Records of the asked type with this TTL (RFC 1035 §3.2.1; RFC 2181 §8 for values with
+    /// the top bit set).
+    RecordsWithTtl(u32, Vec<Vec<u8>>),
+    /// An empty answer with the TC bit set (RFC 1035 §4.1.1): the client must retry over TCP,
+    /// which this server does not serve.
+    Truncated,
     /// NOERROR with these answer records as they are: (owner, type, RDATA), owners and types
     /// the question did not ask for included (a broken or hostile server).
     Raw(Vec<(String, u16, Vec<u8>)>),
@@ -142,26 +148,34 @@ fn respond(
         l.push((qtype, name.clone()));
     }
     let mut rtype = qtype;
-    let (rcode, records, negative): (u16, Vec<Vec<u8>>, bool) = match answer(qtype, &name) {
+    let mut ttl = 300;
+    let reply = answer(qtype, &name);
+    if let Answer::Raw(records) = &reply {
+        return raw_reply(id, flags, question, records);
+    }
+    let truncated = matches!(reply, Answer::Truncated);
+    let (rcode, records, negative): (u16, Vec<Vec<u8>>, bool) = match reply {
         Answer::Silent => return None,
         Answer::Cname(target) => {
             rtype = qtype::CNAME;
             (0, vec![name_rdata(&target)?], false)
         }
-        Answer::NoDataWithoutSoa | Answer::Raw(_) => (0, Vec::new(), false),
+        Answer::NoDataWithoutSoa | Answer::Raw(_) | Answer::Truncated => (0, Vec::new(), false),
+        Answer::RecordsWithTtl(t, r) => {
+            ttl = t;
+            (0, r, false)
+        }
         Answer::ServFail => (2, Vec::new(), false),
         Answer::NxDomain => (3, Vec::new(), true),
         Answer::NoData => (0, Vec::new(), true),
         Answer::Records(r) if r.is_empty() => (0, Vec::new(), true),
         Answer::Records(r) => (0, r, false),
     };
-    if let Answer::Raw(records) = answer(qtype, &name) {
-        return raw_reply(id, flags, question, &records);
-    }
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(id);
     // QR, the query's opcode and RD, AA, RA, the RCODE (RFC 1035 §4.1.1)
-    let reply_flags = 0x8000 | (flags & 0x7800) | 0x0400 | (flags & 0x0100) | 0x0080 | rcode;
+    let tc = if truncated { 0x0200 } else { 0 };
+    let reply_flags = 0x8000 | (flags & 0x7800) | 0x0400 | tc | (flags & 0x0100) | 0x0080 | rcode;
     for v in [
         reply_flags,
         1,
@@ -175,7 +189,7 @@ fn respond(
     for rdata in records {
         // owned by the question's name: a compression pointer to offset 12
         out.extend_from_slice(&[0xC0, 0x0C]);
-        push_record_tail(&mut out, rtype, 300, &rdata)?;
+        push_record_tail(&mut out, rtype, ttl, &rdata)?;
     }
     if negative {
         let mut soa = name_rdata("ns.invalid")?;
