@@ -104,3 +104,41 @@ async fn truncation_without_tcp_is_temporary() {
     let got = r.txt("big.example").await;
     assert!(got.as_ref().is_err_and(DnsError::is_temporary), "{got:?}");
 }
+
+/// An RRset holds no two identical records (RFC 2181 §5): a server that repeats one is read
+/// as having sent it once, so a repeated SPF or DMARC record is one record, not the "several
+/// records" that make SPF `permerror` (RFC 7208 §4.5) and DMARC skip the policy (RFC 7489
+/// §6.6.3).
+#[tokio::test]
+async fn repeated_records_count_once() {
+    let server = UdpNameserver::start(|t, name| match (t, name) {
+        (qtype::TXT, "_dmarc.twice.example") => Answer::Raw(vec![
+            rec(
+                "_dmarc.twice.example",
+                qtype::TXT,
+                txt_rdata(b"v=DMARC1; p=reject"),
+            ),
+            rec(
+                "_dmarc.twice.example",
+                qtype::TXT,
+                txt_rdata(b"v=DMARC1; p=reject"),
+            ),
+        ]),
+        (qtype::A, "twice.example") => Answer::Raw(vec![
+            rec("twice.example", qtype::A, vec![192, 0, 2, 1]),
+            rec("twice.example", qtype::A, vec![192, 0, 2, 2]),
+            rec("twice.example", qtype::A, vec![192, 0, 2, 1]),
+        ]),
+        _ => Answer::NxDomain,
+    })
+    .unwrap();
+    let r = resolver(server.addr());
+    assert_eq!(
+        r.txt("_dmarc.twice.example").await.unwrap(),
+        [b"v=DMARC1; p=reject".to_vec()]
+    );
+    assert_eq!(
+        r.a("twice.example").await.unwrap(),
+        [Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2)]
+    );
+}

@@ -1,11 +1,14 @@
 //! Which answer records answer the question (RFC 1034 §4.3.2 step 3a, §3.6.2): those owned by
-//! the name asked, or by a name its CNAMEs lead to through the answer's own CNAME records.
+//! the name asked, or by a name its CNAMEs lead to through the answer's own CNAME records,
+//! each once (RFC 2181 §5: an RRset holds no two identical records).
 //!
 //! hickory hands a response's answer section on as the server sent it when the first response
 //! answers the question, so records for other names (out of the question's chain: a broken or
 //! hostile server, a forwarder that does not scrub) would otherwise reach the checks: an A
 //! record for another name matching an SPF `a:` mechanism, a second SPF record making
 //! `permerror`. Recursive resolvers drop such records (unbound's scrubber); so do we.
+
+use std::collections::HashSet;
 
 use hickory_resolver::lookup::Lookup;
 use hickory_resolver::proto::rr::{Name, RData, Record};
@@ -39,9 +42,12 @@ pub(super) fn relevant<'l>(asked: &Name, lookup: &'l Lookup) -> Vec<&'l Record> 
             }
         }
     }
+    // an RRset holds no two identical records: a repeated one counts once (RFC 2181 §5)
+    let mut seen: HashSet<(String, &RData)> = HashSet::with_capacity(records.len());
     records
         .into_iter()
         .filter(|(owner, _)| owners.contains(owner))
+        .filter(|(owner, r)| seen.insert((owner.clone(), &r.data)))
         .map(|(_, r)| r)
         .collect()
 }
