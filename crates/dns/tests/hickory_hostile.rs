@@ -51,10 +51,23 @@ async fn records_for_other_names_or_types_are_dropped() {
                 txt_rdata(b"v=DKIM1; p=evil"),
             ),
         ]),
+        // owners in another case, a chain listed end first: still the question's records
+        (qtype::TXT, "case.example") => Answer::Raw(vec![
+            rec("Target.CASE.example", qtype::TXT, txt_rdata(b"v=spf1 -all")),
+            rec(
+                "CASE.Example",
+                qtype::CNAME,
+                name_rdata("TARGET.case.example").unwrap(),
+            ),
+        ]),
         _ => Answer::NxDomain,
     })
     .unwrap();
     let r = resolver(server.addr());
+    assert_eq!(
+        r.txt("Case.Example").await.unwrap(),
+        [b"v=spf1 -all".to_vec()]
+    );
     assert_eq!(
         r.a("mail.example").await.unwrap(),
         [Ipv4Addr::new(192, 0, 2, 1)]
