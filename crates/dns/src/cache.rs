@@ -81,14 +81,16 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
     /// Stores `value`, `size` bytes, until `expires`, evicting expired entries, then the
     /// oldest, to make room. A value larger than `max_bytes` is not stored.
     pub fn insert_sized(&self, key: K, value: V, size: usize, expires: Instant, now: Instant) {
-        if self.capacity == 0 || expires <= now || size > self.max_bytes {
-            return;
-        }
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
+        // the new value replaces the old one even when it is not kept itself: a newer answer
+        // with TTL 0, or one over the budget, must not leave the older one to be served
         if let Some(old) = inner.map.remove(&key) {
             inner.bytes = inner.bytes.saturating_sub(old.size);
+        }
+        if self.capacity == 0 || expires <= now || size > self.max_bytes {
+            return;
         }
         let full = |inner: &Inner<K, V>| {
             inner.map.len() >= self.capacity || inner.bytes.saturating_add(size) > self.max_bytes
@@ -197,6 +199,22 @@ mod tests {
         let c = TtlCache::new(5);
         c.insert(1, 1, now, now);
         assert!(c.is_empty());
+    }
+
+    /// A newer value that is not kept (TTL 0, or over the byte budget) still replaces the
+    /// older one: the older answer is not served after it.
+    #[test]
+    fn an_unkept_value_still_replaces_the_old_one() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(10);
+        let c = TtlCache::with_max_bytes(10, 1000);
+        c.insert_sized("k", 1, 10, later, now);
+        c.insert_sized("k", 2, 10, now, now);
+        assert_eq!(c.get(&"k", now), None, "TTL 0 answer replaced it");
+        c.insert_sized("k", 3, 10, later, now);
+        c.insert_sized("k", 4, 5000, later, now);
+        assert_eq!(c.get(&"k", now), None, "oversized answer replaced it");
+        assert_eq!(c.bytes(), 0);
     }
 
     /// Entries that expire and are dropped on lookup leave their place in the order queue;
