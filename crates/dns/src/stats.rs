@@ -16,7 +16,8 @@ pub struct QueryStats {
 /// A copy of the counters at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueryCounts {
-    /// Questions sent to the nameservers (lookups the cache could not answer).
+    /// Questions sent to the nameservers (lookups the cache could not answer; identical ones
+    /// in flight at once count once, a CNAME chain followed by hand one per alias).
     pub queries: u64,
     /// Lookups answered from the cache (positive and negative answers).
     pub cache_hits: u64,
