@@ -95,18 +95,27 @@ async fn ttls_with_the_top_bit_set_are_zero() {
         (qtype::A, "huge.example") => Answer::RecordsWithTtl(0x8000_0000, vec![vec![192, 0, 2, 1]]),
         (qtype::A, "max.example") => Answer::RecordsWithTtl(0x7fff_ffff, vec![vec![192, 0, 2, 2]]),
         (qtype::A, "zero.example") => Answer::RecordsWithTtl(0, vec![vec![192, 0, 2, 3]]),
+        (qtype::A, "all-ones.example") => {
+            Answer::RecordsWithTtl(u32::MAX, vec![vec![192, 0, 2, 4]])
+        }
         _ => Answer::NxDomain,
     })
     .unwrap();
     let r = resolver(server.addr());
     let asked = |name: &str| server.questions().iter().filter(|(_, n)| n == name).count();
-    for name in ["huge.example", "max.example", "zero.example"] {
+    for name in [
+        "huge.example",
+        "max.example",
+        "zero.example",
+        "all-ones.example",
+    ] {
         assert_eq!(r.a(name).await.unwrap().len(), 1);
         assert_eq!(r.a(name).await.unwrap().len(), 1);
     }
     assert_eq!(asked("huge.example"), 2, "top bit set: TTL 0, not cached");
     assert_eq!(asked("max.example"), 1, "cached");
     assert_eq!(asked("zero.example"), 2, "TTL 0: not cached");
+    assert_eq!(asked("all-ones.example"), 2, "2^32 - 1: top bit set");
 }
 
 /// A truncated UDP answer whose TCP retry fails is a temporary failure, never "no data".
