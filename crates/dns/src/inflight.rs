@@ -21,13 +21,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::task::{Context, Poll, Wake, Waker};
 
-/// The shared lookup could not finish: the asker driving it panicked. A temporary failure.
+/// The shared lookup could not finish (the asker driving it panicked): a temporary failure
+/// (RFC 7208 §2.6.6 temperror).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Abandoned;
 
 type SharedFuture<V> = Pin<Box<dyn Future<Output = V> + Send>>;
 
-/// Identical lookups in flight, by key (see the module docs).
+/// Identical lookups in flight, by key: one question each (RFC 5452 §5; see the module docs).
 pub struct InFlight<K, V> {
     max_keys: usize,
     max_waiters: usize,
