@@ -3,7 +3,7 @@
 
 use std::io::{Cursor, Read};
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::GzDecoder;
 
 use crate::error::ReportsError;
 use crate::limits::Limits;
@@ -88,9 +88,42 @@ impl Inflated {
 /// `what` names the limit when it is exceeded.
 pub(crate) fn gunzip(data: &[u8], limit: usize, what: &'static str) -> Inflated {
     Inflated::of(
-        read_limited(MultiGzDecoder::new(data), limit, what),
+        read_limited(Members::new(data), limit, what),
         ReportsError::Gzip,
     )
+}
+
+/// The members of a gzip file one after another (RFC 1952 §2.2), ending, as gzip(1) does
+/// ("trailing garbage ignored"), at the first byte after a complete member that does not
+/// start another one: Mimecast ends its `.xml.gz` with CRLF. Every member read is checked
+/// against its CRC-32 and ISIZE; a member that starts but breaks off is an error.
+struct Members<'a> {
+    member: GzDecoder<&'a [u8]>,
+}
+
+impl<'a> Members<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Members {
+            member: GzDecoder::new(data),
+        }
+    }
+}
+
+impl Read for Members<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // this member is complete and checked; the bytes after it are what is left
+            let rest: &[u8] = self.member.get_ref();
+            if !is_gzip(rest) {
+                return Ok(0);
+            }
+            self.member = GzDecoder::new(rest);
+        }
+    }
 }
 
 /// One file of an archive: its name and its content or why it could not be read.
@@ -177,5 +210,40 @@ mod tests {
         // a truncated stream: an error, and what it made before still counts
         let cut = gunzip(&gz[..gz.len() / 2], 1000, "decompressed report");
         assert!(matches!(cut.result, Err(ReportsError::Gzip(_))));
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_members_and_trailing_garbage() {
+        let mut two = gz(b"first ");
+        two.extend(gz(b"second"));
+        assert_eq!(gunzip(&two, 100, "x").result.unwrap(), b"first second");
+        // CRLF, zero padding or junk after a complete member: ignored, as gzip(1) does
+        for tail in [&b"\r\n"[..], &[0u8; 512][..], &b"junk"[..]] {
+            let mut data = two.clone();
+            data.extend_from_slice(tail);
+            assert_eq!(gunzip(&data, 100, "x").result.unwrap(), b"first second");
+        }
+        // a member that starts but breaks off is still an error
+        let mut cut = two.clone();
+        cut.extend_from_slice(&gz(b"third")[..12]);
+        assert!(matches!(
+            gunzip(&cut, 100, "x").result,
+            Err(ReportsError::Gzip(_))
+        ));
+        // a member whose checksum is wrong too
+        let mut bad = gz(b"first ");
+        let at = bad.len() - 8;
+        bad[at] ^= 1;
+        bad.extend_from_slice(b"\r\n");
+        assert!(matches!(
+            gunzip(&bad, 100, "x").result,
+            Err(ReportsError::Gzip(_))
+        ));
     }
 }
