@@ -389,8 +389,9 @@ fn parse_evaluated(c: &mut Cursor<'_, '_>, el: &Child) -> Result<PolicyEvaluated
                 once(if n == "dkim" { &mut dkim } else { &mut spf }, v, n, p)?;
             }
             "reason" => {
-                let r = parse_reason(c, &ch)?;
-                push_bounded(&mut reasons, r, "reasons", c.limits.max_list_len)?;
+                if let Some(r) = parse_reason(c, &ch)? {
+                    push_bounded(&mut reasons, r, "reasons", c.limits.max_list_len)?;
+                }
             }
             _ => c.skip(&ch)?,
         }
@@ -403,23 +404,33 @@ fn parse_evaluated(c: &mut Cursor<'_, '_>, el: &Child) -> Result<PolicyEvaluated
     })
 }
 
-fn parse_reason(c: &mut Cursor<'_, '_>, el: &Child) -> Result<OverrideReason, ReportsError> {
+/// One `reason` (RFC 9990 §3.1.1.14), or `None` for one whose `type` and `comment` are both
+/// empty or absent (`<reason><type></type><comment></comment></reason>`, as some reporters
+/// write for "no reason"): it says nothing, and refusing the whole report over it would lose
+/// the report. An empty `type` beside a comment is still an invalid value.
+fn parse_reason(
+    c: &mut Cursor<'_, '_>,
+    el: &Child,
+) -> Result<Option<OverrideReason>, ReportsError> {
     let p = "reason";
-    let (mut kind, mut comment) = (None, None);
+    let (mut kind, mut comment) = (None::<String>, None::<String>);
     while let Some(ch) = c.next_child(el)? {
         match ch.name.as_str() {
-            "type" => {
-                let v = token(&c.text(&ch)?, "type", OverrideType::from_token)?;
-                once(&mut kind, v, "type", p)?;
-            }
+            "type" => once(&mut kind, c.text(&ch)?, "type", p)?,
             "comment" => once(&mut comment, c.text(&ch)?, "comment", p)?,
             _ => c.skip(&ch)?,
         }
     }
-    Ok(OverrideReason {
-        kind: required(kind, "type", p)?,
-        comment,
-    })
+    let blank = |v: &Option<String>| v.as_deref().is_none_or(str::is_empty);
+    if blank(&kind) && blank(&comment) {
+        return Ok(None);
+    }
+    let kind = token(
+        &required(kind, "type", p)?,
+        "type",
+        OverrideType::from_token,
+    )?;
+    Ok(Some(OverrideReason { kind, comment }))
 }
 
 fn parse_identifiers(c: &mut Cursor<'_, '_>, el: &Child) -> Result<Identifiers, ReportsError> {

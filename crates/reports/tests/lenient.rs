@@ -274,6 +274,44 @@ fn spf_result_without_a_domain_is_read() {
     assert!(parse_report(xml.as_bytes()).is_err());
 }
 
+/// A `<reason>` with empty `<type>` and `<comment>` (parsedmarc's `empty_reason.xml`, a real
+/// report) says nothing and reads as no reason; the other reasons stay, and an empty type
+/// beside a comment, or a comment without a type, is still refused (RFC 9990 §3.1.1.14).
+#[test]
+fn empty_reason_reads_as_no_reason() {
+    let with = |reasons: &str| {
+        report("1700000000", "1700086399", "3", "100")
+            .replace("<spf>fail</spf>", &format!("<spf>fail</spf>{reasons}"))
+    };
+    for empty in [
+        "<reason><type></type><comment></comment></reason>",
+        "<reason><type> </type></reason>",
+        "<reason/>",
+    ] {
+        let fb = parse_report(with(empty).as_bytes()).expect(empty);
+        assert!(
+            fb.records[0].row.policy_evaluated.reasons.is_empty(),
+            "{empty}"
+        );
+    }
+    let fb = parse_report(
+        with("<reason><type/></reason><reason><type>mailing_list</type><comment/></reason>")
+            .as_bytes(),
+    )
+    .unwrap();
+    let reasons = &fb.records[0].row.policy_evaluated.reasons;
+    assert_eq!(reasons.len(), 1);
+    assert_eq!(reasons[0].kind.as_str(), "mailing_list");
+    assert_eq!(reasons[0].comment.as_deref(), Some(""));
+    for bad in [
+        "<reason><type></type><comment>list</comment></reason>",
+        "<reason><comment>list</comment></reason>",
+        "<reason><type>bogus</type></reason>",
+    ] {
+        assert!(parse_report(with(bad).as_bytes()).is_err(), "{bad}");
+    }
+}
+
 fn attachment(ctype: &str, filename_param: &str, data: &[u8]) -> Vec<u8> {
     format!(
         "From: r@reporter.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"=_b\"\r\n\r\n\

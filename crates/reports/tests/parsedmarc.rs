@@ -94,3 +94,26 @@ fn mimecast_gzip_with_trailing_crlf_is_read() {
         ]
     );
 }
+
+/// A `<reason>` with an empty `<type>` and `<comment>` says nothing: it reads as no reason
+/// (parsedmarc reads the report with a reason of type and comment `None`), instead of the
+/// whole report being refused over an optional element (RFC 9990 §3.1.1.14).
+#[test]
+fn empty_reason_reads_as_no_reason() {
+    let fb = only_report("empty_reason.xml");
+    assert_eq!(
+        summary(&fb),
+        [
+            "example.org <noreply-dmarc-support@example.org> 20240125141224705995 \
+             1706159544..1706185733",
+            "example.com p=quarantine sp=Some(\"quarantine\") pct=Some(100) fo=Some(\"1\")",
+            "198.51.100.123 x2 none dkim=pass spf=fail reasons=[] from=example.com \
+             env=Some(\"example.edu\") dkim=[\"example.com/Some(\\\"example\\\")=pass\"] \
+             spf=[\"example.edu=pass\"]",
+        ]
+    );
+    assert_eq!(
+        fb.records[0].identifiers.envelope_to.as_deref(),
+        Some("example.net")
+    );
+}
