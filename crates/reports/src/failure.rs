@@ -197,6 +197,34 @@ fn ascii_name(s: &str) -> Option<String> {
     ok.then_some(a)
 }
 
+/// Text for a field of the 7bit report part (RFC 5965 §7.3: "7bit" MUST be used): ASCII as
+/// is, any other character as RFC 6533 §3 `EmbeddedUnicodeChar` (`ü` → `\x{FC}`).
+fn ascii_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\x{{{:02X}}}", u32::from(c)));
+        }
+    }
+    out
+}
+
+/// An envelope address for `Original-Mail-From` / `Original-Rcpt-To` (RFC 5965 §3.5) in
+/// ASCII: an SMTPUTF8 address (RFC 6531) gets its domain as A-labels and the rest as
+/// [`ascii_text`]; an ASCII address is unchanged.
+fn ascii_address(a: &str) -> String {
+    match a.rsplit_once('@') {
+        Some((local, domain)) if !domain.is_ascii() => format!(
+            "{}@{}",
+            ascii_text(local),
+            ascii_name(domain).unwrap_or_else(|| ascii_text(domain))
+        ),
+        _ => ascii_text(a),
+    }
+}
+
 /// A domain for a report field: [`ascii_name`]; else (no domain name at all) its letters,
 /// digits, `.`, `-`, `_`, at most 253; `unknown` when none is left.
 fn domain_token(s: &str) -> String {
@@ -254,10 +282,10 @@ pub fn failure_report_message(
     let redact = opts.redaction.as_ref();
     let addr = |a: &str| -> String {
         let a = header_safe(a);
-        match redact {
+        ascii_address(&match redact {
             Some(k) => k.redact_address(&a),
             None => a,
-        }
+        })
     };
     let authserv = domain_token(&opts.authserv_id);
     let header_from = domain_token(&obs.header_from);
@@ -287,7 +315,7 @@ pub fn failure_report_message(
                 format!(
                     "{authserv}; spf={} {property}={}",
                     spf.result,
-                    ar_value(&spf.domain)
+                    ar_value(&ascii_name(&spf.domain).unwrap_or_else(|| spf.domain.clone()))
                 ),
                 format!("SPF {} for {}", spf.result, domain_token(&spf.domain)),
             )
@@ -357,7 +385,7 @@ pub fn failure_report_message(
     }
     let env = failed.envelope;
     if let Some(id) = env.envelope_id.as_deref().filter(|s| !s.is_empty()) {
-        report.push_str(&header("Original-Envelope-Id", id));
+        report.push_str(&header("Original-Envelope-Id", &ascii_text(id)));
     }
     report.push_str(&header(
         "Original-Mail-From",
