@@ -346,11 +346,11 @@ pub fn failure_report_message(
     // the machine-readable part (RFC 5965 §3, RFC 6591 §3, RFC 9991 §4)
     let mut report = String::new();
     report.push_str("Feedback-Type: auth-failure\r\nVersion: 1\r\n");
-    report.push_str(&header("User-Agent", &opts.user_agent));
-    report.push_str(&header("Auth-Failure", &auth_failure));
-    report.push_str(&header("Authentication-Results", &auth_results));
+    report.push_str(&field("User-Agent", &opts.user_agent));
+    report.push_str(&field("Auth-Failure", &auth_failure));
+    report.push_str(&field("Authentication-Results", &auth_results));
     if kind == FailureKind::Dmarc {
-        report.push_str(&header("Identity-Alignment", &identity_alignment(obs)));
+        report.push_str(&field("Identity-Alignment", &identity_alignment(obs)));
     }
     let dkim_sig = match kind {
         FailureKind::Dkim(i) => obs.dkim.get(i),
@@ -362,12 +362,12 @@ pub fn failure_report_message(
         FailureKind::Spf => None,
     };
     if let Some(sig) = dkim_sig {
-        report.push_str(&header("DKIM-Domain", &domain_token(&sig.domain)));
-        report.push_str(&header(
+        report.push_str(&field("DKIM-Domain", &domain_token(&sig.domain)));
+        report.push_str(&field(
             "DKIM-Identity",
             &format!("@{}", domain_token(&sig.domain)),
         ));
-        report.push_str(&header("DKIM-Selector", &selector_value(&sig.selector)));
+        report.push_str(&field("DKIM-Selector", &selector_value(&sig.selector)));
     }
     let spf_dns_due = match kind {
         FailureKind::Spf => true,
@@ -378,37 +378,37 @@ pub fn failure_report_message(
         FailureKind::Dkim(_) => false,
     };
     if let (true, Some((domain, record))) = (spf_dns_due, failed.spf_record) {
-        report.push_str(&header(
+        report.push_str(&field(
             "SPF-DNS",
             &format!("txt : {} : {}", domain_token(domain), ar_value(record)),
         ));
     }
     let env = failed.envelope;
     if let Some(id) = env.envelope_id.as_deref().filter(|s| !s.is_empty()) {
-        report.push_str(&header("Original-Envelope-Id", &ascii_text(id)));
+        report.push_str(&field("Original-Envelope-Id", &ascii_text(id)));
     }
-    report.push_str(&header(
+    report.push_str(&field(
         "Original-Mail-From",
         &format!("<{}>", addr(&env.mail_from)),
     ));
     for rcpt in &env.rcpt_to {
-        report.push_str(&header("Original-Rcpt-To", &format!("<{}>", addr(rcpt))));
+        report.push_str(&field("Original-Rcpt-To", &format!("<{}>", addr(rcpt))));
     }
-    report.push_str(&header("Arrival-Date", &rfc5322_date(obs.time)));
+    report.push_str(&field("Arrival-Date", &rfc5322_date(obs.time)));
     if let Some(mta) = &opts.reporting_mta {
-        report.push_str(&header(
+        report.push_str(&field(
             "Reporting-MTA",
             &format!("dns; {}", domain_token(mta)),
         ));
     }
-    report.push_str(&header("Source-IP", &obs.source_ip.to_string()));
-    report.push_str(&header("Reported-Domain", &header_from));
+    report.push_str(&field("Source-IP", &obs.source_ip.to_string()));
+    report.push_str(&field("Reported-Domain", &header_from));
     let delivery = match obs.disposition {
         Disposition::None => "delivered",
         Disposition::Quarantine => "spam",
         Disposition::Reject => "reject",
     };
-    report.push_str(&header("Delivery-Result", delivery));
+    report.push_str(&field("Delivery-Result", delivery));
 
     // the original (RFC 6591 §3.1: the whole header block at least)
     let mut head = failed.header.to_vec();
@@ -516,6 +516,22 @@ pub fn failure_report_message(
     }
     m.extend_from_slice(format!("--{b}--\r\n").as_bytes());
     Ok(m)
+}
+
+/// One field of the report part, on one line when that fits RFC 5322 §2.1.1's 998 octets
+/// (folded as [`header`] folds only past that): OpenDMARC and the reporters in parsedmarc's
+/// samples write them unfolded, and parsedmarc reads the part line by line without
+/// unfolding (RFC 5965 §3.5 allows folding, but a folded `Authentication-Results` lost its
+/// `header.from` there).
+fn field(name: &str, value: &str) -> String {
+    let value = header_safe(value);
+    let words: Vec<&str> = value.split(' ').filter(|w| !w.is_empty()).collect();
+    let line = format!("{name}: {}\r\n", words.join(" "));
+    if line.len() <= 1000 {
+        line
+    } else {
+        header(name, &value)
+    }
 }
 
 /// A body that `message/rfc822` can carry in 7bit/8bit: lines of at most 998 octets, no NUL

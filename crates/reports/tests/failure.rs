@@ -596,3 +596,53 @@ fn utf8_envelope_addresses_are_7bit_in_the_report_part() {
         }
     }
 }
+
+/// Each field of the report part is one line (up to RFC 5322 §2.1.1's 998 octets), as
+/// OpenDMARC and the reporters in parsedmarc's samples write them: parsedmarc reads the part
+/// line by line (`^([\w\-]+): ([^\r\n]+)$`) without unfolding, so a folded
+/// `Authentication-Results` lost its `header.from` / `header.d` / `header.s`. Folding is
+/// legal (RFC 5965 §3.5 fields are RFC 5322 fields), but this is what readers read.
+#[test]
+fn report_part_fields_are_not_folded() {
+    let mut o = obs((S::Fail, true), &[(D::Fail, true)]);
+    o.header_from = format!("{}.example.com", "long-label".repeat(5));
+    o.dkim[0].domain = o.header_from.clone();
+    o.dkim[0].selector = "selector-2024-with-a-long-name".into();
+    let env = envelope();
+    let record = format!("v=spf1 {}-all", "ip4:192.0.2.0/24 ".repeat(20));
+    let failed = FailedMessage {
+        header: HEADER,
+        body: None,
+        envelope: &env,
+        spf_record: Some(("example.com", &record)),
+    };
+    for kind in [FailureKind::Dmarc, FailureKind::Spf, FailureKind::Dkim(0)] {
+        let msg =
+            failure_report_message(&o, kind, &failed, "ruf@example.com", 1, &options()).unwrap();
+        let (_, parts) = split_parts(&msg);
+        let fields = parts[1].split("\r\n\r\n").nth(1).unwrap();
+        let mut long = 0;
+        for line in fields.split("\r\n").filter(|l| !l.is_empty()) {
+            let (name, value) = line.split_once(": ").unwrap_or(("", ""));
+            assert!(
+                !name.is_empty()
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !value.is_empty(),
+                "{kind:?}: a continuation line {line:?} in\n{fields}"
+            );
+            assert!(line.len() <= 998);
+            long += usize::from(line.len() > 78);
+        }
+        assert!(long > 0, "{kind:?}: the test needs a field longer than 78");
+        let ar = fields
+            .lines()
+            .find_map(|l| l.strip_prefix("Authentication-Results: "))
+            .unwrap();
+        let want = match kind {
+            FailureKind::Dmarc => format!("header.from={}", o.header_from),
+            FailureKind::Spf => "smtp.mailfrom=example.com".into(),
+            FailureKind::Dkim(_) => "header.s=selector-2024-with-a-long-name".into(),
+        };
+        assert!(ar.ends_with(&want), "{kind:?}: {ar}");
+    }
+}
