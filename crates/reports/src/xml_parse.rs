@@ -407,7 +407,7 @@ fn parse_evaluated(c: &mut Cursor<'_, '_>, el: &Child) -> Result<PolicyEvaluated
 /// One `reason` (RFC 9990 §3.1.1.14), or `None` for one whose `type` and `comment` are both
 /// empty or absent (`<reason><type></type><comment></comment></reason>`, as some reporters
 /// write for "no reason"): it says nothing, and refusing the whole report over it would lose
-/// the report. An empty `type` beside a comment is still an invalid value.
+/// the report. An empty or absent `type` beside a comment is `other` ("see the comment").
 fn parse_reason(
     c: &mut Cursor<'_, '_>,
     el: &Child,
@@ -425,11 +425,10 @@ fn parse_reason(
     if blank(&kind) && blank(&comment) {
         return Ok(None);
     }
-    let kind = token(
-        &required(kind, "type", p)?,
-        "type",
-        OverrideType::from_token,
-    )?;
+    let kind = match kind.filter(|k| !k.is_empty()) {
+        Some(k) => token(&k, "type", OverrideType::from_token)?,
+        None => OverrideType::Other,
+    };
     Ok(Some(OverrideReason { kind, comment }))
 }
 
