@@ -249,14 +249,25 @@ fn parse_policy(c: &mut Cursor<'_, '_>, el: &Child) -> Result<PolicyPublished, R
     while let Some(ch) = c.next_child(el)? {
         let name = ch.name.clone();
         let n = name.as_str();
+        // an optional element written empty (`<sp></sp>`: Yahoo) is one not written
+        let optional =
+            |c: &mut Cursor<'_, '_>| c.text(&ch).map(|t| Some(t).filter(|t| !t.is_empty()));
         match n {
             "domain" => once(&mut domain, c.text(&ch)?, n, pp)?,
             "discovery_method" => {
-                let v = token(&c.text(&ch)?, n, DiscoveryMethod::from_token)?;
+                let Some(text) = optional(c)? else { continue };
+                let v = token(&text, n, DiscoveryMethod::from_token)?;
                 once(&mut method, v, n, pp)?;
             }
             "p" | "sp" | "np" => {
-                let v = token(&c.text(&ch)?, n, Disposition::from_token)?;
+                let text = match n {
+                    "p" => c.text(&ch)?,
+                    _ => match optional(c)? {
+                        Some(text) => text,
+                        None => continue,
+                    },
+                };
+                let v = token(&text, n, Disposition::from_token)?;
                 let slot = match n {
                     "p" => &mut p,
                     "sp" => &mut sp,
@@ -265,11 +276,12 @@ fn parse_policy(c: &mut Cursor<'_, '_>, el: &Child) -> Result<PolicyPublished, R
                 once(slot, v, n, pp)?;
             }
             "adkim" | "aspf" => {
-                let v = token(&c.text(&ch)?, n, AlignmentMode::from_token)?;
+                let Some(text) = optional(c)? else { continue };
+                let v = token(&text, n, AlignmentMode::from_token)?;
                 once(if n == "adkim" { &mut adkim } else { &mut aspf }, v, n, pp)?;
             }
             "pct" => {
-                let text = c.text(&ch)?;
+                let Some(text) = optional(c)? else { continue };
                 let v = count(&text, n)
                     .ok()
                     .and_then(|v| u8::try_from(v).ok())
@@ -279,7 +291,7 @@ fn parse_policy(c: &mut Cursor<'_, '_>, el: &Child) -> Result<PolicyPublished, R
             }
             "fo" => once(&mut fo, c.text(&ch)?, n, pp)?,
             "testing" | "t" => {
-                let text = c.text(&ch)?;
+                let Some(text) = optional(c)? else { continue };
                 let v = match text.to_ascii_lowercase().as_str() {
                     "y" => true,
                     "n" => false,

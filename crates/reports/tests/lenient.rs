@@ -318,6 +318,48 @@ fn empty_reason_reads_as_no_reason() {
     assert!(parse_report(with("<reason><type>bogus</type></reason>").as_bytes()).is_err());
 }
 
+/// Optional `policy_published` elements written empty (`<sp></sp>`, `<pct/>`: Yahoo's empty
+/// `sp` per modoboa-dmarc PR 67) say the tag was not there: they read as absent, as parsedmarc
+/// reads them, instead of refusing the report (RFC 9990 §3.1.1.5 makes them optional). An
+/// empty `p`, the one required policy, is still refused.
+#[test]
+fn empty_optional_policy_elements_read_as_absent() {
+    let with = |extra: &str| {
+        report("1700000000", "1700086399", "3", "100")
+            .replace("<pct>100</pct>", "")
+            .replace("<p>none</p>", &format!("<p>none</p>{extra}"))
+    };
+    let fb = parse_report(
+        with(
+            "<sp></sp><np/><adkim> </adkim><aspf></aspf><pct></pct><testing/>\
+             <discovery_method></discovery_method>",
+        )
+        .as_bytes(),
+    )
+    .expect("empty optional elements");
+    let p = &fb.policy;
+    assert_eq!(
+        (
+            p.sp,
+            p.np,
+            p.adkim,
+            p.aspf,
+            p.pct,
+            p.testing,
+            p.discovery_method
+        ),
+        (None, None, None, None, None, None, None)
+    );
+    // an empty one beside a real one is not a duplicate
+    let fb = parse_report(with("<sp/><sp>reject</sp>").as_bytes()).unwrap();
+    assert_eq!(
+        fb.policy.sp.map(|d| d.to_string()).as_deref(),
+        Some("reject")
+    );
+    let empty_p = with("").replace("<p>none</p>", "<p></p>");
+    assert!(parse_report(empty_p.as_bytes()).is_err());
+}
+
 fn attachment(ctype: &str, filename_param: &str, data: &[u8]) -> Vec<u8> {
     format!(
         "From: r@reporter.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"=_b\"\r\n\r\n\
