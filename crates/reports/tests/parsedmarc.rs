@@ -117,3 +117,17 @@ fn empty_reason_reads_as_no_reason() {
         Some("example.net")
     );
 }
+
+/// The vendored parsedmarc samples (SOURCE.md: 2 files) each hold one report and are read.
+#[test]
+fn every_vendored_parsedmarc_sample_is_read() {
+    let mut names: Vec<String> = fs::read_dir(sample(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["empty_reason.xml", "mimecast-weird-gzip.eml"]);
+    for name in &names {
+        assert_eq!(only_report(name).records.len(), 1, "{name}");
+    }
+}
