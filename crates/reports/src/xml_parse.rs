@@ -419,14 +419,17 @@ fn parse_evaluated(c: &mut Cursor<'_, '_>, el: &Child) -> Result<PolicyEvaluated
 /// One `reason` (RFC 9990 §3.1.1.14), or `None` for one whose `type` and `comment` are both
 /// empty or absent (`<reason><type></type><comment></comment></reason>`, as some reporters
 /// write for "no reason"): it says nothing, and refusing the whole report over it would lose
-/// the report. An empty or absent `type` beside a comment is `other` ("see the comment").
+/// the report. An empty or absent `type` beside a comment is `other` ("see the comment"); a
+/// reason that is text alone (`<reason>sampled_out</reason>`, rspamd before 1.9) has that
+/// text as its type.
 fn parse_reason(
     c: &mut Cursor<'_, '_>,
     el: &Child,
 ) -> Result<Option<OverrideReason>, ReportsError> {
     let p = "reason";
     let (mut kind, mut comment) = (None::<String>, None::<String>);
-    while let Some(ch) = c.next_child(el)? {
+    let mut text = Some(String::new());
+    while let Some(ch) = c.next_child_or_text(el, &mut text)? {
         match ch.name.as_str() {
             "type" => once(&mut kind, c.text(&ch)?, "type", p)?,
             "comment" => once(&mut comment, c.text(&ch)?, "comment", p)?,
@@ -434,6 +437,11 @@ fn parse_reason(
         }
     }
     let blank = |v: &Option<String>| v.as_deref().is_none_or(str::is_empty);
+    // rspamd before 1.9: `<reason>sampled_out</reason>`, the type as the reason's text
+    let text = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    if blank(&kind) && blank(&comment) && text.is_some() {
+        kind = text;
+    }
     if blank(&kind) && blank(&comment) {
         return Ok(None);
     }

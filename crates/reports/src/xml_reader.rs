@@ -106,11 +106,33 @@ impl<'a, 'l> Cursor<'a, 'l> {
     /// The next child element of the open element `parent`, or `None` at its end tag.
     /// Text between children is ignored.
     pub(crate) fn next_child(&mut self, parent: &Child) -> Result<Option<Child>, ReportsError> {
+        self.next_child_or_text(parent, &mut None)
+    }
+
+    /// [`Self::next_child`], adding the text between children to `text` when it is `Some`
+    /// (a reporter that writes an element's value as text where the schema has children:
+    /// rspamd's `<reason>sampled_out</reason>`), within the limit of one element's text.
+    pub(crate) fn next_child_or_text(
+        &mut self,
+        parent: &Child,
+        text: &mut Option<String>,
+    ) -> Result<Option<Child>, ReportsError> {
         if parent.empty {
             return Ok(None);
         }
         loop {
-            match self.event()? {
+            let event = self.event()?;
+            if let (Some(out), Event::Text(t)) = (text.as_mut(), &event) {
+                // layout whitespace between children is not text, and costs nothing
+                out.push_str(t.xml10_content().trim());
+                if out.len() > self.limits.max_field_len {
+                    return Err(ReportsError::FieldTooLong {
+                        element: parent.name.clone(),
+                        limit: self.limits.max_field_len,
+                    });
+                }
+            }
+            match event {
                 Event::Start(s) => return self.opened(s.name().as_ref(), false).map(Some),
                 Event::Empty(s) => return self.opened(s.name().as_ref(), true).map(Some),
                 Event::End(_) => {

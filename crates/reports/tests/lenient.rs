@@ -316,6 +316,24 @@ fn empty_reason_reads_as_no_reason() {
         assert_eq!(reasons[0].comment.as_deref(), Some("list"), "{other}");
     }
     assert!(parse_report(with("<reason><type>bogus</type></reason>").as_bytes()).is_err());
+    // rspamd before 1.9 wrote the type as the reason's text (rspamd issue 2872; the "$text"
+    // of cry-inc/dmarc-report-viewer issue 21): that type, not silently nothing
+    let fb = parse_report(with("<reason> sampled_out </reason>").as_bytes()).unwrap();
+    let reasons = &fb.records[0].row.policy_evaluated.reasons;
+    assert_eq!(reasons.len(), 1);
+    assert_eq!(reasons[0].kind.as_str(), "sampled_out");
+    assert_eq!(reasons[0].comment, None);
+    assert!(parse_report(with("<reason>bogus</reason>").as_bytes()).is_err());
+    // layout whitespace around children is no text, however much of it
+    let spaced = format!(
+        "<reason>{0}<type>mailing_list</type>{0}</reason>",
+        " \r\n\t".repeat(5000)
+    );
+    let fb = parse_report(with(&spaced).as_bytes()).unwrap();
+    assert_eq!(
+        fb.records[0].row.policy_evaluated.reasons[0].kind.as_str(),
+        "mailing_list"
+    );
 }
 
 /// Optional `policy_published` elements written empty (`<sp></sp>`, `<pct/>`: Yahoo's empty
