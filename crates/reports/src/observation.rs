@@ -356,11 +356,16 @@ impl AppliedPolicy {
     }
 }
 
-/// The domain of an address (`local@domain`), lowercase; empty when there is none.
+/// The domain of an address (`local@domain`) as its lowercase A-label (RFC 9990 §3.1.1.10;
+/// an SMTPUTF8 address may write U-labels, RFC 6531), or lowercased as written when it is
+/// no domain name; empty when there is none.
 pub fn address_domain(address: &str) -> String {
     let address = address.trim().trim_start_matches('<').trim_end_matches('>');
     match address.rsplit_once('@') {
-        Some((_, domain)) => domain.trim_end_matches('.').to_ascii_lowercase(),
+        Some((_, domain)) => {
+            let domain = domain.trim_end_matches('.');
+            dns::name::to_ascii(domain.as_bytes()).unwrap_or_else(|_| domain.to_ascii_lowercase())
+        }
         None => String::new(),
     }
 }

@@ -199,3 +199,22 @@ fn address_domains() {
     assert_eq!(address_domain(""), "");
     assert_eq!(address_domain("postmaster"), "");
 }
+
+/// SMTPUTF8 envelopes (RFC 6531) may write a domain as U-labels: it is recorded as its
+/// lowercase A-label, the spelling of `header_from` and of the SPF domain (which SPF looked up
+/// as A-labels), so one domain is one `envelope_to` / `envelope_from` in the report
+/// (RFC 9990 §3.1.1.10) whatever the sender wrote.
+#[test]
+fn utf8_address_domains_are_a_labels() {
+    assert_eq!(
+        address_domain("<jürgen@Bücher.Example>"),
+        "xn--bcher-kva.example"
+    );
+    assert_eq!(address_domain("x@BÜCHER.example."), "xn--bcher-kva.example");
+    assert_eq!(
+        address_domain("x@xn--bcher-kva.example"),
+        "xn--bcher-kva.example"
+    );
+    // no domain name at all: kept, lowercased, as before
+    assert_eq!(address_domain("x@[192.0.2.1]"), "[192.0.2.1]");
+}
