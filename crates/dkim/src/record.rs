@@ -28,6 +28,10 @@ impl KeyRecord {
         let txt = unquote(trim_fws(txt));
         let tags = parse_tag_list(txt).map_err(|e| Reason::KeySyntax(e.to_string()))?;
         let get = |n: &str| tags.iter().find(|t| t.name == n).map(|t| t.value);
+        // §3.6.1 `v=`: "This tag MUST be the first tag in the record"
+        if tags.iter().skip(1).any(|t| t.name == "v") {
+            return Err(Reason::KeySyntax("v= is not the first tag".into()));
+        }
         if let Some(v) = get("v")
             && v != b"DKIM1"
         {
@@ -179,5 +183,36 @@ mod tests {
         assert!(KeyRecord::parse(b"v=DKIM1; k=rsa").is_err());
         assert!(KeyRecord::parse(b"").is_err());
         assert!(KeyRecord::parse(b"\"k=rsa; p=AA AA\"").is_ok());
+    }
+
+    /// RFC 6376 §3.6.1 `v=`: "This tag MUST be the first tag in the record": a record with
+    /// `v=` anywhere else does not adhere to the format (§6.1.2 step 5, key syntax error),
+    /// whatever its value. First with FWS or an empty spec before it is still first.
+    #[test]
+    fn version_tag_must_come_first() {
+        for misplaced in [
+            &b"k=rsa; v=DKIM1; p=AAAA"[..],
+            b"p=AAAA; v=DKIM1",
+            b"t=y; v=DKIM1; k=ed25519; p=AAAA",
+        ] {
+            assert!(
+                matches!(KeyRecord::parse(misplaced), Err(Reason::KeySyntax(_))),
+                "{}",
+                String::from_utf8_lossy(misplaced)
+            );
+        }
+        for first in [
+            &b"v=DKIM1; k=rsa; p=AAAA"[..],
+            b" v = DKIM1 ;p=AAAA",
+            b";v=DKIM1; p=AAAA",
+            b"\"v=DKIM1; p=AAAA\"",
+            b"k=rsa; p=AAAA",
+        ] {
+            assert!(
+                KeyRecord::parse(first).is_ok(),
+                "{}",
+                String::from_utf8_lossy(first)
+            );
+        }
     }
 }
