@@ -346,4 +346,21 @@ mod tests {
         let junk = ArcAuthResults::parse(b" i=1; ((( ").unwrap();
         assert!(junk.payload.is_err());
     }
+
+    /// An ARC-Seal's `t=` has DKIM's meaning (RFC 8617 §4.1.3), so RFC 6376 §3.5 applies: a
+    /// value longer than 12 digits may be taken as infinite, not as a syntax error. The seal
+    /// parses, and its timestamp lies in the future.
+    #[test]
+    fn long_seal_timestamp_is_very_large_not_malformed() {
+        let value = format!(
+            "i=1; a=rsa-sha256; cv=none; d=e.org; s=s; t={}; b=AAAA",
+            "9".repeat(30)
+        );
+        let seal = ArcSeal::parse(value.as_bytes()).unwrap();
+        assert_eq!(seal.signature.timestamp, Some(u64::MAX));
+        assert_eq!(
+            seal.signature.check_time(1_700_000_000, 300),
+            Err(dkim::Reason::FutureTimestamp)
+        );
+    }
 }

@@ -514,6 +514,38 @@ mod tests {
         assert_eq!(s.check_time(95, 10), Ok(()));
     }
 
+    /// RFC 6376 §3.5 `t=`: "implementations MAY consider any value longer than 12 digits to
+    /// be infinite" (`x=` has "the same constraints"): a long value is no syntax error. An
+    /// infinite `x=` never expires; an infinite `t=` lies in the future. Leading zeros keep
+    /// their value.
+    #[test]
+    fn long_time_values_are_very_large_not_syntax_errors() {
+        let sig = |tags: &str| {
+            Signature::parse(
+                format!("v=1; a=rsa-sha256; d=e.com; s=s; h=from; bh=AA==; b=AA==; {tags}")
+                    .as_bytes(),
+            )
+        };
+        let huge = "9".repeat(40);
+        let never = sig(&format!("t=100; x={huge}")).unwrap();
+        assert_eq!(never.expiration, Some(u64::MAX));
+        assert_eq!(never.check_time(u64::MAX - 1, 0), Ok(()));
+        let future = sig(&format!("t={huge}")).unwrap();
+        assert_eq!(
+            future.check_time(1_700_000_000, 300),
+            Err(Reason::FutureTimestamp)
+        );
+        let padded = sig(&format!("t={}100; x={}200", "0".repeat(30), "0".repeat(30))).unwrap();
+        assert_eq!(
+            (padded.timestamp, padded.expiration),
+            (Some(100), Some(200))
+        );
+        assert_eq!(padded.check_time(201, 0), Err(Reason::Expired));
+        for bad in ["t=", "t=-1", "t=1e3", "x=12 34", "x=0x10"] {
+            assert!(sig(bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn strips_b() {
         assert_eq!(

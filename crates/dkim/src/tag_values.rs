@@ -54,16 +54,17 @@ pub(crate) fn parse_canon(c: &[u8]) -> Result<(Canonicalization, Canonicalizatio
     Ok((header, body))
 }
 
-/// Decimal for `t=`/`x=` (RFC 6376 §3.5, `1*12DIGIT`; up to 20 digits tolerated, to u64).
+/// Decimal for `t=`/`x=` (RFC 6376 §3.5, `1*12DIGIT`): any run of digits, leading zeros
+/// allowed. A value past `u64::MAX` saturates: §3.5 lets implementations "consider any value
+/// longer than 12 digits to be infinite", so such an `x=` never expires and such a `t=` lies
+/// in the future. Linear in the value's length, which the header field bounds.
 pub(crate) fn parse_number(v: &[u8], tag: &str) -> Result<u64, Reason> {
-    let bad = || Reason::SignatureSyntax(format!("bad {tag}= value"));
-    if v.is_empty() || v.len() > 20 || !v.iter().all(u8::is_ascii_digit) {
-        return Err(bad());
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return Err(Reason::SignatureSyntax(format!("bad {tag}= value")));
     }
-    std::str::from_utf8(v)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(bad)
+    Ok(v.iter().fold(0u64, |n, &d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
 }
 
 /// `l=` (RFC 6376 §3.5, `1*76DIGIT`): any run of up to 76 digits, leading zeros allowed;
