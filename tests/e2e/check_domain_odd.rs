@@ -335,3 +335,45 @@ fn other_txt_records_at_the_tls_names_count_as_absent() {
     }
     assert_eq!(code, 0, "{out}");
 }
+
+/// An RSA key verifiers cannot use is an error, as for an undersized one: a modulus over 8192
+/// bits (verifiers give permerror, RFC 8301 §3.2 sets no upper bound but every implementation
+/// has one) and an exponent of 1 (RFC 8017 §3.1; every backend refuses it, RFC 6376 §6.1.2
+/// step 8). Both were reported as a fine "RSA key of N bits" before.
+#[test]
+fn rsa_keys_no_verifier_can_use_are_errors() {
+    use base64::Engine;
+    // a 2048-bit key with e=3: the same modulus with e=1 is unusable
+    let spki = base64::engine::general_purpose::STANDARD
+        .decode("MIIBIDANBgkqhkiG9w0BAQEFAAOCAQ0AMIIBCAKCAQEAsk7YkwqnwolfiQKp85cLc43rpz1x+T1i+Hp7JRzhhjzlNAtSmu1vBWL3eDem/bThq4ypE48cUYjKQFNjXZz3ODrb9tYGWmUPtRP8AD/BhQwnPZ1nbTkfs1GmmMFtioEfQiFIReiw90mX5/VTdHss7P/jy9zRXaGgcCTc0r8l/YtzmYbsBUmqnxCB+yllMW0baFOScpBCb22ekOd1LnALHow7gU5yDaBd7Tj66Jcl08qX/GrEaAz8ZawqOlXycwWOIarKys8PbTkl1eu8f+AUTpLcH/zZZ406Ia48yW6ugmu0RcNJmeKcHLqmvvoS8DlodE10pOzeQ9V2fQ77xrB2ywIBAw==")
+        .expect("base64");
+    let bare = crypto::rsa_public_key_from_spki(&spki).expect("spki");
+    assert_eq!(bare.last(), Some(&3));
+    let mut e1 = bare.to_vec();
+    if let Some(e) = e1.last_mut() {
+        *e = 1;
+    }
+    // a 16384-bit odd modulus, e=65537: 30 82 08 0a | 02 82 08 01 00 <2048 octets> | 02 03 01 00 01
+    let mut big = vec![0x30, 0x82, 0x08, 0x0a, 0x02, 0x82, 0x08, 0x01, 0x00, 0xc1];
+    big.extend(std::iter::repeat_n(0x5a, 2046));
+    big.extend_from_slice(&[0x01, 0x02, 0x03, 0x01, 0x00, 0x01]);
+    for (key, expect) in [(e1, "unusable"), (big, "16384 bits")] {
+        let p = base64::engine::general_purpose::STANDARD.encode(key);
+        let strings: Vec<String> = format!("v=DKIM1; k=rsa; p={p}")
+            .as_bytes()
+            .chunks(255)
+            .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
+            .collect();
+        let zone = good("example.com").replace(
+            "s1._domainkey.example.com TXT \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"",
+            &format!("s1._domainkey.example.com TXT {}", strings.join(" ")),
+        );
+        let (code, all, out) = run(&zone, &[]);
+        assert!(
+            all.iter()
+                .any(|(s, l, t)| s.starts_with("DKIM") && l == "error" && t.contains(expect)),
+            "{expect}: {all:#?}\n{out}"
+        );
+        assert_eq!(code, 1, "{out}");
+    }
+}

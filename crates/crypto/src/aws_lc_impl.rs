@@ -32,8 +32,10 @@ fn verify_signature(
             } else {
                 &*RSA_SHA1_KEYS
             };
-            if !keys.verify(bare, data, sig) {
-                return Err(CryptoError::BadSignature);
+            match keys.verify(bare, data, sig) {
+                Some(true) => {}
+                Some(false) => return Err(CryptoError::BadSignature),
+                None => return Err(CryptoError::InvalidPublicKey("aws-lc refuses the RSA key")),
             }
             Ok(VerifiedKey {
                 key_type: KeyType::Rsa,
@@ -42,8 +44,14 @@ fn verify_signature(
         }
         SigAlg::Ed25519 => {
             let key = keyload::ed25519_verify_key(public_key)?;
-            if !ED25519_KEYS.verify(key, data, sig) {
-                return Err(CryptoError::BadSignature);
+            match ED25519_KEYS.verify(key, data, sig) {
+                Some(true) => {}
+                Some(false) => return Err(CryptoError::BadSignature),
+                None => {
+                    return Err(CryptoError::InvalidPublicKey(
+                        "aws-lc refuses the Ed25519 key",
+                    ));
+                }
             }
             Ok(VerifiedKey {
                 key_type: KeyType::Ed25519,

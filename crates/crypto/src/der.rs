@@ -67,6 +67,52 @@ pub fn rsa_modulus_bits(rsa_public_key: &[u8]) -> Option<u32> {
     len.checked_sub(1)?.checked_mul(8)?.checked_add(top)
 }
 
+/// Why a bare RSAPublicKey (RFC 8017 §A.1.1) cannot verify anything, `None` if it can: the
+/// modulus must be positive and odd (§3.1), the exponent odd, at least 3 and below 2^33 (what
+/// both backends accept: ring's `PublicExponent` bounds, aws-lc's `RSA_check_key`), both
+/// minimally encoded as DER requires (X.690 §8.3.2). Checked before any backend sees the key,
+/// so that every backend calls the same keys invalid (ring cannot tell a refused key from a bad
+/// signature).
+pub(crate) fn rsa_public_key_defect(rsa_public_key: &[u8]) -> Option<&'static str> {
+    let Some((TAG_SEQUENCE, body, _)) = read_tlv(rsa_public_key) else {
+        return Some("not an RSAPublicKey");
+    };
+    let Some((TAG_INTEGER, n, rest)) = read_tlv(body) else {
+        return Some("no RSA modulus");
+    };
+    let Some((TAG_INTEGER, e, _)) = read_tlv(rest) else {
+        return Some("no RSA exponent");
+    };
+    if !is_minimal_positive(n) {
+        return Some("RSA modulus is not a positive DER integer");
+    }
+    if n.last().is_none_or(|b| b & 1 == 0) {
+        return Some("RSA modulus is even");
+    }
+    if !is_minimal_positive(e) {
+        return Some("RSA exponent is not a positive DER integer");
+    }
+    if e.len() > 5 {
+        return Some("RSA exponent is 2^33 or more");
+    }
+    let value = e.iter().fold(0u64, |v, &b| (v << 8) | u64::from(b));
+    if value < 3 || value & 1 == 0 || value >= 1 << 33 {
+        return Some("RSA exponent is not odd, at least 3 and below 2^33");
+    }
+    None
+}
+
+/// A DER INTEGER's contents octets hold a positive number in the fewest octets (X.690 §8.3.2).
+fn is_minimal_positive(int: &[u8]) -> bool {
+    match int {
+        [] => false,
+        [first, ..] if first & 0x80 != 0 => false,
+        [0] => false,
+        [0, second, ..] => second & 0x80 != 0,
+        _ => true,
+    }
+}
+
 /// Wraps a bare RSAPublicKey into SubjectPublicKeyInfo DER (RFC 5280 §4.1.2.7), the form
 /// `openssl rsa -pubout` writes and DKIM key records usually carry.
 pub fn spki_from_rsa_public_key(rsa_public_key: &[u8]) -> Vec<u8> {

@@ -5,7 +5,9 @@
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 
-use crate::der::{rsa_modulus_bits, rsa_private_modulus_bits, rsa_public_key_from_spki};
+use crate::der::{
+    rsa_modulus_bits, rsa_private_modulus_bits, rsa_public_key_defect, rsa_public_key_from_spki,
+};
 use crate::{CryptoError, MAX_RSA_VERIFY_BITS, MIN_RSA_SIGN_BITS, MIN_RSA_VERIFY_BITS};
 
 /// Largest RSA signing key we load (both backends sign up to 4096 bits quickly).
@@ -57,10 +59,13 @@ pub(crate) fn check_rsa_sign_size(der: &[u8]) -> Result<(), CryptoError> {
 }
 
 /// The bare `RSAPublicKey` of a DKIM `p=` (SPKI or bare) and its size, 1024–8192 bits
-/// (RFC 8301 §3.2).
+/// (RFC 8301 §3.2), if the backends can use it (`der::rsa_public_key_defect`).
 pub(crate) fn rsa_verify_key(public_key: &[u8]) -> Result<(&[u8], u32), CryptoError> {
     let bare = rsa_public_key_from_spki(public_key)
         .ok_or(CryptoError::InvalidPublicKey("not an RSA public key"))?;
+    if let Some(defect) = rsa_public_key_defect(bare) {
+        return Err(CryptoError::InvalidPublicKey(defect));
+    }
     let bits = rsa_modulus_bits(bare).ok_or(CryptoError::InvalidPublicKey("bad RSA modulus"))?;
     if bits < MIN_RSA_VERIFY_BITS {
         return Err(CryptoError::KeyTooSmall { bits });

@@ -174,6 +174,14 @@ pub trait CryptoProvider: Send + Sync + 'static {
     fn generate_rsa_pkcs8(&self, bits: u32) -> Result<Vec<u8>, CryptoError>;
 }
 
+/// The size of an RSA public key as a DKIM `p=` holds it (SPKI or bare RSAPublicKey), if a
+/// verifier may use it: a key no backend can use is [`CryptoError::InvalidPublicKey`], one
+/// outside 1024–8192 bits [`CryptoError::KeyTooSmall`] or [`CryptoError::KeyTooLarge`]
+/// (RFC 6376 §6.1.2 step 8, RFC 8301 §3.2).
+pub fn rsa_verify_key_bits(public_key: &[u8]) -> Result<u32, CryptoError> {
+    keyload::rsa_verify_key(public_key).map(|(_, bits)| bits)
+}
+
 /// The process-wide default provider: aws-lc-rs when compiled in, else ring.
 pub fn default_provider() -> &'static dyn CryptoProvider {
     #[cfg(feature = "aws-lc")]

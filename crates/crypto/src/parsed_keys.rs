@@ -36,13 +36,12 @@ impl ParsedKeys {
         }
     }
 
-    /// Verifies `sig` over `data` under `key` (its bytes as the algorithm expects them);
-    /// `false` for a bad signature or a key the backend rejects.
-    pub(crate) fn verify(&self, key: &[u8], data: &[u8], sig: &[u8]) -> bool {
-        match self.parsed(key) {
-            Some(parsed) => parsed.verify_sig(data, sig).is_ok(),
-            None => false,
-        }
+    /// Verifies `sig` over `data` under `key` (its bytes as the algorithm expects them):
+    /// `Some(false)` for a bad signature, `None` for a key the backend refuses (RFC 6376
+    /// §6.1.2 step 8: an unusable key is no failed signature).
+    pub(crate) fn verify(&self, key: &[u8], data: &[u8], sig: &[u8]) -> Option<bool> {
+        self.parsed(key)
+            .map(|parsed| parsed.verify_sig(data, sig).is_ok())
     }
 
     fn parsed(&self, key: &[u8]) -> Option<Arc<ParsedPublicKey>> {
@@ -92,23 +91,26 @@ mod tests {
         let public = pair.public_key().as_ref().to_vec();
         let sig = pair.sign(b"message").as_ref().to_vec();
         for _ in 0..3 {
-            assert!(keys.verify(&public, b"message", &sig));
-            assert!(!keys.verify(&public, b"massage", &sig));
+            assert_eq!(keys.verify(&public, b"message", &sig), Some(true));
+            assert_eq!(keys.verify(&public, b"massage", &sig), Some(false));
             let mut bad = sig.clone();
             bad[0] ^= 1;
-            assert!(!keys.verify(&public, b"message", &bad));
+            assert_eq!(keys.verify(&public, b"message", &bad), Some(false));
         }
         assert_eq!(keys.len(), 1);
-        assert!(!keys.verify(&[1, 2, 3], b"message", &sig));
+        assert_eq!(keys.verify(&[1, 2, 3], b"message", &sig), None);
         assert_eq!(keys.len(), 1, "a rejected key is not kept");
         for _ in 0..CAPACITY + 10 {
             let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("keygen");
             let other = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key");
             let s = other.sign(b"m");
-            assert!(keys.verify(other.public_key().as_ref(), b"m", s.as_ref()));
+            assert_eq!(
+                keys.verify(other.public_key().as_ref(), b"m", s.as_ref()),
+                Some(true)
+            );
         }
         assert_eq!(keys.len(), CAPACITY);
         // the first key was evicted and is parsed again when it returns
-        assert!(keys.verify(&public, b"message", &sig));
+        assert_eq!(keys.verify(&public, b"message", &sig), Some(true));
     }
 }

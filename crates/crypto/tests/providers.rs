@@ -143,3 +143,105 @@ fn refuses_an_inconsistent_rsa_key_at_load() {
         assert!(matches!(err, CryptoError::InvalidPrivateKey(_)), "{err}");
     }
 }
+
+/// Keys RFC 8017 §A.1.1 and the backends accept although they are unusual: a 1025-bit
+/// modulus and the exponent 3 (SPKI, and an RSASSA-PKCS1-v1_5 SHA-256 signature over `data`;
+/// made for this test from random primes with Python's integers). Every backend verifies them.
+const RSA_1025_E65537: (&str, &str) = (
+    "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQFyhjbBLqP1JpOkUfrc3fmbzIgVg7S0hZD+aJNi1DLoxjLEXTrSgMa5Y5KVMOEHzzIjigPC/pZs8HfIfElx+C2jcmDRoZodSyTvfEzZO48cAxrm9fYTCgM9MGv9mNSOhYDqnnPf65L9WOhcEFHDatS7Vkk/gZ7vpXk/vBO4H/RphwIDAQAB",
+    "ADN9MsRr2Md1kt6HoLz9jfdsN7pOVy0VtRBM8+0HyT2q7rl8qLeRmAq6UFdH6Hb0hKzButqMnxIGhAKpynsWsxKgL48zibDOZDo27y/GZubPF7whyzKtgt67PXeZ9dpUOpE9zka1b7b/K41MS6WJWRUeOZ5/q/iHa3nt20Mgqnwy",
+);
+const RSA_2048_E3: (&str, &str) = (
+    "MIIBIDANBgkqhkiG9w0BAQEFAAOCAQ0AMIIBCAKCAQEAsk7YkwqnwolfiQKp85cLc43rpz1x+T1i+Hp7JRzhhjzlNAtSmu1vBWL3eDem/bThq4ypE48cUYjKQFNjXZz3ODrb9tYGWmUPtRP8AD/BhQwnPZ1nbTkfs1GmmMFtioEfQiFIReiw90mX5/VTdHss7P/jy9zRXaGgcCTc0r8l/YtzmYbsBUmqnxCB+yllMW0baFOScpBCb22ekOd1LnALHow7gU5yDaBd7Tj66Jcl08qX/GrEaAz8ZawqOlXycwWOIarKys8PbTkl1eu8f+AUTpLcH/zZZ406Ia48yW6ugmu0RcNJmeKcHLqmvvoS8DlodE10pOzeQ9V2fQ77xrB2ywIBAw==",
+    "Q8GZ5vlE4PHLRDPMPTZGTnzFOPusF2jAtdgWxVRoFhm83r7yJ1pbi1hPsG93Ud5ZuocbbbMbUbyWuOCDZbdZZlkv0u5spE/u/XAM3UzdCQta8JxPUQOYe4DcXHocvEKipdwbs9ZZDJXID+uzRQZIZcdHKvU3GMhvkF2ei4glE+r4UlY1tNWc3APV2scYjKXzXcYg0BylkoE5l6iP/3FPOdU0yv+vg4DeJZzRmyes3mo/pB0uDT4FWDU+uC18VFCzPU6pxBvKAlIziU4VuCSL0OK4PrzfAFjdbbpX6pgLtKT9eTCcl7ojn5hbjUQGp+hFV9okr9D3ddgF6ImYvpTqbQ==",
+);
+
+fn b64(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+/// A bare RSAPublicKey (RFC 8017 §A.1.1) from the contents octets of its two INTEGERs.
+fn rsa_public_key(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn tlv(out: &mut Vec<u8>, tag: u8, body: &[u8]) {
+        out.push(tag);
+        match body.len() {
+            l @ 0..128 => out.push(l as u8),
+            l @ 128..256 => out.extend_from_slice(&[0x81, l as u8]),
+            l => out.extend_from_slice(&[0x82, (l >> 8) as u8, l as u8]),
+        }
+        out.extend_from_slice(body);
+    }
+    let mut ints = Vec::new();
+    tlv(&mut ints, 0x02, n);
+    tlv(&mut ints, 0x02, e);
+    let mut out = Vec::new();
+    tlv(&mut out, 0x30, &ints);
+    out
+}
+
+#[test]
+fn odd_sizes_and_exponent_3_verify_in_every_backend() {
+    for p in providers() {
+        for ((key, sig), bits) in [(RSA_1025_E65537, 1025), (RSA_2048_E3, 2048)] {
+            let v = p.verify(SigAlg::RsaSha256, &b64(key), b"data", &b64(sig));
+            assert_eq!(v.map(|v| v.bits), Ok(bits), "{} {bits}", p.name());
+            assert_eq!(
+                p.verify(SigAlg::RsaSha256, &b64(key), b"date", &b64(sig)),
+                Err(CryptoError::BadSignature),
+                "{}",
+                p.name()
+            );
+        }
+    }
+}
+
+/// A key whose DER parses but that no backend can use (RFC 8017 §3.1: n odd and positive,
+/// 3 <= e < n with e odd; both backends also cap e below 2^33) is an invalid public key, not
+/// a signature that does not verify: RFC 6376 §6.1.2 step 8 "not suitable for use with the
+/// algorithm" is PERMFAIL, and a verifier must tell it apart from a failed signature.
+#[test]
+fn keys_the_backends_refuse_are_invalid_not_bad_signatures() {
+    let (key, sig) = RSA_2048_E3;
+    let (key, sig) = (b64(key), b64(sig));
+    let bare = rsa_public_key_from_spki(&key).unwrap();
+    // 30 82 01 08 | 02 82 01 01 <257 octets of n> | 02 01 03
+    let n = &bare[8..8 + 257];
+    assert_eq!((n[0], bare[8 + 257..].to_vec()), (0, vec![2, 1, 3]));
+    let mut even_n = n.to_vec();
+    *even_n.last_mut().unwrap() &= 0xfe;
+    let mut padded_n = vec![0];
+    padded_n.extend_from_slice(n);
+    let cases: [(&str, Vec<u8>); 10] = [
+        ("e=1", rsa_public_key(n, &[1])),
+        ("e=0", rsa_public_key(n, &[0])),
+        ("even e", rsa_public_key(n, &[1, 0, 2])),
+        ("negative e", rsa_public_key(n, &[0x83])),
+        ("e = 2^33 + 1", rsa_public_key(n, &[2, 0, 0, 0, 1])),
+        ("e not minimal", rsa_public_key(n, &[0, 3])),
+        ("even n", rsa_public_key(&even_n, &[3])),
+        ("negative n", rsa_public_key(&n[1..], &[3])),
+        ("n not minimal", rsa_public_key(&padded_n, &[3])),
+        ("e = n", rsa_public_key(n, n)),
+    ];
+    for p in providers() {
+        for (name, bare) in &cases {
+            for form in [bare.clone(), crypto::spki_from_rsa_public_key(bare)] {
+                let got = p.verify(SigAlg::RsaSha256, &form, b"data", &sig);
+                assert!(
+                    matches!(got, Err(CryptoError::InvalidPublicKey(_))),
+                    "{} {name}: {got:?}",
+                    p.name()
+                );
+                assert!(
+                    matches!(
+                        crypto::rsa_verify_key_bits(&form),
+                        Err(CryptoError::InvalidPublicKey(_))
+                    ),
+                    "{name}"
+                );
+            }
+        }
+        assert_eq!(crypto::rsa_verify_key_bits(&key), Ok(2048));
+    }
+}

@@ -35,7 +35,8 @@ pub struct KeyRejection {
 
 /// Picks the key for a signature from the TXT lookup `answer` (RFC 6376 §6.1.2): the first
 /// record that parses, usable for `algorithm`, identity domain `i_domain` and `d_domain`,
-/// with an RSA key of 1024–8192 bits (RFC 8301 §3.2) or a raw 32-byte Ed25519 key
+/// with an RSA key of 1024–8192 bits (RFC 8301 §3.2) that the backends can use (odd modulus,
+/// odd exponent from 3 to below 2^33, RFC 8017 §3.1) or a raw 32-byte Ed25519 key
 /// (RFC 8463 §4.2). `None` means the lookup was never answered.
 pub fn usable_key(
     answer: Option<&KeyAnswer>,
@@ -93,33 +94,35 @@ pub fn usable_key(
         return Err(reject(DkimResult::PermError, reason, testing, None));
     }
     let bits = if algorithm.key_type() == crypto::KeyType::Rsa {
-        let Some(bits) =
-            crypto::rsa_public_key_from_spki(&record.public_key).and_then(crypto::rsa_modulus_bits)
-        else {
-            return Err(reject(
-                DkimResult::PermError,
-                Reason::InvalidPublicKey,
-                testing,
-                None,
-            ));
-        };
-        if bits < crypto::MIN_RSA_VERIFY_BITS {
-            return Err(reject(
-                DkimResult::Policy,
-                Reason::KeyTooSmall { bits },
-                testing,
-                Some(bits),
-            ));
+        // RFC 6376 §6.1.2 step 8, RFC 8301 §3.2: a key no backend can use is permerror,
+        // before any crypto runs
+        match crypto::rsa_verify_key_bits(&record.public_key) {
+            Ok(bits) => bits,
+            Err(CryptoError::KeyTooSmall { bits }) => {
+                return Err(reject(
+                    DkimResult::Policy,
+                    Reason::KeyTooSmall { bits },
+                    testing,
+                    Some(bits),
+                ));
+            }
+            Err(CryptoError::KeyTooLarge { bits }) => {
+                return Err(reject(
+                    DkimResult::PermError,
+                    Reason::KeyTooLarge { bits },
+                    testing,
+                    Some(bits),
+                ));
+            }
+            Err(_) => {
+                return Err(reject(
+                    DkimResult::PermError,
+                    Reason::InvalidPublicKey,
+                    testing,
+                    None,
+                ));
+            }
         }
-        if bits > crypto::MAX_RSA_VERIFY_BITS {
-            return Err(reject(
-                DkimResult::PermError,
-                Reason::KeyTooLarge { bits },
-                testing,
-                Some(bits),
-            ));
-        }
-        bits
     } else {
         if record.public_key.len() != 32 {
             // RFC 8463 §4.2: the raw 32-byte public key, not SPKI.

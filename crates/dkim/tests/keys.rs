@@ -95,3 +95,92 @@ fn testkey_outcomes() {
         TestKeyOutcome::DnsError(dns::DnsError::Timeout)
     );
 }
+
+/// A bare RSAPublicKey (RFC 8017 §A.1.1) from the contents octets of its two INTEGERs.
+fn rsa_public_key(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn tlv(out: &mut Vec<u8>, tag: u8, body: &[u8]) {
+        out.push(tag);
+        match body.len() {
+            l @ 0..128 => out.push(l as u8),
+            l @ 128..256 => out.extend_from_slice(&[0x81, l as u8]),
+            l => out.extend_from_slice(&[0x82, (l >> 8) as u8, l as u8]),
+        }
+        out.extend_from_slice(body);
+    }
+    let mut ints = Vec::new();
+    tlv(&mut ints, 0x02, n);
+    tlv(&mut ints, 0x02, e);
+    let mut out = Vec::new();
+    tlv(&mut out, 0x30, &ints);
+    out
+}
+
+/// RFC 6376 §6.1.2 step 8: a public key "not suitable for use with the algorithm and key
+/// types" is PERMFAIL (RFC 8601 `permerror`), not a signature that failed to verify: an RSA key
+/// whose DER parses but that no backend can use (exponent 1, an even exponent or modulus)
+/// gives `permerror (public key is not valid)` in the milter, `dkim verify` and ARC, as an
+/// Ed25519 key of the wrong length and an RSA key under `k=ed25519` do.
+#[test]
+fn keys_no_backend_can_use_are_permerror_not_fail() {
+    use base64::Engine;
+    let message = "From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nbody\r\n";
+    let signer = dkim::Signer::from_pem(
+        &common::read("keys/rsa2048.pem"),
+        dkim::SignerConfig::new("example.com", "sel"),
+    )
+    .unwrap();
+    let header = dkim::sign_message(&signer, message.as_bytes(), 1_700_000_000).unwrap();
+    let signed = format!("{}{message}", header.to_field());
+    let spki = signer.key().public_key_dns();
+    let bare = crypto::rsa_public_key_from_spki(&spki).unwrap();
+    // 30 82 01 0a | 02 82 01 01 <257 octets of n> | 02 03 01 00 01
+    let n = &bare[8..8 + 257];
+    assert_eq!(&bare[8 + 257..], &[2, 3, 1, 0, 1]);
+    let mut even_n = n.to_vec();
+    *even_n.last_mut().unwrap() &= 0xfe;
+    let b64 = |k: &[u8]| base64::engine::general_purpose::STANDARD.encode(k);
+    let verify = |record: String| {
+        let r = MemoryResolver::new();
+        r.add_txt("sel._domainkey.example.com", record);
+        let results = block_on(dkim::verify_message(
+            &dkim::Verifier::default(),
+            &r,
+            signed.as_bytes(),
+            1_700_000_000,
+        ));
+        (results[0].result, results[0].reason.clone())
+    };
+    assert_eq!(
+        verify(format!("v=DKIM1; k=rsa; p={}", b64(&spki))),
+        (dkim::DkimResult::Pass, None)
+    );
+    for (name, key) in [
+        ("e=1", rsa_public_key(n, &[1])),
+        ("even e", rsa_public_key(n, &[1, 0, 2])),
+        ("even n", rsa_public_key(&even_n, &[1, 0, 1])),
+        ("k=ed25519 with an RSA key", bare.to_vec()),
+    ] {
+        let k = if name.starts_with("k=ed25519") {
+            "ed25519"
+        } else {
+            "rsa"
+        };
+        let record = format!(
+            "v=DKIM1; k={k}; p={}",
+            b64(&crypto::spki_from_rsa_public_key(&key))
+        );
+        let (result, reason) = verify(record);
+        assert_eq!(result, dkim::DkimResult::PermError, "{name}: {reason:?}");
+    }
+    // the same key with e=3 is a valid key that did not sign: a failed signature
+    assert_eq!(
+        verify(format!(
+            "v=DKIM1; k=rsa; p={}",
+            b64(&rsa_public_key(n, &[3]))
+        )),
+        (
+            dkim::DkimResult::Fail,
+            Some(dkim::Reason::SignatureMismatch)
+        )
+    );
+}

@@ -91,26 +91,29 @@ pub async fn check(app: &App, domain: &str, selector: &str, explicit: bool) -> O
             ),
             "publish the record exactly as `authmilter dkim genkey` prints it",
         ),
-        crypto::KeyType::Rsa => {
-            let bits = crypto::rsa_public_key_from_spki(&k.public_key)
-                .and_then(crypto::rsa_modulus_bits)
-                .or_else(|| crypto::rsa_modulus_bits(&k.public_key));
-            match bits {
-                Some(b) if b < 1024 => s.error(
-                    format!("RSA key of {b} bits: RFC 8301 forbids verifying it"),
-                    "generate a 2048-bit key: authmilter dkim rotate --domain DOMAIN",
+        crypto::KeyType::Rsa => match crypto::rsa_verify_key_bits(&k.public_key) {
+            Err(crypto::CryptoError::KeyTooSmall { bits }) => s.error(
+                format!("RSA key of {bits} bits: RFC 8301 forbids verifying it"),
+                "generate a 2048-bit key: authmilter dkim rotate --domain DOMAIN",
+            ),
+            Err(crypto::CryptoError::KeyTooLarge { bits }) => s.error(
+                format!(
+                    "RSA key of {bits} bits: verifiers refuse keys over 8192 bits, every signature with this selector gets permerror"
                 ),
-                Some(b) if b < 2048 => s.warn(
-                    format!("RSA key of {b} bits"),
-                    "use 2048 bits (RFC 8301 §3.2): authmilter dkim rotate --domain DOMAIN",
+                "generate a 2048-bit key: authmilter dkim rotate --domain DOMAIN",
+            ),
+            Err(e) => s.error(
+                format!(
+                    "RSA public key is unusable ({e}): every signature with this selector gets permerror (RFC 6376 §6.1.2)"
                 ),
-                Some(b) => s.ok(format!("RSA key of {b} bits")),
-                None => s.error(
-                    "RSA public key does not parse",
-                    "publish the record exactly as `authmilter dkim genkey` prints it",
-                ),
-            }
-        }
+                "publish the record exactly as `authmilter dkim genkey` prints it",
+            ),
+            Ok(b) if b < 2048 => s.warn(
+                format!("RSA key of {b} bits"),
+                "use 2048 bits (RFC 8301 §3.2): authmilter dkim rotate --domain DOMAIN",
+            ),
+            Ok(b) => s.ok(format!("RSA key of {b} bits")),
+        },
     }
     let sha256_signature = match k.key_type {
         crypto::KeyType::Rsa => dkim::Algorithm::RsaSha256,
