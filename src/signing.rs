@@ -245,6 +245,14 @@ pub fn describe(outcome: &TestKeyOutcome) -> String {
             "the published record holds this key but verifiers will refuse our signatures: {reason}{}",
             restriction_hint(reason)
         ),
+        TestKeyOutcome::SeveralRecords { count, holds_key } => format!(
+            "{count} TXT records are published at this name ({}); verifiers may use any one, and OpenDKIM refuses them all (RFC 6376 §3.6.2.2): keep exactly one",
+            if *holds_key {
+                "one holds this key"
+            } else {
+                "none holds this key, usable for our signatures"
+            }
+        ),
         TestKeyOutcome::Invalid(why) => format!("the published record is invalid: {why}"),
         TestKeyOutcome::DnsError(e) => format!("DNS error: {e}"),
     }

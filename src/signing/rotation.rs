@@ -314,6 +314,17 @@ pub async fn check_published(
                         status.dns = DnsStatus::Published { since: now };
                     }
                 }
+                // RFC 6376 §3.6.2.2: verifiers may pick another record, or (libopendkim)
+                // refuse them all. An active key keeps signing (verifiers that pick ours
+                // verify); a next key does not count this as publication
+                TestKeyOutcome::SeveralRecords {
+                    holds_key: true, ..
+                } if k.state == KeyState::Active => {
+                    tracing::warn!(key = %name, problem = %describe(outcome), "DKIM key record is ambiguous");
+                    if !matches!(status.dns, DnsStatus::Published { .. }) {
+                        status.dns = DnsStatus::Published { since: now };
+                    }
+                }
                 TestKeyOutcome::DnsError(e) => {
                     tracing::warn!(key = %name, "could not check the DKIM key in DNS (status unchanged): {e}");
                 }

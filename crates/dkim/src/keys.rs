@@ -136,6 +136,14 @@ pub enum TestKeyOutcome {
         /// Why verifiers refuse the key ([`Reason::HashNotAllowed`], [`Reason::ServiceNotEmail`]).
         reason: Reason,
     },
+    /// Several TXT records at the name (RFC 6376 §3.6.2.2: "the results are undefined";
+    /// libopendkim refuses them all, other verifiers pick any one).
+    SeveralRecords {
+        /// How many.
+        count: usize,
+        /// One of them holds the key, usable for our signatures.
+        holds_key: bool,
+    },
     /// The record does not parse or has the wrong key type.
     Invalid(String),
     /// The lookup failed temporarily.
@@ -143,7 +151,8 @@ pub enum TestKeyOutcome {
 }
 
 /// Fetches `<selector>._domainkey.<domain>` and compares it with `key` (opendkim-testkey), and
-/// checks that the record lets verifiers accept our signatures with it (`h=`, `s=`).
+/// checks that the record lets verifiers accept our signatures with it (`h=`, `s=`); several
+/// records at the name are [`TestKeyOutcome::SeveralRecords`] (RFC 6376 §3.6.2.2).
 pub async fn test_key<R: Resolver + ?Sized>(
     resolver: &R,
     selector: &str,
@@ -157,8 +166,21 @@ pub async fn test_key<R: Resolver + ?Sized>(
         Err(DnsError::InvalidName(_)) => return TestKeyOutcome::NoRecord,
         Err(e) => return TestKeyOutcome::DnsError(e),
     };
+    let outcome = compare_records(&records, domain, key);
+    if records.len() > 1 {
+        return TestKeyOutcome::SeveralRecords {
+            count: records.len(),
+            holds_key: matches!(outcome, TestKeyOutcome::Match { .. }),
+        };
+    }
+    outcome
+}
+
+/// The outcome for the TXT records at the key name: a record holding `key` if any, else what
+/// the last one was.
+fn compare_records(records: &[Vec<u8>], domain: &str, key: &dyn SigningKey) -> TestKeyOutcome {
     let mut last = TestKeyOutcome::NoRecord;
-    for txt in &records {
+    for txt in records {
         match KeyRecord::parse(txt) {
             Ok(r) if r.is_revoked() => last = TestKeyOutcome::Revoked,
             Ok(r) if r.key_type != key.key_type() => {

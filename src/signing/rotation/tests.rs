@@ -282,3 +282,36 @@ fn no_promotion_at_a_check_dns_did_not_answer() {
     check(&keys, &with, HOUR + 60);
     assert_eq!(signing(&keys), ["new"]);
 }
+
+/// Several TXT records at the next key's name, one of them ours: RFC 6376 §3.6.2.2 "if there
+/// are multiple records in an RRset, the results are undefined" (libopendkim refuses them all,
+/// others pick any one), so DNS does not serve "exactly this public key" and the key is not
+/// promoted: the old key keeps signing until the name holds our record alone, and the wait
+/// starts then. An active key beside a second record keeps signing (verifiers that pick ours
+/// still verify; refusing would leave the mail unsigned everywhere).
+#[test]
+fn several_records_at_the_next_key_name_block_the_promotion() {
+    let s = setup("");
+    let keys = load(&s.toml);
+    let dns = MemoryResolver::new();
+    dns.add_txt("old._domainkey.example.com", &s.old_record);
+    dns.add_txt("old._domainkey.example.com", "v=DKIM1; k=ed25519; p=");
+    dns.add_txt("new._domainkey.example.com", &s.new_record);
+    dns.add_txt("new._domainkey.example.com", &s.old_record);
+    check(&keys, &dns, 1000);
+    check(&keys, &dns, 1000 + 2 * HOUR);
+    assert_eq!(signing(&keys), ["old"]);
+    let report = keys.report();
+    assert!(report[1].dns.contains("2 TXT records"), "{report:?}");
+    // the stray record goes: the wait starts now
+    let dns = MemoryResolver::new();
+    dns.add_txt("old._domainkey.example.com", &s.old_record);
+    dns.add_txt("new._domainkey.example.com", &s.new_record);
+    assert_eq!(
+        check(&keys, &dns, 1000 + 3 * HOUR),
+        Some(Duration::from_secs(HOUR))
+    );
+    assert_eq!(signing(&keys), ["old"]);
+    check(&keys, &dns, 1000 + 4 * HOUR);
+    assert_eq!(signing(&keys), ["new"]);
+}
