@@ -13,7 +13,7 @@
 
 use crypto::CryptoProvider;
 use dkim::body_hashes::{BodyHashId, BodyHashKey, BodyHashes, FinishedBodyHashes};
-use dkim::check::{usable_key, verify_header_signature};
+use dkim::check::{KeyCandidates, key_candidates, verify_header_signature};
 use dkim::{HeaderField, KeyAnswer, KeyLookups, Reason, Signature};
 use dns::Resolver;
 
@@ -338,19 +338,18 @@ impl Checker<'_> {
             return Err(Reason::BodyHashMismatch);
         };
         sig.check_time(self.now, self.skew)?;
-        let key = self.key(sig, key)?;
+        let keys = self.keys(sig, key)?;
         let body = self.hashes.get(hash).ok_or(Reason::BodyHashMismatch)?;
         if let Some(l) = sig.body_length
             && body.canonical_length < l
         {
-            return Err(Reason::BodyTooShort);
+            return no_key_verified(&keys, Reason::BodyTooShort);
         }
         if body.digest != sig.body_hash {
-            return Err(Reason::BodyHashMismatch);
+            return no_key_verified(&keys, Reason::BodyHashMismatch);
         }
         let data = dkim::verify::header_hash_input(self.headers, index, sig);
-        verify_header_signature(self.crypto, sig.algorithm, &key, &data, &sig.signature)
-            .map_err(|(_, r)| r)
+        self.verify_with_any(&keys, sig, &data)
     }
 
     /// The ARC-Seal of `sets[k]` over sets 1..=k (RFC 8617 §5.1.1, §5.2 step 6).
@@ -360,7 +359,7 @@ impl Checker<'_> {
         };
         let sig = &set.fields.seal.1.signature;
         sig.check_time(self.now, self.skew)?;
-        let key = self.key(sig, set.seal_key)?;
+        let keys = self.keys(sig, set.seal_key)?;
         let fields: Vec<&HeaderField> = sets
             .iter()
             .take(k + 1)
@@ -368,15 +367,54 @@ impl Checker<'_> {
             .filter_map(|i| self.headers.get(i))
             .collect();
         let data = seal_hash_input(&fields);
-        verify_header_signature(self.crypto, sig.algorithm, &key, &data, &sig.signature)
-            .map_err(|(_, r)| r)
+        self.verify_with_any(&keys, sig, &data)
     }
 
-    /// The usable public key of `sig` from key slot `slot` (RFC 6376 §6.1.2, RFC 8301).
-    fn key(&self, sig: &Signature, slot: usize) -> Result<Vec<u8>, Reason> {
+    /// The usable keys of `sig` from key slot `slot` (RFC 6376 §6.1.2, RFC 8301): every
+    /// usable record at the name is tried (§6.1.2 step 4); none usable is the error.
+    fn keys(&self, sig: &Signature, slot: usize) -> Result<KeyCandidates, Reason> {
         let answer = self.keys.answer(slot);
-        usable_key(answer, sig.algorithm, None, &sig.domain)
-            .map(|k| k.record.public_key)
-            .map_err(|r| r.reason)
+        let candidates = key_candidates(answer, sig.algorithm, None, &sig.domain);
+        if candidates.keys.is_empty() {
+            return Err(candidates
+                .rejection
+                .map_or(Reason::NoKeyRecord, |r| r.reason));
+        }
+        Ok(candidates)
     }
+
+    /// Verifies `sig` over `data` with the first of `keys` that verifies it; when none does,
+    /// the first record's answer (RFC 6376 §6.1.2 step 4).
+    fn verify_with_any(
+        &self,
+        keys: &KeyCandidates,
+        sig: &Signature,
+        data: &[u8],
+    ) -> Result<(), Reason> {
+        let mut first_failure = None;
+        for key in &keys.keys {
+            match verify_header_signature(
+                self.crypto,
+                sig.algorithm,
+                &key.record.public_key,
+                data,
+                &sig.signature,
+            ) {
+                Ok(()) => return Ok(()),
+                Err((_, reason)) => {
+                    first_failure.get_or_insert(reason);
+                }
+            }
+        }
+        no_key_verified(keys, first_failure.unwrap_or(Reason::SignatureMismatch))
+    }
+}
+
+/// What a signature's keys answer when none verifies: `failure`, unless the first record at
+/// the name was unusable, then why (RFC 6376 §6.1.2 step 4).
+fn no_key_verified(keys: &KeyCandidates, failure: Reason) -> Result<(), Reason> {
+    Err(keys
+        .rejection
+        .as_ref()
+        .map_or(failure, |r| r.reason.clone()))
 }

@@ -267,3 +267,27 @@ fn sealing_checks_its_inputs() {
         ));
     }
 }
+
+/// RFC 8617 §5.2 verifies seals and message signatures with DKIM's key rules, so several TXT
+/// records at a key name are cycled through as RFC 6376 §6.1.2 step 4 allows: a chain whose
+/// sealer's selector also holds an Ed25519 record (listed first) still passes, in either
+/// order.
+#[test]
+fn every_record_at_the_sealer_key_name_is_tried() {
+    let (_, sealed) = seal(&sealer("rsa"), MESSAGE.as_bytes(), "mx.example.org").unwrap();
+    let ours = dkim::DnsKeyRecord::for_key(sealer("rsa").key()).text();
+    let ed = dkim::DnsKeyRecord::for_key(sealer("ed").key()).text();
+    for records in [[&ed, &ours], [&ours, &ed]] {
+        let r = dns::memory::MemoryResolver::new();
+        for rec in records {
+            r.add_txt("rsa._domainkey.example.org", rec);
+        }
+        let o = common::block_on(arc::verify_message(
+            &arc::Verifier::default(),
+            &r,
+            &sealed,
+            NOW,
+        ));
+        assert_eq!(o.result, ChainStatus::Pass, "{:?}", o.reason);
+    }
+}

@@ -33,13 +33,114 @@ pub struct KeyRejection {
     pub bits: Option<u32>,
 }
 
-/// Picks the key for a signature from the TXT lookup `answer` (RFC 6376 §6.1.2): the first
-/// record that parses, usable for `algorithm`, identity domain `i_domain` and `d_domain`,
-/// with an RSA key of 1024–8192 bits (RFC 8301 §3.2) that the backends can use (odd modulus,
-/// odd exponent from 3 to below 2^33, RFC 8017 §3.1) or a raw 32-byte Ed25519 key
-/// (RFC 8463 §4.2). `None` means the lookup was never answered.
-pub fn usable_key(
+/// Most usable key records one signature is tried with (RFC 6376 §6.1.2 step 4 lets a
+/// verifier cycle through the records at a key name; this bounds the work per signature).
+pub const MAX_KEY_RECORDS: usize = 4;
+
+/// The keys at a key name that may verify a signature, and what the first record says
+/// (RFC 6376 §6.1.2 steps 4–8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCandidates {
+    /// The usable keys in DNS order, at most [`MAX_KEY_RECORDS`].
+    pub keys: Vec<UsableKey>,
+    /// Why there is no key, or why the first record that parses (none parsing: the first
+    /// record) is unusable: the answer when no key verifies. `None` when that record is the
+    /// first of `keys`; then that key's failure is the answer.
+    pub rejection: Option<KeyRejection>,
+}
+
+impl KeyCandidates {
+    fn rejected(rejection: KeyRejection) -> Self {
+        KeyCandidates {
+            keys: Vec::new(),
+            rejection: Some(rejection),
+        }
+    }
+}
+
+/// The keys a signature may be verified with, from the TXT lookup `answer` (RFC 6376
+/// §6.1.2): every record that parses and is usable for `algorithm`, identity domain
+/// `i_domain` and `d_domain`, with an RSA key of 1024–8192 bits (RFC 8301 §3.2) that the
+/// backends can use (odd modulus, odd exponent from 3 to below 2^33, RFC 8017 §3.1) or a raw
+/// 32-byte Ed25519 key (RFC 8463 §4.2). Several records at the name are undefined
+/// (§3.6.2.2) and step 4 lets a verifier "cycle through the key records": each usable one is
+/// tried, so the result does not depend on the order of the DNS answer; when none verifies
+/// the first record's answer stands, as if only it had been chosen. `None` means the lookup
+/// was never answered.
+pub fn key_candidates(
     answer: Option<&KeyAnswer>,
+    algorithm: Algorithm,
+    i_domain: Option<&str>,
+    d_domain: &str,
+) -> KeyCandidates {
+    let records = match answer {
+        None => {
+            return KeyCandidates::rejected(KeyRejection {
+                result: DkimResult::TempError,
+                reason: Reason::KeyNotFetched,
+                testing: false,
+                bits: None,
+            });
+        }
+        Some(Err(e)) => {
+            let (result, reason) = match e {
+                DnsError::NxDomain | DnsError::NoData => {
+                    (DkimResult::PermError, Reason::NoKeyRecord)
+                }
+                DnsError::InvalidName(_) => (DkimResult::PermError, Reason::NoKeyRecord),
+                DnsError::Timeout => (DkimResult::TempError, Reason::DnsTimeout),
+                other => (DkimResult::TempError, Reason::DnsFailure(other.to_string())),
+            };
+            return KeyCandidates::rejected(KeyRejection {
+                result,
+                reason,
+                testing: false,
+                bits: None,
+            });
+        }
+        Some(Ok(records)) => records,
+    };
+    let mut keys = Vec::new();
+    let mut first_parsed: Option<Result<(), KeyRejection>> = None;
+    let mut first_syntax_error = None;
+    for txt in records {
+        if keys.len() >= MAX_KEY_RECORDS {
+            break;
+        }
+        let record = match KeyRecord::parse(txt) {
+            Ok(r) => r,
+            Err(e) => {
+                first_syntax_error.get_or_insert(e);
+                continue;
+            }
+        };
+        match usable(record, algorithm, i_domain, d_domain) {
+            Ok(key) => {
+                first_parsed.get_or_insert(Ok(()));
+                keys.push(key);
+            }
+            Err(rejection) => {
+                first_parsed.get_or_insert(Err(rejection));
+            }
+        }
+    }
+    let rejection = match first_parsed {
+        Some(Ok(())) => None,
+        Some(Err(rejection)) => Some(rejection),
+        None => Some(KeyRejection {
+            result: DkimResult::PermError,
+            reason: first_syntax_error.unwrap_or(Reason::NoKeyRecord),
+            testing: false,
+            bits: None,
+        }),
+    };
+    KeyCandidates { keys, rejection }
+}
+
+/// One parsed record as a key for `algorithm` (RFC 6376 §6.1.2 steps 5–8, RFC 8301 §3.2,
+/// RFC 8463 §4.2).
+fn usable(
+    record: KeyRecord,
     algorithm: Algorithm,
     i_domain: Option<&str>,
     d_domain: &str,
@@ -49,45 +150,6 @@ pub fn usable_key(
         reason,
         testing,
         bits,
-    };
-    let records = match answer {
-        None => {
-            return Err(reject(
-                DkimResult::TempError,
-                Reason::KeyNotFetched,
-                false,
-                None,
-            ));
-        }
-        Some(Err(e)) => {
-            let (r, reason) = match e {
-                DnsError::NxDomain | DnsError::NoData => {
-                    (DkimResult::PermError, Reason::NoKeyRecord)
-                }
-                DnsError::InvalidName(_) => (DkimResult::PermError, Reason::NoKeyRecord),
-                DnsError::Timeout => (DkimResult::TempError, Reason::DnsTimeout),
-                other => (DkimResult::TempError, Reason::DnsFailure(other.to_string())),
-            };
-            return Err(reject(r, reason, false, None));
-        }
-        Some(Ok(records)) => records,
-    };
-    let mut first_err = None;
-    let mut record = None;
-    for txt in records {
-        match KeyRecord::parse(txt) {
-            Ok(r) => {
-                record = Some(r);
-                break;
-            }
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
-        }
-    }
-    let Some(record) = record else {
-        let reason = first_err.unwrap_or(Reason::NoKeyRecord);
-        return Err(reject(DkimResult::PermError, reason, false, None));
     };
     let testing = record.testing;
     if let Err(reason) = record.check_usable(algorithm, i_domain, d_domain) {

@@ -17,7 +17,7 @@ use dns::Resolver;
 
 use crate::body_hashes::{BodyHashId, BodyHashKey, BodyHashes, FinishedBodyHashes};
 use crate::canon::{BodyHash, canonicalize_header, select_headers};
-use crate::check::{usable_key, verify_header_signature};
+use crate::check::{key_candidates, verify_header_signature};
 use crate::key_lookups::{KeyAnswer, KeyLookups};
 use crate::message::HeaderField;
 use crate::result::{DkimResult, Reason, SignatureResult};
@@ -437,41 +437,58 @@ fn evaluate(
         .identity
         .as_deref()
         .and_then(|i| i.rfind('@').and_then(|at| i.get(at + 1..)));
-    let key = match usable_key(answer, sig.algorithm, i_domain, &sig.domain) {
-        Ok(k) => k,
-        Err(rejection) => {
-            out.testing = rejection.testing;
-            out.key_bits = rejection.bits;
-            return fail(out, rejection.result, rejection.reason);
+    let candidates = key_candidates(answer, sig.algorithm, i_domain, &sig.domain);
+    // when no key verifies, the first record's answer stands (§6.1.2 step 4)
+    let give_up = |mut o: Outcome, failure: Option<(DkimResult, Reason)>| match (
+        &candidates.rejection,
+        failure,
+    ) {
+        (Some(rejection), _) => {
+            o.testing = rejection.testing;
+            o.key_bits = rejection.bits;
+            fail(o, rejection.result, rejection.reason.clone())
         }
+        (None, Some((result, reason))) => fail(o, result, reason),
+        (None, None) => fail(o, DkimResult::PermError, Reason::NoKeyRecord),
     };
-    out.testing = key.record.testing;
-    out.key_bits = Some(key.bits);
+    let Some(first) = candidates.keys.first() else {
+        return give_up(out, None);
+    };
+    out.testing = first.record.testing;
+    out.key_bits = Some(first.bits);
     // RFC 6376 §6.1.3: the body hash, then the header signature.
     let Some(body) = body else {
-        return fail(out, DkimResult::TempError, Reason::BodyHashMismatch);
+        return give_up(out, Some((DkimResult::TempError, Reason::BodyHashMismatch)));
     };
     if let Some(l) = sig.body_length
         && body.canonical_length < l
     {
-        return fail(out, DkimResult::Fail, Reason::BodyTooShort);
+        return give_up(out, Some((DkimResult::Fail, Reason::BodyTooShort)));
     }
     if body.digest != sig.body_hash {
-        return fail(out, DkimResult::Fail, Reason::BodyHashMismatch);
+        return give_up(out, Some((DkimResult::Fail, Reason::BodyHashMismatch)));
     }
-    match verify_header_signature(
-        crypto,
-        sig.algorithm,
-        &key.record.public_key,
-        header_data,
-        &sig.signature,
-    ) {
-        Ok(()) => {
-            out.result = DkimResult::Pass;
-            out
+    let mut first_failure = None;
+    for key in &candidates.keys {
+        match verify_header_signature(
+            crypto,
+            sig.algorithm,
+            &key.record.public_key,
+            header_data,
+            &sig.signature,
+        ) {
+            Ok(()) => {
+                out.result = DkimResult::Pass;
+                out.testing = key.record.testing;
+                out.key_bits = Some(key.bits);
+                return out;
+            }
+            Err(failure) => {
+                first_failure.get_or_insert(failure);
+            }
         }
-        Err((result, reason)) => fail(out, result, reason),
     }
+    give_up(out, first_failure)
 }
 
 /// The longest `header.b` we write: the base64 length of the largest signature a key we

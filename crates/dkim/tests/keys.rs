@@ -184,3 +184,84 @@ fn keys_no_backend_can_use_are_permerror_not_fail() {
         )
     );
 }
+
+/// Several TXT records at one key name (RFC 6376 §3.6.2.2 "the results are undefined"): the
+/// verifier "may cycle through the key records" (§6.1.2 step 4), and does, so that the result
+/// does not depend on the order the DNS happens to answer in. A selector holding an RSA and an
+/// Ed25519 record, or the old and the new key of a botched rotation, verifies each signature
+/// with the record that fits it, in either order; every record there was published by the
+/// domain. At most four usable records are tried (bounded work per signature); when none
+/// verifies, the first record's answer is the result.
+#[test]
+fn every_record_at_the_key_name_is_tried() {
+    use base64::Engine;
+    let message = "From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nbody\r\n";
+    let signer = dkim::Signer::from_pem(
+        &common::read("keys/rsa2048.pem"),
+        dkim::SignerConfig::new("example.com", "sel"),
+    )
+    .unwrap();
+    let header = dkim::sign_message(&signer, message.as_bytes(), 1_700_000_000).unwrap();
+    let signed = format!("{}{message}", header.to_field());
+    let ours = DnsKeyRecord::for_key(signer.key()).text();
+    // another valid RSA key
+    let other_rsa = format!(
+        "v=DKIM1; k=rsa; p={}",
+        base64::engine::general_purpose::STANDARD
+            .encode(crypto::spki_from_rsa_public_key(&other_rsa_public_key()))
+    );
+    let ed25519 = generate_key(KeyAlgorithm::Ed25519).unwrap().record.text();
+    let verify = |records: &[&str]| {
+        let r = MemoryResolver::new();
+        for rec in records {
+            r.add_txt("sel._domainkey.example.com", rec);
+        }
+        let results = block_on(dkim::verify_message(
+            &dkim::Verifier::default(),
+            &r,
+            signed.as_bytes(),
+            1_700_000_000,
+        ));
+        (results[0].result, results[0].reason.clone())
+    };
+    let pass = (dkim::DkimResult::Pass, None);
+    assert_eq!(verify(&[&ours, &other_rsa]), pass);
+    assert_eq!(verify(&[&other_rsa, &ours]), pass);
+    assert_eq!(verify(&[&ed25519, &ours]), pass);
+    assert_eq!(verify(&[&ours, &ed25519]), pass);
+    assert_eq!(verify(&["v=spf1 -all", "v=DKIM1; p=", &ours]), pass);
+    // none fits: the first record's answer
+    assert_eq!(
+        verify(&[&other_rsa, &ed25519]),
+        (
+            dkim::DkimResult::Fail,
+            Some(dkim::Reason::SignatureMismatch)
+        )
+    );
+    assert_eq!(
+        verify(&[&ed25519, &other_rsa]),
+        (
+            dkim::DkimResult::PermError,
+            Some(dkim::Reason::KeyTypeMismatch)
+        )
+    );
+    // bounded: four usable records that do not verify, then ours, is not tried further
+    let many = [&other_rsa, &other_rsa, &other_rsa, &other_rsa, &ours];
+    let many: Vec<&str> = many.iter().map(|s| s.as_str()).collect();
+    assert_eq!(
+        verify(&many),
+        (
+            dkim::DkimResult::Fail,
+            Some(dkim::Reason::SignatureMismatch)
+        )
+    );
+}
+
+/// The RSA public key of the vendored 1024-bit key of RFC 8463 Appendix A (not ours).
+fn other_rsa_public_key() -> Vec<u8> {
+    use base64::Engine;
+    let spki = base64::engine::general_purpose::STANDARD
+        .decode("MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB")
+        .unwrap();
+    crypto::rsa_public_key_from_spki(&spki).unwrap().to_vec()
+}
