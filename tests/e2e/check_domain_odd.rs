@@ -377,3 +377,21 @@ fn rsa_keys_no_verifier_can_use_are_errors() {
         assert_eq!(code, 1, "{out}");
     }
 }
+
+/// An Ed25519 key of all zeros (a point of small order, as someone "revoking" a key might
+/// publish it) lets anyone make signatures that verify; verifiers refuse it (permerror), and
+/// check-domain calls it an error rather than a fine "Ed25519 key".
+#[test]
+fn a_small_order_ed25519_key_is_an_error() {
+    let zone = good("example.com").replace(
+        "p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+        "p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    );
+    let (code, all, out) = run(&zone, &[]);
+    assert!(
+        all.iter()
+            .any(|(s, l, t)| s.starts_with("DKIM") && l == "error" && t.contains("small order")),
+        "{all:#?}\n{out}"
+    );
+    assert_eq!(code, 1, "{out}");
+}

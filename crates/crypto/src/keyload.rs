@@ -76,11 +76,53 @@ pub(crate) fn rsa_verify_key(public_key: &[u8]) -> Result<(&[u8], u32), CryptoEr
     Ok((bare, bits))
 }
 
-/// An Ed25519 public key as DKIM publishes it: exactly 32 bytes (RFC 8463 §4.2).
+/// The encodings of the Ed25519 points of small order (1, 2, 4 and 8: the 8-torsion of
+/// edwards25519), sign bit cleared, with the non-canonical y + p of y = 0 and y = 1: the list
+/// libsodium refuses (`ge25519_has_small_order`).
+const SMALL_ORDER_ED25519: [[u8; 32]; 7] = [
+    [0; 32],
+    [
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0,
+    ],
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ],
+    p_plus(0xec),
+    p_plus(0xed),
+    p_plus(0xee),
+];
+
+/// 2^255 - 19 + (low - 0xed), little-endian: p - 1, p and p + 1 for 0xec, 0xed and 0xee.
+const fn p_plus(low: u8) -> [u8; 32] {
+    let mut b = [0xff; 32];
+    b[0] = low;
+    b[31] = 0x7f;
+    b
+}
+
+/// An Ed25519 public key as DKIM publishes it: exactly 32 bytes (RFC 8463 §4.2), and not a
+/// point of small order. With such a key R = a small-order point, S = 0 verifies for a share of
+/// all messages without any private key (both backends accept it: RFC 8032 §5.1.7 does not
+/// exclude it), so a domain publishing one (all zeros as a "revoked" key) would let anyone sign.
 pub(crate) fn ed25519_verify_key(public_key: &[u8]) -> Result<&[u8], CryptoError> {
-    if public_key.len() != 32 {
+    let Ok(key) = <[u8; 32]>::try_from(public_key) else {
         return Err(CryptoError::InvalidPublicKey(
             "Ed25519 public key is not 32 bytes",
+        ));
+    };
+    let mut y = key;
+    y[31] &= 0x7f;
+    if SMALL_ORDER_ED25519.contains(&y) {
+        return Err(CryptoError::InvalidPublicKey(
+            "Ed25519 public key is a point of small order",
         ));
     }
     Ok(public_key)

@@ -182,6 +182,13 @@ pub fn rsa_verify_key_bits(public_key: &[u8]) -> Result<u32, CryptoError> {
     keyload::rsa_verify_key(public_key).map(|(_, bits)| bits)
 }
 
+/// Whether an Ed25519 public key as a DKIM `p=` holds it may verify: 32 raw bytes (RFC 8463
+/// §4.2) that are no point of small order (with which anyone could make signatures that
+/// verify); otherwise [`CryptoError::InvalidPublicKey`].
+pub fn ed25519_verify_key_check(public_key: &[u8]) -> Result<(), CryptoError> {
+    keyload::ed25519_verify_key(public_key).map(|_| ())
+}
+
 /// The process-wide default provider: aws-lc-rs when compiled in, else ring.
 pub fn default_provider() -> &'static dyn CryptoProvider {
     #[cfg(feature = "aws-lc")]

@@ -245,3 +245,48 @@ fn keys_the_backends_refuse_are_invalid_not_bad_signatures() {
         assert_eq!(crypto::rsa_verify_key_bits(&key), Ok(2048));
     }
 }
+
+/// The Ed25519 points of small order (1, 2, 4, 8) as public keys, with either sign bit: the
+/// seven encodings libsodium refuses (`ge25519_has_small_order`), recomputed for this test from
+/// the curve (the 8-torsion of edwards25519 and the non-canonical y + p). With such a key the
+/// "signature" R = a small-order point, S = 0 verifies for a share of all messages without any
+/// private key: every backend verifies the all-zero key with the all-zero signature over `x`.
+/// A domain that publishes one (say, zeros as a "revoked" key) would let anyone sign for it,
+/// so such a key is invalid (RFC 8463 §4.2 is a public key; RFC 8032 §5.1.7 leaves the check to
+/// the verifier).
+#[test]
+fn small_order_ed25519_keys_are_invalid() {
+    let hex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let small_order = [
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ];
+    for p in providers() {
+        for key in small_order {
+            for sign in [0u8, 0x80] {
+                let mut key = hex(key);
+                key[31] |= sign;
+                let got = p.verify(SigAlg::Ed25519, &key, b"x", &[0u8; 64]);
+                assert!(
+                    matches!(got, Err(CryptoError::InvalidPublicKey(_))),
+                    "{} {key:02x?}: {got:?}",
+                    p.name()
+                );
+            }
+        }
+        // RFC 8032 §7.1 TEST 1 still verifies
+        let key = p.ed25519_from_seed(&SEED).unwrap();
+        let sig = key.sign(b"x").unwrap();
+        assert!(p.verify(SigAlg::Ed25519, &PUBLIC, b"x", &sig).is_ok());
+    }
+}

@@ -62,7 +62,7 @@ impl KeyCandidates {
 /// §6.1.2): every record that parses and is usable for `algorithm`, identity domain
 /// `i_domain` and `d_domain`, with an RSA key of 1024–8192 bits (RFC 8301 §3.2) that the
 /// backends can use (odd modulus, odd exponent from 3 to below 2^33, RFC 8017 §3.1) or a raw
-/// 32-byte Ed25519 key (RFC 8463 §4.2). Several records at the name are undefined
+/// 32-byte Ed25519 key (RFC 8463 §4.2) that is no point of small order. Several records at the name are undefined
 /// (§3.6.2.2) and step 4 lets a verifier "cycle through the key records": each usable one is
 /// tried, so the result does not depend on the order of the DNS answer; when none verifies
 /// the first record's answer stands, as if only it had been chosen. `None` means the lookup
@@ -186,8 +186,8 @@ fn usable(
             }
         }
     } else {
-        if record.public_key.len() != 32 {
-            // RFC 8463 §4.2: the raw 32-byte public key, not SPKI.
+        if crypto::ed25519_verify_key_check(&record.public_key).is_err() {
+            // RFC 8463 §4.2: the raw 32-byte public key, not SPKI, and no point of small order
             return Err(reject(
                 DkimResult::PermError,
                 Reason::InvalidPublicKey,

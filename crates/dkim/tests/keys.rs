@@ -265,3 +265,40 @@ fn other_rsa_public_key() -> Vec<u8> {
         .unwrap();
     crypto::rsa_public_key_from_spki(&spki).unwrap().to_vec()
 }
+
+/// A key record whose Ed25519 key is a point of small order (here all zeros, as someone
+/// "revoking" a key might publish it) lets anyone forge signatures: R = that point, S = 0
+/// verifies for a share of all messages. Such a key is `permerror (public key is not valid)`,
+/// so no forged message passes (RFC 6376 §6.1.2 step 8).
+#[test]
+fn a_small_order_ed25519_key_never_passes_forgeries() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let body = "hi\r\n";
+    let r = MemoryResolver::new();
+    r.add_txt(
+        "zero._domainkey.example.com",
+        format!("v=DKIM1; k=ed25519; p={}", b64(&[0u8; 32])),
+    );
+    for n in 0..32 {
+        let message = format!(
+            "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.com; s=zero; h=from:subject; bh={}; b={}\r\nFrom: ceo@example.com\r\nSubject: wire transfer {n}\r\n\r\n{body}",
+            b64(&crypto::sha256(body.as_bytes())),
+            b64(&[0u8; 64]),
+        );
+        let results = block_on(dkim::verify_message(
+            &dkim::Verifier::default(),
+            &r,
+            message.as_bytes(),
+            1_700_000_000,
+        ));
+        assert_eq!(
+            (results[0].result, results[0].reason.clone()),
+            (
+                dkim::DkimResult::PermError,
+                Some(dkim::Reason::InvalidPublicKey)
+            ),
+            "subject {n}"
+        );
+    }
+}

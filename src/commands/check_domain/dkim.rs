@@ -77,7 +77,17 @@ pub async fn check(app: &App, domain: &str, selector: &str, explicit: bool) -> O
         return Some(s);
     }
     match k.key_type {
-        crypto::KeyType::Ed25519 if k.public_key.len() == 32 => s.ok("Ed25519 key (RFC 8463)"),
+        crypto::KeyType::Ed25519 if k.public_key.len() == 32 => {
+            match crypto::ed25519_verify_key_check(&k.public_key) {
+                Ok(()) => s.ok("Ed25519 key (RFC 8463)"),
+                Err(e) => s.error(
+                    format!(
+                        "Ed25519 public key is unusable ({e}): every signature with this selector gets permerror (to revoke a key publish an empty p=)"
+                    ),
+                    "publish the record exactly as `authmilter dkim genkey` prints it",
+                ),
+            }
+        }
         // RFC 8463 §4.2: p= is the raw 32-byte key; verifiers cannot use anything else
         crypto::KeyType::Ed25519 => s.error(
             format!(
