@@ -37,6 +37,10 @@ pub struct KeyRejection {
 /// verifier cycle through the records at a key name; this bounds the work per signature).
 pub const MAX_KEY_RECORDS: usize = 4;
 
+/// Most TXT records examined at one key name: a hostile answer may hold thousands (a 64 KB
+/// message), each parsed again for every signature and ARC set that names the key.
+pub const MAX_RECORDS_EXAMINED: usize = 16;
+
 /// The keys at a key name that may verify a signature, and what the first record says
 /// (RFC 6376 §6.1.2 steps 4–8).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +107,7 @@ pub fn key_candidates(
     let mut keys = Vec::new();
     let mut first_parsed: Option<Result<(), KeyRejection>> = None;
     let mut first_syntax_error = None;
-    for txt in records {
+    for txt in records.iter().take(MAX_RECORDS_EXAMINED) {
         if keys.len() >= MAX_KEY_RECORDS {
             break;
         }

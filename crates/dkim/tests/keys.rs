@@ -302,3 +302,35 @@ fn a_small_order_ed25519_key_never_passes_forgeries() {
         );
     }
 }
+
+/// Bounded work per key name: a hostile DNS answer may hold thousands of TXT records (a
+/// 64 KB message), which every signature naming the key (and every ARC set) would parse.
+/// Only the first sixteen records are examined; ours after sixteen junk records is not found.
+#[test]
+fn at_most_sixteen_records_are_examined() {
+    let message = "From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nbody\r\n";
+    let signer = dkim::Signer::from_pem(
+        &common::read("keys/rsa2048.pem"),
+        dkim::SignerConfig::new("example.com", "sel"),
+    )
+    .unwrap();
+    let header = dkim::sign_message(&signer, message.as_bytes(), 1_700_000_000).unwrap();
+    let signed = format!("{}{message}", header.to_field());
+    let ours = DnsKeyRecord::for_key(signer.key()).text();
+    let verify = |junk: usize| {
+        let r = MemoryResolver::new();
+        for i in 0..junk {
+            r.add_txt("sel._domainkey.example.com", format!("junk {i}"));
+        }
+        r.add_txt("sel._domainkey.example.com", &ours);
+        let results = block_on(dkim::verify_message(
+            &dkim::Verifier::default(),
+            &r,
+            signed.as_bytes(),
+            1_700_000_000,
+        ));
+        results[0].result
+    };
+    assert_eq!(verify(15), dkim::DkimResult::Pass);
+    assert_eq!(verify(16), dkim::DkimResult::PermError);
+}
