@@ -66,11 +66,11 @@ impl KeyCandidates {
 /// §6.1.2): every record that parses and is usable for `algorithm`, identity domain
 /// `i_domain` and `d_domain`, with an RSA key of 1024–8192 bits (RFC 8301 §3.2) that the
 /// backends can use (odd modulus, odd exponent from 3 to below 2^33, RFC 8017 §3.1) or a raw
-/// 32-byte Ed25519 key (RFC 8463 §4.2) that is no point of small order. Several records at the name are undefined
-/// (§3.6.2.2) and step 4 lets a verifier "cycle through the key records": each usable one is
-/// tried, so the result does not depend on the order of the DNS answer; when none verifies
-/// the first record's answer stands, as if only it had been chosen. `None` means the lookup
-/// was never answered.
+/// 32-byte Ed25519 key (RFC 8463 §4.2) that is no point of small order. Several records at
+/// the name are undefined (§3.6.2.2) and step 4 lets a verifier "cycle through the key
+/// records": each usable one is tried, so the result does not depend on the order of the DNS
+/// answer; when none verifies the first record's answer stands, as if only it had been
+/// chosen. `None` means the lookup was never answered.
 pub fn key_candidates(
     answer: Option<&KeyAnswer>,
     algorithm: Algorithm,
