@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the end-to-end tests need, idempotently: a C compiler and cmake
 # (aws-lc-sys builds AWS-LC, the default crypto backend), OpenSSL, real Postfix, an authoritative
-# nameserver (NSD), OpenDKIM (an interop oracle), postsrsd (SRS compatibility), dkimpy,
+# nameserver (NSD), OpenDKIM (an interop oracle), postsrsd (SRS compatibility), dkimpy (with pip),
 # xmllint (libxml2-utils: DMARC aggregate reports validated against the RFC schemas),
 # PostgreSQL (the report store shared by several MX nodes; tests run throwaway clusters, the
 # package's own cluster is never started or touched), and Chromium (the dashboard tests drive
@@ -17,7 +17,9 @@
 #   run the tests on another machine.
 set -euo pipefail
 
-APT_PACKAGES=(gcc cmake openssl postfix nsd opendkim postsrsd libxml2-utils postgresql chromium)
+# python3 (the tests and tests/package.sh run it) and python3-pip (installs the Python packages
+# below): a fresh Debian 12 has neither (priority optional)
+APT_PACKAGES=(gcc cmake openssl postfix nsd opendkim postsrsd libxml2-utils postgresql chromium python3 python3-pip)
 # authres: dkimpy's ARC sealer (dkim.arc_sign) builds the ARC-Authentication-Results with it
 PIP_PACKAGES=(dkimpy pynacl dnspython authres)
 

@@ -54,6 +54,8 @@ mod hygiene;
 mod new_user;
 // The docs' configuration examples parse as milter.toml.
 mod docs;
+// tests/install-deps.sh installs what the test command needs on a fresh Debian 12.
+mod install_deps;
 // Running as a service: privileges, socket ownership, key permissions, systemd.
 mod service;
 // Key rotation from the command line and through reloads.
