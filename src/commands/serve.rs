@@ -306,6 +306,9 @@ async fn reloader(
                 if r.inbox.enabled() != o.inbox.enabled() || r.inbox.max_memory != o.inbox.max_memory {
                     tracing::warn!("reload: turning reports.inbox on or off and its max_memory take effect after a restart");
                 }
+                if r.failure.queue != o.failure.queue {
+                    tracing::warn!("reload: reports.failure.queue takes effect after a restart");
+                }
                 if r.enabled != o.enabled || r.store != o.store || r.queue != o.queue {
                     // the recorder and its store live outside App: they keep running as
                     // started; every other [reports] setting applies at the next batch/pass

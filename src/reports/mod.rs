@@ -171,25 +171,23 @@ pub fn start(
         let cfg = &app.config.reports;
         let kick = Arc::new(Notify::new());
         let mut inner = tokio::task::JoinSet::new();
-        let failures = if cfg.failure.enabled {
-            let (tx, frx) = mpsc::channel(cfg.failure.queue);
-            inner.spawn(failure::run(
-                frx,
-                store.clone(),
-                Arc::clone(&shared),
-                Arc::clone(&kick),
-                failure::retry::RetryPolicy::default(),
-                stop.clone(),
-            ));
-            Some(tx)
-        } else {
-            None
-        };
+        // the producer runs whether failure reports are on or not (an idle task): the
+        // recorder hands it failed messages while the running configuration turns them on,
+        // so a reload can turn them on or off; its queue is sized once, at start
+        let (failures, frx) = mpsc::channel(cfg.failure.queue);
+        inner.spawn(failure::run(
+            frx,
+            store.clone(),
+            Arc::clone(&shared),
+            Arc::clone(&kick),
+            failure::retry::RetryPolicy::default(),
+            stop.clone(),
+        ));
         inner.spawn(recorder::run(
             rx,
             store.clone(),
             Arc::clone(&shared),
-            failures,
+            Some(failures),
             stop.clone(),
         ));
         inner.spawn(schedule::schedule(store, Arc::clone(&shared), kick, stop));
@@ -225,3 +223,6 @@ async fn open_with_retry(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
