@@ -291,11 +291,20 @@ impl ReportsConfig {
                 );
             }
         }
+        // compared with whole domains (and their subdomains) and whole addresses: anything
+        // else (`*.bad.example`, `*@bad.example`) would never match, and the reports it was
+        // meant to stop would go out
         for d in &self.deny {
             let t = d.trim();
-            if t.is_empty() || t.contains(char::is_whitespace) {
+            let address = plain_address(t) && !t.starts_with("*@");
+            if !address && super::policy::allowed_domain(t).is_none() {
+                let hint = t
+                    .strip_prefix("*.")
+                    .or_else(|| t.strip_prefix("*@"))
+                    .map(|rest| format!("; \"{rest}\" covers it and its subdomains"))
+                    .unwrap_or_default();
                 bail!(
-                    "reports.deny{}: {d:?} is not a domain or an address",
+                    "reports.deny{}: {d:?} is not a domain or an address{hint}",
                     line_of("deny")
                 );
             }
@@ -356,6 +365,35 @@ mod tests {
         assert_eq!(r.to_string(), "100/1h");
         for bad in ["100", "0/1h", "5/0s", "x/1h", "5/1 parsec"] {
             assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+    }
+
+    /// A `deny` entry that is neither a domain nor an address would never match a destination
+    /// (the list is compared with whole domains and addresses): refused, as in the other
+    /// domain lists, instead of silently sending the reports it was meant to stop.
+    #[test]
+    fn deny_entries_are_domains_or_addresses() {
+        let parse =
+            |entry: &str| crate::config::Config::parse(&format!("[reports]\ndeny = [{entry:?}]\n"));
+        for good in [
+            "bad.example",
+            "BAD.example.",
+            "dmarc@bad.example",
+            "b\u{fc}cher.example",
+        ] {
+            assert!(parse(good).is_ok(), "{good}: {:?}", parse(good).err());
+        }
+        for bad in [
+            "*.bad.example",
+            "*@bad.example",
+            "@bad.example",
+            "bad..example",
+            "bad_x!",
+        ] {
+            let Err(e) = parse(bad) else {
+                panic!("{bad} accepted")
+            };
+            assert!(format!("{e:#}").contains("reports.deny"), "{bad}: {e:#}");
         }
     }
 }

@@ -36,7 +36,8 @@ fn denied(app: &App, address: &str) -> Option<String> {
     let address = address.to_ascii_lowercase();
     let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
     app.config.reports.deny.iter().find_map(|d| {
-        let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+        // a domain entry as its A-labels, as destinations are written (`bücher.example`)
+        let d = crate::config::allowed_domain(d).unwrap_or_else(|| d.trim().to_ascii_lowercase());
         let hit = if d.contains('@') {
             d == address
         } else {
@@ -137,5 +138,26 @@ mod tests {
                 max_size: Some(1024),
             }])
         );
+    }
+
+    /// `[reports] deny`: a domain covers itself and its subdomains (written in any case, with a
+    /// final dot, or with U-labels), an address only itself.
+    #[test]
+    fn the_deny_list_matches_domains_subdomains_and_addresses() {
+        let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone("").unwrap());
+        let toml =
+            "[reports]\ndeny = [\"Bad.Example.\", \"one@ok.example\", \"b\u{fc}cher.example\"]\n";
+        let app = App::new(Config::parse(toml).unwrap(), dns).unwrap();
+        for hit in [
+            "d@bad.example",
+            "d@mx.BAD.example",
+            "one@ok.example",
+            "d@xn--bcher-kva.example",
+        ] {
+            assert!(denied(&app, hit).is_some(), "{hit}");
+        }
+        for miss in ["d@notbad.example", "two@ok.example", "d@ok.example"] {
+            assert!(denied(&app, miss).is_none(), "{miss}");
+        }
     }
 }
