@@ -77,7 +77,7 @@ impl SigningKeys {
         let rules = cfg
             .signing
             .iter()
-            .map(|r| (r.from.trim().to_ascii_lowercase(), r.keys.clone()))
+            .map(|r| (rule_pattern(&r.from), r.keys.clone()))
             .collect();
         if cfg.key_check_interval.is_zero() && keys.iter().any(|k| k.state == KeyState::Next) {
             tracing::warn!(
@@ -146,6 +146,24 @@ impl SigningKeys {
     /// The key with this fingerprint.
     fn by_fingerprint(&self, fingerprint: &str) -> Option<&LoadedKey> {
         self.keys.iter().find(|k| k.fingerprint == fingerprint)
+    }
+}
+
+/// A `[[dkim.signing]] from` pattern as it is compared with the From domain: `*`, or a domain
+/// (`*.` before it for its subdomains) in lower case without a final dot, as A-labels
+/// (RFC 5890 §2.3.2.1). `config check` refuses a pattern that is none of these.
+fn rule_pattern(from: &str) -> String {
+    let from = from.trim();
+    if from == "*" {
+        return from.to_string();
+    }
+    let (prefix, domain) = match from.strip_prefix("*.") {
+        Some(parent) => ("*.", parent),
+        None => ("", from),
+    };
+    match crate::config::allowed_domain(domain) {
+        Some(d) => format!("{prefix}{d}"),
+        None => from.to_ascii_lowercase(),
     }
 }
 
@@ -282,6 +300,48 @@ mod tests {
         assert!(!pattern_matches("*.example.com", "example.com"));
         assert!(!pattern_matches("*.example.com", "badexample.com"));
         assert!(pattern_matches("*", "anything.test"));
+    }
+
+    /// A `[[dkim.signing]] from` pattern is matched against the From domain as DNS writes it
+    /// (lower case, no final dot, A-labels): `EXAMPLE.COM.` and `bücher.example` match, and a
+    /// pattern that could never match (OpenDKIM's `*@example.com`, an address, `*example.com`,
+    /// `example.*`) is refused instead of leaving the mail it was meant for unsigned.
+    #[test]
+    fn signing_rule_patterns_are_domains() {
+        assert_eq!(rule_pattern(" EXAMPLE.COM. "), "example.com");
+        assert_eq!(rule_pattern("*.Sub.Example.com"), "*.sub.example.com");
+        assert_eq!(rule_pattern("b\u{fc}cher.example"), "xn--bcher-kva.example");
+        assert_eq!(rule_pattern("*"), "*");
+        let parse = |from: &str| {
+            crate::config::Config::parse(&format!(
+                "[[dkim.key]]\nname = \"k\"\ndomain = \"example.com\"\nselector = \"s\"\n\
+                 path = \"/nonexistent.pem\"\n[[dkim.signing]]\nfrom = {from:?}\nkeys = [\"k\"]\n"
+            ))
+        };
+        for good in [
+            "example.com",
+            "*.example.com",
+            "*",
+            "EXAMPLE.COM.",
+            "b\u{fc}cher.example",
+        ] {
+            assert!(parse(good).is_ok(), "{good}: {:?}", parse(good).err());
+        }
+        for bad in [
+            "*@example.com",
+            "user@example.com",
+            "*example.com",
+            "example.*",
+            "*.*.example.com",
+        ] {
+            let Err(e) = parse(bad) else {
+                panic!("{bad} accepted")
+            };
+            assert!(
+                format!("{e:#}").contains("dkim.signing[0].from"),
+                "{bad}: {e:#}"
+            );
+        }
     }
 
     /// RFC 6376 §8.15: with `oversign` on, From is over-signed even when `sign_headers`

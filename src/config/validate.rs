@@ -138,6 +138,20 @@ impl Config {
             if rule.from.trim().is_empty() {
                 bail!("dkim.signing[{i}].from: must not be empty");
             }
+            // matched against the From domain: anything but `*`, `DOMAIN` or `*.DOMAIN` would
+            // never match, and the mail it was meant for would go out unsigned
+            let from = rule.from.trim();
+            let domain = from.strip_prefix("*.").unwrap_or(from);
+            if from != "*" && super::allowed_domain(domain).is_none() {
+                let hint = from
+                    .rsplit_once('@')
+                    .map(|(_, d)| format!("; rules match the From domain: write \"{d}\""))
+                    .unwrap_or_default();
+                bail!(
+                    "dkim.signing[{i}].from{}: {from:?} is not \"*\", a domain or \"*.\" and a domain{hint}",
+                    line_of(from)
+                );
+            }
         }
         if self.arc.seal && !self.arc.verify {
             bail!(
