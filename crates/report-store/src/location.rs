@@ -121,30 +121,95 @@ impl fmt::Debug for StoreLocation {
     }
 }
 
-/// Replaces the password of a URL (`user:secret@`) or a `password=…` pair with `***`.
+/// Replaces the password of a URL (`user:secret@`, and every `password=` of its query) or of
+/// a libpq `key=value` string (every `password` key, spaces around `=` and a quoted value
+/// included; PostgreSQL 17 docs §32.1.1.1) with `***`.
 pub fn redact(text: &str) -> String {
+    match text.find("://") {
+        Some(scheme_end) => redact_url(text, scheme_end + 3),
+        None => redact_key_values(text),
+    }
+}
+
+fn redact_url(text: &str, rest_start: usize) -> String {
     let mut out = text.to_string();
-    if let Some(scheme_end) = out.find("://") {
-        let rest_start = scheme_end + 3;
-        let rest = out.get(rest_start..).unwrap_or_default();
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let authority = rest.get(..authority_end).unwrap_or_default();
-        if let Some(at) = authority.rfind('@')
-            && let Some(colon) = authority.get(..at).and_then(|u| u.find(':'))
+    let rest = text.get(rest_start..).unwrap_or_default();
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = rest.get(..authority_end).unwrap_or_default();
+    let mut query_from = rest_start + authority_end;
+    if let Some(at) = authority.rfind('@')
+        && let Some(colon) = authority.get(..at).and_then(|u| u.find(':'))
+    {
+        let (a, b) = (rest_start + colon + 1, rest_start + at);
+        out.replace_range(a..b, "***");
+        query_from = query_from + 3 - (b - a);
+    }
+    let Some(q) = out.get(query_from..).and_then(|r| r.find('?')) else {
+        return out;
+    };
+    let (head, query) = out.split_at(query_from + q + 1);
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{head}{}", query.join("&"))
+}
+
+fn redact_key_values(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i < bytes.len() {
+        // a keyword, then optional spaces, `=`, optional spaces, then the value
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        let key_start = i;
+        while bytes
+            .get(i)
+            .is_some_and(|b| *b != b'=' && !b.is_ascii_whitespace())
         {
-            let (a, b) = (rest_start + colon + 1, rest_start + at);
-            out.replace_range(a..b, "***");
+            i += 1;
+        }
+        let key = text.get(key_start..i).unwrap_or_default();
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&b'=') {
+            continue;
+        }
+        i += 1;
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        let value_start = i;
+        if bytes.get(i) == Some(&b'\'') {
+            i += 1;
+            while let Some(b) = bytes.get(i) {
+                i += if *b == b'\\' { 2 } else { 1 };
+                if *b == b'\'' {
+                    break;
+                }
+            }
+            i = i.min(bytes.len());
+        } else {
+            while bytes.get(i).is_some_and(|b| !b.is_ascii_whitespace()) {
+                i += 1;
+            }
+        }
+        // `postgres:password=...`: the keyword may follow the scheme's colon
+        let name = key.rsplit(':').next().unwrap_or(key);
+        if name.eq_ignore_ascii_case("password") && i > value_start {
+            out.push_str(text.get(copied..value_start).unwrap_or_default());
+            out.push_str("***");
+            copied = i;
         }
     }
-    let lower = out.to_ascii_lowercase();
-    if let Some(i) = lower.find("password=") {
-        let start = i + "password=".len();
-        let end = out
-            .get(start..)
-            .and_then(|r| r.find([' ', '&']))
-            .map_or(out.len(), |e| start + e);
-        out.replace_range(start..end, "***");
-    }
+    out.push_str(text.get(copied..).unwrap_or_default());
     out
 }
 
@@ -178,6 +243,36 @@ mod tests {
         assert_eq!(
             kv.to_string(),
             "postgres:host=127.0.0.1 user=m password=*** dbname=r"
+        );
+        // libpq's key/value syntax also allows spaces around `=` and a quoted value (with
+        // `\'` inside); a URL may repeat `password` in its query: no part of any shows
+        for (text, secrets) in [
+            (
+                "postgres:host=db.example password = topsecret dbname=d",
+                &["topsecret"][..],
+            ),
+            (
+                "postgres:host=db.example password='se cret' dbname=d",
+                &["se", "cret"],
+            ),
+            (
+                r"postgres:password='it\'s a secret' host=db.example",
+                &["it", "secret"],
+            ),
+            (
+                "postgres://u:pw1@db.example/d?password=pw2&sslmode=disable&Password=pw3",
+                &["pw1", "pw2", "pw3"],
+            ),
+        ] {
+            let shown = redact(text);
+            for secret in secrets {
+                assert!(!shown.contains(secret), "{text} shown as {shown}");
+            }
+            assert!(shown.contains("db.example"), "{shown}");
+        }
+        assert_eq!(
+            redact("postgres:host=h password = 'x y' dbname=d"),
+            "postgres:host=h password = *** dbname=d"
         );
         for bad in [
             "",
