@@ -61,8 +61,8 @@ pub fn authserv_id(value: &[u8]) -> Option<String> {
 /// follows it (`mx.example.com /1;` and `mx.example.com (c) .x;` claim it too), control
 /// characters before it and Unicode white space around it are skipped as other readers skip
 /// them, characters no reader sees (zero-width, bidi controls…) are ignored anywhere in it, and
-/// the comparison ignores ASCII case and one trailing dot on either side, so
-/// `MX.Example.COM.` and `"mx.example.com"` match `mx.example.com`.
+/// the comparison ignores ASCII case, one trailing dot on either side and white space around
+/// `ours`, so `MX.Example.COM.` and `"mx.example.com"` match `mx.example.com`.
 pub fn claims_authserv_id(value: &[u8], ours: &str) -> bool {
     let mut p = Parser::new(value, false);
     loop {
@@ -84,6 +84,8 @@ pub fn claims_authserv_id(value: &[u8], ours: &str) -> bool {
     };
     let id = id.trim_matches(|c: char| c.is_whitespace() || c.is_control());
     let a = id.strip_suffix('.').unwrap_or(id);
+    // our ids come from the configuration: white space around one is no part of it
+    let ours = ours.trim_matches(|c: char| c.is_whitespace() || c.is_control());
     let b = ours.strip_suffix('.').unwrap_or(ours);
     !a.is_empty() && a.eq_ignore_ascii_case(b)
 }
@@ -517,6 +519,10 @@ mod tests {
             b"mx.example.com.evil; none",
             "mx.example.com"
         ));
+        // an id from the configuration with white space around it (`remove_ids = [" mx2"]`)
+        // still finds the forged fields, and an empty one claims nothing
+        assert!(claims_authserv_id(b"mx2.example; none", " mx2.example\t"));
+        assert!(!claims_authserv_id(b"mx2.example; none", " "));
     }
 
     #[test]
