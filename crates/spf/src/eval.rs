@@ -330,7 +330,8 @@ impl Session<'_> {
         }
     }
 
-    /// `mx` (RFC 7208 §5.4): at most `mx_names` exchanges, else permerror.
+    /// `mx` (RFC 7208 §5.4): at most `mx_names` exchanges, else permerror; an address lookup
+    /// error on any of them is temperror, a match on any of them without one is a match.
     async fn mx_matches(&mut self, target: &str, cidr: DualCidr) -> Result<bool, SpfError> {
         self.check_elapsed(target)?;
         let exchanges = match self.resolver.mx(target).await {
@@ -350,19 +351,20 @@ impl Session<'_> {
                 limit,
             });
         }
+        // Every exchange is looked up before deciding, so that a DNS error on any of them is
+        // temperror whatever order the server listed them in (RFC 7208 §5, §5.4).
+        let mut matched = false;
         for mx in &exchanges {
             // A null MX (RFC 7505) names the root: nothing to look up.
             let host = mx.exchange.trim_end_matches('.');
             if host.is_empty() {
                 continue;
             }
-            if let Some(ips) = self.addresses(host).await?
-                && ips.iter().any(|a| in_cidr(self.ip, *a, cidr))
-            {
-                return Ok(true);
+            if let Some(ips) = self.addresses(host).await? {
+                matched |= ips.iter().any(|a| in_cidr(self.ip, *a, cidr));
             }
         }
-        Ok(false)
+        Ok(matched)
     }
 
     /// `ptr` (RFC 7208 §5.5): DNS errors on the PTR lookup mean no match; address lookup errors
