@@ -587,3 +587,16 @@ fn srs_domain_lists_take_domains_only() {
     );
     assert!(err.contains(".partner.example"), "suggests the form: {err}");
 }
+
+/// RFC 7208 §4.6.4: SPF implementations MUST limit the DNS-querying terms to 10 (more is
+/// permerror). A higher `dns_lookup_limit` would give `pass` where every other verifier gives
+/// `permerror`, so `serve`, a reload and `config check` refuse it.
+#[test]
+fn spf_term_limit_above_the_rfc_maximum_is_refused() {
+    let err = Config::parse("[spf]\ndns_lookup_limit = 11\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("spf.dns_lookup_limit (line 2)"), "{err}");
+    assert!(err.contains("RFC 7208"), "{err}");
+    Config::parse("[spf]\ndns_lookup_limit = 10\n").unwrap();
+}

@@ -104,6 +104,13 @@ impl Config {
                 line_of("dns_lookup_limit")
             );
         }
+        if self.spf.dns_lookup_limit > 10 {
+            // more would pass records every other verifier gives permerror
+            bail!(
+                "spf.dns_lookup_limit{}: must be at most 10 (RFC 7208 §4.6.4: implementations MUST limit DNS-querying terms to 10)",
+                line_of("dns_lookup_limit")
+            );
+        }
         if self.server.max_packet_size < 65_536 + 5 {
             bail!(
                 "server.max_packet_size{}: must be at least 65541 bytes (a full BODY chunk)",
