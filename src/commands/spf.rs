@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::cli::SpfArgs;
+use crate::pipeline::{a_label_address, a_label_domain};
 
 use super::common::{runtime, shown, tool_config, tool_resolver};
 
@@ -29,32 +30,29 @@ pub fn run(args: SpfArgs) -> anyhow::Result<ExitCode> {
     if args.mail_from.is_none() && args.helo.trim().is_empty() {
         anyhow::bail!("give --mail-from ADDR, or --helo NAME to check the HELO identity");
     }
+    // U-labels are looked up as A-labels, as the milter does (RFC 8616 §4)
     let mail_from = args.mail_from.as_deref().map(|m| {
-        m.trim()
-            .trim_start_matches('<')
-            .trim_end_matches('>')
-            .to_string()
+        a_label_address(
+            m.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .as_bytes(),
+        )
     });
+    let helo = a_label_domain(args.helo.trim().as_bytes());
     let (identity, out) = runtime()?.block_on(async {
         if let Some(mail_from) = mail_from {
             (
                 "mailfrom",
                 app.spf
-                    .check_mail_from(
-                        &*app.resolver,
-                        args.ip,
-                        mail_from.as_bytes(),
-                        args.helo.as_bytes(),
-                    )
+                    .check_mail_from(&*app.resolver, args.ip, &mail_from, &helo)
                     .await,
             )
         } else {
             // no MAIL FROM given: the HELO identity (RFC 7208 §2.3)
             (
                 "helo",
-                app.spf
-                    .check_helo(&*app.resolver, args.ip, args.helo.as_bytes())
-                    .await,
+                app.spf.check_helo(&*app.resolver, args.ip, &helo).await,
             )
         }
     });

@@ -159,6 +159,35 @@ fn spf_prints_result_mechanism_and_lookups() {
     assert!(!err.is_empty());
 }
 
+/// RFC 8616 §4: U-labels in MAIL FROM (SMTPUTF8) or HELO are looked up as A-labels, as the
+/// milter does; `authmilter spf` said `none` for them.
+#[test]
+fn spf_looks_up_u_label_domains_as_a_labels() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zone = write(
+        dir.path(),
+        "zone",
+        b"xn--bcher-kva.example TXT \"v=spf1 ip4:192.0.2.7 -all\"\n",
+    );
+    for identity in [
+        &[
+            "--mail-from",
+            "j\u{f6}e@b\u{fc}cher.example",
+            "--helo",
+            "h.example",
+        ][..],
+        &["--helo", "B\u{fc}cher.example"][..],
+    ] {
+        let mut args = vec!["spf", "--ip", "192.0.2.7", "--zone", &zone, "--json"];
+        args.extend_from_slice(identity);
+        let (code, out, err) = run_cli(&args, None);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(v["result"], "pass", "{identity:?}: {out}");
+        assert_eq!(v["domain"], "xn--bcher-kva.example", "{identity:?}: {out}");
+    }
+}
+
 /// `[spf] reject_fail` refuses an SPF fail of a `p=none` domain: the DMARC record (what the
 /// aggregate report holds) says the message was rejected, by local policy.
 #[test]
