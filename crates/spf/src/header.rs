@@ -79,7 +79,11 @@ impl<'a> ReceivedSpf<'a> {
         s.push_str(&self.comment());
         s.push(')');
         let mut pairs: Vec<(&str, String)> = Vec::new();
-        pairs.push(("client-ip", self.client_ip.to_string()));
+        // an IPv6 address is no dot-atom (`:` is not atext): quoted (RFC 7208 §9.1)
+        pairs.push((
+            "client-ip",
+            atom_or_quoted(self.client_ip.to_string().as_bytes()),
+        ));
         if let Some(from) = self.envelope_from {
             pairs.push(("envelope-from", quoted(from)));
         }
@@ -247,6 +251,16 @@ mod tests {
              helo=foo.example.com; receiver=mybox.example.org; identity=mailfrom; \
              mechanism=\"ip4:192.0.2.1\";"
         );
+    }
+
+    /// RFC 7208 §9.1: a value is a dot-atom or a quoted-string; an IPv6 address (`:` is not
+    /// atext) is no dot-atom, so `client-ip=` quotes it. It was written bare.
+    #[test]
+    fn ipv6_client_ip_is_quoted() {
+        let out = output(SpfResult::Pass);
+        let h = ReceivedSpf::new(&out, Identity::MailFrom, "2001:db8::1".parse().unwrap()).value();
+        assert!(h.contains(" client-ip=\"2001:db8::1\";"), "{h}");
+        assert!(h.contains("designates 2001:db8::1 as"), "{h}");
     }
 
     #[test]
