@@ -10,7 +10,12 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::cli::EvalArgs;
-use crate::pipeline::{ClientInfo, Decision, MessagePipeline, ResultsReport, StageMacros};
+use milter_proto::{Envelope, SmtpReply};
+
+use crate::pipeline::{
+    ClientInfo, Decision, MessagePipeline, RcptChange, ResultsReport, StageMacros, StageReply,
+    Verdict, reply_text,
+};
 use crate::services::Services;
 
 use super::common::{read_input, runtime, shown as e, tool_config, tool_resolver};
@@ -31,6 +36,12 @@ struct EvalJson {
     applied_disposition: Option<String>,
     policy_overrides: Vec<String>,
     header_block: Option<String>,
+    /// The new envelope sender the milter sets (CHGFROM: SRS), without `<>`.
+    new_sender: Option<String>,
+    /// Envelope recipient changes (DELRCPT `-addr`, ADDRCPT `+addr`: SRS reversal).
+    recipients_changed: Vec<String>,
+    /// Recipients the milter refuses at RCPT, each with the reply (`addr: 550 5.1.1 ...`).
+    recipients_refused: Vec<String>,
 }
 
 /// Runs the command. Exit status 0 whatever the outcome.
@@ -40,8 +51,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let app = Arc::new(App::new(config, resolver)?);
     let raw = read_input(Some(&args.file))?;
     let msg = message::parse_message(&raw);
-    let decision = runtime()?.block_on(evaluate(app, &args, &msg));
-    let mut report = build_report(&decision);
+    let evaluated = runtime()?.block_on(evaluate(app, &args, &msg));
+    let mut report = build_report(&evaluated.decision);
+    report.recipients_refused = evaluated.refused;
     if msg.header_end.is_malformed() {
         report.header_block = Some(match msg.header_end {
             message::HeaderEnd::NotAField(line) => format!(
@@ -58,7 +70,34 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn evaluate(app: Arc<App>, args: &EvalArgs, msg: &message::Message) -> Arc<Decision> {
+/// What eval decided: the decision, and the recipients the milter would refuse at RCPT.
+struct Evaluated {
+    decision: Arc<Decision>,
+    refused: Vec<String>,
+}
+
+/// The envelope address as the milter reads it from MAIL FROM or RCPT TO (milter_proto
+/// [`Envelope::mailbox`]: `<>` and blanks inside them, a source route and the `""` null
+/// sender), so `--mail-from "<@relay:a@b>"` is the sender the milter would see.
+fn mailbox(arg: &str) -> Vec<u8> {
+    Envelope::new(arg.as_bytes().to_vec(), Vec::new())
+        .mailbox()
+        .to_vec()
+}
+
+/// A refusal at MAIL or RCPT (RFC 5321 §3.3) as the decision the MTA acts on: it ends the
+/// transaction with the milter's reply.
+fn refusal(reply: SmtpReply) -> Decision {
+    let mut d = Decision::accept();
+    d.verdict = if reply.code() / 100 == 4 {
+        Verdict::TempFail(reply)
+    } else {
+        Verdict::Reject(reply)
+    };
+    d
+}
+
+async fn evaluate(app: Arc<App>, args: &EvalArgs, msg: &message::Message) -> Evaluated {
     let mut p = MessagePipeline::new(app, Services::none(), args.role.into());
     p.connect(
         ClientInfo {
@@ -71,21 +110,31 @@ async fn evaluate(app: Arc<App>, args: &EvalArgs, msg: &message::Message) -> Arc
     if !args.helo.is_empty() {
         p.helo(args.helo.as_bytes());
     }
-    let mail_from = args
-        .mail_from
-        .trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>');
     let macros = StageMacros {
         auth_authen: args.auth.clone(),
         queue_id: None,
     };
-    p.mail(mail_from.as_bytes(), Vec::new(), &macros);
+    if let StageReply::Refuse(reply) = p.mail(&mailbox(&args.mail_from), Vec::new(), &macros) {
+        return Evaluated {
+            decision: Arc::new(refusal(reply)),
+            refused: Vec::new(),
+        };
+    }
+    // the MTA goes on with the recipients the milter accepts, and ends the transaction when it
+    // refuses them all (the last refusal is the answer)
+    let mut refused = Vec::new();
+    let mut last_refusal = None;
     for r in &args.rcpt {
-        p.rcpt(
-            r.trim_start_matches('<').trim_end_matches('>').as_bytes(),
-            Vec::new(),
-        );
+        if let StageReply::Refuse(reply) = p.rcpt(&mailbox(r), Vec::new()) {
+            refused.push(format!("{r}: {}", reply_text(&reply)));
+            last_refusal = Some(reply);
+        }
+    }
+    if let Some(reply) = last_refusal.filter(|_| refused.len() == args.rcpt.len()) {
+        return Evaluated {
+            decision: Arc::new(refusal(reply)),
+            refused,
+        };
     }
     for h in &msg.headers {
         // Postfix and Sendmail drop the whitespace the obsolete syntax allows before the colon
@@ -96,7 +145,10 @@ async fn evaluate(app: Arc<App>, args: &EvalArgs, msg: &message::Message) -> Arc
     for chunk in msg.body.chunks(milter_proto::MILTER_CHUNK_SIZE) {
         p.body(chunk);
     }
-    p.end_of_message().await
+    Evaluated {
+        decision: p.end_of_message().await,
+        refused,
+    }
 }
 
 fn build_report(d: &Decision) -> EvalJson {
@@ -134,6 +186,16 @@ fn build_report(d: &Decision) -> EvalJson {
             .map(|o| format!("{} ({})", o.kind.as_str(), o.comment))
             .collect(),
         header_block: None,
+        new_sender: d.new_sender.clone(),
+        recipients_changed: d
+            .recipients
+            .iter()
+            .map(|r| match r {
+                RcptChange::Delete(a) => format!("-{a}"),
+                RcptChange::Add(a) => format!("+{a}"),
+            })
+            .collect(),
+        recipients_refused: Vec::new(),
     }
 }
 
@@ -235,6 +297,15 @@ fn print_text(r: &EvalJson) -> std::io::Result<()> {
     }
     for h in &r.headers_removed {
         outln!("remove: {}", e(h))?;
+    }
+    if let Some(s) = &r.new_sender {
+        outln!("sender: {} (CHGFROM)", e(s))?;
+    }
+    for c in &r.recipients_changed {
+        outln!("rcpt:   {}", e(c))?;
+    }
+    for c in &r.recipients_refused {
+        outln!("refuse: {} (at RCPT)", e(c))?;
     }
     outln!()?;
     match &r.smtp_reply {

@@ -206,3 +206,142 @@ async fn eval_decides_as_the_milter_behind_postfix() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `eval --json` on `raw` with `args` after the file and the zone and config given; the JSON.
+fn eval_json(raw: &[u8], zone: &str, toml: &str, args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (msg, zonefile, cfg) = (
+        dir.path().join("m.eml"),
+        dir.path().join("zone"),
+        dir.path().join("milter.toml"),
+    );
+    std::fs::write(&msg, raw).expect("message");
+    std::fs::write(&zonefile, zone).expect("zone");
+    std::fs::write(&cfg, toml).expect("config");
+    let out = std::process::Command::new(binary())
+        .arg("eval")
+        .arg(&msg)
+        .args(["--ip", CLIENT, "--helo", "mail.evil.example", "--json"])
+        .arg("--zone")
+        .arg(&zonefile)
+        .arg("-c")
+        .arg(&cfg)
+        .args(args)
+        .output()
+        .expect("run eval");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("eval JSON")
+}
+
+/// `--mail-from` is read as the milter reads MAIL FROM (milter_proto `Envelope::mailbox`): the
+/// brackets with blanks inside, a source route and the `""` spelling of the null sender give
+/// the milter's sender, not a sender of their own.
+#[test]
+fn eval_reads_mail_from_as_the_milter_does() {
+    let raw = b"From: a@evil.example\r\nSubject: s\r\n\r\nbody\r\n";
+    let toml = config("[spf]\nreceived_spf_header = true\n");
+    let received_spf = |mail_from: &str| {
+        let json = eval_json(
+            raw,
+            ZONE,
+            &toml,
+            &["--mail-from", mail_from, "--rcpt", "u@mx.test.example"],
+        );
+        let added = json["headers_added"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        added
+            .iter()
+            .filter_map(|h| h.as_str())
+            .find(|h| h.starts_with("Received-SPF:"))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    let plain = received_spf("bounce@evil.example");
+    assert!(
+        plain.contains("envelope-from=bounce@evil.example;")
+            || plain.contains("envelope-from=\"bounce@evil.example\";"),
+        "{plain}"
+    );
+    for spelling in [
+        "< bounce@evil.example >",
+        "<@relay.example:bounce@evil.example>",
+        "<@a.example,@b.example:bounce@evil.example>",
+    ] {
+        assert_eq!(received_spf(spelling), plain, "{spelling}");
+    }
+    assert_eq!(received_spf("\"\""), received_spf("<>"), "the null sender");
+}
+
+/// A recipient the milter refuses at RCPT (a forged SRS address of our SRS domain, RFC 5321
+/// §3.3) is refused by eval too: with every recipient refused the MTA never gets to DATA, and
+/// eval says so with the milter's reply instead of a decision at end of message.
+#[tokio::test(flavor = "multi_thread")]
+async fn eval_refuses_at_rcpt_as_the_milter_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = dir.path().join("srs.secrets");
+    std::fs::write(&secrets, "current-secret-of-the-test\n").expect("secrets");
+    let extra = format!(
+        "[srs]\nenabled = true\ndomain = \"fwd.test.example\"\nsecrets = \"{}\"\n",
+        secrets.display()
+    );
+    let raw = b"From: a@evil.example\r\nSubject: s\r\n\r\nbody\r\n";
+    let forged = "SRS0=zzzz=TT=bank.example=u@fwd.test.example";
+    let milter = Milter::start(&format!("{LISTEN_VERIFY}{}", config(&extra)), ZONE).await;
+    let mut mta = milter.postfix().await;
+    mta.connect("mail.evil.example", CLIENT.parse().expect("ip"), 40000, &[])
+        .await
+        .expect("connect");
+    mta.helo("mail.evil.example", &[]).await.expect("helo");
+    let out = mta
+        .send_transaction("<bounce@evil.example>", &[&format!("<{forged}>")], raw)
+        .await
+        .expect("transaction");
+    milter.stop().await;
+    let milter_reply = match &out.final_response {
+        milter_proto::Response::ReplyCode(r) => authmilter::pipeline::reply_text(r),
+        other => panic!("the milter refuses the recipient: {other:?}"),
+    };
+    let json = eval_json(
+        raw,
+        ZONE,
+        &config(&extra),
+        &[
+            "--mail-from",
+            "bounce@evil.example",
+            "--rcpt",
+            forged,
+            "--role",
+            "verify",
+        ],
+    );
+    assert_eq!(json["action"], "reject", "{json}");
+    assert_eq!(json["smtp_reply"], milter_reply.as_str(), "{json}");
+    // one good recipient besides: the MTA goes on with it, and so does eval
+    let json = eval_json(
+        raw,
+        ZONE,
+        &config(&extra),
+        &[
+            "--mail-from",
+            "bounce@evil.example",
+            "--rcpt",
+            forged,
+            "--rcpt",
+            "u@mx.test.example",
+            "--role",
+            "verify",
+        ],
+    );
+    assert_eq!(json["action"], "accept", "{json}");
+    assert_eq!(
+        json["recipients_refused"][0],
+        format!("{forged}: {milter_reply}").as_str(),
+        "{json}"
+    );
+}
