@@ -213,7 +213,7 @@ fn one_line(v: &str) -> String {
 /// One HEADER command. A value with a NUL inside goes out as the raw packet
 /// `name NUL value NUL` (the test client refuses to encode it): what a hostile or broken MTA
 /// could send, and what the milter must see whole.
-async fn send_header(mta: &mut testkit::MtaClient, name: &[u8], value: &[u8]) {
+pub(crate) async fn send_header(mta: &mut testkit::MtaClient, name: &[u8], value: &[u8]) {
     if !value.contains(&0) {
         mta.header(name, value).await.expect("header");
         return;
