@@ -224,6 +224,19 @@ async fn run_milter(case: &Case, f: &Files) -> Observed {
         .as_deref()
         .map(|a| vec![("{auth_authen}", a)])
         .unwrap_or_default();
+    if let Some((from, rcpts, raw)) = &case.before {
+        let rcpts: Vec<String> = rcpts.iter().map(|r| format!("<{r}>")).collect();
+        let rcpts: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+        // the test client sends no NUL in a header value: a blank for it here
+        let raw: Vec<u8> = raw.iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
+        let out = mta
+            .send_transaction(from, &rcpts, &mailbox_lines(&raw, case.sendmail))
+            .await
+            .expect("the message before");
+        if out.decided_at == milter_proto::CommandCode::BodyEob {
+            let _ = tokio::time::timeout(Duration::from_secs(10), published.recv()).await;
+        }
+    }
     let observed = |action: &str, reply: Option<String>| Observed {
         action: action.to_string(),
         reply,

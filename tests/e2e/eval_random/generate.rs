@@ -61,6 +61,9 @@ pub struct Case {
     pub raw: Vec<u8>,
     pub split: BodySplit,
     pub sendmail: bool,
+    /// A message sent before this one on the same milter connection (MAIL FROM, recipients,
+    /// message): nothing of it may change this one's decision.
+    pub before: Option<(String, Vec<String>, Vec<u8>)>,
 }
 
 fn domain(r: &mut Rng) -> String {
@@ -430,6 +433,10 @@ pub fn cases(seed: u64, n: usize) -> Vec<Case> {
             raw: message(&mut r),
             split: split(&mut r),
             sendmail: r.chance(30),
+            before: r.chance(30).then(|| {
+                let e = envelope(&mut r);
+                (e.mail_from, e.rcpts, message(&mut r))
+            }),
         })
         .collect()
 }
