@@ -363,6 +363,36 @@ async fn send_message(mta: &mut MtaClient, case: &Case) -> testkit::EomOutcome {
     mta.eom().await.expect("eom")
 }
 
+/// `raw` with an ARC set of `sealer` in front whose ARC-Authentication-Results records
+/// `dmarc=pass header.from=<from>` (RFC 8617 §5.1): the chain validates unless the message
+/// already carried a broken one.
+async fn seal(raw: &[u8], sealer: &str, from: &str) -> Vec<u8> {
+    let pem = std::fs::read(world::KEY).expect("test key");
+    let s = arc::Sealer::from_pem(&pem, arc::SealerConfig::new(sealer, "s")).expect("sealer");
+    let resolver = MemoryResolver::from_zone(&world::zone()).expect("zone");
+    let sealed = arc::seal_message(
+        &arc::Verifier::default(),
+        &s,
+        &resolver,
+        raw,
+        |_| {
+            authres::AuthenticationResults::new("mx.sealer.example").with(
+                authres::MethodResult::new("dmarc", "pass").with_property("header", "from", from),
+            )
+        },
+        1_700_000_000,
+    )
+    .await;
+    match sealed {
+        Ok((_, set)) => {
+            let mut out = set.to_fields("\r\n").into_bytes();
+            out.extend_from_slice(raw);
+            out
+        }
+        Err(_) => raw.to_vec(),
+    }
+}
+
 /// The message as the MTA passes it on: Postfix's smtpd makes every leading line that starts
 /// with `From ` (after any `>`) an `X-Mailbox-Line:` field and, when the next line starts with
 /// a space or tab, ends the header block before it (smtpd.c, "UNIX-style From_ lines");
@@ -397,15 +427,52 @@ fn mailbox_lines(raw: &[u8], sendmail: bool) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn eval_and_the_milter_decide_the_same_for_random_hostile_mail() {
-    let cases = generate::cases(SEED, CASES);
+    let mut cases = generate::cases(SEED, CASES);
     assert_eq!(cases.len(), CASES, "the number of cases is pinned");
     let f = files();
     let mut failures = Vec::new();
     let mut actions = std::collections::BTreeMap::<String, usize>::new();
-    for (i, case) in cases.iter().enumerate() {
+    for (i, case) in cases.iter_mut().enumerate() {
+        if let Some((sealer, from)) = case.arc_seal.clone() {
+            case.raw = seal(&case.raw, &sealer, &from).await;
+        }
+        let case = &*case;
         let eval = run_eval(case, &f);
         let milter = run_milter(case, &f).await;
         *actions.entry(milter.action.clone()).or_default() += 1;
+        let ar = milter.authres.clone().unwrap_or_default();
+        for (label, seen) in [
+            ("arc=pass", ar.contains("arc=pass")),
+            ("trusted sealer", ar.contains("trusted ARC sealer")),
+            ("dkim=pass", ar.contains("dkim=pass")),
+            ("dkim=policy", ar.contains("dkim=policy")),
+            ("dmarc=pass", ar.contains("dmarc=pass")),
+            ("dmarc=temperror", ar.contains("dmarc=temperror")),
+            ("removed", !milter.removed.is_empty()),
+            (
+                "signed",
+                milter
+                    .added
+                    .iter()
+                    .any(|h| h.starts_with("DKIM-Signature:")),
+            ),
+            (
+                "sealed",
+                milter.added.iter().any(|h| h.starts_with("ARC-Seal:")),
+            ),
+            ("new sender", milter.new_sender.is_some()),
+            (
+                "refused at RCPT",
+                milter
+                    .reply
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("550 5.1.1")),
+            ),
+        ] {
+            if seen {
+                *actions.entry(label.to_string()).or_default() += 1;
+            }
+        }
         let same = eval.action == milter.action
             && eval.reply == milter.reply
             && eval.quarantine == milter.quarantine
@@ -424,6 +491,29 @@ async fn eval_and_the_milter_decide_the_same_for_random_hostile_mail() {
         }
     }
     eprintln!("actions: {actions:?}");
+    // the generator still reaches every outcome and every kind of change
+    for seen in [
+        "accept",
+        "reject",
+        "quarantine",
+        "tempfail",
+        "arc=pass",
+        "trusted sealer",
+        "dkim=pass",
+        "dkim=policy",
+        "dmarc=pass",
+        "dmarc=temperror",
+        "removed",
+        "signed",
+        "sealed",
+        "new sender",
+        "refused at RCPT",
+    ] {
+        assert!(
+            actions.contains_key(seen),
+            "no case with {seen}: {actions:?}"
+        );
+    }
     assert!(
         failures.is_empty(),
         "{} of {CASES} disagree:\n{}",

@@ -64,6 +64,9 @@ pub struct Case {
     /// A message sent before this one on the same milter connection (MAIL FROM, recipients,
     /// message): nothing of it may change this one's decision.
     pub before: Option<(String, Vec<String>, Vec<u8>)>,
+    /// An ARC set to seal over the message (sealer domain, the From domain its
+    /// ARC-Authentication-Results says passed DMARC), by [`super::seal`].
+    pub arc_seal: Option<(String, String)>,
 }
 
 fn domain(r: &mut Rng) -> String {
@@ -302,16 +305,17 @@ fn sign(r: &mut Rng, raw: &[u8], from_domain: Option<&str>) -> Vec<u8> {
 }
 
 /// A random message; its body and header line ends are LF throughout one time in ten.
-fn message(r: &mut Rng) -> Vec<u8> {
+fn message(r: &mut Rng) -> (Vec<u8>, Option<String>) {
     let lf = r.chance(10);
     let headers = header_block(r, lf);
     let from_domain = headers
         .iter()
         .find(|(n, _)| n.trim().eq_ignore_ascii_case("from"))
-        .and_then(|(_, v)| v.rsplit('@').next())
-        .map(|d| {
-            d.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
-                .to_string()
+        .and_then(|(_, v)| v.split_once('@'))
+        .map(|(_, d)| {
+            d.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+                .collect::<String>()
         });
     let mut raw = Vec::new();
     for (i, (n, v)) in headers.iter().enumerate() {
@@ -346,7 +350,7 @@ fn message(r: &mut Rng) -> Vec<u8> {
         }
         _ => {}
     }
-    signed
+    (signed, from_domain)
 }
 
 fn envelope(r: &mut Rng) -> Envelope {
@@ -426,17 +430,34 @@ fn split(r: &mut Rng) -> BodySplit {
 /// `n` cases from `seed`.
 pub fn cases(seed: u64, n: usize) -> Vec<Case> {
     let mut r = Rng::new(seed);
-    (0..n)
-        .map(|_| Case {
-            cfg: Cfg::random(&mut r),
-            env: envelope(&mut r),
-            raw: message(&mut r),
-            split: split(&mut r),
-            sendmail: r.chance(30),
-            before: r.chance(30).then(|| {
-                let e = envelope(&mut r);
-                (e.mail_from, e.rcpts, message(&mut r))
-            }),
-        })
-        .collect()
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (cfg, env, (raw, from)) = (Cfg::random(&mut r), envelope(&mut r), message(&mut r));
+        let split = split(&mut r);
+        let sendmail = r.chance(30);
+        let before = r.chance(30).then(|| {
+            let e = envelope(&mut r);
+            (e.mail_from, e.rcpts, message(&mut r).0)
+        });
+        let arc_seal = r.chance(25).then(|| {
+            let claimed = match &from {
+                Some(d) if r.chance(70) => d.clone(),
+                _ => domain(&mut r),
+            };
+            (
+                r.pick(&["none.example", "evil.example"]).to_string(),
+                claimed,
+            )
+        });
+        out.push(Case {
+            cfg,
+            env,
+            raw,
+            split,
+            sendmail,
+            before,
+            arc_seal,
+        });
+    }
+    out
 }

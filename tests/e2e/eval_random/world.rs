@@ -104,6 +104,7 @@ pub struct Cfg {
     pub on_oversize: &'static str,
     pub allow_partial_body: bool,
     pub trusted_upstream: bool,
+    pub trusted_sealer: bool,
 }
 
 impl Cfg {
@@ -126,6 +127,7 @@ impl Cfg {
             on_oversize: r.pick(&["tempfail", "accept"]),
             allow_partial_body: r.chance(30),
             trusted_upstream: r.chance(20),
+            trusted_sealer: r.chance(50),
         }
     }
 
@@ -139,7 +141,7 @@ impl Cfg {
              [[dkim.key]]\ndomain = \"none.example\"\nselector = \"s\"\npath = \"{key}\"\n\
              [dmarc]\nenforce = {}\nmode = \"{}\"\nquarantine = \"{}\"\n\
              invalid_from = \"{}\"\nmultiple_from = \"{}\"\n\
-             [arc]\nseal = {}\n[policy]\ntemperror = \"{}\"\n",
+             [arc]\nseal = {}\ntrusted_sealers = [{}]\n[policy]\ntemperror = \"{}\"\n",
             self.max_headers
                 .map(|n| format!("max_headers = {n}"))
                 .unwrap_or_default(),
@@ -161,6 +163,11 @@ impl Cfg {
             self.invalid_from,
             self.multiple_from,
             self.seal,
+            if self.trusted_sealer {
+                "\"none.example\", \"evil.example\""
+            } else {
+                ""
+            },
             self.temperror,
         );
         if self.srs {
