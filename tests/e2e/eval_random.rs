@@ -450,6 +450,14 @@ async fn eval_and_the_milter_decide_the_same_for_random_hostile_mail() {
             ("dmarc=temperror", ar.contains("dmarc=temperror")),
             ("removed", !milter.removed.is_empty()),
             (
+                "oversize",
+                ar.contains("not checked")
+                    || milter
+                        .reply
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with("451 4.3.4")),
+            ),
+            (
                 "signed",
                 milter
                     .added
@@ -504,6 +512,7 @@ async fn eval_and_the_milter_decide_the_same_for_random_hostile_mail() {
         "dmarc=pass",
         "dmarc=temperror",
         "removed",
+        "oversize",
         "signed",
         "sealed",
         "new sender",
