@@ -237,7 +237,7 @@ fn header_block(r: &mut Rng, lf: bool) -> Vec<(String, String)> {
         _ => 1,
     };
     for _ in 0..froms {
-        let name = r.pick(&["From", "From", "from", "FROM", "From "]);
+        let name = r.pick(&["From", "From", "from", "FROM", "From ", "From\t"]);
         h.push((name.to_string(), from_value(r)));
     }
     h.push(("To".into(), format!(" {}", address(r))));
@@ -266,6 +266,11 @@ fn header_block(r: &mut Rng, lf: bool) -> Vec<(String, String)> {
                 let e = eol(r, lf);
                 format!(" folded{e}\tline")
             }
+            4 => {
+                let e = eol(r, lf);
+                format!(" blank continuation{e} {e}\tafter")
+            }
+            5 => " CR before the line end\r".to_string(),
             _ => format!(" pad {i}"),
         };
         h.push((format!("X-Pad-{}", i % 5), val));
@@ -332,10 +337,18 @@ fn message(r: &mut Rng) -> (Vec<u8>, Option<String>) {
         let e = eol(r, lf);
         raw.extend_from_slice(e.as_bytes());
     }
-    let e = eol(r, lf);
-    raw.extend_from_slice(e.as_bytes());
-    let b = body(r, lf);
-    raw.extend_from_slice(&b);
+    match r.range(0, 20) {
+        // no empty line: the header block ends at the end of the input
+        0 => {}
+        // a line that is not a field ends the header block (the MTA makes it body)
+        1 => raw.extend_from_slice(b"not a header line\r\nX-After: hidden\r\n\r\nbody\r\n"),
+        _ => {
+            let e = eol(r, lf);
+            raw.extend_from_slice(e.as_bytes());
+            let b = body(r, lf);
+            raw.extend_from_slice(&b);
+        }
+    }
     let mut signed = raw.clone();
     for _ in 0..r.range(0, 3) {
         signed = sign(r, &signed, from_domain.as_deref());

@@ -105,6 +105,7 @@ pub struct Cfg {
     pub allow_partial_body: bool,
     pub trusted_upstream: bool,
     pub trusted_sealer: bool,
+    pub authenticated_from: &'static str,
 }
 
 impl Cfg {
@@ -128,6 +129,7 @@ impl Cfg {
             allow_partial_body: r.chance(30),
             trusted_upstream: r.chance(20),
             trusted_sealer: r.chance(50),
+            authenticated_from: r.pick(&["any", "login-domain"]),
         }
     }
 
@@ -141,6 +143,7 @@ impl Cfg {
              [[dkim.key]]\ndomain = \"none.example\"\nselector = \"s\"\npath = \"{key}\"\n\
              [dmarc]\nenforce = {}\nmode = \"{}\"\nquarantine = \"{}\"\n\
              invalid_from = \"{}\"\nmultiple_from = \"{}\"\n\
+             [outbound]\nauthenticated_from = \"{}\"\n\
              [arc]\nseal = {}\ntrusted_sealers = [{}]\n[policy]\ntemperror = \"{}\"\n",
             self.max_headers
                 .map(|n| format!("max_headers = {n}"))
@@ -162,6 +165,7 @@ impl Cfg {
             self.quarantine,
             self.invalid_from,
             self.multiple_from,
+            self.authenticated_from,
             self.seal,
             if self.trusted_sealer {
                 "\"none.example\", \"evil.example\""
