@@ -201,9 +201,24 @@ async fn run_milter(case: &Case, f: &Files) -> Observed {
     } else {
         Profile::postfix()
     };
-    let mut mta = MtaClient::connect_tcp(addr, profile.with_timeout(Duration::from_secs(20)))
-        .await
-        .expect("connect");
+    let profile = profile.with_timeout(Duration::from_secs(20));
+    let mut mta = match &case.fragments {
+        None => MtaClient::connect_tcp(addr, profile)
+            .await
+            .expect("connect"),
+        Some(sizes) => {
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            tcp.set_nodelay(true).expect("nodelay");
+            MtaClient::from_stream(
+                Fragmenting {
+                    inner: tcp,
+                    sizes: sizes.clone(),
+                    next: 0,
+                },
+                profile,
+            )
+        }
+    };
     mta.negotiate().await.expect("negotiate");
     let ip: std::net::IpAddr = case.env.ip.parse().expect("ip");
     let daemon: Vec<(&str, &str)> = case
@@ -331,6 +346,53 @@ async fn run_milter(case: &Case, f: &Files) -> Observed {
     let _ = stop_tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
     result
+}
+
+/// A stream that writes at most the next of `sizes` bytes at a time: the milter reads frames
+/// (a body chunk, a header) in pieces.
+struct Fragmenting {
+    inner: tokio::net::TcpStream,
+    sizes: Vec<usize>,
+    next: usize,
+}
+
+impl tokio::io::AsyncRead for Fragmenting {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Fragmenting {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let n = self.sizes[self.next % self.sizes.len()].min(buf.len());
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, &buf[..n]);
+        if matches!(r, std::task::Poll::Ready(Ok(_))) {
+            self.next += 1;
+        }
+        r
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// A refusal at MAIL or RCPT: the action and reply text.

@@ -67,6 +67,9 @@ pub struct Case {
     /// An ARC set to seal over the message (sealer domain, the From domain its
     /// ARC-Authentication-Results says passed DMARC), by [`super::seal`].
     pub arc_seal: Option<(String, String)>,
+    /// Write the milter connection in pieces of these sizes in turn (frames split across
+    /// TCP segments, as a busy MTA's socket delivers them).
+    pub fragments: Option<Vec<usize>>,
 }
 
 fn domain(r: &mut Rng) -> String {
@@ -462,7 +465,11 @@ pub fn cases(seed: u64, n: usize) -> Vec<Case> {
                 claimed,
             )
         });
+        let fragments = r
+            .chance(25)
+            .then(|| (0..r.range(1, 4)).map(|_| r.range(1, 700)).collect());
         out.push(Case {
+            fragments,
             cfg,
             env,
             raw,
