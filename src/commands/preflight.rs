@@ -2,7 +2,7 @@
 //! config check` runs exactly the same checks (docs/cli.md): the users and groups to run and
 //! own sockets as, the directories of Unix sockets, the signing keys (readable, usable, not
 //! readable by others), the SRS secrets, the dashboard's token file, the failure reports'
-//! redaction key, and every value of the file.
+//! redaction key, the open-file limit for `max_connections`, and every value of the file.
 
 use anyhow::Context;
 
@@ -85,6 +85,7 @@ fn checks(
     if dns.zone.is_some() {
         tracing::warn!("DNS answers come from a zone file (--zone), not from the network");
     }
+    crate::server::fd_limit::raise_and_report(config.server.max_connections);
     for l in config
         .server
         .listen

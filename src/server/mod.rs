@@ -2,6 +2,7 @@
 //! limit, one task per connection, and graceful shutdown.
 
 mod connection;
+pub mod fd_limit;
 mod listeners;
 pub mod privileges;
 mod responses;

@@ -42,6 +42,8 @@ mod delivered;
 mod reload;
 // SIGHUP opens new listeners, closes removed ones, keeps in-flight messages.
 mod rebind;
+// The open-file limit serve raises for [server] max_connections.
+mod open_files;
 // The command-line tools (spf, dkim, eval, srs, config check).
 mod cli;
 // Real Postfix on loopback (AUTHMILTER_E2E=1).
