@@ -30,6 +30,7 @@ pub fn run_checks(
     dns_stats: std::sync::Arc<dns::stats::QueryStats>,
     passed: &dyn Fn(&std::path::Path) -> bool,
 ) -> anyhow::Result<Checked> {
+    warn_of_a_readable_password(&config, path);
     checks(config, dns, dns_stats, passed).map_err(|e| e.context(format!("in {}", path.display())))
 }
 
@@ -55,6 +56,24 @@ pub fn check_redaction_key(config: &Config) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The report store's password in a file every local user can read (the Debian package and
+/// most editors leave milter.toml 0644): said at start and by `config check`, not refused.
+fn warn_of_a_readable_password(config: &Config, path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if !config.reports.enabled || !config.reports.store.0.has_password() {
+        return;
+    }
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    if meta.permissions().mode() & 0o004 != 0 {
+        tracing::warn!(
+            file = %path.display(),
+            "reports.store holds the PostgreSQL password in a file every local user can read: chmod o-r it (e.g. 0640, owner root, group authmilter)"
+        );
+    }
 }
 
 fn checks(

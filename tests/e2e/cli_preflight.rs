@@ -325,3 +325,30 @@ fn config_check_as_another_user_fails_like_serve() {
         let _ = std::fs::remove_file(&sock);
     }
 }
+
+#[test]
+fn a_store_password_in_a_world_readable_file_is_warned_of() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{}\"\n[reports]\nenabled = true\nsend = false\nstore = \"postgres://authmilter:secret@127.0.0.1:1/reports\"\n",
+        free_port()
+    );
+    let warning = "holds the PostgreSQL password in a file every local user can read";
+    let open = write_mode(&dir.path().join("open.toml"), &text, 0o644);
+    let (code, _, err) = run_cli(&["config", "check", "-c", &open], None);
+    assert_eq!(code, 0, "a warning, not an error: {err}");
+    assert!(err.contains(warning), "{err}");
+    assert!(
+        !err.contains("secret"),
+        "the password is never shown: {err}"
+    );
+    let private = write_mode(&dir.path().join("private.toml"), &text, 0o640);
+    let (code, _, err) = run_cli(&["config", "check", "-c", &private], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains(warning), "{err}");
+    let no_password = text.replace("authmilter:secret@", "authmilter@");
+    let open = write_mode(&dir.path().join("nopass.toml"), &no_password, 0o644);
+    let (code, _, err) = run_cli(&["config", "check", "-c", &open], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains(warning), "{err}");
+}

@@ -100,6 +100,17 @@ impl StoreLocation {
         }
     }
 
+    /// True when the location carries a password (a PostgreSQL URL's `user:secret@` or a
+    /// `password` key; PostgreSQL 17 docs §32.1.1), which the file holding it must keep private.
+    pub fn has_password(&self) -> bool {
+        match self {
+            StoreLocation::Sqlite(_) => false,
+            StoreLocation::Postgres(conn) => postgres_config(conn)
+                .ok()
+                .is_some_and(|(config, _)| config.get_password().is_some()),
+        }
+    }
+
     /// `sqlite` or `postgres`.
     pub fn backend_name(&self) -> &'static str {
         match self {
@@ -216,6 +227,30 @@ fn redact_key_values(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_in_the_location_is_noticed() {
+        for (text, has) in [
+            ("sqlite:/var/lib/authmilter/reports.db", false),
+            ("postgres://authmilter@db.example/reports", false),
+            ("postgres://authmilter:secret@db.example/reports", true),
+            (
+                "postgres:host=db.example user=authmilter dbname=reports",
+                false,
+            ),
+            (
+                "postgres:host=db.example password = 'se cret' dbname=reports",
+                true,
+            ),
+            (
+                "postgres://authmilter@db.example/reports?password=secret",
+                true,
+            ),
+        ] {
+            let location: StoreLocation = text.parse().unwrap();
+            assert_eq!(location.has_password(), has, "{text}");
+        }
+    }
 
     #[test]
     fn locations_parse_and_hide_passwords() {
