@@ -2,6 +2,8 @@
 //! sockets once each, limits that would fail every message or panic `serve`, reply
 //! placeholders each reply fills. `config check` and `serve` (and every reload) run them.
 
+use std::net::IpAddr;
+
 use anyhow::bail;
 
 use super::{Config, SocketSpec, is_loopback_host, reply};
@@ -24,14 +26,7 @@ impl Config {
                     .iter()
                     .position(|e| same_socket(&e.socket, &l.socket))
             }) {
-                let needle = l.socket.to_string().replace("inet:", "");
-                let line = text
-                    .lines()
-                    .enumerate()
-                    .filter(|(_, t)| t.contains(&needle))
-                    .nth(1)
-                    .map(|(n, _)| format!(" (line {})", n + 1))
-                    .unwrap_or_default();
+                let line = line_in_block(text, "[[server.listen]]", i, "socket");
                 bail!(
                     "server.listen[{i}]{line}: {} is already listener {j}; each socket once",
                     l.socket
@@ -330,8 +325,8 @@ impl Config {
     }
 }
 
-/// The same socket: one Unix path, or one port on one host (IP literals compared as
-/// addresses, names case-insensitively).
+/// The same socket: one Unix path, or one port on overlapping addresses (IP literals compared
+/// as the kernel does, names case-insensitively).
 fn same_socket(a: &SocketSpec, b: &SocketSpec) -> bool {
     match (a, b) {
         (SocketSpec::Unix(a), SocketSpec::Unix(b)) => a == b,
@@ -339,17 +334,39 @@ fn same_socket(a: &SocketSpec, b: &SocketSpec) -> bool {
             let ip = |h: &str| {
                 h.trim_start_matches('[')
                     .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
+                    .parse::<IpAddr>()
                     .ok()
             };
             pa == pb
                 && match (ip(ha), ip(hb)) {
-                    (Some(a), Some(b)) => a == b,
+                    (Some(a), Some(b)) => addresses_overlap(a, b),
                     _ => ha.eq_ignore_ascii_case(hb),
                 }
         }
         _ => false,
     }
+}
+
+/// Whether one port bound on `a` keeps it from being bound on `b` (Linux, SO_REUSEADDR as
+/// tokio sets it): the same address (`::ffff:127.0.0.1` is `127.0.0.1`), or a wildcard of the
+/// other's family; `::` covers IPv4 too unless `net.ipv6.bindv6only` is 1.
+fn addresses_overlap(a: IpAddr, b: IpAddr) -> bool {
+    let (a, b) = (a.to_canonical(), b.to_canonical());
+    let covers = |w: IpAddr, other: IpAddr| {
+        w.is_unspecified()
+            && match (w, other) {
+                (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => true,
+                (IpAddr::V6(_), IpAddr::V4(_)) => dual_stack(),
+                (IpAddr::V4(_), IpAddr::V6(_)) => false,
+            }
+    };
+    a == b || covers(a, b) || covers(b, a)
+}
+
+/// An IPv6 wildcard socket also takes IPv4 (Linux's default, `net.ipv6.bindv6only = 0`,
+/// which tokio's sockets follow).
+fn dual_stack() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only").map_or(true, |v| v.trim() != "1")
 }
 
 /// The largest connection limit or queue length accepted (a bounded queue past tokio's
@@ -365,4 +382,23 @@ fn line_in_section(text: &str, section: &str, needle: &str) -> String {
         .find(|(_, l)| l.trim_start().starts_with(needle))
         .map(|(i, _)| format!(" (line {})", i + 1))
         .unwrap_or_default()
+}
+
+/// ` (line N)` of the first line starting with `key` in the `index`th `header` block
+/// (`[[server.listen]]`), counted from 0.
+fn line_in_block(text: &str, header: &str, index: usize, key: &str) -> String {
+    let mut blocks = -1_i64;
+    let mut current = false;
+    for (n, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.starts_with('[') {
+            if t == header {
+                blocks += 1;
+            }
+            current = t == header && usize::try_from(blocks).is_ok_and(|b| b == index);
+        } else if current && t.starts_with(key) {
+            return format!(" (line {})", n + 1);
+        }
+    }
+    String::new()
 }
