@@ -50,19 +50,30 @@ impl SigningKeys {
         let headers = signed_headers(cfg);
         let expiry = (!cfg.expiration.is_zero()).then(|| cfg.expiration.get().as_secs());
         let mut keys = Vec::new();
-        for k in &cfg.keys {
-            let pem = read_key_file(&k.path, cfg.allow_loose_key_permissions)?;
+        for (i, k) in cfg.keys.iter().enumerate() {
+            // the error names the key of the file (config check, serve and reload)
+            let pem = read_key_file(&k.path, cfg.allow_loose_key_permissions)
+                .with_context(|| format!("dkim.key[{i}].path"))?;
             let mut sc = SignerConfig::new(k.domain.trim().to_ascii_lowercase(), k.selector.trim());
             sc.header_canon = header_canon;
             sc.body_canon = body_canon;
             sc.headers = headers.clone();
             sc.expiry = expiry;
-            let signer = Signer::from_pem(&pem, sc)
-                .map_err(|e| anyhow::anyhow!("{}: unusable signing key: {e}", k.path.display()))?;
+            let signer = Signer::from_pem(&pem, sc).map_err(|e| {
+                anyhow::anyhow!(
+                    "dkim.key[{i}]: {}: unusable signing key: {e}",
+                    k.path.display()
+                )
+            })?;
             let domain = k.domain.trim().to_ascii_lowercase();
             let selector = k.selector.trim().to_string();
             let sealer = arc::Sealer::from_pem(&pem, arc::SealerConfig::new(&*domain, &*selector))
-                .map_err(|e| anyhow::anyhow!("{}: unusable sealing key: {e}", k.path.display()))?;
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "dkim.key[{i}]: {}: unusable sealing key: {e}",
+                        k.path.display()
+                    )
+                })?;
             let fingerprint = rotation::fingerprint(&k.id(), &selector, &domain, signer.key());
             keys.push(LoadedKey {
                 id: k.id(),

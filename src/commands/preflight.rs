@@ -91,11 +91,19 @@ fn checks(
         .server
         .listen
         .iter()
-        .map(|l| &l.socket)
-        .chain(config.srs.socketmap.0.iter());
-    for spec in unix_sockets {
+        .enumerate()
+        .map(|(i, l)| (format!("server.listen[{i}].socket"), &l.socket))
+        .chain(
+            config
+                .srs
+                .socketmap
+                .0
+                .iter()
+                .map(|s| ("srs.socketmap".to_string(), s)),
+        );
+    for (key, spec) in unix_sockets {
         if let SocketSpec::Unix(path) = spec {
-            check_unix_dir(path)?;
+            check_unix_dir(path).context(key)?;
             if !passed(path) {
                 unix.check_chown(&config.server)?;
             }

@@ -111,9 +111,10 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
         ("bad nameserver", "[dns]\nnameservers = [\"resolver.example\"]\n".into(), "bad nameserver"),
         ("bad log level", "[log]\nlevel = \"verbose\"\n".into(), "verbose"),
         ("reply template not 5xx", "[dmarc]\nreject_reply = \"250 2.0.0 fine\"\n".into(), "reject_reply"),
-        ("missing key file", dkim("/nonexistent/k.pem"), "/nonexistent/k.pem"),
+        ("missing key file", dkim("/nonexistent/k.pem"), "dkim.key[0].path: cannot read DKIM key /nonexistent/k.pem"),
+        ("a directory for a key file", dkim(&d.display().to_string()), "dkim.key[0].path"),
         ("key readable by others", dkim(&loose_key), "chmod 600"),
-        ("unusable key", dkim(&garbage), "unusable signing key"),
+        ("unusable key", dkim(&garbage), "dkim.key[0]: "),
         (
             "SRS secrets missing",
             "[srs]\nenabled = true\ndomain = \"fwd.example\"\nsecrets = \"/nonexistent/srs.secrets\"\n".into(),
@@ -148,17 +149,17 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
         (
             "SRS socketmap in a missing directory",
             srs("socketmap = \"unix:/nonexistent/dir/srs.sock\"\n"),
-            "/nonexistent/dir does not exist",
+            "srs.socketmap: socket /nonexistent/dir/srs.sock: the directory /nonexistent/dir does not exist",
         ),
         (
             "a Unix listener in a missing directory",
             "[[server.listen]]\nsocket = \"unix:/nonexistent/dir/milter.sock\"\n".into(),
-            "/nonexistent/dir does not exist",
+            "server.listen[1].socket: socket /nonexistent/dir/milter.sock: the directory /nonexistent/dir does not exist",
         ),
         (
             "a regular file at a Unix listener's path",
             format!("[[server.listen]]\nsocket = \"unix:{not_a_socket}\"\n"),
-            "is not a socket",
+            "server.listen[1].socket: ",
         ),
         ("no such user", "[server]\nuser = \"no-such-user-authmilter\"\n".into(), "no such user"),
         ("group without user", "[server]\ngroup = \"root\"\n".into(), "server.group"),
