@@ -76,17 +76,26 @@ fn warn_of_a_readable_password(config: &Config, path: &std::path::Path) {
     }
 }
 
+/// The checks of the file's own values that a start and every reload run alike: the user and
+/// group to run as (applied at the next start, but refused now rather than then), the owner
+/// and group of Unix sockets, the failure reports' redaction key.
+pub fn check_settings(config: &Config) -> anyhow::Result<(Option<RunAs>, UnixSocketSettings)> {
+    let run_as = RunAs::from_config(&config.server.user, &config.server.group)?;
+    let unix = UnixSocketSettings::from_config(&config.server)?;
+    check_redaction_key(config)?;
+    Ok((run_as, unix))
+}
+
 fn checks(
     config: Config,
     dns: &DnsArg,
     dns_stats: std::sync::Arc<dns::stats::QueryStats>,
     passed: &dyn Fn(&std::path::Path) -> bool,
 ) -> anyhow::Result<Checked> {
-    let run_as = RunAs::from_config(&config.server.user, &config.server.group)?;
+    let (run_as, unix) = check_settings(&config)?;
     if let Some(user) = &run_as {
         user.check_switch()?;
     }
-    let unix = UnixSocketSettings::from_config(&config.server)?;
     let unix_sockets = config
         .server
         .listen
@@ -130,7 +139,6 @@ fn checks(
         );
     }
     crate::dashboard::Access::from_config(&config)?;
-    check_redaction_key(&config)?;
     let resolver = super::common::counted_resolver(&config, dns, dns_stats)?;
     let app = App::new(config, resolver)?;
     if let Some(user) = &run_as {

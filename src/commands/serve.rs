@@ -317,8 +317,7 @@ async fn reloader(
                         o.store.0
                     );
                 }
-                let unix = UnixSocketSettings::from_config(&config.server)?;
-                super::preflight::check_redaction_key(&config)?;
+                let (_, unix) = super::preflight::check_settings(&config)?;
                 let mut app = build_app(config, &dns, &services)?;
                 app.signing.continue_from(&old.signing);
                 Ok((app, changes, unix))

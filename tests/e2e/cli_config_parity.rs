@@ -552,3 +552,40 @@ fn every_key_gets_one_answer_from_config_check_serve_and_reload() {
         failures.join("\n")
     );
 }
+
+/// Files serve refuses for settings a reload applies only at the next restart
+/// (`[server] user` and `group`): the reload refused nothing, said "takes effect after a
+/// restart", and the next start failed. A reload refuses them as serve does.
+#[test]
+fn a_reload_refuses_what_the_next_start_would() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = Fixture::new(dir.path());
+    let mut reloading = Reloading::start(&f);
+    let path = f.dir.join("case.toml");
+    let mut failures = Vec::new();
+    for (section, key, raw, needle) in [
+        (
+            "server",
+            "user",
+            "\"no-such-user-authmilter\"",
+            "server.user",
+        ),
+        ("server", "group", "\"root\"", "server.group"),
+    ] {
+        let c = f.case(section, key, raw);
+        std::fs::write(&path, &c.text).expect("write");
+        let Err((served, _)) = serve(&path, f.port, &f.dir.join("case.log")) else {
+            failures.push(format!("{}: serve started", c.what));
+            continue;
+        };
+        assert!(served.contains(needle), "{}: {served}", c.what);
+        match reloading.reload(&c.text) {
+            Err(r) if r.contains(needle) => {}
+            other => failures.push(format!(
+                "{}: serve said {served:?}, reload {other:?}",
+                c.what
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
