@@ -123,6 +123,8 @@ impl Config {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod validate_tests;
 
 /// A host only this machine reaches: a loopback IP literal (IPv6 with or without brackets)
 /// or `localhost`.

@@ -68,6 +68,16 @@ impl Config {
                 line_of("max_signatures")
             );
         }
+        let expiration = self.dkim.expiration.get();
+        if !expiration.is_zero()
+            && (expiration.as_secs() == 0 || expiration.as_secs() > MAX_EXPIRATION_SECS)
+        {
+            // x= is whole seconds after t= (RFC 6376 §3.5: 1*12DIGIT, greater than t=)
+            bail!(
+                "dkim.expiration{}: 0s (no x=) or from 1s to 36500d",
+                line_in_section(text, "[dkim]", "expiration")
+            );
+        }
         // a zero timeout fails every connection, message or DNS query at once
         for (key, needle, span) in [
             (
@@ -372,6 +382,10 @@ fn dual_stack() -> bool {
 /// The largest connection limit or queue length accepted (a bounded queue past tokio's
 /// semaphore limit panics; long before that the memory is gone).
 const MAX_COUNT: usize = 1_000_000;
+
+/// The longest signature lifetime accepted (100 years): x= stays far within its 12 digits
+/// (RFC 6376 §3.5).
+const MAX_EXPIRATION_SECS: u64 = 36_500 * 86_400;
 
 /// ` (line N)` of the first line containing `needle` after the `section` header line, for
 /// keys whose name other sections use too (`timeout`).

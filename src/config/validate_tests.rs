@@ -1,0 +1,64 @@
+//! The rules `validate.rs` adds to the types: sockets used once, limits a signer or a timer
+//! could not honour.
+
+use super::Config;
+
+/// One port on two addresses that overlap is one socket to the kernel: a wildcard address
+/// (`0.0.0.0`, and `[::]` on a dual-stack host) takes the port on every address, and
+/// `[::ffff:127.0.0.1]` is `127.0.0.1`. config check said OK and serve failed with "Address
+/// already in use" after binding the first.
+#[test]
+fn overlapping_addresses_are_one_socket() {
+    let dual_stack =
+        std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only").map_or(true, |v| v.trim() != "1");
+    let mut cases = vec![
+        ("inet:127.0.0.1:8891", "inet:[::ffff:127.0.0.1]:8891"),
+        ("inet:127.0.0.1:8891", "inet:0.0.0.0:8891"),
+        ("inet:0.0.0.0:8891", "inet:8891@192.0.2.1"),
+        ("inet:[::1]:8891", "inet:[::]:8891"),
+        ("inet6:8891@::", "inet:[2001:db8::1]:8891"),
+    ];
+    if dual_stack {
+        cases.push(("inet:127.0.0.1:8891", "inet:[::]:8891"));
+        cases.push(("inet:[::]:8891", "inet:0.0.0.0:8891"));
+    }
+    for (a, b) in cases {
+        let text =
+            format!("[[server.listen]]\nsocket = \"{a}\"\n[[server.listen]]\nsocket = \"{b}\"\n");
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("server.listen[1] (line 4)"), "{a} {b}: {err}");
+        let text = format!(
+            "[[server.listen]]\nsocket = \"{a}\"\n[srs]\ndomain = \"fwd.example\"\nallow_remote = true\nsocketmap = \"{b}\"\n"
+        );
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("srs.socketmap (line 6)"), "{a} {b}: {err}");
+    }
+    // other addresses, or the other family of a specific address, are other sockets
+    for (a, b) in [
+        ("inet:127.0.0.1:8891", "inet:127.0.0.2:8891"),
+        ("inet:127.0.0.1:8891", "inet:[::1]:8891"),
+        ("inet:0.0.0.0:8891", "inet:[::1]:8891"),
+        ("inet:0.0.0.0:8891", "inet:0.0.0.0:8892"),
+    ] {
+        let text =
+            format!("[[server.listen]]\nsocket = \"{a}\"\n[[server.listen]]\nsocket = \"{b}\"\n");
+        Config::parse(&text).unwrap();
+    }
+}
+
+/// `dkim.expiration` becomes the signature's x= (RFC 6376 §3.5: `1*12DIGIT`, greater than
+/// t=): a span under a second made every signer refuse its key ("expiry must be at least 1
+/// second", naming the key file, not the setting), and a span that puts x= past 12 digits
+/// (i64::MAX seconds) wrote signatures strict verifiers refuse. Under 1s and over 100 years are refused with the key
+/// and line; "0s" (no x=) and ordinary spans are accepted.
+#[test]
+fn dkim_expiration_fits_the_x_tag() {
+    for bad in ["\"500ms\"", "9223372036854775807", "\"36501d\""] {
+        let text = format!("[dkim]\nverify = true\nexpiration = {bad}\n");
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("dkim.expiration (line 3)"), "{bad}: {err}");
+    }
+    for good in ["\"0s\"", "\"1s\"", "\"7d\"", "\"36500d\""] {
+        Config::parse(&format!("[dkim]\nexpiration = {good}\n")).unwrap();
+    }
+}
