@@ -198,7 +198,23 @@ pub fn load_srs(cfg: &SrsConfig) -> anyhow::Result<Srs> {
         SrsHashEncoding::Base64url => HashEncoding::Base64Url,
         SrsHashEncoding::Base64 => HashEncoding::Base64,
     };
-    Srs::new(sc).map_err(|e| anyhow::anyhow!("[srs]: {e}"))
+    Srs::new(sc).map_err(|e| {
+        // the error names the key whose value the library refused
+        let key = match e {
+            srs::SrsError::InvalidHashLength { .. }
+                if cfg.hash_length == 0 || cfg.hash_length > 27 =>
+            {
+                "srs.hash_length"
+            }
+            srs::SrsError::InvalidHashLength { .. } => "srs.hash_minimum",
+            srs::SrsError::InvalidMaxAge(_) => "srs.max_age_days",
+            srs::SrsError::InvalidSeparator(_) => "srs.separator",
+            srs::SrsError::InvalidSrsDomain(_) => "srs.domain",
+            srs::SrsError::NoSecrets => "srs.secrets",
+            _ => "[srs]",
+        };
+        anyhow::anyhow!("{key}: {e}")
+    })
 }
 
 /// Runs the socketmap listener (opened with [`crate::server::sockets::listen`]) until `stop`

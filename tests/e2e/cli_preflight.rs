@@ -139,7 +139,17 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
         (
             "SRS domain that is not a host name",
             format!("[srs]\nenabled = true\ndomain = \"fwd example\"\nsecrets = \"{secrets}\"\n"),
-            "invalid SRS domain",
+            "srs.domain: invalid SRS domain",
+        ),
+        (
+            "SRS hash length out of range",
+            srs("enabled = true\nhash_length = 0\n"),
+            "srs.hash_length: invalid SRS hash length 0",
+        ),
+        (
+            "SRS maximum age past the timestamp period",
+            srs("enabled = true\nmax_age_days = 2000\n"),
+            "srs.max_age_days: invalid SRS maximum age 2000",
         ),
         (
             "SRS socketmap off loopback",
