@@ -31,7 +31,11 @@ pub fn run_checks(
     passed: &dyn Fn(&std::path::Path) -> bool,
 ) -> anyhow::Result<Checked> {
     warn_of_a_readable_password(&config, path);
-    checks(config, dns, dns_stats, passed).map_err(|e| e.context(format!("in {}", path.display())))
+    checks(config, dns, dns_stats, passed).map_err(|e| {
+        // the key's line, as parse errors have it (read again: only for the message)
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        crate::config::with_line(e, &text).context(format!("in {}", path.display()))
+    })
 }
 
 /// The failure reports' redaction key (RFC 6590) is read when the first report is due; a

@@ -317,8 +317,9 @@ async fn reloader(
                         o.store.0
                     );
                 }
-                let (_, unix) = super::preflight::check_settings(&config)?;
-                let mut app = build_app(config, &dns, &services)?;
+                let located = |e| crate::config::with_line(e, &text);
+                let (_, unix) = super::preflight::check_settings(&config).map_err(located)?;
+                let mut app = build_app(config, &dns, &services).map_err(located)?;
                 app.signing.continue_from(&old.signing);
                 Ok((app, changes, unix))
             });

@@ -9,6 +9,7 @@ mod arc;
 mod authentication;
 mod dashboard;
 mod inbox;
+mod locate;
 pub mod mail_values;
 mod metrics;
 mod policy;
@@ -28,6 +29,7 @@ pub use arc::ArcConfig;
 pub use authentication::*;
 pub use dashboard::{DashboardAddress, DashboardConfig};
 pub use inbox::{InboxAction, InboxConfig};
+pub use locate::with_line;
 pub use mail_values::{CanonPair, HeaderLine, OptionalSocket, SrsSeparator};
 pub use metrics::MetricsConfig;
 pub use policy::*;
@@ -90,7 +92,7 @@ impl Config {
     /// Parses TOML text. Errors name the key and line.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        config.validate(text)?;
+        config.validate(text).map_err(|e| with_line(e, text))?;
         Ok(config)
     }
 

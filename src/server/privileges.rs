@@ -25,7 +25,7 @@ impl RunAs {
         let user = user.trim();
         if user.is_empty() {
             if !group.trim().is_empty() {
-                bail!("server.group is set without server.user");
+                bail!("server.group: set without server.user (the group to switch to with it)");
             }
             return Ok(None);
         }

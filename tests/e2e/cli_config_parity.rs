@@ -25,6 +25,8 @@ struct Case {
     /// The key whose name (its last part) a refusal must contain.
     key: String,
     text: String,
+    /// A typo of a key: must be refused, not ignored.
+    typo: bool,
 }
 
 /// One `[section]` (or one `[[section]]` entry) of a case: its keys and raw TOML values.
@@ -169,6 +171,7 @@ impl Fixture {
             what: format!("{section}.{key} = {shown}"),
             key: key.to_string(),
             text: s.render(),
+            typo: false,
         }
     }
 
@@ -228,7 +231,9 @@ impl Fixture {
                 .map(|raw| self.case(&section, &key, &raw))
                 .collect();
             // a typo of the key is refused, not ignored
-            cases.push(self.case(&section, &format!("{key}x"), "true"));
+            let mut typo = self.case(&section, &format!("{key}x"), "true");
+            typo.typo = true;
+            cases.push(typo);
             per_key.push(cases);
         }
         per_key.push(self.sockets("server.listen", "socket"));
@@ -523,6 +528,9 @@ fn every_key_gets_one_answer_from_config_check_serve_and_reload() {
                 if !e.contains(&c.key) && !e.contains("unknown field") {
                     failures.push(format!("{what}: the error does not name {}: {e}", c.key));
                 }
+                if !e.contains("line ") {
+                    failures.push(format!("{what}: the error gives no line: {e}"));
+                }
             }
             (Err(e), Err((s, log))) => failures.push(format!(
                 "{what}: check said {e:?}, serve said {s:?}{}",
@@ -534,6 +542,9 @@ fn every_key_gets_one_answer_from_config_check_serve_and_reload() {
             (Err(e), Ok(())) => {
                 failures.push(format!("{what}: check refused ({e}), serve started"))
             }
+        }
+        if c.typo && check.is_ok() {
+            failures.push(format!("{what}: an unknown key was accepted"));
         }
         match (&check, &reloaded) {
             (Ok(()), Ok(())) | (Err(_), Err(_)) => {}

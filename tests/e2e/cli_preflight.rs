@@ -111,10 +111,10 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
         ("bad nameserver", "[dns]\nnameservers = [\"resolver.example\"]\n".into(), "bad nameserver"),
         ("bad log level", "[log]\nlevel = \"verbose\"\n".into(), "verbose"),
         ("reply template not 5xx", "[dmarc]\nreject_reply = \"250 2.0.0 fine\"\n".into(), "reject_reply"),
-        ("missing key file", dkim("/nonexistent/k.pem"), "dkim.key[0].path: cannot read DKIM key /nonexistent/k.pem"),
+        ("missing key file", dkim("/nonexistent/k.pem"), "dkim.key[0].path (line 9): cannot read DKIM key /nonexistent/k.pem"),
         ("a directory for a key file", dkim(&d.display().to_string()), "dkim.key[0].path"),
         ("key readable by others", dkim(&loose_key), "chmod 600"),
-        ("unusable key", dkim(&garbage), "dkim.key[0]: "),
+        ("unusable key", dkim(&garbage), "dkim.key[0] (line 6): "),
         (
             "SRS secrets missing",
             "[srs]\nenabled = true\ndomain = \"fwd.example\"\nsecrets = \"/nonexistent/srs.secrets\"\n".into(),
@@ -139,17 +139,17 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
         (
             "SRS domain that is not a host name",
             format!("[srs]\nenabled = true\ndomain = \"fwd example\"\nsecrets = \"{secrets}\"\n"),
-            "srs.domain: invalid SRS domain",
+            "srs.domain (line 8): invalid SRS domain",
         ),
         (
             "SRS hash length out of range",
             srs("enabled = true\nhash_length = 0\n"),
-            "srs.hash_length: invalid SRS hash length 0",
+            "srs.hash_length (line 10): invalid SRS hash length 0",
         ),
         (
             "SRS maximum age past the timestamp period",
             srs("enabled = true\nmax_age_days = 2000\n"),
-            "srs.max_age_days: invalid SRS maximum age 2000",
+            "srs.max_age_days (line 10): invalid SRS maximum age 2000",
         ),
         (
             "SRS socketmap off loopback",
@@ -159,19 +159,19 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
         (
             "SRS socketmap in a missing directory",
             srs("socketmap = \"unix:/nonexistent/dir/srs.sock\"\n"),
-            "srs.socketmap: socket /nonexistent/dir/srs.sock: the directory /nonexistent/dir does not exist",
+            "srs.socketmap (line 9): socket /nonexistent/dir/srs.sock: the directory /nonexistent/dir does not exist",
         ),
         (
             "a Unix listener in a missing directory",
             "[[server.listen]]\nsocket = \"unix:/nonexistent/dir/milter.sock\"\n".into(),
-            "server.listen[1].socket: socket /nonexistent/dir/milter.sock: the directory /nonexistent/dir does not exist",
+            "server.listen[1].socket (line 7): socket /nonexistent/dir/milter.sock: the directory /nonexistent/dir does not exist",
         ),
         (
             "a regular file at a Unix listener's path",
             format!("[[server.listen]]\nsocket = \"unix:{not_a_socket}\"\n"),
-            "server.listen[1].socket: ",
+            "server.listen[1].socket (line 7): ",
         ),
-        ("no such user", "[server]\nuser = \"no-such-user-authmilter\"\n".into(), "no such user"),
+        ("no such user", "[server]\nuser = \"no-such-user-authmilter\"\n".into(), "server.user (line 7): no such user"),
         ("group without user", "[server]\ngroup = \"root\"\n".into(), "server.group"),
         (
             "no such socket group",
