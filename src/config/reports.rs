@@ -257,11 +257,15 @@ impl ReportsConfig {
                 line_of("keep")
             );
         }
-        if self.queue == 0 || self.batch_size == 0 || self.failure.queue == 0 {
-            bail!(
-                "reports.queue / batch_size / failure.queue{}: at least 1",
-                line_of("queue")
-            );
+        for (key, value) in [
+            ("reports.queue", self.queue),
+            ("reports.batch_size", self.batch_size),
+            ("reports.failure.queue", self.failure.queue),
+        ] {
+            if value == 0 {
+                // Config::parse adds the key's line (config::with_line)
+                bail!("{key}: at least 1");
+            }
         }
         if self.flush_interval.is_zero() {
             bail!(

@@ -62,3 +62,24 @@ fn dkim_expiration_fits_the_x_tag() {
         Config::parse(&format!("[dkim]\nexpiration = {good}\n")).unwrap();
     }
 }
+
+/// A zero queue or batch size was refused as "reports.queue / batch_size / failure.queue" with
+/// the line of the first `queue` in the file, or none when only batch_size was written: the
+/// error names the one key and its line.
+#[test]
+fn a_zero_report_queue_names_its_key() {
+    for (text, key) in [
+        (
+            "[reports]\nenabled = false\nbatch_size = 0\n",
+            "reports.batch_size (line 3)",
+        ),
+        ("[reports]\n\nqueue = 0\n", "reports.queue (line 3)"),
+        (
+            "[reports]\nqueue = 5\n[reports.failure]\nqueue = 0\n",
+            "reports.failure.queue (line 4)",
+        ),
+    ] {
+        let err = Config::parse(text).unwrap_err().to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
+}
