@@ -6,6 +6,8 @@ use std::process::{Command, Stdio};
 
 use crate::support::{binary, message, run_cli};
 
+#[path = "cli_config_cases.rs"]
+mod config_cases;
 #[path = "cli_config_parity.rs"]
 mod config_parity;
 #[path = "cli_dkim.rs"]
