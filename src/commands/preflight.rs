@@ -95,6 +95,27 @@ pub fn check_settings(config: &Config) -> anyhow::Result<(Option<RunAs>, UnixSoc
     Ok((run_as, unix))
 }
 
+/// Warnings about settings that work but expose something (a start, `config check` and every
+/// reload give them): a listener that serves any client, `trusted_ids` trusted from any client.
+pub fn warn_about(config: &Config) {
+    for l in config
+        .server
+        .listen
+        .iter()
+        .filter(|l| l.open_to_the_network())
+    {
+        tracing::warn!(
+            socket = %l.socket,
+            "this listener serves milter clients from any address: whoever reaches it can have mail signed and DMARC results recorded; list the MTAs in its clients = [...] or firewall the port"
+        );
+    }
+    if !config.authres.trusted_ids.is_empty() && config.authres.trusted_clients.is_empty() {
+        tracing::warn!(
+            "[authres] trusted_ids is used for mail from any client: a client that reaches this host directly can write such a header (spf=pass for any domain); list the upstream hosts in trusted_clients"
+        );
+    }
+}
+
 fn checks(
     config: Config,
     dns: &DnsArg,
@@ -131,22 +152,7 @@ fn checks(
         tracing::warn!("DNS answers come from a zone file (--zone), not from the network");
     }
     crate::server::fd_limit::raise_and_report(config.server.max_connections);
-    for l in config
-        .server
-        .listen
-        .iter()
-        .filter(|l| l.open_to_the_network())
-    {
-        tracing::warn!(
-            socket = %l.socket,
-            "this listener serves milter clients from any address: whoever reaches it can have mail signed and DMARC results recorded; list the MTAs in its clients = [...] or firewall the port"
-        );
-    }
-    if !config.authres.trusted_ids.is_empty() && config.authres.trusted_clients.is_empty() {
-        tracing::warn!(
-            "[authres] trusted_ids is used for mail from any client: a client that reaches this host directly can write such a header (spf=pass for any domain); list the upstream hosts in trusted_clients"
-        );
-    }
+    warn_about(&config);
     crate::dashboard::Access::from_config(&config)?;
     let resolver = super::common::counted_resolver(&config, dns, dns_stats)?;
     let app = App::new(config, resolver)?;

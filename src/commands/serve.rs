@@ -326,6 +326,7 @@ async fn reloader(
         match attempt {
             Ok((mut app, changes, unix)) => {
                 super::reload::log_changes(&changes);
+                super::preflight::warn_about(&app.config);
                 let later = super::reload::restart_only(&changes);
                 if !later.is_empty() {
                     tracing::warn!(

@@ -341,3 +341,35 @@ async fn a_listener_serves_only_its_clients() {
     assert!(check.status.success(), "{err}");
     assert!(err.contains("clients = [...]"), "{err}");
 }
+
+/// The warnings `serve` and `config check` give about a file (a listener that serves any
+/// client, `trusted_ids` trusted from any client) are given by a reload that brings the same
+/// setting in: it came in silently, and nothing said the port now signs for whoever reaches it.
+#[test]
+fn a_reload_warns_as_a_start_does() {
+    let port = free_port();
+    let open = free_port();
+    let base = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
+         [authres]\nauthserv_id = \"mx.test.example\"\n"
+    );
+    let server = ServeProcess::start(&base, port, &[]);
+    std::fs::write(
+        server.config_path(),
+        format!(
+            "{base}trusted_ids = [\"mx.upstream.example\"]\n\
+             [[server.listen]]\nsocket = \"inet:0.0.0.0:{open}\"\nrole = \"verify\"\n"
+        ),
+    )
+    .expect("rewrite");
+    hup(&server);
+    let log = wait_for_log(&server, "configuration reloaded");
+    assert!(
+        log.contains("trusted_ids is used for mail from any client"),
+        "{log}"
+    );
+    assert!(
+        log.contains("serves milter clients from any address"),
+        "{log}"
+    );
+}
