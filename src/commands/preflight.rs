@@ -95,8 +95,9 @@ pub fn check_settings(config: &Config) -> anyhow::Result<(Option<RunAs>, UnixSoc
     Ok((run_as, unix))
 }
 
-/// Warnings about settings that work but expose something (a start, `config check` and every
-/// reload give them): a listener that serves any client, `trusted_ids` trusted from any client.
+/// Warnings about settings that work but expose or lose something (a start, `config check` and
+/// every reload give them): a listener that serves any client, `trusted_ids` trusted from any
+/// client, an SQLite report store in a directory that does not exist.
 pub fn warn_about(config: &Config) {
     for l in config
         .server
@@ -107,6 +108,19 @@ pub fn warn_about(config: &Config) {
         tracing::warn!(
             socket = %l.socket,
             "this listener serves milter clients from any address: whoever reaches it can have mail signed and DMARC results recorded; list the MTAs in its clients = [...] or firewall the port"
+        );
+    }
+    let opens_store = config.reports.enabled
+        || config.reports.inbox.enabled()
+        || config.dashboard.listen.0.is_some();
+    if opens_store
+        && let report_store::StoreLocation::Sqlite(path) = &config.reports.store.0
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        tracing::warn!(
+            "reports.store: the directory {} does not exist; serve opens the store after binding and retries every 30s, dropping records meanwhile (create it, owned by the service user)",
+            dir.display()
         );
     }
     if !config.authres.trusted_ids.is_empty() && config.authres.trusted_clients.is_empty() {

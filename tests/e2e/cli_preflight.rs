@@ -363,3 +363,24 @@ fn a_store_password_in_a_world_readable_file_is_warned_of() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains(warning), "{err}");
 }
+
+/// An SQLite report store in a directory that does not exist: serve starts (the store is
+/// opened after binding, and retried every 30 s while records are dropped), so config check
+/// accepts the file, but said nothing; both now warn, naming the key.
+#[test]
+fn a_report_store_in_a_missing_directory_is_warned_about() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("milter.toml");
+    std::fs::write(
+        &config,
+        "[reports]\nenabled = true\nsend = false\nstore = \"sqlite:/nonexistent/dir/reports.db\"\n",
+    )
+    .expect("write");
+    let shown = config.display().to_string();
+    let (code, _, err) = run_cli(&["config", "check", "-c", &shown], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("reports.store: the directory /nonexistent/dir does not exist"),
+        "{err}"
+    );
+}
