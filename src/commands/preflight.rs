@@ -162,6 +162,7 @@ fn checks(
             }
         }
     }
+    check_tcp_sockets(&config)?;
     if dns.zone.is_some() {
         tracing::warn!("DNS answers come from a zone file (--zone), not from the network");
     }
@@ -186,4 +187,74 @@ fn checks(
         }
     }
     Ok(Checked { app, run_as })
+}
+
+/// Resolves the TCP sockets' host names as `serve` does when it binds, in its order (the
+/// dashboard, the listeners, the SRS socketmap, the metrics), each taking the first address
+/// no earlier one holds: a name that does not resolve, or whose every address an earlier
+/// socket of the file holds, would fail `serve` after binding the others (IP literals are
+/// compared when the file is parsed, with their line).
+fn check_tcp_sockets(config: &Config) -> anyhow::Result<()> {
+    use std::net::{SocketAddr, ToSocketAddrs};
+    let literal = |key: &str, a: SocketAddr| (key.to_string(), a.ip().to_string(), a.port());
+    let mut sockets: Vec<(String, String, u16)> = Vec::new();
+    sockets.extend(
+        config
+            .dashboard
+            .listen
+            .0
+            .map(|a| literal("dashboard.listen", a)),
+    );
+    for (i, l) in config.server.listen.iter().enumerate() {
+        if let SocketSpec::Inet { host, port } = &l.socket {
+            sockets.push((format!("server.listen[{i}].socket"), host.clone(), *port));
+        }
+    }
+    if let Some(SocketSpec::Inet { host, port }) = &config.srs.socketmap.0 {
+        sockets.push(("srs.socketmap".to_string(), host.clone(), *port));
+    }
+    sockets.extend(
+        config
+            .metrics
+            .listen
+            .0
+            .map(|a| literal("metrics.listen", a)),
+    );
+    let mut bound: Vec<(String, SocketAddr)> = Vec::new();
+    for (key, host, port) in sockets {
+        let addrs: Vec<SocketAddr> = (host.as_str(), port)
+            .to_socket_addrs()
+            .with_context(|| format!("{key}: cannot resolve {host}"))?
+            .collect();
+        if addrs.is_empty() {
+            anyhow::bail!("{key}: {host} has no address");
+        }
+        if port == 0 {
+            // any free port: never one another socket holds
+            continue;
+        }
+        let holder = |a: &SocketAddr| {
+            bound
+                .iter()
+                .find(|(_, b)| {
+                    b.port() == a.port() && crate::config::addresses_overlap(a.ip(), b.ip())
+                })
+                .map(|(k, _)| k.clone())
+        };
+        match addrs.iter().find(|a| holder(a).is_none()) {
+            Some(a) => bound.push((key, *a)),
+            None => {
+                let owner = addrs.first().and_then(holder).unwrap_or_default();
+                anyhow::bail!(
+                    "{key}: {host}:{port} is {} there, already {owner}'s; each socket once",
+                    addrs
+                        .iter()
+                        .map(|a| a.ip().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -37,6 +37,7 @@ pub use reply::{RejectReply, ReplyTemplate, ReplyValues, TempfailReply};
 pub use reports::*;
 pub use server::*;
 pub use srs::*;
+pub(crate) use validate::addresses_overlap;
 pub use values::{FileMode, LogLevel, Nameserver, Network, OptionalAddress, SocketSpec, Span};
 
 /// The whole configuration file.

@@ -360,7 +360,7 @@ fn same_socket(a: &SocketSpec, b: &SocketSpec) -> bool {
 /// Whether one port bound on `a` keeps it from being bound on `b` (Linux, SO_REUSEADDR as
 /// tokio sets it): the same address (`::ffff:127.0.0.1` is `127.0.0.1`), or a wildcard of the
 /// other's family; `::` covers IPv4 too unless `net.ipv6.bindv6only` is 1.
-fn addresses_overlap(a: IpAddr, b: IpAddr) -> bool {
+pub(crate) fn addresses_overlap(a: IpAddr, b: IpAddr) -> bool {
     let (a, b) = (a.to_canonical(), b.to_canonical());
     let covers = |w: IpAddr, other: IpAddr| {
         w.is_unspecified()

@@ -322,6 +322,8 @@ impl Fixture {
             format!("inet:[::ffff:127.0.0.1]:{p}"),
             format!("inet:0.0.0.0:{p}"),
             format!("inet:[::]:{p}"),
+            format!("inet:localhost:{p}"),
+            format!("inet:no-such-host.invalid:{p}"),
             "unix:/dev/null".into(),
             "unix:/nonexistent/x.sock".into(),
             format!("unix:{d}"),

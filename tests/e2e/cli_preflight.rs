@@ -171,6 +171,11 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
             format!("[[server.listen]]\nsocket = \"unix:{not_a_socket}\"\n"),
             "server.listen[1].socket (line 7): ",
         ),
+        (
+            "a listener host that does not resolve",
+            "[[server.listen]]\nsocket = \"inet:no-such-host.invalid:10025\"\n".into(),
+            "server.listen[1].socket (line 7): cannot resolve no-such-host.invalid",
+        ),
         ("no such user", "[server]\nuser = \"no-such-user-authmilter\"\n".into(), "server.user (line 7): no such user"),
         ("group without user", "[server]\ngroup = \"root\"\n".into(), "server.group"),
         (
@@ -218,6 +223,24 @@ fn config_check_and_serve_fail_on_the_same_files_for_the_same_reason() {
             "/nonexistent/ca.pem",
         ),
     ];
+    let mut cases = cases;
+    // a name for an address a listener has (where localhost is 127.0.0.1 alone: elsewhere
+    // serve binds its other address)
+    let localhost: Vec<std::net::SocketAddr> =
+        std::net::ToSocketAddrs::to_socket_addrs(&("localhost", port))
+            .map(Iterator::collect)
+            .unwrap_or_default();
+    if !localhost.is_empty()
+        && localhost
+            .iter()
+            .all(|a| a.ip() == std::net::Ipv4Addr::LOCALHOST)
+    {
+        cases.push((
+            "a host name for a listener's address",
+            srs(&format!("socketmap = \"inet:localhost:{port}\"\n")),
+            "srs.socketmap (line 9): localhost",
+        ));
+    }
     // the control: the base file with a good key and SRS passes both
     let good = d.join("good.toml");
     std::fs::write(
