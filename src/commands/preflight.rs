@@ -81,15 +81,20 @@ fn warn_of_a_readable_password(config: &Config, path: &std::path::Path) {
 }
 
 /// The checks of the file's own values that a start and every reload run alike: the user and
-/// group to run as and the SRS socketmap's directory (applied at the next start, but refused
+/// group to run as and the SRS socketmap's directory or host (applied at the next start, but refused
 /// now rather than then), the owner and group of Unix sockets, the failure reports' redaction
 /// key.
 pub fn check_settings(config: &Config) -> anyhow::Result<(Option<RunAs>, UnixSocketSettings)> {
     let run_as = RunAs::from_config(&config.server.user, &config.server.group)?;
     let unix = UnixSocketSettings::from_config(&config.server)?;
-    if let Some(SocketSpec::Unix(path)) = &config.srs.socketmap.0 {
-        // opened at the next start only, unlike listeners, which a reload opens or keeps
-        check_unix_dir(path).context("srs.socketmap")?;
+    // opened at the next start only, unlike listeners, which a reload opens or keeps
+    match &config.srs.socketmap.0 {
+        Some(SocketSpec::Unix(path)) => check_unix_dir(path).context("srs.socketmap")?,
+        Some(SocketSpec::Inet { host, port }) => {
+            std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), *port))
+                .with_context(|| format!("srs.socketmap: cannot resolve {host}"))?;
+        }
+        None => {}
     }
     check_redaction_key(config)?;
     Ok((run_as, unix))
