@@ -102,7 +102,8 @@ pub fn check_settings(config: &Config) -> anyhow::Result<(Option<RunAs>, UnixSoc
 
 /// Warnings about settings that work but expose or lose something (a start, `config check` and
 /// every reload give them): a listener that serves any client, `trusted_ids` trusted from any
-/// client, an SQLite report store in a directory that does not exist.
+/// client, an SQLite report store in a directory that does not exist, failure reports
+/// switched on without the reports.
 pub fn warn_about(config: &Config) {
     for l in config
         .server
@@ -126,6 +127,11 @@ pub fn warn_about(config: &Config) {
         tracing::warn!(
             "reports.store: the directory {} does not exist; serve opens the store after binding and retries every 30s, dropping records meanwhile (create it, owned by the service user)",
             dir.display()
+        );
+    }
+    if config.reports.failure.enabled && !config.reports.enabled {
+        tracing::warn!(
+            "reports.failure.enabled: no failure reports while reports.enabled = false (the failures are recorded with the aggregate reports' records)"
         );
     }
     if !config.authres.trusted_ids.is_empty() && config.authres.trusted_clients.is_empty() {

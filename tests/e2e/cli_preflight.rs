@@ -407,3 +407,28 @@ fn a_report_store_in_a_missing_directory_is_warned_about() {
         "{err}"
     );
 }
+
+/// `[reports.failure] enabled = true` does nothing while `[reports] enabled` is false (the
+/// failures are recorded by the reports' recorder): the file was accepted in silence, and
+/// no failure report ever went out. serve and config check now say so.
+#[test]
+fn failure_reports_without_reports_are_warned_about() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("milter.toml");
+    std::fs::write(&config, "[reports.failure]\nenabled = true\n").expect("write");
+    let shown = config.display().to_string();
+    let (code, _, err) = run_cli(&["config", "check", "-c", &shown], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("reports.failure.enabled: no failure reports while reports.enabled = false"),
+        "{err}"
+    );
+    std::fs::write(
+        &config,
+        "[reports]\nenabled = true\nsend = false\nstore = \"sqlite::memory:\"\n[reports.failure]\nenabled = true\n",
+    )
+    .expect("write");
+    let (code, _, err) = run_cli(&["config", "check", "-c", &shown], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("no failure reports"), "{err}");
+}
