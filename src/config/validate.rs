@@ -179,6 +179,17 @@ impl Config {
                 );
             }
         }
+        for (i, name) in self.outbound.daemon_names.iter().enumerate() {
+            // the macro's value is one word (Postfix milter_macro_daemon_name, Sendmail
+            // DaemonPortOptions Name=) compared exactly: " ORIGINATING" never matched, and our
+            // users' mail went unsigned, as inbound
+            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                bail!(
+                    "outbound.daemon_names[{i}]{}: {name:?} is not a daemon name (one word, as milter_macro_daemon_name or Sendmail's Name= is written, e.g. \"ORIGINATING\")",
+                    line_of("daemon_names")
+                );
+            }
+        }
         self.policy.validate(&line_of)?;
         self.reports.validate(&line_of)?;
         for (key, section, value) in [

@@ -83,3 +83,24 @@ fn a_zero_report_queue_names_its_key() {
         assert!(err.contains(key), "{text}: {err}");
     }
 }
+
+/// `{daemon_name}` is compared exactly: an entry with white space around it (" ORIGINATING")
+/// or an empty one never matched, so our submission service's mail counted as inbound and went
+/// out unsigned. Refused with key and line.
+#[test]
+fn daemon_names_are_one_word() {
+    for bad in [
+        "\" ORIGINATING\"",
+        "\"\"",
+        "\"ORIGINATING \"",
+        "\"MSA\\tX\"",
+    ] {
+        let text = format!("[outbound]\ndaemon_names = [\"MSA\", {bad}]\n");
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("outbound.daemon_names[1] (line 2)"),
+            "{text}: {err}"
+        );
+    }
+    Config::parse("[outbound]\ndaemon_names = [\"ORIGINATING\", \"mail.example.com\"]\n").unwrap();
+}
