@@ -54,7 +54,8 @@ impl SigningKeys {
             // the error names the key of the file (config check, serve and reload)
             let pem = read_key_file(&k.path, cfg.allow_loose_key_permissions)
                 .with_context(|| format!("dkim.key[{i}].path"))?;
-            let mut sc = SignerConfig::new(k.domain.trim().to_ascii_lowercase(), k.selector.trim());
+            let domain = key_domain(&k.domain);
+            let mut sc = SignerConfig::new(domain.clone(), k.selector.trim());
             sc.header_canon = header_canon;
             sc.body_canon = body_canon;
             sc.headers = headers.clone();
@@ -65,7 +66,6 @@ impl SigningKeys {
                     k.path.display()
                 )
             })?;
-            let domain = k.domain.trim().to_ascii_lowercase();
             let selector = k.selector.trim().to_string();
             let sealer = arc::Sealer::from_pem(&pem, arc::SealerConfig::new(&*domain, &*selector))
                 .map_err(|e| {
@@ -158,6 +158,17 @@ impl SigningKeys {
     fn by_fingerprint(&self, fingerprint: &str) -> Option<&LoadedKey> {
         self.keys.iter().find(|k| k.fingerprint == fingerprint)
     }
+}
+
+/// A `[[dkim.key]] domain` as the signature's `d=` and the key's DNS name take it: lower case,
+/// and a domain written in U-labels as its A-labels (RFC 6376 §3.5, RFC 5890 §2.3.2.1; the
+/// tools take U-labels too). An ASCII domain is kept as written, so its rotation state stays.
+pub(crate) fn key_domain(domain: &str) -> String {
+    let domain = domain.trim();
+    if domain.is_ascii() {
+        return domain.to_ascii_lowercase();
+    }
+    crate::config::allowed_domain(domain).unwrap_or_else(|| domain.to_lowercase())
 }
 
 /// A `[[dkim.signing]] from` pattern as it is compared with the From domain: `*`, or a domain
@@ -311,6 +322,28 @@ mod tests {
         assert!(!pattern_matches("*.example.com", "example.com"));
         assert!(!pattern_matches("*.example.com", "badexample.com"));
         assert!(pattern_matches("*", "anything.test"));
+    }
+
+    /// RFC 5890 §2.3.2.1: a `[[dkim.key]] domain` written in U-labels (as `dkim genkey` and
+    /// `dkim sign` take it) was refused ("bad domain"); it is the A-label domain the From
+    /// domain is compared with and the signature's `d=`.
+    #[test]
+    fn a_u_label_key_domain_signs_as_its_a_label() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dkim::generate_key(dkim::KeyAlgorithm::Ed25519).unwrap();
+        let path = dir.path().join("k.pem");
+        std::fs::write(&path, key.private_key_pem.as_bytes()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let config = crate::config::Config::parse(&format!(
+            "[[dkim.key]]\nname = \"k\"\ndomain = \"B\u{fc}cher.example\"\nselector = \"s1\"\npath = {:?}\n",
+            path.display().to_string()
+        ))
+        .unwrap();
+        let keys = SigningKeys::load(&config.dkim).unwrap();
+        let signers = keys.for_domain("xn--bcher-kva.example");
+        assert_eq!(signers.len(), 1);
+        assert_eq!(signers[0].domain, "xn--bcher-kva.example");
     }
 
     /// A `[[dkim.signing]] from` pattern is matched against the From domain as DNS writes it

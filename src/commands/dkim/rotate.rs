@@ -66,7 +66,7 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter(|k| {
             k.state == KeyState::Active
-                && k.domain.trim().eq_ignore_ascii_case(&domain)
+                && crate::signing::key_domain(&k.domain) == domain
                 && key_kind(&k.path).is_none_or(|t| t == args.algorithm)
         })
         .map(|k| k.id())
