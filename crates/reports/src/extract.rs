@@ -78,10 +78,24 @@ pub fn extract_reports_each(input: &[u8], limits: &Limits, sink: &mut dyn FnMut(
     if x.emitted == 0 {
         x.push(
             "input",
-            Err(ReportsError::NotAReport(
-                "no report attachment found".into(),
-            )),
+            Err(ReportsError::NotAReport(no_report_found(input))),
         );
+    }
+}
+
+/// Why a message gave no report: a failure report (RFC 9991 §3: `multipart/report;
+/// report-type=feedback-report`, RFC 5965 §2) is named as such, since only aggregate reports
+/// are read; anything else has no report attachment.
+fn no_report_found(message: &[u8]) -> String {
+    let find = |needle: &[u8]| message.windows(needle.len()).position(|w| w == needle);
+    let head_end = find(b"\r\n\r\n")
+        .or_else(|| find(b"\n\n"))
+        .unwrap_or(message.len());
+    if crate::failure::is_feedback_report(message.get(..head_end).unwrap_or_default()) {
+        "a failure report (RFC 9991, report-type=feedback-report): only aggregate reports are read"
+            .into()
+    } else {
+        "no report attachment found".into()
     }
 }
 
@@ -295,9 +309,7 @@ impl Extractor<'_, '_> {
             if self.emitted == before && !self.stopped {
                 self.push(
                     &format!("message {}", n + 1),
-                    Err(ReportsError::NotAReport(
-                        "no report attachment found".into(),
-                    )),
+                    Err(ReportsError::NotAReport(no_report_found(msg))),
                 );
             }
         }

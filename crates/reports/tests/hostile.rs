@@ -653,3 +653,33 @@ fn messages_and_mboxes() {
         ReportsError::TooLarge { what: "input", .. }
     ));
 }
+
+/// A failure report (RFC 9991 §3, RFC 5965 §2) given to the aggregate-report reader was
+/// refused as "no report attachment found", which sent the postmaster looking for a broken
+/// attachment; it is named as a failure report now, alone and inside an mbox.
+#[test]
+fn a_failure_report_is_named_as_such() {
+    let arf = b"From: dmarc@reporter.example\r\nTo: ruf@example.com\r\nSubject: DMARC failure report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report;\r\n report-type=\"Feedback-Report\"; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nA message failed DMARC.\r\n--b\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: auth-failure\r\nVersion: 1\r\n--b--\r\n";
+    let plain =
+        b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hello\r\n\r\nno report here\r\n";
+    let reasons = |input: &[u8]| -> Vec<String> {
+        extract_reports(input, &Limits::default())
+            .into_iter()
+            .map(|r| match r.report {
+                Err(ReportsError::NotAReport(why)) => why,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let failure = "a failure report (RFC 9991, report-type=feedback-report)";
+    assert!(reasons(arf)[0].starts_with(failure), "{:?}", reasons(arf));
+    assert_eq!(reasons(plain), ["no report attachment found"]);
+    let mut mbox = b"From dmarc@reporter.example Thu Dec  3 10:00:00 2026\n".to_vec();
+    mbox.extend_from_slice(arf);
+    mbox.extend_from_slice(b"From a@example.com Thu Dec  3 10:00:01 2026\n");
+    mbox.extend_from_slice(plain);
+    let found = reasons(&mbox);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].starts_with(failure), "{found:?}");
+    assert_eq!(found[1], "no report attachment found");
+}
