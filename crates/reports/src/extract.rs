@@ -87,11 +87,7 @@ pub fn extract_reports_each(input: &[u8], limits: &Limits, sink: &mut dyn FnMut(
 /// report-type=feedback-report`, RFC 5965 §2) is named as such, since only aggregate reports
 /// are read; anything else has no report attachment.
 fn no_report_found(message: &[u8]) -> String {
-    let find = |needle: &[u8]| message.windows(needle.len()).position(|w| w == needle);
-    let head_end = find(b"\r\n\r\n")
-        .or_else(|| find(b"\n\n"))
-        .unwrap_or(message.len());
-    if crate::failure::is_feedback_report(message.get(..head_end).unwrap_or_default()) {
+    if crate::failure::is_feedback_entity(&crate::mime::Entity::parse(message)) {
         "a failure report (RFC 9991, report-type=feedback-report): only aggregate reports are read"
             .into()
     } else {

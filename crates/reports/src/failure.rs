@@ -109,7 +109,12 @@ pub fn failure_reports_requested(obs: &Observation) -> FailureTriggers {
 pub fn is_feedback_report(header: &[u8]) -> bool {
     let mut head = header.to_vec();
     head.extend_from_slice(b"\r\n");
-    let (kind, params) = crate::mime::Entity::parse(&head).content_type();
+    is_feedback_entity(&crate::mime::Entity::parse(&head))
+}
+
+/// [`is_feedback_report`] for a parsed message (RFC 5965 §2).
+pub(crate) fn is_feedback_entity(entity: &crate::mime::Entity<'_>) -> bool {
+    let (kind, params) = entity.content_type();
     kind == "multipart/report"
         && crate::mime::param_value(&params, "report-type")
             .is_some_and(|t| t.trim().eq_ignore_ascii_case("feedback-report"))
