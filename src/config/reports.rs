@@ -157,6 +157,14 @@ impl Default for FailureReportsConfig {
     }
 }
 
+impl FailureReportsConfig {
+    /// The `Reporting-MTA: dns;` name (RFC 6591 §3.1 via RFC 5965 §3.1) in A-labels; `None`:
+    /// not written.
+    pub fn reporting_mta_name(&self) -> Option<String> {
+        Some(host_name(&self.reporting_mta)).filter(|s| !s.is_empty())
+    }
+}
+
 /// The store location, checked when the file loads; shown with its password hidden.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -313,6 +321,44 @@ impl ReportsConfig {
                 );
             }
         }
+        // written into SMTP commands and header fields (EHLO, `Subject:`/`Submitter:` of the
+        // report mail, `Reporting-MTA: dns;`): a value that is not a host name would be sent
+        // as is, and a CR or LF in it would start another command or field
+        for (key, value) in [
+            ("helo", &self.helo),
+            ("submitter", &self.submitter),
+            ("failure.reporting_mta", &self.failure.reporting_mta),
+        ] {
+            let v = value.trim();
+            let literal = key == "helo" && address_literal(v);
+            if !v.is_empty() && !literal && super::policy::allowed_domain(v).is_none() {
+                let what = if key == "helo" {
+                    "a host name or an address literal like [192.0.2.1]"
+                } else {
+                    "a host name"
+                };
+                let short: String = v.chars().take(80).collect();
+                bail!(
+                    "reports.{key}{}: {short:?} is not {what}",
+                    line_of(&format!("{} =", key.rsplit('.').next().unwrap_or(key)))
+                );
+            }
+        }
+        // text written into the XML of every report (XML 1.0 §2.2 allows no C0 control but
+        // TAB, CR and LF, and a receiver's parser refuses the whole report for one) and the
+        // store; one line each
+        for (key, value) in [
+            ("org_name", &self.org_name),
+            ("extra_contact_info", &self.extra_contact_info),
+            ("node", &self.node),
+        ] {
+            if value.chars().any(char::is_control) {
+                bail!(
+                    "reports.{key}{}: control characters (CR, LF, TAB, NUL...) are not allowed",
+                    line_of(&format!("{key} ="))
+                );
+            }
+        }
         if self.enabled
             && let Err(e) = self.store.0.check_files()
         {
@@ -340,9 +386,42 @@ impl ReportsConfig {
                 .map(|(_, d)| d.to_ascii_lowercase())
                 .unwrap_or_default()
         } else {
-            self.submitter.trim().to_ascii_lowercase()
+            host_name(&self.submitter)
         };
         (email, from, submitter)
+    }
+
+    /// Our EHLO name towards the relay (RFC 5321 §4.1.1.1: a domain in A-labels or an address
+    /// literal); `None`: this host's name.
+    pub fn helo_name(&self) -> Option<String> {
+        let v = self.helo.trim();
+        if v.is_empty() {
+            None
+        } else if address_literal(v) {
+            Some(v.to_string())
+        } else {
+            Some(host_name(v))
+        }
+    }
+}
+
+/// A host name as configured, in lower-case A-labels (RFC 5890 §2.3.2.1) and without a final
+/// dot; validation has refused what is not one.
+fn host_name(value: &str) -> String {
+    let v = value.trim();
+    super::policy::allowed_domain(v).unwrap_or_else(|| v.to_ascii_lowercase())
+}
+
+/// `[192.0.2.1]` or `[IPv6:2001:db8::1]` (RFC 5321 §4.1.3).
+fn address_literal(s: &str) -> bool {
+    let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
+        return false;
+    };
+    match inner.get(..5) {
+        Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => inner
+            .get(5..)
+            .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
+        _ => inner.parse::<std::net::Ipv4Addr>().is_ok(),
     }
 }
 
@@ -369,6 +448,100 @@ mod tests {
         assert_eq!(r.to_string(), "100/1h");
         for bad in ["100", "0/1h", "5/0s", "x/1h", "5/1 parsec"] {
             assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+    }
+
+    /// `helo`, `submitter` and `failure.reporting_mta` are written into the SMTP dialogue with
+    /// the relay and into header fields of every report mail: anything but a host name (or,
+    /// for EHLO, an address literal) is refused with its key and line, a CR/LF above all (it
+    /// would start another SMTP command or header field), and U-labels are used as A-labels.
+    #[test]
+    fn report_host_names_are_host_names() {
+        use crate::config::Config;
+        for (key, table) in [
+            ("helo", "[reports]"),
+            ("submitter", "[reports]"),
+            ("reporting_mta", "[reports.failure]"),
+        ] {
+            for bad in [
+                "mx.example\\r\\nRSET",
+                "mx.example\\nX-Injected: 1",
+                "two words.example",
+                "mx..example",
+                "<mx.example>",
+                "mx_example!",
+            ] {
+                let text = format!("{table}\n{key} = \"{bad}\"\n");
+                let Err(e) = Config::parse(&text) else {
+                    panic!("{key} = {bad} accepted")
+                };
+                let e = format!("{e:#}");
+                assert!(
+                    e.contains(key) && e.contains("(line 2)"),
+                    "{key} = {bad}: {e}"
+                );
+            }
+            for good in ["mx.example", "MX.Example.ORG.", "b\u{fc}cher.example"] {
+                let text = format!("{table}\n{key} = \"{good}\"\n");
+                assert!(
+                    Config::parse(&text).is_ok(),
+                    "{key} = {good}: {:?}",
+                    Config::parse(&text).err()
+                );
+            }
+        }
+        for literal in ["[192.0.2.1]", "[IPv6:2001:db8::1]"] {
+            assert!(
+                Config::parse(&format!("[reports]\nhelo = \"{literal}\"\n")).is_ok(),
+                "{literal}"
+            );
+        }
+        for bad in ["[192.0.2.300]", "[2001:db8::1]", "[IPv6:nonsense]"] {
+            assert!(
+                Config::parse(&format!("[reports]\nhelo = \"{bad}\"\n")).is_err(),
+                "{bad}"
+            );
+        }
+        let c = Config::parse(
+            "[reports]\nhelo = \"B\u{fc}cher.Example.\"\nsubmitter = \"B\u{fc}cher.example\"\n\
+             [reports.failure]\nreporting_mta = \"MX.b\u{fc}cher.example\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.reports.helo_name().as_deref(),
+            Some("xn--bcher-kva.example")
+        );
+        assert_eq!(c.reports.identity().2, "xn--bcher-kva.example");
+        assert_eq!(
+            c.reports.failure.reporting_mta_name().as_deref(),
+            Some("mx.xn--bcher-kva.example")
+        );
+        assert_eq!(ReportsConfig::default().helo_name(), None);
+        assert_eq!(FailureReportsConfig::default().reporting_mta_name(), None);
+    }
+
+    /// `org_name`, `extra_contact_info` and `node` go into the XML of every aggregate report
+    /// (and the store): a control character there makes the report unreadable to every
+    /// receiver's XML parser (XML 1.0 §2.2), so it is refused when the file loads.
+    #[test]
+    fn report_texts_have_no_control_characters() {
+        use crate::config::Config;
+        for key in ["org_name", "extra_contact_info", "node"] {
+            for bad in [
+                "Example\\u0000Org",
+                "Example\\nOrg",
+                "Example\\u001bOrg",
+                "a\\tb",
+            ] {
+                let text = format!("[reports]\n{key} = \"{bad}\"\n");
+                let Err(e) = Config::parse(&text) else {
+                    panic!("{key} = {bad} accepted")
+                };
+                let e = format!("{e:#}");
+                assert!(e.contains(&format!("reports.{key} (line 2)")), "{e}");
+            }
+            let text = format!("[reports]\n{key} = \"Example Org, B\u{fc}cher & Co <x>\"\n");
+            assert!(Config::parse(&text).is_ok(), "{key}");
         }
     }
 

@@ -203,7 +203,7 @@ pub async fn queue_reports(
         from: from.clone(),
         authserv_id: app.authserv_id.clone(),
         user_agent: format!("authmilter/{}", env!("CARGO_PKG_VERSION")),
-        reporting_mta: Some(cfg.failure.reporting_mta.trim().to_string()).filter(|s| !s.is_empty()),
+        reporting_mta: cfg.failure.reporting_mta_name(),
         original: match cfg.failure.original {
             OriginalSetting::Headers => OriginalContent::Headers,
             OriginalSetting::Full => OriginalContent::FullMessage,

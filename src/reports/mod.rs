@@ -79,11 +79,7 @@ pub fn mail_options(cfg: &ReportsConfig) -> reports::MailOptions {
 pub fn relay(cfg: &ReportsConfig) -> smtp::Relay {
     smtp::Relay {
         target: cfg.relay.clone(),
-        helo: if cfg.helo.trim().is_empty() {
-            crate::app::host_name()
-        } else {
-            cfg.helo.trim().to_string()
-        },
+        helo: cfg.helo_name().unwrap_or_else(crate::app::host_name),
         timeout: cfg.smtp_timeout.get(),
     }
 }
