@@ -61,6 +61,22 @@ impl Config {
                 line_of("max_names")
             );
         }
+        if self.iprev.max_names > MAX_IPREV_NAMES {
+            // each name is a forward lookup per message; a PTR answer listing hundreds of
+            // names is itself hostile (RFC 8601 §3 leaves the bound to the verifier)
+            bail!(
+                "iprev.max_names{}: at most {MAX_IPREV_NAMES}",
+                line_of("max_names")
+            );
+        }
+        if self.dkim.max_signatures > MAX_DKIM_SIGNATURES {
+            // each signature is a key lookup and a public-key operation per message (RFC 6376
+            // §6.1 lets a verifier limit them; §4.2's sender may add a few, not hundreds)
+            bail!(
+                "dkim.max_signatures{}: at most {MAX_DKIM_SIGNATURES}",
+                line_of("max_signatures")
+            );
+        }
         if self.dkim.max_signatures == 0 {
             // every signature would be "too many signatures" (permerror)
             bail!(
@@ -119,6 +135,15 @@ impl Config {
         if self.server.max_packet_size < 65_536 + 5 {
             bail!(
                 "server.max_packet_size{}: must be at least 65541 bytes (a full BODY chunk)",
+                line_of("max_packet_size")
+            );
+        }
+        if self.server.max_packet_size > MAX_PACKET_SIZE {
+            // one frame is held whole in the connection's buffer: a typo of a few digits
+            // would let one MTA connection take gigabytes (Postfix's largest frame is a
+            // header of header_size_limit, 100 KB by default)
+            bail!(
+                "server.max_packet_size{}: at most {MAX_PACKET_SIZE} bytes (64 MiB)",
                 line_of("max_packet_size")
             );
         }
@@ -393,6 +418,15 @@ fn dual_stack() -> bool {
 /// The largest connection limit or queue length accepted (a bounded queue past tokio's
 /// semaphore limit panics; long before that the memory is gone).
 const MAX_COUNT: usize = 1_000_000;
+
+/// The most PTR names iprev looks up a message (RFC 8601 §3 leaves the bound to the verifier).
+const MAX_IPREV_NAMES: usize = 50;
+
+/// The most DKIM signatures verified a message (RFC 6376 §6.1: verifiers may limit them).
+const MAX_DKIM_SIGNATURES: usize = 50;
+
+/// The largest milter frame accepted, 64 MiB (docs/configuration.md, `[server]`).
+const MAX_PACKET_SIZE: usize = 64 << 20;
 
 /// The longest signature lifetime accepted (100 years): x= stays far within its 12 digits
 /// (RFC 6376 §3.5).

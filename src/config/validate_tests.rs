@@ -104,3 +104,34 @@ fn daemon_names_are_one_word() {
     }
     Config::parse("[outbound]\ndaemon_names = [\"ORIGINATING\", \"mail.example.com\"]\n").unwrap();
 }
+
+/// The per-message limits and the frame size have an upper bound each: a typo of a few digits
+/// must not let one message cost thousands of DNS lookups and public-key operations, nor one
+/// MTA connection gigabytes of buffer.
+#[test]
+fn per_message_limits_have_an_upper_bound() {
+    for (text, key) in [
+        (
+            "[iprev]\nmax_names = 51\n",
+            "iprev.max_names (line 2): at most 50",
+        ),
+        (
+            "[dkim]\nmax_signatures = 51\n",
+            "dkim.max_signatures (line 2): at most 50",
+        ),
+        (
+            "[server]\nmax_packet_size = 67108865\n",
+            "server.max_packet_size (line 2): at most 67108864",
+        ),
+    ] {
+        let err = Config::parse(text).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
+    let largest = "[iprev]\nmax_names = 50\n[dkim]\nmax_signatures = 50\n\
+                   [server]\nmax_packet_size = 67108864\n";
+    assert!(
+        Config::parse(largest).is_ok(),
+        "{:?}",
+        Config::parse(largest).err()
+    );
+}
