@@ -138,6 +138,15 @@ impl Config {
                 line_of("max_packet_size")
             );
         }
+        if self.server.socket_mode.0 & 0o222 == 0 {
+            // connecting to a Unix socket needs write permission on it (unix(7)): with no
+            // write bit only root could, and Postfix and Sendmail connect as their own users
+            bail!(
+                "server.socket_mode{}: {:04o} lets no MTA connect (it needs write permission); e.g. \"0660\" with socket_group = \"postfix\"",
+                line_of("socket_mode"),
+                self.server.socket_mode.0
+            );
+        }
         if self.server.max_packet_size > MAX_PACKET_SIZE {
             // one frame is held whole in the connection's buffer: a typo of a few digits
             // would let one MTA connection take gigabytes (Postfix's largest frame is a

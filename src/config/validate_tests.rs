@@ -135,3 +135,19 @@ fn per_message_limits_have_an_upper_bound() {
         Config::parse(largest).err()
     );
 }
+
+/// A Unix socket is connected to only with write permission on it (unix(7)): a socket_mode with
+/// no write bit (`"0000"`, `"0444"`) let no MTA connect, which serve found out only at the
+/// first message.
+#[test]
+fn a_socket_mode_without_write_permission_is_refused() {
+    for mode in ["0000", "0444", "0550"] {
+        let text = format!("[server]\nsocket_mode = \"{mode}\"\n");
+        let err = Config::parse(&text).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("server.socket_mode (line 2)"), "{mode}: {err}");
+    }
+    for mode in ["0660", "0600", "0620", "0666"] {
+        let text = format!("[server]\nsocket_mode = \"{mode}\"\n");
+        assert!(Config::parse(&text).is_ok(), "{mode}");
+    }
+}

@@ -143,6 +143,13 @@ impl FromStr for SocketSpec {
             if path.is_empty() {
                 return Err(bad());
             }
+            if !path.starts_with('/') {
+                // found from the working directory of whoever opens it: `/` under systemd,
+                // wherever `config check` was typed, somewhere else again for the MTA
+                return Err(format!(
+                    "bad socket {text:?}: a unix: socket needs an absolute path, like unix:/run/authmilter/milter.sock"
+                ));
+            }
             return Ok(SocketSpec::Unix(PathBuf::from(path)));
         }
         let rest = t
@@ -452,6 +459,10 @@ mod tests {
             "inet:a b:8891",
             "inet:8891@foo:bar",
             "inet:-mx.example:8891",
+            // relative to whichever working directory opens it
+            "unix:relative.sock",
+            "local:run/am.sock",
+            "unix:./am.sock",
         ] {
             assert!(bad.parse::<SocketSpec>().is_err(), "{bad}");
         }
