@@ -62,6 +62,9 @@ struct DomainDiscovery {
     policy: Option<Policy>,
     policy_source: Option<PolicySource>,
     exists: Option<bool>,
+    /// The existence query that picks `np` failed temporarily: the policy is unknown, which
+    /// only matters when no identifier passes (RFC 9989 §5.3.5-§5.3.6).
+    existence_unknown: bool,
     reasons: Vec<Reason>,
 }
 
@@ -77,6 +80,7 @@ impl DomainDiscovery {
             policy: None,
             policy_source: None,
             exists: None,
+            existence_unknown: false,
             reasons: Vec::new(),
         }
     }
@@ -227,7 +231,10 @@ impl Dmarc {
             return;
         }
         let sp = record.subdomain_policy;
-        let np = record.nonexistent_policy.filter(|_| use_np);
+        // an np equal to the policy of existing subdomains picks nothing: no query for it
+        let np = record
+            .nonexistent_policy
+            .filter(|np| use_np && Some(*np) != sp.or(record.policy));
         if np.is_some() {
             match author_exists(resolver, &d.author).await {
                 Ok(exists) => {
@@ -240,10 +247,8 @@ impl Dmarc {
                     }
                 }
                 Err(()) => {
-                    d.stop(
-                        DmarcResult::TempError,
-                        Reason::DnsTempError(d.author.clone()),
-                    );
+                    // a pass needs no policy: decided once the identifiers are known
+                    d.existence_unknown = true;
                     return;
                 }
             }
@@ -347,6 +352,11 @@ impl Dmarc {
         }
         if e.spf_aligned() || e.dkim_aligned() {
             e.result = DmarcResult::Pass;
+            return e;
+        }
+        if d.existence_unknown {
+            e.result = DmarcResult::TempError;
+            e.reasons.push(Reason::DnsTempError(d.author.clone()));
             return e;
         }
         if unknown_alignment || aligned_temperror {

@@ -440,10 +440,45 @@ fn cases() -> Vec<Case> {
             .from("a@sub.example.com")
             .expect(R::TempError),
         case("temperror: the existence check for np times out on A, AAAA and MX")
-            .zone("_dmarc.example.com TXT \"v=DMARC1; p=reject; np=reject\"")
+            .zone("_dmarc.example.com TXT \"v=DMARC1; p=quarantine; np=reject\"")
             .zone("sub.example.com TIMEOUT")
             .from("a@sub.example.com")
             .expect(R::TempError),
+        // the existence query only picks np or sp/p, a policy that applies to a fail alone
+        // (RFC 9989 §4.10.1, §5.3.5-§5.3.6): it is not needed for a pass
+        case("an aligned DKIM pass does not wait on a timed-out existence check for np")
+            .zone("_dmarc.example.com TXT \"v=DMARC1; p=quarantine; np=reject\"")
+            .zone("sub.example.com TIMEOUT")
+            .from("a@sub.example.com")
+            .dkim(K::Pass, "example.com")
+            .expect(R::Pass),
+        case("an identical SPF pass does not wait on a failed existence check for np")
+            .zone("_dmarc.example.com TXT \"v=DMARC1; p=none; np=reject\"")
+            .zone("sub.example.com SERVFAIL")
+            .from("a@SUB.example.com")
+            .spf(F::Pass, "sub.example.com")
+            .expect(R::Pass),
+        case("temperror: existence check timed out, the only DKIM pass is not aligned")
+            .zone("_dmarc.example.com TXT \"v=DMARC1; p=quarantine; np=reject\"")
+            .zone("sub.example.com TIMEOUT")
+            .from("a@sub.example.com")
+            .dkim(K::Pass, "example.net")
+            .expect(R::TempError)
+            .disposition(D::None),
+        case("np equal to the subdomain policy: no existence check, a timeout is irrelevant")
+            .zone("_dmarc.example.com TXT \"v=DMARC1; p=reject; sp=quarantine; np=quarantine\"")
+            .zone("sub.example.com TIMEOUT")
+            .from("a@sub.example.com")
+            .expect(R::Fail)
+            .disposition(D::Quarantine)
+            .policy(P::Quarantine, S::Sp),
+        case("np equal to p without sp: no existence check, a timeout is irrelevant")
+            .zone("_dmarc.example.com TXT \"v=DMARC1; p=reject; np=reject\"")
+            .zone("sub.example.com TIMEOUT")
+            .from("a@sub.example.com")
+            .expect(R::Fail)
+            .disposition(D::Reject)
+            .policy(P::Reject, S::P),
         case("temperror: alignment walk of a passing d= times out, nothing else aligned")
             .zone(REJECT)
             .zone("_dmarc.mail.example.com TXT TIMEOUT")

@@ -530,8 +530,8 @@ fn temperror() -> Vec<Case> {
             .expect("tempfail", "temperror"),
         c("timeout of the np existence check (RFC 9989)")
             .headers(&[b"From: ceo@ghost.np.example"])
-            .zone("_dmarc.np.example TXT \"v=DMARC1; p=reject; np=reject\"\n_dmarc.ghost.np.example NXDOMAIN\nghost.np.example TIMEOUT")
-            .expect_modes(tf(), expect("reject", "fail")),
+            .zone("_dmarc.np.example TXT \"v=DMARC1; p=quarantine; np=reject\"\n_dmarc.ghost.np.example NXDOMAIN\nghost.np.example TIMEOUT")
+            .expect_modes(tf(), expect("quarantine", "fail")),
         c("policy.temperror = accept delivers with dmarc=temperror")
             .config("[policy]\ntemperror = \"accept\"")
             .zone("_dmarc.bank.example SERVFAIL")
