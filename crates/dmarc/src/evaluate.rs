@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use dns::{DnsError, Resolver};
+use dns::Resolver;
 
 use crate::domain::{is_subdomain_or_same, normalize_identifier};
+use crate::existence::author_exists;
 use crate::from::author_domains;
 use crate::orgdomain::{
     Lookup, LookupCache, psl_organizational_domain, select_org_domain, tree_walk,
@@ -16,7 +17,6 @@ use crate::{
     DmarcResult, Evaluation, FromProblem, Mode, PolicySource, RandomSampler, Reason, RecordSource,
     Sampler, SpfAuth, SpfCheck, SpfOutcome,
 };
-use dns::join_all;
 
 /// A DMARC evaluator: configuration plus the `pct` random source (RFC 7489 §6.6.4).
 /// Cheap to clone and share; holds no per-message state.
@@ -511,30 +511,6 @@ async fn discover_7489<R: Resolver + ?Sized>(
         }
     }
     d.stop(DmarcResult::None, Reason::NoRecord);
-}
-
-/// One existence query.
-type ExistsFuture<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DnsError>> + Send + 'a>>;
-
-/// Whether `domain` exists (RFC 9989 §3.2.13, RFC 8020): NXDOMAIN on A, AAAA or MX means it
-/// does not; any answer or NODATA means it does. `Err` when every query failed temporarily.
-async fn author_exists<R: Resolver + ?Sized>(resolver: &R, domain: &str) -> Result<bool, ()> {
-    let queries: Vec<ExistsFuture<'_>> = vec![
-        Box::pin(async { resolver.a(domain).await.map(|_| ()) }),
-        Box::pin(async { resolver.aaaa(domain).await.map(|_| ()) }),
-        Box::pin(async { resolver.mx(domain).await.map(|_| ()) }),
-    ];
-    let answers = join_all(queries).await;
-    let mut nxdomain = false;
-    for a in &answers {
-        match a {
-            Ok(()) | Err(DnsError::NoData) => return Ok(true),
-            Err(DnsError::NxDomain) => nxdomain = true,
-            Err(_) => {}
-        }
-    }
-    if nxdomain { Ok(false) } else { Err(()) }
 }
 
 /// Identifier alignment for one author domain (RFC 9989 §4.4, §4.10.2; RFC 7489 §3.1).

@@ -25,6 +25,7 @@ mod config;
 mod domain;
 mod error;
 mod evaluate;
+mod existence;
 mod from;
 #[doc(hidden)]
 pub mod fuzzing;
