@@ -39,11 +39,12 @@ fn signed(message: &str, header_data: &str, canonical_body: &str) -> String {
 }
 
 fn verify(message: &str) -> Vec<DkimResult> {
+    verify_with_record(message, &DnsKeyRecord::for_key(&*key()).text())
+}
+
+fn verify_with_record(message: &str, record: &str) -> Vec<DkimResult> {
     let resolver = MemoryResolver::new();
-    resolver.add_txt(
-        "sel._domainkey.example.com",
-        DnsKeyRecord::for_key(&*key()).text(),
-    );
+    resolver.add_txt("sel._domainkey.example.com", record);
     block_on(dkim::verify_message(
         &Verifier::default(),
         &resolver,
@@ -168,4 +169,59 @@ fn a_from_field_with_white_space_before_the_colon_is_signed() {
                 s=sel; h=from:to; bh={bh}; b=";
     let m = signed(&format!("{message}{BODY}"), data, BODY_CANONICAL);
     assert_eq!(verify(&m), [DkimResult::Pass]);
+}
+
+/// RFC 6376 §3.2: "if a tag name does occur more than once, the entire tag-list is invalid",
+/// so a signature with two `s=` tags is a PERMFAIL (§6.1.1) however well it verifies.
+/// OpenDKIM takes one of them and passes it.
+#[test]
+fn a_duplicate_tag_makes_a_verifying_signature_permerror() {
+    let message = "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.com;\r\n \
+                   s=sel; h=from; s=sel; bh={bh}; b={b}\r\nFrom: a@example.com\r\n\r\n";
+    let data = "from:a@example.com\r\n\
+                dkim-signature:v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.com; \
+                s=sel; h=from; s=sel; bh={bh}; b=";
+    let m = signed(&format!("{message}{BODY}"), data, BODY_CANONICAL);
+    assert_eq!(verify(&m), [DkimResult::PermError]);
+}
+
+/// RFC 6376 §2.11: base64 values are "as defined in [RFC2045], Section 6.8", which pads the
+/// last group with `=`: a `b=` without its padding is not base64, and the signature a syntax
+/// error (§6.1.1). OpenDKIM decodes it anyway and passes it; dkimpy refuses it as we do.
+#[test]
+fn a_b_value_without_its_padding_is_a_syntax_error() {
+    let message = "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.com;\r\n \
+                   s=sel; h=from; bh={bh}; b={b}\r\nFrom: a@example.com\r\n\r\n";
+    let data = "from:a@example.com\r\n\
+                dkim-signature:v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.com; \
+                s=sel; h=from; bh={bh}; b=";
+    let m = signed(&format!("{message}{BODY}"), data, BODY_CANONICAL);
+    assert_eq!(verify(&m), [DkimResult::Pass]);
+    // an Ed25519 signature is 64 octets: 86 base64 characters and "=="
+    let unpadded = m.replacen("==\r\nFrom:", "\r\nFrom:", 1);
+    assert_ne!(unpadded, m);
+    assert_eq!(verify(&unpadded), [DkimResult::PermError]);
+}
+
+/// RFC 6376 §3.6.1: a key record without `k=` is an RSA key ("k= ... default is rsa"), and
+/// RFC 8463 §4.2 publishes Ed25519 keys with `k=ed25519`: such a record cannot verify an
+/// `ed25519-sha256` signature (§6.1.2 step 8, "inappropriate key algorithm"). OpenDKIM takes
+/// the key type from `a=` and passes it.
+#[test]
+fn an_ed25519_key_record_without_k_is_no_ed25519_key() {
+    let message = "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.com;\r\n \
+                   s=sel; h=from; bh={bh}; b={b}\r\nFrom: a@example.com\r\n\r\n";
+    let data = "from:a@example.com\r\n\
+                dkim-signature:v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.com; \
+                s=sel; h=from; bh={bh}; b=";
+    let m = signed(&format!("{message}{BODY}"), data, BODY_CANONICAL);
+    let p = b64(&key().public_key_dns());
+    assert_eq!(
+        verify_with_record(&m, &format!("v=DKIM1; k=ed25519; p={p}")),
+        [DkimResult::Pass]
+    );
+    assert_eq!(
+        verify_with_record(&m, &format!("v=DKIM1; p={p}")),
+        [DkimResult::PermError]
+    );
 }
