@@ -12,6 +12,8 @@ mod config_cases;
 mod config_parity;
 #[path = "cli_dkim.rs"]
 mod dkim;
+#[path = "cli_dkim_milter_view.rs"]
+mod dkim_milter_view;
 #[path = "cli_preflight.rs"]
 mod preflight;
 

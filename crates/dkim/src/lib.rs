@@ -76,14 +76,25 @@ pub fn unix_now() -> u64 {
 }
 
 /// Verifies a whole raw message (LF or CRLF line endings; RFC 6376 §6), looking keys up through
-/// `resolver`. For `authmilter dkim verify FILE`; built on the streaming API.
+/// `resolver`; built on the streaming API.
 pub async fn verify_message<R: Resolver + ?Sized>(
     verifier: &Verifier,
     resolver: &R,
     raw: &[u8],
     now: u64,
 ) -> Vec<SignatureResult> {
-    let msg = parse_message(raw);
+    verify_parsed(verifier, resolver, &parse_message(raw), now).await
+}
+
+/// Verifies a message already split into header fields and body (RFC 6376 §6), for callers
+/// that present the fields their own way (`authmilter dkim verify`: as the milter is shown
+/// them, [`Message::with_milter_names`]); built on the streaming API.
+pub async fn verify_parsed<R: Resolver + ?Sized>(
+    verifier: &Verifier,
+    resolver: &R,
+    msg: &Message,
+    now: u64,
+) -> Vec<SignatureResult> {
     let mut mv = verifier.begin(&msg.headers, now);
     mv.lookup_keys(resolver).await;
     mv.body(&msg.body);
@@ -91,9 +102,15 @@ pub async fn verify_message<R: Resolver + ?Sized>(
 }
 
 /// Signs a whole raw message (LF or CRLF line endings; RFC 6376 §5) and returns the header to
-/// prepend. For `authmilter dkim sign FILE`; built on the streaming API.
+/// prepend; built on the streaming API.
 pub fn sign_message(signer: &Signer, raw: &[u8], now: u64) -> Result<SignatureHeader, DkimError> {
-    let msg = parse_message(raw);
+    sign_parsed(signer, &parse_message(raw), now)
+}
+
+/// Signs a message already split into header fields and body (RFC 6376 §5) and returns the
+/// header to prepend (`authmilter dkim sign` signs the fields as the milter is shown them,
+/// [`Message::with_milter_names`]).
+pub fn sign_parsed(signer: &Signer, msg: &Message, now: u64) -> Result<SignatureHeader, DkimError> {
     let mut session = signer.start();
     session.body(&msg.body);
     session.finish(&msg.headers, now)

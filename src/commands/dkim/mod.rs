@@ -39,10 +39,12 @@ fn verify(args: DkimVerifyArgs) -> anyhow::Result<ExitCode> {
     let resolver = tool_resolver(&config, &args.dns)?;
     let app = App::without_keys(config, resolver)?;
     let raw = read_input(args.file.as_deref())?;
-    let results = runtime()?.block_on(dkim::verify_message(
+    // the fields as the milter is shown them, so that this agrees with the milter
+    let msg = dkim::parse_message(&raw).with_milter_names();
+    let results = runtime()?.block_on(dkim::verify_parsed(
         &app.dkim,
         &*app.resolver,
-        &raw,
+        &msg,
         dkim::unix_now(),
     ));
     let report = VerifyJson {
@@ -116,7 +118,10 @@ fn sign(args: DkimSignArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let raw = read_input(args.file.as_deref())?;
-    let header = dkim::sign_message(&signer, &raw, dkim::unix_now())
+    // signed as the milter would sign it: the fields as an MTA shows them (`To :` as `To`,
+    // which Postfix also queues as `To:`)
+    let msg = dkim::parse_message(&raw).with_milter_names();
+    let header = dkim::sign_parsed(&signer, &msg, dkim::unix_now())
         .map_err(|e| anyhow::anyhow!("cannot sign: {e}"))?;
     // keep the input's line-ending style
     let crlf = raw.windows(2).any(|w| w == b"\r\n");
