@@ -238,6 +238,43 @@ fn reversed_recipient_that_is_remote_triggers_sender_rewrite() {
     assert_eq!(changes.recipients.len(), 1);
 }
 
+/// A sender or recipient whose local part is only `SRS0`/`SRS1` (no separator: not an SRS
+/// address, SRS paper §3.1) is an ordinary mailbox: the sender is rewritten, the recipient at
+/// our SRS domain is delivered, nothing is refused. postsrsd's milter rejects the transaction
+/// for a sender `SRS1@...` (it reads the terminating NUL as the separator).
+#[test]
+fn a_bare_srs_tag_is_an_ordinary_mailbox() {
+    let f = Fixture::new();
+    for sender in ["SRS1@origin.example", "srs0@origin.example"] {
+        let d = f.decide(
+            MilterOptions::default(),
+            sender,
+            &[
+                "friend@remote.example",
+                "SRS0@fwd.example",
+                "srs1@fwd.example",
+            ],
+            None,
+        );
+        let MilterDecision::Accept(changes) = d else {
+            panic!("{sender}: rejected")
+        };
+        assert_eq!(changes.new_sender, Some(own(&f.srs, sender)), "{sender}");
+        assert!(changes.recipients.is_empty(), "{sender}");
+    }
+    let is_local = |d: &str| f.local.contains(d);
+    let is_excluded = |d: &str| f.excluded.contains(d);
+    let m = SrsMilter {
+        srs: &f.srs,
+        is_local: &is_local,
+        is_excluded: &is_excluded,
+        options: MilterOptions::default(),
+    };
+    for rcpt in ["SRS0@fwd.example", "SRS1@FWD.EXAMPLE", "srs1"] {
+        assert_eq!(m.check_recipient(rcpt), RecipientAction::Keep, "{rcpt}");
+    }
+}
+
 /// An SMTP (external) form of an internal address: the local part quoted (RFC 5321 §4.1.2
 /// Quoted-string) when it is not a Dot-string, as Postfix's `quote_822_local` writes it.
 fn quoted(internal: &str) -> String {

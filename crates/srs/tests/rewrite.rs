@@ -405,6 +405,33 @@ fn malformed_addresses() {
     );
 }
 
+/// A local part that is only the tag (`SRS0`, `SRS1`, any case) with no separator after it is
+/// an ordinary mailbox: an SRS address is the tag followed by one of `=`, `+`, `-` (SRS paper
+/// §3.1, libsrs2 `SRS_IS_SRS_ADDRESS`). postsrsd (1.10 and 2.4) tests the character after the
+/// tag with `strchr("=-+", c)`, which also finds the string's terminating NUL: it refuses
+/// `srs1@x` as a malformed SRS1 address (socketmap `PERM`, milter reject) and turns `srs0@x`
+/// into `SRS1=HHHH=x=@fwd` with the mailbox name dropped. We rewrite both like any sender.
+#[test]
+fn a_bare_srs_tag_is_an_ordinary_mailbox() {
+    let srs = srs_at("s3cret", "fwd.example", DAY);
+    for sender in [
+        "srs0@source.example",
+        "SRS0@source.example",
+        "SRS1@source.example",
+        "sRs1@source.example",
+    ] {
+        let local = sender.split('@').next().unwrap();
+        let addr = fwd(&srs, sender);
+        assert!(
+            addr.starts_with("SRS0=")
+                && addr.ends_with(&format!("=source.example={local}@fwd.example")),
+            "{sender} -> {addr}"
+        );
+        assert_eq!(srs.reverse(&addr).unwrap(), sender);
+        assert_eq!(srs.reverse(sender), Err(SrsError::NotSrs), "{sender}");
+    }
+}
+
 #[test]
 fn database_alias_is_refused() {
     let srs = srs_at("tops3cr3t", "example.com", DAY);

@@ -56,6 +56,25 @@ fn handler_edge_cases() {
         ask(&s, b"forward SRS1=X@other.example"),
         "NOTFOUND No host in SRS1 address."
     );
+    // A bare tag is a mailbox name, not a malformed SRS address (postsrsd 2.4 answers
+    // `PERM No host in SRS1 address.` here, which makes Postfix defer the mail).
+    for local in ["srs1", "SRS0"] {
+        let out = ask(&s, format!("forward {local}@other.example").as_bytes());
+        assert!(
+            out.starts_with("OK SRS0=")
+                && out.ends_with(&format!("=other.example={local}@example.com")),
+            "{out}"
+        );
+        let back = ask(
+            &s,
+            format!("reverse {}", out.trim_start_matches("OK ")).as_bytes(),
+        );
+        assert_eq!(back, format!("OK {local}@other.example"));
+        assert_eq!(
+            ask(&s, format!("reverse {local}@example.com").as_bytes()),
+            "NOTFOUND Not an SRS address."
+        );
+    }
     // The C code stops at a NUL byte.
     assert_eq!(
         ask(&s, b"forward test@otherdomain.com\0junk"),
