@@ -34,10 +34,12 @@ impl Secrets {
     }
 
     /// Parses a secrets file given as bytes: one secret per line, surrounding ASCII
-    /// whitespace trimmed, blank lines and lines starting with `#` ignored.
+    /// whitespace trimmed, blank lines and lines starting with `#` ignored. A line ends at LF
+    /// or CR: postsrsd cuts a secret at the first of either, so a CR inside a line must not
+    /// become part of the key (or neither side verifies the other's addresses).
     pub fn parse(text: &[u8]) -> Result<Self, SrsError> {
         let keys = text
-            .split(|&b| b == b'\n')
+            .split(|&b| b == b'\n' || b == b'\r')
             .map(<[u8]>::trim_ascii)
             .filter(|line| !line.is_empty() && !line.starts_with(b"#"))
             .map(<[u8]>::to_vec);
@@ -116,6 +118,21 @@ mod tests {
         assert_eq!(s.signing(), b"new-secret");
         let all: Vec<&[u8]> = s.all().collect();
         assert_eq!(all, vec![&b"new-secret"[..], &b"old-secret"[..]]);
+    }
+
+    /// postsrsd ends a secret at the first CR as well as LF (1.x `strtok(line, "\r\n")`,
+    /// 2.x `strpbrk(line, "\r\n")`): a CR inside a line, or a file with CR line ends, must
+    /// give the same signing key, or none of the other's addresses verify after a switch.
+    #[test]
+    fn a_carriage_return_ends_a_secret_as_in_postsrsd() {
+        let s = load_secrets("new-secret\rold-secret\n").unwrap();
+        let all: Vec<&[u8]> = s.all().collect();
+        assert_eq!(all, vec![&b"new-secret"[..], &b"old-secret"[..]]);
+        let s = load_secrets("new-secret\rold-secret\r").unwrap();
+        let all: Vec<&[u8]> = s.all().collect();
+        assert_eq!(all, vec![&b"new-secret"[..], &b"old-secret"[..]]);
+        let s = load_secrets("\r\r\nonly\r\r\n").unwrap();
+        assert_eq!(s.all().collect::<Vec<_>>(), vec![&b"only"[..]]);
     }
 
     #[test]

@@ -77,3 +77,20 @@ fn base64_encoding_matches_postsrsd_before_2_2_6() {
         "SRS0=+3/5=2W=somedomain.com=hash234@example.com"
     );
 }
+
+/// A secrets file with a CR inside a line: postsrsd 1.10 (tcp_table) and 2.4.0 (socketmap)
+/// both sign with the text before the CR and wrote this address for `user@source.example`
+/// on 2026-12-06 (day 20793, "JZ"); the same file must give us the same signing key.
+#[test]
+fn secrets_file_with_a_carriage_return_signs_as_postsrsd() {
+    let file = "harness-current-s3cret-0123\rharness-old-s3cret-4567\n";
+    let mut config = SrsConfig::new(load_secrets(file).unwrap(), "fwd.example");
+    config.clock = Clock::FixedDay(20_793);
+    let s = Srs::new(config).unwrap();
+    let postsrsd = "SRS0=lYZn=JZ=source.example=user@fwd.example";
+    assert_eq!(
+        s.forward("user@source.example", "fwd.example"),
+        Ok(Forwarded::Rewritten(postsrsd.to_owned()))
+    );
+    assert_eq!(s.reverse(postsrsd).unwrap(), "user@source.example");
+}
