@@ -7,6 +7,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use milter_proto::Envelope;
 
 use crate::cli::SrsCommand;
 use crate::forwarding::SrsState;
@@ -25,7 +26,7 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
             let config = tool_config(&a.config)?;
             let state = SrsState::load(&config.srs)?;
             let address = typed_address(&a.address)?;
-            match forward(&state, &address)? {
+            match forward(&state, &address) {
                 Ok(rewritten) => outln!("{}", srs::address::quote(&rewritten))?,
                 Err(why) => {
                     outln!("{}", a.address.trim())?;
@@ -51,20 +52,20 @@ pub fn run(cmd: SrsCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// An address as it is typed or copied from a log or an SMTP session: angle brackets and
-/// a quoted local part (RFC 5321 §4.1.2) are taken off, giving the form SRS works on (as
-/// the milter does; the output is quoted again where SMTP needs it). A control character
-/// (RFC 5321 §4.1.2 allows none, quoted or not) or an empty local part or domain is refused.
+/// An address as it is typed or copied from a log or an SMTP session: the mailbox the
+/// milter reads from MAIL FROM (milter_proto [`Envelope::mailbox`]: angle brackets and blanks
+/// inside them, a source route, RFC 5321 §4.1.2 `Path`), then a quoted local part unquoted,
+/// giving the form SRS works on (the output is quoted again where SMTP needs it). A control
+/// character (RFC 5321 §4.1.2 allows none, quoted or not) or an empty local part or domain
+/// is refused.
 fn typed_address(arg: &str) -> anyhow::Result<String> {
     let refuse = |why: &str| anyhow::anyhow!("{} is not an address: {why}", shown(arg));
     if arg.chars().any(char::is_control) {
         return Err(refuse("it holds a control character"));
     }
-    let a = arg.trim();
-    let a = a
-        .strip_prefix('<')
-        .and_then(|inner| inner.strip_suffix('>'))
-        .unwrap_or(a);
+    let envelope = Envelope::new(arg.as_bytes().to_vec(), Vec::new());
+    // a &str in gives UTF-8 out: the mailbox is a slice cut at ASCII bytes
+    let a = std::str::from_utf8(envelope.mailbox()).unwrap_or(arg);
     let address = srs::address::unquote(a).into_owned();
     if let Some((local, domain)) = address.rsplit_once('@') {
         if local.is_empty() {
@@ -77,31 +78,35 @@ fn typed_address(arg: &str) -> anyhow::Result<String> {
     Ok(address)
 }
 
-/// The SRS address for `sender`, or (as `Err` inside) why it stays as it is.
-fn forward(state: &SrsState, sender: &str) -> anyhow::Result<Result<String, String>> {
+/// The SRS address for `sender`, or why it stays as it is.
+fn forward(state: &SrsState, sender: &str) -> Result<String, String> {
     let srs_domain = state.srs.srs_domain();
     if let Some((_, domain)) = sender.rsplit_once('@') {
         let always = state.srs.config().always_rewrite;
         if !always && domain.eq_ignore_ascii_case(srs_domain) {
-            return Ok(Err(format!(
+            return Err(format!(
                 "{domain} is our SRS domain ([srs] domain); its senders are not rewritten"
-            )));
+            ));
         }
         if !always && state.local.contains(domain) {
-            return Ok(Err(format!(
+            return Err(format!(
                 "{domain} is one of [srs] local_domains; its senders are not rewritten"
-            )));
+            ));
         }
         if state.excluded.contains(domain) {
-            return Ok(Err(format!(
+            return Err(format!(
                 "{domain} is one of [srs] exclude_domains; its senders are not rewritten"
-            )));
+            ));
         }
     }
     match state.srs.forward(sender, srs_domain) {
-        Ok(srs::Forwarded::Rewritten(addr)) => Ok(Ok(addr)),
-        Ok(srs::Forwarded::NotRewritten(why)) => Ok(Err(not_rewritten_text(why).to_string())),
-        Err(e) => anyhow::bail!("{e}"),
+        Ok(srs::Forwarded::Rewritten(addr)) => Ok(addr),
+        Ok(srs::Forwarded::NotRewritten(why)) => Err(not_rewritten_text(why).to_string()),
+        // only a broken SRS1 address of another forwarder: the milter and the socketmap
+        // leave such a sender as it is (NOTFOUND), and so does this command
+        Err(e) => Err(format!(
+            "it looks like another forwarder's SRS1 address but is broken: {e}"
+        )),
     }
 }
 
