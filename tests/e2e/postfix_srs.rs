@@ -157,3 +157,82 @@ fn postfix_srs_milter_mode_rewrites_relayed_sender() {
     bounce_reaches_alice(&stack, &d.mail_from, "srs-milter-bounce");
     stack.assert_quiet_logs();
 }
+
+/// Socketmap mode with a quoted local part (RFC 5321 §4.1.2): Postfix 3.5+ asks the map with
+/// the address in its external form, `"john doe"@orig.example`, and reads the answer the
+/// same way. The socketmap wrote the quotes into the middle of the SRS address
+/// (`SRS0=HHHH=TT=orig.example="john doe"@fwd.example`), which Postfix read as
+/// `SRS0=HHHH=TT=orig.example=@mx.test.example` and forwarded again as an SRS1 address: the
+/// sender was lost and the bounce went nowhere. Now the message leaves as
+/// `"SRS0=HHHH=TT=orig.example=john doe"@fwd.example` and its bounce reaches John.
+#[test]
+#[ignore = "needs AUTHMILTER_E2E=1"]
+fn postfix_srs_socketmap_keeps_a_quoted_sender_whole() {
+    if !mta::enabled() {
+        return;
+    }
+    let dir = mta::workdir("srs-mapq");
+    write_srs_secret(&dir);
+    let main = [
+        ("virtual_alias_domains", "fwd.example"),
+        ("virtual_alias_maps", "texthash:{config}/virtual"),
+        ("sender_canonical_maps", "socketmap:{socketmap}:forward"),
+        ("sender_canonical_classes", "envelope_sender"),
+        ("recipient_canonical_maps", "socketmap:{socketmap}:reverse"),
+        (
+            "recipient_canonical_classes",
+            "envelope_recipient,header_recipient",
+        ),
+    ];
+    let stack = Stack::start_in(
+        dir,
+        StackSpec {
+            name: "srs-mapq",
+            records: SRS_RECORDS.into(),
+            milter: MilterSpec {
+                listeners: vec![Listener::inet("in", "verify")],
+                socketmap: true,
+                extra: "[srs]\ndomain = \"fwd.example\"\nsecrets = \"{dir}/srs.secrets\"\n\
+                        socketmap = \"{socketmap}\"\nlocal_domains = [\"fwd.example\"]\n"
+                    .into(),
+            },
+            postfix: PostfixSpec {
+                services: vec![SmtpService::with_milter("in", "{milter:in}")],
+                main: main
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                files: vec![(
+                    "virtual".into(),
+                    "list@fwd.example bob@remote.example\n".into(),
+                )],
+            },
+        },
+    );
+    let id = message_id("srs-mapq");
+    let sender = "\"john doe\"@orig.example";
+    let msg = compose(sender, "list@fwd.example", "forward me", &id, &[]);
+    let sub = stack.submit("in", sender, &["list@fwd.example"], &msg);
+    assert_accepted(&stack, &sub);
+    let d = stack.delivered(&id);
+    assert!(
+        d.mail_from.starts_with("\"SRS0=")
+            && d.mail_from
+                .ends_with("=orig.example=john doe\"@fwd.example"),
+        "the quoted sender did not leave as its SRS0 address: {:?}",
+        d.mail_from
+    );
+    let bounce_id = message_id("srs-mapq-bounce");
+    let bounce = compose(
+        "MAILER-DAEMON@remote.example",
+        &d.mail_from,
+        "Undelivered Mail Returned to Sender",
+        &bounce_id,
+        &[],
+    );
+    let sub = stack.submit("in", "", &[&d.mail_from], &bounce);
+    assert_accepted(&stack, &sub);
+    let b = stack.delivered(&bounce_id);
+    assert_eq!(b.rcpts, [sender], "SRS0 recipient not restored");
+    stack.assert_quiet_logs();
+}

@@ -1,10 +1,11 @@
 //! The SMTP and the internal form of an address (RFC 5321 §4.1.2 `Local-part = Dot-string /
 //! Quoted-string`; Postfix's `unquote_822_local` and `quote_822_local`).
 //!
-//! A milter sees MAIL FROM and RCPT TO as the client wrote them: `"john doe"@example.com`.
-//! SRS works on the address itself, `john doe@example.com`, which is what Postfix keeps
-//! inside and gives a socketmap; so the same sender gets the same SRS address in milter and
-//! socketmap mode, and an SRS address whose local part needs quotes is written with them.
+//! A milter sees MAIL FROM and RCPT TO as the client wrote them: `"john doe"@example.com`,
+//! and Postfix (3.5 and later) asks a socketmap with that external form too. SRS works on
+//! the address itself, `john doe@example.com`, which is what Postfix keeps inside; so the
+//! same sender gets the same SRS address in milter and socketmap mode, and an SRS address
+//! whose local part needs quotes is written with them.
 
 use std::borrow::Cow;
 

@@ -16,7 +16,7 @@
 //!   excluded domain, or (mode `WhenSpfFails`) when the sender's SPF already authorizes us.
 //!
 //! Addresses come and go in their SMTP form (RFC 5321 §4.1.2: `"john doe"@example.com`);
-//! SRS works on the internal form ([`crate::address`]), as Postfix's socketmap does.
+//! SRS works on the internal form ([`crate::address`]), as the socketmap does.
 
 use std::fmt;
 

@@ -199,3 +199,52 @@ fn a_conversation_over_a_stream() {
     );
     assert_eq!(decoder.buffered(), 0);
 }
+
+/// Postfix (3.5 and later) looks canonical maps up with the address in its external form and
+/// reads the answer in that form (cleanup_map11_external: MA_FORM_EXTERNAL for key and
+/// result): a local part that is no Dot-string comes quoted (RFC 5321 §4.1.2). The key is
+/// unquoted before SRS and the answer quoted where it needs to be, so the SRS address is the
+/// milter's and Postfix reads it back whole. Unquoted, `forward "john doe"@orig.example` gave
+/// `SRS0=HHHH=2W=orig.example="john doe"@example.com`, which Postfix parsed as
+/// `SRS0=HHHH=2W=orig.example=@<myorigin>`: the sender was lost and its bounce with it.
+#[test]
+fn keys_and_answers_are_in_postfix_external_form() {
+    let s = srs(false);
+    let internal = match s.forward("john doe@orig.example", "example.com").unwrap() {
+        srs::Forwarded::Rewritten(a) => a,
+        other => panic!("{other:?}"),
+    };
+    let fwd = ask(&s, b"forward \"john doe\"@orig.example");
+    assert_eq!(fwd, format!("OK {}", srs::address::quote(&internal)));
+    assert!(
+        fwd.ends_with("=orig.example=john doe\"@example.com"),
+        "{fwd}"
+    );
+    let addr = fwd.trim_start_matches("OK ");
+    assert_eq!(
+        ask(&s, format!("reverse {addr}").as_bytes()),
+        "OK \"john doe\"@orig.example"
+    );
+    // Postfix looks the answer up again (canonical maps are recursive): ours, left alone
+    assert_eq!(
+        ask(&s, format!("forward {addr}").as_bytes()),
+        "NOTFOUND Need not rewrite local domain."
+    );
+    // an @ and escapes inside the quotes; a Dot-string passes as it is
+    let fwd = ask(&s, b"forward \"a@b\\\"c\"@orig.example");
+    assert!(
+        fwd.starts_with("OK \"SRS0=") && fwd.ends_with("=orig.example=a@b\\\"c\"@example.com"),
+        "{fwd}"
+    );
+    let back = ask(
+        &s,
+        format!("reverse {}", fwd.trim_start_matches("OK ")).as_bytes(),
+    );
+    assert_eq!(back, "OK \"a@b\\\"c\"@orig.example");
+    let plain = ask(&s, b"forward first.last+tag@orig.example");
+    assert!(
+        plain.starts_with("OK SRS0=")
+            && plain.ends_with("=orig.example=first.last+tag@example.com"),
+        "{plain}"
+    );
+}

@@ -19,6 +19,9 @@ mod netstring;
 
 pub use netstring::{Decoder, POSTFIX_MAX_NETSTRING, encode, encode_into};
 
+use std::borrow::Cow;
+
+use crate::address::{quote, unquote};
 use crate::{Forwarded, Srs, SrsError};
 
 /// postsrsd's largest key (address) in a socketmap request: longer ones get `PERM Too big.`.
@@ -147,7 +150,10 @@ impl Default for HandlerOptions {
     }
 }
 
-/// Answers one decoded socketmap request exactly as postsrsd 2 does:
+/// Answers one decoded socketmap request as postsrsd 2 does, in Postfix's external address
+/// form: a quoted local part in the key is unquoted before SRS (RFC 5321 §4.1.2) and an
+/// answer whose local part needs quotes gets them (postsrsd keeps the quotes inside the SRS
+/// address, which Postfix then reads as another address).
 ///
 /// - `forward <addr>`: `OK <SRS address>`; `NOTFOUND No domain.` without `@`;
 ///   `NOTFOUND Need not rewrite local domain.` when the domain is local (`is_local`, plus our
@@ -173,10 +179,11 @@ pub fn handle_request(
     if key_len(request) > options.max_key_len {
         return Reply::Perm("Too big.".to_owned());
     }
+    let key = internal_form(req.key);
     match req.name {
-        b"forward" => forward(srs, is_local, req.key),
-        b"reverse" => match srs.reverse_bytes(req.key) {
-            Ok(original) => Reply::Ok(original),
+        b"forward" => forward(srs, is_local, &key),
+        b"reverse" => match srs.reverse_bytes(&key) {
+            Ok(original) => Reply::Ok(external_form(original)),
             Err(e @ SrsError::DatabaseAlias) => Reply::Perm(e.to_string()),
             Err(e) => Reply::NotFound(e.to_string()),
         },
@@ -200,9 +207,32 @@ fn forward(srs: &Srs, is_local: &dyn Fn(&str) -> bool, key: &[u8]) -> Reply {
         }
     }
     match srs.forward_bytes(key, srs.srs_domain().as_bytes()) {
-        Ok(Forwarded::Rewritten(address)) => Reply::Ok(address),
+        Ok(Forwarded::Rewritten(address)) => Reply::Ok(external_form(address)),
         Ok(Forwarded::NotRewritten(why)) => Reply::NotFound(why.to_string()),
         Err(e) => Reply::NotFound(e.to_string()),
+    }
+}
+
+/// The internal form of a key: Postfix (3.5 and later) asks canonical maps with the address
+/// in its external form (`cleanup_map11_external`, `MA_FORM_EXTERNAL`), a local part that is
+/// no Dot-string quoted (RFC 5321 §4.1.2); SRS works on the address itself, as the milter
+/// does. A key that is not UTF-8 is taken as it is.
+fn internal_form(key: &[u8]) -> Cow<'_, [u8]> {
+    match std::str::from_utf8(key).map(unquote) {
+        Ok(Cow::Owned(unquoted)) => Cow::Owned(unquoted.into_bytes()),
+        Ok(Cow::Borrowed(_)) | Err(_) => Cow::Borrowed(key),
+    }
+}
+
+/// The external form of an answer (RFC 5321 §4.1.2), which Postfix reads the result in: a
+/// local part that is no Dot-string quoted, or Postfix parses another address out of it.
+fn external_form(address: Vec<u8>) -> Vec<u8> {
+    match String::from_utf8(address) {
+        Ok(text) => match quote(&text) {
+            Cow::Owned(quoted) => quoted.into_bytes(),
+            Cow::Borrowed(_) => text.into_bytes(),
+        },
+        Err(e) => e.into_bytes(),
     }
 }
 
