@@ -83,7 +83,7 @@ fn forward(state: &SrsState, sender: &str) -> Result<String, String> {
     let srs_domain = state.srs.srs_domain();
     if let Some((_, domain)) = sender.rsplit_once('@') {
         let always = state.srs.config().always_rewrite;
-        if !always && domain.eq_ignore_ascii_case(srs_domain) {
+        if !always && state.srs.is_srs_domain(domain) {
             return Err(format!(
                 "{domain} is our SRS domain ([srs] domain); its senders are not rewritten"
             ));
@@ -128,7 +128,7 @@ fn reverse(state: &SrsState, address: &str) -> Result<String, String> {
             "{address:?} has no @domain; SRS addresses end in @{srs_domain}"
         ));
     };
-    if !domain.eq_ignore_ascii_case(srs_domain) && !state.local.contains(domain) {
+    if !state.srs.is_srs_domain(domain) && !state.local.contains(domain) {
         return Err(format!(
             "{address} is not an address of our SRS domain {srs_domain} (nor of [srs] local_domains)"
         ));

@@ -159,7 +159,7 @@ impl SrsMilter<'_> {
             Ok(original) => RecipientAction::Replace(quote(&original).into_owned()),
             Err(e @ SrsError::DatabaseAlias) => RecipientAction::Reject(invalid_srs_reply(&e)),
             Err(e) => {
-                let ours = domain_of(&internal).is_some_and(|d| self.is_srs_domain(d));
+                let ours = domain_of(&internal).is_some_and(|d| self.srs.is_srs_domain(d));
                 if ours && is_srs_address(internal.as_bytes()) {
                     RecipientAction::Reject(invalid_srs_reply(&e))
                 } else {
@@ -230,13 +230,7 @@ impl SrsMilter<'_> {
 
     /// Local domain, or our SRS domain.
     fn local(&self, domain: &str) -> bool {
-        (self.is_local)(domain) || self.is_srs_domain(domain)
-    }
-
-    /// Our SRS domain, in any case, with or without a trailing dot (RFC 5321 §2.3.5).
-    fn is_srs_domain(&self, domain: &str) -> bool {
-        let domain = domain.strip_suffix('.').unwrap_or(domain);
-        domain.eq_ignore_ascii_case(self.srs.srs_domain())
+        (self.is_local)(domain) || self.srs.is_srs_domain(domain)
     }
 }
 

@@ -78,6 +78,13 @@ impl Srs {
         &self.config.srs_domain
     }
 
+    /// `domain` is our SRS domain: in any case, with or without a trailing dot (RFC 5321
+    /// §2.3.5, RFC 1034 §3.1); the milter, the socketmap and the CLI decide alike.
+    pub fn is_srs_domain(&self, domain: &str) -> bool {
+        let domain = domain.strip_suffix('.').unwrap_or(domain);
+        domain.eq_ignore_ascii_case(self.srs_domain())
+    }
+
     /// Today's day number from the configured clock.
     pub fn today(&self) -> u64 {
         self.config.clock.today()

@@ -248,3 +248,21 @@ fn keys_and_answers_are_in_postfix_external_form() {
         "{plain}"
     );
 }
+
+/// Our SRS domain written with a trailing dot (RFC 5321 §2.3.5) is our SRS domain, with no
+/// [srs] local_domains listing it: not rewritten, as the milter and `authmilter srs forward`
+/// decide (they compared without the dot before, so the socketmap rewrote what the milter kept).
+#[test]
+fn our_srs_domain_with_a_trailing_dot_is_ours() {
+    let s = srs(false);
+    let nothing_local = |_: &str| false;
+    for key in [&b"forward x@example.com"[..], b"forward x@Example.Com."] {
+        let reply = handle_request(&s, &nothing_local, &HandlerOptions::default(), key);
+        assert_eq!(
+            String::from_utf8_lossy(&reply.to_payload()),
+            "NOTFOUND Need not rewrite local domain.",
+            "{}",
+            String::from_utf8_lossy(key)
+        );
+    }
+}

@@ -199,8 +199,8 @@ fn forward(srs: &Srs, is_local: &dyn Fn(&str) -> bool, key: &[u8]) -> Reply {
             .rposition(|&b| b == b'@')
             .and_then(|at| key.get(at + 1..));
         if let Some(domain) = domain {
-            let local = std::str::from_utf8(domain)
-                .is_ok_and(|d| is_local(d) || d.eq_ignore_ascii_case(srs.srs_domain()));
+            let local =
+                std::str::from_utf8(domain).is_ok_and(|d| is_local(d) || srs.is_srs_domain(d));
             if local {
                 return Reply::NotFound("Need not rewrite local domain.".to_owned());
             }
