@@ -53,6 +53,12 @@ impl fmt::Display for ArcField {
     }
 }
 
+/// The ARC-Seal tags with a meaning (RFC 8617 §4.1.3: "the only supported tags are "i" ...,
+/// and "a", "b", "d", "s", and "t""), and `h=`, whose presence fails the seal. Any other tag,
+/// `x=` or `q=` included, is ignored as RFC 6376 §3.2 ignores unknown tags: OpenARC writes
+/// `x=` on its seals when SignatureTTL is set and validates them without it.
+const SEAL_TAGS: [&str; 7] = ["i", "a", "b", "d", "s", "t", "h"];
+
 /// A parsed ARC-Seal (RFC 8617 §4.1.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArcSeal {
@@ -107,7 +113,12 @@ impl ArcSeal {
                 .ok_or_else(|| ArcError::BadChainStatus(String::new()))?;
             let cv = ChainStatus::parse(cv.value)
                 .ok_or_else(|| ArcError::BadChainStatus(lossy(cv.value)))?;
-            let signature = signature(tags, field, SignatureKind::ArcSeal)?;
+            let supported: Vec<Tag<'_>> = tags
+                .iter()
+                .filter(|t| SEAL_TAGS.contains(&t.name))
+                .copied()
+                .collect();
+            let signature = signature(&supported, field, SignatureKind::ArcSeal)?;
             Ok(ArcSeal {
                 instance,
                 cv,

@@ -91,3 +91,17 @@ fn peer_deviations_keep_the_rfc_answer() {
     }
     assert_eq!(PINNED.len(), 9);
 }
+
+/// RFC 8617 §4.1.3: "the only supported tags are "i" ..., and "a", "b", "d", "s", and "t""
+/// (with `cv`); any other tag on an ARC-Seal is ignored as RFC 6376 §3.2 ignores tags it does
+/// not know, `h=` alone failing the seal. OpenARC writes x= on its seals when SignatureTTL is
+/// set and validates them without it; an expired, or even inverted, x= or an unknown q= does
+/// not break the seal (dkimpy fails all three).
+#[test]
+fn arc_seal_ignores_the_tags_rfc8617_does_not_give_it() {
+    for name in ["as-x-expired", "as-x-before-t", "as-q-other"] {
+        let o = outcome(name, T + 3600);
+        assert_eq!(o.result, ChainStatus::Pass, "{name}: {:?}", o.reason);
+        assert_eq!(o.instances, 2, "{name}");
+    }
+}
