@@ -148,10 +148,13 @@ fn verify(args: ArcVerifyArgs) -> anyhow::Result<ExitCode> {
     let config = tool_config(&args.config)?;
     let resolver = tool_resolver(&config, &args.dns)?;
     let raw = read_input(args.file.as_deref())?;
-    let outcome = runtime()?.block_on(arc::verify_message(
+    // the fields as the MTA shows them to the milter (`To :` is `To`), so the answer is the
+    // milter's (RFC 6376 §3.4.1 simple canonicalization hashes the name as written)
+    let msg = message::parse_message(&raw).with_milter_names();
+    let outcome = runtime()?.block_on(arc::verify_parsed(
         &Verifier::default(),
         &*resolver,
-        &raw,
+        &msg,
         dkim::unix_now(),
     ));
     let report = ArcReport::from(&outcome);
@@ -242,12 +245,15 @@ fn seal(args: ArcSealArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| Some(config.authres.authserv_id.clone()).filter(|s| !s.is_empty()))
         .unwrap_or_else(crate::app::host_name);
     let raw = read_input(args.file.as_deref())?;
+    // sealed over the fields as the MTA shows them to the milter and queues them (`To :` is
+    // `To`), so the seal holds after Postfix as the milter's does
+    let msg = message::parse_message(&raw).with_milter_names();
     let (outcome, set) = runtime()?
-        .block_on(arc::seal_message(
+        .block_on(arc::seal_parsed(
             &Verifier::default(),
             &sealer,
             &*resolver,
-            &raw,
+            &msg,
             |o| {
                 given.unwrap_or_else(|| {
                     AuthenticationResults::new(authserv_id).with(o.method_result(None))

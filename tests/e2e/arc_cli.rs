@@ -321,3 +321,54 @@ impl ReplaceCrlf for [u8] {
             .into_bytes()
     }
 }
+
+/// `arc verify` reads the fields as the MTA shows them to the milter, which `eval` runs
+/// offline: `To  :` (white space before the colon, RFC 5322 §4.5.2) reaches the milter as `To`
+/// (docs/dmarc.md), so a chain whose ARC-Message-Signature hashed `To  :` with
+/// `c=simple/simple` (RFC 6376 §3.4.1: every byte of the name counts) fails in the milter, and
+/// `arc verify` gave `pass` for the same file. (The fixture: tests/data/arc-cli/SOURCE.md.)
+#[test]
+fn arc_tools_read_white_space_before_a_colon_as_the_milter_does() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/arc-cli");
+    let zone = data
+        .join("white-space-before-colon.zone")
+        .display()
+        .to_string();
+    let file = data
+        .join("white-space-before-colon.eml")
+        .display()
+        .to_string();
+    let (code, verified, err) = run_cli(&["arc", "verify", "--zone", &zone, "--json", &file], None);
+    assert_eq!(code, 0, "{err}");
+    let (code, evaluated, err) = run_cli(
+        &[
+            "eval",
+            "--ip",
+            "192.0.2.1",
+            "--role",
+            "verify",
+            "--zone",
+            &zone,
+            "--json",
+            &file,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let tool: serde_json::Value = serde_json::from_str(&verified).expect("json");
+    let milter: serde_json::Value = serde_json::from_str(&evaluated).expect("json");
+    assert_eq!(
+        milter["arc"]["result"], "fail",
+        "the milter is shown To, which the signature did not hash: {evaluated}"
+    );
+    assert_eq!(
+        tool["result"], milter["arc"]["result"],
+        "arc verify: {verified}\neval: {evaluated}"
+    );
+    // the same chain over the field as the milter is shown it (To:) is one that was never
+    // signed: the tool says why, as for any broken signature
+    assert_eq!(
+        tool["sets"][0]["message_signature"]["result"], "fail",
+        "{verified}"
+    );
+}

@@ -52,15 +52,25 @@ pub use verify::{ChainVerification, Verifier, VerifyOptions};
 use dns::Resolver;
 
 /// Validates the chain of a whole raw message (LF or CRLF line endings; RFC 8617 §5.2),
-/// looking keys up through `resolver`. For `authmilter arc verify FILE`; built on the staged
-/// API.
+/// looking keys up through `resolver`; built on the staged API.
 pub async fn verify_message<R: Resolver + ?Sized>(
     verifier: &Verifier,
     resolver: &R,
     raw: &[u8],
     now: u64,
 ) -> ArcOutcome {
-    let msg = message::parse_message(raw);
+    verify_parsed(verifier, resolver, &message::parse_message(raw), now).await
+}
+
+/// Validates the chain of a message already split into fields and body (RFC 8617 §5.2), for
+/// callers that present the fields their own way (`authmilter arc verify`: as the milter is
+/// shown them, [`message::Message::with_milter_names`]).
+pub async fn verify_parsed<R: Resolver + ?Sized>(
+    verifier: &Verifier,
+    resolver: &R,
+    msg: &message::Message,
+    now: u64,
+) -> ArcOutcome {
     let mut hashes = dkim::BodyHashes::new(verifier.options().crypto);
     let mut chain = verifier.begin(&msg.headers, now, &mut hashes);
     chain.lookup_keys(resolver).await;
@@ -69,8 +79,8 @@ pub async fn verify_message<R: Resolver + ?Sized>(
 }
 
 /// Validates a whole raw message's chain, then seals it (RFC 8617 §5.1) with this hop's
-/// results, which `payload` makes from the validation outcome (e.g. our `arc=` result). For
-/// `authmilter arc seal FILE`; returns the validation outcome and the set to prepend.
+/// results, which `payload` makes from the validation outcome (e.g. our `arc=` result);
+/// returns the validation outcome and the set to prepend.
 pub async fn seal_message<R: Resolver + ?Sized>(
     verifier: &Verifier,
     sealer: &Sealer,
@@ -80,6 +90,20 @@ pub async fn seal_message<R: Resolver + ?Sized>(
     now: u64,
 ) -> Result<(ArcOutcome, ArcSet), ArcError> {
     let msg = message::parse_message(raw);
+    seal_parsed(verifier, sealer, resolver, &msg, payload, now).await
+}
+
+/// [`seal_message`] for a message already split into fields and body (RFC 8617 §5.1), for
+/// callers that present the fields their own way (`authmilter arc seal`: as the milter is
+/// shown them, [`message::Message::with_milter_names`]).
+pub async fn seal_parsed<R: Resolver + ?Sized>(
+    verifier: &Verifier,
+    sealer: &Sealer,
+    resolver: &R,
+    msg: &message::Message,
+    payload: impl FnOnce(&ArcOutcome) -> authres::AuthenticationResults,
+    now: u64,
+) -> Result<(ArcOutcome, ArcSet), ArcError> {
     if msg.header_end.is_malformed() {
         return Err(ArcError::Message(
             "the header section ends in a line that is not a header field".into(),
