@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod encoded_word;
 mod error;
 mod format;
 #[doc(hidden)]

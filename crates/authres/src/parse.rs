@@ -1,6 +1,7 @@
 //! The parser (RFC 8601 §2.2), tolerant of CFWS and comments everywhere, and the cheap
 //! authserv-id extraction used to find forged fields (RFC 8601 §5).
 
+use crate::encoded_word;
 use crate::format::is_tspecial;
 use crate::{AuthResError, AuthenticationResults, MethodResult, Property};
 
@@ -62,8 +63,16 @@ pub fn authserv_id(value: &[u8]) -> Option<String> {
 /// characters before it and Unicode white space around it are skipped as other readers skip
 /// them, characters no reader sees (zero-width, bidi controls…) are ignored anywhere in it, and
 /// the comparison ignores ASCII case, one trailing dot on either side and white space around
-/// `ours`, so `MX.Example.COM.` and `"mx.example.com"` match `mx.example.com`.
+/// `ours`, so `MX.Example.COM.` and `"mx.example.com"` match `mx.example.com`. A field is
+/// also read with its RFC 2047 encoded-words decoded, as readers that decode them anywhere read
+/// it: `=?us-ascii?q?mx.example.com?=` claims `mx.example.com` too.
 pub fn claims_authserv_id(value: &[u8], ours: &str) -> bool {
+    claims_as_written(value, ours)
+        || encoded_word::decode(value).is_some_and(|decoded| claims_as_written(&decoded, ours))
+}
+
+/// [`claims_authserv_id`] on the octets as they are.
+fn claims_as_written(value: &[u8], ours: &str) -> bool {
     let mut p = Parser::new(value, false);
     loop {
         if p.cfws().is_err() {
