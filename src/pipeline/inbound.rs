@@ -343,7 +343,10 @@ pub(super) fn could_align(d: &str, authors: &[String]) -> bool {
 /// upstream authserv-id (`[authres] trusted_ids`, RFC 8601 §5 and §7.2). A header claiming our
 /// own authserv-id or one of `remove_ids` is forged by definition (RFC 8601 §5) and never
 /// trusted, even if `trusted_ids` lists that id; nor is any header of a message whose SMTP
-/// client `[authres] trusted_clients` does not list.
+/// client `[authres] trusted_clients` does not list. The upstream header is one whose
+/// authserv-id is a trusted id exactly as RFC 8601 §2.2 reads it (ASCII case aside), read by
+/// the strict parser: the loose match that finds forged headers of our own id would take ids
+/// the upstream host does not remove (`\u{a0}border.example`, `border.example.`) for its own.
 fn trusted_upstream_spf(
     app: &App,
     headers: &Headers,
@@ -353,12 +356,16 @@ fn trusted_upstream_spf(
     if trusted.is_empty() || !app.config.authres.trusts_client(client_ip) {
         return None;
     }
+    let is_trusted_id = |value: &[u8]| {
+        authres::authserv_id(value)
+            .is_some_and(|id| trusted.iter().any(|t| id.eq_ignore_ascii_case(t.trim())))
+    };
     let claims = |value: &[u8], id: &String| authres::claims_authserv_id(value, id);
     let (header, _) = headers.named("Authentication-Results").find(|(h, _)| {
         let mut ours = std::iter::once(&app.authserv_id).chain(&app.config.authres.remove_ids);
-        trusted.iter().any(|id| claims(&h.value, id)) && !ours.any(|id| claims(&h.value, id))
+        is_trusted_id(&h.value) && !ours.any(|id| claims(&h.value, id))
     })?;
-    let ar = authres::parse_lenient(&header.value).ok()?;
+    let ar = authres::parse(&header.value).ok()?;
     let spf = ar
         .by_method("spf")
         .find(|m| m.property("smtp", "mailfrom").is_some())?;

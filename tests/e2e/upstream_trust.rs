@@ -127,3 +127,63 @@ async fn trusted_headers_count_only_from_trusted_clients() {
     );
     m.stop().await;
 }
+
+/// Only a header whose authserv-id IS a trusted one, as an RFC 8601 §2.2 reader reads it
+/// (token or quoted-string, ASCII case aside), is the upstream host's (RFC 8601 §5, §7.2). The
+/// loose match that finds forged headers of our own id (invisible and white-space characters,
+/// a trailing dot, encoded-words, junk after the id) would make an id an upstream host does not
+/// remove look like its own: `\u{a0}border.test.example` is another id to every reader.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_that_only_looks_like_a_trusted_one_is_not_trusted() {
+    let (_, record) = key();
+    let z = zone(&record, "v=DMARC1; p=reject");
+    let with_upstream = |id: &str, result: &str| {
+        message(&[
+            &format!("Authentication-Results: {id};"),
+            &format!("\tspf=pass smtp.mailfrom=alice@example.org{result}"),
+            "From: alice@example.org",
+            "Subject: relayed, or not",
+            "",
+            "x",
+        ])
+    };
+    let toml = format!(
+        "{LISTEN_VERIFY}[dmarc]\nenforce = true\n\
+         [authres]\nauthserv_id = \"mx.test.example\"\ntrusted_ids = [\"border.test.example\"]\n"
+    );
+    let m = Milter::start(&toml, &z).await;
+    for id in [
+        "\u{a0}border.test.example",
+        "border.test.example\u{200b}",
+        "bor\u{ad}der.test.example",
+        "\"border.test.example \"",
+        "\" border.test.example\"",
+        "border.test.example.",
+        "=?us-ascii?q?border.test.example?=",
+    ] {
+        let out = from_client(&m, "198.51.100.99", &with_upstream(id, "")).await;
+        assert!(
+            matches!(&out.final_response, Response::ReplyCode(r) if r.code() == 550),
+            "{id:?}: {out:?}"
+        );
+    }
+    // a field of the trusted id that only the lenient parser reads (a vendor item without a
+    // ptype) is not used for trust either (docs: parse_lenient is not for trust decisions)
+    let out = from_client(
+        &m,
+        "198.51.100.99",
+        &with_upstream("border.test.example", " action=none"),
+    )
+    .await;
+    assert!(
+        matches!(&out.final_response, Response::ReplyCode(r) if r.code() == 550),
+        "vendor item: {out:?}"
+    );
+    // the same id quoted, or in other ASCII case, is the same id (RFC 8601 §2.2 `value`)
+    for id in ["\"border.test.example\"", "BORDER.Test.Example"] {
+        let out = from_client(&m, "198.51.100.99", &with_upstream(id, "")).await;
+        assert!(out.is_accept(), "{id:?}: {out:?}");
+        assert!(authres(&out).contains("spf=pass (from "), "{id:?}: {out:?}");
+    }
+    m.stop().await;
+}
