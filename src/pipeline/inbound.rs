@@ -347,6 +347,7 @@ pub(super) fn could_align(d: &str, authors: &[String]) -> bool {
 /// authserv-id is a trusted id exactly as RFC 8601 §2.2 reads it (ASCII case aside), read by
 /// the strict parser: the loose match that finds forged headers of our own id would take ids
 /// the upstream host does not remove (`\u{a0}border.example`, `border.example.`) for its own.
+/// Only version 1 of the field and of the `spf` method is read (RFC 8601 §2.6).
 fn trusted_upstream_spf(
     app: &App,
     headers: &Headers,
@@ -366,8 +367,15 @@ fn trusted_upstream_spf(
         is_trusted_id(&h.value) && !ours.any(|id| claims(&h.value, id))
     })?;
     let ar = authres::parse(&header.value).ok()?;
+    // RFC 8601 §2.6: a field of a version we do not know is not read on, and a method result
+    // of a method-version we do not know is ignored
+    let known = |version: Option<u32>| version.is_none_or(|v| v == 1);
+    if !known(ar.version) {
+        return None;
+    }
     let spf = ar
         .by_method("spf")
+        .filter(|m| known(m.method_version))
         .find(|m| m.property("smtp", "mailfrom").is_some())?;
     let result: spf::SpfResult = spf.result.parse().ok()?;
     let value = spf.property("smtp", "mailfrom")?.to_string();

@@ -187,3 +187,48 @@ async fn an_id_that_only_looks_like_a_trusted_one_is_not_trusted() {
     }
     m.stop().await;
 }
+
+/// RFC 8601 §2.6: a reader that finds an authres-version it does not know stops reading the
+/// field, and SHOULD ignore a method result of a method-version it does not support: an
+/// upstream `spf=` under version 2 (or one too large to read) is not ours to use.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstream_result_of_an_unknown_version_is_not_used() {
+    let (_, record) = key();
+    let z = zone(&record, "v=DMARC1; p=reject");
+    let with_upstream = |id_and_version: &str, method: &str| {
+        message(&[
+            &format!("Authentication-Results: {id_and_version};"),
+            &format!("\t{method}=pass smtp.mailfrom=alice@example.org"),
+            "From: alice@example.org",
+            "Subject: relayed by our border MX",
+            "",
+            "x",
+        ])
+    };
+    let toml = format!(
+        "{LISTEN_VERIFY}[dmarc]\nenforce = true\n\
+         [authres]\nauthserv_id = \"mx.test.example\"\ntrusted_ids = [\"border.test.example\"]\n"
+    );
+    let m = Milter::start(&toml, &z).await;
+    for (id, method) in [
+        ("border.test.example 2", "spf"),
+        ("border.test.example 4294967297", "spf"),
+        ("border.test.example 99999999999999999999", "spf"),
+        ("border.test.example", "spf/2"),
+    ] {
+        let out = from_client(&m, "198.51.100.99", &with_upstream(id, method)).await;
+        assert!(
+            matches!(&out.final_response, Response::ReplyCode(r) if r.code() == 550),
+            "{id} {method}: {out:?}"
+        );
+    }
+    // version 1, said or implied, is this one
+    for (id, method) in [
+        ("border.test.example 1", "spf/1"),
+        ("border.test.example", "spf"),
+    ] {
+        let out = from_client(&m, "198.51.100.99", &with_upstream(id, method)).await;
+        assert!(out.is_accept(), "{id} {method}: {out:?}");
+    }
+    m.stop().await;
+}

@@ -306,7 +306,8 @@ impl<'a> Parser<'a> {
                 } else {
                     ar.authserv_id = id;
                     if self.peek().is_some_and(|b| b.is_ascii_digit()) && after < self.pos {
-                        ar.version = self.number();
+                        // too large to hold is an unknown version, never the absent one
+                        ar.version = Some(self.number().ok_or_else(|| self.expected("version"))?);
                         self.cfws()?;
                     }
                     if self.lenient {
@@ -598,5 +599,9 @@ mod tests {
         assert!(parse(b"example.com; none; spf=pass").is_err());
         assert!(parse(b"example.com; spf=pass x").is_err());
         assert!(parse_lenient(b"example.com").is_ok());
+        // RFC 8601 §2.6: a version too large to hold is not version 1 (nor absent)
+        assert!(parse(b"example.com 4294967296; none").is_err());
+        assert!(parse(b"example.com; spf/4294967296=pass").is_err());
+        assert_eq!(parse(b"example.com 01; none").unwrap().version, Some(1));
     }
 }
