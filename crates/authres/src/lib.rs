@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod claims;
 mod encoded_word;
 mod error;
 mod format;
@@ -34,9 +35,10 @@ mod parse;
 use std::borrow::Cow;
 use std::fmt;
 
+pub use claims::claims_authserv_id;
 pub use error::AuthResError;
 pub use format::FormatOptions;
-pub use parse::{authserv_id, claims_authserv_id, parse, parse_arc, parse_lenient};
+pub use parse::{authserv_id, parse, parse_arc, parse_lenient};
 
 /// One Authentication-Results field (RFC 8601 §2.2 `authres-payload`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -1,0 +1,165 @@
+//! Which authserv-id an incoming field claims, read as every reader of it might read it, to
+//! find the forged fields that claim ours (RFC 8601 §5).
+
+use crate::encoded_word;
+use crate::parse::Parser;
+
+/// Whether the field claims to come from `ours` (RFC 8601 §5: remove such fields from
+/// incoming mail). Fails closed: the first value after CFWS is the claimed id whatever
+/// follows it (`mx.example.com /1;` and `mx.example.com (c) .x;` claim it too), control
+/// characters before it and Unicode white space around it are skipped as other readers skip
+/// them, characters no reader sees (zero-width, bidi controls…) are ignored anywhere in it, and
+/// the comparison ignores ASCII case, one trailing dot on either side and white space around
+/// `ours`, so `MX.Example.COM.` and `"mx.example.com"` match `mx.example.com`. A field is
+/// also read with its RFC 2047 encoded-words decoded, as readers that decode them anywhere read
+/// it: `=?us-ascii?q?mx.example.com?=` claims `mx.example.com` too.
+pub fn claims_authserv_id(value: &[u8], ours: &str) -> bool {
+    claims_as_written(value, ours)
+        || encoded_word::decode(value).is_some_and(|decoded| claims_as_written(&decoded, ours))
+}
+
+/// [`claims_authserv_id`] on the octets as they are.
+fn claims_as_written(value: &[u8], ours: &str) -> bool {
+    let mut p = Parser::new(value, false);
+    loop {
+        if p.cfws().is_err() {
+            return false;
+        }
+        match p.peek() {
+            Some(b) if b < 0x20 || b == 0x7f => p.pos += 1,
+            _ => break,
+        }
+    }
+    let Ok(Some(id)) = p.value() else {
+        return false;
+    };
+    let id = if id.is_ascii() {
+        id
+    } else {
+        id.chars().filter(|&c| !is_invisible(c)).collect()
+    };
+    let id = id.trim_matches(|c: char| c.is_whitespace() || c.is_control());
+    let a = id.strip_suffix('.').unwrap_or(id);
+    // our ids come from the configuration: white space around one is no part of it
+    let ours = ours.trim_matches(|c: char| c.is_whitespace() || c.is_control());
+    let b = ours.strip_suffix('.').unwrap_or(ours);
+    !a.is_empty() && a.eq_ignore_ascii_case(b)
+}
+
+/// A character a reader of the header does not see (Unicode `Default_Ignorable_Code_Point`:
+/// zero-width space and joiners, soft hyphen, BOM, bidi controls, variation selectors…), so
+/// `mx.example.com` with one inside still reads as `mx.example.com`.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{34f}'
+            | '\u{61c}'
+            | '\u{115f}'..='\u{1160}'
+            | '\u{17b4}'..='\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e0fff}'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::claims_authserv_id;
+
+    #[test]
+    fn claims_fail_closed_around_the_id() {
+        // RFC 8601 §5: a field whose first value is our id claims it, however broken the
+        // rest; junk that other readers skip as white space does not hide the id
+        let ours = "mx.example.com";
+        for forged in [
+            &b"mx.example.com /1; dmarc=pass"[..],
+            b"mx.example.com/1; dmarc=pass",
+            b"mx.example.com = x; dmarc=pass",
+            b"mx.example.com (c) .evil.example; dmarc=pass",
+            b"\x0bmx.example.com; dmarc=pass",
+            b"\x0c\x01 (c) \x7fmx.example.com; dmarc=pass",
+            b"\xc2\xa0mx.example.com; dmarc=pass",
+            b"\" mx.example.com \"; dmarc=pass",
+        ] {
+            assert!(
+                claims_authserv_id(forged, ours),
+                "{:?}",
+                String::from_utf8_lossy(forged)
+            );
+        }
+        for other in [
+            &b"spf=pass smtp.mailfrom=mx.example.com"[..],
+            b"example.net; dmarc=pass (mx.example.com)",
+            b"(mx.example.com) example.net; none",
+            b"\x0bmx.example.com.evil; none",
+        ] {
+            assert!(
+                !claims_authserv_id(other, ours),
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
+
+    #[test]
+    fn invisible_characters_do_not_hide_our_id() {
+        // a reader of the header sees `mx.example.com` in each: zero-width space, joiners,
+        // soft hyphen, BOM, bidi marks (Unicode Default_Ignorable_Code_Point)
+        let ours = "mx.example.com";
+        for forged in [
+            "mx.example.com\u{200b}; dmarc=pass",
+            "\u{feff}mx.example.com; dmarc=pass",
+            "mx\u{200d}.example.com; dmarc=pass",
+            "mx.exa\u{ad}mple.com; dmarc=pass",
+            "\u{202e}mx.example.com\u{202c}; dmarc=pass",
+            "\"mx.example.com\u{2060}\"; dmarc=pass",
+        ] {
+            assert!(claims_authserv_id(forged.as_bytes(), ours), "{forged:?}");
+        }
+        assert!(!claims_authserv_id(
+            "mx.example.com\u{200b}x; none".as_bytes(),
+            ours
+        ));
+        assert!(!claims_authserv_id("\u{200b}; none".as_bytes(), ""));
+    }
+
+    #[test]
+    fn encoded_words_do_not_hide_our_id() {
+        // RFC 2047 §5 keeps encoded-words out of a structured field's tokens, but readers that
+        // decode them anywhere (Python's email, mail clients showing the field) read each of
+        // these as our id: a forged field spelled so must be removed too (RFC 8601 §5)
+        let ours = "mx.example.com";
+        for forged in [
+            "=?us-ascii?q?mx.example.com?=; dmarc=pass",
+            "=?UTF-8?B?bXguZXhhbXBsZS5jb20=?=; dmarc=pass",
+            "=?utf-8?b?bXguZXhhbXBsZS5jb20?=; dmarc=pass",
+            "(c) =?iso-8859-1?Q?mx=2Eexample=2Ecom?= (c); dmarc=pass",
+            "=?us-ascii?q?mx.?= =?us-ascii?q?example.com?=; dmarc=pass",
+            "=?us-ascii?q?mx?=.example.com; dmarc=pass",
+            "mx.=?us-ascii?q?example?=.com; dmarc=pass",
+            "\"=?us-ascii?q?mx.example.com?=\"; dmarc=pass",
+            "=?x-unknown*en?q?MX.Example.COM.?=; dmarc=pass",
+            "=?us-ascii?q?mx.example.com;_dmarc=3Dpass?=",
+        ] {
+            assert!(claims_authserv_id(forged.as_bytes(), ours), "{forged:?}");
+        }
+        for other in [
+            "=?us-ascii?q?mx.example.com.evil?=; none",
+            "=?utf-8?q?mx_example.com?=; none",
+            "other.example; spf=pass reason=\"=?us-ascii?q?mx.example.com?=\"",
+            "=?us-ascii?x?mx.example.com?=; none",
+            "=?us-ascii?q?mx.example.com; none",
+        ] {
+            assert!(!claims_authserv_id(other.as_bytes(), ours), "{other:?}");
+        }
+    }
+}
