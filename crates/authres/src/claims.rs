@@ -12,7 +12,8 @@ use crate::parse::Parser;
 /// the comparison ignores ASCII case, one trailing dot on either side and white space around
 /// `ours`, so `MX.Example.COM.` and `"mx.example.com"` match `mx.example.com`. A field is
 /// also read with its RFC 2047 encoded-words decoded, as readers that decode them anywhere read
-/// it: `=?us-ascii?q?mx.example.com?=` claims `mx.example.com` too.
+/// it: `=?us-ascii?q?mx.example.com?=` claims `mx.example.com` too. So does a field whose
+/// labels are spread over CFWS (`mx (c) . example . com`), as obs-domain readers read it.
 pub fn claims_authserv_id(value: &[u8], ours: &str) -> bool {
     claims_as_written(value, ours)
         || encoded_word::decode(value).is_some_and(|decoded| claims_as_written(&decoded, ours))
@@ -33,6 +34,38 @@ fn claims_as_written(value: &[u8], ours: &str) -> bool {
     let Ok(Some(id)) = p.value() else {
         return false;
     };
+    let dotted = labels_glued(&mut p, &id);
+    is_ours(id, ours) || dotted.is_some_and(|d| is_ours(d, ours))
+}
+
+/// The id with the labels that follow it across CFWS glued on (`mx (c) . example . com`,
+/// `mx. example.com`), as RFC 5322 §4.4 obs-domain and OpenDMARC's A-R parser read it;
+/// `None` when nothing is glued on.
+fn labels_glued(p: &mut Parser<'_>, first: &str) -> Option<String> {
+    let mut glued = first.to_string();
+    loop {
+        if p.cfws().is_err() {
+            break;
+        }
+        if p.peek() == Some(b'.') {
+            p.pos += 1;
+            glued.push('.');
+            if p.cfws().is_err() {
+                break;
+            }
+        } else if !glued.ends_with('.') {
+            break;
+        }
+        match p.value() {
+            Ok(Some(label)) => glued.push_str(&label),
+            _ => break,
+        }
+    }
+    (glued != first).then_some(glued)
+}
+
+/// Whether a claimed `id` is `ours`, by the comparison [`claims_authserv_id`] describes.
+fn is_ours(id: String, ours: &str) -> bool {
     let id = if id.is_ascii() {
         id
     } else {
@@ -158,6 +191,34 @@ mod tests {
             "other.example; spf=pass reason=\"=?us-ascii?q?mx.example.com?=\"",
             "=?us-ascii?x?mx.example.com?=; none",
             "=?us-ascii?q?mx.example.com; none",
+        ] {
+            assert!(!claims_authserv_id(other.as_bytes(), ours), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn cfws_between_the_labels_does_not_hide_our_id() {
+        // RFC 5322 §4.4 obs-domain allows CFWS around each dot of a domain, and OpenDMARC's
+        // A-R parser (ares_parse) glues the labels around comments and white space back
+        // together: each of these is `mx.example.com` to it (the CVE-2020-12272 family)
+        let ours = "mx.example.com";
+        for forged in [
+            "mx (c) . example . com; dmarc=pass",
+            "mx. example.com; dmarc=pass",
+            "mx .example.com; dmarc=pass",
+            "mx\r\n\t.example\r\n\t.com; dmarc=pass",
+            "mx.(c)example.com 1; dmarc=pass",
+            "\"mx\" . \"example.com\"; dmarc=pass",
+            "=?us-ascii?q?mx?= . example.com; dmarc=pass",
+        ] {
+            assert!(claims_authserv_id(forged.as_bytes(), ours), "{forged:?}");
+        }
+        for other in [
+            "mx . example . com . evil; none",
+            "mx.example com; none",
+            "mx (c) example.com; none",
+            "mx.example; spf=pass smtp.mailfrom=com",
+            "example.com . mx; none",
         ] {
             assert!(!claims_authserv_id(other.as_bytes(), ours), "{other:?}");
         }
