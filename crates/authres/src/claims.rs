@@ -31,37 +31,52 @@ fn claims_as_written(value: &[u8], ours: &str) -> bool {
             _ => break,
         }
     }
+    let start = p.pos;
     let Ok(Some(id)) = p.value() else {
         return false;
     };
-    let dotted = labels_glued(&mut p, &id);
-    is_ours(id, ours) || dotted.is_some_and(|d| is_ours(d, ours))
+    p.pos = start;
+    let glued = words_glued(&mut p);
+    is_ours(id, ours) || glued.is_some_and(|g| is_ours(g, ours))
 }
 
-/// The id with the labels that follow it across CFWS glued on (`mx (c) . example . com`,
-/// `mx. example.com`), as RFC 5322 §4.4 obs-domain and OpenDMARC's A-R parser read it;
-/// `None` when nothing is glued on.
-fn labels_glued(p: &mut Parser<'_>, first: &str) -> Option<String> {
-    let mut glued = first.to_string();
+/// The id read as OpenDMARC's A-R parser reads it: words glued by dots across CFWS
+/// (`mx (c) . example . com`, `mx. example.com`, as RFC 5322 §4.4 obs-domain allows), each
+/// word taking a quoted-pair or a quoted run inside it as its own text (`mx\.example.com`,
+/// `m"x".example.com`). `None` when no word starts here.
+fn words_glued(p: &mut Parser<'_>) -> Option<String> {
+    let mut glued = Vec::new();
     loop {
+        let before = glued.len();
+        word(p, &mut glued);
+        if glued.len() == before || p.cfws().is_err() || p.peek() != Some(b'.') {
+            break;
+        }
+        p.pos += 1;
+        glued.push(b'.');
         if p.cfws().is_err() {
             break;
         }
-        if p.peek() == Some(b'.') {
-            p.pos += 1;
-            glued.push('.');
-            if p.cfws().is_err() {
-                break;
-            }
-        } else if !glued.ends_with('.') {
-            break;
-        }
-        match p.value() {
-            Ok(Some(label)) => glued.push_str(&label),
-            _ => break,
-        }
     }
-    (glued != first).then_some(glued)
+    (!glued.is_empty()).then(|| String::from_utf8_lossy(&glued).into_owned())
+}
+
+/// One word of [`words_glued`] onto `out`: up to white space, a comment, `;`, `=` or `.`
+/// outside quotes.
+fn word(p: &mut Parser<'_>, out: &mut Vec<u8>) {
+    let mut quoted = false;
+    while let Some(b) = p.peek() {
+        match b {
+            b'\\' => {
+                p.pos += 1;
+                out.extend(p.peek());
+            }
+            b'"' => quoted = !quoted,
+            b' ' | b'\t' | b'\r' | b'\n' | b'(' | b';' | b'=' | b'.' if !quoted => return,
+            _ => out.push(b),
+        }
+        p.pos += 1;
+    }
 }
 
 /// Whether a claimed `id` is `ours`, by the comparison [`claims_authserv_id`] describes.
@@ -219,6 +234,29 @@ mod tests {
             "mx (c) example.com; none",
             "mx.example; spf=pass smtp.mailfrom=com",
             "example.com . mx; none",
+        ] {
+            assert!(!claims_authserv_id(other.as_bytes(), ours), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn escapes_and_quotes_inside_the_id_do_not_hide_it() {
+        // OpenDMARC's tokenizer takes a quoted-pair or a quoted run inside a word as part of
+        // the word: each of these is `mx.example.com` to it
+        let ours = "mx.example.com";
+        for forged in [
+            "mx\\.example.com; dmarc=pass",
+            "m\\x.example.com; dmarc=pass",
+            "m\"x\".example.com; dmarc=pass",
+            "\"mx.exam\"ple.com; dmarc=pass",
+            "mx.\"example\".com 1; dmarc=pass",
+        ] {
+            assert!(claims_authserv_id(forged.as_bytes(), ours), "{forged:?}");
+        }
+        for other in [
+            "mx.exa\\ mple.com; none",
+            "m\"x;\".example.com; none",
+            "mx\\.example.com.evil; none",
         ] {
             assert!(!claims_authserv_id(other.as_bytes(), ours), "{other:?}");
         }
