@@ -148,6 +148,11 @@ fn postfix_forged_authentication_results_are_removed() {
             "Authentication-Results: other.example (2); none",
             "AUTHENTICATION-RESULTS \t:\tmx.test.example; arc=pass header.oldest-pass=0",
             "Authentication-Results: other.example (3); none",
+            // our id as readers that decode encoded-words, or glue labels across CFWS and
+            // quoted-pairs (OpenDMARC), read it
+            "Authentication-Results: =?us-ascii?q?mx.test.example?=; dmarc=pass header.from=plain.example",
+            "Authentication-Results: mx (c) . test . example; dmarc=pass header.from=plain.example",
+            "Authentication-Results: mx\\.test.example; dmarc=pass header.from=plain.example",
         ],
     );
     let sub = stack.submit("in", "alice@plain.example", &["bob@remote.example"], &msg);
