@@ -32,12 +32,11 @@ fn claims_as_written(value: &[u8], ours: &str) -> bool {
         }
     }
     let start = p.pos;
-    let Ok(Some(id)) = p.value() else {
-        return false;
-    };
+    // no RFC 8601 value here (`\mx.example.com`) may still be a word to other readers
+    let first = p.value().ok().flatten();
     p.pos = start;
     let glued = words_glued(&mut p);
-    is_ours(id, ours) || glued.is_some_and(|g| is_ours(g, ours))
+    first.is_some_and(|id| is_ours(id, ours)) || glued.is_some_and(|g| is_ours(g, ours))
 }
 
 /// The id read as OpenDMARC's A-R parser reads it: words glued by dots across CFWS
@@ -250,6 +249,8 @@ mod tests {
             "m\"x\".example.com; dmarc=pass",
             "\"mx.exam\"ple.com; dmarc=pass",
             "mx.\"example\".com 1; dmarc=pass",
+            "\\mx.example.com; dmarc=pass",
+            " \\mx.example.com (c); dmarc=pass",
         ] {
             assert!(claims_authserv_id(forged.as_bytes(), ours), "{forged:?}");
         }
