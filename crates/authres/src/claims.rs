@@ -42,16 +42,26 @@ fn claims_as_written(value: &[u8], ours: &str) -> bool {
 /// The id read as OpenDMARC's A-R parser reads it: words glued by dots across CFWS
 /// (`mx (c) . example . com`, `mx. example.com`, as RFC 5322 §4.4 obs-domain allows), each
 /// word taking a quoted-pair or a quoted run inside it as its own text (`mx\.example.com`,
-/// `m"x".example.com`). `None` when no word starts here.
+/// `m"x".example.com`), and a word that is only a dot (`mx \. example.com`) gluing as a dot.
+/// `None` when no word starts here.
 fn words_glued(p: &mut Parser<'_>) -> Option<String> {
     let mut glued = Vec::new();
     loop {
         let before = glued.len();
         word(p, &mut glued);
-        if glued.len() == before || p.cfws().is_err() || p.peek() != Some(b'.') {
+        if glued.len() == before || p.cfws().is_err() {
             break;
         }
-        p.pos += 1;
+        if p.peek() == Some(b'.') {
+            p.pos += 1;
+        } else {
+            // a word that is only a dot (`\.`, `"."`) glues as a dot does
+            let mut dot = Vec::new();
+            word(p, &mut dot);
+            if dot != b"." {
+                break;
+            }
+        }
         glued.push(b'.');
         if p.cfws().is_err() {
             break;
@@ -251,6 +261,8 @@ mod tests {
             "mx.\"example\".com 1; dmarc=pass",
             "\\mx.example.com; dmarc=pass",
             " \\mx.example.com (c); dmarc=pass",
+            "mx (c) \\. example. com; dmarc=pass",
+            "mx \".\" example.com; dmarc=pass",
         ] {
             assert!(claims_authserv_id(forged.as_bytes(), ours), "{forged:?}");
         }
@@ -258,6 +270,7 @@ mod tests {
             "mx.exa\\ mple.com; none",
             "m\"x;\".example.com; none",
             "mx\\.example.com.evil; none",
+            "mx\\. example.com; none",
         ] {
             assert!(!claims_authserv_id(other.as_bytes(), ours), "{other:?}");
         }
