@@ -367,15 +367,18 @@ pub fn validate_header_name(name: &[u8]) -> Result<(), ProtocolError> {
 ///
 /// Refused: NUL, a CR not followed by LF, a line break not followed by SP/HTAB (that would start
 /// a new header), and a trailing line break.
+///
+/// Every search is `memchr`'s (SIMD), not a byte loop: each header we add (the A-R, a
+/// DKIM-Signature of ~500 bytes) passes here once per message.
 pub fn normalize_header_value(value: &[u8]) -> Result<Cow<'_, [u8]>, ProtocolError> {
-    if value.contains(&0) {
+    if memchr::memchr(0, value).is_some() {
         return Err(ProtocolError::InvalidHeaderValue("contains NUL"));
     }
-    let folded: Cow<'_, [u8]> = if value.contains(&b'\r') {
+    let folded: Cow<'_, [u8]> = if memchr::memchr(b'\r', value).is_some() {
         // copied in runs between the CRs, each of which must start a CRLF
         let mut out = Vec::with_capacity(value.len());
         let mut rest = value;
-        while let Some(cr) = rest.iter().position(|&b| b == b'\r') {
+        while let Some(cr) = memchr::memchr(b'\r', rest) {
             let (run, after) = rest.split_at_checked(cr).unwrap_or((rest, &[]));
             if after.get(1) != Some(&b'\n') {
                 return Err(ProtocolError::InvalidHeaderValue("bare CR"));
@@ -389,7 +392,7 @@ pub fn normalize_header_value(value: &[u8]) -> Result<Cow<'_, [u8]>, ProtocolErr
         Cow::Borrowed(value)
     };
     let mut rest: &[u8] = &folded;
-    while let Some(lf) = rest.iter().position(|&b| b == b'\n') {
+    while let Some(lf) = memchr::memchr(b'\n', rest) {
         rest = rest.get(lf + 1..).unwrap_or_default();
         match rest.first() {
             Some(b' ' | b'\t') => {}
