@@ -111,7 +111,8 @@ pub fn key_candidates(
         if keys.len() >= MAX_KEY_RECORDS {
             break;
         }
-        let record = match KeyRecord::parse(txt) {
+        // the same few records come again and again: parsed once, kept by their text
+        let record = match crate::parsed_records::parse_kept(txt) {
             Ok(r) => r,
             Err(e) => {
                 first_syntax_error.get_or_insert(e);

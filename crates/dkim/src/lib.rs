@@ -41,6 +41,7 @@ mod header_list;
 mod key_lookups;
 pub mod keys;
 pub mod message;
+mod parsed_records;
 pub mod record;
 mod result;
 pub mod sign;
