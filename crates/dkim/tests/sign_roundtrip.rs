@@ -248,3 +248,34 @@ fn streaming_session_equals_whole_message() {
         dkim::sign_message(&s, MESSAGE.as_bytes(), NOW).unwrap()
     );
 }
+
+/// The `h=` list counts the fields of each candidate name whatever their case and with the
+/// obsolete whitespace before the colon (RFC 5322 §1.2.2, §4.5.2; RFC 6376 §5.4: every
+/// instance signed, an over-signed name listed once more), and the signature verifies.
+#[test]
+fn h_list_counts_fields_by_name_in_any_case_and_with_obsolete_whitespace() {
+    let message = MESSAGE
+        .replace(
+            "Subject: Is dinner ready?\r\n",
+            "SUBJECT: Is dinner ready?\r\nsubject \t: again\r\n",
+        )
+        .replace("To: Suzie", "to : Suzie");
+    let custom = SignerConfig {
+        headers: SignedHeaders::Custom {
+            sign: vec!["Subject".into(), "TO".into()],
+            oversign: vec!["to".into()],
+        },
+        ..SignerConfig::new("football.example.com", "sel")
+    };
+    let s = signer("ed25519.pem", custom);
+    let h = dkim::sign_message(&s, message.as_bytes(), NOW).unwrap();
+    let unfolded = h.value("").replace(['\t', ' '], "");
+    assert!(
+        unfolded.contains("h=from:subject:subject:to:to;"),
+        "{unfolded}"
+    );
+    assert_eq!(
+        sign_and_verify(&s, &message, |m| m.to_string()).result,
+        DkimResult::Pass
+    );
+}
