@@ -25,6 +25,8 @@
 # Every process it starts it stops by its PID; every run is bounded in count and time.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benches/bench-zone.sh
+source "$ROOT/benches/bench-zone.sh"
 D=bench.test
 if [ "${1:-}" != --inside ]; then
   if [ "$#" -eq 0 ]; then
@@ -36,19 +38,7 @@ if [ "${1:-}" != --inside ]; then
   T=$(mktemp -d /tmp/authmilter-callgrind.XXXXXX)
   trap 'rm -rf "$T"' EXIT
   AM=${bins[0]}
-  mkdir -p "$T/keys"
-  "$AM" dkim genkey --domain $D --selector rsa --algorithm rsa --out "$T/keys" > "$T/rsa.txt"
-  "$AM" dkim genkey --domain $D --selector ed --algorithm ed25519 --out "$T/keys" > "$T/ed.txt"
-  python3 "$ROOT/benches/make-corpus.py" "$T/raw" --count 200 --domain $D > /dev/null
-  mkdir -p "$T/signed"
-  i=0
-  for f in "$T"/raw/*.eml; do
-    sel=rsa
-    [ $((i % 4)) -eq 3 ] && sel=ed
-    "$AM" dkim sign --domain $D --selector $sel --key "$T/keys/$D.$sel.pem" "$f" \
-      > "$T/signed/$(basename "$f")"
-    i=$((i + 1))
-  done
+  (cd "$ROOT" && bench_keys_and_zone "$AM" "$T" "$D" && bench_signed_corpus "$AM" "$T" "$D")
   unshare --net --mount --fork bash "$0" --inside "$T" "${bins[@]}"
   exit
 fi
@@ -70,57 +60,7 @@ trap cleanup EXIT
 ip link set lo up
 echo "nameserver 127.0.0.1" > "$T/resolv.conf"
 mount --bind "$T/resolv.conf" /etc/resolv.conf
-p_of() { sed -n 's/.*Value: *//p' "$1" | head -1; }
-txt_split() { # long TXT value -> quoted 255-byte strings
-  python3 -c 'import sys; v=sys.argv[1]; print(" ".join("\""+v[i:i+255]+"\"" for i in range(0,len(v),255)))' "$1"
-}
-mkdir -p "$T/nsd"
-cat > "$T/nsd/$D.zone" <<ZONE
-\$ORIGIN $D.
-\$TTL 3600
-@ IN SOA ns.$D. hostmaster.$D. 1 3600 900 604800 60
-@ IN NS ns.$D.
-ns IN A 127.0.0.1
-@ IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
-mail IN A 192.0.2.10
-mail IN TXT "v=spf1 a -all"
-_dmarc IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@$D"
-rsa._domainkey IN TXT ( $(txt_split "$(p_of "$T/rsa.txt")") )
-ed._domainkey IN TXT ( $(txt_split "$(p_of "$T/ed.txt")") )
-ZONE
-cat > "$T/nsd/rev.zone" <<ZONE
-\$ORIGIN 2.0.192.in-addr.arpa.
-\$TTL 3600
-@ IN SOA ns.$D. hostmaster.$D. 1 3600 900 604800 60
-@ IN NS ns.$D.
-10 IN PTR mail.$D.
-ZONE
-cat > "$T/nsd/nsd.conf" <<CONF
-server:
-  ip-address: 127.0.0.1
-  port: 53
-  username: ""
-  chroot: ""
-  zonesdir: "$T/nsd"
-  pidfile: "$T/nsd/nsd.pid"
-  database: ""
-  xfrdfile: "$T/nsd/xfrd.state"
-  zonelistfile: "$T/nsd/zone.list"
-  logfile: "$T/nsd/nsd.log"
-  server-count: 1
-  do-ip6: no
-remote-control:
-  control-enable: no
-zone:
-  name: $D
-  zonefile: $D.zone
-zone:
-  name: 2.0.192.in-addr.arpa
-  zonefile: rev.zone
-CONF
-/usr/sbin/nsd -d -c "$T/nsd/nsd.conf" 2> "$T/nsd/stderr" &
-PIDS+=($!)
-sleep 1
+bench_nsd "$T" "$D"
 S=$T/s
 mkdir -p "$S"
 listener() { # socket role
@@ -150,7 +90,7 @@ for mode in $MODES; do
     n=$((n + 1))
     sock=$S/$mode.sock
     rm -f "$sock"
-    corpus=$T/signed
+    corpus=$T/corpus
     extra=()
     case $mode in sign-*) corpus=$T/raw; extra=(--auth bench) ;; esac
     out=$T/cg.$n

@@ -33,6 +33,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+# shellcheck source=benches/bench-zone.sh
+source "$ROOT/benches/bench-zone.sh"
 
 COUNT=3000
 DURATION=20
@@ -106,73 +108,8 @@ wait_sock() { # socket path [tenths of a second]
 
 # ---- keys, zones, NSD --------------------------------------------------------------------------
 D=bench.test
-mkdir -p "$T/keys"
-"$AM" dkim genkey --domain "$D" --selector rsa --algorithm rsa --out "$T/keys" > "$T/rsa.txt"
-"$AM" dkim genkey --domain "$D" --selector ed --algorithm ed25519 --out "$T/keys" > "$T/ed.txt"
-p_of() { sed -n 's/.*Value: *//p' "$1" | head -1; }
-RSA_P=$(p_of "$T/rsa.txt")
-ED_P=$(p_of "$T/ed.txt")
-txt_split() { # long TXT value -> quoted 255-byte strings
-  python3 -c 'import sys; v=sys.argv[1]; print(" ".join("\""+v[i:i+255]+"\"" for i in range(0,len(v),255)))' "$1"
-}
-mkdir -p "$T/nsd"
-cat > "$T/nsd/$D.zone" <<EOF
-\$ORIGIN $D.
-\$TTL 300
-@ IN SOA ns.$D. hostmaster.$D. 1 3600 900 604800 60
-@ IN NS ns.$D.
-ns IN A 127.0.0.1
-@ IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
-mail IN A 192.0.2.10
-mail IN TXT "v=spf1 a -all"
-_dmarc IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@$D"
-rsa._domainkey IN TXT ( $(txt_split "$RSA_P") )
-ed._domainkey IN TXT ( $(txt_split "$ED_P") )
-EOF
-cat > "$T/nsd/rev.zone" <<EOF
-\$ORIGIN 2.0.192.in-addr.arpa.
-\$TTL 300
-@ IN SOA ns.$D. hostmaster.$D. 1 3600 900 604800 60
-@ IN NS ns.$D.
-10 IN PTR mail.$D.
-EOF
-cat > "$T/nsd/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.1
-  port: 53
-  username: ""
-  chroot: ""
-  zonesdir: "$T/nsd"
-  pidfile: "$T/nsd/nsd.pid"
-  database: ""
-  xfrdfile: "$T/nsd/xfrd.state"
-  zonelistfile: "$T/nsd/zone.list"
-  logfile: "$T/nsd/nsd.log"
-  server-count: 1
-  do-ip6: no
-remote-control:
-  control-enable: no
-zone:
-  name: $D
-  zonefile: $D.zone
-zone:
-  name: 2.0.192.in-addr.arpa
-  zonefile: rev.zone
-EOF
-/usr/sbin/nsd -d -c "$T/nsd/nsd.conf" 2>"$T/nsd/stderr" &
-PIDS+=($!)
-for _ in $(seq 50); do
-  python3 - "$D" <<'EOF' && break
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
-q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"".join(bytes([len(l)]) + l.encode() for l in sys.argv[1].split(".")) + b"\x00\x00\x06\x00\x01"
-try:
-    s.sendto(q, ("127.0.0.1", 53)); s.recv(512)
-except OSError:
-    sys.exit(1)
-EOF
-  sleep 0.1
-done
+bench_keys_and_zone "$AM" "$T" "$D"
+bench_nsd "$T" "$D"
 
 # ---- corpus: realistic messages, signed (RSA-2048 three in four, Ed25519 one in four) ----------
 python3 "$ROOT/benches/make-corpus.py" "$T/raw" --count "$CORPUS_SIZE" --domain "$D"
