@@ -47,13 +47,10 @@ fn bounce_reaches_alice(stack: &Stack, srs0: &str, tag: &str) -> Delivered {
     b
 }
 
-#[test]
-#[ignore = "needs AUTHMILTER_E2E=1"]
-fn postfix_srs_socketmap_forwards_and_reverses() {
-    if !mta::enabled() {
-        return;
-    }
-    let dir = mta::workdir("srs-map");
+/// Postfix with our socketmap as its canonical maps, as postsrsd documents them (no SRS milter):
+/// `list@fwd.example` forwards to `bob@remote.example`.
+fn socketmap_stack(name: &'static str) -> Stack {
+    let dir = mta::workdir(name);
     write_srs_secret(&dir);
     let main = [
         ("virtual_alias_domains", "fwd.example"),
@@ -67,10 +64,10 @@ fn postfix_srs_socketmap_forwards_and_reverses() {
             "envelope_recipient,header_recipient",
         ),
     ];
-    let stack = Stack::start_in(
+    Stack::start_in(
         dir,
         StackSpec {
-            name: "srs-map",
+            name,
             records: SRS_RECORDS.into(),
             milter: MilterSpec {
                 listeners: vec![Listener::inet("in", "verify")],
@@ -91,7 +88,16 @@ fn postfix_srs_socketmap_forwards_and_reverses() {
                 )],
             },
         },
-    );
+    )
+}
+
+#[test]
+#[ignore = "needs AUTHMILTER_E2E=1"]
+fn postfix_srs_socketmap_forwards_and_reverses() {
+    if !mta::enabled() {
+        return;
+    }
+    let stack = socketmap_stack("srs-map");
     // 1. A message to a local alias that forwards off-site leaves with an SRS0 sender.
     let id = message_id("srs-map");
     let msg = compose(
@@ -171,44 +177,7 @@ fn postfix_srs_socketmap_keeps_a_quoted_sender_whole() {
     if !mta::enabled() {
         return;
     }
-    let dir = mta::workdir("srs-mapq");
-    write_srs_secret(&dir);
-    let main = [
-        ("virtual_alias_domains", "fwd.example"),
-        ("virtual_alias_maps", "texthash:{config}/virtual"),
-        ("sender_canonical_maps", "socketmap:{socketmap}:forward"),
-        ("sender_canonical_classes", "envelope_sender"),
-        ("recipient_canonical_maps", "socketmap:{socketmap}:reverse"),
-        (
-            "recipient_canonical_classes",
-            "envelope_recipient,header_recipient",
-        ),
-    ];
-    let stack = Stack::start_in(
-        dir,
-        StackSpec {
-            name: "srs-mapq",
-            records: SRS_RECORDS.into(),
-            milter: MilterSpec {
-                listeners: vec![Listener::inet("in", "verify")],
-                socketmap: true,
-                extra: "[srs]\ndomain = \"fwd.example\"\nsecrets = \"{dir}/srs.secrets\"\n\
-                        socketmap = \"{socketmap}\"\nlocal_domains = [\"fwd.example\"]\n"
-                    .into(),
-            },
-            postfix: PostfixSpec {
-                services: vec![SmtpService::with_milter("in", "{milter:in}")],
-                main: main
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                files: vec![(
-                    "virtual".into(),
-                    "list@fwd.example bob@remote.example\n".into(),
-                )],
-            },
-        },
-    );
+    let stack = socketmap_stack("srs-mapq");
     let id = message_id("srs-mapq");
     let sender = "\"john doe\"@orig.example";
     let msg = compose(sender, "list@fwd.example", "forward me", &id, &[]);
