@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use milter_proto::Envelope;
 use serde::Serialize;
 
 use crate::app::App;
@@ -30,15 +31,12 @@ pub fn run(args: SpfArgs) -> anyhow::Result<ExitCode> {
     if args.mail_from.is_none() && args.helo.trim().is_empty() {
         anyhow::bail!("give --mail-from ADDR, or --helo NAME to check the HELO identity");
     }
-    // U-labels are looked up as A-labels, as the milter does (RFC 8616 §4)
-    let mail_from = args.mail_from.as_deref().map(|m| {
-        a_label_address(
-            m.trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .as_bytes(),
-        )
-    });
+    // the sender the milter reads from MAIL FROM (brackets, blanks inside them, a source
+    // route and `""` as in RFC 5321 §4.1.2), U-labels looked up as A-labels (RFC 8616 §4)
+    let mail_from = args
+        .mail_from
+        .as_deref()
+        .map(|m| a_label_address(Envelope::new(m.as_bytes().to_vec(), Vec::new()).mailbox()));
     let helo = a_label_domain(args.helo.trim().as_bytes());
     let (identity, out) = runtime()?.block_on(async {
         if let Some(mail_from) = mail_from {

@@ -16,6 +16,8 @@ mod dkim;
 mod dkim_milter_view;
 #[path = "cli_preflight.rs"]
 mod preflight;
+#[path = "cli_tool_parity.rs"]
+mod tool_parity;
 
 fn write(dir: &Path, name: &str, content: &[u8]) -> String {
     let p = dir.join(name);
