@@ -134,14 +134,15 @@ fn looks_like_xml(data: &[u8]) -> bool {
         .is_some_and(|&b| b == b'<')
 }
 
-/// The first line is a header field (`Name: value`, RFC 5322 §2.2).
+/// The first line is a header field (`Name: value`, RFC 5322 §2.2; `Name :` too, §4.5.2).
 fn looks_like_message(data: &[u8]) -> bool {
     let line = data.split(|&b| b == b'\n').next().unwrap_or_default();
     match line.iter().position(|&b| b == b':') {
-        Some(colon) if colon > 0 => line
+        Some(colon) => line
             .get(..colon)
-            .is_some_and(|name| name.iter().all(|&b| b.is_ascii_graphic())),
-        _ => false,
+            .map(crate::mime::field_name)
+            .is_some_and(|name| !name.is_empty() && name.iter().all(|&b| b.is_ascii_graphic())),
+        None => false,
     }
 }
 

@@ -99,7 +99,8 @@ fn split_head(data: &[u8]) -> (&[u8], &[u8]) {
     (data, &[])
 }
 
-/// Unfolded header fields (RFC 5322 §2.2.3); lines that are not fields are skipped.
+/// Unfolded header fields (RFC 5322 §2.2.3, white space before a colon dropped per §4.5.2);
+/// lines that are not fields are skipped.
 fn parse_headers(head: &[u8]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for raw in head.split(|&b| b == b'\n') {
@@ -117,7 +118,7 @@ fn parse_headers(head: &[u8]) -> Vec<(String, String)> {
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
-        let name = line.get(..colon).unwrap_or_default();
+        let name = field_name(line.get(..colon).unwrap_or_default());
         if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
             continue;
         }
@@ -128,6 +129,12 @@ fn parse_headers(head: &[u8]) -> Vec<(String, String)> {
         ));
     }
     out
+}
+
+/// A field name as written before its colon, without the white space RFC 5322 §4.5.2
+/// (obs-optional) allows there (`Content-Type :`), as the MTA passes it to the milter.
+pub(crate) fn field_name(before_colon: &[u8]) -> &[u8] {
+    before_colon.trim_ascii_end()
 }
 
 /// `value; a=b; c="d"` → (`value` lowercase, [(a, b), (c, d)]) with parameter names lowercase.

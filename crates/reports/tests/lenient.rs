@@ -502,3 +502,42 @@ fn the_charset_of_an_xml_attachment_names_its_encoding() {
         "Telefónica"
     );
 }
+
+/// RFC 5322 §4.5.2 (obs-optional: `field-name *WSP ":"`), which §4 says a receiver must
+/// accept: a report mail whose `Content-Type :` (or `Content-Transfer-Encoding\t:`) has white
+/// space before its colon, at the top or in a part. `report import` skipped such a field (and
+/// did not take a file starting with one for a mail at all), while the `[reports.inbox]` copy
+/// of the same mail, whose top fields the MTA passes as `Content-Type`, was read.
+#[test]
+fn fields_with_white_space_before_the_colon_are_read() {
+    let xml = report("1700000000", "1700086399", "3", "100");
+    let body = b64(xml.as_bytes());
+    for (top, part, cte) in [
+        (
+            "Content-Type :",
+            "Content-Type:",
+            "Content-Transfer-Encoding:",
+        ),
+        (
+            "Content-Type\t:",
+            "Content-Type :",
+            "Content-Transfer-Encoding\t:",
+        ),
+        (
+            "Content-Type:",
+            "Content-Type:",
+            "Content-Transfer-Encoding :",
+        ),
+    ] {
+        let msg = format!(
+            "{top} multipart/mixed; boundary=\"=_b\"\r\nFrom: r@reporter.example\r\n\
+             MIME-Version: 1.0\r\n\r\n\
+             --=_b\r\n{part} text/xml\r\nContent-Disposition : attachment; filename=\"r.xml\"\r\n\
+             {cte} base64\r\n\r\n{body}\r\n--=_b--\r\n"
+        );
+        let found = extract_reports(msg.as_bytes(), &Limits::default());
+        assert_eq!(found.len(), 1, "{top} {part} {cte}: {found:?}");
+        let fb = found[0].report.as_ref().expect("the report");
+        assert_eq!(fb.records[0].row.count, 3, "{top} {part} {cte}");
+    }
+}
