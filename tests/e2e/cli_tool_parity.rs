@@ -80,3 +80,133 @@ fn spf_reads_mail_from_as_the_milter_does() {
         }
     }
 }
+
+/// The `[[dkim.key]]` block and zone of `ours.example` with the test key (for sealing).
+fn sealing_world(dir: &Path) -> (String, String, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let pem = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/dkim/tests/data/keys/rsa2048.pem"
+    );
+    let key = dir.join("key.pem");
+    std::fs::copy(pem, &key).expect("key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("mode");
+    let signer = dkim::Signer::from_pem(
+        &std::fs::read(&key).expect("key"),
+        dkim::SignerConfig::new("ours.example", "s"),
+    )
+    .expect("signer");
+    let txt: Vec<String> = dkim::DnsKeyRecord::for_key(signer.key())
+        .txt_strings()
+        .into_iter()
+        .map(|s| format!("\"{s}\""))
+        .collect();
+    let zone = write(
+        dir,
+        "zone",
+        format!(
+            "ours.example TXT \"v=spf1 ip4:127.0.0.1 -all\"\n\
+             _dmarc.ours.example TXT \"v=DMARC1; p=none\"\n\
+             s._domainkey.ours.example TXT {}\n",
+            txt.join(" ")
+        )
+        .as_bytes(),
+    );
+    let key = key.display().to_string();
+    let cfg = write(
+        dir,
+        "milter.toml",
+        format!(
+            "[authres]\nauthserv_id = \"mx.test.example\"\n[arc]\nseal = true\n\
+             [dkim]\nkey_check_interval = \"0s\"\nstate_file = \"\"\n\
+             [[dkim.key]]\ndomain = \"ours.example\"\nselector = \"s\"\npath = \"{key}\"\n"
+        )
+        .as_bytes(),
+    );
+    (cfg, zone, key)
+}
+
+/// One tag of a folded field value, white space removed.
+fn tag(field: &str, name: &str) -> Option<String> {
+    let value = field.split_once(':').map_or(field, |(_, v)| v);
+    value.split(';').find_map(|t| {
+        let (k, v) = t.split_once('=')?;
+        (k.trim() == name).then(|| v.split_whitespace().collect())
+    })
+}
+
+/// `arc seal` refused a message whose header section ends in a line that is not a header
+/// field ("malformed message"), while the MTA makes that line and the rest the body
+/// (RFC 5322 §2.1: the header section is the lines of fields; docs/cli.md on eval) and the
+/// milter seals it (RFC 8617 §5.1). The tool now seals it as the milter does: the same body
+/// hash and fields, and the chain it writes validates in eval.
+#[test]
+fn arc_seal_seals_a_header_block_cut_short_as_the_milter_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cfg, zone, key) = sealing_world(dir.path());
+    let raw = b"From: a@ours.example\r\nTo: b@elsewhere.example\r\nSubject: hi\r\n\
+                not a header line\r\nDate: Sat, 5 Dec 2026 10:00:00 +0000\r\n\r\nbody\r\n";
+    let msg = write(dir.path(), "m.eml", raw);
+    let envelope = [
+        "--ip",
+        "127.0.0.1",
+        "--mail-from",
+        "a@ours.example",
+        "--rcpt",
+        "x@elsewhere.example",
+        "--role",
+        "forward",
+        "--zone",
+        &zone,
+        "-c",
+        &cfg,
+        "--json",
+    ];
+    let mut eval = vec!["eval", &msg];
+    eval.extend_from_slice(&envelope);
+    let eval = json(&eval);
+    let added: Vec<String> = eval["headers_added"]
+        .as_array()
+        .expect("headers_added")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    let milter_ams = added
+        .iter()
+        .find(|h| h.starts_with("ARC-Message-Signature:"))
+        .unwrap_or_else(|| panic!("the milter seals: {added:?}"));
+    let (code, sealed, err) = run_cli(
+        &[
+            "arc",
+            "seal",
+            "--key",
+            &key,
+            "--domain",
+            "ours.example",
+            "--selector",
+            "s",
+            "--zone",
+            &zone,
+            "-c",
+            &cfg,
+            &msg,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "arc seal refused what the milter seals: {err}");
+    let tool_ams: String = sealed
+        .split("\r\n")
+        .skip_while(|l| !l.starts_with("ARC-Message-Signature:"))
+        .take_while(|l| l.starts_with("ARC-Message-Signature:") || l.starts_with([' ', '\t']))
+        .collect();
+    assert_eq!(tag(&tool_ams, "bh"), tag(milter_ams, "bh"), "{tool_ams}");
+    // the milter's h= also names the DKIM-Signature it added before sealing
+    let milter_h = tag(milter_ams, "h")
+        .expect("h=")
+        .replace(":dkim-signature", "");
+    assert_eq!(tag(&tool_ams, "h"), Some(milter_h), "{tool_ams}");
+    let out = write(dir.path(), "sealed.eml", sealed.as_bytes());
+    let mut again = vec!["eval", &out];
+    again.extend_from_slice(&envelope);
+    assert_eq!(json(&again)["arc"]["result"], "pass");
+}

@@ -69,7 +69,4 @@ pub enum ArcError {
     /// The body hash was not computed (requested after the body started).
     #[error("the body hash was not computed")]
     BodyHashUnavailable,
-    /// The message could not be read.
-    #[error("malformed message: {0}")]
-    Message(String),
 }

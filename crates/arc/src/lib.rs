@@ -104,11 +104,8 @@ pub async fn seal_parsed<R: Resolver + ?Sized>(
     payload: impl FnOnce(&ArcOutcome) -> authres::AuthenticationResults,
     now: u64,
 ) -> Result<(ArcOutcome, ArcSet), ArcError> {
-    if msg.header_end.is_malformed() {
-        return Err(ArcError::Message(
-            "the header section ends in a line that is not a header field".into(),
-        ));
-    }
+    // a header section cut short by a line that is not a field is sealed as the MTA passes
+    // it to the milter (that line and the rest are the body), as the milter seals it
     let mut hashes = dkim::BodyHashes::new(verifier.options().crypto);
     let mut chain = verifier.begin(&msg.headers, now, &mut hashes);
     let session = sealer.start(&mut hashes);
