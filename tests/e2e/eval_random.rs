@@ -26,6 +26,7 @@ use testkit::{Eml, MtaClient, Profile, Reply};
 use crate::support::binary;
 
 mod generate;
+mod tools;
 mod world;
 
 use generate::Case;

@@ -30,7 +30,8 @@ mod srs;
 mod hostile;
 // eval on a file and the milter behind Postfix (testkit's split) decide the same.
 mod eval_parity;
-// eval and the milter on a seeded stream of random hostile messages, envelopes and configs.
+// eval and the milter on a seeded stream of random hostile messages, envelopes and configs;
+// every offline tool (spf, dkim verify, arc verify, srs forward) against eval on another.
 mod eval_random;
 // Log lines cannot be forged by mail; JSON logs carry fields.
 mod logs;
