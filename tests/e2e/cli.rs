@@ -12,8 +12,6 @@ mod config_cases;
 mod config_parity;
 #[path = "cli_dkim.rs"]
 mod dkim;
-#[path = "cli_dkim_milter_view.rs"]
-mod dkim_milter_view;
 #[path = "cli_preflight.rs"]
 mod preflight;
 #[path = "cli_tool_parity.rs"]
@@ -488,45 +486,6 @@ fn srs_forward_and_reverse_refuse_what_is_no_address() {
     // the null sender is still an answer, not an error
     let (code, out, _) = run_cli(&["srs", "forward", "<>", "-c", &cfg], None);
     assert_eq!((code, out.trim()), (0, "<>"));
-}
-
-/// `srs forward` decides as the milter does (its doc says so): an address typed as an MTA
-/// hands it to the milter, with blanks inside the angle brackets or a source route (RFC 5321
-/// §4.1.2 `Path`, ignored by §C), is the mailbox the milter reads (milter_proto
-/// `Envelope::mailbox`, as `eval` takes it); it was rewritten with the blank or the route in
-/// the SRS address. And a sender the milter and the socketmap leave alone, a broken SRS1
-/// address of another forwarder, is printed unchanged with the reason (exit 0), not refused
-/// as an error.
-#[test]
-fn srs_forward_takes_the_address_as_the_milter_does() {
-    let (_, secret, _) = run_cli(&["srs", "secret"], None);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let secrets = write(dir.path(), "srs.secrets", secret.as_bytes());
-    let cfg = write(
-        dir.path(),
-        "milter.toml",
-        format!("[srs]\ndomain = \"fwd.test.example\"\nsecrets = \"{secrets}\"\n").as_bytes(),
-    );
-    let forward = |typed: &str| {
-        let (code, out, err) = run_cli(&["srs", "forward", typed, "-c", &cfg], None);
-        assert_eq!(code, 0, "{typed:?}: {err}");
-        (out.trim().to_string(), err)
-    };
-    let (plain, _) = forward("alice@example.org");
-    assert!(plain.starts_with("SRS0=") && plain.ends_with("=example.org=alice@fwd.test.example"));
-    for typed in [
-        "< alice@example.org >",
-        "<@relay.example:alice@example.org>",
-        "<@a.example,@b.example:alice@example.org>",
-    ] {
-        assert_eq!(forward(typed).0, plain, "{typed:?}");
-    }
-    let (out, err) = forward("SRS1=X@other.example");
-    assert_eq!(out, "SRS1=X@other.example");
-    assert!(
-        err.contains("not rewritten") && err.contains("SRS1"),
-        "{err}"
-    );
 }
 
 /// Numbers on the command line past any sensible range are refused with exit status 2 and a

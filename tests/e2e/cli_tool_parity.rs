@@ -210,3 +210,123 @@ fn arc_seal_seals_a_header_block_cut_short_as_the_milter_does() {
     again.extend_from_slice(&envelope);
     assert_eq!(json(&again)["arc"]["result"], "pass");
 }
+
+/// `srs forward` decides as the milter does (its doc says so): an address typed as an MTA
+/// hands it to the milter, with blanks inside the angle brackets or a source route (RFC 5321
+/// §4.1.2 `Path`, ignored by §C), is the mailbox the milter reads (milter_proto
+/// `Envelope::mailbox`, as `eval` takes it); it was rewritten with the blank or the route in
+/// the SRS address. And a sender the milter and the socketmap leave alone, a broken SRS1
+/// address of another forwarder, is printed unchanged with the reason (exit 0), not refused
+/// as an error.
+#[test]
+fn srs_forward_takes_the_address_as_the_milter_does() {
+    let (_, secret, _) = run_cli(&["srs", "secret"], None);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = write(dir.path(), "srs.secrets", secret.as_bytes());
+    let cfg = write(
+        dir.path(),
+        "milter.toml",
+        format!("[srs]\ndomain = \"fwd.test.example\"\nsecrets = \"{secrets}\"\n").as_bytes(),
+    );
+    let forward = |typed: &str| {
+        let (code, out, err) = run_cli(&["srs", "forward", typed, "-c", &cfg], None);
+        assert_eq!(code, 0, "{typed:?}: {err}");
+        (out.trim().to_string(), err)
+    };
+    let (plain, _) = forward("alice@example.org");
+    assert!(plain.starts_with("SRS0=") && plain.ends_with("=example.org=alice@fwd.test.example"));
+    for typed in [
+        "< alice@example.org >",
+        "<@relay.example:alice@example.org>",
+        "<@a.example,@b.example:alice@example.org>",
+    ] {
+        assert_eq!(forward(typed).0, plain, "{typed:?}");
+    }
+    let (out, err) = forward("SRS1=X@other.example");
+    assert_eq!(out, "SRS1=X@other.example");
+    assert!(
+        err.contains("not rewritten") && err.contains("SRS1"),
+        "{err}"
+    );
+}
+
+/// The string at `path` (keys and indexes joined by `/`) of a JSON document.
+fn result_of(json: &str, path: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(json).expect("json");
+    let mut node = &v;
+    for key in path.split('/') {
+        node = match key.parse::<usize>() {
+            Ok(i) => &node[i],
+            Err(_) => &node[key],
+        };
+    }
+    node.as_str().unwrap_or_default().to_string()
+}
+
+/// `dkim sign` and `dkim verify` agree with the milter: a field written with white space before
+/// its colon (`To :`, RFC 5322 §4.5.2) reaches the milter as `To` (Postfix and Sendmail drop
+/// that white space, and Postfix queues `To:`: docs/dmarc.md), so under `c=simple` header
+/// canonicalization (RFC 6376 §3.4.1, every byte counts) the tools must hash `To:` as the
+/// milter does.
+#[test]
+fn dkim_tools_read_white_space_before_a_colon_as_the_milter_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let generated = crate::support::genkey(dir.path(), "example.org", "s1", "ed25519");
+    let zone = write(
+        dir.path(),
+        "zone",
+        format!("s1._domainkey.example.org TXT \"{}\"\n", generated.value()).as_bytes(),
+    );
+    let msg = "From: alice@example.org\r\nTo  : bob@example.net\r\nSubject\t: hi\r\n\r\nbody\r\n";
+    let path = write(dir.path(), "in.eml", msg.as_bytes());
+    for canon in ["simple/simple", "relaxed/relaxed"] {
+        let (code, signed, err) = run_cli(
+            &[
+                "dkim",
+                "sign",
+                "--domain",
+                "example.org",
+                "--selector",
+                "s1",
+                "--key",
+                generated.path.to_str().expect("utf-8"),
+                "--canonicalization",
+                canon,
+                &path,
+            ],
+            None,
+        );
+        assert_eq!(code, 0, "{err}");
+        // the message itself is written out unchanged, below the signature
+        assert!(signed.ends_with(msg), "{signed:?}");
+        let signed_path = write(dir.path(), "signed.eml", signed.as_bytes());
+        let (_, verified, _) = run_cli(
+            &["dkim", "verify", "--zone", &zone, "--json", &signed_path],
+            None,
+        );
+        let (_, evaluated, err) = run_cli(
+            &[
+                "eval",
+                "--ip",
+                "192.0.2.1",
+                "--role",
+                "verify",
+                "--zone",
+                &zone,
+                "--json",
+                &signed_path,
+            ],
+            None,
+        );
+        let tool = result_of(&verified, "signatures/0/result");
+        let milter = result_of(&evaluated, "dkim/0/result");
+        assert_eq!(
+            tool, milter,
+            "{canon}: dkim verify {verified}\neval {evaluated} {err}"
+        );
+        assert_eq!(
+            milter, "pass",
+            "{canon}: the milter passes what the tool signed"
+        );
+    }
+}
