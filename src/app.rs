@@ -80,7 +80,10 @@ impl App {
             },
             ..dmarc::Config::default()
         });
-        let arc = arc::Verifier::default();
+        let arc = arc::Verifier::new(arc::VerifyOptions {
+            max_sets: config.arc.max_sets,
+            ..arc::VerifyOptions::default()
+        });
         let iprev = iprev::Config {
             max_names: config.iprev.max_names,
         };

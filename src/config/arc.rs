@@ -16,6 +16,10 @@ pub struct ArcConfig {
     /// Seal what `role = "forward"` listeners pass on, with the key `[[dkim.signing]]` picks
     /// for the message (RFC 8617 §5.1). Off by default.
     pub seal: bool,
+    /// The most ARC sets validated in one message, 1–50 (RFC 8617 §9.2: each set costs two
+    /// key lookups and two signature checks); a longer chain gets `arc=fail` with no DNS
+    /// query. Default 10.
+    pub max_sets: u32,
 }
 
 impl Default for ArcConfig {
@@ -24,6 +28,7 @@ impl Default for ArcConfig {
             verify: true,
             trusted_sealers: Vec::new(),
             seal: false,
+            max_sets: 10,
         }
     }
 }

@@ -199,6 +199,14 @@ impl Config {
                 );
             }
         }
+        if !(1..=arc::MAX_INSTANCE).contains(&self.arc.max_sets) {
+            // 0 would fail every chain; past 50 no chain is valid (RFC 8617 §4.2.1)
+            bail!(
+                "arc.max_sets{}: must be 1 to {} (turn validation off with verify = false)",
+                line_of("max_sets"),
+                arc::MAX_INSTANCE
+            );
+        }
         if self.arc.seal && !self.arc.verify {
             bail!(
                 "arc.seal{}: sealing needs arc.verify = true (the seal's cv= is the validation result)",

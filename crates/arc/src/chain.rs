@@ -62,8 +62,9 @@ impl Entry {
 }
 
 /// Collects the ARC header fields of `headers` and checks the structure (RFC 8617 §5.2 steps
-/// 1–3). Work is bounded: beyond 150 ARC fields (50 sets) nothing is parsed.
-pub(crate) fn structure(headers: &[HeaderField]) -> Structure {
+/// 1–3). Work is bounded: beyond `max_sets` sets' fields (at most 50 sets, 150 fields) nothing
+/// is parsed.
+pub(crate) fn structure(headers: &[HeaderField], max_sets: u32) -> Structure {
     let arc: Vec<(usize, ArcField)> = headers
         .iter()
         .enumerate()
@@ -72,11 +73,17 @@ pub(crate) fn structure(headers: &[HeaderField]) -> Structure {
     if arc.is_empty() {
         return Structure::None;
     }
-    // step 1: at most 50 sets
-    let max_fields = usize::try_from(MAX_INSTANCE).unwrap_or(50) * 3;
+    // step 1: at most 50 sets, or fewer where the operator set a lower limit (each set costs
+    // two key lookups and two signature checks, RFC 8617 §9.2)
+    let limit = max_sets.clamp(1, MAX_INSTANCE);
+    let max_fields = usize::try_from(limit).unwrap_or(50).saturating_mul(3);
     if arc.len() > max_fields {
         return Structure::Broken {
-            reason: FailReason::TooManySets { fields: arc.len() },
+            reason: FailReason::TooManySets {
+                fields: arc.len(),
+                limit,
+            },
+            // not known without parsing; as high as a chain goes, so nobody seals after it
             highest: MAX_INSTANCE,
         };
     }
@@ -210,7 +217,7 @@ mod tests {
     }
 
     fn reason(headers: &[HeaderField]) -> FailReason {
-        match structure(headers) {
+        match structure(headers, MAX_INSTANCE) {
             Structure::Broken { reason, .. } => reason,
             other => panic!("{other:?}"),
         }
@@ -221,13 +228,13 @@ mod tests {
         let mut h = set(2, "pass");
         h.extend(set(1, "none"));
         h.push(HeaderField::new("From", " a@e.org"));
-        let Structure::Sound(sets) = structure(&h) else {
+        let Structure::Sound(sets) = structure(&h, MAX_INSTANCE) else {
             panic!()
         };
         assert_eq!(sets.len(), 2);
         assert_eq!(sets[0].instance, 1);
         assert_eq!(sets[0].positions(), [5, 4, 3]);
-        assert!(matches!(structure(&h[6..]), Structure::None));
+        assert!(matches!(structure(&h[6..], MAX_INSTANCE), Structure::None));
     }
 
     #[test]
@@ -265,11 +272,17 @@ mod tests {
             FailReason::Malformed(ArcError::BadInstance { .. })
         ));
         let h: Vec<HeaderField> = (1..=51).flat_map(|i| set(i, "pass")).collect();
-        assert_eq!(reason(&h), FailReason::TooManySets { fields: 153 });
+        assert_eq!(
+            reason(&h),
+            FailReason::TooManySets {
+                fields: 153,
+                limit: 50
+            }
+        );
         let h: Vec<HeaderField> = (1..=50)
             .rev()
             .flat_map(|i| set(i, if i == 1 { "none" } else { "pass" }))
             .collect();
-        assert!(matches!(structure(&h), Structure::Sound(s) if s.len() == 50));
+        assert!(matches!(structure(&h, MAX_INSTANCE), Structure::Sound(s) if s.len() == 50));
     }
 }

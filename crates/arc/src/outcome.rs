@@ -54,11 +54,13 @@ impl fmt::Display for ChainStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FailReason {
-    /// More ARC header fields than 50 sets hold (RFC 8617 §5.2 step 1, §4.2.1); nothing
-    /// was parsed.
+    /// More ARC header fields than 50 sets hold (RFC 8617 §5.2 step 1, §4.2.1), or than the
+    /// operator's lower limit on sets allows (RFC 8617 §9.2); nothing was parsed.
     TooManySets {
         /// Number of ARC header fields.
         fields: usize,
+        /// The most sets checked (50, or the operator's limit).
+        limit: u32,
     },
     /// A field's instance or tags cannot be read (RFC 8617 §4.1, §4.2.1).
     Malformed(ArcError),
@@ -132,8 +134,8 @@ impl FailReason {
 impl fmt::Display for FailReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FailReason::TooManySets { fields } => {
-                write!(f, "more than 50 ARC sets ({fields} ARC header fields)")
+            FailReason::TooManySets { fields, limit } => {
+                write!(f, "more than {limit} ARC sets ({fields} ARC header fields)")
             }
             FailReason::Malformed(e) => write!(f, "{e}"),
             FailReason::Terminated { instance } => {

@@ -312,7 +312,7 @@ fn previous_sets<'h>(
     headers: &'h [HeaderField],
     chain: &ArcOutcome,
 ) -> Result<Vec<&'h HeaderField>, ArcError> {
-    match (chain.result, structure(headers)) {
+    match (chain.result, structure(headers, MAX_INSTANCE)) {
         (ChainStatus::Fail, _) | (ChainStatus::None, Structure::None) => Ok(Vec::new()),
         (ChainStatus::Pass, Structure::Sound(sets)) if sets.len() == chain.sets.len() => Ok(sets
             .iter()

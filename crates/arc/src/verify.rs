@@ -33,6 +33,10 @@ pub struct VerifyOptions {
     /// with `l=` are not checked (they end the scan), so that the body is hashed at most
     /// three ways.
     pub oldest_pass: bool,
+    /// The most ARC sets checked (RFC 8617 §9.2: each costs two key lookups and two signature
+    /// checks); a longer chain fails at end of headers, with no DNS query. 1–50; default 50,
+    /// the protocol's limit (RFC 8617 §4.2.1).
+    pub max_sets: u32,
 }
 
 impl Default for VerifyOptions {
@@ -41,6 +45,7 @@ impl Default for VerifyOptions {
             crypto: crypto::default_provider(),
             future_skew: 300,
             oldest_pass: true,
+            max_sets: crate::fields::MAX_INSTANCE,
         }
     }
 }
@@ -50,6 +55,7 @@ impl std::fmt::Debug for VerifyOptions {
         f.debug_struct("VerifyOptions")
             .field("future_skew", &self.future_skew)
             .field("oldest_pass", &self.oldest_pass)
+            .field("max_sets", &self.max_sets)
             .finish_non_exhaustive()
     }
 }
@@ -114,7 +120,7 @@ impl Verifier {
             state: State::Done(ArcOutcome::none()),
             keys: KeyLookups::default(),
         };
-        let sets = match structure(headers) {
+        let sets = match structure(headers, self.options.max_sets) {
             Structure::None => return cv,
             Structure::Broken { reason, highest } => {
                 cv.state = State::Done(ArcOutcome::fail(reason, highest));

@@ -341,7 +341,8 @@ fn bounded_work_on_long_and_junk_chains() {
         assert_eq!(
             chain.early_outcome().and_then(|o| o.reason.clone()),
             Some(FailReason::TooManySets {
-                fields: sets as usize * 3
+                fields: sets as usize * 3,
+                limit: 50
             })
         );
     }
@@ -366,4 +367,60 @@ fn bounded_work_on_long_and_junk_chains() {
         })
     );
     assert_eq!(o.sets.len(), 50);
+}
+
+/// A valid chain of `hops` sets, each sealed with Ed25519 (fast to make).
+fn valid_chain(hops: usize) -> Vec<u8> {
+    let mut msg = MESSAGE.as_bytes().to_vec();
+    for hop in 1..=hops {
+        let (_, next) = seal(&sealer("ed"), &msg, &format!("mx{hop}.example.org")).unwrap();
+        msg = next;
+    }
+    msg
+}
+
+#[test]
+fn operator_limit_on_sets_ends_a_long_chain_before_any_key_lookup() {
+    // A crafted chain whose every set verifies costs two key lookups and two signature checks
+    // per set, each up to an 8192-bit RSA key, and ARC-Seal i=N hashes all N sets: 50 sets
+    // made one message cost ~1,300 ordinary ones (audit 5, cost). `[arc] max_sets` bounds it
+    // (RFC 8617 §9.2: 2*N queries; RFC 6376 §6.1: a verifier MAY limit the signatures it
+    // tries). Past the limit: fail at end of headers, with no DNS question and no body hash.
+    let msg = valid_chain(11);
+    let m = message::parse_message(&msg);
+    let limited = Verifier::new(arc::VerifyOptions {
+        max_sets: 10,
+        ..arc::VerifyOptions::default()
+    });
+    let mut hashes = BodyHashes::default();
+    let chain = limited.begin(&m.headers, NOW, &mut hashes);
+    assert_eq!(chain.key_queries().len(), 0);
+    assert_eq!(hashes.hasher_count(), 0);
+    let o = chain.early_outcome().expect("decided at end of headers");
+    assert_eq!(o.result, ChainStatus::Fail);
+    assert_eq!(
+        o.reason,
+        Some(FailReason::TooManySets {
+            fields: 33,
+            limit: 10
+        })
+    );
+    assert_eq!(
+        o.reason.as_ref().map(ToString::to_string).as_deref(),
+        Some("more than 10 ARC sets (33 ARC header fields)")
+    );
+    // the same chain within the limit validates
+    let within = Verifier::new(arc::VerifyOptions {
+        max_sets: 11,
+        ..arc::VerifyOptions::default()
+    });
+    let o = common::block_on(arc::verify_message(
+        &within,
+        &common::key_resolver(),
+        &msg,
+        NOW,
+    ));
+    assert_eq!(o.result, ChainStatus::Pass, "{:?}", o.reason);
+    // the library's default is the RFC's 50 (the milter's `[arc] max_sets` default is lower)
+    assert_eq!(arc::VerifyOptions::default().max_sets, arc::MAX_INSTANCE);
 }
