@@ -151,9 +151,14 @@ pub enum FromProblem {
     MultipleFromFields(usize),
     /// The `From:` field holds several mailboxes (rejected when configured).
     MultipleAddresses(usize),
-    /// The `From:` field(s) name several distinct author domains.
-    MultipleAuthorDomains(Vec<String>),
-    /// More author domains than [`Config::max_author_domains`].
+    /// The `From:` field(s) name several distinct author domains (RFC 9989 §11.5).
+    MultipleAuthorDomains {
+        /// How many distinct domains.
+        count: usize,
+        /// The first ones in order, at most one more than [`Config::max_author_domains`].
+        first: Vec<String>,
+    },
+    /// More author domains than [`Config::max_author_domains`] (RFC 9989 §11.5).
     TooManyAuthorDomains(usize),
     /// The `From:` field holds no mailbox (display name only, empty group, ...).
     NoAddress,
@@ -190,12 +195,12 @@ impl fmt::Display for FromProblem {
             FromProblem::NoFromField => f.write_str("no From header field"),
             FromProblem::MultipleFromFields(n) => write!(f, "{n} From header fields"),
             FromProblem::MultipleAddresses(n) => write!(f, "{n} addresses in From"),
-            FromProblem::MultipleAuthorDomains(d) => {
-                write!(f, "{} author domains in From:", d.len())?;
-                for domain in d.iter().take(SHOWN_DOMAINS) {
+            FromProblem::MultipleAuthorDomains { count, first } => {
+                write!(f, "{count} author domains in From:")?;
+                for domain in first.iter().take(SHOWN_DOMAINS) {
                     write!(f, " {}", shown(domain))?;
                 }
-                match d.len().checked_sub(SHOWN_DOMAINS) {
+                match count.checked_sub(SHOWN_DOMAINS) {
                     Some(more) if more > 0 => write!(f, " and {more} more"),
                     _ => Ok(()),
                 }
