@@ -151,3 +151,25 @@ fn a_socket_mode_without_write_permission_is_refused() {
         assert!(Config::parse(&text).is_ok(), "{mode}");
     }
 }
+
+/// `[arc] max_sets` bounds the work of one message's chain (RFC 8617 §9.2: two key lookups
+/// and two signature checks per set): 10 by default, 1–50 (the protocol's limit, §4.2.1), and
+/// it reaches the verifier.
+#[test]
+fn arc_max_sets_is_bounded_and_reaches_the_verifier() {
+    assert_eq!(Config::default().arc.max_sets, 10);
+    for bad in [0, 51] {
+        let err = Config::parse(&format!("[arc]\nmax_sets = {bad}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("arc.max_sets (line 2)"), "{err}");
+    }
+    let config = Config::parse("[arc]\nmax_sets = 50\n").unwrap();
+    assert_eq!(config.arc.max_sets, 50);
+    let app = crate::app::App::new(
+        Config::parse("[arc]\nmax_sets = 3\n").unwrap(),
+        std::sync::Arc::new(dns::memory::MemoryResolver::new()),
+    )
+    .unwrap();
+    assert_eq!(app.arc.options().max_sets, 3);
+}
