@@ -47,7 +47,8 @@ pub struct HickoryConfig {
     pub nameservers: Vec<SocketAddr>,
     /// Timeout of one query attempt.
     pub timeout: Duration,
-    /// Attempts per query before giving up with [`DnsError::Timeout`].
+    /// Times a question is sent (the first try included) before giving up with
+    /// [`DnsError::Timeout`] (RFC 1035 §4.2.1 leaves retransmission to the resolver).
     pub attempts: usize,
     /// Responses kept in the cache (positive and negative together).
     pub cache_size: u64,
@@ -132,7 +133,8 @@ impl HickoryResolver {
         };
         let opts: &mut ResolverOpts = builder.options_mut();
         opts.timeout = config.timeout;
-        opts.attempts = config.attempts.max(1);
+        // hickory's `attempts` counts the retries after the first try; ours counts the tries
+        opts.attempts = config.attempts.max(1) - 1;
         // Our own cache (below) does the caching: its bound is exact and it sees the TTLs.
         opts.cache_size = 0;
         opts.use_hosts_file = ResolveHosts::Never;
