@@ -80,10 +80,7 @@ impl App {
             },
             ..dmarc::Config::default()
         });
-        let arc = arc::Verifier::new(arc::VerifyOptions {
-            max_sets: config.arc.max_sets,
-            ..arc::VerifyOptions::default()
-        });
+        let arc = arc_verifier(&config);
         let iprev = iprev::Config {
             max_names: config.iprev.max_names,
         };
@@ -125,4 +122,13 @@ pub fn host_name() -> String {
     } else {
         name
     }
+}
+
+/// The ARC validator as `[arc]` configures it (RFC 8617 §5.2; `max_sets`), for the milter and
+/// for `authmilter arc verify` / `arc seal`, which must answer as the milter does.
+pub fn arc_verifier(config: &Config) -> arc::Verifier {
+    arc::Verifier::new(arc::VerifyOptions {
+        max_sets: config.arc.max_sets,
+        ..arc::VerifyOptions::default()
+    })
 }

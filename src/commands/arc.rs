@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use arc::{ArcOutcome, ArcSetInfo, Sealer, SealerConfig, SignatureCheck, Verifier};
+use arc::{ArcOutcome, ArcSetInfo, Sealer, SealerConfig, SignatureCheck};
 use authres::AuthenticationResults;
 use serde::Serialize;
 
@@ -152,7 +152,7 @@ fn verify(args: ArcVerifyArgs) -> anyhow::Result<ExitCode> {
     // milter's (RFC 6376 §3.4.1 simple canonicalization hashes the name as written)
     let msg = message::parse_message(&raw).with_milter_names();
     let outcome = runtime()?.block_on(arc::verify_parsed(
-        &Verifier::default(),
+        &crate::app::arc_verifier(&config),
         &*resolver,
         &msg,
         dkim::unix_now(),
@@ -250,7 +250,7 @@ fn seal(args: ArcSealArgs) -> anyhow::Result<ExitCode> {
     let msg = message::parse_message(&raw).with_milter_names();
     let (outcome, set) = runtime()?
         .block_on(arc::seal_parsed(
-            &Verifier::default(),
+            &crate::app::arc_verifier(&config),
             &sealer,
             &*resolver,
             &msg,

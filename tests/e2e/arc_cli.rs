@@ -142,6 +142,15 @@ fn arc_seal_and_verify_round_trip() {
         "{out}"
     );
 
+    // `[arc] max_sets` of the configuration bounds the tool's chain as the milter's
+    let small = write(dir.path(), "small.toml", b"[arc]\nmax_sets = 1\n");
+    let (code, out, err) = run_cli(
+        &["arc", "verify", "-c", &small, "--zone", &zone, "-"],
+        Some(hop2.as_bytes()),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("arc=fail (more than 1 ARC sets"), "{out}");
+
     // the body changed after hop 2
     let tampered = hop2.replacen("Hello list", "Hello lust", 1);
     let (_, out, _) = run_cli(
