@@ -126,10 +126,14 @@ impl InboundChecks {
         if app.config.dkim.verify {
             // parsed only if there are more signatures than the verification budget
             let authors = std::cell::OnceCell::new();
+            let limit = app.dmarc.config().max_author_domains;
             let mv = app
                 .dkim
                 .begin_shared(headers, dkim::unix_now(), hashes, |d| {
-                    could_align(d, authors.get_or_init(|| candidate_author_domains(&from)))
+                    could_align(
+                        d,
+                        authors.get_or_init(|| candidate_author_domains(&from, limit)),
+                    )
                 });
             for name in mv.key_queries() {
                 let (a, n) = (Arc::clone(app), name.clone());
@@ -316,10 +320,10 @@ fn sealed_pass_aligns(
 
 /// The distinct domains of the addresses in the From fields, as far as they parse: used
 /// only to decide which DKIM signatures to verify first, never for a result. None when there
-/// are more than DMARC evaluates (RFC 9989 §4.4: more is permerror, no signature can align),
-/// so each signature's question costs a few comparisons, however long the From fields are.
-fn candidate_author_domains(from: &[Vec<u8>]) -> Vec<String> {
-    let limit = dmarc::Config::default().max_author_domains;
+/// are more than DMARC evaluates (`limit`, its `max_author_domains`; RFC 9989 §4.4: more is
+/// permerror, no signature can align), so each signature's question costs a few comparisons,
+/// however long the From fields are.
+fn candidate_author_domains(from: &[Vec<u8>], limit: usize) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for value in from {
         let Ok(addrs) = dmarc::parse_from(value) else {
@@ -556,13 +560,19 @@ mod tests {
 
     #[test]
     fn alignment_candidates() {
-        let authors = candidate_author_domains(&[b" Joe <joe@mail.example.com>".to_vec()]);
+        let authors = candidate_author_domains(
+            &[b" Joe <joe@mail.example.com>".to_vec()],
+            dmarc::Config::default().max_author_domains,
+        );
         assert_eq!(authors, ["mail.example.com"]);
         assert!(could_align("example.com", &authors));
         assert!(could_align("Other.Example.COM.", &authors));
         assert!(!could_align("example.net", &authors));
         // a U-label d= (RFC 8616 §5) aligns with the A-label author domain
-        let authors = candidate_author_domains(&[" jörg@bücher.example".as_bytes().to_vec()]);
+        let authors = candidate_author_domains(
+            &[" jörg@bücher.example".as_bytes().to_vec()],
+            dmarc::Config::default().max_author_domains,
+        );
         assert_eq!(authors, ["xn--bcher-kva.example"]);
         assert!(could_align("Bücher.example", &authors));
         assert!(could_align("mail.bücher.example", &authors));
@@ -577,7 +587,7 @@ mod tests {
         // candidates are the distinct domains, none when there are more than that.
         let limit = dmarc::Config::default().max_author_domains;
         let same: Vec<u8> = vec![" a@mail.example.com"; 10_000].join(",").into_bytes();
-        let authors = candidate_author_domains(&[same]);
+        let authors = candidate_author_domains(&[same], limit);
         assert_eq!(authors, ["mail.example.com"]);
         assert!(could_align("example.com", &authors));
         let few: Vec<u8> = (0..limit)
@@ -585,17 +595,17 @@ mod tests {
             .collect::<Vec<_>>()
             .join(",")
             .into_bytes();
-        assert_eq!(candidate_author_domains(&[few]).len(), limit);
+        assert_eq!(candidate_author_domains(&[few], limit).len(), limit);
         let many: Vec<u8> = (0..10_000)
             .map(|i| format!("a@d{i}.io"))
             .collect::<Vec<_>>()
             .join(",")
             .into_bytes();
-        assert_eq!(candidate_author_domains(&[many]).len(), 0);
+        assert_eq!(candidate_author_domains(&[many], limit).len(), 0);
         // the limit counts distinct domains across every From field
         let fields: Vec<Vec<u8>> = (0..=limit)
             .map(|i| format!("a@d{i}.example").into_bytes())
             .collect();
-        assert_eq!(candidate_author_domains(&fields).len(), 0);
+        assert_eq!(candidate_author_domains(&fields, limit).len(), 0);
     }
 }
