@@ -385,10 +385,7 @@ fn forged_8bit_srs(srs: &srs::Srs, address: &[u8]) -> bool {
         address.get(..at).unwrap_or_default(),
         address.get(at + 1..).unwrap_or_default(),
     );
-    let domain = domain.strip_suffix(b".").unwrap_or(domain);
-    domain.eq_ignore_ascii_case(srs.srs_domain().as_bytes())
-        && srs::is_srs_address(local)
-        && srs.reverse_bytes(address).is_err()
+    srs.is_srs_domain(domain) && srs::is_srs_address(local) && srs.reverse_bytes(address).is_err()
 }
 
 /// True when RCPT may be refused (SRS reverse rewriting checks the recipients); every other

@@ -80,9 +80,10 @@ impl Srs {
 
     /// `domain` is our SRS domain: in any case, with or without a trailing dot (RFC 5321
     /// §2.3.5, RFC 1034 §3.1); the milter, the socketmap and the CLI decide alike.
-    pub fn is_srs_domain(&self, domain: &str) -> bool {
-        let domain = domain.strip_suffix('.').unwrap_or(domain);
-        domain.eq_ignore_ascii_case(self.srs_domain())
+    pub fn is_srs_domain(&self, domain: &(impl AsRef<[u8]> + ?Sized)) -> bool {
+        let domain = domain.as_ref();
+        let domain = domain.strip_suffix(b".").unwrap_or(domain);
+        domain.eq_ignore_ascii_case(self.srs_domain().as_bytes())
     }
 
     /// Today's day number from the configured clock.
