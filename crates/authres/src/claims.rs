@@ -1,8 +1,8 @@
 //! Which authserv-id an incoming field claims, read as every reader of it might read it, to
 //! find the forged fields that claim ours (RFC 8601 §5).
 
-use crate::encoded_word;
 use crate::parse::Parser;
+use message::encoded_words;
 
 /// Whether the field claims to come from `ours` (RFC 8601 §5: remove such fields from
 /// incoming mail). Fails closed: the first value after CFWS is the claimed id whatever
@@ -16,7 +16,7 @@ use crate::parse::Parser;
 /// labels are spread over CFWS (`mx (c) . example . com`), as obs-domain readers read it.
 pub fn claims_authserv_id(value: &[u8], ours: &str) -> bool {
     claims_as_written(value, ours)
-        || encoded_word::decode(value).is_some_and(|decoded| claims_as_written(&decoded, ours))
+        || encoded_words::decode(value).is_some_and(|decoded| claims_as_written(&decoded, ours))
 }
 
 /// [`claims_authserv_id`] on the octets as they are.

@@ -25,7 +25,6 @@
 #![warn(missing_docs)]
 
 mod claims;
-mod encoded_word;
 mod error;
 mod format;
 #[doc(hidden)]

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod encoded_words;
 mod field;
 mod headers;
 mod line_endings;

@@ -1,13 +1,13 @@
-//! RFC 2047 encoded-words, decoded only to see a field as the readers that decode them
-//! anywhere see it (Python's `email`, mail clients showing the field), so that a forged
-//! authserv-id written as one is still found (RFC 8601 §5).
+//! RFC 2047 encoded-words, decoded as the readers that decode them anywhere read them
+//! (Python's `email`, mail clients showing a field or an attachment's name): to find a forged
+//! authserv-id written as one (RFC 8601 §5), and to read a report attachment's file name.
 
 /// `value` with every RFC 2047 §2 encoded-word (`=?charset?B|Q?text?=`) replaced by its
 /// decoded octets and the white space between two adjacent ones dropped (RFC 2047 §6.2);
 /// `None` when it has none. As lenient as those readers: a language tag (RFC 2231 §5), any
 /// charset name, white space inside the text, bad Base64 or `=XX`, all decode. One pass: an
 /// encoded-word's text ends at the first `?=`, and without one no later word can end.
-pub(crate) fn decode(value: &[u8]) -> Option<Vec<u8>> {
+pub fn decode(value: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(value.len());
     let mut decoded_any = false;
     // where the last decoded word ended, in `value` and in `out`
