@@ -15,6 +15,9 @@ use crate::app::App;
 use super::message::MessageState;
 use super::results::Results;
 use super::task::Task;
+use trusted_sealers::trusted_override;
+
+mod trusted_sealers;
 
 /// A result computed once per connection (HELO SPF, iprev) and shared by its messages.
 #[derive(Debug, Default)]
@@ -233,91 +236,6 @@ impl InboundChecks {
     }
 }
 
-/// A trusted sealer's recorded pass for the From domain of a message that failed DMARC
-/// (RFC 8617 §7.2.1, docs/arc.md "Trusting sealers"): the chain must pass, the sealer be on
-/// `[arc] trusted_sealers`, its results still apply to this message, and the recorded pass
-/// be a `dmarc=pass` for the author domain or a DKIM/SPF pass aligned with it as the record's
-/// `adkim`/`aspf` ask. With several author domains (`multiple_from = "strictest"`) every one
-/// that DMARC would act on needs such a pass of its own, and one whose DMARC is undecided
-/// (temperror) allows no override: a pass for one domain says nothing about another.
-fn trusted_override(app: &App, results: &Results) -> Option<arc::TrustedPass> {
-    if app.config.arc.trusted_sealers.is_empty() {
-        return None;
-    }
-    let chain = results.arc.as_ref()?;
-    let d = results.dmarc.as_ref()?;
-    let e = d.primary()?;
-    if e.result != dmarc::DmarcResult::Fail {
-        return None;
-    }
-    let pass = trusted_pass_for(app, chain, e)?;
-    for other in d.evaluations.iter().skip(1) {
-        match other.result {
-            dmarc::DmarcResult::Pass | dmarc::DmarcResult::None => {}
-            dmarc::DmarcResult::Fail if other.disposition == dmarc::Disposition::None => {}
-            dmarc::DmarcResult::Fail => {
-                trusted_pass_for(app, chain, other)?;
-            }
-            dmarc::DmarcResult::TempError | dmarc::DmarcResult::PermError => return None,
-        }
-    }
-    Some(pass)
-}
-
-/// A trusted sealer's recorded pass for the author domain of one evaluation, aligned as its
-/// record asks (RFC 8617 §7.2.1, RFC 9989 §4.4).
-fn trusted_pass_for(
-    app: &App,
-    chain: &arc::ArcOutcome,
-    e: &dmarc::Evaluation,
-) -> Option<arc::TrustedPass> {
-    let author = e.author_domain.as_str();
-    let (adkim, aspf) = e.record.as_ref().map_or(
-        (dmarc::AlignmentMode::Relaxed, dmarc::AlignmentMode::Relaxed),
-        |r| (r.adkim, r.aspf),
-    );
-    // the author's Organizational Domain as this evaluation found it: the DNS tree walk's
-    // in RFC 9989 mode, so a sealed pass aligns exactly as a fresh one would here
-    let walked_org = match e.discovery {
-        dmarc::DiscoveryMethod::TreeWalk => e.org_domain.as_deref(),
-        dmarc::DiscoveryMethod::Psl => None,
-    };
-    chain.trusted_pass(
-        |sealer| app.config.arc.trusts(sealer),
-        author,
-        |kind, domain| {
-            let mode = match kind {
-                arc::PassKind::Spf => aspf,
-                _ => adkim,
-            };
-            sealed_pass_aligns(mode, author, walked_org, domain)
-        },
-    )
-}
-
-/// Whether a domain a trusted sealer recorded a pass for aligns with the author domain
-/// (RFC 9989 §4.4, RFC 7489 §3.1). Relaxed: the same Organizational Domain — with
-/// `walked_org` (RFC 9989 §4.10, the author's found by the tree walk) a domain at or below it,
-/// else by the public suffix list (RFC 7489 §3.2).
-fn sealed_pass_aligns(
-    mode: dmarc::AlignmentMode,
-    author: &str,
-    walked_org: Option<&str>,
-    domain: &str,
-) -> bool {
-    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-    if domain == author {
-        return true;
-    }
-    match (mode, walked_org) {
-        (dmarc::AlignmentMode::Strict, _) => false,
-        (dmarc::AlignmentMode::Relaxed, Some(org)) => dns::name::is_subdomain_of(&domain, org),
-        (dmarc::AlignmentMode::Relaxed, None) => {
-            dmarc::psl_organizational_domain(&domain) == dmarc::psl_organizational_domain(author)
-        }
-    }
-}
-
 /// The distinct domains of the addresses in the From fields, as far as they parse: used
 /// only to decide which DKIM signatures to verify first, never for a result. None when there
 /// are more than DMARC evaluates (`limit`, its `max_author_domains`; RFC 9989 §4.4: more is
@@ -479,68 +397,6 @@ pub fn dkim_outcome(r: dkim::DkimResult) -> dmarc::DkimOutcome {
 
 #[cfg(test)]
 mod tests {
-    use super::sealed_pass_aligns;
-    use dmarc::AlignmentMode::{Relaxed, Strict};
-
-    /// RFC 9989 §4.4: a trusted sealer's recorded pass aligns by the Organizational Domain
-    /// this evaluation used: the tree walk's when it walked, else the public suffix list's.
-    #[test]
-    fn a_sealed_pass_aligns_by_the_evaluations_organizational_domain() {
-        // the tree walk found github.io to be the author's Organizational Domain (no psd=y
-        // there); the PSL would call each user's github.io subdomain its own organization
-        let walked = Some("github.io");
-        assert!(sealed_pass_aligns(
-            Relaxed,
-            "a.github.io",
-            walked,
-            "b.github.io"
-        ));
-        assert!(!sealed_pass_aligns(
-            Relaxed,
-            "a.github.io",
-            None,
-            "b.github.io"
-        ));
-        assert!(sealed_pass_aligns(
-            Relaxed,
-            "a.github.io",
-            walked,
-            "GitHub.io."
-        ));
-        assert!(!sealed_pass_aligns(
-            Relaxed,
-            "a.github.io",
-            walked,
-            "evilgithub.io"
-        ));
-        assert!(!sealed_pass_aligns(Relaxed, "a.github.io", walked, "io"));
-        assert!(!sealed_pass_aligns(
-            Strict,
-            "a.github.io",
-            walked,
-            "b.github.io"
-        ));
-        assert!(sealed_pass_aligns(
-            Strict,
-            "a.github.io",
-            walked,
-            "A.github.io"
-        ));
-        // without a walk, the public suffix list
-        assert!(sealed_pass_aligns(
-            Relaxed,
-            "mail.example.com",
-            None,
-            "example.com"
-        ));
-        assert!(!sealed_pass_aligns(
-            Relaxed,
-            "mail.example.com",
-            None,
-            "example.net"
-        ));
-    }
-
     use super::*;
 
     #[test]

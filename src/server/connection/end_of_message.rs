@@ -1,0 +1,184 @@
+//! End of message (milter protocol §3.4 SMFIC_BODYEOB): the pipeline's work under the
+//! `eom_timeout` budget with PROGRESS while it runs, the message's log line and metrics, then
+//! the modifications and exactly one final reply.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use milter_proto::Response;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+
+use crate::logging::Escaped;
+use crate::metrics::MessageTiming;
+use crate::quiet_socket::ReadArrived;
+
+use super::timer::deadline_after;
+use super::{ConnError, Connection, out_of_time, write_all};
+use crate::server::responses::{Hold, decision_responses};
+
+impl<S> Connection<S>
+where
+    S: AsyncRead + AsyncWrite + ReadArrived + Unpin + Send,
+{
+    /// End of message: run the pipeline under the EOM budget, sending PROGRESS while waiting,
+    /// then the modifications and exactly one final reply. What the answer for a blown budget
+    /// needs from the message (the forged Authentication-Results to remove) is taken first.
+    pub(super) async fn end_of_message(&mut self) -> Result<(), ConnError> {
+        let q = self.macro_string(b"i");
+        self.pipeline.set_queue_id(q);
+        let queue_id = self.pipeline.queue_id().unwrap_or("-").to_string();
+        let cfg = &self.app.config.server;
+        let budget = cfg.eom_timeout.get();
+        let every = cfg.progress_interval.get().max(Duration::from_millis(100));
+        // the answer for a blown budget is built only then, but it still removes the
+        // forged Authentication-Results, which the work consumes with the message
+        let fallback_deletions = self.pipeline.fallback_deletions();
+        let started = Instant::now();
+        let Connection {
+            stream,
+            session,
+            pipeline,
+            wbuf,
+            write_timeout,
+            timer,
+            out_of_time: shutdown_deadline,
+            ..
+        } = self;
+        let mut shutting_down = false;
+        let decision = {
+            // on the heap: the checks' state (DNS lookups in flight) is most of a connection
+            // future's size, and a small task future is cheap to spawn and to finish (tokio
+            // moves it whole), and costs an idle connection nothing
+            let mut work = Box::pin(pipeline.end_of_message());
+            let budget_end = deadline_after(budget);
+            let mut next_progress = deadline_after(every);
+            loop {
+                // the work is polled first: when it needs no waiting (the usual case, its
+                // DNS answers cached) the timer is never looked at
+                let wake = budget_end.min(next_progress);
+                let step = tokio::select! {
+                    biased;
+                    r = timer.within(wake, work.as_mut()) => r,
+                    () = out_of_time(shutdown_deadline) => {
+                        shutting_down = true;
+                        None
+                    }
+                };
+                match step {
+                    Some(d) => break Some(d),
+                    None if shutting_down || wake >= budget_end => break None,
+                    None => {
+                        session.send(&Response::Progress, wbuf)?;
+                        write_all(stream, timer, wbuf, *write_timeout).await?;
+                        next_progress = deadline_after(every);
+                    }
+                }
+            }
+        };
+        let decision = match decision {
+            Some(d) => d,
+            None => {
+                self.pipeline.after_timeout();
+                let why = if shutting_down {
+                    format!(
+                        "checks did not finish before the shutdown's server.shutdown_timeout ({})",
+                        self.app.config.server.shutdown_timeout
+                    )
+                } else {
+                    format!(
+                        "checks did not finish within {}",
+                        self.app.config.server.eom_timeout
+                    )
+                };
+                tracing::warn!(
+                    queue_id = %Escaped::str(&queue_id),
+                    "end-of-message {why}; answering per policy.on_error"
+                );
+                Arc::new(self.pipeline.fallback_decision(fallback_deletions, &why))
+            }
+        };
+        let timing = MessageTiming {
+            since_start: self.message_start.take().map(|t| t.elapsed()),
+            end_of_message: started.elapsed(),
+        };
+        // the fields are built only when the line is written (not at `log.level = "warn"`)
+        if tracing::enabled!(tracing::Level::INFO) {
+            let client = self.client_label();
+            let fields = decision.results.as_deref().map(|r| r.log_fields());
+            let fields = fields.unwrap_or_default();
+            tracing::info!(
+                queue_id = %Escaped::str(&queue_id),
+                client = %client,
+                results = %Escaped::str(&decision.summary),
+                spf = fields.spf,
+                dkim = %fields.dkim,
+                dmarc = fields.dmarc,
+                from_domain = %Escaped::str(&fields.from_domain),
+                iprev = fields.iprev,
+                action = decision.action(),
+                reply = %Escaped::str(&decision.verdict.reply_text().unwrap_or_default()),
+                elapsed_ms = timing.end_of_message.as_millis() as u64,
+                "message"
+            );
+        }
+        self.pipeline.services().metrics.record_message(
+            self.pipeline.role(),
+            &decision,
+            &self.app.signing,
+            timing,
+        );
+        // header deletions are the forged Authentication-Results: when the MTA did not allow
+        // them (no SMFIF_CHGHDRS), our header or no delivery (RFC 8601 §5)
+        let mut forged_kept = false;
+        let hold = Hold::negotiated(
+            self.session.options(),
+            &self.app.config.dmarc.quarantine_header,
+        );
+        if decision.quarantine.is_some() && matches!(hold, Hold::Header(_)) {
+            tracing::warn!(
+                queue_id = %Escaped::str(&queue_id),
+                "the MTA does not allow quarantine (SMFIF_QUARANTINE): dmarc.quarantine_header added instead"
+            );
+        }
+        let responses = decision_responses(&decision, hold);
+        // recipient changes go all or none: a deletion sent without its addition (SRS
+        // restoring a bounce recipient, when the MTA allows only one of them) loses a recipient
+        let is_rcpt_change =
+            |r: &Response| matches!(r, Response::AddRcpt(_) | Response::DelRcpt(_));
+        let drop_rcpt_changes = responses
+            .iter()
+            .filter(|r| is_rcpt_change(r))
+            .any(|r| self.session.check(r).and_then(|()| r.validate()).is_err());
+        if drop_rcpt_changes {
+            tracing::warn!(
+                queue_id = %Escaped::str(&queue_id),
+                "recipient changes not sent: the MTA does not allow all of them (SMFIF_ADDRCPT, SMFIF_DELRCPT)"
+            );
+        }
+        for r in responses {
+            if drop_rcpt_changes && is_rcpt_change(&r) {
+                continue;
+            }
+            let is_final = r.code().is_final();
+            let r = if is_final && forged_kept && matches!(r, Response::Continue | Response::Accept)
+            {
+                tracing::error!(
+                    queue_id = %Escaped::str(&queue_id),
+                    "forged Authentication-Results could not be removed (the MTA does not allow header changes): message tempfailed"
+                );
+                Response::Tempfail
+            } else {
+                r
+            };
+            if let Err(e) = self.session.send(&r, &mut self.wbuf) {
+                if is_final {
+                    return Err(e.into());
+                }
+                forged_kept |= matches!(r, Response::ChgHeader { .. });
+                tracing::warn!(queue_id = %Escaped::str(&queue_id), "modification not sent: {e}");
+            }
+        }
+        Ok(())
+    }
+}
