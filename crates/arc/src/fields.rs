@@ -259,14 +259,10 @@ fn parse_instance(v: &[u8], field: ArcField) -> Result<u32, ArcError> {
 }
 
 /// The instance of an ARC-Authentication-Results value: `[CFWS] "i" [CFWS] "=" [CFWS]
-/// instance [CFWS] ";"` (RFC 8617 §4.1.1; comments are not expected here and not accepted).
+/// position [CFWS] ";"` (RFC 8617 §3.9 `instance`, §4.1.1 `arc-info`), comments included.
 fn aar_instance(value: &[u8]) -> Result<u32, ArcError> {
     let field = ArcField::AuthenticationResults;
-    let ws = |s: &[u8]| -> usize {
-        s.iter()
-            .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-            .count()
-    };
+    let ws = cfws_len;
     let mut rest = value;
     rest = rest.get(ws(rest)..).unwrap_or_default();
     match rest.split_first() {
@@ -291,6 +287,44 @@ fn aar_instance(value: &[u8]) -> Result<u32, ArcError> {
     parse_instance(number, field)
 }
 
+/// The length of the CFWS at the start of `s` (RFC 5322 §3.2.2: white space and nested
+/// comments with quoted-pairs); an unterminated comment is not CFWS, so what follows fails.
+fn cfws_len(s: &[u8]) -> usize {
+    let mut pos = 0;
+    loop {
+        match s.get(pos) {
+            Some(b' ' | b'\t' | b'\r' | b'\n') => pos += 1,
+            Some(b'(') => match comment_len(s.get(pos..).unwrap_or_default()) {
+                Some(n) => pos += n,
+                None => return pos,
+            },
+            _ => return pos,
+        }
+    }
+}
+
+/// The length of the comment at the start of `s` (which holds `(`), nested comments and
+/// quoted-pairs included; `None` when it does not end.
+fn comment_len(s: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut pos = 0;
+    while let Some(&b) = s.get(pos) {
+        pos += 1;
+        match b {
+            b'(' => depth += 1,
+            b')' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(pos);
+                }
+            }
+            b'\\' => pos += 1,
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Lossy, shortened text for error messages.
 fn lossy(v: &[u8]) -> String {
     String::from_utf8_lossy(v.get(..64).unwrap_or(v)).into_owned()
@@ -313,6 +347,16 @@ mod tests {
         assert!(aar_instance(b" i=3 example.org; none").is_err());
         assert!(aar_instance(b" example.org; i=1; none").is_err());
         assert!(aar_instance(b" i=;").is_err());
+        // RFC 8617 §3.9: CFWS, so comments too
+        assert_eq!(
+            aar_instance(b" (first (hop)) i (x) = (y) 2 (z\\)) ; a.example; none"),
+            Ok(2)
+        );
+        assert!(aar_instance(b" (unterminated i=2; a.example; none").is_err());
+        assert!(
+            aar_instance(b" (c) I=2; a.example; none").is_err(),
+            "%s\"i\""
+        );
     }
 
     #[test]
