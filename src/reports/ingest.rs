@@ -102,7 +102,7 @@ fn implausible(fb: &Feedback, now: u64) -> Option<String> {
     let begin = fb.metadata.date_range.begin;
     (begin > now.saturating_add(MAX_BEGIN_AHEAD)).then(|| {
         format!(
-            "the report period begins in the future ({}, begin {begin}; RFC 9990 §3.1.1.4:              seconds since the epoch)",
+            "the report period begins in the future ({}, begin {begin}; RFC 9990 §3.1.1.4: seconds since the epoch)",
             crate::reports::period::format_day(begin)
         )
     })

@@ -449,7 +449,9 @@ fn reports_from_the_future_are_refused() {
     let (code, out, err) = store.import(&[&millis], None);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
-        out.contains("refused") && out.contains("begins in the future"),
+        out.contains("refused")
+            && out.contains("begins in the future")
+            && out.contains("RFC 9990 §3.1.1.4: seconds since the epoch)"),
         "{out}\n{err}"
     );
     let now = dkim::unix_now();
