@@ -12,6 +12,8 @@ mod config_cases;
 mod config_parity;
 #[path = "cli_dkim.rs"]
 mod dkim;
+#[path = "cli_dkim_names.rs"]
+mod dkim_names;
 #[path = "cli_preflight.rs"]
 mod preflight;
 #[path = "cli_tool_parity.rs"]
