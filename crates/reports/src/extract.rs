@@ -5,6 +5,8 @@
 //! by [`Limits`] (RFC 9990 §8.1). [`extract_reports_each`] hands each report over as soon as
 //! it is parsed, so at most one decompressed document and one parsed report are held at once.
 
+use std::borrow::Cow;
+
 use crate::decompress::{Inflated, ZipFile, ZipVisitor, gunzip, is_gzip, is_zip, unzip_each};
 use crate::error::ReportsError;
 use crate::feedback::Feedback;
@@ -56,6 +58,7 @@ pub fn extract_reports_each(input: &[u8], limits: &Limits, sink: &mut dyn FnMut(
         total: 0,
         parts: 0,
         stopped: false,
+        held: 0,
     };
     if input.len() > limits.max_input_bytes {
         x.push("input", Err(too_large("input", limits.max_input_bytes)));
@@ -115,6 +118,9 @@ impl ZipVisitor for ZipEntries<'_, '_, '_, '_> {
 
 /// What the input's budget of decompressed bytes is called in errors.
 const TOTAL: &str = "decompressed data of one input";
+/// What the bound on the decoded attached messages held at once (nested ones each keep
+/// theirs while the ones inside are read) is called in errors: `max_input_bytes`.
+const HELD: &str = "decoded attached messages held at once";
 
 fn too_large(what: &'static str, limit: usize) -> ReportsError {
     ReportsError::TooLarge {
@@ -157,6 +163,8 @@ struct Extractor<'l, 's> {
     parts: usize,
     /// A global limit was hit: nothing more is read.
     stopped: bool,
+    /// Bytes of decoded attached messages held by the messages being read inside them.
+    held: usize,
 }
 
 impl Extractor<'_, '_> {
@@ -381,14 +389,28 @@ impl Extractor<'_, '_> {
             Err(e) => return self.push(&source, Err(e)),
         };
         if attached_message {
+            // a transfer encoding makes a copy, kept while the message inside is read: with
+            // nesting, one for each level (RFC 9990 §8.1: memory a small multiple of the input)
+            let copied = match &body {
+                Cow::Owned(decoded) => decoded.len(),
+                Cow::Borrowed(_) => 0,
+            };
+            let held = self.held.saturating_add(copied);
+            if held > self.limits.max_input_bytes {
+                return self.push(&source, Err(too_large(HELD, self.limits.max_input_bytes)));
+            }
+            self.held = held;
             self.message(&body, &source, depth + 1);
+            self.held = self.held.saturating_sub(copied);
             return;
         }
         // RFC 7303 §3.2: an XML document's charset parameter names its encoding
         let charset = param_value(&params, "charset");
         let body = match charset {
             Some(cs) if looks_like_xml(&body) => {
-                crate::xml_encoding::transcode_labelled(&body, &cs).unwrap_or(body)
+                crate::xml_encoding::transcode_labelled(&body, &cs)
+                    .map(Cow::Owned)
+                    .unwrap_or(body)
             }
             _ => body,
         };
@@ -439,6 +461,68 @@ mod tests {
         assert!(only.source.len() < 300, "{} bytes", only.source.len());
         assert!(only.source.contains("=?a?q?x=?a?q?x"));
         assert!(only.source.ends_with("…\""), "{}", only.source);
+    }
+
+    /// A report inside `levels` attached messages (`message/rfc822`), each with `cte`, the
+    /// report padded to about `size` bytes.
+    fn report_in_attached_messages(levels: usize, cte: &str, size: usize) -> Vec<u8> {
+        let xml = "<feedback><report_metadata><org_name>o</org_name><email>e@o</email>\
+            <report_id>r1</report_id><date_range><begin>1700000000</begin><end>1700086400</end>\
+            </date_range></report_metadata><policy_published><domain>a.example</domain><p>none</p>\
+            </policy_published><record><row><source_ip>192.0.2.1</source_ip><count>1</count>\
+            <policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>pass</spf>\
+            </policy_evaluated></row><identifiers><header_from>a.example</header_from>\
+            </identifiers><auth_results><spf><domain>a.example</domain><result>pass</result>\
+            </spf></auth_results></record></feedback>";
+        let mut entity = format!("Content-Type: text/xml\r\n\r\n{xml}{}", " ".repeat(size));
+        for _ in 0..levels {
+            // quoted-printable of text without `=` is the text itself: no level shrinks
+            entity = format!(
+                "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: {cte}\r\n\r\n{entity}"
+            );
+        }
+        format!("From: r@example.org\r\n{entity}").into_bytes()
+    }
+
+    /// RFC 9990 §8.1: each attached message with a transfer encoding is a decoded copy held
+    /// while the ones inside it are read; together they may not exceed the input's limit (8
+    /// levels of a 32 MB quoted-printable message held 8 copies, ~290 MB).
+    #[test]
+    fn decoded_attached_messages_held_at_once_are_bounded_by_the_input_limit() {
+        let limits = Limits {
+            max_input_bytes: 300_000,
+            ..Limits::default()
+        };
+        let deep = report_in_attached_messages(8, "quoted-printable", 100_000);
+        let found = extract_reports(&deep, &limits);
+        let [only] = found.as_slice() else {
+            panic!("one entry expected, got {}", found.len());
+        };
+        assert!(
+            matches!(
+                only.report,
+                Err(ReportsError::TooLarge {
+                    what: HELD,
+                    limit: 300_000
+                })
+            ),
+            "{:?}",
+            only.report
+        );
+        // two levels fit; without a transfer encoding nothing is copied, so eight do
+        for (levels, cte) in [
+            (2, "quoted-printable"),
+            (8, "7bit"),
+            (8, "8bit"),
+            (8, "binary"),
+        ] {
+            let found =
+                extract_reports(&report_in_attached_messages(levels, cte, 100_000), &limits);
+            let [only] = found.as_slice() else {
+                panic!("one entry expected, got {}", found.len());
+            };
+            assert!(only.report.is_ok(), "{levels} {cte}: {:?}", only.report);
+        }
     }
 
     #[test]

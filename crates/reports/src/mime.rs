@@ -9,6 +9,8 @@
 //! Written here rather than taken from a crate: the needed subset is small, it keeps every
 //! limit in our hands, and mail-parser (the well-kept candidate) needs a newer Rust than ours.
 
+use std::borrow::Cow;
+
 use base64::Engine;
 
 use crate::error::ReportsError;
@@ -85,16 +87,17 @@ impl<'a> Entity<'a> {
             .map(|name| decode_encoded_words(&name))
     }
 
-    /// The body with its Content-Transfer-Encoding undone (RFC 2045 §6).
-    pub fn decoded_body(&self) -> Result<Vec<u8>, ReportsError> {
+    /// The body with its Content-Transfer-Encoding undone (RFC 2045 §6): a copy for base64
+    /// and quoted-printable, the body itself for the identity encodings (7bit, 8bit, binary).
+    pub fn decoded_body(&self) -> Result<Cow<'a, [u8]>, ReportsError> {
         let cte = self
             .header("content-transfer-encoding")
             .map(|v| v.trim().to_ascii_lowercase())
             .unwrap_or_default();
         match cte.as_str() {
-            "base64" => decode_base64(self.body),
-            "quoted-printable" => Ok(decode_quoted_printable(self.body)),
-            _ => Ok(self.body.to_vec()),
+            "base64" => decode_base64(self.body).map(Cow::Owned),
+            "quoted-printable" => Ok(Cow::Owned(decode_quoted_printable(self.body))),
+            _ => Ok(Cow::Borrowed(self.body)),
         }
     }
 }
@@ -482,7 +485,7 @@ mod tests {
         let (ctype, params) = e.content_type();
         assert_eq!(ctype, "text/xml");
         assert_eq!(param_value(&params, "charset").as_deref(), Some("utf-8"));
-        assert_eq!(e.decoded_body().unwrap(), b"<a>");
+        assert_eq!(e.decoded_body().unwrap().as_ref(), b"<a>");
     }
 
     /// RFC 9990 §8.1: the parameters no reader asks for are not kept, nor a second copy of one
