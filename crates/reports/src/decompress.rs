@@ -47,30 +47,38 @@ enum ReadError {
     Limit(ReportsError, usize),
 }
 
-/// What one decompression made: the document or why not, and the bytes produced either way
-/// (a stream that fails its checksum at the end still cost them; RFC 9990 §8.1 budgets
-/// count them).
+/// What one decompression made: the document or why not, and the bytes produced and gzip
+/// members started either way (a stream that fails its checksum at the end still cost them;
+/// RFC 9990 §8.1 budgets count them).
 #[derive(Debug)]
 pub(crate) struct Inflated {
     /// Bytes decompressed, kept or not.
     pub produced: usize,
+    /// gzip members started (RFC 1952 §2.2); 0 for a zip entry.
+    pub members: usize,
     /// The document, or why it could not be read.
     pub result: Result<Vec<u8>, ReportsError>,
 }
+
+/// What the bound on the gzip members of one input is called in errors.
+pub(crate) const MEMBERS: &str = "gzip members in one input";
 
 impl Inflated {
     fn of(read: Result<Vec<u8>, ReadError>, io: fn(String) -> ReportsError) -> Inflated {
         match read {
             Ok(data) => Inflated {
                 produced: data.len(),
+                members: 0,
                 result: Ok(data),
             },
             Err(ReadError::Io(m, produced)) => Inflated {
                 produced,
+                members: 0,
                 result: Err(io(m)),
             },
             Err(ReadError::Limit(e, produced)) => Inflated {
                 produced,
+                members: 0,
                 result: Err(e),
             },
         }
@@ -79,32 +87,53 @@ impl Inflated {
     fn refused(error: ReportsError) -> Inflated {
         Inflated {
             produced: 0,
+            members: 0,
             result: Err(error),
         }
     }
 }
 
-/// Decompresses a gzip stream (all members, RFC 1952 §2.2) into at most `limit` bytes.
-/// `what` names the limit when it is exceeded.
-pub(crate) fn gunzip(data: &[u8], limit: usize, what: &'static str) -> Inflated {
-    Inflated::of(
-        read_limited(Members::new(data), limit, what),
-        ReportsError::Gzip,
-    )
+/// Decompresses a gzip stream (all members, RFC 1952 §2.2) into at most `limit` bytes and
+/// at most `max_members` members (more: a [`MEMBERS`] error). `what` names the output limit
+/// when it is exceeded.
+pub(crate) fn gunzip(
+    data: &[u8],
+    limit: usize,
+    what: &'static str,
+    max_members: usize,
+) -> Inflated {
+    let mut members = Members::new(data, max_members);
+    let read = read_limited(&mut members, limit, what);
+    let started = members.started;
+    let mut inflated = Inflated::of(read, ReportsError::Gzip);
+    inflated.members = started;
+    if started > max_members {
+        inflated.result = Err(ReportsError::TooMany {
+            what: MEMBERS,
+            limit: max_members,
+        });
+    }
+    inflated
 }
 
 /// The members of a gzip file one after another (RFC 1952 §2.2), ending, as gzip(1) does
 /// ("trailing garbage ignored"), at the first byte after a complete member that does not
 /// start another one: Mimecast ends its `.xml.gz` with CRLF. Every member read is checked
-/// against its CRC-32 and ISIZE; a member that starts but breaks off is an error.
+/// against its CRC-32 and ISIZE; a member that starts but breaks off is an error. Each costs
+/// a fresh decompressor, so at most `max` are started: the one past it ends the reading.
 struct Members<'a> {
     member: GzDecoder<&'a [u8]>,
+    /// Members started, the first included.
+    started: usize,
+    max: usize,
 }
 
 impl<'a> Members<'a> {
-    fn new(data: &'a [u8]) -> Self {
+    fn new(data: &'a [u8], max: usize) -> Self {
         Members {
             member: GzDecoder::new(data),
+            started: 1,
+            max,
         }
     }
 }
@@ -112,6 +141,9 @@ impl<'a> Members<'a> {
 impl Read for Members<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
+            if self.started > self.max {
+                return Err(std::io::Error::other(MEMBERS));
+            }
             let n = self.member.read(buf)?;
             if n > 0 || buf.is_empty() {
                 return Ok(n);
@@ -120,6 +152,10 @@ impl Read for Members<'_> {
             let rest: &[u8] = self.member.get_ref();
             if !is_gzip(rest) {
                 return Ok(0);
+            }
+            self.started += 1;
+            if self.started > self.max {
+                return Err(std::io::Error::other(MEMBERS));
             }
             self.member = GzDecoder::new(rest);
         }
@@ -199,16 +235,16 @@ mod tests {
         enc.write_all(&[b'x'; 1000]).unwrap();
         let gz = enc.finish().unwrap();
         assert!(is_gzip(&gz));
-        let whole = gunzip(&gz, 1000, "decompressed report");
+        let whole = gunzip(&gz, 1000, "decompressed report", 9);
         assert_eq!((whole.produced, whole.result.unwrap().len()), (1000, 1000));
-        let over = gunzip(&gz, 999, "decompressed report");
+        let over = gunzip(&gz, 999, "decompressed report", 9);
         assert_eq!(
             over.produced, 1000,
             "the limit plus one byte, then it stops"
         );
         assert!(matches!(over.result, Err(ReportsError::TooLarge { .. })));
         // a truncated stream: an error, and what it made before still counts
-        let cut = gunzip(&gz[..gz.len() / 2], 1000, "decompressed report");
+        let cut = gunzip(&gz[..gz.len() / 2], 1000, "decompressed report", 9);
         assert!(matches!(cut.result, Err(ReportsError::Gzip(_))));
     }
 
@@ -222,18 +258,18 @@ mod tests {
     fn gzip_members_and_trailing_garbage() {
         let mut two = gz(b"first ");
         two.extend(gz(b"second"));
-        assert_eq!(gunzip(&two, 100, "x").result.unwrap(), b"first second");
+        assert_eq!(gunzip(&two, 100, "x", 9).result.unwrap(), b"first second");
         // CRLF, zero padding or junk after a complete member: ignored, as gzip(1) does
         for tail in [&b"\r\n"[..], &[0u8; 512][..], &b"junk"[..]] {
             let mut data = two.clone();
             data.extend_from_slice(tail);
-            assert_eq!(gunzip(&data, 100, "x").result.unwrap(), b"first second");
+            assert_eq!(gunzip(&data, 100, "x", 9).result.unwrap(), b"first second");
         }
         // a member that starts but breaks off is still an error
         let mut cut = two.clone();
         cut.extend_from_slice(&gz(b"third")[..12]);
         assert!(matches!(
-            gunzip(&cut, 100, "x").result,
+            gunzip(&cut, 100, "x", 9).result,
             Err(ReportsError::Gzip(_))
         ));
         // a member whose checksum is wrong too
@@ -242,7 +278,7 @@ mod tests {
         bad[at] ^= 1;
         bad.extend_from_slice(b"\r\n");
         assert!(matches!(
-            gunzip(&bad, 100, "x").result,
+            gunzip(&bad, 100, "x", 9).result,
             Err(ReportsError::Gzip(_))
         ));
     }

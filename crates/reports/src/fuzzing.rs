@@ -14,6 +14,7 @@ fn limits() -> Limits {
         max_total_xml_bytes: 8 << 20,
         max_reports: 16,
         max_zip_entries: 4,
+        max_gzip_members: 64,
         max_mime_parts: 64,
         max_mime_depth: 6,
         max_mbox_messages: 64,

@@ -18,6 +18,9 @@ pub struct Limits {
     pub max_reports: usize,
     /// Entries in one zip archive.
     pub max_zip_entries: usize,
+    /// Members (RFC 1952 §2.2) of all the gzip streams in one input together: each costs a
+    /// fresh decompressor whatever it holds.
+    pub max_gzip_members: usize,
     /// MIME parts in one message.
     pub max_mime_parts: usize,
     /// Nesting of multiparts and attached messages.
@@ -42,6 +45,7 @@ impl Default for Limits {
             max_total_xml_bytes: 256 << 20,
             max_reports: 1000,
             max_zip_entries: 16,
+            max_gzip_members: 2000,
             max_mime_parts: 256,
             max_mime_depth: 8,
             max_mbox_messages: 10_000,
