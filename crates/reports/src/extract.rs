@@ -162,7 +162,7 @@ struct Extractor<'l, 's> {
     emitted: usize,
     /// Decompressed bytes so far.
     total: usize,
-    /// MIME parts so far.
+    /// MIME parts of the message being read so far.
     parts: usize,
     /// A global limit was hit: nothing more is read.
     stopped: bool,
@@ -331,6 +331,8 @@ impl Extractor<'_, '_> {
                 .map_or(msg.len(), |i| i + 1);
             let msg = msg.get(body_start..).unwrap_or_default();
             let before = self.emitted;
+            // max_mime_parts bounds each message; the mbox is bounded by max_mbox_messages
+            self.parts = 0;
             self.message(msg, &format!("message {}", n + 1), 0);
             if self.emitted == before && !self.stopped {
                 self.push(
@@ -603,6 +605,42 @@ mod tests {
             };
             assert!(only.report.is_ok(), "{levels} {cte}: {:?}", only.report);
         }
+    }
+
+    /// `max_mime_parts` bounds the parts of one message (limits.rs, docs/reports.md): an
+    /// mbox of report mails of three parts each (the message, a text part, the attachment)
+    /// stopped at its 86th message, with 256 parts counted over the whole mbox.
+    #[test]
+    fn the_part_limit_is_per_message_of_an_mbox() {
+        let mut mbox = Vec::new();
+        for n in 0..100 {
+            let xml = REPORT.replace("<report_id>r1<", &format!("<report_id>r{n}<"));
+            mbox.extend_from_slice(
+                format!(
+                    "From r@example.org Sat Jan  1 00:00:00 2000\n\
+                     From: r@example.org\nContent-Type: multipart/mixed; boundary=b\n\n\
+                     --b\nContent-Type: text/plain\n\nA report.\n\
+                     --b\nContent-Type: text/xml\n\n{xml}\n--b--\n"
+                )
+                .as_bytes(),
+            );
+        }
+        let found = extract_reports(&mbox, &Limits::default());
+        let read = found.iter().filter(|f| f.report.is_ok()).count();
+        assert_eq!(read, 100, "{:?}", found.last());
+        // one message of more parts than the limit is still refused
+        let parts = "--b\nContent-Type: text/plain\n\nx\n".repeat(300);
+        let msg = format!(
+            "From: r@example.org\nContent-Type: multipart/mixed; boundary=b\n\n{parts}--b--\n"
+        );
+        let found = extract_reports(msg.as_bytes(), &Limits::default());
+        assert!(found.iter().any(|f| matches!(
+            f.report,
+            Err(ReportsError::TooMany {
+                what: "MIME parts",
+                limit: 256
+            })
+        )));
     }
 
     #[test]
