@@ -8,6 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use super::values::Span;
 
+/// `max_records` by default: storing a record holds ~2 KB until its report's transaction
+/// ends (docs/architecture.md), so 50,000 keep one report near 100 MB; a report that large
+/// covers 50,000 sources and results in one day.
+const DEFAULT_MAX_RECORDS: usize = 50_000;
+
 /// `[reports.inbox]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -19,8 +24,12 @@ pub struct InboxConfig {
     /// Larger messages are delivered untouched, unread (and logged), bytes.
     pub max_size: usize,
     /// Memory for captured messages at once, being received and waiting to be read, bytes;
-    /// a message that does not fit is delivered unread (and logged).
+    /// a message that does not fit is delivered unread (and logged). Also the most XML one
+    /// message's attachments may decompress to.
     pub max_memory: usize,
+    /// Most records one report may hold to be stored here (RFC 9990 §8.1); a larger one is
+    /// logged as unreadable and its message delivered (`report import` reads more).
+    pub max_records: usize,
     /// `action = "discard"`: the reports must be read and stored within this time, or the
     /// message is delivered.
     pub discard_timeout: Span,
@@ -38,6 +47,7 @@ impl Default for InboxConfig {
             action: InboxAction::Deliver,
             max_size: 10 << 20,
             max_memory: 64 << 20,
+            max_records: DEFAULT_MAX_RECORDS,
             discard_timeout: Span::secs(10),
             resolve_names: true,
             domains: Vec::new(),
@@ -80,6 +90,20 @@ impl InboxConfig {
                 .any(|ours| dns::name::is_subdomain_of(policy_domain, ours.trim()))
     }
 
+    /// The reader's limits for one captured message (RFC 9990 §8.1): `max_size` of input,
+    /// at most `max_memory` of decompressed XML, `max_records` a report; the rest as
+    /// `report import` reads.
+    pub fn read_limits(&self) -> reports::Limits {
+        let defaults = reports::Limits::default();
+        reports::Limits {
+            max_input_bytes: self.max_size,
+            max_xml_bytes: defaults.max_xml_bytes.min(self.max_memory),
+            max_total_xml_bytes: defaults.max_total_xml_bytes.min(self.max_memory),
+            max_records: self.max_records,
+            ..defaults
+        }
+    }
+
     /// Checks the values serde cannot check alone; `eom_timeout` is `[server] eom_timeout`.
     pub(super) fn validate(
         &self,
@@ -108,6 +132,13 @@ impl InboxConfig {
                 "reports.inbox.max_size{}: at least 1024 bytes and at most max_memory ({})",
                 line_of("max_size"),
                 self.max_memory
+            );
+        }
+        let most_records = reports::Limits::default().max_records;
+        if !(1..=most_records).contains(&self.max_records) {
+            bail!(
+                "reports.inbox.max_records{}: 1 to {most_records} (the reader's own limit)",
+                line_of("max_records")
             );
         }
         if self.max_memory > 4 << 30 {
@@ -174,6 +205,8 @@ mod tests {
             ("domains = [\"not a domain\"]", "domains"),
             ("max_size = 200\nmax_memory = 100", "max_size"),
             ("discard_timeout = \"0s\"", "discard_timeout"),
+            ("max_records = 0", "max_records"),
+            ("max_records = 200001", "max_records"),
             (
                 "action = \"discard\"\ndiscard_timeout = \"300s\"",
                 "discard_timeout",
@@ -199,5 +232,30 @@ mod tests {
             let text = format!("[server]\neom_timeout = \"1s\"\n{inbox}");
             assert!(Config::parse(&text).is_ok(), "{text}");
         }
+    }
+
+    /// RFC 9990 §8.1: what one captured message may cost follows the inbox's own settings,
+    /// while `report import` keeps the reader's defaults.
+    #[test]
+    fn the_reader_limits_follow_the_inbox_settings() {
+        let c = Config::parse(
+            "[reports.inbox]\naddresses = [\"d@example.com\"]\nmax_size = 2048\n\
+             max_memory = 8388608\nmax_records = 1000\n",
+        )
+        .unwrap();
+        let limits = c.reports.inbox.read_limits();
+        assert_eq!(limits.max_input_bytes, 2048);
+        assert_eq!(limits.max_xml_bytes, 8 << 20);
+        assert_eq!(limits.max_total_xml_bytes, 8 << 20);
+        assert_eq!(limits.max_records, 1000);
+        let defaults = reports::Limits::default();
+        assert_eq!(limits.max_zip_entries, defaults.max_zip_entries);
+        // by default: 10 MB of mail, 64 MiB of XML in all, 50,000 records a report
+        let limits = InboxConfig::default().read_limits();
+        assert_eq!(limits.max_input_bytes, 10 << 20);
+        assert_eq!(limits.max_xml_bytes, 64 << 20);
+        assert_eq!(limits.max_total_xml_bytes, 64 << 20);
+        assert!(limits.max_total_xml_bytes < defaults.max_total_xml_bytes);
+        assert_eq!(limits.max_records, 50_000);
     }
 }

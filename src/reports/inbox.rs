@@ -293,10 +293,7 @@ pub async fn run(
 
 async fn handle(store: &Store, app: &App, job: Job) {
     let cfg = &app.config.reports.inbox;
-    let limits = reports::Limits {
-        max_input_bytes: cfg.max_size,
-        ..reports::Limits::default()
-    };
+    let limits = cfg.read_limits();
     let Job {
         raw, input, reply, ..
     } = job;

@@ -341,3 +341,50 @@ async fn reports_about_other_domains_and_reused_report_ids() {
     }
     assert_eq!(inbox.messages("example.com", day), 1005);
 }
+
+/// Anyone can mail the `rua` address, so the inbox reads within its own bounds (RFC 9990
+/// §8.1): a report of more than `max_records` records is not stored, the reason is logged and
+/// the message delivered, not discarded (for `report import`); one within it is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_over_the_inbox_record_limit_is_delivered_unread() {
+    let inbox = Inbox::start("action = \"discard\"\ndiscard_timeout = \"20s\"\nmax_records = 2\n");
+    let day = days_ago(2);
+    let rows = [
+        Src::good("192.0.2.1", 5, "example.com"),
+        Src::good("192.0.2.2", 7, "example.com"),
+        Src::spoofer("198.51.100.9", 3),
+    ];
+    let three = xml(&report(
+        "reporter.example",
+        "big-1",
+        "example.com",
+        day,
+        &rows,
+    ));
+    let out = inbox
+        .send(
+            &["dmarc@rx.example"],
+            &report_mail("dmarc@rx.example", "big", &[("text/xml", "r.xml", &three)]),
+        )
+        .await;
+    assert_eq!(out.action(), "accept", "{out:?}");
+    let log = inbox.serve.log_text();
+    assert!(log.contains("more than 2 records"), "{log}");
+    assert_eq!(inbox.messages("example.com", day), 0);
+
+    let two = xml(&report(
+        "reporter.example",
+        "small-1",
+        "example.com",
+        day,
+        rows.get(..2).unwrap_or_default(),
+    ));
+    let out = inbox
+        .send(
+            &["dmarc@rx.example"],
+            &report_mail("dmarc@rx.example", "small", &[("text/xml", "r.xml", &two)]),
+        )
+        .await;
+    assert_eq!(out.action(), "discard", "{out:?}");
+    assert_eq!(inbox.messages("example.com", day), 12);
+}
