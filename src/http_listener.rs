@@ -1,5 +1,6 @@
 //! One connection of the built-in HTTP listeners (`/metrics`, the dashboard): HTTP/1.1 without
-//! keep-alive, a bounded request head, and one deadline for the whole exchange (RFC 9112).
+//! keep-alive, a bounded request head, and one deadline for the whole exchange (RFC 9112);
+//! and the slots that bound the connections served at once ([`ClientSlots`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -10,6 +11,10 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
+
+pub use client_slots::{ClientSlot, ClientSlots};
+
+mod client_slots;
 
 /// The largest request head read (request line and header fields, RFC 9112 §2.1; hyper's
 /// smallest buffer).

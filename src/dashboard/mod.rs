@@ -14,7 +14,8 @@
 //!   (`403` for another host).
 //! - Pages need nothing from elsewhere: no scripts, styles inline, the chart inline SVG; a
 //!   Content-Security-Policy of `default-src 'none'` makes the browser refuse anything else.
-//! - Bounds: [`MAX_CLIENTS`] connections at once (more are closed), a request head of at most
+//! - Bounds: [`MAX_CLIENTS`] connections at once, [`MAX_CLIENTS_PER_NETWORK`] of them from one
+//!   client address or IPv6 /64 (more are closed), a request head of at most
 //!   8 KiB read within [`REQUEST_TIMEOUT`], the whole exchange within the same limit; request
 //!   bodies are never read. The store's queries run on its read connection.
 //! - Reload: `serve` keeps the [`Dashboard`] in a watch channel; [`Dashboard::rebind`] opens a
@@ -36,13 +37,17 @@ use hyper::header::{AUTHORIZATION, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use report_store::Store;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
+use crate::http_listener::ClientSlots;
 
 /// Connections served at once.
 pub const MAX_CLIENTS: usize = 16;
+/// Connections served at once from one client address (an IPv6 /64): a client that never
+/// finishes its requests cannot hold every slot.
+pub const MAX_CLIENTS_PER_NETWORK: usize = 4;
 /// Time for one whole request: reading it, the queries, writing the page.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -204,7 +209,7 @@ pub async fn serve(
     store: watch::Receiver<Option<Store>>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let slots = ClientSlots::new(MAX_CLIENTS, MAX_CLIENTS_PER_NETWORK);
     let mut clients = JoinSet::new();
     loop {
         while clients.try_join_next().is_some() {}
@@ -233,7 +238,7 @@ pub async fn serve(
                 continue;
             }
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+        let Some(slot) = slots.try_take(peer.ip()) else {
             tracing::debug!(%peer, "dashboard: too many clients at once; connection closed");
             continue;
         };

@@ -1,6 +1,7 @@
 //! The metrics endpoint: `GET /metrics` over HTTP/1.1 (hyper's HTTP/1 server), nothing else.
 //!
-//! Bounds: at most [`MAX_SCRAPERS`] connections at once (more are closed at once), one
+//! Bounds: at most [`MAX_SCRAPERS`] connections at once, [`MAX_SCRAPERS_PER_NETWORK`] of them
+//! from one client address or IPv6 /64 (more are closed at once), one
 //! request per connection, a request head of at most 8 KiB read within
 //! [`SCRAPE_TIMEOUT`], and the whole exchange within the same limit; a request body is never
 //! read. Any other path is 404, any other method 405. The answer is the Prometheus text
@@ -15,13 +16,16 @@ use hyper::body::Incoming;
 use hyper::header::{ACCEPT, ALLOW, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::Metrics;
+use crate::http_listener::ClientSlots;
 
 /// Scrape connections served at once.
 pub const MAX_SCRAPERS: usize = 8;
+/// Scrape connections served at once from one client address (an IPv6 /64).
+pub const MAX_SCRAPERS_PER_NETWORK: usize = 4;
 /// Time for one whole scrape: reading the request, encoding, writing the answer.
 pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -37,7 +41,7 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 
 /// Serves scrapes on `listener` until `stop` fires.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(MAX_SCRAPERS));
+    let slots = ClientSlots::new(MAX_SCRAPERS, MAX_SCRAPERS_PER_NETWORK);
     let mut scrapes = JoinSet::new();
     loop {
         while scrapes.try_join_next().is_some() {}
@@ -53,7 +57,7 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, mut stop: watch
                 continue;
             }
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+        let Some(slot) = slots.try_take(peer.ip()) else {
             tracing::debug!(%peer, "metrics: too many scrapes at once; connection closed");
             continue;
         };

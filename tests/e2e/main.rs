@@ -84,5 +84,7 @@ mod reports_in;
 mod report_import;
 // The dashboard over HTTP: pages over a seeded store, access off loopback.
 mod dashboard;
+// one client address against the dashboard's connection slots (slowloris)
+mod dashboard_slots;
 // The dashboard in headless Chromium, offline, with screenshots.
 mod dashboard_browser;
