@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, exactly as CI runs it (.ci/run calls this after fmt and clippy):
+# The whole test suite, exactly as CI runs it (.ci/run calls this after fmt, clippy and the docs' links):
 # installs what the end-to-end tests need, then runs every test of every crate, the
 # end-to-end tests against real Postfix, NSD, OpenDKIM, dkimpy and postsrsd included.
 #

@@ -1,6 +1,6 @@
 //! The subcommands: each takes its parsed arguments and returns an exit code.
 //!
-//! The tools write their standard output with [`out!`] and [`outln!`], which return the write
+//! The tools write their standard output with `out!` and `outln!` (below), which return the write
 //! error instead of panicking as `print!` does: when the reader of a pipe goes away
 //! (`authmilter dkim genkey ... | head -1`), the error travels up as `BrokenPipe` and `main`
 //! ends the process quietly, as a Unix filter killed by SIGPIPE would (see

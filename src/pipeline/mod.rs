@@ -7,7 +7,7 @@
 //! start in the background (SPF, iprev); header fields are kept once ([`MessageState`]); at end
 //! of headers the header-based checks start (DKIM key lookups, DMARC discovery) and the body
 //! hashes every consumer needs are requested once (DKIM verification, our signatures); body
-//! chunks are hashed as they arrive; at end of message [`steps`] runs the ordered steps and
+//! chunks are hashed as they arrive; at end of message the `steps` module runs the ordered steps and
 //! one [`Decision`] comes out, which is also published to the results sink.
 
 mod authres_header;

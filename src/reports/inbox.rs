@@ -260,7 +260,7 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
 }
 
 /// The worker: waits for the store, then reads and stores each queued message in turn until
-/// `stop` fires (and what is queued then, for at most [`DRAIN_LIMIT`]).
+/// `stop` fires (and what is queued then, for at most `DRAIN_LIMIT`).
 pub async fn run(
     mut rx: InboxReceiver,
     mut store: watch::Receiver<Option<Store>>,

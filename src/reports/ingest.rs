@@ -212,8 +212,8 @@ pub async fn ingest(
     Ok(outcome)
 }
 
-/// Looks up the reverse DNS names (PTR) of `ips` not looked up within [`NAME_TTL`] and
-/// stores them, at most [`MAX_NAMES_PER_INPUT`] at a time, bounded in time. A temporary
+/// Looks up the reverse DNS names (PTR) of `ips` not looked up within `NAME_TTL` (30 days) and
+/// stores them, at most `MAX_NAMES_PER_INPUT` (500) at a time, bounded in time. A temporary
 /// failure stores nothing (the next report retries); no name is stored as none. Failures
 /// are logged, never returned: the names are a convenience of the dashboard.
 pub async fn resolve_names(store: &Store, resolver: &dyn dns::Resolver, ips: &[IpAddr], now: u64) {

@@ -4,7 +4,7 @@
 //! - [`CryptoProvider`] is the trait DKIM, ARC and SRS call: hashing, signature verification
 //!   with the RFC 8301 key-size rules, signing-key loading, HMAC, randomness, RSA generation.
 //! - Two backends implement it, chosen by cargo feature: [`AwsLcProvider`] (`aws-lc`, the
-//!   default: its RSA is about twice as fast here, docs/PERFORMANCE.md) and [`RingProvider`]
+//!   default: its RSA is about twice as fast here, docs/PERFORMANCE.md) and `RingProvider`
 //!   (`ring`). With both compiled in (benchmarks), aws-lc-rs is the default.
 //! - [`default_provider`] returns the process-wide provider; the free functions [`sha256`],
 //!   [`hmac_sha1`] and [`random_bytes`] go through it.

@@ -27,7 +27,7 @@ impl fmt::Display for Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MultiFrom {
     /// Several `From:` fields or several distinct author domains give `permerror` with a
-    /// [`FromProblem`] the caller can turn into a rejection (CVE-2019-16378 class).
+    /// [`FromProblem`](crate::FromProblem) the caller can turn into a rejection (CVE-2019-16378 class).
     #[default]
     Reject,
     /// Evaluate every distinct author domain and keep the strictest outcome

@@ -155,10 +155,10 @@ pub enum FromProblem {
     MultipleAuthorDomains {
         /// How many distinct domains.
         count: usize,
-        /// The first ones in order, at most one more than [`Config::max_author_domains`].
+        /// The first ones in order, at most one more than [`Config::max_author_domains`](crate::Config::max_author_domains).
         first: Vec<String>,
     },
-    /// More author domains than [`Config::max_author_domains`] (RFC 9989 §11.5).
+    /// More author domains than [`Config::max_author_domains`](crate::Config::max_author_domains) (RFC 9989 §11.5).
     TooManyAuthorDomains(usize),
     /// The `From:` field holds no mailbox (display name only, empty group, ...).
     NoAddress,
