@@ -220,6 +220,22 @@ pub async fn queue_reports(
             cfg.failure.destination_rate.per.get().as_secs(),
         ),
     };
+    // a domain over its own limit gets nothing in this window: no DNS for its destinations
+    // (ten external URIs with ten override addresses each are over 300 questions)
+    match store
+        .failure_domain_allowed(&policy_domain, now, limits.per_domain)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::debug!(%policy_domain, "reports: failure report rate limited");
+            return outcome;
+        }
+        Err(e) => {
+            tracing::error!("reports: cannot queue a failure report: {e}");
+            return outcome;
+        }
+    }
     for uri in &published.ruf {
         if only.is_some_and(|only| !only.contains(&uri.uri)) {
             continue;

@@ -104,6 +104,32 @@ impl Store {
         }
     }
 
+    /// Whether `policy_domain` may have another failure report now under its own limit (the
+    /// first half of [`Store::failure_report_allowed`], RFC 9991 §2), so the destinations of a
+    /// domain over its limit are not even checked in DNS.
+    pub async fn failure_domain_allowed(
+        &self,
+        policy_domain: &str,
+        now: u64,
+        (count, window): (u64, u64),
+    ) -> Result<bool, StoreError> {
+        let rows = self
+            .query(Stmt::new(
+                "SELECT CAST(CASE WHEN
+                    (SELECT COUNT(*) FROM failure_reports
+                     WHERE policy_domain = CAST(?1 AS TEXT)
+                       AND created_at >= CAST(?2 AS BIGINT)) < CAST(?3 AS BIGINT)
+                 THEN 1 ELSE 0 END AS BIGINT)",
+                vec![
+                    policy_domain.into(),
+                    Value::Int(secs(now.saturating_sub(window))),
+                    count.into(),
+                ],
+            ))
+            .await?;
+        Ok(rows.first().map(|r| r.uint(0)).transpose()? == Some(1))
+    }
+
     /// Whether a failure report for `policy_domain` to `destination` would be within the rate
     /// limits now (the check [`Store::queue_failure_report`] makes), so a report that would be
     /// refused need not be built.

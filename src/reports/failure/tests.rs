@@ -340,3 +340,49 @@ async fn reports_over_the_rate_limit_are_not_built() {
     assert_eq!(outcome.queued, 3);
     assert_eq!(outcome.built, 3, "reports built only to be refused");
 }
+
+/// A policy domain that has used up its `domain_rate` gets no more failure reports in the
+/// window, so its `ruf` destinations are not checked either: each of its ten URIs may be
+/// external (a TXT lookup, RFC 9991 §5) with up to ten override addresses (an MX, A and AAAA
+/// lookup each under `require_mx`), over 300 questions per message, asked one after the other
+/// by the one producer task of the hostile domain owner's DNS. A message of a domain over its
+/// limit costs one count query, no DNS.
+#[tokio::test]
+async fn a_domain_over_its_rate_limit_costs_no_dns() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reports.db");
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc-reports@rx.example\"\n\
+         [reports.failure]\nenabled = true\ndomain_rate = \"2/1h\"\n",
+        db.display()
+    );
+    let mut zone = String::new();
+    let mut ruf = Vec::new();
+    for i in 0..10 {
+        zone.push_str(&format!(
+            "h{i}.other.example MX 10 mx.other.example\n\
+             {} TXT \"v=DMARC1\"\n",
+            verification(&format!("h{i}.other.example"))
+        ));
+        ruf.push(format!("mailto:ruf@h{i}.other.example"));
+    }
+    let dns = Arc::new(MemoryResolver::from_zone(&zone).unwrap());
+    let resolver: Arc<dyn Resolver> = dns.clone();
+    let app = App::new(Config::parse(&toml).unwrap(), resolver).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db.clone()), 1_700_000_000)
+        .await
+        .unwrap();
+    let ruf: Vec<&str> = ruf.iter().map(String::as_str).collect();
+    let c = candidate(&ruf);
+    let first = queue_reports(&app, &store, &c, None, 1_700_000_000, None).await;
+    assert_eq!(first.queued, 2, "the domain's budget");
+    dns.reset_queries();
+    let next = queue_reports(&app, &store, &c, None, 1_700_000_060, None).await;
+    assert_eq!(next, QueueOutcome::default());
+    assert_eq!(
+        dns.queries(),
+        Vec::new(),
+        "DNS asked for a domain over its limit"
+    );
+}
