@@ -192,31 +192,43 @@ impl Relay {
         }
     }
 
+    /// Reads one reply, all its lines within one `timeout`: a relay that trickles a
+    /// continuation line just inside the timeout, line after line, holds a step for one
+    /// timeout, not one per line.
     async fn read_reply(&self, s: &mut BufReader<Box<dyn Conn>>) -> Result<Reply, String> {
-        let mut text = Vec::new();
-        for _ in 0..MAX_LINES {
-            let mut line = Vec::new();
-            let n = self.timed(read_line(s, &mut line)).await?;
-            if n == 0 {
-                return Err("connection closed".into());
-            }
-            let line = String::from_utf8_lossy(&line).trim_end().to_string();
-            let code: u16 = line
-                .get(..3)
-                .and_then(|c| c.parse().ok())
-                .filter(|c| (200..600).contains(c))
-                .ok_or_else(|| format!("not an SMTP reply: {:?}", trunc(&line)))?;
-            let more = line.as_bytes().get(3) == Some(&b'-');
-            text.push(line.get(4..).unwrap_or_default().to_string());
-            if !more {
-                return Ok(Reply {
-                    code,
-                    text: text.join("\n"),
-                });
-            }
+        match tokio::time::timeout(self.timeout, read_reply_lines(s)).await {
+            Ok(reply) => reply,
+            Err(_) => Err(format!("timed out after {:?}", self.timeout)),
         }
-        Err(format!("reply longer than {MAX_LINES} lines"))
     }
+}
+
+/// The lines of one reply (RFC 5321 §4.2.1), at most [`MAX_LINES`] of at most [`MAX_LINE`]
+/// bytes.
+async fn read_reply_lines(s: &mut BufReader<Box<dyn Conn>>) -> Result<Reply, String> {
+    let mut text = Vec::new();
+    for _ in 0..MAX_LINES {
+        let mut line = Vec::new();
+        let n = read_line(s, &mut line).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("connection closed".into());
+        }
+        let line = String::from_utf8_lossy(&line).trim_end().to_string();
+        let code: u16 = line
+            .get(..3)
+            .and_then(|c| c.parse().ok())
+            .filter(|c| (200..600).contains(c))
+            .ok_or_else(|| format!("not an SMTP reply: {:?}", trunc(&line)))?;
+        let more = line.as_bytes().get(3) == Some(&b'-');
+        text.push(line.get(4..).unwrap_or_default().to_string());
+        if !more {
+            return Ok(Reply {
+                code,
+                text: text.join("\n"),
+            });
+        }
+    }
+    Err(format!("reply longer than {MAX_LINES} lines"))
 }
 
 /// Reads one line (up to LF) of at most [`MAX_LINE`] bytes.
@@ -287,6 +299,44 @@ pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A relay that trickles an endless multi-line reply, each line well inside the step
+    /// timeout, gets one timeout for the whole reply, not one per line (a hundred lines:
+    /// a hundred timeouts, 100 minutes at the default 60 s).
+    #[tokio::test]
+    async fn a_trickled_reply_gets_one_timeout_in_all() {
+        use std::time::Duration;
+        use tokio::io::AsyncWriteExt;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            for _ in 0..400 {
+                if conn.write_all(b"220-still greeting\r\n").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let relay = Relay {
+            target: SocketSpec::Inet {
+                host: "127.0.0.1".into(),
+                port,
+            },
+            helo: "rx.example".into(),
+            timeout: Duration::from_millis(500),
+        };
+        let err = relay
+            .submit("dmarc@rx.example", "rua@a.example", b"x\r\n")
+            .await
+            .unwrap_err();
+        server.abort();
+        assert!(
+            matches!(&err, SubmitError::NotSent(e) if e.contains("timed out")),
+            "{err}"
+        );
+    }
 
     #[test]
     fn data_is_dot_stuffed_with_crlf() {
