@@ -17,8 +17,8 @@ use crate::config::SocketSpec;
 /// How a submission ended, when it did not end with the message accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubmitError {
-    /// The relay could not be reached (the connection was refused or timed out): certainly
-    /// not delivered, and nothing else will be until it is back.
+    /// The relay could not be reached (the connection was refused or timed out, or it did
+    /// not greet): certainly not delivered, and nothing else will be until it is back.
     Unreachable(String),
     /// Certainly not delivered, may succeed later (4xx, a break before the end of DATA).
     NotSent(String),
@@ -92,7 +92,17 @@ impl Relay {
             ),
         };
         let mut s = BufReader::new(stream);
-        self.expect(&mut s, 220, "greeting").await?;
+        // a relay that accepts the connection but does not greet (its process limit reached,
+        // a listen queue nobody serves, a 421) takes no other report now either: unreachable,
+        // so the pass stops instead of waiting `timeout` once per report
+        self.expect(&mut s, 220, "greeting")
+            .await
+            .map_err(|e| match e {
+                SubmitError::Unreachable(m)
+                | SubmitError::NotSent(m)
+                | SubmitError::Refused(m)
+                | SubmitError::Uncertain(m) => SubmitError::Unreachable(m),
+            })?;
         let ehlo = self.command(&mut s, &format!("EHLO {}", self.helo)).await?;
         let eight_bit_ok = if ehlo.code == 250 {
             ehlo.text
@@ -312,8 +322,13 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = tokio::spawn(async move {
             let (mut conn, _) = listener.accept().await.unwrap();
+            conn.write_all(b"220 relay.rx.example\r\n").await.unwrap();
             for _ in 0..400 {
-                if conn.write_all(b"220-still greeting\r\n").await.is_err() {
+                if conn
+                    .write_all(b"250-still answering EHLO\r\n")
+                    .await
+                    .is_err()
+                {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;

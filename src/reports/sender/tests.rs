@@ -326,3 +326,48 @@ async fn a_report_goes_to_a_bounded_number_of_addresses() {
     assert_eq!(sends.len(), 20);
     assert_eq!(skipped, 10, "{sends:#?}");
 }
+
+/// A relay that accepts connections but never greets (its process limit reached, a listen
+/// queue nobody serves) takes no report either: the pass stops after the first greeting
+/// that does not come, as for a refused connection, instead of each destination of each
+/// report waiting `smtp_timeout` for it (10,000 reports a pass: a week at 60 s), with the
+/// failure reports waiting behind.
+#[tokio::test]
+async fn a_relay_that_never_greets_stops_the_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            held.push(conn);
+        }
+    });
+    let zone = "a.example MX 10 mx.a.example\nb.example MX 10 mx.b.example\n\
+                c.example MX 10 mx.c.example\n";
+    let relay = format!("relay = \"127.0.0.1:{port}\"\nsmtp_timeout = \"1s\"\n");
+    let (app, store) = app_and_store(dir.path(), &relay, zone).await;
+    let batch: Vec<Observation> = ["a.example", "b.example", "c.example"]
+        .iter()
+        .map(|d| observation_of(d, &format!("mailto:dmarc@{d}")))
+        .collect();
+    store.record(&batch).await.unwrap();
+    let opts = PassOptions {
+        immediate: true,
+        ..PassOptions::default()
+    };
+    let summary = aggregate_pass(&app, &store, "n1/1", T0 + DAY + 3600, &opts)
+        .await
+        .unwrap();
+    silent.abort();
+    assert_eq!(summary.sent, 0);
+    let status = store.status(T0).await.unwrap();
+    let tried: u64 = status
+        .periods
+        .iter()
+        .flat_map(|p| p.sends.iter())
+        .map(|s| s.attempts)
+        .sum();
+    assert_eq!(tried, 1, "{status:#?}");
+    assert_eq!(store.due_periods(T0 + DAY, 10).await.unwrap().len(), 3);
+}
