@@ -78,7 +78,7 @@ pub async fn aggregate_pass(
     } else {
         now.saturating_sub(u64::from(cfg.send_hour) * 3600)
     };
-    let mut keys = store.due_periods(due_by, 10_000).await?;
+    let mut keys = store.due_periods(due_by, now, 10_000).await?;
     if let Some(p) = opts.period {
         keys.retain(|k| k.period_begin == p);
     }

@@ -219,23 +219,29 @@ pub(crate) fn send_row(r: &Row, offset: usize) -> Result<SendRow, StoreError> {
 
 impl Store {
     /// Reports due: (policy domain, period) pairs with observations that ask for aggregate
-    /// reports, whose period ended at or before `ended_by`, and whose job is not done; oldest
-    /// first, at most `limit`.
+    /// reports, whose period ended at or before `ended_by`, and whose job is not done nor
+    /// waiting for its retry at `now`; those never tried first, then oldest first, at most
+    /// `limit` (so open jobs that keep being retried cannot fill every pass).
     pub async fn due_periods(
         &self,
         ended_by: u64,
+        now: u64,
         limit: u64,
     ) -> Result<Vec<PeriodKey>, StoreError> {
         let rows = self
             .query(Stmt::new(
-                "SELECT DISTINCT o.policy_domain, o.period_begin FROM observations o
+                "SELECT o.policy_domain, o.period_begin, MIN(COALESCE(j.attempts, 0)) AS tries
+                 FROM observations o
+                 LEFT JOIN report_jobs j
+                   ON j.policy_domain = o.policy_domain AND j.period_begin = o.period_begin
                  WHERE o.wants_report = 1 AND o.period_begin + 86400 <= ?1
-                   AND NOT EXISTS (SELECT 1 FROM report_jobs j
-                       WHERE j.policy_domain = o.policy_domain
-                         AND j.period_begin = o.period_begin AND j.state <> 'open')
-                 ORDER BY o.period_begin, o.policy_domain
+                   AND (j.state IS NULL
+                        OR (j.state = 'open'
+                            AND NOT (j.claimed_by IS NULL AND j.lease_until > ?3)))
+                 GROUP BY o.policy_domain, o.period_begin
+                 ORDER BY tries, o.period_begin, o.policy_domain
                  LIMIT ?2",
-                vec![ended_by.into(), limit.into()],
+                vec![ended_by.into(), limit.into(), Value::Int(secs(now))],
             ))
             .await?;
         rows.iter()

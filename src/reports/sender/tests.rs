@@ -224,7 +224,14 @@ async fn an_unreachable_relay_stops_the_pass() {
         .sum();
     assert_eq!(tried, 1, "{status:#?}");
     // nothing is lost: every report is still due
-    assert_eq!(store.due_periods(T0 + DAY, 10).await.unwrap().len(), 3);
+    assert_eq!(
+        store
+            .due_periods(T0 + DAY, T0 + 3 * DAY, 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 /// The failure report queue likewise: after the first refused connection the other claimed
@@ -369,5 +376,12 @@ async fn a_relay_that_never_greets_stops_the_pass() {
         .map(|s| s.attempts)
         .sum();
     assert_eq!(tried, 1, "{status:#?}");
-    assert_eq!(store.due_periods(T0 + DAY, 10).await.unwrap().len(), 3);
+    assert_eq!(
+        store
+            .due_periods(T0 + DAY, T0 + 3 * DAY, 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 }

@@ -53,15 +53,62 @@ async fn due_periods_are_finished_ones_with_rua(loc: &StoreLocation) {
     record_fixture(&store).await;
     assert!(
         store
-            .due_periods(T0 + DAY - 1, 100)
+            .due_periods(T0 + DAY - 1, T0 + DAY - 1, 100)
             .await
             .unwrap()
             .is_empty()
     );
-    let due = store.due_periods(T0 + DAY, 100).await.unwrap();
+    let due = store.due_periods(T0 + DAY, T0 + DAY, 100).await.unwrap();
     assert_eq!(due, vec![key("a.example", T0), key("b.example", T0)]);
-    assert_eq!(store.due_periods(T0 + 2 * DAY, 100).await.unwrap().len(), 3);
-    assert_eq!(store.due_periods(T0 + 2 * DAY, 1).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .due_periods(T0 + 2 * DAY, T0 + 2 * DAY, 100)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        store
+            .due_periods(T0 + 2 * DAY, T0 + 2 * DAY, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Anyone who mails us chooses the policy domains recorded, and a job can stay open for
+/// long (a destination over `destination_rate` waits for its window; DNS trouble is retried
+/// for `max_attempts` passes): jobs waiting for their retry are not due, and jobs never tried
+/// come before retried ones, so `limit` open jobs of a hostile sender's domains (sorted
+/// first, or of an older day) cannot keep every other report out of every pass.
+async fn open_jobs_waiting_for_a_retry_do_not_fill_the_due_list(loc: &StoreLocation) {
+    use report_store::{Claim, JobEnd};
+
+    let store = Store::open(loc, T0).await.unwrap();
+    record_fixture(&store).await;
+    let now = T0 + DAY + 3600;
+    let a0 = key("a.example", T0);
+    assert!(matches!(
+        store.claim_job(&a0, "n1", now, 600).await.unwrap(),
+        Claim::Claimed { .. }
+    ));
+    let retry = JobEnd::Retry {
+        error: "rate limited".into(),
+        not_before: now + 900,
+    };
+    assert!(store.finish_job(&a0, "n1", now, retry).await.unwrap());
+    // waiting for its retry: not due
+    assert_eq!(
+        store.due_periods(T0 + DAY, now + 1, 1).await.unwrap(),
+        vec![key("b.example", T0)]
+    );
+    // due again, after the job never tried
+    assert_eq!(
+        store.due_periods(T0 + DAY, now + 900, 100).await.unwrap(),
+        vec![key("b.example", T0), a0]
+    );
 }
 
 /// Anyone who mails us chooses the policy domains recorded: the outbound view reads at most
@@ -186,4 +233,7 @@ on_both_backends! {
     due_periods_are_finished_ones_with_rua =>
         sqlite_due_periods_are_finished_ones_with_rua,
         postgres_due_periods_are_finished_ones_with_rua;
+    open_jobs_waiting_for_a_retry_do_not_fill_the_due_list =>
+        sqlite_open_jobs_waiting_for_a_retry_do_not_fill_the_due_list,
+        postgres_open_jobs_waiting_for_a_retry_do_not_fill_the_due_list;
 }

@@ -183,7 +183,10 @@ async fn claim_and_send_once(store: &Store) {
         Claim::Finished
     );
     assert_eq!(
-        store.due_periods(T0 + DAY, 100).await.unwrap(),
+        store
+            .due_periods(T0 + DAY, now + 10_000, 100)
+            .await
+            .unwrap(),
         vec![key("b.example", T0)]
     );
 }
