@@ -131,6 +131,8 @@ pub struct FailureReportsConfig {
     pub domain_rate: Rate,
     /// At most this many failure reports per destination address.
     pub destination_rate: Rate,
+    /// At most this many failure reports in all, made by this node (RFC 9991 §8.1).
+    pub total_rate: Rate,
     /// `Reporting-MTA` host name; empty: not written.
     pub reporting_mta: String,
     /// Failed messages waiting to be turned into reports (full: dropped and counted).
@@ -149,6 +151,10 @@ impl Default for FailureReportsConfig {
             },
             destination_rate: Rate {
                 count: 20,
+                per: Span::secs(3600),
+            },
+            total_rate: Rate {
+                count: 1000,
                 per: Span::secs(3600),
             },
             reporting_mta: String::new(),

@@ -9,6 +9,7 @@ pub mod retry;
 #[cfg(test)]
 mod tests;
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -73,6 +74,7 @@ pub async fn run(
 ) {
     let mut key: Option<(PathBuf, Option<RedactionKey>)> = None;
     let mut waiting = RetryList::new(retry_policy);
+    let mut total = TotalRate::default();
     loop {
         let due = waiting.next_due();
         let next = tokio::select! {
@@ -93,7 +95,8 @@ pub async fn run(
             Next::New(c) => (c, None),
             Next::Retry(w) => (&w.candidate, Some(w.uris.as_slice())),
         };
-        let outcome = queue_reports(&app, &store, c, redaction, super::unix_now(), only).await;
+        let now = super::unix_now();
+        let outcome = queue_reports(&app, &store, c, redaction, now, only, &mut total).await;
         if outcome.queued > 0 {
             kick.notify_one();
         }
@@ -137,6 +140,36 @@ fn load_key(path: &std::path::Path) -> Option<RedactionKey> {
     }
 }
 
+/// The failure reports this node queued within `[reports.failure] total_rate`'s window,
+/// the bound over every policy domain and destination (RFC 9991 §8.1 "a maximum number of
+/// reports per minute that will be generated (and the remainder discarded)").
+#[derive(Debug, Default)]
+pub struct TotalRate {
+    /// When each report of the window was queued (Unix seconds), oldest first: at most
+    /// `total_rate`'s count.
+    queued_at: VecDeque<u64>,
+}
+
+impl TotalRate {
+    /// Whether another report may be queued at `now` under `rate`.
+    fn allows(&mut self, rate: &crate::config::Rate, now: u64) -> bool {
+        let since = now.saturating_sub(rate.per.get().as_secs());
+        while self.queued_at.front().is_some_and(|t| *t <= since) {
+            self.queued_at.pop_front();
+        }
+        // a lowered rate (a reload) leaves more in the window than it allows: keep the newest
+        while self.queued_at.len() as u64 > rate.count {
+            self.queued_at.pop_front();
+        }
+        (self.queued_at.len() as u64) < rate.count
+    }
+
+    /// Counts a report queued at `now`.
+    fn record(&mut self, now: u64) {
+        self.queued_at.push_back(now);
+    }
+}
+
 /// What [`queue_reports`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueOutcome {
@@ -157,6 +190,7 @@ pub async fn queue_reports(
     redaction: Option<RedactionKey>,
     now: u64,
     only: Option<&[String]>,
+    total: &mut TotalRate,
 ) -> QueueOutcome {
     let mut outcome = QueueOutcome::default();
     let cfg = &app.config.reports;
@@ -220,6 +254,11 @@ pub async fn queue_reports(
             cfg.failure.destination_rate.per.get().as_secs(),
         ),
     };
+    // past the node's total nothing is built, and nothing asked of DNS or the store
+    if !total.allows(&cfg.failure.total_rate, now) {
+        tracing::debug!(%policy_domain, "reports: failure report rate limited (total_rate)");
+        return outcome;
+    }
     // a domain over its own limit gets nothing in this window: no DNS for its destinations
     // (ten external URIs with ten override addresses each are over 300 questions)
     match store
@@ -259,6 +298,10 @@ pub async fn queue_reports(
         for address in destinations.into_iter().map(|d| d.address) {
             let destination = address.to_ascii_lowercase();
             for kind in &kinds {
+                if !total.allows(&cfg.failure.total_rate, now) {
+                    tracing::debug!(%policy_domain, "reports: failure report rate limited (total_rate)");
+                    return outcome;
+                }
                 // a report the rate limits would refuse is not built (fo=d: one per signature)
                 match store
                     .failure_report_allowed(&policy_domain, &destination, now, limits)
@@ -294,7 +337,10 @@ pub async fn queue_reports(
                     message,
                 };
                 match store.queue_failure_report(&report, now, limits).await {
-                    Ok(Queued::Yes(_)) => outcome.queued += 1,
+                    Ok(Queued::Yes(_)) => {
+                        outcome.queued += 1;
+                        total.record(now);
+                    }
                     Ok(Queued::RateLimited) => {
                         tracing::debug!(%policy_domain, destination = %report.destination, "reports: failure report rate limited");
                     }

@@ -289,7 +289,16 @@ async fn no_failure_report_about_a_failure_report() {
         " Multipart/Report; boundary=\"b1\";\r\n\tReport-Type=\"Feedback-Report\"",
     ));
     arf.headers = Some(Arc::new(headers));
-    let none = queue_reports(&app, &store, &arf, None, 1_700_000_000, None).await;
+    let none = queue_reports(
+        &app,
+        &store,
+        &arf,
+        None,
+        1_700_000_000,
+        None,
+        &mut TotalRate::default(),
+    )
+    .await;
     assert_eq!(none.queued, 0);
     assert!(queued(&store).await.is_empty());
     // a delivery status notification is no ARF report: it is reported as any other message
@@ -300,7 +309,16 @@ async fn no_failure_report_about_a_failure_report() {
         " multipart/report; report-type=delivery-status; boundary=b2",
     ));
     dsn.headers = Some(Arc::new(headers));
-    let one = queue_reports(&app, &store, &dsn, None, 1_700_000_000, None).await;
+    let one = queue_reports(
+        &app,
+        &store,
+        &dsn,
+        None,
+        1_700_000_000,
+        None,
+        &mut TotalRate::default(),
+    )
+    .await;
     assert_eq!(one.queued, 1);
 }
 
@@ -336,7 +354,16 @@ async fn reports_over_the_rate_limit_are_not_built() {
             human_result: None,
         })
         .collect();
-    let outcome = queue_reports(&app, &store, &c, None, 1_700_000_000, None).await;
+    let outcome = queue_reports(
+        &app,
+        &store,
+        &c,
+        None,
+        1_700_000_000,
+        None,
+        &mut TotalRate::default(),
+    )
+    .await;
     assert_eq!(outcome.queued, 3);
     assert_eq!(outcome.built, 3, "reports built only to be refused");
 }
@@ -375,14 +402,82 @@ async fn a_domain_over_its_rate_limit_costs_no_dns() {
         .unwrap();
     let ruf: Vec<&str> = ruf.iter().map(String::as_str).collect();
     let c = candidate(&ruf);
-    let first = queue_reports(&app, &store, &c, None, 1_700_000_000, None).await;
+    let first = queue_reports(
+        &app,
+        &store,
+        &c,
+        None,
+        1_700_000_000,
+        None,
+        &mut TotalRate::default(),
+    )
+    .await;
     assert_eq!(first.queued, 2, "the domain's budget");
     dns.reset_queries();
-    let next = queue_reports(&app, &store, &c, None, 1_700_000_060, None).await;
+    let next = queue_reports(
+        &app,
+        &store,
+        &c,
+        None,
+        1_700_000_060,
+        None,
+        &mut TotalRate::default(),
+    )
+    .await;
     assert_eq!(next, QueueOutcome::default());
     assert_eq!(
         dns.queries(),
         Vec::new(),
         "DNS asked for a domain over its limit"
     );
+}
+
+/// Whoever controls a zone with a wildcard `_dmarc` record has as many policy domains as
+/// names, each with its own `domain_rate`, and as many internal destinations as local parts:
+/// the per-domain and per-destination limits alone put no bound on the failure reports of a
+/// node. `total_rate` is that bound, the "maximum number of reports per minute that will be
+/// generated (and the remainder discarded)" of RFC 9991 §8.1; past it a message costs no
+/// DNS and no store query.
+#[tokio::test]
+async fn total_rate_bounds_the_reports_of_many_domains() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reports.db");
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc-reports@rx.example\"\n\
+         [reports.failure]\nenabled = true\ntotal_rate = \"3/1h\"\n",
+        db.display()
+    );
+    let dns = Arc::new(
+        MemoryResolver::from_zone(
+            "evil.example MX 10 mx.evil.example\na.example MX 10 mx.a.example\n",
+        )
+        .unwrap(),
+    );
+    let resolver: Arc<dyn Resolver> = dns.clone();
+    let app = App::new(Config::parse(&toml).unwrap(), resolver).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db.clone()), 1_700_000_000)
+        .await
+        .unwrap();
+    let mut total = TotalRate::default();
+    let mut queued_in_all = 0;
+    for i in 0..5u64 {
+        let ruf = format!("mailto:r{i}@evil.example");
+        let mut c = candidate(&[ruf.as_str()]);
+        let domain = format!("x{i}.evil.example");
+        c.observation.policy_domain = Some(domain.clone());
+        c.observation.header_from = domain;
+        if i == 3 {
+            dns.reset_queries();
+        }
+        let now = 1_700_000_000 + i;
+        let outcome = queue_reports(&app, &store, &c, None, now, None, &mut total).await;
+        queued_in_all += outcome.queued;
+    }
+    assert_eq!(queued_in_all, 3);
+    assert_eq!(dns.queries(), Vec::new(), "DNS asked past total_rate");
+    // an hour later the window has room again
+    let c = candidate(&[INTERNAL]);
+    let later = queue_reports(&app, &store, &c, None, 1_700_003_601, None, &mut total).await;
+    assert_eq!(later.queued, 1);
 }
