@@ -2,6 +2,8 @@
 //! (RFC 9990 §4, RFC 9991 §5) — `mailto:` only, the `reports.deny` list, external destination
 //! verification, and the MX check when `require_mx` is on.
 
+use std::collections::HashSet;
+
 use reports::{MxStatus, ReportAddress, ReportKind, Verification};
 
 use crate::app::App;
@@ -32,6 +34,32 @@ pub enum Resolved {
     TempError(String),
 }
 
+/// The destination organizations (organizational domains by the public suffix list) whose
+/// DNS failed temporarily during one aggregate pass or one failed message: their other
+/// destinations are deferred without asking, so a domain owner's slow servers cost one
+/// timeout, not one per URI of each of their policy domains (RFC 9990 §4: no authorization
+/// either way until they answer).
+#[derive(Debug, Default, Clone)]
+pub struct DnsTrouble {
+    orgs: HashSet<String>,
+}
+
+impl DnsTrouble {
+    fn org(host: &str) -> String {
+        dmarc::psl_organizational_domain(host)
+    }
+
+    /// The organization of `host` if its DNS already failed.
+    fn failed(&self, host: &str) -> Option<String> {
+        let org = Self::org(host);
+        self.orgs.contains(&org).then_some(org)
+    }
+
+    fn note(&mut self, host: &str) {
+        self.orgs.insert(Self::org(host));
+    }
+}
+
 fn denied(app: &App, address: &str) -> Option<String> {
     let address = address.to_ascii_lowercase();
     let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
@@ -54,6 +82,7 @@ pub async fn resolve_destination(
     policy_domain: &str,
     uri: &ReportAddress,
     kind: ReportKind,
+    trouble: &mut DnsTrouble,
 ) -> Resolved {
     let Some(address) = reports::mailto_address(&uri.uri) else {
         return Resolved::Skip {
@@ -68,8 +97,16 @@ pub async fn resolve_destination(
     if let Some(why) = denied(app, &address) {
         return skip(why);
     }
+    let host = reports::destination_host(&uri.uri).unwrap_or_default();
+    if let Some(org) = trouble.failed(&host) {
+        return Resolved::TempError(format!(
+            "verifying {}: the DNS of {org} failed earlier in this pass",
+            uri.uri
+        ));
+    }
     let uris = match reports::verify_destination(&*app.resolver, policy_domain, uri, kind).await {
         Verification::TempError(e) => {
+            trouble.note(&host);
             return Resolved::TempError(format!("verifying {}: {e}", uri.uri));
         }
         Verification::NotAuthorized(why) => {
@@ -87,10 +124,16 @@ pub async fn resolve_destination(
         }
         if app.config.reports.require_mx {
             let host = a.rsplit_once('@').map_or("", |(_, d)| d);
+            if let Some(org) = trouble.failed(host) {
+                return Resolved::TempError(format!(
+                    "MX lookup of {host}: the DNS of {org} failed earlier in this pass"
+                ));
+            }
             match reports::mx_exists(&*app.resolver, host).await {
                 MxStatus::Exists => {}
                 MxStatus::Missing => return skip(format!("{host} has no MX or address")),
                 MxStatus::TempError => {
+                    trouble.note(host);
                     return Resolved::TempError(format!("MX lookup of {host} failed"));
                 }
             }
@@ -130,7 +173,14 @@ mod tests {
             uri: "mailto:d@rx.example".into(),
             max_size: Some(10 << 20),
         };
-        let r = resolve_destination(&app, "a.example", &uri, ReportKind::Aggregate).await;
+        let r = resolve_destination(
+            &app,
+            "a.example",
+            &uri,
+            ReportKind::Aggregate,
+            &mut DnsTrouble::default(),
+        )
+        .await;
         assert_eq!(
             r,
             Resolved::Send(vec![Destination {

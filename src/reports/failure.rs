@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::config::OriginalSetting;
 
-use super::destinations::{Resolved, resolve_destination};
+use super::destinations::{DnsTrouble, Resolved, resolve_destination};
 use retry::{RetryList, RetryPolicy};
 
 /// The largest header block a failure report is made for, in bytes (fields with their CRLFs).
@@ -275,12 +275,19 @@ pub async fn queue_reports(
             return outcome;
         }
     }
+    let mut trouble = DnsTrouble::default();
     for uri in &published.ruf {
         if only.is_some_and(|only| !only.contains(&uri.uri)) {
             continue;
         }
-        let destinations = match resolve_destination(app, &policy_domain, uri, ReportKind::Failure)
-            .await
+        let destinations = match resolve_destination(
+            app,
+            &policy_domain,
+            uri,
+            ReportKind::Failure,
+            &mut trouble,
+        )
+        .await
         {
             Resolved::Send(list) => list,
             Resolved::Skip { destination, why } => {

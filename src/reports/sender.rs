@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::app::App;
 
-use super::destinations::{Resolved, resolve_destination};
+use super::destinations::{DnsTrouble, Resolved, resolve_destination};
 use super::smtp::SubmitError;
 
 #[cfg(test)]
@@ -40,6 +40,9 @@ pub struct PassSummary {
     /// The relay could not be reached: the pass submits nothing more.
     #[serde(skip)]
     pub relay_unreachable: bool,
+    /// Destination organizations whose DNS failed in this pass: not asked again.
+    #[serde(skip)]
+    pub dns_trouble: DnsTrouble,
 }
 
 /// What to do in one pass.
@@ -178,7 +181,15 @@ async fn job(
     let mut to_send: Vec<ReportAddress> = Vec::new();
     let mut temp_errors = Vec::new();
     for uri in &rua {
-        match resolve_destination(app, &key.policy_domain, uri, ReportKind::Aggregate).await {
+        match resolve_destination(
+            app,
+            &key.policy_domain,
+            uri,
+            ReportKind::Aggregate,
+            &mut summary.dns_trouble,
+        )
+        .await
+        {
             Resolved::Send(list) => {
                 for super::destinations::Destination {
                     address: a,

@@ -385,3 +385,43 @@ async fn a_relay_that_never_greets_stops_the_pass() {
         3
     );
 }
+
+/// A destination organization whose DNS times out costs each question `[dns] timeout` ×
+/// `attempts` (10 s by default), and anyone may publish a thousand policy domains whose
+/// `rua` URIs name hosts under it: once a destination check there hit a temporary error,
+/// the other destinations under the same organizational domain wait for the next pass
+/// without asking again (RFC 9990 §4: a temporary failure is no authorization either way).
+#[tokio::test]
+async fn a_destination_organization_whose_dns_fails_is_asked_once_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut zone = String::new();
+    let mut batch = Vec::new();
+    for i in 0..5 {
+        let d = format!("d{i}.example");
+        zone.push_str(&format!(
+            "d{i}.example._report._dmarc.h{i}.slow.example TXT TIMEOUT\n"
+        ));
+        batch.push(observation_of(&d, &format!("mailto:r@h{i}.slow.example")));
+    }
+    let db = dir.path().join("reports.db");
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc@rx.example\"\n{}",
+        db.display(),
+        closed_relay()
+    );
+    let dns = Arc::new(MemoryResolver::from_zone(&zone).unwrap());
+    let resolver: Arc<dyn Resolver> = dns.clone();
+    let app = App::new(Config::parse(&toml).unwrap(), resolver).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db), T0).await.unwrap();
+    store.record(&batch).await.unwrap();
+    let opts = PassOptions {
+        immediate: true,
+        ..PassOptions::default()
+    };
+    let summary = aggregate_pass(&app, &store, "n1/1", T0 + DAY + 3600, &opts)
+        .await
+        .unwrap();
+    assert_eq!((summary.reports, summary.deferred), (5, 5));
+    assert_eq!(dns.queries().len(), 1, "{:?}", dns.queries());
+}
