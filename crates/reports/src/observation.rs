@@ -276,19 +276,59 @@ pub struct PublishedPolicy {
     pub errors: Vec<String>,
 }
 
+/// At most this many of a record's problems are kept (RFC 9990 §3.1.5 `error`), each of at
+/// most [`MAX_ERROR_CHARS`] characters.
+pub const MAX_RECORD_ERRORS: usize = 10;
+/// The longest record problem kept, in characters (the rest is cut, with `…`).
+pub const MAX_ERROR_CHARS: usize = 100;
+/// The longest `rua`/`ruf` URI kept, in bytes (RFC 5321 §4.5.3.1.3: a path of at most 256
+/// octets, percent-encoded in a `mailto:` URI).
+pub const MAX_URI_LEN: usize = 512;
+
+fn shortened(s: &str) -> String {
+    if s.chars().count() <= MAX_ERROR_CHARS {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(MAX_ERROR_CHARS).collect();
+    out.push('…');
+    out
+}
+
 impl PublishedPolicy {
     /// Reads a parsed record (RFC 9989 §4.7); `rua` and `ruf` keep their first
     /// [`MAX_REPORT_URIS`] URIs (RFC 9990 §3.5), noting the cut in `errors`.
     pub fn from_record(record: &dmarc::Record, discovery_method: DiscoveryMethod) -> Self {
-        let mut errors: Vec<String> = record.problems.iter().map(ToString::to_string).collect();
+        // the record is the domain owner's (up to a 64 KiB DNS answer) and is stored in
+        // every distinct row: keep of it what a report carries, in short
+        let mut errors: Vec<String> = record
+            .problems
+            .iter()
+            .take(MAX_RECORD_ERRORS)
+            .map(|p| shortened(&p.to_string()))
+            .collect();
+        if record.problems.len() > MAX_RECORD_ERRORS {
+            errors.push(format!(
+                "and {} more invalid tags",
+                record.problems.len() - MAX_RECORD_ERRORS
+            ));
+        }
         let mut capped = |tag: &str, uris: &[dmarc::ReportUri]| -> Vec<ReportAddress> {
-            if uris.len() > MAX_REPORT_URIS {
+            // malformed URIs are ignored before the limit (RFC 9990 §3.5); none this long
+            // names a usable address (RFC 5321 §4.5.3.1.3: a path is at most 256 octets)
+            let long = uris.iter().filter(|u| u.uri.len() > MAX_URI_LEN).count();
+            if long > 0 {
                 errors.push(format!(
-                    "{tag} has {} URIs; only the first {MAX_REPORT_URIS} are used",
-                    uris.len()
+                    "{tag} has {long} URIs too long to use (over {MAX_URI_LEN} bytes)"
+                ));
+            }
+            let usable = uris.len() - long;
+            if usable > MAX_REPORT_URIS {
+                errors.push(format!(
+                    "{tag} has {usable} URIs; only the first {MAX_REPORT_URIS} are used"
                 ));
             }
             uris.iter()
+                .filter(|u| u.uri.len() <= MAX_URI_LEN)
                 .take(MAX_REPORT_URIS)
                 .map(ReportAddress::from)
                 .collect()

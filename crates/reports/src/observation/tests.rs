@@ -153,6 +153,42 @@ fn hostile_uri_lists_are_capped() {
     );
 }
 
+/// The record is the domain owner's, up to a DNS message of 64 KiB, and the store keeps it
+/// in every distinct row (one a message, for a sender who varies anything recorded): a
+/// thousand junk tags or ten URIs of 6 KB each must not make each row 60 KB. What a report
+/// carries of it (`error`, RFC 9990 §3.1.5; usable URIs, RFC 5321 §4.5.3.1 paths of 256
+/// octets) fits in a few KiB.
+#[test]
+fn a_hostile_record_is_recorded_within_bounds() {
+    let junk: Vec<String> = (0..1000)
+        .map(|i| format!("pct=junk{i}{}", "x".repeat(50)))
+        .collect();
+    let long = format!("mailto:{}@example.com", "a".repeat(6000));
+    let rua = [long.as_str(); 10].join(",");
+    let text = format!(
+        "v=DMARC1; p=reject; rua={rua},mailto:ok@example.com; {}",
+        junk.join("; ")
+    );
+    assert!(text.len() > 60_000);
+    let record = dmarc::parse_record(text.as_bytes()).unwrap();
+    let p = PublishedPolicy::from_record(&record, DiscoveryMethod::TreeWalk);
+    let stored = serde_json::to_string(&p).unwrap();
+    assert!(stored.len() < 8192, "{} bytes", stored.len());
+    // the Domain Owner still learns what was wrong, in short
+    assert!(
+        p.errors.iter().any(|e| e.contains("more")),
+        "{:?}",
+        p.errors
+    );
+    assert!(
+        p.errors
+            .iter()
+            .any(|e| e.contains("rua") && e.contains("long")),
+        "{:?}",
+        p.errors
+    );
+}
+
 #[test]
 fn a_message_full_of_signatures_is_recorded_within_bounds() {
     // 1000 junk DKIM-Signature fields with long selectors, the aligned pass last: the
