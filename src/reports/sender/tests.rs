@@ -73,6 +73,26 @@ async fn app_and_store(dir: &std::path::Path, extra: &str, zone: &str) -> (App, 
     (app, store)
 }
 
+/// Delivery attempts made for the reports of the period beginning at `T0`, in all.
+async fn attempts_made(store: &Store) -> u64 {
+    let status = store.status(T0).await.unwrap();
+    status
+        .periods
+        .iter()
+        .flat_map(|p| p.sends.iter())
+        .map(|s| s.attempts)
+        .sum()
+}
+
+/// Reports still due two days after `T0` (none lost, none given up).
+async fn still_due(store: &Store) -> usize {
+    store
+        .due_periods(T0 + DAY, T0 + 3 * DAY, 10)
+        .await
+        .unwrap()
+        .len()
+}
+
 /// A relay setting naming a local port nothing listens on.
 fn closed_relay() -> String {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -215,23 +235,9 @@ async fn an_unreachable_relay_stops_the_pass() {
         .await
         .unwrap();
     assert_eq!(summary.sent, 0);
-    let status = store.status(T0).await.unwrap();
-    let tried: u64 = status
-        .periods
-        .iter()
-        .flat_map(|p| p.sends.iter())
-        .map(|s| s.attempts)
-        .sum();
-    assert_eq!(tried, 1, "{status:#?}");
+    assert_eq!(attempts_made(&store).await, 1);
     // nothing is lost: every report is still due
-    assert_eq!(
-        store
-            .due_periods(T0 + DAY, T0 + 3 * DAY, 10)
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(still_due(&store).await, 3);
 }
 
 /// The failure report queue likewise: after the first refused connection the other claimed
@@ -368,22 +374,8 @@ async fn a_relay_that_never_greets_stops_the_pass() {
         .unwrap();
     silent.abort();
     assert_eq!(summary.sent, 0);
-    let status = store.status(T0).await.unwrap();
-    let tried: u64 = status
-        .periods
-        .iter()
-        .flat_map(|p| p.sends.iter())
-        .map(|s| s.attempts)
-        .sum();
-    assert_eq!(tried, 1, "{status:#?}");
-    assert_eq!(
-        store
-            .due_periods(T0 + DAY, T0 + 3 * DAY, 10)
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(attempts_made(&store).await, 1);
+    assert_eq!(still_due(&store).await, 3);
 }
 
 /// A destination organization whose DNS times out costs each question `[dns] timeout` ×
