@@ -214,6 +214,21 @@ async fn temporary_dns_error_is_retried_until_healed_and_queued_once() {
         .unwrap();
 }
 
+/// [`queue_reports`] for `c` at a fixed time, with no redaction key, every URI, and a
+/// node total of its own.
+async fn queue_once(app: &App, store: &Store, c: &FailureCandidate) -> QueueOutcome {
+    queue_reports(
+        app,
+        store,
+        c,
+        None,
+        1_700_000_000,
+        None,
+        &mut TotalRate::default(),
+    )
+    .await
+}
+
 #[test]
 fn the_retry_list_is_bounded_and_drops_the_oldest() {
     let ms = Duration::from_millis;
@@ -289,16 +304,7 @@ async fn no_failure_report_about_a_failure_report() {
         " Multipart/Report; boundary=\"b1\";\r\n\tReport-Type=\"Feedback-Report\"",
     ));
     arf.headers = Some(Arc::new(headers));
-    let none = queue_reports(
-        &app,
-        &store,
-        &arf,
-        None,
-        1_700_000_000,
-        None,
-        &mut TotalRate::default(),
-    )
-    .await;
+    let none = queue_once(&app, &store, &arf).await;
     assert_eq!(none.queued, 0);
     assert!(queued(&store).await.is_empty());
     // a delivery status notification is no ARF report: it is reported as any other message
@@ -309,16 +315,7 @@ async fn no_failure_report_about_a_failure_report() {
         " multipart/report; report-type=delivery-status; boundary=b2",
     ));
     dsn.headers = Some(Arc::new(headers));
-    let one = queue_reports(
-        &app,
-        &store,
-        &dsn,
-        None,
-        1_700_000_000,
-        None,
-        &mut TotalRate::default(),
-    )
-    .await;
+    let one = queue_once(&app, &store, &dsn).await;
     assert_eq!(one.queued, 1);
 }
 
@@ -354,16 +351,7 @@ async fn reports_over_the_rate_limit_are_not_built() {
             human_result: None,
         })
         .collect();
-    let outcome = queue_reports(
-        &app,
-        &store,
-        &c,
-        None,
-        1_700_000_000,
-        None,
-        &mut TotalRate::default(),
-    )
-    .await;
+    let outcome = queue_once(&app, &store, &c).await;
     assert_eq!(outcome.queued, 3);
     assert_eq!(outcome.built, 3, "reports built only to be refused");
 }
@@ -402,16 +390,7 @@ async fn a_domain_over_its_rate_limit_costs_no_dns() {
         .unwrap();
     let ruf: Vec<&str> = ruf.iter().map(String::as_str).collect();
     let c = candidate(&ruf);
-    let first = queue_reports(
-        &app,
-        &store,
-        &c,
-        None,
-        1_700_000_000,
-        None,
-        &mut TotalRate::default(),
-    )
-    .await;
+    let first = queue_once(&app, &store, &c).await;
     assert_eq!(first.queued, 2, "the domain's budget");
     dns.reset_queries();
     let next = queue_reports(

@@ -73,6 +73,17 @@ async fn app_and_store(dir: &std::path::Path, extra: &str, zone: &str) -> (App, 
     (app, store)
 }
 
+/// An aggregate pass an hour into the day after `T0`'s period, sending at once.
+async fn pass_the_next_day(app: &App, store: &Store) -> PassSummary {
+    let opts = PassOptions {
+        immediate: true,
+        ..PassOptions::default()
+    };
+    aggregate_pass(app, store, "n1/1", T0 + DAY + 3600, &opts)
+        .await
+        .unwrap()
+}
+
 /// Delivery attempts made for the reports of the period beginning at `T0`, in all.
 async fn attempts_made(store: &Store) -> u64 {
     let status = store.status(T0).await.unwrap();
@@ -182,13 +193,7 @@ async fn a_pending_destination_no_longer_authorized_is_skipped() {
         "reports.other.example MX 10 mx.other.example\n",
     )
     .await;
-    let opts = PassOptions {
-        immediate: true,
-        ..PassOptions::default()
-    };
-    aggregate_pass(&app, &store, "n1/1", T0 + DAY + 3600, &opts)
-        .await
-        .unwrap();
+    pass_the_next_day(&app, &store).await;
     let status = store.status(T0).await.unwrap();
     let period = status
         .periods
@@ -227,13 +232,7 @@ async fn an_unreachable_relay_stops_the_pass() {
         .map(|d| observation_of(d, &format!("mailto:dmarc@{d}")))
         .collect();
     store.record(&batch).await.unwrap();
-    let opts = PassOptions {
-        immediate: true,
-        ..PassOptions::default()
-    };
-    let summary = aggregate_pass(&app, &store, "n1/1", T0 + DAY + 3600, &opts)
-        .await
-        .unwrap();
+    let summary = pass_the_next_day(&app, &store).await;
     assert_eq!(summary.sent, 0);
     assert_eq!(attempts_made(&store).await, 1);
     // nothing is lost: every report is still due
@@ -323,13 +322,7 @@ async fn a_report_goes_to_a_bounded_number_of_addresses() {
         max_size: None,
     });
     store.record(&[o]).await.unwrap();
-    let opts = PassOptions {
-        immediate: true,
-        ..PassOptions::default()
-    };
-    aggregate_pass(&app, &store, "n1/1", T0 + DAY + 3600, &opts)
-        .await
-        .unwrap();
+    pass_the_next_day(&app, &store).await;
     let status = store.status(T0).await.unwrap();
     let sends = &status.periods[0].sends;
     let skipped = sends
@@ -365,13 +358,7 @@ async fn a_relay_that_never_greets_stops_the_pass() {
         .map(|d| observation_of(d, &format!("mailto:dmarc@{d}")))
         .collect();
     store.record(&batch).await.unwrap();
-    let opts = PassOptions {
-        immediate: true,
-        ..PassOptions::default()
-    };
-    let summary = aggregate_pass(&app, &store, "n1/1", T0 + DAY + 3600, &opts)
-        .await
-        .unwrap();
+    let summary = pass_the_next_day(&app, &store).await;
     silent.abort();
     assert_eq!(summary.sent, 0);
     assert_eq!(attempts_made(&store).await, 1);
@@ -407,13 +394,7 @@ async fn a_destination_organization_whose_dns_fails_is_asked_once_a_pass() {
     let app = App::new(Config::parse(&toml).unwrap(), resolver).unwrap();
     let store = Store::open(&StoreLocation::Sqlite(db), T0).await.unwrap();
     store.record(&batch).await.unwrap();
-    let opts = PassOptions {
-        immediate: true,
-        ..PassOptions::default()
-    };
-    let summary = aggregate_pass(&app, &store, "n1/1", T0 + DAY + 3600, &opts)
-        .await
-        .unwrap();
+    let summary = pass_the_next_day(&app, &store).await;
     assert_eq!((summary.reports, summary.deferred), (5, 5));
     assert_eq!(dns.queries().len(), 1, "{:?}", dns.queries());
 }
