@@ -156,7 +156,7 @@ async fn store(today: u64) -> Store {
     let started = std::time::Instant::now();
     for i in 0..REPORTS {
         store
-            .insert_received_report(&report(i, today), Some("bench"), now)
+            .insert_received_report(report(i, today).into(), Some("bench"), now)
             .await
             .expect("insert");
     }

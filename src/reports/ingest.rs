@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use report_store::{ReceivedInsert, Store, StoreError};
@@ -145,7 +146,7 @@ pub async fn store_found(
     while let Some(f) = found.recv().await {
         let part = f.source;
         let fb = match f.report {
-            Ok(fb) => fb,
+            Ok(fb) => Arc::new(fb),
             Err(e) => {
                 outcome.unreadable.push(Unreadable {
                     part,
@@ -163,7 +164,9 @@ pub async fn store_found(
             continue;
         }
         let label = format!("{input}: {part}");
-        let inserted = store.insert_received_report(&fb, Some(&label), now).await?;
+        let inserted = store
+            .insert_received_report(Arc::clone(&fb), Some(&label), now)
+            .await?;
         let mut summary = stored_report(part, &fb);
         summary.id_reused = matches!(inserted, ReceivedInsert::StoredBesideConflicting(_));
         if inserted.id().is_some() {

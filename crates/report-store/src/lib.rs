@@ -52,7 +52,7 @@ pub use summary::{
 pub use tls::{RootSource, SslMode, TlsSettings};
 
 use crate::postgres::PostgresBackend;
-use crate::sql::{Results, Stmt};
+use crate::sql::{Results, Stmt, StmtStream};
 use crate::sqlite::SqliteBackend;
 
 /// The report store (cheap to clone).
@@ -128,6 +128,16 @@ impl Store {
         stmts: Vec<Stmt>,
         durability: Durability,
     ) -> Result<Results, StoreError> {
+        self.transaction_streamed(sql::stream(stmts), durability)
+            .await
+    }
+
+    /// Runs statements made as the transaction goes in one transaction ([`sql::StmtStream`]).
+    async fn transaction_streamed(
+        &self,
+        stmts: StmtStream,
+        durability: Durability,
+    ) -> Result<Results, StoreError> {
         match &self.backend {
             Backend::Sqlite(b) => b.transaction(stmts, durability).await,
             Backend::Postgres(b) => b.transaction(stmts, durability).await,
@@ -140,7 +150,7 @@ impl Store {
     pub async fn read(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
         match &self.backend {
             Backend::Sqlite(b) => b.read(stmts).await,
-            Backend::Postgres(b) => b.transaction(stmts, Durability::Flushed).await,
+            Backend::Postgres(b) => b.transaction(sql::stream(stmts), Durability::Flushed).await,
         }
     }
 
@@ -171,5 +181,51 @@ impl Store {
             Backend::Sqlite(b) => b.integrity_check().await,
             Backend::Postgres(_) => Ok("ok".into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A statement stream that fails part-way rolls back what it ran before: a received
+    /// report is stored whole or not at all although its statements are made as it goes.
+    #[tokio::test]
+    async fn a_streamed_transaction_that_fails_part_way_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = format!("sqlite:{}", dir.path().join("r.db").display())
+            .parse()
+            .unwrap();
+        let store = Store::open(&location, 0).await.unwrap();
+        let count = "SELECT COUNT(*) FROM schema_version WHERE version = 9999";
+        let statements = vec![
+            Ok(Stmt::new(
+                "INSERT INTO schema_version (version, applied_at, description)
+                 VALUES (9999, 0, 'streamed')",
+                vec![],
+            )),
+            Ok(Stmt::new(count, vec![])),
+            Err(StoreError::Corrupt("made up".into())),
+        ];
+        let failed = store
+            .transaction_streamed(Box::new(statements.into_iter()), Durability::Flushed)
+            .await;
+        assert!(matches!(failed, Err(StoreError::Corrupt(_))), "{failed:?}");
+        let rows = store.query(Stmt::new(count, vec![])).await.unwrap();
+        assert_eq!(rows.first().map(|r| r.int(0).unwrap()), Some(0));
+        // the same statements without the error commit
+        let ok = store
+            .transaction_streamed(
+                sql::stream(vec![Stmt::new(
+                    "INSERT INTO schema_version (version, applied_at, description)
+                     VALUES (9999, 0, 'streamed')",
+                    vec![],
+                )]),
+                Durability::Flushed,
+            )
+            .await;
+        assert!(ok.is_ok(), "{ok:?}");
+        let rows = store.query(Stmt::new(count, vec![])).await.unwrap();
+        assert_eq!(rows.first().map(|r| r.int(0).unwrap()), Some(1));
     }
 }

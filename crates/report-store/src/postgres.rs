@@ -7,16 +7,19 @@
 //! TLS: libpq's `sslmode` (disable, prefer, require, verify-ca, verify-full) and
 //! `sslrootcert`, over rustls ([`crate::tls`], docs/reports.md "PostgreSQL over TLS").
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use tokio::sync::Mutex;
-use tokio_postgres::Client;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::Durability;
 use crate::error::StoreError;
 use crate::location::postgres_config;
 use crate::schema::{MIGRATIONS, VERSION_TABLE, latest_version};
-use crate::sql::{Results, Row, Stmt, Value, expand_types, postgres_placeholders};
+use crate::sql::{Results, Row, StmtStream, Value, expand_types, postgres_placeholders};
 use crate::tls::{SslMode, TlsSettings};
 
 /// The advisory lock key that serializes migrations between nodes ("authmilter" in ASCII,
@@ -100,12 +103,12 @@ impl PostgresBackend {
     /// Runs `stmts` in one transaction; returns each statement's rows.
     pub async fn transaction(
         &self,
-        stmts: Vec<Stmt>,
+        stmts: StmtStream,
         durability: Durability,
     ) -> Result<Results, StoreError> {
         let mut guard = self.client.lock().await;
         let client = self.connected(&mut guard).await?;
-        let result = run(client, &stmts, durability).await;
+        let result = run(client, stmts, durability).await;
         if result.is_err() && client.is_closed() {
             *guard = None;
         }
@@ -158,7 +161,7 @@ fn expand(sql: &str) -> String {
 
 async fn run(
     client: &mut Client,
-    stmts: &[Stmt],
+    stmts: StmtStream,
     durability: Durability,
 ) -> Result<Results, StoreError> {
     let tx = client.transaction().await?;
@@ -167,14 +170,26 @@ async fn run(
         tx.batch_execute("SET LOCAL synchronous_commit = off")
             .await?;
     }
-    let mut results = Vec::with_capacity(stmts.len());
+    let mut results = Vec::with_capacity(stmts.size_hint().0);
+    // each distinct SQL text is prepared once a transaction: a received report runs the
+    // same INSERT once per record, which would otherwise cost a round trip each to prepare
+    let mut prepared: HashMap<Cow<'static, str>, Statement> = HashMap::new();
     for s in stmts {
-        let sql = postgres_placeholders(&expand(&s.sql));
+        // an error drops `tx`, which rolls the transaction back
+        let s = s?;
+        let statement = match prepared.get(&s.sql) {
+            Some(st) => st.clone(),
+            None => {
+                let st = tx.prepare(&postgres_placeholders(&expand(&s.sql))).await?;
+                prepared.insert(s.sql.clone(), st.clone());
+                st
+            }
+        };
         let mut out = Vec::new();
         for binding in s.bindings(&results) {
             let params: Vec<&(dyn ToSql + Sync)> =
                 binding.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-            let rows = tx.query(&sql, &params).await?;
+            let rows = tx.query(&statement, &params).await?;
             for r in &rows {
                 let mut row = Vec::with_capacity(r.len());
                 for (i, col) in r.columns().iter().enumerate() {

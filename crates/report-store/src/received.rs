@@ -3,13 +3,14 @@
 //! reads, and the daily and DKIM selector rollups kept up to date in the same transaction.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use reports::Feedback;
 use reports::vocabulary::{AlignedResult, DkimResult, SpfResult};
 
 use crate::error::StoreError;
 use crate::sql::{Stmt, Value};
-use crate::{Store, secs};
+use crate::{Durability, Store, secs};
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("to JSON: {e}")))
@@ -78,14 +79,80 @@ impl ReceivedInsert {
 }
 
 /// The digest of a report's parsed contents (hex SHA-256 of its JSON form): equal for the
-/// same report re-sent, whatever its XML spelling or compression.
+/// same report re-sent, whatever its XML spelling or compression. The JSON is hashed as it
+/// is written, never held (a report of 200,000 records is some 80 MB of it).
 fn contents_digest(report: &Feedback) -> Result<String, StoreError> {
-    use std::fmt::Write;
-    let hash = crypto::sha256(json(report)?.as_bytes());
-    Ok(hash.iter().fold(String::with_capacity(64), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    }))
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let hasher = crypto::default_provider().hasher(crypto::HashAlg::Sha256);
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, DigestWriter(hasher));
+    serde_json::to_writer(&mut out, report)
+        .map_err(|e| StoreError::Corrupt(format!("to JSON: {e}")))?;
+    out.flush()
+        .map_err(|e| StoreError::Corrupt(format!("to JSON: {e}")))?;
+    let DigestWriter(hasher) = out
+        .into_inner()
+        .map_err(|e| StoreError::Corrupt(format!("to JSON: {e}")))?;
+    Ok(hasher
+        .finish()
+        .iter()
+        .fold(String::with_capacity(64), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        }))
+}
+
+/// A writer that only hashes what it is given.
+struct DigestWriter(Box<dyn crypto::Hasher>);
+
+impl std::io::Write for DigestWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The statement that stores record `r` of a report of `domain` for `day`, run once per row
+/// of statement 0 (the report's head, which returns its id).
+fn record_stmt(
+    r: &reports::Record,
+    domain: &str,
+    day: &Value,
+    org_name: &str,
+) -> Result<Stmt, StoreError> {
+    let pe = &r.row.policy_evaluated;
+    let (dmarc, spf, dkim) = flags(r);
+    Ok(Stmt::per_row(
+        0,
+        "INSERT INTO received_records (source_ip, count, disposition, dkim_aligned,
+            spf_aligned, header_from, envelope_from, envelope_to, reasons,
+            auth_results, policy_domain, day, org_name, dmarc_pass, spf_pass,
+            dkim_pass, report_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+            ?16, ?17)",
+        vec![
+            r.row.source().to_string().into(),
+            r.row.count.into(),
+            pe.disposition.to_string().into(),
+            pe.dkim.to_string().into(),
+            pe.spf.to_string().into(),
+            r.identifiers.header_from.clone().into(),
+            r.identifiers.envelope_from.clone().into(),
+            r.identifiers.envelope_to.clone().into(),
+            json(&pe.reasons)?.into(),
+            json(&r.auth_results)?.into(),
+            domain.into(),
+            day.clone(),
+            org_name.into(),
+            Value::Int(dmarc),
+            Value::Int(spf),
+            Value::Int(dkim),
+        ],
+    ))
 }
 
 impl Store {
@@ -97,13 +164,13 @@ impl Store {
     /// (a file, a message), for the operator.
     pub async fn insert_received_report(
         &self,
-        report: &Feedback,
+        report: Arc<Feedback>,
         source: Option<&str>,
         now: u64,
     ) -> Result<ReceivedInsert, StoreError> {
         let m = &report.metadata;
         let domain = report.policy.domain_key();
-        let digest = contents_digest(report)?;
+        let digest = contents_digest(&report)?;
         // twice at most: a writer on another node may store the same key between our look
         // and our insert; the second look sees what it stored
         for _ in 0..2 {
@@ -131,7 +198,7 @@ impl Store {
             };
             let beside = key != m.report_id;
             match self
-                .insert_received_as(report, &key, &digest, source, now)
+                .insert_received_as(Arc::clone(&report), &key, &digest, source, now)
                 .await?
             {
                 Some(id) if beside => return Ok(ReceivedInsert::StoredBesideConflicting(id)),
@@ -147,7 +214,7 @@ impl Store {
     /// Inserts `report` under `key` with its records and rollups; `None` when `key` is taken.
     async fn insert_received_as(
         &self,
-        report: &Feedback,
+        report: Arc<Feedback>,
         key: &str,
         digest: &str,
         source: Option<&str>,
@@ -155,7 +222,7 @@ impl Store {
     ) -> Result<Option<i64>, StoreError> {
         let m = &report.metadata;
         let domain = report.policy.domain_key();
-        let day = Value::Int(secs(report_day(report)));
+        let day = Value::Int(secs(report_day(&report)));
         let head = Stmt::new(
             "INSERT INTO received_reports (org_name, report_id, email, extra_contact_info,
                 policy_domain, begin_time, end_time, policy_published, errors, generator,
@@ -181,16 +248,14 @@ impl Store {
                 digest.to_string().into(),
             ],
         );
-        let mut stmts = vec![head];
         // (dmarc_pass, disposition) -> (messages, records)
         let mut daily: BTreeMap<(i64, String), (u64, u64)> = BTreeMap::new();
         // (d=, s=, result) -> messages
         let mut selectors: BTreeMap<(String, String, String), u64> = BTreeMap::new();
         for r in &report.records {
-            let pe = &r.row.policy_evaluated;
-            let (dmarc, spf, dkim) = flags(r);
+            let (dmarc, _, _) = flags(r);
             let d = daily
-                .entry((dmarc, pe.disposition.to_string()))
+                .entry((dmarc, r.row.policy_evaluated.disposition.to_string()))
                 .or_default();
             d.0 = d.0.saturating_add(r.row.count);
             d.1 = d.1.saturating_add(1);
@@ -203,65 +268,60 @@ impl Store {
                 let n = selectors.entry(key).or_default();
                 *n = n.saturating_add(r.row.count);
             }
-            stmts.push(Stmt::per_row(
-                0,
-                "INSERT INTO received_records (source_ip, count, disposition, dkim_aligned,
-                    spf_aligned, header_from, envelope_from, envelope_to, reasons,
-                    auth_results, policy_domain, day, org_name, dmarc_pass, spf_pass,
-                    dkim_pass, report_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17)",
-                vec![
-                    r.row.source().to_string().into(),
-                    r.row.count.into(),
-                    pe.disposition.to_string().into(),
-                    pe.dkim.to_string().into(),
-                    pe.spf.to_string().into(),
-                    r.identifiers.header_from.clone().into(),
-                    r.identifiers.envelope_from.clone().into(),
-                    r.identifiers.envelope_to.clone().into(),
-                    json(&pe.reasons)?.into(),
-                    json(&r.auth_results)?.into(),
-                    domain.clone().into(),
-                    day.clone(),
-                    m.org_name.clone().into(),
-                    Value::Int(dmarc),
-                    Value::Int(spf),
-                    Value::Int(dkim),
-                ],
-            ));
         }
+        // the records' statements are made one at a time as the transaction runs, never
+        // all at once (each is ~6 times its record's XML)
+        let records = {
+            let (report, domain, day) = (Arc::clone(&report), domain.clone(), day.clone());
+            (0..report.records.len()).map(move |i| match report.records.get(i) {
+                Some(r) => record_stmt(r, &domain, &day, &report.metadata.org_name),
+                None => Err(StoreError::Corrupt(format!("record {i} is gone"))),
+            })
+        };
         // the rollups, only when the report was new (the head returned its id); in
         // key order, so concurrent writers on PostgreSQL lock rows in the same order
-        for ((dmarc, disposition), (messages, records)) in daily {
-            stmts.push(Stmt::if_rows(
-                0,
-                DAILY_UPSERT,
-                vec![
-                    domain.clone().into(),
-                    day.clone(),
-                    Value::Int(dmarc),
-                    disposition.into(),
-                    messages.into(),
-                    records.into(),
-                ],
-            ));
-        }
-        for ((d, s, result), messages) in selectors {
-            stmts.push(Stmt::if_rows(
-                0,
-                SELECTOR_UPSERT,
-                vec![
-                    domain.clone().into(),
-                    day.clone(),
-                    d.into(),
-                    s.into(),
-                    result.into(),
-                    messages.into(),
-                ],
-            ));
-        }
-        let results = self.transaction(stmts).await?;
+        let rollup_daily = {
+            let (domain, day) = (domain.clone(), day.clone());
+            daily
+                .into_iter()
+                .map(move |((dmarc, disposition), (messages, records))| {
+                    Ok(Stmt::if_rows(
+                        0,
+                        DAILY_UPSERT,
+                        vec![
+                            domain.clone().into(),
+                            day.clone(),
+                            Value::Int(dmarc),
+                            disposition.into(),
+                            messages.into(),
+                            records.into(),
+                        ],
+                    ))
+                })
+        };
+        let rollup_selectors = selectors
+            .into_iter()
+            .map(move |((d, s, result), messages)| {
+                Ok(Stmt::if_rows(
+                    0,
+                    SELECTOR_UPSERT,
+                    vec![
+                        domain.clone().into(),
+                        day.clone(),
+                        d.into(),
+                        s.into(),
+                        result.into(),
+                        messages.into(),
+                    ],
+                ))
+            });
+        let stmts = std::iter::once(Ok(head))
+            .chain(records)
+            .chain(rollup_daily)
+            .chain(rollup_selectors);
+        let results = self
+            .transaction_streamed(Box::new(stmts), Durability::Flushed)
+            .await?;
         match results.first().and_then(|rows| rows.first()) {
             Some(r) => Ok(Some(r.int(0)?)),
             None => Ok(None),
@@ -341,5 +401,24 @@ impl Store {
             .collect();
         self.transaction(stmts).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The digest is hashed as the JSON is written, and must stay the digest of the whole
+    /// JSON text, or reports stored by earlier versions would no longer be seen as the same.
+    #[test]
+    fn the_streamed_digest_is_the_digest_of_the_whole_json() {
+        let xml = include_bytes!("../../reports/tests/data/samples/mail-auth/100.eml");
+        let report = reports::extract_reports(xml, &reports::Limits::default())
+            .into_iter()
+            .find_map(|r| r.report.ok())
+            .expect("the sample has a report");
+        let whole = crypto::sha256(serde_json::to_string(&report).unwrap().as_bytes());
+        let hex: String = whole.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(contents_digest(&report).unwrap(), hex);
     }
 }

@@ -123,6 +123,16 @@ impl Stmt {
     }
 }
 
+/// Statements made one at a time as their transaction runs, so that a long batch (a received
+/// report has one statement per record, up to hundreds of thousands: RFC 9990 §8.1) is never
+/// held whole; an `Err` ends the transaction and rolls it back.
+pub type StmtStream = Box<dyn Iterator<Item = Result<Stmt, StoreError>> + Send>;
+
+/// A list of statements as a [`StmtStream`].
+pub fn stream(stmts: Vec<Stmt>) -> StmtStream {
+    Box::new(stmts.into_iter().map(Ok))
+}
+
 /// A result row.
 #[derive(Debug, Clone, Default)]
 pub struct Row(pub Vec<Value>);

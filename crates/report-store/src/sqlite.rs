@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::Durability;
 use crate::error::StoreError;
 use crate::schema::{MIGRATIONS, VERSION_TABLE, latest_version};
-use crate::sql::{Results, Row, Stmt, Value, expand_types};
+use crate::sql::{Results, Row, Stmt, StmtStream, Value, expand_types};
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
@@ -50,15 +50,15 @@ impl SqliteBackend {
     /// Runs `stmts` in one transaction; returns each statement's rows.
     pub async fn transaction(
         &self,
-        stmts: Vec<Stmt>,
+        stmts: StmtStream,
         durability: Durability,
     ) -> Result<Results, StoreError> {
         self.call(move |conn| match durability {
-            Durability::Flushed => run(conn, &stmts, TransactionBehavior::Immediate),
+            Durability::Flushed => run(conn, stmts, TransactionBehavior::Immediate),
             Durability::Relaxed => {
                 // WAL + NORMAL: the commit is written to the WAL without an fsync
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
-                let result = run(conn, &stmts, TransactionBehavior::Immediate);
+                let result = run(conn, stmts, TransactionBehavior::Immediate);
                 conn.pragma_update(None, "synchronous", "FULL")?;
                 result
             }
@@ -69,7 +69,11 @@ impl SqliteBackend {
     /// Runs read-only `stmts` in one snapshot on the read connection.
     pub async fn read(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
         call_on(&self.reads, move |conn| {
-            run(conn, &stmts, TransactionBehavior::Deferred)
+            run(
+                conn,
+                crate::sql::stream(stmts),
+                TransactionBehavior::Deferred,
+            )
         })
         .await
     }
@@ -191,12 +195,14 @@ fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
 
 fn run(
     conn: &mut Connection,
-    stmts: &[Stmt],
+    stmts: StmtStream,
     behavior: TransactionBehavior,
 ) -> Result<Results, StoreError> {
     let tx = conn.transaction_with_behavior(behavior)?;
-    let mut results = Vec::with_capacity(stmts.len());
+    let mut results = Vec::with_capacity(stmts.size_hint().0);
     for s in stmts {
+        // an error drops `tx`, which rolls the transaction back
+        let s = s?;
         let mut prepared = tx.prepare_cached(&expand(&s.sql))?;
         let columns = prepared.column_count();
         let mut out = Vec::new();

@@ -44,10 +44,16 @@ async fn spellings_of_one_domain_and_source_are_stored_as_one() {
         assert_eq!(fb.policy.domain, domain);
         assert_eq!(fb.policy.domain_key(), "xn--bcher-kva.example");
         assert_eq!(fb.records[0].row.source().to_string(), "192.0.2.1");
-        let first = store.insert_received_report(&fb, None, 2).await.unwrap();
+        let first = store
+            .insert_received_report(fb.clone().into(), None, 2)
+            .await
+            .unwrap();
         assert!(first.id().is_some(), "{org}");
         // and the same report again is the same report
-        let again = store.insert_received_report(&fb, None, 3).await.unwrap();
+        let again = store
+            .insert_received_report(fb.clone().into(), None, 3)
+            .await
+            .unwrap();
         assert_eq!(again, ReceivedInsert::Duplicate, "{org}");
     }
     let (domains, total) = store.received_domains(ALL, 100).await.unwrap();
@@ -73,7 +79,10 @@ async fn any_spelling_of_a_domain_finds_its_page() {
         .unwrap();
     let store = Store::open(&loc, 1).await.unwrap();
     let fb = parse_report(&report("A", "xn--bcher-kva.example", "192.0.2.1")).unwrap();
-    store.insert_received_report(&fb, None, 2).await.unwrap();
+    store
+        .insert_received_report(fb.clone().into(), None, 2)
+        .await
+        .unwrap();
     for asked in [
         "xn--bcher-kva.example",
         "Bücher.Example.",
@@ -142,13 +151,17 @@ async fn postgres_stores_the_longest_keys_the_parser_takes() {
     );
     let (org, id, d, s) = (noise(k, 1), noise(k, 2), noise(n, 3), noise(n, 4));
     let fb = parse_report(&long_report(&org, &id, &d, &s)).expect("the longest keys");
-    let stored = store.insert_received_report(&fb, None, 2).await;
+    let stored = store
+        .insert_received_report(fb.clone().into(), None, 2)
+        .await;
     assert!(
         matches!(stored, Ok(ReceivedInsert::Stored(_))),
         "{stored:?}"
     );
     let other = parse_report(&long_report(&org, &id, &d, &noise(n, 5))).unwrap();
-    let beside = store.insert_received_report(&other, None, 3).await;
+    let beside = store
+        .insert_received_report(other.clone().into(), None, 3)
+        .await;
     assert!(
         matches!(beside, Ok(ReceivedInsert::StoredBesideConflicting(_))),
         "{beside:?}"

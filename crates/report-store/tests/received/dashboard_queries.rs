@@ -68,7 +68,7 @@ async fn suite(loc: StoreLocation) {
     let mut duplicates = 0;
     for fb in &all {
         match store
-            .insert_received_report(fb, Some("sample"), 2)
+            .insert_received_report(fb.clone().into(), Some("sample"), 2)
             .await
             .unwrap()
             .id()
@@ -93,7 +93,7 @@ async fn suite(loc: StoreLocation) {
     for fb in &all {
         assert_eq!(
             store
-                .insert_received_report(fb, None, 3)
+                .insert_received_report(fb.clone().into(), None, 3)
                 .await
                 .unwrap()
                 .id(),

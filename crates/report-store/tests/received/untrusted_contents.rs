@@ -50,7 +50,10 @@ async fn huge_counts_do_not_break_the_sums() {
     ] {
         // refused at parsing, or stored: either way the store keeps working
         if let Ok(fb) = parse_report(&huge_report(id, count)) {
-            store.insert_received_report(&fb, None, 2).await.unwrap();
+            store
+                .insert_received_report(fb.clone().into(), None, 2)
+                .await
+                .unwrap();
         }
     }
     let domains = store.received_domains(ALL, usize::MAX).await.unwrap().0;
@@ -65,7 +68,7 @@ async fn huge_counts_do_not_break_the_sums() {
     let fb = parse_report(&huge_report("d", "1")).unwrap();
     assert!(
         store
-            .insert_received_report(&fb, None, 3)
+            .insert_received_report(fb.clone().into(), None, 3)
             .await
             .unwrap()
             .id()
@@ -92,7 +95,10 @@ async fn purge_drops_records_with_the_rollups_of_their_day() {
     let end = parse_report(&report_xml("end", "1", u64::MAX, u64::MAX)).unwrap();
     assert_eq!(end.metadata.date_range.begin.to_string(), last);
     for fb in [&far, &back, &end] {
-        store.insert_received_report(fb, None, 2).await.unwrap();
+        store
+            .insert_received_report(fb.clone().into(), None, 2)
+            .await
+            .unwrap();
     }
     // the first day's rollups go, the second day's stay
     store.purge(day + 86_400 + 10).await.unwrap();
@@ -106,7 +112,7 @@ async fn purge_drops_records_with_the_rollups_of_their_day() {
     // the report kept is still known: sent again, it is not counted twice
     assert_eq!(
         store
-            .insert_received_report(&back, None, 3)
+            .insert_received_report(back.clone().into(), None, 3)
             .await
             .unwrap()
             .id(),
@@ -141,7 +147,7 @@ async fn the_domain_page_reads_a_bounded_number_of_reporters_and_selectors() {
             .collect();
         assert!(
             store
-                .insert_received_report(&fb, Some("flood"), 2)
+                .insert_received_report(fb.clone().into(), Some("flood"), 2)
                 .await
                 .unwrap()
                 .id()
@@ -183,7 +189,7 @@ async fn the_domain_list_reads_a_bounded_number_of_domains() {
         fb.records.truncate(1);
         fb.records[0].row.count = i + 1;
         store
-            .insert_received_report(&fb, Some("flood"), 2)
+            .insert_received_report(fb.clone().into(), Some("flood"), 2)
             .await
             .unwrap();
     }

@@ -85,7 +85,10 @@ async fn version_1_received_reports_are_filled_in_by_the_upgrade() {
     .await
     .unwrap();
     for fb in &reports {
-        fresh.insert_received_report(fb, None, 0).await.unwrap();
+        fresh
+            .insert_received_report(fb.clone().into(), None, 0)
+            .await
+            .unwrap();
     }
     assert_eq!(
         upgraded.received_domains(ALL, usize::MAX).await.unwrap().0,

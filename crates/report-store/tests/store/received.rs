@@ -25,14 +25,14 @@ async fn a_received_report_is_stored_once(loc: &StoreLocation) {
     assert!(!report.records.is_empty());
     let records = report.records.len() as u64;
     let id = store
-        .insert_received_report(&report, Some("test"), now)
+        .insert_received_report(report.clone().into(), Some("test"), now)
         .await
         .unwrap()
         .id();
     assert!(id.is_some());
     assert_eq!(
         store
-            .insert_received_report(&report, None, now)
+            .insert_received_report(report.clone().into(), None, now)
             .await
             .unwrap()
             .id(),
@@ -59,7 +59,7 @@ async fn a_reused_report_id_does_not_hide_a_report(loc: &StoreLocation) {
     let records = real.records.len() as u64;
     for (report, beside) in [(&forged, false), (&real, true), (&other_domain, true)] {
         let inserted = store
-            .insert_received_report(report, None, now)
+            .insert_received_report(report.clone().into(), None, now)
             .await
             .unwrap();
         let kind_ok = match inserted {
@@ -72,7 +72,7 @@ async fn a_reused_report_id_does_not_hide_a_report(loc: &StoreLocation) {
     for again in [&forged, &real, &other_domain] {
         assert_eq!(
             store
-                .insert_received_report(again, None, now)
+                .insert_received_report(again.clone().into(), None, now)
                 .await
                 .unwrap(),
             ReceivedInsert::Duplicate
