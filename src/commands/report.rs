@@ -67,10 +67,11 @@ fn send(args: ReportSendArgs) -> anyhow::Result<ExitCode> {
             period,
             dry_run: args.dry_run.then(|| args.out.clone()),
             immediate: true,
+            stop: None,
         };
         let mut summary = aggregate_pass(&app, &store, &holder, now, &opts).await?;
         if !args.dry_run {
-            summary.failure_sent = failure_pass(&app, &store, &holder, now).await?;
+            summary.failure_sent = failure_pass(&app, &store, &holder, now, None).await?;
         }
         if args.json {
             outln!("{}", serde_json::to_string_pretty(&summary)?)?;

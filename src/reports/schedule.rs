@@ -14,8 +14,15 @@ use crate::app::App;
 use super::sender::{PassOptions, aggregate_pass, backoff, send_end};
 use super::smtp::SubmitError;
 
-/// Sends the queued failure reports whose time has come.
-pub async fn failure_pass(app: &App, store: &Store, holder: &str, now: u64) -> anyhow::Result<u64> {
+/// Sends the queued failure reports whose time has come; once `stop` (serve's shutdown) says
+/// true, the rest of those claimed are handed back untried, due at once.
+pub async fn failure_pass(
+    app: &App,
+    store: &Store,
+    holder: &str,
+    now: u64,
+    stop: Option<&watch::Receiver<bool>>,
+) -> anyhow::Result<u64> {
     let cfg = &app.config.reports;
     let mut sent = 0;
     let claimed = store
@@ -25,6 +32,16 @@ pub async fn failure_pass(app: &App, store: &Store, holder: &str, now: u64) -> a
     let relay = super::relay(cfg);
     let mut unreachable: Option<String> = None;
     for r in claimed {
+        if stop.is_some_and(|s| *s.borrow()) {
+            let end = SendEnd::Retry {
+                error: "not tried: shutting down".to_string(),
+                next_attempt: now,
+            };
+            store
+                .end_failure_report(r.id, holder, super::unix_now(), end)
+                .await?;
+            continue;
+        }
         if let Some(why) = &unreachable {
             // not tried: the relay could not be reached for an earlier one of this pass
             let end = SendEnd::Retry {
@@ -91,11 +108,15 @@ pub async fn schedule(
         let app = shared.load_full();
         let cfg = &app.config.reports;
         let now = super::unix_now();
-        if let Err(e) = failure_pass(&app, &store, &holder, now).await {
+        if let Err(e) = failure_pass(&app, &store, &holder, now, Some(&stop)).await {
             tracing::error!("reports: sending failure reports: {e:#}");
         }
-        if aggregate && cfg.send {
-            match aggregate_pass(&app, &store, &holder, now, &PassOptions::default()).await {
+        let opts = PassOptions {
+            stop: Some(stop.clone()),
+            ..PassOptions::default()
+        };
+        if aggregate && cfg.send && !opts.stopping() {
+            match aggregate_pass(&app, &store, &holder, now, &opts).await {
                 Ok(s) if s.reports > 0 => tracing::info!(
                     reports = s.reports,
                     sent = s.sent,
@@ -109,7 +130,10 @@ pub async fn schedule(
                 Err(e) => tracing::error!("reports: aggregate pass: {e:#}"),
             }
         }
-        if aggregate && last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+        if aggregate
+            && !opts.stopping()
+            && last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600))
+        {
             last_purge = Some(Instant::now());
             let before = now.saturating_sub(cfg.keep.get().as_secs());
             match store.purge(before).await {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use report_store::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendState, Store};
 use reports::{Delivery, ReportAddress, ReportKind};
 use serde::Serialize;
+use tokio::sync::watch;
 
 use crate::app::App;
 
@@ -54,6 +55,17 @@ pub struct PassOptions {
     pub dry_run: Option<PathBuf>,
     /// Every ended period is due (by hand), not only from `send_hour` on.
     pub immediate: bool,
+    /// `serve`'s shutdown: once it says true the pass starts no report, no destination
+    /// check and no submission more (what is left stays due for the next start), so a long
+    /// pass never holds up a restart.
+    pub stop: Option<watch::Receiver<bool>>,
+}
+
+impl PassOptions {
+    /// Whether the pass is to stop now (see [`PassOptions::stop`]).
+    pub fn stopping(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| *s.borrow())
+    }
 }
 
 /// At most this many stored rows go into one report, those that stand for the most messages
@@ -86,6 +98,10 @@ pub async fn aggregate_pass(
         keys.retain(|k| k.period_begin == p);
     }
     for key in keys {
+        if opts.stopping() {
+            tracing::info!("reports: shutting down; the other reports wait for the next start");
+            break;
+        }
         if summary.relay_unreachable {
             tracing::warn!(
                 relay = %cfg.relay,
@@ -181,6 +197,10 @@ async fn job(
     let mut to_send: Vec<ReportAddress> = Vec::new();
     let mut temp_errors = Vec::new();
     for uri in &rua {
+        if opts.stopping() {
+            temp_errors.push("stopped for a shutdown".to_string());
+            break;
+        }
         match resolve_destination(
             app,
             &key.policy_domain,
@@ -327,7 +347,7 @@ async fn job(
                         .await?;
                     continue;
                 }
-                if summary.relay_unreachable {
+                if summary.relay_unreachable || opts.stopping() {
                     continue; // stays pending: the job is retried
                 }
                 let Some(attempts) = store.begin_send(key, &dest, holder, now).await? else {

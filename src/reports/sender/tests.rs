@@ -259,7 +259,10 @@ async fn an_unreachable_relay_stops_the_failure_pass() {
         };
         store.queue_failure_report(&r, T0, limits).await.unwrap();
     }
-    assert_eq!(failure_pass(&app, &store, "n1/1", T0).await.unwrap(), 0);
+    assert_eq!(
+        failure_pass(&app, &store, "n1/1", T0, None).await.unwrap(),
+        0
+    );
     let rows = store
         .read(vec![report_store::sql::Stmt::new(
             "SELECT state, last_error FROM failure_reports ORDER BY id",
@@ -397,4 +400,140 @@ async fn a_destination_organization_whose_dns_fails_is_asked_once_a_pass() {
     let summary = pass_the_next_day(&app, &store).await;
     assert_eq!((summary.reports, summary.deferred), (5, 5));
     assert_eq!(dns.queries().len(), 1, "{:?}", dns.queries());
+}
+
+/// A relay that greets at once and answers every command after `delay`, accepting every
+/// message; `accepted` is told of each connection.
+async fn slow_relay(
+    delay: std::time::Duration,
+    accepted: tokio::sync::mpsc::UnboundedSender<()>,
+) -> (u16, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let _ = accepted.send(());
+            tokio::spawn(async move {
+                let (r, mut w) = conn.into_split();
+                let mut lines = BufReader::new(r).lines();
+                let _ = w.write_all(b"220 slow.example\r\n").await;
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply: &[u8] = if in_data {
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        b"250 queued\r\n"
+                    } else {
+                        match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                            Some("DATA") => {
+                                in_data = true;
+                                b"354 go on\r\n"
+                            }
+                            Some("QUIT") => b"221 bye\r\n",
+                            _ => b"250 ok\r\n",
+                        }
+                    };
+                    tokio::time::sleep(delay).await;
+                    if w.write_all(reply).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (port, task)
+}
+
+/// `serve`'s shutdown stops an aggregate pass between submissions: the submission under way
+/// ends, nothing else is started, and every other report stays due for the next start (a
+/// pass of 10,000 reports to a slow relay held a restart until it was over, or until the
+/// service manager killed the process mid-send).
+#[tokio::test]
+async fn a_shutdown_stops_the_pass_between_submissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut accepted) = tokio::sync::mpsc::unbounded_channel();
+    let (port, relay) = slow_relay(std::time::Duration::from_millis(100), tx).await;
+    let domains = ["a.example", "b.example", "c.example", "d.example"];
+    let zone: String = domains
+        .iter()
+        .map(|d| format!("{d} MX 10 mx.{d}\n"))
+        .collect();
+    let (app, store) = app_and_store(
+        dir.path(),
+        &format!("relay = \"127.0.0.1:{port}\"\n"),
+        &zone,
+    )
+    .await;
+    let batch: Vec<Observation> = domains
+        .iter()
+        .map(|d| observation_of(d, &format!("mailto:dmarc@{d}")))
+        .collect();
+    store.record(&batch).await.unwrap();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let opts = PassOptions {
+        immediate: true,
+        stop: Some(stop),
+        ..PassOptions::default()
+    };
+    let pass = aggregate_pass(&app, &store, "n1/1", T0 + DAY + 3600, &opts);
+    let shutdown = async {
+        accepted.recv().await;
+        stop_tx.send(true).unwrap();
+    };
+    let (summary, ()) = tokio::join!(pass, shutdown);
+    let summary = summary.unwrap();
+    relay.abort();
+    assert_eq!((summary.reports, summary.sent), (1, 1), "{summary:?}");
+    assert_eq!(attempts_made(&store).await, 1);
+    assert_eq!(still_due(&store).await, 3);
+}
+
+/// The failure report queue likewise: once the shutdown is under way the claimed reports go
+/// back to the queue untried, due at once.
+#[tokio::test]
+async fn a_shutdown_hands_the_claimed_failure_reports_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, store) = app_and_store(dir.path(), &closed_relay(), "").await;
+    let limits = report_store::FailureLimits {
+        per_domain: (10, 3600),
+        per_destination: (10, 3600),
+    };
+    for i in 0..3 {
+        let r = report_store::NewFailureReport {
+            policy_domain: "a.example".into(),
+            destination: format!("f{i}@a.example"),
+            uri: format!("mailto:f{i}@a.example"),
+            kind: "dmarc".into(),
+            message: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+        };
+        store.queue_failure_report(&r, T0, limits).await.unwrap();
+    }
+    let (_stop_tx, stop) = tokio::sync::watch::channel(true);
+    let sent = failure_pass(&app, &store, "n1/1", T0, Some(&stop)).await;
+    assert_eq!(sent.unwrap(), 0);
+    let rows = store
+        .read(vec![report_store::sql::Stmt::new(
+            "SELECT state, attempts, last_error, next_attempt FROM failure_reports",
+            Vec::new(),
+        )])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].len(), 3);
+    for r in &rows[0] {
+        assert_eq!(r.text(0).unwrap(), "pending");
+        assert_eq!(
+            r.opt_text(2).unwrap().as_deref(),
+            Some("not tried: shutting down")
+        );
+        assert_eq!(r.int(3).unwrap(), T0 as i64);
+    }
+    // and the next pass, with no shutdown, takes them again
+    let claimed = store
+        .claim_failure_reports("n1/1", T0, 60, 100)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
 }
