@@ -16,6 +16,7 @@ use test_support::free_port;
 
 mod failure;
 mod postgres;
+mod shutdown;
 
 const DAY: u64 = 86_400;
 

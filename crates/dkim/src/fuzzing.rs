@@ -139,7 +139,10 @@ fn check_relaxed(field: &HeaderField) {
     // every CRLF is unfolded away and HTAB is WSP; a lone CR is data and stays (RFC 6376
     // §3.4.2 unfolds and reduces WSP only), and no lone LF reaches here (fields' bare LFs
     // are CRLF, RFC 5322 §2.1)
-    assert!(!value.iter().any(|&b| matches!(b, b'\t' | b'\n')), "{value:?}");
+    assert!(
+        !value.iter().any(|&b| matches!(b, b'\t' | b'\n')),
+        "{value:?}"
+    );
     let mut again = Vec::new();
     canonicalize_header(Canonicalization::Relaxed, &name, value, &mut again);
     assert_eq!(again, out, "relaxed canonicalization is not idempotent");
