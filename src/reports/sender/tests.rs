@@ -111,6 +111,24 @@ fn closed_relay() -> String {
     format!("relay = \"127.0.0.1:{port}\"\n")
 }
 
+/// Queues `n` failure reports of a.example at `T0`, to f0@a.example, f1@a.example, …
+async fn queue_failure_reports(store: &Store, n: usize) {
+    let limits = report_store::FailureLimits {
+        per_domain: (10, 3600),
+        per_destination: (10, 3600),
+    };
+    for i in 0..n {
+        let r = report_store::NewFailureReport {
+            policy_domain: "a.example".into(),
+            destination: format!("f{i}@a.example"),
+            uri: format!("mailto:f{i}@a.example"),
+            kind: "dmarc".into(),
+            message: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+        };
+        store.queue_failure_report(&r, T0, limits).await.unwrap();
+    }
+}
+
 /// A store in `dir` with one observation of a.example whose rua destination
 /// r@reports.other.example an earlier pass verified and left pending (the relay said 451),
 /// and the app of `[reports] extra` settings over `zone`.
@@ -245,20 +263,7 @@ async fn an_unreachable_relay_stops_the_pass() {
 async fn an_unreachable_relay_stops_the_failure_pass() {
     let dir = tempfile::tempdir().unwrap();
     let (app, store) = app_and_store(dir.path(), &closed_relay(), "").await;
-    let limits = report_store::FailureLimits {
-        per_domain: (10, 3600),
-        per_destination: (10, 3600),
-    };
-    for i in 0..3 {
-        let r = report_store::NewFailureReport {
-            policy_domain: "a.example".into(),
-            destination: format!("f{i}@a.example"),
-            uri: format!("mailto:f{i}@a.example"),
-            kind: "dmarc".into(),
-            message: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
-        };
-        store.queue_failure_report(&r, T0, limits).await.unwrap();
-    }
+    queue_failure_reports(&store, 3).await;
     assert_eq!(
         failure_pass(&app, &store, "n1/1", T0, None).await.unwrap(),
         0
@@ -497,20 +502,7 @@ async fn a_shutdown_stops_the_pass_between_submissions() {
 async fn a_shutdown_hands_the_claimed_failure_reports_back() {
     let dir = tempfile::tempdir().unwrap();
     let (app, store) = app_and_store(dir.path(), &closed_relay(), "").await;
-    let limits = report_store::FailureLimits {
-        per_domain: (10, 3600),
-        per_destination: (10, 3600),
-    };
-    for i in 0..3 {
-        let r = report_store::NewFailureReport {
-            policy_domain: "a.example".into(),
-            destination: format!("f{i}@a.example"),
-            uri: format!("mailto:f{i}@a.example"),
-            kind: "dmarc".into(),
-            message: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
-        };
-        store.queue_failure_report(&r, T0, limits).await.unwrap();
-    }
+    queue_failure_reports(&store, 3).await;
     let (_stop_tx, stop) = tokio::sync::watch::channel(true);
     let sent = failure_pass(&app, &store, "n1/1", T0, Some(&stop)).await;
     assert_eq!(sent.unwrap(), 0);
