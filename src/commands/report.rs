@@ -63,16 +63,19 @@ fn send(args: ReportSendArgs) -> anyhow::Result<ExitCode> {
         let app = App::new(config, resolver)?;
         let store = open(&app.config).await?;
         let holder = crate::reports::holder(&app.config.reports);
+        let stop = stop_on_interrupt();
         let opts = PassOptions {
             period,
             dry_run: args.dry_run.then(|| args.out.clone()),
             immediate: true,
-            stop: None,
+            stop: Some(stop.clone()),
         };
         let mut summary = aggregate_pass(&app, &store, &holder, now, &opts).await?;
         if !args.dry_run {
-            summary.failure_sent = failure_pass(&app, &store, &holder, now, None).await?;
+            summary.failure_sent =
+                failure_pass(&app, &store, &holder, now, Some(&stop)).await?;
         }
+        let interrupted = *stop.borrow();
         if args.json {
             outln!("{}", serde_json::to_string_pretty(&summary)?)?;
         } else if args.dry_run {
@@ -97,8 +100,42 @@ fn send(args: ReportSendArgs) -> anyhow::Result<ExitCode> {
                 summary.failure_sent
             )?;
         }
+        if interrupted {
+            eprintln!("report send: interrupted; the reports not sent are due at the next run");
+            return Ok(ExitCode::from(130));
+        }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Says true once SIGINT (Ctrl-C) or SIGTERM arrives: the pass then stops after the
+/// submission under way, as `serve`'s does at shutdown, so no report is left in doubt; a
+/// second signal quits at once (exit status 130).
+fn stop_on_interrupt() -> tokio::sync::watch::Receiver<bool> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return rx; // no handler: the signals keep their default action
+    };
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!(
+            "report send: stopping after the submission under way (interrupt again to quit now)"
+        );
+        let _ = tx.send(true);
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        std::process::exit(130);
+    });
+    rx
 }
 
 fn status(args: ReportStatusArgs) -> anyhow::Result<ExitCode> {

@@ -1,7 +1,8 @@
-//! `serve`'s shutdown in the middle of an aggregate pass: SIGTERM stops the pass between
-//! submissions, and what it did not send stays due (docs/reports.md, "Sending aggregate
-//! reports").
+//! A shutdown in the middle of an aggregate pass, `serve`'s (SIGTERM) and `report send`'s
+//! (Ctrl-C): the pass stops between submissions, and what it did not send stays due
+//! (docs/reports.md, "Sending aggregate reports").
 
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use reports::vocabulary::{
@@ -9,8 +10,9 @@ use reports::vocabulary::{
 };
 use reports::{Observation, PublishedPolicy, ReportAddress};
 
-use super::{DAY, Setup};
+use super::{DAY, Setup, for_rcpt};
 use crate::postfix::mta::sink::Sink;
+use crate::support::binary;
 use test_support::free_port;
 
 /// Policy domains with a report due when `serve` starts.
@@ -52,6 +54,32 @@ fn observation(domain: &str, time: u64) -> Observation {
     }
 }
 
+/// Setup whose store holds observations of [`DOMAINS`] policy domains from two days ago (their
+/// reports are due at once), each with its own `rua` address and an MX for it in the zone.
+async fn reports_due(setup: &Setup) -> (Vec<String>, u64) {
+    let mut zone = setup.zone.clone();
+    let domains: Vec<String> = (1..=DOMAINS).map(|i| format!("p{i}.example")).collect();
+    for d in &domains {
+        zone.push_str(&format!("{d} MX 10 mx.a.example\n"));
+    }
+    std::fs::write(setup.zone_path(), &zone).expect("zone");
+    let now = dkim::unix_now();
+    let store = store(setup, now).await;
+    let batch: Vec<Observation> = domains
+        .iter()
+        .map(|d| observation(d, now - 2 * DAY))
+        .collect();
+    store.record(&batch).await.expect("record");
+    (domains, now)
+}
+
+async fn store(setup: &Setup, now: u64) -> report_store::Store {
+    let location: report_store::StoreLocation = setup.sqlite().parse().expect("location");
+    report_store::Store::open(&location, now)
+        .await
+        .expect("store")
+}
+
 /// A pass of six reports to a relay that takes each and never answers (each submission waits
 /// `smtp_timeout`, 3 s) held a SIGTERM until every report had had its wait: 18 s and more,
 /// longer than a service manager's stop timeout for a real pass. Now the submission under
@@ -59,25 +87,7 @@ fn observation(domain: &str, time: u64) -> Observation {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_stops_an_aggregate_pass_between_submissions() {
     let setup = Setup::new();
-    let mut zone = setup.zone.clone();
-    let domains: Vec<String> = (1..=DOMAINS).map(|i| format!("p{i}.example")).collect();
-    for d in &domains {
-        zone.push_str(&format!("{d} MX 10 mx.a.example\n"));
-    }
-    std::fs::write(setup.zone_path(), &zone).expect("zone");
-    // observations two days old: their reports are due as soon as `serve` starts
-    let now = dkim::unix_now();
-    let location: report_store::StoreLocation = setup.sqlite().parse().expect("location");
-    {
-        let store = report_store::Store::open(&location, now)
-            .await
-            .expect("store");
-        let batch: Vec<Observation> = domains
-            .iter()
-            .map(|d| observation(d, now - 2 * DAY))
-            .collect();
-        store.record(&batch).await.expect("record");
-    }
+    let (_, now) = reports_due(&setup).await;
     let sink = Sink::start();
     sink.hold_replies(true);
     let port = free_port();
@@ -99,9 +109,66 @@ async fn sigterm_stops_an_aggregate_pass_between_submissions() {
         serve.log_tail(20)
     );
     assert_eq!(sink.messages().len(), 1, "{}", sink.transcript());
-    let store = report_store::Store::open(&location, now)
+    let due = store(&setup, now)
         .await
-        .expect("store");
-    let due = store.due_periods(now, now, 100).await.expect("due periods");
+        .due_periods(now, now, 100)
+        .await
+        .expect("due periods");
     assert_eq!(due.len(), DOMAINS - 1, "{due:?}");
+}
+
+/// Ctrl-C during `report send` killed it wherever it was: a report whose DATA the relay had
+/// taken was left "sending", then uncertain, and never sent again. Now the submission under
+/// way is answered and recorded, the command exits 130, and the next run sends the rest:
+/// every domain's report reaches its address exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_report_send_after_the_submission_under_way() {
+    let setup = Setup::new();
+    let (domains, _) = reports_due(&setup).await;
+    let sink = Sink::start();
+    sink.hold_replies(true);
+    let cfg = setup.dir.path().join("milter.toml");
+    let toml = setup.config(free_port(), &setup.sqlite(), sink.addr().port(), "");
+    std::fs::write(&cfg, toml).expect("config");
+    let zone = setup.zone_path();
+    let send = || {
+        let mut c = Command::new(binary());
+        c.args(["report", "send", "-c", cfg.to_str().expect("path")])
+            .args(["--zone", zone.to_str().expect("path")]);
+        c
+    };
+    let mut child = send()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("report send");
+    assert!(
+        sink.wait_for(Duration::from_secs(20), |_| true).is_some(),
+        "the first report reached the relay"
+    );
+    test_support::process::signal(&child.id().to_string(), "INT");
+    // the relay answers the report under way only after the interrupt
+    std::thread::sleep(Duration::from_millis(300));
+    sink.hold_replies(false);
+    let exited =
+        test_support::process::poll(Duration::from_secs(15), || child.try_wait().ok().flatten());
+    if exited.is_none() {
+        test_support::process::stop_child(&mut child, Duration::from_secs(1));
+    }
+    let out = child.wait_with_output().expect("output");
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{said}");
+    assert!(said.contains("1 report(s): 1 sent"), "{said}");
+    assert_eq!(sink.messages().len(), 1, "{}", sink.transcript());
+    // the next run sends the others; none twice
+    let out = send().output().expect("report send");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("5 sent"), "{said}");
+    let got = sink.messages();
+    assert_eq!(got.len(), DOMAINS, "{}", sink.transcript());
+    for d in &domains {
+        assert_eq!(for_rcpt(&got, &format!("dmarc@{d}")).len(), 1, "{d}");
+    }
 }
