@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
 use report_store::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendState, Store};
 use reports::{Delivery, ReportAddress, ReportKind};
 use serde::Serialize;
@@ -150,14 +151,28 @@ async fn job(
         .period_observations_limited(key, MAX_REPORT_ROWS, MAX_REPORT_BYTES)
         .await?;
     let rows = period.rows;
-    let counted: Vec<(&reports::Observation, u64)> = rows.iter().map(|(o, n)| (o, *n)).collect();
-    let reporter = super::reporter_info(app);
-    let feedback = match reports::build_feedback_counted(
-        &key.policy_domain,
-        key.range(),
-        &counted,
-        &reporter,
-    ) {
+    // the destinations of the latest policy seen (RFC 9990 §3.1 "final configuration")
+    let rua: Vec<ReportAddress> = rows
+        .iter()
+        .rev()
+        .find_map(|(o, _)| o.published.as_ref())
+        .map(|p| p.rua.clone())
+        .unwrap_or_default();
+    // a report of up to MAX_REPORT_ROWS rows takes up to a second of CPU to build and as
+    // long again to write and compress: off the runtime's workers, which in `serve` carry
+    // the milter's connections
+    let built = {
+        let (domain, range) = (key.policy_domain.clone(), key.range());
+        let reporter = super::reporter_info(app);
+        tokio::task::spawn_blocking(move || {
+            let counted: Vec<(&reports::Observation, u64)> =
+                rows.iter().map(|(o, n)| (o, *n)).collect();
+            reports::build_feedback_counted(&domain, range, &counted, &reporter)
+        })
+        .await
+        .context("building the report")?
+    };
+    let feedback = match built {
         Ok(mut f) => {
             if period.omitted_rows > 0 {
                 let note = format!(
@@ -185,13 +200,6 @@ async fn job(
         }
     };
     let report_id = feedback.metadata.report_id.clone();
-    // the destinations of the latest policy seen (RFC 9990 §3.1 "final configuration")
-    let rua: Vec<ReportAddress> = rows
-        .iter()
-        .rev()
-        .find_map(|(o, _)| o.published.as_ref())
-        .map(|p| p.rua.clone())
-        .unwrap_or_default();
     let mut new_sends: Vec<NewSend> = Vec::new();
     let mut addresses = 0usize;
     let mut to_send: Vec<ReportAddress> = Vec::new();
@@ -259,8 +267,17 @@ async fn job(
         }
     }
     let mail = super::mail_options(cfg);
-    let deliveries =
-        reports::aggregate_report_deliveries(&feedback, &to_send, super::unix_now(), &mail)?;
+    let (feedback, deliveries) = {
+        let mail = mail.clone();
+        tokio::task::spawn_blocking(move || {
+            let date = super::unix_now();
+            let deliveries = reports::aggregate_report_deliveries(&feedback, &to_send, date, &mail);
+            (feedback, deliveries)
+        })
+        .await
+        .context("writing the report")?
+    };
+    let deliveries = deliveries?;
     if let Some(dir) = &opts.dry_run {
         for d in deliveries {
             if let Delivery::Send { address, message } = d {

@@ -170,7 +170,14 @@ impl Store {
     ) -> Result<ReceivedInsert, StoreError> {
         let m = &report.metadata;
         let domain = report.policy.domain_key();
-        let digest = contents_digest(&report)?;
+        // the whole report through JSON and SHA-256 (tens of MB for a large one): on a
+        // blocking thread, not on the runtime's workers
+        let digest = {
+            let report = Arc::clone(&report);
+            tokio::task::spawn_blocking(move || contents_digest(&report))
+                .await
+                .map_err(|_| StoreError::Closed)??
+        };
         // twice at most: a writer on another node may store the same key between our look
         // and our insert; the second look sees what it stored
         for _ in 0..2 {

@@ -177,23 +177,29 @@ impl Store {
                 ),
             ])
             .await?;
-        let mut rows = Vec::new();
-        for r in results.first().map(Vec::as_slice).unwrap_or_default() {
-            let mut obs: Observation = serde_json::from_str(&r.text(0)?)
-                .map_err(|e| StoreError::Corrupt(format!("stored observation: {e}")))?;
-            obs.time = r.uint(2)?;
-            rows.push((obs, r.uint(1)?));
-        }
-        let (total_rows, total_messages) = match results.get(1).and_then(|t| t.first()) {
-            Some(t) => (t.uint(0)?, t.uint(1)?),
-            None => (0, 0),
-        };
-        let messages: u64 = rows.iter().map(|(_, n)| *n).sum();
-        Ok(PeriodRows {
-            omitted_rows: total_rows.saturating_sub(rows.len() as u64),
-            omitted_messages: total_messages.saturating_sub(messages),
-            rows,
+        // up to 64 MiB of JSON: read on a blocking thread, not on the runtime's workers (in
+        // `serve` they carry the milter's connections)
+        tokio::task::spawn_blocking(move || {
+            let mut rows = Vec::new();
+            for r in results.first().map(Vec::as_slice).unwrap_or_default() {
+                let mut obs: Observation = serde_json::from_str(&r.text(0)?)
+                    .map_err(|e| StoreError::Corrupt(format!("stored observation: {e}")))?;
+                obs.time = r.uint(2)?;
+                rows.push((obs, r.uint(1)?));
+            }
+            let (total_rows, total_messages) = match results.get(1).and_then(|t| t.first()) {
+                Some(t) => (t.uint(0)?, t.uint(1)?),
+                None => (0, 0),
+            };
+            let messages: u64 = rows.iter().map(|(_, n)| *n).sum();
+            Ok(PeriodRows {
+                omitted_rows: total_rows.saturating_sub(rows.len() as u64),
+                omitted_messages: total_messages.saturating_sub(messages),
+                rows,
+            })
         })
+        .await
+        .map_err(|_| StoreError::Closed)?
     }
 
     /// The number of messages recorded (sum of counts), over all periods from `since` on.
