@@ -56,9 +56,9 @@ pub struct PassOptions {
     pub dry_run: Option<PathBuf>,
     /// Every ended period is due (by hand), not only from `send_hour` on.
     pub immediate: bool,
-    /// `serve`'s shutdown: once it says true the pass starts no report, no destination
-    /// check and no submission more (what is left stays due for the next start), so a long
-    /// pass never holds up a restart.
+    /// `serve`'s shutdown: once it says true the pass claims no report and starts no
+    /// submission more (what is left stays due for the next start), so a long pass never
+    /// holds up a restart.
     pub stop: Option<watch::Receiver<bool>>,
 }
 
@@ -204,11 +204,11 @@ async fn job(
     let mut addresses = 0usize;
     let mut to_send: Vec<ReportAddress> = Vec::new();
     let mut temp_errors = Vec::new();
+    // the destination checks of a claimed report finish even when a shutdown begins (they
+    // are bounded: MAX_REPORT_URIS, one DNS timeout per organization a pass); stopping
+    // here would count as DNS trouble, which gives a report's destinations up on its last
+    // attempt
     for uri in &rua {
-        if opts.stopping() {
-            temp_errors.push("stopped for a shutdown".to_string());
-            break;
-        }
         match resolve_destination(
             app,
             &key.policy_domain,
