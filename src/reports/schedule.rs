@@ -32,21 +32,22 @@ pub async fn failure_pass(
     let relay = super::relay(cfg);
     let mut unreachable: Option<String> = None;
     for r in claimed {
-        if stop.is_some_and(|s| *s.borrow()) {
+        // not tried, back to the queue: a shutdown has begun (due at once), or the relay
+        // could not be reached for an earlier one of this pass
+        let untried = if stop.is_some_and(|s| *s.borrow()) {
+            Some(("not tried: shutting down".to_string(), now))
+        } else {
+            unreachable.as_ref().map(|why| {
+                (
+                    format!("not tried, relay unreachable: {why}"),
+                    now + backoff(0),
+                )
+            })
+        };
+        if let Some((error, next_attempt)) = untried {
             let end = SendEnd::Retry {
-                error: "not tried: shutting down".to_string(),
-                next_attempt: now,
-            };
-            store
-                .end_failure_report(r.id, holder, super::unix_now(), end)
-                .await?;
-            continue;
-        }
-        if let Some(why) = &unreachable {
-            // not tried: the relay could not be reached for an earlier one of this pass
-            let end = SendEnd::Retry {
-                error: format!("not tried, relay unreachable: {why}"),
-                next_attempt: now + backoff(0),
+                error,
+                next_attempt,
             };
             store
                 .end_failure_report(r.id, holder, super::unix_now(), end)

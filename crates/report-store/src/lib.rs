@@ -198,12 +198,15 @@ mod tests {
             .unwrap();
         let store = Store::open(&location, 0).await.unwrap();
         let count = "SELECT COUNT(*) FROM schema_version WHERE version = 9999";
-        let statements = vec![
-            Ok(Stmt::new(
+        let insert = || {
+            Stmt::new(
                 "INSERT INTO schema_version (version, applied_at, description)
                  VALUES (9999, 0, 'streamed')",
                 vec![],
-            )),
+            )
+        };
+        let statements = vec![
+            Ok(insert()),
             Ok(Stmt::new(count, vec![])),
             Err(StoreError::Corrupt("made up".into())),
         ];
@@ -215,14 +218,7 @@ mod tests {
         assert_eq!(rows.first().map(|r| r.int(0).unwrap()), Some(0));
         // the same statements without the error commit
         let ok = store
-            .transaction_streamed(
-                sql::stream(vec![Stmt::new(
-                    "INSERT INTO schema_version (version, applied_at, description)
-                     VALUES (9999, 0, 'streamed')",
-                    vec![],
-                )]),
-                Durability::Flushed,
-            )
+            .transaction_streamed(sql::stream(vec![insert()]), Durability::Flushed)
             .await;
         assert!(ok.is_ok(), "{ok:?}");
         let rows = store.query(Stmt::new(count, vec![])).await.unwrap();

@@ -13,7 +13,11 @@ use crate::sql::{Stmt, Value};
 use crate::{Durability, Store, secs};
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("to JSON: {e}")))
+    serde_json::to_string(v).map_err(to_json_failed)
+}
+
+fn to_json_failed(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("to JSON: {e}"))
 }
 
 /// The UTC day (its first second) a received report's records count for: the day its
@@ -86,13 +90,9 @@ fn contents_digest(report: &Feedback) -> Result<String, StoreError> {
     use std::io::Write as _;
     let hasher = crypto::default_provider().hasher(crypto::HashAlg::Sha256);
     let mut out = std::io::BufWriter::with_capacity(1 << 16, DigestWriter(hasher));
-    serde_json::to_writer(&mut out, report)
-        .map_err(|e| StoreError::Corrupt(format!("to JSON: {e}")))?;
-    out.flush()
-        .map_err(|e| StoreError::Corrupt(format!("to JSON: {e}")))?;
-    let DigestWriter(hasher) = out
-        .into_inner()
-        .map_err(|e| StoreError::Corrupt(format!("to JSON: {e}")))?;
+    serde_json::to_writer(&mut out, report).map_err(to_json_failed)?;
+    out.flush().map_err(to_json_failed)?;
+    let DigestWriter(hasher) = out.into_inner().map_err(to_json_failed)?;
     Ok(hasher
         .finish()
         .iter()

@@ -73,6 +73,15 @@ async fn app_and_store(dir: &std::path::Path, extra: &str, zone: &str) -> (App, 
     (app, store)
 }
 
+/// Records one observation of each domain in `domains`, its `rua` `mailto:dmarc@<domain>`.
+async fn record_each(store: &Store, domains: &[&str]) {
+    let batch: Vec<Observation> = domains
+        .iter()
+        .map(|d| observation_of(d, &format!("mailto:dmarc@{d}")))
+        .collect();
+    store.record(&batch).await.unwrap();
+}
+
 /// An aggregate pass an hour into the day after `T0`'s period, sending at once.
 async fn pass_the_next_day(app: &App, store: &Store) -> PassSummary {
     let opts = PassOptions {
@@ -245,11 +254,7 @@ async fn an_unreachable_relay_stops_the_pass() {
     let zone = "a.example MX 10 mx.a.example\nb.example MX 10 mx.b.example\n\
                 c.example MX 10 mx.c.example\n";
     let (app, store) = app_and_store(dir.path(), &closed_relay(), zone).await;
-    let batch: Vec<Observation> = ["a.example", "b.example", "c.example"]
-        .iter()
-        .map(|d| observation_of(d, &format!("mailto:dmarc@{d}")))
-        .collect();
-    store.record(&batch).await.unwrap();
+    record_each(&store, &["a.example", "b.example", "c.example"]).await;
     let summary = pass_the_next_day(&app, &store).await;
     assert_eq!(summary.sent, 0);
     assert_eq!(attempts_made(&store).await, 1);
@@ -361,11 +366,7 @@ async fn a_relay_that_never_greets_stops_the_pass() {
                 c.example MX 10 mx.c.example\n";
     let relay = format!("relay = \"127.0.0.1:{port}\"\nsmtp_timeout = \"1s\"\n");
     let (app, store) = app_and_store(dir.path(), &relay, zone).await;
-    let batch: Vec<Observation> = ["a.example", "b.example", "c.example"]
-        .iter()
-        .map(|d| observation_of(d, &format!("mailto:dmarc@{d}")))
-        .collect();
-    store.record(&batch).await.unwrap();
+    record_each(&store, &["a.example", "b.example", "c.example"]).await;
     let summary = pass_the_next_day(&app, &store).await;
     silent.abort();
     assert_eq!(summary.sent, 0);
@@ -472,11 +473,7 @@ async fn a_shutdown_stops_the_pass_between_submissions() {
         &zone,
     )
     .await;
-    let batch: Vec<Observation> = domains
-        .iter()
-        .map(|d| observation_of(d, &format!("mailto:dmarc@{d}")))
-        .collect();
-    store.record(&batch).await.unwrap();
+    record_each(&store, &domains).await;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let opts = PassOptions {
         immediate: true,
