@@ -1,5 +1,7 @@
 //! The tag=value list shared by DKIM-Signature and key records (RFC 6376 §3.2).
 
+use std::collections::HashSet;
+
 use crate::error::TagError;
 
 /// One `tag=value` pair; the value has surrounding folding whitespace removed (RFC 6376 §3.2).
@@ -16,6 +18,9 @@ pub struct Tag<'a> {
 pub fn parse_tag_list(input: &[u8]) -> Result<Vec<Tag<'_>>, TagError> {
     // a DKIM-Signature has about a dozen tags: one allocation, not four
     let mut tags: Vec<Tag<'_>> = Vec::with_capacity(16);
+    // the names seen, once the list is longer than a scan should cover: a crafted list of
+    // thousands of unknown tags (which must be accepted and ignored) stays linear
+    let mut names: HashSet<&str> = HashSet::new();
     for spec in input.split(|&b| b == b';') {
         let spec = trim_fws(spec);
         if spec.is_empty() {
@@ -34,13 +39,25 @@ pub fn parse_tag_list(input: &[u8]) -> Result<Vec<Tag<'_>>, TagError> {
         // is_tag_name guarantees ASCII.
         let name =
             std::str::from_utf8(name_bytes).map_err(|_| TagError::BadName(lossy(name_bytes)))?;
-        if tags.iter().any(|t| t.name == name) {
+        let duplicate = if tags.len() < SCANNED_TAGS {
+            tags.iter().any(|t| t.name == name)
+        } else {
+            if names.is_empty() {
+                names.extend(tags.iter().map(|t| t.name));
+            }
+            !names.insert(name)
+        };
+        if duplicate {
             return Err(TagError::Duplicate(name.to_string()));
         }
         tags.push(Tag { name, value });
     }
     Ok(tags)
 }
+
+/// Up to this many tags, a duplicate name is found by scanning the tags before it; past it,
+/// through a set (RFC 6376 §3.2: a duplicate makes the whole list invalid).
+const SCANNED_TAGS: usize = 32;
 
 /// `tag-name = ALPHA *ALNUMPUNC` (RFC 6376 §3.2).
 fn is_tag_name(name: &[u8]) -> bool {
@@ -142,6 +159,33 @@ mod tests {
         ));
         assert!(matches!(parse_tag_list(b"1a=x"), Err(TagError::BadName(_))));
         assert!(matches!(parse_tag_list(b"=x"), Err(TagError::BadName(_))));
+    }
+
+    /// Long lists (unknown tags are legal and ignored): every duplicate is still found,
+    /// whether its first occurrence came before the scanned prefix ended or after.
+    #[test]
+    fn long_lists_and_their_duplicates() {
+        let list: String = (0..20_000).map(|i| format!("x{i}=1;")).collect();
+        assert_eq!(parse_tag_list(list.as_bytes()).unwrap().len(), 20_000);
+        for (first, again) in [
+            (0, 31),
+            (3, 32),
+            (5, 40),
+            (31, 33),
+            (32, 19_999),
+            (500, 19_999),
+        ] {
+            let with = format!("{list}x{first}=2");
+            let err = parse_tag_list(with.as_bytes()).unwrap_err();
+            assert_eq!(err, TagError::Duplicate(format!("x{first}")), "{first}");
+            let short: String = (0..=again).map(|i| format!("x{i}=1;")).collect();
+            let with = format!("{short}x{first}=2");
+            assert_eq!(
+                parse_tag_list(with.as_bytes()).unwrap_err(),
+                TagError::Duplicate(format!("x{first}")),
+                "{first} after {again}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! DMARC policy record parsing (RFC 9989 §4.7–§4.8, RFC 7489 §6.3–§6.4).
 
+use std::collections::HashSet;
 use std::fmt;
 
 use crate::error::DmarcError;
@@ -237,7 +238,8 @@ pub fn parse_record(txt: &[u8]) -> Result<Record, DmarcError> {
         problems: Vec::new(),
         text,
     };
-    let mut seen: Vec<Vec<u8>> = Vec::new();
+    // a set: a crafted record may hold thousands of (unknown, ignored) tags
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
     for part in parts {
         if part.iter().all(|b| matches!(b, b' ' | b'\t')) {
             continue;
@@ -256,7 +258,7 @@ pub fn parse_record(txt: &[u8]) -> Result<Record, DmarcError> {
             continue;
         }
         apply_tag(&mut rec, &lname, value);
-        seen.push(lname);
+        seen.insert(lname);
     }
     Ok(rec)
 }
@@ -505,6 +507,17 @@ mod tests {
         );
         assert_eq!(r.ri, 3600);
         assert!(r.problems.is_empty(), "{:?}", r.problems);
+    }
+
+    /// Thousands of unknown tags are ignored (RFC 9989 §4.7) and a repeated known tag keeps
+    /// its first value wherever the repeat stands.
+    #[test]
+    fn many_unknown_tags_and_a_late_duplicate() {
+        let unknown: String = (0..20_000).map(|i| format!("x{i}=1;")).collect();
+        let r = parse_record(format!("v=DMARC1; p=reject; {unknown} p=none").as_bytes()).unwrap();
+        assert_eq!(r.policy, Some(Policy::Reject));
+        assert_eq!(r.problems.len(), 1, "only the repeated p");
+        assert_eq!(r.problem("p").map(|p| p.value.as_str()), Some("none"));
     }
 
     #[test]
