@@ -5,7 +5,9 @@
 use dkim::HeaderField;
 
 use crate::error::ArcError;
-use crate::fields::{ArcAuthResults, ArcField, ArcSeal, MAX_INSTANCE, MessageSignature, Parsed};
+use crate::fields::{
+    ArcAuthResults, ArcField, ArcSeal, MAX_INSTANCE, MessageSignature, Parsed, instance_and_cv,
+};
 use crate::outcome::{ChainStatus, FailReason};
 
 /// One set whose structure is sound: each field's position in the header list and its
@@ -62,8 +64,8 @@ impl Entry {
 }
 
 /// Collects the ARC header fields of `headers` and checks the structure (RFC 8617 §5.2 steps
-/// 1–3). Work is bounded: beyond `max_sets` sets' fields (at most 50 sets, 150 fields) nothing
-/// is parsed.
+/// 1–3). Work is bounded: beyond `max_sets` sets' fields (at most 50 sets, 150 fields) only
+/// each field's instance and `cv=` are read, no signature.
 pub(crate) fn structure(headers: &[HeaderField], max_sets: u32) -> Structure {
     let arc: Vec<(usize, ArcField)> = headers
         .iter()
@@ -73,19 +75,38 @@ pub(crate) fn structure(headers: &[HeaderField], max_sets: u32) -> Structure {
     if arc.is_empty() {
         return Structure::None;
     }
+    // the instance numbers and the newest seal's cv=, read from every field however the
+    // rest of it reads (linear in the header bytes, which the server bounds)
+    let numbers: Vec<(ArcField, Option<u32>, Option<ChainStatus>)> = arc
+        .iter()
+        .map(|&(i, f)| {
+            let value = headers
+                .get(i)
+                .map(|h| h.value.as_slice())
+                .unwrap_or_default();
+            let (instance, cv) = instance_and_cv(value, f);
+            (f, instance, cv)
+        })
+        .collect();
+    let highest = numbers.iter().filter_map(|n| n.1).max().unwrap_or(0);
+    let broken = |reason| Structure::Broken { reason, highest };
+    // step 2: the most recent seal reports fail, the chain ended there (RFC 8617 §5.1 step 2,
+    // §5.2 step 2), whatever else is wrong with it: nobody seals after it
+    let seals = || numbers.iter().filter(|n| n.0 == ArcField::Seal);
+    if let Some(newest) = seals().filter_map(|n| n.1).max()
+        && seals().any(|n| n.1 == Some(newest) && n.2 == Some(ChainStatus::Fail))
+    {
+        return broken(FailReason::Terminated { instance: newest });
+    }
     // step 1: at most 50 sets, or fewer where the operator set a lower limit (each set costs
-    // two key lookups and two signature checks, RFC 8617 §9.2)
+    // two key lookups and two signature checks, RFC 8617 §9.2); past it no signature is parsed
     let limit = max_sets.clamp(1, MAX_INSTANCE);
     let max_fields = usize::try_from(limit).unwrap_or(50).saturating_mul(3);
     if arc.len() > max_fields {
-        return Structure::Broken {
-            reason: FailReason::TooManySets {
-                fields: arc.len(),
-                limit,
-            },
-            // not known without parsing; as high as a chain goes, so nobody seals after it
-            highest: MAX_INSTANCE,
-        };
+        return broken(FailReason::TooManySets {
+            fields: arc.len(),
+            limit,
+        });
     }
     let entries: Vec<(usize, Entry)> = arc
         .iter()
@@ -102,28 +123,11 @@ pub(crate) fn structure(headers: &[HeaderField], max_sets: u32) -> Structure {
             (i, entry)
         })
         .collect();
-    let highest = entries
-        .iter()
-        .filter_map(|(_, e)| e.instance().as_ref().ok().copied())
-        .max()
-        .unwrap_or(0);
-    let broken = |reason| Structure::Broken { reason, highest };
     if let Some(e) = entries
         .iter()
         .find_map(|(_, e)| e.instance().as_ref().err())
     {
         return broken(FailReason::Malformed(e.clone()));
-    }
-    // step 2: the newest seal reports fail
-    let newest_failed = entries.iter().any(|(_, e)| match e {
-        Entry::Seal(p) => p
-            .full
-            .as_ref()
-            .is_ok_and(|s| s.instance == highest && s.cv == ChainStatus::Fail),
-        _ => false,
-    });
-    if newest_failed {
-        return broken(FailReason::Terminated { instance: highest });
     }
     // step 3A/3B: exactly one of each field for every instance 1..N
     for instance in 1..=highest {
@@ -284,5 +288,56 @@ mod tests {
             .flat_map(|i| set(i, if i == 1 { "none" } else { "pass" }))
             .collect();
         assert!(matches!(structure(&h, MAX_INSTANCE), Structure::Sound(s) if s.len() == 50));
+    }
+
+    /// The newest seal's `cv=fail` ends the chain however the rest reads (RFC 8617 §5.1 step
+    /// 2): a stray field, a seal with a refused algorithm or a field numbered past it does
+    /// not reopen it for the next sealer.
+    #[test]
+    fn the_newest_seal_ends_the_chain_whatever_else_is_wrong() {
+        let terminated = |h: &[HeaderField]| match structure(h, MAX_INSTANCE) {
+            Structure::Broken { reason, highest } => (reason, highest),
+            other => panic!("{other:?}"),
+        };
+        let mut ended = set(2, "fail");
+        ended.extend(set(1, "none"));
+        let stray = HeaderField::new("ARC-Authentication-Results", " i=0; junk.example; none");
+        let h = [vec![stray], ended.clone()].concat();
+        assert_eq!(terminated(&h), (FailReason::Terminated { instance: 2 }, 2));
+        let mut sha1 = ended.clone();
+        sha1[0] = HeaderField::new(
+            "ARC-Seal",
+            " i=2; a=rsa-sha1; cv=fail; d=e.org; s=s; b=AAAA",
+        );
+        assert_eq!(
+            terminated(&sha1),
+            (FailReason::Terminated { instance: 2 }, 2)
+        );
+        let later = HeaderField::new("ARC-Authentication-Results", " i=3; e.org; none");
+        let h = [vec![later], ended].concat();
+        assert_eq!(terminated(&h), (FailReason::Terminated { instance: 2 }, 3));
+    }
+
+    /// A chain longer than the operator's limit fails unchecked, but its highest instance is
+    /// still known, so that a sealer numbers its set after it (RFC 8617 §5.1 step 3).
+    #[test]
+    fn a_chain_past_the_limit_still_has_its_highest_instance() {
+        let h: Vec<HeaderField> = (1..=11)
+            .rev()
+            .flat_map(|i| set(i, if i == 1 { "none" } else { "pass" }))
+            .collect();
+        match structure(&h, 10) {
+            Structure::Broken { reason, highest } => {
+                assert_eq!(
+                    reason,
+                    FailReason::TooManySets {
+                        fields: 33,
+                        limit: 10
+                    }
+                );
+                assert_eq!(highest, 11);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -206,6 +206,27 @@ fn signature_parts<T>(
     Parsed { instance, full }
 }
 
+/// Only what numbering the chain needs of one ARC field: its instance and, for an ARC-Seal,
+/// its `cv=` (RFC 8617 §4.2.1, §5.1 steps 2–3), read leniently and without the signature
+/// tags, so that a chain too long to check, or with a field that does not parse, still gives
+/// the highest instance and whether its newest seal ended it. `None` where unreadable.
+pub(crate) fn instance_and_cv(value: &[u8], field: ArcField) -> (Option<u32>, Option<ChainStatus>) {
+    if field == ArcField::AuthenticationResults {
+        return (aar_instance(value).ok(), None);
+    }
+    let Ok(tags) = parse_tag_list(value) else {
+        return (None, None);
+    };
+    let tag = |name: &str| tags.iter().find(|t| t.name == name).map(|t| t.value);
+    let instance = tag("i").and_then(|v| parse_instance(v, field).ok());
+    let cv = if field == ArcField::Seal {
+        tag("cv").and_then(ChainStatus::parse)
+    } else {
+        None
+    };
+    (instance, cv)
+}
+
 /// A tag-list by the RFC 6376 §3.2 ABNF, `tag-spec *( ";" tag-spec ) [ ";" ]`: unlike
 /// [`parse_tag_list`], which tolerates `;;` for DKIM's sake, an empty tag-spec other than
 /// after the final `;` is an error here, as ARC validators treat it.

@@ -148,6 +148,41 @@ fn fifty_sets_validate_and_the_fifty_first_is_refused() {
     );
 }
 
+/// A chain longer than the validator's `max_sets` fails unchecked; a sealer still adds the
+/// next set after its highest instance, with `cv=fail` (RFC 8617 §5.1 steps 3, §5.1.2), and
+/// says nothing false about 50 sets.
+#[test]
+fn a_chain_past_max_sets_is_sealed_after_its_highest_instance() {
+    let ed = sealer("ed");
+    let mut msg = MESSAGE.as_bytes().to_vec();
+    for i in 1..=11u32 {
+        msg = seal(&ed, &msg, &format!("mx{i}.example.org")).unwrap().1;
+    }
+    let limited = arc::Verifier::new(arc::VerifyOptions {
+        max_sets: 10,
+        ..arc::VerifyOptions::default()
+    });
+    let (o, set) = common::block_on(arc::seal_message(
+        &limited,
+        &ed,
+        &common::key_resolver(),
+        &msg,
+        |_| common::payload("mx12.example.org"),
+        NOW,
+    ))
+    .unwrap();
+    assert_eq!(
+        o.reason,
+        Some(FailReason::TooManySets {
+            fields: 33,
+            limit: 10
+        })
+    );
+    let text = set.to_fields("\r\n");
+    assert!(text.starts_with("ARC-Seal: i=12; "), "{text}");
+    assert!(text.lines().next().unwrap().contains("cv=fail"), "{text}");
+}
+
 #[test]
 fn one_body_hash_for_dkim_and_arc() {
     // DKIM verification, DKIM signing (relaxed body) and ARC validation and sealing of a
