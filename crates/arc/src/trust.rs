@@ -80,7 +80,18 @@ impl ArcOutcome {
             let Ok(ar) = &set.authentication_results else {
                 continue;
             };
-            for r in ar.results.iter().filter(|r| r.result == "pass") {
+            // the AAR reads as Authentication-Results (RFC 8617 §4.1.1): a field of a version
+            // we do not know is not read, a result of a method version we do not know is
+            // ignored (RFC 8601 §2.6)
+            let known = |version: Option<u32>| version.is_none_or(|v| v == 1);
+            if !known(ar.version) {
+                continue;
+            }
+            for r in ar
+                .results
+                .iter()
+                .filter(|r| r.result == "pass" && known(r.method_version))
+            {
                 let found = match r.method.as_str() {
                     "dmarc" => r
                         .property("header", "from")
@@ -209,5 +220,34 @@ mod tests {
         let mut failed = o.clone();
         failed.result = ChainStatus::Fail;
         assert_eq!(failed.trusted_pass(google, "example.com", aligned), None);
+    }
+
+    /// Versions as in Authentication-Results (RFC 8601 §2.6): an AAR of another version is
+    /// not read, a result of another method version is ignored; version 1 is read.
+    #[test]
+    fn only_version_1_is_read() {
+        for aar in [
+            "mx.google.com 2; dmarc=pass header.from=example.com",
+            "mx.google.com; dmarc/2=pass header.from=example.com",
+            "mx.google.com; dkim/2=pass header.d=example.com",
+        ] {
+            assert_eq!(
+                outcome(aar).trusted_pass(google, "example.com", aligned),
+                None,
+                "{aar}"
+            );
+        }
+        for aar in [
+            "mx.google.com 1; dmarc=pass header.from=example.com",
+            "mx.google.com; dmarc/1=pass header.from=example.com",
+            "mx.google.com; dkim/2=pass header.d=example.com; spf=pass smtp.mailfrom=a@example.com",
+        ] {
+            assert!(
+                outcome(aar)
+                    .trusted_pass(google, "example.com", aligned)
+                    .is_some(),
+                "{aar}"
+            );
+        }
     }
 }
