@@ -152,12 +152,23 @@ impl BodyHasher {
     pub fn update(&mut self, data: &[u8]) {
         let relaxed = self.canon == Canonicalization::Relaxed;
         let mut scan = SpecialScanner::new(data, relaxed);
+        // (end, from): `data[from..end]` holds nothing but CR, LF (and, relaxed, SP), as the
+        // last backward search found, so that a chunk of lines with a lone CR ("\r\r\n"...),
+        // each leaving no state pending, is not searched again from every line (quadratic)
+        let mut blank_tail: Option<(usize, usize)> = None;
         let mut i = 0;
         while let Some(rest) = data.get(i..) {
             let Some(&b) = rest.first() else { break };
             if !self.pending_cr && self.pending_crlf == 0 && !self.pending_wsp {
                 let end = scan.next_special(i);
-                let run = canonical_run(data.get(i..end).unwrap_or_default(), relaxed);
+                let run = match blank_tail {
+                    Some((e, from)) if e == end && from <= i => &[][..],
+                    _ => {
+                        let run = canonical_run(data.get(i..end).unwrap_or_default(), relaxed);
+                        blank_tail = Some((end, i + run.len()));
+                        run
+                    }
+                };
                 if !run.is_empty() {
                     self.emit(run);
                     self.line_has_content = true;
@@ -428,6 +439,9 @@ mod tests {
             b"  a  b \t\r\n\r\n c \r\n \r\n\t\r\n",
             b"a\r\n\r\nb\r\n",
             b"x\ry\r\n",
+            // lines of a lone CR: content, so no state stays pending between them
+            b"\r\r\n\r\r\n\r\r\n",
+            b"a\r\r\n\r\r\nb \r\r\n  \r\r\n\r\n\r\r\n\r\n",
         ];
         for c in [Canonicalization::Simple, Canonicalization::Relaxed] {
             for body in cases {
