@@ -56,6 +56,11 @@ fn bounded_dkim(mut dkim: Vec<DkimObservation>, header_from: &str) -> Vec<DkimOb
     dkim
 }
 
+/// How many distinct recipient domains an observation keeps: enough to tell one from several
+/// (RFC 9990 §3.1.1.10 `envelope_to` names one domain), and a message of 50,000 recipients
+/// (the milter's cap) costs no more to record than one of two.
+pub const ENVELOPE_TO_KEPT: usize = 2;
+
 /// One inbound DMARC evaluation of one author domain (RFC 9990 §3.1.1.7–§3.1.1.14 data).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observation {
@@ -67,7 +72,9 @@ pub struct Observation {
     pub header_from: String,
     /// The RFC5321.MailFrom domain (`envelope_from`); empty for a null reverse-path.
     pub envelope_from: String,
-    /// The distinct RFC5321.RcptTo domains, lowercase, in first-seen order (`envelope_to`).
+    /// The distinct RFC5321.RcptTo domains, lowercase, in first-seen order, at most
+    /// [`ENVELOPE_TO_KEPT`] (`envelope_to`: a report names the recipient domain only when
+    /// there is exactly one).
     pub envelope_to: Vec<String>,
     /// The DMARC Policy Domain whose record applied (RFC 9989 §3.2.5); `None` when no record
     /// applied, so no aggregate report is due.
@@ -432,6 +439,9 @@ impl Observation {
         };
         let mut envelope_to: Vec<String> = Vec::new();
         for rcpt in &envelope.rcpt_to {
+            if envelope_to.len() >= ENVELOPE_TO_KEPT {
+                break;
+            }
             let d = address_domain(rcpt);
             if !d.is_empty() && !envelope_to.contains(&d) {
                 envelope_to.push(d);

@@ -226,3 +226,35 @@ fn names_and_subjects() {
         "Report Domain: example.com Submitter: rx Report-ID: <aBcc:b>"
     );
 }
+
+/// `envelope_to` keeps the distinct recipient domains up to two (RFC 9990 §3.1.1.10 names one
+/// domain), so a message to thousands of recipients records no more than one to two.
+#[tokio::test]
+async fn an_observation_keeps_at_most_two_recipient_domains() {
+    let dns = MemoryResolver::from_zone(r#"_dmarc.example.com TXT "v=DMARC1; p=none""#).unwrap();
+    let dmarc = Dmarc::new(Config::default());
+    let from: [&[u8]; 1] = [b" a@example.com"];
+    let spf = SpfAuth::new(SpfOutcome::Pass, "example.com", SpfScope::MailFrom);
+    let outcome = dmarc.evaluate(&dns, &from, Some(&spf), &[]).await;
+    let eval = outcome.primary().unwrap();
+    let observed = |rcpt_to: Vec<String>| {
+        let envelope = Envelope {
+            source_ip: Some("192.0.2.1".parse().unwrap()),
+            helo: "mx.example.com".into(),
+            mail_from: "bounce@example.com".into(),
+            rcpt_to,
+            envelope_id: None,
+        };
+        Observation::from_evaluation(
+            eval,
+            &envelope,
+            AppliedPolicy::as_evaluated(eval),
+            DAY.begin,
+        )
+        .envelope_to
+    };
+    let same: Vec<String> = (0..3).map(|i| format!("u{i}@RX.example")).collect();
+    assert_eq!(observed(same), ["rx.example"]);
+    let many: Vec<String> = (0..50_000).map(|i| format!("u@d{i}.example")).collect();
+    assert_eq!(observed(many), ["d0.example", "d1.example"]);
+}
