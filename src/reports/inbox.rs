@@ -16,8 +16,10 @@
 //!   is then always one whose reports are in the store, with no second spool to watch.
 //!   Discard also needs every recipient to be a report address (the others must get it).
 //! - The worker ([`run`]) parses on a blocking thread (bounded by the reports crate's
-//!   limits), stores, logs each unreadable part with its reason, then looks up the reverse
-//!   DNS names of new sources.
+//!   limits), stores, logs each unreadable part with its reason, then hands the new sources
+//!   to a second task that looks up their reverse DNS names: a report whose sources' PTR
+//!   lookups all time out (anyone can mail one) holds only that task, never the storing of
+//!   the next message.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +39,9 @@ use crate::pipeline::{Decision, MessageState, Verdict};
 const QUEUE: usize = 256;
 /// How long the worker goes on with what is queued after shutdown begins.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+/// Stored reports whose sources wait for their name lookups at most; past it a report's
+/// sources are not looked up now (they are with the next report that names them).
+const NAME_QUEUE: usize = 16;
 
 /// The long-lived half of the inbox, shared by every connection (in `Services`).
 #[derive(Debug)]
@@ -270,18 +275,28 @@ pub async fn run(
     let Some(store) = super::opened(&mut store, &mut stop).await else {
         return;
     };
+    let (names, names_rx) = mpsc::channel(NAME_QUEUE);
+    let lookups = tokio::spawn(look_up_names(
+        names_rx,
+        store.clone(),
+        Arc::clone(&shared),
+        stop.clone(),
+    ));
     loop {
         let job = tokio::select! {
             j = rx.recv() => j,
             _ = stop.changed() => break,
         };
-        let Some(job) = job else { return };
-        handle(&store, &shared.load_full(), job).await;
+        let Some(job) = job else {
+            lookups.abort();
+            return;
+        };
+        handle(&store, &shared.load_full(), job, &names).await;
     }
     // shutdown: what is queued was delivered or waits for an answer; read it while we may
     let drain = async {
         while let Ok(job) = rx.try_recv() {
-            handle(&store, &shared.load_full(), job).await;
+            handle(&store, &shared.load_full(), job, &names).await;
         }
     };
     if tokio::time::timeout(DRAIN_LIMIT, drain).await.is_err() {
@@ -291,7 +306,34 @@ pub async fn run(
     }
 }
 
-async fn handle(store: &Store, app: &App, job: Job) {
+/// The name task: looks up the reverse DNS names of each stored report's new sources in
+/// turn (each batch bounded by `ingest`'s limits) until `stop` fires.
+async fn look_up_names(
+    mut rx: mpsc::Receiver<(Vec<std::net::IpAddr>, u64)>,
+    store: Store,
+    shared: Arc<ArcSwap<App>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let batch = tokio::select! {
+            b = rx.recv() => b,
+            _ = stop.changed() => return,
+        };
+        let Some((sources, now)) = batch else { return };
+        let app = shared.load_full();
+        tokio::select! {
+            () = ingest::resolve_names(&store, &*app.resolver, &sources, now) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn handle(
+    store: &Store,
+    app: &App,
+    job: Job,
+    names: &mpsc::Sender<(Vec<std::net::IpAddr>, u64)>,
+) {
     let cfg = &app.config.reports.inbox;
     let limits = cfg.read_limits();
     let Job {
@@ -321,8 +363,10 @@ async fn handle(store: &Store, app: &App, job: Job) {
     if let Some(r) = reply {
         let _ = r.send(result.map(|(o, _)| o).map_err(|e| e.to_string()));
     }
-    if cfg.resolve_names && !sources.is_empty() {
-        ingest::resolve_names(store, &*app.resolver, &sources, now).await;
+    if cfg.resolve_names && !sources.is_empty() && names.try_send((sources, now)).is_err() {
+        tracing::debug!(
+            "reports inbox: name lookups busy; this report's sources wait for the next"
+        );
     }
 }
 

@@ -388,3 +388,43 @@ async fn a_report_over_the_inbox_record_limit_is_delivered_unread() {
     assert_eq!(out.action(), "discard", "{out:?}");
     assert_eq!(inbox.messages("example.com", day), 12);
 }
+
+/// Looking up the names of a report's sources never holds up storing the next report: a
+/// report whose sources' PTR lookups hang (anyone can mail one, each new `report_id` again)
+/// kept the inbox's one worker 15–20 s a message, so a few a minute filled its queue and real
+/// reports were delivered unread.
+#[tokio::test(flavor = "multi_thread")]
+async fn hanging_name_lookups_do_not_hold_up_the_next_report() {
+    let (inbox, _silent) = Inbox::start_with_silent_dns("action = \"deliver\"\n");
+    let day = days_ago(1);
+    let send = |id: &'static str, rows: Vec<Src>| {
+        let fb = report("reporter.example", id, "example.com", day, &rows);
+        report_mail("dmarc@rx.example", id, &[("text/xml", "r.xml", &xml(&fb))])
+    };
+    let first = send(
+        "hang-1",
+        vec![
+            Src::spoofer("198.51.100.7", 1),
+            Src::spoofer("198.51.100.8", 1),
+        ],
+    );
+    assert_eq!(
+        inbox.send(&["dmarc@rx.example"], &first).await.action(),
+        "accept"
+    );
+    inbox.wait_messages("example.com", day, 2);
+    // the first report's name lookups now wait for a nameserver that never answers (15 s)
+    let second = send("hang-2", vec![Src::good("192.0.2.1", 3, "example.com")]);
+    assert_eq!(
+        inbox.send(&["dmarc@rx.example"], &second).await.action(),
+        "accept"
+    );
+    wait_stored_messages(
+        &inbox.config,
+        "example.com",
+        day,
+        5,
+        Duration::from_secs(8),
+        || inbox.serve.log_tail(30),
+    );
+}

@@ -44,6 +44,36 @@ impl Inbox {
         }
     }
 
+    /// A `serve` like [`Inbox::start`] that looks up source names, whose only nameserver
+    /// never answers (the returned socket: keep it open), with every check that would ask it
+    /// turned off.
+    pub fn start_with_silent_dns(inbox: &str) -> (Inbox, std::net::UdpSocket) {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+        let dns = silent.local_addr().expect("addr");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let toml = format!(
+            "[server]\neom_timeout = \"60s\"\n\
+             [[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
+             [authres]\nauthserv_id = \"mx.rx.example\"\n\
+             [dns]\nnameservers = [\"{dns}\"]\ntimeout = \"15s\"\nattempts = 1\n\
+             [spf]\nenabled = false\n[dmarc]\nenabled = false\n[iprev]\nenabled = false\n\
+             [dkim]\nverify = false\n[arc]\nverify = false\n\
+             [reports]\nstore = \"sqlite:{}\"\n\
+             [reports.inbox]\naddresses = [\"dmarc@rx.example\"]\nresolve_names = true\n{inbox}",
+            dir.path().join("reports.db").display()
+        );
+        let serve = ServeProcess::start(&toml, port, &[]);
+        let config = serve.config_path();
+        let inbox = Inbox {
+            _dir: dir,
+            serve,
+            port,
+            config,
+        };
+        (inbox, silent)
+    }
+
     /// Sends `raw` from 192.0.2.10 to `rcpts`; the end-of-message outcome.
     pub async fn send(&self, rcpts: &[&str], raw: &[u8]) -> EomOutcome {
         let addr: std::net::SocketAddr = format!("127.0.0.1:{}", self.port).parse().expect("addr");
