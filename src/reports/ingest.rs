@@ -23,6 +23,8 @@ const MAX_NAMES_PER_INPUT: usize = 500;
 const NAME_LOOKUPS_AT_ONCE: usize = 16;
 /// The longest one batch of name lookups may take.
 const NAME_BATCH_LIMIT: Duration = Duration::from_secs(20);
+/// A source's name is its first PTR name that maps back to it, of at most three tried.
+const NAME_CHECK: iprev::Config = iprev::Config { max_names: 3 };
 
 /// One report stored, or already there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -215,10 +217,12 @@ pub async fn ingest(
     Ok(outcome)
 }
 
-/// Looks up the reverse DNS names (PTR) of `ips` not looked up within `NAME_TTL` (30 days) and
-/// stores them, at most `MAX_NAMES_PER_INPUT` (500) at a time, bounded in time. A temporary
-/// failure stores nothing (the next report retries); no name is stored as none. Failures
-/// are logged, never returned: the names are a convenience of the dashboard.
+/// Looks up the names of `ips` not looked up within `NAME_TTL` (30 days) and stores them, at
+/// most `MAX_NAMES_PER_INPUT` (500) at a time, bounded in time. A name is a PTR name whose
+/// addresses include the source (forward-confirmed, RFC 8601 §3 iprev: whoever controls an
+/// address's PTR can claim any name, so an unconfirmed one is not shown). A temporary
+/// failure stores nothing (the next report retries); no confirmed name is stored as none.
+/// Failures are logged, never returned: the names are a convenience of the dashboard.
 pub async fn resolve_names(store: &Store, resolver: &dyn dns::Resolver, ips: &[IpAddr], now: u64) {
     let texts: Vec<String> = ips.iter().map(IpAddr::to_string).collect();
     let missing = match store
@@ -238,30 +242,24 @@ pub async fn resolve_names(store: &Store, resolver: &dyn dns::Resolver, ips: &[I
         .collect();
     let deadline = tokio::time::Instant::now() + NAME_BATCH_LIMIT;
     for chunk in wanted.chunks(NAME_LOOKUPS_AT_ONCE) {
-        type Lookup<'a> = std::pin::Pin<
-            Box<
-                dyn std::future::Future<Output = (IpAddr, Result<Vec<String>, dns::DnsError>)>
-                    + Send
-                    + 'a,
-            >,
-        >;
+        type Lookup<'a> =
+            std::pin::Pin<Box<dyn std::future::Future<Output = iprev::IprevOutcome> + Send + 'a>>;
         let futures: Vec<Lookup<'_>> = chunk
             .iter()
-            .map(|ip| {
-                let ip = *ip;
-                Box::pin(async move { (ip, resolver.ptr(ip).await) }) as Lookup<'_>
-            })
+            .map(|ip| Box::pin(iprev::check(resolver, *ip, &NAME_CHECK)) as Lookup<'_>)
             .collect();
         let Ok(answers) = tokio::time::timeout_at(deadline, dns::join_all(futures)).await else {
             tracing::debug!("reports: source name lookups did not finish in time");
             return;
         };
         let mut names = Vec::new();
-        for (ip, answer) in answers {
-            match answer {
-                Ok(found) => names.push((ip.to_string(), found.into_iter().next())),
-                Err(e) if e.is_not_found() => names.push((ip.to_string(), None)),
-                Err(_) => {}
+        for (ip, answer) in chunk.iter().zip(answers) {
+            match answer.result {
+                iprev::IprevResult::Pass => names.push((ip.to_string(), answer.name)),
+                iprev::IprevResult::Fail | iprev::IprevResult::PermError => {
+                    names.push((ip.to_string(), None));
+                }
+                iprev::IprevResult::TempError => {}
             }
         }
         if let Err(e) = store.set_source_names(&names, now).await {

@@ -17,12 +17,17 @@ use testkit::{MtaClient, Profile};
 use crate::reports_in::{Src, days_ago, report, xml};
 use crate::support::{ServeProcess, message, run_cli};
 
-/// DNS of the seeded store: the sources' PTR names, and `sender.example` (SPF and a DMARC
+/// DNS of the seeded store: the sources' PTR names (each maps back to its address, except
+/// the spoofer's, which claims a name it does not own), and `sender.example` (SPF and a DMARC
 /// record asking for reports) for the messages the milter records.
 const ZONE: &str = "\
 1.2.0.192.in-addr.arpa          PTR  mail.example.com
+mail.example.com                A    192.0.2.1
 5.113.0.203.in-addr.arpa        PTR  fwd.lists.example
+fwd.lists.example               A    203.0.113.5
 9.100.51.198.in-addr.arpa       PTR  out.esp.example
+out.esp.example                 A    198.51.100.9
+66.100.51.198.in-addr.arpa      PTR  mail-sor-f41.google.com
 sender.example                  TXT  \"v=spf1 ip4:192.0.2.10 -all\"
 _dmarc.sender.example           TXT  \"v=DMARC1; p=none; rua=mailto:dmarc@sender.example\"
 ";
@@ -321,7 +326,11 @@ fn the_pages_show_the_seeded_store() {
             "100.0 %"
         ]
     );
-    assert_eq!(row(&page, "198.51.100.66")[1], "–", "no PTR name");
+    assert_eq!(
+        row(&page, "198.51.100.66")[1],
+        "–",
+        "a PTR name that does not map back to the address is not shown"
+    );
     assert_eq!(row(&page, "192.0.2.1")[1], "mail.example.com");
     // the chart: one bar segment per day and result (pass, quarantined, rejected)
     let svg = page
