@@ -42,6 +42,12 @@ const ABORT_GRACE: Duration = Duration::from_secs(1);
 /// 50000 (`recipients_max`).
 const MAX_RECIPIENTS: usize = 50_000;
 
+/// Most bytes of MAIL and RCPT payloads (addresses and ESMTP parameters) one message may
+/// have: past it the connection is closed like past [`MAX_RECIPIENTS`], so that recipients
+/// of a megabyte each (no SMTP command line is longer than a few hundred octets, RFC 5321
+/// §4.5.3.1.4) cannot grow the envelope without bound. 50,000 ordinary recipients take ~2 MB.
+const MAX_ENVELOPE_BYTES: usize = 4 << 20;
+
 /// The server's shutdown as a connection sees it.
 #[derive(Debug, Clone)]
 pub struct Shutdown {
@@ -84,6 +90,7 @@ pub async fn serve_connection<S>(
         header_buf: Vec::with_capacity(256),
         message_start: None,
         answered_eom: false,
+        envelope_bytes: 0,
         out_of_time: shutdown.out_of_time,
     };
     match conn.run(shutdown.stop).await {
@@ -149,6 +156,9 @@ struct Connection<S> {
     /// The last command was end-of-message, answered: during a shutdown the MTA's ABORT
     /// (Postfix sends one after every message) is waited for up to [`ABORT_GRACE`].
     answered_eom: bool,
+    /// Bytes of the MAIL and RCPT payloads of the message under way (see
+    /// [`MAX_ENVELOPE_BYTES`]).
+    envelope_bytes: usize,
     /// The server's shutdown ran out of time (see [`Shutdown::out_of_time`]).
     out_of_time: watch::Receiver<bool>,
 }
@@ -254,6 +264,21 @@ where
             return Err(ConnError::Limit(format!(
                 "more than {MAX_RECIPIENTS} recipients in one message"
             )));
+        }
+        if let Command::Mail(e) | Command::Rcpt(e) = &cmd {
+            let size = e
+                .args
+                .iter()
+                .fold(e.address.len(), |n, a| n.saturating_add(a.len() + 1));
+            self.envelope_bytes = match cmd {
+                Command::Mail(_) => size,
+                _ => self.envelope_bytes.saturating_add(size),
+            };
+            if self.envelope_bytes > MAX_ENVELOPE_BYTES {
+                return Err(ConnError::Limit(format!(
+                    "more than {MAX_ENVELOPE_BYTES} bytes of MAIL and RCPT in one message"
+                )));
+            }
         }
         let step = self.session.handle(cmd)?;
         self.answered_eom = false;

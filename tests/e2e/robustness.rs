@@ -527,6 +527,45 @@ async fn a_recipient_flood_closes_only_that_connection() {
     m.stop().await;
 }
 
+/// Recipients of 256 KiB each (or one of half a million empty ESMTP parameters) never make the
+/// connection hold the envelope without bound: a RCPT with more strings than an SMTP command
+/// has, or past 4 MiB of MAIL and RCPT in one message, closes the connection (the MTA applies
+/// its default action); other connections are served.
+#[tokio::test(flavor = "multi_thread")]
+async fn huge_recipients_close_only_that_connection() {
+    let m = Milter::start(LISTEN_VERIFY, "").await;
+    for payload in [
+        // RCPTs of 256 KiB each (within the 1 MiB frame cap)
+        [
+            b"<".to_vec(),
+            vec![b'r'; 256 << 10],
+            b"@example.net>\0".to_vec(),
+        ]
+        .concat(),
+        // an address and half a million empty parameters
+        [b"<r@example.net>\0".to_vec(), vec![0u8; 512 << 10]].concat(),
+    ] {
+        let mut bad = m.postfix().await;
+        bad.connect("c.example", "192.0.2.1".parse().unwrap(), 1, &[])
+            .await
+            .expect("connect");
+        bad.mail("<a@example.org>", &[], &[]).await.expect("mail");
+        let one = frame(b'R', &payload);
+        for _ in 0..1000 {
+            // the milter may close while this is still being written
+            if bad.send_raw(&one).await.is_err() {
+                break;
+            }
+        }
+        assert!(
+            bad.expect_eof(Duration::from_secs(10)).await.expect("eof"),
+            "the connection kept accepting recipients"
+        );
+    }
+    a_clean_message_is_accepted(&m).await;
+    m.stop().await;
+}
+
 /// More forged Authentication-Results (claiming our id) than `max_headers`: they are not all
 /// noted for removal (that would grow without bound), so the message is not delivered with
 /// some of them left: it is tempfailed, even with `on_oversize = "accept"`.

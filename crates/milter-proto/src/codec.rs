@@ -109,10 +109,15 @@ impl Reader {
     }
 
     /// `cstr*` to the end; a trailing NUL does not start an empty element (libmilter `dec_argv`).
-    /// With `lenient`, an unterminated last element is kept; otherwise it is an error.
-    pub(crate) fn cstrs(&mut self, lenient: bool) -> Result<Vec<Bytes>, ProtocolError> {
+    /// With `lenient`, an unterminated last element is kept; otherwise it is an error. More
+    /// than `max` elements is an error (a frame of empty strings would be ~32 bytes of
+    /// bookkeeping per payload byte).
+    pub(crate) fn cstrs(&mut self, lenient: bool, max: usize) -> Result<Vec<Bytes>, ProtocolError> {
         let mut out = Vec::new();
         while !self.buf.is_empty() {
+            if out.len() >= max {
+                return Err(self.err("more strings than an SMTP command has"));
+            }
             match self.buf.iter().position(|&b| b == 0) {
                 Some(nul) => {
                     out.push(self.buf.split_to(nul));

@@ -10,6 +10,11 @@ use crate::macros::Macros;
 use crate::negotiate::OptNeg;
 use crate::{CommandCode, Family, MacroStage};
 
+/// Most strings a MAIL or RCPT payload holds: the address and its ESMTP parameters (§2.5;
+/// RFC 5321 §4.5.3.1.4 keeps a command line within 512 octets, extensions add a few
+/// parameters, never dozens).
+pub const MAX_ENVELOPE_STRINGS: usize = 64;
+
 /// One command from the MTA (§2). Text fields are raw bytes: there is no charset (§1.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -136,7 +141,7 @@ impl Command {
             }
             CommandCode::Helo => Self::Helo(r.cstr("HELO name is not NUL-terminated")?),
             CommandCode::Mail | CommandCode::Rcpt => {
-                let mut strings = r.cstrs(false)?.into_iter();
+                let mut strings = r.cstrs(false, MAX_ENVELOPE_STRINGS)?.into_iter();
                 let Some(address) = strings.next() else {
                     return Err(r.err("missing address"));
                 };

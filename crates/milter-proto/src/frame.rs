@@ -393,10 +393,28 @@ mod tests {
     #[test]
     fn cstrs_trailing_nul_and_lenient_tail() {
         let mut r = Reader::new(Bytes::from_static(b"a\0\0b\0"), "t");
-        assert_eq!(r.cstrs(false).unwrap(), vec!["a", "", "b"]);
+        assert_eq!(r.cstrs(false, 8).unwrap(), vec!["a", "", "b"]);
         let mut r = Reader::new(Bytes::from_static(b"a\0b"), "t");
-        assert!(r.cstrs(false).is_err());
+        assert!(r.cstrs(false, 8).is_err());
         let mut r = Reader::new(Bytes::from_static(b"a\0b"), "t");
-        assert_eq!(r.cstrs(true).unwrap(), vec!["a", "b"]);
+        assert_eq!(r.cstrs(true, 8).unwrap(), vec!["a", "b"]);
+        let mut r = Reader::new(Bytes::from_static(b"a\0\0\0"), "t");
+        assert!(r.cstrs(false, 2).is_err(), "more than the most strings");
+    }
+
+    /// A RCPT of an address and a million empty parameters is refused, not held as a
+    /// million strings (~60 MB for a 1 MiB frame).
+    #[test]
+    fn an_envelope_command_has_a_bounded_number_of_strings() {
+        let mut payload = b"<r@example.com>\0".to_vec();
+        payload.extend(std::iter::repeat_n(0u8, 1 << 20));
+        assert!(Command::parse(b'R', Bytes::from(payload)).is_err());
+        let mut ok = b"<r@example.com>\0".to_vec();
+        for _ in 1..crate::command::MAX_ENVELOPE_STRINGS {
+            ok.extend_from_slice(b"X=1\0");
+        }
+        assert!(
+            matches!(Command::parse(b'R', Bytes::from(ok)), Ok(Command::Rcpt(e)) if e.args.len() == 63)
+        );
     }
 }
