@@ -32,8 +32,15 @@ pub fn init_cli() {
 
 /// A value from the network made safe for a log line (RFC 5424 §8.2 spirit): backslashes,
 /// control characters (CR, LF, ESC, DEL, C1) and bidi controls (U+202E...) are escaped, invalid UTF-8 bytes shown as
-/// `\xNN`, so mail cannot forge log lines or send terminal sequences.
+/// `\xNN`, so mail cannot forge log lines or send terminal sequences; past
+/// [`LOGGED_VALUE_MAX`] bytes it is cut, with the count of the rest, so that a value sent
+/// once and logged with every message (a 100 KB CONNECT host name, a queue-id macro) cannot
+/// make the log a thousand times what the peer sent.
 pub struct Escaped<'a>(pub &'a [u8]);
+
+/// The most bytes of one network value a log line shows: above any host name, address or
+/// queue id (RFC 5321 §4.5.3.1 limits a path to 256 octets).
+pub const LOGGED_VALUE_MAX: usize = 512;
 
 impl<'a> Escaped<'a> {
     /// Wraps text.
@@ -45,7 +52,11 @@ impl<'a> Escaped<'a> {
 impl std::fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use std::fmt::Write;
-        for chunk in self.0.utf8_chunks() {
+        let (shown, cut) = match self.0.get(..LOGGED_VALUE_MAX) {
+            Some(head) if self.0.len() > LOGGED_VALUE_MAX => (head, self.0.len() - head.len()),
+            _ => (self.0, 0),
+        };
+        for chunk in shown.utf8_chunks() {
             for c in chunk.valid().chars() {
                 match c {
                     '\\' => f.write_str("\\\\")?,
@@ -61,6 +72,9 @@ impl std::fmt::Display for Escaped<'_> {
             for b in chunk.invalid() {
                 write!(f, "\\x{b:02x}")?;
             }
+        }
+        if cut > 0 {
+            write!(f, "...({cut} more bytes)")?;
         }
         Ok(())
     }
@@ -93,6 +107,17 @@ mod tests {
             "evil.example\\r\\n2026-12-04T00:00:00Z  INFO message action=accept\\u{1b}[2K\\\\\\xff"
         );
         assert_eq!(Escaped::str("plain.example").to_string(), "plain.example");
+    }
+
+    /// A long value is cut (a cut inside a UTF-8 sequence shows its bytes escaped).
+    #[test]
+    fn long_values_are_cut() {
+        let host = "a".repeat(100_000);
+        let s = Escaped::str(&host).to_string();
+        assert_eq!(s, format!("{}...(99488 more bytes)", "a".repeat(512)));
+        let s = Escaped::str(&"é".repeat(300)).to_string();
+        assert!(s.ends_with("é...(88 more bytes)"), "{s}");
+        assert_eq!(Escaped::str(&"b".repeat(512)).to_string(), "b".repeat(512));
     }
 
     /// A report's org_name `x\u{202e}` (RIGHT-TO-LEFT OVERRIDE) would turn the rest of a
