@@ -161,12 +161,14 @@ impl MacroStore {
         Self::default()
     }
 
-    /// Stores one MACRO packet, replacing its stage's previous macros. Returns false if the
-    /// stage is not stored (`U`, unknown letters).
+    /// Stores one MACRO packet, replacing its stage's previous macros; past
+    /// [`MAX_STORED_PAIRS`] pairs or [`MAX_STORED_BYTES`] bytes the rest is not kept (every
+    /// lookup reads the stored pairs, and CONNECT's and HELO's stay for the connection).
+    /// Returns false if the stage is not stored (`U`, unknown letters).
     pub fn define(&mut self, macros: Macros) -> bool {
         match stage_slot(macros.stage).and_then(|i| self.stages.get_mut(i)) {
             Some(slot) => {
-                *slot = macros.list;
+                *slot = kept_prefix(macros.list);
                 self.fresh = stage_slot(macros.stage);
                 true
             }
@@ -230,6 +232,35 @@ impl MacroStore {
     pub fn is_empty(&self) -> bool {
         self.stages.iter().all(Bytes::is_empty)
     }
+}
+
+/// Most macro pairs one stage keeps: an MTA sends a handful (Postfix's `milter_*_macros`
+/// lists hold 2 to 9 a stage).
+pub const MAX_STORED_PAIRS: usize = 64;
+
+/// Most bytes one stage keeps.
+pub const MAX_STORED_BYTES: usize = 16 * 1024;
+
+/// The leading whole pairs of `list` within [`MAX_STORED_PAIRS`] and [`MAX_STORED_BYTES`].
+fn kept_prefix(list: Bytes) -> Bytes {
+    let mut nuls = 0;
+    let mut end = 0;
+    for (i, &b) in list.iter().enumerate().take(MAX_STORED_BYTES) {
+        if b == 0 {
+            nuls += 1;
+            if nuls % 2 == 0 {
+                end = i + 1;
+                if nuls / 2 == MAX_STORED_PAIRS {
+                    break;
+                }
+            }
+        }
+    }
+    if end == list.len() || (list.len() <= MAX_STORED_BYTES && nuls / 2 < MAX_STORED_PAIRS) {
+        // everything fits (an odd trailing name included)
+        return list;
+    }
+    list.slice(..end)
 }
 
 /// True if two macro names are equal, treating `x` and `{x}` as the same name (§2.4).
@@ -397,5 +428,26 @@ mod tests {
         assert!(!m.define(packet(MacroStage::Unknown, &[("u", "1")])));
         assert!(!m.define(packet(MacroStage::Other(b'Z'), &[("z", "1")])));
         assert!(m.get(b"u").is_none());
+    }
+
+    /// A stage keeps at most 64 pairs and 16 KiB: a packet of a hundred thousand pairs is
+    /// not read again by every lookup of the connection.
+    #[test]
+    fn a_stage_keeps_a_bounded_prefix() {
+        let many: Vec<(String, String)> = (0..100_000)
+            .map(|i| (format!("n{i}"), "v".into()))
+            .collect();
+        let mut store = MacroStore::new();
+        store.define(Macros::new(MacroStage::Connect, many).unwrap());
+        assert_eq!(store.iter().count(), MAX_STORED_PAIRS);
+        assert_eq!(store.get(b"n63").as_deref(), Some(&b"v"[..]));
+        assert_eq!(store.get(b"n64"), None);
+        let big = [("j", "x".repeat(20_000)), ("i", "Q1".into())];
+        store.define(Macros::new(MacroStage::Helo, big).unwrap());
+        assert_eq!(store.get(b"j"), None, "past 16 KiB");
+        let few = [("i", "Q2"), ("{auth_authen}", "bob")];
+        store.define(Macros::new(MacroStage::Mail, few).unwrap());
+        assert_eq!(store.get(b"{i}").as_deref(), Some(&b"Q2"[..]));
+        assert_eq!(store.get(b"auth_authen").as_deref(), Some(&b"bob"[..]));
     }
 }
