@@ -182,6 +182,13 @@ where
                     self.flush().await?;
                     return Ok(());
                 }
+                if self.answered_eom {
+                    // the answer goes out now, not after whatever the MTA pipelined behind it
+                    self.flush().await?;
+                }
+                // many commands in one read are handled without waiting for I/O: give the
+                // other connections their turn now and then
+                tokio::task::coop::consume_budget().await;
             }
             self.flush().await?;
             shrink_read_buffer(&mut self.rbuf);
