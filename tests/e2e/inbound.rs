@@ -225,6 +225,18 @@ async fn dmarc_quarantine_holds_or_marks() {
     let flag = out.added_header("X-Spam-Flag").expect("junk header");
     assert_eq!(&flag[..], b"YES");
     assert!(authres(&out).contains("dmarc=fail"), "{out:?}");
+    // an MTA that allows neither SMFIF_QUARANTINE nor SMFIF_ADDHDRS: neither held nor
+    // marked, so not delivered: tempfailed
+    let offer = milter_proto::OptNeg {
+        actions: milter_proto::Actions::ALL
+            .difference(milter_proto::Actions::QUARANTINE | milter_proto::Actions::ADDHDRS),
+        ..milter_proto::OptNeg::POSTFIX_V6
+    };
+    let mut mta = hold
+        .client(testkit::Profile::postfix().with_offer(offer))
+        .await;
+    let out = from_forged_client(&mut mta, &plain()).await;
+    assert!(out.is_tempfail(), "{out:?}");
     hold.stop().await;
     header.stop().await;
 }

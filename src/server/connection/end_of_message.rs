@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use milter_proto::Response;
+use milter_proto::{Actions, Response};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
@@ -135,7 +135,18 @@ where
             self.session.options(),
             &self.app.config.dmarc.quarantine_header,
         );
-        if decision.quarantine.is_some() && matches!(hold, Hold::Header(_)) {
+        // a quarantine the MTA lets us neither hold nor mark is not delivered as if nothing
+        // failed: tempfailed, as forged Authentication-Results we cannot remove are
+        let options = self.session.options();
+        let unmarkable = decision.quarantine.is_some()
+            && !options.allows(Actions::QUARANTINE)
+            && !options.allows(Actions::ADDHDRS);
+        if unmarkable {
+            tracing::error!(
+                queue_id = %Escaped::str(&queue_id),
+                "the MTA allows neither quarantine (SMFIF_QUARANTINE) nor adding dmarc.quarantine_header (SMFIF_ADDHDRS): message tempfailed"
+            );
+        } else if decision.quarantine.is_some() && matches!(hold, Hold::Header(_)) {
             tracing::warn!(
                 queue_id = %Escaped::str(&queue_id),
                 "the MTA does not allow quarantine (SMFIF_QUARANTINE): dmarc.quarantine_header added instead"
@@ -161,7 +172,10 @@ where
                 continue;
             }
             let is_final = r.code().is_final();
-            let r = if is_final && forged_kept && matches!(r, Response::Continue | Response::Accept)
+            let r = if is_final && unmarkable && matches!(r, Response::Continue | Response::Accept)
+            {
+                Response::Tempfail
+            } else if is_final && forged_kept && matches!(r, Response::Continue | Response::Accept)
             {
                 tracing::error!(
                     queue_id = %Escaped::str(&queue_id),
