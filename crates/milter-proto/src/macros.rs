@@ -161,9 +161,9 @@ impl MacroStore {
         Self::default()
     }
 
-    /// Stores one MACRO packet, replacing its stage's previous macros; past
-    /// [`MAX_STORED_PAIRS`] pairs or [`MAX_STORED_BYTES`] bytes the rest is not kept (every
-    /// lookup reads the stored pairs, and CONNECT's and HELO's stay for the connection).
+    /// Stores one MACRO packet, replacing its stage's previous macros; past 64 pairs or
+    /// 16 KiB the rest is not kept (every lookup reads the stored pairs, and CONNECT's and
+    /// HELO's stay for the connection).
     /// Returns false if the stage is not stored (`U`, unknown letters).
     pub fn define(&mut self, macros: Macros) -> bool {
         match stage_slot(macros.stage).and_then(|i| self.stages.get_mut(i)) {
