@@ -67,10 +67,10 @@ impl Entry {
 /// 1–3). Work is bounded: beyond `max_sets` sets' fields (at most 50 sets, 150 fields) only
 /// each field's instance and `cv=` are read, no signature.
 pub(crate) fn structure(headers: &[HeaderField], max_sets: u32) -> Structure {
-    let arc: Vec<(usize, ArcField)> = headers
+    let arc: Vec<(usize, ArcField, &[u8])> = headers
         .iter()
         .enumerate()
-        .filter_map(|(i, h)| ArcField::of(h).map(|f| (i, f)))
+        .filter_map(|(i, h)| ArcField::of(h).map(|f| (i, f, h.value.as_slice())))
         .collect();
     if arc.is_empty() {
         return Structure::None;
@@ -79,11 +79,7 @@ pub(crate) fn structure(headers: &[HeaderField], max_sets: u32) -> Structure {
     // rest of it reads (linear in the header bytes, which the server bounds)
     let numbers: Vec<(ArcField, Option<u32>, Option<ChainStatus>)> = arc
         .iter()
-        .map(|&(i, f)| {
-            let value = headers
-                .get(i)
-                .map(|h| h.value.as_slice())
-                .unwrap_or_default();
+        .map(|&(_, f, value)| {
             let (instance, cv) = instance_and_cv(value, f);
             (f, instance, cv)
         })
@@ -110,11 +106,7 @@ pub(crate) fn structure(headers: &[HeaderField], max_sets: u32) -> Structure {
     }
     let entries: Vec<(usize, Entry)> = arc
         .iter()
-        .map(|&(i, f)| {
-            let value = headers
-                .get(i)
-                .map(|h| h.value.as_slice())
-                .unwrap_or_default();
+        .map(|&(i, f, value)| {
             let entry = match f {
                 ArcField::AuthenticationResults => Entry::Aar(ArcAuthResults::parse_parts(value)),
                 ArcField::MessageSignature => Entry::Ams(MessageSignature::parse_parts(value)),
