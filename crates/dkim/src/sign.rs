@@ -31,6 +31,8 @@ pub const DEFAULT_SIGNED_HEADERS: &[&str] = &[
     "List-Id",
     "List-Help",
     "List-Unsubscribe",
+    // RFC 8058 §4: one-click unsubscribe needs both List-Unsubscribe fields signed
+    "List-Unsubscribe-Post",
     "List-Subscribe",
     "List-Post",
     "List-Owner",

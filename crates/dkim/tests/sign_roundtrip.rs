@@ -114,6 +114,27 @@ fn oversigned_headers_cannot_be_added() {
     assert!(v.contains("h=from:from:"), "{v}");
 }
 
+/// RFC 8058 §4: a one-click unsubscribe needs List-Unsubscribe and List-Unsubscribe-Post
+/// covered by the signature; both are signed by default when present.
+#[test]
+fn one_click_unsubscribe_fields_are_signed() {
+    let s = signer(
+        "ed25519.pem",
+        SignerConfig::new("football.example.com", "sel"),
+    );
+    let msg = MESSAGE.replace(
+        "X-Unsigned",
+        "List-Unsubscribe: <https://football.example.com/u/1>\r\n\
+         List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nX-Unsigned",
+    );
+    let header = dkim::sign_message(&s, msg.as_bytes(), NOW).unwrap();
+    let v = header.value("").replace(['\r', '\n', ' ', '\t'], "");
+    assert!(
+        v.contains(":list-unsubscribe:") && v.contains(":list-unsubscribe-post:"),
+        "{v}"
+    );
+}
+
 #[test]
 fn rsa_signing_is_deterministic_and_matches_golden() {
     let s = signer(
