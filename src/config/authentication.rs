@@ -41,9 +41,12 @@ impl AuthenticatedFrom {
     pub fn allows(self, login: &str, author: &str) -> bool {
         match self {
             AuthenticatedFrom::Any => true,
+            // the login's domain as A-labels, as the From domain is (a Unicode login domain
+            // never matched its own From)
             AuthenticatedFrom::LoginDomain => login
                 .rsplit_once('@')
-                .is_some_and(|(_, domain)| dns::name::is_subdomain_of(author, domain)),
+                .and_then(|(_, domain)| dns::name::to_ascii(domain.as_bytes()).ok())
+                .is_some_and(|domain| dns::name::is_subdomain_of(author, &domain)),
         }
     }
 }
@@ -250,6 +253,19 @@ pub enum KeyState {
 }
 
 impl DkimKey {
+    /// The key's DNS record name, `selector._domainkey.domain`, as DNS is asked (A-labels,
+    /// lowercase, no trailing dot; RFC 6376 §3.6.2.1): two keys with one record name would
+    /// replace each other's record.
+    pub fn record_name(&self) -> String {
+        let domain = self.domain.trim();
+        let domain = dns::name::to_ascii(domain.as_bytes())
+            .unwrap_or_else(|_| domain.trim_end_matches('.').to_ascii_lowercase());
+        format!(
+            "{}._domainkey.{domain}",
+            self.selector.trim().to_ascii_lowercase()
+        )
+    }
+
     /// The name signing rules use for this key.
     pub fn id(&self) -> String {
         if self.name.is_empty() {
@@ -305,5 +321,9 @@ mod tests {
         assert!(!LoginDomain.allows("alice@example.com", "badexample.com"));
         assert!(!LoginDomain.allows("alice@example.com", "example.com.evil"));
         assert!(!LoginDomain.allows("alice@news.example.com", "example.com"));
+        // the From domain comes as A-labels: a Unicode login domain is compared as A-labels
+        assert!(LoginDomain.allows("alice@bücher.example", "xn--bcher-kva.example"));
+        assert!(LoginDomain.allows("alice@xn--bcher-kva.example", "xn--bcher-kva.example"));
+        assert!(!LoginDomain.allows("alice@bücher.example", "bucher.example"));
     }
 }

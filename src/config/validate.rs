@@ -163,6 +163,21 @@ impl Config {
                     line_of("[[dkim.key]]")
                 );
             }
+            // one selector of one domain is one DNS record: a second key there (a rotation
+            // that reused the active key's selector) would replace the first key's record
+            let record = key.record_name();
+            if let Some(j) = self
+                .dkim
+                .keys
+                .iter()
+                .take(i)
+                .position(|k| k.record_name() == record)
+            {
+                bail!(
+                    "dkim.key[{i}]{}: {record} is already dkim.key[{j}]'s record; give each key its own selector",
+                    line_of("[[dkim.key]]")
+                );
+            }
             // a rule names keys by id: two keys with one id would make it pick one silently
             let id = key.id();
             if let Some(j) = self.dkim.keys.iter().take(i).position(|k| k.id() == id) {

@@ -173,3 +173,32 @@ fn arc_max_sets_is_bounded_and_reaches_the_verifier() {
     .unwrap();
     assert_eq!(app.arc.options().max_sets, 3);
 }
+
+/// Two keys of one selector of one domain are one DNS record, however the domain is written
+/// (case, trailing dot, U-labels): a rotation that reused the active key's selector would
+/// replace that key's record. Refused, naming the record.
+#[test]
+fn two_keys_cannot_share_a_record() {
+    let key = |name: &str, domain: &str, selector: &str| {
+        format!(
+            "[[dkim.key]]\nname = \"{name}\"\ndomain = \"{domain}\"\nselector = \"{selector}\"\npath = \"/k/{name}.pem\"\n"
+        )
+    };
+    for (a, b) in [
+        ("example.com", "Example.COM."),
+        ("bücher.example", "xn--bcher-kva.example"),
+    ] {
+        let text = format!("{}{}", key("one", a, "202612"), key("two", b, "202612"));
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("is already dkim.key[0]'s record"),
+            "{a} {b}: {err}"
+        );
+    }
+    let text = format!(
+        "{}{}",
+        key("one", "bücher.example", "202612"),
+        key("two", "xn--bcher-kva.example", "202612b")
+    );
+    Config::parse(&text).unwrap();
+}

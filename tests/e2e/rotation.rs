@@ -137,6 +137,33 @@ fn dkim_rotate_refuses_a_selector_a_configured_key_uses() {
     assert_ne!(code, 0, "{out}");
     assert!(err.contains("cur"), "{err}");
     assert!(!new_dir.join("example.com.cur.pem").exists());
+
+    // a domain configured with U-labels is the A-label domain's: the selector its active key
+    // uses is refused for the A-label spelling too
+    std::fs::write(
+        &cfg,
+        format!(
+            "[dkim]\nstate_file = \"\"\n[[dkim.key]]\ndomain = \"bücher.example\"\nselector = \"cur\"\npath = \"{old}\"\n"
+        ),
+    )
+    .expect("config");
+    let (code, out, err) = run_cli(
+        &[
+            "dkim",
+            "rotate",
+            "--domain",
+            "xn--bcher-kva.example",
+            "--selector",
+            "cur",
+            "--dir",
+            new_dir.to_str().expect("utf-8"),
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("cur"), "{err}");
 }
 
 #[test]

@@ -108,7 +108,7 @@ fn existing_key_dir(config: &Config, domain: &str) -> Option<PathBuf> {
         .dkim
         .keys
         .iter()
-        .find(|k| k.domain.trim().eq_ignore_ascii_case(domain))
+        .find(|k| same_domain(&k.domain, domain))
         .and_then(|k| k.path.parent().map(Path::to_path_buf))
         .filter(|p| !p.as_os_str().is_empty())
 }
@@ -150,12 +150,19 @@ pub fn next_selector(
 fn selector_taken(config: &Config, domain: &str, dir: &Path, selector: &str) -> bool {
     key_path(dir, domain, selector).exists()
         || config.dkim.keys.iter().any(|k| {
-            k.domain
-                .trim()
-                .trim_end_matches('.')
-                .eq_ignore_ascii_case(domain)
-                && k.selector.trim().eq_ignore_ascii_case(selector)
+            same_domain(&k.domain, domain) && k.selector.trim().eq_ignore_ascii_case(selector)
         })
+}
+
+/// A configured key's domain and `domain` name the same DNS domain (A-labels compared: a key
+/// configured as `bücher.example` is `xn--bcher-kva.example`'s).
+fn same_domain(configured: &str, domain: &str) -> bool {
+    let ascii = |d: &str| {
+        let d = d.trim();
+        dns::name::to_ascii(d.as_bytes())
+            .unwrap_or_else(|_| d.trim_end_matches('.').to_ascii_lowercase())
+    };
+    ascii(configured) == ascii(domain)
 }
 
 /// The UTC year and month of a Unix time (days to civil date, proleptic Gregorian).
