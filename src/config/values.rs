@@ -247,14 +247,29 @@ impl TryFrom<String> for Network {
     fn try_from(s: String) -> Result<Self, String> {
         let t = s.trim();
         if let Ok(net) = t.parse::<ipnet::IpNet>() {
-            return Ok(Network(net.trunc()));
+            return Ok(Network(ipv4_mapped_as_ipv4(net).trunc()));
         }
         if let Ok(ip) = t.parse::<IpAddr>() {
-            return Ok(Network(ipnet::IpNet::from(ip)));
+            return Ok(Network(ipnet::IpNet::from(ip.to_canonical())));
         }
         Err(format!(
             "bad network {s:?}: expected CIDR like 192.0.2.0/24 or an address"
         ))
+    }
+}
+
+/// `::ffff:a.b.c.d/(96+n)` as the IPv4 network `a.b.c.d/n`: clients are compared as IPv4
+/// ([`Network::contains`]), so a network written IPv4-mapped would never match (RFC 4291
+/// §2.5.5.2).
+fn ipv4_mapped_as_ipv4(net: ipnet::IpNet) -> ipnet::IpNet {
+    match net {
+        ipnet::IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(ipnet::IpNet::V4)
+                .unwrap_or(net),
+            None => net,
+        },
+        other => other,
     }
 }
 
@@ -399,6 +414,20 @@ impl From<OptionalAddress> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A network written IPv4-mapped is the IPv4 network: clients are compared as IPv4.
+    #[test]
+    fn ipv4_mapped_networks_match_ipv4_clients() {
+        let net = |s: &str| Network::try_from(s.to_string()).unwrap();
+        let mapped = net("::ffff:10.0.0.0/104");
+        assert_eq!(String::from(mapped), "10.0.0.0/8");
+        assert!(mapped.contains("10.1.2.3".parse().unwrap()));
+        assert!(mapped.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!mapped.contains("11.0.0.1".parse().unwrap()));
+        assert_eq!(String::from(net("::ffff:192.0.2.7")), "192.0.2.7/32");
+        assert_eq!(String::from(net("2001:db8::/32")), "2001:db8::/32");
+        assert_eq!(String::from(net("::/0")), "::/0");
+    }
 
     #[test]
     fn durations() {
