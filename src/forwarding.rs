@@ -103,7 +103,8 @@ pub async fn serve_socketmap<S: AsyncRead + AsyncWrite + Unpin>(
         }
         decoder.feed(buf.get(..n).unwrap_or_default());
         let state = current.load();
-        let is_local = |d: &str| state.local.contains(d);
+        // as the milter and `srs forward` decide: neither our domains nor excluded ones
+        let is_local = |d: &str| state.local.contains(d) || state.excluded.contains(d);
         let mut out = Vec::new();
         loop {
             match decoder.decode() {
@@ -308,13 +309,17 @@ mod tests {
     use tokio::io::duplex;
 
     fn state() -> Arc<ArcSwap<SrsState>> {
+        state_excluding(&[])
+    }
+
+    fn state_excluding(excluded: &[&str]) -> Arc<ArcSwap<SrsState>> {
         let secrets = srs::load_secrets("tops3cr3t").expect("secret");
         let mut sc = srs::SrsConfig::new(secrets, "example.com");
         sc.clock = srs::Clock::fixed_unix(1_577_836_860);
         Arc::new(ArcSwap::from_pointee(SrsState {
             srs: Srs::new(sc).expect("srs"),
             local: ["example.com"].into_iter().collect(),
-            excluded: DomainSet::new(),
+            excluded: excluded.iter().copied().collect(),
             mode: RewriteMode::Always,
             reverse: true,
         }))
@@ -469,6 +474,35 @@ mod tests {
         let err = served.expect_err("a timed-out write is an error");
         assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
         writer.abort();
+    }
+
+    /// The socketmap's `forward` leaves senders of `exclude_domains` alone, as the milter and
+    /// `srs forward` do (postsrsd's `SRS_EXCLUDE_DOMAINS`).
+    #[tokio::test]
+    async fn socketmap_forward_leaves_excluded_domains_alone() {
+        let st = state_excluding(&["excluded.example"]);
+        let (mut client, server) = duplex(4096);
+        let served = tokio::spawn(async move {
+            serve_socketmap(&st, server, SOCKETMAP_IDLE, SOCKETMAP_WRITE_TIMEOUT).await
+        });
+        client
+            .write_all(b"26:forward u@excluded.example,23:forward u@other.example,")
+            .await
+            .expect("write");
+        let mut got = vec![0u8; 4096];
+        let mut len = 0;
+        while !String::from_utf8_lossy(&got[..len]).contains("OK SRS0=") {
+            let n = client.read(&mut got[len..]).await.expect("read");
+            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got[..len]));
+            len += n;
+        }
+        let text = String::from_utf8_lossy(&got[..len]).into_owned();
+        assert!(
+            text.starts_with("39:NOTFOUND Need not rewrite local domain.,"),
+            "{text}"
+        );
+        drop(client);
+        let _ = served.await;
     }
 
     /// Local clients cannot open connections without bound: past

@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 /// Domains matched as postsrsd's `domains` / `domains-file` do: `example.com` matches exactly
 /// that domain, `.example.com` matches every subdomain of it but not `example.com` itself;
-/// ASCII case-insensitive, a trailing dot ignored.
+/// case-insensitive, a trailing dot ignored, U-labels and A-labels the same domain (RFC 5890
+/// §2.3.2.1: an MTA without SMTPUTF8 passes `xn--bcher-kva.example` for `bücher.example`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DomainSet {
     /// Lower-cased exact domains.
@@ -21,7 +22,7 @@ impl DomainSet {
 
     /// Adds one entry (`example.com` or `.example.com`); empty entries are ignored.
     pub fn insert(&mut self, entry: &str) {
-        let entry = entry.trim().trim_end_matches('.').to_ascii_lowercase();
+        let entry = comparable(entry.trim());
         match entry.strip_prefix('.') {
             Some("") => {}
             Some(parent) => {
@@ -46,7 +47,7 @@ impl DomainSet {
 
     /// True if `domain` is in the set (exactly, or below a `.parent` entry).
     pub fn contains(&self, domain: &str) -> bool {
-        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let domain = comparable(domain);
         if self.exact.contains(&domain) {
             return true;
         }
@@ -63,6 +64,23 @@ impl DomainSet {
     /// True if the set has no entries.
     pub fn is_empty(&self) -> bool {
         self.exact.is_empty() && self.parents.is_empty()
+    }
+}
+
+/// `domain` (or `.domain`) as compared: A-labels, lowercase, no trailing dot; ASCII that is
+/// not a valid name only lowercased.
+fn comparable(domain: &str) -> String {
+    let domain = domain.trim_end_matches('.');
+    let (dot, name) = match domain.strip_prefix('.') {
+        Some(rest) => (".", rest),
+        None => ("", domain),
+    };
+    if name.is_ascii() {
+        return format!("{dot}{}", name.to_ascii_lowercase());
+    }
+    match dns::name::to_ascii(name.as_bytes()) {
+        Ok(ascii) => format!("{dot}{ascii}"),
+        Err(_) => format!("{dot}{}", name.to_lowercase()),
     }
 }
 
@@ -91,6 +109,21 @@ mod tests {
         assert!(set.contains("b.a.Example.ORG"));
         assert!(!set.contains("badexample.org"));
         assert!(!set.contains(""));
+    }
+
+    /// U-labels and A-labels are one domain, in entries and in queries, any case.
+    #[test]
+    fn internationalized_domains_match_in_either_form() {
+        let set: DomainSet = ["bücher.example", ".xn--strae-oqa.example"]
+            .into_iter()
+            .collect();
+        assert!(set.contains("bücher.example"));
+        assert!(set.contains("xn--bcher-kva.example"));
+        assert!(set.contains("BÜCHER.example."));
+        assert!(set.contains("mx.straße.example"));
+        assert!(set.contains("mx.XN--STRAE-OQA.example"));
+        assert!(!set.contains("bucher.example"));
+        assert!(!set.contains("straße.example"));
     }
 
     #[test]
