@@ -82,7 +82,8 @@ const SOCKETMAP_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves one socketmap connection (netstring requests `forward ADDR` / `reverse ADDR`) with
 /// the SRS state `current` holds when each request arrives, so a reload's secrets apply to
-/// connections Postfix keeps open too. The connection ends after `idle` without a request or
+/// connections Postfix keeps open too. The connection ends `idle` after its last answer (or its
+/// start) without another complete request, or
 /// when a reply cannot be written within `write_timeout`.
 pub async fn serve_socketmap<S: AsyncRead + AsyncWrite + Unpin>(
     current: &ArcSwap<SrsState>,
@@ -93,8 +94,11 @@ pub async fn serve_socketmap<S: AsyncRead + AsyncWrite + Unpin>(
     let mut decoder = Decoder::new();
     let mut buf = vec![0u8; 4096];
     let options = HandlerOptions::default();
+    // `idle` counts from the last answered request, not the last byte: a client trickling a
+    // byte at a time cannot hold a connection slot for good
+    let mut deadline = tokio::time::Instant::now() + idle;
     loop {
-        let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
+        let n = match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
             Err(_) => return Ok(()),
             Ok(r) => r?,
         };
@@ -125,6 +129,7 @@ pub async fn serve_socketmap<S: AsyncRead + AsyncWrite + Unpin>(
         }
         if !out.is_empty() {
             write_replies(&mut stream, &out, write_timeout).await?;
+            deadline = tokio::time::Instant::now() + idle;
         }
     }
 }
@@ -503,6 +508,37 @@ mod tests {
         );
         drop(client);
         let _ = served.await;
+    }
+
+    /// The idle limit counts from the last answered request: a request trickled a byte at a
+    /// time is cut off once `idle` has passed, however often a byte comes.
+    #[tokio::test(start_paused = true)]
+    async fn a_trickled_request_is_cut_off_after_the_idle_limit() {
+        let (mut client, server) = duplex(4096);
+        let idle = Duration::from_secs(300);
+        let served = tokio::spawn(async move {
+            serve_socketmap(&state(), server, idle, SOCKETMAP_WRITE_TIMEOUT).await
+        });
+        let request = b"23:forward u@other.example,";
+        let mut sent = 0;
+        for b in request.iter() {
+            if client.write_all(&[*b]).await.is_err() {
+                break;
+            }
+            sent += 1;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            if served.is_finished() {
+                break;
+            }
+        }
+        assert!(
+            served.is_finished(),
+            "still served after {sent} bytes a minute apart"
+        );
+        assert!(sent <= 6, "{sent} bytes");
+        let mut rest = Vec::new();
+        let _ = client.read_to_end(&mut rest).await;
+        assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
     }
 
     /// Local clients cannot open connections without bound: past
