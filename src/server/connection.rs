@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use milter_proto::{
     Command, Decoded, Event, FrameDecoder, ProtocolError, ReplyOwed, Response, Session, Wants,
+    Warning,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
@@ -258,9 +259,24 @@ where
     /// ever held whole; the frame's command follows with the rest.
     fn body_part(&mut self, part: &[u8]) {
         for w in self.session.body_part(part) {
-            tracing::debug!(client = %self.client_label(), "protocol: {w:?}");
+            self.protocol_warning(&w);
         }
         self.pipeline.body(part);
+    }
+
+    /// Logs what the session noticed about the MTA's commands: a message cut short or begun
+    /// without MAIL at warning level (its checks see part of it, and its answer may say so,
+    /// e.g. "no From header field"), the rest at debug.
+    fn protocol_warning(&self, w: &Warning) {
+        match w {
+            Warning::HeloInsideMessage | Warning::MailInsideMessage | Warning::NoMessage(_) => {
+                tracing::warn!(
+                    client = %self.client_label(),
+                    "MTA out of step, the message under way is checked as it stands: {w:?}"
+                );
+            }
+            _ => tracing::debug!(client = %self.client_label(), "protocol: {w:?}"),
+        }
     }
 
     async fn handle(&mut self, cmd: Command) -> Result<Flow, ConnError> {
@@ -290,7 +306,7 @@ where
         let step = self.session.handle(cmd)?;
         self.answered_eom = false;
         for w in &step.warnings {
-            tracing::debug!(client = %self.client_label(), "protocol: {w:?}");
+            self.protocol_warning(w);
         }
         let owed = step.reply;
         let reply = match step.event {

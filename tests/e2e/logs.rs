@@ -114,3 +114,38 @@ async fn json_logs_carry_results_as_fields() {
         );
     }
 }
+
+/// A message the MTA cut short (a HELO between its headers) or began without MAIL is
+/// checked as it stands, and a warning says why, at the default level; a 100 KB host name
+/// from CONNECT is cut in that line as in every other.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mta_out_of_step_is_a_warning_and_long_values_are_cut() {
+    let port = free_port();
+    let server = start(port, "text");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut mta = MtaClient::connect_tcp(
+        addr,
+        Profile::postfix().with_timeout(Duration::from_secs(20)),
+    )
+    .await
+    .expect("connect");
+    mta.negotiate().await.expect("negotiate");
+    let host = format!("{}.example", "h".repeat(100_000));
+    mta.connect(&host, "192.0.2.10".parse().expect("ip"), 1, &[])
+        .await
+        .expect("connect");
+    mta.mail("<a@example.org>", &[], &[]).await.expect("mail");
+    mta.rcpt("<b@example.net>", &[], &[]).await.expect("rcpt");
+    mta.data(&[]).await.expect("data");
+    mta.header("From", " a@example.org").await.expect("header");
+    mta.helo("mail.example.org", &[]).await.expect("helo");
+    mta.header("Subject", " x").await.expect("header");
+    mta.eoh().await.expect("eoh");
+    mta.body(b"body\r\n").await.expect("body");
+    let _ = mta.eom().await.expect("an answer");
+    let log = wait_for(&server, "MTA out of step");
+    assert!(log.contains("HeloInsideMessage"), "{log}");
+    assert!(log.contains("NoMessage"), "{log}");
+    assert!(log.contains("more bytes)"), "the host name is cut");
+    assert!(log.lines().all(|l| l.len() < 4096), "a line over 4 KB");
+}
