@@ -20,7 +20,7 @@ pub fn parse_tag_list(input: &[u8]) -> Result<Vec<Tag<'_>>, TagError> {
     let mut tags: Vec<Tag<'_>> = Vec::with_capacity(16);
     // the names seen, once the list is longer than a scan should cover: a crafted list of
     // thousands of unknown tags (which must be accepted and ignored) stays linear
-    let mut names: HashSet<&str> = HashSet::new();
+    let mut names: Option<HashSet<&str>> = None;
     for spec in input.split(|&b| b == b';') {
         let spec = trim_fws(spec);
         if spec.is_empty() {
@@ -42,10 +42,9 @@ pub fn parse_tag_list(input: &[u8]) -> Result<Vec<Tag<'_>>, TagError> {
         let duplicate = if tags.len() < SCANNED_TAGS {
             tags.iter().any(|t| t.name == name)
         } else {
-            if names.is_empty() {
-                names.extend(tags.iter().map(|t| t.name));
-            }
-            !names.insert(name)
+            !names
+                .get_or_insert_with(|| tags.iter().map(|t| t.name).collect())
+                .insert(name)
         };
         if duplicate {
             return Err(TagError::Duplicate(name.to_string()));

@@ -238,8 +238,10 @@ pub fn parse_record(txt: &[u8]) -> Result<Record, DmarcError> {
         problems: Vec::new(),
         text,
     };
-    // a set: a crafted record may hold thousands of (unknown, ignored) tags
-    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    // the names seen: scanned while few, a set past 32 (a crafted record may hold thousands
+    // of unknown tags, which are ignored: a scan per tag would be quadratic)
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    let mut many: HashSet<Vec<u8>> = HashSet::new();
     for part in parts {
         if part.iter().all(|b| matches!(b, b' ' | b'\t')) {
             continue;
@@ -252,13 +254,23 @@ pub fn parse_record(txt: &[u8]) -> Result<Record, DmarcError> {
             continue;
         };
         let lname = name.to_ascii_lowercase();
-        if seen.contains(&lname) {
+        let duplicate = if many.is_empty() {
+            seen.contains(&lname)
+        } else {
+            many.contains(&lname)
+        };
+        if duplicate {
             // duplicate tag: the first one stands
             rec.problems.push(problem(&lname, value));
             continue;
         }
         apply_tag(&mut rec, &lname, value);
-        seen.insert(lname);
+        if many.is_empty() && seen.len() < 32 {
+            seen.push(lname);
+        } else {
+            many.extend(seen.drain(..));
+            many.insert(lname);
+        }
     }
     Ok(rec)
 }
