@@ -192,7 +192,7 @@ where
                 // other connections their turn now and then (every 16 commands spend one unit
                 // of tokio's cooperative budget, which yields once it is used up)
                 handled = handled.wrapping_add(1);
-                if handled % 16 == 0 {
+                if handled.is_multiple_of(16) {
                     tokio::task::coop::consume_budget().await;
                 }
             }
