@@ -252,17 +252,23 @@ pub enum KeyState {
     Retired,
 }
 
+/// A configured domain as DNS is asked for it (A-labels, lowercase, no trailing dot); a value
+/// that is not a valid name only trimmed and lowercased (config check reports it).
+pub fn dns_domain(configured: &str) -> String {
+    let domain = configured.trim();
+    dns::name::to_ascii(domain.as_bytes())
+        .unwrap_or_else(|_| domain.trim_end_matches('.').to_ascii_lowercase())
+}
+
 impl DkimKey {
     /// The key's DNS record name, `selector._domainkey.domain`, as DNS is asked (A-labels,
     /// lowercase, no trailing dot; RFC 6376 §3.6.2.1): two keys with one record name would
     /// replace each other's record.
     pub fn record_name(&self) -> String {
-        let domain = self.domain.trim();
-        let domain = dns::name::to_ascii(domain.as_bytes())
-            .unwrap_or_else(|_| domain.trim_end_matches('.').to_ascii_lowercase());
         format!(
-            "{}._domainkey.{domain}",
-            self.selector.trim().to_ascii_lowercase()
+            "{}._domainkey.{}",
+            self.selector.trim().to_ascii_lowercase(),
+            dns_domain(&self.domain)
         )
     }
 

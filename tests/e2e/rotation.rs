@@ -111,59 +111,40 @@ fn dkim_rotate_refuses_a_selector_a_configured_key_uses() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (old, _) = genkey(&dir.path().join("old-keys"), "cur");
     let cfg = dir.path().join("milter.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[dkim]\nstate_file = \"\"\n[[dkim.key]]\ndomain = \"example.com\"\nselector = \"cur\"\npath = \"{old}\"\n"
-        ),
-    )
-    .expect("config");
     let new_dir = dir.path().join("new-keys");
-    let (code, out, err) = run_cli(
-        &[
-            "dkim",
-            "rotate",
-            "--domain",
-            "example.com",
-            "--selector",
-            "CUR",
-            "--dir",
-            new_dir.to_str().expect("utf-8"),
-            "-c",
-            cfg.to_str().expect("utf-8"),
-        ],
-        None,
-    );
-    assert_ne!(code, 0, "{out}");
-    assert!(err.contains("cur"), "{err}");
+    // a key of `configured` at selector "cur", then `dkim rotate --domain asked --selector
+    // selector`: refused, naming the selector
+    let refused = |configured: &str, asked: &str, selector: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "[dkim]\nstate_file = \"\"\n[[dkim.key]]\ndomain = \"{configured}\"\nselector = \"cur\"\npath = \"{old}\"\n"
+            ),
+        )
+        .expect("config");
+        let (code, out, err) = run_cli(
+            &[
+                "dkim",
+                "rotate",
+                "--domain",
+                asked,
+                "--selector",
+                selector,
+                "--dir",
+                new_dir.to_str().expect("utf-8"),
+                "-c",
+                cfg.to_str().expect("utf-8"),
+            ],
+            None,
+        );
+        assert_ne!(code, 0, "{configured} {asked} {selector}: {out}");
+        assert!(err.contains("cur"), "{err}");
+    };
+    refused("example.com", "example.com", "CUR");
     assert!(!new_dir.join("example.com.cur.pem").exists());
-
     // a domain configured with U-labels is the A-label domain's: the selector its active key
     // uses is refused for the A-label spelling too
-    std::fs::write(
-        &cfg,
-        format!(
-            "[dkim]\nstate_file = \"\"\n[[dkim.key]]\ndomain = \"bücher.example\"\nselector = \"cur\"\npath = \"{old}\"\n"
-        ),
-    )
-    .expect("config");
-    let (code, out, err) = run_cli(
-        &[
-            "dkim",
-            "rotate",
-            "--domain",
-            "xn--bcher-kva.example",
-            "--selector",
-            "cur",
-            "--dir",
-            new_dir.to_str().expect("utf-8"),
-            "-c",
-            cfg.to_str().expect("utf-8"),
-        ],
-        None,
-    );
-    assert_ne!(code, 0, "{out}");
-    assert!(err.contains("cur"), "{err}");
+    refused("bücher.example", "xn--bcher-kva.example", "cur");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use anyhow::bail;
 use super::genkey::{algorithm, key_path, selector, signing_domain, write_new_key};
 use super::records::all_forms;
 use crate::cli::{DkimRotateArgs, KeyTypeArg};
-use crate::config::{Config, KeyState};
+use crate::config::{Config, KeyState, dns_domain};
 
 /// Where keys go when neither `--dir` nor an existing key of the domain says otherwise.
 const DEFAULT_DIR: &str = "/etc/authmilter/keys";
@@ -157,12 +157,7 @@ fn selector_taken(config: &Config, domain: &str, dir: &Path, selector: &str) -> 
 /// A configured key's domain and `domain` name the same DNS domain (A-labels compared: a key
 /// configured as `bücher.example` is `xn--bcher-kva.example`'s).
 fn same_domain(configured: &str, domain: &str) -> bool {
-    let ascii = |d: &str| {
-        let d = d.trim();
-        dns::name::to_ascii(d.as_bytes())
-            .unwrap_or_else(|_| d.trim_end_matches('.').to_ascii_lowercase())
-    };
-    ascii(configured) == ascii(domain)
+    dns_domain(configured) == dns_domain(domain)
 }
 
 /// The UTC year and month of a Unix time (days to civil date, proleptic Gregorian).
