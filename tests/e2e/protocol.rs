@@ -374,3 +374,68 @@ async fn the_macros_we_use_are_requested_where_the_mta_allows() {
     m.stop().await;
     off.stop().await;
 }
+
+/// An MTA may send the next message's commands before it reads our answer to the last one
+/// (they need no reply until RCPT, and a fast client pipelines). The answer to the first end of
+/// message must go out at once, not wait in the write buffer while the next message's checks
+/// wait for DNS. Only DKIM runs here, so the first (unsigned) message needs no lookup and the
+/// second one's key lookup waits 30 s; `progress_interval` is longer than this test waits.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_end_of_message_answer_does_not_wait_behind_the_next_message() {
+    use milter_proto::{Command, Envelope, Header};
+    let toml = format!(
+        "{LISTEN_VERIFY}[server]\neom_timeout = \"60s\"\nprogress_interval = \"40s\"\nshutdown_timeout = \"1s\"\n\
+         [spf]\nenabled = false\n[iprev]\nenabled = false\n[dmarc]\nenabled = false\n\
+         [arc]\nverify = false\n"
+    );
+    let m = Milter::start(&toml, "").await;
+    let mut mta = m.postfix().await;
+    mta.connect("c.example", "192.0.2.1".parse().unwrap(), 1, &[])
+        .await
+        .expect("connect");
+    mta.helo("c.example", &[]).await.expect("helo");
+    m.dns.set_latency(Some(Duration::from_secs(30)));
+    let header = |name: &'static str, value: &'static str| {
+        Command::Header(Header {
+            name: Bytes::from_static(name.as_bytes()),
+            value: Bytes::from_static(value.as_bytes()),
+        })
+    };
+    let envelope = |a: &'static str| Envelope::new(Bytes::from_static(a.as_bytes()), vec![]);
+    let signature = "v=1; a=rsa-sha256; d=example.org; s=sel; h=from; \
+                     bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA";
+    let mut pipelined = Vec::new();
+    for signed in [false, true] {
+        pipelined.push(Command::Mail(envelope("<a@example.org>")));
+        pipelined.push(Command::Rcpt(envelope("<b@example.net>")));
+        pipelined.push(Command::Data);
+        pipelined.push(header("From", "a@example.org"));
+        if signed {
+            pipelined.push(header("DKIM-Signature", signature));
+        }
+        pipelined.push(Command::Eoh);
+        pipelined.push(Command::BodyEob(Bytes::new()));
+        pipelined.push(Command::Abort);
+    }
+    let mut bytes = bytes::BytesMut::new();
+    for cmd in &pipelined {
+        cmd.encode(&mut bytes).expect("encode");
+    }
+    mta.send_raw(&bytes).await.expect("pipelined messages");
+    // the first message's answer: its A-R header, then the final reply
+    let mut modifications = 0;
+    loop {
+        let r = mta
+            .read_reply(Duration::from_secs(10))
+            .await
+            .expect("the first message is answered while the second waits on DNS");
+        if r.code().is_modification() {
+            modifications += 1;
+        } else if modifications > 0 {
+            assert_eq!(r.code(), ResponseCode::Continue, "{r:?}");
+            break;
+        }
+    }
+    m.dns.set_latency(None);
+    m.stop().await;
+}
