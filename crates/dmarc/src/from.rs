@@ -258,6 +258,9 @@ fn mailbox(entry: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
                 .iter()
                 .any(|t| !matches!(t, Tok::Atom { .. } | Tok::Quoted(_)))
             {
+                if display.iter().any(is_encoded_word) {
+                    return bad(ENCODED_WORD_IN_ADDRESS);
+                }
                 match addr_spec(display) {
                     Ok(Some(FromAddress {
                         domain: Some(d), ..
@@ -291,6 +294,9 @@ fn mailbox(entry: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
                     local_part: Vec::new(),
                     domain: None,
                 }));
+            }
+            if addr.iter().any(is_encoded_word) {
+                return bad(ENCODED_WORD_IN_ADDRESS);
             }
             let Some(mut a) = addr_spec(addr)? else {
                 return bad("an angle address without @ in From");
@@ -362,7 +368,32 @@ fn bare_address(entry: &[Tok]) -> Result<Option<FromAddress>, DmarcError> {
             domain: None,
         }));
     }
+    // without angle brackets nothing delimits the address from the words before it, and
+    // readers decode an encoded-word there into the address they show (Python's `email` reads
+    // `=?utf-8?q?ceo=40bank.example?= x@evil.example` as ceo@bank.example)
+    if entry.iter().any(is_encoded_word) {
+        return Err(DmarcError::FromSyntax(ENCODED_WORD_IN_ADDRESS.into()));
+    }
     addr_spec(entry)
+}
+
+/// Why a From with an encoded-word in or before its address is refused.
+const ENCODED_WORD_IN_ADDRESS: &str =
+    "an encoded-word in a From address, or before one not in angle brackets (RFC 2047 section 5)";
+
+/// An atom or quoted string holding what readers decode as an RFC 2047 encoded-word
+/// (`=?charset?encoding?text?=`), which must not appear in an addr-spec (RFC 2047 §5 (3)).
+fn is_encoded_word(t: &Tok) -> bool {
+    let text = match t {
+        Tok::Atom { text, .. } | Tok::Quoted(text) => text,
+        _ => return false,
+    };
+    text.windows(2)
+        .position(|w| w == b"=?")
+        .is_some_and(|start| {
+            text.get(start + 2..)
+                .is_some_and(|rest| rest.windows(2).any(|w| w == b"?="))
+        })
 }
 
 /// `local-part "@" domain` (RFC 5322 §3.4.1), with display words tolerated before the local

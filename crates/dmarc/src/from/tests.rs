@@ -413,3 +413,36 @@ fn distinct_author_domains_are_kept_only_up_to_the_limit() {
         Ok(vec!["x.example".to_string(), "y.example".to_string()])
     );
 }
+
+/// RFC 2047 §5(3): an encoded-word must not appear in an addr-spec. Readers decode it anyway:
+/// Python's `email` shows `=?utf-8?q?ceo=40bank.example?= x@evil.example` as
+/// `ceo@bank.example`, so a field where an encoded-word sits in or before an address that is
+/// not in angle brackets (or in a display name that is itself an address) is refused; an
+/// encoded display name before an angle address is the ordinary form and is read.
+#[test]
+fn encoded_words_in_or_before_a_bare_address_are_refused() {
+    for v in [
+        &b"=?utf-8?q?ceo=40bank.example?= x@evil.example"[..],
+        b"=?utf-8?b?Y2VvQGJhbmsuZXhhbXBsZQ==?= x@evil.example",
+        b"=?utf-8?q?ceo=40bank.example=2C?= x@evil.example",
+        b"x@evil.example, =?utf-8?q?ceo=40bank.example?= x@evil.example",
+        b"g: =?utf-8?q?ceo=40bank.example?= x@evil.example;",
+        b"=?utf-8?q?ceo=40bank.example?= x@evil.example <y@evil.example>",
+        b"=?utf-8?q?=3Cceo=40bank.example=3E?= x@evil.example",
+        b"\"=?utf-8?q?ceo=40bank.example?=\" x@evil.example",
+        b"=?utf-8?q?ceo=40bank.example?=@evil.example",
+        b"Joe <=?utf-8?q?ceo=40bank.example?=@evil.example>",
+    ] {
+        assert!(
+            parse_from(v).is_err(),
+            "{:?} was accepted",
+            String::from_utf8_lossy(v)
+        );
+    }
+    assert_eq!(
+        domains("=?utf-8?q?ceo=40bank.example?= <x@evil.example>"),
+        ["evil.example"]
+    );
+    assert_eq!(domains("a=?b@evil.example"), ["evil.example"]);
+    assert_eq!(domains("Joe x@evil.example"), ["evil.example"]);
+}

@@ -175,9 +175,15 @@ pub(super) fn encoded_words() -> Vec<Case> {
         c("an encoded display name that reads ceo@bank.example evaluates the real address")
             .headers(&[b"From: =?utf-8?b?Y2VvQGJhbmsuZXhhbXBsZQ==?= <x@evil.example>"])
             .expect("accept", "pass"),
-        c("an encoded word as the local part keeps the real domain")
+        c("an encoded word as the local part is refused (RFC 2047 section 5)")
             .headers(&[b"From: =?utf-8?q?ceo?=@bank.example"])
-            .expect("reject", "fail"),
+            .expect("reject", "permerror"),
+        c("an encoded word before a bare address, which readers show as the victim's address")
+            .headers(&[b"From: =?utf-8?q?ceo=40bank.example?= x@evil.example"])
+            .expect("reject", "permerror"),
+        c("an encoded word in a display name that is an address")
+            .headers(&[b"From: =?utf-8?q?ceo=40bank.example?= x@evil.example <y@evil.example>"])
+            .expect("reject", "permerror"),
         c("a quoted encoded display name before the victim's address")
             .headers(&[b"From: \"=?utf-8?q?x=40evil.example?=\" <ceo@bank.example>"])
             .expect("reject", "fail"),
