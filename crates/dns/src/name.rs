@@ -24,7 +24,8 @@ pub fn normalize(name: &str) -> Result<String, DnsError> {
 /// trailing dot; ASCII input is only lowercased. The result is then [`normalize`]d.
 pub fn to_ascii(raw: &[u8]) -> Result<String, DnsError> {
     let shown = || DnsError::InvalidName(String::from_utf8_lossy(raw).into_owned());
-    let raw = raw.strip_suffix(b".").unwrap_or(raw);
+    // the final dot, if any, is left to `normalize`, which removes one: stripping one here
+    // too would read `example..` as `example`
     // ASCII goes to `normalize` as it is (it lowercases): one allocation, not two
     let ascii = match std::str::from_utf8(raw) {
         Ok(text) if raw.is_ascii() => std::borrow::Cow::Borrowed(text),
@@ -109,6 +110,11 @@ mod tests {
             "xn--bcher-kva.example"
         );
         assert!(to_ascii(b"a..b").is_err());
+        // one final dot is the root; two are an empty label (RFC 1035 §2.3.4), in either form
+        assert_eq!(to_ascii(b"evil.example.").unwrap(), "evil.example");
+        assert!(to_ascii(b"evil.example..").is_err());
+        assert!(to_ascii("bücher.example..".as_bytes()).is_err());
+        assert!(to_ascii(b".").is_err());
     }
 
     #[test]
