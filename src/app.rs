@@ -45,11 +45,7 @@ impl App {
     }
 
     fn build(config: Config, resolver: Arc<dyn Resolver>, keys: bool) -> anyhow::Result<App> {
-        let authserv_id = if config.authres.authserv_id.trim().is_empty() {
-            host_name()
-        } else {
-            config.authres.authserv_id.trim().to_string()
-        };
+        let authserv_id = config.authres.our_id();
         let limits = spf::Limits {
             dns_terms: config.spf.dns_lookup_limit,
             void_lookups: config.spf.void_lookup_limit,

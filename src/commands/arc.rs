@@ -242,8 +242,7 @@ fn seal(args: ArcSealArgs) -> anyhow::Result<ExitCode> {
         .authserv_id
         .clone()
         .filter(|s| !s.is_empty())
-        .or_else(|| Some(config.authres.authserv_id.clone()).filter(|s| !s.is_empty()))
-        .unwrap_or_else(crate::app::host_name);
+        .unwrap_or_else(|| config.authres.our_id());
     let raw = read_input(args.file.as_deref())?;
     // sealed over the fields as the MTA shows them to the milter and queues them (`To :` is
     // `To`), so the seal holds after Postfix as the milter's does

@@ -90,6 +90,20 @@ pub struct AuthresConfig {
 }
 
 impl AuthresConfig {
+    /// Our authserv-id as written in our Authentication-Results (RFC 8601 §2.5): the
+    /// configured one in A-labels (a header field is US-ASCII), or this host's name.
+    pub fn our_id(&self) -> String {
+        let id = self.authserv_id.trim();
+        if id.is_empty() {
+            crate::app::host_name()
+        } else if id.is_ascii() {
+            id.to_string()
+        } else {
+            // `validate` refuses an id that has no A-label form
+            dns::name::to_ascii(id.as_bytes()).unwrap_or_else(|_| id.to_string())
+        }
+    }
+
     /// Whether a `trusted_ids` header of a message from `client` may be used (RFC 8601 §5:
     /// only headers our own upstream added; a client that reaches us directly can write any).
     pub fn trusts_client(&self, client: Option<std::net::IpAddr>) -> bool {

@@ -35,6 +35,14 @@ impl Config {
         }
         self.sockets_once(text)?;
         self.reply_placeholders(text)?;
+        let id = self.authres.authserv_id.trim();
+        if !id.is_ascii() && dns::name::to_ascii(id.as_bytes()).is_err() {
+            // our header field is US-ASCII: a non-ASCII id must be a domain with A-labels
+            bail!(
+                "authres.authserv_id{}: {id:?} is not ASCII and not a domain name with an A-label form",
+                line_of("authserv_id")
+            );
+        }
         if self.server.max_headers == 0 || self.server.max_header_bytes < 1024 {
             bail!(
                 "server.max_headers / max_header_bytes{}: at least 1 field and 1024 bytes",

@@ -202,3 +202,26 @@ fn two_keys_cannot_share_a_record() {
     );
     Config::parse(&text).unwrap();
 }
+
+/// Our Authentication-Results field is US-ASCII: an internationalized authserv-id is written
+/// in A-labels, and one that has no A-label form is refused by `config check`.
+#[test]
+fn an_internationalized_authserv_id_is_written_in_a_labels() {
+    let listen = "[[server.listen]]\nsocket = \"inet:127.0.0.1:8891\"\n";
+    let config = Config::parse(&format!(
+        "{listen}[authres]\nauthserv_id = \"MX.Bücher.example\"\n"
+    ))
+    .unwrap();
+    assert_eq!(config.authres.our_id(), "mx.xn--bcher-kva.example");
+    let config = Config::parse(&format!(
+        "{listen}[authres]\nauthserv_id = \"mx.example.com\"\n"
+    ))
+    .unwrap();
+    assert_eq!(config.authres.our_id(), "mx.example.com");
+    let err = Config::parse(&format!(
+        "{listen}[authres]\nauthserv_id = \"mx.\u{202e}example\"\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("authres.authserv_id (line"), "{err}");
+}

@@ -100,7 +100,19 @@ fn is_ours(id: String, ours: &str) -> bool {
     // our ids come from the configuration: white space around one is no part of it
     let ours = ours.trim_matches(|c: char| c.is_whitespace() || c.is_control());
     let b = ours.strip_suffix('.').unwrap_or(ours);
-    !a.is_empty() && a.eq_ignore_ascii_case(b)
+    if a.is_empty() {
+        return false;
+    }
+    if a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    // an internationalized id reads the same in U-labels and A-labels (`mx.bücher.example`,
+    // `MX.BÜCHER.example`, `mx.xn--bcher-kva.example`): compared as A-labels
+    !(a.is_ascii() && b.is_ascii())
+        && matches!(
+            (dns::name::to_ascii(a.as_bytes()), dns::name::to_ascii(b.as_bytes())),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 /// A character a reader of the header does not see (Unicode `Default_Ignorable_Code_Point`:
@@ -131,6 +143,24 @@ fn is_invisible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::claims_authserv_id;
+
+    #[test]
+    fn an_internationalized_id_is_claimed_in_either_form() {
+        for ours in ["mx.bücher.example", "mx.xn--bcher-kva.example"] {
+            for field in [
+                "mx.xn--bcher-kva.example; dmarc=pass",
+                "MX.XN--BCHER-KVA.example; dmarc=pass",
+                "mx.bücher.example; dmarc=pass",
+                "MX.BÜCHER.example; dmarc=pass",
+            ] {
+                assert!(
+                    claims_authserv_id(field.as_bytes(), ours),
+                    "{field} vs {ours}"
+                );
+            }
+            assert!(!claims_authserv_id(b"mx.bucher.example; dmarc=pass", ours));
+        }
+    }
 
     #[test]
     fn claims_fail_closed_around_the_id() {

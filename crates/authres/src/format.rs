@@ -214,23 +214,24 @@ fn for_each_token(r: &MethodResult, tok: &mut String, mut emit: impl FnMut(&str)
     }
 }
 
-/// `s` with CR, LF and other controls replaced by spaces, so no value can inject a header line
+/// `s` with CR, LF and other controls replaced by spaces, so no value can inject a header line,
+/// and every non-ASCII character by `?`: a header field of a message that is not SMTPUTF8 is
+/// US-ASCII (RFC 5322 §2.2), and a value from the message (a From domain nobody could read, a
+/// broken signature's `d=`) must not bring bidi controls or look-alike letters into our field
 /// (borrowed when there are none, the usual case).
 fn clean(s: &str) -> Cow<'_, str> {
-    let has_control = if s.is_ascii() {
-        s.bytes().any(|b| b < 0x20 || b == 0x7f)
-    } else {
-        s.chars().any(char::is_control)
-    };
-    if has_control {
-        Cow::Owned(
-            s.chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(s)
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Cow::Borrowed(s);
     }
+    Cow::Owned(
+        s.chars()
+            .map(|c| match c {
+                _ if c.is_control() => ' ',
+                _ if !c.is_ascii() => '?',
+                _ => c,
+            })
+            .collect(),
+    )
 }
 
 /// A keyword as given, with anything outside `[A-Za-z0-9._-]` replaced by `-` (`-` if empty).
@@ -386,7 +387,13 @@ mod tests {
         pub(super) fn comment(s: &str) -> String {
             let mut out = String::from("(");
             for c in s.chars() {
-                let c = if c.is_control() { ' ' } else { c };
+                let c = if c.is_control() {
+                    ' '
+                } else if c.is_ascii() {
+                    c
+                } else {
+                    '?'
+                };
                 if matches!(c, '(' | ')' | '\\') {
                     out.push('\\');
                 }
@@ -426,7 +433,9 @@ mod tests {
             proptest::prop_assert_eq!(q, reference::quoted(&s));
             proptest::prop_assert_eq!(
                 clean(&s).into_owned(),
-                s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>()
+                s.chars()
+                    .map(|c| if c.is_control() { ' ' } else if c.is_ascii() { c } else { '?' })
+                    .collect::<String>()
             );
         }
     }
@@ -467,6 +476,12 @@ mod tests {
         assert_eq!(value("say \"hi\" \\o/"), "\"say \\\"hi\\\" \\\\o/\"");
         assert_eq!(comment("a (b) c"), "(a \\(b\\) c)");
         assert_eq!(value("evil\r\nX-Injected: 1"), "\"evil  X-Injected: 1\"");
+        // a From domain with a right-to-left override, shown in a reason: ASCII only
+        assert_eq!(
+            value("unusable From domain: \u{202e}ssap=cramd"),
+            "\"unusable From domain: ?ssap=cramd\""
+        );
+        assert_eq!(comment("b\u{fc}cher \u{200d}"), "(b?cher ?)");
     }
 
     #[test]
