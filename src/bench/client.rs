@@ -88,6 +88,11 @@ struct Conn {
     wbuf: BytesMut,
     decoder: FrameDecoder,
     session: ClientSession,
+    /// `--timeout`: the longest wait for one write.
+    write_timeout: Duration,
+    /// The run's hard end (`--duration` plus `--timeout`): no read or write waits past it, so
+    /// a milter that sends PROGRESS forever or stops reading cannot hold the run.
+    hard_end: tokio::time::Instant,
 }
 
 /// Runs one connection slot until the plan says stop.
@@ -99,8 +104,26 @@ pub async fn run_slot(plan: Arc<Plan>, corpus: Arc<Vec<CorpusMessage>>) -> Tally
     // never opens connections it does not use; a failed connection uses up that message, so a
     // dead target still ends the run at --count.
     while let Some(first) = plan.claim() {
+        let start = Instant::now();
         let mut conn = match open(&plan, rbuf, wbuf).await {
-            Ok(c) => c,
+            Ok((mut conn, Some(outcome))) => {
+                // decided at CONNECT or HELO: that is the message's answer; Postfix would
+                // send the session's mail no further, so the connection ends here
+                tally.connections += 1;
+                tally
+                    .latency
+                    .record(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX));
+                tally.answers.record(&outcome);
+                plan.done(1);
+                let _ = conn.session.quit(&mut conn.wbuf);
+                let _ = flush(&mut conn).await;
+                let _ = conn.io.shutdown().await;
+                conn.rbuf.clear();
+                conn.wbuf.clear();
+                (rbuf, wbuf) = (conn.rbuf, conn.wbuf);
+                continue;
+            }
+            Ok((c, None)) => c,
             Err((Failure(kind), r, w)) => {
                 (rbuf, wbuf) = (r, w);
                 tally.errors.record(kind);
@@ -157,7 +180,11 @@ pub async fn run_slot(plan: Arc<Plan>, corpus: Arc<Vec<CorpusMessage>>) -> Tally
 type OpenError = (Failure, BytesMut, BytesMut);
 
 /// Connects, negotiates, and sends CONNECT and HELO.
-async fn open(plan: &Plan, rbuf: BytesMut, wbuf: BytesMut) -> Result<Conn, OpenError> {
+async fn open(
+    plan: &Plan,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+) -> Result<(Conn, Option<EomOutcome>), OpenError> {
     let io: Box<dyn Io> = match connect(plan).await {
         Ok(io) => io,
         Err(f) => return Err((f, rbuf, wbuf)),
@@ -169,9 +196,11 @@ async fn open(plan: &Plan, rbuf: BytesMut, wbuf: BytesMut) -> Result<Conn, OpenE
         wbuf,
         decoder: FrameDecoder::new(),
         session: ClientSession::new(profile),
+        write_timeout: plan.timeout,
+        hard_end: tokio::time::Instant::from_std(plan.hard_end()),
     };
     match greet(&mut conn, plan).await {
-        Ok(()) => Ok(conn),
+        Ok(decided) => Ok((conn, decided)),
         Err(f) => Err((f, conn.rbuf, conn.wbuf)),
     }
 }
@@ -200,7 +229,10 @@ async fn connect(plan: &Plan) -> Result<Box<dyn Io>, Failure> {
     }
 }
 
-async fn greet(conn: &mut Conn, plan: &Plan) -> Result<(), Failure> {
+/// Negotiates, then CONNECT and HELO. A reply other than continue to either decides every
+/// message of the connection, as in Postfix (`milter8.c`: a reject, tempfail or accept at
+/// CONNECT ends the milter's part of the session): returned as that message's answer.
+async fn greet(conn: &mut Conn, plan: &Plan) -> Result<Option<EomOutcome>, Failure> {
     let aw = conn.session.negotiate(&mut conn.wbuf)?;
     flush(conn).await?;
     if let Awaiting::Reply { command, timeout } = aw {
@@ -214,10 +246,18 @@ async fn greet(conn: &mut Conn, plan: &Plan) -> Result<(), Failure> {
         &[],
         &mut conn.wbuf,
     )?;
-    exchange(conn, aw).await?;
+    if let Reply::Response(resp) = exchange(conn, aw).await?
+        && resp != Response::Continue
+    {
+        return Ok(Some(decided(resp, CommandCode::Connect)));
+    }
     let aw = conn.session.helo(&plan.helo, &[], &mut conn.wbuf)?;
-    exchange(conn, aw).await?;
-    Ok(())
+    if let Reply::Response(resp) = exchange(conn, aw).await?
+        && resp != Response::Continue
+    {
+        return Ok(Some(decided(resp, CommandCode::Helo)));
+    }
+    Ok(None)
 }
 
 /// MAIL, RCPTs, DATA, headers, EOH, body, EOM: one message as Postfix sends it.
@@ -286,6 +326,10 @@ async fn transaction(
             break;
         }
     }
+    if !conn.rbuf.is_empty() {
+        // more after the final reply: the answers are out of step with the commands
+        return Err(Failure(ErrorKind::GarbageReply));
+    }
     // The ABORTs after the message go out with the next command (no reply is due).
     conn.session.finish_message(&mut conn.wbuf)?;
     Ok(outcome)
@@ -332,6 +376,11 @@ async fn exchange(conn: &mut Conn, awaiting: Awaiting) -> Result<Reply, Failure>
             _ => Reply::NoReply,
         });
     };
+    if !conn.rbuf.is_empty() {
+        // bytes before a reply is due: the milter answered something nobody asked for (an
+        // ABORT, a no-reply command), and every later answer would be read one step off
+        return Err(Failure(ErrorKind::GarbageReply));
+    }
     flush(conn).await?;
     loop {
         let resp = read_response(conn, timeout, command).await?;
@@ -345,7 +394,11 @@ async fn flush(conn: &mut Conn) -> Result<(), Failure> {
     if conn.wbuf.is_empty() {
         return Ok(());
     }
-    conn.io.write_all(&conn.wbuf).await?;
+    let deadline = (tokio::time::Instant::now() + conn.write_timeout).min(conn.hard_end);
+    match tokio::time::timeout_at(deadline, conn.io.write_all(&conn.wbuf)).await {
+        Err(_) => return Err(Failure(ErrorKind::Timeout)),
+        Ok(written) => written?,
+    }
     conn.wbuf.clear();
     Ok(())
 }
@@ -356,7 +409,7 @@ async fn read_response(
     _command: CommandCode,
 ) -> Result<Response, Failure> {
     let leadspc = conn.session.leadspc();
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = (tokio::time::Instant::now() + timeout).min(conn.hard_end);
     loop {
         if let Some(resp) = conn.decoder.decode_response(&mut conn.rbuf, leadspc)? {
             return Ok(resp);

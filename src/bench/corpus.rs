@@ -41,7 +41,14 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<CorpusMessage>> {
             if std::fs::metadata(&f)?.len() > MAX_MESSAGE_BYTES {
                 bail!("{}: larger than {MAX_MESSAGE_BYTES} bytes", f.display());
             }
-            out.push(std::fs::read(&f).with_context(|| format!("{}", f.display()))?);
+            let data = std::fs::read(&f).with_context(|| format!("{}", f.display()))?;
+            // a saved message or `git format-patch` output starts with an mbox From_ line:
+            // read such a file as the mbox it is
+            if data.starts_with(b"From ") {
+                out.extend(split_mbox(&data));
+            } else {
+                out.push(data);
+            }
         }
         out
     } else {
@@ -64,6 +71,11 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<CorpusMessage>> {
 /// One message from raw bytes (CRLF or LF line ends).
 pub fn prepare(raw: &[u8]) -> CorpusMessage {
     let mut eml = Eml::parse(raw);
+    // Postfix passes header fields to a milter as C strings: a NUL ends the name or value
+    for h in &mut eml.headers {
+        cut_at_nul(&mut h.name);
+        cut_at_nul(&mut h.value);
+    }
     let sender = envelope_sender(&eml);
     let body = Bytes::from(std::mem::take(&mut eml.body));
     CorpusMessage {
@@ -71,6 +83,12 @@ pub fn prepare(raw: &[u8]) -> CorpusMessage {
         body,
         sender,
         bytes: raw.len(),
+    }
+}
+
+fn cut_at_nul(bytes: &mut Vec<u8>) {
+    if let Some(nul) = bytes.iter().position(|&b| b == 0) {
+        bytes.truncate(nul);
     }
 }
 
@@ -152,6 +170,33 @@ mod tests {
         assert_eq!(first.sender, "a@example.org");
         assert_eq!(first.body, &b"hi\r\nFrom here\r\n\r\n"[..]);
         assert_eq!(prepare(&msgs[1]).sender, "bounce@example.net");
+    }
+
+    /// A NUL in a header is where Postfix's C string ends; the envelope sender too.
+    #[test]
+    fn a_nul_ends_a_header_value() {
+        let m =
+            prepare(b"From: x@example.org\0<ceo@bank.example>\r\nSubject: a\0b\r\n\r\nb\0c\r\n");
+        assert_eq!(m.eml.headers[0].value, b" x@example.org");
+        assert_eq!(m.eml.headers[1].value, b" a");
+        assert_eq!(m.sender, "x@example.org");
+        assert_eq!(m.body, &b"b\0c\r\n"[..]);
+    }
+
+    /// A file of a corpus directory that starts with an mbox From_ line is an mbox.
+    #[test]
+    fn a_directory_file_with_a_from_line_is_an_mbox() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.eml"),
+            b"From a@b Mon Jan 1 00:00:00 2024\nFrom: x@example.org\nSubject: s\n\nbody\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("b.eml"), b"From: y@example.org\n\nbody\n").unwrap();
+        let msgs = load(dir.path()).unwrap();
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0].sender, "x@example.org");
+        assert_eq!(msgs[0].eml.headers.len(), 2);
     }
 
     #[test]

@@ -35,7 +35,9 @@ pub struct Plan {
     pub concurrency: usize,
     /// Message budget.
     pub count: u64,
-    /// No message is started after this.
+    /// `--duration`: how long messages are started, from the start of the run.
+    pub duration: Duration,
+    /// No message is started after this (set again when the run starts).
     pub deadline: Instant,
     /// Messages per connection.
     pub per_connection: u64,
@@ -80,6 +82,7 @@ impl Plan {
             target,
             concurrency: concurrency.max(1),
             count,
+            duration,
             deadline: Instant::now() + duration,
             per_connection: per_connection.max(1),
             client_ip,
@@ -119,6 +122,12 @@ impl Plan {
         self.finished.load(Ordering::Relaxed)
     }
 
+    /// When waiting ends whatever the milter does: the end of `--duration` plus one
+    /// `--timeout` for the messages under way.
+    pub fn hard_end(&self) -> Instant {
+        self.deadline + self.timeout
+    }
+
     /// True once the budget is used or the duration is over.
     pub fn stopped(&self) -> bool {
         if self.stop.load(Ordering::Relaxed) {
@@ -141,7 +150,7 @@ pub fn with_answers_recorded(mut plan: Plan, corpus: &[CorpusMessage]) -> anyhow
             plan.target.clone(),
             1,
             corpus.len() as u64,
-            plan.deadline.saturating_duration_since(Instant::now()),
+            plan.duration,
             plan.per_connection,
             plan.client_ip,
             plan.helo.clone(),
@@ -164,14 +173,24 @@ pub fn with_answers_recorded(mut plan: Plan, corpus: &[CorpusMessage]) -> anyhow
     }
     let alone =
         Arc::try_unwrap(alone).map_err(|_| anyhow::anyhow!("recording pass still running"))?;
-    plan.answers = stats::AnswerCheck::Compare(alone.answers.into_recorded());
+    let recorded = alone.answers.into_recorded();
+    let missing = recorded.iter().filter(|a| a.is_none()).count();
+    if missing > 0 {
+        // a message never answered alone could not be checked under load
+        anyhow::bail!(
+            "sending the corpus alone answered {} of {} messages within --duration",
+            recorded.len() - missing,
+            recorded.len()
+        );
+    }
+    plan.answers = stats::AnswerCheck::Compare(recorded);
     Ok(plan)
 }
 
 /// Runs the plan over `corpus` on one thread (so the client leaves the other cores to the
 /// milter) and returns the report. `pid` is the milter's process, for CPU and memory.
 pub fn run(
-    plan: Plan,
+    mut plan: Plan,
     corpus: Vec<CorpusMessage>,
     pid: Option<u32>,
     progress: bool,
@@ -179,6 +198,8 @@ pub fn run(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // --duration counts from here, not from before a --verify-answers recording pass
+    plan.deadline = Instant::now() + plan.duration;
     let plan = Arc::new(plan);
     let corpus = Arc::new(corpus);
     let corpus_bytes: usize = corpus.iter().map(|m| m.bytes).sum();
@@ -207,7 +228,16 @@ pub fn run(
     let elapsed = started.elapsed();
     let own = process::Usage::own()?.since(&own_before);
     let target = match (pid, target_before) {
-        (Some(pid), Some(before)) => Some(process::Usage::of(pid)?.since(&before)),
+        (Some(pid), Some(before)) => match process::Usage::of(pid) {
+            Ok(after) => Some(after.since(&before)),
+            Err(e) => {
+                // a milter that crashed under load: the run's report matters most then
+                eprintln!(
+                    "authmilter: --pid {pid}: {e:#} (the process ended during the run?); its CPU time and memory are not reported"
+                );
+                None
+            }
+        },
         _ => None,
     };
     Ok(Report::new(

@@ -219,16 +219,23 @@ impl AnswerCheck {
     }
 }
 
-/// The answer without what legitimately differs between two sendings: DKIM-Signature values
-/// (their `t=` timestamp).
+/// Fields whose value changes from one sending to the next: they carry a `t=` timestamp and a
+/// signature over it (RFC 6376 §3.5, RFC 8617 §4.1.2 and §4.1.3).
+const TIMESTAMPED_FIELDS: &[&str] = &["DKIM-Signature", "ARC-Seal", "ARC-Message-Signature"];
+
+/// The answer without what legitimately differs between two sendings: the values of
+/// [`TIMESTAMPED_FIELDS`].
 fn fingerprint(outcome: &EomOutcome) -> String {
     let mut out = format!("{:?}@{:?}", outcome.final_response, outcome.decided_at);
     for m in &outcome.modifications {
         match m {
             Response::AddHeader { name, .. } | Response::InsHeader { name, .. }
-                if name.eq_ignore_ascii_case(b"DKIM-Signature") =>
+                if TIMESTAMPED_FIELDS
+                    .iter()
+                    .any(|f| name.eq_ignore_ascii_case(f.as_bytes())) =>
             {
-                out.push_str("|DKIM-Signature")
+                out.push('|');
+                out.push_str(&String::from_utf8_lossy(name));
             }
             other => out.push_str(&format!("|{other:?}")),
         }

@@ -27,6 +27,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.concurrency == 0 || args.concurrency > 10_000 {
         bail!("--concurrency must be between 1 and 10000");
     }
+    if args.count == 0 {
+        bail!("--count must be at least 1");
+    }
     if args.per_connection == 0 {
         bail!("--per-connection must be at least 1");
     }
@@ -57,9 +60,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         out!("{}", report.text())?;
     }
-    Ok(if report.failed == 0 && report.answers.mismatched == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    // a run that answered nothing proves nothing
+    Ok(
+        if report.failed == 0 && report.answers.mismatched == 0 && report.messages > 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }

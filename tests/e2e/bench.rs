@@ -239,3 +239,161 @@ fn a_milter_that_stalls_times_out_and_a_dead_one_is_refused() {
     let r = run_against_fake(dead, &["--count", "3", "--concurrency", "1"]);
     assert_eq!(r["errors"]["connect_refused"], 3, "{r}");
 }
+
+/// Writes one milter frame.
+fn send_frame(s: &mut std::net::TcpStream, payload: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(payload);
+    s.write_all(&frame)
+}
+
+/// The OPTNEG reply: version 6, the actions Postfix offers, `protocol` bits.
+fn optneg_reply(protocol: u32) -> Vec<u8> {
+    let mut r = b"O".to_vec();
+    for v in [6u32, 0x1ff, protocol] {
+        r.extend_from_slice(&v.to_be_bytes());
+    }
+    r
+}
+
+/// A fake milter that negotiates (no no-reply flags), continues every command, and answers
+/// with `eom` at end of message and `connect` at CONNECT.
+fn scripted(s: &mut std::net::TcpStream, connect: &[u8], eom: fn(&mut std::net::TcpStream)) {
+    while let Some(f) = read_frame(s) {
+        let sent = match f.first() {
+            Some(b'O') => send_frame(s, &optneg_reply(0)),
+            Some(b'D' | b'A') => Ok(()),
+            Some(b'Q') | None => return,
+            Some(b'C') => send_frame(s, connect),
+            Some(b'E') => {
+                eom(s);
+                Ok(())
+            }
+            Some(_) => send_frame(s, b"c"),
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+/// A milter that sends PROGRESS forever at end of message (Postfix keeps waiting through
+/// PROGRESS) cannot hold the run past --duration plus --timeout; nor can one that stops
+/// reading while a large message is written to it.
+#[test]
+fn a_milter_that_never_finishes_cannot_hold_the_run() {
+    let port = fake_milter(|mut s| {
+        scripted(&mut s, b"c", |s| {
+            for _ in 0..2000 {
+                if send_frame(s, b"p").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    });
+    let bounds = ["--count", "1", "--duration", "1", "--timeout", "1"];
+    let r = run_against_fake(port, &bounds);
+    assert_eq!(r["errors"]["timeout"], 1, "{r}");
+    // negotiates every no-reply flag, then reads nothing more
+    let port = fake_milter(|mut s| {
+        let _ = read_frame(&mut s);
+        let _ = send_frame(
+            &mut s,
+            &optneg_reply(0x1000 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x40000 | 0x80000 | 0x80),
+        );
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let big = format!(
+        "From: a@example.org\r\n\r\n{}",
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n".repeat(130_000)
+    );
+    let file = dir.path().join("big.eml");
+    std::fs::write(&file, big).unwrap();
+    let target = format!("inet:127.0.0.1:{port}");
+    let mut args = vec!["--target", &target, "--corpus", file.to_str().unwrap()];
+    args.extend_from_slice(&bounds);
+    let (code, r, _) = bench(&args);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(r["errors"]["timeout"], 1, "{r}");
+}
+
+/// A reject at CONNECT decides the connection's message, as in Postfix: counted as a reject
+/// decided early, not as an accept.
+#[test]
+fn a_reject_at_connect_is_the_answer() {
+    let port = fake_milter(|mut s| scripted(&mut s, b"r", |s| drop(send_frame(s, b"a"))));
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = write_corpus(dir.path());
+    let target = format!("inet:127.0.0.1:{port}");
+    let (code, r, _) = bench(&[
+        "--target",
+        &target,
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--count",
+        "4",
+        "--concurrency",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["answers"]["reject"], 4, "{r}");
+    assert_eq!(r["answers"]["accept"], 0, "{r}");
+    assert_eq!(r["answers"]["decided_early"], 4, "{r}");
+}
+
+/// A milter that answers the ABORT after each message (which takes no reply) is out of step:
+/// counted as a garbage reply, not read as the next command's answer.
+#[test]
+fn a_reply_nobody_asked_for_is_garbage() {
+    let port = fake_milter(|mut s| {
+        let mut stray = false;
+        while let Some(f) = read_frame(&mut s) {
+            let reply: &[u8] = match f.first() {
+                Some(b'O') => &optneg_reply(0),
+                Some(b'D') => continue,
+                Some(b'A') => {
+                    stray = true;
+                    continue;
+                }
+                Some(b'E') => b"a",
+                Some(b'Q') | None => return,
+                Some(_) => b"c",
+            };
+            let mut out = Vec::new();
+            if std::mem::take(&mut stray) {
+                out.extend_from_slice(b"\0\0\0\x01r");
+            }
+            out.extend_from_slice(&(reply.len() as u32).to_be_bytes());
+            out.extend_from_slice(reply);
+            if std::io::Write::write_all(&mut s, &out).is_err() {
+                return;
+            }
+        }
+    });
+    let r = run_against_fake_with_answers(
+        port,
+        &[
+            "--count",
+            "6",
+            "--concurrency",
+            "1",
+            "--per-connection",
+            "10",
+        ],
+    );
+    assert!(r["errors"]["garbage_reply"].as_u64() >= Some(1), "{r}");
+}
+
+fn run_against_fake_with_answers(port: u16, extra: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = write_corpus(dir.path());
+    let target = format!("inet:127.0.0.1:{port}");
+    let mut args = vec!["--target", &target, "--corpus", corpus.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (code, r, _) = bench(&args);
+    assert_eq!(code, 1, "failures give exit code 1: {r}");
+    r
+}
