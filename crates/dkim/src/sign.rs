@@ -61,6 +61,17 @@ pub const DEFAULT_OVERSIGNED_HEADERS: &[&str] = &[
     "Content-Transfer-Encoding",
 ];
 
+/// Fields a submission server may add when they are missing (RFC 6409 §8.2 Date, §8.3
+/// Message-ID), which Sendmail does on delivery, after its milters signed: over-signed only
+/// when present, so adding a missing one does not break the signature.
+const ADDED_AFTER_SIGNING: &[&str] = &["Date", "Message-ID"];
+
+fn added_after_signing(name: &str) -> bool {
+    ADDED_AFTER_SIGNING
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(name))
+}
+
 /// Which header fields to sign (RFC 6376 §5.4).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum SignedHeaders {
@@ -374,10 +385,8 @@ impl HeaderPlan {
         }
         let mut list = Vec::with_capacity(present.iter().sum::<usize>() + self.names.len());
         for ((name, oversigned), n) in self.names.iter().zip(present) {
-            list.extend(std::iter::repeat_n(
-                name.as_str(),
-                n + usize::from(*oversigned),
-            ));
+            let extra = *oversigned && (n > 0 || !added_after_signing(name));
+            list.extend(std::iter::repeat_n(name.as_str(), n + usize::from(extra)));
         }
         list
     }

@@ -135,6 +135,42 @@ fn one_click_unsubscribe_fields_are_signed() {
     );
 }
 
+/// Date and Message-ID may be added after signing by the submission server when absent
+/// (RFC 6409 §8.2, §8.3; Sendmail adds them on delivery, after its milters): listing an absent
+/// one in `h=` would break the signature on every such message, so they are over-signed only
+/// when present. Other absent over-signed fields (Subject, To, Cc...) stay listed.
+#[test]
+fn absent_date_and_message_id_are_not_over_signed() {
+    let s = signer(
+        "ed25519.pem",
+        SignerConfig::new("football.example.com", "sel"),
+    );
+    let h_tag = |msg: &str| {
+        let header = dkim::sign_message(&s, msg.as_bytes(), NOW).unwrap();
+        let v = header.value("").replace(['\r', '\n', ' ', '\t'], "");
+        let h = v
+            .split(';')
+            .find_map(|t| t.strip_prefix("h="))
+            .unwrap()
+            .to_string();
+        h
+    };
+    let bare = MESSAGE
+        .replace("Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n", "")
+        .replace(
+            "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n",
+            "",
+        );
+    let h = h_tag(&bare);
+    assert!(!h.contains("date") && !h.contains("message-id"), "{h}");
+    assert!(h.contains("subject:subject") && h.contains(":cc:"), "{h}");
+    let h = h_tag(MESSAGE);
+    assert!(
+        h.contains("date:date") && h.contains("message-id:message-id"),
+        "{h}"
+    );
+}
+
 #[test]
 fn rsa_signing_is_deterministic_and_matches_golden() {
     let s = signer(
