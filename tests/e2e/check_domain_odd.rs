@@ -395,3 +395,22 @@ fn a_small_order_ed25519_key_is_an_error() {
     );
     assert_eq!(code, 1, "{out}");
 }
+
+/// RFC 7208 §6.1: a `redirect=` in a record with an `all` mechanism is never used, so a broken
+/// redirect target is no error and costs no lookup (the evaluation never queries it).
+#[test]
+fn a_redirect_beside_all_is_neither_followed_nor_counted() {
+    let zone = good("example.com").replace(
+        "example.com TXT \"v=spf1 include:_spf.example.com mx -all\"",
+        "example.com TXT \"v=spf1 include:_spf.example.com mx redirect=broken.example -all\"\n\
+         broken.example TXT \"v=spf1 bogus -all\"",
+    );
+    let (code, findings, out) = run(&zone, &[]);
+    assert_eq!(code, 0, "{findings:?}");
+    assert!(!out.contains("broken.example:"), "followed: {out}");
+    assert!(out.contains("2 of 10"), "counted: {out}");
+    assert!(
+        findings.iter().all(|(_, level, _)| level != "error"),
+        "{findings:?}"
+    );
+}

@@ -204,7 +204,14 @@ fn walk_record<'a>(
                 _ => {}
             }
         }
-        if record.redirect.is_some() {
+        // RFC 7208 §6.1: a redirect in a record with an `all` mechanism is never used, so it
+        // is neither counted nor followed (the evaluation would not query it either)
+        let has_all = record
+            .directives
+            .iter()
+            .any(|d| matches!(d.mechanism, Mechanism::All));
+        let redirect = record.redirect.as_ref().filter(|_| !has_all);
+        if redirect.is_some() {
             own += 1;
             terms.push("redirect".into());
         }
@@ -239,7 +246,7 @@ fn walk_record<'a>(
                 _ => {}
             }
         }
-        if let Some(target) = &record.redirect {
+        if let Some(target) = redirect {
             follow(app, &domain, target, depth, walk, "redirect").await;
         }
     })
