@@ -236,7 +236,24 @@ impl HickoryResolver {
                 let records = owners::relevant(&fqdn, &lookup);
                 let answer = Answer::extract(kind, &records);
                 let ttl = records.iter().map(|r| received_ttl(r.ttl)).min();
-                if answer.is_empty() {
+                let rcode = lookup.message().metadata.response_code;
+                let contradicted = match rcode {
+                    ResponseCode::NoError => false,
+                    // NXDOMAIN says the chain's last name does not exist (RFC 6604 §3): an
+                    // answer of the asked type beside it is a broken or forged reply
+                    ResponseCode::NXDomain => !answer.is_empty(),
+                    // hickory hands over any answer under an RCODE it does not know
+                    _ => true,
+                };
+                if contradicted {
+                    // never data, never cached (the next try may get a sound answer)
+                    (
+                        Err(DnsError::Other(format!(
+                            "an answer under response code {rcode} is not used"
+                        ))),
+                        None,
+                    )
+                } else if answer.is_empty() {
                     (Err(DnsError::NoData), Some(self.negative_ttl(None)))
                 } else {
                     let ttl = ttl.map_or(self.min_ttl, |t| {

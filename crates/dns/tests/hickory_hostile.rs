@@ -164,3 +164,34 @@ async fn repeated_records_count_once() {
         [Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2)]
     );
 }
+
+/// Records under RCODE 3 (NXDOMAIN: the name does not exist, RFC 1035 §4.1.1, RFC 8020) or an
+/// unassigned RCODE contradict themselves: never used as data (an `+all` under them gave an
+/// SPF pass), and never cached: a temporary failure. The same records under NOERROR are read.
+#[tokio::test]
+async fn records_under_a_failure_rcode_are_not_data() {
+    let server = UdpNameserver::start(|t, name| match (t, name.split('.').next()) {
+        (qtype::TXT, Some(code)) => match code.strip_prefix("rcode") {
+            Some(n) => {
+                Answer::RecordsWithRcode(n.parse().unwrap_or(0), vec![txt_rdata(b"v=spf1 +all")])
+            }
+            None => Answer::NxDomain,
+        },
+        (qtype::A, Some("rcode3")) => Answer::RecordsWithRcode(3, vec![vec![192, 0, 2, 19]]),
+        _ => Answer::NxDomain,
+    })
+    .unwrap();
+    let r = resolver(server.addr());
+    assert_eq!(
+        r.txt("rcode0.example").await.unwrap(),
+        [b"v=spf1 +all".to_vec()]
+    );
+    for code in [3, 11, 12, 15] {
+        let name = format!("rcode{code}.example");
+        match r.txt(&name).await {
+            Err(e) => assert!(e.is_temporary(), "{name}: {e:?}"),
+            Ok(v) => panic!("{name}: read as data: {v:?}"),
+        }
+    }
+    assert!(r.a("rcode3.example").await.unwrap_err().is_temporary());
+}

@@ -61,6 +61,9 @@ pub enum Answer {
     /// An empty answer with the TC bit set (RFC 1035 §4.1.1): the client must retry over TCP,
     /// which this server does not serve.
     Truncated,
+    /// Records of the asked type under this RCODE (RFC 1035 §4.1.1): data beside NXDOMAIN or
+    /// an unassigned code, as a broken or hostile server sends it.
+    RecordsWithRcode(u16, Vec<Vec<u8>>),
     /// NOERROR with these answer records as they are: (owner, type, RDATA), owners and types
     /// the question did not ask for included (a broken or hostile server).
     Raw(Vec<(String, u16, Vec<u8>)>),
@@ -165,6 +168,7 @@ fn respond(
             ttl = t;
             (0, r, false)
         }
+        Answer::RecordsWithRcode(code, r) => (code & 0x000f, r, false),
         Answer::ServFail => (2, Vec::new(), false),
         Answer::NxDomain => (3, Vec::new(), true),
         Answer::NoData => (0, Vec::new(), true),
