@@ -89,6 +89,8 @@ pub struct HickoryResolver {
     min_ttl: Duration,
     max_ttl: Duration,
     negative_max_ttl: Duration,
+    /// The longest one lookup may take, CNAME chains followed included (see [`Self::new`]).
+    lookup_budget: Duration,
     stats: Arc<QueryStats>,
 }
 
@@ -155,6 +157,14 @@ impl HickoryResolver {
             min_ttl: config.min_ttl,
             max_ttl: config.max_ttl.max(config.min_ttl),
             negative_max_ttl: config.negative_max_ttl.max(config.min_ttl),
+            // one question may take `timeout` per attempt; a chain of aliases asks one question
+            // per alias (hickory up to 8, `cname::walk` up to 16 more), so a zone answering each
+            // just in time could hold one lookup for ~25 timeouts: a lookup gets twice one
+            // question's time, then is a temporary failure
+            lookup_budget: config
+                .timeout
+                .saturating_mul(u32::try_from(config.attempts.max(1)).unwrap_or(u32::MAX))
+                .saturating_mul(2),
             stats: Arc::new(QueryStats::default()),
         })
     }
@@ -197,10 +207,12 @@ impl HickoryResolver {
         let this = self.clone();
         let shared_key = key.clone();
         self.in_flight
-            .run(
-                key,
-                move || async move { this.fetch(shared_key, fqdn).await },
-            )
+            .run(key, move || async move {
+                let budget = this.lookup_budget;
+                tokio::time::timeout(budget, this.fetch(shared_key, fqdn))
+                    .await
+                    .unwrap_or(Err(DnsError::Timeout))
+            })
             .await
             .unwrap_or_else(|_| Err(DnsError::Other("lookup abandoned".into())))
     }
@@ -237,6 +249,11 @@ impl HickoryResolver {
                 let answer = Answer::extract(kind, &records);
                 let ttl = records.iter().map(|r| received_ttl(r.ttl)).min();
                 let rcode = lookup.message().metadata.response_code;
+                // hickory follows a chain the server sends whole without counting it
+                let aliases = records
+                    .iter()
+                    .filter(|r| matches!(r.data, RData::CNAME(_)))
+                    .count();
                 let contradicted = match rcode {
                     ResponseCode::NoError => false,
                     // NXDOMAIN says the chain's last name does not exist (RFC 6604 §3): an
@@ -245,7 +262,9 @@ impl HickoryResolver {
                     // hickory hands over any answer under an RCODE it does not know
                     _ => true,
                 };
-                if contradicted {
+                if aliases > cname::MAX_HOPS {
+                    (Err(DnsError::Other("CNAME chain too long".into())), None)
+                } else if contradicted {
                     // never data, never cached (the next try may get a sound answer)
                     (
                         Err(DnsError::Other(format!(

@@ -101,3 +101,69 @@ async fn aliases_and_no_data_answers_are_unchanged() {
             .all(|(t, _)| *t == qtype::TXT || *t == qtype::A || *t == qtype::CNAME)
     );
 }
+
+/// A chain longer than 16 aliases is a temporary failure also when the server sends it whole
+/// in one answer (hickory follows those without counting).
+#[tokio::test]
+async fn a_long_chain_sent_whole_is_a_temporary_failure() {
+    use test_support::dns_server::{UdpNameserver, name_rdata, txt_rdata};
+    let server = UdpNameserver::start(|t, name| {
+        let hops = match name {
+            "long.example" => 20,
+            "short.example" => 5,
+            _ => return Answer::NxDomain,
+        };
+        if t != qtype::TXT {
+            return Answer::NxDomain;
+        }
+        let mut records = Vec::new();
+        let mut owner = name.to_string();
+        for i in 0..hops {
+            let target = format!("a{i}.{name}");
+            records.push((owner.clone(), qtype::CNAME, name_rdata(&target).unwrap()));
+            owner = target;
+        }
+        records.push((owner, qtype::TXT, txt_rdata(b"v=spf1 +all")));
+        Answer::Raw(records)
+    })
+    .unwrap();
+    let r = resolver(server.addr());
+    assert_eq!(
+        r.txt("short.example").await.unwrap(),
+        [b"v=spf1 +all".to_vec()]
+    );
+    let got = r.txt("long.example").await;
+    assert!(got.as_ref().is_err_and(DnsError::is_temporary), "{got:?}");
+}
+
+/// A zone that answers each alias of a long chain just before the timeout cannot hold one
+/// lookup for many timeouts: past twice one question's time it is a temporary failure.
+#[tokio::test]
+async fn a_slow_chain_is_cut_at_the_lookup_budget() {
+    let server = test_support::dns_server::UdpNameserver::start(|_, name| {
+        let Some(n) = name
+            .strip_suffix(".slow.example")
+            .and_then(|l| l.strip_prefix('a'))
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            return Answer::NxDomain;
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        if n < 6 {
+            Answer::Cname(format!("a{}.slow.example", n + 1))
+        } else {
+            Answer::Records(vec![test_support::dns_server::txt_rdata(b"v=spf1 +all")])
+        }
+    })
+    .unwrap();
+    let r = HickoryResolver::new(&HickoryConfig {
+        nameservers: vec![server.addr()],
+        timeout: Duration::from_millis(500),
+        attempts: 1,
+        ..HickoryConfig::default()
+    })
+    .unwrap();
+    // six aliases answered 300 ms apart: each question in time, the lookup 1.8 s in all
+    let got = r.txt("a0.slow.example").await;
+    assert!(got.as_ref().is_err_and(DnsError::is_temporary), "{got:?}");
+}
