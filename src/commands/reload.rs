@@ -6,6 +6,8 @@
 //!   `[dns] nameservers` is refused
 //!   unless the new file sets that key itself (a key that fell back to its default is a
 //!   truncated or wrong file, not a decision);
+//! - a file without any `[[dkim.key]]` is refused while keys sign (outbound mail would leave
+//!   unsigned and fail DMARC);
 //! - every changed setting is logged, policy-relevant ones at warning level.
 
 use std::collections::BTreeMap;
@@ -24,23 +26,30 @@ const GUARDED: [&str; 4] = [
 
 /// Keys (or `section.` prefixes) a reload cannot apply: they are read once at start. `[metrics]`
 /// and the `[reports]` recorder, store and inbox have their own warnings.
-const RESTART_ONLY: [&str; 6] = [
+const RESTART_ONLY: [&str; 9] = [
     "log.",
     "server.max_connections",
     "server.shutdown_timeout",
     "server.user",
     "server.group",
+    // a Unix socket kept across the reload keeps its mode and owner (after the privilege drop
+    // the file is no longer ours to change); only sockets created from now on get the new ones
+    "server.socket_mode",
+    "server.socket_owner",
+    "server.socket_group",
     "srs.socketmap",
 ];
 
 /// Sections and keys whose changes are logged at warning level: they change what mail gets
 /// through.
-const POLICY_RELEVANT: [&str; 8] = [
+const POLICY_RELEVANT: [&str; 10] = [
     "dmarc.",
     "policy.",
     "spf.reject_fail",
     "spf.enabled",
     "dkim.verify",
+    "dkim.key",
+    "dkim.signing",
     "authres.",
     "outbound.",
     "server.listen",
@@ -71,6 +80,13 @@ pub fn check_reload(old: &Config, text: &str) -> anyhow::Result<(Config, Vec<Cha
         bail!("the configuration file is empty or only comments; refusing to reload it");
     }
     let new = Config::parse(text)?;
+    if new.dkim.keys.is_empty() && !old.dkim.keys.is_empty() {
+        // outbound mail would leave unsigned and fail DMARC at its receivers
+        bail!(
+            "the new file has no [[dkim.key]] while {} key(s) sign now; a reload does not stop all signing (a truncated file must not): restart authmilter to run without signing keys",
+            old.dkim.keys.len()
+        );
+    }
     let changes = diff(old, &new)?;
     let explicit: toml::Table = toml::from_str(text)?;
     for key in GUARDED {
@@ -206,6 +222,31 @@ mod tests {
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].key, "dmarc.enforce");
         assert!(changes[0].is_policy_relevant());
+    }
+
+    /// A file that lost its [[dkim.key]] blocks would stop all signing: refused; a changed key
+    /// set is logged at warning level; a changed socket mode waits for a restart.
+    #[test]
+    fn signing_keys_and_sockets_on_reload() {
+        let key = "[[dkim.key]]\nname = \"k\"\ndomain = \"example.com\"\nselector = \"s1\"\npath = \"/k.pem\"\n";
+        let base = "[dmarc]\nenforce = true\n[authres]\nauthserv_id = \"mx.example\"\n[dns]\nnameservers = [\"192.0.2.53\"]\n";
+        let signing = Config::parse(&format!("{base}{key}")).unwrap();
+        let err = check_reload(&signing, base).unwrap_err().to_string();
+        assert!(err.contains("no [[dkim.key]]"), "{err}");
+        let renamed = key.replace("s1", "s2");
+        let (_, changes) = check_reload(&signing, &format!("{base}{renamed}")).unwrap();
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.key == "dkim.key" && c.is_policy_relevant()),
+            "{changes:?}"
+        );
+        let (_, changes) = check_reload(
+            &signing,
+            &format!("{base}{key}[server]\nsocket_mode = \"0666\"\n"),
+        )
+        .unwrap();
+        assert_eq!(restart_only(&changes), ["server.socket_mode"]);
     }
 
     #[test]
