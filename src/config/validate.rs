@@ -35,6 +35,7 @@ impl Config {
         }
         self.sockets_once(text)?;
         self.reply_placeholders(text)?;
+        self.absolute_paths()?;
         let id = self.authres.authserv_id.trim();
         if !id.is_ascii() && dns::name::to_ascii(id.as_bytes()).is_err() {
             // our header field is US-ASCII: a non-ASCII id must be a domain with A-labels
@@ -500,4 +501,39 @@ fn line_in_block(text: &str, header: &str, index: usize, key: &str) -> String {
         }
     }
     String::new()
+}
+
+impl Config {
+    /// Files the running milter opens must be named by absolute paths: a relative one is read
+    /// from the working directory, which `config check` run in the config's directory and
+    /// `serve` under systemd (working directory `/`) do not share, so the check passed and the
+    /// service failed (as relative Unix socket paths already are refused).
+    fn absolute_paths(&self) -> anyhow::Result<()> {
+        let mut paths: Vec<(String, &std::path::Path)> = self
+            .dkim
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (format!("dkim.key[{i}].path"), k.path.as_path()))
+            .collect();
+        paths.push(("dkim.state_file".into(), self.dkim.state_file.as_path()));
+        paths.push(("srs.secrets".into(), self.srs.secrets.as_path()));
+        paths.push((
+            "reports.failure.redaction_key".into(),
+            self.reports.failure.redaction_key.as_path(),
+        ));
+        paths.push((
+            "dashboard.token_file".into(),
+            self.dashboard.token_file.as_path(),
+        ));
+        for (key, path) in paths {
+            if !path.as_os_str().is_empty() && path.is_relative() {
+                bail!(
+                    "{key}: {} is a relative path; write it whole (under systemd the working directory is /)",
+                    path.display()
+                );
+            }
+        }
+        Ok(())
+    }
 }

@@ -225,3 +225,34 @@ fn an_internationalized_authserv_id_is_written_in_a_labels() {
     .to_string();
     assert!(err.contains("authres.authserv_id (line"), "{err}");
 }
+
+/// A relative path passed `config check` run in the config's directory and failed under
+/// systemd (working directory /): refused, as relative Unix socket paths are.
+#[test]
+fn files_are_named_by_absolute_paths() {
+    let listen = "[[server.listen]]\nsocket = \"inet:127.0.0.1:8891\"\n";
+    for (section, key_line, key) in [
+        (
+            "[[dkim.key]]\nname = \"k\"\ndomain = \"example.com\"\nselector = \"s\"\n",
+            "path = \"keys/k.pem\"\n",
+            "dkim.key[0].path",
+        ),
+        ("[srs]\n", "secrets = \"srs.secrets\"\n", "srs.secrets"),
+        (
+            "[dkim]\n",
+            "state_file = \"state.json\"\n",
+            "dkim.state_file",
+        ),
+        (
+            "[dashboard]\n",
+            "token_file = \"token\"\n",
+            "dashboard.token_file",
+        ),
+    ] {
+        let err = Config::parse(&format!("{listen}{section}{key_line}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key) && err.contains("relative path"), "{err}");
+    }
+    Config::parse(&format!("{listen}[dkim]\nstate_file = \"\"\n")).unwrap();
+}

@@ -104,6 +104,9 @@ impl fmt::Display for Span {
     }
 }
 
+/// Longest Unix socket path: `sockaddr_un.sun_path` is 108 bytes with the final NUL (Linux).
+const MAX_UNIX_PATH: usize = 107;
+
 /// Where a milter listener binds (RFC-less; Postfix and libmilter socket syntax).
 ///
 /// Accepted forms: `inet:HOST:PORT` and `inet:[V6]:PORT` (Postfix), `inet:PORT@HOST` and
@@ -148,6 +151,13 @@ impl FromStr for SocketSpec {
                 // wherever `config check` was typed, somewhere else again for the MTA
                 return Err(format!(
                     "bad socket {text:?}: a unix: socket needs an absolute path, like unix:/run/authmilter/milter.sock"
+                ));
+            }
+            if path.len() > MAX_UNIX_PATH {
+                // sockaddr_un holds 108 bytes with the final NUL: bind would fail
+                return Err(format!(
+                    "bad socket {text:?}: a unix: socket path has at most {MAX_UNIX_PATH} bytes (this one {})",
+                    path.len()
                 ));
             }
             return Ok(SocketSpec::Unix(PathBuf::from(path)));
@@ -492,6 +502,8 @@ mod tests {
             "unix:relative.sock",
             "local:run/am.sock",
             "unix:./am.sock",
+            // longer than sockaddr_un's sun_path
+            format!("unix:/{}", "a".repeat(107)).as_str(),
         ] {
             assert!(bad.parse::<SocketSpec>().is_err(), "{bad}");
         }

@@ -184,6 +184,22 @@ pub fn check_unix_dir(path: &Path) -> anyhow::Result<()> {
     if std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_socket()) {
         bail!("{} exists and is not a socket", path.display());
     }
+    // binding creates the socket file: this user must be able to write the directory
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && nix::unistd::access(
+            dir,
+            nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+        )
+        .is_err()
+    {
+        bail!(
+            "socket {}: this user (uid {}) cannot create files in {}; give the directory to authmilter's user (e.g. install -d -m 0750 -o authmilter -g postfix {})",
+            path.display(),
+            nix::unistd::getuid(),
+            dir.display(),
+            dir.display()
+        );
+    }
     Ok(())
 }
 
