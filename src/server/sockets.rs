@@ -102,7 +102,15 @@ impl CreatedSocket {
             return;
         };
         if now.dev() == self.dev && now.ino() == self.ino {
-            let _ = std::fs::remove_file(&self.path);
+            if let Err(e) = std::fs::remove_file(&self.path) {
+                // after dropping root the directory may no longer be ours to change: the next
+                // start removes the stale file; say so rather than leave it unexplained
+                tracing::warn!(
+                    socket = %self.path.display(),
+                    error = %e,
+                    "could not remove the socket file (the next start removes it); let authmilter's user write its directory"
+                );
+            }
         } else {
             tracing::info!(socket = %self.path.display(), "the socket file was replaced by another; left in place");
         }
