@@ -149,3 +149,77 @@ fn postfix_aborts_once_then_twice_after_messages() {
     ));
     assert_eq!(s.messages_finished(), 2);
 }
+
+/// SETSYMLIST (§3.9): Postfix sends, for a stage the milter listed, exactly the listed macros
+/// it has values for (client details included), in place of its default list; other stages
+/// keep the defaults.
+#[test]
+fn a_setsymlist_list_replaces_the_stage_macros() {
+    use milter_proto::{SymList, SymStage};
+    let mut s = ClientSession::new(Profile::postfix());
+    let mut out = BytesMut::new();
+    s.negotiate(&mut out).unwrap();
+    out.clear();
+    s.accept_negotiation(Response::OptNeg {
+        options: OptNeg {
+            version: 6,
+            actions: Actions::ALL,
+            protocol: ProtocolFlags::default(),
+        },
+        symlists: vec![
+            SymList {
+                stage: SymStage::CONNECT,
+                macros: bytes::Bytes::from_static(b"{client_addr} j {no_such} {client_ptr}"),
+            },
+            SymList {
+                stage: SymStage::ENVFROM,
+                macros: bytes::Bytes::from_static(b"{mail_host} {auth_authen}"),
+            },
+        ],
+    })
+    .unwrap();
+    let names = |cmds: &[Command]| -> Vec<String> {
+        match cmds.first() {
+            Some(Command::Macro(m)) => m
+                .pairs()
+                .map(|(k, v)| {
+                    format!(
+                        "{}={}",
+                        String::from_utf8_lossy(k),
+                        String::from_utf8_lossy(v)
+                    )
+                })
+                .collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    s.connect(
+        "mail.example.org",
+        "192.0.2.10".parse().unwrap(),
+        4000,
+        &[],
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        names(&decode_all(&mut out)),
+        [
+            "{client_addr}=192.0.2.10",
+            "j=mx.example.net",
+            "{client_ptr}=mail.example.org"
+        ]
+    );
+    s.helo("mail.example.org", &[], &mut out).unwrap();
+    out.clear();
+    s.mail(
+        "<a@example.org>",
+        &[],
+        &[("{auth_authen}", "alice")],
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        names(&decode_all(&mut out)),
+        ["{mail_host}=example.org", "{auth_authen}=alice"]
+    );
+}

@@ -9,7 +9,7 @@ use super::outcome::{EomOutcome, Reply};
 use super::profile::{Flavor, Profile};
 use crate::{
     Command, CommandCode, ConnectInfo, Envelope, Family, Header, MacroStage, Macros, OptNeg,
-    ProtocolError, ProtocolFlags, Response, ResponseCode, SymList, names_match,
+    ProtocolError, ProtocolFlags, Response, ResponseCode, SymList, SymStage, names_match,
 };
 
 type Result<T> = std::result::Result<T, ProtocolError>;
@@ -45,6 +45,9 @@ pub struct ClientSession {
     profile: Profile,
     agreed: Option<OptNeg>,
     symlists: Vec<SymList>,
+    /// Macro values the MTA has beyond its default lists, sent only when a SETSYMLIST list
+    /// asks for them (client, sender and recipient details, as Postfix has them).
+    requestable: Vec<(Bytes, Bytes)>,
     messages_finished: u64,
     rcpts_in_message: u32,
 }
@@ -56,6 +59,7 @@ impl ClientSession {
             profile,
             agreed: None,
             symlists: Vec::new(),
+            requestable: Vec::new(),
             messages_finished: 0,
             rcpts_in_message: 0,
         }
@@ -151,6 +155,13 @@ impl ClientSession {
         };
         let mut defaults = self.profile.connect_macros.clone();
         defaults.push(("_".into(), format!("{hostname} [{ip}]")));
+        self.requestable = vec![
+            pair("{client_addr}", &ip.to_string()),
+            pair("{client_name}", hostname),
+            pair("{client_ptr}", hostname),
+            pair("{client_port}", &port.to_string()),
+            pair("{client_resolve}", "OK"),
+        ];
         self.connect_info(info, defaults, macros, out)
     }
 
@@ -195,6 +206,23 @@ impl ClientSession {
         out: &mut BytesMut,
     ) -> Result<Awaiting> {
         self.rcpts_in_message = 0;
+        self.forget_requestable(&[
+            "{mail_addr}",
+            "{mail_host}",
+            "{mail_mailer}",
+            "{rcpt_addr}",
+            "{rcpt_host}",
+            "{rcpt_mailer}",
+        ]);
+        let from_addr = unbracket(from);
+        self.requestable.extend([
+            pair("{mail_addr}", from_addr),
+            pair(
+                "{mail_host}",
+                from_addr.rsplit_once('@').map_or("", |(_, d)| d),
+            ),
+            pair("{mail_mailer}", "smtp"),
+        ]);
         let mut defaults = Vec::new();
         if self.profile.is_postfix() {
             defaults.push(pair("{mail_addr}", unbracket(from)));
@@ -215,6 +243,16 @@ impl ClientSession {
         macros: &[(&str, &str)],
         out: &mut BytesMut,
     ) -> Result<Awaiting> {
+        self.forget_requestable(&["{rcpt_addr}", "{rcpt_host}", "{rcpt_mailer}"]);
+        let to_addr = unbracket(to);
+        self.requestable.extend([
+            pair("{rcpt_addr}", to_addr),
+            pair(
+                "{rcpt_host}",
+                to_addr.rsplit_once('@').map_or("", |(_, d)| d),
+            ),
+            pair("{rcpt_mailer}", "smtp"),
+        ]);
         let mut defaults = Vec::new();
         if self.profile.is_postfix() {
             if self.rcpts_in_message > 0 {
@@ -539,10 +577,51 @@ impl ClientSession {
         pairs: Vec<(Bytes, Bytes)>,
         out: &mut BytesMut,
     ) -> Result<()> {
+        let pairs = match self.requested(stage) {
+            None => pairs,
+            // Postfix: a SETSYMLIST list replaces milter_*_macros for its stage; a macro it
+            // has no value for is left out (milter8.c, "override lists of macro names")
+            Some(list) => list
+                .split(|&b| b == b' ')
+                .filter(|n| !n.is_empty())
+                .filter_map(|name| {
+                    pairs
+                        .iter()
+                        .chain(&self.requestable)
+                        .find(|(k, _)| names_match(k, name))
+                        .cloned()
+                })
+                .collect(),
+        };
         if pairs.is_empty() && !self.profile.empty_macro_packets {
             return Ok(());
         }
         Command::Macro(Macros::new(stage, pairs)?).encode(out)
+    }
+
+    /// The macro names the milter asked for at `stage` with SETSYMLIST, if it did (§3.9).
+    /// Postfix sends the end-of-header list before each header and the end-of-message list
+    /// before each body chunk.
+    fn requested(&self, stage: MacroStage) -> Option<Bytes> {
+        let sym = match stage {
+            MacroStage::Connect => SymStage::CONNECT,
+            MacroStage::Helo => SymStage::HELO,
+            MacroStage::Mail => SymStage::ENVFROM,
+            MacroStage::Rcpt => SymStage::ENVRCPT,
+            MacroStage::Data => SymStage::DATA,
+            MacroStage::Header | MacroStage::Eoh => SymStage::EOH,
+            MacroStage::Body | MacroStage::Eom => SymStage::EOM,
+            MacroStage::Unknown | MacroStage::Other(_) => return None,
+        };
+        self.symlists
+            .iter()
+            .find(|l| l.stage == sym)
+            .map(|l| l.macros.clone())
+    }
+
+    fn forget_requestable(&mut self, names: &[&str]) {
+        self.requestable
+            .retain(|(k, _)| !names.iter().any(|n| names_match(k, n.as_bytes())));
     }
 }
 
