@@ -414,3 +414,17 @@ fn a_redirect_beside_all_is_neither_followed_nor_counted() {
         "{findings:?}"
     );
 }
+
+/// A domain that does not exist is named as such, first, not given advice to publish records
+/// at a name that is not there.
+#[test]
+fn a_domain_that_does_not_exist_is_said_to_be_so() {
+    let (code, findings, _) = run("other.example TXT \"v=spf1 -all\"\n", &[]);
+    assert_eq!(code, 1, "{findings:?}");
+    let first = findings.first().expect("a finding");
+    assert_eq!(first.1, "error", "{findings:?}");
+    assert!(
+        first.2.contains("does not exist in DNS (NXDOMAIN)"),
+        "{findings:?}"
+    );
+}

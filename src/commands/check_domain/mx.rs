@@ -18,6 +18,14 @@ pub async fn check(app: &App, domain: &str) -> Section {
     let r = &*app.resolver;
     let mut mx = match r.mx(domain).await {
         Ok(mx) => mx,
+        Err(DnsError::NxDomain) => {
+            // every record the other sections ask to publish would need the name first
+            s.error(
+                format!("{domain} does not exist in DNS (NXDOMAIN): no mail can be delivered to it, and receivers refuse mail from it"),
+                "check the spelling; else register or delegate the domain before publishing its records",
+            );
+            return s;
+        }
         Err(e) if e.is_not_found() => {
             s.warn(
                 "no MX record: senders fall back to the domain's A/AAAA record (RFC 5321 §5.1)",
