@@ -208,6 +208,7 @@ impl MessagePipeline {
             }
         }
 
+        let signed_by_us = !signatures.is_empty();
         d.prepend = seal.into_iter().chain(signatures).chain(trace).collect();
 
         d.summary = format!("{} size={}", direction.as_str(), state.body_bytes);
@@ -226,7 +227,7 @@ impl MessagePipeline {
 
         // 8. SRS for accepted mail
         if d.verdict == Verdict::Accept {
-            apply_srs(&app, &state, srs_spf, &mut d).await;
+            apply_srs(&app, &state, srs_spf, signed_by_us, &mut d).await;
         }
 
         // 9. the report inbox
@@ -399,11 +400,22 @@ async fn apply_srs(
     app: &App,
     state: &MessageState,
     srs_spf: Option<Task<bool>>,
+    signed_by_us: bool,
     decision: &mut Decision,
 ) {
     let Some(srs) = app.srs.as_ref().filter(|_| app.config.srs.enabled) else {
         return;
     };
+    if !signed_by_us && srs_would_vouch(app, state, decision.results.as_deref()) {
+        // the rewritten sender's SPF pass at the next hop would align with a From domain
+        // nothing authenticated: a stranger's forgery of our domain would pass DMARC there
+        // (RFC 9989 §4.4); the sender stays as it came
+        tracing::warn!(
+            "sender not rewritten (SRS): the SRS domain aligns with a From domain no SPF or DKIM pass authenticated"
+        );
+        decision.summary.push_str(" srs=withheld");
+        return;
+    }
     let spf_ok = match srs_spf {
         Some(t) => t.join().await,
         None => None,
@@ -487,6 +499,24 @@ fn dsn_args(args: &[Vec<u8>]) -> Option<String> {
         .filter(|a| !a.contains(char::is_whitespace) && !a.contains('\0'))
         .collect();
     (!kept.is_empty()).then(|| kept.join(" "))
+}
+
+/// Whether an SRS rewrite would give the message an envelope domain (`[srs] domain`) aligned,
+/// relaxed, with one of its From domains (RFC 9989 §4.4) that no SPF or DKIM pass
+/// authenticated: the next hop's SPF pass for our SRS domain would then vouch for the author.
+fn srs_would_vouch(app: &App, state: &MessageState, results: Option<&super::Results>) -> bool {
+    let srs_domain = app.config.srs.domain.as_str();
+    let from: Vec<Vec<u8>> = state
+        .headers
+        .named("From")
+        .map(|(h, _)| h.value.clone())
+        .collect();
+    let limit = app.dmarc.config().max_author_domains;
+    let authors = super::inbound::candidate_author_domains(&from, limit);
+    authors.iter().any(|author| {
+        super::inbound::could_align(srs_domain, std::slice::from_ref(author))
+            && !author_authenticated(results, author)
+    })
 }
 
 /// Whether the checks authenticated the From domain `author`: an SPF or DKIM pass aligned

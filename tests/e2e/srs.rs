@@ -304,3 +304,36 @@ async fn a_quoted_sender_gets_a_quoted_srs_address_whose_bounce_is_restored() {
     assert_eq!(add.as_deref(), Some("<\"john doe\"@example.org>"));
     m.stop().await;
 }
+
+/// A stranger's message whose From domain aligns with our SRS domain (here test.example and
+/// fwd.test.example, one organization) and that nothing authenticated keeps its sender: the
+/// rewritten sender's SPF pass at the next hop would align with that From domain and make the
+/// forgery pass DMARC there (RFC 9989 §4.4). A From domain of another organization is
+/// rewritten as always.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_from_of_the_srs_organization_keeps_its_sender() {
+    let s = setup("");
+    let m = Milter::start(&s.toml, "").await;
+    let chgfrom = |out: &testkit::EomOutcome| {
+        out.modifications
+            .iter()
+            .any(|r| matches!(r, Response::ChgFrom { .. }))
+    };
+    for (from, rewritten) in [("ceo@test.example", false), ("ceo@bank.example", true)] {
+        let mut mta = m.postfix().await;
+        mta.connect("relay.example", "192.0.2.1".parse().unwrap(), 1, &[])
+            .await
+            .expect("connect");
+        let raw = message(&[&format!("From: {from}"), "Subject: fwd", "", "forwarded"]);
+        let out = mta
+            .send_transaction(
+                "<attacker@evil.example>",
+                &["<bob@elsewhere.example>"],
+                &raw,
+            )
+            .await
+            .expect("transaction");
+        assert!(out.is_accept(), "{from}: {out:?}");
+        assert_eq!(chgfrom(&out), rewritten, "{from}: {out:?}");
+    }
+}
