@@ -238,6 +238,31 @@ impl MessageState {
             .collect()
     }
 
+    /// Whether the message carries an Authentication-Results of ours (`our_id`) that says
+    /// `dmarc=fail` for `author`: an inbound message we judged, delivered, and now see again
+    /// from one of our own clients (a Sieve or procmail redirect, `| sendmail`). Only the
+    /// fields we delete as claiming our id are read (bounded by the header limits); a field
+    /// that says nothing about `author` does not count.
+    pub fn carries_our_dmarc_failure(&self, our_id: &str, author: &str) -> bool {
+        self.headers
+            .indexed()
+            .filter(|(f, index)| {
+                f.name_is("Authentication-Results") && self.forged_authres.contains(index)
+            })
+            .filter_map(|(f, _)| authres::parse_lenient(&f.value).ok())
+            .filter(|ar| ar.authserv_id.eq_ignore_ascii_case(our_id))
+            .flat_map(|ar| ar.results)
+            .any(|r| {
+                r.method == "dmarc"
+                    && r.result == "fail"
+                    && r.properties.iter().any(|p| {
+                        p.ptype == "header"
+                            && p.name == "from"
+                            && p.value.trim_end_matches('.').eq_ignore_ascii_case(author)
+                    })
+            })
+    }
+
     /// The header fields as they will be delivered: without the forged Authentication-Results
     /// we delete (what our signatures and seals cover).
     pub fn delivered_headers(&self) -> Vec<HeaderField> {

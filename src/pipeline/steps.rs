@@ -149,6 +149,18 @@ impl MessagePipeline {
                 signing_log.push_str(&format!(" signed={label}:withheld"));
             }
         }
+        if direction.signs()
+            && !signing.is_empty()
+            && state.carries_our_dmarc_failure(&app.authserv_id, signing.author())
+        {
+            // a stranger's forgery of our domain that we judged dmarc=fail, delivered, and
+            // now see again from our own side (a redirect re-submits it): signing it would
+            // make it pass DMARC wherever it goes next
+            for label in signing.withhold_aligned() {
+                tracing::warn!(key = %label, "not signed: the message carries our own dmarc=fail for its From domain (an inbound message re-submitted)");
+                signing_log.push_str(&format!(" signed={label}:withheld"));
+            }
+        }
         if direction.signs() && d.verdict == Verdict::Accept && !signing.is_empty() {
             let signed = signing.finish(&hashes, &state.delivered_headers(), dkim::unix_now());
             signatures = signed.headers;

@@ -468,3 +468,39 @@ async fn a_lone_cr_before_a_fold_is_signed_as_delivered() {
         m.stop().await;
     }
 }
+
+/// A stranger's forgery of our domain, judged `dmarc=fail` on the way in and delivered
+/// (enforcement off), comes back from our own side when a Sieve or procmail redirect
+/// re-submits it through sendmail(1): our own verdict in it keeps our keys from signing it
+/// (the field itself is still removed, as every field claiming our id is). A pass, another
+/// domain's failure or another host's verdict changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirected_forgery_we_judged_is_not_signed() {
+    let k = keys("");
+    let m = Milter::start(&k.config("auto", ""), &k.zone).await;
+    let body = "From: ceo@example.org\r\nTo: bob@example.net\r\nSubject: pay\r\n\r\nnow\r\n";
+    let signed = |verdict: &'static str| {
+        let m = &m;
+        async move {
+            let raw = format!("Authentication-Results: {verdict}\r\n{body}");
+            let mut mta = m.client(testkit::Profile::postfix_non_smtpd()).await;
+            mta.connect("localhost", "127.0.0.1".parse().unwrap(), 0, &[])
+                .await
+                .expect("connect");
+            let out = mta
+                .send_transaction("user@example.org", &["bob@example.net"], raw.as_bytes())
+                .await
+                .expect("message");
+            assert!(out.is_accept(), "{out:?}");
+            out.added_header("DKIM-Signature").is_some()
+        }
+    };
+    assert!(
+        !signed("mx.test.example; dmarc=fail (p=reject dis=none) header.from=example.org").await
+    );
+    assert!(!signed("MX.TEST.EXAMPLE; spf=fail; dmarc=fail header.from=Example.ORG").await);
+    assert!(signed("mx.test.example; dmarc=pass header.from=example.org").await);
+    assert!(signed("mx.test.example; dmarc=fail header.from=other.example").await);
+    assert!(signed("mx.other.example; dmarc=fail header.from=example.org").await);
+    m.stop().await;
+}
