@@ -32,6 +32,12 @@ struct EvalJson {
     headers_removed: Vec<String>,
     headers_added: Vec<String>,
     signatures: Vec<String>,
+    /// Keys that would have signed but were withheld (a stranger's or a re-submitted forgery
+    /// of their domain), as the log line's `signed=KEY:withheld`.
+    signatures_withheld: Vec<String>,
+    /// The SRS rewrite was withheld (`srs=withheld`: its domain aligns with an
+    /// unauthenticated From domain).
+    srs_withheld: bool,
     /// The DMARC disposition as applied (what an aggregate report records), RFC 9990 §3.1.1.9.
     applied_disposition: Option<String>,
     policy_overrides: Vec<String>,
@@ -178,6 +184,13 @@ fn build_report(d: &Decision) -> EvalJson {
             .map(|h| format!("{}: {}", h.name, h.one_line()))
             .collect(),
         signatures: d.signed.clone(),
+        signatures_withheld: d
+            .summary
+            .split_whitespace()
+            .filter_map(|t| t.strip_prefix("signed=")?.strip_suffix(":withheld"))
+            .map(str::to_string)
+            .collect(),
+        srs_withheld: d.summary.split_whitespace().any(|t| t == "srs=withheld"),
         applied_disposition: d.applied.as_ref().map(|a| a.disposition.to_string()),
         policy_overrides: d
             .applied
@@ -292,8 +305,18 @@ fn print_text(r: &EvalJson) -> std::io::Result<()> {
     for s in &r.signatures {
         outln!("sign:   {}", e(s))?;
     }
-    if r.direction != "inbound" && r.signatures.is_empty() {
-        outln!("sign:   none (no key for the From domain)")?;
+    if !r.signatures_withheld.is_empty() {
+        outln!(
+            "sign:   none: withheld {} (the warning above says why)",
+            e(&r.signatures_withheld.join(", "))
+        )?;
+    } else if r.direction != "inbound" && r.signatures.is_empty() {
+        outln!("sign:   none (no key for the From domain, or a From the warning above names)")?;
+    }
+    if r.srs_withheld {
+        outln!(
+            "sender: unchanged (SRS withheld: its domain aligns with an unauthenticated From domain)"
+        )?;
     }
     for h in &r.headers_removed {
         outln!("remove: {}", e(h))?;

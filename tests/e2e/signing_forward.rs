@@ -213,3 +213,60 @@ async fn forward_listener_verifies_and_signs_in_one_pass() {
     let _ = stop.send(());
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), task).await;
 }
+
+/// `eval` says which keys were withheld, not "no key for the From domain".
+#[test]
+fn eval_names_the_withheld_keys() {
+    let k = keys("[[dkim.signing]]\nfrom = \"*\"\nkeys = [\"rsa2026\"]\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, zone, msg) = (
+        dir.path().join("milter.toml"),
+        dir.path().join("zone"),
+        dir.path().join("m.eml"),
+    );
+    std::fs::write(&config, k.config("forward", "")).expect("config");
+    std::fs::write(
+        &zone,
+        format!(
+            "{}example.org TXT \"v=spf1 ip4:198.51.100.1 -all\"\n",
+            k.zone
+        ),
+    )
+    .expect("zone");
+    std::fs::write(&msg, outgoing("example.org")).expect("message");
+    let args = |json: bool| {
+        let mut a = vec![
+            "eval".to_string(),
+            msg.display().to_string(),
+            "-c".into(),
+            config.display().to_string(),
+            "--zone".into(),
+            zone.display().to_string(),
+            "--ip".into(),
+            "203.0.113.5".into(),
+            "--mail-from".into(),
+            "alice@example.org".into(),
+            "--role".into(),
+            "forward".into(),
+        ];
+        if json {
+            a.push("--json".into());
+        }
+        a
+    };
+    let run = |json| {
+        let a = args(json);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        crate::support::run_cli(&refs, None)
+    };
+    let (code, out, err) = run(false);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("sign:   none: withheld"), "{out}");
+    let (_, out, _) = run(true);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        v["signatures_withheld"].as_array().map(Vec::len),
+        Some(1),
+        "{v}"
+    );
+}
