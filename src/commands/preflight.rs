@@ -136,8 +136,17 @@ pub fn warn_about(config: &Config) {
     }
     if !config.authres.trusted_ids.is_empty() && config.authres.trusted_clients.is_empty() {
         tracing::warn!(
-            "[authres] trusted_ids is used for mail from any client: a client that reaches this host directly can write such a header (spf=pass for any domain); list the upstream hosts in trusted_clients"
+            "[authres] trusted_ids is used for mail from any client: a client that reaches this host directly can write such a header (spf=pass for any domain, which also lets a forward listener sign its forgery of our domain); list the upstream hosts in trusted_clients"
         );
+    }
+    // a network this wide makes every client ours: signed with our keys, never checked
+    for n in &config.outbound.internal_networks {
+        if n.0.prefix_len() < 8 {
+            tracing::warn!(
+                "[outbound] internal_networks contains {}: nearly every client on the internet is ours, its mail signed with our keys and never checked; list only the networks of your own hosts",
+                n.0
+            );
+        }
     }
 }
 

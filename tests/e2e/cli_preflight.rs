@@ -432,3 +432,30 @@ fn failure_reports_without_reports_are_warned_about() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("no failure reports"), "{err}");
 }
+
+/// An `internal_networks` entry wider than /8 makes nearly every client ours (signed with our
+/// keys, never checked): `config check` warns, and still passes.
+#[test]
+fn a_near_universal_internal_network_is_warned_of() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("milter.toml");
+    for net in ["0.0.0.0/0", "::/0", "::ffff:0:0/96"] {
+        std::fs::write(
+            &config,
+            format!(
+                "[[server.listen]]\nsocket = \"inet:127.0.0.1:8891\"\n[dkim]\nstate_file = \"\"\n\
+                 [outbound]\ninternal_networks = [\"{net}\"]\n"
+            ),
+        )
+        .expect("config");
+        let (code, _, err) = run_cli(
+            &["config", "check", "-c", config.to_str().expect("utf-8")],
+            None,
+        );
+        assert_eq!(code, 0, "{net}: {err}");
+        assert!(
+            err.contains("nearly every client on the internet is ours"),
+            "{net}: {err}"
+        );
+    }
+}
