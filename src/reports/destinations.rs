@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use reports::vocabulary::Mode;
 use reports::{MxStatus, ReportAddress, ReportKind, Verification};
 
 use crate::app::App;
@@ -76,12 +77,14 @@ fn denied(app: &App, address: &str) -> Option<String> {
 }
 
 /// The checks before a report goes to `uri` (RFC 9990 §4, RFC 9991 §5): `mailto:` only, the
-/// deny list, external destination verification, and the MX check when `require_mx` is on.
+/// deny list, external destination verification (organizations as `mode` finds them), and
+/// the MX check when `require_mx` is on.
 pub async fn resolve_destination(
     app: &App,
     policy_domain: &str,
     uri: &ReportAddress,
     kind: ReportKind,
+    mode: Mode,
     trouble: &mut DnsTrouble,
 ) -> Resolved {
     let Some(address) = reports::mailto_address(&uri.uri) else {
@@ -104,16 +107,17 @@ pub async fn resolve_destination(
             uri.uri
         ));
     }
-    let uris = match reports::verify_destination(&*app.resolver, policy_domain, uri, kind).await {
-        Verification::TempError(e) => {
-            trouble.note(&host);
-            return Resolved::TempError(format!("verifying {}: {e}", uri.uri));
-        }
-        Verification::NotAuthorized(why) => {
-            return skip(format!("external destination not authorized: {why}"));
-        }
-        v => v.destinations(uri),
-    };
+    let uris =
+        match reports::verify_destination(&*app.resolver, policy_domain, uri, kind, mode).await {
+            Verification::TempError(e) => {
+                trouble.note(&host);
+                return Resolved::TempError(format!("verifying {}: {e}", uri.uri));
+            }
+            Verification::NotAuthorized(why) => {
+                return skip(format!("external destination not authorized: {why}"));
+            }
+            v => v.destinations(uri),
+        };
     let mut out = Vec::new();
     for u in uris {
         let Some(a) = reports::mailto_address(&u.uri) else {
@@ -178,6 +182,7 @@ mod tests {
             "a.example",
             &uri,
             ReportKind::Aggregate,
+            Mode::Rfc9989,
             &mut DnsTrouble::default(),
         )
         .await;

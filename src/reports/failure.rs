@@ -285,6 +285,7 @@ pub async fn queue_reports(
             &policy_domain,
             uri,
             ReportKind::Failure,
+            obs.mode,
             &mut trouble,
         )
         .await

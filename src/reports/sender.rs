@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use report_store::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendState, Store};
+use reports::vocabulary::Mode;
 use reports::{Delivery, ReportAddress, ReportKind};
 use serde::Serialize;
 use tokio::sync::watch;
@@ -152,12 +153,11 @@ async fn job(
         .await?;
     let rows = period.rows;
     // the destinations of the latest policy seen (RFC 9990 §3.1 "final configuration")
-    let rua: Vec<ReportAddress> = rows
+    let (rua, mode): (Vec<ReportAddress>, Mode) = rows
         .iter()
         .rev()
-        .find_map(|(o, _)| o.published.as_ref())
-        .map(|p| p.rua.clone())
-        .unwrap_or_default();
+        .find_map(|(o, _)| o.published.as_ref().map(|p| (p.rua.clone(), o.mode)))
+        .unwrap_or((Vec::new(), Mode::Rfc9989));
     // a report of up to MAX_REPORT_ROWS rows takes up to a second of CPU to build and as
     // long again to write and compress: off the runtime's workers, which in `serve` carry
     // the milter's connections
@@ -214,6 +214,7 @@ async fn job(
             &key.policy_domain,
             uri,
             ReportKind::Aggregate,
+            mode,
             &mut summary.dns_trouble,
         )
         .await

@@ -40,7 +40,9 @@ pub use error::DmarcError;
 pub use evaluate::{Discovery, Dmarc};
 pub use from::{FromAddress, author_domains, control_character, parse_from};
 pub use input::{DkimAuth, DkimOutcome, SpfAuth, SpfOutcome, SpfScope};
-pub use orgdomain::{psl_organizational_domain, relaxed_aligned_psl};
+pub use orgdomain::{
+    psl_organizational_domain, relaxed_aligned_psl, tree_walk_organizational_domains,
+};
 pub use outcome::{
     DiscoveryMethod, Disposition, DkimCheck, DmarcOutcome, DmarcResult, Evaluation, FromProblem,
     PolicySource, Reason, RecordSource, SpfCheck,

@@ -160,6 +160,24 @@ pub(crate) async fn tree_walk_org_domain<R: Resolver + ?Sized>(
     Ok(select_org_domain(domain, &walk.found))
 }
 
+/// The organizational domains of `domains` by the DNS tree walk (RFC 9989 §4.10.2), one walk
+/// each over a shared lookup cache (two domains under one PSD ask for its record once), so
+/// callers outside DMARC evaluation (RFC 9990 §4 destination checks) decide "same
+/// organization" as alignment does. `Err(name)` names the `_dmarc` query that failed
+/// temporarily.
+pub async fn tree_walk_organizational_domains<R: Resolver + ?Sized>(
+    resolver: &R,
+    domains: &[&str],
+) -> Result<Vec<String>, String> {
+    let mut cache = LookupCache::default();
+    let mut out = Vec::with_capacity(domains.len());
+    for domain in domains {
+        let d = domain.trim_end_matches('.').to_ascii_lowercase();
+        out.push(tree_walk_org_domain(resolver, &mut cache, &d).await?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ use dns::{DnsError, Resolver};
 
 use crate::message::checked_address;
 use crate::observation::ReportAddress;
+use crate::vocabulary::Mode;
 
 /// At most this many `rua` (or `ruf`) URIs of one record are used, in the order given (RFC 9990
 /// §3.5 "up to the Receiver's limits on supported URIs"; RFC 7489 §6.2 asks for at least two).
@@ -104,8 +105,10 @@ impl Verification {
 }
 
 /// Verifies that the destination of `uri` accepts `kind` reports about `policy_domain`
-/// (RFC 9990 §4, RFC 7489 §7.1). The organizational domains are compared with the public
-/// suffix list (no DNS); when they differ, the TXT record at
+/// (RFC 9990 §4, RFC 7489 §7.1). The organizational domains are compared as `mode`'s
+/// alignment finds them: the DNS tree walk in RFC 9989 mode (RFC 9989 §4.10.2: a `psd=y`
+/// hoster's customers are different organizations), the public suffix list (no DNS) in
+/// RFC 7489 mode; when they differ, the TXT record at
 /// `<policy-domain>._report._dmarc.<destination host>` is looked up: at least one record
 /// starting with `v=DMARC1` authorizes; an override `rua` (`ruf` for failure reports) in it
 /// replaces the URI (its first [`MAX_REPORT_URIS`]), but only if all of those have the same
@@ -115,6 +118,7 @@ pub async fn verify_destination<R: Resolver + ?Sized>(
     policy_domain: &str,
     uri: &ReportAddress,
     kind: ReportKind,
+    mode: Mode,
 ) -> Verification {
     let Some(host) = destination_host(&uri.uri) else {
         return Verification::NotAuthorized(format!("no destination host in {}", uri.uri));
@@ -123,8 +127,14 @@ pub async fn verify_destination<R: Resolver + ?Sized>(
         Ok(d) if !d.is_empty() => d,
         _ => return Verification::NotAuthorized(format!("bad policy domain {policy_domain:?}")),
     };
-    if dmarc::psl_organizational_domain(&policy_domain) == dmarc::psl_organizational_domain(&host) {
-        return Verification::Internal;
+    match same_organization(resolver, &policy_domain, &host, mode).await {
+        Ok(true) => return Verification::Internal,
+        Ok(false) => {}
+        Err(name) => {
+            return Verification::TempError(format!(
+                "{name}: temporary DNS error finding the organizational domain"
+            ));
+        }
     }
     let name = format!("{policy_domain}._report._dmarc.{host}");
     if dns::normalize_name(&name).is_err() {
@@ -159,6 +169,25 @@ pub async fn verify_destination<R: Resolver + ?Sized>(
         uris.push(ReportAddress::from(o));
     }
     Verification::Authorized(uris)
+}
+
+/// Whether `a` and `b` have the same Organizational Domain under `mode` (RFC 9989 §4.10.2
+/// tree walk, or RFC 7489 §3.2 public suffix list). `Err(name)`: a temporary DNS failure.
+async fn same_organization<R: Resolver + ?Sized>(
+    resolver: &R,
+    a: &str,
+    b: &str,
+    mode: Mode,
+) -> Result<bool, String> {
+    match mode {
+        Mode::Rfc7489 => {
+            Ok(dmarc::psl_organizational_domain(a) == dmarc::psl_organizational_domain(b))
+        }
+        Mode::Rfc9989 => {
+            let orgs = dmarc::tree_walk_organizational_domains(resolver, &[a, b]).await?;
+            Ok(!orgs.is_empty() && orgs.first() == orgs.get(1))
+        }
+    }
 }
 
 /// Whether a domain can receive mail (RFC 5321 §5.1).

@@ -3,6 +3,7 @@
 
 use dns::DnsError;
 use dns::memory::{MemoryResolver, RecordType};
+use reports::vocabulary::Mode;
 use reports::{MxStatus, ReportAddress, ReportKind, Verification, mx_exists, verify_destination};
 
 fn uri(u: &str) -> ReportAddress {
@@ -20,11 +21,76 @@ async fn internal_destinations_need_no_lookup() {
         ("sub.example.com", "mailto:dmarc@reports.example.com"),
         ("example.co.uk", "mailto:d@mx.example.co.uk"),
     ] {
-        let v = verify_destination(&dns, policy, &uri(dest), ReportKind::Aggregate).await;
+        let v = verify_destination(
+            &dns,
+            policy,
+            &uri(dest),
+            ReportKind::Aggregate,
+            Mode::Rfc7489,
+        )
+        .await;
         assert_eq!(v, Verification::Internal, "{policy} {dest}");
         assert_eq!(v.destinations(&uri(dest)), vec![uri(dest)]);
     }
     assert_eq!(dns.query_count(), 0);
+}
+
+/// RFC 9989 mode: "same organization" is the tree walk's answer (RFC 9989 §4.10.2), as in
+/// alignment, not the public suffix list's. Under a `psd=y` hoster each customer is its own
+/// organization, so a customer's `rua` pointing at another customer needs that customer's
+/// `_report._dmarc` record (RFC 9990 §4); in RFC 7489 mode the PSL still decides.
+#[tokio::test]
+async fn rfc9989_mode_compares_tree_walk_organizations() {
+    let dns = MemoryResolver::from_zone(
+        r#"
+_dmarc.hoster.example TXT "v=DMARC1; p=none; psd=y"
+_dmarc.cust.hoster.example TXT "v=DMARC1; p=none; rua=mailto:victim@other.hoster.example"
+_dmarc.ok.hoster.example TXT "v=DMARC1; p=none"
+cust.hoster.example._report._dmarc.ok.hoster.example TXT "v=DMARC1"
+_dmarc.a.example TXT "v=DMARC1; p=none"
+_dmarc.slow.example TIMEOUT
+"#,
+    )
+    .unwrap();
+    let check = |policy: &'static str, dest: &'static str, mode| {
+        let dns = &dns;
+        async move { verify_destination(dns, policy, &uri(dest), ReportKind::Aggregate, mode).await }
+    };
+    let victim = "mailto:victim@other.hoster.example";
+    let v = check("cust.hoster.example", victim, Mode::Rfc9989).await;
+    assert!(matches!(v, Verification::NotAuthorized(_)), "{v:?}");
+    assert_eq!(
+        check(
+            "cust.hoster.example",
+            "mailto:d@ok.hoster.example",
+            Mode::Rfc9989
+        )
+        .await,
+        Verification::Authorized(vec![uri("mailto:d@ok.hoster.example")])
+    );
+    // the customer's own subdomain is its organization
+    assert_eq!(
+        check(
+            "cust.hoster.example",
+            "mailto:d@mx.cust.hoster.example",
+            Mode::Rfc9989
+        )
+        .await,
+        Verification::Internal
+    );
+    // an ordinary domain: the same answer as the PSL's
+    assert_eq!(
+        check("a.example", "mailto:d@reports.a.example", Mode::Rfc9989).await,
+        Verification::Internal
+    );
+    // a temporary failure of the walk is no answer
+    let v = check("a.slow.example", "mailto:d@slow.example", Mode::Rfc9989).await;
+    assert!(matches!(v, Verification::TempError(_)), "{v:?}");
+    // RFC 7489 mode keeps the public suffix list
+    assert_eq!(
+        check("cust.hoster.example", victim, Mode::Rfc7489).await,
+        Verification::Internal
+    );
 }
 
 #[tokio::test]
@@ -46,7 +112,7 @@ broken.example._report._dmarc.rx.example SERVFAIL
     let check = |policy: &'static str, kind| {
         let dns = &dns;
         let dest = dest.clone();
-        async move { verify_destination(dns, policy, &dest, kind).await }
+        async move { verify_destination(dns, policy, &dest, kind, Mode::Rfc7489).await }
     };
 
     let v = check("example.com", ReportKind::Aggregate).await;
@@ -110,7 +176,14 @@ async fn names_too_long_for_dns_are_not_authorized() {
     let label = |c: &str| c.repeat(60);
     let long = format!("{}.{}.{}.example", label("a"), label("a"), label("a"));
     let dest = format!("mailto:r@{}.example", label("b"));
-    let v = verify_destination(&dns, &long, &uri(&dest), ReportKind::Aggregate).await;
+    let v = verify_destination(
+        &dns,
+        &long,
+        &uri(&dest),
+        ReportKind::Aggregate,
+        Mode::Rfc7489,
+    )
+    .await;
     assert!(
         matches!(&v, Verification::NotAuthorized(why) if why.contains("DNS limits")),
         "{v:?}"
@@ -121,6 +194,7 @@ async fn names_too_long_for_dns_are_not_authorized() {
         "example.com",
         &uri("https://[2001:db8::1]/r"),
         ReportKind::Aggregate,
+        Mode::Rfc7489,
     )
     .await;
     assert!(matches!(v, Verification::NotAuthorized(_)));
@@ -164,7 +238,14 @@ async fn mailto_with_at_in_the_local_part_is_refused() {
         assert_eq!(reports::mailto_address(u), None, "{u}");
         assert_eq!(reports::destination_host(u), None, "{u}");
         let dns = MemoryResolver::new();
-        let v = verify_destination(&dns, "evil.example", &uri(u), ReportKind::Failure).await;
+        let v = verify_destination(
+            &dns,
+            "evil.example",
+            &uri(u),
+            ReportKind::Failure,
+            Mode::Rfc7489,
+        )
+        .await;
         assert!(v.destinations(&uri(u)).is_empty(), "{u}: {v:?}");
     }
     assert_eq!(
@@ -190,6 +271,7 @@ async fn override_lists_are_capped() {
         "big.example",
         &uri("mailto:r0@rx.example"),
         ReportKind::Aggregate,
+        Mode::Rfc7489,
     )
     .await;
     let Verification::Authorized(list) = v else {

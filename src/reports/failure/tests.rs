@@ -429,7 +429,8 @@ async fn total_rate_bounds_the_reports_of_many_domains() {
     );
     let dns = Arc::new(
         MemoryResolver::from_zone(
-            "evil.example MX 10 mx.evil.example\na.example MX 10 mx.a.example\n",
+            "evil.example MX 10 mx.evil.example\na.example MX 10 mx.a.example\n\
+             _dmarc.evil.example TXT \"v=DMARC1; p=reject\"\n",
         )
         .unwrap(),
     );
