@@ -10,7 +10,7 @@ use crate::cli::{ReportCommand, ReportSendArgs, ReportStatusArgs};
 use crate::config::Config;
 use crate::reports::period::{format_day as day, format_time as time, parse_day};
 use crate::reports::schedule::failure_pass;
-use crate::reports::sender::{PassOptions, aggregate_pass};
+use crate::reports::sender::{PassClock, PassOptions, aggregate_pass};
 
 /// Runs `report send` or `report status`.
 pub fn run(cmd: ReportCommand) -> anyhow::Result<ExitCode> {
@@ -70,10 +70,11 @@ fn send(args: ReportSendArgs) -> anyhow::Result<ExitCode> {
             immediate: true,
             stop: Some(stop.clone()),
         };
-        let mut summary = aggregate_pass(&app, &store, &holder, now, &opts).await?;
+        let clock = PassClock::starting_at(now);
+        let mut summary = aggregate_pass(&app, &store, &holder, clock, &opts).await?;
         if !args.dry_run {
             summary.failure_sent =
-                failure_pass(&app, &store, &holder, now, Some(&stop)).await?;
+                failure_pass(&app, &store, &holder, clock, Some(&stop)).await?;
         }
         let interrupted = *stop.borrow();
         if args.json {

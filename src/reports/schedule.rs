@@ -11,7 +11,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::app::App;
 
-use super::sender::{PassOptions, aggregate_pass, backoff, send_end};
+use super::sender::{PassClock, PassOptions, aggregate_pass, send_end};
 use super::smtp::SubmitError;
 
 /// Sends the queued failure reports whose time has come; once `stop` (serve's shutdown) says
@@ -20,44 +20,30 @@ pub async fn failure_pass(
     app: &App,
     store: &Store,
     holder: &str,
-    now: u64,
+    clock: PassClock,
     stop: Option<&watch::Receiver<bool>>,
 ) -> anyhow::Result<u64> {
     let cfg = &app.config.reports;
+    let now = clock.start();
     let mut sent = 0;
-    let claimed = store
-        .claim_failure_reports(holder, now, cfg.claim_timeout.get().as_secs(), 100)
-        .await?;
     let (_, from, _) = cfg.identity();
     let relay = super::relay(cfg);
-    let mut unreachable: Option<String> = None;
-    for r in claimed {
-        // not tried, back to the queue: a shutdown has begun (due at once), or the relay
-        // could not be reached for an earlier one of this pass
-        let untried = if stop.is_some_and(|s| *s.borrow()) {
-            Some(("not tried: shutting down".to_string(), now))
-        } else {
-            unreachable.as_ref().map(|why| {
-                (
-                    format!("not tried, relay unreachable: {why}"),
-                    now + backoff(0),
-                )
-            })
+    // one report claimed at a time, each at the clock's time: a lease covers one submission
+    // (100 claimed at once under one lease expired behind a slow relay, and another node
+    // then called them `uncertain`); a shutdown or an unreachable relay simply stops
+    // claiming, and the rest stay queued, untried and due
+    for _ in 0..FAILURE_REPORTS_PER_PASS {
+        if stop.is_some_and(|s| *s.borrow()) {
+            break;
+        }
+        let claimed = store
+            .claim_failure_reports(holder, clock.now(), cfg.claim_timeout.get().as_secs(), 1)
+            .await?;
+        let Some(r) = claimed.into_iter().next() else {
+            break;
         };
-        if let Some((error, next_attempt)) = untried {
-            let end = SendEnd::Retry {
-                error,
-                next_attempt,
-            };
-            store
-                .end_failure_report(r.id, holder, super::unix_now(), end)
-                .await?;
-            continue;
-        }
         let result = relay.submit(&from, &r.destination, &r.message).await;
-        if let Err(SubmitError::Unreachable(why)) = &result {
-            unreachable = Some(why.clone());
-        }
+        let unreachable = matches!(result, Err(SubmitError::Unreachable(_)));
         let end = match result {
             Ok(_) => {
                 sent += 1;
@@ -79,9 +65,16 @@ pub async fn failure_pass(
         store
             .end_failure_report(r.id, holder, super::unix_now(), end)
             .await?;
+        if unreachable {
+            break;
+        }
     }
     Ok(sent)
 }
+
+/// At most this many failure reports are sent in one pass (the rest wait for the next:
+/// every `interval`, or at once when another is queued).
+const FAILURE_REPORTS_PER_PASS: usize = 100;
 
 /// The schedule in `serve`: every `interval` (and at once when a failure report is queued)
 /// send what is due, and purge data older than `keep` once an hour.
@@ -109,7 +102,8 @@ pub async fn schedule(
         let app = shared.load_full();
         let cfg = &app.config.reports;
         let now = super::unix_now();
-        if let Err(e) = failure_pass(&app, &store, &holder, now, Some(&stop)).await {
+        let clock = PassClock::starting_at(now);
+        if let Err(e) = failure_pass(&app, &store, &holder, clock, Some(&stop)).await {
             tracing::error!("reports: sending failure reports: {e:#}");
         }
         let opts = PassOptions {
@@ -117,7 +111,15 @@ pub async fn schedule(
             ..PassOptions::default()
         };
         if aggregate && cfg.send && !opts.stopping() {
-            match aggregate_pass(&app, &store, &holder, now, &opts).await {
+            match aggregate_pass(
+                &app,
+                &store,
+                &holder,
+                PassClock::starting_at(super::unix_now()),
+                &opts,
+            )
+            .await
+            {
                 Ok(s) if s.reports > 0 => tracing::info!(
                     reports = s.reports,
                     sent = s.sent,

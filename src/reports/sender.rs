@@ -76,18 +76,61 @@ pub const MAX_REPORT_ROWS: u64 = 100_000;
 /// At most about this much stored data (JSON) is read for one report: its memory bound.
 pub const MAX_REPORT_BYTES: u64 = 64 << 20;
 
+/// A pass's clock: the time it started at (the real time, or `report send --now`), advanced
+/// by the time the pass has run. Each claim takes its time from it, so a lease
+/// (`claim_timeout`) counts from the moment of its claim, not from the start of a pass that
+/// may have spent minutes on a slow relay before it (RFC 9990 §3.5 sends once; an expired
+/// lease lets another node call our send `uncertain`).
+#[derive(Debug, Clone, Copy)]
+pub struct PassClock {
+    start: u64,
+    started: std::time::Instant,
+}
+
+impl PassClock {
+    /// A clock that reads `now` at this instant.
+    pub fn starting_at(now: u64) -> Self {
+        Self {
+            start: now,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// A clock that read `start` `ago` before this instant (tests: a long pass without waiting).
+    #[cfg(test)]
+    pub fn started_ago(start: u64, ago: std::time::Duration) -> Self {
+        let now = std::time::Instant::now();
+        Self {
+            start,
+            started: now.checked_sub(ago).unwrap_or(now),
+        }
+    }
+
+    /// The pass's start time (periods due, rate windows: one view for the whole pass).
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// The time now on this clock (claims).
+    pub fn now(&self) -> u64 {
+        self.start.saturating_add(self.started.elapsed().as_secs())
+    }
+}
+
 pub(super) fn backoff(attempts: u64) -> u64 {
     (300u64 << attempts.min(6)).min(6 * 3600)
 }
 
-/// Sends the aggregate reports due at `now` (the previous days', from `send_hour` on).
+/// Sends the aggregate reports due at the clock's start (the previous days', from
+/// `send_hour` on).
 pub async fn aggregate_pass(
     app: &App,
     store: &Store,
     holder: &str,
-    now: u64,
+    clock: PassClock,
     opts: &PassOptions,
 ) -> anyhow::Result<PassSummary> {
+    let now = clock.start();
     let cfg = &app.config.reports;
     let mut summary = PassSummary::default();
     let due_by = if opts.immediate {
@@ -112,7 +155,7 @@ pub async fn aggregate_pass(
             break;
         }
         summary.reports += 1;
-        if let Err(e) = job(app, store, holder, &key, now, opts, &mut summary).await {
+        if let Err(e) = job(app, store, holder, &key, clock, opts, &mut summary).await {
             tracing::error!(
                 policy_domain = %key.policy_domain,
                 period = key.period_begin,
@@ -128,18 +171,17 @@ async fn job(
     store: &Store,
     holder: &str,
     key: &PeriodKey,
-    now: u64,
+    clock: PassClock,
     opts: &PassOptions,
     summary: &mut PassSummary,
 ) -> anyhow::Result<()> {
     let cfg = &app.config.reports;
+    let now = clock.start();
+    let lease = cfg.claim_timeout.get().as_secs();
     let attempts = if opts.dry_run.is_some() {
         0
     } else {
-        match store
-            .claim_job(key, holder, now, cfg.claim_timeout.get().as_secs())
-            .await?
-        {
+        match store.claim_job(key, holder, clock.now(), lease).await? {
             Claim::Claimed { attempts } => attempts,
             Claim::Busy { .. } => {
                 summary.busy += 1;
@@ -367,6 +409,15 @@ async fn job(
                 }
                 if summary.relay_unreachable || opts.stopping() {
                     continue; // stays pending: the job is retried
+                }
+                // each submission may take `smtp_timeout` per step: the lease is renewed
+                // before it, and a job another sender took over (ours expired) is left to it
+                if !matches!(
+                    store.claim_job(key, holder, clock.now(), lease).await?,
+                    Claim::Claimed { .. }
+                ) {
+                    tracing::warn!(policy_domain = %key.policy_domain, "reports: the report's claim was taken over; its other destinations are left to that sender");
+                    return Ok(());
                 }
                 let Some(attempts) = store.begin_send(key, &dest, holder, now).await? else {
                     continue; // settled, not yet due, or taken by another sender
