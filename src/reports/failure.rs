@@ -219,8 +219,10 @@ pub async fn queue_reports(
         header.extend_from_slice(&f.value);
         header.extend_from_slice(b"\r\n");
     }
-    if reports::is_feedback_report(&header) {
-        tracing::debug!(%policy_domain, "reports: no failure report about a failure report");
+    // a report or a bounce (of our own report to a dead ruf mailbox, say) gets none: each
+    // answer would bring another bounce (RFC 9991 §5.1, RFC 3834 §2)
+    if let Some(why) = reports::automatic_message(&header, &c.envelope.mail_from) {
+        tracing::debug!(%policy_domain, ?why, "reports: no failure report about automatic mail");
         return outcome;
     }
     let failed = FailedMessage {

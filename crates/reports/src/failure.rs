@@ -498,6 +498,8 @@ pub fn failure_report_message(
         &format!("DMARC failure report: {what} from {}", obs.source_ip),
     ));
     put(&header("Message-ID", &message_id));
+    // RFC 3834 §5: automatic mail, so auto-responders (and careful receivers) answer it not
+    put("Auto-Submitted: auto-generated\r\n");
     put("MIME-Version: 1.0\r\n");
     put(&format!(
         "Content-Type: multipart/report; report-type=feedback-report;\r\n boundary=\"{b}\"\r\n\r\n"

@@ -9,7 +9,8 @@
 //! - [`aggregate_report_deliveries`] / [`aggregate_report_message`]: the report mail
 //!   (RFC 9990 §3.5.2), honouring `!size`.
 //! - [`failure_reports_requested`] and [`failure_report_message`]: RFC 9991 failure reports
-//!   in ARF (RFC 5965, RFC 6591), optionally redacted (RFC 6590).
+//!   in ARF (RFC 5965, RFC 6591), optionally redacted (RFC 6590); none about reports and
+//!   bounces ([`automatic_message`], RFC 9991 §5.1).
 //!
 //! Receiving (issue "DMARC reports in"):
 //! - [`extract_reports`]: every report in an XML, gzip, zip, mail or mbox input, within
@@ -27,6 +28,7 @@ pub mod failure;
 pub mod feedback;
 pub mod fuzzing;
 pub mod limits;
+pub mod loop_guard;
 pub mod mail;
 pub mod message;
 mod mime;
@@ -54,6 +56,7 @@ pub use feedback::{
     PolicyPublished, Record, ReportMetadata, Row, SpfAuthResult,
 };
 pub use limits::Limits;
+pub use loop_guard::{AutomaticMessage, ReportType, automatic_message};
 pub use mail::{
     Delivery, MailOptions, aggregate_report_deliveries, aggregate_report_message, report_filename,
     report_subject,

@@ -160,6 +160,8 @@ pub fn aggregate_report_message(
         &report_subject(policy_domain, &opts.submitter, &report_id),
     ));
     m.push_str(&header("Message-ID", &message_id));
+    // RFC 3834 §5: automatic mail, so auto-responders answer it not
+    m.push_str("Auto-Submitted: auto-generated\r\n");
     m.push_str("MIME-Version: 1.0\r\n");
     m.push_str(&format!(
         "Content-Type: multipart/mixed;\r\n boundary=\"{b}\"\r\n\r\n"

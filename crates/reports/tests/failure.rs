@@ -215,6 +215,8 @@ fn dmarc_failure_report_has_the_afrf_structure() {
         head.contains("Content-Type: multipart/report; report-type=feedback-report;\r\n boundary=")
     );
     assert!(head.contains("From: dmarc-failures@rx.example\r\nTo: ruf@example.com\r\n"));
+    // RFC 3834 §5: automatic mail (auto-responders must not answer it)
+    assert!(head.contains("\r\nAuto-Submitted: auto-generated\r\n"));
     assert_eq!(parts.len(), 3);
     assert!(parts[0].starts_with("\r\nContent-Type: text/plain; charset=us-ascii\r\n"));
     assert!(parts[0].contains("received from\r\nIP 192.0.2.2 on 2023-11-14 22:13:20 UTC."));

@@ -124,6 +124,8 @@ async fn evaluated_mail_becomes_a_report_mail_that_reads_back() {
         "{text}"
     );
     assert!(text.contains("MIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n boundary="));
+    // RFC 3834 §5: automatic mail (auto-responders must not answer it)
+    assert!(text.contains("\r\nAuto-Submitted: auto-generated\r\n"));
     assert!(text.contains("Content-Type: text/plain; charset=us-ascii\r\n"));
     assert!(text.contains(&format!(
         "Content-Type: application/gzip;\r\n name=\"{filename}\""

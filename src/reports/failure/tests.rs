@@ -274,11 +274,13 @@ fn the_retry_list_is_bounded_and_drops_the_oldest() {
     assert_eq!((none.len(), none.given_up()), (0, 1));
 }
 
-/// A failed message that is itself an ARF report (RFC 5965 §2) gets no failure report: two
-/// receivers whose failure reports fail DMARC at each other would otherwise answer each
-/// other's reports for as long as both fail (RFC 9991 §5.1 warns of such loops).
+/// A failed message that is itself an ARF report (RFC 5965 §2), a bounce or other automatic
+/// mail gets no failure report: two receivers whose failure reports fail DMARC at each other
+/// would otherwise answer each other's reports for as long as both fail, and a dead `ruf`
+/// mailbox would bounce each report back to be reported again (RFC 9991 §5.1 warns of such
+/// loops).
 #[tokio::test]
-async fn no_failure_report_about_a_failure_report() {
+async fn no_failure_report_about_a_report_or_a_bounce() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("reports.db");
     let toml = format!(
@@ -307,7 +309,8 @@ async fn no_failure_report_about_a_failure_report() {
     let none = queue_once(&app, &store, &arf).await;
     assert_eq!(none.queued, 0);
     assert!(queued(&store).await.is_empty());
-    // a delivery status notification is no ARF report: it is reported as any other message
+    // a bounce (RFC 3464 delivery status notification) of one of our reports to a dead ruf
+    // mailbox: a report about it would bounce too, report → DSN → report for ever
     let mut dsn = candidate(&[INTERNAL]);
     let mut headers = (*dsn.headers.take().unwrap()).clone();
     headers.push(field(
@@ -315,8 +318,27 @@ async fn no_failure_report_about_a_failure_report() {
         " multipart/report; report-type=delivery-status; boundary=b2",
     ));
     dsn.headers = Some(Arc::new(headers));
-    let one = queue_once(&app, &store, &dsn).await;
+    assert_eq!(queue_once(&app, &store, &dsn).await.queued, 0);
+    // the null reverse-path: a bounce or an auto-reply (RFC 3834 §3.2) in any form
+    let mut null_sender = candidate(&[INTERNAL]);
+    null_sender.envelope.mail_from = String::new();
+    assert_eq!(queue_once(&app, &store, &null_sender).await.queued, 0);
+    assert!(queued(&store).await.is_empty());
+    // ordinary mail is reported, and the report says it is automatic (RFC 3834 §5)
+    let one = queue_once(&app, &store, &candidate(&[INTERNAL])).await;
     assert_eq!(one.queued, 1);
+    let rows = store
+        .read(vec![Stmt::new(
+            "SELECT message FROM failure_reports",
+            Vec::new(),
+        )])
+        .await
+        .unwrap();
+    let message = rows[0][0].opt_blob(0).unwrap().unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&message).contains("\r\nAuto-Submitted: auto-generated\r\n"),
+        "no Auto-Submitted field"
+    );
 }
 
 /// `fo=d` asks for one report per failed signature, and a message may carry a hundred: once
