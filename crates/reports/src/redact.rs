@@ -5,8 +5,9 @@
 //! The domain stays, so the Domain Owner still sees which domains were involved; the same
 //! local part always gives the same token under one key, so reports can be correlated; without
 //! the key the local part cannot be recovered by trying likely names. Local parts are found as
-//! runs of RFC 5322 `atext`, `.` and UTF-8 (RFC 6532) before an `@` followed by a domain;
-//! quoted local parts (`"john doe"@example.com`) are not recognized. A leading `i=`,
+//! runs of RFC 5322 `atext`, `.` and UTF-8 (RFC 6532), or quoted strings
+//! (`"john doe"@example.com`), before an `@` followed by a domain, with CFWS (white space,
+//! comments) allowed on either side of the `@` (RFC 5322 §3.4.1). A leading `i=`,
 //! `smtp.mailfrom=` and the like (DKIM and Authentication-Results tags) is kept out of the
 //! local part. Display names are not touched.
 
@@ -42,23 +43,31 @@ impl RedactionKey {
             .and_then(|r| r.iter().position(|&b| b == b'@'))
         {
             let at = i + at;
-            let start = text
-                .get(..at)
-                .and_then(|before| before.iter().rposition(|&b| !is_local_char(b)))
-                .map_or(0, |p| p + 1)
-                .max(copied);
-            let domain_len = text.get(at + 1..).map_or(0, |after| {
+            // RFC 5322 §3.4.1 allows CFWS around the `@` (`alice (x) @ example.com`)
+            let end = skip_cfws_back(text, copied, at);
+            let start = match end.checked_sub(1).and_then(|e| text.get(e)) {
+                Some(b'"') => quoted_string_start(text, copied, end),
+                _ => {
+                    let run = text
+                        .get(..end)
+                        .and_then(|before| before.iter().rposition(|&b| !is_local_char(b)))
+                        .map_or(0, |p| p + 1)
+                        .max(copied);
+                    // `i=alice@…`, `smtp.mailfrom=alice@…`: the tag is not part of the local part
+                    run + tag_prefix_len(text.get(run..end).unwrap_or_default())
+                }
+            };
+            let domain_start = skip_cfws_forward(text, at + 1);
+            let domain_len = text.get(domain_start..).map_or(0, |after| {
                 after.iter().take_while(|&&b| is_domain_char(b)).count()
             });
-            // `i=alice@…`, `smtp.mailfrom=alice@…`: the tag is not part of the local part
-            let start = start + tag_prefix_len(text.get(start..at).unwrap_or_default());
-            if start < at && domain_len > 0 {
+            if start < end && domain_len > 0 {
                 out.extend_from_slice(text.get(copied..start).unwrap_or_default());
                 out.extend_from_slice(
-                    self.token(text.get(start..at).unwrap_or_default())
+                    self.token(text.get(start..end).unwrap_or_default())
                         .as_bytes(),
                 );
-                copied = at;
+                copied = end;
             }
             i = at + 1;
         }
@@ -109,10 +118,83 @@ fn is_local_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b) || b >= 0x80
 }
 
-/// A domain's letters, digits, `.`, `-`, an address literal's `[`, and UTF-8 (U-labels,
+/// A domain's letters, digits, `.`, `-`, `_` (RFC 2181 §11: any octet in a DNS label, and
+/// `_dmarc`-style labels are common), an address literal's `[`, and UTF-8 (U-labels,
 /// RFC 6532 §3.2).
 fn is_domain_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'[' || b >= 0x80
+    b.is_ascii_alphanumeric() || b"._-[".contains(&b) || b >= 0x80
+}
+
+/// Where the CFWS (RFC 5322 §3.2.2: white space, folding, comments, nested) that ends at
+/// `end` begins, not before `floor`.
+fn skip_cfws_back(text: &[u8], floor: usize, end: usize) -> usize {
+    let mut j = end;
+    while j > floor {
+        match text.get(j - 1) {
+            Some(b' ' | b'\t' | b'\r' | b'\n') => j -= 1,
+            Some(b')') => {
+                let mut depth = 0usize;
+                let mut k = j;
+                let open = loop {
+                    if k <= floor {
+                        break None;
+                    }
+                    k -= 1;
+                    match text.get(k) {
+                        Some(b')') => depth += 1,
+                        Some(b'(') => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break Some(k);
+                            }
+                        }
+                        _ => {}
+                    }
+                };
+                match open {
+                    Some(k) => j = k,
+                    None => break,
+                }
+            }
+            _ => break,
+        }
+    }
+    j
+}
+
+/// Where the CFWS that begins at `start` ends.
+fn skip_cfws_forward(text: &[u8], start: usize) -> usize {
+    let mut j = start;
+    let mut depth = 0usize;
+    while let Some(&b) = text.get(j) {
+        match b {
+            b'(' => depth += 1,
+            b')' if depth > 0 => depth -= 1,
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            _ if depth > 0 => {}
+            _ => break,
+        }
+        j += 1;
+    }
+    j
+}
+
+/// The start of the quoted string (RFC 5322 §3.2.4, `\"` escapes kept inside) that ends with
+/// the `"` just before `end`, not before `floor`; `end` when there is none.
+fn quoted_string_start(text: &[u8], floor: usize, end: usize) -> usize {
+    let mut k = end.saturating_sub(1);
+    while k > floor {
+        k -= 1;
+        if text.get(k) == Some(&b'"') {
+            let backslashes = text
+                .get(floor..k)
+                .map_or(0, |b| b.iter().rev().take_while(|&&c| c == b'\\').count());
+            if backslashes % 2 == 0 {
+                return k;
+            }
+        }
+    }
+    end
 }
 
 #[cfg(test)]
@@ -135,8 +217,8 @@ mod tests {
             )
         );
         assert_eq!(
-            key.redact(b"no address @ here or@"),
-            b"no address @ here or@"
+            key.redact(b"no address @, here or@"),
+            b"no address @, here or@"
         );
         assert_ne!(RedactionKey(b"other".to_vec()).token(b"alice"), t);
         assert_eq!(
@@ -144,6 +226,33 @@ mod tests {
             format!("{}@x.example", key.token(b"bob"))
         );
         assert_eq!(key.redact_address(""), "");
+    }
+
+    /// RFC 6590 §4 asks for the local part of every address: one written with CFWS before
+    /// the `@` (RFC 5322 §3.4.1, `obs-local-part` included), a comment, a quoted local part,
+    /// or a domain with an `_` label was left in clear.
+    #[test]
+    fn local_parts_in_every_address_form_are_replaced() {
+        let key = RedactionKey(b"secret".to_vec());
+        let text = b"To: \"secret2\"@rx.example, secret3 @rx.example, \
+            secret4@_priv.rx.example, secret5(c)@rx.example, secret6 (a (b)) @ rx.example, \
+            \"se\\\"cret7\"@rx.example\r\n";
+        let out = String::from_utf8(key.redact(text)).unwrap();
+        assert!(!out.contains("secret"), "{out}");
+        let t = |l: &str| key.token(l.as_bytes());
+        assert_eq!(
+            out,
+            format!(
+                "To: {}@rx.example, {} @rx.example, {}@_priv.rx.example, {}(c)@rx.example, \
+                 {} (a (b)) @ rx.example, {}@rx.example\r\n",
+                t("\"secret2\""),
+                t("secret3"),
+                t("secret4"),
+                t("secret5"),
+                t("secret6"),
+                t("\"se\\\"cret7\"")
+            )
+        );
     }
 
     #[test]
