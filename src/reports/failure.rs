@@ -9,7 +9,7 @@ pub mod retry;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -278,6 +278,9 @@ pub async fn queue_reports(
         }
     }
     let mut trouble = DnsTrouble::default();
+    // one report per address and kind, as aggregate reports: two URIs may lead to one address
+    // (written twice in another case, or a destination's override naming it again)
+    let mut addressed: HashSet<String> = HashSet::new();
     for uri in &published.ruf {
         if only.is_some_and(|only| !only.contains(&uri.uri)) {
             continue;
@@ -307,6 +310,9 @@ pub async fn queue_reports(
         };
         for address in destinations.into_iter().map(|d| d.address) {
             let destination = address.to_ascii_lowercase();
+            if !addressed.insert(destination.clone()) {
+                continue;
+            }
             for kind in &kinds {
                 if !total.allows(&cfg.failure.total_rate, now) {
                     tracing::debug!(%policy_domain, "reports: failure report rate limited (total_rate)");

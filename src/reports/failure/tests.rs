@@ -483,3 +483,40 @@ async fn total_rate_bounds_the_reports_of_many_domains() {
     let later = queue_reports(&app, &store, &c, None, 1_700_003_601, None, &mut total).await;
     assert_eq!(later.queued, 1);
 }
+
+/// Two `ruf` URIs that lead to one address — the same mailbox written twice in another case,
+/// or an external destination whose override names an address already listed — get one
+/// report, as aggregate reports do: the same report twice to one mailbox is a duplicate.
+#[tokio::test]
+async fn one_failure_report_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reports.db");
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc-reports@rx.example\"\n\
+         [reports.failure]\nenabled = true\n",
+        db.display()
+    );
+    let dns: Arc<dyn Resolver> = Arc::new(
+        MemoryResolver::from_zone(
+            "a.example MX 10 mx.a.example\n\
+             dup.example MX 10 mx.dup.example\n\
+             a.example._report._dmarc.dup.example TXT \"v=DMARC1; ruf=mailto:r@dup.example\"\n",
+        )
+        .unwrap(),
+    );
+    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db.clone()), 1_700_000_000)
+        .await
+        .unwrap();
+    let c = candidate(&[
+        "mailto:r@dup.example",
+        "mailto:R@Dup.example",
+        "mailto:other@dup.example",
+        INTERNAL,
+    ]);
+    let outcome = queue_once(&app, &store, &c).await;
+    assert_eq!(outcome.queued, 2);
+    let destinations: Vec<String> = queued(&store).await.into_iter().map(|(d, _)| d).collect();
+    assert_eq!(destinations, ["r@dup.example", "ruf@a.example"]);
+}
