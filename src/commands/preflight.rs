@@ -191,6 +191,9 @@ fn checks(
     crate::dashboard::Access::from_config(&config)?;
     let resolver = super::common::counted_resolver(&config, dns, dns_stats)?;
     let app = App::new(config, resolver)?;
+    if let Some(warning) = crate::reports::unsigned_reports_warning(&app) {
+        tracing::warn!("{warning}");
+    }
     if let Some(user) = &run_as {
         let keys: Vec<&std::path::Path> = app
             .config

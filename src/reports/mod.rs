@@ -84,12 +84,61 @@ pub fn relay(cfg: &ReportsConfig) -> smtp::Relay {
     }
 }
 
-/// DKIM-signs a report mail with our keys for the domain of its `From:` (the signing table
-/// decides, as for our users' mail); unsigned when there is none. Signatures go on top.
+/// The keys that sign report mail from `domain` so that it passes DMARC (RFC 9990 §3.5.2,
+/// RFC 9991 §5.1): those for the domain itself (the signing table decides, as for our users'
+/// mail), else those of its closest parent domain in the same organization, whose signature
+/// is aligned under relaxed alignment (`adkim=r`, the default; RFC 9989 §4.4.1), e.g. a key
+/// of `example.com` for reports from `dmarc@reports.example.com`.
+pub fn report_signing_keys<'a>(app: &'a App, domain: &str) -> Vec<&'a crate::signing::LoadedKey> {
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    let own = app.signing.for_domain(&domain);
+    if !own.is_empty() {
+        return own;
+    }
+    let org = dmarc::psl_organizational_domain(&domain);
+    let mut name = domain.as_str();
+    while let Some((_, parent)) = name.split_once('.') {
+        if parent.len() < org.len() {
+            break;
+        }
+        let keys: Vec<_> = app
+            .signing
+            .for_domain(parent)
+            .into_iter()
+            .filter(|k| k.domain == parent)
+            .collect();
+        if !keys.is_empty() {
+            return keys;
+        }
+        name = parent;
+    }
+    Vec::new()
+}
+
+/// The warning for reports that would go out unsigned: no key signs for the `from` domain of
+/// reports (nor for a parent in its organization), so they fail DMARC wherever it is checked
+/// (RFC 9990 §3.5.2 asks for an aligned pass). `None` when reports are off or signed.
+pub fn unsigned_reports_warning(app: &App) -> Option<String> {
+    let cfg = &app.config.reports;
+    if !cfg.enabled || cfg.email.trim().is_empty() {
+        return None;
+    }
+    let (_, from, _) = cfg.identity();
+    let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
+    report_signing_keys(app, domain).is_empty().then(|| {
+        format!(
+            "reports: no [[dkim.key]] signs for {domain} (nor for a parent domain of it): reports from {from} are sent unsigned and fail DMARC at receivers that check them (RFC 9990 §3.5.2); add a key for {domain} or its organizational domain"
+        )
+    })
+}
+
+/// DKIM-signs a report mail with the keys of [`report_signing_keys`] for the domain of its
+/// `From:`; unsigned when there is none (`config check` and `serve` warn of it at start).
+/// Signatures go on top.
 pub fn sign(app: &App, from: &str, message: Vec<u8>, now: u64) -> Vec<u8> {
     let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
     let mut fields = String::new();
-    for key in app.signing.for_domain(domain) {
+    for key in report_signing_keys(app, domain) {
         match dkim::sign_message(&key.signer, &message, now) {
             Ok(h) => fields.push_str(&h.to_field()),
             Err(e) => tracing::error!(key = %key.id, "reports: cannot DKIM-sign a report: {e}"),

@@ -167,3 +167,41 @@ async fn failure_reports_turned_on_by_a_reload_are_produced() {
         "no failure report after the reload turned them on"
     );
 }
+
+/// Report mail must pass DMARC (RFC 9990 §3.5.2): reports from a subdomain of a domain we
+/// hold a key for are signed with that key (aligned under relaxed alignment), and a `from`
+/// domain no key covers is warned of at start instead of going out unsigned in silence.
+#[test]
+fn reports_are_signed_by_a_parent_key_or_warned_of() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dkim::generate_key(dkim::KeyAlgorithm::Ed25519).unwrap();
+    let path = dir.path().join("k.pem");
+    std::fs::write(&path, key.private_key_pem.as_bytes()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let app_from = |email: &str| {
+        let toml = format!(
+            "[[dkim.key]]\ndomain = \"rx.example\"\nselector = \"s1\"\npath = \"{}\"\n\
+             [reports]\nenabled = true\nstore = \"sqlite:/nonexistent/r.db\"\nemail = \"{email}\"\n",
+            path.display()
+        );
+        let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone("").unwrap());
+        App::new(Config::parse(&toml).unwrap(), dns).unwrap()
+    };
+    let message = b"From: r@x\r\nSubject: report\r\n\r\nbody\r\n".to_vec();
+    for email in ["dmarc@rx.example", "dmarc@reports.rx.example"] {
+        let app = app_from(email);
+        assert_eq!(super::unsigned_reports_warning(&app), None, "{email}");
+        let signed = super::sign(&app, email, message.clone(), 1_700_000_000);
+        let text = String::from_utf8_lossy(&signed);
+        assert!(text.starts_with("DKIM-Signature:"), "{email}: {text}");
+        assert!(text.contains("d=rx.example;"), "{email}: {text}");
+    }
+    let app = app_from("dmarc@other.example");
+    let warning = super::unsigned_reports_warning(&app).unwrap();
+    assert!(warning.contains("other.example"), "{warning}");
+    assert_eq!(
+        super::sign(&app, "dmarc@other.example", message.clone(), 1_700_000_000),
+        message
+    );
+}
