@@ -283,13 +283,18 @@ fn trunc(s: &str) -> String {
     s.chars().take(300).collect()
 }
 
-/// The message as DATA (RFC 5321 §4.5.2): lines starting with `.` get another `.`, bare LF
-/// becomes CRLF, and it ends with CRLF.
+/// The message as DATA (RFC 5321 §4.5.2): lines starting with `.` get another `.`, a bare LF
+/// or a bare CR becomes CRLF (RFC 5321 §2.3.8: CR and LF only together; relays such as
+/// Sendmail 8.18 refuse a bare CR), and it ends with CRLF.
 pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + message.len() / 50 + 8);
     let mut at_line_start = true;
     let mut prev = 0u8;
     for &b in message {
+        if prev == b'\r' && b != b'\n' {
+            out.push(b'\n');
+            at_line_start = true;
+        }
         if at_line_start && b == b'.' {
             out.push(b'.');
         }
@@ -299,6 +304,9 @@ pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
         out.push(b);
         at_line_start = b == b'\n';
         prev = b;
+    }
+    if prev == b'\r' {
+        out.push(b'\n');
     }
     if !out.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");
@@ -360,5 +368,10 @@ mod tests {
             b"a\r\n..b\r\n...c\r\nd\r\n".to_vec()
         );
         assert_eq!(dot_stuff(b".\r\n"), b"..\r\n".to_vec());
+        // a bare CR never reaches the relay (RFC 5321 §2.3.8), nor a `.` line after one
+        assert_eq!(
+            dot_stuff(b"a\rb\r\n.c\r.d\r"),
+            b"a\r\nb\r\n..c\r\n..d\r\n".to_vec()
+        );
     }
 }

@@ -541,8 +541,13 @@ fn field(name: &str, value: &str) -> String {
     }
 }
 
-/// A body that `message/rfc822` can carry in 7bit/8bit: lines of at most 998 octets, no NUL
-/// (RFC 5322 §2.1.1, RFC 2045 §2.8); else only the header is sent.
+/// A body that `message/rfc822` can carry in 7bit/8bit: lines of at most 998 octets, no NUL,
+/// CR only before LF (RFC 5322 §2.1.1, RFC 2045 §2.8; RFC 5321 §2.3.8: relays such as
+/// Sendmail 8.18 refuse a bare CR); else only the header is sent.
 fn lines_fit(body: &[u8]) -> bool {
-    !body.contains(&0) && body.split(|&b| b == b'\n').all(|l| l.len() <= 999)
+    let bare_cr = body
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\r' && body.get(i + 1) != Some(&b'\n'));
+    !bare_cr && !body.contains(&0) && body.split(|&b| b == b'\n').all(|l| l.len() <= 999)
 }

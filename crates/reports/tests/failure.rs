@@ -406,6 +406,35 @@ fn hostile_message_content_stays_inside_its_part() {
     .unwrap();
     let (_, parts) = split_parts(&msg);
     assert!(parts[2].contains("Content-Transfer-Encoding: 8bit\r\n\r\nSubject: ünïcode\r\n"));
+    // a bare CR (RFC 2045 §2.8: CR only in CRLF; RFC 5321 §2.3.8, Sendmail refuses it) cannot go
+    // as 7bit/8bit either: the header block goes base64, and no bare CR reaches the relay
+    let bare_cr = "Subject: caf\u{e9} and bare\rCR\r\n";
+    let failed = FailedMessage {
+        header: bare_cr.as_bytes(),
+        ..failed
+    };
+    let msg = failure_report_message(
+        &o,
+        FailureKind::Dmarc,
+        &failed,
+        "ruf@example.com",
+        1,
+        &options(),
+    )
+    .unwrap();
+    let (_, parts) = split_parts(&msg);
+    assert!(
+        parts[2]
+            .contains("Content-Type: text/rfc822-headers\r\nContent-Transfer-Encoding: base64\r\n"),
+        "{}",
+        parts[2]
+    );
+    assert!(
+        !msg.iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'\r' && msg.get(i + 1) != Some(&b'\n')),
+        "a bare CR in the report"
+    );
     assert!(
         failure_report_message(
             &o,
