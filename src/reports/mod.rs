@@ -3,6 +3,7 @@
 //! reports and purges old data. All of it lives outside `App`, so a SIGHUP reload neither
 //! stops it nor loses records; each pass reads the current configuration and signing keys.
 
+pub mod clock;
 pub mod destinations;
 pub mod failure;
 pub mod inbox;
