@@ -14,6 +14,7 @@ pub mod recorder;
 pub mod schedule;
 pub mod sender;
 pub mod smtp;
+pub mod submission;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,8 +11,9 @@ use tokio::sync::{Notify, watch};
 
 use crate::app::App;
 
-use super::sender::{PassClock, PassOptions, aggregate_pass, send_end};
+use super::sender::{PassClock, PassOptions, aggregate_pass};
 use super::smtp::SubmitError;
+use super::submission::send_end;
 
 /// Sends the queued failure reports whose time has come; once `stop` (serve's shutdown) says
 /// true, the rest of those claimed are handed back untried, due at once.

@@ -15,8 +15,10 @@ use crate::app::App;
 
 pub use super::clock::PassClock;
 use super::destinations::{DnsTrouble, Resolved, resolve_destination};
-use super::smtp::SubmitError;
+use super::submission::submit;
 
+#[cfg(test)]
+mod claims_and_limits;
 #[cfg(test)]
 mod tests;
 
@@ -246,15 +248,24 @@ async fn job(
                     }
                     addresses += usize::from(!known);
                     new_sends.push(NewSend {
-                        destination,
+                        destination: destination.clone(),
                         uri: uri.uri.clone(),
                         state: SendState::Pending,
                         note: None,
                     });
-                    to_send.push(ReportAddress {
-                        uri: format!("mailto:{a}"),
-                        max_size,
-                    });
+                    // one message per address: reached by two URIs (`r@x!1k` and `r@x`), it
+                    // gets the report under the more generous limit (RFC 7489 §6.2: the
+                    // limited URI alone may not take it; the other may)
+                    match to_send.iter_mut().find(|t| {
+                        reports::mailto_address(&t.uri)
+                            .is_some_and(|t| t.eq_ignore_ascii_case(&destination))
+                    }) {
+                        Some(t) => t.max_size = t.max_size.zip(max_size).map(|(x, y)| x.max(y)),
+                        None => to_send.push(ReportAddress {
+                            uri: format!("mailto:{a}"),
+                            max_size,
+                        }),
+                    }
                 }
             }
             Resolved::Skip { destination, why } => {
@@ -270,6 +281,15 @@ async fn job(
         }
     }
     let mail = super::mail_options(cfg);
+    let limits: Vec<(String, Option<u64>)> = to_send
+        .iter()
+        .filter_map(|t| {
+            Some((
+                reports::mailto_address(&t.uri)?.to_ascii_lowercase(),
+                t.max_size,
+            ))
+        })
+        .collect();
     let (feedback, deliveries) = {
         let mail = mail.clone();
         tokio::task::spawn_blocking(move || {
@@ -346,6 +366,25 @@ async fn job(
             }
             Delivery::Send { address, message } => {
                 let dest = address.to_ascii_lowercase();
+                // `!size` is about the message submitted (RFC 7489 §7.2.1), signature included
+                let message = super::sign(app, &mail.from, message, super::unix_now());
+                let limit = limits
+                    .iter()
+                    .find(|(a, _)| *a == dest)
+                    .and_then(|(_, l)| *l);
+                if let Some(limit) = limit.filter(|l| message.len() as u64 > *l) {
+                    let note = format!(
+                        "the report ({} bytes) exceeds the destination's !size limit ({limit})",
+                        message.len()
+                    );
+                    if store
+                        .settle_pending(key, &dest, SendState::Skipped, &note, 0, now)
+                        .await?
+                    {
+                        summary.skipped += 1;
+                    }
+                    continue;
+                }
                 if store
                     .sends_to_since(&dest, now.saturating_sub(window))
                     .await?
@@ -382,7 +421,6 @@ async fn job(
                 let Some(attempts) = store.begin_send(key, &dest, holder, now).await? else {
                     continue; // settled, not yet due, or taken by another sender
                 };
-                let message = super::sign(app, &mail.from, message, super::unix_now());
                 let end = submit(app, &mail.from, &address, &message, now, key, attempts).await;
                 let end = match end {
                     Ok(end) => end,
@@ -484,68 +522,6 @@ async fn job(
         )
         .await?;
     Ok(())
-}
-
-/// Submits one report; maps the outcome to the store's terms (`Err` when the relay could not
-/// be reached).
-async fn submit(
-    app: &App,
-    from: &str,
-    to: &str,
-    message: &[u8],
-    now: u64,
-    key: &PeriodKey,
-    attempts: u64,
-) -> Result<SendEnd, SendEnd> {
-    let cfg = &app.config.reports;
-    let relay = super::relay(cfg);
-    match relay.submit(from, to, message).await {
-        Ok(reply) => {
-            tracing::info!(policy_domain = %key.policy_domain, period = key.period_begin, to, %reply, "reports: aggregate report sent");
-            Ok(SendEnd::Sent {
-                message_id: super::message_id(message),
-                size: message.len() as u64,
-            })
-        }
-        Err(e) => {
-            let unreachable = matches!(e, SubmitError::Unreachable(_));
-            let end = send_end(
-                e,
-                attempts.saturating_sub(1),
-                cfg.max_attempts,
-                now,
-                |msg| {
-                    tracing::warn!(policy_domain = %key.policy_domain, to, "reports: {msg}");
-                },
-            );
-            if unreachable { Err(end) } else { Ok(end) }
-        }
-    }
-}
-
-pub(super) fn send_end(
-    e: SubmitError,
-    attempts: u64,
-    max_attempts: u32,
-    now: u64,
-    log: impl Fn(&str),
-) -> SendEnd {
-    log(&e.to_string());
-    match e {
-        SubmitError::NotSent(error) | SubmitError::Unreachable(error)
-            if attempts + 1 < u64::from(max_attempts) =>
-        {
-            SendEnd::Retry {
-                error,
-                next_attempt: now + backoff(attempts),
-            }
-        }
-        SubmitError::NotSent(error) | SubmitError::Unreachable(error) => SendEnd::Failed {
-            error: format!("gave up after {max_attempts} attempts: {error}"),
-        },
-        SubmitError::Refused(error) => SendEnd::Failed { error },
-        SubmitError::Uncertain(error) => SendEnd::Uncertain { error },
-    }
 }
 
 fn write_eml(

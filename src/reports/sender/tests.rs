@@ -15,15 +15,15 @@ use super::*;
 use crate::config::Config;
 use crate::reports::schedule::failure_pass;
 
-const DAY: u64 = 86_400;
+pub(super) const DAY: u64 = 86_400;
 /// 2026-11-02 00:00:00 UTC
-const T0: u64 = 1_793_577_600;
+pub(super) const T0: u64 = 1_793_577_600;
 
-fn observation(rua: &str) -> Observation {
+pub(super) fn observation(rua: &str) -> Observation {
     observation_of("a.example", rua)
 }
 
-fn observation_of(domain: &str, rua: &str) -> Observation {
+pub(super) fn observation_of(domain: &str, rua: &str) -> Observation {
     Observation {
         time: T0 + 100,
         source_ip: "192.0.2.1".parse().unwrap(),
@@ -60,7 +60,7 @@ fn observation_of(domain: &str, rua: &str) -> Observation {
 }
 
 /// The app of `[reports]` settings `extra` over `zone`, and its SQLite store in `dir`.
-async fn app_and_store(dir: &std::path::Path, extra: &str, zone: &str) -> (App, Store) {
+pub(super) async fn app_and_store(dir: &std::path::Path, extra: &str, zone: &str) -> (App, Store) {
     let db = dir.join("reports.db");
     let toml = format!(
         "[authres]\nauthserv_id = \"mx.rx.example\"\n\
@@ -74,7 +74,7 @@ async fn app_and_store(dir: &std::path::Path, extra: &str, zone: &str) -> (App, 
 }
 
 /// Records one observation of each domain in `domains`, its `rua` `mailto:dmarc@<domain>`.
-async fn record_each(store: &Store, domains: &[&str]) {
+pub(super) async fn record_each(store: &Store, domains: &[&str]) {
     let batch: Vec<Observation> = domains
         .iter()
         .map(|d| observation_of(d, &format!("mailto:dmarc@{d}")))
@@ -83,7 +83,7 @@ async fn record_each(store: &Store, domains: &[&str]) {
 }
 
 /// An aggregate pass an hour into the day after `T0`'s period, sending at once.
-async fn pass_the_next_day(app: &App, store: &Store) -> PassSummary {
+pub(super) async fn pass_the_next_day(app: &App, store: &Store) -> PassSummary {
     let opts = PassOptions {
         immediate: true,
         ..PassOptions::default()
@@ -100,7 +100,7 @@ async fn pass_the_next_day(app: &App, store: &Store) -> PassSummary {
 }
 
 /// Delivery attempts made for the reports of the period beginning at `T0`, in all.
-async fn attempts_made(store: &Store) -> u64 {
+pub(super) async fn attempts_made(store: &Store) -> u64 {
     let status = store.status(T0).await.unwrap();
     status
         .periods
@@ -120,14 +120,14 @@ async fn still_due(store: &Store) -> usize {
 }
 
 /// A relay setting naming a local port nothing listens on.
-fn closed_relay() -> String {
+pub(super) fn closed_relay() -> String {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     format!("relay = \"127.0.0.1:{port}\"\n")
 }
 
 /// Queues `n` failure reports of a.example at `T0`, to f0@a.example, f1@a.example, …
-async fn queue_failure_reports(store: &Store, n: usize) {
+pub(super) async fn queue_failure_reports(store: &Store, n: usize) {
     let limits = report_store::FailureLimits {
         per_domain: (10, 3600),
         per_destination: (10, 3600),
@@ -294,67 +294,6 @@ async fn an_unreachable_relay_stops_the_failure_pass() {
         .collect();
     let pending = |untried| ("pending".to_string(), untried);
     assert_eq!(states, [pending(false), pending(true), pending(true)]);
-}
-
-/// A claim's lease counts from the moment of the claim, not from the start of the pass: a
-/// pass that spent minutes on a slow relay claimed later jobs with leases already expired,
-/// and another node (or `report send`) then took them over and called a send whose relay had
-/// answered 451 `uncertain`, never retried. Here the pass started 100 s ago by its clock, and
-/// another sender's lease ran out 50 s ago: the pass takes the job over.
-#[tokio::test]
-async fn a_claim_late_in_a_pass_gets_its_whole_lease() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = "a.example MX 10 mx.a.example\n";
-    let (app, store) = app_and_store(dir.path(), &closed_relay(), zone).await;
-    record_each(&store, &["a.example"]).await;
-    let start = T0 + DAY + 3600;
-    let lease = app.config.reports.claim_timeout.get().as_secs();
-    let key = PeriodKey {
-        policy_domain: "a.example".into(),
-        period_begin: T0,
-    };
-    store
-        .claim_job(&key, "n2/2", start + 50 - lease, lease)
-        .await
-        .unwrap();
-    let opts = PassOptions {
-        immediate: true,
-        ..PassOptions::default()
-    };
-    let clock = PassClock::started_ago(start, std::time::Duration::from_secs(100));
-    let summary = aggregate_pass(&app, &store, "n1/1", clock, &opts)
-        .await
-        .unwrap();
-    assert_eq!((summary.reports, summary.busy), (1, 0), "{summary:?}");
-    assert_eq!(attempts_made(&store).await, 1);
-}
-
-/// The failure report queue likewise: its claims are made at the clock's time, one report at
-/// a time (a hundred claimed under one lease outlived it behind a slow relay), so the claim
-/// 100 s into a pass sees that another sender's claim expired 50 s ago.
-#[tokio::test]
-async fn failure_report_claims_are_made_at_the_time_of_the_claim() {
-    let dir = tempfile::tempdir().unwrap();
-    let (app, store) = app_and_store(dir.path(), &closed_relay(), "").await;
-    queue_failure_reports(&store, 1).await;
-    let lease = app.config.reports.claim_timeout.get().as_secs();
-    let taken = store
-        .claim_failure_reports("n2/2", T0 + 50 - lease, lease, 1)
-        .await
-        .unwrap();
-    assert_eq!(taken.len(), 1);
-    let clock = PassClock::started_ago(T0, std::time::Duration::from_secs(100));
-    failure_pass(&app, &store, "n1/1", clock, None)
-        .await
-        .unwrap();
-    let rows = store
-        .read(vec![report_store::sql::Stmt::new(
-            "SELECT state FROM failure_reports",
-            Vec::new(),
-        )])
-        .await
-        .unwrap();
-    assert_eq!(rows[0][0].text(0).unwrap(), "uncertain");
 }
 
 /// Each `rua` URI of an external host may be replaced by the host's own list (RFC 9990 §4
