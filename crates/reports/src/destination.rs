@@ -12,8 +12,10 @@ use crate::vocabulary::Mode;
 /// §3.5 "up to the Receiver's limits on supported URIs"; RFC 7489 §6.2 asks for at least two).
 pub const MAX_REPORT_URIS: usize = 10;
 
-/// The address of a `mailto:` URI (RFC 6068): `?headers` dropped, `%XX` decoded, checked to be
-/// a plain `local@domain`. `None` for other schemes and unusable addresses.
+/// The address of a `mailto:` URI (RFC 6068): `?headers` dropped, `%XX` decoded, an
+/// internationalized domain (UTF-8, RFC 6068 §2) converted to A-labels (RFC 5890 §2.3.2.1),
+/// checked to be a plain ASCII `local@domain` (a UTF-8 local part needs SMTPUTF8, which our
+/// submission does not use). `None` for other schemes and unusable addresses.
 pub fn mailto_address(uri: &str) -> Option<String> {
     let (scheme, rest) = uri.split_once(':')?;
     if !scheme.eq_ignore_ascii_case("mailto") {
@@ -21,6 +23,13 @@ pub fn mailto_address(uri: &str) -> Option<String> {
     }
     let addr = rest.split('?').next().unwrap_or(rest);
     let decoded = percent_decode(addr)?;
+    let decoded = match decoded.rsplit_once('@') {
+        Some((local, domain)) if !domain.is_ascii() && local.is_ascii() => {
+            let ascii = idna::domain_to_ascii(domain).ok()?;
+            format!("{local}@{ascii}")
+        }
+        _ => decoded,
+    };
     checked_address(&decoded, "mailto address").ok()
 }
 
@@ -259,5 +268,25 @@ mod tests {
             Some("xn--bcher-kva.example")
         );
         assert_eq!(destination_host("https://[2001:db8::1]/"), None);
+    }
+
+    /// RFC 6068 §2: a `mailto:` domain may be UTF-8, percent-encoded; it is sent to as its
+    /// A-labels (the destination check already used them), where it was refused as "not a
+    /// usable mailto: URI". A UTF-8 local part needs SMTPUTF8: still refused.
+    #[test]
+    fn internationalized_mailto_domains_become_a_labels() {
+        assert_eq!(
+            mailto_address("mailto:d@b%C3%BCcher.example").as_deref(),
+            Some("d@xn--bcher-kva.example")
+        );
+        assert_eq!(
+            mailto_address("mailto:d@B%C3%9Ccher.Example?subject=x").as_deref(),
+            Some("d@xn--bcher-kva.example")
+        );
+        assert_eq!(
+            mailto_address("mailto:j%C3%BCrgen@b%C3%BCcher.example"),
+            None
+        );
+        assert_eq!(mailto_address("mailto:d@b%C3%BCcher%0a.example"), None);
     }
 }
