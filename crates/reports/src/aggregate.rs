@@ -38,22 +38,30 @@ pub struct ReporterInfo {
 }
 
 /// The Report-ID for a report about `policy_domain` over `range`:
-/// `<begin>.<policy-domain>@<submitter>` (RFC 9990 §3.5.1 `ridfmt`). It is the same every
-/// time the same report is generated again, as §3.5.2 requires for re-sent reports.
+/// `<begin>.<policy-domain>@<submitter>` (RFC 9990 §3.5.1 `ridfmt`, `dot-atom-text`: letters,
+/// digits, `.`, `-` and `_` kept). It is the same every time the same report is generated
+/// again, as §3.5.2 requires for re-sent reports, and unique per policy domain (§3.5.1
+/// MUST): a domain with characters the Report-ID does not keep gets `!` and a hash of its
+/// name after it (a kept name never holds a `!`), so `a*b.example` is not `ab.example`.
 pub fn report_id(policy_domain: &str, range: DateRange, submitter: &str) -> String {
     let clean = |s: &str| -> String {
         s.chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
             .collect::<String>()
             .trim_matches('.')
             .to_ascii_lowercase()
     };
-    format!(
-        "{}.{}@{}",
-        range.begin,
-        clean(policy_domain),
-        clean(submitter)
-    )
+    let domain = policy_domain.trim_end_matches('.').to_ascii_lowercase();
+    let kept = clean(&domain);
+    let kept = if kept == domain {
+        kept
+    } else {
+        format!(
+            "{kept}!{}",
+            crate::message::short_hash(domain.as_bytes(), 4)
+        )
+    };
+    format!("{}.{}@{}", range.begin, kept, clean(submitter))
 }
 
 /// Builds the aggregate report for `policy_domain` over `range` (RFC 9990 §3.1).
@@ -256,6 +264,21 @@ mod tests {
         ActionDisposition, AlignmentMode, DiscoveryMethod, Disposition, DmarcResult, Mode,
         OverrideType, Psd, SpfResult, SpfScope,
     };
+
+    /// RFC 9990 §3.5.1: the Report-ID MUST be unique. `_m.example` and `m.example` had the
+    /// same one (and the same Message-ID to a shared `rua`): `_` was dropped.
+    #[test]
+    fn report_ids_of_distinct_policy_domains_differ() {
+        let day = DateRange::utc_day(1_796_515_200);
+        let id = |d: &str| report_id(d, day, "rx.example");
+        assert_eq!(id("m.example"), "1796515200.m.example@rx.example");
+        assert_eq!(id("_m.example"), "1796515200._m.example@rx.example");
+        assert_eq!(id("M.Example."), id("m.example"));
+        let odd = id("m*.example");
+        assert!(odd.starts_with("1796515200.m.example!"), "{odd}");
+        assert_ne!(odd, id("m.example"));
+        assert_ne!(odd, id("m+.example"));
+    }
 
     fn reporter() -> ReporterInfo {
         ReporterInfo {
