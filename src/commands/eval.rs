@@ -56,8 +56,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let resolver = tool_resolver(&config, &args.dns)?;
     let app = Arc::new(App::new(config, resolver)?);
     let raw = read_input(Some(&args.file))?;
+    let raw = as_postfix_receives(&raw);
     let msg = message::parse_message(&raw);
-    let evaluated = runtime()?.block_on(evaluate(app, &args, &msg));
+    let rt = runtime()?;
+    if !app.config.dkim.key_check_interval.is_zero() && !app.signing.is_empty() {
+        // serve checks each key's DNS record before it signs with it (and promotes a `next`
+        // key whose wait is over): the same keys sign here
+        rt.block_on(crate::signing::check_published(
+            &app.signing,
+            &*app.resolver,
+            crate::signing::unix_now(),
+        ));
+    }
+    let evaluated = rt.block_on(evaluate(app, &args, &msg));
     let mut report = build_report(&evaluated.decision);
     report.recipients_refused = evaluated.refused;
     if msg.header_end.is_malformed() {
@@ -74,6 +85,37 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         print_text(&report)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Header fields Postfix's cleanup removes before any milter sees the header block
+/// (`header_opts.c`, HDR_OPT_DROP): they are added or consumed at delivery.
+const DROPPED_BY_POSTFIX: [&[u8]; 4] = [b"Return-Path", b"Bcc", b"Resent-Bcc", b"Content-Length"];
+
+/// The message file as Postfix hands it to a milter: smtpd reads lines up to LF and drops every
+/// CR before the line end (`smtp_get`: `a\r\r\n` is the line `a`), and a CR left inside a
+/// line reaches the milter as a space. Lines are written back with CRLF.
+fn as_postfix_receives(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !raw.contains(&b'\r') {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        let (text, ended) = match line.strip_suffix(b"\n") {
+            Some(t) => (t, true),
+            None => (line, false),
+        };
+        let end = text.iter().rposition(|&b| b != b'\r').map_or(0, |p| p + 1);
+        let text = if ended {
+            text.get(..end).unwrap_or_default()
+        } else {
+            text
+        };
+        out.extend(text.iter().map(|&b| if b == b'\r' { b' ' } else { b }));
+        if ended {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// What eval decided: the decision, and the recipients the milter would refuse at RCPT.
@@ -93,8 +135,9 @@ fn mailbox(arg: &str) -> Vec<u8> {
 
 /// A refusal at MAIL or RCPT (RFC 5321 §3.3) as the decision the MTA acts on: it ends the
 /// transaction with the milter's reply.
-fn refusal(reply: SmtpReply) -> Decision {
+fn refusal(reply: SmtpReply, direction: Option<crate::pipeline::Direction>) -> Decision {
     let mut d = Decision::accept();
+    d.summary = direction.map_or("inbound", |d| d.as_str()).to_string();
     d.verdict = if reply.code() / 100 == 4 {
         Verdict::TempFail(reply)
     } else {
@@ -122,7 +165,7 @@ async fn evaluate(app: Arc<App>, args: &EvalArgs, msg: &message::Message) -> Eva
     };
     if let StageReply::Refuse(reply) = p.mail(&mailbox(&args.mail_from), Vec::new(), &macros) {
         return Evaluated {
-            decision: Arc::new(refusal(reply)),
+            decision: Arc::new(refusal(reply, p.message_direction())),
             refused: Vec::new(),
         };
     }
@@ -138,11 +181,17 @@ async fn evaluate(app: Arc<App>, args: &EvalArgs, msg: &message::Message) -> Eva
     }
     if let Some(reply) = last_refusal.filter(|_| refused.len() == args.rcpt.len()) {
         return Evaluated {
-            decision: Arc::new(refusal(reply)),
+            decision: Arc::new(refusal(reply, p.message_direction())),
             refused,
         };
     }
     for h in &msg.headers {
+        if DROPPED_BY_POSTFIX
+            .iter()
+            .any(|d| h.canonical_name().eq_ignore_ascii_case(d))
+        {
+            continue;
+        }
         // Postfix and Sendmail drop the whitespace the obsolete syntax allows before the colon
         // (RFC 5322 §4.5.2, `From :`): the milter is sent `From`, and Postfix queues `From:`
         p.header(h.canonical_name(), &h.value);

@@ -224,6 +224,11 @@ impl MessagePipeline {
         StageReply::Continue
     }
 
+    /// What the message under way is to us (decided at MAIL FROM), if one is.
+    pub fn message_direction(&self) -> Option<Direction> {
+        self.msg.as_ref().map(|m| m.state.direction)
+    }
+
     /// RCPT TO: one recipient, without angle brackets.
     pub fn rcpt(&mut self, recipient: &[u8], args: Vec<Vec<u8>>) -> StageReply {
         if let Some(refusal) = steps::srs_recipient_check(&self.app, recipient) {

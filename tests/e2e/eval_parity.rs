@@ -345,3 +345,50 @@ async fn eval_refuses_at_rcpt_as_the_milter_does() {
         "{json}"
     );
 }
+
+/// eval reads a file as Postfix hands it to the milter (what the parity review recorded from a
+/// real Postfix 3.7): every CR before a line end dropped (`a\r\r\n` is the line `a`), a CR left
+/// inside a line turned into a space, and Return-Path, Bcc, Resent-Bcc and Content-Length
+/// removed by cleanup before any milter sees the header block.
+#[test]
+fn eval_reads_the_file_as_postfix_hands_it_over() {
+    let head = "From: Boss <ceo@bank.example>\r\nSubject: s\r\n\r\n";
+    let raw = format!("{head}Please wire the money today.\r\n");
+    let (clean, zone) = signed(raw.as_bytes(), Canonicalization::Relaxed);
+    let zone = format!("{ZONE}{zone}");
+    assert_eq!(
+        run_eval(&clean, &zone, ""),
+        ("accept".into(), "pass".into())
+    );
+    // saved with CR CR LF line ends (a double conversion): Postfix sees the clean message
+    let crcr = String::from_utf8_lossy(&clean).replace("\r\n", "\r\r\n");
+    assert_eq!(
+        run_eval(crcr.as_bytes(), &zone, ""),
+        ("accept".into(), "pass".into())
+    );
+    // a lone CR inside a signed body line reaches the milter as a space: the body hash fails
+    let (lone, zone_lone) = signed(
+        format!("{head}Please wire\rthe money today.\r\n").as_bytes(),
+        Canonicalization::Relaxed,
+    );
+    assert_eq!(
+        run_eval(&lone, &format!("{ZONE}{zone_lone}"), "").0,
+        "reject"
+    );
+    // a lone CR in the From display name is a space to the milter, no control character
+    let unsigned = b"From: Mallory\r <x@evil.example>\r\nSubject: s\r\n\r\nhi\r\n";
+    assert_eq!(run_eval(unsigned, ZONE, "").0, "accept");
+    // a signature over Return-Path: Postfix drops the field, so it fails behind Postfix
+    let pem = std::fs::read(KEY).expect("test key");
+    let mut cfg = SignerConfig::new("bank.example", "s");
+    cfg.headers = dkim::SignedHeaders::Custom {
+        sign: vec!["From".into(), "Return-Path".into(), "Subject".into()],
+        oversign: Vec::new(),
+    };
+    let signer = Signer::from_pem(&pem, cfg).expect("signer");
+    let with_rp = format!("Return-Path: <ceo@bank.example>\r\n{raw}");
+    let header = dkim::sign_message(&signer, with_rp.as_bytes(), dkim::unix_now()).expect("sign");
+    let mut msg = header.to_field().into_bytes();
+    msg.extend_from_slice(with_rp.as_bytes());
+    assert_eq!(run_eval(&msg, &zone, "").0, "reject");
+}

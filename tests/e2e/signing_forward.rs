@@ -270,3 +270,65 @@ fn eval_names_the_withheld_keys() {
         "{v}"
     );
 }
+
+/// `eval` signs with the keys `serve` signs with: a key whose DNS record is missing does not
+/// sign until it is published (serve checks each key before it signs), and a refusal at RCPT
+/// is reported under the message's direction.
+#[test]
+fn eval_checks_the_keys_as_serve_does() {
+    let k = keys("");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, msg) = (dir.path().join("milter.toml"), dir.path().join("m.eml"));
+    let secrets = dir.path().join("srs.secrets");
+    std::fs::write(&secrets, "a-secret-of-the-test\n").expect("secrets");
+    let srs = format!(
+        "[srs]\nenabled = true\ndomain = \"fwd.example.org\"\nsecrets = \"{}\"\n",
+        secrets.display()
+    );
+    std::fs::write(&config, k.config("auto", &srs)).expect("config");
+    std::fs::write(&msg, outgoing("example.org")).expect("message");
+    let eval = |zone: &str, extra: &[&str]| {
+        let zone_file = dir.path().join("zone");
+        std::fs::write(&zone_file, zone).expect("zone");
+        let mut a: Vec<String> = [
+            "eval",
+            msg.to_str().expect("utf-8"),
+            "-c",
+            config.to_str().expect("utf-8"),
+            "--zone",
+            zone_file.to_str().expect("utf-8"),
+            "--ip",
+            "127.0.0.1",
+            "--mail-from",
+            "alice@example.org",
+            "--role",
+            "sign",
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let (code, out, err) = crate::support::run_cli(&refs, None);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).expect("json")
+    };
+    let published = eval(&k.zone, &[]);
+    assert_eq!(
+        published["signatures"].as_array().map(Vec::len),
+        Some(2),
+        "{published}"
+    );
+    let missing = eval("example.org TXT \"v=spf1 -all\"\n", &[]);
+    assert_eq!(
+        missing["signatures"].as_array().map(Vec::len),
+        Some(0),
+        "{missing}"
+    );
+    let refused = eval(
+        &k.zone,
+        &["--rcpt", "SRS0=ZZZZ=JZ=remote.example=bob@fwd.example.org"],
+    );
+    assert_eq!(refused["action"], "reject", "{refused}");
+    assert_eq!(refused["direction"], "outbound", "{refused}");
+}
