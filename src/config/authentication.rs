@@ -306,6 +306,27 @@ pub struct SigningRule {
     pub keys: Vec<String>,
 }
 
+/// Why `name` cannot stand in a signature's `h=` tag as a header field name (RFC 6376 §3.5;
+/// RFC 5322 §2.2 ftext: printable ASCII but ':'; ';' would end the tag), or `None`.
+pub fn header_field_name_problem(name: &str) -> Option<&'static str> {
+    if name == "*" || name.starts_with(['+', '-', '!']) {
+        // OpenDKIM's SignHeaders "*,+name" syntax: no field has such a name
+        return Some(
+            "not a header field name: OpenDKIM's \"*,+Name\" / \"-Name\" delta syntax is not read here; list every field to sign, or leave sign_headers empty for the default set",
+        );
+    }
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b':' && b != b';')
+    {
+        return Some(
+            "not a header field name (printable ASCII without ':', ';' or white space; RFC 5322 §2.2)",
+        );
+    }
+    None
+}
+
 /// `[iprev]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -93,6 +93,14 @@ impl Config {
                 line_of("max_signatures")
             );
         }
+        for (i, name) in self.dkim.sign_headers.iter().enumerate() {
+            if let Some(why) = super::header_field_name_problem(name) {
+                bail!(
+                    "dkim.sign_headers[{i}]{}: {name:?} is {why}",
+                    line_in_section(text, "[dkim]", "sign_headers")
+                );
+            }
+        }
         let expiration = self.dkim.expiration.get();
         if !expiration.is_zero()
             && (expiration.as_secs() == 0 || expiration.as_secs() > MAX_EXPIRATION_SECS)

@@ -255,4 +255,37 @@ fn files_are_named_by_absolute_paths() {
         assert!(err.contains(key) && err.contains("relative path"), "{err}");
     }
     Config::parse(&format!("{listen}[dkim]\nstate_file = \"\"\n")).unwrap();
+
+/// `[dkim] sign_headers` names header fields for h= (RFC 6376 §3.5; RFC 5322 §2.2 ftext):
+/// OpenDKIM's delta syntax `["*", "+List-Unsubscribe"]` was accepted and signed only From
+/// (no field is named "*" or "+List-Unsubscribe"). Delta entries, a ':' or ';' (';' ends the
+/// h= tag), white space and non-ASCII are refused with the key and line; real names pass.
+#[test]
+fn sign_headers_must_be_header_field_names() {
+    for bad in [
+        "*",
+        "+List-Unsubscribe",
+        "-Bcc",
+        "!Bcc",
+        "Sub ject",
+        "To:",
+        "To;Cc",
+        "",
+        "Betreff\u{e4}",
+    ] {
+        let text = format!(
+            "[dkim]\nverify = true\nsign_headers = [\"From\", {}]\n",
+            toml::Value::String(bad.into())
+        );
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("dkim.sign_headers[1] (line 3)"),
+            "{bad:?}: {err}"
+        );
+        if bad.starts_with(['*', '+', '-', '!']) {
+            assert!(err.contains("OpenDKIM"), "{bad:?}: no delta hint: {err}");
+        }
+    }
+    Config::parse("[dkim]\nsign_headers = [\"From\", \"List-Unsubscribe\", \"X-Mailer_2\"]\n")
+        .unwrap();
 }

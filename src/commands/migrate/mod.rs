@@ -6,6 +6,7 @@ mod conf;
 mod opendkim;
 mod opendmarc;
 mod output;
+mod sign_headers;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -54,9 +54,11 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 ));
             }
             "signheaders" => match dataset(&s.value, files) {
-                Ok(DataSet::Entries { entries, .. }) => {
-                    plan.set_list("dkim", "sign_headers", &entries, &from)
-                }
+                Ok(DataSet::Entries { entries, .. }) => match super::sign_headers::sign_headers(&entries) {
+                    Ok(Some(list)) => plan.set_list("dkim", "sign_headers", &list, &from),
+                    Ok(None) => plan.note(format!("`{shown}` is authmilter's default list (RFC 6376 §5.4.1), so [dkim] sign_headers stays empty")),
+                    Err(why) => plan.unmapped(&shown, format!("{why}; list the fields in [dkim] sign_headers yourself")),
+                },
                 _ => plan.unmapped(&shown, "header list not readable"),
             },
             "signaturettl" => match s.value.parse::<u64>() {
@@ -459,6 +461,27 @@ mod tests {
         assert_eq!(
             toml.lines().filter(|l| *l == "[[dkim.key]]").count(),
             1,
+            "{toml}"
+        );
+    }
+
+    /// opendkim.conf(5) OmitHeaders: "*,+name" is the default list plus name. It became
+    /// sign_headers = ["*", "+List-Unsubscribe"], which signed only From.
+    #[test]
+    fn sign_headers_delta_is_applied_to_the_default_list() {
+        let toml = migrated("SignHeaders *,+List-Unsubscribe\n", &[]);
+        assert!(!toml.contains("sign_headers ="), "{toml}");
+        assert!(toml.contains("SignHeaders *,+List-Unsubscribe"), "{toml}");
+        let toml = migrated("SignHeaders *,-Date\n", &[]);
+        let config = crate::config::Config::parse(&toml).unwrap();
+        assert!(!config.dkim.sign_headers.is_empty(), "{toml}");
+        assert!(
+            !config.dkim.sign_headers.iter().any(|h| h == "Date"),
+            "{toml}"
+        );
+        let toml = migrated("SignHeaders From,+To\n", &[]);
+        assert!(
+            toml.contains("#   SignHeaders From,+To\n#       -> "),
             "{toml}"
         );
     }
