@@ -126,6 +126,16 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
             _ => plan.unmapped(&shown, "no equivalent"),
         }
     }
+    if !settings.iter().any(|s| s.key() == "ignorehosts") {
+        // opendmarc.conf(5): "If not specified, defaults to 127.0.0.1 only"
+        plan.set_list(
+            "policy",
+            "allow_networks",
+            &["127.0.0.1".to_string()],
+            "OpenDMARC's default IgnoreHosts 127.0.0.1 (no IgnoreHosts setting)",
+        );
+        plan.note("IgnoreHosts is not set, so OpenDMARC ignored 127.0.0.1 (opendmarc.conf(5)): [policy] allow_networks = [\"127.0.0.1\"] keeps local mail (cron, web forms, Postfix's non_smtpd_milters) from being rejected or quarantined; it is still evaluated and recorded");
+    }
     if settings
         .iter()
         .rev()
@@ -139,4 +149,51 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         plan.note("IgnoreAuthenticatedClients true: the listeners have role = \"auto\" so that authenticated clients' mail is ours (never checked or rejected); role = \"verify\" checks every message");
     }
     Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migrates `conf` (tables under a temporary root); the result must load.
+    fn migrated(conf: &str, tables: &[(&str, &str)]) -> (String, crate::config::Config) {
+        let root = tempfile::tempdir().unwrap();
+        for (path, text) in tables {
+            std::fs::write(root.path().join(path), text).unwrap();
+        }
+        let files = Files {
+            root: Some(root.path().to_path_buf()),
+        };
+        let toml = migrate(conf, &files)
+            .unwrap()
+            .render("OpenDMARC", "opendmarc.conf");
+        match crate::config::Config::parse(&toml) {
+            Ok(config) => (toml, config),
+            Err(e) => panic!("{e:#}\n{toml}"),
+        }
+    }
+
+    /// opendmarc.conf(5) IgnoreHosts: "If not specified, defaults to 127.0.0.1 only". The
+    /// migration dropped that default, so local mail (cron, web forms, Postfix's
+    /// non_smtpd_milters) got DMARC-rejected after the switch.
+    #[test]
+    fn absent_ignore_hosts_keeps_opendmarcs_default() {
+        for conf in [
+            "Socket inet:8893@localhost\nRejectFailures true\n",
+            "Socket inet:8893@localhost\nIgnoreAuthenticatedClients true\n",
+        ] {
+            let (toml, config) = migrated(conf, &[]);
+            let nets: Vec<String> = config
+                .policy
+                .allow_networks
+                .iter()
+                .map(|n| n.0.to_string())
+                .collect();
+            assert_eq!(nets, ["127.0.0.1/32"], "{toml}");
+            assert!(toml.contains("IgnoreHosts"), "no note:\n{toml}");
+        }
+        // listed hosts replace the default, as in OpenDMARC
+        let (toml, config) = migrated("IgnoreHosts /hosts\n", &[("hosts", "192.0.2.0/24\n")]);
+        assert_eq!(config.policy.allow_networks.len(), 1, "{toml}");
+    }
 }
