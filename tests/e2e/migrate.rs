@@ -102,7 +102,11 @@ fn multi_domain_setup() {
             vec!["example.com-rsa".into(), "example.com-ed25519".into()]
         )
     );
-    assert_eq!(rules[1].0, "*.example.com");
+    // most specific first, as OpenDKIM looks them up: the subdomain rule comes last
+    assert_eq!(
+        rules.last(),
+        Some(&("*.example.com".into(), vec!["example.com-rsa".into()]))
+    );
     assert_eq!(config.outbound.internal_networks.len(), 4);
     assert_eq!(config.outbound.daemon_names, ["ORIGINATING", "SUBMISSION"]);
     assert!(

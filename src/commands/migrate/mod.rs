@@ -7,6 +7,7 @@ mod opendkim;
 mod opendmarc;
 mod output;
 mod sign_headers;
+mod signing_table;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

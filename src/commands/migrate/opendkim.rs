@@ -130,7 +130,11 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                     plan.unmapped(&shown, "the key's type decides the algorithm (rsa-sha256 or ed25519-sha256)");
                 }
             }
-            "multiplesignatures" => plan.unmapped(&shown, "a [[dkim.signing]] rule lists every key that signs; all of them sign"),
+            "multiplesignatures" => match s.flag() {
+                Some(true) => plan.note(format!("{shown}: every SigningTable line matching a From address signs, so each [[dkim.signing]] rule lists the keys of every line whose pattern covers it")),
+                Some(false) => {}
+                None => plan.unmapped(&shown, "not a boolean: not carried over (only the first matching SigningTable line signs)"),
+            },
             "subdomains" => match s.flag() {
                 Some(true) => plan.unmapped(&shown, "add a [[dkim.signing]] rule with from = \"*.DOMAIN\""),
                 Some(false) => {}
@@ -255,7 +259,8 @@ fn keys_and_rules(settings: &[Setting], files: &Files, plan: &mut Plan) {
             Err(e) => plan.unmapped(&shown, e),
         }
         if let Some(st) = get("signingtable") {
-            signing_table(st, files, plan);
+            let multiple = get("multiplesignatures").and_then(Setting::flag) == Some(true);
+            signing_table(st, multiple, files, plan);
         }
     } else if let (Some(d), Some(sel), Some(kf)) = (get("domain"), get("selector"), get("keyfile"))
     {
@@ -306,83 +311,17 @@ fn keys_and_rules(settings: &[Setting], files: &Files, plan: &mut Plan) {
     }
 }
 
-fn signing_table(st: &Setting, files: &Files, plan: &mut Plan) {
+fn signing_table(st: &Setting, multiple: bool, files: &Files, plan: &mut Plan) {
     let shown = format!("{} {}", st.name, st.value);
-    let (entries, patterns) = match dataset(&st.value, files) {
-        Ok(DataSet::Entries { entries, patterns }) => (entries, patterns),
-        Ok(DataSet::Unsupported(kind)) => {
-            plan.unmapped(
-                &shown,
-                format!("{kind}: datasets are not read; write [[dkim.signing]] rules yourself"),
-            );
-            return;
+    match dataset(&st.value, files) {
+        Ok(DataSet::Entries { entries, patterns }) => {
+            super::signing_table::signing_rules(&entries, patterns, multiple, plan)
         }
-        Err(e) => {
-            plan.unmapped(&shown, e);
-            return;
-        }
-    };
-    for e in entries {
-        let mut parts = e.split_whitespace();
-        let (Some(pattern), Some(key)) = (parts.next(), parts.next()) else {
-            plan.unmapped(
-                &format!("SigningTable line {e}"),
-                "expected `pattern keyname`",
-            );
-            continue;
-        };
-        let from = if patterns {
-            refile_pattern(pattern)
-        } else {
-            Some(
-                pattern
-                    .rsplit_once('@')
-                    .map_or(pattern, |(_, d)| d)
-                    .to_string(),
-            )
-        };
-        let Some(from) = from else {
-            plan.unmapped(&format!("SigningTable line {e}"), "only *@domain, *@*.domain, domain and * patterns map (rules match the From domain)");
-            continue;
-        };
-        if !plan.keys.iter().any(|k| k.0 == key) {
-            plan.unmapped(
-                &format!("SigningTable line {e}"),
-                format!("names the key {key}, which is not among the migrated [[dkim.key]] blocks (see the KeyTable lines above); left out, so this line signs nothing"),
-            );
-        }
-        if pattern.contains('@') && !pattern.starts_with("*@") {
-            plan.note(format!(
-                "SigningTable `{e}`: rules match the From domain, so every address of {from} is signed with {key}"
-            ));
-        }
-        let known = plan.keys.iter().any(|k| k.0 == key);
-        match plan.rules.iter_mut().find(|(f, _)| *f == from) {
-            Some((_, keys)) if known && !keys.iter().any(|k| k == key) => {
-                keys.push(key.to_string())
-            }
-            Some(_) => {}
-            // an empty rule keeps the line's meaning for its pattern: not signed
-            None => plan
-                .rules
-                .push((from, known.then(|| key.to_string()).into_iter().collect())),
-        }
-    }
-}
-
-/// A `refile:` wildcard as a signing-rule pattern: `*@d` → `d`, `*@*.d` → `*.d`, `*` → `*`.
-fn refile_pattern(p: &str) -> Option<String> {
-    if p == "*" || p == "*@*" {
-        return Some("*".into());
-    }
-    let domain = p
-        .strip_prefix("*@")
-        .or_else(|| (!p.contains('@')).then_some(p))?;
-    let plain = |d: &str| !d.is_empty() && !d.contains(['*', '?', '[', ']']);
-    match domain.strip_prefix("*.") {
-        Some(parent) if plain(parent) => Some(format!("*.{parent}")),
-        None if plain(domain) => Some(domain.to_string()),
-        _ => None,
+        Ok(DataSet::Unsupported(kind)) => plan.unmapped(
+            &shown,
+            format!("{kind}: datasets are not read; write [[dkim.signing]] rules yourself"),
+        ),
+        Err(e) => plan.unmapped(&shown, e),
     }
 }
 
@@ -486,18 +425,83 @@ mod tests {
         );
     }
 
+    /// The `[[dkim.signing]]` rules of a migrated configuration: (from, keys).
+    fn rules(toml: &str) -> Vec<(String, Vec<String>)> {
+        let config = crate::config::Config::parse(toml).unwrap();
+        config
+            .dkim
+            .signing
+            .into_iter()
+            .map(|r| (r.from, r.keys))
+            .collect()
+    }
+
+    fn rule(from: &str, keys: &[&str]) -> (String, Vec<String>) {
+        (from.into(), keys.iter().map(|k| k.to_string()).collect())
+    }
+
+    const KEYS: &str =
+        "k1 example.com:s1:/k1.pem\nk2 example.com:s2:/k2.pem\nesp esp.example:s3:/esp.pem\n";
+
+    /// opendkim.conf(5) SigningTable: only the first match applies unless MultipleSignatures,
+    /// then all matches do. With MultipleSignatures, `*@example.com k1` and `* esp` signed
+    /// example.com with k1 only (and the setting was called unmapped, "all of them sign");
+    /// without it, two lines for one pattern were merged, so both keys signed.
     #[test]
-    fn refile_patterns() {
+    fn signing_table_honours_multiple_signatures() {
+        let conf = "MultipleSignatures yes\nKeyTable /kt\nSigningTable refile:/st\n";
+        let toml = migrated(conf, &[("kt", KEYS), ("st", "*@example.com k1\n* esp\n")]);
         assert_eq!(
-            refile_pattern("*@example.com").as_deref(),
-            Some("example.com")
+            rules(&toml),
+            [rule("example.com", &["k1", "esp"]), rule("*", &["esp"])],
+            "{toml}"
+        );
+        assert!(!toml.contains("#   MultipleSignatures"), "{toml}");
+        let conf = "KeyTable /kt\nSigningTable refile:/st\n";
+        let toml = migrated(
+            conf,
+            &[("kt", KEYS), ("st", "*@example.com k1\n*@example.com k2\n")],
+        );
+        assert_eq!(rules(&toml), [rule("example.com", &["k1"])], "{toml}");
+        assert!(
+            toml.contains("*@example.com k2"),
+            "the unused line is not mentioned:\n{toml}"
+        );
+    }
+
+    /// A plain (non-refile) SigningTable is looked up user@host, host, user@.domain, .domain,
+    /// user@*, * (opendkim.conf(5)), not in file order: `* esp` before `example.com k1` signed
+    /// example.com with esp. `.example.com` (subdomains) and `%` aborted the migration with
+    /// "the migrated configuration does not load".
+    #[test]
+    fn plain_signing_table_follows_opendkims_lookup_order() {
+        let conf = "KeyTable /kt\nSigningTable /st\n";
+        let toml = migrated(conf, &[("kt", KEYS), ("st", "* esp\nexample.com k1\n")]);
+        assert_eq!(
+            rules(&toml),
+            [rule("example.com", &["k1"]), rule("*", &["esp"])],
+            "{toml}"
+        );
+        let toml = migrated(
+            conf,
+            &[
+                ("kt", KEYS),
+                (
+                    "st",
+                    "bob@* esp\n.example.com k1\n% k2\nalice@.example.org k2\n.a.example.com k2\n",
+                ),
+            ],
         );
         assert_eq!(
-            refile_pattern("*@*.example.com").as_deref(),
-            Some("*.example.com")
+            rules(&toml),
+            [
+                rule("*.a.example.com", &["k2"]),
+                rule("*.example.com", &["k1"]),
+                rule("*.example.org", &["k2"]),
+                rule("*", &["esp"]),
+            ],
+            "{toml}"
         );
-        assert_eq!(refile_pattern("*").as_deref(), Some("*"));
-        assert_eq!(refile_pattern("user@example.com"), None);
-        assert_eq!(refile_pattern("*@ex*.com"), None);
+        assert!(toml.contains("#   SigningTable line % k2"), "{toml}");
     }
 }
