@@ -3,6 +3,7 @@
 //! equivalent (and why). The full mapping table is in docs/migrating.md.
 
 mod conf;
+mod daemon_names;
 mod opendkim;
 mod opendmarc;
 mod output;

@@ -22,6 +22,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
             "`Mode {mode}`: the listeners get role = \"auto\", which signs the same mail OpenDKIM signed (InternalHosts, authenticated clients, MacroList) and, unlike OpenDKIM, verifies other clients' mail (Authentication-Results only unless [dmarc] enforce = true); role = \"sign\" would sign every message, forged ones from the internet too"
         ));
     }
+    let mut daemon_names = super::daemon_names::DaemonNames::default();
     for s in &settings {
         let shown = format!("{} {}", s.name, s.value);
         let from = format!("OpenDKIM {shown}");
@@ -97,20 +98,8 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 Ok(DataSet::Unsupported(kind)) => plan.unmapped(&shown, format!("{kind}: datasets are not read; list the networks in [outbound] internal_networks")),
                 Err(e) => plan.unmapped(&shown, e),
             },
-            "macrolist" => {
-                let mut names = Vec::new();
-                for item in s.value.split(',') {
-                    let (macro_name, values) = item.split_once('|').or_else(|| item.split_once('=')).unwrap_or((item, ""));
-                    if macro_name.trim().trim_matches(['{', '}']) == "daemon_name" {
-                        names.extend(values.split('|').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()));
-                    }
-                }
-                if names.is_empty() {
-                    plan.unmapped(&shown, "only {daemon_name} values are understood ([outbound] daemon_names)");
-                } else {
-                    plan.set_list("outbound", "daemon_names", &names, &from);
-                }
-            }
+            "macrolist" => daemon_names.macro_list(s, files, &mut plan),
+            "mta" => daemon_names.mta(s, files, &mut plan),
             "on-dnserror" => on_action(&mut plan, s, "temperror", &shown, &from),
             "on-internalerror" => on_action(&mut plan, s, "on_error", &shown, &from),
             k if k.starts_with("on-") => {
@@ -144,6 +133,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
             _ => plan.unmapped(&shown, "no equivalent"),
         }
     }
+    daemon_names.write(&mut plan);
     keys_and_rules(&settings, files, &mut plan);
     if !plan.keys.is_empty() {
         plan.note("the private key files must belong to authmilter's user, mode 0600: chown authmilter KEY && chmod 600 KEY (group- or world-readable keys are refused)");
@@ -423,6 +413,31 @@ mod tests {
             toml.contains("#   SignHeaders From,+To\n#       -> "),
             "{toml}"
         );
+    }
+
+    /// opendkim(8) writes MacroList values `macro=value1|value2`; the code split on '|'
+    /// first and reported `daemon_name=MSA|ORIGINATING` as unmapped. `MTA` (opendkim.conf(5):
+    /// MTA names whose mail is signed) is the same as a daemon name and was "no equivalent".
+    #[test]
+    fn daemon_names_come_from_macro_list_and_mta() {
+        let names = |conf: &str| {
+            let toml = migrated(conf, &[]);
+            let config = crate::config::Config::parse(&toml).unwrap();
+            (config.outbound.daemon_names, toml)
+        };
+        let (got, toml) = names("MacroList daemon_name=MSA|ORIGINATING\n");
+        assert_eq!(got, ["MSA", "ORIGINATING"], "{toml}");
+        assert!(!toml.contains("#   MacroList"), "{toml}");
+        let (got, toml) = names("MTA MSA\nMacroList {daemon_name}|ORIGINATING,{auth_type}\n");
+        assert_eq!(got, ["MSA", "ORIGINATING"], "{toml}");
+        assert!(
+            toml.contains("#   MacroList entries {auth_type}\n"),
+            "{toml}"
+        );
+        assert!(!toml.contains("#   MTA"), "{toml}");
+        let (_, toml) = names("MacroList daemon_name\n");
+        assert!(!toml.contains("daemon_names ="), "{toml}");
+        assert!(toml.contains("#   MacroList daemon_name\n"), "{toml}");
     }
 
     /// The `[[dkim.signing]]` rules of a migrated configuration: (from, keys).
