@@ -23,6 +23,8 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
     let settings = parse(text);
     let mut plan = Plan::default();
     plan.note("OpenDMARC follows RFC 7489; authmilter follows RFC 9989 (DMARCbis: DNS tree walk, np=, t=) unless [dmarc] mode = \"rfc7489\"");
+    let mut allow_domains: Vec<String> = Vec::new();
+    let mut allow_domains_from: Vec<String> = Vec::new();
     for s in &settings {
         let shown = format!("{} {}", s.name, s.value);
         let from = format!("OpenDMARC {shown}");
@@ -80,16 +82,22 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 Ok(DataSet::Unsupported(kind)) => plan.unmapped(&shown, format!("{kind}: datasets are not read")),
                 Err(e) => plan.unmapped(&shown, e),
             },
-            "ignoredomains" => match dataset(&s.value, files) {
+            // IgnoreMailFrom is OpenDMARC 1.4's name; IgnoreDomains an older one
+            "ignoredomains" | "ignoremailfrom" => match dataset(&s.value, files) {
                 Ok(DataSet::Entries { entries, .. }) => {
                     // [policy] allow_domains takes domains, each covering its subdomains
                     let (domains, others): (Vec<String>, Vec<String>) = entries
                         .into_iter()
                         .partition(|e| crate::config::allowed_domain(e).is_some());
-                    plan.set_list("policy", "allow_domains", &domains, &from);
+                    for d in domains {
+                        if !allow_domains.contains(&d) {
+                            allow_domains.push(d);
+                        }
+                    }
+                    allow_domains_from.push(from.clone());
                     if !others.is_empty() {
                         plan.unmapped(
-                            &format!("IgnoreDomains entries {}", others.join(", ")),
+                            &format!("{} entries {}", s.name, others.join(", ")),
                             "not domain names; a listed domain already covers its subdomains",
                         );
                     }
@@ -97,6 +105,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 }
                 _ => plan.unmapped(&shown, "domain list not readable"),
             },
+            "rejectstring" => reject_string(&mut plan, &s.value, &shown, &from),
             "spfselfvalidate" => {
                 if flag == Some(false) {
                     plan.unmapped(&shown, "SPF is always evaluated here; to use an upstream host's result, list its authserv-id in [authres] trusted_ids");
@@ -126,6 +135,14 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
             _ => plan.unmapped(&shown, "no equivalent"),
         }
     }
+    if !allow_domains_from.is_empty() {
+        plan.set_list(
+            "policy",
+            "allow_domains",
+            &allow_domains,
+            &allow_domains_from.join("; "),
+        );
+    }
     if !settings.iter().any(|s| s.key() == "ignorehosts") {
         // opendmarc.conf(5): "If not specified, defaults to 127.0.0.1 only"
         plan.set_list(
@@ -151,6 +168,26 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
     Ok(plan)
 }
 
+/// `RejectString` (opendmarc.conf(5): the rejection's text, `%s` the From domain) as
+/// `[dmarc] reject_reply`, with OpenDMARC's code 550 5.7.1 (RFC 7372 §3.2 has no DMARC code).
+fn reject_string(plan: &mut Plan, text: &str, shown: &str, from: &str) {
+    let reply = format!("550 5.7.1 {}", text.trim().replace("%s", "{domain}"));
+    // what config check accepts: a 5xx template whose only placeholder is {domain}
+    let checked = crate::config::RejectReply::try_from(reply.clone()).and_then(|r| {
+        match r.unfilled(&["domain"]) {
+            Some(slot) => Err(format!("{{{slot}}} is not filled in a DMARC rejection")),
+            None => Ok(()),
+        }
+    });
+    match checked {
+        Ok(()) => plan.set_str("dmarc", "reject_reply", &reply, from),
+        Err(why) => plan.unmapped(
+            shown,
+            format!("{reply:?} cannot be [dmarc] reject_reply: {why}; the default reply is kept"),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +207,51 @@ mod tests {
         match crate::config::Config::parse(&toml) {
             Ok(config) => (toml, config),
             Err(e) => panic!("{e:#}\n{toml}"),
+        }
+    }
+
+    /// OpenDMARC 1.4 calls its From-domain list IgnoreMailFrom (opendmarc.conf(5)); only the
+    /// older IgnoreDomains was mapped, IgnoreMailFrom was "no equivalent". Both map, merged.
+    #[test]
+    fn ignore_mail_from_maps_like_ignore_domains() {
+        let (toml, config) = migrated("IgnoreMailFrom partner.example, other.example\n", &[]);
+        assert_eq!(
+            config.policy.allow_domains,
+            ["partner.example", "other.example"],
+            "{toml}"
+        );
+        assert!(!toml.contains("#   IgnoreMailFrom"), "{toml}");
+        let (toml, config) = migrated("IgnoreDomains a.example\nIgnoreMailFrom b.example\n", &[]);
+        assert_eq!(
+            config.policy.allow_domains,
+            ["a.example", "b.example"],
+            "{toml}"
+        );
+    }
+
+    /// opendmarc.conf(5) RejectString: the rejection's text, "%s" the From domain; it was
+    /// "no equivalent". It becomes [dmarc] reject_reply with OpenDMARC's 550 5.7.1; a text
+    /// that cannot be a reply is listed.
+    #[test]
+    fn reject_string_becomes_the_reject_reply() {
+        let (toml, config) = migrated("RejectString rejected by DMARC policy for %s\n", &[]);
+        assert_eq!(
+            config.dmarc.reject_reply.to_string(),
+            "550 5.7.1 rejected by DMARC policy for {domain}",
+            "{toml}"
+        );
+        assert!(!toml.contains("#   RejectString"), "{toml}");
+        for bad in [
+            "no {slot} here %s",
+            "caf\u{e9} %s",
+            "open { %s",
+            "{explanation} %s",
+        ] {
+            let (toml, _) = migrated(&format!("RejectString {bad}\n"), &[]);
+            assert!(
+                toml.contains(&format!("#   RejectString {bad}\n")),
+                "{toml}"
+            );
         }
     }
 
