@@ -9,6 +9,8 @@ mod opendmarc;
 mod output;
 mod sign_headers;
 mod signing_table;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,7 +36,8 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let toml = plan.render(args.from.program(), &name);
-    // what we print must be a configuration authmilter accepts
+    // what we print must be a configuration authmilter accepts; each mapped setting was
+    // already checked (Plan::undo_if_refused), so this only guards against a bug
     crate::config::Config::parse(&toml).with_context(|| {
         format!("internal error: the migrated configuration does not load:\n{toml}")
     })?;

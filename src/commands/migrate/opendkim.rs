@@ -26,6 +26,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
     for s in &settings {
         let shown = format!("{} {}", s.name, s.value);
         let from = format!("OpenDKIM {shown}");
+        let before = plan.snapshot();
         match s.key().as_str() {
             "mode" => {} // with Socket
             "socket" => {
@@ -86,6 +87,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 }
             }
             "dnstimeout" => match s.value.parse::<u64>() {
+                Ok(0) => plan.unmapped(&shown, ZERO_DNS_TIMEOUT),
                 Ok(n) => plan.set_str("dns", "timeout", &format!("{n}s"), &from),
                 Err(_) => plan.unmapped(&shown, "not a number of seconds"),
             },
@@ -132,14 +134,25 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
             "minimumkeybits" => plan.unmapped(&shown, "RSA keys under 1024 bits give policy (RFC 8301); signing keys must have 2048 bits or more"),
             _ => plan.unmapped(&shown, "no equivalent"),
         }
+        plan.undo_if_refused(before, &shown);
     }
+    let before = plan.snapshot();
     daemon_names.write(&mut plan);
+    plan.undo_if_refused(before, "MacroList, MTA");
+    let before = plan.snapshot();
     keys_and_rules(&settings, files, &mut plan);
+    plan.undo_if_refused(
+        before,
+        "KeyTable, SigningTable (or Domain, Selector, KeyFile)",
+    );
     if !plan.keys.is_empty() {
         plan.note("the private key files must belong to authmilter's user, mode 0600: chown authmilter KEY && chmod 600 KEY (group- or world-readable keys are refused)");
     }
     Ok(plan)
 }
+
+/// Why `DNSTimeout 0` (both programs) is not carried over.
+pub const ZERO_DNS_TIMEOUT: &str = "0 (wait forever) has no equivalent: [dns] timeout must be more than 0s; the default 5s is kept";
 
 /// What a host list (`InternalHosts`, OpenDMARC's `IgnoreHosts`) leaves: negated networks,
 /// cut out of the listed ones (said in a note), and host names, which milter.toml cannot
@@ -231,6 +244,10 @@ fn keys_and_rules(settings: &[Setting], files: &Files, plan: &mut Plan) {
                             &format!("KeyTable line {e}"),
                             format!("the key name {name} is used by an earlier line; key names must be unique, so this entry is left out"),
                         ),
+                        [domain, selector, _] if same_record(plan, domain, selector).is_some() => plan.unmapped(
+                            &format!("KeyTable line {e}"),
+                            format!("{selector}._domainkey.{domain} is the record of the key {} too: one selector of one domain is one DNS record, so this entry is left out", same_record(plan, domain, selector).unwrap_or_default()),
+                        ),
                         [domain, selector, path]
                             if path.starts_with('/')
                                 && dns::name::is_host_like(domain)
@@ -272,6 +289,13 @@ fn keys_and_rules(settings: &[Setting], files: &Files, plan: &mut Plan) {
             }
         };
         for domain in domains {
+            if plan.keys.iter().any(|k| k.1.eq_ignore_ascii_case(&domain)) {
+                plan.unmapped(
+                    &format!("Domain entry {domain}"),
+                    "listed twice: its key is already migrated",
+                );
+                continue;
+            }
             if !dns::name::is_host_like(&domain) {
                 plan.unmapped(
                     &format!("Domain entry {domain}"),
@@ -299,6 +323,24 @@ fn keys_and_rules(settings: &[Setting], files: &Files, plan: &mut Plan) {
             );
         }
     }
+}
+
+/// The name of a migrated key with the DNS record `selector._domainkey.domain` (RFC 6376
+/// §3.6.2.1), compared as config check compares them.
+fn same_record(plan: &Plan, domain: &str, selector: &str) -> Option<String> {
+    let record = |d: &str, s: &str| {
+        crate::config::DkimKey {
+            domain: d.to_string(),
+            selector: s.to_string(),
+            ..Default::default()
+        }
+        .record_name()
+    };
+    let wanted = record(domain, selector);
+    plan.keys
+        .iter()
+        .find(|k| record(&k.1, &k.2) == wanted)
+        .map(|k| k.0.clone())
 }
 
 fn signing_table(st: &Setting, multiple: bool, files: &Files, plan: &mut Plan) {

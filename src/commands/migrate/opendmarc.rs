@@ -36,6 +36,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
             );
             continue;
         }
+        let before = plan.snapshot();
         match s.key().as_str() {
             "socket" => {
                 if s.value.parse::<crate::config::SocketSpec>().is_ok() {
@@ -117,6 +118,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 }
             }
             "dnstimeout" => match s.value.parse::<u64>() {
+                Ok(0) => plan.unmapped(&shown, super::opendkim::ZERO_DNS_TIMEOUT),
                 Ok(n) => plan.set_str("dns", "timeout", &format!("{n}s"), &from),
                 Err(_) => plan.unmapped(&shown, "not a number of seconds"),
             },
@@ -134,7 +136,9 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
             "recordallmessages" => plan.unmapped(&shown, "every message is logged with its results at level info"),
             _ => plan.unmapped(&shown, "no equivalent"),
         }
+        plan.undo_if_refused(before, &shown);
     }
+    let before = plan.snapshot();
     if !allow_domains_from.is_empty() {
         plan.set_list(
             "policy",
@@ -165,6 +169,10 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         }
         plan.note("IgnoreAuthenticatedClients true: the listeners have role = \"auto\" so that authenticated clients' mail is ours (never checked or rejected); role = \"verify\" checks every message");
     }
+    plan.undo_if_refused(
+        before,
+        "IgnoreDomains, IgnoreMailFrom, IgnoreAuthenticatedClients",
+    );
     Ok(plan)
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 /// One key to write: value (TOML text) and where it came from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Entry {
     key: String,
     value: toml::Value,
@@ -25,6 +25,17 @@ pub struct Plan {
     unmapped: Vec<(String, String)>,
     /// Remarks on settings that were mapped with a difference worth knowing.
     notes: Vec<String>,
+}
+
+/// What a plan held at one point (its values, and how many comments).
+#[derive(Debug)]
+pub struct Snapshot {
+    sections: BTreeMap<&'static str, Vec<Entry>>,
+    listeners: Vec<(String, &'static str, String)>,
+    keys: Vec<(String, String, String, String)>,
+    rules: Vec<(String, Vec<String>)>,
+    unmapped: usize,
+    notes: usize,
 }
 
 /// The order sections are written in (milter.toml's).
@@ -63,6 +74,47 @@ impl Plan {
         self.unmapped.push((setting.to_string(), why.into()));
     }
 
+    /// What the plan holds now, to go back to with [`Plan::undo_if_refused`].
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            sections: self.sections.clone(),
+            listeners: self.listeners.clone(),
+            keys: self.keys.clone(),
+            rules: self.rules.clone(),
+            unmapped: self.unmapped.len(),
+            notes: self.notes.len(),
+        }
+    }
+
+    /// Goes back to `before` when config check would refuse the output, and lists `setting`
+    /// as unmapped with config check's reason: the output always loads, whatever value the
+    /// old configuration held.
+    pub fn undo_if_refused(&mut self, before: Snapshot, setting: &str) {
+        let unchanged = self.sections == before.sections
+            && self.listeners == before.listeners
+            && self.keys == before.keys
+            && self.rules == before.rules;
+        if unchanged {
+            return; // only comments were added
+        }
+        let Err(e) = crate::config::Config::parse(&self.render_values()) else {
+            return;
+        };
+        self.sections = before.sections;
+        self.listeners = before.listeners;
+        self.keys = before.keys;
+        self.rules = before.rules;
+        self.unmapped.truncate(before.unmapped);
+        self.notes.truncate(before.notes);
+        self.unmapped(
+            setting,
+            format!(
+                "config check would refuse the mapped value ({}); not carried over",
+                without_line_numbers(&format!("{e:#}"))
+            ),
+        );
+    }
+
     /// A remark on a mapped setting.
     pub fn note(&mut self, text: impl Into<String>) {
         self.notes.push(text.into());
@@ -70,6 +122,13 @@ impl Plan {
 
     /// The commented milter.toml.
     pub fn render(&self, program: &str, file: &str) -> String {
+        let mut out = self.render_comments(program, file);
+        out.push_str(&self.render_values());
+        out
+    }
+
+    /// The head comment: the settings not carried over and the differences.
+    fn render_comments(&self, program: &str, file: &str) -> String {
         let mut out = format!(
             "# milter.toml migrated from {program}'s {file} by `authmilter migrate`.\n\
              # Check it with `authmilter config check -c FILE`; every key not set here has its\n\
@@ -80,15 +139,25 @@ impl Plan {
                 "#\n# {program} settings with no equivalent here:\n"
             ));
             for (setting, why) in &self.unmapped {
-                out.push_str(&format!("#   {setting}\n#       -> {why}\n"));
+                out.push_str(&format!(
+                    "#   {}\n#       -> {}\n",
+                    comment(setting),
+                    comment(why)
+                ));
             }
         }
         if !self.notes.is_empty() {
             out.push_str("#\n# Differences to know about:\n");
             for n in &self.notes {
-                out.push_str(&format!("#   - {n}\n"));
+                out.push_str(&format!("#   - {}\n", comment(n)));
             }
         }
+        out
+    }
+
+    /// The sections, each key with the setting it came from.
+    fn render_values(&self) -> String {
+        let mut out = String::new();
         for section in ORDER {
             let entries = self.sections.get(section);
             let listeners = *section == "server" && !self.listeners.is_empty();
@@ -98,12 +167,18 @@ impl Plan {
             }
             out.push_str(&format!("\n[{section}]\n"));
             for e in entries.into_iter().flatten() {
-                out.push_str(&format!("# {}\n{} = {}\n", e.from, e.key, e.value));
+                out.push_str(&format!(
+                    "# {}\n{} = {}\n",
+                    comment(&e.from),
+                    e.key,
+                    e.value
+                ));
             }
             if listeners {
                 for (socket, role, from) in &self.listeners {
                     out.push_str(&format!(
-                        "\n# {from}\n[[server.listen]]\nsocket = {}\nrole = \"{role}\"\n",
+                        "\n# {}\n[[server.listen]]\nsocket = {}\nrole = \"{role}\"\n",
+                        comment(from),
                         toml::Value::String(socket.clone())
                     ));
                 }
@@ -134,4 +209,44 @@ impl Plan {
         }
         out
     }
+}
+
+/// `text` as a TOML comment may hold it: no control characters but tab (TOML 1.0,
+/// "Comment"); the old file's bytes are shown escaped instead.
+fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// `text` without its ` (line N)` parts: they count lines of a rendering nobody sees.
+fn without_line_numbers(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(" (line ") {
+        let (head, tail) = rest.split_at(at);
+        out.push_str(head);
+        let after = tail.get(" (line ".len()..).unwrap_or_default();
+        match after.find(')') {
+            Some(close)
+                if after
+                    .get(..close)
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                rest = after.get(close + 1..).unwrap_or_default();
+            }
+            _ => {
+                out.push_str(" (line ");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }

@@ -1,0 +1,208 @@
+//! Whatever the old configuration says, `migrate` prints a configuration that loads: a value
+//! config check would refuse is listed as unmapped, never the reason the command fails.
+
+use super::Files;
+
+/// Tables with odd lines: duplicate key records, odd domains and selectors, odd patterns.
+const TABLES: &[(&str, &str)] = &[
+    (
+        "kt",
+        "k1 example.com:s1:/k1.pem\nk2 example.com:s1:/k2.pem\nk3 EXAMPLE.com.:S1:/k3.pem\n\
+         k4 example.com:s;x:/k4.pem\nk5 \u{fc}.example:s:/k5.pem\nk6 example.com:\u{fc}:/k6\n\
+         k7 *:s:/k7\nk8 example.org:a b:/k8\nk9 example.net:s9:relative\n",
+    ),
+    (
+        "st",
+        "% k1\n. k1\n* k1\n*@ k1\n@ k1\na@b@c k1\n.. k1\n*@*.* k1\nexample.com k9\n\
+         *@example.com k1\n*@example.com k1\nexample.com k1\n.example.com k2\n",
+    ),
+    (
+        "hosts",
+        "0.0.0.0/0\n!0.0.0.0/0\n::/0\n[::1]\n!x\n256.1.1.1\n192.0.2.1/33\n",
+    ),
+];
+
+/// Values that are out of range, malformed or odd for every kind of setting.
+const ODD: &[&str] = &[
+    "0",
+    "-1",
+    "100",
+    "9999999999",
+    "18446744073709551616",
+    "x",
+    "*",
+    "%",
+    "{",
+    "}",
+    "%s {",
+    "a b",
+    "\u{fc}",
+    "xn--",
+    ".",
+    ",",
+    "!",
+    "[",
+    "\"",
+    "\\",
+    "yes",
+    "no",
+    "HOSTNAME",
+    "inet:0@localhost",
+    "inet:99999@localhost",
+    "inet:8891@localhost",
+    "inet:8891@[::]",
+    "local:",
+    "local:relative",
+    "local:/run/x.sock",
+    "inet6:8891",
+    "/kt",
+    "/st",
+    "/hosts",
+    "refile:/st",
+    "file:/hosts",
+    "csl:",
+    "0.0.0.0",
+    "::",
+    "127.0.0.1,x",
+    "a|b",
+    "=|",
+    "daemon_name=",
+    "daemon_name=A B|C",
+    "relaxed/bogus",
+    "t",
+    "reject",
+    "a\u{1}b",
+    "a\rb",
+    "\u{7f}",
+    "local:/run/\u{1b}x",
+    "\u{feff}",
+];
+
+const OPENDKIM: &[&str] = &[
+    "Mode",
+    "Socket",
+    "Canonicalization",
+    "OversignHeaders",
+    "SignHeaders",
+    "SignatureTTL",
+    "MaximumSignaturesToVerify",
+    "RequireSafeKeys",
+    "AuthservID",
+    "UserID",
+    "Nameservers",
+    "DNSTimeout",
+    "InternalHosts",
+    "MacroList",
+    "MTA",
+    "On-DNSError",
+    "On-InternalError",
+    "On-Default",
+    "MultipleSignatures",
+    "SubDomains",
+    "KeyTable",
+    "SigningTable",
+    "Domain",
+    "Selector",
+    "KeyFile",
+];
+
+const OPENDMARC: &[&str] = &[
+    "Socket",
+    "AuthservID",
+    "TrustedAuthservIDs",
+    "UserID",
+    "RejectFailures",
+    "HoldQuarantinedMessages",
+    "RejectMultiValueFrom",
+    "IgnoreAuthenticatedClients",
+    "IgnoreHosts",
+    "IgnoreDomains",
+    "IgnoreMailFrom",
+    "SPFSelfValidate",
+    "SPFIgnoreResults",
+    "DNSTimeout",
+    "RejectString",
+];
+
+/// Every mapped setting with every odd value, alone, twice, and next to a key setup:
+/// "internal error: the migrated configuration does not load" (exit 2, no output) was
+/// reachable with `DNSTimeout 0`, `MaximumSignaturesToVerify 100`, `SignatureTTL 9999999999`
+/// and others.
+#[test]
+fn odd_values_never_make_an_output_that_does_not_load() {
+    let root = tempfile::tempdir().unwrap();
+    for (path, text) in TABLES {
+        std::fs::write(root.path().join(path), text).unwrap();
+    }
+    let files = Files {
+        root: Some(root.path().to_path_buf()),
+    };
+    let mut failures = Vec::new();
+    for (program, names) in [("opendkim", OPENDKIM), ("opendmarc", OPENDMARC)] {
+        for name in names.iter() {
+            for value in ODD {
+                let line = format!("{name} {value}\n");
+                let confs = [
+                    line.clone(),
+                    format!("{line}{line}"),
+                    format!(
+                        "KeyTable /kt\nSigningTable refile:/st\nMultipleSignatures yes\n{line}"
+                    ),
+                    format!("KeyTable /kt\nSigningTable /st\n{line}"),
+                    format!("Domain {value}\nSelector {value}\nKeyFile {value}\n{line}"),
+                    format!("Socket inet:8891@localhost\nIgnoreAuthenticatedClients yes\n{line}"),
+                ];
+                for conf in confs {
+                    let plan = match program {
+                        "opendkim" => super::opendkim::migrate(&conf, &files),
+                        _ => super::opendmarc::migrate(&conf, &files),
+                    };
+                    let toml = match plan {
+                        Ok(plan) => plan.render(program, "x.conf"),
+                        Err(e) => {
+                            failures.push(format!("{program}: {conf:?}: {e:#}"));
+                            continue;
+                        }
+                    };
+                    if let Err(e) = crate::config::Config::parse(&toml) {
+                        failures.push(format!("{program}: {conf:?}: {e:#}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// OpenDKIM's out-of-range values are listed with the reason, and the rest of the file is
+/// still migrated (they aborted the whole migration).
+#[test]
+fn out_of_range_values_are_listed() {
+    let files = Files { root: None };
+    for (line, reason) in [
+        ("DNSTimeout 0", "wait forever"),
+        ("MaximumSignaturesToVerify 100", "at most 50"),
+        ("SignatureTTL 9999999999", "36500d"),
+    ] {
+        let conf = format!("Canonicalization simple/simple\n{line}\n");
+        let toml = super::opendkim::migrate(&conf, &files)
+            .unwrap()
+            .render("OpenDKIM", "opendkim.conf");
+        crate::config::Config::parse(&toml).unwrap();
+        let listed = format!("#   {line}\n#       -> ");
+        let at = toml
+            .find(&listed)
+            .unwrap_or_else(|| panic!("{line} not listed:\n{toml}"));
+        let why = toml.get(at + listed.len()..).and_then(|r| r.lines().next());
+        assert!(why.is_some_and(|w| w.contains(reason)), "{line}: {why:?}");
+        assert!(
+            toml.contains("canonicalization = \"simple/simple\""),
+            "{toml}"
+        );
+    }
+}
