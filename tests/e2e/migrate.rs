@@ -28,18 +28,8 @@ fn golden(out: &str, expected: &str) {
 fn config_check_accepts(out: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("milter.toml");
-    // `config check` looks the service user up in this machine's user database; where the
-    // package has not created "authmilter", check the rest of the file under a user that
-    // exists everywhere.
-    let user_exists = std::process::Command::new("getent")
-        .args(["passwd", "authmilter"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let out = if user_exists {
-        out.to_string()
-    } else {
-        out.replace("user = \"authmilter\"", "user = \"nobody\"")
-    };
+    // no [server] user is written (`UserID` is a note), so this holds on a machine without
+    // an "authmilter" user too
     // the socket directories exist only where the old daemons' packages are installed
     let sockets = format!("{}/", dir.path().display());
     let out = out

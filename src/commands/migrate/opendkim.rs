@@ -77,7 +77,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 None => plan.unmapped(&shown, "not a boolean: not carried over"),
             },
             "authservid" => authserv_id(&mut plan, s, &from),
-            "userid" => user(&mut plan, s, &from),
+            "userid" => user(&mut plan, s),
             "nameservers" => {
                 let list: Vec<String> = s.value.split(',').map(|x| x.trim().to_string()).collect();
                 if list.iter().all(|n| n.parse::<std::net::IpAddr>().is_ok()) {
@@ -202,15 +202,12 @@ pub fn authserv_id(plan: &mut Plan, s: &Setting, from: &str) {
     }
 }
 
-/// `UserID user[:group]` (also OpenDMARC's).
-pub fn user(plan: &mut Plan, s: &Setting, from: &str) {
-    let (user, group) = s.value.split_once(':').unwrap_or((&s.value, ""));
-    plan.set_str("server", "user", "authmilter", from);
+/// `UserID user[:group]` (also OpenDMARC's): a note, no `[server] user`, which config check
+/// refuses on a machine without that user; the systemd unit names the user.
+pub fn user(plan: &mut Plan, s: &Setting) {
     plan.note(format!(
-        "`{} {}`: authmilter runs as its own user (the Debian package creates `authmilter`), not as {}",
-        s.name,
-        s.value,
-        if group.is_empty() { user.to_string() } else { format!("{user}:{group}") }
+        "{} {}: authmilter runs as its own user, not as {}: examples/authmilter.service starts it with User=authmilter (the Debian package creates that user); [server] user is for starting as root, e.g. user = \"authmilter\"",
+        s.name, s.value, s.value
     ));
 }
 
@@ -480,6 +477,19 @@ mod tests {
         let (_, toml) = names("MacroList daemon_name\n");
         assert!(!toml.contains("daemon_names ="), "{toml}");
         assert!(toml.contains("#   MacroList daemon_name\n"), "{toml}");
+    }
+
+    /// `UserID` became `[server] user = "authmilter"`, which config check refuses ("no such
+    /// user") where that user does not exist, though the output must always pass it. It is a
+    /// note now: the example systemd unit runs authmilter as User=authmilter.
+    #[test]
+    fn user_id_is_a_note_not_a_user_key() {
+        let toml = migrated("UserID opendkim:opendkim\n", &[]);
+        let config = crate::config::Config::parse(&toml).unwrap();
+        assert!(config.server.user.is_empty(), "{toml}");
+        assert!(!toml.contains("\nuser = "), "{toml}");
+        assert!(toml.contains("UserID opendkim:opendkim"), "{toml}");
+        assert!(toml.contains("User=authmilter"), "{toml}");
     }
 
     /// The `[[dkim.signing]]` rules of a migrated configuration: (from, keys).

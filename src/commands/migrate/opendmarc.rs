@@ -51,7 +51,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 plan.set_list("authres", "trusted_ids", &ids, &from);
                 plan.note(format!("`{shown}`: only the SPF result of a trusted upstream header is used; DKIM is always verified here"));
             }
-            "userid" => user(&mut plan, s, &from),
+            "userid" => user(&mut plan, s),
             "rejectfailures" => plan.set("dmarc", "enforce", toml::Value::Boolean(flag == Some(true)), &from),
             "holdquarantinedmessages" => {
                 let how = if flag == Some(true) { "hold" } else { "header" };
