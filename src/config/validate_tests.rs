@@ -255,6 +255,7 @@ fn files_are_named_by_absolute_paths() {
         assert!(err.contains(key) && err.contains("relative path"), "{err}");
     }
     Config::parse(&format!("{listen}[dkim]\nstate_file = \"\"\n")).unwrap();
+}
 
 /// `[dkim] sign_headers` names header fields for h= (RFC 6376 §3.5; RFC 5322 §2.2 ftext):
 /// OpenDKIM's delta syntax `["*", "+List-Unsubscribe"]` was accepted and signed only From
