@@ -6,8 +6,8 @@
 //!   `[dns] nameservers` is refused
 //!   unless the new file sets that key itself (a key that fell back to its default is a
 //!   truncated or wrong file, not a decision);
-//! - a file without any `[[dkim.key]]` is refused while keys sign (outbound mail would leave
-//!   unsigned and fail DMARC);
+//! - a file without any `[[dkim.key]]` while keys sign is warned of (outbound mail leaves
+//!   unsigned from then on), and every change of the keys is logged at warning level;
 //! - every changed setting is logged, policy-relevant ones at warning level.
 
 use std::collections::BTreeMap;
@@ -81,9 +81,10 @@ pub fn check_reload(old: &Config, text: &str) -> anyhow::Result<(Config, Vec<Cha
     }
     let new = Config::parse(text)?;
     if new.dkim.keys.is_empty() && !old.dkim.keys.is_empty() {
-        // outbound mail would leave unsigned and fail DMARC at its receivers
-        bail!(
-            "the new file has no [[dkim.key]] while {} key(s) sign now; a reload does not stop all signing (a truncated file must not): restart authmilter to run without signing keys",
+        // config check and serve accept a file without keys, so a reload does too; but a file
+        // that lost its keys by accident stops all signing, which must not pass unnoticed
+        tracing::warn!(
+            "reload: the new file has no [[dkim.key]] while {} key(s) signed: outbound mail is no longer signed (and fails DMARC where the domain's policy asks for it); if that is not meant, restore the keys and reload",
             old.dkim.keys.len()
         );
     }
@@ -224,15 +225,21 @@ mod tests {
         assert!(changes[0].is_policy_relevant());
     }
 
-    /// A file that lost its [[dkim.key]] blocks would stop all signing: refused; a changed key
-    /// set is logged at warning level; a changed socket mode waits for a restart.
+    /// A file that lost its [[dkim.key]] blocks stops all signing: applied as config check
+    /// accepts it, logged at warning level (with a line of its own); a changed key set is
+    /// logged at warning level; a changed socket mode waits for a restart.
     #[test]
     fn signing_keys_and_sockets_on_reload() {
         let key = "[[dkim.key]]\nname = \"k\"\ndomain = \"example.com\"\nselector = \"s1\"\npath = \"/k.pem\"\n";
         let base = "[dmarc]\nenforce = true\n[authres]\nauthserv_id = \"mx.example\"\n[dns]\nnameservers = [\"192.0.2.53\"]\n";
         let signing = Config::parse(&format!("{base}{key}")).unwrap();
-        let err = check_reload(&signing, base).unwrap_err().to_string();
-        assert!(err.contains("no [[dkim.key]]"), "{err}");
+        let (_, changes) = check_reload(&signing, base).unwrap();
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.key == "dkim.key" && c.is_policy_relevant()),
+            "{changes:?}"
+        );
         let renamed = key.replace("s1", "s2");
         let (_, changes) = check_reload(&signing, &format!("{base}{renamed}")).unwrap();
         assert!(
