@@ -150,7 +150,7 @@ fn verify(args: ArcVerifyArgs) -> anyhow::Result<ExitCode> {
     let raw = read_input(args.file.as_deref())?;
     // the fields as the MTA shows them to the milter (`To :` is `To`), so the answer is the
     // milter's (RFC 6376 §3.4.1 simple canonicalization hashes the name as written)
-    let msg = message::parse_message(&raw).with_milter_names();
+    let msg = message::parse_as_postfix_passes(&raw);
     let outcome = runtime()?.block_on(arc::verify_parsed(
         &crate::app::arc_verifier(&config),
         &*resolver,
@@ -246,7 +246,7 @@ fn seal(args: ArcSealArgs) -> anyhow::Result<ExitCode> {
     let raw = read_input(args.file.as_deref())?;
     // sealed over the fields as the MTA shows them to the milter and queues them (`To :` is
     // `To`), so the seal holds after Postfix as the milter's does
-    let msg = message::parse_message(&raw).with_milter_names();
+    let msg = message::parse_as_postfix_passes(&raw);
     let (outcome, set) = runtime()?
         .block_on(arc::seal_parsed(
             &crate::app::arc_verifier(&config),

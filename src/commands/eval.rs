@@ -56,8 +56,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let resolver = tool_resolver(&config, &args.dns)?;
     let app = Arc::new(App::new(config, resolver)?);
     let raw = read_input(Some(&args.file))?;
-    let raw = as_postfix_receives(&raw);
-    let msg = message::parse_message(&raw);
+    let msg = message::parse_as_postfix_passes(&raw);
     let rt = runtime()?;
     if !app.config.dkim.key_check_interval.is_zero() && !app.signing.is_empty() {
         // serve checks each key's DNS record before it signs with it (and promotes a `next`
@@ -85,37 +84,6 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         print_text(&report)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Header fields Postfix's cleanup removes before any milter sees the header block
-/// (`header_opts.c`, HDR_OPT_DROP): they are added or consumed at delivery.
-const DROPPED_BY_POSTFIX: [&[u8]; 4] = [b"Return-Path", b"Bcc", b"Resent-Bcc", b"Content-Length"];
-
-/// The message file as Postfix hands it to a milter: smtpd reads lines up to LF and drops every
-/// CR before the line end (`smtp_get`: `a\r\r\n` is the line `a`), and a CR left inside a
-/// line reaches the milter as a space. Lines are written back with CRLF.
-fn as_postfix_receives(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if !raw.contains(&b'\r') {
-        return std::borrow::Cow::Borrowed(raw);
-    }
-    let mut out = Vec::with_capacity(raw.len());
-    for line in raw.split_inclusive(|&b| b == b'\n') {
-        let (text, ended) = match line.strip_suffix(b"\n") {
-            Some(t) => (t, true),
-            None => (line, false),
-        };
-        let end = text.iter().rposition(|&b| b != b'\r').map_or(0, |p| p + 1);
-        let text = if ended {
-            text.get(..end).unwrap_or_default()
-        } else {
-            text
-        };
-        out.extend(text.iter().map(|&b| if b == b'\r' { b' ' } else { b }));
-        if ended {
-            out.extend_from_slice(b"\r\n");
-        }
-    }
-    std::borrow::Cow::Owned(out)
 }
 
 /// What eval decided: the decision, and the recipients the milter would refuse at RCPT.
@@ -186,12 +154,6 @@ async fn evaluate(app: Arc<App>, args: &EvalArgs, msg: &message::Message) -> Eva
         };
     }
     for h in &msg.headers {
-        if DROPPED_BY_POSTFIX
-            .iter()
-            .any(|d| h.canonical_name().eq_ignore_ascii_case(d))
-        {
-            continue;
-        }
         // Postfix and Sendmail drop the whitespace the obsolete syntax allows before the colon
         // (RFC 5322 §4.5.2, `From :`): the milter is sent `From`, and Postfix queues `From:`
         p.header(h.canonical_name(), &h.value);

@@ -21,8 +21,12 @@ mod headers;
 mod line_endings;
 mod name_key;
 mod parse;
+mod postfix_view;
 
 pub use field::{ControlChar, HeaderField, trim_wsp_end};
 pub use headers::Headers;
 pub use line_endings::{lf_to_crlf, normalize_line_endings};
 pub use parse::{HeaderEnd, Message, parse_message};
+pub use postfix_view::{
+    DROPPED_BY_POSTFIX, dropped_by_postfix, parse_as_postfix_passes, postfix_view,
+};

@@ -40,7 +40,7 @@ fn verify(args: DkimVerifyArgs) -> anyhow::Result<ExitCode> {
     let app = App::without_keys(config, resolver)?;
     let raw = read_input(args.file.as_deref())?;
     // the fields as the milter is shown them, so that this agrees with the milter
-    let msg = dkim::parse_message(&raw).with_milter_names();
+    let msg = message::parse_as_postfix_passes(&raw);
     let results = runtime()?.block_on(dkim::verify_parsed(
         &app.dkim,
         &*app.resolver,
@@ -120,7 +120,7 @@ fn sign(args: DkimSignArgs) -> anyhow::Result<ExitCode> {
     let raw = read_input(args.file.as_deref())?;
     // signed as the milter would sign it: the fields as an MTA shows them (`To :` as `To`,
     // which Postfix also queues as `To:`)
-    let msg = dkim::parse_message(&raw).with_milter_names();
+    let msg = message::parse_as_postfix_passes(&raw);
     let header = dkim::sign_parsed(&signer, &msg, dkim::unix_now())
         .map_err(|e| anyhow::anyhow!("cannot sign: {e}"))?;
     // keep the input's line-ending style
