@@ -404,6 +404,13 @@ async fn reload_dashboard(
                 None if before.is_some() => tracing::info!("dashboard: stopped"),
                 _ => {}
             }
+            if let (Some(old), Some(new)) = (running.as_ref(), new.as_ref())
+                && !old.same_token(new)
+            {
+                tracing::info!(
+                    "reload: dashboard token changed (the old one is refused from now on)"
+                );
+            }
             control.send_replace(new);
             config.dashboard.clone()
         }

@@ -17,7 +17,11 @@
 //! - Bounds: [`MAX_CLIENTS`] connections at once, [`MAX_CLIENTS_PER_NETWORK`] of them from one
 //!   client address or IPv6 /64 (more are closed), a request head of at most
 //!   8 KiB read within [`REQUEST_TIMEOUT`], the whole exchange within the same limit; request
-//!   bodies are never read. The store's queries run on its read connection.
+//!   bodies are never read. The store's queries run on its read connection; pages are made
+//!   one at a time, first come first served, and a request cut off at its time limit runs no
+//!   query it has not started. Slots bound one address: clients from many addresses can
+//!   still hold all of them, so a dashboard reachable from the internet belongs behind a
+//!   reverse proxy.
 //! - Reload: `serve` keeps the [`Dashboard`] in a watch channel; [`Dashboard::rebind`] opens a
 //!   new address (or keeps the socket when only the token changed) and [`serve`] switches to
 //!   it for the connections it accepts next.
@@ -44,9 +48,9 @@ use crate::config::Config;
 use crate::http_listener::ClientSlots;
 
 /// Connections served at once.
-pub const MAX_CLIENTS: usize = 16;
+pub const MAX_CLIENTS: usize = 64;
 /// Connections served at once from one client address (an IPv6 /64): a client that never
-/// finishes its requests cannot hold every slot.
+/// finishes its requests cannot hold every slot (clients on 16 addresses can).
 pub const MAX_CLIENTS_PER_NETWORK: usize = 4;
 /// Time for one whole request: reading it, the queries, writing the page.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -160,6 +164,16 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
+    /// Whether `other` asks for the same token (a reload that rotated the token file's
+    /// contents changes no setting, and says so).
+    pub fn same_token(&self, other: &Dashboard) -> bool {
+        match (&self.access.token, &other.access.token) {
+            (Some(a), Some(b)) => same(a.as_bytes(), b.as_bytes()),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
     /// Binds `[dashboard] listen` (before privileges are dropped); `None` when it is off.
     pub async fn bind(config: &Config) -> anyhow::Result<Option<Dashboard>> {
         Self::rebind(config, None).await
@@ -210,6 +224,9 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let slots = ClientSlots::new(MAX_CLIENTS, MAX_CLIENTS_PER_NETWORK);
+    // pages are made one at a time, first come first served: a page's reads grow with the
+    // records of its period, and many made at once would all run out of time together
+    let page_turns = Arc::new(tokio::sync::Semaphore::new(1));
     let mut clients = JoinSet::new();
     loop {
         while clients.try_join_next().is_some() {}
@@ -242,11 +259,12 @@ pub async fn serve(
             tracing::debug!(%peer, "dashboard: too many clients at once; connection closed");
             continue;
         };
-        let (access, store) = (dashboard.access.clone(), store.clone());
+        let (access, store, turns) = (dashboard.access.clone(), store.clone(), page_turns.clone());
         clients.spawn(async move {
             let respond = move |req: Request<Incoming>| {
-                let (access, store) = (access.clone(), store.borrow().clone());
-                async move { respond(req, peer, &access, store).await }
+                let (access, store, turns) =
+                    (access.clone(), store.borrow().clone(), turns.clone());
+                async move { respond(req, peer, &access, store, &turns).await }
             };
             crate::http_listener::serve_connection(
                 stream,
@@ -286,6 +304,7 @@ async fn respond(
     peer: SocketAddr,
     access: &Access,
     store: Option<Store>,
+    page_turns: &tokio::sync::Semaphore,
 ) -> Response<String> {
     if !access.allows(peer, req.headers().get(AUTHORIZATION)) {
         let mut r = pages::plain(StatusCode::UNAUTHORIZED, "a token is required\n");
@@ -315,6 +334,9 @@ async fn respond(
             StatusCode::SERVICE_UNAVAILABLE,
             "the report store is not open yet\n",
         );
+    };
+    let Ok(_turn) = page_turns.acquire().await else {
+        return pages::plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
     };
     pages::page(
         &store,

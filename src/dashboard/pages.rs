@@ -84,6 +84,9 @@ fn html_page(markup: Markup) -> Response<String> {
     secure(r)
 }
 
+/// Query parameters read at most; more is a 400.
+const MAX_QUERY_PAIRS: usize = 16;
+
 /// The period of a request and the query string that keeps it in links.
 struct Period {
     span: Span,
@@ -95,7 +98,12 @@ impl Period {
     fn from_query(query: Option<&str>, now: u64) -> Result<Period, String> {
         let mut days = DEFAULT_DAYS;
         let mut until = None;
-        for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()).take(16) {
+        let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes());
+        for (n, (k, v)) in pairs.enumerate() {
+            if n >= MAX_QUERY_PAIRS {
+                // a `days` past the limit would be ignored without a word otherwise
+                return Err(format!("more than {MAX_QUERY_PAIRS} query parameters"));
+            }
             match k.as_ref() {
                 "days" => days = period::days(&v).map_err(|e| e.to_string())?,
                 "until" if !v.trim().is_empty() => until = Some(v.trim().to_string()),
@@ -119,11 +127,13 @@ impl Period {
 
     fn label(&self) -> String {
         let last = self.span.end.saturating_sub(86_400);
+        // the days shown, which the epoch can cut short (`?until=1970-01-10&days=400`)
+        let days = self.span.end.saturating_sub(self.span.begin) / 86_400;
         format!(
             "{} to {} ({} days, UTC)",
             format_day(self.span.begin),
             format_day(last),
-            self.days
+            days
         )
     }
 }
@@ -164,9 +174,10 @@ pub async fn page(store: &Store, path: &str, query: Option<&str>, now: u64) -> R
     }
 }
 
-/// A domain name as the store keeps them (letters, digits, `-`, `_`, `.`).
+/// A domain name as the store keeps them (letters, digits, `-`, `_`, `.`; at least one letter
+/// or digit: `..` names nothing).
 fn domain_like(name: &str) -> bool {
-    !name.is_empty()
+    name.bytes().any(|b| b.is_ascii_alphanumeric())
         && name.len() <= 253
         && name
             .bytes()
@@ -527,5 +538,19 @@ mod tests {
             html.contains("<td>x&quot;y/../\\?#z&lt;b&gt;</td>"),
             "{html}"
         );
+        // a name of dots alone is no domain: no link, and its page is a 404
+        assert!(!domain_like("..") && !domain_like(".") && domain_like("a.example"));
+    }
+
+    /// A `days` past the 16th parameter was ignored without a word; the label counts the days
+    /// the period really has.
+    #[test]
+    fn query_limits_and_the_period_label() {
+        let many = format!("{}days=7", "a=1&".repeat(16));
+        assert!(Period::from_query(Some(&many), 1_793_577_600).is_err());
+        let p = Period::from_query(Some("days=7"), 1_793_577_600).unwrap();
+        assert!(p.label().contains("(7 days, UTC)"), "{}", p.label());
+        let p = Period::from_query(Some("days=400&until=1970-01-10"), 1_793_577_600).unwrap();
+        assert!(p.label().contains("(10 days, UTC)"), "{}", p.label());
     }
 }

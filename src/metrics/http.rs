@@ -23,7 +23,7 @@ use super::Metrics;
 use crate::http_listener::ClientSlots;
 
 /// Scrape connections served at once.
-pub const MAX_SCRAPERS: usize = 8;
+pub const MAX_SCRAPERS: usize = 32;
 /// Scrape connections served at once from one client address (an IPv6 /64).
 pub const MAX_SCRAPERS_PER_NETWORK: usize = 4;
 /// Time for one whole scrape: reading the request, encoding, writing the answer.
@@ -42,6 +42,10 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 /// Serves scrapes on `listener` until `stop` fires.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
     let slots = ClientSlots::new(MAX_SCRAPERS, MAX_SCRAPERS_PER_NETWORK);
+    // on a loopback address only requests naming a loopback host are answered: a page
+    // elsewhere that points its own name at 127.0.0.1 (DNS rebinding) cannot read the
+    // counters through a browser on this host; a remote scraper names this host's address
+    let loopback_only = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
     let mut scrapes = JoinSet::new();
     loop {
         while scrapes.try_join_next().is_some() {}
@@ -64,7 +68,7 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, mut stop: watch
         let metrics = Arc::clone(&metrics);
         scrapes.spawn(async move {
             let respond = move |req: Request<Incoming>| {
-                let answer = respond(&req, &metrics);
+                let answer = respond(&req, &metrics, loopback_only);
                 async move { answer }
             };
             crate::http_listener::serve_connection(
@@ -81,7 +85,13 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, mut stop: watch
 }
 
 /// The answer to one request.
-fn respond(req: &Request<Incoming>, metrics: &Metrics) -> Response<String> {
+fn respond(req: &Request<Incoming>, metrics: &Metrics, loopback_only: bool) -> Response<String> {
+    if loopback_only && !names_a_loopback_host(req) {
+        return plain(
+            StatusCode::FORBIDDEN,
+            "this endpoint answers requests for 127.0.0.1, [::1] or localhost only\n",
+        );
+    }
     if req.uri().path() != "/metrics" {
         return plain(StatusCode::NOT_FOUND, "only /metrics is served here\n");
     }
@@ -120,4 +130,30 @@ fn plain(status: StatusCode, text: &str) -> Response<String> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     r
+}
+
+/// Whether the request names a loopback host (its target's authority, else its one `Host`
+/// field, RFC 9112 §3.2), or none (not a browser).
+fn names_a_loopback_host(req: &Request<Incoming>) -> bool {
+    let mut fields = req.headers().get_all(hyper::header::HOST).iter();
+    let first = fields.next();
+    if fields.next().is_some() {
+        return false;
+    }
+    let host = match req.uri().authority() {
+        Some(a) => a.as_str().to_string(),
+        None => match first {
+            None => return true,
+            Some(h) => match h.to_str() {
+                Ok(h) => h.to_string(),
+                Err(_) => return false,
+            },
+        },
+    };
+    host.trim()
+        .parse::<hyper::http::uri::Authority>()
+        .is_ok_and(|a| {
+            let name = a.host();
+            crate::config::is_loopback_host(name.strip_suffix('.').unwrap_or(name))
+        })
 }

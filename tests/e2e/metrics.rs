@@ -377,23 +377,37 @@ fn the_endpoint_serves_only_metrics_and_bounds_requests() {
     // OpenMetrics when asked for
     let (status, head, body) = http(
         metrics,
-        b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: application/openmetrics-text;version=1.0.0\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/openmetrics-text;version=1.0.0\r\n\r\n",
     );
     assert_eq!(status, 200);
     assert!(head.contains("application/openmetrics-text"), "{head}");
     assert!(body.ends_with("# EOF\n"), "{body}");
+    // on loopback, a request for another host (DNS rebinding through a local browser) is
+    // refused; no Host at all (not a browser) and loopback names are answered
+    let (status, _, _) = http(
+        metrics,
+        b"GET /metrics HTTP/1.1\r\nHost: rebind.attacker.example\r\n\r\n",
+    );
+    assert_eq!(status, 403);
+    let (status, _, _) = http(metrics, b"GET /metrics HTTP/1.0\r\n\r\n");
+    assert_eq!(status, 200);
+    let (status, _, _) = http(metrics, b"GET /metrics HTTP/1.1\r\nHost: [::1]:9\r\n\r\n");
+    assert_eq!(status, 200);
     // nothing else
-    let (status, _, _) = http(metrics, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (status, _, _) = http(metrics, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert_eq!(status, 404);
-    let (status, _, _) = http(metrics, b"GET /metrics/../etc HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (status, _, _) = http(
+        metrics,
+        b"GET /metrics/../etc HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    );
     assert_eq!(status, 404);
     let (status, head, _) = http(
         metrics,
-        b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nxx",
+        b"POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\nxx",
     );
     assert_eq!(status, 405, "{head}");
     // a request head over 8 KiB is refused, not buffered
-    let mut big = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    let mut big = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ".to_vec();
     big.extend(std::iter::repeat_n(b'a', 64 * 1024));
     big.extend_from_slice(b"\r\n\r\n");
     let (status, _, _) = http(metrics, &big);

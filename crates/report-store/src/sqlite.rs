@@ -66,16 +66,23 @@ impl SqliteBackend {
         .await
     }
 
-    /// Runs read-only `stmts` in one snapshot on the read connection.
+    /// Runs read-only `stmts` in one snapshot on the read connection. A read whose caller has
+    /// gone by the time its turn comes (a page request cut off at its time limit) is not run:
+    /// abandoned reads would otherwise keep the read connection busy for those still waiting.
     pub async fn read(&self, stmts: Vec<Stmt>) -> Result<Results, StoreError> {
-        call_on(&self.reads, move |conn| {
-            run(
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            if tx.is_closed() {
+                return;
+            }
+            let _ = tx.send(run(
                 conn,
                 crate::sql::stream(stmts),
                 TransactionBehavior::Deferred,
-            )
-        })
-        .await
+            ));
+        });
+        self.reads.send(job).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Applies the missing migrations; returns the schema version.
