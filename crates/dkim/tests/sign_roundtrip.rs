@@ -148,12 +148,10 @@ fn absent_date_and_message_id_are_not_over_signed() {
     let h_tag = |msg: &str| {
         let header = dkim::sign_message(&s, msg.as_bytes(), NOW).unwrap();
         let v = header.value("").replace(['\r', '\n', ' ', '\t'], "");
-        let h = v
-            .split(';')
+        v.split(';')
             .find_map(|t| t.strip_prefix("h="))
             .unwrap()
-            .to_string();
-        h
+            .to_string()
     };
     let bare = MESSAGE
         .replace("Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n", "")
