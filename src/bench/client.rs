@@ -106,7 +106,7 @@ pub async fn run_slot(plan: Arc<Plan>, corpus: Arc<Vec<CorpusMessage>>) -> Tally
     while let Some(first) = plan.claim() {
         let start = Instant::now();
         let mut conn = match open(&plan, rbuf, wbuf).await {
-            Ok((mut conn, Some(outcome))) => {
+            Ok((conn, Some(outcome))) => {
                 // decided at CONNECT or HELO: that is the message's answer; Postfix would
                 // send the session's mail no further, so the connection ends here
                 tally.connections += 1;
@@ -115,12 +115,7 @@ pub async fn run_slot(plan: Arc<Plan>, corpus: Arc<Vec<CorpusMessage>>) -> Tally
                     .record(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX));
                 tally.answers.record(&outcome);
                 plan.done(1);
-                let _ = conn.session.quit(&mut conn.wbuf);
-                let _ = flush(&mut conn).await;
-                let _ = conn.io.shutdown().await;
-                conn.rbuf.clear();
-                conn.wbuf.clear();
-                (rbuf, wbuf) = (conn.rbuf, conn.wbuf);
+                (rbuf, wbuf) = close(conn, true).await;
                 continue;
             }
             Ok((c, None)) => c,
@@ -165,16 +160,21 @@ pub async fn run_slot(plan: Arc<Plan>, corpus: Arc<Vec<CorpusMessage>>) -> Tally
                 next = plan.claim();
             }
         }
-        if healthy {
-            let _ = conn.session.quit(&mut conn.wbuf);
-            let _ = flush(&mut conn).await;
-            let _ = conn.io.shutdown().await;
-        }
-        conn.rbuf.clear();
-        conn.wbuf.clear();
-        (rbuf, wbuf) = (conn.rbuf, conn.wbuf);
+        (rbuf, wbuf) = close(conn, healthy).await;
     }
     tally
+}
+
+/// Ends a connection (QUIT first when it is still in step) and hands back its buffers.
+async fn close(mut conn: Conn, quit: bool) -> (BytesMut, BytesMut) {
+    if quit {
+        let _ = conn.session.quit(&mut conn.wbuf);
+        let _ = flush(&mut conn).await;
+        let _ = conn.io.shutdown().await;
+    }
+    conn.rbuf.clear();
+    conn.wbuf.clear();
+    (conn.rbuf, conn.wbuf)
 }
 
 type OpenError = (Failure, BytesMut, BytesMut);

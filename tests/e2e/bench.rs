@@ -190,14 +190,9 @@ fn read_frame(s: &mut std::net::TcpStream) -> Option<Vec<u8>> {
     Some(payload)
 }
 
+/// A run against a misbehaving fake: it fails (exit code 1) and answers nothing.
 fn run_against_fake(port: u16, extra: &[&str]) -> serde_json::Value {
-    let dir = tempfile::tempdir().unwrap();
-    let corpus = write_corpus(dir.path());
-    let target = format!("inet:127.0.0.1:{port}");
-    let mut args = vec!["--target", &target, "--corpus", corpus.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    let (code, r, _) = bench(&args);
-    assert_eq!(code, 1, "failures give exit code 1: {r}");
+    let r = run_against_fake_with_answers(port, extra);
     assert_eq!(r["messages"], 0, "{r}");
     r
 }
@@ -387,6 +382,7 @@ fn a_reply_nobody_asked_for_is_garbage() {
     assert!(r["errors"]["garbage_reply"].as_u64() >= Some(1), "{r}");
 }
 
+/// A run against a fake that answers some messages: it fails (exit code 1).
 fn run_against_fake_with_answers(port: u16, extra: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let corpus = write_corpus(dir.path());

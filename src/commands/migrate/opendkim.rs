@@ -361,20 +361,7 @@ mod tests {
     /// Migrates `conf` with `tables` ((path, text)) under a temporary root; returns the
     /// rendered TOML, which must load.
     fn migrated(conf: &str, tables: &[(&str, &str)]) -> String {
-        let root = tempfile::tempdir().unwrap();
-        for (path, text) in tables {
-            std::fs::write(root.path().join(path), text).unwrap();
-        }
-        let files = Files {
-            root: Some(root.path().to_path_buf()),
-        };
-        let toml = migrate(conf, &files)
-            .unwrap()
-            .render("OpenDKIM", "opendkim.conf");
-        if let Err(e) = crate::config::Config::parse(&toml) {
-            panic!("{e:#}\n{toml}");
-        }
-        toml
+        super::super::tests::rendered(migrate, ("OpenDKIM", "opendkim.conf"), conf, tables).0
     }
 
     /// A SigningTable naming a key the KeyTable lacks (or whose entry could not be mapped),

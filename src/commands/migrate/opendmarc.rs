@@ -202,20 +202,7 @@ mod tests {
 
     /// Migrates `conf` (tables under a temporary root); the result must load.
     fn migrated(conf: &str, tables: &[(&str, &str)]) -> (String, crate::config::Config) {
-        let root = tempfile::tempdir().unwrap();
-        for (path, text) in tables {
-            std::fs::write(root.path().join(path), text).unwrap();
-        }
-        let files = Files {
-            root: Some(root.path().to_path_buf()),
-        };
-        let toml = migrate(conf, &files)
-            .unwrap()
-            .render("OpenDMARC", "opendmarc.conf");
-        match crate::config::Config::parse(&toml) {
-            Ok(config) => (toml, config),
-            Err(e) => panic!("{e:#}\n{toml}"),
-        }
+        super::super::tests::rendered(migrate, ("OpenDMARC", "opendmarc.conf"), conf, tables)
     }
 
     /// OpenDMARC 1.4 calls its From-domain list IgnoreMailFrom (opendmarc.conf(5)); only the

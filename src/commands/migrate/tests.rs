@@ -2,6 +2,29 @@
 //! config check would refuse is listed as unmapped, never the reason the command fails.
 
 use super::Files;
+use super::output::Plan;
+
+/// `conf` migrated by `migrate` with `tables` ((path, text)) under a temporary root, rendered
+/// as `program`'s `file`: the TOML and the configuration it loads as (panics if it does not).
+pub(super) fn rendered(
+    migrate: fn(&str, &Files) -> anyhow::Result<Plan>,
+    (program, file): (&str, &str),
+    conf: &str,
+    tables: &[(&str, &str)],
+) -> (String, crate::config::Config) {
+    let root = tempfile::tempdir().unwrap();
+    for (path, text) in tables {
+        std::fs::write(root.path().join(path), text).unwrap();
+    }
+    let files = Files {
+        root: Some(root.path().to_path_buf()),
+    };
+    let toml = migrate(conf, &files).unwrap().render(program, file);
+    match crate::config::Config::parse(&toml) {
+        Ok(config) => (toml, config),
+        Err(e) => panic!("{e:#}\n{toml}"),
+    }
+}
 
 /// Tables with odd lines: duplicate key records, odd domains and selectors, odd patterns.
 const TABLES: &[(&str, &str)] = &[
