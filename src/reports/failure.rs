@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::config::OriginalSetting;
 
-use super::destinations::{DnsTrouble, Resolved, resolve_destination};
+use super::destinations::{Destination, DnsTrouble, Resolved, resolve_destination};
 use retry::{RetryList, RetryPolicy};
 
 /// The largest header block a failure report is made for, in bytes (fields with their CRLFs).
@@ -308,9 +308,9 @@ pub async fn queue_reports(
                 continue;
             }
         };
-        for address in destinations.into_iter().map(|d| d.address) {
+        for Destination { address, max_size } in destinations {
             let destination = address.to_ascii_lowercase();
-            if !addressed.insert(destination.clone()) {
+            if addressed.contains(&destination) {
                 continue;
             }
             for kind in &kinds {
@@ -345,6 +345,13 @@ pub async fn queue_reports(
                         continue;
                     }
                 };
+                // the URI's `!size` bounds the report as submitted (RFC 7489 §6.2); another
+                // URI leading to this address may still take it
+                if let Some(limit) = max_size.filter(|&l| message.len() as u64 > l) {
+                    tracing::info!(%policy_domain, %destination, "reports: failure report not sent: {} bytes, over the URI's limit of {limit}", message.len());
+                    continue;
+                }
+                addressed.insert(destination.clone());
                 let report = NewFailureReport {
                     policy_domain: policy_domain.clone(),
                     destination: destination.clone(),

@@ -520,3 +520,39 @@ async fn one_failure_report_per_address() {
     let destinations: Vec<String> = queued(&store).await.into_iter().map(|(d, _)| d).collect();
     assert_eq!(destinations, ["r@dup.example", "ruf@a.example"]);
 }
+
+/// A `ruf` URI's `!size` bounds the failure report as submitted (RFC 7489 §6.2): a report over
+/// it is not sent to that URI, while another URI naming the same address without a limit still
+/// gets it (failure reports ignored the limit).
+#[tokio::test]
+async fn a_ruf_size_limit_is_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reports.db");
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc-reports@rx.example\"\n\
+         [reports.failure]\nenabled = true\n",
+        db.display()
+    );
+    let dns: Arc<dyn Resolver> =
+        Arc::new(MemoryResolver::from_zone("a.example MX 10 mx.a.example\n").unwrap());
+    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db.clone()), 1_700_000_000)
+        .await
+        .unwrap();
+    let limited = |uris: &[&str], limits: &[Option<u64>]| {
+        let mut c = candidate(uris);
+        if let Some(p) = c.observation.published.as_mut() {
+            for (r, l) in p.ruf.iter_mut().zip(limits) {
+                r.max_size = *l;
+            }
+        }
+        c
+    };
+    let only_small = limited(&[INTERNAL], &[Some(100)]);
+    assert_eq!(queue_once(&app, &store, &only_small).await.queued, 0);
+    let also_unlimited = limited(&[INTERNAL, "mailto:RUF@a.example"], &[Some(100), None]);
+    assert_eq!(queue_once(&app, &store, &also_unlimited).await.queued, 1);
+    let big_enough = limited(&[INTERNAL], &[Some(1 << 20)]);
+    assert_eq!(queue_once(&app, &store, &big_enough).await.queued, 1);
+}
