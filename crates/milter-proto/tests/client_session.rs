@@ -41,12 +41,39 @@ fn negotiated(protocol: ProtocolFlags) -> ClientSession {
     s
 }
 
+/// What `milter8.c` refuses (a version above its offer, actions it did not offer) Postfix
+/// refuses; a lower version and protocol bits it did not offer it takes (the bits dropped).
+/// Sendmail refuses those too.
+#[test]
+fn negotiation_is_checked_as_each_mta_checks_it() {
+    let reply = |version, protocol: u32| Response::OptNeg {
+        options: OptNeg {
+            version,
+            actions: Actions::ALL,
+            protocol: ProtocolFlags::from_bits(protocol),
+        },
+        symlists: Vec::new(),
+    };
+    let mut s = ClientSession::new(Profile::postfix());
+    let agreed = s.accept_negotiation(reply(6, 0x0020_0000 | 0x2)).unwrap();
+    assert_eq!(agreed.protocol, ProtocolFlags::from_bits(0x2));
+    let mut s = ClientSession::new(Profile::postfix());
+    assert!(s.accept_negotiation(reply(1, 0)).is_ok());
+    for (version, protocol, why) in [
+        (1, 0, "version outside 2..=offered"),
+        (6, 0x0020_0000, "protocol bits not offered"),
+    ] {
+        let mut s = ClientSession::new(Profile::sendmail());
+        assert_eq!(
+            s.accept_negotiation(reply(version, protocol)),
+            Err(ProtocolError::NegotiationRefused(why))
+        );
+    }
+}
+
 #[test]
 fn negotiation_replies_an_mta_refuses_are_errors() {
-    for (version, protocol, why) in [
-        (7, ProtocolFlags::default(), "version outside 2..=offered"),
-        (1, ProtocolFlags::default(), "version outside 2..=offered"),
-    ] {
+    for (version, protocol, why) in [(7, ProtocolFlags::default(), "version outside 2..=offered")] {
         let mut s = ClientSession::new(Profile::postfix());
         let reply = Response::OptNeg {
             options: OptNeg {

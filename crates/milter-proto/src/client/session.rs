@@ -100,18 +100,26 @@ impl ClientSession {
         })
     }
 
-    /// Checks the OPTNEG reply as Postfix and Sendmail would (version ≤ offer, actions and
-    /// protocol ⊆ offer, no empty macro list), §2.1.
+    /// Checks the OPTNEG reply as the profile's MTA would, §2.1: a version above the offer
+    /// and actions not offered are refused by all; Postfix (`milter8.c`) takes any lower
+    /// version and only logs protocol bits it did not offer (they are dropped here), while
+    /// Sendmail and older MTAs also refuse a version below 2 and protocol bits not offered. An
+    /// empty macro list is refused.
     pub fn accept_negotiation(&mut self, resp: Response) -> Result<OptNeg> {
         let offer = self.profile.offer;
-        let Response::OptNeg { options, symlists } = resp else {
+        let Response::OptNeg {
+            mut options,
+            symlists,
+        } = resp
+        else {
             return Err(unexpected(
                 CommandCode::OptNeg,
                 resp,
                 "expected an OPTNEG reply",
             ));
         };
-        if options.version < 2 || options.version > offer.version {
+        let postfix = self.profile.is_postfix();
+        if options.version > offer.version || (options.version < 2 && !postfix) {
             return Err(ProtocolError::NegotiationRefused(
                 "version outside 2..=offered",
             ));
@@ -120,9 +128,12 @@ impl ClientSession {
             return Err(ProtocolError::NegotiationRefused("actions not offered"));
         }
         if !offer.protocol.contains(options.protocol) {
-            return Err(ProtocolError::NegotiationRefused(
-                "protocol bits not offered",
-            ));
+            if !postfix {
+                return Err(ProtocolError::NegotiationRefused(
+                    "protocol bits not offered",
+                ));
+            }
+            options.protocol = options.protocol & offer.protocol;
         }
         if symlists.iter().any(|l| l.macros.is_empty()) {
             return Err(ProtocolError::NegotiationRefused("empty SETSYMLIST list"));
