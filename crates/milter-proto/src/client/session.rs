@@ -133,7 +133,7 @@ impl ClientSession {
                     "protocol bits not offered",
                 ));
             }
-            options.protocol = options.protocol & offer.protocol;
+            options.protocol &= offer.protocol;
         }
         if symlists.iter().any(|l| l.macros.is_empty()) {
             return Err(ProtocolError::NegotiationRefused("empty SETSYMLIST list"));
