@@ -241,7 +241,7 @@ impl InboundChecks {
 /// are more than DMARC evaluates (`limit`, its `max_author_domains`; RFC 9989 §4.4: more is
 /// permerror, no signature can align), so each signature's question costs a few comparisons,
 /// however long the From fields are.
-pub(super) fn candidate_author_domains(from: &[Vec<u8>], limit: usize) -> Vec<String> {
+fn candidate_author_domains(from: &[Vec<u8>], limit: usize) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for value in from {
         let Ok(addrs) = dmarc::parse_from(value) else {

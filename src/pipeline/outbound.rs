@@ -25,6 +25,8 @@ pub struct Signed {
     pub headers: Vec<NewHeader>,
     /// `domain/selector` of each signature made.
     pub labels: Vec<String>,
+    /// The `d=` of each signature made.
+    pub domains: Vec<String>,
     /// `domain/selector` of each key that failed to sign.
     pub failed: Vec<String>,
 }
@@ -91,12 +93,13 @@ impl Signing {
     /// started key, at Unix time `now`.
     pub fn finish(self, hashes: &FinishedBodyHashes, headers: &[HeaderField], now: u64) -> Signed {
         let mut out = Signed::default();
-        for (label, _, s) in self.sessions {
+        for (label, domain, s) in self.sessions {
             match s.finish_shared(hashes, headers, now) {
                 Ok(sig) => {
                     out.headers
                         .push(NewHeader::new(sig.name(), sig.value("\n")));
                     out.labels.push(label);
+                    out.domains.push(domain);
                 }
                 Err(e) => {
                     tracing::error!(key = %label, "DKIM signing failed: {e}");

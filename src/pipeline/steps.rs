@@ -161,9 +161,11 @@ impl MessagePipeline {
                 signing_log.push_str(&format!(" signed={label}:withheld"));
             }
         }
+        let mut signed_domains = Vec::new();
         if direction.signs() && d.verdict == Verdict::Accept && !signing.is_empty() {
             let signed = signing.finish(&hashes, &state.delivered_headers(), dkim::unix_now());
             signatures = signed.headers;
+            signed_domains = signed.domains;
             for l in &signed.labels {
                 signing_log.push_str(&format!(" signed={l}"));
             }
@@ -220,7 +222,6 @@ impl MessagePipeline {
             }
         }
 
-        let signed_by_us = !signatures.is_empty();
         d.prepend = seal.into_iter().chain(signatures).chain(trace).collect();
 
         d.summary = format!("{} size={}", direction.as_str(), state.body_bytes);
@@ -239,7 +240,7 @@ impl MessagePipeline {
 
         // 8. SRS for accepted mail
         if d.verdict == Verdict::Accept {
-            apply_srs(&app, &state, srs_spf, signed_by_us, &mut d).await;
+            apply_srs(&app, &state, srs_spf, &signed_domains, &mut d).await;
         }
 
         // 9. the report inbox
@@ -412,13 +413,13 @@ async fn apply_srs(
     app: &App,
     state: &MessageState,
     srs_spf: Option<Task<bool>>,
-    signed_by_us: bool,
+    signed_domains: &[String],
     decision: &mut Decision,
 ) {
     let Some(srs) = app.srs.as_ref().filter(|_| app.config.srs.enabled) else {
         return;
     };
-    if !signed_by_us && srs_would_vouch(app, state, decision.results.as_deref()) {
+    if srs_would_vouch(app, state, decision.results.as_deref(), signed_domains) {
         // the rewritten sender's SPF pass at the next hop would align with a From domain
         // nothing authenticated: a stranger's forgery of our domain would pass DMARC there
         // (RFC 9989 §4.4); the sender stays as it came
@@ -514,20 +515,40 @@ fn dsn_args(args: &[Vec<u8>]) -> Option<String> {
 }
 
 /// Whether an SRS rewrite would give the message an envelope domain (`[srs] domain`) aligned,
-/// relaxed, with one of its From domains (RFC 9989 §4.4) that no SPF or DKIM pass
-/// authenticated: the next hop's SPF pass for our SRS domain would then vouch for the author.
-fn srs_would_vouch(app: &App, state: &MessageState, results: Option<&super::Results>) -> bool {
+/// relaxed, with one of its From domains (RFC 9989 §4.4) that neither an SPF or DKIM pass here
+/// nor one of our own signatures (`signed_domains`, their `d=`) authenticated: the next hop's
+/// SPF pass for our SRS domain would then vouch for the author. A From field that cannot be
+/// read, or names more domains than DMARC evaluates, counts as such an author: no reading of it
+/// was authenticated.
+fn srs_would_vouch(
+    app: &App,
+    state: &MessageState,
+    results: Option<&super::Results>,
+    signed_domains: &[String],
+) -> bool {
     let srs_domain = app.config.srs.domain.as_str();
-    let from: Vec<Vec<u8>> = state
-        .headers
-        .named("From")
-        .map(|(h, _)| h.value.clone())
-        .collect();
     let limit = app.dmarc.config().max_author_domains;
-    let authors = super::inbound::candidate_author_domains(&from, limit);
+    let mut authors: Vec<String> = Vec::new();
+    for (field, _) in state.headers.named("From") {
+        let Ok(addresses) = dmarc::parse_from(&field.value) else {
+            return true;
+        };
+        for domain in addresses.iter().filter_map(|a| a.author_domain().ok()) {
+            if !authors.contains(&domain) {
+                if authors.len() >= limit {
+                    return true;
+                }
+                authors.push(domain);
+            }
+        }
+    }
     authors.iter().any(|author| {
-        super::inbound::could_align(srs_domain, std::slice::from_ref(author))
+        let one = std::slice::from_ref(author);
+        super::inbound::could_align(srs_domain, one)
             && !author_authenticated(results, author)
+            && !signed_domains
+                .iter()
+                .any(|d| super::inbound::could_align(d, one))
     })
 }
 

@@ -337,3 +337,61 @@ async fn a_forged_from_of_the_srs_organization_keeps_its_sender() {
         assert_eq!(chgfrom(&out), rewritten, "{from}: {out:?}");
     }
 }
+
+/// The withholding holds when we sign the message with a key of another domain (a hoster's
+/// own `d=`, which authenticates nothing about the author), and when the From field cannot be
+/// read or names more domains than DMARC evaluates: no reading of it was authenticated.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unaligned_signature_or_an_unreadable_from_does_not_unlock_srs() {
+    let s = setup("");
+    // the example.org keys sign every From on a forward listener (unaligned with test.example)
+    let k = crate::signing::keys("[[dkim.signing]]\nfrom = \"*\"\nkeys = [\"ed2026\"]\n");
+    let srs = s
+        .toml
+        .split("[srs]")
+        .nth(1)
+        .map(|rest| format!("[srs]{rest}"))
+        .unwrap_or_default();
+    let toml = k.config(
+        "forward",
+        &format!(
+            "[authres]\nauthserv_id = \"mx.test.example\"\n[spf]\nenabled = false\n[iprev]\nenabled = false\n{srs}"
+        ),
+    );
+    let m = Milter::start(&toml, &k.zone).await;
+    for (from, signed) in [
+        ("From: ceo@test.example", true),
+        ("From: =?utf-8?q?ceo=40test.example?= x@evil.example", false),
+        (
+            "From: a@d1.example, b@d2.example, c@d3.example, d@d4.example, e@d5.example, ceo@test.example",
+            false,
+        ),
+    ] {
+        let mut mta = m.postfix().await;
+        mta.connect("relay.example", "192.0.2.1".parse().unwrap(), 1, &[])
+            .await
+            .expect("connect");
+        let raw = message(&[from, "Subject: fwd", "", "forwarded"]);
+        let out = mta
+            .send_transaction(
+                "<attacker@evil.example>",
+                &["<bob@elsewhere.example>"],
+                &raw,
+            )
+            .await
+            .expect("transaction");
+        assert!(out.is_accept(), "{from}: {out:?}");
+        assert!(
+            !out.modifications
+                .iter()
+                .any(|r| matches!(r, Response::ChgFrom { .. })),
+            "{from}: {out:?}"
+        );
+        if signed {
+            assert!(
+                out.added_header("DKIM-Signature").is_some(),
+                "{from}: {out:?}"
+            );
+        }
+    }
+}
