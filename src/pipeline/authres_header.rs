@@ -154,7 +154,16 @@ fn dkim_method(r: &dkim::SignatureResult) -> MethodResult {
         m = m.with_comment(format!("{bits}-bit key"));
     }
     if !r.domain.is_empty() {
-        m = m.with_property("header", "d", bounded(&r.domain, MAX_IDENTIFIER));
+        // a U-label d= (RFC 8616 §5) is written as its A-labels: the field is US-ASCII
+        let domain = if r.domain.is_ascii() {
+            std::borrow::Cow::Borrowed(r.domain.as_str())
+        } else {
+            dns::name::to_ascii(r.domain.as_bytes()).map_or(
+                std::borrow::Cow::Borrowed(r.domain.as_str()),
+                std::borrow::Cow::Owned,
+            )
+        };
+        m = m.with_property("header", "d", bounded(&domain, MAX_IDENTIFIER));
     }
     if let Some(i) = &r.identity {
         m = m.with_property("header", "i", bounded(i, MAX_IDENTIFIER));
@@ -326,6 +335,19 @@ mod tests {
         let m = ar.by_method("dkim").next().unwrap();
         assert_eq!(m.property("header", "d"), Some(valid.domain.as_str()));
         assert_eq!(m.property("header", "i"), valid.identity.as_deref());
+        // a U-label d= is written as its A-labels (the field is US-ASCII)
+        let idn = dkim::SignatureResult {
+            domain: "bücher.example".into(),
+            ..valid.clone()
+        };
+        let results = Results {
+            dkim: vec![idn],
+            dkim_checked: true,
+            ..Results::default()
+        };
+        let ar = authentication_results(&results, "mx.example", 10, None);
+        let m = ar.by_method("dkim").next().unwrap();
+        assert_eq!(m.property("header", "d"), Some("xn--bcher-kva.example"));
     }
 
     /// The sender publishes the SPF record: a 1,500-character term in it, as the reason of a
