@@ -139,6 +139,17 @@ pub fn warn_about(config: &Config) {
             "[authres] trusted_ids is used for mail from any client: a client that reaches this host directly can write such a header (spf=pass for any domain, which also lets a forward listener sign its forgery of our domain); list the upstream hosts in trusted_clients"
         );
     }
+    // a submission takes up to ~9 replies of smtp_timeout each: a lease shorter than that can
+    // run out while the relay is still answering, and another sender then calls the send
+    // uncertain (never retried) even when the relay's answer was a 4xx
+    let reports = &config.reports;
+    if reports.enabled && reports.claim_timeout.get() < reports.smtp_timeout.get() * 10 {
+        tracing::warn!(
+            "reports.claim_timeout ({:?}) is shorter than 10 × smtp_timeout ({:?}): a submission to a slow relay can outlast its lease, and a report the relay refused for now may end uncertain instead of being retried",
+            reports.claim_timeout.get(),
+            reports.smtp_timeout.get()
+        );
+    }
     // a network this wide makes every client ours: signed with our keys, never checked
     for n in &config.outbound.internal_networks {
         if n.0.prefix_len() < 8 {

@@ -113,6 +113,10 @@ pub async fn resolve_destination(
                 trouble.note(&host);
                 return Resolved::TempError(format!("verifying {}: {e}", uri.uri));
             }
+            // the policy domain's DNS failed: only this report waits
+            Verification::PolicyTempError(e) => {
+                return Resolved::TempError(format!("verifying {}: {e}", uri.uri));
+            }
             Verification::NotAuthorized(why) => {
                 return skip(format!("external destination not authorized: {why}"));
             }

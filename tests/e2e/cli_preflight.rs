@@ -459,3 +459,27 @@ fn a_near_universal_internal_network_is_warned_of() {
         );
     }
 }
+
+/// A report lease shorter than a slow submission can run out while the relay still answers:
+/// `config check` warns.
+#[test]
+fn a_lease_shorter_than_a_submission_is_warned_of() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("milter.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[server.listen]]\nsocket = \"inet:127.0.0.1:8891\"\n[dkim]\nstate_file = \"\"\n\
+             [reports]\nenabled = true\nemail = \"dmarc@example.com\"\nstore = \"sqlite:{}\"\n\
+             claim_timeout = \"5s\"\nsmtp_timeout = \"10s\"\n",
+            dir.path().join("r.db").display()
+        ),
+    )
+    .expect("config");
+    let (code, _, err) = run_cli(
+        &["config", "check", "-c", config.to_str().expect("utf-8")],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("shorter than 10 × smtp_timeout"), "{err}");
+}

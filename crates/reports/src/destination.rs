@@ -98,8 +98,12 @@ pub enum Verification {
     Authorized(Vec<ReportAddress>),
     /// Not authorized: the URI MUST be ignored (why, for the log).
     NotAuthorized(String),
-    /// A temporary DNS failure: try again later; never treated as authorized.
+    /// A temporary DNS failure of the destination's DNS: try again later; never treated as
+    /// authorized.
     TempError(String),
+    /// A temporary DNS failure of the Policy Domain's own DNS (its tree walk): this report
+    /// waits, and says nothing about the destination's other reports.
+    PolicyTempError(String),
 }
 
 impl Verification {
@@ -108,7 +112,9 @@ impl Verification {
         match self {
             Verification::Internal => vec![original.clone()],
             Verification::Authorized(uris) => uris.clone(),
-            Verification::NotAuthorized(_) | Verification::TempError(_) => Vec::new(),
+            Verification::NotAuthorized(_)
+            | Verification::TempError(_)
+            | Verification::PolicyTempError(_) => Vec::new(),
         }
     }
 }
@@ -140,9 +146,17 @@ pub async fn verify_destination<R: Resolver + ?Sized>(
         Ok(true) => return Verification::Internal,
         Ok(false) => {}
         Err(name) => {
-            return Verification::TempError(format!(
-                "{name}: temporary DNS error finding the organizational domain"
-            ));
+            let why = format!("{name}: temporary DNS error finding the organizational domain");
+            // a name on the destination's side of the walk (its own or an ancestor's record)
+            // is the destination's DNS failing; any other is the Policy Domain's
+            let queried = name.strip_prefix("_dmarc.").unwrap_or(&name);
+            return if dns::name::is_subdomain_of(&host, queried)
+                || dns::name::is_subdomain_of(queried, &host)
+            {
+                Verification::TempError(why)
+            } else {
+                Verification::PolicyTempError(why)
+            };
         }
     }
     let name = format!("{policy_domain}._report._dmarc.{host}");

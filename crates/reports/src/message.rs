@@ -142,15 +142,22 @@ pub fn boundary(seed: &[u8], parts: &[&[u8]]) -> String {
 }
 
 /// Checks an address for a header or `mailto`: `local@domain`, printable ASCII, no space,
-/// no angle brackets, no quotes.
+/// no angle brackets, no quotes. One final dot of the domain (the root) is dropped, as Postfix
+/// drops it when it resolves the address: `d@example.com.` is `d@example.com`, one mailbox.
 pub fn checked_address(address: &str, what: &'static str) -> Result<String, ReportsError> {
-    let a = address.trim();
+    let trimmed = address.trim();
+    let a = trimmed
+        .strip_suffix('.')
+        .filter(|rest| !rest.ends_with(['.', '@']))
+        .unwrap_or(trimmed);
     let ok = a.len() <= 254
         && a.bytes()
             .all(|b| b.is_ascii_graphic() && !b"<>\"(),;:\\[]".contains(&b))
         // exactly one `@`: an unquoted local part has none (RFC 5321 §4.1.2 Dot-string)
         && a.split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
+            .is_some_and(|(l, d)| {
+                !l.is_empty() && !d.trim_end_matches('.').is_empty() && !d.contains('@')
+            });
     if ok {
         Ok(a.to_string())
     } else {
@@ -173,6 +180,25 @@ pub fn short_hash(data: &[u8], n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One mailbox is one address: the root's final dot is dropped (a report listed twice,
+    /// `d@td.example` and `d@td.example.`, went out twice).
+    #[test]
+    fn a_final_dot_of_the_domain_is_dropped() {
+        assert_eq!(
+            checked_address("d@td.example.", "x").unwrap(),
+            "d@td.example"
+        );
+        assert_eq!(
+            checked_address("d@td.example", "x").unwrap(),
+            "d@td.example"
+        );
+        assert!(checked_address("d@.", "x").is_err());
+        assert!(
+            checked_address("d@td.example..", "x").is_err()
+                || checked_address("d@td.example..", "x").unwrap() == "d@td.example.."
+        );
+    }
 
     #[test]
     fn dates() {

@@ -49,6 +49,7 @@ _dmarc.ok.hoster.example TXT "v=DMARC1; p=none"
 cust.hoster.example._report._dmarc.ok.hoster.example TXT "v=DMARC1"
 _dmarc.a.example TXT "v=DMARC1; p=none"
 _dmarc.slow.example TIMEOUT
+_dmarc.broken.example TIMEOUT
 "#,
     )
     .unwrap();
@@ -86,6 +87,16 @@ _dmarc.slow.example TIMEOUT
     // a temporary failure of the walk is no answer
     let v = check("a.slow.example", "mailto:d@slow.example", Mode::Rfc9989).await;
     assert!(matches!(v, Verification::TempError(_)), "{v:?}");
+    // a failure of the policy domain's own DNS is that report's alone: it must not count
+    // against the destination, whose other reports still go (a domain naming a shared report
+    // address and breaking its own DNS deferred every other domain's reports to it)
+    let v = check(
+        "sub.broken.example",
+        "mailto:d@rua.agg.example",
+        Mode::Rfc9989,
+    )
+    .await;
+    assert!(matches!(v, Verification::PolicyTempError(_)), "{v:?}");
     // RFC 7489 mode keeps the public suffix list
     assert_eq!(
         check("cust.hoster.example", victim, Mode::Rfc7489).await,
