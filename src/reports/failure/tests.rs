@@ -104,6 +104,23 @@ fn txt_queries(dns: &MemoryResolver, name: &str) -> usize {
         .count()
 }
 
+/// An app with failure reports on, DNS answered from `zone`, and its SQLite store under `dir`.
+async fn failure_setup(dir: &std::path::Path, zone: &str) -> (App, Store) {
+    let db = dir.join("reports.db");
+    let toml = format!(
+        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
+         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc-reports@rx.example\"\n\
+         [reports.failure]\nenabled = true\n",
+        db.display()
+    );
+    let dns: Arc<dyn Resolver> = Arc::new(MemoryResolver::from_zone(zone).unwrap());
+    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(db), 1_700_000_000)
+        .await
+        .unwrap();
+    (app, store)
+}
+
 async fn queued(store: &Store) -> Vec<(String, String)> {
     let rows = store
         .read(vec![Stmt::new(
@@ -282,19 +299,7 @@ fn the_retry_list_is_bounded_and_drops_the_oldest() {
 #[tokio::test]
 async fn no_failure_report_about_a_report_or_a_bounce() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("reports.db");
-    let toml = format!(
-        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
-         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc-reports@rx.example\"\n\
-         [reports.failure]\nenabled = true\n",
-        db.display()
-    );
-    let dns: Arc<dyn Resolver> =
-        Arc::new(MemoryResolver::from_zone("a.example MX 10 mx.a.example\n").unwrap());
-    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
-    let store = Store::open(&StoreLocation::Sqlite(db.clone()), 1_700_000_000)
-        .await
-        .unwrap();
+    let (app, store) = failure_setup(dir.path(), "a.example MX 10 mx.a.example\n").await;
     let field = |n: &str, v: &str| message::HeaderField {
         name: n.as_bytes().to_vec(),
         value: v.as_bytes().to_vec(),
@@ -490,25 +495,13 @@ async fn total_rate_bounds_the_reports_of_many_domains() {
 #[tokio::test]
 async fn one_failure_report_per_address() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("reports.db");
-    let toml = format!(
-        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
-         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc-reports@rx.example\"\n\
-         [reports.failure]\nenabled = true\n",
-        db.display()
-    );
-    let dns: Arc<dyn Resolver> = Arc::new(
-        MemoryResolver::from_zone(
-            "a.example MX 10 mx.a.example\n\
+    let (app, store) = failure_setup(
+        dir.path(),
+        "a.example MX 10 mx.a.example\n\
              dup.example MX 10 mx.dup.example\n\
              a.example._report._dmarc.dup.example TXT \"v=DMARC1; ruf=mailto:r@dup.example\"\n",
-        )
-        .unwrap(),
-    );
-    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
-    let store = Store::open(&StoreLocation::Sqlite(db.clone()), 1_700_000_000)
-        .await
-        .unwrap();
+    )
+    .await;
     let c = candidate(&[
         "mailto:r@dup.example",
         "mailto:R@Dup.example",
@@ -527,19 +520,7 @@ async fn one_failure_report_per_address() {
 #[tokio::test]
 async fn a_ruf_size_limit_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("reports.db");
-    let toml = format!(
-        "[authres]\nauthserv_id = \"mx.rx.example\"\n\
-         [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc-reports@rx.example\"\n\
-         [reports.failure]\nenabled = true\n",
-        db.display()
-    );
-    let dns: Arc<dyn Resolver> =
-        Arc::new(MemoryResolver::from_zone("a.example MX 10 mx.a.example\n").unwrap());
-    let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
-    let store = Store::open(&StoreLocation::Sqlite(db.clone()), 1_700_000_000)
-        .await
-        .unwrap();
+    let (app, store) = failure_setup(dir.path(), "a.example MX 10 mx.a.example\n").await;
     let limited = |uris: &[&str], limits: &[Option<u64>]| {
         let mut c = candidate(uris);
         if let Some(p) = c.observation.published.as_mut() {
