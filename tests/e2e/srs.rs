@@ -314,28 +314,36 @@ async fn a_quoted_sender_gets_a_quoted_srs_address_whose_bounce_is_restored() {
 async fn a_forged_from_of_the_srs_organization_keeps_its_sender() {
     let s = setup("");
     let m = Milter::start(&s.toml, "").await;
-    let chgfrom = |out: &testkit::EomOutcome| {
-        out.modifications
-            .iter()
-            .any(|r| matches!(r, Response::ChgFrom { .. }))
-    };
     for (from, rewritten) in [("ceo@test.example", false), ("ceo@bank.example", true)] {
-        let mut mta = m.postfix().await;
-        mta.connect("relay.example", "192.0.2.1".parse().unwrap(), 1, &[])
-            .await
-            .expect("connect");
-        let raw = message(&[&format!("From: {from}"), "Subject: fwd", "", "forwarded"]);
-        let out = mta
-            .send_transaction(
-                "<attacker@evil.example>",
-                &["<bob@elsewhere.example>"],
-                &raw,
-            )
-            .await
-            .expect("transaction");
-        assert!(out.is_accept(), "{from}: {out:?}");
+        let out = forward_from_a_stranger(&m, &format!("From: {from}")).await;
         assert_eq!(chgfrom(&out), rewritten, "{from}: {out:?}");
     }
+}
+
+/// A stranger's message with this From line, relayed off-site by attacker@evil.example.
+async fn forward_from_a_stranger(m: &Milter, from_line: &str) -> testkit::EomOutcome {
+    let mut mta = m.postfix().await;
+    mta.connect("relay.example", "192.0.2.1".parse().unwrap(), 1, &[])
+        .await
+        .expect("connect");
+    let raw = message(&[from_line, "Subject: fwd", "", "forwarded"]);
+    let out = mta
+        .send_transaction(
+            "<attacker@evil.example>",
+            &["<bob@elsewhere.example>"],
+            &raw,
+        )
+        .await
+        .expect("transaction");
+    assert!(out.is_accept(), "{from_line}: {out:?}");
+    out
+}
+
+/// Whether the milter changed the envelope sender (CHGFROM).
+fn chgfrom(out: &testkit::EomOutcome) -> bool {
+    out.modifications
+        .iter()
+        .any(|r| matches!(r, Response::ChgFrom { .. }))
 }
 
 /// The withholding holds when we sign the message with a key of another domain (a hoster's
@@ -367,26 +375,8 @@ async fn an_unaligned_signature_or_an_unreadable_from_does_not_unlock_srs() {
             false,
         ),
     ] {
-        let mut mta = m.postfix().await;
-        mta.connect("relay.example", "192.0.2.1".parse().unwrap(), 1, &[])
-            .await
-            .expect("connect");
-        let raw = message(&[from, "Subject: fwd", "", "forwarded"]);
-        let out = mta
-            .send_transaction(
-                "<attacker@evil.example>",
-                &["<bob@elsewhere.example>"],
-                &raw,
-            )
-            .await
-            .expect("transaction");
-        assert!(out.is_accept(), "{from}: {out:?}");
-        assert!(
-            !out.modifications
-                .iter()
-                .any(|r| matches!(r, Response::ChgFrom { .. })),
-            "{from}: {out:?}"
-        );
+        let out = forward_from_a_stranger(&m, from).await;
+        assert!(!chgfrom(&out), "{from}: {out:?}");
         if signed {
             assert!(
                 out.added_header("DKIM-Signature").is_some(),
