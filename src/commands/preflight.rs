@@ -62,11 +62,17 @@ pub fn check_redaction_key(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether `serve` opens the report store: for the aggregate reports, the report inbox or the
+/// dashboard (RFC 9990 §2.1 records, RFC 9990 §4 reports received).
+fn opens_store(config: &Config) -> bool {
+    config.reports.enabled || config.reports.inbox.enabled() || config.dashboard.listen.0.is_some()
+}
+
 /// The report store's password in a file every local user can read (the Debian package and
 /// most editors leave milter.toml 0644): said at start and by `config check`, not refused.
 fn warn_of_a_readable_password(config: &Config, path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
-    if !config.reports.enabled || !config.reports.store.0.has_password() {
+    if !opens_store(config) || !config.reports.store.0.has_password() {
         return;
     }
     let Ok(meta) = std::fs::metadata(path) else {
@@ -116,10 +122,7 @@ pub fn warn_about(config: &Config) {
             "this listener serves milter clients from any address: whoever reaches it can have mail signed and DMARC results recorded; list the MTAs in its clients = [...] or firewall the port"
         );
     }
-    let opens_store = config.reports.enabled
-        || config.reports.inbox.enabled()
-        || config.dashboard.listen.0.is_some();
-    if opens_store
+    if opens_store(config)
         && let report_store::StoreLocation::Sqlite(path) = &config.reports.store.0
         && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.is_dir()

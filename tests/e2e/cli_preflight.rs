@@ -380,6 +380,17 @@ fn a_store_password_in_a_world_readable_file_is_warned_of() {
     let (code, _, err) = run_cli(&["config", "check", "-c", &private], None);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains(warning), "{err}");
+    // the store is also opened for the report inbox or the dashboard alone
+    for user in [
+        "[reports.inbox]\naddresses = [\"dmarc@example.com\"]\n",
+        "[dashboard]\nlisten = \"127.0.0.1:1\"\n",
+    ] {
+        let alone = text.replace("enabled = true\nsend = false\n", "") + user;
+        let open = write_mode(&dir.path().join("alone.toml"), &alone, 0o644);
+        let (code, _, err) = run_cli(&["config", "check", "-c", &open], None);
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains(warning), "{alone}: {err}");
+    }
     let no_password = text.replace("authmilter:secret@", "authmilter@");
     let open = write_mode(&dir.path().join("nopass.toml"), &no_password, 0o644);
     let (code, _, err) = run_cli(&["config", "check", "-c", &open], None);
