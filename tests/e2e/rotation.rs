@@ -102,6 +102,23 @@ fn dkim_rotate_prints_every_form_and_a_next_key_block() {
         out2.contains(&format!("selector = \"{selector}b\"")),
         "{out2}"
     );
+    // with the DNS checks switched off a next key is never promoted: step 3 says so instead
+    // of promising it
+    std::fs::write(
+        &cfg,
+        base.replace("[dkim]\n", "[dkim]\nkey_check_interval = \"0s\"\n"),
+    )
+    .expect("config");
+    let (code, out3, err) = run_cli(
+        &["dkim", "rotate", "--domain", "example.com", "-c", cfg_s],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!out3.contains("it signs with it"), "{out3}");
+    assert!(
+        out3.contains("dkim.key_check_interval is 0s: the milter never checks a next key"),
+        "{out3}"
+    );
 }
 
 /// `--selector` naming a selector a configured key of the domain already uses (its file

@@ -71,20 +71,29 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
         })
         .map(|k| k.id())
         .collect();
-    outln!(
-        "3. The milter checks the record every dkim.key_check_interval ({}). Once DNS has served \
+    if config.dkim.key_check_interval.get().is_zero() {
+        // src/signing.rs: with the checks off a `next` key is never checked and never signs
+        outln!(
+            "3. dkim.key_check_interval is 0s: the milter never checks a next key, so it never \
+             signs with it on its own. Once the record is published, check it (below), then set \
+             this key's state to \"active\" and the replaced key's to \"retired\", and reload."
+        )?;
+    } else {
+        outln!(
+            "3. The milter checks the record every dkim.key_check_interval ({}). Once DNS has served \
          exactly this key for dkim.publish_wait ({}) without a break, it signs with it{}.",
-        config.dkim.key_check_interval,
-        config.dkim.publish_wait,
-        if replaced.is_empty() {
-            format!(" (no active {kind} key of {domain} to retire)")
-        } else {
-            format!(
-                " and retires the active {kind} key(s) of {domain}: {}",
-                replaced.join(", ")
-            )
-        }
-    )?;
+            config.dkim.key_check_interval,
+            config.dkim.publish_wait,
+            if replaced.is_empty() {
+                format!(" (no active {kind} key of {domain} to retire)")
+            } else {
+                format!(
+                    " and retires the active {kind} key(s) of {domain}: {}",
+                    replaced.join(", ")
+                )
+            }
+        )?;
+    }
     outln!(
         "   Until then nothing changes. Check the record yourself with: authmilter dkim testkey --domain {domain} --selector {selector} --key {}",
         path.display()
