@@ -79,7 +79,7 @@ pub(crate) fn parse_body_length(v: &[u8]) -> Result<u64, Reason> {
 }
 
 /// A domain name or selector: dot-separated labels of letters, digits, `-`, `_`
-/// (RFC 6376 §3.5 `d=`/`s=`); 8-bit is tolerated for U-labels. No empty labels.
+/// (RFC 6376 §3.5 `d=`/`s=`); 8-bit only in U-labels IDNA converts. No empty labels.
 pub(crate) fn parse_domain(v: &[u8]) -> Option<String> {
     let s = std::str::from_utf8(v).ok()?;
     let s = s.strip_suffix('.').unwrap_or(s);
@@ -92,7 +92,10 @@ pub(crate) fn parse_domain(v: &[u8]) -> Option<String> {
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
     });
-    ok.then(|| s.to_string())
+    // 8-bit only as U-labels with an A-label form (RFC 8616 §5, RFC 5891 §4): any other
+    // name would be looked up as raw bytes, a name beside the A-label one
+    let idn = s.is_ascii() || dns::name::to_ascii(s.as_bytes()).is_ok();
+    (ok && idn).then(|| s.to_string())
 }
 
 /// A domain as compared with another: A-labels, lowercase (RFC 8616 §5 allows U-labels or

@@ -375,17 +375,17 @@ impl std::fmt::Debug for MessageVerification {
 
 /// The key record DNS name for a selector and domain (RFC 6376 §3.6.2.1), lowercase, with
 /// U-labels as A-labels (RFC 8616 §5: an internationalized message may carry U-labels in `d=`
-/// and `s=`; the DNS holds A-labels). A name IDNA refuses stays as written, lowercased: its
-/// lookup fails as no key record.
+/// and `s=`; the DNS holds A-labels), each converted on its own as IDNA's bidi rule applies
+/// per domain. A part IDNA refuses stays as written, lowercased (a parsed signature has none):
+/// the DNS crate refuses to query a name that is not ASCII, so its lookup is a permerror.
 pub fn key_name(selector: &str, domain: &str) -> String {
-    let mut name = format!("{selector}._domainkey.{domain}");
-    if !name.is_ascii()
-        && let Ok(ascii) = dns::name::to_ascii(name.as_bytes())
-    {
-        return ascii;
-    }
-    name.make_ascii_lowercase();
-    name
+    let ascii = |part: &str| {
+        if part.is_ascii() {
+            return part.to_ascii_lowercase();
+        }
+        dns::name::to_ascii(part.as_bytes()).unwrap_or_else(|_| part.to_lowercase())
+    };
+    format!("{}._domainkey.{}", ascii(selector), ascii(domain))
 }
 
 /// The data the header signature covers (RFC 6376 §3.7): the selected header fields

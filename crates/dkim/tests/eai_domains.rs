@@ -112,3 +112,26 @@ fn identity_and_domain_compare_as_a_labels() {
         dkim::Reason::IdentityMismatch
     );
 }
+
+/// A `d=` or `s=` with no A-label form (here a label mixing a left-to-right letter with a
+/// Hebrew one, which IDNA's bidi rule refuses, RFC 5893 §2) names no key record: the
+/// signature is a syntax error, and no query goes out under the raw 8-bit name, where a
+/// neighbour in the parent zone could have published a key (RFC 8616 §5, RFC 5891 §4).
+#[test]
+fn a_name_without_an_a_label_form_is_refused() {
+    for (d, s) in [
+        ("bücher.example", "aא"),
+        ("aא.evil.example", "s"),
+    ] {
+        let tags = format!("v=1; a=ed25519-sha256; d={d}; s={s}; h=from; bh=AA==; b=AA==");
+        assert!(
+            matches!(
+                Signature::parse(tags.as_bytes()).map_err(|e| e.reason),
+                Err(dkim::Reason::SignatureSyntax(_))
+            ),
+            "d={d} s={s}"
+        );
+    }
+    // and the DNS crate never sends a raw 8-bit name
+    assert!(dns::normalize_name("aא._domainkey.bücher.example").is_err());
+}

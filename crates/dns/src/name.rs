@@ -6,10 +6,12 @@
 use crate::DnsError;
 
 /// Normalises a query name: lowercase ASCII, no trailing dot. Rejects names DNS cannot carry
-/// (empty labels, labels over 63 octets, names over 253 octets; RFC 1035 §2.3.4).
+/// (empty labels, labels over 63 octets, names over 253 octets; RFC 1035 §2.3.4) and 8-bit
+/// names: every name we ask is A-labels ([`to_ascii`], RFC 5890 §2.3.2.1), and raw UTF-8
+/// would ask a different name than the domain the reader sees.
 pub fn normalize(name: &str) -> Result<String, DnsError> {
     let trimmed = name.strip_suffix('.').unwrap_or(name);
-    if trimmed.is_empty() || trimmed.len() > 253 {
+    if trimmed.is_empty() || trimmed.len() > 253 || !trimmed.is_ascii() {
         return Err(DnsError::InvalidName(name.to_string()));
     }
     for label in trimmed.split('.') {
