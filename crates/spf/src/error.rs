@@ -56,6 +56,10 @@ pub enum SpfError {
     /// `redirect=` named a malformed domain or one without an SPF record (RFC 7208 §6.1).
     #[error("redirect target {0} has no SPF record or is malformed")]
     RedirectNone(String),
+    /// The records one evaluation read exceed this many bytes in all (RFC 7208 §4.6.4: a
+    /// verifier bounds the work a record causes; §3.4 asks records to stay small).
+    #[error("SPF records of more than {0} bytes in one evaluation")]
+    RecordsTooLarge(usize),
     /// include/redirect chains nested deeper than the evaluator allows (RFC 7208 §4.6.4).
     #[error("include/redirect nesting deeper than {0}")]
     TooDeep(usize),

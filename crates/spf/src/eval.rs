@@ -67,7 +67,17 @@ struct Session<'a> {
     started: Instant,
     /// The `<domain>`'s own record, as published (for [`SpfOutput::record`]).
     top_record: Option<String>,
+    /// Bytes of the records read so far (bounded by [`MAX_RECORD_BYTES`]).
+    record_bytes: usize,
 }
+
+/// Most bytes of SPF records one evaluation reads, all levels together: real records are a
+/// few hundred bytes, a TXT RRset can be 64 KiB (RFC 7208 §3.4, §4.6.4).
+const MAX_RECORD_BYTES: usize = 32 * 1024;
+
+/// Longest own record kept for [`SpfOutput::record`] (a failure report's `SPF-DNS`): the
+/// HELO's output lives as long as its connection.
+const MAX_KEPT_RECORD: usize = 4096;
 
 impl Evaluator {
     /// An evaluator with `config`.
@@ -107,6 +117,7 @@ impl Evaluator {
             used_local_part: false,
             started: Instant::now(),
             top_record: None,
+            record_bytes: 0,
         };
         let domain = domain.strip_suffix('.').unwrap_or(domain);
         let mut sender_text = session.local_part.clone();
@@ -190,20 +201,28 @@ impl Session<'_> {
                 return Ok(Verdict::none(&domain));
             }
             self.check_elapsed(&domain)?;
-            let txts = match self.resolver.txt(&domain).await {
-                Ok(t) => t,
-                Err(DnsError::NxDomain | DnsError::NoData | DnsError::InvalidName(_)) => {
+            // the answer is dropped once its record is parsed: the levels below this one
+            // must not each hold their parent's whole RRset
+            let record = {
+                let txts = match self.resolver.txt(&domain).await {
+                    Ok(t) => t,
+                    Err(DnsError::NxDomain | DnsError::NoData | DnsError::InvalidName(_)) => {
+                        return Ok(Verdict::none(&domain));
+                    }
+                    Err(error) => return Err(dns_error(&domain, error)),
+                };
+                let Some(text) = select_record(&domain, &txts)? else {
                     return Ok(Verdict::none(&domain));
+                };
+                self.record_bytes += text.len();
+                if self.record_bytes > MAX_RECORD_BYTES {
+                    return Err(SpfError::RecordsTooLarge(MAX_RECORD_BYTES));
                 }
-                Err(error) => return Err(dns_error(&domain, error)),
+                if depth == 0 && text.len() <= MAX_KEPT_RECORD {
+                    self.top_record = Some(String::from_utf8_lossy(text).into_owned());
+                }
+                Record::parse(text)?
             };
-            let Some(text) = select_record(&domain, &txts)? else {
-                return Ok(Verdict::none(&domain));
-            };
-            if depth == 0 {
-                self.top_record = Some(String::from_utf8_lossy(text).into_owned());
-            }
-            let record = Record::parse(text)?;
             self.evaluate(record, domain, depth).await
         })
     }

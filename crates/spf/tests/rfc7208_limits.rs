@@ -283,3 +283,34 @@ fn time_budget_spent_in_ptr_validation_is_temperror() {
     let out = block_on(spf.check_mail_from(&slow, client, b"x@p.example", b"helo.example"));
     assert_eq!(out.result, SpfResult::Pass);
 }
+
+/// The records one evaluation reads are bounded in all (a TXT RRset can carry 64 KiB, and a
+/// hostile domain can chain ten of them): past 32 KiB the evaluation is a permerror, like
+/// the other processing limits (RFC 7208 §4.6.4), and nothing more is looked up. Records of
+/// real size, even long ones in many strings, are read as before.
+#[test]
+fn the_records_of_one_evaluation_are_bounded_in_size() {
+    let padding = |n: usize| (0..n).map(|i| format!(" x{i}=y")).collect::<String>();
+    let dns = MemoryResolver::new();
+    for i in 0..6 {
+        dns.add_txt(
+            &format!("l{i}.example"),
+            format!("v=spf1 include:l{}.example{} -all", i + 1, padding(1_000)),
+        );
+    }
+    dns.add_txt("l6.example", "v=spf1 ip4:192.0.2.1 -all");
+    let out = check(&dns, Limits::default(), "192.0.2.1", "a@l0.example");
+    assert_eq!(out.result, SpfResult::PermError, "{:?}", out.problem);
+    assert_eq!(out.problem, Some(SpfError::RecordsTooLarge(32 * 1024)));
+    assert!(dns.query_count() < 7, "{}", dns.query_count());
+    // a long record of its own is read and kept (for a failure report's SPF-DNS field) only
+    // while it is small: a published 60 KB record is not held for the connection
+    let dns = MemoryResolver::new();
+    dns.add_txt("long.example", format!("v=spf1 ip4:192.0.2.1{} -all", padding(3_000)));
+    let out = check(&dns, Limits::default(), "192.0.2.1", "a@long.example");
+    assert_eq!(out.result, SpfResult::Pass);
+    assert_eq!(out.record, None);
+    let dns = include_chain(1);
+    let out = check(&dns, Limits::default(), "192.0.2.1", "a@l0.example");
+    assert_eq!(out.record.as_deref(), Some("v=spf1 include:l1.example -all"));
+}
