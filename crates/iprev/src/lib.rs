@@ -109,8 +109,11 @@ pub struct IprevOutcome {
     pub ip: IpAddr,
     /// The confirmed name on `pass`.
     pub name: Option<String>,
-    /// Every name of the PTR answer (lowercase, no trailing dot, duplicates removed).
+    /// The first [`Config::max_names`] distinct names of the PTR answer (lowercase, no
+    /// trailing dot), the ones checked (RFC 7208 §4.6.4 limit, RFC 8601 §3).
     pub ptr_names: Vec<String>,
+    /// Further names of the PTR answer, neither kept nor checked.
+    pub more_ptr_names: usize,
     /// How many of `ptr_names` were looked up (at most [`Config::max_names`]).
     pub names_checked: usize,
     /// Why.
@@ -130,6 +133,7 @@ pub async fn check<R: Resolver + ?Sized>(
         ip,
         name: None,
         ptr_names: Vec::new(),
+        more_ptr_names: 0,
         names_checked: 0,
         reason: Reason::NoPtr,
     };
@@ -144,8 +148,13 @@ pub async fn check<R: Resolver + ?Sized>(
     };
     for n in names {
         let n = n.trim_end_matches('.').to_ascii_lowercase();
-        if !n.is_empty() && !outcome.ptr_names.contains(&n) {
+        if n.is_empty() || outcome.ptr_names.contains(&n) {
+            continue;
+        }
+        if outcome.ptr_names.len() < config.max_names {
             outcome.ptr_names.push(n);
+        } else {
+            outcome.more_ptr_names += 1;
         }
     }
     if outcome.ptr_names.is_empty() {

@@ -126,7 +126,11 @@ pub async fn check(app: &App, domain: &str) -> Section {
                     let names = if out.ptr_names.is_empty() {
                         "no PTR".to_string()
                     } else {
-                        format!("PTR {}", out.ptr_names.join(", "))
+                        let more = match out.more_ptr_names {
+                            0 => String::new(),
+                            n => format!(" and {n} more"),
+                        };
+                        format!("PTR {}{more}", out.ptr_names.join(", "))
                     };
                     s.details
                         .push(format!("{} {host} {ip} -> {names}", m.preference));
