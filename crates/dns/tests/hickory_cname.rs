@@ -167,3 +167,53 @@ async fn a_slow_chain_is_cut_at_the_lookup_budget() {
     let got = r.txt("a0.slow.example").await;
     assert!(got.as_ref().is_err_and(DnsError::is_temporary), "{got:?}");
 }
+
+/// 16 aliases are followed and 17 are a temporary failure, whether the server answers alias
+/// by alias or sends the chain whole (`[dns]` in docs/configuration.md): one bound, not two.
+#[tokio::test]
+async fn sixteen_aliases_are_followed_however_the_chain_is_sent() {
+    use test_support::dns_server::{UdpNameserver, name_rdata, txt_rdata};
+    let chain = |aliases: usize| {
+        let mut zone = Zone::new().txt("end.chain.example", "v=spf1 -all");
+        for i in 0..aliases {
+            let next = if i + 1 == aliases {
+                "end.chain.example".to_string()
+            } else {
+                format!("c{}.chain.example", i + 1)
+            };
+            zone = zone.cname(&format!("c{i}.chain.example"), &next);
+        }
+        zone.serve().unwrap()
+    };
+    for (aliases, follows) in [(16, true), (17, false)] {
+        let server = chain(aliases);
+        let got = resolver(server.addr()).txt("c0.chain.example").await;
+        assert_eq!(got.is_ok(), follows, "{aliases} alias by alias: {got:?}");
+    }
+    let whole = UdpNameserver::start(|t, name| {
+        let Some(aliases) = name
+            .strip_suffix(".whole.example")
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            return Answer::NxDomain;
+        };
+        if t != qtype::TXT {
+            return Answer::NxDomain;
+        }
+        let mut records = Vec::new();
+        let mut owner = name.to_string();
+        for i in 0..aliases {
+            let target = format!("a{i}.{name}");
+            records.push((owner.clone(), qtype::CNAME, name_rdata(&target).unwrap()));
+            owner = target;
+        }
+        records.push((owner, qtype::TXT, txt_rdata(b"v=spf1 +all")));
+        Answer::Raw(records)
+    })
+    .unwrap();
+    let r = resolver(whole.addr());
+    for (aliases, follows) in [(16, true), (17, false)] {
+        let got = r.txt(&format!("{aliases}.whole.example")).await;
+        assert_eq!(got.is_ok(), follows, "{aliases} sent whole: {got:?}");
+    }
+}

@@ -17,7 +17,8 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use super::owners::key;
 use crate::stats::QueryStats;
 
-/// CNAME questions asked at most for one lookup (unbound restarts 11 times, BIND 16).
+/// Aliases followed at most for one lookup (unbound restarts 11 times, BIND 16); the walk asks
+/// one more question, whose answer shows the chain ended.
 pub(super) const MAX_HOPS: usize = 16;
 
 /// Where the CNAMEs from a name lead (RFC 1034 §3.6.2).
@@ -42,7 +43,8 @@ pub(super) fn may_be_cut_chain<T>(outcome: &Result<T, NetError>) -> bool {
 pub(super) async fn walk(inner: &TokioResolver, stats: &QueryStats, start: &Name) -> Chain {
     let mut seen = vec![key(start)];
     let mut current = start.clone();
-    for _ in 0..MAX_HOPS {
+    // MAX_HOPS aliases and the question that finds the last one is no alias
+    for _ in 0..=MAX_HOPS {
         stats.count_query();
         let next = match inner.lookup(current.clone(), RecordType::CNAME).await {
             Ok(lookup) => lookup.answers().iter().find_map(|r| match &r.data {
