@@ -59,8 +59,9 @@ impl HeaderField {
 pub struct Message {
     /// MAIL FROM, if it was seen.
     pub sender: Option<Envelope>,
-    /// RCPT TO in arrival order.
-    pub recipients: Vec<Envelope>,
+    /// Number of RCPT TO seen (the application keeps the recipients it needs: one copy of
+    /// an envelope of thousands, not two).
+    pub recipient_count: usize,
     /// Number of header fields shown.
     pub header_count: u32,
     /// DATA was seen.

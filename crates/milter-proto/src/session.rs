@@ -421,9 +421,8 @@ impl Session {
                 Event::Mail(env)
             }
             Command::Rcpt(env) => {
-                self.message_for(CommandCode::Rcpt, warnings)
-                    .recipients
-                    .push(env.clone());
+                let message = self.message_for(CommandCode::Rcpt, warnings);
+                message.recipient_count = message.recipient_count.saturating_add(1);
                 Event::Rcpt(env)
             }
             Command::Data => {
