@@ -119,10 +119,7 @@ fn identity_and_domain_compare_as_a_labels() {
 /// neighbour in the parent zone could have published a key (RFC 8616 §5, RFC 5891 §4).
 #[test]
 fn a_name_without_an_a_label_form_is_refused() {
-    for (d, s) in [
-        ("bücher.example", "aא"),
-        ("aא.evil.example", "s"),
-    ] {
+    for (d, s) in [("bücher.example", "aא"), ("aא.evil.example", "s")] {
         let tags = format!("v=1; a=ed25519-sha256; d={d}; s={s}; h=from; bh=AA==; b=AA==");
         assert!(
             matches!(

@@ -290,8 +290,11 @@ impl Session<'_> {
                 IpAddr::V6(ip) => Ipv6Net::new(*addr, *prefix).is_ok_and(|n| n.contains(&ip)),
                 IpAddr::V4(_) => false,
             }),
-            // A non-ASCII local-part is no DNS label: such terms match nothing (RFC 8616 §4).
-            Mechanism::Include(spec) if spec.uses_local_part() && !self.local_part.is_ascii() => {
+            // A non-ASCII local-part is no DNS label: such terms match nothing (RFC 8616 §4),
+            // also through `%{L}`/`%{S}`, whose URL-escaped expansion is ASCII (RFC 7208 §7.3)
+            m if !self.local_part.is_ascii()
+                && m.domain_spec().is_some_and(MacroString::uses_local_part) =>
+            {
                 self.used_local_part = true;
                 Ok(false)
             }

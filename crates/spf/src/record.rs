@@ -90,6 +90,17 @@ impl Mechanism {
                 | Mechanism::Exists(_)
         )
     }
+
+    /// The `<domain-spec>` the mechanism names, if any (RFC 7208 §5).
+    pub fn domain_spec(&self) -> Option<&MacroString> {
+        match self {
+            Mechanism::Include(spec) | Mechanism::Exists(spec) => Some(spec),
+            Mechanism::A { domain, .. } | Mechanism::Mx { domain, .. } | Mechanism::Ptr(domain) => {
+                domain.as_ref()
+            }
+            Mechanism::All | Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. } => None,
+        }
+    }
 }
 
 /// A qualifier and a mechanism (RFC 7208 §4.6.1 `directive`).

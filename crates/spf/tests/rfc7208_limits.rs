@@ -306,11 +306,17 @@ fn the_records_of_one_evaluation_are_bounded_in_size() {
     // a long record of its own is read and kept (for a failure report's SPF-DNS field) only
     // while it is small: a published 60 KB record is not held for the connection
     let dns = MemoryResolver::new();
-    dns.add_txt("long.example", format!("v=spf1 ip4:192.0.2.1{} -all", padding(3_000)));
+    dns.add_txt(
+        "long.example",
+        format!("v=spf1 ip4:192.0.2.1{} -all", padding(3_000)),
+    );
     let out = check(&dns, Limits::default(), "192.0.2.1", "a@long.example");
     assert_eq!(out.result, SpfResult::Pass);
     assert_eq!(out.record, None);
     let dns = include_chain(1);
     let out = check(&dns, Limits::default(), "192.0.2.1", "a@l0.example");
-    assert_eq!(out.record.as_deref(), Some("v=spf1 include:l1.example -all"));
+    assert_eq!(
+        out.record.as_deref(),
+        Some("v=spf1 include:l1.example -all")
+    );
 }

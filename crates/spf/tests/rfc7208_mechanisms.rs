@@ -330,4 +330,16 @@ fn non_ascii_local_part_terms_match_nothing() {
         result(&dns, "192.0.2.1", "joe@example.com"),
         SpfResult::PermError
     );
+    // the upper-case letters are the same macros, URL-escaped (RFC 7208 §7.3): their
+    // expansion is ASCII, but the term still matches nothing, whatever the mechanism
+    for term in ["exists:%{L}.ok.example.com", "a:%{L}.ok.example.com"] {
+        let dns = MemoryResolver::new();
+        dns.add_txt("example.com", format!("v=spf1 {term} -all"));
+        dns.add_a("j%C3%B6e.ok.example.com", "192.0.2.1".parse().unwrap());
+        assert_eq!(
+            result(&dns, "192.0.2.1", "j\u{f6}e@example.com"),
+            SpfResult::Fail,
+            "{term}"
+        );
+    }
 }
