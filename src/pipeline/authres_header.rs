@@ -153,23 +153,18 @@ fn dkim_method(r: &dkim::SignatureResult) -> MethodResult {
     {
         m = m.with_comment(format!("{bits}-bit key"));
     }
+    // U-labels of d=, s= and i= (RFC 8616 §5) are written as their A-labels, the names
+    // queried: the field is US-ASCII
     if !r.domain.is_empty() {
-        // a U-label d= (RFC 8616 §5) is written as its A-labels: the field is US-ASCII
-        let domain = if r.domain.is_ascii() {
-            std::borrow::Cow::Borrowed(r.domain.as_str())
-        } else {
-            dns::name::to_ascii(r.domain.as_bytes()).map_or(
-                std::borrow::Cow::Borrowed(r.domain.as_str()),
-                std::borrow::Cow::Owned,
-            )
-        };
+        let domain = a_labels(&r.domain);
         m = m.with_property("header", "d", bounded(&domain, MAX_IDENTIFIER));
     }
     if let Some(i) = &r.identity {
-        m = m.with_property("header", "i", bounded(i, MAX_IDENTIFIER));
+        m = m.with_property("header", "i", bounded(&ascii_identity(i), MAX_IDENTIFIER));
     }
     if !r.selector.is_empty() {
-        m = m.with_property("header", "s", bounded(&r.selector, MAX_IDENTIFIER));
+        let selector = a_labels(&r.selector);
+        m = m.with_property("header", "s", bounded(&selector, MAX_IDENTIFIER));
     }
     if let Some(a) = r.algorithm {
         m = m.with_property("header", "a", a.as_str().to_string());
@@ -182,11 +177,37 @@ fn dkim_method(r: &dkim::SignatureResult) -> MethodResult {
     m
 }
 
+/// A domain or selector as A-labels (RFC 5890 §2.3.2.1); as written when IDNA refuses it
+/// (then cleaned to US-ASCII like any value).
+fn a_labels(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.is_ascii() {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    dns::name::to_ascii(name.as_bytes()).map_or(std::borrow::Cow::Borrowed(name), Into::into)
+}
+
+/// An `i=` (or an address) in US-ASCII: its domain as A-labels, a non-ASCII local-part left
+/// out (`@domain`, RFC 6376 §3.5 makes the local-part optional; RFC 6532 local-parts have no
+/// ASCII form).
+fn ascii_identity(identity: &str) -> String {
+    match identity.rsplit_once('@') {
+        Some((local, domain)) if local.is_ascii() => format!("{local}@{}", a_labels(domain)),
+        Some((_, domain)) => format!("@{}", a_labels(domain)),
+        None => a_labels(identity).into_owned(),
+    }
+}
+
 fn spf_method(o: &SpfOutput, identity: Identity) -> MethodResult {
     let prop = spf::authres_property(o, identity);
     // the client's HELO name and MAIL FROM as given, up to an SMTP line: a valid domain or
     // address is never cut, and no line of ours passes 998 octets (RFC 5322 §2.1.1)
-    let value = bounded(&prop.value, MAX_IDENTIFIER);
+    let value = match prop.value.rsplit_once('@') {
+        _ if prop.value.is_ascii() => prop.value.clone(),
+        // an RFC 6531 local-part has no ASCII form: the domain alone
+        Some((local, domain)) if !local.is_ascii() => a_labels(domain).into_owned(),
+        _ => ascii_identity(&prop.value),
+    };
+    let value = bounded(&value, MAX_IDENTIFIER);
     let mut m = MethodResult::new("spf", o.result).with_property(prop.ptype, prop.property, value);
     // the reason quotes the sender's own record: a term of it is cut as an identifier is, so
     // that no unbreakable run passes a line's 998 octets (RFC 5322 §2.1.1)
@@ -348,6 +369,35 @@ mod tests {
         let ar = authentication_results(&results, "mx.example", 10, None);
         let m = ar.by_method("dkim").next().unwrap();
         assert_eq!(m.property("header", "d"), Some("xn--bcher-kva.example"));
+        // so are the selector (the name queried) and the domain of i=; a non-ASCII local-part
+        // of i= cannot be written in US-ASCII and is left out (`@domain`, RFC 6376 §3.5)
+        let idn = dkim::SignatureResult {
+            domain: "bücher.example".into(),
+            identity: Some("jürgen@bücher.example".into()),
+            selector: "sél".into(),
+            ..valid.clone()
+        };
+        let results = Results {
+            dkim: vec![idn],
+            dkim_checked: true,
+            ..Results::default()
+        };
+        let ar = authentication_results(&results, "mx.example", 10, None);
+        let m = ar.by_method("dkim").next().unwrap();
+        assert_eq!(m.property("header", "i"), Some("@xn--bcher-kva.example"));
+        assert_eq!(m.property("header", "s"), Some("xn--sl-bja"));
+        let ascii_local = dkim::SignatureResult {
+            identity: Some("joe@bücher.example".into()),
+            ..valid.clone()
+        };
+        let results = Results {
+            dkim: vec![ascii_local],
+            dkim_checked: true,
+            ..Results::default()
+        };
+        let ar = authentication_results(&results, "mx.example", 10, None);
+        let m = ar.by_method("dkim").next().unwrap();
+        assert_eq!(m.property("header", "i"), Some("joe@xn--bcher-kva.example"));
     }
 
     /// The sender publishes the SPF record: a 1,500-character term in it, as the reason of a
@@ -390,5 +440,30 @@ mod tests {
             }
             assert!(ar.contains("xxx..."), "{ar}");
         }
+    }
+
+    /// `smtp.mailfrom` is US-ASCII too: the domain as A-labels, and a non-ASCII local-part
+    /// (RFC 6531) left out, leaving the domain, as when the policy did not use it.
+    #[test]
+    fn an_internationalized_mail_from_is_written_in_ascii() {
+        let o = SpfOutput {
+            result: spf::SpfResult::Pass,
+            domain: "bücher.example".into(),
+            sender: "jürgen@bücher.example".into(),
+            mechanism: None,
+            explanation: None,
+            dns_terms: 0,
+            void_lookups: 0,
+            problem: None,
+            used_local_part: true,
+            record: None,
+        };
+        let results = Results {
+            spf_mail: Some(o),
+            ..Results::default()
+        };
+        let ar = authentication_results(&results, "mx.example", 10, None);
+        let m = ar.by_method("spf").next().unwrap();
+        assert_eq!(m.property("smtp", "mailfrom"), Some("xn--bcher-kva.example"));
     }
 }
