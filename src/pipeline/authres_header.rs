@@ -464,6 +464,9 @@ mod tests {
         };
         let ar = authentication_results(&results, "mx.example", 10, None);
         let m = ar.by_method("spf").next().unwrap();
-        assert_eq!(m.property("smtp", "mailfrom"), Some("xn--bcher-kva.example"));
+        assert_eq!(
+            m.property("smtp", "mailfrom"),
+            Some("xn--bcher-kva.example")
+        );
     }
 }

@@ -28,6 +28,21 @@ fn bounded(s: &str) -> String {
     s.get(..end).unwrap_or_default().to_string()
 }
 
+/// A domain (or a selector) as recorded: lowercase A-labels when it has U-labels (RFC 8616
+/// §5), so one domain has one spelling in a report's rows (RFC 9990 §3.1.1); an ASCII
+/// selector as written.
+fn recorded_name(name: &str, lowercase: bool) -> String {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_ascii() {
+        return bounded(&if lowercase {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_string()
+        });
+    }
+    bounded(&dns::name::to_ascii(name.as_bytes()).unwrap_or_else(|_| name.to_lowercase()))
+}
+
 /// At most [`crate::aggregate::MAX_DKIM_PER_ROW`] signatures, those a report row shows first
 /// (RFC 9990 §3.1.3), in message order.
 fn bounded_dkim(mut dkim: Vec<DkimObservation>, header_from: &str) -> Vec<DkimObservation> {
@@ -479,7 +494,7 @@ impl Observation {
             header_from: eval.author_domain.clone(),
             envelope_from: match eval.spf.as_ref() {
                 Some(s) if s.auth.scope == dmarc::SpfScope::MailFrom => {
-                    bounded(&s.auth.domain.to_ascii_lowercase())
+                    recorded_name(&s.auth.domain, true)
                 }
                 _ => bounded(&address_domain(&envelope.mail_from)),
             },
@@ -490,7 +505,7 @@ impl Observation {
             requested_policy,
             overrides,
             spf: eval.spf.as_ref().map(|s| SpfObservation {
-                domain: bounded(&s.auth.domain),
+                domain: recorded_name(&s.auth.domain, true),
                 scope: s.auth.scope.into(),
                 result: s.auth.result.into(),
                 aligned: s.aligned,
@@ -499,8 +514,8 @@ impl Observation {
                 eval.dkim
                     .iter()
                     .map(|d| DkimObservation {
-                        domain: bounded(&d.auth.domain),
-                        selector: bounded(&d.auth.selector),
+                        domain: recorded_name(&d.auth.domain, true),
+                        selector: recorded_name(&d.auth.selector, false),
                         result: d.auth.result.into(),
                         aligned: d.aligned,
                         human_result: None,

@@ -254,3 +254,38 @@ fn utf8_address_domains_are_a_labels() {
     // no domain name at all: kept, lowercased, as before
     assert_eq!(address_domain("x@[192.0.2.1]"), "[192.0.2.1]");
 }
+
+/// The SPF domain (from a trusted upstream's A-R it may be U-labels) and a DKIM `d=`/`s=` in
+/// U-labels (RFC 8616 §5) are recorded as lowercase A-labels, as `header_from` is: one
+/// domain, one spelling in the report's rows (RFC 9990 §3.1.1).
+#[test]
+fn u_label_auth_domains_are_recorded_as_a_labels() {
+    let mut eval = evaluation();
+    eval.spf = Some(dmarc::SpfCheck {
+        auth: SpfAuth::new(
+            SpfOutcome::Pass,
+            "Bücher.example",
+            dmarc::SpfScope::MailFrom,
+        ),
+        aligned: false,
+        pass: false,
+    });
+    eval.dkim = vec![dmarc::DkimCheck {
+        auth: DkimAuth::new(DkimOutcome::Pass, "bücher.example", "Sél"),
+        aligned: false,
+        pass: false,
+    }];
+    let envelope = Envelope {
+        source_ip: Some("192.0.2.7".parse().unwrap()),
+        helo: "mx.other.example".into(),
+        mail_from: "jürgen@bücher.example".into(),
+        rcpt_to: vec!["a@rx.example".into()],
+        envelope_id: None,
+    };
+    let obs = Observation::from_evaluation(&eval, &envelope, AppliedPolicy::as_evaluated(&eval), 5);
+    assert_eq!(obs.envelope_from, "xn--bcher-kva.example");
+    let spf = obs.spf.as_ref().unwrap();
+    assert_eq!(spf.domain, "xn--bcher-kva.example");
+    assert_eq!(obs.dkim[0].domain, "xn--bcher-kva.example");
+    assert_eq!(obs.dkim[0].selector, "xn--sl-bja");
+}
