@@ -458,3 +458,25 @@ fn against_a_real_nameserver() {
         "{all:#?}"
     );
 }
+
+/// A percent-encoded IDN `mailto:` (RFC 3986 §2.1, RFC 6068) names the address receivers
+/// send to, in A-labels (`d@b%C3%BCcher.example` → `d@xn--bcher-kva.example`, as the milter's
+/// reports go): its authorization record is found there, not under a name with `%` in it.
+#[test]
+fn a_percent_encoded_idn_report_address_is_checked_as_receivers_send() {
+    let zone: String = good("example.com")
+        .lines()
+        .filter(|l| !l.starts_with("_dmarc"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        + "_dmarc.example.com TXT \"v=DMARC1; p=reject; rua=mailto:d@b%C3%BCcher.example!10m\"\n\
+           example.com._report._dmarc.xn--bcher-kva.example TXT \"v=DMARC1\"\n";
+    let (_, all, out) = run(&zone, &[]);
+    assert!(
+        all.iter().any(|(s, l, t)| s.starts_with("DMARC")
+            && l == "ok"
+            && t.contains("d@xn--bcher-kva.example, authorized by example.com._report._dmarc.xn--bcher-kva.example")),
+        "{all:#?}\n{out}"
+    );
+    assert!(!all.iter().any(|(_, l, _)| l == "error"), "{all:#?}");
+}

@@ -148,17 +148,29 @@ async fn check_destination(
     tag: &str,
     uri: &dmarc::ReportUri,
 ) {
-    let Some(address) = uri.mailto_address() else {
+    if uri.mailto_address().is_none() {
         s.warn(
             format!("{tag}={uri}: receivers only send reports to mailto: URIs"),
             format!("use {tag}=mailto:ADDRESS"),
         );
         return;
+    }
+    // as receivers (and our own reports) read it: percent-decoded, the domain in A-labels
+    // (RFC 6068 §2, RFC 9990 §4 step 1)
+    let (Some(decoded), Some(dest)) = (
+        reports::mailto_address(&uri.uri),
+        reports::destination::destination_host(&uri.uri),
+    ) else {
+        s.warn(
+            format!("{tag}={uri}: not one address receivers can send to"),
+            format!("use {tag}=mailto:ADDRESS"),
+        );
+        return;
     };
-    let dest = address
-        .rsplit_once('@')
-        .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
-        .unwrap_or_default();
+    let address = match decoded.rsplit_once('@') {
+        Some((local, _)) => format!("{local}@{dest}"),
+        None => decoded,
+    };
     let ours = dmarc::psl_organizational_domain(policy_domain);
     if dmarc::psl_organizational_domain(&dest) == ours {
         s.ok(format!("{tag} reports to {address}"));
