@@ -26,18 +26,21 @@ const GUARDED: [&str; 4] = [
 
 /// Keys (or `section.` prefixes) a reload cannot apply: they are read once at start. `[metrics]`
 /// and the `[reports]` recorder, store and inbox have their own warnings.
-const RESTART_ONLY: [&str; 9] = [
+const RESTART_ONLY: [&str; 6] = [
     "log.",
     "server.max_connections",
     "server.shutdown_timeout",
     "server.user",
     "server.group",
-    // a Unix socket kept across the reload keeps its mode and owner (after the privilege drop
-    // the file is no longer ours to change); only sockets created from now on get the new ones
+    "srs.socketmap",
+];
+
+/// Keys a reload applies only to the Unix sockets it opens: a socket kept across the reload
+/// keeps its mode and owner (after the privilege drop the file is no longer ours to change).
+const NEW_SOCKETS_ONLY: [&str; 3] = [
     "server.socket_mode",
     "server.socket_owner",
     "server.socket_group",
-    "srs.socketmap",
 ];
 
 /// Sections and keys whose changes are logged at warning level: they change what mail gets
@@ -116,9 +119,18 @@ pub fn log_changes(changes: &[Change]) {
 
 /// The changed keys among `changes` that take effect only at the next restart.
 pub fn restart_only(changes: &[Change]) -> Vec<&str> {
+    keys_in(changes, &RESTART_ONLY)
+}
+
+/// The changed keys a reload applies only to the sockets it opens ([`NEW_SOCKETS_ONLY`]).
+pub fn new_sockets_only(changes: &[Change]) -> Vec<&str> {
+    keys_in(changes, &NEW_SOCKETS_ONLY)
+}
+
+fn keys_in<'c>(changes: &'c [Change], keys: &[&str]) -> Vec<&'c str> {
     changes
         .iter()
-        .filter(|c| RESTART_ONLY.iter().any(|k| c.key.starts_with(k)))
+        .filter(|c| keys.iter().any(|k| c.key.starts_with(k)))
         .map(|c| c.key.as_str())
         .collect()
 }
@@ -253,7 +265,9 @@ mod tests {
             &format!("{base}{key}[server]\nsocket_mode = \"0666\"\n"),
         )
         .unwrap();
-        assert_eq!(restart_only(&changes), ["server.socket_mode"]);
+        // a socket this reload opens gets the new mode at once; those kept wait for a restart
+        assert!(restart_only(&changes).is_empty(), "{changes:?}");
+        assert_eq!(new_sockets_only(&changes), ["server.socket_mode"]);
     }
 
     #[test]

@@ -334,6 +334,13 @@ async fn reloader(
                         "reload: these settings take effect after a restart; until then the running values stay"
                     );
                 }
+                let sockets = super::reload::new_sockets_only(&changes);
+                if !sockets.is_empty() {
+                    tracing::warn!(
+                        keys = %sockets.join(", "),
+                        "reload: Unix sockets this reload opens get the new settings; sockets already open keep theirs until a restart"
+                    );
+                }
                 if let (Some(map), Some(srs)) = (&srs_map, &app.srs) {
                     // the socketmap's address is fixed until a restart; its secrets are not
                     map.store(Arc::clone(srs));
