@@ -21,7 +21,8 @@ use crate::error::StoreError;
 use crate::schema::{MIGRATIONS, VERSION_TABLE, latest_version};
 use crate::sql::{Results, Row, Stmt, StmtStream, Value, expand_types};
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// One operation for a store thread; `None` when the file it should run on cannot be opened.
+type Job = Box<dyn FnOnce(Option<&mut Connection>) + Send>;
 
 /// An open SQLite store (cheap to clone; all clones share the worker threads).
 #[derive(Debug, Clone)]
@@ -75,11 +76,13 @@ impl SqliteBackend {
             if tx.is_closed() {
                 return;
             }
-            let _ = tx.send(run(
-                conn,
-                crate::sql::stream(stmts),
-                TransactionBehavior::Deferred,
-            ));
+            let _ = tx.send(conn.map_or(Err(StoreError::Closed), |conn| {
+                run(
+                    conn,
+                    crate::sql::stream(stmts),
+                    TransactionBehavior::Deferred,
+                )
+            }));
         });
         self.reads.send(job).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
@@ -87,32 +90,7 @@ impl SqliteBackend {
 
     /// Applies the missing migrations; returns the schema version.
     pub async fn migrate(&self, now: i64) -> Result<i64, StoreError> {
-        self.call(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute(VERSION_TABLE, [])?;
-            let found: i64 =
-                tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| {
-                    r.get(0)
-                })?;
-            if found > latest_version() {
-                return Err(StoreError::SchemaTooNew {
-                    found,
-                    known: latest_version(),
-                });
-            }
-            for m in MIGRATIONS.iter().filter(|m| m.version > found) {
-                for s in m.statements {
-                    tx.execute(&expand(s), [])?;
-                }
-                tx.execute(
-                    "INSERT INTO schema_version (version, applied_at, description) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![m.version, now, m.description],
-                )?;
-            }
-            tx.commit()?;
-            Ok(latest_version())
-        })
-        .await
+        self.call(move |conn| migrate(conn, now)).await
     }
 
     /// `PRAGMA integrity_check` (for tests and `report status`): `ok` or the problems.
@@ -146,8 +124,39 @@ async fn start_thread(
                     return;
                 }
             };
+            // the file the connection has open; an operator's `rm` or a restore by `mv`
+            // leaves it writing into an inode nothing else reads, so each job first checks
+            // that the path still names it, and follows the path when it does not
+            // (a job fails, the caller keeps its data, while the file at the path cannot be
+            // opened: never a write into the unlinked one)
+            let mut opened = file_identity(&p);
+            let mut usable = true;
             while let Some(job) = rx.blocking_recv() {
-                job(&mut conn);
+                let now = file_identity(&p);
+                if now != opened || now.is_none() {
+                    match reconnect(&p, read_only) {
+                        Ok(c) => {
+                            tracing::warn!(
+                                store = %p.display(),
+                                "reports store: the file was removed or replaced; opened the one now at its path{}",
+                                if now.is_none() { " (a new, empty store)" } else { "" }
+                            );
+                            conn = c;
+                            opened = file_identity(&p);
+                            usable = true;
+                        }
+                        Err(e) => {
+                            if usable {
+                                tracing::error!(
+                                    store = %p.display(),
+                                    "reports store: the file was removed or replaced and cannot be opened again: {e}"
+                                );
+                            }
+                            usable = false;
+                        }
+                    }
+                }
+                job(usable.then_some(&mut conn));
             }
         })
         .map_err(|e| StoreError::Location {
@@ -164,10 +173,57 @@ async fn call_on<T: Send + 'static>(
 ) -> Result<T, StoreError> {
     let (tx, rx) = oneshot::channel();
     let job: Job = Box::new(move |conn| {
-        let _ = tx.send(f(conn));
+        let _ = tx.send(conn.map_or(Err(StoreError::Closed), f));
     });
     jobs.send(job).await.map_err(|_| StoreError::Closed)?;
     rx.await.map_err(|_| StoreError::Closed)?
+}
+
+/// Applies the missing migrations on `conn`; returns the schema version.
+fn migrate(conn: &mut Connection, now: i64) -> Result<i64, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(VERSION_TABLE, [])?;
+    let found: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+        [],
+        |r| r.get(0),
+    )?;
+    if found > latest_version() {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            known: latest_version(),
+        });
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+        for s in m.statements {
+            tx.execute(&expand(s), [])?;
+        }
+        tx.execute(
+            "INSERT INTO schema_version (version, applied_at, description) VALUES (?1, ?2, ?3)",
+            rusqlite::params![m.version, now, m.description],
+        )?;
+    }
+    tx.commit()?;
+    Ok(latest_version())
+}
+
+/// The file at `path` as (device, inode), `None` when there is none.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// A new connection to whatever file is at `path` now (the old one was removed or replaced),
+/// the writer's brought to the current schema.
+fn reconnect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let mut conn = connect(path, read_only)?;
+    if !read_only {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        migrate(&mut conn, now)?;
+    }
+    Ok(conn)
 }
 
 fn expand(sql: &str) -> String {

@@ -41,6 +41,7 @@ macro_rules! on_both_backends {
 
 mod concurrency;
 mod failure_queue;
+mod moved;
 mod opening;
 mod received;
 mod recording;
