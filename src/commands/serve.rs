@@ -22,6 +22,10 @@ use crate::server::{ListenerChanges, ListenerControl, Server, ShutdownSignals};
 use crate::services::Services;
 use crate::systemd::{self, Inherited};
 
+/// After the connections are done, how long a stop waits for the background work (the report
+/// store's last write gets [`crate::reports::recorder::LAST_WRITE`] of it).
+const BACKGROUND_GRACE: Duration = Duration::from_secs(10);
+
 /// Runs the milter until SIGTERM/SIGINT.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let loaded = Config::load(args.config.path.as_deref())?;
@@ -40,7 +44,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let dns_override = args.dns.clone();
     let path = loaded.path.clone();
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         // the resolver counts its work where the metrics read it, across reloads
         let dns_stats = Arc::new(dns::stats::QueryStats::default());
         let checked = super::preflight::run_checks(
@@ -190,9 +194,28 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             })
             .await;
         let _ = stop_tx.send(true);
-        while background.join_next().await.is_some() {}
+        // the report store's last write, the report submission under way: bounded, so that a
+        // hung store or relay cannot hold the stop past the service manager's kill
+        let finished = tokio::time::timeout(BACKGROUND_GRACE, async {
+            while background.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(
+                "shutdown: background work (a report store write, a report submission) still running after {}s; stopped",
+                BACKGROUND_GRACE.as_secs()
+            );
+            background.abort_all();
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                while background.join_next().await.is_some() {}
+            })
+            .await;
+        }
         result
-    })?;
+    });
+    // a store thread blocked in a frozen file system is not waited for
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

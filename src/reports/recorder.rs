@@ -6,7 +6,9 @@
 //! `flush_interval` old, and takes every record queued by then: at most `queue`). When the
 //! store cannot be written, the batch is kept and retried every second, up to 10 × batch_size
 //! records (at least `queue`); beyond that the oldest are dropped and counted. Counts are
-//! logged once a minute.
+//! logged once a minute. A write the store has not answered for [`SLOW_WRITE`] is logged
+//! while it waits; at a stop the store gets [`LAST_WRITE`] to take what is held, and what it
+//! does not take is counted lost and logged, so a hung store cannot hold the stop up.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +25,13 @@ use super::failure::FailureCandidate;
 
 /// How often the recorder looks at the queue (at most; `flush_interval` when shorter).
 const TICK: Duration = Duration::from_millis(100);
+
+/// A write unanswered this long is logged (a hung PostgreSQL, a frozen file system): the
+/// records wait in memory meanwhile, and the counters' line would not come.
+const SLOW_WRITE: Duration = Duration::from_secs(10);
+
+/// At a stop, how long the store gets to take the records held; the rest are lost (counted).
+pub const LAST_WRITE: Duration = Duration::from_secs(5);
 
 /// Counters the recorder logs once a minute.
 #[derive(Debug, Default)]
@@ -58,8 +67,9 @@ pub async fn run(
         let flush_after = cfg.flush_interval.get();
         // the recorder wakes on a timer, not per message: publishing a record never wakes a
         // task (a wake-up per message cost more CPU than recording it)
-        let mut stopping = false;
-        if !more {
+        // (a write cut short by the stop has seen its change already: read the value)
+        let mut stopping = *stop.borrow();
+        if !stopping && !more {
             tokio::select! {
                 _ = stop.changed() => stopping = true,
                 _ = tokio::time::sleep(flush_after.min(TICK)) => {}
@@ -103,19 +113,32 @@ pub async fn run(
                     &mut counters,
                 );
             }
-            flush(&store, &mut batch, &mut counters, usize::MAX).await;
+            last_write(&store, &mut batch, &mut counters).await;
             log_counters(&mut counters);
             return;
         }
         let due = oldest.is_some_and(|t| t.elapsed() >= flush_after);
         if batch.len() >= cfg.batch_size || due {
-            let kept = flush(
+            let kept = match flush(
                 &store,
                 &mut batch,
                 &mut counters,
                 cfg.batch_size.saturating_mul(10).max(drain_cap),
+                &mut stop,
             )
-            .await;
+            .await
+            {
+                Some(kept) => kept,
+                None => {
+                    // stopped while the store held a write: the queue too goes unwritten
+                    while let Ok(m) = rx.try_recv() {
+                        take(m, &app, &mut batch, &mut oldest, None, &mut counters);
+                    }
+                    lose_at_stop(&mut batch, &mut counters, "the store did not answer");
+                    log_counters(&mut counters);
+                    return;
+                }
+            };
             oldest = if kept { Some(Instant::now()) } else { None };
             if kept {
                 // the store failed: do not spin
@@ -188,12 +211,41 @@ async fn flush(
     batch: &mut Vec<Observation>,
     counters: &mut Counters,
     cap: usize,
-) -> bool {
+    stop: &mut watch::Receiver<bool>,
+) -> Option<bool> {
     if batch.is_empty() {
-        return false;
+        return Some(false);
     }
     let started = Instant::now();
-    match store.record(batch).await {
+    let written = {
+        let write = store.record(batch);
+        tokio::pin!(write);
+        let mut slow = std::pin::pin!(tokio::time::sleep(SLOW_WRITE));
+        let mut warned = false;
+        loop {
+            tokio::select! {
+                r = &mut write => break r,
+                () = &mut slow, if !warned => {
+                    warned = true;
+                    tracing::warn!(
+                        records = batch.len(),
+                        "reports: the store has not answered a write for {}s; records wait in memory (past reports.queue they are dropped and counted)",
+                        SLOW_WRITE.as_secs()
+                    );
+                }
+                () = async {
+                    let _ = stop.wait_for(|s| *s).await;
+                } => {
+                    // the write under way gets the time a last write gets, then is left
+                    if let Ok(r) = tokio::time::timeout(LAST_WRITE, &mut write).await {
+                        break r;
+                    }
+                    return None;
+                }
+            }
+        }
+    };
+    Some(match written {
         Ok(stats) => {
             counters.writes += 1;
             counters.slowest_write = counters.slowest_write.max(started.elapsed());
@@ -214,7 +266,44 @@ async fn flush(
             }
             true
         }
+    })
+}
+
+/// At a stop: what is held gets one write, within [`LAST_WRITE`]; what it does not take is
+/// lost, counted and logged.
+async fn last_write(store: &Store, batch: &mut Vec<Observation>, counters: &mut Counters) {
+    if batch.is_empty() {
+        return;
     }
+    match tokio::time::timeout(LAST_WRITE, store.record(batch)).await {
+        Ok(Ok(stats)) => {
+            counters.writes += 1;
+            counters.written += stats.observations;
+            batch.clear();
+        }
+        Ok(Err(e)) => {
+            counters.errors += 1;
+            counters.last_error = Some(e.to_string());
+            lose_at_stop(batch, counters, &format!("the store failed: {e}"));
+        }
+        Err(_) => lose_at_stop(
+            batch,
+            counters,
+            &format!("the store did not answer within {}s", LAST_WRITE.as_secs()),
+        ),
+    }
+}
+
+fn lose_at_stop(batch: &mut Vec<Observation>, counters: &mut Counters, why: &str) {
+    if batch.is_empty() {
+        return;
+    }
+    tracing::error!(
+        records = batch.len(),
+        "reports: records not written at the stop ({why}); they are lost"
+    );
+    counters.lost += batch.len() as u64;
+    batch.clear();
 }
 
 fn log_counters(c: &mut Counters) {

@@ -172,3 +172,59 @@ async fn ctrl_c_stops_report_send_after_the_submission_under_way() {
         assert_eq!(for_rcpt(&got, &format!("dmarc@{d}")).len(), 1, "{d}");
     }
 }
+
+/// A store that cannot take the records held at the stop (here another process holds it
+/// locked; a hung PostgreSQL or a frozen file system alike) threw them away with `lost=0`
+/// after waiting out its busy timeout twice. Now the last write gets 5 s, the records it does
+/// not take are logged and counted lost, and the stop is not held up.
+#[tokio::test(flavor = "multi_thread")]
+async fn records_a_locked_store_does_not_take_at_the_stop_are_counted_lost() {
+    let setup = Setup::new();
+    let port = free_port();
+    let toml = setup.config(port, &setup.sqlite(), 9, "");
+    let mut serve = setup.serve(&toml, port);
+    assert_eq!(super::send(port, "a.example", 1).await, 1);
+    setup.wait_recorded(&serve.config_path(), 1);
+    let lock = rusqlite::Connection::open(setup.dir.path().join("reports.db")).expect("open");
+    lock.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    assert_eq!(super::send(port, "a.example", 3).await, 3);
+    // the recorder's write is waiting for the lock now
+    std::thread::sleep(Duration::from_millis(800));
+    serve.terminate();
+    let code = serve.wait_exit(Duration::from_secs(30));
+    drop(lock);
+    assert_eq!(code, Some(0), "{}", serve.log_tail(20));
+    let log = serve.log_text();
+    assert!(log.contains("records not written at the stop"), "{log}");
+    assert!(log.contains("lost=3"), "{log}");
+}
+
+/// A relay that takes the connection and never answers held a SIGTERM for the whole
+/// `smtp_timeout` of the submission under way (60 s by default, past a service manager's
+/// stop timeout): the background work now gets 10 s after the connections are done, then is
+/// stopped with a warning.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_that_never_answers_cannot_hold_the_stop() {
+    let setup = Setup::new();
+    let _ = reports_due(&setup).await;
+    let sink = Sink::start();
+    sink.hold_replies(true);
+    let port = free_port();
+    let extra = "send_hour = 0\nsmtp_timeout = \"60s\"\n";
+    let toml = setup.config(port, &setup.sqlite(), sink.addr().port(), extra);
+    let mut serve = setup.serve(&toml, port);
+    assert!(
+        sink.wait_for(Duration::from_secs(20), |_| true).is_some(),
+        "the pass at start reached the relay: {}",
+        serve.log_tail(20)
+    );
+    serve.terminate();
+    let code = serve.wait_exit(Duration::from_secs(30));
+    sink.hold_replies(false);
+    assert_eq!(code, Some(0), "{}", serve.log_tail(20));
+    assert!(
+        serve.log_text().contains("shutdown: background work"),
+        "{}",
+        serve.log_tail(20)
+    );
+}
