@@ -269,6 +269,7 @@ async fn accept_loop<S, F, Fut>(
     let open = Arc::new(tokio::sync::Semaphore::new(SOCKETMAP_MAX_CONNECTIONS));
     let mut last_warning: Option<tokio::time::Instant> = None;
     let mut refused: u64 = 0;
+    let mut accept_errors = crate::server::accept_errors::AcceptErrors::default();
     loop {
         let accepted = tokio::select! {
             a = accept() => a,
@@ -279,8 +280,7 @@ async fn accept_loop<S, F, Fut>(
             Err(e) => {
                 // e.g. EMFILE or ECONNABORTED: back off briefly and keep serving, as the
                 // milter listeners do; returning would leave Postfix without its maps
-                tracing::warn!("socketmap: accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                accept_errors.failed("socketmap", &e).await;
                 continue;
             }
         };

@@ -228,6 +228,7 @@ pub async fn serve(
     // records of its period, and many made at once would all run out of time together
     let page_turns = Arc::new(tokio::sync::Semaphore::new(1));
     let mut clients = JoinSet::new();
+    let mut accept_errors = crate::server::accept_errors::AcceptErrors::default();
     loop {
         while clients.try_join_next().is_some() {}
         let Some(dashboard) = current.borrow_and_update().clone() else {
@@ -250,8 +251,7 @@ pub async fn serve(
         let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
-                tracing::warn!("dashboard: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                accept_errors.failed("dashboard", &e).await;
                 continue;
             }
         };

@@ -47,6 +47,7 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, mut stop: watch
     // counters through a browser on this host; a remote scraper names this host's address
     let loopback_only = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
     let mut scrapes = JoinSet::new();
+    let mut accept_errors = crate::server::accept_errors::AcceptErrors::default();
     loop {
         while scrapes.try_join_next().is_some() {}
         let accepted = tokio::select! {
@@ -56,8 +57,7 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, mut stop: watch
         let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
-                tracing::warn!("metrics: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                accept_errors.failed("metrics", &e).await;
                 continue;
             }
         };

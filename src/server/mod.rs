@@ -1,6 +1,7 @@
 //! The milter server: listeners (TCP and Unix, several at once, each with a role), a connection
 //! limit, one task per connection, and graceful shutdown.
 
+pub mod accept_errors;
 mod connection;
 pub mod fd_limit;
 mod listeners;
@@ -229,6 +230,7 @@ async fn accept_loop(
 ) -> JoinSet<()> {
     let mut conns = JoinSet::new();
     let mut stranger_warned: Option<Instant> = None;
+    let mut accept_errors = accept_errors::AcceptErrors::default();
     loop {
         // reap finished connection tasks so the set stays small
         while conns.try_join_next().is_some() {}
@@ -240,8 +242,7 @@ async fn accept_loop(
             Ok(s) => s,
             Err(e) => {
                 // e.g. EMFILE: back off briefly instead of spinning
-                tracing::warn!(socket = %listening.spec, "accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                accept_errors.failed(&listening.spec.to_string(), &e).await;
                 continue;
             }
         };
