@@ -46,7 +46,16 @@ impl std::fmt::Debug for PostgresBackend {
 impl PostgresBackend {
     /// Connects (the connection string was checked when the location was parsed).
     pub async fn open(conn_str: &str) -> Result<Self, StoreError> {
-        let (config, tls) = postgres_config(conn_str)?;
+        let (mut config, tls) = postgres_config(conn_str)?;
+        // an unreachable server (a partition, a dropped SYN) is a store error in seconds,
+        // not a connection attempt held for the kernel's minutes; a server that vanished
+        // mid-connection is noticed by TCP keepalives (both unless the URL says otherwise)
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        if !conn_str.contains("keepalives_idle") {
+            config.keepalives_idle(std::time::Duration::from_secs(60));
+        }
         let connector = tls.connector().map_err(|why| StoreError::Location {
             location: crate::location::redact(conn_str),
             why,
