@@ -11,7 +11,8 @@
 //!   waits, at most `discard_timeout` (less than the end-of-message budget), for the worker
 //!   to report that every report in the message was stored, and only then discards; a part
 //!   that cannot be read, a limit, a full queue, a store error or a slow worker means the
-//!   message is delivered. Why not keep the raw message and discard at once: a report mail
+//!   message is delivered; so is one that is more than reports (a failure report, an
+//!   attachment that is no report, an attached message: `Outcome::other_part`). Why not keep the raw message and discard at once: a report mail
 //!   is a few KB and read in milliseconds, so waiting costs little, and a discarded message
 //!   is then always one whose reports are in the store, with no second spool to watch.
 //!   Discard also needs every recipient to be a report address (the others must get it).
@@ -245,6 +246,11 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
             tracing::info!(queue_id = %qid, reports = %outcome.summary(), "reports inbox: reports stored; message discarded");
             return;
         }
+        Ok(Ok(Ok(outcome))) if outcome.other_part.is_some() => format!(
+            "the message is more than reports ({}; {})",
+            outcome.other_part.as_deref().unwrap_or_default(),
+            outcome.summary()
+        ),
         Ok(Ok(Ok(outcome))) if !outcome.not_ours.is_empty() => format!(
             "a report is about a domain reports.inbox.domains does not list ({})",
             outcome.summary()
@@ -342,13 +348,20 @@ async fn handle(
     let (found, reading) = ingest::extract_in_background(raw, limits);
     let now = super::unix_now();
     let wanted = |domain: &str| cfg.wants_domain(domain);
-    let result = ingest::store_found(store, &input, found, &wanted, now).await;
-    if let Err(e) = reading.await {
-        tracing::error!(input = %Escaped::str(&input), "reports inbox: reading failed: {e}");
-        if let Some(r) = reply {
-            let _ = r.send(Err("reading the message failed".into()));
+    let mut result = ingest::store_found(store, &input, found, &wanted, now).await;
+    match reading.await {
+        Ok(other) => {
+            if let Ok((outcome, _)) = &mut result {
+                outcome.other_part = other.map(|o| o.to_string());
+            }
         }
-        return;
+        Err(e) => {
+            tracing::error!(input = %Escaped::str(&input), "reports inbox: reading failed: {e}");
+            if let Some(r) = reply {
+                let _ = r.send(Err("reading the message failed".into()));
+            }
+            return;
+        }
     }
     let sources = match &result {
         Ok((outcome, sources)) => {

@@ -68,12 +68,18 @@ pub struct Outcome {
     pub not_ours: Vec<StoredReport>,
     /// Parts that could not be read.
     pub unreadable: Vec<Unreadable>,
+    /// The first part of the message that is neither a report nor text (a failure report,
+    /// a PDF, an attached message): the message is more than reports and is never discarded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_part: Option<String>,
 }
 
 impl Outcome {
-    /// Every report in the input is in the store now: nothing was unreadable or skipped.
+    /// Every report in the input is in the store now, nothing was unreadable or skipped, and
+    /// the input holds nothing but reports and text (docs/reports.md, "Reports in").
     pub fn complete(&self) -> bool {
-        self.unreadable.is_empty()
+        self.other_part.is_none()
+            && self.unreadable.is_empty()
             && self.not_ours.is_empty()
             && !(self.stored.is_empty() && self.duplicates.is_empty())
     }
@@ -114,17 +120,21 @@ fn implausible(fb: &Feedback, now: u64) -> Option<String> {
 /// Reads the reports in `raw` on a blocking thread ([`reports::extract_reports_each`]),
 /// handing each over as soon as it is parsed: with [`store_found`] at most one parsed
 /// report waits at a time (RFC 9990 §8.1), whatever the input holds. The handle ends when
-/// the reading does (an error: it panicked).
+/// the reading does, with the first part that is neither a report nor text (an error: it
+/// panicked).
 pub fn extract_in_background(
     raw: Vec<u8>,
     limits: Limits,
-) -> (mpsc::Receiver<ExtractedReport>, tokio::task::JoinHandle<()>) {
+) -> (
+    mpsc::Receiver<ExtractedReport>,
+    tokio::task::JoinHandle<Option<reports::OtherPart>>,
+) {
     let (tx, rx) = mpsc::channel(1);
     let reading = tokio::task::spawn_blocking(move || {
         reports::extract_reports_each(&raw, &limits, &mut |found| {
             // the receiver is gone when storing failed: the rest is read and dropped
             let _ = tx.blocking_send(found);
-        });
+        })
     });
     (rx, reading)
 }

@@ -428,3 +428,81 @@ async fn hanging_name_lookups_do_not_hold_up_the_next_report() {
         || inbox.serve.log_tail(30),
     );
 }
+
+/// docs/reports.md "Reports in": `discard` drops only a message of nothing but reports and
+/// the reporter's text. An RFC 9991 failure report (`multipart/report`) whose
+/// `message/rfc822` part holds a report mail is delivered, and the report inside, evidence of
+/// a failure, is not stored as if its reporter had sent it to us; a person's mail with a
+/// report and a PDF is delivered, its report stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn discard_delivers_a_failure_report_and_a_mail_with_more_than_reports() {
+    let inbox = Inbox::start("action = \"discard\"\ndiscard_timeout = \"20s\"\n");
+    let day = days_ago(3);
+    let inner = gzip(&xml(&report(
+        "inner.example",
+        "arf-inner-1",
+        "example.com",
+        day,
+        &[Src::spoofer("203.0.113.5", 4)],
+    )));
+    let embedded = String::from_utf8(report_mail(
+        "dmarc@rx.example",
+        "arf-inner-1",
+        &[(
+            "application/gzip",
+            "inner.example!example.com!1!2.xml.gz",
+            &inner,
+        )],
+    ))
+    .expect("ASCII");
+    let arf = format!(
+        "From: noreply-dmarc@reporter.example\r\nTo: dmarc@rx.example\r\n\
+         Subject: DMARC failure report for example.com\r\nMessage-ID: <arf-1@reporter.example>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"arfb\"\r\n\r\n\
+         --arfb\r\nContent-Type: text/plain\r\n\r\nAn authentication failure report.\r\n\
+         --arfb\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: auth-failure\r\n\
+         Version: 1\r\nAuth-Failure: dmarc\r\nSource-IP: 203.0.113.5\r\n\r\n\
+         --arfb\r\nContent-Type: message/rfc822\r\n\r\n{embedded}\r\n--arfb--\r\n"
+    );
+    let out = inbox.send(&["dmarc@rx.example"], arf.as_bytes()).await;
+    assert_eq!(
+        out.action(),
+        "accept",
+        "a failure report is delivered: {out:?}"
+    );
+
+    let with_pdf = report_mail(
+        "dmarc@rx.example",
+        "with-pdf",
+        &[
+            (
+                "application/gzip",
+                "reporter.example!example.com!1!2.xml.gz",
+                &gzip(&xml(&report(
+                    "reporter.example",
+                    "with-pdf-1",
+                    "example.com",
+                    day,
+                    &[Src::good("192.0.2.1", 6, "example.com")],
+                ))),
+            ),
+            ("application/pdf", "notes.pdf", b"%PDF-1.4\n"),
+        ],
+    );
+    let out = inbox.send(&["dmarc@rx.example"], &with_pdf).await;
+    assert_eq!(
+        out.action(),
+        "accept",
+        "a mail with a PDF is delivered: {out:?}"
+    );
+    // the report beside the PDF is stored; the one inside the failure report is not
+    inbox.wait_messages("example.com", day, 6);
+    let log = inbox.serve.log_text();
+    assert!(
+        log.contains("message delivered, not discarded: the message is more than reports")
+            && log.contains("multipart/report (report-type=feedback-report)")
+            && log.contains("a part of type application/pdf"),
+        "{log}"
+    );
+}

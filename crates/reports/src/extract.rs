@@ -25,6 +25,26 @@ pub struct ExtractedReport {
     pub report: Result<Feedback, ReportsError>,
 }
 
+/// A part of a message that is neither a report nor the reporter's text: the message is
+/// more than reports (a failure report, a person's mail), and must reach its recipients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherPart {
+    /// Where it was: `message / part 3 "notes.pdf"`.
+    pub source: String,
+    /// What it is: `a part of type application/pdf`.
+    pub what: String,
+}
+
+impl std::fmt::Display for OtherPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.source, self.what)
+    }
+}
+
+/// Media types of the text reporters send beside a report (RFC 9990 §3.5.2 leaves the body
+/// free; Microsoft, Google and others write a few lines, some in HTML).
+const TEXT_TYPES: &[&str] = &["text/plain", "text/html"];
+
 /// Media types that carry reports (RFC 9990 §3.5.2, and what reporters use in practice).
 const REPORT_TYPES: &[&str] = &[
     "application/gzip",
@@ -51,9 +71,17 @@ pub fn extract_reports(input: &[u8], limits: &Limits) -> Vec<ExtractedReport> {
 
 /// [`extract_reports`], handing each entry to `sink` as soon as it is found instead of
 /// collecting them (RFC 9990 §8.1: the memory held is one decompressed document and one
-/// parsed report, whatever the input holds).
-pub fn extract_reports_each(input: &[u8], limits: &Limits, sink: &mut dyn FnMut(ExtractedReport)) {
+/// parsed report, whatever the input holds). Returns the first part of a message that is
+/// neither a report nor text ([`OtherPart`]): a `multipart/report` (RFC 6522 §3, e.g. an RFC
+/// 9991 failure report, whose parts are never read: the message inside is evidence, not a
+/// report sent to us), an attached message, or any other attachment.
+pub fn extract_reports_each(
+    input: &[u8],
+    limits: &Limits,
+    sink: &mut dyn FnMut(ExtractedReport),
+) -> Option<OtherPart> {
     let mut x = Extractor {
+        other: None,
         limits,
         sink,
         emitted: 0,
@@ -65,7 +93,7 @@ pub fn extract_reports_each(input: &[u8], limits: &Limits, sink: &mut dyn FnMut(
     };
     if input.len() > limits.max_input_bytes {
         x.push("input", Err(too_large("input", limits.max_input_bytes)));
-        return;
+        return None;
     }
     if is_gzip(input) || is_zip(input) || looks_like_xml(input) {
         x.payload("input", input);
@@ -87,6 +115,7 @@ pub fn extract_reports_each(input: &[u8], limits: &Limits, sink: &mut dyn FnMut(
             Err(ReportsError::NotAReport(no_report_found(input))),
         );
     }
+    x.other
 }
 
 /// Why a message gave no report: a failure report (RFC 9991 §3: `multipart/report;
@@ -170,6 +199,8 @@ struct Extractor<'l, 's> {
     held: usize,
     /// gzip members started so far.
     members: usize,
+    /// The first part that is neither a report nor text.
+    other: Option<OtherPart>,
 }
 
 impl Extractor<'_, '_> {
@@ -192,6 +223,16 @@ impl Extractor<'_, '_> {
             source: source.to_string(),
             report,
         });
+    }
+
+    /// Notes a part that is neither a report nor text (the first one is kept).
+    fn other_part(&mut self, source: &str, what: String) {
+        if self.other.is_none() {
+            self.other = Some(OtherPart {
+                source: source.to_string(),
+                what,
+            });
+        }
     }
 
     /// Records a limit that ends the whole extraction.
@@ -371,6 +412,18 @@ impl Extractor<'_, '_> {
         }
         let entity = Entity::parse(data);
         let (ctype, params) = entity.content_type();
+        if ctype == "multipart/report" {
+            // RFC 6522 §3: a report about a message (RFC 9991 failure report, a bounce); what
+            // it holds is that message, not a report sent to us
+            let kind = param_value(&params, "report-type").unwrap_or_default();
+            return self.other_part(
+                source,
+                format!(
+                    "a multipart/report (report-type={}): its parts are not read",
+                    name_for_label(&kind)
+                ),
+            );
+        }
         if ctype.starts_with("multipart/") {
             let Some(boundary) = params
                 .iter()
@@ -401,6 +454,13 @@ impl Extractor<'_, '_> {
         });
         let attached_message = ctype == "message/rfc822";
         if !attached_message && !named && !REPORT_TYPES.contains(&ctype.as_str()) {
+            if !TEXT_TYPES.contains(&ctype.as_str()) {
+                let what = format!("a part of type {}", name_for_label(&ctype));
+                match &filename {
+                    Some(f) => self.other_part(&format!("{source} {:?}", name_for_label(f)), what),
+                    None => self.other_part(source, what),
+                }
+            }
             return;
         }
         let source = match &filename {
@@ -412,6 +472,7 @@ impl Extractor<'_, '_> {
             Err(e) => return self.push(&source, Err(e)),
         };
         if attached_message {
+            self.other_part(&source, "an attached message (message/rfc822)".into());
             // a transfer encoding makes a copy, kept while the message inside is read: with
             // nesting, one for each level (RFC 9990 §8.1: memory a small multiple of the input)
             let copied = match &body {

@@ -46,7 +46,7 @@ pub use destination::{
     verify_destination,
 };
 pub use error::ReportsError;
-pub use extract::{ExtractedReport, extract_reports, extract_reports_each};
+pub use extract::{ExtractedReport, OtherPart, extract_reports, extract_reports_each};
 pub use failure::{
     FailedMessage, FailureKind, FailureOptions, FailureTriggers, OriginalContent,
     failure_report_message, failure_reports_requested, is_feedback_report, triggers_for,

@@ -200,3 +200,113 @@ fn a_short_attachment_name_is_labelled_whole() {
         "message / part 1 \"google.com!example.com!1!2.xml.gz\""
     );
 }
+
+/// A report mail (the reporter's text and a gzip'd report), whole, as an attached message
+/// would carry it.
+fn report_mail_text() -> String {
+    use base64::Engine as _;
+    let gz = base64::engine::general_purpose::STANDARD.encode(gzip(REPORT.as_bytes()));
+    format!(
+        "From: dmarc@r.example\r\nSubject: Report Domain: a.example\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"inner\"\r\n\r\n--inner\r\n\
+         Content-Type: text/plain\r\n\r\nreport\r\n--inner\r\n\
+         Content-Type: application/gzip; name=\"r.xml.gz\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{gz}\r\n--inner--\r\n"
+    )
+}
+
+/// The reports of `input` and the part that is neither a report nor text, if any.
+fn reports_and_other(input: &[u8]) -> (Vec<ExtractedReport>, Option<OtherPart>) {
+    let mut found = Vec::new();
+    let other = extract_reports_each(input, &Limits::default(), &mut |r| found.push(r));
+    (found, other)
+}
+
+/// RFC 9991 §3 / RFC 5965 §2: a failure report (`multipart/report;
+/// report-type=feedback-report`) is not an aggregate report sent to us; the report mail in
+/// its `message/rfc822` part is evidence of a failure, not read, and the message is more
+/// than reports.
+#[test]
+fn a_failure_report_is_not_walked_into() {
+    let arf = format!(
+        "From: abuse@receiver.example\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"arf\"\r\n\r\n\
+         --arf\r\nContent-Type: text/plain\r\n\r\nA failure report.\r\n\
+         --arf\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: auth-failure\r\n\
+         Version: 1\r\nAuth-Failure: dmarc\r\n\r\n\
+         --arf\r\nContent-Type: message/rfc822\r\n\r\n{}\r\n--arf--\r\n",
+        report_mail_text()
+    );
+    let (found, other) = reports_and_other(arf.as_bytes());
+    assert!(found.iter().all(|f| f.report.is_err()), "{found:?}");
+    let other = other.expect("a failure report is more than reports");
+    assert!(
+        other.what.contains("multipart/report") && other.what.contains("feedback-report"),
+        "{other:?}"
+    );
+}
+
+/// A person's mail with a report attached, a question and a PDF: the report is read, and
+/// the PDF makes the message more than reports (it must reach the person it was for).
+#[test]
+fn a_mail_with_a_report_and_a_pdf_is_more_than_reports() {
+    use base64::Engine as _;
+    let gz = base64::engine::general_purpose::STANDARD.encode(gzip(REPORT.as_bytes()));
+    let mail = format!(
+        "From: ops@partner.example\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n\
+         --m\r\nContent-Type: text/plain\r\n\r\nWhy do these fail? See the PDF.\r\n\
+         --m\r\nContent-Type: application/gzip; name=\"r.xml.gz\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{gz}\r\n\
+         --m\r\nContent-Type: application/pdf; name=\"notes.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--m--\r\n"
+    );
+    let (found, other) = reports_and_other(mail.as_bytes());
+    assert_eq!(
+        found.iter().filter(|f| f.report.is_ok()).count(),
+        1,
+        "{found:?}"
+    );
+    let other = other.expect("a PDF is more than reports");
+    assert!(other.what.contains("application/pdf"), "{other:?}");
+    assert!(other.source.ends_with("part 3 \"notes.pdf\""), "{other:?}");
+}
+
+/// A forwarded report mail (`message/rfc822` outside a `multipart/report`): its report is
+/// read, and the message is more than reports (a person forwarded it).
+#[test]
+fn a_forwarded_report_is_read_and_more_than_reports() {
+    let fwd = format!(
+        "From: a.person@partner.example\r\nMIME-Version: 1.0\r\n\
+         Content-Type: message/rfc822\r\n\r\n{}",
+        report_mail_text()
+    );
+    let (found, other) = reports_and_other(fwd.as_bytes());
+    assert_eq!(
+        found.iter().filter(|f| f.report.is_ok()).count(),
+        1,
+        "{found:?}"
+    );
+    assert!(
+        other.is_some_and(|o| o.what.contains("message/rfc822")),
+        "an attached message is more than reports"
+    );
+}
+
+/// What reporters send: their text (plain, HTML, or both as alternatives) and the report.
+#[test]
+fn a_report_mail_with_the_reporters_text_is_only_reports() {
+    let mail = report_mail_text().replace(
+        "Content-Type: text/plain\r\n\r\nreport\r\n",
+        "Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n--alt\r\n\
+         Content-Type: text/plain\r\n\r\nreport\r\n--alt\r\n\
+         Content-Type: text/html\r\n\r\n<p>report</p>\r\n--alt--\r\n",
+    );
+    let (found, other) = reports_and_other(mail.as_bytes());
+    assert_eq!(
+        found.iter().filter(|f| f.report.is_ok()).count(),
+        1,
+        "{found:?}"
+    );
+    assert_eq!(other, None);
+}
