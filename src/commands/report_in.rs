@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use report_store::{DomainOverview, DomainSummary, SourceSummary};
+use report_store::{DomainOverview, DomainSummary, ReporterName, SourceSummary};
 
 use crate::cli::{ReportImportArgs, ReportShowArgs};
 use crate::config::Config;
@@ -300,7 +300,7 @@ fn domain_text(s: &DomainSummary) -> std::io::Result<()> {
             pct(x.spf_pass, n),
             pct(x.dkim_pass, n),
             Escaped::str(x.name.as_deref().unwrap_or("-")),
-            Escaped::str(&x.reporters.join(", "))
+            Escaped::str(&reporter_list(&x.reporters, ", "))
         )?;
     }
     outln!("\nDKIM selectors:")?;
@@ -316,13 +316,24 @@ fn domain_text(s: &DomainSummary) -> std::io::Result<()> {
     outln!("\nreporters:")?;
     for r in &s.reporters {
         outln!(
-            "  {}: {} reports, {} messages",
+            "  {}: {} reports, {} messages; {}",
             Escaped::str(&r.org_name),
             r.reports,
-            r.messages
+            r.messages,
+            Escaped::str(&r.sent.describe())
         )?;
     }
     Ok(())
+}
+
+/// The reporters of a source, each with who sent its reports (RFC 9990 §3.5.2: the name
+/// is the sender's text): `google.com (sent by google.com)`, `google.com (unverified)`.
+fn reporter_list(reporters: &[ReporterName], separator: &str) -> String {
+    reporters
+        .iter()
+        .map(|r| format!("{} ({})", r.org_name, r.sent.short()))
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
 /// One CSV field (RFC 4180 quoting); a leading `= + - @` (a spreadsheet formula, from text
@@ -365,7 +376,7 @@ fn sources_csv(sources: &[SourceSummary]) -> std::io::Result<()> {
             "{},{},{},{},{},{},{},{},{},{}",
             s.ip,
             csv_field(s.name.as_deref().unwrap_or("")),
-            csv_field(&s.reporters.join(" ")),
+            csv_field(&reporter_list(&s.reporters, " ")),
             s.messages,
             s.failing(),
             s.dmarc_pass,

@@ -35,6 +35,9 @@ pub struct InboxConfig {
     pub discard_timeout: Span,
     /// Look up the reverse DNS names of the sources in new reports (for the dashboard).
     pub resolve_names: bool,
+    /// Store only the reports of a message whose From domain passed DMARC (RFC 9990 §3.5.2);
+    /// any other is logged, not read, and delivered.
+    pub authenticated_only: bool,
     /// Only reports whose policy domain is one of these or below one are stored (RFC 9990
     /// §3.1.1.9 `policy_published/domain`); others are logged and skipped. Empty: any.
     pub domains: Vec<String>,
@@ -50,6 +53,7 @@ impl Default for InboxConfig {
             max_records: DEFAULT_MAX_RECORDS,
             discard_timeout: Span::secs(10),
             resolve_names: true,
+            authenticated_only: false,
             domains: Vec::new(),
         }
     }
@@ -61,8 +65,8 @@ impl Default for InboxConfig {
 pub enum InboxAction {
     /// Deliver it as usual (the reports are read in the background).
     Deliver,
-    /// Drop it, but only once every report in it is stored; anything unreadable is
-    /// delivered.
+    /// Drop it, but only once every report in it is stored, and only when it passed DMARC
+    /// and holds nothing but reports; anything else is delivered.
     Discard,
 }
 

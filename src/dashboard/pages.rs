@@ -5,7 +5,10 @@
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use report_store::{DomainOverview, DomainSummary, OutboundDomain, SourceSummary, Span, Store};
+use report_store::{
+    DomainOverview, DomainSummary, OutboundDomain, Provenance, ReporterName, SourceSummary, Span,
+    Store,
+};
 
 use super::chart::{results_chart, thousands};
 use crate::reports::period::{self, format_day};
@@ -284,9 +287,20 @@ fn overview(domains: &[DomainOverview], total: usize, period: &Period) -> Markup
     layout("Domains", period, "/", body)
 }
 
+/// Who sent a reporter's reports (RFC 9990 §3.5.2, §8.2: `org_name` is the sender's text),
+/// as `text`: a name whose reports did not pass DMARC is marked so, never shown as if it
+/// were verified; the whole story in the title.
+fn sent_mark(sent: &Provenance, text: &str) -> Markup {
+    let class = match sent {
+        Provenance::Mail { .. } if sent.verified_domain().is_none() => "bad",
+        _ => "muted",
+    };
+    html! { span class=(class) title=(sent.describe()) { "(" (text) ")" } }
+}
+
 fn source_row(s: &SourceSummary) -> Markup {
     let n = s.messages;
-    let shown_reporters: Vec<&str> = s.reporters.iter().take(3).map(String::as_str).collect();
+    let shown_reporters: Vec<&ReporterName> = s.reporters.iter().take(3).collect();
     html! {
         tr class=(if s.failing() > 0 { "failing" } else { "" }) {
             td { code { (s.ip) } }
@@ -295,7 +309,8 @@ fn source_row(s: &SourceSummary) -> Markup {
                 // each name isolated: a reporter's bidi override cannot turn the next around
                 @for (i, r) in shown_reporters.iter().enumerate() {
                     @if i > 0 { ", " }
-                    bdi { (r) }
+                    bdi { (r.org_name) }
+                    " " (sent_mark(&r.sent, &r.sent.short()))
                 }
                 @if s.reporters_total > shown_reporters.len() {
                     span.muted { " +" (s.reporters_total - shown_reporters.len()) }
@@ -381,10 +396,10 @@ fn domain(s: &DomainSummary, period: &Period) -> Markup {
             p.muted { "The " (s.reporters.len()) " of " (s.reporters_total) " reporters with the most messages." }
         }
         table #reporters {
-            thead { tr { th { "Organization" } th.n { "Reports" } th.n { "Messages" } } }
+            thead { tr { th { "Organization (as the reports name it)" } th { "Sent by" } th.n { "Reports" } th.n { "Messages" } } }
             tbody {
                 @for r in &s.reporters {
-                    tr { td { (r.org_name) } td.n { (thousands(r.reports)) } td.n { (thousands(r.messages)) } }
+                    tr { td { (r.org_name) } td { (sent_mark(&r.sent, &r.sent.describe())) } td.n { (thousands(r.reports)) } td.n { (thousands(r.messages)) } }
                 }
             }
         }
@@ -498,7 +513,16 @@ mod tests {
         let row = source_row(&SourceSummary {
             ip: "192.0.2.1".into(),
             name: None,
-            reporters: vec!["evil\u{202e}".into(), "google.com".into()],
+            reporters: vec![
+                ReporterName {
+                    org_name: "evil\u{202e}".into(),
+                    sent: Provenance::Imported,
+                },
+                ReporterName {
+                    org_name: "google.com".into(),
+                    sent: Provenance::Imported,
+                },
+            ],
             reporters_total: 3,
             messages: 1,
             dmarc_pass: 1,
@@ -509,7 +533,7 @@ mod tests {
         })
         .into_string();
         assert!(
-            row.contains("<td><bdi>evil\u{202e}</bdi>, <bdi>google.com</bdi><span class=\"muted\"> +1</span></td>"),
+            row.contains("<td><bdi>evil\u{202e}</bdi> <span class=\"muted\" title=\"imported by the operator (report import)\">(imported)</span>, <bdi>google.com</bdi> <span class=\"muted\" title=\"imported by the operator (report import)\">(imported)</span><span class=\"muted\"> +1</span></td>"),
             "{row}"
         );
     }

@@ -15,7 +15,12 @@
 //!   attachment that is no report, an attached message: `Outcome::other_part`). Why not keep the raw message and discard at once: a report mail
 //!   is a few KB and read in milliseconds, so waiting costs little, and a discarded message
 //!   is then always one whose reports are in the store, with no second spool to watch.
-//!   Discard also needs every recipient to be a report address (the others must get it).
+//!   Discard also needs every recipient to be a report address (the others must get it),
+//!   and the message to pass DMARC for its From domain: a forged report is delivered, so
+//!   that the postmaster keeps its evidence (RFC 9990 §8.2).
+//! - Each report is stored with who sent it (its message's From domain and DMARC result,
+//!   RFC 9990 §3.5.2), which the dashboard and `report show` print beside its `org_name`;
+//!   with `authenticated_only` a message that did not pass DMARC is not read at all.
 //! - The worker ([`run`]) parses on a blocking thread (bounded by the reports crate's
 //!   limits), stores, logs each unreadable part with its reason, then hands the new sources
 //!   to a second task that looks up their reverse DNS names: a report whose sources' PTR
@@ -27,7 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use report_store::Store;
+use report_store::{CarrierDmarc, Provenance, Store};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
 use super::ingest::{self, Outcome};
@@ -62,6 +67,8 @@ pub type InboxReceiver = mpsc::Receiver<Job>;
 pub struct Job {
     raw: Vec<u8>,
     input: String,
+    /// Who sent it: its From domain and DMARC result (RFC 9990 §3.5.2).
+    sent: Provenance,
     /// Released when the worker is done with the message.
     _memory: OwnedSemaphorePermit,
     reply: Option<oneshot::Sender<Result<Outcome, String>>>,
@@ -204,13 +211,25 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
         tracing::info!(queue_id = %qid, "reports inbox: empty message, not read");
         return;
     };
+    let sent = sender(d);
+    let authenticated = sent.verified_domain().is_some();
+    if cfg.authenticated_only && !authenticated {
+        tracing::info!(queue_id = %qid, sent = %Escaped::str(&sent.describe()), "reports inbox: the message did not pass DMARC for its From domain; not read (reports.inbox.authenticated_only), delivered");
+        d.summary.push_str(" reports=unauthenticated");
+        return;
+    }
     let all_reports = !state.envelope.recipients.is_empty()
         && state
             .envelope
             .recipients
             .iter()
             .all(|(r, _)| cfg.matches(r));
-    let discard = cfg.action == InboxAction::Discard && d.quarantine.is_none() && all_reports;
+    // an unauthenticated message is never discarded: if it is forged, the postmaster keeps
+    // the evidence (its envelope, its Authentication-Results)
+    let discard = cfg.action == InboxAction::Discard
+        && d.quarantine.is_none()
+        && all_reports
+        && authenticated;
     let (reply, answer) = if discard {
         let (tx, rx) = oneshot::channel();
         (Some(tx), Some(rx))
@@ -223,6 +242,7 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
             "message {queue_id} from <{}>",
             String::from_utf8_lossy(&state.envelope.mail_from)
         ),
+        sent,
         _memory: memory,
         reply,
     };
@@ -234,7 +254,9 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
     }
     let Some(answer) = answer else {
         d.summary.push_str(" reports=queued");
-        if cfg.action == InboxAction::Discard {
+        if cfg.action == InboxAction::Discard && !authenticated {
+            tracing::info!(queue_id = %qid, "reports inbox: the message did not pass DMARC for its From domain; delivered, not discarded, so that the evidence of a forged report is kept");
+        } else if cfg.action == InboxAction::Discard {
             tracing::info!(queue_id = %qid, "reports inbox: not every recipient is a report address (or the message is quarantined); delivered");
         }
         return;
@@ -268,6 +290,29 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
     };
     d.summary.push_str(" reports=delivered");
     tracing::warn!(queue_id = %qid, "reports inbox: message delivered, not discarded: {}", Escaped::str(&why_delivered));
+}
+
+/// Who sent the message, as its DMARC result says (RFC 9990 §3.5.2: report mail conforms
+/// to DMARC, "resulting in an aligned 'pass'"): its From domain (the first, when there are
+/// several: the result is then the strictest of theirs) and the result.
+fn sender(d: &Decision) -> Provenance {
+    let Some(outcome) = d.results.as_ref().and_then(|r| r.dmarc.as_ref()) else {
+        return Provenance::Mail {
+            from_domain: None,
+            dmarc: CarrierDmarc::Unchecked,
+        };
+    };
+    let dmarc = match outcome.result {
+        dmarc::DmarcResult::Pass => CarrierDmarc::Pass,
+        dmarc::DmarcResult::Fail => CarrierDmarc::Fail,
+        dmarc::DmarcResult::None => CarrierDmarc::None,
+        dmarc::DmarcResult::TempError => CarrierDmarc::TempError,
+        dmarc::DmarcResult::PermError => CarrierDmarc::PermError,
+    };
+    Provenance::Mail {
+        from_domain: outcome.evaluations.first().map(|e| e.author_domain.clone()),
+        dmarc,
+    }
 }
 
 /// The worker: waits for the store, then reads and stores each queued message in turn until
@@ -343,12 +388,16 @@ async fn handle(
     let cfg = &app.config.reports.inbox;
     let limits = cfg.read_limits();
     let Job {
-        raw, input, reply, ..
+        raw,
+        input,
+        sent,
+        reply,
+        ..
     } = job;
     let (found, reading) = ingest::extract_in_background(raw, limits);
     let now = super::unix_now();
     let wanted = |domain: &str| cfg.wants_domain(domain);
-    let mut result = ingest::store_found(store, &input, found, &wanted, now).await;
+    let mut result = ingest::store_found(store, &input, &sent, found, &wanted, now).await;
     match reading.await {
         Ok(other) => {
             if let Ok((outcome, _)) = &mut result {
@@ -365,7 +414,7 @@ async fn handle(
     }
     let sources = match &result {
         Ok((outcome, sources)) => {
-            log_outcome(outcome);
+            log_outcome(outcome, &sent);
             sources.clone()
         }
         Err(e) => {
@@ -383,11 +432,13 @@ async fn handle(
     }
 }
 
-fn log_outcome(o: &Outcome) {
+fn log_outcome(o: &Outcome, sent: &Provenance) {
     let input = Escaped::str(&o.input);
+    let sent = sent.describe();
     for s in o.stored.iter().chain(&o.duplicates) {
         tracing::info!(
             input = %input,
+            sent = %Escaped::str(&sent),
             part = %Escaped::str(&s.part),
             org_name = %Escaped::str(&s.org_name),
             report_id = %Escaped::str(&s.report_id),

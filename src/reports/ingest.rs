@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use report_store::{ReceivedInsert, Store, StoreError};
+use report_store::{Provenance, ReceivedInsert, Store, StoreError};
 use reports::{ExtractedReport, Feedback, Limits};
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -140,12 +140,14 @@ pub fn extract_in_background(
 }
 
 /// Stores the reports `found` in `input` (from [`extract_in_background`]) whose policy
-/// domain `wanted` accepts, each as it arrives; the others are listed as not ours. Store
-/// errors end it (nothing more is stored; the caller decides what the input becomes),
-/// unreadable parts are listed. Returns the outcome and the new reports' distinct sources.
+/// domain `wanted` accepts, each as it arrives, as sent by `sent` (RFC 9990 §3.5.2); the
+/// others are listed as not ours. Store errors end it (nothing more is stored; the caller
+/// decides what the input becomes), unreadable parts are listed. Returns the outcome and
+/// the new reports' distinct sources.
 pub async fn store_found(
     store: &Store,
     input: &str,
+    sent: &Provenance,
     mut found: mpsc::Receiver<ExtractedReport>,
     wanted: &(dyn Fn(&str) -> bool + Sync),
     now: u64,
@@ -177,7 +179,7 @@ pub async fn store_found(
         }
         let label = format!("{input}: {part}");
         let inserted = store
-            .insert_received_report(Arc::clone(&fb), Some(&label), now)
+            .insert_received_report_from(Arc::clone(&fb), Some(&label), sent, now)
             .await?;
         let mut summary = stored_report(part, &fb);
         summary.id_reused = matches!(inserted, ReceivedInsert::StoredBesideConflicting(_));
@@ -214,7 +216,8 @@ pub async fn ingest(
     now: u64,
 ) -> Result<Outcome, StoreError> {
     let (found, reading) = extract_in_background(data, limits.clone());
-    let stored = store_found(store, input, found, &|_| true, now).await;
+    let imported = Provenance::Imported;
+    let stored = store_found(store, input, &imported, found, &|_| true, now).await;
     if reading.await.is_err() {
         return Err(StoreError::Corrupt(format!(
             "{input}: reading the reports failed"

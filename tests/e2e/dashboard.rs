@@ -301,7 +301,7 @@ fn the_pages_show_the_seeded_store() {
         [
             "198.51.100.9",
             "out.esp.example",
-            "Yahoo, google.com",
+            "Yahoo (imported), google.com (imported)",
             "200",
             "200",
             "0.0 %",
@@ -316,7 +316,7 @@ fn the_pages_show_the_seeded_store() {
         [
             "203.0.113.5",
             "fwd.lists.example",
-            "Yahoo, google.com",
+            "Yahoo (imported), google.com (imported)",
             "400",
             "0",
             "100.0 %",
@@ -349,7 +349,15 @@ fn the_pages_show_the_seeded_store() {
     )));
     // DKIM selectors and reporters
     assert_eq!(row(&page, "esp.example")[1..], ["k2", "200", "100.0 %"]);
-    assert_eq!(row(&page, "Yahoo")[1..], ["10", &thousands(MESSAGES / 2)]);
+    // imported by the operator: who sent them is said, not taken from the reports
+    assert_eq!(
+        row(&page, "Yahoo")[1..],
+        [
+            "(imported by the operator (report import))",
+            "10",
+            &thousands(MESSAGES / 2)
+        ]
+    );
 
     // a shorter period: 3 days
     let (_, _, short) = get(s.addr, "/domain/example.com?days=3", None);

@@ -160,6 +160,7 @@ fn the_vendored_samples_import_once_and_the_malformed_one_is_refused() {
     assert_eq!(json["sources_total"], 820);
     assert_eq!(json["sources"].as_array().expect("sources").len(), 50);
     assert_eq!(json["reporters"][0]["org_name"], "126.com");
+    assert_eq!(json["reporters"][0]["sent"]["how"], "imported");
     let csv = store.show(&[
         "--csv",
         "--domain",

@@ -26,6 +26,7 @@ mod jobs;
 mod location;
 mod outbound;
 mod postgres;
+mod provenance;
 mod received;
 mod record;
 pub mod schema;
@@ -42,12 +43,13 @@ pub use failure_queue::{FailureLimits, FailureReport, NewFailureReport, Queued};
 pub use jobs::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendRow, SendState};
 pub use location::{StoreLocation, redact};
 pub use outbound::OutboundDomain;
+pub use provenance::{CarrierDmarc, Provenance};
 pub use received::{ReceivedInsert, report_day};
 pub use record::{PeriodRows, RecordStats};
 pub use status::{JobStatus, PeriodStatus, PurgeStats, Status};
 pub use summary::{
-    DayResults, DomainOverview, DomainSummary, ReporterSummary, SelectorSummary, SourceSummary,
-    Span,
+    DayResults, DomainOverview, DomainSummary, ReporterName, ReporterSummary, SelectorSummary,
+    SourceSummary, Span,
 };
 pub use tls::{RootSource, SslMode, TlsSettings};
 

@@ -9,6 +9,7 @@ use reports::Feedback;
 use reports::vocabulary::{AlignedResult, DkimResult, SpfResult};
 
 use crate::error::StoreError;
+use crate::provenance::Provenance;
 use crate::sql::{Stmt, Value};
 use crate::{Durability, Store, secs};
 
@@ -57,6 +58,15 @@ const SELECTOR_UPSERT: &str = "INSERT INTO received_selectors (policy_domain, da
     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
     ON CONFLICT (policy_domain, day, domain, selector, result) DO UPDATE SET
         messages = received_selectors.messages + excluded.messages";
+
+/// What a received report's head row holds beside the report: the key it is stored under,
+/// its digest, where it came from and who sent it.
+struct ReportHead<'a> {
+    key: &'a str,
+    digest: &'a str,
+    source: Option<&'a str>,
+    provenance: &'a Provenance,
+}
 
 /// What [`Store::insert_received_report`] did with a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,11 +171,29 @@ impl Store {
     /// (a re-sent report keeps its identifiers, §3.5.1) and nothing is written; one with the
     /// same identifiers but other contents is stored beside the first, under the key
     /// `<report_id>~<digest>`, so neither hides the other. `source` says where it came from
-    /// (a file, a message), for the operator.
+    /// (a file, a message), for the operator. Stored as given by the operator
+    /// ([`Provenance::Imported`], `report import`); the inbox uses
+    /// [`Store::insert_received_report_from`].
     pub async fn insert_received_report(
         &self,
         report: Arc<Feedback>,
         source: Option<&str>,
+        now: u64,
+    ) -> Result<ReceivedInsert, StoreError> {
+        self.insert_received_report_from(report, source, &Provenance::Imported, now)
+            .await
+    }
+
+    /// [`Store::insert_received_report`] of a report that arrived as `provenance` says (RFC
+    /// 9990 §3.5.2: who sent it, and whether DMARC vouched for them). A duplicate arriving
+    /// with a stronger provenance ([`Provenance::strength`]) replaces the stored one, never
+    /// a weaker: the same report forged first and then sent by its reporter is shown as
+    /// the reporter's, and a forged copy after the real one changes nothing.
+    pub async fn insert_received_report_from(
+        &self,
+        report: Arc<Feedback>,
+        source: Option<&str>,
+        provenance: &Provenance,
         now: u64,
     ) -> Result<ReceivedInsert, StoreError> {
         let m = &report.metadata;
@@ -198,43 +226,100 @@ impl Store {
                         None => row.text(1)? == domain,
                     };
                     if same {
+                        self.strengthen_provenance(&m.org_name, &m.report_id, provenance)
+                            .await?;
                         return Ok(ReceivedInsert::Duplicate);
                     }
                     format!("{}~{}", m.report_id, digest.get(..32).unwrap_or(&digest))
                 }
             };
             let beside = key != m.report_id;
+            let head = ReportHead {
+                key: &key,
+                digest: &digest,
+                source,
+                provenance,
+            };
             match self
-                .insert_received_as(Arc::clone(&report), &key, &digest, source, now)
+                .insert_received_as(Arc::clone(&report), head, now)
                 .await?
             {
                 Some(id) if beside => return Ok(ReceivedInsert::StoredBesideConflicting(id)),
                 Some(id) => return Ok(ReceivedInsert::Stored(id)),
                 // the conflicting copy is stored already: a duplicate of it
-                None if beside => return Ok(ReceivedInsert::Duplicate),
+                None if beside => {
+                    self.strengthen_provenance(&m.org_name, &key, provenance)
+                        .await?;
+                    return Ok(ReceivedInsert::Duplicate);
+                }
                 None => {}
             }
         }
         Ok(ReceivedInsert::Duplicate)
     }
 
-    /// Inserts `report` under `key` with its records and rollups; `None` when `key` is taken.
+    /// Replaces the provenance of the report stored under (`org_name`, `key`) with
+    /// `provenance` when that is stronger.
+    async fn strengthen_provenance(
+        &self,
+        org_name: &str,
+        key: &str,
+        provenance: &Provenance,
+    ) -> Result<(), StoreError> {
+        let rows = self
+            .query(Stmt::new(
+                "SELECT sender_domain, sender_dmarc FROM received_reports
+                 WHERE org_name = ?1 AND report_id = ?2",
+                vec![org_name.to_string().into(), key.to_string().into()],
+            ))
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(());
+        };
+        let stored = Provenance::from_columns(row.opt_text(0)?, row.opt_text(1)?);
+        if provenance.strength() <= stored.strength() {
+            return Ok(());
+        }
+        let (domain, dmarc) = provenance.columns();
+        self.transaction(vec![Stmt::new(
+            "UPDATE received_reports SET sender_domain = ?1, sender_dmarc = ?2
+             WHERE org_name = ?3 AND report_id = ?4",
+            vec![
+                domain.into(),
+                dmarc.map(str::to_string).into(),
+                org_name.to_string().into(),
+                key.to_string().into(),
+            ],
+        )])
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts `report` under `head.key` with its records and rollups; `None` when the key is
+    /// taken.
     async fn insert_received_as(
         &self,
         report: Arc<Feedback>,
-        key: &str,
-        digest: &str,
-        source: Option<&str>,
+        head: ReportHead<'_>,
         now: u64,
     ) -> Result<Option<i64>, StoreError> {
+        let ReportHead {
+            key,
+            digest,
+            source,
+            provenance,
+        } = head;
+        let (sender_domain, sender_dmarc) = provenance.columns();
         let m = &report.metadata;
         let domain = report.policy.domain_key();
         let day = Value::Int(secs(report_day(&report)));
         let head = Stmt::new(
             "INSERT INTO received_reports (org_name, report_id, email, extra_contact_info,
                 policy_domain, begin_time, end_time, policy_published, errors, generator,
-                version, message_count, source, received_at, digest)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                version, message_count, source, received_at, digest, sender_domain,
+                sender_dmarc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                ?17)
              ON CONFLICT (org_name, report_id) DO NOTHING
              RETURNING id",
             vec![
@@ -253,6 +338,8 @@ impl Store {
                 source.map(str::to_string).into(),
                 Value::Int(secs(now)),
                 digest.to_string().into(),
+                sender_domain.into(),
+                sender_dmarc.map(str::to_string).into(),
             ],
         );
         // (dmarc_pass, disposition) -> (messages, records)

@@ -236,6 +236,18 @@ pub const MIGRATIONS: &[Migration] = &[
             "ALTER TABLE received_reports ADD COLUMN digest TEXT",
         ],
     },
+    Migration {
+        version: 4,
+        description: "received reports: who sent each (its message's From domain and DMARC result)",
+        statements: &[
+            // RFC 9990 §3.5.2, §8.2: a report's org_name is the sender's text; what vouches
+            // for it is the DMARC result of the message that carried it (provenance.rs):
+            // the From domain (NULL when unreadable) and the result name, 'imported' for
+            // `report import`; both NULL for rows stored before (unknown)
+            "ALTER TABLE received_reports ADD COLUMN sender_domain TEXT",
+            "ALTER TABLE received_reports ADD COLUMN sender_dmarc TEXT",
+        ],
+    },
 ];
 
 /// The newest schema version this program knows.

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::error::StoreError;
+use crate::provenance::Provenance;
 use crate::sql::{Row, Stmt, Value};
 use crate::{Store, secs};
 
@@ -105,8 +106,8 @@ pub struct SourceSummary {
     /// Its reverse DNS name, when looked up and found.
     pub name: Option<String>,
     /// The organizations that reported it, most messages first (at most the number of
-    /// reporters asked for).
-    pub reporters: Vec<String>,
+    /// reporters asked for), each with who sent its reports.
+    pub reporters: Vec<ReporterName>,
     /// How many organizations reported it in all.
     pub reporters_total: usize,
     /// Messages.
@@ -143,11 +144,24 @@ pub struct SelectorSummary {
     pub pass: u64,
 }
 
-/// One reporting organization (RFC 9990 §3.1.1.3 `org_name`).
+/// A reporting organization as its reports name it (RFC 9990 §3.1.1.3 `org_name`, the
+/// sender's text) and who sent those reports (§3.5.2: the DMARC result of their messages).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ReporterName {
+    /// `org_name`.
+    pub org_name: String,
+    /// Who sent its reports: never show `org_name` as verified without it.
+    pub sent: Provenance,
+}
+
+/// One reporting organization (RFC 9990 §3.1.1.3 `org_name`) and one provenance of its
+/// reports (§3.5.2): the same name sent forged and sent by its reporter is two rows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReporterSummary {
     /// `org_name`.
     pub org_name: String,
+    /// Who sent these reports.
+    pub sent: Provenance,
     /// Reports received.
     pub reports: u64,
     /// Messages they cover.
@@ -323,11 +337,12 @@ impl Store {
                 ),
                 Stmt::new(
                     "SELECT org_name, COUNT(*), CAST(SUM(message_count) AS BIGINT),
-                        CAST(COUNT(*) OVER () AS BIGINT)
+                        CAST(COUNT(*) OVER () AS BIGINT), sender_domain, sender_dmarc
                      FROM received_reports
                      WHERE policy_domain = ?1 AND begin_time >= ?2 AND begin_time < ?3
-                     GROUP BY org_name
-                     ORDER BY SUM(message_count) DESC, org_name
+                     GROUP BY org_name, sender_domain, sender_dmarc
+                     ORDER BY SUM(message_count) DESC, org_name, COALESCE(sender_domain, ''),
+                        COALESCE(sender_dmarc, '')
                      LIMIT ?4",
                     {
                         let mut v = p();
@@ -381,7 +396,7 @@ impl Store {
         max: usize,
     ) -> Result<(), StoreError> {
         let ips: Vec<String> = sources.iter().map(|s| s.ip.clone()).collect();
-        let mut by_ip: BTreeMap<String, (Vec<(u64, String)>, usize)> = BTreeMap::new();
+        let mut by_ip: BTreeMap<String, (Vec<(u64, ReporterName)>, usize)> = BTreeMap::new();
         for chunk in ips.chunks(500) {
             let mut params = vec![Value::Text(domain.to_string())];
             params.extend(span.params());
@@ -390,15 +405,20 @@ impl Store {
             let rows = self
                 .read(vec![Stmt::new(
                     format!(
-                        "SELECT source_ip, org_name, n, total FROM (
-                            SELECT source_ip, org_name, CAST(SUM(count) AS BIGINT) AS n,
-                                ROW_NUMBER() OVER (PARTITION BY source_ip
-                                    ORDER BY SUM(count) DESC, org_name) AS pos,
-                                CAST(COUNT(*) OVER (PARTITION BY source_ip) AS BIGINT) AS total
-                            FROM received_records
-                            WHERE policy_domain = ?1 AND source_ip IN ({}) AND day >= ?2
-                                AND day < ?3
-                            GROUP BY source_ip, org_name
+                        "SELECT source_ip, org_name, n, total, sender_domain, sender_dmarc
+                         FROM (
+                            SELECT c.source_ip, c.org_name, r.sender_domain, r.sender_dmarc,
+                                CAST(SUM(c.count) AS BIGINT) AS n,
+                                ROW_NUMBER() OVER (PARTITION BY c.source_ip
+                                    ORDER BY SUM(c.count) DESC, c.org_name,
+                                        COALESCE(r.sender_domain, ''),
+                                        COALESCE(r.sender_dmarc, '')) AS pos,
+                                CAST(COUNT(*) OVER (PARTITION BY c.source_ip) AS BIGINT) AS total
+                            FROM received_records c
+                            JOIN received_reports r ON r.id = c.report_id
+                            WHERE c.policy_domain = ?1 AND c.source_ip IN ({}) AND c.day >= ?2
+                                AND c.day < ?3
+                            GROUP BY c.source_ip, c.org_name, r.sender_domain, r.sender_dmarc
                          ) ranked WHERE pos <= ?{}",
                         text_list(chunk, 4),
                         4 + chunk.len()
@@ -408,7 +428,11 @@ impl Store {
                 .await?;
             for r in rows.first().map(Vec::as_slice).unwrap_or_default() {
                 let e = by_ip.entry(r.text(0)?).or_default();
-                e.0.push((r.uint(2)?, r.text(1)?));
+                let name = ReporterName {
+                    org_name: r.text(1)?,
+                    sent: Provenance::from_columns(r.opt_text(4)?, r.opt_text(5)?),
+                };
+                e.0.push((r.uint(2)?, name));
                 e.1 = usize::try_from(r.uint(3)?).unwrap_or(usize::MAX);
             }
         }
@@ -541,6 +565,7 @@ fn reporters(rows: &[Row], max: usize) -> Result<(Vec<ReporterSummary>, usize), 
         total = usize::try_from(r.uint(3)?).unwrap_or(usize::MAX);
         out.push(ReporterSummary {
             org_name: r.text(0)?,
+            sent: Provenance::from_columns(r.opt_text(4)?, r.opt_text(5)?),
             reports: r.uint(1)?,
             messages: r.uint(2)?,
         });
@@ -549,6 +574,7 @@ fn reporters(rows: &[Row], max: usize) -> Result<(Vec<ReporterSummary>, usize), 
         b.messages
             .cmp(&a.messages)
             .then_with(|| a.org_name.cmp(&b.org_name))
+            .then_with(|| a.sent.cmp(&b.sent))
     });
     out.truncate(max);
     Ok((out, total))

@@ -23,7 +23,7 @@ pub(crate) struct Inbox {
 impl Inbox {
     pub fn start(inbox: &str) -> Inbox {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("zone"), "rx.example A 192.0.2.25\n").expect("zone");
+        std::fs::write(dir.path().join("zone"), zone()).expect("zone");
         let port = free_port();
         let toml = format!(
             "[server]\neom_timeout = \"60s\"\n\
@@ -74,8 +74,20 @@ impl Inbox {
         (inbox, silent)
     }
 
-    /// Sends `raw` from 192.0.2.10 to `rcpts`; the end-of-message outcome.
+    /// Sends `raw` from [`CLIENT`] to `rcpts`, its From address as MAIL FROM (so that SPF,
+    /// aligned, passes for the [`AUTHENTICATED_SENDERS`]); the end-of-message outcome.
     pub async fn send(&self, rcpts: &[&str], raw: &[u8]) -> EomOutcome {
+        self.send_as(CLIENT, &from_address(raw), rcpts, raw).await
+    }
+
+    /// Sends `raw` from `client` with MAIL FROM `mail_from` to `rcpts`.
+    pub async fn send_as(
+        &self,
+        client: &str,
+        mail_from: &str,
+        rcpts: &[&str],
+        raw: &[u8],
+    ) -> EomOutcome {
         let addr: std::net::SocketAddr = format!("127.0.0.1:{}", self.port).parse().expect("addr");
         let mut mta = MtaClient::connect_tcp(
             addr,
@@ -84,12 +96,12 @@ impl Inbox {
         .await
         .expect("connect");
         mta.negotiate().await.expect("negotiate");
-        let ip = "192.0.2.10".parse().expect("ip");
+        let ip = client.parse().expect("ip");
         mta.connect("mail.reporter.example", ip, 40000, &[])
             .await
             .expect("connect");
         mta.helo("mail.reporter.example", &[]).await.expect("helo");
-        mta.mail("<noreply-dmarc@reporter.example>", &[], &[])
+        mta.mail(&format!("<{mail_from}>"), &[], &[])
             .await
             .expect("mail");
         for r in rcpts {
@@ -126,6 +138,50 @@ impl Inbox {
             Duration::from_secs(20),
             || self.serve.log_tail(30),
         );
+    }
+}
+
+/// The address [`Inbox::send`] sends from.
+pub(crate) const CLIENT: &str = "192.0.2.10";
+
+/// The report senders the inbox's zone authenticates (RFC 9990 §3.5.2: report mail passes
+/// DMARC): SPF lets [`CLIENT`] send as each and each publishes DMARC (`p=none`, so that a
+/// failing message is still accepted and read). `evil.example` publishes nothing.
+pub(crate) const AUTHENTICATED_SENDERS: &[&str] = &[
+    "reporter.example",
+    "google.com",
+    "backschues.net",
+    "corp.mail.ru",
+    "microsoft.com",
+    "amazonses.com",
+];
+
+/// The inbox's zone: our MX and the [`AUTHENTICATED_SENDERS`].
+fn zone() -> String {
+    let mut zone = "rx.example A 192.0.2.25\n".to_string();
+    for d in AUTHENTICATED_SENDERS {
+        zone.push_str(&format!(
+            "{d} TXT \"v=spf1 ip4:{CLIENT} -all\"\n_dmarc.{d} TXT \"v=DMARC1; p=none\"\n"
+        ));
+    }
+    zone
+}
+
+/// The address of the first `From:` field of `raw` (`<…>` if it has them).
+fn from_address(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let value = text
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(name, _)| name.eq_ignore_ascii_case("from"))
+        })
+        .map(|(_, v)| v.trim().to_string())
+        .expect("the message has a From field");
+    match value.rsplit_once('<') {
+        Some((_, rest)) => rest.trim_end_matches('>').to_string(),
+        None => value,
     }
 }
 

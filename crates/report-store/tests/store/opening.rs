@@ -6,9 +6,9 @@ use crate::T0;
 
 async fn opening_again_runs_no_migration_twice(loc: &StoreLocation) {
     let store = Store::open(loc, T0).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 3);
+    assert_eq!(store.schema_version().await.unwrap(), 4);
     let again = Store::open(loc, T0).await.unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 3);
+    assert_eq!(again.schema_version().await.unwrap(), 4);
 }
 
 on_both_backends! {

@@ -1,6 +1,6 @@
 //! Received reports in the store (tests/received.rs has the dashboard's queries over them).
 
-use report_store::{ReceivedInsert, Store, StoreLocation};
+use report_store::{CarrierDmarc, Provenance, ReceivedInsert, Span, Store, StoreLocation};
 
 use crate::{DAY, T0};
 
@@ -81,7 +81,81 @@ async fn a_reused_report_id_does_not_hide_a_report(loc: &StoreLocation) {
     assert_eq!(store.received_counts().await.unwrap(), (3, 3 * records));
 }
 
+/// Who sent each report the domain page shows (reporters and the reporters of a source).
+async fn senders(store: &Store, domain: &str) -> (Vec<Provenance>, Vec<Provenance>) {
+    let all = Span {
+        begin: 0,
+        end: 4_000_000_000,
+    };
+    let page = store
+        .received_domain_summary(domain, all, 10, 10, 10)
+        .await
+        .unwrap();
+    let mut reporters: Vec<Provenance> = page.reporters.into_iter().map(|r| r.sent).collect();
+    reporters.sort();
+    let mut of_source: Vec<Provenance> = page
+        .sources
+        .first()
+        .map(|s| s.reporters.iter().map(|r| r.sent.clone()).collect())
+        .unwrap_or_default();
+    of_source.sort();
+    (reporters, of_source)
+}
+
+/// RFC 9990 §3.5.2, §8.2: each report keeps who sent it. The same report sent again with a
+/// stronger provenance (forged first, then by its reporter with DMARC pass) is shown as
+/// the reporter's; a forged copy after the real one changes nothing; a copy with other
+/// contents (stored beside) keeps its own.
+async fn who_sent_a_report_is_kept_and_only_strengthened(loc: &StoreLocation) {
+    let store = Store::open(loc, T0).await.unwrap();
+    let now = T0 + DAY + 3600;
+    let real = sample_report();
+    let domain = real.policy.domain_key();
+    let forged = Provenance::Mail {
+        from_domain: Some("evil.example".into()),
+        dmarc: CarrierDmarc::None,
+    };
+    let reporter = Provenance::Mail {
+        from_domain: Some("stalw.art".into()),
+        dmarc: CarrierDmarc::Pass,
+    };
+    let insert = |report: &reports::Feedback, p: &Provenance| {
+        let (store, report, p) = (store.clone(), report.clone(), p.clone());
+        async move {
+            store
+                .insert_received_report_from(report.into(), None, &p, now)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(insert(&real, &forged).await.id().is_some());
+    let one = |p: &Provenance| (vec![p.clone()], vec![p.clone()]);
+    assert_eq!(senders(&store, &domain).await, one(&forged));
+    assert_eq!(insert(&real, &reporter).await, ReceivedInsert::Duplicate);
+    assert_eq!(senders(&store, &domain).await, one(&reporter));
+    for weaker in [&forged, &Provenance::Imported] {
+        assert_eq!(insert(&real, weaker).await, ReceivedInsert::Duplicate);
+        assert_eq!(senders(&store, &domain).await, one(&reporter), "{weaker:?}");
+    }
+    // other contents under the same Report-ID: stored beside, with its own provenance, and
+    // strengthened the same way when sent again
+    let mut other = real.clone();
+    other.records[0].row.count += 1;
+    assert!(matches!(
+        insert(&other, &forged).await,
+        ReceivedInsert::StoredBesideConflicting(_)
+    ));
+    let mut both = vec![forged.clone(), reporter.clone()];
+    both.sort();
+    assert_eq!(senders(&store, &domain).await.0, both);
+    assert_eq!(insert(&other, &reporter).await, ReceivedInsert::Duplicate);
+    assert_eq!(senders(&store, &domain).await.0, vec![reporter.clone()]);
+}
+
 on_both_backends! {
+    who_sent_a_report_is_kept_and_only_strengthened =>
+        sqlite_who_sent_a_report_is_kept_and_only_strengthened,
+        postgres_who_sent_a_report_is_kept_and_only_strengthened;
     a_received_report_is_stored_once =>
         sqlite_a_received_report_is_stored_once,
         postgres_a_received_report_is_stored_once;

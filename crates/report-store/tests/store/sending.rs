@@ -302,7 +302,7 @@ async fn status_and_retention(loc: &StoreLocation) {
 
     // status
     let status = store.status(T0).await.unwrap();
-    assert_eq!(status.schema_version, 3);
+    assert_eq!(status.schema_version, 4);
     assert_eq!(status.periods.len(), 3);
     assert_eq!(status.unreported_messages, 1);
     let pa = status

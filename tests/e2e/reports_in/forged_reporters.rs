@@ -1,0 +1,228 @@
+//! Who sent a report (RFC 9990 §3.5.2: report mail "MUST conform to the DMARC mechanism";
+//! §8.2: report data may be forged): anyone can mail the `rua` address a report naming
+//! `google.com`. Such a report is stored but shown as unverified (dashboard, `report show`),
+//! its message never discarded; with `authenticated_only` it is not stored; a report whose
+//! mail passes DMARC is shown as sent by its domain.
+
+use std::time::Duration;
+
+use test_support::free_port;
+
+use super::{Inbox, Src, days_ago, gzip, report, report_mail, xml, ymd};
+use crate::dashboard::{get, row, thousands};
+
+/// A report mail from `from` (its `From:` address) of one report by `org_name`, about
+/// example.com on `day`: `messages` messages from a spoofer.
+fn report_from(from: &str, org_name: &str, report_id: &str, day: u64, messages: u64) -> Vec<u8> {
+    let gz = gzip(&xml(&report(
+        org_name,
+        report_id,
+        "example.com",
+        day,
+        &[Src::spoofer("198.51.100.66", messages)],
+    )));
+    let mail = report_mail(
+        "dmarc@rx.example",
+        report_id,
+        &[("application/gzip", "r!example.com!1!2.xml.gz", &gz)],
+    );
+    String::from_utf8(mail)
+        .expect("ASCII")
+        .replace(
+            "From: noreply-dmarc@reporter.example",
+            &format!("From: {from}"),
+        )
+        .into_bytes()
+}
+
+/// `report show --json --domain example.com` for `day`: each reporter's
+/// (org_name, sent.text), and the sources' reporters the same way.
+type Named = Vec<(String, String)>;
+fn shown(inbox: &Inbox, day: u64) -> (Named, Named) {
+    let d = ymd(day);
+    let v = inbox.show(&["--domain", "example.com", "--since", &d, "--until", &d]);
+    let named = |list: &serde_json::Value| -> Named {
+        let mut out: Named = list
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|r| {
+                (
+                    r["org_name"].as_str().expect("org_name").to_string(),
+                    r["sent"]["text"].as_str().expect("sent.text").to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let sources = v["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .flat_map(|s| named(&s["reporters"]))
+        .collect();
+    (named(&v["reporters"]), sources)
+}
+
+fn pair(org: &str, text: &str) -> (String, String) {
+    (org.to_string(), text.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_reporter_is_shown_unverified_and_never_discarded() {
+    let http = free_port();
+    let inbox = Inbox::start(&format!(
+        "action = \"discard\"\ndiscard_timeout = \"20s\"\n\
+         [dashboard]\nlisten = \"127.0.0.1:{http}\"\n"
+    ));
+    // (a) a stranger's domain, no DMARC record: dmarc=none
+    let day_a = days_ago(4);
+    let forged = report_from(
+        "attacker@evil.example",
+        "google.com",
+        "forged-a",
+        day_a,
+        5000,
+    );
+    let out = inbox.send(&["dmarc@rx.example"], &forged).await;
+    assert_eq!(out.action(), "accept", "never discarded: {out:?}");
+    inbox.wait_messages("example.com", day_a, 5000);
+    let unverified_a = "unverified: sent as evil.example, DMARC none";
+    assert_eq!(
+        shown(&inbox, day_a),
+        (
+            vec![pair("google.com", unverified_a)],
+            vec![pair("google.com", unverified_a)]
+        )
+    );
+    assert!(
+        inbox.serve.log_text().contains(
+            "the message did not pass DMARC for its From domain; delivered, not discarded"
+        ),
+        "{}",
+        inbox.serve.log_tail(20)
+    );
+
+    // (b) google.com's own name from an address its SPF does not allow: dmarc=fail
+    let day_b = days_ago(5);
+    let spoofed = report_from(
+        "noreply-dmarc-support@google.com",
+        "google.com",
+        "forged-b",
+        day_b,
+        9000,
+    );
+    let out = inbox
+        .send_as(
+            "203.0.113.66",
+            "noreply-dmarc-support@google.com",
+            &["dmarc@rx.example"],
+            &spoofed,
+        )
+        .await;
+    assert_eq!(out.action(), "accept", "never discarded: {out:?}");
+    inbox.wait_messages("example.com", day_b, 9000);
+    let unverified_b = "unverified: sent as google.com, DMARC fail";
+    assert_eq!(
+        shown(&inbox, day_b).0,
+        vec![pair("google.com", unverified_b)]
+    );
+
+    // the real one passes DMARC (aligned SPF): discarded once stored, shown as google.com's
+    let day_c = days_ago(6);
+    let real = report_from(
+        "noreply-dmarc-support@google.com",
+        "google.com",
+        "real-c",
+        day_c,
+        7,
+    );
+    let out = inbox.send(&["dmarc@rx.example"], &real).await;
+    assert_eq!(out.action(), "discard", "{out:?}");
+    let verified = "sent by google.com, DMARC pass";
+    assert_eq!(
+        shown(&inbox, day_c),
+        (
+            vec![pair("google.com", verified)],
+            vec![pair("google.com", verified)]
+        )
+    );
+
+    // the dashboard: a reporters row per (name, sender), and the sources' reporters marked
+    let addr = format!("127.0.0.1:{http}").parse().expect("addr");
+    let page = test_support::process::poll(Duration::from_secs(20), || {
+        let (status, _, body) = get(addr, "/domain/example.com?days=30", None);
+        (status == 200).then_some(body)
+    })
+    .expect("the domain page");
+    let reporters = page
+        .split("id=\"reporters\"")
+        .nth(1)
+        .expect("the reporters table");
+    let rows: Vec<Vec<String>> = reporters
+        .split("<tr>")
+        .skip(2)
+        .map(|r| row(&format!("<tr>{r}"), "google.com"))
+        .collect();
+    for (sent, messages) in [(unverified_a, 5000), (unverified_b, 9000), (verified, 7)] {
+        let expected = [
+            "google.com",
+            &format!("({sent})"),
+            "1",
+            &thousands(messages),
+        ];
+        assert!(rows.iter().any(|r| r == &expected), "{sent}: {rows:?}");
+    }
+    let sources = page
+        .split("id=\"sources\"")
+        .nth(1)
+        .expect("the sources table");
+    let spoofer = row(sources, "198.51.100.66");
+    assert!(
+        spoofer
+            .iter()
+            .any(|c| c.contains("google.com (sent by google.com)")
+                && c.matches("google.com (unverified)").count() == 2),
+        "{spoofer:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn authenticated_only_keeps_unauthenticated_reports_out() {
+    let inbox = Inbox::start(
+        "action = \"discard\"\ndiscard_timeout = \"20s\"\nauthenticated_only = true\n",
+    );
+    let forged_day = days_ago(7);
+    let forged = report_from(
+        "attacker@evil.example",
+        "google.com",
+        "ao-forged",
+        forged_day,
+        50,
+    );
+    let out = inbox.send(&["dmarc@rx.example"], &forged).await;
+    assert_eq!(out.action(), "accept", "{out:?}");
+    // the inbox reads one message at a time: once the next one is stored, the first was
+    // not
+    let real_day = days_ago(8);
+    let real = report_from(
+        "noreply-dmarc-support@google.com",
+        "google.com",
+        "ao-real",
+        real_day,
+        3,
+    );
+    let out = inbox.send(&["dmarc@rx.example"], &real).await;
+    assert_eq!(out.action(), "discard", "{out:?}");
+    assert_eq!(inbox.messages("example.com", real_day), 3);
+    assert_eq!(inbox.messages("example.com", forged_day), 0);
+    assert!(
+        inbox
+            .serve
+            .log_text()
+            .contains("not read (reports.inbox.authenticated_only), delivered"),
+        "{}",
+        inbox.serve.log_tail(20)
+    );
+}
