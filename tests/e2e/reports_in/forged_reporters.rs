@@ -226,3 +226,57 @@ async fn authenticated_only_keeps_unauthenticated_reports_out() {
         inbox.serve.log_tail(20)
     );
 }
+
+/// A report mail DKIM-signed by its domain (RFC 6376), sent from an address and with a MAIL
+/// FROM its SPF knows nothing of: DMARC passes by the aligned signature alone, and the report
+/// is shown as sent by that domain (and discarded once stored).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_signed_by_its_domain_is_shown_as_sent_by_it() {
+    let key = dkim::generate_key(dkim::KeyAlgorithm::Ed25519).expect("keygen");
+    let strings: Vec<String> = key
+        .record
+        .txt_strings()
+        .into_iter()
+        .map(|s| format!("\"{s}\""))
+        .collect();
+    let zone = format!(
+        "r1._domainkey.signed.example TXT {}\n\
+         _dmarc.signed.example TXT \"v=DMARC1; p=reject\"\n",
+        strings.join(" ")
+    );
+    let inbox = Inbox::start_with_zone("action = \"discard\"\ndiscard_timeout = \"20s\"\n", &zone);
+    let day = days_ago(9);
+    let mail = report_from("dmarc@signed.example", "Signed Org", "signed-1", day, 11);
+    let signer = dkim::Signer::from_pem(
+        key.private_key_pem.as_bytes(),
+        dkim::SignerConfig::new("signed.example", "r1"),
+    )
+    .expect("signer");
+    let mut signed = dkim::sign_message(&signer, &mail, dkim::unix_now())
+        .expect("sign")
+        .to_field()
+        .into_bytes();
+    signed.extend_from_slice(&mail);
+    let out = inbox
+        .send_as(
+            "203.0.113.70",
+            "bounces@relay.example",
+            &["dmarc@rx.example"],
+            &signed,
+        )
+        .await;
+    assert_eq!(
+        out.action(),
+        "discard",
+        "{out:?}\n{}",
+        inbox.serve.log_tail(20)
+    );
+    let verified = "sent by signed.example, DMARC pass";
+    assert_eq!(
+        shown(&inbox, day),
+        (
+            vec![pair("Signed Org", verified)],
+            vec![pair("Signed Org", verified)]
+        )
+    );
+}

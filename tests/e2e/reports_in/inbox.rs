@@ -22,8 +22,13 @@ pub(crate) struct Inbox {
 
 impl Inbox {
     pub fn start(inbox: &str) -> Inbox {
+        Inbox::start_with_zone(inbox, "")
+    }
+
+    /// [`Inbox::start`] with `records` (zone lines) added to its zone.
+    pub fn start_with_zone(inbox: &str, records: &str) -> Inbox {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("zone"), zone()).expect("zone");
+        std::fs::write(dir.path().join("zone"), zone() + records).expect("zone");
         let port = free_port();
         let toml = format!(
             "[server]\neom_timeout = \"60s\"\n\
