@@ -300,7 +300,7 @@ fn domain_text(s: &DomainSummary) -> std::io::Result<()> {
             pct(x.spf_pass, n),
             pct(x.dkim_pass, n),
             Escaped::str(x.name.as_deref().unwrap_or("-")),
-            Escaped::str(&reporter_list(&x.reporters, ", "))
+            Escaped::str(&reporters_text(&x.reporters))
         )?;
     }
     outln!("\nDKIM selectors:")?;
@@ -326,14 +326,25 @@ fn domain_text(s: &DomainSummary) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The reporters of a source, each with who sent its reports (RFC 9990 §3.5.2: the name
-/// is the sender's text): `google.com (sent by google.com)`, `google.com (unverified)`.
-fn reporter_list(reporters: &[ReporterName], separator: &str) -> String {
+/// A source's reporters for people, each with who sent its reports (RFC 9990 §3.5.2: the
+/// name is the sender's text, so it is quoted, and a name of its own "(sent by …)" stays
+/// inside its quotes): `"google.com" (sent by google.com), "Yahoo" (unverified)`.
+fn reporters_text(reporters: &[ReporterName]) -> String {
     reporters
         .iter()
-        .map(|r| format!("{} ({})", r.org_name, r.sent.short()))
+        .map(|r| format!("{:?} ({})", r.org_name, r.sent.short()))
         .collect::<Vec<_>>()
-        .join(separator)
+        .join(", ")
+}
+
+/// A source's reporters in one CSV field: a JSON array of `[org_name, who sent its
+/// reports]` pairs (docs/cli.md), which no name (spaces, commas, quotes) can blur.
+fn reporters_csv(reporters: &[ReporterName]) -> String {
+    let pairs: Vec<(&str, String)> = reporters
+        .iter()
+        .map(|r| (r.org_name.as_str(), r.sent.short()))
+        .collect();
+    serde_json::to_string(&pairs).unwrap_or_default()
 }
 
 /// One CSV field (RFC 4180 quoting); a leading `= + - @` (a spreadsheet formula, from text
@@ -376,7 +387,7 @@ fn sources_csv(sources: &[SourceSummary]) -> std::io::Result<()> {
             "{},{},{},{},{},{},{},{},{},{}",
             s.ip,
             csv_field(s.name.as_deref().unwrap_or("")),
-            csv_field(&reporter_list(&s.reporters, " ")),
+            csv_field(&reporters_csv(&s.reporters)),
             s.messages,
             s.failing(),
             s.dmarc_pass,
@@ -392,6 +403,43 @@ fn sources_csv(sources: &[SourceSummary]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reporter names are the reports' text: with spaces, commas, quotes, or a fake
+    /// "(sent by …)" of their own, a source's reporters must still read back one by one, each
+    /// with who sent its reports.
+    #[test]
+    fn a_sources_reporters_read_back_unambiguously() {
+        let reporters = vec![
+            ReporterName {
+                org_name: "Yahoo! Inc.".into(),
+                sent: report_store::Provenance::Imported,
+            },
+            ReporterName {
+                org_name: "google.com (sent by google.com), \"x\"".into(),
+                sent: report_store::Provenance::Mail {
+                    from_domain: Some("evil.example".into()),
+                    dmarc: report_store::CarrierDmarc::None,
+                },
+            },
+        ];
+        let csv = reporters_csv(&reporters);
+        let back: Vec<(String, String)> = serde_json::from_str(&csv).unwrap();
+        assert_eq!(
+            back,
+            [
+                ("Yahoo! Inc.".to_string(), "imported".to_string()),
+                (
+                    "google.com (sent by google.com), \"x\"".to_string(),
+                    "unverified".to_string()
+                )
+            ]
+        );
+        // the text form quotes each name: its own parentheses stay inside the quotes
+        assert_eq!(
+            reporters_text(&reporters),
+            "\"Yahoo! Inc.\" (imported), \"google.com (sent by google.com), \\\"x\\\"\" (unverified)"
+        );
+    }
 
     #[test]
     fn csv_fields() {

@@ -181,14 +181,20 @@ fn the_vendored_samples_import_once_and_the_malformed_one_is_refused() {
     let total: u64 = lines[1..]
         .iter()
         .map(|l| {
-            l.split(',')
-                .nth(3)
+            // counted from the end: the reporters field (a JSON array) holds commas
+            l.rsplit(',')
+                .nth(6)
                 .expect("messages")
                 .parse::<u64>()
                 .expect("n")
         })
         .sum();
     assert_eq!(total, 205_705);
+    assert!(
+        lines[1].contains(",\"[[\"\"") && lines[1].contains("\"\",\"\"imported\"\"]"),
+        "the reporters as JSON pairs: {}",
+        lines[1]
+    );
     // the domain list of a period with the 2022 stalw.art reports
     let csv = store.show(&["--csv", "--since", "2022-09-01", "--until", "2022-11-30"]);
     assert_eq!(
