@@ -84,14 +84,17 @@ impl InboxConfig {
             .any(|a| a.as_bytes().eq_ignore_ascii_case(rcpt))
     }
 
-    /// Whether a report about `policy_domain` is stored: `domains` is empty, or the domain is
-    /// one of them or below one (ASCII case and a trailing dot ignored).
+    /// Whether a report about `policy_domain` (its key: a lowercase A-label, RFC 9990
+    /// §3.1.1.9) is stored: `domains` is empty, or the domain is one of them or below one
+    /// (ASCII case and a trailing dot ignored; a U-label of ours compared as its A-label,
+    /// RFC 5890 §2.3.2.1).
     pub fn wants_domain(&self, policy_domain: &str) -> bool {
         self.domains.is_empty()
-            || self
-                .domains
-                .iter()
-                .any(|ours| dns::name::is_subdomain_of(policy_domain, ours.trim()))
+            || self.domains.iter().any(|ours| {
+                let ours = ours.trim().trim_end_matches('.');
+                let key = reports::PolicyPublished::key_of(ours);
+                dns::name::is_subdomain_of(policy_domain, key.as_deref().unwrap_or(ours))
+            })
     }
 
     /// The reader's limits for one captured message (RFC 9990 §8.1): `max_size` of input,
@@ -124,7 +127,8 @@ impl InboxConfig {
             }
         }
         for (i, d) in self.domains.iter().enumerate() {
-            if !dns::name::is_host_like(d.trim().trim_end_matches('.')) {
+            // an A-label or a U-label (RFC 5890 §2.3.2.1)
+            if reports::PolicyPublished::key_of(d.trim().trim_end_matches('.')).is_none() {
                 bail!(
                     "reports.inbox.domains[{i}]{}: {d:?} is not a domain name",
                     line_of("domains")
@@ -202,6 +206,14 @@ mod tests {
         ] {
             assert!(!inbox.wants_domain(theirs), "{theirs}");
         }
+        // a U-label is a domain name (RFC 5890 §2.3.2.1); reports name policy domains in
+        // A-labels, the key the store uses
+        let c = Config::parse("[reports.inbox]\ndomains = [\"Bücher.example.\"]\n").unwrap();
+        let inbox = &c.reports.inbox;
+        for ours in ["xn--bcher-kva.example", "dmarc.xn--bcher-kva.example"] {
+            assert!(inbox.wants_domain(ours), "{ours}");
+        }
+        assert!(!inbox.wants_domain("bucher.example"));
         for (bad, key) in [
             ("addresses = [\"Reports <d@example.com>\"]", "addresses"),
             ("addresses = [\"nodomain\"]", "addresses"),
