@@ -119,7 +119,7 @@ pub async fn serve_socketmap<S: AsyncRead + AsyncWrite + Unpin>(
                 Ok(None) => break,
                 Err(e) => {
                     tracing::warn!(
-                        "socketmap: bad request, closing: {}",
+                        "socketmap: bad request, closing: {:?}",
                         crate::logging::Escaped::str(&e.to_string())
                     );
                     out.extend(Reply::invalid_query().encode());

@@ -31,8 +31,11 @@ pub fn init_cli() {
 }
 
 /// A value from the network made safe for a log line (RFC 5424 §8.2 spirit): backslashes,
-/// control characters (CR, LF, ESC, DEL, C1) and bidi controls (U+202E...) are escaped, invalid UTF-8 bytes shown as
-/// `\xNN`, so mail cannot forge log lines or send terminal sequences; past
+/// control characters (CR, LF, ESC, DEL, C1), line and paragraph separators, invisible format
+/// characters and bidi controls (U+202E...) are escaped, invalid UTF-8 bytes shown as
+/// `\xNN`, so mail cannot forge log lines or send terminal sequences. As a log field it is
+/// written with `?` (its `Debug` form): in double quotes, `"` escaped, so that a value with
+/// blanks (`x action="accept"`) cannot pass for fields of its own; past
 /// [`LOGGED_VALUE_MAX`] bytes it is cut, with the count of the rest, so that a value sent
 /// once and logged with every message (a 100 KB CONNECT host name, a queue-id macro) cannot
 /// make the log a thousand times what the peer sent.
@@ -49,21 +52,26 @@ impl<'a> Escaped<'a> {
     }
 }
 
-impl std::fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Escaped<'_> {
+    /// Writes the value escaped; `quoted`: in double quotes, with `"` escaped too.
+    fn write(&self, f: &mut std::fmt::Formatter<'_>, quoted: bool) -> std::fmt::Result {
         use std::fmt::Write;
         let (shown, cut) = match self.0.get(..LOGGED_VALUE_MAX) {
             Some(head) if self.0.len() > LOGGED_VALUE_MAX => (head, self.0.len() - head.len()),
             _ => (self.0, 0),
         };
+        if quoted {
+            f.write_char('"')?;
+        }
         for chunk in shown.utf8_chunks() {
             for c in chunk.valid().chars() {
                 match c {
                     '\\' => f.write_str("\\\\")?,
+                    '"' if quoted => f.write_str("\\\"")?,
                     '\n' => f.write_str("\\n")?,
                     '\r' => f.write_str("\\r")?,
                     '\t' => f.write_str("\\t")?,
-                    c if c.is_control() || is_bidi_control(c) => {
+                    c if c.is_control() || is_bidi_control(c) || is_invisible_break(c) => {
                         write!(f, "\\u{{{:x}}}", u32::from(c))?
                     }
                     c => f.write_char(c)?,
@@ -76,7 +84,16 @@ impl std::fmt::Display for Escaped<'_> {
         if cut > 0 {
             write!(f, "...({cut} more bytes)")?;
         }
+        if quoted {
+            f.write_char('"')?;
+        }
         Ok(())
+    }
+}
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.write(f, false)
     }
 }
 
@@ -86,9 +103,17 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Line and paragraph separators (Unicode Zl, Zp: line breaks to many viewers and to
+/// `str.splitlines()`) and invisible format characters (zero-width space and joiners, word
+/// joiner, BOM).
+fn is_invisible_break(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
+}
+
+/// The quoted form, for log fields (`field = ?Escaped(..)`).
 impl std::fmt::Debug for Escaped<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
+        self.write(f, true)
     }
 }
 
@@ -107,6 +132,16 @@ mod tests {
             "evil.example\\r\\n2026-12-04T00:00:00Z  INFO message action=accept\\u{1b}[2K\\\\\\xff"
         );
         assert_eq!(Escaped::str("plain.example").to_string(), "plain.example");
+        // as a field: quoted, so blanks and quotes cannot make fields of their own
+        assert_eq!(
+            format!("{:?}", Escaped::str("example.org action=\"accept\" reply=")),
+            "\"example.org action=\\\"accept\\\" reply=\""
+        );
+        // line separators and invisible format characters are escaped too
+        assert_eq!(
+            Escaped::str("a\u{2028}b\u{2029}c\u{200b}d\u{feff}").to_string(),
+            "a\\u{2028}b\\u{2029}c\\u{200b}d\\u{feff}"
+        );
     }
 
     /// A long value is cut (a cut inside a UTF-8 sequence shows its bytes escaped).

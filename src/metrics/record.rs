@@ -20,17 +20,19 @@ pub struct MessageTiming {
 }
 
 impl Metrics {
-    /// Counts one message answered at end of message on a listener with `role`; `keys` are the
-    /// signing keys of the state that signed it (for key names).
+    /// Counts one message answered at end of message on a listener with `role`, with the
+    /// `action` the MTA was sent (the decision's, or `tempfail` when the MTA would not let it
+    /// be carried out); `keys` are the signing keys of the state that signed it (for key names).
     pub fn record_message(
         &self,
         role: Role,
         decision: &Decision,
+        action: &'static str,
         keys: &SigningKeys,
         timing: MessageTiming,
     ) {
         self.messages
-            .get_or_create(&[("role", role_label(role)), ("action", decision.action())])
+            .get_or_create(&[("role", role_label(role)), ("action", action)])
             .inc();
         if let Some(r) = decision.results.as_deref() {
             let result = |method: &'static str, word: &'static str| {

@@ -131,6 +131,7 @@ fn one_message_counts_everywhere_it_should() {
     m.record_message(
         Role::Forward,
         &d,
+        d.action(),
         &keys,
         MessageTiming {
             since_start: Some(Duration::from_millis(30)),
@@ -147,6 +148,7 @@ fn one_message_counts_everywhere_it_should() {
     m.record_message(
         Role::Verify,
         &r,
+        r.action(),
         &keys,
         MessageTiming {
             since_start: None,

@@ -417,7 +417,7 @@ where
             StageReply::Refuse(r) => {
                 tracing::info!(
                     client = %self.client_label(),
-                    reply = %Escaped::str(&reply_text(&r)),
+                    reply = ?Escaped::str(&reply_text(&r)),
                     "envelope refused"
                 );
                 Response::ReplyCode(r)
@@ -436,14 +436,15 @@ where
             .map(|v| String::from_utf8_lossy(&v).into_owned())
     }
 
-    /// `host[ip]` for logs, the host name (from the MTA, so from the network) escaped.
+    /// `"host[ip]"` for logs: the host name (from the MTA, so from the network) escaped and
+    /// the whole quoted, a log field that cannot pass for others.
     fn client_label(&self) -> String {
         let c = self.pipeline.client();
-        let host = Escaped::str(&c.hostname);
-        match c.ip {
-            Some(ip) => format!("{host}[{ip}]"),
-            None => host.to_string(),
-        }
+        let label = match c.ip {
+            Some(ip) => format!("{}[{ip}]", c.hostname),
+            None => c.hostname.clone(),
+        };
+        format!("{:?}", Escaped::str(&label))
     }
 
     async fn flush(&mut self) -> Result<(), ConnError> {

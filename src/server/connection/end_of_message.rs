@@ -92,7 +92,7 @@ where
                     )
                 };
                 tracing::warn!(
-                    queue_id = %Escaped::str(&queue_id),
+                    queue_id = ?Escaped::str(&queue_id),
                     "end-of-message {why}; answering per policy.on_error"
                 );
                 Arc::new(self.pipeline.fallback_decision(fallback_deletions, &why))
@@ -102,35 +102,8 @@ where
             since_start: self.message_start.take().map(|t| t.elapsed()),
             end_of_message: started.elapsed(),
         };
-        // the fields are built only when the line is written (not at `log.level = "warn"`)
-        if tracing::enabled!(tracing::Level::INFO) {
-            let client = self.client_label();
-            let fields = decision.results.as_deref().map(|r| r.log_fields());
-            let fields = fields.unwrap_or_default();
-            tracing::info!(
-                queue_id = %Escaped::str(&queue_id),
-                client = %client,
-                results = %Escaped::str(&decision.summary),
-                spf = fields.spf,
-                dkim = %fields.dkim,
-                dmarc = fields.dmarc,
-                from_domain = %Escaped::str(&fields.from_domain),
-                iprev = fields.iprev,
-                action = decision.action(),
-                reply = %Escaped::str(&decision.verdict.reply_text().unwrap_or_default()),
-                elapsed_ms = timing.end_of_message.as_millis() as u64,
-                "message"
-            );
-        }
-        self.pipeline.services().metrics.record_message(
-            self.pipeline.role(),
-            &decision,
-            &self.app.signing,
-            timing,
-        );
         // header deletions are the forged Authentication-Results: when the MTA did not allow
         // them (no SMFIF_CHGHDRS), our header or no delivery (RFC 8601 §5)
-        let mut forged_kept = false;
         let hold = Hold::negotiated(
             self.session.options(),
             &self.app.config.dmarc.quarantine_header,
@@ -143,12 +116,12 @@ where
             && !options.allows(Actions::ADDHDRS);
         if unmarkable {
             tracing::error!(
-                queue_id = %Escaped::str(&queue_id),
+                queue_id = ?Escaped::str(&queue_id),
                 "the MTA allows neither quarantine (SMFIF_QUARANTINE) nor adding dmarc.quarantine_header (SMFIF_ADDHDRS): message tempfailed"
             );
         } else if decision.quarantine.is_some() && matches!(hold, Hold::Header(_)) {
             tracing::warn!(
-                queue_id = %Escaped::str(&queue_id),
+                queue_id = ?Escaped::str(&queue_id),
                 "the MTA does not allow quarantine (SMFIF_QUARANTINE): dmarc.quarantine_header added instead"
             );
         }
@@ -163,10 +136,52 @@ where
             .any(|r| self.session.check(r).and_then(|()| r.validate()).is_err());
         if drop_rcpt_changes {
             tracing::warn!(
-                queue_id = %Escaped::str(&queue_id),
+                queue_id = ?Escaped::str(&queue_id),
                 "recipient changes not sent: the MTA does not allow all of them (SMFIF_ADDRCPT, SMFIF_DELRCPT)"
             );
         }
+        // forged Authentication-Results the MTA will not let us delete (no SMFIF_CHGHDRS)
+        let mut forged_kept = responses.iter().any(|r| {
+            matches!(r, Response::ChgHeader { .. }) && self.session.check(r).is_err()
+        });
+        // what the MTA is told: the decision, or a tempfail when it would not let it be
+        // carried out (logged and counted as sent, not as decided)
+        let final_accepts = responses
+            .iter()
+            .any(|r| r.code().is_final() && matches!(r, Response::Continue | Response::Accept));
+        let tempfailed = final_accepts && (unmarkable || forged_kept);
+        let action = if tempfailed { "tempfail" } else { decision.action() };
+        // the fields are built only when the line is written (not at `log.level = "warn"`)
+        if tracing::enabled!(tracing::Level::INFO) {
+            let client = self.client_label();
+            let fields = decision.results.as_deref().map(|r| r.log_fields());
+            let fields = fields.unwrap_or_default();
+            tracing::info!(
+                queue_id = ?Escaped::str(&queue_id),
+                client = %client,
+                results = ?Escaped::str(&decision.summary),
+                spf = fields.spf,
+                dkim = %fields.dkim,
+                dmarc = fields.dmarc,
+                from_domain = ?Escaped::str(&fields.from_domain),
+                iprev = fields.iprev,
+                action,
+                reply = ?Escaped::str(&if tempfailed {
+                    String::new()
+                } else {
+                    decision.verdict.reply_text().unwrap_or_default()
+                }),
+                elapsed_ms = timing.end_of_message.as_millis() as u64,
+                "message"
+            );
+        }
+        self.pipeline.services().metrics.record_message(
+            self.pipeline.role(),
+            &decision,
+            action,
+            &self.app.signing,
+            timing,
+        );
         for r in responses {
             if drop_rcpt_changes && is_rcpt_change(&r) {
                 continue;
@@ -178,7 +193,7 @@ where
             } else if is_final && forged_kept && matches!(r, Response::Continue | Response::Accept)
             {
                 tracing::error!(
-                    queue_id = %Escaped::str(&queue_id),
+                    queue_id = ?Escaped::str(&queue_id),
                     "forged Authentication-Results could not be removed (the MTA does not allow header changes): message tempfailed"
                 );
                 Response::Tempfail
@@ -190,7 +205,7 @@ where
                     return Err(e.into());
                 }
                 forged_kept |= matches!(r, Response::ChgHeader { .. });
-                tracing::warn!(queue_id = %Escaped::str(&queue_id), "modification not sent: {e}");
+                tracing::warn!(queue_id = ?Escaped::str(&queue_id), "modification not sent: {e}");
             }
         }
         Ok(())
