@@ -164,6 +164,15 @@ pub fn warn_about(config: &Config) {
     }
 }
 
+/// Warnings about the loaded signing keys and rules (a start, `config check` and every reload
+/// give them): a `[[dkim.signing]]` rule left without a key that signs (RFC 6376 §3.6.1, docs/dkim.md
+/// Key rotation step 4).
+pub fn warn_about_keys(app: &App) {
+    for warning in app.signing.rule_warnings() {
+        tracing::warn!("{warning}");
+    }
+}
+
 fn checks(
     config: Config,
     dns: &DnsArg,
@@ -205,6 +214,7 @@ fn checks(
     crate::dashboard::Access::from_config(&config)?;
     let resolver = super::common::counted_resolver(&config, dns, dns_stats)?;
     let app = App::new(config, resolver)?;
+    warn_about_keys(&app);
     if let Some(warning) = crate::reports::unsigned_reports_warning(&app) {
         tracing::warn!("{warning}");
     }

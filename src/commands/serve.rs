@@ -350,6 +350,7 @@ async fn reloader(
             Ok((mut app, changes, unix)) => {
                 super::reload::log_changes(&changes);
                 super::preflight::warn_about(&app.config);
+                super::preflight::warn_about_keys(&app);
                 let later = super::reload::restart_only(&changes);
                 if !later.is_empty() {
                     tracing::warn!(

@@ -188,8 +188,35 @@ impl Board {
         }
     }
 
-    /// The keys among `candidates` that sign now, successors standing in for keys they
-    /// retired; counts keys passed over because of a DNS problem.
+    /// `key` and the keys that retired it by rotation, oldest first: each successor's own
+    /// successor is followed (two rotations before milter.toml was edited), at most once per
+    /// key so that a cycle in a hand-edited state file ends.
+    fn chain<'a>(
+        keys: &'a SigningKeys,
+        key: &'a LoadedKey,
+        map: &HashMap<String, KeyStatus>,
+    ) -> Vec<&'a LoadedKey> {
+        let mut chain = vec![key];
+        let mut current = key;
+        while chain.len() <= keys.keys.len() {
+            let Some(successor) = map
+                .get(&current.fingerprint)
+                .and_then(|s| s.retired_by.as_deref())
+                .and_then(|fp| keys.by_fingerprint(fp))
+            else {
+                break;
+            };
+            if chain.iter().any(|c| c.fingerprint == successor.fingerprint) {
+                break;
+            }
+            chain.push(successor);
+            current = successor;
+        }
+        chain
+    }
+
+    /// The keys among `candidates` that sign now, the newest usable successor standing in for
+    /// each key rotation retired; counts keys passed over because of a DNS problem.
     pub fn select<'a>(
         &self,
         keys: &'a SigningKeys,
@@ -198,23 +225,16 @@ impl Board {
         let mut map = self.lock();
         let mut chosen: Vec<&LoadedKey> = Vec::new();
         for k in candidates {
-            let successor = map
-                .get(&k.fingerprint)
-                .and_then(|s| s.retired_by.as_deref())
-                .and_then(|fp| keys.by_fingerprint(fp))
-                .filter(|succ| Self::usable(succ, &map));
-            let pick = match successor {
-                Some(succ) => Some(succ),
-                None if Self::usable(k, &map) => Some(k),
-                None => {
-                    if let Some(s) = map.get_mut(&k.fingerprint)
-                        && matches!(s.dns, DnsStatus::Problem { .. })
-                    {
-                        s.refused = s.refused.saturating_add(1);
-                    }
-                    None
-                }
-            };
+            let pick = Self::chain(keys, k, &map)
+                .into_iter()
+                .rev()
+                .find(|c| Self::usable(c, &map));
+            if pick.is_none()
+                && let Some(s) = map.get_mut(&k.fingerprint)
+                && matches!(s.dns, DnsStatus::Problem { .. })
+            {
+                s.refused = s.refused.saturating_add(1);
+            }
             if let Some(p) = pick
                 && !chosen.iter().any(|c| c.fingerprint == p.fingerprint)
             {
@@ -231,11 +251,10 @@ impl Board {
             .iter()
             .map(|k| {
                 let s = map.get(&k.fingerprint).cloned().unwrap_or_default();
-                let retired_for = s
-                    .retired_by
-                    .as_deref()
-                    .and_then(|fp| keys.by_fingerprint(fp))
-                    .is_some_and(|succ| Self::usable(succ, &map));
+                let retired_for = Self::chain(keys, k, &map)
+                    .iter()
+                    .skip(1)
+                    .any(|succ| Self::usable(succ, &map));
                 KeyReport {
                     id: k.id.clone(),
                     record: dkim::key_name(&k.selector, &k.domain),

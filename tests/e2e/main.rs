@@ -65,6 +65,8 @@ mod install_deps;
 mod service;
 // Key rotation from the command line and through reloads.
 mod rotation;
+// Rotations made permanent as `dkim rotate` says: signing rules that name the old key.
+mod rotation_rules;
 // check-domain: one broken zone per finding, DNS failures, a dead nameserver.
 mod check_domain;
 // check-domain on odd input: hostile records, wildcard TXT, arguments as typed.

@@ -108,6 +108,10 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
     outln!(
         "4. Afterwards set the old key's state to \"retired\" and this one's to \"active\"; keep the old record published {keep}, then revoke it (v=DKIM1; p=)."
     )?;
+    outln!(
+        "   A [[dkim.signing]] rule that names a retired key signs with the active {kind} key(s) of {domain} instead; put \"{}\" in the rule in place of the old name to make that plain.",
+        dkim::key_name(&selector, &domain)
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,216 @@
+//! Rotations done as `dkim rotate` instructs, with a `[[dkim.signing]]` rule that names the
+//! first RSA key: after each promotion, and after step 4 made it permanent in milter.toml
+//! (with or without `dkim.state_file`), the newest RSA key signs (docs/dkim.md, Key rotation
+//! steps 3 and 4). Each stage is a fresh start of the server on the same state file; the key
+//! checker runs with an explicit clock.
+
+use std::path::Path;
+
+use authmilter::signing::check_published;
+
+use crate::signing::outgoing;
+use crate::support::Milter;
+
+const HOUR: u64 = 3600;
+const START: u64 = 1_800_000_000;
+
+/// Writes a key file (mode 0600) for example.com at `selector`; returns its zone line.
+fn key_file(dir: &Path, selector: &str, algorithm: dkim::KeyAlgorithm) -> String {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let k = dkim::generate_key(algorithm).expect("keygen");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.join(format!("{selector}.pem")))
+        .expect("key file");
+    f.write_all(k.private_key_pem.as_bytes())
+        .expect("write key");
+    format!(
+        "{selector}._domainkey.example.com TXT \"{}\"\n",
+        k.record.text()
+    )
+}
+
+fn key_block(dir: &Path, name: &str, selector: &str, state: &str) -> String {
+    format!(
+        "[[dkim.key]]\nname = \"{name}\"\ndomain = \"example.com\"\nselector = \"{selector}\"\npath = \"{}\"\nstate = \"{state}\"\n",
+        dir.join(format!("{selector}.pem")).display()
+    )
+}
+
+/// The `s=` of every signature the sign listener adds to a message from example.com, sorted.
+async fn selectors(m: &Milter) -> Vec<String> {
+    let mut mta = m.postfix().await;
+    let raw = outgoing("example.com");
+    mta.connect(
+        "submit.example.com",
+        "203.0.113.5".parse().expect("ip"),
+        587,
+        &[],
+    )
+    .await
+    .expect("connect");
+    mta.helo("laptop", &[]).await.expect("helo");
+    let out = mta
+        .send_transaction("<alice@example.com>", &["<bob@example.net>"], &raw)
+        .await
+        .expect("message");
+    let mut found: Vec<String> = out
+        .added_headers()
+        .iter()
+        .filter(|(_, name, _)| name.eq_ignore_ascii_case(b"DKIM-Signature"))
+        .filter_map(|(_, _, value)| {
+            let value = String::from_utf8_lossy(value).replace(['\n', '\t', ' '], "");
+            value
+                .split(';')
+                .find_map(|tag| tag.strip_prefix("s=").map(str::to_string))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// `rsa-old` → `rsa-new` → `rsa-newer`, the rule naming `rsa-old` and `ed` throughout:
+/// replays the review's repro-chain.sh (the second promotion left `rsa-new` signing, and step 4
+/// of the second rotation left no RSA key at all).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_naming_the_first_key_signs_with_the_newest_after_two_rotations() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let rsa = dkim::KeyAlgorithm::Rsa { bits: 2048 };
+    let zone = [
+        key_file(d, "s1", rsa),
+        key_file(d, "e1", dkim::KeyAlgorithm::Ed25519),
+        key_file(d, "s2", rsa),
+        key_file(d, "202612", rsa),
+    ]
+    .concat();
+    let head = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\npublish_wait = \"1h\"\nstate_file = \"{}\"\n",
+        d.join("state.json").display()
+    );
+    let rule = "[[dkim.signing]]\nfrom = \"example.com\"\nkeys = [\"rsa-old\", \"ed\"]\n";
+    let config = |keys: &[(&str, &str, &str)]| {
+        let blocks: String = keys
+            .iter()
+            .map(|(name, selector, state)| key_block(d, name, selector, state))
+            .collect();
+        format!("{head}{blocks}{rule}")
+    };
+    // the first rotation: s2 published for an hour is promoted
+    let first = config(&[
+        ("rsa-old", "s1", "active"),
+        ("ed", "e1", "active"),
+        ("rsa-new", "s2", "next"),
+    ]);
+    let m = Milter::start(&first, &zone).await;
+    check_published(&m.app.signing, &*m.dns, START).await;
+    check_published(&m.app.signing, &*m.dns, START + HOUR).await;
+    assert_eq!(
+        selectors(&m).await,
+        ["e1", "s2"],
+        "after the first rotation"
+    );
+    m.stop().await;
+    // its step 4, and a second rotation (selector 202612) promoted in turn
+    let second = config(&[
+        ("rsa-old", "s1", "retired"),
+        ("ed", "e1", "active"),
+        ("rsa-new", "s2", "active"),
+        ("rsa-newer", "202612", "next"),
+    ]);
+    let m = Milter::start(&second, &zone).await;
+    check_published(&m.app.signing, &*m.dns, START + 2 * HOUR).await;
+    check_published(&m.app.signing, &*m.dns, START + 3 * HOUR).await;
+    assert_eq!(
+        selectors(&m).await,
+        ["202612", "e1"],
+        "after the second rotation"
+    );
+    m.stop().await;
+    // the second rotation's step 4
+    let third = config(&[
+        ("rsa-old", "s1", "retired"),
+        ("ed", "e1", "active"),
+        ("rsa-new", "s2", "retired"),
+        ("rsa-newer", "202612", "active"),
+    ]);
+    let m = Milter::start(&third, &zone).await;
+    check_published(&m.app.signing, &*m.dns, START + 4 * HOUR).await;
+    assert_eq!(
+        selectors(&m).await,
+        ["202612", "e1"],
+        "after the second rotation's step 4"
+    );
+    m.stop().await;
+}
+
+/// One rotation made permanent as step 4 says, the rule still naming the old key, and no state
+/// file (`state_file = ""`, a new or restored server): replays repro-step4.sh, where only the
+/// Ed25519 key signed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_naming_a_retired_key_signs_with_its_active_replacement_without_a_state_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let rsa = dkim::KeyAlgorithm::Rsa { bits: 2048 };
+    let zone = [
+        key_file(d, "s1", rsa),
+        key_file(d, "e1", dkim::KeyAlgorithm::Ed25519),
+        key_file(d, "s2", rsa),
+    ]
+    .concat();
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\nstate_file = \"\"\n{}{}{}[[dkim.signing]]\nfrom = \"example.com\"\nkeys = [\"rsa-old\", \"ed\"]\n",
+        key_block(d, "rsa-old", "s1", "retired"),
+        key_block(d, "ed", "e1", "active"),
+        key_block(d, "rsa-new", "s2", "active"),
+    );
+    let m = Milter::start(&toml, &zone).await;
+    check_published(&m.app.signing, &*m.dns, START).await;
+    assert_eq!(selectors(&m).await, ["e1", "s2"]);
+    m.stop().await;
+}
+
+/// A rule whose RSA key is retired with no RSA key left to replace it signs with Ed25519 only,
+/// which Gmail and Microsoft do not verify: `config check` says so (and passes); a rule whose
+/// retired key has an active replacement gets no warning.
+#[test]
+fn config_check_warns_of_a_rule_left_without_an_rsa_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    key_file(d, "s1", dkim::KeyAlgorithm::Rsa { bits: 2048 });
+    key_file(d, "e1", dkim::KeyAlgorithm::Ed25519);
+    key_file(d, "s2", dkim::KeyAlgorithm::Rsa { bits: 2048 });
+    let cfg = d.join("milter.toml");
+    let check = |keys: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "[dkim]\nstate_file = \"\"\n{keys}[[dkim.signing]]\nfrom = \"example.com\"\nkeys = [\"rsa-old\", \"ed\"]\n"
+            ),
+        )
+        .expect("config");
+        crate::support::run_cli(
+            &["config", "check", "-c", cfg.to_str().expect("utf-8")],
+            None,
+        )
+    };
+    let stranded = format!(
+        "{}{}",
+        key_block(d, "rsa-old", "s1", "retired"),
+        key_block(d, "ed", "e1", "active")
+    );
+    let (code, _, err) = check(&stranded);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("dkim.signing[0]")
+            && err.contains("names RSA keys but none of them signs: rsa-old"),
+        "{err}"
+    );
+    let replaced = format!("{stranded}{}", key_block(d, "rsa-new", "s2", "active"));
+    let (code, _, err) = check(&replaced);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("dkim.signing[0]"), "{err}");
+}
