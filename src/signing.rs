@@ -387,6 +387,9 @@ fn restriction_hint(reason: &dkim::Reason) -> &'static str {
             " (h= must include sha256, or be removed: we sign rsa-sha256 / ed25519-sha256)"
         }
         dkim::Reason::ServiceNotEmail => " (s= must include email or *, or be removed)",
+        dkim::Reason::RsaKeyNotSpki => {
+            " (publish the record as `authmilter dkim genkey` prints it: p= is the SubjectPublicKeyInfo)"
+        }
         _ => "",
     }
 }

@@ -294,6 +294,22 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
         "error",
         "no valid rua=",
     ),
+    // RFC 6376 §3.2: values are case sensitive; dkimpy refuses k=ED25519 (our verifier reads it)
+    (
+        "s1._domainkey",
+        "s1._domainkey.example.com TXT \"v=DKIM1; k=ED25519; ED_KEY\"\n",
+        "DKIM",
+        "error",
+        "dkimpy refuses it",
+    ),
+    // p= as a bare PKCS#1 RSAPublicKey: OpenDKIM cannot use it
+    (
+        "s1._domainkey",
+        "s1._domainkey.example.com TXT \"v=DKIM1; k=rsa; p=MIIBCgKCAQEAsfcbAWjGk8Q2pOrOL1ivKGpDNDTfLqNuqld5u6WSFpUqJ5DEDCUXC+8VA4lPvYhIn/5LeLFMPj9zF/GRkyd2eyMR30qWJxyqhGxrGhZxgh097YwUg8ggS083VoSLq8Jvr+EMouVR7Tial+fbTISkzNAXXuvR3SYQF+wxyrTZYXb7H7aVKDsBLqVP+j40\" \"/0HwI8/fAj6lG4AB5pNYxMnV86o8HkKa9R9i6Mw5Hes9jK3WnP4LmQagjDLt/SAPbG4RZmiGQ1i+hylWCutlmEgAVif/gb4lToh4SIrule8LfO8sBSu+UknSJbfapv4X6f3c8h4+1xlP+uHeaVpwJ4eB0wIDAQAB\"\n",
+        "DKIM",
+        "error",
+        "OpenDKIM refuses it",
+    ),
 ];
 
 #[test]
@@ -323,7 +339,7 @@ fn each_broken_zone_gives_its_finding_with_a_fix() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!(CASES.len(), 30);
+    assert_eq!(CASES.len(), 32);
 }
 
 #[test]

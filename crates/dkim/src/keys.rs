@@ -6,7 +6,7 @@ use crypto::{KeyType, SigningKey};
 use dns::{DnsError, Resolver};
 
 use crate::error::DkimError;
-use crate::record::KeyRecord;
+use crate::record::{KeyRecord, refused_by_major_verifiers};
 use crate::result::Reason;
 use crate::verify::key_name;
 
@@ -133,7 +133,8 @@ pub enum TestKeyOutcome {
     Unusable {
         /// `t=y` is set as well.
         testing: bool,
-        /// Why verifiers refuse the key ([`Reason::HashNotAllowed`], [`Reason::ServiceNotEmail`]).
+        /// Why verifiers refuse the key ([`Reason::HashNotAllowed`], [`Reason::ServiceNotEmail`],
+        /// or what a major verifier refuses: [`Reason::KeyTypeCase`], [`Reason::RsaKeyNotSpki`]).
         reason: Reason,
     },
     /// Several TXT records at the name (RFC 6376 §3.6.2.2: "the results are undefined";
@@ -188,7 +189,13 @@ fn compare_records(records: &[Vec<u8>], domain: &str, key: &dyn SigningKey) -> T
             }
             Ok(r) => {
                 if same_public_key(key.key_type(), &r.public_key, &key.public_key_dns()) {
-                    return match r.check_usable(signing_algorithm(key.key_type()), None, domain) {
+                    let usable = r
+                        .check_usable(signing_algorithm(key.key_type()), None, domain)
+                        .and_then(|()| match refused_by_major_verifiers(txt, &r) {
+                            Some(reason) => Err(reason),
+                            None => Ok(()),
+                        });
+                    return match usable {
                         Ok(()) => TestKeyOutcome::Match { testing: r.testing },
                         Err(reason) => TestKeyOutcome::Unusable {
                             testing: r.testing,

@@ -60,7 +60,7 @@ pub use keys::{DnsKeyRecord, GeneratedKey, KeyAlgorithm, TestKeyOutcome, generat
 pub use message::{
     HeaderEnd, HeaderField, Headers, Message, normalize_line_endings, parse_message,
 };
-pub use record::KeyRecord;
+pub use record::{KeyRecord, refused_by_major_verifiers};
 pub use result::{DkimResult, Reason, SignatureResult};
 pub use sign::{SignatureHeader, SignedHeaders, Signer, SignerConfig, SigningSession};
 pub use signature::{Algorithm, Canonicalization, Signature, SignatureKind};

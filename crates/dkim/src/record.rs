@@ -114,6 +114,26 @@ impl KeyRecord {
     }
 }
 
+/// What a major verifier refuses in a record that [`KeyRecord::parse`] accepts (a verifier may
+/// be lenient; the publication check, `test_key` and check-domain, may not: RFC 6376 §3.2, §3.6.1):
+/// `k=` in another case than `rsa` / `ed25519` (dkimpy), and an RSA `p=` that is a bare PKCS#1
+/// RSAPublicKey rather than a SubjectPublicKeyInfo (OpenDKIM).
+pub fn refused_by_major_verifiers(txt: &[u8], record: &KeyRecord) -> Option<Reason> {
+    let tags = parse_tag_list(unquote(trim_fws(txt))).ok()?;
+    if let Some(k) = tags.iter().find(|t| t.name == "k").map(|t| t.value)
+        && k != b"rsa"
+        && k != b"ed25519"
+    {
+        return Some(Reason::KeyTypeCase(lossy(k)));
+    }
+    let bare_rsa = record.key_type == crypto::KeyType::Rsa
+        && !record.is_revoked()
+        // a SubjectPublicKeyInfo wraps the RSAPublicKey, which is therefore shorter
+        && crypto::rsa_public_key_from_spki(&record.public_key)
+            .is_some_and(|inner| inner.len() == record.public_key.len());
+    bare_rsa.then_some(Reason::RsaKeyNotSpki)
+}
+
 /// Strips one pair of surrounding double quotes (a record pasted with its zone-file quoting).
 fn unquote(s: &[u8]) -> &[u8] {
     match s {

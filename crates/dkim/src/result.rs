@@ -114,6 +114,13 @@ pub enum Reason {
     ServiceNotEmail,
     /// Key `t=s` but `i=` is a subdomain of `d=` (RFC 6376 §3.6.1).
     StrictIdentity,
+    /// Key `k=` in another case than `rsa` / `ed25519` (RFC 6376 §3.2: values are case
+    /// sensitive); our verifier reads it, dkimpy does not. Only the publication check says it.
+    KeyTypeCase(String),
+    /// RSA `p=` as a bare PKCS#1 RSAPublicKey, not the SubjectPublicKeyInfo generators write
+    /// (RFC 6376 §3.6.1 `p=`); our verifier reads it, OpenDKIM does not. Only the publication
+    /// check says it.
+    RsaKeyNotSpki,
     /// The key lookup timed out (RFC 6376 §6.1.2 TEMPFAIL).
     DnsTimeout,
     /// The key lookup failed temporarily (SERVFAIL or other).
@@ -157,6 +164,13 @@ impl fmt::Display for Reason {
             Reason::HashNotAllowed => f.write_str("key does not allow this hash"),
             Reason::ServiceNotEmail => f.write_str("key not for email (s=)"),
             Reason::StrictIdentity => f.write_str("key requires i= domain equal to d= (t=s)"),
+            Reason::KeyTypeCase(k) => write!(
+                f,
+                "k={k}: tag values are case sensitive (RFC 6376 §3.2) and dkimpy refuses it (\"unknown algorithm in k= tag\"); write it in lower case"
+            ),
+            Reason::RsaKeyNotSpki => f.write_str(
+                "p= is a bare PKCS#1 RSAPublicKey, not the SubjectPublicKeyInfo key generators publish: OpenDKIM refuses it (\"unable to apply public key\")",
+            ),
             Reason::DnsTimeout => f.write_str("DNS timeout"),
             Reason::DnsFailure(e) => write!(f, "DNS failure: {e}"),
             Reason::KeyNotFetched => f.write_str("key lookup not completed"),

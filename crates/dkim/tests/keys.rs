@@ -334,3 +334,53 @@ fn at_most_sixteen_records_are_examined() {
     assert_eq!(verify(15), dkim::DkimResult::Pass);
     assert_eq!(verify(16), dkim::DkimResult::PermError);
 }
+
+/// The publication check is stricter than the verifier (RFC 6376 §3.6.1, §3.2): a record that a
+/// major verifier refuses is not "published". `p=` as a bare PKCS#1 RSAPublicKey instead of the
+/// SubjectPublicKeyInfo every generator writes (OpenDKIM: "unable to apply public key"), and
+/// `k=RSA` in upper case (tag values are case sensitive; dkimpy: "unknown algorithm in k=
+/// tag") are refused by testkey, the rotation gate and serve's active-key check, naming the
+/// verifier; our own verifier still reads both.
+#[test]
+fn records_major_verifiers_refuse_are_not_published() {
+    use base64::Engine;
+    let key = crypto::default_provider()
+        .signing_key(&common::read("keys/rsa2048.pem"))
+        .unwrap();
+    let spki = key.public_key_dns();
+    let bare = crypto::rsa_public_key_from_spki(&spki).unwrap().to_vec();
+    let b64 = |k: &[u8]| base64::engine::general_purpose::STANDARD.encode(k);
+    let r = MemoryResolver::new();
+    r.add_txt(
+        "pkcs1._domainkey.example.com",
+        format!("v=DKIM1; k=rsa; p={}", b64(&bare)),
+    );
+    r.add_txt(
+        "kup._domainkey.example.com",
+        format!("v=DKIM1; k=RSA; p={}", b64(&spki)),
+    );
+    r.add_txt(
+        "good._domainkey.example.com",
+        format!("v=DKIM1; k=rsa; p={}", b64(&spki)),
+    );
+    let check = |s: &str| block_on(test_key(&r, s, "example.com", &*key));
+    assert_eq!(check("good"), TestKeyOutcome::Match { testing: false });
+    for (selector, verifier) in [("pkcs1", "OpenDKIM"), ("kup", "dkimpy")] {
+        let outcome = check(selector);
+        let TestKeyOutcome::Unusable { reason, .. } = &outcome else {
+            panic!("{selector}: {outcome:?}")
+        };
+        assert!(
+            reason.to_string().contains(verifier),
+            "{selector}: {reason}"
+        );
+    }
+    // the verifier stays lenient
+    for form in [
+        format!("v=DKIM1; k=rsa; p={}", b64(&bare)),
+        format!("v=DKIM1; k=RSA; p={}", b64(&spki)),
+    ] {
+        let parsed = dkim::KeyRecord::parse(form.as_bytes()).unwrap();
+        assert_eq!(parsed.key_type, crypto::KeyType::Rsa);
+    }
+}

@@ -70,6 +70,13 @@ pub async fn check(app: &App, domain: &str, selector: &str, explicit: bool) -> O
         }
         Ok(k) => k,
     };
+    // our verifier reads these; a major verifier does not, so the record is not published
+    if let Some(reason) = dkim::refused_by_major_verifiers(raw, &k) {
+        s.error(
+            format!("{reason}: every signature with this selector fails there"),
+            "publish the record exactly as `authmilter dkim genkey` prints it",
+        );
+    }
     if k.is_revoked() {
         s.note(
             "key revoked (empty p=): signatures with this selector fail; fine for a retired key",
