@@ -115,6 +115,11 @@ impl SigningKeys {
         self.board.adopt(&old.board, &fingerprints);
     }
 
+    /// Reads `dkim.state_file` but never writes it (`authmilter eval`: serve owns the file).
+    pub fn never_save_state(&self) {
+        self.board.never_save();
+    }
+
     /// What is known about each key (for logs, `config check` and metrics).
     pub fn report(&self) -> Vec<KeyReport> {
         self.board.report(self)

@@ -60,7 +60,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     if !app.config.dkim.key_check_interval.is_zero() && !app.signing.is_empty() {
         // serve checks each key's DNS record before it signs with it (and promotes a `next`
-        // key whose wait is over): the same keys sign here
+        // key whose wait is over): the same keys sign here. The state file is read (remembered
+        // promotions count) but never written: it is serve's, and a test configuration or a
+        // check that misses a record must not change what the milter does next
+        app.signing.never_save_state();
         rt.block_on(crate::signing::check_published(
             &app.signing,
             &*app.resolver,

@@ -90,6 +90,8 @@ pub struct KeyReport {
 pub struct Board {
     keys: Mutex<HashMap<String, KeyStatus>>,
     state_file: Mutex<Option<PathBuf>>,
+    /// The state file is read but never written (`authmilter eval`: it belongs to serve).
+    read_only: std::sync::atomic::AtomicBool,
 }
 
 /// `dkim.state_file`: promotions and retirements, by fingerprint.
@@ -113,7 +115,15 @@ impl Board {
         Board {
             keys: Mutex::new(HashMap::new()),
             state_file: Mutex::new(state_file),
+            read_only: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// From now on promotions and retirements are kept in memory only: the state file is
+    /// serve's, and an offline evaluation must not change what the milter does next.
+    pub fn never_save(&self) {
+        self.read_only
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, KeyStatus>> {
@@ -273,6 +283,9 @@ impl Board {
 
     /// Writes promotions and retirements to the state file (atomically; errors are warnings).
     fn save(&self) {
+        if self.read_only.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let Some(path) = self.state_file.lock().ok().and_then(|p| p.clone()) else {
             return;
         };

@@ -216,3 +216,68 @@ fn a_key_added_by_reload_is_checked_against_dns_at_once() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// `authmilter eval` reads `dkim.state_file` to decide as serve would, but never writes it: an
+/// eval whose check promotes a key (here with `publish_wait = "0s"`, a test configuration)
+/// signs with it yet leaves the file the milter relies on as it was (repro-eval-state.sh: it
+/// erased promotions and wrote ones the real milter then honoured, skipping its wait).
+#[test]
+fn eval_never_writes_the_dkim_state_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (old_path, old_record) = genkey(dir.path(), "old");
+    let (new_path, new_record) = genkey(dir.path(), "new");
+    let zone = dir.path().join("zone");
+    std::fs::write(
+        &zone,
+        format!(
+            "old._domainkey.example.com TXT \"{old_record}\"\nnew._domainkey.example.com TXT \"{new_record}\"\n"
+        ),
+    )
+    .expect("zone");
+    let state = dir.path().join("dkim-keys.json");
+    let before = "{\"version\":1,\"keys\":{}}\n";
+    std::fs::write(&state, before).expect("state");
+    let cfg = dir.path().join("milter.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[dkim]\npublish_wait = \"0s\"\nstate_file = \"{}\"\n\
+             [[dkim.key]]\nname = \"old\"\ndomain = \"example.com\"\nselector = \"old\"\npath = \"{old_path}\"\n\
+             [[dkim.key]]\nname = \"new\"\ndomain = \"example.com\"\nselector = \"new\"\npath = \"{new_path}\"\nstate = \"next\"\n",
+            state.display()
+        ),
+    )
+    .expect("config");
+    let message = dir.path().join("msg.eml");
+    std::fs::write(
+        &message,
+        "From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nhello\r\n",
+    )
+    .expect("message");
+    let (code, out, err) = run_cli(
+        &[
+            "eval",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+            "--zone",
+            zone.to_str().expect("utf-8"),
+            "--ip",
+            "127.0.0.1",
+            "--mail-from",
+            "a@example.com",
+            "--rcpt",
+            "b@example.net",
+            message.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    // promoted for this evaluation, as serve would
+    assert!(out.contains("sign:   example.com/new"), "{out}");
+    assert!(!out.contains("example.com/old"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&state).expect("state"),
+        before,
+        "eval rewrote the state file"
+    );
+}
