@@ -46,7 +46,8 @@ pub enum DnsStatus {
     Unchecked,
     /// Exactly this key, usable for our signatures, at every check since `since`.
     Published {
-        /// Unix time of the first check of this unbroken run.
+        /// Unix time of the first check of this unbroken run, moved forward by the time DNS
+        /// did not answer (that time does not count towards `publish_wait`).
         since: u64,
     },
     /// The record is missing, different, revoked, restricted or invalid.
@@ -64,6 +65,9 @@ struct KeyStatus {
     promoted_at: Option<u64>,
     /// An active key retired by rotation: its successor's fingerprint.
     retired_by: Option<String>,
+    /// While published: the first check since the last answered one that DNS did not answer.
+    /// The time from then to the next answered check does not count towards `publish_wait`.
+    unanswered_since: Option<u64>,
     /// Messages this key should have signed but did not because of a DNS problem.
     refused: u64,
 }
@@ -341,7 +345,13 @@ pub async fn check_published(
             let status = map.entry(k.fingerprint.clone()).or_default();
             match outcome {
                 TestKeyOutcome::Match { testing } => {
-                    if !matches!(status.dns, DnsStatus::Published { .. }) {
+                    let unanswered = status.unanswered_since.take();
+                    if let DnsStatus::Published { since } = &mut status.dns {
+                        // docs/dkim.md: a DNS timeout neither counts nor breaks the wait
+                        if let Some(failed_at) = unanswered {
+                            *since = since.saturating_add(now.saturating_sub(failed_at));
+                        }
+                    } else {
                         tracing::info!(key = %name, testing, "DKIM key is published in DNS");
                         status.dns = DnsStatus::Published { since: now };
                     }
@@ -358,7 +368,10 @@ pub async fn check_published(
                     }
                 }
                 TestKeyOutcome::DnsError(e) => {
-                    tracing::warn!(key = %name, "could not check the DKIM key in DNS (status unchanged): {e}");
+                    tracing::warn!(key = %name, "could not check the DKIM key in DNS (status unchanged; the time until DNS answers again does not count towards dkim.publish_wait): {e}");
+                    if matches!(status.dns, DnsStatus::Published { .. }) {
+                        status.unanswered_since.get_or_insert(now);
+                    }
                 }
                 other => {
                     let what = describe(other);
@@ -368,6 +381,7 @@ pub async fn check_published(
                         "DKIM key in DNS cannot verify our signatures: this key does not sign until the record is fixed"
                     );
                     status.dns = DnsStatus::Problem { what };
+                    status.unanswered_since = None;
                     if status.promoted_at.take().is_some() {
                         changed = true;
                     }
@@ -390,7 +404,11 @@ pub async fn check_published(
             let seen_now = outcomes.iter().any(|(o, outcome)| {
                 o.fingerprint == k.fingerprint && matches!(outcome, TestKeyOutcome::Match { .. })
             });
-            let ready_at = since.saturating_add(wait);
+            // while DNS does not answer the wait stands still (the time is added once it answers)
+            let paused = status
+                .unanswered_since
+                .map_or(0, |failed_at| now.saturating_sub(failed_at));
+            let ready_at = since.saturating_add(wait).saturating_add(paused);
             if now < ready_at {
                 let left = Duration::from_secs(ready_at - now);
                 due = Some(due.map_or(left, |d| d.min(left)));
