@@ -155,6 +155,53 @@ impl SigningKeys {
         self.board.select(self, candidates)
     }
 
+    /// The key that ARC-seals mail whose From domain is `domain` (RFC 8617 §5.1, one key table
+    /// for DKIM and ARC): the first RSA key of those that sign it, an Ed25519 key only when no
+    /// RSA key does (docs/arc.md: dkimpy and other validators refuse ed25519-sha256 seals).
+    pub fn sealer_for(&self, domain: &str) -> Option<&LoadedKey> {
+        let keys = self.for_domain(domain);
+        keys.iter()
+            .find(|k| k.signer.key().key_type() == crypto::KeyType::Rsa)
+            .or(keys.first())
+            .copied()
+    }
+
+    /// What seals with Ed25519 only when `[arc] seal` is on (RFC 8617 §5.1; docs/arc.md): each
+    /// signing rule, or without rules each key domain, whose keys that may sign hold no RSA key.
+    pub fn ed25519_only_sealing(&self) -> Vec<String> {
+        let may_sign = |k: &&LoadedKey| k.state != KeyState::Retired;
+        let is_rsa = |k: &&LoadedKey| k.signer.key().key_type() == crypto::KeyType::Rsa;
+        let mut found = Vec::new();
+        if self.rules.is_empty() {
+            let mut domains: Vec<&str> = self.keys.iter().map(|k| k.domain.as_str()).collect();
+            domains.sort_unstable();
+            domains.dedup();
+            for domain in domains {
+                let keys: Vec<&LoadedKey> = self
+                    .keys
+                    .iter()
+                    .filter(|k| k.domain == domain)
+                    .filter(may_sign)
+                    .collect();
+                if !keys.is_empty() && !keys.iter().any(is_rsa) {
+                    found.push(format!("the keys of {domain}"));
+                }
+            }
+        } else {
+            for (i, (pattern, names)) in self.rules.iter().enumerate() {
+                let keys: Vec<&LoadedKey> = self
+                    .rule_keys(names)
+                    .into_iter()
+                    .filter(|k| may_sign(k))
+                    .collect();
+                if !keys.is_empty() && !keys.iter().any(is_rsa) {
+                    found.push(format!("dkim.signing[{i}] (from = {pattern:?})"));
+                }
+            }
+        }
+        found
+    }
+
     /// The keys a rule's names stand for (docs/dkim.md, Key rotation step 4): a key with
     /// `state = "retired"` stands for the active keys of its domain and key type, so a rule
     /// written for the old key signs with the one that replaced it, with or without

@@ -166,10 +166,24 @@ pub fn warn_about(config: &Config) {
 
 /// Warnings about the loaded signing keys and rules (a start, `config check` and every reload
 /// give them): a `[[dkim.signing]]` rule left without a key that signs (RFC 6376 §3.6.1, docs/dkim.md
-/// Key rotation step 4).
+/// Key rotation step 4), and ARC seals made with Ed25519 only (RFC 8617 §5.1, docs/arc.md).
 pub fn warn_about_keys(app: &App) {
     for warning in app.signing.rule_warnings() {
         tracing::warn!("{warning}");
+    }
+    let seals = app.config.arc.seal
+        && app
+            .config
+            .server
+            .listen
+            .iter()
+            .any(|l| l.role == crate::config::Role::Forward);
+    if seals {
+        for what in app.signing.ed25519_only_sealing() {
+            tracing::warn!(
+                "{what}: [arc] seal on a forward listener seals with an Ed25519 key, having no RSA key: dkimpy and other ARC validators refuse ed25519-sha256 seals, so the chain fails at the next hop; add an RSA key (docs/arc.md)"
+            );
+        }
     }
 }
 

@@ -111,8 +111,8 @@ impl Signing {
     }
 }
 
-/// End of headers on a forwarding listener with `[arc] seal`: the key `[[dkim.signing]]`
-/// picks for the From domain seals (RFC 8617 §5.1; one key table for DKIM and ARC); its body
+/// End of headers on a forwarding listener with `[arc] seal`: a key `[[dkim.signing]]`
+/// picks for the From domain seals, RSA first ([`crate::signing::SigningKeys::sealer_for`]) (RFC 8617 §5.1; one key table for DKIM and ARC); its body
 /// hash comes from `hashes`.
 pub fn start_sealing(
     app: &App,
@@ -126,7 +126,7 @@ pub fn start_sealing(
         .next()
         .and_then(|(h, _)| dmarc::parse_from(&h.value).ok())
         .and_then(|addrs| addrs.iter().find_map(|a| a.author_domain().ok()))?;
-    let key = app.signing.for_domain(&domain).into_iter().next()?;
+    let key = app.signing.sealer_for(&domain)?;
     Some((
         format!("{}/{}", key.domain, key.selector),
         key.sealer.start(hashes),

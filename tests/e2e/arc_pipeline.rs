@@ -440,3 +440,94 @@ async fn a_dns_failure_while_validating_does_not_end_the_chain_with_cv_fail() {
     .await;
     assert_eq!(next.result, arc::ChainStatus::Pass, "{next:?}");
 }
+
+/// docs/arc.md: seal with RSA (dkimpy and other validators refuse ed25519-sha256 seals, and
+/// the whole chain then fails at the next hop). A rule that names an Ed25519 key before an RSA
+/// key signs with both, but seals with the RSA key (repro-arc-ed25519.sh sealed a=ed25519-sha256).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_holding_an_rsa_key_seals_with_it_even_when_ed25519_comes_first() {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let w = world().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ed = dkim::generate_key(dkim::KeyAlgorithm::Ed25519).expect("keygen");
+    let ed_path = dir.path().join("fwd-ed.pem");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&ed_path)
+        .and_then(|mut f| f.write_all(ed.private_key_pem.as_bytes()))
+        .expect("key file");
+    let zone = format!("{}{}", w.zone, txt("e._domainkey.fwd.example", &ed.record));
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"forward\"\n\
+         [arc]\nseal = true\n\
+         [dkim]\nkey_check_interval = \"0s\"\n\
+         [[dkim.key]]\nname = \"fwd-ed\"\ndomain = \"fwd.example\"\nselector = \"e\"\npath = \"{}\"\n\
+         [[dkim.key]]\nname = \"fwd\"\ndomain = \"fwd.example\"\nselector = \"f\"\npath = \"{}\"\n\
+         [[dkim.signing]]\nfrom = \"*\"\nkeys = [\"fwd-ed\", \"fwd\"]\n",
+        ed_path.display(),
+        w.forwarder_key.display()
+    );
+    let r = run(&toml, &zone, &w.forwarded).await;
+    assert!(r.out.is_accept(), "{:?}", r.out);
+    let decision = r
+        .record
+        .decision
+        .as_deref()
+        .expect("the sink keeps decisions");
+    let seal = decision
+        .prepend
+        .iter()
+        .find(|h| h.name == "ARC-Seal")
+        .expect("sealed");
+    let value = seal.value.replace(['\n', '\t', ' '], "");
+    assert!(value.contains("a=rsa-sha256;"), "{value}");
+    assert!(value.contains("s=f;"), "{value}");
+}
+
+/// A forward listener with `[arc] seal` whose signing rule holds only an Ed25519 key seals
+/// with it: `config check` warns (docs/arc.md: validators such as dkimpy refuse such seals).
+#[test]
+fn config_check_warns_of_ed25519_only_sealing() {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ed = dkim::generate_key(dkim::KeyAlgorithm::Ed25519).expect("keygen");
+    let ed_path = dir.path().join("fwd-ed.pem");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&ed_path)
+        .and_then(|mut f| f.write_all(ed.private_key_pem.as_bytes()))
+        .expect("key file");
+    let cfg = dir.path().join("milter.toml");
+    let check = |seal: bool| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"forward\"\n\
+                 [arc]\nseal = {seal}\n[dkim]\nstate_file = \"\"\n\
+                 [[dkim.key]]\nname = \"fwd-ed\"\ndomain = \"fwd.example\"\nselector = \"e\"\npath = \"{}\"\n\
+                 [[dkim.signing]]\nfrom = \"*\"\nkeys = [\"fwd-ed\"]\n",
+                ed_path.display()
+            ),
+        )
+        .expect("config");
+        crate::support::run_cli(
+            &["config", "check", "-c", cfg.to_str().expect("utf-8")],
+            None,
+        )
+    };
+    let (code, _, err) = check(true);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("dkim.signing[0]") && err.contains("seals with an Ed25519 key"),
+        "{err}"
+    );
+    let (code, _, err) = check(false);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("seals with an Ed25519 key"), "{err}");
+}
