@@ -294,9 +294,13 @@ pub struct DkimRotateArgs {
     /// /etc/authmilter/keys].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// The selector [default: the current year and month, YYYYMM, plus b, c, ... if taken].
+    /// The selector [default: the current year and month, YYYYMM, plus b, c, ... if taken by
+    /// a configured key, a key file or a record in DNS].
     #[arg(long)]
     pub selector: Option<String>,
+    /// The nameserver override (DNS is asked whether the selector is free).
+    #[command(flatten)]
+    pub dns: DnsArg,
     /// The configuration file (the domain's current keys, key_check_interval, publish_wait).
     #[command(flatten)]
     pub config: ConfigArg,

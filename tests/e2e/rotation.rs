@@ -25,6 +25,10 @@ fn dkim_rotate_prints_every_form_and_a_next_key_block() {
     );
     std::fs::write(&cfg, &base).expect("config");
     let cfg_s = cfg.to_str().expect("utf-8");
+    // nothing published: every selector is free in DNS
+    let zone = dir.path().join("zone");
+    std::fs::write(&zone, "").expect("zone");
+    let zone_s = zone.to_str().expect("utf-8");
     let (code, out, err) = run_cli(
         &[
             "dkim",
@@ -33,6 +37,8 @@ fn dkim_rotate_prints_every_form_and_a_next_key_block() {
             "example.com",
             "--algorithm",
             "ed25519",
+            "--zone",
+            zone_s,
             "-c",
             cfg_s,
         ],
@@ -92,6 +98,8 @@ fn dkim_rotate_prints_every_form_and_a_next_key_block() {
             "example.com",
             "--algorithm",
             "ed25519",
+            "--zone",
+            zone_s,
             "-c",
             cfg_s,
         ],
@@ -110,7 +118,16 @@ fn dkim_rotate_prints_every_form_and_a_next_key_block() {
     )
     .expect("config");
     let (code, out3, err) = run_cli(
-        &["dkim", "rotate", "--domain", "example.com", "-c", cfg_s],
+        &[
+            "dkim",
+            "rotate",
+            "--domain",
+            "example.com",
+            "--zone",
+            zone_s,
+            "-c",
+            cfg_s,
+        ],
         None,
     );
     assert_eq!(code, 0, "{err}");
@@ -280,4 +297,66 @@ fn eval_never_writes_the_dkim_state_file() {
         before,
         "eval rewrote the state file"
     );
+}
+
+/// `dkim rotate` never picks a selector whose name already holds a record in DNS (another
+/// key published there by hand, another signer, an old rotation): publishing the new record
+/// would replace it. The dated selector is skipped for the next free one; `--selector` naming
+/// it is refused.
+#[test]
+fn dkim_rotate_skips_a_selector_published_in_dns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = dir.path().join("keys");
+    let (old, _) = genkey(&keys, "old");
+    let (_, other_record) = genkey(&dir.path().join("elsewhere"), "other");
+    let cfg = dir.path().join("milter.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[dkim]\nstate_file = \"\"\n[[dkim.key]]\ndomain = \"example.com\"\nselector = \"old\"\npath = \"{old}\"\n"
+        ),
+    )
+    .expect("config");
+    let zone = dir.path().join("zone");
+    let rotate = |extra: &[&str]| {
+        let mut args = vec![
+            "dkim",
+            "rotate",
+            "--domain",
+            "example.com",
+            "--algorithm",
+            "ed25519",
+            "--zone",
+            zone.to_str().expect("utf-8"),
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        run_cli(&args, None)
+    };
+    let selector_of = |out: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix("selector = \""))
+            .and_then(|s| s.strip_suffix('"'))
+            .map(str::to_string)
+            .expect("selector")
+    };
+    // which selector a rotation this month takes when nothing is published
+    std::fs::write(&zone, "").expect("zone");
+    let (code, out, err) = rotate(&[]);
+    assert_eq!(code, 0, "{err}");
+    let dated = selector_of(&out);
+    std::fs::remove_file(keys.join(format!("example.com.{dated}.pem"))).expect("remove");
+    // someone publishes a key at that name
+    std::fs::write(
+        &zone,
+        format!("{dated}._domainkey.example.com TXT \"{other_record}\"\n"),
+    )
+    .expect("zone");
+    let (code, out, err) = rotate(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(selector_of(&out), format!("{dated}b"), "{out}");
+    let (code, out, err) = rotate(&["--selector", &dated]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("already holds a record in DNS"), "{err}");
 }

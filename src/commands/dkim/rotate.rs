@@ -25,6 +25,19 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| existing_key_dir(&config, &domain))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
+    let resolver = super::super::common::tool_resolver(&config, &args.dns)?;
+    let rt = super::super::common::runtime()?;
+    // a name that holds any record is someone's: publishing ours there would replace it
+    let published = |s: &str| -> anyhow::Result<bool> {
+        let name = dkim::key_name(s, &domain);
+        match rt.block_on(resolver.txt(&name)) {
+            Ok(records) => Ok(!records.is_empty()),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(anyhow::anyhow!(
+                "cannot tell whether {name} is free in DNS ({e}); check it yourself and pass --selector"
+            )),
+        }
+    };
     let selector = match &args.selector {
         Some(s) => {
             let s = selector(s, &domain)?;
@@ -35,9 +48,24 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
                     dir.display()
                 );
             }
+            match published(&s) {
+                Ok(true) => bail!(
+                    "--selector {s}: {} already holds a record in DNS; a new key needs a selector of its own",
+                    dkim::key_name(&s, &domain)
+                ),
+                Ok(false) => {}
+                // the user chose this selector: say what could not be checked, and go on
+                Err(e) => tracing::warn!("{e:#}"),
+            }
             s
         }
-        None => next_selector(&config, &domain, &dir, crate::signing::unix_now())?,
+        None => next_selector(
+            &config,
+            &domain,
+            &dir,
+            crate::signing::unix_now(),
+            &published,
+        )?,
     };
     let (path, key) = write_new_key(&dir, &domain, &selector, alg)?;
     let kind = match args.algorithm {
@@ -137,22 +165,21 @@ fn key_kind(path: &Path) -> Option<KeyTypeArg> {
 }
 
 /// `YYYYMM` of `now` (UTC), with `b`, `c`, … appended while that selector is taken by a
-/// configured key of the domain or a key file in `dir`.
+/// configured key of the domain, a key file in `dir`, or a record in DNS (`published`; an
+/// error there, such as a timeout, is returned: the command then asks for `--selector`).
 pub fn next_selector(
     config: &Config,
     domain: &str,
     dir: &Path,
     now: u64,
+    published: &dyn Fn(&str) -> anyhow::Result<bool>,
 ) -> anyhow::Result<String> {
     let (year, month) = year_month(now);
     let base = format!("{year:04}{month:02}");
-    let taken = |s: &str| selector_taken(config, domain, dir, s);
-    if !taken(&base) {
-        return Ok(base);
-    }
-    for suffix in 'b'..='z' {
-        let s = format!("{base}{suffix}");
-        if !taken(&s) {
+    let candidates =
+        std::iter::once(base.clone()).chain(('b'..='z').map(|suffix| format!("{base}{suffix}")));
+    for s in candidates {
+        if !selector_taken(config, domain, dir, &s) && !published(&s)? {
             return Ok(s);
         }
     }
@@ -208,18 +235,28 @@ mod tests {
         )
         .unwrap();
         let now = 1_798_761_599;
+        let nothing = |_: &str| Ok(false);
         assert_eq!(
-            next_selector(&config, "example.com", dir.path(), now).unwrap(),
+            next_selector(&config, "example.com", dir.path(), now, &nothing).unwrap(),
             "202612b"
         );
         std::fs::write(key_path(dir.path(), "example.com", "202612b"), "x").unwrap();
         assert_eq!(
-            next_selector(&config, "example.com", dir.path(), now).unwrap(),
+            next_selector(&config, "example.com", dir.path(), now, &nothing).unwrap(),
             "202612c"
         );
         assert_eq!(
-            next_selector(&config, "example.org", dir.path(), now).unwrap(),
+            next_selector(&config, "example.org", dir.path(), now, &nothing).unwrap(),
             "202612"
         );
+        // published in DNS: skipped
+        let in_dns = |s: &str| Ok(s == "202612");
+        assert_eq!(
+            next_selector(&config, "example.org", dir.path(), now, &in_dns).unwrap(),
+            "202612b"
+        );
+        // DNS did not answer: no guess
+        let timeout = |_: &str| Err(anyhow::anyhow!("timed out"));
+        assert!(next_selector(&config, "example.org", dir.path(), now, &timeout).is_err());
     }
 }
