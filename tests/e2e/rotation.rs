@@ -70,6 +70,14 @@ fn dkim_rotate_prints_every_form_and_a_next_key_block() {
         std::fs::metadata(&key).expect("key").permissions().mode() & 0o777,
         0o600
     );
+    // made by root: the output says to give it to the milter's user, or a reload cannot read it
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata(&key).expect("key").uid() == 0 {
+        assert!(
+            out.contains(&format!("chown authmilter: {}", key.display())),
+            "{out}"
+        );
+    }
     // every form of the record
     assert!(out.contains(&format!("{name}. IN TXT (")), "{out}");
     assert!(

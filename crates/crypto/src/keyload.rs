@@ -23,13 +23,47 @@ pub(crate) enum PrivateKeyBytes<'a> {
     UnknownDer(&'a [u8]),
 }
 
-/// Reads PEM (`BEGIN RSA PRIVATE KEY` / `BEGIN PRIVATE KEY`) or passes DER through.
-pub(crate) fn read_private_key(pem_or_der: &[u8]) -> Result<PrivateKeyBytes<'_>, CryptoError> {
-    let trimmed = pem_or_der.trim_ascii_start();
-    if !trimmed.starts_with(b"-----BEGIN") {
-        return Ok(PrivateKeyBytes::UnknownDer(pem_or_der));
+/// Where the PEM text of a key file starts: at its first `-----BEGIN` when everything before
+/// it is text (RFC 7468 §2 lets explanatory text precede the block: `openssl pkcs12 -nodes`
+/// writes `Bag Attributes` lines there). `None` for DER.
+fn pem_start(bytes: &[u8]) -> Option<usize> {
+    let begin = bytes.windows(10).position(|w| w == b"-----BEGIN")?;
+    let preamble = bytes.get(..begin)?;
+    preamble
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+        .then_some(begin)
+}
+
+/// The error for key files no backend reads but the user can convert: encrypted keys (PKCS#8
+/// `ENCRYPTED PRIVATE KEY`, RFC 5958 §3; PKCS#1 with `Proc-Type: 4,ENCRYPTED`) and OpenSSH's
+/// own format.
+fn unsupported_form(pem: &[u8]) -> Option<CryptoError> {
+    let has = |needle: &[u8]| pem.windows(needle.len()).any(|w| w == needle);
+    if has(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || has(b"Proc-Type: 4,ENCRYPTED") {
+        return Some(CryptoError::InvalidPrivateKey(
+            "encrypted keys are not supported (the milter starts unattended): convert it with `openssl pkey -in KEY -out KEY.pem` (it asks for the passphrase once)".into(),
+        ));
     }
-    let key = PrivateKeyDer::from_pem_slice(trimmed)
+    if has(b"-----BEGIN OPENSSH PRIVATE KEY-----") {
+        return Some(CryptoError::InvalidPrivateKey(
+            "OpenSSH keys are not supported: convert an RSA key with `ssh-keygen -p -m PKCS8 -f KEY`, then `openssl pkey -in KEY -out KEY.pem`, or make a DKIM key with `authmilter dkim genkey`".into(),
+        ));
+    }
+    None
+}
+
+/// Reads PEM (`BEGIN RSA PRIVATE KEY` / `BEGIN PRIVATE KEY`, after any text) or passes DER
+/// through.
+pub(crate) fn read_private_key(pem_or_der: &[u8]) -> Result<PrivateKeyBytes<'_>, CryptoError> {
+    let Some(start) = pem_start(pem_or_der) else {
+        return Ok(PrivateKeyBytes::UnknownDer(pem_or_der));
+    };
+    let pem = pem_or_der.get(start..).unwrap_or_default();
+    if let Some(error) = unsupported_form(pem) {
+        return Err(error);
+    }
+    let key = PrivateKeyDer::from_pem_slice(pem)
         .map_err(|e| CryptoError::InvalidPrivateKey(format!("PEM: {e}")))?;
     match key {
         PrivateKeyDer::Pkcs1(k) => Ok(PrivateKeyBytes::Pkcs1(k.secret_pkcs1_der().to_vec().into())),

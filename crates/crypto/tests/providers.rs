@@ -290,3 +290,36 @@ fn small_order_ed25519_keys_are_invalid() {
         assert!(p.verify(SigAlg::Ed25519, &PUBLIC, b"x", &sig).is_ok());
     }
 }
+
+/// Key files as other tools leave them (RFC 7468 §2: text before the encapsulation boundary is
+/// allowed): `openssl pkcs12 -nodes` writes `Bag Attributes` lines before the PEM block, which
+/// were read as DER ("unusable signing key"); an encrypted PKCS#8 or PKCS#1 key and an OpenSSH
+/// key get an error that says what they are and how to convert them.
+#[test]
+fn pem_after_a_preamble_loads_and_encrypted_or_openssh_keys_say_so() {
+    let pem = include_str!("data/ed25519-openssl.pem");
+    let bag = format!("Bag Attributes\n    localKeyID: 01\nKey Attributes: <No Attributes>\n{pem}");
+    let encrypted_pkcs8 = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFLTBXBgkqhkiG9w0BBQ0w\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    let encrypted_pkcs1 = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,79955B86842581F5E2145FDAB65694EE\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+    let openssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----\n";
+    for p in providers() {
+        let key = p.signing_key(bag.as_bytes()).expect("PEM after a preamble");
+        assert_eq!(key.key_type(), KeyType::Ed25519);
+        for (input, words) in [
+            (encrypted_pkcs8, "encrypted"),
+            (encrypted_pkcs1, "encrypted"),
+            (openssh, "OpenSSH"),
+        ] {
+            let Err(err) = p.signing_key(input.as_bytes()) else {
+                panic!("{words} key loaded")
+            };
+            let text = err.to_string();
+            assert!(
+                text.contains(words)
+                    && text.contains("not supported")
+                    && text.contains("openssl pkey"),
+                "{text}"
+            );
+        }
+    }
+}

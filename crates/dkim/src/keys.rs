@@ -203,7 +203,13 @@ fn compare_records(records: &[Vec<u8>], domain: &str, key: &dyn SigningKey) -> T
                         },
                     };
                 }
-                last = TestKeyOutcome::Mismatch;
+                last = if is_spki_of(key.key_type(), &r.public_key, &key.public_key_dns()) {
+                    TestKeyOutcome::Invalid(
+                        "p= is this key's 44-byte SubjectPublicKeyInfo, not the raw 32-byte Ed25519 key RFC 8463 §4.2 asks for (verifiers cannot use it): publish the record as `authmilter dkim genkey` prints it".into(),
+                    )
+                } else {
+                    TestKeyOutcome::Mismatch
+                };
             }
             Err(Reason::KeySyntax(s)) => last = TestKeyOutcome::Invalid(s),
             Err(other) => last = TestKeyOutcome::Invalid(other.to_string()),
@@ -218,6 +224,18 @@ fn signing_algorithm(kt: KeyType) -> crate::signature::Algorithm {
         KeyType::Rsa => crate::signature::Algorithm::RsaSha256,
         KeyType::Ed25519 => crate::signature::Algorithm::Ed25519Sha256,
     }
+}
+
+/// Whether an Ed25519 `p=` is `ours` wrapped in a SubjectPublicKeyInfo (RFC 8410 §4: a
+/// 12-byte header, then the 32-byte key), as `openssl pkey -pubout` writes it.
+fn is_spki_of(kt: KeyType, published: &[u8], ours: &[u8]) -> bool {
+    const ED25519_SPKI_HEADER: [u8; 12] = [
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    kt == KeyType::Ed25519
+        && published
+            .strip_prefix(&ED25519_SPKI_HEADER[..])
+            .is_some_and(|key| key == ours)
 }
 
 /// Compares public keys, accepting SPKI or bare RSAPublicKey on either side for RSA.

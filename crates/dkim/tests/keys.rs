@@ -384,3 +384,31 @@ fn records_major_verifiers_refuse_are_not_published() {
         assert_eq!(parsed.key_type, crypto::KeyType::Rsa);
     }
 }
+
+/// RFC 8463 §4.2: an Ed25519 `p=` is the raw 32-byte key. A record holding our own key as its
+/// 44-byte SubjectPublicKeyInfo (what `openssl pkey -pubout` writes) is not "a different key":
+/// testkey says what it is, as check-domain does.
+#[test]
+fn our_ed25519_key_as_spki_is_named_not_a_mismatch() {
+    use base64::Engine;
+    let key = crypto::default_provider()
+        .signing_key(&common::read("keys/ed25519.pem"))
+        .unwrap();
+    let mut spki = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    spki.extend_from_slice(&key.public_key_dns());
+    let r = MemoryResolver::new();
+    r.add_txt(
+        "spki._domainkey.example.com",
+        format!(
+            "v=DKIM1; k=ed25519; p={}",
+            base64::engine::general_purpose::STANDARD.encode(&spki)
+        ),
+    );
+    let outcome = block_on(test_key(&r, "spki", "example.com", &*key));
+    let TestKeyOutcome::Invalid(why) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(why.contains("44-byte SubjectPublicKeyInfo"), "{why}");
+}

@@ -73,6 +73,18 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
         KeyTypeArg::Ed25519 => "Ed25519",
     };
     outln!("Private key written to {} (mode 0600).", path.display())?;
+    // made by root, the file is root's: a milter that runs as its own user (server.user, or
+    // the packaged service's User=) cannot read it, and the reload that adds it is refused
+    if std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&path)?) == 0 {
+        let user = match config.server.user.trim() {
+            "" => "authmilter",
+            configured => configured,
+        };
+        outln!(
+            "It belongs to root: give it to the milter's user, or the reload cannot read it: chown {user}: {}",
+            path.display()
+        )?;
+    }
     outln!()?;
     outln!(
         "1. Publish this TXT record at {}, in the form your DNS takes:",
