@@ -6,8 +6,9 @@
 //! (`h=`, `s=`) does not sign until a later check finds it fixed. A key with
 //! `state = "next"` signs only once DNS has served exactly its public key, check after check
 //! without a break, for `dkim.publish_wait`; it is then *promoted*, and every active key of the
-//! same domain and key type is *retired by rotation*: it gives way to its successor (also in
-//! signing rules that name it), and signs again only if the successor stops being usable.
+//! same domain and key type (and one an earlier rotation promoted) is *retired by rotation*: it
+//! gives way to the newest usable key of its chain of successors (also in signing rules that
+//! name it), and signs again only if none of them is usable.
 //! Promotions and retirements are written to `dkim.state_file`, so a restart does not restart
 //! the wait; everything else is learned again from DNS at start.
 
@@ -426,14 +427,33 @@ pub async fn check_published(
             changed = true;
             let kt = k.signer.key().key_type();
             let mut retired = Vec::new();
-            for old in keys.keys.iter().filter(|o| {
-                o.state == KeyState::Active
-                    && o.domain == k.domain
-                    && o.signer.key().key_type() == kt
-                    && o.fingerprint != k.fingerprint
-            }) {
-                map.entry(old.fingerprint.clone()).or_default().retired_by =
-                    Some(k.fingerprint.clone());
+            // the keys it replaces: the active ones, and one an earlier rotation promoted that
+            // milter.toml still calls next (two rotations before the file was edited)
+            let replaced: Vec<&LoadedKey> = keys
+                .keys
+                .iter()
+                .filter(|o| {
+                    let promoted = map
+                        .get(&o.fingerprint)
+                        .is_some_and(|s| s.promoted_at.is_some());
+                    (o.state == KeyState::Active || (o.state == KeyState::Next && promoted))
+                        && o.domain == k.domain
+                        && o.signer.key().key_type() == kt
+                        && o.fingerprint != k.fingerprint
+                })
+                .collect();
+            for old in &replaced {
+                let status = map.entry(old.fingerprint.clone()).or_default();
+                // a key an earlier rotation retired keeps its successor, which is retired now
+                // in turn: the chain old → new → this one gives the next newest key back if
+                // this one stops being usable
+                let successor_retired_now = status
+                    .retired_by
+                    .as_ref()
+                    .is_some_and(|succ| replaced.iter().any(|r| &r.fingerprint == succ));
+                if !successor_retired_now {
+                    status.retired_by = Some(k.fingerprint.clone());
+                }
                 retired.push(old.id.clone());
             }
             tracing::info!(

@@ -325,3 +325,53 @@ fn several_records_at_the_next_key_name_block_the_promotion() {
     check(&keys, &dns, 1000 + 4 * HOUR);
     assert_eq!(signing(&keys), ["new"]);
 }
+
+/// Two rotations before milter.toml is edited (the first new key still `state = "next"`,
+/// promoted in the state file, when the second is added): the second promotion retires the
+/// first new key too, and the rule naming the original key follows the whole chain
+/// old → new → newest, so only the newest signs; if it stops being usable, the next newest
+/// signs again.
+#[test]
+fn a_second_rotation_retires_the_first_promoted_key_and_the_rule_follows_the_chain() {
+    let s = setup("[[dkim.signing]]\nfrom = \"example.com\"\nkeys = [\"old\"]\n");
+    let keys = load(&s.toml);
+    let dns = MemoryResolver::new();
+    dns.add_txt("old._domainkey.example.com", &s.old_record);
+    dns.add_txt("new._domainkey.example.com", &s.new_record);
+    check(&keys, &dns, 0);
+    check(&keys, &dns, HOUR);
+    assert_eq!(signing(&keys), ["new"]);
+    // the second rotation, milter.toml otherwise untouched
+    let (newest_path, newest_record) = new_key(s.dir.path(), "newest");
+    let toml = format!(
+        "{}{}",
+        s.toml,
+        key_block("newest", "newest", &newest_path, "next")
+    );
+    let keys = load(&toml);
+    dns.add_txt("newest._domainkey.example.com", &newest_record);
+    check(&keys, &dns, 2 * HOUR);
+    assert_eq!(signing(&keys), ["new"]);
+    check(&keys, &dns, 3 * HOUR);
+    assert_eq!(signing(&keys), ["newest"]);
+    let report = keys.report();
+    let signing_ids: Vec<&str> = report
+        .iter()
+        .filter(|r| r.signing)
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(signing_ids, ["newest"], "{report:?}");
+    // without rules every key of the domain is a candidate: still only the newest
+    let no_rule = load(&toml.replace(
+        "[[dkim.signing]]\nfrom = \"example.com\"\nkeys = [\"old\"]\n",
+        "",
+    ));
+    check(&no_rule, &dns, 3 * HOUR + 60);
+    assert_eq!(signing(&no_rule), ["newest"]);
+    // the newest key's record goes: the key it retired signs again
+    let gone = MemoryResolver::new();
+    gone.add_txt("old._domainkey.example.com", &s.old_record);
+    gone.add_txt("new._domainkey.example.com", &s.new_record);
+    check(&keys, &gone, 4 * HOUR);
+    assert_eq!(signing(&keys), ["new"]);
+}
