@@ -41,11 +41,28 @@ enum DurationInput {
     Seconds(u64),
 }
 
+/// The longest duration a key takes (100 years): past it, deadlines computed from "now"
+/// would overflow the clock's range (a bare `18446744073709551615` seconds panicked as
+/// `Instant + Duration`); no setting needs more.
+const MAX_SPAN: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+impl Span {
+    fn bounded(d: Duration, text: &dyn fmt::Display) -> Result<Self, String> {
+        if d > MAX_SPAN {
+            return Err(format!(
+                "duration {text} is too large (at most {}d)",
+                MAX_SPAN.as_secs() / 86_400
+            ));
+        }
+        Ok(Span(d))
+    }
+}
+
 impl TryFrom<DurationInput> for Span {
     type Error = String;
     fn try_from(input: DurationInput) -> Result<Self, String> {
         match input {
-            DurationInput::Seconds(s) => Ok(Span(Duration::from_secs(s))),
+            DurationInput::Seconds(s) => Span::bounded(Duration::from_secs(s), &s),
             DurationInput::Text(t) => t.parse(),
         }
     }
@@ -75,7 +92,7 @@ impl FromStr for Span {
         let ms = n
             .checked_mul(ms_per_unit)
             .ok_or_else(|| format!("duration {text:?} is too large"))?;
-        Ok(Span(Duration::from_millis(ms)))
+        Span::bounded(Duration::from_millis(ms), &format!("{text:?}"))
     }
 }
 
@@ -460,6 +477,15 @@ mod tests {
         assert!("5 parsecs".parse::<Span>().is_err());
         assert!("".parse::<Span>().is_err());
         assert!("99999999999999999999d".parse::<Span>().is_err());
+        // past 100 years a deadline from "now" would overflow: refused, with the limit
+        assert!("36500d".parse::<Span>().is_ok());
+        let err = "36501d".parse::<Span>().unwrap_err();
+        assert!(err.contains("at most 36500d"), "{err}");
+        let bare: Result<Span, _> = toml::from_str::<std::collections::BTreeMap<String, Span>>(
+            "t = 18446744073709551615",
+        )
+        .map(|m| m["t"]);
+        assert!(bare.is_err(), "{bare:?}");
         assert_eq!(Span::secs(7200).to_string(), "2h");
         assert_eq!(Span::secs(90).to_string(), "90s");
     }
