@@ -146,7 +146,9 @@ pub fn warn_about(config: &Config) {
     // run out while the relay is still answering, and another sender then calls the send
     // uncertain (never retried) even when the relay's answer was a 4xx
     let reports = &config.reports;
-    if reports.enabled && reports.claim_timeout.get() < reports.smtp_timeout.get().saturating_mul(10) {
+    if reports.enabled
+        && reports.claim_timeout.get() < reports.smtp_timeout.get().saturating_mul(10)
+    {
         tracing::warn!(
             "reports.claim_timeout ({:?}) is shorter than 10 × smtp_timeout ({:?}): a submission to a slow relay can outlast its lease, and a report the relay refused for now may end uncertain instead of being retried",
             reports.claim_timeout.get(),

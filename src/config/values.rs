@@ -481,10 +481,9 @@ mod tests {
         assert!("36500d".parse::<Span>().is_ok());
         let err = "36501d".parse::<Span>().unwrap_err();
         assert!(err.contains("at most 36500d"), "{err}");
-        let bare: Result<Span, _> = toml::from_str::<std::collections::BTreeMap<String, Span>>(
-            "t = 18446744073709551615",
-        )
-        .map(|m| m["t"]);
+        let bare: Result<Span, _> =
+            toml::from_str::<std::collections::BTreeMap<String, Span>>("t = 18446744073709551615")
+                .map(|m| m["t"]);
         assert!(bare.is_err(), "{bare:?}");
         assert_eq!(Span::secs(7200).to_string(), "2h");
         assert_eq!(Span::secs(90).to_string(), "90s");

@@ -238,19 +238,23 @@ impl MessageState {
             .collect()
     }
 
-    /// Whether the message carries an Authentication-Results of ours (`our_id`) that says
-    /// `dmarc=fail` for `author`: an inbound message we judged, delivered, and now see again
-    /// from one of our own clients (a Sieve or procmail redirect, `| sendmail`). Only the
-    /// fields we delete as claiming our id are read (bounded by the header limits); a field
-    /// that says nothing about `author` does not count.
-    pub fn carries_our_dmarc_failure(&self, our_id: &str, author: &str) -> bool {
+    /// Whether the message carries an Authentication-Results of our site (`ids`: our
+    /// authserv-id, `remove_ids`, `trusted_ids`) that says `dmarc=fail` for `author`: an
+    /// inbound message we (or our MX) judged, delivered, and now see again from one of our own
+    /// clients (a Sieve or procmail redirect, `| sendmail`). Read whether or not such fields
+    /// are removed (the fields kept are bounded by the header limits); a field that says
+    /// nothing about `author` does not count. A stranger can add such a field only to keep
+    /// their own message unsigned.
+    pub fn carries_our_dmarc_failure(&self, ids: &[&str], author: &str) -> bool {
         self.headers
             .indexed()
-            .filter(|(f, index)| {
-                f.name_is("Authentication-Results") && self.forged_authres.contains(index)
+            .filter(|(f, _)| {
+                f.name_is("Authentication-Results")
+                    && ids
+                        .iter()
+                        .any(|id| authres::claims_authserv_id(&f.value, id))
             })
             .filter_map(|(f, _)| authres::parse_lenient(&f.value).ok())
-            .filter(|ar| ar.authserv_id.eq_ignore_ascii_case(our_id))
             .flat_map(|ar| ar.results)
             .any(|r| {
                 r.method == "dmarc"

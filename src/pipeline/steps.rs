@@ -151,7 +151,7 @@ impl MessagePipeline {
         }
         if direction.signs()
             && !signing.is_empty()
-            && state.carries_our_dmarc_failure(&app.authserv_id, signing.author())
+            && state.carries_our_dmarc_failure(&site_ids(&app), signing.author())
         {
             // a stranger's forgery of our domain that we judged dmarc=fail, delivered, and
             // now see again from our own side (a redirect re-submits it): signing it would
@@ -573,4 +573,14 @@ fn author_authenticated(results: Option<&super::Results>, author: &str) -> bool 
     spf || r.dkim.iter().any(|s| {
         s.result == dkim::DkimResult::Pass && super::inbound::could_align(&s.domain, &authors)
     })
+}
+
+/// The authserv-ids of our site whose verdicts a re-submitted message may carry: ours, the
+/// other hosts of ours (`remove_ids`) and the upstreams we trust (`trusted_ids`), RFC 8601 §5.
+fn site_ids(app: &App) -> Vec<&str> {
+    let authres = &app.config.authres;
+    std::iter::once(app.authserv_id.as_str())
+        .chain(authres.remove_ids.iter().map(String::as_str))
+        .chain(authres.trusted_ids.iter().map(String::as_str))
+        .collect()
 }

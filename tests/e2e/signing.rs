@@ -503,4 +503,28 @@ async fn a_redirected_forgery_we_judged_is_not_signed() {
     assert!(signed("mx.test.example; dmarc=fail header.from=other.example").await);
     assert!(signed("mx.other.example; dmarc=fail header.from=example.org").await);
     m.stop().await;
+    // the verdict of another host of ours (remove_ids: the MX, when this is the mailbox
+    // host) or of an upstream we trust counts as ours; so does our own when forged fields
+    // are not removed (remove_forged = false)
+    for authres in [
+        "[authres]\nauthserv_id = \"mbox.test.example\"\nremove_ids = [\"mx.test.example\"]\n",
+        "[authres]\nauthserv_id = \"mbox.test.example\"\ntrusted_ids = [\"mx.test.example\"]\n",
+        "[authres]\nauthserv_id = \"mx.test.example\"\nremove_forged = false\n",
+    ] {
+        let m = Milter::start(&k.config("auto", authres), &k.zone).await;
+        let mut mta = m.client(testkit::Profile::postfix_non_smtpd()).await;
+        mta.connect("localhost", "127.0.0.1".parse().unwrap(), 0, &[])
+            .await
+            .expect("connect");
+        let raw = format!(
+            "Authentication-Results: mx.test.example; dmarc=fail (p=reject dis=none) header.from=example.org\r\n{body}"
+        );
+        let out = mta
+            .send_transaction("user@example.org", &["bob@example.net"], raw.as_bytes())
+            .await
+            .expect("message");
+        assert!(out.is_accept(), "{out:?}");
+        assert!(out.added_header("DKIM-Signature").is_none(), "{authres}");
+        m.stop().await;
+    }
 }

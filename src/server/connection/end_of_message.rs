@@ -141,16 +141,20 @@ where
             );
         }
         // forged Authentication-Results the MTA will not let us delete (no SMFIF_CHGHDRS)
-        let mut forged_kept = responses.iter().any(|r| {
-            matches!(r, Response::ChgHeader { .. }) && self.session.check(r).is_err()
-        });
+        let mut forged_kept = responses
+            .iter()
+            .any(|r| matches!(r, Response::ChgHeader { .. }) && self.session.check(r).is_err());
         // what the MTA is told: the decision, or a tempfail when it would not let it be
         // carried out (logged and counted as sent, not as decided)
         let final_accepts = responses
             .iter()
             .any(|r| r.code().is_final() && matches!(r, Response::Continue | Response::Accept));
         let tempfailed = final_accepts && (unmarkable || forged_kept);
-        let action = if tempfailed { "tempfail" } else { decision.action() };
+        let action = if tempfailed {
+            "tempfail"
+        } else {
+            decision.action()
+        };
         // the fields are built only when the line is written (not at `log.level = "warn"`)
         if tracing::enabled!(tracing::Level::INFO) {
             let client = self.client_label();
