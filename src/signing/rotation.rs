@@ -323,6 +323,9 @@ impl Board {
     }
 }
 
+/// How soon a key check DNS did not answer is tried again.
+const DNS_RETRY: Duration = Duration::from_secs(60);
+
 /// Checks every key that is not retired against DNS at time `now`, records the outcome,
 /// promotes `next` keys whose wait is over and retires the keys they replace. Returns how
 /// long until the next promotion is due, if a wait is running.
@@ -388,6 +391,14 @@ pub async fn check_published(
                     }
                 }
             }
+        }
+        // a check DNS did not answer is tried again soon (at boot the resolver may not be up
+        // yet), not at the next key_check_interval
+        if outcomes
+            .iter()
+            .any(|(_, o)| matches!(o, TestKeyOutcome::DnsError(_)))
+        {
+            due = Some(due.map_or(DNS_RETRY, |d| d.min(DNS_RETRY)));
         }
         // promotions
         let wait = keys.publish_wait.as_secs();

@@ -375,3 +375,17 @@ fn a_second_rotation_retires_the_first_promoted_key_and_the_rule_follows_the_cha
     check(&keys, &gone, 4 * HOUR);
     assert_eq!(signing(&keys), ["new"]);
 }
+
+/// A check DNS did not answer (the resolver not up yet at boot) is tried again within a
+/// minute, not at the next `key_check_interval` an hour away: until then the key-published
+/// metric says 0 and the documented alert fires.
+#[test]
+fn a_check_dns_did_not_answer_is_retried_within_a_minute() {
+    let s = setup("");
+    let keys = load(&s.toml);
+    let failing = MemoryResolver::new();
+    failing.fail("old._domainkey.example.com", dns::DnsError::Timeout);
+    failing.fail("new._domainkey.example.com", dns::DnsError::Timeout);
+    let due = check(&keys, &failing, 0);
+    assert!(due.is_some_and(|d| d <= Duration::from_secs(60)), "{due:?}");
+}
