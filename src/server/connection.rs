@@ -47,7 +47,8 @@ const MAX_RECIPIENTS: usize = 50_000;
 /// have: past it the connection is closed like past [`MAX_RECIPIENTS`], so that recipients
 /// of a megabyte each (no SMTP command line is longer than a few hundred octets, RFC 5321
 /// §4.5.3.1.4) cannot grow the envelope without bound. 50,000 ordinary recipients are ~2 MB
-/// of payload, which the pipeline's one copy holds in ~8 MB (an allocation per address).
+/// of payload, which the pipeline's one copy holds in ~10 MB (an allocation per address;
+/// measured: 20 connections of 10,000 recipients took 37 MB, 99 MB with the second copy).
 const MAX_ENVELOPE_BYTES: usize = 4 << 20;
 
 /// The server's shutdown as a connection sees it.
