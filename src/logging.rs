@@ -34,8 +34,10 @@ pub fn init_cli() {
 /// control characters (CR, LF, ESC, DEL, C1), line and paragraph separators, invisible format
 /// characters and bidi controls (U+202E...) are escaped, invalid UTF-8 bytes shown as
 /// `\xNN`, so mail cannot forge log lines or send terminal sequences. As a log field it is
-/// written with `?` (its `Debug` form): in double quotes, `"` escaped, so that a value with
-/// blanks (`x action="accept"`) cannot pass for fields of its own; past
+/// recorded as a string (`field = Escaped(..).to_string().as_str()`), which the text format
+/// writes in double quotes with `"` escaped and the JSON format as a JSON string, so that a
+/// value with blanks (`x action="accept"`) cannot pass for fields of its own; in a message's
+/// text it is written quoted ([`std::fmt::Debug`]); past
 /// [`LOGGED_VALUE_MAX`] bytes it is cut, with the count of the rest, so that a value sent
 /// once and logged with every message (a 100 KB CONNECT host name, a queue-id macro) cannot
 /// make the log a thousand times what the peer sent.
@@ -110,7 +112,7 @@ fn is_invisible_break(c: char) -> bool {
     matches!(c, '\u{2028}' | '\u{2029}' | '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
 }
 
-/// The quoted form, for log fields (`field = ?Escaped(..)`).
+/// The quoted form, for a value inside a log message's text (`"...: {:?}"`).
 impl std::fmt::Debug for Escaped<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.write(f, true)

@@ -58,7 +58,9 @@ impl MessagePipeline {
         // 2. a header block over the limits is not checked
         if let Some(over) = state.oversize {
             tracing::warn!(
-                queue_id = ?crate::logging::Escaped::str(state.queue_id.as_deref().unwrap_or("-")),
+                queue_id = crate::logging::Escaped::str(state.queue_id.as_deref().unwrap_or("-"))
+                    .to_string()
+                    .as_str(),
                 "message header over the limits ({over}): not checked, answered per server.on_oversize"
             );
             policy::oversize(&app, &over.to_string(), state.forged_left(), &mut d);

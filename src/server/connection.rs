@@ -99,16 +99,28 @@ pub async fn serve_connection<S>(
     match conn.run(shutdown.stop).await {
         Ok(()) => tracing::debug!("milter connection closed"),
         Err(ConnError::Protocol(e)) => {
-            tracing::warn!(client = %conn.client_label(), "closing milter connection: {e}")
+            tracing::warn!(
+                client = conn.client_label().as_str(),
+                "closing milter connection: {e}"
+            )
         }
         Err(ConnError::Io(e)) => {
-            tracing::debug!(client = %conn.client_label(), "milter connection I/O error: {e}")
+            tracing::debug!(
+                client = conn.client_label().as_str(),
+                "milter connection I/O error: {e}"
+            )
         }
         Err(ConnError::Timeout(what)) => {
-            tracing::info!(client = %conn.client_label(), "closing milter connection: {what} timed out")
+            tracing::info!(
+                client = conn.client_label().as_str(),
+                "closing milter connection: {what} timed out"
+            )
         }
         Err(ConnError::Limit(what)) => {
-            tracing::warn!(client = %conn.client_label(), "closing milter connection: {what}")
+            tracing::warn!(
+                client = conn.client_label().as_str(),
+                "closing milter connection: {what}"
+            )
         }
     }
 }
@@ -278,11 +290,11 @@ where
         match w {
             Warning::HeloInsideMessage | Warning::MailInsideMessage | Warning::NoMessage(_) => {
                 tracing::warn!(
-                    client = %self.client_label(),
+                    client = self.client_label().as_str(),
                     "MTA out of step, the message under way is checked as it stands: {w:?}"
                 );
             }
-            _ => tracing::debug!(client = %self.client_label(), "protocol: {w:?}"),
+            _ => tracing::debug!(client = self.client_label().as_str(), "protocol: {w:?}"),
         }
     }
 
@@ -417,8 +429,8 @@ where
             StageReply::Continue => Response::Continue,
             StageReply::Refuse(r) => {
                 tracing::info!(
-                    client = %self.client_label(),
-                    reply = ?Escaped::str(&reply_text(&r)),
+                    client = self.client_label().as_str(),
+                    reply = Escaped::str(&reply_text(&r)).to_string().as_str(),
                     "envelope refused"
                 );
                 Response::ReplyCode(r)
@@ -437,15 +449,15 @@ where
             .map(|v| String::from_utf8_lossy(&v).into_owned())
     }
 
-    /// `"host[ip]"` for logs: the host name (from the MTA, so from the network) escaped and
-    /// the whole quoted, a log field that cannot pass for others.
+    /// `host[ip]` for logs, the host name (from the MTA, so from the network) escaped; logged
+    /// as a string field (`client = label.as_str()`: quoted in the text format).
     fn client_label(&self) -> String {
         let c = self.pipeline.client();
         let label = match c.ip {
             Some(ip) => format!("{}[{ip}]", c.hostname),
             None => c.hostname.clone(),
         };
-        format!("{:?}", Escaped::str(&label))
+        Escaped::str(&label).to_string()
     }
 
     async fn flush(&mut self) -> Result<(), ConnError> {
