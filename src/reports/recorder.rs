@@ -300,7 +300,7 @@ fn lose_at_stop(batch: &mut Vec<Observation>, counters: &mut Counters, why: &str
     }
     tracing::error!(
         records = batch.len(),
-        "reports: records not written at the stop ({why}); they are lost"
+        "reports: records not confirmed written at the stop ({why}); counted lost (a write the store was still doing may yet land)"
     );
     counters.lost += batch.len() as u64;
     batch.clear();

@@ -34,6 +34,9 @@ pub enum StoreError {
     /// The store's worker thread is gone (it panicked or the store was closed).
     #[error("the report store is closed")]
     Closed,
+    /// The SQLite file (or its write-ahead log) was removed or replaced while open.
+    #[error("the report store's file was removed or replaced while open; restart to open it again")]
+    Replaced,
 }
 
 impl From<tokio_postgres::Error> for StoreError {

@@ -78,11 +78,24 @@ impl PostgresBackend {
         slot: &'a mut Option<Client>,
     ) -> Result<&'a mut Client, StoreError> {
         if slot.as_ref().is_none_or(Client::is_closed) {
-            let (client, connection) = self
+            // the driver's connect_timeout covers the TCP connect only: a server that takes
+            // the connection and never finishes the startup (a frozen postmaster) is bounded
+            // here, by the same time
+            let limit = self
                 .config
-                .connect(self.connector.clone())
-                .await
-                .map_err(|e| self.explain(e))?;
+                .get_connect_timeout()
+                .copied()
+                .unwrap_or(std::time::Duration::from_secs(10));
+            let (client, connection) =
+                tokio::time::timeout(limit, self.config.connect(self.connector.clone()))
+                    .await
+                    .map_err(|_| {
+                        StoreError::Postgres(format!(
+                            "the server did not complete the connection within {}s",
+                            limit.as_secs()
+                        ))
+                    })?
+                    .map_err(|e| self.explain(e))?;
             tokio::spawn(async move {
                 // ends when the client is dropped or the server goes away; the next
                 // operation notices and connects again

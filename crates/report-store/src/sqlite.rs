@@ -76,7 +76,7 @@ impl SqliteBackend {
             if tx.is_closed() {
                 return;
             }
-            let _ = tx.send(conn.map_or(Err(StoreError::Closed), |conn| {
+            let _ = tx.send(conn.map_or(Err(StoreError::Replaced), |conn| {
                 run(
                     conn,
                     crate::sql::stream(stmts),
@@ -124,39 +124,31 @@ async fn start_thread(
                     return;
                 }
             };
-            // the file the connection has open; an operator's `rm` or a restore by `mv`
-            // leaves it writing into an inode nothing else reads, so each job first checks
-            // that the path still names it, and follows the path when it does not
-            // (a job fails, the caller keeps its data, while the file at the path cannot be
-            // opened: never a write into the unlinked one)
-            let mut opened = file_identity(&p);
-            let mut usable = true;
+            // the files the connection has open: an operator's `rm`, or a restore by `mv`,
+            // leaves it writing into an inode nothing else reads, and a connection opened on
+            // the new file would pair it with the old file's -wal (SQLite's "How To Corrupt",
+            // §1.4): each job first checks that the paths still name the files open, and
+            // once they do not, no job runs (the callers keep their data, bounded) until a
+            // restart opens the store again
+            let wal = wal_path(&p);
+            let opened = file_identity(&p);
+            let mut opened_wal = file_identity(&wal);
+            let mut replaced = false;
             while let Some(job) = rx.blocking_recv() {
-                let now = file_identity(&p);
-                if now != opened || now.is_none() {
-                    match reconnect(&p, read_only) {
-                        Ok(c) => {
-                            tracing::warn!(
-                                store = %p.display(),
-                                "reports store: the file was removed or replaced; opened the one now at its path{}",
-                                if now.is_none() { " (a new, empty store)" } else { "" }
-                            );
-                            conn = c;
-                            opened = file_identity(&p);
-                            usable = true;
-                        }
-                        Err(e) => {
-                            if usable {
-                                tracing::error!(
-                                    store = %p.display(),
-                                    "reports store: the file was removed or replaced and cannot be opened again: {e}"
-                                );
-                            }
-                            usable = false;
-                        }
+                if !replaced {
+                    let wal_now = file_identity(&wal);
+                    if opened_wal.is_none() {
+                        opened_wal = wal_now;
+                    }
+                    if file_identity(&p) != opened || (opened_wal.is_some() && wal_now != opened_wal) {
+                        replaced = true;
+                        tracing::error!(
+                            store = %p.display(),
+                            "reports store: the database file or its -wal was removed or replaced while it is open; nothing is read or written until a restart opens the file now at the path (to restore a backup: stop serve, remove the -wal and -shm files, put the backup in place, start serve)"
+                        );
                     }
                 }
-                job(usable.then_some(&mut conn));
+                job((!replaced).then_some(&mut conn));
             }
         })
         .map_err(|e| StoreError::Location {
@@ -173,7 +165,7 @@ async fn call_on<T: Send + 'static>(
 ) -> Result<T, StoreError> {
     let (tx, rx) = oneshot::channel();
     let job: Job = Box::new(move |conn| {
-        let _ = tx.send(conn.map_or(Err(StoreError::Closed), f));
+        let _ = tx.send(conn.map_or(Err(StoreError::Replaced), f));
     });
     jobs.send(job).await.map_err(|_| StoreError::Closed)?;
     rx.await.map_err(|_| StoreError::Closed)?
@@ -213,17 +205,11 @@ fn file_identity(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
-/// A new connection to whatever file is at `path` now (the old one was removed or replaced),
-/// the writer's brought to the current schema.
-fn reconnect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
-    let mut conn = connect(path, read_only)?;
-    if !read_only {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        migrate(&mut conn, now)?;
-    }
-    Ok(conn)
+/// The write-ahead log beside the database file at `path`.
+fn wal_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    std::path::PathBuf::from(name)
 }
 
 fn expand(sql: &str) -> String {
@@ -241,7 +227,21 @@ fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     }
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    // switching a new file to WAL takes an exclusive lock and answers SQLITE_BUSY at once,
+    // without the busy handler, while another process creates or migrates the same store
+    // (three `report import` started together): tried again for up to the busy timeout
+    let mut tries = 0;
+    let mode: String = loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 100 =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            other => break other?,
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Location {
             location: format!("sqlite:{}", path.display()),

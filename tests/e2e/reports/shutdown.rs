@@ -195,7 +195,10 @@ async fn records_a_locked_store_does_not_take_at_the_stop_are_counted_lost() {
     drop(lock);
     assert_eq!(code, Some(0), "{}", serve.log_tail(20));
     let log = serve.log_text();
-    assert!(log.contains("records not written at the stop"), "{log}");
+    assert!(
+        log.contains("records not confirmed written at the stop"),
+        "{log}"
+    );
     assert!(log.contains("lost=3"), "{log}");
 }
 

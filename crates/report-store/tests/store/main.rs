@@ -46,6 +46,7 @@ mod opening;
 mod received;
 mod recording;
 mod sending;
+mod unresponsive;
 
 /// A SQLite store file in `dir`.
 fn sqlite_location(dir: &tempfile::TempDir) -> StoreLocation {

@@ -1,13 +1,15 @@
 //! A SQLite store file removed or replaced under a running process (an operator's `rm`, a
-//! restore by `mv backup.db reports.db`): the store follows the path, never writes on into
-//! an unlinked file that nothing else reads.
+//! restore by `mv backup.db reports.db`, a deleted `-wal`): the store neither writes on into
+//! an unlinked file that nothing else reads nor opens the new file beside the old file's
+//! write-ahead log (which would lay the old pages over the restored ones): it refuses every
+//! operation until reopened (a restart).
 
-use report_store::Store;
+use report_store::{Store, StoreError};
 
 use crate::{T0, observation};
 
-fn remove_database(path: &std::path::Path) {
-    for suffix in ["", "-wal", "-shm"] {
+fn remove(path: &std::path::Path, suffixes: &[&str]) {
+    for suffix in suffixes {
         let mut p = path.as_os_str().to_owned();
         p.push(suffix);
         let _ = std::fs::remove_file(p);
@@ -15,7 +17,7 @@ fn remove_database(path: &std::path::Path) {
 }
 
 #[tokio::test]
-async fn a_removed_or_replaced_file_is_followed() {
+async fn a_removed_or_replaced_file_is_refused_until_reopened() {
     let dir = tempfile::tempdir().unwrap();
     let loc = crate::sqlite_location(&dir);
     let path = dir.path().join("reports.db");
@@ -24,39 +26,37 @@ async fn a_removed_or_replaced_file_is_followed() {
         .record(&[observation(T0 + 10, "a.example", "192.0.2.1", true, true)])
         .await
         .unwrap();
-    // removed: the next write makes a new store at the path, schema and all
-    remove_database(&path);
+    // a backup, as `sqlite3 … ".backup"` or VACUUM INTO writes it: one self-contained file
+    let backup = dir.path().join("backup.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
+        .unwrap();
     store
         .record(&[observation(T0 + 20, "a.example", "192.0.2.2", true, true)])
         .await
         .unwrap();
-    assert!(path.exists());
-    let fresh = Store::open(&loc, T0).await.unwrap();
-    assert_eq!(fresh.recorded_messages(T0).await.unwrap(), 1);
-    drop(fresh);
-    // replaced by another store (a restore): the writes go into the one at the path
-    let other = dir.path().join("restored.db");
-    let restored = Store::open(&format!("sqlite:{}", other.display()).parse().unwrap(), T0)
-        .await
-        .unwrap();
-    restored
-        .record(&[observation(T0 + 30, "b.example", "192.0.2.3", true, true)])
-        .await
-        .unwrap();
-    drop(restored);
-    // a backup as `sqlite3 … ".backup"` or VACUUM INTO writes it: one self-contained file
-    let backup = dir.path().join("backup.db");
-    rusqlite::Connection::open(&other)
-        .unwrap()
-        .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
-        .unwrap();
-    remove_database(&path);
+    // restored under the running store: refused, nothing written into either file
     std::fs::rename(&backup, &path).unwrap();
-    store
-        .record(&[observation(T0 + 40, "b.example", "192.0.2.4", true, true)])
-        .await
-        .unwrap();
-    assert_eq!(store.recorded_messages(T0).await.unwrap(), 2);
+    let refused = store
+        .record(&[observation(T0 + 30, "a.example", "192.0.2.3", true, true)])
+        .await;
+    assert!(matches!(refused, Err(StoreError::Replaced)), "{refused:?}");
+    assert!(matches!(
+        store.recorded_messages(T0).await,
+        Err(StoreError::Replaced)
+    ));
+    drop(store);
+    // the restore as docs/reports.md says (stopped, the old -wal and -shm removed): the
+    // backup's one record, intact
+    remove(&path, &["-wal", "-shm"]);
     let reopened = Store::open(&loc, T0).await.unwrap();
-    assert_eq!(reopened.recorded_messages(T0).await.unwrap(), 2);
+    assert_eq!(reopened.recorded_messages(T0).await.unwrap(), 1);
+    assert_eq!(reopened.integrity_check().await.unwrap(), "ok");
+    // removed while open, the -wal alone too: refused
+    remove(&path, &["-wal"]);
+    let refused = reopened
+        .record(&[observation(T0 + 40, "a.example", "192.0.2.4", true, true)])
+        .await;
+    assert!(matches!(refused, Err(StoreError::Replaced)), "{refused:?}");
 }
