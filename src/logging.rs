@@ -1,5 +1,7 @@
 //! Logging setup: tracing to stderr, text or JSON, level from the config or `RUST_LOG`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
@@ -16,10 +18,29 @@ pub fn init(config: &LogConfig) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
-    let _ = match config.format {
+    let installed = match config.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    if installed.is_ok() {
+        // JSON quotes and escapes strings itself: a field's own quotes would be inside them
+        QUOTED_FIELDS.store(config.format == LogFormat::Text, Ordering::Relaxed);
+    }
+}
+
+/// Whether [`Field`]s are written in quotes (the text format; not JSON).
+static QUOTED_FIELDS: AtomicBool = AtomicBool::new(true);
+
+/// A network value as a log field (`field = %Field(Escaped::str(..))`): escaped as
+/// [`Escaped`], and in the text format in double quotes with `"` escaped, so that blanks and
+/// quotes in the value cannot make fields of their own (RFC 5424 §8.2 spirit; a logfmt parser
+/// reads one field); in the JSON format the plain escaped text, which JSON quotes.
+pub struct Field<'a>(pub Escaped<'a>);
+
+impl std::fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.write(f, QUOTED_FIELDS.load(Ordering::Relaxed))
+    }
 }
 
 /// Logging for one-shot CLI commands: warnings and errors only unless `RUST_LOG` says otherwise.
@@ -34,13 +55,13 @@ pub fn init_cli() {
 /// control characters (CR, LF, ESC, DEL, C1), line and paragraph separators, invisible format
 /// characters and bidi controls (U+202E...) are escaped, invalid UTF-8 bytes shown as
 /// `\xNN`, so mail cannot forge log lines or send terminal sequences. As a log field it is
-/// recorded as a string (`field = Escaped(..).to_string().as_str()`), which the text format
-/// writes in double quotes with `"` escaped and the JSON format as a JSON string, so that a
-/// value with blanks (`x action="accept"`) cannot pass for fields of its own; in a message's
-/// text it is written quoted ([`std::fmt::Debug`]); past
+/// written as a [`Field`]: in double quotes with `"` escaped in the text format, a plain JSON
+/// string in the JSON format, so that a value with blanks (`x action="accept"`) cannot pass
+/// for fields of its own; in a message's text it is written quoted ([`std::fmt::Debug`]); past
 /// [`LOGGED_VALUE_MAX`] bytes it is cut, with the count of the rest, so that a value sent
 /// once and logged with every message (a 100 KB CONNECT host name, a queue-id macro) cannot
 /// make the log a thousand times what the peer sent.
+#[derive(Clone, Copy)]
 pub struct Escaped<'a>(pub &'a [u8]);
 
 /// The most bytes of one network value a log line shows: above any host name, address or

@@ -292,7 +292,7 @@ impl MessagePipeline {
                 Some(login) if !signing.is_empty() && !rule.allows(login, signing.author()) => {
                     tracing::warn!(
                         queue_id = current.state.queue_id.as_deref().unwrap_or("-"),
-                        login = crate::logging::Escaped::str(login).to_string().as_str(),
+                        login = %crate::logging::Field(crate::logging::Escaped::str(login)),
                         "not signed: outbound.authenticated_from = \"login-domain\" and the From domain {} is not the login's domain",
                         signing.author()
                     );

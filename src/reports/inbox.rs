@@ -200,7 +200,7 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
     if let Some(why) = capture.abandoned {
         capture.inbox.unread.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
-            queue_id = qid.to_string().as_str(),
+            queue_id = %crate::logging::Field(qid),
             "reports inbox: message not read ({why}); delivered untouched"
         );
         d.summary.push_str(" reports=unread");
@@ -208,7 +208,7 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
     }
     if d.verdict != Verdict::Accept {
         tracing::info!(
-            queue_id = qid.to_string().as_str(),
+            queue_id = %crate::logging::Field(qid),
             action = d.action(),
             "reports inbox: message not accepted, not read"
         );
@@ -216,7 +216,7 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
     }
     let Some(memory) = capture.held else {
         tracing::info!(
-            queue_id = qid.to_string().as_str(),
+            queue_id = %crate::logging::Field(qid),
             "reports inbox: empty message, not read"
         );
         return;
@@ -225,8 +225,8 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
     let authenticated = sent.verified_domain().is_some();
     if cfg.authenticated_only && !authenticated {
         tracing::info!(
-            queue_id = qid.to_string().as_str(),
-            sent = Escaped::str(&sent.describe()).to_string().as_str(),
+            queue_id = %crate::logging::Field(qid),
+            sent = %crate::logging::Field(Escaped::str(&sent.describe())),
             "reports inbox: the message did not pass DMARC for its From domain; not read (reports.inbox.authenticated_only), delivered"
         );
         d.summary.push_str(" reports=unauthenticated");
@@ -263,7 +263,7 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
     if capture.inbox.tx.try_send(job).is_err() {
         capture.inbox.unread.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
-            queue_id = qid.to_string().as_str(),
+            queue_id = %crate::logging::Field(qid),
             "reports inbox: the queue is full; message delivered unread"
         );
         d.summary.push_str(" reports=unread");
@@ -273,12 +273,12 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
         d.summary.push_str(" reports=queued");
         if cfg.action == InboxAction::Discard && !authenticated {
             tracing::info!(
-                queue_id = qid.to_string().as_str(),
+                queue_id = %crate::logging::Field(qid),
                 "reports inbox: the message did not pass DMARC for its From domain; delivered, not discarded, so that the evidence of a forged report is kept"
             );
         } else if cfg.action == InboxAction::Discard {
             tracing::info!(
-                queue_id = qid.to_string().as_str(),
+                queue_id = %crate::logging::Field(qid),
                 "reports inbox: not every recipient is a report address (or the message is quarantined); delivered"
             );
         }
@@ -288,7 +288,7 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
         Ok(Ok(Ok(outcome))) if outcome.complete() => {
             d.verdict = Verdict::Discard;
             d.summary.push_str(" reports=stored");
-            tracing::info!(queue_id = qid.to_string().as_str(), reports = %outcome.summary(), "reports inbox: reports stored; message discarded");
+            tracing::info!(queue_id = %crate::logging::Field(qid), reports = %outcome.summary(), "reports inbox: reports stored; message discarded");
             return;
         }
         Ok(Ok(Ok(outcome))) if outcome.other_part.is_some() => format!(
@@ -313,7 +313,7 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
     };
     d.summary.push_str(" reports=delivered");
     tracing::warn!(
-        queue_id = qid.to_string().as_str(),
+        queue_id = %crate::logging::Field(qid),
         "reports inbox: message delivered, not discarded: {}",
         Escaped::str(&why_delivered)
     );
@@ -433,7 +433,7 @@ async fn handle(
         }
         Err(e) => {
             tracing::error!(
-                input = Escaped::str(&input).to_string().as_str(),
+                input = %crate::logging::Field(Escaped::str(&input)),
                 "reports inbox: reading failed: {e}"
             );
             if let Some(r) = reply {
@@ -449,7 +449,7 @@ async fn handle(
         }
         Err(e) => {
             tracing::error!(
-                input = Escaped::str(&input).to_string().as_str(),
+                input = %crate::logging::Field(Escaped::str(&input)),
                 "reports inbox: cannot store: {e}"
             );
             Vec::new()
@@ -470,12 +470,12 @@ fn log_outcome(o: &Outcome, sent: &Provenance) {
     let sent = sent.describe();
     for s in o.stored.iter().chain(&o.duplicates) {
         tracing::info!(
-            input = input.to_string().as_str(),
-            sent = Escaped::str(&sent).to_string().as_str(),
-            part = Escaped::str(&s.part).to_string().as_str(),
-            org_name = Escaped::str(&s.org_name).to_string().as_str(),
-            report_id = Escaped::str(&s.report_id).to_string().as_str(),
-            policy_domain = Escaped::str(&s.policy_domain).to_string().as_str(),
+            input = %crate::logging::Field(input),
+            sent = %crate::logging::Field(Escaped::str(&sent)),
+            part = %crate::logging::Field(Escaped::str(&s.part)),
+            org_name = %crate::logging::Field(Escaped::str(&s.org_name)),
+            report_id = %crate::logging::Field(Escaped::str(&s.report_id)),
+            policy_domain = %crate::logging::Field(Escaped::str(&s.policy_domain)),
             records = s.records,
             messages = s.messages,
             new = o.stored.contains(s),
@@ -483,27 +483,27 @@ fn log_outcome(o: &Outcome, sent: &Provenance) {
         );
         if s.id_reused {
             tracing::warn!(
-                input = input.to_string().as_str(),
-                org_name = Escaped::str(&s.org_name).to_string().as_str(),
-                report_id = Escaped::str(&s.report_id).to_string().as_str(),
+                input = %crate::logging::Field(input),
+                org_name = %crate::logging::Field(Escaped::str(&s.org_name)),
+                report_id = %crate::logging::Field(Escaped::str(&s.report_id)),
                 "reports inbox: a report with this Report-ID but other contents was stored before; both are kept (one of them may be forged)"
             );
         }
     }
     for s in &o.not_ours {
         tracing::info!(
-            input = input.to_string().as_str(),
-            part = Escaped::str(&s.part).to_string().as_str(),
-            org_name = Escaped::str(&s.org_name).to_string().as_str(),
-            report_id = Escaped::str(&s.report_id).to_string().as_str(),
-            policy_domain = Escaped::str(&s.policy_domain).to_string().as_str(),
+            input = %crate::logging::Field(input),
+            part = %crate::logging::Field(Escaped::str(&s.part)),
+            org_name = %crate::logging::Field(Escaped::str(&s.org_name)),
+            report_id = %crate::logging::Field(Escaped::str(&s.report_id)),
+            policy_domain = %crate::logging::Field(Escaped::str(&s.policy_domain)),
             "reports inbox: report about a domain reports.inbox.domains does not list; not stored"
         );
     }
     for u in &o.unreadable {
         tracing::warn!(
-            input = input.to_string().as_str(),
-            part = Escaped::str(&u.part).to_string().as_str(),
+            input = %crate::logging::Field(input),
+            part = %crate::logging::Field(Escaped::str(&u.part)),
             "reports inbox: cannot read a report: {:?}",
             Escaped::str(&u.error)
         );

@@ -100,25 +100,25 @@ pub async fn serve_connection<S>(
         Ok(()) => tracing::debug!("milter connection closed"),
         Err(ConnError::Protocol(e)) => {
             tracing::warn!(
-                client = conn.client_label().as_str(),
+                client = %crate::logging::Field(Escaped::str(&conn.client_label())),
                 "closing milter connection: {e}"
             )
         }
         Err(ConnError::Io(e)) => {
             tracing::debug!(
-                client = conn.client_label().as_str(),
+                client = %crate::logging::Field(Escaped::str(&conn.client_label())),
                 "milter connection I/O error: {e}"
             )
         }
         Err(ConnError::Timeout(what)) => {
             tracing::info!(
-                client = conn.client_label().as_str(),
+                client = %crate::logging::Field(Escaped::str(&conn.client_label())),
                 "closing milter connection: {what} timed out"
             )
         }
         Err(ConnError::Limit(what)) => {
             tracing::warn!(
-                client = conn.client_label().as_str(),
+                client = %crate::logging::Field(Escaped::str(&conn.client_label())),
                 "closing milter connection: {what}"
             )
         }
@@ -290,11 +290,13 @@ where
         match w {
             Warning::HeloInsideMessage | Warning::MailInsideMessage | Warning::NoMessage(_) => {
                 tracing::warn!(
-                    client = self.client_label().as_str(),
+                    client = %crate::logging::Field(Escaped::str(&self.client_label())),
                     "MTA out of step, the message under way is checked as it stands: {w:?}"
                 );
             }
-            _ => tracing::debug!(client = self.client_label().as_str(), "protocol: {w:?}"),
+            _ => {
+                tracing::debug!(client = %crate::logging::Field(Escaped::str(&self.client_label())), "protocol: {w:?}")
+            }
         }
     }
 
@@ -429,8 +431,8 @@ where
             StageReply::Continue => Response::Continue,
             StageReply::Refuse(r) => {
                 tracing::info!(
-                    client = self.client_label().as_str(),
-                    reply = Escaped::str(&reply_text(&r)).to_string().as_str(),
+                    client = %crate::logging::Field(Escaped::str(&self.client_label())),
+                    reply = %crate::logging::Field(Escaped::str(&reply_text(&r))),
                     "envelope refused"
                 );
                 Response::ReplyCode(r)
@@ -449,15 +451,14 @@ where
             .map(|v| String::from_utf8_lossy(&v).into_owned())
     }
 
-    /// `host[ip]` for logs, the host name (from the MTA, so from the network) escaped; logged
-    /// as a string field (`client = label.as_str()`: quoted in the text format).
+    /// `host[ip]` for logs, the host name as the MTA sent it (from the network): log it as
+    /// `client = %Field(Escaped::str(&label))`.
     fn client_label(&self) -> String {
         let c = self.pipeline.client();
-        let label = match c.ip {
+        match c.ip {
             Some(ip) => format!("{}[{ip}]", c.hostname),
             None => c.hostname.clone(),
-        };
-        Escaped::str(&label).to_string()
+        }
     }
 
     async fn flush(&mut self) -> Result<(), ConnError> {

@@ -92,7 +92,7 @@ where
                     )
                 };
                 tracing::warn!(
-                    queue_id = Escaped::str(&queue_id).to_string().as_str(),
+                    queue_id = %crate::logging::Field(Escaped::str(&queue_id)),
                     "end-of-message {why}; answering per policy.on_error"
                 );
                 Arc::new(self.pipeline.fallback_decision(fallback_deletions, &why))
@@ -116,12 +116,12 @@ where
             && !options.allows(Actions::ADDHDRS);
         if unmarkable {
             tracing::error!(
-                queue_id = Escaped::str(&queue_id).to_string().as_str(),
+                queue_id = %crate::logging::Field(Escaped::str(&queue_id)),
                 "the MTA allows neither quarantine (SMFIF_QUARANTINE) nor adding dmarc.quarantine_header (SMFIF_ADDHDRS): message tempfailed"
             );
         } else if decision.quarantine.is_some() && matches!(hold, Hold::Header(_)) {
             tracing::warn!(
-                queue_id = Escaped::str(&queue_id).to_string().as_str(),
+                queue_id = %crate::logging::Field(Escaped::str(&queue_id)),
                 "the MTA does not allow quarantine (SMFIF_QUARANTINE): dmarc.quarantine_header added instead"
             );
         }
@@ -136,7 +136,7 @@ where
             .any(|r| self.session.check(r).and_then(|()| r.validate()).is_err());
         if drop_rcpt_changes {
             tracing::warn!(
-                queue_id = Escaped::str(&queue_id).to_string().as_str(),
+                queue_id = %crate::logging::Field(Escaped::str(&queue_id)),
                 "recipient changes not sent: the MTA does not allow all of them (SMFIF_ADDRCPT, SMFIF_DELRCPT)"
             );
         }
@@ -161,20 +161,20 @@ where
             let fields = decision.results.as_deref().map(|r| r.log_fields());
             let fields = fields.unwrap_or_default();
             tracing::info!(
-                queue_id = Escaped::str(&queue_id).to_string().as_str(),
-                client = client.as_str(),
-                results = Escaped::str(&decision.summary).to_string().as_str(),
+                queue_id = %crate::logging::Field(Escaped::str(&queue_id)),
+                client = %crate::logging::Field(Escaped::str(&client)),
+                results = %crate::logging::Field(Escaped::str(&decision.summary)),
                 spf = fields.spf,
                 dkim = %fields.dkim,
                 dmarc = fields.dmarc,
-                from_domain = Escaped::str(&fields.from_domain).to_string().as_str(),
+                from_domain = %crate::logging::Field(Escaped::str(&fields.from_domain)),
                 iprev = fields.iprev,
                 action,
-                reply = Escaped::str(&if tempfailed {
+                reply = %crate::logging::Field(Escaped::str(&if tempfailed {
                     String::new()
                 } else {
                     decision.verdict.reply_text().unwrap_or_default()
-                }).to_string().as_str(),
+                })),
                 elapsed_ms = timing.end_of_message.as_millis() as u64,
                 "message"
             );
@@ -197,7 +197,7 @@ where
             } else if is_final && forged_kept && matches!(r, Response::Continue | Response::Accept)
             {
                 tracing::error!(
-                    queue_id = Escaped::str(&queue_id).to_string().as_str(),
+                    queue_id = %crate::logging::Field(Escaped::str(&queue_id)),
                     "forged Authentication-Results could not be removed (the MTA does not allow header changes): message tempfailed"
                 );
                 Response::Tempfail
@@ -210,7 +210,7 @@ where
                 }
                 forged_kept |= matches!(r, Response::ChgHeader { .. });
                 tracing::warn!(
-                    queue_id = Escaped::str(&queue_id).to_string().as_str(),
+                    queue_id = %crate::logging::Field(Escaped::str(&queue_id)),
                     "modification not sent: {e}"
                 );
             }
