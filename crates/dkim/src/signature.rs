@@ -312,7 +312,11 @@ fn parse_tags(tags: &[Tag<'_>], kind: SignatureKind) -> Result<Signature, Reason
         let at = i
             .rfind('@')
             .ok_or_else(|| Reason::SignatureSyntax("i= has no '@'".into()))?;
-        let idom = comparable_domain(i.get(at + 1..).unwrap_or(""));
+        let idom = i.get(at + 1..).unwrap_or("");
+        // the domain of i= is a domain as d= is (RFC 6376 §3.5; U-labels, RFC 8616 §5)
+        let idom = crate::tag_values::parse_domain(idom.as_bytes())
+            .map(|d| comparable_domain(&d))
+            .ok_or_else(|| Reason::SignatureSyntax("bad i= domain".into()))?;
         let dl = comparable_domain(&domain);
         if !(idom == dl || idom.ends_with(&format!(".{dl}"))) {
             return Err(Reason::IdentityMismatch);

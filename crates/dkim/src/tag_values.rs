@@ -87,15 +87,20 @@ pub(crate) fn parse_domain(v: &[u8]) -> Option<String> {
         return None;
     }
     let ok = s.split('.').all(|label| {
-        !label.is_empty()
-            && label
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        if label.is_ascii() {
+            return !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        }
+        // 8-bit only as a U-label with an A-label form (RFC 8616 §5, RFC 5891 §4; combining
+        // marks such as a virama are PVALID, RFC 5892), one label each (a fullwidth dot that
+        // IDNA maps to a separator is not a label of its own here): any other name would
+        // be looked up as raw bytes, a name beside the A-label one
+        dns::name::to_ascii(label.as_bytes())
+            .is_ok_and(|a| !a.contains('.') && dns::name::is_host_like(&a))
     });
-    // 8-bit only as U-labels with an A-label form (RFC 8616 §5, RFC 5891 §4): any other
-    // name would be looked up as raw bytes, a name beside the A-label one
-    let idn = s.is_ascii() || dns::name::to_ascii(s.as_bytes()).is_ok();
-    (ok && idn).then(|| s.to_string())
+    ok.then(|| s.to_string())
 }
 
 /// A domain as compared with another: A-labels, lowercase (RFC 8616 §5 allows U-labels or

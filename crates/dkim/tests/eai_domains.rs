@@ -132,3 +132,40 @@ fn a_name_without_an_a_label_form_is_refused() {
     // and the DNS crate never sends a raw 8-bit name
     assert!(dns::normalize_name("aא._domainkey.bücher.example").is_err());
 }
+
+/// U-labels with combining marks are ordinary IDNs (RFC 5892: the virama U+094D is PVALID,
+/// ZWJ allowed after it): `d=हिन्दी.example` and `d=क्‍ष.example` are read (they were refused
+/// as syntax errors, failing DMARC for legitimate IDN senders), while an `i=` whose domain has
+/// no A-label form, or a fullwidth dot that IDNA would map to a label separator, is refused as
+/// `d=` is.
+#[test]
+fn idns_with_combining_marks_are_read_and_unconvertible_identities_refused() {
+    for d in ["हिन्दी.example", "क्\u{200d}ष.example"] {
+        let tags = format!("v=1; a=ed25519-sha256; d={d}; s=s; h=from; bh=AA==; b=AA==");
+        let sig = Signature::parse(tags.as_bytes());
+        assert!(sig.is_ok(), "d={d}: {sig:?}");
+    }
+    assert_eq!(
+        Signature::parse(
+            "v=1; a=ed25519-sha256; d=हिन्दी.example; s=s; h=from; bh=AA==; b=AA==".as_bytes()
+        )
+        .unwrap()
+        .key_name(),
+        "s._domainkey.xn--j2bd4cyah0f.example"
+    );
+    for (d, i) in [
+        ("victim.example", "@aא.victim.example"),
+        ("victim.example", "jürgen@aא.victim.example"),
+        ("victim.example", "@victim\u{ff0e}example"),
+        ("victim\u{ff0e}example", "@victim.example"),
+    ] {
+        let tags = format!("v=1; a=ed25519-sha256; d={d}; i={i}; s=s; h=from; bh=AA==; b=AA==");
+        assert!(
+            matches!(
+                Signature::parse(tags.as_bytes()).map_err(|e| e.reason),
+                Err(dkim::Reason::SignatureSyntax(_))
+            ),
+            "d={d} i={i}"
+        );
+    }
+}
