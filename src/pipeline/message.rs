@@ -260,9 +260,12 @@ impl MessageState {
                 r.method == "dmarc"
                     && r.result == "fail"
                     && r.properties.iter().any(|p| {
+                        // the domain (or an address's) as A-labels, however it was written
+                        let value = p.value.rsplit_once('@').map_or(p.value.as_str(), |(_, d)| d);
                         p.ptype == "header"
                             && p.name == "from"
-                            && p.value.trim_end_matches('.').eq_ignore_ascii_case(author)
+                            && dns::name::to_ascii(value.as_bytes())
+                                .is_ok_and(|d| d.eq_ignore_ascii_case(author))
                     })
             })
     }
@@ -314,6 +317,30 @@ mod tests {
                 .iter()
                 .all(|h| !h.value.starts_with(b" mx.example"))
         );
+    }
+
+    /// Our site's `dmarc=fail` names the From domain however a verifier spelled it: U-labels
+    /// (OpenDMARC writes `header.from=bücher.example` raw), upper case, a final dot, or an
+    /// address; the author is compared as A-labels (a redirected forgery of an IDN domain was
+    /// signed).
+    #[test]
+    fn our_dmarc_failure_is_found_in_any_spelling_of_the_domain() {
+        let r = rules();
+        for from in [
+            "xn--bcher-kva.example",
+            "bücher.example",
+            "BÜCHER.example.",
+            "ceo@xn--bcher-kva.example",
+        ] {
+            let mut m = MessageState::without_envelope();
+            let value = format!(" mx.example; dmarc=fail header.from={from}");
+            m.add_header(b"Authentication-Results", value.as_bytes(), &r);
+            assert!(
+                m.carries_our_dmarc_failure(&["mx.example"], "xn--bcher-kva.example"),
+                "{from}"
+            );
+            assert!(!m.carries_our_dmarc_failure(&["mx.example"], "bucher.example"), "{from}");
+        }
     }
 
     /// A flood of forged Authentication-Results past the limits: at most `max_fields` are
