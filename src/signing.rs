@@ -202,90 +202,50 @@ impl SigningKeys {
         found
     }
 
-    /// The keys a rule's names stand for (docs/dkim.md, Key rotation step 4): a key with
-    /// `state = "retired"` stands for the active keys of its domain and key type, so a rule
-    /// written for the old key signs with the one that replaced it, with or without
-    /// `dkim.state_file`; a retired key nothing active replaces stays itself (a rotation in the
-    /// state file may still stand in for it).
+    /// The keys a rule names, as named: a rule signs with exactly the keys it lists (a retired
+    /// one only through the key a rotation promoted in its place, which the rotation board
+    /// follows), never with other keys of the domain (two active keys may serve two purposes).
     fn rule_keys(&self, names: &[String]) -> Vec<&LoadedKey> {
-        let mut out = Vec::new();
-        for key in names
+        names
             .iter()
             .filter_map(|n| self.keys.iter().find(|k| &k.id == n))
-        {
-            let replacements = self.active_replacements(key);
-            if replacements.is_empty() {
-                out.push(key);
-            } else {
-                out.extend(replacements);
-            }
-        }
-        out
-    }
-
-    /// For a `retired` key: the active keys of its domain and key type, in configuration order.
-    fn active_replacements(&self, key: &LoadedKey) -> Vec<&LoadedKey> {
-        if key.state != KeyState::Retired {
-            return Vec::new();
-        }
-        let kind = key.signer.key().key_type();
-        self.keys
-            .iter()
-            .filter(|o| {
-                o.state == KeyState::Active
-                    && o.domain == key.domain
-                    && o.signer.key().key_type() == kind
-            })
             .collect()
     }
 
     /// What `config check`, a start and a reload warn of in `[[dkim.signing]]` rules: a
-    /// retired key that no active or next key of its domain and type replaces (it never
-    /// signs), and above all a rule that names an RSA key but is left with none (RFC 8463 §1:
-    /// many verifiers, Gmail and Microsoft among them, do not verify Ed25519 signatures).
+    /// retired key named in a rule (it signs only through the key a rotation promoted in its
+    /// place, while `dkim.state_file` remembers it: name that key in the rule), and above all a
+    /// rule that names an RSA key but has no other RSA key (RFC 8463 §1: many verifiers, Gmail
+    /// and Microsoft among them, do not verify Ed25519 signatures).
     pub fn rule_warnings(&self) -> Vec<String> {
         let is_rsa = |k: &LoadedKey| k.signer.key().key_type() == crypto::KeyType::Rsa;
         let mut warnings = Vec::new();
         for (i, (pattern, names)) in self.rules.iter().enumerate() {
-            let named: Vec<&LoadedKey> = names
+            let named = self.rule_keys(names);
+            let retired: Vec<&str> = named
                 .iter()
-                .filter_map(|n| self.keys.iter().find(|k| &k.id == n))
-                .collect();
-            let stranded: Vec<&str> = named
-                .iter()
-                .filter(|k| k.state == KeyState::Retired && !self.has_successor(k))
+                .filter(|k| k.state == KeyState::Retired)
                 .map(|k| k.id.as_str())
                 .collect();
-            if stranded.is_empty() {
+            if retired.is_empty() {
                 continue;
             }
-            let still_rsa = self
-                .rule_keys(names)
+            let rsa_left = named
                 .iter()
                 .any(|k| k.state != KeyState::Retired && is_rsa(k));
-            if named.iter().any(|k| is_rsa(k)) && !still_rsa {
+            if named.iter().any(|k| is_rsa(k)) && !rsa_left {
                 warnings.push(format!(
-                    "dkim.signing[{i}] (from = {pattern:?}) names RSA keys but none of them signs: {} retired and no active or next RSA key of the domain replaces it; Gmail and Microsoft do not verify Ed25519, so their DKIM checks fail: name the new key in the rule (or make it active)",
-                    stranded.join(", ")
+                    "dkim.signing[{i}] (from = {pattern:?}) names RSA keys but none of them signs by itself: {} retired; only a rotation recorded in dkim.state_file stands in for it, else the rule signs with Ed25519 alone, which Gmail and Microsoft do not verify: name the new RSA key in the rule",
+                    retired.join(", ")
                 ));
             } else {
                 warnings.push(format!(
-                    "dkim.signing[{i}] (from = {pattern:?}): {} retired and no active or next key of the same domain and type replaces it, so it never signs: name the new key in the rule",
-                    stranded.join(", ")
+                    "dkim.signing[{i}] (from = {pattern:?}): {} retired; it signs only through a rotation recorded in dkim.state_file: name the key that replaced it in the rule",
+                    retired.join(", ")
                 ));
             }
         }
         warnings
-    }
-
-    /// Whether an active or next key of a retired key's domain and type can take its place.
-    fn has_successor(&self, key: &LoadedKey) -> bool {
-        let kind = key.signer.key().key_type();
-        self.keys.iter().any(|o| {
-            o.state != KeyState::Retired
-                && o.domain == key.domain
-                && o.signer.key().key_type() == kind
-        })
     }
 
     /// The key with this fingerprint.

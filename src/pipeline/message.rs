@@ -261,7 +261,10 @@ impl MessageState {
                     && r.result == "fail"
                     && r.properties.iter().any(|p| {
                         // the domain (or an address's) as A-labels, however it was written
-                        let value = p.value.rsplit_once('@').map_or(p.value.as_str(), |(_, d)| d);
+                        let value = p
+                            .value
+                            .rsplit_once('@')
+                            .map_or(p.value.as_str(), |(_, d)| d);
                         p.ptype == "header"
                             && p.name == "from"
                             && dns::name::to_ascii(value.as_bytes())
@@ -339,7 +342,10 @@ mod tests {
                 m.carries_our_dmarc_failure(&["mx.example"], "xn--bcher-kva.example"),
                 "{from}"
             );
-            assert!(!m.carries_our_dmarc_failure(&["mx.example"], "bucher.example"), "{from}");
+            assert!(
+                !m.carries_our_dmarc_failure(&["mx.example"], "bucher.example"),
+                "{from}"
+            );
         }
     }
 

@@ -371,6 +371,23 @@ pub async fn check_published(
                         status.dns = DnsStatus::Published { since: now };
                     }
                 }
+                // a record one major verifier refuses (dkimpy: `k=RSA`; OpenDKIM: a bare
+                // PKCS#1 `p=`) while the others verify: an active key keeps signing, loudly
+                // (withdrawn, its mail would be unsigned everywhere); a next key is not promoted
+                TestKeyOutcome::Unusable { testing, reason }
+                    if k.state == KeyState::Active
+                        && matches!(
+                            reason,
+                            dkim::Reason::KeyTypeCase(_) | dkim::Reason::RsaKeyNotSpki
+                        ) =>
+                {
+                    tracing::warn!(key = %name, problem = %reason, "DKIM key record is refused by a major verifier (the others verify it): the key keeps signing; fix the record");
+                    if !matches!(status.dns, DnsStatus::Published { .. }) {
+                        tracing::info!(key = %name, testing, "DKIM key is published in DNS");
+                        status.dns = DnsStatus::Published { since: now };
+                    }
+                    status.unanswered_since = None;
+                }
                 TestKeyOutcome::DnsError(e) => {
                     tracing::warn!(key = %name, "could not check the DKIM key in DNS (status unchanged; the time until DNS answers again does not count towards dkim.publish_wait): {e}");
                     if matches!(status.dns, DnsStatus::Published { .. }) {
@@ -447,7 +464,15 @@ pub async fn check_published(
                     let promoted = map
                         .get(&o.fingerprint)
                         .is_some_and(|s| s.promoted_at.is_some());
-                    (o.state == KeyState::Active || (o.state == KeyState::Next && promoted))
+                    // and a key milter.toml already calls retired that no rotation replaced
+                    // yet (retired at once, a compromised key): rules naming it follow this one
+                    let unreplaced_retired = o.state == KeyState::Retired
+                        && map
+                            .get(&o.fingerprint)
+                            .is_none_or(|s| s.retired_by.is_none());
+                    (o.state == KeyState::Active
+                        || (o.state == KeyState::Next && promoted)
+                        || unreplaced_retired)
                         && o.domain == k.domain
                         && o.signer.key().key_type() == kt
                         && o.fingerprint != k.fingerprint

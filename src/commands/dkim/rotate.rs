@@ -146,10 +146,7 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
         "for a week".to_string()
     };
     outln!(
-        "4. Afterwards set the old key's state to \"retired\" and this one's to \"active\"; keep the old record published {keep}, then revoke it (v=DKIM1; p=)."
-    )?;
-    outln!(
-        "   A [[dkim.signing]] rule that names a retired key signs with the active {kind} key(s) of {domain} instead; put \"{}\" in the rule in place of the old name to make that plain.",
+        "4. Afterwards set the old key's state to \"retired\" and this one's to \"active\", and in every [[dkim.signing]] rule that names the old key put \"{}\" in its place (a rule signs only with the keys it names; a retired one only through the rotation dkim.state_file remembers); keep the old record published {keep}, then revoke it (v=DKIM1; p=).",
         dkim::key_name(&selector, &domain)
     )?;
     Ok(ExitCode::SUCCESS)

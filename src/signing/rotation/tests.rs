@@ -389,3 +389,24 @@ fn a_check_dns_did_not_answer_is_retried_within_a_minute() {
     let due = check(&keys, &failing, 0);
     assert!(due.is_some_and(|d| d <= Duration::from_secs(60)), "{due:?}");
 }
+
+/// An active key whose record only one major verifier refuses (`k=ED25519`: dkimpy; OpenDKIM
+/// verifies) keeps signing, warned: withdrawn, its mail would be unsigned everywhere. A next
+/// key with such a record is not promoted.
+#[test]
+fn an_active_key_one_verifier_refuses_keeps_signing() {
+    let s = setup("");
+    let keys = load(&s.toml);
+    let dns = MemoryResolver::new();
+    dns.add_txt(
+        "old._domainkey.example.com",
+        &s.old_record.replace("k=ed25519", "k=ED25519"),
+    );
+    dns.add_txt(
+        "new._domainkey.example.com",
+        &s.new_record.replace("k=ed25519", "k=ED25519"),
+    );
+    check(&keys, &dns, 0);
+    check(&keys, &dns, 2 * HOUR);
+    assert_eq!(signing(&keys), ["old"]);
+}
