@@ -90,9 +90,21 @@ impl Provenance {
         }
     }
 
-    /// How much it vouches for the report: a copy arriving with more replaces what was
-    /// stored (the same report sent forged first, then by its reporter, is shown as the
-    /// reporter's), never one with less.
+    /// Whether a copy of a stored report arriving as `self` replaces the `stored`
+    /// provenance: a stronger one does (the same report sent forged first, then by its
+    /// reporter, is shown as the reporter's), never a weaker; an import replaces only an
+    /// unknown one, since the operator re-importing a mailbox must not erase the
+    /// "unverified" mark of a report mailed forged (RFC 9990 §8.2).
+    pub fn replaces(&self, stored: &Provenance) -> bool {
+        match (self, stored) {
+            (Provenance::Imported, Provenance::Unknown) => true,
+            (Provenance::Imported, _) => false,
+            _ => self.strength() > stored.strength(),
+        }
+    }
+
+    /// How much it vouches for the report (RFC 9990 §3.5.2: a DMARC pass most; see
+    /// [`Provenance::replaces`]).
     pub fn strength(&self) -> u8 {
         match self {
             Provenance::Unknown => 0,

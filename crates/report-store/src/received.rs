@@ -277,7 +277,7 @@ impl Store {
             return Ok(());
         };
         let stored = Provenance::from_columns(row.opt_text(0)?, row.opt_text(1)?);
-        if provenance.strength() <= stored.strength() {
+        if !provenance.replaces(&stored) {
             return Ok(());
         }
         let (domain, dmarc) = provenance.columns();

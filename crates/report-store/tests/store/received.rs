@@ -152,7 +152,39 @@ async fn who_sent_a_report_is_kept_and_only_strengthened(loc: &StoreLocation) {
     assert_eq!(senders(&store, &domain).await.0, vec![reporter.clone()]);
 }
 
+/// RFC 9990 §8.2: an operator importing a mailbox vouches only for reports whose sender is
+/// not known; a report mailed unverified stays unverified when imported again (the import
+/// would otherwise erase the mark), and an unknown one becomes imported.
+async fn an_import_does_not_replace_a_mailed_provenance(loc: &StoreLocation) {
+    let store = Store::open(loc, T0).await.unwrap();
+    let now = T0 + DAY + 3600;
+    let real = sample_report();
+    let domain = real.policy.domain_key();
+    let forged = Provenance::Mail {
+        from_domain: Some("evil.example".into()),
+        dmarc: CarrierDmarc::None,
+    };
+    store
+        .insert_received_report_from(real.clone().into(), None, &forged, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .insert_received_report(real.clone().into(), None, now)
+            .await
+            .unwrap(),
+        ReceivedInsert::Duplicate
+    );
+    assert_eq!(
+        senders(&store, &domain).await,
+        (vec![forged.clone()], vec![forged.clone()])
+    );
+}
+
 on_both_backends! {
+    an_import_does_not_replace_a_mailed_provenance =>
+        sqlite_an_import_does_not_replace_a_mailed_provenance,
+        postgres_an_import_does_not_replace_a_mailed_provenance;
     who_sent_a_report_is_kept_and_only_strengthened =>
         sqlite_who_sent_a_report_is_kept_and_only_strengthened,
         postgres_who_sent_a_report_is_kept_and_only_strengthened;
