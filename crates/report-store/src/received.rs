@@ -219,16 +219,18 @@ impl Store {
             let key = match stored.first() {
                 None => m.report_id.clone(),
                 Some(row) => {
-                    // rows stored before version 3 have no digest: the same id and domain
-                    // count as the same report, as they did then
-                    let same = match row.opt_text(0)? {
-                        Some(d) => d == digest,
-                        None => row.text(1)? == domain,
-                    };
-                    if same {
-                        self.strengthen_provenance(&m.org_name, &m.report_id, provenance)
-                            .await?;
-                        return Ok(ReceivedInsert::Duplicate);
+                    match row.opt_text(0)? {
+                        Some(d) if d == digest => {
+                            self.strengthen_provenance(&m.org_name, &m.report_id, provenance)
+                                .await?;
+                            return Ok(ReceivedInsert::Duplicate);
+                        }
+                        // rows stored before version 3 have no digest: the same id and
+                        // domain count as the same report, as they did then; but its
+                        // contents are not known to be the newcomer's, so the newcomer's
+                        // provenance does not vouch for it (RFC 9990 §8.2)
+                        None if row.text(1)? == domain => return Ok(ReceivedInsert::Duplicate),
+                        _ => {}
                     }
                     format!("{}~{}", m.report_id, digest.get(..32).unwrap_or(&digest))
                 }

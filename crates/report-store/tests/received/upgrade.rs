@@ -126,3 +126,52 @@ async fn version_1_received_reports_are_filled_in_by_the_upgrade() {
         assert!(b.sources.iter().any(|s| s.spf_pass > 0 && s.dkim_pass > 0));
     }
 }
+
+/// A report stored before version 3 has no digest: a report sent later under its
+/// (org_name, report_id) is not known to have the same contents, so it does not lend the
+/// stored one its provenance (a forged copy from a domain passing DMARC would otherwise
+/// relabel the real report as sent by that domain; RFC 9990 §8.2).
+#[tokio::test]
+async fn a_report_without_a_digest_keeps_its_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    let loc = format!("sqlite:{}", path.display()).parse().unwrap();
+    let real = xml("mail-auth/003.xml");
+    let domain = real.policy.domain_key();
+    let store = Store::open(&loc, 5).await.unwrap();
+    store
+        .insert_received_report(real.clone().into(), None, 0)
+        .await
+        .unwrap();
+    drop(store);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE received_reports SET digest = NULL, sender_domain = NULL,
+                sender_dmarc = NULL",
+            [],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&loc, 5).await.unwrap();
+    let mut forged = real.clone();
+    forged.records[0].row.count += 1000;
+    let evil = report_store::Provenance::Mail {
+        from_domain: Some("evil.example".into()),
+        dmarc: report_store::CarrierDmarc::Pass,
+    };
+    store
+        .insert_received_report_from(forged.into(), None, &evil, 0)
+        .await
+        .unwrap();
+    let page = store
+        .received_domain_summary(&domain, ALL, 100, 100, 100)
+        .await
+        .unwrap();
+    assert!(!page.reporters.is_empty());
+    assert!(
+        page.reporters.iter().all(|r| r.sent != evil),
+        "{:?}",
+        page.reporters
+    );
+}
