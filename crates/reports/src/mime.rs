@@ -63,6 +63,7 @@ impl<'a> Entity<'a> {
         match self.header("content-type") {
             Some(v) => {
                 let (value, params) = parse_parameters(v);
+                let value = token_value(&value);
                 if value.contains('/') {
                     (value, params)
                 } else {
@@ -198,6 +199,33 @@ fn parse_parameters(field: &str) -> (String, Vec<(String, String)>) {
         params.push((name, v));
     }
     (value, params)
+}
+
+/// A field's value before its parameters as RFC 2045 §5.1 tokens: comments (nested, with
+/// quoted-pairs) and white space, which may stand around the tokens and the `/` and which
+/// unfolding leaves in place, dropped; lowercase (`Multipart/ (x) report` → `multipart/report`).
+fn token_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut depth = 0usize;
+    let mut escaped = false;
+    for c in value.chars() {
+        if depth > 0 {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '(' => depth = 1,
+            c if c.is_whitespace() => {}
+            c => out.push(c.to_ascii_lowercase()),
+        }
+    }
+    out
 }
 
 /// Whether [`param_value`] may ask for the parameter `name` (any case): one of

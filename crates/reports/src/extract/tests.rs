@@ -310,3 +310,32 @@ fn a_report_mail_with_the_reporters_text_is_only_reports() {
     );
     assert_eq!(other, None);
 }
+
+/// RFC 2045 §5.1: comments and white space may stand around the type and subtype tokens,
+/// and a field may be folded anywhere white space may be: a failure report written so is
+/// still a `multipart/report`, not walked into.
+#[test]
+fn a_failure_report_type_with_comments_or_folds_is_recognized() {
+    for ctype in [
+        "multipart/report (failure) ; report-type=feedback-report; boundary=\"arf\"",
+        "multipart/\r\n report; report-type=feedback-report; boundary=\"arf\"",
+        "Multipart (a comment) / (another (nested)) Report ; report-type=feedback-report; boundary=\"arf\"",
+    ] {
+        let arf = format!(
+            "From: abuse@receiver.example\r\nMIME-Version: 1.0\r\n\
+             Content-Type: {ctype}\r\n\r\n\
+             --arf\r\nContent-Type: text/plain\r\n\r\nA failure report.\r\n\
+             --arf\r\nContent-Type: message/rfc822\r\n\r\n{}\r\n--arf--\r\n",
+            report_mail_text()
+        );
+        let (found, other) = reports_and_other(arf.as_bytes());
+        assert!(
+            found.iter().all(|f| f.report.is_err()),
+            "{ctype}: {found:?}"
+        );
+        assert!(
+            other.is_some_and(|o| o.what.contains("multipart/report")),
+            "{ctype}"
+        );
+    }
+}
