@@ -454,8 +454,16 @@ impl Extractor<'_, '_> {
         });
         let attached_message = ctype == "message/rfc822";
         if !attached_message && !named && !REPORT_TYPES.contains(&ctype.as_str()) {
-            if !TEXT_TYPES.contains(&ctype.as_str()) {
-                let what = format!("a part of type {}", name_for_label(&ctype));
+            // the reporter's text is shown inline; an attached one (a disposition or a file
+            // name: a PDF labelled text/plain or with no type, a contract.txt) a person sent
+            let inline_text = TEXT_TYPES.contains(&ctype.as_str())
+                && filename.is_none()
+                && !entity.is_attachment();
+            if !inline_text {
+                let what = match (entity.is_attachment(), &filename) {
+                    (true, None) => format!("an attachment of type {}", name_for_label(&ctype)),
+                    _ => format!("a part of type {}", name_for_label(&ctype)),
+                };
                 match &filename {
                     Some(f) => self.other_part(&format!("{source} {:?}", name_for_label(f)), what),
                     None => self.other_part(source, what),

@@ -74,6 +74,14 @@ impl<'a> Entity<'a> {
         }
     }
 
+    /// Whether `Content-Disposition` says `attachment` (RFC 2183 §2.2; type compared as
+    /// [`token_value`]), as opposed to inline or absent.
+    pub fn is_attachment(&self) -> bool {
+        self.header("content-disposition")
+            .map(parse_parameters)
+            .is_some_and(|(value, _)| token_value(&value) == "attachment")
+    }
+
     /// The file name: `Content-Disposition` `filename`, else `Content-Type` `name`; RFC 2047
     /// encoded-words in it decoded (not allowed in a parameter by RFC 2047 §5, but what
     /// Outlook and others write for long names, and what every MUA reads).

@@ -339,3 +339,37 @@ fn a_failure_report_type_with_comments_or_folds_is_recognized() {
         );
     }
 }
+
+/// A text part is the reporter's text only when shown inline: an attachment (by its
+/// disposition or a file name) is something a person sent (a PDF without a type or
+/// labelled text/plain, a contract.txt), and the message is more than reports.
+#[test]
+fn an_attached_text_or_untyped_part_is_more_than_reports() {
+    for part in [
+        "Content-Disposition: attachment; filename=\"scan.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n",
+        "Content-Type: text/plain; name=\"scan.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n",
+        "Content-Type: text/plain\r\nContent-Disposition: attachment; filename=\"contract.txt\"\r\n\
+         \r\nThe contract.\r\n",
+        "Content-Type: text/plain\r\nContent-Disposition: Attachment\r\n\r\nNotes.\r\n",
+    ] {
+        let mail = report_mail_text().replace("--inner--", &format!("--inner\r\n{part}--inner--"));
+        let (found, other) = reports_and_other(mail.as_bytes());
+        assert_eq!(
+            found.iter().filter(|f| f.report.is_ok()).count(),
+            1,
+            "{part}: {found:?}"
+        );
+        assert!(
+            other.is_some(),
+            "{part}: an attachment is more than reports"
+        );
+    }
+    // the reporter's inline text, with a disposition saying so, is not
+    let inline = report_mail_text().replace(
+        "Content-Type: text/plain\r\n\r\nreport",
+        "Content-Type: text/plain\r\nContent-Disposition: inline\r\n\r\nreport",
+    );
+    assert_eq!(reports_and_other(inline.as_bytes()).1, None);
+}
