@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use report_store::{DomainOverview, DomainSummary, ReporterName, SourceSummary};
+use report_store::{DomainOverview, DomainSummary, ReporterName, SourceSummary, Unverified};
 
 use crate::cli::{ReportImportArgs, ReportShowArgs};
 use crate::config::Config;
@@ -251,8 +251,22 @@ fn domains_text(domains: &[DomainOverview], span: report_store::Span) -> std::io
             d.reporters,
             format_day(d.last_day)
         )?;
+        if d.unverified.reports > 0 {
+            outln!("  {}", unverified_text(&d.unverified))?;
+        }
     }
     Ok(())
+}
+
+/// The reports left out of the figures (RFC 9990 §8.2: an unverified sender):
+/// `+ 1000000 messages in 1 unverified report, not counted`.
+fn unverified_text(u: &Unverified) -> String {
+    format!(
+        "+ {} messages in {} unverified report{}, not counted",
+        u.messages,
+        u.reports,
+        if u.reports == 1 { "" } else { "s" }
+    )
 }
 
 fn domain_text(s: &DomainSummary) -> std::io::Result<()> {
@@ -265,6 +279,9 @@ fn domain_text(s: &DomainSummary) -> std::io::Result<()> {
         s.sources_total,
         s.reporters_total
     )?;
+    if s.unverified.reports > 0 {
+        outln!("{} (see reporters)", unverified_text(&s.unverified))?;
+    }
     if let Some(p) = &s.policy {
         outln!("policy as last reported: p={}", p.p)?;
     }
@@ -363,16 +380,20 @@ fn csv_field(text: &str) -> String {
 }
 
 fn domains_csv(domains: &[DomainOverview]) -> std::io::Result<()> {
-    outln!("domain,messages,dmarc_pass,reports,reporters,last_day")?;
+    outln!(
+        "domain,messages,dmarc_pass,reports,reporters,last_day,unverified_reports,unverified_messages"
+    )?;
     for d in domains {
         outln!(
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{}",
             csv_field(&d.policy_domain),
             d.messages,
             d.dmarc_pass,
             d.reports,
             d.reporters,
-            format_day(d.last_day)
+            format_day(d.last_day),
+            d.unverified.reports,
+            d.unverified.messages
         )?;
     }
     Ok(())

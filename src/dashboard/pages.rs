@@ -7,7 +7,7 @@ use hyper::{Response, StatusCode};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use report_store::{
     DomainOverview, DomainSummary, OutboundDomain, Provenance, ReporterName, SourceSummary, Span,
-    Store,
+    Store, Unverified,
 };
 
 use super::chart::{results_chart, thousands};
@@ -264,6 +264,7 @@ fn overview(domains: &[DomainOverview], total: usize, period: &Period) -> Markup
                 thead { tr {
                     th { "Domain" } th.n { "Messages" } th.n { "DMARC pass" }
                     th.n { "Reports" } th.n { "Reporters" } th { "Last day" }
+                    th { "Not counted" }
                 } }
                 tbody {
                     @for d in domains {
@@ -278,6 +279,7 @@ fn overview(domains: &[DomainOverview], total: usize, period: &Period) -> Markup
                             td.n { (thousands(d.reports)) }
                             td.n { (d.reporters) }
                             td { (format_day(d.last_day)) }
+                            td { (unverified_note(&d.unverified)) }
                         }
                     }
                 }
@@ -296,6 +298,20 @@ fn sent_mark(sent: &Provenance, text: &str) -> Markup {
         _ => "muted",
     };
     html! { span class=(class) title=(sent.describe()) { "(" (text) ")" } }
+}
+
+/// The reports left out of the figures (RFC 9990 §8.2: an unverified sender), said beside
+/// them: `+ 1 000 000 messages in 1 unverified report, not counted`; nothing when none.
+fn unverified_note(u: &Unverified) -> Markup {
+    html! {
+        @if u.reports > 0 {
+            span.bad title="reports whose sender is not verified (docs/reports.md, \"Who sent a report\"); listed under Reporters" {
+                "+ " (thousands(u.messages)) " messages in " (u.reports)
+                @if u.reports == 1 { " unverified report" } @else { " unverified reports" }
+                ", not counted"
+            }
+        }
+    }
 }
 
 fn source_row(s: &SourceSummary) -> Markup {
@@ -353,6 +369,9 @@ fn domain(s: &DomainSummary, period: &Period) -> Markup {
                 div.v { @match &policy { Some(p) => (p), None => "–" } }
                 div.k { "policy as last reported" }
             }
+        }
+        @if s.unverified.reports > 0 {
+            p { (unverified_note(&s.unverified)) }
         }
         h2 { "Messages by result" }
         (results_chart(&s.days))

@@ -49,7 +49,7 @@ pub use record::{PeriodRows, RecordStats};
 pub use status::{JobStatus, PeriodStatus, PurgeStats, Status};
 pub use summary::{
     DayResults, DomainOverview, DomainSummary, ReporterName, ReporterSummary, SelectorSummary,
-    SourceSummary, Span,
+    SourceSummary, Span, Unverified,
 };
 pub use tls::{RootSource, SslMode, TlsSettings};
 

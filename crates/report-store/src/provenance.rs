@@ -90,15 +90,28 @@ impl Provenance {
         }
     }
 
+    /// Whether a report of this provenance counts in the totals, pass rates, days, sources
+    /// and "policy as last reported" (RFC 9990 §8.2: report data may be forged): a verified
+    /// sender, the operator's import, or a report stored before provenance was kept; an
+    /// unverified one is shown apart (`received_reports.counted`).
+    pub fn counted(&self) -> bool {
+        match self {
+            Provenance::Unknown | Provenance::Imported => true,
+            Provenance::Mail { .. } => self.verified_domain().is_some(),
+        }
+    }
+
     /// Whether a copy of a stored report arriving as `self` replaces the `stored`
     /// provenance: a stronger one does (the same report sent forged first, then by its
     /// reporter, is shown as the reporter's), never a weaker; an import replaces only an
     /// unknown one, since the operator re-importing a mailbox must not erase the
-    /// "unverified" mark of a report mailed forged (RFC 9990 §8.2).
+    /// "unverified" mark of a report mailed forged (RFC 9990 §8.2); and a counted report
+    /// never becomes uncounted (an unverified copy of an unknown one changes nothing).
     pub fn replaces(&self, stored: &Provenance) -> bool {
         match (self, stored) {
             (Provenance::Imported, Provenance::Unknown) => true,
             (Provenance::Imported, _) => false,
+            _ if stored.counted() && !self.counted() => false,
             _ => self.strength() > stored.strength(),
         }
     }

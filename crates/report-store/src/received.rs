@@ -133,6 +133,7 @@ fn record_stmt(
     domain: &str,
     day: &Value,
     org_name: &str,
+    counted: bool,
 ) -> Result<Stmt, StoreError> {
     let pe = &r.row.policy_evaluated;
     let (dmarc, spf, dkim) = flags(r);
@@ -141,9 +142,9 @@ fn record_stmt(
         "INSERT INTO received_records (source_ip, count, disposition, dkim_aligned,
             spf_aligned, header_from, envelope_from, envelope_to, reasons,
             auth_results, policy_domain, day, org_name, dmarc_pass, spf_pass,
-            dkim_pass, report_id)
+            dkim_pass, counted, report_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-            ?16, ?17)",
+            ?16, ?17, ?18)",
         vec![
             r.row.source().to_string().into(),
             r.row.count.into(),
@@ -161,8 +162,67 @@ fn record_stmt(
             Value::Int(dmarc),
             Value::Int(spf),
             Value::Int(dkim),
+            Value::Int(i64::from(counted)),
         ],
     ))
+}
+
+/// The rollup upserts (received_daily, received_selectors) of `report`, each run when
+/// statement 0 returned a row; in key order, so concurrent writers on PostgreSQL lock rows
+/// in the same order. Only a counted report is in the rollups ([`Provenance::counted`]).
+fn rollup_stmts(report: &Feedback, domain: &str, day: &Value) -> Vec<Stmt> {
+    // (dmarc_pass, disposition) -> (messages, records)
+    let mut daily: BTreeMap<(i64, String), (u64, u64)> = BTreeMap::new();
+    // (d=, s=, result) -> messages
+    let mut selectors: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    for r in &report.records {
+        let (dmarc, _, _) = flags(r);
+        let d = daily
+            .entry((dmarc, r.row.policy_evaluated.disposition.to_string()))
+            .or_default();
+        d.0 = d.0.saturating_add(r.row.count);
+        d.1 = d.1.saturating_add(1);
+        for sig in &r.auth_results.dkim {
+            let key = (
+                sig.domain.to_ascii_lowercase(),
+                sig.selector.clone().unwrap_or_default(),
+                sig.result.to_string(),
+            );
+            let n = selectors.entry(key).or_default();
+            *n = n.saturating_add(r.row.count);
+        }
+    }
+    let daily = daily
+        .into_iter()
+        .map(|((dmarc, disposition), (messages, records))| {
+            Stmt::if_rows(
+                0,
+                DAILY_UPSERT,
+                vec![
+                    domain.into(),
+                    day.clone(),
+                    Value::Int(dmarc),
+                    disposition.into(),
+                    messages.into(),
+                    records.into(),
+                ],
+            )
+        });
+    let selectors = selectors.into_iter().map(|((d, s, result), messages)| {
+        Stmt::if_rows(
+            0,
+            SELECTOR_UPSERT,
+            vec![
+                domain.into(),
+                day.clone(),
+                d.into(),
+                s.into(),
+                result.into(),
+                messages.into(),
+            ],
+        )
+    });
+    daily.chain(selectors).collect()
 }
 
 impl Store {
@@ -221,7 +281,7 @@ impl Store {
                 Some(row) => {
                     match row.opt_text(0)? {
                         Some(d) if d == digest => {
-                            self.strengthen_provenance(&m.org_name, &m.report_id, provenance)
+                            self.strengthen_provenance(&report, &m.report_id, provenance)
                                 .await?;
                             return Ok(ReceivedInsert::Duplicate);
                         }
@@ -250,7 +310,7 @@ impl Store {
                 Some(id) => return Ok(ReceivedInsert::Stored(id)),
                 // the conflicting copy is stored already: a duplicate of it
                 None if beside => {
-                    self.strengthen_provenance(&m.org_name, &key, provenance)
+                    self.strengthen_provenance(&report, &key, provenance)
                         .await?;
                     return Ok(ReceivedInsert::Duplicate);
                 }
@@ -260,19 +320,22 @@ impl Store {
         Ok(ReceivedInsert::Duplicate)
     }
 
-    /// Replaces the provenance of the report stored under (`org_name`, `key`) with
-    /// `provenance` when that is stronger.
+    /// Replaces the provenance of the stored copy of `report` (under its org_name and
+    /// `key`) with `provenance` when that replaces it ([`Provenance::replaces`]); a report
+    /// that counts from then on ([`Provenance::counted`]) has its records marked and its
+    /// rollups added in the same transaction (its contents are `report`'s: same digest).
     async fn strengthen_provenance(
         &self,
-        org_name: &str,
+        report: &Feedback,
         key: &str,
         provenance: &Provenance,
     ) -> Result<(), StoreError> {
+        let org_name = &report.metadata.org_name;
         let rows = self
             .query(Stmt::new(
-                "SELECT sender_domain, sender_dmarc FROM received_reports
+                "SELECT sender_domain, sender_dmarc, counted FROM received_reports
                  WHERE org_name = ?1 AND report_id = ?2",
-                vec![org_name.to_string().into(), key.to_string().into()],
+                vec![org_name.clone().into(), key.to_string().into()],
             ))
             .await?;
         let Some(row) = rows.first() else {
@@ -283,17 +346,46 @@ impl Store {
             return Ok(());
         }
         let (domain, dmarc) = provenance.columns();
-        self.transaction(vec![Stmt::new(
+        let counted = provenance.counted();
+        // statement 0 returns the id only when the report was not counted and is now: the
+        // records' flag and the rollups follow only then (never twice, whoever else writes)
+        let mut stmts = vec![
+            Stmt::new(
+                "UPDATE received_reports SET sender_domain = ?1, sender_dmarc = ?2,
+                    counted = ?3
+                 WHERE org_name = ?4 AND report_id = ?5 AND counted = 0 AND ?3 = 1
+                 RETURNING id",
+                vec![
+                    domain.clone().into(),
+                    dmarc.map(str::to_string).into(),
+                    Value::Int(i64::from(counted)),
+                    org_name.clone().into(),
+                    key.to_string().into(),
+                ],
+            ),
+            Stmt::per_row(
+                0,
+                "UPDATE received_records SET counted = 1 WHERE report_id = ?1",
+                Vec::new(),
+            ),
+        ];
+        stmts.extend(rollup_stmts(
+            report,
+            &report.policy.domain_key(),
+            &Value::Int(secs(report_day(report))),
+        ));
+        // a report whose counting does not change: its provenance only
+        stmts.push(Stmt::new(
             "UPDATE received_reports SET sender_domain = ?1, sender_dmarc = ?2
              WHERE org_name = ?3 AND report_id = ?4",
             vec![
                 domain.into(),
                 dmarc.map(str::to_string).into(),
-                org_name.to_string().into(),
+                org_name.clone().into(),
                 key.to_string().into(),
             ],
-        )])
-        .await?;
+        ));
+        self.transaction(stmts).await?;
         Ok(())
     }
 
@@ -312,6 +404,7 @@ impl Store {
             provenance,
         } = head;
         let (sender_domain, sender_dmarc) = provenance.columns();
+        let counted = provenance.counted();
         let m = &report.metadata;
         let domain = report.policy.domain_key();
         let day = Value::Int(secs(report_day(&report)));
@@ -319,9 +412,9 @@ impl Store {
             "INSERT INTO received_reports (org_name, report_id, email, extra_contact_info,
                 policy_domain, begin_time, end_time, policy_published, errors, generator,
                 version, message_count, source, received_at, digest, sender_domain,
-                sender_dmarc)
+                sender_dmarc, counted)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                ?17)
+                ?17, ?18)
              ON CONFLICT (org_name, report_id) DO NOTHING
              RETURNING id",
             vec![
@@ -342,79 +435,27 @@ impl Store {
                 digest.to_string().into(),
                 sender_domain.into(),
                 sender_dmarc.map(str::to_string).into(),
+                Value::Int(i64::from(counted)),
             ],
         );
-        // (dmarc_pass, disposition) -> (messages, records)
-        let mut daily: BTreeMap<(i64, String), (u64, u64)> = BTreeMap::new();
-        // (d=, s=, result) -> messages
-        let mut selectors: BTreeMap<(String, String, String), u64> = BTreeMap::new();
-        for r in &report.records {
-            let (dmarc, _, _) = flags(r);
-            let d = daily
-                .entry((dmarc, r.row.policy_evaluated.disposition.to_string()))
-                .or_default();
-            d.0 = d.0.saturating_add(r.row.count);
-            d.1 = d.1.saturating_add(1);
-            for sig in &r.auth_results.dkim {
-                let key = (
-                    sig.domain.to_ascii_lowercase(),
-                    sig.selector.clone().unwrap_or_default(),
-                    sig.result.to_string(),
-                );
-                let n = selectors.entry(key).or_default();
-                *n = n.saturating_add(r.row.count);
-            }
-        }
         // the records' statements are made one at a time as the transaction runs, never
         // all at once (each is ~6 times its record's XML)
         let records = {
             let (report, domain, day) = (Arc::clone(&report), domain.clone(), day.clone());
             (0..report.records.len()).map(move |i| match report.records.get(i) {
-                Some(r) => record_stmt(r, &domain, &day, &report.metadata.org_name),
+                Some(r) => record_stmt(r, &domain, &day, &report.metadata.org_name, counted),
                 None => Err(StoreError::Corrupt(format!("record {i} is gone"))),
             })
         };
-        // the rollups, only when the report was new (the head returned its id); in
-        // key order, so concurrent writers on PostgreSQL lock rows in the same order
-        let rollup_daily = {
-            let (domain, day) = (domain.clone(), day.clone());
-            daily
-                .into_iter()
-                .map(move |((dmarc, disposition), (messages, records))| {
-                    Ok(Stmt::if_rows(
-                        0,
-                        DAILY_UPSERT,
-                        vec![
-                            domain.clone().into(),
-                            day.clone(),
-                            Value::Int(dmarc),
-                            disposition.into(),
-                            messages.into(),
-                            records.into(),
-                        ],
-                    ))
-                })
+        // the rollups, only when the report was new (the head returned its id) and counts
+        let rollups = if counted {
+            rollup_stmts(&report, &domain, &day)
+        } else {
+            Vec::new()
         };
-        let rollup_selectors = selectors
-            .into_iter()
-            .map(move |((d, s, result), messages)| {
-                Ok(Stmt::if_rows(
-                    0,
-                    SELECTOR_UPSERT,
-                    vec![
-                        domain.clone().into(),
-                        day.clone(),
-                        d.into(),
-                        s.into(),
-                        result.into(),
-                        messages.into(),
-                    ],
-                ))
-            });
         let stmts = std::iter::once(Ok(head))
             .chain(records)
-            .chain(rollup_daily)
-            .chain(rollup_selectors);
+            .chain(rollups.into_iter().map(Ok));
         let results = self
             .transaction_streamed(Box::new(stmts), Durability::Flushed)
             .await?;

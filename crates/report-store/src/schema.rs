@@ -238,7 +238,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
-        description: "received reports: who sent each (its message's From domain and DMARC result)",
+        description: "received reports: who sent each (its message's From domain and DMARC result), and whether it counts",
         statements: &[
             // RFC 9990 §3.5.2, §8.2: a report's org_name is the sender's text; what vouches
             // for it is the DMARC result of the message that carried it (provenance.rs):
@@ -246,6 +246,17 @@ pub const MIGRATIONS: &[Migration] = &[
             // `report import`; both NULL for rows stored before (unknown)
             "ALTER TABLE received_reports ADD COLUMN sender_domain TEXT",
             "ALTER TABLE received_reports ADD COLUMN sender_dmarc TEXT",
+            // whether the report counts in the totals, pass rates, days, sources and
+            // "policy as last reported" (RFC 9990 §8.2: an unverified report is shown apart):
+            // 1 for a verified, imported or unknown sender (all rows stored before), 0
+            // otherwise; the rollups (received_daily, received_selectors) hold only counted
+            // reports, and the records repeat the flag for the sources query's index
+            "ALTER TABLE received_reports ADD COLUMN counted BIGINT NOT NULL DEFAULT 1",
+            "ALTER TABLE received_records ADD COLUMN counted BIGINT NOT NULL DEFAULT 1",
+            "DROP INDEX received_records_domain_source",
+            "CREATE INDEX received_records_domain_source ON received_records (policy_domain,
+            source_ip, day, counted, org_name, count, dmarc_pass, spf_aligned, dkim_aligned,
+            spf_pass, dkim_pass)",
         ],
     },
 ];

@@ -11,8 +11,12 @@ use serde::Serialize;
 
 use crate::error::StoreError;
 use crate::provenance::Provenance;
-use crate::sql::{Row, Stmt, Value};
+use crate::sql::{Stmt, Value};
 use crate::{Store, secs};
+
+// the query rows as values
+mod rows;
+use rows::{day_results, reporters, selectors, sources};
 
 const DAY: u64 = 86_400;
 
@@ -71,6 +75,18 @@ pub struct DomainOverview {
     pub reporters: u64,
     /// The newest day with data.
     pub last_day: u64,
+    /// Reports not counted in the figures above (unverified sender).
+    pub unverified: Unverified,
+}
+
+/// Reports whose sender is not verified (RFC 9990 §8.2; [`Provenance::counted`]): listed
+/// among the reporters, never counted in totals, pass rates, days, sources or the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Unverified {
+    /// Reports.
+    pub reports: u64,
+    /// Messages they claim to cover.
+    pub messages: u64,
 }
 
 /// Messages of one day by DMARC result and disposition (RFC 9990 §3.1.1.9).
@@ -191,8 +207,10 @@ pub struct DomainSummary {
     pub reporters: Vec<ReporterSummary>,
     /// How many distinct reporters there were in all.
     pub reporters_total: usize,
-    /// The policy as the newest report saw it.
+    /// The policy as the newest counted report saw it.
     pub policy: Option<reports::PolicyPublished>,
+    /// Reports not counted in the figures above (unverified sender).
+    pub unverified: Unverified,
 }
 
 fn text_list(values: &[String], first: usize) -> String {
@@ -225,36 +243,53 @@ impl Store {
                      LIMIT ?3",
                     params(),
                 ),
+                // reports and reporters (one per name and provenance, as the reporters
+                // table lists them), counted and not
                 Stmt::new(
-                    "SELECT policy_domain, COUNT(*), COUNT(DISTINCT org_name)
-                     FROM received_reports
-                     WHERE begin_time >= ?1 AND begin_time < ?2 AND policy_domain IN (
-                        SELECT policy_domain FROM received_daily
-                        WHERE day >= ?1 AND day < ?2
-                        GROUP BY policy_domain
-                        ORDER BY SUM(messages) DESC, policy_domain
-                        LIMIT ?3)
-                     GROUP BY policy_domain",
+                    "SELECT policy_domain, counted, CAST(SUM(n) AS BIGINT), COUNT(*),
+                        CAST(SUM(m) AS BIGINT)
+                     FROM (
+                        SELECT policy_domain, counted, COUNT(*) AS n, SUM(message_count) AS m
+                        FROM received_reports
+                        WHERE begin_time >= ?1 AND begin_time < ?2 AND policy_domain IN (
+                            SELECT policy_domain FROM received_daily
+                            WHERE day >= ?1 AND day < ?2
+                            GROUP BY policy_domain
+                            ORDER BY SUM(messages) DESC, policy_domain
+                            LIMIT ?3)
+                        GROUP BY policy_domain, counted, org_name, sender_domain, sender_dmarc
+                     ) by_reporter
+                     GROUP BY policy_domain, counted",
                     params(),
                 ),
             ])
             .await?;
-        let mut reports: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        // (reports, reporters) counted, and the uncounted
+        let mut reports: BTreeMap<String, ((u64, u64), Unverified)> = BTreeMap::new();
         for r in results.get(1).map(Vec::as_slice).unwrap_or_default() {
-            reports.insert(r.text(0)?, (r.uint(1)?, r.uint(2)?));
+            let e = reports.entry(r.text(0)?).or_default();
+            if r.int(1)? == 0 {
+                e.1 = Unverified {
+                    reports: r.uint(2)?,
+                    messages: r.uint(4)?,
+                };
+            } else {
+                e.0 = (r.uint(2)?, r.uint(3)?);
+            }
         }
         let mut total = 0;
         let mut out = Vec::new();
         for r in results.first().map(Vec::as_slice).unwrap_or_default() {
             total = usize::try_from(r.uint(4)?).unwrap_or(usize::MAX);
             let policy_domain = r.text(0)?;
-            let (n, orgs) = reports.get(&policy_domain).copied().unwrap_or_default();
+            let ((n, orgs), unverified) = reports.get(&policy_domain).copied().unwrap_or_default();
             out.push(DomainOverview {
                 messages: r.uint(1)?,
                 dmarc_pass: r.uint(2)?,
                 last_day: r.uint(3)?,
                 reports: n,
                 reporters: orgs,
+                unverified,
                 policy_domain,
             });
         }
@@ -308,7 +343,7 @@ impl Store {
                         CAST(SUM(count * dkim_pass) AS BIGINT),
                         CAST(COUNT(*) OVER () AS BIGINT)
                      FROM received_records
-                     WHERE policy_domain = ?1 AND day >= ?2 AND day < ?3
+                     WHERE policy_domain = ?1 AND day >= ?2 AND day < ?3 AND counted = 1
                      GROUP BY source_ip
                      ORDER BY SUM(count) - SUM(count * dmarc_pass) DESC, SUM(count) DESC,
                         source_ip
@@ -352,9 +387,16 @@ impl Store {
                 ),
                 Stmt::new(
                     "SELECT policy_published FROM received_reports
-                     WHERE policy_domain = ?1 AND begin_time < ?2
+                     WHERE policy_domain = ?1 AND begin_time < ?2 AND counted = 1
                      ORDER BY begin_time DESC, id DESC LIMIT 1",
                     vec![Value::Text(domain.clone()), Value::Int(secs(span.end))],
+                ),
+                Stmt::new(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(message_count), 0) AS BIGINT)
+                     FROM received_reports
+                     WHERE policy_domain = ?1 AND begin_time >= ?2 AND begin_time < ?3
+                        AND counted = 0",
+                    p(),
                 ),
             ])
             .await?;
@@ -380,6 +422,13 @@ impl Store {
             policy: match rows(4).first() {
                 Some(r) => serde_json::from_str(&r.text(0)?).ok(),
                 None => None,
+            },
+            unverified: match rows(5).first() {
+                Some(r) => Unverified {
+                    reports: r.uint(0)?,
+                    messages: r.uint(1)?,
+                },
+                None => Unverified::default(),
             },
             policy_domain: domain,
             span,
@@ -417,7 +466,7 @@ impl Store {
                             FROM received_records c
                             JOIN received_reports r ON r.id = c.report_id
                             WHERE c.policy_domain = ?1 AND c.source_ip IN ({}) AND c.day >= ?2
-                                AND c.day < ?3
+                                AND c.day < ?3 AND c.counted = 1
                             GROUP BY c.source_ip, c.org_name, r.sender_domain, r.sender_dmarc
                          ) ranked WHERE pos <= ?{}",
                         text_list(chunk, 4),
@@ -468,114 +517,4 @@ impl Store {
         }
         Ok(())
     }
-}
-
-fn day_results(rows: &[Row], span: Span) -> Result<Vec<DayResults>, StoreError> {
-    let mut by_day: BTreeMap<u64, DayResults> = span
-        .days()
-        .map(|day| {
-            (
-                day,
-                DayResults {
-                    day,
-                    ..DayResults::default()
-                },
-            )
-        })
-        .collect();
-    for r in rows {
-        let Some(d) = by_day.get_mut(&r.uint(0)?) else {
-            continue;
-        };
-        let n = r.uint(3)?;
-        let slot = if r.int(1)? == 1 {
-            &mut d.pass
-        } else {
-            match r.text(2)?.as_str() {
-                "quarantine" => &mut d.fail_quarantine,
-                "reject" => &mut d.fail_reject,
-                _ => &mut d.fail_none,
-            }
-        };
-        *slot = slot.saturating_add(n);
-    }
-    Ok(by_day.into_values().collect())
-}
-
-/// Sources from (ip, org) groups: summed per ip, failing first, at most `max`.
-fn sources(rows: &[Row], max: usize) -> Result<(Vec<SourceSummary>, usize), StoreError> {
-    let mut total = 0;
-    let mut all = Vec::with_capacity(rows.len());
-    for r in rows {
-        total = usize::try_from(r.uint(7)?).unwrap_or(usize::MAX);
-        all.push(SourceSummary {
-            ip: r.text(0)?,
-            name: None,
-            reporters: Vec::new(),
-            reporters_total: 0,
-            messages: r.uint(1)?,
-            dmarc_pass: r.uint(2)?,
-            spf_aligned: r.uint(3)?,
-            dkim_aligned: r.uint(4)?,
-            spf_pass: r.uint(5)?,
-            dkim_pass: r.uint(6)?,
-        });
-    }
-    // the order of the query, made exact here (ties: the address, bytewise, whatever the
-    // database's collation)
-    all.sort_by(|a, b| {
-        b.failing()
-            .cmp(&a.failing())
-            .then_with(|| b.messages.cmp(&a.messages))
-            .then_with(|| a.ip.cmp(&b.ip))
-    });
-    all.truncate(max);
-    Ok((all, total))
-}
-
-/// Selectors from (d=, s=) groups with their messages and passes, most messages first, at
-/// most `max`.
-fn selectors(rows: &[Row], max: usize) -> Result<Vec<SelectorSummary>, StoreError> {
-    let mut out = rows
-        .iter()
-        .map(|r| {
-            Ok(SelectorSummary {
-                domain: r.text(0)?,
-                selector: r.text(1)?,
-                messages: r.uint(2)?,
-                pass: r.uint(3)?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    // the order of the query, made exact here (ties bytewise, whatever the collation)
-    out.sort_by(|a, b| {
-        b.messages
-            .cmp(&a.messages)
-            .then_with(|| (&a.domain, &a.selector).cmp(&(&b.domain, &b.selector)))
-    });
-    out.truncate(max);
-    Ok(out)
-}
-
-/// Reporters, most messages first, at most `max`; and how many there are in all.
-fn reporters(rows: &[Row], max: usize) -> Result<(Vec<ReporterSummary>, usize), StoreError> {
-    let mut total = 0;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        total = usize::try_from(r.uint(3)?).unwrap_or(usize::MAX);
-        out.push(ReporterSummary {
-            org_name: r.text(0)?,
-            sent: Provenance::from_columns(r.opt_text(4)?, r.opt_text(5)?),
-            reports: r.uint(1)?,
-            messages: r.uint(2)?,
-        });
-    }
-    out.sort_by(|a, b| {
-        b.messages
-            .cmp(&a.messages)
-            .then_with(|| a.org_name.cmp(&b.org_name))
-            .then_with(|| a.sent.cmp(&b.sent))
-    });
-    out.truncate(max);
-    Ok((out, total))
 }

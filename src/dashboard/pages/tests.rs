@@ -15,6 +15,7 @@ fn rate_colours_join_the_class_of_the_cell() {
             reports: 1,
             reporters: 1,
             last_day: 1_793_491_200,
+            unverified: Default::default(),
         }],
         1,
         &period,
@@ -112,6 +113,7 @@ fn the_reporters_table_isolates_each_name() {
         }],
         reporters_total: 1,
         policy: None,
+        unverified: Default::default(),
     };
     let html = domain(&summary, &period).into_string();
     assert!(html.contains("<td><bdi>evil\u{202e}</bdi></td>"), "{html}");
@@ -129,6 +131,7 @@ fn only_domain_names_become_links() {
         reports: 1,
         reporters: 1,
         last_day: 1_793_491_200,
+        unverified: Default::default(),
     };
     let html = overview(&[row("Example.COM"), row("x\"y/../\\?#z<b>")], 2, &period).into_string();
     assert!(
@@ -154,4 +157,43 @@ fn query_limits_and_the_period_label() {
     assert!(p.label().contains("(7 days, UTC)"), "{}", p.label());
     let p = Period::from_query(Some("days=400&until=1970-01-10"), 1_793_577_600).unwrap();
     assert!(p.label().contains("(10 days, UTC)"), "{}", p.label());
+}
+
+/// RFC 9990 §8.2: reports from an unverified sender are left out of the figures and said
+/// beside them, on the domain page and in the list of domains.
+#[test]
+fn unverified_reports_are_said_apart() {
+    let period = Period::from_query(None, 1_793_577_600).unwrap();
+    let unverified = report_store::Unverified {
+        reports: 1,
+        messages: 1_000_000,
+    };
+    let summary = DomainSummary {
+        policy_domain: "example.com".into(),
+        span: period.span,
+        messages: 40,
+        dmarc_pass: 40,
+        days: Vec::new(),
+        sources: Vec::new(),
+        sources_total: 0,
+        selectors: Vec::new(),
+        reporters: Vec::new(),
+        reporters_total: 0,
+        policy: None,
+        unverified,
+    };
+    let note = "+ 1\u{202f}000\u{202f}000 messages in 1 unverified report, not counted";
+    let html = domain(&summary, &period).into_string();
+    assert!(html.contains(note), "{html}");
+    let row = DomainOverview {
+        policy_domain: "example.com".into(),
+        messages: 40,
+        dmarc_pass: 40,
+        reports: 1,
+        reporters: 1,
+        last_day: period.span.begin,
+        unverified,
+    };
+    let html = overview(&[row], 1, &period).into_string();
+    assert!(html.contains(note), "{html}");
 }

@@ -129,7 +129,15 @@ async fn who_sent_a_report_is_kept_and_only_strengthened(loc: &StoreLocation) {
         }
     };
     assert!(insert(&real, &forged).await.id().is_some());
-    let one = |p: &Provenance| (vec![p.clone()], vec![p.clone()]);
+    // a source's reporters are those of the reports counted (an unverified one is not)
+    let one = |p: &Provenance| {
+        let counted = if p.counted() {
+            vec![p.clone()]
+        } else {
+            Vec::new()
+        };
+        (vec![p.clone()], counted)
+    };
     assert_eq!(senders(&store, &domain).await, one(&forged));
     assert_eq!(insert(&real, &reporter).await, ReceivedInsert::Duplicate);
     assert_eq!(senders(&store, &domain).await, one(&reporter));
@@ -177,11 +185,103 @@ async fn an_import_does_not_replace_a_mailed_provenance(loc: &StoreLocation) {
     );
     assert_eq!(
         senders(&store, &domain).await,
-        (vec![forged.clone()], vec![forged.clone()])
+        (vec![forged.clone()], Vec::new())
     );
 }
 
+/// RFC 9990 §8.2: anyone can mail the rua address a report naming any reporter. The
+/// totals, pass rates, days, sources and "policy as last reported" count only reports
+/// whose sender is verified (DMARC pass), imported by the operator or unknown; an
+/// unverified report is listed among the reporters and counted apart, and it is counted
+/// once its reporter sends the same report with DMARC pass.
+async fn unverified_reports_are_not_counted(loc: &StoreLocation) {
+    let store = Store::open(loc, T0).await.unwrap();
+    let now = T0 + DAY + 3600;
+    let real = sample_report();
+    let domain = real.policy.domain_key();
+    let forged_by = Provenance::Mail {
+        from_domain: Some("evil.example".into()),
+        dmarc: CarrierDmarc::None,
+    };
+    let reporter = Provenance::Mail {
+        from_domain: Some("stalw.art".into()),
+        dmarc: CarrierDmarc::Pass,
+    };
+    let mut forged = real.clone();
+    forged.metadata.report_id = "forged".into();
+    forged.metadata.date_range.begin += 3600;
+    forged.records[0].row.count += 1_000_000;
+    forged.records[0].row.policy_evaluated.dkim = reports::vocabulary::AlignedResult::Fail;
+    forged.records[0].row.policy_evaluated.spf = reports::vocabulary::AlignedResult::Fail;
+    forged.policy.pct = Some(1);
+    for (report, p) in [(&real, &reporter), (&forged, &forged_by)] {
+        store
+            .insert_received_report_from(report.clone().into(), None, p, now)
+            .await
+            .unwrap();
+    }
+    let all = Span {
+        begin: 0,
+        end: 4_000_000_000,
+    };
+    let (messages, unverified) = (real.message_count(), (1, forged.message_count()));
+    let page = store
+        .received_domain_summary(&domain, all, 100, 100, 100)
+        .await
+        .unwrap();
+    assert_eq!(page.messages, messages);
+    assert_eq!(
+        page.sources.iter().map(|s| s.messages).sum::<u64>(),
+        messages
+    );
+    assert!(
+        page.sources
+            .iter()
+            .flat_map(|s| &s.reporters)
+            .all(|r| r.sent.verified_domain().is_some())
+    );
+    assert_eq!(page.policy.as_ref(), Some(&real.policy));
+    assert_eq!(
+        (page.unverified.reports, page.unverified.messages),
+        unverified
+    );
+    assert_eq!(
+        page.reporters.len(),
+        2,
+        "the forged reporter is still listed"
+    );
+    let (domains, _) = store.received_domains(all, 10).await.unwrap();
+    let overview = domains.first().unwrap();
+    assert_eq!(
+        (overview.messages, overview.reports, overview.reporters),
+        (messages, 1, 1)
+    );
+    assert_eq!(
+        (overview.unverified.reports, overview.unverified.messages),
+        unverified
+    );
+    // the same report sent by its reporter: counted from then on
+    store
+        .insert_received_report_from(forged.clone().into(), None, &reporter, now)
+        .await
+        .unwrap();
+    let page = store
+        .received_domain_summary(&domain, all, 100, 100, 100)
+        .await
+        .unwrap();
+    assert_eq!(page.messages, real.message_count() + forged.message_count());
+    assert_eq!(
+        page.sources.iter().map(|s| s.messages).sum::<u64>(),
+        page.messages
+    );
+    assert_eq!((page.unverified.reports, page.unverified.messages), (0, 0));
+    assert_eq!(page.policy.as_ref(), Some(&forged.policy));
+}
+
 on_both_backends! {
+    unverified_reports_are_not_counted =>
+        sqlite_unverified_reports_are_not_counted,
+        postgres_unverified_reports_are_not_counted;
     an_import_does_not_replace_a_mailed_provenance =>
         sqlite_an_import_does_not_replace_a_mailed_provenance,
         postgres_an_import_does_not_replace_a_mailed_provenance;
