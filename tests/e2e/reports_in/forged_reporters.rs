@@ -89,12 +89,10 @@ async fn a_forged_reporter_is_shown_unverified_and_never_discarded() {
     assert_eq!(out.action(), "accept", "never discarded: {out:?}");
     inbox.wait_messages("example.com", day_a, 5000);
     let unverified_a = "unverified: sent as evil.example, DMARC none";
+    // listed among the reporters, never counted: no source, no messages
     assert_eq!(
         shown(&inbox, day_a),
-        (
-            vec![pair("google.com", unverified_a)],
-            vec![pair("google.com", unverified_a)]
-        )
+        (vec![pair("google.com", unverified_a)], Vec::new())
     );
     assert!(
         inbox.serve.log_text().contains(
@@ -182,9 +180,12 @@ async fn a_forged_reporter_is_shown_unverified_and_never_discarded() {
     assert!(
         spoofer
             .iter()
-            .any(|c| c.contains("google.com (sent by google.com)")
-                && c.matches("google.com (unverified)").count() == 2),
+            .any(|c| c.contains("google.com (sent by google.com)") && !c.contains("unverified")),
         "{spoofer:?}"
+    );
+    assert!(
+        page.contains("+ 14\u{202f}000 messages in 2 unverified reports, not counted"),
+        "{page}"
     );
 }
 
