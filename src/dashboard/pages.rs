@@ -293,10 +293,7 @@ fn overview(domains: &[DomainOverview], total: usize, period: &Period) -> Markup
 /// as `text`: a name whose reports did not pass DMARC is marked so, never shown as if it
 /// were verified; the whole story in the title.
 fn sent_mark(sent: &Provenance, text: &str) -> Markup {
-    let class = match sent {
-        Provenance::Mail { .. } if sent.verified_domain().is_none() => "bad",
-        _ => "muted",
-    };
+    let class = if sent.counted() { "muted" } else { "bad" };
     html! { span class=(class) title=(sent.describe()) { "(" (text) ")" } }
 }
 

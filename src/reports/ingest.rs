@@ -178,8 +178,12 @@ pub async fn store_found(
             continue;
         }
         let label = format!("{input}: {part}");
+        // a DMARC pass vouches for this report only if its sender is the reporter's domain
+        let sent = sent
+            .clone()
+            .for_report(&fb, dmarc::psl_organizational_domain);
         let inserted = store
-            .insert_received_report_from(Arc::clone(&fb), Some(&label), sent, now)
+            .insert_received_report_from(Arc::clone(&fb), Some(&label), &sent, now)
             .await?;
         let mut summary = stored_report(part, &fb);
         summary.id_reused = matches!(inserted, ReceivedInsert::StoredBesideConflicting(_));

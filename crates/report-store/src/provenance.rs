@@ -76,6 +76,14 @@ pub enum Provenance {
     },
     /// Stored by `authmilter report import`: the operator vouches for it.
     Imported,
+    /// Mailed with DMARC pass for a From domain that is not the reporter's: its
+    /// organizational domain is neither that of the report's `<email>` domain nor that of
+    /// its `org_name` (when a domain name). Not verified: anyone passes DMARC for their own
+    /// domain ([`Provenance::for_report`]).
+    OtherDomain {
+        /// The RFC 5322.From domain (A-label, lowercase).
+        from_domain: String,
+    },
 }
 
 impl Provenance {
@@ -98,6 +106,38 @@ impl Provenance {
         match self {
             Provenance::Unknown | Provenance::Imported => true,
             Provenance::Mail { .. } => self.verified_domain().is_some(),
+            Provenance::OtherDomain { .. } => false,
+        }
+    }
+
+    /// This provenance of a message as it vouches for `report` (RFC 9990 §3.5.2, §8.2): a
+    /// DMARC pass verifies the report only when the From domain's organizational domain
+    /// (`org_domain`, RFC 9989 §3.2.9) is that of the report's `<email>` domain or of its
+    /// `org_name` when that is a domain name; otherwise [`Provenance::OtherDomain`].
+    pub fn for_report(
+        self,
+        report: &reports::Feedback,
+        org_domain: impl Fn(&str) -> String,
+    ) -> Provenance {
+        let from = match &self {
+            Provenance::Mail {
+                from_domain: Some(d),
+                dmarc: CarrierDmarc::Pass,
+            } => d.clone(),
+            _ => return self,
+        };
+        let m = &report.metadata;
+        let email_domain = m.email.rsplit_once('@').map(|(_, d)| d);
+        let org_name = Some(m.org_name.as_str());
+        let own = org_domain(&from.to_ascii_lowercase());
+        let of_reporter = [email_domain, org_name].into_iter().flatten().any(|d| {
+            let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+            looks_like_domain(&d) && org_domain(&d) == own
+        });
+        if of_reporter {
+            self
+        } else {
+            Provenance::OtherDomain { from_domain: from }
         }
     }
 
@@ -122,6 +162,7 @@ impl Provenance {
         match self {
             Provenance::Unknown => 0,
             Provenance::Mail { .. } if self.verified_domain().is_none() => 1,
+            Provenance::OtherDomain { .. } => 1,
             Provenance::Imported => 2,
             Provenance::Mail { .. } => 3,
         }
@@ -133,19 +174,30 @@ impl Provenance {
             Provenance::Unknown => (None, None),
             Provenance::Imported => (None, Some(IMPORTED)),
             Provenance::Mail { from_domain, dmarc } => (from_domain.clone(), Some(dmarc.as_str())),
+            Provenance::OtherDomain { from_domain } => {
+                (Some(from_domain.clone()), Some(CarrierDmarc::Pass.as_str()))
+            }
         }
     }
 
-    /// From the `sender_domain` and `sender_dmarc` columns (anything unknown: `Unknown`).
-    pub(crate) fn from_columns(domain: Option<String>, dmarc: Option<String>) -> Provenance {
+    /// From the `sender_domain`, `sender_dmarc` and `counted` columns (anything unknown:
+    /// `Unknown`); a pass not counted is [`Provenance::OtherDomain`].
+    pub(crate) fn from_columns(
+        domain: Option<String>,
+        dmarc: Option<String>,
+        counted: bool,
+    ) -> Provenance {
         match dmarc.as_deref() {
             Some(IMPORTED) => Provenance::Imported,
-            Some(name) => match CarrierDmarc::parse(name) {
-                Some(dmarc) => Provenance::Mail {
+            Some(name) => match (CarrierDmarc::parse(name), domain) {
+                (Some(CarrierDmarc::Pass), Some(from_domain)) if !counted => {
+                    Provenance::OtherDomain { from_domain }
+                }
+                (Some(dmarc), domain) => Provenance::Mail {
                     from_domain: domain,
                     dmarc,
                 },
-                None => Provenance::Unknown,
+                (None, _) => Provenance::Unknown,
             },
             None => Provenance::Unknown,
         }
@@ -159,6 +211,9 @@ impl Provenance {
                 "unknown: stored before authmilter kept who sent reports".to_string()
             }
             Provenance::Imported => "imported by the operator (report import)".to_string(),
+            Provenance::OtherDomain { from_domain } => {
+                format!("sent by {from_domain}, DMARC pass, not the reporter's domain")
+            }
             Provenance::Mail { from_domain, dmarc } => {
                 match (self.verified_domain(), from_domain) {
                     (Some(d), _) => format!("sent by {d}, DMARC pass"),
@@ -178,9 +233,25 @@ impl Provenance {
             (_, Some(d)) => format!("sent by {d}"),
             (Provenance::Mail { .. }, None) => "unverified".to_string(),
             (Provenance::Imported, _) => "imported".to_string(),
+            (Provenance::OtherDomain { from_domain }, _) => {
+                format!("sent by {from_domain}, not the reporter's")
+            }
             (Provenance::Unknown, _) => "unknown".to_string(),
         }
     }
+}
+
+/// Whether `name` is written as a domain name: dot-separated labels of letters, digits and
+/// hyphens (an `org_name` such as `google.com`, not `Yahoo! Inc.`).
+fn looks_like_domain(name: &str) -> bool {
+    name.contains('.')
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// The JSON form (`report show --json`).
@@ -205,6 +276,9 @@ impl Serialize for Provenance {
             Provenance::Imported => ("imported", None, None),
             Provenance::Mail { from_domain, dmarc } => {
                 ("mail", from_domain.as_deref(), Some(*dmarc))
+            }
+            Provenance::OtherDomain { from_domain } => {
+                ("mail", Some(from_domain.as_str()), Some(CarrierDmarc::Pass))
             }
         };
         ProvenanceJson {
@@ -243,7 +317,7 @@ mod tests {
         for p in &all {
             let (d, r) = p.columns();
             assert_eq!(
-                &Provenance::from_columns(d, r.map(str::to_string)),
+                &Provenance::from_columns(d, r.map(str::to_string), p.counted()),
                 p,
                 "{p:?}"
             );
@@ -254,5 +328,75 @@ mod tests {
             all[3].describe(),
             "unverified: sent as evil.example, DMARC none"
         );
+    }
+
+    /// The organizational domain as the tests need it: the last two labels.
+    fn last_two_labels(d: &str) -> String {
+        let labels: Vec<&str> = d.rsplit('.').take(2).collect();
+        labels.into_iter().rev().collect::<Vec<_>>().join(".")
+    }
+
+    /// RFC 9990 §8.2: a DMARC pass vouches for the From domain, not for the reporter a
+    /// report names; it is verified only when that domain's organizational domain is the
+    /// one of the report's `<email>` domain, or of its `org_name` when that is a domain name.
+    #[test]
+    fn a_pass_is_verified_only_for_the_reporters_own_domain() {
+        let mut report = reports::parse_report(
+            b"<feedback><report_metadata><org_name>google.com</org_name>\
+              <email>noreply-dmarc-support@google.com</email><report_id>1</report_id>\
+              <date_range><begin>1</begin><end>2</end></date_range></report_metadata>\
+              <policy_published><domain>example.com</domain><p>none</p></policy_published>\
+              <record><row><source_ip>192.0.2.1</source_ip><count>1</count><policy_evaluated>\
+              <disposition>none</disposition><dkim>pass</dkim><spf>pass</spf>\
+              </policy_evaluated></row><identifiers><header_from>example.com</header_from>\
+              </identifiers><auth_results><spf><domain>example.com</domain>\
+              <result>pass</result></spf></auth_results></record></feedback>",
+        )
+        .unwrap();
+        let sent = |domain: &str, report: &reports::Feedback| {
+            Provenance::Mail {
+                from_domain: Some(domain.into()),
+                dmarc: CarrierDmarc::Pass,
+            }
+            .for_report(report, last_two_labels)
+        };
+        for own in ["google.com", "mail.google.com"] {
+            let p = sent(own, &report);
+            assert_eq!(p.verified_domain(), Some(own));
+            assert!(p.counted());
+        }
+        for other in [
+            "evil.example",
+            "google.com.evil.example",
+            "xn--ggle-55da.com",
+        ] {
+            let p = sent(other, &report);
+            assert_eq!(p.verified_domain(), None, "{other}");
+            assert!(!p.counted(), "{other}");
+            assert_eq!(
+                p.describe(),
+                format!("sent by {other}, DMARC pass, not the reporter's domain")
+            );
+            let (d, r) = p.columns();
+            assert_eq!(
+                Provenance::from_columns(d, r.map(str::to_string), p.counted()),
+                p
+            );
+        }
+        // an org_name that is no domain name: the <email> domain decides
+        report.metadata.org_name = "Google Inc.".into();
+        assert!(sent("google.com", &report).counted());
+        // an <email> of a mail provider: the org_name that is a domain name decides
+        report.metadata.org_name = "google.com".into();
+        report.metadata.email = "dmarc@mailer.example".into();
+        assert!(sent("google.com", &report).counted());
+        assert!(sent("mailer.example", &report).counted());
+        // a result other than pass is unverified whoever it names
+        let failed = Provenance::Mail {
+            from_domain: Some("google.com".into()),
+            dmarc: CarrierDmarc::Fail,
+        }
+        .for_report(&report, last_two_labels);
+        assert!(!failed.counted());
     }
 }

@@ -341,7 +341,7 @@ impl Store {
         let Some(row) = rows.first() else {
             return Ok(());
         };
-        let stored = Provenance::from_columns(row.opt_text(0)?, row.opt_text(1)?);
+        let stored = Provenance::from_columns(row.opt_text(0)?, row.opt_text(1)?, row.int(2)? != 0);
         if !provenance.replaces(&stored) {
             return Ok(());
         }

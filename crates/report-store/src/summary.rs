@@ -372,12 +372,12 @@ impl Store {
                 ),
                 Stmt::new(
                     "SELECT org_name, COUNT(*), CAST(SUM(message_count) AS BIGINT),
-                        CAST(COUNT(*) OVER () AS BIGINT), sender_domain, sender_dmarc
+                        CAST(COUNT(*) OVER () AS BIGINT), sender_domain, sender_dmarc, counted
                      FROM received_reports
                      WHERE policy_domain = ?1 AND begin_time >= ?2 AND begin_time < ?3
-                     GROUP BY org_name, sender_domain, sender_dmarc
+                     GROUP BY org_name, sender_domain, sender_dmarc, counted
                      ORDER BY SUM(message_count) DESC, org_name, COALESCE(sender_domain, ''),
-                        COALESCE(sender_dmarc, '')
+                        COALESCE(sender_dmarc, ''), counted
                      LIMIT ?4",
                     {
                         let mut v = p();
@@ -479,7 +479,8 @@ impl Store {
                 let e = by_ip.entry(r.text(0)?).or_default();
                 let name = ReporterName {
                     org_name: r.text(1)?,
-                    sent: Provenance::from_columns(r.opt_text(4)?, r.opt_text(5)?),
+                    // a source's reporters are of counted reports only
+                    sent: Provenance::from_columns(r.opt_text(4)?, r.opt_text(5)?, true),
                 };
                 e.0.push((r.uint(2)?, name));
                 e.1 = usize::try_from(r.uint(3)?).unwrap_or(usize::MAX);

@@ -247,7 +247,13 @@ async fn a_report_signed_by_its_domain_is_shown_as_sent_by_it() {
     );
     let inbox = Inbox::start_with_zone("action = \"discard\"\ndiscard_timeout = \"20s\"\n", &zone);
     let day = days_ago(9);
-    let mail = report_from("dmarc@signed.example", "Signed Org", "signed-1", day, 11);
+    let mail = report_from(
+        "dmarc@signed.example",
+        "signed.example",
+        "signed-1",
+        day,
+        11,
+    );
     let signer = dkim::Signer::from_pem(
         key.private_key_pem.as_bytes(),
         dkim::SignerConfig::new("signed.example", "r1"),
@@ -276,8 +282,8 @@ async fn a_report_signed_by_its_domain_is_shown_as_sent_by_it() {
     assert_eq!(
         shown(&inbox, day),
         (
-            vec![pair("Signed Org", verified)],
-            vec![pair("Signed Org", verified)]
+            vec![pair("signed.example", verified)],
+            vec![pair("signed.example", verified)]
         )
     );
 }

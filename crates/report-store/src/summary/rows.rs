@@ -107,7 +107,7 @@ pub(super) fn reporters(
         total = usize::try_from(r.uint(3)?).unwrap_or(usize::MAX);
         out.push(ReporterSummary {
             org_name: r.text(0)?,
-            sent: Provenance::from_columns(r.opt_text(4)?, r.opt_text(5)?),
+            sent: Provenance::from_columns(r.opt_text(4)?, r.opt_text(5)?, r.int(6)? != 0),
             reports: r.uint(1)?,
             messages: r.uint(2)?,
         });
