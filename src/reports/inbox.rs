@@ -300,6 +300,11 @@ pub async fn finish(capture: Capture, app: &App, state: &MessageState, d: &mut D
             "a report is about a domain reports.inbox.domains does not list ({})",
             outcome.summary()
         ),
+        Ok(Ok(Ok(outcome))) if unvouched(&outcome).is_some() => format!(
+            "a report is not vouched for by its sender ({}; {}); kept as evidence",
+            unvouched(&outcome).unwrap_or_default(),
+            outcome.summary()
+        ),
         Ok(Ok(Ok(outcome))) if outcome.stored.is_empty() && outcome.duplicates.is_empty() => {
             "no report could be read".to_string()
         }
@@ -444,7 +449,7 @@ async fn handle(
     }
     let sources = match &result {
         Ok((outcome, sources)) => {
-            log_outcome(outcome, &sent);
+            log_outcome(outcome);
             sources.clone()
         }
         Err(e) => {
@@ -465,13 +470,22 @@ async fn handle(
     }
 }
 
-fn log_outcome(o: &Outcome, sent: &Provenance) {
+/// Who sent the first report of `o` whose sender does not vouch for it (a DMARC pass for
+/// another domain than the reporter's, RFC 9990 §8.2), as people read it.
+fn unvouched(o: &Outcome) -> Option<String> {
+    o.stored
+        .iter()
+        .chain(&o.duplicates)
+        .find(|s| !s.sent.counted())
+        .map(|s| s.sent.describe())
+}
+
+fn log_outcome(o: &Outcome) {
     let input = Escaped::str(&o.input);
-    let sent = sent.describe();
     for s in o.stored.iter().chain(&o.duplicates) {
         tracing::info!(
             input = %crate::logging::Field(input),
-            sent = %crate::logging::Field(Escaped::str(&sent)),
+            sent = %crate::logging::Field(Escaped::str(&s.sent.describe())),
             part = %crate::logging::Field(Escaped::str(&s.part)),
             org_name = %crate::logging::Field(Escaped::str(&s.org_name)),
             report_id = %crate::logging::Field(Escaped::str(&s.report_id)),

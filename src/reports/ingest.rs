@@ -44,6 +44,10 @@ pub struct StoredReport {
     /// Stored beside an earlier report from the same reporter with the same Report-ID but
     /// other contents (RFC 9990 §3.5.4): one of the two may be forged.
     pub id_reused: bool,
+    /// Who sent it, as it vouches for this report (RFC 9990 §8.2,
+    /// [`Provenance::for_report`]); not in the JSON of `report import`.
+    #[serde(skip)]
+    pub sent: Provenance,
 }
 
 /// A part that should have held a report and could not be read.
@@ -75,10 +79,17 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// Every report in the input is in the store now, nothing was unreadable or skipped, and
-    /// the input holds nothing but reports and text (docs/reports.md, "Reports in").
+    /// Every report in the input is in the store now, nothing was unreadable or skipped,
+    /// the input holds nothing but reports and text, and each report's sender vouches for it
+    /// (a DMARC pass for another domain than the reporter's is kept as evidence, RFC 9990
+    /// §8.2; docs/reports.md, "Reports in").
     pub fn complete(&self) -> bool {
         self.other_part.is_none()
+            && self
+                .stored
+                .iter()
+                .chain(&self.duplicates)
+                .all(|s| s.sent.counted())
             && self.unreadable.is_empty()
             && self.not_ours.is_empty()
             && !(self.stored.is_empty() && self.duplicates.is_empty())
@@ -174,7 +185,9 @@ pub async fn store_found(
             continue;
         }
         if !wanted(&fb.policy.domain_key()) {
-            outcome.not_ours.push(stored_report(part, &fb));
+            outcome
+                .not_ours
+                .push(stored_report(part, &fb, sent.clone()));
             continue;
         }
         let label = format!("{input}: {part}");
@@ -185,7 +198,7 @@ pub async fn store_found(
         let inserted = store
             .insert_received_report_from(Arc::clone(&fb), Some(&label), &sent, now)
             .await?;
-        let mut summary = stored_report(part, &fb);
+        let mut summary = stored_report(part, &fb, sent);
         summary.id_reused = matches!(inserted, ReceivedInsert::StoredBesideConflicting(_));
         if inserted.id().is_some() {
             sources.extend(fb.records.iter().map(|r| r.row.source()));
@@ -197,7 +210,7 @@ pub async fn store_found(
     Ok((outcome, sources.into_iter().collect()))
 }
 
-fn stored_report(part: String, fb: &Feedback) -> StoredReport {
+fn stored_report(part: String, fb: &Feedback, sent: Provenance) -> StoredReport {
     StoredReport {
         part,
         org_name: fb.metadata.org_name.clone(),
@@ -206,6 +219,7 @@ fn stored_report(part: String, fb: &Feedback) -> StoredReport {
         records: fb.records.len(),
         messages: fb.message_count(),
         id_reused: false,
+        sent,
     }
 }
 

@@ -287,3 +287,36 @@ async fn a_report_signed_by_its_domain_is_shown_as_sent_by_it() {
         )
     );
 }
+
+/// RFC 9990 §8.2: a DMARC pass vouches for the From domain only. A report naming
+/// google.com sent, with DMARC pass, by another domain is shown as not the reporter's, not
+/// counted, and never discarded: the postmaster keeps the evidence of a forged report.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_passing_dmarc_for_another_domain_is_not_verified_nor_discarded() {
+    let inbox = Inbox::start("action = \"discard\"\ndiscard_timeout = \"20s\"\n");
+    let day = days_ago(10);
+    let other = report_from(
+        "noreply-dmarc@reporter.example",
+        "google.com",
+        "other-1",
+        day,
+        700,
+    );
+    let out = inbox.send(&["dmarc@rx.example"], &other).await;
+    assert_eq!(out.action(), "accept", "never discarded: {out:?}");
+    inbox.wait_messages("example.com", day, 700);
+    let sent = "sent by reporter.example, DMARC pass, not the reporter's domain";
+    assert_eq!(
+        shown(&inbox, day),
+        (vec![pair("google.com", sent)], Vec::new())
+    );
+    let d = ymd(day);
+    let v = inbox.show(&["--domain", "example.com", "--since", &d, "--until", &d]);
+    assert_eq!(v["messages"].as_u64(), Some(0));
+    assert_eq!(v["reporters"][0]["sent"]["verified"].as_bool(), Some(false));
+    let log = inbox.serve.log_text();
+    assert!(
+        log.contains(sent) && log.contains("message delivered, not discarded"),
+        "{log}"
+    );
+}
