@@ -30,6 +30,15 @@ pub(super) async fn open(config: &Config) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot open the report store {loc}"))
 }
 
+/// Opens the configured report store to read it (`report show`): an older schema is
+/// refused, not upgraded.
+pub(super) async fn open_for_reading(config: &Config) -> anyhow::Result<Store> {
+    let loc = &config.reports.store.0;
+    Store::open_for_reading(loc, crate::reports::unix_now())
+        .await
+        .with_context(|| format!("cannot open the report store {loc}"))
+}
+
 fn send(args: ReportSendArgs) -> anyhow::Result<ExitCode> {
     let loaded = Config::load(args.config.path.as_deref())?;
     let config = loaded.config;

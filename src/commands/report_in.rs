@@ -182,7 +182,8 @@ pub fn show(args: ReportShowArgs) -> anyhow::Result<ExitCode> {
     let span = period::span(&args.since, args.until.as_deref(), now)?;
     let runtime = super::common::runtime()?;
     runtime.block_on(async move {
-        let store = super::report::open(&config).await?;
+        // only reads: an older store is not upgraded here (serve or report status do it)
+        let store = super::report::open_for_reading(&config).await?;
         match &args.domain {
             None => {
                 let (domains, _) = store.received_domains(span, usize::MAX).await?;

@@ -28,6 +28,17 @@ pub enum StoreError {
         /// The newest version this program has.
         known: i64,
     },
+    /// The database holds an older schema and was opened only to read (`report show`):
+    /// upgrading is left to a writer.
+    #[error(
+        "the report store has schema version {found}, older than this program's {known}; run `authmilter report status` (or start `serve`) to upgrade it first"
+    )]
+    SchemaTooOld {
+        /// The version in the database.
+        found: i64,
+        /// The newest version this program has.
+        known: i64,
+    },
     /// A stored value cannot be read back (a corrupt row or a foreign writer).
     #[error("unreadable stored value: {0}")]
     Corrupt(String),

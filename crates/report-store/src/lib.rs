@@ -93,18 +93,38 @@ impl Store {
     /// Opens the store at `location` and brings its schema up to date (`now`: Unix seconds,
     /// recorded with each applied migration).
     pub async fn open(location: &StoreLocation, now: u64) -> Result<Store, StoreError> {
+        let store = Store::connect(location).await?;
+        store.migrate(now).await?;
+        Ok(store)
+    }
+
+    /// Opens the store at `location` to read it (`report show`): an older schema is not
+    /// upgraded ([`StoreError::SchemaTooOld`]), so that reading never writes; a store with
+    /// no schema yet (new) is created as [`Store::open`] does.
+    pub async fn open_for_reading(location: &StoreLocation, now: u64) -> Result<Store, StoreError> {
+        let store = Store::connect(location).await?;
+        let known = schema::latest_version();
+        // no version table: a new store
+        let found = store.schema_version().await.unwrap_or(0);
+        if found > 0 && found < known {
+            return Err(StoreError::SchemaTooOld { found, known });
+        }
+        store.migrate(now).await?;
+        Ok(store)
+    }
+
+    /// Connects to the store at `location`, its schema as it is.
+    async fn connect(location: &StoreLocation) -> Result<Store, StoreError> {
         let backend = match location {
             StoreLocation::Sqlite(path) => Backend::Sqlite(SqliteBackend::open(path).await?),
             StoreLocation::Postgres(conn) => {
                 Backend::Postgres(Arc::new(PostgresBackend::open(conn).await?))
             }
         };
-        let store = Store {
+        Ok(Store {
             backend,
             location: location.clone(),
-        };
-        store.migrate(now).await?;
-        Ok(store)
+        })
     }
 
     /// Where the store is.

@@ -175,3 +175,50 @@ async fn a_report_without_a_digest_keeps_its_provenance() {
         page.reporters
     );
 }
+
+/// `report show` only reads: a store of an older schema is not upgraded by opening it to
+/// read (the operator upgrades it with `serve` or `report status`, which say so); a new,
+/// empty store is created as usual, and a current one opens.
+#[tokio::test]
+async fn opening_to_read_does_not_upgrade_an_older_store() {
+    use report_store::schema::{MIGRATIONS, VERSION_TABLE};
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("v3.db");
+    {
+        let conn = rusqlite::Connection::open(&old).unwrap();
+        conn.execute(VERSION_TABLE, []).unwrap();
+        for m in MIGRATIONS.iter().take(3) {
+            for s in m.statements {
+                let sql =
+                    report_store::sql::expand_types(s, "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB");
+                conn.execute(&sql, []).unwrap();
+            }
+            conn.execute(
+                "INSERT INTO schema_version VALUES (?1, 0, 'old')",
+                [m.version],
+            )
+            .unwrap();
+        }
+    }
+    let loc = format!("sqlite:{}", old.display()).parse().unwrap();
+    let refused = Store::open_for_reading(&loc, 5).await;
+    assert!(
+        matches!(
+            refused,
+            Err(report_store::StoreError::SchemaTooOld { found: 3, .. })
+        ),
+        "{refused:?}"
+    );
+    let version: i64 = rusqlite::Connection::open(&old)
+        .unwrap()
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3, "not upgraded");
+    // brought up to date by a writer, it opens to read
+    Store::open(&loc, 5).await.unwrap();
+    assert!(Store::open_for_reading(&loc, 5).await.is_ok());
+    let fresh = format!("sqlite:{}", dir.path().join("new.db").display())
+        .parse()
+        .unwrap();
+    assert!(Store::open_for_reading(&fresh, 5).await.is_ok());
+}
