@@ -199,7 +199,7 @@ fn the_vendored_samples_import_once_and_the_malformed_one_is_refused() {
     let csv = store.show(&["--csv", "--since", "2022-09-01", "--until", "2022-11-30"]);
     assert_eq!(
         csv,
-        "domain,messages,dmarc_pass,reports,reporters,last_day\nstalw.art,14,2,6,6,2022-11-27\n"
+        "domain,messages,dmarc_pass,reports,reporters,last_day,unverified_reports,unverified_messages\nstalw.art,14,2,6,6,2022-11-27,0,0\n"
     );
 }
 
