@@ -284,7 +284,9 @@ fn the_pages_show_the_seeded_store() {
             "89.6 %",
             "20",
             "2",
-            &crate::reports_in::ymd(days_ago(1))
+            &crate::reports_in::ymd(days_ago(1)),
+            // imported reports: none left out as unverified
+            ""
         ]
     );
     assert_eq!(row(&home, "other.example")[1], "30");
