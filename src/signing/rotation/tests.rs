@@ -400,11 +400,11 @@ fn an_active_key_one_verifier_refuses_keeps_signing() {
     let dns = MemoryResolver::new();
     dns.add_txt(
         "old._domainkey.example.com",
-        &s.old_record.replace("k=ed25519", "k=ED25519"),
+        s.old_record.replace("k=ed25519", "k=ED25519"),
     );
     dns.add_txt(
         "new._domainkey.example.com",
-        &s.new_record.replace("k=ed25519", "k=ED25519"),
+        s.new_record.replace("k=ed25519", "k=ED25519"),
     );
     check(&keys, &dns, 0);
     check(&keys, &dns, 2 * HOUR);
