@@ -154,15 +154,19 @@ fn dkim_method(r: &dkim::SignatureResult) -> MethodResult {
         m = m.with_comment(format!("{bits}-bit key"));
     }
     // U-labels of d=, s= and i= (RFC 8616 §5) are written as their A-labels, the names
-    // queried: the field is US-ASCII
-    if !r.domain.is_empty() {
+    // queried: the field is US-ASCII. A non-ASCII value of a signature refused as a syntax
+    // error is left out: converted, it could name a domain the signature never named
+    // (`d=victim．example` is no `victim.example`)
+    let refused = matches!(r.reason, Some(dkim::Reason::SignatureSyntax(_)));
+    let shown = |v: &str| !refused || v.is_ascii();
+    if !r.domain.is_empty() && shown(&r.domain) {
         let domain = a_labels(&r.domain);
         m = m.with_property("header", "d", bounded(&domain, MAX_IDENTIFIER));
     }
-    if let Some(i) = &r.identity {
+    if let Some(i) = r.identity.as_deref().filter(|i| shown(i)) {
         m = m.with_property("header", "i", bounded(&ascii_identity(i), MAX_IDENTIFIER));
     }
-    if !r.selector.is_empty() {
+    if !r.selector.is_empty() && shown(&r.selector) {
         let selector = a_labels(&r.selector);
         m = m.with_property("header", "s", bounded(&selector, MAX_IDENTIFIER));
     }
@@ -398,6 +402,21 @@ mod tests {
         let ar = authentication_results(&results, "mx.example", 10, None);
         let m = ar.by_method("dkim").next().unwrap();
         assert_eq!(m.property("header", "i"), Some("joe@xn--bcher-kva.example"));
+        // a d= refused as a syntax error is not converted into a domain it never named
+        let refused = dkim::SignatureResult {
+            domain: "victim\u{ff0e}example".into(),
+            result: dkim::DkimResult::PermError,
+            reason: Some(dkim::Reason::SignatureSyntax("bad d= domain".into())),
+            ..valid.clone()
+        };
+        let results = Results {
+            dkim: vec![refused],
+            dkim_checked: true,
+            ..Results::default()
+        };
+        let ar = authentication_results(&results, "mx.example", 10, None);
+        let m = ar.by_method("dkim").next().unwrap();
+        assert_eq!(m.property("header", "d"), None);
     }
 
     /// The sender publishes the SPF record: a 1,500-character term in it, as the reason of a
