@@ -276,11 +276,14 @@ async fn accept_loop<S, F, Fut>(
             _ = stop.changed() => return,
         };
         let s = match accepted {
-            Ok(s) => s,
+            Ok(s) => {
+                accept_errors.succeeded(&"socketmap");
+                s
+            }
             Err(e) => {
                 // e.g. EMFILE or ECONNABORTED: back off briefly and keep serving, as the
                 // milter listeners do; returning would leave Postfix without its maps
-                accept_errors.failed("socketmap", &e).await;
+                accept_errors.failed(&"socketmap", &e).await;
                 continue;
             }
         };

@@ -249,9 +249,12 @@ pub async fn serve(
             _ = stop.changed() => break,
         };
         let (stream, peer) = match accepted {
-            Ok(a) => a,
+            Ok(a) => {
+                accept_errors.succeeded(&"dashboard");
+                a
+            }
             Err(e) => {
-                accept_errors.failed("dashboard", &e).await;
+                accept_errors.failed(&"dashboard", &e).await;
                 continue;
             }
         };

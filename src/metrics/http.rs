@@ -55,9 +55,12 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, mut stop: watch
             _ = stop.changed() => break,
         };
         let (stream, peer) = match accepted {
-            Ok(a) => a,
+            Ok(a) => {
+                accept_errors.succeeded(&"metrics");
+                a
+            }
             Err(e) => {
-                accept_errors.failed("metrics", &e).await;
+                accept_errors.failed(&"metrics", &e).await;
                 continue;
             }
         };

@@ -20,10 +20,10 @@ pub struct AcceptErrors {
 impl AcceptErrors {
     /// Notes a failure of `listener` (logged when a minute has passed since the last line),
     /// then waits [`ACCEPT_BACKOFF`].
-    pub async fn failed(&mut self, listener: &str, error: &std::io::Error) {
+    pub async fn failed(&mut self, listener: &(dyn std::fmt::Display + Sync), error: &std::io::Error) {
         if self.logged.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
             tracing::warn!(
-                listener,
+                %listener,
                 failures_not_logged = self.unlogged,
                 "accept failed: {error} (logged at most once a minute; connections wait in the kernel's backlog meanwhile)"
             );
@@ -33,6 +33,21 @@ impl AcceptErrors {
             self.unlogged += 1;
         }
         tokio::time::sleep(ACCEPT_BACKOFF).await;
+    }
+
+    /// Notes an accept that worked: the end of a run of failures is logged with the count
+    /// of those not logged (else it would wait for the next run's first line).
+    pub fn succeeded(&mut self, listener: &(dyn std::fmt::Display + Sync)) {
+        if self.logged.is_none() {
+            return;
+        }
+        tracing::info!(
+            %listener,
+            failures_not_logged = self.unlogged,
+            "accept works again"
+        );
+        self.logged = None;
+        self.unlogged = 0;
     }
 }
 
@@ -44,13 +59,19 @@ mod tests {
     async fn failures_are_logged_once_a_minute() {
         let mut errors = AcceptErrors::default();
         let e = std::io::Error::from_raw_os_error(24);
-        errors.failed("inet:127.0.0.1:1", &e).await;
+        errors.failed(&"inet:127.0.0.1:1", &e).await;
         let first = errors.logged;
         assert!(first.is_some());
         for _ in 0..10 {
-            errors.failed("inet:127.0.0.1:1", &e).await;
+            errors.failed(&"inet:127.0.0.1:1", &e).await;
         }
         assert_eq!(errors.logged, first);
         assert_eq!(errors.unlogged, 10);
+        // the run ends at the next accept that works: said with its count, and the next
+        // failure is logged at once
+        errors.succeeded(&"inet:127.0.0.1:1");
+        assert_eq!((errors.logged, errors.unlogged), (None, 0));
+        errors.failed(&"inet:127.0.0.1:1", &e).await;
+        assert!(errors.logged.is_some());
     }
 }

@@ -239,7 +239,10 @@ async fn accept_loop(
             _ = stop.changed() => break,
         };
         let stream = match accepted {
-            Ok(s) => s,
+            Ok(s) => {
+                accept_errors.succeeded(&listening.spec);
+                s
+            }
             Err(e) => {
                 // e.g. EMFILE: back off briefly instead of spinning
                 accept_errors.failed(&listening.spec.to_string(), &e).await;
