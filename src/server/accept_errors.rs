@@ -20,7 +20,11 @@ pub struct AcceptErrors {
 impl AcceptErrors {
     /// Notes a failure of `listener` (logged when a minute has passed since the last line),
     /// then waits [`ACCEPT_BACKOFF`].
-    pub async fn failed(&mut self, listener: &(dyn std::fmt::Display + Sync), error: &std::io::Error) {
+    pub async fn failed(
+        &mut self,
+        listener: &(dyn std::fmt::Display + Sync),
+        error: &std::io::Error,
+    ) {
         if self.logged.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
             tracing::warn!(
                 %listener,

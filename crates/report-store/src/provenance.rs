@@ -127,13 +127,24 @@ impl Provenance {
             _ => return self,
         };
         let m = &report.metadata;
-        let email_domain = m.email.rsplit_once('@').map(|(_, d)| d);
-        let org_name = Some(m.org_name.as_str());
+        // a name as a domain: A-labels (a U-label <email> domain is the same domain)
+        let as_domain = |d: &str| {
+            let d = d.trim().trim_end_matches('.');
+            dns::name::to_ascii(d.as_bytes())
+                .ok()
+                .filter(|a| looks_like_domain(a))
+        };
         let own = org_domain(&from.to_ascii_lowercase());
-        let of_reporter = [email_domain, org_name].into_iter().flatten().any(|d| {
-            let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
-            looks_like_domain(&d) && org_domain(&d) == own
-        });
+        // an org_name that is a domain name decides: the <email> the sender writes cannot
+        // stand in for a reporter it names; a free-text org_name leaves it to <email>
+        let of_reporter = match as_domain(&m.org_name) {
+            Some(named) => org_domain(&named) == own,
+            None => m
+                .email
+                .rsplit_once('@')
+                .and_then(|(_, d)| as_domain(d))
+                .is_some_and(|d| org_domain(&d) == own),
+        };
         if of_reporter {
             self
         } else {
@@ -386,11 +397,19 @@ mod tests {
         // an org_name that is no domain name: the <email> domain decides
         report.metadata.org_name = "Google Inc.".into();
         assert!(sent("google.com", &report).counted());
-        // an <email> of a mail provider: the org_name that is a domain name decides
+        // an org_name that is a domain name decides: the <email> the sender writes cannot
+        // stand in for it (a forged "google.com" report with its <email> at evil.example,
+        // sent with DMARC pass by evil.example, was counted)
         report.metadata.org_name = "google.com".into();
         report.metadata.email = "dmarc@mailer.example".into();
         assert!(sent("google.com", &report).counted());
-        assert!(sent("mailer.example", &report).counted());
+        assert!(!sent("mailer.example", &report).counted());
+        report.metadata.email = "noreply@evil.example".into();
+        assert!(!sent("evil.example", &report).counted());
+        // a reporter writing its IDN <email> domain in U-labels is the same domain
+        report.metadata.org_name = "Bücher".into();
+        report.metadata.email = "dmarc@bücher.example".into();
+        assert!(sent("xn--bcher-kva.example", &report).counted());
         // a result other than pass is unverified whoever it names
         let failed = Provenance::Mail {
             from_domain: Some("google.com".into()),
