@@ -28,6 +28,9 @@ pub struct LoadedKey {
     pub sealer: Arc<arc::Sealer>,
     /// `state` from the configuration.
     pub state: KeyState,
+    /// `replaces` from the configuration: the ids of the keys a promotion of this one retires
+    /// (empty: every active key of its domain and key type).
+    pub replaces: Vec<String>,
     /// Identifies this key across reloads and restarts: name, DNS name and public key.
     pub fingerprint: String,
 }
@@ -82,6 +85,7 @@ impl SigningKeys {
                 signer: Arc::new(signer),
                 sealer: Arc::new(sealer),
                 state: k.state,
+                replaces: k.replaces.clone(),
                 fingerprint,
             });
         }
@@ -90,6 +94,22 @@ impl SigningKeys {
             .iter()
             .map(|r| (rule_pattern(&r.from), r.keys.clone()))
             .collect();
+        // `replaces` names keys of the same domain and key type (what a promotion retires)
+        for k in &keys {
+            for name in &k.replaces {
+                let replaced = keys.iter().find(|o| &o.id == name && o.id != k.id);
+                let same = replaced.is_some_and(|o| {
+                    o.domain == k.domain && o.signer.key().key_type() == k.signer.key().key_type()
+                });
+                if !same {
+                    anyhow::bail!(
+                        "dkim.key {:?}: replaces {name:?}, which is not another key of {} of the same key type",
+                        k.id,
+                        k.domain
+                    );
+                }
+            }
+        }
         if cfg.key_check_interval.is_zero() && keys.iter().any(|k| k.state == KeyState::Next) {
             tracing::warn!(
                 "dkim.key_check_interval is 0s: keys with state = \"next\" are never checked and never sign"
@@ -210,6 +230,41 @@ impl SigningKeys {
             .iter()
             .filter_map(|n| self.keys.iter().find(|k| &k.id == n))
             .collect()
+    }
+
+    /// What `config check`, a start and a reload warn of in rotations: a `next` key without
+    /// `replaces` retires every active key of its domain and key type, and an earlier promoted
+    /// `next` one; with two of them (two purposes, a bulk and a corporate stream) or two next
+    /// keys, say which it replaces.
+    pub fn rotation_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for k in self
+            .keys
+            .iter()
+            .filter(|k| k.state == KeyState::Next && k.replaces.is_empty())
+        {
+            let kind = k.signer.key().key_type();
+            let others: Vec<&str> = self
+                .keys
+                .iter()
+                .filter(|o| {
+                    o.id != k.id
+                        && o.domain == k.domain
+                        && o.signer.key().key_type() == kind
+                        && o.state != KeyState::Retired
+                })
+                .map(|o| o.id.as_str())
+                .collect();
+            if others.len() > 1 {
+                warnings.push(format!(
+                    "dkim.key {:?} (next) has no replaces: once promoted it retires {} (every active or next key of {} of its type); name the one it replaces with replaces = [...]",
+                    k.id,
+                    others.join(", "),
+                    k.domain
+                ));
+            }
+        }
+        warnings
     }
 
     /// What `config check`, a start and a reload warn of in `[[dkim.signing]]` rules: a

@@ -170,7 +170,12 @@ pub fn warn_about(config: &Config) {
 /// give them): a `[[dkim.signing]]` rule left without a key that signs (RFC 6376 §3.6.1, docs/dkim.md
 /// Key rotation step 4), and ARC seals made with Ed25519 only (RFC 8617 §5.1, docs/arc.md).
 pub fn warn_about_keys(app: &App) {
-    for warning in app.signing.rule_warnings() {
+    for warning in app
+        .signing
+        .rule_warnings()
+        .into_iter()
+        .chain(app.signing.rotation_warnings())
+    {
         tracing::warn!("{warning}");
     }
     let seals = app.config.arc.seal
@@ -183,7 +188,7 @@ pub fn warn_about_keys(app: &App) {
     if seals {
         for what in app.signing.ed25519_only_sealing() {
             tracing::warn!(
-                "{what}: [arc] seal on a forward listener seals with an Ed25519 key, having no RSA key: dkimpy and other ARC validators refuse ed25519-sha256 seals, so the chain fails at the next hop; add an RSA key (docs/arc.md)"
+                "{what}: [arc] seal on a forward listener seals with an Ed25519 key, having no RSA key that signs by itself (a retired one seals only through a rotation recorded in dkim.state_file): dkimpy and other ARC validators refuse ed25519-sha256 seals, so the chain fails at the next hop; name an RSA key (docs/arc.md)"
             );
         }
     }

@@ -251,6 +251,11 @@ pub struct DkimKey {
     /// `active` (signs), `next` (signs once DNS has published it for `publish_wait`, then
     /// retires the active key of the same domain and type) or `retired` (never signs).
     pub state: KeyState,
+    /// For a `next` key: the names of the keys it replaces when promoted (of its domain and
+    /// key type; a key retired at once among them too). Empty: every active key of its domain
+    /// and key type (docs/dkim.md, key rotation).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replaces: Vec<String>,
 }
 
 /// Where a signing key is in its life (key rotation, docs/dkim.md).

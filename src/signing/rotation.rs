@@ -464,15 +464,13 @@ pub async fn check_published(
                     let promoted = map
                         .get(&o.fingerprint)
                         .is_some_and(|s| s.promoted_at.is_some());
-                    // and a key milter.toml already calls retired that no rotation replaced
-                    // yet (retired at once, a compromised key): rules naming it follow this one
-                    let unreplaced_retired = o.state == KeyState::Retired
-                        && map
-                            .get(&o.fingerprint)
-                            .is_none_or(|s| s.retired_by.is_none());
-                    (o.state == KeyState::Active
-                        || (o.state == KeyState::Next && promoted)
-                        || unreplaced_retired)
+                    // the keys `replaces` names (a key retired at once among them), else
+                    // every active one of the domain and type: two purposes, or two next
+                    // keys, need `replaces` to stay apart
+                    let named = k.replaces.iter().any(|r| r == &o.id);
+                    let by_default = k.replaces.is_empty()
+                        && (o.state == KeyState::Active || (o.state == KeyState::Next && promoted));
+                    (named || by_default)
                         && o.domain == k.domain
                         && o.signer.key().key_type() == kt
                         && o.fingerprint != k.fingerprint

@@ -89,7 +89,7 @@ fn dkim_rotate_prints_every_form_and_a_next_key_block() {
         "{out}"
     );
     assert!(
-        out.contains("retires the active Ed25519 key(s) of example.com: current"),
+        out.contains("retires the key(s) `replaces` names: current"),
         "{out}"
     );
     // the block makes a valid configuration
@@ -97,6 +97,8 @@ fn dkim_rotate_prints_every_form_and_a_next_key_block() {
     let (code, checked, err) = run_cli(&["config", "check", "-c", cfg_s], None);
     assert_eq!(code, 0, "{err}");
     assert!(checked.contains("state = \"next\""), "{checked}");
+    assert!(block.contains("replaces = [\"current\"]"), "{block}");
+    assert!(checked.contains("replaces = [\"current\"]"), "{checked}");
     // a second rotation the same month takes the next free selector
     let (code, out2, err) = run_cli(
         &[

@@ -185,9 +185,10 @@ async fn a_rule_signs_with_the_keys_it_names_and_no_other() {
     m.stop().await;
 }
 
-/// A key retired at once (a compromised key) with its replacement staged as `next`: once the
-/// new key is promoted, the rule naming the retired one signs with it (a review found the rule
-/// left with Ed25519 alone, and ARC sealing with Ed25519).
+/// A key retired at once (a compromised key) with its replacement staged as `next` and
+/// `replaces` naming it: once the new key is promoted, the rule naming the retired one signs
+/// with it (a review found the rule left with Ed25519 alone). Without `replaces` a retired key
+/// is never revived by a promotion (a key retired to stop a rule stays stopped).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_retired_at_once_is_followed_by_the_next_key_promoted() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -204,13 +205,71 @@ async fn a_key_retired_at_once_is_followed_by_the_next_key_promoted() {
         d.join("state.json").display(),
         key_block(d, "rsa-old", "s1", "retired"),
         key_block(d, "ed", "e1", "active"),
-        key_block(d, "rsa-new", "s2", "next"),
+        key_block(d, "rsa-new", "s2", "next") + "replaces = [\"rsa-old\"]\n",
     );
     let m = Milter::start(&toml, &zone).await;
     check_published(&m.app.signing, &*m.dns, START).await;
     assert_eq!(selectors(&m).await, ["e1"], "before the promotion");
     check_published(&m.app.signing, &*m.dns, START + HOUR).await;
     assert_eq!(selectors(&m).await, ["e1", "s2"], "after the promotion");
+    m.stop().await;
+    // without replaces the retired key stays retired
+    let _ = std::fs::remove_file(d.join("state.json"));
+    let unnamed = toml.replace("replaces = [\"rsa-old\"]\n", "");
+    let m = Milter::start(&unnamed, &zone).await;
+    check_published(&m.app.signing, &*m.dns, START).await;
+    check_published(&m.app.signing, &*m.dns, START + HOUR).await;
+    assert_eq!(selectors(&m).await, ["e1"], "a retired key is not revived");
+    m.stop().await;
+}
+
+/// Two active RSA keys of one domain for two purposes (a corporate and a bulk stream, each
+/// named by its own rule): rotating the corporate one with `replaces` leaves the bulk rule on
+/// its own key (a review found a promotion retiring every active key of the domain, the bulk
+/// rule then signing with the corporate key for good); without `replaces`, config check says
+/// which keys the promotion would retire.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotation_replaces_only_the_keys_it_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let rsa = dkim::KeyAlgorithm::Rsa { bits: 2048 };
+    let zone = [
+        key_file(d, "s1", rsa),
+        key_file(d, "bulk", rsa),
+        key_file(d, "s2", rsa),
+    ]
+    .concat();
+    let rules = "[[dkim.signing]]\nfrom = \"news.example.com\"\nkeys = [\"bulk\"]\n[[dkim.signing]]\nfrom = \"example.com\"\nkeys = [\"corp\"]\n";
+    let toml = |replaces: &str| {
+        format!(
+            "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\npublish_wait = \"1h\"\nstate_file = \"\"\n{}{}{}{replaces}{rules}",
+            key_block(d, "corp", "s1", "active"),
+            key_block(d, "bulk", "bulk", "active"),
+            key_block(d, "corp-new", "s2", "next"),
+        )
+    };
+    let named = toml("replaces = [\"corp\"]\n");
+    let m = Milter::start(&named, &zone).await;
+    check_published(&m.app.signing, &*m.dns, START).await;
+    check_published(&m.app.signing, &*m.dns, START + HOUR).await;
+    assert_eq!(
+        selectors(&m).await,
+        ["s2"],
+        "the corporate rule follows its key"
+    );
+    let news = m.app.signing.for_domain("news.example.com");
+    let news: Vec<&str> = news.iter().map(|k| k.selector.as_str()).collect();
+    assert_eq!(news, ["bulk"], "the bulk rule keeps its key");
+    assert!(m.app.signing.rotation_warnings().is_empty());
+    m.stop().await;
+    let m = Milter::start(&toml(""), &zone).await;
+    let warnings = m.app.signing.rotation_warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("\"corp-new\" (next) has no replaces") && w.contains("corp, bulk")),
+        "{warnings:?}"
+    );
     m.stop().await;
 }
 

@@ -92,14 +92,6 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
     )?;
     outln!()?;
     outln!("{}", all_forms(&key.record, &selector, &domain))?;
-    outln!("2. Add this block to milter.toml and reload (systemctl reload authmilter):")?;
-    outln!()?;
-    outln!("[[dkim.key]]")?;
-    outln!("domain = \"{domain}\"")?;
-    outln!("selector = \"{selector}\"")?;
-    outln!("path = {}", super::genkey::toml_string(&path))?;
-    outln!("state = \"next\"")?;
-    outln!()?;
     let replaced: Vec<String> = config
         .dkim
         .keys
@@ -111,6 +103,24 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
         })
         .map(|k| k.id())
         .collect();
+    outln!("2. Add this block to milter.toml and reload (systemctl reload authmilter):")?;
+    outln!()?;
+    outln!("[[dkim.key]]")?;
+    outln!("domain = \"{domain}\"")?;
+    outln!("selector = \"{selector}\"")?;
+    outln!("path = {}", super::genkey::toml_string(&path))?;
+    outln!("state = \"next\"")?;
+    if !replaced.is_empty() {
+        // said in the block, so that a domain with two keys of one type (a bulk and a
+        // corporate stream) can keep the one this does not replace: edit the list
+        let names: Vec<String> = replaced
+            .iter()
+            .map(|n| toml::Value::String(n.clone()).to_string())
+            .collect();
+        outln!("replaces = [{}]", names.join(", "))?;
+    }
+    outln!()?;
+
     if config.dkim.key_check_interval.get().is_zero() {
         // src/signing.rs: with the checks off a `next` key is never checked and never signs
         outln!(
@@ -128,7 +138,7 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
                 format!(" (no active {kind} key of {domain} to retire)")
             } else {
                 format!(
-                    " and retires the active {kind} key(s) of {domain}: {}",
+                    " and retires the key(s) `replaces` names: {} (with two keys of one type for two purposes, keep in `replaces` only the one this key replaces)",
                     replaced.join(", ")
                 )
             }
