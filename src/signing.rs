@@ -156,8 +156,8 @@ impl SigningKeys {
     }
 
     /// The keys that sign mail whose From domain is `domain`: the first matching
-    /// `[[dkim.signing]]` rule (a `retired` key it names standing for its replacements, see
-    /// [`SigningKeys::rule_keys`]), or without rules every key whose domain is exactly
+    /// `[[dkim.signing]]` rule (the keys it names, as named), or without rules every key whose
+    /// domain is exactly
     /// `domain`; then only those that may sign now. A key DNS shows a problem for, a `next` key
     /// not yet promoted and a `retired` key never sign; a key retired by rotation gives way to
     /// the newest of its successors that may sign.

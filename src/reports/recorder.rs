@@ -6,7 +6,7 @@
 //! `flush_interval` old, and takes every record queued by then: at most `queue`). When the
 //! store cannot be written, the batch is kept and retried every second, up to 10 × batch_size
 //! records (at least `queue`); beyond that the oldest are dropped and counted. Counts are
-//! logged once a minute. A write the store has not answered for [`SLOW_WRITE`] is logged
+//! logged once a minute. A write the store has not answered for 10 s is logged
 //! while it waits; at a stop the store gets [`LAST_WRITE`] to take what is held, and what it
 //! does not take is counted lost and logged, so a hung store cannot hold the stop up.
 
