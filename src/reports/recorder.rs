@@ -46,6 +46,32 @@ struct Counters {
     /// Transactions written, and the longest one.
     writes: u64,
     slowest_write: Duration,
+    /// The latest arrival time recorded (kept across the minute's counters): a record much
+    /// older says the clock was stepped back.
+    latest_time: u64,
+}
+
+/// How far behind the latest recorded arrival a new one may be before it is taken for a
+/// clock stepped back (messages are recorded in arrival order, within seconds).
+const CLOCK_STEP: u64 = 3600;
+
+impl Counters {
+    /// Notes an observation's arrival time; a step back of the clock is logged: a host that
+    /// ran ahead (booted with a wrong clock, then corrected) may have sent a period's
+    /// aggregate report early, and this period's later records are then in no report
+    /// (RFC 9990 §3.1.1.4: a report covers its whole period).
+    fn saw(&mut self, time: u64) {
+        if self.latest_time > time.saturating_add(CLOCK_STEP) {
+            tracing::warn!(
+                behind_s = self.latest_time - time,
+                "reports: the clock went back (a record arrived at {time}, after one at {}): an aggregate report sent while it ran ahead may miss records of its period (authmilter report status shows what was sent)",
+                self.latest_time
+            );
+            self.latest_time = time;
+        } else {
+            self.latest_time = self.latest_time.max(time);
+        }
+    }
 }
 
 /// Runs until `stop` fires, then writes what it holds and returns.
@@ -196,6 +222,7 @@ fn take(
         }
     }
     for obs in all {
+        counters.saw(obs.time);
         if cfg.record_all || obs.wants_aggregate_report() {
             counters.observations += 1;
             batch.push(obs);
@@ -329,7 +356,10 @@ fn log_counters(c: &mut Counters) {
             "reports: DMARC evaluations recorded"
         );
     }
-    *c = Counters::default();
+    *c = Counters {
+        latest_time: c.latest_time,
+        ..Counters::default()
+    };
 }
 
 #[cfg(test)]
@@ -429,5 +459,23 @@ mod tests {
         let first = rx.try_recv().expect("the normal message");
         assert!(first.headers.is_some());
         assert!(rx.try_recv().is_err(), "the oversized one was handed over");
+    }
+
+    /// A record arriving an hour or more before the latest one is a clock stepped back: noted
+    /// (and logged), the latest time following the clock; ordinary jitter is not.
+    #[test]
+    fn a_clock_stepped_back_is_noticed() {
+        let mut c = Counters::default();
+        c.saw(1_000_000);
+        c.saw(999_990);
+        assert_eq!(c.latest_time, 1_000_000, "seconds of jitter");
+        c.saw(1_000_000 - 86_400);
+        assert_eq!(c.latest_time, 1_000_000 - 86_400, "a day back: followed");
+        log_counters(&mut c);
+        assert_eq!(
+            c.latest_time,
+            1_000_000 - 86_400,
+            "kept across the minute's counters"
+        );
     }
 }

@@ -106,27 +106,11 @@ async fn aliases_and_no_data_answers_are_unchanged() {
 /// in one answer (hickory follows those without counting).
 #[tokio::test]
 async fn a_long_chain_sent_whole_is_a_temporary_failure() {
-    use test_support::dns_server::{UdpNameserver, name_rdata, txt_rdata};
-    let server = UdpNameserver::start(|t, name| {
-        let hops = match name {
-            "long.example" => 20,
-            "short.example" => 5,
-            _ => return Answer::NxDomain,
-        };
-        if t != qtype::TXT {
-            return Answer::NxDomain;
-        }
-        let mut records = Vec::new();
-        let mut owner = name.to_string();
-        for i in 0..hops {
-            let target = format!("a{i}.{name}");
-            records.push((owner.clone(), qtype::CNAME, name_rdata(&target).unwrap()));
-            owner = target;
-        }
-        records.push((owner, qtype::TXT, txt_rdata(b"v=spf1 +all")));
-        Answer::Raw(records)
-    })
-    .unwrap();
+    let server = whole_chain_server(|name| match name {
+        "long.example" => Some(20),
+        "short.example" => Some(5),
+        _ => None,
+    });
     let r = resolver(server.addr());
     assert_eq!(
         r.txt("short.example").await.unwrap(),
@@ -172,7 +156,6 @@ async fn a_slow_chain_is_cut_at_the_lookup_budget() {
 /// by alias or sends the chain whole (`[dns]` in docs/configuration.md): one bound, not two.
 #[tokio::test]
 async fn sixteen_aliases_are_followed_however_the_chain_is_sent() {
-    use test_support::dns_server::{UdpNameserver, name_rdata, txt_rdata};
     let chain = |aliases: usize| {
         let mut zone = Zone::new().txt("end.chain.example", "v=spf1 -all");
         for i in 0..aliases {
@@ -190,11 +173,25 @@ async fn sixteen_aliases_are_followed_however_the_chain_is_sent() {
         let got = resolver(server.addr()).txt("c0.chain.example").await;
         assert_eq!(got.is_ok(), follows, "{aliases} alias by alias: {got:?}");
     }
-    let whole = UdpNameserver::start(|t, name| {
-        let Some(aliases) = name
-            .strip_suffix(".whole.example")
+    let whole = whole_chain_server(|name| {
+        name.strip_suffix(".whole.example")
             .and_then(|n| n.parse::<usize>().ok())
-        else {
+    });
+    let r = resolver(whole.addr());
+    for (aliases, follows) in [(16, true), (17, false)] {
+        let got = r.txt(&format!("{aliases}.whole.example")).await;
+        assert_eq!(got.is_ok(), follows, "{aliases} sent whole: {got:?}");
+    }
+}
+
+/// A server that answers a TXT question with the whole chain of CNAMEs `aliases_of` gives
+/// for the name, ending in a TXT record, in one answer (NXDOMAIN for other names).
+fn whole_chain_server(
+    aliases_of: impl Fn(&str) -> Option<usize> + Send + Sync + 'static,
+) -> test_support::dns_server::UdpNameserver {
+    use test_support::dns_server::{UdpNameserver, name_rdata, txt_rdata};
+    UdpNameserver::start(move |t, name| {
+        let Some(hops) = aliases_of(name) else {
             return Answer::NxDomain;
         };
         if t != qtype::TXT {
@@ -202,7 +199,7 @@ async fn sixteen_aliases_are_followed_however_the_chain_is_sent() {
         }
         let mut records = Vec::new();
         let mut owner = name.to_string();
-        for i in 0..aliases {
+        for i in 0..hops {
             let target = format!("a{i}.{name}");
             records.push((owner.clone(), qtype::CNAME, name_rdata(&target).unwrap()));
             owner = target;
@@ -210,10 +207,5 @@ async fn sixteen_aliases_are_followed_however_the_chain_is_sent() {
         records.push((owner, qtype::TXT, txt_rdata(b"v=spf1 +all")));
         Answer::Raw(records)
     })
-    .unwrap();
-    let r = resolver(whole.addr());
-    for (aliases, follows) in [(16, true), (17, false)] {
-        let got = r.txt(&format!("{aliases}.whole.example")).await;
-        assert_eq!(got.is_ok(), follows, "{aliases} sent whole: {got:?}");
-    }
+    .unwrap()
 }
