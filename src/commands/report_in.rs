@@ -278,7 +278,7 @@ fn domain_text(s: &DomainSummary) -> std::io::Result<()> {
         s.messages,
         pct(s.dmarc_pass, s.messages),
         s.sources_total,
-        s.reporters_total
+        s.reporters_counted
     )?;
     if s.unverified.reports > 0 {
         outln!("{} (see reporters)", unverified_text(&s.unverified))?;

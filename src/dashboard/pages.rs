@@ -361,7 +361,7 @@ fn domain(s: &DomainSummary, period: &Period) -> Markup {
             }
             div.card { div.v { (thousands(s.messages.saturating_sub(s.dmarc_pass))) } div.k { "failing DMARC" } }
             div.card { div.v { (s.sources_total) } div.k { "sources" } }
-            div.card { div.v { (s.reporters_total) } div.k { "reporters" } }
+            div.card { div.v { (s.reporters_counted) } div.k { "reporters" } }
             div.card {
                 div.v { @match &policy { Some(p) => (p), None => "–" } }
                 div.k { "policy as last reported" }

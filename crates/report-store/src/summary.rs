@@ -205,8 +205,12 @@ pub struct DomainSummary {
     pub selectors: Vec<SelectorSummary>,
     /// The reporters, most messages first (at most the number asked for).
     pub reporters: Vec<ReporterSummary>,
-    /// How many distinct reporters there were in all.
+    /// How many distinct reporters there were in all (per name and provenance, counted or
+    /// not: the reporters table's length).
     pub reporters_total: usize,
+    /// How many of them have counted reports (the figure beside the counted totals, as the
+    /// domain list gives it).
+    pub reporters_counted: usize,
     /// The policy as the newest counted report saw it.
     pub policy: Option<reports::PolicyPublished>,
     /// Reports not counted in the figures above (unverified sender).
@@ -372,7 +376,8 @@ impl Store {
                 ),
                 Stmt::new(
                     "SELECT org_name, COUNT(*), CAST(SUM(message_count) AS BIGINT),
-                        CAST(COUNT(*) OVER () AS BIGINT), sender_domain, sender_dmarc, counted
+                        CAST(COUNT(*) OVER () AS BIGINT), sender_domain, sender_dmarc, counted,
+                        CAST(SUM(counted) OVER () AS BIGINT)
                      FROM received_reports
                      WHERE policy_domain = ?1 AND begin_time >= ?2 AND begin_time < ?3
                      GROUP BY org_name, sender_domain, sender_dmarc, counted
@@ -403,7 +408,7 @@ impl Store {
         let rows = |i: usize| results.get(i).map(Vec::as_slice).unwrap_or_default();
         let days = day_results(rows(0), span)?;
         let (mut sources, sources_total) = sources(rows(1), max_sources)?;
-        let (reporters, reporters_total) = reporters(rows(3), max_reporters)?;
+        let (reporters, reporters_total, reporters_counted) = reporters(rows(3), max_reporters)?;
         self.fill_reporters(&domain, span, &mut sources, max_reporters)
             .await?;
         self.fill_names(&mut sources).await?;
@@ -419,6 +424,7 @@ impl Store {
             selectors: selectors(rows(2), max_selectors)?,
             reporters,
             reporters_total,
+            reporters_counted,
             policy: match rows(4).first() {
                 Some(r) => serde_json::from_str(&r.text(0)?).ok(),
                 None => None,

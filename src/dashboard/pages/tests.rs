@@ -112,6 +112,7 @@ fn the_reporters_table_isolates_each_name() {
             messages: 2,
         }],
         reporters_total: 1,
+        reporters_counted: 1,
         policy: None,
         unverified: Default::default(),
     };
@@ -179,6 +180,7 @@ fn unverified_reports_are_said_apart() {
         selectors: Vec::new(),
         reporters: Vec::new(),
         reporters_total: 0,
+        reporters_counted: 0,
         policy: None,
         unverified,
     };

@@ -100,11 +100,12 @@ pub(super) fn selectors(rows: &[Row], max: usize) -> Result<Vec<SelectorSummary>
 pub(super) fn reporters(
     rows: &[Row],
     max: usize,
-) -> Result<(Vec<ReporterSummary>, usize), StoreError> {
-    let mut total = 0;
+) -> Result<(Vec<ReporterSummary>, usize, usize), StoreError> {
+    let (mut total, mut counted) = (0, 0);
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         total = usize::try_from(r.uint(3)?).unwrap_or(usize::MAX);
+        counted = usize::try_from(r.uint(7)?).unwrap_or(usize::MAX);
         out.push(ReporterSummary {
             org_name: r.text(0)?,
             sent: Provenance::from_columns(r.opt_text(4)?, r.opt_text(5)?, r.int(6)? != 0),
@@ -119,5 +120,5 @@ pub(super) fn reporters(
             .then_with(|| a.sent.cmp(&b.sent))
     });
     out.truncate(max);
-    Ok((out, total))
+    Ok((out, total, counted))
 }

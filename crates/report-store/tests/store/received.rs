@@ -250,6 +250,8 @@ async fn unverified_reports_are_not_counted(loc: &StoreLocation) {
         2,
         "the forged reporter is still listed"
     );
+    // but the page's reporter figure, beside the counted totals, is the domain list's
+    assert_eq!((page.reporters_total, page.reporters_counted), (2, 1));
     let (domains, _) = store.received_domains(all, 10).await.unwrap();
     let overview = domains.first().unwrap();
     assert_eq!(
