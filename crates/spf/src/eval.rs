@@ -255,6 +255,11 @@ impl Session<'_> {
         if let Some(redirect) = record.redirect.as_ref().filter(|_| !record.has_all()) {
             self.count_term()?;
             let label = String::from_utf8_lossy(redirect.as_bytes()).into_owned();
+            // a non-ASCII local-part names no domain (RFC 8616 §4), not even URL-escaped
+            if redirect.uses_local_part() && !self.local_part.is_ascii() {
+                self.used_local_part = true;
+                return Err(SpfError::RedirectNone(label));
+            }
             let target = self
                 .target(redirect, &domain, true)
                 .await?

@@ -332,6 +332,15 @@ fn non_ascii_local_part_terms_match_nothing() {
     );
     // the upper-case letters are the same macros, URL-escaped (RFC 7208 §7.3): their
     // expansion is ASCII, but the term still matches nothing, whatever the mechanism
+    // a redirect through the local-part names no domain either: the redirect target does not
+    // exist (RFC 7208 §6.1: permerror), it is not followed to a URL-escaped name
+    let dns = MemoryResolver::new();
+    dns.add_txt("example.com", "v=spf1 redirect=%{L}._spf.example.com");
+    dns.add_txt("j%C3%B6e._spf.example.com", "v=spf1 +all");
+    assert_eq!(
+        result(&dns, "192.0.2.1", "j\u{f6}e@example.com"),
+        SpfResult::PermError
+    );
     for term in ["exists:%{L}.ok.example.com", "a:%{L}.ok.example.com"] {
         let dns = MemoryResolver::new();
         dns.add_txt("example.com", format!("v=spf1 {term} -all"));
