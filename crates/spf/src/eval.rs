@@ -12,12 +12,14 @@ use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::config::Config;
 use crate::error::SpfError;
-use crate::macros::{MacroContext, MacroKind, MacroString};
+use crate::macros::{MacroContext, MacroString};
 use crate::names::{
     is_subdomain, is_valid_domain, split_sender, strip_angle, to_target_name, trim_ascii,
 };
 use crate::record::{DualCidr, Mechanism, Qualifier, Record, select_record};
 use crate::{SpfOutput, SpfResult};
+
+mod explanation;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -528,46 +530,6 @@ impl Session<'_> {
             .or_else(|| valid.iter().find(|n| is_subdomain(n, domain)))
             .or_else(|| valid.first());
         Ok(pick.cloned().unwrap_or_else(|| "unknown".to_string()))
-    }
-
-    /// The explanation for `fail` (RFC 7208 §6.2): the `exp=` text when it can be fetched and
-    /// expanded, else the configured default. Lookups here count toward no limit.
-    async fn explain(&mut self, exp: Option<&MacroString>, domain: &str) -> Option<String> {
-        if let Some(spec) = exp
-            && let Some(text) = self.fetch_explanation(spec, domain).await
-        {
-            return Some(text);
-        }
-        let default = self.config.default_explanation.clone()?;
-        match MacroString::parse(default.as_bytes(), MacroKind::Explanation) {
-            Ok(m) => self.expand_explanation(&m, domain).await.or(Some(default)),
-            Err(_) => Some(default),
-        }
-    }
-
-    async fn fetch_explanation(&mut self, spec: &MacroString, domain: &str) -> Option<String> {
-        let target = self.target(spec, domain, false).await.ok()??;
-        let txts = self.resolver.txt(&target).await.ok()?;
-        let [text] = txts.as_slice() else {
-            return None;
-        };
-        let parsed = MacroString::parse(text, MacroKind::Explanation).ok()?;
-        self.expand_explanation(&parsed, domain).await
-    }
-
-    async fn expand_explanation(&mut self, text: &MacroString, domain: &str) -> Option<String> {
-        let validated = if text.uses_validated_name() {
-            self.validated_name(domain, false).await.ok()
-        } else {
-            None
-        };
-        let ctx = self.context(domain, validated.as_deref());
-        let mut bytes = text.expand(&ctx).ok()?;
-        if !bytes.is_ascii() {
-            return None;
-        }
-        bytes.truncate(self.config.max_explanation_len);
-        String::from_utf8(bytes).ok()
     }
 
     /// Counts one DNS-querying term (RFC 7208 §4.6.4).
