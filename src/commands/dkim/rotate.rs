@@ -27,16 +27,9 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
     let resolver = super::super::common::tool_resolver(&config, &args.dns)?;
     let rt = super::super::common::runtime()?;
-    // a name that holds any record is someone's: publishing ours there would replace it
     let published = |s: &str| -> anyhow::Result<bool> {
         let name = dkim::key_name(s, &domain);
-        match rt.block_on(resolver.txt(&name)) {
-            Ok(records) => Ok(!records.is_empty()),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(anyhow::anyhow!(
-                "cannot tell whether {name} is free in DNS ({e}); check it yourself and pass --selector"
-            )),
-        }
+        name_in_use(&name, &rt.block_on(resolver.txt(&name)))
     };
     let selector = match &args.selector {
         Some(s) => {
@@ -205,6 +198,21 @@ pub fn next_selector(
     bail!("selectors {base} to {base}z are all taken; pass --selector")
 }
 
+/// Does the DNS answer to a TXT question for a selector's `name` say the name is in use? A
+/// name that holds any record is someone's: a TXT record of ours there would replace theirs,
+/// or could not be published at all beside a CNAME (RFC 1034 §3.6.2). Only NXDOMAIN says it
+/// is free; NODATA means records of other types (a CNAME to a name without TXT, an A, an MX).
+fn name_in_use(name: &str, answer: &Result<Vec<Vec<u8>>, dns::DnsError>) -> anyhow::Result<bool> {
+    match answer {
+        Ok(records) => Ok(!records.is_empty()),
+        Err(dns::DnsError::NxDomain) => Ok(false),
+        Err(dns::DnsError::NoData) => Ok(true),
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot tell whether {name} is free in DNS ({e}); check it yourself and pass --selector"
+        )),
+    }
+}
+
 /// Is `selector` used by a configured key of `domain` or a key file in `dir`?
 fn selector_taken(config: &Config, domain: &str, dir: &Path, selector: &str) -> bool {
     key_path(dir, domain, selector).exists()
@@ -244,6 +252,15 @@ mod tests {
         assert_eq!(year_month(951_782_400), (2000, 2)); // 2000-02-29
         assert_eq!(year_month(1_798_761_599), (2026, 12)); // 2026-12-31 23:59:59
         assert_eq!(year_month(1_798_761_600), (2027, 1));
+    }
+
+    #[test]
+    fn a_name_holding_records_of_another_type_is_in_use() {
+        let name = "202612._domainkey.example.com";
+        assert!(!name_in_use(name, &Err(dns::DnsError::NxDomain)).unwrap());
+        assert!(name_in_use(name, &Err(dns::DnsError::NoData)).unwrap());
+        assert!(name_in_use(name, &Ok(vec![b"v=DKIM1; p=".to_vec()])).unwrap());
+        assert!(name_in_use(name, &Err(dns::DnsError::ServFail)).is_err());
     }
 
     #[test]
