@@ -254,7 +254,7 @@ fn dmarc_method(d: &DmarcOutcome) -> MethodResult {
     if let Some(from) = d.header_from() {
         m = m.with_property("header", "from", from.to_string());
     }
-    if let Some(p) = d.policy() {
+    if let Some(p) = d.evaluated_policy() {
         m = m.with_property("policy", "dmarc", p.to_string());
     }
     m

@@ -241,6 +241,29 @@ async fn dmarc_quarantine_holds_or_marks() {
     header.stop().await;
 }
 
+/// RFC 9989 §9.1: `policy.dmarc` is the policy applied after the record's options; a domain
+/// testing `p=quarantine` (`t=y`, §4.7) expects `none` for failing mail, and a local rule
+/// keyed on `policy.dmarc=quarantine` must not junk it. The comment keeps what was asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_dmarc_says_the_policy_applied_under_testing() {
+    let (_, record) = key();
+    let z = zone(&record, "v=DMARC1; p=quarantine; t=y");
+    let m = Milter::start(&format!("{LISTEN_VERIFY}[dmarc]\nenforce = true\n"), &z).await;
+    let mut mta = m.postfix().await;
+    let out = from_forged_client(&mut mta, &plain()).await;
+    assert!(out.is_accept(), "{out:?}");
+    assert!(
+        !out.modifications
+            .iter()
+            .any(|r| matches!(r, Response::Quarantine(_))),
+        "{out:?}"
+    );
+    let ar = authres(&out);
+    assert!(ar.contains("dmarc=fail (p=quarantine dis=none)"), "{ar}");
+    assert!(ar.contains("policy.dmarc=none"), "{ar}");
+    m.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn dns_temporary_failure_tempfails_or_accepts_as_configured() {
     let (_, record) = key();

@@ -427,6 +427,25 @@ impl DmarcOutcome {
         self.primary().and_then(|e| e.policy)
     }
 
+    /// `policy.dmarc` (RFC 9989 §9.1, "the evaluated DMARC policy applied/to be applied after
+    /// policy options have been processed"): a failure's disposition after `t=y` (or RFC 7489
+    /// `pct` sampling); for any other result the p/sp/np value, one level lower under `t=y`
+    /// (§4.7: a testing domain expects failing mail to get the policy below the one written).
+    pub fn evaluated_policy(&self) -> Option<Disposition> {
+        let e = self.primary()?;
+        let requested = Disposition::from(e.policy?);
+        if e.result == DmarcResult::Fail {
+            return Some(e.disposition);
+        }
+        let testing = e.discovery == DiscoveryMethod::TreeWalk
+            && e.record.as_ref().is_some_and(|r| r.testing);
+        Some(if testing {
+            requested.one_lower()
+        } else {
+            requested
+        })
+    }
+
     /// A short human-readable explanation, for an A-R comment or a log line.
     pub fn reason_text(&self) -> String {
         if let Some(p) = &self.from_problem {

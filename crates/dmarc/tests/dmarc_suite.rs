@@ -93,6 +93,51 @@ fn pct_does_not_sample_out_p_none() {
     );
 }
 
+/// RFC 9989 §9.1: `policy.dmarc` is the policy "applied/to be applied after policy options
+/// have been processed": under `t=y` one level below `p` (§4.7), for a failure and a pass alike;
+/// under RFC 7489 `pct` sampling, what the failure was given. A local rule keyed on
+/// `policy.dmarc=quarantine` must not junk mail of a domain testing `p=quarantine`.
+#[test]
+fn policy_dmarc_is_the_policy_after_the_records_options() {
+    let evaluated = |c: Case| c.run().evaluated_policy();
+    let testing = |p: &'static str| {
+        case("t=y")
+            .zone(match p {
+                "reject" => "_dmarc.example.com TXT \"v=DMARC1; p=reject; t=y\"",
+                _ => "_dmarc.example.com TXT \"v=DMARC1; p=quarantine; t=y\"",
+            })
+            .from("a@example.com")
+    };
+    assert_eq!(
+        evaluated(testing("quarantine").expect(R::Fail)),
+        Some(D::None)
+    );
+    assert_eq!(
+        evaluated(testing("reject").expect(R::Fail)),
+        Some(D::Quarantine)
+    );
+    assert_eq!(
+        evaluated(
+            testing("reject")
+                .dkim(K::Pass, "example.com")
+                .expect(R::Pass)
+        ),
+        Some(D::Quarantine)
+    );
+    let plain = case("no options")
+        .zone(REJECT)
+        .from("a@example.com")
+        .expect(R::Fail);
+    assert_eq!(evaluated(plain), Some(D::Reject));
+    let sampled = case("7489 pct=0")
+        .rfc7489()
+        .zone("_dmarc.example.com TXT \"v=DMARC1; p=reject; pct=0\"")
+        .from("a@example.com")
+        .roll(50)
+        .expect(R::Fail);
+    assert_eq!(evaluated(sampled), Some(D::Quarantine));
+}
+
 /// RFC 9989 §4.10.2: a failing signature's alignment only feeds failure reports, so its tree
 /// walks are capped per message; a message with a hundred failing signatures under the
 /// author's domain (each `d=` a distinct deep name) must not send hundreds of `_dmarc` queries
