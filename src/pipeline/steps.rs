@@ -194,17 +194,24 @@ impl MessagePipeline {
                 })
                 .collect();
             out.extend(state.delivered_headers());
-            // a chain that failed only for a DNS failure (RFC 8617 §5.2.1 makes it `fail`)
-            // is not sealed: cv=fail would end it for every later hop (§5.1 step 2), which
-            // may validate it with working DNS
-            let dns_failure = chain.result == arc::ChainStatus::Fail
-                && chain.reason.as_ref().is_some_and(|r| r.is_temporary());
-            if dns_failure {
+            // a chain that failed only for a DNS failure (RFC 8617 §5.2.1 makes it `fail`) or
+            // our own `max_sets` below the RFC's 50 is not sealed: cv=fail would end it for
+            // every later hop (§5.1 step 2), which may validate it
+            let unvalidated = chain
+                .reason
+                .as_ref()
+                .filter(|r| chain.result == arc::ChainStatus::Fail && r.left_unvalidated());
+            if let Some(reason) = unvalidated {
+                let (why, tag) = if reason.is_temporary() {
+                    ("for a DNS failure", "dns-failure")
+                } else {
+                    ("past [arc] max_sets", "set-limit")
+                };
                 tracing::warn!(
                     key = %label,
-                    "ARC not sealed: the chain could not be validated for a DNS failure, and cv=fail would end it for every later hop"
+                    "ARC not sealed: the chain could not be validated {why} ({reason}), and cv=fail would end it for every later hop"
                 );
-                signing_log.push_str(&format!(" sealed={label}:dns-failure"));
+                signing_log.push_str(&format!(" sealed={label}:{tag}"));
             } else {
                 match session.seal(&hashes, &out, chain, ar, dkim::unix_now()) {
                     Ok(set) => {

@@ -57,6 +57,13 @@ pub enum ArcError {
         /// The instance of the seal that reported the failure.
         instance: u32,
     },
+    /// The chain was cut short by a DNS failure or a local set limit, not judged: sealing it
+    /// `cv=fail` would end it for later hops that may validate it (RFC 8617 §5.1 step 2).
+    #[error("the chain was not validated ({reason}); no ARC set is added")]
+    ChainNotValidated {
+        /// Why validation stopped.
+        reason: String,
+    },
     /// The chain already has 50 sets, the most an instance can number (RFC 8617 §4.2.1).
     #[error("the chain already has {highest} ARC sets; 50 is the limit")]
     InstanceLimit {

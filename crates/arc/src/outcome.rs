@@ -125,6 +125,14 @@ impl FailReason {
         }
     }
 
+    /// The chain was cut short, not judged: a DNS failure, or a local set limit below the 50
+    /// RFC 8617 §5.2 step 1 allows. A seal with `cv=fail` would end for every later hop a
+    /// chain that hop may validate (§5.1 step 2), so a sealer adds nothing.
+    pub fn left_unvalidated(&self) -> bool {
+        self.is_temporary()
+            || matches!(self, FailReason::TooManySets { limit, .. } if *limit < crate::fields::MAX_INSTANCE)
+    }
+
     /// The newest seal already said `cv=fail`: a sealer adds nothing (RFC 8617 §5.1 step 2).
     pub fn is_terminated(&self) -> bool {
         matches!(self, FailReason::Terminated { .. })

@@ -182,7 +182,8 @@ impl SealingSession {
     /// `chain` is this message's validation outcome (it gives `cv=`: a chain that failed is
     /// sealed with `cv=fail`, the seal covering only the new set, §5.1.2), and `payload` is
     /// this hop's authentication results for the AAR (RFC 8617 §4.1.1). Refuses when the
-    /// newest seal already says `cv=fail` (§5.1 step 2) or the chain is at i=50 (§4.2.1).
+    /// newest seal already says `cv=fail` (§5.1 step 2), the chain is at i=50 (§4.2.1), or it
+    /// was cut short unjudged ([`FailReason::left_unvalidated`](crate::FailReason::left_unvalidated)).
     pub fn seal(
         &self,
         hashes: &FinishedBodyHashes,
@@ -196,6 +197,14 @@ impl SealingSession {
         {
             return Err(ArcError::ChainTerminated {
                 instance: chain.highest_instance,
+            });
+        }
+        if let Some(reason) = &chain.reason
+            && chain.result == ChainStatus::Fail
+            && reason.left_unvalidated()
+        {
+            return Err(ArcError::ChainNotValidated {
+                reason: reason.to_string(),
             });
         }
         if chain.highest_instance >= MAX_INSTANCE {

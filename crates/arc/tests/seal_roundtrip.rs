@@ -148,11 +148,12 @@ fn fifty_sets_validate_and_the_fifty_first_is_refused() {
     );
 }
 
-/// A chain longer than the validator's `max_sets` fails unchecked; a sealer still adds the
-/// next set after its highest instance, with `cv=fail` (RFC 8617 §5.1 steps 3, §5.1.2), and
-/// says nothing false about 50 sets.
+/// A chain longer than the validator's `max_sets` fails unchecked: a local bound, not a
+/// judgement (RFC 8617 §5.2 step 1 allows 50 sets). Sealing it `cv=fail` would end for every
+/// later hop a chain that may be valid (§5.1 step 2), so no set is added; with the RFC's 50
+/// the same chain validates and is sealed as the next instance.
 #[test]
-fn a_chain_past_max_sets_is_sealed_after_its_highest_instance() {
+fn a_chain_past_a_local_max_sets_is_not_sealed() {
     let ed = sealer("ed");
     let mut msg = MESSAGE.as_bytes().to_vec();
     for i in 1..=11u32 {
@@ -162,7 +163,7 @@ fn a_chain_past_max_sets_is_sealed_after_its_highest_instance() {
         max_sets: 10,
         ..arc::VerifyOptions::default()
     });
-    let (o, set) = common::block_on(arc::seal_message(
+    let refused = common::block_on(arc::seal_message(
         &limited,
         &ed,
         &common::key_resolver(),
@@ -170,17 +171,49 @@ fn a_chain_past_max_sets_is_sealed_after_its_highest_instance() {
         |_| common::payload("mx12.example.org"),
         NOW,
     ))
-    .unwrap();
+    .unwrap_err();
     assert_eq!(
-        o.reason,
-        Some(FailReason::TooManySets {
-            fields: 33,
-            limit: 10
-        })
+        refused,
+        ArcError::ChainNotValidated {
+            reason: FailReason::TooManySets {
+                fields: 33,
+                limit: 10
+            }
+            .to_string()
+        }
     );
-    let text = set.to_fields("\r\n");
-    assert!(text.starts_with("ARC-Seal: i=12; "), "{text}");
-    assert!(text.lines().next().unwrap().contains("cv=fail"), "{text}");
+    let (o, next) = seal(&ed, &msg, "mx12.example.org").unwrap();
+    assert_eq!((o.result, o.instances), (ChainStatus::Pass, 11));
+    assert_eq!(validate(&next).result, ChainStatus::Pass);
+}
+
+/// A chain whose key lookup timed out is `fail` (RFC 8617 §5.2.1) but was not judged: the
+/// library refuses to seal it `cv=fail` (as the milter's forward listener and `arc seal` do),
+/// and once DNS answers the same chain validates and is sealed.
+#[test]
+fn a_chain_cut_short_by_dns_is_not_sealed() {
+    let ed = sealer("ed");
+    let (_, hop1) = seal(&ed, MESSAGE.as_bytes(), "mx1.example.org").unwrap();
+    let resolver = common::key_resolver();
+    resolver.fail(
+        &dkim::key_name("ed", common::DOMAIN),
+        dns::DnsError::Timeout,
+    );
+    let refused = common::block_on(arc::seal_message(
+        &arc::Verifier::default(),
+        &ed,
+        &resolver,
+        &hop1,
+        |_| common::payload("mx2.example.org"),
+        NOW,
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(refused, ArcError::ChainNotValidated { .. }),
+        "{refused:?}"
+    );
+    let (o, _) = seal(&ed, &hop1, "mx2.example.org").unwrap();
+    assert_eq!(o.result, ChainStatus::Pass);
 }
 
 #[test]
