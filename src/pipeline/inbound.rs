@@ -15,7 +15,7 @@ use crate::app::App;
 use super::message::MessageState;
 use super::results::Results;
 use super::task::Task;
-use trusted_sealers::trusted_override;
+use trusted_sealers::{trusted_override, undecided_override};
 
 mod trusted_sealers;
 
@@ -232,6 +232,9 @@ impl InboundChecks {
             });
         }
         results.arc_override = trusted_override(app, &results);
+        if results.arc_override.is_none() {
+            results.arc_override_undecided = undecided_override(app, &results);
+        }
         results
     }
 }

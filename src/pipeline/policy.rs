@@ -137,6 +137,15 @@ pub fn apply(app: &App, input: &PolicyInput, results: &Results, decision: &mut D
                     kind: OverrideKind::LocalPolicy,
                     comment: "enforcement is off ([dmarc] enforce = false)".into(),
                 });
+            } else if let Some(pass) = &results.arc_override_undecided
+                && cfg.policy.temperror == TempErrorAction::Tempfail
+            {
+                // a trusted sealer recorded a pass, but DNS did not answer for its key: the
+                // failure is not acted on permanently while a retry could rescue it (RFC 8617
+                // §7.2.1 local policy; a DNS failure never grants the rescue, so with
+                // `temperror = "accept"` the failure is acted on)
+                tracing::info!("DMARC failure deferred: {pass}, but its key did not answer in DNS");
+                decision.verdict = Verdict::TempFail(cfg.policy.tempfail_reply.render(&values));
             } else if d.disposition == Disposition::Reject {
                 applied.disposition = Disposition::Reject;
                 decision.verdict = Verdict::Reject(cfg.dmarc.reject_reply.render(&values));

@@ -23,6 +23,9 @@ pub struct Results {
     /// A trusted sealer's recorded pass that kept a DMARC failure from being acted on
     /// (RFC 8617 §7.2.1), when one did.
     pub arc_override: Option<arc::TrustedPass>,
+    /// The pass a trusted sealer recorded, when its key did not answer in DNS: the override
+    /// it would have made is undecided (`[policy] temperror`), never granted.
+    pub arc_override_undecided: Option<arc::TrustedPass>,
     /// DMARC.
     pub dmarc: Option<DmarcOutcome>,
     /// iprev.

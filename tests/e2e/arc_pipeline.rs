@@ -232,6 +232,35 @@ async fn a_trusted_sealer_keeps_a_list_message_from_being_rejected() {
     );
 }
 
+/// A trusted sealer's key that DNS does not answer makes the chain `fail` (RFC 8617 §5.2.1),
+/// but the rescue it would have granted is undecided, not refused: with `[policy] temperror =
+/// "tempfail"` (the default) the DMARC failure is deferred (451), not rejected for good (550:
+/// a permanent answer for a temporary DNS failure). With `temperror = "accept"` the failure is
+/// acted on: a DNS failure never grants the rescue.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trusted_sealers_key_dns_cannot_fetch_defers_instead_of_rejecting() {
+    let w = world().await;
+    let broken: String = w
+        .zone
+        .lines()
+        .filter(|l| !l.starts_with("s._domainkey.lists.example"))
+        .map(|l| format!("{l}\n"))
+        .chain(std::iter::once(
+            "s._domainkey.lists.example SERVFAIL\n".to_string(),
+        ))
+        .collect();
+    let toml = format!("{VERIFY}[arc]\ntrusted_sealers = [\"lists.example\"]\n");
+    let r = run(&toml, &broken, &w.forwarded).await;
+    assert!(r.out.is_tempfail(), "{:?}", r.out);
+    let accept = format!("{toml}[policy]\ntemperror = \"accept\"\n");
+    let r = run(&accept, &broken, &w.forwarded).await;
+    assert!(r.out.is_reject(), "{:?}", r.out);
+    // a sealer we do not trust: its key's DNS decides nothing
+    let untrusted = format!("{VERIFY}[arc]\ntrusted_sealers = [\"other.example\"]\n");
+    let r = run(&untrusted, &broken, &w.forwarded).await;
+    assert!(r.out.is_reject(), "{:?}", r.out);
+}
+
 /// With several author domains (`multiple_from = "strictest"`, the default), the trusted
 /// sealer's pass for one of them overrode DMARC for the message: a From naming author.example
 /// (vouched for, failing here) first and victim.example (`p=reject`, authenticated by nobody)

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::outcome::{ArcOutcome, ArcSetInfo};
+use crate::outcome::{ArcOutcome, ArcSetInfo, ChainStatus, FailReason};
 
 /// Which recorded result rescues the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,54 +75,96 @@ impl ArcOutcome {
         from_domain: &str,
         aligned: impl Fn(PassKind, &str) -> bool,
     ) -> Option<TrustedPass> {
-        let from = from_domain.trim_end_matches('.');
-        for set in self.trusted_sets(is_trusted) {
-            let Ok(ar) = &set.authentication_results else {
-                continue;
-            };
-            // the AAR reads as Authentication-Results (RFC 8617 §4.1.1): a field of a version
-            // we do not know is not read, a result of a method version we do not know is
-            // ignored (RFC 8601 §2.6)
-            let known = |version: Option<u32>| version.is_none_or(|v| v == 1);
-            if !known(ar.version) {
-                continue;
-            }
-            for r in ar
-                .results
-                .iter()
-                .filter(|r| r.result == "pass" && known(r.method_version))
-            {
-                let found = match r.method.as_str() {
-                    "dmarc" => r
-                        .property("header", "from")
-                        .filter(|d| d.trim_end_matches('.').eq_ignore_ascii_case(from))
-                        .map(|d| (PassKind::Dmarc, "header.from", d)),
-                    "dkim" => {
-                        let by_d = r.property("header", "d").map(|d| ("header.d", d, d));
-                        let by_i = || {
-                            r.property("header", "i")
-                                .map(|i| ("header.i", i, i.rsplit('@').next().unwrap_or(i)))
-                        };
-                        by_d.or_else(by_i)
-                            .filter(|(_, _, d)| aligned(PassKind::Dkim, d))
-                            .map(|(p, v, _)| (PassKind::Dkim, p, v))
-                    }
-                    "spf" => r
-                        .property("smtp", "mailfrom")
-                        .filter(|m| {
-                            let d = m.rsplit('@').next().unwrap_or(m);
-                            aligned(PassKind::Spf, d)
-                        })
-                        .map(|m| (PassKind::Spf, "smtp.mailfrom", m)),
-                    _ => None,
-                };
-                if let Some((kind, property, value)) = found {
-                    return Some(pass(set, &ar.authserv_id, kind, property, value));
+        recorded_pass(self.trusted_sets(is_trusted), from_domain, aligned)
+    }
+
+    /// The pass [`ArcOutcome::trusted_pass`] would find had the chain validated, when it
+    /// failed only because DNS did not answer for a key of a trusted sealer (its ARC-Seal's
+    /// or its ARC-Message-Signature's `d=`): a rescue DNS kept undecided. RFC 8617 §5.2.1
+    /// makes the chain `fail`; what is done with the message is local policy (§7.2.1), and
+    /// a permanent rejection for a temporary DNS failure is not. A key of a domain we do not
+    /// trust timing out decides nothing: its owner could make it time out at will.
+    pub fn trusted_pass_undecided(
+        &self,
+        is_trusted: impl Fn(&str) -> bool,
+        from_domain: &str,
+        aligned: impl Fn(PassKind, &str) -> bool,
+    ) -> Option<TrustedPass> {
+        if self.result != ChainStatus::Fail {
+            return None;
+        }
+        let reason = self.reason.as_ref().filter(|r| r.is_temporary())?;
+        let key_domain = match reason {
+            FailReason::MessageSignature { instance, .. } => &self.set(*instance)?.signature_domain,
+            FailReason::Seal { instance, .. } => &self.set(*instance)?.seal_domain,
+            _ => return None,
+        };
+        if !is_trusted(key_domain) {
+            return None;
+        }
+        let sets = self
+            .sets
+            .iter()
+            .rev()
+            .filter(|s| is_trusted(&s.seal_domain))
+            .collect();
+        recorded_pass(sets, from_domain, aligned)
+    }
+}
+
+/// The first pass for `from_domain` recorded in the AAR of one of `sets` (newest first).
+fn recorded_pass(
+    sets: Vec<&ArcSetInfo>,
+    from_domain: &str,
+    aligned: impl Fn(PassKind, &str) -> bool,
+) -> Option<TrustedPass> {
+    let from = from_domain.trim_end_matches('.');
+    for set in sets {
+        let Ok(ar) = &set.authentication_results else {
+            continue;
+        };
+        // the AAR reads as Authentication-Results (RFC 8617 §4.1.1): a field of a version
+        // we do not know is not read, a result of a method version we do not know is
+        // ignored (RFC 8601 §2.6)
+        let known = |version: Option<u32>| version.is_none_or(|v| v == 1);
+        if !known(ar.version) {
+            continue;
+        }
+        for r in ar
+            .results
+            .iter()
+            .filter(|r| r.result == "pass" && known(r.method_version))
+        {
+            let found = match r.method.as_str() {
+                "dmarc" => r
+                    .property("header", "from")
+                    .filter(|d| d.trim_end_matches('.').eq_ignore_ascii_case(from))
+                    .map(|d| (PassKind::Dmarc, "header.from", d)),
+                "dkim" => {
+                    let by_d = r.property("header", "d").map(|d| ("header.d", d, d));
+                    let by_i = || {
+                        r.property("header", "i")
+                            .map(|i| ("header.i", i, i.rsplit('@').next().unwrap_or(i)))
+                    };
+                    by_d.or_else(by_i)
+                        .filter(|(_, _, d)| aligned(PassKind::Dkim, d))
+                        .map(|(p, v, _)| (PassKind::Dkim, p, v))
                 }
+                "spf" => r
+                    .property("smtp", "mailfrom")
+                    .filter(|m| {
+                        let d = m.rsplit('@').next().unwrap_or(m);
+                        aligned(PassKind::Spf, d)
+                    })
+                    .map(|m| (PassKind::Spf, "smtp.mailfrom", m)),
+                _ => None,
+            };
+            if let Some((kind, property, value)) = found {
+                return Some(pass(set, &ar.authserv_id, kind, property, value));
             }
         }
-        None
     }
+    None
 }
 
 fn pass(
@@ -145,7 +187,7 @@ fn pass(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{ChainStatus, SignatureCheck};
+    use crate::outcome::SignatureCheck;
     use dkim::Algorithm;
 
     fn outcome(aar: &str) -> ArcOutcome {
@@ -205,6 +247,68 @@ mod tests {
         assert_eq!(
             o.trusted_pass(google, "example.com", aligned).unwrap().kind,
             PassKind::Spf
+        );
+    }
+
+    /// RFC 8617 §5.2.1 makes a chain whose key DNS did not answer `fail`; the pass a trusted
+    /// sealer recorded is then undecided (never granted), but only when the key that did not
+    /// answer is a trusted sealer's: a key of another domain could be made to time out by
+    /// its owner, and a permanent failure decides the chain.
+    #[test]
+    fn a_trusted_sealers_pass_is_undecided_only_when_its_own_key_did_not_answer() {
+        let failed = |reason: FailReason| {
+            let mut o = outcome("mx.google.com; dmarc=pass header.from=example.com");
+            o.result = ChainStatus::Fail;
+            o.reason = Some(reason);
+            o
+        };
+        let timed_out = |instance| FailReason::Seal {
+            instance,
+            reason: dkim::Reason::DnsTimeout,
+        };
+        let o = failed(timed_out(1));
+        assert_eq!(o.trusted_pass(google, "example.com", aligned), None);
+        let p = o
+            .trusted_pass_undecided(google, "example.com", aligned)
+            .unwrap();
+        assert_eq!(p.kind, PassKind::Dmarc);
+        assert_eq!(
+            o.trusted_pass_undecided(|_| false, "example.com", aligned),
+            None
+        );
+        assert_eq!(
+            o.trusted_pass_undecided(google, "example.net", aligned),
+            None
+        );
+        // the signature's key of another domain
+        let mut o = failed(FailReason::MessageSignature {
+            instance: 1,
+            reason: dkim::Reason::DnsTimeout,
+        });
+        o.sets[0].signature_domain = "evil.example".into();
+        assert_eq!(
+            o.trusted_pass_undecided(google, "example.com", aligned),
+            None
+        );
+        // a failure DNS did not cause, or an instance that is not there
+        let o = failed(FailReason::Seal {
+            instance: 1,
+            reason: dkim::Reason::SignatureMismatch,
+        });
+        assert_eq!(
+            o.trusted_pass_undecided(google, "example.com", aligned),
+            None
+        );
+        let o = failed(timed_out(2));
+        assert_eq!(
+            o.trusted_pass_undecided(google, "example.com", aligned),
+            None
+        );
+        // a chain that passed is decided
+        let o = outcome("mx.google.com; dmarc=pass header.from=example.com");
+        assert_eq!(
+            o.trusted_pass_undecided(google, "example.com", aligned),
+            None
         );
     }
 

@@ -12,6 +12,30 @@ use crate::pipeline::results::Results;
 /// that DMARC would act on needs such a pass of its own, and one whose DMARC is undecided
 /// (temperror) allows no override: a pass for one domain says nothing about another.
 pub(super) fn trusted_override(app: &App, results: &Results) -> Option<arc::TrustedPass> {
+    override_found(app, results, Validation::Passed)
+}
+
+/// The override a trusted sealer's recorded pass would have made, when DNS did not answer
+/// for that sealer's key ([`arc::ArcOutcome::trusted_pass_undecided`]): the failure is not
+/// acted on permanently while a retry could find the chain valid (`[policy] temperror`).
+pub(super) fn undecided_override(app: &App, results: &Results) -> Option<arc::TrustedPass> {
+    override_found(app, results, Validation::UndecidedByDns)
+}
+
+/// Which chains a recorded pass is read from.
+#[derive(Clone, Copy)]
+enum Validation {
+    /// A chain that passed (RFC 8617 §5.2).
+    Passed,
+    /// A chain that failed only for a DNS failure on a trusted sealer's key.
+    UndecidedByDns,
+}
+
+fn override_found(
+    app: &App,
+    results: &Results,
+    validation: Validation,
+) -> Option<arc::TrustedPass> {
     if app.config.arc.trusted_sealers.is_empty() {
         return None;
     }
@@ -21,13 +45,13 @@ pub(super) fn trusted_override(app: &App, results: &Results) -> Option<arc::Trus
     if e.result != dmarc::DmarcResult::Fail {
         return None;
     }
-    let pass = trusted_pass_for(app, chain, e)?;
+    let pass = trusted_pass_for(app, chain, e, validation)?;
     for other in d.evaluations.iter().skip(1) {
         match other.result {
             dmarc::DmarcResult::Pass | dmarc::DmarcResult::None => {}
             dmarc::DmarcResult::Fail if other.disposition == dmarc::Disposition::None => {}
             dmarc::DmarcResult::Fail => {
-                trusted_pass_for(app, chain, other)?;
+                trusted_pass_for(app, chain, other, validation)?;
             }
             dmarc::DmarcResult::TempError | dmarc::DmarcResult::PermError => return None,
         }
@@ -41,6 +65,7 @@ fn trusted_pass_for(
     app: &App,
     chain: &arc::ArcOutcome,
     e: &dmarc::Evaluation,
+    validation: Validation,
 ) -> Option<arc::TrustedPass> {
     let author = e.author_domain.as_str();
     let (adkim, aspf) = e.record.as_ref().map_or(
@@ -53,17 +78,18 @@ fn trusted_pass_for(
         dmarc::DiscoveryMethod::TreeWalk => e.org_domain.as_deref(),
         dmarc::DiscoveryMethod::Psl => None,
     };
-    chain.trusted_pass(
-        |sealer| app.config.arc.trusts(sealer),
-        author,
-        |kind, domain| {
-            let mode = match kind {
-                arc::PassKind::Spf => aspf,
-                _ => adkim,
-            };
-            sealed_pass_aligns(mode, author, walked_org, domain)
-        },
-    )
+    let trusted = |sealer: &str| app.config.arc.trusts(sealer);
+    let aligned = |kind, domain: &str| {
+        let mode = match kind {
+            arc::PassKind::Spf => aspf,
+            _ => adkim,
+        };
+        sealed_pass_aligns(mode, author, walked_org, domain)
+    };
+    match validation {
+        Validation::Passed => chain.trusted_pass(trusted, author, aligned),
+        Validation::UndecidedByDns => chain.trusted_pass_undecided(trusted, author, aligned),
+    }
 }
 
 /// Whether a domain a trusted sealer recorded a pass for aligns with the author domain
