@@ -216,6 +216,42 @@ fn a_chain_cut_short_by_dns_is_not_sealed() {
     assert_eq!(o.result, ChainStatus::Pass);
 }
 
+/// The AAR carries this hop's A-R payload as written (RFC 8617 §4.1.1): a long `reason=`
+/// folded inside its quoted string (where its own space was, RFC 5322 §3.2.4) must unfold to
+/// the same text; a TAB added before the space made it "did not\t verify".
+#[test]
+fn a_reason_folded_inside_its_quotes_reads_the_same_in_the_aar() {
+    let reason = "the signature of the author's domain example.com did not verify after the list \
+                  changed its subject and added a footer";
+    let payload = authres::AuthenticationResults::new("mx2.example.org").with(
+        authres::MethodResult::new("dkim", "fail")
+            .with_reason(reason)
+            .with_property("header", "d", "example.com"),
+    );
+    let (_, set) = common::block_on(arc::seal_message(
+        &arc::Verifier::default(),
+        &sealer("ed"),
+        &common::key_resolver(),
+        MESSAGE.as_bytes(),
+        |_| payload.clone(),
+        NOW,
+    ))
+    .unwrap();
+    let fields = set.to_fields("\r\n");
+    let aar = fields
+        .split("\r\nARC-")
+        .find_map(|f| f.strip_prefix("Authentication-Results: "))
+        .unwrap();
+    assert!(aar.contains("\r\n"), "not folded: {aar}");
+    let unfolded = aar.replace("\r\n", "");
+    let value = unfolded.split_once("; ").unwrap().1;
+    let parsed = authres::parse(value.trim_end().as_bytes()).unwrap();
+    assert_eq!(
+        parsed.by_method("dkim").next().unwrap().reason.as_deref(),
+        Some(reason)
+    );
+}
+
 #[test]
 fn one_body_hash_for_dkim_and_arc() {
     // DKIM verification, DKIM signing (relaxed body) and ARC validation and sealing of a

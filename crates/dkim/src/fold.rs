@@ -144,9 +144,26 @@ impl FoldedHeader {
 
     /// The value, folded with `line_separator` + TAB (`"\n"` for milter SMFIR_INSHEADER,
     /// `"\r\n"` for a file). It has no leading space: the full field is `name + ": " + value`
-    /// (the MTA adds the space after the colon for milters).
+    /// (the MTA adds the space after the colon for milters). A line that already starts with
+    /// a space or TAB gets no TAB of ours: inside a quoted string (an A-R `reason=` folded
+    /// where its own space was) whitespace after the fold is content (RFC 5322 §3.2.4).
     pub fn value(&self, line_separator: &str) -> String {
-        self.lines.join(&format!("{line_separator}\t"))
+        let mut out = String::with_capacity(
+            self.lines
+                .iter()
+                .map(|l| l.len() + line_separator.len() + 1)
+                .sum(),
+        );
+        for (n, line) in self.lines.iter().enumerate() {
+            if n > 0 {
+                out.push_str(line_separator);
+                if !line.starts_with([' ', '\t']) {
+                    out.push('\t');
+                }
+            }
+            out.push_str(line);
+        }
+        out
     }
 
     /// The whole field with CRLF folds and a final CRLF, ready to prepend to a message.
