@@ -238,15 +238,48 @@ impl MessageState {
             .collect()
     }
 
-    /// Whether the message carries an Authentication-Results of our site (`ids`: our
-    /// authserv-id, `remove_ids`, `trusted_ids`) that says `dmarc=fail` for `author`: an
-    /// inbound message we (or our MX) judged, delivered, and now see again from one of our own
-    /// clients (a Sieve or procmail redirect, `| sendmail`). Read whether or not such fields
-    /// are removed (the fields kept are bounded by the header limits); a field that says
-    /// nothing about `author` does not count. A stranger can add such a field only to keep
-    /// their own message unsigned.
-    pub fn carries_our_dmarc_failure(&self, ids: &[&str], author: &str) -> bool {
-        self.headers
+    /// Whether the message carries a verdict of our site (`ids`: our authserv-id,
+    /// `remove_ids`, `trusted_ids`) that did not authenticate `author`: an inbound message we
+    /// (or our MX) judged, delivered, and now see again from one of our own clients (a Sieve or
+    /// procmail redirect, `| sendmail`), where a signature aligned with a forged From of our
+    /// domain would make the forgery pass DMARC downstream (RFC 9989 §4.4). A field of ours
+    /// judged `author` when its `dmarc=` names it in `header.from` (however spelled), or when
+    /// it has no `dmarc=` at all (`[dmarc] enabled = false`); one whose `dmarc=` names another
+    /// domain was about a From that has changed since (a list on our host rewriting From) and
+    /// does not count. `dmarc=fail` for `author` withholds; `dmarc=pass` authenticates; any
+    /// other result (none: our domain publishes no record; temperror; permerror) or none at all
+    /// authenticates only with an SPF (`smtp.mailfrom`) or DKIM (`header.d`/`header.i`) pass
+    /// `aligns` accepts. Read whether or not such fields are removed (the fields kept are
+    /// bounded by the header limits). A stranger can add such a field only to keep their own
+    /// message unsigned.
+    pub fn our_verdict_leaves_unauthenticated(
+        &self,
+        ids: &[&str],
+        author: &str,
+        aligns: impl Fn(&str) -> bool,
+    ) -> bool {
+        // a domain (or an address's) as A-labels, however it was written
+        let domain_of = |value: &str| {
+            let d = value.rsplit_once('@').map_or(value, |(_, d)| d);
+            dns::name::to_ascii(d.as_bytes()).ok()
+        };
+        let names_author = |r: &authres::MethodResult| {
+            r.property("header", "from")
+                .and_then(domain_of)
+                .is_some_and(|d| d.eq_ignore_ascii_case(author))
+        };
+        let aligned_pass = |r: &authres::MethodResult| {
+            let value = match r.method.as_str() {
+                "spf" => r.property("smtp", "mailfrom"),
+                "dkim" => r.property("header", "d").or(r.property("header", "i")),
+                _ => None,
+            };
+            r.result == "pass" && value.and_then(domain_of).is_some_and(|d| aligns(&d))
+        };
+        let mut judged = false;
+        let mut authenticated = false;
+        let ours = self
+            .headers
             .indexed()
             .filter(|(f, _)| {
                 f.name_is("Authentication-Results")
@@ -254,23 +287,28 @@ impl MessageState {
                         .iter()
                         .any(|id| authres::claims_authserv_id(&f.value, id))
             })
-            .filter_map(|(f, _)| authres::parse_lenient(&f.value).ok())
-            .flat_map(|ar| ar.results)
-            .any(|r| {
-                r.method == "dmarc"
-                    && r.result == "fail"
-                    && r.properties.iter().any(|p| {
-                        // the domain (or an address's) as A-labels, however it was written
-                        let value = p
-                            .value
-                            .rsplit_once('@')
-                            .map_or(p.value.as_str(), |(_, d)| d);
-                        p.ptype == "header"
-                            && p.name == "from"
-                            && dns::name::to_ascii(value.as_bytes())
-                                .is_ok_and(|d| d.eq_ignore_ascii_case(author))
-                    })
-            })
+            .filter_map(|(f, _)| authres::parse_lenient(&f.value).ok());
+        for ar in ours {
+            let mut verdicts = ar.results.iter().filter(|r| r.method == "dmarc").peekable();
+            let about_author = match verdicts.peek() {
+                None => true,
+                Some(_) => {
+                    let mine: Vec<_> = verdicts.filter(|r| names_author(r)).collect();
+                    if mine.iter().any(|r| r.result == "fail") {
+                        return true;
+                    }
+                    if mine.iter().any(|r| r.result == "pass") {
+                        authenticated = true;
+                    }
+                    !mine.is_empty()
+                }
+            };
+            if about_author {
+                judged = true;
+                authenticated |= ar.results.iter().any(aligned_pass);
+            }
+        }
+        judged && !authenticated
     }
 
     /// The header fields as they will be delivered: without the forged Authentication-Results
@@ -338,14 +376,10 @@ mod tests {
             let mut m = MessageState::without_envelope();
             let value = format!(" mx.example; dmarc=fail header.from={from}");
             m.add_header(b"Authentication-Results", value.as_bytes(), &r);
-            assert!(
-                m.carries_our_dmarc_failure(&["mx.example"], "xn--bcher-kva.example"),
-                "{from}"
-            );
-            assert!(
-                !m.carries_our_dmarc_failure(&["mx.example"], "bucher.example"),
-                "{from}"
-            );
+            let withholds =
+                |author| m.our_verdict_leaves_unauthenticated(&["mx.example"], author, |_| true);
+            assert!(withholds("xn--bcher-kva.example"), "{from}");
+            assert!(!withholds("bucher.example"), "{from}");
         }
     }
 

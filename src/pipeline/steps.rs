@@ -151,15 +151,18 @@ impl MessagePipeline {
                 signing_log.push_str(&format!(" signed={label}:withheld"));
             }
         }
+        let author = [signing.author().to_string()];
         if direction.signs()
             && !signing.is_empty()
-            && state.carries_our_dmarc_failure(&site_ids(&app), signing.author())
+            && state.our_verdict_leaves_unauthenticated(&site_ids(&app), signing.author(), |d| {
+                super::inbound::could_align(d, &author)
+            })
         {
-            // a stranger's forgery of our domain that we judged dmarc=fail, delivered, and
-            // now see again from our own side (a redirect re-submits it): signing it would
-            // make it pass DMARC wherever it goes next
+            // a stranger's forgery of our domain that we judged (dmarc=fail, or nothing
+            // aligned passed), delivered, and now see again from our own side (a redirect
+            // re-submits it): signing it would make it pass DMARC wherever it goes next
             for label in signing.withhold_aligned() {
-                tracing::warn!(key = %label, "not signed: the message carries our own dmarc=fail for its From domain (an inbound message re-submitted)");
+                tracing::warn!(key = %label, "not signed: the message carries our own verdict that did not authenticate its From domain (an inbound message re-submitted)");
                 signing_log.push_str(&format!(" signed={label}:withheld"));
             }
         }

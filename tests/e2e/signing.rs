@@ -472,8 +472,9 @@ async fn a_lone_cr_before_a_fold_is_signed_as_delivered() {
 /// A stranger's forgery of our domain, judged `dmarc=fail` on the way in and delivered
 /// (enforcement off), comes back from our own side when a Sieve or procmail redirect
 /// re-submits it through sendmail(1): our own verdict in it keeps our keys from signing it
-/// (the field itself is still removed, as every field claiming our id is). A pass, another
-/// domain's failure or another host's verdict changes nothing.
+/// (the field itself is still removed, as every field claiming our id is) unless it
+/// authenticated the From domain (`dmarc=pass`, or an aligned SPF/DKIM pass where DMARC said
+/// none or nothing). Another domain's verdict or another host's changes nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redirected_forgery_we_judged_is_not_signed() {
     let k = keys("");
@@ -500,8 +501,27 @@ async fn a_redirected_forgery_we_judged_is_not_signed() {
     );
     assert!(!signed("MX.TEST.EXAMPLE; spf=fail; dmarc=fail header.from=Example.ORG").await);
     assert!(signed("mx.test.example; dmarc=pass header.from=example.org").await);
+    // a verdict on another From: the From changed since (a list on our host rewrote it)
     assert!(signed("mx.test.example; dmarc=fail header.from=other.example").await);
     assert!(signed("mx.other.example; dmarc=fail header.from=example.org").await);
+    // our domain publishes no DMARC record (`dmarc=none`), or our verdict has no dmarc=
+    // (`[dmarc] enabled = false`), or it was undecided: only an aligned SPF or DKIM pass
+    // authenticated the author (session review F2: a redirected forgery was signed)
+    for unauthenticated in [
+        "mx.test.example; spf=pass smtp.mailfrom=a@other.example; dkim=none; dmarc=none header.from=example.org",
+        "mx.test.example; spf=pass smtp.mailfrom=a@other.example; dkim=pass header.d=other.example",
+        "mx.test.example; dmarc=temperror header.from=example.org",
+        "mx.test.example; none",
+    ] {
+        assert!(!signed(unauthenticated).await, "{unauthenticated}");
+    }
+    for authenticated in [
+        "mx.test.example; spf=pass smtp.mailfrom=bounce@mail.example.org; dmarc=none header.from=example.org",
+        "mx.test.example; dkim=pass header.d=example.org header.s=s1",
+        "mx.test.example; dkim=pass header.i=@Example.ORG; dmarc=temperror header.from=example.org",
+    ] {
+        assert!(signed(authenticated).await, "{authenticated}");
+    }
     m.stop().await;
     // the verdict of another host of ours (remove_ids: the MX, when this is the mailbox
     // host) or of an upstream we trust counts as ours; so does our own when forged fields
