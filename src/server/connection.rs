@@ -94,6 +94,7 @@ pub async fn serve_connection<S>(
         message_start: None,
         answered_eom: false,
         envelope_bytes: 0,
+        negotiated: false,
         out_of_time: shutdown.out_of_time,
     };
     match conn.run(shutdown.stop).await {
@@ -174,6 +175,8 @@ struct Connection<S> {
     /// Bytes of the MAIL and RCPT payloads of the message under way (see
     /// [`MAX_ENVELOPE_BYTES`]).
     envelope_bytes: usize,
+    /// OPTNEG was answered once: another one starts a new SMTP session (§2.1).
+    negotiated: bool,
     /// The server's shutdown ran out of time (see [`Shutdown::out_of_time`]).
     out_of_time: watch::Receiver<bool>,
 }
@@ -332,6 +335,11 @@ where
         let owed = step.reply;
         let reply = match step.event {
             Event::Negotiate { negotiated, offer } => {
+                // a second OPTNEG renegotiates for a new SMTP session: nothing of the last
+                // one (its client, HELO, message) may carry over (as after QUIT_NC)
+                if std::mem::replace(&mut self.negotiated, true) {
+                    self.new_smtp_session();
+                }
                 tracing::debug!(
                     version = negotiated.version,
                     offered_version = offer.version,
@@ -410,10 +418,7 @@ where
             }
             Event::Quit => return Ok(Flow::Close),
             Event::QuitNewConnection => {
-                let role = self.pipeline_role();
-                let services = Arc::clone(self.pipeline.services());
-                self.pipeline = MessagePipeline::new(Arc::clone(&self.app), services, role);
-                self.message_start = None;
+                self.new_smtp_session();
                 None
             }
             Event::Unknown(_) => Some(Response::Continue),
@@ -442,6 +447,16 @@ where
 
     fn pipeline_role(&self) -> Role {
         self.pipeline.role()
+    }
+
+    /// A new SMTP session on this connection (QUIT_NC, or a second OPTNEG): a fresh pipeline
+    /// for the listener's role, nothing of the last client, HELO or message kept.
+    fn new_smtp_session(&mut self) {
+        let role = self.pipeline_role();
+        let services = Arc::clone(self.pipeline.services());
+        self.pipeline = MessagePipeline::new(Arc::clone(&self.app), services, role);
+        self.message_start = None;
+        self.envelope_bytes = 0;
     }
 
     fn macro_string(&self, name: &[u8]) -> Option<String> {

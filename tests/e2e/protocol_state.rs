@@ -223,6 +223,35 @@ async fn quit_nc_starts_a_new_session() {
     m.stop().await;
 }
 
+/// A second OPTNEG renegotiates for a new SMTP session (docs/milter-protocol.md): nothing of
+/// the first (its client, HELO) carries over when the next session sends no CONNECT (session
+/// review F1: the trusted first client stayed, and a stranger's mail was classified as ours).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_negotiation_starts_a_new_session() {
+    let m = Milter::start(LISTEN_VERIFY, ZONE).await;
+    let mut mta = connected(&m, Profile::sendmail(), "mail.example.org").await;
+    let out = one(
+        &mut mta,
+        "<alice@example.org>",
+        &from("alice@example.org", &[]),
+    )
+    .await;
+    assert!(authres(&out).contains("iprev=pass"), "{}", authres(&out));
+    mta.negotiate().await.expect("second negotiation");
+    let out = one(
+        &mut mta,
+        "<alice@example.org>",
+        &from("alice@example.org", &[]),
+    )
+    .await;
+    let ar = authres(&out);
+    assert!(!ar.contains("iprev=pass"), "{ar}");
+    assert!(!ar.contains("smtp.helo"), "{ar}");
+    assert!(!ar.contains("spf=pass"), "{ar}");
+    mta.quit().await.expect("quit");
+    m.stop().await;
+}
+
 /// `{auth_authen}` for one message and not for the next (listener role auto): the first is
 /// ours (not verified), the second a stranger's (verified), and the other way round.
 #[tokio::test(flavor = "multi_thread")]
