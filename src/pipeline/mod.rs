@@ -12,6 +12,9 @@
 
 mod authres_header;
 pub mod decision;
+#[cfg(test)]
+#[path = "tests/end_of_headers.rs"]
+mod end_of_headers_tests;
 mod inbound;
 mod message;
 mod outbound;
@@ -309,6 +312,11 @@ impl MessagePipeline {
 
     /// One body chunk (CRLF line ends, split anywhere): hashed once for every consumer.
     pub fn body(&mut self, chunk: &[u8]) {
+        if !self.current().state.headers_done {
+            // no EOH before the body (NOEOH or out-of-order input): the header checks start
+            // now, so that every body hash they ask for sees the whole body
+            self.end_of_headers();
+        }
         let current = self.current();
         current.state.body(chunk);
         current.body_hashes.update(chunk);

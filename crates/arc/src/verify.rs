@@ -345,7 +345,7 @@ impl Checker<'_> {
         };
         sig.check_time(self.now, self.skew)?;
         let keys = self.keys(sig, key)?;
-        let body = self.hashes.get(hash).ok_or(Reason::BodyHashMismatch)?;
+        let body = self.hashes.get(hash).ok_or(Reason::BodyHashNotComputed)?;
         if let Some(l) = sig.body_length
             && body.canonical_length < l
         {

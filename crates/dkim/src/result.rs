@@ -127,6 +127,9 @@ pub enum Reason {
     DnsFailure(String),
     /// The caller never supplied the key lookup's answer.
     KeyNotFetched,
+    /// The body hash was not computed: it was asked for after the body had begun (RFC 6376
+    /// §6.1.3 needs the whole body), a caller's error, not a mismatch.
+    BodyHashNotComputed,
     /// Beyond the per-message limit on evaluated signatures (not evaluated).
     TooManySignatures,
 }
@@ -174,6 +177,7 @@ impl fmt::Display for Reason {
             Reason::DnsTimeout => f.write_str("DNS timeout"),
             Reason::DnsFailure(e) => write!(f, "DNS failure: {e}"),
             Reason::KeyNotFetched => f.write_str("key lookup not completed"),
+            Reason::BodyHashNotComputed => f.write_str("body hash not computed"),
             Reason::TooManySignatures => f.write_str("too many signatures (not evaluated)"),
         }
     }

@@ -458,7 +458,10 @@ fn evaluate(
     out.key_bits = Some(first.bits);
     // RFC 6376 §6.1.3: the body hash, then the header signature.
     let Some(body) = body else {
-        return give_up(out, Some((DkimResult::TempError, Reason::BodyHashMismatch)));
+        return give_up(
+            out,
+            Some((DkimResult::TempError, Reason::BodyHashNotComputed)),
+        );
     };
     if let Some(l) = sig.body_length
         && body.canonical_length < l
