@@ -227,11 +227,14 @@ impl HickoryResolver {
         let kind = key.0;
         self.stats.count_query();
         let mut outcome = self.inner.lookup(fqdn.clone(), kind.record_type()).await;
+        // the asked name is an alias (we walked its chain ourselves)
+        let mut walked_alias = false;
         if cname::may_be_cut_chain(&outcome) {
             match cname::walk(&self.inner, &self.stats, &fqdn).await {
                 Chain::NotAlias => {}
                 Chain::End(end) => {
                     self.stats.count_query();
+                    walked_alias = true;
                     outcome = self.inner.lookup(end, kind.record_type()).await;
                 }
                 Chain::Broken(why) => {
@@ -286,7 +289,17 @@ impl HickoryResolver {
                     NetError::Dns(HDns::NoRecordsFound(nr)) => nr.negative_ttl.map(received_ttl),
                     _ => None,
                 };
-                let error = classify(error);
+                // NXDOMAIN at the end of a CNAME chain says the chain's last name does not
+                // exist (RFC 6604 §3), not the asked one: that name exists (it owns the
+                // CNAME), with no records of the asked type: NODATA (RFC 9989 §3.2.13 "np"
+                // must not apply to a dangling alias)
+                let alias = walked_alias
+                    || matches!(&error, NetError::Dns(HDns::NoRecordsFound(nr))
+                        if *nr.query.name() != fqdn && !nr.query.name().is_root());
+                let error = match classify(error) {
+                    DnsError::NxDomain if alias => DnsError::NoData,
+                    other => other,
+                };
                 // only NXDOMAIN and NODATA are cached (RFC 2308 §5), never a failure
                 let ttl = error.is_not_found().then(|| self.negative_ttl(soa_ttl));
                 (Err(error), ttl)

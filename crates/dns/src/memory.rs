@@ -244,14 +244,16 @@ impl MemoryResolver {
             .nodes
             .read()
             .map_err(|_| DnsError::Other("poisoned".into()))?;
-        for _ in 0..8 {
+        for hop in 0..8 {
             let Some(node) = nodes.get(&current) else {
                 let is_ent = self
                     .ancestors
                     .read()
                     .map(|a| a.contains(&current))
                     .unwrap_or(false);
-                return Err(if is_ent {
+                // past an alias, NXDOMAIN is about the chain's end: the asked name exists
+                // (RFC 6604 §3), as the hickory resolver reads it
+                return Err(if is_ent || hop > 0 {
                     DnsError::NoData
                 } else {
                     DnsError::NxDomain

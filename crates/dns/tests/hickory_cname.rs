@@ -87,7 +87,10 @@ async fn aliases_and_no_data_answers_are_unchanged() {
         [b"v=DKIM1; p=".to_vec()]
     );
     assert_eq!(r.a("alias.example").await, Err(DnsError::NoData));
-    assert_eq!(r.txt("gone.example").await, Err(DnsError::NxDomain));
+    // NXDOMAIN for the chain's end: the alias itself exists (RFC 6604 §3), with no TXT
+    assert_eq!(r.txt("gone.example").await, Err(DnsError::NoData));
+    assert_eq!(r.a("gone.example").await, Err(DnsError::NoData));
+    assert_eq!(r.txt("missing.example").await, Err(DnsError::NxDomain));
     assert_eq!(r.txt("bare.example").await, Err(DnsError::NoData));
     assert_eq!(r.txt("to-bare.example").await, Err(DnsError::NoData));
     // NODATA without an SOA is not cached (RFC 2308 §5): asked again

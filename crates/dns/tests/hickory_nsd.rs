@@ -31,6 +31,7 @@ host     AAAA 2001:db8::10
 @        MX   20 Backup.Test.Example.
 mail     A    192.0.2.25
 alias    CNAME host
+dangling CNAME gone
 loop1    CNAME loop2
 loop2    CNAME loop1
 empty.sub TXT "only here"
@@ -130,6 +131,10 @@ async fn hickory_against_nsd() {
         r.ptr("192.0.2.99".parse().unwrap()).await,
         Err(DnsError::NxDomain)
     );
+    // NSD answers a dangling alias with the CNAME and NXDOMAIN, which is about the chain's
+    // end (RFC 6604 §3): the alias itself exists (RFC 9989 §3.2.13, the "np" test)
+    assert_eq!(r.a("dangling.test.example").await, Err(DnsError::NoData));
+    assert_eq!(r.txt("dangling.test.example").await, Err(DnsError::NoData));
     assert!(r.a("short.test.example").await.is_ok());
     // A CNAME loop (NSD answers with the chain it followed, RFC 1034 §3.6.2) is no "no data"
     // answer but a temporary failure, as a recursive resolver's SERVFAIL.

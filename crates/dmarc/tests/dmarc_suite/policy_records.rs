@@ -93,6 +93,13 @@ pub(crate) fn cases() -> Vec<Case> {
             .from("a@real.example.com")
             .expect(R::Fail)
             .policy(P::Quarantine, S::Sp),
+        case("np does not apply to a dangling alias: the alias exists (RFC 6604 §3)")
+            .zone("_dmarc.example.com TXT \"v=DMARC1; p=reject; sp=quarantine; np=none\"")
+            .zone("alias.example.com CNAME gone.example.com")
+            .from("a@alias.example.com")
+            .expect(R::Fail)
+            .policy(P::Quarantine, S::Sp)
+            .check(|o| assert_eq!(o.primary().unwrap().author_domain_exists, Some(true))),
         case("without np, sp applies to a non-existent subdomain")
             .zone("_dmarc.example.com TXT \"v=DMARC1; p=reject; sp=quarantine\"")
             .from("a@ghost.example.com")
