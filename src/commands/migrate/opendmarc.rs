@@ -1,7 +1,7 @@
 //! opendmarc.conf → milter.toml (OpenDMARC 1.4 opendmarc.conf(5)).
 
 use super::Files;
-use super::conf::{DataSet, dataset, networks, parse};
+use super::conf::{DataSet, Setting, dataset, networks, parse};
 use super::opendkim::{authserv_id, user};
 use super::output::Plan;
 
@@ -53,10 +53,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
             }
             "userid" => user(&mut plan, s),
             "rejectfailures" => plan.set("dmarc", "enforce", toml::Value::Boolean(flag == Some(true)), &from),
-            "holdquarantinedmessages" => {
-                let how = if flag == Some(true) { "hold" } else { "header" };
-                plan.set_str("dmarc", "quarantine", how, &from);
-            }
+            "holdquarantinedmessages" => {} // below: the last one counts
             "rejectmultivaluefrom" => {
                 let how = if flag == Some(true) { "reject" } else { "strictest" };
                 plan.set_str("dmarc", "multiple_from", how, &from);
@@ -157,6 +154,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         );
         plan.note("IgnoreHosts is not set, so OpenDMARC ignored 127.0.0.1 (opendmarc.conf(5)): [policy] allow_networks = [\"127.0.0.1\"] keeps local mail (cron, web forms, Postfix's non_smtpd_milters) from being rejected or quarantined; it is still evaluated and recorded");
     }
+    quarantine(&mut plan, &settings);
     if settings
         .iter()
         .rev()
@@ -174,6 +172,38 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         "IgnoreDomains, IgnoreMailFrom, IgnoreAuthenticatedClients",
     );
     Ok(plan)
+}
+
+/// The value of the last `key` setting that is a boolean, and the setting as written.
+fn last_flag(settings: &[Setting], key: &str) -> Option<(bool, String)> {
+    settings
+        .iter()
+        .rev()
+        .filter(|s| s.key() == key)
+        .find_map(|s| s.flag().map(|f| (f, format!("{} {}", s.name, s.value))))
+}
+
+/// `HoldQuarantinedMessages` (opendmarc.conf(5), default false) as `[dmarc] quarantine`:
+/// OpenDMARC calls smfi_quarantine only under RejectFailures and HoldQuarantinedMessages
+/// both, and otherwise delivers a p=quarantine failure, which `"header"` does too; the
+/// default `"hold"` would put it on Postfix's hold queue.
+fn quarantine(plan: &mut Plan, settings: &[Setting]) {
+    let (hold, from) = match last_flag(settings, "holdquarantinedmessages") {
+        Some((hold, shown)) => (hold, format!("OpenDMARC {shown}")),
+        None => (
+            false,
+            "OpenDMARC's default HoldQuarantinedMessages false (no HoldQuarantinedMessages setting)"
+                .to_string(),
+        ),
+    };
+    if hold {
+        plan.set_str("dmarc", "quarantine", "hold", &from);
+        return;
+    }
+    plan.set_str("dmarc", "quarantine", "header", &from);
+    if last_flag(settings, "rejectfailures").is_some_and(|(reject, _)| reject) {
+        plan.note("HoldQuarantinedMessages is false (opendmarc.conf(5)'s default): OpenDMARC delivered mail whose domain says p=quarantine, with only its Authentication-Results; [dmarc] quarantine = \"header\" delivers it too, adding [dmarc] quarantine_header (X-Spam-Flag: YES) for the delivery agent to file as junk, where authmilter's default \"hold\" would put it on Postfix's hold queue");
+    }
 }
 
 /// `RejectString` (opendmarc.conf(5): the rejection's text, `%s` the From domain) as
@@ -272,5 +302,28 @@ mod tests {
         // listed hosts replace the default, as in OpenDMARC
         let (toml, config) = migrated("IgnoreHosts /hosts\n", &[("hosts", "192.0.2.0/24\n")]);
         assert_eq!(config.policy.allow_networks.len(), 1, "{toml}");
+    }
+
+    /// opendmarc.conf(5) HoldQuarantinedMessages defaults to false, and OpenDMARC calls
+    /// smfi_quarantine only under RejectFailures and HoldQuarantinedMessages both: it
+    /// delivered p=quarantine failures. The migration left authmilter's quarantine = "hold",
+    /// so after the switch they went to Postfix's hold queue.
+    #[test]
+    fn quarantine_is_delivered_unless_hold_quarantined_messages() {
+        use crate::config::QuarantineAction;
+        for conf in [
+            "RejectFailures true\n",
+            "RejectFailures true\nHoldQuarantinedMessages false\n",
+        ] {
+            let (toml, config) = migrated(conf, &[]);
+            assert!(config.dmarc.enforce, "{toml}");
+            assert_eq!(config.dmarc.quarantine, QuarantineAction::Header, "{toml}");
+            assert!(
+                toml.contains("#   - HoldQuarantinedMessages"),
+                "no note:\n{toml}"
+            );
+        }
+        let (toml, config) = migrated("RejectFailures true\nHoldQuarantinedMessages true\n", &[]);
+        assert_eq!(config.dmarc.quarantine, QuarantineAction::Hold, "{toml}");
     }
 }
