@@ -16,6 +16,7 @@ const BOOLEANS: &[&str] = &[
     "spfignoreresults",
     "failurereports",
     "failurereportsonnone",
+    "requiredheaders",
 ];
 
 /// Maps an opendmarc.conf.
@@ -126,7 +127,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 }
             }
             "publicsuffixlist" => plan.unmapped(&shown, "the public suffix list is compiled in (used with [dmarc] mode = \"rfc7489\"); `cargo update -p psl` refreshes it"),
-            "requiredheaders" => plan.unmapped(&shown, "messages without a single From are handled by [dmarc] multiple_from; other header checks belong to the MTA"),
+            "requiredheaders" => {} // below: the last one counts
             "syslog" | "syslogfacility" | "autorestart" | "autorestartcount" | "autorestartrate" | "basedirectory" | "changerootdirectory" | "pidfile" | "umask" | "background" => plan.unmapped(&shown, "process management and logging are systemd's job; authmilter logs to stderr (journald)"),
             "softwareheader" => plan.unmapped(&shown, "no software header is added"),
             "authservidwithjobid" => plan.unmapped(&shown, "the authserv-id never carries the queue id"),
@@ -155,6 +156,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         plan.note("IgnoreHosts is not set, so OpenDMARC ignored 127.0.0.1 (opendmarc.conf(5)): [policy] allow_networks = [\"127.0.0.1\"] keeps local mail (cron, web forms, Postfix's non_smtpd_milters) from being rejected or quarantined; it is still evaluated and recorded");
     }
     quarantine(&mut plan, &settings);
+    invalid_from(&mut plan, &settings);
     if settings
         .iter()
         .rev()
@@ -203,6 +205,46 @@ fn quarantine(plan: &mut Plan, settings: &[Setting]) {
     plan.set_str("dmarc", "quarantine", "header", &from);
     if last_flag(settings, "rejectfailures").is_some_and(|(reject, _)| reject) {
         plan.note("HoldQuarantinedMessages is false (opendmarc.conf(5)'s default): OpenDMARC delivered mail whose domain says p=quarantine, with only its Authentication-Results; [dmarc] quarantine = \"header\" delivers it too, adding [dmarc] quarantine_header (X-Spam-Flag: YES) for the delivery agent to file as junk, where authmilter's default \"hold\" would put it on Postfix's hold queue");
+    }
+}
+
+/// `RequiredHeaders` (opendmarc.conf(5), default false) as `[dmarc] invalid_from`: OpenDMARC
+/// rejects a message without exactly one From field, or with a From it cannot parse, only
+/// when it is true, and otherwise accepts it unevaluated (opendmarc.c, mlfi_eom).
+fn invalid_from(plan: &mut Plan, settings: &[Setting]) {
+    let enforce = last_flag(settings, "rejectfailures").is_some_and(|(reject, _)| reject);
+    let multi_reject = last_flag(settings, "rejectmultivaluefrom").is_some_and(|(r, _)| r);
+    match last_flag(settings, "requiredheaders") {
+        Some((true, shown)) => {
+            plan.set_str(
+                "dmarc",
+                "invalid_from",
+                "reject",
+                &format!("OpenDMARC {shown}"),
+            );
+            plan.note(format!("`{shown}`: a message without a usable From field is rejected ([dmarc] invalid_from = \"reject\"), as OpenDMARC did; several From fields are rejected only under [dmarc] multiple_from = \"reject\" (RejectMultiValueFrom true), and OpenDMARC's other RFC 5322 §3.6 checks (exactly one Date, at most one To, Cc, Subject, Message-ID, ...) are not made here: such messages are delivered, unless the MTA's header checks refuse them"));
+        }
+        required => {
+            let from = match &required {
+                Some((_, shown)) => format!("OpenDMARC {shown}"),
+                None => "OpenDMARC's default RequiredHeaders false (no RequiredHeaders setting)"
+                    .to_string(),
+            };
+            if multi_reject {
+                plan.set_str(
+                    "dmarc",
+                    "invalid_from",
+                    "reject",
+                    &format!("{from}; RejectMultiValueFrom true, which invalid_from carries out"),
+                );
+                plan.note("RequiredHeaders is false, so OpenDMARC accepted a message without a From field or with one it could not parse; [dmarc] invalid_from is kept \"reject\" because it also carries out multiple_from = \"reject\" (RejectMultiValueFrom true), so such messages are refused here. invalid_from = \"accept\" would deliver them as OpenDMARC did, and messages with several From domains too");
+            } else {
+                plan.set_str("dmarc", "invalid_from", "accept", &from);
+                if enforce {
+                    plan.note("RequiredHeaders is false (opendmarc.conf(5)'s default): OpenDMARC accepted a message without a From field or with one it could not parse, so [dmarc] invalid_from = \"accept\" delivers it (with dmarc=permerror in the Authentication-Results), where authmilter's default \"reject\" would refuse it");
+                }
+            }
+        }
     }
 }
 
@@ -325,5 +367,31 @@ mod tests {
         }
         let (toml, config) = migrated("RejectFailures true\nHoldQuarantinedMessages true\n", &[]);
         assert_eq!(config.dmarc.quarantine, QuarantineAction::Hold, "{toml}");
+    }
+
+    /// OpenDMARC accepts a message without a From field, or with one it cannot parse, unless
+    /// RequiredHeaders is true (opendmarc.c, mlfi_eom; opendmarc.conf(5): default false).
+    /// RequiredHeaders was "no equivalent" and authmilter's default invalid_from = "reject"
+    /// refused such mail after the switch.
+    #[test]
+    fn required_headers_decides_mail_without_a_usable_from() {
+        use crate::config::InvalidFromAction::{Accept, Reject};
+        for (conf, want) in [
+            ("RejectFailures true\n", Accept),
+            ("RejectFailures true\nRequiredHeaders false\n", Accept),
+            ("RejectFailures true\nRequiredHeaders true\n", Reject),
+            ("RequiredHeaders true\nRequiredHeaders no\n", Accept),
+        ] {
+            let (toml, config) = migrated(conf, &[]);
+            assert_eq!(config.dmarc.invalid_from, want, "{conf}\n{toml}");
+            assert!(!toml.contains("#   RequiredHeaders"), "{toml}");
+        }
+        let (toml, _) = migrated("RejectFailures true\n", &[]);
+        assert!(toml.contains("#   - RequiredHeaders"), "no note:\n{toml}");
+        // multiple_from = "reject" is carried out by invalid_from: it stays "reject", and the
+        // difference is listed
+        let (toml, config) = migrated("RejectFailures true\nRejectMultiValueFrom true\n", &[]);
+        assert_eq!(config.dmarc.invalid_from, Reject, "{toml}");
+        assert!(toml.contains("#   - RequiredHeaders"), "no note:\n{toml}");
     }
 }
