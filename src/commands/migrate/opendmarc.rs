@@ -24,6 +24,11 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
     let settings = parse(text);
     let mut plan = Plan::default();
     plan.note("OpenDMARC follows RFC 7489; authmilter follows RFC 9989 (DMARCbis: DNS tree walk, np=, t=) unless [dmarc] mode = \"rfc7489\"");
+    // SPFIgnoreResults applies whatever the order of the settings (OpenDMARC reads the whole
+    // file first), so it is resolved before TrustedAuthservIDs is read
+    let spf_ignored = last_flag(&settings, "spfignoreresults")
+        .filter(|(ignore, _)| *ignore)
+        .map(|(_, shown)| shown);
     let mut allow_domains: Vec<String> = Vec::new();
     let mut allow_domains_from: Vec<String> = Vec::new();
     for s in &settings {
@@ -47,6 +52,10 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 }
             }
             "authservid" => authserv_id(&mut plan, s, &from),
+            "trustedauthservids" if spf_ignored.is_some() => plan.unmapped(
+                &shown,
+                "SPFIgnoreResults true: OpenDMARC ignores the SPF results of these headers, the only part of them used here (DKIM is always verified here), so [authres] trusted_ids = []",
+            ),
             "trustedauthservids" => {
                 let ids: Vec<String> = s.value.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
                 plan.set_list("authres", "trusted_ids", &ids, &from);
@@ -110,11 +119,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                     plan.unmapped(&shown, "SPF is always evaluated here; to use an upstream host's result, list its authserv-id in [authres] trusted_ids");
                 }
             }
-            "spfignoreresults" => {
-                if flag == Some(true) {
-                    plan.set_list("authres", "trusted_ids", &[], &from);
-                }
-            }
+            "spfignoreresults" => {} // below: the last one counts, wherever it is
             "dnstimeout" => match s.value.parse::<u64>() {
                 Ok(0) => plan.unmapped(&shown, super::opendkim::ZERO_DNS_TIMEOUT),
                 Ok(n) => plan.set_str("dns", "timeout", &format!("{n}s"), &from),
@@ -154,6 +159,9 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
             "OpenDMARC's default IgnoreHosts 127.0.0.1 (no IgnoreHosts setting)",
         );
         plan.note("IgnoreHosts is not set, so OpenDMARC ignored 127.0.0.1 (opendmarc.conf(5)): [policy] allow_networks = [\"127.0.0.1\"] keeps local mail (cron, web forms, Postfix's non_smtpd_milters) from being rejected or quarantined; it is still evaluated and recorded");
+    }
+    if let Some(shown) = &spf_ignored {
+        plan.set_list("authres", "trusted_ids", &[], &format!("OpenDMARC {shown}"));
     }
     quarantine(&mut plan, &settings);
     invalid_from(&mut plan, &settings);
@@ -393,5 +401,29 @@ mod tests {
         let (toml, config) = migrated("RejectFailures true\nRejectMultiValueFrom true\n", &[]);
         assert_eq!(config.dmarc.invalid_from, Reject, "{toml}");
         assert!(toml.contains("#   - RequiredHeaders"), "no note:\n{toml}");
+    }
+
+    /// opendmarc.conf(5) SPFIgnoreResults: the SPF results in the message's headers are
+    /// ignored, whatever the order of the settings. Written before TrustedAuthservIDs, the
+    /// later TrustedAuthservIDs won and trusted_ids kept the upstream ids.
+    #[test]
+    fn spf_ignore_results_wins_in_any_order() {
+        for conf in [
+            "SPFIgnoreResults true\nTrustedAuthservIDs mx1.example.net\n",
+            "TrustedAuthservIDs mx1.example.net\nSPFIgnoreResults true\n",
+        ] {
+            let (toml, config) = migrated(conf, &[]);
+            assert!(config.authres.trusted_ids.is_empty(), "{toml}");
+            assert!(
+                toml.contains("#   TrustedAuthservIDs mx1.example.net\n#       -> "),
+                "{toml}"
+            );
+        }
+        // the last SPFIgnoreResults counts
+        let (toml, config) = migrated(
+            "SPFIgnoreResults true\nTrustedAuthservIDs mx1.example.net\nSPFIgnoreResults no\n",
+            &[],
+        );
+        assert_eq!(config.authres.trusted_ids, ["mx1.example.net"], "{toml}");
     }
 }
