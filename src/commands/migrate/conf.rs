@@ -51,6 +51,17 @@ pub fn parse(text: &str) -> Vec<Setting> {
         .collect()
 }
 
+/// The setting that overrides `settings[index]`: the last later one of the same name, as
+/// the programs' configuration reader keeps only the last value of a setting.
+pub fn overridden_by(settings: &[Setting], index: usize) -> Option<&Setting> {
+    let key = settings.get(index)?.key();
+    settings
+        .get(index + 1..)?
+        .iter()
+        .rev()
+        .find(|s| s.key() == key)
+}
+
 /// Where a dataset's entries come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataSet {

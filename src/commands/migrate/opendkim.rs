@@ -1,7 +1,7 @@
 //! opendkim.conf → milter.toml (OpenDKIM 2.11 opendkim.conf(5)).
 
 use super::Files;
-use super::conf::{DataSet, Setting, dataset, networks, parse};
+use super::conf::{DataSet, Setting, dataset, networks, overridden_by, parse};
 use super::output::Plan;
 
 /// Maps an opendkim.conf.
@@ -23,12 +23,16 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         ));
     }
     let mut daemon_names = super::daemon_names::DaemonNames::default();
-    for s in &settings {
+    for (index, s) in settings.iter().enumerate() {
         let shown = format!("{} {}", s.name, s.value);
         let from = format!("OpenDKIM {shown}");
         let before = plan.snapshot();
         match s.key().as_str() {
             "mode" => {} // with Socket
+            "socket" if let Some(last) = overridden_by(&settings, index) => plan.unmapped(
+                &shown,
+                format!("overridden by the later `{} {}`: OpenDKIM listens on the last Socket only", last.name, last.value),
+            ),
             "socket" => {
                 let spec = s.value.trim();
                 if spec.parse::<crate::config::SocketSpec>().is_ok() {

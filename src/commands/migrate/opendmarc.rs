@@ -1,7 +1,7 @@
 //! opendmarc.conf → milter.toml (OpenDMARC 1.4 opendmarc.conf(5)).
 
 use super::Files;
-use super::conf::{DataSet, Setting, dataset, networks, parse};
+use super::conf::{DataSet, Setting, dataset, networks, overridden_by, parse};
 use super::opendkim::{authserv_id, user};
 use super::output::Plan;
 
@@ -31,7 +31,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         .map(|(_, shown)| shown);
     let mut allow_domains: Vec<String> = Vec::new();
     let mut allow_domains_from: Vec<String> = Vec::new();
-    for s in &settings {
+    for (index, s) in settings.iter().enumerate() {
         let shown = format!("{} {}", s.name, s.value);
         let from = format!("OpenDMARC {shown}");
         let flag = s.flag();
@@ -44,6 +44,10 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         }
         let before = plan.snapshot();
         match s.key().as_str() {
+            "socket" if let Some(last) = overridden_by(&settings, index) => plan.unmapped(
+                &shown,
+                format!("overridden by the later `{} {}`: OpenDMARC listens on the last Socket only", last.name, last.value),
+            ),
             "socket" => {
                 if s.value.parse::<crate::config::SocketSpec>().is_ok() {
                     plan.listeners.push((s.value.clone(), "verify", from.clone()));

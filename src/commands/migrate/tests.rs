@@ -4,10 +4,13 @@
 use super::Files;
 use super::output::Plan;
 
+/// A program's migration (`opendkim::migrate`, `opendmarc::migrate`).
+type Migrate = fn(&str, &Files) -> anyhow::Result<Plan>;
+
 /// `conf` migrated by `migrate` with `tables` ((path, text)) under a temporary root, rendered
 /// as `program`'s `file`: the TOML and the configuration it loads as (panics if it does not).
 pub(super) fn rendered(
-    migrate: fn(&str, &Files) -> anyhow::Result<Plan>,
+    migrate: Migrate,
     (program, file): (&str, &str),
     conf: &str,
     tables: &[(&str, &str)],
@@ -226,6 +229,30 @@ fn out_of_range_values_are_listed() {
         assert!(
             toml.contains("canonicalization = \"simple/simple\""),
             "{toml}"
+        );
+    }
+}
+
+/// OpenDKIM and OpenDMARC listen on the last `Socket` only (their configuration reader keeps
+/// the last value of a setting; checked with both daemons): every `Socket` became a
+/// `[[server.listen]]`, so authmilter listened where the old daemon did not.
+#[test]
+fn only_the_last_socket_listens() {
+    let programs: [(Migrate, &str); 2] = [
+        (super::opendkim::migrate, "OpenDKIM"),
+        (super::opendmarc::migrate, "OpenDMARC"),
+    ];
+    for (migrate, program) in programs {
+        let conf = "Socket local:/run/old/old.sock\nSocket inet:8891@localhost\n";
+        let (toml, config) = rendered(migrate, (program, "x.conf"), conf, &[]);
+        assert_eq!(config.server.listen.len(), 1, "{program}:\n{toml}");
+        assert!(
+            toml.contains("socket = \"inet:8891@localhost\""),
+            "{program}:\n{toml}"
+        );
+        assert!(
+            toml.contains("#   Socket local:/run/old/old.sock\n#       -> "),
+            "{program}: the earlier Socket is not listed:\n{toml}"
         );
     }
 }
