@@ -1,7 +1,7 @@
 //! OpenDKIM's SigningTable as `[[dkim.signing]]` rules (opendkim.conf(5) SigningTable): a
-//! `refile:` table is checked in file order; any other table is looked up user@host, host,
-//! user@.domain and .domain for every parent domain, user@*, then *; only the first match
-//! signs unless MultipleSignatures, then every match does. Rules match the From domain and
+//! `refile:` table's patterns are matched against user@host in file order; any other table is
+//! looked up user@host, host, user@.domain and .domain for every parent domain, user@*, then
+//! *; only the first match signs unless MultipleSignatures, then every match does. Rules match the From domain and
 //! the first matching rule wins, so the rules are ordered to pick what OpenDKIM picked.
 
 use std::cmp::Reverse;
@@ -76,14 +76,13 @@ fn domain(d: &str) -> Option<String> {
     crate::config::allowed_domain(d)
 }
 
-/// A `refile:` wildcard: `*@d` → d, `*@*.d` → *.d, `*` and `*@*` → *, a bare `d` → d.
+/// A `refile:` wildcard: `*@d` → d, `*@*.d` → *.d, `*` and `*@*` → *. A bare `d` is none:
+/// OpenDKIM matches the pattern against user@host, so it never matches.
 fn refile_pattern(p: &str) -> Option<Pattern> {
     if p == "*" || p == "*@*" {
         return Some(Pattern::Any);
     }
-    let d = p
-        .strip_prefix("*@")
-        .or_else(|| (!p.contains('@')).then_some(p))?;
+    let d = p.strip_prefix("*@")?;
     match d.strip_prefix("*.") {
         Some(parent) => domain(parent).map(Pattern::Subdomains),
         None => domain(d).map(Pattern::Domain),
@@ -123,8 +122,10 @@ pub fn signing_rules(entries: &[String], refile: bool, multiple: bool, plan: &mu
             plain_pattern(lookup)
         };
         let Some((pattern, user)) = parsed else {
-            let why = if refile {
-                "only *@domain, *@*.domain, domain and * patterns map (rules match the From domain)"
+            let why = if refile && !lookup.contains(['@', '*', '?', '[']) {
+                "never matches: OpenDKIM looks a refile: SigningTable up as user@host, which a pattern without @ or a wildcard never matches, so OpenDKIM never signed with this line"
+            } else if refile {
+                "only *@domain, *@*.domain and * patterns map (rules match the From domain)"
             } else {
                 "not host, .domain, user@host, user@.domain, user@* or *: no From address is looked up as this key, so OpenDKIM never used the line either"
             };
@@ -211,6 +212,12 @@ pub fn signing_rules(entries: &[String], refile: bool, multiple: bool, plan: &mu
         }
         plan.rules.push((pattern.rule_from(), keys));
     }
+    if plan.rules.is_empty() {
+        // OpenDKIM signs only what a table line matches; without any rule each key would
+        // sign its own domain
+        plan.rules.push((Pattern::Any.rule_from(), Vec::new()));
+        plan.note("no SigningTable line maps to a rule, so one rule from = \"*\" with no keys leaves every message unsigned, as OpenDKIM left mail no table line matched (without any rule, each [[dkim.key]] would sign its own domain)");
+    }
 }
 
 /// Why `line` is never used because of an earlier one: in a plain table one key is looked
@@ -257,6 +264,7 @@ mod tests {
         assert_eq!(refile_pattern("*"), Some(Pattern::Any));
         assert_eq!(refile_pattern("*@*"), Some(Pattern::Any));
         assert_eq!(refile_pattern("user@example.com"), None);
+        assert_eq!(refile_pattern("example.com"), None);
         assert_eq!(refile_pattern("*@ex*.com"), None);
         assert_eq!(refile_pattern("*@%"), None);
     }
@@ -344,6 +352,22 @@ mod tests {
             text.contains("SigningTable line *@example.com k2\n#       -> never used"),
             "{text}"
         );
+    }
+
+    /// OpenDKIM looks a `refile:` table up as user@host only, so a pattern without `@` or a
+    /// wildcard (`example.org korg`) matches no address: a live OpenDKIM 2.11 did not sign.
+    /// It became a rule from = "example.org" that signed.
+    #[test]
+    fn a_refile_pattern_without_at_never_matches() {
+        let (got, text) = rules("example.org k1\n*@example.com k2\n", true, false);
+        assert_eq!(got, [rule("example.com", &["k2"])], "{text}");
+        assert!(
+            text.contains("#   SigningTable line example.org k1\n#       -> never matches"),
+            "{text}"
+        );
+        // alone, it left no rule, and without any rule each key signs its own domain
+        let (got, text) = rules("example.org k1\n", true, false);
+        assert_eq!(got, [rule("*", &[])], "{text}");
     }
 
     /// A user's line stands for its domain only when no line names the domain; the others
