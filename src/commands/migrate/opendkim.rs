@@ -140,6 +140,9 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         }
         plan.undo_if_refused(before, &shown);
     }
+    if role == "auto" {
+        defaults(&settings, &mut plan);
+    }
     let before = plan.snapshot();
     daemon_names.write(&mut plan);
     plan.undo_if_refused(before, "MacroList, MTA");
@@ -153,6 +156,35 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         plan.note("the private key files must belong to authmilter's user, mode 0600: chown authmilter KEY && chmod 600 KEY (group- or world-readable keys are refused)");
     }
     Ok(plan)
+}
+
+/// OpenDKIM's defaults (opendkim.conf(5)) for the settings the file leaves out, where
+/// authmilter's differ: written out, or kept and listed where authmilter's serves better.
+/// They decide which mail is ours, so they matter only where a listener signs.
+fn defaults(settings: &[Setting], plan: &mut Plan) {
+    let set = |key: &str| settings.iter().any(|s| s.key() == key);
+    if !set("internalhosts") {
+        // opendkim.conf(5) says 127.0.0.1; OpenDKIM 2.11's built-in list adds ::1
+        plan.set_list(
+            "outbound",
+            "internal_networks",
+            &["127.0.0.1".to_string(), "::1".to_string()],
+            "OpenDKIM's default InternalHosts 127.0.0.1, ::1 (no InternalHosts setting)",
+        );
+        plan.note("InternalHosts is not set, so OpenDKIM signed the mail of 127.0.0.1 and ::1 only (besides authenticated clients): [outbound] internal_networks = [\"127.0.0.1\", \"::1\"], where authmilter's default holds all of 127.0.0.0/8");
+    }
+    if !set("macrolist") && !set("mta") {
+        plan.set_list(
+            "outbound",
+            "daemon_names",
+            &[],
+            "OpenDKIM's default MacroList, empty (no MacroList or MTA setting)",
+        );
+        plan.note("MacroList is not set, so no MTA daemon name made a client's mail OpenDKIM's to sign: [outbound] daemon_names = [], where authmilter's default [\"ORIGINATING\"] makes every client of a Postfix service with milter_macro_daemon_name=ORIGINATING ours");
+    }
+    if !set("oversignheaders") {
+        plan.note("OversignHeaders is not set, so OpenDKIM over-signed no header; authmilter's default [dkim] oversign = true is kept: h= lists From, To, Cc, Subject, Date, Reply-To, Message-ID, In-Reply-To, References and the MIME headers once more than present, so none can be added after signing without breaking the signature (RFC 6376 §8.15). Set oversign = false to sign as OpenDKIM did");
+    }
 }
 
 /// Why `DNSTimeout 0` (both programs) is not carried over.

@@ -123,6 +123,43 @@ fn user_id_is_a_note_not_a_user_key() {
     assert!(toml.contains("User=authmilter"), "{toml}");
 }
 
+/// OpenDKIM's defaults (opendkim.conf(5); 2.11's built-in InternalHosts list is 127.0.0.1
+/// and ::1): no MacroList, no OversignHeaders. Unset, authmilter's defaults applied
+/// silently: all of 127.0.0.0/8 internal, the daemon name ORIGINATING ours, oversigning.
+#[test]
+fn opendkims_defaults_are_written_or_listed() {
+    let outbound = |toml: &str| {
+        let config = crate::config::Config::parse(toml).unwrap();
+        let nets: Vec<String> = config
+            .outbound
+            .internal_networks
+            .iter()
+            .map(|n| n.0.to_string())
+            .collect();
+        (nets, config.outbound.daemon_names, config.dkim.oversign)
+    };
+    let toml = migrated("Socket inet:8891@localhost\n", &[]);
+    let (nets, names, oversign) = outbound(&toml);
+    assert_eq!(nets, ["127.0.0.1/32", "::1/128"], "{toml}");
+    assert!(names.is_empty(), "{toml}");
+    // kept, and listed as a difference
+    assert!(oversign, "{toml}");
+    for setting in ["InternalHosts", "MacroList", "OversignHeaders"] {
+        assert!(
+            toml.contains(&format!("#   - {setting} is not set")),
+            "{setting}: no note:\n{toml}"
+        );
+    }
+    let toml = migrated(
+        "InternalHosts 192.0.2.0/24\nMacroList daemon_name=MSA\nOversignHeaders From\n",
+        &[],
+    );
+    let (nets, names, _) = outbound(&toml);
+    assert_eq!(nets, ["192.0.2.0/24"], "{toml}");
+    assert_eq!(names, ["MSA"], "{toml}");
+    assert!(!toml.contains("is not set"), "{toml}");
+}
+
 /// The `[[dkim.signing]]` rules of a migrated configuration: (from, keys).
 fn rules(toml: &str) -> Vec<(String, Vec<String>)> {
     let config = crate::config::Config::parse(toml).unwrap();
