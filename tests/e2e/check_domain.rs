@@ -120,6 +120,21 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
         "error",
         "+all",
     ),
+    // the evaluation probed only 240.0.0.1: a record that passes every IPv6 host was "ok"
+    (
+        "example.com TXT \"v=spf1",
+        "example.com TXT \"v=spf1 ip6:::/0 -all\"\n",
+        "SPF",
+        "error",
+        "reserved addresses get pass (100::1 via ip6:::/0, 2001:2::1 via ip6:::/0)",
+    ),
+    (
+        "example.com TXT \"v=spf1",
+        "example.com TXT \"v=spf1 ip4:192.0.2.0/24 ip6:2000::/3 -all\"\n",
+        "SPF",
+        "error",
+        "a reserved address (2001:2::1) gets pass (via ip6:2000::/3)",
+    ),
     (
         "example.com TXT \"v=spf1",
         "example.com TXT \"v=spf1 mx ?all\"\n",
@@ -339,7 +354,7 @@ fn each_broken_zone_gives_its_finding_with_a_fix() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!(CASES.len(), 32);
+    assert_eq!(CASES.len(), 34);
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! SPF (RFC 7208): one record, its syntax, the include tree with the DNS lookups each level
 //! costs against the limit of 10 and the void lookups against 2 (§4.6.4), `+all`, `?all`,
-//! `ptr`, and a full evaluation for an address nobody authorizes.
+//! `ptr`, and a full evaluation for addresses nobody authorizes (IPv4 and IPv6).
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
 
 use dns::DnsError;
@@ -131,38 +131,95 @@ pub async fn check(app: &App, domain: &str) -> Section {
             "remove terms that point at names without records",
         );
     }
-    // evaluate for an address no one authorizes (reserved, 240/4): walks every include
-    let probe = IpAddr::V4(Ipv4Addr::new(240, 0, 0, 1));
-    let out = app
-        .spf
-        .check_host(
-            &*app.resolver,
-            probe,
-            domain,
-            format!("postmaster@{domain}").as_bytes(),
-            b"",
-        )
-        .await;
-    let problem = out.problem.map(|p| p.to_string()).unwrap_or_default();
-    match out.result {
-        spf::SpfResult::PermError if walk.lookups <= limit && walk.broken.is_empty() => s.error(
-            format!("evaluation gives permerror: {problem}"),
-            "fix the record so that check_host() completes",
-        ),
-        spf::SpfResult::TempError if walk.unchecked.is_none() => {
-            s.could_not_check("the whole evaluation", &DnsError::Other(problem));
-        }
-        spf::SpfResult::Pass => s.error(
-            format!(
-                "a reserved address ({probe}) gets pass (via {}): the record authorizes far too much",
-                out.mechanism.unwrap_or_default()
-            ),
-            "remove the term that matches every address",
-        ),
-        spf::SpfResult::PermError | spf::SpfResult::TempError => {}
-        r => s.ok(format!("an unlisted host gets {r}")),
-    }
+    evaluate(app, domain, &mut s, &walk, limit).await;
     s
+}
+
+/// Addresses no sender has, one per family and range a too-wide term could cover: reserved
+/// IPv4 240/4 (RFC 1112 §4), the IPv6 discard prefix 100::/64 (RFC 6666), and the IPv6
+/// benchmarking prefix 2001:2::/48 (RFC 5180), inside global unicast 2000::/3.
+const PROBES: [IpAddr; 3] = [
+    IpAddr::V4(Ipv4Addr::new(240, 0, 0, 1)),
+    IpAddr::V6(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 1)),
+    IpAddr::V6(Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1)),
+];
+
+/// Evaluates the record (RFC 7208 §4) for each of [`PROBES`], which walks every include: a
+/// pass authorizes far too much; a permerror or temperror is said once.
+async fn evaluate(app: &App, domain: &str, s: &mut Section, walk: &Walk, limit: usize) {
+    let mut outcomes = Vec::new();
+    for probe in PROBES {
+        let out = app
+            .spf
+            .check_host(
+                &*app.resolver,
+                probe,
+                domain,
+                format!("postmaster@{domain}").as_bytes(),
+                b"",
+            )
+            .await;
+        outcomes.push((probe, out));
+    }
+    let problem = |o: &spf::SpfOutput| {
+        o.problem
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default()
+    };
+    let passes: Vec<(IpAddr, String)> = outcomes
+        .iter()
+        .filter(|(_, o)| o.result == spf::SpfResult::Pass)
+        .map(|(probe, o)| (*probe, o.mechanism.clone().unwrap_or_default()))
+        .collect();
+    let text = match passes.as_slice() {
+        [] => None,
+        [(probe, via)] => Some(format!(
+            "a reserved address ({probe}) gets pass (via {via})"
+        )),
+        several => {
+            let each: Vec<String> = several
+                .iter()
+                .map(|(probe, via)| format!("{probe} via {via}"))
+                .collect();
+            Some(format!("reserved addresses get pass ({})", each.join(", ")))
+        }
+    };
+    if let Some(text) = text {
+        s.error(
+            format!("{text}: the record authorizes far too much"),
+            "remove the term that matches every address",
+        );
+        return;
+    }
+    let first = |r: spf::SpfResult| outcomes.iter().find(|(_, o)| o.result == r);
+    if let Some((_, o)) = first(spf::SpfResult::PermError) {
+        if walk.lookups <= limit && walk.broken.is_empty() {
+            s.error(
+                format!("evaluation gives permerror: {}", problem(o)),
+                "fix the record so that check_host() completes",
+            );
+        }
+        return;
+    }
+    if let Some((_, o)) = first(spf::SpfResult::TempError) {
+        if walk.unchecked.is_none() {
+            s.could_not_check("the whole evaluation", &DnsError::Other(problem(o)));
+        }
+        return;
+    }
+    let results: Vec<spf::SpfResult> = outcomes.iter().map(|(_, o)| o.result).collect();
+    if results.windows(2).all(|w| w.first() == w.last()) {
+        if let Some(r) = results.first() {
+            s.ok(format!("an unlisted host gets {r}"));
+        }
+    } else {
+        let each: Vec<String> = outcomes
+            .iter()
+            .map(|(probe, o)| format!("{} ({probe})", o.result))
+            .collect();
+        s.ok(format!("an unlisted host gets {}", each.join(", ")));
+    }
 }
 
 fn missing(s: &mut Section, domain: &str) {
