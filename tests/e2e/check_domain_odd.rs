@@ -68,6 +68,41 @@ fn several_dmarc_records_are_an_error_not_a_missing_record() {
     );
 }
 
+/// A `_dmarc` TXT record that is not a DMARC record (no `;` after v=DMARC1, the version in
+/// lower case, v= not first) is ignored by receivers (RFC 9989 §4.7 `v`, RFC 7489 §6.3). It
+/// was "warning no DMARC record ... publish one"; it is shown, with what is wrong in it.
+#[test]
+fn a_malformed_dmarc_record_is_shown_with_its_syntax_error() {
+    for (record, words) in [
+        ("v=DMARC1 p=reject", "no `;` after v=DMARC1"),
+        ("v=dmarc1; p=reject", "v=dmarc1 is not v=DMARC1"),
+        ("p=reject; v=DMARC1", "it must begin with v=DMARC1"),
+    ] {
+        let zone = good("example.com").replace(
+            "_dmarc.example.com TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@example.com\"\n",
+            &format!("_dmarc.example.com TXT \"{record}\"\n"),
+        );
+        let (code, all, out) = run(&zone, &[]);
+        assert_eq!(code, 1, "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(v["dmarc"]["record"], record, "{out}");
+        let dmarc: Vec<_> = all
+            .iter()
+            .filter(|(s, _, _)| s.starts_with("DMARC"))
+            .collect();
+        assert!(
+            dmarc.iter().any(|(_, l, t)| l == "error"
+                && t.contains("is not a DMARC record")
+                && t.contains(words)),
+            "{record}: {dmarc:#?}"
+        );
+        assert!(
+            !dmarc.iter().any(|(_, _, t)| t.contains("no DMARC record")),
+            "{record}: {dmarc:#?}"
+        );
+    }
+}
+
 /// A valid p= with an invalid sp= or np= makes receivers read the whole record as p=none
 /// (with a valid rua=) or ignore it (without), RFC 9989 §4.10.1, RFC 7489 §6.6.3: the
 /// finding names the bad tag, and never tells a p=reject domain to "move to p=quarantine" or

@@ -37,6 +37,11 @@ pub async fn check(app: &App, domain: &str) -> Section {
         if several {
             return s;
         }
+        if let Some(text) = not_a_record(app, domain).await {
+            ignored_record(&mut s, domain, &text, "so no DMARC policy applies");
+            s.record = Some(text);
+            return s;
+        }
         s.warn(
             "no DMARC record: receivers apply no policy to mail forged with this domain",
             format!("publish `_dmarc.{domain}. IN TXT \"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}\"`, then tighten p= as reports show your mail passes"),
@@ -49,9 +54,17 @@ pub async fn check(app: &App, domain: &str) -> Section {
         .clone()
         .unwrap_or_else(|| domain.to_string());
     if policy_domain != domain {
-        s.note(format!(
-            "no record at _dmarc.{domain}; the one at _dmarc.{policy_domain} applies"
-        ));
+        match not_a_record(app, domain).await {
+            Some(text) => ignored_record(
+                &mut s,
+                domain,
+                &text,
+                &format!("and use the record at _dmarc.{policy_domain}"),
+            ),
+            None => s.note(format!(
+                "no record at _dmarc.{domain}; the one at _dmarc.{policy_domain} applies"
+            )),
+        }
     }
     // RFC 9989 §4.10.1, RFC 7489 §6.6.3: a missing or invalid p=, or an invalid sp= (np=),
     // voids the record's policy: read as p=none with a valid rua=, else no DMARC at all
@@ -105,6 +118,49 @@ pub async fn check(app: &App, domain: &str) -> Section {
         }
     }
     s
+}
+
+/// A TXT record at `_dmarc.<domain>` meant as a DMARC record (it names `v=DMARC`) that is
+/// none (RFC 9989 §4.7 `v`, RFC 7489 §6.3: receivers ignore it), as published.
+async fn not_a_record(app: &App, domain: &str) -> Option<String> {
+    let txts = app.resolver.txt(&format!("_dmarc.{domain}")).await.ok()?;
+    txts.iter()
+        .filter(|t| dmarc::parse_record(t).is_err())
+        .map(|t| String::from_utf8_lossy(t).into_owned())
+        .find(|t| {
+            let squeezed: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+            squeezed.to_ascii_lowercase().contains("v=dmarc")
+        })
+}
+
+/// The error for `text` at `_dmarc.<domain>`, which receivers ignore (`effect` says with
+/// what result): what is wrong in it, by RFC 9989 §4.7 (the record begins with exactly
+/// `v=DMARC1`; tags are separated by `;`).
+fn ignored_record(s: &mut Section, domain: &str, text: &str, effect: &str) {
+    let first = text.split(';').next().unwrap_or_default();
+    let (name, value) = first.split_once('=').unwrap_or((first, ""));
+    let value = value.trim();
+    let version = value.split_whitespace().next().unwrap_or_default();
+    let (why, fix) = if !name.trim().eq_ignore_ascii_case("v") {
+        (
+            "it must begin with v=DMARC1".to_string(),
+            "move v=DMARC1; to the front".to_string(),
+        )
+    } else if version.eq_ignore_ascii_case("DMARC1") && version != value {
+        (
+            format!("no `;` after v={version}: tags are separated by semicolons"),
+            "separate the tags with `;`, as in `v=DMARC1; p=reject`".to_string(),
+        )
+    } else {
+        (
+            format!("v={value} is not v=DMARC1 (exactly so, in capitals)"),
+            "begin the record with v=DMARC1;".to_string(),
+        )
+    };
+    s.error(
+        format!("the TXT record at _dmarc.{domain} is not a DMARC record: {why}; receivers ignore it, {effect}"),
+        fix,
+    );
 }
 
 /// The finding for a record whose policy receivers cannot use as published: what is wrong
