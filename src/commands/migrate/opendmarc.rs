@@ -169,6 +169,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
     }
     quarantine(&mut plan, &settings);
     invalid_from(&mut plan, &settings);
+    multiple_from(&mut plan, &settings);
     if settings
         .iter()
         .rev()
@@ -217,6 +218,18 @@ fn quarantine(plan: &mut Plan, settings: &[Setting]) {
     plan.set_str("dmarc", "quarantine", "header", &from);
     if last_flag(settings, "rejectfailures").is_some_and(|(reject, _)| reject) {
         plan.note("HoldQuarantinedMessages is false (opendmarc.conf(5)'s default): OpenDMARC delivered mail whose domain says p=quarantine, with only its Authentication-Results; [dmarc] quarantine = \"header\" delivers it too, adding [dmarc] quarantine_header (X-Spam-Flag: YES) for the delivery agent to file as junk, where authmilter's default \"hold\" would put it on Postfix's hold queue");
+    }
+}
+
+/// `RejectMultiValueFrom` false or unset (opendmarc.conf(5): a From with several domains "will
+/// otherwise be ignored by the filter"): authmilter evaluates each domain instead
+/// (`multiple_from = "strictest"`), so with enforcement such a message that fails for one
+/// of them is refused where OpenDMARC delivered it. Stricter, kept, and listed.
+fn multiple_from(plan: &mut Plan, settings: &[Setting]) {
+    let enforce = last_flag(settings, "rejectfailures").is_some_and(|(reject, _)| reject);
+    let reject = last_flag(settings, "rejectmultivaluefrom").is_some_and(|(r, _)| r);
+    if enforce && !reject {
+        plan.note("RejectMultiValueFrom is false (opendmarc.conf(5)'s default): OpenDMARC did not evaluate a From field naming several domains and delivered the message; authmilter evaluates each domain ([dmarc] multiple_from = \"strictest\") and applies the strictest policy, so such a message that fails DMARC for a p=reject domain is refused here");
     }
 }
 
@@ -405,6 +418,38 @@ mod tests {
         let (toml, config) = migrated("RejectFailures true\nRejectMultiValueFrom true\n", &[]);
         assert_eq!(config.dmarc.invalid_from, Reject, "{toml}");
         assert!(toml.contains("#   - RequiredHeaders"), "no note:\n{toml}");
+    }
+
+    /// opendmarc.conf(5) RejectMultiValueFrom: unset or false, OpenDMARC ignores a From with
+    /// several domains; authmilter's strictest evaluation refuses more, which is listed.
+    #[test]
+    fn several_from_domains_evaluated_where_opendmarc_ignored_them_is_listed() {
+        for conf in [
+            "RejectFailures true
+",
+            "RejectFailures true
+RejectMultiValueFrom false
+",
+        ] {
+            let (toml, _) = migrated(conf, &[]);
+            assert!(
+                toml.contains("#   - RejectMultiValueFrom is false"),
+                "{conf}\n{toml}"
+            );
+        }
+        for conf in [
+            "RejectFailures false
+",
+            "RejectFailures true
+RejectMultiValueFrom true
+",
+        ] {
+            let (toml, _) = migrated(conf, &[]);
+            assert!(
+                !toml.contains("RejectMultiValueFrom is false"),
+                "{conf}\n{toml}"
+            );
+        }
     }
 
     /// opendmarc.conf(5) SPFIgnoreResults: the SPF results in the message's headers are
