@@ -238,28 +238,33 @@ impl MessageState {
             .collect()
     }
 
-    /// Whether the message carries a verdict of our site (`ids`: our authserv-id,
-    /// `remove_ids`, `trusted_ids`) that did not authenticate `author`: an inbound message we
-    /// (or our MX) judged, delivered, and now see again from one of our own clients (a Sieve or
-    /// procmail redirect, `| sendmail`), where a signature aligned with a forged From of our
-    /// domain would make the forgery pass DMARC downstream (RFC 9989 §4.4). A field of ours
-    /// judged `author` when its `dmarc=` names it in `header.from` (however spelled), or when
-    /// it has no `dmarc=` at all (`[dmarc] enabled = false`); one whose `dmarc=` names another
-    /// domain was about a From that has changed since (a list on our host rewriting From) and
-    /// does not count. `dmarc=fail` for `author` withholds; `dmarc=pass` authenticates; any
-    /// other result (none: our domain publishes no record; temperror; permerror) or none at all
-    /// authenticates only with an SPF (`smtp.mailfrom`) or DKIM (`header.d`/`header.i`) pass
-    /// `aligns` accepts. Read whether or not such fields are removed (the fields kept are
-    /// bounded by the header limits). A stranger can add such a field only to keep their own
-    /// message unsigned.
+    /// Whether the message carries a verdict of our site that did not authenticate `author`:
+    /// an inbound message we (or our MX) judged, delivered, and now see again from one of our
+    /// own clients (a Sieve or procmail redirect, `| sendmail`), where a signature aligned with
+    /// a forged From of our domain would make the forgery pass DMARC downstream (RFC 9989
+    /// §4.4). `ours` are the authserv-ids of our hosts (ours and `remove_ids`), `trusted` the
+    /// upstreams of `trusted_ids`. A `dmarc=fail` for `author` in a field of either withholds
+    /// (a stranger can write one only to keep their own message unsigned). Otherwise the
+    /// topmost field of `ours` that judged `author` decides: its `dmarc=` names it in
+    /// `header.from` (however spelled), or it has no `dmarc=` (`[dmarc] enabled = false`) but
+    /// SPF or DKIM results; a field with other methods only (`auth=pass` from our submission
+    /// host) judged nothing, and one whose `dmarc=` names another domain was about a From that
+    /// has changed since (a list on our host rewriting From). It authenticated `author` with
+    /// `dmarc=pass`, or an SPF (`smtp.mailfrom`) or DKIM (`header.d`/`header.i`) pass `aligns`
+    /// accepts. Only the topmost counts, and never a `trusted_ids` field: we write our verdict
+    /// above every field the sender brought, which may claim any id (RFC 8601 §5). No field
+    /// of ours judged it: false (not a message we judged). Read whether or not such fields
+    /// are removed (the fields kept are bounded by the header limits).
     pub fn our_verdict_leaves_unauthenticated(
         &self,
-        ids: &[&str],
+        ours: &[&str],
+        trusted: &[&str],
         author: &str,
         aligns: impl Fn(&str) -> bool,
     ) -> bool {
         // a domain (or an address's) as A-labels, however it was written
         let domain_of = |value: &str| {
+            let value = value.trim_matches(['<', '>']);
             let d = value.rsplit_once('@').map_or(value, |(_, d)| d);
             dns::name::to_ascii(d.as_bytes()).ok()
         };
@@ -276,39 +281,40 @@ impl MessageState {
             };
             r.result == "pass" && value.and_then(domain_of).is_some_and(|d| aligns(&d))
         };
-        let mut judged = false;
-        let mut authenticated = false;
-        let ours = self
+        let claims = |f: &HeaderField, ids: &[&str]| {
+            ids.iter()
+                .any(|id| authres::claims_authserv_id(&f.value, id))
+        };
+        let mut topmost: Option<bool> = None;
+        let fields = self
             .headers
             .indexed()
-            .filter(|(f, _)| {
-                f.name_is("Authentication-Results")
-                    && ids
-                        .iter()
-                        .any(|id| authres::claims_authserv_id(&f.value, id))
+            .filter(|(f, _)| f.name_is("Authentication-Results"))
+            .filter_map(|(f, _)| {
+                let own = claims(f, ours);
+                (own || claims(f, trusted)).then_some((f, own))
             })
-            .filter_map(|(f, _)| authres::parse_lenient(&f.value).ok());
-        for ar in ours {
-            let mut verdicts = ar.results.iter().filter(|r| r.method == "dmarc").peekable();
-            let about_author = match verdicts.peek() {
-                None => true,
-                Some(_) => {
-                    let mine: Vec<_> = verdicts.filter(|r| names_author(r)).collect();
-                    if mine.iter().any(|r| r.result == "fail") {
-                        return true;
-                    }
-                    if mine.iter().any(|r| r.result == "pass") {
-                        authenticated = true;
-                    }
-                    !mine.is_empty()
-                }
+            .filter_map(|(f, own)| authres::parse_lenient(&f.value).ok().map(|ar| (ar, own)));
+        for (ar, own) in fields {
+            let verdicts: Vec<_> = ar.results.iter().filter(|r| r.method == "dmarc").collect();
+            let mine: Vec<_> = verdicts.iter().filter(|r| names_author(r)).collect();
+            if mine.iter().any(|r| r.result == "fail") {
+                return true;
+            }
+            let judged = if verdicts.is_empty() {
+                ar.results
+                    .iter()
+                    .any(|r| r.method == "spf" || r.method == "dkim")
+            } else {
+                !mine.is_empty()
             };
-            if about_author {
-                judged = true;
-                authenticated |= ar.results.iter().any(aligned_pass);
+            if own && judged && topmost.is_none() {
+                let authenticated =
+                    mine.iter().any(|r| r.result == "pass") || ar.results.iter().any(aligned_pass);
+                topmost = Some(authenticated);
             }
         }
-        judged && !authenticated
+        topmost.is_some_and(|authenticated| !authenticated)
     }
 
     /// The header fields as they will be delivered: without the forged Authentication-Results
@@ -372,12 +378,14 @@ mod tests {
             "bücher.example",
             "BÜCHER.example.",
             "ceo@xn--bcher-kva.example",
+            "<ceo@bücher.example>",
         ] {
             let mut m = MessageState::without_envelope();
             let value = format!(" mx.example; dmarc=fail header.from={from}");
             m.add_header(b"Authentication-Results", value.as_bytes(), &r);
-            let withholds =
-                |author| m.our_verdict_leaves_unauthenticated(&["mx.example"], author, |_| true);
+            let withholds = |author| {
+                m.our_verdict_leaves_unauthenticated(&["mx.example"], &[], author, |_| true)
+            };
             assert!(withholds("xn--bcher-kva.example"), "{from}");
             assert!(!withholds("bucher.example"), "{from}");
         }

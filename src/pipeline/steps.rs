@@ -154,9 +154,12 @@ impl MessagePipeline {
         let author = [signing.author().to_string()];
         if direction.signs()
             && !signing.is_empty()
-            && state.our_verdict_leaves_unauthenticated(&site_ids(&app), signing.author(), |d| {
-                super::inbound::could_align(d, &author)
-            })
+            && state.our_verdict_leaves_unauthenticated(
+                &our_ids(&app),
+                &trusted_ids(&app),
+                signing.author(),
+                |d| super::inbound::could_align(d, &author),
+            )
         {
             // a stranger's forgery of our domain that we judged (dmarc=fail, or nothing
             // aligned passed), delivered, and now see again from our own side (a redirect
@@ -587,12 +590,21 @@ fn author_authenticated(results: Option<&super::Results>, author: &str) -> bool 
     })
 }
 
-/// The authserv-ids of our site whose verdicts a re-submitted message may carry: ours, the
-/// other hosts of ours (`remove_ids`) and the upstreams we trust (`trusted_ids`), RFC 8601 §5.
-fn site_ids(app: &App) -> Vec<&str> {
-    let authres = &app.config.authres;
+/// The authserv-ids of our hosts whose verdicts a re-submitted message may carry: ours and
+/// the other hosts of ours (`remove_ids`), RFC 8601 §5.
+fn our_ids(app: &App) -> Vec<&str> {
     std::iter::once(app.authserv_id.as_str())
-        .chain(authres.remove_ids.iter().map(String::as_str))
-        .chain(authres.trusted_ids.iter().map(String::as_str))
+        .chain(app.config.authres.remove_ids.iter().map(String::as_str))
+        .collect()
+}
+
+/// The upstreams we trust (`trusted_ids`): their `dmarc=fail` withholds our keys, their
+/// passes never unlock them (a sender that reached us directly may have written the field).
+fn trusted_ids(app: &App) -> Vec<&str> {
+    app.config
+        .authres
+        .trusted_ids
+        .iter()
+        .map(String::as_str)
         .collect()
 }

@@ -469,6 +469,58 @@ async fn a_lone_cr_before_a_fold_is_signed_as_delivered() {
     }
 }
 
+/// Only the topmost verdict of our hosts can authenticate a re-submitted message's author: we
+/// write ours above every field the sender brought, which may claim any authserv-id (RFC 8601
+/// §5). A stranger's field of a `trusted_ids` upstream saying `dmarc=pass`, or one of our own
+/// id below ours (`remove_forged = false`), unlocked our keys for a redirected forgery that our
+/// own verdict left unauthenticated (`dmarc=none`: our domain publishes no DMARC record).
+#[tokio::test(flavor = "multi_thread")]
+async fn only_our_topmost_verdict_authenticates_a_redirected_message() {
+    let k = keys("");
+    let body = "From: ceo@example.org\r\nTo: bob@example.net\r\nSubject: pay\r\n\r\nnow\r\n";
+    let ours = "Authentication-Results: mx.test.example; spf=pass smtp.mailfrom=a@other.example; dmarc=none header.from=example.org\r\n";
+    for (authres, forged) in [
+        (
+            "[authres]\nauthserv_id = \"mx.test.example\"\ntrusted_ids = [\"border.test.example\"]\ntrusted_clients = [\"192.0.2.0/24\"]\n",
+            "Authentication-Results: border.test.example; dmarc=pass header.from=example.org\r\n",
+        ),
+        (
+            "[authres]\nauthserv_id = \"mx.test.example\"\ntrusted_ids = [\"border.test.example\"]\n",
+            "Authentication-Results: border.test.example; spf=pass smtp.mailfrom=ceo@example.org\r\n",
+        ),
+        (
+            "[authres]\nauthserv_id = \"mx.test.example\"\nremove_forged = false\n",
+            "Authentication-Results: mx.test.example; dmarc=pass header.from=example.org\r\n",
+        ),
+    ] {
+        let m = Milter::start(&k.config("auto", authres), &k.zone).await;
+        let send = |raw: String| {
+            let m = &m;
+            async move {
+                let mut mta = m.client(testkit::Profile::postfix_non_smtpd()).await;
+                mta.connect("localhost", "127.0.0.1".parse().unwrap(), 0, &[])
+                    .await
+                    .expect("connect");
+                let out = mta
+                    .send_transaction("user@example.org", &["bob@example.net"], raw.as_bytes())
+                    .await
+                    .expect("message");
+                assert!(out.is_accept(), "{out:?}");
+                out.added_header("DKIM-Signature").is_some()
+            }
+        };
+        // the sender's field below our verdict: withheld
+        assert!(
+            !send(format!("{ours}{forged}{body}")).await,
+            "{authres}{forged}"
+        );
+        // our verdict authenticated the author: signed, whatever lies below
+        let passed = "Authentication-Results: mx.test.example; dkim=pass header.d=example.org; dmarc=pass header.from=example.org\r\n";
+        assert!(send(format!("{passed}{ours}{body}")).await, "{authres}");
+        m.stop().await;
+    }
+}
+
 /// A stranger's forgery of our domain, judged `dmarc=fail` on the way in and delivered
 /// (enforcement off), comes back from our own side when a Sieve or procmail redirect
 /// re-submits it through sendmail(1): our own verdict in it keeps our keys from signing it
@@ -511,7 +563,6 @@ async fn a_redirected_forgery_we_judged_is_not_signed() {
         "mx.test.example; spf=pass smtp.mailfrom=a@other.example; dkim=none; dmarc=none header.from=example.org",
         "mx.test.example; spf=pass smtp.mailfrom=a@other.example; dkim=pass header.d=other.example",
         "mx.test.example; dmarc=temperror header.from=example.org",
-        "mx.test.example; none",
     ] {
         assert!(!signed(unauthenticated).await, "{unauthenticated}");
     }
@@ -519,6 +570,9 @@ async fn a_redirected_forgery_we_judged_is_not_signed() {
         "mx.test.example; spf=pass smtp.mailfrom=bounce@mail.example.org; dmarc=none header.from=example.org",
         "mx.test.example; dkim=pass header.d=example.org header.s=s1",
         "mx.test.example; dkim=pass header.i=@Example.ORG; dmarc=temperror header.from=example.org",
+        // judged nothing: our submission host's stamp on a user's own mail (RFC 8601 §2.7.4)
+        "mx.test.example; auth=pass smtp.auth=alice",
+        "mx.test.example; none",
     ] {
         assert!(signed(authenticated).await, "{authenticated}");
     }
