@@ -165,19 +165,34 @@ async fn job(
     // a report of up to MAX_REPORT_ROWS rows takes up to a second of CPU to build and as
     // long again to write and compress: off the runtime's workers, which in `serve` carry
     // the milter's connections
+    let mail = super::mail_options(cfg);
     let built = {
         let (domain, range) = (key.policy_domain.clone(), key.range());
         let reporter = super::reporter_info(app);
+        let mail = mail.clone();
         tokio::task::spawn_blocking(move || {
             let counted: Vec<(&reports::Observation, u64)> =
                 rows.iter().map(|(o, n)| (o, *n)).collect();
-            reports::build_feedback_counted(&domain, range, &counted, &reporter)
+            let mut f = reports::build_feedback_counted(&domain, range, &counted, &reporter)?;
+            let left = reports::fit_report_file(&mut f, &mail, reports::MAX_REPORT_FILE_BYTES)?;
+            Ok::<_, reports::ReportsError>((f, left))
         })
         .await
         .context("building the report")?
     };
     let feedback = match built {
-        Ok(mut f) => {
+        Ok((mut f, left)) => {
+            if left.rows > 0 {
+                let note = format!(
+                    "{} more rows ({} messages), those with the fewest messages, are not in this \
+                     report: its file would be larger than {} MiB",
+                    left.rows,
+                    left.messages,
+                    reports::MAX_REPORT_FILE_BYTES >> 20
+                );
+                tracing::warn!(policy_domain = %key.policy_domain, period = key.period_begin, "reports: {note}");
+                f.metadata.errors.push(note);
+            }
             if period.omitted_rows > 0 {
                 let note = format!(
                     "{} more rows ({} messages) are not in this report: it holds at most \
@@ -280,7 +295,6 @@ async fn job(
             Resolved::TempError(e) => temp_errors.push(e),
         }
     }
-    let mail = super::mail_options(cfg);
     let limits: Vec<(String, Option<u64>)> = to_send
         .iter()
         .filter_map(|t| {

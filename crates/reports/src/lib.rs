@@ -58,8 +58,8 @@ pub use feedback::{
 pub use limits::Limits;
 pub use loop_guard::{AutomaticMessage, ReportType, automatic_message};
 pub use mail::{
-    Delivery, MailOptions, aggregate_report_deliveries, aggregate_report_message, report_filename,
-    report_subject,
+    Delivery, LeftOut, MAX_REPORT_FILE_BYTES, MailOptions, aggregate_report_deliveries,
+    aggregate_report_message, fit_report_file, report_filename, report_subject,
 };
 pub use observation::{
     AppliedPolicy, DkimObservation, Envelope, Observation, OverrideReason, PublishedPolicy,

@@ -184,6 +184,69 @@ pub fn aggregate_report_message(
     Ok(m.into_bytes())
 }
 
+/// The most bytes an aggregate report's file (compressed as [`MailOptions::compress`] says)
+/// may take: the mail carrying it in base64 (×4/3, and a CRLF every 76 characters) then stays
+/// under 10,240,000 bytes, Postfix's default `message_size_limit`. RFC 9990 §3.5.2 warns that
+/// a report can exceed what a receiver's SMTP service accepts; a report refused for its size
+/// loses the whole day for every domain owner it was for.
+pub const MAX_REPORT_FILE_BYTES: usize = 7 << 20;
+
+/// What [`fit_report_file`] left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Records removed.
+    pub rows: u64,
+    /// The messages they stood for.
+    pub messages: u64,
+}
+
+/// Keeps the records that stand for the most messages, in their order, so that the report
+/// file is at most `max_bytes` (RFC 9990 §3.5.2; see [`MAX_REPORT_FILE_BYTES`]): a sender can
+/// make every message a record of its own, with rows that do not compress (random DKIM
+/// selectors). At least one record stays.
+pub fn fit_report_file(
+    feedback: &mut Feedback,
+    opts: &MailOptions,
+    max_bytes: usize,
+) -> Result<LeftOut, ReportsError> {
+    let mut left = LeftOut::default();
+    for _ in 0..8 {
+        let xml = write_feedback(feedback, opts.format)?;
+        let size = if opts.compress {
+            gzip(&xml)?.len()
+        } else {
+            xml.len()
+        };
+        let rows = feedback.records.len();
+        if size <= max_bytes || rows <= 1 {
+            break;
+        }
+        // the share that fits, a tenth under it (rows differ in size)
+        let keep = (rows as f64 * max_bytes as f64 / size as f64 * 0.9) as usize;
+        let keep = keep.clamp(1, rows - 1);
+        let mut by_count: Vec<usize> = (0..rows).collect();
+        by_count.sort_by_key(|&i| {
+            std::cmp::Reverse(feedback.records.get(i).map_or(0, |r| r.row.count))
+        });
+        let mut kept = vec![false; rows];
+        for &i in by_count.iter().take(keep) {
+            if let Some(k) = kept.get_mut(i) {
+                *k = true;
+            }
+        }
+        let mut flags = kept.into_iter();
+        feedback.records.retain(|r| {
+            let keep = flags.next().unwrap_or(true);
+            if !keep {
+                left.rows += 1;
+                left.messages = left.messages.saturating_add(r.row.count);
+            }
+            keep
+        });
+    }
+    Ok(left)
+}
+
 fn gzip(data: &[u8]) -> Result<Vec<u8>, ReportsError> {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

@@ -260,3 +260,60 @@ async fn an_observation_keeps_at_most_two_recipient_domains() {
     let many: Vec<String> = (0..50_000).map(|i| format!("u@d{i}.example")).collect();
     assert_eq!(observed(many), ["d0.example", "d1.example"]);
 }
+
+/// RFC 9990 §3.5.2: a report may exceed what the receiver's SMTP service accepts. A sender
+/// that makes every message a row of its own, with DKIM selectors that do not compress, made
+/// a 40 MB report mail that the relay refused (552), losing the day's report with its
+/// legitimate rows. The file is cut to its budget, keeping the rows with the most messages
+/// in their order, and what was left out is counted.
+#[tokio::test]
+async fn a_report_too_large_to_send_keeps_the_rows_with_the_most_messages() {
+    let observations = observations().await;
+    let mut fb = build_feedback("example.com", DAY, &observations, &reporter()).unwrap();
+    let template = fb.records[1].clone();
+    fb.records[0].row.count = 100_000;
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut junk = || {
+        (0..190)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[(seed % 36) as usize])
+            })
+            .collect::<String>()
+    };
+    for i in 0..400u32 {
+        let mut r = template.clone();
+        r.row.source_ip = std::net::IpAddr::from([198, 51, (i / 250) as u8, (i % 250) as u8]);
+        r.row.count = 1 + u64::from(i % 3);
+        r.auth_results.dkim[0].selector = Some(junk());
+        fb.records.push(r);
+    }
+    let total = fb.message_count();
+    let rows = fb.records.len();
+    let before = fb.records.clone();
+    let opts = MailOptions::new("rx.example", "dmarc-reports@rx.example");
+    let budget = 20_000;
+    let left = reports::fit_report_file(&mut fb, &opts, budget).unwrap();
+    assert!(left.rows > 0 && left.rows < rows as u64, "{left:?}");
+    assert_eq!(fb.records.len() as u64 + left.rows, rows as u64);
+    assert_eq!(fb.message_count() + left.messages, total);
+    assert_eq!(
+        fb.records[0].row.count, 100_000,
+        "the largest row stays first"
+    );
+    // what remains fits: one more pass leaves nothing out
+    assert_eq!(
+        reports::fit_report_file(&mut fb, &opts, budget).unwrap(),
+        reports::LeftOut::default()
+    );
+    // no row left out stood for more messages than a row kept, and the kept keep their order
+    let dropped: Vec<_> = before.iter().filter(|r| !fb.records.contains(r)).collect();
+    let kept_min = fb.records.iter().map(|r| r.row.count).min().unwrap();
+    assert!(dropped.iter().all(|r| r.row.count <= kept_min));
+    let order: Vec<_> = before.iter().filter(|r| fb.records.contains(r)).collect();
+    assert!(order.iter().zip(&fb.records).all(|(a, b)| *a == b));
+    let message = aggregate_report_message(&fb, "agg@example.com", DAY.end + 600, &opts).unwrap();
+    assert!(message.len() < budget * 3 / 2, "{}", message.len());
+}
