@@ -481,10 +481,22 @@ impl Observation {
                 overrides.push(reason);
             }
         }
-        // RFC 9990 §3.1.1.9: a failing message handled otherwise than requested MUST carry a
-        // reason; without one from the caller, it was the receiver's local policy
-        if overrides.is_empty() && lowered && eval.result == dmarc::DmarcResult::Fail {
-            overrides.push(OverrideReason::new(OverrideType::LocalPolicy));
+        // RFC 9990 §3.1.1.9: a message whose alignment failed, handled otherwise than
+        // requested, MUST carry a reason; without one from the caller, it was the receiver's
+        // local policy (an undecided result delivered: `[policy] temperror = "accept"`)
+        if overrides.is_empty() && lowered {
+            match eval.result {
+                dmarc::DmarcResult::Fail => {
+                    overrides.push(OverrideReason::new(OverrideType::LocalPolicy));
+                }
+                dmarc::DmarcResult::TempError | dmarc::DmarcResult::PermError => {
+                    overrides.push(OverrideReason::with_comment(
+                        OverrideType::LocalPolicy,
+                        format!("DMARC {}", eval.result),
+                    ));
+                }
+                dmarc::DmarcResult::Pass | dmarc::DmarcResult::None => {}
+            }
         }
         Observation {
             time: now,

@@ -317,3 +317,37 @@ async fn a_report_too_large_to_send_keeps_the_rows_with_the_most_messages() {
     let message = aggregate_report_message(&fb, "agg@example.com", DAY.end + 600, &opts).unwrap();
     assert!(message.len() < budget * 3 / 2, "{}", message.len());
 }
+
+/// RFC 9990 §3.1.1.9: a row whose alignment failed and whose applied policy differs from the
+/// published one MUST carry a reason. A DMARC temperror (an aligned key lookup timed out)
+/// delivered under `p=reject` (`[policy] temperror = "accept"`) had none.
+#[tokio::test]
+async fn an_undecided_result_delivered_under_p_reject_says_why() {
+    let dns = MemoryResolver::from_zone("_dmarc.example.com TXT \"v=DMARC1; p=reject\"").unwrap();
+    let from: [&[u8]; 1] = [b" a@example.com"];
+    let sigs = [DkimAuth::new(DkimOutcome::TempError, "example.com", "s1")];
+    let outcome = Dmarc::new(Config::default())
+        .evaluate(&dns, &from, None, &sigs)
+        .await;
+    let eval = outcome.primary().unwrap();
+    assert_eq!(eval.result, dmarc::DmarcResult::TempError);
+    let envelope = Envelope {
+        source_ip: Some("192.0.2.1".parse().unwrap()),
+        helo: "mx.example.com".into(),
+        mail_from: "a@example.com".into(),
+        rcpt_to: vec!["user@rx.example".into()],
+        envelope_id: None,
+    };
+    let obs = Observation::from_evaluation(
+        eval,
+        &envelope,
+        reports::AppliedPolicy::as_evaluated(eval),
+        DAY.begin + 10,
+    );
+    assert_eq!(obs.overrides.len(), 1, "{:?}", obs.overrides);
+    assert_eq!(
+        obs.overrides[0].kind,
+        reports::vocabulary::OverrideType::LocalPolicy
+    );
+    assert_eq!(obs.overrides[0].comment.as_deref(), Some("DMARC temperror"));
+}
