@@ -148,7 +148,13 @@ pub async fn resolve_destination(
         }
         out.push(Destination {
             address: a,
-            max_size: u.max_size,
+            // the `!size` suffix is RFC 7489's (§6.2); RFC 9989 §4.8 made it obsolete:
+            // "reporters should ignore" it, so a report goes to every listed address
+            max_size: if mode == Mode::Rfc7489 {
+                u.max_size
+            } else {
+                None
+            },
         });
     }
     if out.is_empty() {
@@ -168,7 +174,9 @@ mod tests {
     use crate::config::Config;
 
     /// The destination's own override (RFC 9990 §4 step 9) replaces the URI, `!size` and all
-    /// (RFC 7489 §7.1): the Report Consumer's limit is the one that counts.
+    /// (RFC 7489 §7.1): the Report Consumer's limit is the one that counts, in RFC 7489 mode.
+    /// RFC 9989 §4.8 made `!size` obsolete ("reporters should ignore" it): no limit there (a
+    /// `!0` kept every report from that address).
     #[tokio::test]
     async fn an_override_keeps_its_own_size_limit() {
         let zone = "rx.example MX 10 mx.rx.example\n\
@@ -181,22 +189,25 @@ mod tests {
             uri: "mailto:d@rx.example".into(),
             max_size: Some(10 << 20),
         };
-        let r = resolve_destination(
-            &app,
-            "a.example",
-            &uri,
-            ReportKind::Aggregate,
-            Mode::Rfc9989,
-            &mut DnsTrouble::default(),
-        )
-        .await;
-        assert_eq!(
-            r,
-            Resolved::Send(vec![Destination {
-                address: "big@rx.example".into(),
-                max_size: Some(1024),
-            }])
-        );
+        for (mode, max_size) in [(Mode::Rfc7489, Some(1024)), (Mode::Rfc9989, None)] {
+            let r = resolve_destination(
+                &app,
+                "a.example",
+                &uri,
+                ReportKind::Aggregate,
+                mode,
+                &mut DnsTrouble::default(),
+            )
+            .await;
+            assert_eq!(
+                r,
+                Resolved::Send(vec![Destination {
+                    address: "big@rx.example".into(),
+                    max_size,
+                }]),
+                "{mode}"
+            );
+        }
     }
 
     /// `[reports] deny`: a domain covers itself and its subdomains (written in any case, with a

@@ -479,7 +479,6 @@ fn parse_size(s: &str) -> Option<u64> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n: u64 = digits.parse().ok()?;
     let shift = match unit {
         None => 0,
         Some('k') => 10,
@@ -488,7 +487,10 @@ fn parse_size(s: &str) -> Option<u64> {
         Some('t') => 40,
         Some(_) => return None,
     };
-    n.checked_mul(1u64.checked_shl(shift)?)
+    // `1*DIGIT` sets no bound: a size past 64 bits is no limit at all, not a broken URI
+    // (RFC 9990 §3.5: every remaining URI is tried)
+    let n: u64 = digits.parse().unwrap_or(u64::MAX);
+    Some(n.saturating_mul(1u64 << shift))
 }
 
 #[cfg(test)]
@@ -570,7 +572,9 @@ mod tests {
     fn sizes() {
         assert_eq!(parse_size("1k"), Some(1024));
         assert_eq!(parse_size("2T"), Some(2 << 40));
-        assert_eq!(parse_size("99999999999999999999"), None);
+        // `1*DIGIT` past 64 bits: no limit, not a URI to drop (RFC 9990 §3.5)
+        assert_eq!(parse_size("99999999999999999999"), Some(u64::MAX));
+        assert_eq!(parse_size("99999999999999t"), Some(u64::MAX));
         assert_eq!(parse_size("k"), None);
     }
 }
