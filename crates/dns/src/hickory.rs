@@ -401,9 +401,9 @@ impl Answer {
             ),
             Kind::Mx => Answer::Mx(
                 data.filter_map(|d| match d {
-                    RData::MX(mx) => Some(Mx {
+                    RData::MX(mx) => host_name(&mx.exchange).map(|exchange| Mx {
                         preference: mx.preference,
-                        exchange: host_name(&mx.exchange),
+                        exchange,
                     }),
                     _ => None,
                 })
@@ -411,7 +411,7 @@ impl Answer {
             ),
             Kind::Ptr => Answer::Ptr(
                 data.filter_map(|d| match d {
-                    RData::PTR(p) => Some(host_name(&p.0)),
+                    RData::PTR(p) => host_name(&p.0),
                     _ => None,
                 })
                 .collect(),
@@ -488,8 +488,24 @@ fn classify(error: NetError) -> DnsError {
     }
 }
 
-fn host_name(name: &Name) -> String {
-    name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
+/// The name of an MX or PTR answer as the text our lookups take (labels joined by dots,
+/// lowercase, the root as ""): `None` for a name one of whose labels holds a dot or a byte
+/// that is not printable ASCII. Hickory's presentation form escapes those (`mail\.relay`,
+/// `\195`), and asked again as text it named another host (RFC 7208 §5.4, §5.5, RFC 8601 §3:
+/// the forward lookup is of the name itself); such a name is no host name and matches nothing.
+fn host_name(name: &Name) -> Option<String> {
+    let mut out = String::new();
+    for label in name.iter() {
+        if label.iter().any(|&b| b == b'.' || !b.is_ascii_graphic()) {
+            return None;
+        }
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(std::str::from_utf8(label).ok()?);
+    }
+    out.make_ascii_lowercase();
+    Some(out)
 }
 
 /// The wrong variant cannot come back for a kind (the cache key includes the kind); treat it as

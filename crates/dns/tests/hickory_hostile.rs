@@ -195,3 +195,53 @@ async fn records_under_a_failure_rcode_are_not_data() {
     }
     assert!(r.a("rcode3.example").await.unwrap_err().is_temporary());
 }
+
+/// An MX or PTR name whose label holds a dot (or a byte that is not printable ASCII) cannot be
+/// asked for again by name: hickory's text form escapes it (`mail\.relay.m.example`), and that
+/// text read back as labels named another host (label `mail\`), whose A records anyone could
+/// publish (RFC 7208 §5.4, §5.5; RFC 8601 §3). Such a name is left out; the others stay.
+#[tokio::test]
+async fn names_that_need_escaping_are_left_out_of_mx_and_ptr_answers() {
+    let odd_name = |first: &[u8]| {
+        let mut n = vec![u8::try_from(first.len()).unwrap()];
+        n.extend_from_slice(first);
+        n.extend(name_rdata("m.example").unwrap());
+        n
+    };
+    let mx = |preference: u16, name: Vec<u8>| {
+        let mut rdata = preference.to_be_bytes().to_vec();
+        rdata.extend(name);
+        rdata
+    };
+    let server = UdpNameserver::start(move |t, name| match (t, name) {
+        (qtype::MX, "m.example") => Answer::Raw(vec![
+            rec("m.example", qtype::MX, mx(10, odd_name(b"mail.relay"))),
+            rec("m.example", qtype::MX, mx(20, odd_name(b"caf\xc3\xa9"))),
+            rec(
+                "m.example",
+                qtype::MX,
+                mx(30, name_rdata("Good.M.example").unwrap()),
+            ),
+        ]),
+        (qtype::PTR, "9.2.0.192.in-addr.arpa") => Answer::Raw(vec![
+            rec(
+                "9.2.0.192.in-addr.arpa",
+                qtype::PTR,
+                odd_name(b"mail.relay"),
+            ),
+            rec(
+                "9.2.0.192.in-addr.arpa",
+                qtype::PTR,
+                name_rdata("host.m.example").unwrap(),
+            ),
+        ]),
+        _ => Answer::NxDomain,
+    })
+    .unwrap();
+    let r = resolver(server.addr());
+    let mx = r.mx("m.example").await.unwrap();
+    let names: Vec<&str> = mx.iter().map(|m| m.exchange.as_str()).collect();
+    assert_eq!(names, ["good.m.example"]);
+    let ptr = r.ptr("192.0.2.9".parse().unwrap()).await.unwrap();
+    assert_eq!(ptr, ["host.m.example"]);
+}
