@@ -434,16 +434,17 @@ async fn apply_srs(
     let Some(srs) = app.srs.as_ref().filter(|_| app.config.srs.enabled) else {
         return;
     };
-    if srs_would_vouch(app, state, decision.results.as_deref(), signed_domains) {
-        // the rewritten sender's SPF pass at the next hop would align with a From domain
-        // nothing authenticated: a stranger's forgery of our domain would pass DMARC there
-        // (RFC 9989 §4.4); the sender stays as it came
-        tracing::warn!(
-            "sender not rewritten (SRS): the SRS domain aligns with a From domain no SPF or DKIM pass authenticated"
-        );
-        decision.summary.push_str(" srs=withheld");
-        return;
-    }
+    // the rewritten sender's SPF pass at the next hop would align with a From domain nothing
+    // authenticated: a stranger's forgery of our domain would pass DMARC there (RFC 9989
+    // §4.4); the sender stays as it came. A bounce's SRS recipients are still restored:
+    // that vouches for nothing, and withholding it lost the bounce
+    let withhold_sender = srs_would_vouch(
+        srs.srs.srs_domain(),
+        app,
+        state,
+        decision.results.as_deref(),
+        signed_domains,
+    );
     let spf_ok = match srs_spf {
         Some(t) => t.join().await,
         None => None,
@@ -468,23 +469,37 @@ async fn apply_srs(
             },
         })
         .collect();
-    if !srs.reverse {
-        // nothing is refused without reverse: a recipient the check would refuse (an SRS
-        // address of our SRS domain that does not verify) is local mail, left out here so
-        // that it cannot cancel the sender's rewrite for the other recipients
-        rcpts.retain(|r| {
-            !matches!(
-                srs.with_milter(|m| m.check_recipient(r)),
-                srs::milter::RecipientAction::Reject(_)
-            )
-        });
-    }
+    // a recipient the check refuses (an SRS address of our SRS domain that does not verify)
+    // is left as it is here: without reverse it is local mail; with reverse it verified at
+    // RCPT (each is checked there alone), and one that stopped verifying since (the day
+    // changed at midnight, a reload dropped an old secret) must not refuse the message for
+    // every other recipient
+    rcpts.retain(|r| {
+        let refused = matches!(
+            srs.with_milter(|m| m.check_recipient(r)),
+            srs::milter::RecipientAction::Reject(_)
+        );
+        if refused && srs.reverse {
+            tracing::warn!(
+                recipient = %crate::logging::Field(crate::logging::Escaped::str(r)),
+                "SRS recipient accepted at RCPT no longer verifies; left as it is"
+            );
+        }
+        !refused
+    });
     match srs.with_milter(|m| m.decide(sender, &rcpts, spf_ok)) {
         srs::milter::MilterDecision::Accept(changes) => {
             if let Some(new) = changes.new_sender {
-                decision.summary.push_str(" srs=forward");
-                decision.new_sender = Some(new);
-                decision.new_sender_args = dsn_args(&state.envelope.mail_args);
+                if withhold_sender {
+                    tracing::warn!(
+                        "sender not rewritten (SRS): the SRS domain aligns with a From domain no SPF or DKIM pass authenticated"
+                    );
+                    decision.summary.push_str(" srs=withheld");
+                } else {
+                    decision.summary.push_str(" srs=forward");
+                    decision.new_sender = Some(new);
+                    decision.new_sender_args = dsn_args(&state.envelope.mail_args);
+                }
             }
             if srs.reverse {
                 for c in changes.recipients {
@@ -536,12 +551,12 @@ fn dsn_args(args: &[Vec<u8>]) -> Option<String> {
 /// read, or names more domains than DMARC evaluates, counts as such an author: no reading of it
 /// was authenticated.
 fn srs_would_vouch(
+    srs_domain: &str,
     app: &App,
     state: &MessageState,
     results: Option<&super::Results>,
     signed_domains: &[String],
 ) -> bool {
-    let srs_domain = app.config.srs.domain.as_str();
     let limit = app.dmarc.config().max_author_domains;
     let mut authors: Vec<String> = Vec::new();
     for (field, _) in state.headers.named("From") {

@@ -16,13 +16,18 @@ fn app(dir: &std::path::Path) -> Arc<App> {
 
 /// [`app`] with more `[srs]` settings.
 fn app_with(dir: &std::path::Path, srs_extra: &str) -> Arc<App> {
+    app_for(dir, "fwd.example", srs_extra)
+}
+
+/// [`app_with`] with `[srs] domain` written as `domain`.
+fn app_for(dir: &std::path::Path, domain: &str, srs_extra: &str) -> Arc<App> {
     let secrets = dir.join("srs.secrets");
     std::fs::write(&secrets, "a-secret-for-the-test\n").unwrap();
     let toml = format!(
         "[authres]\nauthserv_id = \"mx.test.example\"\n\
          [spf]\nenabled = false\n[iprev]\nenabled = false\n\
          [dmarc]\nenabled = false\n[dkim]\nverify = false\n\
-         [srs]\nenabled = true\ndomain = \"fwd.example\"\nsecrets = \"{}\"\n\
+         [srs]\nenabled = true\ndomain = \"{domain}\"\nsecrets = \"{}\"\n\
          local_domains = [\"local.example\"]\n{srs_extra}",
         secrets.display()
     );
@@ -33,6 +38,18 @@ fn app_with(dir: &std::path::Path, srs_extra: &str) -> Arc<App> {
 
 /// One transaction through the pipeline: the RCPT replies and the decision.
 fn run(app: &Arc<App>, from: &[u8], rcpts: &[&[u8]]) -> (Vec<bool>, super::Decision) {
+    run_with(app, b" a@example.org", from, rcpts, &[])
+}
+
+/// [`run`] with this From field value, and `late` recipients added to the envelope without
+/// the RCPT stage's check (accepted there, then no longer verifying by end of message).
+fn run_with(
+    app: &Arc<App>,
+    header_from: &[u8],
+    from: &[u8],
+    rcpts: &[&[u8]],
+    late: &[&[u8]],
+) -> (Vec<bool>, super::Decision) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -53,7 +70,10 @@ fn run(app: &Arc<App>, from: &[u8], rcpts: &[&[u8]]) -> (Vec<bool>, super::Decis
             .iter()
             .map(|r| matches!(p.rcpt(r, Vec::new()), StageReply::Continue))
             .collect();
-        p.header(b"From", b" a@example.org");
+        for r in late {
+            p.current().state.add_recipient(r.to_vec(), Vec::new());
+        }
+        p.header(b"From", header_from);
         p.end_of_headers();
         p.body(b"body\r\n");
         let d = p.end_of_message().await;
@@ -162,5 +182,96 @@ fn with_reverse_off_a_bad_srs_recipient_does_not_cancel_the_sender_rewrite() {
         .new_sender
         .expect("the sender of forwarded mail is rewritten");
     assert!(new.starts_with("SRS0="), "{new}");
+    assert!(d.recipients.is_empty(), "{:?}", d.recipients);
+}
+
+/// A bounce whose From aligns with our SRS domain and that nothing authenticated
+/// (`MAILER-DAEMON@mx.fwd.example`): the sender rewrite is withheld (it would vouch for that
+/// From at the next hop, RFC 9989 §4.4), but the recipient that is an SRS address of ours is
+/// still restored to the original sender (docs/srs.md); withholding both lost the bounce.
+#[test]
+fn a_withheld_rewrite_still_restores_a_bounces_srs_recipient() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let srs_address = srs_of(&app, b"alice@example.org");
+    let (accepted, d) = run_with(
+        &app,
+        b" MAILER-DAEMON@mx.fwd.example",
+        b"",
+        &[&srs_address],
+        &[],
+    );
+    assert_eq!(accepted, [true]);
+    assert!(d.new_sender.is_none());
+    assert_eq!(
+        d.recipients,
+        [
+            RcptChange::Delete(String::from_utf8(srs_address).unwrap()),
+            RcptChange::Add("alice@example.org".into()),
+        ]
+    );
+    // and a sender rewrite that would vouch for such a From is still withheld
+    let (_, d) = run_with(
+        &app,
+        b" ceo@fwd.example",
+        b"alice@origin.example",
+        &[b"bob@remote.example"],
+        &[],
+    );
+    assert!(d.new_sender.is_none(), "{:?}", d.new_sender);
+    assert!(d.summary.contains("srs=withheld"), "{}", d.summary);
+}
+
+/// `[srs] domain` written with spaces or as an address makes SRS addresses at the bare domain
+/// (the rewriter normalizes it); the check that withholds a rewrite vouching for a forged From
+/// of that domain compared the raw setting and let the rewrite through.
+#[test]
+fn the_withholding_check_reads_the_srs_domain_as_the_rewriter_does() {
+    for domain in [
+        " fwd.example",
+        "fwd.example ",
+        "srs@fwd.example",
+        "FWD.example",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app_for(dir.path(), domain, "");
+        let (_, d) = run_with(
+            &app,
+            b" ceo@fwd.example",
+            b"alice@origin.example",
+            &[b"bob@remote.example"],
+            &[],
+        );
+        assert!(d.new_sender.is_none(), "{domain:?}: {:?}", d.new_sender);
+        assert!(
+            d.summary.contains("srs=withheld"),
+            "{domain:?}: {}",
+            d.summary
+        );
+    }
+}
+
+/// An SRS recipient that verified at RCPT and no longer does at end of message (the day
+/// changed at midnight, a reload dropped the old secret) is left as it is; it refused the
+/// whole message, the other recipients' mail included (docs/srs.md: a refusal is for that
+/// recipient alone).
+#[test]
+fn a_recipient_that_stops_verifying_after_rcpt_does_not_refuse_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let stale: &[u8] = b"SRS0=XXXX=2W=example.org=alice@fwd.example";
+    let (accepted, d) = run_with(
+        &app,
+        b" a@example.org",
+        b"",
+        &[b"other@dest.example"],
+        &[stale],
+    );
+    assert_eq!(accepted, [true]);
+    assert!(
+        matches!(d.verdict, super::Verdict::Accept),
+        "{:?}",
+        d.verdict
+    );
     assert!(d.recipients.is_empty(), "{:?}", d.recipients);
 }
