@@ -44,6 +44,17 @@ pub fn observations(d: &Decision, env: &Envelope, time: u64) -> Vec<Observation>
         return Vec::new();
     };
     let several = dmarc.evaluations.len() > 1;
+    // the signatures DMARC was given, in its order (pipeline::inbound)
+    let dkim_failures: Vec<Option<reports::DkimFailure>> = d
+        .results
+        .as_ref()
+        .map(|r| {
+            r.dkim
+                .iter()
+                .map(|s| dkim_failure(s.reason.as_ref()))
+                .collect()
+        })
+        .unwrap_or_default();
     dmarc
         .evaluations
         .iter()
@@ -63,9 +74,18 @@ pub fn observations(d: &Decision, env: &Envelope, time: u64) -> Vec<Observation>
                     "the message has several author domains; another one's policy applied",
                 ));
             }
-            Observation::from_evaluation(eval, env, applied, time)
+            Observation::from_evaluation(eval, env, applied, time, &dkim_failures)
         })
         .collect()
+}
+
+/// The failure report type of a DKIM failure, where RFC 6591 §3.3 has one besides `signature`.
+fn dkim_failure(reason: Option<&dkim::Reason>) -> Option<reports::DkimFailure> {
+    match reason? {
+        dkim::Reason::BodyHashMismatch => Some(reports::DkimFailure::BodyHash),
+        dkim::Reason::KeyRevoked => Some(reports::DkimFailure::Revoked),
+        _ => None,
+    }
 }
 
 fn applied_policy(a: &AppliedPolicy) -> reports::AppliedPolicy {

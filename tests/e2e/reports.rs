@@ -52,7 +52,12 @@ impl Setup {
              reports.other.example MX 10 mx.other.example\n\
              b.example._report._dmarc.reports.other.example TXT \"v=DMARC1\"\n\
              evil.example MX 10 mx.evil.example\n\
-             s1._domainkey.rx.example TXT \"{}\"\n",
+             s1._domainkey.rx.example TXT \"{}\"\n\
+             c.example MX 10 mx.a.example\n\
+             _dmarc.c.example TXT \"v=DMARC1; p=none; ruf=mailto:ruf@c.example; fo=d\"\n\
+             s1._domainkey.c.example TXT \"{}\"\n\
+             gone._domainkey.c.example TXT \"v=DKIM1; p=\"\n",
+            k.record.text(),
             k.record.text()
         );
         std::fs::write(dir.path().join("zone"), &zone).expect("zone");
@@ -528,6 +533,7 @@ async fn serve_sends_due_reports_on_its_schedule_and_keeps_its_store_across_a_re
                 &env,
                 reports::AppliedPolicy::as_evaluated(&eval),
                 yesterday + i,
+                &[],
             )
         })
         .collect();

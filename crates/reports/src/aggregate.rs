@@ -323,6 +323,7 @@ mod tests {
                 },
                 aligned: true,
                 human_result: None,
+                failure: None,
             }],
             published: Some(PublishedPolicy {
                 p: Disposition::None,
@@ -426,6 +427,7 @@ mod tests {
             result,
             aligned,
             human_result: None,
+            failure: None,
         };
         let mut sigs = vec![
             mk("fail.example", DkimResult::Fail, false),

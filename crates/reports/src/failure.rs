@@ -8,7 +8,7 @@ use crate::error::ReportsError;
 use crate::message::{
     boundary, checked_address, header, header_safe, iso_utc, rfc5322_date, short_hash,
 };
-use crate::observation::{Envelope, Observation};
+use crate::observation::{DkimFailure, Envelope, Observation};
 use crate::redact::RedactionKey;
 use crate::vocabulary::{
     Disposition, DkimResult, DmarcResult, FailureOption, Mode, Psd, SpfResult, SpfScope,
@@ -330,10 +330,16 @@ pub fn failure_report_message(
                 what: "DKIM signature index",
                 value: i.to_string(),
             })?;
+            // RFC 6591 §3.3: a body hash mismatch and a revoked key are types of their own
+            let failure = sig.failure.map_or("signature", DkimFailure::auth_failure);
+            let comment = match sig.failure {
+                Some(f) => format!(" ({})", f.auth_failure()),
+                None => String::new(),
+            };
             (
-                "signature".to_string(),
+                failure.to_string(),
                 format!(
-                    "{authserv}; dkim={} header.d={} header.s={}",
+                    "{authserv}; dkim={}{comment} header.d={} header.s={}",
                     sig.result,
                     ar_value(&domain_token(&sig.domain)),
                     selector_value(&sig.selector)

@@ -62,8 +62,8 @@ pub use mail::{
     aggregate_report_message, fit_report_file, report_filename, report_subject,
 };
 pub use observation::{
-    AppliedPolicy, DkimObservation, Envelope, Observation, OverrideReason, PublishedPolicy,
-    ReportAddress, SpfObservation,
+    AppliedPolicy, DkimFailure, DkimObservation, Envelope, Observation, OverrideReason,
+    PublishedPolicy, ReportAddress, SpfObservation,
 };
 pub use redact::RedactionKey;
 pub use xml_parse::{parse_report, parse_report_with};

@@ -238,6 +238,30 @@ pub struct DkimObservation {
     pub aligned: bool,
     /// Extra text for the Domain Owner (`human_result`), e.g. why it failed.
     pub human_result: Option<String>,
+    /// Why a failed signature failed, when it is a type of its own in a failure report
+    /// (RFC 6591 §3.3 `bodyhash`, `revoked`); `None` for every other outcome (`signature`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<DkimFailure>,
+}
+
+/// The DKIM failure types of RFC 6591 §3.3 other than `signature`, which is every other failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DkimFailure {
+    /// The body hash computed did not match `bh=` (RFC 6591 §3.3 `bodyhash`).
+    BodyHash,
+    /// The key record's `p=` is empty (RFC 6591 §3.3 `revoked`, RFC 6376 §3.6.1).
+    Revoked,
+}
+
+impl DkimFailure {
+    /// The `Auth-Failure` value (RFC 6591 §3.3).
+    pub fn auth_failure(self) -> &'static str {
+        match self {
+            DkimFailure::BodyHash => "bodyhash",
+            DkimFailure::Revoked => "revoked",
+        }
+    }
 }
 
 impl DkimObservation {
@@ -441,11 +465,14 @@ impl Observation {
     /// override reasons are added when DMARC itself lowered the disposition and the applied
     /// disposition differs from the requested policy; a failing message handled otherwise than
     /// requested with no reason at all gets `local_policy` (RFC 9990 §3.1.1.9 MUST).
+    /// `dkim_failures` says, in the order of the signatures given to DMARC (`eval.dkim`), why
+    /// each failed signature failed where RFC 6591 §3.3 has a type for it; it may be shorter.
     pub fn from_evaluation(
         eval: &dmarc::Evaluation,
         envelope: &Envelope,
         applied: AppliedPolicy,
         now: u64,
+        dkim_failures: &[Option<DkimFailure>],
     ) -> Observation {
         let discovery: DiscoveryMethod = eval.discovery.into();
         let mode = match discovery {
@@ -525,12 +552,14 @@ impl Observation {
             dkim: bounded_dkim(
                 eval.dkim
                     .iter()
-                    .map(|d| DkimObservation {
+                    .enumerate()
+                    .map(|(i, d)| DkimObservation {
                         domain: recorded_name(&d.auth.domain, true),
                         selector: recorded_name(&d.auth.selector, false),
                         result: d.auth.result.into(),
                         aligned: d.aligned,
                         human_result: None,
+                        failure: dkim_failures.get(i).copied().flatten(),
                     })
                     .collect(),
                 &eval.author_domain,

@@ -80,6 +80,7 @@ fn obs(ip: &str, time: u64) -> Observation {
             result: DkimResult::Pass,
             aligned: true,
             human_result: Some("ok & \"fine\" <really>".into()),
+            failure: None,
         }],
         published: Some(published()),
         mode: Mode::Rfc9989,
@@ -108,6 +109,7 @@ fn scenario() -> Vec<Observation> {
             result: DkimResult::Fail,
             aligned: false,
             human_result: Some("body hash did not verify".into()),
+            failure: None,
         },
         DkimObservation {
             domain: "example.com".into(),
@@ -115,6 +117,7 @@ fn scenario() -> Vec<Observation> {
             result: DkimResult::PermError,
             aligned: true,
             human_result: None,
+            failure: None,
         },
     ];
     v6.overrides = vec![
@@ -325,6 +328,7 @@ fn arb_observation() -> impl Strategy<Value = Observation> {
                 ][r],
                 aligned,
                 human_result,
+                failure: None,
             },
         );
     let spf = (arb_text(), any::<bool>(), 0usize..8, any::<bool>()).prop_map(

@@ -52,6 +52,7 @@ fn obs(spf: (SpfResult, bool), dkim: &[(DkimResult, bool)]) -> Observation {
                 result: *result,
                 aligned: *aligned,
                 human_result: None,
+                failure: None,
             })
             .collect(),
         published: Some(PublishedPolicy {

@@ -59,6 +59,7 @@ example.com A 192.0.2.80
             &envelope,
             AppliedPolicy::as_evaluated(eval),
             DAY.begin + 100 + i as u64,
+            &[],
         );
         out.push(obs);
     }
@@ -252,6 +253,7 @@ async fn an_observation_keeps_at_most_two_recipient_domains() {
             &envelope,
             AppliedPolicy::as_evaluated(eval),
             DAY.begin,
+            &[],
         )
         .envelope_to
     };
@@ -343,6 +345,7 @@ async fn an_undecided_result_delivered_under_p_reject_says_why() {
         &envelope,
         reports::AppliedPolicy::as_evaluated(eval),
         DAY.begin + 10,
+        &[],
     );
     assert_eq!(obs.overrides.len(), 1, "{:?}", obs.overrides);
     assert_eq!(

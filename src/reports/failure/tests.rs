@@ -376,6 +376,7 @@ async fn reports_over_the_rate_limit_are_not_built() {
             result: reports::vocabulary::DkimResult::Fail,
             aligned: false,
             human_result: None,
+            failure: None,
         })
         .collect();
     let outcome = queue_once(&app, &store, &c).await;

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::{Setup, for_rcpt, send, send_with_body};
 use crate::postfix::mta::sink::Sink;
+use crate::support::message as lines;
 use test_support::free_port;
+use testkit::{MtaClient, Profile};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failure_reports_go_out_from_serve_within_the_rate_limit() {
@@ -89,4 +91,89 @@ async fn failure_reports_carry_the_whole_message_when_original_is_full() {
         "{second:?}"
     );
     assert!(!second.contains(&line), "no body past the bound");
+}
+
+/// `fo=d` reports each failed signature with the failure type RFC 6591 §3.3 gives it: a body
+/// changed after signing is `bodyhash`, a signature whose key record has an empty `p=` is
+/// `revoked`; both name the signature's domain and selector.
+#[tokio::test(flavor = "multi_thread")]
+async fn dkim_failure_reports_name_a_changed_body_and_a_revoked_key() {
+    let setup = Setup::new();
+    let sink = Sink::start();
+    let port = free_port();
+    let extra = "[reports.failure]\nenabled = true\n";
+    let toml = setup.config(port, &setup.sqlite(), sink.addr().port(), extra);
+    let serve = setup.serve(&toml, port);
+
+    let pem = std::fs::read(setup.dir.path().join("rx.pem")).expect("key");
+    let raw = lines(&[
+        "From: user@c.example",
+        "To: someone@rx.example",
+        "Subject: changed on the way",
+        "Message-ID: <changed@c.example>",
+        "",
+        "as signed",
+    ]);
+    let mut signed = Vec::new();
+    for selector in ["s1", "gone"] {
+        let signer = dkim::Signer::from_pem(&pem, dkim::SignerConfig::new("c.example", selector))
+            .expect("signer");
+        let sig = dkim::sign_message(&signer, &raw, dkim::unix_now()).expect("sign");
+        signed.extend_from_slice(sig.to_field().as_bytes());
+    }
+    let text = String::from_utf8(raw).expect("ascii");
+    signed.extend_from_slice(
+        text.replace("as signed", "changed after signing")
+            .as_bytes(),
+    );
+
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut mta = MtaClient::connect_tcp(
+        addr,
+        Profile::postfix().with_timeout(Duration::from_secs(20)),
+    )
+    .await
+    .expect("connect");
+    mta.negotiate().await.expect("negotiate");
+    let ip = "192.0.2.10".parse().expect("ip");
+    mta.connect("client.example.org", ip, 40000, &[])
+        .await
+        .expect("connect");
+    mta.helo("mail.sender.example", &[]).await.expect("helo");
+    mta.mail("<user@c.example>", &[], &[]).await.expect("mail");
+    mta.rcpt("<someone@rx.example>", &[], &[])
+        .await
+        .expect("rcpt");
+    let outcome = mta.send_message(&signed).await.expect("message");
+    assert!(outcome.is_accept(), "p=none: {outcome:?}");
+    let _ = mta.quit().await;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let texts: Vec<String> = loop {
+        let got: Vec<String> = for_rcpt(&sink.messages(), "ruf@c.example")
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.data).into_owned())
+            .collect();
+        if got.len() >= 2 || std::time::Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(texts.len(), 2, "one per signature: {}", serve.log_text());
+    let about = |selector: &str| -> &str {
+        texts
+            .iter()
+            .find(|t| t.contains(&format!("DKIM-Selector: {selector}\r\n")))
+            .unwrap_or_else(|| panic!("no report about s={selector}: {texts:?}"))
+    };
+    let changed = about("s1");
+    assert!(changed.contains("Auth-Failure: bodyhash\r\n"), "{changed}");
+    assert!(
+        changed.contains("dkim=fail (bodyhash) header.d=c.example"),
+        "{changed}"
+    );
+    assert!(changed.contains("DKIM-Domain: c.example\r\n"), "{changed}");
+    let revoked = about("gone");
+    assert!(revoked.contains("Auth-Failure: revoked\r\n"), "{revoked}");
+    assert!(revoked.contains("DKIM-Domain: c.example\r\n"), "{revoked}");
 }

@@ -96,6 +96,7 @@ fn observation(time: u64, domain: &str, ip: &str, pass: bool, rua: bool) -> Obse
             },
             aligned: true,
             human_result: None,
+            failure: None,
         }],
         published: Some(PublishedPolicy {
             p: Disposition::Reject,

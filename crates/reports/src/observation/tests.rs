@@ -58,6 +58,7 @@ fn from_evaluation_keeps_everything_a_report_needs() {
         &envelope,
         AppliedPolicy::as_evaluated(&eval),
         1_700_000_000,
+        &[],
     );
     assert_eq!(obs.time, 1_700_000_000);
     assert_eq!(obs.source_ip.to_string(), "192.0.2.7");
@@ -112,7 +113,7 @@ fn local_override_is_kept_and_null_sender_has_empty_envelope_from() {
         Disposition::None,
         OverrideReason::with_comment(OverrideType::TrustedForwarder, "list.example"),
     );
-    let obs = Observation::from_evaluation(&eval, &envelope, applied, 5);
+    let obs = Observation::from_evaluation(&eval, &envelope, applied, 5, &[]);
     assert_eq!(obs.envelope_from, "");
     assert_eq!(obs.source_ip.to_string(), "0.0.0.0");
     assert_eq!(obs.overrides.len(), 1);
@@ -212,6 +213,7 @@ fn a_message_full_of_signatures_is_recorded_within_bounds() {
         &Envelope::default(),
         AppliedPolicy::as_evaluated(&eval),
         5,
+        &[],
     );
     assert_eq!(obs.dkim.len(), crate::aggregate::MAX_DKIM_PER_ROW);
     assert!(obs.dkim_aligned_pass(), "the aligned pass is kept");
@@ -282,7 +284,8 @@ fn u_label_auth_domains_are_recorded_as_a_labels() {
         rcpt_to: vec!["a@rx.example".into()],
         envelope_id: None,
     };
-    let obs = Observation::from_evaluation(&eval, &envelope, AppliedPolicy::as_evaluated(&eval), 5);
+    let obs =
+        Observation::from_evaluation(&eval, &envelope, AppliedPolicy::as_evaluated(&eval), 5, &[]);
     assert_eq!(obs.envelope_from, "xn--bcher-kva.example");
     let spf = obs.spf.as_ref().unwrap();
     assert_eq!(spf.domain, "xn--bcher-kva.example");
