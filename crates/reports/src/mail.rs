@@ -200,51 +200,85 @@ pub struct LeftOut {
     pub messages: u64,
 }
 
+/// Room [`fit_report_file`] leaves under its bound for the notes the sender adds to
+/// `<error>` once the rows are chosen (what was left out and why: a few hundred bytes).
+const NOTES_ROOM: usize = 4 << 10;
+
 /// Keeps the records that stand for the most messages, in their order, so that the report
 /// file is at most `max_bytes` (RFC 9990 §3.5.2; see [`MAX_REPORT_FILE_BYTES`]): a sender can
 /// make every message a record of its own, with rows that do not compress (random DKIM
-/// selectors). At least one record stays.
+/// selectors). At least one record stays; 4 KiB under the bound are left for `<error>` notes.
+///
+/// Which rows fit is found by bisection on how many of the rows with the most messages are
+/// kept (a file of more rows is not smaller), starting from the share the size suggests; it
+/// stops within 1 % of the rows, so at most ten files are written and compressed.
 pub fn fit_report_file(
     feedback: &mut Feedback,
     opts: &MailOptions,
     max_bytes: usize,
 ) -> Result<LeftOut, ReportsError> {
-    let mut left = LeftOut::default();
-    for _ in 0..8 {
-        let xml = write_feedback(feedback, opts.format)?;
-        let size = if opts.compress {
-            gzip(&xml)?.len()
-        } else {
-            xml.len()
-        };
-        let rows = feedback.records.len();
-        if size <= max_bytes || rows <= 1 {
-            break;
-        }
-        // the share that fits, a tenth under it (rows differ in size)
-        let keep = (rows as f64 * max_bytes as f64 / size as f64 * 0.9) as usize;
-        let keep = keep.clamp(1, rows - 1);
-        let mut by_count: Vec<usize> = (0..rows).collect();
-        by_count.sort_by_key(|&i| {
-            std::cmp::Reverse(feedback.records.get(i).map_or(0, |r| r.row.count))
-        });
+    let budget = max_bytes.saturating_sub(NOTES_ROOM);
+    let rows = feedback.records.len();
+    let whole = report_file_size(feedback, opts)?;
+    if whole <= budget || rows <= 1 {
+        return Ok(LeftOut::default());
+    }
+    // the rows in the order they are given up: the fewest messages last (stable: of equal
+    // counts, the earlier row stays)
+    let mut by_count: Vec<usize> = (0..rows).collect();
+    by_count
+        .sort_by_key(|&i| std::cmp::Reverse(feedback.records.get(i).map_or(0, |r| r.row.count)));
+    let all = std::mem::take(&mut feedback.records);
+    let top = |k: usize| -> Vec<bool> {
         let mut kept = vec![false; rows];
-        for &i in by_count.iter().take(keep) {
-            if let Some(k) = kept.get_mut(i) {
-                *k = true;
+        for &i in by_count.iter().take(k) {
+            if let Some(flag) = kept.get_mut(i) {
+                *flag = true;
             }
         }
-        let mut flags = kept.into_iter();
-        feedback.records.retain(|r| {
-            let keep = flags.next().unwrap_or(true);
-            if !keep {
+        kept
+    };
+    // `fits` rows are known to fit (one stays whatever its size), `over` are known not to
+    let (mut fits, mut over) = (1usize, rows);
+    let mut guess = (rows as f64 * budget as f64 / whole as f64 * 0.9) as usize;
+    while over - fits > 1.max(over / 100) {
+        let k = guess.clamp(fits + 1, over - 1);
+        feedback.records = all
+            .iter()
+            .zip(top(k))
+            .filter(|(_, kept)| *kept)
+            .map(|(r, _)| r.clone())
+            .collect();
+        if report_file_size(feedback, opts)? <= budget {
+            fits = k;
+        } else {
+            over = k;
+        }
+        guess = fits + (over - fits) / 2;
+    }
+    let mut left = LeftOut::default();
+    feedback.records = all
+        .into_iter()
+        .zip(top(fits))
+        .filter_map(|(r, kept)| {
+            if !kept {
                 left.rows += 1;
                 left.messages = left.messages.saturating_add(r.row.count);
             }
-            keep
-        });
-    }
+            kept.then_some(r)
+        })
+        .collect();
     Ok(left)
+}
+
+/// The size of the report file as [`aggregate_report_message`] attaches it.
+fn report_file_size(feedback: &Feedback, opts: &MailOptions) -> Result<usize, ReportsError> {
+    let xml = write_feedback(feedback, opts.format)?;
+    Ok(if opts.compress {
+        gzip(&xml)?.len()
+    } else {
+        xml.len()
+    })
 }
 
 fn gzip(data: &[u8]) -> Result<Vec<u8>, ReportsError> {
