@@ -250,6 +250,10 @@ impl HickoryResolver {
                 // only the records of the question's chain (RFC 1034 §4.3.2), of the asked type
                 let records = owners::relevant(&fqdn, &lookup);
                 let answer = Answer::extract(kind, &records);
+                // records of the asked type were there, even if none is usable (an MX or PTR
+                // name that is no host name): not NODATA, which SPF counts as a void lookup
+                // (RFC 7208 §4.6.4: an answer with no records)
+                let had_data = records.iter().any(|r| kind.holds(&r.data));
                 let ttl = records.iter().map(|r| received_ttl(r.ttl)).min();
                 let rcode = lookup.message().metadata.response_code;
                 // hickory follows a chain the server sends whole without counting it
@@ -275,7 +279,7 @@ impl HickoryResolver {
                         ))),
                         None,
                     )
-                } else if answer.is_empty() {
+                } else if answer.is_empty() && !had_data {
                     (Err(DnsError::NoData), Some(self.negative_ttl(None)))
                 } else {
                     let ttl = ttl.map_or(self.min_ttl, |t| {
@@ -352,6 +356,11 @@ impl Kind {
             Kind::Mx => RecordType::MX,
             Kind::Ptr => RecordType::PTR,
         }
+    }
+
+    /// `data` is a record of this type.
+    fn holds(self, data: &RData) -> bool {
+        data.record_type() == self.record_type()
     }
 }
 

@@ -235,6 +235,16 @@ async fn names_that_need_escaping_are_left_out_of_mx_and_ptr_answers() {
                 name_rdata("host.m.example").unwrap(),
             ),
         ]),
+        (qtype::MX, "only.example") => Answer::Raw(vec![rec(
+            "only.example",
+            qtype::MX,
+            mx(10, odd_name(b"mail.relay")),
+        )]),
+        (qtype::PTR, "10.2.0.192.in-addr.arpa") => Answer::Raw(vec![rec(
+            "10.2.0.192.in-addr.arpa",
+            qtype::PTR,
+            odd_name(b"mail.relay"),
+        )]),
         _ => Answer::NxDomain,
     })
     .unwrap();
@@ -244,4 +254,13 @@ async fn names_that_need_escaping_are_left_out_of_mx_and_ptr_answers() {
     assert_eq!(names, ["good.m.example"]);
     let ptr = r.ptr("192.0.2.9".parse().unwrap()).await.unwrap();
     assert_eq!(ptr, ["host.m.example"]);
+    // with every name left out the answer is empty, not NODATA: records were there, so SPF
+    // does not count a void lookup (RFC 7208 §4.6.4: an answer with no records)
+    assert!(r.mx("only.example").await.unwrap().is_empty());
+    assert!(
+        r.ptr("192.0.2.10".parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
