@@ -243,18 +243,23 @@ impl MessageState {
     /// own clients (a Sieve or procmail redirect, `| sendmail`), where a signature aligned with
     /// a forged From of our domain would make the forgery pass DMARC downstream (RFC 9989
     /// §4.4). `ours` are the authserv-ids of our hosts (ours and `remove_ids`), `trusted` the
-    /// upstreams of `trusted_ids`. A `dmarc=fail` for `author` in a field of either withholds
-    /// (a stranger can write one only to keep their own message unsigned). Otherwise the
-    /// topmost field of `ours` that judged `author` decides: its `dmarc=` names it in
-    /// `header.from` (however spelled), or it has no `dmarc=` (`[dmarc] enabled = false`) but
-    /// SPF or DKIM results; a field with other methods only (`auth=pass` from our submission
-    /// host) judged nothing, and one whose `dmarc=` names another domain was about a From that
-    /// has changed since (a list on our host rewriting From). It authenticated `author` with
-    /// `dmarc=pass`, or an SPF (`smtp.mailfrom`) or DKIM (`header.d`/`header.i`) pass `aligns`
-    /// accepts. Only the topmost counts, and never a `trusted_ids` field: we write our verdict
-    /// above every field the sender brought, which may claim any id (RFC 8601 §5). No field
-    /// of ours judged it: false (not a message we judged). Read whether or not such fields
-    /// are removed (the fields kept are bounded by the header limits).
+    /// upstreams of `trusted_ids`; `aligns` says whether a domain is in `author`'s
+    /// organization (relaxed alignment). A `dmarc=` verdict is about `author` when it names a
+    /// domain `aligns` accepts in `header.from` (however spelled: the From may have been
+    /// rewritten within the organization since, by Postfix's masquerading) or names no usable
+    /// domain (we found no From, or none with a domain: Postfix adds one, or appends its own
+    /// domain, when the message is re-submitted). A `dmarc=fail` about `author` in a field of
+    /// either withholds (a stranger can write one only to keep their own message unsigned).
+    /// Otherwise the topmost field of `ours` that judged `author` decides: it has a `dmarc=`
+    /// about it, or no `dmarc=` (`[dmarc] enabled = false`) but SPF or DKIM results; a field
+    /// with other methods only (`auth=pass` from our submission host) judged nothing, and one
+    /// whose `dmarc=` names another organization's domain was about a From that has changed
+    /// since (a list on our host rewriting From to its own). It authenticated `author` with a
+    /// `dmarc=pass` about it, or an SPF (`smtp.mailfrom`) or DKIM (`header.d`/`header.i`) pass
+    /// `aligns` accepts. Only the topmost counts, and never a `trusted_ids` field: we write
+    /// our verdict above every field the sender brought, which may claim any id (RFC 8601
+    /// §5). No field of ours judged it: false (not a message we judged). Read whether or not
+    /// such fields are removed (the fields kept are bounded by the header limits).
     pub fn our_verdict_leaves_unauthenticated(
         &self,
         ours: &[&str],
@@ -268,11 +273,11 @@ impl MessageState {
             let d = value.rsplit_once('@').map_or(value, |(_, d)| d);
             dns::name::to_ascii(d.as_bytes()).ok()
         };
-        let names_author = |r: &authres::MethodResult| {
-            r.property("header", "from")
-                .and_then(domain_of)
-                .is_some_and(|d| d.eq_ignore_ascii_case(author))
-        };
+        let about_author =
+            |r: &authres::MethodResult| match r.property("header", "from").and_then(domain_of) {
+                Some(d) => d.eq_ignore_ascii_case(author) || aligns(&d),
+                None => true,
+            };
         let aligned_pass = |r: &authres::MethodResult| {
             let value = match r.method.as_str() {
                 "spf" => r.property("smtp", "mailfrom"),
@@ -297,7 +302,7 @@ impl MessageState {
             .filter_map(|(f, own)| authres::parse_lenient(&f.value).ok().map(|ar| (ar, own)));
         for (ar, own) in fields {
             let verdicts: Vec<_> = ar.results.iter().filter(|r| r.method == "dmarc").collect();
-            let mine: Vec<_> = verdicts.iter().filter(|r| names_author(r)).collect();
+            let mine: Vec<_> = verdicts.iter().filter(|r| about_author(r)).collect();
             if mine.iter().any(|r| r.result == "fail") {
                 return true;
             }
@@ -383,8 +388,10 @@ mod tests {
             let mut m = MessageState::without_envelope();
             let value = format!(" mx.example; dmarc=fail header.from={from}");
             m.add_header(b"Authentication-Results", value.as_bytes(), &r);
-            let withholds = |author| {
-                m.our_verdict_leaves_unauthenticated(&["mx.example"], &[], author, |_| true)
+            let withholds = |author: &str| {
+                m.our_verdict_leaves_unauthenticated(&["mx.example"], &[], author, |d| {
+                    d.eq_ignore_ascii_case(author)
+                })
             };
             assert!(withholds("xn--bcher-kva.example"), "{from}");
             assert!(!withholds("bucher.example"), "{from}");

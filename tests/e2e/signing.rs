@@ -602,3 +602,53 @@ async fn a_redirected_forgery_we_judged_is_not_signed() {
         m.stop().await;
     }
 }
+
+/// Postfix rewrites the From of mail re-submitted through sendmail(1): it adds one where there
+/// was none, appends its own domain to an address without one, and masquerades subdomains
+/// (ADDRESS_REWRITING_README). Our inbound verdict was about the From as it came — no From,
+/// an unusable one, or a subdomain of ours — and the re-submitted forgery now claims our
+/// domain itself: a verdict of ours about no usable From, or about a domain of the author's
+/// organization, judged it, and only a pass authenticates it. A verdict about another
+/// organization's domain is still a list's rewrite and signs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_from_rewritten_after_our_verdict_is_not_signed_unless_it_passed() {
+    let k = keys("");
+    let m = Milter::start(&k.config("auto", ""), &k.zone).await;
+    let body = "From: ceo@example.org\r\nTo: bob@example.net\r\nSubject: pay\r\n\r\nnow\r\n";
+    let signed = |verdict: &'static str| {
+        let m = &m;
+        async move {
+            let raw = format!("Authentication-Results: {verdict}\r\n{body}");
+            let mut mta = m.client(testkit::Profile::postfix_non_smtpd()).await;
+            mta.connect("localhost", "127.0.0.1".parse().unwrap(), 0, &[])
+                .await
+                .expect("connect");
+            let out = mta
+                .send_transaction("user@example.org", &["bob@example.net"], raw.as_bytes())
+                .await
+                .expect("message");
+            assert!(out.is_accept(), "{out:?}");
+            out.added_header("DKIM-Signature").is_some()
+        }
+    };
+    for unauthenticated in [
+        // no From came in (Postfix added one)
+        "mx.test.example; spf=fail smtp.mailfrom=example.org; dmarc=permerror reason=\"no From header field\"",
+        // `From: CEO <ceo>` (Postfix appended its domain)
+        "mx.test.example; dmarc=permerror reason=\"unparseable From: no @ in the From address\"",
+        // a subdomain of ours (masquerade_domains made it the parent)
+        "mx.test.example; dmarc=fail (p=reject dis=none) header.from=hq.example.org",
+        "mx.test.example; spf=none smtp.mailfrom=hq.example.org; dmarc=none header.from=hq.example.org",
+    ] {
+        assert!(!signed(unauthenticated).await, "{unauthenticated}");
+    }
+    for authenticated in [
+        "mx.test.example; dmarc=pass header.from=hq.example.org",
+        "mx.test.example; dkim=pass header.d=example.org; dmarc=permerror reason=\"no From header field\"",
+        // a list on our host rewrote another organization's From to its own
+        "mx.test.example; dmarc=pass header.from=other.example",
+    ] {
+        assert!(signed(authenticated).await, "{authenticated}");
+    }
+    m.stop().await;
+}
