@@ -128,6 +128,15 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
         "error",
         "reserved addresses get pass (100::1 via ip6:::/0, 2001:2::1 via ip6:::/0)",
     ),
+    // and only 240.0.0.1 of IPv4: a quarter of the address space (66.0.0.0/2 holds
+    // 64.0.0.0 to 127.255.255.255) was "ok"
+    (
+        "example.com TXT \"v=spf1",
+        "example.com TXT \"v=spf1 ip4:192.0.2.0/24 ip4:66.0.0.0/2 -all\"\n",
+        "SPF",
+        "error",
+        "a reserved address (100.64.0.1) gets pass (via ip4:66.0.0.0/2)",
+    ),
     (
         "example.com TXT \"v=spf1",
         "example.com TXT \"v=spf1 ip4:192.0.2.0/24 ip6:2000::/3 -all\"\n",
@@ -354,7 +363,7 @@ fn each_broken_zone_gives_its_finding_with_a_fix() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!(CASES.len(), 34);
+    assert_eq!(CASES.len(), 35);
 }
 
 #[test]
