@@ -176,7 +176,7 @@ fn one_message_counts_everywhere_it_should() {
             decision: Some(std::sync::Arc::new(Decision::accept())),
             headers: None,
             body: None,
-            spf_record: None,
+            spf_records: Vec::new(),
         });
     }
 

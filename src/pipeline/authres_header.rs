@@ -420,7 +420,7 @@ mod tests {
             void_lookups: 0,
             problem,
             used_local_part: false,
-            record: None,
+            records: Vec::new(),
         };
         for o in [
             output(
@@ -460,7 +460,7 @@ mod tests {
             void_lookups: 0,
             problem: None,
             used_local_part: true,
-            record: None,
+            records: Vec::new(),
         };
         let results = Results {
             spf_mail: Some(o),

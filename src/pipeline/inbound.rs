@@ -338,7 +338,7 @@ fn trusted_upstream_spf(
             problem: None,
             used_local_part: value.contains('@'),
             // an upstream's result: we did not read the record
-            record: None,
+            records: Vec::new(),
         },
     ))
 }

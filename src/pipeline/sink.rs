@@ -49,7 +49,7 @@ pub struct FinishedMessage {
     pub body: Option<Arc<Vec<u8>>>,
     /// The SPF record DMARC's SPF result came from, `(domain, record)`, with the headers
     /// (the `SPF-DNS` field of a failure report, RFC 6591 §3.2.6).
-    pub spf_record: Option<(String, String)>,
+    pub spf_records: Vec<(String, String)>,
 }
 
 /// The receiving end of the sink, for the one consumer task.
@@ -182,7 +182,7 @@ mod tests {
             decision: Some(Arc::new(Decision::accept())),
             headers: None,
             body: None,
-            spf_record: None,
+            spf_records: Vec::new(),
         }
     }
 

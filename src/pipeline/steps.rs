@@ -284,10 +284,11 @@ impl MessagePipeline {
             let whole = crate::reports::failure::header_bytes(h).saturating_add(body.len());
             (whole <= crate::reports::failure::MAX_ORIGINAL_BYTES).then(|| Arc::new(body))
         });
-        let spf_record = headers
+        let spf_records = headers
             .as_ref()
             .and_then(|_| d.results.as_ref()?.spf_mail.as_ref())
-            .and_then(|o| Some((o.domain.clone(), o.record.clone()?)));
+            .map(|o| o.records.clone())
+            .unwrap_or_default();
         let time = dkim::unix_now();
         let recipients: Vec<Vec<u8>> = state
             .envelope
@@ -321,7 +322,7 @@ impl MessagePipeline {
             decision: sink.keeps_decisions().then(|| Arc::clone(d)),
             headers,
             body,
-            spf_record,
+            spf_records,
         });
     }
 

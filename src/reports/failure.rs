@@ -58,8 +58,9 @@ pub struct FailureCandidate {
     pub headers: Option<Arc<Vec<message::HeaderField>>>,
     /// The body as received, for `original = "full"` (absent: the header block alone).
     pub body: Option<Arc<Vec<u8>>>,
-    /// The SPF record of DMARC's SPF result, `(domain, record)` (RFC 6591 §3.2.6 `SPF-DNS`).
-    pub spf_record: Option<(String, String)>,
+    /// The SPF records of DMARC's SPF result, `(domain, record)` in the order read (RFC 6591
+    /// §3.2.6 `SPF-DNS`, one for every record used).
+    pub spf_records: Vec<(String, String)>,
 }
 
 /// Builds and queues failure reports until `stop` fires; destinations whose check hit a
@@ -225,14 +226,16 @@ pub async fn queue_reports(
         tracing::debug!(%policy_domain, ?why, "reports: no failure report about automatic mail");
         return outcome;
     }
+    let spf_records: Vec<(&str, &str)> = c
+        .spf_records
+        .iter()
+        .map(|(domain, record)| (domain.as_str(), record.as_str()))
+        .collect();
     let failed = FailedMessage {
         header: &header,
         body: c.body.as_deref().map(Vec::as_slice),
         envelope: &c.envelope,
-        spf_record: c
-            .spf_record
-            .as_ref()
-            .map(|(domain, record)| (domain.as_str(), record.as_str())),
+        spf_records: &spf_records,
     };
     let (_, from, _) = cfg.identity();
     let opts = FailureOptions {

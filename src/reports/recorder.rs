@@ -213,7 +213,7 @@ fn take(
                     envelope: envelope.clone(),
                     headers: Some(Arc::clone(&headers)),
                     body: m.body.clone(),
-                    spf_record: m.spf_record.clone(),
+                    spf_records: m.spf_records.clone(),
                 };
                 if tx.try_send(c).is_err() {
                     counters.failure_dropped += 1;
@@ -428,7 +428,7 @@ mod tests {
             decision: None,
             headers: Some(Arc::new(vec![field])),
             body: None,
-            spf_record: None,
+            spf_records: Vec::new(),
         })
     }
 

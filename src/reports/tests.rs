@@ -82,7 +82,7 @@ fn failed_message(source_ip: &str) -> FinishedMessage {
             field("Subject", " hello"),
         ])),
         body: None,
-        spf_record: None,
+        spf_records: Vec::new(),
     }
 }
 

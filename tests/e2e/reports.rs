@@ -56,7 +56,11 @@ impl Setup {
              c.example MX 10 mx.a.example\n\
              _dmarc.c.example TXT \"v=DMARC1; p=none; ruf=mailto:ruf@c.example; fo=d\"\n\
              s1._domainkey.c.example TXT \"{}\"\n\
-             gone._domainkey.c.example TXT \"v=DKIM1; p=\"\n",
+             gone._domainkey.c.example TXT \"v=DKIM1; p=\"\n\
+             d.example MX 10 mx.a.example\n\
+             _dmarc.d.example TXT \"v=DMARC1; p=none; ruf=mailto:ruf@d.example; fo=s\"\n\
+             d.example TXT \"v=spf1 include:_spf.d.example -all\"\n\
+             _spf.d.example TXT \"v=spf1 ip4:198.51.100.1 ~all\"\n",
             k.record.text(),
             k.record.text()
         );

@@ -168,8 +168,9 @@ pub struct FailedMessage<'a> {
     pub body: Option<&'a [u8]>,
     /// The SMTP envelope.
     pub envelope: &'a Envelope,
-    /// The SPF record used, `(domain, record text)`, for `SPF-DNS` (RFC 6591 §3.2.6).
-    pub spf_record: Option<(&'a str, &'a str)>,
+    /// The SPF records used, `(domain, record text)` in the order read, the domain's own
+    /// first: one `SPF-DNS` field each (RFC 6591 §3.2.6).
+    pub spf_records: &'a [(&'a str, &'a str)],
 }
 
 /// A value for `Authentication-Results` (RFC 8601 §2.2 `value`): a token, else a quoted
@@ -388,11 +389,13 @@ pub fn failure_report_message(
             .is_some_and(|s| s.aligned && s.result != SpfResult::Pass),
         FailureKind::Dkim(_) => false,
     };
-    if let (true, Some((domain, record))) = (spf_dns_due, failed.spf_record) {
-        report.push_str(&field(
-            "SPF-DNS",
-            &format!("txt : {} : {}", domain_token(domain), ar_value(record)),
-        ));
+    if spf_dns_due {
+        for (domain, record) in failed.spf_records {
+            report.push_str(&field(
+                "SPF-DNS",
+                &format!("txt : {} : {}", domain_token(domain), ar_value(record)),
+            ));
+        }
     }
     let env = failed.envelope;
     if let Some(id) = env.envelope_id.as_deref().filter(|s| !s.is_empty()) {

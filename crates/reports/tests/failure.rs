@@ -198,7 +198,7 @@ fn dmarc_failure_report_has_the_afrf_structure() {
         header: HEADER,
         body: Some(BODY),
         envelope: &env,
-        spf_record: Some(("example.com", "v=spf1 ip4:198.51.100.0/24 -all")),
+        spf_records: &[("example.com", "v=spf1 ip4:198.51.100.0/24 -all")],
     };
     let msg = failure_report_message(
         &o,
@@ -276,7 +276,7 @@ fn spf_and_dkim_failure_reports() {
         header: HEADER,
         body: None,
         envelope: &env,
-        spf_record: None,
+        spf_records: &[],
     };
     let msg = failure_report_message(
         &o,
@@ -334,7 +334,7 @@ fn redaction_hashes_local_parts_and_drops_the_body() {
         header: HEADER,
         body: Some(BODY),
         envelope: &env,
-        spf_record: None,
+        spf_records: &[],
     };
     let key = RedactionKey(b"a long local secret".to_vec());
     let mut opts = options();
@@ -372,7 +372,7 @@ fn hostile_message_content_stays_inside_its_part() {
         header: header.as_bytes(),
         body: None,
         envelope: &env,
-        spf_record: None,
+        spf_records: &[],
     };
     let msg = failure_report_message(
         &o,
@@ -465,7 +465,7 @@ fn internationalized_and_hostile_dkim_tags_give_a_valid_report() {
         header: HEADER,
         body: None,
         envelope: &env,
-        spf_record: Some(("example.com", &("v=spf1 ".to_string() + &"x".repeat(2000)))),
+        spf_records: &[("example.com", &("v=spf1 ".to_string() + &"x".repeat(2000)))],
     };
     for kind in [
         FailureKind::Dmarc,
@@ -515,7 +515,7 @@ fn each_dkim_report_of_a_message_has_its_own_message_id() {
         header: HEADER,
         body: None,
         envelope: &env,
-        spf_record: None,
+        spf_records: &[],
     };
     let id = |kind| {
         let msg =

@@ -67,8 +67,9 @@ struct Session<'a> {
     validated: Option<Vec<String>>,
     used_local_part: bool,
     started: Instant,
-    /// The `<domain>`'s own record, as published (for [`SpfOutput::record`]).
-    top_record: Option<String>,
+    /// The records read, as published (for [`SpfOutput::records`]), and their bytes.
+    kept_records: Vec<(String, String)>,
+    kept_bytes: usize,
     /// Bytes of the records read so far (bounded by [`MAX_RECORD_BYTES`]).
     record_bytes: usize,
 }
@@ -77,9 +78,9 @@ struct Session<'a> {
 /// few hundred bytes, a TXT RRset can be 64 KiB (RFC 7208 §3.4, §4.6.4).
 const MAX_RECORD_BYTES: usize = 32 * 1024;
 
-/// Longest own record kept for [`SpfOutput::record`] (a failure report's `SPF-DNS`): the
-/// HELO's output lives as long as its connection.
-const MAX_KEPT_RECORD: usize = 4096;
+/// Most bytes of record text kept for [`SpfOutput::records`] (a failure report's `SPF-DNS`
+/// fields): the HELO's output lives as long as its connection.
+const MAX_KEPT_RECORD_BYTES: usize = 4096;
 
 impl Evaluator {
     /// An evaluator with `config`.
@@ -118,7 +119,8 @@ impl Evaluator {
             validated: None,
             used_local_part: false,
             started: Instant::now(),
-            top_record: None,
+            kept_records: Vec::new(),
+            kept_bytes: 0,
             record_bytes: 0,
         };
         let domain = domain.strip_suffix('.').unwrap_or(domain);
@@ -135,7 +137,7 @@ impl Evaluator {
             void_lookups: 0,
             problem: None,
             used_local_part: false,
-            record: None,
+            records: Vec::new(),
         };
         // One trailing dot is the root; a second is a zero-length label (RFC 7208 §4.3).
         if domain.ends_with('.') || !is_valid_domain(domain, true) {
@@ -161,7 +163,7 @@ impl Evaluator {
         out.dns_terms = session.dns_terms;
         out.void_lookups = session.void_lookups;
         out.used_local_part = session.used_local_part;
-        out.record = session.top_record;
+        out.records = session.kept_records;
         out
     }
 
@@ -220,8 +222,10 @@ impl Session<'_> {
                 if self.record_bytes > MAX_RECORD_BYTES {
                     return Err(SpfError::RecordsTooLarge(MAX_RECORD_BYTES));
                 }
-                if depth == 0 && text.len() <= MAX_KEPT_RECORD {
-                    self.top_record = Some(String::from_utf8_lossy(text).into_owned());
+                if self.kept_bytes + text.len() <= MAX_KEPT_RECORD_BYTES {
+                    self.kept_bytes += text.len();
+                    let text = String::from_utf8_lossy(text).into_owned();
+                    self.kept_records.push((domain.clone(), text));
                 }
                 Record::parse(text)?
             };

@@ -230,7 +230,7 @@ mod tests {
             void_lookups: 0,
             problem: None,
             used_local_part: false,
-            record: None,
+            records: Vec::new(),
         }
     }
 

@@ -155,7 +155,9 @@ pub struct SpfOutput {
     /// True when an evaluated term expanded `%{s}` or `%{l}`: the policy looked at the
     /// local-part, so `smtp.mailfrom` may carry it (RFC 8601 §2.7.2).
     pub used_local_part: bool,
-    /// The `<domain>`'s own SPF record as published, when one was found (the `SPF-DNS` field
-    /// of a failure report, RFC 6591 §3.2.6).
-    pub record: Option<String>,
+    /// The SPF records read to reach the result, `(domain, record as published)`, the
+    /// `<domain>`'s own first, then its includes and redirects in the order read, while their
+    /// text stays within 4 KiB in all (the `SPF-DNS` fields of a failure report, RFC 6591
+    /// §3.2.6: one for every record used).
+    pub records: Vec<(String, String)>,
 }

@@ -303,8 +303,9 @@ fn the_records_of_one_evaluation_are_bounded_in_size() {
     assert_eq!(out.result, SpfResult::PermError, "{:?}", out.problem);
     assert_eq!(out.problem, Some(SpfError::RecordsTooLarge(32 * 1024)));
     assert!(dns.query_count() < 7, "{}", dns.query_count());
-    // a long record of its own is read and kept (for a failure report's SPF-DNS field) only
-    // while it is small: a published 60 KB record is not held for the connection
+    // the records read are kept (for a failure report's SPF-DNS fields, one for every record
+    // used, RFC 6591 §3.2.6) only while their text stays within 4 KiB: a published 60 KB
+    // record is not held for the connection
     let dns = MemoryResolver::new();
     dns.add_txt(
         "long.example",
@@ -312,11 +313,30 @@ fn the_records_of_one_evaluation_are_bounded_in_size() {
     );
     let out = check(&dns, Limits::default(), "192.0.2.1", "a@long.example");
     assert_eq!(out.result, SpfResult::Pass);
-    assert_eq!(out.record, None);
-    let dns = include_chain(1);
+    assert_eq!(out.records, []);
+    let dns = include_chain(2);
     let out = check(&dns, Limits::default(), "192.0.2.1", "a@l0.example");
+    let kept = |out: &spf::SpfOutput| -> Vec<(String, String)> { out.records.clone() };
+    let pair = |d: &str, r: &str| (d.to_string(), r.to_string());
     assert_eq!(
-        out.record.as_deref(),
-        Some("v=spf1 include:l1.example -all")
+        kept(&out),
+        [
+            pair("l0.example", "v=spf1 include:l1.example -all"),
+            pair("l1.example", "v=spf1 include:l2.example -all"),
+            pair("l2.example", "v=spf1 ip4:192.0.2.1 -all"),
+        ]
     );
+    // past 4 KiB in all, the later records are left out
+    let dns = MemoryResolver::new();
+    let big = (400..)
+        .map(|n| format!("v=spf1 include:next.example{} -all", padding(n)))
+        .find(|r| r.len() > 4096 - 20)
+        .unwrap();
+    assert!(big.len() <= 4096, "{}", big.len());
+    dns.add_txt("big.example", big);
+    dns.add_txt("next.example", "v=spf1 ip4:192.0.2.1 -all");
+    let out = check(&dns, Limits::default(), "192.0.2.1", "a@big.example");
+    assert_eq!(out.result, SpfResult::Pass);
+    assert_eq!(out.records.len(), 1, "{:?}", out.records);
+    assert_eq!(out.records[0].0, "big.example");
 }

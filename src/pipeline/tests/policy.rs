@@ -41,7 +41,7 @@ fn spf(result: SpfResult, domain: &str) -> SpfOutput {
         void_lookups: 0,
         problem: None,
         used_local_part: false,
-        record: None,
+        records: Vec::new(),
     }
 }
 

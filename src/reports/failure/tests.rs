@@ -87,7 +87,7 @@ fn candidate(ruf: &[&str]) -> FailureCandidate {
             field("Subject", " hello"),
         ])),
         body: None,
-        spf_record: Some(("a.example".into(), "v=spf1 -all".into())),
+        spf_records: vec![("a.example".into(), "v=spf1 -all".into())],
     }
 }
 

@@ -127,38 +127,9 @@ async fn dkim_failure_reports_name_a_changed_body_and_a_revoked_key() {
             .as_bytes(),
     );
 
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut mta = MtaClient::connect_tcp(
-        addr,
-        Profile::postfix().with_timeout(Duration::from_secs(20)),
-    )
-    .await
-    .expect("connect");
-    mta.negotiate().await.expect("negotiate");
-    let ip = "192.0.2.10".parse().expect("ip");
-    mta.connect("client.example.org", ip, 40000, &[])
-        .await
-        .expect("connect");
-    mta.helo("mail.sender.example", &[]).await.expect("helo");
-    mta.mail("<user@c.example>", &[], &[]).await.expect("mail");
-    mta.rcpt("<someone@rx.example>", &[], &[])
-        .await
-        .expect("rcpt");
-    let outcome = mta.send_message(&signed).await.expect("message");
-    assert!(outcome.is_accept(), "p=none: {outcome:?}");
-    let _ = mta.quit().await;
+    send_raw(port, "<user@c.example>", &signed).await;
 
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let texts: Vec<String> = loop {
-        let got: Vec<String> = for_rcpt(&sink.messages(), "ruf@c.example")
-            .iter()
-            .map(|m| String::from_utf8_lossy(&m.data).into_owned())
-            .collect();
-        if got.len() >= 2 || std::time::Instant::now() > deadline {
-            break got;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let texts = reports_to(&sink, "ruf@c.example", 2);
     assert_eq!(texts.len(), 2, "one per signature: {}", serve.log_text());
     let about = |selector: &str| -> &str {
         texts
@@ -176,4 +147,81 @@ async fn dkim_failure_reports_name_a_changed_body_and_a_revoked_key() {
     let revoked = about("gone");
     assert!(revoked.contains("Auth-Failure: revoked\r\n"), "{revoked}");
     assert!(revoked.contains("DKIM-Domain: c.example\r\n"), "{revoked}");
+}
+
+/// An SPF failure report (`fo=s`) carries one `SPF-DNS` field for every record used to reach
+/// the result (RFC 6591 §3.2.6): the domain's own and the include that failed it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_spf_failure_report_names_every_record_used() {
+    let setup = Setup::new();
+    let sink = Sink::start();
+    let port = free_port();
+    let extra = "[reports.failure]\nenabled = true\n";
+    let toml = setup.config(port, &setup.sqlite(), sink.addr().port(), extra);
+    let serve = setup.serve(&toml, port);
+    let raw = lines(&[
+        "From: user@d.example",
+        "To: someone@rx.example",
+        "Subject: from elsewhere",
+        "Message-ID: <spf@d.example>",
+        "",
+        "hello",
+    ]);
+    send_raw(port, "<user@d.example>", &raw).await;
+    let texts = reports_to(&sink, "ruf@d.example", 1);
+    let report = texts
+        .first()
+        .unwrap_or_else(|| panic!("no SPF failure report: {}", serve.log_text()));
+    assert!(report.contains("Auth-Failure: spf\r\n"), "{report}");
+    let dns: Vec<&str> = report
+        .split("\r\n")
+        .filter(|l| l.starts_with("SPF-DNS:"))
+        .collect();
+    assert_eq!(
+        dns,
+        [
+            "SPF-DNS: txt : d.example : \"v=spf1 include:_spf.d.example -all\"",
+            "SPF-DNS: txt : _spf.d.example : \"v=spf1 ip4:198.51.100.1 ~all\"",
+        ],
+        "{report}"
+    );
+}
+
+/// Sends one message as Postfix would, from 192.0.2.10, and expects it accepted.
+async fn send_raw(port: u16, mail_from: &str, raw: &[u8]) {
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut mta = MtaClient::connect_tcp(
+        addr,
+        Profile::postfix().with_timeout(Duration::from_secs(20)),
+    )
+    .await
+    .expect("connect");
+    mta.negotiate().await.expect("negotiate");
+    let ip = "192.0.2.10".parse().expect("ip");
+    mta.connect("client.example.org", ip, 40000, &[])
+        .await
+        .expect("connect");
+    mta.helo("mail.sender.example", &[]).await.expect("helo");
+    mta.mail(mail_from, &[], &[]).await.expect("mail");
+    mta.rcpt("<someone@rx.example>", &[], &[])
+        .await
+        .expect("rcpt");
+    let outcome = mta.send_message(raw).await.expect("message");
+    assert!(outcome.is_accept(), "p=none: {outcome:?}");
+    let _ = mta.quit().await;
+}
+
+/// The messages the sink got for `rcpt`, as text, once there are `n` (20 s at most).
+fn reports_to(sink: &Sink, rcpt: &str, n: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got: Vec<String> = for_rcpt(&sink.messages(), rcpt)
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.data).into_owned())
+            .collect();
+        if got.len() >= n || std::time::Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -23,7 +23,7 @@ fn utf8_envelope_addresses_are_7bit_in_the_report_part() {
         header: HEADER,
         body: None,
         envelope: &env,
-        spf_record: Some(("bücher.example", "v=spf1 -all")),
+        spf_records: &[("bücher.example", "v=spf1 -all")],
     };
     let key = RedactionKey(b"secret".to_vec());
     let token = key.redact_address("jürgen@x").replace("@x", "");
@@ -92,7 +92,7 @@ fn report_part_fields_are_not_folded() {
         header: HEADER,
         body: None,
         envelope: &env,
-        spf_record: Some(("example.com", &record)),
+        spf_records: &[("example.com", &record)],
     };
     for kind in [FailureKind::Dmarc, FailureKind::Spf, FailureKind::Dkim(0)] {
         let msg =
