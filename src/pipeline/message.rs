@@ -243,18 +243,19 @@ impl MessageState {
     /// own clients (a Sieve or procmail redirect, `| sendmail`), where a signature aligned with
     /// a forged From of our domain would make the forgery pass DMARC downstream (RFC 9989
     /// §4.4). `ours` are the authserv-ids of our hosts (ours and `remove_ids`), `trusted` the
-    /// upstreams of `trusted_ids`; `aligns` says whether a domain is in `author`'s
-    /// organization (relaxed alignment). A `dmarc=` verdict is about `author` when it names a
-    /// domain `aligns` accepts in `header.from` (however spelled: the From may have been
-    /// rewritten within the organization since, by Postfix's masquerading) or names no usable
-    /// domain (we found no From, or none with a domain: Postfix adds one, or appends its own
-    /// domain, when the message is re-submitted). A `dmarc=fail` about `author` in a field of
+    /// upstreams of `trusted_ids`; `aligns` says whether an SPF or DKIM domain aligns with
+    /// `author` (relaxed alignment). A `dmarc=` verdict is about `author` when its
+    /// `header.from` names `author` or a subdomain of it (however spelled: Postfix's
+    /// masquerading may have rewritten the From to the parent since), a domain of one label
+    /// (Postfix completes it with `$mydomain`), or no usable domain (we found no From, or none
+    /// with a domain: Postfix adds one, or appends its own domain, when the message is
+    /// re-submitted). A `dmarc=fail` about `author` in a field of
     /// either withholds (a stranger can write one only to keep their own message unsigned).
     /// Otherwise the topmost field of `ours` that judged `author` decides: it has a `dmarc=`
     /// about it, or no `dmarc=` (`[dmarc] enabled = false`) but SPF or DKIM results; a field
     /// with other methods only (`auth=pass` from our submission host) judged nothing, and one
-    /// whose `dmarc=` names another organization's domain was about a From that has changed
-    /// since (a list on our host rewriting From to its own). It authenticated `author` with a
+    /// whose `dmarc=` names another domain was about a From that has changed since (a list
+    /// on our host rewriting From to its own). It authenticated `author` with a
     /// `dmarc=pass` about it, or an SPF (`smtp.mailfrom`) or DKIM (`header.d`/`header.i`) pass
     /// `aligns` accepts. Only the topmost counts, and never a `trusted_ids` field: we write
     /// our verdict above every field the sender brought, which may claim any id (RFC 8601
@@ -273,10 +274,19 @@ impl MessageState {
             let d = value.rsplit_once('@').map_or(value, |(_, d)| d);
             dns::name::to_ascii(d.as_bytes()).ok()
         };
+        // Postfix completes a one-label domain (`append_dot_mydomain`) and masquerades a
+        // subdomain as its parent (`masquerade_domains`): never the other way, so a verdict
+        // about our.example is not about lists.our.example (a list rewriting From to its own)
+        let author_lower = author.trim_end_matches('.').to_ascii_lowercase();
         let about_author =
             |r: &authres::MethodResult| match r.property("header", "from").and_then(domain_of) {
-                Some(d) => d.eq_ignore_ascii_case(author) || aligns(&d),
-                None => true,
+                Some(d) if d.contains('.') => {
+                    let d = d.trim_end_matches('.').to_ascii_lowercase();
+                    d == author_lower
+                        || d.strip_suffix(author_lower.as_str())
+                            .is_some_and(|head| head.ends_with('.'))
+                }
+                _ => true,
             };
         let aligned_pass = |r: &authres::MethodResult| {
             let value = match r.method.as_str() {
@@ -395,6 +405,51 @@ mod tests {
             };
             assert!(withholds("xn--bcher-kva.example"), "{from}");
             assert!(!withholds("bucher.example"), "{from}");
+        }
+    }
+
+    /// Postfix rewrites the From of re-submitted mail towards our domain only: it masquerades
+    /// a subdomain as its parent, completes a one-label domain with `$mydomain`, adds a From
+    /// or appends a domain where there was none. A verdict of ours about any of those is
+    /// about the author; one about the parent of the author (a list at lists.our.example
+    /// rewriting a post of our.example to its own address) or another domain is not.
+    #[test]
+    fn a_verdict_is_about_the_author_its_subdomains_and_incomplete_froms() {
+        let r = rules();
+        let withholds = |verdict: &str, author: &str| {
+            let mut m = MessageState::without_envelope();
+            let value = format!(" mx.example; {verdict}");
+            m.add_header(b"Authentication-Results", value.as_bytes(), &r);
+            m.our_verdict_leaves_unauthenticated(&["mx.example"], &[], author, |d| {
+                d.ends_with("our.example")
+            })
+        };
+        for (verdict, author) in [
+            ("dmarc=fail header.from=hq.our.example", "our.example"),
+            ("dmarc=none header.from=HQ.Our.Example.", "our.example"),
+            ("dmarc=none header.from=mail", "mail.our.example"),
+            (
+                "dmarc=none header.from=ceo@localhost",
+                "localhost.our.example",
+            ),
+            (
+                "dmarc=permerror reason=\"no From header field\"",
+                "our.example",
+            ),
+        ] {
+            assert!(withholds(verdict, author), "{verdict} / {author}");
+        }
+        for (verdict, author) in [
+            ("dmarc=pass header.from=hq.our.example", "our.example"),
+            ("dmarc=fail header.from=our.example", "lists.our.example"),
+            ("dmarc=fail header.from=notour.example", "our.example"),
+            ("dmarc=fail header.from=other.example", "our.example"),
+            (
+                "spf=pass smtp.mailfrom=our.example; dmarc=permerror",
+                "our.example",
+            ),
+        ] {
+            assert!(!withholds(verdict, author), "{verdict} / {author}");
         }
     }
 

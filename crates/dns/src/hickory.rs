@@ -265,7 +265,7 @@ impl HickoryResolver {
                     ResponseCode::NoError => false,
                     // NXDOMAIN says the chain's last name does not exist (RFC 6604 §3): an
                     // answer of the asked type beside it is a broken or forged reply
-                    ResponseCode::NXDomain => !answer.is_empty(),
+                    ResponseCode::NXDomain => had_data,
                     // hickory hands over any answer under an RCODE it does not know
                     _ => true,
                 };

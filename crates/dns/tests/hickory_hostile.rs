@@ -240,6 +240,10 @@ async fn names_that_need_escaping_are_left_out_of_mx_and_ptr_answers() {
             qtype::MX,
             mx(10, odd_name(b"mail.relay")),
         )]),
+        // a broken reply: NXDOMAIN beside an MX record (only an unusable name)
+        (qtype::MX, "nx.example") => {
+            Answer::RecordsWithRcode(3, vec![mx(10, odd_name(b"mail.relay"))])
+        }
         (qtype::PTR, "10.2.0.192.in-addr.arpa") => Answer::Raw(vec![rec(
             "10.2.0.192.in-addr.arpa",
             qtype::PTR,
@@ -263,4 +267,12 @@ async fn names_that_need_escaping_are_left_out_of_mx_and_ptr_answers() {
             .unwrap()
             .is_empty()
     );
+    // records beside NXDOMAIN are a broken reply whatever names they hold: a temporary
+    // failure, never an (empty) answer
+    for _ in 0..2 {
+        match r.mx("nx.example").await {
+            Err(e) => assert!(e.is_temporary(), "{e:?}"),
+            Ok(v) => panic!("read as data: {v:?}"),
+        }
+    }
 }
