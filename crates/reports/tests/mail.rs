@@ -263,6 +263,21 @@ async fn an_observation_keeps_at_most_two_recipient_domains() {
     assert_eq!(observed(many), ["d0.example", "d1.example"]);
 }
 
+/// 190 random letters and digits at each call (xorshift from `seed`): DKIM selectors that
+/// do not compress.
+fn incompressible_labels(mut seed: u64) -> impl FnMut() -> String {
+    move || {
+        (0..190)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[(seed % 36) as usize])
+            })
+            .collect()
+    }
+}
+
 /// RFC 9990 §3.5.2: a report may exceed what the receiver's SMTP service accepts. A sender
 /// that makes every message a row of its own, with DKIM selectors that do not compress, made
 /// a 40 MB report mail that the relay refused (552), losing the day's report with its
@@ -274,17 +289,7 @@ async fn a_report_too_large_to_send_keeps_the_rows_with_the_most_messages() {
     let mut fb = build_feedback("example.com", DAY, &observations, &reporter()).unwrap();
     let template = fb.records[1].clone();
     fb.records[0].row.count = 100_000;
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut junk = || {
-        (0..190)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[(seed % 36) as usize])
-            })
-            .collect::<String>()
-    };
+    let mut junk = incompressible_labels(0x2545_f491_4f6c_dd1d);
     for i in 0..400u32 {
         let mut r = template.clone();
         r.row.source_ip = std::net::IpAddr::from([198, 51, (i / 250) as u8, (i % 250) as u8]);
@@ -331,17 +336,7 @@ async fn a_report_whose_largest_rows_have_the_most_messages_still_fits() {
     let mut fb = build_feedback("example.com", DAY, &observations, &reporter()).unwrap();
     let template = fb.records[1].clone();
     fb.records.clear();
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut junk = || {
-        (0..190)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[(seed % 36) as usize])
-            })
-            .collect::<String>()
-    };
+    let mut junk = incompressible_labels(0x9e37_79b9_7f4a_7c15);
     for i in 0..3_000u32 {
         let mut r = template.clone();
         r.row.source_ip = std::net::IpAddr::from([10, 0, (i / 250) as u8, (i % 250) as u8]);

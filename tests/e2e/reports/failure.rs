@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{Setup, for_rcpt, send, send_with_body};
 use crate::postfix::mta::sink::Sink;
-use crate::support::message as lines;
+use crate::support::{ServeProcess, message as lines};
 use test_support::free_port;
 use testkit::{MtaClient, Profile};
 
@@ -13,10 +13,7 @@ use testkit::{MtaClient, Profile};
 async fn failure_reports_go_out_from_serve_within_the_rate_limit() {
     let setup = Setup::new();
     let sink = Sink::start();
-    let port = free_port();
-    let extra = "[reports.failure]\nenabled = true\ndomain_rate = \"2/1h\"\n";
-    let toml = setup.config(port, &setup.sqlite(), sink.addr().port(), extra);
-    let serve = setup.serve(&toml, port);
+    let (port, serve) = serve_failure_reports(&setup, &sink, "domain_rate = \"2/1h\"\n");
     assert_eq!(send(port, "a.example", 4).await, 4);
     let first = sink.wait_for(Duration::from_secs(20), |m| {
         m.rcpts.iter().any(|r| r == "ruf@a.example")
@@ -57,10 +54,7 @@ async fn failure_reports_go_out_from_serve_within_the_rate_limit() {
 async fn failure_reports_carry_the_whole_message_when_original_is_full() {
     let setup = Setup::new();
     let sink = Sink::start();
-    let port = free_port();
-    let extra = "[reports.failure]\nenabled = true\noriginal = \"full\"\n";
-    let toml = setup.config(port, &setup.sqlite(), sink.addr().port(), extra);
-    let serve = setup.serve(&toml, port);
+    let (port, serve) = serve_failure_reports(&setup, &sink, "original = \"full\"\n");
     assert_eq!(
         send_with_body(port, "a.example", 1, "hello, whole").await,
         1
@@ -100,10 +94,7 @@ async fn failure_reports_carry_the_whole_message_when_original_is_full() {
 async fn dkim_failure_reports_name_a_changed_body_and_a_revoked_key() {
     let setup = Setup::new();
     let sink = Sink::start();
-    let port = free_port();
-    let extra = "[reports.failure]\nenabled = true\n";
-    let toml = setup.config(port, &setup.sqlite(), sink.addr().port(), extra);
-    let serve = setup.serve(&toml, port);
+    let (port, serve) = serve_failure_reports(&setup, &sink, "");
 
     let pem = std::fs::read(setup.dir.path().join("rx.pem")).expect("key");
     let raw = lines(&[
@@ -155,10 +146,7 @@ async fn dkim_failure_reports_name_a_changed_body_and_a_revoked_key() {
 async fn an_spf_failure_report_names_every_record_used() {
     let setup = Setup::new();
     let sink = Sink::start();
-    let port = free_port();
-    let extra = "[reports.failure]\nenabled = true\n";
-    let toml = setup.config(port, &setup.sqlite(), sink.addr().port(), extra);
-    let serve = setup.serve(&toml, port);
+    let (port, serve) = serve_failure_reports(&setup, &sink, "");
     let raw = lines(&[
         "From: user@d.example",
         "To: someone@rx.example",
@@ -224,4 +212,13 @@ fn reports_to(sink: &Sink, rcpt: &str, n: usize) -> Vec<String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `serve` with failure reports on (and `more` of `[reports.failure]`), relaying to `sink`.
+fn serve_failure_reports(setup: &Setup, sink: &Sink, more: &str) -> (u16, ServeProcess) {
+    let port = free_port();
+    let extra = format!("[reports.failure]\nenabled = true\n{more}");
+    let toml = setup.config(port, &setup.sqlite(), sink.addr().port(), &extra);
+    let serve = setup.serve(&toml, port);
+    (port, serve)
 }
