@@ -477,7 +477,6 @@ async fn a_lone_cr_before_a_fold_is_signed_as_delivered() {
 #[tokio::test(flavor = "multi_thread")]
 async fn only_our_topmost_verdict_authenticates_a_redirected_message() {
     let k = keys("");
-    let body = "From: ceo@example.org\r\nTo: bob@example.net\r\nSubject: pay\r\n\r\nnow\r\n";
     let ours = "Authentication-Results: mx.test.example; spf=pass smtp.mailfrom=a@other.example; dmarc=none header.from=example.org\r\n";
     for (authres, forged) in [
         (
@@ -494,29 +493,17 @@ async fn only_our_topmost_verdict_authenticates_a_redirected_message() {
         ),
     ] {
         let m = Milter::start(&k.config("auto", authres), &k.zone).await;
-        let send = |raw: String| {
-            let m = &m;
-            async move {
-                let mut mta = m.client(testkit::Profile::postfix_non_smtpd()).await;
-                mta.connect("localhost", "127.0.0.1".parse().unwrap(), 0, &[])
-                    .await
-                    .expect("connect");
-                let out = mta
-                    .send_transaction("user@example.org", &["bob@example.net"], raw.as_bytes())
-                    .await
-                    .expect("message");
-                assert!(out.is_accept(), "{out:?}");
-                out.added_header("DKIM-Signature").is_some()
-            }
-        };
         // the sender's field below our verdict: withheld
         assert!(
-            !send(format!("{ours}{forged}{body}")).await,
+            !resubmitted_with_fields_is_signed(&m, &format!("{ours}{forged}")).await,
             "{authres}{forged}"
         );
         // our verdict authenticated the author: signed, whatever lies below
         let passed = "Authentication-Results: mx.test.example; dkim=pass header.d=example.org; dmarc=pass header.from=example.org\r\n";
-        assert!(send(format!("{passed}{ours}{body}")).await, "{authres}");
+        assert!(
+            resubmitted_with_fields_is_signed(&m, &format!("{passed}{ours}")).await,
+            "{authres}"
+        );
         m.stop().await;
     }
 }
@@ -625,8 +612,13 @@ async fn a_from_rewritten_after_our_verdict_is_not_signed_unless_it_passed() {
 /// Re-submits ceo@example.org's message with `verdict` as its Authentication-Results, as
 /// Postfix's pickup hands it over (sendmail(1) from localhost); whether our key signed it.
 async fn resubmitted_is_signed(m: &Milter, verdict: &str) -> bool {
+    resubmitted_with_fields_is_signed(m, &format!("Authentication-Results: {verdict}\r\n")).await
+}
+
+/// [`resubmitted_is_signed`] with these header `fields` (CRLF-ended) above the message.
+async fn resubmitted_with_fields_is_signed(m: &Milter, fields: &str) -> bool {
     let body = "From: ceo@example.org\r\nTo: bob@example.net\r\nSubject: pay\r\n\r\nnow\r\n";
-    let raw = format!("Authentication-Results: {verdict}\r\n{body}");
+    let raw = format!("{fields}{body}");
     let mut mta = m.client(testkit::Profile::postfix_non_smtpd()).await;
     mta.connect("localhost", "127.0.0.1".parse().unwrap(), 0, &[])
         .await
