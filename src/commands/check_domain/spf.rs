@@ -137,13 +137,14 @@ pub async fn check(app: &App, domain: &str) -> Section {
 
 /// Addresses no sender has, one in each range a too-wide term could cover: IPv4 in every
 /// quarter of the space (a `/2` or wider names one), 0.0.0.1 ("this network", RFC 1122
-/// §3.2.1.3), 100.64.0.1 (shared address space, RFC 6598), 169.254.0.1 (link-local, RFC
-/// 3927), 198.18.0.1 (benchmarking, RFC 2544) and 240.0.0.1 (reserved 240/4, RFC 1112 §4);
+/// §3.2.1.3), 127.255.255.254 (loopback, RFC 1122 §3.2.1.3: not 100.64/10, which records
+/// list for CGNAT or Tailscale relays), 169.254.0.1 (link-local, RFC 3927), 198.18.0.1
+/// (benchmarking, RFC 2544) and 240.0.0.1 (reserved 240/4, RFC 1112 §4);
 /// the IPv6 discard prefix 100::/64 (RFC 6666) and the IPv6 benchmarking prefix 2001:2::/48
 /// (RFC 5180), inside global unicast 2000::/3.
 const PROBES: [IpAddr; 7] = [
     IpAddr::V4(Ipv4Addr::new(0, 0, 0, 1)),
-    IpAddr::V4(Ipv4Addr::new(100, 64, 0, 1)),
+    IpAddr::V4(Ipv4Addr::new(127, 255, 255, 254)),
     IpAddr::V4(Ipv4Addr::new(169, 254, 0, 1)),
     IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1)),
     IpAddr::V4(Ipv4Addr::new(240, 0, 0, 1)),
