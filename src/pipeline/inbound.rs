@@ -107,7 +107,10 @@ impl InboundChecks {
             if app.config.spf.helo && !helo_bytes.is_empty() {
                 let a = Arc::clone(app);
                 conn.helo_spf.start(async move {
-                    Some(a.spf.check_helo(&*a.resolver, ip, &helo_bytes).await)
+                    let mut out = a.spf.check_helo(&*a.resolver, ip, &helo_bytes).await;
+                    // kept for the connection, and no report names the HELO's records
+                    out.records = Vec::new();
+                    Some(out)
                 });
             }
         }
