@@ -390,7 +390,21 @@ pub fn failure_report_message(
         FailureKind::Dkim(_) => false,
     };
     if spf_dns_due {
-        for (domain, record) in failed.spf_records {
+        for (i, (domain, record)) in failed.spf_records.iter().enumerate() {
+            // redacted (RFC 6590), a record is named only where its name is the domain's own
+            // or written in an earlier record: an include or redirect made of `%{l}` or
+            // `%{s}` names the local part in clear (`bob.u.example`)
+            let written = || {
+                let name = domain.to_ascii_lowercase();
+                failed
+                    .spf_records
+                    .iter()
+                    .take(i)
+                    .any(|(_, earlier)| earlier.to_ascii_lowercase().contains(name.as_str()))
+            };
+            if redact.is_some() && i > 0 && !written() {
+                continue;
+            }
             report.push_str(&field(
                 "SPF-DNS",
                 &format!("txt : {} : {}", domain_token(domain), ar_value(record)),

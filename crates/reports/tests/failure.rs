@@ -358,6 +358,46 @@ fn redaction_hashes_local_parts_and_drops_the_body() {
     assert!(text.contains("From: dmarc-failures@rx.example\r\n"));
 }
 
+/// Redacted, the `SPF-DNS` fields name only records whose names are not made of the sender:
+/// an include built from `%{l}` names the local part in clear, so it is left out; the
+/// domain's own record and an include it names as written stay.
+#[test]
+fn redaction_leaves_out_spf_records_named_by_the_local_part() {
+    let o = obs((S::Fail, true), &[]);
+    let env = envelope();
+    let records = [
+        (
+            "example.com",
+            "v=spf1 include:_spf.example.com include:%{l}.u.example.com -all",
+        ),
+        ("_spf.example.com", "v=spf1 ip4:198.51.100.0/24 -all"),
+        ("alice.u.example.com", "v=spf1 -all"),
+    ];
+    let failed = FailedMessage {
+        header: HEADER,
+        body: None,
+        envelope: &env,
+        spf_records: &records,
+    };
+    let key = RedactionKey(b"a long local secret".to_vec());
+    let mut opts = options();
+    let dns = |opts: &FailureOptions| -> Vec<String> {
+        let msg = failure_report_message(&o, FailureKind::Spf, &failed, "ruf@example.com", 1, opts)
+            .unwrap();
+        unfold(&String::from_utf8(msg).unwrap())
+            .split("\r\n")
+            .filter(|l| l.starts_with("SPF-DNS:"))
+            .map(|l| l.split(" : ").nth(1).unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(
+        dns(&opts),
+        ["example.com", "_spf.example.com", "alice.u.example.com"]
+    );
+    opts.redaction = Some(key);
+    assert_eq!(dns(&opts), ["example.com", "_spf.example.com"]);
+}
+
 #[test]
 fn hostile_message_content_stays_inside_its_part() {
     let o = obs((S::Fail, false), &[(D::Fail, true)]);
