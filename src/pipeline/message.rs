@@ -254,8 +254,10 @@ impl MessageState {
     /// Otherwise the topmost field of `ours` that judged `author` decides: it has a `dmarc=`
     /// about it, or no `dmarc=` (`[dmarc] enabled = false`) but SPF or DKIM results; a field
     /// with other methods only (`auth=pass` from our submission host) judged nothing, and one
-    /// whose `dmarc=` names another domain was about a From that has changed since (a list
-    /// on our host rewriting From to its own). It authenticated `author` with a
+    /// whose `dmarc=pass` names another domain was about a From that has changed since (a
+    /// list on our host rewriting an authenticated post's From to its own); any other
+    /// `dmarc=` result about another domain judged it unauthenticated (the From was rewritten
+    /// since, by canonical maps from a host name of ours, and nothing authenticated it). It authenticated `author` with a
     /// `dmarc=pass` about it, or an SPF (`smtp.mailfrom`) or DKIM (`header.d`/`header.i`) pass
     /// `aligns` accepts. Only the topmost counts, and never a `trusted_ids` field: we write
     /// our verdict above every field the sender brought, which may claim any id (RFC 8601
@@ -321,7 +323,10 @@ impl MessageState {
                     .iter()
                     .any(|r| r.method == "spf" || r.method == "dkim")
             } else {
-                !mine.is_empty()
+                // a verdict about another From that did not pass judged this one too: the From
+                // was rewritten since (canonical maps turn alice@host.example into
+                // alice@our.example); only a pass about another domain is a list's rewrite
+                !mine.is_empty() || verdicts.iter().any(|r| r.result != "pass")
             };
             if own && judged && topmost.is_none() {
                 let authenticated =
@@ -408,11 +413,11 @@ mod tests {
         }
     }
 
-    /// Postfix rewrites the From of re-submitted mail towards our domain only: it masquerades
-    /// a subdomain as its parent, completes a one-label domain with `$mydomain`, adds a From
-    /// or appends a domain where there was none. A verdict of ours about any of those is
-    /// about the author; one about the parent of the author (a list at lists.our.example
-    /// rewriting a post of our.example to its own address) or another domain is not.
+    /// Postfix rewrites the From of re-submitted mail: it masquerades a subdomain as its
+    /// parent, completes a one-label domain with `$mydomain`, adds a From or appends a domain
+    /// where there was none, and canonical maps may rewrite any address. A verdict of ours
+    /// about the author, a subdomain or an incomplete From judged it; one about another
+    /// domain judged it too unless it passed (a list rewriting an authenticated post's From).
     #[test]
     fn a_verdict_is_about_the_author_its_subdomains_and_incomplete_froms() {
         let r = rules();
@@ -436,14 +441,18 @@ mod tests {
                 "dmarc=permerror reason=\"no From header field\"",
                 "our.example",
             ),
+            // rewritten since (canonical maps), after a verdict that authenticated nothing
+            ("dmarc=none header.from=srv1.hosting.example", "our.example"),
+            ("dmarc=fail header.from=our.example", "lists.our.example"),
+            ("dmarc=fail header.from=notour.example", "our.example"),
         ] {
             assert!(withholds(verdict, author), "{verdict} / {author}");
         }
         for (verdict, author) in [
             ("dmarc=pass header.from=hq.our.example", "our.example"),
-            ("dmarc=fail header.from=our.example", "lists.our.example"),
-            ("dmarc=fail header.from=notour.example", "our.example"),
-            ("dmarc=fail header.from=other.example", "our.example"),
+            // a list on our host rewrote an authenticated post's From to its own
+            ("dmarc=pass header.from=our.example", "lists.our.example"),
+            ("dmarc=pass header.from=other.example", "our.example"),
             (
                 "spf=pass smtp.mailfrom=our.example; dmarc=permerror",
                 "our.example",

@@ -525,8 +525,12 @@ async fn a_redirected_forgery_we_judged_is_not_signed() {
     );
     assert!(!signed("MX.TEST.EXAMPLE; spf=fail; dmarc=fail header.from=Example.ORG").await);
     assert!(signed("mx.test.example; dmarc=pass header.from=example.org").await);
-    // a verdict on another From: the From changed since (a list on our host rewrote it)
-    assert!(signed("mx.test.example; dmarc=fail header.from=other.example").await);
+    // a verdict on another From: the From changed since. A list on our host rewrote an
+    // authenticated post's From to its own: signed; after a verdict that authenticated
+    // nothing (canonical maps rewrote a host name's address to ours): withheld
+    assert!(signed("mx.test.example; dmarc=pass header.from=other.example").await);
+    assert!(!signed("mx.test.example; dmarc=fail header.from=other.example").await);
+    assert!(!signed("mx.test.example; dmarc=none header.from=srv1.hosting.example").await);
     assert!(signed("mx.other.example; dmarc=fail header.from=example.org").await);
     // our domain publishes no DMARC record (`dmarc=none`), or our verdict has no dmarc=
     // (`[dmarc] enabled = false`), or it was undecided: only an aligned SPF or DKIM pass
@@ -579,9 +583,9 @@ async fn a_redirected_forgery_we_judged_is_not_signed() {
 /// was none, appends its own domain to an address without one, and masquerades subdomains
 /// (ADDRESS_REWRITING_README). Our inbound verdict was about the From as it came — no From,
 /// an unusable one, or a subdomain of ours — and the re-submitted forgery now claims our
-/// domain itself: a verdict of ours about no usable From, or about a domain of the author's
-/// organization, judged it, and only a pass authenticates it. A verdict about another
-/// organization's domain is still a list's rewrite and signs.
+/// domain itself: a verdict of ours about no usable From, the author or a subdomain of it
+/// judged it, and only a pass authenticates it. A verdict about another domain that passed
+/// is a list's rewrite and signs.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_from_rewritten_after_our_verdict_is_not_signed_unless_it_passed() {
     let k = keys("");
