@@ -134,8 +134,8 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
         "example.com TXT \"v=spf1",
         "example.com TXT \"v=spf1 ip4:192.0.2.0/24 ip4:66.0.0.0/2 -all\"\n",
         "SPF",
-        "error",
-        "a reserved address (127.255.255.254) gets pass (via ip4:66.0.0.0/2)",
+        "warning",
+        "100.64.0.1 and 127.255.255.254 get pass: a term may cover 64.0.0.0/2",
     ),
     (
         "example.com TXT \"v=spf1",

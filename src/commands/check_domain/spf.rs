@@ -137,19 +137,29 @@ pub async fn check(app: &App, domain: &str) -> Section {
 
 /// Addresses no sender has, one in each range a too-wide term could cover: IPv4 in every
 /// quarter of the space (a `/2` or wider names one), 0.0.0.1 ("this network", RFC 1122
-/// §3.2.1.3), 127.255.255.254 (loopback, RFC 1122 §3.2.1.3: not 100.64/10, which records
-/// list for CGNAT or Tailscale relays), 169.254.0.1 (link-local, RFC 3927), 198.18.0.1
-/// (benchmarking, RFC 2544) and 240.0.0.1 (reserved 240/4, RFC 1112 §4);
-/// the IPv6 discard prefix 100::/64 (RFC 6666) and the IPv6 benchmarking prefix 2001:2::/48
-/// (RFC 5180), inside global unicast 2000::/3.
-const PROBES: [IpAddr; 7] = [
+/// §3.2.1.3), 100.64.0.1 (shared address space, RFC 6598) and 127.255.255.254 (loopback,
+/// RFC 1122 §3.2.1.3), 169.254.0.1 (link-local, RFC 3927), 198.18.0.1 (benchmarking, RFC
+/// 2544) and 240.0.0.1 (reserved 240/4, RFC 1112 §4); the IPv6 discard prefix 100::/64 (RFC
+/// 6666) and the IPv6 benchmarking prefix 2001:2::/48 (RFC 5180), inside global unicast
+/// 2000::/3.
+const PROBES: [IpAddr; 8] = [
     IpAddr::V4(Ipv4Addr::new(0, 0, 0, 1)),
+    IpAddr::V4(Ipv4Addr::new(100, 64, 0, 1)),
     IpAddr::V4(Ipv4Addr::new(127, 255, 255, 254)),
     IpAddr::V4(Ipv4Addr::new(169, 254, 0, 1)),
     IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1)),
     IpAddr::V4(Ipv4Addr::new(240, 0, 0, 1)),
     IpAddr::V6(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 1)),
     IpAddr::V6(Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1)),
+];
+
+/// The only special-purpose ranges of 64.0.0.0/2, both of which records list for relays that
+/// are no Internet host (CGNAT or Tailscale's 100.64.0.0/10, a loopback /8): a pass for one
+/// of them alone is no finding, for both a warning (a term of 64.0.0.0/2 or wider, or both
+/// ranges listed).
+const PAIRED: [IpAddr; 2] = [
+    IpAddr::V4(Ipv4Addr::new(100, 64, 0, 1)),
+    IpAddr::V4(Ipv4Addr::new(127, 255, 255, 254)),
 ];
 
 /// Evaluates the record (RFC 7208 §4) for each of [`PROBES`], which walks every include: a
@@ -175,9 +185,14 @@ async fn evaluate(app: &App, domain: &str, s: &mut Section, walk: &Walk, limit: 
             .map(|p| p.to_string())
             .unwrap_or_default()
     };
+    let passed = |probe: &IpAddr| {
+        outcomes
+            .iter()
+            .any(|(p, o)| p == probe && o.result == spf::SpfResult::Pass)
+    };
     let passes: Vec<(IpAddr, String)> = outcomes
         .iter()
-        .filter(|(_, o)| o.result == spf::SpfResult::Pass)
+        .filter(|(probe, o)| o.result == spf::SpfResult::Pass && !PAIRED.contains(probe))
         .map(|(probe, o)| (*probe, o.mechanism.clone().unwrap_or_default()))
         .collect();
     let text = match passes.as_slice() {
@@ -199,6 +214,16 @@ async fn evaluate(app: &App, domain: &str, s: &mut Section, walk: &Walk, limit: 
             "remove the term that matches every address",
         );
         return;
+    }
+    if PAIRED.iter().all(passed) {
+        s.warn(
+            format!(
+                "{} and {} get pass: a term may cover 64.0.0.0/2, a quarter of all IPv4 \
+                 addresses (or the record lists both shared-space and loopback relays)",
+                PAIRED[0], PAIRED[1]
+            ),
+            "check the prefix lengths of the ip4 terms",
+        );
     }
     let first = |r: spf::SpfResult| outcomes.iter().find(|(_, o)| o.result == r);
     if let Some((_, o)) = first(spf::SpfResult::PermError) {
