@@ -173,6 +173,23 @@ pub struct FailedMessage<'a> {
     pub spf_records: &'a [(&'a str, &'a str)],
 }
 
+/// A domain name as compared: lowercase, without a final dot.
+fn bare_name(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The `include:` and `redirect=` targets an SPF record writes out (RFC 7208 §5.2, §6.1), as
+/// [`bare_name`]s.
+fn spf_targets(record: &str) -> impl Iterator<Item = String> + '_ {
+    record.split_ascii_whitespace().filter_map(|term| {
+        let term = term.to_ascii_lowercase();
+        let term = term.trim_start_matches(['+', '-', '~', '?']);
+        term.strip_prefix("include:")
+            .or_else(|| term.strip_prefix("redirect="))
+            .map(bare_name)
+    })
+}
+
 /// A value for `Authentication-Results` (RFC 8601 §2.2 `value`): a token, else a quoted
 /// string; ASCII only (the report part is 7bit, RFC 5965 §7.3), other characters become `?`.
 fn ar_value(s: &str) -> String {
@@ -390,21 +407,21 @@ pub fn failure_report_message(
         FailureKind::Dkim(_) => false,
     };
     if spf_dns_due {
-        for (i, (domain, record)) in failed.spf_records.iter().enumerate() {
-            // redacted (RFC 6590), a record is named only where its name is the domain's own
-            // or written in an earlier record: an include or redirect made of `%{l}` or
-            // `%{s}` names the local part in clear (`bob.u.example`)
-            let written = || {
-                let name = domain.to_ascii_lowercase();
-                failed
-                    .spf_records
+        // redacted (RFC 6590), a record is named only where its name is the SPF domain's own
+        // or an include or redirect target written out in a record already named: a name
+        // made of `%{l}` or `%{s}` holds the local part in clear (`bob.u.example`)
+        let own = obs.spf.as_ref().map(|s| bare_name(&s.domain));
+        let mut named: Vec<&str> = Vec::new();
+        for (domain, record) in failed.spf_records {
+            let name = bare_name(domain);
+            let known = own.as_deref() == Some(name.as_str())
+                || named
                     .iter()
-                    .take(i)
-                    .any(|(_, earlier)| earlier.to_ascii_lowercase().contains(name.as_str()))
-            };
-            if redact.is_some() && i > 0 && !written() {
+                    .any(|text| spf_targets(text).any(|t| t == name));
+            if redact.is_some() && !known {
                 continue;
             }
+            named.push(record);
             report.push_str(&field(
                 "SPF-DNS",
                 &format!("txt : {} : {}", domain_token(domain), ar_value(record)),

@@ -371,7 +371,14 @@ fn redaction_leaves_out_spf_records_named_by_the_local_part() {
             "v=spf1 include:_spf.example.com include:%{l}.u.example.com -all",
         ),
         ("_spf.example.com", "v=spf1 ip4:198.51.100.0/24 -all"),
-        ("alice.u.example.com", "v=spf1 -all"),
+        // named by the local part, and what it names in turn
+        (
+            "alice.u.example.com",
+            "v=spf1 include:alice.relays.example.com -all",
+        ),
+        ("alice.relays.example.com", "v=spf1 -all"),
+        // a name that holds an earlier target's name is not that target
+        ("x_spf.example.com", "v=spf1 -all"),
     ];
     let failed = FailedMessage {
         header: HEADER,
@@ -392,10 +399,29 @@ fn redaction_leaves_out_spf_records_named_by_the_local_part() {
     };
     assert_eq!(
         dns(&opts),
-        ["example.com", "_spf.example.com", "alice.u.example.com"]
+        [
+            "example.com",
+            "_spf.example.com",
+            "alice.u.example.com",
+            "alice.relays.example.com",
+            "x_spf.example.com"
+        ]
     );
-    opts.redaction = Some(key);
+    opts.redaction = Some(key.clone());
     assert_eq!(dns(&opts), ["example.com", "_spf.example.com"]);
+    // the domain's own record too long to be kept: the first record kept is not its own
+    let records = [
+        ("alice.u.example.com", "v=spf1 -all"),
+        ("other.example", "v=spf1 -all"),
+    ];
+    let failed = FailedMessage {
+        spf_records: &records,
+        ..failed
+    };
+    let msg =
+        failure_report_message(&o, FailureKind::Spf, &failed, "ruf@example.com", 1, &opts).unwrap();
+    let text = unfold(&String::from_utf8(msg).unwrap());
+    assert!(!text.contains("SPF-DNS:"), "{text}");
 }
 
 #[test]
