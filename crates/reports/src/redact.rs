@@ -33,26 +33,28 @@ impl RedactionKey {
             .collect()
     }
 
-    /// `text` with the local part of every address replaced by its token.
+    /// `text` with the local part of every address replaced by its token. Each `@` names
+    /// the local part before it; those found are replaced from the left, one that overlaps an
+    /// earlier one left as replaced (an address inside a comment between a local part and its
+    /// `@`, `bob (a@b.example) @e.example`, is replaced and so is `bob`).
     pub fn redact(&self, text: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(text.len());
-        let mut copied = 0; // text[..copied] is in out
+        let mut spans: Vec<(usize, usize)> = Vec::new();
         let mut i = 0;
         while let Some(at) = text
             .get(i..)
             .and_then(|r| r.iter().position(|&b| b == b'@'))
         {
             let at = i + at;
+            i = at + 1;
             // RFC 5322 §3.4.1 allows CFWS around the `@` (`alice (x) @ example.com`)
-            let end = skip_cfws_back(text, copied, at);
+            let end = skip_cfws_back(text, 0, at);
             let start = match end.checked_sub(1).and_then(|e| text.get(e)) {
-                Some(b'"') => quoted_string_start(text, copied, end),
+                Some(b'"') => quoted_string_start(text, 0, end),
                 _ => {
                     let run = text
                         .get(..end)
                         .and_then(|before| before.iter().rposition(|&b| !is_local_char(b)))
-                        .map_or(0, |p| p + 1)
-                        .max(copied);
+                        .map_or(0, |p| p + 1);
                     // `i=alice@…`, `smtp.mailfrom=alice@…`: the tag is not part of the local part
                     run + tag_prefix_len(text.get(run..end).unwrap_or_default())
                 }
@@ -62,14 +64,22 @@ impl RedactionKey {
                 after.iter().take_while(|&&b| is_domain_char(b)).count()
             });
             if start < end && domain_len > 0 {
-                out.extend_from_slice(text.get(copied..start).unwrap_or_default());
-                out.extend_from_slice(
-                    self.token(text.get(start..end).unwrap_or_default())
-                        .as_bytes(),
-                );
-                copied = end;
+                spans.push((start, end));
             }
-            i = at + 1;
+        }
+        spans.sort_unstable();
+        let mut out = Vec::with_capacity(text.len());
+        let mut copied = 0; // text[..copied] is in out
+        for (start, end) in spans {
+            if start < copied {
+                continue;
+            }
+            out.extend_from_slice(text.get(copied..start).unwrap_or_default());
+            out.extend_from_slice(
+                self.token(text.get(start..end).unwrap_or_default())
+                    .as_bytes(),
+            );
+            copied = end;
         }
         out.extend_from_slice(text.get(copied..).unwrap_or_default());
         out
@@ -236,7 +246,7 @@ mod tests {
         let key = RedactionKey(b"secret".to_vec());
         let text = b"To: \"secret2\"@rx.example, secret3 @rx.example, \
             secret4@_priv.rx.example, secret5(c)@rx.example, secret6 (a (b)) @ rx.example, \
-            \"se\\\"cret7\"@rx.example\r\n";
+            \"se\\\"cret7\"@rx.example, secret8 (secret9@c.example) @rx.example\r\n";
         let out = String::from_utf8(key.redact(text)).unwrap();
         assert!(!out.contains("secret"), "{out}");
         let t = |l: &str| key.token(l.as_bytes());
@@ -244,13 +254,15 @@ mod tests {
             out,
             format!(
                 "To: {}@rx.example, {} @rx.example, {}@_priv.rx.example, {}(c)@rx.example, \
-                 {} (a (b)) @ rx.example, {}@rx.example\r\n",
+                 {} (a (b)) @ rx.example, {}@rx.example, {} ({}@c.example) @rx.example\r\n",
                 t("\"secret2\""),
                 t("secret3"),
                 t("secret4"),
                 t("secret5"),
                 t("secret6"),
-                t("\"se\\\"cret7\"")
+                t("\"se\\\"cret7\""),
+                t("secret8"),
+                t("secret9")
             )
         );
     }
