@@ -83,6 +83,9 @@ pub enum Reason {
     PtrTempError,
     /// None of the names maps back to the address.
     NotConfirmed,
+    /// PTR records are published, but none names a host (the root, or a label no host name
+    /// has): no forward lookup can agree (RFC 8601 §2.7.3 fail).
+    NoHostName,
     /// None confirmed, and the forward lookup of at least one name failed temporarily.
     ForwardTempError(String),
 }
@@ -94,6 +97,7 @@ impl fmt::Display for Reason {
             Reason::NoPtr => f.write_str("no PTR record"),
             Reason::PtrTempError => f.write_str("PTR lookup failed temporarily"),
             Reason::NotConfirmed => f.write_str("no PTR name maps back to the address"),
+            Reason::NoHostName => f.write_str("no PTR record names a host"),
             Reason::ForwardTempError(n) => write!(f, "lookup of {n} failed temporarily"),
         }
     }
@@ -158,6 +162,11 @@ pub async fn check<R: Resolver + ?Sized>(
         }
     }
     if outcome.ptr_names.is_empty() {
+        // PTR data are published (else NXDOMAIN or NODATA above), none of it a host name: the
+        // reverse lookup produced results no forward lookup can agree with (RFC 8601 §2.7.3
+        // fail; permerror is for no PTR data at all)
+        outcome.result = IprevResult::Fail;
+        outcome.reason = Reason::NoHostName;
         return outcome;
     }
     let checked: Vec<String> = outcome

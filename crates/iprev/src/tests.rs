@@ -68,6 +68,19 @@ fn no_ptr_is_permerror() {
     assert_eq!(o.reason, Reason::NoPtr);
 }
 
+/// PTR records that name no host (the root; names the resolver leaves out, such as a label
+/// holding a dot) are published PTR data: fail, not permerror's "no PTR data" (RFC 8601
+/// §2.7.3).
+#[test]
+fn ptr_records_naming_no_host_fail() {
+    let r = MemoryResolver::new();
+    r.add_ptr(ip("192.0.2.1"), ".");
+    let o = run(&r, "192.0.2.1");
+    assert_eq!(o.result, IprevResult::Fail, "{o:?}");
+    assert_eq!(o.reason, Reason::NoHostName);
+    assert!(o.ptr_names.is_empty());
+}
+
 #[test]
 fn ptr_timeout_is_temperror() {
     let r = MemoryResolver::new();
