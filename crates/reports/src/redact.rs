@@ -34,9 +34,9 @@ impl RedactionKey {
     }
 
     /// `text` with the local part of every address replaced by its token. Each `@` names
-    /// the local part before it; those found are replaced from the left, one that overlaps an
-    /// earlier one left as replaced (an address inside a comment between a local part and its
-    /// `@`, `bob (a@b.example) @e.example`, is replaced and so is `bob`).
+    /// the local part before it; all are found first, then replaced from the left, those that
+    /// overlap as one (an address inside a comment between a local part and its `@`,
+    /// `bob (a@b.example) @e.example`, is replaced and so is `bob`).
     pub fn redact(&self, text: &[u8]) -> Vec<u8> {
         let mut spans: Vec<(usize, usize)> = Vec::new();
         let mut i = 0;
@@ -67,13 +67,19 @@ impl RedactionKey {
                 spans.push((start, end));
             }
         }
+        // spans that overlap (a quoted local part that holds an `@`, malformed quoting) are
+        // replaced as one, so that no byte of any local part is left
         spans.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+        for (start, end) in spans {
+            match merged.last_mut() {
+                Some(last) if start < last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
         let mut out = Vec::with_capacity(text.len());
         let mut copied = 0; // text[..copied] is in out
-        for (start, end) in spans {
-            if start < copied {
-                continue;
-            }
+        for (start, end) in merged {
             out.extend_from_slice(text.get(copied..start).unwrap_or_default());
             out.extend_from_slice(
                 self.token(text.get(start..end).unwrap_or_default())
@@ -265,6 +271,17 @@ mod tests {
                 t("secret9")
             )
         );
+    }
+
+    /// Malformed quoting makes one `@`'s local part hold another's: both are replaced as one
+    /// span, nothing of either left.
+    #[test]
+    fn overlapping_local_parts_are_replaced_as_one() {
+        let key = RedactionKey(b"secret".to_vec());
+        let out =
+            String::from_utf8(key.redact(b"To: x\"sec1@a.example sec2\"@b.example\r\n")).unwrap();
+        assert!(!out.contains("sec"), "{out}");
+        assert!(out.ends_with("@b.example\r\n"), "{out}");
     }
 
     #[test]
