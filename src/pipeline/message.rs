@@ -279,15 +279,9 @@ impl MessageState {
         // Postfix completes a one-label domain (`append_dot_mydomain`) and masquerades a
         // subdomain as its parent (`masquerade_domains`): never the other way, so a verdict
         // about our.example is not about lists.our.example (a list rewriting From to its own)
-        let author_lower = author.trim_end_matches('.').to_ascii_lowercase();
         let about_author =
             |r: &authres::MethodResult| match r.property("header", "from").and_then(domain_of) {
-                Some(d) if d.contains('.') => {
-                    let d = d.trim_end_matches('.').to_ascii_lowercase();
-                    d == author_lower
-                        || d.strip_suffix(author_lower.as_str())
-                            .is_some_and(|head| head.ends_with('.'))
-                }
+                Some(d) if d.contains('.') => dns::name::is_subdomain_of(&d, author),
                 _ => true,
             };
         let aligned_pass = |r: &authres::MethodResult| {
