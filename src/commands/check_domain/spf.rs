@@ -144,8 +144,8 @@ pub async fn check(app: &App, domain: &str) -> Section {
 /// 2000::/3.
 const PROBES: [IpAddr; 8] = [
     IpAddr::V4(Ipv4Addr::new(0, 0, 0, 1)),
-    IpAddr::V4(Ipv4Addr::new(100, 64, 0, 1)),
-    IpAddr::V4(Ipv4Addr::new(127, 255, 255, 254)),
+    SHARED_SPACE_PROBE,
+    LOOPBACK_PROBE,
     IpAddr::V4(Ipv4Addr::new(169, 254, 0, 1)),
     IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1)),
     IpAddr::V4(Ipv4Addr::new(240, 0, 0, 1)),
@@ -157,10 +157,13 @@ const PROBES: [IpAddr; 8] = [
 /// are no Internet host (CGNAT or Tailscale's 100.64.0.0/10, a loopback /8): a pass for one
 /// of them alone is no finding, for both a warning (a term of 64.0.0.0/2 or wider, or both
 /// ranges listed).
-const PAIRED: [IpAddr; 2] = [
-    IpAddr::V4(Ipv4Addr::new(100, 64, 0, 1)),
-    IpAddr::V4(Ipv4Addr::new(127, 255, 255, 254)),
-];
+const PAIRED: [IpAddr; 2] = [SHARED_SPACE_PROBE, LOOPBACK_PROBE];
+
+/// The probe in 100.64.0.0/10 (shared address space, RFC 6598).
+const SHARED_SPACE_PROBE: IpAddr = IpAddr::V4(Ipv4Addr::new(100, 64, 0, 1));
+
+/// The probe in 127.0.0.0/8 (loopback, RFC 1122 §3.2.1.3).
+const LOOPBACK_PROBE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 255, 255, 254));
 
 /// Evaluates the record (RFC 7208 §4) for each of [`PROBES`], which walks every include: a
 /// pass authorizes far too much; a permerror or temperror is said once.
