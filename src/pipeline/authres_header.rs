@@ -83,12 +83,16 @@ pub fn authentication_results(
     ar
 }
 
+/// How the comment of a field written by [`not_checked`] starts (read back by the signing
+/// guard of re-submitted mail).
+pub const NOT_CHECKED: &str = "not checked";
+
 /// The field when the checks did not run to the end (`authserv-id; none` with a comment that
 /// says why, RFC 8601 §2.2 no-result): written on timeouts and internal errors when the
 /// message is accepted anyway, so that no forged header speaks for us.
 pub fn not_checked(authserv_id: &str, why: &str) -> AuthenticationResults {
     let mut ar = AuthenticationResults::new(authserv_id);
-    ar.set_comment(format!("not checked: {why}"));
+    ar.set_comment(format!("{NOT_CHECKED}: {why}"));
     ar
 }
 

@@ -261,7 +261,8 @@ impl MessageState {
     /// `dmarc=pass` about it, or an SPF (`smtp.mailfrom`) or DKIM (`header.d`/`header.i`) pass
     /// `aligns` accepts. Only the topmost counts, and never a `trusted_ids` field: we write
     /// our verdict above every field the sender brought, which may claim any id (RFC 8601
-    /// §5). No field of ours judged it: false (not a message we judged). Read whether or not
+    /// §5). A field of ours saying the message was not checked (`[policy] on_error`) leaves it
+    /// unauthenticated. No field of ours judged it: false (not a message we judged). Read whether or not
     /// such fields are removed (the fields kept are bounded by the header limits).
     pub fn our_verdict_leaves_unauthenticated(
         &self,
@@ -322,6 +323,16 @@ impl MessageState {
                 // alice@our.example); only a pass about another domain is a list's rewrite
                 !mine.is_empty() || verdicts.iter().any(|r| r.result != "pass")
             };
+            // a message we accepted without checking it (`[policy] on_error`) was not
+            // authenticated by us
+            let unchecked = ar.results.is_empty()
+                && ar
+                    .none_comment
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with(super::authres_header::NOT_CHECKED));
+            if own && unchecked && topmost.is_none() {
+                topmost = Some(false);
+            }
             if own && judged && topmost.is_none() {
                 let authenticated =
                     mine.iter().any(|r| r.result == "pass") || ar.results.iter().any(aligned_pass);
@@ -456,6 +467,32 @@ mod tests {
         ] {
             assert!(!withholds(verdict, author), "{verdict} / {author}");
         }
+    }
+
+    /// A message we accepted unchecked (`[policy] on_error = "accept"` after a timeout or an
+    /// internal error: `id; none (not checked: …)`) was never authenticated: re-submitted, it
+    /// is not signed. A bare `none` of ours (nothing to report) judges nothing.
+    #[test]
+    fn a_message_we_accepted_unchecked_is_not_signed() {
+        let r = rules();
+        let withholds = |fields: &[&str]| {
+            let mut m = MessageState::without_envelope();
+            for value in fields {
+                m.add_header(b"Authentication-Results", value.as_bytes(), &r);
+            }
+            m.our_verdict_leaves_unauthenticated(&["mx.example"], &[], "our.example", |d| {
+                d.ends_with("our.example")
+            })
+        };
+        assert!(withholds(&[" mx.example; none (not checked: timeout)"]));
+        assert!(withholds(&[
+            " mx.example;\r\n\tnone (not checked: internal error)",
+            " mx.example; dmarc=pass header.from=our.example",
+        ]));
+        assert!(!withholds(&[" mx.example; none"]));
+        assert!(!withholds(&[" mx.example; none (nothing to say)"]));
+        // a stranger's field saying so is not ours
+        assert!(!withholds(&[" other.example; none (not checked: timeout)"]));
     }
 
     /// A flood of forged Authentication-Results past the limits: at most `max_fields` are

@@ -275,6 +275,8 @@ impl<'a> Parser<'a> {
                     return Err(self.expected_at("method", here));
                 }
                 saw_none = true;
+                // `none (not checked: timeout)`: the comment says why there is no result
+                ar.none_comment = self.comments.first().cloned();
                 continue;
             }
             if self.lenient && word.contains('.') && matches!(self.peek(), Some(b';')) {
@@ -479,5 +481,14 @@ mod tests {
         assert!(parse(b"example.com 4294967296; none").is_err());
         assert!(parse(b"example.com; spf/4294967296=pass").is_err());
         assert_eq!(parse(b"example.com 01; none").unwrap().version, Some(1));
+    }
+
+    /// RFC 8601 §2.2: CFWS may follow `none`; its comment is kept (it says why).
+    #[test]
+    fn the_comment_after_none_is_kept() {
+        let ar = parse(b"mx.example; none (not checked: timeout)").unwrap();
+        assert!(ar.results.is_empty());
+        assert_eq!(ar.none_comment.as_deref(), Some("not checked: timeout"));
+        assert_eq!(parse(b"mx.example; none").unwrap().none_comment, None);
     }
 }
