@@ -13,10 +13,22 @@ use message::encoded_words;
 /// `ours`, so `MX.Example.COM.` and `"mx.example.com"` match `mx.example.com`. A field is
 /// also read with its RFC 2047 encoded-words decoded, as readers that decode them anywhere read
 /// it: `=?us-ascii?q?mx.example.com?=` claims `mx.example.com` too. So does a field whose
-/// labels are spread over CFWS (`mx (c) . example . com`), as obs-domain readers read it.
+/// labels are spread over CFWS (`mx (c) . example . com`), as obs-domain readers read it, and
+/// a field that is not UTF-8 is also read as Latin-1 (`0xA0` before the id is a no-break space).
 pub fn claims_authserv_id(value: &[u8], ours: &str) -> bool {
     claims_as_written(value, ours)
         || encoded_words::decode(value).is_some_and(|decoded| claims_as_written(&decoded, ours))
+        || (std::str::from_utf8(value).is_err() && claims_as_written(&latin1(value), ours))
+}
+
+/// The octets read as ISO 8859-1, as a reader that does not take them as UTF-8 may read them
+/// (`0xA0` is a no-break space there, `0x85` a next-line control), as UTF-8.
+fn latin1(value: &[u8]) -> Vec<u8> {
+    value
+        .iter()
+        .map(|&b| char::from(b))
+        .collect::<String>()
+        .into_bytes()
 }
 
 /// [`claims_authserv_id`] on the octets as they are.
@@ -176,6 +188,10 @@ mod tests {
             b"\x0c\x01 (c) \x7fmx.example.com; dmarc=pass",
             b"\xc2\xa0mx.example.com; dmarc=pass",
             b"\" mx.example.com \"; dmarc=pass",
+            // not UTF-8: a reader taking the octets as Latin-1 sees NBSP, NEL around the id
+            b"\xa0mx.example.com; dmarc=pass",
+            b"mx.example.com\xa0; dmarc=pass",
+            b"\x85mx.example.com; dmarc=pass",
         ] {
             assert!(
                 claims_authserv_id(forged, ours),
