@@ -242,6 +242,18 @@ impl InboundChecks {
     }
 }
 
+/// Which signature domains could align with the From fields of `headers`, as the milter asks
+/// when it spends the DKIM verification budget ([`dkim::Verifier::begin_shared`]): for the
+/// tools that verify a whole message (`authmilter dkim verify`).
+pub fn could_align_with_from(app: &App, headers: &Headers) -> impl Fn(&str) -> bool + use<> {
+    let from: Vec<Vec<u8>> = headers
+        .named("From")
+        .map(|(h, _)| h.value.clone())
+        .collect();
+    let authors = candidate_author_domains(&from, app.dmarc.config().max_author_domains);
+    move |d| could_align(d, &authors)
+}
+
 /// The distinct domains of the addresses in the From fields, as far as they parse: used
 /// only to decide which DKIM signatures to verify first, never for a result. None when there
 /// are more than DMARC evaluates (`limit`, its `max_author_domains`; RFC 9989 §4.4: more is

@@ -48,7 +48,7 @@ use crate::app::App;
 use crate::config::Role;
 use crate::services::Services;
 use inbound::{Cached, ConnectionChecks, InboundChecks};
-pub use inbound::{a_label_address, a_label_domain};
+pub use inbound::{a_label_address, a_label_domain, could_align_with_from};
 use outbound::Signing;
 
 /// What we know about the SMTP client, from CONNECT and HELO (milter-protocol.md "CONNECT").

@@ -330,3 +330,74 @@ fn dkim_tools_read_white_space_before_a_colon_as_the_milter_does() {
         );
     }
 }
+
+/// `dkim verify` spends the `max_signatures` budget as the milter does: signatures whose `d=`
+/// could align with the From domain first (RFC 6376 §6.1 lets a verifier limit its work). With
+/// ten junk signatures above the author's, the tool evaluated the first eight in header order
+/// and said `permerror (too many signatures)` where the milter passes the author's.
+#[test]
+fn dkim_verify_budgets_signatures_as_the_milter_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let generated = crate::support::genkey(dir.path(), "example.org", "s1", "ed25519");
+    let zone = write(
+        dir.path(),
+        "zone",
+        format!("s1._domainkey.example.org TXT \"{}\"\n", generated.value()).as_bytes(),
+    );
+    let msg = "From: alice@example.org\r\nTo: bob@example.net\r\nSubject: hi\r\n\r\nbody\r\n";
+    let path = write(dir.path(), "in.eml", msg.as_bytes());
+    let (code, signed, err) = run_cli(
+        &[
+            "dkim",
+            "sign",
+            "--domain",
+            "example.org",
+            "--selector",
+            "s1",
+            "--key",
+            generated.path.to_str().expect("utf-8"),
+            &path,
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let junk: String = (0..10)
+        .map(|n| {
+            format!(
+                "DKIM-Signature: v=1; a=rsa-sha256; d=evil{n}.example; s=s; h=from; bh=AAAA; b=AAAA\r\n"
+            )
+        })
+        .collect();
+    let signed_path = write(
+        dir.path(),
+        "signed.eml",
+        format!("{junk}{signed}").as_bytes(),
+    );
+    let (_, verified, _) = run_cli(
+        &["dkim", "verify", "--zone", &zone, "--json", &signed_path],
+        None,
+    );
+    let (_, evaluated, err) = run_cli(
+        &[
+            "eval",
+            "--ip",
+            "192.0.2.1",
+            "--role",
+            "verify",
+            "--zone",
+            &zone,
+            "--json",
+            &signed_path,
+        ],
+        None,
+    );
+    for n in 0..11 {
+        let at = format!("signatures/{n}/result");
+        assert_eq!(
+            result_of(&verified, &at),
+            result_of(&evaluated, &format!("dkim/{n}/result")),
+            "signature {n}: dkim verify {verified}\neval {evaluated} {err}"
+        );
+    }
+    assert_eq!(result_of(&verified, "signatures/10/result"), "pass");
+}

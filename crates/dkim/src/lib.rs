@@ -84,19 +84,22 @@ pub async fn verify_message<R: Resolver + ?Sized>(
     raw: &[u8],
     now: u64,
 ) -> Vec<SignatureResult> {
-    verify_parsed(verifier, resolver, &parse_message(raw), now).await
+    verify_parsed(verifier, resolver, &parse_message(raw), now, |_| false).await
 }
 
 /// Verifies a message already split into header fields and body (RFC 6376 §6), for callers
 /// that present the fields their own way (`authmilter dkim verify`: as the milter is shown
-/// them, [`Message::with_milter_names`]); built on the streaming API.
+/// them, [`Message::with_milter_names`]); built on the streaming API. Past the signature
+/// budget, those whose `d=` `could_align` with the author domain are evaluated first
+/// ([`Verifier::begin_shared`]).
 pub async fn verify_parsed<R: Resolver + ?Sized>(
     verifier: &Verifier,
     resolver: &R,
     msg: &Message,
     now: u64,
+    could_align: impl Fn(&str) -> bool,
 ) -> Vec<SignatureResult> {
-    let mut mv = verifier.begin(&msg.headers, now);
+    let mut mv = verifier.begin_preferring(&msg.headers, now, could_align);
     mv.lookup_keys(resolver).await;
     mv.body(&msg.body);
     mv.finish(&msg.headers)

@@ -129,8 +129,19 @@ impl Verifier {
     /// fields again for the header hash input (§3.7). The verification hashes the body itself:
     /// feed it with [`MessageVerification::body`].
     pub fn begin(&self, headers: &[HeaderField], now: u64) -> MessageVerification {
+        self.begin_preferring(headers, now, |_| false)
+    }
+
+    /// Like [`Verifier::begin`], the budget spent as [`Verifier::begin_shared`] spends it
+    /// (signatures whose `d=` `could_align` with the author domain first; RFC 6376 §6.1).
+    pub fn begin_preferring(
+        &self,
+        headers: &[HeaderField],
+        now: u64,
+        could_align: impl Fn(&str) -> bool,
+    ) -> MessageVerification {
         let mut hashes = BodyHashes::new(self.options.crypto);
-        let mut mv = self.begin_shared(headers, now, &mut hashes, |_| false);
+        let mut mv = self.begin_shared(headers, now, &mut hashes, could_align);
         mv.own_hashes = Some(hashes);
         mv
     }

@@ -41,11 +41,14 @@ fn verify(args: DkimVerifyArgs) -> anyhow::Result<ExitCode> {
     let raw = read_input(args.file.as_deref())?;
     // the fields as the milter is shown them, so that this agrees with the milter
     let msg = message::parse_as_postfix_passes(&raw);
+    // past the budget, the signatures that could align with From first, as the milter does
+    let could_align = crate::pipeline::could_align_with_from(&app, &msg.headers);
     let results = runtime()?.block_on(dkim::verify_parsed(
         &app.dkim,
         &*app.resolver,
         &msg,
         dkim::unix_now(),
+        could_align,
     ));
     let report = VerifyJson {
         signatures: results.iter().map(DkimReport::from).collect(),
