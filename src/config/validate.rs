@@ -420,11 +420,14 @@ impl Config {
     }
 }
 
-/// The same socket: one Unix path, or one port on overlapping addresses (IP literals compared
-/// as the kernel does, names case-insensitively).
+/// The same socket: one Unix path (its directory resolved when it exists, so `sd/../sd/m.sock`
+/// and a symbolic link to `sd` name `sd/m.sock`), or one port on overlapping addresses (IP
+/// literals compared as the kernel does, names case-insensitively).
 fn same_socket(a: &SocketSpec, b: &SocketSpec) -> bool {
     match (a, b) {
-        (SocketSpec::Unix(a), SocketSpec::Unix(b)) => a == b,
+        (SocketSpec::Unix(a), SocketSpec::Unix(b)) => {
+            a == b || matches!((resolved(a), resolved(b)), (Some(x), Some(y)) if x == y)
+        }
         (SocketSpec::Inet { host: ha, port: pa }, SocketSpec::Inet { host: hb, port: pb }) => {
             let ip = |h: &str| {
                 h.trim_start_matches('[')
@@ -440,6 +443,14 @@ fn same_socket(a: &SocketSpec, b: &SocketSpec) -> bool {
         }
         _ => false,
     }
+}
+
+/// A Unix socket path with its directory resolved (`..`, symbolic links); `None` when the
+/// directory does not exist (yet) or the path names no file in it.
+fn resolved(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    let name = path.file_name()?;
+    let dir = path.parent()?;
+    Some(std::fs::canonicalize(dir).ok()?.join(name))
 }
 
 /// Whether one port bound on `a` keeps it from being bound on `b` (Linux, SO_REUSEADDR as

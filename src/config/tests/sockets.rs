@@ -68,6 +68,37 @@ fn a_socket_serves_one_purpose() {
     .unwrap();
 }
 
+/// Two Unix paths that name one file (through `..` or a symbolic link to the directory):
+/// serve failed to bind the second ("a process listens on it": its own first listener) while
+/// config check said OK.
+#[test]
+fn one_unix_socket_under_two_paths_is_listed_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let sd = dir.path().join("sd");
+    std::fs::create_dir(&sd).unwrap();
+    std::os::unix::fs::symlink(&sd, dir.path().join("link")).unwrap();
+    let d = dir.path().display();
+    for (a, b) in [
+        (format!("{d}/sd/m.sock"), format!("{d}/sd/../sd/m.sock")),
+        (format!("{d}/sd/m.sock"), format!("{d}/link/m.sock")),
+        (format!("{d}/sd/m.sock"), format!("{d}/./sd/./m.sock")),
+    ] {
+        let err = Config::parse(&format!(
+            "[[server.listen]]\nsocket = \"unix:{a}\"\n[[server.listen]]\nsocket = \"unix:{b}\"\nrole = \"sign\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("each socket once"), "{b}: {err}");
+    }
+    // two files in one directory, and paths whose directory does not exist yet, stay apart
+    Config::parse(&format!(
+        "[[server.listen]]\nsocket = \"unix:{d}/sd/m.sock\"\n[[server.listen]]\nsocket = \"unix:{d}/link/n.sock\"\n\
+         [[server.listen]]\nsocket = \"unix:{d}/nowhere/m.sock\"\n\
+         [[server.listen]]\nsocket = \"unix:{d}/elsewhere/n.sock\"\n"
+    ))
+    .unwrap();
+}
+
 #[test]
 fn metrics_are_off_by_default_and_loopback_unless_allowed() {
     assert_eq!(Config::default().metrics.listen.0, None);
