@@ -108,7 +108,8 @@ pub fn check_settings(config: &Config) -> anyhow::Result<(Option<RunAs>, UnixSoc
 
 /// Warnings about settings that work but expose or lose something (a start, `config check` and
 /// every reload give them): a listener that serves any client, `trusted_ids` trusted from any
-/// client, an SQLite report store in a directory that does not exist, failure reports
+/// client, an SQLite report store in a directory that does not exist or at a path that cannot
+/// be a database, failure reports
 /// switched on without the reports.
 pub fn warn_about(config: &Config) {
     for l in config
@@ -130,6 +131,15 @@ pub fn warn_about(config: &Config) {
         tracing::warn!(
             "reports.store: the directory {} does not exist; serve opens the store after binding and retries every 30s, dropping records meanwhile (create it, owned by the service user)",
             dir.display()
+        );
+    }
+    if opens_store(config)
+        && let report_store::StoreLocation::Sqlite(path) = &config.reports.store.0
+        && let Some(problem) = sqlite_file_problem(path)
+    {
+        tracing::warn!(
+            "reports.store: {} {problem}; serve opens the store after binding and retries every 30s, dropping records meanwhile",
+            path.display()
         );
     }
     if config.reports.failure.enabled && !config.reports.enabled {
@@ -163,6 +173,32 @@ pub fn warn_about(config: &Config) {
                 n.0
             );
         }
+    }
+}
+
+/// What keeps an existing file at `path` from being an SQLite database: a directory, or a
+/// file that does not start with SQLite's header (an empty file is a new database). `None`
+/// when it does not exist or cannot be read here (the service user may read it).
+fn sqlite_file_problem(path: &std::path::Path) -> Option<&'static str> {
+    use std::io::Read;
+    const HEADER: &[u8; 16] = b"SQLite format 3\0";
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.is_dir() {
+        return Some("is a directory");
+    }
+    if meta.len() == 0 {
+        return None;
+    }
+    let mut start = [0u8; 16];
+    let mut file = std::fs::File::open(path).ok()?;
+    match file.read_exact(&mut start) {
+        Ok(()) if &start == HEADER => None,
+        Ok(()) => Some("is not an SQLite database"),
+        // shorter than the header: not a database either
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Some("is not an SQLite database")
+        }
+        Err(_) => None,
     }
 }
 

@@ -419,6 +419,44 @@ fn a_report_store_in_a_missing_directory_is_warned_about() {
     );
 }
 
+/// An SQLite report store that is a directory, or a file that is not an SQLite database: serve
+/// starts and then logs "cannot open the store" every 30 s, dropping records, while config
+/// check said nothing. Both now warn; an empty file (a new database) and a database are fine.
+#[test]
+fn a_report_store_that_cannot_be_a_database_is_warned_about() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::create_dir(d.join("adir")).expect("mkdir");
+    std::fs::write(d.join("notes.txt"), "not a database\n").expect("write");
+    std::fs::write(d.join("empty.db"), "").expect("write");
+    for (store, warning) in [
+        ("adir", Some("is a directory")),
+        ("notes.txt", Some("is not an SQLite database")),
+        ("empty.db", None),
+        ("new.db", None),
+    ] {
+        let config = d.join("milter.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[reports]\nenabled = true\nsend = false\nstore = \"sqlite:{}\"\n",
+                d.join(store).display()
+            ),
+        )
+        .expect("write");
+        let shown = config.display().to_string();
+        let (code, _, err) = run_cli(&["config", "check", "-c", &shown], None);
+        assert_eq!(code, 0, "{err}");
+        match warning {
+            Some(w) => assert!(
+                err.contains("reports.store") && err.contains(w),
+                "{store}: {err}"
+            ),
+            None => assert!(!err.contains("reports.store"), "{store}: {err}"),
+        }
+    }
+}
+
 /// `[reports.failure] enabled = true` does nothing while `[reports] enabled` is false (the
 /// failures are recorded by the reports' recorder): the file was accepted in silence, and
 /// no failure report ever went out. serve and config check now say so.
