@@ -261,6 +261,57 @@ async fn a_trusted_sealers_key_dns_cannot_fetch_defers_instead_of_rejecting() {
     assert!(r.out.is_reject(), "{:?}", r.out);
 }
 
+/// A trusted sealer (fwd.example, i=2) vouched for a chain whose older hop (lists.example,
+/// i=1) we do not trust, and that hop's key did not answer: the trusted seal verified and
+/// says cv=pass, so only DNS stands between the message and its rescue. It was rejected
+/// (550) for a temporary failure; it is deferred now, and accepted once DNS answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_older_untrusted_hops_key_timing_out_under_a_trusted_seal_defers() {
+    let w = world().await;
+    let pem = std::fs::read(&w.forwarder_key).expect("key");
+    let sealer =
+        arc::Sealer::from_pem(&pem, arc::SealerConfig::new("fwd.example", "f")).expect("sealer");
+    let resolver = MemoryResolver::from_zone(&w.zone).expect("zone");
+    let (_, set) = arc::seal_message(
+        &arc::Verifier::default(),
+        &sealer,
+        &resolver,
+        &w.forwarded,
+        |_| {
+            authres::AuthenticationResults::new("mx.fwd.example").with(
+                authres::MethodResult::new("dmarc", "pass").with_property(
+                    "header",
+                    "from",
+                    "author.example",
+                ),
+            )
+        },
+        dkim::unix_now(),
+    )
+    .await
+    .expect("seal");
+    let mut twice = set.to_fields("\r\n").into_bytes();
+    twice.extend_from_slice(&w.forwarded);
+    let broken: String = w
+        .zone
+        .lines()
+        .filter(|l| !l.starts_with("s._domainkey.lists.example"))
+        .map(|l| format!("{l}\n"))
+        .chain(std::iter::once(
+            "s._domainkey.lists.example TIMEOUT\n".to_string(),
+        ))
+        .collect();
+    let toml = format!("{VERIFY}[arc]\ntrusted_sealers = [\"fwd.example\"]\n");
+    let r = run(&toml, &w.zone, &twice).await;
+    assert!(r.out.is_accept(), "{:?}", r.out);
+    let r = run(&toml, &broken, &twice).await;
+    assert!(r.out.is_tempfail(), "{:?}", r.out);
+    // nobody we trust vouched: the failure decides
+    let untrusted = format!("{VERIFY}[arc]\ntrusted_sealers = [\"other.example\"]\n");
+    let r = run(&untrusted, &broken, &twice).await;
+    assert!(r.out.is_reject(), "{:?}", r.out);
+}
+
 /// With several author domains (`multiple_from = "strictest"`, the default), the trusted
 /// sealer's pass for one of them overrode DMARC for the message: a From naming author.example
 /// (vouched for, failing here) first and victim.example (`p=reject`, authenticated by nobody)

@@ -107,6 +107,15 @@ pub enum FailReason {
     },
 }
 
+/// A signature failed because DNS did not answer for its key (timeout, SERVFAIL, no answer
+/// supplied): it could verify later.
+pub(crate) fn key_unanswered(reason: &dkim::Reason) -> bool {
+    matches!(
+        reason,
+        dkim::Reason::DnsTimeout | dkim::Reason::DnsFailure(_) | dkim::Reason::KeyNotFetched
+    )
+}
+
 impl FailReason {
     /// The failure came from a DNS lookup that could succeed later (timeout, SERVFAIL, no
     /// answer supplied). RFC 8617 §5.2.1 still makes it a permanent `fail`; callers may
@@ -114,12 +123,7 @@ impl FailReason {
     pub fn is_temporary(&self) -> bool {
         match self {
             FailReason::MessageSignature { reason, .. } | FailReason::Seal { reason, .. } => {
-                matches!(
-                    reason,
-                    dkim::Reason::DnsTimeout
-                        | dkim::Reason::DnsFailure(_)
-                        | dkim::Reason::KeyNotFetched
-                )
+                key_unanswered(reason)
             }
             _ => false,
         }

@@ -4,7 +4,9 @@
 
 use std::fmt;
 
-use crate::outcome::{ArcOutcome, ArcSetInfo, ChainStatus, FailReason};
+use crate::outcome::{
+    ArcOutcome, ArcSetInfo, ChainStatus, FailReason, SignatureCheck, key_unanswered,
+};
 
 /// Which recorded result rescues the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,11 +81,15 @@ impl ArcOutcome {
     }
 
     /// The pass [`ArcOutcome::trusted_pass`] would find had the chain validated, when it
-    /// failed only because DNS did not answer for a key of a trusted sealer (its ARC-Seal's
-    /// or its ARC-Message-Signature's `d=`): a rescue DNS kept undecided. RFC 8617 §5.2.1
-    /// makes the chain `fail`; what is done with the message is local policy (§7.2.1), and
-    /// a permanent rejection for a temporary DNS failure is not. A key of a domain we do not
-    /// trust timing out decides nothing: its owner could make it time out at will.
+    /// failed only because DNS did not answer for a key: a rescue DNS kept undecided. RFC
+    /// 8617 §5.2.1 makes the chain `fail`; what is done with the message is local policy
+    /// (§7.2.1), and a permanent rejection for a temporary DNS failure is not. The key is a
+    /// trusted sealer's (its ARC-Seal's or ARC-Message-Signature's `d=`), or an older set's
+    /// below a trusted set whose seal verified (that sealer vouched for the chain below it);
+    /// a key of an untrusted hop newer than every verified trusted seal decides nothing (its
+    /// owner could make it time out at will). As in [`ArcOutcome::trusted_sets`], a trusted
+    /// set counts when every later sealer is trusted or the message is not known to have
+    /// changed since (its ARC-Message-Signature did not fail for a reason of its own).
     pub fn trusted_pass_undecided(
         &self,
         is_trusted: impl Fn(&str) -> bool,
@@ -94,20 +100,26 @@ impl ArcOutcome {
             return None;
         }
         let reason = self.reason.as_ref().filter(|r| r.is_temporary())?;
-        let key_domain = match reason {
-            FailReason::MessageSignature { instance, .. } => &self.set(*instance)?.signature_domain,
-            FailReason::Seal { instance, .. } => &self.set(*instance)?.seal_domain,
+        let (failed, key_domain) = match reason {
+            FailReason::MessageSignature { instance, .. } => {
+                (*instance, &self.set(*instance)?.signature_domain)
+            }
+            FailReason::Seal { instance, .. } => (*instance, &self.set(*instance)?.seal_domain),
             _ => return None,
         };
-        if !is_trusted(key_domain) {
-            return None;
+        let key_trusted = is_trusted(key_domain);
+        let changed_since = |s: &ArcSetInfo| matches!(&s.message_signature, SignatureCheck::Fail(r) if !key_unanswered(r));
+        let mut sets = Vec::new();
+        let mut all_later_trusted = true;
+        for set in self.sets.iter().rev() {
+            let trusted = is_trusted(&set.seal_domain);
+            let vouches =
+                key_trusted || (set.instance > failed && set.seal == SignatureCheck::Pass);
+            if trusted && vouches && (all_later_trusted || !changed_since(set)) {
+                sets.push(set);
+            }
+            all_later_trusted &= trusted;
         }
-        let sets = self
-            .sets
-            .iter()
-            .rev()
-            .filter(|s| is_trusted(&s.seal_domain))
-            .collect();
         recorded_pass(sets, from_domain, aligned)
     }
 }
@@ -187,7 +199,6 @@ fn pass(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::SignatureCheck;
     use dkim::Algorithm;
 
     fn outcome(aar: &str) -> ArcOutcome {
@@ -309,6 +320,92 @@ mod tests {
         assert_eq!(
             o.trusted_pass_undecided(google, "example.com", aligned),
             None
+        );
+    }
+
+    /// Two sets, `older` (i=1) and `newer` (i=2), each recording a pass for example.com; the
+    /// chain failed on DNS at the seal of instance `failed`, the seals above it verified.
+    fn two_sets(older: &str, newer: &str, failed: u32) -> ArcOutcome {
+        let mut o = outcome("mx.sealer.example; dmarc=pass header.from=example.com");
+        let mut second = o.sets[0].clone();
+        second.instance = 2;
+        second.cv = ChainStatus::Pass;
+        o.sets[0].seal_domain = older.into();
+        o.sets[0].signature_domain = older.into();
+        second.seal_domain = newer.into();
+        second.signature_domain = newer.into();
+        o.sets.push(second);
+        for set in &mut o.sets {
+            if set.instance <= failed {
+                set.seal = SignatureCheck::NotChecked;
+            }
+        }
+        o.instances = 2;
+        o.highest_instance = 2;
+        o.oldest_pass = None;
+        o.result = ChainStatus::Fail;
+        o.reason = Some(FailReason::Seal {
+            instance: failed,
+            reason: dkim::Reason::DnsTimeout,
+        });
+        o
+    }
+
+    /// A key of an untrusted sealer older than a trusted one timing out: the trusted sealer,
+    /// whose seal we verified, vouched for the chain below it (cv=pass) and recorded a pass,
+    /// so only DNS stands between the message and its rescue: undecided (a deferral), not a
+    /// permanent rejection. An untrusted hop newer than the trusted one decides nothing.
+    #[test]
+    fn an_older_untrusted_key_timing_out_below_a_verified_trusted_seal_is_undecided() {
+        let o = two_sets("b.example", "google.com", 1);
+        let p = o
+            .trusted_pass_undecided(google, "example.com", aligned)
+            .unwrap();
+        assert_eq!(p.instance, 2);
+        // the trusted seal itself not verified: nothing
+        let mut unverified = o.clone();
+        unverified.sets[1].seal = SignatureCheck::NotChecked;
+        assert_eq!(
+            unverified.trusted_pass_undecided(google, "example.com", aligned),
+            None
+        );
+        // the untrusted hop is the newer one: decided (rejected) as before
+        let o = two_sets("google.com", "evil.example", 2);
+        assert_eq!(
+            o.trusted_pass_undecided(google, "example.com", aligned),
+            None
+        );
+    }
+
+    /// The trusted sealer's own key timing out leaves its pass undecided, unless a later
+    /// untrusted hop is known to have changed the message since (its ARC-Message-Signature
+    /// failed for a reason DNS did not cause): then no answer could rescue it.
+    #[test]
+    fn a_trusted_pass_a_later_untrusted_hop_invalidated_is_not_undecided() {
+        let mut o = two_sets("google.com", "a.example", 1);
+        o.sets[0].message_signature = SignatureCheck::Fail(dkim::Reason::BodyHashMismatch);
+        assert_eq!(
+            o.trusted_pass_undecided(google, "example.com", aligned),
+            None
+        );
+        for unknown in [
+            SignatureCheck::Fail(dkim::Reason::DnsTimeout),
+            SignatureCheck::NotChecked,
+            SignatureCheck::Pass,
+        ] {
+            o.sets[0].message_signature = unknown.clone();
+            assert!(
+                o.trusted_pass_undecided(google, "example.com", aligned)
+                    .is_some(),
+                "{unknown:?}"
+            );
+        }
+        // a later trusted hop vouches for the change
+        let mut o = two_sets("google.com", "google.com", 1);
+        o.sets[0].message_signature = SignatureCheck::Fail(dkim::Reason::BodyHashMismatch);
+        assert!(
+            o.trusted_pass_undecided(google, "example.com", aligned)
+                .is_some()
         );
     }
 

@@ -344,15 +344,23 @@ impl Checker<'_> {
             return Err(Reason::BodyHashMismatch);
         };
         sig.check_time(self.now, self.skew)?;
-        let keys = self.keys(sig, key)?;
-        let body = self.hashes.get(hash).ok_or(Reason::BodyHashNotComputed)?;
-        if let Some(l) = sig.body_length
-            && body.canonical_length < l
-        {
-            return no_key_verified(&keys, Reason::BodyTooShort);
-        }
-        if body.digest != sig.body_hash {
-            return no_key_verified(&keys, Reason::BodyHashMismatch);
+        let body = self.hashes.get(hash).ok_or(Reason::BodyHashNotComputed);
+        let body_failure = body.as_ref().ok().and_then(|body| {
+            if sig.body_length.is_some_and(|l| body.canonical_length < l) {
+                Some(Reason::BodyTooShort)
+            } else {
+                (body.digest != sig.body_hash).then_some(Reason::BodyHashMismatch)
+            }
+        });
+        let keys = match self.keys(sig, key) {
+            Ok(keys) => keys,
+            // a body changed since the hop fails the signature whatever DNS answers
+            Err(e) if crate::outcome::key_unanswered(&e) => return Err(body_failure.unwrap_or(e)),
+            Err(e) => return Err(e),
+        };
+        body?;
+        if let Some(failure) = body_failure {
+            return no_key_verified(&keys, failure);
         }
         let data = dkim::verify::header_hash_input(self.headers, index, sig);
         self.verify_with_any(&keys, sig, &data)

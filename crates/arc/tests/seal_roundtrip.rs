@@ -216,6 +216,49 @@ fn a_chain_cut_short_by_dns_is_not_sealed() {
     assert_eq!(o.result, ChainStatus::Pass);
 }
 
+/// A body changed after the last hop fails its ARC-Message-Signature whatever DNS says: with
+/// the key lookup timing out the chain failed "temporarily" (DnsTimeout), which a trusted
+/// sealer's rescue then read as undecided (a deferral instead of the rejection the change
+/// decides). The body hash is compared first when the key did not answer.
+#[test]
+fn a_changed_body_fails_the_message_signature_even_when_its_key_does_not_answer() {
+    let ed = sealer("ed");
+    let (_, hop1) = seal(&ed, MESSAGE.as_bytes(), "mx1.example.org").unwrap();
+    let changed = [&hop1[..], b"a footer\r\n"].concat();
+    let resolver = common::key_resolver();
+    resolver.fail(
+        &dkim::key_name("ed", common::DOMAIN),
+        dns::DnsError::Timeout,
+    );
+    let o = common::block_on(arc::verify_message(
+        &arc::Verifier::default(),
+        &resolver,
+        &changed,
+        NOW,
+    ));
+    assert_eq!(o.result, ChainStatus::Fail);
+    let reason = o.reason.unwrap();
+    assert!(!reason.is_temporary(), "{reason:?}");
+    assert!(
+        matches!(
+            reason,
+            arc::FailReason::MessageSignature {
+                reason: dkim::Reason::BodyHashMismatch,
+                ..
+            }
+        ),
+        "{reason:?}"
+    );
+    // the body unchanged, the timeout is what failed it
+    let o = common::block_on(arc::verify_message(
+        &arc::Verifier::default(),
+        &resolver,
+        &hop1,
+        NOW,
+    ));
+    assert!(o.reason.unwrap().is_temporary());
+}
+
 /// The AAR carries this hop's A-R payload as written (RFC 8617 §4.1.1): a long `reason=`
 /// folded inside its quoted string (where its own space was, RFC 5322 §3.2.4) must unfold to
 /// the same text; a TAB added before the space made it "did not\t verify".
