@@ -167,6 +167,10 @@ fn record_stmt(
     ))
 }
 
+/// The most (d=, s=, result) rows of `received_selectors` one report adds (RFC 9990 §8.1: a
+/// report's cost is bounded; the dashboard lists at most 100 selectors).
+const MAX_SELECTORS_PER_REPORT: usize = 100;
+
 /// The rollup upserts (received_daily, received_selectors) of `report`, each run when
 /// statement 0 returned a row; in key order, so concurrent writers on PostgreSQL lock rows
 /// in the same order. Only a counted report is in the rollups ([`Provenance::counted`]).
@@ -208,6 +212,14 @@ fn rollup_stmts(report: &Feedback, domain: &str, day: &Value) -> Vec<Stmt> {
                 ],
             )
         });
+    // a report names what its sender likes: only the selectors with the most messages are
+    // kept (ties in key order), then written in key order again
+    if selectors.len() > MAX_SELECTORS_PER_REPORT {
+        let mut by_messages: Vec<_> = selectors.into_iter().collect();
+        by_messages.sort_by(|a, b| b.1.cmp(&a.1));
+        by_messages.truncate(MAX_SELECTORS_PER_REPORT);
+        selectors = by_messages.into_iter().collect();
+    }
     let selectors = selectors.into_iter().map(|((d, s, result), messages)| {
         Stmt::if_rows(
             0,

@@ -500,7 +500,7 @@ impl Extractor<'_, '_> {
         let charset = param_value(&params, "charset");
         let body = match charset {
             Some(cs) if looks_like_xml(&body) => {
-                crate::xml_encoding::transcode_labelled(&body, &cs)
+                crate::xml_encoding::transcode_labelled(&body, &cs, self.limits.max_xml_bytes)
                     .map(Cow::Owned)
                     .unwrap_or(body)
             }

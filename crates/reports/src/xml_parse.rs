@@ -38,7 +38,7 @@ pub fn parse_report_with(xml: &[u8], limits: &Limits) -> Result<Feedback, Report
             limit: limits.max_xml_bytes as u64,
         });
     }
-    let text = crate::xml_encoding::decode(xml)?;
+    let text = crate::xml_encoding::decode(xml, limits.max_xml_bytes)?;
     let mut c = Cursor::new(&text, limits);
     let root = c.root()?;
     if root.name != "feedback" {

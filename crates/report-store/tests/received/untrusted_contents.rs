@@ -178,6 +178,51 @@ async fn the_domain_page_reads_a_bounded_number_of_reporters_and_selectors() {
     assert_eq!(sel, [("s11", 24, 12), ("s10", 22, 11), ("s09", 20, 10)]);
 }
 
+/// A counted report naming hundreds of distinct DKIM selectors per record added a rollup row
+/// for each (a 4 MB mail: ~940,000 rows), and the domain page's selector query over them
+/// stopped answering after a few such mails. One report adds at most 100 (d=, s=, result)
+/// rows: those with the most messages.
+#[tokio::test]
+async fn one_report_adds_a_bounded_number_of_selector_rows() {
+    let (_dir, store) = sqlite_store().await;
+    let mut fb = xml("mail-auth/001.xml");
+    fb.policy.domain = "selectors.example".into();
+    fb.records.truncate(1);
+    let template = fb.records[0].clone();
+    fb.records = (1..=3u64)
+        .map(|n| {
+            let mut r = template.clone();
+            r.row.count = n;
+            let sig = r.auth_results.dkim[0].clone();
+            r.auth_results.dkim = (0..100)
+                .map(|i| reports::DkimAuthResult {
+                    domain: "selectors.example".into(),
+                    selector: Some(format!("r{n}s{i:03}")),
+                    result: DkimResult::Pass,
+                    ..sig.clone()
+                })
+                .collect();
+            r
+        })
+        .collect();
+    store
+        .insert_received_report(fb.into(), Some("flood"), 2)
+        .await
+        .unwrap();
+    let page = store
+        .received_domain_summary("selectors.example", ALL, 100, 10_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.selectors.len(), 100);
+    assert!(
+        page.selectors
+            .iter()
+            .all(|s| s.selector.starts_with("r3") && s.messages == 3),
+        "{:?}",
+        page.selectors.first()
+    );
+}
+
 /// One report names one policy domain, and one input may hold many reports: the list of
 /// domains reads at most the domains it shows (most messages first, with the number in all).
 #[tokio::test]
