@@ -21,6 +21,14 @@ impl Config {
             bail!("server.listen: at least one listener is required");
         }
         for (i, l) in self.server.listen.iter().enumerate() {
+            if matches!(l.socket, SocketSpec::Unix(_)) && !l.clients.is_empty() {
+                // a Unix peer has no address to match: the file's permissions decide
+                let line = line_in_block(text, "[[server.listen]]", i, "clients");
+                bail!(
+                    "server.listen[{i}]{line}: clients applies to TCP listeners only; who may connect to {} is decided by server.socket_mode, socket_owner and socket_group",
+                    l.socket
+                );
+            }
             if let Some(j) = self.server.listen.get(..i).and_then(|earlier| {
                 earlier
                     .iter()

@@ -99,6 +99,19 @@ fn one_unix_socket_under_two_paths_is_listed_twice() {
     .unwrap();
 }
 
+/// `clients` on a Unix listener was accepted and ignored: a postmaster restricting who may
+/// connect got no restriction. Refused, naming what decides instead.
+#[test]
+fn clients_on_a_unix_listener_are_refused() {
+    let err = Config::parse(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:8891\"\n[[server.listen]]\nsocket = \"unix:/run/authmilter/m.sock\"\nclients = [\"127.0.0.1\"]\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("server.listen[1] (line 5)"), "{err}");
+    assert!(err.contains("TCP listeners only"), "{err}");
+}
+
 #[test]
 fn metrics_are_off_by_default_and_loopback_unless_allowed() {
     assert_eq!(Config::default().metrics.listen.0, None);
