@@ -221,6 +221,16 @@ pub fn warn_about_keys(app: &App) {
             .listen
             .iter()
             .any(|l| l.role == crate::config::Role::Forward);
+    if app.config.arc.seal && !seals {
+        tracing::warn!(
+            "[arc] seal = true seals on forward listeners only, and there is none (role = \"forward\"): nothing is sealed"
+        );
+    }
+    if seals && app.signing.is_empty() {
+        tracing::warn!(
+            "[arc] seal = true: no [[dkim.key]] is loaded, so nothing is sealed (a forward listener seals with the key it signs the message's domain with; docs/arc.md)"
+        );
+    }
     if seals {
         for what in app.signing.ed25519_only_sealing() {
             tracing::warn!(

@@ -611,3 +611,29 @@ fn config_check_warns_of_ed25519_only_sealing() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("seals with an Ed25519 key"), "{err}");
 }
+
+/// `[arc] seal = true` that can seal nothing (no forward listener, or no `[[dkim.key]]` to
+/// seal with) was accepted in silence: `config check` says so.
+#[test]
+fn config_check_warns_when_arc_seal_seals_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("milter.toml");
+    let check = |toml: &str| {
+        std::fs::write(&cfg, toml).expect("config");
+        let (code, _, err) = crate::support::run_cli(
+            &["config", "check", "-c", cfg.to_str().expect("utf-8")],
+            None,
+        );
+        assert_eq!(code, 0, "{err}");
+        err
+    };
+    let forward = "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"forward\"\n";
+    let err = check(&format!(
+        "{forward}[arc]\nseal = true\n[dkim]\nstate_file = \"\"\n"
+    ));
+    assert!(err.contains("no [[dkim.key]] is loaded"), "{err}");
+    let err = check("[arc]\nseal = true\n[dkim]\nstate_file = \"\"\n");
+    assert!(err.contains("there is none"), "{err}");
+    let err = check(&format!("{forward}[dkim]\nstate_file = \"\"\n"));
+    assert!(!err.contains("[arc] seal"), "{err}");
+}
