@@ -173,6 +173,9 @@ async fn evaluate(app: Arc<App>, args: &EvalArgs, msg: &message::Message) -> Eva
 
 fn build_report(d: &Decision) -> EvalJson {
     let results = d.results.as_ref().map(|r| r.report()).unwrap_or_default();
+    // the milter changes the message and its envelope only when it lets it through
+    // (server::responses): a refused message shows no changes
+    let applied = d.verdict == Verdict::Accept;
     let direction = d
         .summary
         .split_whitespace()
@@ -189,12 +192,14 @@ fn build_report(d: &Decision) -> EvalJson {
         headers_removed: d
             .delete
             .iter()
+            .filter(|_| applied)
             .map(|h| format!("{} #{}", h.name, h.index))
             .collect(),
         headers_added: d
             .prepend
             .iter()
             .chain(&d.append)
+            .filter(|_| applied)
             .map(|h| format!("{}: {}", h.name, h.one_line()))
             .collect(),
         signatures: d.signed.clone(),
@@ -213,10 +218,11 @@ fn build_report(d: &Decision) -> EvalJson {
             .map(|o| format!("{} ({})", o.kind.as_str(), o.comment))
             .collect(),
         header_block: None,
-        new_sender: d.new_sender.clone(),
+        new_sender: d.new_sender.clone().filter(|_| applied),
         recipients_changed: d
             .recipients
             .iter()
+            .filter(|_| applied)
             .map(|r| match r {
                 RcptChange::Delete(a) => format!("-{a}"),
                 RcptChange::Add(a) => format!("+{a}"),

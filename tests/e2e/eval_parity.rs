@@ -392,3 +392,31 @@ fn eval_reads_the_file_as_postfix_hands_it_over() {
     msg.extend_from_slice(with_rp.as_bytes());
     assert_eq!(run_eval(&msg, &zone, "").0, "reject");
 }
+
+/// The milter changes a message only when it lets it through: `eval` listed the forged
+/// Authentication-Results it would remove (and the headers it would add) for a message it
+/// rejects, which the milter leaves as it is. Now it shows no changes for a refusal.
+#[test]
+fn eval_shows_no_changes_for_a_refused_message() {
+    let forged = b"Authentication-Results: mx.test.example; dmarc=pass\r\n\
+From: ceo@bank.example\r\nSubject: s\r\n\r\nbody\r\n";
+    let toml = config("");
+    let json = eval_json(forged, ZONE, &toml, &["--rcpt", "u@mx.test.example"]);
+    assert_eq!(json["action"], "reject", "{json}");
+    assert_eq!(json["headers_removed"], serde_json::json!([]), "{json}");
+    assert_eq!(json["headers_added"], serde_json::json!([]), "{json}");
+    // the same forgery of a domain without a policy is delivered, the forged field removed
+    let delivered = String::from_utf8_lossy(forged).replace("bank.example", "evil.example");
+    let json = eval_json(
+        delivered.as_bytes(),
+        ZONE,
+        &toml,
+        &["--rcpt", "u@mx.test.example"],
+    );
+    assert_eq!(json["action"], "accept", "{json}");
+    assert_eq!(
+        json["headers_removed"],
+        serde_json::json!(["Authentication-Results #1"]),
+        "{json}"
+    );
+}
