@@ -108,14 +108,22 @@ impl ArcOutcome {
             _ => return None,
         };
         let key_trusted = is_trusted(key_domain);
-        let changed_since = |s: &ArcSetInfo| matches!(&s.message_signature, SignatureCheck::Fail(r) if !key_unanswered(r));
+        // after an untrusted later hop, the message must be what the trusted sealer saw: when
+        // its own key is what DNS did not answer (no attacker's doing), unless known changed;
+        // when an untrusted hop's key is, only when known unchanged (its owner could make the
+        // key time out at will, and an unchecked signature proves nothing)
+        let unchanged_since = |s: &ArcSetInfo| match &s.message_signature {
+            SignatureCheck::Pass => true,
+            SignatureCheck::Fail(r) => key_trusted && key_unanswered(r),
+            SignatureCheck::NotChecked => key_trusted,
+        };
         let mut sets = Vec::new();
         let mut all_later_trusted = true;
         for set in self.sets.iter().rev() {
             let trusted = is_trusted(&set.seal_domain);
             let vouches =
                 key_trusted || (set.instance > failed && set.seal == SignatureCheck::Pass);
-            if trusted && vouches && (all_later_trusted || !changed_since(set)) {
+            if trusted && vouches && (all_later_trusted || unchanged_since(set)) {
                 sets.push(set);
             }
             all_later_trusted &= trusted;
@@ -368,6 +376,30 @@ mod tests {
         assert_eq!(
             unverified.trusted_pass_undecided(google, "example.com", aligned),
             None
+        );
+        // an untrusted hop after the trusted one: only if the message is known unchanged since
+        // (google's ARC-Message-Signature verified), not when its check never ran
+        let mut three = o.clone();
+        let mut third = three.sets[1].clone();
+        third.instance = 3;
+        third.seal_domain = "evil.example".into();
+        third.signature_domain = "evil.example".into();
+        three.sets.push(third);
+        three.sets[1].message_signature = SignatureCheck::NotChecked;
+        assert_eq!(
+            three.trusted_pass_undecided(google, "example.com", aligned),
+            None
+        );
+        three.sets[1].message_signature = SignatureCheck::Fail(dkim::Reason::DnsTimeout);
+        assert_eq!(
+            three.trusted_pass_undecided(google, "example.com", aligned),
+            None
+        );
+        three.sets[1].message_signature = SignatureCheck::Pass;
+        assert!(
+            three
+                .trusted_pass_undecided(google, "example.com", aligned)
+                .is_some()
         );
         // the untrusted hop is the newer one: decided (rejected) as before
         let o = two_sets("google.com", "evil.example", 2);
