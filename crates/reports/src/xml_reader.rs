@@ -68,7 +68,8 @@ impl<'a, 'l> Cursor<'a, 'l> {
     }
 
     /// The root element; only the XML declaration, comments, processing instructions and
-    /// whitespace may come before it.
+    /// whitespace may come before it (white space before the declaration, which XML 1.0 §2.8
+    /// does not allow, is tolerated: it changes nothing read).
     pub(crate) fn root(&mut self) -> Result<Child, ReportsError> {
         loop {
             match self.event()? {
@@ -135,6 +136,13 @@ impl<'a, 'l> Cursor<'a, 'l> {
             match event {
                 Event::Start(s) => return self.opened(s.name().as_ref(), false).map(Some),
                 Event::Empty(s) => return self.opened(s.name().as_ref(), true).map(Some),
+                // an undeclared entity is not well-formed wherever it stands (XML 1.0 §4.1)
+                Event::GeneralRef(r) => {
+                    let c = resolve_reference(&r)?;
+                    if let Some(out) = text.as_mut() {
+                        out.push(c);
+                    }
+                }
                 Event::End(_) => {
                     self.depth = self.depth.saturating_sub(1);
                     return Ok(None);
@@ -216,6 +224,9 @@ impl<'a, 'l> Cursor<'a, 'l> {
                     if self.depth < base {
                         return Ok(());
                     }
+                }
+                Event::GeneralRef(r) => {
+                    resolve_reference(&r)?;
                 }
                 Event::Eof => return Err(self.unexpected_eof(&el.name)),
                 _ => {}

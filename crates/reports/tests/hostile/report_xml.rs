@@ -39,6 +39,18 @@ fn dtds_and_entities_are_refused() {
         parse_report(undefined.as_bytes()),
         Err(ReportsError::UnknownEntity("&x;".into()))
     );
+    // ... between elements and inside one that is skipped too (XML 1.0 §4.1 "Entity
+    // Declared": not well-formed wherever it is)
+    for undefined in [
+        GOOD.replace("<report_metadata>", "&x;<report_metadata>"),
+        GOOD.replace("<record>", "<extension><a>&x;</a></extension><record>"),
+    ] {
+        assert_eq!(
+            parse_report(undefined.as_bytes()),
+            Err(ReportsError::UnknownEntity("&x;".into())),
+            "{undefined}"
+        );
+    }
     // predefined entities and character references are fine
     let fine = GOOD.replace("Reporter", "A &amp; B &#x263A;&#65;");
     assert_eq!(
