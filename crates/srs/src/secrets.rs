@@ -18,6 +18,9 @@ pub struct Secrets {
     keys: Vec<Vec<u8>>,
 }
 
+/// The most bytes postsrsd reads of a secrets file's line at once (`fgets` into 1024 bytes).
+const POSTSRSD_LINE_BYTES: usize = 1023;
+
 impl Secrets {
     /// Secrets from a list of keys, first one signing; `SrsError::NoSecrets` if there is none
     /// or one is empty.
@@ -36,10 +39,14 @@ impl Secrets {
     /// Parses a secrets file given as bytes: one secret per line, surrounding ASCII
     /// whitespace trimmed, blank lines and lines starting with `#` ignored. A line ends at LF
     /// or CR: postsrsd cuts a secret at the first of either, so a CR inside a line must not
-    /// become part of the key (or neither side verifies the other's addresses).
+    /// become part of the key (or neither side verifies the other's addresses). postsrsd reads
+    /// a line in pieces of at most 1023 bytes (`fgets` into 1024): a longer line signs with its
+    /// first 1023 bytes, and the rest is read as the next secrets.
     pub fn parse(text: &[u8]) -> Result<Self, SrsError> {
         let keys = text
-            .split(|&b| b == b'\n' || b == b'\r')
+            .split(|&b| b == b'\n')
+            .flat_map(|line| line.chunks(POSTSRSD_LINE_BYTES))
+            .flat_map(|piece| piece.split(|&b| b == b'\r'))
             .map(<[u8]>::trim_ascii)
             .filter(|line| !line.is_empty() && !line.starts_with(b"#"))
             .map(<[u8]>::to_vec);
@@ -133,6 +140,24 @@ mod tests {
         assert_eq!(all, vec![&b"new-secret"[..], &b"old-secret"[..]]);
         let s = load_secrets("\r\r\nonly\r\r\n").unwrap();
         assert_eq!(s.all().collect::<Vec<_>>(), vec![&b"only"[..]]);
+    }
+
+    /// postsrsd reads a secrets line with `fgets` into 1024 bytes: a line of 1100 bytes signs
+    /// with its first 1023 and the rest is the next secret. Read whole, its addresses differed
+    /// from postsrsd's and postsrsd's bounces failed after a switch.
+    #[test]
+    fn a_long_line_is_read_in_pieces_as_postsrsd_reads_it() {
+        let line = "K".repeat(1100);
+        let s = load_secrets(&format!("{line}\nold\n")).unwrap();
+        let all: Vec<&[u8]> = s.all().collect();
+        assert_eq!(
+            all,
+            vec![&line.as_bytes()[..1023], &line.as_bytes()[1023..], b"old"]
+        );
+        // a line of exactly 1023 bytes is one secret
+        let exact = "k".repeat(1023);
+        let s = load_secrets(&format!("{exact}\n")).unwrap();
+        assert_eq!(s.all().collect::<Vec<_>>(), vec![exact.as_bytes()]);
     }
 
     #[test]
