@@ -58,21 +58,33 @@ pub fn observations(d: &Decision, env: &Envelope, time: u64) -> Vec<Observation>
     dmarc
         .evaluations
         .iter()
-        .map(|eval| {
+        .enumerate()
+        .map(|(i, eval)| {
             let mut applied = match &d.applied {
                 Some(a) => applied_policy(a),
                 None => reports::AppliedPolicy::as_evaluated(eval),
             };
-            // RFC 9989 §11.5: the strictest failing policy of the author domains applied; the
-            // others' rows say why their disposition is not their own
-            if several
-                && applied.overrides.is_empty()
-                && applied.disposition != eval.disposition.into()
-            {
-                applied.overrides.push(OverrideReason::with_comment(
-                    OverrideType::Other,
-                    "the message has several author domains; another one's policy applied",
-                ));
+            // RFC 9989 §11.5: the strictest failing policy of the author domains applied (the
+            // first evaluation's, dmarc::DmarcOutcome::primary); another domain's row keeps
+            // none of that record's own reasons (its t=y, pct=), and says why its
+            // disposition is not its own, or nothing when it is
+            if several && i > 0 {
+                if applied.disposition == eval.disposition.into() {
+                    applied.overrides.clear();
+                } else {
+                    applied.overrides.retain(|o| {
+                        !matches!(
+                            o.kind,
+                            OverrideType::PolicyTestMode | OverrideType::SampledOut
+                        )
+                    });
+                    if applied.overrides.is_empty() {
+                        applied.overrides.push(OverrideReason::with_comment(
+                            OverrideType::Other,
+                            "the message has several author domains; another one's policy applied",
+                        ));
+                    }
+                }
             }
             Observation::from_evaluation(eval, env, applied, time, &dkim_failures)
         })
@@ -204,6 +216,80 @@ mod tests {
             kinds,
             [vec![], vec![OverrideType::Other], vec![OverrideType::Other]],
             "{obs:#?}"
+        );
+    }
+
+    /// The reasons of the author domain whose policy applied (its record's `t=y`, `pct=`)
+    /// were copied to the other domains' rows: a `p=none` domain's report said
+    /// `policy_test_mode "the record says t=y"` of a record it never published. The other
+    /// rows keep message-wide reasons only, or say `other` when their disposition is not
+    /// their own, and nothing when it is.
+    #[test]
+    fn one_author_domains_record_reasons_stay_in_its_row() {
+        let env = envelope(
+            None,
+            None,
+            b"<u@a.example>",
+            &[b"<r@rx.example>".to_vec()],
+            None,
+        );
+        let mut testing = evaluation();
+        testing.result = dmarc::DmarcResult::Fail;
+        testing.testing = true;
+        testing.disposition = dmarc::Disposition::Quarantine;
+        let mut lenient = evaluation();
+        lenient.author_domain = "d.example".into();
+        lenient.policy_domain = Some("d.example".into());
+        lenient.result = dmarc::DmarcResult::Fail;
+        lenient.policy = Some(dmarc::Policy::None);
+        let mut d = decision(Verdict::Accept);
+        d.results = Some(Arc::new(Results {
+            dmarc: Some(dmarc::DmarcOutcome {
+                result: dmarc::DmarcResult::Fail,
+                disposition: dmarc::Disposition::Quarantine,
+                from_problem: None,
+                evaluations: vec![testing, lenient.clone()],
+                mode: dmarc::Mode::Rfc9989,
+                incomplete: None,
+            }),
+            ..Results::default()
+        }));
+        let test_mode = crate::pipeline::PolicyOverride {
+            kind: crate::pipeline::OverrideKind::PolicyTestMode,
+            comment: "the record says t=y".into(),
+        };
+        let enforcement_off = crate::pipeline::PolicyOverride {
+            kind: crate::pipeline::OverrideKind::LocalPolicy,
+            comment: "enforcement is off".into(),
+        };
+        d.applied = Some(crate::pipeline::AppliedPolicy {
+            disposition: dmarc::Disposition::Quarantine,
+            overrides: vec![test_mode.clone()],
+        });
+        let kinds = |d: &Decision| -> Vec<Vec<OverrideType>> {
+            observations(d, &env, 5)
+                .iter()
+                .map(|o| o.overrides.iter().map(|r| r.kind).collect())
+                .collect()
+        };
+        assert_eq!(
+            kinds(&d),
+            [
+                vec![OverrideType::PolicyTestMode],
+                vec![OverrideType::Other]
+            ]
+        );
+        // enforcement off: nothing applied; d.example's p=none gives none of itself
+        d.applied = Some(crate::pipeline::AppliedPolicy {
+            disposition: dmarc::Disposition::None,
+            overrides: vec![test_mode, enforcement_off],
+        });
+        assert_eq!(
+            kinds(&d),
+            [
+                vec![OverrideType::PolicyTestMode, OverrideType::LocalPolicy],
+                vec![]
+            ]
         );
     }
 
