@@ -116,11 +116,15 @@ impl Relay {
             )?;
             false
         };
-        let body = if message.iter().any(|b| *b >= 0x80) && eight_bit_ok {
-            " BODY=8BITMIME"
-        } else {
-            ""
-        };
+        let eight_bit = message.iter().any(|b| *b >= 0x80);
+        if eight_bit && !eight_bit_ok {
+            // RFC 6152 §3: no 8-bit octets to a server that did not offer 8BITMIME (only a
+            // whole original with an 8-bit body, `original = "full"`, is 8-bit)
+            return Err(SubmitError::Refused(
+                "the message holds 8-bit data and the relay does not offer 8BITMIME".into(),
+            ));
+        }
+        let body = if eight_bit { " BODY=8BITMIME" } else { "" };
         let r = self
             .command(&mut s, &format!("MAIL FROM:<{mail_from}>{body}"))
             .await?;
@@ -359,6 +363,63 @@ mod tests {
             matches!(&err, SubmitError::NotSent(e) if e.contains("timed out")),
             "{err}"
         );
+    }
+
+    /// RFC 6152 §3: 8-bit octets only to a server that offered 8BITMIME. A relay that did
+    /// not was sent them anyway (without BODY=); the message is refused before MAIL now.
+    #[tokio::test]
+    async fn no_8bit_data_to_a_relay_without_8bitmime() {
+        use std::time::Duration;
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            let (read, mut write) = conn.into_split();
+            let mut lines = tokio::io::BufReader::new(read).lines();
+            write.write_all(b"220 relay.rx.example\r\n").await.unwrap();
+            let mut seen = Vec::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                seen.push(line.clone());
+                let reply: &[u8] = if line.starts_with("EHLO") {
+                    b"250 relay.rx.example\r\n"
+                } else if line == "QUIT" {
+                    b"221 bye\r\n"
+                } else {
+                    b"250 ok\r\n"
+                };
+                if write.write_all(reply).await.is_err() {
+                    break;
+                }
+            }
+            seen
+        });
+        let relay = Relay {
+            target: SocketSpec::Inet {
+                host: "127.0.0.1".into(),
+                port,
+            },
+            helo: "rx.example".into(),
+            timeout: Duration::from_secs(5),
+        };
+        let err = relay
+            .submit(
+                "dmarc@rx.example",
+                "ruf@a.example",
+                "Subject: caf\u{e9}\r\n\r\nx\r\n".as_bytes(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, SubmitError::Refused(e) if e.contains("8BITMIME")),
+            "{err}"
+        );
+        let seen = tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!seen.iter().any(|l| l.starts_with("MAIL")), "{seen:?}");
     }
 
     #[test]

@@ -467,7 +467,8 @@ pub fn failure_report_message(
         head.extend_from_slice(b"\r\n");
     }
     // message/rfc822 allows only 7bit/8bit: lines of at most 998 octets, no NUL (RFC 2046
-    // §5.2.1, RFC 5322 §2.1.1); otherwise the header alone goes, base64 if need be
+    // §5.2.1, RFC 5322 §2.1.1); otherwise the header alone goes, base64 unless it is ASCII
+    // (so that a relay without 8BITMIME can take it, RFC 6152 §3)
     let body = match (opts.original, redact, failed.body) {
         (OriginalContent::FullMessage, None, Some(b)) if lines_fit(b) && lines_fit(&head) => {
             Some(b)
@@ -482,15 +483,12 @@ pub fn failure_report_message(
             let cte = if whole.is_ascii() { "7bit" } else { "8bit" };
             ("message/rfc822", cte, whole)
         }
-        None if !lines_fit(&head) => (
+        None if !lines_fit(&head) || !head.is_ascii() => (
             "text/rfc822-headers",
             "base64",
             crate::message::base64_body(&head).into_bytes(),
         ),
-        None => {
-            let cte = if head.is_ascii() { "7bit" } else { "8bit" };
-            ("text/rfc822-headers", cte, head)
-        }
+        None => ("text/rfc822-headers", "7bit", head),
     };
 
     let text = format!(
