@@ -47,10 +47,12 @@ impl MailOptions {
     }
 }
 
-/// Keeps the characters of a domain name (letters, digits, `.`, `-`), lowercase.
+/// Keeps the characters of a domain name (letters, digits, `.`, `-`, and `_`, which DNS
+/// names may hold, RFC 2181 §11: dropping it named another domain, `_m.example` as
+/// `m.example`), lowercase.
 fn domain_chars(s: &str) -> String {
     s.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         .collect::<String>()
         .to_ascii_lowercase()
 }

@@ -228,6 +228,19 @@ fn names_and_subjects() {
         report_subject("ex\r\nample.com", "rx", "a>\r\nBcc: <b"),
         "Report Domain: example.com Submitter: rx Report-ID: <aBcc:b>"
     );
+    // `_` is part of a DNS name (RFC 2181 §11): `_m.example` is not `m.example`
+    assert!(report_subject("_m.example", "rx", "id").starts_with("Report Domain: _m.example "));
+    assert!(
+        report_filename(
+            "rx",
+            "_m.example",
+            DateRange { begin: 1, end: 2 },
+            None,
+            false
+        )
+        .unwrap()
+        .starts_with("rx!_m.example!")
+    );
 }
 
 /// `envelope_to` keeps the distinct recipient domains up to two (RFC 9990 §3.1.1.10 names one
