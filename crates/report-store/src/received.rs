@@ -216,7 +216,7 @@ fn rollup_stmts(report: &Feedback, domain: &str, day: &Value) -> Vec<Stmt> {
     // kept (ties in key order), then written in key order again
     if selectors.len() > MAX_SELECTORS_PER_REPORT {
         let mut by_messages: Vec<_> = selectors.into_iter().collect();
-        by_messages.sort_by(|a, b| b.1.cmp(&a.1));
+        by_messages.sort_by_key(|entry| std::cmp::Reverse(entry.1));
         by_messages.truncate(MAX_SELECTORS_PER_REPORT);
         selectors = by_messages.into_iter().collect();
     }
