@@ -149,6 +149,33 @@ mod tests {
         }
     }
 
+    /// [`evaluation`] for `domain`.
+    fn evaluation_of(domain: &str) -> dmarc::Evaluation {
+        let mut e = evaluation();
+        e.author_domain = domain.into();
+        e.policy_domain = Some(domain.into());
+        e
+    }
+
+    /// A failure of `domain`, whose record says `p=none`.
+    fn failing_p_none(domain: &str) -> dmarc::Evaluation {
+        let mut e = evaluation_of(domain);
+        e.result = dmarc::DmarcResult::Fail;
+        e.policy = Some(dmarc::Policy::None);
+        e
+    }
+
+    /// A message from u@a.example to r@rx.example.
+    fn one_recipient() -> Envelope {
+        envelope(
+            None,
+            None,
+            b"<u@a.example>",
+            &[b"<r@rx.example>".to_vec()],
+            None,
+        )
+    }
+
     fn decision(verdict: Verdict) -> Decision {
         let mut d = Decision::accept();
         d.verdict = verdict;
@@ -171,25 +198,13 @@ mod tests {
     /// message rejected with no reason, or a `local_policy` that was no local policy.
     #[test]
     fn another_author_domains_policy_is_named() {
-        let env = envelope(
-            None,
-            None,
-            b"<u@a.example>",
-            &[b"<r@rx.example>".to_vec()],
-            None,
-        );
+        let env = one_recipient();
         let mut strict = evaluation();
         strict.result = dmarc::DmarcResult::Fail;
         strict.disposition = dmarc::Disposition::Reject;
-        let mut passing = evaluation();
-        passing.author_domain = "b.example".into();
-        passing.policy_domain = Some("b.example".into());
+        let mut passing = evaluation_of("b.example");
         passing.result = dmarc::DmarcResult::Pass;
-        let mut lenient = evaluation();
-        lenient.author_domain = "c.example".into();
-        lenient.policy_domain = Some("c.example".into());
-        lenient.result = dmarc::DmarcResult::Fail;
-        lenient.policy = Some(dmarc::Policy::None);
+        let lenient = failing_p_none("c.example");
         let reject = milter_proto::SmtpReply::new(550, None, "no").unwrap();
         let mut d = decision(Verdict::Reject(reject));
         d.results = Some(Arc::new(Results {
@@ -226,22 +241,12 @@ mod tests {
     /// their own, and nothing when it is.
     #[test]
     fn one_author_domains_record_reasons_stay_in_its_row() {
-        let env = envelope(
-            None,
-            None,
-            b"<u@a.example>",
-            &[b"<r@rx.example>".to_vec()],
-            None,
-        );
+        let env = one_recipient();
         let mut testing = evaluation();
         testing.result = dmarc::DmarcResult::Fail;
         testing.testing = true;
         testing.disposition = dmarc::Disposition::Quarantine;
-        let mut lenient = evaluation();
-        lenient.author_domain = "d.example".into();
-        lenient.policy_domain = Some("d.example".into());
-        lenient.result = dmarc::DmarcResult::Fail;
-        lenient.policy = Some(dmarc::Policy::None);
+        let lenient = failing_p_none("d.example");
         let mut d = decision(Verdict::Accept);
         d.results = Some(Arc::new(Results {
             dmarc: Some(dmarc::DmarcOutcome {
@@ -298,13 +303,7 @@ mod tests {
     /// (and could trigger a failure report each time).
     #[test]
     fn a_tempfailed_message_is_not_recorded() {
-        let env = envelope(
-            None,
-            None,
-            b"<u@a.example>",
-            &[b"<r@rx.example>".to_vec()],
-            None,
-        );
+        let env = one_recipient();
         let tempfail = milter_proto::SmtpReply::new(451, None, "try again").unwrap();
         assert!(observations(&decision(Verdict::TempFail(tempfail)), &env, 5).is_empty());
         assert_eq!(observations(&decision(Verdict::Accept), &env, 5).len(), 1);

@@ -94,42 +94,58 @@ pub(super) async fn world_from(from: &str) -> World {
     // the list checked it (DKIM and DMARC passed), adds a footer and seals
     let mut modified = signed.clone();
     modified.extend_from_slice(b"--\r\nmembers mailing list\r\n");
-    let sealer = arc::Sealer::from_pem(
+    let aar = authres::AuthenticationResults::new("mx.lists.example")
+        .with(authres::MethodResult::new("dkim", "pass").with_property(
+            "header",
+            "d",
+            "author.example",
+        ))
+        .with(authres::MethodResult::new("dmarc", "pass").with_property(
+            "header",
+            "from",
+            "author.example",
+        ));
+    let forwarded = seal_over(
         list.private_key_pem.as_bytes(),
-        arc::SealerConfig::new("lists.example", "s"),
-    )
-    .expect("sealer");
-    let resolver = MemoryResolver::from_zone(&zone).expect("zone");
-    let (_, set) = arc::seal_message(
-        &arc::Verifier::default(),
-        &sealer,
-        &resolver,
+        ("lists.example", "s"),
+        &zone,
         &modified,
-        |_| {
-            authres::AuthenticationResults::new("mx.lists.example")
-                .with(authres::MethodResult::new("dkim", "pass").with_property(
-                    "header",
-                    "d",
-                    "author.example",
-                ))
-                .with(authres::MethodResult::new("dmarc", "pass").with_property(
-                    "header",
-                    "from",
-                    "author.example",
-                ))
-        },
-        dkim::unix_now(),
+        aar,
     )
-    .await
-    .expect("seal");
-    let mut forwarded = set.to_fields("\r\n").into_bytes();
-    forwarded.extend_from_slice(&modified);
+    .await;
     World {
         zone,
         forwarded,
         _dir: dir,
         forwarder_key,
     }
+}
+
+/// `raw` validated with `zone` and sealed with the key `pem` as `(domain, selector)`,
+/// recording `aar`: the message with the new ARC set on top.
+async fn seal_over(
+    pem: &[u8],
+    (domain, selector): (&str, &str),
+    zone: &str,
+    raw: &[u8],
+    aar: authres::AuthenticationResults,
+) -> Vec<u8> {
+    let sealer =
+        arc::Sealer::from_pem(pem, arc::SealerConfig::new(domain, selector)).expect("sealer");
+    let resolver = MemoryResolver::from_zone(zone).expect("zone");
+    let (_, set) = arc::seal_message(
+        &arc::Verifier::default(),
+        &sealer,
+        &resolver,
+        raw,
+        |_| aar.clone(),
+        dkim::unix_now(),
+    )
+    .await
+    .expect("seal");
+    let mut sealed = set.to_fields("\r\n").into_bytes();
+    sealed.extend_from_slice(raw);
+    sealed
 }
 
 pub(super) struct Run {
@@ -269,29 +285,14 @@ async fn a_trusted_sealers_key_dns_cannot_fetch_defers_instead_of_rejecting() {
 async fn an_older_untrusted_hops_key_timing_out_under_a_trusted_seal_defers() {
     let w = world().await;
     let pem = std::fs::read(&w.forwarder_key).expect("key");
-    let sealer =
-        arc::Sealer::from_pem(&pem, arc::SealerConfig::new("fwd.example", "f")).expect("sealer");
-    let resolver = MemoryResolver::from_zone(&w.zone).expect("zone");
-    let (_, set) = arc::seal_message(
-        &arc::Verifier::default(),
-        &sealer,
-        &resolver,
-        &w.forwarded,
-        |_| {
-            authres::AuthenticationResults::new("mx.fwd.example").with(
-                authres::MethodResult::new("dmarc", "pass").with_property(
-                    "header",
-                    "from",
-                    "author.example",
-                ),
-            )
-        },
-        dkim::unix_now(),
-    )
-    .await
-    .expect("seal");
-    let mut twice = set.to_fields("\r\n").into_bytes();
-    twice.extend_from_slice(&w.forwarded);
+    let aar = authres::AuthenticationResults::new("mx.fwd.example").with(
+        authres::MethodResult::new("dmarc", "pass").with_property(
+            "header",
+            "from",
+            "author.example",
+        ),
+    );
+    let twice = seal_over(&pem, ("fwd.example", "f"), &w.zone, &w.forwarded, aar).await;
     let broken: String = w
         .zone
         .lines()
