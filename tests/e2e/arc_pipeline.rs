@@ -148,6 +148,17 @@ async fn seal_over(
     sealed
 }
 
+/// `zone` with the list's key (s._domainkey.lists.example) answering `failure` (`SERVFAIL`,
+/// `TIMEOUT`).
+fn list_key_fails(zone: &str, failure: &str) -> String {
+    let name = "s._domainkey.lists.example";
+    zone.lines()
+        .filter(|l| !l.starts_with(name))
+        .map(|l| format!("{l}\n"))
+        .chain(std::iter::once(format!("{name} {failure}\n")))
+        .collect()
+}
+
 pub(super) struct Run {
     pub(super) out: testkit::EomOutcome,
     pub(super) record: Arc<authmilter::pipeline::FinishedMessage>,
@@ -256,15 +267,7 @@ async fn a_trusted_sealer_keeps_a_list_message_from_being_rejected() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trusted_sealers_key_dns_cannot_fetch_defers_instead_of_rejecting() {
     let w = world().await;
-    let broken: String = w
-        .zone
-        .lines()
-        .filter(|l| !l.starts_with("s._domainkey.lists.example"))
-        .map(|l| format!("{l}\n"))
-        .chain(std::iter::once(
-            "s._domainkey.lists.example SERVFAIL\n".to_string(),
-        ))
-        .collect();
+    let broken = list_key_fails(&w.zone, "SERVFAIL");
     let toml = format!("{VERIFY}[arc]\ntrusted_sealers = [\"lists.example\"]\n");
     let r = run(&toml, &broken, &w.forwarded).await;
     assert!(r.out.is_tempfail(), "{:?}", r.out);
@@ -293,15 +296,7 @@ async fn an_older_untrusted_hops_key_timing_out_under_a_trusted_seal_defers() {
         ),
     );
     let twice = seal_over(&pem, ("fwd.example", "f"), &w.zone, &w.forwarded, aar).await;
-    let broken: String = w
-        .zone
-        .lines()
-        .filter(|l| !l.starts_with("s._domainkey.lists.example"))
-        .map(|l| format!("{l}\n"))
-        .chain(std::iter::once(
-            "s._domainkey.lists.example TIMEOUT\n".to_string(),
-        ))
-        .collect();
+    let broken = list_key_fails(&w.zone, "TIMEOUT");
     let toml = format!("{VERIFY}[arc]\ntrusted_sealers = [\"fwd.example\"]\n");
     let r = run(&toml, &w.zone, &twice).await;
     assert!(r.out.is_accept(), "{:?}", r.out);
