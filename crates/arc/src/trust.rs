@@ -108,14 +108,15 @@ impl ArcOutcome {
             _ => return None,
         };
         let key_trusted = is_trusted(key_domain);
-        // after an untrusted later hop, the message must be what the trusted sealer saw: when
-        // its own key is what DNS did not answer (no attacker's doing), unless known changed;
-        // when an untrusted hop's key is, only when known unchanged (its owner could make the
-        // key time out at will, and an unchecked signature proves nothing)
+        // after an untrusted later hop, the message must be what the trusted sealer saw: its
+        // ARC-Message-Signature verified, or (when its own key is what DNS did not answer, no
+        // attacker's doing) failed only for that. Never when it was not checked: the
+        // oldest-pass scan stops at the first newer signature that fails, and one more set
+        // from whoever changed the message would hide the change
         let unchanged_since = |s: &ArcSetInfo| match &s.message_signature {
             SignatureCheck::Pass => true,
             SignatureCheck::Fail(r) => key_trusted && key_unanswered(r),
-            SignatureCheck::NotChecked => key_trusted,
+            SignatureCheck::NotChecked => false,
         };
         let mut sets = Vec::new();
         let mut all_later_trusted = true;
@@ -420,9 +421,15 @@ mod tests {
             o.trusted_pass_undecided(google, "example.com", aligned),
             None
         );
+        // never checked (the oldest-pass scan stopped at a newer signature that failed: one
+        // more set from whoever changed the message hides the change)
+        o.sets[0].message_signature = SignatureCheck::NotChecked;
+        assert_eq!(
+            o.trusted_pass_undecided(google, "example.com", aligned),
+            None
+        );
         for unknown in [
             SignatureCheck::Fail(dkim::Reason::DnsTimeout),
-            SignatureCheck::NotChecked,
             SignatureCheck::Pass,
         ] {
             o.sets[0].message_signature = unknown.clone();
