@@ -3,7 +3,7 @@
 //! character references resolved (RFC 9990 §8.1 "XML bomb").
 
 use quick_xml::Reader;
-use quick_xml::events::Event;
+use quick_xml::events::{BytesStart, Event};
 
 use crate::error::ReportsError;
 use crate::limits::Limits;
@@ -48,6 +48,34 @@ impl<'a, 'l> Cursor<'a, 'l> {
         }
     }
 
+    /// The attributes of an element are well-formed: no undeclared entity in a value (XML 1.0
+    /// §4.1 "Entity Declared"), no attribute twice (§3.1). Their values are not read.
+    fn check_attributes(&self, start: &BytesStart<'_>) -> Result<(), ReportsError> {
+        for attribute in start.attributes() {
+            let attribute = attribute.map_err(|e| ReportsError::Xml {
+                offset: self.reader.buffer_position(),
+                message: format!("bad attribute: {e}"),
+            })?;
+            attribute
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|_| {
+                    // the first reference in the value, as the error names it elsewhere
+                    let value: &str = &attribute.value;
+                    let reference = value
+                        .find('&')
+                        .and_then(|at| value.get(at..))
+                        .map(|rest| {
+                            rest.find(';')
+                                .and_then(|end| rest.get(..=end))
+                                .unwrap_or(rest)
+                        })
+                        .unwrap_or(value);
+                    ReportsError::UnknownEntity(reference.chars().take(64).collect())
+                })?;
+        }
+        Ok(())
+    }
+
     fn opened(&mut self, name: &str, empty: bool) -> Result<Child, ReportsError> {
         let local = match name.rsplit_once(':') {
             Some((_, local)) => local,
@@ -73,8 +101,14 @@ impl<'a, 'l> Cursor<'a, 'l> {
     pub(crate) fn root(&mut self) -> Result<Child, ReportsError> {
         loop {
             match self.event()? {
-                Event::Start(s) => return self.opened(s.name().as_ref(), false),
-                Event::Empty(s) => return self.opened(s.name().as_ref(), true),
+                Event::Start(s) => {
+                    self.check_attributes(&s)?;
+                    return self.opened(s.name().as_ref(), false);
+                }
+                Event::Empty(s) => {
+                    self.check_attributes(&s)?;
+                    return self.opened(s.name().as_ref(), true);
+                }
                 Event::Text(t) if t.xml10_content().trim().is_empty() => {}
                 Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
                 Event::Eof => return Err(ReportsError::NotAReport("empty document".into())),
@@ -134,13 +168,25 @@ impl<'a, 'l> Cursor<'a, 'l> {
                 }
             }
             match event {
-                Event::Start(s) => return self.opened(s.name().as_ref(), false).map(Some),
-                Event::Empty(s) => return self.opened(s.name().as_ref(), true).map(Some),
+                Event::Start(s) => {
+                    self.check_attributes(&s)?;
+                    return self.opened(s.name().as_ref(), false).map(Some);
+                }
+                Event::Empty(s) => {
+                    self.check_attributes(&s)?;
+                    return self.opened(s.name().as_ref(), true).map(Some);
+                }
                 // an undeclared entity is not well-formed wherever it stands (XML 1.0 §4.1)
                 Event::GeneralRef(r) => {
                     let c = resolve_reference(&r)?;
                     if let Some(out) = text.as_mut() {
                         out.push(c);
+                        if out.len() > self.limits.max_field_len {
+                            return Err(ReportsError::FieldTooLong {
+                                element: parent.name.clone(),
+                                limit: self.limits.max_field_len,
+                            });
+                        }
                     }
                 }
                 Event::End(_) => {
@@ -217,8 +263,10 @@ impl<'a, 'l> Cursor<'a, 'l> {
         loop {
             match self.event()? {
                 Event::Start(s) => {
+                    self.check_attributes(&s)?;
                     self.opened(s.name().as_ref(), false)?;
                 }
+                Event::Empty(s) => self.check_attributes(&s)?,
                 Event::End(_) => {
                     self.depth = self.depth.saturating_sub(1);
                     if self.depth < base {

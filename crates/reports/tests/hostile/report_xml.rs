@@ -44,6 +44,8 @@ fn dtds_and_entities_are_refused() {
     for undefined in [
         GOOD.replace("<report_metadata>", "&x;<report_metadata>"),
         GOOD.replace("<record>", "<extension><a>&x;</a></extension><record>"),
+        GOOD.replace("<record>", "<extension><a b=\"&x;\"/></extension><record>"),
+        GOOD.replace("<feedback>", "<feedback a=\"&x;\">"),
     ] {
         assert_eq!(
             parse_report(undefined.as_bytes()),
@@ -51,6 +53,9 @@ fn dtds_and_entities_are_refused() {
             "{undefined}"
         );
     }
+    // attributes with predefined entities and character references are fine
+    let attributes = GOOD.replace("<feedback>", "<feedback xmlns=\"urn:x?a=1&amp;b=&#50;\">");
+    assert!(parse_report(attributes.as_bytes()).is_ok());
     // predefined entities and character references are fine
     let fine = GOOD.replace("Reporter", "A &amp; B &#x263A;&#65;");
     assert_eq!(
