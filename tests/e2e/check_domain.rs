@@ -26,12 +26,21 @@ pub fn good(d: &str) -> String {
 
 /// (exit code, every finding as (section, level, text + fix), JSON) for `zone`.
 pub fn run(zone: &str, extra: &[&str]) -> (i32, Vec<(String, String, String)>, String) {
+    run_for("example.com", zone, extra)
+}
+
+/// [`run`] for `domain`.
+fn run_for(
+    domain: &str,
+    zone: &str,
+    extra: &[&str],
+) -> (i32, Vec<(String, String, String)>, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("zone");
     std::fs::write(&path, zone).expect("zone");
     let mut args = vec![
         "check-domain",
-        "example.com",
+        domain,
         "--selector",
         "s1",
         "--json",
@@ -519,4 +528,48 @@ fn a_percent_encoded_idn_report_address_is_checked_as_receivers_send() {
         "{all:#?}\n{out}"
     );
     assert!(!all.iter().any(|(_, l, _)| l == "error"), "{all:#?}");
+}
+
+/// The policy that applies to a subdomain is the record's `sp=` (a name that does not exist:
+/// `np=`, RFC 9989 §4.10.1): an `sp=none` was reported as "p=none" with the advice to change
+/// a `p=` that already said reject. A domain covered only by a public suffix's record was told
+/// to add a report address at the suffix (`dmarc-reports@com`); it needs its own record.
+#[test]
+fn dmarc_findings_name_the_tag_and_record_that_apply() {
+    let dmarc = |all: &[(String, String, String)]| -> Vec<String> {
+        all.iter()
+            .filter(|(s, _, _)| s.starts_with("DMARC"))
+            .map(|(_, l, t)| format!("{l}: {t}"))
+            .collect()
+    };
+    let zone = format!(
+        "{}a.example.com A 192.0.2.10\n",
+        good("example.com").replace("p=reject;", "p=reject; sp=none;")
+    );
+    let (_, all, _) = run_for("a.example.com", &zone, &[]);
+    let found = dmarc(&all);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("warning: sp=none") && f.contains("move to sp=quarantine")),
+        "{found:#?}"
+    );
+    assert!(!found.iter().any(|f| f.contains(" p=none")), "{found:#?}");
+    let zone = format!(
+        "{}_dmarc.com TXT \"v=DMARC1; p=reject; psd=y\"\n",
+        good("other.com")
+            .lines()
+            .filter(|l| !l.starts_with("_dmarc."))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
+    let (_, all, _) = run_for("other.com", &zone, &[]);
+    let found = dmarc(&all);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("public suffix") && f.contains("_dmarc.other.com")),
+        "{found:#?}"
+    );
+    assert!(!found.iter().any(|f| f.contains("@com")), "{found:#?}");
 }

@@ -85,11 +85,16 @@ pub async fn check(app: &App, domain: &str) -> Section {
             format!("correct or remove {}=", p.tag),
         );
     }
+    // the tag that applies to this name (RFC 9989 §4.10.1: p, sp for a subdomain, np for a
+    // name that does not exist)
+    let tag = e.policy_source.unwrap_or(dmarc::PolicySource::P);
     match (voided, e.policy) {
         (Some(effect), _) => void_policy(&mut s, record, effect),
         (None, Some(dmarc::Policy::None)) => s.warn(
-            "p=none: monitoring only, forged mail is still delivered",
-            "move to p=quarantine, then p=reject, once the reports show all your mail passes",
+            format!("{tag}=none: monitoring only, forged mail is still delivered"),
+            format!(
+                "move to {tag}=quarantine, then {tag}=reject, once the reports show all your mail passes"
+            ),
         ),
         (None, Some(p)) => s.ok(format!("policy for this domain: {p}")),
         (None, None) => s.error(
@@ -106,7 +111,13 @@ pub async fn check(app: &App, domain: &str) -> Section {
             record.pct
         ));
     }
-    if record.rua.is_empty() {
+    if e.record_source == Some(dmarc::RecordSource::PublicSuffixDomain) {
+        // a public suffix's record is no place for a domain's own feedback (RFC 9989 §4.10.1)
+        s.warn(
+            format!("only the public suffix's record at _dmarc.{policy_domain} applies: you get no aggregate reports of your own"),
+            format!("publish `_dmarc.{domain}. IN TXT \"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}\"`"),
+        );
+    } else if record.rua.is_empty() {
         s.warn(
             "no rua=: you get no aggregate reports, so you cannot see who sends as you",
             format!("add rua=mailto:dmarc-reports@{policy_domain}"),
