@@ -106,6 +106,21 @@ impl MessagePipeline {
             );
         }
 
+        // the quarantine mark is ours alone: a sender's own copies of the field (an
+        // `X-Spam-Flag: NO` above ours, which Sieve's spamtest reads first) are removed
+        let mark = &app.config.dmarc.quarantine_header.name;
+        if d.quarantine.is_some() || d.append.iter().any(|h| h.name.eq_ignore_ascii_case(mark)) {
+            d.delete.extend(
+                state
+                    .headers
+                    .named(mark)
+                    .map(|(_, index)| super::HeaderDeletion {
+                        name: mark.clone(),
+                        index,
+                    }),
+            );
+        }
+
         // 5. our Authentication-Results and Received-SPF
         let mut trace = Vec::new();
         let mut our_ar = None;

@@ -205,6 +205,24 @@ async fn dmarc_quarantine_holds_or_marks() {
     assert!(out.is_accept());
     let flag = out.added_header("X-Spam-Flag").expect("junk header");
     assert_eq!(&flag[..], b"YES");
+    // the mark is ours alone: a sender's own `X-Spam-Flag: NO` (which Sieve's spamtest would
+    // read first, above ours) is removed, every copy of it
+    let with_flag = [&b"X-Spam-Flag: NO\r\nx-spam-flag: no\r\n"[..], &plain()].concat();
+    let out = from_forged_client(&mut mta, &with_flag).await;
+    let mut removed: Vec<u32> = out
+        .modifications
+        .iter()
+        .filter_map(|r| match r {
+            Response::ChgHeader { index, name, value }
+                if name.eq_ignore_ascii_case(b"X-Spam-Flag") && value.is_empty() =>
+            {
+                Some(*index)
+            }
+            _ => None,
+        })
+        .collect();
+    removed.sort_unstable();
+    assert_eq!(removed, [1, 2], "{out:?}");
     // an MTA that does not allow SMFIF_QUARANTINE: the hold becomes the quarantine header,
     // not a delivery as if nothing had failed
     let offer = milter_proto::OptNeg {
