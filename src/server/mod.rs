@@ -222,6 +222,9 @@ impl Listening {
 /// connection limit a connection is accepted and closed at once (with a rate-limited warning)
 /// rather than left waiting in the kernel's queue, so the MTA gets an answer promptly. Each
 /// connection takes the listener's role current when it is accepted.
+/// How long a connection over `max_connections` waits for a slot before it is closed.
+const SLOT_WAIT: Duration = Duration::from_millis(100);
+
 async fn accept_loop(
     listening: Listening,
     shared: AcceptShared,
@@ -264,11 +267,29 @@ async fn accept_loop(
             drop(stream);
             continue;
         }
-        let Ok(permit) = Arc::clone(&shared.limit).try_acquire_owned() else {
-            shared.overload.refused(shared.max);
-            shared.services.metrics.connection_refused();
-            drop(stream);
-            continue;
+        let permit = match Arc::clone(&shared.limit).try_acquire_owned() {
+            Ok(permit) => permit,
+            // a connection that just ended gives its slot back when its task next runs, and
+            // this loop may be draining the queue before that: wait a moment for a slot
+            Err(_) => {
+                // Some(None): no slot in time; None: shutting down
+                let wait =
+                    tokio::time::timeout(SLOT_WAIT, Arc::clone(&shared.limit).acquire_owned());
+                let slot = tokio::select! {
+                    p = wait => Some(p.ok().and_then(Result::ok)),
+                    _ = stop.changed() => None,
+                };
+                match slot {
+                    Some(Some(permit)) => permit,
+                    Some(None) => {
+                        shared.overload.refused(shared.max);
+                        shared.services.metrics.connection_refused();
+                        drop(stream);
+                        continue;
+                    }
+                    None => break,
+                }
+            }
         };
         let (app, services, stop) = (
             shared.app.load_full(),

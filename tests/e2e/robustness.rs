@@ -240,6 +240,32 @@ async fn connection_limit_closes_extra_connections_at_once_with_one_warning() {
     );
 }
 
+/// A client that holds at most `max_connections` at once is never refused: a connection that
+/// just ended gives its slot back only when its task next runs, and the accept loop, draining
+/// the queue, refused the next one meanwhile (12 of 20 one-at-a-time connections at a limit
+/// of 8). It now waits a moment for a slot before refusing.
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_one_at_a_time_are_never_refused_at_the_limit() {
+    let port = free_port();
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
+         [server]\nmax_connections = 1\n[authres]\nauthserv_id = \"mx.test.example\"\n"
+    );
+    let server = ServeProcess::start(&toml, port, &[]);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut refused = 0;
+    for _ in 0..100 {
+        let mut m = MtaClient::connect_tcp(addr, Profile::postfix())
+            .await
+            .expect("tcp connect");
+        match m.negotiate().await {
+            Ok(_) => m.quit().await.expect("quit"),
+            Err(_) => refused += 1,
+        }
+    }
+    assert_eq!(refused, 0, "{}", server.log_text());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_dns_gets_progress_then_the_configured_fallback() {
     let toml = format!(
