@@ -235,6 +235,10 @@ impl ListenerControl {
         wanted: &[Listener],
         unix: &UnixSocketSettings,
     ) -> anyhow::Result<ListenerChanges> {
+        // shutting down: no new socket, which nothing would ever serve
+        if self.tx.is_closed() {
+            anyhow::bail!("the server is shutting down");
+        }
         let running = self.running.lock().map(|r| r.clone()).unwrap_or_default();
         let mut changes = ListenerChanges::default();
         let mut set: Vec<(SocketSpec, Role)> =

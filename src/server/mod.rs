@@ -173,6 +173,8 @@ impl Server {
             }
         }
         tracing::info!("shutting down: no new connections; open ones finish their message");
+        // a reload from now on opens no socket (ListenerControl::apply sees the channel closed)
+        rebinds.close();
         let _ = stop_tx.send(true);
         let unix_paths = set.stop_all().await;
         let grace = cfg.shutdown_timeout.get();

@@ -194,3 +194,59 @@ async fn a_socket_that_cannot_be_opened_keeps_the_listeners_and_the_rest_applies
     assert!(send_spoof(busy).await.is_accept());
     assert!(send_spoof(running).await.is_accept());
 }
+
+/// A SIGHUP during the shutdown drain (SIGTERM given, a message still in flight) opened the
+/// new file's listeners, which then never served: a connection to one hung in the kernel's
+/// queue until the MTA's timeout, where docs/operations.md says that after SIGTERM new
+/// connections are refused. No socket is opened once the server is shutting down.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_while_shutting_down_opens_no_listener() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zone = dir.path().join("zone");
+    std::fs::write(&zone, ZONE).expect("zone");
+    let (old, new) = (free_port(), free_port());
+    let mut server = ServeProcess::start(
+        &config(&[old], "verify", true),
+        old,
+        &["--zone", zone.to_str().expect("utf-8")],
+    );
+    // a message in flight keeps the drain going
+    let mut in_flight = mta(old).await;
+    in_flight
+        .connect(
+            "client.example.org",
+            "192.0.2.10".parse().expect("ip"),
+            40000,
+            &[],
+        )
+        .await
+        .expect("connect");
+    in_flight.helo("mail.example.org", &[]).await.expect("helo");
+    in_flight
+        .mail("<ceo@strict.example>", &[], &[])
+        .await
+        .expect("mail");
+    in_flight
+        .rcpt("<b@example.net>", &[], &[])
+        .await
+        .expect("rcpt");
+    test_support::process::signal(&server.pid().to_string(), "TERM");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !server.log_text().contains("shutting down") {
+        assert!(Instant::now() < deadline, "{}", server.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(server.config_path(), config(&[old, new], "verify", true)).expect("rewrite");
+    test_support::process::signal(&server.pid().to_string(), "HUP");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !server.log_text().contains("the server is shutting down") {
+        assert!(Instant::now() < deadline, "{}", server.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(refused(new), "{}", server.log_text());
+    // the message in flight still gets its answer
+    let out = in_flight.send_message(&spoof()).await.expect("message");
+    assert!(out.is_reject(), "{out:?}");
+    let _ = in_flight.quit().await;
+    server.wait_exit(Duration::from_secs(20));
+}
