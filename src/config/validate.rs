@@ -11,12 +11,9 @@ use super::{Config, SocketSpec, is_loopback_host, reply};
 impl Config {
     /// Checks rules that span several keys. `text` is the source, used to find line numbers.
     pub(super) fn validate(&self, text: &str) -> anyhow::Result<()> {
-        let line_of = |needle: &str| -> String {
-            text.lines()
-                .position(|l| l.contains(needle))
-                .map(|i| format!(" (line {})", i + 1))
-                .unwrap_or_default()
-        };
+        let line_of = |needle: &str| line_of_key(text, None, needle);
+        let in_section =
+            |section: &'static str| move |needle: &str| line_of_key(text, Some(section), needle);
         if self.server.listen.is_empty() {
             bail!("server.listen: at least one listener is required");
         }
@@ -272,8 +269,8 @@ impl Config {
                 );
             }
         }
-        self.policy.validate(&line_of)?;
-        self.reports.validate(&line_of)?;
+        self.policy.validate(&in_section("[policy]"))?;
+        self.reports.validate(&in_section("[reports]"))?;
         for (key, section, value) in [
             ("reports.queue", "[reports]", self.reports.queue),
             ("reports.batch_size", "[reports]", self.reports.batch_size),
@@ -291,10 +288,11 @@ impl Config {
                 );
             }
         }
-        self.reports
-            .inbox
-            .validate(self.server.eom_timeout.get(), &line_of)?;
-        self.dashboard.validate(&line_of)?;
+        self.reports.inbox.validate(
+            self.server.eom_timeout.get(),
+            &in_section("[reports.inbox]"),
+        )?;
+        self.dashboard.validate(&in_section("[dashboard]"))?;
         if let Some(addr) = self.metrics.listen.0
             && !addr.ip().is_loopback()
             && !self.metrics.allow_remote
@@ -313,7 +311,7 @@ impl Config {
                 line_of("socketmap")
             );
         }
-        self.srs.validate(&line_of)?;
+        self.srs.validate(&in_section("[srs]"))?;
         if self.srs.enabled && self.srs.domain.trim().is_empty() {
             bail!(
                 "srs.domain{}: required when srs.enabled = true",
@@ -502,6 +500,47 @@ const MAX_EXPIRATION_SECS: u64 = 36_500 * 86_400;
 
 /// ` (line N)` of the first line containing `needle` after the `section` header line, for
 /// keys whose name other sections use too (`timeout`).
+/// ` (line N)` of `needle` in `text`: the first line that sets it as a key (`needle` at the
+/// start, then white space or `=`; a `[section]` needle is its header line), within `section`
+/// when one is given; else, without a section, the first line holding it anywhere (a value).
+/// Empty when there is none.
+fn line_of_key(text: &str, section: Option<&str>, needle: &str) -> String {
+    let is_key = |line: &str| {
+        let t = line.trim();
+        if needle.starts_with('[') {
+            return t == needle;
+        }
+        t.strip_prefix(needle)
+            .is_some_and(|rest| needle.ends_with('=') || rest.starts_with([' ', '\t', '=']))
+    };
+    let mut current = "";
+    let mut in_scope = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            current = t;
+            if needle.starts_with('[') && t == needle {
+                return format!(" (line {})", n + 1);
+            }
+            continue;
+        }
+        if section.is_none_or(|s| s == current) {
+            in_scope.push((n, line));
+        }
+    }
+    in_scope
+        .iter()
+        .find(|(_, l)| is_key(l))
+        .or_else(|| {
+            section
+                .is_none()
+                .then(|| in_scope.iter().find(|(_, l)| l.contains(needle)))
+                .flatten()
+        })
+        .map(|(n, _)| format!(" (line {})", n + 1))
+        .unwrap_or_default()
+}
+
 fn line_in_section(text: &str, section: &str, needle: &str) -> String {
     text.lines()
         .enumerate()

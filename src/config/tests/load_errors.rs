@@ -278,3 +278,19 @@ fn srs_domain_lists_take_domains_only() {
     );
     assert!(err.contains(".partner.example"), "suggests the form: {err}");
 }
+
+/// A cross-key rule names the line of the key in its own section: "dashboard.listen (line 1)"
+/// pointed at `[[server.listen]]`, the first line holding the word `listen`, and a key name
+/// inside another key or value (`max_names` in a comment) was taken for it too.
+#[test]
+fn cross_key_rules_name_the_line_of_the_key_in_its_section() {
+    let text = "[[server.listen]]\nsocket = \"inet:127.0.0.1:8891\"\n\
+                # listen here, max_signatures there\n\
+                [metrics]\nlisten = \"127.0.0.1:9100\"\n\
+                [dashboard]\nlisten = \"192.0.2.1:9200\"\n";
+    let err = Config::parse(text).unwrap_err().to_string();
+    assert!(err.starts_with("dashboard.listen (line 7):"), "{err}");
+    let text = "[server]\n# max_connections is raised below\nmax_connections = 0\n";
+    let err = Config::parse(text).unwrap_err().to_string();
+    assert!(err.contains("max_connections (line 3)"), "{err}");
+}
