@@ -83,14 +83,6 @@ pub fn check_reload(old: &Config, text: &str) -> anyhow::Result<(Config, Vec<Cha
         bail!("the configuration file is empty or only comments; refusing to reload it");
     }
     let new = Config::parse(text)?;
-    if new.dkim.keys.is_empty() && !old.dkim.keys.is_empty() {
-        // config check and serve accept a file without keys, so a reload does too; but a file
-        // that lost its keys by accident stops all signing, which must not pass unnoticed
-        tracing::warn!(
-            "reload: the new file has no [[dkim.key]] while {} key(s) signed: outbound mail is no longer signed (and fails DMARC where the domain's policy asks for it); if that is not meant, restore the keys and reload",
-            old.dkim.keys.len()
-        );
-    }
     let changes = diff(old, &new)?;
     let explicit: toml::Table = toml::from_str(text)?;
     for key in GUARDED {
@@ -101,6 +93,18 @@ pub fn check_reload(old: &Config, text: &str) -> anyhow::Result<(Config, Vec<Cha
         }
     }
     Ok((new, changes))
+}
+
+/// Warns when `new` loses every signing key `old` had: config check and serve accept a file
+/// without keys, so a reload does too, but a file that lost its keys by accident stops all
+/// signing, which must not pass unnoticed. Called once the reload is certain to apply.
+pub fn warn_of_lost_keys(old: &Config, new: &Config) {
+    if new.dkim.keys.is_empty() && !old.dkim.keys.is_empty() {
+        tracing::warn!(
+            "reload: the new file has no [[dkim.key]] while {} key(s) signed: outbound mail is no longer signed (and fails DMARC where the domain's policy asks for it); if that is not meant, restore the keys and reload",
+            old.dkim.keys.len()
+        );
+    }
 }
 
 /// Logs every change (policy-relevant ones at warning level).

@@ -220,6 +220,31 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The services a reload leaves as they started ([metrics], the report recorder and inbox):
+/// warned of when a reload changes their settings.
+fn warn_of_restart_only_services(new: &Config, old: &Config) {
+    if new.metrics != old.metrics {
+        tracing::warn!("reload: [metrics] changes take effect after a restart");
+    }
+    let (r, o) = (&new.reports, &old.reports);
+    if r.inbox.enabled() != o.inbox.enabled() || r.inbox.max_memory != o.inbox.max_memory {
+        tracing::warn!(
+            "reload: turning reports.inbox on or off and its max_memory take effect after a restart"
+        );
+    }
+    if r.failure.queue != o.failure.queue {
+        tracing::warn!("reload: reports.failure.queue takes effect after a restart");
+    }
+    if r.enabled != o.enabled || r.store != o.store || r.queue != o.queue {
+        // the recorder and its store live outside App: they keep running as started; every
+        // other [reports] setting applies at the next batch/pass
+        tracing::warn!(
+            "reload: reports.enabled, reports.store and reports.queue take effect after a restart (recording continues into {})",
+            o.store.0
+        );
+    }
+}
+
 fn build_app(config: Config, dns: &DnsArg, services: &Services) -> anyhow::Result<App> {
     if dns.zone.is_some() {
         tracing::warn!("DNS answers come from a zone file (--zone), not from the network");
@@ -322,24 +347,6 @@ async fn reloader(
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
             .and_then(|text| {
                 let (config, changes) = super::reload::check_reload(&old.config, &text)?;
-                if config.metrics != old.config.metrics {
-                    tracing::warn!("reload: [metrics] changes take effect after a restart");
-                }
-                let (r, o) = (&config.reports, &old.config.reports);
-                if r.inbox.enabled() != o.inbox.enabled() || r.inbox.max_memory != o.inbox.max_memory {
-                    tracing::warn!("reload: turning reports.inbox on or off and its max_memory take effect after a restart");
-                }
-                if r.failure.queue != o.failure.queue {
-                    tracing::warn!("reload: reports.failure.queue takes effect after a restart");
-                }
-                if r.enabled != o.enabled || r.store != o.store || r.queue != o.queue {
-                    // the recorder and its store live outside App: they keep running as
-                    // started; every other [reports] setting applies at the next batch/pass
-                    tracing::warn!(
-                        "reload: reports.enabled, reports.store and reports.queue take effect after a restart (recording continues into {})",
-                        o.store.0
-                    );
-                }
                 let located = |e| crate::config::with_line(e, &text);
                 let (_, unix) = super::preflight::check_settings(&config).map_err(located)?;
                 let mut app = build_app(config, &dns, &services).map_err(located)?;
@@ -348,6 +355,9 @@ async fn reloader(
             });
         match attempt {
             Ok((mut app, changes, unix)) => {
+                // said once the reload is certain to apply (a refused one changes nothing)
+                super::reload::warn_of_lost_keys(&old.config, &app.config);
+                warn_of_restart_only_services(&app.config, &old.config);
                 super::reload::log_changes(&changes);
                 super::preflight::warn_about(&app.config);
                 super::preflight::warn_about_keys(&app);

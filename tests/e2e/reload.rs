@@ -83,10 +83,28 @@ async fn a_truncated_or_empty_file_never_turns_enforcement_off() {
     let cfg_path = server.config_path();
     assert!(send(port).await.is_reject(), "p=reject spoof is rejected");
 
+    // a refused reload changes nothing, so it warns of nothing it would have changed: a new
+    // [metrics] address "takes effect after a restart" was said before the refusal
+    let metrics = free_port();
+    let refused = format!(
+        "{}[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n[server]\nuser = \"no-such-user-authmilter\"\n",
+        config(port, &zone, "[dmarc]\nenforce = true\n")
+    );
+    std::fs::write(&cfg_path, refused).expect("rewrite");
+    hup(&server);
+    let log = wait_for_log(&server, "reload refused");
+    assert!(log.contains("server.user"), "{log}");
+    assert!(!log.contains("after a restart"), "{log}");
+
     // the file loses its [dmarc] section (enforce would fall back to false)
     std::fs::write(&cfg_path, config(port, &zone, "")).expect("truncate");
     hup(&server);
-    let log = wait_for_log(&server, "reload refused");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while server.log_text().matches("reload refused").count() < 2 {
+        assert!(Instant::now() < deadline, "{}", server.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = server.log_text();
     assert!(log.contains("dmarc.enforce"), "{log}");
     assert!(
         send(port).await.is_reject(),
@@ -97,7 +115,7 @@ async fn a_truncated_or_empty_file_never_turns_enforcement_off() {
     std::fs::write(&cfg_path, "# nothing here\n").expect("empty");
     hup(&server);
     let deadline = Instant::now() + Duration::from_secs(15);
-    while server.log_text().matches("reload refused").count() < 2 {
+    while server.log_text().matches("reload refused").count() < 3 {
         assert!(Instant::now() < deadline, "{}", server.log_text());
         std::thread::sleep(Duration::from_millis(50));
     }
