@@ -266,7 +266,8 @@ fn kept_prefix(list: Bytes) -> Bytes {
         // everything fits (an odd trailing name included)
         return list;
     }
-    list.slice(..end)
+    // a copy: a view would keep the whole packet (up to max_packet_size) alive
+    Bytes::copy_from_slice(list.get(..end).unwrap_or_default())
 }
 
 /// True if two macro names are equal, treating `x` and `{x}` as the same name (§2.4).
@@ -455,5 +456,24 @@ mod tests {
         store.define(Macros::new(MacroStage::Mail, few).unwrap());
         assert_eq!(store.get(b"{i}").as_deref(), Some(&b"Q2"[..]));
         assert_eq!(store.get(b"auth_authen").as_deref(), Some(&b"bob"[..]));
+    }
+
+    /// The kept prefix of a large packet is a copy: a view into the packet kept the whole
+    /// packet (up to `max_packet_size`, 1 MiB) alive for the connection, seven stages of it.
+    #[test]
+    fn a_cut_stage_does_not_keep_its_packet_alive() {
+        let pairs = [("j", "x".repeat(8 * 1024)), ("k", "y".repeat(1 << 20))];
+        let macros = Macros::new(MacroStage::Helo, pairs).unwrap();
+        let packet = macros.list.clone();
+        let mut store = MacroStore::new();
+        store.define(macros);
+        let kept = &store.stages[1];
+        assert!(kept.len() <= MAX_STORED_BYTES);
+        let range = packet.as_ptr_range();
+        assert!(
+            !range.contains(&kept.as_ptr()),
+            "the kept prefix shares the packet's buffer"
+        );
+        assert_eq!(store.get(b"j").map(|v| v.len()), Some(8 * 1024));
     }
 }
