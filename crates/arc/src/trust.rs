@@ -96,6 +96,9 @@ impl ArcOutcome {
         from_domain: &str,
         aligned: impl Fn(PassKind, &str) -> bool,
     ) -> Option<TrustedPass> {
+        if self.result == ChainStatus::Pass {
+            return self.passed_but_unanswered(&is_trusted, from_domain, &aligned);
+        }
         if self.result != ChainStatus::Fail {
             return None;
         }
@@ -125,6 +128,40 @@ impl ArcOutcome {
             let vouches =
                 key_trusted || (set.instance > failed && set.seal == SignatureCheck::Pass);
             if trusted && vouches && (all_later_trusted || unchanged_since(set)) {
+                sets.push(set);
+            }
+            all_later_trusted &= trusted;
+        }
+        recorded_pass(sets, from_domain, aligned)
+    }
+}
+
+impl ArcOutcome {
+    /// In a chain that passed, the pass a trusted set recorded that [`ArcOutcome::trusted_sets`]
+    /// leaves out only because the trusted sealer's own key for its ARC-Message-Signature did
+    /// not answer (a later hop is untrusted, and whether the message is unchanged since is
+    /// what that signature would tell). `None` when a trusted pass is found without it.
+    fn passed_but_unanswered(
+        &self,
+        is_trusted: &impl Fn(&str) -> bool,
+        from_domain: &str,
+        aligned: &impl Fn(PassKind, &str) -> bool,
+    ) -> Option<TrustedPass> {
+        if self
+            .trusted_pass(is_trusted, from_domain, aligned)
+            .is_some()
+        {
+            return None;
+        }
+        let mut sets = Vec::new();
+        let mut all_later_trusted = true;
+        for set in self.sets.iter().rev() {
+            let trusted = is_trusted(&set.seal_domain);
+            let unanswered = matches!(
+                &set.message_signature,
+                SignatureCheck::Fail(r) if key_unanswered(r)
+            );
+            if trusted && !all_later_trusted && unanswered && is_trusted(&set.signature_domain) {
                 sets.push(set);
             }
             all_later_trusted &= trusted;
@@ -445,6 +482,52 @@ mod tests {
         assert!(
             o.trusted_pass_undecided(google, "example.com", aligned)
                 .is_some()
+        );
+    }
+
+    /// A chain that passed, the trusted sealer (i=1) followed by an untrusted hop (i=2) that
+    /// changed nothing, and the trusted sealer's own ARC-Message-Signature key timed out: the
+    /// oldest-pass scan stops there, so the trusted set is left out and the message was
+    /// rejected (550) for a temporary failure. Undecided (a deferral), unless that signature
+    /// failed for a reason of its own or its key is not the trusted sealer's.
+    #[test]
+    fn a_passing_chain_whose_trusted_signature_key_did_not_answer_is_undecided() {
+        let mut o = two_sets("google.com", "a.example", 0);
+        o.result = ChainStatus::Pass;
+        o.reason = None;
+        o.oldest_pass = Some(2);
+        for set in &mut o.sets {
+            set.seal = SignatureCheck::Pass;
+        }
+        o.sets[0].message_signature = SignatureCheck::Fail(dkim::Reason::DnsTimeout);
+        assert_eq!(o.trusted_pass(google, "example.com", aligned), None);
+        let p = o
+            .trusted_pass_undecided(google, "example.com", aligned)
+            .unwrap();
+        assert_eq!(p.instance, 1);
+        let mut changed = o.clone();
+        changed.sets[0].message_signature = SignatureCheck::Fail(dkim::Reason::BodyHashMismatch);
+        assert_eq!(
+            changed.trusted_pass_undecided(google, "example.com", aligned),
+            None
+        );
+        let mut not_its_key = o.clone();
+        not_its_key.sets[0].signature_domain = "evil.example".into();
+        assert_eq!(
+            not_its_key.trusted_pass_undecided(google, "example.com", aligned),
+            None
+        );
+        // decided: the trusted pass stands by itself
+        let mut decided = o.clone();
+        decided.oldest_pass = Some(0);
+        assert!(
+            decided
+                .trusted_pass(google, "example.com", aligned)
+                .is_some()
+        );
+        assert_eq!(
+            decided.trusted_pass_undecided(google, "example.com", aligned),
+            None
         );
     }
 
