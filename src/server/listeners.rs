@@ -23,6 +23,8 @@ pub(super) struct AcceptShared {
     pub(super) app: Arc<ArcSwap<App>>,
     pub(super) services: Arc<Services>,
     pub(super) limit: Arc<Semaphore>,
+    /// Connections over the limit waiting a moment for a slot ([`super::MAX_WAITING`]).
+    pub(super) waiting: Arc<Semaphore>,
     pub(super) max: usize,
     pub(super) overload: Arc<Overload>,
     /// Tells connections to finish at shutdown (never when only their listener closes).

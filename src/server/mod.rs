@@ -78,7 +78,7 @@ impl Overload {
         tracing::warn!(
             limit,
             refused = total - before,
-            "connection limit reached (server.max_connections = {limit}): extra milter connections are closed at once; the MTA applies its milter_default_action"
+            "connection limit reached (server.max_connections = {limit}): extra milter connections are closed (a few after waiting up to 100 ms for a slot); the MTA applies its milter_default_action"
         );
     }
 }
@@ -153,6 +153,7 @@ impl Server {
             app: Arc::clone(&self.app),
             services: Arc::clone(&self.services),
             limit: Arc::new(Semaphore::new(cfg.max_connections)),
+            waiting: Arc::new(Semaphore::new(MAX_WAITING)),
             max: cfg.max_connections,
             overload: Arc::new(Overload::default()),
             conn_stop: stop_rx,
@@ -227,6 +228,10 @@ impl Listening {
 /// How long a connection over `max_connections` waits for a slot before it is closed.
 const SLOT_WAIT: Duration = Duration::from_millis(100);
 
+/// How many connections over `max_connections` wait for a slot at once; more are closed at
+/// once (a burst is not made to wait in turn).
+pub(super) const MAX_WAITING: usize = 16;
+
 async fn accept_loop(
     listening: Listening,
     shared: AcceptShared,
@@ -269,75 +274,110 @@ async fn accept_loop(
             drop(stream);
             continue;
         }
-        let permit = match Arc::clone(&shared.limit).try_acquire_owned() {
-            Ok(permit) => permit,
-            // a connection that just ended gives its slot back when its task next runs, and
-            // this loop may be draining the queue before that: wait a moment for a slot
-            Err(_) => {
-                // Some(None): no slot in time; None: shutting down
-                let wait =
-                    tokio::time::timeout(SLOT_WAIT, Arc::clone(&shared.limit).acquire_owned());
-                let slot = tokio::select! {
-                    p = wait => Some(p.ok().and_then(Result::ok)),
-                    _ = stop.changed() => None,
-                };
-                match slot {
-                    Some(Some(permit)) => permit,
-                    Some(None) => {
-                        shared.overload.refused(shared.max);
-                        shared.services.metrics.connection_refused();
-                        drop(stream);
-                        continue;
-                    }
-                    None => break,
-                }
-            }
-        };
-        let (app, services, stop) = (
-            shared.app.load_full(),
-            Arc::clone(&shared.services),
-            Shutdown {
-                stop: shared.conn_stop.clone(),
-                out_of_time: shared.out_of_time.clone(),
-            },
-        );
         let role = *role.borrow();
-        let open = services.metrics.connection_opened();
-        match stream {
-            Accepted::Tcp(stream, peer) => {
-                if let Err(e) = stream.set_nodelay(true) {
-                    tracing::warn!(%peer, "cannot set TCP_NODELAY: {e}");
+        match Arc::clone(&shared.limit).try_acquire_owned() {
+            Ok(permit) => {
+                conns.spawn(serve_accepted(
+                    stream,
+                    permit,
+                    &shared,
+                    role,
+                    &listening.spec,
+                ));
+            }
+            // a connection that just ended gives its slot back when its task next runs, and
+            // this loop may be draining the queue before that: the connection waits a moment
+            // for a slot in a task of its own (a few at a time), the loop goes on accepting
+            Err(_) => match Arc::clone(&shared.waiting).try_acquire_owned() {
+                Ok(waiter) => {
+                    let limit = Arc::clone(&shared.limit);
+                    let mut stop = shared.conn_stop.clone();
+                    let (overload, services, max) = (
+                        Arc::clone(&shared.overload),
+                        Arc::clone(&shared.services),
+                        shared.max,
+                    );
+                    let (shared, spec) = (shared.clone(), listening.spec.clone());
+                    conns.spawn(async move {
+                        let wait = tokio::time::timeout(SLOT_WAIT, limit.acquire_owned());
+                        let slot = tokio::select! {
+                            p = wait => p.ok().and_then(Result::ok),
+                            _ = stop.changed() => None,
+                        };
+                        drop(waiter);
+                        match slot {
+                            Some(permit) => {
+                                serve_accepted(stream, permit, &shared, role, &spec).await;
+                            }
+                            None => {
+                                overload.refused(max);
+                                services.metrics.connection_refused();
+                            }
+                        }
+                    });
                 }
-                tracing::debug!(%peer, "milter connection");
-                let stream = match QuietSocket::from_tokio_tcp(stream) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(%peer, "cannot register the connection: {e}");
-                        continue;
-                    }
-                };
-                conns.spawn(async move {
-                    serve_connection(stream, app, services, role, stop).await;
-                    drop((permit, open));
-                });
-            }
-            Accepted::Unix(stream) => {
-                tracing::debug!(socket = %listening.spec, "milter connection");
-                let stream = match QuietSocket::from_tokio_unix(stream) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(socket = %listening.spec, "cannot register the connection: {e}");
-                        continue;
-                    }
-                };
-                conns.spawn(async move {
-                    serve_connection(stream, app, services, role, stop).await;
-                    drop((permit, open));
-                });
-            }
+                Err(_) => {
+                    shared.overload.refused(shared.max);
+                    shared.services.metrics.connection_refused();
+                }
+            },
         }
     }
     conns
+}
+
+/// Serves an accepted connection holding `permit` (a slot of `max_connections`), which it
+/// gives back when the connection ends.
+fn serve_accepted(
+    stream: Accepted,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    shared: &AcceptShared,
+    role: Role,
+    spec: &SocketSpec,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let (app, services, stop) = (
+        shared.app.load_full(),
+        Arc::clone(&shared.services),
+        Shutdown {
+            stop: shared.conn_stop.clone(),
+            out_of_time: shared.out_of_time.clone(),
+        },
+    );
+    let spec = spec.clone();
+    async move { serve_owned(stream, permit, app, services, role, stop, &spec).await }
+}
+
+/// [`serve_accepted`] with its parts taken.
+async fn serve_owned(
+    stream: Accepted,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    app: Arc<App>,
+    services: Arc<Services>,
+    role: Role,
+    stop: Shutdown,
+    spec: &SocketSpec,
+) {
+    let open = services.metrics.connection_opened();
+    match stream {
+        Accepted::Tcp(stream, peer) => {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::warn!(%peer, "cannot set TCP_NODELAY: {e}");
+            }
+            tracing::debug!(%peer, "milter connection");
+            match QuietSocket::from_tokio_tcp(stream) {
+                Ok(stream) => serve_connection(stream, app, services, role, stop).await,
+                Err(e) => tracing::warn!(%peer, "cannot register the connection: {e}"),
+            }
+        }
+        Accepted::Unix(stream) => {
+            tracing::debug!(socket = %spec, "milter connection");
+            match QuietSocket::from_tokio_unix(stream) {
+                Ok(stream) => serve_connection(stream, app, services, role, stop).await,
+                Err(e) => tracing::warn!(socket = %spec, "cannot register the connection: {e}"),
+            }
+        }
+    }
+    drop((permit, open));
 }
 
 /// Whether the listener at `spec`, as the current configuration has it, serves `peer`

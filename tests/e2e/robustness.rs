@@ -266,6 +266,54 @@ async fn connections_one_at_a_time_are_never_refused_at_the_limit() {
     assert_eq!(refused, 0, "{}", server.log_text());
 }
 
+/// A burst over the limit is not made to wait in turn: a connection waiting for a slot held
+/// the accept loop, 100 ms each, so the hundredth of a burst was closed after ~10 s (and a
+/// connection behind it that a freed slot could have served waited as long). A few wait, in
+/// tasks of their own; the rest are closed at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_over_the_limit_is_closed_without_waiting_in_turn() {
+    let port = free_port();
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
+         [server]\nmax_connections = 1\n[authres]\nauthserv_id = \"mx.test.example\"\n"
+    );
+    let server = ServeProcess::start(&toml, port, &[]);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut holder = MtaClient::connect_tcp(addr, Profile::postfix())
+        .await
+        .expect("tcp connect");
+    holder.negotiate().await.expect("the one slot");
+    let started = std::time::Instant::now();
+    let burst: Vec<_> = (0..100)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut extra = MtaClient::connect_tcp(addr, Profile::postfix())
+                    .await
+                    .expect("tcp connect");
+                let _ = extra.send_raw(OPTNEG).await;
+                extra
+                    .expect_eof(Duration::from_secs(30))
+                    .await
+                    .unwrap_or(true)
+            })
+        })
+        .collect();
+    for extra in burst {
+        assert!(
+            extra.await.expect("task"),
+            "an extra connection was left open"
+        );
+    }
+    // closed as the limit says, not one after another (100 x 100 ms)
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}\n{}",
+        started.elapsed(),
+        server.log_text()
+    );
+    holder.quit().await.expect("quit");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_dns_gets_progress_then_the_configured_fallback() {
     let toml = format!(
