@@ -287,13 +287,13 @@ impl ReportsConfig {
                 line_of("flush_interval")
             );
         }
-        if self.claim_timeout.get() < std::time::Duration::from_secs(1)
-            || self.smtp_timeout.get() < std::time::Duration::from_secs(1)
-        {
-            bail!(
-                "reports.claim_timeout / smtp_timeout{}: at least 1s",
-                line_of("timeout")
-            );
+        for (key, value) in [
+            ("claim_timeout", self.claim_timeout.get()),
+            ("smtp_timeout", self.smtp_timeout.get()),
+        ] {
+            if value < std::time::Duration::from_secs(1) {
+                bail!("reports.{key}{}: at least 1s", line_of(key));
+            }
         }
         if self.max_attempts == 0 {
             bail!(
@@ -344,10 +344,7 @@ impl ReportsConfig {
                     "a host name"
                 };
                 let short: String = v.chars().take(80).collect();
-                bail!(
-                    "reports.{key}{}: {short:?} is not {what}",
-                    line_of(&format!("{} =", key.rsplit('.').next().unwrap_or(key)))
-                );
+                bail!("reports.{key}{}: {short:?} is not {what}", line_of(key));
             }
         }
         // text written into the XML of every report (XML 1.0 §2.2 allows no C0 control but

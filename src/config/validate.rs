@@ -500,45 +500,60 @@ const MAX_EXPIRATION_SECS: u64 = 36_500 * 86_400;
 
 /// ` (line N)` of the first line containing `needle` after the `section` header line, for
 /// keys whose name other sections use too (`timeout`).
-/// ` (line N)` of `needle` in `text`: the first line that sets it as a key (`needle` at the
-/// start, then white space or `=`; a `[section]` needle is its header line), within `section`
-/// when one is given; else, without a section, the first line holding it anywhere (a value).
-/// Empty when there is none.
+/// ` (line N)` of `needle` in `text`: the first line that sets it as a key, within
+/// `section` when one is given (a `[section]` needle is that header line). Keys are compared
+/// by their whole dotted path, so `failure.reporting_mta = …` under `[reports]` is
+/// `reports.failure.reporting_mta`, and a comment after a header does not hide it. Without a
+/// section, any key whose path ends with `needle` matches, else the first line holding
+/// `needle` anywhere (a value). Empty when there is none.
 fn line_of_key(text: &str, section: Option<&str>, needle: &str) -> String {
-    let is_key = |line: &str| {
-        let t = line.trim();
-        if needle.starts_with('[') {
-            return t == needle;
-        }
-        t.strip_prefix(needle)
-            .is_some_and(|rest| needle.ends_with('=') || rest.starts_with([' ', '\t', '=']))
+    let header = |t: &str| -> Option<String> {
+        let t = t.split('#').next().unwrap_or_default().trim();
+        t.starts_with('[')
+            .then(|| t.trim_matches(['[', ']']).trim().to_string())
     };
-    let mut current = "";
-    let mut in_scope = Vec::new();
+    let found = |n: usize| format!(" (line {})", n + 1);
+    if needle.starts_with('[') {
+        let wanted = header(needle);
+        return text
+            .lines()
+            .position(|l| header(l.trim()).is_some_and(|h| Some(h) == wanted))
+            .map(found)
+            .unwrap_or_default();
+    }
+    let key = needle.trim_end_matches('=').trim();
+    let target = section.and_then(header).map(|s| format!("{s}.{key}"));
+    let mut current = String::new();
+    let mut fallback = None;
     for (n, line) in text.lines().enumerate() {
         let t = line.trim();
-        if t.starts_with('[') {
-            current = t;
-            if needle.starts_with('[') && t == needle {
-                return format!(" (line {})", n + 1);
-            }
+        if let Some(h) = header(t) {
+            current = h;
             continue;
         }
-        if section.is_none_or(|s| s == current) {
-            in_scope.push((n, line));
+        if t.starts_with('#') {
+            continue;
+        }
+        if let Some((k, _)) = t.split_once('=') {
+            let k = k.trim().trim_matches('"');
+            let path = if current.is_empty() {
+                k.to_string()
+            } else {
+                format!("{current}.{k}")
+            };
+            let hit = match &target {
+                Some(target) => &path == target,
+                None => path == key || path.ends_with(&format!(".{key}")),
+            };
+            if hit {
+                return found(n);
+            }
+        }
+        if section.is_none() && fallback.is_none() && line.contains(needle) {
+            fallback = Some(n);
         }
     }
-    in_scope
-        .iter()
-        .find(|(_, l)| is_key(l))
-        .or_else(|| {
-            section
-                .is_none()
-                .then(|| in_scope.iter().find(|(_, l)| l.contains(needle)))
-                .flatten()
-        })
-        .map(|(n, _)| format!(" (line {})", n + 1))
-        .unwrap_or_default()
+    fallback.map(found).unwrap_or_default()
 }
 
 fn line_in_section(text: &str, section: &str, needle: &str) -> String {

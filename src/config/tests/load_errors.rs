@@ -293,4 +293,34 @@ fn cross_key_rules_name_the_line_of_the_key_in_its_section() {
     let text = "[server]\n# max_connections is raised below\nmax_connections = 0\n";
     let err = Config::parse(text).unwrap_err().to_string();
     assert!(err.contains("max_connections (line 3)"), "{err}");
+    // a comment after the header, a dotted key, a key named by its own name
+    for (text, want) in [
+        (
+            "[dashboard] # the web page\nlisten = \"192.0.2.1:9200\"\n",
+            "dashboard.listen (line 2)",
+        ),
+        (
+            "[reports]\nsmtp_timeout = \"0s\"\n",
+            "reports.smtp_timeout (line 2)",
+        ),
+        (
+            "[reports]\nclaim_timeout = \"0s\"\n",
+            "reports.claim_timeout (line 2)",
+        ),
+        (
+            "dashboard.listen = \"192.0.2.1:9200\"\n",
+            "dashboard.listen (line 1)",
+        ),
+        (
+            "[reports]\nfailure.reporting_mta = \"bad host\"\n",
+            "reports.failure.reporting_mta (line 2)",
+        ),
+        (
+            "[reports.failure]\nreporting_mta = \"bad host\"\n",
+            "reports.failure.reporting_mta (line 2)",
+        ),
+    ] {
+        let err = Config::parse(text).unwrap_err().to_string();
+        assert!(err.starts_with(want), "{text}: {err}");
+    }
 }
