@@ -572,4 +572,9 @@ fn dmarc_findings_name_the_tag_and_record_that_apply() {
         "{found:#?}"
     );
     assert!(!found.iter().any(|f| f.contains("@com")), "{found:#?}");
+    // the advice keeps the policy that applies now (following it lowers nothing)
+    assert!(
+        found.iter().any(|f| f.contains("v=DMARC1; p=reject; rua=")),
+        "{found:#?}"
+    );
 }

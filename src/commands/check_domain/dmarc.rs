@@ -113,9 +113,11 @@ pub async fn check(app: &App, domain: &str) -> Section {
     }
     if e.record_source == Some(dmarc::RecordSource::PublicSuffixDomain) {
         // a public suffix's record is no place for a domain's own feedback (RFC 9989 §4.10.1)
+        // the policy that applies now, so that following the advice lowers nothing
+        let applied = e.policy.unwrap_or(dmarc::Policy::None);
         s.warn(
             format!("only the public suffix's record at _dmarc.{policy_domain} applies: you get no aggregate reports of your own"),
-            format!("publish `_dmarc.{domain}. IN TXT \"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}\"`"),
+            format!("publish `_dmarc.{domain}. IN TXT \"v=DMARC1; p={applied}; rua=mailto:dmarc-reports@{domain}\"`"),
         );
     } else if record.rua.is_empty() {
         s.warn(
