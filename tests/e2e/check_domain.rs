@@ -574,7 +574,22 @@ fn dmarc_findings_name_the_tag_and_record_that_apply() {
     assert!(!found.iter().any(|f| f.contains("@com")), "{found:#?}");
     // the advice keeps the policy that applies now (following it lowers nothing)
     assert!(
-        found.iter().any(|f| f.contains("v=DMARC1; p=reject; rua=")),
+        found
+            .iter()
+            .any(|f| f.contains("v=DMARC1; p=reject; sp=reject; np=reject; rua=")),
+        "{found:#?}"
+    );
+    // and for its subdomains and names that do not exist, and testing stays testing
+    let zone = zone.replace(
+        "p=reject; psd=y",
+        "p=none; sp=quarantine; np=reject; t=y; psd=y",
+    );
+    let (_, all, _) = run_for("other.com", &zone, &[]);
+    let found = dmarc(&all);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("v=DMARC1; p=quarantine; sp=quarantine; np=reject; t=y; rua=")),
         "{found:#?}"
     );
 }

@@ -113,11 +113,17 @@ pub async fn check(app: &App, domain: &str) -> Section {
     }
     if e.record_source == Some(dmarc::RecordSource::PublicSuffixDomain) {
         // a public suffix's record is no place for a domain's own feedback (RFC 9989 §4.10.1)
-        // the policy that applies now, so that following the advice lowers nothing
-        let applied = e.policy.unwrap_or(dmarc::Policy::None);
+        // the policies that apply now, so that following the advice lowers nothing: this name
+        // gets what applies to it; its subdomains the suffix's sp= (else p=), names that do
+        // not exist its np= (else sp=, p=), and testing stays testing (RFC 9989 §4.10.1)
+        let none = dmarc::Policy::None;
+        let applied = e.policy.unwrap_or(none);
+        let sp = record.subdomain_policy.or(record.policy).unwrap_or(none);
+        let np = record.nonexistent_policy.unwrap_or(sp);
+        let testing = if record.testing { " t=y;" } else { "" };
         s.warn(
             format!("only the public suffix's record at _dmarc.{policy_domain} applies: you get no aggregate reports of your own"),
-            format!("publish `_dmarc.{domain}. IN TXT \"v=DMARC1; p={applied}; rua=mailto:dmarc-reports@{domain}\"`"),
+            format!("publish `_dmarc.{domain}. IN TXT \"v=DMARC1; p={applied}; sp={sp}; np={np};{testing} rua=mailto:dmarc-reports@{domain}\"`"),
         );
     } else if record.rua.is_empty() {
         s.warn(
