@@ -182,7 +182,7 @@ impl Config {
             if key.domain.trim().is_empty() || key.selector.trim().is_empty() {
                 bail!(
                     "dkim.key[{i}]{}: domain and selector are required",
-                    line_of("[[dkim.key]]")
+                    block_line(text, "[[dkim.key]]", i)
                 );
             }
             // one selector of one domain is one DNS record: a second key there (a rotation
@@ -197,7 +197,7 @@ impl Config {
             {
                 bail!(
                     "dkim.key[{i}]{}: {record} is already dkim.key[{j}]'s record; give each key its own selector",
-                    line_of("[[dkim.key]]")
+                    block_line(text, "[[dkim.key]]", i)
                 );
             }
             // a rule names keys by id: two keys with one id would make it pick one silently
@@ -559,9 +559,31 @@ fn line_of_key(text: &str, section: Option<&str>, needle: &str) -> String {
 fn line_in_section(text: &str, section: &str, needle: &str) -> String {
     text.lines()
         .enumerate()
-        .skip_while(|(_, l)| l.trim() != section)
+        .skip_while(|(_, l)| !is_header(l, section))
         .find(|(_, l)| l.trim_start().starts_with(needle))
         .map(|(i, _)| format!(" (line {})", i + 1))
+        .unwrap_or_default()
+}
+
+/// Whether `line` is the section header `header` (`[dns]`, `[[dkim.key]]`), a comment after
+/// it and white space inside the brackets aside.
+fn is_header(line: &str, header: &str) -> bool {
+    let bare = |t: &str| -> String {
+        let t = t.split('#').next().unwrap_or_default().trim();
+        let depth = t.chars().take_while(|&c| c == '[').count();
+        let inner = t.trim_start_matches('[').trim_end_matches(']').trim();
+        format!("{depth}:{inner}")
+    };
+    line.trim_start().starts_with('[') && bare(line) == bare(header)
+}
+
+/// ` (line N)` of the header of the `index`th `header` block (`[[dkim.key]]`), from 0.
+fn block_line(text: &str, header: &str, index: usize) -> String {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| is_header(l, header))
+        .nth(index)
+        .map(|(n, _)| format!(" (line {})", n + 1))
         .unwrap_or_default()
 }
 
@@ -573,10 +595,11 @@ fn line_in_block(text: &str, header: &str, index: usize, key: &str) -> String {
     for (n, l) in text.lines().enumerate() {
         let t = l.trim();
         if t.starts_with('[') {
-            if t == header {
+            let ours = is_header(t, header);
+            if ours {
                 blocks += 1;
             }
-            current = t == header && usize::try_from(blocks).is_ok_and(|b| b == index);
+            current = ours && usize::try_from(blocks).is_ok_and(|b| b == index);
         } else if current && t.starts_with(key) {
             return format!(" (line {})", n + 1);
         }

@@ -319,6 +319,26 @@ fn cross_key_rules_name_the_line_of_the_key_in_its_section() {
             "[reports.failure]\nreporting_mta = \"bad host\"\n",
             "reports.failure.reporting_mta (line 2)",
         ),
+        (
+            "[dns] # resolver\ntimeout = \"0s\"\n",
+            "dns.timeout (line 2)",
+        ),
+        (
+            "[reports] # out\nbatch_size = 100000000\n",
+            "reports.batch_size (line 2)",
+        ),
+        (
+            "[[server.listen]] # one\nsocket = \"inet:127.0.0.1:8891\"\n\
+             [[server.listen]]\nsocket = \"inet:127.0.0.1:8892\"\n\
+             [[server.listen]]\nsocket = \"inet:127.0.0.1:8891\"\n",
+            "server.listen[2] (line 6)",
+        ),
+        (
+            "[[dkim.key]]\ndomain = \"a.example\"\nselector = \"s1\"\npath = \"/a.pem\"\n\
+             [[dkim.key]]\ndomain = \"b.example\"\nselector = \"s1\"\npath = \"/b.pem\"\n\
+             [[dkim.key]]\ndomain = \"a.example\"\nselector = \"s1\"\npath = \"/c.pem\"\n",
+            "dkim.key[2] (line 9)",
+        ),
     ] {
         let err = Config::parse(text).unwrap_err().to_string();
         assert!(err.starts_with(want), "{text}: {err}");
