@@ -13,8 +13,12 @@ const LOG_EVERY: Duration = Duration::from_secs(60);
 /// The failures of one listener (a milter socket, the metrics, the dashboard, the socketmap).
 #[derive(Debug, Default)]
 pub struct AcceptErrors {
+    /// When a failure was last logged (kept across accepts that work: failures and accepts
+    /// alternate when file descriptors run short).
     logged: Option<Instant>,
     unlogged: u64,
+    /// A failure line was written whose run has not been said to end.
+    run_logged: bool,
 }
 
 impl AcceptErrors {
@@ -33,16 +37,19 @@ impl AcceptErrors {
             );
             self.logged = Some(Instant::now());
             self.unlogged = 0;
+            self.run_logged = true;
         } else {
             self.unlogged += 1;
         }
         tokio::time::sleep(ACCEPT_BACKOFF).await;
     }
 
-    /// Notes an accept that worked: the end of a run of failures is logged with the count
-    /// of those not logged (else it would wait for the next run's first line).
+    /// Notes an accept that worked: the end of a run of failures whose first line was
+    /// written is logged with the count of those not logged (else it would wait for the next
+    /// run's first line). The minute is kept: runs that follow within it are counted, not
+    /// logged, so failures and accepts alternating write two lines a minute, not two a run.
     pub fn succeeded(&mut self, listener: &(dyn std::fmt::Display + Sync)) {
-        if self.logged.is_none() {
+        if !self.run_logged {
             return;
         }
         tracing::info!(
@@ -50,7 +57,7 @@ impl AcceptErrors {
             failures_not_logged = self.unlogged,
             "accept works again"
         );
-        self.logged = None;
+        self.run_logged = false;
         self.unlogged = 0;
     }
 }
@@ -71,11 +78,23 @@ mod tests {
         }
         assert_eq!(errors.logged, first);
         assert_eq!(errors.unlogged, 10);
-        // the run ends at the next accept that works: said with its count, and the next
-        // failure is logged at once
+        // the run ends at the next accept that works: said with its count
         errors.succeeded(&"inet:127.0.0.1:1");
-        assert_eq!((errors.logged, errors.unlogged), (None, 0));
+        assert_eq!(
+            (errors.logged, errors.unlogged, errors.run_logged),
+            (first, 0, false)
+        );
+        // failures and accepts alternating (file descriptors short): counted within the
+        // minute, not logged once a run; the minute over, logged again with the count
+        for _ in 0..20 {
+            errors.failed(&"inet:127.0.0.1:1", &e).await;
+            errors.succeeded(&"inet:127.0.0.1:1");
+        }
+        assert_eq!((errors.logged, errors.unlogged), (first, 20));
+        // (the minute is read from the wall clock: moved back by hand)
+        errors.logged = first.and_then(|t| t.checked_sub(LOG_EVERY));
         errors.failed(&"inet:127.0.0.1:1", &e).await;
-        assert!(errors.logged.is_some());
+        assert!(errors.logged > first);
+        assert_eq!((errors.unlogged, errors.run_logged), (0, true));
     }
 }
