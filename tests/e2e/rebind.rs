@@ -54,6 +54,25 @@ async fn send_spoof(port: u16) -> testkit::EomOutcome {
     .await
 }
 
+/// A connection to `port` with a message in flight: its envelope sent, its body not yet.
+async fn envelope_sent(port: u16) -> MtaClient {
+    let mut m = mta(port).await;
+    m.connect(
+        "client.example.org",
+        "192.0.2.10".parse().expect("ip"),
+        40000,
+        &[],
+    )
+    .await
+    .expect("connect");
+    m.helo("mail.example.org", &[]).await.expect("helo");
+    m.mail("<ceo@strict.example>", &[], &[])
+        .await
+        .expect("mail");
+    m.rcpt("<b@example.net>", &[], &[]).await.expect("rcpt");
+    m
+}
+
 /// SIGHUP, then waits until the log says `configuration reloaded` `n` times.
 fn reload(p: &ServeProcess, n: usize) -> String {
     test_support::process::signal(&p.pid().to_string(), "HUP");
@@ -88,25 +107,7 @@ async fn sighup_opens_new_listeners_and_closes_removed_ones_while_their_messages
     );
 
     // a message in flight on the old listener: envelope sent, body not yet
-    let mut in_flight = mta(old).await;
-    in_flight
-        .connect(
-            "client.example.org",
-            "192.0.2.10".parse().expect("ip"),
-            40000,
-            &[],
-        )
-        .await
-        .expect("connect");
-    in_flight.helo("mail.example.org", &[]).await.expect("helo");
-    in_flight
-        .mail("<ceo@strict.example>", &[], &[])
-        .await
-        .expect("mail");
-    in_flight
-        .rcpt("<b@example.net>", &[], &[])
-        .await
-        .expect("rcpt");
+    let mut in_flight = envelope_sent(old).await;
 
     // the new file: a second port, the first one gone
     std::fs::write(server.config_path(), config(&[new], "verify", true)).expect("rewrite");
@@ -211,25 +212,7 @@ async fn a_reload_while_shutting_down_opens_no_listener() {
         &["--zone", zone.to_str().expect("utf-8")],
     );
     // a message in flight keeps the drain going
-    let mut in_flight = mta(old).await;
-    in_flight
-        .connect(
-            "client.example.org",
-            "192.0.2.10".parse().expect("ip"),
-            40000,
-            &[],
-        )
-        .await
-        .expect("connect");
-    in_flight.helo("mail.example.org", &[]).await.expect("helo");
-    in_flight
-        .mail("<ceo@strict.example>", &[], &[])
-        .await
-        .expect("mail");
-    in_flight
-        .rcpt("<b@example.net>", &[], &[])
-        .await
-        .expect("rcpt");
+    let mut in_flight = envelope_sent(old).await;
     test_support::process::signal(&server.pid().to_string(), "TERM");
     let deadline = Instant::now() + Duration::from_secs(15);
     while !server.log_text().contains("shutting down") {

@@ -176,18 +176,24 @@ async fn idle_connections_time_out() {
     m.stop().await;
 }
 
+/// `authmilter serve` with one verify listener and `max_connections = max`, and its address.
+fn limited_serve(max: usize) -> (ServeProcess, std::net::SocketAddr) {
+    let port = free_port();
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
+         [server]\nmax_connections = {max}\n[authres]\nauthserv_id = \"mx.test.example\"\n"
+    );
+    let server = ServeProcess::start(&toml, port, &[]);
+    let addr = format!("127.0.0.1:{port}").parse().expect("addr");
+    (server, addr)
+}
+
 /// Over `max_connections` an extra connection is answered at once (closed, so the MTA applies
 /// its milter_default_action) instead of hanging in the kernel's queue, with one warning that
 /// names the limit; once a slot frees, new connections are served again.
 #[tokio::test(flavor = "multi_thread")]
 async fn connection_limit_closes_extra_connections_at_once_with_one_warning() {
-    let port = free_port();
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
-         [server]\nmax_connections = 2\n[authres]\nauthserv_id = \"mx.test.example\"\n"
-    );
-    let server = ServeProcess::start(&toml, port, &[]);
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let (server, addr) = limited_serve(2);
     // the port probe of ServeProcess::start may still hold a slot for a moment: retry (bounded)
     let connect = || async {
         for _ in 0..50 {
@@ -246,13 +252,7 @@ async fn connection_limit_closes_extra_connections_at_once_with_one_warning() {
 /// of 8). It now waits a moment for a slot before refusing.
 #[tokio::test(flavor = "multi_thread")]
 async fn connections_one_at_a_time_are_never_refused_at_the_limit() {
-    let port = free_port();
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
-         [server]\nmax_connections = 1\n[authres]\nauthserv_id = \"mx.test.example\"\n"
-    );
-    let server = ServeProcess::start(&toml, port, &[]);
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let (server, addr) = limited_serve(1);
     let mut refused = 0;
     for _ in 0..100 {
         let mut m = MtaClient::connect_tcp(addr, Profile::postfix())
@@ -272,13 +272,7 @@ async fn connections_one_at_a_time_are_never_refused_at_the_limit() {
 /// tasks of their own; the rest are closed at once.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_over_the_limit_is_closed_without_waiting_in_turn() {
-    let port = free_port();
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
-         [server]\nmax_connections = 1\n[authres]\nauthserv_id = \"mx.test.example\"\n"
-    );
-    let server = ServeProcess::start(&toml, port, &[]);
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let (server, addr) = limited_serve(1);
     let mut holder = MtaClient::connect_tcp(addr, Profile::postfix())
         .await
         .expect("tcp connect");
