@@ -91,6 +91,9 @@ pub struct MessageState {
     pub headers_done: bool,
     /// The header block went over a limit: the first limit hit.
     pub oversize: Option<Oversize>,
+    /// A header field came after end of headers (the MTA out of step): the checks started
+    /// without it, so the message is not judged.
+    pub late_header: bool,
     /// Indexes of incoming Authentication-Results fields that claim one of our ids, found as
     /// they arrived (also past the limits, so they are removed whatever happens).
     forged_authres: Vec<u32>,
@@ -133,6 +136,7 @@ impl MessageState {
             headers: Headers::new(),
             headers_done: false,
             oversize: None,
+            late_header: false,
             forged_authres: Vec::new(),
             forged_left: false,
             body_bytes: 0,

@@ -261,6 +261,11 @@ impl MessagePipeline {
     pub fn header(&mut self, name: &[u8], value_after_colon: &[u8]) {
         // borrows `msg` alone, so the header rules need no copy
         let current = Current::of(&mut self.msg);
+        if current.state.headers_done {
+            // kept (its forged Authentication-Results are removed all the same), but the
+            // checks began at end of headers without it
+            current.state.late_header = true;
+        }
         current
             .state
             .add_header(name, value_after_colon, &self.rules);

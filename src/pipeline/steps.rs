@@ -24,6 +24,7 @@ use std::sync::Arc;
 use milter_proto::SmtpReply;
 
 use crate::app::App;
+use crate::config::{ReplyValues, TempfailReply};
 
 use super::decision::{Decision, NewHeader, RcptChange, Verdict};
 use super::message::{Direction, MessageState};
@@ -69,6 +70,31 @@ impl MessagePipeline {
             }
             d.summary = format!(
                 "{} size={} unchecked=({over})",
+                direction.as_str(),
+                state.body_bytes
+            );
+            let d = Arc::new(d);
+            self.publish(state, &d);
+            return d;
+        }
+
+        // a header field after end of headers: the checks began without it, and a verdict
+        // on part of the header block could be a pass for a From the reader sees second
+        if state.late_header {
+            tracing::warn!(
+                queue_id = crate::logging::Escaped::str(state.queue_id.as_deref().unwrap_or("-"))
+                    .to_string()
+                    .as_str(),
+                "MTA out of step: a header field came after end of headers; message tempfailed, not judged in part"
+            );
+            d.verdict = Verdict::TempFail(
+                TempfailReply::builtin(
+                    "451 4.3.0 Header fields arrived after the end of the headers; try again later",
+                )
+                .render(&ReplyValues::default()),
+            );
+            d.summary = format!(
+                "{} size={} unchecked=(late header)",
                 direction.as_str(),
                 state.body_bytes
             );

@@ -430,3 +430,31 @@ async fn each_message_gets_the_answer_it_gets_alone() {
     }
     m.stop().await;
 }
+
+/// A header field the MTA sends after end of headers (no real MTA does; a broken or hostile
+/// client can) was stored, and its forged Authentication-Results removed, but the checks had
+/// started without it: a second From naming a `p=reject` domain after EOH was delivered with
+/// `dmarc=none` for the first. Such a message is not judged in part: it is tempfailed, and
+/// the log says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_header_after_end_of_headers_is_not_judged_in_part() {
+    let zone = format!(
+        "{ZONE}strict.example TXT \"v=spf1 -all\"\n_dmarc.strict.example TXT \"v=DMARC1; p=reject\"\n"
+    );
+    let m = Milter::start(&format!("{LISTEN_VERIFY}[dmarc]\nenforce = true\n"), &zone).await;
+    let mut mta = connected(&m, Profile::postfix(), "mail.example.org").await;
+    mta.mail("<a@example.org>", &[], &[]).await.expect("mail");
+    mta.rcpt("<bob@example.net>", &[], &[]).await.expect("rcpt");
+    mta.header("From", " a@example.org").await.expect("header");
+    mta.eoh().await.expect("eoh");
+    mta.header("From", " ceo@strict.example")
+        .await
+        .expect("late header");
+    mta.body(b"pay now\r\n").await.expect("body");
+    let out = mta.eom().await.expect("eom");
+    assert!(out.is_tempfail(), "{out:?}");
+    // the next message on the connection is checked as usual
+    let out = one(&mut mta, "<a@example.org>", &from("a@example.org", &[])).await;
+    assert!(out.is_accept(), "{out:?}");
+    m.stop().await;
+}
