@@ -25,6 +25,7 @@ mod policy_tests;
 pub mod report;
 pub mod results;
 pub mod sink;
+mod srs_envelope;
 #[cfg(test)]
 #[path = "tests/srs.rs"]
 mod srs_tests;
@@ -42,7 +43,7 @@ pub use policy::{AppliedPolicy, OverrideKind, PolicyOverride};
 pub use report::ResultsReport;
 pub use results::Results;
 pub use sink::{FinishedMessage, ResultsSink, SinkReceiver};
-pub use steps::may_refuse_recipients;
+pub use srs_envelope::may_refuse_recipients;
 
 use crate::app::App;
 use crate::config::Role;
@@ -213,7 +214,7 @@ impl MessagePipeline {
             state.keep_body(crate::reports::failure::MAX_ORIGINAL_BYTES);
         }
         let mut current = Current::new(state);
-        current.srs_spf = steps::srs_spf_task(&self.app, sender);
+        current.srs_spf = srs_envelope::srs_spf_task(&self.app, sender);
         if direction.verifies() {
             current.inbound.start_envelope(
                 &self.app,
@@ -234,7 +235,7 @@ impl MessagePipeline {
 
     /// RCPT TO: one recipient, without angle brackets.
     pub fn rcpt(&mut self, recipient: &[u8], args: Vec<Vec<u8>>) -> StageReply {
-        if let Some(refusal) = steps::srs_recipient_check(&self.app, recipient) {
+        if let Some(refusal) = srs_envelope::srs_recipient_check(&self.app, recipient) {
             return StageReply::Refuse(refusal);
         }
         let inbox = self.services.inbox.clone();
