@@ -33,6 +33,15 @@ pub(super) struct AcceptShared {
     pub(super) out_of_time: watch::Receiver<bool>,
 }
 
+impl AcceptShared {
+    /// A connection over `max_connections` is closed: counted, and warned of at most once
+    /// a minute.
+    pub(super) fn refuse(&self) {
+        self.overload.refused(self.max);
+        self.services.metrics.connection_refused();
+    }
+}
+
 /// One listener being served.
 struct Running {
     spec: SocketSpec,

@@ -290,15 +290,10 @@ async fn accept_loop(
             // for a slot in a task of its own (a few at a time), the loop goes on accepting
             Err(_) => match Arc::clone(&shared.waiting).try_acquire_owned() {
                 Ok(waiter) => {
-                    let limit = Arc::clone(&shared.limit);
-                    let mut stop = shared.conn_stop.clone();
-                    let (overload, services, max) = (
-                        Arc::clone(&shared.overload),
-                        Arc::clone(&shared.services),
-                        shared.max,
-                    );
                     let (shared, spec) = (shared.clone(), listening.spec.clone());
                     conns.spawn(async move {
+                        let mut stop = shared.conn_stop.clone();
+                        let limit = Arc::clone(&shared.limit);
                         let wait = tokio::time::timeout(SLOT_WAIT, limit.acquire_owned());
                         let slot = tokio::select! {
                             p = wait => p.ok().and_then(Result::ok),
@@ -309,17 +304,11 @@ async fn accept_loop(
                             Some(permit) => {
                                 serve_accepted(stream, permit, &shared, role, &spec).await;
                             }
-                            None => {
-                                overload.refused(max);
-                                services.metrics.connection_refused();
-                            }
+                            None => shared.refuse(),
                         }
                     });
                 }
-                Err(_) => {
-                    shared.overload.refused(shared.max);
-                    shared.services.metrics.connection_refused();
-                }
+                Err(_) => shared.refuse(),
             },
         }
     }
