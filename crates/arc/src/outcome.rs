@@ -275,21 +275,35 @@ impl ArcOutcome {
         if self.result != ChainStatus::Pass {
             return Vec::new();
         }
-        let mut out = Vec::new();
-        let mut all_later_trusted = true;
-        for set in self.sets.iter().rev() {
-            let trusted = is_trusted(&set.seal_domain);
-            let unchanged_since = match self.oldest_pass {
-                Some(0) => true,
-                Some(p) => set.instance >= p,
-                None => set.instance == self.instances,
-            };
-            if trusted && (all_later_trusted || unchanged_since) {
-                out.push(set);
-            }
-            all_later_trusted &= trusted;
-        }
-        out
+        self.newest_first(is_trusted)
+            .filter(|(set, trusted, all_later_trusted)| {
+                let unchanged_since = match self.oldest_pass {
+                    Some(0) => true,
+                    Some(p) => set.instance >= p,
+                    None => set.instance == self.instances,
+                };
+                *trusted && (*all_later_trusted || unchanged_since)
+            })
+            .map(|(set, _, _)| set)
+            .collect()
+    }
+
+    /// The sets newest first, each with whether its sealer is trusted and whether every
+    /// later sealer is (RFC 8617 §7.2.1: a trusted hop's results stand after an untrusted
+    /// one only while the message is what the trusted hop saw).
+    pub(crate) fn newest_first(
+        &self,
+        is_trusted: impl Fn(&str) -> bool,
+    ) -> impl Iterator<Item = (&ArcSetInfo, bool, bool)> {
+        self.sets
+            .iter()
+            .rev()
+            .scan(true, move |all_later_trusted, set| {
+                let trusted = is_trusted(&set.seal_domain);
+                let later = *all_later_trusted;
+                *all_later_trusted &= trusted;
+                Some((set, trusted, later))
+            })
     }
 
     /// The `arc=` method result for the Authentication-Results header field (RFC 8617 §6,

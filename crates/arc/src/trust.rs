@@ -121,22 +121,18 @@ impl ArcOutcome {
             SignatureCheck::Fail(r) => key_trusted && key_unanswered(r),
             SignatureCheck::NotChecked => false,
         };
-        let mut sets = Vec::new();
-        let mut all_later_trusted = true;
-        for set in self.sets.iter().rev() {
-            let trusted = is_trusted(&set.seal_domain);
-            let vouches =
-                key_trusted || (set.instance > failed && set.seal == SignatureCheck::Pass);
-            if trusted && vouches && (all_later_trusted || unchanged_since(set)) {
-                sets.push(set);
-            }
-            all_later_trusted &= trusted;
-        }
+        let sets = self
+            .newest_first(&is_trusted)
+            .filter(|(set, trusted, all_later_trusted)| {
+                let vouches =
+                    key_trusted || (set.instance > failed && set.seal == SignatureCheck::Pass);
+                *trusted && vouches && (*all_later_trusted || unchanged_since(set))
+            })
+            .map(|(set, _, _)| set)
+            .collect();
         recorded_pass(sets, from_domain, aligned)
     }
-}
 
-impl ArcOutcome {
     /// In a chain that passed, the pass a trusted set recorded that [`ArcOutcome::trusted_sets`]
     /// leaves out only because the trusted sealer's own key for its ARC-Message-Signature did
     /// not answer (a later hop is untrusted, and whether the message is unchanged since is
@@ -153,19 +149,17 @@ impl ArcOutcome {
         {
             return None;
         }
-        let mut sets = Vec::new();
-        let mut all_later_trusted = true;
-        for set in self.sets.iter().rev() {
-            let trusted = is_trusted(&set.seal_domain);
-            let unanswered = matches!(
-                &set.message_signature,
-                SignatureCheck::Fail(r) if key_unanswered(r)
-            );
-            if trusted && !all_later_trusted && unanswered && is_trusted(&set.signature_domain) {
-                sets.push(set);
-            }
-            all_later_trusted &= trusted;
-        }
+        let sets = self
+            .newest_first(is_trusted)
+            .filter(|(set, trusted, all_later_trusted)| {
+                let unanswered = matches!(
+                    &set.message_signature,
+                    SignatureCheck::Fail(r) if key_unanswered(r)
+                );
+                *trusted && !*all_later_trusted && unanswered && is_trusted(&set.signature_domain)
+            })
+            .map(|(set, _, _)| set)
+            .collect();
         recorded_pass(sets, from_domain, aligned)
     }
 }
