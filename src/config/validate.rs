@@ -507,11 +507,7 @@ const MAX_EXPIRATION_SECS: u64 = 36_500 * 86_400;
 /// section, any key whose path ends with `needle` matches, else the first line holding
 /// `needle` anywhere (a value). Empty when there is none.
 fn line_of_key(text: &str, section: Option<&str>, needle: &str) -> String {
-    let header = |t: &str| -> Option<String> {
-        let t = t.split('#').next().unwrap_or_default().trim();
-        t.starts_with('[')
-            .then(|| t.trim_matches(['[', ']']).trim().to_string())
-    };
+    let header = |t: &str| header_of(t).map(|(_, name)| name);
     let found = |n: usize| format!(" (line {})", n + 1);
     if needle.starts_with('[') {
         let wanted = header(needle);
@@ -568,13 +564,19 @@ fn line_in_section(text: &str, section: &str, needle: &str) -> String {
 /// Whether `line` is the section header `header` (`[dns]`, `[[dkim.key]]`), a comment after
 /// it and white space inside the brackets aside.
 fn is_header(line: &str, header: &str) -> bool {
-    let bare = |t: &str| -> String {
-        let t = t.split('#').next().unwrap_or_default().trim();
-        let depth = t.chars().take_while(|&c| c == '[').count();
-        let inner = t.trim_start_matches('[').trim_end_matches(']').trim();
-        format!("{depth}:{inner}")
-    };
-    line.trim_start().starts_with('[') && bare(line) == bare(header)
+    header_of(line).is_some_and(|h| Some(h) == header_of(header))
+}
+
+/// A section header line as TOML reads it: its bracket depth (1 for `[dns]`, 2 for
+/// `[[dkim.key]]`) and its name, a comment after it and white space inside the brackets
+/// aside; `None` for any other line.
+fn header_of(line: &str) -> Option<(usize, String)> {
+    let t = line.split('#').next().unwrap_or_default().trim();
+    let depth = t.chars().take_while(|&c| c == '[').count();
+    (depth > 0).then(|| {
+        let name = t.trim_start_matches('[').trim_end_matches(']').trim();
+        (depth, name.to_string())
+    })
 }
 
 /// ` (line N)` of the header of the `index`th `header` block (`[[dkim.key]]`), from 0.
