@@ -338,6 +338,17 @@ pub fn on_error(app: &App, why: &str, decision: &mut Decision) {
     ));
 }
 
+/// The answer for a message whose MTA sent header fields after end of headers: a tempfail
+/// (the checks began without them; docs/milter-protocol.md).
+pub fn late_header(decision: &mut Decision) {
+    decision.verdict = Verdict::TempFail(
+        TempfailReply::builtin(
+            "451 4.3.0 Header fields arrived after the end of the headers; try again later",
+        )
+        .render(&ReplyValues::default()),
+    );
+}
+
 /// The answer for a header block over `max_headers` / `max_header_bytes`: a tempfail, or
 /// acceptance unchecked (`[server] on_oversize`); always a tempfail when `forged_left` (forged
 /// Authentication-Results that are not all removed).

@@ -22,7 +22,6 @@
 use std::sync::Arc;
 
 use crate::app::App;
-use crate::config::{ReplyValues, TempfailReply};
 
 use super::decision::{Decision, NewHeader, Verdict};
 use super::message::{Direction, MessageState};
@@ -53,45 +52,35 @@ impl MessagePipeline {
         // 1. forged Authentication-Results go, whatever else happens
         d.delete = state.forged_deletions();
 
-        // 2. a header block over the limits is not checked
-        if let Some(over) = state.oversize {
+        // 2. a header block over the limits is not checked; nor one the MTA went on with
+        //    after end of headers: the checks began without those fields, and a verdict on
+        //    part of the block could be a pass for a From the reader sees second
+        // (built only for the log line of a message that is not checked)
+        let queue_id =
+            || crate::logging::Escaped::str(state.queue_id.as_deref().unwrap_or("-")).to_string();
+        let unchecked = if let Some(over) = state.oversize {
             tracing::warn!(
-                queue_id = crate::logging::Escaped::str(state.queue_id.as_deref().unwrap_or("-"))
-                    .to_string()
-                    .as_str(),
+                queue_id = queue_id().as_str(),
                 "message header over the limits ({over}): not checked, answered per server.on_oversize"
             );
             policy::oversize(&app, &over.to_string(), state.forged_left(), &mut d);
             if capture.is_some() {
                 tracing::warn!("reports inbox: message not read (header over the limits)");
             }
-            d.summary = format!(
-                "{} size={} unchecked=({over})",
-                direction.as_str(),
-                state.body_bytes
-            );
-            let d = Arc::new(d);
-            self.publish(state, &d);
-            return d;
-        }
-
-        // a header field after end of headers: the checks began without it, and a verdict
-        // on part of the header block could be a pass for a From the reader sees second
-        if state.late_header {
+            Some(over.to_string())
+        } else if state.late_header {
             tracing::warn!(
-                queue_id = crate::logging::Escaped::str(state.queue_id.as_deref().unwrap_or("-"))
-                    .to_string()
-                    .as_str(),
+                queue_id = queue_id().as_str(),
                 "MTA out of step: a header field came after end of headers; message tempfailed, not judged in part"
             );
-            d.verdict = Verdict::TempFail(
-                TempfailReply::builtin(
-                    "451 4.3.0 Header fields arrived after the end of the headers; try again later",
-                )
-                .render(&ReplyValues::default()),
-            );
+            policy::late_header(&mut d);
+            Some("late header".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = unchecked {
             d.summary = format!(
-                "{} size={} unchecked=(late header)",
+                "{} size={} unchecked=({why})",
                 direction.as_str(),
                 state.body_bytes
             );
