@@ -14,8 +14,11 @@ use std::fmt;
 use milter_proto::{EnhancedCode, SmtpReply};
 use serde::{Deserialize, Serialize};
 
-/// Longest text of one reply line we produce before splitting (libmilter allows 980).
-const LINE_WIDTH: usize = 900;
+/// Longest text of one reply line on the milter wire, `%` doubled (libmilter allows 980).
+const WIRE_WIDTH: usize = 900;
+/// Longest reply line the SMTP client may see, its code and CRLF included (RFC 5321
+/// §4.5.3.1.5); the text's share is what the code and enhanced code leave.
+const SMTP_LINE: usize = 512;
 /// Longest value we put into a slot (a domain is at most 253; an SPF explanation is free text).
 const MAX_SLOT_VALUE: usize = 400;
 
@@ -152,7 +155,9 @@ impl ReplyTemplate {
                 })),
             }
         }
-        let lines = split_lines(&text, LINE_WIDTH);
+        // "550-" or "550 ", the enhanced code and its space, the CRLF
+        let prefix = 4 + self.enhanced.map_or(0, |e| e.to_string().len() + 1) + 2;
+        let lines = split_lines(&text, SMTP_LINE.saturating_sub(prefix), WIRE_WIDTH);
         SmtpReply::from_parts(
             self.code,
             self.enhanced,
@@ -300,29 +305,37 @@ fn wire_width(c: char) -> usize {
     if c == '%' { 2 } else { c.len_utf8() }
 }
 
-/// Splits text into lines of at most `max` wire bytes at spaces (or hard, at char
-/// boundaries).
-fn split_lines(text: &str, max: usize) -> Vec<String> {
+/// Splits text into lines of at most `seen` bytes as the SMTP client sees them and `wire`
+/// bytes on the milter wire (`%` doubled), at spaces (or hard, at char boundaries).
+fn split_lines(text: &str, seen: usize, wire: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut current = String::new();
-    let mut width = 0;
+    // (bytes seen, bytes on the wire) of `current`
+    let (mut width, mut wire_used) = (0, 0);
+    let fits = |width: usize, wire_used: usize, add: (usize, usize)| {
+        width + add.0 <= seen && wire_used + add.1 <= wire
+    };
     for word in text.split(' ') {
-        let word_width: usize = word.chars().map(wire_width).sum();
-        if !current.is_empty() && width + 1 + word_width > max {
+        let word_width = (
+            word.len(),
+            word.chars().map(wire_width).sum::<usize>(),
+        );
+        if !current.is_empty() && !fits(width + 1, wire_used + 1, word_width) {
             lines.push(std::mem::take(&mut current));
-            width = 0;
+            (width, wire_used) = (0, 0);
         }
         if !current.is_empty() {
             current.push(' ');
-            width += 1;
+            (width, wire_used) = (width + 1, wire_used + 1);
         }
         for c in word.chars() {
-            if width + wire_width(c) > max {
+            let add = (c.len_utf8(), wire_width(c));
+            if !current.is_empty() && !fits(width, wire_used, add) {
                 lines.push(std::mem::take(&mut current));
-                width = 0;
+                (width, wire_used) = (0, 0);
             }
             current.push(c);
-            width += wire_width(c);
+            (width, wire_used) = (width + add.0, wire_used + add.1);
         }
     }
     lines.push(current);
@@ -425,6 +438,37 @@ mod tests {
             .render(&ReplyValues::default());
         let text: usize = r.lines().iter().map(Vec::len).sum();
         assert_eq!(text, 1200, "the text was dropped");
+    }
+
+    /// RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with its code and CRLF, as
+    /// the SMTP client sees it (`%%` on the milter wire is one `%` there); a long configured
+    /// text or a sender's long domain and SPF explanation are split over more lines.
+    #[test]
+    fn every_line_fits_rfc5321s_512_octets() {
+        let long_domain = format!("{}.example", vec!["a".repeat(63); 3].join("."));
+        let explanation = "why ".repeat(100);
+        let cases = [
+            format!("550 5.7.1 {}", "word1 ".repeat(170)),
+            format!("550 5.7.1 {}", "x".repeat(1500)),
+            format!("550 5.7.1 {}", "50% ".repeat(300)),
+            format!("550 {}", "y ".repeat(400)),
+            "550 5.7.23 SPF check failed for {domain}: {explanation}".to_string(),
+        ];
+        for template in &cases {
+            let v = ReplyValues {
+                domain: &long_domain,
+                explanation: &explanation,
+                problem: "",
+            };
+            let wire = render(template, 5, v);
+            let seen = String::from_utf8(wire).unwrap().replace("%%", "%");
+            let lines: Vec<&str> = seen.split("\r\n").collect();
+            for line in &lines {
+                assert!(line.len() + 2 <= 512, "{} octets: {line}", line.len() + 2);
+            }
+            let words: usize = lines.iter().map(|l| l.len()).sum();
+            assert!(words > 600, "the text was cut: {seen}");
+        }
     }
 
     #[test]
