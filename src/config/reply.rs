@@ -316,10 +316,7 @@ fn split_lines(text: &str, seen: usize, wire: usize) -> Vec<String> {
         width + add.0 <= seen && wire_used + add.1 <= wire
     };
     for word in text.split(' ') {
-        let word_width = (
-            word.len(),
-            word.chars().map(wire_width).sum::<usize>(),
-        );
+        let word_width = (word.len(), word.chars().map(wire_width).sum::<usize>());
         if !current.is_empty() && !fits(width + 1, wire_used + 1, word_width) {
             lines.push(std::mem::take(&mut current));
             (width, wire_used) = (0, 0);

@@ -17,7 +17,6 @@
 //! - Errors are classified once, here, into [`DnsError`].
 //! - Names are always sent fully qualified (no search domains) and `/etc/hosts` is not read.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,7 +28,7 @@ use hickory_resolver::config::{
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as HDns, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use hickory_resolver::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::cache::TtlCache;
 use crate::inflight::InFlight;
@@ -108,24 +107,25 @@ impl HickoryResolver {
         let mut builder = if config.nameservers.is_empty() {
             TokioResolver::builder_tokio().map_err(other)?
         } else {
-            // One NameServerConfig per address, with a UDP and a TCP connection per port.
-            let mut by_ip: BTreeMap<IpAddr, Vec<u16>> = BTreeMap::new();
-            for addr in &config.nameservers {
-                by_ip.entry(addr.ip()).or_default().push(addr.port());
-            }
-            let servers = by_ip
-                .into_iter()
-                .map(|(ip, ports)| {
-                    let mut connections = Vec::new();
-                    for port in ports {
-                        let mut udp = ConnectionConfig::udp();
-                        udp.port = port;
-                        let mut tcp = ConnectionConfig::tcp();
-                        tcp.port = port;
-                        connections.push(udp);
-                        connections.push(tcp);
-                    }
-                    NameServerConfig::new(ip, true, connections)
+            // One NameServerConfig per address and port, with a UDP and a TCP connection: the
+            // connections of one NameServerConfig are another transport of one server to
+            // hickory (it always takes the first UDP one), so two ports of one address would
+            // never fail over to the second.
+            let mut seen = Vec::with_capacity(config.nameservers.len());
+            let servers = config
+                .nameservers
+                .iter()
+                .filter(|addr| {
+                    let new = !seen.contains(*addr);
+                    seen.push(**addr);
+                    new
+                })
+                .map(|addr| {
+                    let mut udp = ConnectionConfig::udp();
+                    udp.port = addr.port();
+                    let mut tcp = ConnectionConfig::tcp();
+                    tcp.port = addr.port();
+                    NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
                 })
                 .collect();
             TokioResolver::builder_with_config(
@@ -227,15 +227,15 @@ impl HickoryResolver {
         let kind = key.0;
         self.stats.count_query();
         let mut outcome = self.inner.lookup(fqdn.clone(), kind.record_type()).await;
-        // the asked name is an alias (we walked its chain ourselves)
-        let mut walked_alias = false;
+        // where the chain of the asked name ends, when we walked it ourselves
+        let mut walked: Option<Chain> = None;
         if cname::may_be_cut_chain(&outcome) {
             match cname::walk(&self.inner, &self.stats, &fqdn).await {
-                Chain::NotAlias => {}
+                Chain::NotAlias => walked = Some(Chain::NotAlias),
                 Chain::End(end) => {
                     self.stats.count_query();
-                    walked_alias = true;
-                    outcome = self.inner.lookup(end, kind.record_type()).await;
+                    outcome = self.inner.lookup(end.clone(), kind.record_type()).await;
+                    walked = Some(Chain::End(end));
                 }
                 Chain::Broken(why) => {
                     // never cached: the zone may be fixed by the next try (RFC 7208 §4.4)
@@ -245,6 +245,39 @@ impl HickoryResolver {
                 }
             }
         }
+        let walked_end = match &walked {
+            Some(Chain::End(end)) => Some(end),
+            _ => None,
+        };
+        // a reply to another question (hickory checks UDP replies only): never used or cached
+        let asked_type = kind.record_type();
+        let foreign = match &outcome {
+            Ok(lookup) => !owners::answers_question(&fqdn, walked_end, asked_type, lookup),
+            Err(NetError::Dns(HDns::NoRecordsFound(nr))) => {
+                let q = &nr.query;
+                if q.query_type() != asked_type || q.query_class() != DNSClass::IN {
+                    true
+                } else if owners::key(q.name()) == owners::key(&fqdn)
+                    || walked_end.is_some_and(|e| owners::key(e) == owners::key(q.name()))
+                {
+                    false
+                } else if walked.is_some() {
+                    true
+                } else {
+                    // hickory followed an alias itself and this is about the chain's last
+                    // name: the chain has to lead there
+                    let end = cname::walk(&self.inner, &self.stats, &fqdn).await;
+                    !matches!(&end, Chain::End(e) if owners::key(e) == owners::key(q.name()))
+                }
+            }
+            Err(_) => false,
+        };
+        if foreign {
+            let result = Err(DnsError::Other("the reply answers another question".into()));
+            self.stats.count_outcome(&result);
+            return result;
+        }
+        let walked_alias = walked_end.is_some();
         let (result, ttl) = match outcome {
             Ok(lookup) => {
                 // only the records of the question's chain (RFC 1034 §4.3.2), of the asked type
@@ -297,9 +330,10 @@ impl HickoryResolver {
                 // exist (RFC 6604 §3), not the asked one: that name exists (it owns the
                 // CNAME), with no records of the asked type: NODATA (RFC 9989 §3.2.13 "np"
                 // must not apply to a dangling alias)
+                // (a name other than the asked one was checked above to end its chain)
                 let alias = walked_alias
                     || matches!(&error, NetError::Dns(HDns::NoRecordsFound(nr))
-                        if *nr.query.name() != fqdn && !nr.query.name().is_root());
+                        if owners::key(nr.query.name()) != owners::key(&fqdn));
                 let error = match classify(error) {
                     DnsError::NxDomain if alias => DnsError::NoData,
                     other => other,

@@ -32,3 +32,25 @@ async fn a_silent_name_is_asked_attempts_times() {
         assert_eq!(asked, attempts, "attempts = {attempts}");
     }
 }
+
+/// Two nameservers on one address, different ports: the second answers when the first does
+/// not (they were grouped as two transports of one server, and hickory only ever asked the
+/// first, so a dead first server deferred every message).
+#[tokio::test]
+async fn a_second_port_of_one_address_is_a_second_server() {
+    let dead = Zone::new()
+        .fail("a.example", Answer::Silent)
+        .serve()
+        .unwrap();
+    let alive = Zone::new().txt("a.example", "v=spf1 -all").serve().unwrap();
+    assert_eq!(dead.addr().ip(), alive.addr().ip());
+    let r = HickoryResolver::new(&HickoryConfig {
+        nameservers: vec![dead.addr(), alive.addr()],
+        timeout: Duration::from_millis(500),
+        attempts: 2,
+        ..HickoryConfig::default()
+    })
+    .unwrap();
+    assert_eq!(r.txt("a.example").await, Ok(vec![b"v=spf1 -all".to_vec()]));
+    assert!(alive.questions().iter().any(|(_, n)| n == "a.example"));
+}

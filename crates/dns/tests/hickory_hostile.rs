@@ -276,3 +276,74 @@ async fn names_that_need_escaping_are_left_out_of_mx_and_ptr_answers() {
         }
     }
 }
+
+/// RFC 5452 §9.1, RFC 1035 §7.3: a reply answers the question that was asked. hickory checks
+/// the question of a UDP reply only; one over TCP for another name or type is a temporary
+/// failure: never its records (an SPF `+all` for the asked name), never a negative answer.
+#[tokio::test]
+async fn a_tcp_reply_to_another_question_is_not_believed() {
+    let forged = |name: &str, t: u16, inner: Answer| {
+        Answer::TruncatedThen(Box::new(Answer::ForQuestion(
+            name.to_string(),
+            t,
+            Box::new(inner),
+        )))
+    };
+    let plus_all =
+        |owner: &str| Answer::Raw(vec![rec(owner, qtype::TXT, txt_rdata(b"v=spf1 +all"))]);
+    let server = UdpNameserver::start(move |t, name| match (t, name) {
+        (qtype::TXT, "named.example") => {
+            forged("evil.example", qtype::TXT, plus_all("named.example"))
+        }
+        (qtype::TXT, "typed.example") => {
+            forged("typed.example", qtype::A, plus_all("typed.example"))
+        }
+        (qtype::TXT, "gone.example") => forged("evil.example", qtype::TXT, Answer::NxDomain),
+        (qtype::TXT, "empty.example") => forged("evil.example", qtype::TXT, Answer::NoData),
+        (qtype::TXT, "wrongtype.example") => {
+            forged("wrongtype.example", qtype::MX, Answer::NxDomain)
+        }
+        // controls: TCP answers to the question asked, an alias and its target in one reply
+        (qtype::TXT, "fine.example") => Answer::TruncatedThen(Box::new(Answer::Raw(vec![rec(
+            "fine.example",
+            qtype::TXT,
+            txt_rdata(b"v=spf1 -all"),
+        )]))),
+        (qtype::TXT, "alias.example") => Answer::TruncatedThen(Box::new(Answer::Raw(vec![
+            rec(
+                "alias.example",
+                qtype::CNAME,
+                name_rdata("target.example").unwrap(),
+            ),
+            rec("target.example", qtype::TXT, txt_rdata(b"v=spf1 -all")),
+        ]))),
+        (qtype::TXT, "nx.example") => Answer::TruncatedThen(Box::new(Answer::NxDomain)),
+        _ => Answer::NxDomain,
+    })
+    .unwrap();
+    let r = resolver(server.addr());
+    assert_eq!(
+        r.txt("fine.example").await.unwrap(),
+        [b"v=spf1 -all".to_vec()]
+    );
+    assert_eq!(
+        r.txt("alias.example").await.unwrap(),
+        [b"v=spf1 -all".to_vec()]
+    );
+    assert_eq!(r.txt("nx.example").await, Err(DnsError::NxDomain));
+    for name in [
+        "named.example",
+        "typed.example",
+        "gone.example",
+        "empty.example",
+        "wrongtype.example",
+    ] {
+        for _ in 0..2 {
+            let got = r.txt(name).await;
+            assert!(
+                got.as_ref().is_err_and(DnsError::is_temporary),
+                "{name}: {got:?}"
+            );
+        }
+    }
+}

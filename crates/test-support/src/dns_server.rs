@@ -6,14 +6,17 @@
 //! name (a compression pointer) with TTL 300 s. NXDOMAIN (RCODE 3) and NODATA carry an SOA in
 //! the authority section whose minimum is 60 s (RFC 2308 §3), so negative answers are cached
 //! like real ones. [`Answer::Silent`] sends nothing (the query times out), [`Answer::ServFail`]
-//! RCODE 2. There is no TCP: answers must fit one datagram (tests use short records). Every
-//! question received is recorded ([`UdpNameserver::questions`]).
+//! RCODE 2. The same port serves TCP (RFC 7766: a two-octet length before each message) with
+//! the same answers, except [`Answer::TruncatedThen`], which sends UDP an empty truncated reply
+//! and TCP its inner answer. Every question received is recorded
+//! ([`UdpNameserver::questions`]).
 //!
 //! [`Zone`] is a small record table that answers the way an authoritative server does (NODATA
 //! for a name that exists, or has descendants, without records of the asked type).
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -67,6 +70,11 @@ pub enum Answer {
     /// NOERROR with these answer records as they are: (owner, type, RDATA), owners and types
     /// the question did not ask for included (a broken or hostile server).
     Raw(Vec<(String, u16, Vec<u8>)>),
+    /// Over UDP an empty reply with the TC bit set, over TCP the inner answer (RFC 7766 §5).
+    TruncatedThen(Box<Answer>),
+    /// The inner answer under another question section, this name and type (a reply to another
+    /// query: a mixed-up or forged one, RFC 5452 §9.1).
+    ForQuestion(String, u16, Box<Answer>),
 }
 
 type Questions = Arc<Mutex<Vec<(u16, String)>>>;
@@ -83,23 +91,32 @@ pub struct UdpNameserver {
 impl UdpNameserver {
     /// Binds a fresh loopback port and answers each question with `answer(type, name)` (the
     /// name lowercase, without the trailing dot) on a thread.
-    pub fn start(answer: impl Fn(u16, &str) -> Answer + Send + 'static) -> Result<Self, String> {
-        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind udp: {e}"))?;
+    pub fn start(
+        answer: impl Fn(u16, &str) -> Answer + Send + Sync + 'static,
+    ) -> Result<Self, String> {
+        let answer = Arc::new(answer);
+        let (socket, listener) = bind_udp_and_tcp()?;
         let addr = socket.local_addr().map_err(|e| e.to_string())?;
         socket
-            .set_read_timeout(Some(Duration::from_millis(50)))
+            .set_read_timeout(Some(Duration::from_millis(20)))
             .map_err(|e| e.to_string())?;
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let stop = Arc::new(AtomicBool::new(false));
         let questions: Questions = Arc::new(Mutex::new(Vec::new()));
         let (stop2, log) = (Arc::clone(&stop), Arc::clone(&questions));
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 1500];
             while !stop2.load(Ordering::Relaxed) {
+                if let Ok((stream, _)) = listener.accept() {
+                    let (answer, log, stop) =
+                        (Arc::clone(&answer), Arc::clone(&log), Arc::clone(&stop2));
+                    std::thread::spawn(move || serve_tcp(stream, &*answer, &log, &stop));
+                }
                 let Ok((n, from)) = socket.recv_from(&mut buf) else {
                     continue;
                 };
                 let Some(query) = buf.get(..n) else { continue };
-                if let Some(reply) = respond(query, &answer, &log) {
+                if let Some(reply) = respond(query, &*answer, &log, false) {
                     let _ = socket.send_to(&reply, from);
                 }
             }
@@ -132,11 +149,82 @@ impl Drop for UdpNameserver {
     }
 }
 
-/// The reply datagram for one query, or `None` to stay silent.
+/// A UDP socket and a TCP listener on one fresh loopback port (a few tries: the port the
+/// first gets may be taken for the other).
+fn bind_udp_and_tcp() -> Result<(UdpSocket, TcpListener), String> {
+    let mut last = String::new();
+    for _ in 0..20 {
+        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind udp: {e}"))?;
+        let addr = socket.local_addr().map_err(|e| e.to_string())?;
+        match TcpListener::bind(addr) {
+            Ok(listener) => return Ok((socket, listener)),
+            Err(e) => last = format!("bind tcp {addr}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// Answers the queries of one TCP connection (RFC 7766 §8: a two-octet length before each
+/// message), at most 64, until the client closes it or the server stops.
+fn serve_tcp(
+    mut stream: TcpStream,
+    answer: &dyn Fn(u16, &str) -> Answer,
+    log: &Mutex<Vec<(u16, String)>>,
+    stop: &AtomicBool,
+) {
+    if stream.set_nonblocking(false).is_err()
+        || stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .is_err()
+    {
+        return;
+    }
+    for _ in 0..64 {
+        let mut len = [0u8; 2];
+        // wait for the next query (the client keeps the connection for more, RFC 7766 §6.2.1)
+        loop {
+            match stream.peek(&mut len) {
+                Ok(0) => return,
+                Ok(_) => break,
+                Err(_) if !stop.load(Ordering::Relaxed) => continue,
+                Err(_) => return,
+            }
+        }
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        if stream.read_exact(&mut len).is_err() {
+            return;
+        }
+        let mut query = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        if stream.read_exact(&mut query).is_err() {
+            return;
+        }
+        let Some(reply) = respond(&query, answer, log, true) else {
+            continue;
+        };
+        let Ok(n) = u16::try_from(reply.len()) else {
+            return;
+        };
+        if stream.write_all(&n.to_be_bytes()).is_err() || stream.write_all(&reply).is_err() {
+            return;
+        }
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
+    }
+}
+
+/// A question section: `name` uncompressed, `qtype`, class IN.
+fn question_section(name: &str, qtype: u16) -> Option<Vec<u8>> {
+    let mut q = name_rdata(name)?;
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&1u16.to_be_bytes());
+    Some(q)
+}
+
+/// The reply message for one query (over TCP when `tcp`), or `None` to stay silent.
 fn respond(
     query: &[u8],
     answer: &dyn Fn(u16, &str) -> Answer,
     log: &Mutex<Vec<(u16, String)>>,
+    tcp: bool,
 ) -> Option<Vec<u8>> {
     let id = query.get(..2)?;
     let flags = u16::from_be_bytes([*query.get(2)?, *query.get(3)?]);
@@ -146,13 +234,25 @@ fn respond(
     }
     let (name, end) = read_name(query, 12)?;
     let qtype = u16::from_be_bytes([*query.get(end)?, *query.get(end.checked_add(1)?)?]);
-    let question = query.get(12..end.checked_add(4)?)?;
+    let mut question = query.get(12..end.checked_add(4)?)?.to_vec();
     if let Ok(mut l) = log.lock() {
         l.push((qtype, name.clone()));
     }
     let mut rtype = qtype;
     let mut ttl = 300;
-    let reply = answer(qtype, &name);
+    let mut reply = answer(qtype, &name);
+    loop {
+        match reply {
+            Answer::TruncatedThen(inner) if tcp => reply = *inner,
+            Answer::TruncatedThen(_) => reply = Answer::Truncated,
+            Answer::ForQuestion(other, other_type, inner) => {
+                question = question_section(&other, other_type)?;
+                reply = *inner;
+            }
+            _ => break,
+        }
+    }
+    let question = question.as_slice();
     if let Answer::Raw(records) = &reply {
         return raw_reply(id, flags, question, records);
     }
@@ -163,7 +263,11 @@ fn respond(
             rtype = qtype::CNAME;
             (0, vec![name_rdata(&target)?], false)
         }
-        Answer::NoDataWithoutSoa | Answer::Raw(_) | Answer::Truncated => (0, Vec::new(), false),
+        Answer::NoDataWithoutSoa
+        | Answer::Raw(_)
+        | Answer::Truncated
+        | Answer::TruncatedThen(_)
+        | Answer::ForQuestion(..) => (0, Vec::new(), false),
         Answer::RecordsWithTtl(t, r) => {
             ttl = t;
             (0, r, false)
@@ -389,7 +493,8 @@ mod tests {
             .fail("slow.example", Answer::Silent)
             .fail("bad.example", Answer::ServFail);
         let log = Mutex::new(Vec::new());
-        let ask = |name: &str, t: u16| respond(&query(name, t), &|t, n| zone.answer(t, n), &log);
+        let ask =
+            |name: &str, t: u16| respond(&query(name, t), &|t, n| zone.answer(t, n), &log, false);
         let ok = ask("OK.example", qtype::TXT).unwrap();
         assert_eq!(&ok[..2], &[0x12, 0x34]);
         assert_eq!((ok[3] & 0x0f, ok[7]), (0, 1), "NOERROR, one answer");

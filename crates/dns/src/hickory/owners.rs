@@ -11,26 +11,70 @@
 use std::collections::HashSet;
 
 use hickory_resolver::lookup::Lookup;
-use hickory_resolver::proto::rr::{Name, RData, Record};
+use hickory_resolver::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 /// Names followed through CNAMEs at most (the chains hickory and [`super::cname`] follow).
 const MAX_OWNERS: usize = super::cname::MAX_HOPS + 2;
 
+/// Whether `lookup` is a reply to the question asked (RFC 1035 §7.3, RFC 5452 §9.1): its
+/// question section names `asked`, or a name the answer's CNAMEs lead to from it (hickory asks
+/// the chain's next name itself when a reply stops at an alias), or `walked`, the end of a
+/// chain we followed ourselves; of the type `rtype`, class IN. hickory checks this for UDP
+/// replies only, not for TCP ones.
+pub(super) fn answers_question(
+    asked: &Name,
+    walked: Option<&Name>,
+    rtype: RecordType,
+    lookup: &Lookup,
+) -> bool {
+    let Some(question) = lookup.message().queries.first() else {
+        return false;
+    };
+    if question.query_type() != rtype || question.query_class() != DNSClass::IN {
+        return false;
+    }
+    let records: Vec<(String, &Record)> =
+        lookup.answers().iter().map(|r| (key(&r.name), r)).collect();
+    let mut starts = vec![key(asked)];
+    starts.extend(walked.map(key));
+    chain(starts, &records).contains(&key(question.name()))
+}
+
 /// The records of `lookup` that answer a question for `asked` (see the module docs): the
 /// CNAMEs of its chain and the records their names own, in the order the server gave them.
+/// The reply's own question is taken as one of the chain's names: [`answers_question`] has
+/// checked it is.
 pub(super) fn relevant<'l>(asked: &Name, lookup: &'l Lookup) -> Vec<&'l Record> {
     let records: Vec<(String, &Record)> =
         lookup.answers().iter().map(|r| (key(&r.name), r)).collect();
     // the name asked, and the last name hickory asked when it followed a chain itself
-    let mut owners = vec![key(asked)];
-    let last = key(lookup.query().name());
-    if !owners.contains(&last) {
-        owners.push(last);
+    let mut starts = vec![key(asked)];
+    if let Some(question) = lookup.message().queries.first() {
+        starts.push(key(question.name()));
+    }
+    let owners = chain(starts, &records);
+    // an RRset holds no two identical records: a repeated one counts once (RFC 2181 §5)
+    let mut seen: HashSet<(String, &RData)> = HashSet::with_capacity(records.len());
+    records
+        .into_iter()
+        .filter(|(owner, _)| owners.contains(owner))
+        .filter(|(owner, r)| seen.insert((owner.clone(), &r.data)))
+        .map(|(_, r)| r)
+        .collect()
+}
+
+/// `starts` and every name their CNAMEs among `records` lead to, at most [`MAX_OWNERS`].
+fn chain(starts: Vec<String>, records: &[(String, &Record)]) -> Vec<String> {
+    let mut owners: Vec<String> = Vec::with_capacity(MAX_OWNERS);
+    for start in starts {
+        if !owners.contains(&start) {
+            owners.push(start);
+        }
     }
     let mut grew = true;
     while grew && owners.len() < MAX_OWNERS {
         grew = false;
-        for (owner, record) in &records {
+        for (owner, record) in records {
             if let RData::CNAME(target) = &record.data
                 && owners.contains(owner)
             {
@@ -42,14 +86,7 @@ pub(super) fn relevant<'l>(asked: &Name, lookup: &'l Lookup) -> Vec<&'l Record> 
             }
         }
     }
-    // an RRset holds no two identical records: a repeated one counts once (RFC 2181 §5)
-    let mut seen: HashSet<(String, &RData)> = HashSet::with_capacity(records.len());
-    records
-        .into_iter()
-        .filter(|(owner, _)| owners.contains(owner))
-        .filter(|(owner, r)| seen.insert((owner.clone(), &r.data)))
-        .map(|(_, r)| r)
-        .collect()
+    owners
 }
 
 /// A name compared as DNS does: ASCII case ignored, the trailing dot ignored.
