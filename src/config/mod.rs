@@ -118,9 +118,21 @@ impl Config {
         Ok(Loaded { path, config })
     }
 
-    /// The effective configuration as TOML (what `authmilter config check` prints).
+    /// The effective configuration as TOML (what `authmilter config check` prints). A key
+    /// whose default is worked out from others (`[srs] hash_minimum`) is shown, when unset, as
+    /// a comment with the value it takes.
     pub fn to_toml(&self) -> anyhow::Result<String> {
-        Ok(toml::to_string_pretty(self)?)
+        let mut text = toml::to_string_pretty(self)?;
+        if self.srs.hash_minimum.is_none()
+            && let Some(at) = text.find("\n[srs]\n")
+        {
+            let note = format!(
+                "# hash_minimum unset: {} (the smaller of hash_length and 4)\n",
+                self.srs.effective_hash_minimum()
+            );
+            text.insert_str(at + "\n[srs]\n".len(), &note);
+        }
+        Ok(text)
     }
 }
 

@@ -126,3 +126,21 @@ fn reference_doc_describes_every_key() {
         "not in docs/configuration.md: {missing:?}"
     );
 }
+
+/// `config check` prints every key with its default (docs/cli.md); `[srs] hash_minimum`'s
+/// default follows `hash_length`, so unset it is shown as a comment with that value.
+#[test]
+fn an_unset_hash_minimum_is_printed_with_the_value_it_takes() {
+    let unset = Config::default().to_toml().unwrap();
+    assert!(
+        unset.contains("\n[srs]\n# hash_minimum unset: 4 (the smaller of hash_length and 4)\n"),
+        "{unset}"
+    );
+    let set = Config::parse("[srs]\nhash_minimum = 3\n").unwrap();
+    let text = set.to_toml().unwrap();
+    assert!(
+        text.contains("hash_minimum = 3") && !text.contains("# hash_minimum"),
+        "{text}"
+    );
+    assert_eq!(Config::parse(&unset).unwrap(), Config::default());
+}

@@ -632,6 +632,9 @@ impl Config {
             "dashboard.token_file".into(),
             self.dashboard.token_file.as_path(),
         ));
+        if let report_store::StoreLocation::Sqlite(file) = &self.reports.store.0 {
+            paths.push(("reports.store".into(), file.as_path()));
+        }
         for (key, path) in paths {
             if !path.as_os_str().is_empty() && path.is_relative() {
                 bail!(

@@ -252,6 +252,11 @@ fn files_are_named_by_absolute_paths() {
             "token_file = \"token\"\n",
             "dashboard.token_file",
         ),
+        (
+            "[reports]\n",
+            "store = \"sqlite:reports.db\"\n",
+            "reports.store",
+        ),
     ] {
         let err = Config::parse(&format!("{listen}{section}{key_line}"))
             .unwrap_err()
