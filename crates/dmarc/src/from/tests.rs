@@ -446,3 +446,21 @@ fn encoded_words_in_or_before_a_bare_address_are_refused() {
     assert_eq!(domains("a=?b@evil.example"), ["evil.example"]);
     assert_eq!(domains("Joe x@evil.example"), ["evil.example"]);
 }
+
+/// Work and memory per From field are bounded: a field of half a megabyte of specials or
+/// one-letter atoms (inside the header limits) held ~64 MiB of tokens while it was parsed.
+/// Past `MAX_TOKENS` the field is refused (a DMARC permerror, as an unusable From is); a long
+/// real list of authors stays well inside it.
+#[test]
+fn a_from_field_of_too_many_tokens_is_refused() {
+    for hostile in [
+        format!("{}<alice@example.org>", "@".repeat(500_000)),
+        format!("{}<alice@example.org>", "a ".repeat(250_000)),
+        format!("<{}alice@example.org>", "@a,".repeat(170_000)),
+    ] {
+        let err = parse_from(hostile.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("too many"), "{err}");
+    }
+    let many: Vec<String> = (0..5_000).map(|i| format!("u{i}@d{i}.example")).collect();
+    assert_eq!(parse_from(many.join(", ").as_bytes()).unwrap().len(), 5_000);
+}

@@ -16,14 +16,24 @@ pub(super) enum Tok {
     Special(u8),
 }
 
+/// Most tokens one From field may hold: a list of 5,000 authors is ~20,000 (each `a@b.c,`
+/// four), past any `max_author_domains`; half a megabyte of `@` (inside the header limits)
+/// would be 500,000 tokens, ~64 MiB while parsed.
+pub(super) const MAX_TOKENS: usize = 1 << 16;
+
 /// Splits a field value into tokens (RFC 5322 §3.2.2–§3.2.5); an unterminated quoted string,
-/// comment or domain literal is an error.
+/// comment or domain literal is an error, and so are more than [`MAX_TOKENS`].
 pub(super) fn tokenize(value: &[u8]) -> Result<Vec<Tok>, DmarcError> {
     // `"Name" <user@example.com>` is about ten tokens: one allocation instead of three
     let mut out = Vec::with_capacity(16);
     let mut i = 0usize;
     let mut space = true;
     while let Some(&b) = value.get(i) {
+        if out.len() > MAX_TOKENS {
+            return Err(DmarcError::FromSyntax(format!(
+                "too many tokens in From (more than {MAX_TOKENS})"
+            )));
+        }
         match b {
             b' ' | b'\t' | b'\r' | b'\n' => {
                 space = true;
