@@ -63,6 +63,9 @@ pub enum SpfError {
     /// include/redirect chains nested deeper than the evaluator allows (RFC 7208 §4.6.4).
     #[error("include/redirect nesting deeper than {0}")]
     TooDeep(usize),
+    /// The evaluation ran past its time limit (RFC 7208 §4.6.4: temperror).
+    #[error("SPF evaluation took longer than its limit of {0:?}")]
+    TimeLimit(std::time::Duration),
     /// A DNS lookup failed with a temporary error (RFC 7208 §4.4, §5: temperror).
     #[error("DNS lookup of {name} failed: {error}")]
     Dns {
@@ -76,6 +79,6 @@ pub enum SpfError {
 impl SpfError {
     /// True when the error means `temperror` (RFC 7208 §2.6.6); otherwise it means `permerror`.
     pub fn is_temporary(&self) -> bool {
-        matches!(self, SpfError::Dns { .. })
+        matches!(self, SpfError::Dns { .. } | SpfError::TimeLimit(_))
     }
 }

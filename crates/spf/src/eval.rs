@@ -204,7 +204,7 @@ impl Session<'_> {
             if !is_valid_domain(&domain, false) {
                 return Ok(Verdict::none(&domain));
             }
-            self.check_elapsed(&domain)?;
+            self.check_elapsed()?;
             // the answer is dropped once its record is parsed: the levels below this one
             // must not each hold their parent's whole RRset
             let record = {
@@ -349,7 +349,7 @@ impl Session<'_> {
                 let Some(target) = self.target(spec, domain, true).await? else {
                     return Ok(false);
                 };
-                self.check_elapsed(&target)?;
+                self.check_elapsed()?;
                 match self.resolver.a(&target).await {
                     Ok(ips) => Ok(!ips.is_empty()),
                     Err(DnsError::NxDomain | DnsError::NoData) => {
@@ -366,7 +366,7 @@ impl Session<'_> {
     /// `mx` (RFC 7208 §5.4): at most `mx_names` exchanges, else permerror; an address lookup
     /// error on any of them is temperror, a match on any of them without one is a match.
     async fn mx_matches(&mut self, target: &str, cidr: DualCidr) -> Result<bool, SpfError> {
-        self.check_elapsed(target)?;
+        self.check_elapsed()?;
         let exchanges = match self.resolver.mx(target).await {
             Ok(mx) => mx,
             Err(DnsError::NxDomain | DnsError::NoData) => {
@@ -403,7 +403,7 @@ impl Session<'_> {
     /// `ptr` (RFC 7208 §5.5): DNS errors on the PTR lookup mean no match; address lookup errors
     /// skip that name.
     async fn ptr_matches(&mut self, target: &str) -> Result<bool, SpfError> {
-        self.check_elapsed(target)?;
+        self.check_elapsed()?;
         let names = match self.resolver.ptr(self.ip).await {
             Ok(names) => names,
             Err(DnsError::NxDomain | DnsError::NoData) => {
@@ -428,7 +428,7 @@ impl Session<'_> {
     /// True when `name` resolves to the client IP (RFC 7208 §5.5 validation). Lookup errors
     /// count as "not validated"; an exhausted time budget is temperror (RFC 7208 §4.6.4).
     async fn validates(&mut self, name: &str) -> Result<bool, SpfError> {
-        self.check_elapsed(name)?;
+        self.check_elapsed()?;
         let found = match self.ip {
             IpAddr::V4(ip) => self.resolver.a(name).await.map(|ips| ips.contains(&ip)),
             IpAddr::V6(ip) => self.resolver.aaaa(name).await.map(|ips| ips.contains(&ip)),
@@ -439,7 +439,7 @@ impl Session<'_> {
     /// A or AAAA records of `name`, per the client's address family (RFC 7208 §5). `Ok(None)`:
     /// NXDOMAIN or no data; an invalid name gives `Ok(Some(empty))`.
     async fn addresses(&mut self, name: &str) -> Result<Option<Vec<IpAddr>>, SpfError> {
-        self.check_elapsed(name)?;
+        self.check_elapsed()?;
         let answer = match self.ip {
             IpAddr::V4(_) => self
                 .resolver
@@ -515,7 +515,7 @@ impl Session<'_> {
                 self.count_term()?;
             }
             let mut valid = Vec::new();
-            if self.check_elapsed(domain).is_ok()
+            if self.check_elapsed().is_ok()
                 && let Ok(names) = self.resolver.ptr(self.ip).await
             {
                 for name in names.iter().take(self.config.limits.ptr_names) {
@@ -557,9 +557,9 @@ impl Session<'_> {
     }
 
     /// Fails with a temporary error once the time budget is spent (RFC 7208 §4.6.4).
-    fn check_elapsed(&self, name: &str) -> Result<(), SpfError> {
+    fn check_elapsed(&self) -> Result<(), SpfError> {
         match self.config.limits.max_elapsed {
-            Some(max) if self.started.elapsed() > max => Err(dns_error(name, DnsError::Timeout)),
+            Some(max) if self.started.elapsed() > max => Err(SpfError::TimeLimit(max)),
             _ => Ok(()),
         }
     }

@@ -273,7 +273,13 @@ fn time_budget_spent_in_ptr_validation_is_temperror() {
             "{}",
             String::from_utf8_lossy(sender)
         );
-        assert!(out.problem.is_some_and(|p| p.is_temporary()));
+        let problem = out.problem.unwrap();
+        assert!(problem.is_temporary());
+        // it names the spent budget, not a DNS timeout of a name never asked
+        assert_eq!(
+            problem.to_string(),
+            "SPF evaluation took longer than its limit of 20ms"
+        );
     }
     // Without a budget the same slow answer validates and passes.
     let spf = Evaluator::new(Config::default().with_limits(Limits {
