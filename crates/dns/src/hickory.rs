@@ -21,11 +21,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as HDns, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{DNSClass, Name, RData, Record, RecordType};
@@ -35,9 +30,11 @@ use crate::inflight::InFlight;
 use crate::stats::QueryStats;
 use crate::{DnsError, LookupFuture, Mx, Resolver, normalize_name, reverse_name};
 use cname::Chain;
+use servers::Servers;
 
 mod cname;
 mod owners;
+mod servers;
 
 /// Settings for [`HickoryResolver`]; the server builds it from milter.toml.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +79,7 @@ impl Default for HickoryConfig {
 /// Clones share the cache and the connections.
 #[derive(Clone)]
 pub struct HickoryResolver {
-    inner: TokioResolver,
+    inner: Arc<Servers>,
     cache: Arc<TtlCache<(Kind, String), Result<Answer, DnsError>>>,
     in_flight: Arc<InFlight<(Kind, String), Result<Answer, DnsError>>>,
     min_ttl: Duration,
@@ -103,50 +100,7 @@ impl HickoryResolver {
     /// Builds a resolver. With no nameservers configured, `/etc/resolv.conf` is read; a missing
     /// or unreadable file is [`DnsError::Other`].
     pub fn new(config: &HickoryConfig) -> Result<Self, DnsError> {
-        let other = |e: NetError| DnsError::Other(format!("resolver setup: {e}"));
-        let mut builder = if config.nameservers.is_empty() {
-            TokioResolver::builder_tokio().map_err(other)?
-        } else {
-            // One NameServerConfig per address and port, with a UDP and a TCP connection: the
-            // connections of one NameServerConfig are another transport of one server to
-            // hickory (it always takes the first UDP one), so two ports of one address would
-            // never fail over to the second.
-            let mut seen = Vec::with_capacity(config.nameservers.len());
-            let servers = config
-                .nameservers
-                .iter()
-                .filter(|addr| {
-                    let new = !seen.contains(*addr);
-                    seen.push(**addr);
-                    new
-                })
-                .map(|addr| {
-                    let mut udp = ConnectionConfig::udp();
-                    udp.port = addr.port();
-                    let mut tcp = ConnectionConfig::tcp();
-                    tcp.port = addr.port();
-                    NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
-                })
-                .collect();
-            TokioResolver::builder_with_config(
-                ResolverConfig::from_parts(None, vec![], servers),
-                TokioRuntimeProvider::default(),
-            )
-        };
-        let opts: &mut ResolverOpts = builder.options_mut();
-        opts.timeout = config.timeout;
-        // hickory's `attempts` counts the retries after the first try; ours counts the tries
-        opts.attempts = config.attempts.max(1) - 1;
-        // Our own cache (below) does the caching: its bound is exact and it sees the TTLs.
-        opts.cache_size = 0;
-        opts.use_hosts_file = ResolveHosts::Never;
-        opts.ndots = 1;
-        // TTLs reach us as received (hickory would clamp them to a day, hiding the top bit
-        // that RFC 2181 §8 reads as 0); our cache applies the configured bounds
-        opts.positive_max_ttl = Some(Duration::from_secs(u64::from(u32::MAX)));
-        // a chain's CNAMEs stay in the answer: `owners` links the records to the name asked
-        opts.preserve_intermediates = true;
-        let inner = builder.build().map_err(other)?;
+        let inner = Arc::new(Servers::new(config)?);
         Ok(Self {
             inner,
             cache: Arc::new(TtlCache::with_max_bytes(
@@ -226,15 +180,21 @@ impl HickoryResolver {
         }
         let kind = key.0;
         self.stats.count_query();
-        let mut outcome = self.inner.lookup(fqdn.clone(), kind.record_type()).await;
+        let mut outcome = self
+            .inner
+            .lookup(&self.stats, &fqdn, kind.record_type())
+            .await;
         // where the chain of the asked name ends, when we walked it ourselves
         let mut walked: Option<Chain> = None;
         if cname::may_be_cut_chain(&outcome) {
-            match cname::walk(&self.inner, &self.stats, &fqdn).await {
+            match cname::walk(&self.inner.pool, &self.stats, &fqdn).await {
                 Chain::NotAlias => walked = Some(Chain::NotAlias),
                 Chain::End(end) => {
                     self.stats.count_query();
-                    outcome = self.inner.lookup(end.clone(), kind.record_type()).await;
+                    outcome = self
+                        .inner
+                        .lookup(&self.stats, &end, kind.record_type())
+                        .await;
                     walked = Some(Chain::End(end));
                 }
                 Chain::Broken(why) => {
@@ -266,7 +226,7 @@ impl HickoryResolver {
                 } else {
                     // hickory followed an alias itself and this is about the chain's last
                     // name: the chain has to lead there
-                    let end = cname::walk(&self.inner, &self.stats, &fqdn).await;
+                    let end = cname::walk(&self.inner.pool, &self.stats, &fqdn).await;
                     !matches!(&end, Chain::End(e) if owners::key(e) == owners::key(q.name()))
                 }
             }

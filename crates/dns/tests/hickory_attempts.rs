@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use dns::hickory::{HickoryConfig, HickoryResolver};
 use dns::{DnsError, Resolver};
-use test_support::dns_server::{Answer, Zone};
+use test_support::dns_server::{Answer, UdpNameserver, Zone};
 
 #[tokio::test]
 async fn a_silent_name_is_asked_attempts_times() {
@@ -53,4 +53,38 @@ async fn a_second_port_of_one_address_is_a_second_server() {
     .unwrap();
     assert_eq!(r.txt("a.example").await, Ok(vec![b"v=spf1 -all".to_vec()]));
     assert!(alive.questions().iter().any(|(_, n)| n == "a.example"));
+}
+
+/// A server that answers SERVFAIL or REFUSED to everything does not end the question while
+/// another configured server answers (hickory's pool handed back the first such answer:
+/// about half the lookups failed with one broken server of two); glibc and unbound go on to
+/// the next server too.
+#[tokio::test]
+async fn a_failing_server_is_not_the_last_word() {
+    for broken in [Answer::ServFail, Answer::RecordsWithRcode(5, Vec::new())] {
+        let bad = UdpNameserver::start(move |_, _| broken.clone()).unwrap();
+        let good = Zone::new();
+        let good = (0..8)
+            .fold(good, |z, i| z.txt(&format!("n{i}.example"), "v=spf1 -all"))
+            .serve()
+            .unwrap();
+        for order in [[bad.addr(), good.addr()], [good.addr(), bad.addr()]] {
+            let r = HickoryResolver::new(&HickoryConfig {
+                nameservers: order.to_vec(),
+                timeout: Duration::from_millis(500),
+                attempts: 2,
+                ..HickoryConfig::default()
+            })
+            .unwrap();
+            for i in 0..8 {
+                let name = format!("n{i}.example");
+                assert_eq!(
+                    r.txt(&name).await,
+                    Ok(vec![b"v=spf1 -all".to_vec()]),
+                    "{name}"
+                );
+            }
+            assert_eq!(r.txt("nothing.example").await, Err(DnsError::NxDomain));
+        }
+    }
 }
