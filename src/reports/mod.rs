@@ -258,7 +258,7 @@ async fn open_with_retry(
                 if !logged {
                     tracing::error!(
                         store = %location,
-                        "reports: cannot open the store (retrying every 30s; records are dropped meanwhile): {e}"
+                        "reports: cannot open the store (retrying every 30s; records wait in the queue meanwhile, and are dropped and counted once it is full): {e}"
                     );
                     logged = true;
                 }

@@ -60,8 +60,8 @@ pub struct FailureReport {
 
 impl Store {
     /// Queues a failure report unless a rate limit is reached (counted over the reports
-    /// queued by every node; on PostgreSQL two nodes queueing at the same instant may both
-    /// pass a limit by one).
+    /// queued by every node: the writers of the queue take turns, so each counts the rows
+    /// the others committed).
     pub async fn queue_failure_report(
         &self,
         report: &NewFailureReport,
@@ -82,7 +82,9 @@ impl Store {
             limits.per_destination.0.into(),
         ];
         let rows = self
-            .query(Stmt::new(
+            .transaction(vec![
+                Stmt::new("SELECT CAST(1 AS BIGINT) FROM (SELECT {queue_lock}) AS locked", vec![]),
+                Stmt::new(
                 "INSERT INTO failure_reports (created_at, policy_domain, destination, uri, kind,
                     message, state, attempts, next_attempt, claimed_until, updated_at)
                  SELECT CAST(?1 AS BIGINT), CAST(?2 AS TEXT), CAST(?3 AS TEXT),
@@ -96,8 +98,10 @@ impl Store {
                           AND created_at >= CAST(?9 AS BIGINT)) < CAST(?10 AS BIGINT)
                  RETURNING id",
                 p,
-            ))
-            .await?;
+            )])
+            .await?
+            .pop()
+            .unwrap_or_default();
         match rows.first() {
             Some(r) => Ok(Queued::Yes(r.int(0)?)),
             None => Ok(Queued::RateLimited),

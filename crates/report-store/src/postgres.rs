@@ -173,11 +173,16 @@ impl PostgresBackend {
     }
 }
 
+/// The advisory lock key that serializes queueing failure reports between nodes, so each
+/// counts the others' rows against the rate limits ("authfail" in ASCII).
+const FAILURE_QUEUE_LOCK: i64 = 0x6175_7468_6661_696c;
+
 fn expand(sql: &str) -> String {
     expand_types(
         sql,
         "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         "BYTEA",
+        &format!("pg_advisory_xact_lock({FAILURE_QUEUE_LOCK})"),
     )
 }
 

@@ -206,9 +206,13 @@ pub fn postgres_placeholders(sql: &str) -> String {
     sql.replace('?', "$")
 }
 
-/// The backend's spelling of the schema's type names.
-pub fn expand_types(sql: &str, id: &str, blob: &str) -> String {
-    sql.replace("{id}", id).replace("{blob}", blob)
+/// The backend's spelling of the schema's type names, and of `{queue_lock}`: an expression
+/// whose evaluation makes the transaction wait for every other writer of the failure-report
+/// queue (PostgreSQL: an advisory transaction lock; SQLite serializes writers already).
+pub fn expand_types(sql: &str, id: &str, blob: &str, queue_lock: &str) -> String {
+    sql.replace("{id}", id)
+        .replace("{blob}", blob)
+        .replace("{queue_lock}", queue_lock)
 }
 
 #[cfg(test)]

@@ -213,7 +213,7 @@ fn wal_path(path: &Path) -> std::path::PathBuf {
 }
 
 fn expand(sql: &str) -> String {
-    expand_types(sql, "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB")
+    expand_types(sql, "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB", "1")
 }
 
 fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {

@@ -21,8 +21,12 @@ async fn version_1_received_reports_are_filled_in_by_the_upgrade() {
         let conn = rusqlite::Connection::open(&old).unwrap();
         conn.execute(VERSION_TABLE, []).unwrap();
         for s in MIGRATIONS[0].statements {
-            let sql =
-                report_store::sql::expand_types(s, "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB");
+            let sql = report_store::sql::expand_types(
+                s,
+                "INTEGER PRIMARY KEY AUTOINCREMENT",
+                "BLOB",
+                "1",
+            );
             conn.execute(&sql, []).unwrap();
         }
         conn.execute("INSERT INTO schema_version VALUES (1, 0, 'v1')", [])
@@ -189,8 +193,12 @@ async fn opening_to_read_does_not_upgrade_an_older_store() {
         conn.execute(VERSION_TABLE, []).unwrap();
         for m in MIGRATIONS.iter().take(3) {
             for s in m.statements {
-                let sql =
-                    report_store::sql::expand_types(s, "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB");
+                let sql = report_store::sql::expand_types(
+                    s,
+                    "INTEGER PRIMARY KEY AUTOINCREMENT",
+                    "BLOB",
+                    "1",
+                );
                 conn.execute(&sql, []).unwrap();
             }
             conn.execute(

@@ -125,3 +125,79 @@ async fn futures_join(loc: &StoreLocation, n: usize) -> Vec<Store> {
     }
     out
 }
+
+/// Failure reports queued by several nodes at once stay within the domain's and the
+/// destination's limits (docs/reports.md: "counted across nodes"): each node counted the rows
+/// the others had not committed yet, so N nodes could pass a limit by N − 1.
+async fn concurrent_failure_reports_keep_the_limits(stores: Vec<Store>) {
+    let now = T0 + DAY + 60;
+    let limits = report_store::FailureLimits {
+        per_domain: (10, 3600),
+        per_destination: (7, 3600),
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for store in &stores {
+        for round in 0..4 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                let mut queued = [0, 0];
+                for i in 0..8 {
+                    let dest = if (round + i) % 2 == 0 {
+                        "f@q.example"
+                    } else {
+                        "g@q.example"
+                    };
+                    let report = report_store::NewFailureReport {
+                        policy_domain: "q.example".into(),
+                        destination: dest.into(),
+                        uri: format!("mailto:{dest}"),
+                        kind: "dmarc".into(),
+                        message: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+                    };
+                    if let report_store::Queued::Yes(_) = store
+                        .queue_failure_report(&report, now, limits)
+                        .await
+                        .unwrap()
+                    {
+                        queued[usize::from(dest.starts_with('g'))] += 1;
+                    }
+                }
+                queued
+            });
+        }
+    }
+    let mut queued = [0, 0];
+    while let Some(n) = tasks.join_next().await {
+        let n = n.unwrap();
+        queued = [queued[0] + n[0], queued[1] + n[1]];
+    }
+    assert_eq!(
+        queued[0] + queued[1],
+        10,
+        "the domain's limit, across every node"
+    );
+    assert!(
+        queued[0] <= 7 && queued[1] <= 7,
+        "each destination's limit: {queued:?}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_concurrent_failure_reports_keep_the_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc: StoreLocation = format!("sqlite:{}", dir.path().join("r.db").display())
+        .parse()
+        .unwrap();
+    let a = Store::open(&loc, 0).await.unwrap();
+    let b = Store::open(&loc, 0).await.unwrap();
+    concurrent_failure_reports_keep_the_limits(vec![a, b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs AUTHMILTER_E2E=1"]
+async fn postgres_concurrent_failure_reports_keep_the_limits() {
+    let Some(pg) = crate::postgres() else { return };
+    let url = pg.create_database("failure_race").unwrap();
+    let loc: StoreLocation = url.parse().unwrap();
+    concurrent_failure_reports_keep_the_limits(futures_join(&loc, 8).await).await;
+}
