@@ -318,7 +318,7 @@ fn domain_text(s: &DomainSummary) -> std::io::Result<()> {
             pct(x.spf_pass, n),
             pct(x.dkim_pass, n),
             Escaped::str(x.name.as_deref().unwrap_or("-")),
-            Escaped::str(&reporters_text(&x.reporters))
+            reporters_text(&x.reporters)
         )?;
     }
     outln!("\nDKIM selectors:")?;
@@ -344,13 +344,26 @@ fn domain_text(s: &DomainSummary) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Most characters of one reporter's name shown in a source's line (the rest counted), so
+/// that a long name never pushes the marks after it out of sight.
+const SHOWN_NAME_CHARS: usize = 64;
+
 /// A source's reporters for people, each with who sent its reports (RFC 9990 §3.5.2: the
-/// name is the sender's text, so it is quoted, and a name of its own "(sent by …)" stays
-/// inside its quotes): `"google.com" (sent by google.com), "Yahoo" (unverified)`.
+/// name is the sender's text, so it is quoted and escaped once, Rust-style, and a name of its
+/// own "(sent by …)" stays inside its quotes; each is cut on its own):
+/// `"google.com" (sent by google.com), "Yahoo" (unverified)`. Printed as it is.
 fn reporters_text(reporters: &[ReporterName]) -> String {
     reporters
         .iter()
-        .map(|r| format!("{:?} ({})", r.org_name, r.sent.short()))
+        .map(|r| {
+            let name = &r.org_name;
+            let shown: String = name.chars().take(SHOWN_NAME_CHARS).collect();
+            let cut = match name.len() - shown.len() {
+                0 => String::new(),
+                more => format!("...({more} more bytes)"),
+            };
+            format!("{shown:?}{cut} ({})", r.sent.short())
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

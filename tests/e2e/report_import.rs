@@ -475,3 +475,36 @@ fn reports_from_the_future_are_refused() {
     let (code, v) = store.import_json(&[&skewed]);
     assert_eq!((code, counts(&v)), (0, (1, 0, 0)), "{v:#}");
 }
+
+/// `report show --domain`: a source's reporters are each quoted and escaped once, and each
+/// name is cut on its own, so a name cannot forge a provenance mark (`\"` read as `\\"` closed
+/// the quotes early) nor hide the marks after it (the whole list was cut at 512 bytes).
+#[test]
+fn reporter_names_cannot_forge_or_hide_provenance_marks() {
+    let store = Store::new();
+    let day = crate::reports_in::days_ago(3);
+    let rows = [Src::good("192.0.2.1", 5, "spoof.example")];
+    let long = format!("Google LLC{}", "\u{a0}y".repeat(150));
+    for (org, id) in [
+        ("Yahoo\" (sent by google.com), \"Yahoo", "a-1"),
+        (long.as_str(), "b-1"),
+    ] {
+        let file = store.write(
+            &format!("{id}.xml"),
+            &xml(&report(org, id, "spoof.example", day, &rows)),
+        );
+        let (code, out, err) = store.import(&[&file], None);
+        assert_eq!(code, 0, "{out}\n{err}");
+    }
+    let out = store.show(&["--domain", "spoof.example"]);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("192.0.2.1 "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains(r#""Yahoo\" (sent by google.com), \"Yahoo" (imported)"#),
+        "{line}"
+    );
+    assert_eq!(line.matches("(imported)").count(), 2, "{line}");
+    assert!(line.len() < 1000, "{line}");
+}
