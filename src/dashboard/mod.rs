@@ -109,7 +109,7 @@ impl Access {
 
     /// Whether the host a request names (its target's authority, else `Host`, RFC 9112
     /// §3.2) may be answered: with a token any; without one only the loopback address
-    /// (`127.0.0.1`, `[::1]`, `localhost`, any port) or none (not a browser), so that a page
+    /// (`127.0.0.0/8`, `[::1]`, `localhost`, any port) or none (not a browser), so that a page
     /// elsewhere that points its own name at 127.0.0.1 (DNS rebinding) cannot read the
     /// pages through its visitor's browser.
     pub fn allows_host(&self, host: Option<&str>) -> bool {
