@@ -118,13 +118,37 @@ impl ReplyTemplate {
             .transpose()?;
         let bare = SmtpReply::from_parts(code, enhanced, vec![Vec::new()])
             .map_err(|e| format!("bad reply: {e}"))?;
-        Ok(ReplyTemplate {
+        let template = ReplyTemplate {
             source: text.to_string(),
             code,
             enhanced,
             parts: parse_parts(body)?,
             bare,
-        })
+        };
+        // the fixed text alone must fit: what does not would be lost
+        let fixed: String = template
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text(t) => Some(t.as_str()),
+                Part::Slot(_) => None,
+            })
+            .collect();
+        if template.lines_of(&fixed).len() > milter_proto::MAX_REPLY_LINES {
+            return Err(format!(
+                "reply text too long: it takes more than {} reply lines of {SMTP_LINE} octets (RFC 5321 §4.5.3.1.5; libmilter sends at most {})",
+                milter_proto::MAX_REPLY_LINES,
+                milter_proto::MAX_REPLY_LINES
+            ));
+        }
+        Ok(template)
+    }
+
+    /// `text` split into the reply's lines (see [`split_lines`]), none cut off yet.
+    fn lines_of(&self, text: &str) -> Vec<String> {
+        // "550-" or "550 ", the enhanced code and its space, the CRLF
+        let prefix = 4 + self.enhanced.map_or(0, |e| e.to_string().len() + 1) + 2;
+        split_lines(text, SMTP_LINE.saturating_sub(prefix), WIRE_WIDTH)
     }
 
     /// The reply code (`550`, `451`, …).
@@ -155,9 +179,9 @@ impl ReplyTemplate {
                 })),
             }
         }
-        // "550-" or "550 ", the enhanced code and its space, the CRLF
-        let prefix = 4 + self.enhanced.map_or(0, |e| e.to_string().len() + 1) + 2;
-        let lines = split_lines(&text, SMTP_LINE.saturating_sub(prefix), WIRE_WIDTH);
+        let mut lines = self.lines_of(&text);
+        // only the values (each at most MAX_SLOT_VALUE) can take it past: the text fits
+        lines.truncate(milter_proto::MAX_REPLY_LINES);
         SmtpReply::from_parts(
             self.code,
             self.enhanced,
@@ -336,7 +360,6 @@ fn split_lines(text: &str, seen: usize, wire: usize) -> Vec<String> {
         }
     }
     lines.push(current);
-    lines.truncate(milter_proto::MAX_REPLY_LINES);
     lines
 }
 
@@ -495,6 +518,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_templates() {
+        let too_long = format!("550 5.7.1 {}", "word ".repeat(3_300));
         for (t, class, why) in [
             ("250 ok", 5, "wrong class"),
             ("450 4.7.1 x", 5, "wrong class"),
@@ -512,6 +536,8 @@ mod tests {
                 "US-ASCII",
             ),
             ("550 5.7.1 Zur\u{fc}ckgewiesen", 5, "US-ASCII"),
+            // more than the 32 lines of 512 octets a reply may have: the rest would be lost
+            (&too_long, 5, "32 reply lines"),
         ] {
             let err = ReplyTemplate::parse(t, class).err();
             assert!(err.is_some(), "{t:?} was accepted");
@@ -519,6 +545,12 @@ mod tests {
         }
         // "5.7 x" is not an enhanced code: it is text
         assert_eq!(render("550 5.7 x", 5, ReplyValues::default()), b"550 5.7 x");
+        let fits = format!("550 5.7.1 {}", "word ".repeat(2_900));
+        let wire = render(&fits, 5, ReplyValues::default());
+        assert_eq!(
+            String::from_utf8(wire).unwrap().matches("word").count(),
+            2_900
+        );
     }
 
     #[test]

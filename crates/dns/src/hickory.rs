@@ -187,7 +187,7 @@ impl HickoryResolver {
         // where the chain of the asked name ends, when we walked it ourselves
         let mut walked: Option<Chain> = None;
         if cname::may_be_cut_chain(&outcome) {
-            match cname::walk(&self.inner.pool, &self.stats, &fqdn).await {
+            match cname::walk(&self.inner, &self.stats, &fqdn).await {
                 Chain::NotAlias => walked = Some(Chain::NotAlias),
                 Chain::End(end) => {
                     self.stats.count_query();
@@ -226,7 +226,7 @@ impl HickoryResolver {
                 } else {
                     // hickory followed an alias itself and this is about the chain's last
                     // name: the chain has to lead there
-                    let end = cname::walk(&self.inner.pool, &self.stats, &fqdn).await;
+                    let end = cname::walk(&self.inner, &self.stats, &fqdn).await;
                     !matches!(&end, Chain::End(e) if owners::key(e) == owners::key(q.name()))
                 }
             }

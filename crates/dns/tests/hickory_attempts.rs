@@ -63,7 +63,9 @@ async fn a_second_port_of_one_address_is_a_second_server() {
 async fn a_failing_server_is_not_the_last_word() {
     for broken in [Answer::ServFail, Answer::RecordsWithRcode(5, Vec::new())] {
         let bad = UdpNameserver::start(move |_, _| broken.clone()).unwrap();
-        let good = Zone::new();
+        // and a dangling alias: NODATA (RFC 6604 §3), found by walking the chain, which
+        // asks the servers in turn too
+        let good = Zone::new().cname("alias.example", "gone.example");
         let good = (0..8)
             .fold(good, |z, i| z.txt(&format!("n{i}.example"), "v=spf1 -all"))
             .serve()
@@ -85,6 +87,7 @@ async fn a_failing_server_is_not_the_last_word() {
                 );
             }
             assert_eq!(r.txt("nothing.example").await, Err(DnsError::NxDomain));
+            assert_eq!(r.txt("alias.example").await, Err(DnsError::NoData));
         }
     }
 }

@@ -9,12 +9,12 @@
 //! most [`MAX_HOPS`] of them: a name that is no alias keeps its NODATA, a chain that ends gives
 //! its end to ask, and a loop, an overlong chain or a failed step is a temporary failure.
 
-use hickory_resolver::TokioResolver;
 use hickory_resolver::net::{DnsError as HDns, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use super::owners::key;
+use super::servers::Servers;
 use crate::stats::QueryStats;
 
 /// Aliases followed at most for one lookup (unbound restarts 11 times, BIND 16); the walk asks
@@ -40,13 +40,13 @@ pub(super) fn may_be_cut_chain<T>(outcome: &Result<T, NetError>) -> bool {
 }
 
 /// Follows the CNAMEs from `start` one question at a time (see the module docs).
-pub(super) async fn walk(inner: &TokioResolver, stats: &QueryStats, start: &Name) -> Chain {
+pub(super) async fn walk(servers: &Servers, stats: &QueryStats, start: &Name) -> Chain {
     let mut seen = vec![key(start)];
     let mut current = start.clone();
     // MAX_HOPS aliases and the question that finds the last one is no alias
     for _ in 0..=MAX_HOPS {
         stats.count_query();
-        let next = match inner.lookup(current.clone(), RecordType::CNAME).await {
+        let next = match servers.lookup(stats, &current, RecordType::CNAME).await {
             Ok(lookup) => lookup.answers().iter().find_map(|r| match &r.data {
                 RData::CNAME(target) if key(&r.name) == key(&current) => Some(target.0.clone()),
                 _ => None,

@@ -26,7 +26,7 @@ use crate::stats::QueryStats;
 /// The pool and, with more than one server, a resolver per server.
 pub(super) struct Servers {
     /// All servers (hickory picks and fails over on timeouts).
-    pub(super) pool: TokioResolver,
+    pool: TokioResolver,
     /// One resolver per server, in the configured order; empty with one server.
     each: Vec<TokioResolver>,
 }
