@@ -474,7 +474,10 @@ fn failure_reports_without_reports_are_warned_about() {
     );
     std::fs::write(
         &config,
-        "[reports]\nenabled = true\nsend = false\nstore = \"sqlite::memory:\"\n[reports.failure]\nenabled = true\n",
+        format!(
+            "[reports]\nenabled = true\nsend = false\nstore = \"sqlite:{}\"\n[reports.failure]\nenabled = true\n",
+            dir.path().join("reports.db").display()
+        ),
     )
     .expect("write");
     let (code, _, err) = run_cli(&["config", "check", "-c", &shown], None);

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use hickory_resolver::net::{DnsError as HDns, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 
 use crate::cache::TtlCache;
 use crate::inflight::InFlight;
@@ -32,6 +32,7 @@ use crate::{DnsError, LookupFuture, Mx, Resolver, normalize_name, reverse_name};
 use cname::Chain;
 use servers::Servers;
 
+mod checked;
 mod cname;
 mod owners;
 mod servers;
@@ -184,18 +185,18 @@ impl HickoryResolver {
             .inner
             .lookup(&self.stats, &fqdn, kind.record_type())
             .await;
-        // where the chain of the asked name ends, when we walked it ourselves
-        let mut walked: Option<Chain> = None;
+        // the asked name is an alias (we walked its chain ourselves)
+        let mut walked_alias = false;
         if cname::may_be_cut_chain(&outcome) {
             match cname::walk(&self.inner, &self.stats, &fqdn).await {
-                Chain::NotAlias => walked = Some(Chain::NotAlias),
+                Chain::NotAlias => {}
                 Chain::End(end) => {
                     self.stats.count_query();
                     outcome = self
                         .inner
                         .lookup(&self.stats, &end, kind.record_type())
                         .await;
-                    walked = Some(Chain::End(end));
+                    walked_alias = true;
                 }
                 Chain::Broken(why) => {
                     // never cached: the zone may be fixed by the next try (RFC 7208 §4.4)
@@ -205,39 +206,6 @@ impl HickoryResolver {
                 }
             }
         }
-        let walked_end = match &walked {
-            Some(Chain::End(end)) => Some(end),
-            _ => None,
-        };
-        // a reply to another question (hickory checks UDP replies only): never used or cached
-        let asked_type = kind.record_type();
-        let foreign = match &outcome {
-            Ok(lookup) => !owners::answers_question(&fqdn, walked_end, asked_type, lookup),
-            Err(NetError::Dns(HDns::NoRecordsFound(nr))) => {
-                let q = &nr.query;
-                if q.query_type() != asked_type || q.query_class() != DNSClass::IN {
-                    true
-                } else if owners::key(q.name()) == owners::key(&fqdn)
-                    || walked_end.is_some_and(|e| owners::key(e) == owners::key(q.name()))
-                {
-                    false
-                } else if walked.is_some() {
-                    true
-                } else {
-                    // hickory followed an alias itself and this is about the chain's last
-                    // name: the chain has to lead there
-                    let end = cname::walk(&self.inner, &self.stats, &fqdn).await;
-                    !matches!(&end, Chain::End(e) if owners::key(e) == owners::key(q.name()))
-                }
-            }
-            Err(_) => false,
-        };
-        if foreign {
-            let result = Err(DnsError::Other("the reply answers another question".into()));
-            self.stats.count_outcome(&result);
-            return result;
-        }
-        let walked_alias = walked_end.is_some();
         let (result, ttl) = match outcome {
             Ok(lookup) => {
                 // only the records of the question's chain (RFC 1034 §4.3.2), of the asked type
@@ -290,7 +258,6 @@ impl HickoryResolver {
                 // exist (RFC 6604 §3), not the asked one: that name exists (it owns the
                 // CNAME), with no records of the asked type: NODATA (RFC 9989 §3.2.13 "np"
                 // must not apply to a dangling alias)
-                // (a name other than the asked one was checked above to end its chain)
                 let alias = walked_alias
                     || matches!(&error, NetError::Dns(HDns::NoRecordsFound(nr))
                         if owners::key(nr.query.name()) != owners::key(&fqdn));

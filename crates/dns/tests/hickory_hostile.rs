@@ -303,6 +303,10 @@ async fn a_tcp_reply_to_another_question_is_not_believed() {
         (qtype::TXT, "wrongtype.example") => {
             forged("wrongtype.example", qtype::MX, Answer::NxDomain)
         }
+        // records only for the other question's name: not a NODATA for the name asked
+        (qtype::TXT, "elsewhere.example") => {
+            forged("other.example", qtype::TXT, plus_all("other.example"))
+        }
         // controls: TCP answers to the question asked, an alias and its target in one reply
         (qtype::TXT, "fine.example") => Answer::TruncatedThen(Box::new(Answer::Raw(vec![rec(
             "fine.example",
@@ -337,6 +341,7 @@ async fn a_tcp_reply_to_another_question_is_not_believed() {
         "gone.example",
         "empty.example",
         "wrongtype.example",
+        "elsewhere.example",
     ] {
         for _ in 0..2 {
             let got = r.txt(name).await;

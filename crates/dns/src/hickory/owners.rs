@@ -11,39 +11,15 @@
 use std::collections::HashSet;
 
 use hickory_resolver::lookup::Lookup;
-use hickory_resolver::proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_resolver::proto::rr::{Name, RData, Record};
 
 /// Names followed through CNAMEs at most (the chains hickory and [`super::cname`] follow).
 const MAX_OWNERS: usize = super::cname::MAX_HOPS + 2;
 
-/// Whether `lookup` is a reply to the question asked (RFC 1035 §7.3, RFC 5452 §9.1): its
-/// question section names `asked`, or a name the answer's CNAMEs lead to from it (hickory asks
-/// the chain's next name itself when a reply stops at an alias), or `walked`, the end of a
-/// chain we followed ourselves; of the type `rtype`, class IN. hickory checks this for UDP
-/// replies only, not for TCP ones.
-pub(super) fn answers_question(
-    asked: &Name,
-    walked: Option<&Name>,
-    rtype: RecordType,
-    lookup: &Lookup,
-) -> bool {
-    let Some(question) = lookup.message().queries.first() else {
-        return false;
-    };
-    if question.query_type() != rtype || question.query_class() != DNSClass::IN {
-        return false;
-    }
-    let records: Vec<(String, &Record)> =
-        lookup.answers().iter().map(|r| (key(&r.name), r)).collect();
-    let mut starts = vec![key(asked)];
-    starts.extend(walked.map(key));
-    chain(starts, &records).contains(&key(question.name()))
-}
-
 /// The records of `lookup` that answer a question for `asked` (see the module docs): the
 /// CNAMEs of its chain and the records their names own, in the order the server gave them.
-/// The reply's own question is taken as one of the chain's names: [`answers_question`] has
-/// checked it is.
+/// The reply's own question is one of the chain's names: hickory asked it, and every reply
+/// answers the question it was sent for (`super::checked`).
 pub(super) fn relevant<'l>(asked: &Name, lookup: &'l Lookup) -> Vec<&'l Record> {
     let records: Vec<(String, &Record)> =
         lookup.answers().iter().map(|r| (key(&r.name), r)).collect();

@@ -9,26 +9,26 @@
 
 use std::net::SocketAddr;
 
-use hickory_resolver::TokioResolver;
+use hickory_resolver::Resolver;
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
 use hickory_resolver::lookup::Lookup;
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as HDns, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RecordType};
 
 use super::HickoryConfig;
+use super::checked::CheckedProvider;
 use crate::DnsError;
 use crate::stats::QueryStats;
 
 /// The pool and, with more than one server, a resolver per server.
 pub(super) struct Servers {
     /// All servers (hickory picks and fails over on timeouts).
-    pool: TokioResolver,
+    pool: Resolver<CheckedProvider>,
     /// One resolver per server, in the configured order; empty with one server.
-    each: Vec<TokioResolver>,
+    each: Vec<Resolver<CheckedProvider>>,
 }
 
 impl Servers {
@@ -45,9 +45,9 @@ impl Servers {
             configured(&config.nameservers)
         };
         let build = |servers: Vec<NameServerConfig>| {
-            let mut builder = TokioResolver::builder_with_config(
+            let mut builder = Resolver::builder_with_config(
                 ResolverConfig::from_parts(None, vec![], servers),
-                TokioRuntimeProvider::default(),
+                CheckedProvider::default(),
             );
             set_options(builder.options_mut(), config);
             builder.build().map_err(other)
