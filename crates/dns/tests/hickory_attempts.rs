@@ -91,3 +91,40 @@ async fn a_failing_server_is_not_the_last_word() {
         }
     }
 }
+
+/// The servers are asked in turn past a silent one and past slow failing ones, each once,
+/// within the lookup's time (twice `timeout` × `attempts`): a silent server ended the turn
+/// with its timeout, and each server asked `attempts` times could spend the time before the
+/// good one was reached.
+#[tokio::test]
+async fn the_turn_goes_past_silent_and_slow_servers() {
+    let silent = UdpNameserver::start(|_, _| Answer::Silent).unwrap();
+    let slow = || {
+        UdpNameserver::start(|_, _| {
+            Answer::After(Duration::from_millis(300), Box::new(Answer::ServFail))
+        })
+        .unwrap()
+    };
+    let (slow1, slow2) = (slow(), slow());
+    let good = Zone::new().txt("a.example", "v=spf1 -all").serve().unwrap();
+    for order in [
+        vec![silent.addr(), slow1.addr(), good.addr()],
+        vec![slow1.addr(), slow2.addr(), good.addr()],
+        vec![silent.addr(), slow1.addr(), slow2.addr(), good.addr()],
+    ] {
+        for _ in 0..3 {
+            let r = HickoryResolver::new(&HickoryConfig {
+                nameservers: order.clone(),
+                timeout: Duration::from_millis(500),
+                attempts: 2,
+                ..HickoryConfig::default()
+            })
+            .unwrap();
+            assert_eq!(
+                r.txt("a.example").await,
+                Ok(vec![b"v=spf1 -all".to_vec()]),
+                "{order:?}"
+            );
+        }
+    }
+}

@@ -75,6 +75,9 @@ pub enum Answer {
     /// The inner answer under another question section, this name and type (a reply to another
     /// query: a mixed-up or forged one, RFC 5452 §9.1).
     ForQuestion(String, u16, Box<Answer>),
+    /// The inner answer after this long (a slow server; the server answers nothing else
+    /// meanwhile).
+    After(Duration, Box<Answer>),
 }
 
 type Questions = Arc<Mutex<Vec<(u16, String)>>>;
@@ -249,6 +252,10 @@ fn respond(
                 question = question_section(&other, other_type)?;
                 reply = *inner;
             }
+            Answer::After(wait, inner) => {
+                std::thread::sleep(wait);
+                reply = *inner;
+            }
             _ => break,
         }
     }
@@ -267,7 +274,8 @@ fn respond(
         | Answer::Raw(_)
         | Answer::Truncated
         | Answer::TruncatedThen(_)
-        | Answer::ForQuestion(..) => (0, Vec::new(), false),
+        | Answer::ForQuestion(..)
+        | Answer::After(..) => (0, Vec::new(), false),
         Answer::RecordsWithTtl(t, r) => {
             ttl = t;
             (0, r, false)

@@ -44,30 +44,32 @@ impl Servers {
         } else {
             configured(&config.nameservers)
         };
-        let build = |servers: Vec<NameServerConfig>| {
+        let build = |servers: Vec<NameServerConfig>, attempts: usize| {
             let mut builder = Resolver::builder_with_config(
                 ResolverConfig::from_parts(None, vec![], servers),
                 CheckedProvider::default(),
             );
-            set_options(builder.options_mut(), config);
+            set_options(builder.options_mut(), config.timeout, attempts);
             builder.build().map_err(other)
         };
+        // the pool tries `attempts` times; after it, each server is asked once
         let each = if servers.len() > 1 {
             servers
                 .iter()
-                .map(|s| build(vec![s.clone()]))
+                .map(|s| build(vec![s.clone()], 1))
                 .collect::<Result<_, _>>()?
         } else {
             Vec::new()
         };
         Ok(Servers {
-            pool: build(servers)?,
+            pool: build(servers, config.attempts)?,
             each,
         })
     }
 
-    /// Asks the pool; after a server's failure, each server in turn until one answers
-    /// (records, NXDOMAIN or NODATA). The caller bounds the time it all takes.
+    /// Asks the pool; after a server's failure, each server once, in turn, past those that
+    /// fail or do not answer, until one answers (records, NXDOMAIN or NODATA); else the pool's
+    /// failure. The caller bounds the time it all takes.
     pub(super) async fn lookup(
         &self,
         stats: &QueryStats,
@@ -81,7 +83,7 @@ impl Servers {
         for server in &self.each {
             stats.count_query();
             let next = server.lookup(name.clone(), rtype).await;
-            if !server_failed(&next) {
+            if answered(&next) {
                 return next;
             }
         }
@@ -94,6 +96,18 @@ impl Servers {
         for server in &self.each {
             server.clear_cache();
         }
+    }
+}
+
+/// True for an answer: records, NXDOMAIN or NODATA.
+fn answered(outcome: &Result<Lookup, NetError>) -> bool {
+    match outcome {
+        Ok(_) => true,
+        Err(NetError::Dns(HDns::NoRecordsFound(nr))) => matches!(
+            nr.response_code,
+            ResponseCode::NXDomain | ResponseCode::NoError
+        ),
+        Err(_) => false,
     }
 }
 
@@ -134,11 +148,11 @@ fn configured(addresses: &[SocketAddr]) -> Vec<NameServerConfig> {
         .collect()
 }
 
-/// The options every resolver of ours runs with.
-fn set_options(opts: &mut ResolverOpts, config: &HickoryConfig) {
-    opts.timeout = config.timeout;
+/// The options every resolver of ours runs with: `attempts` tries of `timeout` each.
+fn set_options(opts: &mut ResolverOpts, timeout: std::time::Duration, attempts: usize) {
+    opts.timeout = timeout;
     // hickory's `attempts` counts the retries after the first try; ours counts the tries
-    opts.attempts = config.attempts.max(1) - 1;
+    opts.attempts = attempts.max(1) - 1;
     // Our own cache does the caching: its bound is exact and it sees the TTLs.
     opts.cache_size = 0;
     opts.use_hosts_file = ResolveHosts::Never;
