@@ -61,7 +61,7 @@ pub struct FailureReport {
 impl Store {
     /// Queues a failure report unless a rate limit is reached (counted over the reports
     /// queued by every node: the writers of the queue take turns, so each counts the rows
-    /// the others committed).
+    /// the others committed; a turn not had within 5 s is an error, the report not queued).
     pub async fn queue_failure_report(
         &self,
         report: &NewFailureReport,
@@ -83,6 +83,7 @@ impl Store {
         ];
         let rows = self
             .transaction(vec![
+                Stmt::new("SELECT CAST(1 AS BIGINT) FROM (SELECT {lock_wait}) AS bounded", vec![]),
                 Stmt::new("SELECT CAST(1 AS BIGINT) FROM (SELECT {queue_lock}) AS locked", vec![]),
                 Stmt::new(
                 "INSERT INTO failure_reports (created_at, policy_domain, destination, uri, kind,

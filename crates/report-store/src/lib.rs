@@ -43,6 +43,7 @@ pub use failure_queue::{FailureLimits, FailureReport, NewFailureReport, Queued};
 pub use jobs::{Claim, JobEnd, NewSend, PeriodKey, SendEnd, SendRow, SendState};
 pub use location::{StoreLocation, redact};
 pub use outbound::OutboundDomain;
+pub use postgres::FAILURE_QUEUE_LOCK;
 pub use provenance::{CarrierDmarc, Provenance};
 pub use received::{ReceivedInsert, report_day};
 pub use record::{PeriodRows, RecordStats};

@@ -19,7 +19,7 @@ use crate::Durability;
 use crate::error::StoreError;
 use crate::location::postgres_config;
 use crate::schema::{MIGRATIONS, VERSION_TABLE, latest_version};
-use crate::sql::{Results, Row, StmtStream, Value, expand_types, postgres_placeholders};
+use crate::sql::{Dialect, Results, Row, StmtStream, Value, expand_types, postgres_placeholders};
 use crate::tls::{SslMode, TlsSettings};
 
 /// The advisory lock key that serializes migrations between nodes ("authmilter" in ASCII,
@@ -175,15 +175,19 @@ impl PostgresBackend {
 
 /// The advisory lock key that serializes queueing failure reports between nodes, so each
 /// counts the others' rows against the rate limits ("authfail" in ASCII).
-const FAILURE_QUEUE_LOCK: i64 = 0x6175_7468_6661_696c;
+pub const FAILURE_QUEUE_LOCK: i64 = 0x6175_7468_6661_696c;
+
+/// PostgreSQL's spelling of the shared SQL's placeholders: a lock is waited for 5 s at most
+/// (a node whose connection hangs while it holds one must not stall the others' writes).
+const DIALECT: Dialect<'static> = Dialect {
+    id: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    blob: "BYTEA",
+    queue_lock: "pg_advisory_xact_lock(7022647185697237356)",
+    lock_wait: "set_config('lock_timeout', '5s', true)",
+};
 
 fn expand(sql: &str) -> String {
-    expand_types(
-        sql,
-        "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
-        "BYTEA",
-        &format!("pg_advisory_xact_lock({FAILURE_QUEUE_LOCK})"),
-    )
+    expand_types(sql, &DIALECT)
 }
 
 async fn run(
@@ -277,4 +281,16 @@ impl ToSql for Value {
     }
 
     to_sql_checked!();
+}
+
+#[cfg(test)]
+mod dialect_tests {
+    /// The lock the SQL takes is the one the constant names.
+    #[test]
+    fn the_queue_lock_is_the_named_key() {
+        assert_eq!(
+            super::DIALECT.queue_lock,
+            format!("pg_advisory_xact_lock({})", super::FAILURE_QUEUE_LOCK)
+        );
+    }
 }

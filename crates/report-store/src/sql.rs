@@ -206,13 +206,28 @@ pub fn postgres_placeholders(sql: &str) -> String {
     sql.replace('?', "$")
 }
 
-/// The backend's spelling of the schema's type names, and of `{queue_lock}`: an expression
-/// whose evaluation makes the transaction wait for every other writer of the failure-report
-/// queue (PostgreSQL: an advisory transaction lock; SQLite serializes writers already).
-pub fn expand_types(sql: &str, id: &str, blob: &str, queue_lock: &str) -> String {
-    sql.replace("{id}", id)
-        .replace("{blob}", blob)
-        .replace("{queue_lock}", queue_lock)
+/// How a backend spells what the shared SQL leaves to it.
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect<'a> {
+    /// `{id}`: an integer primary key the database assigns.
+    pub id: &'a str,
+    /// `{blob}`: bytes.
+    pub blob: &'a str,
+    /// `{queue_lock}`: an expression whose evaluation makes the transaction wait for every
+    /// other writer of the failure-report queue (PostgreSQL: an advisory transaction lock;
+    /// SQLite serializes writers already).
+    pub queue_lock: &'a str,
+    /// `{lock_wait}`: an expression that bounds how long the rest of the transaction waits
+    /// for a lock (PostgreSQL: `lock_timeout`; SQLite: its busy timeout does).
+    pub lock_wait: &'a str,
+}
+
+/// The backend's spelling of the placeholders of [`Dialect`].
+pub fn expand_types(sql: &str, d: &Dialect<'_>) -> String {
+    sql.replace("{id}", d.id)
+        .replace("{blob}", d.blob)
+        .replace("{queue_lock}", d.queue_lock)
+        .replace("{lock_wait}", d.lock_wait)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::Durability;
 use crate::error::StoreError;
 use crate::schema::{MIGRATIONS, VERSION_TABLE, latest_version};
-use crate::sql::{Results, Row, Stmt, StmtStream, Value, expand_types};
+use crate::sql::{Dialect, Results, Row, Stmt, StmtStream, Value, expand_types};
 
 /// One operation for a store thread; `None` when the file it should run on cannot be opened.
 type Job = Box<dyn FnOnce(Option<&mut Connection>) + Send>;
@@ -212,8 +212,16 @@ fn wal_path(path: &Path) -> std::path::PathBuf {
     std::path::PathBuf::from(name)
 }
 
+/// SQLite's spelling of the shared SQL's placeholders.
+const DIALECT: Dialect<'static> = Dialect {
+    id: "INTEGER PRIMARY KEY AUTOINCREMENT",
+    blob: "BLOB",
+    queue_lock: "1",
+    lock_wait: "1",
+};
+
 fn expand(sql: &str) -> String {
-    expand_types(sql, "INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB", "1")
+    expand_types(sql, &DIALECT)
 }
 
 fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {

@@ -2,6 +2,14 @@
 
 use report_store::Store;
 
+/// SQLite's spelling of the schema's placeholders.
+const SQLITE: report_store::sql::Dialect<'static> = report_store::sql::Dialect {
+    id: "INTEGER PRIMARY KEY AUTOINCREMENT",
+    blob: "BLOB",
+    queue_lock: "1",
+    lock_wait: "1",
+};
+
 use crate::ALL;
 use crate::samples::xml;
 
@@ -21,12 +29,7 @@ async fn version_1_received_reports_are_filled_in_by_the_upgrade() {
         let conn = rusqlite::Connection::open(&old).unwrap();
         conn.execute(VERSION_TABLE, []).unwrap();
         for s in MIGRATIONS[0].statements {
-            let sql = report_store::sql::expand_types(
-                s,
-                "INTEGER PRIMARY KEY AUTOINCREMENT",
-                "BLOB",
-                "1",
-            );
+            let sql = report_store::sql::expand_types(s, &SQLITE);
             conn.execute(&sql, []).unwrap();
         }
         conn.execute("INSERT INTO schema_version VALUES (1, 0, 'v1')", [])
@@ -193,12 +196,7 @@ async fn opening_to_read_does_not_upgrade_an_older_store() {
         conn.execute(VERSION_TABLE, []).unwrap();
         for m in MIGRATIONS.iter().take(3) {
             for s in m.statements {
-                let sql = report_store::sql::expand_types(
-                    s,
-                    "INTEGER PRIMARY KEY AUTOINCREMENT",
-                    "BLOB",
-                    "1",
-                );
+                let sql = report_store::sql::expand_types(s, &SQLITE);
                 conn.execute(&sql, []).unwrap();
             }
             conn.execute(

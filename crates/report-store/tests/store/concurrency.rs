@@ -201,3 +201,57 @@ async fn postgres_concurrent_failure_reports_keep_the_limits() {
     let loc: StoreLocation = url.parse().unwrap();
     concurrent_failure_reports_keep_the_limits(futures_join(&loc, 8).await).await;
 }
+
+/// A node that holds the failure-report queue's lock and then hangs (its connection idle in
+/// the transaction) does not stall the others: they wait 5 s at most, then the report is not
+/// queued (an error) and the store goes on serving them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs AUTHMILTER_E2E=1"]
+async fn postgres_a_hung_holder_of_the_queue_lock_stalls_no_one() {
+    let Some(pg) = crate::postgres() else { return };
+    let url = pg.create_database("hung_lock").unwrap();
+    let loc: StoreLocation = url.parse().unwrap();
+    let store = Store::open(&loc, T0).await.unwrap();
+    let (holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({})",
+            report_store::FAILURE_QUEUE_LOCK
+        ))
+        .await
+        .unwrap();
+    let report = report_store::NewFailureReport {
+        policy_domain: "q.example".into(),
+        destination: "f@q.example".into(),
+        uri: "mailto:f@q.example".into(),
+        kind: "dmarc".into(),
+        message: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+    };
+    let limits = report_store::FailureLimits {
+        per_domain: (10, 3600),
+        per_destination: (10, 3600),
+    };
+    let queued = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        store.queue_failure_report(&report, T0 + DAY, limits),
+    )
+    .await
+    .expect("the wait for the lock is bounded");
+    assert!(queued.is_err(), "{queued:?}");
+    // the same connection serves the next write at once
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        report_store::schema::latest_version()
+    );
+    holder.batch_execute("ROLLBACK").await.unwrap();
+    assert!(matches!(
+        store
+            .queue_failure_report(&report, T0 + DAY, limits)
+            .await
+            .unwrap(),
+        report_store::Queued::Yes(_)
+    ));
+}
