@@ -144,6 +144,25 @@ impl ReplyTemplate {
         Ok(template)
     }
 
+    /// The text with its slots filled, each value cleaned and cut to `limit` characters.
+    fn filled(&self, values: &ReplyValues<'_>, limit: usize) -> String {
+        let mut text = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => text.push_str(t),
+                Part::Slot(slot) => text.push_str(&clean_value(
+                    match slot {
+                        Slot::Domain => values.domain,
+                        Slot::Explanation => values.explanation,
+                        Slot::Problem => values.problem,
+                    },
+                    limit,
+                )),
+            }
+        }
+        text
+    }
+
     /// `text` split into the reply's lines (see [`split_lines`]), none cut off yet.
     fn lines_of(&self, text: &str) -> Vec<String> {
         // "550-" or "550 ", the enhanced code and its space, the CRLF
@@ -168,20 +187,17 @@ impl ReplyTemplate {
     /// Fills the slots and builds the reply (RFC 5321 §4.2; long text is split over several
     /// lines, each within libmilter's limits).
     pub fn render(&self, values: &ReplyValues<'_>) -> SmtpReply {
-        let mut text = String::new();
-        for part in &self.parts {
-            match part {
-                Part::Text(t) => text.push_str(t),
-                Part::Slot(slot) => text.push_str(&clean_value(match slot {
-                    Slot::Domain => values.domain,
-                    Slot::Explanation => values.explanation,
-                    Slot::Problem => values.problem,
-                })),
+        // the template's own text fits (checked when parsed): values that would push it past
+        // the last line are cut shorter, down to nothing
+        let mut limit = MAX_SLOT_VALUE;
+        let lines = loop {
+            let lines = self.lines_of(&self.filled(values, limit));
+            if lines.len() <= milter_proto::MAX_REPLY_LINES || limit == 0 {
+                break lines;
             }
-        }
-        let mut lines = self.lines_of(&text);
-        // only the values (each at most MAX_SLOT_VALUE) can take it past: the text fits
-        lines.truncate(milter_proto::MAX_REPLY_LINES);
+            // 400, 200, 100 ... 1, 0
+            limit /= 2;
+        };
         SmtpReply::from_parts(
             self.code,
             self.enhanced,
@@ -308,7 +324,7 @@ fn parse_parts(body: &str) -> Result<Vec<Part>, String> {
 /// A slot value as it may appear in a reply (RFC 5321 §4.2 textstring: printable US-ASCII):
 /// control characters become spaces, other non-ASCII characters `?`, long values are cut
 /// with `...`.
-fn clean_value(v: &str) -> String {
+fn clean_value(v: &str, limit: usize) -> String {
     let mut out: String = v
         .chars()
         .map(|c| match c {
@@ -316,9 +332,10 @@ fn clean_value(v: &str) -> String {
             c if c.is_control() => ' ',
             _ => '?',
         })
-        .take(MAX_SLOT_VALUE)
+        .take(limit)
         .collect();
-    if v.chars().count() > MAX_SLOT_VALUE {
+    // (at 0, nothing at all: the template's own text alone is known to fit)
+    if limit > 0 && v.chars().count() > limit {
         out.push_str("...");
     }
     out
@@ -489,6 +506,30 @@ mod tests {
             let words: usize = lines.iter().map(|l| l.len()).sum();
             assert!(words > 600, "the text was cut: {seen}");
         }
+    }
+
+    /// A template that just fits keeps its own text whole however long the values: they are
+    /// cut shorter instead (its end after eight long domains was lost at the 32nd line).
+    #[test]
+    fn long_values_never_push_the_templates_text_out() {
+        let template = format!(
+            "550 5.7.1 {} {} END-OF-FIXED",
+            "{domain} ".repeat(8),
+            "word ".repeat(2_950)
+        );
+        let domain = "d".repeat(200);
+        let v = ReplyValues {
+            domain: &domain,
+            ..ReplyValues::default()
+        };
+        let wire = String::from_utf8(render(&template, 5, v)).unwrap();
+        assert!(
+            wire.ends_with("END-OF-FIXED"),
+            "{}",
+            &wire[wire.len() - 200..]
+        );
+        assert_eq!(wire.matches("word").count(), 2_950);
+        assert!(wire.split("\r\n").all(|l| l.len() + 2 <= 512));
     }
 
     #[test]
