@@ -62,16 +62,41 @@ pub fn init_cli() {
 /// once and logged with every message (a 100 KB CONNECT host name, a queue-id macro) cannot
 /// make the log a thousand times what the peer sent.
 #[derive(Clone, Copy)]
-pub struct Escaped<'a>(pub &'a [u8]);
+pub struct Escaped<'a> {
+    bytes: &'a [u8],
+    /// The most bytes shown.
+    max: usize,
+}
 
 /// The most bytes of one network value a log line shows: above any host name, address or
 /// queue id (RFC 5321 §4.5.3.1 limits a path to 256 octets).
 pub const LOGGED_VALUE_MAX: usize = 512;
 
+/// The most bytes of a text of ours made of network values, each already bounded (the
+/// message's `results`): it is shown whole, this only guards against a mistake.
+pub const LOGGED_SUMMARY_MAX: usize = 8192;
+
 impl<'a> Escaped<'a> {
-    /// Wraps text.
+    /// Wraps a value from the network, cut after [`LOGGED_VALUE_MAX`] bytes.
     pub fn str(s: &'a str) -> Self {
-        Escaped(s.as_bytes())
+        Escaped::bytes(s.as_bytes())
+    }
+
+    /// Wraps bytes from the network, cut after [`LOGGED_VALUE_MAX`] bytes.
+    pub fn bytes(bytes: &'a [u8]) -> Self {
+        Escaped {
+            bytes,
+            max: LOGGED_VALUE_MAX,
+        }
+    }
+
+    /// Wraps a text of ours that holds network values, each bounded already (cut after
+    /// [`LOGGED_SUMMARY_MAX`] bytes).
+    pub fn summary(s: &'a str) -> Self {
+        Escaped {
+            bytes: s.as_bytes(),
+            max: LOGGED_SUMMARY_MAX,
+        }
     }
 }
 
@@ -79,9 +104,9 @@ impl Escaped<'_> {
     /// Writes the value escaped; `quoted`: in double quotes, with `"` escaped too.
     fn write(&self, f: &mut std::fmt::Formatter<'_>, quoted: bool) -> std::fmt::Result {
         use std::fmt::Write;
-        let (shown, cut) = match self.0.get(..LOGGED_VALUE_MAX) {
-            Some(head) if self.0.len() > LOGGED_VALUE_MAX => (head, self.0.len() - head.len()),
-            _ => (self.0, 0),
+        let (shown, cut) = match self.bytes.get(..self.max) {
+            Some(head) if self.bytes.len() > self.max => (head, self.bytes.len() - head.len()),
+            _ => (self.bytes, 0),
         };
         if quoted {
             f.write_char('"')?;
@@ -148,7 +173,7 @@ mod tests {
     fn network_values_cannot_forge_log_lines() {
         let forged =
             b"evil.example\r\n2026-12-04T00:00:00Z  INFO message action=accept\x1b[2K\\\xff";
-        let s = Escaped(forged).to_string();
+        let s = Escaped::bytes(forged).to_string();
         assert!(!s.contains('\n') && !s.contains('\r') && !s.contains('\x1b'));
         assert_eq!(
             s,

@@ -35,6 +35,8 @@ pub struct Results {
 impl Results {
     /// One line for the log: `spf=pass dkim=pass dmarc=pass iprev=fail`.
     /// Appended to `out` (one buffer, no string per part).
+    /// (bounded whatever the message: at most [`SUMMARY_SIGNATURES`] signatures, each
+    /// domain at most [`SUMMARY_DOMAIN_CHARS`] characters, so the log never cuts it)
     pub fn write_summary(&self, out: &mut String) {
         use std::fmt::Write;
         // each part after the first is preceded by a space
@@ -51,7 +53,7 @@ impl Results {
         }
         if let Some(o) = &self.spf_mail {
             sep(out);
-            let _ = write!(out, "spf={} ({})", o.result, o.domain);
+            let _ = write!(out, "spf={} ({})", o.result, Shown(&o.domain));
         }
         if let Some(o) = &self.spf_helo {
             sep(out);
@@ -62,9 +64,15 @@ impl Results {
                 sep(out);
                 out.push_str("dkim=none");
             }
-            for r in &self.dkim {
+            for r in self.dkim.iter().take(SUMMARY_SIGNATURES) {
                 sep(out);
-                let _ = write!(out, "dkim={} ({})", r.result, r.domain);
+                let _ = write!(out, "dkim={} ({})", r.result, Shown(&r.domain));
+            }
+            if let Some(more) = self.dkim.len().checked_sub(SUMMARY_SIGNATURES)
+                && more > 0
+            {
+                sep(out);
+                let _ = write!(out, "dkim=({more} more)");
             }
         }
         if let Some(a) = &self.arc {
@@ -77,7 +85,7 @@ impl Results {
                 out,
                 "dmarc={} ({} p=",
                 d.result,
-                d.header_from().unwrap_or("-")
+                Shown(d.header_from().unwrap_or("-"))
             );
             match d.policy() {
                 Some(p) => {
@@ -112,6 +120,23 @@ impl Results {
                 .to_string(),
             iprev: self.iprev.as_ref().map(|i| i.result.as_str()).unwrap_or(""),
             arc: self.arc.as_ref().map(|a| a.result.as_str()).unwrap_or(""),
+        }
+    }
+}
+
+/// Signatures listed one by one in the log's summary; the rest are counted.
+pub const SUMMARY_SIGNATURES: usize = 8;
+/// Characters of a domain shown in the log's summary (a sender chooses `d=` and the From).
+pub const SUMMARY_DOMAIN_CHARS: usize = 64;
+
+/// A domain as the summary shows it: cut after [`SUMMARY_DOMAIN_CHARS`] characters.
+struct Shown<'a>(&'a str);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.char_indices().nth(SUMMARY_DOMAIN_CHARS) {
+            Some((cut, _)) => write!(f, "{}...", self.0.get(..cut).unwrap_or_default()),
+            None => f.write_str(self.0),
         }
     }
 }

@@ -149,3 +149,54 @@ async fn an_mta_out_of_step_is_a_warning_and_long_values_are_cut() {
     assert!(log.contains("more bytes)"), "the host name is cut");
     assert!(log.lines().all(|l| l.len() < 4096), "a line over 4 KB");
 }
+
+/// The one-line `results` of a message always ends with its DMARC result: a sender's many
+/// signatures with long `d=` made the line's 512-byte cut drop it (and with it `signed=`).
+/// At most eight signatures are listed (the rest counted) and each domain is cut at 64
+/// characters.
+#[tokio::test(flavor = "multi_thread")]
+async fn many_long_signatures_do_not_push_dmarc_out_of_the_results() {
+    let port = free_port();
+    let server = start(port, "json");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut mta = MtaClient::connect_tcp(
+        addr,
+        Profile::postfix().with_timeout(Duration::from_secs(20)),
+    )
+    .await
+    .expect("connect");
+    mta.negotiate().await.expect("negotiate");
+    mta.connect(
+        "mail.example.org",
+        "192.0.2.10".parse().expect("ip"),
+        1,
+        &[],
+    )
+    .await
+    .expect("connect");
+    mta.helo("mail.example.org", &[]).await.expect("helo");
+    let junk = format!(
+        "DKIM-Signature: v=1; a=rsa-sha256; d={}.example; s=s; h=from; bh=AAAA; b=AAAA",
+        "a".repeat(230)
+    );
+    let mut lines: Vec<&str> = vec![junk.as_str(); 20];
+    lines.extend(["From: a@example.org", "Subject: x", "", "body"]);
+    let out = mta
+        .send_transaction("<a@example.org>", &["<b@example.net>"], &message(&lines))
+        .await
+        .expect("message");
+    assert!(out.is_accept(), "{out:?}");
+    let log = wait_for(&server, "\"message\"");
+    let record = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "message")
+        .unwrap_or_else(|| panic!("no message record:\n{log}"));
+    let results = record["results"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{record}"));
+    assert!(results.contains("dmarc=none (example.org"), "{results}");
+    assert!(!results.contains("more bytes"), "{results}");
+    assert_eq!(results.matches("dkim=permerror").count(), 8, "{results}");
+    assert!(results.contains("dkim=(12 more)"), "{results}");
+}

@@ -163,7 +163,7 @@ where
             tracing::info!(
                 queue_id = %crate::logging::Field(Escaped::str(&queue_id)),
                 client = %crate::logging::Field(Escaped::str(&client)),
-                results = %crate::logging::Field(Escaped::str(&decision.summary)),
+                results = %crate::logging::Field(Escaped::summary(&decision.summary)),
                 spf = fields.spf,
                 dkim = %fields.dkim,
                 dmarc = fields.dmarc,
