@@ -19,11 +19,19 @@ impl Setting {
         self.name.to_ascii_lowercase()
     }
 
-    /// A boolean value (`true`/`yes`/`1` or `false`/`no`/`0`).
+    /// A boolean value, read as OpenDKIM and OpenDMARC read it (their `config_get`): by its
+    /// first character, `t`, `y` or `1` true and `f`, `n` or `0` false (`Yes`, `T`,
+    /// `nope`); `on` and `off`, which they refuse, are taken as meant.
     pub fn flag(&self) -> Option<bool> {
-        match self.value.to_ascii_lowercase().as_str() {
-            "true" | "yes" | "1" | "on" => Some(true),
-            "false" | "no" | "0" | "off" => Some(false),
+        let value = self.value.to_ascii_lowercase();
+        match value.as_str() {
+            "on" => return Some(true),
+            "off" => return Some(false),
+            _ => {}
+        }
+        match value.bytes().next() {
+            Some(b't' | b'y' | b'1') => Some(true),
+            Some(b'f' | b'n' | b'0') => Some(false),
             _ => None,
         }
     }
@@ -37,12 +45,12 @@ pub fn parse(text: &str) -> Vec<Setting> {
             if line.is_empty() || line.starts_with('#') {
                 return None;
             }
+            // a `#` starts a comment wherever it is, as the programs read the file
+            let line = line.split('#').next().unwrap_or_default().trim();
+            if line.is_empty() {
+                return None;
+            }
             let (name, value) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-            // a comment after the value, separated by white space
-            let value = match value.find(" #").or_else(|| value.find("\t#")) {
-                Some(i) => value.get(..i).unwrap_or(value),
-                None => value,
-            };
             Some(Setting {
                 name: name.to_string(),
                 value: value.trim().to_string(),
@@ -130,20 +138,44 @@ pub fn dataset(value: &str, files: &Files) -> Result<DataSet, String> {
 /// (`!192.0.2.5`) is cut out of every listed network that contains it, as OpenDKIM's and
 /// OpenDMARC's host lists let the most specific entry win (opendkim.conf(5), "PeerList"); a
 /// more specific entry listed again inside the cut stays listed on its own.
-pub fn networks(entries: &[String]) -> (Vec<String>, Vec<String>) {
+pub fn networks(entries: &[String], patterns: bool) -> HostList {
     // OpenDKIM also matches an address written in brackets, `[192.0.2.1]`, `[2001:db8::]/32`
     let parse = |e: &str| {
         crate::config::Network::try_from(e.replace(['[', ']'], ""))
             .ok()
             .map(|n| n.0)
     };
+    let mut never = Vec::new();
+    let mut usable = Vec::new();
+    for e in entries {
+        let bare = e.trim().trim_start_matches('!').trim();
+        if patterns && (bare.contains(['/', '[', '*']) || parse(bare).is_none()) {
+            // under refile: an entry is a pattern matched against the client's address or
+            // name as text: a network in it matches nothing
+            if bare.contains(['/', '[']) && parse(bare).is_some() {
+                never.push((e.clone(), NEVER_AS_PATTERN));
+            } else {
+                usable.push(e.clone());
+            }
+            continue;
+        }
+        // (Network clears the host bits; ipnet keeps them as written)
+        if let Ok(net) = bare.replace(['[', ']'], "").parse::<ipnet::IpNet>()
+            && net.trunc() != net
+        {
+            never.push((e.clone(), NEVER_WITH_HOST_BITS));
+            continue;
+        }
+        usable.push(e.clone());
+    }
+    let entries = usable;
     let excluded: Vec<ipnet::IpNet> = entries
         .iter()
         .filter_map(|e| e.trim().strip_prefix('!').and_then(|n| parse(n.trim())))
         .collect();
     let mut nets = Vec::new();
     let mut other = Vec::new();
-    for e in entries {
+    for e in &entries {
         if e.trim().starts_with('!') {
             if parse(e.trim().trim_start_matches('!').trim()).is_none() {
                 other.push(e.clone());
@@ -161,7 +193,23 @@ pub fn networks(entries: &[String]) -> (Vec<String>, Vec<String>) {
             nets.extend(pieces.iter().map(ToString::to_string));
         }
     }
-    (nets, other)
+    HostList { nets, other, never }
+}
+
+/// Why an entry with host bits set is not carried over.
+pub const NEVER_WITH_HOST_BITS: &str = "the address has bits set past the prefix: OpenDKIM and OpenDMARC look the client up with those bits cleared, so this entry never matched; write the network (e.g. 192.168.0.0/24) if it was meant";
+/// Why a network inside a `refile:` list is not carried over.
+pub const NEVER_AS_PATTERN: &str = "in a refile: list every entry is a pattern matched against the client's address as text, so a network there never matched; list the network yourself if it was meant";
+
+/// A host list (`InternalHosts`, `IgnoreHosts`) split by what milter.toml can hold.
+#[derive(Debug, Default)]
+pub struct HostList {
+    /// Addresses and networks, negated ones cut out.
+    pub nets: Vec<String>,
+    /// Host names and other entries milter.toml cannot hold.
+    pub other: Vec<String>,
+    /// Entries the old program never matched, and why.
+    pub never: Vec<(String, &'static str)>,
 }
 
 /// `net` less every network of `cut` inside it (or equal to it): the largest networks that

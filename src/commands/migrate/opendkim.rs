@@ -96,10 +96,10 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 Err(_) => plan.unmapped(&shown, "not a number of seconds"),
             },
             "internalhosts" => match dataset(&s.value, files) {
-                Ok(DataSet::Entries { entries, .. }) => {
-                    let (nets, names) = networks(&entries);
-                    plan.set_list("outbound", "internal_networks", &nets, &from);
-                    host_list_leftovers(&mut plan, &entries, &names, "InternalHosts", "[outbound] internal_networks");
+                Ok(DataSet::Entries { entries, patterns }) => {
+                    let list = networks(&entries, patterns);
+                    plan.set_list("outbound", "internal_networks", &list.nets, &from);
+                    host_list_leftovers(&mut plan, &entries, &list, "InternalHosts", "[outbound] internal_networks");
                 }
                 Ok(DataSet::Unsupported(kind)) => plan.unmapped(&shown, format!("{kind}: datasets are not read; list the networks in [outbound] internal_networks")),
                 Err(e) => plan.unmapped(&shown, e),
@@ -140,6 +140,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         }
         plan.undo_if_refused(before, &shown);
     }
+    super::output::default_listener(&mut plan, role, "OpenDKIM", &format!("Mode {mode}"));
     if role == "auto" {
         defaults(&settings, &mut plan);
     }
@@ -196,14 +197,22 @@ pub const ZERO_DNS_TIMEOUT: &str = "0 (wait forever) has no equivalent: [dns] ti
 pub fn host_list_leftovers(
     plan: &mut Plan,
     entries: &[String],
-    names: &[String],
+    list: &super::conf::HostList,
     setting: &str,
     key: &str,
 ) {
+    for (entry, why) in &list.never {
+        plan.unmapped(&format!("{setting} entry {entry}"), *why);
+    }
+    let names = &list.other;
     let cut: Vec<&str> = entries
         .iter()
         .map(|e| e.trim())
-        .filter(|e| e.starts_with('!') && !names.iter().any(|n| n.trim() == *e))
+        .filter(|e| {
+            e.starts_with('!')
+                && !names.iter().any(|n| n.trim() == *e)
+                && !list.never.iter().any(|(n, _)| n.trim() == *e)
+        })
         .collect();
     if !cut.is_empty() {
         plan.note(format!(

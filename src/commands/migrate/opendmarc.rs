@@ -38,7 +38,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         if BOOLEANS.contains(&s.key().as_str()) && flag.is_none() {
             plan.unmapped(
                 &shown,
-                "not a boolean (true, yes, 1, on or false, no, 0, off): not carried over",
+                "not a boolean (OpenDMARC reads a value starting with t, y or 1 as true and f, n or 0 as false): not carried over",
             );
             continue;
         }
@@ -85,10 +85,10 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 None => plan.unmapped(&shown, "not a boolean: not carried over"),
             },
             "ignorehosts" => match dataset(&s.value, files) {
-                Ok(DataSet::Entries { entries, .. }) => {
-                    let (nets, names) = networks(&entries);
-                    plan.set_list("policy", "allow_networks", &nets, &from);
-                    super::opendkim::host_list_leftovers(&mut plan, &entries, &names, "IgnoreHosts", "[policy] allow_networks");
+                Ok(DataSet::Entries { entries, patterns }) => {
+                    let list = networks(&entries, patterns);
+                    plan.set_list("policy", "allow_networks", &list.nets, &from);
+                    super::opendkim::host_list_leftovers(&mut plan, &entries, &list, "IgnoreHosts", "[policy] allow_networks");
                     plan.note(format!("`{shown}`: mail from these networks is still evaluated and recorded, just never rejected or quarantined"));
                 }
                 Ok(DataSet::Unsupported(kind)) => plan.unmapped(&shown, format!("{kind}: datasets are not read")),
@@ -145,6 +145,7 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
         }
         plan.undo_if_refused(before, &shown);
     }
+    super::output::default_listener(&mut plan, "verify", "OpenDMARC", "it verifies every client");
     let before = plan.snapshot();
     if !allow_domains_from.is_empty() {
         plan.set_list(

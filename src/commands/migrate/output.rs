@@ -250,3 +250,23 @@ fn without_line_numbers(text: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// The listener of a file whose `Socket` gave none (none in the file: it came from the
+/// command line, `-p`; or one not understood): authmilter's default socket with the role the
+/// old daemon's mode asks for, and a note to set the socket. Left out, the default listener
+/// would be role "auto", which treats clients as ours (signed, never checked) that the old
+/// daemon verified.
+pub fn default_listener(plan: &mut Plan, role: &'static str, program: &str, why: &str) {
+    if !plan.listeners.is_empty() {
+        return;
+    }
+    let socket = crate::config::Listener::default().socket.to_string();
+    plan.listeners.push((
+        socket.clone(),
+        role,
+        format!("no Socket {program} listened on could be carried over ({why}): authmilter's default socket"),
+    ));
+    plan.note(format!(
+        "no Socket could be carried over (none in the file, e.g. it came from the command line's -p, or one not understood): the listener is {socket} with role = \"{role}\"; set its socket to what Postfix's smtpd_milters (or Sendmail's INPUT_MAIL_FILTER) names"
+    ));
+}

@@ -256,3 +256,109 @@ fn only_the_last_socket_listens() {
         );
     }
 }
+
+/// Without a Socket carried over (none in the file, as when it came from `-p`, or one not
+/// understood), the listener still gets the role the old daemon's mode asks for: the default
+/// listener is role "auto", which signed and never checked the mail of clients OpenDKIM in
+/// `Mode v` and OpenDMARC verified.
+#[test]
+fn the_role_survives_a_socket_that_is_not_carried_over() {
+    use crate::config::Role;
+    for (migrate, program, conf) in [
+        (super::opendkim::migrate as Migrate, "OpenDKIM", "Mode v\n"),
+        (
+            super::opendkim::migrate,
+            "OpenDKIM",
+            "Mode v\nSocket inet:8891\n",
+        ),
+        (
+            super::opendmarc::migrate,
+            "OpenDMARC",
+            "RejectFailures true\n",
+        ),
+        (
+            super::opendmarc::migrate,
+            "OpenDMARC",
+            "Socket /run/x.sock\nRejectFailures true\n",
+        ),
+    ] {
+        let (toml, config) = rendered(migrate, (program, "x.conf"), conf, &[]);
+        assert_eq!(config.server.listen.len(), 1, "{program}:\n{toml}");
+        assert_eq!(
+            config.server.listen[0].role,
+            Role::Verify,
+            "{program}: {conf}\n{toml}"
+        );
+        assert!(toml.contains("no Socket could be carried over"), "{toml}");
+    }
+}
+
+/// Booleans and comments are read as OpenDKIM and OpenDMARC read them: a boolean by its
+/// first character (`Y`, `T`, `nope`), a `#` anywhere starting a comment.
+#[test]
+fn booleans_and_comments_are_read_as_the_daemons_read_them() {
+    for (conf, enforce) in [
+        ("RejectFailures Y\n", true),
+        ("RejectFailures true#reject them\n", true),
+        ("RejectFailures Nope\n", false),
+        ("RejectFailures T\n", true),
+    ] {
+        let (toml, config) = rendered(
+            super::opendmarc::migrate,
+            ("OpenDMARC", "x.conf"),
+            conf,
+            &[],
+        );
+        assert_eq!(config.dmarc.enforce, enforce, "{conf}\n{toml}");
+    }
+    let (toml, config) = rendered(
+        super::opendkim::migrate,
+        ("OpenDKIM", "x.conf"),
+        "Mode v#verify only\nSocket inet:8891@localhost#the old port\n",
+        &[],
+    );
+    assert_eq!(
+        config.server.listen[0].role,
+        crate::config::Role::Verify,
+        "{toml}"
+    );
+    assert!(toml.contains("socket = \"inet:8891@localhost\""), "{toml}");
+}
+
+/// Host-list entries the daemons never matched are not carried over (they would make
+/// clients ours that OpenDKIM never signed for): an address with bits set past its prefix
+/// (`192.168.0.1/24`, looked up with those bits cleared), and a network in a `refile:` list
+/// (every entry a pattern matched against the address as text).
+#[test]
+fn host_list_entries_the_daemons_never_matched_are_listed() {
+    let nets = |config: &crate::config::Config| -> Vec<String> {
+        config
+            .outbound
+            .internal_networks
+            .iter()
+            .map(|n| n.0.to_string())
+            .collect()
+    };
+    let (toml, config) = rendered(
+        super::opendkim::migrate,
+        ("OpenDKIM", "x.conf"),
+        "Socket inet:8891@localhost\nInternalHosts /hosts\n",
+        &[("hosts", "127.0.0.1\n192.168.0.1/24\n10.9.0.0/16\n")],
+    );
+    assert_eq!(nets(&config), ["127.0.0.1/32", "10.9.0.0/16"], "{toml}");
+    assert!(
+        toml.contains("192.168.0.1/24") && toml.contains("never matched"),
+        "{toml}"
+    );
+    let (toml, config) = rendered(
+        super::opendkim::migrate,
+        ("OpenDKIM", "x.conf"),
+        "Socket inet:8891@localhost\nInternalHosts refile:/hosts\n",
+        &[("hosts", "10.1.1.1\n[172.16.0.0]/12\n")],
+    );
+    assert_eq!(nets(&config), ["10.1.1.1/32"], "{toml}");
+    assert!(
+        toml.contains("[172.16.0.0]/12") && toml.contains("never matched"),
+        "{toml}"
+    );
+}
