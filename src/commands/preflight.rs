@@ -110,8 +110,11 @@ pub fn check_settings(config: &Config) -> anyhow::Result<(Option<RunAs>, UnixSoc
 /// every reload give them): a listener that serves any client, `trusted_ids` trusted from any
 /// client, an SQLite report store in a directory that does not exist or at a path that cannot
 /// be a database, failure reports
-/// switched on without the reports.
-pub fn warn_about(config: &Config) {
+/// switched on without the reports. `reloading`: the running process may hold the report
+/// store open, so its file is not opened here (closing any descriptor of an SQLite file drops
+/// every lock the process holds on it, and another client could then checkpoint and remove
+/// the write-ahead log under the store; SQLite's "How To Corrupt", §2.2).
+pub fn warn_about(config: &Config, reloading: bool) {
     for l in config
         .server
         .listen
@@ -134,6 +137,7 @@ pub fn warn_about(config: &Config) {
         );
     }
     if opens_store(config)
+        && !reloading
         && let report_store::StoreLocation::Sqlite(path) = &config.reports.store.0
         && let Some(problem) = sqlite_file_problem(path)
     {
@@ -277,7 +281,7 @@ fn checks(
         tracing::warn!("DNS answers come from a zone file (--zone), not from the network");
     }
     crate::server::fd_limit::raise_and_report(config.server.max_connections);
-    warn_about(&config);
+    warn_about(&config, false);
     crate::dashboard::Access::from_config(&config)?;
     let resolver = super::common::counted_resolver(&config, dns, dns_stats)?;
     let app = App::new(config, resolver)?;

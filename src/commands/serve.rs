@@ -359,7 +359,7 @@ async fn reloader(
                 super::reload::warn_of_lost_keys(&old.config, &app.config);
                 warn_of_restart_only_services(&app.config, &old.config);
                 super::reload::log_changes(&changes);
-                super::preflight::warn_about(&app.config);
+                super::preflight::warn_about(&app.config, true);
                 super::preflight::warn_about_keys(&app);
                 let later = super::reload::restart_only(&changes);
                 if !later.is_empty() {

@@ -391,3 +391,61 @@ fn a_reload_warns_as_a_start_does() {
         "{log}"
     );
 }
+
+/// A reload does not open the SQLite report store's file: closing a descriptor of it dropped
+/// every lock this process held on the database, and the next other client to close it (the
+/// `sqlite3 reports.db ".backup …"` docs/reports.md advises) removed the write-ahead log under
+/// the running store, which then stored nothing until a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_leaves_the_report_store_usable_by_other_clients() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("reports.db");
+    let zone = dir.path().join("zone");
+    std::fs::write(
+        &zone,
+        "_dmarc.strict.example TXT \"v=DMARC1; p=reject; rua=mailto:d@strict.example\"\n\
+         strict.example TXT \"v=spf1 -all\"\n",
+    )
+    .expect("zone");
+    let port = free_port();
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:{port}\"\nrole = \"verify\"\n\
+         [reports]\nenabled = true\nsend = false\nflush_interval = \"200ms\"\n\
+         store = \"sqlite:{}\"\n",
+        store.display()
+    );
+    let server = ServeProcess::start(&toml, port, &["--zone", zone.to_str().expect("utf-8")]);
+    let recorded = |want: i64| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            // another client of the database, as sqlite3 is: opened, read, closed
+            let n: i64 = rusqlite::Connection::open(&store)
+                .and_then(|c| {
+                    c.query_row(
+                        "SELECT COALESCE(SUM(count), 0) FROM observations",
+                        [],
+                        |r| r.get(0),
+                    )
+                })
+                .unwrap_or(0);
+            if n >= want {
+                return n;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n} recorded:\n{}",
+                server.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert!(send(port).await.is_accept());
+    assert_eq!(recorded(1), 1);
+    hup(&server);
+    wait_for_log(&server, "reload: no setting changed");
+    recorded(1);
+    assert!(send(port).await.is_accept());
+    assert_eq!(recorded(2), 2);
+    let log = server.log_text();
+    assert!(!log.contains("removed or replaced"), "{log}");
+}
