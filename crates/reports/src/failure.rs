@@ -519,10 +519,12 @@ pub fn failure_report_message(
         seed.as_bytes(),
         &[text.as_bytes(), report.as_bytes(), &original],
     );
+    // the machine-readable part names the recipients and the queue id: two copies of one
+    // message (split per recipient, sent twice) give two reports, each its own Message-ID
     let message_id = format!(
         "<{}.{}@{}>",
         obs.time,
-        short_hash(format!("{seed}{to}").as_bytes(), 8),
+        short_hash(format!("{seed}{to}{report}").as_bytes(), 8),
         domain_token(&opts.authserv_id)
     );
 

@@ -632,4 +632,36 @@ fn each_dkim_report_of_a_message_has_its_own_message_id() {
         .find_map(|l| l.strip_prefix("Message-ID: "))
         .unwrap();
     assert_ne!(other_id, ids[2]);
+    // the same message sent twice in one second to two recipients (an MTA that splits it
+    // per recipient, or a second copy with another queue id) gives two reports, each unique
+    for changed in [
+        Envelope {
+            rcpt_to: vec!["carol@rx.example".into()],
+            ..envelope()
+        },
+        Envelope {
+            envelope_id: Some("5Mo8Rx5gowA7Cr".into()),
+            ..envelope()
+        },
+    ] {
+        let failed = FailedMessage {
+            envelope: &changed,
+            ..failed
+        };
+        let msg = failure_report_message(
+            &o,
+            FailureKind::Dmarc,
+            &failed,
+            "ruf@example.com",
+            1,
+            &options(),
+        )
+        .unwrap();
+        let text = unfold(&String::from_utf8(msg).unwrap());
+        let id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .unwrap();
+        assert_ne!(id, ids[2], "{changed:?}");
+    }
 }
