@@ -208,13 +208,14 @@ fn ignore_domains_entries_that_are_not_domains_are_reported() {
     config_check_accepts(&out);
 }
 
-/// A boolean setting with a value that is not one (`RejectFailures maybe`) is reported, not
-/// read as "false" (which would turn DMARC enforcement off without a word).
+/// A boolean setting with a value that is not one (`RejectFailures maybe`: the daemons read a
+/// value by its first character, t, y, 1 or f, n, 0) is reported, not read as "false" (which
+/// would turn DMARC enforcement off without a word).
 #[test]
 fn unclear_booleans_are_reported_not_read_as_false() {
     let dir = tempfile::tempdir().expect("tempdir");
     let conf = dir.path().join("opendmarc.conf");
-    std::fs::write(&conf, "RejectFailures maybe\nSPFSelfValidate nope\n").expect("write");
+    std::fs::write(&conf, "RejectFailures maybe\nSPFSelfValidate perhaps\n").expect("write");
     let out = migrate("opendmarc", conf.to_str().expect("utf-8"), None);
     assert!(
         out.contains("RejectFailures maybe\n#       -> not a boolean"),
@@ -222,7 +223,7 @@ fn unclear_booleans_are_reported_not_read_as_false() {
     );
     assert!(!out.contains("enforce = false"), "{out}");
     assert!(
-        out.contains("SPFSelfValidate nope\n#       -> not a boolean"),
+        out.contains("SPFSelfValidate perhaps\n#       -> not a boolean"),
         "{out}"
     );
     let conf = dir.path().join("opendkim.conf");

@@ -149,14 +149,12 @@ pub fn networks(entries: &[String], patterns: bool) -> HostList {
     let mut usable = Vec::new();
     for e in entries {
         let bare = e.trim().trim_start_matches('!').trim();
-        if patterns && (bare.contains(['/', '[', '*']) || parse(bare).is_none()) {
-            // under refile: an entry is a pattern matched against the client's address or
-            // name as text: a network in it matches nothing
-            if bare.contains(['/', '[']) && parse(bare).is_some() {
-                never.push((e.clone(), NEVER_AS_PATTERN));
-            } else {
-                usable.push(e.clone());
-            }
+        // under refile: an entry is a regular expression OpenDKIM matches against the keys it
+        // looks the client up by (`a.b.c.d`, `a.b.c.d/N` with the host bits cleared): a plain
+        // address or network matches as in a file, but `[` opens a character class, so the
+        // bracketed form matches nothing
+        if patterns && bare.contains('[') && parse(bare).is_some() {
+            never.push((e.clone(), NEVER_AS_PATTERN));
             continue;
         }
         // (Network clears the host bits; ipnet keeps them as written)
@@ -198,8 +196,8 @@ pub fn networks(entries: &[String], patterns: bool) -> HostList {
 
 /// Why an entry with host bits set is not carried over.
 pub const NEVER_WITH_HOST_BITS: &str = "the address has bits set past the prefix: OpenDKIM and OpenDMARC look the client up with those bits cleared, so this entry never matched; write the network (e.g. 192.168.0.0/24) if it was meant";
-/// Why a network inside a `refile:` list is not carried over.
-pub const NEVER_AS_PATTERN: &str = "in a refile: list every entry is a pattern matched against the client's address as text, so a network there never matched; list the network yourself if it was meant";
+/// Why a bracketed address inside a `refile:` list is not carried over.
+pub const NEVER_AS_PATTERN: &str = "in a refile: list every entry is a regular expression, where `[` opens a character class, so the bracketed form never matched; list the network yourself if it was meant";
 
 /// A host list (`InternalHosts`, `IgnoreHosts`) split by what milter.toml can hold.
 #[derive(Debug, Default)]

@@ -327,8 +327,10 @@ fn booleans_and_comments_are_read_as_the_daemons_read_them() {
 
 /// Host-list entries the daemons never matched are not carried over (they would make
 /// clients ours that OpenDKIM never signed for): an address with bits set past its prefix
-/// (`192.168.0.1/24`, looked up with those bits cleared), and a network in a `refile:` list
-/// (every entry a pattern matched against the address as text).
+/// (`192.168.0.1/24`, looked up with those bits cleared), and the bracketed form in a
+/// `refile:` list (a regular expression there, `[` a character class); a plain address or
+/// network in a `refile:` list matches as in a file (OpenDKIM looks the client up by
+/// `a.b.c.d/N` keys, which the expression matches).
 #[test]
 fn host_list_entries_the_daemons_never_matched_are_listed() {
     let nets = |config: &crate::config::Config| -> Vec<String> {
@@ -354,9 +356,16 @@ fn host_list_entries_the_daemons_never_matched_are_listed() {
         super::opendkim::migrate,
         ("OpenDKIM", "x.conf"),
         "Socket inet:8891@localhost\nInternalHosts refile:/hosts\n",
-        &[("hosts", "10.1.1.1\n[172.16.0.0]/12\n")],
+        &[(
+            "hosts",
+            "10.1.1.1\n[172.16.0.0]/12\n192.168.1.0/24\n2001:db8::/32\n",
+        )],
     );
-    assert_eq!(nets(&config), ["10.1.1.1/32"], "{toml}");
+    assert_eq!(
+        nets(&config),
+        ["10.1.1.1/32", "192.168.1.0/24", "2001:db8::/32"],
+        "{toml}"
+    );
     assert!(
         toml.contains("[172.16.0.0]/12") && toml.contains("never matched"),
         "{toml}"
