@@ -147,7 +147,13 @@ pub fn networks(entries: &[String], patterns: bool) -> HostList {
     };
     let mut never = Vec::new();
     let mut usable = Vec::new();
-    for e in entries {
+    for line in entries {
+        // a line of a file is `KEY [VALUE]`: OpenDKIM's loader matches the key
+        let e = &line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let bare = e.trim().trim_start_matches('!').trim();
         // under refile: an entry is a regular expression OpenDKIM matches against the keys it
         // looks the client up by (`a.b.c.d`, `a.b.c.d/N` with the host bits cleared): a plain
@@ -158,10 +164,17 @@ pub fn networks(entries: &[String], patterns: bool) -> HostList {
             continue;
         }
         // (Network clears the host bits; ipnet keeps them as written)
-        if let Ok(net) = bare.replace(['[', ']'], "").parse::<ipnet::IpNet>()
+        let written = bare.replace(['[', ']'], "");
+        if let Ok(net) = written.parse::<ipnet::IpNet>()
             && net.trunc() != net
         {
             never.push((e.clone(), NEVER_WITH_HOST_BITS));
+            continue;
+        }
+        // OpenDKIM compares the client's address as inet_ntop writes it (lower case, IPv6
+        // zeros compressed): an entry written otherwise never matched
+        if parse(&written).is_some() && !is_inet_ntop_text(&written) {
+            never.push((e.clone(), NEVER_NOT_INET_NTOP));
             continue;
         }
         usable.push(e.clone());
@@ -196,6 +209,23 @@ pub fn networks(entries: &[String], patterns: bool) -> HostList {
 
 /// Why an entry with host bits set is not carried over.
 pub const NEVER_WITH_HOST_BITS: &str = "the address has bits set past the prefix: OpenDKIM and OpenDMARC look the client up with those bits cleared, so this entry never matched; write the network (e.g. 192.168.0.0/24) if it was meant";
+/// Why an address not written as `inet_ntop` writes it is not carried over.
+pub const NEVER_NOT_INET_NTOP: &str = "OpenDKIM and OpenDMARC compare the client's address as inet_ntop writes it (IPv6 lower case with zeros compressed, e.g. 2001:db8::5), so an entry written otherwise never matched; write the network in that form if it was meant";
+
+/// Whether `text` (`ADDRESS` or `ADDRESS/PREFIX`) is written as `inet_ntop` writes an
+/// address and OpenDKIM a prefix length, case aside (it compares without case).
+fn is_inet_ntop_text(text: &str) -> bool {
+    let (address, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let canonical = address
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.to_string().eq_ignore_ascii_case(address));
+    let prefix_ok = prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|n| n.to_string() == p));
+    canonical && prefix_ok
+}
+
 /// Why a bracketed address inside a `refile:` list is not carried over.
 pub const NEVER_AS_PATTERN: &str = "in a refile: list every entry is a regular expression, where `[` opens a character class, so the bracketed form never matched; list the network yourself if it was meant";
 

@@ -371,3 +371,34 @@ fn host_list_entries_the_daemons_never_matched_are_listed() {
         "{toml}"
     );
 }
+
+/// OpenDKIM looks a client up by the text `inet_ntop` writes (`2001:dba:1::5`, lower case,
+/// zeros compressed) and compares list entries with it: an IPv6 entry written another way
+/// (`2001:0dba:01::/48`, `2001:db8:0:0:0:0:0:5`) never matched and is listed, not carried
+/// over; upper case matches and is kept. A line `KEY VALUE` counts by its key, as OpenDKIM's
+/// file loader splits it.
+#[test]
+fn host_list_entries_count_as_opendkim_compares_them() {
+    let (toml, config) = rendered(
+        super::opendkim::migrate,
+        ("OpenDKIM", "x.conf"),
+        "Socket inet:8891@localhost\nInternalHosts /hosts\n",
+        &[(
+            "hosts",
+            "2001:0dba:01::/48\n2001:db8:0:0:0:0:0:5\n2001:DB9::/32\n10.8.0.5  trailing-data\n",
+        )],
+    );
+    let nets: Vec<String> = config
+        .outbound
+        .internal_networks
+        .iter()
+        .map(|n| n.0.to_string())
+        .collect();
+    assert_eq!(nets, ["2001:db9::/32", "10.8.0.5/32"], "{toml}");
+    for entry in ["2001:0dba:01::/48", "2001:db8:0:0:0:0:0:5"] {
+        assert!(
+            toml.contains(&format!("InternalHosts entry {entry}\n#       -> ")),
+            "{entry} not listed:\n{toml}"
+        );
+    }
+}
