@@ -42,6 +42,30 @@ fn start(port: u16, format: &str) -> ServeProcess {
     ServeProcess::start(&toml, port, &["--zone", "/dev/null"])
 }
 
+/// A Postfix-like client connected to the milter on `port`, options negotiated.
+async fn negotiated(port: u16) -> MtaClient {
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut mta = MtaClient::connect_tcp(
+        addr,
+        Profile::postfix().with_timeout(Duration::from_secs(20)),
+    )
+    .await
+    .expect("connect");
+    mta.negotiate().await.expect("negotiate");
+    mta
+}
+
+/// The log once a message was logged, and that message's JSON record.
+fn message_record(server: &ServeProcess) -> (String, serde_json::Value) {
+    let log = wait_for(server, "\"message\"");
+    let record = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "message")
+        .unwrap_or_else(|| panic!("no message record:\n{log}"));
+    (log, record)
+}
+
 fn wait_for(p: &ServeProcess, needle: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
@@ -82,12 +106,7 @@ async fn json_logs_carry_results_as_fields() {
     let port = free_port();
     let server = start(port, "json");
     send_hostile(port).await;
-    let log = wait_for(&server, "\"message\"");
-    let record = log
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["message"] == "message")
-        .unwrap_or_else(|| panic!("no message record:\n{log}"));
+    let (log, record) = message_record(&server);
     for field in [
         "spf",
         "dkim",
@@ -122,14 +141,7 @@ async fn json_logs_carry_results_as_fields() {
 async fn an_mta_out_of_step_is_a_warning_and_long_values_are_cut() {
     let port = free_port();
     let server = start(port, "text");
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut mta = MtaClient::connect_tcp(
-        addr,
-        Profile::postfix().with_timeout(Duration::from_secs(20)),
-    )
-    .await
-    .expect("connect");
-    mta.negotiate().await.expect("negotiate");
+    let mut mta = negotiated(port).await;
     let host = format!("{}.example", "h".repeat(100_000));
     mta.connect(&host, "192.0.2.10".parse().expect("ip"), 1, &[])
         .await
@@ -158,14 +170,7 @@ async fn an_mta_out_of_step_is_a_warning_and_long_values_are_cut() {
 async fn many_long_signatures_do_not_push_dmarc_out_of_the_results() {
     let port = free_port();
     let server = start(port, "json");
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut mta = MtaClient::connect_tcp(
-        addr,
-        Profile::postfix().with_timeout(Duration::from_secs(20)),
-    )
-    .await
-    .expect("connect");
-    mta.negotiate().await.expect("negotiate");
+    let mut mta = negotiated(port).await;
     mta.connect(
         "mail.example.org",
         "192.0.2.10".parse().expect("ip"),
@@ -186,12 +191,7 @@ async fn many_long_signatures_do_not_push_dmarc_out_of_the_results() {
         .await
         .expect("message");
     assert!(out.is_accept(), "{out:?}");
-    let log = wait_for(&server, "\"message\"");
-    let record = log
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["message"] == "message")
-        .unwrap_or_else(|| panic!("no message record:\n{log}"));
+    let (_, record) = message_record(&server);
     let results = record["results"]
         .as_str()
         .unwrap_or_else(|| panic!("{record}"));

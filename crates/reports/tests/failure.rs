@@ -591,15 +591,17 @@ fn each_dkim_report_of_a_message_has_its_own_message_id() {
         envelope: &env,
         spf_records: &[],
     };
-    let id = |kind| {
+    // the Message-ID of the report on `obs` as `kind`, about the message `failed`
+    let id_of = |obs: &Observation, kind, failed: &FailedMessage<'_>| {
         let msg =
-            failure_report_message(&o, kind, &failed, "ruf@example.com", 1, &options()).unwrap();
+            failure_report_message(obs, kind, failed, "ruf@example.com", 1, &options()).unwrap();
         let text = unfold(&String::from_utf8(msg).unwrap());
         text.lines()
             .find_map(|l| l.strip_prefix("Message-ID: "))
             .unwrap()
             .to_string()
     };
+    let id = |kind| id_of(&o, kind, &failed);
     let ids = [
         id(FailureKind::Dkim(0)),
         id(FailureKind::Dkim(1)),
@@ -617,21 +619,7 @@ fn each_dkim_report_of_a_message_has_its_own_message_id() {
     let mut other = o.clone();
     other.header_from = "other.example".into();
     other.policy_domain = Some("other.example".into());
-    let msg = failure_report_message(
-        &other,
-        FailureKind::Dmarc,
-        &failed,
-        "ruf@example.com",
-        1,
-        &options(),
-    )
-    .unwrap();
-    let text = unfold(&String::from_utf8(msg).unwrap());
-    let other_id = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Message-ID: "))
-        .unwrap();
-    assert_ne!(other_id, ids[2]);
+    assert_ne!(id_of(&other, FailureKind::Dmarc, &failed), ids[2]);
     // the same message sent twice in one second to two recipients (an MTA that splits it
     // per recipient, or a second copy with another queue id) gives two reports, each unique
     for changed in [
@@ -648,20 +636,10 @@ fn each_dkim_report_of_a_message_has_its_own_message_id() {
             envelope: &changed,
             ..failed
         };
-        let msg = failure_report_message(
-            &o,
-            FailureKind::Dmarc,
-            &failed,
-            "ruf@example.com",
-            1,
-            &options(),
-        )
-        .unwrap();
-        let text = unfold(&String::from_utf8(msg).unwrap());
-        let id = text
-            .lines()
-            .find_map(|l| l.strip_prefix("Message-ID: "))
-            .unwrap();
-        assert_ne!(id, ids[2], "{changed:?}");
+        assert_ne!(
+            id_of(&o, FailureKind::Dmarc, &failed),
+            ids[2],
+            "{changed:?}"
+        );
     }
 }

@@ -86,15 +86,21 @@ async fn concurrent_claims(stores: Vec<Store>) {
     );
 }
 
-#[tokio::test]
-async fn sqlite_concurrent_claims_from_two_connections() {
+/// Two connections to one SQLite store in a temporary directory (kept alive by the first).
+async fn two_sqlite_connections() -> (tempfile::TempDir, Vec<Store>) {
     let dir = tempfile::tempdir().unwrap();
     let loc: StoreLocation = format!("sqlite:{}", dir.path().join("r.db").display())
         .parse()
         .unwrap();
     let a = Store::open(&loc, 0).await.unwrap();
     let b = Store::open(&loc, 0).await.unwrap();
-    concurrent_claims(vec![a, b]).await;
+    (dir, vec![a, b])
+}
+
+#[tokio::test]
+async fn sqlite_concurrent_claims_from_two_connections() {
+    let (_dir, stores) = two_sqlite_connections().await;
+    concurrent_claims(stores).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -184,13 +190,8 @@ async fn concurrent_failure_reports_keep_the_limits(stores: Vec<Store>) {
 
 #[tokio::test]
 async fn sqlite_concurrent_failure_reports_keep_the_limits() {
-    let dir = tempfile::tempdir().unwrap();
-    let loc: StoreLocation = format!("sqlite:{}", dir.path().join("r.db").display())
-        .parse()
-        .unwrap();
-    let a = Store::open(&loc, 0).await.unwrap();
-    let b = Store::open(&loc, 0).await.unwrap();
-    concurrent_failure_reports_keep_the_limits(vec![a, b]).await;
+    let (_dir, stores) = two_sqlite_connections().await;
+    concurrent_failure_reports_keep_the_limits(stores).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
