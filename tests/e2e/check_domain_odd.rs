@@ -487,3 +487,121 @@ fn private_and_shared_relay_ranges_are_not_too_wide() {
         );
     }
 }
+
+/// The SPF include tree is counted as receivers count it (RFC 7208 §4.6.4: each evaluation of
+/// a shared include counts again) and only a true loop is one: two includes of one record
+/// were "loops back" errors, and the lookups of the shared record went uncounted (an 11-lookup
+/// tree showed "8 of 10"). Terms after `all` are never evaluated (§5.1): not counted or
+/// followed, but a warning. `?all` reached through a redirect is the domain's own result.
+#[test]
+fn the_spf_tree_is_counted_as_receivers_count_it() {
+    let spf = |record: &str, extra: &str| {
+        good("example.com").replace(
+            "example.com TXT \"v=spf1 include:_spf.example.com mx -all\"\n",
+            &format!("example.com TXT \"{record}\"\n{extra}"),
+        )
+    };
+    let errors_and_warnings = |zone: &str| -> Vec<(String, String)> {
+        let (_, all, _) = run(zone, &["--selector", "s1"]);
+        all.into_iter()
+            .filter(|(s, l, _)| s.starts_with("SPF") && l != "ok" && l != "note")
+            .map(|(_, l, t)| (l, t))
+            .collect()
+    };
+    // a diamond: a and b both include c, whose four a: terms count twice (2 + 2×(1 + 4) = 12)
+    let diamond = spf(
+        "v=spf1 include:a.example.com include:b.example.com -all",
+        "a.example.com TXT \"v=spf1 include:c.example.com -all\"\n\
+         b.example.com TXT \"v=spf1 include:c.example.com -all\"\n\
+         c.example.com TXT \"v=spf1 a:mx.example.com a:mx.example.com a:mx.example.com a:mx.example.com -all\"\n",
+    );
+    let found = errors_and_warnings(&diamond);
+    assert!(
+        !found.iter().any(|(_, t)| t.contains("loops")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(l, t)| l == "error" && t.starts_with("12 DNS lookups")),
+        "{found:#?}"
+    );
+    // a true loop is still one
+    let looped = spf(
+        "v=spf1 include:a.example.com -all",
+        "a.example.com TXT \"v=spf1 include:example.com -all\"\n",
+    );
+    let found = errors_and_warnings(&looped);
+    assert!(found.iter().any(|(_, t)| t.contains("loops")), "{found:#?}");
+    // terms after all
+    let after = spf(
+        "v=spf1 ip4:192.0.2.0/24 -all a a a a a a a a a a a include:plus.example.com",
+        "plus.example.com TXT \"v=spf1 +all\"\n",
+    );
+    let found = errors_and_warnings(&after);
+    assert!(
+        !found.iter().any(|(l, _)| l == "error"),
+        "terms after all are never evaluated: {found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(l, t)| l == "warning" && t.contains("after `all`")),
+        "{found:#?}"
+    );
+    // ?all through a redirect
+    let redirected = spf(
+        "v=spf1 redirect=q.example.com",
+        "q.example.com TXT \"v=spf1 ip4:192.0.2.0/24 ?all\"\n",
+    );
+    let found = errors_and_warnings(&redirected);
+    assert!(
+        found
+            .iter()
+            .any(|(l, t)| l == "warning" && t.contains("?all")),
+        "{found:#?}"
+    );
+}
+
+/// DNS trouble is never a verdict: when every guessed DKIM selector's lookup failed, that is
+/// "could not check" (exit 3), not "no key found"; and an MX host whose AAAA lookup failed
+/// beside a working A lookup is reported, not checked by its IPv4 address alone.
+#[test]
+fn dns_failures_on_guessed_selectors_and_mx_addresses_are_unchecked() {
+    let mut zone = good("example.com").replace(
+        "s1._domainkey.example.com",
+        "unguessable._domainkey.example.com",
+    );
+    for s in [
+        "default",
+        "dkim",
+        "mail",
+        "s1",
+        "s2",
+        "k1",
+        "k2",
+        "selector1",
+        "selector2",
+        "google",
+    ] {
+        zone.push_str(&format!("{s}._domainkey.example.com TXT TIMEOUT\n"));
+    }
+    zone.push_str("mx.example.com AAAA TIMEOUT\n");
+    let (code, all, out) = run(&zone, &[]);
+    assert_eq!(code, 3, "{out}");
+    let unchecked: Vec<_> = all.iter().filter(|(_, l, _)| l.contains("check")).collect();
+    assert!(
+        unchecked.iter().any(|(s, _, _)| s.starts_with("DKIM")),
+        "{all:#?}"
+    );
+    assert!(
+        unchecked
+            .iter()
+            .any(|(s, _, t)| s.starts_with("MX") && t.contains("mx.example.com")),
+        "{all:#?}"
+    );
+    assert!(
+        !all.iter().any(|(_, _, t)| t.contains("no key found")),
+        "{all:#?}"
+    );
+}

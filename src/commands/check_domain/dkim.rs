@@ -18,6 +18,10 @@ pub const COMMON_SELECTORS: &[&str] = &[
     "google",
 ];
 
+/// The section a guessed selector gives when DNS did not answer for it (see
+/// `check_domain::mod`: shown once, only when no guessed selector has a key).
+pub const GUESSES_UNCHECKED: &str = "DKIM (common selectors)";
+
 /// Checks one selector; `None` when it was only guessed and has no record.
 pub async fn check(app: &App, domain: &str, selector: &str, explicit: bool) -> Option<Section> {
     let name = dkim::key_name(selector, domain);
@@ -36,8 +40,10 @@ pub async fn check(app: &App, domain: &str, selector: &str, explicit: bool) -> O
         }
         Err(e) => {
             if !explicit {
-                // a guessed selector: DNS trouble is reported once, by the named sections
-                return None;
+                // a guessed selector: said once, and only when no guessed key was found
+                let mut s = Section::new(GUESSES_UNCHECKED);
+                s.could_not_check("keys under the common selectors", &e);
+                return Some(s);
             }
             s.could_not_check("the key record", &e);
             return Some(s);

@@ -236,11 +236,17 @@ pub async fn check(app: &App, domain: &str, selectors: &[String], deadline: Dura
             Box::pin(tls::check_tls_rpt(app, domain))
         ),
     );
-    let mut dkim: Vec<Section> = dkim.into_iter().flatten().collect();
+    // guessed selectors DNS did not answer for: "no key found" only when every one answered
+    let (unanswered, mut dkim): (Vec<Section>, Vec<Section>) = dkim
+        .into_iter()
+        .flatten()
+        .partition(|s: &Section| s.name == dkim::GUESSES_UNCHECKED);
     if dkim.is_empty() {
-        let mut s = Section::new("DKIM");
-        s.note("no key found under the common selectors; name yours with --selector");
-        dkim.push(s);
+        dkim.push(unanswered.into_iter().next().unwrap_or_else(|| {
+            let mut s = Section::new("DKIM");
+            s.note("no key found under the common selectors; name yours with --selector");
+            s
+        }));
     }
     let mut report = Report {
         domain: domain.to_string(),

@@ -72,11 +72,11 @@ pub async fn check(app: &App, domain: &str) -> Section {
             Err(e) if e.is_not_found() => {}
             Err(e) => failed = failed.or(Some(e)),
         }
-        if let Some(e) = failed
-            && ips.is_empty()
-        {
+        if let Some(e) = failed {
             s.could_not_check(&format!("the addresses of {host}"), &e);
-            continue;
+            if ips.is_empty() {
+                continue;
+            }
         }
         if ips.is_empty() {
             s.error(

@@ -21,7 +21,12 @@ struct Walk {
     lookups: usize,
     voids: usize,
     lines: Vec<String>,
-    visited: Vec<String>,
+    /// The records from the top to the one being walked (a name on it again is a loop).
+    path: Vec<String>,
+    /// Records walked in all (a shared include is walked, and counted, each time).
+    records: usize,
+    /// Records with terms after `all`, which are never evaluated (RFC 7208 §5.1).
+    after_all: Vec<String>,
     unchecked: Option<(String, DnsError)>,
     plus_all: Vec<String>,
     neutral_all: Vec<String>,
@@ -77,7 +82,7 @@ pub async fn check(app: &App, domain: &str) -> Section {
         );
     }
     let mut walk = Walk::default();
-    walk_record(app, domain.to_string(), record, 0, &mut walk).await;
+    walk_record(app, domain.to_string(), record, 0, true, &mut walk).await;
     s.details = std::mem::take(&mut walk.lines);
     if let Some((what, e)) = &walk.unchecked {
         s.could_not_check(what, e);
@@ -92,6 +97,12 @@ pub async fn check(app: &App, domain: &str) -> Section {
         s.warn(
             format!("?all in {d}: unlisted hosts get neutral, as if there were no record"),
             "use -all (or ~all while testing)",
+        );
+    }
+    for d in &walk.after_all {
+        s.warn(
+            format!("terms after `all` in {d} are never evaluated (RFC 7208 §5.1)"),
+            "move them before `all`, or remove them",
         );
     }
     for d in &walk.ptr {
@@ -267,21 +278,54 @@ fn missing(s: &mut Section, domain: &str) {
     );
 }
 
-/// Walks one record and (recursively) its includes and redirect.
+/// Most records one walk reads (a tree of shared includes is walked again for each
+/// inclusion, as receivers evaluate it; past the lookup limit the count is already an error).
+const MAX_RECORDS: usize = 64;
+
+/// Walks one record and (recursively) its includes and redirect. `own_result`: the record's
+/// `all` is the domain's own result (the top record, or one reached through redirects only).
 fn walk_record<'a>(
     app: &'a App,
     domain: String,
     record: spf::Record,
     depth: usize,
+    own_result: bool,
     walk: &'a mut Walk,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
     Box::pin(async move {
-        walk.visited.push(domain.clone());
+        walk.path.push(domain.clone());
+        walk.records += 1;
+        walk_terms(app, &domain, &record, depth, own_result, walk).await;
+        walk.path.pop();
+    })
+}
+
+/// The terms of one record (see [`walk_record`]): counted, checked and followed up to and
+/// including `all` (RFC 7208 §5.1: the rest are never evaluated).
+async fn walk_terms(
+    app: &App,
+    domain: &str,
+    record: &spf::Record,
+    depth: usize,
+    own_result: bool,
+    walk: &mut Walk,
+) {
+    let domain = domain.to_string();
+    {
+        let live = record
+            .directives
+            .iter()
+            .position(|d| matches!(d.mechanism, Mechanism::All))
+            .map_or(record.directives.len(), |i| i + 1);
+        if live < record.directives.len() {
+            walk.after_all.push(domain.clone());
+        }
+        let directives = record.directives.get(..live).unwrap_or_default();
         let line_index = walk.lines.len();
         walk.lines.push(String::new());
         let mut own = 0usize;
         let mut terms = Vec::new();
-        for d in &record.directives {
+        for d in directives {
             if d.mechanism.queries_dns() {
                 own += 1;
                 terms.push(d.text.clone());
@@ -290,7 +334,7 @@ fn walk_record<'a>(
                 Mechanism::All if d.qualifier == Qualifier::Pass => {
                     walk.plus_all.push(domain.clone())
                 }
-                Mechanism::All if d.qualifier == Qualifier::Neutral && depth == 0 => {
+                Mechanism::All if d.qualifier == Qualifier::Neutral && own_result => {
                     walk.neutral_all.push(domain.clone())
                 }
                 Mechanism::Ptr(_) => walk.ptr.push(domain.clone()),
@@ -313,13 +357,13 @@ fn walk_record<'a>(
         if let Some(line) = walk.lines.get_mut(line_index) {
             *line = format!("{indent}{domain}: {own} lookup(s){}", list(&terms));
         }
-        if depth >= MAX_DEPTH {
+        if depth >= MAX_DEPTH || walk.records >= MAX_RECORDS {
             return;
         }
-        for d in &record.directives {
+        for d in directives {
             match &d.mechanism {
                 Mechanism::Include(target) => {
-                    follow(app, &domain, target, depth, walk, "include").await;
+                    follow(app, &domain, target, depth, false, walk, "include").await;
                 }
                 Mechanism::A { domain: target, .. } => {
                     let name = literal(target.as_ref(), &domain);
@@ -340,9 +384,9 @@ fn walk_record<'a>(
             }
         }
         if let Some(target) = redirect {
-            follow(app, &domain, target, depth, walk, "redirect").await;
+            follow(app, &domain, target, depth, own_result, walk, "redirect").await;
         }
-    })
+    }
 }
 
 /// Follows an include or redirect target (a literal domain; macros cannot be followed).
@@ -351,6 +395,7 @@ async fn follow(
     from: &str,
     target: &spf::MacroString,
     depth: usize,
+    own_result: bool,
     walk: &mut Walk,
     how: &str,
 ) {
@@ -362,9 +407,9 @@ async fn follow(
         ));
         return;
     };
-    if walk.visited.contains(&name) {
+    if walk.path.contains(&name) {
         walk.broken.push(format!(
-            "{how}:{name} in {from} loops back to a record already included"
+            "{how}:{name} in {from} loops back to a record that includes it"
         ));
         return;
     }
@@ -388,7 +433,7 @@ async fn follow(
         Err(e) => Err(e.to_string()),
     };
     match parsed {
-        Ok(record) => walk_record(app, name, record, depth + 1, walk).await,
+        Ok(record) => walk_record(app, name, record, depth + 1, own_result, walk).await,
         Err(e) => walk.broken.push(format!(
             "{how}:{name} in {from}: {e}, which is permerror for every message"
         )),
@@ -398,9 +443,16 @@ async fn follow(
 async fn void_check_a(app: &App, name: &str, walk: &mut Walk) {
     let a = app.resolver.a(name).await;
     let aaaa = app.resolver.aaaa(name).await;
+    // a temporary failure of either is "could not check", whatever the other says
+    let temporary = |e: Option<&DnsError>| e.filter(|e| !e.is_not_found()).cloned();
+    let failed = temporary(a.as_ref().err()).or_else(|| temporary(aaaa.as_ref().err()));
     match (a, aaaa) {
-        (Err(a), Err(b)) if a.is_not_found() && b.is_not_found() => walk.voids += 1,
-        (Err(e), Err(_)) if !e.is_not_found() => note_unchecked(walk, name, e),
+        _ if failed.is_some() => {
+            if let Some(e) = failed {
+                note_unchecked(walk, name, e);
+            }
+        }
+        (Err(_), Err(_)) => walk.voids += 1,
         _ => {}
     }
 }
