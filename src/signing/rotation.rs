@@ -378,7 +378,9 @@ pub async fn check_published(
                     if k.state == KeyState::Active
                         && matches!(
                             reason,
-                            dkim::Reason::KeyTypeCase(_) | dkim::Reason::RsaKeyNotSpki
+                            dkim::Reason::KeyTypeCase(_)
+                                | dkim::Reason::ServiceListRefused(_)
+                                | dkim::Reason::RsaKeyNotSpki
                         ) =>
                 {
                     tracing::warn!(key = %name, problem = %reason, "DKIM key record is refused by a major verifier (the others verify it): the key keeps signing; fix the record");

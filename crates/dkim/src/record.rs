@@ -116,8 +116,9 @@ impl KeyRecord {
 
 /// What a major verifier refuses in a record that [`KeyRecord::parse`] accepts (a verifier may
 /// be lenient; the publication check, `test_key` and check-domain, may not: RFC 6376 §3.2, §3.6.1):
-/// `k=` in another case than `rsa` / `ed25519` (dkimpy), and an RSA `p=` that is a bare PKCS#1
-/// RSAPublicKey rather than a SubjectPublicKeyInfo (OpenDKIM).
+/// `k=` in another case than `rsa` / `ed25519` (dkimpy), `s=` other than exactly `email` or `*`
+/// (dkimpy), and an RSA `p=` that is a bare PKCS#1 RSAPublicKey rather than a
+/// SubjectPublicKeyInfo (OpenDKIM).
 pub fn refused_by_major_verifiers(txt: &[u8], record: &KeyRecord) -> Option<Reason> {
     let tags = parse_tag_list(unquote(trim_fws(txt))).ok()?;
     if let Some(k) = tags.iter().find(|t| t.name == "k").map(|t| t.value)
@@ -125,6 +126,16 @@ pub fn refused_by_major_verifiers(txt: &[u8], record: &KeyRecord) -> Option<Reas
         && k != b"ed25519"
     {
         return Some(Reason::KeyTypeCase(lossy(k)));
+    }
+    // dkimpy takes the key for email only when s= is exactly `email` or `*`
+    if let Some(s) = tags
+        .iter()
+        .find(|t| t.name == "s")
+        .map(|t| trim_fws(t.value))
+        && s != b"email"
+        && s != b"*"
+    {
+        return Some(Reason::ServiceListRefused(lossy(s)));
     }
     let bare_rsa = record.key_type == crypto::KeyType::Rsa
         && !record.is_revoked()

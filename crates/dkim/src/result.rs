@@ -117,6 +117,10 @@ pub enum Reason {
     /// Key `k=` in another case than `rsa` / `ed25519` (RFC 6376 §3.2: values are case
     /// sensitive); our verifier reads it, dkimpy does not. Only the publication check says it.
     KeyTypeCase(String),
+    /// Key `s=` other than exactly `email` or `*` (a list, another case: RFC 6376 §3.2, §3.6.1);
+    /// our verifier reads a list holding `email`, dkimpy does not. Only the publication check
+    /// says it.
+    ServiceListRefused(String),
     /// RSA `p=` as a bare PKCS#1 RSAPublicKey, not the SubjectPublicKeyInfo generators write
     /// (RFC 6376 §3.6.1 `p=`); our verifier reads it, OpenDKIM does not. Only the publication
     /// check says it.
@@ -170,6 +174,10 @@ impl fmt::Display for Reason {
             Reason::KeyTypeCase(k) => write!(
                 f,
                 "k={k}: tag values are case sensitive (RFC 6376 §3.2) and dkimpy refuses it (\"unknown algorithm in k= tag\"); write it in lower case"
+            ),
+            Reason::ServiceListRefused(s) => write!(
+                f,
+                "s={s}: dkimpy takes a key for email only when s= is exactly `email` or `*` (\"key not for email\"; tag values are case sensitive, RFC 6376 §3.2); write s=email or leave s= out"
             ),
             Reason::RsaKeyNotSpki => f.write_str(
                 "p= is a bare PKCS#1 RSAPublicKey, not the SubjectPublicKeyInfo key generators publish: OpenDKIM refuses it (\"unable to apply public key\")",

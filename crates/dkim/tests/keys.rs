@@ -363,9 +363,32 @@ fn records_major_verifiers_refuse_are_not_published() {
         "good._domainkey.example.com",
         format!("v=DKIM1; k=rsa; p={}", b64(&spki)),
     );
+    // dkimpy takes a key for email only when s= is exactly `email` or `*` (a service list, or
+    // `Email` in another case, RFC 6376 §3.2, is refused: "key not for email")
+    for (selector, services) in [
+        ("sup", "Email"),
+        ("slist", "email:tlsrpt"),
+        ("sstar", "*:email"),
+    ] {
+        r.add_txt(
+            &format!("{selector}._domainkey.example.com"),
+            format!("v=DKIM1; k=rsa; s={services}; p={}", b64(&spki)),
+        );
+    }
+    r.add_txt(
+        "semail._domainkey.example.com",
+        format!("v=DKIM1; k=rsa; s=email; p={}", b64(&spki)),
+    );
     let check = |s: &str| block_on(test_key(&r, s, "example.com", &*key));
     assert_eq!(check("good"), TestKeyOutcome::Match { testing: false });
-    for (selector, verifier) in [("pkcs1", "OpenDKIM"), ("kup", "dkimpy")] {
+    assert_eq!(check("semail"), TestKeyOutcome::Match { testing: false });
+    for (selector, verifier) in [
+        ("pkcs1", "OpenDKIM"),
+        ("kup", "dkimpy"),
+        ("sup", "dkimpy"),
+        ("slist", "dkimpy"),
+        ("sstar", "dkimpy"),
+    ] {
         let outcome = check(selector);
         let TestKeyOutcome::Unusable { reason, .. } = &outcome else {
             panic!("{selector}: {outcome:?}")
