@@ -275,6 +275,40 @@ impl SigningKeys {
     pub fn rule_warnings(&self) -> Vec<String> {
         let is_rsa = |k: &LoadedKey| k.signer.key().key_type() == crypto::KeyType::Rsa;
         let mut warnings = Vec::new();
+        // without rules a domain's own keys sign its mail: the same holds for each domain
+        if self.rules.is_empty() {
+            let mut domains: Vec<&str> = self.keys.iter().map(|k| k.domain.as_str()).collect();
+            domains.sort_unstable();
+            domains.dedup();
+            for domain in domains {
+                let rsa: Vec<&LoadedKey> = self
+                    .keys
+                    .iter()
+                    .filter(|k| k.domain == domain && is_rsa(k))
+                    .collect();
+                let signs = |k: &LoadedKey| k.state == KeyState::Active;
+                if !rsa.is_empty()
+                    && !rsa.iter().any(|k| signs(k))
+                    && self.keys.iter().any(|k| k.domain == domain && signs(k))
+                {
+                    let states: Vec<String> = rsa
+                        .iter()
+                        .map(|k| {
+                            let state = match k.state {
+                                KeyState::Active => "active",
+                                KeyState::Next => "next",
+                                KeyState::Retired => "retired",
+                            };
+                            format!("{} {state}", k.id)
+                        })
+                        .collect();
+                    warnings.push(format!(
+                        "dkim.key of {domain}: no RSA key that signs by itself ({}); only a rotation recorded in dkim.state_file stands in for a retired one, else {domain}'s mail is signed with Ed25519 alone, which Gmail and Microsoft do not verify: keep the old RSA key active until the new one is promoted",
+                        states.join(", ")
+                    ));
+                }
+            }
+        }
         for (i, (pattern, names)) in self.rules.iter().enumerate() {
             let named = self.rule_keys(names);
             let retired: Vec<&str> = named

@@ -319,3 +319,45 @@ fn config_check_warns_of_a_rule_left_without_an_rsa_key() {
         "{err}"
     );
 }
+
+/// Without `[[dkim.signing]]` rules a domain's keys sign its mail: a domain whose RSA keys are
+/// all retired or not yet promoted (step 4 of a rotation done before its new key was promoted)
+/// signs with Ed25519 alone until a promotion, which Gmail and Microsoft do not verify, and
+/// `config check` says so, as it does for a rule.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_domain_left_without_an_active_rsa_key_is_warned_about() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let rsa = dkim::KeyAlgorithm::Rsa { bits: 2048 };
+    let zone = [
+        key_file(d, "s1", rsa),
+        key_file(d, "e1", dkim::KeyAlgorithm::Ed25519),
+        key_file(d, "s2", rsa),
+    ]
+    .concat();
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\nstate_file = \"\"\n{}{}{}",
+        key_block(d, "rsa-old", "s1", "retired"),
+        key_block(d, "ed", "e1", "active"),
+        key_block(d, "rsa-new", "s2", "next"),
+    );
+    let m = Milter::start(&toml, &zone).await;
+    let warnings = m.app.signing.rule_warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("example.com") && w.contains("no RSA key that signs by itself")),
+        "{warnings:?}"
+    );
+    m.stop().await;
+    // with the new key active, nothing to say
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\nstate_file = \"\"\n{}{}{}",
+        key_block(d, "rsa-old", "s1", "retired"),
+        key_block(d, "ed", "e1", "active"),
+        key_block(d, "rsa-new", "s2", "active"),
+    );
+    let m = Milter::start(&toml, &zone).await;
+    assert_eq!(m.app.signing.rule_warnings(), Vec::<String>::new());
+    m.stop().await;
+}
