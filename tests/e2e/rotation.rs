@@ -120,6 +120,17 @@ fn dkim_rotate_prints_every_form_and_a_next_key_block() {
         out2.contains(&format!("selector = \"{selector}b\"")),
         "{out2}"
     );
+    // and replaces the first rotation's key too (milter.toml still calls it next, perhaps
+    // promoted already): named only "current", both would go on signing after the promotion
+    let replaces = out2
+        .lines()
+        .find(|l| l.starts_with("replaces = "))
+        .unwrap_or_else(|| panic!("{out2}"));
+    assert!(
+        replaces.contains("\"current\"")
+            && replaces.contains(&format!("\"{selector}._domainkey.example.com\"")),
+        "{replaces}"
+    );
     // with the DNS checks switched off a next key is never promoted: step 3 says so instead
     // of promising it
     std::fs::write(

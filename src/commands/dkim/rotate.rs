@@ -85,12 +85,14 @@ pub fn run(args: DkimRotateArgs) -> anyhow::Result<ExitCode> {
     )?;
     outln!()?;
     outln!("{}", all_forms(&key.record, &selector, &domain))?;
+    // every key of the domain and type that signs or may: an earlier rotation's `next` key,
+    // perhaps promoted already, too (the milter's own default without `replaces`)
     let replaced: Vec<String> = config
         .dkim
         .keys
         .iter()
         .filter(|k| {
-            k.state == KeyState::Active
+            matches!(k.state, KeyState::Active | KeyState::Next)
                 && crate::signing::key_domain(&k.domain) == domain
                 && key_kind(&k.path).is_none_or(|t| t == args.algorithm)
         })
