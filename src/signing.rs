@@ -287,7 +287,8 @@ impl SigningKeys {
                     .filter(|k| k.domain == domain && is_rsa(k))
                     .collect();
                 let signs = |k: &LoadedKey| k.state == KeyState::Active;
-                if !rsa.is_empty()
+                // (a first RSA key staged beside Ed25519 changes nothing: no RSA key signed)
+                if rsa.iter().any(|k| k.state == KeyState::Retired)
                     && !rsa.iter().any(|k| signs(k))
                     && self.keys.iter().any(|k| k.domain == domain && signs(k))
                 {

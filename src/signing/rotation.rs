@@ -380,6 +380,7 @@ pub async fn check_published(
                             reason,
                             dkim::Reason::KeyTypeCase(_)
                                 | dkim::Reason::ServiceListRefused(_)
+                                | dkim::Reason::EmptyTagSpec
                                 | dkim::Reason::RsaKeyNotSpki
                         ) =>
                 {

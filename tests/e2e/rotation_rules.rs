@@ -360,4 +360,13 @@ async fn a_domain_left_without_an_active_rsa_key_is_warned_about() {
     let m = Milter::start(&toml, &zone).await;
     assert_eq!(m.app.signing.rule_warnings(), Vec::<String>::new());
     m.stop().await;
+    // nor with a first RSA key staged beside Ed25519 (no RSA key signed before it either)
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\nstate_file = \"\"\n{}{}",
+        key_block(d, "ed", "e1", "active"),
+        key_block(d, "rsa-new", "s2", "next"),
+    );
+    let m = Milter::start(&toml, &zone).await;
+    assert_eq!(m.app.signing.rule_warnings(), Vec::<String>::new());
+    m.stop().await;
 }

@@ -127,15 +127,31 @@ pub fn refused_by_major_verifiers(txt: &[u8], record: &KeyRecord) -> Option<Reas
     {
         return Some(Reason::KeyTypeCase(lossy(k)));
     }
-    // dkimpy takes the key for email only when s= is exactly `email` or `*`
+    // dkimpy takes the key for email only when s= is exactly `email` or `*` (a record no
+    // verifier takes for email is our own verifier's refusal, said by it)
     if let Some(s) = tags
         .iter()
         .find(|t| t.name == "s")
         .map(|t| trim_fws(t.value))
         && s != b"email"
         && s != b"*"
+        && record
+            .services
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|x| x == "email" || x == "*"))
     {
         return Some(Reason::ServiceListRefused(lossy(s)));
+    }
+    // an empty tag-spec (`;;`): RFC 6376 §3.2's tag-list has none, dkimpy refuses the record
+    // (only one `;` may end it)
+    let text = unquote(trim_fws(txt));
+    let specs: Vec<&[u8]> = text.split(|&b| b == b';').collect();
+    if specs
+        .iter()
+        .take(specs.len().saturating_sub(1))
+        .any(|spec| trim_fws(spec).is_empty())
+    {
+        return Some(Reason::EmptyTagSpec);
     }
     let bare_rsa = record.key_type == crypto::KeyType::Rsa
         && !record.is_revoked()

@@ -121,6 +121,9 @@ pub enum Reason {
     /// our verifier reads a list holding `email`, dkimpy does not. Only the publication check
     /// says it.
     ServiceListRefused(String),
+    /// The key record holds an empty tag-spec (`;;`, RFC 6376 §3.2); our verifier reads it,
+    /// dkimpy does not. Only the publication check says it.
+    EmptyTagSpec,
     /// RSA `p=` as a bare PKCS#1 RSAPublicKey, not the SubjectPublicKeyInfo generators write
     /// (RFC 6376 §3.6.1 `p=`); our verifier reads it, OpenDKIM does not. Only the publication
     /// check says it.
@@ -178,6 +181,9 @@ impl fmt::Display for Reason {
             Reason::ServiceListRefused(s) => write!(
                 f,
                 "s={s}: dkimpy takes a key for email only when s= is exactly `email` or `*` (\"key not for email\"; tag values are case sensitive, RFC 6376 §3.2); write s=email or leave s= out"
+            ),
+            Reason::EmptyTagSpec => f.write_str(
+                "an empty tag (`;;`): RFC 6376 §3.2 allows none and dkimpy refuses the record (\"invalid tag spec\"); remove the extra `;`",
             ),
             Reason::RsaKeyNotSpki => f.write_str(
                 "p= is a bare PKCS#1 RSAPublicKey, not the SubjectPublicKeyInfo key generators publish: OpenDKIM refuses it (\"unable to apply public key\")",

@@ -379,15 +379,43 @@ fn records_major_verifiers_refuse_are_not_published() {
         "semail._domainkey.example.com",
         format!("v=DKIM1; k=rsa; s=email; p={}", b64(&spki)),
     );
+    // an empty tag-spec (RFC 6376 §3.2 tag-list has none; dkimpy: InvalidTagSpec); one
+    // trailing `;` is fine
+    r.add_txt(
+        "semi._domainkey.example.com",
+        format!("v=DKIM1;; k=rsa; p={}", b64(&spki)),
+    );
+    r.add_txt(
+        "trail._domainkey.example.com",
+        format!("v=DKIM1; k=rsa; p={};", b64(&spki)),
+    );
+    // a key no verifier takes for email is our own refusal, not dkimpy's
+    r.add_txt(
+        "tlsrpt._domainkey.example.com",
+        format!("v=DKIM1; k=rsa; s=tlsrpt; p={}", b64(&spki)),
+    );
     let check = |s: &str| block_on(test_key(&r, s, "example.com", &*key));
     assert_eq!(check("good"), TestKeyOutcome::Match { testing: false });
     assert_eq!(check("semail"), TestKeyOutcome::Match { testing: false });
+    assert_eq!(check("trail"), TestKeyOutcome::Match { testing: false });
+    let outcome = check("tlsrpt");
+    assert!(
+        matches!(
+            &outcome,
+            TestKeyOutcome::Unusable {
+                reason: dkim::Reason::ServiceNotEmail,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
     for (selector, verifier) in [
         ("pkcs1", "OpenDKIM"),
         ("kup", "dkimpy"),
         ("sup", "dkimpy"),
         ("slist", "dkimpy"),
         ("sstar", "dkimpy"),
+        ("semi", "dkimpy"),
     ] {
         let outcome = check(selector);
         let TestKeyOutcome::Unusable { reason, .. } = &outcome else {

@@ -173,7 +173,8 @@ pub fn networks(entries: &[String], patterns: bool) -> HostList {
         }
         // OpenDKIM compares the client's address as inet_ntop writes it (lower case, IPv6
         // zeros compressed): an entry written otherwise never matched
-        if parse(&written).is_some() && !is_inet_ntop_text(&written) {
+        if (parse(&written).is_some() || looks_like_ipv4(&written)) && !is_inet_ntop_text(&written)
+        {
             never.push((e.clone(), NEVER_NOT_INET_NTOP));
             continue;
         }
@@ -221,9 +222,33 @@ fn is_inet_ntop_text(text: &str) -> bool {
     };
     let canonical = address
         .parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.to_string().eq_ignore_ascii_case(address));
+        .is_ok_and(|ip| inet_ntop(ip).eq_ignore_ascii_case(address));
     let prefix_ok = prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|n| n.to_string() == p));
     canonical && prefix_ok
+}
+
+/// An address as glibc's `inet_ntop` writes it: as Rust does, but an IPv4-compatible IPv6
+/// address (`::a.b.c.d`, the first 96 bits zero, the next 16 not) dotted.
+fn inet_ntop(ip: std::net::IpAddr) -> String {
+    if let std::net::IpAddr::V6(v6) = ip {
+        let w = v6.segments();
+        if w.iter().take(6).all(|&x| x == 0) && w.get(6).is_some_and(|&x| x != 0) {
+            let o = v6.octets();
+            return format!("::{}.{}.{}.{}", o[12], o[13], o[14], o[15]);
+        }
+    }
+    ip.to_string()
+}
+
+/// Four dot-separated runs of up to three digits (with a `/N`): meant as an IPv4 address, which
+/// OpenDKIM compares as text (`10.0.0.05` never matched).
+fn looks_like_ipv4(text: &str) -> bool {
+    let address = text.split('/').next().unwrap_or_default();
+    let parts: Vec<&str> = address.split('.').collect();
+    parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Why a bracketed address inside a `refile:` list is not carried over.

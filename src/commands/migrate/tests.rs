@@ -385,7 +385,8 @@ fn host_list_entries_count_as_opendkim_compares_them() {
         "Socket inet:8891@localhost\nInternalHosts /hosts\n",
         &[(
             "hosts",
-            "2001:0dba:01::/48\n2001:db8:0:0:0:0:0:5\n2001:DB9::/32\n10.8.0.5  trailing-data\n",
+            "2001:0dba:01::/48\n2001:db8:0:0:0:0:0:5\n2001:DB9::/32\n10.8.0.5  trailing-data\n\
+             ::192.0.2.1\n::c000:202\n10.0.0.05\n",
         )],
     );
     let nets: Vec<String> = config
@@ -394,10 +395,23 @@ fn host_list_entries_count_as_opendkim_compares_them() {
         .iter()
         .map(|n| n.0.to_string())
         .collect();
-    assert_eq!(nets, ["2001:db9::/32", "10.8.0.5/32"], "{toml}");
-    for entry in ["2001:0dba:01::/48", "2001:db8:0:0:0:0:0:5"] {
+    // glibc writes an IPv4-compatible address dotted (`::192.0.2.1`), and an IPv4 address
+    // has no leading zeros
+    assert_eq!(
+        nets,
+        ["2001:db9::/32", "10.8.0.5/32", "::c000:201/128"],
+        "{toml}"
+    );
+    for entry in [
+        "2001:0dba:01::/48",
+        "2001:db8:0:0:0:0:0:5",
+        "::c000:202",
+        "10.0.0.05",
+    ] {
         assert!(
-            toml.contains(&format!("InternalHosts entry {entry}\n#       -> ")),
+            toml.contains(&format!(
+                "InternalHosts entry {entry}\n#       -> OpenDKIM and OpenDMARC compare"
+            )),
             "{entry} not listed:\n{toml}"
         );
     }
