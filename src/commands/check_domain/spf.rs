@@ -311,81 +311,77 @@ async fn walk_terms(
     walk: &mut Walk,
 ) {
     let domain = domain.to_string();
-    {
-        let live = record
-            .directives
-            .iter()
-            .position(|d| matches!(d.mechanism, Mechanism::All))
-            .map_or(record.directives.len(), |i| i + 1);
-        if live < record.directives.len() {
-            walk.after_all.push(domain.clone());
-        }
-        let directives = record.directives.get(..live).unwrap_or_default();
-        let line_index = walk.lines.len();
-        walk.lines.push(String::new());
-        let mut own = 0usize;
-        let mut terms = Vec::new();
-        for d in directives {
-            if d.mechanism.queries_dns() {
-                own += 1;
-                terms.push(d.text.clone());
-            }
-            match &d.mechanism {
-                Mechanism::All if d.qualifier == Qualifier::Pass => {
-                    walk.plus_all.push(domain.clone())
-                }
-                Mechanism::All if d.qualifier == Qualifier::Neutral && own_result => {
-                    walk.neutral_all.push(domain.clone())
-                }
-                Mechanism::Ptr(_) => walk.ptr.push(domain.clone()),
-                _ => {}
-            }
-        }
-        // RFC 7208 §6.1: a redirect in a record with an `all` mechanism is never used, so it
-        // is neither counted nor followed (the evaluation would not query it either)
-        let has_all = record
-            .directives
-            .iter()
-            .any(|d| matches!(d.mechanism, Mechanism::All));
-        let redirect = record.redirect.as_ref().filter(|_| !has_all);
-        if redirect.is_some() {
+    let live = record
+        .directives
+        .iter()
+        .position(|d| matches!(d.mechanism, Mechanism::All))
+        .map_or(record.directives.len(), |i| i + 1);
+    if live < record.directives.len() {
+        walk.after_all.push(domain.clone());
+    }
+    let directives = record.directives.get(..live).unwrap_or_default();
+    let line_index = walk.lines.len();
+    walk.lines.push(String::new());
+    let mut own = 0usize;
+    let mut terms = Vec::new();
+    for d in directives {
+        if d.mechanism.queries_dns() {
             own += 1;
-            terms.push("redirect".into());
+            terms.push(d.text.clone());
         }
-        walk.lookups += own;
-        let indent = "  ".repeat(depth);
-        if let Some(line) = walk.lines.get_mut(line_index) {
-            *line = format!("{indent}{domain}: {own} lookup(s){}", list(&terms));
-        }
-        if depth >= MAX_DEPTH || walk.records >= MAX_RECORDS {
-            return;
-        }
-        for d in directives {
-            match &d.mechanism {
-                Mechanism::Include(target) => {
-                    follow(app, &domain, target, depth, false, walk, "include").await;
-                }
-                Mechanism::A { domain: target, .. } => {
-                    let name = literal(target.as_ref(), &domain);
-                    if let Some(name) = name {
-                        void_check_a(app, &name, walk).await;
-                    }
-                }
-                Mechanism::Mx { domain: target, .. } => {
-                    if let Some(name) = literal(target.as_ref(), &domain) {
-                        match app.resolver.mx(&name).await {
-                            Err(e) if e.is_not_found() => walk.voids += 1,
-                            Err(e) => note_unchecked(walk, &name, e),
-                            Ok(_) => {}
-                        }
-                    }
-                }
-                _ => {}
+        match &d.mechanism {
+            Mechanism::All if d.qualifier == Qualifier::Pass => walk.plus_all.push(domain.clone()),
+            Mechanism::All if d.qualifier == Qualifier::Neutral && own_result => {
+                walk.neutral_all.push(domain.clone())
             }
+            Mechanism::Ptr(_) => walk.ptr.push(domain.clone()),
+            _ => {}
         }
-        if let Some(target) = redirect {
-            follow(app, &domain, target, depth, own_result, walk, "redirect").await;
+    }
+    // RFC 7208 §6.1: a redirect in a record with an `all` mechanism is never used, so it
+    // is neither counted nor followed (the evaluation would not query it either)
+    let has_all = record
+        .directives
+        .iter()
+        .any(|d| matches!(d.mechanism, Mechanism::All));
+    let redirect = record.redirect.as_ref().filter(|_| !has_all);
+    if redirect.is_some() {
+        own += 1;
+        terms.push("redirect".into());
+    }
+    walk.lookups += own;
+    let indent = "  ".repeat(depth);
+    if let Some(line) = walk.lines.get_mut(line_index) {
+        *line = format!("{indent}{domain}: {own} lookup(s){}", list(&terms));
+    }
+    if depth >= MAX_DEPTH || walk.records >= MAX_RECORDS {
+        return;
+    }
+    for d in directives {
+        match &d.mechanism {
+            Mechanism::Include(target) => {
+                follow(app, &domain, target, depth, false, walk, "include").await;
+            }
+            Mechanism::A { domain: target, .. } => {
+                let name = literal(target.as_ref(), &domain);
+                if let Some(name) = name {
+                    void_check_a(app, &name, walk).await;
+                }
+            }
+            Mechanism::Mx { domain: target, .. } => {
+                if let Some(name) = literal(target.as_ref(), &domain) {
+                    match app.resolver.mx(&name).await {
+                        Err(e) if e.is_not_found() => walk.voids += 1,
+                        Err(e) => note_unchecked(walk, &name, e),
+                        Ok(_) => {}
+                    }
+                }
+            }
+            _ => {}
         }
+    }
+    if let Some(target) = redirect {
+        follow(app, &domain, target, depth, own_result, walk, "redirect").await;
     }
 }
 

@@ -115,14 +115,7 @@ fn answered(outcome: &Result<Lookup, NetError>) -> bool {
 /// broken reply, a refused connection), which another server may give; not for records,
 /// NXDOMAIN or NODATA, and not for a timeout (the pool has already tried the others then).
 fn server_failed(outcome: &Result<Lookup, NetError>) -> bool {
-    match outcome {
-        Ok(_) | Err(NetError::Timeout) => false,
-        Err(NetError::Dns(HDns::NoRecordsFound(nr))) => !matches!(
-            nr.response_code,
-            ResponseCode::NXDomain | ResponseCode::NoError
-        ),
-        Err(_) => true,
-    }
+    !answered(outcome) && !matches!(outcome, Err(NetError::Timeout))
 }
 
 /// One NameServerConfig per address and port, with a UDP and a TCP connection: the
