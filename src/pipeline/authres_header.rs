@@ -109,10 +109,10 @@ pub fn oversize(authserv_id: &str, why: &str) -> AuthenticationResults {
 /// signature that does not parse keeps its tags as written, up to the header size limit.
 const MAX_IDENTIFIER: usize = 320;
 
-/// The longest `header.b` prefix we write (RFC 6008 §4 asks for at least 8 characters). Cut
-/// without a mark, so it stays a prefix of the signature (only signatures sharing their
-/// first 128 characters, which no two real ones do, have a longer unique prefix).
-const MAX_HEADER_B: usize = 128;
+/// The longest `header.b` prefix we write: the dkim crate's bound (RFC 6008 §4 wants it
+/// unique among the results, and two hostile signatures may share all but their last
+/// characters). Cut without a mark, so it stays a prefix of the signature.
+const MAX_HEADER_B: usize = dkim::verify::MAX_HEADER_B;
 
 /// `value`, or its first `max` characters and `...`.
 fn bounded(value: &str, max: usize) -> String {
@@ -268,6 +268,43 @@ fn dmarc_method(d: &DmarcOutcome) -> MethodResult {
 mod tests {
     use super::*;
 
+    /// Two signatures whose `b=` share all but their last characters (an attacker's near
+    /// copy of a real one) keep the unique prefixes the dkim crate gives them: a reader can
+    /// tell which one passed (RFC 6008 §4: "long enough to be unique").
+    #[test]
+    fn near_copies_of_a_signature_keep_unique_header_b() {
+        let shared = "ozZVzNPk".repeat(42);
+        let result = |r: dkim::DkimResult, end: &str| dkim::SignatureResult {
+            result: r,
+            reason: None,
+            domain: "example.com".into(),
+            selector: "s".into(),
+            algorithm: None,
+            identity: None,
+            header_b: format!("{shared}{end}"),
+            testing: false,
+            key_bits: None,
+            body_length: None,
+            index: 0,
+        };
+        let results = Results {
+            dkim: vec![
+                result(dkim::DkimResult::Fail, "oA2M"),
+                result(dkim::DkimResult::Pass, "oA2N"),
+            ],
+            dkim_checked: true,
+            ..Results::default()
+        };
+        let ar = authentication_results(&results, "mx.example", 8, None);
+        let b: Vec<_> = ar
+            .by_method("dkim")
+            .filter_map(|m| m.property("header", "b").map(str::to_string))
+            .collect();
+        assert_eq!(b.len(), 2, "{b:?}");
+        assert_ne!(b[0], b[1], "two results, one header.b");
+        assert!(b.iter().all(|b| b.len() == shared.len() + 4), "{b:?}");
+    }
+
     /// Ten junk signatures before a real one, `max_signatures` = 3: the pass is listed.
     #[test]
     fn a_pass_is_listed_before_junk_when_not_all_fit() {
@@ -330,7 +367,7 @@ mod tests {
         };
         let ar = authentication_results(&results, "mx.example", 10, None)
             .format(&authres::FormatOptions::single_line());
-        assert!(ar.len() < 2_000, "{} bytes", ar.len());
+        assert!(ar.len() < 3_000, "{} bytes", ar.len());
         // what was cut says so
         assert!(ar.contains("header.d=ddd"), "{ar}");
         assert!(ar.contains("..."), "{ar}");

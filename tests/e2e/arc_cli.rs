@@ -201,7 +201,7 @@ fn arc_seal_and_verify_round_trip() {
         ],
         Some(hop3.as_bytes()),
     );
-    assert_ne!(code, 0);
+    assert_eq!(code, 2, "docs/arc.md: a refusal is exit status 2");
     assert!(err.contains("chain ended at i=3 with cv=fail"), "{err}");
 }
 

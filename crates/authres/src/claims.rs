@@ -54,14 +54,18 @@ fn claims_as_written(value: &[u8], ours: &str) -> bool {
 /// The id read as OpenDMARC's A-R parser reads it: words glued by dots across CFWS
 /// (`mx (c) . example . com`, `mx. example.com`, as RFC 5322 §4.4 obs-domain allows), each
 /// word taking a quoted-pair or a quoted run inside it as its own text (`mx\.example.com`,
-/// `m"x".example.com`), and a word that is only a dot (`mx \. example.com`) gluing as a dot.
-/// `None` when no word starts here.
+/// `m"x".example.com`), a word that is only a dot (`mx \. example.com`) gluing as a dot, and
+/// a word that reads as a comment once unquoted (`"("`, `\(`) skipped. `None` when no word
+/// starts here.
 fn words_glued(p: &mut Parser<'_>) -> Option<String> {
     let mut glued = Vec::new();
+    if !skip_between_words(p) {
+        return None;
+    }
     loop {
         let before = glued.len();
         word(p, &mut glued);
-        if glued.len() == before || p.cfws().is_err() {
+        if glued.len() == before || !skip_between_words(p) {
             break;
         }
         if p.peek() == Some(b'.') {
@@ -75,15 +79,40 @@ fn words_glued(p: &mut Parser<'_>) -> Option<String> {
             }
         }
         glued.push(b'.');
-        if p.cfws().is_err() {
+        if !skip_between_words(p) {
             break;
         }
     }
     (!glued.is_empty()).then(|| String::from_utf8_lossy(&glued).into_owned())
 }
 
-/// One word of [`words_glued`] onto `out`: up to white space, a comment, `;`, `=` or `.`
-/// outside quotes.
+/// Skips what OpenDMARC's A-R parser skips between words: CFWS, every ASCII `isspace` octet
+/// (VT and FF too), and words it takes for comments, any whose text starts with `(` once
+/// unquoted or unescaped (`"("`, `"(x)"`, `\(`). `false` at a comment that does not end.
+fn skip_between_words(p: &mut Parser<'_>) -> bool {
+    loop {
+        if p.cfws().is_err() {
+            return false;
+        }
+        match p.peek() {
+            Some(b'\x0b' | b'\x0c') => p.pos += 1,
+            Some(b'"' | b'\\') => {
+                let start = p.pos;
+                let mut w = Vec::new();
+                word(p, &mut w);
+                if w.first() != Some(&b'(') {
+                    p.pos = start;
+                    return true;
+                }
+                // the word took at least its opening quote or backslash: the loop moves on
+            }
+            _ => return true,
+        }
+    }
+}
+
+/// One word of [`words_glued`] onto `out`: up to white space (any ASCII `isspace` octet), a
+/// comment, `;`, `=` or `.` outside quotes.
 fn word(p: &mut Parser<'_>, out: &mut Vec<u8>) {
     let mut quoted = false;
     while let Some(b) = p.peek() {
@@ -93,7 +122,11 @@ fn word(p: &mut Parser<'_>, out: &mut Vec<u8>) {
                 out.extend(p.peek());
             }
             b'"' => quoted = !quoted,
-            b' ' | b'\t' | b'\r' | b'\n' | b'(' | b';' | b'=' | b'.' if !quoted => return,
+            b' ' | b'\t' | b'\r' | b'\n' | b'\x0b' | b'\x0c' | b'(' | b';' | b'=' | b'.'
+                if !quoted =>
+            {
+                return;
+            }
             _ => out.push(b),
         }
         p.pos += 1;
@@ -289,6 +322,35 @@ mod tests {
             "mx (c) example.com; none",
             "mx.example; spf=pass smtp.mailfrom=com",
             "example.com . mx; none",
+        ] {
+            assert!(!claims_authserv_id(other.as_bytes(), ours), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn what_opendmarc_skips_between_words_does_not_hide_our_id() {
+        // OpenDMARC's tokenizer ends a word at every ASCII `isspace` octet (VT and FF too),
+        // and its parser skips every token that starts with `(` as a comment, also one that
+        // only starts so once unquoted or unescaped: each of these is `mx.example.com` to it
+        let ours = "mx.example.com";
+        for forged in [
+            "mx\x0b.example.com; dmarc=pass",
+            "mx.\x0cexample.com; dmarc=pass",
+            "\x0bmx\x0b.\x0bexample\x0b.\x0bcom\x0b; dmarc=pass",
+            "\"(\" mx.example.com; dmarc=pass",
+            "\"(x)\" mx.example.com; dmarc=pass",
+            "\\( mx.example.com; dmarc=pass",
+            "(c) \"(\" \\( mx.example.com; dmarc=pass",
+            "mx \"(\" . example.com; dmarc=pass",
+            "mx. \\(c \x0b example.com; dmarc=pass",
+        ] {
+            assert!(claims_authserv_id(forged.as_bytes(), ours), "{forged:?}");
+        }
+        for other in [
+            "\"(\" other.example; spf=pass",
+            "\"(x\"mx.example.com; none",
+            "mx\x0bexample.com; none",
+            "\"(\" mx.example.com.evil; none",
         ] {
             assert!(!claims_authserv_id(other.as_bytes(), ours), "{other:?}");
         }

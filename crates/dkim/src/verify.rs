@@ -505,9 +505,10 @@ fn evaluate(
     give_up(out, first_failure)
 }
 
-/// The longest `header.b` we write: the base64 length of the largest signature a key we
-/// accept can make (RSA-8192, [`crypto::MAX_RSA_VERIFY_BITS`]). A longer `b=` cannot verify.
-const MAX_HEADER_B: usize = (crypto::MAX_RSA_VERIFY_BITS as usize / 8).div_ceil(3) * 4;
+/// The longest `header.b` we write (RFC 6008 §4): the base64 length of the largest signature
+/// a key we accept can make (RSA-8192, [`crypto::MAX_RSA_VERIFY_BITS`]). A longer `b=` cannot
+/// verify.
+pub const MAX_HEADER_B: usize = (crypto::MAX_RSA_VERIFY_BITS as usize / 8).div_ceil(3) * 4;
 
 /// Cuts each `header.b` to the shortest prefix of at least 8 characters that no other
 /// signature of the message shares (RFC 6008 §4), and to at most [`MAX_HEADER_B`] characters,
