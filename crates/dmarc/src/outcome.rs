@@ -353,13 +353,22 @@ impl Evaluation {
 
     /// The strictest disposition this evaluation could end in once every DNS answer is in
     /// (RFC 9989 §4.7 `t`, RFC 7489 §6.6.4 `pct`): the requested policy, one level lower
-    /// under `t=y` (RFC 9989 mode) or `pct=0` (RFC 7489 mode); `reject` when the policy is
-    /// not known.
+    /// under `t=y` (RFC 9989 mode) or `pct=0` (RFC 7489 mode); with the record known but not
+    /// whether the author domain exists, the stricter of `np` and the policy of existing
+    /// subdomains (RFC 9989 §4.7 `np`); `reject` when the policy is not known.
     pub fn strictest_possible(&self) -> Disposition {
-        let Some(policy) = self.policy else {
-            return Disposition::Reject;
+        let requested = match (self.policy, self.record.as_ref()) {
+            (Some(policy), _) => Disposition::from(policy),
+            (None, Some(r)) if self.author_domain_exists.is_none() => {
+                match (r.nonexistent_policy, r.subdomain_policy.or(r.policy)) {
+                    (Some(np), Some(existing)) => {
+                        Disposition::from(np).max(Disposition::from(existing))
+                    }
+                    _ => return Disposition::Reject,
+                }
+            }
+            _ => return Disposition::Reject,
         };
-        let requested = Disposition::from(policy);
         let lowered = self.record.as_ref().is_some_and(|r| match self.discovery {
             DiscoveryMethod::TreeWalk => r.testing,
             DiscoveryMethod::Psl => r.pct == 0,

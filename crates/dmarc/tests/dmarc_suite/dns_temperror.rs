@@ -117,6 +117,30 @@ pub(crate) fn cases() -> Vec<Case> {
             .from("a@example.com")
             .expect(R::TempError)
             .check(|o| assert_eq!(o.primary().unwrap().strictest_possible(), D::Reject)),
+        case("undecided existence, every policy it could pick lowered to none by t=y")
+            .zone("_dmarc.example.com TXT \"v=DMARC1; p=none; np=quarantine; t=y\"")
+            .zone("nx.example.com TIMEOUT")
+            .from("a@nx.example.com")
+            .expect(R::TempError)
+            .check(|o| assert_eq!(o.primary().unwrap().strictest_possible(), D::None)),
+        case("undecided existence, p=quarantine t=y or np=none: none either way")
+            .zone("_dmarc.example.com TXT \"v=DMARC1; p=quarantine; np=none; t=y\"")
+            .zone("nx.example.com TIMEOUT")
+            .from("a@nx.example.com")
+            .expect(R::TempError)
+            .check(|o| assert_eq!(o.primary().unwrap().strictest_possible(), D::None)),
+        case("undecided existence: the stricter of np and sp")
+            .zone("_dmarc.example.com TXT \"v=DMARC1; p=reject; sp=none; np=quarantine\"")
+            .zone("nx.example.com TIMEOUT")
+            .from("a@nx.example.com")
+            .expect(R::TempError)
+            .check(|o| assert_eq!(o.primary().unwrap().strictest_possible(), D::Quarantine)),
+        case("undecided existence, p=reject np=none: reject is possible")
+            .zone("_dmarc.example.com TXT \"v=DMARC1; p=reject; np=none\"")
+            .zone("nx.example.com TIMEOUT")
+            .from("a@nx.example.com")
+            .expect(R::TempError)
+            .check(|o| assert_eq!(o.primary().unwrap().strictest_possible(), D::Reject)),
         case("an SPF temperror for an unrelated domain does not block a fail")
             .zone(REJECT)
             .from("a@example.com")
