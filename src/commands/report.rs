@@ -90,9 +90,10 @@ fn send(args: ReportSendArgs) -> anyhow::Result<ExitCode> {
             outln!("{}", serde_json::to_string_pretty(&summary)?)?;
         } else if args.dry_run {
             outln!(
-                "dry run: {} report(s), {} message(s) written, nothing sent",
+                "dry run: {} report(s), {} message(s) written, {} skipped, nothing sent",
                 summary.reports,
-                summary.written.len()
+                summary.written.len(),
+                summary.skipped
             )?;
             for p in &summary.written {
                 outln!("  {}", p.display())?;

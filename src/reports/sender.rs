@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use crate::app::App;
 
 pub use super::clock::PassClock;
-use super::destinations::{DnsTrouble, Resolved, resolve_destination};
+use super::destinations::{DnsTrouble, Resolved, in_turns, resolve_destination};
 use super::submission::submit;
 
 #[cfg(test)]
@@ -227,6 +227,7 @@ async fn job(
     // are bounded: MAX_REPORT_URIS, one DNS timeout per organization a pass); stopping
     // here would count as DNS trouble, which gives a report's destinations up on its last
     // attempt
+    let mut lists = Vec::new();
     for uri in &rua {
         match resolve_destination(
             app,
@@ -238,51 +239,7 @@ async fn job(
         )
         .await
         {
-            Resolved::Send(list) => {
-                for super::destinations::Destination {
-                    address: a,
-                    max_size,
-                } in list
-                {
-                    let destination = a.to_ascii_lowercase();
-                    let known = new_sends
-                        .iter()
-                        .any(|s| s.state == SendState::Pending && s.destination == destination);
-                    if !known && addresses >= reports::destination::MAX_REPORT_URIS {
-                        // RFC 9990 §3.5: "up to the Receiver's limits on supported URIs"
-                        new_sends.push(NewSend {
-                            destination,
-                            uri: uri.uri.clone(),
-                            state: SendState::Skipped,
-                            note: Some(format!(
-                                "a report goes to at most {} addresses",
-                                reports::destination::MAX_REPORT_URIS
-                            )),
-                        });
-                        continue;
-                    }
-                    addresses += usize::from(!known);
-                    new_sends.push(NewSend {
-                        destination: destination.clone(),
-                        uri: uri.uri.clone(),
-                        state: SendState::Pending,
-                        note: None,
-                    });
-                    // one message per address: reached by two URIs (`r@x!1k` and `r@x`), it
-                    // gets the report under the more generous limit (RFC 7489 §6.2: the
-                    // limited URI alone may not take it; the other may)
-                    match to_send.iter_mut().find(|t| {
-                        reports::mailto_address(&t.uri)
-                            .is_some_and(|t| t.eq_ignore_ascii_case(&destination))
-                    }) {
-                        Some(t) => t.max_size = t.max_size.zip(max_size).map(|(x, y)| x.max(y)),
-                        None => to_send.push(ReportAddress {
-                            uri: format!("mailto:{a}"),
-                            max_size,
-                        }),
-                    }
-                }
-            }
+            Resolved::Send(list) => lists.push((uri, list)),
             Resolved::Skip { destination, why } => {
                 tracing::info!(policy_domain = %key.policy_domain, %destination, "reports: destination skipped: {why}");
                 new_sends.push(NewSend {
@@ -293,6 +250,53 @@ async fn job(
                 });
             }
             Resolved::TempError(e) => temp_errors.push(e),
+        }
+    }
+    // every URI's first address before any URI's second: an external host's own list of ten
+    // does not crowd out the policy's other URIs (RFC 9990 §3.5)
+    for (
+        uri,
+        super::destinations::Destination {
+            address: a,
+            max_size,
+        },
+    ) in in_turns(lists)
+    {
+        let destination = a.to_ascii_lowercase();
+        let known = new_sends
+            .iter()
+            .any(|s| s.state == SendState::Pending && s.destination == destination);
+        if !known && addresses >= reports::destination::MAX_REPORT_URIS {
+            // RFC 9990 §3.5: "up to the Receiver's limits on supported URIs"
+            new_sends.push(NewSend {
+                destination,
+                uri: uri.uri.clone(),
+                state: SendState::Skipped,
+                note: Some(format!(
+                    "a report goes to at most {} addresses",
+                    reports::destination::MAX_REPORT_URIS
+                )),
+            });
+            continue;
+        }
+        addresses += usize::from(!known);
+        new_sends.push(NewSend {
+            destination: destination.clone(),
+            uri: uri.uri.clone(),
+            state: SendState::Pending,
+            note: None,
+        });
+        // one message per address: reached by two URIs (`r@x!1k` and `r@x`), it
+        // gets the report under the more generous limit (RFC 7489 §6.2: the
+        // limited URI alone may not take it; the other may)
+        match to_send.iter_mut().find(|t| {
+            reports::mailto_address(&t.uri).is_some_and(|t| t.eq_ignore_ascii_case(&destination))
+        }) {
+            Some(t) => t.max_size = t.max_size.zip(max_size).map(|(x, y)| x.max(y)),
+            None => to_send.push(ReportAddress {
+                uri: format!("mailto:{a}"),
+                max_size,
+            }),
         }
     }
     let limits: Vec<(String, Option<u64>)> = to_send
@@ -316,12 +320,27 @@ async fn job(
     };
     let deliveries = deliveries?;
     if let Some(dir) = &opts.dry_run {
+        // what the real send would mail: the same `!size` checks, on the signed message
         for d in deliveries {
-            if let Delivery::Send { address, message } = d {
-                let message = super::sign(app, &mail.from, message, super::unix_now());
-                summary
-                    .written
-                    .push(write_eml(dir, key, &address, &message)?);
+            match d {
+                Delivery::Send { address, message } => {
+                    let message = super::sign(app, &mail.from, message, super::unix_now());
+                    let dest = address.to_ascii_lowercase();
+                    let limit = limits
+                        .iter()
+                        .find(|(a, _)| *a == dest)
+                        .and_then(|(_, l)| *l);
+                    if let Some(limit) = limit.filter(|l| message.len() as u64 > *l) {
+                        tracing::info!(policy_domain = %key.policy_domain, destination = %dest, "reports: would skip: the report ({} bytes) exceeds the destination's !size limit ({limit})", message.len());
+                        summary.skipped += 1;
+                        continue;
+                    }
+                    summary
+                        .written
+                        .push(write_eml(dir, key, &address, &message)?);
+                }
+                Delivery::TooLarge { .. } => summary.skipped += 1,
+                Delivery::Unsupported { .. } => {}
             }
         }
         return Ok(());

@@ -348,6 +348,51 @@ async fn a_report_goes_to_a_bounded_number_of_addresses() {
     assert_eq!(skipped, 10, "{sends:#?}");
 }
 
+/// A third party's list that alone fills the bound (an external host replacing its URI by
+/// ten of its own) does not crowd out the other URIs of the policy: every listed URI gets its
+/// first address before any gets a second (RFC 9990 §3.5: delivery MUST be attempted to
+/// every remaining URI, up to the receiver's limit).
+#[tokio::test]
+async fn a_third_partys_list_does_not_crowd_out_the_other_uris() {
+    let dir = tempfile::tempdir().unwrap();
+    let list: Vec<String> = (0..10).map(|i| format!("mailto:r{i}@h1.example")).collect();
+    let zone = format!(
+        "h1.example MX 10 mx.h1.example\na.example MX 10 mx.a.example\n\
+         a.example._report._dmarc.h1.example TXT \"v=DMARC1; rua={}\"\n",
+        list.join(",")
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let (app, store) = app_and_store(
+        dir.path(),
+        &format!("relay = \"127.0.0.1:{port}\"\n"),
+        &zone,
+    )
+    .await;
+    let mut o = observation("mailto:x@h1.example");
+    o.published.as_mut().unwrap().rua.push(ReportAddress {
+        uri: "mailto:dmarc@a.example".into(),
+        max_size: None,
+    });
+    store.record(&[o]).await.unwrap();
+    pass_the_next_day(&app, &store).await;
+    let status = store.status(T0).await.unwrap();
+    let sends = &status.periods[0].sends;
+    let pending = |d: &str| {
+        sends
+            .iter()
+            .any(|s| s.destination == d && s.state != SendState::Skipped)
+    };
+    assert!(pending("dmarc@a.example"), "{sends:#?}");
+    assert!(pending("r0@h1.example"), "{sends:#?}");
+    let skipped = sends
+        .iter()
+        .filter(|s| s.state == SendState::Skipped)
+        .count();
+    assert_eq!((sends.len(), skipped), (11, 1), "{sends:#?}");
+}
+
 /// A relay that accepts connections but never greets (its process limit reached, a listen
 /// queue nobody serves) takes no report either: the pass stops after the first greeting
 /// that does not come, as for a refused connection, instead of each destination of each
@@ -551,4 +596,74 @@ async fn a_shutdown_hands_the_claimed_failure_reports_back() {
         .await
         .unwrap();
     assert_eq!(claimed.len(), 3);
+}
+
+/// `report send --dry-run` writes the mails the real send would submit: a destination's
+/// `!size` (RFC 7489 mode) is checked on the signed message there too (RFC 7489 §7.2.1), so a
+/// report that fits only unsigned is skipped, not written.
+#[tokio::test]
+async fn a_dry_run_skips_what_the_signed_size_limit_would() {
+    use std::os::unix::fs::PermissionsExt;
+    let keys = tempfile::tempdir().unwrap();
+    let key = dkim::generate_key(dkim::KeyAlgorithm::Ed25519).unwrap();
+    let path = keys.path().join("k.pem");
+    std::fs::write(&path, key.private_key_pem.as_bytes()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let run = |max_size: Option<u64>| {
+        let path = path.clone();
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let dkim_key = format!(
+                "[[dkim.key]]\ndomain = \"rx.example\"\nselector = \"s1\"\npath = \"{}\"\n",
+                path.display()
+            );
+            let db = dir.path().join("reports.db");
+            let toml = format!(
+                "{dkim_key}[authres]\nauthserv_id = \"mx.rx.example\"\n\
+                 [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc@rx.example\"\n",
+                db.display()
+            );
+            let dns: Arc<dyn Resolver> =
+                Arc::new(MemoryResolver::from_zone("a.example MX 10 mx.a.example\n").unwrap());
+            let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
+            let store = Store::open(&StoreLocation::Sqlite(db), T0).await.unwrap();
+            let mut o = observation("mailto:dmarc@a.example");
+            o.mode = Mode::Rfc7489;
+            if let Some(p) = o.published.as_mut() {
+                p.discovery_method = DiscoveryMethod::Psl;
+                p.rua[0].max_size = max_size;
+            }
+            store.record(&[o]).await.unwrap();
+            let out = dir.path().join("dry");
+            std::fs::create_dir_all(&out).unwrap();
+            let opts = PassOptions {
+                immediate: true,
+                dry_run: Some(out),
+                ..PassOptions::default()
+            };
+            let summary = aggregate_pass(
+                &app,
+                &store,
+                "n1/1",
+                PassClock::starting_at(T0 + DAY + 3600),
+                &opts,
+            )
+            .await
+            .unwrap();
+            let sizes: Vec<u64> = summary
+                .written
+                .iter()
+                .map(|p| std::fs::metadata(p).unwrap().len())
+                .collect();
+            (sizes, summary.skipped)
+        }
+    };
+    let (sizes, skipped) = run(None).await;
+    assert_eq!((sizes.len(), skipped), (1, 0));
+    let signed = sizes[0];
+    // the signature adds far more than 20 bytes: the unsigned report fits this limit
+    let (sizes, skipped) = run(Some(signed - 20)).await;
+    assert_eq!((sizes, skipped), (vec![], 1));
+    let (sizes, skipped) = run(Some(signed + 200)).await;
+    assert_eq!((sizes.len(), skipped), (1, 0));
 }
