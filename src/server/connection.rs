@@ -327,6 +327,15 @@ where
                 )));
             }
         }
+        // a new message starts (RFC 5321 §4.1.4: the envelope ends with the message, a
+        // RSET, a HELO): the bound on its MAIL and RCPT bytes starts again even for an MTA
+        // that sends RCPT without MAIL
+        if matches!(
+            cmd,
+            Command::BodyEob(_) | Command::Abort | Command::Connect(_) | Command::Helo(_)
+        ) {
+            self.envelope_bytes = 0;
+        }
         let step = self.session.handle(cmd)?;
         self.answered_eom = false;
         for w in &step.warnings {

@@ -94,3 +94,95 @@ fn a_shutdown_reads_what_the_mta_already_sent_before_calling_the_connection_idle
         milter.await.unwrap();
     });
 }
+
+/// The bound on MAIL and RCPT bytes is per message: an MTA that sends RCPT without MAIL
+/// (out of step, or a client of its own) has the count start again at each end of message
+/// and ABORT, as the session's message state does, instead of losing the connection once
+/// several messages together pass it.
+#[test]
+fn the_envelope_bound_starts_again_with_each_message() {
+    use crate::config::Config;
+    use crate::pipeline::sink::ResultsSink;
+    use crate::quiet_socket::QuietSocket;
+    use std::io::{Read, Write};
+
+    fn frame(cmd: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = u32::try_from(payload.len() + 1)
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
+        f.push(cmd);
+        f.extend_from_slice(payload);
+        f
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (mut mta_end, milter_end) = std::os::unix::net::UnixStream::pair().unwrap();
+    milter_end.set_nonblocking(true).unwrap();
+    let milter = rt.spawn(async move {
+        let resolver: Arc<dyn dns::Resolver> =
+            Arc::new(dns::memory::MemoryResolver::from_zone("").unwrap());
+        let toml = "[authres]\nauthserv_id = \"mx.test.example\"\n\
+                    [spf]\nenabled = false\n[iprev]\nenabled = false\n\
+                    [dmarc]\nenabled = false\n[dkim]\nverify = false\n";
+        let app = Arc::new(App::new(Config::parse(toml).unwrap(), resolver).unwrap());
+        let services = Services::new(ResultsSink::disabled(), None, Arc::default());
+        serve_connection(
+            QuietSocket::new(milter_end).unwrap(),
+            app,
+            services,
+            Role::Verify,
+            crate::server::Shutdown {
+                stop: watch::channel(false).1,
+                out_of_time: watch::channel(false).1,
+            },
+        )
+        .await;
+    });
+    let mut reader = mta_end.try_clone().unwrap();
+    // the milter's answers: how many Authentication-Results fields it added (one a message)
+    let answers = std::thread::spawn(move || {
+        let mut added = 0;
+        loop {
+            let mut len = [0u8; 4];
+            if reader.read_exact(&mut len).is_err() {
+                return added;
+            }
+            let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+            if reader.read_exact(&mut body).is_err() {
+                return added;
+            }
+            if matches!(body.first(), Some(b'h' | b'i')) {
+                added += 1;
+            }
+        }
+    });
+    let mut optneg = 6u32.to_be_bytes().to_vec();
+    optneg.extend_from_slice(&0x1ffu32.to_be_bytes());
+    optneg.extend_from_slice(&0u32.to_be_bytes());
+    let mut out = frame(b'O', &optneg);
+    out.extend(frame(b'C', b"c.example\x004\x00\x19192.0.2.1\x00"));
+    let mut write = |bytes: &[u8]| mta_end.write_all(bytes);
+    write(&out).unwrap();
+    // three messages of about 1.5 MB of RCPT each, none with MAIL: 4.5 MB in all
+    for n in 1..=3 {
+        let mut m = Vec::new();
+        for i in 0..1500 {
+            let rcpt = format!("<{}{i}@x.example>\0", "r".repeat(990));
+            m.extend(frame(b'R', rcpt.as_bytes()));
+        }
+        m.extend(frame(b'L', b"From\0a@example.org\0"));
+        m.extend(frame(b'N', b""));
+        m.extend(frame(b'E', b""));
+        m.extend(frame(b'A', b""));
+        if let Err(e) = write(&m) {
+            panic!("message {n}: the connection closed: {e}");
+        }
+    }
+    write(&frame(b'Q', b"")).unwrap();
+    assert_eq!(answers.join().unwrap(), 3, "every message answered");
+    rt.block_on(milter).unwrap();
+}
