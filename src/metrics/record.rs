@@ -22,7 +22,8 @@ pub struct MessageTiming {
 impl Metrics {
     /// Counts one message answered at end of message on a listener with `role`, with the
     /// `action` the MTA was sent (the decision's, or `tempfail` when the MTA would not let it
-    /// be carried out); `keys` are the signing keys of the state that signed it (for key names).
+    /// be carried out); `keys` are the signing keys of the state that signed it (for key names);
+    /// without `headers_sent` (no SMFIF_ADDHDRS) its signatures and seals are not counted.
     pub fn record_message(
         &self,
         role: Role,
@@ -30,6 +31,7 @@ impl Metrics {
         action: &'static str,
         keys: &SigningKeys,
         timing: MessageTiming,
+        headers_sent: bool,
     ) {
         self.messages
             .get_or_create(&[("role", role_label(role)), ("action", action)])
@@ -61,7 +63,12 @@ impl Metrics {
                 result("arc", a.result.as_str());
             }
         }
-        for label in &decision.signed {
+        let made = if headers_sent {
+            decision.signed.as_slice()
+        } else {
+            &[]
+        };
+        for label in made {
             self.signatures
                 .get_or_create(&[("key", key_name(keys, label))])
                 .inc();
@@ -69,7 +76,7 @@ impl Metrics {
         let seals = decision
             .prepend
             .iter()
-            .filter(|h| h.name.eq_ignore_ascii_case("ARC-Seal"))
+            .filter(|h| headers_sent && h.name.eq_ignore_ascii_case("ARC-Seal"))
             .count();
         self.arc_seals.inc_by(seals as u64);
         if let Some(applied) = &decision.applied {

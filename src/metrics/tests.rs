@@ -137,6 +137,7 @@ fn one_message_counts_everywhere_it_should() {
             since_start: Some(Duration::from_millis(30)),
             end_of_message: Duration::from_millis(7),
         },
+        true,
     );
     // an unsigned inbound message, rejected; its start was not seen
     let mut r = Decision::accept();
@@ -154,6 +155,7 @@ fn one_message_counts_everywhere_it_should() {
             since_start: None,
             end_of_message: Duration::from_secs(3),
         },
+        true,
     );
     let open = m.connection_opened();
     let _second = m.connection_opened();
@@ -244,4 +246,41 @@ fn one_message_counts_everywhere_it_should() {
     );
     assert_eq!(s["authmilter_eom_duration_seconds_bucket{le=\"2.5\"}"], "1");
     assert_eq!(s["authmilter_eom_duration_seconds_bucket{le=\"5\"}"], "2");
+}
+
+/// Signatures and seals are headers: when the MTA did not allow adding them (no
+/// SMFIF_ADDHDRS) none reached the message, and none is counted as made.
+#[test]
+fn signatures_the_mta_did_not_take_are_not_counted() {
+    let (sink, _rx) = ResultsSink::bounded(1);
+    let m = Metrics::new(sink, Arc::new(QueryStats::default()));
+    let mut d = Decision::accept();
+    d.signed = vec!["example.net/sel".into()];
+    d.prepend = vec![
+        NewHeader::new("DKIM-Signature", "v=1"),
+        NewHeader::new("ARC-Seal", "i=2"),
+    ];
+    let timing = || MessageTiming {
+        since_start: None,
+        end_of_message: Duration::from_millis(1),
+    };
+    let keys = SigningKeys::default();
+    m.record_message(Role::Sign, &d, d.action(), &keys, timing(), false);
+    let s = samples(&m.encode_prometheus().unwrap());
+    assert_eq!(
+        s["authmilter_messages_total{role=\"sign\",action=\"accept\"}"],
+        "1"
+    );
+    assert!(
+        !s.contains_key("authmilter_dkim_signatures_total{key=\"example.net/sel\"}"),
+        "{s:?}"
+    );
+    assert_eq!(s["authmilter_arc_seals_total"], "0");
+    m.record_message(Role::Sign, &d, d.action(), &keys, timing(), true);
+    let s = samples(&m.encode_prometheus().unwrap());
+    assert_eq!(
+        s["authmilter_dkim_signatures_total{key=\"example.net/sel\"}"],
+        "1"
+    );
+    assert_eq!(s["authmilter_arc_seals_total"], "1");
 }

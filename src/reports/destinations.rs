@@ -163,6 +163,28 @@ pub async fn resolve_destination(
     Resolved::Send(out)
 }
 
+/// The items of `lists` taken in turns, each list's first before any list's second, each
+/// with its list's tag: how a report's addresses are bounded without one URI's list taking
+/// every slot (RFC 9990 §3.5).
+pub fn in_turns<T: Copy, U>(lists: Vec<(T, Vec<U>)>) -> Vec<(T, U)> {
+    let mut iters: Vec<(T, std::vec::IntoIter<U>)> = lists
+        .into_iter()
+        .map(|(tag, list)| (tag, list.into_iter()))
+        .collect();
+    let mut out = Vec::new();
+    loop {
+        let before = out.len();
+        for (tag, items) in &mut iters {
+            if let Some(item) = items.next() {
+                out.push((*tag, item));
+            }
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -228,28 +250,6 @@ mod tests {
         }
         for miss in ["d@notbad.example", "two@ok.example", "d@ok.example"] {
             assert!(denied(&app, miss).is_none(), "{miss}");
-        }
-    }
-}
-
-/// The items of `lists` taken in turns, each list's first before any list's second, each
-/// with its list's tag: how a report's addresses are bounded without one URI's list taking
-/// every slot (RFC 9990 §3.5).
-pub fn in_turns<T: Copy, U>(lists: Vec<(T, Vec<U>)>) -> Vec<(T, U)> {
-    let mut iters: Vec<(T, std::vec::IntoIter<U>)> = lists
-        .into_iter()
-        .map(|(tag, list)| (tag, list.into_iter()))
-        .collect();
-    let mut out = Vec::new();
-    loop {
-        let before = out.len();
-        for (tag, items) in &mut iters {
-            if let Some(item) = items.next() {
-                out.push((*tag, item));
-            }
-        }
-        if out.len() == before {
-            return out;
         }
     }
 }

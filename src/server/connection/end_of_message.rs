@@ -155,15 +155,23 @@ where
         } else {
             decision.action()
         };
+        // signatures and seals are headers: without SMFIF_ADDHDRS none reaches the message,
+        // and the log line and the metrics do not count them as made
+        let headers_sent = options.allows(Actions::ADDHDRS);
         // the fields are built only when the line is written (not at `log.level = "warn"`)
         if tracing::enabled!(tracing::Level::INFO) {
             let client = self.client_label();
             let fields = decision.results.as_deref().map(|r| r.log_fields());
             let fields = fields.unwrap_or_default();
+            let summary = if headers_sent {
+                std::borrow::Cow::Borrowed(decision.summary.as_str())
+            } else {
+                std::borrow::Cow::Owned(headers_not_sent(&decision.summary))
+            };
             tracing::info!(
                 queue_id = %crate::logging::Field(Escaped::str(&queue_id)),
                 client = %crate::logging::Field(Escaped::str(&client)),
-                results = %crate::logging::Field(Escaped::summary(&decision.summary)),
+                results = %crate::logging::Field(Escaped::summary(&summary)),
                 spf = fields.spf,
                 dkim = %fields.dkim,
                 dmarc = fields.dmarc,
@@ -185,6 +193,7 @@ where
             action,
             &self.app.signing,
             timing,
+            headers_sent,
         );
         for r in responses {
             if drop_rcpt_changes && is_rcpt_change(&r) {
@@ -216,5 +225,41 @@ where
             }
         }
         Ok(())
+    }
+}
+
+/// The log's results summary of a message whose added headers the MTA did not allow (no
+/// SMFIF_ADDHDRS): each signature or seal made (`signed=KEY`, `sealed=KEY:i=N`) is marked
+/// `:not-sent`, since none reached the message.
+fn headers_not_sent(summary: &str) -> String {
+    summary
+        .split(' ')
+        .map(|word| {
+            let made = (word.starts_with("signed=") && !word.contains(':'))
+                || (word.starts_with("sealed=") && word.contains(":i="));
+            if made {
+                format!("{word}:not-sent")
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    /// Without SMFIF_ADDHDRS the log line marks each signature and seal made as not sent;
+    /// the withheld, failed or refused ones say so already.
+    #[test]
+    fn unsent_signatures_and_seals_are_marked() {
+        assert_eq!(
+            super::headers_not_sent(
+                "outbound size=4 signed=example.org/s1 signed=example.org/e1:error \
+                 signed=b.example/s:withheld sealed=example.org/a1:i=2 sealed=x/y:refused"
+            ),
+            "outbound size=4 signed=example.org/s1:not-sent signed=example.org/e1:error \
+             signed=b.example/s:withheld sealed=example.org/a1:i=2:not-sent sealed=x/y:refused"
+        );
     }
 }
