@@ -185,6 +185,24 @@ pub fn in_turns<T: Copy, U>(lists: Vec<(T, Vec<U>)>) -> Vec<(T, U)> {
     }
 }
 
+/// How many destinations a pass skips before sending (not authorized, over the address
+/// bound): each counted once, however many URIs led to it, and none that another URI sends to.
+pub fn skipped_destinations(new_sends: &[report_store::NewSend]) -> u64 {
+    let mut skipped: Vec<&str> = new_sends
+        .iter()
+        .filter(|s| s.state == report_store::SendState::Skipped)
+        .filter(|s| {
+            !new_sends.iter().any(|p| {
+                p.state == report_store::SendState::Pending && p.destination == s.destination
+            })
+        })
+        .map(|s| s.destination.as_str())
+        .collect();
+    skipped.sort_unstable();
+    skipped.dedup();
+    skipped.len() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

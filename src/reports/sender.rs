@@ -14,7 +14,9 @@ use tokio::sync::watch;
 use crate::app::App;
 
 pub use super::clock::PassClock;
-use super::destinations::{DnsTrouble, Resolved, in_turns, resolve_destination};
+use super::destinations::{
+    DnsTrouble, Resolved, in_turns, resolve_destination, skipped_destinations,
+};
 use super::submission::submit;
 
 #[cfg(test)]
@@ -320,7 +322,8 @@ async fn job(
     };
     let deliveries = deliveries?;
     if let Some(dir) = &opts.dry_run {
-        // what the real send would mail: the same `!size` checks, on the signed message
+        // what the real send would mail and skip: the same `!size` checks, on the signed message
+        summary.skipped += skipped_destinations(&new_sends);
         for d in deliveries {
             match d {
                 Delivery::Send { address, message } => {
@@ -494,10 +497,7 @@ async fn job(
             }
         }
     }
-    summary.skipped += new_sends
-        .iter()
-        .filter(|s| s.state == SendState::Skipped)
-        .count() as u64;
+    summary.skipped += skipped_destinations(&new_sends);
     let unfinished = !temp_errors.is_empty() || pending_at.is_some();
     if !unfinished {
         store

@@ -87,7 +87,7 @@ fn words_glued(p: &mut Parser<'_>) -> Option<String> {
 }
 
 /// Skips what OpenDMARC's A-R parser skips between words: CFWS, every ASCII `isspace` octet
-/// (VT and FF too), and words it takes for comments, any whose text starts with `(` once
+/// (VT and FF too), a `)` that closes no comment, and words it takes for comments, any whose text starts with `(` once
 /// unquoted or unescaped (`"("`, `"(x)"`, `\(`). `false` at a comment that does not end.
 fn skip_between_words(p: &mut Parser<'_>) -> bool {
     loop {
@@ -95,7 +95,7 @@ fn skip_between_words(p: &mut Parser<'_>) -> bool {
             return false;
         }
         match p.peek() {
-            Some(b'\x0b' | b'\x0c') => p.pos += 1,
+            Some(b'\x0b' | b'\x0c' | b')') => p.pos += 1,
             Some(b'"' | b'\\') => {
                 let start = p.pos;
                 let mut w = Vec::new();
@@ -112,7 +112,8 @@ fn skip_between_words(p: &mut Parser<'_>) -> bool {
 }
 
 /// One word of [`words_glued`] onto `out`: up to white space (any ASCII `isspace` octet), a
-/// comment, `;`, `=` or `.` outside quotes.
+/// comment, `;`, `=` or `.` outside quotes, a `)` outside quotes left out as OpenDMARC's
+/// tokenizer leaves it out.
 fn word(p: &mut Parser<'_>, out: &mut Vec<u8>) {
     let mut quoted = false;
     while let Some(b) = p.peek() {
@@ -127,6 +128,8 @@ fn word(p: &mut Parser<'_>, out: &mut Vec<u8>) {
             {
                 return;
             }
+            // a `)` that closes no comment is dropped by OpenDMARC's tokenizer
+            b')' if !quoted => {}
             _ => out.push(b),
         }
         p.pos += 1;
@@ -343,6 +346,13 @@ mod tests {
             "(c) \"(\" \\( mx.example.com; dmarc=pass",
             "mx \"(\" . example.com; dmarc=pass",
             "mx. \\(c \x0b example.com; dmarc=pass",
+            // a `)` with no comment open is dropped by its tokenizer
+            "mx.exam)ple.com; dmarc=pass",
+            ")mx.example.com; dmarc=pass",
+            "mx).example.com; dmarc=pass",
+            "mx.example.c)om; dmarc=pass",
+            ")) mx . example . com; dmarc=pass",
+            ")(x) mx.example.com; dmarc=pass",
         ] {
             assert!(claims_authserv_id(forged.as_bytes(), ours), "{forged:?}");
         }

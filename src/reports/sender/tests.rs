@@ -371,12 +371,28 @@ async fn a_third_partys_list_does_not_crowd_out_the_other_uris() {
     )
     .await;
     let mut o = observation("mailto:x@h1.example");
-    o.published.as_mut().unwrap().rua.push(ReportAddress {
-        uri: "mailto:dmarc@a.example".into(),
-        max_size: None,
-    });
+    for uri in ["mailto:dmarc@a.example", "mailto:y@h1.example"] {
+        o.published.as_mut().unwrap().rua.push(ReportAddress {
+            uri: uri.into(),
+            max_size: None,
+        });
+    }
     store.record(&[o]).await.unwrap();
-    pass_the_next_day(&app, &store).await;
+    // the dry run and the send skip the same: one address (r9, reached by two URIs), once
+    let out = dir.path().join("dry");
+    std::fs::create_dir_all(&out).unwrap();
+    let opts = PassOptions {
+        immediate: true,
+        dry_run: Some(out),
+        ..PassOptions::default()
+    };
+    let clock = PassClock::starting_at(T0 + DAY + 3600);
+    let dry = aggregate_pass(&app, &store, "n1/1", clock, &opts)
+        .await
+        .unwrap();
+    assert_eq!((dry.written.len(), dry.skipped), (10, 1));
+    let sent = pass_the_next_day(&app, &store).await;
+    assert_eq!(sent.skipped, 1);
     let status = store.status(T0).await.unwrap();
     let sends = &status.periods[0].sends;
     let pending = |d: &str| {
