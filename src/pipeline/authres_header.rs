@@ -47,16 +47,28 @@ pub fn authentication_results(
         // evaluated signatures first (they carry results), then the ones over the budget;
         // when not all fit, passes and verified results go before permanent errors, so junk
         // signatures ahead of a real one cannot push its result out of the header
-        let mut order: Vec<&dkim::SignatureResult> = results.dkim.iter().collect();
         let max = max_dkim.max(1);
-        if order.len() > max {
-            order.sort_by_key(|r| listing_rank(r));
+        let header_b = header_b_budget(results.dkim.len().min(max));
+        let mut methods: Vec<(u8, MethodResult)> = results
+            .dkim
+            .iter()
+            .map(|r| (listing_rank(r), dkim_method(r, header_b)))
+            .collect();
+        let fits = methods.len() <= max
+            && methods.iter().map(|(_, m)| written_size(m)).sum::<usize>() <= DKIM_LISTING_BYTES;
+        if fits {
+            methods.sort_by_key(|(rank, _)| *rank == 3);
         } else {
-            order.sort_by_key(|r| r.reason == Some(dkim::Reason::TooManySignatures));
+            methods.sort_by_key(|(rank, _)| *rank);
         }
         let mut listed = 0usize;
-        for r in order.into_iter().take(max) {
-            ar.push(dkim_method(r));
+        let mut bytes = 0usize;
+        for (_, m) in methods.into_iter().take(max) {
+            bytes += written_size(&m);
+            if listed > 0 && bytes > DKIM_LISTING_BYTES {
+                break;
+            }
+            ar.push(m);
             listed += 1;
         }
         let rest = results.dkim.len().saturating_sub(listed);
@@ -109,10 +121,46 @@ pub fn oversize(authserv_id: &str, why: &str) -> AuthenticationResults {
 /// signature that does not parse keeps its tags as written, up to the header size limit.
 const MAX_IDENTIFIER: usize = 320;
 
+/// The longest `reason=` of a DKIM result we write (the dkim crate's are shorter: a quoted
+/// value is cut at 64 characters).
+const MAX_REASON: usize = 512;
+
 /// The longest `header.b` prefix we write: the dkim crate's bound (RFC 6008 §4 wants it
 /// unique among the results, and two hostile signatures may share all but their last
 /// characters). Cut without a mark, so it stays a prefix of the signature.
 const MAX_HEADER_B: usize = dkim::verify::MAX_HEADER_B;
+
+/// The `header.b` characters of one field, all listed signatures together: many hostile
+/// near-copies of a signature (`[dkim] max_signatures` up to 50) must not make our field
+/// longer than an MTA takes in one milter reply (Sendmail's default is 64 KiB).
+const HEADER_B_TOTAL: usize = 8 * 1024;
+
+/// The bytes of one field's DKIM results, all listed signatures together: the rest are
+/// counted in one `dkim=permerror` entry, so that fifty hostile signatures with every value
+/// at its longest still give a field an MTA takes in one milter reply (Sendmail reads at most
+/// 64 KiB by default).
+const DKIM_LISTING_BYTES: usize = 24 * 1024;
+
+/// About how many bytes `m` takes in the field (its values and their separators).
+fn written_size(m: &MethodResult) -> usize {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() + 10);
+    m.method.len()
+        + m.result.len()
+        + text(&m.result_comment)
+        + text(&m.reason)
+        + m.properties
+            .iter()
+            .map(|p| p.ptype.len() + p.name.len() + p.value.len() + text(&p.comment) + 6)
+            .sum::<usize>()
+        + 4
+}
+
+/// How long each of `listed` signatures' `header.b` may be: its share of [`HEADER_B_TOTAL`],
+/// at least 128 characters (no two real signatures share so long a prefix) and at most
+/// [`MAX_HEADER_B`].
+fn header_b_budget(listed: usize) -> usize {
+    (HEADER_B_TOTAL / listed.max(1)).clamp(128, MAX_HEADER_B)
+}
 
 /// `value`, or its first `max` characters and `...`.
 fn bounded(value: &str, max: usize) -> String {
@@ -145,12 +193,12 @@ fn prefix(value: &str, max: usize) -> &str {
     }
 }
 
-fn dkim_method(r: &dkim::SignatureResult) -> MethodResult {
+fn dkim_method(r: &dkim::SignatureResult, max_header_b: usize) -> MethodResult {
     let mut m = MethodResult::new("dkim", r.result);
     if let Some(reason) = &r.reason
         && r.result != dkim::DkimResult::Pass
     {
-        m = m.with_reason(reason.to_string());
+        m = m.with_reason(bounded(&reason.to_string(), MAX_REASON));
     }
     if let Some(bits) = r.key_bits
         && r.result == dkim::DkimResult::Pass
@@ -180,7 +228,7 @@ fn dkim_method(r: &dkim::SignatureResult) -> MethodResult {
     if !r.header_b.is_empty() {
         // the dkim crate gives the shortest unique prefix of b=, 8 characters or more
         // (RFC 6008 §4)
-        m = m.with_property("header", "b", prefix(&r.header_b, MAX_HEADER_B).to_string());
+        m = m.with_property("header", "b", prefix(&r.header_b, max_header_b).to_string());
     }
     m
 }
@@ -303,6 +351,45 @@ mod tests {
         assert_eq!(b.len(), 2, "{b:?}");
         assert_ne!(b[0], b[1], "two results, one header.b");
         assert!(b.iter().all(|b| b.len() == shared.len() + 4), "{b:?}");
+    }
+
+    /// Fifty hostile signatures (`[dkim] max_signatures` at its largest), each with every
+    /// value at its longest: our field still fits in one milter reply an MTA takes (Sendmail
+    /// reads at most 64 KiB by default).
+    #[test]
+    fn fifty_hostile_signatures_fit_one_milter_reply() {
+        let long = |c: &str| c.repeat(100_000);
+        let hostile = |n: usize| dkim::SignatureResult {
+            result: dkim::DkimResult::PermError,
+            reason: Some(dkim::Reason::SignatureSyntax(long("r"))),
+            domain: long("d"),
+            selector: long("s"),
+            algorithm: None,
+            identity: Some(long("i")),
+            header_b: format!("{}{n}", "b".repeat(1400)),
+            testing: false,
+            key_bits: None,
+            body_length: None,
+            index: n,
+        };
+        let mut dkim: Vec<_> = (0..60).map(hostile).collect();
+        let mut real = hostile(60);
+        real.result = dkim::DkimResult::Pass;
+        real.reason = None;
+        real.domain = "real.example".into();
+        real.identity = None;
+        dkim.push(real);
+        let results = Results {
+            dkim,
+            dkim_checked: true,
+            ..Results::default()
+        };
+        let ar = authentication_results(&results, "mx.example", 50, None);
+        let text = ar.format(&authres::FormatOptions::single_line());
+        assert!(text.len() < 40_000, "{} bytes", text.len());
+        // the pass is listed, and what is not listed is counted
+        assert!(text.contains("dkim=pass"), "{text}");
+        assert!(text.contains("more signatures not listed"), "{text}");
     }
 
     /// Ten junk signatures before a real one, `max_signatures` = 3: the pass is listed.

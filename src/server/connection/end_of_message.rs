@@ -156,8 +156,9 @@ where
             decision.action()
         };
         // signatures and seals are headers: without SMFIF_ADDHDRS none reaches the message,
-        // and the log line and the metrics do not count them as made
-        let headers_sent = options.allows(Actions::ADDHDRS);
+        // nor when the message is tempfailed instead of delivered, and the log line and the
+        // metrics do not count them as made
+        let headers_sent = options.allows(Actions::ADDHDRS) && !tempfailed;
         // the fields are built only when the line is written (not at `log.level = "warn"`)
         if tracing::enabled!(tracing::Level::INFO) {
             let client = self.client_label();
@@ -229,7 +230,7 @@ where
 }
 
 /// The log's results summary of a message whose added headers the MTA did not allow (no
-/// SMFIF_ADDHDRS): each signature or seal made (`signed=KEY`, `sealed=KEY:i=N`) is marked
+/// SMFIF_ADDHDRS) or that was tempfailed instead: each signature or seal made (`signed=KEY`, `sealed=KEY:i=N`) is marked
 /// `:not-sent`, since none reached the message.
 fn headers_not_sent(summary: &str) -> String {
     summary
