@@ -63,6 +63,12 @@ pub(crate) fn postgres_config(
     };
     let (rest, tls) = split_tls(conn).map_err(bad)?;
     let mut config = tokio_postgres::Config::from_str(&rest).map_err(|e| bad(with_causes(&e)))?;
+    // libpq would take its built-in socket directory; the driver refuses at every connection
+    if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+        return Err(bad(
+            "no host: name the server (postgres://user@host/db, or host=/var/run/postgresql for the local socket)".into(),
+        ));
+    }
     config.ssl_mode(tls.driver_mode());
     Ok((config, tls))
 }
@@ -227,6 +233,31 @@ fn redact_key_values(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A location that names no server opens at no attempt (the driver has no built-in
+    /// socket directory, unlike libpq): refused when the configuration is read, so `config
+    /// check` names it, instead of a store that retries every 30 s while records are dropped.
+    #[test]
+    fn a_location_without_a_host_is_refused() {
+        for text in [
+            "postgres://",
+            "postgresql:///reports",
+            "postgres://authmilter@/reports",
+            "postgres:dbname=x",
+            "postgres:user=authmilter dbname=reports",
+        ] {
+            let err = text.parse::<StoreLocation>().unwrap_err().to_string();
+            assert!(err.contains("no host"), "{text}: {err}");
+        }
+        for text in [
+            "postgres://%2Fvar%2Frun%2Fpostgresql/reports",
+            "postgres:host=/var/run/postgresql dbname=reports",
+            "postgres:hostaddr=127.0.0.1 dbname=reports",
+            "postgres://authmilter@db.example/reports",
+        ] {
+            assert!(text.parse::<StoreLocation>().is_ok(), "{text}");
+        }
+    }
 
     #[test]
     fn a_password_in_the_location_is_noticed() {
