@@ -148,7 +148,15 @@ impl SrsMilter<'_> {
     /// At RCPT (or end of message): replace a valid SRS recipient, reject an invalid SRS
     /// recipient at our SRS domain, keep anything else.
     pub fn check_recipient(&self, rcpt: &str) -> RecipientAction {
-        if rcpt.len() > self.options.max_address_len {
+        // an address at our SRS domain may be one we made from a sender as long as the
+        // bound, SRS wrapping added: its bounce is reversed, not refused
+        let ours = domain_of(rcpt).is_some_and(|d| self.srs.is_srs_domain(d));
+        let limit = if ours {
+            self.options.max_address_len + self.srs.wrapping_len()
+        } else {
+            self.options.max_address_len
+        };
+        if rcpt.len() > limit {
             return RecipientAction::Reject(reject(
                 "5.1.3",
                 "Recipient address too long".to_owned(),

@@ -86,6 +86,14 @@ impl Srs {
         domain.eq_ignore_ascii_case(self.srs_domain().as_bytes())
     }
 
+    /// At most how many bytes forwarding adds to an address (RFC 5321 §4.5.3.1.3 aside):
+    /// `SRS0=`, the hash, the time stamp, the separators, `@` and our SRS domain, with room
+    /// for the quotes of a local part that needs them. An address this much longer than a
+    /// key bound may be one we made from a key within it.
+    pub fn wrapping_len(&self) -> usize {
+        self.config.hash_length + 32 + self.srs_domain().len()
+    }
+
     /// Today's day number from the configured clock.
     pub fn today(&self) -> u64 {
         self.config.clock.today()

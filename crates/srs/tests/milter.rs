@@ -366,3 +366,25 @@ fn an_address_literal_sender_gets_an_srs_address_smtp_can_carry() {
         RecipientAction::Replace("user@[192.0.2.1]".to_owned())
     );
 }
+
+/// A sender near the length bound is rewritten as postsrsd rewrites it, into an SRS address
+/// longer than the bound: its bounce to that address is reversed, not refused at RCPT
+/// ("Recipient address too long") and lost.
+#[test]
+fn the_bounce_to_an_srs_address_of_a_long_sender_is_reversed() {
+    let f = Fixture::new();
+    let long = format!("{}@r.example", "y".repeat(490));
+    let d = f.decide(MilterOptions::default(), &long, &["x@remote.example"], None);
+    let srs_address = new_sender(&d).expect("rewritten").to_owned();
+    assert!(srs_address.len() > srs::milter::POSTSRSD_MAX_MILTER_ADDRESS);
+    match f.decide(MilterOptions::default(), "", &[srs_address.as_str()], None) {
+        MilterDecision::Accept(c) => assert_eq!(c.recipients[0].new, long),
+        other => panic!("{other:?}"),
+    }
+    // another domain's address that long is still refused
+    let other = format!("{}@other.example", "z".repeat(520));
+    assert!(matches!(
+        f.decide(MilterOptions::default(), "", &[other.as_str()], None),
+        MilterDecision::Reject(_)
+    ));
+}

@@ -266,3 +266,40 @@ fn our_srs_domain_with_a_trailing_dot_is_ours() {
         );
     }
 }
+
+/// Postfix asks `sender_canonical_maps` again with the answer until it stops changing: the
+/// SRS address of a long sender (as postsrsd makes it, longer than the key bound) came back
+/// as `PERM Too big.`, which defers the message at every retry, and its bounce got the same.
+/// Keys at a local domain need no rewriting whatever their length, and an address to reverse
+/// may be as much longer than the bound as forwarding makes it.
+#[test]
+fn the_map_takes_back_every_address_it_makes() {
+    let s = srs(false);
+    let long = format!("{}@r.example", "y".repeat(490));
+    let out = ask(&s, format!("forward {long}").as_bytes());
+    let srs_address = out.strip_prefix("OK ").expect("rewritten");
+    assert!(
+        srs_address.len() > srs::socketmap::POSTSRSD_MAX_KEY_LEN,
+        "{out}"
+    );
+    // asked again with the answer: our SRS domain, however long the key
+    assert_eq!(
+        ask(&s, format!("forward {srs_address}").as_bytes()),
+        "NOTFOUND Need not rewrite local domain."
+    );
+    let local_long = format!("forward {}@example.com", "z".repeat(600));
+    assert_eq!(
+        ask(&s, local_long.as_bytes()),
+        "NOTFOUND Need not rewrite local domain."
+    );
+    assert_eq!(
+        ask(&s, format!("reverse {srs_address}").as_bytes()),
+        format!("OK {long}")
+    );
+    // a key far past the bound is still refused
+    let huge = format!(
+        "reverse SRS0=abcd=2W=x.example={}@example.com",
+        "q".repeat(900)
+    );
+    assert_eq!(ask(&s, huge.as_bytes()), "PERM Too big.");
+}

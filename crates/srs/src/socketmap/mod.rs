@@ -175,13 +175,23 @@ pub fn handle_request(
     let Ok(req) = Request::parse(request) else {
         return Reply::invalid_query();
     };
-    // postsrsd measures the key on the whole payload, before any NUL.
-    if key_len(request) > options.max_key_len {
+    let key = internal_form(req.key);
+    // a key at a local domain needs no rewriting whatever its length: Postfix asks again
+    // with the SRS address it was given, and `PERM` defers the message
+    if req.name == b"forward" && is_local_key(srs, is_local, &key) {
+        return Reply::NotFound("Need not rewrite local domain.".to_owned());
+    }
+    // postsrsd measures the key on the whole payload, before any NUL; an address to
+    // reverse may be one we made from a key as long as the bound, SRS wrapping added
+    let limit = match req.name {
+        b"reverse" => options.max_key_len + srs.wrapping_len(),
+        _ => options.max_key_len,
+    };
+    if key_len(request) > limit {
         return Reply::Perm("Too big.".to_owned());
     }
-    let key = internal_form(req.key);
     match req.name {
-        b"forward" => forward(srs, is_local, &key),
+        b"forward" => forward(srs, &key),
         b"reverse" => match srs.reverse_bytes(&key) {
             Ok(original) => Reply::Ok(external_form(original)),
             Err(e @ SrsError::DatabaseAlias) => Reply::Perm(e.to_string()),
@@ -191,21 +201,21 @@ pub fn handle_request(
     }
 }
 
-/// The `forward` map.
-fn forward(srs: &Srs, is_local: &dyn Fn(&str) -> bool, key: &[u8]) -> Reply {
-    if !srs.config().always_rewrite {
-        let domain = key
-            .iter()
-            .rposition(|&b| b == b'@')
-            .and_then(|at| key.get(at + 1..));
-        if let Some(domain) = domain {
-            let local =
-                std::str::from_utf8(domain).is_ok_and(|d| is_local(d) || srs.is_srs_domain(d));
-            if local {
-                return Reply::NotFound("Need not rewrite local domain.".to_owned());
-            }
-        }
+/// Whether `forward` leaves `key` alone for its domain: a local domain or our SRS domain
+/// (unless `always_rewrite`).
+fn is_local_key(srs: &Srs, is_local: &dyn Fn(&str) -> bool, key: &[u8]) -> bool {
+    if srs.config().always_rewrite {
+        return false;
     }
+    key.iter()
+        .rposition(|&b| b == b'@')
+        .and_then(|at| key.get(at + 1..))
+        .and_then(|domain| std::str::from_utf8(domain).ok())
+        .is_some_and(|d| is_local(d) || srs.is_srs_domain(d))
+}
+
+/// The `forward` map, for a key not at a local domain.
+fn forward(srs: &Srs, key: &[u8]) -> Reply {
     match srs.forward_bytes(key, srs.srs_domain().as_bytes()) {
         Ok(Forwarded::Rewritten(address)) => Reply::Ok(external_form(address)),
         Ok(Forwarded::NotRewritten(why)) => Reply::NotFound(why.to_string()),
