@@ -110,7 +110,9 @@ pub fn warn_of_lost_keys(old: &Config, new: &Config) {
 /// Logs every change (policy-relevant ones at warning level).
 pub fn log_changes(changes: &[Change]) {
     if changes.is_empty() {
-        tracing::info!("reload: no setting changed");
+        tracing::info!(
+            "reload: no setting changed; the files the settings name (keys, secrets, tokens) were read again"
+        );
     }
     for c in changes {
         if c.is_policy_relevant() {
