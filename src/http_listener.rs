@@ -20,19 +20,25 @@ mod client_slots;
 /// smallest buffer).
 const MAX_REQUEST_HEAD: usize = 8192;
 
-/// Serves the one request on `stream` with `respond`, giving up after `timeout`; failures are
-/// logged at debug level under `what` (a client's problem, not ours).
+/// Serves the one request on `stream` with `respond`, giving up after `timeout` or when a
+/// newcomer takes `slot` over before the request arrived; failures are logged at debug level
+/// under `what` (a client's problem, not ours). The slot is given back when this returns.
 pub async fn serve_connection<F, Fut>(
     stream: TcpStream,
     peer: SocketAddr,
     timeout: Duration,
     what: &'static str,
+    slot: ClientSlot,
     respond: F,
 ) where
     F: Fn(Request<Incoming>) -> Fut + Send + 'static,
     Fut: Future<Output = Response<String>> + Send + 'static,
 {
+    let slot = std::sync::Arc::new(slot);
+    let serving = std::sync::Arc::clone(&slot);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        // the request head is in: the slot is no longer given to a newcomer
+        serving.serving();
         let answer = respond(req);
         async move { Ok::<_, Infallible>(answer.await) }
     });
@@ -42,9 +48,14 @@ pub async fn serve_connection<F, Fut>(
         .timer(TokioTimer::new())
         .header_read_timeout(timeout);
     let conn = http.serve_connection(TokioIo::new(stream), service);
-    match tokio::time::timeout(timeout, conn).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::debug!(%peer, "{what}: {e}"),
-        Err(_) => tracing::debug!(%peer, "{what}: request timed out"),
+    tokio::select! {
+        done = tokio::time::timeout(timeout, conn) => match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(%peer, "{what}: {e}"),
+            Err(_) => tracing::debug!(%peer, "{what}: request timed out"),
+        },
+        () = slot.taken_over() => {
+            tracing::debug!(%peer, "{what}: no request yet and every slot taken: closed for a newer connection");
+        }
     }
 }

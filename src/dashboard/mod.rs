@@ -274,10 +274,10 @@ pub async fn serve(
                 peer,
                 REQUEST_TIMEOUT,
                 "dashboard",
+                slot,
                 respond,
             )
             .await;
-            drop(slot);
         });
     }
 }

@@ -1,7 +1,8 @@
 //! The metrics endpoint: `GET /metrics` over HTTP/1.1 (hyper's HTTP/1 server), nothing else.
 //!
 //! Bounds: at most [`MAX_SCRAPERS`] connections at once, [`MAX_SCRAPERS_PER_NETWORK`] of them
-//! from one client address or IPv6 /64 (more are closed at once), one
+//! from one client address or IPv6 /64 (a newer one takes over the oldest whose request has
+//! not arrived, else it is closed at once: [`ClientSlots`]), one
 //! request per connection, a request head of at most 8 KiB read within
 //! [`SCRAPE_TIMEOUT`], and the whole exchange within the same limit; a request body is never
 //! read. Any other path is 404, any other method 405. The answer is the Prometheus text
@@ -79,10 +80,10 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, mut stop: watch
                 peer,
                 SCRAPE_TIMEOUT,
                 "metrics",
+                slot,
                 respond,
             )
             .await;
-            drop(slot);
         });
     }
 }

@@ -1,7 +1,9 @@
 //! The dashboard under a client that opens connections and never finishes a request
 //! (slowloris): one client address holds at most its share of the connection slots, so
 //! other clients are still served (the token is read only with a request's head, so a client
-//! without it could otherwise keep the pages unavailable).
+//! without it could otherwise keep the pages unavailable), and a slot whose request has not
+//! arrived goes to a newcomer from that address (on loopback every local process is one
+//! address: another user's idle connections must not keep the postmaster out).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -49,19 +51,28 @@ fn one_client_address_cannot_hold_every_dashboard_slot() {
     assert!(up.is_some(), "{}", serve.log_tail(30));
 
     // a client that opens its share of connections and never sends a request
-    let idle: Vec<TcpStream> = (0..4)
+    let mut idle: Vec<TcpStream> = (0..4)
         .map(|_| TcpStream::connect(addr).expect("connect"))
         .collect();
-    // the server takes connections in order: the next one from that address is closed
-    // unanswered, while the others' slots stay free
+    // the server takes connections in order: the next one from that address gets the
+    // oldest idle slot, and that connection is closed
     let mut fifth = TcpStream::connect(addr).expect("connect");
     fifth
         .set_read_timeout(Some(Duration::from_secs(15)))
         .expect("timeout");
-    let _ = fifth.write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes());
+    let _ = fifth.write_all(
+        format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
     let mut answer = Vec::new();
     let _ = fifth.read_to_end(&mut answer);
-    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let oldest = &mut idle[0];
+    oldest
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let mut rest = Vec::new();
+    assert_eq!(oldest.read_to_end(&mut rest).ok(), Some(0), "closed");
     // another loopback address is served (127.0.0.0/8 is all this host's)
     assert_eq!(
         test_support::block_on(get_from([127, 0, 0, 2], addr)),

@@ -428,6 +428,19 @@ fn the_endpoint_serves_only_metrics_and_bounds_requests() {
     assert!(
         scrape(metrics).contains_key("authmilter_messages_total{role=\"auto\",action=\"accept\"}")
     );
+    // another local user's idle connections (on loopback every process is one address) do
+    // not keep the scraper out: it takes over the oldest slot whose request has not arrived
+    let held: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut c = TcpStream::connect(("127.0.0.1", metrics)).expect("connect");
+            let _ = c.write_all(b"G");
+            c
+        })
+        .collect();
+    for _ in 0..3 {
+        assert!(scrape(metrics).contains_key("authmilter_connections_open"));
+    }
+    drop(held);
     drop(server);
 }
 
