@@ -134,6 +134,9 @@ pub struct MessagePipeline {
     rules: HeaderRules,
     conn: ConnectionState,
     msg: Option<Current>,
+    /// The last message's record for the results sink, held until the MTA was sent the
+    /// decision's answer ([`Self::answered`]).
+    record: Option<FinishedMessage>,
 }
 
 impl MessagePipeline {
@@ -147,6 +150,7 @@ impl MessagePipeline {
             rules,
             conn: ConnectionState::default(),
             msg: None,
+            record: None,
         }
     }
 
@@ -379,6 +383,21 @@ impl MessagePipeline {
     /// ABORT: drop the message (the connection stays).
     pub fn abort(&mut self) {
         self.msg = None;
+        self.record = None;
+    }
+
+    /// The MTA was sent the end-of-message answer (milter protocol §3.4): with `as_decided`
+    /// the decision's own, and the message is published to the results sink (recorded for
+    /// DMARC reports, RFC 9990 §3.1.1.8: the messages the policy was applied to); otherwise
+    /// a tempfail in its place (the MTA would not let the decision be carried out), and the
+    /// message, which was not received and whose every retry would count again, is not.
+    /// A message whose answer was never written is never published either.
+    pub fn answered(&mut self, as_decided: bool) {
+        if let Some(record) = self.record.take()
+            && as_decided
+        {
+            self.services.sink.publish(record);
+        }
     }
 
     /// Whether a message is in progress.

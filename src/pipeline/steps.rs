@@ -296,9 +296,10 @@ impl MessagePipeline {
         d
     }
 
-    /// Publishes the finished message to the results sink, if anyone listens. The decision is
-    /// shared, not copied, and the envelope moves: publishing costs a few small allocations.
-    fn publish(&self, mut state: MessageState, d: &Arc<Decision>) {
+    /// Makes the finished message's record for the results sink, if anyone listens, published
+    /// once the MTA was sent the decision's answer ([`MessagePipeline::answered`]). The
+    /// decision is shared, not copied, and the envelope moves: a few small allocations.
+    fn publish(&mut self, mut state: MessageState, d: &Arc<Decision>) {
         let sink = &self.services.sink;
         if !sink.is_enabled() {
             return;
@@ -336,7 +337,7 @@ impl MessagePipeline {
         } else {
             (Vec::new(), None)
         };
-        sink.publish(FinishedMessage {
+        self.record = Some(FinishedMessage {
             time,
             queue_id: state.queue_id,
             direction: state.direction,

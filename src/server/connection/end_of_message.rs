@@ -225,13 +225,19 @@ where
                 );
             }
         }
+        // the message counts as received (recorded for reports) once the MTA was sent the
+        // decision's own answer: not when a tempfail took its place, nor when the answer
+        // could not be written (the MTA then applies its own default)
+        self.flush().await?;
+        let replaced = final_accepts && (unmarkable || forged_kept);
+        self.pipeline.answered(!replaced);
         Ok(())
     }
 }
 
 /// The log's results summary of a message whose added headers the MTA did not allow (no
-/// SMFIF_ADDHDRS) or that was tempfailed instead: each signature or seal made (`signed=KEY`, `sealed=KEY:i=N`) is marked
-/// `:not-sent`, since none reached the message.
+/// SMFIF_ADDHDRS) or that was tempfailed instead: each signature or seal made (`signed=KEY`,
+/// `sealed=KEY:i=N`) is marked `:not-sent`, since none reached the message.
 fn headers_not_sent(summary: &str) -> String {
     summary
         .split(' ')

@@ -186,3 +186,137 @@ fn the_envelope_bound_starts_again_with_each_message() {
     assert_eq!(answers.join().unwrap(), 3, "every message answered");
     rt.block_on(milter).unwrap();
 }
+
+/// A message counts as received, and is recorded for reports (RFC 9990 §3.1.1.8), only when
+/// the MTA was sent the decision's own answer: not when a tempfail took its place (a forged
+/// Authentication-Results the MTA would not let us delete, no SMFIF_CHGHDRS), nor when the
+/// answer could not be written (the MTA closed first and applies its own default). The
+/// sender's every retry would count again otherwise.
+#[test]
+fn only_messages_answered_as_decided_are_recorded() {
+    use crate::config::Config;
+    use crate::pipeline::sink::ResultsSink;
+    use crate::quiet_socket::QuietSocket;
+    use std::io::{Read, Write};
+
+    fn frame(cmd: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = u32::try_from(payload.len() + 1)
+            .unwrap()
+            .to_be_bytes()
+            .to_vec();
+        f.push(cmd);
+        f.extend_from_slice(payload);
+        f
+    }
+    /// One message's commands, recipient `rcpt`, with a forged A-R when `forged`.
+    fn message(rcpt: &str, forged: bool) -> Vec<u8> {
+        let mut m = frame(b'M', b"<a@example.org>\0");
+        m.extend(frame(b'R', format!("<{rcpt}>\0").as_bytes()));
+        if forged {
+            m.extend(frame(
+                b'L',
+                b"Authentication-Results\0mx.test.example; dmarc=pass\0",
+            ));
+        }
+        m.extend(frame(b'L', b"From\0a@example.org\0"));
+        m.extend(frame(b'N', b""));
+        m.extend(frame(b'E', b""));
+        m
+    }
+    /// The OPTNEG and CONNECT of a session granting `actions`.
+    fn session(actions: u32) -> Vec<u8> {
+        let mut optneg = 6u32.to_be_bytes().to_vec();
+        optneg.extend_from_slice(&actions.to_be_bytes());
+        optneg.extend_from_slice(&0u32.to_be_bytes());
+        let mut out = frame(b'O', &optneg);
+        out.extend(frame(b'C', b"c.example\x004\x00\x19192.0.2.1\x00"));
+        out
+    }
+    /// Skips `replies` answers to the commands before end of message, then reads the
+    /// modifications up to the end-of-message answer: its code.
+    fn final_answer(reader: &mut std::os::unix::net::UnixStream, replies: usize) -> u8 {
+        let mut seen = 0;
+        loop {
+            let mut len = [0u8; 4];
+            reader.read_exact(&mut len).expect("an answer");
+            let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+            reader.read_exact(&mut body).expect("an answer");
+            seen += 1;
+            let code = body.first().copied().unwrap_or(0);
+            // header changes, recipient changes, progress come before the final answer
+            if seen > replies && !matches!(code, b'h' | b'i' | b'm' | b'+' | b'-' | b'p' | b'e') {
+                return code;
+            }
+        }
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let resolver: Arc<dyn dns::Resolver> =
+        Arc::new(dns::memory::MemoryResolver::from_zone("").unwrap());
+    let toml = "[authres]\nauthserv_id = \"mx.test.example\"\n\
+                [spf]\nenabled = false\n[iprev]\nenabled = false\n\
+                [dmarc]\nenabled = false\n[dkim]\nverify = false\n";
+    let app = Arc::new(App::new(Config::parse(toml).unwrap(), resolver).unwrap());
+    let (sink, mut records) = ResultsSink::bounded(8);
+    let services = Services::new(sink, None, Arc::default());
+    let connection = |milter_end: std::os::unix::net::UnixStream| {
+        milter_end.set_nonblocking(true).unwrap();
+        let (app, services) = (Arc::clone(&app), Arc::clone(&services));
+        rt.spawn(async move {
+            serve_connection(
+                QuietSocket::new(milter_end).unwrap(),
+                app,
+                services,
+                Role::Verify,
+                crate::server::Shutdown {
+                    stop: watch::channel(false).1,
+                    out_of_time: watch::channel(false).1,
+                },
+            )
+            .await;
+        })
+    };
+    let recipient_of_next_record = |records: &mut crate::pipeline::SinkReceiver| {
+        let record = rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), records.recv()).await })
+            .expect("a record")
+            .expect("sink open");
+        String::from_utf8_lossy(record.recipients.first().expect("a recipient")).into_owned()
+    };
+
+    // no SMFIF_CHGHDRS (0x10): the forged field cannot be deleted, the message is tempfailed
+    let (mut mta, milter_end) = std::os::unix::net::UnixStream::pair().unwrap();
+    let task = connection(milter_end);
+    mta.write_all(&session(0x1ff & !0x10)).unwrap();
+    mta.write_all(&message("one@example.net", true)).unwrap();
+    // OPTNEG, CONNECT, MAIL, RCPT, two headers, EOH
+    assert_eq!(final_answer(&mut mta, 7), b't');
+    mta.write_all(&frame(b'A', b"")).unwrap();
+    mta.write_all(&message("two@example.net", false)).unwrap();
+    // MAIL, RCPT, one header, EOH
+    assert_eq!(final_answer(&mut mta, 4), b'c');
+    mta.write_all(&frame(b'Q', b"")).unwrap();
+    rt.block_on(task).unwrap();
+    assert_eq!(recipient_of_next_record(&mut records), "two@example.net");
+
+    // the MTA gone before the answer: not recorded
+    let (mut mta, milter_end) = std::os::unix::net::UnixStream::pair().unwrap();
+    let task = connection(milter_end);
+    let mut all = session(0x1ff);
+    all.extend(message("three@example.net", false));
+    mta.write_all(&all).unwrap();
+    drop(mta);
+    rt.block_on(task).unwrap();
+    let (mut mta, milter_end) = std::os::unix::net::UnixStream::pair().unwrap();
+    let task = connection(milter_end);
+    mta.write_all(&session(0x1ff)).unwrap();
+    mta.write_all(&message("four@example.net", false)).unwrap();
+    assert_eq!(final_answer(&mut mta, 6), b'c');
+    mta.write_all(&frame(b'Q', b"")).unwrap();
+    rt.block_on(task).unwrap();
+    assert_eq!(recipient_of_next_record(&mut records), "four@example.net");
+}
