@@ -49,15 +49,24 @@ pub fn authentication_results(
         // signatures ahead of a real one cannot push its result out of the header
         let max = max_dkim.max(1);
         let header_b = header_b_budget(results.dkim.len().min(max));
+        // the signatures DMARC weighed for the author domain go first among their kind: a
+        // pass DMARC used is never pushed out by other domains' valid signatures
+        let aligned: Vec<(&str, &str)> = results
+            .dmarc
+            .iter()
+            .flat_map(|d| d.evaluations.iter())
+            .flat_map(|e| e.dkim.iter().filter(|k| k.aligned))
+            .map(|k| (k.auth.domain.as_str(), k.auth.selector.as_str()))
+            .collect();
         let mut methods: Vec<(u8, MethodResult)> = results
             .dkim
             .iter()
-            .map(|r| (listing_rank(r), dkim_method(r, header_b)))
+            .map(|r| (listing_rank(r, &aligned), dkim_method(r, header_b)))
             .collect();
         let fits = methods.len() <= max
             && methods.iter().map(|(_, m)| written_size(m)).sum::<usize>() <= DKIM_LISTING_BYTES;
         if fits {
-            methods.sort_by_key(|(rank, _)| *rank == 3);
+            methods.sort_by_key(|(rank, _)| *rank >= OVER_THE_BUDGET);
         } else {
             methods.sort_by_key(|(rank, _)| *rank);
         }
@@ -171,19 +180,28 @@ fn bounded(value: &str, max: usize) -> String {
 }
 
 /// Which DKIM results a header too small for all of them lists first: passes, then other
-/// verified results, then permanent errors, then signatures over the budget (RFC 8601 §2.7.1
-/// gives the order no meaning; readers look for the pass).
-fn listing_rank(r: &dkim::SignatureResult) -> u8 {
+/// verified results, then permanent errors, then signatures over the budget, and within each
+/// the ones DMARC weighed (`aligned`: `d=` and `s=` of signatures aligned with the author
+/// domain) first (RFC 8601 §2.7.1 gives the order no meaning; readers look for the pass).
+fn listing_rank(r: &dkim::SignatureResult, aligned: &[(&str, &str)]) -> u8 {
     use dkim::DkimResult as R;
     if r.reason == Some(dkim::Reason::TooManySignatures) {
-        return 3;
+        return OVER_THE_BUDGET;
     }
-    match r.result {
+    let kind = match r.result {
         R::Pass => 0,
-        R::Fail | R::Policy | R::Neutral | R::TempError => 1,
-        R::PermError | R::None => 2,
-    }
+        R::Fail | R::Policy | R::Neutral | R::TempError => 2,
+        R::PermError | R::None => 4,
+    };
+    let domain = r.domain.trim_end_matches('.');
+    let weighed = aligned
+        .iter()
+        .any(|(d, s)| d.eq_ignore_ascii_case(domain) && s.eq_ignore_ascii_case(&r.selector));
+    kind + u8::from(!weighed)
 }
+
+/// The [`listing_rank`] of signatures over `[dkim] max_signatures`, never evaluated.
+const OVER_THE_BUDGET: u8 = 6;
 
 /// The first `max` characters of `value`.
 fn prefix(value: &str, max: usize) -> &str {
@@ -390,6 +408,71 @@ mod tests {
         // the pass is listed, and what is not listed is counted
         assert!(text.contains("dkim=pass"), "{text}");
         assert!(text.contains("more signatures not listed"), "{text}");
+    }
+
+    /// Forty-five valid signatures of an attacker's long domains above the author domain's
+    /// own (`[dkim] max_signatures` = 50): more than the field's DKIM budget, and the pass
+    /// DMARC used is listed first, not pushed out by passes that weigh nothing.
+    #[test]
+    fn the_pass_dmarc_used_is_never_pushed_out() {
+        use std::sync::Arc;
+        let zone = "_dmarc.bank.example TXT \"v=DMARC1; p=reject\"\n";
+        let dns: Arc<dyn dns::Resolver> =
+            Arc::new(dns::memory::MemoryResolver::from_zone(zone).unwrap());
+        let app = crate::app::App::new(
+            crate::config::Config::parse("[authres]\nauthserv_id = \"mx.example\"\n").unwrap(),
+            dns,
+        )
+        .unwrap();
+        let pass = |domain: String, selector: &str| dkim::SignatureResult {
+            result: dkim::DkimResult::Pass,
+            reason: None,
+            domain,
+            selector: selector.into(),
+            algorithm: None,
+            identity: Some(format!("@{}", "i".repeat(300))),
+            header_b: String::new(),
+            testing: false,
+            key_bits: Some(2048),
+            body_length: None,
+            index: 0,
+        };
+        let mut sigs: Vec<_> = (0..45)
+            .map(|n| pass(format!("{}{n}.atk.example", "a".repeat(200)), "s"))
+            .collect();
+        sigs.push(pass("bank.example".into(), "sel"));
+        let auths: Vec<dmarc::DkimAuth> = sigs
+            .iter()
+            .map(|r| {
+                dmarc::DkimAuth::new(
+                    dmarc::DkimOutcome::Pass,
+                    r.domain.clone(),
+                    r.selector.clone(),
+                )
+            })
+            .collect();
+        let from: [&[u8]; 1] = [b" ceo@bank.example"];
+        let outcome =
+            test_support::block_on(app.dmarc.evaluate(&*app.resolver, &from, None, &auths));
+        assert_eq!(outcome.result, dmarc::DmarcResult::Pass);
+        let results = Results {
+            dkim: sigs,
+            dkim_checked: true,
+            dmarc: Some(outcome),
+            ..Results::default()
+        };
+        let text = authentication_results(&results, "mx.example", 50, None)
+            .format(&authres::FormatOptions::single_line());
+        assert!(
+            text.contains("more signatures not listed"),
+            "{} bytes",
+            text.len()
+        );
+        assert!(
+            text.contains("header.d=bank.example"),
+            "{} bytes",
+            text.len()
+        );
     }
 
     /// Ten junk signatures before a real one, `max_signatures` = 3: the pass is listed.

@@ -64,9 +64,15 @@ pub(crate) fn postgres_config(
     let (rest, tls) = split_tls(conn).map_err(bad)?;
     let mut config = tokio_postgres::Config::from_str(&rest).map_err(|e| bad(with_causes(&e)))?;
     // libpq would take its built-in socket directory; the driver refuses at every connection
-    if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+    // (no host, or an empty one: `postgres://:5432/db`; `host= dbname=x` reads as the host
+    // `dbname=x`, no name a resolver answers)
+    let unusable_host = config.get_hosts().iter().any(|h| {
+        matches!(h, tokio_postgres::config::Host::Tcp(name)
+            if name.is_empty() || name.contains(|c: char| c == '=' || c.is_whitespace()))
+    });
+    if unusable_host || (config.get_hosts().is_empty() && config.get_hostaddrs().is_empty()) {
         return Err(bad(
-            "no host: name the server (postgres://user@host/db, or host=/var/run/postgresql for the local socket)".into(),
+            "no host to connect to: name the server (postgres://user@host/db, or host=/var/run/postgresql for the local socket)".into(),
         ));
     }
     config.ssl_mode(tls.driver_mode());
@@ -245,6 +251,9 @@ mod tests {
             "postgres://authmilter@/reports",
             "postgres:dbname=x",
             "postgres:user=authmilter dbname=reports",
+            "postgres://:5432/reports",
+            "postgres:host= dbname=x",
+            "postgres://u@,/x",
         ] {
             let err = text.parse::<StoreLocation>().unwrap_err().to_string();
             assert!(err.contains("no host"), "{text}: {err}");

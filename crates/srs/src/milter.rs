@@ -139,10 +139,24 @@ impl fmt::Debug for SrsMilter<'_> {
 }
 
 impl SrsMilter<'_> {
-    /// At MAIL: a rejection if the sender is longer than `max_address_len`.
+    /// At MAIL: a rejection if the sender is longer than `max_address_len` (by what
+    /// forwarding adds more for an address at our SRS domain, which we may have made).
     pub fn check_sender(&self, sender: &str) -> Option<SmtpReply> {
-        (sender.len() > self.options.max_address_len)
+        (sender.len() > self.address_limit(sender))
             .then(|| reject("5.1.7", "Sender address too long".to_owned()))
+    }
+
+    /// The longest `address` taken: `max_address_len`, and for an address at our SRS domain
+    /// as much more as forwarding adds ([`Srs::wrapping_len`]): one we made from an address
+    /// within the bound comes back as a bounce's recipient, or as the sender of mail passing
+    /// another of our milters.
+    fn address_limit(&self, address: &str) -> usize {
+        let ours = domain_of(address).is_some_and(|d| self.srs.is_srs_domain(d));
+        if ours {
+            self.options.max_address_len + self.srs.wrapping_len()
+        } else {
+            self.options.max_address_len
+        }
     }
 
     /// At RCPT (or end of message): replace a valid SRS recipient, reject an invalid SRS
@@ -150,13 +164,7 @@ impl SrsMilter<'_> {
     pub fn check_recipient(&self, rcpt: &str) -> RecipientAction {
         // an address at our SRS domain may be one we made from a sender as long as the
         // bound, SRS wrapping added: its bounce is reversed, not refused
-        let ours = domain_of(rcpt).is_some_and(|d| self.srs.is_srs_domain(d));
-        let limit = if ours {
-            self.options.max_address_len + self.srs.wrapping_len()
-        } else {
-            self.options.max_address_len
-        };
-        if rcpt.len() > limit {
+        if rcpt.len() > self.address_limit(rcpt) {
             return RecipientAction::Reject(reject(
                 "5.1.3",
                 "Recipient address too long".to_owned(),

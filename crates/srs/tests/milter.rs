@@ -387,4 +387,21 @@ fn the_bounce_to_an_srs_address_of_a_long_sender_is_reversed() {
         f.decide(MilterOptions::default(), "", &[other.as_str()], None),
         MilterDecision::Reject(_)
     ));
+    // as a sender (the mail passes another of our milters): taken, and not rewritten again
+    let d = f.decide(
+        MilterOptions::default(),
+        &srs_address,
+        &["x@remote.example"],
+        None,
+    );
+    assert_eq!(new_sender(&d), None);
+    assert!(matches!(
+        f.decide(
+            MilterOptions::default(),
+            &other,
+            &["x@remote.example"],
+            None
+        ),
+        MilterDecision::Reject(_)
+    ));
 }
