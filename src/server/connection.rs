@@ -84,6 +84,7 @@ pub async fn serve_connection<S>(
         session: Session::new(wants(&app)),
         pipeline: MessagePipeline::new(Arc::clone(&app), services, role),
         rbuf: BytesMut::with_capacity(READ_BUFFER),
+        rbuf_grown: false,
         wbuf: BytesMut::with_capacity(1024),
         idle_timeout: cfg.idle_timeout.get(),
         write_timeout: cfg.write_timeout.get(),
@@ -158,6 +159,8 @@ struct Connection<S> {
     session: Session,
     pipeline: MessagePipeline,
     rbuf: BytesMut,
+    /// `rbuf` grew for a large frame: replaced once empty ([`shrink_read_buffer`]).
+    rbuf_grown: bool,
     wbuf: BytesMut,
     idle_timeout: Duration,
     write_timeout: Duration,
@@ -213,8 +216,9 @@ where
                     tokio::task::coop::consume_budget().await;
                 }
             }
+            note_growth(&self.rbuf, &mut self.rbuf_grown);
             self.flush().await?;
-            shrink_read_buffer(&mut self.rbuf);
+            shrink_read_buffer(&mut self.rbuf, &mut self.rbuf_grown);
             if stopping
                 && !self.pipeline.in_message()
                 && self.rbuf.is_empty()
@@ -496,13 +500,21 @@ where
     }
 }
 
+/// Notes that the read buffer grew past [`READ_BUFFER`] for a frame still arriving (the
+/// decoder reserved room for it): only then does its capacity show it, since once the frame is
+/// split off the capacity is small while the allocation stays behind it.
+fn note_growth(rbuf: &BytesMut, grown: &mut bool) {
+    *grown |= rbuf.capacity() > 2 * READ_BUFFER;
+}
+
 /// After a frame larger than [`READ_BUFFER`] (a long header, many macros) was handled, goes
-/// back to a read buffer of the usual size. Only when it is empty: a frame still arriving would
-/// make it grow again.
-fn shrink_read_buffer(rbuf: &mut BytesMut) {
-    // an empty buffer that is not shared takes back its whole allocation (no copy)
-    if rbuf.is_empty() && rbuf.try_reclaim(READ_BUFFER) && rbuf.capacity() > 2 * READ_BUFFER {
+/// back to a fresh read buffer of the usual size, letting go of the grown allocation (the
+/// frame's parts still in use keep it until they are dropped). Only when it is empty: a frame
+/// still arriving would make it grow again.
+fn shrink_read_buffer(rbuf: &mut BytesMut, grown: &mut bool) {
+    if *grown && rbuf.is_empty() {
         *rbuf = BytesMut::with_capacity(READ_BUFFER);
+        *grown = false;
     }
 }
 
