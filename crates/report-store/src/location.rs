@@ -66,9 +66,12 @@ pub(crate) fn postgres_config(
     // libpq would take its built-in socket directory; the driver refuses at every connection
     // (no host, or an empty one: `postgres://:5432/db`; `host= dbname=x` reads as the host
     // `dbname=x`, no name a resolver answers)
+    // `hostaddr` given: an empty host is only the TLS name, as in libpq
+    let addresses = !config.get_hostaddrs().is_empty();
     let unusable_host = config.get_hosts().iter().any(|h| {
         matches!(h, tokio_postgres::config::Host::Tcp(name)
-            if name.is_empty() || name.contains(|c: char| c == '=' || c.is_whitespace()))
+            if (name.is_empty() && !addresses)
+                || name.contains(|c: char| c == '=' || c.is_whitespace()))
     });
     if unusable_host || (config.get_hosts().is_empty() && config.get_hostaddrs().is_empty()) {
         return Err(bad(
@@ -262,6 +265,8 @@ mod tests {
             "postgres://%2Fvar%2Frun%2Fpostgresql/reports",
             "postgres:host=/var/run/postgresql dbname=reports",
             "postgres:hostaddr=127.0.0.1 dbname=reports",
+            "postgres://postgres@:18592/rep?hostaddr=127.0.0.1&sslmode=disable",
+            "postgres:host='' hostaddr=127.0.0.1 port=18592 user=postgres dbname=rep",
             "postgres://authmilter@db.example/reports",
         ] {
             assert!(text.parse::<StoreLocation>().is_ok(), "{text}");

@@ -229,8 +229,12 @@ where
         // decision's own answer: not when a tempfail took its place, nor when the answer
         // could not be written (the MTA then applies its own default)
         self.flush().await?;
+        // a TCP peer that closed first (its own timeout ran out) still takes the write: its
+        // end of stream, already here, says it never read the answer (a non-blocking read,
+        // nothing waits; what did arrive is kept for the loop, as the next commands)
+        let gone = matches!(self.stream.read_arrived(&mut self.rbuf)?, Some(0));
         let replaced = final_accepts && (unmarkable || forged_kept);
-        self.pipeline.answered(!replaced);
+        self.pipeline.answered(!replaced && !gone);
         Ok(())
     }
 }

@@ -277,9 +277,13 @@ fn only_messages_answered_as_decided_are_recorded() {
     let app = Arc::new(App::new(Config::parse(toml).unwrap(), resolver).unwrap());
     let (sink, mut records) = ResultsSink::bounded(8);
     let services = Services::new(sink, None, Arc::default());
-    let connection = |milter_end: std::os::unix::net::UnixStream| {
-        milter_end.set_nonblocking(true).unwrap();
-        let (app, services) = (Arc::clone(&app), Arc::clone(&services));
+    fn serve<S: crate::quiet_socket::StreamSocket + Send + 'static>(
+        rt: &tokio::runtime::Runtime,
+        app: &Arc<App>,
+        services: &Arc<Services>,
+        milter_end: S,
+    ) -> tokio::task::JoinHandle<()> {
+        let (app, services) = (Arc::clone(app), Arc::clone(services));
         rt.spawn(async move {
             serve_connection(
                 QuietSocket::new(milter_end).unwrap(),
@@ -293,6 +297,10 @@ fn only_messages_answered_as_decided_are_recorded() {
             )
             .await;
         })
+    }
+    let connection = |milter_end: std::os::unix::net::UnixStream| {
+        milter_end.set_nonblocking(true).unwrap();
+        serve(&rt, &app, &services, milter_end)
     };
     let recipient_of_next_record = |records: &mut crate::pipeline::SinkReceiver| {
         let record = rt
@@ -317,13 +325,23 @@ fn only_messages_answered_as_decided_are_recorded() {
     rt.block_on(task).unwrap();
     assert_eq!(recipient_of_next_record(&mut records), "two@example.net");
 
-    // the MTA gone before the answer: not recorded
+    // the MTA gone before the answer: not recorded; over TCP too, where the milter's write
+    // of the answer still succeeds
     let (mut mta, milter_end) = std::os::unix::net::UnixStream::pair().unwrap();
     let task = connection(milter_end);
     let mut all = session(0x1ff);
     all.extend(message("three@example.net", false));
     mta.write_all(&all).unwrap();
     drop(mta);
+    rt.block_on(task).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut mta = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (milter_end, _) = listener.accept().unwrap();
+    mta.write_all(&all).unwrap();
+    // gone before the milter runs (loopback: the bytes and the close are already there)
+    drop(mta);
+    milter_end.set_nonblocking(true).unwrap();
+    let task = serve(&rt, &app, &services, milter_end);
     rt.block_on(task).unwrap();
     let (mut mta, milter_end) = std::os::unix::net::UnixStream::pair().unwrap();
     let task = connection(milter_end);
