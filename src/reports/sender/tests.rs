@@ -1,6 +1,7 @@
 //! The aggregate pass against a real SQLite store and an in-memory DNS (no SMTP needed: the
 //! cases here end before anything is submitted).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dns::Resolver;
@@ -82,21 +83,29 @@ pub(super) async fn record_each(store: &Store, domains: &[&str]) {
     store.record(&batch).await.unwrap();
 }
 
+/// [`pass_the_next_day`] as a dry run: its mails written into `out`, nothing sent or changed.
+pub(super) async fn dry_run_the_next_day(app: &App, store: &Store, out: &Path) -> PassSummary {
+    std::fs::create_dir_all(out).unwrap();
+    next_day_pass(app, store, Some(out.to_path_buf())).await
+}
+
 /// An aggregate pass an hour into the day after `T0`'s period, sending at once.
 pub(super) async fn pass_the_next_day(app: &App, store: &Store) -> PassSummary {
+    next_day_pass(app, store, None).await
+}
+
+/// An aggregate pass an hour into the day after `T0`'s period, at once, a dry run into
+/// `dry_run` if given.
+async fn next_day_pass(app: &App, store: &Store, dry_run: Option<PathBuf>) -> PassSummary {
     let opts = PassOptions {
         immediate: true,
+        dry_run,
         ..PassOptions::default()
     };
-    aggregate_pass(
-        app,
-        store,
-        "n1/1",
-        PassClock::starting_at(T0 + DAY + 3600),
-        &opts,
-    )
-    .await
-    .unwrap()
+    let clock = PassClock::starting_at(T0 + DAY + 3600);
+    aggregate_pass(app, store, "n1/1", clock, &opts)
+        .await
+        .unwrap()
 }
 
 /// Delivery attempts made for the reports of the period beginning at `T0`, in all.
@@ -379,17 +388,7 @@ async fn a_third_partys_list_does_not_crowd_out_the_other_uris() {
     }
     store.record(&[o]).await.unwrap();
     // the dry run and the send skip the same: one address (r9, reached by two URIs), once
-    let out = dir.path().join("dry");
-    std::fs::create_dir_all(&out).unwrap();
-    let opts = PassOptions {
-        immediate: true,
-        dry_run: Some(out),
-        ..PassOptions::default()
-    };
-    let clock = PassClock::starting_at(T0 + DAY + 3600);
-    let dry = aggregate_pass(&app, &store, "n1/1", clock, &opts)
-        .await
-        .unwrap();
+    let dry = dry_run_the_next_day(&app, &store, &dir.path().join("dry")).await;
     assert_eq!((dry.written.len(), dry.skipped), (10, 1));
     let sent = pass_the_next_day(&app, &store).await;
     assert_eq!(sent.skipped, 1);
@@ -629,20 +628,13 @@ async fn a_dry_run_skips_what_the_signed_size_limit_would() {
         let path = path.clone();
         async move {
             let dir = tempfile::tempdir().unwrap();
+            // a table after `[reports]`: the report mail is signed with this key
             let dkim_key = format!(
                 "[[dkim.key]]\ndomain = \"rx.example\"\nselector = \"s1\"\npath = \"{}\"\n",
                 path.display()
             );
-            let db = dir.path().join("reports.db");
-            let toml = format!(
-                "{dkim_key}[authres]\nauthserv_id = \"mx.rx.example\"\n\
-                 [reports]\nenabled = true\nstore = \"sqlite:{}\"\nemail = \"dmarc@rx.example\"\n",
-                db.display()
-            );
-            let dns: Arc<dyn Resolver> =
-                Arc::new(MemoryResolver::from_zone("a.example MX 10 mx.a.example\n").unwrap());
-            let app = App::new(Config::parse(&toml).unwrap(), dns).unwrap();
-            let store = Store::open(&StoreLocation::Sqlite(db), T0).await.unwrap();
+            let (app, store) =
+                app_and_store(dir.path(), &dkim_key, "a.example MX 10 mx.a.example\n").await;
             let mut o = observation("mailto:dmarc@a.example");
             o.mode = Mode::Rfc7489;
             if let Some(p) = o.published.as_mut() {
@@ -650,22 +642,7 @@ async fn a_dry_run_skips_what_the_signed_size_limit_would() {
                 p.rua[0].max_size = max_size;
             }
             store.record(&[o]).await.unwrap();
-            let out = dir.path().join("dry");
-            std::fs::create_dir_all(&out).unwrap();
-            let opts = PassOptions {
-                immediate: true,
-                dry_run: Some(out),
-                ..PassOptions::default()
-            };
-            let summary = aggregate_pass(
-                &app,
-                &store,
-                "n1/1",
-                PassClock::starting_at(T0 + DAY + 3600),
-                &opts,
-            )
-            .await
-            .unwrap();
+            let summary = dry_run_the_next_day(&app, &store, &dir.path().join("dry")).await;
             let sizes: Vec<u64> = summary
                 .written
                 .iter()
