@@ -167,6 +167,27 @@ fn record_stmt(
     ))
 }
 
+/// The longest reporter name a record carries (RFC 9990 §3.1.1.3 `org_name`, kept whole with
+/// its report): a record and its entry in the dashboard's sources index stay small whatever
+/// the sender writes (a 1 KiB name made every index entry a 4 KiB overflow page).
+const MAX_RECORD_REPORTER: usize = 64;
+
+/// The reporter name as a record carries it: the name when short, else its first characters,
+/// `…` and 12 hex digits of the whole name's SHA-256 (two long names sharing a prefix stay
+/// two reporters). Shown names are cut at 64 characters anyway.
+fn reporter_key(org_name: &str) -> String {
+    if org_name.len() <= MAX_RECORD_REPORTER {
+        return org_name.to_string();
+    }
+    let mut cut = MAX_RECORD_REPORTER - 16;
+    while !org_name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let hash = crypto::sha256(org_name.as_bytes());
+    let hex: String = hash.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("{}…{hex}", org_name.get(..cut).unwrap_or_default())
+}
+
 /// The most (d=, s=, result) rows of `received_selectors` one report adds (RFC 9990 §8.1: a
 /// report's cost is bounded; the dashboard lists at most 100 selectors).
 const MAX_SELECTORS_PER_REPORT: usize = 100;
@@ -454,8 +475,9 @@ impl Store {
         // all at once (each is ~6 times its record's XML)
         let records = {
             let (report, domain, day) = (Arc::clone(&report), domain.clone(), day.clone());
+            let reporter = reporter_key(&report.metadata.org_name);
             (0..report.records.len()).map(move |i| match report.records.get(i) {
-                Some(r) => record_stmt(r, &domain, &day, &report.metadata.org_name, counted),
+                Some(r) => record_stmt(r, &domain, &day, &reporter, counted),
                 None => Err(StoreError::Corrupt(format!("record {i} is gone"))),
             })
         };
@@ -556,6 +578,18 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Long reporter names are cut for the records, and two that share a long prefix stay
+    /// two reporters; short ones are kept as they are.
+    #[test]
+    fn records_carry_a_bounded_reporter_key() {
+        assert_eq!(reporter_key("google.com"), "google.com");
+        let a = reporter_key(&format!("{}a", "ü".repeat(600)));
+        let b = reporter_key(&format!("{}b", "ü".repeat(600)));
+        assert_ne!(a, b);
+        assert!(a.len() <= MAX_RECORD_REPORTER + 16, "{a}");
+        assert!(a.starts_with("üü"), "{a}");
+    }
 
     /// The digest is hashed as the JSON is written, and must stay the digest of the whole
     /// JSON text, or reports stored by earlier versions would no longer be seen as the same.
