@@ -145,6 +145,27 @@ impl std::fmt::Display for Escaped<'_> {
     }
 }
 
+/// JSON text `json` (serde's output) with every control character, bidi control and invisible
+/// break written as a `\uXXXX` escape: the same JSON value, which a terminal or a spreadsheet
+/// shows without acting on a reporter's escape sequences or reordering what follows (serde
+/// escapes only U+0000 to U+001F). Such characters stand only inside JSON strings.
+pub fn json_visible(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_control() && !matches!(c, '\n' | '\t' | '\r')
+            || is_bidi_control(c)
+            || is_invisible_break(c)
+        {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The explicit bidirectional formatting characters (Unicode UAX #9 §2: ALM, LRM, RLM,
 /// the embeddings, overrides and isolates), which reorder the rest of a line on display.
 fn is_bidi_control(c: char) -> bool {
@@ -207,6 +228,28 @@ mod tests {
     /// `report show` line or log line around on a terminal: `12 345 messages` shows as
     /// `segassem 543 21` (Unicode bidi controls, CVE-2021-42574 "Trojan Source"). The
     /// explicit bidi controls are escaped; other non-ASCII text stays as it is.
+    /// A report's names in `report show --json` and `--csv` (JSON): C1 controls (a terminal's
+    /// CSI), bidi controls and invisible breaks come out as `\u` escapes, the same JSON value.
+    #[test]
+    fn json_output_shows_controls_as_escapes() {
+        let name = "evil\u{9b}2J\u{9b}31mRED\u{202e}moc.elgoog\u{2028}\u{7f}\u{e0041}";
+        let json = super::json_visible(&serde_json::to_string(&[name]).unwrap());
+        assert!(
+            json.is_ascii() || !json.chars().any(|c| c.is_control()),
+            "{json}"
+        );
+        assert!(
+            !json.contains('\u{202e}') && !json.contains('\u{9b}'),
+            "{json}"
+        );
+        assert!(
+            json.contains("\\u009b") && json.contains("\\u202e"),
+            "{json}"
+        );
+        let back: Vec<String> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, [name]);
+    }
+
     #[test]
     fn bidi_controls_cannot_turn_a_line_around() {
         assert_eq!(

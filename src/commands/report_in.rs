@@ -10,7 +10,7 @@ use report_store::{DomainOverview, DomainSummary, ReporterName, SourceSummary, U
 
 use crate::cli::{ReportImportArgs, ReportShowArgs};
 use crate::config::Config;
-use crate::logging::Escaped;
+use crate::logging::{Escaped, json_visible};
 use crate::reports::ingest::{self, Outcome, Unreadable};
 use crate::reports::period::{self, format_day};
 
@@ -72,7 +72,7 @@ pub fn import(args: ReportImportArgs) -> anyhow::Result<ExitCode> {
                 "already_stored": duplicates,
                 "unreadable": unreadable,
             });
-            outln!("{}", serde_json::to_string_pretty(&v)?)?;
+            outln!("{}", json_visible(&serde_json::to_string_pretty(&v)?))?;
         } else {
             outln!(
                 "{} input(s): {stored} report(s) stored, {duplicates} already stored, {unreadable} unreadable",
@@ -189,7 +189,7 @@ pub fn show(args: ReportShowArgs) -> anyhow::Result<ExitCode> {
                 let (domains, _) = store.received_domains(span, usize::MAX).await?;
                 if args.json {
                     let v = serde_json::json!({ "span": span, "domains": domains });
-                    outln!("{}", serde_json::to_string_pretty(&v)?)?;
+                    outln!("{}", json_visible(&serde_json::to_string_pretty(&v)?))?;
                 } else if args.csv {
                     domains_csv(&domains)?;
                 } else {
@@ -201,7 +201,7 @@ pub fn show(args: ReportShowArgs) -> anyhow::Result<ExitCode> {
                     .received_domain_summary(d, span, args.sources, 100, usize::MAX)
                     .await?;
                 if args.json {
-                    outln!("{}", serde_json::to_string_pretty(&summary)?)?;
+                    outln!("{}", json_visible(&serde_json::to_string_pretty(&summary)?))?;
                 } else if args.csv {
                     sources_csv(&summary.sources)?;
                 } else {
@@ -375,7 +375,7 @@ fn reporters_csv(reporters: &[ReporterName]) -> String {
         .iter()
         .map(|r| (r.org_name.as_str(), r.sent.short()))
         .collect();
-    serde_json::to_string(&pairs).unwrap_or_default()
+    json_visible(&serde_json::to_string(&pairs).unwrap_or_default())
 }
 
 /// One CSV field (RFC 4180 quoting); a leading `= + - @` (a spreadsheet formula, from text
