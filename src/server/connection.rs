@@ -404,6 +404,11 @@ where
             Event::Header(field) => {
                 mta_header_value(&field.value, field.leadspc, &mut self.header_buf);
                 self.pipeline.header(&field.name, &self.header_buf);
+                // a long field's room is not kept for the connection's life (the pipeline
+                // copied the value): an idle connection stays small
+                if self.header_buf.capacity() > READ_BUFFER {
+                    self.header_buf = Vec::with_capacity(256);
+                }
                 Some(Response::Continue)
             }
             Event::EndOfHeaders => {

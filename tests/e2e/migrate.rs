@@ -421,3 +421,42 @@ fn ignore_authenticated_clients_takes_effect() {
     assert!(out.contains("role = \"verify\""), "{out}");
     assert!(out.contains(" IgnoreAuthenticatedClients false"), "{out}");
 }
+
+/// OpenDKIM reads its files as bytes: a Latin-1 comment neither stops the migration nor loses
+/// a table's keys. A table naming what is no regular file (a FIFO that would wait forever, a
+/// device that never ends) is listed with the reason, at once.
+#[test]
+fn files_are_read_as_the_daemons_read_them_and_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name);
+    let key = path("k1.pem");
+    std::fs::write(&key, b"not read by migrate").expect("key");
+    let mut table = b"# Schl\xfcssel\n".to_vec();
+    table.extend_from_slice(format!("k1 example.com:s1:{}\n", key.display()).as_bytes());
+    std::fs::write(path("KeyTable"), table).expect("keytable");
+    std::fs::write(path("SigningTable"), b"*@example.com k1\n").expect("signingtable");
+    let fifo = path("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let mut conf = b"# Schl\xfcssel f\xfcr alle\nMode sv\n".to_vec();
+    conf.extend_from_slice(
+        format!(
+            "KeyTable file:{}\nSigningTable refile:{}\nInternalHosts {}\nExternalIgnoreList /dev/zero\n",
+            path("KeyTable").display(),
+            path("SigningTable").display(),
+            fifo.display()
+        )
+        .as_bytes(),
+    );
+    std::fs::write(path("opendkim.conf"), conf).expect("conf");
+    let out = migrate(
+        "opendkim",
+        path("opendkim.conf").to_str().expect("utf-8"),
+        None,
+    );
+    assert!(out.contains("selector = \"s1\""), "{out}");
+    assert!(out.contains("not a regular file"), "{out}");
+}

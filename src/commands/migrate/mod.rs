@@ -15,14 +15,13 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::Context as _;
 
 use crate::cli::{MigrateArgs, MigrateFrom};
 
 /// Runs the command: prints the TOML to stdout; exit 0.
 pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let text = read_text(&args.file).map_err(anyhow::Error::msg)?;
     let files = Files {
         root: args.root.clone(),
     };
@@ -68,6 +67,38 @@ impl Files {
             Some(root) => root.join(p.strip_prefix("/").unwrap_or(p)),
             None => p.to_path_buf(),
         };
-        std::fs::read_to_string(&real).map_err(|e| format!("cannot read {}: {e}", real.display()))
+        read_text(&real)
     }
+}
+
+/// The most a configuration file or a table it names is read (OpenDKIM's own tables are
+/// kilobytes; a device or a runaway file must not take the machine's memory).
+const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// The text of a configuration file or table: a regular file (a FIFO would wait forever, a
+/// device never end) of at most [`MAX_FILE_BYTES`], read as the daemons read it, as bytes:
+/// what is not UTF-8 (a Latin-1 comment) becomes U+FFFD instead of refusing the whole file.
+fn read_text(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let cannot = |why: String| format!("cannot read {}: {why}", path.display());
+    // looked at before it is opened: opening a FIFO waits for a writer
+    let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(cannot("not a regular file".into()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| cannot(e.to_string()))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(cannot(format!("larger than {} MiB", MAX_FILE_BYTES >> 20)));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(e.to_string()))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(cannot(format!("larger than {} MiB", MAX_FILE_BYTES >> 20)));
+    }
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }

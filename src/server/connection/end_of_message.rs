@@ -227,12 +227,13 @@ where
         }
         // the message counts as received (recorded for reports) once the MTA was sent the
         // decision's own answer: not when a tempfail took its place, nor when the answer
-        // could not be written (the MTA then applies its own default)
-        self.flush().await?;
-        // a TCP peer that closed first (its own timeout ran out) still takes the write: its
-        // end of stream, already here, says it never read the answer (a non-blocking read,
-        // nothing waits; what did arrive is kept for the loop, as the next commands)
+        // could not be written (the MTA then applies its own default). A TCP peer that
+        // closed first (its own timeout ran out) still takes the write: its end of stream,
+        // there before the answer is written, says it never read it. Looked for before the
+        // write, as a peer that reads the answer may close at once (a non-blocking read,
+        // nothing waits; what did arrive is kept for the loop, as the next commands).
         let gone = matches!(self.stream.read_arrived(&mut self.rbuf)?, Some(0));
+        self.flush().await?;
         let replaced = final_accepts && (unmarkable || forged_kept);
         self.pipeline.answered(!replaced && !gone);
         Ok(())
