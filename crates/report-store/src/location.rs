@@ -73,6 +73,13 @@ pub(crate) fn postgres_config(
             if (name.is_empty() && !addresses)
                 || name.contains(|c: char| c == '=' || c.is_whitespace()))
     });
+    // as libpq: as many `hostaddr` as `host` values when both are given
+    let (hosts, addrs) = (config.get_hosts().len(), config.get_hostaddrs().len());
+    if hosts > 0 && addrs > 0 && hosts != addrs {
+        return Err(bad(format!(
+            "{hosts} host names and {addrs} hostaddr values: give one address per host"
+        )));
+    }
     if unusable_host || (config.get_hosts().is_empty() && config.get_hostaddrs().is_empty()) {
         return Err(bad(
             "no host to connect to: name the server (postgres://user@host/db, or host=/var/run/postgresql for the local socket)".into(),
@@ -257,9 +264,11 @@ mod tests {
             "postgres://:5432/reports",
             "postgres:host= dbname=x",
             "postgres://u@,/x",
+            "postgres:host='' hostaddr=127.0.0.1,127.0.0.2 dbname=x",
+            "postgres://postgres@:18599,db.example:18599/rep?hostaddr=127.0.0.1",
         ] {
             let err = text.parse::<StoreLocation>().unwrap_err().to_string();
-            assert!(err.contains("no host"), "{text}: {err}");
+            assert!(err.contains("host"), "{text}: {err}");
         }
         for text in [
             "postgres://%2Fvar%2Frun%2Fpostgresql/reports",
