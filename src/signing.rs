@@ -287,13 +287,8 @@ impl SigningKeys {
                     .filter(|k| k.domain == domain && is_rsa(k))
                     .collect();
                 let signs = |k: &LoadedKey| k.state == KeyState::Active;
-                // (a first RSA key staged beside Ed25519 changes nothing: no RSA key signed)
-                if rsa.iter().any(|k| k.state == KeyState::Retired)
-                    && !rsa.iter().any(|k| signs(k))
-                    && self.keys.iter().any(|k| k.domain == domain && signs(k))
-                {
-                    let states: Vec<String> = rsa
-                        .iter()
+                let state_list = |keys: &[&LoadedKey]| -> String {
+                    keys.iter()
                         .map(|k| {
                             let state = match k.state {
                                 KeyState::Active => "active",
@@ -302,10 +297,25 @@ impl SigningKeys {
                             };
                             format!("{} {state}", k.id)
                         })
-                        .collect();
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let all: Vec<&LoadedKey> =
+                    self.keys.iter().filter(|k| k.domain == domain).collect();
+                if !all.iter().any(|k| signs(k)) {
+                    // worse than Ed25519 alone: nothing signs
+                    warnings.push(format!(
+                        "dkim.key of {domain}: no key is active ({}): {domain}'s mail goes out unsigned until a next key is promoted (publish_wait after its record is seen), or for good with retired keys only, unless dkim.state_file remembers a rotation; keep the old key active until the new one is promoted",
+                        state_list(&all)
+                    ));
+                    continue;
+                }
+                // (a first RSA key staged beside Ed25519 changes nothing: no RSA key signed)
+                if rsa.iter().any(|k| k.state == KeyState::Retired) && !rsa.iter().any(|k| signs(k))
+                {
                     warnings.push(format!(
                         "dkim.key of {domain}: no RSA key that signs by itself ({}); only a rotation recorded in dkim.state_file stands in for a retired one, else {domain}'s mail is signed with Ed25519 alone, which Gmail and Microsoft do not verify: keep the old RSA key active until the new one is promoted",
-                        states.join(", ")
+                        state_list(&rsa)
                     ));
                 }
             }
