@@ -131,6 +131,9 @@ pub struct TagProblem {
     pub tag: String,
     /// The offending value (lossy UTF-8).
     pub value: String,
+    /// The tag appeared before: its first value stands (RFC 6376 §3.2, whose tag-list
+    /// RFC 9989 §4.7 uses, calls such a list invalid; receivers differ).
+    pub duplicate: bool,
 }
 
 impl fmt::Display for TagProblem {
@@ -250,6 +253,7 @@ pub fn parse_record(txt: &[u8]) -> Result<Record, DmarcError> {
             rec.problems.push(TagProblem {
                 tag: String::new(),
                 value: String::from_utf8_lossy(trim(part)).into_owned(),
+                duplicate: false,
             });
             continue;
         };
@@ -261,7 +265,10 @@ pub fn parse_record(txt: &[u8]) -> Result<Record, DmarcError> {
         };
         if duplicate {
             // duplicate tag: the first one stands
-            rec.problems.push(problem(&lname, value));
+            rec.problems.push(TagProblem {
+                duplicate: true,
+                ..problem(&lname, value)
+            });
             continue;
         }
         apply_tag(&mut rec, &lname, value);
@@ -331,6 +338,7 @@ fn problem(name: &[u8], value: &[u8]) -> TagProblem {
     TagProblem {
         tag: String::from_utf8_lossy(name).into_owned(),
         value: String::from_utf8_lossy(value).into_owned(),
+        duplicate: false,
     }
 }
 

@@ -77,6 +77,18 @@ pub async fn check(app: &App, domain: &str) -> Section {
     });
     let policy_tags = ["p", "sp", "np"];
     for p in &record.problems {
+        if p.duplicate {
+            // RFC 6376 §3.2 (the tag-list of RFC 9989 §4.7): receivers that follow it
+            // ignore the whole record; others (this milter among them) take the first value
+            s.error(
+                format!(
+                    "tag {}= appears more than once ({}={:?} again): a tag-list with a repeated tag is invalid (RFC 6376 §3.2), and receivers that follow that ignore the whole record",
+                    p.tag, p.tag, p.value
+                ),
+                format!("keep one {}= in the record", p.tag),
+            );
+            continue;
+        }
         if voided.is_some() && policy_tags.contains(&p.tag.as_str()) {
             continue;
         }
