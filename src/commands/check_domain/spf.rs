@@ -414,7 +414,7 @@ async fn follow(
         Err(e) if e.is_not_found() => {
             walk.voids += 1;
             walk.broken.push(format!(
-                "{how}:{name} in {from}: {name} has no SPF record, which is permerror for every message"
+                "{how}:{name} in {from}: {name} has no SPF record, which is permerror for every sender the terms before it do not match (RFC 7208 §5.2, §6.1)"
             ));
             return;
         }
@@ -431,7 +431,7 @@ async fn follow(
     match parsed {
         Ok(record) => walk_record(app, name, record, depth + 1, own_result, walk).await,
         Err(e) => walk.broken.push(format!(
-            "{how}:{name} in {from}: {e}, which is permerror for every message"
+            "{how}:{name} in {from}: {e}, which is permerror for every sender the terms before it do not match (RFC 7208 §5.2, §6.1)"
         )),
     }
 }
