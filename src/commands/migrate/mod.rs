@@ -102,3 +102,27 @@ fn read_text(path: &Path) -> Result<String, String> {
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     })
 }
+
+/// A daemon's `Socket` value as a listener: `inet:PORT` / `inet6:PORT` (libmilter: every
+/// interface, opendkim.conf(5)) on loopback at that port, with a note saying so; any other
+/// form as written. `None` when authmilter does not read it.
+pub fn daemon_socket(value: &str) -> Option<(String, Option<String>)> {
+    let value = value.trim();
+    for (scheme, loopback) in [("inet:", "127.0.0.1"), ("inet6:", "[::1]")] {
+        if let Some(port) = value.strip_prefix(scheme)
+            && !port.is_empty()
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|p| p > 0)
+        {
+            let spec = format!("inet:{loopback}:{port}");
+            let note = format!(
+                "`Socket {value}` listened on every interface; the listener is {spec} (loopback); for an MTA on another host set socket = \"inet:0.0.0.0:{port}\" and clients = [...]"
+            );
+            return Some((spec, Some(note)));
+        }
+    }
+    value
+        .parse::<crate::config::SocketSpec>()
+        .is_ok()
+        .then(|| (value.to_string(), None))
+}

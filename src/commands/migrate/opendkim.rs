@@ -34,9 +34,11 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 format!("overridden by the later `{} {}`: OpenDKIM listens on the last Socket only", last.name, last.value),
             ),
             "socket" => {
-                let spec = s.value.trim();
-                if spec.parse::<crate::config::SocketSpec>().is_ok() {
-                    plan.listeners.push((spec.to_string(), role, format!("{from} (Mode {mode})")));
+                if let Some((spec, note)) = super::daemon_socket(&s.value) {
+                    if let Some(note) = note {
+                        plan.note(note);
+                    }
+                    plan.listeners.push((spec.clone(), role, format!("{from} (Mode {mode})")));
                     if spec.starts_with("local:") || spec.starts_with("unix:") {
                         plan.note(format!(
                             "the Unix socket of `{shown}` is kept so Postfix's smtpd_milters stays as it is; its directory must exist and be writable by authmilter's user (the opendkim package's /run/opendkim goes away with it)"

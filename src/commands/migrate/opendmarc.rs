@@ -49,8 +49,11 @@ pub fn migrate(text: &str, files: &Files) -> anyhow::Result<Plan> {
                 format!("overridden by the later `{} {}`: OpenDMARC listens on the last Socket only", last.name, last.value),
             ),
             "socket" => {
-                if s.value.parse::<crate::config::SocketSpec>().is_ok() {
-                    plan.listeners.push((s.value.clone(), "verify", from.clone()));
+                if let Some((spec, note)) = super::daemon_socket(&s.value) {
+                    if let Some(note) = note {
+                        plan.note(note);
+                    }
+                    plan.listeners.push((spec, "verify", from.clone()));
                 } else {
                     plan.unmapped(&shown, "socket syntax not understood");
                 }

@@ -257,6 +257,31 @@ fn only_the_last_socket_listens() {
     }
 }
 
+/// `Socket inet:PORT` (libmilter: every interface; opendkim.conf(5)) keeps its port: Postfix's
+/// smtpd_milters names it (OpenDMARC's 8893 is not authmilter's default 8891). The listener
+/// is on loopback, and a note says what to set for an MTA on another host.
+#[test]
+fn a_socket_without_a_host_keeps_its_port() {
+    let programs: [(Migrate, &str); 2] = [
+        (super::opendkim::migrate, "OpenDKIM"),
+        (super::opendmarc::migrate, "OpenDMARC"),
+    ];
+    for (migrate, program) in programs {
+        for (conf, want) in [
+            ("Socket inet:8893\n", "socket = \"inet:127.0.0.1:8893\""),
+            ("Socket inet6:8893\n", "socket = \"inet:[::1]:8893\""),
+        ] {
+            let (toml, config) = rendered(migrate, (program, "x.conf"), conf, &[]);
+            assert_eq!(config.server.listen.len(), 1, "{program}:\n{toml}");
+            assert!(toml.contains(want), "{program}:\n{toml}");
+            assert!(
+                toml.contains("listened on every interface"),
+                "{program}:\n{toml}"
+            );
+        }
+    }
+}
+
 /// Without a Socket carried over (none in the file, as when it came from `-p`, or one not
 /// understood), the listener still gets the role the old daemon's mode asks for: the default
 /// listener is role "auto", which signed and never checked the mail of clients OpenDKIM in
@@ -269,7 +294,7 @@ fn the_role_survives_a_socket_that_is_not_carried_over() {
         (
             super::opendkim::migrate,
             "OpenDKIM",
-            "Mode v\nSocket inet:8891\n",
+            "Mode v\nSocket inet:notaport\n",
         ),
         (
             super::opendmarc::migrate,
