@@ -84,6 +84,16 @@ pub enum DataSet {
     Unsupported(String),
 }
 
+/// The key and value of a table entry: up to the first white space in a file's line
+/// (`k1 example.com:s1:/path`), up to the first `=` in a `csl:` or plain list
+/// (`k1=example.com:s1:/path`, opendkim(8) "DATA SETS"); `None` without a value.
+pub fn key_and_value(entry: &str) -> Option<(&str, &str)> {
+    let at = entry.find(|c: char| c == '=' || c.is_whitespace())?;
+    let key = entry.get(..at)?.trim();
+    let value = entry.get(at + 1..)?.trim();
+    (!key.is_empty() && !value.is_empty()).then_some((key, value))
+}
+
 /// Reads a dataset value: `file:PATH`, `refile:PATH`, `csl:a,b`, a plain `/path`, or a plain
 /// comma-separated list.
 pub fn dataset(value: &str, files: &Files) -> Result<DataSet, String> {

@@ -274,11 +274,10 @@ fn keys_and_rules(settings: &[Setting], files: &Files, plan: &mut Plan) {
         match dataset(&kt.value, files) {
             Ok(DataSet::Entries { entries, .. }) => {
                 for e in entries {
-                    let mut parts = e.split_whitespace();
-                    let (Some(name), Some(spec)) = (parts.next(), parts.next()) else {
+                    let Some((name, spec)) = super::conf::key_and_value(&e) else {
                         plan.unmapped(
                             &format!("KeyTable line {e}"),
-                            "expected `name domain:selector:keyfile`",
+                            "expected `name domain:selector:keyfile` (`name=...` in a csl: list)",
                         );
                         continue;
                     };

@@ -111,9 +111,11 @@ pub fn signing_rules(entries: &[String], refile: bool, multiple: bool, plan: &mu
     let mut lines: Vec<Line> = Vec::new();
     for e in entries {
         let shown = format!("SigningTable line {e}");
-        let mut parts = e.split_whitespace();
-        let (Some(lookup), Some(key)) = (parts.next(), parts.next()) else {
-            plan.unmapped(&shown, "expected `pattern keyname`");
+        let Some((lookup, key)) = super::conf::key_and_value(e) else {
+            plan.unmapped(
+                &shown,
+                "expected `pattern keyname` (`pattern=keyname` in a csl: list)",
+            );
             continue;
         };
         let parsed = if refile {

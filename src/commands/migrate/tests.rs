@@ -441,3 +441,25 @@ fn host_list_entries_count_as_opendkim_compares_them() {
         );
     }
 }
+
+/// A KeyTable and SigningTable written inline as `csl:` lists take `key=value` entries
+/// (opendkim(8), "DATA SETS"), as OpenDKIM signed with them: each becomes a key and a rule.
+#[test]
+fn csl_tables_take_key_value_entries() {
+    let conf = "KeyTable csl:k1=example.com:s1:/k1.pem,k2=example.net:s2:/k2.pem\n\
+                SigningTable csl:example.com=k1,example.net=k2\n";
+    let (toml, config) = rendered(super::opendkim::migrate, ("OpenDKIM", "x.conf"), conf, &[]);
+    let mut keys: Vec<(&str, &str)> = config
+        .dkim
+        .keys
+        .iter()
+        .map(|k| (k.domain.as_str(), k.selector.as_str()))
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [("example.com", "s1"), ("example.net", "s2")],
+        "{toml}"
+    );
+    assert_eq!(config.dkim.signing.len(), 2, "{toml}");
+}
