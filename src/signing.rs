@@ -322,6 +322,15 @@ impl SigningKeys {
         }
         for (i, (pattern, names)) in self.rules.iter().enumerate() {
             let named = self.rule_keys(names);
+            if !named.is_empty() && named.iter().all(|k| k.state == KeyState::Next) {
+                // nothing a rotation stands in for: the rule's mail is not signed at all
+                let ids: Vec<&str> = named.iter().map(|k| k.id.as_str()).collect();
+                warnings.push(format!(
+                    "dkim.signing[{i}] (from = {pattern:?}) names only keys not yet promoted ({}): its mail goes out unsigned until one is (publish_wait after its record is seen); name the active key beside it",
+                    ids.join(", ")
+                ));
+                continue;
+            }
             let retired: Vec<&str> = named
                 .iter()
                 .filter(|k| k.state == KeyState::Retired)

@@ -293,6 +293,13 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
     ),
     (
         "_dmarc",
+        "_dmarc.example.com TXT \"v=DMARC1; p=reject; v=DMARC1; rua=mailto:d@example.com\"\n",
+        "DMARC",
+        "error",
+        "tag v= appears more than once",
+    ),
+    (
+        "_dmarc",
         "_dmarc.example.com TXT \"v=DMARC1; p=reject; rua=mailto:d@reports.example.net\"\n",
         "DMARC",
         "error",
@@ -379,7 +386,7 @@ fn each_broken_zone_gives_its_finding_with_a_fix() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!(CASES.len(), 36);
+    assert_eq!(CASES.len(), 37);
 }
 
 #[test]

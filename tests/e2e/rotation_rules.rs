@@ -369,6 +369,21 @@ async fn a_domain_left_without_an_active_rsa_key_is_warned_about() {
     let m = Milter::start(&toml, &zone).await;
     assert_eq!(m.app.signing.rule_warnings(), Vec::<String>::new());
     m.stop().await;
+    // a rule naming only keys not yet promoted signs nothing until one is
+    let toml = format!(
+        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\nstate_file = \"\"\n{}{}[[dkim.signing]]\nfrom = \"example.com\"\nkeys = [\"rsa-new\"]\n",
+        key_block(d, "ed", "e1", "active"),
+        key_block(d, "rsa-new", "s2", "next"),
+    );
+    let m = Milter::start(&toml, &zone).await;
+    let warnings = m.app.signing.rule_warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("dkim.signing[0]") && w.contains("goes out unsigned")),
+        "{warnings:?}"
+    );
+    m.stop().await;
     // worse: no key of the domain is active at all (the old one retired before the new one
     // was promoted, or only retired keys): its mail goes out unsigned, and that is said
     for keys in [

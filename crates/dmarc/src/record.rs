@@ -243,7 +243,8 @@ pub fn parse_record(txt: &[u8]) -> Result<Record, DmarcError> {
     };
     // the names seen: scanned while few, a set past 32 (a crafted record may hold thousands
     // of unknown tags, which are ignored: a scan per tag would be quadratic)
-    let mut seen: Vec<Vec<u8>> = Vec::new();
+    // `v` was the first tag: another is a repeat too
+    let mut seen: Vec<Vec<u8>> = vec![b"v".to_vec()];
     let mut many: HashSet<Vec<u8>> = HashSet::new();
     for part in parts {
         if part.iter().all(|b| matches!(b, b' ' | b'\t')) {

@@ -82,7 +82,7 @@ pub async fn check(app: &App, domain: &str) -> Section {
             // ignore the whole record; others (this milter among them) take the first value
             s.error(
                 format!(
-                    "tag {}= appears more than once ({}={:?} again): a tag-list with a repeated tag is invalid (RFC 6376 §3.2), and receivers that follow that ignore the whole record",
+                    "tag {}= appears more than once ({}={:?} again; DMARC tag names ignore case): a tag-list with a repeated tag is invalid (RFC 6376 §3.2, whose tag-list RFC 9989 §4.7 uses), and receivers that follow that ignore the whole record",
                     p.tag, p.tag, p.value
                 ),
                 format!("keep one {}= in the record", p.tag),

@@ -112,7 +112,7 @@ pub async fn check(app: &App, domain: &str) -> Section {
         );
     }
     for b in &walk.broken {
-        s.error(b.clone(), "fix or remove that include");
+        s.error(b.clone(), "fix or remove that include or redirect");
     }
     if walk.lookups > limit {
         s.error(
@@ -414,7 +414,8 @@ async fn follow(
         Err(e) if e.is_not_found() => {
             walk.voids += 1;
             walk.broken.push(format!(
-                "{how}:{name} in {from}: {name} has no SPF record, which is permerror for every sender the terms before it do not match (RFC 7208 §5.2, §6.1)"
+                "{how}:{name} in {from}: {name} has no SPF record, which is permerror for {}",
+                reached(how)
             ));
             return;
         }
@@ -431,7 +432,8 @@ async fn follow(
     match parsed {
         Ok(record) => walk_record(app, name, record, depth + 1, own_result, walk).await,
         Err(e) => walk.broken.push(format!(
-            "{how}:{name} in {from}: {e}, which is permerror for every sender the terms before it do not match (RFC 7208 §5.2, §6.1)"
+            "{how}:{name} in {from}: {e}, which is permerror for {}",
+            reached(how)
         )),
     }
 }
@@ -482,5 +484,15 @@ fn list(terms: &[String]) -> String {
         String::new()
     } else {
         format!(" ({})", terms.join(" "))
+    }
+}
+
+/// The senders an `include` or `redirect` target is evaluated for: an include where it stands
+/// (RFC 7208 §5.2), a redirect only when no mechanism of the record matched (§6.1).
+fn reached(how: &str) -> &'static str {
+    if how == "redirect" {
+        "every sender no mechanism of the record matches (RFC 7208 §6.1)"
+    } else {
+        "every sender the terms before it do not match (RFC 7208 §5.2)"
     }
 }

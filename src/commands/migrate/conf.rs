@@ -84,14 +84,24 @@ pub enum DataSet {
     Unsupported(String),
 }
 
-/// The key and value of a table entry: up to the first white space in a file's line
-/// (`k1 example.com:s1:/path`), up to the first `=` in a `csl:` or plain list
-/// (`k1=example.com:s1:/path`, opendkim(8) "DATA SETS"); `None` without a value.
+/// The key and value of a table entry, up to the first white space (a file's line
+/// `k1 example.com:s1:/path`; a `csl:` list's `k1=example.com:s1:/path` is given in that form
+/// by [`dataset`]); `None` without a value.
 pub fn key_and_value(entry: &str) -> Option<(&str, &str)> {
-    let at = entry.find(|c: char| c == '=' || c.is_whitespace())?;
-    let key = entry.get(..at)?.trim();
-    let value = entry.get(at + 1..)?.trim();
+    let (key, value) = entry.trim().split_once(char::is_whitespace)?;
+    let value = value.trim();
     (!key.is_empty() && !value.is_empty()).then_some((key, value))
+}
+
+/// An inline list's entry (`csl:` or a plain list) in a file line's form: a key-value pair
+/// cut at its first `=`, both sides trimmed, as OpenDKIM's csl reader cuts it (`k1 =
+/// example.com:s1:/path` is `k1 example.com:s1:/path`, opendkim(8) "DATA SETS"); an entry
+/// without `=` as it is.
+fn inline_entry(entry: &str) -> String {
+    match entry.split_once('=') {
+        Some((key, value)) => format!("{} {}", key.trim(), value.trim()),
+        None => entry.trim().to_string(),
+    }
 }
 
 /// Reads a dataset value: `file:PATH`, `refile:PATH`, `csl:a,b`, a plain `/path`, or a plain
@@ -136,7 +146,7 @@ pub fn dataset(value: &str, files: &Files) -> Result<DataSet, String> {
     Ok(DataSet::Entries {
         entries: list
             .split(',')
-            .map(|s| s.trim().to_string())
+            .map(inline_entry)
             .filter(|s| !s.is_empty())
             .collect(),
         patterns: false,

@@ -462,4 +462,28 @@ fn csl_tables_take_key_value_entries() {
         "{toml}"
     );
     assert_eq!(config.dkim.signing.len(), 2, "{toml}");
+    // spaces around `=` are trimmed, as OpenDKIM's csl reader trims them
+    let conf = "KeyTable csl:k1 = example.com:s1:/k1.pem, k2=example.net:s2:/k2.pem\n\
+                SigningTable csl:example.com = k1, example.net=k2\n";
+    let (toml, config) = rendered(super::opendkim::migrate, ("OpenDKIM", "x.conf"), conf, &[]);
+    assert_eq!(config.dkim.keys.len(), 2, "{toml}");
+    assert!(
+        config.dkim.signing.iter().all(|r| !r.keys.is_empty()),
+        "{toml}"
+    );
+    // in a file table `=` is no separator: the key runs up to the first white space
+    let conf = "KeyTable /kt\nSigningTable refile:/st\n";
+    let tables = [
+        ("kt", "k=1 example.com:s1:/k1.pem\n"),
+        ("st", "*@example.com k=1\n"),
+    ];
+    let (toml, config) = rendered(
+        super::opendkim::migrate,
+        ("OpenDKIM", "x.conf"),
+        conf,
+        &tables,
+    );
+    assert_eq!(config.dkim.keys.len(), 1, "{toml}");
+    assert_eq!(config.dkim.signing.len(), 1, "{toml}");
+    assert!(!config.dkim.signing[0].keys.is_empty(), "{toml}");
 }
