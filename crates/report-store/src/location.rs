@@ -73,11 +73,18 @@ pub(crate) fn postgres_config(
             if (name.is_empty() && !addresses)
                 || name.contains(|c: char| c == '=' || c.is_whitespace()))
     });
-    // as libpq: as many `hostaddr` as `host` values when both are given
+    // as libpq: as many `hostaddr` as `host` values when both are given, and one port for
+    // all or one per host
     let (hosts, addrs) = (config.get_hosts().len(), config.get_hostaddrs().len());
     if hosts > 0 && addrs > 0 && hosts != addrs {
         return Err(bad(format!(
             "{hosts} host names and {addrs} hostaddr values: give one address per host"
+        )));
+    }
+    let (servers, ports) = (hosts.max(addrs), config.get_ports().len());
+    if ports > 1 && ports != servers {
+        return Err(bad(format!(
+            "{ports} ports for {servers} hosts: give one port for all, or one per host"
         )));
     }
     if unusable_host || (config.get_hosts().is_empty() && config.get_hostaddrs().is_empty()) {
@@ -266,6 +273,8 @@ mod tests {
             "postgres://u@,/x",
             "postgres:host='' hostaddr=127.0.0.1,127.0.0.2 dbname=x",
             "postgres://postgres@:18599,db.example:18599/rep?hostaddr=127.0.0.1",
+            "postgres:host=127.0.0.1,127.0.0.1,127.0.0.1 port=1,2 dbname=x",
+            "postgres://u@h1,h2,h3/x?port=1,2",
         ] {
             let err = text.parse::<StoreLocation>().unwrap_err().to_string();
             assert!(err.contains("host"), "{text}: {err}");
@@ -277,6 +286,8 @@ mod tests {
             "postgres://postgres@:18592/rep?hostaddr=127.0.0.1&sslmode=disable",
             "postgres:host='' hostaddr=127.0.0.1 port=18592 user=postgres dbname=rep",
             "postgres://authmilter@db.example/reports",
+            "postgres://u@h1:5432,h2:5433/x",
+            "postgres:host=a.example,b.example port=5432 dbname=x",
         ] {
             assert!(text.parse::<StoreLocation>().is_ok(), "{text}");
         }

@@ -462,10 +462,10 @@ impl Store {
                     format!(
                         "SELECT source_ip, org_name, n, total, sender_domain, sender_dmarc
                          FROM (
-                            SELECT c.source_ip, c.org_name, r.sender_domain, r.sender_dmarc,
+                            SELECT c.source_ip, r.org_name, r.sender_domain, r.sender_dmarc,
                                 CAST(SUM(c.count) AS BIGINT) AS n,
                                 ROW_NUMBER() OVER (PARTITION BY c.source_ip
-                                    ORDER BY SUM(c.count) DESC, c.org_name,
+                                    ORDER BY SUM(c.count) DESC, r.org_name,
                                         COALESCE(r.sender_domain, ''),
                                         COALESCE(r.sender_dmarc, '')) AS pos,
                                 CAST(COUNT(*) OVER (PARTITION BY c.source_ip) AS BIGINT) AS total
@@ -473,7 +473,7 @@ impl Store {
                             JOIN received_reports r ON r.id = c.report_id
                             WHERE c.policy_domain = ?1 AND c.source_ip IN ({}) AND c.day >= ?2
                                 AND c.day < ?3 AND c.counted = 1
-                            GROUP BY c.source_ip, c.org_name, r.sender_domain, r.sender_dmarc
+                            GROUP BY c.source_ip, r.org_name, r.sender_domain, r.sender_dmarc
                          ) ranked WHERE pos <= ?{}",
                         text_list(chunk, 4),
                         4 + chunk.len()

@@ -232,11 +232,30 @@ where
         // there before the answer is written, says it never read it. Looked for before the
         // write, as a peer that reads the answer may close at once (a non-blocking read,
         // nothing waits; what did arrive is kept for the loop, as the next commands).
-        let gone = matches!(self.stream.read_arrived(&mut self.rbuf)?, Some(0));
+        let gone = self.closed_already()?;
         self.flush().await?;
         let replaced = final_accepts && (unmarkable || forged_kept);
         self.pipeline.answered(!replaced && !gone);
         Ok(())
+    }
+}
+
+impl<S> Connection<S>
+where
+    S: AsyncRead + AsyncWrite + ReadArrived + Unpin + Send,
+{
+    /// Whether the MTA's end of stream is already here, past what it sent before closing (an
+    /// ABORT, a QUIT): what arrived is kept for the loop, as the next commands. Bounded: a few
+    /// reads of what is there, never a wait; an MTA still sending is not gone.
+    fn closed_already(&mut self) -> Result<bool, ConnError> {
+        for _ in 0..4 {
+            match self.stream.read_arrived(&mut self.rbuf)? {
+                Some(0) => return Ok(true),
+                Some(_) => {}
+                None => return Ok(false),
+            }
+        }
+        Ok(false)
     }
 }
 

@@ -287,6 +287,17 @@ async fn a_long_org_name_does_not_grow_every_record() {
             .insert_received_report(fb.into(), None, 2)
             .await
             .unwrap();
+        // a source's reporter is the report's own name, whole
+        let page = store
+            .received_domain_summary("big.example", crate::ALL, 10, 100, 100)
+            .await
+            .unwrap();
+        let shown: Vec<&str> = page.sources[0]
+            .reporters
+            .iter()
+            .map(|r| r.org_name.as_str())
+            .collect();
+        assert_eq!(shown, [org.as_str()]);
         drop(store);
         let bytes: u64 = std::fs::read_dir(dir.path())
             .unwrap()
