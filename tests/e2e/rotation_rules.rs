@@ -335,76 +335,46 @@ async fn a_domain_left_without_an_active_rsa_key_is_warned_about() {
         key_file(d, "s2", rsa),
     ]
     .concat();
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\nstate_file = \"\"\n{}{}{}",
-        key_block(d, "rsa-old", "s1", "retired"),
-        key_block(d, "ed", "e1", "active"),
-        key_block(d, "rsa-new", "s2", "next"),
-    );
-    let m = Milter::start(&toml, &zone).await;
-    let warnings = m.app.signing.rule_warnings();
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("example.com") && w.contains("no RSA key that signs by itself")),
-        "{warnings:?}"
-    );
-    m.stop().await;
-    // with the new key active, nothing to say
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\nstate_file = \"\"\n{}{}{}",
-        key_block(d, "rsa-old", "s1", "retired"),
-        key_block(d, "ed", "e1", "active"),
-        key_block(d, "rsa-new", "s2", "active"),
-    );
-    let m = Milter::start(&toml, &zone).await;
-    assert_eq!(m.app.signing.rule_warnings(), Vec::<String>::new());
-    m.stop().await;
-    // nor with a first RSA key staged beside Ed25519 (no RSA key signed before it either)
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\nstate_file = \"\"\n{}{}",
-        key_block(d, "ed", "e1", "active"),
-        key_block(d, "rsa-new", "s2", "next"),
-    );
-    let m = Milter::start(&toml, &zone).await;
-    assert_eq!(m.app.signing.rule_warnings(), Vec::<String>::new());
-    m.stop().await;
-    // a rule naming only keys not yet promoted signs nothing until one is
-    let toml = format!(
-        "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\nstate_file = \"\"\n{}{}[[dkim.signing]]\nfrom = \"example.com\"\nkeys = [\"rsa-new\"]\n",
-        key_block(d, "ed", "e1", "active"),
-        key_block(d, "rsa-new", "s2", "next"),
-    );
-    let m = Milter::start(&toml, &zone).await;
-    let warnings = m.app.signing.rule_warnings();
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("dkim.signing[0]") && w.contains("goes out unsigned")),
-        "{warnings:?}"
-    );
-    m.stop().await;
-    // worse: no key of the domain is active at all (the old one retired before the new one
-    // was promoted, or only retired keys): its mail goes out unsigned, and that is said
-    for keys in [
-        format!(
-            "{}{}",
-            key_block(d, "rsa-old", "s1", "retired"),
-            key_block(d, "rsa-new", "s2", "next")
-        ),
-        key_block(d, "rsa-old", "s1", "retired"),
-    ] {
+    // the rule warnings of a sign listener with these `keys` (and rules)
+    let warnings = async |keys: String| {
         let toml = format!(
             "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\nstate_file = \"\"\n{keys}"
         );
         let m = Milter::start(&toml, &zone).await;
         let warnings = m.app.signing.rule_warnings();
+        m.stop().await;
+        warnings
+    };
+    let said = |warnings: &[String], what: &str, words: &str| {
         assert!(
             warnings
                 .iter()
-                .any(|w| w.contains("example.com") && w.contains("goes out unsigned")),
-            "{warnings:?}"
+                .any(|w| w.contains(what) && w.contains(words)),
+            "{what} {words}: {warnings:?}"
         );
-        m.stop().await;
+    };
+    let (old_retired, ed, new_next, new_active) = (
+        key_block(d, "rsa-old", "s1", "retired"),
+        key_block(d, "ed", "e1", "active"),
+        key_block(d, "rsa-new", "s2", "next"),
+        key_block(d, "rsa-new", "s2", "active"),
+    );
+    let w = warnings(format!("{old_retired}{ed}{new_next}")).await;
+    said(&w, "example.com", "no RSA key that signs by itself");
+    // with the new key active, nothing to say
+    let w = warnings(format!("{old_retired}{ed}{new_active}")).await;
+    assert_eq!(w, Vec::<String>::new());
+    // nor with a first RSA key staged beside Ed25519 (no RSA key signed before it either)
+    let w = warnings(format!("{ed}{new_next}")).await;
+    assert_eq!(w, Vec::<String>::new());
+    // a rule naming only keys not yet promoted signs nothing until one is
+    let rule = "[[dkim.signing]]\nfrom = \"example.com\"\nkeys = [\"rsa-new\"]\n";
+    let w = warnings(format!("{ed}{new_next}{rule}")).await;
+    said(&w, "dkim.signing[0]", "goes out unsigned");
+    // worse: no key of the domain is active at all (the old one retired before the new one
+    // was promoted, or only retired keys): its mail goes out unsigned, and that is said
+    for keys in [format!("{old_retired}{new_next}"), old_retired.clone()] {
+        let w = warnings(keys).await;
+        said(&w, "example.com", "goes out unsigned");
     }
 }
