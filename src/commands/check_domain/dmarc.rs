@@ -15,6 +15,16 @@ pub async fn check(app: &App, domain: &str) -> Section {
     let outcome = app.dmarc.finish(&*app.resolver, discovery, None, &[]).await;
     if outcome.result == dmarc::DmarcResult::TempError {
         s.could_not_check("the DMARC record", &DnsError::Other(outcome.reason_text()));
+        // a broken record at the domain's own name is known whatever DNS says higher up
+        if let Some(text) = not_a_record(app, domain).await {
+            ignored_record(
+                &mut s,
+                domain,
+                &text,
+                "so receivers look for a record higher up instead",
+            );
+            s.record = Some(text);
+        }
         return s;
     }
     let Some(e) = outcome.primary() else {
