@@ -153,6 +153,24 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
         "error",
         "a reserved address (2001:2::1) gets pass (via ip6:2000::/3)",
     ),
+    // the record a redirect leads to is the domain's own: without `all` hosts not listed get
+    // neutral; a redirect beside `all` is never used (RFC 7208 §6.1)
+    (
+        "example.com TXT \"v=spf1",
+        "example.com TXT \"v=spf1 redirect=_spf.example.com\"\n\
+         _spf.example.com TXT \"v=spf1 ip4:192.0.2.0/24\"\n",
+        "SPF",
+        "warning",
+        "reached through a redirect, has no `all`",
+    ),
+    (
+        "example.com TXT \"v=spf1",
+        "example.com TXT \"v=spf1 ip4:192.0.2.0/24 redirect=_spf.example.com -all\"\n\
+         _spf.example.com TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n",
+        "SPF",
+        "warning",
+        "is never used",
+    ),
     (
         "example.com TXT \"v=spf1",
         "example.com TXT \"v=spf1 mx ?all\"\n",
@@ -394,7 +412,7 @@ fn each_broken_zone_gives_its_finding_with_a_fix() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!(CASES.len(), 38);
+    assert_eq!(CASES.len(), 40);
 }
 
 #[test]

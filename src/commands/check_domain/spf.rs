@@ -30,6 +30,11 @@ struct Walk {
     unchecked: Option<(String, DnsError)>,
     plus_all: Vec<String>,
     neutral_all: Vec<String>,
+    /// Records reached through redirects only with neither `all` nor a redirect of their
+    /// own: the domain's result for hosts not listed is neutral.
+    no_all: Vec<String>,
+    /// Records whose redirect is never used, beside an `all` (RFC 7208 §6.1).
+    unused_redirect: Vec<String>,
     ptr: Vec<String>,
     broken: Vec<String>,
 }
@@ -97,6 +102,18 @@ pub async fn check(app: &App, domain: &str) -> Section {
         s.warn(
             format!("?all in {d}: unlisted hosts get neutral, as if there were no record"),
             "use -all (or ~all while testing)",
+        );
+    }
+    for d in &walk.no_all {
+        s.warn(
+            format!("{d}, reached through a redirect, has no `all`: hosts not listed get neutral"),
+            format!("end the record at {d} with -all (or ~all while testing)"),
+        );
+    }
+    for d in &walk.unused_redirect {
+        s.warn(
+            format!("the redirect in {d} is never used: the record has an `all` (RFC 7208 §6.1)"),
+            "remove the redirect, or the `all` if the redirect is meant",
         );
     }
     for d in &walk.after_all {
@@ -344,6 +361,14 @@ async fn walk_terms(
         .directives
         .iter()
         .any(|d| matches!(d.mechanism, Mechanism::All));
+    if has_all && record.redirect.is_some() {
+        walk.unused_redirect.push(domain.clone());
+    }
+    // the top record's missing `all` is said by `check`; one a redirect leads to is as much
+    // the domain's own result
+    if depth > 0 && own_result && !has_all && record.redirect.is_none() {
+        walk.no_all.push(domain.clone());
+    }
     let redirect = record.redirect.as_ref().filter(|_| !has_all);
     if redirect.is_some() {
         own += 1;
