@@ -392,7 +392,13 @@ fn rsa_keys_no_verifier_can_use_are_errors() {
     let mut big = vec![0x30, 0x82, 0x08, 0x0a, 0x02, 0x82, 0x08, 0x01, 0x00, 0xc1];
     big.extend(std::iter::repeat_n(0x5a, 2046));
     big.extend_from_slice(&[0x01, 0x02, 0x03, 0x01, 0x00, 0x01]);
-    for (key, expect) in [(e1, "unusable"), (big, "16384 bits")] {
+    // the over-large key's fix names the domain's own rotate command
+    let expected = [
+        (e1, "unusable"),
+        (big.clone(), "16384 bits"),
+        (big, "rotate --domain example.com"),
+    ];
+    for (key, expect) in expected {
         let p = base64::engine::general_purpose::STANDARD.encode(key);
         let strings: Vec<String> = format!("v=DKIM1; k=rsa; p={p}")
             .as_bytes()

@@ -117,13 +117,13 @@ pub async fn check(app: &App, domain: &str, selector: &str, explicit: bool) -> O
         crypto::KeyType::Rsa => match crypto::rsa_verify_key_bits(&k.public_key) {
             Err(crypto::CryptoError::KeyTooSmall { bits }) => s.error(
                 format!("RSA key of {bits} bits: RFC 8301 forbids verifying it"),
-                "generate a 2048-bit key: authmilter dkim rotate --domain DOMAIN",
+                format!("generate a 2048-bit key: authmilter dkim rotate --domain {domain}"),
             ),
             Err(crypto::CryptoError::KeyTooLarge { bits }) => s.error(
                 format!(
                     "RSA key of {bits} bits: verifiers refuse keys over 8192 bits, every signature with this selector gets permerror"
                 ),
-                "generate a 2048-bit key: authmilter dkim rotate --domain DOMAIN",
+                format!("generate a 2048-bit key: authmilter dkim rotate --domain {domain}"),
             ),
             Err(e) => s.error(
                 format!(
@@ -133,7 +133,7 @@ pub async fn check(app: &App, domain: &str, selector: &str, explicit: bool) -> O
             ),
             Ok(b) if b < 2048 => s.warn(
                 format!("RSA key of {b} bits"),
-                "use 2048 bits (RFC 8301 §3.2): authmilter dkim rotate --domain DOMAIN",
+                format!("use 2048 bits (RFC 8301 §3.2): authmilter dkim rotate --domain {domain}"),
             ),
             Ok(b) => s.ok(format!("RSA key of {b} bits")),
         },
