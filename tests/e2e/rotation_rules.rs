@@ -14,6 +14,16 @@ use crate::support::Milter;
 const HOUR: u64 = 3600;
 const START: u64 = 1_800_000_000;
 
+const RSA: dkim::KeyAlgorithm = dkim::KeyAlgorithm::Rsa { bits: 2048 };
+const ED25519: dkim::KeyAlgorithm = dkim::KeyAlgorithm::Ed25519;
+
+/// [`key_file`] for each `(selector, algorithm)`: the zone lines of them all.
+fn key_files(dir: &Path, keys: &[(&str, dkim::KeyAlgorithm)]) -> String {
+    keys.iter()
+        .map(|(selector, algorithm)| key_file(dir, selector, *algorithm))
+        .collect()
+}
+
 /// Writes a key file (mode 0600) for example.com at `selector`; returns its zone line.
 fn key_file(dir: &Path, selector: &str, algorithm: dkim::KeyAlgorithm) -> String {
     use std::io::Write;
@@ -79,14 +89,10 @@ async fn selectors(m: &Milter) -> Vec<String> {
 async fn a_rule_naming_the_first_key_signs_with_the_newest_after_two_rotations() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let rsa = dkim::KeyAlgorithm::Rsa { bits: 2048 };
-    let zone = [
-        key_file(d, "s1", rsa),
-        key_file(d, "e1", dkim::KeyAlgorithm::Ed25519),
-        key_file(d, "s2", rsa),
-        key_file(d, "202612", rsa),
-    ]
-    .concat();
+    let zone = key_files(
+        d,
+        &[("s1", RSA), ("e1", ED25519), ("s2", RSA), ("202612", RSA)],
+    );
     let head = format!(
         "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\npublish_wait = \"1h\"\nstate_file = \"{}\"\n",
         d.join("state.json").display()
@@ -157,14 +163,10 @@ async fn a_rule_naming_the_first_key_signs_with_the_newest_after_two_rotations()
 async fn a_rule_signs_with_the_keys_it_names_and_no_other() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let rsa = dkim::KeyAlgorithm::Rsa { bits: 2048 };
-    let zone = [
-        key_file(d, "s1", rsa),
-        key_file(d, "e1", dkim::KeyAlgorithm::Ed25519),
-        key_file(d, "s2", rsa),
-        key_file(d, "bulk", rsa),
-    ]
-    .concat();
+    let zone = key_files(
+        d,
+        &[("s1", RSA), ("e1", ED25519), ("s2", RSA), ("bulk", RSA)],
+    );
     let toml = format!(
         "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\nstate_file = \"\"\n{}{}{}{}[[dkim.signing]]\nfrom = \"news.example.com\"\nkeys = [\"bulk\"]\n[[dkim.signing]]\nfrom = \"example.com\"\nkeys = [\"rsa-old\", \"ed\"]\n",
         key_block(d, "rsa-old", "s1", "retired"),
@@ -193,13 +195,7 @@ async fn a_rule_signs_with_the_keys_it_names_and_no_other() {
 async fn a_key_retired_at_once_is_followed_by_the_next_key_promoted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let rsa = dkim::KeyAlgorithm::Rsa { bits: 2048 };
-    let zone = [
-        key_file(d, "s1", rsa),
-        key_file(d, "e1", dkim::KeyAlgorithm::Ed25519),
-        key_file(d, "s2", rsa),
-    ]
-    .concat();
+    let zone = key_files(d, &[("s1", RSA), ("e1", ED25519), ("s2", RSA)]);
     let toml = format!(
         "[[server.listen]]\nsocket = \"inet:127.0.0.1:0\"\nrole = \"sign\"\n[dkim]\npublish_wait = \"1h\"\nstate_file = \"{}\"\n{}{}{}[[dkim.signing]]\nfrom = \"example.com\"\nkeys = [\"rsa-old\", \"ed\"]\n",
         d.join("state.json").display(),
@@ -232,13 +228,7 @@ async fn a_key_retired_at_once_is_followed_by_the_next_key_promoted() {
 async fn a_rotation_replaces_only_the_keys_it_names() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let rsa = dkim::KeyAlgorithm::Rsa { bits: 2048 };
-    let zone = [
-        key_file(d, "s1", rsa),
-        key_file(d, "bulk", rsa),
-        key_file(d, "s2", rsa),
-    ]
-    .concat();
+    let zone = key_files(d, &[("s1", RSA), ("bulk", RSA), ("s2", RSA)]);
     let rules = "[[dkim.signing]]\nfrom = \"news.example.com\"\nkeys = [\"bulk\"]\n[[dkim.signing]]\nfrom = \"example.com\"\nkeys = [\"corp\"]\n";
     let toml = |replaces: &str| {
         format!(
@@ -280,9 +270,7 @@ async fn a_rotation_replaces_only_the_keys_it_names() {
 fn config_check_warns_of_a_rule_left_without_an_rsa_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    key_file(d, "s1", dkim::KeyAlgorithm::Rsa { bits: 2048 });
-    key_file(d, "e1", dkim::KeyAlgorithm::Ed25519);
-    key_file(d, "s2", dkim::KeyAlgorithm::Rsa { bits: 2048 });
+    key_files(d, &[("s1", RSA), ("e1", ED25519), ("s2", RSA)]);
     let cfg = d.join("milter.toml");
     let check = |keys: &str| {
         std::fs::write(
@@ -328,13 +316,7 @@ fn config_check_warns_of_a_rule_left_without_an_rsa_key() {
 async fn a_domain_left_without_an_active_rsa_key_is_warned_about() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let rsa = dkim::KeyAlgorithm::Rsa { bits: 2048 };
-    let zone = [
-        key_file(d, "s1", rsa),
-        key_file(d, "e1", dkim::KeyAlgorithm::Ed25519),
-        key_file(d, "s2", rsa),
-    ]
-    .concat();
+    let zone = key_files(d, &[("s1", RSA), ("e1", ED25519), ("s2", RSA)]);
     // the rule warnings of a sign listener with these `keys` (and rules)
     let warnings = async |keys: String| {
         let toml = format!(
